@@ -1,0 +1,45 @@
+//! Signing in and out, and who is signed in.
+
+use crate::models::{AppError, CurrentUser};
+use leptos::prelude::*;
+
+/// Checks the email and password; on success starts a new session (with a new id) and sends
+/// the browser to the role's home page.
+#[server(prefix = "/api", endpoint = "auth/sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, role, session, store_err, SIGNED_IN_AT, USER_ID};
+    let ctx = ctx()?;
+    let user = domain::accounts::sign_in(&ctx, &email, &password).await?;
+    let session = session().await?;
+    // A new id at sign-in, so an id planted before sign-in is worth nothing after it.
+    session.cycle_id().await.map_err(store_err)?;
+    session.insert(USER_ID, user.id).await.map_err(store_err)?;
+    session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
+    let home = domain::Role::parse(&user.role).map(role).map(|r| r.home()).unwrap_or("/");
+    tracing::info!(user = %user.id, "signed in");
+    leptos_axum::redirect(home);
+    Ok(())
+}
+
+#[server(prefix = "/api", endpoint = "auth/sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use super::ssr::{session, store_err};
+    let session = session().await?;
+    session.flush().await.map_err(store_err)?;
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+/// The signed-in user, or `None`.
+#[server(prefix = "/api", endpoint = "auth/me")]
+pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
+    use super::ssr::{caller_opt, role};
+    let Some((ctx, caller)) = caller_opt().await? else { return Ok(None) };
+    let (user, tenant) = domain::accounts::profile(&ctx, &caller).await?;
+    Ok(Some(CurrentUser {
+        email: user.email,
+        display_name: user.display_name,
+        role: role(caller.role),
+        tenant_name: tenant.map(|t| t.name),
+    }))
+}

@@ -1,0 +1,12 @@
+//! Server functions: thin. Each gets the caller from the session, calls one rule in `domain`
+//! and maps the result into `models`. Paths are fixed (`/api/...`) so scripts and tests can
+//! call them.
+
+pub mod auth;
+pub mod portal;
+pub mod servers;
+pub mod tenants;
+pub mod topics;
+
+#[cfg(feature = "ssr")]
+pub mod ssr;

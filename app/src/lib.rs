@@ -1,0 +1,63 @@
+//! The HostGuard console UI (Leptos): pages in `routes/`, shared pieces in `components/`, server
+//! calls in `functions/`, the types they exchange in `models/`.
+
+pub mod components;
+pub mod functions;
+pub mod models;
+pub mod routes;
+
+use components::layout::{Auth, ConsoleLayout, RegionState};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+use routes::{
+    admin::tenants::TenantsPage, home::HomePage, hss::server_detail::ServerDetailPage,
+    hss::two_factor::TwoFactorPage, not_found::NotFound, portal::account::AccountPage, signin::SignInPage,
+    smn::topics::TopicsPage,
+};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(Auth::new());
+    provide_context(RegionState::default());
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/hostguard.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "HostGuard".to_owned() } else { format!("{text} · HostGuard") }/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/signin") view=SignInPage/>
+                <ParentRoute path=path!("") view=ConsoleLayout>
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("hss/two-factor") view=TwoFactorPage/>
+                    <Route path=path!("hss/servers/:id") view=ServerDetailPage/>
+                    <Route path=path!("smn/topics") view=TopicsPage/>
+                    <Route path=path!("admin/tenants") view=TenantsPage/>
+                    <Route path=path!("portal") view=AccountPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

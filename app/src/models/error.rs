@@ -1,0 +1,99 @@
+//! The error every server function returns. On the server it is made from a `DomainError`,
+//! which also sets the HTTP status (401, 403, 404, 422, 429 or 500).
+
+use serde::{Deserialize, Serialize};
+use server_fn::{codec::JsonEncoding, error::FromServerFnError, ServerFnError};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    #[error("You do not have permission to see this page.")]
+    Forbidden,
+    #[error("This {0} does not exist, or is not yours to see.")]
+    NotFound(String),
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    #[error("The email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Too many failed sign-ins. Try again in {0}.")]
+    Locked(String),
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Request(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        AppError::Request(value.to_string())
+    }
+}
+
+impl From<ServerFnError> for AppError {
+    fn from(value: ServerFnError) -> Self {
+        AppError::Request(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::AppError;
+    use domain::DomainError;
+    use http::StatusCode;
+
+    impl AppError {
+        pub fn status(&self) -> StatusCode {
+            match self {
+                AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                AppError::Forbidden => StatusCode::FORBIDDEN,
+                AppError::NotFound(_) => StatusCode::NOT_FOUND,
+                AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+                AppError::Request(_) => StatusCode::BAD_REQUEST,
+            }
+        }
+    }
+
+    /// Converting also sets the response status, unless a redirect is already under way.
+    impl From<DomainError> for AppError {
+        fn from(e: DomainError) -> Self {
+            let app = match e {
+                DomainError::Unauthenticated => AppError::Unauthenticated,
+                DomainError::Forbidden => AppError::Forbidden,
+                DomainError::NotFound(what) => AppError::NotFound(what.to_owned()),
+                DomainError::Validation { field, message } => AppError::Validation { field, message },
+                DomainError::InvalidCredentials => AppError::InvalidCredentials,
+                DomainError::Locked { retry_after_secs } => {
+                    let minutes = (retry_after_secs + 59) / 60;
+                    AppError::Locked(if minutes <= 1 { "a minute".into() } else { format!("{minutes} minutes") })
+                }
+                DomainError::Db(err) => {
+                    tracing::error!(error = %err, "database error");
+                    AppError::Internal
+                }
+                DomainError::Internal(err) => {
+                    tracing::error!(error = %err, "internal error");
+                    AppError::Internal
+                }
+            };
+            set_status(app.status());
+            app
+        }
+    }
+
+    pub fn set_status(status: StatusCode) {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            let redirecting = res.0.read().map(|p| p.status.is_some_and(|s| s.is_redirection())).unwrap_or(false);
+            if !redirecting {
+                res.set_status(status);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::set_status;

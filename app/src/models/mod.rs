@@ -1,0 +1,89 @@
+//! Types the UI and its server functions exchange. They compile to wasm, so they do not use
+//! the `domain` crate; server functions map domain models into them.
+
+mod error;
+
+pub use error::AppError;
+#[cfg(feature = "ssr")]
+pub use error::set_status;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Operator,
+    TenantAdmin,
+    EndUser,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Operator => "Operator",
+            Role::TenantAdmin => "Tenant administrator",
+            Role::EndUser => "User",
+        }
+    }
+
+    /// Where this role lands after signing in.
+    pub fn home(self) -> &'static str {
+        match self {
+            Role::Operator => "/admin/tenants",
+            Role::TenantAdmin => "/hss/two-factor",
+            Role::EndUser => "/portal",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub tenant_name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerRow {
+    pub id: String,
+    pub name: String,
+    pub ip: String,
+    pub os_type: String,
+    pub os_name: String,
+    /// The region's display name.
+    pub region: String,
+    pub protection_enabled: bool,
+    pub agent_online: bool,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerPage {
+    pub items: Vec<ServerRow>,
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicRow {
+    pub name: String,
+    pub display_name: String,
+    pub urn: String,
+    pub created: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TenantRow {
+    pub name: String,
+    pub project_id: String,
+    pub admins: u64,
+    pub end_users: u64,
+    pub servers: u64,
+    pub servers_online: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Region {
+    pub id: String,
+    pub name: String,
+}

@@ -1,0 +1,57 @@
+//! Administration → Tenant accounts (operators only).
+
+use crate::{
+    components::status::{ErrorPanel, Loading, PageHeader},
+    functions::tenants::list_tenants,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn TenantsPage() -> impl IntoView {
+    let tenants = Resource::new(|| (), |_| list_tenants());
+    view! {
+        <Title text="Tenant accounts"/>
+        <PageHeader title="Tenant accounts" crumbs=&["Administration"]>
+            <p>"The customers whose MFA accounts the provider's team administers."</p>
+        </PageHeader>
+        <section class="panel">
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match tenants.await {
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table class="data-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Tenant"</th>
+                                            <th scope="col">"Project ID"</th>
+                                            <th scope="col" class="num">"Admins"</th>
+                                            <th scope="col" class="num">"Users"</th>
+                                            <th scope="col" class="num">"Servers"</th>
+                                            <th scope="col" class="num">"Agents online"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list.into_iter().map(|t| view! {
+                                            <tr>
+                                                <td>{t.name}</td>
+                                                <td class="mono small">{t.project_id}</td>
+                                                <td class="num">{t.admins}</td>
+                                                <td class="num">{t.end_users}</td>
+                                                <td class="num">{t.servers}</td>
+                                                <td class="num">{t.servers_online}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,2 @@
+pub mod server_detail;
+pub mod two_factor;

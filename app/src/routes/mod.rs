@@ -1,0 +1,9 @@
+//! One module per page, in folders named after the console's menus.
+
+pub mod admin;
+pub mod home;
+pub mod hss;
+pub mod not_found;
+pub mod portal;
+pub mod signin;
+pub mod smn;

@@ -1,0 +1,36 @@
+//! The self-service portal's home: the end user's account.
+
+use crate::{
+    components::status::{ErrorPanel, Loading, PageHeader},
+    functions::portal::my_account,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let account = Resource::new(|| (), |_| my_account());
+    view! {
+        <Title text="My account"/>
+        <PageHeader title="My account">
+            <p>"The account you use to approve logins to your organisation's servers."</p>
+        </PageHeader>
+        <section class="panel">
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match account.await {
+                        Ok(me) => view! {
+                            <dl class="facts">
+                                <dt>"Name"</dt><dd>{me.display_name}</dd>
+                                <dt>"Email"</dt><dd>{me.email}</dd>
+                                <dt>"Organisation"</dt><dd>{me.tenant_name.unwrap_or_default()}</dd>
+                            </dl>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

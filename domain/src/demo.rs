@@ -1,0 +1,115 @@
+//! Demo data for the run command: one operator, two tenants with an admin and end users, about
+//! 25 servers each (Linux and Windows, some agents offline) and a couple of topics.
+
+use crate::{
+    accounts,
+    caller::Role,
+    ctx::Ctx,
+    entities::{server, tenant, topic},
+    error::DomainResult,
+    servers::REGIONS,
+    tenants, topics,
+};
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use uuid::Uuid;
+
+/// A sign-in created by the demo data, printed at start-up.
+#[derive(Clone, Debug)]
+pub struct DemoSignIn {
+    pub role: Role,
+    pub tenant: Option<String>,
+    pub email: String,
+    pub password: String,
+}
+
+struct DemoTenant {
+    name: &'static str,
+    domain: &'static str,
+    prefix: &'static str,
+    users: &'static [&'static str],
+}
+
+const TENANTS: &[DemoTenant] = &[
+    DemoTenant { name: "Acme Retail", domain: "acme.example", prefix: "acme", users: &["Alice Chen", "Bob Okafor", "Carmen Ruiz"] },
+    DemoTenant { name: "Globex Logistics", domain: "globex.example", prefix: "globex", users: &["Dmitri Ivanov", "Esther Lim", "Farid Haddad"] },
+];
+
+pub const OPERATOR_EMAIL: &str = "ops@hostguard.example";
+pub const DEMO_PASSWORD_SUFFIX: &str = "-demo-2026";
+
+/// Seeds the demo data if the database has no tenant yet. Returns the sign-ins it created.
+pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<Option<Vec<DemoSignIn>>> {
+    if tenants::any(ctx).await? {
+        return Ok(None);
+    }
+    let mut out = vec![];
+    let pw = |who: &str| format!("{who}{DEMO_PASSWORD_SUFFIX}");
+    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &pw("operator")).await?;
+    out.push(DemoSignIn { role: Role::Operator, tenant: None, email: OPERATOR_EMAIL.into(), password: pw("operator") });
+
+    let now = ctx.clock.now();
+    for (ti, t) in TENANTS.iter().enumerate() {
+        let tenant_id = Uuid::new_v4();
+        let project_id = tenant_id.simple().to_string();
+        tenant::Entity::insert(tenant::ActiveModel {
+            id: Set(tenant_id),
+            name: Set(t.name.into()),
+            project_id: Set(project_id.clone()),
+            created_at: Set(now),
+        })
+        .exec(&ctx.db)
+        .await?;
+
+        let admin = format!("admin@{}", t.domain);
+        accounts::create_user(ctx, Some(tenant_id), &admin, &format!("{} Admin", t.name), Role::TenantAdmin, &pw(&format!("{}-admin", t.prefix))).await?;
+        out.push(DemoSignIn { role: Role::TenantAdmin, tenant: Some(t.name.into()), email: admin, password: pw(&format!("{}-admin", t.prefix)) });
+        for name in t.users {
+            let first = name.split(' ').next().unwrap_or(name).to_lowercase();
+            let email = format!("{first}@{}", t.domain);
+            accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &pw(&first)).await?;
+            out.push(DemoSignIn { role: Role::EndUser, tenant: Some(t.name.into()), email, password: pw(&first) });
+        }
+
+        let servers: Vec<server::ActiveModel> = (1..=25u32)
+            .map(|i| {
+                let windows = i % 4 == 0;
+                let (role, os_name) = match (windows, i % 3) {
+                    (true, 0) => ("rdp", "Windows Server 2019 Datacenter"),
+                    (true, _) => ("rdp", "Windows Server 2022 Datacenter"),
+                    (false, 0) => ("db", "CentOS 7.9"),
+                    (false, 1) => ("web", "Ubuntu 22.04 LTS"),
+                    (false, _) => ("app", "Huawei Cloud EulerOS 2.0"),
+                };
+                let online = i % 5 != 3;
+                server::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    tenant_id: Set(tenant_id),
+                    name: Set(format!("{}-{role}-{i:02}", t.prefix)),
+                    ip: Set(format!("192.168.{}.{}", 10 + ti, 10 + i)),
+                    os_type: Set(if windows { "windows" } else { "linux" }.into()),
+                    os_name: Set(os_name.into()),
+                    region: Set(REGIONS[(i as usize) % 2].0.into()),
+                    protection_enabled: Set(i % 7 != 6),
+                    agent_status: Set(if online { "online" } else { "offline" }.into()),
+                    last_seen_at: Set(Some(now - chrono::Duration::minutes(if online { 0 } else { 90 + i as i64 }))),
+                    created_at: Set(now),
+                }
+            })
+            .collect();
+        server::Entity::insert_many(servers).exec(&ctx.db).await?;
+
+        for (name, display) in [("ops-alerts", format!("{} Ops", t.name)), ("login-codes", format!("{} Login Codes", t.name))] {
+            topic::Entity::insert(topic::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                tenant_id: Set(tenant_id),
+                name: Set(name.into()),
+                display_name: Set(display),
+                urn: Set(topics::urn(REGIONS[0].0, &project_id, name)),
+                created_at: Set(now),
+            })
+            .exec(&ctx.db)
+            .await?;
+        }
+    }
+    Ok(Some(out))
+}

@@ -1,0 +1,38 @@
+//! The one error type of the rules layer. Web layers map it to status codes and messages.
+
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The caller is not signed in, or the session is over.
+    #[error("sign in required")]
+    Unauthenticated,
+    /// The caller is signed in but their role may not do this.
+    #[error("you do not have permission to do this")]
+    Forbidden,
+    /// Nothing with this id exists for this caller. Also used for other tenants' data, so
+    /// that ids from elsewhere reveal nothing.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Bad input: names the field and the rule.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    /// Wrong sign-in; never says whether the account exists.
+    #[error("the email or password is incorrect")]
+    InvalidCredentials,
+    /// Too many wrong passwords for this sign-in name.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} seconds")]
+    Locked { retry_after_secs: i64 },
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation { field: field.into(), message: message.into() }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

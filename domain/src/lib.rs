@@ -1,0 +1,23 @@
+//! HostGuard's business rules, free of any web framework.
+//!
+//! Server functions (the Leptos UI) and the HTTP APIs both authenticate the caller, then call
+//! the plain `async fn`s here, which check authorization and tenancy themselves.
+
+pub mod accounts;
+pub mod caller;
+pub mod clock;
+pub mod ctx;
+pub mod db;
+pub mod demo;
+pub mod entities;
+pub mod error;
+pub mod lockout;
+pub mod password;
+pub mod servers;
+pub mod tenants;
+pub mod topics;
+
+pub use caller::{Caller, Role};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use ctx::Ctx;
+pub use error::{DomainError, DomainResult};

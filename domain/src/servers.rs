@@ -1,0 +1,75 @@
+//! The tenant's server inventory, as the Two-Factor Authentication tab lists it.
+
+use crate::{
+    caller::Caller,
+    ctx::Ctx,
+    entities::server,
+    error::{DomainError, DomainResult},
+};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+/// The regions a server can be in, as (id, display name).
+pub const REGIONS: &[(&str, &str)] = &[
+    ("ap-southeast-1", "CN-Hong Kong"),
+    ("ap-southeast-3", "AP-Singapore"),
+    ("eu-west-101", "EU-Dublin"),
+];
+
+pub const PAGE_SIZES: &[u64] = &[10, 20, 50, 100];
+
+#[derive(Clone, Debug, Default)]
+pub struct ServerQuery {
+    /// Matches part of the name or the IP address.
+    pub search: Option<String>,
+    pub region: Option<String>,
+    /// Zero-based.
+    pub page: u64,
+    pub page_size: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+pub async fn list(ctx: &Ctx, caller: &Caller, q: &ServerQuery) -> DomainResult<Page<server::Model>> {
+    let tenant_id = caller.admin_tenant()?;
+    if !PAGE_SIZES.contains(&q.page_size) {
+        return Err(DomainError::validation("page_size", "must be 10, 20, 50 or 100"));
+    }
+    let mut cond = Condition::all().add(server::Column::TenantId.eq(tenant_id));
+    if let Some(region) = q.region.as_deref().filter(|r| !r.is_empty()) {
+        if !REGIONS.iter().any(|(id, _)| *id == region) {
+            return Err(DomainError::validation("region", "must be one of the listed regions"));
+        }
+        cond = cond.add(server::Column::Region.eq(region));
+    }
+    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if s.len() > 128 {
+            return Err(DomainError::validation("search", "must be at most 128 characters"));
+        }
+        cond = cond.add(Condition::any().add(server::Column::Name.contains(s)).add(server::Column::Ip.contains(s)));
+    }
+    let query = server::Entity::find().filter(cond);
+    let total = query.clone().count(&ctx.db).await?;
+    let items = query
+        .order_by_asc(server::Column::Name)
+        .order_by_asc(server::Column::Id)
+        .offset(q.page * q.page_size)
+        .limit(q.page_size)
+        .all(&ctx.db)
+        .await?;
+    Ok(Page { items, total })
+}
+
+/// One server of the caller's tenant. Another tenant's server is "not found".
+pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<server::Model> {
+    let tenant_id = caller.admin_tenant()?;
+    server::Entity::find_by_id(id)
+        .filter(server::Column::TenantId.eq(tenant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(DomainError::NotFound("server"))
+}

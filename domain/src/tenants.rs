@@ -1,0 +1,73 @@
+//! Tenant accounts, as the provider's operators see them.
+
+use crate::{
+    caller::{Caller, Role},
+    ctx::Ctx,
+    entities::{server, tenant, user},
+    error::DomainResult,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct TenantSummary {
+    pub tenant: tenant::Model,
+    pub admins: u64,
+    pub end_users: u64,
+    pub servers: u64,
+    pub servers_online: u64,
+}
+
+pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TenantSummary>> {
+    caller.require_role(Role::Operator)?;
+    let tenants = tenant::Entity::find().order_by_asc(tenant::Column::Name).all(&ctx.db).await?;
+
+    let users: Vec<(Option<Uuid>, String, i64)> = user::Entity::find()
+        .select_only()
+        .column(user::Column::TenantId)
+        .column(user::Column::Role)
+        .column_as(user::Column::Id.count(), "n")
+        .group_by(user::Column::TenantId)
+        .group_by(user::Column::Role)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let servers: Vec<(Uuid, String, i64)> = server::Entity::find()
+        .select_only()
+        .column(server::Column::TenantId)
+        .column(server::Column::AgentStatus)
+        .column_as(server::Column::Id.count(), "n")
+        .group_by(server::Column::TenantId)
+        .group_by(server::Column::AgentStatus)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+
+    let mut by_role: HashMap<(Uuid, String), u64> = HashMap::new();
+    for (t, role, n) in users {
+        if let Some(t) = t {
+            by_role.insert((t, role), n as u64);
+        }
+    }
+    let mut by_status: HashMap<(Uuid, String), u64> = HashMap::new();
+    for (t, status, n) in servers {
+        by_status.insert((t, status), n as u64);
+    }
+    let get = |m: &HashMap<(Uuid, String), u64>, t: Uuid, k: &str| m.get(&(t, k.to_owned())).copied().unwrap_or(0);
+    Ok(tenants
+        .into_iter()
+        .map(|t| TenantSummary {
+            admins: get(&by_role, t.id, Role::TenantAdmin.as_str()),
+            end_users: get(&by_role, t.id, Role::EndUser.as_str()),
+            servers: get(&by_status, t.id, "online") + get(&by_status, t.id, "offline"),
+            servers_online: get(&by_status, t.id, "online"),
+            tenant: t,
+        })
+        .collect())
+}
+
+/// Used by start-up to decide whether to seed demo data.
+pub async fn any(ctx: &Ctx) -> DomainResult<bool> {
+    Ok(tenant::Entity::find().filter(tenant::Column::Id.is_not_null()).one(&ctx.db).await?.is_some())
+}

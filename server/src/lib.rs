@@ -1,0 +1,103 @@
+//! The HostGuard server: configuration, wiring, sessions, and the routes around the Leptos
+//! console. Business rules live in the `domain` crate.
+
+pub mod config;
+pub mod session_store;
+mod telemetry;
+
+use app::{shell, App};
+use axum::{extract::State, http::StatusCode, routing::get, Router};
+use config::Config;
+use domain::{clock::Clock, demo::DemoSignIn, lockout::LockoutPolicy, Ctx};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sea_orm::DatabaseConnection;
+use session_store::DbSessionStore;
+use std::sync::Arc;
+use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer};
+
+pub use telemetry::init_tracing;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "hostguard_session";
+
+/// A console ready to serve: its router and the context its rules run with.
+pub struct Console {
+    pub router: Router,
+    pub ctx: Ctx,
+    /// The demo sign-ins, when this start created the demo data.
+    pub demo_sign_ins: Option<Vec<DemoSignIn>>,
+}
+
+/// Connects to the database, applies migrations, seeds demo data if asked, and builds the router.
+pub async fn build(
+    config: &Config,
+    leptos_options: LeptosOptions,
+    clock: Arc<dyn Clock>,
+    lockout: LockoutPolicy,
+) -> Result<Console, String> {
+    let db = domain::db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
+    let ctx = Ctx { db, clock, lockout, sessions: config.sessions };
+    let demo_sign_ins = if config.demo {
+        domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?
+    } else {
+        None
+    };
+    let router = router(config, ctx.clone(), leptos_options);
+    Ok(Console { router, ctx, demo_sign_ins })
+}
+
+fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
+    let store = DbSessionStore::new(ctx.db.clone());
+    let sweeper = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.delete_expired().await {
+                tracing::warn!(error = %e, "cannot delete expired sessions");
+            }
+        }
+    });
+    let idle = time::Duration::seconds(config.sessions.idle.num_seconds());
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    let routes = generate_route_list(App);
+    let provide = {
+        let ctx = ctx.clone();
+        move || provide_context(ctx.clone())
+    };
+    let db = ctx.db.clone();
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(db))
+        .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context(provide, shell))
+        .with_state(leptos_options)
+        .layer(sessions)
+        .layer(telemetry::propagate_request_id())
+        .layer(telemetry::trace_layer())
+        .layer(telemetry::set_request_id())
+}
+
+/// Ready when the database answers.
+async fn readyz(State(db): State<DatabaseConnection>) -> (StatusCode, &'static str) {
+    match db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}

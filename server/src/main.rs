@@ -1,0 +1,77 @@
+//! `server` (or `server serve`) runs the console; `server migrate` applies migrations and exits.
+
+use domain::{lockout::LockoutPolicy, Role, SystemClock};
+use leptos::prelude::get_configuration;
+use server::config::Config;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() {
+    server::init_tracing();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    match command.as_str() {
+        "migrate" => {
+            let db = domain::db::connect(&config.database_url).await.unwrap_or_else(|e| fail(e));
+            domain::db::migrate(&db).await.unwrap_or_else(|e| fail(e));
+            println!("migrations applied to {}", redact(&config.database_url));
+        }
+        "serve" => serve(config).await,
+        other => {
+            eprintln!("unknown command {other:?}; use `serve` (the default) or `migrate`");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn serve(config: Config) {
+    let mut leptos_options = get_configuration(None).unwrap_or_else(|e| fail(e)).leptos_options;
+    leptos_options.site_addr = config.listen;
+    let console = server::build(&config, leptos_options, Arc::new(SystemClock), LockoutPolicy::default())
+        .await
+        .unwrap_or_else(|e| fail(e));
+    if let Some(sign_ins) = &console.demo_sign_ins {
+        print_demo_sign_ins(sign_ins);
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", config.listen)));
+    tracing::info!("HostGuard console on {} (database {})", config.public_url, redact(&config.database_url));
+    println!("HostGuard console: {}", config.public_url);
+    axum::serve(listener, console.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .unwrap_or_else(|e| fail(e));
+}
+
+fn print_demo_sign_ins(sign_ins: &[domain::demo::DemoSignIn]) {
+    println!("Demo data created. Sign in with:");
+    for s in sign_ins {
+        let role = match s.role {
+            Role::Operator => "operator",
+            Role::TenantAdmin => "tenant admin",
+            Role::EndUser => "end user",
+        };
+        let tenant = s.tenant.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
+        println!("  {role:<13}{tenant:<20} {:<28} {}", s.email, s.password);
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ! {
+    eprintln!("{e}");
+    std::process::exit(1);
+}
