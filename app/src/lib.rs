@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 use routes::{
     admin::tenants::TenantsPage, home::HomePage, hss::server_detail::ServerDetailPage,
@@ -48,14 +48,14 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| if text.is_empty() { "HostGuard".to_owned() } else { format!("{text} · HostGuard") }/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/signin") view=SignInPage/>
-                <ParentRoute path=path!("") view=ConsoleLayout>
-                    <Route path=path!("") view=HomePage/>
-                    <Route path=path!("hss/two-factor") view=TwoFactorPage/>
-                    <Route path=path!("hss/servers/:id") view=ServerDetailPage/>
-                    <Route path=path!("smn/topics") view=TopicsPage/>
-                    <Route path=path!("admin/tenants") view=TenantsPage/>
-                    <Route path=path!("portal") view=AccountPage/>
+                <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async/>
+                    <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async/>
+                    <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

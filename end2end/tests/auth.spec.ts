@@ -1,0 +1,40 @@
+import { expect, test } from "@playwright/test";
+import { hydrated, signIn, signOut, users } from "./helpers";
+
+test("a tenant admin signs in, lands on Two-Factor Authentication, and signs out", async ({ page, context }) => {
+  await signIn(page, users.acmeAdmin);
+  await expect(page).toHaveURL(/\/hss\/two-factor$/);
+  await expect(page.getByRole("heading", { name: "Two-Factor Authentication" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: /acme-app-02/ })).toBeVisible();
+  await expect(page.locator(".account-menu summary")).toContainText("Acme Retail Admin");
+
+  await signOut(page);
+  // The session is gone: a console page sends the browser back to sign in.
+  await page.goto("/hss/two-factor");
+  await expect(page).toHaveURL(/\/signin/);
+  const cookies = await context.cookies();
+  expect(cookies.find((c) => c.name === "hostguard_session" && c.value.length > 0 && c.expires > Date.now() / 1000 + 60 * 60 * 24) ?? null).toBeNull();
+});
+
+test("a wrong password shows an error and does not sign in", async ({ page }) => {
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(users.bob.email);
+  await page.getByLabel("Password").fill("not-bobs-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The email or password is incorrect.");
+  await expect(page).toHaveURL(/\/signin/);
+
+  // An account that does not exist gets exactly the same answer.
+  await page.getByLabel("Email").fill("nobody@acme.example");
+  await page.getByLabel("Password").fill("whatever-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The email or password is incorrect.");
+});
+
+test("signed out, every console page sends the browser to sign in", async ({ page }) => {
+  for (const path of ["/", "/hss/two-factor", "/smn/topics", "/admin/tenants", "/portal"]) {
+    await page.goto(path);
+    await expect(page).toHaveURL(/\/signin$/);
+  }
+});

@@ -1,0 +1,92 @@
+import { expect, Page, test } from "@playwright/test";
+import { signIn, users } from "./helpers";
+
+/**
+ * Follows every link of the console from the landing page, breadth first, and checks that each
+ * one opens a real page: no "Page not found", no error panel.
+ */
+async function crawl(page: Page, maxPages = 25): Promise<string[]> {
+  const start = new URL(page.url()).pathname;
+  const seen = new Set<string>([start]);
+  const queue = [start];
+  const visited: string[] = [];
+  while (queue.length > 0 && visited.length < maxPages) {
+    const path = queue.shift()!;
+    const response = await page.goto(path);
+    expect(response?.status(), `${path} answers`).toBeLessThan(400);
+    await expect(page.locator("main h1").first(), `${path} has a heading`).toBeVisible();
+    await expect(page.getByText("Page not found")).toHaveCount(0);
+    await expect(page.locator(".notice-error")).toHaveCount(0);
+    const landed = new URL(page.url()).pathname;
+    if (!visited.includes(landed)) visited.push(landed);
+    const hrefs = await page.locator("a[href]").evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    for (const href of hrefs) {
+      const url = new URL(href);
+      if (url.origin !== new URL(page.url()).origin) continue;
+      // Only one server detail page is needed to prove the link works.
+      const key = url.pathname.startsWith("/hss/servers/") ? "/hss/servers/*" : url.pathname + url.search;
+      if ([...seen].some((s) => s === key || (key === "/hss/servers/*" && s.startsWith("/hss/servers/")))) continue;
+      seen.add(key === "/hss/servers/*" ? url.pathname : key);
+      queue.push(url.pathname + url.search);
+    }
+  }
+  return visited;
+}
+
+test("a tenant admin's navigation reaches every tenant page", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  const nav = page.getByRole("navigation", { name: "Console" });
+  await nav.getByRole("link", { name: "Topics" }).click();
+  await expect(page.getByRole("heading", { name: "Topics" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "login-codes", exact: true })).toBeVisible();
+  await nav.getByRole("link", { name: "Two-Factor Authentication" }).click();
+  await expect(page.getByRole("heading", { name: "Two-Factor Authentication" })).toBeVisible();
+  await page.getByRole("link", { name: "acme-app-02" }).click();
+  await expect(page.getByRole("heading", { name: "acme-app-02" })).toBeVisible();
+
+  const visited = await crawl(page);
+  expect(visited).toEqual(expect.arrayContaining(["/hss/two-factor", "/smn/topics"]));
+  expect(visited.some((p) => p.startsWith("/hss/servers/"))).toBe(true);
+  // Pages of other roles are not offered.
+  expect(visited).not.toContain("/admin/tenants");
+  expect(visited).not.toContain("/portal");
+});
+
+test("search and paging find servers by name or IP", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await page.getByRole("searchbox").fill("192.168.10.35");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  await expect(page.locator("tbody")).toContainText("acme-web-25");
+
+  await page.getByRole("searchbox").fill("");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByText("25 servers · page 1 of 3")).toBeVisible();
+  await page.getByRole("link", { name: "Next" }).click();
+  await expect(page.getByText("25 servers · page 2 of 3")).toBeVisible();
+  await expect(page.locator("tbody tr")).toHaveCount(10);
+});
+
+test("an operator reaches the tenant accounts", async ({ page }) => {
+  await signIn(page, users.operator);
+  await expect(page).toHaveURL(/\/admin\/tenants$/);
+  await expect(page.getByRole("cell", { name: "Acme Retail" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Globex Logistics" })).toBeVisible();
+  const visited = await crawl(page);
+  expect(visited).toEqual(["/admin/tenants"]);
+});
+
+test("an end user reaches their portal", async ({ page }) => {
+  await signIn(page, users.alice);
+  await expect(page).toHaveURL(/\/portal$/);
+  await expect(page.getByRole("main").getByText("alice@acme.example")).toBeVisible();
+  const visited = await crawl(page);
+  expect(visited).toEqual(["/portal"]);
+});
+
+test("a tenant admin opening an operator page is told it is not theirs", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  const response = await page.goto("/admin/tenants");
+  expect(response?.status()).toBe(403);
+  await expect(page.getByRole("alert")).toContainText("You do not have permission");
+});
