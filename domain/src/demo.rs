@@ -35,17 +35,46 @@ const TENANTS: &[DemoTenant] = &[
 ];
 
 pub const OPERATOR_EMAIL: &str = "ops@hostguard.example";
-pub const DEMO_PASSWORD_SUFFIX: &str = "-demo-2026";
 
-/// Seeds the demo data if the database has no tenant yet. Returns the sign-ins it created.
-pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<Option<Vec<DemoSignIn>>> {
-    if tenants::any(ctx).await? {
-        return Ok(None);
+fn password(who: &str) -> String {
+    format!("{who}-demo-2026")
+}
+
+fn first_name(full: &str) -> String {
+    full.split(' ').next().unwrap_or(full).to_lowercase()
+}
+
+/// Every demo sign-in, in the order they are printed.
+pub fn sign_ins() -> Vec<DemoSignIn> {
+    let mut out = vec![DemoSignIn { role: Role::Operator, tenant: None, email: OPERATOR_EMAIL.into(), password: password("operator") }];
+    for t in TENANTS {
+        out.push(DemoSignIn {
+            role: Role::TenantAdmin,
+            tenant: Some(t.name.into()),
+            email: format!("admin@{}", t.domain),
+            password: password(&format!("{}-admin", t.prefix)),
+        });
+        for name in t.users {
+            let first = first_name(name);
+            out.push(DemoSignIn {
+                role: Role::EndUser,
+                tenant: Some(t.name.into()),
+                email: format!("{first}@{}", t.domain),
+                password: password(&first),
+            });
+        }
     }
-    let mut out = vec![];
-    let pw = |who: &str| format!("{who}{DEMO_PASSWORD_SUFFIX}");
-    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &pw("operator")).await?;
-    out.push(DemoSignIn { role: Role::Operator, tenant: None, email: OPERATOR_EMAIL.into(), password: pw("operator") });
+    out
+}
+
+/// Seeds the demo data if the database has no tenant yet. Returns whether it did.
+pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
+    if tenants::any(ctx).await? {
+        return Ok(false);
+    }
+    let logins = sign_ins();
+    let login = |email: &str| logins.iter().find(|s| s.email == email).expect("listed in sign_ins").password.clone();
+    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL)).await?;
 
     let now = ctx.clock.now();
     for (ti, t) in TENANTS.iter().enumerate() {
@@ -61,13 +90,10 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<Option<Vec<DemoSignIn>>> {
         .await?;
 
         let admin = format!("admin@{}", t.domain);
-        accounts::create_user(ctx, Some(tenant_id), &admin, &format!("{} Admin", t.name), Role::TenantAdmin, &pw(&format!("{}-admin", t.prefix))).await?;
-        out.push(DemoSignIn { role: Role::TenantAdmin, tenant: Some(t.name.into()), email: admin, password: pw(&format!("{}-admin", t.prefix)) });
+        accounts::create_user(ctx, Some(tenant_id), &admin, &format!("{} Admin", t.name), Role::TenantAdmin, &login(&admin)).await?;
         for name in t.users {
-            let first = name.split(' ').next().unwrap_or(name).to_lowercase();
-            let email = format!("{first}@{}", t.domain);
-            accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &pw(&first)).await?;
-            out.push(DemoSignIn { role: Role::EndUser, tenant: Some(t.name.into()), email, password: pw(&first) });
+            let email = format!("{}@{}", first_name(name), t.domain);
+            accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &login(&email)).await?;
         }
 
         let servers: Vec<server::ActiveModel> = (1..=25u32)
@@ -111,5 +137,5 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<Option<Vec<DemoSignIn>>> {
             .await?;
         }
     }
-    Ok(Some(out))
+    Ok(true)
 }

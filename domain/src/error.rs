@@ -1,6 +1,6 @@
 //! The one error type of the rules layer. Web layers map it to status codes and messages.
 
-use sea_orm::DbErr;
+pub use sea_orm::DbErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {

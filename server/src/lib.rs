@@ -8,7 +8,7 @@ mod telemetry;
 use app::{shell, App};
 use axum::{extract::State, http::StatusCode, routing::get, Router};
 use config::Config;
-use domain::{clock::Clock, demo::DemoSignIn, lockout::LockoutPolicy, Ctx};
+use domain::{clock::Clock, lockout::LockoutPolicy, Ctx};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sea_orm::DatabaseConnection;
@@ -25,8 +25,8 @@ pub const SESSION_COOKIE: &str = "hostguard_session";
 pub struct Console {
     pub router: Router,
     pub ctx: Ctx,
-    /// The demo sign-ins, when this start created the demo data.
-    pub demo_sign_ins: Option<Vec<DemoSignIn>>,
+    /// True when this start created the demo data.
+    pub demo_created: bool,
 }
 
 /// Connects to the database, applies migrations, seeds demo data if asked, and builds the router.
@@ -41,13 +41,10 @@ pub async fn build(
         .map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let ctx = Ctx { db, clock, lockout, sessions: config.sessions };
-    let demo_sign_ins = if config.demo {
-        domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?
-    } else {
-        None
-    };
+    let demo_created = config.demo
+        && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
     let router = router(config, ctx.clone(), leptos_options);
-    Ok(Console { router, ctx, demo_sign_ins })
+    Ok(Console { router, ctx, demo_created })
 }
 
 fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {

@@ -36,8 +36,8 @@ async fn serve(config: Config) {
     let console = server::build(&config, leptos_options, Arc::new(SystemClock), LockoutPolicy::default())
         .await
         .unwrap_or_else(|e| fail(e));
-    if let Some(sign_ins) = &console.demo_sign_ins {
-        print_demo_sign_ins(sign_ins);
+    if config.demo {
+        print_demo_sign_ins(console.demo_created);
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", config.listen)));
     tracing::info!("HostGuard console on {} (database {})", config.public_url, redact(&config.database_url));
@@ -50,9 +50,10 @@ async fn serve(config: Config) {
         .unwrap_or_else(|e| fail(e));
 }
 
-fn print_demo_sign_ins(sign_ins: &[domain::demo::DemoSignIn]) {
-    println!("Demo data created. Sign in with:");
-    for s in sign_ins {
+fn print_demo_sign_ins(created_now: bool) {
+    let when = if created_now { "created now" } else { "already in the database" };
+    println!("Demo data ({when}). Sign in with:");
+    for s in domain::demo::sign_ins() {
         let role = match s.role {
             Role::Operator => "operator",
             Role::TenantAdmin => "tenant admin",

@@ -97,3 +97,25 @@ mod ssr {
 
 #[cfg(feature = "ssr")]
 pub use ssr::set_status;
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::AppError;
+    use domain::DomainError;
+
+    #[test]
+    fn domain_errors_become_clear_messages_and_statuses() {
+        let locked = AppError::from(DomainError::Locked { retry_after_secs: 601 });
+        assert_eq!(locked.to_string(), "Too many failed sign-ins. Try again in 11 minutes.");
+        assert_eq!(locked.status(), 429);
+        let field = AppError::from(DomainError::validation("page_size", "must be 10, 20, 50 or 100"));
+        assert_eq!(field.to_string(), "page_size: must be 10, 20, 50 or 100");
+        assert_eq!(field.status(), 422);
+        let db = AppError::from(DomainError::Db(domain::error::DbErr::Custom(
+            "connection refused to 10.0.0.5 with password hunter2".into(),
+        )));
+        assert_eq!(db, AppError::Internal, "database details are logged, never shown");
+        assert_eq!(AppError::from(DomainError::NotFound("server")).status(), 404);
+        assert_eq!(AppError::from(DomainError::Forbidden).status(), 403);
+    }
+}

@@ -155,3 +155,12 @@ fn encode(s: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(super::encode("web 01&x=1"), "web%2001%26x%3D1");
+        assert_eq!(super::encode("192.168.10.35"), "192.168.10.35");
+    }
+}

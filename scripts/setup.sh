@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what HostGuard needs to build, run and test, and skips what is already there.
+# Safe to run again and again. Everything comes from the package registries (crates.io, npm,
+# Debian); nothing downloads a prebuilt binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# -- Rust pieces ------------------------------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+leptos_version=0.3.10   # 0.3.11 needs rustc 1.96
+if ! cargo leptos --version 2>/dev/null | grep -q "$leptos_version"; then
+  say "installing cargo-leptos $leptos_version (takes 15-30 minutes on a fresh machine)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --locked "cargo-leptos@$leptos_version" --features no_downloads
+fi
+
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wbg_version"; then
+  say "installing wasm-bindgen-cli $wbg_version"
+  cargo install --force "wasm-bindgen-cli@$wbg_version"
+fi
+
+# -- Debian packages: Chromium for the browser tests, PostgreSQL 15 for the test suite ----------
+apt_missing=()
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || apt_missing+=(postgresql-15)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  say "installing ${apt_missing[*]} with apt"
+  sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+# -- npm: Playwright (driving Debian's Chromium, never its own download) and wasm-opt ----------
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "installing the end2end npm packages"
+  (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
+  say "installing wasm-opt (npm binaryen) for release builds"
+  mkdir -p .tools
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save binaryen@132.0.0 >/dev/null
+fi
+
+say "ready"

@@ -1,0 +1,130 @@
+//! Signing in and out against the real server: cookies, session ids, lockout, timeouts.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+async fn sign_in_sets_a_safe_session_cookie(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app.sign_in_raw(ACME_ADMIN, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor", "a tenant admin lands on 2FA");
+    let set = set_session_cookie(&res).expect("session cookie");
+    let attrs: Vec<String> = set.split(';').map(|a| a.trim().to_lowercase()).collect();
+    assert!(attrs.contains(&"httponly".into()), "{set}");
+    assert!(attrs.contains(&"samesite=lax".into()), "{set}");
+    assert!(attrs.contains(&"path=/".into()), "{set}");
+    assert!(attrs.contains(&"max-age=1800".into()), "idle timeout of 30 minutes: {set}");
+    assert!(!attrs.contains(&"secure".into()), "no Secure flag on a plain-http console: {set}");
+
+    let cookie = session_cookie(&res).unwrap();
+    assert_eq!(app.me(&cookie).await.as_deref(), Some("admin@acme.example"));
+}
+on_both_databases!(sign_in_sets_a_safe_session_cookie, super::sign_in_sets_a_safe_session_cookie);
+
+#[tokio::test]
+async fn cookie_is_secure_when_the_console_is_served_over_https() {
+    let app = spawn_app_with(Backend::Sqlite, Options { public_url: Some("https://console.example.com".into()), ..Default::default() }).await;
+    let res = app.sign_in_raw(ACME_ADMIN, None).await;
+    let set = set_session_cookie(&res).unwrap().to_lowercase();
+    assert!(set.split(';').any(|a| a.trim() == "secure"), "{set}");
+}
+
+async fn session_id_changes_at_sign_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.sign_in(ALICE).await;
+    // Signing in again while holding a session must not keep that session's id.
+    let res = app.sign_in_raw(ACME_ADMIN, Some(&first)).await;
+    assert_eq!(res.status(), 200);
+    let second = session_cookie(&res).expect("a new cookie at sign-in");
+    assert_ne!(first, second, "the session id changes at sign-in");
+    assert_eq!(app.me(&second).await.as_deref(), Some("admin@acme.example"));
+    assert_eq!(app.me(&first).await, None, "the old id no longer opens a session");
+}
+on_both_databases!(session_id_changes_at_sign_in, super::session_id_changes_at_sign_in);
+
+async fn sign_out_ends_the_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cookie = app.sign_in(ACME_ADMIN).await;
+    let res = app.call("auth/sign_out", &[], Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("location").unwrap(), "/signin");
+    assert_eq!(app.me(&cookie).await, None, "the cookie is worthless after sign-out");
+    let page = app.get_page("/hss/two-factor", Some(&cookie)).await;
+    assert_eq!(page.status(), 302);
+    assert_eq!(page.headers().get("location").unwrap(), "/signin");
+}
+on_both_databases!(sign_out_ends_the_session, super::sign_out_ends_the_session);
+
+async fn wrong_password_and_unknown_account_look_the_same(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let wrong = app.sign_in_raw((ACME_ADMIN.0, "not-the-password"), None).await;
+    let unknown = app.sign_in_raw(("nobody@acme.example", "not-the-password"), None).await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert!(set_session_cookie(&wrong).is_none(), "no session for a failed sign-in");
+    let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(a, b);
+    assert!(a.contains("InvalidCredentials"), "{a}");
+
+    let empty = app.sign_in_raw(("", "x"), None).await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("\"field\":\"email\""));
+}
+on_both_databases!(wrong_password_and_unknown_account_look_the_same, super::wrong_password_and_unknown_account_look_the_same);
+
+async fn repeated_failures_slow_down_then_lock(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let wrong = (ALICE.0, "guess-guess-guess");
+    let mut elapsed = vec![];
+    for _ in 0..4 {
+        let t = Instant::now();
+        let res = app.sign_in_raw(wrong, None).await;
+        assert_eq!(res.status(), 401);
+        elapsed.push(t.elapsed());
+    }
+    assert!(elapsed[3] >= Duration::from_millis(1000), "the fourth failure is answered slowly: {elapsed:?}");
+
+    let fifth = app.sign_in_raw(wrong, None).await;
+    assert_eq!(fifth.status(), 429);
+    assert!(fifth.text().await.unwrap().contains("Locked"));
+    // Locked: even the right password is refused, without being checked.
+    let right = app.sign_in_raw(ALICE, None).await;
+    assert_eq!(right.status(), 429);
+
+    // A name without an account locks the same way, so the lock reveals nothing.
+    for _ in 0..4 {
+        assert_eq!(app.sign_in_raw(("ghost@acme.example", "guess-guess-guess"), None).await.status(), 401);
+    }
+    assert_eq!(app.sign_in_raw(("ghost@acme.example", "guess-guess-guess"), None).await.status(), 429);
+
+    // Other accounts are unaffected, and the lock ends after 15 minutes.
+    app.sign_in(ACME_ADMIN).await;
+    app.clock.advance(chrono::Duration::minutes(15));
+    app.sign_in(ALICE).await;
+}
+on_both_databases!(repeated_failures_slow_down_then_lock, super::repeated_failures_slow_down_then_lock);
+
+async fn sessions_end_after_their_absolute_lifetime(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cookie = app.sign_in(ACME_ADMIN).await;
+    app.clock.advance(chrono::Duration::hours(11));
+    assert!(app.me(&cookie).await.is_some(), "still signed in after 11 hours of use");
+    app.clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
+    assert_eq!(app.me(&cookie).await, None, "signed out 12 hours after sign-in");
+}
+on_both_databases!(sessions_end_after_their_absolute_lifetime, super::sessions_end_after_their_absolute_lifetime);
+
+async fn sessions_are_shared_by_replicas(backend: Backend) {
+    // Two servers on one database: a session made on one is valid on the other, and signing
+    // out on the second ends it on the first.
+    let first = spawn_app(backend).await;
+    let second =
+        spawn_app_with(backend, Options { database_url: Some(first.database_url.clone()), ..Default::default() }).await;
+    let cookie = first.sign_in(ACME_ADMIN).await;
+    assert_eq!(second.me(&cookie).await.as_deref(), Some("admin@acme.example"));
+    second.call("auth/sign_out", &[], Some(&cookie)).await;
+    assert_eq!(first.me(&cookie).await, None);
+}
+on_both_databases!(sessions_are_shared_by_replicas, super::sessions_are_shared_by_replicas);

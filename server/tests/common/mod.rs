@@ -1,0 +1,175 @@
+//! Starts the real console on a random port with a fresh database, like a user would meet it.
+//! SQLite gets a temporary file; PostgreSQL a new database in the throwaway cluster that
+//! `scripts/test.sh` starts (its admin URL is in `HOSTGUARD_TEST_POSTGRES_URL`).
+
+#![allow(dead_code)]
+
+use domain::{lockout::LockoutPolicy, ManualClock};
+use leptos::prelude::LeptosOptions;
+use reqwest::{header, redirect::Policy, Response};
+use sea_orm::{ConnectionTrait, Database};
+use server::config::Config;
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub ctx: domain::Ctx,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Options {
+    pub public_url: Option<String>,
+    pub lockout: LockoutPolicy,
+    /// Join an existing database (a second replica) instead of making a fresh one.
+    pub database_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { public_url: None, lockout: LockoutPolicy::default(), database_url: None }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fresh = opts.database_url.is_none();
+    let database_url = match (opts.database_url, backend) {
+        (Some(url), _) => url,
+        (None, Backend::Sqlite) => format!("sqlite://{}?mode=rwc", dir.path().join("hostguard.db").display()),
+        (None, Backend::Postgres) => fresh_postgres_database().await,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let mut vars = vec![
+        ("HOSTGUARD_DATABASE_URL".to_string(), database_url.clone()),
+        ("HOSTGUARD_LISTEN".to_string(), addr.to_string()),
+        ("HOSTGUARD_DEMO".to_string(), "true".to_string()),
+    ];
+    if let Some(url) = opts.public_url {
+        vars.push(("HOSTGUARD_PUBLIC_URL".to_string(), url));
+    }
+    let config = Config::load(&vars).expect("test configuration is valid");
+    let leptos_options = LeptosOptions::builder().output_name("hostguard").site_addr(addr).build();
+    let clock = ManualClock::new(chrono::Utc::now());
+    let console = server::build(&config, leptos_options, Arc::new(clock.clone()), opts.lockout)
+        .await
+        .expect("console starts");
+    assert_eq!(console.demo_created, fresh, "a fresh database, and only that, gets the demo data");
+    let ctx = console.ctx.clone();
+    tokio::spawn(async move { axum::serve(listener, console.router).await.unwrap() });
+    TestApp {
+        base: format!("http://{addr}"),
+        database_url,
+        ctx,
+        clock,
+        http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
+        _dir: dir,
+    }
+}
+
+async fn fresh_postgres_database() -> String {
+    let admin = std::env::var("HOSTGUARD_TEST_POSTGRES_URL").expect(
+        "HOSTGUARD_TEST_POSTGRES_URL is not set. Run the tests with scripts/test.sh, which starts a throwaway PostgreSQL 15 cluster",
+    );
+    let name = format!("hg_{}", uuid::Uuid::new_v4().simple());
+    let db = Database::connect(&admin).await.expect("connect to the test cluster");
+    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    db.close().await.ok();
+    let (base, _) = admin.rsplit_once('/').expect("admin URL ends with a database name");
+    format!("{base}/{name}")
+}
+
+/// The demo sign-ins.
+pub const ACME_ADMIN: (&str, &str) = ("admin@acme.example", "acme-admin-demo-2026");
+pub const GLOBEX_ADMIN: (&str, &str) = ("admin@globex.example", "globex-admin-demo-2026");
+pub const ALICE: (&str, &str) = ("alice@acme.example", "alice-demo-2026");
+pub const OPERATOR: (&str, &str) = ("ops@hostguard.example", "operator-demo-2026");
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Calls a server function the way a browser's form does, with an optional session cookie.
+    pub async fn call(&self, endpoint: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Response {
+        let mut req = self.http.post(self.url(&format!("/api/{endpoint}"))).form(form);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get_page(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut req = self.http.get(self.url(path)).header(header::ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// Signs in and returns the response.
+    pub async fn sign_in_raw(&self, who: (&str, &str), cookie: Option<&str>) -> Response {
+        self.call("auth/sign_in", &[("email", who.0), ("password", who.1)], cookie).await
+    }
+
+    /// Signs in and returns the `name=value` session cookie.
+    pub async fn sign_in(&self, who: (&str, &str)) -> String {
+        let res = self.sign_in_raw(who, None).await;
+        assert_eq!(res.status(), 200, "sign-in of {} succeeds", who.0);
+        session_cookie(&res).expect("sign-in sets the session cookie")
+    }
+
+    /// The email of the signed-in user, or None.
+    pub async fn me(&self, cookie: &str) -> Option<String> {
+        let res = self.call("auth/me", &[], Some(cookie)).await;
+        assert_eq!(res.status(), 200);
+        let v: serde_json::Value = res.json().await.unwrap();
+        v.get("email").and_then(|e| e.as_str()).map(str::to_owned)
+    }
+}
+
+/// The full `Set-Cookie` header of the session cookie, if the response sets it.
+pub fn set_session_cookie(res: &Response) -> Option<String> {
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{}=", server::SESSION_COOKIE)))
+        .map(str::to_owned)
+}
+
+/// `name=value` of the session cookie the response sets.
+pub fn session_cookie(res: &Response) -> Option<String> {
+    set_session_cookie(res).map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+/// Runs the same async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)(common::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                ($body)(common::Backend::Postgres).await
+            }
+        }
+    };
+}

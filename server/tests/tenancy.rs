@@ -1,0 +1,114 @@
+//! Every server function checks the caller's role and tenant.
+
+mod common;
+
+use common::*;
+use domain::entities::{server, tenant};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+async fn server_id_of(app: &TestApp, tenant_name: &str) -> String {
+    let t = tenant::Entity::find().filter(tenant::Column::Name.eq(tenant_name)).one(&app.ctx.db).await.unwrap().unwrap();
+    let s = server::Entity::find().filter(server::Column::TenantId.eq(t.id)).one(&app.ctx.db).await.unwrap().unwrap();
+    s.id.to_string()
+}
+
+async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
+    app.call("servers/list", &[("search", search), ("region", ""), ("page", "1"), ("page_size", "100")], Some(cookie)).await
+}
+
+async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let res = list(&app, &acme, "").await;
+    assert_eq!(res.status(), 200);
+    let page: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(page["total"], 25);
+    let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 25);
+    assert!(names.iter().all(|n| n.starts_with("acme-")), "{names:?}");
+
+    // Searching for the other tenant's servers finds nothing.
+    let page: serde_json::Value = list(&app, &acme, "globex").await.json().await.unwrap();
+    assert_eq!(page["total"], 0);
+    let page: serde_json::Value = list(&app, &acme, "192.168.11.").await.json().await.unwrap();
+    assert_eq!(page["total"], 0, "Globex's addresses are not Acme's");
+}
+on_both_databases!(a_tenant_admin_sees_only_their_own_servers, super::a_tenant_admin_sees_only_their_own_servers);
+
+async fn another_tenants_server_is_not_found(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let globex_server = server_id_of(&app, "Globex Logistics").await;
+    let acme_server = server_id_of(&app, "Acme Retail").await;
+
+    let own = app.call("servers/get", &[("id", &acme_server)], Some(&acme)).await;
+    assert_eq!(own.status(), 200);
+    let other = app.call("servers/get", &[("id", &globex_server)], Some(&acme)).await;
+    assert_eq!(other.status(), 404);
+    let body = other.text().await.unwrap();
+    assert!(!body.contains("globex"), "nothing of the other tenant leaks: {body}");
+
+    // The page says the same.
+    let page = app.get_page(&format!("/hss/servers/{globex_server}"), Some(&acme)).await;
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("does not exist, or is not yours to see"));
+    let page = app.get_page(&format!("/hss/servers/{acme_server}"), Some(&acme)).await;
+    assert_eq!(page.status(), 200);
+
+    // And the other admin sees their own.
+    let globex = app.sign_in(GLOBEX_ADMIN).await;
+    assert_eq!(app.call("servers/get", &[("id", &globex_server)], Some(&globex)).await.status(), 200);
+    assert_eq!(app.call("servers/get", &[("id", &acme_server)], Some(&globex)).await.status(), 404);
+}
+on_both_databases!(another_tenants_server_is_not_found, super::another_tenants_server_is_not_found);
+
+async fn roles_are_checked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    let user = app.sign_in(ALICE).await;
+    let operator = app.sign_in(OPERATOR).await;
+
+    // Operator pages refuse tenant admins and end users.
+    assert_eq!(app.call("admin/tenants", &[], Some(&admin)).await.status(), 403);
+    assert_eq!(app.call("admin/tenants", &[], Some(&user)).await.status(), 403);
+    let tenants: serde_json::Value = app.call("admin/tenants", &[], Some(&operator)).await.json().await.unwrap();
+    assert_eq!(tenants.as_array().unwrap().len(), 2);
+    assert_eq!(tenants[0]["servers"], 25);
+
+    // Tenant pages refuse end users and operators (who administer accounts, not servers).
+    assert_eq!(list(&app, &user, "").await.status(), 403);
+    assert_eq!(list(&app, &operator, "").await.status(), 403);
+    assert_eq!(app.call("topics/list", &[], Some(&user)).await.status(), 403);
+    let topics: serde_json::Value = app.call("topics/list", &[], Some(&admin)).await.json().await.unwrap();
+    assert!(topics.as_array().unwrap().iter().all(|t| t["display_name"].as_str().unwrap().starts_with("Acme")));
+
+    // The portal is the end user's.
+    assert_eq!(app.call("portal/account", &[], Some(&admin)).await.status(), 403);
+    assert_eq!(app.call("portal/account", &[], Some(&user)).await.status(), 200);
+
+    // Without a session, nothing.
+    for endpoint in ["servers/list", "servers/get", "topics/list", "admin/tenants", "portal/account"] {
+        let res = app
+            .call(endpoint, &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x")], None)
+            .await;
+        assert_eq!(res.status(), 401, "{endpoint} without a session");
+    }
+}
+on_both_databases!(roles_are_checked, super::roles_are_checked);
+
+async fn bad_paging_input_is_refused_with_the_field_named(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    let res = app
+        .call("servers/list", &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "7")], Some(&admin))
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("page_size") && body.contains("10, 20, 50 or 100"), "{body}");
+    let res = app
+        .call("servers/list", &[("search", ""), ("region", "mars-1"), ("page", "1"), ("page_size", "10")], Some(&admin))
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("region"));
+}
+on_both_databases!(bad_paging_input_is_refused_with_the_field_named, super::bad_paging_input_is_refused_with_the_field_named);
