@@ -42,6 +42,12 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(Auth::new());
     provide_context(RegionState::default());
+    // Marks the page once the wasm has taken over, for people and tests who need to know.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/hostguard.css"/>

@@ -32,6 +32,24 @@ test("a wrong password shows an error and does not sign in", async ({ page }) =>
   await expect(page.getByRole("alert")).toHaveText("The email or password is incorrect.");
 });
 
+test("without the wasm, a wrong password still shows an error", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/signin");
+  await page.getByLabel("Email").fill(users.bob.email);
+  await page.getByLabel("Password").fill("still-not-bobs-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/signin\?error=invalid_credentials$/);
+  await expect(page.getByRole("alert")).toHaveText("The email or password is incorrect.");
+
+  // And the right password signs in.
+  await page.getByLabel("Email").fill(users.bob.email);
+  await page.getByLabel("Password").fill(users.bob.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/portal$/);
+  await context.close();
+});
+
 test("signed out, every console page sends the browser to sign in", async ({ page }) => {
   for (const path of ["/", "/hss/two-factor", "/smn/topics", "/admin/tenants", "/portal"]) {
     await page.goto(path);

@@ -10,8 +10,7 @@ export const users = {
 
 /** Waits until the wasm has hydrated the page, so clicks are handled by the app. */
 export async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__hydrated === true || document.readyState === "complete");
-  await page.waitForLoadState("networkidle");
+  await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
 }
 
 export async function signIn(page: Page, who: { email: string; password: string }) {

@@ -9,7 +9,18 @@ use leptos::prelude::*;
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use super::ssr::{ctx, role, session, store_err, SIGNED_IN_AT, USER_ID};
     let ctx = ctx()?;
-    let user = domain::accounts::sign_in(&ctx, &email, &password).await?;
+    let user = match domain::accounts::sign_in(&ctx, &email, &password).await {
+        Ok(user) => user,
+        Err(e) => {
+            let error = AppError::from(e);
+            // A plain form post (no wasm yet) cannot show a returned error: send the browser
+            // back to the form with the error's code.
+            if plain_form_post() {
+                leptos_axum::redirect(&format!("/signin?error={}", error.code()));
+            }
+            return Err(error);
+        }
+    };
     let session = session().await?;
     // A new id at sign-in, so an id planted before sign-in is worth nothing after it.
     session.cycle_id().await.map_err(store_err)?;
@@ -42,4 +53,12 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
         role: role(caller.role),
         tenant_name: tenant.map(|t| t.name),
     }))
+}
+
+/// True when the browser posted the form itself rather than the app calling the function.
+#[cfg(feature = "ssr")]
+fn plain_form_post() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .unwrap_or(false)
 }

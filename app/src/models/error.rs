@@ -24,6 +24,33 @@ pub enum AppError {
     Request(String),
 }
 
+impl AppError {
+    /// A short stable name, for URLs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Validation { .. } => "invalid_input",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Locked(_) => "locked",
+            AppError::Internal => "internal",
+            AppError::Request(_) => "bad_request",
+        }
+    }
+
+    /// The message for a code from `code()`, as far as the code alone can tell it.
+    pub fn message_for_code(code: &str) -> Option<&'static str> {
+        Some(match code {
+            "invalid_credentials" => "The email or password is incorrect.",
+            "locked" => "Too many failed sign-ins. Try again later.",
+            "invalid_input" => "Enter your email and password.",
+            "internal" => "Something went wrong on our side. Please try again.",
+            _ => return None,
+        })
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -1,14 +1,20 @@
 //! `/signin`: email and password. Errors never say whether the account exists.
 
-use crate::components::layout::Auth;
+use crate::{components::layout::Auth, models::AppError};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let action = auth.sign_in;
-    let error = move || action.value().get().and_then(|r| r.err()).map(|e| e.to_string());
+    let query = use_query_map();
+    // The error of the last attempt: from the app, or from the URL after a plain form post.
+    let error = move || match action.value().get() {
+        Some(result) => result.err().map(|e| e.to_string()),
+        None => query.read().get("error").and_then(|c| AppError::message_for_code(&c)).map(str::to_owned),
+    };
     view! {
         <Title text="Sign in"/>
         <main class="standalone">
