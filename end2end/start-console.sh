@@ -6,4 +6,11 @@ rm -rf "$dir" && mkdir -p "$dir"
 export HOSTGUARD_DATABASE_URL="sqlite://$dir/hostguard.db?mode=rwc"
 export HOSTGUARD_LISTEN="127.0.0.1:${E2E_PORT:-3100}"
 export HOSTGUARD_DEMO=true
-exec ./target/debug/server
+export HOSTGUARD_PUBLIC_URL="http://127.0.0.1:${E2E_PORT:-3100}"
+# A real SMTP server receives the mail; the tests read it from $dir/mail.
+smtp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.tools/venv/bin/python scripts/smtp_sink.py --port "$smtp_port" --dir "$dir/mail" &
+sink=$!
+trap 'kill $sink 2>/dev/null' EXIT INT TERM
+export HOSTGUARD_SMTP_HOST=127.0.0.1 HOSTGUARD_SMTP_PORT="$smtp_port"
+./target/debug/server

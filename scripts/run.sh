@@ -11,8 +11,18 @@ export HOSTGUARD_DEMO=${HOSTGUARD_DEMO:-true}
 export HOSTGUARD_APPLY_DELAY_SECS=${HOSTGUARD_APPLY_DELAY_SECS:-15}
 export HOSTGUARD_LISTEN=${HOSTGUARD_LISTEN:-127.0.0.1:3000}
 
+# Mail goes to a local SMTP sink that keeps each message in ./data/mail/*.eml; operators also
+# see every message on the Outbox page. Point HOSTGUARD_SMTP_* at a real server to send mail.
+if [ -z "${HOSTGUARD_SMTP_HOST:-}" ]; then
+  export HOSTGUARD_SMTP_HOST=127.0.0.1 HOSTGUARD_SMTP_PORT=${HOSTGUARD_SMTP_PORT:-2525}
+  mkdir -p data/mail
+  .tools/venv/bin/python scripts/smtp_sink.py --port "$HOSTGUARD_SMTP_PORT" --dir data/mail &
+  sink=$!
+  trap 'kill $sink 2>/dev/null || true' EXIT
+fi
+
 profile=debug
 args=()
 if [ "${1:-}" = "--release" ]; then profile=release; args=(--release); fi
 cargo leptos build "${args[@]}"
-exec "./target/$profile/server" serve
+"./target/$profile/server" serve

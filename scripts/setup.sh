@@ -50,4 +50,11 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
   npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save binaryen@132.0.0 >/dev/null
 fi
 
+# -- Python: aiosmtpd, the local SMTP server that receives mail in development and in tests ----
+if ! .tools/venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+  say "installing aiosmtpd (the local SMTP sink) into .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
+fi
+
 say "ready"

@@ -14,7 +14,12 @@ use leptos_router::{
     path, SsrMode,
 };
 use routes::{
-    admin::tenants::TenantsPage, home::HomePage, hss::server_detail::ServerDetailPage,
+    admin::{outbox::OutboxPage, tenants::TenantsPage},
+    audit::trail::AuditPage,
+    smn::{
+        links::{ConfirmPage, UnsubscribePage},
+        topic_detail::TopicDetailPage,
+    }, home::HomePage, hss::server_detail::ServerDetailPage,
     hss::two_factor::TwoFactorPage, not_found::NotFound, portal::account::AccountPage, signin::SignInPage,
     smn::topics::TopicsPage,
 };
@@ -55,11 +60,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async/>
+                <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async/>
+                <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async/>
                     <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async/>
+                    <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async/>
                     <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async/>
                 </ParentRoute>

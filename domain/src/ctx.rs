@@ -10,6 +10,10 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     pub lockout: LockoutPolicy,
     pub sessions: SessionPolicy,
+    /// The console's address as users reach it; links in messages start with it.
+    pub public_url: String,
+    /// Woken when a message is added to the outbox, so the local worker sends it at once.
+    pub outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 /// How long a console session lives: it ends after `idle` without a request, and after

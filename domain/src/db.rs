@@ -43,3 +43,12 @@ mod tests {
         assert_eq!(super::sqlite_file("postgres://x/y"), None);
     }
 }
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later could otherwise fail
+/// with "database is locked" when another writer got in between, instead of waiting its turn.
+pub async fn write_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let mode = (db.get_database_backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate);
+    db.begin_with_options(TransactionOptions { sqlite_transaction_mode: mode, ..Default::default() }).await
+}

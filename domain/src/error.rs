@@ -17,6 +17,15 @@ pub enum DomainError {
     /// Bad input: names the field and the rule.
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    /// Several fields are bad at once (each endpoint of a batch, say). Nothing was saved.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The request is well-formed but the current state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many of something in a while (not sign-in).
+    #[error("{0}")]
+    RateLimited(String),
     /// Wrong sign-in; never says whether the account exists.
     #[error("the email or password is incorrect")]
     InvalidCredentials,
@@ -27,6 +36,18 @@ pub enum DomainError {
     Db(#[from] DbErr),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
 }
 
 impl DomainError {

@@ -4,6 +4,7 @@
 //! the plain `async fn`s here, which check authorization and tenancy themselves.
 
 pub mod accounts;
+pub mod audit;
 pub mod caller;
 pub mod clock;
 pub mod ctx;
@@ -12,12 +13,17 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod lockout;
+pub mod messages;
+pub mod outbox;
 pub mod password;
 pub mod servers;
+pub mod subscriptions;
 pub mod tenants;
+pub mod tokens;
 pub mod topics;
+pub mod validate;
 
 pub use caller::{Caller, Role};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
-pub use error::{DomainError, DomainResult};
+pub use error::{DomainError, DomainResult, FieldError};

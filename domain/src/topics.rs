@@ -1,18 +1,163 @@
-//! Notification topics (Simple Message Notification).
+//! Notification topics (Simple Message Notification): a unique, immutable name in the tenant,
+//! a display name (the sender name of emails) and a URN.
 
-use crate::{caller::Caller, ctx::Ctx, entities::topic, error::DomainResult};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use crate::{
+    audit::{self, Actor, Entry},
+    caller::Caller,
+    ctx::Ctx,
+    entities::{subscription, tenant, topic},
+    error::{DomainError, DomainResult, FieldError},
+    servers::REGIONS,
+    validate,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
 
 /// The URN of a topic, in SMN's shape: `urn:smn:{region}:{project_id}:{name}`.
 pub fn urn(region: &str, project_id: &str, name: &str) -> String {
     format!("urn:smn:{region}:{project_id}:{name}")
 }
 
+/// A topic with its subscription counts.
+#[derive(Clone, Debug)]
+pub struct TopicSummary {
+    pub topic: topic::Model,
+    pub confirmed: u64,
+    pub total: u64,
+}
+
 pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<topic::Model>> {
+    search(ctx, caller, "").await
+}
+
+/// The tenant's topics whose name or display name contains `text`.
+pub async fn search(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<topic::Model>> {
     let tenant_id = caller.admin_tenant()?;
-    Ok(topic::Entity::find()
+    let mut q = topic::Entity::find().filter(topic::Column::TenantId.eq(tenant_id));
+    let text = text.trim();
+    if !text.is_empty() {
+        q = q.filter(Condition::any().add(topic::Column::Name.contains(text)).add(topic::Column::DisplayName.contains(text)));
+    }
+    Ok(q.order_by_asc(topic::Column::Name).all(&ctx.db).await?)
+}
+
+pub async fn summaries(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<TopicSummary>> {
+    let topics = search(ctx, caller, text).await?;
+    let mut out = Vec::with_capacity(topics.len());
+    for t in topics {
+        let subs = subscription::Entity::find().filter(subscription::Column::TopicId.eq(t.id));
+        let total = subs.clone().filter(subscription::Column::Status.ne("canceled")).count(&ctx.db).await?;
+        let confirmed = subs.filter(subscription::Column::Status.eq("confirmed")).count(&ctx.db).await?;
+        out.push(TopicSummary { topic: t, confirmed, total });
+    }
+    Ok(out)
+}
+
+/// One topic of the caller's tenant; another tenant's is "not found".
+pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<topic::Model> {
+    let tenant_id = caller.admin_tenant()?;
+    topic::Entity::find_by_id(id)
         .filter(topic::Column::TenantId.eq(tenant_id))
-        .order_by_asc(topic::Column::Name)
-        .all(&ctx.db)
-        .await?)
+        .one(&ctx.db)
+        .await?
+        .ok_or(DomainError::NotFound("topic"))
+}
+
+/// One topic of the caller's tenant, by URN.
+pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<topic::Model> {
+    let tenant_id = caller.admin_tenant()?;
+    topic::Entity::find()
+        .filter(topic::Column::TenantId.eq(tenant_id))
+        .filter(topic::Column::Urn.eq(urn))
+        .one(&ctx.db)
+        .await?
+        .ok_or(DomainError::NotFound("topic"))
+}
+
+pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, name: &str, display_name: &str) -> DomainResult<topic::Model> {
+    let tenant_id = caller.admin_tenant()?;
+    let name = name.trim();
+    let display_name = display_name.trim();
+    let mut errors = vec![];
+    if let Err(m) = validate::topic_name(name) {
+        errors.push(FieldError::new("name", m));
+    }
+    if let Err(m) = validate::display_name(display_name) {
+        errors.push(FieldError::new("display_name", m));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let taken = topic::Entity::find()
+        .filter(topic::Column::TenantId.eq(tenant_id))
+        .filter(topic::Column::Name.eq(name))
+        .one(&txn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(DomainError::validation("name", format!("a topic named {name} already exists")));
+    }
+    let t = tenant::Entity::find_by_id(tenant_id).one(&txn).await?.ok_or(DomainError::NotFound("tenant"))?;
+    let now = ctx.clock.now();
+    let model = topic::Entity::insert(topic::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant_id),
+        name: Set(name.to_owned()),
+        display_name: Set(display_name.to_owned()),
+        urn: Set(urn(REGIONS[0].0, &t.project_id, name)),
+        created_at: Set(now),
+    })
+    .exec_with_returning(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry { tenant_id: Some(tenant_id), action: "topic.create", target: model.urn.clone(), detail: format!("display name {display_name:?}") },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Changes the display name (the name is immutable).
+pub async fn update_display_name(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, display_name: &str) -> DomainResult<topic::Model> {
+    let t = get(ctx, caller, id).await?;
+    let display_name = display_name.trim();
+    validate::display_name(display_name).map_err(|m| DomainError::validation("display_name", m))?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let mut am: topic::ActiveModel = t.clone().into();
+    am.display_name = Set(display_name.to_owned());
+    let updated = topic::Entity::update(am).exec(&txn).await?;
+    audit::record(
+        &txn,
+        ctx.clock.now(),
+        actor,
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "topic.update",
+            target: t.urn.clone(),
+            detail: format!("display name {:?} -> {display_name:?}", t.display_name),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Deletes a topic and its subscriptions.
+// The 2FA configurations that will use topics arrive with the rollout; deleting a topic in use
+// is refused there, naming the servers.
+pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
+    let t = get(ctx, caller, id).await?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;
+    topic::Entity::delete_by_id(t.id).exec(&txn).await?;
+    audit::record(&txn, ctx.clock.now(), actor, Entry { tenant_id: Some(t.tenant_id), action: "topic.delete", target: t.urn, detail: String::new() })
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub sessions: SessionPolicy,
     /// Create demo data when the database is empty.
     pub demo: bool,
+    /// How often the delivery worker looks for due messages (besides being woken).
+    pub delivery_poll: Duration,
 }
 
 impl Config {
@@ -93,6 +95,7 @@ const KEYS: &[&str] = &[
     "session_idle_minutes",
     "session_absolute_hours",
     "demo",
+    "delivery_poll_ms",
 ];
 
 /// One raw value and where it came from, for error messages.
@@ -246,6 +249,7 @@ impl Config {
             secret_key,
             sessions: SessionPolicy { idle: chrono::Duration::minutes(idle), absolute: chrono::Duration::hours(absolute) },
             demo,
+            delivery_poll: Duration::from_millis(s.parse_num("delivery_poll_ms", 1000u64, 10, 60_000, "milliseconds")?),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! console. Business rules live in the `domain` crate.
 
 pub mod config;
+pub mod delivery;
 pub mod session_store;
 mod telemetry;
 
@@ -40,7 +41,16 @@ pub async fn build(
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
-    let ctx = Ctx { db, clock, lockout, sessions: config.sessions };
+    let ctx = Ctx {
+        db,
+        clock,
+        lockout,
+        sessions: config.sessions,
+        public_url: config.public_url.clone(),
+        outbox_signal: Default::default(),
+    };
+    let transports = delivery::Transports::from_config(config)?;
+    delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
     let demo_created = config.demo
         && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
     let router = router(config, ctx.clone(), leptos_options);

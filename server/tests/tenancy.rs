@@ -78,8 +78,12 @@ async fn roles_are_checked(backend: Backend) {
     // Tenant pages refuse end users and operators (who administer accounts, not servers).
     assert_eq!(list(&app, &user, "").await.status(), 403);
     assert_eq!(list(&app, &operator, "").await.status(), 403);
-    assert_eq!(app.call("topics/list", &[], Some(&user)).await.status(), 403);
-    let topics: serde_json::Value = app.call("topics/list", &[], Some(&admin)).await.json().await.unwrap();
+    assert_eq!(app.call("topics/list", &[("search", "")], Some(&user)).await.status(), 403);
+    // A call the function cannot read is the caller's fault, and says which argument.
+    let unreadable = app.call("topics/list", &[], Some(&admin)).await;
+    assert_eq!(unreadable.status(), 400);
+    assert!(unreadable.text().await.unwrap().contains("search"));
+    let topics: serde_json::Value = app.call("topics/list", &[("search", "")], Some(&admin)).await.json().await.unwrap();
     assert!(topics.as_array().unwrap().iter().all(|t| t["display_name"].as_str().unwrap().starts_with("Acme")));
 
     // The portal is the end user's.
@@ -87,9 +91,18 @@ async fn roles_are_checked(backend: Backend) {
     assert_eq!(app.call("portal/account", &[], Some(&user)).await.status(), 200);
 
     // Without a session, nothing.
-    for endpoint in ["servers/list", "servers/get", "topics/list", "admin/tenants", "portal/account"] {
+    for endpoint in [
+        "servers/list",
+        "servers/get",
+        "topics/list",
+        "topics/subscriptions",
+        "admin/tenants",
+        "admin/outbox",
+        "audit/list",
+        "portal/account",
+    ] {
         let res = app
-            .call(endpoint, &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x")], None)
+            .call(endpoint, &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x"), ("topic_id", "x")], None)
             .await;
         assert_eq!(res.status(), 401, "{endpoint} without a session");
     }

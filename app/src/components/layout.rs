@@ -138,12 +138,18 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                 <p class="nav-service">"Simple Message Notification"</p>
                 <A href="/smn/topics">"Topics"</A>
             </div>
+            <div class="nav-group">
+                <p class="nav-service">"Management"</p>
+                <A href="/audit">"Audit trail"</A>
+            </div>
         }
         .into_any(),
         Some(Role::Operator) => view! {
             <div class="nav-group">
                 <p class="nav-service">"Administration"</p>
                 <A href="/admin/tenants">"Tenant accounts"</A>
+                <A href="/admin/outbox">"Outbox"</A>
+                <A href="/audit">"Audit trail"</A>
             </div>
         }
         .into_any(),

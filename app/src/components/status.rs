@@ -39,3 +39,40 @@ pub fn Badge(kind: &'static str, text: String) -> impl IntoView {
 pub fn Loading() -> impl IntoView {
     view! { <p class="loading" aria-live="polite">"Loading…"</p> }
 }
+
+/// The outcome of a form's last submission: nothing, a success note, or its errors, one per
+/// field when the server named several.
+#[component]
+pub fn FormResult<T, S>(
+    value: S,
+    #[prop(into)] success: Callback<T, String>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || match value.get() {
+        None => ().into_any(),
+        Some(Ok(v)) => view! { <p class="form-ok" role="status">{success.run(v)}</p> }.into_any(),
+        Some(Err(AppError::Invalid(errors))) => view! {
+            <ul class="form-error" role="alert">
+                {errors.into_iter().map(|e| view! { <li><b>{e.field}</b>": "{e.message}</li> }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+        Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+    }
+}
+
+pub fn status_badge(status: &str) -> impl IntoView {
+    let (kind, text) = match status {
+        "confirmed" => ("ok", "Confirmed"),
+        "unconfirmed" => ("warn", "Unconfirmed"),
+        "canceled" => ("muted", "Canceled"),
+        "sent" => ("ok", "Sent"),
+        "pending" => ("warn", "Pending"),
+        "failed" => ("err", "Failed"),
+        other => ("muted", other),
+    };
+    view! { <Badge kind text=text.to_owned()/> }
+}

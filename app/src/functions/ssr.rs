@@ -66,3 +66,22 @@ pub fn role(r: domain::Role) -> crate::models::Role {
 pub fn datetime(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
+
+/// An id from the request; a malformed one is "not found", like an id of another tenant.
+pub fn parse_id(id: &str, what: &'static str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id.trim()).map_err(|_| DomainError::NotFound(what).into())
+}
+
+/// The address the request came from (the TCP peer; proxies are not trusted).
+pub async fn source_ip() -> String {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The caller as the audit trail names them.
+pub async fn actor(ctx: &Ctx, caller: &Caller) -> Result<domain::audit::Actor, AppError> {
+    let (user, _) = domain::accounts::profile(ctx, caller).await?;
+    Ok(domain::audit::Actor::new(user.email, source_ip().await))
+}

@@ -4,6 +4,12 @@
 use serde::{Deserialize, Serialize};
 use server_fn::{codec::JsonEncoding, error::FromServerFnError, ServerFnError};
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Please sign in to continue.")]
@@ -14,6 +20,13 @@ pub enum AppError {
     NotFound(String),
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    /// Several bad fields at once; nothing was saved.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    RateLimited(String),
     #[error("The email or password is incorrect.")]
     InvalidCredentials,
     #[error("Too many failed sign-ins. Try again in {0}.")]
@@ -31,7 +44,9 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
             AppError::NotFound(_) => "not_found",
-            AppError::Validation { .. } => "invalid_input",
+            AppError::Validation { .. } | AppError::Invalid(_) => "invalid_input",
+            AppError::Conflict(_) => "conflict",
+            AppError::RateLimited(_) => "rate_limited",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Locked(_) => "locked",
             AppError::Internal => "internal",
@@ -55,6 +70,10 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        // On the server this is a request the function could not even read (a missing or
+        // malformed argument): the client's fault.
+        #[cfg(feature = "ssr")]
+        ssr::set_status(http::StatusCode::BAD_REQUEST);
         AppError::Request(value.to_string())
     }
 }
@@ -77,7 +96,9 @@ mod ssr {
                 AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
                 AppError::Forbidden => StatusCode::FORBIDDEN,
                 AppError::NotFound(_) => StatusCode::NOT_FOUND,
-                AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Validation { .. } | AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Conflict(_) => StatusCode::CONFLICT,
+                AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 AppError::Request(_) => StatusCode::BAD_REQUEST,
@@ -93,6 +114,11 @@ mod ssr {
                 DomainError::Forbidden => AppError::Forbidden,
                 DomainError::NotFound(what) => AppError::NotFound(what.to_owned()),
                 DomainError::Validation { field, message } => AppError::Validation { field, message },
+                DomainError::Invalid(errors) => AppError::Invalid(
+                    errors.into_iter().map(|e| super::FieldError { field: e.field, message: e.message }).collect(),
+                ),
+                DomainError::Conflict(m) => AppError::Conflict(m),
+                DomainError::RateLimited(m) => AppError::RateLimited(m),
                 DomainError::InvalidCredentials => AppError::InvalidCredentials,
                 DomainError::Locked { retry_after_secs } => {
                     let minutes = (retry_after_secs + 59) / 60;

@@ -3,7 +3,7 @@
 
 mod error;
 
-pub use error::AppError;
+pub use error::{AppError, FieldError};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 use serde::{Deserialize, Serialize};
@@ -66,10 +66,61 @@ pub struct ServerPage {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicRow {
+    pub id: String,
     pub name: String,
     pub display_name: String,
     pub urn: String,
     pub created: String,
+    /// Subscriptions that are not canceled, and how many of them are confirmed.
+    pub subscriptions: u64,
+    pub confirmed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionRow {
+    pub id: String,
+    /// `sms` or `email`.
+    pub protocol: String,
+    pub endpoint: String,
+    pub remark: String,
+    /// `unconfirmed`, `confirmed` or `canceled`.
+    pub status: String,
+    pub created: String,
+}
+
+/// What a confirmation or unsubscribe link did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkOutcome {
+    pub topic_name: String,
+    pub topic_display_name: String,
+    pub protocol: String,
+    pub endpoint: String,
+    pub already: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    pub id: String,
+    pub created: String,
+    pub channel: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub sent: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub time: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub source_ip: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! One module per page, in folders named after the console's menus.
 
 pub mod admin;
+pub mod audit;
 pub mod home;
 pub mod hss;
 pub mod not_found;

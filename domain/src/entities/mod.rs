@@ -1,8 +1,12 @@
 //! Table models, one module per table. Column names match `migrations/`.
 
+pub mod audit_event;
 pub mod login_attempt;
+pub mod outbox;
 pub mod server;
 pub mod session;
+pub mod subscription;
 pub mod tenant;
 pub mod topic;
+pub mod unsubscribe_token;
 pub mod user;

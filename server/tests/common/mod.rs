@@ -31,11 +31,13 @@ pub struct Options {
     pub lockout: LockoutPolicy,
     /// Join an existing database (a second replica) instead of making a fresh one.
     pub database_url: Option<String>,
+    /// The SMTP server mail goes to; by default a port where nothing listens.
+    pub smtp_port: Option<u16>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { public_url: None, lockout: LockoutPolicy::default(), database_url: None }
+        Self { public_url: None, lockout: LockoutPolicy::default(), database_url: None, smtp_port: None }
     }
 }
 
@@ -57,6 +59,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         ("HOSTGUARD_DATABASE_URL".to_string(), database_url.clone()),
         ("HOSTGUARD_LISTEN".to_string(), addr.to_string()),
         ("HOSTGUARD_DEMO".to_string(), "true".to_string()),
+        ("HOSTGUARD_SMTP_HOST".to_string(), "127.0.0.1".to_string()),
+        ("HOSTGUARD_SMTP_PORT".to_string(), opts.smtp_port.unwrap_or(9).to_string()),
+        ("HOSTGUARD_DELIVERY_POLL_MS".to_string(), "50".to_string()),
     ];
     if let Some(url) = opts.public_url {
         vars.push(("HOSTGUARD_PUBLIC_URL".to_string(), url));
@@ -69,7 +74,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         .expect("console starts");
     assert_eq!(console.demo_created, fresh, "a fresh database, and only that, gets the demo data");
     let ctx = console.ctx.clone();
-    tokio::spawn(async move { axum::serve(listener, console.router).await.unwrap() });
+    let service = console.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
     TestApp {
         base: format!("http://{addr}"),
         database_url,
@@ -172,4 +178,136 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+/// A real SMTP server (Python's aiosmtpd, from `scripts/smtp_sink.py`) that keeps each message
+/// it receives as a file. Stopped when dropped.
+pub struct SmtpSink {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut sink = SmtpSink { port, dir: tempfile::tempdir().unwrap(), child: None };
+        sink.restart().await;
+        sink
+    }
+
+    /// Starts the server (again) on the same port.
+    pub async fn restart(&mut self) {
+        let python = workspace().join(".tools/venv/bin/python");
+        assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
+        let child = std::process::Command::new(python)
+            .arg(workspace().join("scripts/smtp_sink.py"))
+            .args(["--port", &self.port.to_string(), "--dir"])
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the SMTP sink did not start");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files.iter().map(|p| Mail::parse(&std::fs::read(p).unwrap())).collect()
+    }
+
+    pub fn messages_to(&self, to: &str) -> Vec<Mail> {
+        self.messages().into_iter().filter(|m| m.to.contains(to)).collect()
+    }
+
+    /// Waits (up to 10 s) until `to` has received `count` messages, and returns them.
+    pub async fn wait_for(&self, to: &str, count: usize) -> Vec<Mail> {
+        for _ in 0..200 {
+            let got = self.messages_to(to);
+            if got.len() >= count {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{to} received {} messages, expected {count}", self.messages_to(to).len());
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A received email, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub content_type: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    fn parse(raw: &[u8]) -> Mail {
+        let parsed = mailparse::parse_mail(raw).expect("a valid email");
+        let header = |name: &str| parsed.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name)).map(|h| h.get_value()).unwrap_or_default();
+        let part = |mime: &str| {
+            parsed.subparts.iter().find(|p| p.ctype.mimetype == mime).map(|p| p.get_body().unwrap()).unwrap_or_default()
+        };
+        Mail {
+            from: header("From"),
+            to: header("To"),
+            subject: header("Subject"),
+            content_type: parsed.ctype.mimetype.clone(),
+            text: part("text/plain"),
+            html: part("text/html"),
+        }
+    }
+
+    /// The first link in the text that starts with `prefix` (e.g. `http://…/smn/confirm`).
+    pub fn link(&self, path: &str) -> Option<String> {
+        self.text.split_whitespace().find(|w| w.starts_with("http") && w.contains(path)).map(|w| w.trim_end_matches(['.', ',']).to_owned())
+    }
+}
+
+/// Polls `check` until it is true (up to 10 s).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
 }

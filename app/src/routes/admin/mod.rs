@@ -1,1 +1,2 @@
 pub mod tenants;
+pub mod outbox;

@@ -1,1 +1,3 @@
+pub mod links;
+pub mod topic_detail;
 pub mod topics;

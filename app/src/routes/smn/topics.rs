@@ -1,25 +1,68 @@
-//! Simple Message Notification → Topics.
+//! Simple Message Notification → Topics: create, search, delete.
 
 use crate::{
-    components::status::{ErrorPanel, Loading, PageHeader},
-    functions::topics::list_topics,
+    components::status::{ErrorPanel, FormResult, Loading, PageHeader},
+    functions::topics::{list_topics, CreateTopic, DeleteTopic},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::{
+    components::{Form, A},
+    hooks::use_query_map,
+};
 
 #[component]
 pub fn TopicsPage() -> impl IntoView {
-    let topics = Resource::new(|| (), |_| list_topics());
+    let create = ServerAction::<CreateTopic>::new();
+    let delete = ServerAction::<DeleteTopic>::new();
+    let query = use_query_map();
+    let search = move || query.read().get("search").unwrap_or_default();
+    let topics = Resource::new(
+        move || (search(), create.version().get(), delete.version().get()),
+        |(search, _, _)| list_topics(search),
+    );
     view! {
         <Title text="Topics"/>
         <PageHeader title="Topics" crumbs=&["Simple Message Notification"]>
-            <p>"A topic names who receives login verification codes: its confirmed SMS and email subscriptions."</p>
+            <p>
+                "A topic names who receives login verification codes: its confirmed SMS and email subscriptions. "
+                "Its display name is the sender name of its emails."
+            </p>
         </PageHeader>
         <section class="panel">
+            <h2>"Create topic"</h2>
+            <ActionForm action=create attr:class="form-grid">
+                <div class="field">
+                    <label for="topic-name">"Topic name"</label>
+                    <input id="topic-name" name="name" type="text" required maxlength="255" placeholder="login-codes"/>
+                    <p class="hint">"Letters, digits, - and _; up to 255 characters. It cannot be changed later."</p>
+                </div>
+                <div class="field">
+                    <label for="topic-display">"Display name"</label>
+                    <input id="topic-display" name="display_name" type="text" maxlength="192" placeholder="Acme Login Codes"/>
+                    <p class="hint">"Up to 192 characters. Shown as the sender of emails."</p>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create topic"</button>
+                </div>
+            </ActionForm>
+            <FormResult value=create.value() success=|_| "Topic created.".to_owned()/>
+        </section>
+        <section class="panel">
+            <Form method="GET" action="">
+                <div class="toolbar">
+                    <label class="search">
+                        <span class="visually-hidden">"Search topics"</span>
+                        <input type="search" name="search" placeholder="Search by name or display name" prop:value=search/>
+                    </label>
+                    <button type="submit" class="button button-secondary">"Search"</button>
+                </div>
+            </Form>
+            <FormResult value=delete.value() success=|_| "Topic deleted.".to_owned()/>
             <Transition fallback=Loading>
                 {move || Suspend::new(async move {
                     match topics.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No topics yet."</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No topics."</p> }.into_any(),
                         Ok(list) => view! {
                             <div class="table-wrap">
                                 <table class="data-table">
@@ -28,18 +71,32 @@ pub fn TopicsPage() -> impl IntoView {
                                             <th scope="col">"Topic Name"</th>
                                             <th scope="col">"Display Name"</th>
                                             <th scope="col">"Topic URN"</th>
+                                            <th scope="col">"Subscriptions"</th>
                                             <th scope="col">"Created"</th>
+                                            <th scope="col">"Operation"</th>
                                         </tr>
                                     </thead>
                                     <tbody>
-                                        {list.into_iter().map(|t| view! {
+                                        {list.into_iter().map(|t| {
+                                            let label = format!("Delete topic {}", t.name);
+                                            view! {
                                             <tr>
-                                                <td>{t.name}</td>
+                                                <td><A href=format!("/smn/topics/{}", t.id)>{t.name.clone()}</A></td>
                                                 <td>{t.display_name}</td>
                                                 <td class="mono small">{t.urn}</td>
+                                                <td>{format!("{} confirmed of {}", t.confirmed, t.subscriptions)}</td>
                                                 <td class="small">{t.created}</td>
+                                                <td>
+                                                    <div class="row-actions">
+                                                        <A href=format!("/smn/topics/{}", t.id)>"Subscriptions"</A>
+                                                        <ActionForm action=delete>
+                                                            <input type="hidden" name="id" value=t.id.clone()/>
+                                                            <button type="submit" class="link-button danger" aria-label=label>"Delete"</button>
+                                                        </ActionForm>
+                                                    </div>
+                                                </td>
                                             </tr>
-                                        }).collect_view()}
+                                        }}).collect_view()}
                                     </tbody>
                                 </table>
                             </div>

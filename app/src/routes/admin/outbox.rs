@@ -1,0 +1,71 @@
+//! Administration → Outbox: every message with its status, attempts, last error and text, so a
+//! demo can follow a code from request to delivery.
+
+use crate::{
+    components::status::{status_badge, ErrorPanel, Loading, PageHeader},
+    functions::audit::list_outbox,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    let messages = Resource::new(|| (), |_| list_outbox());
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(move || messages.refetch(), std::time::Duration::from_secs(5));
+    });
+    view! {
+        <Title text="Outbox"/>
+        <PageHeader title="Outbox" crumbs=&["Administration"]>
+            <p>"Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed."</p>
+        </PageHeader>
+        <section class="panel">
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match messages.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No messages yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table class="data-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Created"</th>
+                                            <th scope="col">"Channel"</th>
+                                            <th scope="col">"Recipient"</th>
+                                            <th scope="col">"Message"</th>
+                                            <th scope="col">"Status"</th>
+                                            <th scope="col" class="num">"Attempts"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list.into_iter().map(|m| view! {
+                                            <tr>
+                                                <td class="small">{m.created}</td>
+                                                <td>{m.channel.to_uppercase()}</td>
+                                                <td>{m.recipient}</td>
+                                                <td>
+                                                    <details>
+                                                        <summary>{if m.subject.is_empty() { m.kind.clone() } else { m.subject.clone() }}</summary>
+                                                        <pre class="message-body">{m.body_text}</pre>
+                                                    </details>
+                                                    {m.last_error.map(|e| view! { <p class="small error-text">{e}</p> })}
+                                                </td>
+                                                <td>
+                                                    {status_badge(&m.status)}
+                                                    {m.sent.map(|t| view! { <div class="muted small">{t}</div> })}
+                                                </td>
+                                                <td class="num">{m.attempts}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

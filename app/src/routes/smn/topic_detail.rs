@@ -1,0 +1,161 @@
+//! `/smn/topics/:id`: a topic's subscriptions (add, request confirmation, delete) and
+//! publishing a message to its confirmed endpoints.
+
+use crate::{
+    components::status::{status_badge, ErrorPanel, FormResult, Loading, PageHeader},
+    functions::topics::{get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_params_map};
+
+#[component]
+pub fn TopicDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let add = ServerAction::<AddSubscriptions>::new();
+    let resend = ServerAction::<RequestConfirmation>::new();
+    let remove = ServerAction::<DeleteSubscription>::new();
+    let publish = ServerAction::<PublishMessage>::new();
+    let topic = Resource::new(id, get_topic);
+    let subs = Resource::new(
+        move || (id(), add.version().get(), resend.version().get(), remove.version().get()),
+        |(id, _, _, _)| list_subscriptions(id),
+    );
+    // Endpoints confirm from their own mail or phone: look again every few seconds.
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(move || subs.refetch(), std::time::Duration::from_secs(5));
+    });
+
+    view! {
+        <Title text="Topic"/>
+        <PageHeader title="Topic" crumbs=&["Simple Message Notification", "Topics"]>
+            <p><A href="/smn/topics">"← All topics"</A></p>
+        </PageHeader>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match topic.await {
+                    Ok(t) => view! {
+                        <section class="panel">
+                            <h2>{t.name.clone()}</h2>
+                            <dl class="facts">
+                                <dt>"Display name"</dt><dd>{t.display_name.clone()}</dd>
+                                <dt>"Topic URN"</dt><dd class="mono">{t.urn.clone()}</dd>
+                                <dt>"Created"</dt><dd>{t.created.clone()}</dd>
+                            </dl>
+                        </section>
+                    }
+                    .into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+
+        <section class="panel">
+            <h2>"Add subscription"</h2>
+            <ActionForm action=add attr:class="form-grid">
+                <input type="hidden" name="topic_id" prop:value=id/>
+                <div class="field">
+                    <label for="sub-protocol">"Protocol"</label>
+                    <select id="sub-protocol" name="protocol">
+                        <option value="email">"Email"</option>
+                        <option value="sms">"SMS"</option>
+                    </select>
+                </div>
+                <div class="field field-wide">
+                    <label for="sub-endpoints">"Endpoints"</label>
+                    <textarea id="sub-endpoints" name="endpoints" rows="4" required placeholder="ops@example.com\n+8613800000000"></textarea>
+                    <p class="hint">"One per line, up to 10. Phone numbers with + and the country code. Each gets a confirmation message with a link valid for 48 hours."</p>
+                </div>
+                <div class="field">
+                    <label for="sub-remark">"Remark (optional)"</label>
+                    <input id="sub-remark" name="remark" type="text" maxlength="128"/>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || add.pending().get()>"Add"</button>
+                </div>
+            </ActionForm>
+            <FormResult value=add.value() success=|n: usize| format!("{n} subscription(s) added. Each endpoint must now follow the link in its confirmation message.")/>
+        </section>
+
+        <section class="panel">
+            <h2>"Subscriptions"</h2>
+            <FormResult value=resend.value() success=|_| "Confirmation requested again.".to_owned()/>
+            <FormResult value=remove.value() success=|_| "Subscription deleted.".to_owned()/>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match subs.await {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No subscriptions yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table class="data-table">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Endpoint"</th>
+                                            <th scope="col">"Protocol"</th>
+                                            <th scope="col">"Status"</th>
+                                            <th scope="col">"Remark"</th>
+                                            <th scope="col">"Created"</th>
+                                            <th scope="col">"Operation"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list.into_iter().map(|s| {
+                                            let unconfirmed = s.status == "unconfirmed";
+                                            let resend_id = s.id.clone();
+                                            view! {
+                                                <tr>
+                                                    <td>{s.endpoint.clone()}</td>
+                                                    <td>{if s.protocol == "sms" { "SMS" } else { "Email" }}</td>
+                                                    <td>{status_badge(&s.status)}</td>
+                                                    <td>{s.remark.clone()}</td>
+                                                    <td class="small">{s.created.clone()}</td>
+                                                    <td>
+                                                        <div class="row-actions">
+                                                            {unconfirmed.then(|| view! {
+                                                                <ActionForm action=resend>
+                                                                    <input type="hidden" name="id" value=resend_id/>
+                                                                    <button type="submit" class="link-button">"Request confirmation"</button>
+                                                                </ActionForm>
+                                                            })}
+                                                            <ActionForm action=remove>
+                                                                <input type="hidden" name="id" value=s.id.clone()/>
+                                                                <button type="submit" class="link-button danger" aria-label=format!("Delete {}", s.endpoint)>"Delete"</button>
+                                                            </ActionForm>
+                                                        </div>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }
+                        .into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+
+        <section class="panel">
+            <h2>"Publish message"</h2>
+            <p class="muted">"Sent to the confirmed endpoints only."</p>
+            <ActionForm action=publish attr:class="form-grid">
+                <input type="hidden" name="topic_id" prop:value=id/>
+                <div class="field">
+                    <label for="pub-subject">"Subject"</label>
+                    <input id="pub-subject" name="subject" type="text" maxlength="512"/>
+                </div>
+                <div class="field field-wide">
+                    <label for="pub-message">"Message"</label>
+                    <textarea id="pub-message" name="message" rows="3" required></textarea>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-secondary" disabled=move || publish.pending().get()>"Publish"</button>
+                </div>
+            </ActionForm>
+            <FormResult value=publish.value() success=|n: usize| format!("Sent to {n} confirmed endpoint(s).")/>
+        </section>
+    }
+}

@@ -1,0 +1,58 @@
+//! The audit trail: who created, changed, confirmed or deleted what, when, and from where.
+
+use crate::{
+    caller::{Caller, Role},
+    ctx::Ctx,
+    entities::audit_event,
+    error::DomainResult,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+/// Who is acting, as the audit trail records it.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub label: String,
+    pub source_ip: String,
+}
+
+impl Actor {
+    pub fn new(label: impl Into<String>, source_ip: impl Into<String>) -> Self {
+        Self { label: label.into(), source_ip: source_ip.into() }
+    }
+}
+
+pub struct Entry<'a> {
+    pub tenant_id: Option<Uuid>,
+    pub action: &'a str,
+    pub target: String,
+    pub detail: String,
+}
+
+pub async fn record<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, actor: &Actor, e: Entry<'_>) -> DomainResult<()> {
+    audit_event::Entity::insert(audit_event::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(e.tenant_id),
+        actor: Set(actor.label.clone()),
+        action: Set(e.action.to_owned()),
+        target: Set(e.target),
+        detail: Set(e.detail),
+        source_ip: Set(actor.source_ip.clone()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest events: a tenant admin sees their tenant's, an operator everyone's.
+pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<audit_event::Model>> {
+    let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::CreatedAt).limit(limit.min(500));
+    match caller.role {
+        Role::Operator => {}
+        Role::TenantAdmin => q = q.filter(audit_event::Column::TenantId.eq(caller.admin_tenant()?)),
+        Role::EndUser => return Err(crate::DomainError::Forbidden),
+    }
+    Ok(q.all(&ctx.db).await?)
+}

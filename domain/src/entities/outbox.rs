@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+/// A message waiting to be sent, being sent, sent or failed. Written in the same transaction
+/// as the change that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    /// `email`, `sms` or `voice`.
+    pub channel: String,
+    /// What the message is for, e.g. `subscription_confirmation`, `topic_message`.
+    pub kind: String,
+    pub recipient: String,
+    /// Email sender name (the topic's display name).
+    pub sender_name: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: ChronoDateTimeUtc,
+    /// The worker holding the message, until `lease_until`.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<ChronoDateTimeUtc>,
+    pub last_error: Option<String>,
+    pub created_at: ChronoDateTimeUtc,
+    pub sent_at: Option<ChronoDateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,133 @@
+//! The texts of the messages HostGuard sends, in plain text and HTML.
+
+use crate::outbox::{Channel, NewMessage};
+use uuid::Uuid;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn html_page(title: &str, paragraphs: &[String], footer: &str) -> String {
+    let body: String = paragraphs.iter().map(|p| format!("<p style=\"margin:0 0 12px\">{p}</p>")).collect();
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body style=\"font-family:Arial,Helvetica,sans-serif;color:#1f2633;line-height:1.5\">\
+         <div style=\"max-width:560px;margin:24px auto\">{body}\
+         <p style=\"margin:24px 0 0;color:#6b7486;font-size:13px\">{footer}</p></div></body></html>",
+        escape_html(title)
+    )
+}
+
+pub struct TopicInfo<'a> {
+    pub tenant_id: Uuid,
+    pub name: &'a str,
+    pub display_name: &'a str,
+}
+
+impl TopicInfo<'_> {
+    fn sender(&self) -> String {
+        if self.display_name.is_empty() { self.name.to_owned() } else { self.display_name.to_owned() }
+    }
+}
+
+/// "Please confirm" for a new subscription, with the confirmation and unsubscribe links.
+pub fn confirmation(topic: &TopicInfo, channel: Channel, recipient: &str, confirm_url: &str, unsubscribe_url: &str) -> NewMessage {
+    let sender = topic.sender();
+    let subject = format!("Confirm your subscription to {sender}");
+    let text = format!(
+        "You have been subscribed to the notification topic \"{}\" ({}). It sends login verification codes \
+         for servers protected by HostGuard.\n\nTo receive its messages, confirm within 48 hours:\n{confirm_url}\n\n\
+         If you did not expect this, ignore this message; nothing will be sent to you. \
+         To stop messages from this topic at any time: {unsubscribe_url}\n",
+        topic.name, sender
+    );
+    let html = html_page(
+        &subject,
+        &[
+            format!(
+                "You have been subscribed to the notification topic <b>{}</b> ({}). It sends login verification codes for servers protected by HostGuard.",
+                escape_html(topic.name),
+                escape_html(&sender)
+            ),
+            format!(
+                "<a href=\"{}\" style=\"display:inline-block;background:#0a5fd6;color:#fff;padding:10px 18px;border-radius:6px;text-decoration:none\">Confirm subscription</a>",
+                escape_html(confirm_url)
+            ),
+            "The link is valid for 48 hours. If you did not expect this, ignore this message; nothing will be sent to you.".into(),
+        ],
+        &format!("To stop messages from this topic: <a href=\"{0}\">unsubscribe</a>.", escape_html(unsubscribe_url)),
+    );
+    let body_text = match channel {
+        Channel::Email => text,
+        // SMS is short: the links and one line.
+        _ => format!("[{sender}] Confirm your subscription to receive HostGuard login codes: {confirm_url} Stop: {unsubscribe_url}"),
+    };
+    NewMessage {
+        tenant_id: Some(topic.tenant_id),
+        channel,
+        kind: "subscription_confirmation",
+        recipient: recipient.to_owned(),
+        sender_name: sender,
+        subject,
+        body_text,
+        body_html: if channel == Channel::Email { html } else { String::new() },
+    }
+}
+
+/// A message published to a topic, to one confirmed endpoint.
+pub fn topic_message(topic: &TopicInfo, channel: Channel, recipient: &str, subject: &str, message: &str, unsubscribe_url: &str) -> NewMessage {
+    let sender = topic.sender();
+    let (body_text, body_html) = match channel {
+        Channel::Email => (
+            format!("{message}\n\n--\nSent by the notification topic \"{}\". Unsubscribe: {unsubscribe_url}\n", topic.name),
+            html_page(
+                subject,
+                &message.split('\n').map(escape_html).collect::<Vec<_>>(),
+                &format!(
+                    "Sent by the notification topic {}. <a href=\"{}\">Unsubscribe</a>.",
+                    escape_html(topic.name),
+                    escape_html(unsubscribe_url)
+                ),
+            ),
+        ),
+        _ => (format!("[{sender}] {message} Stop: {unsubscribe_url}"), String::new()),
+    };
+    NewMessage {
+        tenant_id: Some(topic.tenant_id),
+        channel,
+        kind: "topic_message",
+        recipient: recipient.to_owned(),
+        sender_name: sender,
+        subject: subject.to_owned(),
+        body_text,
+        body_html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        let t = TopicInfo { tenant_id: Uuid::nil(), name: "codes", display_name: "<script>" };
+        let m = confirmation(&t, Channel::Email, "a@b.example", "https://h/c?token=1&x=2", "https://h/u?token=2");
+        assert!(!m.body_html.contains("<script>"));
+        assert!(m.body_html.contains("https://h/c?token=1&amp;x=2"));
+        assert!(m.body_text.contains("https://h/c?token=1&x=2"));
+        assert!(m.body_text.contains("https://h/u?token=2"), "every message carries its unsubscribe link");
+    }
+}

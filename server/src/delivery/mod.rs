@@ -1,0 +1,95 @@
+//! The one place that sends messages: a worker that leases due messages from the outbox and
+//! hands each to its transport (SMTP for email, an SMS gateway for SMS and voice), recording
+//! the outcome. Several replicas can run it on one database; leases keep them apart.
+
+mod email;
+mod sms;
+
+pub use email::SmtpMailer;
+pub use sms::{DevSmsGateway, HttpSmsGateway, SmsGateway};
+
+use crate::config::Config;
+use domain::{entities::outbox::Model as Message, outbox, Ctx};
+use std::{sync::Arc, time::Duration};
+
+/// Sends one email.
+#[async_trait::async_trait]
+pub trait MailTransport: Send + Sync {
+    async fn send(&self, message: &Message) -> Result<(), String>;
+}
+
+#[derive(Clone)]
+pub struct Transports {
+    pub mail: Arc<dyn MailTransport>,
+    pub sms: Arc<dyn SmsGateway>,
+}
+
+impl Transports {
+    pub fn from_config(config: &Config) -> Result<Self, String> {
+        let mail: Arc<dyn MailTransport> = Arc::new(SmtpMailer::new(&config.smtp)?);
+        let sms: Arc<dyn SmsGateway> = match &config.sms.gateway_url {
+            Some(url) => Arc::new(HttpSmsGateway::new(url, config.sms.account.clone(), config.sms.token.clone())),
+            None => Arc::new(DevSmsGateway),
+        };
+        Ok(Self { mail, sms })
+    }
+
+    async fn send(&self, m: &Message) -> Result<(), String> {
+        match m.channel.as_str() {
+            "email" => self.mail.send(m).await,
+            "sms" => self.sms.send_sms(&m.recipient, &m.body_text).await,
+            "voice" => self.sms.call(&m.recipient, &m.body_text).await,
+            other => Err(format!("unknown channel {other}")),
+        }
+    }
+}
+
+/// How long a worker may hold a message before another may take it over.
+const LEASE: chrono::Duration = chrono::Duration::seconds(120);
+const BATCH: u64 = 20;
+
+/// Runs the delivery worker until the process ends.
+pub fn spawn_worker(ctx: Ctx, transports: Transports, poll: Duration) -> tokio::task::JoinHandle<()> {
+    let owner = format!("worker-{}", uuid::Uuid::new_v4());
+    tokio::spawn(async move {
+        loop {
+            match outbox::claim(&ctx, &owner, BATCH, LEASE).await {
+                Ok(batch) if !batch.is_empty() => {
+                    for m in batch {
+                        deliver(&ctx, &transports, &owner, &m).await;
+                    }
+                }
+                Ok(_) => {
+                    tokio::select! {
+                        _ = ctx.outbox_signal.notified() => {}
+                        _ = tokio::time::sleep(poll) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot lease outbox messages");
+                    tokio::time::sleep(poll).await;
+                }
+            }
+        }
+    })
+}
+
+async fn deliver(ctx: &Ctx, transports: &Transports, owner: &str, m: &Message) {
+    let span = tracing::info_span!("deliver", id = %m.id, channel = %m.channel, kind = %m.kind);
+    let _enter = span.enter();
+    let result = transports.send(m).await;
+    let recorded = match &result {
+        Ok(()) => outbox::mark_sent(ctx, m.id, owner).await.map(|held| {
+            if !held {
+                tracing::warn!("sent, but the lease had passed to another worker");
+            }
+        }),
+        Err(e) => {
+            tracing::warn!(attempt = m.attempts + 1, error = %e, "delivery failed; will retry");
+            outbox::mark_failed(ctx, m, owner, e).await
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "cannot record the delivery outcome");
+    }
+}

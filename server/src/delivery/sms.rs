@@ -1,0 +1,69 @@
+//! SMS and voice calls. The real gateway is an HTTP API (a Twilio-style form post); in
+//! development, messages stay in the outbox where operators and tests read them.
+
+use std::time::Duration;
+
+#[async_trait::async_trait]
+pub trait SmsGateway: Send + Sync {
+    async fn send_sms(&self, to: &str, body: &str) -> Result<(), String>;
+    /// Calls `to` and reads `speech` out.
+    async fn call(&self, to: &str, speech: &str) -> Result<(), String>;
+}
+
+/// Posts `To`, `Body` (SMS) or `To`, `Say` (voice) as a form to the gateway, with HTTP basic
+/// authentication by account and token. A 2xx answer means accepted.
+pub struct HttpSmsGateway {
+    client: reqwest::Client,
+    url: String,
+    account: Option<String>,
+    token: Option<String>,
+}
+
+impl HttpSmsGateway {
+    pub fn new(url: &str, account: Option<String>, token: Option<String>) -> Self {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("HTTP client");
+        Self { client, url: url.trim_end_matches('/').to_owned(), account, token }
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<(), String> {
+        let mut req = self.client.post(format!("{}/{path}", self.url)).form(form);
+        if let Some(account) = &self.account {
+            req = req.basic_auth(account, self.token.as_deref());
+        }
+        let res = req.send().await.map_err(|e| format!("SMS gateway unreachable: {e}"))?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            let status = res.status();
+            let body: String = res.text().await.unwrap_or_default().chars().take(300).collect();
+            Err(format!("SMS gateway answered {status}: {body}"))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsGateway for HttpSmsGateway {
+    async fn send_sms(&self, to: &str, body: &str) -> Result<(), String> {
+        self.post("messages", &[("To", to), ("Body", body)]).await
+    }
+
+    async fn call(&self, to: &str, speech: &str) -> Result<(), String> {
+        self.post("calls", &[("To", to), ("Say", speech)]).await
+    }
+}
+
+/// Development: nothing leaves the machine; the message stays readable in the outbox.
+pub struct DevSmsGateway;
+
+#[async_trait::async_trait]
+impl SmsGateway for DevSmsGateway {
+    async fn send_sms(&self, to: &str, _body: &str) -> Result<(), String> {
+        tracing::info!(to, "SMS kept in the development outbox");
+        Ok(())
+    }
+
+    async fn call(&self, to: &str, _speech: &str) -> Result<(), String> {
+        tracing::info!(to, "voice call kept in the development outbox");
+        Ok(())
+    }
+}

@@ -1,0 +1,321 @@
+//! Topics, subscriptions and delivery, with a real SMTP server receiving the mail.
+
+mod common;
+
+use common::*;
+use domain::entities::{outbox, subscription, topic};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+struct Setup {
+    app: TestApp,
+    sink: SmtpSink,
+    admin: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Default::default() }).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    Setup { app, sink, admin }
+}
+
+impl Setup {
+    async fn create_topic(&self, name: &str, display: &str) -> String {
+        let res = self.app.call("topics/create", &[("name", name), ("display_name", display)], Some(&self.admin)).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        res.json::<String>().await.unwrap()
+    }
+
+    async fn subscribe(&self, topic: &str, protocol: &str, endpoints: &str) -> reqwest::Response {
+        self.app
+            .call("topics/subscribe", &[("topic_id", topic), ("protocol", protocol), ("endpoints", endpoints), ("remark", "")], Some(&self.admin))
+            .await
+    }
+
+    async fn subscriptions(&self, topic: &str) -> Vec<serde_json::Value> {
+        let res = self.app.call("topics/subscriptions", &[("topic_id", topic)], Some(&self.admin)).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    async fn status_of(&self, topic: &str, endpoint: &str) -> String {
+        let subs = self.subscriptions(topic).await;
+        let s = subs.iter().find(|s| s["endpoint"] == endpoint).unwrap_or_else(|| panic!("{endpoint} in {subs:?}"));
+        s["status"].as_str().unwrap().to_owned()
+    }
+
+    async fn subscription_id(&self, topic: &str, endpoint: &str) -> String {
+        let subs = self.subscriptions(topic).await;
+        subs.iter().find(|s| s["endpoint"] == endpoint).unwrap()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Follows a link from a message as a browser would, returning the page.
+    async fn follow(&self, link: &str) -> (u16, String) {
+        let res = self.app.http.get(link).header("accept", "text/html").send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    async fn publish(&self, topic: &str, message: &str) -> usize {
+        let res = self.app.call("topics/publish", &[("topic_id", topic), ("subject", "Login code"), ("message", message)], Some(&self.admin)).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+}
+
+async fn subscribe_receive_confirm(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.create_topic("login-codes-2", "Acme Login").await;
+    let res = s.subscribe(&topic, "email", "Ops@Acme.example").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(s.status_of(&topic, "ops@acme.example").await, "unconfirmed");
+
+    let mail = s.sink.wait_for("ops@acme.example", 1).await.remove(0);
+    assert_eq!(mail.from, "\"Acme Login\" <hostguard@localhost>", "the topic's display name is the sender name");
+    assert_eq!(mail.content_type, "multipart/alternative");
+    assert!(mail.subject.contains("Confirm your subscription"), "{}", mail.subject);
+    assert!(mail.html.contains("Confirm subscription"), "{}", mail.html);
+    let link = mail.link("/smn/confirm?token=").expect("a confirmation link");
+    assert!(link.starts_with(&s.app.base), "{link}");
+    assert!(mail.link("/smn/unsubscribe?token=").is_some(), "every message carries an unsubscribe link");
+
+    let (status, page) = s.follow(&link).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Your subscription is confirmed"), "{page}");
+    assert!(page.contains("ops@acme.example") && page.contains("login-codes-2"), "the page says what was confirmed");
+    assert_eq!(s.status_of(&topic, "ops@acme.example").await, "confirmed");
+
+    // Following it again changes nothing and says so.
+    let (_, page) = s.follow(&link).await;
+    assert!(page.contains("already confirmed"), "{page}");
+
+    // The audit trail names who did what, and from where.
+    let audit: Vec<serde_json::Value> = s.app.call("audit/list", &[], Some(&s.admin)).await.json().await.unwrap();
+    let actions: Vec<(&str, &str)> = audit.iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
+    assert!(actions.contains(&("topic.create", "admin@acme.example")), "{actions:?}");
+    assert!(actions.contains(&("subscription.create", "admin@acme.example")), "{actions:?}");
+    assert!(actions.contains(&("subscription.confirm", "endpoint ops@acme.example")), "{actions:?}");
+    assert!(audit.iter().all(|e| e["source_ip"] == "127.0.0.1"), "{audit:?}");
+}
+on_both_databases!(subscribe_receive_confirm, super::subscribe_receive_confirm);
+
+async fn confirmation_links_expire_after_48_hours(backend: Backend) {
+    let mut s = setup(backend).await;
+    let topic = s.create_topic("expiring", "Acme").await;
+    s.subscribe(&topic, "email", "late@acme.example").await;
+    let link = s.sink.wait_for("late@acme.example", 1).await[0].link("/smn/confirm").unwrap();
+
+    s.app.clock.advance(chrono::Duration::hours(48) + chrono::Duration::seconds(1));
+    // Two days on, the admin's session is long over.
+    s.admin = s.app.sign_in(ACME_ADMIN).await;
+    let (status, page) = s.follow(&link).await;
+    assert_eq!(status, 409);
+    assert!(page.contains("expired"), "{page}");
+    assert_eq!(s.status_of(&topic, "late@acme.example").await, "unconfirmed");
+
+    // Asking again sends a new link, which works; the old one stays dead.
+    let id = s.subscription_id(&topic, "late@acme.example").await;
+    assert_eq!(s.app.call("subscriptions/request_confirmation", &[("id", &id)], Some(&s.admin)).await.status(), 200);
+    let fresh = s.sink.wait_for("late@acme.example", 2).await[1].link("/smn/confirm").unwrap();
+    assert_ne!(fresh, link);
+    assert_eq!(s.follow(&link).await.0, 404, "the replaced link is not valid");
+    assert_eq!(s.follow(&fresh).await.0, 200);
+    assert_eq!(s.status_of(&topic, "late@acme.example").await, "confirmed");
+}
+on_both_databases!(confirmation_links_expire_after_48_hours, super::confirmation_links_expire_after_48_hours);
+
+async fn confirmation_requests_are_limited_per_endpoint(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.create_topic("limits", "Acme").await;
+    s.subscribe(&topic, "email", "often@acme.example").await;
+    s.subscribe(&topic, "sms", "+8613800000001").await;
+    let email = s.subscription_id(&topic, "often@acme.example").await;
+    let sms = s.subscription_id(&topic, "+8613800000001").await;
+    let resend = |id: String| {
+        let app = &s.app;
+        let admin = s.admin.clone();
+        async move { app.call("subscriptions/request_confirmation", &[("id", &id)], Some(&admin)).await }
+    };
+    // The first message counts: 19 more emails, 9 more SMS in the hour.
+    for _ in 0..19 {
+        assert_eq!(resend(email.clone()).await.status(), 200);
+    }
+    let refused = resend(email.clone()).await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.text().await.unwrap().contains("20 confirmation requests in the last hour"));
+    for _ in 0..9 {
+        assert_eq!(resend(sms.clone()).await.status(), 200);
+    }
+    assert_eq!(resend(sms.clone()).await.status(), 429);
+
+    s.app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(resend(email.clone()).await.status(), 200, "an hour later the endpoint may be asked again");
+    assert_eq!(resend(sms).await.status(), 200);
+}
+on_both_databases!(confirmation_requests_are_limited_per_endpoint, super::confirmation_requests_are_limited_per_endpoint);
+
+async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.create_topic("codes", "Acme Codes").await;
+    s.subscribe(&topic, "email", "yes@acme.example\nnot-yet@acme.example").await;
+    s.subscribe(&topic, "sms", "+8613800000002").await;
+    let link = s.sink.wait_for("yes@acme.example", 1).await[0].link("/smn/confirm").unwrap();
+    s.follow(&link).await;
+    s.sink.wait_for("not-yet@acme.example", 1).await;
+
+    assert_eq!(s.publish(&topic, "Your code is 424242").await, 1, "one confirmed endpoint");
+    let got = s.sink.wait_for("yes@acme.example", 2).await;
+    assert!(got[1].text.contains("Your code is 424242"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let not_yet = s.sink.messages_to("not-yet@acme.example");
+    assert_eq!(not_yet.len(), 1, "only its confirmation request");
+    assert!(!not_yet[0].text.contains("424242"));
+    let codes_sent = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("topic_message"))
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(codes_sent.iter().map(|m| m.recipient.as_str()).collect::<Vec<_>>(), vec!["yes@acme.example"]);
+
+    // The message's unsubscribe link cancels the subscription; nothing more is delivered.
+    let unsubscribe = got[1].link("/smn/unsubscribe").unwrap();
+    let (status, page) = s.follow(&unsubscribe).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are unsubscribed"), "{page}");
+    assert_eq!(s.status_of(&topic, "yes@acme.example").await, "canceled");
+    assert_eq!(s.publish(&topic, "Your code is 515151").await, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.sink.messages_to("yes@acme.example").len(), 2);
+    // A canceled subscription cannot be brought back by its old confirmation link.
+    assert_eq!(s.follow(&link).await.0, 404);
+    assert_eq!(s.status_of(&topic, "yes@acme.example").await, "canceled");
+}
+on_both_databases!(only_confirmed_endpoints_receive_and_unsubscribe_cancels, super::only_confirmed_endpoints_receive_and_unsubscribe_cancels);
+
+async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend) {
+    let mut s = setup(backend).await;
+    s.sink.stop();
+    let topic = s.create_topic("outage", "Acme").await;
+    s.subscribe(&topic, "email", "patient@acme.example").await;
+    let db = s.app.ctx.db.clone();
+    let message = || async {
+        outbox::Entity::find().filter(outbox::Column::Recipient.eq("patient@acme.example")).one(&db).await.unwrap().unwrap()
+    };
+    eventually("a failed attempt is recorded", || async { message().await.attempts >= 1 }).await;
+    let m = message().await;
+    assert_eq!(m.status, "pending");
+    assert!(m.last_error.as_deref().unwrap_or_default().contains("SMTP"), "{:?}", m.last_error);
+
+    s.sink.restart().await;
+    // The retry waits for its backoff; move the clock past it rather than sleeping.
+    s.app.clock.advance(chrono::Duration::minutes(1));
+    eventually("the message is sent", || async { message().await.status == "sent" }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.sink.messages_to("patient@acme.example").len(), 1, "delivered exactly once");
+}
+on_both_databases!(mail_is_retried_while_smtp_is_down_and_delivered_once, super::mail_is_retried_while_smtp_is_down_and_delivered_once);
+
+async fn two_replicas_never_send_one_message_twice(backend: Backend) {
+    let s = setup(backend).await;
+    let _second = spawn_app_with(
+        backend,
+        Options { database_url: Some(s.app.database_url.clone()), smtp_port: Some(s.sink.port), ..Default::default() },
+    )
+    .await;
+    let topic = s.create_topic("fanout", "Acme").await;
+    for batch in 0..4 {
+        let endpoints: Vec<String> = (0..10).map(|i| format!("user{batch}-{i}@acme.example")).collect();
+        assert_eq!(s.subscribe(&topic, "email", &endpoints.join("\n")).await.status(), 200);
+    }
+    eventually("all 40 confirmations are delivered", || async { s.sink.messages().len() >= 40 }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mails = s.sink.messages();
+    assert_eq!(mails.len(), 40, "each message sent once");
+    let mut to: Vec<String> = mails.iter().map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 40);
+}
+on_both_databases!(two_replicas_never_send_one_message_twice, super::two_replicas_never_send_one_message_twice);
+
+async fn bad_input_gets_an_error_per_field_and_saves_nothing(backend: Backend) {
+    let s = setup(backend).await;
+    let before = topic::Entity::find().count(&s.app.ctx.db).await.unwrap();
+    let long_name = "a".repeat(256);
+    let long_display = "d".repeat(193);
+    let cases: [(&str, &str, &str, &str); 6] = [
+        ("", "Acme", "name", "is required"),
+        ("login codes", "Acme", "name", "may contain only letters, digits"),
+        (&long_name, "Acme", "name", "at most 255 characters"),
+        ("ok-name", &long_display, "display_name", "must be at most 192 characters"),
+        ("ok-name", "Acme\r\nBcc: x@evil.example", "display_name", "line breaks"),
+        ("ops-alerts", "Acme", "name", "already exists"),
+    ];
+    for (name, display, field, expected) in cases {
+        let res = s.app.call("topics/create", &[("name", name), ("display_name", display)], Some(&s.admin)).await;
+        assert_eq!(res.status(), 422, "{name:?}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        let error = body.get("Invalid").map(|e| e[0].clone()).or_else(|| body.get("Validation").cloned()).expect("a field error");
+        assert_eq!(error["field"], field, "{body}");
+        assert!(error["message"].as_str().unwrap().contains(expected), "{name:?}/{display:?}: {body}");
+    }
+    assert_eq!(topic::Entity::find().count(&s.app.ctx.db).await.unwrap(), before, "no topic was saved");
+
+    let topic = s.create_topic("inputs", "Acme").await;
+    let res = s.subscribe(&topic, "sms", "+8613800000003\n8613800000000\n+86 138 0000\nnot-a-phone").await;
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let errors = body["Invalid"].as_array().expect("one error per bad endpoint");
+    let fields: Vec<&str> = errors.iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["endpoints[1].endpoint", "endpoints[2].endpoint", "endpoints[3].endpoint"]);
+    assert!(errors[0]["message"].as_str().unwrap().contains("+ and the country code"));
+    let res = s.subscribe(&topic, "email", "good@acme.example\nbad@\n@acme.example").await;
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["Invalid"].as_array().unwrap().len(), 2);
+    let eleven: Vec<String> = (0..11).map(|i| format!("u{i}@acme.example")).collect();
+    let res = s.subscribe(&topic, "email", &eleven.join("\n")).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("at most 10 endpoints"));
+    assert_eq!(s.subscribe(&topic, "fax", "+8613800000003").await.status(), 422);
+
+    assert_eq!(subscription::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "no subscription was saved");
+    assert_eq!(outbox::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "and nothing was queued");
+}
+on_both_databases!(bad_input_gets_an_error_per_field_and_saves_nothing, super::bad_input_gets_an_error_per_field_and_saves_nothing);
+
+async fn another_tenants_topics_are_out_of_reach(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.create_topic("private", "Acme").await;
+    s.subscribe(&topic, "email", "acme-only@acme.example").await;
+    let sub = s.subscription_id(&topic, "acme-only@acme.example").await;
+    let globex = s.app.sign_in(GLOBEX_ADMIN).await;
+    let g = |endpoint: &'static str, form: Vec<(&'static str, String)>| {
+        let app = &s.app;
+        let globex = globex.clone();
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call(endpoint, &form, Some(&globex)).await.status().as_u16()
+        }
+    };
+    assert_eq!(g("topics/get", vec![("id", topic.clone())]).await, 404);
+    assert_eq!(g("topics/subscriptions", vec![("topic_id", topic.clone())]).await, 404);
+    assert_eq!(
+        g("topics/subscribe", vec![("topic_id", topic.clone()), ("protocol", "email".into()), ("endpoints", "x@globex.example".into()), ("remark", "".into())]).await,
+        404
+    );
+    assert_eq!(g("topics/publish", vec![("topic_id", topic.clone()), ("subject", "".into()), ("message", "hi".into())]).await, 404);
+    assert_eq!(g("subscriptions/request_confirmation", vec![("id", sub.clone())]).await, 404);
+    assert_eq!(g("subscriptions/delete", vec![("id", sub.clone())]).await, 404);
+    assert_eq!(g("topics/delete", vec![("id", topic.clone())]).await, 404);
+    let globex_topics: Vec<serde_json::Value> = s.app.call("topics/list", &[("search", "")], Some(&globex)).await.json().await.unwrap();
+    assert!(globex_topics.iter().all(|t| t["name"] != "private"));
+    // Nothing changed.
+    assert_eq!(s.subscriptions(&topic).await.len(), 1);
+    // End users and operators are not topic owners.
+    let alice = s.app.sign_in(ALICE).await;
+    assert_eq!(s.app.call("topics/create", &[("name", "x"), ("display_name", "")], Some(&alice)).await.status(), 403);
+    let operator = s.app.sign_in(OPERATOR).await;
+    assert_eq!(s.app.call("admin/outbox", &[], Some(&operator)).await.status(), 200);
+    assert_eq!(s.app.call("admin/outbox", &[], Some(&s.admin)).await.status(), 403);
+}
+on_both_databases!(another_tenants_topics_are_out_of_reach, super::another_tenants_topics_are_out_of_reach);
