@@ -45,10 +45,12 @@ test("a tenant admin's navigation reaches every tenant page", async ({ page }) =
   await expect(page.getByRole("heading", { name: "acme-app-02" })).toBeVisible();
 
   const visited = await crawl(page);
-  expect(visited).toEqual(expect.arrayContaining(["/hss/two-factor", "/smn/topics"]));
+  expect(visited).toEqual(expect.arrayContaining(["/hss/two-factor", "/smn/topics", "/audit"]));
+  expect(visited.some((p) => p.startsWith("/smn/topics/"))).toBe(true);
   expect(visited.some((p) => p.startsWith("/hss/servers/"))).toBe(true);
   // Pages of other roles are not offered.
   expect(visited).not.toContain("/admin/tenants");
+  expect(visited).not.toContain("/admin/outbox");
   expect(visited).not.toContain("/portal");
 });
 
@@ -73,7 +75,8 @@ test("an operator reaches the tenant accounts", async ({ page }) => {
   await expect(page.getByRole("cell", { name: "Acme Retail" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "Globex Logistics" })).toBeVisible();
   const visited = await crawl(page);
-  expect(visited).toEqual(["/admin/tenants"]);
+  expect(visited).toEqual(expect.arrayContaining(["/admin/tenants", "/admin/outbox", "/audit"]));
+  expect(visited.filter((p) => p.startsWith("/hss") || p.startsWith("/smn") || p === "/portal")).toEqual([]);
 });
 
 test("an end user reaches their portal", async ({ page }) => {

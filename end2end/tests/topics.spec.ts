@@ -1,0 +1,53 @@
+import { expect, test } from "@playwright/test";
+import { linkIn, mailTo } from "./mail";
+import { signIn, users } from "./helpers";
+
+test("create a topic, subscribe an email, confirm it from the mail, see Confirmed", async ({ page, browser }) => {
+  await signIn(page, users.acmeAdmin);
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Topics" }).click();
+  await page.getByLabel("Topic name").fill("e2e-codes");
+  await page.getByLabel("Display name").fill("Acme E2E Codes");
+  await page.getByRole("button", { name: "Create topic" }).click();
+  await expect(page.getByRole("status")).toHaveText("Topic created.");
+  await page.getByRole("link", { name: "e2e-codes", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "e2e-codes" })).toBeVisible();
+
+  const address = `e2e-${Date.now()}@acme.example`;
+  await page.getByLabel("Protocol").selectOption("email");
+  await page.getByLabel("Endpoints").fill(address);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  const row = page.getByRole("row", { name: new RegExp(address) });
+  await expect(row).toContainText("Unconfirmed");
+
+  // The confirmation mail arrives at the real SMTP server.
+  await expect.poll(() => mailTo(address).length, { timeout: 15_000 }).toBe(1);
+  expect(mailTo(address)[0]).toContain('From: "Acme E2E Codes"');
+  const link = linkIn(address, "/smn/confirm?token=");
+  expect(link).toBeTruthy();
+
+  // The person at that address follows the link, in their own browser.
+  const reader = await browser.newContext();
+  const mailPage = await reader.newPage();
+  await mailPage.goto(link!);
+  await expect(mailPage.getByRole("heading", { name: "Subscription confirmed" })).toBeVisible();
+  await expect(mailPage.getByText(address)).toBeVisible();
+  await reader.close();
+
+  // The console shows it without a reload.
+  await expect(row).toContainText("Confirmed", { timeout: 15_000 });
+  await expect(row).not.toContainText("Unconfirmed");
+});
+
+test("bad endpoints get one error each and nothing is added", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await page.goto("/smn/topics");
+  await page.getByRole("link", { name: "ops-alerts", exact: true }).click();
+  await page.getByLabel("Protocol").selectOption("sms");
+  await page.getByLabel("Endpoints").fill("+8613800000009\n13800000000\n+86 138");
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  const errors = page.getByRole("alert");
+  await expect(errors.locator("li")).toHaveCount(2);
+  await expect(errors).toContainText("endpoints[1].endpoint");
+  await expect(errors).toContainText("endpoints[2].endpoint");
+  await expect(page.getByText("+8613800000009")).toHaveCount(0);
+});
