@@ -16,12 +16,17 @@ use leptos_router::{
 use routes::{
     admin::{outbox::OutboxPage, tenants::TenantsPage},
     audit::trail::AuditPage,
+    home::HomePage,
+    hss::server_detail::ServerDetailPage,
+    hss::two_factor::TwoFactorPage,
+    not_found::NotFound,
+    portal::account::AccountPage,
+    signin::SignInPage,
+    smn::topics::TopicsPage,
     smn::{
         links::{ConfirmPage, UnsubscribePage},
         topic_detail::TopicDetailPage,
-    }, home::HomePage, hss::server_detail::ServerDetailPage,
-    hss::two_factor::TwoFactorPage, not_found::NotFound, portal::account::AccountPage, signin::SignInPage,
-    smn::topics::TopicsPage,
+    },
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

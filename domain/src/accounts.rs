@@ -8,7 +8,7 @@ use crate::{
     lockout::{AttemptState, Gate},
     password,
 };
-use sea_orm::{sea_query::OnConflict, ActiveValue::Set, EntityTrait, QueryFilter, ColumnTrait};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The sign-in name as stored: trimmed and lower-case.

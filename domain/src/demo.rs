@@ -30,8 +30,18 @@ struct DemoTenant {
 }
 
 const TENANTS: &[DemoTenant] = &[
-    DemoTenant { name: "Acme Retail", domain: "acme.example", prefix: "acme", users: &["Alice Chen", "Bob Okafor", "Carmen Ruiz"] },
-    DemoTenant { name: "Globex Logistics", domain: "globex.example", prefix: "globex", users: &["Dmitri Ivanov", "Esther Lim", "Farid Haddad"] },
+    DemoTenant {
+        name: "Acme Retail",
+        domain: "acme.example",
+        prefix: "acme",
+        users: &["Alice Chen", "Bob Okafor", "Carmen Ruiz"],
+    },
+    DemoTenant {
+        name: "Globex Logistics",
+        domain: "globex.example",
+        prefix: "globex",
+        users: &["Dmitri Ivanov", "Esther Lim", "Farid Haddad"],
+    },
 ];
 
 pub const OPERATOR_EMAIL: &str = "ops@hostguard.example";
@@ -46,7 +56,12 @@ fn first_name(full: &str) -> String {
 
 /// Every demo sign-in, in the order they are printed.
 pub fn sign_ins() -> Vec<DemoSignIn> {
-    let mut out = vec![DemoSignIn { role: Role::Operator, tenant: None, email: OPERATOR_EMAIL.into(), password: password("operator") }];
+    let mut out = vec![DemoSignIn {
+        role: Role::Operator,
+        tenant: None,
+        email: OPERATOR_EMAIL.into(),
+        password: password("operator"),
+    }];
     for t in TENANTS {
         out.push(DemoSignIn {
             role: Role::TenantAdmin,
@@ -74,7 +89,8 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
     }
     let logins = sign_ins();
     let login = |email: &str| logins.iter().find(|s| s.email == email).expect("listed in sign_ins").password.clone();
-    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL)).await?;
+    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL))
+        .await?;
 
     let now = ctx.clock.now();
     for (ti, t) in TENANTS.iter().enumerate() {
@@ -90,7 +106,15 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         .await?;
 
         let admin = format!("admin@{}", t.domain);
-        accounts::create_user(ctx, Some(tenant_id), &admin, &format!("{} Admin", t.name), Role::TenantAdmin, &login(&admin)).await?;
+        accounts::create_user(
+            ctx,
+            Some(tenant_id),
+            &admin,
+            &format!("{} Admin", t.name),
+            Role::TenantAdmin,
+            &login(&admin),
+        )
+        .await?;
         for name in t.users {
             let email = format!("{}@{}", first_name(name), t.domain);
             accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &login(&email)).await?;
@@ -124,7 +148,9 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
             .collect();
         server::Entity::insert_many(servers).exec(&ctx.db).await?;
 
-        for (name, display) in [("ops-alerts", format!("{} Ops", t.name)), ("login-codes", format!("{} Login Codes", t.name))] {
+        for (name, display) in
+            [("ops-alerts", format!("{} Ops", t.name)), ("login-codes", format!("{} Login Codes", t.name))]
+        {
             topic::Entity::insert(topic::ActiveModel {
                 id: Set(Uuid::new_v4()),
                 tenant_id: Set(tenant_id),

@@ -56,11 +56,7 @@ impl LockoutPolicy {
     }
 
     /// The state after one more wrong password, and how long to wait before answering.
-    pub fn record_failure(
-        &self,
-        state: &AttemptState,
-        now: DateTime<Utc>,
-    ) -> (AttemptState, std::time::Duration) {
+    pub fn record_failure(&self, state: &AttemptState, now: DateTime<Utc>) -> (AttemptState, std::time::Duration) {
         let stale = state.last_failure.is_none_or(|t| now - t > self.window);
         let expired_lock = state.locked_until.is_some_and(|until| until <= now);
         let previous = if stale || expired_lock { 0 } else { state.failures };

@@ -38,12 +38,22 @@ pub struct TopicInfo<'a> {
 
 impl TopicInfo<'_> {
     fn sender(&self) -> String {
-        if self.display_name.is_empty() { self.name.to_owned() } else { self.display_name.to_owned() }
+        if self.display_name.is_empty() {
+            self.name.to_owned()
+        } else {
+            self.display_name.to_owned()
+        }
     }
 }
 
 /// "Please confirm" for a new subscription, with the confirmation and unsubscribe links.
-pub fn confirmation(topic: &TopicInfo, channel: Channel, recipient: &str, confirm_url: &str, unsubscribe_url: &str) -> NewMessage {
+pub fn confirmation(
+    topic: &TopicInfo,
+    channel: Channel,
+    recipient: &str,
+    confirm_url: &str,
+    unsubscribe_url: &str,
+) -> NewMessage {
     let sender = topic.sender();
     let subject = format!("Confirm your subscription to {sender}");
     let text = format!(
@@ -87,11 +97,21 @@ pub fn confirmation(topic: &TopicInfo, channel: Channel, recipient: &str, confir
 }
 
 /// A message published to a topic, to one confirmed endpoint.
-pub fn topic_message(topic: &TopicInfo, channel: Channel, recipient: &str, subject: &str, message: &str, unsubscribe_url: &str) -> NewMessage {
+pub fn topic_message(
+    topic: &TopicInfo,
+    channel: Channel,
+    recipient: &str,
+    subject: &str,
+    message: &str,
+    unsubscribe_url: &str,
+) -> NewMessage {
     let sender = topic.sender();
     let (body_text, body_html) = match channel {
         Channel::Email => (
-            format!("{message}\n\n--\nSent by the notification topic \"{}\". Unsubscribe: {unsubscribe_url}\n", topic.name),
+            format!(
+                "{message}\n\n--\nSent by the notification topic \"{}\". Unsubscribe: {unsubscribe_url}\n",
+                topic.name
+            ),
             html_page(
                 subject,
                 &message.split('\n').map(escape_html).collect::<Vec<_>>(),

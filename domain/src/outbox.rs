@@ -11,8 +11,10 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    sea_query::{Expr, ExprTrait}, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    sea_query::{Expr, ExprTrait},
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -74,7 +76,12 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, m: NewMes
 }
 
 /// How many messages of this kind went to this recipient since `since` (for resend limits).
-pub async fn count_recent<C: ConnectionTrait>(conn: &C, recipient: &str, kind: &str, since: DateTime<Utc>) -> DomainResult<u64> {
+pub async fn count_recent<C: ConnectionTrait>(
+    conn: &C,
+    recipient: &str,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> DomainResult<u64> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::Recipient.eq(recipient))
         .filter(outbox::Column::Kind.eq(kind))
@@ -106,7 +113,8 @@ pub async fn claim(ctx: &Ctx, owner: &str, limit: u64, lease: Duration) -> Domai
              RETURNING *"
         }
     };
-    let stmt = Statement::from_sql_and_values(backend, sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
+    let stmt =
+        Statement::from_sql_and_values(backend, sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
     let rows = ctx.db.query_all_raw(stmt).await?;
     rows.iter().map(|r| outbox::Model::from_query_result(r, "").map_err(Into::into)).collect()
 }
@@ -157,11 +165,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<ou
     if caller.role != Role::Operator {
         return Err(DomainError::Forbidden);
     }
-    Ok(outbox::Entity::find()
-        .order_by_desc(outbox::Column::CreatedAt)
-        .limit(limit.clamp(1, 500))
-        .all(&ctx.db)
-        .await?)
+    Ok(outbox::Entity::find().order_by_desc(outbox::Column::CreatedAt).limit(limit.clamp(1, 500)).all(&ctx.db).await?)
 }
 
 #[cfg(test)]

@@ -10,11 +10,8 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, 
 use uuid::Uuid;
 
 /// The regions a server can be in, as (id, display name).
-pub const REGIONS: &[(&str, &str)] = &[
-    ("ap-southeast-1", "CN-Hong Kong"),
-    ("ap-southeast-3", "AP-Singapore"),
-    ("eu-west-101", "EU-Dublin"),
-];
+pub const REGIONS: &[(&str, &str)] =
+    &[("ap-southeast-1", "CN-Hong Kong"), ("ap-southeast-3", "AP-Singapore"), ("eu-west-101", "EU-Dublin")];
 
 pub const PAGE_SIZES: &[u64] = &[10, 20, 50, 100];
 

@@ -47,7 +47,11 @@ fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String
 }
 
 /// A new unsubscribe link's token for this subscription; its hash is kept.
-async fn new_unsubscribe_token(txn: &DatabaseTransaction, subscription_id: Uuid, now: DateTime<Utc>) -> DomainResult<String> {
+async fn new_unsubscribe_token(
+    txn: &DatabaseTransaction,
+    subscription_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<String> {
     let (token, hash) = tokens::new_token();
     unsubscribe_token::Entity::insert(unsubscribe_token::ActiveModel {
         token_hash: Set(hash),
@@ -77,7 +81,10 @@ pub async fn add(
         return Err(DomainError::validation("endpoints", "enter at least one endpoint"));
     }
     if endpoints.len() > MAX_ENDPOINTS_AT_ONCE {
-        return Err(DomainError::validation("endpoints", format!("at most {MAX_ENDPOINTS_AT_ONCE} endpoints can be added at once")));
+        return Err(DomainError::validation(
+            "endpoints",
+            format!("at most {MAX_ENDPOINTS_AT_ONCE} endpoints can be added at once"),
+        ));
     }
     let existing = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
@@ -108,7 +115,10 @@ pub async fn add(
         let duplicate = clean.iter().any(|(c, ep, _)| *c == ch && *ep == endpoint)
             || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint);
         if duplicate {
-            errors.push(FieldError::new(format!("{field}.endpoint"), format!("{endpoint} is already subscribed to this topic")));
+            errors.push(FieldError::new(
+                format!("{field}.endpoint"),
+                format!("{endpoint} is already subscribed to this topic"),
+            ));
             continue;
         }
         clean.push((ch, endpoint, e.remark.trim().to_owned()));
@@ -140,12 +150,18 @@ pub async fn add(
         .await?;
         let unsubscribe = new_unsubscribe_token(&txn, model.id, now).await?;
         let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
-        outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &endpoint, &confirm_url, &unsubscribe_url)).await?;
+        outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &endpoint, &confirm_url, &unsubscribe_url))
+            .await?;
         audit::record(
             &txn,
             now,
             actor,
-            Entry { tenant_id: Some(t.tenant_id), action: "subscription.create", target: t.urn.clone(), detail: format!("{} {endpoint}", ch.as_str()) },
+            Entry {
+                tenant_id: Some(t.tenant_id),
+                action: "subscription.create",
+                target: t.urn.clone(),
+                detail: format!("{} {endpoint}", ch.as_str()),
+            },
         )
         .await?;
         out.push(model);
@@ -181,7 +197,10 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<(subscrip
 pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let (s, t) = get(ctx, caller, id).await?;
     if s.status != "unconfirmed" {
-        return Err(DomainError::Conflict(format!("{} is {}; only unconfirmed subscriptions can be asked to confirm", s.endpoint, s.status)));
+        return Err(DomainError::Conflict(format!(
+            "{} is {}; only unconfirmed subscriptions can be asked to confirm",
+            s.endpoint, s.status
+        )));
     }
     let ch = channel(&s.protocol).ok_or_else(|| DomainError::Internal(format!("protocol {}", s.protocol)))?;
     let limit = if ch == Channel::Email { EMAIL_CONFIRMATIONS_PER_HOUR } else { SMS_CONFIRMATIONS_PER_HOUR };
@@ -202,12 +221,18 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
     subscription::Entity::update(am).exec(&txn).await?;
     let unsubscribe = new_unsubscribe_token(&txn, s.id, now).await?;
     let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
-    outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &s.endpoint, &confirm_url, &unsubscribe_url)).await?;
+    outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &s.endpoint, &confirm_url, &unsubscribe_url))
+        .await?;
     audit::record(
         &txn,
         now,
         actor,
-        Entry { tenant_id: Some(t.tenant_id), action: "subscription.request_confirmation", target: t.urn.clone(), detail: s.endpoint.clone() },
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "subscription.request_confirmation",
+            target: t.urn.clone(),
+            detail: s.endpoint.clone(),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -223,7 +248,12 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         &txn,
         ctx.clock.now(),
         actor,
-        Entry { tenant_id: Some(t.tenant_id), action: "subscription.delete", target: t.urn, detail: format!("{} {}", s.protocol, s.endpoint) },
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "subscription.delete",
+            target: t.urn,
+            detail: format!("{} {}", s.protocol, s.endpoint),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -257,14 +287,20 @@ enum Link {
     Unsubscribe,
 }
 
-async fn by_token(txn: &DatabaseTransaction, link: Link, token: &str) -> DomainResult<(subscription::Model, topic::Model)> {
+async fn by_token(
+    txn: &DatabaseTransaction,
+    link: Link,
+    token: &str,
+) -> DomainResult<(subscription::Model, topic::Model)> {
     let not_found = || DomainError::NotFound("link");
     if token.is_empty() || token.len() > 100 {
         return Err(not_found());
     }
     let hash = tokens::hash_token(token);
     let s = match link {
-        Link::Confirm => subscription::Entity::find().filter(subscription::Column::ConfirmTokenHash.eq(hash)).one(txn).await?,
+        Link::Confirm => {
+            subscription::Entity::find().filter(subscription::Column::ConfirmTokenHash.eq(hash)).one(txn).await?
+        }
         Link::Unsubscribe => match unsubscribe_token::Entity::find_by_id(hash).one(txn).await? {
             Some(u) => subscription::Entity::find_by_id(u.subscription_id).one(txn).await?,
             None => None,
@@ -282,7 +318,10 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
     let (s, t) = by_token(&txn, Link::Confirm, token).await?;
     match s.status.as_str() {
         "confirmed" => return Ok(outcome(&s, &t, true)),
-        "canceled" => return Err(DomainError::Conflict("This subscription was canceled, so it cannot be confirmed. Ask the topic's owner to subscribe you again.".into())),
+        "canceled" => return Err(DomainError::Conflict(
+            "This subscription was canceled, so it cannot be confirmed. Ask the topic's owner to subscribe you again."
+                .into(),
+        )),
         _ => {}
     }
     if s.confirm_expires_at.is_none_or(|at| at <= now) {
@@ -293,8 +332,18 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
     am.confirmed_at = Set(Some(now));
     subscription::Entity::update(am).exec(&txn).await?;
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    audit::record(&txn, now, &actor, Entry { tenant_id: Some(t.tenant_id), action: "subscription.confirm", target: t.urn.clone(), detail: format!("{} {}", s.protocol, s.endpoint) })
-        .await?;
+    audit::record(
+        &txn,
+        now,
+        &actor,
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "subscription.confirm",
+            target: t.urn.clone(),
+            detail: format!("{} {}", s.protocol, s.endpoint),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
@@ -313,15 +362,32 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
     am.confirm_token_hash = Set(None);
     subscription::Entity::update(am).exec(&txn).await?;
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    audit::record(&txn, now, &actor, Entry { tenant_id: Some(t.tenant_id), action: "subscription.cancel", target: t.urn.clone(), detail: format!("{} {}", s.protocol, s.endpoint) })
-        .await?;
+    audit::record(
+        &txn,
+        now,
+        &actor,
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "subscription.cancel",
+            target: t.urn.clone(),
+            detail: format!("{} {}", s.protocol, s.endpoint),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
 
 /// Publishes a message to every Confirmed endpoint of a topic. Returns how many messages were
 /// queued. Unconfirmed and canceled endpoints get nothing.
-pub async fn publish(ctx: &Ctx, caller: &Caller, actor: &Actor, topic_id: Uuid, subject: &str, message: &str) -> DomainResult<usize> {
+pub async fn publish(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    topic_id: Uuid,
+    subject: &str,
+    message: &str,
+) -> DomainResult<usize> {
     let t = topics::get(ctx, caller, topic_id).await?;
     let subject = subject.trim();
     let message = message.trim();
@@ -342,7 +408,13 @@ pub async fn publish(ctx: &Ctx, caller: &Caller, actor: &Actor, topic_id: Uuid, 
 }
 
 /// Queues one message per Confirmed endpoint of the topic, in one transaction.
-pub async fn deliver_to_topic(ctx: &Ctx, actor: &Actor, t: &topic::Model, subject: &str, message: &str) -> DomainResult<usize> {
+pub async fn deliver_to_topic(
+    ctx: &Ctx,
+    actor: &Actor,
+    t: &topic::Model,
+    subject: &str,
+    message: &str,
+) -> DomainResult<usize> {
     let now: DateTime<Utc> = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     let confirmed = subscription::Entity::find()
@@ -354,10 +426,25 @@ pub async fn deliver_to_topic(ctx: &Ctx, actor: &Actor, t: &topic::Model, subjec
         let Some(ch) = channel(&s.protocol) else { continue };
         let unsubscribe = new_unsubscribe_token(&txn, s.id, now).await?;
         let (_, unsubscribe_url) = links(ctx, None, &unsubscribe);
-        outbox::enqueue(&txn, now, messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url)).await?;
-    }
-    audit::record(&txn, now, actor, Entry { tenant_id: Some(t.tenant_id), action: "topic.publish", target: t.urn.clone(), detail: format!("{} recipients", confirmed.len()) })
+        outbox::enqueue(
+            &txn,
+            now,
+            messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url),
+        )
         .await?;
+    }
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "topic.publish",
+            target: t.urn.clone(),
+            detail: format!("{} recipients", confirmed.len()),
+        },
+    )
+    .await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(confirmed.len())

@@ -10,9 +10,7 @@ use crate::{
     servers::REGIONS,
     validate,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 /// The URN of a topic, in SMN's shape: `urn:smn:{region}:{project_id}:{name}`.
@@ -38,7 +36,9 @@ pub async fn search(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<
     let mut q = topic::Entity::find().filter(topic::Column::TenantId.eq(tenant_id));
     let text = text.trim();
     if !text.is_empty() {
-        q = q.filter(Condition::any().add(topic::Column::Name.contains(text)).add(topic::Column::DisplayName.contains(text)));
+        q = q.filter(
+            Condition::any().add(topic::Column::Name.contains(text)).add(topic::Column::DisplayName.contains(text)),
+        );
     }
     Ok(q.order_by_asc(topic::Column::Name).all(&ctx.db).await?)
 }
@@ -76,7 +76,13 @@ pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<t
         .ok_or(DomainError::NotFound("topic"))
 }
 
-pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, name: &str, display_name: &str) -> DomainResult<topic::Model> {
+pub async fn create(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    name: &str,
+    display_name: &str,
+) -> DomainResult<topic::Model> {
     let tenant_id = caller.admin_tenant()?;
     let name = name.trim();
     let display_name = display_name.trim();
@@ -116,7 +122,12 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, name: &str, displ
         &txn,
         now,
         actor,
-        Entry { tenant_id: Some(tenant_id), action: "topic.create", target: model.urn.clone(), detail: format!("display name {display_name:?}") },
+        Entry {
+            tenant_id: Some(tenant_id),
+            action: "topic.create",
+            target: model.urn.clone(),
+            detail: format!("display name {display_name:?}"),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -124,7 +135,13 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, name: &str, displ
 }
 
 /// Changes the display name (the name is immutable).
-pub async fn update_display_name(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, display_name: &str) -> DomainResult<topic::Model> {
+pub async fn update_display_name(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    id: Uuid,
+    display_name: &str,
+) -> DomainResult<topic::Model> {
     let t = get(ctx, caller, id).await?;
     let display_name = display_name.trim();
     validate::display_name(display_name).map_err(|m| DomainError::validation("display_name", m))?;
@@ -156,8 +173,13 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
     let txn = crate::db::write_txn(&ctx.db).await?;
     subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;
     topic::Entity::delete_by_id(t.id).exec(&txn).await?;
-    audit::record(&txn, ctx.clock.now(), actor, Entry { tenant_id: Some(t.tenant_id), action: "topic.delete", target: t.urn, detail: String::new() })
-        .await?;
+    audit::record(
+        &txn,
+        ctx.clock.now(),
+        actor,
+        Entry { tenant_id: Some(t.tenant_id), action: "topic.delete", target: t.urn, detail: String::new() },
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

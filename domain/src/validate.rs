@@ -47,7 +47,10 @@ pub fn email(address: &str) -> Result<(), String> {
     }
     let labels: Vec<&str> = domain.split('.').collect();
     let label_ok = |l: &&str| {
-        !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     if labels.len() < 2 || !labels.iter().all(label_ok) {
         return Err(rule.into());
@@ -90,7 +93,17 @@ mod tests {
     fn emails() {
         assert!(email("ops@acme.example").is_ok());
         assert!(email("first.last+tag@mail.acme.co.uk").is_ok());
-        for bad in ["", "ops", "ops@", "@acme.example", "ops@acme", "ops@@acme.example", "o ps@acme.example", "ops@-acme.example", "ops@acme..example"] {
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@acme.example",
+            "ops@acme",
+            "ops@@acme.example",
+            "o ps@acme.example",
+            "ops@-acme.example",
+            "ops@acme..example",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

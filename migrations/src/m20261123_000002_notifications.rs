@@ -33,7 +33,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("idx_subscriptions_topic").table(Subscriptions::Table).col(Subscriptions::TopicId).to_owned(),
+            Index::create()
+                .name("idx_subscriptions_topic")
+                .table(Subscriptions::Table)
+                .col(Subscriptions::TopicId)
+                .to_owned(),
         )
         .await?;
         m.create_index(

@@ -169,9 +169,9 @@ impl Config {
         }
 
         let listen_raw = s.str("listen").unwrap_or("127.0.0.1:3000");
-        let listen: SocketAddr = listen_raw
-            .parse()
-            .map_err(|_| s.err("listen", format!("must be an address and port such as 127.0.0.1:3000, got {listen_raw:?}")))?;
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            s.err("listen", format!("must be an address and port such as 127.0.0.1:3000, got {listen_raw:?}"))
+        })?;
 
         let public_url = s.str("public_url").map(str::to_owned).unwrap_or_else(|| format!("http://{listen}"));
         let public_url = public_url.trim_end_matches('/').to_owned();
@@ -223,7 +223,10 @@ impl Config {
         let secret_key = match s.str("secret_key") {
             None => None,
             Some(hex) => Some(parse_key(hex).ok_or_else(|| {
-                s.err("secret_key", "must be 64 hexadecimal characters (32 random bytes), e.g. from `openssl rand -hex 32`")
+                s.err(
+                    "secret_key",
+                    "must be 64 hexadecimal characters (32 random bytes), e.g. from `openssl rand -hex 32`",
+                )
             })?),
         };
 
@@ -247,9 +250,18 @@ impl Config {
             smtp,
             sms,
             secret_key,
-            sessions: SessionPolicy { idle: chrono::Duration::minutes(idle), absolute: chrono::Duration::hours(absolute) },
+            sessions: SessionPolicy {
+                idle: chrono::Duration::minutes(idle),
+                absolute: chrono::Duration::hours(absolute),
+            },
             demo,
-            delivery_poll: Duration::from_millis(s.parse_num("delivery_poll_ms", 1000u64, 10, 60_000, "milliseconds")?),
+            delivery_poll: Duration::from_millis(s.parse_num(
+                "delivery_poll_ms",
+                1000u64,
+                10,
+                60_000,
+                "milliseconds",
+            )?),
         })
     }
 }
@@ -257,7 +269,8 @@ impl Config {
 fn read_file(path: &Path, settings: &mut Settings) -> Result<(), ConfigError> {
     let file_err = |message: String| ConfigError { setting: "HOSTGUARD_CONFIG".into(), message };
     let text = std::fs::read_to_string(path).map_err(|e| file_err(format!("cannot read {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e| file_err(format!("{} is not valid TOML: {e}", path.display())))?;
+    let table: toml::Table =
+        text.parse().map_err(|e| file_err(format!("{} is not valid TOML: {e}", path.display())))?;
     for (key, value) in table {
         let known = KEYS
             .iter()
@@ -267,7 +280,12 @@ fn read_file(path: &Path, settings: &mut Settings) -> Result<(), ConfigError> {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            other => return Err(file_err(format!("{}: {key} must be a string, number or boolean, got {other}", path.display()))),
+            other => {
+                return Err(file_err(format!(
+                    "{}: {key} must be a string, number or boolean, got {other}",
+                    path.display()
+                )))
+            }
         };
         settings.0.insert(known, Raw { value, source: format!("{key} in {}", path.display()) });
     }

@@ -37,9 +37,7 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     lockout: LockoutPolicy,
 ) -> Result<Console, String> {
-    let db = domain::db::connect(&config.database_url)
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let ctx = Ctx {
         db,
@@ -51,8 +49,8 @@ pub async fn build(
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
-    let demo_created = config.demo
-        && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
+    let demo_created =
+        config.demo && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
     let router = router(config, ctx.clone(), leptos_options);
     Ok(Console { router, ctx, demo_created })
 }

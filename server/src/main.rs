@@ -39,7 +39,9 @@ async fn serve(config: Config) {
     if config.demo {
         print_demo_sign_ins(console.demo_created);
     }
-    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", config.listen)));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", config.listen)));
     tracing::info!("HostGuard console on {} (database {})", config.public_url, redact(&config.database_url));
     println!("HostGuard console: {}", config.public_url);
     axum::serve(listener, console.router.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::entities::session;
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tower_sessions::{
     session::{Id, Record},
     session_store::{self, ExpiredDeletion},

@@ -25,7 +25,11 @@ on_both_databases!(sign_in_sets_a_safe_session_cookie, super::sign_in_sets_a_saf
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_console_is_served_over_https() {
-    let app = spawn_app_with(Backend::Sqlite, Options { public_url: Some("https://console.example.com".into()), ..Default::default() }).await;
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options { public_url: Some("https://console.example.com".into()), ..Default::default() },
+    )
+    .await;
     let res = app.sign_in_raw(ACME_ADMIN, None).await;
     let set = set_session_cookie(&res).unwrap().to_lowercase();
     assert!(set.split(';').any(|a| a.trim() == "secure"), "{set}");
@@ -72,7 +76,10 @@ async fn wrong_password_and_unknown_account_look_the_same(backend: Backend) {
     assert_eq!(empty.status(), 422);
     assert!(empty.text().await.unwrap().contains("\"field\":\"email\""));
 }
-on_both_databases!(wrong_password_and_unknown_account_look_the_same, super::wrong_password_and_unknown_account_look_the_same);
+on_both_databases!(
+    wrong_password_and_unknown_account_look_the_same,
+    super::wrong_password_and_unknown_account_look_the_same
+);
 
 async fn repeated_failures_slow_down_then_lock(backend: Backend) {
     let app = spawn_app(backend).await;

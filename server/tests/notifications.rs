@@ -28,7 +28,11 @@ impl Setup {
 
     async fn subscribe(&self, topic: &str, protocol: &str, endpoints: &str) -> reqwest::Response {
         self.app
-            .call("topics/subscribe", &[("topic_id", topic), ("protocol", protocol), ("endpoints", endpoints), ("remark", "")], Some(&self.admin))
+            .call(
+                "topics/subscribe",
+                &[("topic_id", topic), ("protocol", protocol), ("endpoints", endpoints), ("remark", "")],
+                Some(&self.admin),
+            )
             .await
     }
 
@@ -56,7 +60,14 @@ impl Setup {
     }
 
     async fn publish(&self, topic: &str, message: &str) -> usize {
-        let res = self.app.call("topics/publish", &[("topic_id", topic), ("subject", "Login code"), ("message", message)], Some(&self.admin)).await;
+        let res = self
+            .app
+            .call(
+                "topics/publish",
+                &[("topic_id", topic), ("subject", "Login code"), ("message", message)],
+                Some(&self.admin),
+            )
+            .await;
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
@@ -90,7 +101,8 @@ async fn subscribe_receive_confirm(backend: Backend) {
 
     // The audit trail names who did what, and from where.
     let audit: Vec<serde_json::Value> = s.app.call("audit/list", &[], Some(&s.admin)).await.json().await.unwrap();
-    let actions: Vec<(&str, &str)> = audit.iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
+    let actions: Vec<(&str, &str)> =
+        audit.iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
     assert!(actions.contains(&("topic.create", "admin@acme.example")), "{actions:?}");
     assert!(actions.contains(&("subscription.create", "admin@acme.example")), "{actions:?}");
     assert!(actions.contains(&("subscription.confirm", "endpoint ops@acme.example")), "{actions:?}");
@@ -151,7 +163,10 @@ async fn confirmation_requests_are_limited_per_endpoint(backend: Backend) {
     assert_eq!(resend(email.clone()).await.status(), 200, "an hour later the endpoint may be asked again");
     assert_eq!(resend(sms).await.status(), 200);
 }
-on_both_databases!(confirmation_requests_are_limited_per_endpoint, super::confirmation_requests_are_limited_per_endpoint);
+on_both_databases!(
+    confirmation_requests_are_limited_per_endpoint,
+    super::confirmation_requests_are_limited_per_endpoint
+);
 
 async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backend) {
     let s = setup(backend).await;
@@ -169,11 +184,8 @@ async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backe
     let not_yet = s.sink.messages_to("not-yet@acme.example");
     assert_eq!(not_yet.len(), 1, "only its confirmation request");
     assert!(!not_yet[0].text.contains("424242"));
-    let codes_sent = outbox::Entity::find()
-        .filter(outbox::Column::Kind.eq("topic_message"))
-        .all(&s.app.ctx.db)
-        .await
-        .unwrap();
+    let codes_sent =
+        outbox::Entity::find().filter(outbox::Column::Kind.eq("topic_message")).all(&s.app.ctx.db).await.unwrap();
     assert_eq!(codes_sent.iter().map(|m| m.recipient.as_str()).collect::<Vec<_>>(), vec!["yes@acme.example"]);
 
     // The message's unsubscribe link cancels the subscription; nothing more is delivered.
@@ -189,7 +201,10 @@ async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backe
     assert_eq!(s.follow(&link).await.0, 404);
     assert_eq!(s.status_of(&topic, "yes@acme.example").await, "canceled");
 }
-on_both_databases!(only_confirmed_endpoints_receive_and_unsubscribe_cancels, super::only_confirmed_endpoints_receive_and_unsubscribe_cancels);
+on_both_databases!(
+    only_confirmed_endpoints_receive_and_unsubscribe_cancels,
+    super::only_confirmed_endpoints_receive_and_unsubscribe_cancels
+);
 
 async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend) {
     let mut s = setup(backend).await;
@@ -198,7 +213,12 @@ async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend)
     s.subscribe(&topic, "email", "patient@acme.example").await;
     let db = s.app.ctx.db.clone();
     let message = || async {
-        outbox::Entity::find().filter(outbox::Column::Recipient.eq("patient@acme.example")).one(&db).await.unwrap().unwrap()
+        outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq("patient@acme.example"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
     };
     eventually("a failed attempt is recorded", || async { message().await.attempts >= 1 }).await;
     let m = message().await;
@@ -212,7 +232,10 @@ async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend)
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.sink.messages_to("patient@acme.example").len(), 1, "delivered exactly once");
 }
-on_both_databases!(mail_is_retried_while_smtp_is_down_and_delivered_once, super::mail_is_retried_while_smtp_is_down_and_delivered_once);
+on_both_databases!(
+    mail_is_retried_while_smtp_is_down_and_delivered_once,
+    super::mail_is_retried_while_smtp_is_down_and_delivered_once
+);
 
 async fn two_replicas_never_send_one_message_twice(backend: Backend) {
     let s = setup(backend).await;
@@ -254,7 +277,11 @@ async fn bad_input_gets_an_error_per_field_and_saves_nothing(backend: Backend) {
         let res = s.app.call("topics/create", &[("name", name), ("display_name", display)], Some(&s.admin)).await;
         assert_eq!(res.status(), 422, "{name:?}");
         let body: serde_json::Value = res.json().await.unwrap();
-        let error = body.get("Invalid").map(|e| e[0].clone()).or_else(|| body.get("Validation").cloned()).expect("a field error");
+        let error = body
+            .get("Invalid")
+            .map(|e| e[0].clone())
+            .or_else(|| body.get("Validation").cloned())
+            .expect("a field error");
         assert_eq!(error["field"], field, "{body}");
         assert!(error["message"].as_str().unwrap().contains(expected), "{name:?}/{display:?}: {body}");
     }
@@ -281,7 +308,10 @@ async fn bad_input_gets_an_error_per_field_and_saves_nothing(backend: Backend) {
     assert_eq!(subscription::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "no subscription was saved");
     assert_eq!(outbox::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "and nothing was queued");
 }
-on_both_databases!(bad_input_gets_an_error_per_field_and_saves_nothing, super::bad_input_gets_an_error_per_field_and_saves_nothing);
+on_both_databases!(
+    bad_input_gets_an_error_per_field_and_saves_nothing,
+    super::bad_input_gets_an_error_per_field_and_saves_nothing
+);
 
 async fn another_tenants_topics_are_out_of_reach(backend: Backend) {
     let s = setup(backend).await;
@@ -300,14 +330,27 @@ async fn another_tenants_topics_are_out_of_reach(backend: Backend) {
     assert_eq!(g("topics/get", vec![("id", topic.clone())]).await, 404);
     assert_eq!(g("topics/subscriptions", vec![("topic_id", topic.clone())]).await, 404);
     assert_eq!(
-        g("topics/subscribe", vec![("topic_id", topic.clone()), ("protocol", "email".into()), ("endpoints", "x@globex.example".into()), ("remark", "".into())]).await,
+        g(
+            "topics/subscribe",
+            vec![
+                ("topic_id", topic.clone()),
+                ("protocol", "email".into()),
+                ("endpoints", "x@globex.example".into()),
+                ("remark", "".into())
+            ]
+        )
+        .await,
         404
     );
-    assert_eq!(g("topics/publish", vec![("topic_id", topic.clone()), ("subject", "".into()), ("message", "hi".into())]).await, 404);
+    assert_eq!(
+        g("topics/publish", vec![("topic_id", topic.clone()), ("subject", "".into()), ("message", "hi".into())]).await,
+        404
+    );
     assert_eq!(g("subscriptions/request_confirmation", vec![("id", sub.clone())]).await, 404);
     assert_eq!(g("subscriptions/delete", vec![("id", sub.clone())]).await, 404);
     assert_eq!(g("topics/delete", vec![("id", topic.clone())]).await, 404);
-    let globex_topics: Vec<serde_json::Value> = s.app.call("topics/list", &[("search", "")], Some(&globex)).await.json().await.unwrap();
+    let globex_topics: Vec<serde_json::Value> =
+        s.app.call("topics/list", &[("search", "")], Some(&globex)).await.json().await.unwrap();
     assert!(globex_topics.iter().all(|t| t["name"] != "private"));
     // Nothing changed.
     assert_eq!(s.subscriptions(&topic).await.len(), 1);

@@ -7,13 +7,15 @@ use domain::entities::{server, tenant};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 async fn server_id_of(app: &TestApp, tenant_name: &str) -> String {
-    let t = tenant::Entity::find().filter(tenant::Column::Name.eq(tenant_name)).one(&app.ctx.db).await.unwrap().unwrap();
+    let t =
+        tenant::Entity::find().filter(tenant::Column::Name.eq(tenant_name)).one(&app.ctx.db).await.unwrap().unwrap();
     let s = server::Entity::find().filter(server::Column::TenantId.eq(t.id)).one(&app.ctx.db).await.unwrap().unwrap();
     s.id.to_string()
 }
 
 async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
-    app.call("servers/list", &[("search", search), ("region", ""), ("page", "1"), ("page_size", "100")], Some(cookie)).await
+    app.call("servers/list", &[("search", search), ("region", ""), ("page", "1"), ("page_size", "100")], Some(cookie))
+        .await
 }
 
 async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
@@ -83,7 +85,8 @@ async fn roles_are_checked(backend: Backend) {
     let unreadable = app.call("topics/list", &[], Some(&admin)).await;
     assert_eq!(unreadable.status(), 400);
     assert!(unreadable.text().await.unwrap().contains("search"));
-    let topics: serde_json::Value = app.call("topics/list", &[("search", "")], Some(&admin)).await.json().await.unwrap();
+    let topics: serde_json::Value =
+        app.call("topics/list", &[("search", "")], Some(&admin)).await.json().await.unwrap();
     assert!(topics.as_array().unwrap().iter().all(|t| t["display_name"].as_str().unwrap().starts_with("Acme")));
 
     // The portal is the end user's.
@@ -102,7 +105,11 @@ async fn roles_are_checked(backend: Backend) {
         "portal/account",
     ] {
         let res = app
-            .call(endpoint, &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x"), ("topic_id", "x")], None)
+            .call(
+                endpoint,
+                &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x"), ("topic_id", "x")],
+                None,
+            )
             .await;
         assert_eq!(res.status(), 401, "{endpoint} without a session");
     }
@@ -124,4 +131,7 @@ async fn bad_paging_input_is_refused_with_the_field_named(backend: Backend) {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("region"));
 }
-on_both_databases!(bad_paging_input_is_refused_with_the_field_named, super::bad_paging_input_is_refused_with_the_field_named);
+on_both_databases!(
+    bad_paging_input_is_refused_with_the_field_named,
+    super::bad_paging_input_is_refused_with_the_field_named
+);

@@ -4,7 +4,11 @@ use crate::models::AppError;
 use leptos::prelude::*;
 
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(optional)] crumbs: &'static [&'static str], children: Children) -> impl IntoView {
+pub fn PageHeader(
+    title: &'static str,
+    #[prop(optional)] crumbs: &'static [&'static str],
+    children: Children,
+) -> impl IntoView {
     view! {
         <header class="page-header">
             {(!crumbs.is_empty()).then(|| view! {
@@ -43,10 +47,7 @@ pub fn Loading() -> impl IntoView {
 /// The outcome of a form's last submission: nothing, a success note, or its errors, one per
 /// field when the server named several.
 #[component]
-pub fn FormResult<T, S>(
-    value: S,
-    #[prop(into)] success: Callback<T, String>,
-) -> impl IntoView
+pub fn FormResult<T, S>(value: S, #[prop(into)] success: Callback<T, String>) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
     S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
@@ -75,4 +76,28 @@ pub fn status_badge(status: &str) -> impl IntoView {
         other => ("muted", other),
     };
     view! { <Badge kind text=text.to_owned()/> }
+}
+
+/// Shows a resource: "Loading…" until it arrives, its error in an `ErrorPanel`, or `ok` of its
+/// value. Keeps the previous value on screen while it reloads.
+#[component]
+pub fn Loaded<T, V, F>(resource: Resource<Result<T, AppError>>, ok: F) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+    F: Fn(T) -> V + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Transition fallback=Loading>
+            {move || {
+                let ok = ok.clone();
+                Suspend::new(async move {
+                    match resource.await {
+                        Ok(value) => ok(value).into_any(),
+                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
 }

@@ -59,6 +59,8 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
 #[cfg(feature = "ssr")]
 fn plain_form_post() -> bool {
     leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html")))
+        .and_then(|p| {
+            p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
+        })
         .unwrap_or(false)
 }

@@ -30,12 +30,7 @@ pub async fn list_servers(search: String, region: String, page: u64, page_size: 
     if page == 0 {
         return Err(domain::DomainError::validation("page", "must be 1 or more").into());
     }
-    let q = domain::servers::ServerQuery {
-        search: Some(search),
-        region: Some(region),
-        page: page - 1,
-        page_size,
-    };
+    let q = domain::servers::ServerQuery { search: Some(search), region: Some(region), page: page - 1, page_size };
     let result = domain::servers::list(&ctx, &caller, &q).await?;
     Ok(ServerPage { items: result.items.into_iter().map(row).collect(), total: result.total, page, page_size })
 }
@@ -49,5 +44,8 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
 
 #[server(prefix = "/api", endpoint = "regions")]
 pub async fn list_regions() -> Result<Vec<Region>, AppError> {
-    Ok(domain::servers::REGIONS.iter().map(|(id, name)| Region { id: id.to_string(), name: name.to_string() }).collect())
+    Ok(domain::servers::REGIONS
+        .iter()
+        .map(|(id, name)| Region { id: id.to_string(), name: name.to_string() })
+        .collect())
 }

@@ -70,7 +70,12 @@ pub async fn list_subscriptions(topic_id: String) -> Result<Vec<SubscriptionRow>
 
 /// Adds the endpoints typed one per line (at most 10), all with the same protocol and remark.
 #[server(prefix = "/api", endpoint = "topics/subscribe")]
-pub async fn add_subscriptions(topic_id: String, protocol: String, endpoints: String, remark: String) -> Result<usize, AppError> {
+pub async fn add_subscriptions(
+    topic_id: String,
+    protocol: String,
+    endpoints: String,
+    remark: String,
+) -> Result<usize, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&ctx, &caller).await?;
     let list: Vec<domain::subscriptions::NewEndpoint> = endpoints
@@ -108,7 +113,8 @@ pub async fn delete_subscription(id: String) -> Result<(), AppError> {
 pub async fn publish_message(topic_id: String, subject: String, message: String) -> Result<usize, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&ctx, &caller).await?;
-    Ok(domain::subscriptions::publish(&ctx, &caller, &actor, ssr::parse_id(&topic_id, "topic")?, &subject, &message).await?)
+    Ok(domain::subscriptions::publish(&ctx, &caller, &actor, ssr::parse_id(&topic_id, "topic")?, &subject, &message)
+        .await?)
 }
 
 #[cfg(feature = "ssr")]

@@ -3,9 +3,9 @@
 
 mod error;
 
-pub use error::{AppError, FieldError};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
+pub use error::{AppError, FieldError};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,9 +69,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     let config = Config::load(&vars).expect("test configuration is valid");
     let leptos_options = LeptosOptions::builder().output_name("hostguard").site_addr(addr).build();
     let clock = ManualClock::new(chrono::Utc::now());
-    let console = server::build(&config, leptos_options, Arc::new(clock.clone()), opts.lockout)
-        .await
-        .expect("console starts");
+    let console =
+        server::build(&config, leptos_options, Arc::new(clock.clone()), opts.lockout).await.expect("console starts");
     assert_eq!(console.demo_created, fresh, "a fresh database, and only that, gets the demo data");
     let ctx = console.ctx.clone();
     let service = console.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -277,7 +276,14 @@ pub struct Mail {
 impl Mail {
     fn parse(raw: &[u8]) -> Mail {
         let parsed = mailparse::parse_mail(raw).expect("a valid email");
-        let header = |name: &str| parsed.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name)).map(|h| h.get_value()).unwrap_or_default();
+        let header = |name: &str| {
+            parsed
+                .headers
+                .iter()
+                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                .map(|h| h.get_value())
+                .unwrap_or_default()
+        };
         let part = |mime: &str| {
             parsed.subparts.iter().find(|p| p.ctype.mimetype == mime).map(|p| p.get_body().unwrap()).unwrap_or_default()
         };
@@ -293,7 +299,10 @@ impl Mail {
 
     /// The first link in the text that starts with `prefix` (e.g. `http://…/smn/confirm`).
     pub fn link(&self, path: &str) -> Option<String> {
-        self.text.split_whitespace().find(|w| w.starts_with("http") && w.contains(path)).map(|w| w.trim_end_matches(['.', ',']).to_owned())
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with("http") && w.contains(path))
+            .map(|w| w.trim_end_matches(['.', ',']).to_owned())
     }
 }
 

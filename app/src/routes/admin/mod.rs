@@ -1,2 +1,2 @@
-pub mod tenants;
 pub mod outbox;
+pub mod tenants;

@@ -2,7 +2,7 @@
 //! demo can follow a code from request to delivery.
 
 use crate::{
-    components::status::{status_badge, ErrorPanel, Loading, PageHeader},
+    components::status::{status_badge, Loaded, PageHeader},
     functions::audit::list_outbox,
 };
 use leptos::prelude::*;
@@ -20,11 +20,9 @@ pub fn OutboxPage() -> impl IntoView {
             <p>"Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed."</p>
         </PageHeader>
         <section class="panel">
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match messages.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No messages yet."</p> }.into_any(),
-                        Ok(list) => view! {
+            <Loaded resource=messages ok=move |value| match value {
+                    list if list.is_empty() => view! { <p class="empty">"No messages yet."</p> }.into_any(),
+                        list => view! {
                             <div class="table-wrap">
                                 <table class="data-table">
                                     <thead>
@@ -62,10 +60,7 @@ pub fn OutboxPage() -> impl IntoView {
                             </div>
                         }
                         .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                }/>
         </section>
     }
 }

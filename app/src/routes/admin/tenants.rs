@@ -1,7 +1,7 @@
 //! Administration → Tenant accounts (operators only).
 
 use crate::{
-    components::status::{ErrorPanel, Loading, PageHeader},
+    components::status::{Loaded, PageHeader},
     functions::tenants::list_tenants,
 };
 use leptos::prelude::*;
@@ -16,10 +16,7 @@ pub fn TenantsPage() -> impl IntoView {
             <p>"The customers whose MFA accounts the provider's team administers."</p>
         </PageHeader>
         <section class="panel">
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match tenants.await {
-                        Ok(list) => view! {
+            <Loaded resource=tenants ok=move |list| view! {
                             <div class="table-wrap">
                                 <table class="data-table">
                                     <thead>
@@ -46,12 +43,7 @@ pub fn TenantsPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }/>
         </section>
     }
 }

@@ -1,7 +1,7 @@
 //! The audit trail: a tenant admin sees their tenant's events, an operator everyone's.
 
 use crate::{
-    components::status::{ErrorPanel, Loading, PageHeader},
+    components::status::{Loaded, PageHeader},
     functions::audit::list_audit,
 };
 use leptos::prelude::*;
@@ -16,11 +16,9 @@ pub fn AuditPage() -> impl IntoView {
             <p>"Who created, changed, confirmed or deleted what, when, and from which address. Newest first."</p>
         </PageHeader>
         <section class="panel">
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing has happened yet."</p> }.into_any(),
-                        Ok(list) => view! {
+            <Loaded resource=events ok=move |value| match value {
+                    list if list.is_empty() => view! { <p class="empty">"Nothing has happened yet."</p> }.into_any(),
+                        list => view! {
                             <div class="table-wrap">
                                 <table class="data-table">
                                     <thead>
@@ -49,10 +47,7 @@ pub fn AuditPage() -> impl IntoView {
                             </div>
                         }
                         .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                }/>
         </section>
     }
 }

@@ -1,7 +1,7 @@
 //! `/hss/servers/:id`: one server's facts. Another tenant's server is "not found".
 
 use crate::{
-    components::status::{Badge, ErrorPanel, Loading, PageHeader},
+    components::status::{Badge, Loaded, PageHeader},
     functions::servers::get_server,
 };
 use leptos::prelude::*;
@@ -18,10 +18,7 @@ pub fn ServerDetailPage() -> impl IntoView {
             <p><A href="/hss/two-factor">"← Back to Two-Factor Authentication"</A></p>
         </PageHeader>
         <section class="panel">
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match server.await {
-                        Ok(s) => view! {
+            <Loaded resource=server ok=move |s| view! {
                             <h2>{s.name.clone()}</h2>
                             <dl class="facts">
                                 <dt>"IP address"</dt><dd>{s.ip.clone()}</dd>
@@ -40,12 +37,7 @@ pub fn ServerDetailPage() -> impl IntoView {
                                 </dd>
                                 <dt>"Two-factor authentication"</dt><dd>"Disabled"</dd>
                             </dl>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }/>
         </section>
     }
 }

@@ -3,7 +3,7 @@
 use crate::{
     components::{
         layout::RegionState,
-        status::{Badge, ErrorPanel, Loading, PageHeader},
+        status::{Badge, Loaded, PageHeader},
     },
     functions::servers::list_servers,
     models::{ServerPage, ServerRow},
@@ -55,14 +55,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                     <button type="submit" class="button button-secondary">"Search"</button>
                 </div>
             </Form>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match servers.await {
-                        Ok(page) => view! { <ServerTable page search=search()/> }.into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Loaded resource=servers ok=move |page| view! { <ServerTable page search=search()/> }/>
         </section>
     }
 }

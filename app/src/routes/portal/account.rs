@@ -1,7 +1,7 @@
 //! The self-service portal's home: the end user's account.
 
 use crate::{
-    components::status::{ErrorPanel, Loading, PageHeader},
+    components::status::{Loaded, PageHeader},
     functions::portal::my_account,
 };
 use leptos::prelude::*;
@@ -16,21 +16,13 @@ pub fn AccountPage() -> impl IntoView {
             <p>"The account you use to approve logins to your organisation's servers."</p>
         </PageHeader>
         <section class="panel">
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match account.await {
-                        Ok(me) => view! {
+            <Loaded resource=account ok=move |me| view! {
                             <dl class="facts">
                                 <dt>"Name"</dt><dd>{me.display_name}</dd>
                                 <dt>"Email"</dt><dd>{me.email}</dd>
                                 <dt>"Organisation"</dt><dd>{me.tenant_name.unwrap_or_default()}</dd>
                             </dl>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }/>
         </section>
     }
 }

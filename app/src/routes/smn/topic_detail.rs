@@ -2,8 +2,10 @@
 //! publishing a message to its confirmed endpoints.
 
 use crate::{
-    components::status::{status_badge, ErrorPanel, FormResult, Loading, PageHeader},
-    functions::topics::{get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation},
+    components::status::{status_badge, FormResult, Loaded, PageHeader},
+    functions::topics::{
+        get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -32,10 +34,7 @@ pub fn TopicDetailPage() -> impl IntoView {
         <PageHeader title="Topic" crumbs=&["Simple Message Notification", "Topics"]>
             <p><A href="/smn/topics">"← All topics"</A></p>
         </PageHeader>
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match topic.await {
-                    Ok(t) => view! {
+        <Loaded resource=topic ok=move |t| view! {
                         <section class="panel">
                             <h2>{t.name.clone()}</h2>
                             <dl class="facts">
@@ -44,12 +43,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                                 <dt>"Created"</dt><dd>{t.created.clone()}</dd>
                             </dl>
                         </section>
-                    }
-                    .into_any(),
-                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                }
-            })}
-        </Transition>
+                    }/>
 
         <section class="panel">
             <h2>"Add subscription"</h2>
@@ -82,11 +76,9 @@ pub fn TopicDetailPage() -> impl IntoView {
             <h2>"Subscriptions"</h2>
             <FormResult value=resend.value() success=|_| "Confirmation requested again.".to_owned()/>
             <FormResult value=remove.value() success=|_| "Subscription deleted.".to_owned()/>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match subs.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No subscriptions yet."</p> }.into_any(),
-                        Ok(list) => view! {
+            <Loaded resource=subs ok=move |value| match value {
+                    list if list.is_empty() => view! { <p class="empty">"No subscriptions yet."</p> }.into_any(),
+                        list => view! {
                             <div class="table-wrap">
                                 <table class="data-table">
                                     <thead>
@@ -132,10 +124,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                             </div>
                         }
                         .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                }/>
         </section>
 
         <section class="panel">

@@ -1,7 +1,7 @@
 //! Simple Message Notification → Topics: create, search, delete.
 
 use crate::{
-    components::status::{ErrorPanel, FormResult, Loading, PageHeader},
+    components::status::{FormResult, Loaded, PageHeader},
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
 };
 use leptos::prelude::*;
@@ -59,11 +59,9 @@ pub fn TopicsPage() -> impl IntoView {
                 </div>
             </Form>
             <FormResult value=delete.value() success=|_| "Topic deleted.".to_owned()/>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match topics.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No topics."</p> }.into_any(),
-                        Ok(list) => view! {
+            <Loaded resource=topics ok=move |value| match value {
+                    list if list.is_empty() => view! { <p class="empty">"No topics."</p> }.into_any(),
+                        list => view! {
                             <div class="table-wrap">
                                 <table class="data-table">
                                     <thead>
@@ -102,10 +100,7 @@ pub fn TopicsPage() -> impl IntoView {
                             </div>
                         }
                         .into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                    }
-                })}
-            </Transition>
+                }/>
         </section>
     }
 }
