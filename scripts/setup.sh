@@ -53,7 +53,13 @@ fi
 # -- Python: aiosmtpd, the local SMTP server that receives mail in development and in tests ----
 if ! .tools/venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
   say "installing aiosmtpd (the local SMTP sink) into .tools/venv"
-  python3 -m venv .tools/venv
+  rm -rf .tools/venv
+  if ! python3 -m venv .tools/venv 2>/dev/null; then
+    # Debian's own python3 needs its venv module from a package.
+    sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .tools/venv
+  fi
   .tools/venv/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
 

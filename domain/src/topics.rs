@@ -5,12 +5,14 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{subscription, tenant, topic},
+    entities::{server, subscription, tenant, topic, two_factor_config},
     error::{DomainError, DomainResult, FieldError},
     servers::REGIONS,
     validate,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 /// The URN of a topic, in SMN's shape: `urn:smn:{region}:{project_id}:{name}`.
@@ -165,12 +167,34 @@ pub async fn update_display_name(
     Ok(updated)
 }
 
-/// Deletes a topic and its subscriptions.
-// The 2FA configurations that will use topics arrive with the rollout; deleting a topic in use
-// is refused there, naming the servers.
+/// Deletes a topic and its subscriptions. A topic that a 2FA configuration uses is kept, and the
+/// error names the servers, since deleting it would leave their logins without a code recipient.
 pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let t = get(ctx, caller, id).await?;
     let txn = crate::db::write_txn(&ctx.db).await?;
+    let servers_using: Vec<Uuid> = two_factor_config::Entity::find()
+        .select_only()
+        .column(two_factor_config::Column::ServerId)
+        .filter(two_factor_config::Column::TopicId.eq(t.id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    if !servers_using.is_empty() {
+        let mut names: Vec<String> = server::Entity::find()
+            .select_only()
+            .column(server::Column::Name)
+            .filter(server::Column::Id.is_in(servers_using))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        names.sort();
+        let shown = names.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+        let more = if names.len() > 10 { format!(" and {} more", names.len() - 10) } else { String::new() };
+        return Err(DomainError::Conflict(format!(
+            "Topic {} is used by two-factor authentication on {shown}{more}. Change their topic or disable 2FA on them first.",
+            t.name
+        )));
+    }
     subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;
     topic::Entity::delete_by_id(t.id).exec(&txn).await?;
     audit::record(

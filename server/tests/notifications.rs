@@ -362,3 +362,48 @@ async fn another_tenants_topics_are_out_of_reach(backend: Backend) {
     assert_eq!(s.app.call("admin/outbox", &[], Some(&s.admin)).await.status(), 403);
 }
 on_both_databases!(another_tenants_topics_are_out_of_reach, super::another_tenants_topics_are_out_of_reach);
+
+async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
+    use domain::entities::{server, two_factor_config};
+    use sea_orm::{ActiveValue::Set, QueryOrder};
+    let s = setup(backend).await;
+    let topic = s.create_topic("in-use", "Acme").await;
+    let topic_id = uuid::Uuid::parse_str(&topic).unwrap();
+    let t = topic::Entity::find_by_id(topic_id).one(&s.app.ctx.db).await.unwrap().unwrap();
+    // Two servers use the topic for their login codes (the rollout console sets this up; here
+    // the rows are written directly).
+    let servers = server::Entity::find()
+        .filter(server::Column::TenantId.eq(t.tenant_id))
+        .order_by_asc(server::Column::Name)
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    for srv in &servers[..2] {
+        two_factor_config::Entity::insert(two_factor_config::ActiveModel {
+            server_id: Set(srv.id),
+            tenant_id: Set(t.tenant_id),
+            enabled: Set(true),
+            method: Set("sms".into()),
+            topic_id: Set(Some(topic_id)),
+            updated_at: Set(chrono::Utc::now()),
+        })
+        .exec_without_returning(&s.app.ctx.db)
+        .await
+        .unwrap();
+    }
+    let res = s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(body.contains(&servers[0].name) && body.contains(&servers[1].name), "the servers are named: {body}");
+    assert!(topic::Entity::find_by_id(topic_id).one(&s.app.ctx.db).await.unwrap().is_some(), "the topic is kept");
+
+    // An unused topic goes, with its subscriptions.
+    let unused = s.create_topic("unused", "Acme").await;
+    s.subscribe(&unused, "email", "gone@acme.example").await;
+    assert_eq!(s.app.call("topics/delete", &[("id", &unused)], Some(&s.admin)).await.status(), 200);
+    let left = subscription::Entity::find()
+        .filter(subscription::Column::Endpoint.eq("gone@acme.example"))
+        .count(&s.app.ctx.db);
+    assert_eq!(left.await.unwrap(), 0);
+}
+on_both_databases!(a_topic_that_2fa_uses_cannot_be_deleted, super::a_topic_that_2fa_uses_cannot_be_deleted);

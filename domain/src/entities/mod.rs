@@ -8,5 +8,6 @@ pub mod session;
 pub mod subscription;
 pub mod tenant;
 pub mod topic;
+pub mod two_factor_config;
 pub mod unsubscribe_token;
 pub mod user;
