@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod messages;
 pub mod outbox;
 pub mod password;
+pub mod search;
 pub mod servers;
 pub mod subscriptions;
 pub mod tenants;

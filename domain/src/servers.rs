@@ -5,6 +5,7 @@ use crate::{
     ctx::Ctx,
     entities::server,
     error::{DomainError, DomainResult},
+    search,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -47,7 +48,11 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ServerQuery) -> DomainResult<P
         if s.len() > 128 {
             return Err(DomainError::validation("search", "must be at most 128 characters"));
         }
-        cond = cond.add(Condition::any().add(server::Column::Name.contains(s)).add(server::Column::Ip.contains(s)));
+        cond = cond.add(
+            Condition::any()
+                .add(search::contains(server::Column::Name, s))
+                .add(search::contains(server::Column::Ip, s)),
+        );
     }
     let query = server::Entity::find().filter(cond);
     let total = query.clone().count(&ctx.db).await?;

@@ -39,7 +39,9 @@ pub async fn search(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<
     let text = text.trim();
     if !text.is_empty() {
         q = q.filter(
-            Condition::any().add(topic::Column::Name.contains(text)).add(topic::Column::DisplayName.contains(text)),
+            Condition::any()
+                .add(crate::search::contains(topic::Column::Name, text))
+                .add(crate::search::contains(topic::Column::DisplayName, text)),
         );
     }
     Ok(q.order_by_asc(topic::Column::Name).all(&ctx.db).await?)

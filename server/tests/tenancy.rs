@@ -29,6 +29,15 @@ async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
     assert_eq!(names.len(), 25);
     assert!(names.iter().all(|n| n.starts_with("acme-")), "{names:?}");
 
+    // Search ignores case and takes %, _ literally, the same on SQLite and PostgreSQL.
+    let page: serde_json::Value = list(&app, &acme, "ACME-WEB-0").await.json().await.unwrap();
+    let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["acme-web-01", "acme-web-07"]);
+    for wildcard in ["%", "_", "acme%web"] {
+        let page: serde_json::Value = list(&app, &acme, wildcard).await.json().await.unwrap();
+        assert_eq!(page["total"], 0, "{wildcard} is not a wildcard");
+    }
+
     // Searching for the other tenant's servers finds nothing.
     let page: serde_json::Value = list(&app, &acme, "globex").await.json().await.unwrap();
     assert_eq!(page["total"], 0);
