@@ -16,6 +16,8 @@ pub mod lockout;
 pub mod messages;
 pub mod outbox;
 pub mod password;
+pub mod readiness;
+pub mod rollout;
 pub mod search;
 pub mod servers;
 pub mod subscriptions;

@@ -1,0 +1,198 @@
+//! Whether a server is ready for 2FA, from the facts its agent reports. Hard blockers refuse
+//! the server; warnings are shown but do not block. Each finding names the rule, the server and
+//! what to do, as the HSS "Enabling 2FA" page's prerequisites and constraints do.
+
+/// What the agent reported about a server (fields it could not tell are `None`).
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub server_name: String,
+    pub linux: bool,
+    pub protection_enabled: bool,
+    pub agent_online: bool,
+    pub sshd_use_pam: Option<bool>,
+    pub sshd_kbd_interactive: Option<bool>,
+    pub sshd_permit_empty_passwords: Option<bool>,
+    /// e.g. `OpenSSH_8.9p1`.
+    pub openssh_version: Option<String>,
+    /// `enforcing`, `permissive` or `disabled`.
+    pub selinux: Option<String>,
+    /// Windows accounts with "User must change password at next logon".
+    pub must_change_password_accounts: Vec<String>,
+    /// Windows security software known to conflict (e.g. "360 Guard (server edition)").
+    pub conflicting_software: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Blocker,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// The major version of an `OpenSSH_X.Yp1`-style string.
+fn openssh_major(version: &str) -> Option<u32> {
+    let digits = version.trim_start_matches(|c: char| !c.is_ascii_digit());
+    digits.split(['.', 'p', '_', ' ']).next()?.parse().ok()
+}
+
+pub fn check(f: &Facts) -> Vec<Finding> {
+    let mut out = vec![];
+    let name = &f.server_name;
+    let mut add = |rule, severity, message: String| out.push(Finding { rule, severity, message });
+    if !f.protection_enabled {
+        add(
+            "protection",
+            Severity::Blocker,
+            format!("{name}: server protection is off. Enable protection for it first."),
+        );
+    }
+    if !f.agent_online {
+        add(
+            "agent_online",
+            Severity::Blocker,
+            format!(
+                "{name}: the agent is offline. Start the HostGuard agent on the server and wait until it shows Online."
+            ),
+        );
+    }
+    if f.linux {
+        if f.sshd_use_pam != Some(true) {
+            add(
+                "sshd_use_pam",
+                Severity::Blocker,
+                format!("{name}: sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd."),
+            );
+        }
+        if f.sshd_kbd_interactive != Some(true) {
+            add(
+                "sshd_keyboard_interactive",
+                Severity::Blocker,
+                format!("{name}: sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd."),
+            );
+        }
+        if f.sshd_permit_empty_passwords == Some(true) {
+            add(
+                "sshd_permit_empty_passwords",
+                Severity::Warning,
+                format!("{name}: sshd permits empty passwords. Set `PermitEmptyPasswords no`."),
+            );
+        }
+        match f.openssh_version.as_deref().map(|v| (v, openssh_major(v))) {
+            None | Some((_, None)) => add("openssh_version", Severity::Warning, format!("{name}: the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).")),
+            Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{name}: {v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
+            _ => {}
+        }
+        if f.selinux.as_deref() == Some("enforcing") {
+            add("selinux", Severity::Warning, format!("{name}: SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module."));
+        }
+    } else {
+        if !f.must_change_password_accounts.is_empty() {
+            add(
+                "windows_must_change_password",
+                Severity::Warning,
+                format!(
+                    "{name}: {} must change password at next logon, which does not work with 2FA. Clear that option, or they cannot log in.",
+                    f.must_change_password_accounts.join(", ")
+                ),
+            );
+        }
+        for software in &f.conflicting_software {
+            add(
+                "conflicting_software",
+                Severity::Warning,
+                format!("{name}: {software} may conflict with 2FA. Stop it before enabling."),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready_linux() -> Facts {
+        Facts {
+            server_name: "web-01".into(),
+            linux: true,
+            protection_enabled: true,
+            agent_online: true,
+            sshd_use_pam: Some(true),
+            sshd_kbd_interactive: Some(true),
+            sshd_permit_empty_passwords: Some(false),
+            openssh_version: Some("OpenSSH_8.9p1".into()),
+            selinux: Some("disabled".into()),
+            ..Default::default()
+        }
+    }
+
+    fn rules(f: &Facts, severity: Severity) -> Vec<&'static str> {
+        check(f).into_iter().filter(|x| x.severity == severity).map(|x| x.rule).collect()
+    }
+
+    #[test]
+    fn a_ready_linux_server_has_no_findings() {
+        assert!(check(&ready_linux()).is_empty());
+    }
+
+    #[test]
+    fn hard_blockers_name_the_server_and_the_fix() {
+        let f = Facts {
+            protection_enabled: false,
+            agent_online: false,
+            sshd_use_pam: Some(false),
+            sshd_kbd_interactive: None,
+            ..ready_linux()
+        };
+        assert_eq!(
+            rules(&f, Severity::Blocker),
+            vec!["protection", "agent_online", "sshd_use_pam", "sshd_keyboard_interactive"]
+        );
+        let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
+        assert!(msgs.iter().all(|m| m.starts_with("web-01: ")));
+        assert!(msgs.iter().any(|m| m.contains("UsePAM yes")));
+    }
+
+    #[test]
+    fn warnings_do_not_block() {
+        let f = Facts {
+            selinux: Some("enforcing".into()),
+            openssh_version: Some("OpenSSH_6.6p1".into()),
+            sshd_permit_empty_passwords: Some(true),
+            ..ready_linux()
+        };
+        assert!(rules(&f, Severity::Blocker).is_empty());
+        assert_eq!(rules(&f, Severity::Warning), vec!["sshd_permit_empty_passwords", "openssh_version", "selinux"]);
+        let unknown = Facts { openssh_version: None, ..ready_linux() };
+        assert_eq!(rules(&unknown, Severity::Warning), vec!["openssh_version"]);
+    }
+
+    #[test]
+    fn windows_rules() {
+        let f = Facts {
+            server_name: "rdp-04".into(),
+            linux: false,
+            protection_enabled: true,
+            agent_online: true,
+            must_change_password_accounts: vec!["Administrator".into()],
+            conflicting_software: vec!["360 Guard (server edition)".into()],
+            ..Default::default()
+        };
+        assert!(rules(&f, Severity::Blocker).is_empty(), "sshd rules are for Linux");
+        assert_eq!(rules(&f, Severity::Warning), vec!["windows_must_change_password", "conflicting_software"]);
+    }
+
+    #[test]
+    fn openssh_versions() {
+        assert_eq!(openssh_major("OpenSSH_8.9p1"), Some(8));
+        assert_eq!(openssh_major("OpenSSH_10.0"), Some(10));
+        assert_eq!(openssh_major("7.4"), Some(7));
+        assert_eq!(openssh_major("unknown"), None);
+    }
+}

@@ -1,0 +1,352 @@
+//! The 2FA rollout of one server, as a state machine over an injected "now": a saved change
+//! becomes a new revision that waits for the apply delay (cancelable), is handed to the agent,
+//! and counts only when the agent acknowledges that revision. A newer revision supersedes one
+//! not yet applied; an agent silent past the deadline fails it; a failed one can be retried.
+//!
+//! Pure rules: the database layer loads a `ServerRollout`, calls one of these, and stores it.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// SMS/Email: codes go to the endpoints of a topic.
+    Sms,
+    /// Verification code: from the end user's own factors.
+    Code,
+}
+
+/// What a server's 2FA should be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub enabled: bool,
+    pub method: Method,
+    pub topic_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Saved; applied at `due_at` unless canceled or superseded first.
+    Scheduled {
+        due_at: DateTime<Utc>,
+    },
+    /// Handed to the agent; waiting for it to acknowledge this revision.
+    Delivering {
+        since: DateTime<Utc>,
+    },
+    Applied {
+        at: DateTime<Utc>,
+    },
+    Failed {
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    Canceled {
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revision {
+    pub number: i64,
+    pub target: Target,
+    pub phase: Phase,
+}
+
+/// One server's rollout: what its agent last acknowledged, and the newest revision.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerRollout {
+    /// The configuration the agent has acknowledged; `None` before any (2FA off).
+    pub applied: Option<(i64, Target)>,
+    pub latest: Option<Revision>,
+}
+
+/// What the console shows in the 2FA Status column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    Enabled,
+    Disabled,
+    /// On its way; `seconds_left` of the apply delay (0 once handed to the agent).
+    Enabling {
+        seconds_left: i64,
+    },
+    Disabling {
+        seconds_left: i64,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RolloutError {
+    #[error("there is no pending change to cancel")]
+    NothingToCancel,
+    #[error("only a failed change can be retried")]
+    NothingToRetry,
+}
+
+/// How an acknowledgement was taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ack {
+    Applied,
+    Failed,
+    /// For a revision that is not the newest: recorded nowhere, changes nothing.
+    Stale,
+}
+
+impl ServerRollout {
+    fn next_number(&self) -> i64 {
+        let latest = self.latest.as_ref().map(|r| r.number).unwrap_or(0);
+        let applied = self.applied.as_ref().map(|(n, _)| *n).unwrap_or(0);
+        latest.max(applied) + 1
+    }
+
+    /// Saves a change: a new revision, due after `delay`. It replaces a revision not yet applied.
+    pub fn save(&mut self, target: Target, now: DateTime<Utc>, delay: Duration) -> i64 {
+        let number = self.next_number();
+        self.latest = Some(Revision { number, target, phase: Phase::Scheduled { due_at: now + delay } });
+        number
+    }
+
+    /// Cancels a change that is still waiting for its apply delay.
+    pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), RolloutError> {
+        match &mut self.latest {
+            Some(r) if matches!(r.phase, Phase::Scheduled { .. }) => {
+                r.phase = Phase::Canceled { at: now };
+                Ok(())
+            }
+            _ => Err(RolloutError::NothingToCancel),
+        }
+    }
+
+    /// The revision to hand to the agent now, if its delay is over.
+    pub fn due(&self, now: DateTime<Utc>) -> Option<&Revision> {
+        self.latest.as_ref().filter(|r| matches!(r.phase, Phase::Scheduled { due_at } if due_at <= now))
+    }
+
+    /// The job ran: the revision is now the agent's to apply. False if it was not due.
+    pub fn hand_over(&mut self, now: DateTime<Utc>) -> bool {
+        if self.due(now).is_none() {
+            return false;
+        }
+        if let Some(r) = &mut self.latest {
+            r.phase = Phase::Delivering { since: now };
+        }
+        true
+    }
+
+    /// The agent reports on `revision`: applied (`Ok`) or not (`Err(reason)`).
+    pub fn ack(&mut self, revision: i64, outcome: Result<(), String>, now: DateTime<Utc>) -> Ack {
+        let Some(r) = self.latest.as_mut().filter(|r| r.number == revision) else { return Ack::Stale };
+        if !matches!(r.phase, Phase::Delivering { .. }) {
+            return Ack::Stale;
+        }
+        match outcome {
+            Ok(()) => {
+                r.phase = Phase::Applied { at: now };
+                self.applied = Some((revision, r.target.clone()));
+                Ack::Applied
+            }
+            Err(reason) => {
+                r.phase = Phase::Failed { at: now, reason: format!("the agent could not apply it: {reason}") };
+                Ack::Failed
+            }
+        }
+    }
+
+    /// Fails a handed-over revision whose agent has not answered within `deadline`.
+    pub fn check_deadline(&mut self, now: DateTime<Utc>, deadline: Duration) -> bool {
+        match &mut self.latest {
+            Some(r) if matches!(r.phase, Phase::Delivering { since } if since + deadline <= now) => {
+                r.phase = Phase::Failed {
+                    at: now,
+                    reason: format!(
+                        "the agent did not acknowledge within {} minutes; it may be offline",
+                        deadline.num_minutes()
+                    ),
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Tries a failed change again, as a new revision after `delay`.
+    pub fn retry(&mut self, now: DateTime<Utc>, delay: Duration) -> Result<i64, RolloutError> {
+        match &self.latest {
+            Some(Revision { target, phase: Phase::Failed { .. }, .. }) => {
+                let target = target.clone();
+                Ok(self.save(target, now, delay))
+            }
+            _ => Err(RolloutError::NothingToRetry),
+        }
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> Status {
+        let settled = || match &self.applied {
+            Some((_, t)) if t.enabled => Status::Enabled,
+            _ => Status::Disabled,
+        };
+        let Some(r) = &self.latest else { return settled() };
+        let moving = |seconds_left: i64| {
+            if r.target.enabled {
+                Status::Enabling { seconds_left }
+            } else {
+                Status::Disabling { seconds_left }
+            }
+        };
+        match &r.phase {
+            Phase::Scheduled { due_at } => moving((*due_at - now).num_seconds().max(0)),
+            Phase::Delivering { .. } => moving(0),
+            Phase::Failed { reason, .. } => Status::Failed { reason: reason.clone() },
+            Phase::Applied { .. } | Phase::Canceled { .. } => settled(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use chrono::TimeZone;
+
+    const DELAY: Duration = Duration::seconds(300);
+    const DEADLINE: Duration = Duration::minutes(10);
+
+    fn clock() -> ManualClock {
+        ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())
+    }
+
+    fn on() -> Target {
+        Target { enabled: true, method: Method::Code, topic_id: None }
+    }
+
+    fn off() -> Target {
+        Target { enabled: false, method: Method::Code, topic_id: None }
+    }
+
+    #[test]
+    fn a_change_waits_for_the_delay_then_counts_only_when_acknowledged() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        assert_eq!(r.status(c.now()), Status::Disabled);
+        let n = r.save(on(), c.now(), DELAY);
+        assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 300 });
+
+        c.advance(Duration::seconds(299));
+        assert!(!r.hand_over(c.now()), "not before the delay");
+        assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 1 });
+
+        c.advance(Duration::seconds(1));
+        assert!(r.hand_over(c.now()));
+        assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 0 }, "handed over is not yet enabled");
+
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Applied);
+        assert_eq!(r.status(c.now()), Status::Enabled);
+        assert_eq!(r.applied, Some((n, on())));
+    }
+
+    #[test]
+    fn a_waiting_change_can_be_canceled_and_then_never_applies() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        r.save(on(), c.now(), DELAY);
+        c.advance(Duration::seconds(60));
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.status(c.now()), Status::Disabled);
+        c.advance(Duration::hours(1));
+        assert!(r.due(c.now()).is_none());
+        assert!(!r.hand_over(c.now()));
+        assert_eq!(r.cancel(c.now()), Err(RolloutError::NothingToCancel));
+    }
+
+    #[test]
+    fn once_handed_over_a_change_cannot_be_canceled() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        r.save(on(), c.now(), Duration::zero());
+        assert!(r.hand_over(c.now()));
+        assert_eq!(r.cancel(c.now()), Err(RolloutError::NothingToCancel));
+    }
+
+    #[test]
+    fn a_newer_revision_supersedes_one_not_yet_applied() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let first = r.save(on(), c.now(), DELAY);
+        c.advance(Duration::seconds(100));
+        let topic = Some(Uuid::new_v4());
+        let second = r.save(Target { enabled: true, method: Method::Sms, topic_id: topic }, c.now(), DELAY);
+        assert!(second > first);
+        c.advance(Duration::seconds(200));
+        assert!(r.due(c.now()).is_none(), "the first revision's due time no longer counts");
+        c.advance(Duration::seconds(100));
+        assert_eq!(r.due(c.now()).map(|rev| rev.number), Some(second));
+    }
+
+    #[test]
+    fn an_ack_of_an_older_revision_changes_nothing() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let first = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        let second = r.save(off(), c.now(), DELAY);
+        assert_eq!(r.ack(first, Ok(()), c.now()), Ack::Stale);
+        assert_eq!(r.applied, None);
+        assert_eq!(r.status(c.now()), Status::Disabling { seconds_left: 300 });
+        // Nor does an ack for a revision that was never handed over.
+        assert_eq!(r.ack(second, Ok(()), c.now()), Ack::Stale);
+    }
+
+    #[test]
+    fn an_agent_silent_past_the_deadline_fails_the_change_and_retry_schedules_it_again() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        c.advance(DEADLINE - Duration::seconds(1));
+        assert!(!r.check_deadline(c.now(), DEADLINE));
+        c.advance(Duration::seconds(1));
+        assert!(r.check_deadline(c.now(), DEADLINE));
+        let Status::Failed { reason } = r.status(c.now()) else { panic!("failed") };
+        assert!(reason.contains("did not acknowledge within 10 minutes"), "{reason}");
+        // A late ack of the failed revision does not turn it into success.
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale);
+
+        let again = r.retry(c.now(), DELAY).unwrap();
+        assert!(again > n);
+        assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 300 });
+        assert_eq!(r.retry(c.now(), DELAY), Err(RolloutError::NothingToRetry));
+    }
+
+    #[test]
+    fn an_agent_error_fails_the_change_with_its_reason() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        assert_eq!(r.ack(n, Err("sshd -t failed: line 12: Bad configuration option".into()), c.now()), Ack::Failed);
+        let Status::Failed { reason } = r.status(c.now()) else { panic!("failed") };
+        assert!(reason.contains("sshd -t failed"));
+        assert_eq!(r.applied, None, "the server keeps its previous configuration");
+    }
+
+    #[test]
+    fn disabling_an_enabled_server() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.ack(n, Ok(()), c.now());
+        let m = r.save(off(), c.now(), DELAY);
+        assert_eq!(r.status(c.now()), Status::Disabling { seconds_left: 300 });
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.status(c.now()), Status::Enabled, "canceling keeps what the agent has");
+        let m2 = r.save(off(), c.now(), Duration::zero());
+        assert!(m2 > m);
+        r.hand_over(c.now());
+        r.ack(m2, Ok(()), c.now());
+        assert_eq!(r.status(c.now()), Status::Disabled);
+    }
+}
