@@ -11,6 +11,8 @@ if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+mkdir -p target && log=target/test-output.log && : >"$log"
+
 step "build the console (server and wasm)"
 cargo leptos build
 
@@ -25,9 +27,14 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend LEPTOS_BIN_DIR=server \
     LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false RUSTFLAGS="--cfg erase_components"
-  cargo test --locked -p domain -p migrations -p server
-  cargo test --locked -p app --features ssr
+  cargo test --locked -p domain -p migrations -p server 2>&1 | tee -a "$log"
+  cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )
 
 step "browser tests (Playwright, Debian's Chromium)"
-(cd end2end && npx playwright test)
+(cd end2end && npx playwright test) 2>&1 | tee -a "$log"
+
+rust=$(grep -oE 'test result: ok\. [0-9]+ passed' "$log" | awk '{n += $4} END {print n + 0}')
+browser=$(grep -oE '^ *[0-9]+ passed \(' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+echo
+echo "all tests: $((rust + browser)) passed, 0 failed"
