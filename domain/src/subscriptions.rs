@@ -63,6 +63,18 @@ async fn new_unsubscribe_token(
     Ok(token)
 }
 
+/// Records a subscription event in the audit trail, against its topic.
+async fn note(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    t: &topic::Model,
+    action: &'static str,
+    detail: String,
+) -> DomainResult<()> {
+    audit::record(txn, now, actor, Entry { tenant_id: Some(t.tenant_id), action, target: t.urn.clone(), detail }).await
+}
+
 fn info(t: &topic::Model) -> TopicInfo<'_> {
     TopicInfo { tenant_id: t.tenant_id, name: &t.name, display_name: &t.display_name }
 }
@@ -152,18 +164,7 @@ pub async fn add(
         let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
         outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &endpoint, &confirm_url, &unsubscribe_url))
             .await?;
-        audit::record(
-            &txn,
-            now,
-            actor,
-            Entry {
-                tenant_id: Some(t.tenant_id),
-                action: "subscription.create",
-                target: t.urn.clone(),
-                detail: format!("{} {endpoint}", ch.as_str()),
-            },
-        )
-        .await?;
+        note(&txn, now, actor, &t, "subscription.create", format!("{} {endpoint}", ch.as_str())).await?;
         out.push(model);
     }
     txn.commit().await?;
@@ -223,18 +224,7 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
     let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
     outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &s.endpoint, &confirm_url, &unsubscribe_url))
         .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "subscription.request_confirmation",
-            target: t.urn.clone(),
-            detail: s.endpoint.clone(),
-        },
-    )
-    .await?;
+    note(&txn, now, actor, &t, "subscription.request_confirmation", s.endpoint.clone()).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(())
@@ -244,18 +234,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
     let (s, t) = get(ctx, caller, id).await?;
     let txn = crate::db::write_txn(&ctx.db).await?;
     subscription::Entity::delete_by_id(s.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        ctx.clock.now(),
-        actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "subscription.delete",
-            target: t.urn,
-            detail: format!("{} {}", s.protocol, s.endpoint),
-        },
-    )
-    .await?;
+    note(&txn, ctx.clock.now(), actor, &t, "subscription.delete", format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -332,18 +311,7 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
     am.confirmed_at = Set(Some(now));
     subscription::Entity::update(am).exec(&txn).await?;
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    audit::record(
-        &txn,
-        now,
-        &actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "subscription.confirm",
-            target: t.urn.clone(),
-            detail: format!("{} {}", s.protocol, s.endpoint),
-        },
-    )
-    .await?;
+    note(&txn, now, &actor, &t, "subscription.confirm", format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
@@ -362,18 +330,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
     am.confirm_token_hash = Set(None);
     subscription::Entity::update(am).exec(&txn).await?;
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    audit::record(
-        &txn,
-        now,
-        &actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "subscription.cancel",
-            target: t.urn.clone(),
-            detail: format!("{} {}", s.protocol, s.endpoint),
-        },
-    )
-    .await?;
+    note(&txn, now, &actor, &t, "subscription.cancel", format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
@@ -433,18 +390,7 @@ pub async fn deliver_to_topic(
         )
         .await?;
     }
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "topic.publish",
-            target: t.urn.clone(),
-            detail: format!("{} recipients", confirmed.len()),
-        },
-    )
-    .await?;
+    note(&txn, now, actor, &t, "topic.publish", format!("{} recipients", confirmed.len())).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(confirmed.len())

@@ -10,9 +10,7 @@ use crate::{
     servers::REGIONS,
     validate,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 /// The URN of a topic, in SMN's shape: `urn:smn:{region}:{project_id}:{name}`.
@@ -26,10 +24,6 @@ pub struct TopicSummary {
     pub topic: topic::Model,
     pub confirmed: u64,
     pub total: u64,
-}
-
-pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<topic::Model>> {
-    search(ctx, caller, "").await
 }
 
 /// The tenant's topics whose name or display name contains `text`.
@@ -49,14 +43,28 @@ pub async fn search(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<
 
 pub async fn summaries(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<Vec<TopicSummary>> {
     let topics = search(ctx, caller, text).await?;
-    let mut out = Vec::with_capacity(topics.len());
-    for t in topics {
-        let subs = subscription::Entity::find().filter(subscription::Column::TopicId.eq(t.id));
-        let total = subs.clone().filter(subscription::Column::Status.ne("canceled")).count(&ctx.db).await?;
-        let confirmed = subs.filter(subscription::Column::Status.eq("confirmed")).count(&ctx.db).await?;
-        out.push(TopicSummary { topic: t, confirmed, total });
-    }
-    Ok(out)
+    let counts: Vec<(Uuid, String, i64)> = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::TopicId)
+        .column(subscription::Column::Status)
+        .column_as(subscription::Column::Id.count(), "n")
+        .filter(subscription::Column::TopicId.is_in(topics.iter().map(|t| t.id)))
+        .group_by(subscription::Column::TopicId)
+        .group_by(subscription::Column::Status)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let count = |topic: Uuid, wanted: &dyn Fn(&str) -> bool| -> u64 {
+        counts.iter().filter(|(t, status, _)| *t == topic && wanted(status)).map(|(_, _, n)| *n as u64).sum()
+    };
+    Ok(topics
+        .into_iter()
+        .map(|t| TopicSummary {
+            confirmed: count(t.id, &|s| s == "confirmed"),
+            total: count(t.id, &|s| s != "canceled"),
+            topic: t,
+        })
+        .collect())
 }
 
 /// One topic of the caller's tenant; another tenant's is "not found".
@@ -64,17 +72,6 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<topic::Mo
     let tenant_id = caller.admin_tenant()?;
     topic::Entity::find_by_id(id)
         .filter(topic::Column::TenantId.eq(tenant_id))
-        .one(&ctx.db)
-        .await?
-        .ok_or(DomainError::NotFound("topic"))
-}
-
-/// One topic of the caller's tenant, by URN.
-pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<topic::Model> {
-    let tenant_id = caller.admin_tenant()?;
-    topic::Entity::find()
-        .filter(topic::Column::TenantId.eq(tenant_id))
-        .filter(topic::Column::Urn.eq(urn))
         .one(&ctx.db)
         .await?
         .ok_or(DomainError::NotFound("topic"))
@@ -136,37 +133,6 @@ pub async fn create(
     .await?;
     txn.commit().await?;
     Ok(model)
-}
-
-/// Changes the display name (the name is immutable).
-pub async fn update_display_name(
-    ctx: &Ctx,
-    caller: &Caller,
-    actor: &Actor,
-    id: Uuid,
-    display_name: &str,
-) -> DomainResult<topic::Model> {
-    let t = get(ctx, caller, id).await?;
-    let display_name = display_name.trim();
-    validate::display_name(display_name).map_err(|m| DomainError::validation("display_name", m))?;
-    let txn = crate::db::write_txn(&ctx.db).await?;
-    let mut am: topic::ActiveModel = t.clone().into();
-    am.display_name = Set(display_name.to_owned());
-    let updated = topic::Entity::update(am).exec(&txn).await?;
-    audit::record(
-        &txn,
-        ctx.clock.now(),
-        actor,
-        Entry {
-            tenant_id: Some(t.tenant_id),
-            action: "topic.update",
-            target: t.urn.clone(),
-            detail: format!("display name {:?} -> {display_name:?}", t.display_name),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(updated)
 }
 
 /// Deletes a topic and its subscriptions. A topic that a 2FA configuration uses is kept, and the

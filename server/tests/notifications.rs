@@ -177,6 +177,10 @@ async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backe
     s.follow(&link).await;
     s.sink.wait_for("not-yet@acme.example", 1).await;
 
+    let topics: Vec<serde_json::Value> =
+        s.app.call("topics/list", &[("search", "codes")], Some(&s.admin)).await.json().await.unwrap();
+    let listed = topics.iter().find(|t| t["name"] == "codes").unwrap();
+    assert_eq!((listed["confirmed"].as_u64(), listed["subscriptions"].as_u64()), (Some(1), Some(3)));
     assert_eq!(s.publish(&topic, "Your code is 424242").await, 1, "one confirmed endpoint");
     let got = s.sink.wait_for("yes@acme.example", 2).await;
     assert!(got[1].text.contains("Your code is 424242"));
