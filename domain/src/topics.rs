@@ -135,7 +135,7 @@ pub async fn create(
     Ok(model)
 }
 
-/// Deletes a topic and its subscriptions. A topic that a 2FA configuration uses is kept, and the
+/// Deletes a topic and its subscriptions. A topic that servers with 2FA on use is kept, and the
 /// error names the servers, since deleting it would leave their logins without a code recipient.
 pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let t = get(ctx, caller, id).await?;
@@ -144,6 +144,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         .select_only()
         .column(two_factor_config::Column::ServerId)
         .filter(two_factor_config::Column::TopicId.eq(t.id))
+        .filter(two_factor_config::Column::Enabled.eq(true))
         .into_tuple()
         .all(&txn)
         .await?;
@@ -163,6 +164,12 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
             t.name
         )));
     }
+    // Servers with 2FA off may still remember the topic; they forget it.
+    two_factor_config::Entity::update_many()
+        .col_expr(two_factor_config::Column::TopicId, sea_orm::sea_query::Expr::value(Option::<Uuid>::None))
+        .filter(two_factor_config::Column::TopicId.eq(t.id))
+        .exec(&txn)
+        .await?;
     subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;
     topic::Entity::delete_by_id(t.id).exec(&txn).await?;
     audit::record(

@@ -382,11 +382,12 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
         .all(&s.app.ctx.db)
         .await
         .unwrap();
-    for srv in &servers[..2] {
+    for (i, srv) in servers[..3].iter().enumerate() {
         two_factor_config::Entity::insert(two_factor_config::ActiveModel {
             server_id: Set(srv.id),
             tenant_id: Set(t.tenant_id),
-            enabled: Set(true),
+            // The third has 2FA off and only remembers the topic.
+            enabled: Set(i < 2),
             method: Set("sms".into()),
             topic_id: Set(Some(topic_id)),
             updated_at: Set(chrono::Utc::now()),
@@ -400,6 +401,21 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
     let body = res.text().await.unwrap();
     assert!(body.contains(&servers[0].name) && body.contains(&servers[1].name), "the servers are named: {body}");
     assert!(topic::Entity::find_by_id(topic_id).one(&s.app.ctx.db).await.unwrap().is_some(), "the topic is kept");
+    assert!(!body.contains(&servers[2].name), "a server with 2FA off does not hold the topic: {body}");
+
+    // With 2FA off on both, the topic can go; the servers forget it.
+    two_factor_config::Entity::update_many()
+        .col_expr(two_factor_config::Column::Enabled, sea_orm::sea_query::Expr::value(false))
+        .exec(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await.status(), 200);
+    let remembered = two_factor_config::Entity::find()
+        .filter(two_factor_config::Column::TopicId.is_not_null())
+        .count(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(remembered, 0);
 
     // An unused topic goes, with its subscriptions.
     let unused = s.create_topic("unused", "Acme").await;

@@ -101,3 +101,27 @@ where
         </Transition>
     }
 }
+
+/// A data table: column headings and the rows. A heading that starts with `#` is a number
+/// column (right-aligned); the `#` is not shown.
+#[component]
+pub fn DataTable(headers: &'static [&'static str], children: Children) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        {headers
+                            .iter()
+                            .map(|h| match h.strip_prefix('#') {
+                                Some(h) => view! { <th scope="col" class="num">{h}</th> }.into_any(),
+                                None => view! { <th scope="col">{*h}</th> }.into_any(),
+                            })
+                            .collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}

@@ -33,11 +33,19 @@ pub struct Options {
     pub database_url: Option<String>,
     /// The SMTP server mail goes to; by default a port where nothing listens.
     pub smtp_port: Option<u16>,
+    /// An HTTP SMS gateway; by default the development outbox.
+    pub sms_gateway_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { public_url: None, lockout: LockoutPolicy::default(), database_url: None, smtp_port: None }
+        Self {
+            public_url: None,
+            lockout: LockoutPolicy::default(),
+            database_url: None,
+            smtp_port: None,
+            sms_gateway_url: None,
+        }
     }
 }
 
@@ -63,6 +71,11 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         ("HOSTGUARD_SMTP_PORT".to_string(), opts.smtp_port.unwrap_or(9).to_string()),
         ("HOSTGUARD_DELIVERY_POLL_MS".to_string(), "50".to_string()),
     ];
+    if let Some(url) = opts.sms_gateway_url {
+        vars.push(("HOSTGUARD_SMS_GATEWAY_URL".to_string(), url));
+        vars.push(("HOSTGUARD_SMS_ACCOUNT".to_string(), "AC-test".to_string()));
+        vars.push(("HOSTGUARD_SMS_TOKEN".to_string(), "gateway-secret".to_string()));
+    }
     if let Some(url) = opts.public_url {
         vars.push(("HOSTGUARD_PUBLIC_URL".to_string(), url));
     }

@@ -2,7 +2,7 @@
 //! demo can follow a code from request to delivery.
 
 use crate::{
-    components::status::{status_badge, Loaded, PageHeader},
+    components::status::{status_badge, DataTable, Loaded, PageHeader},
     functions::audit::list_outbox,
 };
 use leptos::prelude::*;
@@ -23,19 +23,7 @@ pub fn OutboxPage() -> impl IntoView {
             <Loaded resource=messages ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No messages yet."</p> }.into_any(),
                         list => view! {
-                            <div class="table-wrap">
-                                <table class="data-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Created"</th>
-                                            <th scope="col">"Channel"</th>
-                                            <th scope="col">"Recipient"</th>
-                                            <th scope="col">"Message"</th>
-                                            <th scope="col">"Status"</th>
-                                            <th scope="col" class="num">"Attempts"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
+                            <DataTable headers=&["Created", "Channel", "Recipient", "Message", "Status", "#Attempts"]>
                                         {list.into_iter().map(|m| view! {
                                             <tr>
                                                 <td class="small">{m.created}</td>
@@ -55,9 +43,7 @@ pub fn OutboxPage() -> impl IntoView {
                                                 <td class="num">{m.attempts}</td>
                                             </tr>
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                         }
                         .into_any(),
                 }/>

@@ -1,7 +1,7 @@
 //! Administration → Tenant accounts (operators only).
 
 use crate::{
-    components::status::{Loaded, PageHeader},
+    components::status::{DataTable, Loaded, PageHeader},
     functions::tenants::list_tenants,
 };
 use leptos::prelude::*;
@@ -17,19 +17,7 @@ pub fn TenantsPage() -> impl IntoView {
         </PageHeader>
         <section class="panel">
             <Loaded resource=tenants ok=move |list| view! {
-                            <div class="table-wrap">
-                                <table class="data-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Tenant"</th>
-                                            <th scope="col">"Project ID"</th>
-                                            <th scope="col" class="num">"Admins"</th>
-                                            <th scope="col" class="num">"Users"</th>
-                                            <th scope="col" class="num">"Servers"</th>
-                                            <th scope="col" class="num">"Agents online"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
+                            <DataTable headers=&["Tenant", "Project ID", "#Admins", "#Users", "#Servers", "#Agents online"]>
                                         {list.into_iter().map(|t| view! {
                                             <tr>
                                                 <td>{t.name}</td>
@@ -40,9 +28,7 @@ pub fn TenantsPage() -> impl IntoView {
                                                 <td class="num">{t.servers_online}</td>
                                             </tr>
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                         }/>
         </section>
     }

@@ -1,7 +1,7 @@
 //! The audit trail: a tenant admin sees their tenant's events, an operator everyone's.
 
 use crate::{
-    components::status::{Loaded, PageHeader},
+    components::status::{DataTable, Loaded, PageHeader},
     functions::audit::list_audit,
 };
 use leptos::prelude::*;
@@ -19,19 +19,7 @@ pub fn AuditPage() -> impl IntoView {
             <Loaded resource=events ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"Nothing has happened yet."</p> }.into_any(),
                         list => view! {
-                            <div class="table-wrap">
-                                <table class="data-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Time"</th>
-                                            <th scope="col">"Who"</th>
-                                            <th scope="col">"Action"</th>
-                                            <th scope="col">"Target"</th>
-                                            <th scope="col">"Detail"</th>
-                                            <th scope="col">"From"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
+                            <DataTable headers=&["Time", "Who", "Action", "Target", "Detail", "From"]>
                                         {list.into_iter().map(|e| view! {
                                             <tr>
                                                 <td class="small">{e.time}</td>
@@ -42,9 +30,7 @@ pub fn AuditPage() -> impl IntoView {
                                                 <td class="mono small">{e.source_ip}</td>
                                             </tr>
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                         }
                         .into_any(),
                 }/>

@@ -3,7 +3,7 @@
 use crate::{
     components::{
         layout::RegionState,
-        status::{Badge, Loaded, PageHeader},
+        status::{Badge, DataTable, Loaded, PageHeader},
     },
     functions::servers::list_servers,
     models::{ServerPage, ServerRow},
@@ -79,24 +79,9 @@ fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="data-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Protected Server"</th>
-                        <th scope="col">"OS"</th>
-                        <th scope="col">"Agent"</th>
-                        <th scope="col">"2FA Status"</th>
-                        <th scope="col">"Method"</th>
-                        <th scope="col">"Topic"</th>
-                        <th scope="col">"Operation"</th>
-                    </tr>
-                </thead>
-                <tbody>
+        <DataTable headers=&["Protected Server", "OS", "Agent", "2FA Status", "Method", "Topic", "Operation"]>
                     {page.items.into_iter().map(|s| view! { <ServerLine s/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                </DataTable>
         <nav class="pager" aria-label="Pages">
             <span class="pager-total">{format!("{} servers · page {} of {pages}", page.total, page.page)}</span>
             {match prev {

@@ -2,7 +2,7 @@
 //! publishing a message to its confirmed endpoints.
 
 use crate::{
-    components::status::{status_badge, FormResult, Loaded, PageHeader},
+    components::status::{status_badge, DataTable, FormResult, Loaded, PageHeader},
     functions::topics::{
         get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
     },
@@ -79,19 +79,7 @@ pub fn TopicDetailPage() -> impl IntoView {
             <Loaded resource=subs ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No subscriptions yet."</p> }.into_any(),
                         list => view! {
-                            <div class="table-wrap">
-                                <table class="data-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Endpoint"</th>
-                                            <th scope="col">"Protocol"</th>
-                                            <th scope="col">"Status"</th>
-                                            <th scope="col">"Remark"</th>
-                                            <th scope="col">"Created"</th>
-                                            <th scope="col">"Operation"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
+                            <DataTable headers=&["Endpoint", "Protocol", "Status", "Remark", "Created", "Operation"]>
                                         {list.into_iter().map(|s| {
                                             let unconfirmed = s.status == "unconfirmed";
                                             let resend_id = s.id.clone();
@@ -119,9 +107,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                                                 </tr>
                                             }
                                         }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                         }
                         .into_any(),
                 }/>

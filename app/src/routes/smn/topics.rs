@@ -1,7 +1,7 @@
 //! Simple Message Notification → Topics: create, search, delete.
 
 use crate::{
-    components::status::{FormResult, Loaded, PageHeader},
+    components::status::{DataTable, FormResult, Loaded, PageHeader},
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
 };
 use leptos::prelude::*;
@@ -62,19 +62,7 @@ pub fn TopicsPage() -> impl IntoView {
             <Loaded resource=topics ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No topics."</p> }.into_any(),
                         list => view! {
-                            <div class="table-wrap">
-                                <table class="data-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Topic Name"</th>
-                                            <th scope="col">"Display Name"</th>
-                                            <th scope="col">"Topic URN"</th>
-                                            <th scope="col">"Subscriptions"</th>
-                                            <th scope="col">"Created"</th>
-                                            <th scope="col">"Operation"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
+                            <DataTable headers=&["Topic Name", "Display Name", "Topic URN", "Subscriptions", "Created", "Operation"]>
                                         {list.into_iter().map(|t| {
                                             let label = format!("Delete topic {}", t.name);
                                             view! {
@@ -95,9 +83,7 @@ pub fn TopicsPage() -> impl IntoView {
                                                 </td>
                                             </tr>
                                         }}).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
+                                    </DataTable>
                         }
                         .into_any(),
                 }/>
