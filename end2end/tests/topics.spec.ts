@@ -18,6 +18,7 @@ test("create a topic, subscribe an email, confirm it from the mail, see Confirme
   await page.getByRole("button", { name: "Add", exact: true }).click();
   const row = page.getByRole("row", { name: new RegExp(address) });
   await expect(row).toContainText("Unconfirmed");
+  await expect(page.getByLabel("Endpoints")).toHaveValue("");
 
   // The confirmation mail arrives at the real SMTP server.
   await expect.poll(() => mailTo(address).length, { timeout: 15_000 }).toBe(1);
@@ -50,4 +51,5 @@ test("bad endpoints get one error each and nothing is added", async ({ page }) =
   await expect(errors).toContainText("endpoints[1].endpoint");
   await expect(errors).toContainText("endpoints[2].endpoint");
   await expect(page.getByText("+8613800000009")).toHaveCount(0);
+  await expect(page.getByLabel("Endpoints")).toHaveValue("+8613800000009\n13800000000\n+86 138");
 });

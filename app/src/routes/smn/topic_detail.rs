@@ -24,6 +24,13 @@ pub fn TopicDetailPage() -> impl IntoView {
         move || (id(), add.version().get(), resend.version().get(), remove.version().get()),
         |(id, _, _, _)| list_subscriptions(id),
     );
+    // After a successful add, empty the endpoints box for the next ones.
+    let endpoints_box = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(textarea)) = (add.value().get(), endpoints_box.get_untracked()) {
+            textarea.set_value("");
+        }
+    });
     // Endpoints confirm from their own mail or phone: look again every few seconds.
     Effect::new(move |_| {
         let _ = set_interval_with_handle(move || subs.refetch(), std::time::Duration::from_secs(5));
@@ -58,7 +65,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                 </div>
                 <div class="field field-wide">
                     <label for="sub-endpoints">"Endpoints"</label>
-                    <textarea id="sub-endpoints" name="endpoints" rows="4" required placeholder="ops@example.com\n+8613800000000"></textarea>
+                    <textarea node_ref=endpoints_box id="sub-endpoints" name="endpoints" rows="4" required placeholder="ops@example.com\n+8613800000000"></textarea>
                     <p class="hint">"One per line, up to 10. Phone numbers with + and the country code. Each gets a confirmation message with a link valid for 48 hours."</p>
                 </div>
                 <div class="field">
