@@ -34,15 +34,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -61,23 +61,25 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/hostguard.css"/>
-        <Title formatter=|text: String| if text.is_empty() { "HostGuard".to_owned() } else { format!("{text} · HostGuard") }/>
+        <Stylesheet id="leptos" href="/pkg/hostguard.css" />
+        <Title formatter=|text: String| {
+            if text.is_empty() { "HostGuard".to_owned() } else { format!("{text} · HostGuard") }
+        } />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async/>
-                <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async/>
-                <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async/>
+                <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
+                <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async/>
-                    <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async/>
-                    <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async/>
-                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async/>
-                    <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
+                    <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async />
+                    <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async />
+                    <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

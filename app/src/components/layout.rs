@@ -43,33 +43,39 @@ pub fn ConsoleLayout() -> impl IntoView {
     let auth = expect_context::<Auth>();
     view! {
         <div class="console">
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main">
+                "Skip to content"
+            </a>
             <header class="topbar">
                 <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true">"HG"</span>
+                    <span class="brand-mark" aria-hidden="true">
+                        "HG"
+                    </span>
                     <span class="brand-name">"HostGuard"</span>
                 </a>
-                <RegionSelect/>
+                <RegionSelect />
                 <div class="topbar-spacer"></div>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match auth.user.await {
-                            Ok(Some(user)) => view! { <AccountMenu user/> }.into_any(),
-                            Ok(None) => view! { <Redirect path="/signin"/> }.into_any(),
+                            Ok(Some(user)) => view! { <AccountMenu user /> }.into_any(),
+                            Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
                             Err(_) => ().into_any(),
                         }
                     })}
                 </Transition>
             </header>
             <div class="frame">
-                <Transition fallback=|| view! { <nav class="sidenav" aria-label="Console"></nav> }>
+                <Transition fallback=|| {
+                    view! { <nav class="sidenav" aria-label="Console"></nav> }
+                }>
                     {move || Suspend::new(async move {
                         let role = auth.user.await.ok().flatten().map(|u| u.role);
-                        view! { <SideNav role/> }
+                        view! { <SideNav role /> }
                     })}
                 </Transition>
                 <main id="main" class="content" tabindex="-1">
-                    <Outlet/>
+                    <Outlet />
                 </main>
             </div>
         </div>
@@ -89,10 +95,7 @@ fn RegionSelect() -> impl IntoView {
                         <span class="visually-hidden">"Region"</span>
                         <select on:change=move |ev| region.set(event_target_value(&ev)) prop:value=move || region.get()>
                             <option value="">"All regions"</option>
-                            {options
-                                .into_iter()
-                                .map(|r| view! { <option value=r.id>{r.name}</option> })
-                                .collect_view()}
+                            {options.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view()}
                         </select>
                     </label>
                 }
@@ -108,17 +111,18 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
     view! {
         <details class="account-menu">
             <summary>
-                <span class="avatar" aria-hidden="true">{initials}</span>
+                <span class="avatar" aria-hidden="true">
+                    {initials}
+                </span>
                 <span class="account-name">{user.display_name.clone()}</span>
             </summary>
             <div class="account-panel">
                 <p class="account-email">{user.email.clone()}</p>
-                <p class="account-role">
-                    {user.role.label()}
-                    {user.tenant_name.clone().map(|t| format!(" · {t}"))}
-                </p>
+                <p class="account-role">{user.role.label()} {user.tenant_name.clone().map(|t| format!(" · {t}"))}</p>
                 <ActionForm action=auth.sign_out>
-                    <button type="submit" class="button button-secondary">"Sign out"</button>
+                    <button type="submit" class="button button-secondary">
+                        "Sign out"
+                    </button>
                 </ActionForm>
             </div>
         </details>
@@ -162,5 +166,9 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
         .into_any(),
         None => ().into_any(),
     };
-    view! { <nav class="sidenav" aria-label="Console">{links}</nav> }
+    view! {
+        <nav class="sidenav" aria-label="Console">
+            {links}
+        </nav>
+    }
 }

@@ -11,13 +11,14 @@ pub fn PageHeader(
 ) -> impl IntoView {
     view! {
         <header class="page-header">
-            {(!crumbs.is_empty()).then(|| view! {
-                <nav class="crumbs" aria-label="Breadcrumb">
-                    {crumbs.iter().map(|c| view! { <span>{*c}</span> }).collect_view()}
-                </nav>
-            })}
-            <h1>{title}</h1>
-            <div class="page-intro">{children()}</div>
+            {(!crumbs.is_empty())
+                .then(|| {
+                    view! {
+                        <nav class="crumbs" aria-label="Breadcrumb">
+                            {crumbs.iter().map(|c| view! { <span>{*c}</span> }).collect_view()}
+                        </nav>
+                    }
+                })} <h1>{title}</h1> <div class="page-intro">{children()}</div>
         </header>
     }
 }
@@ -29,7 +30,14 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     view! {
         <div class="notice notice-error" role="alert">
             <p>{error.to_string()}</p>
-            {signin.then(|| view! { <p><a href="/signin">"Sign in"</a></p> })}
+            {signin
+                .then(|| {
+                    view! {
+                        <p>
+                            <a href="/signin">"Sign in"</a>
+                        </p>
+                    }
+                })}
         </div>
     }
 }
@@ -41,7 +49,11 @@ pub fn Badge(kind: &'static str, text: String) -> impl IntoView {
 
 #[component]
 pub fn Loading() -> impl IntoView {
-    view! { <p class="loading" aria-live="polite">"Loading…"</p> }
+    view! {
+        <p class="loading" aria-live="polite">
+            "Loading…"
+        </p>
+    }
 }
 
 /// The outcome of a form's last submission: nothing, a success note, or its errors, one per
@@ -54,14 +66,35 @@ where
 {
     move || match value.get() {
         None => ().into_any(),
-        Some(Ok(v)) => view! { <p class="form-ok" role="status">{success.run(v)}</p> }.into_any(),
+        Some(Ok(v)) => view! {
+            <p class="form-ok" role="status">
+                {success.run(v)}
+            </p>
+        }
+        .into_any(),
         Some(Err(AppError::Invalid(errors))) => view! {
             <ul class="form-error" role="alert">
-                {errors.into_iter().map(|e| view! { <li><b>{e.field}</b>": "{e.message}</li> }).collect_view()}
+                {errors
+                    .into_iter()
+                    .map(|e| {
+                        view! {
+                            <li>
+                                <b>{e.field}</b>
+                                ": "
+                                {e.message}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
         }
         .into_any(),
-        Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+        Some(Err(e)) => view! {
+            <p class="form-error" role="alert">
+                {e.to_string()}
+            </p>
+        }
+        .into_any(),
     }
 }
 
@@ -75,7 +108,7 @@ pub fn status_badge(status: &str) -> impl IntoView {
         "failed" => ("err", "Failed"),
         other => ("muted", other),
     };
-    view! { <Badge kind text=text.to_owned()/> }
+    view! { <Badge kind text=text.to_owned() /> }
 }
 
 /// Shows a resource: "Loading…" until it arrives, its error in an `ErrorPanel`, or `ok` of its
@@ -94,7 +127,7 @@ where
                 Suspend::new(async move {
                     match resource.await {
                         Ok(value) => ok(value).into_any(),
-                        Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                     }
                 })
             }}
@@ -114,7 +147,14 @@ pub fn DataTable(headers: &'static [&'static str], children: Children) -> impl I
                         {headers
                             .iter()
                             .map(|h| match h.strip_prefix('#') {
-                                Some(h) => view! { <th scope="col" class="num">{h}</th> }.into_any(),
+                                Some(h) => {
+                                    view! {
+                                        <th scope="col" class="num">
+                                            {h}
+                                        </th>
+                                    }
+                                        .into_any()
+                                }
                                 None => view! { <th scope="col">{*h}</th> }.into_any(),
                             })
                             .collect_view()}

@@ -11,8 +11,8 @@ pub fn HomePage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 match auth.user.await {
-                    Ok(Some(user)) => view! { <Redirect path=user.role.home()/> }.into_any(),
-                    _ => view! { <Redirect path="/signin"/> }.into_any(),
+                    Ok(Some(user)) => view! { <Redirect path=user.role.home() /> }.into_any(),
+                    _ => view! { <Redirect path="/signin" /> }.into_any(),
                 }
             })}
         </Transition>

@@ -16,11 +16,13 @@ pub fn SignInPage() -> impl IntoView {
         None => query.read().get("error").and_then(|c| AppError::message_for_code(&c)).map(str::to_owned),
     };
     view! {
-        <Title text="Sign in"/>
+        <Title text="Sign in" />
         <main class="standalone">
             <div class="card signin-card">
                 <div class="signin-brand">
-                    <span class="brand-mark" aria-hidden="true">"HG"</span>
+                    <span class="brand-mark" aria-hidden="true">
+                        "HG"
+                    </span>
                     <span class="brand-name">"HostGuard"</span>
                 </div>
                 <h1>"Sign in"</h1>
@@ -28,14 +30,27 @@ pub fn SignInPage() -> impl IntoView {
                 <ActionForm action>
                     <div class="field">
                         <label for="email">"Email"</label>
-                        <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
+                        <input id="email" name="email" type="email" autocomplete="username" required autofocus />
                     </div>
                     <div class="field">
                         <label for="password">"Password"</label>
-                        <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                        <input id="password" name="password" type="password" autocomplete="current-password" required />
                     </div>
-                    {move || error().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
-                    <button type="submit" class="button button-primary button-block" disabled=move || action.pending().get()>
+                    {move || {
+                        error()
+                            .map(|e| {
+                                view! {
+                                    <p class="form-error" role="alert">
+                                        {e}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <button
+                        type="submit"
+                        class="button button-primary button-block"
+                        disabled=move || action.pending().get()
+                    >
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>

@@ -15,26 +15,49 @@ pub fn OutboxPage() -> impl IntoView {
         let _ = set_interval_with_handle(move || messages.refetch(), std::time::Duration::from_secs(5));
     });
     view! {
-        <Title text="Outbox"/>
+        <Title text="Outbox" />
         <PageHeader title="Outbox" crumbs=&["Administration"]>
-            <p>"Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed."</p>
+            <p>
+                "Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed."
+            </p>
         </PageHeader>
         <section class="panel">
-            <Loaded resource=messages ok=move |value| match value {
+            <Loaded
+                resource=messages
+                ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No messages yet."</p> }.into_any(),
-                        list => view! {
-                            <DataTable headers=&["Created", "Channel", "Recipient", "Message", "Status", "#Attempts"]>
-                                        {list.into_iter().map(|m| view! {
+                    list => {
+                        view! {
+                            <DataTable headers=&[
+                                "Created",
+                                "Channel",
+                                "Recipient",
+                                "Message",
+                                "Status",
+                                "#Attempts",
+                            ]>
+                                {list
+                                    .into_iter()
+                                    .map(|m| {
+                                        view! {
                                             <tr>
                                                 <td class="small">{m.created}</td>
                                                 <td>{m.channel.to_uppercase()}</td>
                                                 <td>{m.recipient}</td>
                                                 <td>
                                                     <details>
-                                                        <summary>{if m.subject.is_empty() { m.kind.clone() } else { m.subject.clone() }}</summary>
+                                                        <summary>
+                                                            {if m.subject.is_empty() {
+                                                                m.kind.clone()
+                                                            } else {
+                                                                m.subject.clone()
+                                                            }}
+                                                        </summary>
                                                         <pre class="message-body">{m.body_text}</pre>
                                                     </details>
-                                                    {m.last_error.map(|e| view! { <p class="small error-text">{e}</p> })}
+                                                    {m
+                                                        .last_error
+                                                        .map(|e| view! { <p class="small error-text">{e}</p> })}
                                                 </td>
                                                 <td>
                                                     {status_badge(&m.status)}
@@ -42,11 +65,15 @@ pub fn OutboxPage() -> impl IntoView {
                                                 </td>
                                                 <td class="num">{m.attempts}</td>
                                             </tr>
-                                        }).collect_view()}
-                                    </DataTable>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </DataTable>
                         }
-                        .into_any(),
-                }/>
+                            .into_any()
+                    }
+                }
+            />
         </section>
     }
 }

@@ -11,16 +11,29 @@ use leptos_meta::Title;
 pub fn AuditPage() -> impl IntoView {
     let events = Resource::new(|| (), |_| list_audit());
     view! {
-        <Title text="Audit trail"/>
+        <Title text="Audit trail" />
         <PageHeader title="Audit trail">
             <p>"Who created, changed, confirmed or deleted what, when, and from which address. Newest first."</p>
         </PageHeader>
         <section class="panel">
-            <Loaded resource=events ok=move |value| match value {
+            <Loaded
+                resource=events
+                ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"Nothing has happened yet."</p> }.into_any(),
-                        list => view! {
-                            <DataTable headers=&["Time", "Who", "Action", "Target", "Detail", "From"]>
-                                        {list.into_iter().map(|e| view! {
+                    list => {
+                        view! {
+                            <DataTable headers=&[
+                                "Time",
+                                "Who",
+                                "Action",
+                                "Target",
+                                "Detail",
+                                "From",
+                            ]>
+                                {list
+                                    .into_iter()
+                                    .map(|e| {
+                                        view! {
                                             <tr>
                                                 <td class="small">{e.time}</td>
                                                 <td>{e.actor}</td>
@@ -29,11 +42,15 @@ pub fn AuditPage() -> impl IntoView {
                                                 <td>{e.detail}</td>
                                                 <td class="mono small">{e.source_ip}</td>
                                             </tr>
-                                        }).collect_view()}
-                                    </DataTable>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </DataTable>
                         }
-                        .into_any(),
-                }/>
+                            .into_any()
+                    }
+                }
+            />
         </section>
     }
 }

@@ -32,7 +32,7 @@ pub fn TwoFactorPage() -> impl IntoView {
     );
 
     view! {
-        <Title text="Two-Factor Authentication"/>
+        <Title text="Two-Factor Authentication" />
         <PageHeader title="Two-Factor Authentication" crumbs=&["Host Security", "Installation & Configuration"]>
             <p>
                 "Two-factor authentication asks everyone who logs in to a server for a verification code after their password. "
@@ -44,18 +44,27 @@ pub fn TwoFactorPage() -> impl IntoView {
                 <div class="toolbar">
                     <label class="search">
                         <span class="visually-hidden">"Search by server name or IP address"</span>
-                        <input type="search" name="search" placeholder="Search by server name or IP address" prop:value=search/>
+                        <input
+                            type="search"
+                            name="search"
+                            placeholder="Search by server name or IP address"
+                            prop:value=search
+                        />
                     </label>
                     <label class="inline-field">
-                        "Per page"
-                        <select name="size" prop:value=move || size().to_string()>
-                            {PAGE_SIZES.iter().map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> }).collect_view()}
+                        "Per page" <select name="size" prop:value=move || size().to_string()>
+                            {PAGE_SIZES
+                                .iter()
+                                .map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> })
+                                .collect_view()}
                         </select>
                     </label>
-                    <button type="submit" class="button button-secondary">"Search"</button>
+                    <button type="submit" class="button button-secondary">
+                        "Search"
+                    </button>
                 </div>
             </Form>
-            <Loaded resource=servers ok=move |page| view! { <ServerTable page search=search()/> }/>
+            <Loaded resource=servers ok=move |page| view! { <ServerTable page search=search() /> } />
         </section>
     }
 }
@@ -73,24 +82,62 @@ fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
     if page.items.is_empty() {
         return view! {
             <p class="empty">
-                {if search.is_empty() { "No servers yet.".to_owned() } else { format!("No server matches “{search}”.") }}
+                {if search.is_empty() {
+                    "No servers yet.".to_owned()
+                } else {
+                    format!("No server matches “{search}”.")
+                }}
             </p>
         }
         .into_any();
     }
     view! {
-        <DataTable headers=&["Protected Server", "OS", "Agent", "2FA Status", "Method", "Topic", "Operation"]>
-                    {page.items.into_iter().map(|s| view! { <ServerLine s/> }).collect_view()}
-                </DataTable>
+        <DataTable headers=&[
+            "Protected Server",
+            "OS",
+            "Agent",
+            "2FA Status",
+            "Method",
+            "Topic",
+            "Operation",
+        ]>{page.items.into_iter().map(|s| view! { <ServerLine s /> }).collect_view()}</DataTable>
         <nav class="pager" aria-label="Pages">
             <span class="pager-total">{format!("{} servers · page {} of {pages}", page.total, page.page)}</span>
             {match prev {
-                Some(href) => view! { <A href=href attr:class="button button-secondary" attr:rel="prev">"Previous"</A> }.into_any(),
-                None => view! { <span class="button button-secondary" aria-disabled="true">"Previous"</span> }.into_any(),
+                Some(href) => {
+                    view! {
+                        <A href=href attr:class="button button-secondary" attr:rel="prev">
+                            "Previous"
+                        </A>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <span class="button button-secondary" aria-disabled="true">
+                            "Previous"
+                        </span>
+                    }
+                        .into_any()
+                }
             }}
             {match next {
-                Some(href) => view! { <A href=href attr:class="button button-secondary" attr:rel="next">"Next"</A> }.into_any(),
-                None => view! { <span class="button button-secondary" aria-disabled="true">"Next"</span> }.into_any(),
+                Some(href) => {
+                    view! {
+                        <A href=href attr:class="button button-secondary" attr:rel="next">
+                            "Next"
+                        </A>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <span class="button button-secondary" aria-disabled="true">
+                            "Next"
+                        </span>
+                    }
+                        .into_any()
+                }
             }}
         </nav>
     }
@@ -109,15 +156,19 @@ fn ServerLine(s: ServerRow) -> impl IntoView {
             <td>{os}<div class="muted small">{s.os_name.clone()}</div></td>
             <td>
                 {if s.agent_online {
-                    view! { <Badge kind="ok" text="Online".into()/> }.into_any()
+                    view! { <Badge kind="ok" text="Online".into() /> }.into_any()
                 } else {
-                    view! { <Badge kind="muted" text="Offline".into()/> }.into_any()
+                    view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
                 }}
             </td>
-            <td><Badge kind="muted" text="Disabled".into()/></td>
+            <td>
+                <Badge kind="muted" text="Disabled".into() />
+            </td>
             <td>"--"</td>
             <td>"--"</td>
-            <td><A href=format!("/hss/servers/{}", s.id)>"Details"</A></td>
+            <td>
+                <A href=format!("/hss/servers/{}", s.id)>"Details"</A>
+            </td>
         </tr>
     }
 }

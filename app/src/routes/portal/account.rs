@@ -11,18 +11,26 @@ use leptos_meta::Title;
 pub fn AccountPage() -> impl IntoView {
     let account = Resource::new(|| (), |_| my_account());
     view! {
-        <Title text="My account"/>
+        <Title text="My account" />
         <PageHeader title="My account">
             <p>"The account you use to approve logins to your organisation's servers."</p>
         </PageHeader>
         <section class="panel">
-            <Loaded resource=account ok=move |me| view! {
-                            <dl class="facts">
-                                <dt>"Name"</dt><dd>{me.display_name}</dd>
-                                <dt>"Email"</dt><dd>{me.email}</dd>
-                                <dt>"Organisation"</dt><dd>{me.tenant_name.unwrap_or_default()}</dd>
-                            </dl>
-                        }/>
+            <Loaded
+                resource=account
+                ok=move |me| {
+                    view! {
+                        <dl class="facts">
+                            <dt>"Name"</dt>
+                            <dd>{me.display_name}</dd>
+                            <dt>"Email"</dt>
+                            <dd>{me.email}</dd>
+                            <dt>"Organisation"</dt>
+                            <dd>{me.tenant_name.unwrap_or_default()}</dd>
+                        </dl>
+                    }
+                }
+            />
         </section>
     }
 }

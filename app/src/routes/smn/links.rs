@@ -26,32 +26,46 @@ fn LinkPage(
     done: fn(&LinkOutcome) -> String,
 ) -> impl IntoView {
     view! {
-        <Title text=title/>
+        <Title text=title />
         <main class="standalone">
             <div class="card">
                 <div class="signin-brand">
-                    <span class="brand-mark" aria-hidden="true">"HG"</span>
+                    <span class="brand-mark" aria-hidden="true">
+                        "HG"
+                    </span>
                     <span class="brand-name">"HostGuard"</span>
                 </div>
-                <Suspense fallback=|| view! { <p class="loading">"Checking the link…"</p> }>
+                <Suspense fallback=|| {
+                    view! { <p class="loading">"Checking the link…"</p> }
+                }>
                     {move || Suspend::new(async move {
                         match result.await {
-                            Ok(o) => view! {
-                                <h1>{title}</h1>
-                                <p class="link-outcome" role="status">{done(&o)}</p>
-                                <p class="muted">{what(&o)}</p>
+                            Ok(o) => {
+                                view! {
+                                    <h1>{title}</h1>
+                                    <p class="link-outcome" role="status">
+                                        {done(&o)}
+                                    </p>
+                                    <p class="muted">{what(&o)}</p>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
-                            Err(AppError::NotFound(_)) => view! {
-                                <h1>"This link is not valid"</h1>
-                                <p role="alert">"It may have been copied incompletely, or replaced by a newer message. Use the link in the newest message you received."</p>
+                            Err(AppError::NotFound(_)) => {
+                                view! {
+                                    <h1>"This link is not valid"</h1>
+                                    <p role="alert">
+                                        "It may have been copied incompletely, or replaced by a newer message. Use the link in the newest message you received."
+                                    </p>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
-                            Err(e) => view! {
-                                <h1>"This link cannot be used"</h1>
-                                <p role="alert">{e.to_string()}</p>
+                            Err(e) => {
+                                view! {
+                                    <h1>"This link cannot be used"</h1>
+                                    <p role="alert">{e.to_string()}</p>
+                                }
+                                    .into_any()
                             }
-                            .into_any(),
                         }
                     })}
                 </Suspense>
@@ -68,10 +82,13 @@ pub fn ConfirmPage() -> impl IntoView {
         <LinkPage
             title="Subscription confirmed"
             result
-            done=|o| if o.already {
-                "This subscription was already confirmed. Nothing changed.".to_owned()
-            } else {
-                "Your subscription is confirmed. From now on you will receive this topic's messages, such as login verification codes.".to_owned()
+            done=|o| {
+                if o.already {
+                    "This subscription was already confirmed. Nothing changed.".to_owned()
+                } else {
+                    "Your subscription is confirmed. From now on you will receive this topic's messages, such as login verification codes."
+                        .to_owned()
+                }
             }
         />
     }
@@ -85,10 +102,12 @@ pub fn UnsubscribePage() -> impl IntoView {
         <LinkPage
             title="Unsubscribed"
             result
-            done=|o| if o.already {
-                "You had already unsubscribed. Nothing changed.".to_owned()
-            } else {
-                "You are unsubscribed and will receive no more messages from this topic.".to_owned()
+            done=|o| {
+                if o.already {
+                    "You had already unsubscribed. Nothing changed.".to_owned()
+                } else {
+                    "You are unsubscribed and will receive no more messages from this topic.".to_owned()
+                }
             }
         />
     }

@@ -37,25 +37,35 @@ pub fn TopicDetailPage() -> impl IntoView {
     });
 
     view! {
-        <Title text="Topic"/>
+        <Title text="Topic" />
         <PageHeader title="Topic" crumbs=&["Simple Message Notification", "Topics"]>
-            <p><A href="/smn/topics">"← All topics"</A></p>
+            <p>
+                <A href="/smn/topics">"← All topics"</A>
+            </p>
         </PageHeader>
-        <Loaded resource=topic ok=move |t| view! {
-                        <section class="panel">
-                            <h2>{t.name.clone()}</h2>
-                            <dl class="facts">
-                                <dt>"Display name"</dt><dd>{t.display_name.clone()}</dd>
-                                <dt>"Topic URN"</dt><dd class="mono">{t.urn.clone()}</dd>
-                                <dt>"Created"</dt><dd>{t.created.clone()}</dd>
-                            </dl>
-                        </section>
-                    }/>
+        <Loaded
+            resource=topic
+            ok=move |t| {
+                view! {
+                    <section class="panel">
+                        <h2>{t.name.clone()}</h2>
+                        <dl class="facts">
+                            <dt>"Display name"</dt>
+                            <dd>{t.display_name.clone()}</dd>
+                            <dt>"Topic URN"</dt>
+                            <dd class="mono">{t.urn.clone()}</dd>
+                            <dt>"Created"</dt>
+                            <dd>{t.created.clone()}</dd>
+                        </dl>
+                    </section>
+                }
+            }
+        />
 
         <section class="panel">
             <h2>"Add subscription"</h2>
             <ActionForm action=add attr:class="form-grid">
-                <input type="hidden" name="topic_id" prop:value=id/>
+                <input type="hidden" name="topic_id" prop:value=id />
                 <div class="field">
                     <label for="sub-protocol">"Protocol"</label>
                     <select id="sub-protocol" name="protocol">
@@ -65,79 +75,124 @@ pub fn TopicDetailPage() -> impl IntoView {
                 </div>
                 <div class="field field-wide">
                     <label for="sub-endpoints">"Endpoints"</label>
-                    <textarea node_ref=endpoints_box id="sub-endpoints" name="endpoints" rows="4" required placeholder="ops@example.com\n+8613800000000"></textarea>
-                    <p class="hint">"One per line, up to 10. Phone numbers with + and the country code. Each gets a confirmation message with a link valid for 48 hours."</p>
+                    <textarea
+                        node_ref=endpoints_box
+                        id="sub-endpoints"
+                        name="endpoints"
+                        rows="4"
+                        required
+                        placeholder="ops@example.com\n+8613800000000"
+                    ></textarea>
+                    <p class="hint">
+                        "One per line, up to 10. Phone numbers with + and the country code. Each gets a confirmation message with a link valid for 48 hours."
+                    </p>
                 </div>
                 <div class="field">
                     <label for="sub-remark">"Remark (optional)"</label>
-                    <input id="sub-remark" name="remark" type="text" maxlength="128"/>
+                    <input id="sub-remark" name="remark" type="text" maxlength="128" />
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || add.pending().get()>"Add"</button>
+                    <button type="submit" class="button button-primary" disabled=move || add.pending().get()>
+                        "Add"
+                    </button>
                 </div>
             </ActionForm>
-            <FormResult value=add.value() success=|n: usize| format!("{n} subscription(s) added. Each endpoint must now follow the link in its confirmation message.")/>
+            <FormResult
+                value=add.value()
+                success=|n: usize| {
+                    format!(
+                        "{n} subscription(s) added. Each endpoint must now follow the link in its confirmation message.",
+                    )
+                }
+            />
         </section>
 
         <section class="panel">
             <h2>"Subscriptions"</h2>
-            <FormResult value=resend.value() success=|_| "Confirmation requested again.".to_owned()/>
-            <FormResult value=remove.value() success=|_| "Subscription deleted.".to_owned()/>
-            <Loaded resource=subs ok=move |value| match value {
+            <FormResult value=resend.value() success=|_| "Confirmation requested again.".to_owned() />
+            <FormResult value=remove.value() success=|_| "Subscription deleted.".to_owned() />
+            <Loaded
+                resource=subs
+                ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No subscriptions yet."</p> }.into_any(),
-                        list => view! {
-                            <DataTable headers=&["Endpoint", "Protocol", "Status", "Remark", "Created", "Operation"]>
-                                        {list.into_iter().map(|s| {
-                                            let unconfirmed = s.status == "unconfirmed";
-                                            let resend_id = s.id.clone();
-                                            view! {
-                                                <tr>
-                                                    <td>{s.endpoint.clone()}</td>
-                                                    <td>{if s.protocol == "sms" { "SMS" } else { "Email" }}</td>
-                                                    <td>{status_badge(&s.status)}</td>
-                                                    <td>{s.remark.clone()}</td>
-                                                    <td class="small">{s.created.clone()}</td>
-                                                    <td>
-                                                        <div class="row-actions">
-                                                            {unconfirmed.then(|| view! {
-                                                                <ActionForm action=resend>
-                                                                    <input type="hidden" name="id" value=resend_id/>
-                                                                    <button type="submit" class="link-button">"Request confirmation"</button>
-                                                                </ActionForm>
-                                                            })}
-                                                            <ActionForm action=remove>
-                                                                <input type="hidden" name="id" value=s.id.clone()/>
-                                                                <button type="submit" class="link-button danger" aria-label=format!("Delete {}", s.endpoint)>"Delete"</button>
-                                                            </ActionForm>
-                                                        </div>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </DataTable>
+                    list => {
+                        view! {
+                            <DataTable headers=&[
+                                "Endpoint",
+                                "Protocol",
+                                "Status",
+                                "Remark",
+                                "Created",
+                                "Operation",
+                            ]>
+                                {list
+                                    .into_iter()
+                                    .map(|s| {
+                                        let unconfirmed = s.status == "unconfirmed";
+                                        let resend_id = s.id.clone();
+                                        view! {
+                                            <tr>
+                                                <td>{s.endpoint.clone()}</td>
+                                                <td>{if s.protocol == "sms" { "SMS" } else { "Email" }}</td>
+                                                <td>{status_badge(&s.status)}</td>
+                                                <td>{s.remark.clone()}</td>
+                                                <td class="small">{s.created.clone()}</td>
+                                                <td>
+                                                    <div class="row-actions">
+                                                        {unconfirmed
+                                                            .then(|| {
+                                                                view! {
+                                                                    <ActionForm action=resend>
+                                                                        <input type="hidden" name="id" value=resend_id />
+                                                                        <button type="submit" class="link-button">
+                                                                            "Request confirmation"
+                                                                        </button>
+                                                                    </ActionForm>
+                                                                }
+                                                            })} <ActionForm action=remove>
+                                                            <input type="hidden" name="id" value=s.id.clone() />
+                                                            <button
+                                                                type="submit"
+                                                                class="link-button danger"
+                                                                aria-label=format!("Delete {}", s.endpoint)
+                                                            >
+                                                                "Delete"
+                                                            </button>
+                                                        </ActionForm>
+                                                    </div>
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </DataTable>
                         }
-                        .into_any(),
-                }/>
+                            .into_any()
+                    }
+                }
+            />
         </section>
 
         <section class="panel">
             <h2>"Publish message"</h2>
             <p class="muted">"Sent to the confirmed endpoints only."</p>
             <ActionForm action=publish attr:class="form-grid">
-                <input type="hidden" name="topic_id" prop:value=id/>
+                <input type="hidden" name="topic_id" prop:value=id />
                 <div class="field">
                     <label for="pub-subject">"Subject"</label>
-                    <input id="pub-subject" name="subject" type="text" maxlength="512"/>
+                    <input id="pub-subject" name="subject" type="text" maxlength="512" />
                 </div>
                 <div class="field field-wide">
                     <label for="pub-message">"Message"</label>
                     <textarea id="pub-message" name="message" rows="3" required></textarea>
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="button button-secondary" disabled=move || publish.pending().get()>"Publish"</button>
+                    <button type="submit" class="button button-secondary" disabled=move || publish.pending().get()>
+                        "Publish"
+                    </button>
                 </div>
             </ActionForm>
-            <FormResult value=publish.value() success=|n: usize| format!("Sent to {n} confirmed endpoint(s).")/>
+            <FormResult value=publish.value() success=|n: usize| format!("Sent to {n} confirmed endpoint(s).") />
         </section>
     }
 }

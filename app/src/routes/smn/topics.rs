@@ -22,7 +22,7 @@ pub fn TopicsPage() -> impl IntoView {
         |(search, _, _)| list_topics(search),
     );
     view! {
-        <Title text="Topics"/>
+        <Title text="Topics" />
         <PageHeader title="Topics" crumbs=&["Simple Message Notification"]>
             <p>
                 "A topic names who receives login verification codes: its confirmed SMS and email subscriptions. "
@@ -34,40 +34,69 @@ pub fn TopicsPage() -> impl IntoView {
             <ActionForm action=create attr:class="form-grid">
                 <div class="field">
                     <label for="topic-name">"Topic name"</label>
-                    <input id="topic-name" name="name" type="text" required maxlength="255" placeholder="login-codes"/>
+                    <input id="topic-name" name="name" type="text" required maxlength="255" placeholder="login-codes" />
                     <p class="hint">"Letters, digits, - and _; up to 255 characters. It cannot be changed later."</p>
                 </div>
                 <div class="field">
                     <label for="topic-display">"Display name"</label>
-                    <input id="topic-display" name="display_name" type="text" maxlength="192" placeholder="Acme Login Codes"/>
+                    <input
+                        id="topic-display"
+                        name="display_name"
+                        type="text"
+                        maxlength="192"
+                        placeholder="Acme Login Codes"
+                    />
                     <p class="hint">"Up to 192 characters. Shown as the sender of emails."</p>
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create topic"</button>
+                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>
+                        "Create topic"
+                    </button>
                 </div>
             </ActionForm>
-            <FormResult value=create.value() success=|_| "Topic created.".to_owned()/>
+            <FormResult value=create.value() success=|_| "Topic created.".to_owned() />
         </section>
         <section class="panel">
             <Form method="GET" action="">
                 <div class="toolbar">
                     <label class="search">
                         <span class="visually-hidden">"Search topics"</span>
-                        <input type="search" name="search" placeholder="Search by name or display name" prop:value=search/>
+                        <input
+                            type="search"
+                            name="search"
+                            placeholder="Search by name or display name"
+                            prop:value=search
+                        />
                     </label>
-                    <button type="submit" class="button button-secondary">"Search"</button>
+                    <button type="submit" class="button button-secondary">
+                        "Search"
+                    </button>
                 </div>
             </Form>
-            <FormResult value=delete.value() success=|_| "Topic deleted.".to_owned()/>
-            <Loaded resource=topics ok=move |value| match value {
+            <FormResult value=delete.value() success=|_| "Topic deleted.".to_owned() />
+            <Loaded
+                resource=topics
+                ok=move |value| match value {
                     list if list.is_empty() => view! { <p class="empty">"No topics."</p> }.into_any(),
-                        list => view! {
-                            <DataTable headers=&["Topic Name", "Display Name", "Topic URN", "Subscriptions", "Created", "Operation"]>
-                                        {list.into_iter().map(|t| {
-                                            let label = format!("Delete topic {}", t.name);
-                                            view! {
+                    list => {
+                        view! {
+                            <DataTable headers=&[
+                                "Topic Name",
+                                "Display Name",
+                                "Topic URN",
+                                "Subscriptions",
+                                "Created",
+                                "Operation",
+                            ]>
+                                {list
+                                    .into_iter()
+                                    .map(|t| {
+                                        let label = format!("Delete topic {}", t.name);
+                                        view! {
                                             <tr>
-                                                <td><A href=format!("/smn/topics/{}", t.id)>{t.name.clone()}</A></td>
+                                                <td>
+                                                    <A href=format!("/smn/topics/{}", t.id)>{t.name.clone()}</A>
+                                                </td>
                                                 <td>{t.display_name}</td>
                                                 <td class="mono small">{t.urn}</td>
                                                 <td>{format!("{} confirmed of {}", t.confirmed, t.subscriptions)}</td>
@@ -76,17 +105,27 @@ pub fn TopicsPage() -> impl IntoView {
                                                     <div class="row-actions">
                                                         <A href=format!("/smn/topics/{}", t.id)>"Subscriptions"</A>
                                                         <ActionForm action=delete>
-                                                            <input type="hidden" name="id" value=t.id.clone()/>
-                                                            <button type="submit" class="link-button danger" aria-label=label>"Delete"</button>
+                                                            <input type="hidden" name="id" value=t.id.clone() />
+                                                            <button
+                                                                type="submit"
+                                                                class="link-button danger"
+                                                                aria-label=label
+                                                            >
+                                                                "Delete"
+                                                            </button>
                                                         </ActionForm>
                                                     </div>
                                                 </td>
                                             </tr>
-                                        }}).collect_view()}
-                                    </DataTable>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </DataTable>
                         }
-                        .into_any(),
-                }/>
+                            .into_any()
+                    }
+                }
+            />
         </section>
     }
 }
