@@ -427,3 +427,41 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
     assert_eq!(left.await.unwrap(), 0);
 }
 on_both_databases!(a_topic_that_2fa_uses_cannot_be_deleted, super::a_topic_that_2fa_uses_cannot_be_deleted);
+
+async fn a_message_that_keeps_failing_ends_failed_with_the_reason(backend: Backend) {
+    let mut s = setup(backend).await;
+    s.sink.stop();
+    let topic = s.create_topic("never", "Acme").await;
+    s.subscribe(&topic, "email", "unreachable@acme.example").await;
+    let db = s.app.ctx.db.clone();
+    let message = || async {
+        outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq("unreachable@acme.example"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    for attempt in 1..domain::outbox::MAX_ATTEMPTS {
+        eventually(&format!("attempt {attempt} is recorded"), || async { message().await.attempts >= attempt }).await;
+        assert_eq!(message().await.status, "pending", "retried after attempt {attempt}");
+        s.app.clock.advance(domain::outbox::backoff(attempt) + chrono::Duration::seconds(1));
+    }
+    eventually("the message is given up", || async { message().await.status == "failed" }).await;
+    let m = message().await;
+    assert_eq!(m.attempts, domain::outbox::MAX_ATTEMPTS);
+    assert!(m.last_error.as_deref().unwrap_or_default().contains("SMTP"), "{:?}", m.last_error);
+    // It stays failed: no more attempts, and the operators see why on the Outbox page.
+    s.app.clock.advance(chrono::Duration::hours(2));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(message().await.attempts, domain::outbox::MAX_ATTEMPTS);
+    let operator = s.app.sign_in(OPERATOR).await;
+    let outbox: Vec<serde_json::Value> = s.app.call("admin/outbox", &[], Some(&operator)).await.json().await.unwrap();
+    let row = outbox.iter().find(|m| m["recipient"] == "unreachable@acme.example").unwrap();
+    assert_eq!(row["status"], "failed");
+    assert!(row["last_error"].as_str().unwrap().contains("SMTP"));
+}
+on_both_databases!(
+    a_message_that_keeps_failing_ends_failed_with_the_reason,
+    super::a_message_that_keeps_failing_ends_failed_with_the_reason
+);
