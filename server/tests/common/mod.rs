@@ -93,7 +93,11 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         database_url,
         ctx,
         clock,
-        http: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(),
+        http: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap(),
         _dir: dir,
     }
 }
