@@ -131,6 +131,13 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     (false, _) => ("app", "Huawei Cloud EulerOS 2.0"),
                 };
                 let online = i % 5 != 3;
+                let openssh = match os_name {
+                    "CentOS 7.9" => "OpenSSH_7.4p1",
+                    "Ubuntu 22.04 LTS" => "OpenSSH_8.9p1",
+                    _ => "OpenSSH_8.8p1",
+                };
+                // A few servers that are not ready, so the readiness rules have something to say.
+                let linux_fact = |v: bool| if windows { None } else { Some(v) };
                 server::ActiveModel {
                     id: Set(Uuid::new_v4()),
                     tenant_id: Set(tenant_id),
@@ -143,6 +150,19 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     agent_status: Set(if online { "online" } else { "offline" }.into()),
                     last_seen_at: Set(Some(now - chrono::Duration::minutes(if online { 0 } else { 90 + i as i64 }))),
                     created_at: Set(now),
+                    openssh_version: Set((!windows).then(|| openssh.to_owned())),
+                    sshd_use_pam: Set(linux_fact(i != 11)),
+                    sshd_kbd_interactive: Set(linux_fact(i != 14)),
+                    sshd_permit_empty_passwords: Set(linux_fact(false)),
+                    selinux: Set(
+                        (!windows).then(|| if os_name == "CentOS 7.9" { "enforcing" } else { "disabled" }.to_owned())
+                    ),
+                    must_change_password_accounts: Set(if i == 8 { "Administrator".into() } else { String::new() }),
+                    conflicting_software: Set(if i == 12 {
+                        "360 Guard (server edition)".into()
+                    } else {
+                        String::new()
+                    }),
                 }
             })
             .collect();

@@ -75,3 +75,21 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<server::M
         .await?
         .ok_or(DomainError::NotFound("server"))
 }
+
+/// The 2FA readiness of a server, from the facts its agent last reported.
+pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
+    let list = |v: &str| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
+    crate::readiness::check(&crate::readiness::Facts {
+        server_name: s.name.clone(),
+        linux: s.os_type == "linux",
+        protection_enabled: s.protection_enabled,
+        agent_online: s.agent_status == "online",
+        sshd_use_pam: s.sshd_use_pam,
+        sshd_kbd_interactive: s.sshd_kbd_interactive,
+        sshd_permit_empty_passwords: s.sshd_permit_empty_passwords,
+        openssh_version: s.openssh_version.clone(),
+        selinux: s.selinux.clone(),
+        must_change_password_accounts: list(&s.must_change_password_accounts),
+        conflicting_software: list(&s.conflicting_software),
+    })
+}

@@ -93,3 +93,17 @@ test("a tenant admin opening an operator page is told it is not theirs", async (
   expect(response?.status()).toBe(403);
   await expect(page.getByRole("alert")).toContainText("You do not have permission");
 });
+
+test("a server's page says what stands in the way of 2FA, and how to fix it", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await page.getByRole("searchbox").fill("acme-app-11");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "acme-app-11" }).click();
+  const blocker = page.locator("li[data-rule=sshd_use_pam]");
+  await expect(blocker).toContainText("Blocker");
+  await expect(blocker).toContainText("Set `UsePAM yes` in /etc/ssh/sshd_config");
+
+  await page.goto("/hss/two-factor?search=acme-web-01");
+  await page.getByRole("link", { name: "acme-web-01" }).click();
+  await expect(page.getByText("Ready: nothing stands in the way")).toBeVisible();
+});

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_notifications;
 mod m20261123_000003_two_factor_configs;
+mod m20261123_000004_server_facts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_notifications::Migration),
             Box::new(m20261123_000003_two_factor_configs::Migration),
+            Box::new(m20261123_000004_server_facts::Migration),
         ]
     }
 }

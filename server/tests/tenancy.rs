@@ -144,3 +144,49 @@ on_both_databases!(
     bad_paging_input_is_refused_with_the_field_named,
     super::bad_paging_input_is_refused_with_the_field_named
 );
+
+async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let by_name = |name: &'static str| {
+        let db = app.ctx.db.clone();
+        async move {
+            let s = server::Entity::find().filter(server::Column::Name.eq(name)).one(&db).await.unwrap().unwrap();
+            s.id.to_string()
+        }
+    };
+    let readiness = |id: String| {
+        let app = &app;
+        let acme = acme.clone();
+        async move {
+            let s: serde_json::Value = app.call("servers/get", &[("id", &id)], Some(&acme)).await.json().await.unwrap();
+            s["readiness"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| (f["rule"].as_str().unwrap().to_owned(), f["blocker"].as_bool().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(readiness(by_name("acme-web-01").await).await, vec![], "a ready server");
+    assert_eq!(readiness(by_name("acme-app-11").await).await, vec![("sshd_use_pam".to_owned(), true)]);
+    assert_eq!(
+        readiness(by_name("acme-db-03").await).await,
+        vec![("agent_online".to_owned(), true), ("selinux".to_owned(), false)],
+        "blockers first, then warnings"
+    );
+    assert_eq!(
+        readiness(by_name("acme-rdp-08").await).await,
+        vec![("agent_online".to_owned(), true), ("windows_must_change_password".to_owned(), false)]
+    );
+    assert_eq!(readiness(by_name("acme-rdp-12").await).await, vec![("conflicting_software".to_owned(), false)]);
+
+    let s: serde_json::Value =
+        app.call("servers/get", &[("id", &by_name("acme-app-11").await)], Some(&acme)).await.json().await.unwrap();
+    let message = s["readiness"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("acme-app-11: ") && message.contains("UsePAM yes"), "{message}");
+}
+on_both_databases!(
+    each_server_says_what_stands_in_the_way_of_2fa,
+    super::each_server_says_what_stands_in_the_way_of_2fa
+);

@@ -5,6 +5,15 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 fn row(s: domain::entities::server::Model) -> ServerRow {
+    let mut readiness: Vec<crate::models::ReadinessItem> = domain::servers::readiness(&s)
+        .into_iter()
+        .map(|f| crate::models::ReadinessItem {
+            rule: f.rule.to_owned(),
+            blocker: f.severity == domain::readiness::Severity::Blocker,
+            message: f.message,
+        })
+        .collect();
+    readiness.sort_by_key(|f| !f.blocker);
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
@@ -20,6 +29,7 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
         protection_enabled: s.protection_enabled,
         agent_online: s.agent_status == "online",
         last_seen: s.last_seen_at.map(super::ssr::datetime),
+        readiness,
     }
 }
 

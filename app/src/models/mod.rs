@@ -54,6 +54,18 @@ pub struct ServerRow {
     pub protection_enabled: bool,
     pub agent_online: bool,
     pub last_seen: Option<String>,
+    /// What stands in the way of 2FA on this server: blockers first, then warnings.
+    pub readiness: Vec<ReadinessItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadinessItem {
+    /// The rule's name, e.g. `sshd_use_pam`.
+    pub rule: String,
+    /// Blocks enabling 2FA; otherwise a warning.
+    pub blocker: bool,
+    /// Names the server, the rule and the fix.
+    pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,18 @@ pub struct Model {
     pub agent_status: String,
     pub last_seen_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
+    // Facts the agent reports; `None` where it could not tell.
+    /// e.g. `OpenSSH_8.9p1`.
+    pub openssh_version: Option<String>,
+    pub sshd_use_pam: Option<bool>,
+    pub sshd_kbd_interactive: Option<bool>,
+    pub sshd_permit_empty_passwords: Option<bool>,
+    /// `enforcing`, `permissive` or `disabled`.
+    pub selinux: Option<String>,
+    /// Windows accounts with "User must change password at next logon", comma-separated.
+    pub must_change_password_accounts: String,
+    /// Conflicting security software, comma-separated.
+    pub conflicting_software: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

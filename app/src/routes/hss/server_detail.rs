@@ -3,6 +3,7 @@
 use crate::{
     components::status::{Badge, Loaded, PageHeader},
     functions::servers::get_server,
+    models::ReadinessItem,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -49,9 +50,38 @@ pub fn ServerDetailPage() -> impl IntoView {
                             <dt>"Two-factor authentication"</dt>
                             <dd>"Disabled"</dd>
                         </dl>
+                        <h3 class="subhead">"Readiness for two-factor authentication"</h3>
+                        <Readiness items=s.readiness.clone() />
                     }
                 }
             />
         </section>
     }
+}
+
+/// Blockers (2FA cannot be enabled until they are fixed) and warnings, each with its fix.
+#[component]
+fn Readiness(items: Vec<ReadinessItem>) -> impl IntoView {
+    if items.is_empty() {
+        return view! { <p class="readiness-ok">"Ready: nothing stands in the way of two-factor authentication."</p> }
+            .into_any();
+    }
+    view! {
+        <ul class="readiness">
+            {items
+                .into_iter()
+                .map(|f| {
+                    let (kind, label) = if f.blocker { ("err", "Blocker") } else { ("warn", "Warning") };
+                    view! {
+                        <li data-rule=f.rule>
+                            <Badge kind text=label.to_owned() />
+                            " "
+                            {f.message}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
 }
