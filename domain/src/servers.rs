@@ -1,13 +1,16 @@
 //! The tenant's server inventory, as the Two-Factor Authentication tab lists it.
 
 use crate::{
-    caller::Caller,
+    audit::{self, Actor, Entry},
+    caller::{Caller, Role},
     ctx::Ctx,
-    entities::server,
-    error::{DomainError, DomainResult},
+    entities::{server, tenant},
+    error::{DomainError, DomainResult, FieldError},
     search,
 };
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 /// The regions a server can be in, as (id, display name).
@@ -92,4 +95,91 @@ pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
         must_change_password_accounts: list(&s.must_change_password_accounts),
         conflicting_software: list(&s.conflicting_software),
     })
+}
+
+/// A server an operator registers before its agent does.
+#[derive(Clone, Debug)]
+pub struct NewServer {
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub ip: String,
+    /// `linux` or `windows`.
+    pub os_type: String,
+    pub region: String,
+}
+
+/// Operators register a customer's server ahead of its agent, so it is in the inventory (agent
+/// offline, protection off) from the start. Each bad field gets its own error; nothing is saved.
+pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewServer) -> DomainResult<server::Model> {
+    caller.require_role(Role::Operator)?;
+    let name = new.name.trim();
+    let ip = new.ip.trim();
+    let mut errors = vec![];
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        errors.push(FieldError::new("name", "must be 1 to 64 letters, digits, -, _ or ."));
+    }
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        errors.push(FieldError::new("ip", format!("{ip:?} must be an IPv4 or IPv6 address")));
+    }
+    if new.os_type != "linux" && new.os_type != "windows" {
+        errors.push(FieldError::new("os_type", "must be linux or windows"));
+    }
+    if !REGIONS.iter().any(|(id, _)| *id == new.region) {
+        errors.push(FieldError::new("region", "must be one of the listed regions"));
+    }
+    let t = tenant::Entity::find_by_id(new.tenant_id).one(&ctx.db).await?;
+    if t.is_none() {
+        errors.push(FieldError::new("tenant", "no such tenant"));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let taken = server::Entity::find()
+        .filter(server::Column::TenantId.eq(new.tenant_id))
+        .filter(server::Column::Name.eq(name))
+        .one(&txn)
+        .await?
+        .is_some();
+    if taken {
+        return Err(DomainError::validation("name", format!("the tenant already has a server named {name}")));
+    }
+    let now = ctx.clock.now();
+    let linux = new.os_type == "linux";
+    let model = server::Entity::insert(server::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(new.tenant_id),
+        name: Set(name.to_owned()),
+        ip: Set(ip.to_owned()),
+        os_type: Set(new.os_type.clone()),
+        os_name: Set(if linux { "Linux" } else { "Windows" }.into()),
+        region: Set(new.region.clone()),
+        protection_enabled: Set(false),
+        agent_status: Set("offline".into()),
+        last_seen_at: Set(None),
+        created_at: Set(now),
+        openssh_version: Set(None),
+        sshd_use_pam: Set(None),
+        sshd_kbd_interactive: Set(None),
+        sshd_permit_empty_passwords: Set(None),
+        selinux: Set(None),
+        must_change_password_accounts: Set(String::new()),
+        conflicting_software: Set(String::new()),
+    })
+    .exec_with_returning(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(new.tenant_id),
+            action: "server.pre_register",
+            target: name.to_owned(),
+            detail: format!("{} {ip} {}", new.os_type, new.region),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
 }

@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { signIn, users } from "./helpers";
+import { signIn, signOut, users } from "./helpers";
 
 /**
  * Follows every link of the console from the landing page, breadth first, and checks that each
@@ -106,4 +106,23 @@ test("a server's page says what stands in the way of 2FA, and how to fix it", as
   await page.goto("/hss/two-factor?search=acme-web-01");
   await page.getByRole("link", { name: "acme-web-01" }).click();
   await expect(page.getByText("Ready: nothing stands in the way")).toBeVisible();
+});
+
+test("an operator pre-registers a server, and the tenant admin sees it", async ({ page }) => {
+  await signIn(page, users.operator);
+  await page.getByLabel("Tenant").selectOption({ label: "Acme Retail" });
+  await page.getByLabel("Server name").fill("acme-prereg-01");
+  await page.getByLabel("IP address").fill("10.9.8.7");
+  await page.getByLabel("OS").selectOption("windows");
+  await page.getByRole("button", { name: "Register server" }).click();
+  await expect(page.getByRole("status")).toHaveText("Server acme-prereg-01 registered.");
+  await expect(page.getByRole("row", { name: /Acme Retail/ })).toContainText("26");
+  await signOut(page);
+
+  await signIn(page, users.acmeAdmin);
+  await page.getByRole("searchbox").fill("prereg");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.locator("tbody tr")).toHaveCount(1);
+  await expect(page.locator("tbody")).toContainText("10.9.8.7");
+  await expect(page.locator("tbody")).toContainText("Offline");
 });

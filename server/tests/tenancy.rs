@@ -190,3 +190,61 @@ on_both_databases!(
     each_server_says_what_stands_in_the_way_of_2fa,
     super::each_server_says_what_stands_in_the_way_of_2fa
 );
+
+async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let operator = app.sign_in(OPERATOR).await;
+    let acme_admin = app.sign_in(ACME_ADMIN).await;
+    let acme =
+        tenant::Entity::find().filter(tenant::Column::Name.eq("Acme Retail")).one(&app.ctx.db).await.unwrap().unwrap();
+    let acme_id = acme.id.to_string();
+    let register = |who: String, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call("admin/servers/register", &form, Some(&who)).await
+        }
+    };
+    let good = |name: &str| {
+        vec![
+            ("tenant_id", acme_id.clone()),
+            ("name", name.to_owned()),
+            ("ip", "10.20.30.40".to_owned()),
+            ("os_type", "linux".to_owned()),
+            ("region", "ap-southeast-3".to_owned()),
+        ]
+    };
+
+    // Only operators may.
+    assert_eq!(register(acme_admin.clone(), good("acme-new-01")).await.status(), 403);
+
+    // Each bad field gets its own error, and nothing is saved.
+    let bad = vec![
+        ("tenant_id", uuid::Uuid::new_v4().to_string()),
+        ("name", "bad name!".to_owned()),
+        ("ip", "10.20.30".to_owned()),
+        ("os_type", "bsd".to_owned()),
+        ("region", "mars-1".to_owned()),
+    ];
+    let res = register(operator.clone(), bad).await;
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["name", "ip", "os_type", "region", "tenant"]);
+
+    let res = register(operator.clone(), good("acme-new-01")).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let res = register(operator.clone(), good("acme-new-01")).await;
+    assert_eq!(res.status(), 422, "names are unique in the tenant");
+
+    // The tenant sees it, offline and not yet protected, with those as blockers.
+    let page: serde_json::Value = list(&app, &acme_admin, "acme-new").await.json().await.unwrap();
+    assert_eq!(page["total"], 1);
+    let s = &page["items"][0];
+    assert_eq!((s["ip"].as_str(), s["agent_online"].as_bool()), (Some("10.20.30.40"), Some(false)));
+    let rules: Vec<&str> = s["readiness"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(rules.starts_with(&["protection", "agent_online"]), "{rules:?}");
+    let audit: Vec<serde_json::Value> = app.call("audit/list", &[], Some(&acme_admin)).await.json().await.unwrap();
+    assert!(audit.iter().any(|e| e["action"] == "server.pre_register" && e["actor"] == "ops@hostguard.example"));
+}
+on_both_databases!(operators_pre_register_servers_for_a_tenant, super::operators_pre_register_servers_for_a_tenant);

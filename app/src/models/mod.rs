@@ -137,6 +137,7 @@ pub struct AuditRow {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantRow {
+    pub id: String,
     pub name: String,
     pub project_id: String,
     pub admins: u64,

@@ -1,15 +1,21 @@
 //! Administration → Tenant accounts (operators only).
 
 use crate::{
-    components::status::{DataTable, Loaded, PageHeader},
-    functions::tenants::list_tenants,
+    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    functions::{
+        servers::list_regions,
+        tenants::{list_tenants, PreRegisterServer},
+    },
+    models::{Region, TenantRow},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn TenantsPage() -> impl IntoView {
-    let tenants = Resource::new(|| (), |_| list_tenants());
+    let register = ServerAction::<PreRegisterServer>::new();
+    let tenants = Resource::new(move || register.version().get(), |_| list_tenants());
+    let regions = Resource::new(|| (), |_| list_regions());
     view! {
         <Title text="Tenant accounts" />
         <PageHeader title="Tenant accounts" crumbs=&["Administration"]>
@@ -48,5 +54,73 @@ pub fn TenantsPage() -> impl IntoView {
                 }
             />
         </section>
+        // Only for those who may see the tenants: the error above says enough to anyone else.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match (tenants.await, regions.await) {
+                    (Ok(list), Ok(regions)) => {
+                        view! {
+                            <section class="panel">
+                                <h2>"Pre-register a server"</h2>
+                                <p class="muted">
+                                    "Adds a customer's server to their inventory before its agent registers. It shows as offline, with protection off, until the agent reports in."
+                                </p>
+                                <RegisterForm tenants=list regions action=register />
+                                <FormResult
+                                    value=register.value()
+                                    success=|name: String| format!("Server {name} registered.")
+                                />
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn RegisterForm(
+    tenants: Vec<TenantRow>,
+    regions: Vec<Region>,
+    action: ServerAction<PreRegisterServer>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action attr:class="form-grid">
+            <div class="field">
+                <label for="reg-tenant">"Tenant"</label>
+                <select id="reg-tenant" name="tenant_id">
+                    {tenants.into_iter().map(|t| view! { <option value=t.id>{t.name}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="reg-name">"Server name"</label>
+                <input id="reg-name" name="name" type="text" required maxlength="64" placeholder="web-01" />
+            </div>
+            <div class="field">
+                <label for="reg-ip">"IP address"</label>
+                <input id="reg-ip" name="ip" type="text" required placeholder="192.168.0.10" />
+            </div>
+            <div class="field">
+                <label for="reg-os">"OS"</label>
+                <select id="reg-os" name="os_type">
+                    <option value="linux">"Linux"</option>
+                    <option value="windows">"Windows"</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="reg-region">"Region"</label>
+                <select id="reg-region" name="region">
+                    {regions.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="form-actions">
+                <button type="submit" class="button button-primary" disabled=move || action.pending().get()>
+                    "Register server"
+                </button>
+            </div>
+        </ActionForm>
     }
 }
