@@ -100,7 +100,7 @@ async fn save_attempts(ctx: &Ctx, login: &str, state: &AttemptState) -> DomainRe
 pub async fn caller(ctx: &Ctx, user_id: Uuid) -> DomainResult<Caller> {
     let u = user::Entity::find_by_id(user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
     let role = Role::parse(&u.role).ok_or_else(|| DomainError::Internal(format!("unknown role {}", u.role)))?;
-    Ok(Caller { user_id: u.id, role, tenant_id: u.tenant_id })
+    Ok(Caller { user_id: u.id, role, tenant_id: u.tenant_id, email: u.email })
 }
 
 /// The caller's own account and tenant.

@@ -40,6 +40,8 @@ pub struct Caller {
     pub user_id: Uuid,
     pub role: Role,
     pub tenant_id: Option<Uuid>,
+    /// The sign-in name, as the audit trail records the caller.
+    pub email: String,
 }
 
 impl Caller {

@@ -48,10 +48,7 @@ pub fn ConsoleLayout() -> impl IntoView {
             </a>
             <header class="topbar">
                 <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true">
-                        "HG"
-                    </span>
-                    <span class="brand-name">"HostGuard"</span>
+                    <Brand />
                 </a>
                 <RegionSelect />
                 <div class="topbar-spacer"></div>
@@ -170,5 +167,16 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
         <nav class="sidenav" aria-label="Console">
             {links}
         </nav>
+    }
+}
+
+/// The product's mark and name.
+#[component]
+pub fn Brand() -> impl IntoView {
+    view! {
+        <span class="brand-mark" aria-hidden="true">
+            "HG"
+        </span>
+        <span class="brand-name">"HostGuard"</span>
     }
 }

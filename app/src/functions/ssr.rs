@@ -81,7 +81,6 @@ pub async fn source_ip() -> String {
 }
 
 /// The caller as the audit trail names them.
-pub async fn actor(ctx: &Ctx, caller: &Caller) -> Result<domain::audit::Actor, AppError> {
-    let (user, _) = domain::accounts::profile(ctx, caller).await?;
-    Ok(domain::audit::Actor::new(user.email, source_ip().await))
+pub async fn actor(caller: &Caller) -> domain::audit::Actor {
+    domain::audit::Actor::new(caller.email.clone(), source_ip().await)
 }

@@ -32,7 +32,7 @@ pub async fn pre_register_server(
 ) -> Result<String, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     caller.require_role(domain::Role::Operator)?;
-    let actor = super::ssr::actor(&ctx, &caller).await?;
+    let actor = super::ssr::actor(&caller).await;
     let new = domain::servers::NewServer {
         tenant_id: super::ssr::parse_id(&tenant_id, "tenant")?,
         name,

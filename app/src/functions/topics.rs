@@ -38,7 +38,7 @@ pub async fn get_topic(id: String) -> Result<TopicRow, AppError> {
 #[server(prefix = "/api", endpoint = "topics/create")]
 pub async fn create_topic(name: String, display_name: String) -> Result<String, AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     let t = domain::topics::create(&ctx, &caller, &actor, &name, &display_name).await?;
     Ok(t.id.to_string())
 }
@@ -46,7 +46,7 @@ pub async fn create_topic(name: String, display_name: String) -> Result<String, 
 #[server(prefix = "/api", endpoint = "topics/delete")]
 pub async fn delete_topic(id: String) -> Result<(), AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     domain::topics::delete(&ctx, &caller, &actor, ssr::parse_id(&id, "topic")?).await?;
     Ok(())
 }
@@ -77,7 +77,7 @@ pub async fn add_subscriptions(
     remark: String,
 ) -> Result<usize, AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     let list: Vec<domain::subscriptions::NewEndpoint> = endpoints
         .lines()
         .map(str::trim)
@@ -95,7 +95,7 @@ pub async fn add_subscriptions(
 #[server(prefix = "/api", endpoint = "subscriptions/request_confirmation")]
 pub async fn request_confirmation(id: String) -> Result<(), AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     domain::subscriptions::request_confirmation(&ctx, &caller, &actor, ssr::parse_id(&id, "subscription")?).await?;
     Ok(())
 }
@@ -103,7 +103,7 @@ pub async fn request_confirmation(id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "subscriptions/delete")]
 pub async fn delete_subscription(id: String) -> Result<(), AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     domain::subscriptions::delete(&ctx, &caller, &actor, ssr::parse_id(&id, "subscription")?).await?;
     Ok(())
 }
@@ -112,7 +112,7 @@ pub async fn delete_subscription(id: String) -> Result<(), AppError> {
 #[server(prefix = "/api", endpoint = "topics/publish")]
 pub async fn publish_message(topic_id: String, subject: String, message: String) -> Result<usize, AppError> {
     let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&ctx, &caller).await?;
+    let actor = ssr::actor(&caller).await;
     Ok(domain::subscriptions::publish(&ctx, &caller, &actor, ssr::parse_id(&topic_id, "topic")?, &subject, &message)
         .await?)
 }

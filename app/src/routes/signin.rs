@@ -1,6 +1,9 @@
 //! `/signin`: email and password. Errors never say whether the account exists.
 
-use crate::{components::layout::Auth, models::AppError};
+use crate::{
+    components::layout::{Auth, Brand},
+    models::AppError,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -20,10 +23,7 @@ pub fn SignInPage() -> impl IntoView {
         <main class="standalone">
             <div class="card signin-card">
                 <div class="signin-brand">
-                    <span class="brand-mark" aria-hidden="true">
-                        "HG"
-                    </span>
-                    <span class="brand-name">"HostGuard"</span>
+                    <Brand />
                 </div>
                 <h1>"Sign in"</h1>
                 <p class="muted">"Two-factor protection for every login to your servers."</p>

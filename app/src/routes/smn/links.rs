@@ -2,6 +2,7 @@
 //! They need no sign-in; the token in the link is the proof.
 
 use crate::{
+    components::layout::Brand,
     functions::topics::{confirm_subscription, unsubscribe},
     models::{AppError, LinkOutcome},
 };
@@ -30,10 +31,7 @@ fn LinkPage(
         <main class="standalone">
             <div class="card">
                 <div class="signin-brand">
-                    <span class="brand-mark" aria-hidden="true">
-                        "HG"
-                    </span>
-                    <span class="brand-name">"HostGuard"</span>
+                    <Brand />
                 </div>
                 <Suspense fallback=|| {
                     view! { <p class="loading">"Checking the link…"</p> }
