@@ -14,6 +14,25 @@ pub struct Ctx {
     pub public_url: String,
     /// Woken when a message is added to the outbox, so the local worker sends it at once.
     pub outbox_signal: Arc<tokio::sync::Notify>,
+    pub rollout: RolloutPolicy,
+    /// Encrypts secrets at rest (access keys' secret halves); `None` when not configured.
+    pub secret_key: Option<Arc<[u8; 32]>>,
+    /// Wakes agents' long polls when their server gets a new revision.
+    pub agent_signals: Arc<crate::agents::Signals>,
+}
+
+/// How a saved 2FA change rolls out: the wait before it is applied (cancelable meanwhile), and
+/// how long the agent has to acknowledge it before it counts as failed.
+#[derive(Clone, Copy, Debug)]
+pub struct RolloutPolicy {
+    pub apply_delay: chrono::Duration,
+    pub ack_deadline: chrono::Duration,
+}
+
+impl Default for RolloutPolicy {
+    fn default() -> Self {
+        Self { apply_delay: chrono::Duration::seconds(300), ack_deadline: chrono::Duration::minutes(10) }
+    }
 }
 
 /// How long a console session lives: it ends after `idle` without a request, and after

@@ -163,6 +163,10 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     } else {
                         String::new()
                     }),
+                    agent_credential_hash: Set(None),
+                    agent_version: Set(None),
+                    ips: Set(format!("192.168.{}.{}", 10 + ti, 10 + i)),
+                    facts_at: Set(None),
                 }
             })
             .collect();

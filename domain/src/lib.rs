@@ -4,6 +4,7 @@
 //! the plain `async fn`s here, which check authorization and tenancy themselves.
 
 pub mod accounts;
+pub mod agents;
 pub mod audit;
 pub mod caller;
 pub mod clock;

@@ -165,6 +165,10 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         selinux: Set(None),
         must_change_password_accounts: Set(String::new()),
         conflicting_software: Set(String::new()),
+        agent_credential_hash: Set(None),
+        agent_version: Set(None),
+        ips: Set(ip.to_owned()),
+        facts_at: Set(None),
     })
     .exec_with_returning(&txn)
     .await?;

@@ -7,6 +7,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_notifications;
 mod m20261123_000003_two_factor_configs;
 mod m20261123_000004_server_facts;
+mod m20261123_000005_rollout_agents_keys;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_notifications::Migration),
             Box::new(m20261123_000003_two_factor_configs::Migration),
             Box::new(m20261123_000004_server_facts::Migration),
+            Box::new(m20261123_000005_rollout_agents_keys::Migration),
         ]
     }
 }

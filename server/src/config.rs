@@ -53,6 +53,8 @@ pub struct Config {
     pub demo: bool,
     /// How often the delivery worker looks for due messages (besides being woken).
     pub delivery_poll: Duration,
+    /// How long an agent has to acknowledge a revision before the change counts as failed.
+    pub ack_deadline: Duration,
 }
 
 impl Config {
@@ -96,6 +98,7 @@ const KEYS: &[&str] = &[
     "session_absolute_hours",
     "demo",
     "delivery_poll_ms",
+    "ack_deadline_secs",
 ];
 
 /// One raw value and where it came from, for error messages.
@@ -262,6 +265,7 @@ impl Config {
                 60_000,
                 "milliseconds",
             )?),
+            ack_deadline: Duration::from_secs(s.parse_num("ack_deadline_secs", 600u64, 5, 86_400, "seconds")?),
         })
     }
 }

@@ -46,6 +46,12 @@ pub async fn build(
         sessions: config.sessions,
         public_url: config.public_url.clone(),
         outbox_signal: Default::default(),
+        rollout: domain::ctx::RolloutPolicy {
+            apply_delay: chrono::Duration::from_std(config.apply_delay).map_err(|e| e.to_string())?,
+            ack_deadline: chrono::Duration::from_std(config.ack_deadline).map_err(|e| e.to_string())?,
+        },
+        secret_key: config.secret_key.map(Arc::new),
+        agent_signals: Default::default(),
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);

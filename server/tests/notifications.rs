@@ -391,6 +391,7 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
             method: Set("sms".into()),
             topic_id: Set(Some(topic_id)),
             updated_at: Set(chrono::Utc::now()),
+            ..Default::default()
         })
         .exec_without_returning(&s.app.ctx.db)
         .await

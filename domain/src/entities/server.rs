@@ -31,6 +31,13 @@ pub struct Model {
     pub must_change_password_accounts: String,
     /// Conflicting security software, comma-separated.
     pub conflicting_software: String,
+    /// SHA-256 of the agent's credential; `None` until an agent registered for this server.
+    pub agent_credential_hash: Option<String>,
+    pub agent_version: Option<String>,
+    /// Every address the agent reported, comma-separated (`ip` is the first).
+    pub ips: String,
+    /// When the agent last reported its facts.
+    pub facts_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

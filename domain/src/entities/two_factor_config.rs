@@ -13,6 +13,20 @@ pub struct Model {
     /// The topic whose endpoints receive codes, for `sms`.
     pub topic_id: Option<Uuid>,
     pub updated_at: ChronoDateTimeUtc,
+    /// The newest revision; `enabled`, `method` and `topic_id` above are its target.
+    pub revision: i64,
+    /// `scheduled`, `delivering`, `applied`, `failed` or `canceled` (see `rollout::Phase`).
+    pub phase: String,
+    /// When a scheduled revision is due.
+    pub due_at: Option<ChronoDateTimeUtc>,
+    /// When the revision entered its phase.
+    pub phase_at: Option<ChronoDateTimeUtc>,
+    pub failure_reason: Option<String>,
+    /// What the agent last acknowledged (revision 0: nothing yet, 2FA off).
+    pub applied_revision: i64,
+    pub applied_enabled: bool,
+    pub applied_method: Option<String>,
+    pub applied_topic_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
