@@ -25,4 +25,18 @@ profile=debug
 args=()
 if [ "${1:-}" = "--release" ]; then profile=release; args=(--release); fi
 cargo leptos build "${args[@]}"
-"./target/$profile/server" serve
+cargo build "${args[@]}" -p agent
+
+"./target/$profile/server" serve &
+server=$!
+trap 'kill $server ${sink:-} ${agents:-} 2>/dev/null || true' EXIT INT TERM
+
+# Real agents for Acme, each under its own sandbox root in ./data/agents, so a rollout can be
+# watched end to end: acme-lab-04-broken has an sshd_config that refuses the change (rolled back).
+if [ "${HOSTGUARD_DEMO}" = true ] && [ "${HOSTGUARD_DEMO_AGENTS:-true}" = true ]; then
+  HOSTGUARD_AGENT_BIN="./target/$profile/hostguard-agent" ./scripts/demo-agents.sh \
+    "http://${HOSTGUARD_LISTEN}" admin@acme.example acme-admin-demo-2026 data/agents \
+    acme-lab-01 acme-lab-02 acme-lab-03 acme-lab-04-broken &
+  agents=$!
+fi
+wait $server

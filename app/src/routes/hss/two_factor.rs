@@ -61,7 +61,14 @@ struct TabState {
     dialog: RwSignal<Option<Dialog>>,
     /// The last cancel / retry, for its message.
     quick: RwSignal<Option<Result<ChangeResult, AppError>>>,
-    refresh: Trigger,
+    /// Bumped to load the list again (a counter: the resource refetches when its key changes).
+    refresh: RwSignal<u64>,
+}
+
+impl TabState {
+    fn reload(&self) {
+        self.refresh.update(|n| *n += 1);
+    }
 }
 
 #[component]
@@ -77,12 +84,12 @@ pub fn TwoFactorPage() -> impl IntoView {
         selected: RwSignal::new(BTreeMap::new()),
         dialog: RwSignal::new(None),
         quick: RwSignal::new(None),
-        refresh: Trigger::new(),
+        refresh: RwSignal::new(0),
     };
     let servers = Resource::new(
         move || {
-            state.refresh.track();
             (
+                state.refresh.get(),
                 param("search"),
                 param("status"),
                 param("os"),
@@ -93,13 +100,13 @@ pub fn TwoFactorPage() -> impl IntoView {
                 size(),
             )
         },
-        |(search, status, os, method, sort, region, page, size)| {
+        |(_, search, status, os, method, sort, region, page, size)| {
             list_two_factor(search, status, os, method, sort, region, page, size)
         },
     );
     // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s.
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || state.refresh.notify(), std::time::Duration::from_secs(2));
+        let _ = set_interval_with_handle(move || state.reload(), std::time::Duration::from_secs(2));
     });
     // A new page or filter starts a new selection.
     Effect::new(move |_| {
@@ -395,7 +402,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let r = if cancel { cancel_two_factor(id).await } else { retry_two_factor(id).await };
             state.quick.set(Some(r));
-            state.refresh.notify();
+            state.reload();
         });
     };
     let ops = {
@@ -504,7 +511,7 @@ fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
             let done = matches!(&r, Ok(c) if c.refused.is_empty());
             if r.is_ok() {
                 state.selected.set(BTreeMap::new());
-                state.refresh.notify();
+                state.reload();
             }
             if done {
                 state.quick.set(Some(r));
