@@ -5,7 +5,7 @@ test("a tenant admin signs in, lands on Two-Factor Authentication, and signs out
   await signIn(page, users.acmeAdmin);
   await expect(page).toHaveURL(/\/hss\/two-factor$/);
   await expect(page.getByRole("heading", { name: "Two-Factor Authentication" })).toBeVisible();
-  await expect(page.getByRole("cell", { name: /acme-app-02/ })).toBeVisible();
+  await expect(page.getByRole("link", { name: "acme-app-02", exact: true })).toBeVisible();
   await expect(page.locator(".account-menu summary")).toContainText("Acme Retail Admin");
 
   await signOut(page);
