@@ -26,6 +26,7 @@ pub mod subscriptions;
 pub mod tenants;
 pub mod tokens;
 pub mod topics;
+pub mod two_factor;
 pub mod validate;
 
 pub use caller::{Caller, Role};

@@ -16,6 +16,28 @@ pub enum Method {
     Code,
 }
 
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Sms => "sms",
+            Method::Code => "code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Method> {
+        match s {
+            "sms" => Some(Method::Sms),
+            "code" => Some(Method::Code),
+            _ => None,
+        }
+    }
+}
+
+/// Why a handed-over revision failed when its agent stayed silent.
+pub fn deadline_reason(deadline: Duration) -> String {
+    format!("the agent did not acknowledge within {} minutes; it may be offline", deadline.num_minutes().max(1))
+}
+
 /// What a server's 2FA should be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -159,13 +181,7 @@ impl ServerRollout {
     pub fn check_deadline(&mut self, now: DateTime<Utc>, deadline: Duration) -> bool {
         match &mut self.latest {
             Some(r) if matches!(r.phase, Phase::Delivering { since } if since + deadline <= now) => {
-                r.phase = Phase::Failed {
-                    at: now,
-                    reason: format!(
-                        "the agent did not acknowledge within {} minutes; it may be offline",
-                        deadline.num_minutes()
-                    ),
-                };
+                r.phase = Phase::Failed { at: now, reason: deadline_reason(deadline) };
                 true
             }
             _ => false,

@@ -90,7 +90,11 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("idx_rollout_jobs_server").table(RolloutJobs::Table).col(RolloutJobs::ServerId).to_owned(),
+            Index::create()
+                .name("idx_rollout_jobs_server")
+                .table(RolloutJobs::Table)
+                .col(RolloutJobs::ServerId)
+                .to_owned(),
         )
         .await?;
 

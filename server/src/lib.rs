@@ -1,9 +1,11 @@
 //! The HostGuard server: configuration, wiring, sessions, and the routes around the Leptos
 //! console. Business rules live in the `domain` crate.
 
+pub mod agent_api;
 pub mod config;
 pub mod delivery;
 pub mod hss_api;
+pub mod rollout_worker;
 pub mod session_store;
 mod telemetry;
 
@@ -56,6 +58,7 @@ pub async fn build(
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
+    rollout_worker::spawn(ctx.clone(), config.delivery_poll);
     let demo_created =
         config.demo && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
     let router = router(config, ctx.clone(), leptos_options);
@@ -98,6 +101,7 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(provide, shell))
         .with_state(leptos_options)
+        .merge(agent_api::routes(ctx.clone()))
         .layer(sessions)
         .layer(telemetry::propagate_request_id())
         .layer(telemetry::trace_layer())

@@ -9,6 +9,7 @@ pub mod portal;
 pub mod servers;
 pub mod tenants;
 pub mod topics;
+pub mod two_factor;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

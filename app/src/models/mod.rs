@@ -153,3 +153,60 @@ pub struct Region {
     pub id: String,
     pub name: String,
 }
+
+/// A server as the Two-Factor Authentication tab lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorRow {
+    pub id: String,
+    pub name: String,
+    pub ip: String,
+    pub os_type: String,
+    pub os_name: String,
+    pub agent_online: bool,
+    /// `enabled`, `disabled`, `enabling`, `disabling` or `failed`.
+    pub status: String,
+    /// Of the apply delay, while enabling or disabling (0 once handed to the agent).
+    pub seconds_left: i64,
+    pub failure: Option<String>,
+    /// `sms` or `code`, while 2FA is on or on its way.
+    pub method: Option<String>,
+    /// The topic's display name, for SMS/Email.
+    pub topic: Option<String>,
+    pub readiness: Vec<ReadinessItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorPage {
+    pub items: Vec<TwoFactorRow>,
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+    /// How long a saved change waits before it is applied.
+    pub apply_delay_secs: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicOption {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+}
+
+/// A server a change left alone, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusedServer {
+    pub name: String,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChangeResult {
+    pub changed: usize,
+    pub refused: Vec<RefusedServer>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstallCommand {
+    pub command: String,
+    pub expires: String,
+}

@@ -41,6 +41,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_one = "super::two_factor_config::Entity")]
+    TwoFactorConfig,
+}
+
+impl Related<super::two_factor_config::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::TwoFactorConfig.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,12 +1,16 @@
-//! Host Security → Installation & Configuration → Two-Factor Authentication: the server list.
+//! Host Security → Installation & Configuration → Two-Factor Authentication: the servers with
+//! their 2FA status, filters, batch and per-row Enable / Disable / Change Topic through one
+//! dialog, cancel and retry, live status, and the agent install command.
 
 use crate::{
     components::{
         layout::RegionState,
-        status::{Badge, DataTable, Loaded, PageHeader},
+        status::{Badge, FormResult, Loaded, PageHeader},
     },
-    functions::servers::list_servers,
-    models::{ServerPage, ServerRow},
+    functions::two_factor::{
+        cancel_two_factor, create_install_command, list_two_factor, retry_two_factor, save_two_factor, usable_topics,
+    },
+    models::{AppError, ChangeResult, TwoFactorPage, TwoFactorRow},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,22 +18,111 @@ use leptos_router::{
     components::{Form, A},
     hooks::use_query_map,
 };
+use std::collections::BTreeMap;
 
 const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
+
+/// The dialog's action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Enable,
+    Disable,
+    ChangeTopic,
+}
+
+impl Kind {
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Enable => "Enable 2FA",
+            Kind::Disable => "Disable 2FA",
+            Kind::ChangeTopic => "Change Topic",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Kind::Enable => "enable",
+            Kind::Disable => "disable",
+            Kind::ChangeTopic => "change_topic",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Dialog {
+    kind: Kind,
+    rows: Vec<TwoFactorRow>,
+}
+
+/// What the page shares with its parts.
+#[derive(Clone, Copy)]
+struct TabState {
+    selected: RwSignal<BTreeMap<String, TwoFactorRow>>,
+    dialog: RwSignal<Option<Dialog>>,
+    /// The last cancel / retry, for its message.
+    quick: RwSignal<Option<Result<ChangeResult, AppError>>>,
+    refresh: Trigger,
+}
 
 #[component]
 pub fn TwoFactorPage() -> impl IntoView {
     let query = use_query_map();
-    let search = move || query.read().get("search").unwrap_or_default();
+    let param = move |name: &str| query.read().get(name).unwrap_or_default();
     let page = move || query.read().get("page").and_then(|p| p.parse::<u64>().ok()).filter(|p| *p > 0).unwrap_or(1);
     let size = move || {
         query.read().get("size").and_then(|p| p.parse::<u64>().ok()).filter(|s| PAGE_SIZES.contains(s)).unwrap_or(10)
     };
     let region = expect_context::<RegionState>().0;
+    let state = TabState {
+        selected: RwSignal::new(BTreeMap::new()),
+        dialog: RwSignal::new(None),
+        quick: RwSignal::new(None),
+        refresh: Trigger::new(),
+    };
     let servers = Resource::new(
-        move || (search(), region.get(), page(), size()),
-        |(search, region, page, size)| list_servers(search, region, page, size),
+        move || {
+            state.refresh.track();
+            (
+                param("search"),
+                param("status"),
+                param("os"),
+                param("method"),
+                param("sort"),
+                region.get(),
+                page(),
+                size(),
+            )
+        },
+        |(search, status, os, method, sort, region, page, size)| {
+            list_two_factor(search, status, os, method, sort, region, page, size)
+        },
     );
+    // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s.
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(move || state.refresh.notify(), std::time::Duration::from_secs(2));
+    });
+    // A new page or filter starts a new selection.
+    Effect::new(move |_| {
+        let _ = (param("search"), param("status"), param("os"), param("method"), page(), size(), region.get());
+        state.selected.set(BTreeMap::new());
+    });
+
+    let open = move |kind: Kind| {
+        let rows: Vec<TwoFactorRow> = state.selected.get_untracked().into_values().collect();
+        if !rows.is_empty() {
+            state.dialog.set(Some(Dialog { kind, rows }));
+        }
+    };
+    let none_selected = move || state.selected.read().is_empty();
+    let select = move |name: &'static str, label: &'static str, options: &'static [(&'static str, &'static str)]| {
+        view! {
+            <label class="inline-field">
+                {label} <select name=name prop:value=move || param(name)>
+                    {options.iter().map(|(v, t)| view! { <option value=*v>{*t}</option> }).collect_view()}
+                </select>
+            </label>
+        }
+    };
 
     view! {
         <Title text="Two-Factor Authentication" />
@@ -39,6 +132,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                 "Servers appear here when their agent registers."
             </p>
         </PageHeader>
+        <InstallAgent />
         <section class="panel">
             <Form method="GET" action="">
                 <div class="toolbar">
@@ -48,9 +142,28 @@ pub fn TwoFactorPage() -> impl IntoView {
                             type="search"
                             name="search"
                             placeholder="Search by server name or IP address"
-                            prop:value=search
+                            prop:value=move || param("search")
                         />
                     </label>
+                    {select(
+                        "status",
+                        "2FA Status",
+                        &[
+                            ("", "All"),
+                            ("enabled", "Enabled"),
+                            ("disabled", "Disabled"),
+                            ("enabling", "Enabling"),
+                            ("disabling", "Disabling"),
+                            ("failed", "Failed"),
+                        ],
+                    )}
+                    {select("os", "OS", &[("", "All"), ("linux", "Linux"), ("windows", "Windows")])}
+                    {select("method", "Method", &[("", "All"), ("sms", "SMS/Email"), ("code", "Verification code")])}
+                    {select(
+                        "sort",
+                        "Sort",
+                        &[("name", "Name A–Z"), ("-name", "Name Z–A"), ("os", "OS"), ("status", "2FA Status")],
+                    )}
                     <label class="inline-field">
                         "Per page" <select name="size" prop:value=move || size().to_string()>
                             {PAGE_SIZES
@@ -64,18 +177,67 @@ pub fn TwoFactorPage() -> impl IntoView {
                     </button>
                 </div>
             </Form>
-            <Loaded resource=servers ok=move |page| view! { <ServerTable page search=search() /> } />
+            <div class="toolbar batch-bar" role="group" aria-label="Batch actions">
+                <button class="button button-primary" disabled=none_selected on:click=move |_| open(Kind::Enable)>
+                    "Enable 2FA"
+                </button>
+                <button class="button button-secondary" disabled=none_selected on:click=move |_| open(Kind::Disable)>
+                    "Disable 2FA"
+                </button>
+                <button
+                    class="button button-secondary"
+                    disabled=none_selected
+                    on:click=move |_| open(Kind::ChangeTopic)
+                >
+                    "Change Topic"
+                </button>
+                <span class="muted small" aria-live="polite">
+                    {move || match state.selected.read().len() {
+                        0 => "Select servers to change several at once.".to_owned(),
+                        n => format!("{n} selected"),
+                    }}
+                </span>
+            </div>
+            <FormResult value=state.quick success=|r: ChangeResult| outcome_text(&r, "changed") />
+            <Loaded
+                resource=servers
+                ok=move |page| {
+                    let search = param("search");
+                    view! { <ServerTable page search state /> }
+                }
+            />
         </section>
+        {move || state.dialog.get().map(|d| view! { <ChangeDialog dialog=d state /> })}
     }
 }
 
+fn outcome_text(r: &ChangeResult, verb: &str) -> String {
+    let mut text = format!("{} server(s) {verb}.", r.changed);
+    for s in &r.refused {
+        text.push_str(&format!(" {}: {}", s.name, s.reasons.join(" ")));
+    }
+    text
+}
+
+/// "4:05": minutes and seconds.
+fn clock(secs: i64) -> String {
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
 #[component]
-fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
+fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl IntoView {
     let pages = page.total.div_ceil(page.page_size).max(1);
     let link = {
-        let search = search.clone();
+        let query = use_query_map();
         let size = page.page_size;
-        move |p: u64| format!("?search={}&size={size}&page={p}", encode(&search))
+        move |p: u64| {
+            let q = query.read_untracked();
+            let keep: String = ["search", "status", "os", "method", "sort"]
+                .iter()
+                .filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}&", encode(&v))))
+                .collect();
+            format!("?{keep}size={size}&page={p}")
+        }
     };
     let prev = (page.page > 1).then(|| link(page.page - 1));
     let next = (page.page < pages).then(|| link(page.page + 1));
@@ -83,7 +245,7 @@ fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
         return view! {
             <p class="empty">
                 {if search.is_empty() {
-                    "No servers yet.".to_owned()
+                    "No servers match.".to_owned()
                 } else {
                     format!("No server matches “{search}”.")
                 }}
@@ -91,16 +253,52 @@ fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
         }
         .into_any();
     }
+    let all: Vec<TwoFactorRow> = page.items.clone();
+    let all_ids: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
+    let all_checked = {
+        let ids = all_ids.clone();
+        move || {
+            let sel = state.selected.read();
+            !ids.is_empty() && ids.iter().all(|id| sel.contains_key(id))
+        }
+    };
+    let toggle_all = move |ev: leptos::ev::Event| {
+        let on = event_target_checked(&ev);
+        state.selected.update(|sel| {
+            for r in &all {
+                if on {
+                    sel.insert(r.id.clone(), r.clone());
+                } else {
+                    sel.remove(&r.id);
+                }
+            }
+        });
+    };
     view! {
-        <DataTable headers=&[
-            "Protected Server",
-            "OS",
-            "Agent",
-            "2FA Status",
-            "Method",
-            "Topic",
-            "Operation",
-        ]>{page.items.into_iter().map(|s| view! { <ServerLine s /> }).collect_view()}</DataTable>
+        <div class="table-wrap">
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        <th scope="col" class="check">
+                            <input
+                                type="checkbox"
+                                aria-label="Select all servers on this page"
+                                prop:checked=all_checked
+                                on:change=toggle_all
+                            />
+                        </th>
+                        <th scope="col">"Protected Server"</th>
+                        <th scope="col">"OS"</th>
+                        <th scope="col">"Agent"</th>
+                        <th scope="col">"2FA Status"</th>
+                        <th scope="col">"Method"</th>
+                        <th scope="col">"Topic"</th>
+                        <th scope="col">"Operation"</th>
+                    </tr>
+                </thead>
+                <tbody>{page.items.into_iter().map(|s| view! { <ServerLine s state /> }).collect_view()}</tbody>
+            </table>
+        </div>
         <nav class="pager" aria-label="Pages">
             <span class="pager-total">{format!("{} servers · page {} of {pages}", page.total, page.page)}</span>
             {match prev {
@@ -145,10 +343,126 @@ fn ServerTable(page: ServerPage, search: String) -> impl IntoView {
 }
 
 #[component]
-fn ServerLine(s: ServerRow) -> impl IntoView {
+fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
     let os = if s.os_type == "windows" { "Windows" } else { "Linux" };
+    let id = s.id.clone();
+    let checked = {
+        let id = id.clone();
+        move || state.selected.read().contains_key(&id)
+    };
+    let toggle = {
+        let row = s.clone();
+        move |ev: leptos::ev::Event| {
+            let on = event_target_checked(&ev);
+            state.selected.update(|sel| {
+                if on {
+                    sel.insert(row.id.clone(), row.clone());
+                } else {
+                    sel.remove(&row.id);
+                }
+            });
+        }
+    };
+    let status = match s.status.as_str() {
+        "enabled" => view! { <Badge kind="ok" text="Enabled".into() /> }.into_any(),
+        "enabling" | "disabling" => {
+            let word = if s.status == "enabling" { "Enabling…" } else { "Disabling…" };
+            let left = if s.seconds_left > 0 {
+                format!("applies in {}", clock(s.seconds_left))
+            } else {
+                "waiting for the agent".to_owned()
+            };
+            view! {
+                <Badge kind="warn" text=word.into() />
+                <div class="muted small">{left}</div>
+            }
+            .into_any()
+        }
+        "failed" => view! {
+            <Badge kind="err" text="Failed".into() />
+            <div class="small error-text">{s.failure.clone().unwrap_or_default()}</div>
+        }
+        .into_any(),
+        _ => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
+    };
+    let method = match s.method.as_deref() {
+        Some("sms") => "SMS/Email",
+        Some("code") => "Verification code",
+        _ => "--",
+    };
+    let one = move |kind: Kind, row: TwoFactorRow| state.dialog.set(Some(Dialog { kind, rows: vec![row] }));
+    let quick = move |cancel: bool, id: String| {
+        leptos::task::spawn_local(async move {
+            let r = if cancel { cancel_two_factor(id).await } else { retry_two_factor(id).await };
+            state.quick.set(Some(r));
+            state.refresh.notify();
+        });
+    };
+    let ops = {
+        let row = s.clone();
+        let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
+        let (id1, id2) = (row.id.clone(), row.id.clone());
+        let name = row.name.clone();
+        let moving = (s.status == "enabling" || s.status == "disabling") && s.seconds_left > 0;
+        view! {
+            <div class="row-actions">
+                {(s.status == "disabled" || s.status == "failed")
+                    .then(|| {
+                        view! {
+                            <button
+                                class="link-button"
+                                aria-label=format!("Enable 2FA on {name}")
+                                on:click=move |_| one(Kind::Enable, r1.clone())
+                            >
+                                "Enable"
+                            </button>
+                        }
+                    })}
+                {(s.status == "enabled")
+                    .then(|| {
+                        view! {
+                            <button
+                                class="link-button"
+                                aria-label=format!("Disable 2FA on {}", r2.name)
+                                on:click=move |_| one(Kind::Disable, r2.clone())
+                            >
+                                "Disable"
+                            </button>
+                        }
+                    })}
+                {(s.status == "enabled" && s.method.as_deref() == Some("sms"))
+                    .then(|| {
+                        view! {
+                            <button class="link-button" on:click=move |_| one(Kind::ChangeTopic, r3.clone())>
+                                "Change Topic"
+                            </button>
+                        }
+                    })}
+                {moving
+                    .then(|| {
+                        view! {
+                            <button class="link-button danger" on:click=move |_| quick(true, id1.clone())>
+                                "Cancel"
+                            </button>
+                        }
+                    })}
+                {(s.status == "failed")
+                    .then(|| {
+                        view! {
+                            <button class="link-button" on:click=move |_| quick(false, id2.clone())>
+                                "Retry"
+                            </button>
+                        }
+                    })} <A href=format!("/hss/servers/{}", row.id)>"Details"</A>
+            </div>
+        }
+    };
+    let (row_name, row_status) = (s.name.clone(), s.status.clone());
     view! {
-        <tr>
+        <tr data-server=row_name data-status=row_status>
+            <td class="check">
+                <input type="checkbox" aria-label=format!("Select {}", s.name) prop:checked=checked on:change=toggle />
+            </td>
             <td>
                 <A href=format!("/hss/servers/{}", s.id)>{s.name.clone()}</A>
                 <div class="muted small">{s.ip.clone()}</div>
@@ -161,15 +475,239 @@ fn ServerLine(s: ServerRow) -> impl IntoView {
                     view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
                 }}
             </td>
-            <td>
-                <Badge kind="muted" text="Disabled".into() />
-            </td>
-            <td>"--"</td>
-            <td>"--"</td>
-            <td>
-                <A href=format!("/hss/servers/{}", s.id)>"Details"</A>
-            </td>
+            <td class="status-cell">{status}</td>
+            <td>{method}</td>
+            <td>{s.topic.clone().unwrap_or_else(|| "--".into())}</td>
+            <td>{ops}</td>
         </tr>
+    }
+}
+
+#[component]
+fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
+    let kind = dialog.kind;
+    let method = RwSignal::new("sms".to_owned());
+    let topic = RwSignal::new(String::new());
+    let topics = Resource::new(|| (), |_| usable_topics());
+    let result = RwSignal::new(None::<Result<ChangeResult, AppError>>);
+    let busy = RwSignal::new(false);
+    let ids: String = dialog.rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(",");
+    let needs_topic = move || kind == Kind::ChangeTopic || (kind == Kind::Enable && method.get() == "sms");
+    let close = move || state.dialog.set(None);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let ids = ids.clone();
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let r = save_two_factor(ids, kind.action().to_owned(), method.get_untracked(), topic.get_untracked()).await;
+            busy.set(false);
+            let done = matches!(&r, Ok(c) if c.refused.is_empty());
+            if r.is_ok() {
+                state.selected.set(BTreeMap::new());
+                state.refresh.notify();
+            }
+            if done {
+                state.quick.set(Some(r));
+                state.dialog.set(None);
+            } else {
+                result.set(Some(r));
+            }
+        });
+    };
+    let rows = dialog.rows.clone();
+    let note = match kind {
+        Kind::Enable => {
+            "Enabling 2FA modifies the system login configuration (PAM and sshd) of the servers. It takes effect after the apply delay; until then you can cancel it."
+        }
+        Kind::Disable => {
+            "Disabling 2FA restores the system login configuration of the servers. It takes effect after the apply delay; until then you can cancel it."
+        }
+        Kind::ChangeTopic => {
+            "Login codes will go to the new topic's confirmed endpoints after the apply delay; until then you can cancel it."
+        }
+    };
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
+                <form on:submit=submit>
+                    <h2 id="dialog-title">{kind.title()}</h2>
+                    {(kind == Kind::Enable)
+                        .then(|| {
+                            view! {
+                                <fieldset class="field">
+                                    <legend>"Method"</legend>
+                                    <label class="radio">
+                                        <input
+                                            type="radio"
+                                            name="method"
+                                            value="sms"
+                                            prop:checked=move || method.get() == "sms"
+                                            on:change=move |_| method.set("sms".into())
+                                        />
+                                        "SMS/Email"
+                                    </label>
+                                    <label class="radio">
+                                        <input
+                                            type="radio"
+                                            name="method"
+                                            value="code"
+                                            prop:checked=move || method.get() == "code"
+                                            on:change=move |_| method.set("code".into())
+                                        />
+                                        "Verification code"
+                                    </label>
+                                </fieldset>
+                            }
+                        })}
+                    <Show when=needs_topic>
+                        <div class="field">
+                            <label for="dialog-topic">"Topic"</label>
+                            <Transition fallback=|| {
+                                view! { <p class="muted">"Loading topics…"</p> }
+                            }>
+                                {move || Suspend::new(async move {
+                                    match topics.await {
+                                        Ok(list) if list.is_empty() => {
+                                            view! {
+                                                <p class="form-error">
+                                                    "No topic has a confirmed subscription yet. "
+                                                    <A href="/smn/topics">"Create a topic"</A>
+                                                    " and confirm a subscription first."
+                                                </p>
+                                            }
+                                                .into_any()
+                                        }
+                                        Ok(list) => {
+                                            if topic.get_untracked().is_empty() {
+                                                topic.set(list[0].id.clone());
+                                            }
+                                            view! {
+                                                <select
+                                                    id="dialog-topic"
+                                                    prop:value=move || topic.get()
+                                                    on:change=move |ev| topic.set(event_target_value(&ev))
+                                                >
+                                                    {list
+                                                        .into_iter()
+                                                        .map(|t| {
+                                                            view! {
+                                                                <option value=t
+                                                                    .id
+                                                                    .clone()>
+                                                                    {format!("{} ({})", t.display_name, t.name)}
+                                                                </option>
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </select>
+                                                <p class="hint">
+                                                    "Only topics with at least one confirmed subscription. "
+                                                    <A href="/smn/topics">"Create a topic"</A>
+                                                </p>
+                                            }
+                                                .into_any()
+                                        }
+                                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                                    }
+                                })}
+                            </Transition>
+                        </div>
+                    </Show>
+                    <h3>{format!("Selected servers ({})", rows.len())}</h3>
+                    <ul class="dialog-servers">
+                        {rows
+                            .into_iter()
+                            .map(|r| {
+                                let show_readiness = kind == Kind::Enable;
+                                let blocked = show_readiness && r.readiness.iter().any(|f| f.blocker);
+                                view! {
+                                    <li data-server=r.name.clone()>
+                                        <b>{r.name.clone()}</b>
+                                        " "
+                                        <span class="muted small">{r.ip.clone()}</span>
+                                        {if !show_readiness {
+                                            ().into_any()
+                                        } else if blocked {
+                                            view! { <Badge kind="err" text="Blocked".into() /> }.into_any()
+                                        } else {
+                                            view! { <Badge kind="ok" text="Ready".into() /> }.into_any()
+                                        }}
+                                        {show_readiness
+                                            .then(|| {
+                                                view! {
+                                                    <ul class="readiness">
+                                                        {r
+                                                            .readiness
+                                                            .into_iter()
+                                                            .map(|f| {
+                                                                let class = if f.blocker { "blocker" } else { "warning" };
+                                                                view! {
+                                                                    <li class=class>
+                                                                        {if f.blocker { "Blocker: " } else { "Warning: " }}
+                                                                        {f.message}
+                                                                    </li>
+                                                                }
+                                                            })
+                                                            .collect_view()}
+                                                    </ul>
+                                                }
+                                            })}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                    <p class="note" role="note">
+                        {note}
+                    </p>
+                    <FormResult value=result success=|r: ChangeResult| outcome_text(&r, "changed") />
+                    <div class="form-actions">
+                        <button type="submit" class="button button-primary" disabled=move || busy.get()>
+                            "OK"
+                        </button>
+                        <button type="button" class="button button-secondary" on:click=move |_| close()>
+                            "Close"
+                        </button>
+                    </div>
+                </form>
+            </div>
+        </div>
+    }
+}
+
+/// Adding a server: a one-time install command for its agent.
+#[component]
+fn InstallAgent() -> impl IntoView {
+    let make = Action::new(|_: &()| create_install_command());
+    view! {
+        <details class="panel install-agent">
+            <summary>"Add a server: install the agent"</summary>
+            <p>
+                "Run the command on the server as root. The token registers one server and is valid for 24 hours; the server then shows up in this list."
+            </p>
+            <button
+                class="button button-secondary"
+                on:click=move |_| {
+                    make.dispatch(());
+                }
+            >
+                "Create install command"
+            </button>
+            {move || {
+                make.value()
+                    .get()
+                    .map(|r| match r {
+                        Ok(c) => {
+                            view! {
+                                <pre class="mono install-command">{c.command}</pre>
+                                <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </details>
     }
 }
 
@@ -191,5 +729,12 @@ mod tests {
     fn query_values_are_percent_encoded() {
         assert_eq!(super::encode("web 01&x=1"), "web%2001%26x%3D1");
         assert_eq!(super::encode("192.168.10.35"), "192.168.10.35");
+    }
+
+    #[test]
+    fn time_left_reads_as_minutes_and_seconds() {
+        assert_eq!(super::clock(300), "5:00");
+        assert_eq!(super::clock(65), "1:05");
+        assert_eq!(super::clock(9), "0:09");
     }
 }

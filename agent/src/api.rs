@@ -1,0 +1,249 @@
+//! The agent's side of the console's agent API (`<console>/agent/v1`): the JSON types that cross
+//! the wire and a small client that turns HTTP outcomes into [`ApiError`]s the daemon can act on.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the agent knows about its host; sent at registration and on every facts report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub hostname: String,
+    pub ips: Vec<String>,
+    /// Always `"linux"` from this agent.
+    pub os_type: String,
+    pub os_name: String,
+    /// For example `OpenSSH_9.2p1`; `None` when sshd could not be run.
+    pub openssh_version: Option<String>,
+    pub sshd_use_pam: Option<bool>,
+    pub sshd_kbd_interactive: Option<bool>,
+    pub sshd_permit_empty_passwords: Option<bool>,
+    pub selinux: Option<SelinuxMode>,
+    pub agent_version: String,
+    pub conflicting_software: Vec<String>,
+    pub must_change_password_accounts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SelinuxMode {
+    Enforcing,
+    Permissive,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub install_token: String,
+    pub facts: Facts,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub server_id: Uuid,
+    pub credential: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub agent_version: String,
+    pub applied_revision: i64,
+}
+
+/// How a login proves the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// A code sent to the endpoints of a notification topic.
+    Sms,
+    /// A code from the end user's own factors.
+    Code,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Sms => "sms",
+            Method::Code => "code",
+        }
+    }
+}
+
+/// One desired 2FA configuration of this server, as the console hands it out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revision {
+    pub revision: i64,
+    pub enabled: bool,
+    /// Required when `enabled`; a console may leave it out of a disabling revision.
+    #[serde(default)]
+    pub method: Option<Method>,
+    #[serde(default)]
+    pub topic_urn: Option<String>,
+    pub server_id: Uuid,
+    pub console_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AckRequest {
+    pub revision: i64,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// False when the revision is no longer the newest; not an error.
+    pub accepted: bool,
+}
+
+/// The body of every 4xx/5xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error_code: String,
+    pub error_msg: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the install token or the credential is not (or no longer) valid. Retrying cannot help.
+    #[error("{call}: unauthorized ({error_code}: {error_msg})")]
+    Unauthorized { call: &'static str, error_code: String, error_msg: String },
+    /// Any other 4xx/5xx answer.
+    #[error("{call}: HTTP {status} ({error_code}: {error_msg})")]
+    Status { call: &'static str, status: u16, error_code: String, error_msg: String },
+    /// The console could not be reached, timed out, or sent something we cannot read.
+    #[error("{call}: {}", error_chain(.source))]
+    Transport {
+        call: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{call}: unexpected HTTP {status}")]
+    Unexpected { call: &'static str, status: u16 },
+}
+
+/// reqwest's own message ("error sending request") hides the cause; show the whole chain.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl ApiError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ApiError::Unauthorized { .. })
+    }
+}
+
+/// Longest long-poll the console accepts, in seconds.
+pub const MAX_POLL_WAIT: u64 = 30;
+
+/// A client for one console. Cheap to clone (the connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    credential: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(console_url: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("hostguard-agent/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let base = format!("{}/agent/v1", console_url.trim_end_matches('/'));
+        Ok(Self { http, base, credential: None })
+    }
+
+    pub fn with_credential(mut self, credential: impl Into<String>) -> Self {
+        self.credential = Some(credential.into());
+        self
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credential {
+            Some(c) => req.bearer_auth(c),
+            None => req,
+        }
+    }
+
+    pub async fn register(&self, install_token: &str, facts: &Facts) -> Result<RegisterResponse, ApiError> {
+        const CALL: &str = "register";
+        let body = RegisterRequest { install_token: install_token.to_owned(), facts: facts.clone() };
+        let resp = send(CALL, self.http.post(self.url("/register")).json(&body)).await?;
+        expect(CALL, resp, &[201, 200]).await?.json().await.map_err(|source| ApiError::Transport { call: CALL, source })
+    }
+
+    pub async fn put_facts(&self, facts: &Facts) -> Result<(), ApiError> {
+        const CALL: &str = "facts";
+        let resp = send(CALL, self.authed(self.http.put(self.url("/facts"))).json(facts)).await?;
+        expect(CALL, resp, &[204, 200]).await.map(drop)
+    }
+
+    pub async fn heartbeat(&self, applied_revision: i64) -> Result<(), ApiError> {
+        const CALL: &str = "heartbeat";
+        let body = HeartbeatRequest { agent_version: crate::AGENT_VERSION.to_owned(), applied_revision };
+        let resp = send(CALL, self.authed(self.http.post(self.url("/heartbeat"))).json(&body)).await?;
+        expect(CALL, resp, &[204, 200]).await.map(drop)
+    }
+
+    /// Long-polls for a revision newer than `after`; `None` when the console has none after `wait` seconds.
+    pub async fn poll_config(&self, after: i64, wait: u64) -> Result<Option<Revision>, ApiError> {
+        const CALL: &str = "config";
+        let wait = wait.min(MAX_POLL_WAIT);
+        let req = self
+            .authed(self.http.get(self.url("/config")))
+            .query(&[("after", after.to_string()), ("wait", wait.to_string())])
+            // The console holds the request for up to `wait` seconds; leave room for a slow answer.
+            .timeout(Duration::from_secs(wait + 15));
+        let resp = expect(CALL, send(CALL, req).await?, &[200, 204]).await?;
+        if resp.status().as_u16() == 204 {
+            return Ok(None);
+        }
+        resp.json().await.map(Some).map_err(|source| ApiError::Transport { call: CALL, source })
+    }
+
+    pub async fn ack(&self, ack: &AckRequest) -> Result<AckResponse, ApiError> {
+        const CALL: &str = "ack";
+        let resp = send(CALL, self.authed(self.http.post(self.url("/ack"))).json(ack)).await?;
+        expect(CALL, resp, &[200]).await?.json().await.map_err(|source| ApiError::Transport { call: CALL, source })
+    }
+}
+
+async fn send(call: &'static str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+    req.send().await.map_err(|source| ApiError::Transport { call, source })
+}
+
+/// Passes a response with one of the `ok` statuses; turns anything else into an [`ApiError`].
+async fn expect(call: &'static str, resp: reqwest::Response, ok: &[u16]) -> Result<reqwest::Response, ApiError> {
+    let status = resp.status().as_u16();
+    if ok.contains(&status) {
+        return Ok(resp);
+    }
+    if status < 400 {
+        return Err(ApiError::Unexpected { call, status });
+    }
+    // The console always answers errors with an ErrorBody; a proxy in between may not.
+    let text = resp.text().await.unwrap_or_default();
+    let (error_code, error_msg) = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => (b.error_code, b.error_msg),
+        Err(_) => ("unknown".to_owned(), text.chars().take(200).collect()),
+    };
+    if status == 401 {
+        Err(ApiError::Unauthorized { call, error_code, error_msg })
+    } else {
+        Err(ApiError::Status { call, status, error_code, error_msg })
+    }
+}

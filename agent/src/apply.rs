@@ -1,0 +1,391 @@
+//! Applies a config revision to the files HostGuard manages under the agent's root: the sshd
+//! drop-in, our line in the sshd PAM stack and the PAM module's config. Every apply backs the
+//! files up, checks the result with the real `sshd -t`, and puts back exactly what was there
+//! when anything goes wrong, so a bad revision can never leave sshd unable to start.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::api::Revision;
+use crate::cli::is_real_root;
+use crate::files::{read_optional, remove_if_exists, write_atomic};
+use crate::sshd::{self, SshdPaths};
+
+/// Marks every line HostGuard adds to a file it shares with the system.
+pub const PAM_MARKER: &str = "# managed by HostGuard";
+/// The line that puts our module in sshd's auth stack.
+pub const PAM_LINE: &str = "auth required pam_hostguard.so config=/etc/hostguard/pam.conf # managed by HostGuard";
+/// The sshd drop-in, present only while 2FA is enabled.
+pub const DROP_IN: &str = "etc/ssh/sshd_config.d/50-hostguard.conf";
+/// sshd's PAM stack, which we edit in place.
+pub const PAM_SSHD: &str = "etc/pam.d/sshd";
+/// The PAM module's settings (mode 0600), present only while 2FA is enabled.
+pub const PAM_CONF: &str = "etc/hostguard/pam.conf";
+/// Every file an apply may change, in the order they are written.
+pub const MANAGED_FILES: [&str; 3] = [PAM_CONF, DROP_IN, PAM_SSHD];
+/// Every login must also pass keyboard-interactive, i.e. the PAM stack with our module.
+pub const AUTHENTICATION_METHODS: &str = "publickey,keyboard-interactive keyboard-interactive";
+
+const KEEP_BACKUPS: usize = 5;
+
+/// Why a revision was not applied. In every case the managed files are as they were before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    /// Refused before touching anything.
+    Refused(String),
+    /// Files were changed, then put back (`restore_error` says if that failed too).
+    RolledBack { reason: String, restore_error: Option<String> },
+}
+
+impl fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApplyError::Refused(reason) => write!(f, "{reason}; nothing was changed"),
+            ApplyError::RolledBack { reason, restore_error: None } => {
+                write!(f, "{reason}; the previous configuration was restored")
+            }
+            ApplyError::RolledBack { reason, restore_error: Some(e) } => {
+                write!(f, "{reason}; restoring the previous configuration FAILED too: {e}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+/// What a managed file should become.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Write { bytes: Vec<u8>, mode: u32 },
+    Absent,
+    Unchanged,
+}
+
+/// A managed file as it was before the apply: its bytes and mode, or `None` if it did not exist.
+type Snapshot = Vec<(&'static str, Option<(Vec<u8>, u32)>)>;
+
+#[derive(Debug, Clone)]
+pub struct Applier {
+    pub root: PathBuf,
+    pub sshd: PathBuf,
+    pub backup_dir: PathBuf,
+    /// Reload sshd after a change; only on the real root.
+    pub reload: bool,
+}
+
+impl Applier {
+    pub fn new(root: &Path, sshd: &Path, backup_dir: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            sshd: sshd.to_path_buf(),
+            backup_dir: backup_dir.to_path_buf(),
+            reload: is_real_root(root),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Applies `rev`: back up, write, `sshd -t`, and restore on any failure.
+    pub fn apply(&self, rev: &Revision) -> Result<(), ApplyError> {
+        let targets = self.plan(rev).map_err(ApplyError::Refused)?;
+        let snapshot =
+            self.snapshot().map_err(|e| ApplyError::Refused(format!("cannot read the current files: {e}")))?;
+        self.backup(rev.revision, &snapshot)
+            .map_err(|e| ApplyError::Refused(format!("cannot back up the current configuration: {e}")))?;
+
+        if let Err(reason) = self.write(&targets).and_then(|()| self.check(rev.enabled)) {
+            let restore_error = self.restore(&snapshot).err();
+            return Err(ApplyError::RolledBack { reason, restore_error });
+        }
+        if self.reload {
+            reload_sshd();
+        }
+        Ok(())
+    }
+
+    /// Works out the new content of every managed file without writing anything.
+    fn plan(&self, rev: &Revision) -> Result<Vec<(&'static str, Target)>, String> {
+        let pam_path = self.path(PAM_SSHD);
+        let pam_text = read_optional(&pam_path)
+            .map_err(|e| format!("cannot read {}: {e}", pam_path.display()))?
+            .map(|b| String::from_utf8(b).map_err(|_| format!("{} is not UTF-8", pam_path.display())))
+            .transpose()?;
+        let pam_mode = mode_of(&pam_path).unwrap_or(0o644);
+
+        if !rev.enabled {
+            let pam = match pam_text {
+                Some(text) => Target::Write { bytes: pam_without_hostguard(&text).into_bytes(), mode: pam_mode },
+                None => Target::Unchanged,
+            };
+            return Ok(vec![(PAM_CONF, Target::Absent), (DROP_IN, Target::Absent), (PAM_SSHD, pam)]);
+        }
+
+        let method = rev.method.ok_or("the revision enables 2FA but names no method")?;
+        let paths = SshdPaths::new(&self.root);
+        let config = paths.config_file();
+        let config_text = fs::read_to_string(&config).map_err(|e| format!("cannot read {}: {e}", config.display()))?;
+        if !sshd::includes_drop_in_dir(&paths, &config_text) {
+            return Err(format!(
+                "{} has no `Include {}/*.conf` line, so sshd would not read HostGuard's settings; add it at the top",
+                config.display(),
+                if is_real_root(&self.root) {
+                    "/etc/ssh/sshd_config.d".to_owned()
+                } else {
+                    paths.drop_in_dir().display().to_string()
+                }
+            ));
+        }
+        let pam_text =
+            pam_text.ok_or_else(|| format!("{} does not exist; is openssh-server installed?", pam_path.display()))?;
+        let pam = pam_with_hostguard(&pam_text).map_err(|e| format!("{}: {e}", pam_path.display()))?;
+
+        let topic_urn = rev.topic_urn.clone().unwrap_or_default();
+        for (field, value) in [("console_url", &rev.console_url), ("topic_urn", &topic_urn)] {
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(format!("the revision's {field} contains a line break"));
+            }
+        }
+        let pam_conf = format!(
+            "# Managed by HostGuard (revision {r}). Changes are overwritten.\nconsole_url={}\nserver_id={}\nmethod={}\ntopic_urn={}\nrevision={r}\n",
+            rev.console_url,
+            rev.server_id,
+            method.as_str(),
+            topic_urn,
+            r = rev.revision,
+        );
+        Ok(vec![
+            (PAM_CONF, Target::Write { bytes: pam_conf.into_bytes(), mode: 0o600 }),
+            (DROP_IN, Target::Write { bytes: drop_in(rev.revision).into_bytes(), mode: 0o644 }),
+            (PAM_SSHD, Target::Write { bytes: pam.into_bytes(), mode: pam_mode }),
+        ])
+    }
+
+    fn snapshot(&self) -> io::Result<Snapshot> {
+        MANAGED_FILES
+            .iter()
+            .map(|rel| {
+                let path = self.path(rel);
+                let content = read_optional(&path)?.map(|b| (b, mode_of(&path).unwrap_or(0o644)));
+                Ok((*rel, content))
+            })
+            .collect()
+    }
+
+    /// Copies the current files to `<backup_dir>/rev-N/` (missing ones listed in `ABSENT`) and
+    /// keeps the newest few. The in-memory snapshot is what rollback uses; this copy is for people.
+    fn backup(&self, revision: i64, snapshot: &Snapshot) -> io::Result<()> {
+        let dir = self.backup_dir.join(format!("rev-{revision}"));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        let mut absent = String::new();
+        for (rel, content) in snapshot {
+            match content {
+                Some((bytes, mode)) => write_atomic(&dir.join(rel), bytes, *mode)?,
+                None => absent.push_str(&format!("{rel}\n")),
+            }
+        }
+        write_atomic(&dir.join("ABSENT"), absent.as_bytes(), 0o600)?;
+        self.prune_backups()
+    }
+
+    fn prune_backups(&self) -> io::Result<()> {
+        let mut revs: Vec<(i64, PathBuf)> = fs::read_dir(&self.backup_dir)?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().strip_prefix("rev-")?.parse().ok()?;
+                Some((n, e.path()))
+            })
+            .collect();
+        revs.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+        for (_, path) in revs.into_iter().skip(KEEP_BACKUPS) {
+            fs::remove_dir_all(path)?;
+        }
+        Ok(())
+    }
+
+    fn write(&self, targets: &[(&'static str, Target)]) -> Result<(), String> {
+        for (rel, target) in targets {
+            let path = self.path(rel);
+            let result = match target {
+                Target::Write { bytes, mode } => write_atomic(&path, bytes, *mode),
+                Target::Absent => remove_if_exists(&path),
+                Target::Unchanged => Ok(()),
+            };
+            result.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// `sshd -t` must accept the new files; when enabling, sshd's effective settings (if `sshd -T`
+    /// can tell) must really be ours, or an earlier line in sshd_config silently overrides them.
+    fn check(&self, enabled: bool) -> Result<(), String> {
+        let config = SshdPaths::new(&self.root).config_file();
+        sshd::test_config(&self.sshd, &config).map_err(|e| format!("sshd -t failed: {e}"))?;
+        if !enabled {
+            return Ok(());
+        }
+        let effective = match sshd::effective_config(&self.sshd, &config) {
+            Ok(map) => map,
+            Err(e) => {
+                tracing::debug!("sshd -T failed after sshd -t passed ({e}); skipping the effective-settings check");
+                return Ok(());
+            }
+        };
+        for key in ["usepam", "kbdinteractiveauthentication"] {
+            match effective.get(key).map(String::as_str) {
+                Some("yes") | None => {}
+                Some(v) => return Err(overridden(key, v)),
+            }
+        }
+        if let Some(methods) = effective.get("authenticationmethods") {
+            let every_path_uses_pam = methods.split_whitespace().all(|list| {
+                list.split(',').any(|m| m == "keyboard-interactive" || m.starts_with("keyboard-interactive:"))
+            });
+            if methods == "any" || !every_path_uses_pam {
+                return Err(overridden("authenticationmethods", methods));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts every managed file back as it was; tries them all and reports every failure.
+    fn restore(&self, snapshot: &Snapshot) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for (rel, content) in snapshot {
+            let path = self.path(rel);
+            let result = match content {
+                Some((bytes, mode)) => write_atomic(&path, bytes, *mode),
+                None => remove_if_exists(&path),
+            };
+            if let Err(e) = result {
+                errors.push(format!("{}: {e}", path.display()));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            tracing::error!("could not restore the previous configuration: {}", errors.join("; "));
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn overridden(key: &str, value: &str) -> String {
+    format!(
+        "sshd_config overrides HostGuard's settings (effective `{key} {value}`): sshd keeps the first value it reads, \
+         so the Include of sshd_config.d/*.conf must come before other settings"
+    )
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// The sshd drop-in for an enabling revision.
+pub fn drop_in(revision: i64) -> String {
+    format!(
+        "# Managed by HostGuard (revision {revision}). Changes are overwritten.\n\
+         UsePAM yes\n\
+         KbdInteractiveAuthentication yes\n\
+         AuthenticationMethods {AUTHENTICATION_METHODS}\n"
+    )
+}
+
+/// `text` with exactly one HostGuard line, right after `@include common-auth` or else after the
+/// last `auth` line.
+pub fn pam_with_hostguard(text: &str) -> Result<String, String> {
+    let clean = pam_without_hostguard(text);
+    let lines: Vec<&str> = clean.split_inclusive('\n').collect();
+    let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let anchor = lines
+        .iter()
+        .position(|l| words(l) == ["@include", "common-auth"])
+        .or_else(|| lines.iter().rposition(|l| matches!(l.split_whitespace().next(), Some("auth" | "-auth"))));
+    let Some(i) = anchor else {
+        return Err("no `@include common-auth` and no auth line to put HostGuard's module after".to_owned());
+    };
+    let mut out = String::with_capacity(clean.len() + PAM_LINE.len() + 2);
+    for (n, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if n == i {
+            if line.ends_with('\n') {
+                out.push_str(PAM_LINE);
+                out.push('\n');
+            } else {
+                // The anchor is the last line and has no newline; keep the file ending the same way.
+                out.push('\n');
+                out.push_str(PAM_LINE);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `text` without any HostGuard line, byte for byte what it was before [`pam_with_hostguard`].
+pub fn pam_without_hostguard(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.contains(PAM_MARKER) {
+            if !line.ends_with('\n') && out.ends_with('\n') {
+                out.pop();
+            }
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// Asks systemd to reload sshd (the unit is `ssh` on Debian, `sshd` elsewhere). A failure is
+/// logged, not fatal: the files are valid and sshd reads them at its next restart.
+fn reload_sshd() {
+    for unit in ["ssh", "sshd"] {
+        match Command::new("systemctl").args(["reload", unit]).output() {
+            Ok(out) if out.status.success() => {
+                tracing::info!("reloaded {unit}.service");
+                return;
+            }
+            Ok(out) => tracing::debug!("systemctl reload {unit}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            Err(e) => tracing::debug!("systemctl reload {unit}: {e}"),
+        }
+    }
+    tracing::warn!(
+        "could not reload sshd (tried ssh.service and sshd.service); it will use the new settings after a restart"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEBIAN: &str = "# PAM configuration for the Secure Shell service\n\n@include common-auth\naccount    required     pam_nologin.so\n@include common-account\nsession [success=ok ignore=ignore module_unknown=ignore default=bad]        pam_selinux.so close\n@include common-session\n";
+
+    #[test]
+    fn pam_line_goes_after_common_auth_once_and_comes_out_cleanly() {
+        let with = pam_with_hostguard(DEBIAN).unwrap();
+        assert!(with.contains(&format!("@include common-auth\n{PAM_LINE}\naccount")));
+        assert_eq!(pam_with_hostguard(&with).unwrap(), with);
+        assert_eq!(pam_without_hostguard(&with), DEBIAN);
+    }
+
+    #[test]
+    fn pam_line_goes_after_last_auth_line_without_include() {
+        let rhel = "#%PAM-1.0\nauth       substack     password-auth\nauth       include      postlogin\naccount    required     pam_nologin.so";
+        let with = pam_with_hostguard(rhel).unwrap();
+        assert!(with.contains(&format!("postlogin\n{PAM_LINE}\naccount")));
+        assert_eq!(pam_without_hostguard(&with), rhel);
+        let last = "auth required pam_unix.so";
+        let with = pam_with_hostguard(last).unwrap();
+        assert_eq!(with, format!("{last}\n{PAM_LINE}"));
+        assert_eq!(pam_without_hostguard(&with), last);
+        assert!(pam_with_hostguard("account required pam_unix.so\n").is_err());
+    }
+}

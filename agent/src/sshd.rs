@@ -1,0 +1,340 @@
+//! Everything the agent learns from or asks of sshd: its version, its effective settings (from
+//! `sshd -T`, or from our own reading of sshd_config when that cannot run), and `sshd -t`.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The settings the console's readiness rules look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SshdSettings {
+    pub use_pam: Option<bool>,
+    pub kbd_interactive: Option<bool>,
+    pub permit_empty_passwords: Option<bool>,
+}
+
+/// Paths of the sshd configuration under the agent's root.
+#[derive(Debug, Clone)]
+pub struct SshdPaths {
+    pub root: PathBuf,
+}
+
+impl SshdPaths {
+    pub fn new(root: &Path) -> Self {
+        Self { root: root.to_path_buf() }
+    }
+
+    /// `<root>/etc/ssh`, where sshd resolves relative `Include`s.
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.join("etc/ssh")
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config_dir().join("sshd_config")
+    }
+
+    pub fn drop_in_dir(&self) -> PathBuf {
+        self.config_dir().join("sshd_config.d")
+    }
+
+    /// Maps a path written in a config file to where it is under our root.
+    fn resolve(&self, written: &str) -> PathBuf {
+        let p = Path::new(written);
+        if p.is_relative() {
+            self.config_dir().join(p)
+        } else if self.root == Path::new("/") || p.starts_with(&self.root) {
+            p.to_path_buf()
+        } else {
+            // A stock `/etc/ssh/...` path inside a sandbox root means the sandbox's copy.
+            self.root.join(p.strip_prefix("/").unwrap_or(p))
+        }
+    }
+}
+
+/// The version sshd prints, e.g. `OpenSSH_9.2p1`. sshd has no version flag before 9.x's `-V`;
+/// older ones reject it but still print the version line to stderr, which is all we need.
+pub fn version(sshd: &Path) -> Option<String> {
+    let out = Command::new(sshd).arg("-V").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("OpenSSH_"))
+        .and_then(|l| l.split([',', ' ']).next())
+        .map(str::to_owned)
+}
+
+/// Runs `sshd -T -f <config>` and returns its lower-case `key → value` lines. This is the truth
+/// when it works, but it needs what sshd needs to start (host keys, the privilege separation
+/// directory), so callers fall back to [`parse_config`].
+pub fn effective_config(sshd: &Path, config: &Path) -> Result<HashMap<String, String>, String> {
+    let out = Command::new(sshd)
+        .arg("-T")
+        .arg("-f")
+        .arg(config)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", sshd.display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_owned()))
+        .collect())
+}
+
+/// Runs `sshd -t -f <config>`; `Err` carries sshd's complaint (trimmed) or why it could not run.
+pub fn test_config(sshd: &Path, config: &Path) -> Result<(), String> {
+    let out = Command::new(sshd)
+        .arg("-t")
+        .arg("-f")
+        .arg(config)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", sshd.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    let stderr: String = stderr.chars().take(2000).collect();
+    Err(if stderr.is_empty() { format!("exit status {}", out.status) } else { stderr })
+}
+
+/// The settings we report, preferring `sshd -T` and falling back to parsing the files.
+pub fn settings(sshd: &Path, paths: &SshdPaths) -> SshdSettings {
+    match effective_config(sshd, &paths.config_file()) {
+        Ok(map) => settings_from_effective(&map),
+        Err(e) => {
+            tracing::debug!("sshd -T failed ({e}); reading sshd_config ourselves");
+            parse_config(paths).unwrap_or_default()
+        }
+    }
+}
+
+pub fn settings_from_effective(map: &HashMap<String, String>) -> SshdSettings {
+    let flag = |k: &str| map.get(k).and_then(|v| yes_no(v));
+    SshdSettings {
+        use_pam: flag("usepam"),
+        // sshd before 8.7 prints the old name.
+        kbd_interactive: flag("kbdinteractiveauthentication").or_else(|| flag("challengeresponseauthentication")),
+        permit_empty_passwords: flag("permitemptypasswords"),
+    }
+}
+
+fn yes_no(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// One directive of an sshd_config file: the lower-cased keyword and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    pub key: String,
+    pub args: Vec<String>,
+}
+
+/// Splits sshd_config text into directives the way sshd does: `#` comments, `Key value` or
+/// `Key=value`, double-quoted arguments.
+pub fn directives(text: &str) -> Vec<Directive> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let end = line.find(|c: char| c.is_whitespace() || c == '=').unwrap_or(line.len());
+            let key = line[..end].to_ascii_lowercase();
+            let rest = line[end..].trim_start();
+            let rest = rest.strip_prefix('=').unwrap_or(rest);
+            Some(Directive { key, args: split_args(rest) })
+        })
+        .collect()
+}
+
+fn split_args(s: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    let mut started = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                in_quotes = !in_quotes;
+                started = true;
+            }
+            '#' if !in_quotes && !started => break,
+            c if c.is_whitespace() && !in_quotes => {
+                if started {
+                    args.push(std::mem::take(&mut cur));
+                    started = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        args.push(cur);
+    }
+    args
+}
+
+/// Reads `<root>/etc/ssh/sshd_config` and its `Include`s like sshd does for the global section:
+/// the first value of a keyword wins, directives inside `Match` blocks are not global (a `Match`
+/// ends at the end of the file it is in), and unset keywords take sshd's defaults
+/// (UsePAM no, KbdInteractiveAuthentication yes, PermitEmptyPasswords no).
+/// `None` when the main file cannot be read.
+pub fn parse_config(paths: &SshdPaths) -> Option<SshdSettings> {
+    let text = fs::read_to_string(paths.config_file()).ok()?;
+    let mut found: HashMap<String, String> = HashMap::new();
+    collect_global(paths, &text, false, 0, &mut found);
+    let flag = |k: &str, default: bool| Some(found.get(k).and_then(|v| yes_no(v)).unwrap_or(default));
+    Some(SshdSettings {
+        use_pam: flag("usepam", false),
+        kbd_interactive: flag("kbdinteractiveauthentication", true),
+        permit_empty_passwords: flag("permitemptypasswords", false),
+    })
+}
+
+fn collect_global(
+    paths: &SshdPaths,
+    text: &str,
+    mut in_match: bool,
+    depth: usize,
+    found: &mut HashMap<String, String>,
+) {
+    for d in directives(text) {
+        match d.key.as_str() {
+            "match" => in_match = true,
+            "include" if depth < 16 => {
+                for pattern in &d.args {
+                    for file in glob(&paths.resolve(pattern)) {
+                        if let Ok(t) = fs::read_to_string(&file) {
+                            collect_global(paths, &t, in_match, depth + 1, found);
+                        }
+                    }
+                }
+            }
+            _ if in_match => {}
+            key => {
+                let key = if key == "challengeresponseauthentication" { "kbdinteractiveauthentication" } else { key };
+                if let Some(v) = d.args.first() {
+                    found.entry(key.to_owned()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
+/// like glob(3). A pattern without wildcards names one file, which may not exist.
+pub fn glob(pattern: &Path) -> Vec<PathBuf> {
+    let Some(name) = pattern.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Vec::new();
+    };
+    if !name.contains(['*', '?']) {
+        return vec![pattern.to_path_buf()];
+    }
+    let dir = pattern.parent().unwrap_or(Path::new("/"));
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            !n.starts_with('.') && wildcard_match(name.as_bytes(), n.as_bytes())
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+fn wildcard_match(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => wildcard_match(&pat[1..], s) || (!s.is_empty() && wildcard_match(pat, &s[1..])),
+        (Some(b'?'), Some(_)) => wildcard_match(&pat[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => wildcard_match(&pat[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// Whether the main sshd_config includes `sshd_config.d/*.conf` (relative, the stock absolute
+/// `/etc/ssh/...` path, or the same path under our root), so our drop-in is read.
+pub fn includes_drop_in_dir(paths: &SshdPaths, config_text: &str) -> bool {
+    let wanted = paths.drop_in_dir().join("*.conf");
+    directives(config_text)
+        .iter()
+        .filter(|d| d.key == "include")
+        .flat_map(|d| d.args.iter())
+        .any(|arg| paths.resolve(arg) == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokenizes_like_sshd() {
+        let d = directives("# c\n  UsePAM yes\nKbdInteractiveAuthentication=no\nInclude \"/a b/*.conf\" x # tail\n");
+        assert_eq!(d[0], Directive { key: "usepam".into(), args: vec!["yes".into()] });
+        assert_eq!(d[1], Directive { key: "kbdinteractiveauthentication".into(), args: vec!["no".into()] });
+        assert_eq!(d[2].args, vec!["/a b/*.conf".to_owned(), "x".to_owned()]);
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match(b"*.conf", b"50-hostguard.conf"));
+        assert!(!wildcard_match(b"*.conf", b"50-hostguard.conf.bak"));
+        assert!(wildcard_match(b"a?c", b"abc"));
+    }
+
+    #[test]
+    fn parser_first_value_wins_and_skips_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let paths = SshdPaths::new(root);
+        fs::create_dir_all(paths.drop_in_dir()).unwrap();
+        // Stock Debian absolute include, resolved inside the sandbox root.
+        fs::write(
+            paths.config_file(),
+            "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nPermitEmptyPasswords no\nMatch User x\n  PermitEmptyPasswords yes\n",
+        )
+        .unwrap();
+        fs::write(
+            paths.drop_in_dir().join("10-a.conf"),
+            "ChallengeResponseAuthentication no\nUsePAM no\nMatch all\nPermitEmptyPasswords yes\n",
+        )
+        .unwrap();
+        fs::write(paths.drop_in_dir().join("20-b.conf"), "KbdInteractiveAuthentication yes\n").unwrap();
+        let s = parse_config(&paths).unwrap();
+        assert_eq!(
+            s,
+            SshdSettings { use_pam: Some(false), kbd_interactive: Some(false), permit_empty_passwords: Some(false) }
+        );
+        assert!(includes_drop_in_dir(&paths, &fs::read_to_string(paths.config_file()).unwrap()));
+        assert!(!includes_drop_in_dir(&paths, "Include /elsewhere/*.conf\n"));
+        assert!(includes_drop_in_dir(&paths, "Include sshd_config.d/*.conf\n"));
+    }
+
+    #[test]
+    fn parser_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SshdPaths::new(dir.path());
+        assert_eq!(parse_config(&paths), None);
+        fs::create_dir_all(paths.config_dir()).unwrap();
+        fs::write(paths.config_file(), "Port 22\n").unwrap();
+        let s = parse_config(&paths).unwrap();
+        assert_eq!(
+            s,
+            SshdSettings { use_pam: Some(false), kbd_interactive: Some(true), permit_empty_passwords: Some(false) }
+        );
+    }
+}

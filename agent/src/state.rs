@@ -1,0 +1,68 @@
+//! The agent's persistent state (`<state-dir>/agent.json`, mode 0600): which console it belongs
+//! to, its server id and credential, and the last revision it applied.
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::files;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    pub console: String,
+    pub server_id: Uuid,
+    /// Secret: never logged.
+    pub credential: String,
+    pub applied_revision: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("{path} is not a valid agent state file: {source}")]
+    Parse { path: String, source: serde_json::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: io::Error },
+}
+
+/// Loads the state, or `None` when the agent has not registered yet.
+pub fn load(path: &Path) -> Result<Option<AgentState>, StateError> {
+    let bytes =
+        files::read_optional(path).map_err(|source| StateError::Read { path: path.display().to_string(), source })?;
+    bytes
+        .map(|b| serde_json::from_slice(&b))
+        .transpose()
+        .map_err(|source| StateError::Parse { path: path.display().to_string(), source })
+}
+
+pub fn save(path: &Path, state: &AgentState) -> Result<(), StateError> {
+    let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
+    json.push(b'\n');
+    files::write_atomic(path, &json, 0o600)
+        .map_err(|source| StateError::Write { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn round_trip_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("var/lib/hostguard/agent.json");
+        assert_eq!(load(&path).unwrap(), None);
+        let state = AgentState {
+            console: "http://console".into(),
+            server_id: Uuid::new_v4(),
+            credential: "secret".into(),
+            applied_revision: 7,
+        };
+        save(&path, &state).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(state));
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,171 @@
+//! Applying revisions to a sandbox root, checked by the real sshd.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use agent::api::Method;
+use agent::apply::{drop_in, Applier, ApplyError, DROP_IN, PAM_CONF, PAM_LINE, PAM_SSHD};
+
+use crate::sandbox::{revision, sshd_t, Sandbox, PAM_SSHD as DEBIAN_PAM};
+
+#[test]
+fn enable_writes_all_files_and_sshd_accepts_them() {
+    let sb = Sandbox::new();
+    let mut rev = revision(1, true, Method::Sms);
+    rev.server_id = uuid::Uuid::new_v4();
+    sb.applier().apply(&rev).unwrap();
+
+    assert_eq!(sb.read(DROP_IN).unwrap(), drop_in(1));
+    assert!(sb.read(DROP_IN).unwrap().starts_with("# Managed by HostGuard (revision 1). Changes are overwritten.\nUsePAM yes\nKbdInteractiveAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive keyboard-interactive\n"));
+    let pam = sb.read(PAM_SSHD).unwrap();
+    assert!(pam.contains(&format!("@include common-auth\n{PAM_LINE}\n")), "{pam}");
+    assert_eq!(pam.matches("# managed by HostGuard").count(), 1);
+    assert_eq!(
+        sb.read(PAM_CONF).unwrap(),
+        format!(
+            "# Managed by HostGuard (revision 1). Changes are overwritten.\nconsole_url=https://console.example.test\nserver_id={}\nmethod=sms\ntopic_urn=urn:smn:region-1:tenant:ops-alerts\nrevision=1\n",
+            rev.server_id
+        )
+    );
+    assert_eq!(fs::metadata(sb.path(PAM_CONF)).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let out = sshd_t(&sb);
+    assert!(out.status.success(), "sshd -t: {}", String::from_utf8_lossy(&out.stderr));
+    // Our drop-in wins over Debian's later `KbdInteractiveAuthentication no`.
+    let t = std::process::Command::new(crate::sandbox::SSHD)
+        .arg("-T")
+        .arg("-f")
+        .arg(sb.path("etc/ssh/sshd_config"))
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&t.stdout);
+    assert!(t.contains("\nkbdinteractiveauthentication yes\n") && t.contains("\nusepam yes\n"), "{t}");
+    assert!(t.contains("\nauthenticationmethods publickey,keyboard-interactive keyboard-interactive\n"));
+
+    // The backup of revision 1 records that none of our files existed but the PAM stack did.
+    let backup = sb.path("var/lib/hostguard/backup/rev-1");
+    assert_eq!(fs::read_to_string(backup.join(PAM_SSHD)).unwrap(), DEBIAN_PAM);
+    assert_eq!(fs::read_to_string(backup.join("ABSENT")).unwrap(), format!("{PAM_CONF}\n{DROP_IN}\n"));
+}
+
+#[test]
+fn applying_twice_keeps_one_line_and_disabling_restores_the_original() {
+    let sb = Sandbox::new();
+    let applier = sb.applier();
+    applier.apply(&revision(1, true, Method::Sms)).unwrap();
+    applier.apply(&revision(2, true, Method::Code)).unwrap();
+    let pam = sb.read(PAM_SSHD).unwrap();
+    assert_eq!(pam.matches(PAM_LINE).count(), 1, "{pam}");
+    let conf = sb.read(PAM_CONF).unwrap();
+    assert!(conf.contains("method=code\ntopic_urn=\nrevision=2\n"), "{conf}");
+    assert!(sb.read(DROP_IN).unwrap().contains("(revision 2)"));
+
+    // The same revision again (e.g. after a restart before the state was saved) changes nothing.
+    let before = sb.etc_snapshot();
+    applier.apply(&revision(2, true, Method::Code)).unwrap();
+    assert_eq!(sb.etc_snapshot(), before);
+
+    applier.apply(&revision(3, false, Method::Code)).unwrap();
+    assert_eq!(sb.read(PAM_SSHD).unwrap(), DEBIAN_PAM);
+    assert!(!sb.path(DROP_IN).exists());
+    assert!(!sb.path(PAM_CONF).exists());
+    assert!(sshd_t(&sb).status.success());
+
+    // Disabling again is a no-op, not an error.
+    applier.apply(&revision(4, false, Method::Code)).unwrap();
+    assert_eq!(sb.read(PAM_SSHD).unwrap(), DEBIAN_PAM);
+}
+
+#[test]
+fn sshd_t_failure_rolls_everything_back() {
+    let sb = Sandbox::new();
+    // A valid config, but our drop-in lands inside the Match block, where sshd refuses UsePAM.
+    sb.write_sshd_config(&format!(
+        "{}Match User nobody\n    X11Forwarding no\nInclude {}\n",
+        sb.base_settings(),
+        sb.include_glob()
+    ));
+    assert!(sshd_t(&sb).status.success());
+    let before = sb.etc_snapshot();
+
+    let err = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ApplyError::RolledBack { restore_error: None, .. }), "{err:?}");
+    assert!(msg.starts_with("sshd -t failed: "), "{msg}");
+    assert!(msg.contains("Directive 'UsePAM' is not allowed within a Match block"), "{msg}");
+    assert!(msg.ends_with("; the previous configuration was restored"), "{msg}");
+    assert_eq!(sb.etc_snapshot(), before);
+}
+
+#[test]
+fn rollback_also_restores_a_previous_enabled_state() {
+    let sb = Sandbox::new();
+    let applier = sb.applier();
+    applier.apply(&revision(1, true, Method::Sms)).unwrap();
+    let before = sb.etc_snapshot();
+    // Someone breaks the base config so that sshd -t now fails whatever we write.
+    let good = sb.read("etc/ssh/sshd_config").unwrap();
+    sb.write_sshd_config(&format!("{good}NoSuchDirective yes\n"));
+    let before_broken = sb.etc_snapshot();
+    let err = applier.apply(&revision(2, false, Method::Sms)).unwrap_err();
+    assert!(err.to_string().contains("sshd -t failed"), "{err}");
+    assert_eq!(sb.etc_snapshot(), before_broken);
+    assert_eq!(before.get(PAM_CONF), before_broken.get(PAM_CONF));
+}
+
+#[test]
+fn missing_sshd_binary_rolls_back() {
+    let sb = Sandbox::new();
+    let before = sb.etc_snapshot();
+    let applier = Applier::new(sb.root(), Path::new("/nonexistent/sshd"), &sb.path("var/lib/hostguard/backup"));
+    let err = applier.apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
+    assert!(err.starts_with("sshd -t failed: cannot run /nonexistent/sshd"), "{err}");
+    assert!(err.ends_with("the previous configuration was restored"), "{err}");
+    assert_eq!(sb.etc_snapshot(), before);
+}
+
+#[test]
+fn settings_overridden_by_an_earlier_line_roll_back() {
+    let sb = Sandbox::new();
+    // sshd keeps the first value: `UsePAM no` before the Include beats our drop-in.
+    sb.write_sshd_config(&format!("UsePAM no\nInclude {}\n{}", sb.include_glob(), sb.base_settings()));
+    let before = sb.etc_snapshot();
+    let err = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
+    assert!(err.contains("effective `usepam no`"), "{err}");
+    assert_eq!(sb.etc_snapshot(), before);
+}
+
+#[test]
+fn refuses_without_include_or_pam_stack() {
+    let sb = Sandbox::new();
+    sb.write_sshd_config(&sb.base_settings());
+    let before = sb.etc_snapshot();
+    let err = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err();
+    assert!(matches!(err, ApplyError::Refused(_)));
+    assert!(err.to_string().contains("has no `Include"), "{err}");
+    assert_eq!(sb.etc_snapshot(), before);
+
+    // Debian's stock absolute Include means the sandbox's own drop-in directory.
+    sb.write_sshd_config(&format!("Include /etc/ssh/sshd_config.d/*.conf\n{}", sb.base_settings()));
+    fs::remove_file(sb.path(PAM_SSHD)).unwrap();
+    let before = sb.etc_snapshot();
+    let err = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
+    assert!(err.contains("pam.d/sshd does not exist"), "{err}");
+    assert_eq!(sb.etc_snapshot(), before);
+}
+
+#[test]
+fn keeps_the_last_five_backups() {
+    let sb = Sandbox::new();
+    let applier = sb.applier();
+    for n in 1..=8 {
+        applier.apply(&revision(n, n % 2 == 1, Method::Sms)).unwrap();
+    }
+    let mut kept: Vec<String> = fs::read_dir(sb.path("var/lib/hostguard/backup"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["rev-4", "rev-5", "rev-6", "rev-7", "rev-8"]);
+}

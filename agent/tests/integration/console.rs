@@ -1,0 +1,349 @@
+//! The agent's client side against a small in-memory stand-in for the console's agent API.
+//! The stand-in reads and writes raw JSON, so these tests also pin the wire format.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::apply::{DROP_IN, PAM_CONF};
+use agent::state::{self, AgentState};
+use agent::{run_until, Options};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use clap::Parser;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::sandbox::{Sandbox, SSHD};
+
+#[derive(Default)]
+struct Console {
+    tokens: Vec<String>,
+    /// credential → server id
+    agents: HashMap<String, Uuid>,
+    registrations: Vec<Value>,
+    facts: Vec<Value>,
+    heartbeats: Vec<Value>,
+    /// The newest desired config, if any.
+    revision: Option<Value>,
+    acks: Vec<Value>,
+}
+
+type Shared = Arc<Mutex<Console>>;
+
+struct Stub {
+    url: String,
+    state: Shared,
+}
+
+impl Stub {
+    async fn start(tokens: &[&str]) -> Stub {
+        let state: Shared = Arc::new(Mutex::new(Console {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            ..Default::default()
+        }));
+        let app = Router::new()
+            .route("/agent/v1/register", post(register))
+            .route("/agent/v1/facts", put(facts))
+            .route("/agent/v1/heartbeat", post(heartbeat))
+            .route("/agent/v1/config", get(config))
+            .route("/agent/v1/ack", post(ack))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Stub { url: format!("http://{addr}"), state }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Console) -> T) -> T {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    fn set_revision(&self, n: i64, enabled: bool) {
+        let server_id = self.with(|c| *c.agents.values().next().expect("registered"));
+        let rev = json!({
+            "revision": n, "enabled": enabled, "method": "sms",
+            "topic_urn": "urn:smn:region-1:tenant:ops-alerts",
+            "server_id": server_id, "console_url": self.url,
+        });
+        self.with(|c| c.revision = Some(rev));
+    }
+}
+
+fn error(status: StatusCode, code: &str, msg: &str) -> Response {
+    (status, Json(json!({"error_code": code, "error_msg": msg}))).into_response()
+}
+
+fn authenticated(c: &Console, headers: &HeaderMap) -> bool {
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    bearer.is_some_and(|b| c.agents.contains_key(b))
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, "invalid_credential", "unknown agent credential")
+}
+
+async fn register(State(s): State<Shared>, Json(body): Json<Value>) -> Response {
+    let mut c = s.lock().unwrap();
+    let token = body["install_token"].as_str().unwrap_or_default().to_owned();
+    let Some(i) = c.tokens.iter().position(|t| *t == token) else {
+        return error(StatusCode::UNAUTHORIZED, "invalid_install_token", "unknown, used or expired install token");
+    };
+    c.tokens.remove(i);
+    let (id, credential) = (Uuid::new_v4(), format!("cred-{}", Uuid::new_v4()));
+    c.agents.insert(credential.clone(), id);
+    c.registrations.push(body);
+    (StatusCode::CREATED, Json(json!({"server_id": id, "credential": credential}))).into_response()
+}
+
+async fn facts(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut c = s.lock().unwrap();
+    if !authenticated(&c, &headers) {
+        return unauthorized();
+    }
+    c.facts.push(body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn heartbeat(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut c = s.lock().unwrap();
+    if !authenticated(&c, &headers) {
+        return unauthorized();
+    }
+    c.heartbeats.push(body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn config(State(s): State<Shared>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
+    let after: i64 = q["after"].parse().unwrap();
+    let wait: u64 = q["wait"].parse().unwrap();
+    assert!(wait <= 30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        {
+            let c = s.lock().unwrap();
+            if !authenticated(&c, &headers) {
+                return unauthorized();
+            }
+            if let Some(rev) = c.revision.as_ref().filter(|r| r["revision"].as_i64().unwrap() > after) {
+                return Json(rev.clone()).into_response();
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ack(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut c = s.lock().unwrap();
+    if !authenticated(&c, &headers) {
+        return unauthorized();
+    }
+    let newest = c.revision.as_ref().and_then(|r| r["revision"].as_i64());
+    let accepted = body["revision"].as_i64() == newest;
+    c.acks.push(body);
+    Json(json!({"accepted": accepted})).into_response()
+}
+
+fn options(stub: &Stub, sb: &Sandbox, extra: &[&str]) -> Options {
+    let root = sb.root().display().to_string();
+    let mut args = vec!["hostguard-agent", "--console", &stub.url, "--root", &root, "--sshd", SSHD, "--name", "web-01"];
+    args.extend_from_slice(extra);
+    Options::try_parse_from(args).unwrap()
+}
+
+async fn once(stub: &Stub, sb: &Sandbox, extra: &[&str]) -> Result<(), agent::AgentError> {
+    let mut args = vec!["--once"];
+    args.extend_from_slice(extra);
+    run_until(options(stub, sb, &args), std::future::pending()).await
+}
+
+fn saved_state(sb: &Sandbox) -> AgentState {
+    state::load(&sb.path("var/lib/hostguard/agent.json")).unwrap().expect("state saved")
+}
+
+const FACT_FIELDS: [&str; 12] = [
+    "agent_version",
+    "conflicting_software",
+    "hostname",
+    "ips",
+    "must_change_password_accounts",
+    "openssh_version",
+    "os_name",
+    "os_type",
+    "selinux",
+    "sshd_kbd_interactive",
+    "sshd_permit_empty_passwords",
+    "sshd_use_pam",
+];
+
+#[tokio::test]
+async fn once_registers_applies_acks_and_then_reuses_its_credential() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+
+    // First run: registers, reports, finds nothing to apply yet.
+    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    let st = saved_state(&sb);
+    assert_eq!(st.console, stub.url);
+    assert_eq!(st.applied_revision, 0);
+    assert_eq!(stub.with(|c| c.agents.get(&st.credential).copied()), Some(st.server_id));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(sb.path("var/lib/hostguard/agent.json")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (registrations, facts, heartbeats) =
+        stub.with(|c| (c.registrations.clone(), c.facts.clone(), c.heartbeats.clone()));
+    assert_eq!(registrations.len(), 1);
+    assert_eq!(registrations[0]["install_token"], "tok-1");
+    assert_eq!(registrations[0]["facts"]["hostname"], "web-01");
+    assert_eq!(facts.len(), 1);
+    let f = facts[0].as_object().unwrap();
+    let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, FACT_FIELDS);
+    assert_eq!(f["os_type"], "linux");
+    assert_eq!(f["os_name"], "Debian GNU/Linux 12 (bookworm)");
+    assert_eq!(f["hostname"], "web-01");
+    assert_eq!(f["sshd_use_pam"], true);
+    assert_eq!(f["sshd_kbd_interactive"], false);
+    assert_eq!(f["sshd_permit_empty_passwords"], false);
+    assert_eq!(f["selinux"], "disabled");
+    assert_eq!(f["agent_version"], env!("CARGO_PKG_VERSION"));
+    assert!(f["openssh_version"].as_str().unwrap().starts_with("OpenSSH_"));
+    assert_eq!(heartbeats, [json!({"agent_version": env!("CARGO_PKG_VERSION"), "applied_revision": 0})]);
+
+    // Second run, no token: uses the saved credential, applies revision 1 and acks it.
+    stub.set_revision(1, true);
+    once(&stub, &sb, &[]).await.unwrap();
+    assert_eq!(stub.with(|c| c.registrations.len()), 1);
+    assert_eq!(stub.with(|c| c.acks.clone()), [json!({"revision": 1, "ok": true, "error": null})]);
+    assert_eq!(saved_state(&sb).applied_revision, 1);
+    assert!(sb.read(DROP_IN).unwrap().contains("(revision 1)"));
+    let conf = sb.read(PAM_CONF).unwrap();
+    assert!(conf.contains(&format!("server_id={}\nmethod=sms\n", st.server_id)), "{conf}");
+    assert!(conf.contains(&format!("console_url={}\n", stub.url)));
+
+    // Third run: nothing newer, nothing applied, and the heartbeat reports revision 1.
+    once(&stub, &sb, &[]).await.unwrap();
+    assert_eq!(stub.with(|c| c.acks.len()), 1);
+    assert_eq!(stub.with(|c| c.heartbeats.last().unwrap()["applied_revision"].clone()), 1);
+
+    // Disabling.
+    stub.set_revision(2, false);
+    once(&stub, &sb, &[]).await.unwrap();
+    assert_eq!(stub.with(|c| c.acks.last().cloned()).unwrap(), json!({"revision": 2, "ok": true, "error": null}));
+    assert!(!sb.path(DROP_IN).exists());
+    assert_eq!(sb.read("etc/pam.d/sshd").unwrap(), crate::sandbox::PAM_SSHD);
+}
+
+#[tokio::test]
+async fn failed_apply_acks_the_reason() {
+    let sb = Sandbox::new();
+    sb.write_sshd_config(&format!(
+        "{}Match User nobody\n    X11Forwarding no\nInclude {}\n",
+        sb.base_settings(),
+        sb.include_glob()
+    ));
+    let before = sb.etc_snapshot();
+    let stub = Stub::start(&["tok-1"]).await;
+    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    stub.set_revision(1, true);
+
+    let err = once(&stub, &sb, &[]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    let acks = stub.with(|c| c.acks.clone());
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0]["revision"], 1);
+    assert_eq!(acks[0]["ok"], false);
+    let msg = acks[0]["error"].as_str().unwrap();
+    assert!(msg.starts_with("sshd -t failed: ") && msg.ends_with("the previous configuration was restored"), "{msg}");
+    assert_eq!(saved_state(&sb).applied_revision, 0);
+    assert_eq!(sb.etc_snapshot(), before);
+}
+
+#[tokio::test]
+async fn unauthorized_ends_with_exit_code_3() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+
+    // An unknown install token.
+    let err = once(&stub, &sb, &["--token", "wrong"]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(!sb.path("var/lib/hostguard/agent.json").exists());
+
+    // A credential the console no longer knows (the server was deleted).
+    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    stub.with(|c| c.agents.clear());
+    let err = once(&stub, &sb, &[]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+
+    // The daemon stops for good too.
+    let err = run_until(options(&stub, &sb, &["--poll-wait", "0"]), std::future::pending()).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+}
+
+#[tokio::test]
+async fn no_state_and_no_token_is_a_usage_error() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&[]).await;
+    let err = once(&stub, &sb, &[]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("--token"), "{err}");
+}
+
+#[tokio::test]
+async fn daemon_long_polls_applies_and_stops_on_shutdown() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opts = options(&stub, &sb, &["--token", "tok-1", "--poll-wait", "2", "--heartbeat-secs", "1"]);
+    let agent = tokio::spawn(run_until(opts, async move {
+        let _ = stopped.await;
+    }));
+
+    wait_for(|| stub.with(|c| !c.agents.is_empty())).await;
+    // The agent is now (or soon) parked in a long poll; a new revision must reach it.
+    stub.set_revision(1, true);
+    wait_for(|| stub.with(|c| !c.acks.is_empty())).await;
+    assert_eq!(stub.with(|c| c.acks[0].clone()), json!({"revision": 1, "ok": true, "error": null}));
+    assert!(sb.path(DROP_IN).exists());
+    wait_for(|| stub.with(|c| c.heartbeats.iter().any(|h| h["applied_revision"] == 1))).await;
+    assert!(stub.with(|c| c.facts.len()) >= 1);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), agent).await.unwrap().unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn daemon_survives_an_unreachable_console() {
+    let sb = Sandbox::new();
+    // A port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let root = sb.root().display().to_string();
+    let opts =
+        Options::try_parse_from(["hostguard-agent", "--console", &url, "--root", &root, "--token", "t"]).unwrap();
+    let result = run_until(opts, tokio::time::sleep(Duration::from_secs(2))).await;
+    assert!(result.is_ok(), "{result:?}");
+    // In --once mode the same failure is reported instead.
+    let opts =
+        Options::try_parse_from(["hostguard-agent", "--console", &url, "--root", &root, "--token", "t", "--once"])
+            .unwrap();
+    assert_eq!(run_until(opts, std::future::pending()).await.unwrap_err().exit_code(), 1);
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

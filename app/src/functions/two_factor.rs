@@ -1,0 +1,178 @@
+//! The Two-Factor Authentication tab: the server list with 2FA status, Enable / Disable /
+//! Change Topic, cancel and retry, and agent install commands.
+
+use crate::models::{AppError, ChangeResult, InstallCommand, TopicOption, TwoFactorPage};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use crate::models::{ReadinessItem, RefusedServer, TwoFactorRow};
+    use domain::rollout::Status;
+
+    pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
+        let mut readiness: Vec<ReadinessItem> = domain::servers::readiness(&r.server)
+            .into_iter()
+            .map(|f| ReadinessItem {
+                rule: f.rule.to_owned(),
+                blocker: f.severity == domain::readiness::Severity::Blocker,
+                message: f.message,
+            })
+            .collect();
+        readiness.sort_by_key(|f| !f.blocker);
+        let (status, seconds_left, failure) = match r.status {
+            Status::Enabled => ("enabled", 0, None),
+            Status::Disabled => ("disabled", 0, None),
+            Status::Enabling { seconds_left } => ("enabling", seconds_left, None),
+            Status::Disabling { seconds_left } => ("disabling", seconds_left, None),
+            Status::Failed { reason } => ("failed", 0, Some(reason)),
+        };
+        // The method and topic of the configuration on its way, or of the one in force.
+        let on = r.config.as_ref().filter(|c| c.enabled || c.applied_enabled);
+        TwoFactorRow {
+            id: r.server.id.to_string(),
+            name: r.server.name,
+            ip: r.server.ip,
+            os_type: r.server.os_type,
+            os_name: r.server.os_name,
+            agent_online: r.server.agent_status == "online",
+            status: status.to_owned(),
+            seconds_left,
+            failure,
+            method: on.map(|c| c.method.clone()),
+            topic: on.and(r.topic).map(|t| t.display_name),
+            readiness,
+        }
+    }
+
+    pub fn refused(r: Vec<domain::two_factor::Refused>) -> Vec<RefusedServer> {
+        r.into_iter().map(|r| RefusedServer { name: r.server_name, reasons: r.reasons }).collect()
+    }
+
+    pub fn ids(list: &str) -> Result<Vec<uuid::Uuid>, crate::models::AppError> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                uuid::Uuid::parse_str(s).map_err(|_| {
+                    domain::DomainError::validation("server_ids", format!("{s:?} is not a server id")).into()
+                })
+            })
+            .collect()
+    }
+}
+
+/// One page of the tab. `page` counts from 1; empty filters match everything.
+#[server(prefix = "/api", endpoint = "two-factor/list")]
+#[allow(clippy::too_many_arguments)]
+pub async fn list_two_factor(
+    search: String,
+    status: String,
+    os_type: String,
+    method: String,
+    sort: String,
+    region: String,
+    page: u64,
+    page_size: u64,
+) -> Result<TwoFactorPage, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    if page == 0 {
+        return Err(domain::DomainError::validation("page", "must be 1 or more").into());
+    }
+    if !domain::servers::PAGE_SIZES.contains(&page_size) {
+        return Err(domain::DomainError::validation("page_size", "must be 10, 20, 50 or 100").into());
+    }
+    let q = domain::two_factor::ListQuery {
+        search: Some(search),
+        status: Some(status),
+        os_type: Some(os_type),
+        method: Some(method),
+        region: Some(region),
+        sort: Some(sort),
+        offset: (page - 1) * page_size,
+        limit: page_size,
+    };
+    let result = domain::two_factor::list(&ctx, &caller, &q).await?;
+    Ok(TwoFactorPage {
+        items: result.items.into_iter().map(convert::row).collect(),
+        total: result.total,
+        page,
+        page_size,
+        apply_delay_secs: ctx.rollout.apply_delay.num_seconds(),
+    })
+}
+
+/// Topics the dialog offers: those with at least one confirmed subscription.
+#[server(prefix = "/api", endpoint = "two-factor/topics")]
+pub async fn usable_topics() -> Result<Vec<TopicOption>, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    Ok(domain::two_factor::usable_topics(&ctx, &caller)
+        .await?
+        .into_iter()
+        .map(|t| TopicOption { id: t.id.to_string(), name: t.name, display_name: t.display_name })
+        .collect())
+}
+
+/// Enable (`method` sms or code, `topic_id` for sms), Disable or Change Topic for the servers in
+/// `server_ids` (comma-separated).
+#[server(prefix = "/api", endpoint = "two-factor/save")]
+pub async fn save_two_factor(
+    server_ids: String,
+    action: String,
+    method: String,
+    topic_id: String,
+) -> Result<ChangeResult, AppError> {
+    use domain::{rollout::Method, two_factor::Action, DomainError};
+    let (ctx, caller) = super::ssr::caller().await?;
+    let ids = convert::ids(&server_ids)?;
+    let topic = || -> Result<uuid::Uuid, AppError> {
+        uuid::Uuid::parse_str(topic_id.trim())
+            .map_err(|_| DomainError::validation("topic", "choose a topic whose subscribers receive the codes").into())
+    };
+    let action = match action.as_str() {
+        "enable" => match method.as_str() {
+            "sms" => Action::Enable { method: Method::Sms, topic_id: Some(topic()?) },
+            "code" => Action::Enable { method: Method::Code, topic_id: None },
+            _ => {
+                return Err(
+                    DomainError::validation("method", "must be sms (SMS/Email) or code (verification code)").into()
+                )
+            }
+        },
+        "disable" => Action::Disable,
+        "change_topic" => Action::ChangeTopic { topic_id: topic()? },
+        _ => return Err(DomainError::validation("action", "must be enable, disable or change_topic").into()),
+    };
+    let actor = super::ssr::actor(&caller).await;
+    let out = domain::two_factor::save(&ctx, &caller, &actor, &ids, action).await?;
+    Ok(ChangeResult { changed: out.saved.len(), refused: convert::refused(out.refused) })
+}
+
+/// Cancels changes still waiting for the apply delay.
+#[server(prefix = "/api", endpoint = "two-factor/cancel")]
+pub async fn cancel_two_factor(server_ids: String) -> Result<ChangeResult, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    let actor = super::ssr::actor(&caller).await;
+    let out = domain::two_factor::cancel(&ctx, &caller, &actor, &convert::ids(&server_ids)?).await?;
+    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
+}
+
+/// Tries failed changes again.
+#[server(prefix = "/api", endpoint = "two-factor/retry")]
+pub async fn retry_two_factor(server_ids: String) -> Result<ChangeResult, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    let actor = super::ssr::actor(&caller).await;
+    let out = domain::two_factor::retry(&ctx, &caller, &actor, &convert::ids(&server_ids)?).await?;
+    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
+}
+
+/// A one-time install command for a new server's agent.
+#[server(prefix = "/api", endpoint = "agents/install-token")]
+pub async fn create_install_command() -> Result<InstallCommand, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    let actor = super::ssr::actor(&caller).await;
+    let (token, expires) = domain::agents::create_install_token(&ctx, &caller, &actor).await?;
+    Ok(InstallCommand {
+        command: format!("sudo hostguard-agent --console {} --token {token}", ctx.public_url),
+        expires: super::ssr::datetime(expires),
+    })
+}

@@ -1,0 +1,310 @@
+//! The agent API, version 1: versioned JSON under `/agent/v1`, described by the OpenAPI document
+//! at `/agent/v1/openapi.json`. Agents register with a one-time install token, then authenticate
+//! with their own credential (`Authorization: Bearer …`), which the console stores hashed.
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, Query, State},
+    http::{request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+    Json, Router,
+};
+use domain::{
+    agents::{self, Assignment, Facts},
+    entities::server,
+    Ctx, DomainError,
+};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+/// The longest a long poll may wait, in seconds.
+pub const MAX_WAIT_SECS: u64 = 30;
+
+pub fn routes(ctx: Ctx) -> Router {
+    Router::new()
+        .route("/agent/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/agent/v1/register", post(register))
+        .route("/agent/v1/facts", put(facts))
+        .route("/agent/v1/heartbeat", post(heartbeat))
+        .route("/agent/v1/config", get(config))
+        .route("/agent/v1/ack", post(ack))
+        .with_state(ctx)
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
+    paths(register, facts, heartbeat, config, ack),
+    components(schemas(RegisterRequest, RegisterResponse, FactsBody, HeartbeatRequest, AssignmentBody, AckRequest, AckResponse, ApiError)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "agent_credential",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every error: a stable code and a message for people.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiError {
+    pub error_code: String,
+    pub error_msg: String,
+}
+
+pub struct Failure(StatusCode, ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
+}
+
+fn fail(status: StatusCode, code: &str, msg: impl Into<String>) -> Failure {
+    Failure(status, ApiError { error_code: code.into(), error_msg: msg.into() })
+}
+
+impl From<DomainError> for Failure {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Unauthenticated => fail(
+                StatusCode::UNAUTHORIZED,
+                "AGENT.0401",
+                "the credential or install token is not valid (unknown, used, expired or replaced)",
+            ),
+            DomainError::Validation { field, message } => {
+                fail(StatusCode::UNPROCESSABLE_ENTITY, "AGENT.0422", format!("{field}: {message}"))
+            }
+            DomainError::Invalid(errors) => fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "AGENT.0422",
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
+            ),
+            DomainError::NotFound(what) => fail(StatusCode::NOT_FOUND, "AGENT.0404", format!("no such {what}")),
+            other => {
+                tracing::error!(error = %other, "agent API failure");
+                fail(StatusCode::INTERNAL_SERVER_ERROR, "AGENT.0500", "internal error; try again")
+            }
+        }
+    }
+}
+
+/// The server whose agent is calling, from its bearer credential.
+pub struct Agent(server::Model);
+
+impl FromRequestParts<Ctx> for Agent {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(credential) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return Err(fail(
+                StatusCode::UNAUTHORIZED,
+                "AGENT.0401",
+                "send the agent credential as Authorization: Bearer",
+            ));
+        };
+        Ok(Agent(agents::authenticate(ctx, credential.trim()).await?))
+    }
+}
+
+/// The caller's address, for the audit trail ("" when the server runs without connect info).
+pub struct SourceIp(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|a| a.0.ip().to_string());
+        Ok(SourceIp(ip.unwrap_or_default()))
+    }
+}
+
+/// What the agent reports about its server.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FactsBody {
+    pub hostname: String,
+    pub ips: Vec<String>,
+    /// `linux` or `windows`.
+    pub os_type: String,
+    pub os_name: String,
+    /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`.
+    pub openssh_version: Option<String>,
+    pub sshd_use_pam: Option<bool>,
+    pub sshd_kbd_interactive: Option<bool>,
+    pub sshd_permit_empty_passwords: Option<bool>,
+    /// `enforcing`, `permissive` or `disabled`.
+    pub selinux: Option<String>,
+    pub agent_version: String,
+    #[serde(default)]
+    pub conflicting_software: Vec<String>,
+    #[serde(default)]
+    pub must_change_password_accounts: Vec<String>,
+}
+
+impl From<FactsBody> for Facts {
+    fn from(f: FactsBody) -> Self {
+        Facts {
+            hostname: f.hostname,
+            ips: f.ips,
+            os_type: f.os_type,
+            os_name: f.os_name,
+            openssh_version: f.openssh_version,
+            sshd_use_pam: f.sshd_use_pam,
+            sshd_kbd_interactive: f.sshd_kbd_interactive,
+            sshd_permit_empty_passwords: f.sshd_permit_empty_passwords,
+            selinux: f.selinux,
+            agent_version: f.agent_version,
+            conflicting_software: f.conflicting_software,
+            must_change_password_accounts: f.must_change_password_accounts,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// The one-time token from the console's install command.
+    pub install_token: String,
+    pub facts: FactsBody,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisterResponse {
+    pub server_id: Uuid,
+    /// Send as `Authorization: Bearer <credential>` from now on. Shown once.
+    pub credential: String,
+}
+
+/// Registers the agent with a one-time install token.
+#[utoipa::path(post, path = "/agent/v1/register", request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 401, body = ApiError, description = "unknown, used or expired token"), (status = 422, body = ApiError)))]
+async fn register(
+    State(ctx): State<Ctx>,
+    SourceIp(ip): SourceIp,
+    Json(req): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisterResponse>), Failure> {
+    let r = agents::register(&ctx, &req.install_token, &req.facts.into(), &ip).await?;
+    Ok((StatusCode::CREATED, Json(RegisterResponse { server_id: r.server_id, credential: r.credential })))
+}
+
+/// Replaces the server's facts.
+#[utoipa::path(put, path = "/agent/v1/facts", request_body = FactsBody, security(("agent_credential" = [])),
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+async fn facts(State(ctx): State<Ctx>, Agent(s): Agent, Json(body): Json<FactsBody>) -> Result<StatusCode, Failure> {
+    agents::report_facts(&ctx, &s, &body.into()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HeartbeatRequest {
+    pub agent_version: String,
+    pub applied_revision: i64,
+}
+
+/// Says the agent is alive; the console shows it online.
+#[utoipa::path(post, path = "/agent/v1/heartbeat", request_body = HeartbeatRequest, security(("agent_credential" = [])),
+    responses((status = 204), (status = 401, body = ApiError)))]
+async fn heartbeat(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    Json(_body): Json<HeartbeatRequest>,
+) -> Result<StatusCode, Failure> {
+    agents::heartbeat(&ctx, &s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ConfigQuery {
+    /// The revision the agent has applied; only a newer one is returned.
+    #[serde(default)]
+    pub after: i64,
+    /// Seconds to wait for a newer revision (0 to 30).
+    #[serde(default)]
+    pub wait: u64,
+}
+
+/// A revision of the 2FA configuration to apply.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AssignmentBody {
+    pub revision: i64,
+    pub enabled: bool,
+    /// `sms` (codes to a topic's endpoints) or `code` (the user's own factors).
+    pub method: String,
+    pub topic_urn: Option<String>,
+    pub server_id: Uuid,
+    pub console_url: String,
+}
+
+impl From<Assignment> for AssignmentBody {
+    fn from(a: Assignment) -> Self {
+        AssignmentBody {
+            revision: a.revision,
+            enabled: a.enabled,
+            method: a.method,
+            topic_urn: a.topic_urn,
+            server_id: a.server_id,
+            console_url: a.console_url,
+        }
+    }
+}
+
+/// Long poll for the next revision: answers at once when there is one newer than `after`,
+/// otherwise waits up to `wait` seconds and answers 204.
+#[utoipa::path(get, path = "/agent/v1/config", params(ConfigQuery), security(("agent_credential" = [])),
+    responses((status = 200, body = AssignmentBody), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+async fn config(State(ctx): State<Ctx>, Agent(s): Agent, Query(q): Query<ConfigQuery>) -> Result<Response, Failure> {
+    if q.wait > MAX_WAIT_SECS {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT.0422",
+            format!("wait: must be 0 to {MAX_WAIT_SECS}"),
+        ));
+    }
+    let found = agents::wait_for_assignment(&ctx, s.id, q.after, std::time::Duration::from_secs(q.wait)).await?;
+    Ok(match found {
+        Some(a) => Json(AssignmentBody::from(a)).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AckRequest {
+    pub revision: i64,
+    pub ok: bool,
+    /// Why it could not be applied, when `ok` is false.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AckResponse {
+    /// False for a revision that is no longer the newest; that is not an error.
+    pub accepted: bool,
+}
+
+/// Reports the outcome of applying a revision.
+#[utoipa::path(post, path = "/agent/v1/ack", request_body = AckRequest, security(("agent_credential" = [])),
+    responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+async fn ack(
+    State(ctx): State<Ctx>,
+    SourceIp(ip): SourceIp,
+    Agent(s): Agent,
+    Json(req): Json<AckRequest>,
+) -> Result<Json<AckResponse>, Failure> {
+    let outcome = if req.ok {
+        Ok(())
+    } else {
+        Err(req.error.filter(|e| !e.trim().is_empty()).unwrap_or_else(|| "no reason given".into()))
+    };
+    let accepted = agents::acknowledge(&ctx, &s, req.revision, outcome, &ip).await?;
+    Ok(Json(AckResponse { accepted }))
+}
