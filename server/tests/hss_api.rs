@@ -418,3 +418,198 @@ on_both_databases!(
     another_tenants_topics_are_not_found_and_unchanged,
     another_tenants_topics_are_not_found_and_unchanged
 );
+
+/// The tenant's servers (id, name) that may take 2FA, and one of another tenant.
+async fn servers_of(app: &TestApp, project: &str) -> Vec<domain::entities::server::Model> {
+    use domain::entities::{server, tenant};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let t =
+        tenant::Entity::find().filter(tenant::Column::ProjectId.eq(project)).one(&app.ctx.db).await.unwrap().unwrap();
+    server::Entity::find()
+        .filter(server::Column::TenantId.eq(t.id))
+        .order_by_asc(server::Column::Name)
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+}
+
+fn ready(s: &domain::entities::server::Model) -> bool {
+    domain::servers::readiness(s).iter().all(|f| f.severity != domain::readiness::Severity::Blocker)
+}
+
+fn hosts_req<'a>(app: &TestApp, key: &'a Key, query: Vec<(&'a str, String)>) -> Req<'a> {
+    let mut r = Req::new(app, Method::GET, "v5", &key.project, vec!["setting", "two-factor-login", "hosts"]);
+    r.query = query;
+    r
+}
+
+fn config_req<'a>(app: &TestApp, key: &'a Key, body: Value) -> Req<'a> {
+    let mut r = Req::new(app, Method::PUT, "v5", &key.project, vec!["setting", "two-factor-login", "config"]);
+    r.body = Some(body);
+    r
+}
+
+async fn host_row(app: &TestApp, key: &Key, name: &str) -> Value {
+    let (status, body) =
+        answer(send(app, key, &hosts_req(app, key, vec![("host_name", name.into()), ("limit", "200".into())])).await)
+            .await;
+    assert_eq!(status, 200, "{body}");
+    body["data_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host_name"] == name)
+        .unwrap_or_else(|| panic!("{name} in {body}"))
+        .clone()
+}
+
+async fn hss_hosts_and_config(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let key = create_key(&app, &acme).await;
+    let servers = servers_of(&app, &key.project).await;
+
+    // The list: 10 by default, the total, paging, search by name.
+    let (status, body) = answer(send(&app, &key, &hosts_req(&app, &key, vec![])).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total_num"], servers.len());
+    let list = body["data_list"].as_array().unwrap();
+    assert_eq!(list.len(), 10.min(servers.len()));
+    let first = &list[0];
+    for field in [
+        "host_id",
+        "host_name",
+        "os_type",
+        "auth_switch",
+        "auth_type",
+        "topic_display_name",
+        "topic_urn",
+        "outside_host",
+    ] {
+        assert!(first.get(field).is_some(), "{field} in {first}");
+    }
+    assert!(["Linux", "Windows"].contains(&first["os_type"].as_str().unwrap()));
+    assert_eq!(first["auth_switch"], false);
+    let (_, page2) =
+        answer(send(&app, &key, &hosts_req(&app, &key, vec![("offset", "10".into()), ("limit", "5".into())])).await)
+            .await;
+    assert_eq!(page2["data_list"].as_array().unwrap().len(), 5.min(servers.len().saturating_sub(10)));
+    assert_eq!(page2["data_list"][0]["host_name"], servers[10].name.as_str());
+    let target = servers.iter().find(|s| ready(s) && s.os_type == "linux").expect("a ready Linux server");
+    let (_, found) =
+        answer(send(&app, &key, &hosts_req(&app, &key, vec![("host_name", target.name.clone())])).await).await;
+    assert!(found["data_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["host_name"].as_str().unwrap().contains(&target.name)));
+    for (field, value) in [("limit", "0"), ("limit", "201"), ("limit", "many"), ("offset", "-3")] {
+        expect_error(
+            send(&app, &key, &hosts_req(&app, &key, vec![(field, value.into())])).await,
+            400,
+            "HG.REQUEST.INVALID",
+            field,
+        )
+        .await;
+    }
+
+    // Enable with verification codes.
+    let id = target.id.to_string();
+    let (status, body) = answer(
+        send(
+            &app,
+            &key,
+            &config_req(&app, &key, json!({ "enabled": true, "auth_type": "code", "host_id_list": [id] })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["saved"][0]["host_id"], id.as_str());
+    let row = host_row(&app, &key, &target.name).await;
+    assert_eq!(row["auth_switch"], true);
+    assert_eq!(row["auth_type"], "code");
+
+    // SMS needs a topic with a confirmed subscription.
+    let mut create = topics(&app, &key, Method::POST);
+    create.body = Some(json!({ "name": "sms-codes", "display_name": "Acme Codes" }));
+    let (_, body) = answer(send(&app, &key, &create).await).await;
+    let urn = body["topic_urn"].as_str().unwrap().to_owned();
+    let mut add =
+        Req::new(&app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
+    add.body = Some(json!({ "protocol": "sms", "endpoint": "+8613800000001" }));
+    assert_eq!(send(&app, &key, &add).await.status(), 201);
+    let sms = json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "topic_display_name": "Acme Codes", "host_id_list": [id] });
+    let (status, body) = answer(send(&app, &key, &config_req(&app, &key, sms.clone())).await).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error_msg"].as_str().unwrap().starts_with("topic_urn"), "{body}");
+    assert!(body["error_msg"].as_str().unwrap().contains("no confirmed subscription"), "{body}");
+    confirm_all(&app).await;
+    let (status, body) = answer(send(&app, &key, &config_req(&app, &key, sms)).await).await;
+    assert_eq!(status, 200, "{body}");
+    let row = host_row(&app, &key, &target.name).await;
+    assert_eq!((row["auth_type"].as_str(), row["topic_urn"].as_str()), (Some("sms"), Some(urn.as_str())));
+    assert_eq!(row["topic_display_name"], "Acme Codes");
+
+    // Bad input names the field, and changes nothing.
+    let globex = app.sign_in(GLOBEX_ADMIN).await;
+    let globex_key = create_key(&app, &globex).await;
+    let globex_server = servers_of(&app, &globex_key.project).await.into_iter().find(ready).unwrap();
+    let mut create = Req::new(&app, Method::POST, "v2", &globex_key.project, vec!["notifications", "topics"]);
+    create.body = Some(json!({ "name": "globex-codes" }));
+    let (_, body) = answer(send(&app, &globex_key, &create).await).await;
+    let globex_urn = body["topic_urn"].as_str().unwrap().to_owned();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for (body, status, field) in [
+        (json!({ "auth_type": "code", "host_id_list": [id] }), 400, "enabled"),
+        (json!({ "enabled": "yes", "auth_type": "code", "host_id_list": [id] }), 400, "enabled"),
+        (json!({ "enabled": true, "auth_type": "voice", "host_id_list": [id] }), 422, "auth_type"),
+        (json!({ "enabled": true, "host_id_list": [id] }), 400, "auth_type"),
+        (json!({ "enabled": true, "auth_type": "code", "host_id_list": [] }), 422, "host_id_list"),
+        (json!({ "enabled": true, "auth_type": "code" }), 400, "host_id_list"),
+        (json!({ "enabled": true, "auth_type": "code", "host_id_list": id }), 400, "host_id_list"),
+        (json!({ "enabled": true, "auth_type": "code", "host_id_list": [7] }), 400, "host_id_list[0]"),
+        (json!({ "enabled": true, "auth_type": "code", "host_id_list": ["web-01"] }), 422, "host_id_list"),
+        (json!({ "enabled": true, "auth_type": "code", "host_id_list": [id, unknown] }), 422, "host_id_list"),
+        (json!({ "enabled": false, "host_id_list": [id, globex_server.id.to_string()] }), 422, "host_id_list"),
+        (json!({ "enabled": true, "auth_type": "sms", "host_id_list": [id] }), 400, "topic_urn"),
+        (json!({ "enabled": true, "auth_type": "sms", "topic_urn": 5, "host_id_list": [id] }), 400, "topic_urn"),
+        (
+            json!({ "enabled": true, "auth_type": "sms", "topic_urn": "urn:smn:x:y:z", "host_id_list": [id] }),
+            404,
+            "topic",
+        ),
+        (json!({ "enabled": true, "auth_type": "sms", "topic_urn": globex_urn, "host_id_list": [id] }), 404, "topic"),
+    ] {
+        let (got, answer) = answer(send(&app, &key, &config_req(&app, &key, body.clone())).await).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        assert!(answer["error_msg"].as_str().unwrap().starts_with(field), "{body} → {answer} names {field}");
+    }
+    let row = host_row(&app, &key, &target.name).await;
+    assert_eq!(
+        (row["auth_switch"].as_bool(), row["topic_urn"].as_str()),
+        (Some(true), Some(urn.as_str())),
+        "unchanged"
+    );
+    let globex_row = host_row(&app, &globex_key, &globex_server.name).await;
+    assert_eq!(globex_row["auth_switch"], false, "another tenant's server is untouched");
+
+    // Disable.
+    let (status, body) =
+        answer(send(&app, &key, &config_req(&app, &key, json!({ "enabled": false, "host_id_list": [id] }))).await)
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], false);
+}
+on_both_databases!(hss_hosts_and_config, hss_hosts_and_config);
+
+/// Marks every subscription confirmed, as if each endpoint had followed its link.
+async fn confirm_all(app: &TestApp) {
+    use domain::entities::subscription;
+    use sea_orm::{sea_query::Expr, EntityTrait};
+    subscription::Entity::update_many()
+        .col_expr(subscription::Column::Status, Expr::value("confirmed"))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+}
