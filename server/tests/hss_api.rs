@@ -258,6 +258,12 @@ async fn access_keys_in_the_console(backend: Backend) {
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("2 active access keys"));
 
+    // The page lists them, never a secret.
+    let page = app.get_page("/iam/access-keys", Some(&acme)).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Access Keys") && html.contains("test script"), "the page lists the keys");
+
     let alice = app.sign_in(ALICE).await;
     let res = app.call("access_keys/create", &[("description", "")], Some(&alice)).await;
     assert_eq!(res.status(), 403, "end users have no access keys");
