@@ -31,6 +31,8 @@ fi
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_missing+=(postgresql-15)
+[ -x /usr/sbin/sshd ] || apt_missing+=(openssh-server)        # sshd -t checks what the agent writes
+command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} with apt"
   sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)

@@ -27,7 +27,9 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
     LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend LEPTOS_BIN_DIR=server \
     LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false RUSTFLAGS="--cfg erase_components"
-  cargo test --locked -p domain -p migrations -p server 2>&1 | tee -a "$log"
+  # The end-to-end tests run the real agent binary.
+  cargo build --locked -p agent
+  cargo test --locked -p domain -p migrations -p agent -p server 2>&1 | tee -a "$log"
   cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )
 

@@ -193,6 +193,7 @@ pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: 
         .await?;
     let server_id = existing.as_ref().map_or_else(Uuid::new_v4, |s| s.id);
     let (credential, credential_hash) = new_credential(server_id);
+    let is_new = existing.is_none();
     let mut m = match existing {
         Some(s) => s.into_active_model(),
         None => server::ActiveModel {
@@ -207,7 +208,11 @@ pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: 
     facts.write_to(&mut m, now);
     m.protection_enabled = Set(true);
     m.agent_credential_hash = Set(Some(credential_hash));
-    m.save(&txn).await?;
+    if is_new {
+        server::Entity::insert(m).exec_without_returning(&txn).await?;
+    } else {
+        m.update(&txn).await?;
+    }
     agent_install_token::Entity::update_many()
         .col_expr(agent_install_token::Column::UsedAt, Expr::value(now))
         .col_expr(agent_install_token::Column::ServerId, Expr::value(server_id))

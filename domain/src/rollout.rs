@@ -213,7 +213,8 @@ impl ServerRollout {
             }
         };
         match &r.phase {
-            Phase::Scheduled { due_at } => moving((*due_at - now).num_seconds().max(0)),
+            // Rounded up: "1 s left" until it is due, whatever the clock's precision.
+            Phase::Scheduled { due_at } => moving(((*due_at - now).num_milliseconds().max(0) + 999) / 1000),
             Phase::Delivering { .. } => moving(0),
             Phase::Failed { reason, .. } => Status::Failed { reason: reason.clone() },
             Phase::Applied { .. } | Phase::Canceled { .. } => settled(),

@@ -111,7 +111,7 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     }
 }
 
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let admin = std::env::var("HOSTGUARD_TEST_POSTGRES_URL").expect(
         "HOSTGUARD_TEST_POSTGRES_URL is not set. Run the tests with scripts/test.sh, which starts a throwaway PostgreSQL 15 cluster",
     );

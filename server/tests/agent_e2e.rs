@@ -1,0 +1,299 @@
+//! Real processes: the real agent binary against the real console, writing PAM and sshd files
+//! under a `--root` sandbox that the real `sshd -t` checks; and the real server binary killed
+//! with SIGKILL while 500 rollout jobs are pending.
+
+mod common;
+
+use common::*;
+use domain::entities::{rollout_job, server};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Database, EntityTrait, QueryFilter};
+use serde_json::Value;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The agent binary, built by `cargo build -p agent` (scripts/test.sh does).
+fn agent_binary() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace().join("target"));
+    let bin = target.join("debug/hostguard-agent");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p agent` first", bin.display());
+    bin
+}
+
+fn sandbox(dir: &Path, name: &str, broken: bool) {
+    let mut cmd = Command::new(workspace().join("scripts/agent-sandbox.sh"));
+    cmd.arg(dir).arg(name);
+    if broken {
+        cmd.arg("--broken");
+    }
+    assert!(cmd.status().unwrap().success(), "agent-sandbox.sh");
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn json(app: &TestApp, cookie: &str, endpoint: &str, form: &[(&str, &str)]) -> Value {
+    let res = app.call(endpoint, form, Some(cookie)).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, 200, "{endpoint}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn row(app: &TestApp, cookie: &str, name: &str) -> Option<Value> {
+    let page = json(
+        app,
+        cookie,
+        "two-factor/list",
+        &[
+            ("search", name),
+            ("status", ""),
+            ("os_type", ""),
+            ("method", ""),
+            ("sort", ""),
+            ("region", ""),
+            ("page", "1"),
+            ("page_size", "10"),
+        ],
+    )
+    .await;
+    page["items"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned()
+}
+
+async fn status(app: &TestApp, cookie: &str, name: &str) -> String {
+    row(app, cookie, name).await.map(|r| r["status"].as_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (good, bad) = (dir.path().join("good"), dir.path().join("bad"));
+    sandbox(&good, "e2e-good", false);
+    sandbox(&bad, "e2e-bad", true);
+    let pam_before = std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap();
+    let bad_config_before = std::fs::read_to_string(bad.join("etc/ssh/sshd_config")).unwrap();
+
+    let mut agents = vec![];
+    for (root, name) in [(&good, "e2e-good"), (&bad, "e2e-bad")] {
+        let cmd = json(&app, &admin, "agents/install-token", &[]).await;
+        let token = cmd["command"].as_str().unwrap().split_whitespace().last().unwrap().to_owned();
+        let child = Command::new(agent_binary())
+            .args([
+                "--console",
+                &app.base,
+                "--token",
+                &token,
+                "--name",
+                name,
+                "--poll-wait",
+                "5",
+                "--heartbeat-secs",
+                "2",
+            ])
+            .arg("--root")
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        agents.push(Killed(child));
+    }
+    for name in ["e2e-good", "e2e-bad"] {
+        eventually("the agent registers", || async { row(&app, &admin, name).await.is_some() }).await;
+    }
+    let r = row(&app, &admin, "e2e-good").await.unwrap();
+    assert_eq!(r["agent_online"], true);
+    assert_eq!(r["os_name"], "Debian GNU/Linux 12 (bookworm)");
+    assert!(r["readiness"].as_array().unwrap().iter().all(|f| f["blocker"] == false), "{r}");
+
+    let ids = format!(
+        "{},{}",
+        r["id"].as_str().unwrap(),
+        row(&app, &admin, "e2e-bad").await.unwrap()["id"].as_str().unwrap()
+    );
+    let saved = json(
+        &app,
+        &admin,
+        "two-factor/save",
+        &[("server_ids", &ids), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+    )
+    .await;
+    assert_eq!(saved["changed"], 2);
+    assert_eq!(status(&app, &admin, "e2e-good").await, "enabling");
+    app.clock.advance(chrono::Duration::seconds(300));
+
+    let wait_for = |name: &'static str, want: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            for _ in 0..300 {
+                if status(app, admin, name).await == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{name} never became {want}: {:?}", row(app, admin, name).await);
+        }
+    };
+    wait_for("e2e-good", "enabled").await;
+    let dropin = std::fs::read_to_string(good.join("etc/ssh/sshd_config.d/50-hostguard.conf")).unwrap();
+    assert!(dropin.contains("KbdInteractiveAuthentication yes") && dropin.contains("UsePAM yes"), "{dropin}");
+    let pam = std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap();
+    assert_eq!(pam.matches("pam_hostguard.so").count(), 1, "{pam}");
+    let status_out =
+        Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(good.join("etc/ssh/sshd_config")).output().unwrap();
+    assert!(status_out.status.success(), "the real sshd accepts what the agent wrote");
+
+    // The broken server: sshd -t refused the change, the agent put everything back and said why.
+    wait_for("e2e-bad", "failed").await;
+    let failure = row(&app, &admin, "e2e-bad").await.unwrap()["failure"].as_str().unwrap().to_owned();
+    assert!(failure.contains("sshd -t failed") && failure.contains("restored"), "{failure}");
+    assert_eq!(std::fs::read_to_string(bad.join("etc/ssh/sshd_config")).unwrap(), bad_config_before);
+    assert!(!bad.join("etc/ssh/sshd_config.d/50-hostguard.conf").exists());
+
+    // Disable: the files go back to what they were.
+    let good_id = r["id"].as_str().unwrap().to_owned();
+    json(
+        &app,
+        &admin,
+        "two-factor/save",
+        &[("server_ids", &good_id), ("action", "disable"), ("method", ""), ("topic_id", "")],
+    )
+    .await;
+    app.clock.advance(chrono::Duration::seconds(300));
+    wait_for("e2e-good", "disabled").await;
+    assert_eq!(std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap(), pam_before);
+    assert!(!good.join("etc/ssh/sshd_config.d/50-hostguard.conf").exists());
+}
+on_both_databases!(
+    a_real_agent_applies_the_revision_and_the_console_shows_enabled,
+    super::a_real_agent_applies_the_revision_and_the_console_shows_enabled
+);
+
+/// The server binary, on its own database and port.
+fn start_server(database_url: &str, port: u16) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("HOSTGUARD_DATABASE_URL", database_url)
+            .env("HOSTGUARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOSTGUARD_DEMO", "true")
+            .env("HOSTGUARD_APPLY_DELAY_SECS", "3")
+            .env("HOSTGUARD_DELIVERY_POLL_MS", "50")
+            .env("HOSTGUARD_SMTP_PORT", "9")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the server"),
+    )
+}
+
+async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = match backend {
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("kill.db").display()),
+        Backend::Postgres => fresh_postgres_database().await,
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let ready =
+        || async { http.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).unwrap_or(false) };
+    let mut srv = start_server(&database_url, port);
+    eventually("the server is ready", ready).await;
+
+    // 500 ready servers for Acme, written straight to the database.
+    let db = Database::connect(&database_url).await.unwrap();
+    let tenant = domain::entities::tenant::Entity::find()
+        .filter(domain::entities::tenant::Column::Name.eq("Acme Retail"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now();
+    let ids: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::new_v4()).collect();
+    let rows: Vec<server::ActiveModel> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| server::ActiveModel {
+            id: Set(*id),
+            tenant_id: Set(tenant.id),
+            name: Set(format!("kill-{i:03}")),
+            ip: Set(format!("10.9.{}.{}", i / 256, i % 256)),
+            ips: Set(String::new()),
+            os_type: Set("linux".into()),
+            os_name: Set("Debian 12".into()),
+            region: Set("ap-southeast-1".into()),
+            protection_enabled: Set(true),
+            agent_status: Set("online".into()),
+            last_seen_at: Set(Some(now)),
+            created_at: Set(now),
+            sshd_use_pam: Set(Some(true)),
+            sshd_kbd_interactive: Set(Some(true)),
+            must_change_password_accounts: Set(String::new()),
+            conflicting_software: Set(String::new()),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(250) {
+        server::Entity::insert_many(chunk.to_vec()).exec_without_returning(&db).await.unwrap();
+    }
+
+    // Sign in and enable 2FA on all 500 in one call.
+    let res = http
+        .post(format!("{base}/api/auth/sign_in"))
+        .form(&[("email", ACME_ADMIN.0), ("password", ACME_ADMIN.1)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&res).expect("signed in");
+    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let res = http
+        .post(format!("{base}/api/two-factor/save"))
+        .header("cookie", &cookie)
+        .form(&[("server_ids", list.join(",").as_str()), ("action", "enable"), ("method", "code"), ("topic_id", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // SIGKILL while every job is still waiting for its delay.
+    srv.0.kill().unwrap();
+    srv.0.wait().unwrap();
+    let pending = rollout_job::Entity::find().filter(rollout_job::Column::Status.eq("pending")).all(&db).await.unwrap();
+    assert_eq!(pending.len(), 500, "the jobs survive the kill");
+
+    // Restart: every job runs, once.
+    let _srv = start_server(&database_url, port);
+    eventually("the restarted server is ready", ready).await;
+    for _ in 0..300 {
+        let done = rollout_job::Entity::find().filter(rollout_job::Column::Status.eq("done")).all(&db).await.unwrap();
+        if done.len() == 500 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let jobs = rollout_job::Entity::find().all(&db).await.unwrap();
+    assert_eq!(jobs.len(), 500);
+    assert!(jobs.iter().all(|j| j.status == "done" && j.runs == 1), "each of the 500 jobs ran exactly once");
+}
+on_both_databases!(
+    a_server_killed_with_500_pending_jobs_applies_each_once_after_restart,
+    super::a_server_killed_with_500_pending_jobs_applies_each_once_after_restart
+);

@@ -1,0 +1,630 @@
+//! The 2FA rollout from the console's side: the Two-Factor Authentication tab's server
+//! functions, the agent API, the durable jobs (restarts, replicas, exactly once) and tenancy.
+//! The real agent binary against the real server is in `agent_e2e.rs`.
+
+mod common;
+
+use common::*;
+use domain::entities::{rollout_job, server, subscription, two_factor_config};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const DELAY: chrono::Duration = chrono::Duration::seconds(300);
+
+struct Setup {
+    app: TestApp,
+    admin: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    Setup { app, admin }
+}
+
+/// An agent speaking the agent API, as the real one does.
+struct FakeAgentClient<'a> {
+    app: &'a TestApp,
+    credential: String,
+    server_id: String,
+}
+
+fn facts(hostname: &str) -> Value {
+    json!({
+        "hostname": hostname, "ips": ["10.0.0.7", "fd00::7"], "os_type": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
+        "openssh_version": "OpenSSH_9.2p1", "sshd_use_pam": true, "sshd_kbd_interactive": true,
+        "sshd_permit_empty_passwords": false, "selinux": "disabled", "agent_version": "0.1.0",
+        "conflicting_software": [], "must_change_password_accounts": []
+    })
+}
+
+impl Setup {
+    async fn json(&self, endpoint: &str, form: &[(&str, &str)]) -> Value {
+        let res = self.app.call(endpoint, form, Some(&self.admin)).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "{endpoint}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    async fn list(&self, search: &str) -> Vec<Value> {
+        self.list_with(&[("search", search)]).await["items"].as_array().unwrap().clone()
+    }
+
+    async fn list_with(&self, given: &[(&str, &str)]) -> Value {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("search", ""),
+            ("status", ""),
+            ("os_type", ""),
+            ("method", ""),
+            ("sort", ""),
+            ("region", ""),
+            ("page", "1"),
+            ("page_size", "100"),
+        ];
+        for (k, v) in given {
+            form.retain(|(key, _)| key != k);
+            form.push((k, v));
+        }
+        self.json("two-factor/list", &form).await
+    }
+
+    async fn row(&self, name: &str) -> Value {
+        self.list(name).await.into_iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} listed"))
+    }
+
+    async fn save(&self, ids: &[&str], action: &str, method: &str, topic: &str) -> reqwest::Response {
+        let ids = ids.join(",");
+        self.app
+            .call(
+                "two-factor/save",
+                &[("server_ids", &ids), ("action", action), ("method", method), ("topic_id", topic)],
+                Some(&self.admin),
+            )
+            .await
+    }
+
+    async fn install_token(&self) -> String {
+        let cmd = self.json("agents/install-token", &[]).await;
+        let command = cmd["command"].as_str().unwrap();
+        command.split_whitespace().skip_while(|w| *w != "--token").nth(1).unwrap().to_owned()
+    }
+
+    async fn register(&self, hostname: &str) -> FakeAgentClient<'_> {
+        let token = self.install_token().await;
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/agent/v1/register"))
+            .json(&json!({"install_token": token, "facts": facts(hostname)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        FakeAgentClient {
+            app: &self.app,
+            credential: body["credential"].as_str().unwrap().to_owned(),
+            server_id: body["server_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A topic of Acme with one confirmed subscription.
+    async fn confirmed_topic(&self, name: &str) -> String {
+        let res =
+            self.app.call("topics/create", &[("name", name), ("display_name", "Acme codes")], Some(&self.admin)).await;
+        let id: String = res.json().await.unwrap();
+        let res = self
+            .app
+            .call(
+                "topics/subscribe",
+                &[("topic_id", &id), ("protocol", "email"), ("endpoints", "oncall@acme.example"), ("remark", "")],
+                Some(&self.admin),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        // The confirmation link itself is tested in notifications.rs; here the endpoint is simply confirmed.
+        subscription::Entity::update_many()
+            .col_expr(subscription::Column::Status, sea_orm::sea_query::Expr::value("confirmed"))
+            .filter(subscription::Column::TopicId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+            .exec(&self.app.ctx.db)
+            .await
+            .unwrap();
+        id
+    }
+}
+
+impl FakeAgentClient<'_> {
+    async fn poll(&self, after: i64, wait: u64) -> Option<Value> {
+        let res = self
+            .app
+            .http
+            .get(self.app.url(&format!("/agent/v1/config?after={after}&wait={wait}")))
+            .bearer_auth(&self.credential)
+            .send()
+            .await
+            .unwrap();
+        match res.status().as_u16() {
+            200 => Some(res.json().await.unwrap()),
+            204 => None,
+            other => panic!("poll: {other} {}", res.text().await.unwrap()),
+        }
+    }
+
+    async fn ack(&self, revision: i64, error: Option<&str>) -> bool {
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/agent/v1/ack"))
+            .bearer_auth(&self.credential)
+            .json(&json!({"revision": revision, "ok": error.is_none(), "error": error}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["accepted"].as_bool().unwrap()
+    }
+}
+
+async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledges(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-01").await;
+    let row = s.row("edge-01").await;
+    assert_eq!(row["status"], "disabled");
+    assert_eq!(row["agent_online"], true);
+    assert_eq!(row["ip"], "10.0.0.7");
+
+    let topic = s.confirmed_topic("codes").await;
+    let res = s.save(&[&agent.server_id], "enable", "sms", &topic).await;
+    assert_eq!(res.status(), 200);
+    let row = s.row("edge-01").await;
+    assert_eq!(row["status"], "enabling");
+    assert_eq!(row["seconds_left"], 300);
+    assert_eq!(row["method"], "sms");
+    assert_eq!(row["topic"], "Acme codes");
+    assert!(agent.poll(0, 0).await.is_none(), "nothing before the delay");
+
+    // The agent waits in a long poll; the job runs when the delay is over and wakes it.
+    let waiting = agent.poll(0, 20);
+    let advance = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.app.clock.advance(DELAY);
+    };
+    let (assignment, ()) = tokio::join!(waiting, advance);
+    let assignment = assignment.expect("the revision arrives in the long poll");
+    assert_eq!(assignment["revision"], 1);
+    assert_eq!(assignment["enabled"], true);
+    assert_eq!(assignment["method"], "sms");
+    assert!(assignment["topic_urn"].as_str().unwrap().ends_with(":codes"));
+    let row = s.row("edge-01").await;
+    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "handed over");
+
+    assert!(agent.ack(1, None).await);
+    assert_eq!(s.row("edge-01").await["status"], "enabled");
+    assert!(agent.poll(1, 0).await.is_none(), "nothing newer than what it applied");
+
+    // Disabling: the agent reports an error, the change fails with its reason, retry schedules it again.
+    assert_eq!(s.save(&[&agent.server_id], "disable", "", "").await.status(), 200);
+    assert_eq!(s.row("edge-01").await["status"], "disabling");
+    s.app.clock.advance(DELAY);
+    let a = {
+        let mut found = None;
+        for _ in 0..100 {
+            found = agent.poll(1, 1).await;
+            if found.is_some() {
+                break;
+            }
+        }
+        found.expect("the disable revision")
+    };
+    assert_eq!((a["revision"].as_i64(), a["enabled"].as_bool()), (Some(2), Some(false)));
+    assert!(agent.ack(2, Some("sshd -t failed: line 3: Bad configuration option")).await);
+    let row = s.row("edge-01").await;
+    assert_eq!(row["status"], "failed");
+    assert!(row["failure"].as_str().unwrap().contains("sshd -t failed"), "{row}");
+    let retried = s.json("two-factor/retry", &[("server_ids", &agent.server_id)]).await;
+    assert_eq!(retried["changed"], 1);
+    assert_eq!(s.row("edge-01").await["status"], "disabling");
+
+    let audit = s.json("audit/list", &[]).await;
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["agent.register", "2fa.enable", "2fa.applied", "2fa.disable", "2fa.failed", "2fa.retry"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}
+on_both_databases!(
+    a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledges,
+    super::a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledges
+);
+
+async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-02").await;
+    let id = agent.server_id.clone();
+
+    // Cancel while waiting: the job never runs.
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    let canceled = s.json("two-factor/cancel", &[("server_ids", &id)]).await;
+    assert_eq!(canceled["changed"], 1);
+    assert_eq!(s.row("edge-02").await["status"], "disabled");
+    s.app.clock.advance(DELAY * 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(agent.poll(0, 0).await.is_none());
+    let again = s.json("two-factor/cancel", &[("server_ids", &id)]).await;
+    assert_eq!(again["changed"], 0);
+    assert!(again["refused"][0]["reasons"][0].as_str().unwrap().contains("no pending change"), "{again}");
+
+    // A newer revision supersedes one not yet applied: only the newest is handed over.
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    s.app.clock.advance(chrono::Duration::seconds(100));
+    let topic = s.confirmed_topic("late").await;
+    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    s.app.clock.advance(chrono::Duration::seconds(200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(agent.poll(0, 0).await.is_none(), "the first revision's time does not count");
+    s.app.clock.advance(chrono::Duration::seconds(100));
+    let a = agent.poll(0, 10).await.expect("the newest revision");
+    assert_eq!((a["revision"].as_i64(), a["method"].as_str()), (Some(3), Some("sms")));
+    let jobs = rollout_job::Entity::find()
+        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+        .order_by_asc(rollout_job::Column::Revision)
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    let statuses: Vec<(i64, &str)> = jobs.iter().map(|j| (j.revision, j.status.as_str())).collect();
+    assert_eq!(statuses, vec![(1, "canceled"), (2, "superseded"), (3, "done")]);
+
+    // An ack of an older revision changes nothing.
+    assert!(!agent.ack(2, None).await);
+    assert_eq!(s.row("edge-02").await["status"], "enabling");
+
+    // Silent past the deadline: failed, saying so.
+    s.app.clock.advance(chrono::Duration::minutes(11));
+    eventually("the change fails after the deadline", || async { s.row("edge-02").await["status"] == "failed" }).await;
+    let row = s.row("edge-02").await;
+    assert!(row["failure"].as_str().unwrap().contains("did not acknowledge within 10 minutes"), "{row}");
+    assert!(!agent.ack(3, None).await, "a late ack does not turn a failure into success");
+}
+on_both_databases!(cancel_supersede_stale_ack_and_deadline, super::cancel_supersede_stale_ack_and_deadline);
+
+async fn blocked_servers_are_refused_with_the_reason_and_the_others_proceed(backend: Backend) {
+    let s = setup(backend).await;
+    let ready = s.row("acme-web-01").await;
+    let no_pam = s.row("acme-app-11").await;
+    assert!(no_pam["readiness"].as_array().unwrap().iter().any(|f| f["blocker"] == true));
+    let ids = [ready["id"].as_str().unwrap(), no_pam["id"].as_str().unwrap()];
+    let res = s.save(&ids, "enable", "code", "").await;
+    assert_eq!(res.status(), 200);
+    let out: Value = res.json().await.unwrap();
+    assert_eq!(out["changed"], 1);
+    assert_eq!(out["refused"][0]["name"], "acme-app-11");
+    let reason = out["refused"][0]["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("acme-app-11") && reason.contains("UsePAM"), "{reason}");
+    assert_eq!(s.row("acme-web-01").await["status"], "enabling");
+    assert_eq!(s.row("acme-app-11").await["status"], "disabled");
+
+    // Filters and sorting see the new status.
+    let enabling = s.list_with(&[("status", "enabling")]).await;
+    assert_eq!(enabling["total"], 1);
+    assert_eq!(enabling["items"][0]["name"], "acme-web-01");
+    let windows = s.list_with(&[("os_type", "windows")]).await;
+    assert!(windows["items"].as_array().unwrap().iter().all(|r| r["os_type"] == "windows"));
+    assert!(windows["total"].as_u64().unwrap() > 0);
+    let code = s.list_with(&[("method", "code")]).await;
+    assert_eq!(code["total"], 1);
+    let desc = s.list_with(&[("sort", "-name")]).await;
+    let names: Vec<&str> = desc["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(names, sorted);
+}
+on_both_databases!(
+    blocked_servers_are_refused_with_the_reason_and_the_others_proceed,
+    super::blocked_servers_are_refused_with_the_reason_and_the_others_proceed
+);
+
+async fn another_tenants_servers_and_topics_are_refused_and_nothing_changes(backend: Backend) {
+    let s = setup(backend).await;
+    let globex = s.app.sign_in(GLOBEX_ADMIN).await;
+    let acme_server = s.row("acme-web-01").await["id"].as_str().unwrap().to_owned();
+    let acme_topic = s.confirmed_topic("acme-only").await;
+    let configs = || async { two_factor_config::Entity::find().count(&s.app.ctx.db).await.unwrap() };
+    let before = configs().await;
+
+    for (action, topic) in [("enable", ""), ("disable", ""), ("change_topic", acme_topic.as_str())] {
+        let res = s
+            .app
+            .call(
+                "two-factor/save",
+                &[("server_ids", &acme_server), ("action", action), ("method", "code"), ("topic_id", topic)],
+                Some(&globex),
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{action}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("no such server"), "{body}");
+    }
+    for endpoint in ["two-factor/cancel", "two-factor/retry"] {
+        let res = s.app.call(endpoint, &[("server_ids", &acme_server)], Some(&globex)).await;
+        assert_eq!(res.status(), 422, "{endpoint}");
+    }
+    // Globex's own server with Acme's topic.
+    let globex_list = s
+        .app
+        .call(
+            "two-factor/list",
+            &[
+                ("search", "globex-web-01"),
+                ("status", ""),
+                ("os_type", ""),
+                ("method", ""),
+                ("sort", ""),
+                ("region", ""),
+                ("page", "1"),
+                ("page_size", "10"),
+            ],
+            Some(&globex),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let globex_server = globex_list["items"][0]["id"].as_str().unwrap().to_owned();
+    let res = s
+        .app
+        .call(
+            "two-factor/save",
+            &[("server_ids", &globex_server), ("action", "enable"), ("method", "sms"), ("topic_id", &acme_topic)],
+            Some(&globex),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("no such topic"));
+    assert_eq!(configs().await, before, "nothing changed");
+
+    // Without a session, or as an end user.
+    let res = s
+        .app
+        .call(
+            "two-factor/save",
+            &[("server_ids", &acme_server), ("action", "disable"), ("method", ""), ("topic_id", "")],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 401);
+    let alice = s.app.sign_in(ALICE).await;
+    let res = s
+        .app
+        .call(
+            "two-factor/save",
+            &[("server_ids", &acme_server), ("action", "disable"), ("method", ""), ("topic_id", "")],
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(configs().await, before);
+}
+on_both_databases!(
+    another_tenants_servers_and_topics_are_refused_and_nothing_changes,
+    super::another_tenants_servers_and_topics_are_refused_and_nothing_changes
+);
+
+async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
+    let s = setup(backend).await;
+    let id = s.row("acme-web-01").await["id"].as_str().unwrap().to_owned();
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("", "enable", "code", "", "select at least one server"),
+        ("not-an-id", "enable", "code", "", "is not a server id"),
+        (&id, "explode", "code", "", "action: must be enable, disable or change_topic"),
+        (&id, "enable", "voice", "", "method: must be sms"),
+        (&id, "enable", "sms", "", "topic: choose a topic"),
+        (&id, "change_topic", "", "00000000-0000-0000-0000-000000000000", "no such topic"),
+    ];
+    for (ids, action, method, topic, expected) in cases {
+        let res = s
+            .app
+            .call(
+                "two-factor/save",
+                &[("server_ids", ids), ("action", action), ("method", method), ("topic_id", topic)],
+                Some(&s.admin),
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{action} {method}");
+        let body = res.text().await.unwrap();
+        for part in expected.split(": ") {
+            assert!(body.contains(part), "{expected:?} in {body}");
+        }
+    }
+    // A topic without a confirmed subscription cannot carry codes.
+    let res = s.app.call("topics/create", &[("name", "unconfirmed"), ("display_name", "x")], Some(&s.admin)).await;
+    let topic: String = res.json().await.unwrap();
+    let res = s.save(&[&id], "enable", "sms", &topic).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("no confirmed subscription"));
+    assert_eq!(two_factor_config::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0);
+
+    for (field, value, expected) in [
+        ("page_size", "7", "page_size: must be 10, 20, 50 or 100"),
+        ("status", "sleeping", "status: must be enabled"),
+        ("os_type", "plan9", "os_type: must be linux or windows"),
+        ("sort", "size", "sort: must be name"),
+        ("method", "fax", "method: must be sms or code"),
+    ] {
+        let mut form = vec![
+            ("search", ""),
+            ("status", ""),
+            ("os_type", ""),
+            ("method", ""),
+            ("sort", ""),
+            ("region", ""),
+            ("page", "1"),
+            ("page_size", "10"),
+        ];
+        form.retain(|(k, _)| *k != field);
+        form.push((field, value));
+        let res = s.app.call("two-factor/list", &form, Some(&s.admin)).await;
+        assert_eq!(res.status(), 422, "{field}");
+        let body = res.text().await.unwrap();
+        for part in expected.split(": ") {
+            assert!(body.contains(part), "{expected:?} in {body}");
+        }
+    }
+}
+on_both_databases!(
+    bad_input_gets_a_clear_error_and_nothing_is_saved,
+    super::bad_input_gets_a_clear_error_and_nothing_is_saved
+);
+
+async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
+    let s = setup(backend).await;
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/register"))
+        .json(&json!({"install_token": "hgi_made-up", "facts": facts("x1")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "AGENT.0401");
+
+    // An install token registers one server only.
+    let token = s.install_token().await;
+    let register = |host: &'static str| {
+        let token = token.clone();
+        let app = &s.app;
+        async move {
+            app.http
+                .post(app.url("/agent/v1/register"))
+                .json(&json!({"install_token": token, "facts": facts(host)}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(register("first").await.status(), 201);
+    assert_eq!(register("second").await.status(), 401, "used");
+
+    let res = s.app.http.get(s.app.url("/agent/v1/config")).bearer_auth("hga_nope").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let res = s.app.http.get(s.app.url("/agent/v1/config")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Bad facts name the field.
+    let token = s.install_token().await;
+    let mut bad = facts("bad host!");
+    bad["os_type"] = json!("beos");
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/register"))
+        .json(&json!({"install_token": token, "facts": bad}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let msg = res.json::<Value>().await.unwrap()["error_msg"].as_str().unwrap().to_owned();
+    assert!(msg.contains("hostname") && msg.contains("os_type"), "{msg}");
+    // The token was not used up by the bad request.
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/register"))
+        .json(&json!({"install_token": token, "facts": facts("good-host")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
+    // The OpenAPI document describes the API.
+    let doc: Value = s.app.http.get(s.app.url("/agent/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in ["/agent/v1/register", "/agent/v1/facts", "/agent/v1/heartbeat", "/agent/v1/config", "/agent/v1/ack"] {
+        assert!(doc["paths"][path].is_object(), "{path} in the OpenAPI document");
+    }
+}
+on_both_databases!(
+    the_agent_api_refuses_bad_tokens_and_credentials,
+    super::the_agent_api_refuses_bad_tokens_and_credentials
+);
+
+/// `n` ready Linux servers for Acme, written straight to the database.
+pub async fn add_servers(app: &TestApp, prefix: &str, n: usize) -> Vec<uuid::Uuid> {
+    let tenant = domain::entities::tenant::Entity::find()
+        .filter(domain::entities::tenant::Column::Name.eq("Acme Retail"))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .expect("the Acme tenant");
+    let now = chrono::Utc::now();
+    let rows: Vec<server::ActiveModel> = (0..n)
+        .map(|i| server::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            tenant_id: Set(tenant.id),
+            name: Set(format!("{prefix}-{i:05}")),
+            ip: Set(format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)),
+            ips: Set(String::new()),
+            os_type: Set("linux".into()),
+            os_name: Set("Debian 12".into()),
+            region: Set("ap-southeast-1".into()),
+            protection_enabled: Set(true),
+            agent_status: Set("online".into()),
+            last_seen_at: Set(Some(now)),
+            created_at: Set(now),
+            sshd_use_pam: Set(Some(true)),
+            sshd_kbd_interactive: Set(Some(true)),
+            sshd_permit_empty_passwords: Set(Some(false)),
+            openssh_version: Set(Some("OpenSSH_9.2p1".into())),
+            selinux: Set(Some("disabled".into())),
+            must_change_password_accounts: Set(String::new()),
+            conflicting_software: Set(String::new()),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        server::Entity::insert_many(chunk.to_vec()).exec_without_returning(&app.ctx.db).await.unwrap();
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id.clone().unwrap()).collect();
+    ids
+}
+
+async fn jobs_done(app: &TestApp) -> (u64, i64, i64) {
+    let jobs = rollout_job::Entity::find().all(&app.ctx.db).await.unwrap();
+    let done = jobs.iter().filter(|j| j.status == "done").count() as u64;
+    let runs: i64 = jobs.iter().map(|j| j.runs as i64).sum();
+    let max = jobs.iter().map(|j| j.runs as i64).max().unwrap_or(0);
+    (done, runs, max)
+}
+
+async fn two_replicas_run_each_job_once(backend: Backend) {
+    let s = setup(backend).await;
+    let second =
+        spawn_app_with(backend, Options { database_url: Some(s.app.database_url.clone()), ..Default::default() }).await;
+    let ids = add_servers(&s.app, "fleet", 500).await;
+    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    let res = s
+        .app
+        .call(
+            "two-factor/save",
+            &[("server_ids", &list.join(",")), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+            Some(&s.admin),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["changed"], 500);
+    // Both replicas' clocks pass the delay; both workers compete for the jobs.
+    s.app.clock.advance(DELAY);
+    second.clock.advance(DELAY);
+    eventually("all 500 jobs ran", || async { jobs_done(&s.app).await.0 == 500 }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (done, runs, max) = jobs_done(&s.app).await;
+    assert_eq!((done, runs, max), (500, 500, 1), "each job ran exactly once");
+    let delivering = two_factor_config::Entity::find()
+        .filter(two_factor_config::Column::Phase.eq("delivering"))
+        .count(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(delivering, 500);
+}
+on_both_databases!(two_replicas_run_each_job_once, super::two_replicas_run_each_job_once);
