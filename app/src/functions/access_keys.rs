@@ -1,6 +1,8 @@
 //! My Credentials → Access Keys: the signed-in tenant admin's keys for the HSS-compatible API.
 
-use crate::models::{AccessKeyRow, AccessKeys, AppError, NewAccessKey};
+#[cfg(feature = "ssr")]
+use crate::models::AccessKeyRow;
+use crate::models::{AccessKeys, AppError, NewAccessKey};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
