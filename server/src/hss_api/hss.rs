@@ -95,6 +95,7 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
     let enabled = body.bool("enabled")?;
     let auth_type = body.opt_str("auth_type")?;
     let topic_urn = body.opt_str("topic_urn")?.map(str::trim).filter(|u| !u.is_empty());
+    // HSS sends the topic's display name along for its console; the URN alone names the topic.
     body.opt_str("topic_display_name")?;
     let hosts = body.str_list("host_id_list")?.ok_or_else(|| ApiError::bad_request("host_id_list", "is required"))?;
     if hosts.is_empty() {
