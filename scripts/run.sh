@@ -11,6 +11,18 @@ export HOSTGUARD_DEMO=${HOSTGUARD_DEMO:-true}
 export HOSTGUARD_APPLY_DELAY_SECS=${HOSTGUARD_APPLY_DELAY_SECS:-15}
 export HOSTGUARD_LISTEN=${HOSTGUARD_LISTEN:-127.0.0.1:3000}
 
+# The key that encrypts secrets at rest (access keys' secret halves). Made once, kept in
+# ./data/secret.key (readable by this user only); losing it makes stored secrets unreadable.
+if [ -z "${HOSTGUARD_SECRET_KEY:-}" ]; then
+  mkdir -p data
+  if [ ! -s data/secret.key ]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > data/secret.key)
+  fi
+  chmod 600 data/secret.key
+  HOSTGUARD_SECRET_KEY=$(tr -d '[:space:]' < data/secret.key)
+  export HOSTGUARD_SECRET_KEY
+fi
+
 # Mail goes to a local SMTP sink that keeps each message in ./data/mail/*.eml; operators also
 # see every message on the Outbox page. Point HOSTGUARD_SMTP_* at a real server to send mail.
 if [ -z "${HOSTGUARD_SMTP_HOST:-}" ]; then

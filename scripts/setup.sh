@@ -64,5 +64,13 @@ if ! .tools/venv/bin/python -c 'import aiosmtpd' 2>/dev/null; then
   fi
   .tools/venv/bin/pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6
 fi
+# Huawei Cloud's official Python SDKs, which server/tests/official_sdk.rs drives against the
+# HSS-compatible API, unchanged.
+huawei_sdk_version=3.1.219
+if ! .tools/venv/bin/python -c "import huaweicloudsdkhss, huaweicloudsdksmn, importlib.metadata as m; assert m.version('huaweicloudsdkhss') == '$huawei_sdk_version'" 2>/dev/null; then
+  say "installing the Huawei Cloud HSS and SMN Python SDKs $huawei_sdk_version into .tools/venv"
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check \
+    "huaweicloudsdkcore==$huawei_sdk_version" "huaweicloudsdkhss==$huawei_sdk_version" "huaweicloudsdksmn==$huawei_sdk_version"
+fi
 
 say "ready"

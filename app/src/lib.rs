@@ -19,6 +19,7 @@ use routes::{
     home::HomePage,
     hss::server_detail::ServerDetailPage,
     hss::two_factor::TwoFactorPage,
+    iam::access_keys::AccessKeysPage,
     not_found::NotFound,
     portal::account::AccountPage,
     signin::SignInPage,
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("iam/access-keys") view=AccessKeysPage ssr=SsrMode::Async />
                     <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async />
                     <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>

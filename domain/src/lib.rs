@@ -3,6 +3,7 @@
 //! Server functions (the Leptos UI) and the HTTP APIs both authenticate the caller, then call
 //! the plain `async fn`s here, which check authorization and tenancy themselves.
 
+pub mod access_keys;
 pub mod accounts;
 pub mod agents;
 pub mod audit;

@@ -182,6 +182,48 @@ pub async fn list(ctx: &Ctx, caller: &Caller, topic_id: Uuid) -> DomainResult<Ve
         .await?)
 }
 
+/// The URN of a subscription, in SMN's shape: its topic's URN and its own id.
+pub fn urn(topic_urn: &str, id: Uuid) -> String {
+    format!("{topic_urn}:{}", id.simple())
+}
+
+/// The caller's subscription with this URN; anything else (another tenant's, malformed) is
+/// "not found".
+pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<(subscription::Model, topic::Model)> {
+    let not_found = || DomainError::NotFound("subscription");
+    let (topic_urn, id) = urn.rsplit_once(':').ok_or_else(not_found)?;
+    let id = Uuid::try_parse(id).map_err(|_| not_found())?;
+    let (s, t) = match get(ctx, caller, id).await {
+        Err(DomainError::NotFound(_)) => return Err(not_found()),
+        other => other?,
+    };
+    if t.urn != topic_urn {
+        return Err(not_found());
+    }
+    Ok((s, t))
+}
+
+/// Every subscription of the caller's tenant, with its topic, oldest first.
+pub async fn list_for_tenant(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<(subscription::Model, topic::Model)>> {
+    let tenant_id = caller.admin_tenant()?;
+    let topics: std::collections::HashMap<Uuid, topic::Model> = topic::Entity::find()
+        .filter(topic::Column::TenantId.eq(tenant_id))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::TenantId.eq(tenant_id))
+        .order_by_asc(subscription::Column::CreatedAt)
+        .order_by_asc(subscription::Column::Endpoint)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .filter_map(|s| topics.get(&s.topic_id).cloned().map(|t| (s, t)))
+        .collect())
+}
+
 /// One subscription of the caller's tenant, with its topic.
 pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<(subscription::Model, topic::Model)> {
     let tenant_id = caller.admin_tenant()?;

@@ -77,6 +77,18 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<topic::Mo
         .ok_or(DomainError::NotFound("topic"))
 }
 
+/// The caller's topic with this URN, as the SMN API addresses topics; another tenant's URN is
+/// "not found".
+pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<topic::Model> {
+    let tenant_id = caller.admin_tenant()?;
+    topic::Entity::find()
+        .filter(topic::Column::TenantId.eq(tenant_id))
+        .filter(topic::Column::Urn.eq(urn))
+        .one(&ctx.db)
+        .await?
+        .ok_or(DomainError::NotFound("topic"))
+}
+
 pub async fn create(
     ctx: &Ctx,
     caller: &Caller,

@@ -4,6 +4,7 @@
 pub mod agent_api;
 pub mod config;
 pub mod delivery;
+pub mod hss_api;
 pub mod rollout_worker;
 pub mod session_store;
 mod telemetry;
@@ -93,6 +94,7 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
+        .merge(hss_api::routes(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

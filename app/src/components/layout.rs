@@ -143,6 +143,10 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                 <p class="nav-service">"Management"</p>
                 <A href="/audit">"Audit trail"</A>
             </div>
+            <div class="nav-group">
+                <p class="nav-service">"My Credentials"</p>
+                <A href="/iam/access-keys">"Access Keys"</A>
+            </div>
         }
         .into_any(),
         Some(Role::Operator) => view! {

@@ -2,6 +2,7 @@
 //! and maps the result into `models`. Paths are fixed (`/api/...`) so scripts and tests can
 //! call them.
 
+pub mod access_keys;
 pub mod audit;
 pub mod auth;
 pub mod portal;

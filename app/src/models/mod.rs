@@ -1,8 +1,10 @@
 //! Types the UI and its server functions exchange. They compile to wasm, so they do not use
 //! the `domain` crate; server functions map domain models into them.
 
+mod access_keys;
 mod error;
 
+pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{AppError, FieldError};

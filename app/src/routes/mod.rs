@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod home;
 pub mod hss;
+pub mod iam;
 pub mod not_found;
 pub mod portal;
 pub mod signin;

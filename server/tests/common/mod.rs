@@ -35,7 +35,12 @@ pub struct Options {
     pub smtp_port: Option<u16>,
     /// An HTTP SMS gateway; by default the development outbox.
     pub sms_gateway_url: Option<String>,
+    /// `HOSTGUARD_SECRET_KEY` (64 hex digits); by default [`TEST_SECRET_KEY`], `None` for none.
+    pub secret_key: Option<String>,
 }
+
+/// The server secret key the tests run with, so access keys can be created.
+pub const TEST_SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 impl Default for Options {
     fn default() -> Self {
@@ -45,6 +50,7 @@ impl Default for Options {
             database_url: None,
             smtp_port: None,
             sms_gateway_url: None,
+            secret_key: Some(TEST_SECRET_KEY.to_string()),
         }
     }
 }
@@ -75,6 +81,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         vars.push(("HOSTGUARD_SMS_GATEWAY_URL".to_string(), url));
         vars.push(("HOSTGUARD_SMS_ACCOUNT".to_string(), "AC-test".to_string()));
         vars.push(("HOSTGUARD_SMS_TOKEN".to_string(), "gateway-secret".to_string()));
+    }
+    if let Some(key) = opts.secret_key {
+        vars.push(("HOSTGUARD_SECRET_KEY".to_string(), key));
     }
     if let Some(url) = opts.public_url {
         vars.push(("HOSTGUARD_PUBLIC_URL".to_string(), url));

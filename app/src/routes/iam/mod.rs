@@ -1,0 +1,1 @@
+pub mod access_keys;

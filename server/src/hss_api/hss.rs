@@ -1,0 +1,152 @@
+//! HSS v5 two-factor login: ListTwoFactorLoginHost (`GET .../setting/two-factor-login/hosts`)
+//! and SetTwoFactorLoginConfig (`PUT .../setting/two-factor-login/config`), over
+//! `domain::two_factor`. `host_id` is the server's id; `topic_urn` names one of the tenant's
+//! topics, and another tenant's is "not found".
+
+use super::{
+    auth::ApiCaller,
+    error::ApiError,
+    params::{Body, Query},
+};
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::StatusCode,
+    routing::{get, put},
+    Extension, Json, Router,
+};
+use domain::{
+    rollout::Method,
+    topics,
+    two_factor::{self, Action, ListQuery},
+    Ctx, DomainError, FieldError,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/v5/{project_id}/setting/two-factor-login/hosts", get(list_hosts))
+        .route("/v5/{project_id}/setting/two-factor-login/config", put(set_config))
+}
+
+type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+
+fn os_type(os: &str) -> &'static str {
+    if os == "windows" {
+        "Windows"
+    } else {
+        "Linux"
+    }
+}
+
+async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>, RawQuery(raw): RawQuery) -> Answer {
+    let q = Query::parse(raw.as_deref());
+    let limit = q.int("limit", 10, 1..=two_factor::MAX_LIMIT)?;
+    let offset = q.int("offset", 0, 0..=u32::MAX as u64)?;
+    let host_name = q.str("host_name").map(str::to_owned);
+    if host_name.as_deref().is_some_and(|h| h.chars().count() > 128) {
+        return Err(ApiError::bad_request("host_name", "must be at most 128 characters"));
+    }
+    let page =
+        two_factor::list(&ctx, &api.caller, &ListQuery { search: host_name, offset, limit, ..Default::default() })
+            .await?;
+    let data_list: Vec<Value> = page
+        .items
+        .iter()
+        .map(|row| {
+            // auth_switch is what was last set (as HSS's console shows it at once); the
+            // console's 2FA tab shows how far it has rolled out.
+            let config = row.config.as_ref().filter(|c| c.revision > 0);
+            json!({
+                "host_id": row.server.id.to_string(),
+                "host_name": row.server.name,
+                "os_type": os_type(&row.server.os_type),
+                "auth_switch": config.is_some_and(|c| c.enabled),
+                "auth_type": config.filter(|c| c.enabled).map(|c| c.method.clone()),
+                "topic_display_name": row.topic.as_ref().map(|t| t.display_name.clone()),
+                "topic_urn": row.topic.as_ref().map(|t| t.urn.clone()),
+                // Every server here is one the tenant registered with HostGuard's agent.
+                "outside_host": false,
+            })
+        })
+        .collect();
+    Ok((StatusCode::OK, Json(json!({ "total_num": page.total, "data_list": data_list }))))
+}
+
+/// The rules' field names, as this API calls them.
+fn api_fields(e: DomainError) -> DomainError {
+    let rename = |f: String| match f.as_str() {
+        "server_ids" => "host_id_list".to_owned(),
+        "topic" => "topic_urn".to_owned(),
+        _ => f,
+    };
+    match e {
+        DomainError::Validation { field, message } => DomainError::Validation { field: rename(field), message },
+        DomainError::Invalid(errors) => DomainError::Invalid(
+            errors.into_iter().map(|e| FieldError { field: rename(e.field), message: e.message }).collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>, body: Bytes) -> Answer {
+    let body = Body::parse(&body)?;
+    let enabled = body.bool("enabled")?;
+    let auth_type = body.opt_str("auth_type")?;
+    let topic_urn = body.opt_str("topic_urn")?.map(str::trim).filter(|u| !u.is_empty());
+    // HSS sends the topic's display name along for its console; the URN alone names the topic.
+    body.opt_str("topic_display_name")?;
+    let hosts = body.str_list("host_id_list")?.ok_or_else(|| ApiError::bad_request("host_id_list", "is required"))?;
+    if hosts.is_empty() {
+        return Err(ApiError::Invalid("host_id_list: name at least one host".into()));
+    }
+    let method = match auth_type {
+        None if enabled => return Err(ApiError::bad_request("auth_type", "is required to enable 2FA: sms or code")),
+        None => None,
+        Some(t) => {
+            Some(Method::parse(t).ok_or_else(|| ApiError::Invalid(format!("auth_type: {t:?} must be sms or code")))?)
+        }
+    };
+    let mut unknown = vec![];
+    let mut ids = vec![];
+    for h in &hosts {
+        match Uuid::try_parse(h.trim()) {
+            Ok(id) => ids.push(id),
+            Err(_) => unknown.push(*h),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(ApiError::Invalid(format!("host_id_list: no such host: {}", unknown.join(", "))));
+    }
+    let action = match (enabled, method) {
+        (false, _) => Action::Disable,
+        (true, Some(Method::Code)) => Action::Enable { method: Method::Code, topic_id: None },
+        (true, _) => {
+            let urn =
+                topic_urn.ok_or_else(|| ApiError::bad_request("topic_urn", "is required when auth_type is sms"))?;
+            let topic = topics::get_by_urn(&ctx, &api.caller, urn).await?;
+            Action::Enable { method: Method::Sms, topic_id: Some(topic.id) }
+        }
+    };
+    let outcome = two_factor::save(&ctx, &api.caller, &api.actor, &ids, action).await.map_err(api_fields)?;
+    let refused: Vec<Value> = outcome
+        .refused
+        .iter()
+        .map(|r| json!({ "host_id": r.server_id.to_string(), "host_name": r.server_name, "reasons": r.reasons }))
+        .collect();
+    if outcome.saved.is_empty() && !outcome.refused.is_empty() {
+        let reasons: Vec<String> = outcome.refused.iter().flat_map(|r| r.reasons.clone()).collect();
+        return Err(ApiError::Invalid(format!("host_id_list: no host can take this change: {}", reasons.join("; "))));
+    }
+    // HSS answers with an empty body; the extra fields say what HostGuard did, and SDKs ignore them.
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "request_id": api.request_id,
+            "saved": outcome.saved.iter().map(|s| json!({ "host_id": s.server_id.to_string(), "revision": s.revision })).collect::<Vec<_>>(),
+            "refused": refused,
+            "apply_at": outcome.due_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        })),
+    ))
+}

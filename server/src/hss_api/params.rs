@@ -1,0 +1,93 @@
+//! Reading query parameters and JSON bodies with errors that name the field and its rule,
+//! where a generic extractor would only say "failed to deserialize".
+
+use super::error::ApiError;
+use axum::body::Bytes;
+use serde_json::{Map, Value};
+
+/// The query string's parameters, last value wins.
+pub struct Query(pub Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> Query {
+        Query(url_pairs(raw.unwrap_or("")).into_iter().filter(|(k, _)| !k.is_empty()).collect())
+    }
+
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// An integer parameter in `range`, or `default` when absent.
+    pub fn int(&self, name: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ApiError> {
+        let Some(raw) = self.str(name) else { return Ok(default) };
+        let rule = format!("must be a whole number from {} to {}", range.start(), range.end());
+        let n: u64 = raw.trim().parse().map_err(|_| ApiError::bad_request(name, format!("{raw:?} {rule}")))?;
+        if !range.contains(&n) {
+            return Err(ApiError::bad_request(name, format!("{n} {rule}")));
+        }
+        Ok(n)
+    }
+}
+
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// A JSON object body.
+pub struct Body(pub Map<String, Value>);
+
+impl Body {
+    pub fn parse(bytes: &Bytes) -> Result<Body, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Body(map)),
+            Ok(_) => Err(ApiError::bad_request("body", "must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request("body", format!("is not valid JSON: {e}"))),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::bad_request(name, "must be a string")),
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Result<&str, ApiError> {
+        self.opt_str(name)?.ok_or_else(|| ApiError::bad_request(name, "is required"))
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, ApiError> {
+        match self.get(name) {
+            None => Err(ApiError::bad_request(name, "is required")),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ApiError::bad_request(name, "must be true or false")),
+        }
+    }
+
+    pub fn str_list(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str().ok_or_else(|| ApiError::bad_request(format!("{name}[{i}]"), "must be a string"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(ApiError::bad_request(name, "must be a list of strings")),
+        }
+    }
+}
