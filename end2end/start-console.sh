@@ -15,6 +15,7 @@ sink=$!
 export HOSTGUARD_SMTP_HOST=127.0.0.1 HOSTGUARD_SMTP_PORT="$smtp_port"
 # Saved 2FA changes apply after 3 s, so the tests can watch a rollout finish.
 export HOSTGUARD_APPLY_DELAY_SECS=3
+export HOSTGUARD_SECRET_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")
 ./target/debug/server &
 server=$!
 # Real agents under sandbox roots (scripts/demo-agents.sh), for the 2FA rollout tests.
