@@ -357,19 +357,7 @@ pub async fn save(
         };
         let revision = r.save(target, now, delay);
         rows.push(stored(s.id, tenant_id, &r, now));
-        jobs.push(rollout_job::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            tenant_id: Set(tenant_id),
-            server_id: Set(s.id),
-            revision: Set(revision),
-            due_at: Set(now + delay),
-            status: Set("pending".into()),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            runs: Set(0),
-            created_at: Set(now),
-            finished_at: Set(None),
-        });
+        jobs.push(new_job(tenant_id, s.id, revision, now, delay));
         outcome.saved.push(Saved { server_id: s.id, revision });
     }
     let saved_ids: Vec<Uuid> = outcome.saved.iter().map(|s| s.server_id).collect();
@@ -422,6 +410,29 @@ pub async fn save(
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+/// The job that hands `revision` of a server to its agent once the delay is over.
+fn new_job(
+    tenant_id: Uuid,
+    server_id: Uuid,
+    revision: i64,
+    now: DateTime<Utc>,
+    delay: chrono::Duration,
+) -> rollout_job::ActiveModel {
+    rollout_job::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant_id),
+        server_id: Set(server_id),
+        revision: Set(revision),
+        due_at: Set(now + delay),
+        status: Set("pending".into()),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        runs: Set(0),
+        created_at: Set(now),
+        finished_at: Set(None),
+    }
 }
 
 /// "web-01, web-02 and 8 more": the servers an audit entry is about.
@@ -488,21 +499,9 @@ async fn change_each(
                     .exec(&txn)
                     .await?;
                 if let Some(revision) = new_revision {
-                    rollout_job::Entity::insert(rollout_job::ActiveModel {
-                        id: Set(Uuid::new_v4()),
-                        tenant_id: Set(tenant_id),
-                        server_id: Set(s.id),
-                        revision: Set(revision),
-                        due_at: Set(now + delay),
-                        status: Set("pending".into()),
-                        lease_owner: Set(None),
-                        lease_until: Set(None),
-                        runs: Set(0),
-                        created_at: Set(now),
-                        finished_at: Set(None),
-                    })
-                    .exec_without_returning(&txn)
-                    .await?;
+                    rollout_job::Entity::insert(new_job(tenant_id, s.id, revision, now, delay))
+                        .exec_without_returning(&txn)
+                        .await?;
                 }
                 rows.push(stored(s.id, tenant_id, &r, now));
                 out.done.push(s.id);

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use domain::entities::{rollout_job, server};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Database, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
@@ -226,31 +226,8 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
         .await
         .unwrap()
         .unwrap();
-    let now = chrono::Utc::now();
-    let ids: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::new_v4()).collect();
-    let rows: Vec<server::ActiveModel> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| server::ActiveModel {
-            id: Set(*id),
-            tenant_id: Set(tenant.id),
-            name: Set(format!("kill-{i:03}")),
-            ip: Set(format!("10.9.{}.{}", i / 256, i % 256)),
-            ips: Set(String::new()),
-            os_type: Set("linux".into()),
-            os_name: Set("Debian 12".into()),
-            region: Set("ap-southeast-1".into()),
-            protection_enabled: Set(true),
-            agent_status: Set("online".into()),
-            last_seen_at: Set(Some(now)),
-            created_at: Set(now),
-            sshd_use_pam: Set(Some(true)),
-            sshd_kbd_interactive: Set(Some(true)),
-            must_change_password_accounts: Set(String::new()),
-            conflicting_software: Set(String::new()),
-            ..Default::default()
-        })
-        .collect();
+    let rows = ready_servers(tenant.id, "kill", 500);
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id.clone().unwrap()).collect();
     for chunk in rows.chunks(250) {
         server::Entity::insert_many(chunk.to_vec()).exec_without_returning(&db).await.unwrap();
     }

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -557,31 +557,7 @@ pub async fn add_servers(app: &TestApp, prefix: &str, n: usize) -> Vec<uuid::Uui
         .await
         .unwrap()
         .expect("the Acme tenant");
-    let now = chrono::Utc::now();
-    let rows: Vec<server::ActiveModel> = (0..n)
-        .map(|i| server::ActiveModel {
-            id: Set(uuid::Uuid::new_v4()),
-            tenant_id: Set(tenant.id),
-            name: Set(format!("{prefix}-{i:05}")),
-            ip: Set(format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)),
-            ips: Set(String::new()),
-            os_type: Set("linux".into()),
-            os_name: Set("Debian 12".into()),
-            region: Set("ap-southeast-1".into()),
-            protection_enabled: Set(true),
-            agent_status: Set("online".into()),
-            last_seen_at: Set(Some(now)),
-            created_at: Set(now),
-            sshd_use_pam: Set(Some(true)),
-            sshd_kbd_interactive: Set(Some(true)),
-            sshd_permit_empty_passwords: Set(Some(false)),
-            openssh_version: Set(Some("OpenSSH_9.2p1".into())),
-            selinux: Set(Some("disabled".into())),
-            must_change_password_accounts: Set(String::new()),
-            conflicting_software: Set(String::new()),
-            ..Default::default()
-        })
-        .collect();
+    let rows = ready_servers(tenant.id, prefix, n);
     for chunk in rows.chunks(500) {
         server::Entity::insert_many(chunk.to_vec()).exec_without_returning(&app.ctx.db).await.unwrap();
     }

@@ -346,3 +346,34 @@ where
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// `n` Linux servers of a tenant that are ready for 2FA (agent online, PAM and
+/// keyboard-interactive on), named `{prefix}-00000` on, to write straight to the database.
+pub fn ready_servers(tenant_id: uuid::Uuid, prefix: &str, n: usize) -> Vec<domain::entities::server::ActiveModel> {
+    use sea_orm::ActiveValue::Set;
+    let now = chrono::Utc::now();
+    (0..n)
+        .map(|i| domain::entities::server::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            tenant_id: Set(tenant_id),
+            name: Set(format!("{prefix}-{i:05}")),
+            ip: Set(format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)),
+            ips: Set(String::new()),
+            os_type: Set("linux".into()),
+            os_name: Set("Debian 12".into()),
+            region: Set("ap-southeast-1".into()),
+            protection_enabled: Set(true),
+            agent_status: Set("online".into()),
+            last_seen_at: Set(Some(now)),
+            created_at: Set(now),
+            sshd_use_pam: Set(Some(true)),
+            sshd_kbd_interactive: Set(Some(true)),
+            sshd_permit_empty_passwords: Set(Some(false)),
+            openssh_version: Set(Some("OpenSSH_9.2p1".into())),
+            selinux: Set(Some("disabled".into())),
+            must_change_password_accounts: Set(String::new()),
+            conflicting_software: Set(String::new()),
+            ..Default::default()
+        })
+        .collect()
+}
