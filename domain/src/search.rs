@@ -3,10 +3,26 @@
 
 use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
-    ColumnTrait,
+    ColumnTrait, DbBackend,
 };
 
-pub fn contains<C: ColumnTrait>(column: C, text: &str) -> SimpleExpr {
+fn pattern(text: &str) -> LikeExpr {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    Expr::expr(Func::lower(Expr::col(column.as_column_ref()))).like(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+pub fn contains<C: ColumnTrait>(column: C, text: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(column.as_column_ref()))).like(pattern(text))
+}
+
+/// The same match as [`contains`], written so `backend` can answer it fast. SQLite's LIKE
+/// already ignores case for ASCII letters, and without ICU its `lower()` folds nothing else, so
+/// comparing the column as stored matches exactly the same rows, while sparing a `lower()` call
+/// per row and letting a covering index answer. PostgreSQL's LIKE is case-sensitive, so it
+/// compares `lower(column)`, which its trigram indexes cover.
+pub fn contains_on<C: ColumnTrait>(backend: DbBackend, column: C, text: &str) -> SimpleExpr {
+    match backend {
+        DbBackend::Sqlite => Expr::col(column.as_column_ref()).like(pattern(text)),
+        _ => contains(column, text),
+    }
 }

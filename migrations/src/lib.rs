@@ -8,6 +8,7 @@ mod m20261123_000002_notifications;
 mod m20261123_000003_two_factor_configs;
 mod m20261123_000004_server_facts;
 mod m20261123_000005_rollout_agents_keys;
+mod m20261123_000006_server_search_indexes;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_two_factor_configs::Migration),
             Box::new(m20261123_000004_server_facts::Migration),
             Box::new(m20261123_000005_rollout_agents_keys::Migration),
+            Box::new(m20261123_000006_server_search_indexes::Migration),
         ]
     }
 }
