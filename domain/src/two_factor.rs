@@ -805,3 +805,15 @@ pub async fn handed_over_since(ctx: &Ctx, since: DateTime<Utc>) -> DomainResult<
         .all(&ctx.db)
         .await?)
 }
+
+/// One server of the caller's tenant with its 2FA configuration, as `list` shows it.
+pub async fn get(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<Row> {
+    let server = crate::servers::get(ctx, caller, server_id).await?;
+    let config = config::Entity::find_by_id(server.id).one(&ctx.db).await?;
+    let topic = match config.as_ref().and_then(|c| c.topic_id) {
+        Some(id) => topic::Entity::find_by_id(id).one(&ctx.db).await?,
+        None => None,
+    };
+    let status = config.as_ref().map(rollout_of).unwrap_or_default().status(ctx.clock.now());
+    Ok(Row { server, config, topic, status })
+}

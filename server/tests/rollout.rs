@@ -202,6 +202,10 @@ async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledg
 
     assert!(agent.ack(1, None).await);
     assert_eq!(s.row("edge-01").await["status"], "enabled");
+    let page = s.json("servers/get", &[("id", &agent.server_id)]).await;
+    assert_eq!(page["two_factor"], "Enabled (SMS/Email, topic Acme codes)");
+    assert_eq!(page["agent_version"], "0.1.0");
+    assert_eq!(page["ips"], json!(["10.0.0.7", "fd00::7"]));
     assert!(agent.poll(1, 0).await.is_none(), "nothing newer than what it applied");
 
     // Disabling: the agent reports an error, the change fails with its reason, retry schedules it again.

@@ -30,6 +30,10 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
         agent_online: s.agent_status == "online",
         last_seen: s.last_seen_at.map(super::ssr::datetime),
         readiness,
+        ips: s.ips.split(',').map(str::trim).filter(|ip| !ip.is_empty()).map(str::to_owned).collect(),
+        agent_version: s.agent_version,
+        openssh_version: s.openssh_version,
+        two_factor: None,
     }
 }
 
@@ -48,8 +52,27 @@ pub async fn list_servers(search: String, region: String, page: u64, page_size: 
 #[server(prefix = "/api", endpoint = "servers/get")]
 pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
+    use domain::rollout::Status;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::from(domain::DomainError::NotFound("server")))?;
-    Ok(row(domain::servers::get(&ctx, &caller, id).await?))
+    let r = domain::two_factor::get(&ctx, &caller, id).await?;
+    let how = match r.config.as_ref().map(|c| c.method.as_str()) {
+        Some("sms") => {
+            format!("SMS/Email{}", r.topic.as_ref().map(|t| format!(", topic {}", t.display_name)).unwrap_or_default())
+        }
+        _ => "verification code".to_owned(),
+    };
+    let two_factor = match r.status {
+        Status::Enabled => format!("Enabled ({how})"),
+        Status::Disabled => "Disabled".to_owned(),
+        Status::Enabling { seconds_left } if seconds_left > 0 => {
+            format!("Enabling… ({how}; applies in {seconds_left} s)")
+        }
+        Status::Enabling { .. } => format!("Enabling… ({how}; waiting for the agent)"),
+        Status::Disabling { seconds_left } if seconds_left > 0 => format!("Disabling… (applies in {seconds_left} s)"),
+        Status::Disabling { .. } => "Disabling… (waiting for the agent)".to_owned(),
+        Status::Failed { reason } => format!("Failed: {reason}"),
+    };
+    Ok(ServerRow { two_factor: Some(two_factor), ..row(r.server) })
 }
 
 #[server(prefix = "/api", endpoint = "regions")]

@@ -58,6 +58,13 @@ pub struct ServerRow {
     pub last_seen: Option<String>,
     /// What stands in the way of 2FA on this server: blockers first, then warnings.
     pub readiness: Vec<ReadinessItem>,
+    pub agent_version: Option<String>,
+    pub openssh_version: Option<String>,
+    /// Every address the agent reported.
+    pub ips: Vec<String>,
+    /// The 2FA status as the tab shows it, e.g. "Enabled (verification code)"; set on the
+    /// server's own page.
+    pub two_factor: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -47,8 +47,14 @@ pub fn ServerDetailPage() -> impl IntoView {
                                     .clone()
                                     .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
                             </dd>
+                            <dt>"Agent version"</dt>
+                            <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
+                            <dt>"All addresses"</dt>
+                            <dd>{if s.ips.is_empty() { s.ip.clone() } else { s.ips.join(", ") }}</dd>
+                            <dt>"OpenSSH"</dt>
+                            <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
                             <dt>"Two-factor authentication"</dt>
-                            <dd>"Disabled"</dd>
+                            <dd data-testid="two-factor-status">{s.two_factor.clone().unwrap_or_default()}</dd>
                         </dl>
                         <h3 class="subhead">"Readiness for two-factor authentication"</h3>
                         <Readiness items=s.readiness.clone() />
