@@ -23,6 +23,11 @@ VERSION_ID="12"
 ID=debian
 OS
 echo "$name" >"$root/etc/hostname"
+# Where HostGuard's PAM module is installed; the agent refuses to enable 2FA without it, since a
+# PAM line naming a missing module refuses every login. (The module itself comes later; this
+# stands in for its file.)
+mkdir -p "$root/lib/x86_64-linux-gnu/security"
+[ -f "$root/lib/x86_64-linux-gnu/security/pam_hostguard.so" ] || : >"$root/lib/x86_64-linux-gnu/security/pam_hostguard.so"
 cat >"$root/etc/pam.d/common-auth" <<'PAM'
 auth	[success=1 default=ignore]	pam_unix.so nullok
 auth	requisite			pam_deny.so

@@ -127,6 +127,13 @@ impl Applier {
         }
 
         let method = rev.method.ok_or("the revision enables 2FA but names no method")?;
+        // A PAM line naming a module that is not installed makes PAM refuse every login.
+        if !PAM_MODULE_DIRS.iter().any(|dir| self.path(dir).join(PAM_MODULE).exists()) {
+            return Err(format!(
+                "{PAM_MODULE} is not installed (looked in {}); install HostGuard's PAM module first, or every SSH login would be refused",
+                PAM_MODULE_DIRS.iter().map(|d| format!("/{d}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
         let paths = SshdPaths::new(&self.root);
         let config = paths.config_file();
         let config_text = fs::read_to_string(&config).map_err(|e| format!("cannot read {}: {e}", config.display()))?;
@@ -290,6 +297,16 @@ fn mode_of(path: &Path) -> Option<u32> {
 }
 
 /// The sshd drop-in for an enabling revision.
+/// The PAM module the managed line loads, and where PAM looks for modules (Debian, RHEL, others).
+pub const PAM_MODULE: &str = "pam_hostguard.so";
+pub const PAM_MODULE_DIRS: &[&str] = &[
+    "lib/x86_64-linux-gnu/security",
+    "usr/lib/x86_64-linux-gnu/security",
+    "lib64/security",
+    "usr/lib64/security",
+    "lib/security",
+];
+
 pub fn drop_in(revision: i64) -> String {
     format!(
         "# Managed by HostGuard (revision {revision}). Changes are overwritten.\n\

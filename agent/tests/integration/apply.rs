@@ -156,6 +156,21 @@ fn refuses_without_include_or_pam_stack() {
 }
 
 #[test]
+fn refuses_when_the_pam_module_is_not_installed() {
+    // A PAM line naming a missing module would refuse every login, so nothing is written.
+    let sb = Sandbox::new();
+    fs::remove_file(sb.path("lib/x86_64-linux-gnu/security/pam_hostguard.so")).unwrap();
+    let before = sb.etc_snapshot();
+    let err = sb.applier().apply(&revision(1, true, Method::Code)).unwrap_err();
+    assert!(matches!(err, ApplyError::Refused(_)));
+    let msg = err.to_string();
+    assert!(msg.contains("pam_hostguard.so is not installed") && msg.contains("every SSH login"), "{msg}");
+    assert_eq!(sb.etc_snapshot(), before);
+    // Disabling needs no module.
+    sb.applier().apply(&revision(2, false, Method::Code)).unwrap();
+}
+
+#[test]
 fn keeps_the_last_five_backups() {
     let sb = Sandbox::new();
     let applier = sb.applier();

@@ -82,6 +82,8 @@ impl Sandbox {
         sb.write("etc/hostname", "sandbox-host\n");
         sb.write("etc/pam.d/sshd", PAM_SSHD);
         sb.write("etc/pam.d/common-auth", COMMON_AUTH);
+        // Where HostGuard's PAM module is installed (the module itself comes with a later issue).
+        sb.write("lib/x86_64-linux-gnu/security/pam_hostguard.so", "");
         fs::create_dir_all(sb.path("etc/ssh/sshd_config.d")).unwrap();
         let key = sb.path("etc/ssh/ssh_host_ed25519_key");
         let status =
