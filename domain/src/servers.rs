@@ -1,4 +1,5 @@
-//! The tenant's server inventory, as the Two-Factor Authentication tab lists it.
+//! The tenant's server inventory: one server, its readiness for 2FA, and pre-registration. The
+//! Two-Factor Authentication tab lists servers through `two_factor::list`.
 
 use crate::{
     audit::{self, Actor, Entry},
@@ -6,11 +7,8 @@ use crate::{
     ctx::Ctx,
     entities::{server, tenant},
     error::{DomainError, DomainResult, FieldError},
-    search,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The regions a server can be in, as (id, display name).
@@ -19,54 +17,10 @@ pub const REGIONS: &[(&str, &str)] =
 
 pub const PAGE_SIZES: &[u64] = &[10, 20, 50, 100];
 
-#[derive(Clone, Debug, Default)]
-pub struct ServerQuery {
-    /// Matches part of the name or the IP address.
-    pub search: Option<String>,
-    pub region: Option<String>,
-    /// Zero-based.
-    pub page: u64,
-    pub page_size: u64,
-}
-
 #[derive(Clone, Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
-}
-
-pub async fn list(ctx: &Ctx, caller: &Caller, q: &ServerQuery) -> DomainResult<Page<server::Model>> {
-    let tenant_id = caller.admin_tenant()?;
-    if !PAGE_SIZES.contains(&q.page_size) {
-        return Err(DomainError::validation("page_size", "must be 10, 20, 50 or 100"));
-    }
-    let mut cond = Condition::all().add(server::Column::TenantId.eq(tenant_id));
-    if let Some(region) = q.region.as_deref().filter(|r| !r.is_empty()) {
-        if !REGIONS.iter().any(|(id, _)| *id == region) {
-            return Err(DomainError::validation("region", "must be one of the listed regions"));
-        }
-        cond = cond.add(server::Column::Region.eq(region));
-    }
-    if let Some(s) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        if s.len() > 128 {
-            return Err(DomainError::validation("search", "must be at most 128 characters"));
-        }
-        cond = cond.add(
-            Condition::any()
-                .add(search::contains(server::Column::Name, s))
-                .add(search::contains(server::Column::Ip, s)),
-        );
-    }
-    let query = server::Entity::find().filter(cond);
-    let total = query.clone().count(&ctx.db).await?;
-    let items = query
-        .order_by_asc(server::Column::Name)
-        .order_by_asc(server::Column::Id)
-        .offset(q.page * q.page_size)
-        .limit(q.page_size)
-        .all(&ctx.db)
-        .await?;
-    Ok(Page { items, total })
 }
 
 /// One server of the caller's tenant. Another tenant's server is "not found".

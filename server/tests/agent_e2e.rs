@@ -53,22 +53,9 @@ async fn json(app: &TestApp, cookie: &str, endpoint: &str, form: &[(&str, &str)]
 }
 
 async fn row(app: &TestApp, cookie: &str, name: &str) -> Option<Value> {
-    let page = json(
-        app,
-        cookie,
-        "two-factor/list",
-        &[
-            ("search", name),
-            ("status", ""),
-            ("os_type", ""),
-            ("method", ""),
-            ("sort", ""),
-            ("region", ""),
-            ("page", "1"),
-            ("page_size", "10"),
-        ],
-    )
-    .await;
+    let res = app.list_two_factor(Some(cookie), &[("search", name)]).await;
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
     page["items"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned()
 }
 

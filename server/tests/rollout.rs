@@ -53,21 +53,11 @@ impl Setup {
     }
 
     async fn list_with(&self, given: &[(&str, &str)]) -> Value {
-        let mut form: Vec<(&str, &str)> = vec![
-            ("search", ""),
-            ("status", ""),
-            ("os_type", ""),
-            ("method", ""),
-            ("sort", ""),
-            ("region", ""),
-            ("page", "1"),
-            ("page_size", "100"),
-        ];
-        for (k, v) in given {
-            form.retain(|(key, _)| key != k);
-            form.push((k, v));
-        }
-        self.json("two-factor/list", &form).await
+        let res = self.app.list_two_factor(Some(&self.admin), given).await;
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert_eq!(status, 200, "two-factor/list: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     async fn row(&self, name: &str) -> Value {
@@ -354,26 +344,8 @@ async fn another_tenants_servers_and_topics_are_refused_and_nothing_changes(back
         assert_eq!(res.status(), 422, "{endpoint}");
     }
     // Globex's own server with Acme's topic.
-    let globex_list = s
-        .app
-        .call(
-            "two-factor/list",
-            &[
-                ("search", "globex-web-01"),
-                ("status", ""),
-                ("os_type", ""),
-                ("method", ""),
-                ("sort", ""),
-                ("region", ""),
-                ("page", "1"),
-                ("page_size", "10"),
-            ],
-            Some(&globex),
-        )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
+    let globex_list =
+        s.app.list_two_factor(Some(&globex), &[("search", "globex-web-01")]).await.json::<Value>().await.unwrap();
     let globex_server = globex_list["items"][0]["id"].as_str().unwrap().to_owned();
     let res = s
         .app
@@ -455,19 +427,7 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
         ("sort", "size", "sort: must be name"),
         ("method", "fax", "method: must be sms or code"),
     ] {
-        let mut form = vec![
-            ("search", ""),
-            ("status", ""),
-            ("os_type", ""),
-            ("method", ""),
-            ("sort", ""),
-            ("region", ""),
-            ("page", "1"),
-            ("page_size", "10"),
-        ];
-        form.retain(|(k, _)| *k != field);
-        form.push((field, value));
-        let res = s.app.call("two-factor/list", &form, Some(&s.admin)).await;
+        let res = s.app.list_two_factor(Some(&s.admin), &[(field, value)]).await;
         assert_eq!(res.status(), 422, "{field}");
         let body = res.text().await.unwrap();
         for part in expected.split(": ") {

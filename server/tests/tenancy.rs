@@ -14,8 +14,7 @@ async fn server_id_of(app: &TestApp, tenant_name: &str) -> String {
 }
 
 async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
-    app.call("servers/list", &[("search", search), ("region", ""), ("page", "1"), ("page_size", "100")], Some(cookie))
-        .await
+    app.list_two_factor(Some(cookie), &[("search", search)]).await
 }
 
 async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
@@ -104,7 +103,7 @@ async fn roles_are_checked(backend: Backend) {
 
     // Without a session, nothing.
     for endpoint in [
-        "servers/list",
+        "two-factor/list",
         "servers/get",
         "topics/list",
         "topics/subscriptions",
@@ -116,7 +115,18 @@ async fn roles_are_checked(backend: Backend) {
         let res = app
             .call(
                 endpoint,
-                &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "10"), ("id", "x"), ("topic_id", "x")],
+                &[
+                    ("search", ""),
+                    ("status", ""),
+                    ("os_type", ""),
+                    ("method", ""),
+                    ("sort", ""),
+                    ("region", ""),
+                    ("page", "1"),
+                    ("page_size", "10"),
+                    ("id", "x"),
+                    ("topic_id", "x"),
+                ],
                 None,
             )
             .await;
@@ -128,15 +138,11 @@ on_both_databases!(roles_are_checked, super::roles_are_checked);
 async fn bad_paging_input_is_refused_with_the_field_named(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.sign_in(ACME_ADMIN).await;
-    let res = app
-        .call("servers/list", &[("search", ""), ("region", ""), ("page", "1"), ("page_size", "7")], Some(&admin))
-        .await;
+    let res = app.list_two_factor(Some(&admin), &[("page_size", "7")]).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("page_size") && body.contains("10, 20, 50 or 100"), "{body}");
-    let res = app
-        .call("servers/list", &[("search", ""), ("region", "mars-1"), ("page", "1"), ("page_size", "10")], Some(&admin))
-        .await;
+    let res = app.list_two_factor(Some(&admin), &[("region", "mars-1")]).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("region"));
 }

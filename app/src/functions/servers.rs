@@ -1,11 +1,13 @@
-//! The tenant's servers, for the Two-Factor Authentication tab.
+//! A server's own page, and the regions. The Two-Factor Authentication tab's list is in
+//! `two_factor.rs`.
 
-use crate::models::{AppError, Region, ServerPage, ServerRow};
+use crate::models::{AppError, Region, ServerRow};
 use leptos::prelude::*;
 
+/// What stands in the way of 2FA on a server: blockers first, then warnings.
 #[cfg(feature = "ssr")]
-fn row(s: domain::entities::server::Model) -> ServerRow {
-    let mut readiness: Vec<crate::models::ReadinessItem> = domain::servers::readiness(&s)
+pub(crate) fn readiness_items(s: &domain::entities::server::Model) -> Vec<crate::models::ReadinessItem> {
+    let mut readiness: Vec<crate::models::ReadinessItem> = domain::servers::readiness(s)
         .into_iter()
         .map(|f| crate::models::ReadinessItem {
             rule: f.rule.to_owned(),
@@ -14,6 +16,12 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
         })
         .collect();
     readiness.sort_by_key(|f| !f.blocker);
+    readiness
+}
+
+#[cfg(feature = "ssr")]
+fn row(s: domain::entities::server::Model) -> ServerRow {
+    let readiness = readiness_items(&s);
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
@@ -35,18 +43,6 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
         openssh_version: s.openssh_version,
         two_factor: None,
     }
-}
-
-/// One page of servers. `page` counts from 1; `region` empty means all regions.
-#[server(prefix = "/api", endpoint = "servers/list")]
-pub async fn list_servers(search: String, region: String, page: u64, page_size: u64) -> Result<ServerPage, AppError> {
-    let (ctx, caller) = super::ssr::caller().await?;
-    if page == 0 {
-        return Err(domain::DomainError::validation("page", "must be 1 or more").into());
-    }
-    let q = domain::servers::ServerQuery { search: Some(search), region: Some(region), page: page - 1, page_size };
-    let result = domain::servers::list(&ctx, &caller, &q).await?;
-    Ok(ServerPage { items: result.items.into_iter().map(row).collect(), total: result.total, page, page_size })
 }
 
 #[server(prefix = "/api", endpoint = "servers/get")]

@@ -6,19 +6,11 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod convert {
-    use crate::models::{ReadinessItem, RefusedServer, TwoFactorRow};
+    use crate::models::{RefusedServer, TwoFactorRow};
     use domain::rollout::Status;
 
     pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
-        let mut readiness: Vec<ReadinessItem> = domain::servers::readiness(&r.server)
-            .into_iter()
-            .map(|f| ReadinessItem {
-                rule: f.rule.to_owned(),
-                blocker: f.severity == domain::readiness::Severity::Blocker,
-                message: f.message,
-            })
-            .collect();
-        readiness.sort_by_key(|f| !f.blocker);
+        let readiness = crate::functions::servers::readiness_items(&r.server);
         let (status, seconds_left, failure) = match r.status {
             Status::Enabled => ("enabled", 0, None),
             Status::Disabled => ("disabled", 0, None),

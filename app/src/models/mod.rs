@@ -78,14 +78,6 @@ pub struct ReadinessItem {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ServerPage {
-    pub items: Vec<ServerRow>,
-    pub total: u64,
-    pub page: u64,
-    pub page_size: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicRow {
     pub id: String,
     pub name: String,

@@ -143,6 +143,26 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// The 2FA tab's list (`two-factor/list`): page 1 of 100, no filters, except the fields in
+    /// `given`.
+    pub async fn list_two_factor(&self, cookie: Option<&str>, given: &[(&str, &str)]) -> Response {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("search", ""),
+            ("status", ""),
+            ("os_type", ""),
+            ("method", ""),
+            ("sort", ""),
+            ("region", ""),
+            ("page", "1"),
+            ("page_size", "100"),
+        ];
+        for (k, v) in given {
+            form.retain(|(key, _)| key != k);
+            form.push((k, v));
+        }
+        self.call("two-factor/list", &form, cookie).await
+    }
+
     pub async fn get_page(&self, path: &str, cookie: Option<&str>) -> Response {
         let mut req = self.http.get(self.url(path)).header(header::ACCEPT, "text/html");
         if let Some(c) = cookie {
