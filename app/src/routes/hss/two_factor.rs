@@ -308,45 +308,29 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
         </div>
         <nav class="pager" aria-label="Pages">
             <span class="pager-total">{format!("{} servers · page {} of {pages}", page.total, page.page)}</span>
-            {match prev {
-                Some(href) => {
-                    view! {
-                        <A href=href attr:class="button button-secondary" attr:rel="prev">
-                            "Previous"
-                        </A>
-                    }
-                        .into_any()
-                }
-                None => {
-                    view! {
-                        <span class="button button-secondary" aria-disabled="true">
-                            "Previous"
-                        </span>
-                    }
-                        .into_any()
-                }
-            }}
-            {match next {
-                Some(href) => {
-                    view! {
-                        <A href=href attr:class="button button-secondary" attr:rel="next">
-                            "Next"
-                        </A>
-                    }
-                        .into_any()
-                }
-                None => {
-                    view! {
-                        <span class="button button-secondary" aria-disabled="true">
-                            "Next"
-                        </span>
-                    }
-                        .into_any()
-                }
-            }}
+            {pager_link(prev, "Previous", "prev")}
+            {pager_link(next, "Next", "next")}
         </nav>
     }
     .into_any()
+}
+
+/// A pager button: a link to the page, or a disabled button where there is none.
+fn pager_link(href: Option<String>, label: &'static str, rel: &'static str) -> AnyView {
+    match href {
+        Some(href) => view! {
+            <A href=href attr:class="button button-secondary" attr:rel=rel>
+                {label}
+            </A>
+        }
+        .into_any(),
+        None => view! {
+            <span class="button button-secondary" aria-disabled="true">
+                {label}
+            </span>
+        }
+        .into_any(),
+    }
 }
 
 #[component]
