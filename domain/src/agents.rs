@@ -94,15 +94,19 @@ pub async fn create_install_token(ctx: &Ctx, caller: &Caller, actor: &Actor) -> 
 
 /// What an agent reports about its server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Facts {
     pub hostname: String,
     pub ips: Vec<String>,
+    /// `linux` or `windows`.
     pub os_type: String,
     pub os_name: String,
+    /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`.
     pub openssh_version: Option<String>,
     pub sshd_use_pam: Option<bool>,
     pub sshd_kbd_interactive: Option<bool>,
     pub sshd_permit_empty_passwords: Option<bool>,
+    /// `enforcing`, `permissive` or `disabled`.
     pub selinux: Option<String>,
     pub agent_version: String,
     #[serde(default)]
@@ -279,11 +283,13 @@ pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
     Ok(res.rows_affected)
 }
 
-/// A revision for the agent to apply.
+/// A revision of the 2FA configuration for the agent to apply.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     pub revision: i64,
     pub enabled: bool,
+    /// `sms` (codes to a topic's endpoints) or `code` (the user's own factors).
     pub method: String,
     pub topic_urn: Option<String>,
     pub server_id: Uuid,

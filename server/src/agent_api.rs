@@ -37,7 +37,7 @@ pub fn routes(ctx: Ctx) -> Router {
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
     paths(register, facts, heartbeat, config, ack),
-    components(schemas(RegisterRequest, RegisterResponse, FactsBody, HeartbeatRequest, AssignmentBody, AckRequest, AckResponse, ApiError)),
+    components(schemas(RegisterRequest, RegisterResponse, Facts, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -130,52 +130,11 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
     }
 }
 
-/// What the agent reports about its server.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FactsBody {
-    pub hostname: String,
-    pub ips: Vec<String>,
-    /// `linux` or `windows`.
-    pub os_type: String,
-    pub os_name: String,
-    /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`.
-    pub openssh_version: Option<String>,
-    pub sshd_use_pam: Option<bool>,
-    pub sshd_kbd_interactive: Option<bool>,
-    pub sshd_permit_empty_passwords: Option<bool>,
-    /// `enforcing`, `permissive` or `disabled`.
-    pub selinux: Option<String>,
-    pub agent_version: String,
-    #[serde(default)]
-    pub conflicting_software: Vec<String>,
-    #[serde(default)]
-    pub must_change_password_accounts: Vec<String>,
-}
-
-impl From<FactsBody> for Facts {
-    fn from(f: FactsBody) -> Self {
-        Facts {
-            hostname: f.hostname,
-            ips: f.ips,
-            os_type: f.os_type,
-            os_name: f.os_name,
-            openssh_version: f.openssh_version,
-            sshd_use_pam: f.sshd_use_pam,
-            sshd_kbd_interactive: f.sshd_kbd_interactive,
-            sshd_permit_empty_passwords: f.sshd_permit_empty_passwords,
-            selinux: f.selinux,
-            agent_version: f.agent_version,
-            conflicting_software: f.conflicting_software,
-            must_change_password_accounts: f.must_change_password_accounts,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// The one-time token from the console's install command.
     pub install_token: String,
-    pub facts: FactsBody,
+    pub facts: Facts,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -193,15 +152,15 @@ async fn register(
     SourceIp(ip): SourceIp,
     Json(req): Json<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), Failure> {
-    let r = agents::register(&ctx, &req.install_token, &req.facts.into(), &ip).await?;
+    let r = agents::register(&ctx, &req.install_token, &req.facts, &ip).await?;
     Ok((StatusCode::CREATED, Json(RegisterResponse { server_id: r.server_id, credential: r.credential })))
 }
 
 /// Replaces the server's facts.
-#[utoipa::path(put, path = "/agent/v1/facts", request_body = FactsBody, security(("agent_credential" = [])),
+#[utoipa::path(put, path = "/agent/v1/facts", request_body = Facts, security(("agent_credential" = [])),
     responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
-async fn facts(State(ctx): State<Ctx>, Agent(s): Agent, Json(body): Json<FactsBody>) -> Result<StatusCode, Failure> {
-    agents::report_facts(&ctx, &s, &body.into()).await?;
+async fn facts(State(ctx): State<Ctx>, Agent(s): Agent, Json(body): Json<Facts>) -> Result<StatusCode, Failure> {
+    agents::report_facts(&ctx, &s, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -233,35 +192,10 @@ pub struct ConfigQuery {
     pub wait: u64,
 }
 
-/// A revision of the 2FA configuration to apply.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AssignmentBody {
-    pub revision: i64,
-    pub enabled: bool,
-    /// `sms` (codes to a topic's endpoints) or `code` (the user's own factors).
-    pub method: String,
-    pub topic_urn: Option<String>,
-    pub server_id: Uuid,
-    pub console_url: String,
-}
-
-impl From<Assignment> for AssignmentBody {
-    fn from(a: Assignment) -> Self {
-        AssignmentBody {
-            revision: a.revision,
-            enabled: a.enabled,
-            method: a.method,
-            topic_urn: a.topic_urn,
-            server_id: a.server_id,
-            console_url: a.console_url,
-        }
-    }
-}
-
 /// Long poll for the next revision: answers at once when there is one newer than `after`,
 /// otherwise waits up to `wait` seconds and answers 204.
 #[utoipa::path(get, path = "/agent/v1/config", params(ConfigQuery), security(("agent_credential" = [])),
-    responses((status = 200, body = AssignmentBody), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
 async fn config(State(ctx): State<Ctx>, Agent(s): Agent, Query(q): Query<ConfigQuery>) -> Result<Response, Failure> {
     if q.wait > MAX_WAIT_SECS {
         return Err(fail(
@@ -272,7 +206,7 @@ async fn config(State(ctx): State<Ctx>, Agent(s): Agent, Query(q): Query<ConfigQ
     }
     let found = agents::wait_for_assignment(&ctx, s.id, q.after, std::time::Duration::from_secs(q.wait)).await?;
     Ok(match found {
-        Some(a) => Json(AssignmentBody::from(a)).into_response(),
+        Some(a) => Json(a).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
 }
