@@ -20,13 +20,8 @@ step "start a throwaway PostgreSQL 15"
 source scripts/throwaway-postgres.sh
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-# The build environment cargo-leptos uses (see `cargo leptos build -vv`): with it, `cargo test`
-# reuses the crates cargo-leptos compiled, and the server binary it relinks still serves the
-# wasm bundle under the name the browser tests load.
 (
-  export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
-    LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend LEPTOS_BIN_DIR=server \
-    LEPTOS_JS_MINIFY=false LEPTOS_HASH_FILES=false RUSTFLAGS="--cfg erase_components"
+  source scripts/cargo-env.sh
   # The end-to-end tests run the real agent binary.
   cargo build --locked -p agent
   cargo test --locked -p domain -p migrations -p agent -p server 2>&1 | tee -a "$log"

@@ -2,9 +2,9 @@
 //! under a `--root` sandbox that the real `sshd -t` checks; and the real server binary killed
 //! with SIGKILL while 500 rollout jobs are pending.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use domain::entities::{rollout_job, server};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 use serde_json::Value;

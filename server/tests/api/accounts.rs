@@ -1,8 +1,8 @@
 //! Signing in and out against the real server: cookies, session ids, lockout, timeouts.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 async fn sign_in_sets_a_safe_session_cookie(backend: Backend) {

@@ -1,8 +1,8 @@
 //! Every server function checks the caller's role and tenant.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use domain::entities::{server, tenant};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 

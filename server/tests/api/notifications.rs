@@ -1,8 +1,8 @@
 //! Topics, subscriptions and delivery, with a real SMTP server receiving the mail.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use domain::entities::{outbox, subscription, topic};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 

@@ -2,9 +2,9 @@
 //! them (SDK-HMAC-SHA256), every way a request is refused, and the SMN topic and subscription
 //! calls, on both databases.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};

@@ -1,8 +1,8 @@
 //! Health, readiness, request ids, and the binary's start-up checks.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use std::process::Command;
 
 async fn health_and_readiness(backend: Backend) {

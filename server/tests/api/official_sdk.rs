@@ -1,9 +1,9 @@
 //! Huawei Cloud's official Python SDKs (huaweicloudsdksmn, huaweicloudsdkhss), unchanged,
 //! against the real console: `server/tests/sdk/hss_smn_sdk.py` must exit 0.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use domain::entities::server;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 

@@ -2,9 +2,9 @@
 //! functions, the agent API, the durable jobs (restarts, replicas, exactly once) and tenancy.
 //! The real agent binary against the real server is in `agent_e2e.rs`.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};

@@ -1,0 +1,14 @@
+//! The server's integration tests, one binary with a module per area, so the console links
+//! once. Each scenario runs against the real server on SQLite and on PostgreSQL.
+
+mod common;
+
+mod accounts;
+mod agent_e2e;
+mod hss_api;
+mod notifications;
+mod official_sdk;
+mod operations;
+mod rollout;
+mod sms_gateway;
+mod tenancy;
