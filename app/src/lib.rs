@@ -1,6 +1,10 @@
 //! The HostGuard console UI (Leptos): pages in `routes/`, shared pieces in `components/`, server
 //! calls in `functions/`, the types they exchange in `models/`.
 
+// Release builds keep every view's full type (debug builds erase them), and the deepest pages
+// nest past the default query depth of 128: "queries overflow the depth limit".
+#![recursion_limit = "512"]
+
 pub mod components;
 pub mod functions;
 pub mod models;

@@ -20,6 +20,7 @@ use rand::{rngs::OsRng, Rng, RngCore};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 /// Huawei Cloud allows two access keys per user; so do we.
@@ -80,7 +81,7 @@ fn open(key: &[u8; 32], access_key: &str, stored: &str) -> DomainResult<String> 
 }
 
 fn server_key(ctx: &Ctx) -> DomainResult<&[u8; 32]> {
-    ctx.secret_key.as_deref().ok_or_else(|| {
+    ctx.secret_key.as_deref().map(ExposeSecret::expose_secret).ok_or_else(|| {
         DomainError::Conflict(
             "Access keys cannot be created: the server has no secret key to encrypt them with. \
              Set HOSTGUARD_SECRET_KEY (64 hexadecimal characters) and restart the server."
@@ -236,7 +237,7 @@ pub async fn authenticate(ctx: &Ctx, access_key: &str) -> Result<KeyHolder, KeyE
         Ok(_) | Err(DomainError::Unauthenticated) => return Err(KeyError::Revoked(key.access_key)),
         Err(e) => return Err(e.into()),
     };
-    let server_key = ctx.secret_key.as_deref().ok_or_else(|| {
+    let server_key = ctx.secret_key.as_deref().map(ExposeSecret::expose_secret).ok_or_else(|| {
         DomainError::Internal("HOSTGUARD_SECRET_KEY is not set, so access keys cannot be checked".into())
     })?;
     let secret = open(server_key, &key.access_key, &key.secret_ciphertext)?;
@@ -332,8 +333,9 @@ mod tests {
             public_url: "http://localhost".into(),
             outbox_signal: Default::default(),
             rollout: Default::default(),
-            secret_key: secret_key.map(Arc::new),
+            secret_key: secret_key.map(|k| Arc::new(secrecy::SecretBox::new(Box::new(k)))),
             agent_signals: Default::default(),
+            password_checks: crate::ctx::password_check_slots(),
         };
         let mut callers = vec![];
         for name in ["acme", "globex"] {

@@ -3,12 +3,12 @@
 use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::{login_attempt, tenant, user},
+    entities::{tenant, user},
     error::{DomainError, DomainResult},
-    lockout::{AttemptState, Gate},
+    lockout::{self, Counter, Gate},
     password,
 };
-use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The sign-in name as stored: trimmed and lower-case.
@@ -16,84 +16,81 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Checks an email and password. Wrong answers are counted per sign-in name; after a few they
-/// are answered slowly, then the name is locked for a while. Neither the message, the delay
-/// nor the lock says whether an account with that name exists.
-pub async fn sign_in(ctx: &Ctx, email: &str, password: &str) -> DomainResult<user::Model> {
+/// The longest sign-in name looked at; email addresses are at most 254 characters.
+pub const MAX_EMAIL_LEN: usize = 254;
+/// The longest password looked at. argon2 would take any length; nobody types more.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// Checks an email and password. Every attempt is counted, per sign-in name and per source
+/// address, before its password is checked; after a few wrong ones the answers slow down,
+/// then the name (or the address) is refused for a while without any check. Neither the
+/// message, the delay nor the lock says whether an account with that name exists.
+pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) -> DomainResult<user::Model> {
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(DomainError::validation("email", format!("must be at most {MAX_EMAIL_LEN} characters")));
+    }
     let login = normalize_email(email);
     if login.is_empty() {
         return Err(DomainError::validation("email", "is required"));
     }
+    if !login.contains('@') {
+        return Err(DomainError::validation("email", "must be an email address such as name@example.com"));
+    }
     if password.is_empty() {
         return Err(DomainError::validation("password", "is required"));
     }
-    let now = ctx.clock.now();
-    let state = load_attempts(ctx, &login).await?;
-    if let Gate::Locked { until } = ctx.lockout.gate(&state, now) {
-        return Err(DomainError::Locked { retry_after_secs: (until - now).num_seconds().max(1) });
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(DomainError::validation("password", format!("must be at most {MAX_PASSWORD_LEN} characters")));
     }
+    let now = ctx.clock.now();
+    let source = Counter::Source(source_ip);
+    if let Gate::Locked { until } = lockout::count_attempt(ctx, source, now).await? {
+        let minutes = ((until - now).num_seconds().max(1) + 59) / 60;
+        return Err(DomainError::RateLimited(format!(
+            "too many failed sign-ins from your address; try again in {minutes} minute{}",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
+    let attempt = match lockout::count_attempt(ctx, Counter::Name(&login), now).await? {
+        Gate::Locked { until } => {
+            return Err(DomainError::Locked { retry_after_secs: (until - now).num_seconds().max(1) })
+        }
+        Gate::Open { attempt } => attempt,
+    };
+    // argon2 costs tens of milliseconds of CPU and 19 MiB each: past a few at once, a fast
+    // refusal beats a queue that grows with the attack. The refused attempt still counts.
+    let Ok(permit) = ctx.password_checks.clone().try_acquire_owned() else {
+        return Err(DomainError::Busy("too many sign-ins at once; try again in a few seconds".into()));
+    };
 
     let found = user::Entity::find().filter(user::Column::Email.eq(&login)).one(&ctx.db).await?;
     let candidate = password.to_owned();
     let hash = found.as_ref().map(|u| u.password_hash.clone());
-    // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-    let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => password::verify_password(&candidate, &hash),
-        None => {
-            password::burn_verification(&candidate);
-            false
+    // Off the async workers; the permit lives as long as the hashing.
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match hash {
+            Some(hash) => password::verify_password(&candidate, &hash),
+            None => {
+                password::burn_verification(&candidate);
+                false
+            }
         }
     })
     .await
     .map_err(|e| DomainError::Internal(e.to_string()))?;
 
-    if ok {
-        login_attempt::Entity::delete_by_id(login).exec(&ctx.db).await?;
-        return Ok(found.expect("verified against a found user"));
+    if let (true, Some(user)) = (ok, found) {
+        lockout::clear(ctx, Counter::Name(&login)).await?;
+        lockout::take_back(ctx, source).await?;
+        return Ok(user);
     }
-
-    let (next, delay) = ctx.lockout.record_failure(&state, now);
-    save_attempts(ctx, &login, &next).await?;
-    tracing::info!(failures = next.failures, locked = next.locked_until.is_some(), "failed sign-in");
-    tokio::time::sleep(delay).await;
-    match next.locked_until {
-        Some(until) => Err(DomainError::Locked { retry_after_secs: (until - now).num_seconds().max(1) }),
-        None => Err(DomainError::InvalidCredentials),
+    tracing::info!(attempt, "failed sign-in");
+    tokio::time::sleep(ctx.lockout.delay(attempt)).await;
+    if attempt >= ctx.lockout.lock_after {
+        return Err(DomainError::Locked { retry_after_secs: ctx.lockout.lock_for.num_seconds().max(1) });
     }
-}
-
-async fn load_attempts(ctx: &Ctx, login: &str) -> DomainResult<AttemptState> {
-    Ok(login_attempt::Entity::find_by_id(login.to_owned())
-        .one(&ctx.db)
-        .await?
-        .map(|row| AttemptState {
-            failures: row.failures.max(0) as u32,
-            last_failure: row.last_failure_at,
-            locked_until: row.locked_until,
-        })
-        .unwrap_or_default())
-}
-
-async fn save_attempts(ctx: &Ctx, login: &str, state: &AttemptState) -> DomainResult<()> {
-    let row = login_attempt::ActiveModel {
-        login: Set(login.to_owned()),
-        failures: Set(state.failures as i32),
-        last_failure_at: Set(state.last_failure),
-        locked_until: Set(state.locked_until),
-    };
-    login_attempt::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(login_attempt::Column::Login)
-                .update_columns([
-                    login_attempt::Column::Failures,
-                    login_attempt::Column::LastFailureAt,
-                    login_attempt::Column::LockedUntil,
-                ])
-                .to_owned(),
-        )
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
+    Err(DomainError::InvalidCredentials)
 }
 
 /// The caller behind a session's user id. A user deleted since sign-in is no caller.

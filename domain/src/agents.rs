@@ -364,6 +364,7 @@ pub async fn acknowledge(
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     let Some(c) = config::Entity::find_by_id(s.id).one(&txn).await? else { return Ok(false) };
     let mut r = crate::two_factor::rollout_of(&c);
     let ack = r.ack(revision, outcome.clone(), now);
@@ -378,9 +379,13 @@ pub async fn acknowledge(
         &Actor::new(format!("agent on {}", s.name), source_ip),
         Entry {
             tenant_id: Some(s.tenant_id),
-            action: if ack == Ack::Applied { "2fa.applied" } else { "2fa.failed" },
+            action: if ack == Ack::Failed { "2fa.failed" } else { "2fa.applied" },
             target: s.name.clone(),
             detail: match outcome {
+                Ok(()) if ack == Ack::AppliedLate => format!(
+                    "revision {revision}: 2FA {}, acknowledged after the deadline had marked it failed",
+                    if enabled { "on" } else { "off" }
+                ),
                 Ok(()) => format!("revision {revision}: 2FA {}", if enabled { "on" } else { "off" }),
                 Err(e) => format!("revision {revision}: {e}"),
             },

@@ -2,6 +2,7 @@
 
 use crate::{clock::Clock, lockout::LockoutPolicy};
 use sea_orm::DatabaseConnection;
+use secrecy::SecretBox;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -16,9 +17,18 @@ pub struct Ctx {
     pub outbox_signal: Arc<tokio::sync::Notify>,
     pub rollout: RolloutPolicy,
     /// Encrypts secrets at rest (access keys' secret halves); `None` when not configured.
-    pub secret_key: Option<Arc<[u8; 32]>>,
+    pub secret_key: Option<Arc<SecretBox<[u8; 32]>>>,
     /// Wakes agents' long polls when their server gets a new revision.
     pub agent_signals: Arc<crate::agents::Signals>,
+    /// Bounds the password hashes checked at once (see [`password_check_slots`]).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
+}
+
+/// Password checks allowed at once: two per core. Each argon2 check holds a core for tens of
+/// milliseconds, so more at once only queue.
+pub fn password_check_slots() -> Arc<tokio::sync::Semaphore> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Arc::new(tokio::sync::Semaphore::new(cores * 2))
 }
 
 /// How a saved 2FA change rolls out: the wait before it is applied (cancelable meanwhile), and

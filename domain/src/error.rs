@@ -32,6 +32,9 @@ pub enum DomainError {
     /// Too many wrong passwords for this sign-in name.
     #[error("too many failed sign-ins; try again in {retry_after_secs} seconds")]
     Locked { retry_after_secs: i64 },
+    /// The server is at capacity for this kind of work; try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
     #[error("internal error: {0}")]

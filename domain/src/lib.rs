@@ -19,6 +19,7 @@ pub mod messages;
 pub mod outbox;
 pub mod password;
 pub mod readiness;
+pub mod retention;
 pub mod rollout;
 pub mod search;
 pub mod servers;

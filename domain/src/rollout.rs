@@ -33,9 +33,16 @@ impl Method {
     }
 }
 
+const DEADLINE_REASON: &str = "the agent did not acknowledge within";
+
 /// Why a handed-over revision failed when its agent stayed silent.
 pub fn deadline_reason(deadline: Duration) -> String {
-    format!("the agent did not acknowledge within {} minutes; it may be offline", deadline.num_minutes().max(1))
+    format!("{DEADLINE_REASON} {} minutes; it may be offline", deadline.num_minutes().max(1))
+}
+
+/// True for a failure that only says the agent was silent; the agent may still have applied it.
+fn is_deadline_failure(reason: &str) -> bool {
+    reason.starts_with(DEADLINE_REASON)
 }
 
 /// What a server's 2FA should be.
@@ -112,6 +119,8 @@ pub enum RolloutError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ack {
     Applied,
+    /// Applied, reported after the deadline had already failed it: the host has it, so it counts.
+    AppliedLate,
     Failed,
     /// For a revision that is not the newest: recorded nowhere, changes nothing.
     Stale,
@@ -161,14 +170,22 @@ impl ServerRollout {
     /// The agent reports on `revision`: applied (`Ok`) or not (`Err(reason)`).
     pub fn ack(&mut self, revision: i64, outcome: Result<(), String>, now: DateTime<Utc>) -> Ack {
         let Some(r) = self.latest.as_mut().filter(|r| r.number == revision) else { return Ack::Stale };
-        if !matches!(r.phase, Phase::Delivering { .. }) {
-            return Ack::Stale;
-        }
+        // A late "applied" still tells the truth about the host: what it runs now is this
+        // revision, whatever the deadline said. A late failure adds nothing.
+        let late = match &r.phase {
+            Phase::Delivering { .. } => false,
+            Phase::Failed { reason, .. } if is_deadline_failure(reason) && outcome.is_ok() => true,
+            _ => return Ack::Stale,
+        };
         match outcome {
             Ok(()) => {
                 r.phase = Phase::Applied { at: now };
                 self.applied = Some((revision, r.target.clone()));
-                Ack::Applied
+                if late {
+                    Ack::AppliedLate
+                } else {
+                    Ack::Applied
+                }
             }
             Err(reason) => {
                 r.phase = Phase::Failed { at: now, reason: format!("the agent could not apply it: {reason}") };
@@ -328,13 +345,32 @@ mod tests {
         assert!(r.check_deadline(c.now(), DEADLINE));
         let Status::Failed { reason } = r.status(c.now()) else { panic!("failed") };
         assert!(reason.contains("did not acknowledge within 10 minutes"), "{reason}");
-        // A late ack of the failed revision does not turn it into success.
-        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale);
+        // A late failure report adds nothing to the deadline's.
+        assert_eq!(r.ack(n, Err("sshd -t failed".into()), c.now()), Ack::Stale);
 
         let again = r.retry(c.now(), DELAY).unwrap();
         assert!(again > n);
         assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 300 });
         assert_eq!(r.retry(c.now(), DELAY), Err(RolloutError::NothingToRetry));
+    }
+
+    #[test]
+    fn an_applied_ack_after_the_deadline_counts_because_the_host_has_it() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        c.advance(DEADLINE);
+        assert!(r.check_deadline(c.now(), DEADLINE));
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::AppliedLate);
+        assert_eq!(r.status(c.now()), Status::Enabled);
+        assert_eq!(r.applied, Some((n, on())));
+        // An agent's own failure is final: a later "applied" for it is not believed.
+        let m = r.save(off(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        assert_eq!(r.ack(m, Err("sshd -t failed".into()), c.now()), Ack::Failed);
+        assert_eq!(r.ack(m, Ok(()), c.now()), Ack::Stale);
+        assert_eq!(r.applied, Some((n, on())));
     }
 
     #[test]

@@ -16,6 +16,20 @@ pub const REGIONS: &[(&str, &str)] =
     &[("ap-southeast-1", "CN-Hong Kong"), ("ap-southeast-3", "AP-Singapore"), ("eu-west-101", "EU-Dublin")];
 
 pub const PAGE_SIZES: &[u64] = &[10, 20, 50, 100];
+/// The last page number a list accepts; far past any real fleet, and small enough that its
+/// offset fits every database's integer.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// The offset of page `page` (from 1) of `page_size` rows, or the field and rule it breaks.
+pub fn page_offset(page: u64, page_size: u64) -> crate::DomainResult<u64> {
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(crate::DomainError::validation("page", format!("must be from 1 to {MAX_PAGE}")));
+    }
+    if !PAGE_SIZES.contains(&page_size) {
+        return Err(crate::DomainError::validation("page_size", "must be 10, 20, 50 or 100"));
+    }
+    Ok((page - 1) * page_size)
+}
 
 #[derive(Clone, Debug)]
 pub struct Page<T> {

@@ -181,6 +181,31 @@ async fn load_servers<C: ConnectionTrait>(conn: &C, tenant_id: Uuid, ids: &[Uuid
     Ok(out)
 }
 
+/// Locks the servers' rows until the transaction ends, so that saves, cancels, retries and
+/// acknowledgements of one server run one after another: each reads the stored rollout and
+/// writes it back whole, and two at once would drop one's revision. Rows are locked in id order,
+/// so two batches cannot deadlock. SQLite needs nothing: its write transactions already run
+/// one at a time (`db::write_txn`).
+pub async fn lock_servers<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> DomainResult<()> {
+    if conn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    for chunk in sorted.chunks(CHUNK) {
+        server::Entity::find()
+            .select_only()
+            .column(server::Column::Id)
+            .filter(server::Column::Id.is_in(chunk.iter().copied()))
+            .order_by_asc(server::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn load_configs<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> DomainResult<HashMap<Uuid, config::Model>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
@@ -308,6 +333,7 @@ pub async fn save(
     let delay = ctx.rollout.apply_delay;
     let ids: Vec<Uuid> = servers.iter().map(|s| s.id).collect();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    lock_servers(&txn, &ids).await?;
     let configs = load_configs(&txn, &ids).await?;
     let mut outcome = SaveOutcome { due_at: Some(now + delay), ..Default::default() };
     let mut rows = Vec::with_capacity(servers.len());
@@ -455,8 +481,28 @@ pub struct BatchOutcome {
 }
 
 /// Cancels changes still waiting for their apply delay. Their jobs never run.
+/// Canceling puts back what the agent has; that is refused when it would bring back 2FA by
+/// SMS/Email with a topic deleted since, which nobody would receive codes from.
 pub async fn cancel(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uuid]) -> DomainResult<BatchOutcome> {
+    let tenant_id = caller.admin_tenant()?;
+    let topics: HashSet<Uuid> = topic::Entity::find()
+        .select_only()
+        .column(topic::Column::Id)
+        .filter(topic::Column::TenantId.eq(tenant_id))
+        .into_tuple::<Uuid>()
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .collect();
     change_each(ctx, caller, actor, server_ids, "2fa.cancel", |r, now, _| {
+        let restores_lost_topic = r.applied.as_ref().is_some_and(|(_, t)| {
+            t.enabled && t.method == Method::Sms && !t.topic_id.is_some_and(|id| topics.contains(&id))
+        });
+        if restores_lost_topic && r.latest.as_ref().is_some_and(|l| matches!(l.phase, Phase::Scheduled { .. })) {
+            return Err("canceling would turn 2FA by SMS/Email back on with a topic that has been deleted, so nobody \
+                        would receive login codes; let the change apply, or enable 2FA again with another topic"
+                .into());
+        }
         r.cancel(now).map(|()| None).map_err(|e| e.to_string())
     })
     .await
@@ -484,6 +530,7 @@ async fn change_each(
     let now = ctx.clock.now();
     let delay = ctx.rollout.apply_delay;
     let txn = crate::db::write_txn(&ctx.db).await?;
+    lock_servers(&txn, &ids).await?;
     let configs = load_configs(&txn, &ids).await?;
     let mut out = BatchOutcome::default();
     let mut rows = vec![];
@@ -693,6 +740,9 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     let mut errors = vec![];
     if q.limit == 0 || q.limit > MAX_LIMIT {
         errors.push(FieldError::new("limit", format!("must be from 1 to {MAX_LIMIT}")));
+    }
+    if q.offset > i64::MAX as u64 {
+        errors.push(FieldError::new("offset", format!("must be at most {}", i64::MAX)));
     }
     let pick = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let (status, os, method, region, sort, text) =

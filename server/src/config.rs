@@ -6,6 +6,7 @@
 //! `HOSTGUARD_APPLY_DELAY_SECS=30` and `apply_delay_secs = 30` mean the same.
 
 use domain::ctx::SessionPolicy;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 pub const ENV_PREFIX: &str = "HOSTGUARD_";
@@ -23,7 +24,7 @@ pub struct SmtpConfig {
     pub port: u16,
     pub security: SmtpSecurity,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
     /// The address mail is sent from.
     pub from: String,
 }
@@ -33,12 +34,12 @@ pub struct SmsConfig {
     /// The HTTP gateway's URL; `None` keeps messages in the development outbox.
     pub gateway_url: Option<String>,
     pub account: Option<String>,
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub listen: SocketAddr,
     /// The address users reach the console at; links in messages start with it.
     pub public_url: String,
@@ -47,7 +48,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
     /// Key for encrypting secrets at rest (TOTP seeds).
-    pub secret_key: Option<[u8; 32]>,
+    pub secret_key: Option<SecretKey>,
     pub sessions: SessionPolicy,
     /// Create demo data when the database is empty.
     pub demo: bool,
@@ -55,6 +56,54 @@ pub struct Config {
     pub delivery_poll: Duration,
     /// How long an agent has to acknowledge a revision before the change counts as failed.
     pub ack_deadline: Duration,
+    /// Connections, header and request deadlines, body size.
+    pub limits: crate::serve::Limits,
+    /// How long delivered messages, spent tokens and sign-in counts are kept.
+    pub retention: domain::retention::Retention,
+}
+
+/// A database URL. `Debug` and [`DatabaseUrl::redacted`] leave its password out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL without its password, for logs.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+            _ => url.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for DatabaseUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+/// The server's key for secrets at rest. `Debug` shows `[REDACTED]`, never the bytes.
+#[derive(Debug)]
+pub struct SecretKey(SecretBox<[u8; 32]>);
+
+impl Clone for SecretKey {
+    fn clone(&self) -> Self {
+        SecretKey(SecretBox::new(Box::new(*self.0.expose_secret())))
+    }
+}
+
+impl secrecy::ExposeSecret<[u8; 32]> for SecretKey {
+    fn expose_secret(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
 }
 
 impl Config {
@@ -99,6 +148,11 @@ const KEYS: &[&str] = &[
     "demo",
     "delivery_poll_ms",
     "ack_deadline_secs",
+    "header_read_timeout_secs",
+    "request_timeout_secs",
+    "max_connections",
+    "max_body_bytes",
+    "retention_days",
 ];
 
 /// One raw value and where it came from, for error messages.
@@ -201,7 +255,7 @@ impl Config {
             port: s.parse_num("smtp_port", default_port, 1, 65_535, "port")?,
             security,
             username: s.str("smtp_username").map(str::to_owned),
-            password: s.str("smtp_password").map(str::to_owned),
+            password: s.str("smtp_password").map(SecretString::from),
             from: s.str("smtp_from").unwrap_or("hostguard@localhost").to_owned(),
         };
         if smtp.username.is_some() != smtp.password.is_some() {
@@ -220,12 +274,12 @@ impl Config {
         let sms = SmsConfig {
             gateway_url,
             account: s.str("sms_account").map(str::to_owned),
-            token: s.str("sms_token").map(str::to_owned),
+            token: s.str("sms_token").map(SecretString::from),
         };
 
         let secret_key = match s.str("secret_key") {
             None => None,
-            Some(hex) => Some(parse_key(hex).ok_or_else(|| {
+            Some(hex) => Some(parse_key(hex).map(|k| SecretKey(SecretBox::new(Box::new(k)))).ok_or_else(|| {
                 s.err(
                     "secret_key",
                     "must be 64 hexadecimal characters (32 random bytes), e.g. from `openssl rand -hex 32`",
@@ -246,7 +300,7 @@ impl Config {
         };
 
         Ok(Config {
-            database_url,
+            database_url: DatabaseUrl(database_url),
             listen,
             public_url,
             apply_delay,
@@ -266,6 +320,34 @@ impl Config {
                 "milliseconds",
             )?),
             ack_deadline: Duration::from_secs(s.parse_num("ack_deadline_secs", 600u64, 5, 86_400, "seconds")?),
+            retention: domain::retention::Retention(chrono::Duration::days(s.parse_num(
+                "retention_days",
+                30i64,
+                2,
+                3650,
+                "days",
+            )?)),
+            limits: {
+                let d = crate::serve::Limits::default();
+                crate::serve::Limits {
+                    header_read_timeout: Duration::from_secs(s.parse_num(
+                        "header_read_timeout_secs",
+                        d.header_read_timeout.as_secs(),
+                        1,
+                        300,
+                        "seconds",
+                    )?),
+                    request_timeout: Duration::from_secs(s.parse_num(
+                        "request_timeout_secs",
+                        d.request_timeout.as_secs(),
+                        1,
+                        3600,
+                        "seconds",
+                    )?),
+                    max_connections: s.parse_num("max_connections", d.max_connections, 1, 1_000_000, "connections")?,
+                    max_body_bytes: s.parse_num("max_body_bytes", d.max_body_bytes, 1024, 64 * 1024 * 1024, "bytes")?,
+                }
+            },
         })
     }
 }
@@ -320,7 +402,7 @@ mod tests {
     #[test]
     fn defaults_are_a_local_sqlite_console() {
         let c = load(&[]).unwrap();
-        assert_eq!(c.database_url, "sqlite://./data/hostguard.db?mode=rwc");
+        assert_eq!(&*c.database_url, "sqlite://./data/hostguard.db?mode=rwc");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.public_url, "http://127.0.0.1:3000");
         assert_eq!(c.apply_delay, Duration::from_secs(300));
@@ -375,8 +457,26 @@ mod tests {
     fn secret_key_must_be_32_bytes_of_hex() {
         let ok = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
         let c = load(&[("HOSTGUARD_SECRET_KEY", ok)]).unwrap();
-        assert_eq!(c.secret_key.unwrap()[1], 0x11);
+        assert_eq!(c.secret_key.as_ref().unwrap().expose_secret()[1], 0x11);
         assert!(load(&[("HOSTGUARD_SECRET_KEY", &ok.replace('0', "g"))]).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let c = load(&[
+            ("HOSTGUARD_SECRET_KEY", key),
+            ("HOSTGUARD_SMTP_USERNAME", "mailer"),
+            ("HOSTGUARD_SMTP_PASSWORD", "smtp-hunter2"),
+            ("HOSTGUARD_SMS_TOKEN", "sms-hunter2"),
+            ("HOSTGUARD_DATABASE_URL", "postgres://hg:db-hunter2@db/hg"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in ["smtp-hunter2", "sms-hunter2", "db-hunter2", "0x11", "17, 34"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("REDACTED"), "{shown}");
     }
 
     #[test]

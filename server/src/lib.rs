@@ -3,9 +3,11 @@
 
 pub mod agent_api;
 pub mod config;
+mod csrf;
 pub mod delivery;
 pub mod hss_api;
 pub mod rollout_worker;
+pub mod serve;
 pub mod session_store;
 mod telemetry;
 
@@ -16,6 +18,7 @@ use domain::{clock::Clock, lockout::LockoutPolicy, Ctx};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretBox};
 use session_store::DbSessionStore;
 use std::sync::Arc;
 use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer};
@@ -53,12 +56,14 @@ pub async fn build(
             apply_delay: chrono::Duration::from_std(config.apply_delay).map_err(|e| e.to_string())?,
             ack_deadline: chrono::Duration::from_std(config.ack_deadline).map_err(|e| e.to_string())?,
         },
-        secret_key: config.secret_key.map(Arc::new),
+        secret_key: config.secret_key.as_ref().map(|k| Arc::new(SecretBox::new(Box::new(*k.expose_secret())))),
         agent_signals: Default::default(),
+        password_checks: domain::ctx::password_check_slots(),
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
     rollout_worker::spawn(ctx.clone(), config.delivery_poll);
+    spawn_purge(ctx.clone(), config.retention);
     let demo_created =
         config.demo && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
     let router = router(config, ctx.clone(), leptos_options);
@@ -66,6 +71,7 @@ pub async fn build(
 }
 
 fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
+    let limits = config.limits;
     let store = DbSessionStore::new(ctx.db.clone());
     let sweeper = store.clone();
     tokio::spawn(async move {
@@ -102,10 +108,27 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context(provide, shell))
         .with_state(leptos_options)
         .merge(agent_api::routes(ctx.clone()))
+        .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+        .layer(axum::middleware::from_fn(move |req, next| serve::body_limit(limits.max_body_bytes, req, next)))
+        .layer(axum::middleware::from_fn(move |req, next| serve::request_timeout(limits.request_timeout, req, next)))
         .layer(sessions)
         .layer(telemetry::propagate_request_id())
         .layer(telemetry::trace_layer())
         .layer(telemetry::set_request_id())
+}
+
+/// Forgets what is past its retention, once at start and then every hour.
+fn spawn_purge(ctx: Ctx, retention: domain::retention::Retention) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match domain::retention::purge(&ctx, retention).await {
+                Ok(purged) => tracing::info!(?purged, "purged what is past its retention"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old records"),
+            }
+        }
+    });
 }
 
 /// Ready when the database answers.

@@ -20,7 +20,7 @@ async fn main() {
         "migrate" => {
             let db = domain::db::connect(&config.database_url).await.unwrap_or_else(|e| fail(e));
             domain::db::migrate(&db).await.unwrap_or_else(|e| fail(e));
-            println!("migrations applied to {}", redact(&config.database_url));
+            println!("migrations applied to {}", config.database_url.redacted());
         }
         "serve" => serve(config).await,
         other => {
@@ -42,14 +42,13 @@ async fn serve(config: Config) {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .unwrap_or_else(|e| fail(format!("cannot listen on {}: {e}", config.listen)));
-    tracing::info!("HostGuard console on {} (database {})", config.public_url, redact(&config.database_url));
+    tracing::info!("HostGuard console on {} (database {})", config.public_url, config.database_url.redacted());
     println!("HostGuard console: {}", config.public_url);
-    axum::serve(listener, console.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .unwrap_or_else(|e| fail(e));
+    server::serve::serve(listener, console.router, config.limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .unwrap_or_else(|e| fail(e));
 }
 
 fn print_demo_sign_ins(created_now: bool) {
@@ -63,14 +62,6 @@ fn print_demo_sign_ins(created_now: bool) {
         };
         let tenant = s.tenant.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
         println!("  {role:<13}{tenant:<20} {:<28} {}", s.email, s.password);
-    }
-}
-
-/// The database URL without its password, for logs.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
-        _ => url.to_owned(),
     }
 }
 

@@ -7,9 +7,9 @@ use leptos::prelude::*;
 /// the browser to the role's home page.
 #[server(prefix = "/api", endpoint = "auth/sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use super::ssr::{ctx, role, session, store_err, SIGNED_IN_AT, USER_ID};
+    use super::ssr::{ctx, role, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
     let ctx = ctx()?;
-    let user = match domain::accounts::sign_in(&ctx, &email, &password).await {
+    let user = match domain::accounts::sign_in(&ctx, &email, &password, &source_ip().await).await {
         Ok(user) => user,
         Err(e) => {
             let error = AppError::from(e);

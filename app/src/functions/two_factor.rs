@@ -67,12 +67,7 @@ pub async fn list_two_factor(
     page_size: u64,
 ) -> Result<TwoFactorPage, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
-    if page == 0 {
-        return Err(domain::DomainError::validation("page", "must be 1 or more").into());
-    }
-    if !domain::servers::PAGE_SIZES.contains(&page_size) {
-        return Err(domain::DomainError::validation("page_size", "must be 10, 20, 50 or 100").into());
-    }
+    let offset = domain::servers::page_offset(page, page_size)?;
     let q = domain::two_factor::ListQuery {
         search: Some(search),
         status: Some(status),
@@ -80,7 +75,7 @@ pub async fn list_two_factor(
         method: Some(method),
         region: Some(region),
         sort: Some(sort),
-        offset: (page - 1) * page_size,
+        offset,
         limit: page_size,
     };
     let result = domain::two_factor::list(&ctx, &caller, &q).await?;

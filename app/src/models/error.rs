@@ -31,6 +31,9 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many failed sign-ins. Try again in {0}.")]
     Locked(String),
+    /// The server is at capacity; nothing was done.
+    #[error("{0}")]
+    Busy(String),
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     #[error("The request could not be completed: {0}")]
@@ -49,6 +52,7 @@ impl AppError {
             AppError::RateLimited(_) => "rate_limited",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::Locked(_) => "locked",
+            AppError::Busy(_) => "busy",
             AppError::Internal => "internal",
             AppError::Request(_) => "bad_request",
         }
@@ -61,6 +65,8 @@ impl AppError {
             "locked" => "Too many failed sign-ins. Try again later.",
             "invalid_input" => "Enter your email and password.",
             "internal" => "Something went wrong on our side. Please try again.",
+            "busy" => "The console is busy. Please try again in a few seconds.",
+            "rate_limited" => "Too many failed sign-ins from your address. Try again later.",
             _ => return None,
         })
     }
@@ -100,6 +106,7 @@ mod ssr {
                 AppError::Conflict(_) => StatusCode::CONFLICT,
                 AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
                 AppError::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+                AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
                 AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 AppError::Request(_) => StatusCode::BAD_REQUEST,
             }
@@ -124,6 +131,7 @@ mod ssr {
                     let minutes = (retry_after_secs + 59) / 60;
                     AppError::Locked(if minutes <= 1 { "a minute".into() } else { format!("{minutes} minutes") })
                 }
+                DomainError::Busy(m) => AppError::Busy(m),
                 DomainError::Db(err) => {
                     tracing::error!(error = %err, "database error");
                     AppError::Internal

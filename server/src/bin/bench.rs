@@ -196,9 +196,9 @@ async fn start_console(backend: Backend, admin_url: Option<&str>) -> Res<Console
     let clock = ManualClock::new(chrono::Utc::now());
     let console = ::server::build(&config, leptos_options, Arc::new(clock.clone()), LockoutPolicy::default()).await?;
     let ctx = console.ctx.clone();
-    let service = console.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (router, limits) = (console.router, config.limits);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, service).await;
+        let _ = ::server::serve::serve(listener, router, limits, std::future::pending::<()>()).await;
     });
     Ok(Console {
         base: format!("http://{addr}"),

@@ -9,6 +9,7 @@ use lettre::{
     transport::smtp::authentication::Credentials,
     Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 pub struct SmtpMailer {
@@ -27,7 +28,7 @@ impl SmtpMailer {
         };
         let mut builder = builder.port(config.port).timeout(Some(Duration::from_secs(15)));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
         }
         let from: Address = config.from.parse().map_err(|e| format!("HOSTGUARD_SMTP_FROM: {e}"))?;
         Ok(Self { transport: builder.build(), from })

@@ -180,9 +180,7 @@ fn path_project(path: &str) -> Option<String> {
 /// Middleware: authenticates the request, or answers with the reason it is refused.
 pub async fn authenticate(State(ctx): State<Ctx>, request: Request, next: Next) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let body = to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::bad_request("body", format!("must be at most {MAX_BODY} bytes")))?;
+    let body = to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::TooLarge(MAX_BODY))?;
     let authorization = header(&parts.headers, "authorization")
         .ok_or_else(|| {
             ApiError::MissingAuth(format!(

@@ -32,6 +32,9 @@ pub enum ApiError {
     Forbidden,
     Conflict(String),
     RateLimited(String),
+    Busy(String),
+    /// The body is over this many bytes.
+    TooLarge(usize),
     Internal,
 }
 
@@ -57,6 +60,12 @@ impl ApiError {
             Forbidden => (StatusCode::FORBIDDEN, "HG.AUTH.FORBIDDEN", "this access key may not do this".into()),
             Conflict(m) => (StatusCode::CONFLICT, "HG.RESOURCE.CONFLICT", m.clone()),
             RateLimited(m) => (StatusCode::TOO_MANY_REQUESTS, "HG.RATE_LIMITED", m.clone()),
+            Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, "HG.BUSY", m.clone()),
+            TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "HG.REQUEST.TOO_LARGE",
+                format!("the request body must be at most {limit} bytes"),
+            ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "HG.INTERNAL",
@@ -82,6 +91,7 @@ impl From<DomainError> for ApiError {
             DomainError::Validation { .. } | DomainError::Invalid(_) => ApiError::Invalid(e.to_string()),
             DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::RateLimited(m) => ApiError::RateLimited(m),
+            DomainError::Busy(m) => ApiError::Busy(m),
             DomainError::InvalidCredentials | DomainError::Locked { .. } => ApiError::Forbidden,
             DomainError::Db(_) | DomainError::Internal(_) => {
                 tracing::error!(error = %e, "HSS API request failed");

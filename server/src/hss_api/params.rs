@@ -2,8 +2,28 @@
 //! where a generic extractor would only say "failed to deserialize".
 
 use super::error::ApiError;
-use axum::body::Bytes;
+use axum::{
+    body::Bytes,
+    extract::{FromRequestParts, Path},
+    http::request::Parts,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+/// Path parameters, refused in the API's error shape (a segment that is not valid UTF-8 once
+/// percent-decoded, say) instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| ApiPath(t))
+            .map_err(|e| ApiError::bad_request("path", e.body_text()))
+    }
+}
 
 /// The query string's parameters, last value wins.
 pub struct Query(pub Vec<(String, String)>);

@@ -1,7 +1,5 @@
 //! Signing in and out against the real server: cookies, session ids, lockout, timeouts.
 
-
-
 use crate::common::*;
 use std::time::{Duration, Instant};
 
@@ -135,3 +133,80 @@ async fn sessions_are_shared_by_replicas(backend: Backend) {
     assert_eq!(first.me(&cookie).await, None);
 }
 on_both_databases!(sessions_are_shared_by_replicas, super::sessions_are_shared_by_replicas);
+
+/// The failure count of a sign-in name, as stored.
+async fn failures_of(app: &TestApp, login: &str) -> i32 {
+    use sea_orm::EntityTrait;
+    domain::entities::login_attempt::Entity::find_by_id(login.to_owned())
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .map_or(0, |row| row.failures)
+}
+
+async fn parallel_guesses_do_not_get_past_the_lock(backend: Backend) {
+    // Only the name's lock here; the address's has its own test.
+    let lockout = domain::lockout::LockoutPolicy { source_lock_after: 1000, ..Default::default() };
+    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
+    let wrong = (ALICE.0, "guess-guess-guess");
+    let answers = futures::future::join_all((0..40).map(|_| app.sign_in_raw(wrong, None))).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    let busy = statuses.iter().filter(|s| **s == 503).count();
+    assert!(checked <= 5, "at most 5 of 40 parallel guesses are checked: {statuses:?}");
+    assert!(refused >= 35, "the rest are refused with 429: {statuses:?}");
+    assert_eq!(checked + refused + busy, 40, "nothing else, never a sign-in: {statuses:?}");
+    assert_eq!(failures_of(&app, ALICE.0).await, 40, "every attempt is counted");
+    assert_eq!(app.sign_in_raw(ALICE, None).await.status(), 429, "the lock holds for the right password too");
+}
+on_both_databases!(parallel_guesses_do_not_get_past_the_lock, super::parallel_guesses_do_not_get_past_the_lock);
+
+async fn parallel_failures_are_each_counted(backend: Backend) {
+    let lockout = domain::lockout::LockoutPolicy {
+        lock_after: 1000,
+        delay_step: Duration::ZERO,
+        source_lock_after: 1000,
+        ..Default::default()
+    };
+    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
+    let answers =
+        futures::future::join_all((0..20).map(|_| app.sign_in_raw(("ghost@acme.example", "guess"), None))).await;
+    assert!(answers.iter().all(|r| [401, 503].contains(&r.status().as_u16())));
+    assert_eq!(failures_of(&app, "ghost@acme.example").await, 20, "20 parallel wrong passwords count 20");
+}
+on_both_databases!(parallel_failures_are_each_counted, super::parallel_failures_are_each_counted);
+
+async fn spraying_many_names_from_one_address_is_slowed(backend: Backend) {
+    let lockout = domain::lockout::LockoutPolicy { delay_step: Duration::ZERO, ..Default::default() };
+    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
+    let limit = lockout.source_lock_after as usize;
+    for i in 0..limit {
+        let res = app.sign_in_raw((&format!("user{i}@acme.example"), "Winter2026!"), None).await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    // A name never tried before, from the same address: refused without a check.
+    let res = app.sign_in_raw(("newname@acme.example", "Winter2026!"), None).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("from your address"));
+    assert_eq!(app.sign_in_raw(ACME_ADMIN, None).await.status(), 429, "until the address's lock ends");
+    app.clock.advance(chrono::Duration::minutes(15));
+    app.sign_in(ACME_ADMIN).await;
+}
+on_both_databases!(
+    spraying_many_names_from_one_address_is_slowed,
+    super::spraying_many_names_from_one_address_is_slowed
+);
+
+async fn huge_sign_in_names_are_refused_by_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let name = format!("{}@acme.example", "a".repeat(3000));
+    let res = app.sign_in_raw((&name, "x"), None).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("\"field\":\"email\"") && body.contains("at most 254"), "{body}");
+    let res = app.sign_in_raw((ALICE.0, &"p".repeat(5000)), None).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("\"field\":\"password\""));
+}
+on_both_databases!(huge_sign_in_names_are_refused_by_field, super::huge_sign_in_names_are_refused_by_field);

@@ -2,8 +2,6 @@
 //! under a `--root` sandbox that the real `sshd -t` checks; and the real server binary killed
 //! with SIGKILL while 500 rollout jobs are pending.
 
-
-
 use crate::common::*;
 use domain::entities::{rollout_job, server};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};

@@ -2,8 +2,6 @@
 //! them (SDK-HMAC-SHA256), every way a request is refused, and the SMN topic and subscription
 //! calls, on both databases.
 
-
-
 use crate::common::*;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, Response};

@@ -1,7 +1,5 @@
 //! Topics, subscriptions and delivery, with a real SMTP server receiving the mail.
 
-
-
 use crate::common::*;
 use domain::entities::{outbox, subscription, topic};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};

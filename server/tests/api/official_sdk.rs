@@ -1,8 +1,6 @@
 //! Huawei Cloud's official Python SDKs (huaweicloudsdksmn, huaweicloudsdkhss), unchanged,
 //! against the real console: `server/tests/sdk/hss_smn_sdk.py` must exit 0.
 
-
-
 use crate::common::*;
 use domain::entities::server;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

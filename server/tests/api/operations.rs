@@ -1,7 +1,5 @@
 //! Health, readiness, request ids, and the binary's start-up checks.
 
-
-
 use crate::common::*;
 use std::process::Command;
 

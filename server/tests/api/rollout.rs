@@ -2,8 +2,6 @@
 //! functions, the agent API, the durable jobs (restarts, replicas, exactly once) and tenancy.
 //! The real agent binary against the real server is in `agent_e2e.rs`.
 
-
-
 use crate::common::*;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -278,7 +276,17 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
     eventually("the change fails after the deadline", || async { s.row("edge-02").await["status"] == "failed" }).await;
     let row = s.row("edge-02").await;
     assert!(row["failure"].as_str().unwrap().contains("did not acknowledge within 10 minutes"), "{row}");
-    assert!(!agent.ack(3, None).await, "a late ack does not turn a failure into success");
+    // The agent applied it after all: the host has 2FA on, so the console says so, and the
+    // audit trail says it came late.
+    assert!(agent.ack(3, None).await, "a late applied ack counts");
+    assert_eq!(s.row("edge-02").await["status"], "enabled");
+    let late = domain::entities::audit_event::Entity::find()
+        .filter(domain::entities::audit_event::Column::Action.eq("2fa.applied"))
+        .filter(domain::entities::audit_event::Column::Target.eq("edge-02"))
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert!(late.iter().any(|e| e.detail.contains("after the deadline")), "{late:?}");
 }
 on_both_databases!(cancel_supersede_stale_ack_and_deadline, super::cancel_supersede_stale_ack_and_deadline);
 

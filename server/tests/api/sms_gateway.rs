@@ -1,10 +1,8 @@
 //! The HTTP SMS gateway client against an HTTP server standing in for the carrier's API (the
 //! one part that cannot run here): what it posts, and retries when the gateway fails.
 
-
-
-use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Form, Router};
 use crate::common::*;
+use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Form, Router};
 use domain::entities::outbox;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::{

@@ -1,7 +1,5 @@
 //! Every server function checks the caller's role and tenant.
 
-
-
 use crate::common::*;
 use domain::entities::{server, tenant};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -37,6 +37,8 @@ pub struct Options {
     pub sms_gateway_url: Option<String>,
     /// `HOSTGUARD_SECRET_KEY` (64 hex digits); by default [`TEST_SECRET_KEY`], `None` for none.
     pub secret_key: Option<String>,
+    /// More settings, as `HOSTGUARD_*` variables.
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// The server secret key the tests run with, so access keys can be created.
@@ -51,6 +53,7 @@ impl Default for Options {
             smtp_port: None,
             sms_gateway_url: None,
             secret_key: Some(TEST_SECRET_KEY.to_string()),
+            env: vec![],
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     if let Some(key) = opts.secret_key {
         vars.push(("HOSTGUARD_SECRET_KEY".to_string(), key));
     }
+    vars.extend(opts.env.into_iter().map(|(k, v)| (k.to_string(), v)));
     if let Some(url) = opts.public_url {
         vars.push(("HOSTGUARD_PUBLIC_URL".to_string(), url));
     }
@@ -95,8 +99,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         server::build(&config, leptos_options, Arc::new(clock.clone()), opts.lockout).await.expect("console starts");
     assert_eq!(console.demo_created, fresh, "a fresh database, and only that, gets the demo data");
     let ctx = console.ctx.clone();
-    let service = console.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let limits = config.limits;
+    tokio::spawn(server::serve::serve(listener, console.router, limits, std::future::pending::<()>()));
     TestApp {
         base: format!("http://{addr}"),
         database_url,
@@ -212,14 +216,15 @@ pub fn session_cookie(res: &Response) -> Option<String> {
 macro_rules! on_both_databases {
     ($name:ident, $body:expr) => {
         mod $name {
+            #[allow(unused_imports)]
             use super::*;
             #[tokio::test]
             async fn sqlite() {
-                ($body)(common::Backend::Sqlite).await
+                ($body)($crate::common::Backend::Sqlite).await
             }
             #[tokio::test]
             async fn postgres() {
-                ($body)(common::Backend::Postgres).await
+                ($body)($crate::common::Backend::Postgres).await
             }
         }
     };

@@ -1,0 +1,185 @@
+//! The limits that keep one client from holding or breaking the console: paging bounds, body
+//! size, header and connection limits, cross-site refusal, and the retention purge.
+
+use crate::common::*;
+use domain::Clock;
+use reqwest::header;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn paging_at_the_integer_limit_is_a_field_error(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    let max = u64::MAX.to_string();
+    for (field, value) in [("page", max.as_str()), ("page_size", max.as_str()), ("page", "0")] {
+        let res = app.list_two_factor(Some(&admin), &[(field, value)]).await;
+        assert_eq!(res.status(), 422, "{field}={value}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(&format!("\"field\":\"{field}\"")), "{field}={value}: {body}");
+    }
+}
+on_both_databases!(paging_at_the_integer_limit_is_a_field_error, super::paging_at_the_integer_limit_is_a_field_error);
+
+#[tokio::test]
+async fn oversized_bodies_get_413_in_each_apis_shape() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let res = app.http.post(app.url("/api/topics/create")).body(big.clone()).send().await.unwrap();
+    assert_eq!(res.status(), 413);
+
+    for (path, code) in [("/agent/v1/register", "AGENT."), ("/v2/p1/notifications/topics", "HG.REQUEST.TOO_LARGE")] {
+        let res = app
+            .http
+            .post(app.url(path))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 413, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["error_code"].as_str().unwrap().starts_with(code), "{path}: {body}");
+        assert!(body["error_msg"].as_str().unwrap().contains("at most"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options { env: vec![("HOSTGUARD_HEADER_READ_TIMEOUT_SECS", "1".into())], ..Default::default() },
+    )
+    .await;
+    let mut slow = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buf)).await;
+    let n = read.expect("the server closes the connection within seconds").unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "closed or 408: {answer:?}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        Options {
+            env: vec![("HOSTGUARD_MAX_CONNECTIONS", "1".into()), ("HOSTGUARD_HEADER_READ_TIMEOUT_SECS", "30".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let idle = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fresh = reqwest::Client::new();
+    let waiting = fresh.get(app.url("/healthz")).timeout(Duration::from_millis(700)).send().await;
+    assert!(waiting.is_err(), "the only slot is taken: {waiting:?}");
+    drop(idle);
+    let served = fresh.get(app.url("/healthz")).timeout(Duration::from_secs(10)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+}
+
+async fn cross_site_requests_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let sign_in = |origin: Option<&str>, site: Option<&str>| {
+        let mut req =
+            app.http.post(app.url("/api/auth/sign_in")).form(&[("email", ACME_ADMIN.0), ("password", ACME_ADMIN.1)]);
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        req.send()
+    };
+    // Login CSRF: another site cannot sign the visitor in.
+    let res = sign_in(Some("https://evil.example"), None).await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(session_cookie(&res).is_none());
+    let res = sign_in(None, Some("cross-site")).await.unwrap();
+    assert_eq!(res.status(), 403);
+    // The console's own pages still work.
+    let res = sign_in(Some(&format!("http://{host}")), Some("same-origin")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let admin = session_cookie(&res).unwrap();
+
+    // A state change another site asks for does not happen.
+    let res = app
+        .http
+        .post(app.url("/api/topics/create"))
+        .header(header::COOKIE, &admin)
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("name", "planted"), ("display_name", "Planted")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let planted = domain::entities::topic::Entity::find()
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .any(|t| t.name == "planted");
+    assert!(!planted, "the cross-site request changed nothing");
+}
+on_both_databases!(cross_site_requests_are_refused, super::cross_site_requests_are_refused);
+
+async fn old_records_are_purged_and_recent_ones_kept(backend: Backend) {
+    use domain::entities::{login_attempt, outbox};
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let now = app.clock.now();
+    let attempt = |login: &str, at: chrono::DateTime<chrono::Utc>| login_attempt::ActiveModel {
+        login: Set(login.into()),
+        failures: Set(3),
+        last_failure_at: Set(Some(at)),
+        locked_until: Set(None),
+    };
+    login_attempt::Entity::insert_many([
+        attempt("old@acme.example", now - chrono::Duration::hours(2)),
+        attempt("recent@acme.example", now - chrono::Duration::minutes(1)),
+    ])
+    .exec_without_returning(db)
+    .await
+    .unwrap();
+    let message = |status: &str, at: chrono::DateTime<chrono::Utc>| outbox::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        tenant_id: Set(None),
+        channel: Set("email".into()),
+        kind: Set("notification".into()),
+        recipient: Set("x@acme.example".into()),
+        sender_name: Set("HostGuard".into()),
+        subject: Set(status.into()),
+        body_text: Set(String::new()),
+        body_html: Set(String::new()),
+        status: Set(status.into()),
+        attempts: Set(1),
+        next_attempt_at: Set(at),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        sent_at: Set(None),
+    };
+    let old = now - chrono::Duration::days(31);
+    outbox::Entity::insert_many([
+        message("sent", old),
+        message("pending", old),
+        message("sent", now - chrono::Duration::days(1)),
+    ])
+    .exec_without_returning(db)
+    .await
+    .unwrap();
+    let before = outbox::Entity::find().all(db).await.unwrap().len();
+
+    let purged = domain::retention::purge(&app.ctx, domain::retention::Retention::default()).await.unwrap();
+    assert_eq!(purged.login_attempts, 1);
+    assert_eq!(purged.messages, 1, "{purged:?}");
+    let logins: Vec<String> =
+        login_attempt::Entity::find().all(db).await.unwrap().into_iter().map(|a| a.login).collect();
+    assert_eq!(logins, vec!["recent@acme.example".to_owned()]);
+    assert_eq!(outbox::Entity::find().all(db).await.unwrap().len(), before - 1, "unsent and recent messages stay");
+}
+on_both_databases!(old_records_are_purged_and_recent_ones_kept, super::old_records_are_purged_and_recent_ones_kept);
