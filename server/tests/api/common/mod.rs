@@ -212,14 +212,15 @@ pub fn session_cookie(res: &Response) -> Option<String> {
 macro_rules! on_both_databases {
     ($name:ident, $body:expr) => {
         mod $name {
+            #[allow(unused_imports)]
             use super::*;
             #[tokio::test]
             async fn sqlite() {
-                ($body)(common::Backend::Sqlite).await
+                ($body)(crate::common::Backend::Sqlite).await
             }
             #[tokio::test]
             async fn postgres() {
-                ($body)(common::Backend::Postgres).await
+                ($body)(crate::common::Backend::Postgres).await
             }
         }
     };
