@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -150,24 +150,28 @@ pub async fn claim(ctx: &Ctx, owner: &str, limit: u64, lease: Duration) -> Domai
     let now = ctx.clock.now();
     let until = now + lease;
     let backend = ctx.db.get_database_backend();
+    // The columns by name, not `*`: a SQLite connection that prepared this before a migration
+    // added a column would otherwise return more columns than sqlx cached for the statement.
+    let columns = outbox::Column::iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
     let sql = match backend {
         DbBackend::Postgres => {
             "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (
                 SELECT id FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-             RETURNING *"
+             RETURNING {columns}"
         }
         _ => {
             "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN (
                 SELECT id FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
                 ORDER BY next_attempt_at LIMIT ?4)
-             RETURNING *"
+             RETURNING {columns}"
         }
     };
+    let sql = sql.replace("{columns}", &columns);
     let stmt =
-        Statement::from_sql_and_values(backend, sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
+        Statement::from_sql_and_values(backend, &sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
     let rows = ctx.db.query_all_raw(stmt).await?;
     rows.iter().map(|r| outbox::Model::from_query_result(r, "").map_err(Into::into)).collect()
 }

@@ -580,7 +580,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
     if s.status == "confirmed" && confirmed_left(&txn, t.id, None).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
-            alert_admins(ctx, &txn, &t, &servers, now).await?;
+            alert_admins(ctx, &txn, &actor, &t, &servers, now).await?;
         }
     }
     txn.commit().await?;
@@ -593,6 +593,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
 async fn alert_admins(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
+    actor: &Actor,
     t: &topic::Model,
     servers: &[String],
     now: DateTime<Utc>,
@@ -610,7 +611,7 @@ async fn alert_admins(
     audit::record(
         txn,
         now,
-        &Actor::new("HostGuard".to_owned(), ""),
+        actor,
         Entry {
             tenant_id: Some(t.tenant_id),
             action: "topic.no_recipients",
@@ -676,4 +677,17 @@ pub async fn deliver_to_topic(
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(confirmed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_endpoint;
+
+    #[test]
+    fn endpoints_are_masked_for_the_link_pages() {
+        assert_eq!(mask_endpoint("email", "ops@acme.example"), "o***@acme.example");
+        assert_eq!(mask_endpoint("sms", "+8613800000005"), "+86*******0005");
+        assert_eq!(mask_endpoint("sms", "+123456"), "*******");
+        assert_eq!(mask_endpoint("email", "not-an-address"), "not*******ress");
+    }
 }

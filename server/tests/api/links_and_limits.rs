@@ -338,6 +338,23 @@ async fn the_last_confirmed_endpoint_of_a_2fa_topic_cannot_be_deleted(backend: B
         "{body}"
     );
     assert_eq!(s.subscription("second@acme.example").await.status, "confirmed", "kept");
+    // The SMN-compatible API's delete-subscription call keeps it too.
+    let key = crate::hss_api::create_key(&s.app, &s.admin).await;
+    let t =
+        topic::Entity::find_by_id(uuid::Uuid::parse_str(&topic).unwrap()).one(&s.app.ctx.db).await.unwrap().unwrap();
+    let urn = domain::subscriptions::urn(&t.urn, s.subscription("second@acme.example").await.id);
+    let cancel = crate::hss_api::Req::new(
+        &s.app,
+        reqwest::Method::DELETE,
+        "v2",
+        &key.project,
+        vec!["notifications", "subscriptions", &urn],
+    );
+    let res = crate::hss_api::send(&s.app, &key, &cancel).await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("topic night-shift is the 2FA topic of"), "{body}");
+    assert_eq!(s.subscription("second@acme.example").await.status, "confirmed", "kept");
 
     // With 2FA off on those servers, it can go.
     two_factor_config::Entity::update_many()
