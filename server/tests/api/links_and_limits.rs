@@ -666,3 +666,59 @@ on_both_databases!(
     link_tokens_do_not_stay_in_the_outbox_and_operators_see_them_masked,
     super::link_tokens_do_not_stay_in_the_outbox_and_operators_see_them_masked
 );
+
+/// Posts a server function form with the admin's cookie from a task of its own, so that
+/// several run at once.
+fn spawn_call(s: &Setup, endpoint: &str, form: Vec<(&'static str, String)>) -> tokio::task::JoinHandle<u16> {
+    let (http, url, cookie) = (s.app.http.clone(), s.app.url(&format!("/api/{endpoint}")), s.admin.clone());
+    tokio::spawn(
+        async move { http.post(url).header("cookie", cookie).form(&form).send().await.unwrap().status().as_u16() },
+    )
+}
+
+async fn concurrent_requests_cannot_pass_the_limit_or_empty_a_2fa_topic(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.create_topic("crowded").await;
+    assert_eq!(s.subscribe(&topic, "email", "crowd@acme.example").await.status(), 200);
+    let id = s.subscription("crowd@acme.example").await.id.to_string();
+    // 30 resends at once, 19 allowed.
+    let resends: Vec<_> =
+        (0..30).map(|_| spawn_call(&s, "subscriptions/request_confirmation", vec![("id", id.clone())])).collect();
+    let mut statuses = vec![];
+    for r in resends {
+        statuses.push(r.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 19, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 11, "{statuses:?}");
+    let sends = confirmation_send::Entity::find().filter(confirmation_send::Column::Endpoint.eq("crowd@acme.example"));
+    assert_eq!(sends.count(&s.app.ctx.db).await.unwrap(), 20);
+
+    // Two confirmed endpoints of a 2FA topic deleted at once: one goes, one stays.
+    let codes = s.create_topic("crowded-codes").await;
+    s.confirmed(&codes, "left@acme.example").await;
+    s.confirmed(&codes, "right@acme.example").await;
+    s.servers_use_for_codes(&codes, 0).await;
+    let deletes: Vec<_> = ["left@acme.example", "right@acme.example"]
+        .into_iter()
+        .map(|e| async { s.subscription(e).await.id.to_string() })
+        .collect();
+    let mut ids = vec![];
+    for d in deletes {
+        ids.push(d.await);
+    }
+    let racing: Vec<_> = ids.into_iter().map(|id| spawn_call(&s, "subscriptions/delete", vec![("id", id)])).collect();
+    let mut statuses = vec![];
+    for r in racing {
+        statuses.push(r.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 409]);
+    let confirmed = subscription::Entity::find()
+        .filter(subscription::Column::TopicId.eq(uuid::Uuid::parse_str(&codes).unwrap()))
+        .filter(subscription::Column::Status.eq("confirmed"));
+    assert_eq!(confirmed.count(&s.app.ctx.db).await.unwrap(), 1);
+}
+on_both_databases!(
+    concurrent_requests_cannot_pass_the_limit_or_empty_a_2fa_topic,
+    super::concurrent_requests_cannot_pass_the_limit_or_empty_a_2fa_topic
+);
