@@ -98,40 +98,40 @@ fn LinkPage(
                         // Read before awaiting, so the page follows the button's result.
                         let pressed = result.get();
                         Suspend::new(async move {
-                        let o = match preview.await {
-                            Ok(o) => o,
-                            Err(e) => return problem(e),
-                        };
-                        match pressed {
-                            Some(Ok(r)) => {
+                            let o = match preview.await {
+                                Ok(o) => o,
+                                Err(e) => return problem(e),
+                            };
+                            match pressed {
+                                Some(Ok(r)) => {
+                                    return view! {
+                                        <h1>{title}</h1>
+                                        <p class="link-outcome" role="status">
+                                            {if r.already { was_done } else { now_done }}
+                                        </p>
+                                        <p class="muted">{done(&r)}</p>
+                                    }
+                                        .into_any();
+                                }
+                                Some(Err(e)) => return problem(e),
+                                None => {}
+                            }
+                            if o.already {
                                 return view! {
                                     <h1>{title}</h1>
                                     <p class="link-outcome" role="status">
-                                        {if r.already { was_done } else { now_done }}
+                                        {done(&o)}
                                     </p>
-                                    <p class="muted">{done(&r)}</p>
                                 }
                                     .into_any();
                             }
-                            Some(Err(e)) => return problem(e),
-                            None => {}
-                        }
-                        if o.already {
-                            return view! {
+                            view! {
                                 <h1>{title}</h1>
-                                <p class="link-outcome" role="status">
-                                    {done(&o)}
-                                </p>
+                                <p class="link-question">{ask(&o)}</p>
+                                {form(token())}
                             }
-                                .into_any();
-                        }
-                        view! {
-                            <h1>{title}</h1>
-                            <p class="link-question">{ask(&o)}</p>
-                            {form(token())}
-                        }
-                            .into_any()
-                    })
+                                .into_any()
+                        })
                     }}
                 </Suspense>
             </div>
