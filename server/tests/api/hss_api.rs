@@ -57,7 +57,13 @@ pub(crate) struct Req<'a> {
 }
 
 impl<'a> Req<'a> {
-    pub(crate) fn new(app: &TestApp, method: Method, version: &'a str, project: &'a str, segments: Vec<&'a str>) -> Self {
+    pub(crate) fn new(
+        app: &TestApp,
+        method: Method,
+        version: &'a str,
+        project: &'a str,
+        segments: Vec<&'a str>,
+    ) -> Self {
         Req {
             method,
             segments,
