@@ -93,6 +93,7 @@ pub fn confirmation(
         subject,
         body_text,
         body_html: if channel == Channel::Email { html } else { String::new() },
+        secrets: vec![],
     }
 }
 
@@ -133,6 +134,44 @@ pub fn topic_message(
         subject: subject.to_owned(),
         body_text,
         body_html,
+        secrets: vec![],
+    }
+}
+
+/// To a tenant admin: an unsubscribe left a topic that servers use for 2FA login codes with no
+/// confirmed endpoint, so nobody receives their codes.
+pub fn topic_without_recipients(
+    tenant_id: Uuid,
+    admin_email: &str,
+    topic_name: &str,
+    servers: &[String],
+    console_url: &str,
+) -> NewMessage {
+    let subject = format!("Nobody receives the login codes of topic {topic_name}");
+    let shown = servers.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+    let more = if servers.len() > 20 { format!(" and {} more", servers.len() - 20) } else { String::new() };
+    let what = format!(
+        "The last confirmed endpoint of the notification topic \"{topic_name}\" unsubscribed. The topic is the \
+         two-factor authentication topic of {shown}{more}, so nobody receives their login codes and logins by \
+         SMS/Email codes to them fail."
+    );
+    let fix = "Add an endpoint to the topic and have it confirmed, or change those servers' topic or method.";
+    let text = format!("{what}\n\n{fix}\n\n{console_url}\n");
+    let html = html_page(
+        &subject,
+        &[escape_html(&what), escape_html(fix), format!("<a href=\"{0}\">{0}</a>", escape_html(console_url))],
+        "You receive this as an administrator of the tenant.",
+    );
+    NewMessage {
+        tenant_id: Some(tenant_id),
+        channel: Channel::Email,
+        kind: "topic_without_recipients",
+        recipient: admin_email.to_owned(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text: text,
+        body_html: html,
+        secrets: vec![],
     }
 }
 

@@ -2,6 +2,10 @@
 //! transaction as the change that caused it. Workers lease due messages (so two replicas never
 //! hold the same one), send them, and record the outcome; failures are retried with backoff and
 //! end as `failed` with the reason.
+//!
+//! Secrets in a message (link tokens; later login codes) never sit in its subject or bodies:
+//! those hold placeholders, the secrets a column of their own that is rendered in only at send
+//! time and cleared once the message is sent or given up. Operators see them masked.
 
 use crate::{
     caller::{Caller, Role},
@@ -13,8 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -47,10 +51,73 @@ pub struct NewMessage {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// Values in the subject and bodies that must not outlive delivery nor be shown to
+    /// operators (link tokens, codes).
+    pub secrets: Vec<String>,
 }
 
+/// What operators see in place of a secret.
+pub const MASK: &str = "••••••";
+
+fn placeholder(i: usize) -> String {
+    format!("{{{{hostguard-secret-{i}}}}}")
+}
+
+/// Replaces each secret in `text` by its placeholder.
+fn hide(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .enumerate()
+        .fold(text.to_owned(), |t, (i, s)| if s.is_empty() { t } else { t.replace(s, &placeholder(i)) })
+}
+
+/// Puts `values` (the secrets, or masks) in place of the placeholders of `text`.
+fn fill(text: &str, values: &[&str]) -> String {
+    values.iter().enumerate().fold(text.to_owned(), |t, (i, v)| t.replace(&placeholder(i), v))
+}
+
+fn secrets_of(m: &outbox::Model) -> Vec<String> {
+    m.secrets.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+}
+
+/// The message as it is sent: its secrets in place of their placeholders.
+pub fn render(m: &outbox::Model) -> outbox::Model {
+    let secrets = secrets_of(m);
+    let values: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    outbox::Model {
+        subject: fill(&m.subject, &values),
+        body_text: fill(&m.body_text, &values),
+        body_html: fill(&m.body_html, &values),
+        secrets: None,
+        ..m.clone()
+    }
+}
+
+/// The message as operators see it: every secret masked, whether still held or already
+/// dropped after delivery.
+pub fn masked(m: &outbox::Model) -> outbox::Model {
+    let masks = [MASK; MAX_SECRETS];
+    outbox::Model {
+        subject: fill(&m.subject, &masks),
+        body_text: fill(&m.body_text, &masks),
+        body_html: fill(&m.body_html, &masks),
+        secrets: None,
+        ..m.clone()
+    }
+}
+
+/// The most secrets one message carries (a confirmation: its two link tokens).
+const MAX_SECRETS: usize = 8;
+
 pub async fn enqueue<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, m: NewMessage) -> DomainResult<Uuid> {
+    if m.secrets.len() > MAX_SECRETS {
+        return Err(DomainError::Internal(format!("a message may carry at most {MAX_SECRETS} secrets")));
+    }
     let id = Uuid::new_v4();
+    let secrets = (!m.secrets.is_empty())
+        .then(|| serde_json::to_string(&m.secrets))
+        .transpose()
+        .map_err(|e| DomainError::Internal(format!("secrets: {e}")))?;
     outbox::Entity::insert(outbox::ActiveModel {
         id: Set(id),
         tenant_id: Set(m.tenant_id),
@@ -58,9 +125,10 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, m: NewMes
         kind: Set(m.kind.to_owned()),
         recipient: Set(m.recipient),
         sender_name: Set(m.sender_name),
-        subject: Set(m.subject),
-        body_text: Set(m.body_text),
-        body_html: Set(m.body_html),
+        subject: Set(hide(&m.subject, &m.secrets)),
+        body_text: Set(hide(&m.body_text, &m.secrets)),
+        body_html: Set(hide(&m.body_html, &m.secrets)),
+        secrets: Set(secrets),
         status: Set("pending".into()),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -75,21 +143,6 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, m: NewMes
     Ok(id)
 }
 
-/// How many messages of this kind went to this recipient since `since` (for resend limits).
-pub async fn count_recent<C: ConnectionTrait>(
-    conn: &C,
-    recipient: &str,
-    kind: &str,
-    since: DateTime<Utc>,
-) -> DomainResult<u64> {
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::Recipient.eq(recipient))
-        .filter(outbox::Column::Kind.eq(kind))
-        .filter(outbox::Column::CreatedAt.gt(since))
-        .count(conn)
-        .await?)
-}
-
 /// Leases up to `limit` due messages for `owner` until `now + lease`. On PostgreSQL rows that
 /// another replica is leasing at this moment are skipped (`FOR UPDATE SKIP LOCKED`); SQLite has
 /// one writer at a time, so its single UPDATE is atomic as it is.
@@ -97,34 +150,57 @@ pub async fn claim(ctx: &Ctx, owner: &str, limit: u64, lease: Duration) -> Domai
     let now = ctx.clock.now();
     let until = now + lease;
     let backend = ctx.db.get_database_backend();
+    // The columns by name, not `*`: a SQLite connection that prepared this before a migration
+    // added a column would otherwise return more columns than sqlx cached for the statement.
+    let columns = outbox::Column::iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
     let sql = match backend {
         DbBackend::Postgres => {
             "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (
                 SELECT id FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-             RETURNING *"
+             RETURNING {columns}"
         }
         _ => {
             "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN (
                 SELECT id FROM outbox
                 WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
                 ORDER BY next_attempt_at LIMIT ?4)
-             RETURNING *"
+             RETURNING {columns}"
         }
     };
+    let sql = sql.replace("{columns}", &columns);
     let stmt =
-        Statement::from_sql_and_values(backend, sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
+        Statement::from_sql_and_values(backend, &sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
     let rows = ctx.db.query_all_raw(stmt).await?;
     rows.iter().map(|r| outbox::Model::from_query_result(r, "").map_err(Into::into)).collect()
 }
 
-/// Records a successful send. False if the lease was lost meanwhile.
+/// Extends `owner`'s lease on a message right before sending it. False if the lease ran out
+/// (another worker may have taken the message over, or may at any moment): then the message
+/// must not be sent, or it could go out twice. One conditional UPDATE, so two workers can never
+/// both get true for one message at one time.
+pub async fn renew_lease(ctx: &Ctx, id: Uuid, owner: &str, lease: Duration) -> DomainResult<bool> {
+    let now = ctx.clock.now();
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::LeaseUntil, Expr::value(now + lease))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::LeaseOwner.eq(owner))
+        .filter(outbox::Column::LeaseUntil.gt(now))
+        .exec(&ctx.db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records a successful send and drops the message's secrets. False if the lease was lost
+/// meanwhile.
 pub async fn mark_sent(ctx: &Ctx, id: Uuid, owner: &str) -> DomainResult<bool> {
     let now = ctx.clock.now();
     let res = outbox::Entity::update_many()
         .col_expr(outbox::Column::Status, Expr::value("sent"))
         .col_expr(outbox::Column::SentAt, Expr::value(now))
+        .col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
         .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
@@ -141,12 +217,17 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds(Ord::min(secs, 30 * 60))
 }
 
-/// Records a failed attempt: retried after a backoff, or `failed` after `MAX_ATTEMPTS`.
+/// Records a failed attempt: retried after a backoff, or `failed` after `MAX_ATTEMPTS` (and
+/// then its secrets are dropped: it will never be sent).
 pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str) -> DomainResult<()> {
     let now = ctx.clock.now();
     let attempts = m.attempts + 1;
     let status = if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
-    outbox::Entity::update_many()
+    let mut update = outbox::Entity::update_many();
+    if status == "failed" {
+        update = update.col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None));
+    }
+    update
         .col_expr(outbox::Column::Status, Expr::value(status))
         .col_expr(outbox::Column::Attempts, Expr::value(attempts))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(now + backoff(attempts)))
@@ -160,12 +241,14 @@ pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str)
     Ok(())
 }
 
-/// The outbox, newest first, for operators.
+/// The outbox, newest first, for operators, with secrets masked.
 pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<outbox::Model>> {
     if caller.role != Role::Operator {
         return Err(DomainError::Forbidden);
     }
-    Ok(outbox::Entity::find().order_by_desc(outbox::Column::CreatedAt).limit(limit.clamp(1, 500)).all(&ctx.db).await?)
+    let found =
+        outbox::Entity::find().order_by_desc(outbox::Column::CreatedAt).limit(limit.clamp(1, 500)).all(&ctx.db).await?;
+    Ok(found.iter().map(masked).collect())
 }
 
 #[cfg(test)]
@@ -174,5 +257,47 @@ mod tests {
     fn backoff_doubles_and_is_capped() {
         let secs: Vec<i64> = (1..=10).map(|n| super::backoff(n).num_seconds()).collect();
         assert_eq!(secs, vec![5, 10, 20, 40, 80, 160, 320, 640, 1280, 1800]);
+    }
+
+    #[test]
+    fn secrets_are_rendered_at_send_time_and_masked_for_operators() {
+        let token = "tok3n-abc_DEF";
+        let secrets = vec![token.to_owned(), "second".to_owned()];
+        let stored = crate::entities::outbox::Model {
+            id: uuid::Uuid::nil(),
+            tenant_id: None,
+            channel: "email".into(),
+            kind: "subscription_confirmation".into(),
+            recipient: "a@b.example".into(),
+            sender_name: String::new(),
+            subject: super::hide("Code second", &secrets),
+            body_text: super::hide(&format!("https://h/c?token={token} and second"), &secrets),
+            body_html: super::hide(&format!("<a href=\"https://h/c?token={token}\">"), &secrets),
+            secrets: Some(serde_json::to_string(&secrets).unwrap()),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: chrono::Utc::now(),
+            lease_owner: None,
+            lease_until: None,
+            last_error: None,
+            created_at: chrono::Utc::now(),
+            sent_at: None,
+        };
+        assert!(
+            !stored.body_text.contains(token)
+                && !stored.body_html.contains(token)
+                && !stored.subject.contains("second")
+        );
+        let sent = super::render(&stored);
+        assert_eq!(sent.body_text, format!("https://h/c?token={token} and second"));
+        assert_eq!(sent.subject, "Code second");
+        assert!(sent.body_html.contains(token));
+        let shown = super::masked(&stored);
+        assert_eq!(shown.body_text, format!("https://h/c?token={} and {}", super::MASK, super::MASK));
+        assert_eq!(shown.secrets, None);
+        // After delivery the secrets are gone; the placeholders still mask.
+        let delivered = crate::entities::outbox::Model { secrets: None, ..stored };
+        assert!(!super::render(&delivered).body_text.contains(token));
+        assert!(super::masked(&delivered).body_text.contains(super::MASK));
     }
 }

@@ -1,26 +1,37 @@
 //! Subscriptions: SMS or email endpoints of a topic. A new one is Unconfirmed until its
-//! endpoint follows the confirmation link (valid 48 hours); an unsubscribe link cancels it.
-//! Nothing is ever delivered to an endpoint that is not Confirmed.
+//! endpoint confirms it from the confirmation link (valid 48 hours); the unsubscribe link cancels
+//! it. Nothing is ever delivered to an endpoint that is not Confirmed.
+//!
+//! The links' pages only show what will happen: a GET (a mail scanner, a chat app's link
+//! preview) changes nothing; the page's button (a POST) does. Confirmation messages are limited
+//! per endpoint across all topics and tenants, counted in `confirmation_sends`, which outlives
+//! subscriptions.
 
 use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{subscription, topic, unsubscribe_token},
+    entities::{confirmation_send, subscription, topic, unsubscribe_token, user},
     error::{DomainError, DomainResult, FieldError},
     messages::{self, TopicInfo},
     outbox::{self, Channel},
     tokens, topics, validate,
 };
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Statement,
+};
 use uuid::Uuid;
 
 pub const MAX_ENDPOINTS_AT_ONCE: usize = 10;
 pub const CONFIRMATION_VALID_FOR: Duration = Duration::hours(48);
-/// Confirmation messages per endpoint per hour.
+/// Confirmation messages per endpoint, whatever sent them (an add, a resend) and for whichever
+/// topic or tenant: SMN's limits.
 pub const EMAIL_CONFIRMATIONS_PER_HOUR: u64 = 20;
+pub const EMAIL_CONFIRMATIONS_PER_2_DAYS: u64 = 40;
 pub const SMS_CONFIRMATIONS_PER_HOUR: u64 = 10;
+pub const SMS_CONFIRMATIONS_PER_2_DAYS: u64 = 20;
 
 #[derive(Clone, Debug)]
 pub struct NewEndpoint {
@@ -44,6 +55,81 @@ fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String
         confirm.map(|t| format!("{base}/smn/confirm?token={t}")).unwrap_or_default(),
         format!("{base}/smn/unsubscribe?token={unsubscribe}"),
     )
+}
+
+/// Counts one more confirmation message to `endpoint`, or says which limit it would pass.
+/// Callers hold a write transaction; on PostgreSQL an advisory lock per endpoint keeps two
+/// transactions from both taking the last message allowed (SQLite's writers are serialized).
+async fn count_confirmation(
+    txn: &DatabaseTransaction,
+    ch: Channel,
+    endpoint: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Result<(), String>> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext('hostguard.confirmation:' || $1))",
+            [endpoint.into()],
+        ))
+        .await?;
+    }
+    let window = Duration::hours(48);
+    // Older sends no longer count; they go, so the table stays small.
+    confirmation_send::Entity::delete_many()
+        .filter(confirmation_send::Column::Endpoint.eq(endpoint))
+        .filter(confirmation_send::Column::SentAt.lte(now - window))
+        .exec(txn)
+        .await?;
+    let since = |d: Duration| {
+        confirmation_send::Entity::find()
+            .filter(confirmation_send::Column::Endpoint.eq(endpoint))
+            .filter(confirmation_send::Column::SentAt.gt(now - d))
+            .count(txn)
+    };
+    let (hour, two_days) = (since(Duration::hours(1)).await?, since(window).await?);
+    let (kind, per_hour, per_2_days) = match ch {
+        Channel::Email => ("email", EMAIL_CONFIRMATIONS_PER_HOUR, EMAIL_CONFIRMATIONS_PER_2_DAYS),
+        _ => ("SMS", SMS_CONFIRMATIONS_PER_HOUR, SMS_CONFIRMATIONS_PER_2_DAYS),
+    };
+    let limits = format!("at most {per_hour} an hour and {per_2_days} in 2 days for {kind}");
+    if hour >= per_hour {
+        return Ok(Err(format!(
+            "{endpoint} has been sent {hour} confirmation requests in the last hour ({limits}); try again later"
+        )));
+    }
+    if two_days >= per_2_days {
+        return Ok(Err(format!(
+            "{endpoint} has been sent {two_days} confirmation requests in the last 2 days ({limits}); try again later"
+        )));
+    }
+    confirmation_send::Entity::insert(confirmation_send::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        protocol: Set(ch.as_str().to_owned()),
+        endpoint: Set(endpoint.to_owned()),
+        sent_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(Ok(()))
+}
+
+/// Queues the confirmation message of a subscription with a new confirmation token (whose
+/// hash the caller stores) and a new unsubscribe token. The tokens are the message's secrets.
+async fn queue_confirmation(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    t: &topic::Model,
+    s: &subscription::Model,
+    ch: Channel,
+    confirm: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let unsubscribe = new_unsubscribe_token(txn, s.id, now).await?;
+    let (confirm_url, unsubscribe_url) = links(ctx, Some(confirm), &unsubscribe);
+    let m = messages::confirmation(&info(t), ch, &s.endpoint, &confirm_url, &unsubscribe_url);
+    outbox::enqueue(txn, now, outbox::NewMessage { secrets: vec![confirm.to_owned(), unsubscribe], ..m }).await?;
+    Ok(())
 }
 
 /// A new unsubscribe link's token for this subscription; its hash is kept.
@@ -80,7 +166,8 @@ fn info(t: &topic::Model) -> TopicInfo<'_> {
 }
 
 /// Adds up to 10 endpoints to a topic. Each is checked on its own and each bad one gets its own
-/// error; if any is bad, nothing is saved. Each new subscription gets a confirmation message.
+/// error (a malformed endpoint, a duplicate, one past its confirmation-message limit); if any
+/// is bad, nothing is saved. Each new subscription gets a confirmation message.
 pub async fn add(
     ctx: &Ctx,
     caller: &Caller,
@@ -98,51 +185,61 @@ pub async fn add(
             format!("at most {MAX_ENDPOINTS_AT_ONCE} endpoints can be added at once"),
         ));
     }
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
     let existing = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
         .filter(subscription::Column::Status.ne("canceled"))
-        .all(&ctx.db)
+        .all(&txn)
         .await?;
 
-    let mut errors = vec![];
-    let mut clean: Vec<(Channel, String, String)> = vec![];
+    let mut errors: Vec<(usize, FieldError)> = vec![];
+    let mut clean: Vec<(usize, Channel, String, String)> = vec![];
     for (i, e) in endpoints.iter().enumerate() {
         let field = format!("endpoints[{i}]");
         let protocol = e.protocol.trim().to_lowercase();
         let endpoint = e.endpoint.trim().to_owned();
         let Some(ch) = channel(&protocol) else {
-            errors.push(FieldError::new(format!("{field}.protocol"), format!("{:?} must be sms or email", e.protocol)));
+            errors.push((
+                i,
+                FieldError::new(format!("{field}.protocol"), format!("{:?} must be sms or email", e.protocol)),
+            ));
             continue;
         };
         let endpoint = if ch == Channel::Email { endpoint.to_lowercase() } else { endpoint };
         let check = if ch == Channel::Email { validate::email(&endpoint) } else { validate::phone(&endpoint) };
         if let Err(m) = check {
-            errors.push(FieldError::new(format!("{field}.endpoint"), format!("{endpoint:?} {m}")));
+            errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{endpoint:?} {m}"))));
             continue;
         }
         if e.remark.chars().count() > 128 {
-            errors.push(FieldError::new(format!("{field}.remark"), "must be at most 128 characters"));
+            errors.push((i, FieldError::new(format!("{field}.remark"), "must be at most 128 characters")));
             continue;
         }
-        let duplicate = clean.iter().any(|(c, ep, _)| *c == ch && *ep == endpoint)
+        let duplicate = clean.iter().any(|(_, c, ep, _)| *c == ch && *ep == endpoint)
             || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint);
         if duplicate {
-            errors.push(FieldError::new(
-                format!("{field}.endpoint"),
-                format!("{endpoint} is already subscribed to this topic"),
-            ));
+            errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(&endpoint))));
             continue;
         }
-        clean.push((ch, endpoint, e.remark.trim().to_owned()));
+        clean.push((i, ch, endpoint, e.remark.trim().to_owned()));
+    }
+    // The limits, in a fixed order of endpoints so that concurrent batches take their locks
+    // in the same order.
+    let mut by_endpoint: Vec<&(usize, Channel, String, String)> = clean.iter().collect();
+    by_endpoint.sort_by(|a, b| a.2.cmp(&b.2));
+    for (i, ch, endpoint, _) in by_endpoint {
+        if let Err(m) = count_confirmation(&txn, *ch, endpoint, now).await? {
+            errors.push((*i, FieldError::new(format!("endpoints[{i}].endpoint"), m)));
+        }
     }
     if !errors.is_empty() {
-        return Err(DomainError::Invalid(errors));
+        errors.sort_by_key(|(i, _)| *i);
+        return Err(DomainError::Invalid(errors.into_iter().map(|(_, e)| e).collect()));
     }
 
-    let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
     let mut out = vec![];
-    for (ch, endpoint, remark) in clean {
+    for (i, ch, endpoint, remark) in clean {
         let (confirm, confirm_hash) = tokens::new_token();
         let model = subscription::Entity::insert(subscription::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -159,17 +256,29 @@ pub async fn add(
             canceled_at: Set(None),
         })
         .exec_with_returning(&txn)
-        .await?;
-        let unsubscribe = new_unsubscribe_token(&txn, model.id, now).await?;
-        let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
-        outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &endpoint, &confirm_url, &unsubscribe_url))
-            .await?;
+        .await
+        .map_err(|e| {
+            // A concurrent add of the same endpoint committed first (PostgreSQL).
+            if topics::is_unique_violation(&e) {
+                DomainError::Invalid(vec![FieldError::new(
+                    format!("endpoints[{i}].endpoint"),
+                    already_subscribed(&endpoint),
+                )])
+            } else {
+                e.into()
+            }
+        })?;
+        queue_confirmation(ctx, &txn, &t, &model, ch, &confirm, now).await?;
         note(&txn, now, actor, &t, "subscription.create", format!("{} {endpoint}", ch.as_str())).await?;
         out.push(model);
     }
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(out)
+}
+
+fn already_subscribed(endpoint: &str) -> String {
+    format!("{endpoint} is already subscribed to this topic")
 }
 
 pub async fn list(ctx: &Ctx, caller: &Caller, topic_id: Uuid) -> DomainResult<Vec<subscription::Model>> {
@@ -236,7 +345,7 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<(subscrip
     Ok((s, t))
 }
 
-/// Sends a new confirmation message to an unconfirmed endpoint, within its hourly limit.
+/// Sends a new confirmation message to an unconfirmed endpoint, within the endpoint's limits.
 pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let (s, t) = get(ctx, caller, id).await?;
     if s.status != "unconfirmed" {
@@ -246,49 +355,92 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
         )));
     }
     let ch = channel(&s.protocol).ok_or_else(|| DomainError::Internal(format!("protocol {}", s.protocol)))?;
-    let limit = if ch == Channel::Email { EMAIL_CONFIRMATIONS_PER_HOUR } else { SMS_CONFIRMATIONS_PER_HOUR };
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    let sent = outbox::count_recent(&txn, &s.endpoint, "subscription_confirmation", now - Duration::hours(1)).await?;
-    if sent >= limit {
-        return Err(DomainError::RateLimited(format!(
-            "{} has been sent {sent} confirmation requests in the last hour, the most allowed for {}; try again later",
-            s.endpoint,
-            if ch == Channel::Email { "email" } else { "SMS" }
-        )));
+    if let Err(m) = count_confirmation(&txn, ch, &s.endpoint, now).await? {
+        return Err(DomainError::RateLimited(m));
     }
     let (confirm, confirm_hash) = tokens::new_token();
-    let mut am: subscription::ActiveModel = s.clone().into();
-    am.confirm_token_hash = Set(Some(confirm_hash));
-    am.confirm_expires_at = Set(Some(now + CONFIRMATION_VALID_FOR));
-    subscription::Entity::update(am).exec(&txn).await?;
-    let unsubscribe = new_unsubscribe_token(&txn, s.id, now).await?;
-    let (confirm_url, unsubscribe_url) = links(ctx, Some(&confirm), &unsubscribe);
-    outbox::enqueue(&txn, now, messages::confirmation(&info(&t), ch, &s.endpoint, &confirm_url, &unsubscribe_url))
+    let res = subscription::Entity::update_many()
+        .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Some(confirm_hash)))
+        .col_expr(subscription::Column::ConfirmExpiresAt, Expr::value(Some(now + CONFIRMATION_VALID_FOR)))
+        .filter(subscription::Column::Id.eq(s.id))
+        .filter(subscription::Column::Status.eq("unconfirmed"))
+        .exec(&txn)
         .await?;
+    if res.rows_affected != 1 {
+        return Err(DomainError::Conflict(format!("{} is no longer unconfirmed", s.endpoint)));
+    }
+    queue_confirmation(ctx, &txn, &t, &s, ch, &confirm, now).await?;
     note(&txn, now, actor, &t, "subscription.request_confirmation", s.endpoint.clone()).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(())
 }
 
+/// Deletes a subscription. The last confirmed endpoint of a topic that servers use for 2FA
+/// login codes is kept, and the error names the servers: deleting it would leave their logins
+/// with nobody to receive the codes.
 pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let (s, t) = get(ctx, caller, id).await?;
     let txn = crate::db::write_txn(&ctx.db).await?;
+    topics::lock(&txn, t.id).await?;
+    let s = subscription::Entity::find_by_id(s.id).one(&txn).await?.ok_or(DomainError::NotFound("subscription"))?;
+    if s.status == "confirmed" && confirmed_left(&txn, t.id, Some(s.id)).await? == 0 {
+        let servers = topics::code_servers(&txn, t.id).await?;
+        if !servers.is_empty() {
+            return Err(DomainError::Conflict(format!(
+                "topic {} is the 2FA topic of {}: add and confirm another endpoint first, or change those servers' topic",
+                t.name,
+                topics::some_names(&servers)
+            )));
+        }
+    }
     subscription::Entity::delete_by_id(s.id).exec(&txn).await?;
     note(&txn, ctx.clock.now(), actor, &t, "subscription.delete", format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// What a confirmation or unsubscribe link did, for the public page.
+/// Confirmed endpoints of a topic, not counting `except`.
+async fn confirmed_left<C: ConnectionTrait>(conn: &C, topic_id: Uuid, except: Option<Uuid>) -> DomainResult<u64> {
+    let mut q = subscription::Entity::find()
+        .filter(subscription::Column::TopicId.eq(topic_id))
+        .filter(subscription::Column::Status.eq("confirmed"));
+    if let Some(id) = except {
+        q = q.filter(subscription::Column::Id.ne(id));
+    }
+    Ok(q.count(conn).await?)
+}
+
+/// An endpoint as the public link pages show it: enough to recognise, not to learn it from a
+/// forwarded link (`o***@acme.example`, `+86*******0001`).
+pub fn mask_endpoint(protocol: &str, endpoint: &str) -> String {
+    if protocol == "email" {
+        if let Some((local, domain)) = endpoint.split_once('@') {
+            let first: String = local.chars().take(1).collect();
+            return format!("{first}***@{domain}");
+        }
+    }
+    let chars: Vec<char> = endpoint.chars().collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// What a confirmation or unsubscribe link is about, or what it did, for its public page.
 #[derive(Clone, Debug)]
 pub struct LinkOutcome {
     pub topic_name: String,
     pub topic_display_name: String,
     pub protocol: String,
+    /// Masked (see [`mask_endpoint`]).
     pub endpoint: String,
-    /// The link had already done its work before.
+    /// Shown before the button: the subscription is already confirmed (or canceled), so there
+    /// is nothing to do. After the button: it was so before, nothing changed.
     pub already: bool,
 }
 
@@ -297,19 +449,19 @@ fn outcome(s: &subscription::Model, t: &topic::Model, already: bool) -> LinkOutc
         topic_name: t.name.clone(),
         topic_display_name: t.display_name.clone(),
         protocol: s.protocol.clone(),
-        endpoint: s.endpoint.clone(),
+        endpoint: mask_endpoint(&s.protocol, &s.endpoint),
         already,
     }
 }
 
-#[derive(Clone, Copy)]
-enum Link {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
     Confirm,
     Unsubscribe,
 }
 
-async fn by_token(
-    txn: &DatabaseTransaction,
+async fn by_token<C: ConnectionTrait>(
+    conn: &C,
     link: Link,
     token: &str,
 ) -> DomainResult<(subscription::Model, topic::Model)> {
@@ -320,61 +472,154 @@ async fn by_token(
     let hash = tokens::hash_token(token);
     let s = match link {
         Link::Confirm => {
-            subscription::Entity::find().filter(subscription::Column::ConfirmTokenHash.eq(hash)).one(txn).await?
+            subscription::Entity::find().filter(subscription::Column::ConfirmTokenHash.eq(hash)).one(conn).await?
         }
-        Link::Unsubscribe => match unsubscribe_token::Entity::find_by_id(hash).one(txn).await? {
-            Some(u) => subscription::Entity::find_by_id(u.subscription_id).one(txn).await?,
+        Link::Unsubscribe => match unsubscribe_token::Entity::find_by_id(hash).one(conn).await? {
+            Some(u) => subscription::Entity::find_by_id(u.subscription_id).one(conn).await?,
             None => None,
         },
     }
     .ok_or_else(not_found)?;
-    let t = topic::Entity::find_by_id(s.topic_id).one(txn).await?.ok_or_else(not_found)?;
+    let t = topic::Entity::find_by_id(s.topic_id).one(conn).await?.ok_or_else(not_found)?;
     Ok((s, t))
 }
 
-/// Follows a confirmation link: the endpoint becomes Confirmed, if the link is still valid.
-pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<LinkOutcome> {
-    let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
-    let (s, t) = by_token(&txn, Link::Confirm, token).await?;
+/// Why a confirmation link cannot confirm, if it cannot.
+fn confirm_refusal(s: &subscription::Model, now: DateTime<Utc>) -> Option<DomainError> {
     match s.status.as_str() {
-        "confirmed" => return Ok(outcome(&s, &t, true)),
-        "canceled" => return Err(DomainError::Conflict(
+        "confirmed" => None,
+        "canceled" => Some(DomainError::Conflict(
             "This subscription was canceled, so it cannot be confirmed. Ask the topic's owner to subscribe you again."
                 .into(),
         )),
-        _ => {}
+        _ if s.confirm_expires_at.is_none_or(|at| at <= now) => Some(DomainError::Conflict(
+            "This confirmation link has expired (links are valid for 48 hours). Ask the topic's owner to request confirmation again."
+                .into(),
+        )),
+        _ => None,
     }
-    if s.confirm_expires_at.is_none_or(|at| at <= now) {
-        return Err(DomainError::Conflict("This confirmation link has expired (links are valid for 48 hours). Ask the topic's owner to request confirmation again.".into()));
+}
+
+/// What following a link would do, for the page a GET shows. Reads only: the token stays
+/// valid and nothing changes, whoever fetches the page (a mail scanner, a link preview).
+pub async fn preview(ctx: &Ctx, link: Link, token: &str) -> DomainResult<LinkOutcome> {
+    let (s, t) = by_token(&ctx.db, link, token).await?;
+    match link {
+        Link::Confirm => {
+            if let Some(e) = confirm_refusal(&s, ctx.clock.now()) {
+                return Err(e);
+            }
+            Ok(outcome(&s, &t, s.status == "confirmed"))
+        }
+        Link::Unsubscribe => Ok(outcome(&s, &t, s.status == "canceled")),
     }
-    let mut am: subscription::ActiveModel = s.clone().into();
-    am.status = Set("confirmed".into());
-    am.confirmed_at = Set(Some(now));
-    subscription::Entity::update(am).exec(&txn).await?;
+}
+
+/// The confirmation page's button: the endpoint becomes Confirmed, if the link is still valid.
+/// The token is looked up before any write transaction, so unknown tokens cost one read.
+pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<LinkOutcome> {
+    let (s, t) = by_token(&ctx.db, Link::Confirm, token).await?;
+    let now = ctx.clock.now();
+    if let Some(e) = confirm_refusal(&s, now) {
+        return Err(e);
+    }
+    if s.status == "confirmed" {
+        return Ok(outcome(&s, &t, true));
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    // Only if still unconfirmed with this very token, unexpired: a concurrent unsubscribe or
+    // resend wins.
+    let res = subscription::Entity::update_many()
+        .col_expr(subscription::Column::Status, Expr::value("confirmed"))
+        .col_expr(subscription::Column::ConfirmedAt, Expr::value(Some(now)))
+        .filter(subscription::Column::Id.eq(s.id))
+        .filter(subscription::Column::Status.eq("unconfirmed"))
+        .filter(subscription::Column::ConfirmTokenHash.eq(tokens::hash_token(token)))
+        .filter(subscription::Column::ConfirmExpiresAt.gt(now))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        drop(txn);
+        let (s, _) = by_token(&ctx.db, Link::Confirm, token).await?;
+        return match confirm_refusal(&s, now) {
+            Some(e) => Err(e),
+            None => Ok(outcome(&s, &t, true)),
+        };
+    }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
     note(&txn, now, &actor, &t, "subscription.confirm", format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
 
-/// Follows an unsubscribe link: the subscription becomes Canceled.
+/// The unsubscribe page's button: the subscription becomes Canceled. It is the recipient's
+/// right, so it is honoured even when it leaves a topic that servers use for 2FA login codes
+/// with nobody to receive them; then the tenant's admins are told by email, in the same
+/// transaction.
 pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<LinkOutcome> {
-    let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
-    let (s, t) = by_token(&txn, Link::Unsubscribe, token).await?;
+    let (s, t) = by_token(&ctx.db, Link::Unsubscribe, token).await?;
     if s.status == "canceled" {
         return Ok(outcome(&s, &t, true));
     }
-    let mut am: subscription::ActiveModel = s.clone().into();
-    am.status = Set("canceled".into());
-    am.canceled_at = Set(Some(now));
-    am.confirm_token_hash = Set(None);
-    subscription::Entity::update(am).exec(&txn).await?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    topics::lock(&txn, t.id).await?;
+    let res = subscription::Entity::update_many()
+        .col_expr(subscription::Column::Status, Expr::value("canceled"))
+        .col_expr(subscription::Column::CanceledAt, Expr::value(Some(now)))
+        .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Option::<String>::None))
+        .filter(subscription::Column::Id.eq(s.id))
+        .filter(subscription::Column::Status.ne("canceled"))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(outcome(&s, &t, true));
+    }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
     note(&txn, now, &actor, &t, "subscription.cancel", format!("{} {}", s.protocol, s.endpoint)).await?;
+    if s.status == "confirmed" && confirmed_left(&txn, t.id, None).await? == 0 {
+        let servers = topics::code_servers(&txn, t.id).await?;
+        if !servers.is_empty() {
+            alert_admins(ctx, &txn, &actor, &t, &servers, now).await?;
+        }
+    }
     txn.commit().await?;
+    ctx.outbox_signal.notify_one();
     Ok(outcome(&s, &t, false))
+}
+
+/// Emails every admin of the topic's tenant that the topic's servers have nobody to receive
+/// their login codes.
+async fn alert_admins(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    t: &topic::Model,
+    servers: &[String],
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let admins = user::Entity::find()
+        .filter(user::Column::TenantId.eq(t.tenant_id))
+        .filter(user::Column::Role.eq(crate::Role::TenantAdmin.as_str()))
+        .all(txn)
+        .await?;
+    let url = format!("{}/hss/two-factor", ctx.public_url.trim_end_matches('/'));
+    for a in &admins {
+        outbox::enqueue(txn, now, messages::topic_without_recipients(t.tenant_id, &a.email, &t.name, servers, &url))
+            .await?;
+    }
+    audit::record(
+        txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(t.tenant_id),
+            action: "topic.no_recipients",
+            target: t.urn.clone(),
+            detail: format!("2FA servers without a code recipient: {}", topics::some_names(servers)),
+        },
+    )
+    .await
 }
 
 /// Publishes a message to every Confirmed endpoint of a topic. Returns how many messages were
@@ -425,15 +670,24 @@ pub async fn deliver_to_topic(
         let Some(ch) = channel(&s.protocol) else { continue };
         let unsubscribe = new_unsubscribe_token(&txn, s.id, now).await?;
         let (_, unsubscribe_url) = links(ctx, None, &unsubscribe);
-        outbox::enqueue(
-            &txn,
-            now,
-            messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url),
-        )
-        .await?;
+        let m = messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url);
+        outbox::enqueue(&txn, now, outbox::NewMessage { secrets: vec![unsubscribe], ..m }).await?;
     }
     note(&txn, now, actor, &t, "topic.publish", format!("{} recipients", confirmed.len())).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(confirmed.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_endpoint;
+
+    #[test]
+    fn endpoints_are_masked_for_the_link_pages() {
+        assert_eq!(mask_endpoint("email", "ops@acme.example"), "o***@acme.example");
+        assert_eq!(mask_endpoint("sms", "+8613800000005"), "+86*******0005");
+        assert_eq!(mask_endpoint("sms", "+123456"), "*******");
+        assert_eq!(mask_endpoint("email", "not-an-address"), "not*******ress");
+    }
 }

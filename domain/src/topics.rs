@@ -10,8 +10,110 @@ use crate::{
     servers::REGIONS,
     validate,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
+};
+use std::collections::HashMap;
 use uuid::Uuid;
+
+/// True for a unique-index violation, on SQLite and PostgreSQL alike: the loser of a race that
+/// a check before the insert cannot close (two transactions both see the name free).
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Locks a topic's row until the end of the transaction, so that rules counting its confirmed
+/// endpoints (the last one may not be deleted) see each other's changes. SQLite's write
+/// transactions are serialized already.
+pub(crate) async fn lock<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> DomainResult<()> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        topic::Entity::find_by_id(topic_id).lock_exclusive().one(conn).await?;
+    }
+    Ok(())
+}
+
+/// The names of the servers whose 2FA sends login codes to this topic, sorted: SMS/Email 2FA
+/// in force (acknowledged by the agent) or on its way, with this topic.
+pub async fn code_servers<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> DomainResult<Vec<String>> {
+    let cond = Condition::any()
+        .add(
+            Condition::all()
+                .add(two_factor_config::Column::Enabled.eq(true))
+                .add(two_factor_config::Column::Method.eq("sms"))
+                .add(two_factor_config::Column::TopicId.eq(topic_id)),
+        )
+        .add(
+            Condition::all()
+                .add(two_factor_config::Column::AppliedEnabled.eq(true))
+                .add(two_factor_config::Column::AppliedMethod.eq("sms"))
+                .add(two_factor_config::Column::AppliedTopicId.eq(topic_id)),
+        );
+    let ids: Vec<Uuid> = two_factor_config::Entity::find()
+        .select_only()
+        .column(two_factor_config::Column::ServerId)
+        .filter(cond)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut names: Vec<String> = server::Entity::find()
+        .select_only()
+        .column(server::Column::Name)
+        .filter(server::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    names.sort();
+    Ok(names)
+}
+
+/// At most ten names, then "and N more".
+pub(crate) fn some_names(names: &[String]) -> String {
+    let shown = names.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > 10 {
+        format!("{shown} and {} more", names.len() - 10)
+    } else {
+        shown
+    }
+}
+
+/// The warning for servers whose 2FA topic has no confirmed endpoint.
+pub fn no_recipient_warning(topic_name: &str) -> String {
+    format!(
+        "topic {topic_name} has no confirmed endpoint: nobody receives login codes. Add and confirm an endpoint, or change the topic."
+    )
+}
+
+/// Of these topics, those with no confirmed endpoint, with the warning to show on the servers
+/// that use them for login codes.
+pub async fn recipient_warnings(ctx: &Ctx, topic_ids: &[Uuid]) -> DomainResult<HashMap<Uuid, String>> {
+    if topic_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let reached: Vec<Uuid> = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::TopicId)
+        .filter(subscription::Column::TopicId.is_in(topic_ids.iter().copied()))
+        .filter(subscription::Column::Status.eq("confirmed"))
+        .distinct()
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let silent: Vec<Uuid> = topic_ids.iter().copied().filter(|id| !reached.contains(id)).collect();
+    if silent.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(topic::Entity::find()
+        .filter(topic::Column::Id.is_in(silent))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, no_recipient_warning(&t.name)))
+        .collect())
+}
 
 /// The URN of a topic, in SMN's shape: `urn:smn:{region}:{project_id}:{name}`.
 pub fn urn(region: &str, project_id: &str, name: &str) -> String {
@@ -119,8 +221,11 @@ pub async fn create(
     if taken {
         return Err(DomainError::validation("name", format!("a topic named {name} already exists")));
     }
+    // Another transaction may insert the same name between this check and the insert below
+    // (PostgreSQL does not serialize them); the unique index then has the last word.
     let t = tenant::Entity::find_by_id(tenant_id).one(&txn).await?.ok_or(DomainError::NotFound("tenant"))?;
     let now = ctx.clock.now();
+    let taken = || DomainError::validation("name", format!("a topic named {name} already exists"));
     let model = topic::Entity::insert(topic::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(tenant_id),
@@ -130,7 +235,8 @@ pub async fn create(
         created_at: Set(now),
     })
     .exec_with_returning(&txn)
-    .await?;
+    .await
+    .map_err(|e| if is_unique_violation(&e) { taken() } else { e.into() })?;
     audit::record(
         &txn,
         now,

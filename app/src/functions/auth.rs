@@ -57,7 +57,7 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
 
 /// True when the browser posted the form itself rather than the app calling the function.
 #[cfg(feature = "ssr")]
-fn plain_form_post() -> bool {
+pub(crate) fn plain_form_post() -> bool {
     leptos::prelude::use_context::<http::request::Parts>()
         .and_then(|p| {
             p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))

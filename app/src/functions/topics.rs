@@ -128,18 +128,49 @@ fn outcome(o: domain::subscriptions::LinkOutcome) -> LinkOutcome {
     }
 }
 
-/// Public: the confirmation link of a subscription. No sign-in; the token is the proof.
+/// Public: what a confirmation (`kind` confirm) or unsubscribe (`kind` unsubscribe) link is
+/// about, for the page a GET of the link shows. Changes nothing.
+#[server(prefix = "/api", endpoint = "public/link")]
+pub async fn preview_link(kind: String, token: String) -> Result<LinkOutcome, AppError> {
+    use domain::subscriptions::Link;
+    let ctx = ssr::ctx()?;
+    let link = match kind.as_str() {
+        "confirm" => Link::Confirm,
+        "unsubscribe" => Link::Unsubscribe,
+        _ => return Err(domain::DomainError::NotFound("link").into()),
+    };
+    Ok(outcome(domain::subscriptions::preview(&ctx, link, &token).await?))
+}
+
+/// After a plain form post (no wasm yet) the browser goes back to the link's page, which shows
+/// the new state; the app shows the returned outcome itself.
+#[cfg(feature = "ssr")]
+fn back_to(page: &str, token: &str) {
+    if crate::functions::auth::plain_form_post() {
+        // Only a token as we issue them goes back into the URL.
+        let token = if token.len() <= 100 && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            token
+        } else {
+            ""
+        };
+        leptos_axum::redirect(&format!("{page}?token={token}"));
+    }
+}
+
+/// Public: the confirmation page's button. No sign-in; the token is the proof.
 #[server(prefix = "/api", endpoint = "public/confirm")]
 pub async fn confirm_subscription(token: String) -> Result<LinkOutcome, AppError> {
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
+    back_to("/smn/confirm", &token);
     Ok(outcome(domain::subscriptions::confirm(&ctx, &token, &ip).await?))
 }
 
-/// Public: the unsubscribe link carried by every message.
+/// Public: the unsubscribe page's button (the link is in every message).
 #[server(prefix = "/api", endpoint = "public/unsubscribe")]
 pub async fn unsubscribe(token: String) -> Result<LinkOutcome, AppError> {
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
+    back_to("/smn/unsubscribe", &token);
     Ok(outcome(domain::subscriptions::unsubscribe(&ctx, &token, &ip).await?))
 }

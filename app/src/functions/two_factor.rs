@@ -79,8 +79,30 @@ pub async fn list_two_factor(
         limit: page_size,
     };
     let result = domain::two_factor::list(&ctx, &caller, &q).await?;
+    // Servers whose login codes go to a topic nobody has confirmed get a warning.
+    let sms_topic = |r: &domain::two_factor::Row| {
+        r.config.as_ref().filter(|c| c.method == "sms" && (c.enabled || c.applied_enabled)).and_then(|c| c.topic_id)
+    };
+    let topic_ids: Vec<uuid::Uuid> = result.items.iter().filter_map(sms_topic).collect();
+    let warnings = domain::topics::recipient_warnings(&ctx, &topic_ids).await?;
+    let items = result
+        .items
+        .into_iter()
+        .map(|r| {
+            let warning = sms_topic(&r).and_then(|t| warnings.get(&t)).cloned();
+            let mut row = convert::row(r);
+            if let Some(message) = warning {
+                row.readiness.push(crate::models::ReadinessItem {
+                    rule: "topic_recipients".into(),
+                    blocker: false,
+                    message,
+                });
+            }
+            row
+        })
+        .collect();
     Ok(TwoFactorPage {
-        items: result.items.into_iter().map(convert::row).collect(),
+        items,
         total: result.total,
         page,
         page_size,

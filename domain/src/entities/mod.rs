@@ -3,6 +3,7 @@
 pub mod access_key;
 pub mod agent_install_token;
 pub mod audit_event;
+pub mod confirmation_send;
 pub mod login_attempt;
 pub mod outbox;
 pub mod rollout_job;

@@ -18,6 +18,10 @@ pub struct Model {
     pub subject: String,
     pub body_text: String,
     pub body_html: String,
+    /// The secrets (link tokens, codes) of a message waiting to be sent, as a JSON array; the
+    /// subject and bodies hold placeholders for them (see `outbox::render`). Cleared once the
+    /// message is sent or given up, so no secret outlives its delivery.
+    pub secrets: Option<String>,
     /// `pending`, `sent` or `failed`.
     pub status: String,
     pub attempts: i32,

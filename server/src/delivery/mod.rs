@@ -1,6 +1,8 @@
 //! The one place that sends messages: a worker that leases due messages from the outbox and
 //! hands each to its transport (SMTP for email, an SMS gateway for SMS and voice), recording
-//! the outcome. Several replicas can run it on one database; leases keep them apart.
+//! the outcome. Several replicas can run it on one database; leases keep them apart, and each
+//! message's lease is renewed right before it is sent, so one whose lease ran out during a slow
+//! batch (and may now be another worker's) is never sent a second time.
 
 mod email;
 mod sms;
@@ -48,8 +50,9 @@ impl Transports {
     }
 }
 
-/// How long a worker may hold a message before another may take it over.
-const LEASE: chrono::Duration = chrono::Duration::seconds(120);
+/// How long a worker may hold a message before another may take it over. Renewed before each
+/// send, so it only has to cover one send (the transports time out after 15 s).
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: u64 = 20;
 
 /// Runs the delivery worker until the process ends.
@@ -78,10 +81,23 @@ pub fn spawn_worker(ctx: Ctx, transports: Transports, poll: Duration) -> tokio::
     })
 }
 
-async fn deliver(ctx: &Ctx, transports: &Transports, owner: &str, m: &Message) {
+/// Sends one leased message and records the outcome; does nothing if `owner`'s lease on it
+/// has run out.
+pub async fn deliver(ctx: &Ctx, transports: &Transports, owner: &str, m: &Message) {
     let span = tracing::info_span!("deliver", id = %m.id, channel = %m.channel, kind = %m.kind);
     let _enter = span.enter();
-    let result = transports.send(m).await;
+    match outbox::renew_lease(ctx, m.id, owner, LEASE).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!("lease ran out before sending; left to whoever holds it now");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot renew the lease; not sending");
+            return;
+        }
+    }
+    let result = transports.send(&outbox::render(m)).await;
     let recorded = match &result {
         Ok(()) => outbox::mark_sent(ctx, m.id, owner).await.map(|held| {
             if !held {

@@ -210,6 +210,8 @@ pub async fn list_subscriptions(
     ))
 }
 
+/// CancelSubscription (a delete). The rules keep the last confirmed endpoint of a topic that
+/// servers use for 2FA login codes: 409, naming the servers.
 pub async fn cancel_subscription(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,

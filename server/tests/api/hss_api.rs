@@ -10,13 +10,13 @@ use sha2::{Digest, Sha256};
 
 /// An access key as the console hands it out.
 #[derive(Clone)]
-struct Key {
+pub(crate) struct Key {
     ak: String,
     sk: String,
-    project: String,
+    pub(crate) project: String,
 }
 
-async fn create_key(app: &TestApp, cookie: &str) -> Key {
+pub(crate) async fn create_key(app: &TestApp, cookie: &str) -> Key {
     let res = app.call("access_keys/create", &[("description", "test script")], Some(cookie)).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let v: Value = res.json().await.unwrap();
@@ -42,7 +42,7 @@ fn quote(s: &str) -> String {
 }
 
 /// What the test sends; signed by [`sign`] like huaweicloudsdkcore's `Signer`.
-struct Req<'a> {
+pub(crate) struct Req<'a> {
     method: Method,
     /// Path segments after the project id, unencoded.
     segments: Vec<&'a str>,
@@ -55,7 +55,13 @@ struct Req<'a> {
 }
 
 impl<'a> Req<'a> {
-    fn new(app: &TestApp, method: Method, version: &'a str, project: &'a str, segments: Vec<&'a str>) -> Self {
+    pub(crate) fn new(
+        app: &TestApp,
+        method: Method,
+        version: &'a str,
+        project: &'a str,
+        segments: Vec<&'a str>,
+    ) -> Self {
         Req {
             method,
             segments,
@@ -145,7 +151,7 @@ async fn send_with(app: &TestApp, req: &Req<'_>, headers: Vec<(String, String)>)
     r.send().await.unwrap()
 }
 
-async fn send(app: &TestApp, key: &Key, req: &Req<'_>) -> Response {
+pub(crate) async fn send(app: &TestApp, key: &Key, req: &Req<'_>) -> Response {
     send_with(app, req, sign(app, key, req)).await
 }
 

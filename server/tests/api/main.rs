@@ -8,6 +8,7 @@ mod accounts;
 mod agent_e2e;
 mod hss_api;
 mod limits;
+mod links_and_limits;
 mod notifications;
 mod official_sdk;
 mod operations;

@@ -82,10 +82,13 @@ async fn sms_confirmation_goes_through_the_gateway_and_is_retried(backend: Backe
     assert!(body.starts_with("[Acme]"), "{body}");
     assert!(body.contains("/smn/unsubscribe?token="), "{body}");
 
-    // The link in the SMS confirms the phone.
+    // The link in the SMS opens a page whose button confirms the phone.
     let link = body.split_whitespace().find(|w| w.contains("/smn/confirm?token=")).unwrap();
     let page = app.http.get(link).header("accept", "text/html").send().await.unwrap();
     assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("+86*******0005"), "the page shows the number masked");
+    let token = link.split("token=").nth(1).unwrap();
+    assert_eq!(app.call("public/confirm", &[("token", token)], None).await.status(), 200);
     let subs: Vec<serde_json::Value> =
         app.call("topics/subscriptions", &[("topic_id", &topic)], Some(&admin)).await.json().await.unwrap();
     assert_eq!(subs[0]["status"], "confirmed");

@@ -1,5 +1,6 @@
 //! Administration → Outbox: every message with its status, attempts, last error and text, so a
-//! demo can follow a code from request to delivery.
+//! demo can follow a code from request to delivery. Secrets in messages (link tokens, codes)
+//! come masked from the rules layer; they never reach this page.
 
 use crate::{
     components::status::{status_badge, DataTable, Loaded, PageHeader},
@@ -18,7 +19,7 @@ pub fn OutboxPage() -> impl IntoView {
         <Title text="Outbox" />
         <PageHeader title="Outbox" crumbs=&["Administration"]>
             <p>
-                "Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed."
+                "Every email, SMS and voice message, newest first. Failed attempts are retried with growing waits; after 8 the message is marked Failed. Link tokens and codes are masked (••••••): only their recipient ever sees them."
             </p>
         </PageHeader>
         <section class="panel">

@@ -466,7 +466,17 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                     view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
                 }}
             </td>
-            <td class="status-cell">{status}</td>
+            <td class="status-cell">
+                {status}
+                <ul class="readiness">
+                    {s
+                        .readiness
+                        .iter()
+                        .filter(|f| f.rule == "topic_recipients")
+                        .map(|f| view! { <li class="warning" role="note">{f.message.clone()}</li> })
+                        .collect_view()}
+                </ul>
+            </td>
             <td>{method}</td>
             <td>{s.topic.clone().unwrap_or_else(|| "--".into())}</td>
             <td>{ops}</td>
