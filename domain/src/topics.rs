@@ -258,28 +258,15 @@ pub async fn create(
 pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let t = get(ctx, caller, id).await?;
     let txn = crate::db::write_txn(&ctx.db).await?;
-    let servers_using: Vec<Uuid> = two_factor_config::Entity::find()
-        .select_only()
-        .column(two_factor_config::Column::ServerId)
-        .filter(two_factor_config::Column::TopicId.eq(t.id))
-        .filter(two_factor_config::Column::Enabled.eq(true))
-        .into_tuple()
-        .all(&txn)
-        .await?;
+    // In use while a server's 2FA sends codes to it, or will: a Disable still waiting for its
+    // delay leaves the topic in force on the host until the agent applies it.
+    let servers_using = code_servers(&txn, t.id).await?;
     if !servers_using.is_empty() {
-        let mut names: Vec<String> = server::Entity::find()
-            .select_only()
-            .column(server::Column::Name)
-            .filter(server::Column::Id.is_in(servers_using))
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        names.sort();
-        let shown = names.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
-        let more = if names.len() > 10 { format!(" and {} more", names.len() - 10) } else { String::new() };
         return Err(DomainError::Conflict(format!(
-            "Topic {} is used by two-factor authentication on {shown}{more}. Change their topic or disable 2FA on them first.",
-            t.name
+            "Topic {} is used by two-factor authentication on {} (in force, or until a pending change applies). \
+             Change their topic or disable 2FA on them, and delete it once that has applied.",
+            t.name,
+            some_names(&servers_using)
         )));
     }
     // Servers with 2FA off may still remember the topic; they forget it.

@@ -162,6 +162,7 @@ async fn old_records_are_purged_and_recent_ones_kept(backend: Backend) {
         last_error: Set(None),
         created_at: Set(at),
         sent_at: Set(None),
+        secrets: Set(None),
     };
     let old = now - chrono::Duration::days(31);
     outbox::Entity::insert_many([

@@ -117,18 +117,22 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     assert!(domain::agents::acknowledge(ctx, &s, on, Ok(()), "10.0.0.1").await.unwrap());
 
     w.save(s.id, Action::Disable).await;
-    // While the Disable waits, the topic goes (if the rules let it).
-    let _ = domain::topics::delete(ctx, &w.admin, &w.actor, t.id).await;
-    let gone = topic::Entity::find_by_id(t.id).one(&ctx.db).await.unwrap().is_none();
+    // While the Disable waits, the host still sends codes to the topic: it cannot be deleted.
+    let refused = domain::topics::delete(ctx, &w.admin, &w.actor, t.id).await.unwrap_err();
+    assert!(refused.to_string().contains("lost-topic-00000"), "{refused}");
+
+    // Had it gone anyway (removed behind the console's back), canceling the Disable would turn
+    // 2FA back on with nobody to receive codes: refused, and the Disable still applies.
+    domain::entities::subscription::Entity::delete_many()
+        .filter(domain::entities::subscription::Column::TopicId.eq(t.id))
+        .exec(&ctx.db)
+        .await
+        .unwrap();
+    topic::Entity::delete_by_id(t.id).exec(&ctx.db).await.unwrap();
     let out = two_factor::cancel(ctx, &w.admin, &w.actor, &[s.id]).await.unwrap();
-    if gone {
-        assert!(out.done.is_empty(), "canceling would re-enable 2FA with a deleted topic: {out:?}");
-        assert!(out.refused[0].reasons[0].contains("deleted"), "{out:?}");
-        assert_eq!(w.config(s.id).await.phase, "scheduled", "the Disable still applies");
-    } else {
-        // The topic was kept because it is still in force; canceling is then harmless.
-        assert_eq!(out.done, vec![s.id]);
-    }
+    assert!(out.done.is_empty(), "{out:?}");
+    assert!(out.refused[0].reasons[0].contains("deleted"), "{out:?}");
+    assert_eq!(w.config(s.id).await.phase, "scheduled", "the Disable still applies");
 }
 on_both_databases!(
     canceling_a_disable_cannot_bring_back_a_deleted_topic,
