@@ -1,10 +1,12 @@
 //! The server's integration tests, one binary with a module per area, so the console links
 //! once. Each scenario runs against the real server on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 mod accounts;
 mod agent_e2e;
+mod agent_registration;
 mod hss_api;
 mod notifications;
 mod official_sdk;

@@ -2,8 +2,6 @@
 //! functions, the agent API, the durable jobs (restarts, replicas, exactly once) and tenancy.
 //! The real agent binary against the real server is in `agent_e2e.rs`.
 
-
-
 use crate::common::*;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -78,7 +76,8 @@ impl Setup {
     async fn install_token(&self) -> String {
         let cmd = self.json("agents/install-token", &[]).await;
         let command = cmd["command"].as_str().unwrap();
-        command.split_whitespace().skip_while(|w| *w != "--token").nth(1).unwrap().to_owned()
+        // The token is the quoted word piped to the agent (`printf '%s\n' 'hgi_…' | sudo …`).
+        command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'').to_owned()
     }
 
     async fn register(&self, hostname: &str) -> FakeAgentClient<'_> {

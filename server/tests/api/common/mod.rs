@@ -215,11 +215,11 @@ macro_rules! on_both_databases {
             use super::*;
             #[tokio::test]
             async fn sqlite() {
-                ($body)(common::Backend::Sqlite).await
+                ($body)($crate::common::Backend::Sqlite).await
             }
             #[tokio::test]
             async fn postgres() {
-                ($body)(common::Backend::Postgres).await
+                ($body)($crate::common::Backend::Postgres).await
             }
         }
     };
