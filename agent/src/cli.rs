@@ -82,17 +82,23 @@ impl Options {
 
     /// The install token from `--token-file` or `HOSTGUARD_INSTALL_TOKEN`, if any.
     pub fn install_token(&self) -> Result<Option<String>, String> {
-        if self.token.is_some() {
-            return Err(format!(
-                "--token is not accepted: `ps` and sudo's log would show the token. Pass it in a file with \
-                 --token-file (or on standard input with --token-file -), or in {TOKEN_ENV}"
-            ));
-        }
+        self.refuse_token_flag()?;
         let token = match &self.token_file {
             Some(path) => Some(read_token_file(path)?),
             None => std::env::var(TOKEN_ENV).ok(),
         };
         Ok(token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+    }
+
+    /// `--token` is refused, registered or not, so the habit does not outlive the first install.
+    pub fn refuse_token_flag(&self) -> Result<(), String> {
+        match self.token {
+            Some(_) => Err(format!(
+                "--token is not accepted: `ps` and sudo's log would show the token. Pass it in a file with \
+                 --token-file (or on standard input with --token-file -), or in {TOKEN_ENV}"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Refuses a console URL that is not https, unless `--insecure-http` allows http.

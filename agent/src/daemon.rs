@@ -100,7 +100,11 @@ impl Agent {
         opts.check_console_url().map_err(AgentError::Usage)?;
         let state_path = opts.state_file();
         let state = state::load(&state_path).map_err(anyhow::Error::from)?;
-        let token = if state.is_none() { opts.install_token().map_err(AgentError::Usage)? } else { None };
+        // The token is read only until the agent has registered (its file may be gone since).
+        let token = match &state {
+            None => opts.install_token().map_err(AgentError::Usage)?,
+            Some(_) => opts.refuse_token_flag().map(|()| None).map_err(AgentError::Usage)?,
+        };
         if state.is_none() && token.is_none() {
             return Err(AgentError::Usage(format!(
                 "not registered yet ({} does not exist) and no install token given: pass it with --token-file \
@@ -249,6 +253,7 @@ impl Agent {
         state::save(&self.state_path, &state).map_err(anyhow::Error::from)?;
         let client = client.with_credential(state.credential.clone());
         self.state = Some(state);
+        self.token = None;
         Ok(client)
     }
 
