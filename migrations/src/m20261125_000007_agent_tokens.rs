@@ -18,10 +18,7 @@ impl MigrationTrait for Migration {
             m.alter_table(Table::alter().table(AgentInstallTokens::Table).add_column(&mut column).to_owned()).await?;
         }
         m.alter_table(
-            Table::alter()
-                .table(Servers::Table)
-                .add_column(&mut text(Servers::SshdMatchOverrides).default("").to_owned())
-                .to_owned(),
+            Table::alter().table(Servers::Table).add_column(text(Servers::SshdMatchOverrides).default("")).to_owned(),
         )
         .await?;
         m.create_index(
