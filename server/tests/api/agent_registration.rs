@@ -434,3 +434,23 @@ async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
     assert!(out["refused"][0]["reasons"].to_string().contains("Match User deploy"), "{out}");
 }
 on_both_databases!(a_match_block_that_undoes_2fa_is_a_blocker, super::a_match_block_that_undoes_2fa_is_a_blocker);
+
+async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backend) {
+    let s = setup(backend).await;
+    // Another request holds the database's write lock (on SQLite only one writer at a time).
+    let writer = domain::db::write_txn(&s.app.ctx.db).await.unwrap();
+    let started = std::time::Instant::now();
+    for token in ["hgi_made-up", "", &"x".repeat(201)] {
+        let res = tokio::time::timeout(std::time::Duration::from_secs(3), s.post_register(token, "no-such"))
+            .await
+            .expect("answered without waiting for the writer");
+        assert_eq!(res.status(), 401, "{token}");
+        assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    drop(writer);
+}
+on_both_databases!(
+    a_bad_token_is_turned_away_without_waiting_for_a_writer,
+    super::a_bad_token_is_turned_away_without_waiting_for_a_writer
+);
