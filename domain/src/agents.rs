@@ -492,6 +492,9 @@ pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: 
             m.protection_enabled = Set(true);
             m.agent_credential_hash = Set(Some(hash));
             m.update(&txn).await?;
+            if let Some(revision) = redeliver(&txn, &s, now).await? {
+                detail.push_str(&format!("; its 2FA configuration (revision {revision}) is delivered again"));
+            }
             (s.id, credential)
         }
         None => {
@@ -524,6 +527,27 @@ pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: 
         }
     };
     finish_registration(ctx, txn, &token, server_id, credential, facts, &name, source_ip, &detail).await
+}
+
+/// After a re-install nothing says the machine still has the applied configuration (it may have
+/// been rebuilt), so the console must not go on showing it: the applied revision is handed to
+/// the new agent again, and the server shows Enabling… / Disabling… until that agent
+/// acknowledges it (or Failed after the deadline). Returns the revision, if there was one.
+async fn redeliver(
+    txn: &sea_orm::DatabaseTransaction,
+    s: &server::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<i64>> {
+    let Some(c) = config::Entity::find_by_id(s.id).one(txn).await? else { return Ok(None) };
+    let mut r = crate::two_factor::rollout_of(&c);
+    let Some(latest) = r.latest.as_mut().filter(|l| matches!(l.phase, crate::rollout::Phase::Applied { .. })) else {
+        return Ok(None);
+    };
+    latest.phase = crate::rollout::Phase::Delivering { since: now };
+    let revision = latest.number;
+    r.applied = None;
+    crate::two_factor::store(txn, s.id, s.tenant_id, &r, now).await?;
+    Ok(Some(revision))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -76,7 +76,8 @@ fn ReinstallAgent(server_id: String) -> impl IntoView {
         <details class="reinstall-agent">
             <summary>"Re-install agent"</summary>
             <p class="small">
-                "The command's token registers this server only and replaces its agent: the current agent's credential stops working at once. "
+                "The command's token registers this server only and replaces its agent: the current agent's credential stops working at once, "
+                "and the server's 2FA configuration is applied again by the new agent (until then its status shows Enabling… or Disabling…). "
                 "Run it as root on the server, after removing /var/lib/hostguard/agent.json there. Valid for 24 hours, shown once; "
                 "issuing and using it is recorded in the audit log."
             </p>
