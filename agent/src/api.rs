@@ -97,6 +97,8 @@ pub struct Revision {
     #[serde(default)]
     pub topic_urn: Option<String>,
     pub server_id: Uuid,
+    /// Ignored: the PAM module asks the console the agent was configured with (`--console`).
+    #[serde(default)]
     pub console_url: String,
 }
 
