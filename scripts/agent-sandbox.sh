@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes DIR a root like a Debian 12 server prepared for 2FA, for `hostguard-agent --root DIR`:
+# Makes DIR a root like a Debian 12 server prepared for 2FA, for `hostguard-agent --root DIR`
+# (against a development console on plain http, with `--insecure-http`):
 # os-release, Debian's /etc/pam.d/sshd, and an sshd_config whose Include, host key and paths
 # point into DIR, so the real `sshd -t` checks what the agent writes there. Stock Debian has
 # `KbdInteractiveAuthentication no`, which the console reports as a blocker with its fix; this

@@ -23,6 +23,22 @@ pub struct Facts {
     pub agent_version: String,
     pub conflicting_software: Vec<String>,
     pub must_change_password_accounts: Vec<String>,
+    /// sshd `Match` blocks that change a setting 2FA depends on (the console blocks 2FA on them).
+    pub sshd_match_overrides: Vec<MatchOverride>,
+}
+
+/// A setting 2FA depends on (`UsePAM`, `KbdInteractiveAuthentication`,
+/// `AuthenticationMethods`) inside an sshd `Match` block. The console's
+/// `domain::readiness::SshdMatchOverride`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchOverride {
+    pub file: String,
+    /// 1-based line of the setting in `file`.
+    pub line: u32,
+    /// The `Match` criteria, e.g. `User deploy`.
+    pub criteria: String,
+    pub keyword: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +97,8 @@ pub struct Revision {
     #[serde(default)]
     pub topic_urn: Option<String>,
     pub server_id: Uuid,
+    /// Ignored: the PAM module asks the console the agent was configured with (`--console`).
+    #[serde(default)]
     pub console_url: String,
 }
 
@@ -121,6 +139,9 @@ pub enum ApiError {
     },
     #[error("{call}: unexpected HTTP {status}")]
     Unexpected { call: &'static str, status: u16 },
+    /// The console's answer is larger than [`MAX_RESPONSE_BYTES`] or not what the call returns.
+    #[error("{call}: {reason}")]
+    BadResponse { call: &'static str, reason: String },
 }
 
 /// reqwest's own message ("error sending request") hides the cause; show the whole chain.
@@ -143,6 +164,8 @@ impl ApiError {
 
 /// Longest long-poll the console accepts, in seconds.
 pub const MAX_POLL_WAIT: u64 = 30;
+/// The largest answer read from the console; a bigger one is refused, not buffered.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// A client for one console. Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
@@ -153,11 +176,20 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(console_url: &str) -> anyhow::Result<Self> {
+    /// A client for `console_url`, which must be https unless `insecure_http`.
+    pub fn new(console_url: &str, insecure_http: bool) -> anyhow::Result<Self> {
+        let scheme_ok = console_url.starts_with("https://") || (insecure_http && console_url.starts_with("http://"));
+        anyhow::ensure!(
+            scheme_ok,
+            "the console URL {console_url} must be https:// (http:// only with --insecure-http)"
+        );
         let http = reqwest::Client::builder()
             .user_agent(concat!("hostguard-agent/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // A redirect could lead the credential to another host, or from https to http.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!insecure_http)
             .build()?;
         let base = format!("{}/agent/v1", console_url.trim_end_matches('/'));
         Ok(Self { http, base, credential: None })
@@ -183,7 +215,7 @@ impl ApiClient {
         const CALL: &str = "register";
         let body = RegisterRequest { install_token: install_token.to_owned(), facts: facts.clone() };
         let resp = send(CALL, self.http.post(self.url("/register")).json(&body)).await?;
-        expect(CALL, resp, &[201, 200]).await?.json().await.map_err(|source| ApiError::Transport { call: CALL, source })
+        json(CALL, expect(CALL, resp, &[201, 200]).await?).await
     }
 
     pub async fn put_facts(&self, facts: &Facts) -> Result<(), ApiError> {
@@ -212,14 +244,41 @@ impl ApiClient {
         if resp.status().as_u16() == 204 {
             return Ok(None);
         }
-        resp.json().await.map(Some).map_err(|source| ApiError::Transport { call: CALL, source })
+        json(CALL, resp).await.map(Some)
     }
 
     pub async fn ack(&self, ack: &AckRequest) -> Result<AckResponse, ApiError> {
         const CALL: &str = "ack";
         let resp = send(CALL, self.authed(self.http.post(self.url("/ack"))).json(ack)).await?;
-        expect(CALL, resp, &[200]).await?.json().await.map_err(|source| ApiError::Transport { call: CALL, source })
+        json(CALL, expect(CALL, resp, &[200]).await?).await
     }
+}
+
+/// The body, read up to [`MAX_RESPONSE_BYTES`]; refused as soon as it says or proves to be bigger.
+pub async fn limited_body(call: &'static str, mut resp: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    let too_big = || ApiError::BadResponse {
+        call,
+        reason: format!("the console's answer is larger than {MAX_RESPONSE_BYTES} bytes; refused"),
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(too_big());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|source| ApiError::Transport { call, source })? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn json<T: serde::de::DeserializeOwned>(call: &'static str, resp: reqwest::Response) -> Result<T, ApiError> {
+    let body = limited_body(call, resp).await?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadResponse {
+        call,
+        reason: format!("the console's answer is not what {call} returns: {e}"),
+    })
 }
 
 async fn send(call: &'static str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
@@ -236,7 +295,7 @@ async fn expect(call: &'static str, resp: reqwest::Response, ok: &[u16]) -> Resu
         return Err(ApiError::Unexpected { call, status });
     }
     // The console always answers errors with an ErrorBody; a proxy in between may not.
-    let text = resp.text().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&limited_body(call, resp).await.unwrap_or_default()).into_owned();
     let (error_code, error_msg) = match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => (b.error_code, b.error_msg),
         Err(_) => ("unknown".to_owned(), text.chars().take(200).collect()),

@@ -68,23 +68,43 @@ enum Target {
 /// A managed file as it was before the apply: its bytes and mode, or `None` if it did not exist.
 type Snapshot = Vec<(&'static str, Option<(Vec<u8>, u32)>)>;
 
+/// How sshd is told to read its new configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    /// Not at all (a sandbox root: no sshd reads these files).
+    None,
+    /// `systemctl reload ssh`, or `sshd` where the unit has that name.
+    Systemd,
+    /// This program and its arguments.
+    Command(Vec<String>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Applier {
     pub root: PathBuf,
     pub sshd: PathBuf,
     pub backup_dir: PathBuf,
-    /// Reload sshd after a change; only on the real root.
-    pub reload: bool,
+    /// The console the PAM module asks; the agent's own `--console`, never a value the console
+    /// sends, so a console (or whoever answers in its name) cannot point logins elsewhere.
+    pub console_url: String,
+    pub reload: Reload,
 }
 
 impl Applier {
-    pub fn new(root: &Path, sshd: &Path, backup_dir: &Path) -> Self {
+    /// Reloads sshd through systemd on the real root and not at all in a sandbox.
+    pub fn new(root: &Path, sshd: &Path, backup_dir: &Path, console_url: &str) -> Self {
         Self {
             root: root.to_path_buf(),
             sshd: sshd.to_path_buf(),
             backup_dir: backup_dir.to_path_buf(),
-            reload: is_real_root(root),
+            console_url: console_url.trim_end_matches('/').to_owned(),
+            reload: if is_real_root(root) { Reload::Systemd } else { Reload::None },
         }
+    }
+
+    pub fn with_reload(mut self, reload: Reload) -> Self {
+        self.reload = reload;
+        self
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -103,10 +123,40 @@ impl Applier {
             let restore_error = self.restore(&snapshot).err();
             return Err(ApplyError::RolledBack { reason, restore_error });
         }
-        if self.reload {
-            reload_sshd();
+        // Files sshd has not read protect nothing, and the console would show Enabled: a failed
+        // reload fails the apply, and the old files go back so that disk and sshd agree again.
+        if let Err(reason) = self.reload_sshd() {
+            let restore_error = self.restore(&snapshot).err();
+            if restore_error.is_none() {
+                // Best effort: sshd may have read part of the change before failing.
+                if let Err(e) = self.reload_sshd() {
+                    tracing::warn!("reloading sshd with the restored configuration failed too: {e}");
+                }
+            }
+            return Err(ApplyError::RolledBack { reason: format!("reloading sshd failed: {reason}"), restore_error });
         }
         Ok(())
+    }
+
+    fn reload_sshd(&self) -> Result<(), String> {
+        match &self.reload {
+            Reload::None => Ok(()),
+            Reload::Systemd => reload_sshd_unit(),
+            Reload::Command(argv) => {
+                let (program, args) = argv.split_first().ok_or("the reload command is empty")?;
+                let out =
+                    Command::new(program).args(args).output().map_err(|e| format!("cannot run {program}: {e}"))?;
+                if out.status.success() {
+                    return Ok(());
+                }
+                let stderr: String = String::from_utf8_lossy(&out.stderr).trim().chars().take(1000).collect();
+                Err(if stderr.is_empty() {
+                    format!("{} exited with {}", argv.join(" "), out.status)
+                } else {
+                    format!("{} exited with {}: {stderr}", argv.join(" "), out.status)
+                })
+            }
+        }
     }
 
     /// Works out the new content of every managed file without writing anything.
@@ -153,14 +203,14 @@ impl Applier {
         let pam = pam_with_hostguard(&pam_text).map_err(|e| format!("{}: {e}", pam_path.display()))?;
 
         let topic_urn = rev.topic_urn.clone().unwrap_or_default();
-        for (field, value) in [("console_url", &rev.console_url), ("topic_urn", &topic_urn)] {
+        for (field, value) in [("console_url", &self.console_url), ("topic_urn", &topic_urn)] {
             if value.contains(['\n', '\r', '\0']) {
                 return Err(format!("the revision's {field} contains a line break"));
             }
         }
         let pam_conf = format!(
             "# Managed by HostGuard (revision {r}). Changes are overwritten.\nconsole_url={}\nserver_id={}\nmethod={}\ntopic_urn={}\nrevision={r}\n",
-            rev.console_url,
+            self.console_url,
             rev.server_id,
             method.as_str(),
             topic_urn,
@@ -361,22 +411,20 @@ pub fn pam_without_hostguard(text: &str) -> String {
     out
 }
 
-/// Asks systemd to reload sshd (the unit is `ssh` on Debian, `sshd` elsewhere). A failure is
-/// logged, not fatal: the files are valid and sshd reads them at its next restart.
-fn reload_sshd() {
+/// Asks systemd to reload sshd (the unit is `ssh` on Debian, `sshd` elsewhere).
+fn reload_sshd_unit() -> Result<(), String> {
+    let mut errors = Vec::new();
     for unit in ["ssh", "sshd"] {
         match Command::new("systemctl").args(["reload", unit]).output() {
             Ok(out) if out.status.success() => {
                 tracing::info!("reloaded {unit}.service");
-                return;
+                return Ok(());
             }
-            Ok(out) => tracing::debug!("systemctl reload {unit}: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            Err(e) => tracing::debug!("systemctl reload {unit}: {e}"),
+            Ok(out) => errors.push(format!("systemctl reload {unit}: {}", String::from_utf8_lossy(&out.stderr).trim())),
+            Err(e) => errors.push(format!("systemctl reload {unit}: {e}")),
         }
     }
-    tracing::warn!(
-        "could not reload sshd (tried ssh.service and sshd.service); it will use the new settings after a restart"
-    );
+    Err(errors.join("; "))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::{interval, sleep, MissedTickBehavior};
 
 use crate::api::{AckRequest, ApiClient, ApiError, Facts, Revision};
-use crate::apply::{Applier, ApplyError};
+use crate::apply::{Applier, ApplyError, Reload};
 use crate::cli::Options;
 use crate::facts;
 use crate::state::{self, AgentState};
@@ -90,21 +90,38 @@ struct Agent {
     opts: Options,
     state_path: PathBuf,
     state: Option<AgentState>,
+    /// Needed only until the agent has registered.
+    token: Option<String>,
     applier: Applier,
 }
 
 impl Agent {
     fn new(opts: Options) -> Result<Self, AgentError> {
+        opts.check_console_url().map_err(AgentError::Usage)?;
         let state_path = opts.state_file();
         let state = state::load(&state_path).map_err(anyhow::Error::from)?;
-        if state.is_none() && opts.token.as_deref().is_none_or(str::is_empty) {
+        // The token is read only until the agent has registered (its file may be gone since).
+        let token = match &state {
+            None => opts.install_token().map_err(AgentError::Usage)?,
+            Some(_) => opts.refuse_token_flag().map(|()| None).map_err(AgentError::Usage)?,
+        };
+        if state.is_none() && token.is_none() {
             return Err(AgentError::Usage(format!(
-                "not registered yet ({} does not exist) and no --token / HOSTGUARD_INSTALL_TOKEN given",
-                state_path.display()
+                "not registered yet ({} does not exist) and no install token given: pass it with --token-file \
+                 (`-` for standard input) or in {}",
+                state_path.display(),
+                crate::cli::TOKEN_ENV
             )));
         }
-        let applier = Applier::new(&opts.root, &opts.sshd, &opts.backup_dir());
-        Ok(Self { opts, state_path, state, applier })
+        let mut applier = Applier::new(&opts.root, &opts.sshd, &opts.backup_dir(), &opts.console);
+        if let Some(cmd) = &opts.reload_command {
+            let argv: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
+            if argv.is_empty() {
+                return Err(AgentError::Usage("--reload-command is empty".into()));
+            }
+            applier = applier.with_reload(Reload::Command(argv));
+        }
+        Ok(Self { opts, state_path, state, token, applier })
     }
 
     async fn run(mut self) -> Result<(), AgentError> {
@@ -199,7 +216,7 @@ impl Agent {
     /// Returns a client carrying the agent's credential, registering first if there is no state.
     /// With `retry`, network and server errors are retried with backoff; a 401 never is.
     async fn register(&mut self, retry: bool) -> Result<ApiClient, AgentError> {
-        let client = ApiClient::new(&self.opts.console)?;
+        let client = ApiClient::new(&self.opts.console, self.opts.insecure_http)?;
         if let Some(state) = &mut self.state {
             if state.console != self.opts.console {
                 tracing::warn!(
@@ -212,7 +229,7 @@ impl Agent {
             }
             return Ok(client.with_credential(state.credential.clone()));
         }
-        let token = self.opts.token.clone().unwrap_or_default();
+        let token = self.token.clone().unwrap_or_default();
         let facts = self.collect_facts().await?;
         let mut backoff = BACKOFF_START;
         let registered = loop {
@@ -236,6 +253,7 @@ impl Agent {
         state::save(&self.state_path, &state).map_err(anyhow::Error::from)?;
         let client = client.with_credential(state.credential.clone());
         self.state = Some(state);
+        self.token = None;
         Ok(client)
     }
 

@@ -18,7 +18,8 @@ pub const CONFLICTING_PAM_MODULES: &[&str] =
 
 /// Collects all facts. Runs sshd, so call it off the async runtime.
 pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
-    let settings = sshd::settings(sshd_bin, &SshdPaths::new(root));
+    let paths = SshdPaths::new(root);
+    let settings = sshd::settings(sshd_bin, &paths);
     Facts {
         hostname: hostname(root, name),
         ips: ip_addresses(),
@@ -32,6 +33,7 @@ pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
         agent_version: crate::AGENT_VERSION.to_owned(),
         conflicting_software: conflicting_software(root),
         must_change_password_accounts: Vec::new(),
+        sshd_match_overrides: sshd::match_overrides(&paths),
     }
 }
 

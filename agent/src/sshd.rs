@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::api::MatchOverride;
+
 /// The settings the console's readiness rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SshdSettings {
@@ -36,6 +38,14 @@ impl SshdPaths {
 
     pub fn drop_in_dir(&self) -> PathBuf {
         self.config_dir().join("sshd_config.d")
+    }
+
+    /// A path under our root as the server itself names it (`<root>/etc/ssh/x` → `/etc/ssh/x`).
+    pub fn shown(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) if self.root != Path::new("/") => format!("/{}", rel.display()),
+            _ => path.display().to_string(),
+        }
     }
 
     /// Maps a path written in a config file to where it is under our root.
@@ -134,13 +144,16 @@ fn yes_no(v: &str) -> Option<bool> {
 pub struct Directive {
     pub key: String,
     pub args: Vec<String>,
+    /// 1-based line in its file.
+    pub line: u32,
 }
 
 /// Splits sshd_config text into directives the way sshd does: `#` comments, `Key value` or
 /// `Key=value`, double-quoted arguments.
 pub fn directives(text: &str) -> Vec<Directive> {
     text.lines()
-        .filter_map(|line| {
+        .zip(1u32..)
+        .filter_map(|(line, n)| {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 return None;
@@ -149,7 +162,7 @@ pub fn directives(text: &str) -> Vec<Directive> {
             let key = line[..end].to_ascii_lowercase();
             let rest = line[end..].trim_start();
             let rest = rest.strip_prefix('=').unwrap_or(rest);
-            Some(Directive { key, args: split_args(rest) })
+            Some(Directive { key, args: split_args(rest), line: n })
         })
         .collect()
 }
@@ -231,6 +244,68 @@ fn collect_global(
     }
 }
 
+/// The settings 2FA depends on, wherever a `Match` block sets them. sshd applies them to the
+/// logins that match, so the global settings (and `sshd -T` without `-C`) can look ready while
+/// those logins skip keyboard-interactive.
+const MATCH_KEYWORDS: [(&str, &str); 4] = [
+    ("usepam", "UsePAM"),
+    ("kbdinteractiveauthentication", "KbdInteractiveAuthentication"),
+    ("challengeresponseauthentication", "ChallengeResponseAuthentication"),
+    ("authenticationmethods", "AuthenticationMethods"),
+];
+
+/// Every `UsePAM`, `KbdInteractiveAuthentication` (or its old name) and `AuthenticationMethods`
+/// inside a `Match` block of sshd_config or the files it includes, with where it is.
+/// Paths are reported as the server sees them (without a sandbox root).
+pub fn match_overrides(paths: &SshdPaths) -> Vec<MatchOverride> {
+    let mut out = Vec::new();
+    let main = paths.config_file();
+    if let Ok(text) = fs::read_to_string(&main) {
+        collect_matches(paths, &main, &text, None, 0, &mut out);
+    }
+    out
+}
+
+fn collect_matches(
+    paths: &SshdPaths,
+    file: &Path,
+    text: &str,
+    mut criteria: Option<String>,
+    depth: usize,
+    out: &mut Vec<MatchOverride>,
+) {
+    for d in directives(text) {
+        match d.key.as_str() {
+            "match" => {
+                let c = d.args.join(" ");
+                // `Match all` ends a block the way sshd reads it: what follows applies to all.
+                criteria = (!c.eq_ignore_ascii_case("all")).then_some(c);
+            }
+            "include" if depth < 16 => {
+                for pattern in &d.args {
+                    for inc in glob(&paths.resolve(pattern)) {
+                        if let Ok(t) = fs::read_to_string(&inc) {
+                            collect_matches(paths, &inc, &t, criteria.clone(), depth + 1, out);
+                        }
+                    }
+                }
+            }
+            key => {
+                let Some(c) = &criteria else { continue };
+                if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
+                    out.push(MatchOverride {
+                        file: paths.shown(file),
+                        line: d.line,
+                        criteria: c.clone(),
+                        keyword: (*name).to_owned(),
+                        value: d.args.join(" "),
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
 /// like glob(3). A pattern without wildcards names one file, which may not exist.
 pub fn glob(pattern: &Path) -> Vec<PathBuf> {
@@ -284,8 +359,8 @@ mod tests {
     #[test]
     fn tokenizes_like_sshd() {
         let d = directives("# c\n  UsePAM yes\nKbdInteractiveAuthentication=no\nInclude \"/a b/*.conf\" x # tail\n");
-        assert_eq!(d[0], Directive { key: "usepam".into(), args: vec!["yes".into()] });
-        assert_eq!(d[1], Directive { key: "kbdinteractiveauthentication".into(), args: vec!["no".into()] });
+        assert_eq!(d[0], Directive { key: "usepam".into(), args: vec!["yes".into()], line: 2 });
+        assert_eq!(d[1], Directive { key: "kbdinteractiveauthentication".into(), args: vec!["no".into()], line: 3 });
         assert_eq!(d[2].args, vec!["/a b/*.conf".to_owned(), "x".to_owned()]);
     }
 
@@ -322,6 +397,28 @@ mod tests {
         assert!(includes_drop_in_dir(&paths, &fs::read_to_string(paths.config_file()).unwrap()));
         assert!(!includes_drop_in_dir(&paths, "Include /elsewhere/*.conf\n"));
         assert!(includes_drop_in_dir(&paths, "Include sshd_config.d/*.conf\n"));
+    }
+
+    #[test]
+    fn match_blocks_are_found_through_includes() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SshdPaths::new(dir.path());
+        fs::create_dir_all(paths.drop_in_dir()).unwrap();
+        fs::write(paths.config_file(), "Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nMatch Address 10.0.0.0/8\n  KbdInteractiveAuthentication no\n").unwrap();
+        fs::write(
+            paths.drop_in_dir().join("60-deploy.conf"),
+            "AuthenticationMethods any\nMatch User deploy,ci\n\tAuthenticationMethods publickey\n  X11Forwarding no\nMatch all\nUsePAM no\n",
+        )
+        .unwrap();
+        let found = match_overrides(&paths);
+        let show = |o: &MatchOverride| format!("{}:{} [{}] {} {}", o.file, o.line, o.criteria, o.keyword, o.value);
+        assert_eq!(
+            found.iter().map(show).collect::<Vec<_>>(),
+            [
+                "/etc/ssh/sshd_config.d/60-deploy.conf:3 [User deploy,ci] AuthenticationMethods publickey",
+                "/etc/ssh/sshd_config:4 [Address 10.0.0.0/8] KbdInteractiveAuthentication no",
+            ]
+        );
     }
 
     #[test]

@@ -49,17 +49,48 @@ use crate::{
     tokens,
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{sea_query::Expr, ActiveModelTrait, IntoActiveModel};
+use sea_orm::{sea_query::Expr, ActiveModelTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 /// How long an install token can register a server.
 pub const INSTALL_TOKEN_HOURS: i64 = 24;
 /// An agent silent for longer is shown offline.
 pub const OFFLINE_AFTER_SECS: i64 = 180;
+/// The newest tokens the 2FA tab lists.
+pub const TOKENS_LISTED: u64 = 50;
 
-/// A new one-time install token for the caller's tenant; only its hash is kept.
+/// A new one-time install token for the caller's tenant; only its hash is kept. It registers a
+/// new server, or a pre-registered one that has no agent yet; never one that has an agent.
 pub async fn create_install_token(ctx: &Ctx, caller: &Caller, actor: &Actor) -> DomainResult<(String, DateTime<Utc>)> {
     let tenant_id = caller.admin_tenant()?;
+    issue_token(ctx, caller, actor, tenant_id, None).await
+}
+
+/// A one-time re-install token bound to one server of the caller's tenant: the only way to
+/// replace the agent (and its credential) of a server that already has one, e.g. after the
+/// machine was rebuilt. Another tenant's server is "not found".
+pub async fn create_reinstall_token(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    server_id: Uuid,
+) -> DomainResult<(String, DateTime<Utc>)> {
+    let tenant_id = caller.admin_tenant()?;
+    let s = server::Entity::find_by_id(server_id)
+        .filter(server::Column::TenantId.eq(tenant_id))
+        .one(&ctx.db)
+        .await?
+        .ok_or(DomainError::NotFound("server"))?;
+    issue_token(ctx, caller, actor, tenant_id, Some(&s)).await
+}
+
+async fn issue_token(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    tenant_id: Uuid,
+    reinstall: Option<&server::Model>,
+) -> DomainResult<(String, DateTime<Utc>)> {
     let (token, hash) = tokens::new_token();
     let now = ctx.clock.now();
     let expires_at = now + chrono::Duration::hours(INSTALL_TOKEN_HOURS);
@@ -73,23 +104,175 @@ pub async fn create_install_token(ctx: &Ctx, caller: &Caller, actor: &Actor) -> 
         expires_at: Set(expires_at),
         used_at: Set(None),
         server_id: Set(None),
+        revoked_at: Set(None),
+        reinstall_server_id: Set(reinstall.map(|s| s.id)),
     })
     .exec_without_returning(&txn)
     .await?;
+    let valid = format!("valid until {}", expires_at.format("%Y-%m-%d %H:%M UTC"));
+    let (action, target, detail) = match reinstall {
+        None => ("agent.install_token", "agent install token".to_owned(), valid),
+        Some(s) => (
+            "agent.reinstall_token",
+            s.name.clone(),
+            format!("re-install token for server {}: replaces its agent; {valid}", s.id),
+        ),
+    };
+    audit::record(&txn, now, actor, Entry { tenant_id: Some(tenant_id), action, target, detail }).await?;
+    txn.commit().await?;
+    Ok((format!("hgi_{token}"), expires_at))
+}
+
+/// Where a token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenState {
+    /// Can still register (once).
+    Valid,
+    Used,
+    Revoked,
+    Expired,
+}
+
+impl TokenState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenState::Valid => "valid",
+            TokenState::Used => "used",
+            TokenState::Revoked => "revoked",
+            TokenState::Expired => "expired",
+        }
+    }
+
+    fn of(t: &agent_install_token::Model, now: DateTime<Utc>) -> TokenState {
+        if t.used_at.is_some() {
+            TokenState::Used
+        } else if t.revoked_at.is_some() {
+            TokenState::Revoked
+        } else if t.expires_at <= now {
+            TokenState::Expired
+        } else {
+            TokenState::Valid
+        }
+    }
+}
+
+/// One install or re-install token, as the 2FA tab lists it (never the token itself).
+#[derive(Clone, Debug)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    /// The server a re-install token replaces the agent of.
+    pub reinstall_server: Option<(Uuid, String)>,
+    /// The server the token registered, once used.
+    pub registered_server: Option<(Uuid, String)>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub state: TokenState,
+}
+
+/// The tenant's newest install and re-install tokens, newest first.
+pub async fn list_tokens(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TokenInfo>> {
+    let tenant_id = caller.admin_tenant()?;
+    let now = ctx.clock.now();
+    let rows = agent_install_token::Entity::find()
+        .filter(agent_install_token::Column::TenantId.eq(tenant_id))
+        .order_by_desc(agent_install_token::Column::CreatedAt)
+        .order_by_desc(agent_install_token::Column::Id)
+        .limit(TOKENS_LISTED)
+        .all(&ctx.db)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().flat_map(|t| [t.server_id, t.reinstall_server_id]).flatten().collect();
+    let names: HashMap<Uuid, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        server::Entity::find()
+            .filter(server::Column::TenantId.eq(tenant_id))
+            .filter(server::Column::Id.is_in(ids))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect()
+    };
+    let named = |id: Option<Uuid>| id.map(|id| (id, names.get(&id).cloned().unwrap_or_else(|| "(deleted)".into())));
+    Ok(rows
+        .into_iter()
+        .map(|t| TokenInfo {
+            id: t.id,
+            reinstall_server: named(t.reinstall_server_id),
+            registered_server: named(t.server_id),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            used_at: t.used_at,
+            revoked_at: t.revoked_at,
+            state: TokenState::of(&t, now),
+        })
+        .collect())
+}
+
+/// Revokes a token of the caller's tenant so it can no longer register. Revoking a revoked or
+/// expired token changes nothing; a used one is refused (its agent has its own credential now).
+pub async fn revoke_token(ctx: &Ctx, caller: &Caller, actor: &Actor, token_id: Uuid) -> DomainResult<()> {
+    let tenant_id = caller.admin_tenant()?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let t = agent_install_token::Entity::find_by_id(token_id)
+        .filter(agent_install_token::Column::TenantId.eq(tenant_id))
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("install token"))?;
+    if t.used_at.is_some() {
+        return Err(DomainError::Conflict(
+            "this token was already used to register a server; a used token cannot register again, so there is nothing to revoke".into(),
+        ));
+    }
+    if t.revoked_at.is_some() {
+        return Ok(());
+    }
+    let done = agent_install_token::Entity::update_many()
+        .col_expr(agent_install_token::Column::RevokedAt, Expr::value(now))
+        .filter(agent_install_token::Column::Id.eq(t.id))
+        .filter(agent_install_token::Column::UsedAt.is_null())
+        .filter(agent_install_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(DomainError::Conflict("this token was used while it was being revoked".into()));
+    }
     audit::record(
         &txn,
         now,
         actor,
         Entry {
-            tenant_id: Some(tenant_id),
-            action: "agent.install_token",
-            target: "agent install token".into(),
-            detail: format!("valid until {}", expires_at.format("%Y-%m-%d %H:%M UTC")),
+            tenant_id: Some(t.tenant_id),
+            action: "agent.token_revoke",
+            target: if t.reinstall_server_id.is_some() { "agent re-install token" } else { "agent install token" }
+                .into(),
+            detail: format!("token {} created {}", t.id, t.created_at.format("%Y-%m-%d %H:%M UTC")),
         },
     )
     .await?;
     txn.commit().await?;
-    Ok((format!("hgi_{token}"), expires_at))
+    Ok(())
+}
+
+/// Longest lengths the agent API accepts for each fact; longer is refused naming the field.
+pub mod limits {
+    pub const HOSTNAME: usize = 64;
+    pub const IPS: usize = 32;
+    /// The longest textual IPv6 address (with an embedded IPv4 address).
+    pub const IP: usize = 45;
+    pub const OS_NAME: usize = 128;
+    pub const VERSION: usize = 64;
+    pub const AGENT_VERSION: usize = 32;
+    pub const SOFTWARE: usize = 32;
+    pub const SOFTWARE_NAME: usize = 128;
+    pub const ACCOUNTS: usize = 256;
+    pub const ACCOUNT_NAME: usize = 64;
+    pub const MATCH_OVERRIDES: usize = 64;
+    pub const MATCH_TEXT: usize = 512;
+    pub const INSTALL_TOKEN: usize = 200;
 }
 
 /// What an agent reports about its server.
@@ -113,26 +296,67 @@ pub struct Facts {
     pub conflicting_software: Vec<String>,
     #[serde(default)]
     pub must_change_password_accounts: Vec<String>,
+    /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods.
+    #[serde(default)]
+    pub sshd_match_overrides: Vec<crate::readiness::SshdMatchOverride>,
 }
 
 impl Facts {
     fn check(&self) -> DomainResult<()> {
+        use limits::*;
         let mut errors = vec![];
+        let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
+        let too_long = |v: &str, max: usize| v.chars().count() > max;
+        let list_bad = |v: &[String], count: usize, max: usize| {
+            v.len() > count || v.iter().any(|x| x.trim().is_empty() || too_long(x, max) || x.contains(','))
+        };
         let name = self.hostname.trim();
-        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            errors.push(FieldError::new("hostname", "must be 1 to 64 letters, digits, -, _ or ."));
+        if name.is_empty()
+            || name.len() > HOSTNAME
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            bad("hostname", format!("must be 1 to {HOSTNAME} letters, digits, -, _ or ."));
         }
-        if self.ips.len() > 32 || self.ips.iter().any(|ip| ip.parse::<std::net::IpAddr>().is_err()) {
-            errors.push(FieldError::new("ips", "must be at most 32 IPv4 or IPv6 addresses"));
+        if self.ips.len() > IPS || self.ips.iter().any(|ip| ip.len() > IP || ip.parse::<std::net::IpAddr>().is_err()) {
+            bad("ips", format!("must be at most {IPS} IPv4 or IPv6 addresses"));
         }
         if self.os_type != "linux" && self.os_type != "windows" {
-            errors.push(FieldError::new("os_type", "must be linux or windows"));
+            bad("os_type", "must be linux or windows".into());
         }
-        if self.os_name.len() > 128 || self.agent_version.len() > 32 {
-            errors.push(FieldError::new("os_name", "os_name and agent_version must be at most 128 and 32 characters"));
+        if too_long(&self.os_name, OS_NAME) {
+            bad("os_name", format!("must be at most {OS_NAME} characters"));
+        }
+        if self.openssh_version.as_deref().is_some_and(|v| too_long(v, VERSION)) {
+            bad("openssh_version", format!("must be at most {VERSION} characters"));
+        }
+        if too_long(&self.agent_version, AGENT_VERSION) {
+            bad("agent_version", format!("must be at most {AGENT_VERSION} characters"));
         }
         if self.selinux.as_deref().is_some_and(|s| !["enforcing", "permissive", "disabled"].contains(&s)) {
-            errors.push(FieldError::new("selinux", "must be enforcing, permissive or disabled"));
+            bad("selinux", "must be enforcing, permissive or disabled".into());
+        }
+        if list_bad(&self.conflicting_software, SOFTWARE, SOFTWARE_NAME) {
+            bad(
+                "conflicting_software",
+                format!("must be at most {SOFTWARE} names of 1 to {SOFTWARE_NAME} characters without commas"),
+            );
+        }
+        if list_bad(&self.must_change_password_accounts, ACCOUNTS, ACCOUNT_NAME) {
+            bad(
+                "must_change_password_accounts",
+                format!("must be at most {ACCOUNTS} account names of 1 to {ACCOUNT_NAME} characters without commas"),
+            );
+        }
+        if self.sshd_match_overrides.len() > MATCH_OVERRIDES
+            || self
+                .sshd_match_overrides
+                .iter()
+                .any(|o| [&o.file, &o.criteria, &o.keyword, &o.value].iter().any(|v| too_long(v, MATCH_TEXT)))
+        {
+            bad(
+                "sshd_match_overrides",
+                format!("must be at most {MATCH_OVERRIDES} entries whose texts have at most {MATCH_TEXT} characters"),
+            );
         }
         if errors.is_empty() {
             Ok(())
@@ -154,6 +378,7 @@ impl Facts {
         m.selinux = Set(self.selinux.clone());
         m.conflicting_software = Set(join(&self.conflicting_software));
         m.must_change_password_accounts = Set(join(&self.must_change_password_accounts));
+        m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
         m.agent_status = Set("online".into());
@@ -175,50 +400,170 @@ fn new_credential(server_id: Uuid) -> (String, String) {
     (credential, hash)
 }
 
-/// Registers an agent with a one-time install token. A server of the tenant with the same name
-/// (pre-registered by an operator, or an earlier install) is taken over, and its old credential
-/// stops working; otherwise a new server joins the inventory. Host protection is on from now.
+/// Registers an agent with a one-time token, which is used up atomically (of concurrent
+/// registrations with one token exactly one succeeds).
+///
+/// - A re-install token replaces the agent of the one server it was issued for: the old
+///   credential stops working.
+/// - An install token takes over a pre-registered server of the same name that has no agent
+///   yet, or else adds a new server. It never takes over a server that has an agent: a host
+///   name proves nothing, and that server's revisions and acknowledgements belong to its agent.
+///   Like an HSS agent installed on another machine with the same name, the newcomer is listed
+///   as a server of its own (names are not unique), rather than refused, so cloned images and
+///   rebuilt machines still register; replacing a server's agent takes a re-install token.
 pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: &str) -> DomainResult<Registered> {
     facts.check()?;
+    if install_token.len() > limits::INSTALL_TOKEN {
+        return Err(DomainError::Unauthenticated);
+    }
     let hash = tokens::hash_token(install_token.strip_prefix("hgi_").unwrap_or(install_token));
     let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
+    // Unknown, used, revoked or expired tokens are turned away on a read, before any write
+    // transaction (which SQLite serializes) is opened.
     let token = agent_install_token::Entity::find()
         .filter(agent_install_token::Column::TokenHash.eq(hash))
-        .one(&txn)
+        .one(&ctx.db)
         .await?
-        .filter(|t| t.used_at.is_none() && t.expires_at > now)
+        .filter(|t| TokenState::of(t, now) == TokenState::Valid)
         .ok_or(DomainError::Unauthenticated)?;
-    let name = facts.hostname.trim().to_owned();
-    let existing = server::Entity::find()
-        .filter(server::Column::TenantId.eq(token.tenant_id))
-        .filter(server::Column::Name.eq(name.as_str()))
-        .one(&txn)
-        .await?;
-    let server_id = existing.as_ref().map_or_else(Uuid::new_v4, |s| s.id);
-    let (credential, credential_hash) = new_credential(server_id);
-    let is_new = existing.is_none();
-    let mut m = match existing {
-        Some(s) => s.into_active_model(),
-        None => server::ActiveModel {
-            id: Set(server_id),
-            tenant_id: Set(token.tenant_id),
-            name: Set(name.clone()),
-            region: Set(crate::servers::REGIONS[0].0.into()),
-            created_at: Set(now),
-            ..Default::default()
-        },
-    };
-    facts.write_to(&mut m, now);
-    m.protection_enabled = Set(true);
-    m.agent_credential_hash = Set(Some(credential_hash));
-    if is_new {
-        server::Entity::insert(m).exec_without_returning(&txn).await?;
-    } else {
-        m.update(&txn).await?;
-    }
-    agent_install_token::Entity::update_many()
+
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    // The claim: only one registration can turn `used_at` from NULL (PostgreSQL re-checks the
+    // condition after a concurrent update commits), so the token registers one server.
+    let claimed = agent_install_token::Entity::update_many()
         .col_expr(agent_install_token::Column::UsedAt, Expr::value(now))
+        .filter(agent_install_token::Column::Id.eq(token.id))
+        .filter(agent_install_token::Column::UsedAt.is_null())
+        .filter(agent_install_token::Column::RevokedAt.is_null())
+        .filter(agent_install_token::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(DomainError::Unauthenticated);
+    }
+
+    let name = facts.hostname.trim().to_owned();
+    let mut taken_over: Option<server::Model> = None;
+    let mut detail = String::new();
+    if let Some(bound) = token.reinstall_server_id {
+        let s = server::Entity::find_by_id(bound)
+            .filter(server::Column::TenantId.eq(token.tenant_id))
+            .one(&txn)
+            .await?
+            .ok_or(DomainError::Conflict(
+                "the server this re-install token was issued for no longer exists; use an install token".into(),
+            ))?;
+        detail = format!("re-installed: replaces the agent of server {} (re-install token {})", s.id, token.id);
+        taken_over = Some(s);
+    } else {
+        // Pre-registered servers of that name without an agent, oldest first.
+        let candidates = server::Entity::find()
+            .filter(server::Column::TenantId.eq(token.tenant_id))
+            .filter(server::Column::Name.eq(name.as_str()))
+            .filter(server::Column::AgentCredentialHash.is_null())
+            .order_by_asc(server::Column::CreatedAt)
+            .all(&txn)
+            .await?;
+        for s in candidates {
+            // Only while it still has no agent: a concurrent registration may have taken it.
+            let (credential, hash) = new_credential(s.id);
+            let mut m = <server::ActiveModel as Default>::default();
+            facts.write_to(&mut m, now);
+            m.protection_enabled = Set(true);
+            m.agent_credential_hash = Set(Some(hash));
+            let done = server::Entity::update_many()
+                .set(m)
+                .filter(server::Column::Id.eq(s.id))
+                .filter(server::Column::AgentCredentialHash.is_null())
+                .exec(&txn)
+                .await?;
+            if done.rows_affected == 1 {
+                let detail = format!("took over the pre-registered server {}", s.id);
+                return finish_registration(ctx, txn, &token, s.id, credential, facts, &name, source_ip, &detail).await;
+            }
+        }
+    }
+
+    let (server_id, credential) = match taken_over {
+        Some(s) => {
+            let (credential, hash) = new_credential(s.id);
+            let mut m = s.clone().into_active_model();
+            facts.write_to(&mut m, now);
+            m.protection_enabled = Set(true);
+            m.agent_credential_hash = Set(Some(hash));
+            m.update(&txn).await?;
+            if let Some(revision) = redeliver(&txn, &s, now).await? {
+                detail.push_str(&format!("; its 2FA configuration (revision {revision}) is delivered again"));
+            }
+            (s.id, credential)
+        }
+        None => {
+            let server_id = Uuid::new_v4();
+            let (credential, hash) = new_credential(server_id);
+            let mut m = server::ActiveModel {
+                id: Set(server_id),
+                tenant_id: Set(token.tenant_id),
+                name: Set(name.clone()),
+                region: Set(crate::servers::REGIONS[0].0.into()),
+                created_at: Set(now),
+                ..Default::default()
+            };
+            facts.write_to(&mut m, now);
+            m.protection_enabled = Set(true);
+            m.agent_credential_hash = Set(Some(hash));
+            server::Entity::insert(m).exec_without_returning(&txn).await?;
+            let same_name = server::Entity::find()
+                .filter(server::Column::TenantId.eq(token.tenant_id))
+                .filter(server::Column::Name.eq(name.as_str()))
+                .filter(server::Column::Id.ne(server_id))
+                .count(&txn)
+                .await?;
+            detail = if same_name > 0 {
+                format!("new server {server_id}; {same_name} other server(s) have this name and keep their agents")
+            } else {
+                format!("new server {server_id}")
+            };
+            (server_id, credential)
+        }
+    };
+    finish_registration(ctx, txn, &token, server_id, credential, facts, &name, source_ip, &detail).await
+}
+
+/// After a re-install nothing says the machine still has the applied configuration (it may have
+/// been rebuilt), so the console must not go on showing it: the applied revision is handed to
+/// the new agent again, and the server shows Enabling… / Disabling… until that agent
+/// acknowledges it (or Failed after the deadline). Returns the revision, if there was one.
+async fn redeliver(
+    txn: &sea_orm::DatabaseTransaction,
+    s: &server::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<i64>> {
+    let Some(c) = config::Entity::find_by_id(s.id).one(txn).await? else { return Ok(None) };
+    let mut r = crate::two_factor::rollout_of(&c);
+    let Some(latest) = r.latest.as_mut().filter(|l| matches!(l.phase, crate::rollout::Phase::Applied { .. })) else {
+        return Ok(None);
+    };
+    latest.phase = crate::rollout::Phase::Delivering { since: now };
+    let revision = latest.number;
+    r.applied = None;
+    crate::two_factor::store(txn, s.id, s.tenant_id, &r, now).await?;
+    Ok(Some(revision))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_registration(
+    ctx: &Ctx,
+    txn: sea_orm::DatabaseTransaction,
+    token: &agent_install_token::Model,
+    server_id: Uuid,
+    credential: String,
+    facts: &Facts,
+    name: &str,
+    source_ip: &str,
+    how: &str,
+) -> DomainResult<Registered> {
+    let now = ctx.clock.now();
+    agent_install_token::Entity::update_many()
         .col_expr(agent_install_token::Column::ServerId, Expr::value(server_id))
         .filter(agent_install_token::Column::Id.eq(token.id))
         .exec(&txn)
@@ -229,9 +574,9 @@ pub async fn register(ctx: &Ctx, install_token: &str, facts: &Facts, source_ip: 
         &Actor::new(format!("agent on {name}"), source_ip),
         Entry {
             tenant_id: Some(token.tenant_id),
-            action: "agent.register",
-            target: name,
-            detail: format!("agent {} on {}", facts.agent_version, facts.os_name),
+            action: if token.reinstall_server_id.is_some() { "agent.reinstall" } else { "agent.register" },
+            target: name.to_owned(),
+            detail: format!("agent {} on {}; {how}", facts.agent_version, facts.os_name),
         },
     )
     .await?;

@@ -20,6 +20,44 @@ pub struct Facts {
     pub must_change_password_accounts: Vec<String>,
     /// Windows security software known to conflict (e.g. "360 Guard (server edition)").
     pub conflicting_software: Vec<String>,
+    /// sshd `Match` blocks that set one of the settings 2FA depends on.
+    pub sshd_match_overrides: Vec<SshdMatchOverride>,
+}
+
+/// A setting inside an sshd `Match` block that 2FA depends on, as the agent found it. sshd
+/// applies it only to logins that match, so the global settings can look ready while, say,
+/// `Match User deploy` / `AuthenticationMethods publickey` lets those logins skip the code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SshdMatchOverride {
+    /// The file the `Match` block is in.
+    pub file: String,
+    /// The line of the setting in that file (1-based).
+    pub line: u32,
+    /// The `Match` criteria, e.g. `User deploy`.
+    pub criteria: String,
+    /// `AuthenticationMethods`, `UsePAM` or `KbdInteractiveAuthentication`.
+    pub keyword: String,
+    pub value: String,
+}
+
+impl SshdMatchOverride {
+    /// Whether the setting still sends every matching login through keyboard-interactive (PAM).
+    fn keeps_2fa(&self) -> bool {
+        let value = self.value.trim();
+        match self.keyword.to_ascii_lowercase().as_str() {
+            "usepam" | "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
+                value.eq_ignore_ascii_case("yes")
+            }
+            "authenticationmethods" => {
+                value != "any"
+                    && value.split_whitespace().all(|list| {
+                        list.split(',').any(|m| m == "keyboard-interactive" || m.starts_with("keyboard-interactive:"))
+                    })
+            }
+            _ => true,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +125,16 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             None | Some((_, None)) => add("openssh_version", Severity::Warning, format!("{name}: the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).")),
             Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{name}: {v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
             _ => {}
+        }
+        for o in f.sshd_match_overrides.iter().filter(|o| !o.keeps_2fa()) {
+            add(
+                "sshd_match_override",
+                Severity::Blocker,
+                format!(
+                    "{name}: the `Match {}` block in {} (line {}) sets `{} {}`, so logins matching it would skip the 2FA code. Remove that line from the Match block (or set it as HostGuard does: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods with keyboard-interactive in every list) and reload sshd.",
+                    o.criteria, o.file, o.line, o.keyword, o.value
+                ),
+            );
         }
         if f.selinux.as_deref() == Some("enforcing") {
             add("selinux", Severity::Warning, format!("{name}: SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module."));
@@ -186,6 +234,32 @@ mod tests {
         };
         assert!(rules(&f, Severity::Blocker).is_empty(), "sshd rules are for Linux");
         assert_eq!(rules(&f, Severity::Warning), vec!["windows_must_change_password", "conflicting_software"]);
+    }
+
+    #[test]
+    fn match_blocks_that_undo_2fa_block() {
+        let o = |keyword: &str, value: &str| SshdMatchOverride {
+            file: "/etc/ssh/sshd_config.d/60-deploy.conf".into(),
+            line: 3,
+            criteria: "User deploy".into(),
+            keyword: keyword.into(),
+            value: value.into(),
+        };
+        let f = Facts {
+            sshd_match_overrides: vec![
+                o("AuthenticationMethods", "publickey"),
+                o("KbdInteractiveAuthentication", "no"),
+                o("UsePAM", "no"),
+                // Harmless: still through keyboard-interactive.
+                o("AuthenticationMethods", "publickey,keyboard-interactive"),
+                o("KbdInteractiveAuthentication", "yes"),
+            ],
+            ..ready_linux()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_match_override"; 3]);
+        let msg = &check(&f)[0].message;
+        assert!(msg.starts_with("web-01: the `Match User deploy` block in /etc/ssh/sshd_config.d/60-deploy.conf (line 3) sets `AuthenticationMethods publickey`"), "{msg}");
+        assert!(msg.contains("reload sshd"), "{msg}");
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
         selinux: s.selinux.clone(),
         must_change_password_accounts: list(&s.must_change_password_accounts),
         conflicting_software: list(&s.conflicting_software),
+        // Written by `agents::Facts`; an unreadable value (none yet) means none reported.
+        sshd_match_overrides: serde_json::from_str(&s.sshd_match_overrides).unwrap_or_default(),
     })
 }
 
@@ -137,6 +139,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         agent_version: Set(None),
         ips: Set(ip.to_owned()),
         facts_at: Set(None),
+        sshd_match_overrides: Set(String::new()),
     })
     .exec_with_returning(&txn)
     .await?;

@@ -9,6 +9,7 @@ mod m20261123_000003_two_factor_configs;
 mod m20261123_000004_server_facts;
 mod m20261123_000005_rollout_agents_keys;
 mod m20261123_000006_server_search_indexes;
+mod m20261125_000007_agent_tokens;
 mod m20261125_000008_confirmation_sends;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_server_facts::Migration),
             Box::new(m20261123_000005_rollout_agents_keys::Migration),
             Box::new(m20261123_000006_server_search_indexes::Migration),
+            Box::new(m20261125_000007_agent_tokens::Migration),
             Box::new(m20261125_000008_confirmation_sends::Migration),
         ]
     }

@@ -3,10 +3,13 @@
 //! with their own credential (`Authorization: Bearer …`), which the console stores hashed.
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Query, State},
+    extract::{
+        rejection::{JsonRejection, QueryRejection},
+        ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State,
+    },
     http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{any, get, post, put, MethodRouter},
     Json, Router,
 };
 use domain::{
@@ -21,23 +24,87 @@ use uuid::Uuid;
 
 /// The longest a long poll may wait, in seconds.
 pub const MAX_WAIT_SECS: u64 = 30;
+/// The largest request body the agent API reads; facts at their limits fit several times over.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn routes(ctx: Ctx) -> Router {
+    // Every answer of this API is an `ApiError` body, also a wrong method or an unknown path.
+    let json_405 = |r: MethodRouter<Ctx>| {
+        r.fallback(|| async { fail(StatusCode::METHOD_NOT_ALLOWED, "AGENT.0405", "method not allowed here") })
+    };
     Router::new()
-        .route("/agent/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .route("/agent/v1/register", post(register))
-        .route("/agent/v1/facts", put(facts))
-        .route("/agent/v1/heartbeat", post(heartbeat))
-        .route("/agent/v1/config", get(config))
-        .route("/agent/v1/ack", post(ack))
+        .route("/agent/v1/openapi.json", json_405(get(|| async { Json(ApiDoc::openapi()) })))
+        .route("/agent/v1/register", json_405(post(register)))
+        .route("/agent/v1/facts", json_405(put(facts)))
+        .route("/agent/v1/heartbeat", json_405(post(heartbeat)))
+        .route("/agent/v1/config", json_405(get(config)))
+        .route("/agent/v1/ack", json_405(post(ack)))
+        .route(
+            "/agent/v1/{*rest}",
+            any(|| async { fail(StatusCode::NOT_FOUND, "AGENT.0404", "no such agent API call") }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ctx)
+}
+
+/// `Json<T>` whose rejections (bad JSON, wrong content type, missing field, body too large)
+/// answer in the API's error shape instead of axum's plain text.
+pub struct AgentJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AgentJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(AgentJson(v)),
+            Err(rejection) => Err(rejected(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// `Query<T>` with rejections in the API's error shape.
+pub struct AgentQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AgentQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(AgentQuery(v)),
+            Err(rejection) => {
+                let r: QueryRejection = rejection;
+                Err(rejected(r.status(), r.body_text()))
+            }
+        }
+    }
+}
+
+fn rejected(status: StatusCode, text: String) -> Failure {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            return fail(status, "AGENT.0413", format!("the request body is larger than {MAX_BODY_BYTES} bytes"))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "AGENT.0415",
+        StatusCode::UNPROCESSABLE_ENTITY => "AGENT.0422",
+        _ => "AGENT.0400",
+    };
+    // axum's text names the field serde stopped at (e.g. "facts: missing field `hostname`").
+    fail(status, code, text.chars().take(500).collect::<String>())
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
     paths(register, facts, heartbeat, config, ack),
-    components(schemas(RegisterRequest, RegisterResponse, Facts, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
+    components(schemas(RegisterRequest, RegisterResponse, Facts, domain::readiness::SshdMatchOverride, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -91,6 +158,7 @@ impl From<DomainError> for Failure {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "),
             ),
             DomainError::NotFound(what) => fail(StatusCode::NOT_FOUND, "AGENT.0404", format!("no such {what}")),
+            DomainError::Conflict(msg) => fail(StatusCode::CONFLICT, "AGENT.0409", msg),
             other => {
                 tracing::error!(error = %other, "agent API failure");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "AGENT.0500", "internal error; try again")
@@ -144,13 +212,16 @@ pub struct RegisterResponse {
     pub credential: String,
 }
 
-/// Registers the agent with a one-time install token.
+/// Registers the agent with a one-time token. An install token adds a new server (or takes over a
+/// pre-registered one without an agent); only a re-install token, issued on a server's page,
+/// replaces the agent of a server that has one.
 #[utoipa::path(post, path = "/agent/v1/register", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 401, body = ApiError, description = "unknown, used or expired token"), (status = 422, body = ApiError)))]
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ApiError, description = "not JSON"), (status = 401, body = ApiError, description = "unknown, used, revoked or expired token"),
+        (status = 409, body = ApiError, description = "the server of a re-install token no longer exists"), (status = 413, body = ApiError), (status = 422, body = ApiError)))]
 async fn register(
     State(ctx): State<Ctx>,
     SourceIp(ip): SourceIp,
-    Json(req): Json<RegisterRequest>,
+    AgentJson(req): AgentJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), Failure> {
     let r = agents::register(&ctx, &req.install_token, &req.facts, &ip).await?;
     Ok((StatusCode::CREATED, Json(RegisterResponse { server_id: r.server_id, credential: r.credential })))
@@ -159,7 +230,11 @@ async fn register(
 /// Replaces the server's facts.
 #[utoipa::path(put, path = "/agent/v1/facts", request_body = Facts, security(("agent_credential" = [])),
     responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
-async fn facts(State(ctx): State<Ctx>, Agent(s): Agent, Json(body): Json<Facts>) -> Result<StatusCode, Failure> {
+async fn facts(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    AgentJson(body): AgentJson<Facts>,
+) -> Result<StatusCode, Failure> {
     agents::report_facts(&ctx, &s, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -176,8 +251,15 @@ pub struct HeartbeatRequest {
 async fn heartbeat(
     State(ctx): State<Ctx>,
     Agent(s): Agent,
-    Json(_body): Json<HeartbeatRequest>,
+    AgentJson(body): AgentJson<HeartbeatRequest>,
 ) -> Result<StatusCode, Failure> {
+    if body.agent_version.chars().count() > agents::limits::AGENT_VERSION {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT.0422",
+            format!("agent_version: must be at most {} characters", agents::limits::AGENT_VERSION),
+        ));
+    }
     agents::heartbeat(&ctx, &s).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -196,7 +278,11 @@ pub struct ConfigQuery {
 /// otherwise waits up to `wait` seconds and answers 204.
 #[utoipa::path(get, path = "/agent/v1/config", params(ConfigQuery), security(("agent_credential" = [])),
     responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
-async fn config(State(ctx): State<Ctx>, Agent(s): Agent, Query(q): Query<ConfigQuery>) -> Result<Response, Failure> {
+async fn config(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    AgentQuery(q): AgentQuery<ConfigQuery>,
+) -> Result<Response, Failure> {
     if q.wait > MAX_WAIT_SECS {
         return Err(fail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -232,7 +318,7 @@ async fn ack(
     State(ctx): State<Ctx>,
     SourceIp(ip): SourceIp,
     Agent(s): Agent,
-    Json(req): Json<AckRequest>,
+    AgentJson(req): AgentJson<AckRequest>,
 ) -> Result<Json<AckResponse>, Failure> {
     let outcome = if req.ok {
         Ok(())

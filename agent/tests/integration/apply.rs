@@ -118,7 +118,12 @@ fn rollback_also_restores_a_previous_enabled_state() {
 fn missing_sshd_binary_rolls_back() {
     let sb = Sandbox::new();
     let before = sb.etc_snapshot();
-    let applier = Applier::new(sb.root(), Path::new("/nonexistent/sshd"), &sb.path("var/lib/hostguard/backup"));
+    let applier = Applier::new(
+        sb.root(),
+        Path::new("/nonexistent/sshd"),
+        &sb.path("var/lib/hostguard/backup"),
+        crate::sandbox::CONSOLE,
+    );
     let err = applier.apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
     assert!(err.starts_with("sshd -t failed: cannot run /nonexistent/sshd"), "{err}");
     assert!(err.ends_with("the previous configuration was restored"), "{err}");
@@ -183,4 +188,29 @@ fn keeps_the_last_five_backups() {
         .collect();
     kept.sort();
     assert_eq!(kept, ["rev-4", "rev-5", "rev-6", "rev-7", "rev-8"]);
+}
+
+#[test]
+fn a_failed_sshd_reload_rolls_back() {
+    use agent::apply::Reload;
+    let sb = Sandbox::new();
+    let before = sb.etc_snapshot();
+    // A reload command that fails the way `systemctl reload ssh` does when sshd is not running.
+    let script = sb.path("reload-sshd");
+    fs::write(&script, "#!/bin/sh\necho 'Job for ssh.service failed.' >&2\nexit 1\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let applier = sb.applier().with_reload(Reload::Command(vec![script.display().to_string()]));
+
+    let err = applier.apply(&revision(1, true, Method::Sms)).unwrap_err();
+    assert!(matches!(err, ApplyError::RolledBack { restore_error: None, .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.starts_with("reloading sshd failed: "), "{msg}");
+    assert!(msg.contains("Job for ssh.service failed."), "{msg}");
+    assert!(msg.ends_with("the previous configuration was restored"), "{msg}");
+    assert_eq!(sb.etc_snapshot(), before);
+
+    // A reload that works leaves the change in place.
+    let ok = sb.applier().with_reload(Reload::Command(vec!["true".into()]));
+    ok.apply(&revision(2, true, Method::Sms)).unwrap();
+    assert!(sb.path(DROP_IN).exists());
 }

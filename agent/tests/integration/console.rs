@@ -153,7 +153,18 @@ async fn ack(State(s): State<Shared>, headers: HeaderMap, Json(body): Json<Value
 
 fn options(stub: &Stub, sb: &Sandbox, extra: &[&str]) -> Options {
     let root = sb.root().display().to_string();
-    let mut args = vec!["hostguard-agent", "--console", &stub.url, "--root", &root, "--sshd", SSHD, "--name", "web-01"];
+    let mut args = vec![
+        "hostguard-agent",
+        "--console",
+        &stub.url,
+        "--insecure-http",
+        "--root",
+        &root,
+        "--sshd",
+        SSHD,
+        "--name",
+        "web-01",
+    ];
     args.extend_from_slice(extra);
     Options::try_parse_from(args).unwrap()
 }
@@ -164,11 +175,19 @@ async fn once(stub: &Stub, sb: &Sandbox, extra: &[&str]) -> Result<(), agent::Ag
     run_until(options(stub, sb, &args), std::future::pending()).await
 }
 
+/// Writes the install token to a file in the sandbox, the way an admin passes it.
+fn token_file(sb: &Sandbox, token: &str) -> String {
+    let path = sb.path("root/install-token");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, format!("{token}\n")).unwrap();
+    path.display().to_string()
+}
+
 fn saved_state(sb: &Sandbox) -> AgentState {
     state::load(&sb.path("var/lib/hostguard/agent.json")).unwrap().expect("state saved")
 }
 
-const FACT_FIELDS: [&str; 12] = [
+const FACT_FIELDS: [&str; 13] = [
     "agent_version",
     "conflicting_software",
     "hostname",
@@ -179,6 +198,7 @@ const FACT_FIELDS: [&str; 12] = [
     "os_type",
     "selinux",
     "sshd_kbd_interactive",
+    "sshd_match_overrides",
     "sshd_permit_empty_passwords",
     "sshd_use_pam",
 ];
@@ -189,7 +209,7 @@ async fn once_registers_applies_acks_and_then_reuses_its_credential() {
     let stub = Stub::start(&["tok-1"]).await;
 
     // First run: registers, reports, finds nothing to apply yet.
-    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
     let st = saved_state(&sb);
     assert_eq!(st.console, stub.url);
     assert_eq!(st.applied_revision, 0);
@@ -253,7 +273,7 @@ async fn failed_apply_acks_the_reason() {
     ));
     let before = sb.etc_snapshot();
     let stub = Stub::start(&["tok-1"]).await;
-    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
     stub.set_revision(1, true);
 
     let err = once(&stub, &sb, &[]).await.unwrap_err();
@@ -274,12 +294,12 @@ async fn unauthorized_ends_with_exit_code_3() {
     let stub = Stub::start(&["tok-1"]).await;
 
     // An unknown install token.
-    let err = once(&stub, &sb, &["--token", "wrong"]).await.unwrap_err();
+    let err = once(&stub, &sb, &["--token-file", &token_file(&sb, "wrong")]).await.unwrap_err();
     assert_eq!(err.exit_code(), 3, "{err}");
     assert!(!sb.path("var/lib/hostguard/agent.json").exists());
 
     // A credential the console no longer knows (the server was deleted).
-    once(&stub, &sb, &["--token", "tok-1"]).await.unwrap();
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
     stub.with(|c| c.agents.clear());
     let err = once(&stub, &sb, &[]).await.unwrap_err();
     assert_eq!(err.exit_code(), 3, "{err}");
@@ -303,7 +323,8 @@ async fn daemon_long_polls_applies_and_stops_on_shutdown() {
     let sb = Sandbox::new();
     let stub = Stub::start(&["tok-1"]).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let opts = options(&stub, &sb, &["--token", "tok-1", "--poll-wait", "2", "--heartbeat-secs", "1"]);
+    let opts =
+        options(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1"), "--poll-wait", "2", "--heartbeat-secs", "1"]);
     let agent = tokio::spawn(run_until(opts, async move {
         let _ = stopped.await;
     }));
@@ -329,14 +350,33 @@ async fn daemon_survives_an_unreachable_console() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
     let root = sb.root().display().to_string();
-    let opts =
-        Options::try_parse_from(["hostguard-agent", "--console", &url, "--root", &root, "--token", "t"]).unwrap();
+    let token = token_file(&sb, "t");
+    let opts = Options::try_parse_from([
+        "hostguard-agent",
+        "--console",
+        &url,
+        "--insecure-http",
+        "--root",
+        &root,
+        "--token-file",
+        &token,
+    ])
+    .unwrap();
     let result = run_until(opts, tokio::time::sleep(Duration::from_secs(2))).await;
     assert!(result.is_ok(), "{result:?}");
     // In --once mode the same failure is reported instead.
-    let opts =
-        Options::try_parse_from(["hostguard-agent", "--console", &url, "--root", &root, "--token", "t", "--once"])
-            .unwrap();
+    let opts = Options::try_parse_from([
+        "hostguard-agent",
+        "--console",
+        &url,
+        "--insecure-http",
+        "--root",
+        &root,
+        "--token-file",
+        &token,
+        "--once",
+    ])
+    .unwrap();
     assert_eq!(run_until(opts, std::future::pending()).await.unwrap_err().exit_code(), 1);
 }
 
@@ -346,4 +386,118 @@ async fn wait_for(mut cond: impl FnMut() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn parse(args: &[&str]) -> Options {
+    Options::try_parse_from(args).unwrap()
+}
+
+#[tokio::test]
+async fn a_plain_http_console_needs_insecure_http() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    let root = sb.root().display().to_string();
+    let token = token_file(&sb, "tok-1");
+    let opts = parse(&["hostguard-agent", "--console", &stub.url, "--root", &root, "--token-file", &token, "--once"]);
+    let err = run_until(opts, std::future::pending()).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("plain http") && err.to_string().contains("--insecure-http"), "{err}");
+    assert_eq!(stub.with(|c| c.registrations.len()), 0, "nothing was sent");
+    let opts = parse(&["hostguard-agent", "--console", "ftp://x", "--root", &root, "--token-file", &token]);
+    assert_eq!(run_until(opts, std::future::pending()).await.unwrap_err().exit_code(), 2);
+}
+
+#[tokio::test]
+async fn a_token_on_the_command_line_is_refused() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    let err = once(&stub, &sb, &["--token", "tok-1"]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("--token-file"), "{err}");
+    assert_eq!(stub.with(|c| c.registrations.len()), 0);
+}
+
+#[tokio::test]
+async fn the_binary_reads_the_token_from_the_environment_or_stdin() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let stub = Stub::start(&["tok-env", "tok-stdin"]).await;
+    let bin = env!("CARGO_BIN_EXE_hostguard-agent");
+    let run = |token_via_env: bool| {
+        let sb = Sandbox::new();
+        let url = stub.url.clone();
+        async move {
+            let status = tokio::task::spawn_blocking(move || {
+                let mut cmd = Command::new(bin);
+                cmd.args(["--console", &url, "--insecure-http", "--sshd", SSHD, "--once"])
+                    .arg("--root")
+                    .arg(sb.root())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                if token_via_env {
+                    cmd.env("HOSTGUARD_INSTALL_TOKEN", "tok-env").stdin(Stdio::null());
+                } else {
+                    cmd.env_remove("HOSTGUARD_INSTALL_TOKEN").args(["--token-file", "-"]).stdin(Stdio::piped());
+                }
+                let mut child = cmd.spawn().unwrap();
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(b"tok-stdin\n").unwrap();
+                }
+                child.wait().unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(status.success(), "{status}");
+        }
+    };
+    run(true).await;
+    run(false).await;
+    let tokens: Vec<Value> = stub.with(|c| c.registrations.iter().map(|r| r["install_token"].clone()).collect());
+    assert_eq!(tokens, [json!("tok-env"), json!("tok-stdin")]);
+}
+
+#[tokio::test]
+async fn pam_conf_names_the_agents_own_console_not_the_revisions() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
+    stub.set_revision(1, true);
+    stub.with(|c| c.revision.as_mut().unwrap()["console_url"] = json!("https://attacker.example"));
+    once(&stub, &sb, &[]).await.unwrap();
+    let conf = sb.read(PAM_CONF).unwrap();
+    assert!(conf.contains(&format!("\nconsole_url={}\n", stub.url)), "{conf}");
+    assert!(!conf.contains("attacker"), "{conf}");
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
+    stub.set_revision(1, true);
+    let huge = "x".repeat(2 * 1024 * 1024);
+    stub.with(|c| c.revision.as_mut().unwrap()["topic_urn"] = json!(huge));
+    let err = once(&stub, &sb, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("larger than 1048576 bytes"), "{err}");
+    assert!(!sb.path(DROP_IN).exists(), "nothing applied");
+    assert_eq!(stub.with(|c| c.acks.len()), 0);
+}
+
+#[tokio::test]
+async fn a_failed_sshd_reload_acks_an_error_and_restores_the_files() {
+    let sb = Sandbox::new();
+    let before = sb.etc_snapshot();
+    let stub = Stub::start(&["tok-1"]).await;
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
+    stub.set_revision(1, true);
+    let err = once(&stub, &sb, &["--reload-command", "false"]).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    let acks = stub.with(|c| c.acks.clone());
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0]["ok"], false);
+    let msg = acks[0]["error"].as_str().unwrap();
+    assert!(msg.starts_with("reloading sshd failed: false exited with"), "{msg}");
+    assert!(msg.ends_with("the previous configuration was restored"), "{msg}");
+    assert_eq!(sb.etc_snapshot(), before);
+    assert_eq!(saved_state(&sb).applied_revision, 0);
 }

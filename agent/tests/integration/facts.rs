@@ -105,3 +105,30 @@ fn conflicting_pam_modules() {
     );
     assert_eq!(facts::conflicting_software(sb.root()), ["pam_google_authenticator.so", "pam_duo.so"]);
 }
+
+#[test]
+fn match_blocks_that_change_2fa_settings_are_reported() {
+    let sb = Sandbox::new();
+    sb.write(
+        "etc/ssh/sshd_config.d/60-deploy.conf",
+        "Match User deploy\n    AuthenticationMethods publickey\n    KbdInteractiveAuthentication no\n",
+    );
+    // sshd itself accepts it: these are allowed inside Match.
+    assert!(crate::sandbox::sshd_t(&sb).status.success());
+    let f = collect(sb.root(), Path::new(SSHD), None);
+    let found: Vec<(String, u32, String, String, String)> = f
+        .sshd_match_overrides
+        .iter()
+        .map(|o| (o.file.clone(), o.line, o.criteria.clone(), o.keyword.clone(), o.value.clone()))
+        .collect();
+    let file = "/etc/ssh/sshd_config.d/60-deploy.conf".to_owned();
+    assert_eq!(
+        found,
+        [
+            (file.clone(), 2, "User deploy".into(), "AuthenticationMethods".into(), "publickey".into()),
+            (file, 3, "User deploy".into(), "KbdInteractiveAuthentication".into(), "no".into()),
+        ]
+    );
+    // The global settings still look ready, which is why the Match block must be reported.
+    assert_eq!(f.sshd_use_pam, Some(true));
+}

@@ -12,6 +12,8 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 pub const SSHD: &str = "/usr/sbin/sshd";
+/// The console the sandbox's agent is configured with (what pam.conf must name).
+pub const CONSOLE: &str = "https://console.example.test";
 
 pub const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
 
@@ -128,7 +130,7 @@ impl Sandbox {
     }
 
     pub fn applier(&self) -> Applier {
-        Applier::new(self.root(), Path::new(SSHD), &self.path("var/lib/hostguard/backup"))
+        Applier::new(self.root(), Path::new(SSHD), &self.path("var/lib/hostguard/backup"), CONSOLE)
     }
 
     /// Every file under etc/ with its bytes and mode, to prove a rollback left nothing behind.
@@ -168,7 +170,8 @@ pub fn revision(n: i64, enabled: bool, method: Method) -> Revision {
         method: Some(method),
         topic_urn: (method == Method::Sms).then(|| "urn:smn:region-1:tenant:ops-alerts".to_owned()),
         server_id: Uuid::nil(),
-        console_url: "https://console.example.test".to_owned(),
+        // What a console sends; the agent writes its own --console (CONSOLE) instead.
+        console_url: "https://elsewhere.example.test".to_owned(),
     }
 }
 

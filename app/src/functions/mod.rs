@@ -3,6 +3,7 @@
 //! call them.
 
 pub mod access_keys;
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod portal;

@@ -1,7 +1,7 @@
 //! The Two-Factor Authentication tab: the server list with 2FA status, Enable / Disable /
 //! Change Topic, cancel and retry, and agent install commands.
 
-use crate::models::{AppError, ChangeResult, InstallCommand, TopicOption, TwoFactorPage};
+use crate::models::{AppError, ChangeResult, TopicOption, TwoFactorPage};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -172,16 +172,4 @@ pub async fn retry_two_factor(server_ids: String) -> Result<ChangeResult, AppErr
     let actor = super::ssr::actor(&caller).await;
     let out = domain::two_factor::retry(&ctx, &caller, &actor, &convert::ids(&server_ids)?).await?;
     Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
-}
-
-/// A one-time install command for a new server's agent.
-#[server(prefix = "/api", endpoint = "agents/install-token")]
-pub async fn create_install_command() -> Result<InstallCommand, AppError> {
-    let (ctx, caller) = super::ssr::caller().await?;
-    let actor = super::ssr::actor(&caller).await;
-    let (token, expires) = domain::agents::create_install_token(&ctx, &caller, &actor).await?;
-    Ok(InstallCommand {
-        command: format!("sudo hostguard-agent --console {} --token {token}", ctx.public_url),
-        expires: super::ssr::datetime(expires),
-    })
 }

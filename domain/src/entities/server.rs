@@ -38,6 +38,9 @@ pub struct Model {
     pub ips: String,
     /// When the agent last reported its facts.
     pub facts_at: Option<ChronoDateTimeUtc>,
+    /// sshd `Match` blocks that change 2FA's settings (JSON list of
+    /// `readiness::SshdMatchOverride`), as the agent last reported them.
+    pub sshd_match_overrides: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

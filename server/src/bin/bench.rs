@@ -300,6 +300,7 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
             agent_credential_hash: Set(credential_hash),
             agent_version: Set(Some("0.1.0".into())),
             facts_at: Set(Some(now)),
+            sshd_match_overrides: Set(String::new()),
         });
         if rows.len() == 1000 {
             server::Entity::insert_many(std::mem::take(&mut rows)).exec_without_returning(&txn).await?;

@@ -74,13 +74,19 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     let mut agents = vec![];
     for (root, name) in [(&good, "e2e-good"), (&bad, "e2e-bad")] {
         let cmd = json(&app, &admin, "agents/install-token", &[]).await;
-        let token = cmd["command"].as_str().unwrap().split_whitespace().last().unwrap().to_owned();
-        let child = Command::new(agent_binary())
+        let command = cmd["command"].as_str().unwrap();
+        let token = command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'');
+        // As the shown command does: the token on standard input, never in the agent's arguments.
+        let (_, agent_part) = command.split_once(" | ").unwrap();
+        assert!(!agent_part.contains(token) && agent_part.ends_with("--token-file -"), "{command}");
+        assert!(agent_part.contains("--insecure-http"), "the test console is plain http: {command}");
+        let mut child = Command::new(agent_binary())
             .args([
                 "--console",
                 &app.base,
-                "--token",
-                &token,
+                "--insecure-http",
+                "--token-file",
+                "-",
                 "--name",
                 name,
                 "--poll-wait",
@@ -90,10 +96,16 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
             ])
             .arg("--root")
             .arg(root)
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{token}").unwrap();
+        }
         agents.push(Killed(child));
     }
     for name in ["e2e-good", "e2e-bad"] {

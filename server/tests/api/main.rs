@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod agent_e2e;
+mod agent_registration;
 mod hss_api;
 mod limits;
 mod links_and_limits;

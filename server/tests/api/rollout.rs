@@ -76,7 +76,8 @@ impl Setup {
     async fn install_token(&self) -> String {
         let cmd = self.json("agents/install-token", &[]).await;
         let command = cmd["command"].as_str().unwrap();
-        command.split_whitespace().skip_while(|w| *w != "--token").nth(1).unwrap().to_owned()
+        // The token is the quoted word piped to the agent (`printf '%s\n' 'hgi_…' | sudo …`).
+        command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'').to_owned()
     }
 
     async fn register(&self, hostname: &str) -> FakeAgentClient<'_> {

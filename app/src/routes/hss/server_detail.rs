@@ -1,8 +1,9 @@
-//! `/hss/servers/:id`: one server's facts. Another tenant's server is "not found".
+//! `/hss/servers/:id`: one server's facts, and re-installing its agent. Another tenant's server
+//! is "not found".
 
 use crate::{
     components::status::{Badge, Loaded, PageHeader},
-    functions::servers::get_server,
+    functions::{agents::CreateReinstallCommand, servers::get_server},
     models::ReadinessItem,
 };
 use leptos::prelude::*;
@@ -58,10 +59,49 @@ pub fn ServerDetailPage() -> impl IntoView {
                         </dl>
                         <h3 class="subhead">"Readiness for two-factor authentication"</h3>
                         <Readiness items=s.readiness.clone() />
+                        <ReinstallAgent server_id=s.id.clone() />
                     }
                 }
             />
         </section>
+    }
+}
+
+/// A one-time command that replaces this server's agent (a rebuilt machine, a lost credential).
+/// An install token from the 2FA tab never takes over a server that has an agent.
+#[component]
+fn ReinstallAgent(server_id: String) -> impl IntoView {
+    let make = ServerAction::<CreateReinstallCommand>::new();
+    view! {
+        <details class="reinstall-agent">
+            <summary>"Re-install agent"</summary>
+            <p class="small">
+                "The command's token registers this server only and replaces its agent: the current agent's credential stops working at once, "
+                "and the server's 2FA configuration is applied again by the new agent (until then its status shows Enabling… or Disabling…). "
+                "Run it as root on the server, after removing /var/lib/hostguard/agent.json there. Valid for 24 hours, shown once; "
+                "issuing and using it is recorded in the audit log."
+            </p>
+            <ActionForm action=make>
+                <input type="hidden" name="server_id" value=server_id />
+                <button type="submit" class="button button-secondary" disabled=move || make.pending().get()>
+                    "Create re-install command"
+                </button>
+            </ActionForm>
+            {move || {
+                make.value()
+                    .get()
+                    .map(|r| match r {
+                        Ok(c) => {
+                            view! {
+                                <pre class="mono install-command">{c.command}</pre>
+                                <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    })
+            }}
+        </details>
     }
 }
 

@@ -5,10 +5,11 @@
 use crate::{
     components::{
         layout::RegionState,
-        status::{Badge, FormResult, Loaded, PageHeader},
+        status::{Badge, DataTable, FormResult, Loaded, PageHeader},
     },
-    functions::two_factor::{
-        cancel_two_factor, create_install_command, list_two_factor, retry_two_factor, save_two_factor, usable_topics,
+    functions::{
+        agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
+        two_factor::{cancel_two_factor, list_two_factor, retry_two_factor, save_two_factor, usable_topics},
     },
     models::{AppError, ChangeResult, TwoFactorPage, TwoFactorRow},
 };
@@ -676,15 +677,20 @@ fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
     }
 }
 
-/// Adding a server: a one-time install command for its agent.
+/// Adding a server: a one-time install command for its agent, and the tenant's install and
+/// re-install tokens with their state, each revocable until it is used.
 #[component]
 fn InstallAgent() -> impl IntoView {
     let make = Action::new(|_: &()| create_install_command());
+    let revoke = ServerAction::<RevokeAgentToken>::new();
+    let tokens = Resource::new(move || (make.version().get(), revoke.version().get()), |_| list_agent_tokens());
     view! {
         <details class="panel install-agent">
             <summary>"Add a server: install the agent"</summary>
             <p>
-                "Run the command on the server as root. The token registers one server and is valid for 24 hours; the server then shows up in this list."
+                "Run the command on the server as root. The token registers one new server and is valid for 24 hours; the server then shows up in this list. "
+                "The token reaches the agent on standard input, so "<code>"ps"</code>" and sudo's log never show it. "
+                "It never replaces the agent of a server that has one, even one with the same name: for that, use Re-install agent on the server's page."
             </p>
             <button
                 class="button button-secondary"
@@ -708,6 +714,65 @@ fn InstallAgent() -> impl IntoView {
                         Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                     })
             }}
+            <h3 class="subhead">"Install tokens"</h3>
+            <FormResult value=revoke.value() success=|_| "Token revoked: it can no longer register a server.".to_owned() />
+            <Loaded
+                resource=tokens
+                ok=move |list| {
+                    if list.is_empty() {
+                        return view! { <p class="empty">"No install tokens yet."</p> }.into_any();
+                    }
+                    view! {
+                        <DataTable headers=&["Kind", "Server", "Created", "Expires", "State", "Operation"]>
+                                {list
+                                    .into_iter()
+                                    .map(|t| {
+                                        let badge = match t.state.as_str() {
+                                            "valid" => "ok",
+                                            "used" => "muted",
+                                            _ => "warn",
+                                        };
+                                        let state = match &t.state_at {
+                                            Some(at) => format!("{} {at}", t.state),
+                                            None => t.state.clone(),
+                                        };
+                                        let server = t
+                                            .for_server
+                                            .clone()
+                                            .or(t.registered.clone())
+                                            .unwrap_or_else(|| "--".into());
+                                        let id = t.id.clone();
+                                        view! {
+                                            <tr data-token=t.id.clone()>
+                                                <td>{t.kind.clone()}</td>
+                                                <td>{server}</td>
+                                                <td>{t.created.clone()}</td>
+                                                <td>{t.expires.clone()}</td>
+                                                <td>
+                                                    <Badge kind=badge text=state />
+                                                </td>
+                                                <td>
+                                                    {(t.state == "valid")
+                                                        .then(|| {
+                                                            view! {
+                                                                <ActionForm action=revoke>
+                                                                    <input type="hidden" name="id" value=id />
+                                                                    <button type="submit" class="link-button danger">
+                                                                        "Revoke"
+                                                                    </button>
+                                                                </ActionForm>
+                                                            }
+                                                        })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                        </DataTable>
+                    }
+                        .into_any()
+                }
+            />
         </details>
     }
 }

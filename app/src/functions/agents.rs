@@ -1,0 +1,88 @@
+//! Agent install and re-install tokens: the install command on the 2FA tab, the re-install
+//! command on a server's page, and the token list with revoke.
+
+use crate::models::{AppError, InstallCommand};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One install or re-install token as the 2FA tab lists it (never the token itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentToken {
+    pub id: String,
+    /// `install` or `re-install`.
+    pub kind: String,
+    /// The server a re-install token replaces the agent of.
+    pub for_server: Option<String>,
+    /// The server the token registered, once used.
+    pub registered: Option<String>,
+    pub created: String,
+    pub expires: String,
+    /// `valid`, `used`, `revoked` or `expired`.
+    pub state: String,
+    /// When it was used or revoked.
+    pub state_at: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+
+    /// The command an admin runs as root. The token reaches the agent on standard input from the
+    /// shell's own `printf` (a builtin, so no process shows it), never in an argument list,
+    /// where `ps` and sudo's log would show it to every user of the machine.
+    pub fn command(public_url: &str, token: &str) -> String {
+        let console = public_url.trim_end_matches('/');
+        // A development console without TLS needs the agent's explicit consent.
+        let insecure = if console.starts_with("http://") { " --insecure-http" } else { "" };
+        format!("printf '%s\\n' '{token}' | sudo hostguard-agent --console {console}{insecure} --token-file -")
+    }
+}
+
+/// A one-time install command for a new server's agent.
+#[server(prefix = "/api", endpoint = "agents/install-token")]
+pub async fn create_install_command() -> Result<InstallCommand, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    let (token, expires) = domain::agents::create_install_token(&ctx, &caller, &actor).await?;
+    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires: ssr::datetime(expires) })
+}
+
+/// A one-time command that replaces the agent of this server (e.g. after the machine was
+/// rebuilt); its token registers this server only. Audited.
+#[server(prefix = "/api", endpoint = "agents/reinstall-token")]
+pub async fn create_reinstall_command(server_id: String) -> Result<InstallCommand, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    let id = ssr::parse_id(&server_id, "server")?;
+    let (token, expires) = domain::agents::create_reinstall_token(&ctx, &caller, &actor, id).await?;
+    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires: ssr::datetime(expires) })
+}
+
+/// The tenant's newest install and re-install tokens.
+#[server(prefix = "/api", endpoint = "agents/tokens")]
+pub async fn list_agent_tokens() -> Result<Vec<AgentToken>, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let tokens = domain::agents::list_tokens(&ctx, &caller).await?;
+    Ok(tokens
+        .into_iter()
+        .map(|t| AgentToken {
+            id: t.id.to_string(),
+            kind: if t.reinstall_server.is_some() { "re-install" } else { "install" }.to_owned(),
+            for_server: t.reinstall_server.map(|(_, name)| name),
+            registered: t.registered_server.map(|(_, name)| name),
+            created: ssr::datetime(t.created_at),
+            expires: ssr::datetime(t.expires_at),
+            state: t.state.as_str().to_owned(),
+            state_at: t.used_at.or(t.revoked_at).map(ssr::datetime),
+        })
+        .collect())
+}
+
+/// Revokes a token that has not registered a server yet. Audited.
+#[server(prefix = "/api", endpoint = "agents/tokens/revoke")]
+pub async fn revoke_agent_token(id: String) -> Result<(), AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    domain::agents::revoke_token(&ctx, &caller, &actor, ssr::parse_id(&id, "install token")?).await?;
+    Ok(())
+}

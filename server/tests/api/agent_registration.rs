@@ -1,0 +1,468 @@
+//! Agent registration and its tokens, attacked: an install token may not take over a server that
+//! has an agent (only a re-install token from that server's page may), one token registers one
+//! server however many use it at once, tokens are listed and revoked per tenant, and every bad
+//! request to the agent API gets an answer in the API's JSON error shape.
+
+use crate::common::*;
+use domain::entities::{audit_event, server};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+
+struct Setup {
+    app: TestApp,
+    admin: String,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    Setup { app, admin }
+}
+
+fn facts(hostname: &str) -> Value {
+    json!({
+        "hostname": hostname, "ips": ["10.0.0.7"], "os_type": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
+        "openssh_version": "OpenSSH_9.2p1", "sshd_use_pam": true, "sshd_kbd_interactive": true,
+        "sshd_permit_empty_passwords": false, "selinux": "disabled", "agent_version": "0.1.0",
+        "conflicting_software": [], "must_change_password_accounts": []
+    })
+}
+
+/// The token in a command as the console shows it: `printf '%s\n' 'hgi_…' | sudo hostguard-agent …`.
+fn token_of(command: &str) -> String {
+    command.split_whitespace().find(|w| w.starts_with("'hgi_")).expect("a token").trim_matches('\'').to_owned()
+}
+
+struct Agent {
+    server_id: String,
+    credential: String,
+}
+
+impl Setup {
+    async fn call(&self, cookie: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let res = self.app.call(endpoint, form, Some(cookie)).await;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn ok(&self, endpoint: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.call(&self.admin, endpoint, form).await;
+        assert_eq!(status, 200, "{endpoint}: {body}");
+        body
+    }
+
+    async fn install_token(&self) -> String {
+        token_of(self.ok("agents/install-token", &[]).await["command"].as_str().unwrap())
+    }
+
+    async fn post_register(&self, token: &str, hostname: &str) -> reqwest::Response {
+        self.app
+            .http
+            .post(self.app.url("/agent/v1/register"))
+            .json(&json!({"install_token": token, "facts": facts(hostname)}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn register(&self, token: &str, hostname: &str) -> Agent {
+        let res = self.post_register(token, hostname).await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        Agent {
+            server_id: body["server_id"].as_str().unwrap().to_owned(),
+            credential: body["credential"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn rows(&self, name: &str) -> Vec<Value> {
+        let res = self.app.list_two_factor(Some(&self.admin), &[("search", name)]).await;
+        let page: Value = res.json().await.unwrap();
+        page["items"].as_array().unwrap().iter().filter(|r| r["name"] == name).cloned().collect()
+    }
+
+    async fn poll(&self, credential: &str) -> (u16, Option<Value>) {
+        let res = self
+            .app
+            .http
+            .get(self.app.url("/agent/v1/config?after=0&wait=0"))
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, if status == 200 { Some(res.json().await.unwrap()) } else { None })
+    }
+
+    async fn ack(&self, credential: &str, revision: i64) -> (u16, Value) {
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/agent/v1/ack"))
+            .bearer_auth(credential)
+            .json(&json!({"revision": revision, "ok": true, "error": null}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn audit(&self, action: &str) -> Vec<audit_event::Model> {
+        audit_event::Entity::find().filter(audit_event::Column::Action.eq(action)).all(&self.app.ctx.db).await.unwrap()
+    }
+}
+
+async fn an_install_token_never_takes_over_a_server_with_an_agent(backend: Backend) {
+    let s = setup(backend).await;
+    let first = s.register(&s.install_token().await, "web-01").await;
+    s.ok(
+        "two-factor/save",
+        &[("server_ids", &first.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+    )
+    .await;
+    s.app.clock.advance(chrono::Duration::seconds(300));
+    eventually("the revision is handed over", || async { s.poll(&first.credential).await.1.is_some() }).await;
+
+    // A second install token with the live server's host name: a server of its own.
+    let impostor = s.register(&s.install_token().await, "web-01").await;
+    assert_ne!(impostor.server_id, first.server_id);
+    assert_eq!(s.poll(&first.credential).await.0, 200, "the first agent's credential still works");
+    assert_eq!(s.poll(&impostor.credential).await, (204, None), "the newcomer gets none of web-01's revisions");
+    let (status, body) = s.ack(&impostor.credential, 1).await;
+    assert_eq!((status, body["accepted"].as_bool()), (200, Some(false)), "nor can it acknowledge them");
+    let rows = s.rows("web-01").await;
+    assert_eq!(rows.len(), 2, "both are listed: {rows:?}");
+    let original = rows.iter().find(|r| r["id"] == first.server_id.as_str()).unwrap();
+    assert_eq!(original["status"], "enabling", "not Enabled on the impostor's word");
+
+    // The real agent's acknowledgement still counts.
+    assert_eq!(s.ack(&first.credential, 1).await.1["accepted"], true);
+    let rows = s.rows("web-01").await;
+    assert_eq!(rows.iter().find(|r| r["id"] == first.server_id.as_str()).unwrap()["status"], "enabled");
+    let registered = s.audit("agent.register").await;
+    assert!(registered.iter().any(|e| e.detail.contains("other server(s) have this name")), "{registered:?}");
+}
+on_both_databases!(
+    an_install_token_never_takes_over_a_server_with_an_agent,
+    super::an_install_token_never_takes_over_a_server_with_an_agent
+);
+
+async fn an_install_token_claims_a_pre_registered_server_without_an_agent(backend: Backend) {
+    let s = setup(backend).await;
+    let tenant = domain::entities::tenant::Entity::find()
+        .filter(domain::entities::tenant::Column::Name.eq("Acme Retail"))
+        .one(&s.app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let rows = ready_servers(tenant.id, "pre", 1);
+    let pre_id = rows[0].id.clone().unwrap();
+    server::Entity::insert_many(rows).exec_without_returning(&s.app.ctx.db).await.unwrap();
+
+    let agent = s.register(&s.install_token().await, "pre-00000").await;
+    assert_eq!(agent.server_id, pre_id.to_string(), "the pre-registered server is the one registered");
+    assert_eq!(s.poll(&agent.credential).await.0, 204);
+    // Now it has an agent: the next install token with its name gets a server of its own.
+    let other = s.register(&s.install_token().await, "pre-00000").await;
+    assert_ne!(other.server_id, agent.server_id);
+    assert_eq!(s.poll(&agent.credential).await.0, 204, "and the first agent keeps working");
+}
+on_both_databases!(
+    an_install_token_claims_a_pre_registered_server_without_an_agent,
+    super::an_install_token_claims_a_pre_registered_server_without_an_agent
+);
+
+async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Backend) {
+    let s = setup(backend).await;
+    let old = s.register(&s.install_token().await, "db-01").await;
+    s.ok("two-factor/save", &[("server_ids", &old.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")])
+        .await;
+    s.app.clock.advance(chrono::Duration::seconds(300));
+    eventually("the revision is handed over", || async { s.poll(&old.credential).await.1.is_some() }).await;
+    assert_eq!(s.ack(&old.credential, 1).await.1["accepted"], true);
+    assert_eq!(s.rows("db-01").await[0]["status"], "enabled");
+
+    // Another tenant cannot issue one for Acme's server; a malformed id is not found either.
+    let globex = s.app.sign_in(GLOBEX_ADMIN).await;
+    let (status, _) = s.call(&globex, "agents/reinstall-token", &[("server_id", &old.server_id)]).await;
+    assert_eq!(status, 404);
+    let (status, _) = s.call(&s.admin, "agents/reinstall-token", &[("server_id", "nope")]).await;
+    assert_eq!(status, 404);
+
+    let cmd = s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await;
+    let command = cmd["command"].as_str().unwrap();
+    let token = token_of(command);
+    let (_, agent_part) = command.split_once(" | ").unwrap();
+    assert!(!agent_part.contains(&token), "never in the agent's arguments: {command}");
+
+    // The rebuilt machine may report another name; the token decides which server it is.
+    let new = s.register(&token, "db-01-rebuilt").await;
+    assert_eq!(new.server_id, old.server_id);
+    assert_eq!(s.poll(&old.credential).await.0, 401, "the replaced agent's credential stops working");
+    assert_eq!(s.post_register(&token, "db-01").await.status(), 401, "used once");
+    // A rebuilt machine may not have 2FA: not Enabled until the new agent applies it again.
+    assert_eq!(s.rows("db-01").await[0]["status"], "enabling");
+    let (status, revision) = s.poll(&new.credential).await;
+    assert_eq!((status, revision.unwrap()["revision"].as_i64()), (200, Some(1)));
+    assert_eq!(s.ack(&new.credential, 1).await.1["accepted"], true);
+    assert_eq!(s.rows("db-01").await[0]["status"], "enabled");
+
+    let issued = s.audit("agent.reinstall_token").await;
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].actor, ACME_ADMIN.0);
+    assert!(issued[0].detail.contains(&old.server_id), "{}", issued[0].detail);
+    let used = s.audit("agent.reinstall").await;
+    assert_eq!(used.len(), 1);
+    assert!(used[0].detail.contains("replaces the agent of server"), "{}", used[0].detail);
+    assert!(used[0].detail.contains("(revision 1) is delivered again"), "{}", used[0].detail);
+}
+on_both_databases!(
+    a_reinstall_token_replaces_the_agent_of_its_own_server_only,
+    super::a_reinstall_token_replaces_the_agent_of_its_own_server_only
+);
+
+async fn ten_concurrent_registrations_with_one_token_register_one_server(backend: Backend) {
+    let s = setup(backend).await;
+    for round in 0..3 {
+        let token = s.install_token().await;
+        let mut attempts = tokio::task::JoinSet::new();
+        for i in 0..10 {
+            let (http, url) = (s.app.http.clone(), s.app.url("/agent/v1/register"));
+            let body = json!({"install_token": token, "facts": facts(&format!("race-{round}-{i}"))});
+            attempts.spawn(async move { http.post(url).json(&body).send().await.unwrap().status().as_u16() });
+        }
+        let mut statuses = attempts.join_all().await;
+        statuses.sort();
+        assert_eq!(statuses, [201, 401, 401, 401, 401, 401, 401, 401, 401, 401], "round {round}");
+        let res = s.app.list_two_factor(Some(&s.admin), &[("search", &format!("race-{round}-"))]).await;
+        let all = res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
+        assert_eq!(all.len(), 1, "one server per token: {all:?}");
+    }
+}
+on_both_databases!(
+    ten_concurrent_registrations_with_one_token_register_one_server,
+    super::ten_concurrent_registrations_with_one_token_register_one_server
+);
+
+async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend) {
+    let s = setup(backend).await;
+    let command = s.ok("agents/install-token", &[]).await["command"].as_str().unwrap().to_owned();
+    let keep = token_of(&command);
+    assert!(command.ends_with("--token-file -"), "{command}");
+    let (_, agent_part) = command.split_once(" | ").unwrap();
+    assert!(!agent_part.contains(&keep), "the token is not in the agent's arguments: {command}");
+    s.app.clock.advance(chrono::Duration::seconds(1));
+    let doomed = s.install_token().await;
+
+    let list = s.ok("agents/tokens", &[]).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|t| t["state"] == "valid" && t["kind"] == "install"), "{list:?}");
+    assert!(list.iter().all(|t| t["expires"].as_str().unwrap().ends_with(" UTC")), "{list:?}");
+    let text = list.iter().map(|t| t.to_string()).collect::<String>();
+    assert!(!text.contains(&keep[4..]) && !text.contains(&doomed[4..]), "the list never shows a token");
+
+    // The newest first: `doomed`.
+    let doomed_id = list[0]["id"].as_str().unwrap().to_owned();
+    let globex = s.app.sign_in(GLOBEX_ADMIN).await;
+    let (status, _) = s.call(&globex, "agents/tokens/revoke", &[("id", &doomed_id)]).await;
+    assert_eq!(status, 404, "another tenant's token is not found");
+    let (status, body) = s.call(&globex, "agents/tokens", &[]).await;
+    assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(0)), "nor listed");
+
+    s.ok("agents/tokens/revoke", &[("id", &doomed_id)]).await;
+    let res = s.post_register(&doomed, "revoked-host").await;
+    assert_eq!(res.status(), 401, "a revoked token registers nothing");
+    assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
+    assert_eq!(s.audit("agent.token_revoke").await.len(), 1);
+
+    s.register(&keep, "kept-host").await;
+    let list = s.ok("agents/tokens", &[]).await;
+    let state = |id: &str| list.as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
+    assert_eq!(state(&doomed_id)["state"], "revoked");
+    let kept_id = list.as_array().unwrap().iter().find(|t| t["id"] != doomed_id.as_str()).unwrap()["id"].clone();
+    let kept = state(kept_id.as_str().unwrap());
+    assert_eq!((kept["state"].as_str(), kept["registered"].as_str()), (Some("used"), Some("kept-host")));
+    let (status, body) = s.call(&s.admin, "agents/tokens/revoke", &[("id", kept_id.as_str().unwrap())]).await;
+    assert_eq!(status, 409, "a used token: {body}");
+
+    // Expiry.
+    let late = s.install_token().await;
+    s.app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(s.post_register(&late, "late-host").await.status(), 401);
+    let admin = s.app.sign_in(ACME_ADMIN).await; // the old session has outlived its lifetime
+    let (_, list) = s.call(&admin, "agents/tokens", &[]).await;
+    let mut states: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    states.sort();
+    assert_eq!(states, ["expired", "revoked", "used"]);
+}
+on_both_databases!(
+    tokens_are_listed_with_their_state_and_can_be_revoked,
+    super::tokens_are_listed_with_their_state_and_can_be_revoked
+);
+
+async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register(&s.install_token().await, "shape-01").await;
+    let url = s.app.url("/agent/v1/facts");
+    let put = |body: String, content_type: &'static str| {
+        let (http, url, credential) = (&s.app.http, url.clone(), agent.credential.clone());
+        async move {
+            let res = http
+                .put(url)
+                .bearer_auth(credential)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let text = res.text().await.unwrap();
+            let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
+            (status, body["error_code"].as_str().unwrap_or_default().to_owned(), body["error_msg"].to_string())
+        }
+    };
+    let (status, code, _) = put("{not json".into(), "application/json").await;
+    assert_eq!((status, code.as_str()), (400, "AGENT.0400"));
+    let (status, code, _) = put(facts("shape-01").to_string(), "text/plain").await;
+    assert_eq!((status, code.as_str()), (415, "AGENT.0415"));
+    let mut missing = facts("shape-01");
+    missing.as_object_mut().unwrap().remove("hostname");
+    let (status, code, msg) = put(missing.to_string(), "application/json").await;
+    assert_eq!((status, code.as_str()), (422, "AGENT.0422"));
+    assert!(msg.contains("hostname"), "{msg}");
+    let mut huge = facts("shape-01");
+    huge["os_name"] = json!("x".repeat(70 * 1024));
+    let (status, code, _) = put(huge.to_string(), "application/json").await;
+    assert_eq!((status, code.as_str()), (413, "AGENT.0413"));
+
+    // Every fact has a length limit, named when exceeded.
+    let long = |n: usize| "a".repeat(n);
+    let cases: Vec<(&str, Value)> = vec![
+        ("hostname", json!(long(65))),
+        ("os_name", json!(long(129))),
+        ("openssh_version", json!(long(65))),
+        ("agent_version", json!(long(33))),
+        ("ips", json!(vec!["10.0.0.1"; 33])),
+        ("ips", json!([long(1000)])),
+        ("conflicting_software", json!(vec!["x"; 33])),
+        ("conflicting_software", json!([long(129)])),
+        ("must_change_password_accounts", json!(vec!["u"; 257])),
+        ("must_change_password_accounts", json!([long(65)])),
+        (
+            "sshd_match_overrides",
+            json!([{"file": long(513), "line": 1, "criteria": "User x", "keyword": "UsePAM", "value": "no"}]),
+        ),
+    ];
+    for (field, value) in cases {
+        let mut f = facts("shape-01");
+        f[field] = value;
+        let (status, code, msg) = put(f.to_string(), "application/json").await;
+        assert_eq!((status, code.as_str()), (422, "AGENT.0422"), "{field}");
+        assert!(msg.contains(field), "{field}: {msg}");
+    }
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/heartbeat"))
+        .bearer_auth(&agent.credential)
+        .json(&json!({"agent_version": long(33), "applied_revision": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.json::<Value>().await.unwrap()["error_msg"].as_str().unwrap().contains("agent_version"));
+
+    // Query strings, unknown calls and wrong methods too.
+    for (method, path, want) in [
+        ("GET", "/agent/v1/config?after=x", 400),
+        ("GET", "/agent/v1/no-such-call", 404),
+        ("GET", "/agent/v1/register", 405),
+    ] {
+        let res = s
+            .app
+            .http
+            .request(method.parse().unwrap(), s.app.url(path))
+            .bearer_auth(&agent.credential)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), want, "{path}");
+        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
+        assert!(body["error_code"].as_str().unwrap().starts_with("AGENT."), "{path}: {body}");
+    }
+    // A register body over the limit is refused before anything is read from the database.
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/register"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"install_token\":\"{}\"}}", "x".repeat(100 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0413");
+}
+on_both_databases!(
+    every_bad_request_to_the_agent_api_answers_in_its_json_shape,
+    super::every_bad_request_to_the_agent_api_answers_in_its_json_shape
+);
+
+async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register(&s.install_token().await, "match-01").await;
+    let mut f = facts("match-01");
+    f["sshd_match_overrides"] = json!([{
+        "file": "/etc/ssh/sshd_config.d/60-deploy.conf", "line": 2, "criteria": "User deploy",
+        "keyword": "AuthenticationMethods", "value": "publickey"
+    }]);
+    let res =
+        s.app.http.put(s.app.url("/agent/v1/facts")).bearer_auth(&agent.credential).json(&f).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let row = s.rows("match-01").await.remove(0);
+    let finding = row["readiness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["rule"] == "sshd_match_override")
+        .cloned()
+        .unwrap_or_else(|| panic!("{row}"));
+    assert_eq!(finding["blocker"], true);
+    let msg = finding["message"].as_str().unwrap();
+    assert!(
+        msg.contains("`Match User deploy` block in /etc/ssh/sshd_config.d/60-deploy.conf (line 2)")
+            && msg.contains("`AuthenticationMethods publickey`"),
+        "{msg}"
+    );
+    let out = s
+        .ok(
+            "two-factor/save",
+            &[("server_ids", &agent.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+        )
+        .await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(out["refused"][0]["reasons"].to_string().contains("Match User deploy"), "{out}");
+}
+on_both_databases!(a_match_block_that_undoes_2fa_is_a_blocker, super::a_match_block_that_undoes_2fa_is_a_blocker);
+
+async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backend) {
+    let s = setup(backend).await;
+    // Another request holds the database's write lock (on SQLite only one writer at a time).
+    let writer = domain::db::write_txn(&s.app.ctx.db).await.unwrap();
+    let started = std::time::Instant::now();
+    for token in ["hgi_made-up", "", &"x".repeat(201)] {
+        let res = tokio::time::timeout(std::time::Duration::from_secs(3), s.post_register(token, "no-such"))
+            .await
+            .expect("answered without waiting for the writer");
+        assert_eq!(res.status(), 401, "{token}");
+        assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    drop(writer);
+}
+on_both_databases!(
+    a_bad_token_is_turned_away_without_waiting_for_a_writer,
+    super::a_bad_token_is_turned_away_without_waiting_for_a_writer
+);
