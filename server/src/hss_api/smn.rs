@@ -6,11 +6,11 @@
 use super::{
     auth::ApiCaller,
     error::ApiError,
-    params::{Body, Query},
+    params::{ApiPath, Body, Query},
 };
 use axum::{
     body::Bytes,
-    extract::{Path, RawQuery, State},
+    extract::{RawQuery, State},
     http::StatusCode,
     Extension, Json,
 };
@@ -114,7 +114,7 @@ pub async fn list_topics(
 pub async fn delete_topic(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
-    Path((_, topic_urn)): Path<(String, String)>,
+    ApiPath((_, topic_urn)): ApiPath<(String, String)>,
 ) -> Answer {
     let t = topics::get_by_urn(&ctx, &api.caller, &topic_urn).await?;
     topics::delete(&ctx, &api.caller, &api.actor, t.id).await?;
@@ -137,7 +137,7 @@ fn single_endpoint_fields(e: DomainError) -> DomainError {
 pub async fn add_subscription(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
-    Path((_, topic_urn)): Path<(String, String)>,
+    ApiPath((_, topic_urn)): ApiPath<(String, String)>,
     body: Bytes,
 ) -> Answer {
     let t = topics::get_by_urn(&ctx, &api.caller, &topic_urn).await?;
@@ -159,7 +159,7 @@ pub async fn add_subscription(
 pub async fn list_topic_subscriptions(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
-    Path((_, topic_urn)): Path<(String, String)>,
+    ApiPath((_, topic_urn)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Answer {
     let q = Query::parse(raw.as_deref());
@@ -215,7 +215,7 @@ pub async fn list_subscriptions(
 pub async fn cancel_subscription(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
-    Path((_, subscription_urn)): Path<(String, String)>,
+    ApiPath((_, subscription_urn)): ApiPath<(String, String)>,
 ) -> Answer {
     let (s, _) = subscriptions::get_by_urn(&ctx, &api.caller, &subscription_urn).await?;
     subscriptions::delete(&ctx, &api.caller, &api.actor, s.id).await?;

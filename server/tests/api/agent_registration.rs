@@ -176,8 +176,11 @@ on_both_databases!(
 async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Backend) {
     let s = setup(backend).await;
     let old = s.register(&s.install_token().await, "db-01").await;
-    s.ok("two-factor/save", &[("server_ids", &old.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")])
-        .await;
+    s.ok(
+        "two-factor/save",
+        &[("server_ids", &old.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+    )
+    .await;
     s.app.clock.advance(chrono::Duration::seconds(300));
     eventually("the revision is handed over", || async { s.poll(&old.credential).await.1.is_some() }).await;
     assert_eq!(s.ack(&old.credential, 1).await.1["accepted"], true);

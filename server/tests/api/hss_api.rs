@@ -623,3 +623,18 @@ async fn confirm_all(app: &TestApp) {
         .await
         .unwrap();
 }
+
+async fn malformed_paths_answer_in_the_apis_error_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.sign_in(ACME_ADMIN).await;
+    let key = create_key(&app, &admin).await;
+    // `%FF` is not UTF-8 once decoded: the path extractor refuses it, in the API's JSON shape.
+    let url = app.url(&format!("/v2/{}/notifications/topics/%FF", key.project));
+    let res =
+        app.http.delete(url).header("authorization", format!("Bearer {}.{}", key.ak, key.sk)).send().await.unwrap();
+    let (status, body) = answer(res).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error_code"], "HG.REQUEST.INVALID", "{body}");
+    assert!(body["error_msg"].as_str().unwrap().starts_with("path:"), "{body}");
+}
+on_both_databases!(malformed_paths_answer_in_the_apis_error_shape, malformed_paths_answer_in_the_apis_error_shape);

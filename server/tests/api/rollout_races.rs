@@ -121,8 +121,15 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     let refused = domain::topics::delete(ctx, &w.admin, &w.actor, t.id).await.unwrap_err();
     assert!(refused.to_string().contains("lost-topic-00000"), "{refused}");
 
-    // Had it gone anyway (removed behind the console's back), canceling the Disable would turn
-    // 2FA back on with nobody to receive codes: refused, and the Disable still applies.
+    // Had it gone anyway, as the delete before this rule let it (it cleared the pending
+    // Disable's topic and deleted the row), canceling the Disable would turn 2FA back on with
+    // nobody to receive codes: refused, and the Disable still applies.
+    two_factor_config::Entity::update_many()
+        .col_expr(two_factor_config::Column::TopicId, sea_orm::sea_query::Expr::value(Option::<uuid::Uuid>::None))
+        .filter(two_factor_config::Column::TopicId.eq(t.id))
+        .exec(&ctx.db)
+        .await
+        .unwrap();
     domain::entities::subscription::Entity::delete_many()
         .filter(domain::entities::subscription::Column::TopicId.eq(t.id))
         .exec(&ctx.db)
