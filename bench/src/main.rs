@@ -152,15 +152,6 @@ fn verbose() -> bool {
     std::env::var("HOSTGUARD_BENCH_VERBOSE").is_ok_and(|v| v == "1")
 }
 
-async fn fresh_postgres_database(admin: &str) -> Res<String> {
-    let name = format!("hg_bench_{}", Uuid::new_v4().simple());
-    let db = Database::connect(admin).await?;
-    db.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    db.close().await.ok();
-    let (base, _) = admin.rsplit_once('/').ok_or("the PostgreSQL URL must end with a database name")?;
-    Ok(format!("{base}/{name}"))
-}
-
 async fn drop_postgres_database(admin: &str, url: &str) {
     let Some((_, name)) = url.rsplit_once('/') else { return };
     if let Ok(db) = Database::connect(admin).await {
@@ -174,7 +165,9 @@ async fn start_console(backend: Backend, admin_url: Option<&str>) -> Res<Console
     std::fs::create_dir_all(&dir.0)?;
     let database_url = match backend {
         Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.0.join("hostguard.db").display()),
-        Backend::Postgres => fresh_postgres_database(admin_url.unwrap()).await?,
+        Backend::Postgres => {
+            testkit::create_postgres_database(admin_url.ok_or("no PostgreSQL URL")?, "hg_bench").await?
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -224,14 +217,7 @@ impl Console {
         if res.status() != StatusCode::OK {
             return Err(format!("sign-in failed: {}", res.status()).into());
         }
-        let prefix = format!("{}=", ::server::SESSION_COOKIE);
-        res.headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&prefix))
-            .map(|v| v.split(';').next().unwrap().to_owned())
-            .ok_or_else(|| "sign-in set no session cookie".into())
+        testkit::session_cookie(&res).ok_or_else(|| "sign-in set no session cookie".into())
     }
 }
 

@@ -1,0 +1,83 @@
+//! What the server's integration tests share: the real console on a random port with a fresh
+//! database ([`spawn_app`]), tenants and users made for the test ([`TestApp::create_tenant`]),
+//! sign-in helpers, typed calls, a real SMTP server ([`SmtpSink`]) and `TEST_LOG=1` logs.
+
+mod console;
+pub mod demo;
+mod fixtures;
+mod log;
+mod postgres;
+mod smtp;
+
+pub use console::{
+    session_cookie, set_session_cookie, spawn_app, spawn_app_with, Backend, Credentials, Options, TestApp,
+    TEST_SECRET_KEY,
+};
+pub use fixtures::{Login, TenantFixture};
+pub use postgres::{create_postgres_database, fresh_postgres_database};
+pub use smtp::{Mail, SmtpSink};
+
+/// Runs the same async test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                ($body)($crate::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                ($body)($crate::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+/// Polls `check` until it is true (up to 10 s).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// `n` Linux servers of a tenant that are ready for 2FA (agent online, PAM and
+/// keyboard-interactive on), named `{prefix}-00000` on, to write straight to the database.
+pub fn ready_servers(tenant_id: uuid::Uuid, prefix: &str, n: usize) -> Vec<domain::entities::server::ActiveModel> {
+    use sea_orm::ActiveValue::Set;
+    let now = chrono::Utc::now();
+    (0..n)
+        .map(|i| domain::entities::server::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            tenant_id: Set(tenant_id),
+            name: Set(format!("{prefix}-{i:05}")),
+            ip: Set(format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)),
+            ips: Set(String::new()),
+            os_type: Set("linux".into()),
+            os_name: Set("Debian 12".into()),
+            region: Set("ap-southeast-1".into()),
+            protection_enabled: Set(true),
+            agent_status: Set("online".into()),
+            last_seen_at: Set(Some(now)),
+            created_at: Set(now),
+            sshd_use_pam: Set(Some(true)),
+            sshd_kbd_interactive: Set(Some(true)),
+            sshd_permit_empty_passwords: Set(Some(false)),
+            openssh_version: Set(Some("OpenSSH_9.2p1".into())),
+            selinux: Set(Some("disabled".into())),
+            must_change_password_accounts: Set(String::new()),
+            conflicting_software: Set(String::new()),
+            ..Default::default()
+        })
+        .collect()
+}
