@@ -166,6 +166,21 @@ impl TestApp {
         req.send().await.expect("request")
     }
 
+    /// A server function call that must succeed, read as the type the console gets back.
+    pub async fn call_ok<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> T {
+        let res = self.call(endpoint, form, cookie).await;
+        let status = res.status();
+        let body = res.text().await.expect("response body");
+        assert_eq!(status, 200, "{endpoint}: {body}");
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{endpoint} answers a {} ({e}): {body}", std::any::type_name::<T>()))
+    }
+
     /// The 2FA tab's list (`two-factor/list`): page 1 of 100, no filters, except the fields in
     /// `given`.
     pub async fn list_two_factor(&self, cookie: Option<&str>, given: &[(&str, &str)]) -> Response {

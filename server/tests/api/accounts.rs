@@ -3,9 +3,26 @@
 use crate::common::*;
 use std::time::{Duration, Instant};
 
+/// A console with no demo data: one tenant, its admin and an end user, with passwords only
+/// this test knows.
+struct World {
+    app: TestApp,
+    admin: Login,
+    alice: Login,
+}
+
+async fn world(backend: Backend, opts: Options) -> World {
+    let app = spawn_app_with(backend, Options { demo: false, ..opts }).await;
+    let acme = app.create_tenant("Acme Retail").await;
+    let admin = acme.admin(&app, "admin").await;
+    let alice = acme.end_user(&app, "alice").await;
+    World { app, admin, alice }
+}
+
 async fn sign_in_sets_a_safe_session_cookie(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let res = app.sign_in_raw(ACME_ADMIN, None).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let res = app.sign_in_raw(&w.admin, None).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor", "a tenant admin lands on 2FA");
     let set = set_session_cookie(&res).expect("session cookie");
@@ -17,38 +34,39 @@ async fn sign_in_sets_a_safe_session_cookie(backend: Backend) {
     assert!(!attrs.contains(&"secure".into()), "no Secure flag on a plain-http console: {set}");
 
     let cookie = session_cookie(&res).unwrap();
-    assert_eq!(app.me(&cookie).await.as_deref(), Some("admin@acme.example"));
+    assert_eq!(app.me(&cookie).await.as_deref(), Some(w.admin.email.as_str()));
 }
 on_both_databases!(sign_in_sets_a_safe_session_cookie, super::sign_in_sets_a_safe_session_cookie);
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_console_is_served_over_https() {
-    let app = spawn_app_with(
-        Backend::Sqlite,
-        Options { public_url: Some("https://console.example.com".into()), ..Default::default() },
-    )
-    .await;
-    let res = app.sign_in_raw(ACME_ADMIN, None).await;
+    let w =
+        world(Backend::Sqlite, Options { public_url: Some("https://console.example.com".into()), ..Options::empty() })
+            .await;
+    let app = &w.app;
+    let res = app.sign_in_raw(&w.admin, None).await;
     let set = set_session_cookie(&res).unwrap().to_lowercase();
     assert!(set.split(';').any(|a| a.trim() == "secure"), "{set}");
 }
 
 async fn session_id_changes_at_sign_in(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let first = app.sign_in(ALICE).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let first = app.sign_in(&w.alice).await;
     // Signing in again while holding a session must not keep that session's id.
-    let res = app.sign_in_raw(ACME_ADMIN, Some(&first)).await;
+    let res = app.sign_in_raw(&w.admin, Some(&first)).await;
     assert_eq!(res.status(), 200);
     let second = session_cookie(&res).expect("a new cookie at sign-in");
     assert_ne!(first, second, "the session id changes at sign-in");
-    assert_eq!(app.me(&second).await.as_deref(), Some("admin@acme.example"));
+    assert_eq!(app.me(&second).await.as_deref(), Some(w.admin.email.as_str()));
     assert_eq!(app.me(&first).await, None, "the old id no longer opens a session");
 }
 on_both_databases!(session_id_changes_at_sign_in, super::session_id_changes_at_sign_in);
 
 async fn sign_out_ends_the_session(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let cookie = app.sign_in(ACME_ADMIN).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let cookie = app.sign_in(&w.admin).await;
     let res = app.call("auth/sign_out", &[], Some(&cookie)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("location").unwrap(), "/signin");
@@ -60,8 +78,9 @@ async fn sign_out_ends_the_session(backend: Backend) {
 on_both_databases!(sign_out_ends_the_session, super::sign_out_ends_the_session);
 
 async fn wrong_password_and_unknown_account_look_the_same(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let wrong = app.sign_in_raw((ACME_ADMIN.0, "not-the-password"), None).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let wrong = app.sign_in_raw((w.admin.email.as_str(), "not-the-password"), None).await;
     let unknown = app.sign_in_raw(("nobody@acme.example", "not-the-password"), None).await;
     assert_eq!(wrong.status(), 401);
     assert_eq!(unknown.status(), 401);
@@ -80,8 +99,9 @@ on_both_databases!(
 );
 
 async fn repeated_failures_slow_down_then_lock(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let wrong = (ALICE.0, "guess-guess-guess");
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let wrong = (w.alice.email.as_str(), "guess-guess-guess");
     let mut elapsed = vec![];
     for _ in 0..4 {
         let t = Instant::now();
@@ -95,7 +115,7 @@ async fn repeated_failures_slow_down_then_lock(backend: Backend) {
     assert_eq!(fifth.status(), 429);
     assert!(fifth.text().await.unwrap().contains("Locked"));
     // Locked: even the right password is refused, without being checked.
-    let right = app.sign_in_raw(ALICE, None).await;
+    let right = app.sign_in_raw(&w.alice, None).await;
     assert_eq!(right.status(), 429);
 
     // A name without an account locks the same way, so the lock reveals nothing.
@@ -105,15 +125,16 @@ async fn repeated_failures_slow_down_then_lock(backend: Backend) {
     assert_eq!(app.sign_in_raw(("ghost@acme.example", "guess-guess-guess"), None).await.status(), 429);
 
     // Other accounts are unaffected, and the lock ends after 15 minutes.
-    app.sign_in(ACME_ADMIN).await;
+    app.sign_in(&w.admin).await;
     app.clock.advance(chrono::Duration::minutes(15));
-    app.sign_in(ALICE).await;
+    app.sign_in(&w.alice).await;
 }
 on_both_databases!(repeated_failures_slow_down_then_lock, super::repeated_failures_slow_down_then_lock);
 
 async fn sessions_end_after_their_absolute_lifetime(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let cookie = app.sign_in(ACME_ADMIN).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let cookie = app.sign_in(&w.admin).await;
     app.clock.advance(chrono::Duration::hours(11));
     assert!(app.me(&cookie).await.is_some(), "still signed in after 11 hours of use");
     app.clock.advance(chrono::Duration::hours(1) + chrono::Duration::seconds(1));
@@ -124,11 +145,12 @@ on_both_databases!(sessions_end_after_their_absolute_lifetime, super::sessions_e
 async fn sessions_are_shared_by_replicas(backend: Backend) {
     // Two servers on one database: a session made on one is valid on the other, and signing
     // out on the second ends it on the first.
-    let first = spawn_app(backend).await;
+    let w = world(backend, Options::empty()).await;
+    let first = &w.app;
     let second =
-        spawn_app_with(backend, Options { database_url: Some(first.database_url.clone()), ..Default::default() }).await;
-    let cookie = first.sign_in(ACME_ADMIN).await;
-    assert_eq!(second.me(&cookie).await.as_deref(), Some("admin@acme.example"));
+        spawn_app_with(backend, Options { database_url: Some(first.database_url.clone()), ..Options::empty() }).await;
+    let cookie = first.sign_in(&w.admin).await;
+    assert_eq!(second.me(&cookie).await.as_deref(), Some(w.admin.email.as_str()));
     second.call("auth/sign_out", &[], Some(&cookie)).await;
     assert_eq!(first.me(&cookie).await, None);
 }
@@ -147,8 +169,9 @@ async fn failures_of(app: &TestApp, login: &str) -> i32 {
 async fn parallel_guesses_do_not_get_past_the_lock(backend: Backend) {
     // Only the name's lock here; the address's has its own test.
     let lockout = domain::lockout::LockoutPolicy { source_lock_after: 1000, ..Default::default() };
-    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
-    let wrong = (ALICE.0, "guess-guess-guess");
+    let w = world(backend, Options { lockout, ..Options::empty() }).await;
+    let app = &w.app;
+    let wrong = (w.alice.email.as_str(), "guess-guess-guess");
     let answers = futures::future::join_all((0..40).map(|_| app.sign_in_raw(wrong, None))).await;
     let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
     let checked = statuses.iter().filter(|s| **s == 401).count();
@@ -157,8 +180,8 @@ async fn parallel_guesses_do_not_get_past_the_lock(backend: Backend) {
     assert!(checked <= 5, "at most 5 of 40 parallel guesses are checked: {statuses:?}");
     assert!(refused >= 35, "the rest are refused with 429: {statuses:?}");
     assert_eq!(checked + refused + busy, 40, "nothing else, never a sign-in: {statuses:?}");
-    assert_eq!(failures_of(&app, ALICE.0).await, 40, "every attempt is counted");
-    assert_eq!(app.sign_in_raw(ALICE, None).await.status(), 429, "the lock holds for the right password too");
+    assert_eq!(failures_of(app, w.alice.email.as_str()).await, 40, "every attempt is counted");
+    assert_eq!(app.sign_in_raw(&w.alice, None).await.status(), 429, "the lock holds for the right password too");
 }
 on_both_databases!(parallel_guesses_do_not_get_past_the_lock, super::parallel_guesses_do_not_get_past_the_lock);
 
@@ -169,17 +192,19 @@ async fn parallel_failures_are_each_counted(backend: Backend) {
         source_lock_after: 1000,
         ..Default::default()
     };
-    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
+    let w = world(backend, Options { lockout, ..Options::empty() }).await;
+    let app = &w.app;
     let answers =
         futures::future::join_all((0..20).map(|_| app.sign_in_raw(("ghost@acme.example", "guess"), None))).await;
     assert!(answers.iter().all(|r| [401, 503].contains(&r.status().as_u16())));
-    assert_eq!(failures_of(&app, "ghost@acme.example").await, 20, "20 parallel wrong passwords count 20");
+    assert_eq!(failures_of(app, "ghost@acme.example").await, 20, "20 parallel wrong passwords count 20");
 }
 on_both_databases!(parallel_failures_are_each_counted, super::parallel_failures_are_each_counted);
 
 async fn spraying_many_names_from_one_address_is_slowed(backend: Backend) {
     let lockout = domain::lockout::LockoutPolicy { delay_step: Duration::ZERO, ..Default::default() };
-    let app = spawn_app_with(backend, Options { lockout, ..Default::default() }).await;
+    let w = world(backend, Options { lockout, ..Options::empty() }).await;
+    let app = &w.app;
     let limit = lockout.source_lock_after as usize;
     for i in 0..limit {
         let res = app.sign_in_raw((&format!("user{i}@acme.example"), "Winter2026!"), None).await;
@@ -189,9 +214,9 @@ async fn spraying_many_names_from_one_address_is_slowed(backend: Backend) {
     let res = app.sign_in_raw(("newname@acme.example", "Winter2026!"), None).await;
     assert_eq!(res.status(), 429);
     assert!(res.text().await.unwrap().contains("from your address"));
-    assert_eq!(app.sign_in_raw(ACME_ADMIN, None).await.status(), 429, "until the address's lock ends");
+    assert_eq!(app.sign_in_raw(&w.admin, None).await.status(), 429, "until the address's lock ends");
     app.clock.advance(chrono::Duration::minutes(15));
-    app.sign_in(ACME_ADMIN).await;
+    app.sign_in(&w.admin).await;
 }
 on_both_databases!(
     spraying_many_names_from_one_address_is_slowed,
@@ -199,13 +224,14 @@ on_both_databases!(
 );
 
 async fn huge_sign_in_names_are_refused_by_field(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
     let name = format!("{}@acme.example", "a".repeat(3000));
     let res = app.sign_in_raw((&name, "x"), None).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
     assert!(body.contains("\"field\":\"email\"") && body.contains("at most 254"), "{body}");
-    let res = app.sign_in_raw((ALICE.0, &"p".repeat(5000)), None).await;
+    let res = app.sign_in_raw((w.alice.email.as_str(), &"p".repeat(5000)), None).await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("\"field\":\"password\""));
 }

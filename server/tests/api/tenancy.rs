@@ -1,14 +1,84 @@
 //! Every server function checks the caller's role and tenant.
 
 use crate::common::*;
-use domain::entities::{server, tenant};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use app::models::{AuditRow, ServerRow, TenantRow, TopicRow};
+use domain::entities::server;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-async fn server_id_of(app: &TestApp, tenant_name: &str) -> String {
-    let t =
-        tenant::Entity::find().filter(tenant::Column::Name.eq(tenant_name)).one(&app.ctx.db).await.unwrap().unwrap();
-    let s = server::Entity::find().filter(server::Column::TenantId.eq(t.id)).one(&app.ctx.db).await.unwrap().unwrap();
+/// Two tenants with the same kinds of servers, their admins, an end user and an operator, all
+/// made by the test with passwords only it knows.
+struct World {
+    app: TestApp,
+    acme: TenantFixture,
+    acme_admin: Login,
+    globex_admin: Login,
+    alice: Login,
+    operator: Login,
+}
+
+/// Seven servers of a tenant, `{prefix}-web-01` etc., in `192.168.{subnet}.0/24`: three ready,
+/// the others each with something in the way of 2FA.
+fn fleet(tenant: &TenantFixture, prefix: &str, subnet: u8) -> Vec<server::ActiveModel> {
+    let names = ["web-01", "web-07", "web-10", "app-11", "db-03", "rdp-08", "rdp-12"];
+    let long_ago = chrono::Utc::now() - chrono::Duration::minutes(90);
+    ready_servers(tenant.id, prefix, names.len())
+        .into_iter()
+        .zip(names)
+        .enumerate()
+        .map(|(i, (mut s, name))| {
+            s.name = Set(format!("{prefix}-{name}"));
+            s.ip = Set(format!("192.168.{subnet}.{}", 10 + i));
+            if name.starts_with("rdp") {
+                s.os_type = Set("windows".into());
+                s.os_name = Set("Windows Server 2022 Datacenter".into());
+                s.openssh_version = Set(None);
+                s.sshd_use_pam = Set(None);
+                s.sshd_kbd_interactive = Set(None);
+                s.sshd_permit_empty_passwords = Set(None);
+                s.selinux = Set(None);
+            }
+            match name {
+                "app-11" => s.sshd_use_pam = Set(Some(false)),
+                "db-03" => s.selinux = Set(Some("enforcing".into())),
+                "rdp-08" => s.must_change_password_accounts = Set("Administrator".into()),
+                "rdp-12" => s.conflicting_software = Set("360 Guard (server edition)".into()),
+                _ => {}
+            }
+            if matches!(name, "db-03" | "rdp-08") {
+                s.agent_status = Set("offline".into());
+                s.last_seen_at = Set(Some(long_ago));
+            }
+            s
+        })
+        .collect()
+}
+
+async fn world(backend: Backend) -> World {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let acme = app.create_tenant("Acme Retail").await;
+    let globex = app.create_tenant("Globex Logistics").await;
+    app.insert_servers(fleet(&acme, "acme", 10)).await;
+    app.insert_servers(fleet(&globex, "globex", 11)).await;
+    let acme_admin = acme.admin(&app, "admin").await;
+    let globex_admin = globex.admin(&app, "admin").await;
+    let alice = acme.end_user(&app, "alice").await;
+    let operator = app.create_operator("ops").await;
+    for (admin, display_name) in [(&acme_admin, "Acme Ops"), (&globex_admin, "Globex Ops")] {
+        let cookie = app.sign_in(admin).await;
+        let res =
+            app.call("topics/create", &[("name", "ops-alerts"), ("display_name", display_name)], Some(&cookie)).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+    World { app, acme, acme_admin, globex_admin, alice, operator }
+}
+
+async fn server_id_of(app: &TestApp, name: &str) -> String {
+    let s = server::Entity::find().filter(server::Column::Name.eq(name)).one(&app.ctx.db).await.unwrap().unwrap();
     s.id.to_string()
+}
+
+fn names(page: &app::models::TwoFactorPage) -> Vec<&str> {
+    page.items.iter().map(|s| s.name.as_str()).collect()
 }
 
 async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
@@ -16,38 +86,37 @@ async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
 }
 
 async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let acme = app.sign_in(ACME_ADMIN).await;
-    let res = list(&app, &acme, "").await;
-    assert_eq!(res.status(), 200);
-    let page: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(page["total"], 25);
-    let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names.len(), 25);
-    assert!(names.iter().all(|n| n.starts_with("acme-")), "{names:?}");
+    let w = world(backend).await;
+    let app = &w.app;
+    let acme = app.sign_in(&w.acme_admin).await;
+    let page = app.two_factor_page(&acme, &[]).await;
+    assert_eq!(page.total, 7);
+    assert_eq!(page.items.len(), 7);
+    assert!(names(&page).iter().all(|n| n.starts_with("acme-")), "{:?}", names(&page));
 
     // Search ignores case and takes %, _ literally, the same on SQLite and PostgreSQL.
-    let page: serde_json::Value = list(&app, &acme, "ACME-WEB-0").await.json().await.unwrap();
-    let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["acme-web-01", "acme-web-07"]);
+    let page = app.two_factor_page(&acme, &[("search", "ACME-WEB-0")]).await;
+    assert_eq!(names(&page), vec!["acme-web-01", "acme-web-07"]);
     for wildcard in ["%", "_", "acme%web"] {
-        let page: serde_json::Value = list(&app, &acme, wildcard).await.json().await.unwrap();
-        assert_eq!(page["total"], 0, "{wildcard} is not a wildcard");
+        assert_eq!(app.two_factor_page(&acme, &[("search", wildcard)]).await.total, 0, "{wildcard} is not a wildcard");
     }
 
     // Searching for the other tenant's servers finds nothing.
-    let page: serde_json::Value = list(&app, &acme, "globex").await.json().await.unwrap();
-    assert_eq!(page["total"], 0);
-    let page: serde_json::Value = list(&app, &acme, "192.168.11.").await.json().await.unwrap();
-    assert_eq!(page["total"], 0, "Globex's addresses are not Acme's");
+    assert_eq!(app.two_factor_page(&acme, &[("search", "globex")]).await.total, 0);
+    assert_eq!(
+        app.two_factor_page(&acme, &[("search", "192.168.11.")]).await.total,
+        0,
+        "Globex's addresses are not Acme's"
+    );
 }
 on_both_databases!(a_tenant_admin_sees_only_their_own_servers, super::a_tenant_admin_sees_only_their_own_servers);
 
 async fn another_tenants_server_is_not_found(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let acme = app.sign_in(ACME_ADMIN).await;
-    let globex_server = server_id_of(&app, "Globex Logistics").await;
-    let acme_server = server_id_of(&app, "Acme Retail").await;
+    let w = world(backend).await;
+    let app = &w.app;
+    let acme = app.sign_in(&w.acme_admin).await;
+    let globex_server = server_id_of(app, "globex-web-01").await;
+    let acme_server = server_id_of(app, "acme-web-01").await;
 
     let own = app.call("servers/get", &[("id", &acme_server)], Some(&acme)).await;
     assert_eq!(own.status(), 200);
@@ -64,36 +133,37 @@ async fn another_tenants_server_is_not_found(backend: Backend) {
     assert_eq!(page.status(), 200);
 
     // And the other admin sees their own.
-    let globex = app.sign_in(GLOBEX_ADMIN).await;
+    let globex = app.sign_in(&w.globex_admin).await;
     assert_eq!(app.call("servers/get", &[("id", &globex_server)], Some(&globex)).await.status(), 200);
     assert_eq!(app.call("servers/get", &[("id", &acme_server)], Some(&globex)).await.status(), 404);
 }
 on_both_databases!(another_tenants_server_is_not_found, super::another_tenants_server_is_not_found);
 
 async fn roles_are_checked(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let admin = app.sign_in(ACME_ADMIN).await;
-    let user = app.sign_in(ALICE).await;
-    let operator = app.sign_in(OPERATOR).await;
+    let w = world(backend).await;
+    let app = &w.app;
+    let admin = app.sign_in(&w.acme_admin).await;
+    let user = app.sign_in(&w.alice).await;
+    let operator = app.sign_in(&w.operator).await;
 
     // Operator pages refuse tenant admins and end users.
     assert_eq!(app.call("admin/tenants", &[], Some(&admin)).await.status(), 403);
     assert_eq!(app.call("admin/tenants", &[], Some(&user)).await.status(), 403);
-    let tenants: serde_json::Value = app.call("admin/tenants", &[], Some(&operator)).await.json().await.unwrap();
-    assert_eq!(tenants.as_array().unwrap().len(), 2);
-    assert_eq!(tenants[0]["servers"], 25);
+    let tenants: Vec<TenantRow> = app.call_ok("admin/tenants", &[], Some(&operator)).await;
+    assert_eq!(tenants.len(), 2);
+    assert_eq!((tenants[0].name.as_str(), tenants[0].servers), ("Acme Retail", 7));
 
     // Tenant pages refuse end users and operators (who administer accounts, not servers).
-    assert_eq!(list(&app, &user, "").await.status(), 403);
-    assert_eq!(list(&app, &operator, "").await.status(), 403);
+    assert_eq!(list(app, &user, "").await.status(), 403);
+    assert_eq!(list(app, &operator, "").await.status(), 403);
     assert_eq!(app.call("topics/list", &[("search", "")], Some(&user)).await.status(), 403);
     // A call the function cannot read is the caller's fault, and says which argument.
     let unreadable = app.call("topics/list", &[], Some(&admin)).await;
     assert_eq!(unreadable.status(), 400);
     assert!(unreadable.text().await.unwrap().contains("search"));
-    let topics: serde_json::Value =
-        app.call("topics/list", &[("search", "")], Some(&admin)).await.json().await.unwrap();
-    assert!(topics.as_array().unwrap().iter().all(|t| t["display_name"].as_str().unwrap().starts_with("Acme")));
+    let topics: Vec<TopicRow> = app.call_ok("topics/list", &[("search", "")], Some(&admin)).await;
+    let shown: Vec<&str> = topics.iter().map(|t| t.display_name.as_str()).collect();
+    assert_eq!(shown, vec!["Acme Ops"], "only Acme's topics");
 
     // The portal is the end user's.
     assert_eq!(app.call("portal/account", &[], Some(&admin)).await.status(), 403);
@@ -134,8 +204,9 @@ async fn roles_are_checked(backend: Backend) {
 on_both_databases!(roles_are_checked, super::roles_are_checked);
 
 async fn bad_paging_input_is_refused_with_the_field_named(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let admin = app.sign_in(ACME_ADMIN).await;
+    let w = world(backend).await;
+    let app = &w.app;
+    let admin = app.sign_in(&w.acme_admin).await;
     let res = app.list_two_factor(Some(&admin), &[("page_size", "7")]).await;
     assert_eq!(res.status(), 422);
     let body = res.text().await.unwrap();
@@ -150,26 +221,15 @@ on_both_databases!(
 );
 
 async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let acme = app.sign_in(ACME_ADMIN).await;
-    let by_name = |name: &'static str| {
-        let db = app.ctx.db.clone();
-        async move {
-            let s = server::Entity::find().filter(server::Column::Name.eq(name)).one(&db).await.unwrap().unwrap();
-            s.id.to_string()
-        }
-    };
+    let w = world(backend).await;
+    let app = &w.app;
+    let acme = app.sign_in(&w.acme_admin).await;
+    let by_name = |name: &'static str| server_id_of(app, name);
     let readiness = |id: String| {
-        let app = &app;
         let acme = acme.clone();
         async move {
-            let s: serde_json::Value = app.call("servers/get", &[("id", &id)], Some(&acme)).await.json().await.unwrap();
-            s["readiness"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| (f["rule"].as_str().unwrap().to_owned(), f["blocker"].as_bool().unwrap()))
-                .collect::<Vec<_>>()
+            let s: ServerRow = app.call_ok("servers/get", &[("id", &id)], Some(&acme)).await;
+            s.readiness.into_iter().map(|f| (f.rule, f.blocker)).collect::<Vec<_>>()
         }
     };
     assert_eq!(readiness(by_name("acme-web-01").await).await, vec![], "a ready server");
@@ -185,9 +245,8 @@ async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
     );
     assert_eq!(readiness(by_name("acme-rdp-12").await).await, vec![("conflicting_software".to_owned(), false)]);
 
-    let s: serde_json::Value =
-        app.call("servers/get", &[("id", &by_name("acme-app-11").await)], Some(&acme)).await.json().await.unwrap();
-    let message = s["readiness"][0]["message"].as_str().unwrap();
+    let s: ServerRow = app.call_ok("servers/get", &[("id", &by_name("acme-app-11").await)], Some(&acme)).await;
+    let message = &s.readiness[0].message;
     assert!(message.starts_with("acme-app-11: ") && message.contains("UsePAM yes"), "{message}");
 }
 on_both_databases!(
@@ -196,18 +255,14 @@ on_both_databases!(
 );
 
 async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let operator = app.sign_in(OPERATOR).await;
-    let acme_admin = app.sign_in(ACME_ADMIN).await;
-    let acme =
-        tenant::Entity::find().filter(tenant::Column::Name.eq("Acme Retail")).one(&app.ctx.db).await.unwrap().unwrap();
-    let acme_id = acme.id.to_string();
-    let register = |who: String, form: Vec<(&'static str, String)>| {
-        let app = &app;
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            app.call("admin/servers/register", &form, Some(&who)).await
-        }
+    let w = world(backend).await;
+    let app = &w.app;
+    let operator = app.sign_in(&w.operator).await;
+    let acme_admin = app.sign_in(&w.acme_admin).await;
+    let acme_id = w.acme.id.to_string();
+    let register = |who: String, form: Vec<(&'static str, String)>| async move {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.call("admin/servers/register", &form, Some(&who)).await
     };
     let good = |name: &str| {
         vec![
@@ -242,13 +297,13 @@ async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
     assert_eq!(res.status(), 422, "names are unique in the tenant");
 
     // The tenant sees it, offline and not yet protected, with those as blockers.
-    let page: serde_json::Value = list(&app, &acme_admin, "acme-new").await.json().await.unwrap();
-    assert_eq!(page["total"], 1);
-    let s = &page["items"][0];
-    assert_eq!((s["ip"].as_str(), s["agent_online"].as_bool()), (Some("10.20.30.40"), Some(false)));
-    let rules: Vec<&str> = s["readiness"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let page = app.two_factor_page(&acme_admin, &[("search", "acme-new")]).await;
+    assert_eq!(page.total, 1);
+    let s = &page.items[0];
+    assert_eq!((s.ip.as_str(), s.agent_online), ("10.20.30.40", false));
+    let rules: Vec<&str> = s.readiness.iter().map(|f| f.rule.as_str()).collect();
     assert!(rules.starts_with(&["protection", "agent_online"]), "{rules:?}");
-    let audit: Vec<serde_json::Value> = app.call("audit/list", &[], Some(&acme_admin)).await.json().await.unwrap();
-    assert!(audit.iter().any(|e| e["action"] == "server.pre_register" && e["actor"] == "ops@hostguard.example"));
+    let audit: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&acme_admin)).await;
+    assert!(audit.iter().any(|e| e.action == "server.pre_register" && e.actor == w.operator.email));
 }
 on_both_databases!(operators_pre_register_servers_for_a_tenant, super::operators_pre_register_servers_for_a_tenant);
