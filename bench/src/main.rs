@@ -68,8 +68,19 @@ impl Backend {
     }
 }
 
+const USAGE: &str = "\
+bench: the 2FA list with 100,000 servers, enabling 10,000 in one call, and 10,000 long polls,
+on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
+Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
+Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
+HOSTGUARD_BENCH_DIRECT=1.";
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let started = Instant::now();
     raise_fd_limit();
     let mut backends = vec![(Backend::Sqlite, None)];
