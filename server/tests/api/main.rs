@@ -1,7 +1,6 @@
 //! The server's integration tests, one binary with a module per area, so the console links
 //! once. Each scenario runs against the real server on SQLite and on PostgreSQL.
 
-#[macro_use]
 mod common;
 
 mod accounts;
