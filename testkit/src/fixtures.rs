@@ -64,7 +64,7 @@ impl TestApp {
         Login { id: user.id, email: user.email, password }
     }
 
-    /// An operator of the provider, `ops-N@hostguard.test`.
+    /// An operator of the provider, `{name}@hostguard.test`.
     pub async fn create_operator(&self, name: &str) -> Login {
         self.create_user(None, Role::Operator, &format!("{name}@hostguard.test")).await
     }
