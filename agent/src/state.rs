@@ -39,7 +39,8 @@ pub fn load(path: &Path) -> Result<Option<AgentState>, StateError> {
 }
 
 pub fn save(path: &Path, state: &AgentState) -> Result<(), StateError> {
-    let mut json = serde_json::to_vec_pretty(state).expect("state serializes");
+    let mut json = serde_json::to_vec_pretty(state)
+        .map_err(|e| StateError::Write { path: path.display().to_string(), source: io::Error::other(e) })?;
     json.push(b'\n');
     files::write_atomic(path, &json, 0o600)
         .map_err(|source| StateError::Write { path: path.display().to_string(), source })

@@ -339,7 +339,7 @@ where
             times.push(ms);
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times.sort_by(f64::total_cmp);
     Ok((percentile(&times, 0.5), percentile(&times, 0.95), body))
 }
 
@@ -376,8 +376,13 @@ async fn bench_list(c: &Console, backend: Backend) -> Res<()> {
         );
     }
     // The HSS API's host list (`Authorization: Bearer <AK>.<SK>`, a key of Acme's admin).
-    let acme = tenant::Entity::find().filter(tenant::Column::Name.eq("Acme Retail")).one(&c.ctx.db).await?.unwrap();
-    let admin = user::Entity::find().filter(user::Column::Email.eq(ADMIN.0)).one(&c.ctx.db).await?.unwrap();
+    let acme = tenant::Entity::find()
+        .filter(tenant::Column::Name.eq("Acme Retail"))
+        .one(&c.ctx.db)
+        .await?
+        .ok_or("no Acme tenant in the demo data")?;
+    let admin =
+        user::Entity::find().filter(user::Column::Email.eq(ADMIN.0)).one(&c.ctx.db).await?.ok_or("no Acme admin")?;
     let caller = domain::Caller {
         user_id: admin.id,
         role: domain::Role::TenantAdmin,
@@ -543,7 +548,7 @@ fn server_binary() -> Res<PathBuf> {
 async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let base = format!("http://127.0.0.1:{port}");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
     let log = std::fs::File::create(c._dir.0.join("server.log"))?;
     let child = std::process::Command::new(server_binary()?)
         .current_dir(&workspace)
@@ -618,9 +623,9 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     let fds_before = open_fds(pid);
 
     // 10,000 long polls at once, over several clients (each opens its own connections).
-    let clients: Vec<reqwest::Client> = (0..8)
-        .map(|_| reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(0).build().unwrap())
-        .collect();
+    let clients = (0..8)
+        .map(|_| reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(0).build())
+        .collect::<Result<Vec<_>, _>>()?;
     let opened = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, credential) in fleet.agents.iter().enumerate() {

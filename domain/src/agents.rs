@@ -17,25 +17,25 @@ pub struct Signals {
 impl Signals {
     /// The signal a long poll for `server_id` waits on.
     pub fn subscribe(&self, server_id: Uuid) -> Arc<Notify> {
-        self.waiting.lock().unwrap().entry(server_id).or_default().clone()
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(server_id).or_default().clone()
     }
 
     /// Forgets the signal once no poll holds it.
     pub fn release(&self, server_id: Uuid) {
-        let mut map = self.waiting.lock().unwrap();
+        let mut map = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.get(&server_id).is_some_and(|n| Arc::strong_count(n) == 1) {
             map.remove(&server_id);
         }
     }
 
     pub fn wake(&self, server_id: Uuid) {
-        if let Some(n) = self.waiting.lock().unwrap().get(&server_id) {
+        if let Some(n) = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&server_id) {
             n.notify_waiters();
         }
     }
 
     pub fn waiting(&self) -> usize {
-        self.waiting.lock().unwrap().len()
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 }
 

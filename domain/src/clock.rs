@@ -27,12 +27,12 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
-        *self.0.lock().expect("clock lock") += by;
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().expect("clock lock")
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

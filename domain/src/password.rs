@@ -6,6 +6,10 @@ use std::sync::OnceLock;
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
+    // Allowed: with the default parameters and a fresh salt the only errors argon2 has (bad
+    // parameters, a salt or output of the wrong length) cannot happen, and a password that
+    // could not be hashed must not be stored some other way.
+    #[allow(clippy::expect_used)]
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .expect("argon2 with default parameters cannot fail")

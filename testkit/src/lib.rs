@@ -2,6 +2,9 @@
 //! database ([`spawn_app`]), tenants and users made for the test ([`TestApp::create_tenant`]),
 //! sign-in helpers, typed calls, a real SMTP server ([`SmtpSink`]) and `TEST_LOG=1` logs.
 
+// Test code: a panic is a failed test, which is what an unexpected error there should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod console;
 pub mod demo;
 mod fixtures;

@@ -30,11 +30,7 @@ impl Transports {
     pub fn from_config(config: &Config) -> Result<Self, String> {
         let mail: Arc<dyn MailTransport> = Arc::new(SmtpMailer::new(&config.smtp)?);
         let sms: Arc<dyn SmsGateway> = match &config.sms.gateway_url {
-            Some(url) => Arc::new(HttpSmsGateway::new(
-                url,
-                config.sms.account.clone(),
-                config.sms.token.as_ref().map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
-            )),
+            Some(url) => Arc::new(HttpSmsGateway::new(url, config.sms.account.clone(), config.sms.token.clone())?),
             None => Arc::new(DevSmsGateway),
         };
         Ok(Self { mail, sms })

@@ -1,6 +1,7 @@
 //! SMS and voice calls. The real gateway is an HTTP API (a Twilio-style form post); in
 //! development, messages stay in the outbox where operators and tests read them.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 #[async_trait::async_trait]
@@ -16,19 +17,22 @@ pub struct HttpSmsGateway {
     client: reqwest::Client,
     url: String,
     account: Option<String>,
-    token: Option<String>,
+    token: Option<SecretString>,
 }
 
 impl HttpSmsGateway {
-    pub fn new(url: &str, account: Option<String>, token: Option<String>) -> Self {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("HTTP client");
-        Self { client, url: url.trim_end_matches('/').to_owned(), account, token }
+    pub fn new(url: &str, account: Option<String>, token: Option<SecretString>) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .map_err(|e| format!("cannot set up the SMS gateway's HTTP client: {e}"))?;
+        Ok(Self { client, url: url.trim_end_matches('/').to_owned(), account, token })
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<(), String> {
         let mut req = self.client.post(format!("{}/{path}", self.url)).form(form);
         if let Some(account) = &self.account {
-            req = req.basic_auth(account, self.token.as_deref());
+            req = req.basic_auth(account, self.token.as_ref().map(|t| t.expose_secret()));
         }
         let res = req.send().await.map_err(|e| format!("SMS gateway unreachable: {e}"))?;
         if res.status().is_success() {

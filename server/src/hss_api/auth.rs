@@ -109,10 +109,11 @@ pub fn string_to_sign(date: &str, canonical_request: &str) -> String {
 }
 
 /// The hex HMAC-SHA256 of the string to sign under the secret key.
-pub fn signature(secret: &str, string_to_sign: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+pub fn signature(secret: &str, string_to_sign: &str) -> Result<String, ApiError> {
+    // HMAC takes keys of any length, so this error cannot happen; it is still an answer, not a panic.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| ApiError::Internal)?;
     mac.update(string_to_sign.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    Ok(hex(&mac.finalize().into_bytes()))
 }
 
 /// The parts of an `SDK-HMAC-SHA256` Authorization header.
@@ -231,7 +232,7 @@ pub async fn authenticate(State(ctx): State<Ctx>, request: Request, next: Next) 
             &payload_hash,
         );
         let date = header(&parts.headers, DATE_HEADER).unwrap_or_default();
-        let expected = signature(&holder.secret, &string_to_sign(date, &canonical));
+        let expected = signature(&holder.secret, &string_to_sign(date, &canonical))?;
         if !same(expected.as_bytes(), auth.signature.as_bytes()) {
             return Err(ApiError::BadSignature(format!(
                 "the request signature does not match: check the secret key of {} and that the request is sent as signed",
@@ -312,7 +313,7 @@ mod tests {
             )
         );
         assert_eq!(
-            signature(SK, &string_to_sign("20261123T130000Z", &canonical)),
+            signature(SK, &string_to_sign("20261123T130000Z", &canonical)).unwrap(),
             "a823eec7f9be2b70f6f1319073ba6f7a9b8fa357385bae0bffdd92bc88b681e2"
         );
     }
@@ -332,7 +333,7 @@ mod tests {
         let body = br#"{"name":"t1","display_name":"T"}"#;
         let canonical = canonical_request("post", &path, "", &headers, &signed, &hex_sha256(body));
         assert_eq!(
-            signature(SK, &string_to_sign("20261123T130000Z", &canonical)),
+            signature(SK, &string_to_sign("20261123T130000Z", &canonical)).unwrap(),
             "187a4c2ec4ebf4dd11a5882537cb74d14ad8238898e6a9919cbb8546e35a834b"
         );
     }

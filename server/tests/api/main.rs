@@ -1,6 +1,9 @@
 //! The server's integration tests, one binary with a module per area, so the console links
 //! once. Each scenario runs against the real server on SQLite and on PostgreSQL.
 
+// Test code: a panic is a failed test, which is what an unexpected error there should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod accounts;

@@ -52,10 +52,12 @@ impl World {
         two_factor_config::Entity::find_by_id(id).one(&self.app.ctx.db).await.unwrap().unwrap()
     }
 
-    /// Lets the apply delay pass and runs the due jobs: the newest revision is handed over.
-    async fn hand_over(&self) {
+    /// Lets the apply delay pass and runs the due jobs: the newest revision is handed over
+    /// (by this call or by the console's own worker, whichever leases the job first).
+    async fn hand_over(&self, id: uuid::Uuid) {
         self.app.clock.advance(self.app.ctx.rollout.apply_delay);
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
+        eventually("the revision is handed over", || async { self.config(id).await.phase == "delivering" }).await;
     }
 }
 
@@ -67,7 +69,7 @@ async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
     let ctx = &w.app.ctx;
     for round in 0..15 {
         let handed = w.save(s.id, if round % 2 == 0 { ENABLE } else { Action::Disable }).await;
-        w.hand_over().await;
+        w.hand_over(s.id).await;
         // The agent acknowledges the handed-over revision while four saves race each other.
         let ack = domain::agents::acknowledge(ctx, &s, handed, Ok(()), "10.0.0.1");
         let saves = futures::future::join_all((0..4).map(|_| w.save(s.id, ENABLE)));
@@ -113,7 +115,7 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     .await
     .unwrap();
     let on = w.save(s.id, Action::Enable { method: Method::Sms, topic_id: Some(t.id) }).await;
-    w.hand_over().await;
+    w.hand_over(s.id).await;
     assert!(domain::agents::acknowledge(ctx, &s, on, Ok(()), "10.0.0.1").await.unwrap());
 
     w.save(s.id, Action::Disable).await;
