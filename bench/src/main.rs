@@ -357,14 +357,14 @@ async fn bench_list(c: &Console, backend: Backend) -> Res<()> {
     let searches = [("no filter", ""), ("name filter \"web-0421\"", "web-0421"), ("broad name filter \"web\"", "web")];
     for (label, search) in searches {
         let form = [
-            ("search", search),
-            ("status", ""),
-            ("os_type", ""),
-            ("method", ""),
-            ("sort", ""),
-            ("region", ""),
-            ("page", "1"),
-            ("page_size", "10"),
+            ("query[search]", search),
+            ("query[status]", ""),
+            ("query[os_type]", ""),
+            ("query[method]", ""),
+            ("query[sort]", ""),
+            ("query[region]", ""),
+            ("query[page]", "1"),
+            ("query[page_size]", "10"),
         ];
         let (p50, p95, body) = latencies(|| c.call("two-factor/list", &form, Some(&cookie))).await?;
         let v: serde_json::Value = serde_json::from_str(&body)?;
@@ -413,15 +413,11 @@ async fn bench_list(c: &Console, backend: Backend) -> Res<()> {
 
 async fn bench_enable(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
     let cookie = c.sign_in().await?;
-    let ids = fleet.enable.iter().map(Uuid::to_string).collect::<Vec<_>>().join(",");
+    let ids: Vec<String> = fleet.enable.iter().map(Uuid::to_string).collect();
+    let mut form: Vec<(&str, &str)> = ids.iter().map(|id| ("change[server_ids][]", id.as_str())).collect();
+    form.extend([("change[action]", "enable"), ("change[method]", "code")]);
     let started = Instant::now();
-    let res = c
-        .call(
-            "two-factor/save",
-            &[("server_ids", &ids), ("action", "enable"), ("method", "code"), ("topic_id", "")],
-            Some(&cookie),
-        )
-        .await?;
+    let res = c.call("two-factor/save", &form, Some(&cookie)).await?;
     let took = started.elapsed();
     let status = res.status();
     let body = res.text().await?;
@@ -740,14 +736,14 @@ async fn bench_list_after(c: &Console, backend: Backend) -> Res<()> {
     let cookie = c.sign_in().await?;
     let target = backend.list_target_ms();
     let form = [
-        ("search", ""),
-        ("status", "enabling"),
-        ("os_type", ""),
-        ("method", ""),
-        ("sort", ""),
-        ("region", ""),
-        ("page", "1"),
-        ("page_size", "10"),
+        ("query[search]", ""),
+        ("query[status]", "enabling"),
+        ("query[os_type]", ""),
+        ("query[method]", ""),
+        ("query[sort]", ""),
+        ("query[region]", ""),
+        ("query[page]", "1"),
+        ("query[page_size]", "10"),
     ];
     let (p50, p95, body) = latencies(|| c.call("two-factor/list", &form, Some(&cookie))).await?;
     let v: serde_json::Value = serde_json::from_str(&body)?;

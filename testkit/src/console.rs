@@ -184,20 +184,13 @@ impl TestApp {
     /// The 2FA tab's list (`two-factor/list`): page 1 of 100, no filters, except the fields in
     /// `given`.
     pub async fn list_two_factor(&self, cookie: Option<&str>, given: &[(&str, &str)]) -> Response {
-        let mut form: Vec<(&str, &str)> = vec![
-            ("search", ""),
-            ("status", ""),
-            ("os_type", ""),
-            ("method", ""),
-            ("sort", ""),
-            ("region", ""),
-            ("page", "1"),
-            ("page_size", "100"),
-        ];
+        let mut form: Vec<(String, &str)> = vec![("query[page_size]".into(), "100")];
         for (k, v) in given {
-            form.retain(|(key, _)| key != k);
-            form.push((k, v));
+            let key = format!("query[{k}]");
+            form.retain(|(have, _)| *have != key);
+            form.push((key, v));
         }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         self.call("two-factor/list", &form, cookie).await
     }
 

@@ -1,7 +1,10 @@
 //! The Two-Factor Authentication tab: the server list with 2FA status, Enable / Disable /
 //! Change Topic, cancel and retry, and agent install commands.
 
-use crate::models::{AppError, ChangeResult, TopicOption, TwoFactorPage};
+use crate::models::{
+    two_factor::{TwoFactorChange, TwoFactorQuery},
+    AppError, ChangeResult, TopicOption, TwoFactorPage,
+};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -39,34 +42,13 @@ mod convert {
     pub fn refused(r: Vec<domain::two_factor::Refused>) -> Vec<RefusedServer> {
         r.into_iter().map(|r| RefusedServer { name: r.server_name, reasons: r.reasons }).collect()
     }
-
-    pub fn ids(list: &str) -> Result<Vec<uuid::Uuid>, crate::models::AppError> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                uuid::Uuid::parse_str(s).map_err(|_| {
-                    domain::DomainError::validation("server_ids", format!("{s:?} is not a server id")).into()
-                })
-            })
-            .collect()
-    }
 }
 
-/// One page of the tab. `page` counts from 1; empty filters match everything.
+/// One page of the tab.
 #[server(prefix = "/api", endpoint = "two-factor/list")]
-#[allow(clippy::too_many_arguments)]
-pub async fn list_two_factor(
-    search: String,
-    status: String,
-    os_type: String,
-    method: String,
-    sort: String,
-    region: String,
-    page: u64,
-    page_size: u64,
-) -> Result<TwoFactorPage, AppError> {
+pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result<TwoFactorPage, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
+    let TwoFactorQuery { search, status, os_type, method, sort, region, page, page_size } = query;
     let offset = domain::servers::page_offset(page, page_size)?;
     let q = domain::two_factor::ListQuery {
         search: Some(search),
@@ -121,36 +103,31 @@ pub async fn usable_topics() -> Result<Vec<TopicOption>, AppError> {
         .collect())
 }
 
-/// Enable (`method` sms or code, `topic_id` for sms), Disable or Change Topic for the servers in
-/// `server_ids` (comma-separated).
+/// Enable (`method` sms or code, `topic_id` for sms), Disable or Change Topic.
 #[server(prefix = "/api", endpoint = "two-factor/save")]
-pub async fn save_two_factor(
-    server_ids: String,
-    action: String,
-    method: String,
-    topic_id: String,
-) -> Result<ChangeResult, AppError> {
+pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, AppError> {
+    use crate::models::two_factor::{ChangeAction, LoginMethod};
     use domain::{rollout::Method, two_factor::Action, DomainError};
     let (ctx, caller) = super::ssr::caller().await?;
-    let ids = convert::ids(&server_ids)?;
     let topic = || -> Result<uuid::Uuid, AppError> {
-        uuid::Uuid::parse_str(topic_id.trim())
-            .map_err(|_| DomainError::validation("topic", "choose a topic whose subscribers receive the codes").into())
+        change.topic_id.ok_or_else(|| {
+            DomainError::validation("topic", "choose a topic whose subscribers receive the codes").into()
+        })
     };
-    let action = match action.as_str() {
-        "enable" => match method.as_str() {
-            "sms" => Action::Enable { method: Method::Sms, topic_id: Some(topic()?) },
-            "code" => Action::Enable { method: Method::Code, topic_id: None },
-            _ => {
+    let action = match change.action {
+        ChangeAction::Enable => match change.method {
+            Some(LoginMethod::Sms) => Action::Enable { method: Method::Sms, topic_id: Some(topic()?) },
+            Some(LoginMethod::Code) => Action::Enable { method: Method::Code, topic_id: None },
+            None => {
                 return Err(
                     DomainError::validation("method", "must be sms (SMS/Email) or code (verification code)").into()
                 )
             }
         },
-        "disable" => Action::Disable,
-        "change_topic" => Action::ChangeTopic { topic_id: topic()? },
-        _ => return Err(DomainError::validation("action", "must be enable, disable or change_topic").into()),
+        ChangeAction::Disable => Action::Disable,
+        ChangeAction::ChangeTopic => Action::ChangeTopic { topic_id: topic()? },
     };
+    let ids = change.server_ids;
     let actor = super::ssr::actor(&caller).await;
     let out = domain::two_factor::save(&ctx, &caller, &actor, &ids, action).await?;
     Ok(ChangeResult { changed: out.saved.len(), refused: convert::refused(out.refused) })
@@ -158,18 +135,18 @@ pub async fn save_two_factor(
 
 /// Cancels changes still waiting for the apply delay.
 #[server(prefix = "/api", endpoint = "two-factor/cancel")]
-pub async fn cancel_two_factor(server_ids: String) -> Result<ChangeResult, AppError> {
+pub async fn cancel_two_factor(#[server(default)] server_ids: Vec<uuid::Uuid>) -> Result<ChangeResult, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     let actor = super::ssr::actor(&caller).await;
-    let out = domain::two_factor::cancel(&ctx, &caller, &actor, &convert::ids(&server_ids)?).await?;
+    let out = domain::two_factor::cancel(&ctx, &caller, &actor, &server_ids).await?;
     Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
 }
 
 /// Tries failed changes again.
 #[server(prefix = "/api", endpoint = "two-factor/retry")]
-pub async fn retry_two_factor(server_ids: String) -> Result<ChangeResult, AppError> {
+pub async fn retry_two_factor(#[server(default)] server_ids: Vec<uuid::Uuid>) -> Result<ChangeResult, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     let actor = super::ssr::actor(&caller).await;
-    let out = domain::two_factor::retry(&ctx, &caller, &actor, &convert::ids(&server_ids)?).await?;
+    let out = domain::two_factor::retry(&ctx, &caller, &actor, &server_ids).await?;
     Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
 }

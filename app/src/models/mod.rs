@@ -3,6 +3,7 @@
 
 mod access_keys;
 mod error;
+pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]

@@ -116,16 +116,17 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     assert_eq!(r["os_name"], "Debian GNU/Linux 12 (bookworm)");
     assert!(r["readiness"].as_array().unwrap().iter().all(|f| f["blocker"] == false), "{r}");
 
-    let ids = format!(
-        "{},{}",
-        r["id"].as_str().unwrap(),
-        row(&app, &admin, "e2e-bad").await.unwrap()["id"].as_str().unwrap()
-    );
+    let bad_id = row(&app, &admin, "e2e-bad").await.unwrap()["id"].as_str().unwrap().to_owned();
     let saved = json(
         &app,
         &admin,
         "two-factor/save",
-        &[("server_ids", &ids), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+        &[
+            ("change[server_ids][]", r["id"].as_str().unwrap()),
+            ("change[server_ids][]", &bad_id),
+            ("change[action]", "enable"),
+            ("change[method]", "code"),
+        ],
     )
     .await;
     assert_eq!(saved["changed"], 2);
@@ -162,13 +163,7 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
 
     // Disable: the files go back to what they were.
     let good_id = r["id"].as_str().unwrap().to_owned();
-    json(
-        &app,
-        &admin,
-        "two-factor/save",
-        &[("server_ids", &good_id), ("action", "disable"), ("method", ""), ("topic_id", "")],
-    )
-    .await;
+    json(&app, &admin, "two-factor/save", &[("change[server_ids][]", &good_id), ("change[action]", "disable")]).await;
     app.clock.advance(chrono::Duration::seconds(300));
     wait_for("e2e-good", "disabled").await;
     assert_eq!(std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap(), pam_before);
@@ -241,7 +236,13 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
     let res = http
         .post(format!("{base}/api/two-factor/save"))
         .header("cookie", &cookie)
-        .form(&[("server_ids", list.join(",").as_str()), ("action", "enable"), ("method", "code"), ("topic_id", "")])
+        .form(
+            &list
+                .iter()
+                .map(|id| ("change[server_ids][]", id.as_str()))
+                .chain([("change[action]", "enable"), ("change[method]", "code")])
+                .collect::<Vec<_>>(),
+        )
         .send()
         .await
         .unwrap();

@@ -118,7 +118,7 @@ async fn an_install_token_never_takes_over_a_server_with_an_agent(backend: Backe
     let first = s.register(&s.install_token().await, "web-01").await;
     s.ok(
         "two-factor/save",
-        &[("server_ids", &first.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+        &[("change[server_ids][]", &first.server_id), ("change[action]", "enable"), ("change[method]", "code")],
     )
     .await;
     s.app.clock.advance(chrono::Duration::seconds(300));
@@ -178,7 +178,7 @@ async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Ba
     let old = s.register(&s.install_token().await, "db-01").await;
     s.ok(
         "two-factor/save",
-        &[("server_ids", &old.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+        &[("change[server_ids][]", &old.server_id), ("change[action]", "enable"), ("change[method]", "code")],
     )
     .await;
     s.app.clock.advance(chrono::Duration::seconds(300));
@@ -442,7 +442,7 @@ async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
     let out = s
         .ok(
             "two-factor/save",
-            &[("server_ids", &agent.server_id), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+            &[("change[server_ids][]", &agent.server_id), ("change[action]", "enable"), ("change[method]", "code")],
         )
         .await;
     assert_eq!(out["changed"], 0, "{out}");

@@ -28,6 +28,13 @@ struct FakeAgentClient<'a> {
     server_id: String,
 }
 
+/// The form of a `two-factor/save`: `change[server_ids][]` once per server.
+fn change_form<'a>(ids: &[&'a str], action: &'a str, method: &'a str, topic: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut form: Vec<(&str, &str)> = ids.iter().map(|id| ("change[server_ids][]", *id)).collect();
+    form.extend([("change[action]", action), ("change[method]", method), ("change[topic_id]", topic)]);
+    form
+}
+
 fn facts(hostname: &str) -> Value {
     json!({
         "hostname": hostname, "ips": ["10.0.0.7", "fd00::7"], "os_type": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
@@ -63,14 +70,7 @@ impl Setup {
     }
 
     async fn save(&self, ids: &[&str], action: &str, method: &str, topic: &str) -> reqwest::Response {
-        let ids = ids.join(",");
-        self.app
-            .call(
-                "two-factor/save",
-                &[("server_ids", &ids), ("action", action), ("method", method), ("topic_id", topic)],
-                Some(&self.admin),
-            )
-            .await
+        self.app.call("two-factor/save", &change_form(ids, action, method, topic), Some(&self.admin)).await
     }
 
     async fn install_token(&self) -> String {
@@ -216,7 +216,7 @@ async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledg
     let row = s.row("edge-01").await;
     assert_eq!(row["status"], "failed");
     assert!(row["failure"].as_str().unwrap().contains("sshd -t failed"), "{row}");
-    let retried = s.json("two-factor/retry", &[("server_ids", &agent.server_id)]).await;
+    let retried = s.json("two-factor/retry", &[("server_ids[]", &agent.server_id)]).await;
     assert_eq!(retried["changed"], 1);
     assert_eq!(s.row("edge-01").await["status"], "disabling");
 
@@ -238,13 +238,13 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
 
     // Cancel while waiting: the job never runs.
     assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
-    let canceled = s.json("two-factor/cancel", &[("server_ids", &id)]).await;
+    let canceled = s.json("two-factor/cancel", &[("server_ids[]", &id)]).await;
     assert_eq!(canceled["changed"], 1);
     assert_eq!(s.row("edge-02").await["status"], "disabled");
     s.app.clock.advance(DELAY * 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(agent.poll(0, 0).await.is_none());
-    let again = s.json("two-factor/cancel", &[("server_ids", &id)]).await;
+    let again = s.json("two-factor/cancel", &[("server_ids[]", &id)]).await;
     assert_eq!(again["changed"], 0);
     assert!(again["refused"][0]["reasons"][0].as_str().unwrap().contains("no pending change"), "{again}");
 
@@ -336,20 +336,14 @@ async fn another_tenants_servers_and_topics_are_refused_and_nothing_changes(back
     let before = configs().await;
 
     for (action, topic) in [("enable", ""), ("disable", ""), ("change_topic", acme_topic.as_str())] {
-        let res = s
-            .app
-            .call(
-                "two-factor/save",
-                &[("server_ids", &acme_server), ("action", action), ("method", "code"), ("topic_id", topic)],
-                Some(&globex),
-            )
-            .await;
+        let res =
+            s.app.call("two-factor/save", &change_form(&[&acme_server], action, "code", topic), Some(&globex)).await;
         assert_eq!(res.status(), 422, "{action}");
         let body = res.text().await.unwrap();
         assert!(body.contains("no such server"), "{body}");
     }
     for endpoint in ["two-factor/cancel", "two-factor/retry"] {
-        let res = s.app.call(endpoint, &[("server_ids", &acme_server)], Some(&globex)).await;
+        let res = s.app.call(endpoint, &[("server_ids[]", &acme_server)], Some(&globex)).await;
         assert_eq!(res.status(), 422, "{endpoint}");
     }
     // Globex's own server with Acme's topic.
@@ -358,35 +352,17 @@ async fn another_tenants_servers_and_topics_are_refused_and_nothing_changes(back
     let globex_server = globex_list["items"][0]["id"].as_str().unwrap().to_owned();
     let res = s
         .app
-        .call(
-            "two-factor/save",
-            &[("server_ids", &globex_server), ("action", "enable"), ("method", "sms"), ("topic_id", &acme_topic)],
-            Some(&globex),
-        )
+        .call("two-factor/save", &change_form(&[&globex_server], "enable", "sms", &acme_topic), Some(&globex))
         .await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("no such topic"));
     assert_eq!(configs().await, before, "nothing changed");
 
     // Without a session, or as an end user.
-    let res = s
-        .app
-        .call(
-            "two-factor/save",
-            &[("server_ids", &acme_server), ("action", "disable"), ("method", ""), ("topic_id", "")],
-            None,
-        )
-        .await;
+    let res = s.app.call("two-factor/save", &change_form(&[&acme_server], "disable", "", ""), None).await;
     assert_eq!(res.status(), 401);
     let alice = s.app.sign_in(ALICE).await;
-    let res = s
-        .app
-        .call(
-            "two-factor/save",
-            &[("server_ids", &acme_server), ("action", "disable"), ("method", ""), ("topic_id", "")],
-            Some(&alice),
-        )
-        .await;
+    let res = s.app.call("two-factor/save", &change_form(&[&acme_server], "disable", "", ""), Some(&alice)).await;
     assert_eq!(res.status(), 403);
     assert_eq!(configs().await, before);
 }
@@ -398,27 +374,25 @@ on_both_databases!(
 async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
     let s = setup(backend).await;
     let id = s.row("acme-web-01").await["id"].as_str().unwrap().to_owned();
-    let cases: &[(&str, &str, &str, &str, &str)] = &[
-        ("", "enable", "code", "", "select at least one server"),
-        ("not-an-id", "enable", "code", "", "is not a server id"),
-        (&id, "explode", "code", "", "action: must be enable, disable or change_topic"),
-        (&id, "enable", "voice", "", "method: must be sms"),
-        (&id, "enable", "sms", "", "topic: choose a topic"),
-        (&id, "change_topic", "", "00000000-0000-0000-0000-000000000000", "no such topic"),
+    // A value that cannot be read is a 400 naming the field; a readable but wrong change, a 422.
+    let cases: &[(&[&str], &str, &str, &str, u16, &str)] = &[
+        (&[], "enable", "code", "", 422, "select at least one server"),
+        (&["not-an-id"], "enable", "code", "", 400, "server_ids: \"not-an-id\" is not a server id"),
+        (&[&id], "explode", "code", "", 400, "action: must be enable, disable or change_topic"),
+        (&[&id], "enable", "voice", "", 400, "method: must be sms"),
+        (&[&id], "enable", "", "", 422, "method: must be sms"),
+        (&[&id], "enable", "sms", "", 422, "topic: choose a topic"),
+        (&[&id], "change_topic", "", "not-a-topic", 400, "topic_id: \"not-a-topic\" is not a topic id"),
+        (&[&id], "change_topic", "", "00000000-0000-0000-0000-000000000000", 422, "no such topic"),
     ];
-    for (ids, action, method, topic, expected) in cases {
-        let res = s
-            .app
-            .call(
-                "two-factor/save",
-                &[("server_ids", ids), ("action", action), ("method", method), ("topic_id", topic)],
-                Some(&s.admin),
-            )
-            .await;
-        assert_eq!(res.status(), 422, "{action} {method}");
-        let body = res.text().await.unwrap();
+    for (ids, action, method, topic, status, expected) in cases {
+        let res = s.app.call("two-factor/save", &change_form(ids, action, method, topic), Some(&s.admin)).await;
+        assert_eq!(res.status(), *status, "{action} {method} {topic}");
+        // The message as sent, not JSON-escaped.
+        let body: Value = res.json().await.unwrap();
+        let message = body.get("Request").map(|m| m.as_str().unwrap().to_owned()).unwrap_or_else(|| body.to_string());
         for part in expected.split(": ") {
-            assert!(body.contains(part), "{expected:?} in {body}");
+            assert!(message.contains(part), "{expected:?} in {message}");
         }
     }
     // A topic without a confirmed subscription cannot carry codes.
@@ -556,7 +530,7 @@ async fn two_replicas_run_each_job_once(backend: Backend) {
         .app
         .call(
             "two-factor/save",
-            &[("server_ids", &list.join(",")), ("action", "enable"), ("method", "code"), ("topic_id", "")],
+            &change_form(&list.iter().map(String::as_str).collect::<Vec<_>>(), "enable", "code", ""),
             Some(&s.admin),
         )
         .await;

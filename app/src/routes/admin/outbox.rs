@@ -3,18 +3,20 @@
 //! come masked from the rules layer; they never reach this page.
 
 use crate::{
-    components::status::{status_badge, DataTable, Loaded, PageHeader},
+    components::{
+        poll::poll_every,
+        status::{status_badge, DataTable, Loaded, PageHeader},
+    },
     functions::audit::list_outbox,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use std::time::Duration;
 
 #[component]
 pub fn OutboxPage() -> impl IntoView {
     let messages = Resource::new(|| (), |_| list_outbox());
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || messages.refetch(), std::time::Duration::from_secs(5));
-    });
+    poll_every(Duration::from_secs(5), move || messages.refetch());
     view! {
         <Title text="Outbox" />
         <PageHeader title="Outbox" crumbs=&["Administration"]>

@@ -5,13 +5,17 @@
 use crate::{
     components::{
         layout::RegionState,
+        poll::poll_every,
         status::{Badge, DataTable, FormResult, Loaded, PageHeader},
     },
     functions::{
         agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
-        two_factor::{cancel_two_factor, list_two_factor, retry_two_factor, save_two_factor, usable_topics},
+        two_factor::{list_two_factor, usable_topics, CancelTwoFactor, RetryTwoFactor, SaveTwoFactor},
     },
-    models::{AppError, ChangeResult, TwoFactorPage, TwoFactorRow},
+    models::{
+        two_factor::{ChangeAction, LoginMethod, TwoFactorQuery},
+        AppError, ChangeResult, TwoFactorPage, TwoFactorRow,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,56 +23,42 @@ use leptos_router::{
     components::{Form, A},
     hooks::use_query_map,
 };
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
 
-/// The dialog's action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Enable,
-    Disable,
-    ChangeTopic,
-}
-
-impl Kind {
-    fn title(self) -> &'static str {
-        match self {
-            Kind::Enable => "Enable 2FA",
-            Kind::Disable => "Disable 2FA",
-            Kind::ChangeTopic => "Change Topic",
-        }
-    }
-
-    fn action(self) -> &'static str {
-        match self {
-            Kind::Enable => "enable",
-            Kind::Disable => "disable",
-            Kind::ChangeTopic => "change_topic",
-        }
+fn title(action: ChangeAction) -> &'static str {
+    match action {
+        ChangeAction::Enable => "Enable 2FA",
+        ChangeAction::Disable => "Disable 2FA",
+        ChangeAction::ChangeTopic => "Change Topic",
     }
 }
 
 #[derive(Clone, Debug)]
 struct Dialog {
-    kind: Kind,
+    action: ChangeAction,
     rows: Vec<TwoFactorRow>,
 }
 
-/// What the page shares with its parts.
+/// What the page shares with its parts. The list is keyed on the actions' versions, so it
+/// loads again after each save, cancel and retry.
 #[derive(Clone, Copy)]
 struct TabState {
     selected: RwSignal<BTreeMap<String, TwoFactorRow>>,
     dialog: RwSignal<Option<Dialog>>,
-    /// The last cancel / retry, for its message.
-    quick: RwSignal<Option<Result<ChangeResult, AppError>>>,
-    /// Bumped to load the list again (a counter: the resource refetches when its key changes).
-    refresh: RwSignal<u64>,
+    save: ServerAction<SaveTwoFactor>,
+    cancel: ServerAction<CancelTwoFactor>,
+    retry: ServerAction<RetryTwoFactor>,
 }
 
 impl TabState {
-    fn reload(&self) {
-        self.refresh.update(|n| *n += 1);
+    fn open(&self, action: ChangeAction, rows: Vec<TwoFactorRow>) {
+        if !rows.is_empty() {
+            // The dialog shows this save's outcome, not the last one's.
+            self.save.value().set(None);
+            self.dialog.set(Some(Dialog { action, rows }));
+        }
     }
 }
 
@@ -84,30 +74,50 @@ pub fn TwoFactorPage() -> impl IntoView {
     let state = TabState {
         selected: RwSignal::new(BTreeMap::new()),
         dialog: RwSignal::new(None),
-        quick: RwSignal::new(None),
-        refresh: RwSignal::new(0),
+        save: ServerAction::new(),
+        cancel: ServerAction::new(),
+        retry: ServerAction::new(),
     };
     let servers = Resource::new(
         move || {
-            (
-                state.refresh.get(),
-                param("search"),
-                param("status"),
-                param("os"),
-                param("method"),
-                param("sort"),
-                region.get(),
-                page(),
-                size(),
-            )
+            let query = TwoFactorQuery {
+                search: param("search"),
+                status: param("status"),
+                os_type: param("os"),
+                method: param("method"),
+                sort: param("sort"),
+                region: region.get(),
+                page: page(),
+                page_size: size(),
+            };
+            (state.save.version().get(), state.cancel.version().get(), state.retry.version().get(), query)
         },
-        |(_, search, status, os, method, sort, region, page, size)| {
-            list_two_factor(search, status, os, method, sort, region, page, size)
-        },
+        |(_, _, _, query)| list_two_factor(query),
     );
     // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s.
+    poll_every(Duration::from_secs(2), move || servers.refetch());
+    // The message above the list: the newest cancel, retry, or save that left nothing refused
+    // (a save with refusals keeps its dialog open and shows them there).
+    let outcome = RwSignal::new(None::<Result<ChangeResult, AppError>>);
     Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || state.reload(), std::time::Duration::from_secs(2));
+        if let Some(r) = state.cancel.value().get() {
+            outcome.set(Some(r));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = state.retry.value().get() {
+            outcome.set(Some(r));
+        }
+    });
+    Effect::new(move |_| {
+        let Some(r) = state.save.value().get() else { return };
+        if r.is_ok() {
+            state.selected.set(BTreeMap::new());
+        }
+        if matches!(&r, Ok(c) if c.refused.is_empty()) {
+            state.dialog.set(None);
+            outcome.set(Some(r));
+        }
     });
     // A new page or filter starts a new selection.
     Effect::new(move |_| {
@@ -115,12 +125,7 @@ pub fn TwoFactorPage() -> impl IntoView {
         state.selected.set(BTreeMap::new());
     });
 
-    let open = move |kind: Kind| {
-        let rows: Vec<TwoFactorRow> = state.selected.get_untracked().into_values().collect();
-        if !rows.is_empty() {
-            state.dialog.set(Some(Dialog { kind, rows }));
-        }
-    };
+    let open = move |action: ChangeAction| state.open(action, state.selected.get_untracked().into_values().collect());
     let none_selected = move || state.selected.read().is_empty();
     let select = move |name: &'static str, label: &'static str, options: &'static [(&'static str, &'static str)]| {
         view! {
@@ -186,16 +191,16 @@ pub fn TwoFactorPage() -> impl IntoView {
                 </div>
             </Form>
             <div class="toolbar batch-bar" role="group" aria-label="Batch actions">
-                <button class="button button-primary" disabled=none_selected on:click=move |_| open(Kind::Enable)>
+                <button class="button button-primary" disabled=none_selected on:click=move |_| open(ChangeAction::Enable)>
                     "Enable 2FA"
                 </button>
-                <button class="button button-secondary" disabled=none_selected on:click=move |_| open(Kind::Disable)>
+                <button class="button button-secondary" disabled=none_selected on:click=move |_| open(ChangeAction::Disable)>
                     "Disable 2FA"
                 </button>
                 <button
                     class="button button-secondary"
                     disabled=none_selected
-                    on:click=move |_| open(Kind::ChangeTopic)
+                    on:click=move |_| open(ChangeAction::ChangeTopic)
                 >
                     "Change Topic"
                 </button>
@@ -206,7 +211,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                     }}
                 </span>
             </div>
-            <FormResult value=state.quick success=|r: ChangeResult| outcome_text(&r, "changed") />
+            <FormResult value=outcome success=|r: ChangeResult| outcome_text(&r, "changed") />
             <Loaded
                 resource=servers
                 ok=move |page| {
@@ -382,14 +387,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         Some("code") => "Verification code",
         _ => "--",
     };
-    let one = move |kind: Kind, row: TwoFactorRow| state.dialog.set(Some(Dialog { kind, rows: vec![row] }));
-    let quick = move |cancel: bool, id: String| {
-        leptos::task::spawn_local(async move {
-            let r = if cancel { cancel_two_factor(id).await } else { retry_two_factor(id).await };
-            state.quick.set(Some(r));
-            state.reload();
-        });
-    };
+    let one = move |action: ChangeAction, row: TwoFactorRow| state.open(action, vec![row]);
     let ops = {
         let row = s.clone();
         let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
@@ -404,7 +402,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             <button
                                 class="link-button"
                                 aria-label=format!("Enable 2FA on {name}")
-                                on:click=move |_| one(Kind::Enable, r1.clone())
+                                on:click=move |_| one(ChangeAction::Enable, r1.clone())
                             >
                                 "Enable"
                             </button>
@@ -416,7 +414,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             <button
                                 class="link-button"
                                 aria-label=format!("Disable 2FA on {}", r2.name)
-                                on:click=move |_| one(Kind::Disable, r2.clone())
+                                on:click=move |_| one(ChangeAction::Disable, r2.clone())
                             >
                                 "Disable"
                             </button>
@@ -425,7 +423,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                 {(s.status == "enabled" && s.method.as_deref() == Some("sms"))
                     .then(|| {
                         view! {
-                            <button class="link-button" on:click=move |_| one(Kind::ChangeTopic, r3.clone())>
+                            <button class="link-button" on:click=move |_| one(ChangeAction::ChangeTopic, r3.clone())>
                                 "Change Topic"
                             </button>
                         }
@@ -433,17 +431,23 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                 {moving
                     .then(|| {
                         view! {
-                            <button class="link-button danger" on:click=move |_| quick(true, id1.clone())>
-                                "Cancel"
-                            </button>
+                            <ActionForm action=state.cancel>
+                                <input type="hidden" name="server_ids[]" value=id1 />
+                                <button type="submit" class="link-button danger">
+                                    "Cancel"
+                                </button>
+                            </ActionForm>
                         }
                     })}
                 {(s.status == "failed")
                     .then(|| {
                         view! {
-                            <button class="link-button" on:click=move |_| quick(false, id2.clone())>
-                                "Retry"
-                            </button>
+                            <ActionForm action=state.retry>
+                                <input type="hidden" name="server_ids[]" value=id2 />
+                                <button type="submit" class="link-button">
+                                    "Retry"
+                                </button>
+                            </ActionForm>
                         }
                     })} <A href=format!("/hss/servers/{}", row.id)>"Details"</A>
             </div>
@@ -485,195 +489,180 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
     }
 }
 
+/// Enable, Disable or Change Topic for the dialog's servers: a form for `two-factor/save`.
 #[component]
 fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
-    let kind = dialog.kind;
-    let method = RwSignal::new("sms".to_owned());
-    let topic = RwSignal::new(String::new());
-    let topics = Resource::new(|| (), |_| usable_topics());
-    let result = RwSignal::new(None::<Result<ChangeResult, AppError>>);
-    let busy = RwSignal::new(false);
-    let ids: String = dialog.rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(",");
-    let needs_topic = move || kind == Kind::ChangeTopic || (kind == Kind::Enable && method.get() == "sms");
-    let close = move || state.dialog.set(None);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let ids = ids.clone();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let r = save_two_factor(ids, kind.action().to_owned(), method.get_untracked(), topic.get_untracked()).await;
-            busy.set(false);
-            let done = matches!(&r, Ok(c) if c.refused.is_empty());
-            if r.is_ok() {
-                state.selected.set(BTreeMap::new());
-                state.reload();
-            }
-            if done {
-                state.quick.set(Some(r));
-                state.dialog.set(None);
-            } else {
-                result.set(Some(r));
-            }
-        });
+    let Dialog { action, rows } = dialog;
+    let method = RwSignal::new(LoginMethod::Sms);
+    let needs_topic = move || {
+        action == ChangeAction::ChangeTopic || (action == ChangeAction::Enable && method.get() == LoginMethod::Sms)
     };
-    let rows = dialog.rows.clone();
-    let note = match kind {
-        Kind::Enable => {
+    let note = match action {
+        ChangeAction::Enable => {
             "Enabling 2FA modifies the system login configuration (PAM and sshd) of the servers. It takes effect after the apply delay; until then you can cancel it."
         }
-        Kind::Disable => {
+        ChangeAction::Disable => {
             "Disabling 2FA restores the system login configuration of the servers. It takes effect after the apply delay; until then you can cancel it."
         }
-        Kind::ChangeTopic => {
+        ChangeAction::ChangeTopic => {
             "Login codes will go to the new topic's confirmed endpoints after the apply delay; until then you can cancel it."
         }
     };
     view! {
         <div class="modal-backdrop">
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
-                <form on:submit=submit>
-                    <h2 id="dialog-title">{kind.title()}</h2>
-                    {(kind == Kind::Enable)
-                        .then(|| {
-                            view! {
-                                <fieldset class="field">
-                                    <legend>"Method"</legend>
-                                    <label class="radio">
-                                        <input
-                                            type="radio"
-                                            name="method"
-                                            value="sms"
-                                            prop:checked=move || method.get() == "sms"
-                                            on:change=move |_| method.set("sms".into())
-                                        />
-                                        "SMS/Email"
-                                    </label>
-                                    <label class="radio">
-                                        <input
-                                            type="radio"
-                                            name="method"
-                                            value="code"
-                                            prop:checked=move || method.get() == "code"
-                                            on:change=move |_| method.set("code".into())
-                                        />
-                                        "Verification code"
-                                    </label>
-                                </fieldset>
-                            }
-                        })}
+                <ActionForm action=state.save>
+                    <h2 id="dialog-title">{title(action)}</h2>
+                    <input type="hidden" name="change[action]" value=action.as_str() />
+                    {rows
+                        .iter()
+                        .map(|r| view! { <input type="hidden" name="change[server_ids][]" value=r.id.clone() /> })
+                        .collect_view()}
+                    {(action == ChangeAction::Enable).then(|| view! { <MethodPicker method /> })}
                     <Show when=needs_topic>
-                        <div class="field">
-                            <label for="dialog-topic">"Topic"</label>
-                            <Transition fallback=|| {
-                                view! { <p class="muted">"Loading topics…"</p> }
-                            }>
-                                {move || Suspend::new(async move {
-                                    match topics.await {
-                                        Ok(list) if list.is_empty() => {
-                                            view! {
-                                                <p class="form-error">
-                                                    "No topic has a confirmed subscription yet. "
-                                                    <A href="/smn/topics">"Create a topic"</A>
-                                                    " and confirm a subscription first."
-                                                </p>
-                                            }
-                                                .into_any()
-                                        }
-                                        Ok(list) => {
-                                            if topic.get_untracked().is_empty() {
-                                                topic.set(list[0].id.clone());
-                                            }
-                                            view! {
-                                                <select
-                                                    id="dialog-topic"
-                                                    prop:value=move || topic.get()
-                                                    on:change=move |ev| topic.set(event_target_value(&ev))
-                                                >
-                                                    {list
-                                                        .into_iter()
-                                                        .map(|t| {
-                                                            view! {
-                                                                <option value=t
-                                                                    .id
-                                                                    .clone()>
-                                                                    {format!("{} ({})", t.display_name, t.name)}
-                                                                </option>
-                                                            }
-                                                        })
-                                                        .collect_view()}
-                                                </select>
-                                                <p class="hint">
-                                                    "Only topics with at least one confirmed subscription. "
-                                                    <A href="/smn/topics">"Create a topic"</A>
-                                                </p>
-                                            }
-                                                .into_any()
-                                        }
-                                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                                    }
-                                })}
-                            </Transition>
-                        </div>
+                        <TopicPicker />
                     </Show>
-                    <h3>{format!("Selected servers ({})", rows.len())}</h3>
-                    <ul class="dialog-servers">
-                        {rows
-                            .into_iter()
-                            .map(|r| {
-                                let show_readiness = kind == Kind::Enable;
-                                let blocked = show_readiness && r.readiness.iter().any(|f| f.blocker);
-                                view! {
-                                    <li data-server=r.name.clone()>
-                                        <b>{r.name.clone()}</b>
-                                        " "
-                                        <span class="muted small">{r.ip.clone()}</span>
-                                        {if !show_readiness {
-                                            ().into_any()
-                                        } else if blocked {
+                    <SelectedServers rows show_readiness=action == ChangeAction::Enable />
+                    <p class="note" role="note">
+                        {note}
+                    </p>
+                    <FormResult value=state.save.value() success=|r: ChangeResult| outcome_text(&r, "changed") />
+                    <div class="form-actions">
+                        <button type="submit" class="button button-primary" disabled=move || state.save.pending().get()>
+                            "OK"
+                        </button>
+                        <button type="button" class="button button-secondary" on:click=move |_| state.dialog.set(None)>
+                            "Close"
+                        </button>
+                    </div>
+                </ActionForm>
+            </div>
+        </div>
+    }
+}
+
+/// SMS/Email (codes to a topic's endpoints) or Verification code (the end user's own factors).
+#[component]
+fn MethodPicker(method: RwSignal<LoginMethod>) -> impl IntoView {
+    let radio = move |value: LoginMethod, label: &'static str| {
+        view! {
+            <label class="radio">
+                <input
+                    type="radio"
+                    name="change[method]"
+                    value=value.as_str()
+                    prop:checked=move || method.get() == value
+                    on:change=move |_| method.set(value)
+                />
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="field">
+            <legend>"Method"</legend>
+            {radio(LoginMethod::Sms, "SMS/Email")}
+            {radio(LoginMethod::Code, "Verification code")}
+        </fieldset>
+    }
+}
+
+/// The topic whose confirmed endpoints receive the codes: only topics with at least one
+/// confirmed subscription are offered.
+#[component]
+fn TopicPicker() -> impl IntoView {
+    let topics = Resource::new(|| (), |_| usable_topics());
+    view! {
+        <div class="field">
+            <label for="dialog-topic">"Topic"</label>
+            <Transition fallback=|| {
+                view! { <p class="muted">"Loading topics…"</p> }
+            }>
+                {move || Suspend::new(async move {
+                    match topics.await {
+                        Ok(list) if list.is_empty() => {
+                            view! {
+                                <p class="form-error">
+                                    "No topic has a confirmed subscription yet. "
+                                    <A href="/smn/topics">"Create a topic"</A>
+                                    " and confirm a subscription first."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            view! {
+                                <select id="dialog-topic" name="change[topic_id]">
+                                    {list
+                                        .into_iter()
+                                        .map(|t| {
+                                            view! {
+                                                <option value=t.id>{format!("{} ({})", t.display_name, t.name)}</option>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </select>
+                                <p class="hint">
+                                    "Only topics with at least one confirmed subscription. "
+                                    <A href="/smn/topics">"Create a topic"</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// The servers the change is for; when enabling, each with its readiness: blockers (the
+/// server is refused) and warnings.
+#[component]
+fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoView {
+    view! {
+        <h3>{format!("Selected servers ({})", rows.len())}</h3>
+        <ul class="dialog-servers">
+            {rows
+                .into_iter()
+                .map(|r| {
+                    let blocked = r.readiness.iter().any(|f| f.blocker);
+                    view! {
+                        <li data-server=r.name.clone()>
+                            <b>{r.name.clone()}</b>
+                            " "
+                            <span class="muted small">{r.ip.clone()}</span>
+                            {show_readiness
+                                .then(|| {
+                                    view! {
+                                        {if blocked {
                                             view! { <Badge kind="err" text="Blocked".into() /> }.into_any()
                                         } else {
                                             view! { <Badge kind="ok" text="Ready".into() /> }.into_any()
                                         }}
-                                        {show_readiness
-                                            .then(|| {
-                                                view! {
-                                                    <ul class="readiness">
-                                                        {r
-                                                            .readiness
-                                                            .into_iter()
-                                                            .map(|f| {
-                                                                let class = if f.blocker { "blocker" } else { "warning" };
-                                                                view! {
-                                                                    <li class=class>
-                                                                        {if f.blocker { "Blocker: " } else { "Warning: " }}
-                                                                        {f.message}
-                                                                    </li>
-                                                                }
-                                                            })
-                                                            .collect_view()}
-                                                    </ul>
-                                                }
-                                            })}
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                    <p class="note" role="note">
-                        {note}
-                    </p>
-                    <FormResult value=result success=|r: ChangeResult| outcome_text(&r, "changed") />
-                    <div class="form-actions">
-                        <button type="submit" class="button button-primary" disabled=move || busy.get()>
-                            "OK"
-                        </button>
-                        <button type="button" class="button button-secondary" on:click=move |_| close()>
-                            "Close"
-                        </button>
-                    </div>
-                </form>
-            </div>
-        </div>
+                                        <ul class="readiness">
+                                            {r
+                                                .readiness
+                                                .into_iter()
+                                                .map(|f| {
+                                                    let class = if f.blocker { "blocker" } else { "warning" };
+                                                    view! {
+                                                        <li class=class>
+                                                            {if f.blocker { "Blocker: " } else { "Warning: " }}
+                                                            {f.message}
+                                                        </li>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </ul>
+                                    }
+                                })}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
     }
 }
 

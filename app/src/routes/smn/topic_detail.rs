@@ -2,7 +2,10 @@
 //! publishing a message to its confirmed endpoints.
 
 use crate::{
-    components::status::{status_badge, DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        poll::poll_every,
+        status::{status_badge, DataTable, FormResult, Loaded, PageHeader},
+    },
     functions::topics::{
         get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
     },
@@ -10,6 +13,7 @@ use crate::{
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
+use std::time::Duration;
 
 #[component]
 pub fn TopicDetailPage() -> impl IntoView {
@@ -32,9 +36,7 @@ pub fn TopicDetailPage() -> impl IntoView {
         }
     });
     // Endpoints confirm from their own mail or phone: look again every few seconds.
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || subs.refetch(), std::time::Duration::from_secs(5));
-    });
+    poll_every(Duration::from_secs(5), move || subs.refetch());
 
     view! {
         <Title text="Topic" />
