@@ -8,30 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// SMS/Email: codes go to the endpoints of a topic.
-    Sms,
-    /// Verification code: from the end user's own factors.
-    Code,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Sms => "sms",
-            Method::Code => "code",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "sms" => Some(Method::Sms),
-            "code" => Some(Method::Code),
-            _ => None,
-        }
-    }
-}
+pub use proto::Method;
 
 const DEADLINE_REASON: &str = "the agent did not acknowledge within";
 

@@ -10,24 +10,15 @@ pub use error::set_status;
 pub use error::{AppError, FieldError};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    Operator,
-    TenantAdmin,
-    EndUser,
+pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};
+
+/// Where a role lands after signing in.
+pub trait RoleHome {
+    fn home(self) -> &'static str;
 }
 
-impl Role {
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Operator => "Operator",
-            Role::TenantAdmin => "Tenant administrator",
-            Role::EndUser => "User",
-        }
-    }
-
-    /// Where this role lands after signing in.
-    pub fn home(self) -> &'static str {
+impl RoleHome for Role {
+    fn home(self) -> &'static str {
         match self {
             Role::Operator => "/admin/tenants",
             Role::TenantAdmin => "/hss/two-factor",
