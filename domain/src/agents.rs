@@ -43,7 +43,11 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{agent_install_token, server, topic, two_factor_config as config},
+    entities::{
+        agent_install_token,
+        server::{self, AgentStatus},
+        topic, two_factor_config as config,
+    },
     error::{DomainError, DomainResult, FieldError},
     rollout::Ack,
     tokens,
@@ -361,7 +365,7 @@ impl Check for Facts {
         m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
-        m.agent_status = Set("online".into());
+        m.agent_status = Set(AgentStatus::Online.as_str().into());
         m.last_seen_at = Set(Some(now));
     }
 }
@@ -586,7 +590,7 @@ pub async fn report_facts(ctx: &Ctx, s: &server::Model, facts: &Facts) -> Domain
 
 pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
     server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value("online"))
+        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Online))
         .col_expr(server::Column::LastSeenAt, Expr::value(ctx.clock.now()))
         .filter(server::Column::Id.eq(s.id))
         .exec(&ctx.db)
@@ -599,8 +603,8 @@ pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
 pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
     let before = ctx.clock.now() - chrono::Duration::seconds(OFFLINE_AFTER_SECS);
     let res = server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value("offline"))
-        .filter(server::Column::AgentStatus.eq("online"))
+        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Offline))
+        .filter(server::Column::AgentStatus.eq(AgentStatus::Online))
         .filter(server::Column::AgentCredentialHash.is_not_null())
         .filter(server::Column::LastSeenAt.lt(before))
         .exec(&ctx.db)
@@ -611,7 +615,7 @@ pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
 /// The revision handed to this server's agent, if it is newer than `after`.
 pub async fn assignment(ctx: &Ctx, server_id: Uuid, after: i64) -> DomainResult<Option<Assignment>> {
     let Some(c) = config::Entity::find_by_id(server_id)
-        .filter(config::Column::Phase.eq("delivering"))
+        .filter(config::Column::Phase.eq(config::PhaseName::Delivering))
         .filter(config::Column::Revision.gt(after))
         .one(&ctx.db)
         .await?

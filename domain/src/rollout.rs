@@ -68,21 +68,7 @@ pub struct ServerRollout {
 }
 
 /// What the console shows in the 2FA Status column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    Enabled,
-    Disabled,
-    /// On its way; `seconds_left` of the apply delay (0 once handed to the agent).
-    Enabling {
-        seconds_left: i64,
-    },
-    Disabling {
-        seconds_left: i64,
-    },
-    Failed {
-        reason: String,
-    },
-}
+pub use proto::TwoFactorStatus as Status;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RolloutError {
@@ -191,6 +177,20 @@ impl ServerRollout {
             }
             _ => Err(RolloutError::NothingToRetry),
         }
+    }
+
+    /// What is in force: the configuration the agent last acknowledged, if it has 2FA on. A
+    /// failed or canceled change leaves it as it was; before any acknowledgement nothing is.
+    pub fn in_force(&self) -> Option<&Target> {
+        self.applied.as_ref().map(|(_, t)| t).filter(|t| t.enabled)
+    }
+
+    /// The change on its way: saved or handed to the agent, not yet acknowledged.
+    pub fn pending(&self) -> Option<&Target> {
+        self.latest
+            .as_ref()
+            .filter(|r| matches!(r.phase, Phase::Scheduled { .. } | Phase::Delivering { .. }))
+            .map(|r| &r.target)
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> Status {

@@ -8,7 +8,9 @@ pub mod agent;
 
 use serde::{Deserialize, Serialize};
 
-/// Defines `as_str`, `parse` and `ALL` for an enum whose serde names are the given strings.
+/// Defines `as_str`, `parse`, `ALL` and `Display` for an enum, from its variants' strings (the
+/// serde names of this crate's enums, and the stored values of the console's).
+#[macro_export]
 macro_rules! wire_strings {
     ($ty:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
         impl $ty {

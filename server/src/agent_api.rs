@@ -141,9 +141,6 @@ impl From<DomainError> for Failure {
                 "AGENT.0401",
                 "the credential or install token is not valid (unknown, used, expired or replaced)",
             ),
-            DomainError::Validation { field, message } => {
-                fail(StatusCode::UNPROCESSABLE_ENTITY, "AGENT.0422", format!("{field}: {message}"))
-            }
             DomainError::Invalid(errors) => fail(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "AGENT.0422",

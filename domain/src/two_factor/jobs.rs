@@ -3,7 +3,10 @@
 
 use crate::{
     ctx::Ctx,
-    entities::{rollout_job, two_factor_config as config},
+    entities::{
+        rollout_job::{self, JobStatus},
+        two_factor_config::{self as config, PhaseName},
+    },
     error::DomainResult,
     rollout,
 };
@@ -76,11 +79,11 @@ pub async fn run_due_jobs(ctx: &Ctx, owner: &str, limit: u64) -> DomainResult<Ve
     }
     // Finish only jobs still pending and still ours: a save or cancel in between wins.
     rollout_job::Entity::update_many()
-        .col_expr(rollout_job::Column::Status, Expr::value("done"))
+        .col_expr(rollout_job::Column::Status, Expr::value(JobStatus::Done))
         .col_expr(rollout_job::Column::Runs, Expr::col(rollout_job::Column::Runs).add(1))
         .col_expr(rollout_job::Column::FinishedAt, Expr::value(now))
         .filter(rollout_job::Column::Id.is_in(job_ids.clone()))
-        .filter(rollout_job::Column::Status.eq("pending"))
+        .filter(rollout_job::Column::Status.eq(JobStatus::Pending))
         .filter(rollout_job::Column::LeaseOwner.eq(owner))
         .exec(&txn)
         .await?;
@@ -112,10 +115,10 @@ pub async fn fail_overdue(ctx: &Ctx) -> DomainResult<u64> {
     let now = ctx.clock.now();
     let deadline = ctx.rollout.ack_deadline;
     let res = config::Entity::update_many()
-        .col_expr(config::Column::Phase, Expr::value("failed"))
+        .col_expr(config::Column::Phase, Expr::value(PhaseName::Failed))
         .col_expr(config::Column::PhaseAt, Expr::value(now))
         .col_expr(config::Column::FailureReason, Expr::value(rollout::deadline_reason(deadline)))
-        .filter(config::Column::Phase.eq("delivering"))
+        .filter(config::Column::Phase.eq(PhaseName::Delivering))
         .filter(config::Column::PhaseAt.lte(now - deadline))
         .exec(&ctx.db)
         .await?;
@@ -128,7 +131,7 @@ pub async fn handed_over_since(ctx: &Ctx, since: DateTime<Utc>) -> DomainResult<
     Ok(config::Entity::find()
         .select_only()
         .column(config::Column::ServerId)
-        .filter(config::Column::Phase.eq("delivering"))
+        .filter(config::Column::Phase.eq(PhaseName::Delivering))
         .filter(config::Column::PhaseAt.gte(since))
         .into_tuple::<Uuid>()
         .all(&ctx.db)

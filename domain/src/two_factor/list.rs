@@ -4,12 +4,16 @@ use super::store::rollout_of;
 use crate::{
     caller::Caller,
     ctx::Ctx,
-    entities::{server, topic, two_factor_config as config},
+    entities::{
+        server, topic,
+        two_factor_config::{self as config, PhaseName},
+    },
     error::{DomainError, DomainResult, FieldError},
-    rollout::{Method, Status},
+    rollout::{Method, Status, Target},
     search,
     servers::{Page, REGIONS},
 };
+use proto::{OsType, TwoFactorState};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, RelationTrait, TransactionTrait,
@@ -34,7 +38,6 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
-pub const STATUSES: &[&str] = &["enabled", "disabled", "enabling", "disabling", "failed"];
 pub const SORTS: &[&str] = &["name", "-name", "os", "status"];
 pub const MAX_LIMIT: u64 = 200;
 
@@ -42,19 +45,62 @@ pub const MAX_LIMIT: u64 = 200;
 pub struct Row {
     pub server: server::Model,
     pub config: Option<config::Model>,
-    pub topic: Option<topic::Model>,
     pub status: Status,
+    pub effective: Effective,
 }
 
-fn status_condition(status: &str) -> Condition {
-    let moving = || config::Column::Phase.is_in(["scheduled", "delivering"]);
-    let settled = || config::Column::Phase.is_in(["applied", "canceled"]);
+/// One 2FA setting of a server: on or off, and with what.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Setting {
+    pub on: bool,
+    /// While on.
+    pub method: Option<Method>,
+    /// While on with SMS/Email (`None` also if the topic was deleted since).
+    pub topic: Option<topic::Model>,
+}
+
+/// What is in force on a server and what is on its way: the one place the console's tab, the
+/// server page and the HSS API take them from, so that they cannot disagree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effective {
+    /// What the agent last acknowledged. Off before any acknowledgement (also after a failed
+    /// first enable); a canceled or failed change leaves it as it was.
+    pub in_force: Setting,
+    /// The saved change not yet acknowledged (scheduled or handed to the agent).
+    pub pending: Option<Setting>,
+}
+
+impl Effective {
+    fn of(config: Option<&config::Model>, topics: &HashMap<Uuid, topic::Model>) -> Effective {
+        let r = config.map(rollout_of).unwrap_or_default();
+        let setting = |t: &Target| Setting {
+            on: t.enabled,
+            method: t.enabled.then_some(t.method),
+            topic: t.topic_id.filter(|_| t.enabled && t.method == Method::Sms).and_then(|id| topics.get(&id).cloned()),
+        };
+        Effective { in_force: r.in_force().map(setting).unwrap_or_default(), pending: r.pending().map(setting) }
+    }
+
+    /// The topics `of` needs for these configurations.
+    fn topic_ids<'a>(configs: impl Iterator<Item = &'a config::Model>) -> Vec<Uuid> {
+        configs.flat_map(|c| [c.topic_id, c.applied_topic_id]).flatten().collect()
+    }
+
+    /// What the tab's Method and Topic columns show: an enable on its way, else what is in force.
+    pub fn shown(&self) -> &Setting {
+        self.pending.as_ref().filter(|p| p.on).unwrap_or(&self.in_force)
+    }
+}
+
+fn status_condition(status: TwoFactorState) -> Condition {
+    let moving = || config::Column::Phase.is_in([PhaseName::Scheduled, PhaseName::Delivering]);
+    let settled = || config::Column::Phase.is_in([PhaseName::Applied, PhaseName::Canceled]);
     match status {
-        "enabling" => Condition::all().add(moving()).add(config::Column::Enabled.eq(true)),
-        "disabling" => Condition::all().add(moving()).add(config::Column::Enabled.eq(false)),
-        "failed" => Condition::all().add(config::Column::Phase.eq("failed")),
-        "enabled" => Condition::all().add(settled()).add(config::Column::AppliedEnabled.eq(true)),
-        _ => Condition::any()
+        TwoFactorState::Enabling => Condition::all().add(moving()).add(config::Column::Enabled.eq(true)),
+        TwoFactorState::Disabling => Condition::all().add(moving()).add(config::Column::Enabled.eq(false)),
+        TwoFactorState::Failed => Condition::all().add(config::Column::Phase.eq(PhaseName::Failed)),
+        TwoFactorState::Enabled => Condition::all().add(settled()).add(config::Column::AppliedEnabled.eq(true)),
+        TwoFactorState::Disabled => Condition::any()
             .add(config::Column::ServerId.is_null())
             .add(Condition::all().add(settled()).add(config::Column::AppliedEnabled.eq(false))),
     }
@@ -72,10 +118,11 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     let pick = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let (status, os, method, region, sort, text) =
         (pick(&q.status), pick(&q.os_type), pick(&q.method), pick(&q.region), pick(&q.sort), pick(&q.search));
-    if status.as_deref().is_some_and(|s| !STATUSES.contains(&s)) {
+    let state = status.as_deref().and_then(TwoFactorState::parse);
+    if status.is_some() && state.is_none() {
         errors.push(FieldError::new("status", "must be enabled, disabled, enabling, disabling or failed"));
     }
-    if os.as_deref().is_some_and(|s| s != "linux" && s != "windows") {
+    if os.as_deref().is_some_and(|s| OsType::parse(s).is_none()) {
         errors.push(FieldError::new("os_type", "must be linux or windows"));
     }
     if method.as_deref().is_some_and(|s| Method::parse(s).is_none()) {
@@ -114,7 +161,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
             .add(config::Column::Method.eq(m.as_str()))
             .add(Condition::any().add(config::Column::Enabled.eq(true)).add(config::Column::AppliedEnabled.eq(true)));
     }
-    if let Some(s) = &status {
+    if let Some(s) = state {
         cond = cond.add(status_condition(s));
     }
     let joined = || {
@@ -143,39 +190,39 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
         _ => select.order_by_asc(server::Column::Name),
     };
     let found = select.order_by_asc(server::Column::Id).offset(q.offset).limit(q.limit).all(&read).await?;
-    let topic_ids: Vec<Uuid> = found.iter().filter_map(|(_, c)| c.as_ref().and_then(|c| c.topic_id)).collect();
-    let topics: HashMap<Uuid, topic::Model> = if topic_ids.is_empty() {
-        HashMap::new()
-    } else {
-        topic::Entity::find()
-            .filter(topic::Column::Id.is_in(topic_ids))
-            .all(&read)
-            .await?
-            .into_iter()
-            .map(|t| (t.id, t))
-            .collect()
-    };
+    let topics = load_topics(&read, Effective::topic_ids(found.iter().filter_map(|(_, c)| c.as_ref()))).await?;
     read.commit().await?;
     let now = ctx.clock.now();
     let items = found
         .into_iter()
         .map(|(server, config)| {
             let status = config.as_ref().map(rollout_of).unwrap_or_default().status(now);
-            let topic = config.as_ref().and_then(|c| c.topic_id).and_then(|id| topics.get(&id).cloned());
-            Row { server, config, topic, status }
+            let effective = Effective::of(config.as_ref(), &topics);
+            Row { server, config, status, effective }
         })
         .collect();
     Ok(Page { items, total })
+}
+
+async fn load_topics<C: ConnectionTrait>(conn: &C, ids: Vec<Uuid>) -> DomainResult<HashMap<Uuid, topic::Model>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(topic::Entity::find()
+        .filter(topic::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
 }
 
 /// One server of the caller's tenant with its 2FA configuration, as `list` shows it.
 pub async fn get(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<Row> {
     let server = crate::servers::get(ctx, caller, server_id).await?;
     let config = config::Entity::find_by_id(server.id).one(&ctx.db).await?;
-    let topic = match config.as_ref().and_then(|c| c.topic_id) {
-        Some(id) => topic::Entity::find_by_id(id).one(&ctx.db).await?,
-        None => None,
-    };
+    let topics = load_topics(&ctx.db, Effective::topic_ids(config.iter())).await?;
     let status = config.as_ref().map(rollout_of).unwrap_or_default().status(ctx.clock.now());
-    Ok(Row { server, config, topic, status })
+    let effective = Effective::of(config.as_ref(), &topics);
+    Ok(Row { server, config, status, effective })
 }

@@ -9,7 +9,7 @@ mod save;
 mod store;
 
 pub use jobs::{fail_overdue, handed_over_since, run_due_jobs};
-pub use list::{get, list, ListQuery, Row, MAX_LIMIT, SORTS, STATUSES};
+pub use list::{get, list, Effective, ListQuery, Row, Setting, MAX_LIMIT, SORTS};
 pub use save::{cancel, retry, save, usable_topic, usable_topics, Action, BatchOutcome, Refused, SaveOutcome, Saved};
 pub use store::{lock_servers, rollout_of, store};
 

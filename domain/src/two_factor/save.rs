@@ -8,11 +8,15 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{rollout_job, server, subscription, topic},
+    entities::{
+        rollout_job::{self, JobStatus},
+        server, subscription, topic,
+    },
     error::{DomainError, DomainResult, FieldError},
     rollout::{Method, Phase, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
+use proto::SubscriptionStatus;
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -79,7 +83,7 @@ pub async fn usable_topic(ctx: &Ctx, tenant_id: Uuid, topic_id: Uuid) -> DomainR
         .ok_or_else(|| DomainError::validation("topic", "no such topic"))?;
     let confirmed = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
-        .filter(subscription::Column::Status.eq("confirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()))
         .count(&ctx.db)
         .await?;
     if confirmed == 0 {
@@ -100,7 +104,7 @@ pub async fn usable_topics(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<topic
     let confirmed: HashSet<Uuid> = subscription::Entity::find()
         .select_only()
         .column(subscription::Column::TopicId)
-        .filter(subscription::Column::Status.eq("confirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()))
         .filter(subscription::Column::TenantId.eq(tenant_id))
         .into_tuple::<Uuid>()
         .all(&ctx.db)
@@ -134,8 +138,8 @@ pub async fn save(
     let mut errors = vec![];
     let servers = match tenant_servers(ctx, tenant_id, server_ids).await {
         Ok(s) => s,
-        Err(DomainError::Validation { field, message }) => {
-            errors.push(FieldError { field, message });
+        Err(DomainError::Invalid(bad)) => {
+            errors.extend(bad);
             vec![]
         }
         Err(e) => return Err(e),
@@ -148,8 +152,8 @@ pub async fn save(
         Action::Enable { method: Method::Sms, topic_id: Some(id) } | Action::ChangeTopic { topic_id: id } => {
             match usable_topic(ctx, tenant_id, *id).await {
                 Ok(t) => Some(t),
-                Err(DomainError::Validation { field, message }) => {
-                    errors.push(FieldError { field, message });
+                Err(DomainError::Invalid(bad)) => {
+                    errors.extend(bad);
                     None
                 }
                 Err(e) => return Err(e),
@@ -221,10 +225,10 @@ pub async fn save(
     let saved_ids: Vec<Uuid> = outcome.saved.iter().map(|s| s.server_id).collect();
     for chunk in saved_ids.chunks(CHUNK) {
         rollout_job::Entity::update_many()
-            .col_expr(rollout_job::Column::Status, Expr::value("superseded"))
+            .col_expr(rollout_job::Column::Status, Expr::value(JobStatus::Superseded))
             .col_expr(rollout_job::Column::FinishedAt, Expr::value(now))
             .filter(rollout_job::Column::ServerId.is_in(chunk.iter().copied()))
-            .filter(rollout_job::Column::Status.eq("pending"))
+            .filter(rollout_job::Column::Status.eq(JobStatus::Pending))
             .exec(&txn)
             .await?;
     }
@@ -284,7 +288,7 @@ fn new_job(
         server_id: Set(server_id),
         revision: Set(revision),
         due_at: Set(now + delay),
-        status: Set("pending".into()),
+        status: Set(JobStatus::Pending.as_str().into()),
         lease_owner: Set(None),
         lease_until: Set(None),
         runs: Set(0),
@@ -371,10 +375,10 @@ async fn change_each(
         match change(&mut r, now, delay) {
             Ok(new_revision) => {
                 rollout_job::Entity::update_many()
-                    .col_expr(rollout_job::Column::Status, Expr::value("canceled"))
+                    .col_expr(rollout_job::Column::Status, Expr::value(JobStatus::Canceled))
                     .col_expr(rollout_job::Column::FinishedAt, Expr::value(now))
                     .filter(rollout_job::Column::ServerId.eq(s.id))
-                    .filter(rollout_job::Column::Status.eq("pending"))
+                    .filter(rollout_job::Column::Status.eq(JobStatus::Pending))
                     .exec(&txn)
                     .await?;
                 if let Some(revision) = new_revision {

@@ -2,7 +2,10 @@
 
 use super::CHUNK;
 use crate::{
-    entities::{server, two_factor_config as config},
+    entities::{
+        server,
+        two_factor_config::{self as config, PhaseName},
+    },
     error::DomainResult,
     rollout::{Method, Phase, Revision, ServerRollout, Target},
 };
@@ -16,12 +19,12 @@ use uuid::Uuid;
 
 fn phase_of(c: &config::Model) -> Phase {
     let at = c.phase_at.unwrap_or(c.updated_at);
-    match c.phase.as_str() {
-        "scheduled" => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
-        "delivering" => Phase::Delivering { since: at },
-        "failed" => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
-        "canceled" => Phase::Canceled { at },
-        _ => Phase::Applied { at },
+    match PhaseName::parse(&c.phase) {
+        Some(PhaseName::Scheduled) => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
+        Some(PhaseName::Delivering) => Phase::Delivering { since: at },
+        Some(PhaseName::Failed) => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
+        Some(PhaseName::Canceled) => Phase::Canceled { at },
+        Some(PhaseName::Applied) | None => Phase::Applied { at },
     }
 }
 
@@ -55,12 +58,12 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
     let target =
         latest.map(|l| l.target.clone()).unwrap_or(Target { enabled: false, method: Method::Code, topic_id: None });
     let (phase, due_at, phase_at, reason) = match latest.map(|l| &l.phase) {
-        Some(Phase::Scheduled { due_at }) => ("scheduled", Some(*due_at), Some(now), None),
-        Some(Phase::Delivering { since }) => ("delivering", None, Some(*since), None),
-        Some(Phase::Applied { at }) => ("applied", None, Some(*at), None),
-        None => ("applied", None, Some(now), None),
-        Some(Phase::Failed { at, reason }) => ("failed", None, Some(*at), Some(reason.clone())),
-        Some(Phase::Canceled { at }) => ("canceled", None, Some(*at), None),
+        Some(Phase::Scheduled { due_at }) => (PhaseName::Scheduled, Some(*due_at), Some(now), None),
+        Some(Phase::Delivering { since }) => (PhaseName::Delivering, None, Some(*since), None),
+        Some(Phase::Applied { at }) => (PhaseName::Applied, None, Some(*at), None),
+        None => (PhaseName::Applied, None, Some(now), None),
+        Some(Phase::Failed { at, reason }) => (PhaseName::Failed, None, Some(*at), Some(reason.clone())),
+        Some(Phase::Canceled { at }) => (PhaseName::Canceled, None, Some(*at), None),
     };
     let applied = r.applied.as_ref();
     config::ActiveModel {
@@ -71,7 +74,7 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
         topic_id: Set(target.topic_id),
         updated_at: Set(now),
         revision: Set(latest.map_or(0, |l| l.number)),
-        phase: Set(phase.to_owned()),
+        phase: Set(phase.as_str().to_owned()),
         due_at: Set(due_at),
         phase_at: Set(phase_at),
         failure_reason: Set(reason),

@@ -11,7 +11,9 @@ use crate::{
         agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
         two_factor::{cancel_two_factor, list_two_factor, retry_two_factor, save_two_factor, usable_topics},
     },
-    models::{AppError, ChangeResult, TwoFactorPage, TwoFactorRow},
+    models::{
+        AppError, ChangeResult, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus, PAGE_SIZES,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -20,8 +22,6 @@ use leptos_router::{
     hooks::use_query_map,
 };
 use std::collections::BTreeMap;
-
-const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
 
 /// The dialog's action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -355,12 +355,13 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             });
         }
     };
-    let status = match s.status.as_str() {
-        "enabled" => view! { <Badge kind="ok" text="Enabled".into() /> }.into_any(),
-        "enabling" | "disabling" => {
-            let word = if s.status == "enabling" { "Enabling…" } else { "Disabling…" };
-            let left = if s.seconds_left > 0 {
-                format!("applies in {}", clock(s.seconds_left))
+    let status = match &s.status {
+        TwoFactorStatus::Enabled => view! { <Badge kind="ok" text="Enabled".into() /> }.into_any(),
+        TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } => {
+            let word =
+                if matches!(s.status, TwoFactorStatus::Enabling { .. }) { "Enabling…" } else { "Disabling…" };
+            let left = if *seconds_left > 0 {
+                format!("applies in {}", clock(*seconds_left))
             } else {
                 "waiting for the agent".to_owned()
             };
@@ -370,17 +371,17 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             }
             .into_any()
         }
-        "failed" => view! {
+        TwoFactorStatus::Failed { reason } => view! {
             <Badge kind="err" text="Failed".into() />
-            <div class="small error-text">{s.failure.clone().unwrap_or_default()}</div>
+            <div class="small error-text">{reason.clone()}</div>
         }
         .into_any(),
-        _ => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
+        TwoFactorStatus::Disabled => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
     };
-    let method = match s.method.as_deref() {
-        Some("sms") => "SMS/Email",
-        Some("code") => "Verification code",
-        _ => "--",
+    let method = match s.method {
+        Some(Method::Sms) => "SMS/Email",
+        Some(Method::Code) => "Verification code",
+        None => "--",
     };
     let one = move |kind: Kind, row: TwoFactorRow| state.dialog.set(Some(Dialog { kind, rows: vec![row] }));
     let quick = move |cancel: bool, id: String| {
@@ -395,10 +396,14 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
         let (id1, id2) = (row.id.clone(), row.id.clone());
         let name = row.name.clone();
-        let moving = (s.status == "enabling" || s.status == "disabling") && s.seconds_left > 0;
+        let state_is = |st: TwoFactorState| s.status.state() == st;
+        let moving = matches!(
+            s.status,
+            TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } if seconds_left > 0
+        );
         view! {
             <div class="row-actions">
-                {(s.status == "disabled" || s.status == "failed")
+                {(state_is(TwoFactorState::Disabled) || state_is(TwoFactorState::Failed))
                     .then(|| {
                         view! {
                             <button
@@ -410,7 +415,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </button>
                         }
                     })}
-                {(s.status == "enabled")
+                {state_is(TwoFactorState::Enabled)
                     .then(|| {
                         view! {
                             <button
@@ -422,7 +427,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </button>
                         }
                     })}
-                {(s.status == "enabled" && s.method.as_deref() == Some("sms"))
+                {(state_is(TwoFactorState::Enabled) && s.method == Some(Method::Sms))
                     .then(|| {
                         view! {
                             <button class="link-button" on:click=move |_| one(Kind::ChangeTopic, r3.clone())>
@@ -438,7 +443,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </button>
                         }
                     })}
-                {(s.status == "failed")
+                {state_is(TwoFactorState::Failed)
                     .then(|| {
                         view! {
                             <button class="link-button" on:click=move |_| quick(false, id2.clone())>
@@ -449,7 +454,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             </div>
         }
     };
-    let (row_name, row_status) = (s.name.clone(), s.status.clone());
+    let (row_name, row_status) = (s.name.clone(), s.status.as_str());
     view! {
         <tr data-server=row_name data-status=row_status>
             <td class="check">
