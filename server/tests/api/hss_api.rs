@@ -544,14 +544,7 @@ async fn hss_hosts_and_config(backend: Backend) {
     assert_eq!(row["auth_type"], "code");
 
     // SMS needs a topic with a confirmed subscription.
-    let mut create = topics(&app, &key, Method::POST);
-    create.body = Some(json!({ "name": "sms-codes", "display_name": "Acme Codes" }));
-    let (_, body) = answer(send(&app, &key, &create).await).await;
-    let urn = body["topic_urn"].as_str().unwrap().to_owned();
-    let mut add =
-        Req::new(&app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
-    add.body = Some(json!({ "protocol": "sms", "endpoint": "+8613800000001" }));
-    assert_eq!(send(&app, &key, &add).await.status(), 201);
+    let urn = sms_topic(&app, &key, "sms-codes", "Acme Codes", "+8613800000001").await;
     let sms = json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "topic_display_name": "Acme Codes", "host_id_list": [id] });
     let (status, body) = answer(send(&app, &key, &config_req(&app, &key, sms.clone())).await).await;
     assert_eq!(status, 422, "{body}");
@@ -618,6 +611,19 @@ async fn hss_hosts_and_config(backend: Backend) {
     assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], false);
 }
 on_both_databases!(hss_hosts_and_config, hss_hosts_and_config);
+
+/// A new topic with one (unconfirmed) SMS subscription; its URN.
+async fn sms_topic(app: &TestApp, key: &Key, name: &str, display_name: &str, phone: &str) -> String {
+    let mut create = topics(app, key, Method::POST);
+    create.body = Some(json!({ "name": name, "display_name": display_name }));
+    let (_, body) = answer(send(app, key, &create).await).await;
+    let urn = body["topic_urn"].as_str().unwrap().to_owned();
+    let mut add =
+        Req::new(app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
+    add.body = Some(json!({ "protocol": "sms", "endpoint": phone }));
+    assert_eq!(send(app, key, &add).await.status(), 201);
+    urn
+}
 
 /// The host's agent reports on its newest revision: applied (`Ok`) or failed with a reason.
 /// These hosts have no agent, so the report is written as the agent API's ack would leave it.
@@ -689,14 +695,7 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     agree(row, host_row(&app, &key, &a.name).await, (true, Some("code"), None), "after a canceled disable");
 
     // A failed first enable: nothing is in force, so neither shows a method or topic.
-    let mut create = topics(&app, &key, Method::POST);
-    create.body = Some(json!({ "name": "agree-codes", "display_name": "Agree Codes" }));
-    let (_, body) = answer(send(&app, &key, &create).await).await;
-    let urn = body["topic_urn"].as_str().unwrap().to_owned();
-    let mut add =
-        Req::new(&app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
-    add.body = Some(json!({ "protocol": "sms", "endpoint": "+8613800000002" }));
-    assert_eq!(send(&app, &key, &add).await.status(), 201);
+    let urn = sms_topic(&app, &key, "agree-codes", "Agree Codes", "+8613800000002").await;
     confirm_all(&app).await;
     let id = b.id.to_string();
     save(json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "host_id_list": [id] })).await;
