@@ -3,124 +3,11 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-/// What the agent knows about its host; sent at registration and on every facts report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Facts {
-    pub hostname: String,
-    pub ips: Vec<String>,
-    /// Always `"linux"` from this agent.
-    pub os_type: String,
-    pub os_name: String,
-    /// For example `OpenSSH_9.2p1`; `None` when sshd could not be run.
-    pub openssh_version: Option<String>,
-    pub sshd_use_pam: Option<bool>,
-    pub sshd_kbd_interactive: Option<bool>,
-    pub sshd_permit_empty_passwords: Option<bool>,
-    pub selinux: Option<SelinuxMode>,
-    pub agent_version: String,
-    pub conflicting_software: Vec<String>,
-    pub must_change_password_accounts: Vec<String>,
-    /// sshd `Match` blocks that change a setting 2FA depends on (the console blocks 2FA on them).
-    pub sshd_match_overrides: Vec<MatchOverride>,
-}
-
-/// A setting 2FA depends on (`UsePAM`, `KbdInteractiveAuthentication`,
-/// `AuthenticationMethods`) inside an sshd `Match` block. The console's
-/// `domain::readiness::SshdMatchOverride`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatchOverride {
-    pub file: String,
-    /// 1-based line of the setting in `file`.
-    pub line: u32,
-    /// The `Match` criteria, e.g. `User deploy`.
-    pub criteria: String,
-    pub keyword: String,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SelinuxMode {
-    Enforcing,
-    Permissive,
-    Disabled,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RegisterRequest {
-    pub install_token: String,
-    pub facts: Facts,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RegisterResponse {
-    pub server_id: Uuid,
-    pub credential: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HeartbeatRequest {
-    pub agent_version: String,
-    pub applied_revision: i64,
-}
-
-/// How a login proves the second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// A code sent to the endpoints of a notification topic.
-    Sms,
-    /// A code from the end user's own factors.
-    Code,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Sms => "sms",
-            Method::Code => "code",
-        }
-    }
-}
-
-/// One desired 2FA configuration of this server, as the console hands it out.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Revision {
-    pub revision: i64,
-    pub enabled: bool,
-    /// Required when `enabled`; a console may leave it out of a disabling revision.
-    #[serde(default)]
-    pub method: Option<Method>,
-    #[serde(default)]
-    pub topic_urn: Option<String>,
-    pub server_id: Uuid,
-    /// Ignored: the PAM module asks the console the agent was configured with (`--console`).
-    #[serde(default)]
-    pub console_url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AckRequest {
-    pub revision: i64,
-    pub ok: bool,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AckResponse {
-    /// False when the revision is no longer the newest; not an error.
-    pub accepted: bool,
-}
-
-/// The body of every 4xx/5xx answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error_code: String,
-    pub error_msg: String,
-}
+pub use proto::agent::{
+    AckRequest, AckResponse, ApiError as ErrorBody, Assignment, Facts, HeartbeatRequest, RegisterRequest,
+    RegisterResponse, SelinuxMode, SshdMatchOverride,
+};
+pub use proto::Method;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -232,7 +119,7 @@ impl ApiClient {
     }
 
     /// Long-polls for a revision newer than `after`; `None` when the console has none after `wait` seconds.
-    pub async fn poll_config(&self, after: i64, wait: u64) -> Result<Option<Revision>, ApiError> {
+    pub async fn poll_config(&self, after: i64, wait: u64) -> Result<Option<Assignment>, ApiError> {
         const CALL: &str = "config";
         let wait = wait.min(MAX_POLL_WAIT);
         let req = self

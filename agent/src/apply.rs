@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::api::Revision;
+use crate::api::Assignment;
 use crate::cli::is_real_root;
 use crate::files::{read_optional, remove_if_exists, write_atomic};
 use crate::sshd::{self, SshdPaths};
@@ -112,7 +112,7 @@ impl Applier {
     }
 
     /// Applies `rev`: back up, write, `sshd -t`, and restore on any failure.
-    pub fn apply(&self, rev: &Revision) -> Result<(), ApplyError> {
+    pub fn apply(&self, rev: &Assignment) -> Result<(), ApplyError> {
         let targets = self.plan(rev).map_err(ApplyError::Refused)?;
         let snapshot =
             self.snapshot().map_err(|e| ApplyError::Refused(format!("cannot read the current files: {e}")))?;
@@ -160,7 +160,7 @@ impl Applier {
     }
 
     /// Works out the new content of every managed file without writing anything.
-    fn plan(&self, rev: &Revision) -> Result<Vec<(&'static str, Target)>, String> {
+    fn plan(&self, rev: &Assignment) -> Result<Vec<(&'static str, Target)>, String> {
         let pam_path = self.path(PAM_SSHD);
         let pam_text = read_optional(&pam_path)
             .map_err(|e| format!("cannot read {}: {e}", pam_path.display()))?

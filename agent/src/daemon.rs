@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::{interval, sleep, MissedTickBehavior};
 
-use crate::api::{AckRequest, ApiClient, ApiError, Facts, Revision};
+use crate::api::{AckRequest, ApiClient, ApiError, Assignment, Facts};
 use crate::apply::{Applier, ApplyError, Reload};
 use crate::cli::Options;
 use crate::facts;
@@ -265,7 +265,7 @@ impl Agent {
     }
 
     /// Applies a revision and records it as applied on success; returns the ack to send.
-    async fn apply(&mut self, rev: &Revision) -> (AckRequest, Result<(), ApplyError>) {
+    async fn apply(&mut self, rev: &Assignment) -> (AckRequest, Result<(), ApplyError>) {
         if let Some(state) = &self.state {
             if rev.server_id != state.server_id {
                 tracing::warn!(expected = %state.server_id, got = %rev.server_id, "revision names another server id");
@@ -326,7 +326,7 @@ fn retry_later(sent: Result<(), ApiError>, ack: AckRequest) -> Result<Option<Ack
     }
 }
 
-async fn poll_after(client: ApiClient, after: i64, wait: u64, delay: Duration) -> Result<Option<Revision>, ApiError> {
+async fn poll_after(client: ApiClient, after: i64, wait: u64, delay: Duration) -> Result<Option<Assignment>, ApiError> {
     if !delay.is_zero() {
         sleep(delay).await;
     }

@@ -23,7 +23,7 @@ pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
     Facts {
         hostname: hostname(root, name),
         ips: ip_addresses(),
-        os_type: "linux".to_owned(),
+        os_type: proto::OsType::Linux.as_str().to_owned(),
         os_name: os_name(root),
         openssh_version: sshd::version(sshd_bin),
         sshd_use_pam: settings.use_pam,

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::api::MatchOverride;
+use crate::api::SshdMatchOverride;
 
 /// The settings the console's readiness rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -257,7 +257,7 @@ const MATCH_KEYWORDS: [(&str, &str); 4] = [
 /// Every `UsePAM`, `KbdInteractiveAuthentication` (or its old name) and `AuthenticationMethods`
 /// inside a `Match` block of sshd_config or the files it includes, with where it is.
 /// Paths are reported as the server sees them (without a sandbox root).
-pub fn match_overrides(paths: &SshdPaths) -> Vec<MatchOverride> {
+pub fn match_overrides(paths: &SshdPaths) -> Vec<SshdMatchOverride> {
     let mut out = Vec::new();
     let main = paths.config_file();
     if let Ok(text) = fs::read_to_string(&main) {
@@ -272,7 +272,7 @@ fn collect_matches(
     text: &str,
     mut criteria: Option<String>,
     depth: usize,
-    out: &mut Vec<MatchOverride>,
+    out: &mut Vec<SshdMatchOverride>,
 ) {
     for d in directives(text) {
         match d.key.as_str() {
@@ -293,7 +293,7 @@ fn collect_matches(
             key => {
                 let Some(c) = &criteria else { continue };
                 if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
-                    out.push(MatchOverride {
+                    out.push(SshdMatchOverride {
                         file: paths.shown(file),
                         line: d.line,
                         criteria: c.clone(),
@@ -411,7 +411,7 @@ mod tests {
         )
         .unwrap();
         let found = match_overrides(&paths);
-        let show = |o: &MatchOverride| format!("{}:{} [{}] {} {}", o.file, o.line, o.criteria, o.keyword, o.value);
+        let show = |o: &SshdMatchOverride| format!("{}:{} [{}] {} {}", o.file, o.line, o.criteria, o.keyword, o.value);
         assert_eq!(
             found.iter().map(show).collect::<Vec<_>>(),
             [

@@ -43,7 +43,11 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{agent_install_token, server, topic, two_factor_config as config},
+    entities::{
+        agent_install_token,
+        server::{self, AgentStatus},
+        topic, two_factor_config as config,
+    },
     error::{DomainError, DomainResult, FieldError},
     rollout::Ack,
     tokens,
@@ -275,33 +279,16 @@ pub mod limits {
     pub const INSTALL_TOKEN: usize = 200;
 }
 
-/// What an agent reports about its server.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Facts {
-    pub hostname: String,
-    pub ips: Vec<String>,
-    /// `linux` or `windows`.
-    pub os_type: String,
-    pub os_name: String,
-    /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`.
-    pub openssh_version: Option<String>,
-    pub sshd_use_pam: Option<bool>,
-    pub sshd_kbd_interactive: Option<bool>,
-    pub sshd_permit_empty_passwords: Option<bool>,
-    /// `enforcing`, `permissive` or `disabled`.
-    pub selinux: Option<String>,
-    pub agent_version: String,
-    #[serde(default)]
-    pub conflicting_software: Vec<String>,
-    #[serde(default)]
-    pub must_change_password_accounts: Vec<String>,
-    /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods.
-    #[serde(default)]
-    pub sshd_match_overrides: Vec<crate::readiness::SshdMatchOverride>,
+pub use proto::agent::{Assignment, Facts};
+use proto::{Method, OsType};
+
+/// The console's checks of what an agent reports.
+trait Check {
+    fn check(&self) -> DomainResult<()>;
+    fn write_to(&self, m: &mut server::ActiveModel, now: DateTime<Utc>);
 }
 
-impl Facts {
+impl Check for Facts {
     fn check(&self) -> DomainResult<()> {
         use limits::*;
         let mut errors = vec![];
@@ -320,7 +307,7 @@ impl Facts {
         if self.ips.len() > IPS || self.ips.iter().any(|ip| ip.len() > IP || ip.parse::<std::net::IpAddr>().is_err()) {
             bad("ips", format!("must be at most {IPS} IPv4 or IPv6 addresses"));
         }
-        if self.os_type != "linux" && self.os_type != "windows" {
+        if OsType::parse(&self.os_type).is_none() {
             bad("os_type", "must be linux or windows".into());
         }
         if too_long(&self.os_name, OS_NAME) {
@@ -331,9 +318,6 @@ impl Facts {
         }
         if too_long(&self.agent_version, AGENT_VERSION) {
             bad("agent_version", format!("must be at most {AGENT_VERSION} characters"));
-        }
-        if self.selinux.as_deref().is_some_and(|s| !["enforcing", "permissive", "disabled"].contains(&s)) {
-            bad("selinux", "must be enforcing, permissive or disabled".into());
         }
         if list_bad(&self.conflicting_software, SOFTWARE, SOFTWARE_NAME) {
             bad(
@@ -375,13 +359,13 @@ impl Facts {
         m.sshd_use_pam = Set(self.sshd_use_pam);
         m.sshd_kbd_interactive = Set(self.sshd_kbd_interactive);
         m.sshd_permit_empty_passwords = Set(self.sshd_permit_empty_passwords);
-        m.selinux = Set(self.selinux.clone());
+        m.selinux = Set(self.selinux.map(|s| s.as_str().to_owned()));
         m.conflicting_software = Set(join(&self.conflicting_software));
         m.must_change_password_accounts = Set(join(&self.must_change_password_accounts));
         m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
-        m.agent_status = Set("online".into());
+        m.agent_status = Set(AgentStatus::Online.as_str().into());
         m.last_seen_at = Set(Some(now));
     }
 }
@@ -606,7 +590,7 @@ pub async fn report_facts(ctx: &Ctx, s: &server::Model, facts: &Facts) -> Domain
 
 pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
     server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value("online"))
+        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Online))
         .col_expr(server::Column::LastSeenAt, Expr::value(ctx.clock.now()))
         .filter(server::Column::Id.eq(s.id))
         .exec(&ctx.db)
@@ -619,8 +603,8 @@ pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
 pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
     let before = ctx.clock.now() - chrono::Duration::seconds(OFFLINE_AFTER_SECS);
     let res = server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value("offline"))
-        .filter(server::Column::AgentStatus.eq("online"))
+        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Offline))
+        .filter(server::Column::AgentStatus.eq(AgentStatus::Online))
         .filter(server::Column::AgentCredentialHash.is_not_null())
         .filter(server::Column::LastSeenAt.lt(before))
         .exec(&ctx.db)
@@ -628,23 +612,10 @@ pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
     Ok(res.rows_affected)
 }
 
-/// A revision of the 2FA configuration for the agent to apply.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Assignment {
-    pub revision: i64,
-    pub enabled: bool,
-    /// `sms` (codes to a topic's endpoints) or `code` (the user's own factors).
-    pub method: String,
-    pub topic_urn: Option<String>,
-    pub server_id: Uuid,
-    pub console_url: String,
-}
-
 /// The revision handed to this server's agent, if it is newer than `after`.
 pub async fn assignment(ctx: &Ctx, server_id: Uuid, after: i64) -> DomainResult<Option<Assignment>> {
     let Some(c) = config::Entity::find_by_id(server_id)
-        .filter(config::Column::Phase.eq("delivering"))
+        .filter(config::Column::Phase.eq(config::PhaseName::Delivering))
         .filter(config::Column::Revision.gt(after))
         .one(&ctx.db)
         .await?
@@ -658,7 +629,7 @@ pub async fn assignment(ctx: &Ctx, server_id: Uuid, after: i64) -> DomainResult<
     Ok(Some(Assignment {
         revision: c.revision,
         enabled: c.enabled,
-        method: c.method,
+        method: Method::parse(&c.method),
         topic_urn,
         server_id,
         console_url: ctx.public_url.clone(),

@@ -2,38 +2,9 @@
 //! `Caller` and checks it before touching data.
 
 use crate::error::{DomainError, DomainResult};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The provider's internal team.
-    Operator,
-    /// A cloud customer's administrator.
-    TenantAdmin,
-    /// A person who logs in to servers.
-    EndUser,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::TenantAdmin => "tenant_admin",
-            Role::EndUser => "end_user",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "operator" => Some(Role::Operator),
-            "tenant_admin" => Some(Role::TenantAdmin),
-            "end_user" => Some(Role::EndUser),
-            _ => None,
-        }
-    }
-}
+pub use proto::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {

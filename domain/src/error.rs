@@ -14,10 +14,8 @@ pub enum DomainError {
     /// that ids from elsewhere reveal nothing.
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// Bad input: names the field and the rule.
-    #[error("{field}: {message}")]
-    Validation { field: String, message: String },
-    /// Several fields are bad at once (each endpoint of a batch, say). Nothing was saved.
+    /// Bad input: each bad field with the rule it breaks (one, or several at once: each
+    /// endpoint of a batch, say). Nothing was saved.
     #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
     /// The request is well-formed but the current state does not allow it.
@@ -54,8 +52,9 @@ impl FieldError {
 }
 
 impl DomainError {
+    /// Bad input in one field.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), message: message.into() }
+        Self::Invalid(vec![FieldError::new(field, message)])
     }
 }
 

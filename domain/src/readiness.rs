@@ -24,39 +24,22 @@ pub struct Facts {
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
 }
 
-/// A setting inside an sshd `Match` block that 2FA depends on, as the agent found it. sshd
-/// applies it only to logins that match, so the global settings can look ready while, say,
-/// `Match User deploy` / `AuthenticationMethods publickey` lets those logins skip the code.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SshdMatchOverride {
-    /// The file the `Match` block is in.
-    pub file: String,
-    /// The line of the setting in that file (1-based).
-    pub line: u32,
-    /// The `Match` criteria, e.g. `User deploy`.
-    pub criteria: String,
-    /// `AuthenticationMethods`, `UsePAM` or `KbdInteractiveAuthentication`.
-    pub keyword: String,
-    pub value: String,
-}
+pub use proto::agent::SshdMatchOverride;
 
-impl SshdMatchOverride {
-    /// Whether the setting still sends every matching login through keyboard-interactive (PAM).
-    fn keeps_2fa(&self) -> bool {
-        let value = self.value.trim();
-        match self.keyword.to_ascii_lowercase().as_str() {
-            "usepam" | "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
-                value.eq_ignore_ascii_case("yes")
-            }
-            "authenticationmethods" => {
-                value != "any"
-                    && value.split_whitespace().all(|list| {
-                        list.split(',').any(|m| m == "keyboard-interactive" || m.starts_with("keyboard-interactive:"))
-                    })
-            }
-            _ => true,
+/// Whether the setting still sends every matching login through keyboard-interactive (PAM).
+fn keeps_2fa(o: &SshdMatchOverride) -> bool {
+    let value = o.value.trim();
+    match o.keyword.to_ascii_lowercase().as_str() {
+        "usepam" | "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
+            value.eq_ignore_ascii_case("yes")
         }
+        "authenticationmethods" => {
+            value != "any"
+                && value.split_whitespace().all(|list| {
+                    list.split(',').any(|m| m == "keyboard-interactive" || m.starts_with("keyboard-interactive:"))
+                })
+        }
+        _ => true,
     }
 }
 
@@ -126,7 +109,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{name}: {v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
             _ => {}
         }
-        for o in f.sshd_match_overrides.iter().filter(|o| !o.keeps_2fa()) {
+        for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(o)) {
             add(
                 "sshd_match_override",
                 Severity::Blocker,

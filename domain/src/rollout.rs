@@ -8,30 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// SMS/Email: codes go to the endpoints of a topic.
-    Sms,
-    /// Verification code: from the end user's own factors.
-    Code,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Sms => "sms",
-            Method::Code => "code",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Method> {
-        match s {
-            "sms" => Some(Method::Sms),
-            "code" => Some(Method::Code),
-            _ => None,
-        }
-    }
-}
+pub use proto::Method;
 
 const DEADLINE_REASON: &str = "the agent did not acknowledge within";
 
@@ -91,21 +68,7 @@ pub struct ServerRollout {
 }
 
 /// What the console shows in the 2FA Status column.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Status {
-    Enabled,
-    Disabled,
-    /// On its way; `seconds_left` of the apply delay (0 once handed to the agent).
-    Enabling {
-        seconds_left: i64,
-    },
-    Disabling {
-        seconds_left: i64,
-    },
-    Failed {
-        reason: String,
-    },
-}
+pub use proto::TwoFactorStatus as Status;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RolloutError {
@@ -214,6 +177,20 @@ impl ServerRollout {
             }
             _ => Err(RolloutError::NothingToRetry),
         }
+    }
+
+    /// What is in force: the configuration the agent last acknowledged, if it has 2FA on. A
+    /// failed or canceled change leaves it as it was; before any acknowledgement nothing is.
+    pub fn in_force(&self) -> Option<&Target> {
+        self.applied.as_ref().map(|(_, t)| t).filter(|t| t.enabled)
+    }
+
+    /// The change on its way: saved or handed to the agent, not yet acknowledged.
+    pub fn pending(&self) -> Option<&Target> {
+        self.latest
+            .as_ref()
+            .filter(|r| matches!(r.phase, Phase::Scheduled { .. } | Phase::Delivering { .. }))
+            .map(|r| &r.target)
     }
 
     pub fn status(&self, now: DateTime<Utc>) -> Status {

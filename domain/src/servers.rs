@@ -8,6 +8,7 @@ use crate::{
     entities::{server, tenant},
     error::{DomainError, DomainResult, FieldError},
 };
+use proto::OsType;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use uuid::Uuid;
 pub const REGIONS: &[(&str, &str)] =
     &[("ap-southeast-1", "CN-Hong Kong"), ("ap-southeast-3", "AP-Singapore"), ("eu-west-101", "EU-Dublin")];
 
-pub const PAGE_SIZES: &[u64] = &[10, 20, 50, 100];
+pub use proto::PAGE_SIZES;
 /// The last page number a list accepts; far past any real fleet, and small enough that its
 /// offset fits every database's integer.
 pub const MAX_PAGE: u64 = 1_000_000;
@@ -52,9 +53,9 @@ pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
     let list = |v: &str| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
     crate::readiness::check(&crate::readiness::Facts {
         server_name: s.name.clone(),
-        linux: s.os_type == "linux",
+        linux: OsType::parse(&s.os_type) == Some(OsType::Linux),
         protection_enabled: s.protection_enabled,
-        agent_online: s.agent_status == "online",
+        agent_online: s.agent_online(),
         sshd_use_pam: s.sshd_use_pam,
         sshd_kbd_interactive: s.sshd_kbd_interactive,
         sshd_permit_empty_passwords: s.sshd_permit_empty_passwords,
@@ -91,7 +92,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
     if ip.parse::<std::net::IpAddr>().is_err() {
         errors.push(FieldError::new("ip", format!("{ip:?} must be an IPv4 or IPv6 address")));
     }
-    if new.os_type != "linux" && new.os_type != "windows" {
+    if OsType::parse(&new.os_type).is_none() {
         errors.push(FieldError::new("os_type", "must be linux or windows"));
     }
     if !REGIONS.iter().any(|(id, _)| *id == new.region) {
@@ -115,7 +116,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         return Err(DomainError::validation("name", format!("the tenant already has a server named {name}")));
     }
     let now = ctx.clock.now();
-    let linux = new.os_type == "linux";
+    let linux = OsType::parse(&new.os_type) == Some(OsType::Linux);
     let model = server::Entity::insert(server::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(new.tenant_id),
@@ -125,7 +126,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         os_name: Set(if linux { "Linux" } else { "Windows" }.into()),
         region: Set(new.region.clone()),
         protection_enabled: Set(false),
-        agent_status: Set("offline".into()),
+        agent_status: Set(server::AgentStatus::Offline.as_str().into()),
         last_seen_at: Set(None),
         created_at: Set(now),
         openssh_version: Set(None),

@@ -18,6 +18,7 @@ use crate::{
     tokens, topics, validate,
 };
 use chrono::{DateTime, Duration, Utc};
+use proto::{Protocol, SubscriptionStatus};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, Statement,
@@ -42,10 +43,9 @@ pub struct NewEndpoint {
 }
 
 fn channel(protocol: &str) -> Option<Channel> {
-    match protocol {
-        "sms" => Some(Channel::Sms),
-        "email" => Some(Channel::Email),
-        _ => None,
+    match Protocol::parse(protocol)? {
+        Protocol::Sms => Some(Channel::Sms),
+        Protocol::Email => Some(Channel::Email),
     }
 }
 
@@ -189,7 +189,7 @@ pub async fn add(
     let txn = crate::db::write_txn(&ctx.db).await?;
     let existing = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
-        .filter(subscription::Column::Status.ne("canceled"))
+        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled.as_str()))
         .all(&txn)
         .await?;
 
@@ -248,7 +248,7 @@ pub async fn add(
             protocol: Set(ch.as_str().to_owned()),
             endpoint: Set(endpoint.clone()),
             remark: Set(remark),
-            status: Set("unconfirmed".into()),
+            status: Set(SubscriptionStatus::Unconfirmed.as_str().into()),
             confirm_token_hash: Set(Some(confirm_hash)),
             confirm_expires_at: Set(Some(now + CONFIRMATION_VALID_FOR)),
             created_at: Set(now),
@@ -348,7 +348,7 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<(subscrip
 /// Sends a new confirmation message to an unconfirmed endpoint, within the endpoint's limits.
 pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let (s, t) = get(ctx, caller, id).await?;
-    if s.status != "unconfirmed" {
+    if s.status != SubscriptionStatus::Unconfirmed.as_str() {
         return Err(DomainError::Conflict(format!(
             "{} is {}; only unconfirmed subscriptions can be asked to confirm",
             s.endpoint, s.status
@@ -365,7 +365,7 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
         .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Some(confirm_hash)))
         .col_expr(subscription::Column::ConfirmExpiresAt, Expr::value(Some(now + CONFIRMATION_VALID_FOR)))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.eq("unconfirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed.as_str()))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
@@ -386,7 +386,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
     let txn = crate::db::write_txn(&ctx.db).await?;
     topics::lock(&txn, t.id).await?;
     let s = subscription::Entity::find_by_id(s.id).one(&txn).await?.ok_or(DomainError::NotFound("subscription"))?;
-    if s.status == "confirmed" && confirmed_left(&txn, t.id, Some(s.id)).await? == 0 {
+    if s.status == SubscriptionStatus::Confirmed.as_str() && confirmed_left(&txn, t.id, Some(s.id)).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
             return Err(DomainError::Conflict(format!(
@@ -406,7 +406,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
 async fn confirmed_left<C: ConnectionTrait>(conn: &C, topic_id: Uuid, except: Option<Uuid>) -> DomainResult<u64> {
     let mut q = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(topic_id))
-        .filter(subscription::Column::Status.eq("confirmed"));
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()));
     if let Some(id) = except {
         q = q.filter(subscription::Column::Id.ne(id));
     }
@@ -416,7 +416,7 @@ async fn confirmed_left<C: ConnectionTrait>(conn: &C, topic_id: Uuid, except: Op
 /// An endpoint as the public link pages show it: enough to recognise, not to learn it from a
 /// forwarded link (`o***@acme.example`, `+86*******0001`).
 pub fn mask_endpoint(protocol: &str, endpoint: &str) -> String {
-    if protocol == "email" {
+    if Protocol::parse(protocol) == Some(Protocol::Email) {
         if let Some((local, domain)) = endpoint.split_once('@') {
             let first: String = local.chars().take(1).collect();
             return format!("{first}***@{domain}");
@@ -486,9 +486,9 @@ async fn by_token<C: ConnectionTrait>(
 
 /// Why a confirmation link cannot confirm, if it cannot.
 fn confirm_refusal(s: &subscription::Model, now: DateTime<Utc>) -> Option<DomainError> {
-    match s.status.as_str() {
-        "confirmed" => None,
-        "canceled" => Some(DomainError::Conflict(
+    match SubscriptionStatus::parse(&s.status) {
+        Some(SubscriptionStatus::Confirmed) => None,
+        Some(SubscriptionStatus::Canceled) => Some(DomainError::Conflict(
             "This subscription was canceled, so it cannot be confirmed. Ask the topic's owner to subscribe you again."
                 .into(),
         )),
@@ -509,9 +509,9 @@ pub async fn preview(ctx: &Ctx, link: Link, token: &str) -> DomainResult<LinkOut
             if let Some(e) = confirm_refusal(&s, ctx.clock.now()) {
                 return Err(e);
             }
-            Ok(outcome(&s, &t, s.status == "confirmed"))
+            Ok(outcome(&s, &t, s.status == SubscriptionStatus::Confirmed.as_str()))
         }
-        Link::Unsubscribe => Ok(outcome(&s, &t, s.status == "canceled")),
+        Link::Unsubscribe => Ok(outcome(&s, &t, s.status == SubscriptionStatus::Canceled.as_str())),
     }
 }
 
@@ -523,17 +523,17 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
     if let Some(e) = confirm_refusal(&s, now) {
         return Err(e);
     }
-    if s.status == "confirmed" {
+    if s.status == SubscriptionStatus::Confirmed.as_str() {
         return Ok(outcome(&s, &t, true));
     }
     let txn = crate::db::write_txn(&ctx.db).await?;
     // Only if still unconfirmed with this very token, unexpired: a concurrent unsubscribe or
     // resend wins.
     let res = subscription::Entity::update_many()
-        .col_expr(subscription::Column::Status, Expr::value("confirmed"))
+        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Confirmed.as_str()))
         .col_expr(subscription::Column::ConfirmedAt, Expr::value(Some(now)))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.eq("unconfirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed.as_str()))
         .filter(subscription::Column::ConfirmTokenHash.eq(tokens::hash_token(token)))
         .filter(subscription::Column::ConfirmExpiresAt.gt(now))
         .exec(&txn)
@@ -558,18 +558,18 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
 /// transaction.
 pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<LinkOutcome> {
     let (s, t) = by_token(&ctx.db, Link::Unsubscribe, token).await?;
-    if s.status == "canceled" {
+    if s.status == SubscriptionStatus::Canceled.as_str() {
         return Ok(outcome(&s, &t, true));
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     topics::lock(&txn, t.id).await?;
     let res = subscription::Entity::update_many()
-        .col_expr(subscription::Column::Status, Expr::value("canceled"))
+        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Canceled.as_str()))
         .col_expr(subscription::Column::CanceledAt, Expr::value(Some(now)))
         .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Option::<String>::None))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.ne("canceled"))
+        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled.as_str()))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
@@ -577,7 +577,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
     }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
     note(&txn, now, &actor, &t, "subscription.cancel", format!("{} {}", s.protocol, s.endpoint)).await?;
-    if s.status == "confirmed" && confirmed_left(&txn, t.id, None).await? == 0 {
+    if s.status == SubscriptionStatus::Confirmed.as_str() && confirmed_left(&txn, t.id, None).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
             alert_admins(ctx, &txn, &actor, &t, &servers, now).await?;
@@ -663,7 +663,7 @@ pub async fn deliver_to_topic(
     let txn = crate::db::write_txn(&ctx.db).await?;
     let confirmed = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
-        .filter(subscription::Column::Status.eq("confirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()))
         .all(&txn)
         .await?;
     for s in &confirmed {

@@ -3,7 +3,10 @@
 use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::{server, tenant, user},
+    entities::{
+        server::{self, AgentStatus},
+        tenant, user,
+    },
     error::DomainResult,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -60,8 +63,9 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TenantSummary>
         .map(|t| TenantSummary {
             admins: get(&by_role, t.id, Role::TenantAdmin.as_str()),
             end_users: get(&by_role, t.id, Role::EndUser.as_str()),
-            servers: get(&by_status, t.id, "online") + get(&by_status, t.id, "offline"),
-            servers_online: get(&by_status, t.id, "online"),
+            servers: get(&by_status, t.id, AgentStatus::Online.as_str())
+                + get(&by_status, t.id, AgentStatus::Offline.as_str()),
+            servers_online: get(&by_status, t.id, AgentStatus::Online.as_str()),
             tenant: t,
         })
         .collect())

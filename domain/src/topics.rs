@@ -10,6 +10,7 @@ use crate::{
     servers::REGIONS,
     validate,
 };
+use proto::{Method, SubscriptionStatus};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr,
@@ -40,13 +41,13 @@ pub async fn code_servers<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> Domai
         .add(
             Condition::all()
                 .add(two_factor_config::Column::Enabled.eq(true))
-                .add(two_factor_config::Column::Method.eq("sms"))
+                .add(two_factor_config::Column::Method.eq(Method::Sms.as_str()))
                 .add(two_factor_config::Column::TopicId.eq(topic_id)),
         )
         .add(
             Condition::all()
                 .add(two_factor_config::Column::AppliedEnabled.eq(true))
-                .add(two_factor_config::Column::AppliedMethod.eq("sms"))
+                .add(two_factor_config::Column::AppliedMethod.eq(Method::Sms.as_str()))
                 .add(two_factor_config::Column::AppliedTopicId.eq(topic_id)),
         );
     let ids: Vec<Uuid> = two_factor_config::Entity::find()
@@ -97,7 +98,7 @@ pub async fn recipient_warnings(ctx: &Ctx, topic_ids: &[Uuid]) -> DomainResult<H
         .select_only()
         .column(subscription::Column::TopicId)
         .filter(subscription::Column::TopicId.is_in(topic_ids.iter().copied()))
-        .filter(subscription::Column::Status.eq("confirmed"))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()))
         .distinct()
         .into_tuple()
         .all(&ctx.db)
@@ -162,8 +163,8 @@ pub async fn summaries(ctx: &Ctx, caller: &Caller, text: &str) -> DomainResult<V
     Ok(topics
         .into_iter()
         .map(|t| TopicSummary {
-            confirmed: count(t.id, &|s| s == "confirmed"),
-            total: count(t.id, &|s| s != "canceled"),
+            confirmed: count(t.id, &|s| s == SubscriptionStatus::Confirmed.as_str()),
+            total: count(t.id, &|s| s != SubscriptionStatus::Canceled.as_str()),
             topic: t,
         })
         .collect())

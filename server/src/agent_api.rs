@@ -12,15 +12,14 @@ use axum::{
     routing::{any, get, post, put, MethodRouter},
     Json, Router,
 };
-use domain::{
-    agents::{self, Assignment, Facts},
-    entities::server,
-    Ctx, DomainError,
+use domain::{agents, entities::server, Ctx, DomainError};
+use proto::agent::{
+    AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
+    SelinuxMode, SshdMatchOverride,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::net::SocketAddr;
-use utoipa::{OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::OpenApi;
 
 /// The longest a long poll may wait, in seconds.
 pub const MAX_WAIT_SECS: u64 = 30;
@@ -104,7 +103,7 @@ fn rejected(status: StatusCode, text: String) -> Failure {
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
     paths(register, facts, heartbeat, config, ack),
-    components(schemas(RegisterRequest, RegisterResponse, Facts, domain::readiness::SshdMatchOverride, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
+    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -120,13 +119,6 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
-}
-
-/// Every error: a stable code and a message for people.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiError {
-    pub error_code: String,
-    pub error_msg: String,
 }
 
 pub struct Failure(StatusCode, ApiError);
@@ -149,9 +141,6 @@ impl From<DomainError> for Failure {
                 "AGENT.0401",
                 "the credential or install token is not valid (unknown, used, expired or replaced)",
             ),
-            DomainError::Validation { field, message } => {
-                fail(StatusCode::UNPROCESSABLE_ENTITY, "AGENT.0422", format!("{field}: {message}"))
-            }
             DomainError::Invalid(errors) => fail(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "AGENT.0422",
@@ -198,20 +187,6 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RegisterRequest {
-    /// The one-time token from the console's install command.
-    pub install_token: String,
-    pub facts: Facts,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RegisterResponse {
-    pub server_id: Uuid,
-    /// Send as `Authorization: Bearer <credential>` from now on. Shown once.
-    pub credential: String,
-}
-
 /// Registers the agent with a one-time token. An install token adds a new server (or takes over a
 /// pre-registered one without an agent); only a re-install token, issued on a server's page,
 /// replaces the agent of a server that has one.
@@ -237,12 +212,6 @@ async fn facts(
 ) -> Result<StatusCode, Failure> {
     agents::report_facts(&ctx, &s, &body).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HeartbeatRequest {
-    pub agent_version: String,
-    pub applied_revision: i64,
 }
 
 /// Says the agent is alive; the console shows it online.
@@ -295,20 +264,6 @@ async fn config(
         Some(a) => Json(a).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AckRequest {
-    pub revision: i64,
-    pub ok: bool,
-    /// Why it could not be applied, when `ok` is false.
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AckResponse {
-    /// False for a revision that is no longer the newest; that is not an error.
-    pub accepted: bool,
 }
 
 /// Reports the outcome of applying a revision.

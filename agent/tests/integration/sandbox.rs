@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use agent::api::{Method, Revision};
+use agent::api::{Assignment, Method};
 use agent::apply::Applier;
 use tempfile::TempDir;
 use uuid::Uuid;
@@ -163,8 +163,8 @@ pub fn ensure_privsep_dir() {
     }
 }
 
-pub fn revision(n: i64, enabled: bool, method: Method) -> Revision {
-    Revision {
+pub fn revision(n: i64, enabled: bool, method: Method) -> Assignment {
+    Assignment {
         revision: n,
         enabled,
         method: Some(method),

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 /// the browser to the role's home page.
 #[server(prefix = "/api", endpoint = "auth/sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
-    use super::ssr::{ctx, role, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
+    use super::ssr::{ctx, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
+    use crate::models::RoleHome;
     let ctx = ctx()?;
     let user = match domain::accounts::sign_in(&ctx, &email, &password, &source_ip().await).await {
         Ok(user) => user,
@@ -26,7 +27,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     session.cycle_id().await.map_err(store_err)?;
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
     session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
-    let home = domain::Role::parse(&user.role).map(role).map(|r| r.home()).unwrap_or("/");
+    let home = domain::Role::parse(&user.role).map(RoleHome::home).unwrap_or("/");
     tracing::info!(user = %user.id, "signed in");
     leptos_axum::redirect(home);
     Ok(())
@@ -44,13 +45,13 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// The signed-in user, or `None`.
 #[server(prefix = "/api", endpoint = "auth/me")]
 pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
-    use super::ssr::{caller_opt, role};
+    use super::ssr::caller_opt;
     let Some((ctx, caller)) = caller_opt().await? else { return Ok(None) };
     let (user, tenant) = domain::accounts::profile(&ctx, &caller).await?;
     Ok(Some(CurrentUser {
         email: user.email,
         display_name: user.display_name,
-        role: role(caller.role),
+        role: caller.role,
         tenant_name: tenant.map(|t| t.name),
     }))
 }

@@ -12,7 +12,7 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
     Ok(CurrentUser {
         email: user.email,
         display_name: user.display_name,
-        role: super::ssr::role(caller.role),
+        role: caller.role,
         tenant_name: tenant.map(|t| t.name),
     })
 }

@@ -22,6 +22,7 @@ pub(crate) fn readiness_items(s: &domain::entities::server::Model) -> Vec<crate:
 #[cfg(feature = "ssr")]
 fn row(s: domain::entities::server::Model) -> ServerRow {
     let readiness = readiness_items(&s);
+    let agent_online = s.agent_online();
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
@@ -35,7 +36,7 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
         os_name: s.os_name,
         region,
         protection_enabled: s.protection_enabled,
-        agent_online: s.agent_status == "online",
+        agent_online,
         last_seen: s.last_seen_at.map(super::ssr::datetime),
         readiness,
         ips: s.ips.split(',').map(str::trim).filter(|ip| !ip.is_empty()).map(str::to_owned).collect(),
@@ -48,14 +49,18 @@ fn row(s: domain::entities::server::Model) -> ServerRow {
 #[server(prefix = "/api", endpoint = "servers/get")]
 pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
-    use domain::rollout::Status;
+    use domain::rollout::{Method, Status};
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::from(domain::DomainError::NotFound("server")))?;
     let r = domain::two_factor::get(&ctx, &caller, id).await?;
-    let how = match r.config.as_ref().map(|c| c.method.as_str()) {
-        Some("sms") => {
-            format!("SMS/Email{}", r.topic.as_ref().map(|t| format!(", topic {}", t.display_name)).unwrap_or_default())
+    let shown = r.effective.shown();
+    let how = match shown.method {
+        Some(Method::Sms) => {
+            format!(
+                "SMS/Email{}",
+                shown.topic.as_ref().map(|t| format!(", topic {}", t.display_name)).unwrap_or_default()
+            )
         }
-        _ => "verification code".to_owned(),
+        Some(Method::Code) | None => "verification code".to_owned(),
     };
     let two_factor = match r.status {
         Status::Enabled => format!("Enabled ({how})"),

@@ -55,14 +55,6 @@ pub async fn caller() -> Result<(Ctx, Caller), AppError> {
     caller_opt().await?.ok_or_else(|| DomainError::Unauthenticated.into())
 }
 
-pub fn role(r: domain::Role) -> crate::models::Role {
-    match r {
-        domain::Role::Operator => crate::models::Role::Operator,
-        domain::Role::TenantAdmin => crate::models::Role::TenantAdmin,
-        domain::Role::EndUser => crate::models::Role::EndUser,
-    }
-}
-
 pub fn datetime(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

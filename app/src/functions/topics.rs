@@ -55,17 +55,25 @@ pub async fn delete_topic(id: String) -> Result<(), AppError> {
 pub async fn list_subscriptions(topic_id: String) -> Result<Vec<SubscriptionRow>, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let subs = domain::subscriptions::list(&ctx, &caller, ssr::parse_id(&topic_id, "topic")?).await?;
-    Ok(subs
-        .into_iter()
-        .map(|s| SubscriptionRow {
-            id: s.id.to_string(),
-            protocol: s.protocol,
-            endpoint: s.endpoint,
-            remark: s.remark,
-            status: s.status,
-            created: ssr::datetime(s.created_at),
+    subs.into_iter()
+        .map(|s| {
+            // Stored by the rules, which write only these values.
+            let (Some(protocol), Some(status)) =
+                (proto::Protocol::parse(&s.protocol), proto::SubscriptionStatus::parse(&s.status))
+            else {
+                tracing::error!(subscription = %s.id, protocol = s.protocol, status = s.status, "unknown stored value");
+                return Err(AppError::Internal);
+            };
+            Ok(SubscriptionRow {
+                id: s.id.to_string(),
+                protocol,
+                endpoint: s.endpoint,
+                remark: s.remark,
+                status,
+                created: ssr::datetime(s.created_at),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Adds the endpoints typed one per line (at most 10), all with the same protocol and remark.

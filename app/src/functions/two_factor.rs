@@ -9,32 +9,27 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod convert {
-    use crate::models::{RefusedServer, TwoFactorRow};
-    use domain::rollout::Status;
+    use crate::models::{RefusedServer, TwoFactorRow, TwoFactorSetting};
+
+    fn setting(s: &domain::two_factor::Setting) -> TwoFactorSetting {
+        TwoFactorSetting { on: s.on, method: s.method, topic: s.topic.as_ref().map(|t| t.display_name.clone()) }
+    }
 
     pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
         let readiness = crate::functions::servers::readiness_items(&r.server);
-        let (status, seconds_left, failure) = match r.status {
-            Status::Enabled => ("enabled", 0, None),
-            Status::Disabled => ("disabled", 0, None),
-            Status::Enabling { seconds_left } => ("enabling", seconds_left, None),
-            Status::Disabling { seconds_left } => ("disabling", seconds_left, None),
-            Status::Failed { reason } => ("failed", 0, Some(reason)),
-        };
-        // The method and topic of the configuration on its way, or of the one in force.
-        let on = r.config.as_ref().filter(|c| c.enabled || c.applied_enabled);
+        let shown = setting(r.effective.shown());
+        let agent_online = r.server.agent_online();
         TwoFactorRow {
             id: r.server.id.to_string(),
             name: r.server.name,
             ip: r.server.ip,
             os_type: r.server.os_type,
             os_name: r.server.os_name,
-            agent_online: r.server.agent_status == "online",
-            status: status.to_owned(),
-            seconds_left,
-            failure,
-            method: on.map(|c| c.method.clone()),
-            topic: on.and(r.topic).map(|t| t.display_name),
+            agent_online,
+            status: r.status,
+            in_force: setting(&r.effective.in_force),
+            method: shown.method,
+            topic: shown.topic,
             readiness,
         }
     }
@@ -62,9 +57,7 @@ pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result
     };
     let result = domain::two_factor::list(&ctx, &caller, &q).await?;
     // Servers whose login codes go to a topic nobody has confirmed get a warning.
-    let sms_topic = |r: &domain::two_factor::Row| {
-        r.config.as_ref().filter(|c| c.method == "sms" && (c.enabled || c.applied_enabled)).and_then(|c| c.topic_id)
-    };
+    let sms_topic = |r: &domain::two_factor::Row| r.effective.shown().topic.as_ref().map(|t| t.id);
     let topic_ids: Vec<uuid::Uuid> = result.items.iter().filter_map(sms_topic).collect();
     let warnings = domain::topics::recipient_warnings(&ctx, &topic_ids).await?;
     let items = result

@@ -120,7 +120,11 @@ mod ssr {
                 DomainError::Unauthenticated => AppError::Unauthenticated,
                 DomainError::Forbidden => AppError::Forbidden,
                 DomainError::NotFound(what) => AppError::NotFound(what.to_owned()),
-                DomainError::Validation { field, message } => AppError::Validation { field, message },
+                // One bad field keeps its own shape, which forms show next to the field.
+                DomainError::Invalid(mut errors) if errors.len() == 1 => {
+                    let e = errors.remove(0);
+                    AppError::Validation { field: e.field, message: e.message }
+                }
                 DomainError::Invalid(errors) => AppError::Invalid(
                     errors.into_iter().map(|e| super::FieldError { field: e.field, message: e.message }).collect(),
                 ),

@@ -11,24 +11,15 @@ pub use error::set_status;
 pub use error::{AppError, FieldError};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    Operator,
-    TenantAdmin,
-    EndUser,
+pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};
+
+/// Where a role lands after signing in.
+pub trait RoleHome {
+    fn home(self) -> &'static str;
 }
 
-impl Role {
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Operator => "Operator",
-            Role::TenantAdmin => "Tenant administrator",
-            Role::EndUser => "User",
-        }
-    }
-
-    /// Where this role lands after signing in.
-    pub fn home(self) -> &'static str {
+impl RoleHome for Role {
+    fn home(self) -> &'static str {
         match self {
             Role::Operator => "/admin/tenants",
             Role::TenantAdmin => "/hss/two-factor",
@@ -93,12 +84,10 @@ pub struct TopicRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionRow {
     pub id: String,
-    /// `sms` or `email`.
-    pub protocol: String,
+    pub protocol: Protocol,
     pub endpoint: String,
     pub remark: String,
-    /// `unconfirmed`, `confirmed` or `canceled`.
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub created: String,
 }
 
@@ -163,16 +152,25 @@ pub struct TwoFactorRow {
     pub os_type: String,
     pub os_name: String,
     pub agent_online: bool,
-    /// `enabled`, `disabled`, `enabling`, `disabling` or `failed`.
-    pub status: String,
-    /// Of the apply delay, while enabling or disabling (0 once handed to the agent).
-    pub seconds_left: i64,
-    pub failure: Option<String>,
-    /// `sms` or `code`, while 2FA is on or on its way.
-    pub method: Option<String>,
-    /// The topic's display name, for SMS/Email.
+    /// The Status column, with the seconds left of the apply delay or the failure's reason.
+    #[serde(flatten)]
+    pub status: TwoFactorStatus,
+    /// What the agent last acknowledged.
+    pub in_force: TwoFactorSetting,
+    /// The Method column: of an enable on its way, else of what is in force.
+    pub method: Option<Method>,
+    /// The Topic column (the topic's display name, for SMS/Email): likewise.
     pub topic: Option<String>,
     pub readiness: Vec<ReadinessItem>,
+}
+
+/// One 2FA setting of a server: on or off, and with what.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactorSetting {
+    pub on: bool,
+    pub method: Option<Method>,
+    /// The topic's display name, for SMS/Email.
+    pub topic: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

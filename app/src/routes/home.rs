@@ -1,6 +1,6 @@
 //! `/`: sends the signed-in user to their role's home page.
 
-use crate::components::layout::Auth;
+use crate::{components::layout::Auth, models::RoleHome};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

@@ -1,5 +1,25 @@
 //! Table models, one module per table. Column names match `migrations/`.
 
+/// A state stored in a string column: its `as_str` is the stored value (`proto::wire_strings`),
+/// and it converts to a query value, so filters and updates name the enum, not a string literal.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $ty:ident { $($(#[$vmeta:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $ty {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        proto::wire_strings!($ty { $($variant => $s),+ });
+
+        impl From<$ty> for sea_orm::Value {
+            fn from(v: $ty) -> sea_orm::Value {
+                v.as_str().into()
+            }
+        }
+    };
+}
+
 pub mod access_key;
 pub mod agent_install_token;
 pub mod audit_event;

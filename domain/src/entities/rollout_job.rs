@@ -24,3 +24,16 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+stored_enum!(
+    /// `rollout_jobs.status`.
+    JobStatus {
+        /// Waiting for its due time.
+        Pending => "pending",
+        /// Handed its revision to the agent.
+        Done => "done",
+        Canceled => "canceled",
+        /// A newer revision replaced it before it ran.
+        Superseded => "superseded",
+    }
+);

@@ -56,3 +56,18 @@ impl Related<super::two_factor_config::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+stored_enum!(
+    /// `servers.agent_status`.
+    AgentStatus {
+        Online => "online",
+        /// Silent for longer than `agents::OFFLINE_AFTER_SECS`, or never registered.
+        Offline => "offline",
+    }
+);
+
+impl Model {
+    pub fn agent_online(&self) -> bool {
+        AgentStatus::parse(&self.agent_status) == Some(AgentStatus::Online)
+    }
+}

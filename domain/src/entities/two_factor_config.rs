@@ -42,3 +42,14 @@ impl Related<super::server::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+stored_enum!(
+    /// `two_factor_configs.phase`: where the newest revision stands (`rollout::Phase`).
+    PhaseName {
+        Scheduled => "scheduled",
+        Delivering => "delivering",
+        Applied => "applied",
+        Failed => "failed",
+        Canceled => "canceled",
+    }
+);

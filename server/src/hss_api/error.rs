@@ -88,7 +88,7 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthenticated => ApiError::MissingAuth("authentication required".into()),
             DomainError::Forbidden => ApiError::Forbidden,
             DomainError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            DomainError::Validation { .. } | DomainError::Invalid(_) => ApiError::Invalid(e.to_string()),
+            DomainError::Invalid(_) => ApiError::Invalid(e.to_string()),
             DomainError::Conflict(m) => ApiError::Conflict(m),
             DomainError::RateLimited(m) => ApiError::RateLimited(m),
             DomainError::Busy(m) => ApiError::Busy(m),

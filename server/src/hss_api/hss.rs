@@ -55,17 +55,17 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         .items
         .iter()
         .map(|row| {
-            // auth_switch is what was last set (as HSS's console shows it at once); the
-            // console's 2FA tab shows how far it has rolled out.
-            let config = row.config.as_ref().filter(|c| c.revision > 0);
+            // What is in force on the host (what its agent acknowledged), as the console's tab
+            // has it; a change on its way shows there, with how far it has rolled out.
+            let in_force = &row.effective.in_force;
             json!({
                 "host_id": row.server.id.to_string(),
                 "host_name": row.server.name,
                 "os_type": os_type(&row.server.os_type),
-                "auth_switch": config.is_some_and(|c| c.enabled),
-                "auth_type": config.filter(|c| c.enabled).map(|c| c.method.clone()),
-                "topic_display_name": row.topic.as_ref().map(|t| t.display_name.clone()),
-                "topic_urn": row.topic.as_ref().map(|t| t.urn.clone()),
+                "auth_switch": in_force.on,
+                "auth_type": in_force.method,
+                "topic_display_name": in_force.topic.as_ref().map(|t| t.display_name.clone()),
+                "topic_urn": in_force.topic.as_ref().map(|t| t.urn.clone()),
                 // Every server here is one the tenant registered with HostGuard's agent.
                 "outside_host": false,
             })
@@ -82,7 +82,6 @@ fn api_fields(e: DomainError) -> DomainError {
         _ => f,
     };
     match e {
-        DomainError::Validation { field, message } => DomainError::Validation { field: rename(field), message },
         DomainError::Invalid(errors) => DomainError::Invalid(
             errors.into_iter().map(|e| FieldError { field: rename(e.field), message: e.message }).collect(),
         ),

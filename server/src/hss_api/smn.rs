@@ -126,7 +126,6 @@ pub async fn delete_topic(
 fn single_endpoint_fields(e: DomainError) -> DomainError {
     let rename = |f: String| f.strip_prefix("endpoints[0].").map(str::to_owned).unwrap_or(f);
     match e {
-        DomainError::Validation { field, message } => DomainError::Validation { field: rename(field), message },
         DomainError::Invalid(errors) => DomainError::Invalid(
             errors.into_iter().map(|e| FieldError { field: rename(e.field), message: e.message }).collect(),
         ),

@@ -156,7 +156,7 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
 
     // The broken server: sshd -t refused the change, the agent put everything back and said why.
     wait_for("e2e-bad", "failed").await;
-    let failure = row(&app, &admin, "e2e-bad").await.unwrap()["failure"].as_str().unwrap().to_owned();
+    let failure = row(&app, &admin, "e2e-bad").await.unwrap()["reason"].as_str().unwrap().to_owned();
     assert!(failure.contains("sshd -t failed") && failure.contains("restored"), "{failure}");
     assert_eq!(std::fs::read_to_string(bad.join("etc/ssh/sshd_config")).unwrap(), bad_config_before);
     assert!(!bad.join("etc/ssh/sshd_config.d/50-hostguard.conf").exists());

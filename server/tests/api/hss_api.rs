@@ -537,18 +537,14 @@ async fn hss_hosts_and_config(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["saved"][0]["host_id"], id.as_str());
     let row = host_row(&app, &key, &target.name).await;
+    assert_eq!((row["auth_switch"].as_bool(), row["auth_type"].as_str()), (Some(false), None), "not yet in force");
+    agent_reports(&app, &id, Ok(())).await;
+    let row = host_row(&app, &key, &target.name).await;
     assert_eq!(row["auth_switch"], true);
     assert_eq!(row["auth_type"], "code");
 
     // SMS needs a topic with a confirmed subscription.
-    let mut create = topics(&app, &key, Method::POST);
-    create.body = Some(json!({ "name": "sms-codes", "display_name": "Acme Codes" }));
-    let (_, body) = answer(send(&app, &key, &create).await).await;
-    let urn = body["topic_urn"].as_str().unwrap().to_owned();
-    let mut add =
-        Req::new(&app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
-    add.body = Some(json!({ "protocol": "sms", "endpoint": "+8613800000001" }));
-    assert_eq!(send(&app, &key, &add).await.status(), 201);
+    let urn = sms_topic(&app, &key, "sms-codes", "Acme Codes", "+8613800000001").await;
     let sms = json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "topic_display_name": "Acme Codes", "host_id_list": [id] });
     let (status, body) = answer(send(&app, &key, &config_req(&app, &key, sms.clone())).await).await;
     assert_eq!(status, 422, "{body}");
@@ -557,6 +553,7 @@ async fn hss_hosts_and_config(backend: Backend) {
     confirm_all(&app).await;
     let (status, body) = answer(send(&app, &key, &config_req(&app, &key, sms)).await).await;
     assert_eq!(status, 200, "{body}");
+    agent_reports(&app, &id, Ok(())).await;
     let row = host_row(&app, &key, &target.name).await;
     assert_eq!((row["auth_type"].as_str(), row["topic_urn"].as_str()), (Some("sms"), Some(urn.as_str())));
     assert_eq!(row["topic_display_name"], "Acme Codes");
@@ -609,9 +606,122 @@ async fn hss_hosts_and_config(backend: Backend) {
         answer(send(&app, &key, &config_req(&app, &key, json!({ "enabled": false, "host_id_list": [id] }))).await)
             .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], true, "still in force");
+    agent_reports(&app, &id, Ok(())).await;
     assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], false);
 }
 on_both_databases!(hss_hosts_and_config, hss_hosts_and_config);
+
+/// A new topic with one (unconfirmed) SMS subscription; its URN.
+async fn sms_topic(app: &TestApp, key: &Key, name: &str, display_name: &str, phone: &str) -> String {
+    let mut create = topics(app, key, Method::POST);
+    create.body = Some(json!({ "name": name, "display_name": display_name }));
+    let (_, body) = answer(send(app, key, &create).await).await;
+    let urn = body["topic_urn"].as_str().unwrap().to_owned();
+    let mut add =
+        Req::new(app, Method::POST, "v2", &key.project, vec!["notifications", "topics", &urn, "subscriptions"]);
+    add.body = Some(json!({ "protocol": "sms", "endpoint": phone }));
+    assert_eq!(send(app, key, &add).await.status(), 201);
+    urn
+}
+
+/// The host's agent reports on its newest revision: applied (`Ok`) or failed with a reason.
+/// These hosts have no agent, so the report is written as the agent API's ack would leave it.
+async fn agent_reports(app: &TestApp, host_id: &str, outcome: Result<(), &str>) {
+    use domain::{entities::two_factor_config, rollout::Phase};
+    use sea_orm::EntityTrait;
+    let id = uuid::Uuid::parse_str(host_id).unwrap();
+    let c = two_factor_config::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().expect("a saved change");
+    let mut r = domain::two_factor::rollout_of(&c);
+    let now = chrono::Utc::now();
+    let latest = r.latest.as_mut().expect("a revision");
+    match outcome {
+        Ok(()) => {
+            latest.phase = Phase::Applied { at: now };
+            r.applied = Some((latest.number, latest.target.clone()));
+        }
+        Err(reason) => latest.phase = Phase::Failed { at: now, reason: reason.into() },
+    }
+    domain::two_factor::store(&app.ctx.db, id, c.tenant_id, &r, now).await.unwrap();
+}
+
+/// The console's 2FA row and the HSS API's host agree on what is in force: what the agent
+/// last acknowledged. A change on its way shows in the console as pending only.
+async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let key = create_key(&app, &acme).await;
+    let servers: Vec<_> = servers_of(&app, &key.project).await.into_iter().filter(ready).take(2).collect();
+    let (a, b) = (&servers[0], &servers[1]);
+    let console_row = |name: String| {
+        let (app, acme) = (&app, &acme);
+        async move {
+            let res = app.list_two_factor(Some(acme), &[("search", &name)]).await;
+            let page: Value = res.json().await.unwrap();
+            page["items"].as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).unwrap().clone()
+        }
+    };
+    // (switch, method, topic) of what is in force, as each surface reports it.
+    let agree = |row: Value, host: Value, expected: (bool, Option<&str>, Option<&str>), case: &str| {
+        let in_force = &row["in_force"];
+        let console = (in_force["on"].as_bool().unwrap(), in_force["method"].as_str(), in_force["topic"].as_str());
+        let hss =
+            (host["auth_switch"].as_bool().unwrap(), host["auth_type"].as_str(), host["topic_display_name"].as_str());
+        assert_eq!(console, expected, "console, {case}: {row}");
+        assert_eq!(hss, expected, "HSS API, {case}: {host}");
+    };
+    let save = |body: Value| {
+        let (app, key) = (&app, &key);
+        async move {
+            let (status, body) = answer(send(app, key, &config_req(app, key, body)).await).await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+
+    // While Enabling: nothing in force yet; the console shows the method on its way.
+    let id = a.id.to_string();
+    save(json!({ "enabled": true, "auth_type": "code", "host_id_list": [id] })).await;
+    let row = console_row(a.name.clone()).await;
+    assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("enabling"), Some("code")), "{row}");
+    agree(row, host_row(&app, &key, &a.name).await, (false, None, None), "while enabling");
+
+    // After a canceled Disable: the agent still has 2FA on.
+    agent_reports(&app, &id, Ok(())).await;
+    save(json!({ "enabled": false, "host_id_list": [id] })).await;
+    let res = app.call("two-factor/cancel", &[("server_ids", &id)], Some(&acme)).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let row = console_row(a.name.clone()).await;
+    assert_eq!(row["status"], "enabled", "{row}");
+    agree(row, host_row(&app, &key, &a.name).await, (true, Some("code"), None), "after a canceled disable");
+
+    // A failed first enable: nothing is in force, so neither shows a method or topic.
+    let urn = sms_topic(&app, &key, "agree-codes", "Agree Codes", "+8613800000002").await;
+    confirm_all(&app).await;
+    let id = b.id.to_string();
+    save(json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "host_id_list": [id] })).await;
+    agent_reports(&app, &id, Err("sshd -t failed")).await;
+    let row = console_row(b.name.clone()).await;
+    assert_eq!(
+        (row["status"].as_str(), row["method"].as_str(), row["topic"].as_str()),
+        (Some("failed"), None, None),
+        "{row}"
+    );
+    agree(row, host_row(&app, &key, &b.name).await, (false, None, None), "a failed first enable");
+
+    // Once applied, both name the topic.
+    save(json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "host_id_list": [id] })).await;
+    agent_reports(&app, &id, Ok(())).await;
+    agree(
+        console_row(b.name.clone()).await,
+        host_row(&app, &key, &b.name).await,
+        (true, Some("sms"), Some("Agree Codes")),
+        "applied",
+    );
+}
+on_both_databases!(
+    console_row_and_hss_api_agree_on_two_factor_in_force,
+    console_row_and_hss_api_agree_on_two_factor_in_force
+);
 
 /// Marks every subscription confirmed, as if each endpoint had followed its link.
 async fn confirm_all(app: &TestApp) {

@@ -215,7 +215,7 @@ async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledg
     assert!(agent.ack(2, Some("sshd -t failed: line 3: Bad configuration option")).await);
     let row = s.row("edge-01").await;
     assert_eq!(row["status"], "failed");
-    assert!(row["failure"].as_str().unwrap().contains("sshd -t failed"), "{row}");
+    assert!(row["reason"].as_str().unwrap().contains("sshd -t failed"), "{row}");
     let retried = s.json("two-factor/retry", &[("server_ids[]", &agent.server_id)]).await;
     assert_eq!(retried["changed"], 1);
     assert_eq!(s.row("edge-01").await["status"], "disabling");
@@ -276,7 +276,7 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
     s.app.clock.advance(chrono::Duration::minutes(11));
     eventually("the change fails after the deadline", || async { s.row("edge-02").await["status"] == "failed" }).await;
     let row = s.row("edge-02").await;
-    assert!(row["failure"].as_str().unwrap().contains("did not acknowledge within 10 minutes"), "{row}");
+    assert!(row["reason"].as_str().unwrap().contains("did not acknowledge within 10 minutes"), "{row}");
     // The agent applied it after all: the host has 2FA on, so the console says so, and the
     // audit trail says it came late.
     assert!(agent.ack(3, None).await, "a late applied ack counts");

@@ -14,7 +14,7 @@ use crate::{
     },
     models::{
         two_factor::{ChangeAction, LoginMethod, TwoFactorQuery},
-        AppError, ChangeResult, TwoFactorPage, TwoFactorRow,
+        AppError, ChangeResult, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus,
     },
 };
 use leptos::prelude::*;
@@ -360,12 +360,13 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             });
         }
     };
-    let status = match s.status.as_str() {
-        "enabled" => view! { <Badge kind="ok" text="Enabled".into() /> }.into_any(),
-        "enabling" | "disabling" => {
-            let word = if s.status == "enabling" { "Enabling…" } else { "Disabling…" };
-            let left = if s.seconds_left > 0 {
-                format!("applies in {}", clock(s.seconds_left))
+    let status = match &s.status {
+        TwoFactorStatus::Enabled => view! { <Badge kind="ok" text="Enabled".into() /> }.into_any(),
+        TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } => {
+            let word =
+                if matches!(s.status, TwoFactorStatus::Enabling { .. }) { "Enabling…" } else { "Disabling…" };
+            let left = if *seconds_left > 0 {
+                format!("applies in {}", clock(*seconds_left))
             } else {
                 "waiting for the agent".to_owned()
             };
@@ -375,17 +376,17 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             }
             .into_any()
         }
-        "failed" => view! {
+        TwoFactorStatus::Failed { reason } => view! {
             <Badge kind="err" text="Failed".into() />
-            <div class="small error-text">{s.failure.clone().unwrap_or_default()}</div>
+            <div class="small error-text">{reason.clone()}</div>
         }
         .into_any(),
-        _ => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
+        TwoFactorStatus::Disabled => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
     };
-    let method = match s.method.as_deref() {
-        Some("sms") => "SMS/Email",
-        Some("code") => "Verification code",
-        _ => "--",
+    let method = match s.method {
+        Some(Method::Sms) => "SMS/Email",
+        Some(Method::Code) => "Verification code",
+        None => "--",
     };
     let one = move |action: ChangeAction, row: TwoFactorRow| state.open(action, vec![row]);
     let ops = {
@@ -393,10 +394,14 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
         let (id1, id2) = (row.id.clone(), row.id.clone());
         let name = row.name.clone();
-        let moving = (s.status == "enabling" || s.status == "disabling") && s.seconds_left > 0;
+        let state_is = |st: TwoFactorState| s.status.state() == st;
+        let moving = matches!(
+            s.status,
+            TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } if seconds_left > 0
+        );
         view! {
             <div class="row-actions">
-                {(s.status == "disabled" || s.status == "failed")
+                {(state_is(TwoFactorState::Disabled) || state_is(TwoFactorState::Failed))
                     .then(|| {
                         view! {
                             <button
@@ -408,7 +413,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </button>
                         }
                     })}
-                {(s.status == "enabled")
+                {state_is(TwoFactorState::Enabled)
                     .then(|| {
                         view! {
                             <button
@@ -420,7 +425,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </button>
                         }
                     })}
-                {(s.status == "enabled" && s.method.as_deref() == Some("sms"))
+                {(state_is(TwoFactorState::Enabled) && s.method == Some(Method::Sms))
                     .then(|| {
                         view! {
                             <button class="link-button" on:click=move |_| one(ChangeAction::ChangeTopic, r3.clone())>
@@ -439,7 +444,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                             </ActionForm>
                         }
                     })}
-                {(s.status == "failed")
+                {state_is(TwoFactorState::Failed)
                     .then(|| {
                         view! {
                             <ActionForm action=state.retry>
@@ -453,7 +458,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
             </div>
         }
     };
-    let (row_name, row_status) = (s.name.clone(), s.status.clone());
+    let (row_name, row_status) = (s.name.clone(), s.status.as_str());
     view! {
         <tr data-server=row_name data-status=row_status>
             <td class="check">

@@ -9,6 +9,7 @@ use crate::{
     functions::topics::{
         get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
     },
+    models::{Protocol, SubscriptionStatus},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -130,13 +131,18 @@ pub fn TopicDetailPage() -> impl IntoView {
                                 {list
                                     .into_iter()
                                     .map(|s| {
-                                        let unconfirmed = s.status == "unconfirmed";
+                                        let unconfirmed = s.status == SubscriptionStatus::Unconfirmed;
                                         let resend_id = s.id.clone();
                                         view! {
                                             <tr>
                                                 <td>{s.endpoint.clone()}</td>
-                                                <td>{if s.protocol == "sms" { "SMS" } else { "Email" }}</td>
-                                                <td>{status_badge(&s.status)}</td>
+                                                <td>
+                                                    {match s.protocol {
+                                                        Protocol::Sms => "SMS",
+                                                        Protocol::Email => "Email",
+                                                    }}
+                                                </td>
+                                                <td>{status_badge(s.status.as_str())}</td>
                                                 <td>{s.remark.clone()}</td>
                                                 <td class="small">{s.created.clone()}</td>
                                                 <td>

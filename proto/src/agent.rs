@@ -1,0 +1,166 @@
+//! The agent API (`<console>/agent/v1`): the JSON bodies the agent and the console exchange.
+//! Existing agents depend on these field names and value strings; change them only with a new
+//! API version.
+
+use crate::Method;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What an agent reports about its server; sent at registration and on every facts report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Facts {
+    pub hostname: String,
+    pub ips: Vec<String>,
+    /// `linux` or `windows` ([`crate::OsType`]). A string on the wire so that the console can
+    /// name every bad fact in one answer rather than stop at the first.
+    pub os_type: String,
+    pub os_name: String,
+    /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`; `None` when sshd could not be run.
+    pub openssh_version: Option<String>,
+    pub sshd_use_pam: Option<bool>,
+    pub sshd_kbd_interactive: Option<bool>,
+    pub sshd_permit_empty_passwords: Option<bool>,
+    pub selinux: Option<SelinuxMode>,
+    pub agent_version: String,
+    #[serde(default)]
+    pub conflicting_software: Vec<String>,
+    #[serde(default)]
+    pub must_change_password_accounts: Vec<String>,
+    /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods.
+    #[serde(default)]
+    pub sshd_match_overrides: Vec<SshdMatchOverride>,
+}
+
+/// A setting inside an sshd `Match` block that 2FA depends on, as the agent found it. sshd
+/// applies it only to logins that match, so the global settings can look ready while, say,
+/// `Match User deploy` / `AuthenticationMethods publickey` lets those logins skip the code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SshdMatchOverride {
+    /// The file the `Match` block is in.
+    pub file: String,
+    /// The line of the setting in that file (1-based).
+    pub line: u32,
+    /// The `Match` criteria, e.g. `User deploy`.
+    pub criteria: String,
+    /// `AuthenticationMethods`, `UsePAM` or `KbdInteractiveAuthentication`.
+    pub keyword: String,
+    pub value: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum SelinuxMode {
+    Enforcing,
+    Permissive,
+    Disabled,
+}
+
+impl SelinuxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelinuxMode::Enforcing => "enforcing",
+            SelinuxMode::Permissive => "permissive",
+            SelinuxMode::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterRequest {
+    /// The one-time token from the console's install command.
+    pub install_token: String,
+    pub facts: Facts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterResponse {
+    pub server_id: Uuid,
+    /// Send as `Authorization: Bearer <credential>` from now on. Shown once.
+    pub credential: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeartbeatRequest {
+    pub agent_version: String,
+    pub applied_revision: i64,
+}
+
+/// A revision of the server's 2FA configuration for the agent to apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Assignment {
+    pub revision: i64,
+    pub enabled: bool,
+    /// `sms` (codes to a topic's endpoints) or `code` (the user's own factors). The console
+    /// always sends it; agents accept a disabling revision without it.
+    #[serde(default)]
+    pub method: Option<Method>,
+    #[serde(default)]
+    pub topic_urn: Option<String>,
+    pub server_id: Uuid,
+    /// The console that handed it out. Agents ask the console they were configured with.
+    #[serde(default)]
+    pub console_url: String,
+}
+
+/// The agent's outcome of applying a revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AckRequest {
+    pub revision: i64,
+    pub ok: bool,
+    /// Why it could not be applied, when `ok` is false.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AckResponse {
+    /// False for a revision that is no longer the newest; that is not an error.
+    pub accepted: bool,
+}
+
+/// The body of every 4xx/5xx answer: a stable code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    pub error_code: String,
+    pub error_msg: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON agents already in the field send and read.
+    #[test]
+    fn the_wire_format_is_unchanged() {
+        let a = Assignment {
+            revision: 3,
+            enabled: true,
+            method: Some(Method::Sms),
+            topic_urn: Some("urn:smn:r:p:t".into()),
+            server_id: Uuid::nil(),
+            console_url: "https://c".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            serde_json::json!({"revision": 3, "enabled": true, "method": "sms", "topic_urn": "urn:smn:r:p:t",
+                "server_id": "00000000-0000-0000-0000-000000000000", "console_url": "https://c"})
+        );
+        let f: Facts = serde_json::from_value(serde_json::json!({
+            "hostname": "h", "ips": [], "os_type": "linux", "os_name": "Debian", "openssh_version": null,
+            "sshd_use_pam": true, "sshd_kbd_interactive": null, "sshd_permit_empty_passwords": false,
+            "selinux": "permissive", "agent_version": "0.1.0"
+        }))
+        .unwrap();
+        assert_eq!(f.selinux, Some(SelinuxMode::Permissive));
+        assert!(f.sshd_match_overrides.is_empty());
+    }
+}
