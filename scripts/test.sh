@@ -28,6 +28,11 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )
 
+step "lints (clippy: no unwrap or expect outside tests)"
+# Only the workspace's deny-level lints fail the run; other clippy advice stays advice. `app` is
+# linted through `server` (ssr) here, and as the browser build by cargo-leptos above.
+(source scripts/cargo-env.sh && cargo clippy --locked -p domain -p proto -p migrations -p server -p agent -p testkit -p bench --all-targets)
+
 step "browser tests (Playwright, Debian's Chromium)"
 (cd end2end && npx playwright test) 2>&1 | tee -a "$log"
 

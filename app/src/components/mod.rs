@@ -1,5 +1,5 @@
 //! Pieces shared by pages.
 
 pub mod layout;
-pub mod status;
 pub mod poll;
+pub mod status;

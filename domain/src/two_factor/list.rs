@@ -90,6 +90,13 @@ impl Effective {
     pub fn shown(&self) -> &Setting {
         self.pending.as_ref().filter(|p| p.on).unwrap_or(&self.in_force)
     }
+
+    /// The switch as last saved: the change on its way, else what is in force. A canceled or
+    /// failed change is not; a failed first enable is off. What HSS's `auth_switch` reports
+    /// (scripts set the switch and read it back at once, while the console says Enabling…).
+    pub fn configured(&self) -> &Setting {
+        self.pending.as_ref().unwrap_or(&self.in_force)
+    }
 }
 
 fn status_condition(status: TwoFactorState) -> Condition {

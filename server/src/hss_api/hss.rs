@@ -57,7 +57,7 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         .map(|row| {
             // What is in force on the host (what its agent acknowledged), as the console's tab
             // has it; a change on its way shows there, with how far it has rolled out.
-            let in_force = &row.effective.in_force;
+            let in_force = row.effective.configured();
             json!({
                 "host_id": row.server.id.to_string(),
                 "host_name": row.server.name,

@@ -537,7 +537,11 @@ async fn hss_hosts_and_config(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["saved"][0]["host_id"], id.as_str());
     let row = host_row(&app, &key, &target.name).await;
-    assert_eq!((row["auth_switch"].as_bool(), row["auth_type"].as_str()), (Some(false), None), "not yet in force");
+    assert_eq!(
+        (row["auth_switch"].as_bool(), row["auth_type"].as_str()),
+        (Some(true), Some("code")),
+        "the switch as saved, before the agent has it"
+    );
     agent_reports(&app, &id, Ok(())).await;
     let row = host_row(&app, &key, &target.name).await;
     assert_eq!(row["auth_switch"], true);
@@ -606,7 +610,7 @@ async fn hss_hosts_and_config(backend: Backend) {
         answer(send(&app, &key, &config_req(&app, &key, json!({ "enabled": false, "host_id_list": [id] }))).await)
             .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], true, "still in force");
+    assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], false, "switched off as saved");
     agent_reports(&app, &id, Ok(())).await;
     assert_eq!(host_row(&app, &key, &target.name).await["auth_switch"], false);
 }
@@ -661,7 +665,8 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
             page["items"].as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).unwrap().clone()
         }
     };
-    // (switch, method, topic) of what is in force, as each surface reports it.
+    // (switch, method, topic) as each surface reports it: the console's "in force", and HSS's
+    // switch as configured (which equals what is in force once nothing is on its way).
     let agree = |row: Value, host: Value, expected: (bool, Option<&str>, Option<&str>), case: &str| {
         let in_force = &row["in_force"];
         let console = (in_force["on"].as_bool().unwrap(), in_force["method"].as_str(), in_force["topic"].as_str());
@@ -678,17 +683,20 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
         }
     };
 
-    // While Enabling: nothing in force yet; the console shows the method on its way.
+    // While Enabling: nothing in force yet; the console shows the method on its way, and HSS
+    // the switch as saved, as Huawei's API does.
     let id = a.id.to_string();
     save(json!({ "enabled": true, "auth_type": "code", "host_id_list": [id] })).await;
     let row = console_row(a.name.clone()).await;
     assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("enabling"), Some("code")), "{row}");
-    agree(row, host_row(&app, &key, &a.name).await, (false, None, None), "while enabling");
+    assert_eq!(row["in_force"]["on"], false, "{row}");
+    let host = host_row(&app, &key, &a.name).await;
+    assert_eq!((host["auth_switch"].as_bool(), host["auth_type"].as_str()), (Some(true), Some("code")), "{host}");
 
     // After a canceled Disable: the agent still has 2FA on.
     agent_reports(&app, &id, Ok(())).await;
     save(json!({ "enabled": false, "host_id_list": [id] })).await;
-    let res = app.call("two-factor/cancel", &[("server_ids", &id)], Some(&acme)).await;
+    let res = app.call("two-factor/cancel", &[("server_ids[]", &id)], Some(&acme)).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let row = console_row(a.name.clone()).await;
     assert_eq!(row["status"], "enabled", "{row}");
