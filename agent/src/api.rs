@@ -55,11 +55,18 @@ pub const MAX_POLL_WAIT: u64 = 30;
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// A client for one console. Cheap to clone (the connection pool is shared).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
     credential: Option<String>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credential = self.credential.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("ApiClient").field("base", &self.base).field("credential", &credential).finish()
+    }
 }
 
 impl ApiClient {

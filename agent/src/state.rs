@@ -9,13 +9,24 @@ use uuid::Uuid;
 
 use crate::files;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
     pub console: String,
     pub server_id: Uuid,
-    /// Secret: never logged.
+    /// Secret: never logged, and left out of `Debug`.
     pub credential: String,
     pub applied_revision: i64,
+}
+
+impl std::fmt::Debug for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentState")
+            .field("console", &self.console)
+            .field("server_id", &self.server_id)
+            .field("credential", &"[REDACTED]")
+            .field("applied_revision", &self.applied_revision)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +74,7 @@ mod tests {
             applied_revision: 7,
         };
         save(&path, &state).unwrap();
+        assert!(!format!("{state:?}").contains("secret"), "Debug hides the credential");
         assert_eq!(load(&path).unwrap(), Some(state));
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }

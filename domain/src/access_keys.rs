@@ -20,7 +20,7 @@ use rand::{rngs::OsRng, Rng, RngCore};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 /// Huawei Cloud allows two access keys per user; so do we.
@@ -34,11 +34,11 @@ pub const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
 pub const ACTIVE: &str = "active";
 pub const REVOKED: &str = "revoked";
 
-/// A key just created. `secret` is shown to its owner once and never again.
+/// A key just created. `secret` is shown to its owner once and never again (and never in `Debug`).
 #[derive(Clone, Debug)]
 pub struct Created {
     pub key: access_key::Model,
-    pub secret: String,
+    pub secret: SecretString,
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
@@ -142,7 +142,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
     )
     .await?;
     txn.commit().await?;
-    Ok(Created { key, secret: sk })
+    Ok(Created { key, secret: SecretString::from(sk) })
 }
 
 /// The caller's own keys, newest first. The secret is never part of what this returns to a UI.
@@ -210,7 +210,7 @@ pub struct KeyHolder {
     pub key: access_key::Model,
     /// A tenant admin of the key's tenant: the user who created the key.
     pub caller: Caller,
-    pub secret: String,
+    pub secret: SecretString,
     /// The tenant's project id, which API paths must name.
     pub project_id: String,
 }
@@ -247,7 +247,7 @@ pub async fn authenticate(ctx: &Ctx, access_key: &str) -> Result<KeyHolder, KeyE
         .map_err(DomainError::from)?
         .ok_or_else(unknown)?
         .project_id;
-    Ok(KeyHolder { key, caller, secret, project_id })
+    Ok(KeyHolder { key, caller, secret: SecretString::from(secret), project_id })
 }
 
 /// Notes that a key was used, unless that was already noted within the last minute.
@@ -370,14 +370,15 @@ mod tests {
         let w = world(Some(KEY)).await;
         let made = create(&w.ctx, &w.admin, &w.actor, "  deploy script ").await.unwrap();
         assert_eq!(made.key.description, "deploy script");
-        assert!(!made.key.secret_ciphertext.contains(&made.secret), "stored encrypted");
+        assert!(!made.key.secret_ciphertext.contains(made.secret.expose_secret()), "stored encrypted");
 
         let listed = list(&w.ctx, &w.admin).await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(list(&w.ctx, &w.other).await.unwrap().is_empty(), "another tenant sees nothing");
 
         let holder = authenticate(&w.ctx, &made.key.access_key).await.unwrap();
-        assert_eq!(holder.secret, made.secret);
+        assert_eq!(holder.secret.expose_secret(), made.secret.expose_secret());
+        assert!(!format!("{holder:?}{made:?}").contains(made.secret.expose_secret()), "Debug hides the secret");
         assert_eq!(holder.caller, w.admin);
 
         assert!(matches!(authenticate(&w.ctx, "NOSUCHKEY").await, Err(KeyError::Unknown(_))));

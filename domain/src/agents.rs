@@ -374,7 +374,8 @@ impl Check for Facts {
 #[derive(Clone, Debug)]
 pub struct Registered {
     pub server_id: Uuid,
-    pub credential: String,
+    /// Shown to the agent once; `Debug` hides it.
+    pub credential: secrecy::SecretString,
 }
 
 fn new_credential(server_id: Uuid) -> (String, String) {
@@ -565,7 +566,7 @@ async fn finish_registration(
     )
     .await?;
     txn.commit().await?;
-    Ok(Registered { server_id, credential })
+    Ok(Registered { server_id, credential: credential.into() })
 }
 
 /// The server whose agent holds `credential`, if it is valid.

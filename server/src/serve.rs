@@ -147,3 +147,39 @@ fn error_response(path: &str, status: StatusCode, what: &str, message: String) -
     };
     (status, axum::Json(serde_json::json!({ "error_code": code, "error_msg": message }))).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::to_bytes, routing::get};
+
+    fn app(limit: Duration) -> Router {
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        Router::new()
+            .route("/api/slow", get(slow))
+            .route("/v5/p/slow", get(slow))
+            .route(LONG_POLL, get(slow))
+            .layer(axum::middleware::from_fn(move |req, next| request_timeout(limit, req, next)))
+    }
+
+    async fn get_path(router: Router, path: &str) -> (StatusCode, String) {
+        let res = router.oneshot(axum::http::Request::builder().uri(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = res.status();
+        (status, String::from_utf8(to_bytes(res.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_requests_get_503_except_the_long_poll() {
+        let (status, body) = get_path(app(Duration::from_secs(1)), "/api/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("longer than 1 seconds"), "{body}");
+        let (status, body) = get_path(app(Duration::from_secs(1)), "/v5/p/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("\"error_code\":\"HG.REQUEST.TIMEOUT\""), "{body}");
+        let (status, body) = get_path(app(Duration::from_secs(1)), LONG_POLL).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "late"), "the long poll has its own wait");
+    }
+}

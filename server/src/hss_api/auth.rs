@@ -20,6 +20,7 @@ use axum::{
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::{access_keys, audit::Actor, Caller, Ctx};
 use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 
@@ -196,7 +197,7 @@ pub async fn authenticate(State(ctx): State<Ctx>, request: Request, next: Next) 
             .split_once('.')
             .ok_or_else(|| ApiError::MissingAuth("a bearer token must be `<AK>.<SK>`".into()))?;
         let holder = access_keys::authenticate(&ctx, ak).await?;
-        if !same(holder.secret.as_bytes(), sk.as_bytes()) {
+        if !same(holder.secret.expose_secret().as_bytes(), sk.as_bytes()) {
             return Err(ApiError::BadSignature(format!("the secret key does not match access key {ak}")));
         }
         holder
@@ -232,7 +233,7 @@ pub async fn authenticate(State(ctx): State<Ctx>, request: Request, next: Next) 
             &payload_hash,
         );
         let date = header(&parts.headers, DATE_HEADER).unwrap_or_default();
-        let expected = signature(&holder.secret, &string_to_sign(date, &canonical))?;
+        let expected = signature(holder.secret.expose_secret(), &string_to_sign(date, &canonical))?;
         if !same(expected.as_bytes(), auth.signature.as_bytes()) {
             return Err(ApiError::BadSignature(format!(
                 "the request signature does not match: check the secret key of {} and that the request is sent as signed",
