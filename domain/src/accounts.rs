@@ -43,7 +43,8 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
         return Err(DomainError::validation("password", format!("must be at most {MAX_PASSWORD_LEN} characters")));
     }
     let now = ctx.clock.now();
-    let source = Counter::Source(source_ip);
+    let block = source_block(source_ip);
+    let source = Counter::Source(&block);
     if let Gate::Locked { until } = lockout::count_attempt(ctx, source, now).await? {
         let minutes = ((until - now).num_seconds().max(1) + 59) / 60;
         return Err(DomainError::RateLimited(format!(
@@ -91,6 +92,34 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
         return Err(DomainError::Locked { retry_after_secs: ctx.lockout.lock_for.num_seconds().max(1) });
     }
     Err(DomainError::InvalidCredentials)
+}
+
+/// The address block one sign-in counter covers: the address itself for IPv4, its /64 for
+/// IPv6 (one subscriber's usual allocation, so a host cannot step around the limit by changing
+/// the low bits).
+pub fn source_block(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => ip.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        use super::source_block;
+        assert_eq!(source_block("2001:db8:1:2:aaaa::1"), source_block("2001:db8:1:2:ffff::9"));
+        assert_ne!(source_block("2001:db8:1:2::1"), source_block("2001:db8:1:3::1"));
+        assert_eq!(source_block("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(source_block("192.0.2.7"), "192.0.2.7");
+    }
 }
 
 /// The caller behind a session's user id. A user deleted since sign-in is no caller.

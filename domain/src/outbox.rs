@@ -80,6 +80,14 @@ fn secrets_of(m: &outbox::Model) -> Vec<String> {
     m.secrets.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
 }
 
+/// A transport's error with the message's secrets masked: gateways often echo what they
+/// refused, and the error is logged and shown to operators.
+pub fn masked_error(m: &outbox::Model, error: &str) -> String {
+    let secrets = secrets_of(m);
+    let masks: Vec<&str> = secrets.iter().map(|_| MASK).collect();
+    fill(&hide(error, &secrets), &masks)
+}
+
 /// The message as it is sent: its secrets in place of their placeholders.
 pub fn render(m: &outbox::Model) -> outbox::Model {
     let secrets = secrets_of(m);
@@ -231,7 +239,7 @@ pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str)
         .col_expr(outbox::Column::Status, Expr::value(status))
         .col_expr(outbox::Column::Attempts, Expr::value(attempts))
         .col_expr(outbox::Column::NextAttemptAt, Expr::value(now + backoff(attempts)))
-        .col_expr(outbox::Column::LastError, Expr::value(error.chars().take(2000).collect::<String>()))
+        .col_expr(outbox::Column::LastError, Expr::value(masked_error(m, error).chars().take(2000).collect::<String>()))
         .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
         .filter(outbox::Column::Id.eq(m.id))
@@ -295,6 +303,9 @@ mod tests {
         let shown = super::masked(&stored);
         assert_eq!(shown.body_text, format!("https://h/c?token={} and {}", super::MASK, super::MASK));
         assert_eq!(shown.secrets, None);
+        // A gateway that echoes the refused text does not put the token in the error shown.
+        let error = super::masked_error(&stored, &format!("400: rejected body https://h/c?token={token}"));
+        assert!(!error.contains(token) && error.contains(super::MASK), "{error}");
         // After delivery the secrets are gone; the placeholders still mask.
         let delivered = crate::entities::outbox::Model { secrets: None, ..stored };
         assert!(!super::render(&delivered).body_text.contains(token));

@@ -259,6 +259,7 @@ pub async fn create(
 pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let t = get(ctx, caller, id).await?;
     let txn = crate::db::write_txn(&ctx.db).await?;
+    lock(&txn, t.id).await?;
     // In use while a server's 2FA sends codes to it, or will: a Disable still waiting for its
     // delay leaves the topic in force on the host until the agent applies it.
     let servers_using = code_servers(&txn, t.id).await?;
@@ -274,6 +275,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
     two_factor_config::Entity::update_many()
         .col_expr(two_factor_config::Column::TopicId, sea_orm::sea_query::Expr::value(Option::<Uuid>::None))
         .filter(two_factor_config::Column::TopicId.eq(t.id))
+        .filter(two_factor_config::Column::Enabled.eq(false))
         .exec(&txn)
         .await?;
     subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;

@@ -199,7 +199,13 @@ async fn register(
     AgentJson(req): AgentJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), Failure> {
     let r = agents::register(&ctx, &req.install_token, &req.facts, &ip).await?;
-    Ok((StatusCode::CREATED, Json(RegisterResponse { server_id: r.server_id, credential: secrecy::ExposeSecret::expose_secret(&r.credential).to_owned() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            server_id: r.server_id,
+            credential: secrecy::ExposeSecret::expose_secret(&r.credential).to_owned(),
+        }),
+    ))
 }
 
 /// Replaces the server's facts.

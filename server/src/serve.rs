@@ -10,9 +10,9 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
+use hyper::server::conn::http1;
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::conn::auto::Builder,
+    rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
 };
 use std::{future::Future, sync::Arc, time::Duration};
@@ -55,8 +55,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    // HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a proxy in front terminates,
+    // and detecting the version first would wait for a silent client without any deadline.
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -87,7 +89,7 @@ pub async fn serve(
                 router.clone().oneshot(req.map(Body::new))
             });
             let io = TokioIo::new(stream);
-            if let Err(e) = builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service)).await {
+            if let Err(e) = builder.serve_connection(io, TowerToHyperService::new(service)).with_upgrades().await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });
@@ -155,7 +157,7 @@ mod tests {
 
     fn app(limit: Duration) -> Router {
         let slow = || async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
             "late"
         };
         Router::new()
@@ -171,7 +173,7 @@ mod tests {
         (status, String::from_utf8(to_bytes(res.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap())
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn slow_requests_get_503_except_the_long_poll() {
         let (status, body) = get_path(app(Duration::from_secs(1)), "/api/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -49,7 +49,12 @@ pub async fn create_access_key(description: String) -> Result<NewAccessKey, AppE
     let actor = ssr::actor(&caller).await;
     let created = domain::access_keys::create(&ctx, &caller, &actor, &description).await?;
     let (project_id, endpoint) = ssr::project(&ctx, &caller).await?;
-    Ok(NewAccessKey { access_key: created.key.access_key, secret_key: secrecy::ExposeSecret::expose_secret(&created.secret).to_owned(), project_id, endpoint })
+    Ok(NewAccessKey {
+        access_key: created.key.access_key,
+        secret_key: secrecy::ExposeSecret::expose_secret(&created.secret).to_owned(),
+        project_id,
+        endpoint,
+    })
 }
 
 #[server(prefix = "/api", endpoint = "access_keys/revoke")]

@@ -170,6 +170,14 @@ pub async fn save(
     let ids: Vec<Uuid> = servers.iter().map(|s| s.id).collect();
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_servers(&txn, &ids).await?;
+    // The topic was checked before the transaction; a delete racing this save must either see
+    // the saved rows (and refuse) or have deleted it already (and this save is refused).
+    if let Some(t) = &topic {
+        crate::topics::lock(&txn, t.id).await?;
+        if topic::Entity::find_by_id(t.id).one(&txn).await?.is_none() {
+            return Err(DomainError::validation("topic", "no such topic: it has just been deleted"));
+        }
+    }
     let configs = load_configs(&txn, &ids).await?;
     let mut outcome = SaveOutcome { due_at: Some(now + delay), ..Default::default() };
     let mut rows = Vec::with_capacity(servers.len());

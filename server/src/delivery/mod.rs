@@ -80,8 +80,13 @@ pub fn spawn_worker(ctx: Ctx, transports: Transports, poll: Duration) -> tokio::
 /// Sends one leased message and records the outcome; does nothing if `owner`'s lease on it
 /// has run out.
 pub async fn deliver(ctx: &Ctx, transports: &Transports, owner: &str, m: &Message) {
+    use tracing::Instrument;
+    // Instrumented, not entered: a span held across an await would label other tasks' logs.
     let span = tracing::info_span!("deliver", id = %m.id, channel = %m.channel, kind = %m.kind);
-    let _enter = span.enter();
+    deliver_one(ctx, transports, owner, m).instrument(span).await
+}
+
+async fn deliver_one(ctx: &Ctx, transports: &Transports, owner: &str, m: &Message) {
     match outbox::renew_lease(ctx, m.id, owner, LEASE).await {
         Ok(true) => {}
         Ok(false) => {
@@ -101,7 +106,7 @@ pub async fn deliver(ctx: &Ctx, transports: &Transports, owner: &str, m: &Messag
             }
         }),
         Err(e) => {
-            tracing::warn!(attempt = m.attempts + 1, error = %e, "delivery failed; will retry");
+            tracing::warn!(attempt = m.attempts + 1, error = %outbox::masked_error(m, e), "delivery failed; will retry");
             outbox::mark_failed(ctx, m, owner, e).await
         }
     };

@@ -20,8 +20,8 @@ use axum::{
 use chrono::{DateTime, NaiveDateTime, Utc};
 use domain::{access_keys, audit::Actor, Caller, Ctx};
 use hmac::{Hmac, Mac};
-use secrecy::ExposeSecret;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 pub const ALGORITHM: &str = "SDK-HMAC-SHA256";
