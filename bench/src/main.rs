@@ -390,7 +390,7 @@ async fn bench_list(c: &Console, backend: Backend) -> Res<()> {
         email: admin.email.clone(),
     };
     let key = domain::access_keys::create(&c.ctx, &caller, &Actor::new(ADMIN.0, "127.0.0.1"), "bench").await?;
-    let bearer = format!("Bearer {}.{}", key.key.access_key, key.secret);
+    let bearer = format!("Bearer {}.{}", key.key.access_key, secrecy::ExposeSecret::expose_secret(&key.secret));
     let queries = [
         ("no filter", ""),
         ("host_name \"web-0421\"", "&host_name=web-0421"),
