@@ -58,8 +58,8 @@ test("search and paging find servers by name or IP", async ({ page }) => {
   await signIn(page, users.acmeAdmin);
   await page.getByRole("searchbox").fill("192.168.10.35");
   await page.getByRole("button", { name: "Search" }).click();
-  await expect(page.locator("tbody tr")).toHaveCount(1);
-  await expect(page.locator("tbody")).toContainText("acme-web-25");
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody")).toContainText("acme-web-25");
 
   // The demo's 25 servers (the browser tests' own agents add e2e-lab-… servers).
   await page.getByRole("searchbox").fill("acme-");
@@ -67,7 +67,7 @@ test("search and paging find servers by name or IP", async ({ page }) => {
   await expect(page.getByText("25 servers · page 1 of 3")).toBeVisible();
   await page.getByRole("link", { name: "Next" }).click();
   await expect(page.getByText("25 servers · page 2 of 3")).toBeVisible();
-  await expect(page.locator("tbody tr")).toHaveCount(10);
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody tr")).toHaveCount(10);
 });
 
 test("an operator reaches the tenant accounts", async ({ page }) => {
@@ -127,7 +127,7 @@ test("an operator pre-registers a server, and the tenant admin sees it", async (
   await signIn(page, users.acmeAdmin);
   await page.getByRole("searchbox").fill("prereg");
   await page.getByRole("button", { name: "Search" }).click();
-  await expect(page.locator("tbody tr")).toHaveCount(1);
-  await expect(page.locator("tbody")).toContainText("10.9.8.7");
-  await expect(page.locator("tbody")).toContainText("Offline");
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody")).toContainText("10.9.8.7");
+  await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody")).toContainText("Offline");
 });

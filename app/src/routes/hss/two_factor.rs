@@ -289,7 +289,7 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
     };
     view! {
         <div class="table-wrap">
-            <table class="data-table">
+            <table class="data-table" aria-label="Protected servers">
                 <thead>
                     <tr>
                         <th scope="col" class="check">
