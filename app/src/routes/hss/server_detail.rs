@@ -87,20 +87,7 @@ fn ReinstallAgent(server_id: String) -> impl IntoView {
                     "Create re-install command"
                 </button>
             </ActionForm>
-            {move || {
-                make.value()
-                    .get()
-                    .map(|r| match r {
-                        Ok(c) => {
-                            view! {
-                                <pre class="mono install-command">{c.command}</pre>
-                                <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                    })
-            }}
+            <crate::components::install::NewInstallCommand result=move || make.value().get() />
         </details>
     }
 }

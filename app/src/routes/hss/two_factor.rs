@@ -694,20 +694,7 @@ fn InstallAgent() -> impl IntoView {
             >
                 "Create install command"
             </button>
-            {move || {
-                make.value()
-                    .get()
-                    .map(|r| match r {
-                        Ok(c) => {
-                            view! {
-                                <pre class="mono install-command">{c.command}</pre>
-                                <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
-                    })
-            }}
+            <crate::components::install::NewInstallCommand result=move || make.value().get() />
             <h3 class="subhead">"Install tokens"</h3>
             <FormResult value=revoke.value() success=|_| "Token revoked: it can no longer register a server.".to_owned() />
             <Loaded
