@@ -351,21 +351,26 @@ fn verdict(ok: bool) -> &'static str {
     }
 }
 
+/// The 2FA tab's first page of 10, with a search text and a status filter.
+fn list_form<'a>(search: &'a str, status: &'a str) -> [(&'static str, &'a str); 8] {
+    [
+        ("query[search]", search),
+        ("query[status]", status),
+        ("query[os_type]", ""),
+        ("query[method]", ""),
+        ("query[sort]", ""),
+        ("query[region]", ""),
+        ("query[page]", "1"),
+        ("query[page_size]", "10"),
+    ]
+}
+
 async fn bench_list(c: &Console, backend: Backend) -> Res<()> {
     let cookie = c.sign_in().await?;
     let target = backend.list_target_ms();
     let searches = [("no filter", ""), ("name filter \"web-0421\"", "web-0421"), ("broad name filter \"web\"", "web")];
     for (label, search) in searches {
-        let form = [
-            ("query[search]", search),
-            ("query[status]", ""),
-            ("query[os_type]", ""),
-            ("query[method]", ""),
-            ("query[sort]", ""),
-            ("query[region]", ""),
-            ("query[page]", "1"),
-            ("query[page_size]", "10"),
-        ];
+        let form = list_form(search, "");
         let (p50, p95, body) = latencies(|| c.call("two-factor/list", &form, Some(&cookie))).await?;
         let v: serde_json::Value = serde_json::from_str(&body)?;
         let total = v["total"].as_u64().unwrap_or(0);
@@ -735,16 +740,7 @@ async fn run(backend: Backend, admin_url: Option<&str>) -> Res<()> {
 async fn bench_list_after(c: &Console, backend: Backend) -> Res<()> {
     let cookie = c.sign_in().await?;
     let target = backend.list_target_ms();
-    let form = [
-        ("query[search]", ""),
-        ("query[status]", "enabling"),
-        ("query[os_type]", ""),
-        ("query[method]", ""),
-        ("query[sort]", ""),
-        ("query[region]", ""),
-        ("query[page]", "1"),
-        ("query[page_size]", "10"),
-    ];
+    let form = list_form("", "enabling");
     let (p50, p95, body) = latencies(|| c.call("two-factor/list", &form, Some(&cookie))).await?;
     let v: serde_json::Value = serde_json::from_str(&body)?;
     println!(
