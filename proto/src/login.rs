@@ -1,0 +1,228 @@
+//! The login dialogue: how a login on a server gets its second factor.
+//!
+//! Three parties, two hops (see `docs/login-protocol.md` for the whole story):
+//!
+//! ```text
+//! PAM module ──Unix socket, JSON lines──▶ agent daemon ──HTTPS, agent API──▶ console
+//! ```
+//!
+//! The console drives the dialogue. Every answer is the next [`Step`]: lines to show, then a
+//! prompt, a numbered choice, success or a refusal. The module only shows steps and passes the
+//! user's answers back, so a new method needs no change to the module (or to a Windows
+//! credential provider speaking the same protocol).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Where the agent daemon listens for the PAM module. The directory is root's alone (0700) and
+/// the daemon also checks that the peer is root.
+pub const SOCKET_PATH: &str = "/run/hostguard/pam.sock";
+/// The longest line either side of the socket sends; anything longer is garbage.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// The longest a login may spend in HostGuard's hands, the user's typing included, unless the
+/// module is configured otherwise.
+pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 90;
+/// The longest answer a user may type.
+pub const MAX_ANSWER_CHARS: usize = 256;
+
+/// A login that reached HostGuard's module, after the password was accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginStart {
+    /// The account being logged in to (PAM_USER), e.g. `root`.
+    pub account: String,
+    /// The address the login comes from (PAM_RHOST); empty for a local login.
+    pub source_ip: String,
+    /// The PAM service, e.g. `sshd`.
+    pub service: String,
+    /// The terminal (PAM_TTY), e.g. `ssh`; may be empty.
+    #[serde(default)]
+    pub tty: String,
+}
+
+/// What the PAM module sends the daemon: one `start`, then one `answer` per prompt or choice, on
+/// the same connection. The connection is the login: an answer belongs to the login started on
+/// it, so one PAM session can never answer another's prompts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ModuleRequest {
+    Start(LoginStart),
+    /// What the user typed at the last prompt (for a choice: the number of the option).
+    Answer { answer: String },
+}
+
+/// The user's answer, on its way from the daemon to the console.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginAnswer {
+    pub answer: String,
+}
+
+/// Codes are secrets: `Debug` leaves the answer out.
+impl std::fmt::Debug for LoginAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAnswer").field("answer", &"[REDACTED]").finish()
+    }
+}
+
+/// The next step of a login: lines to show, then what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Step {
+    /// Information lines shown before the action (PAM_TEXT_INFO), e.g. "A code was sent.".
+    #[serde(default)]
+    pub info: Vec<String>,
+    pub action: Action,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Ask the user for a line; `echo` false hides what they type (codes).
+    Prompt { text: String, echo: bool },
+    /// Show the options numbered from 1 and ask for a number; the answer is that number.
+    Choice { text: String, options: Vec<String> },
+    /// The second factor is proven: let the login in.
+    Allow,
+    /// Refuse the login and show `message`.
+    Deny { message: String },
+}
+
+impl Step {
+    pub fn allow() -> Self {
+        Step { info: vec![], action: Action::Allow }
+    }
+
+    pub fn deny(message: impl Into<String>) -> Self {
+        Step { info: vec![], action: Action::Deny { message: message.into() } }
+    }
+
+    pub fn prompt(text: impl Into<String>, echo: bool) -> Self {
+        Step { info: vec![], action: Action::Prompt { text: text.into(), echo } }
+    }
+
+    pub fn with_info(mut self, line: impl Into<String>) -> Self {
+        self.info.push(line.into());
+        self
+    }
+
+    /// True for a step that ends the login.
+    pub fn is_final(&self) -> bool {
+        matches!(self.action, Action::Allow | Action::Deny { .. })
+    }
+}
+
+/// The console's answer to the agent for a login: the login's id and its next step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginReply {
+    pub login_id: Uuid,
+    pub step: Step,
+}
+
+/// What a server does with a login when the console cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// Deny (break-glass codes still work).
+    #[default]
+    Secure,
+    /// Allow, record locally, and report once the console is back.
+    Safe,
+}
+crate::wire_strings!(FailMode { Secure => "secure", Safe => "safe" });
+
+/// A break-glass code as the agent keeps it: never the code, only its SHA-256 (hex). Codes are
+/// 20 random base32 characters (100 bits), so a plain hash is enough.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BreakGlassHash {
+    pub id: Uuid,
+    pub sha256: String,
+}
+
+/// What the agent needs to decide logins on its own while the console is unreachable. Fetched
+/// with every heartbeat and kept on disk (root only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoginPolicy {
+    pub fail_mode: FailMode,
+    /// Accounts that never get a second factor.
+    #[serde(default)]
+    pub exempt_accounts: Vec<String>,
+    /// Source networks (CIDR, e.g. `10.0.0.0/8`) that never get a second factor.
+    #[serde(default)]
+    pub exempt_networks: Vec<String>,
+    /// Unused break-glass codes.
+    #[serde(default)]
+    pub break_glass: Vec<BreakGlassHash>,
+}
+
+/// How a login ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LoginResult {
+    Allowed,
+    Denied,
+}
+crate::wire_strings!(LoginResult { Allowed => "allowed", Denied => "denied" });
+
+/// A login the agent decided alone while the console was unreachable, reported later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfflineLogin {
+    /// When it happened (RFC 3339).
+    pub at: String,
+    pub account: String,
+    pub source_ip: String,
+    pub service: String,
+    pub result: LoginResult,
+    /// `break_glass`, `fail_safe`, `fail_secure`, `exempt_account` or `exempt_network`.
+    pub reason: String,
+    /// The break-glass code used, if one was.
+    #[serde(default)]
+    pub break_glass_id: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OfflineReport {
+    pub logins: Vec<OfflineLogin>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The module and the daemon may be different versions for a while: pin the JSON.
+    #[test]
+    fn the_socket_format_is_pinned() {
+        let start = ModuleRequest::Start(LoginStart {
+            account: "root".into(),
+            source_ip: "192.0.2.7".into(),
+            service: "sshd".into(),
+            tty: "ssh".into(),
+        });
+        assert_eq!(
+            serde_json::to_value(&start).unwrap(),
+            serde_json::json!({"type": "start", "account": "root", "source_ip": "192.0.2.7", "service": "sshd", "tty": "ssh"})
+        );
+        assert_eq!(
+            serde_json::to_value(ModuleRequest::Answer { answer: "123456".into() }).unwrap(),
+            serde_json::json!({"type": "answer", "answer": "123456"})
+        );
+        let step = Step::prompt("Input #25 Code: ", false).with_info("A code was sent.");
+        assert_eq!(
+            serde_json::to_value(&step).unwrap(),
+            serde_json::json!({"info": ["A code was sent."], "action": {"type": "prompt", "text": "Input #25 Code: ", "echo": false}})
+        );
+        assert_eq!(serde_json::to_value(Step::allow()).unwrap(), serde_json::json!({"info": [], "action": {"type": "allow"}}));
+        let choice: Step = serde_json::from_str(r#"{"action":{"type":"choice","text":"Pick: ","options":["Push","SMS"]}}"#).unwrap();
+        assert_eq!(choice.action, Action::Choice { text: "Pick: ".into(), options: vec!["Push".into(), "SMS".into()] });
+        assert!(serde_json::from_str::<Step>(r#"{"action":{"type":"allow_everyone"}}"#).is_err());
+        assert!(format!("{:?}", LoginAnswer { answer: "123456".into() }).contains("REDACTED"));
+    }
+}
