@@ -8,6 +8,10 @@ pub use proto::agent::{
     RegisterResponse, SelinuxMode, SshdMatchOverride,
 };
 pub use proto::Method;
+use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport};
+
+/// How long a login waits for the console before the server's fail mode decides.
+pub const LOGIN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -145,6 +149,36 @@ impl ApiClient {
         const CALL: &str = "ack";
         let resp = send(CALL, self.authed(self.http.post(self.url("/ack"))).json(ack)).await?;
         json(CALL, expect(CALL, resp, &[200]).await?).await
+    }
+}
+
+impl ApiClient {
+    pub async fn login_start(&self, start: &LoginStart) -> Result<LoginReply, ApiError> {
+        const CALL: &str = "login start";
+        let req = self.authed(self.http.post(self.url("/logins"))).json(start).timeout(LOGIN_CALL_TIMEOUT);
+        json(CALL, expect(CALL, send(CALL, req).await?, &[200, 201]).await?).await
+    }
+
+    pub async fn login_answer(&self, login_id: uuid::Uuid, answer: &str) -> Result<LoginReply, ApiError> {
+        const CALL: &str = "login answer";
+        let body = LoginAnswer { answer: answer.to_owned() };
+        let req = self
+            .authed(self.http.post(self.url(&format!("/logins/{login_id}/answer"))))
+            .json(&body)
+            .timeout(LOGIN_CALL_TIMEOUT);
+        json(CALL, expect(CALL, send(CALL, req).await?, &[200]).await?).await
+    }
+
+    pub async fn login_policy(&self) -> Result<LoginPolicy, ApiError> {
+        const CALL: &str = "login policy";
+        let req = self.authed(self.http.get(self.url("/login-policy"))).timeout(LOGIN_CALL_TIMEOUT);
+        json(CALL, expect(CALL, send(CALL, req).await?, &[200]).await?).await
+    }
+
+    pub async fn report_offline(&self, report: &OfflineReport) -> Result<(), ApiError> {
+        const CALL: &str = "offline logins";
+        let req = self.authed(self.http.post(self.url("/logins/offline"))).json(report).timeout(LOGIN_CALL_TIMEOUT);
+        expect(CALL, send(CALL, req).await?, &[204, 200]).await.map(drop)
     }
 }
 

@@ -88,6 +88,8 @@ pub struct Applier {
     /// sends, so a console (or whoever answers in its name) cannot point logins elsewhere.
     pub console_url: String,
     pub reload: Reload,
+    /// What the PAM module does when the agent cannot be asked (from the login policy).
+    pub fail_mode: proto::login::FailMode,
 }
 
 impl Applier {
@@ -99,6 +101,7 @@ impl Applier {
             backup_dir: backup_dir.to_path_buf(),
             console_url: console_url.trim_end_matches('/').to_owned(),
             reload: if is_real_root(root) { Reload::Systemd } else { Reload::None },
+            fail_mode: proto::login::FailMode::Secure,
         }
     }
 
@@ -209,11 +212,12 @@ impl Applier {
             }
         }
         let pam_conf = format!(
-            "# Managed by HostGuard (revision {r}). Changes are overwritten.\nconsole_url={}\nserver_id={}\nmethod={}\ntopic_urn={}\nrevision={r}\n",
+            "# Managed by HostGuard (revision {r}). Changes are overwritten.\nconsole_url={}\nserver_id={}\nmethod={}\ntopic_urn={}\nrevision={r}\nfail_mode={}\n",
             self.console_url,
             rev.server_id,
             method.as_str(),
             topic_urn,
+            self.fail_mode,
             r = rev.revision,
         );
         Ok(vec![

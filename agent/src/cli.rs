@@ -52,6 +52,11 @@ pub struct Options {
     #[arg(long)]
     pub name: Option<String>,
 
+    /// The Unix socket where the PAM module asks about logins. Default: /run/hostguard/pam.sock
+    /// on the real root, <state-dir>/pam.sock under another --root.
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+
     /// Register if needed, report, apply at most one revision, then exit.
     #[arg(long)]
     pub once: bool,
@@ -74,6 +79,14 @@ impl Options {
 
     pub fn state_file(&self) -> PathBuf {
         self.state_dir().join("agent.json")
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        match &self.socket {
+            Some(p) => p.clone(),
+            None if is_real_root(&self.root) => PathBuf::from(proto::login::SOCKET_PATH),
+            None => self.state_dir().join("pam.sock"),
+        }
     }
 
     pub fn backup_dir(&self) -> PathBuf {

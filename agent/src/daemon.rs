@@ -12,6 +12,8 @@ use crate::api::{AckRequest, ApiClient, ApiError, Assignment, Facts};
 use crate::apply::{Applier, ApplyError, Reload};
 use crate::cli::Options;
 use crate::facts;
+use crate::login::{LoginService, LoginStore};
+use std::sync::Arc;
 use crate::state::{self, AgentState};
 
 const FACTS_EVERY: Duration = Duration::from_secs(600);
@@ -148,6 +150,19 @@ impl Agent {
 
     async fn forever(&mut self) -> Result<(), AgentError> {
         let client = self.register(true).await?;
+        let logins = LoginService::new(
+            client.clone(),
+            LoginStore::new(&self.opts.state_dir()),
+            self.opts.root.join(crate::apply::PAM_CONF),
+        );
+        let socket = self.opts.socket_path();
+        let listener = crate::login::bind(&socket)
+            .map_err(|e| anyhow::anyhow!("cannot listen for the PAM module on {}: {e}", socket.display()))?;
+        tracing::info!("PAM module socket at {}", socket.display());
+        let _serving = AbortOnDrop(tokio::spawn(Arc::clone(&logins).serve(listener)));
+        if let Err(e) = logins.refresh_policy().await {
+            tracing::warn!("{e}; using the login policy kept on disk");
+        }
         let wait = self.opts.poll_wait;
         let mut facts_tick = interval(FACTS_EVERY);
         let mut heartbeat_tick = interval(Duration::from_secs(self.opts.heartbeat_secs));
@@ -173,7 +188,14 @@ impl Agent {
                 }
                 _ = heartbeat_tick.tick() => {
                     match client.heartbeat(self.applied_revision()).await {
-                        Ok(()) => {}
+                        Ok(()) => {
+                            if let Err(e) = logins.refresh_policy().await {
+                                tracing::warn!("{e}");
+                            }
+                            if let Err(e) = logins.flush_offline().await {
+                                tracing::warn!("{e}; will report the offline logins again later");
+                            }
+                        }
                         Err(e) if e.is_unauthorized() => return Err(e.into()),
                         Err(e) => tracing::warn!("{e}"),
                     }
@@ -272,7 +294,8 @@ impl Agent {
             }
         }
         tracing::info!(revision = rev.revision, enabled = rev.enabled, "applying config revision");
-        let applier = self.applier.clone();
+        let mut applier = self.applier.clone();
+        applier.fail_mode = LoginStore::new(&self.opts.state_dir()).policy().fail_mode;
         let owned = rev.clone();
         let outcome = tokio::task::spawn_blocking(move || applier.apply(&owned))
             .await
@@ -311,6 +334,15 @@ impl Agent {
             tracing::info!(revision = ack.revision, "ack not accepted: a newer revision exists");
         }
         Ok(())
+    }
+}
+
+/// Stops the socket server when the agent stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 mod daemon;
 pub mod facts;
+pub mod login;
 pub mod files;
 pub mod sshd;
 pub mod state;

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod entities;
 pub mod error;
 pub mod lockout;
+pub mod logins;
 pub mod messages;
 pub mod outbox;
 pub mod password;

@@ -138,6 +138,66 @@ pub fn topic_message(
     }
 }
 
+/// What a login is, as a code message describes it.
+pub struct LoginInfo<'a> {
+    pub number: i32,
+    pub account: &'a str,
+    pub server_name: &'a str,
+    pub source_ip: &'a str,
+    pub valid_minutes: i64,
+}
+
+/// A login verification code, sent through a topic to one of its confirmed endpoints. The code
+/// is a secret of the message: the caller lists it in `secrets`.
+pub fn login_code(
+    topic: &TopicInfo,
+    channel: Channel,
+    recipient: &str,
+    login: &LoginInfo,
+    code: &str,
+    unsubscribe_url: &str,
+) -> NewMessage {
+    let sender = topic.sender();
+    let LoginInfo { number, account, server_name, source_ip, valid_minutes } = login;
+    let from = if source_ip.is_empty() { String::new() } else { format!(" from {source_ip}") };
+    let subject = format!("Login code #{number} for {account}@{server_name}");
+    let what = format!(
+        "Input #{number}: {code} is the verification code for the login to {account} on {server_name}{from}. \
+         It is valid for {valid_minutes} minutes and works once."
+    );
+    let warning = "If you are not logging in, someone else knows this account's password: do not share the code, \
+                   and tell your administrator.";
+    let (body_text, body_html) = match channel {
+        Channel::Email => (
+            format!("{what}\n\n{warning}\n\n--\nSent by the notification topic \"{}\". Unsubscribe: {unsubscribe_url}\n", topic.name),
+            html_page(
+                &subject,
+                &[escape_html(&what), escape_html(warning)],
+                &format!(
+                    "Sent by the notification topic {}. <a href=\"{}\">Unsubscribe</a>.",
+                    escape_html(topic.name),
+                    escape_html(unsubscribe_url)
+                ),
+            ),
+        ),
+        _ => (
+            format!("[{sender}] #{number} code {code}: login to {account}@{server_name}{from}, valid {valid_minutes} min. Stop: {unsubscribe_url}"),
+            String::new(),
+        ),
+    };
+    NewMessage {
+        tenant_id: Some(topic.tenant_id),
+        channel,
+        kind: "login_code",
+        recipient: recipient.to_owned(),
+        sender_name: sender,
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
+}
+
 /// To a tenant admin: an unsubscribe left a topic that servers use for 2FA login codes with no
 /// confirmed endpoint, so nobody receives their codes.
 pub fn topic_without_recipients(

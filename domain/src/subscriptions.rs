@@ -42,14 +42,14 @@ pub struct NewEndpoint {
     pub remark: String,
 }
 
-fn channel(protocol: &str) -> Option<Channel> {
+pub(crate) fn channel(protocol: &str) -> Option<Channel> {
     match Protocol::parse(protocol)? {
         Protocol::Sms => Some(Channel::Sms),
         Protocol::Email => Some(Channel::Email),
     }
 }
 
-fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String) {
+pub(crate) fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String) {
     let base = ctx.public_url.trim_end_matches('/');
     (
         confirm.map(|t| format!("{base}/smn/confirm?token={t}")).unwrap_or_default(),
@@ -133,7 +133,7 @@ async fn queue_confirmation(
 }
 
 /// A new unsubscribe link's token for this subscription; its hash is kept.
-async fn new_unsubscribe_token(
+pub(crate) async fn new_unsubscribe_token(
     txn: &DatabaseTransaction,
     subscription_id: Uuid,
     now: DateTime<Utc>,
@@ -161,7 +161,7 @@ async fn note(
     audit::record(txn, now, actor, Entry { tenant_id: Some(t.tenant_id), action, target: t.urn.clone(), detail }).await
 }
 
-fn info(t: &topic::Model) -> TopicInfo<'_> {
+pub(crate) fn info(t: &topic::Model) -> TopicInfo<'_> {
     TopicInfo { tenant_id: t.tenant_id, name: &t.name, display_name: &t.display_name }
 }
 

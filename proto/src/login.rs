@@ -174,6 +174,8 @@ crate::wire_strings!(LoginResult { Allowed => "allowed", Denied => "denied" });
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineLogin {
+    /// Chosen by the agent, so that a report sent twice is recorded once.
+    pub id: Uuid,
     /// When it happened (RFC 3339).
     pub at: String,
     pub account: String,

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{
-        rejection::{JsonRejection, QueryRejection},
+        rejection::{JsonRejection, PathRejection, QueryRejection},
         ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State,
     },
     http::{request::Parts, StatusCode},
@@ -16,6 +16,10 @@ use domain::{agents, entities::server, Ctx, DomainError};
 use proto::agent::{
     AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
     SelinuxMode, SshdMatchOverride,
+};
+use proto::login::{
+    Action, BreakGlassHash, FailMode, LoginAnswer, LoginPolicy, LoginReply, LoginResult, LoginStart, OfflineLogin,
+    OfflineReport, Step,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -38,6 +42,10 @@ pub fn routes(ctx: Ctx) -> Router {
         .route("/agent/v1/heartbeat", json_405(post(heartbeat)))
         .route("/agent/v1/config", json_405(get(config)))
         .route("/agent/v1/ack", json_405(post(ack)))
+        .route("/agent/v1/logins", json_405(post(login_start)))
+        .route("/agent/v1/logins/offline", json_405(post(login_offline)))
+        .route("/agent/v1/logins/{login_id}/answer", json_405(post(login_answer)))
+        .route("/agent/v1/login-policy", json_405(get(login_policy)))
         .route(
             "/agent/v1/{*rest}",
             any(|| async { fail(StatusCode::NOT_FOUND, "AGENT.0404", "no such agent API call") }),
@@ -86,6 +94,27 @@ where
     }
 }
 
+/// `Path<T>` with rejections in the API's error shape.
+pub struct AgentPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AgentPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(AgentPath(v)),
+            Err(rejection) => {
+                let r: PathRejection = rejection;
+                Err(fail(StatusCode::NOT_FOUND, "AGENT.0404", format!("no such login: {}", r.body_text())))
+            }
+        }
+    }
+}
+
 fn rejected(status: StatusCode, text: String) -> Failure {
     let code = match status {
         StatusCode::PAYLOAD_TOO_LARGE => {
@@ -102,8 +131,9 @@ fn rejected(status: StatusCode, text: String) -> Failure {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
-    paths(register, facts, heartbeat, config, ack),
-    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
+    paths(register, facts, heartbeat, config, ack, login_start, login_answer, login_policy, login_offline),
+    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError,
+        LoginStart, LoginAnswer, LoginReply, Step, Action, LoginPolicy, FailMode, BreakGlassHash, OfflineReport, OfflineLogin, LoginResult)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
@@ -288,4 +318,51 @@ async fn ack(
     };
     let accepted = agents::acknowledge(&ctx, &s, req.revision, outcome, &ip).await?;
     Ok(Json(AckResponse { accepted }))
+}
+
+/// A login reached the server's PAM module (after the password): the console records it and
+/// answers with its first step.
+#[utoipa::path(post, path = "/agent/v1/logins", request_body = LoginStart, security(("agent_credential" = [])),
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+async fn login_start(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    AgentJson(req): AgentJson<LoginStart>,
+) -> Result<Json<LoginReply>, Failure> {
+    Ok(Json(domain::logins::start(&ctx, &s, &req).await?))
+}
+
+/// The user's answer to the last prompt of one of this server's logins. Another server's login
+/// is "not found".
+#[utoipa::path(post, path = "/agent/v1/logins/{login_id}/answer", request_body = LoginAnswer, security(("agent_credential" = [])),
+    params(("login_id" = uuid::Uuid, Path, description = "from the reply that opened the login")),
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+async fn login_answer(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    AgentPath(login_id): AgentPath<uuid::Uuid>,
+    AgentJson(req): AgentJson<LoginAnswer>,
+) -> Result<Json<LoginReply>, Failure> {
+    Ok(Json(domain::logins::answer(&ctx, &s, login_id, &req.answer).await?))
+}
+
+/// What the agent needs to decide logins alone while the console is unreachable: the fail
+/// mode, the exemptions and the hashes of the unused break-glass codes.
+#[utoipa::path(get, path = "/agent/v1/login-policy", security(("agent_credential" = [])),
+    responses((status = 200, body = LoginPolicy), (status = 401, body = ApiError)))]
+async fn login_policy(State(ctx): State<Ctx>, Agent(s): Agent) -> Result<Json<LoginPolicy>, Failure> {
+    Ok(Json(domain::logins::settings::policy(&ctx, &s).await?))
+}
+
+/// Logins the agent decided alone while the console was unreachable. A login already reported
+/// (same id) is skipped, so the agent may send a report again.
+#[utoipa::path(post, path = "/agent/v1/logins/offline", request_body = OfflineReport, security(("agent_credential" = [])),
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+async fn login_offline(
+    State(ctx): State<Ctx>,
+    Agent(s): Agent,
+    AgentJson(report): AgentJson<OfflineReport>,
+) -> Result<StatusCode, Failure> {
+    domain::logins::settings::report_offline(&ctx, &s, &report).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

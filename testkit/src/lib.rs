@@ -8,6 +8,7 @@
 mod console;
 pub mod demo;
 mod fixtures;
+mod logins;
 mod log;
 mod postgres;
 mod smtp;
@@ -17,6 +18,7 @@ pub use console::{
     TEST_SECRET_KEY,
 };
 pub use fixtures::{Login, TenantFixture};
+pub use logins::Protected;
 pub use postgres::{create_postgres_database, fresh_postgres_database};
 pub use smtp::{Mail, SmtpSink};
 

@@ -23,11 +23,14 @@ macro_rules! stored_enum {
 pub mod access_key;
 pub mod agent_install_token;
 pub mod audit_event;
+pub mod break_glass_code;
 pub mod confirmation_send;
 pub mod login_attempt;
+pub mod login_settings;
 pub mod outbox;
 pub mod rollout_job;
 pub mod server;
+pub mod server_login;
 pub mod session;
 pub mod subscription;
 pub mod tenant;

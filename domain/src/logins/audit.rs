@@ -1,0 +1,120 @@
+//! The login audit: every login that reached HostGuard's module on the tenant's servers, newest
+//! first, filtered by server, account, result and time.
+
+use crate::{
+    caller::Caller,
+    ctx::Ctx,
+    entities::server_login,
+    error::{DomainError, DomainResult, FieldError},
+    servers::{page_offset, Page},
+};
+use chrono::{DateTime, Duration, Utc};
+use proto::login::LoginResult;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub server_id: Option<Uuid>,
+    /// Exact account name.
+    pub account: Option<String>,
+    /// `allowed`, `denied` or `open` (still running, or abandoned).
+    pub result: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// One login as the audit shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub server_id: Uuid,
+    pub server_name: String,
+    pub account: String,
+    pub source_ip: String,
+    pub service: String,
+    pub method: String,
+    /// `allowed`, `denied`, `open` or `abandoned`.
+    pub result: String,
+    pub reason: String,
+    pub offline: bool,
+}
+
+fn row(m: server_login::Model, now: DateTime<Utc>) -> AuditRow {
+    let result = match &m.result {
+        Some(r) => r.clone(),
+        None if now > m.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES) => "abandoned".into(),
+        None => "open".into(),
+    };
+    let reason = if result == "abandoned" && m.reason.is_empty() {
+        "the login was given up before it finished".to_owned()
+    } else {
+        m.reason
+    };
+    AuditRow {
+        id: m.id,
+        at: m.created_at,
+        server_id: m.server_id,
+        server_name: m.server_name,
+        account: m.account,
+        source_ip: m.source_ip,
+        service: m.service,
+        method: m.method,
+        result,
+        reason,
+        offline: m.offline,
+    }
+}
+
+/// The tenant admin's login audit.
+pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Page<AuditRow>> {
+    let tenant_id = caller.admin_tenant()?;
+    let offset = page_offset(q.page, q.page_size)?;
+    let mut find = server_login::Entity::find().filter(server_login::Column::TenantId.eq(tenant_id));
+    if let Some(id) = q.server_id {
+        find = find.filter(server_login::Column::ServerId.eq(id));
+    }
+    if let Some(a) = q.account.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        if a.chars().count() > super::limits::ACCOUNT {
+            return Err(DomainError::validation("account", format!("must be at most {} characters", super::limits::ACCOUNT)));
+        }
+        find = find.filter(server_login::Column::Account.eq(a));
+    }
+    match q.result.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        None => {}
+        Some("open") => find = find.filter(server_login::Column::Result.is_null()),
+        Some(r) => match LoginResult::parse(r) {
+            Some(r) => find = find.filter(server_login::Column::Result.eq(r.as_str())),
+            None => {
+                return Err(DomainError::Invalid(vec![FieldError::new("result", "must be allowed, denied or open")]))
+            }
+        },
+    }
+    if let (Some(s), Some(u)) = (q.since, q.until) {
+        if s > u {
+            return Err(DomainError::validation("since", "must not be after until"));
+        }
+    }
+    if let Some(s) = q.since {
+        find = find.filter(server_login::Column::CreatedAt.gte(s));
+    }
+    if let Some(u) = q.until {
+        find = find.filter(server_login::Column::CreatedAt.lte(u));
+    }
+    let total = find.clone().count(&ctx.db).await?;
+    let now = ctx.clock.now();
+    let items = find
+        .order_by_desc(server_login::Column::CreatedAt)
+        .order_by_desc(server_login::Column::Id)
+        .offset(offset)
+        .limit(q.page_size)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|m| row(m, now))
+        .collect();
+    Ok(Page { items, total })
+}

@@ -1,0 +1,323 @@
+//! Logins to servers: the console's side of the login dialogue (see `docs/login-protocol.md`).
+//!
+//! A server's agent opens a login when HostGuard's PAM module is reached, after the password.
+//! The console answers with the next [`Step`] and keeps where the dialogue stands in the login's
+//! row, which is also the login audit. Only the server's own agent can open or answer its
+//! logins; every answer is checked against the row, inside a write transaction that holds the
+//! row, so two answers cannot both use one code.
+
+mod sms;
+pub mod audit;
+pub mod settings;
+
+use crate::{
+    ctx::Ctx,
+    entities::{
+        server,
+        server_login::{self, LoginMethod, Stage},
+        two_factor_config as config,
+    },
+    error::{DomainError, DomainResult, FieldError},
+};
+use chrono::{DateTime, Duration, Utc};
+use proto::login::{LoginReply, LoginResult, LoginStart, Step};
+use proto::Method;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+pub use settings::{LoginSettings, SettingsChange};
+
+/// How long a sent code is valid.
+pub const CODE_VALID_MINUTES: i64 = 5;
+/// Wrong codes a login may type before it is refused.
+pub const MAX_CODE_ATTEMPTS: i32 = 3;
+/// A dialogue not finished by then is over (the module gives up well before).
+pub const LOGIN_VALID_MINUTES: i64 = 10;
+
+/// Input limits of the agent's requests.
+pub mod limits {
+    pub const ACCOUNT: usize = 64;
+    pub const SOURCE_IP: usize = 255;
+    pub const SERVICE: usize = 64;
+    pub const TTY: usize = 64;
+    pub const ANSWER: usize = proto::login::MAX_ANSWER_CHARS;
+}
+
+fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize, required: bool) {
+    if required && value.trim().is_empty() {
+        errors.push(FieldError::new(field, "is required"));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+    } else if value.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "must not contain control characters")); // PAM items are one line
+    }
+}
+
+fn validate_start(req: &LoginStart) -> DomainResult<()> {
+    let mut errors = vec![];
+    check_text(&mut errors, "account", &req.account, limits::ACCOUNT, true);
+    check_text(&mut errors, "source_ip", &req.source_ip, limits::SOURCE_IP, false);
+    check_text(&mut errors, "service", &req.service, limits::SERVICE, true);
+    check_text(&mut errors, "tty", &req.tty, limits::TTY, false);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Invalid(errors))
+    }
+}
+
+/// What is in force on the server: the configuration its agent last acknowledged.
+struct InForce {
+    method: Method,
+    topic_id: Option<Uuid>,
+}
+
+fn in_force(c: Option<&config::Model>) -> Option<InForce> {
+    let c = c.filter(|c| c.applied_revision > 0 && c.applied_enabled)?;
+    Some(InForce { method: Method::parse(c.applied_method.as_deref()?)?, topic_id: c.applied_topic_id })
+}
+
+/// Holds the login's row until the transaction ends (PostgreSQL; SQLite's writers are serialized).
+async fn lock_login(txn: &DatabaseTransaction, id: Uuid) -> DomainResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM server_logins WHERE id = $1 FOR UPDATE",
+            [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The number of the server's next login, 1 to 99 and around again: short enough to read off
+/// a phone, and different for logins close in time, so a user with several knows which code
+/// is which.
+async fn next_number(txn: &DatabaseTransaction, server_id: Uuid) -> DomainResult<i32> {
+    let last = server_login::Entity::find()
+        .filter(server_login::Column::ServerId.eq(server_id))
+        .filter(server_login::Column::Offline.eq(false))
+        .order_by_desc(server_login::Column::CreatedAt)
+        .order_by_desc(server_login::Column::Number)
+        .limit(1)
+        .one(txn)
+        .await?;
+    Ok(last.map_or(1, |l| l.number % 99 + 1))
+}
+
+/// A login reached the PAM module of `s`: record it and say what happens next.
+pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResult<LoginReply> {
+    validate_start(req)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    // One number per login at a time; also orders this login after a config change in flight.
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
+    let cfg = config::Entity::find_by_id(s.id).one(&txn).await?;
+    let settings = settings::of(&txn, s.id).await?;
+    let number = next_number(&txn, s.id).await?;
+    let mut row = server_login::Model {
+        id: Uuid::new_v4(),
+        tenant_id: s.tenant_id,
+        server_id: s.id,
+        server_name: s.name.clone(),
+        account: req.account.clone(),
+        source_ip: req.source_ip.clone(),
+        service: req.service.clone(),
+        method: LoginMethod::None.as_str().to_owned(),
+        number,
+        stage: Stage::Done.as_str().to_owned(),
+        code_hash: None,
+        code_sent_at: None,
+        code_expires_at: None,
+        attempts: 0,
+        result: None,
+        reason: String::new(),
+        offline: false,
+        end_user_id: None,
+        created_at: now,
+        finished_at: None,
+    };
+
+    let step = match (in_force(cfg.as_ref()), settings.exemption(&req.account, &req.source_ip)) {
+        (None, _) => finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow()),
+        (Some(_), Some(why)) => finish(&mut row, now, LoginResult::Allowed, &why, Step::allow()),
+        (Some(f), None) => match f.method {
+            Method::Sms => {
+                row.method = LoginMethod::Sms.as_str().to_owned();
+                sms::begin(&txn, &mut row, f.topic_id, now).await?
+            }
+            Method::Code => {
+                row.method = LoginMethod::Code.as_str().to_owned();
+                code_mode_begin(ctx, &mut row, &settings, now)
+            }
+        },
+    };
+    server_login::Entity::insert(row.clone().into_active_model()).exec_without_returning(&txn).await?;
+    txn.commit().await?;
+    log_outcome(&row);
+    Ok(LoginReply { login_id: row.id, step })
+}
+
+/// Verification-code mode. End users, their authenticators and the account mapping come with
+/// the portal; until an account is mapped to an end user with a factor, its logins are refused
+/// unless the server explicitly allows unenrolled accounts.
+fn code_mode_begin(ctx: &Ctx, row: &mut server_login::Model, settings: &LoginSettings, now: DateTime<Utc>) -> Step {
+    let portal = format!("{}/portal", ctx.public_url.trim_end_matches('/'));
+    if settings.allow_unenrolled {
+        let why = format!(
+            "account {} has no enrolled HostGuard user; allowed by the server's \"allow unenrolled accounts\" setting",
+            row.account
+        );
+        return finish(row, now, LoginResult::Allowed, &why, Step::allow().with_info(format!(
+            "HostGuard: this account has no second factor yet. Enroll one at {portal}; logins will soon require it."
+        )));
+    }
+    let message = format!(
+        "HostGuard: the account {} is not linked to a HostGuard user with an authenticator, so this server cannot \
+         verify the login. Ask your administrator to link the account, then enroll at {portal}.",
+        row.account
+    );
+    finish(row, now, LoginResult::Denied, "account not linked to an enrolled user", Step::deny(message))
+}
+
+/// Ends the login in `row` and returns `step`.
+fn finish(row: &mut server_login::Model, now: DateTime<Utc>, result: LoginResult, reason: &str, step: Step) -> Step {
+    row.stage = Stage::Done.as_str().to_owned();
+    row.result = Some(result.as_str().to_owned());
+    row.reason = reason.to_owned();
+    row.finished_at = Some(now);
+    row.code_hash = None;
+    step
+}
+
+fn log_outcome(row: &server_login::Model) {
+    if let Some(result) = &row.result {
+        tracing::info!(
+            server = %row.server_name, account = %row.account, source_ip = %row.source_ip,
+            method = %row.method, result = %result, reason = %row.reason, "login"
+        );
+    }
+}
+
+/// The user's answer to the last prompt of login `login_id` of server `s`.
+pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) -> DomainResult<LoginReply> {
+    if answer.chars().count() > limits::ANSWER {
+        return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
+    }
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    lock_login(&txn, login_id).await?;
+    // Another server's login is "not found": its id reveals nothing.
+    let Some(mut row) = server_login::Entity::find_by_id(login_id)
+        .filter(server_login::Column::ServerId.eq(s.id))
+        .one(&txn)
+        .await?
+    else {
+        return Err(DomainError::NotFound("login"));
+    };
+    if Stage::parse(&row.stage) == Some(Stage::Done) {
+        // A replayed answer, or a code typed into a finished login: nothing changes.
+        return Ok(LoginReply { login_id, step: Step::deny("HostGuard: this login has already ended. Log in again.") });
+    }
+    let step = if now > row.created_at + Duration::minutes(LOGIN_VALID_MINUTES) {
+        finish(
+            &mut row,
+            now,
+            LoginResult::Denied,
+            "the login took too long",
+            Step::deny("HostGuard: the login took too long. Log in again."),
+        )
+    } else {
+        match Stage::parse(&row.stage) {
+            Some(Stage::Recipient) => sms::send_code(ctx, &txn, &mut row, answer, now).await?,
+            Some(Stage::Code) => check_code(&mut row, answer, now),
+            _ => finish(
+                &mut row,
+                now,
+                LoginResult::Denied,
+                "the login's state is unknown",
+                Step::deny("HostGuard: this login cannot continue. Log in again."),
+            ),
+        }
+    };
+    server_login::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(row.id),
+        stage: Set(row.stage.clone()),
+        code_hash: Set(row.code_hash.clone()),
+        code_sent_at: Set(row.code_sent_at),
+        code_expires_at: Set(row.code_expires_at),
+        attempts: Set(row.attempts),
+        result: Set(row.result.clone()),
+        reason: Set(row.reason.clone()),
+        finished_at: Set(row.finished_at),
+        ..Default::default()
+    }
+    .update(&txn)
+    .await?;
+    txn.commit().await?;
+    log_outcome(&row);
+    Ok(LoginReply { login_id, step })
+}
+
+/// The code's hash, bound to its login: a code is only ever good for the login it was sent for.
+fn code_hash(login_id: Uuid, code: &str) -> String {
+    crate::tokens::hash_token(&format!("{login_id}:{code}"))
+}
+
+fn check_code(row: &mut server_login::Model, answer: &str, now: DateTime<Utc>) -> Step {
+    if row.code_expires_at.is_none_or(|at| now > at) {
+        return finish(
+            row,
+            now,
+            LoginResult::Denied,
+            "the code expired",
+            Step::deny(format!(
+                "HostGuard: the code has expired (codes are valid for {CODE_VALID_MINUTES} minutes). Log in again for a new one."
+            )),
+        );
+    }
+    let typed: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
+    if row.code_hash.as_deref() == Some(code_hash(row.id, &typed).as_str()) {
+        return finish(row, now, LoginResult::Allowed, "code accepted", Step::allow());
+    }
+    row.attempts += 1;
+    if row.attempts >= MAX_CODE_ATTEMPTS {
+        return finish(
+            row,
+            now,
+            LoginResult::Denied,
+            &format!("{MAX_CODE_ATTEMPTS} wrong codes"),
+            Step::deny("HostGuard: wrong code, and no attempts are left. Log in again for a new code."),
+        );
+    }
+    let left = MAX_CODE_ATTEMPTS - row.attempts;
+    Step::prompt(format!("Input #{} Code: ", row.number), false).with_info(format!(
+        "Wrong code. {left} attempt{} left.",
+        if left == 1 { "" } else { "s" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_requests_are_checked_field_by_field() {
+        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into() };
+        assert!(validate_start(&ok).is_ok());
+        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
+        let Err(DomainError::Invalid(errors)) = validate_start(&bad) else { panic!("accepted") };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["account", "source_ip", "service"]);
+    }
+
+    #[test]
+    fn codes_are_bound_to_their_login() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(code_hash(a, "123456"), code_hash(a, "123456"));
+        assert_ne!(code_hash(a, "123456"), code_hash(b, "123456"));
+    }
+}

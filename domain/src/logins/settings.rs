@@ -1,0 +1,452 @@
+//! A server's login settings (fail mode, exemptions, unenrolled accounts), its break-glass
+//! codes, and what its agent needs to decide logins alone while the console is unreachable.
+
+use crate::{
+    audit::{self, Actor, Entry},
+    caller::Caller,
+    ctx::Ctx,
+    entities::{break_glass_code, login_settings, server, server_login},
+    error::{DomainError, DomainResult, FieldError},
+};
+use chrono::{DateTime, Duration, Utc};
+use ipnet::IpNet;
+use proto::login::{BreakGlassHash, FailMode, LoginPolicy, LoginResult, OfflineReport};
+use rand::Rng;
+use sea_orm::{
+    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use std::net::IpAddr;
+use uuid::Uuid;
+
+pub const MAX_EXEMPT_ACCOUNTS: usize = 50;
+pub const MAX_EXEMPT_NETWORKS: usize = 50;
+/// Break-glass codes issued at once; a new set replaces the unused rest of the old one.
+pub const BREAK_GLASS_CODES: usize = 10;
+/// The most offline logins one report may carry.
+pub const MAX_OFFLINE_REPORT: usize = 500;
+
+/// A server's login settings; a server that never had any gets the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoginSettings {
+    pub fail_mode: FailMode,
+    pub allow_unenrolled: bool,
+    pub exempt_accounts: Vec<String>,
+    pub exempt_networks: Vec<IpNet>,
+}
+
+impl LoginSettings {
+    fn from_row(r: &login_settings::Model) -> Self {
+        let accounts: Vec<String> = serde_json::from_str(&r.exempt_accounts).unwrap_or_default();
+        let networks: Vec<String> = serde_json::from_str(&r.exempt_networks).unwrap_or_default();
+        Self {
+            fail_mode: FailMode::parse(&r.fail_mode).unwrap_or_default(),
+            allow_unenrolled: r.allow_unenrolled,
+            exempt_accounts: accounts,
+            exempt_networks: networks.iter().filter_map(|n| n.parse().ok()).collect(),
+        }
+    }
+
+    /// Why a login to `account` from `source_ip` needs no second factor, if it does not.
+    pub fn exemption(&self, account: &str, source_ip: &str) -> Option<String> {
+        if self.exempt_accounts.iter().any(|a| a == account) {
+            return Some(format!("exempt account {account}"));
+        }
+        let ip: IpAddr = source_ip.parse().ok()?;
+        self.exempt_networks.iter().find(|n| n.contains(&ip)).map(|n| format!("exempt network {n}"))
+    }
+}
+
+pub(super) async fn of<C: ConnectionTrait>(conn: &C, server_id: Uuid) -> DomainResult<LoginSettings> {
+    Ok(login_settings::Entity::find_by_id(server_id)
+        .one(conn)
+        .await?
+        .map(|r| LoginSettings::from_row(&r))
+        .unwrap_or_default())
+}
+
+/// A server's login settings, for its tenant's admin.
+pub async fn get(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<LoginSettings> {
+    let s = crate::servers::get(ctx, caller, server_id).await?;
+    of(&ctx.db, s.id).await
+}
+
+/// A change of a server's login settings, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsChange {
+    pub fail_mode: String,
+    pub allow_unenrolled: bool,
+    pub exempt_accounts: Vec<String>,
+    /// CIDR networks; a bare address means that address alone.
+    pub exempt_networks: Vec<String>,
+}
+
+fn account_rule(a: &str) -> Result<(), &'static str> {
+    let ok = !a.is_empty()
+        && a.len() <= 32
+        && !a.starts_with('-')
+        && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an account name of 1 to 32 letters, digits, '_', '-', '.' or '$', not starting with '-'")
+    }
+}
+
+fn parse_network(n: &str) -> Option<IpNet> {
+    n.parse::<IpNet>().ok().map(|n| n.trunc()).or_else(|| n.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec<IpNet>)> {
+    let mut errors = vec![];
+    let fail_mode = FailMode::parse(change.fail_mode.trim());
+    if fail_mode.is_none() {
+        errors.push(FieldError::new("fail_mode", "must be secure or safe"));
+    }
+    let mut accounts: Vec<String> = vec![];
+    for (i, a) in change.exempt_accounts.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).enumerate() {
+        match account_rule(a) {
+            Ok(()) if !accounts.iter().any(|x| x == a) => accounts.push(a.to_owned()),
+            Ok(()) => {}
+            Err(rule) => errors.push(FieldError::new(format!("exempt_accounts[{i}]"), format!("{a:?} {rule}"))),
+        }
+    }
+    if accounts.len() > MAX_EXEMPT_ACCOUNTS {
+        errors.push(FieldError::new("exempt_accounts", format!("at most {MAX_EXEMPT_ACCOUNTS} accounts")));
+    }
+    let mut networks: Vec<IpNet> = vec![];
+    for (i, n) in change.exempt_networks.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).enumerate() {
+        match parse_network(n) {
+            Some(net) if net.prefix_len() == 0 => errors.push(FieldError::new(
+                format!("exempt_networks[{i}]"),
+                format!("{n:?} would exempt every address; 2FA would protect nothing"),
+            )),
+            Some(net) if !networks.contains(&net) => networks.push(net),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                format!("exempt_networks[{i}]"),
+                format!("{n:?} must be a network in CIDR form, such as 10.0.0.0/8 or 2001:db8::/32, or one address"),
+            )),
+        }
+    }
+    if networks.len() > MAX_EXEMPT_NETWORKS {
+        errors.push(FieldError::new("exempt_networks", format!("at most {MAX_EXEMPT_NETWORKS} networks")));
+    }
+    match fail_mode {
+        Some(m) if errors.is_empty() => Ok((m, accounts, networks)),
+        _ => Err(DomainError::Invalid(errors)),
+    }
+}
+
+/// Saves a server's login settings; every change is audited.
+pub async fn update(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    server_id: Uuid,
+    change: &SettingsChange,
+) -> DomainResult<LoginSettings> {
+    let s = crate::servers::get(ctx, caller, server_id).await?;
+    let (fail_mode, accounts, networks) = validate(change)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let before = of(&txn, s.id).await?;
+    let nets: Vec<String> = networks.iter().map(ToString::to_string).collect();
+    let row = login_settings::ActiveModel {
+        server_id: Set(s.id),
+        tenant_id: Set(s.tenant_id),
+        fail_mode: Set(fail_mode.as_str().to_owned()),
+        allow_unenrolled: Set(change.allow_unenrolled),
+        exempt_accounts: Set(serde_json::to_string(&accounts).unwrap_or_else(|_| "[]".into())),
+        exempt_networks: Set(serde_json::to_string(&nets).unwrap_or_else(|_| "[]".into())),
+        updated_at: Set(now),
+    };
+    login_settings::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(login_settings::Column::ServerId)
+                .update_columns([
+                    login_settings::Column::FailMode,
+                    login_settings::Column::AllowUnenrolled,
+                    login_settings::Column::ExemptAccounts,
+                    login_settings::Column::ExemptNetworks,
+                    login_settings::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    let after = LoginSettings {
+        fail_mode,
+        allow_unenrolled: change.allow_unenrolled,
+        exempt_accounts: accounts,
+        exempt_networks: networks,
+    };
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(s.tenant_id),
+            action: "login.settings",
+            target: s.name.clone(),
+            detail: describe_change(&before, &after),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+fn describe_change(before: &LoginSettings, after: &LoginSettings) -> String {
+    let list = |v: &[String]| if v.is_empty() { "none".to_owned() } else { v.join(", ") };
+    let nets = |v: &[IpNet]| list(&v.iter().map(ToString::to_string).collect::<Vec<_>>());
+    format!(
+        "fail mode {} → {}; unenrolled accounts {} → {}; exempt accounts {} → {}; exempt networks {} → {}",
+        before.fail_mode,
+        after.fail_mode,
+        if before.allow_unenrolled { "allowed" } else { "refused" },
+        if after.allow_unenrolled { "allowed" } else { "refused" },
+        list(&before.exempt_accounts),
+        list(&after.exempt_accounts),
+        nets(&before.exempt_networks),
+        nets(&after.exempt_networks),
+    )
+}
+
+/// A break-glass code as typed: upper case, without dashes and spaces.
+pub fn normalize_break_glass(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// Issues a new set of break-glass codes for a server, shown once; the unused codes of the
+/// previous set stop working. The agent gets their hashes with its next policy fetch.
+pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server_id: Uuid) -> DomainResult<Vec<String>> {
+    let s = crate::servers::get(ctx, caller, server_id).await?;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    break_glass_code::Entity::delete_many()
+        .filter(break_glass_code::Column::ServerId.eq(s.id))
+        .filter(break_glass_code::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let mut codes = Vec::with_capacity(BREAK_GLASS_CODES);
+    for _ in 0..BREAK_GLASS_CODES {
+        let raw: String =
+            (0..20).map(|_| ALPHABET[rand::rngs::OsRng.gen_range(0..ALPHABET.len())] as char).collect();
+        let shown = raw.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
+        break_glass_code::Entity::insert(break_glass_code::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            tenant_id: Set(s.tenant_id),
+            server_id: Set(s.id),
+            sha256: Set(crate::tokens::hash_token(&raw)),
+            created_at: Set(now),
+            used_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        codes.push(shown);
+    }
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(s.tenant_id),
+            action: "login.break_glass_issued",
+            target: s.name.clone(),
+            detail: format!("{BREAK_GLASS_CODES} new break-glass codes; the unused earlier ones no longer work"),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(codes)
+}
+
+/// How many break-glass codes of a server are unused, and when the set was issued.
+pub async fn break_glass_status(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<(usize, Option<DateTime<Utc>>)> {
+    let s = crate::servers::get(ctx, caller, server_id).await?;
+    let unused = break_glass_code::Entity::find()
+        .filter(break_glass_code::Column::ServerId.eq(s.id))
+        .filter(break_glass_code::Column::UsedAt.is_null())
+        .order_by_desc(break_glass_code::Column::CreatedAt)
+        .all(&ctx.db)
+        .await?;
+    Ok((unused.len(), unused.first().map(|c| c.created_at)))
+}
+
+/// What the agent of `s` needs to decide logins alone.
+pub async fn policy(ctx: &Ctx, s: &server::Model) -> DomainResult<LoginPolicy> {
+    let settings = of(&ctx.db, s.id).await?;
+    let codes = break_glass_code::Entity::find()
+        .filter(break_glass_code::Column::ServerId.eq(s.id))
+        .filter(break_glass_code::Column::UsedAt.is_null())
+        .all(&ctx.db)
+        .await?;
+    Ok(LoginPolicy {
+        fail_mode: settings.fail_mode,
+        exempt_accounts: settings.exempt_accounts,
+        exempt_networks: settings.exempt_networks.iter().map(ToString::to_string).collect(),
+        break_glass: codes.into_iter().map(|c| BreakGlassHash { id: c.id, sha256: c.sha256 }).collect(),
+    })
+}
+
+/// The offline reasons an agent may report, and how the audit says them.
+fn offline_reason(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "break_glass" => "break-glass code used while the console was unreachable",
+        "fail_safe" => "console unreachable; allowed by fail mode safe",
+        "fail_secure" => "console unreachable; denied by fail mode secure",
+        "exempt_account" => "console unreachable; exempt account",
+        "exempt_network" => "console unreachable; exempt network",
+        "break_glass_wrong" => "console unreachable; wrong break-glass code",
+        _ => return None,
+    })
+}
+
+/// Records logins the agent of `s` decided alone while the console was unreachable. Reports
+/// are idempotent: a login already recorded (same id) is skipped, so an agent may resend.
+pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport) -> DomainResult<usize> {
+    if report.logins.len() > MAX_OFFLINE_REPORT {
+        return Err(DomainError::validation("logins", format!("at most {MAX_OFFLINE_REPORT} logins per report")));
+    }
+    let now = ctx.clock.now();
+    let mut errors = vec![];
+    let mut rows = vec![];
+    for (i, l) in report.logins.iter().enumerate() {
+        let field = |f: &str| format!("logins[{i}].{f}");
+        let at = DateTime::parse_from_rfc3339(&l.at).map(|t| t.with_timezone(&Utc));
+        let at = match at {
+            Ok(t) if t <= now + Duration::minutes(5) => t,
+            Ok(_) => {
+                errors.push(FieldError::new(field("at"), "must not be in the future"));
+                continue;
+            }
+            Err(_) => {
+                errors.push(FieldError::new(field("at"), "must be an RFC 3339 time"));
+                continue;
+            }
+        };
+        let start = proto::login::LoginStart {
+            account: l.account.clone(),
+            source_ip: l.source_ip.clone(),
+            service: l.service.clone(),
+            tty: String::new(),
+        };
+        if let Err(DomainError::Invalid(e)) = super::validate_start(&start) {
+            errors.extend(e.into_iter().map(|e| FieldError::new(field(&e.field), e.message)));
+            continue;
+        }
+        let Some(reason) = offline_reason(&l.reason) else {
+            errors.push(FieldError::new(field("reason"), "is not a reason an agent reports"));
+            continue;
+        };
+        rows.push((l, at, reason));
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let mut recorded = 0;
+    for (l, at, reason) in rows {
+        let inserted = server_login::Entity::insert(server_login::ActiveModel {
+            id: Set(l.id),
+            tenant_id: Set(s.tenant_id),
+            server_id: Set(s.id),
+            server_name: Set(s.name.clone()),
+            account: Set(l.account.clone()),
+            source_ip: Set(l.source_ip.clone()),
+            service: Set(l.service.clone()),
+            method: Set(server_login::LoginMethod::None.as_str().to_owned()),
+            number: Set(0),
+            stage: Set(server_login::Stage::Done.as_str().to_owned()),
+            code_hash: Set(None),
+            code_sent_at: Set(None),
+            code_expires_at: Set(None),
+            attempts: Set(0),
+            result: Set(Some(l.result.as_str().to_owned())),
+            reason: Set(reason.to_owned()),
+            offline: Set(true),
+            end_user_id: Set(None),
+            created_at: Set(at),
+            finished_at: Set(Some(at)),
+        })
+        .on_conflict(OnConflict::column(server_login::Column::Id).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            continue;
+        }
+        recorded += 1;
+        if let (Some(code_id), LoginResult::Allowed) = (l.break_glass_id, l.result) {
+            break_glass_code::Entity::update_many()
+                .col_expr(break_glass_code::Column::UsedAt, sea_orm::sea_query::Expr::value(at))
+                .filter(break_glass_code::Column::Id.eq(code_id))
+                .filter(break_glass_code::Column::ServerId.eq(s.id))
+                .filter(break_glass_code::Column::UsedAt.is_null())
+                .exec(&txn)
+                .await?;
+            audit::record(
+                &txn,
+                now,
+                &Actor::new(format!("agent on {}", s.name), ""),
+                Entry {
+                    tenant_id: Some(s.tenant_id),
+                    action: "login.break_glass_used",
+                    target: s.name.clone(),
+                    detail: format!("{} from {} at {}", l.account, l.source_ip, at.to_rfc3339()),
+                },
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exemptions_match_accounts_and_networks_only() {
+        let s = LoginSettings {
+            exempt_accounts: vec!["backup".into()],
+            exempt_networks: vec!["10.1.0.0/16".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(s.exemption("backup", "203.0.113.9").as_deref(), Some("exempt account backup"));
+        assert_eq!(s.exemption("root", "10.1.200.3").as_deref(), Some("exempt network 10.1.0.0/16"));
+        assert_eq!(s.exemption("root", "2001:db8::1").as_deref(), Some("exempt network 2001:db8::/32"));
+        assert_eq!(s.exemption("root", "10.2.0.1"), None);
+        assert_eq!(s.exemption("root", "not-an-ip.example"), None, "a host name is never in a network");
+        assert_eq!(s.exemption("Backup", ""), None, "account names are exact");
+    }
+
+    #[test]
+    fn settings_are_checked_field_by_field() {
+        let ok = SettingsChange {
+            fail_mode: "safe".into(),
+            exempt_accounts: vec!["backup".into(), " ".into(), "backup".into()],
+            exempt_networks: vec!["10.1.2.3/16".into(), "192.0.2.7".into()],
+            ..Default::default()
+        };
+        let (mode, accounts, nets) = validate(&ok).unwrap();
+        assert_eq!(mode, FailMode::Safe);
+        assert_eq!(accounts, ["backup"]);
+        assert_eq!(nets.iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.1.0.0/16", "192.0.2.7/32"]);
+        let bad = SettingsChange {
+            fail_mode: "open".into(),
+            exempt_accounts: vec!["-rf".into()],
+            exempt_networks: vec!["0.0.0.0/0".into(), "10.0.0.0/33".into()],
+            ..Default::default()
+        };
+        let Err(DomainError::Invalid(errors)) = validate(&bad) else { panic!("accepted") };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["fail_mode", "exempt_accounts[0]", "exempt_networks[0]", "exempt_networks[1]"]);
+    }
+
+    #[test]
+    fn break_glass_codes_are_compared_as_typed_loosely() {
+        assert_eq!(normalize_break_glass("abcde-fghij 23456-kmnpq"), "ABCDEFGHIJ23456KMNPQ");
+    }
+}

@@ -1,0 +1,298 @@
+//! The console's side of a login, through the agent API as the agent daemon calls it: SMS/Email
+//! codes with HSS's recipient rules, attempts, expiry and replay; exemptions, unenrolled
+//! accounts, the login policy, offline reports, and logins of other servers.
+
+use crate::common::*;
+use domain::entities::{outbox, server_login};
+use proto::login::{Action, LoginReply, OfflineLogin, OfflineReport, LoginResult, Step};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+/// The number and code of a login code message: "Input #25: 123456 is the verification code…".
+fn code_in(m: &Mail) -> (i32, String) {
+    let rest = m.text.split("Input #").nth(1).unwrap_or_else(|| panic!("no code in {:?}", m.text));
+    let (number, rest) = rest.split_once(": ").unwrap();
+    (number.parse().unwrap(), rest.split_whitespace().next().unwrap().to_owned())
+}
+
+fn prompt_of(step: &Step) -> (&str, bool) {
+    match &step.action {
+        Action::Prompt { text, echo } => (text.as_str(), *echo),
+        other => panic!("expected a prompt, got {other:?} (info {:?})", step.info),
+    }
+}
+
+fn denial(step: &Step) -> &str {
+    match &step.action {
+        Action::Deny { message } => message,
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+async fn audit_of(app: &TestApp, id: Uuid) -> server_login::Model {
+    server_login::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap()
+}
+
+struct Sms {
+    app: TestApp,
+    sink: SmtpSink,
+    p: Protected,
+}
+
+const PHONE: &str = "+8613800000001";
+const OPS: &str = "ops@acme-logins.test";
+const DEV: &str = "dev@acme-logins.test";
+
+async fn sms_server(backend: Backend) -> Sms {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
+    let p = app.protected_server("Acme Logins", "web-01", &[PHONE, OPS, DEV]).await;
+    app.put_in_force(&p, Some("sms")).await;
+    Sms { app, sink, p }
+}
+
+impl Sms {
+    /// Starts a login and names `recipient`; returns the reply with the code prompt.
+    async fn to_code_prompt(&self, account: &str, recipient: &str) -> LoginReply {
+        let start = self.app.start_ok(&self.p, account, "198.51.100.7").await;
+        assert_eq!(prompt_of(&start.step), ("Phone number or email address: ", true));
+        self.app.answer_ok(&self.p, start.login_id, recipient).await
+    }
+}
+
+async fn a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in(backend: Backend) {
+    let s = sms_server(backend).await;
+    let reply = s.to_code_prompt("root", "+86 138 0000 0001").await;
+    let (prompt, echo) = prompt_of(&reply.step);
+    assert!(!echo, "codes are typed unseen");
+    let number: i32 = prompt.strip_prefix("Input #").unwrap().strip_suffix(" Code: ").unwrap().parse().unwrap();
+
+    let (ops, dev) = (s.sink.wait_for(OPS, 1).await, s.sink.wait_for(DEV, 1).await);
+    let (n1, code) = code_in(&ops[0]);
+    assert_eq!(code_in(&dev[0]), (n1, code.clone()), "both addresses get the same code");
+    assert_eq!(n1, number, "the message carries the prompt's number");
+    assert!(ops[0].text.contains("root on web-01 from 198.51.100.7"), "{}", ops[0].text);
+    let sms = outbox::Entity::find().filter(outbox::Column::Recipient.eq(PHONE)).all(&s.app.ctx.db).await.unwrap();
+    assert_eq!(sms.len(), 1, "the phone gets it too");
+    assert!(!sms[0].body_text.contains(&code), "the stored SMS holds a placeholder, not the code");
+
+    let done = s.app.answer_ok(&s.p, reply.login_id, &code).await;
+    assert_eq!(done.step.action, Action::Allow);
+    let audit = audit_of(&s.app, reply.login_id).await;
+    assert_eq!((audit.result.as_deref(), audit.method.as_str(), audit.account.as_str()), (Some("allowed"), "sms", "root"));
+    assert_eq!(audit.source_ip, "198.51.100.7");
+
+    // The code is spent: the same answer again changes nothing.
+    let again = s.app.answer_ok(&s.p, reply.login_id, &code).await;
+    assert!(denial(&again.step).contains("already ended"));
+}
+on_both_databases!(
+    a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in,
+    super::a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in
+);
+
+async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: Backend) {
+    let s = sms_server(backend).await;
+    let known = s.to_code_prompt("root", "OPS@acme-logins.test").await;
+    let ops = s.sink.wait_for(OPS, 1).await;
+    let (number, code) = code_in(&ops[0]);
+
+    let unknown = s.to_code_prompt("root", "eve@evil.example").await;
+    let stranger_number = s.to_code_prompt("root", "+15550100").await;
+    // Same prompt, and the same line, whoever was named: only the number moves on.
+    let shape = |r: &LoginReply, named: &str| {
+        let prompt = prompt_of(&r.step).0.to_owned();
+        let n = prompt.trim_start_matches("Input #").trim_end_matches(" Code: ").to_owned();
+        (r.step.info.join("|").replace(named, "<named>").replace(&format!("#{n}"), "#<n>"), prompt.replace(&n, "<n>"))
+    };
+    assert_eq!(shape(&known, "OPS@acme-logins.test"), shape(&unknown, "eve@evil.example"));
+    assert_eq!(shape(&unknown, "eve@evil.example"), shape(&stranger_number, "+15550100"));
+    assert_eq!(number, prompt_of(&known.step).0.trim_start_matches("Input #").trim_end_matches(" Code: ").parse::<i32>().unwrap());
+
+    s.app.clock.advance(chrono::Duration::seconds(2));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(s.sink.messages_to(DEV).len(), 0, "an email address sends to itself only");
+    assert_eq!(s.sink.messages().len(), 1, "nobody outside the topic got anything");
+    assert_eq!(audit_of(&s.app, unknown.login_id).await.reason, "code sent to 0 endpoints");
+
+    // The code works for its own login only.
+    let elsewhere = s.app.answer_ok(&s.p, unknown.login_id, &code).await;
+    assert!(prompt_of(&elsewhere.step).0.starts_with("Input #"), "a code of another login is just wrong");
+    assert_eq!(s.app.answer_ok(&s.p, known.login_id, &code).await.step.action, Action::Allow);
+}
+on_both_databases!(
+    an_address_gets_its_own_code_only_and_strangers_learn_nothing,
+    super::an_address_gets_its_own_code_only_and_strangers_learn_nothing
+);
+
+async fn three_wrong_codes_end_the_login_and_an_expired_code_is_refused(backend: Backend) {
+    let s = sms_server(backend).await;
+    let reply = s.to_code_prompt("root", OPS).await;
+    let (_, code) = code_in(&s.sink.wait_for(OPS, 1).await[0]);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let first = s.app.answer_ok(&s.p, reply.login_id, wrong).await;
+    assert_eq!(first.step.info, ["Wrong code. 2 attempts left."]);
+    let second = s.app.answer_ok(&s.p, reply.login_id, wrong).await;
+    assert_eq!(second.step.info, ["Wrong code. 1 attempt left."]);
+    let third = s.app.answer_ok(&s.p, reply.login_id, wrong).await;
+    assert!(denial(&third.step).contains("no attempts are left"));
+    let late = s.app.answer_ok(&s.p, reply.login_id, &code).await;
+    assert!(denial(&late.step).contains("already ended"), "the right code after three wrong ones is too late");
+    assert_eq!(audit_of(&s.app, reply.login_id).await.reason, "3 wrong codes");
+
+    let reply = s.to_code_prompt("root", OPS).await;
+    let (_, code) = code_in(&s.sink.wait_for(OPS, 2).await[1]);
+    s.app.clock.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(1));
+    let expired = s.app.answer_ok(&s.p, reply.login_id, &code).await;
+    assert!(denial(&expired.step).contains("expired"));
+    assert_eq!(audit_of(&s.app, reply.login_id).await.result.as_deref(), Some("denied"));
+}
+on_both_databases!(
+    three_wrong_codes_end_the_login_and_an_expired_code_is_refused,
+    super::three_wrong_codes_end_the_login_and_an_expired_code_is_refused
+);
+
+async fn code_requests_are_limited_per_account_and_per_source(backend: Backend) {
+    let s = sms_server(backend).await;
+    for _ in 0..5 {
+        s.to_code_prompt("deploy", "+15550100").await;
+    }
+    let start = s.app.start_ok(&s.p, "deploy", "198.51.100.7").await;
+    let refused = s.app.answer_ok(&s.p, start.login_id, "+15550100").await;
+    assert!(denial(&refused.step).contains("too many codes"), "{:?}", refused.step);
+    // Another account from the same address still may, up to the address's own limit.
+    let other = s.to_code_prompt("backup", "+15550100").await;
+    assert!(prompt_of(&other.step).0.starts_with("Input #"));
+    s.app.clock.advance(chrono::Duration::minutes(16));
+    let later = s.to_code_prompt("deploy", "+15550100").await;
+    assert!(prompt_of(&later.step).0.starts_with("Input #"), "the window moves on");
+}
+on_both_databases!(code_requests_are_limited_per_account_and_per_source, super::code_requests_are_limited_per_account_and_per_source);
+
+async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
+    let s = sms_server(backend).await;
+    let other = s.app.protected_server("Globex Logins", "db-01", &["ops@globex-logins.test"]).await;
+    s.app.put_in_force(&other, Some("sms")).await;
+    let mine = s.app.start_ok(&s.p, "root", "198.51.100.7").await;
+    let res = s.app.login_answer(&other.credential, mine.login_id, OPS).await;
+    assert_eq!(res.status(), 404, "another server's login is not found");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "AGENT.0404");
+    assert_eq!(s.app.login_answer(&s.p.credential, Uuid::new_v4(), "x").await.status(), 404);
+    let bad_id = s.app.http.post(s.app.url("/agent/v1/logins/not-a-uuid/answer")).bearer_auth(&s.p.credential)
+        .json(&serde_json::json!({"answer": "1"})).send().await.unwrap();
+    assert_eq!(bad_id.status(), 404);
+    assert_eq!(bad_id.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0404");
+    assert_eq!(s.app.login_start("not-a-credential", "root", "").await.status(), 401);
+    // The untouched login still runs for its own agent.
+    let ok = s.app.answer_ok(&s.p, mine.login_id, OPS).await;
+    assert!(prompt_of(&ok.step).0.starts_with("Input #"));
+
+    // Bad input gets a 422 naming the field.
+    let res = s.app.login_start(&s.p.credential, &"a".repeat(65), "").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("account: must be at most 64 characters"));
+    let res = s.app.login_answer(&s.p.credential, mine.login_id, &"1".repeat(300)).await;
+    assert_eq!(res.status(), 422);
+}
+on_both_databases!(an_agent_answers_only_its_own_servers_logins, super::an_agent_answers_only_its_own_servers_logins);
+
+async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backend) {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Policy", "app-01", &[]).await;
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+
+    app.put_in_force(&p, None).await;
+    assert_eq!(app.start_ok(&p, "root", "203.0.113.5").await.step.action, Action::Allow, "2FA off: no second factor");
+
+    app.put_in_force(&p, Some("code")).await;
+    let unlinked = app.start_ok(&p, "root", "203.0.113.5").await;
+    let message = denial(&unlinked.step);
+    assert!(message.contains("not linked") && message.contains("/portal"), "{message}");
+
+    let change = domain::logins::SettingsChange {
+        fail_mode: "secure".into(),
+        allow_unenrolled: false,
+        exempt_accounts: vec!["backup".into()],
+        exempt_networks: vec!["10.20.0.0/16".into()],
+    };
+    domain::logins::settings::update(&app.ctx, &p.caller, &actor, p.server_id, &change).await.unwrap();
+    let by_account = app.start_ok(&p, "backup", "203.0.113.5").await;
+    assert_eq!(by_account.step.action, Action::Allow);
+    assert_eq!(audit_of(&app, by_account.login_id).await.reason, "exempt account backup");
+    let by_network = app.start_ok(&p, "root", "10.20.3.4").await;
+    assert_eq!(audit_of(&app, by_network.login_id).await.reason, "exempt network 10.20.0.0/16");
+    assert!(matches!(app.start_ok(&p, "root", "10.21.3.4").await.step.action, Action::Deny { .. }));
+
+    let allow = domain::logins::SettingsChange { allow_unenrolled: true, ..change };
+    domain::logins::settings::update(&app.ctx, &p.caller, &actor, p.server_id, &allow).await.unwrap();
+    let let_in = app.start_ok(&p, "root", "203.0.113.5").await;
+    assert_eq!(let_in.step.action, Action::Allow);
+    assert!(audit_of(&app, let_in.login_id).await.reason.contains("allow unenrolled"));
+
+    let changes = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
+    assert_eq!(changes.iter().filter(|e| e.action == "login.settings").count(), 2, "each settings change is audited");
+
+    // The tenant's login audit: filters by account and result.
+    let q = |account: Option<&str>, result: Option<&str>| domain::logins::audit::AuditQuery {
+        account: account.map(str::to_owned),
+        result: result.map(str::to_owned),
+        page: 1,
+        page_size: 50,
+        ..Default::default()
+    };
+    let all = domain::logins::audit::list(&app.ctx, &p.caller, &q(None, None)).await.unwrap();
+    assert_eq!(all.total, 6);
+    let denied = domain::logins::audit::list(&app.ctx, &p.caller, &q(Some("root"), Some("denied"))).await.unwrap();
+    assert_eq!(denied.total, 2);
+    let bad = domain::logins::audit::list(&app.ctx, &p.caller, &q(None, Some("maybe"))).await;
+    assert!(matches!(bad, Err(domain::DomainError::Invalid(ref e)) if e[0].field == "result"));
+}
+on_both_databases!(off_exempt_and_unenrolled_logins_are_decided_and_audited, super::off_exempt_and_unenrolled_logins_are_decided_and_audited);
+
+async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Backend) {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Offline", "app-02", &[]).await;
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let codes = domain::logins::settings::issue_break_glass(&app.ctx, &p.caller, &actor, p.server_id).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(codes.iter().all(|c| c.len() == 23 && c.matches('-').count() == 3), "{codes:?}");
+
+    let get_policy = || async {
+        let res = app.http.get(app.url("/agent/v1/login-policy")).bearer_auth(&p.credential).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<proto::login::LoginPolicy>().await.unwrap()
+    };
+    let policy = get_policy().await;
+    assert_eq!(policy.fail_mode, proto::login::FailMode::Secure, "secure is the default");
+    assert_eq!(policy.break_glass.len(), 10);
+    let used = policy.break_glass.iter().find(|h| h.sha256 == domain::tokens::hash_token(&domain::logins::settings::normalize_break_glass(&codes[0]))).unwrap();
+
+    let login = OfflineLogin {
+        id: Uuid::new_v4(),
+        at: chrono::Utc::now().to_rfc3339(),
+        account: "root".into(),
+        source_ip: "198.51.100.9".into(),
+        service: "sshd".into(),
+        result: LoginResult::Allowed,
+        reason: "break_glass".into(),
+        break_glass_id: Some(used.id),
+    };
+    let report = OfflineReport { logins: vec![login.clone()] };
+    for _ in 0..2 {
+        let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap();
+        assert_eq!(res.status(), 204, "a report sent again is fine");
+    }
+    let rows = server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap();
+    assert_eq!(rows.len(), 1, "recorded once");
+    assert!(rows[0].offline && rows[0].reason.contains("break-glass"));
+    assert_eq!(get_policy().await.break_glass.len(), 9, "a used code is no longer handed out");
+    let events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "login.break_glass_used"));
+
+    let bad = OfflineReport { logins: vec![OfflineLogin { at: "yesterday".into(), reason: "because".into(), id: Uuid::new_v4(), ..login }] };
+    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("logins[0].at"));
+}
+on_both_databases!(the_agent_gets_its_policy_and_reports_offline_logins_once, super::the_agent_gets_its_policy_and_reports_offline_logins_once);
