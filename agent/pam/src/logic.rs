@@ -260,3 +260,7 @@ pub fn encode_request(request: &ModuleRequest) -> Result<Vec<u8>, DaemonError> {
     line.push(b'\n');
     Ok(line)
 }
+
+#[cfg(test)]
+#[path = "logic_tests.rs"]
+mod tests;
