@@ -26,6 +26,12 @@ impl UnixDaemon {
         UnixDaemon { path: path.into(), peer_uid, stream: None }
     }
 
+    /// Expect the daemon to run as `uid` instead of the module's own uid.
+    pub fn expecting_uid(mut self, uid: u32) -> UnixDaemon {
+        self.peer_uid = uid;
+        self
+    }
+
     fn stream(&mut self) -> Result<&mut BufReader<UnixStream>, DaemonError> {
         self.stream.as_mut().ok_or(DaemonError::Closed)
     }
