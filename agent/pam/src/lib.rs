@@ -8,7 +8,9 @@ pub mod transport;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::time::Instant;
 
-use pam::constants::{PamFlag, PamResultCode, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SILENT, PAM_TEXT_INFO};
+use pam::constants::{
+    PamFlag, PamResultCode, PAM_ERROR_MSG, PAM_PROMPT_ECHO_OFF, PAM_PROMPT_ECHO_ON, PAM_SILENT, PAM_TEXT_INFO,
+};
 use pam::conv::Conv;
 use pam::items::{RHost, Service, Tty};
 use pam::module::{PamHandle, PamHooks};
@@ -52,7 +54,11 @@ impl PamHooks for HostGuard {
             Verdict::FailMode { allow, reason } => {
                 let who = format!("account={} source_ip={} service={}", login.account, login.source_ip, login.service);
                 if allow {
-                    log(pamh, libc::LOG_WARNING, &format!("login ALLOWED by fail mode safe without a second factor ({who}): {reason}"));
+                    log(
+                        pamh,
+                        libc::LOG_WARNING,
+                        &format!("login ALLOWED by fail mode safe without a second factor ({who}): {reason}"),
+                    );
                     PamResultCode::PAM_SUCCESS
                 } else {
                     log(pamh, libc::LOG_ERR, &format!("login denied by fail mode secure ({who}): {reason}"));

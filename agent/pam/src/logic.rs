@@ -103,9 +103,9 @@ impl Args {
                 Some(("socket", path)) if !path.is_empty() => parsed.socket = PathBuf::from(path),
                 Some(("timeout", secs)) => match secs.parse::<u64>() {
                     Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => parsed.timeout = Duration::from_secs(secs),
-                    _ => parsed.problems.push(format!(
-                        "ignored {arg:?}: the timeout is whole seconds from 1 to {MAX_TIMEOUT_SECS}"
-                    )),
+                    _ => parsed
+                        .problems
+                        .push(format!("ignored {arg:?}: the timeout is whole seconds from 1 to {MAX_TIMEOUT_SECS}")),
                 },
                 _ => parsed.problems.push(format!("ignored unknown argument {arg:?}")),
             }

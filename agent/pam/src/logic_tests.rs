@@ -183,7 +183,10 @@ fn a_prompt_with_echo_on_passes_the_typed_answer_as_typed() {
 fn a_choice_numbers_its_options_from_one_and_sends_the_trimmed_number() {
     let choice = Step {
         info: vec![],
-        action: Action::Choice { text: "Choose a method: ".into(), options: vec!["Push".into(), "SMS passcode".into()] },
+        action: Action::Choice {
+            text: "Choose a method: ".into(),
+            options: vec!["Push".into(), "SMS passcode".into()],
+        },
     };
     let run = run(FailMode::Secure, vec![line(&choice), line(&Step::allow())], vec![" 2\n"]);
     assert_eq!(run.verdict, Verdict::Allow);
@@ -217,7 +220,9 @@ fn info_lines_are_shown_before_the_action() {
 #[test]
 fn a_missing_daemon_gets_the_fail_mode() {
     let secure = run_with(FailMode::Secure, true, vec![], vec![], Duration::ZERO, login());
-    assert!(matches!(&secure.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("cannot be reached")));
+    assert!(
+        matches!(&secure.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("cannot be reached"))
+    );
     assert_eq!(secure.shown, vec![Shown::Error(SECURE_MESSAGE.into())]);
     assert!(secure.received.is_empty());
     let safe = run_with(FailMode::Safe, true, vec![], vec![], Duration::ZERO, login());
@@ -357,7 +362,10 @@ fn module_arguments_have_defaults_and_bad_ones_are_ignored() {
     assert_eq!(defaults.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     assert!(defaults.problems.is_empty());
     let set = Args::parse(["config=/tmp/x.conf", "socket=/tmp/x.sock", "timeout=10"]);
-    assert_eq!((set.config, set.socket, set.timeout), ("/tmp/x.conf".into(), "/tmp/x.sock".into(), Duration::from_secs(10)));
+    assert_eq!(
+        (set.config, set.socket, set.timeout),
+        ("/tmp/x.conf".into(), "/tmp/x.sock".into(), Duration::from_secs(10))
+    );
     let bad = Args::parse(["timeout=0", "timeout=forever", "timeout=100000", "debug"]);
     assert_eq!(bad.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     assert_eq!(bad.problems.len(), 4);

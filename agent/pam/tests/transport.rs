@@ -1,6 +1,9 @@
 //! The real Unix-socket transport against a fake daemon thread: a whole dialogue, a daemon that
 //! never answers, one that hangs up mid-login, and ones that send garbage.
 
+// Test helpers outside #[test] fns may unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -121,7 +124,10 @@ fn a_daemon_that_never_answers_times_out_at_the_deadline() {
     let (verdict, shown, received) = run(daemon, &[], Duration::from_millis(300));
     assert!(failed_because(&verdict, "did not answer in time"), "{verdict:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
-    assert_eq!(shown.last().map(String::as_str), Some(format!("error: {}", pam_hostguard::logic::SECURE_MESSAGE).as_str()));
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some(format!("error: {}", pam_hostguard::logic::SECURE_MESSAGE).as_str())
+    );
     assert_eq!(received, vec![ModuleRequest::Start(login())]);
 }
 
@@ -167,10 +173,12 @@ fn no_socket_or_nobody_listening_is_unreachable() {
     let path = dir.path().join("pam.sock");
     let mut user = User { answers: vec![], shown: vec![] };
     let deadline = Instant::now() + Duration::from_secs(5);
-    let verdict = authenticate(&login(), deadline, FailMode::Safe, &mut user, &mut UnixDaemon::new(&path), &SystemClock);
+    let verdict =
+        authenticate(&login(), deadline, FailMode::Safe, &mut user, &mut UnixDaemon::new(&path), &SystemClock);
     assert!(matches!(&verdict, Verdict::FailMode { allow: true, reason } if reason.contains("cannot be reached")));
     drop(UnixListener::bind(&path).unwrap());
-    let verdict = authenticate(&login(), deadline, FailMode::Safe, &mut user, &mut UnixDaemon::new(&path), &SystemClock);
+    let verdict =
+        authenticate(&login(), deadline, FailMode::Safe, &mut user, &mut UnixDaemon::new(&path), &SystemClock);
     assert!(matches!(&verdict, Verdict::FailMode { allow: true, reason } if reason.contains("cannot be reached")));
 }
 
