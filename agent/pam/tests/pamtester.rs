@@ -41,9 +41,9 @@ fn module_path() -> PathBuf {
         .expect("cargo builds libpam_hostguard.so with the tests")
 }
 
-/// A fake daemon: reads the start, asks for a code, reads the answer, sends `last`. Hands back
-/// what it read.
-fn fake_daemon(socket: &Path, last: Step) -> mpsc::Receiver<Vec<ModuleRequest>> {
+/// A fake daemon: reads the start, asks for a code, reads the answer, sends `last`; with no
+/// `last` it hangs up right after asking. Hands back what it read.
+fn fake_daemon(socket: &Path, last: Option<Step>) -> mpsc::Receiver<Vec<ModuleRequest>> {
     let listener = UnixListener::bind(socket).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -52,12 +52,17 @@ fn fake_daemon(socket: &Path, last: Step) -> mpsc::Receiver<Vec<ModuleRequest>> 
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut writer = stream;
         let mut received = vec![];
-        for reply in [Step::prompt("Input #25 Code: ", false).with_info("A code was sent."), last] {
+        let mut exchange = |reply: Step| {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
             received.push(serde_json::from_str(&line).unwrap());
             writer.write_all(format!("{}\n", serde_json::to_string(&reply).unwrap()).as_bytes()).unwrap();
+        };
+        exchange(Step::prompt("Input #25 Code: ", false).with_info("A code was sent."));
+        if let Some(last) = last {
+            exchange(last);
         }
+        drop((reader, writer));
         tx.send(received).unwrap();
     });
     rx
@@ -123,7 +128,7 @@ fn expected_start() -> ModuleRequest {
 fn pamtester_logs_in_when_the_daemon_allows() {
     skip_unless_possible!();
     let dir = tempfile::tempdir().unwrap();
-    let received = fake_daemon(&dir.path().join("pam.sock"), Step::allow());
+    let received = fake_daemon(&dir.path().join("pam.sock"), Some(Step::allow()));
     let output = pamtester(dir.path(), "secure", "123456\n");
     assert!(output.status.success(), "{}", text(&output));
     let received = received.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -136,7 +141,7 @@ fn pamtester_logs_in_when_the_daemon_allows() {
 fn pamtester_is_refused_when_the_daemon_denies_even_in_safe_mode() {
     skip_unless_possible!();
     let dir = tempfile::tempdir().unwrap();
-    let received = fake_daemon(&dir.path().join("pam.sock"), Step::deny("Wrong code."));
+    let received = fake_daemon(&dir.path().join("pam.sock"), Some(Step::deny("Wrong code.")));
     let output = pamtester(dir.path(), "safe", "000000\n");
     assert!(!output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("Wrong code."), "{}", text(&output));
@@ -159,4 +164,15 @@ fn pamtester_without_a_daemon_logs_in_in_safe_mode() {
     let dir = tempfile::tempdir().unwrap();
     let output = pamtester(dir.path(), "safe", "");
     assert!(output.status.success(), "{}", text(&output));
+}
+
+/// The module writes with MSG_NOSIGNAL: a daemon that hangs up must not kill the process that
+/// loaded the module (sshd) with SIGPIPE. In safe mode the login goes in by the fail mode.
+#[test]
+fn pamtester_survives_a_daemon_that_hangs_up_mid_login() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let _received = fake_daemon(&dir.path().join("pam.sock"), None);
+    let output = pamtester(dir.path(), "safe", "123456\n");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 }
