@@ -2,9 +2,10 @@
 //! and write bounded by what is left of the login's deadline.
 
 use std::io::{self, BufRead, BufReader, ErrorKind};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use proto::login::{ModuleRequest, Step, MAX_LINE_BYTES};
@@ -73,11 +74,61 @@ fn peer_uid(stream: &UnixStream) -> io::Result<u32> {
     }
 }
 
+/// How often a connect to a daemon whose backlog is full is retried.
+const CONNECT_RETRY: Duration = Duration::from_millis(20);
+
+/// `UnixStream::connect`, but bounded by `deadline`: a blocking connect would wait forever on a
+/// daemon that stopped accepting (its backlog full), so connect non-blocking and retry.
+fn connect_within(path: &Path, deadline: Instant) -> Result<UnixStream, DaemonError> {
+    let unreachable = |e: io::Error| DaemonError::Unreachable(format!("{}: {e}", path.display()));
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(unreachable(io::Error::new(ErrorKind::InvalidInput, "not a usable socket path")));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (slot, byte) in addr.sun_path.iter_mut().zip(bytes) {
+        *slot = *byte as libc::c_char;
+    }
+    // SAFETY: socket(2) has no memory preconditions.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) };
+    if fd < 0 {
+        return Err(unreachable(io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is a fresh socket nobody else owns; the stream closes it on every path.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    loop {
+        // SAFETY: `addr` is a valid sockaddr_un of the length given.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            stream.set_nonblocking(false).map_err(unreachable)?;
+            return Ok(stream);
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == ErrorKind::Interrupted => {}
+            e if e.kind() == ErrorKind::WouldBlock => {
+                if remaining(deadline)? <= CONNECT_RETRY {
+                    return Err(DaemonError::TimedOut);
+                }
+                std::thread::sleep(CONNECT_RETRY);
+            }
+            e => return Err(unreachable(e)),
+        }
+    }
+}
+
 impl Daemon for UnixDaemon {
     fn connect(&mut self, deadline: Instant) -> Result<(), DaemonError> {
         remaining(deadline)?;
+        let stream = connect_within(&self.path, deadline)?;
         let unreachable = |e: io::Error| DaemonError::Unreachable(format!("{}: {e}", self.path.display()));
-        let stream = UnixStream::connect(&self.path).map_err(unreachable)?;
         let uid = peer_uid(&stream).map_err(unreachable)?;
         if uid != self.peer_uid {
             return Err(DaemonError::Unreachable(format!(

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pam_hostguard::logic::{authenticate, Conversation, SystemClock, Verdict};
+use pam_hostguard::logic::{authenticate, Conversation, Daemon, DaemonError, SystemClock, Verdict};
 use pam_hostguard::transport::UnixDaemon;
 use proto::login::{FailMode, LoginStart, ModuleRequest, Step, MAX_LINE_BYTES};
 
@@ -192,4 +192,31 @@ fn a_socket_served_by_another_uid_is_not_believed() {
     let deadline = Instant::now() + Duration::from_secs(5);
     let verdict = authenticate(&login(), deadline, FailMode::Secure, &mut user, &mut transport, &SystemClock);
     assert!(failed_because(&verdict, "is served by uid"), "{verdict:?}");
+}
+
+#[test]
+fn a_daemon_that_stopped_accepting_times_out_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pam.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    // The smallest backlog, and nobody accepting: it fills after a connection or two.
+    // SAFETY: a live listening socket; listen(2) again only changes its backlog.
+    assert_eq!(unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&listener), 0) }, 0);
+    let mut queued = vec![];
+    loop {
+        let mut transport = UnixDaemon::new(&path);
+        match transport.connect(Instant::now() + Duration::from_millis(200)) {
+            Ok(()) => queued.push(transport),
+            Err(DaemonError::TimedOut) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(queued.len() < 10, "the backlog never filled");
+    }
+    let started = Instant::now();
+    let mut user = User { answers: vec![], shown: vec![] };
+    let deadline = started + Duration::from_millis(300);
+    let verdict =
+        authenticate(&login(), deadline, FailMode::Secure, &mut user, &mut UnixDaemon::new(&path), &SystemClock);
+    assert!(failed_because(&verdict, "did not answer in time"), "{verdict:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
