@@ -1,0 +1,372 @@
+//! The module's decisions, driven by a fake user and a fake daemon.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use super::*;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Shown {
+    Info(String),
+    Error(String),
+    Prompt { text: String, echo: bool },
+}
+
+/// The user: answers prompts from a list, and may take `typing` on the fake clock per answer.
+struct FakeUser {
+    answers: VecDeque<Result<String, String>>,
+    shown: Vec<Shown>,
+    clock: Rc<Cell<Instant>>,
+    typing: Duration,
+}
+
+impl Conversation for FakeUser {
+    fn prompt(&mut self, text: &str, echo: bool) -> Result<String, String> {
+        self.shown.push(Shown::Prompt { text: text.into(), echo });
+        self.clock.set(self.clock.get() + self.typing);
+        self.answers.pop_front().unwrap_or_else(|| Err("no more answers".into()))
+    }
+    fn info(&mut self, text: &str) {
+        self.shown.push(Shown::Info(text.into()));
+    }
+    fn error(&mut self, text: &str) {
+        self.shown.push(Shown::Error(text.into()));
+    }
+}
+
+enum Reply {
+    Line(String),
+    TimedOut,
+    Closed,
+    Panic,
+}
+
+fn line(step: &Step) -> Reply {
+    Reply::Line(serde_json::to_string(step).unwrap())
+}
+
+/// The daemon: answers each request with the next scripted reply, decoded like the real transport.
+struct FakeDaemon {
+    missing: bool,
+    replies: VecDeque<Reply>,
+    received: Vec<ModuleRequest>,
+}
+
+impl Daemon for FakeDaemon {
+    fn connect(&mut self, _deadline: Instant) -> Result<(), DaemonError> {
+        if self.missing {
+            return Err(DaemonError::Unreachable("/run/hostguard/pam.sock: No such file or directory".into()));
+        }
+        Ok(())
+    }
+    fn send(&mut self, request: &ModuleRequest, _deadline: Instant) -> Result<(), DaemonError> {
+        self.received.push(request.clone());
+        Ok(())
+    }
+    fn receive(&mut self, _deadline: Instant) -> Result<Step, DaemonError> {
+        match self.replies.pop_front() {
+            Some(Reply::Line(line)) => decode_step(line.as_bytes()),
+            Some(Reply::TimedOut) => Err(DaemonError::TimedOut),
+            Some(Reply::Closed) | None => Err(DaemonError::Closed),
+            Some(Reply::Panic) => panic!("bug in the dialogue"),
+        }
+    }
+}
+
+struct FakeClock(Rc<Cell<Instant>>);
+
+impl Clock for FakeClock {
+    fn now(&self) -> Instant {
+        self.0.get()
+    }
+}
+
+struct Run {
+    verdict: Verdict,
+    shown: Vec<Shown>,
+    received: Vec<ModuleRequest>,
+}
+
+fn login() -> LoginStart {
+    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into() }
+}
+
+fn start() -> ModuleRequest {
+    ModuleRequest::Start(login())
+}
+
+fn answer(text: &str) -> ModuleRequest {
+    ModuleRequest::Answer { answer: text.into() }
+}
+
+fn run_with(
+    fail_mode: FailMode,
+    missing: bool,
+    replies: Vec<Reply>,
+    answers: Vec<&str>,
+    typing: Duration,
+    login: LoginStart,
+) -> Run {
+    let now = Instant::now();
+    let clock = Rc::new(Cell::new(now));
+    let mut user = FakeUser {
+        answers: answers.into_iter().map(|a| Ok(a.to_owned())).collect(),
+        shown: vec![],
+        clock: clock.clone(),
+        typing,
+    };
+    let mut daemon = FakeDaemon { missing, replies: replies.into(), received: vec![] };
+    let deadline = now + Duration::from_secs(90);
+    let verdict = authenticate(&login, deadline, fail_mode, &mut user, &mut daemon, &FakeClock(clock));
+    Run { verdict, shown: user.shown, received: daemon.received }
+}
+
+fn run(fail_mode: FailMode, replies: Vec<Reply>, answers: Vec<&str>) -> Run {
+    run_with(fail_mode, false, replies, answers, Duration::from_secs(1), login())
+}
+
+fn code_prompt() -> Step {
+    Step::prompt("Input #25 Code: ", false)
+}
+
+/// A daemon failure, in both fail modes: secure denies and says why, safe allows silently.
+fn assert_fail_mode(replies: impl Fn() -> Vec<Reply>, answers: Vec<&str>, reason: &str) {
+    let secure = run(FailMode::Secure, replies(), answers.clone());
+    assert!(
+        matches!(&secure.verdict, Verdict::FailMode { allow: false, reason: r } if r.contains(reason)),
+        "{:?}",
+        secure.verdict
+    );
+    assert_eq!(secure.shown.last(), Some(&Shown::Error(SECURE_MESSAGE.into())));
+    let safe = run(FailMode::Safe, replies(), answers);
+    assert!(
+        matches!(&safe.verdict, Verdict::FailMode { allow: true, reason: r } if r.contains(reason)),
+        "{:?}",
+        safe.verdict
+    );
+    assert!(!safe.shown.iter().any(|s| matches!(s, Shown::Error(_))));
+}
+
+#[test]
+fn a_right_code_lets_the_login_in() {
+    let run = run(FailMode::Secure, vec![line(&code_prompt()), line(&Step::allow())], vec!["123456"]);
+    assert_eq!(run.verdict, Verdict::Allow);
+    assert_eq!(run.received, vec![start(), answer("123456")]);
+    assert_eq!(run.shown, vec![Shown::Prompt { text: "Input #25 Code: ".into(), echo: false }]);
+}
+
+#[test]
+fn a_deny_shows_the_daemons_message_and_is_not_the_fail_mode() {
+    let run = run(FailMode::Safe, vec![line(&code_prompt()), line(&Step::deny("Wrong code."))], vec!["000000"]);
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown.last(), Some(&Shown::Error("Wrong code.".into())));
+}
+
+#[test]
+fn a_deny_without_a_message_still_says_something() {
+    let run = run(FailMode::Secure, vec![line(&Step::deny(" "))], vec![]);
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown, vec![Shown::Error(DENIED_MESSAGE.into())]);
+}
+
+#[test]
+fn a_prompt_with_echo_on_passes_the_typed_answer_as_typed() {
+    let phone = Step::prompt("Phone number or email: ", true);
+    let run = run(FailMode::Secure, vec![line(&phone), line(&Step::allow())], vec![" +8613800000000 "]);
+    assert_eq!(run.verdict, Verdict::Allow);
+    assert_eq!(run.shown, vec![Shown::Prompt { text: "Phone number or email: ".into(), echo: true }]);
+    assert_eq!(run.received, vec![start(), answer(" +8613800000000 ")]);
+}
+
+#[test]
+fn a_choice_numbers_its_options_from_one_and_sends_the_trimmed_number() {
+    let choice = Step {
+        info: vec![],
+        action: Action::Choice {
+            text: "Choose a method: ".into(),
+            options: vec!["Push".into(), "SMS passcode".into()],
+        },
+    };
+    let run = run(FailMode::Secure, vec![line(&choice), line(&Step::allow())], vec![" 2\n"]);
+    assert_eq!(run.verdict, Verdict::Allow);
+    assert_eq!(
+        run.shown,
+        vec![
+            Shown::Info("1. Push".into()),
+            Shown::Info("2. SMS passcode".into()),
+            Shown::Prompt { text: "Choose a method: ".into(), echo: true },
+        ]
+    );
+    assert_eq!(run.received, vec![start(), answer("2")]);
+}
+
+#[test]
+fn info_lines_are_shown_before_the_action() {
+    let step = code_prompt().with_info("A code was sent to +86 138****0000.").with_info("It is valid for 5 minutes.");
+    let run = run(FailMode::Secure, vec![line(&step), line(&Step::allow().with_info("Welcome."))], vec!["1"]);
+    assert_eq!(run.verdict, Verdict::Allow);
+    assert_eq!(
+        run.shown,
+        vec![
+            Shown::Info("A code was sent to +86 138****0000.".into()),
+            Shown::Info("It is valid for 5 minutes.".into()),
+            Shown::Prompt { text: "Input #25 Code: ".into(), echo: false },
+            Shown::Info("Welcome.".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_missing_daemon_gets_the_fail_mode() {
+    let secure = run_with(FailMode::Secure, true, vec![], vec![], Duration::ZERO, login());
+    assert!(
+        matches!(&secure.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("cannot be reached"))
+    );
+    assert_eq!(secure.shown, vec![Shown::Error(SECURE_MESSAGE.into())]);
+    assert!(secure.received.is_empty());
+    let safe = run_with(FailMode::Safe, true, vec![], vec![], Duration::ZERO, login());
+    assert!(matches!(&safe.verdict, Verdict::FailMode { allow: true, reason } if reason.contains("cannot be reached")));
+    assert!(safe.shown.is_empty());
+}
+
+#[test]
+fn a_daemon_that_times_out_gets_the_fail_mode() {
+    assert_fail_mode(|| vec![Reply::TimedOut], vec![], "did not answer in time");
+    assert_fail_mode(|| vec![line(&code_prompt()), Reply::TimedOut], vec!["123456"], "did not answer in time");
+}
+
+#[test]
+fn a_daemon_dying_after_the_first_prompt_gets_the_fail_mode() {
+    assert_fail_mode(|| vec![line(&code_prompt()), Reply::Closed], vec!["123456"], "closed the connection");
+}
+
+#[test]
+fn garbage_from_the_daemon_gets_the_fail_mode() {
+    assert_fail_mode(|| vec![Reply::Line("HTTP/1.1 200 OK".into())], vec![], "cannot read");
+    assert_fail_mode(|| vec![Reply::Line(r#"{"info":[]}"#.into())], vec![], "cannot read");
+}
+
+#[test]
+fn an_over_long_line_from_the_daemon_gets_the_fail_mode() {
+    let long = || {
+        let step = Step::prompt("x".repeat(MAX_LINE_BYTES), true);
+        vec![line(&step)]
+    };
+    assert_fail_mode(long, vec![], "longer than");
+    // Just under the limit is fine.
+    let fits = Step::deny("y".repeat(MAX_LINE_BYTES - 60));
+    assert!(serde_json::to_string(&fits).unwrap().len() <= MAX_LINE_BYTES);
+    assert_eq!(run(FailMode::Safe, vec![line(&fits)], vec![]).verdict, Verdict::Deny);
+}
+
+#[test]
+fn an_unknown_action_gets_the_fail_mode() {
+    let unknown = || vec![Reply::Line(r#"{"info":[],"action":{"type":"allow_everyone"}}"#.into())];
+    assert_fail_mode(unknown, vec![], "allow_everyone");
+}
+
+#[test]
+fn a_panic_in_the_dialogue_gets_the_fail_mode() {
+    assert_fail_mode(|| vec![line(&code_prompt()), Reply::Panic], vec!["123456"], "panicked");
+}
+
+#[test]
+fn a_daemon_that_keeps_asking_is_denied_even_in_safe_mode() {
+    let forever = || (0..MAX_STEPS + 5).map(|_| line(&code_prompt())).collect::<Vec<_>>();
+    let answers = vec!["1"; MAX_STEPS + 5];
+    let run = run(FailMode::Safe, forever(), answers);
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown.last(), Some(&Shown::Error(TOO_MANY_STEPS_MESSAGE.into())));
+    assert_eq!(run.received.len(), MAX_STEPS);
+}
+
+#[test]
+fn a_user_slower_than_the_deadline_is_denied_not_failed_open() {
+    let replies = vec![line(&code_prompt()), line(&Step::allow())];
+    let run = run_with(FailMode::Safe, false, replies, vec!["123456"], Duration::from_secs(91), login());
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown.last(), Some(&Shown::Error(TOO_SLOW_MESSAGE.into())));
+    // The late answer never reaches the daemon.
+    assert_eq!(run.received, vec![start()]);
+}
+
+#[test]
+fn a_conversation_that_cannot_ask_is_denied_even_in_safe_mode() {
+    let run = run(FailMode::Safe, vec![line(&code_prompt()), line(&Step::allow())], vec![]);
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown.last(), Some(&Shown::Error(CANNOT_ASK_MESSAGE.into())));
+    assert_eq!(run.received, vec![start()]);
+}
+
+#[test]
+fn an_over_long_answer_is_cut_to_the_limit() {
+    let typed = "é".repeat(MAX_ANSWER_CHARS + 50);
+    let cut = run(FailMode::Secure, vec![line(&code_prompt()), line(&Step::allow())], vec![&typed]);
+    assert_eq!(cut.verdict, Verdict::Allow);
+    assert_eq!(cut.received.get(1), Some(&answer(&"é".repeat(MAX_ANSWER_CHARS))));
+    let exact = "7".repeat(MAX_ANSWER_CHARS);
+    let whole = run(FailMode::Secure, vec![line(&code_prompt()), line(&Step::allow())], vec![&exact]);
+    assert_eq!(whole.received.get(1), Some(&answer(&exact)));
+}
+
+#[test]
+fn a_start_too_long_for_one_line_is_denied_without_asking_the_daemon() {
+    let mut long = login();
+    long.source_ip = "h".repeat(MAX_LINE_BYTES);
+    let run = run_with(FailMode::Safe, false, vec![line(&Step::allow())], vec![], Duration::ZERO, long);
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert!(run.received.is_empty());
+}
+
+#[test]
+fn the_fail_mode_is_secure_unless_the_config_says_safe() {
+    assert_eq!(fail_mode_from(""), FailMode::Secure);
+    assert_eq!(fail_mode_from("fail_mode=safe\n"), FailMode::Safe);
+    assert_eq!(fail_mode_from("  fail_mode = safe  \r\n"), FailMode::Safe);
+    assert_eq!(fail_mode_from("fail_mode=secure\n"), FailMode::Secure);
+    // The agent's file, with the fail mode among keys the module does not use.
+    let agent = "# Managed by HostGuard (revision 4). Changes are overwritten.\nconsole_url=https://console.example\nserver_id=5f0c\nmethod=sms\ntopic_urn=urn:smn:x\nrevision=4\nfail_mode=safe\n";
+    assert_eq!(fail_mode_from(agent), FailMode::Safe);
+    for garbage in [
+        "fail_mode=SAFE",
+        "fail_mode=open",
+        "fail_mode=",
+        "fail_mode safe",
+        "#fail_mode=safe",
+        "fail_mode=safe\nfail_mode=secure",
+        "fail_mode=safe\nfail_mode=bogus",
+        "\u{0}\u{1}garbage",
+    ] {
+        assert_eq!(fail_mode_from(garbage), FailMode::Secure, "{garbage:?}");
+    }
+}
+
+#[test]
+fn a_missing_or_unreadable_config_is_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(read_fail_mode(&dir.path().join("absent.conf")), FailMode::Secure);
+    assert_eq!(read_fail_mode(dir.path()), FailMode::Secure);
+    let conf = dir.path().join("pam.conf");
+    std::fs::write(&conf, "fail_mode=safe\n").unwrap();
+    assert_eq!(read_fail_mode(&conf), FailMode::Safe);
+    std::fs::write(&conf, [0xff, 0xfe, b'\n']).unwrap();
+    assert_eq!(read_fail_mode(&conf), FailMode::Secure);
+}
+
+#[test]
+fn module_arguments_have_defaults_and_bad_ones_are_ignored() {
+    let defaults = Args::parse([]);
+    assert_eq!(defaults.config, PathBuf::from("/etc/hostguard/pam.conf"));
+    assert_eq!(defaults.socket, PathBuf::from(SOCKET_PATH));
+    assert_eq!(defaults.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
+    assert!(defaults.problems.is_empty());
+    let set = Args::parse(["config=/tmp/x.conf", "socket=/tmp/x.sock", "timeout=10"]);
+    assert_eq!(
+        (set.config, set.socket, set.timeout),
+        ("/tmp/x.conf".into(), "/tmp/x.sock".into(), Duration::from_secs(10))
+    );
+    let bad = Args::parse(["timeout=0", "timeout=forever", "timeout=100000", "debug"]);
+    assert_eq!(bad.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
+    assert_eq!(bad.problems.len(), 4);
+}

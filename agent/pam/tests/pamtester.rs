@@ -1,0 +1,178 @@
+//! The real module loaded by the real libpam: `pamtester` runs a service whose stack holds the
+//! cdylib cargo just built, with a fake daemon on a socket in a temp dir. /etc/pam.d is replaced
+//! by a bind mount inside a private mount namespace (`unshare -m`), so the host's PAM config is
+//! never touched. Needs root, `unshare` and `pamtester`; says SKIP and passes without them.
+
+// Test helpers outside #[test] fns may unwrap too: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use proto::login::{LoginStart, ModuleRequest, Step};
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// Why this machine cannot run the test, if it cannot.
+fn skip_reason() -> Option<String> {
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    ["unshare", "pamtester", "mount"].iter().find(|t| !on_path(t)).map(|t| format!("{t} is not installed"))
+}
+
+/// The cdylib cargo built for this test run: in this test binary's `deps/` directory (fresh),
+/// else the one `cargo build` put in target/<profile>/.
+fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    [deps.join("libpam_hostguard.so"), deps.parent().unwrap().join("libpam_hostguard.so")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("cargo builds libpam_hostguard.so with the tests")
+}
+
+/// A fake daemon: reads the start, asks for a code, reads the answer, sends `last`; with no
+/// `last` it hangs up right after asking. Hands back what it read.
+fn fake_daemon(socket: &Path, last: Option<Step>) -> mpsc::Receiver<Vec<ModuleRequest>> {
+    let listener = UnixListener::bind(socket).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut received = vec![];
+        let mut exchange = |reply: Step| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            received.push(serde_json::from_str(&line).unwrap());
+            writer.write_all(format!("{}\n", serde_json::to_string(&reply).unwrap()).as_bytes()).unwrap();
+        };
+        exchange(Step::prompt("Input #25 Code: ", false).with_info("A code was sent."));
+        if let Some(last) = last {
+            exchange(last);
+        }
+        drop((reader, writer));
+        tx.send(received).unwrap();
+    });
+    rx
+}
+
+/// Runs `pamtester hg-test root authenticate` with our module in the stack, `typed` on stdin.
+fn pamtester(dir: &Path, fail_mode: &str, typed: &str) -> Output {
+    let pam_d = dir.join("pam.d");
+    std::fs::create_dir(&pam_d).unwrap();
+    std::fs::write(
+        pam_d.join("hg-test"),
+        format!(
+            "auth required pam_permit.so\nauth required {} config={} socket={} timeout=10\n",
+            module_path().display(),
+            dir.join("pam.conf").display(),
+            dir.join("pam.sock").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("pam.conf"), format!("console_url=https://console.example\nfail_mode={fail_mode}\n"))
+        .unwrap();
+    let script = r#"mount --bind "$0" /etc/pam.d && exec pamtester -v -I rhost=192.0.2.9 -I tty=pts/7 hg-test root authenticate"#;
+    let mut child = Command::new("timeout")
+        .args(["20", "unshare", "-m", "--propagation", "private", "sh", "-c", script])
+        .arg(&pam_d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+macro_rules! skip_unless_possible {
+    () => {
+        if let Some(why) = skip_reason() {
+            println!("SKIP pamtester test: {why}");
+            return;
+        }
+    };
+}
+
+fn expected_start() -> ModuleRequest {
+    ModuleRequest::Start(LoginStart {
+        account: "root".into(),
+        source_ip: "192.0.2.9".into(),
+        service: "hg-test".into(),
+        tty: "pts/7".into(),
+    })
+}
+
+#[test]
+fn pamtester_logs_in_when_the_daemon_allows() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let received = fake_daemon(&dir.path().join("pam.sock"), Some(Step::allow()));
+    let output = pamtester(dir.path(), "secure", "123456\n");
+    assert!(output.status.success(), "{}", text(&output));
+    let received = received.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(received, vec![expected_start(), ModuleRequest::Answer { answer: "123456".into() }]);
+    let out = text(&output);
+    assert!(out.contains("A code was sent.") && out.contains("Input #25 Code: "), "{out}");
+}
+
+#[test]
+fn pamtester_is_refused_when_the_daemon_denies_even_in_safe_mode() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let received = fake_daemon(&dir.path().join("pam.sock"), Some(Step::deny("Wrong code.")));
+    let output = pamtester(dir.path(), "safe", "000000\n");
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("Wrong code."), "{}", text(&output));
+    let received = received.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(received, vec![expected_start(), ModuleRequest::Answer { answer: "000000".into() }]);
+}
+
+#[test]
+fn pamtester_without_a_daemon_is_refused_in_secure_mode() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let output = pamtester(dir.path(), "secure", "");
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("HostGuard could not verify this login"), "{}", text(&output));
+}
+
+#[test]
+fn pamtester_without_a_daemon_logs_in_in_safe_mode() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let output = pamtester(dir.path(), "safe", "");
+    assert!(output.status.success(), "{}", text(&output));
+}
+
+/// The module writes with MSG_NOSIGNAL: a daemon that hangs up must not kill the process that
+/// loaded the module (sshd) with SIGPIPE. In safe mode the login goes in by the fail mode.
+#[test]
+fn pamtester_survives_a_daemon_that_hangs_up_mid_login() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let _received = fake_daemon(&dir.path().join("pam.sock"), None);
+    let output = pamtester(dir.path(), "safe", "123456\n");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
