@@ -15,6 +15,15 @@ fn code_in(m: &Mail) -> (i32, String) {
     (number.parse().unwrap(), rest.split_whitespace().next().unwrap().to_owned())
 }
 
+/// The login code messages to `to`, once there are `n` (each address also got its
+/// subscription's confirmation request).
+async fn codes_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<(i32, String)> {
+    let all = sink.wait_for(to, n + 1).await;
+    let codes: Vec<_> = all.iter().filter(|m| m.subject.starts_with("Login code")).map(code_in).collect();
+    assert_eq!(codes.len(), n, "{all:?}");
+    codes
+}
+
 fn prompt_of(step: &Step) -> (&str, bool) {
     match &step.action {
         Action::Prompt { text, echo } => (text.as_str(), *echo),
@@ -67,12 +76,19 @@ async fn a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in
     assert!(!echo, "codes are typed unseen");
     let number: i32 = prompt.strip_prefix("Input #").unwrap().strip_suffix(" Code: ").unwrap().parse().unwrap();
 
-    let (ops, dev) = (s.sink.wait_for(OPS, 1).await, s.sink.wait_for(DEV, 1).await);
-    let (n1, code) = code_in(&ops[0]);
-    assert_eq!(code_in(&dev[0]), (n1, code.clone()), "both addresses get the same code");
+    let (ops, dev) = (codes_to(&s.sink, OPS, 1).await, codes_to(&s.sink, DEV, 1).await);
+    let (n1, code) = ops[0].clone();
+    assert_eq!(dev[0], (n1, code.clone()), "both addresses get the same code");
     assert_eq!(n1, number, "the message carries the prompt's number");
-    assert!(ops[0].text.contains("root on web-01 from 198.51.100.7"), "{}", ops[0].text);
-    let sms = outbox::Entity::find().filter(outbox::Column::Recipient.eq(PHONE)).all(&s.app.ctx.db).await.unwrap();
+    let mail = s.sink.messages_to(OPS).into_iter().find(|m| m.subject.starts_with("Login code")).unwrap();
+    assert!(mail.text.contains("root on web-01 from 198.51.100.7"), "{}", mail.text);
+    assert_eq!(mail.subject, format!("Login code #{number} for root@web-01"));
+    let sms = outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq(PHONE))
+        .filter(outbox::Column::Kind.eq("login_code"))
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
     assert_eq!(sms.len(), 1, "the phone gets it too");
     assert!(!sms[0].body_text.contains(&code), "the stored SMS holds a placeholder, not the code");
 
@@ -94,8 +110,7 @@ on_both_databases!(
 async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: Backend) {
     let s = sms_server(backend).await;
     let known = s.to_code_prompt("root", "OPS@acme-logins.test").await;
-    let ops = s.sink.wait_for(OPS, 1).await;
-    let (number, code) = code_in(&ops[0]);
+    let (number, code) = codes_to(&s.sink, OPS, 1).await[0].clone();
 
     let unknown = s.to_code_prompt("root", "eve@evil.example").await;
     let stranger_number = s.to_code_prompt("root", "+15550100").await;
@@ -111,8 +126,11 @@ async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: 
 
     s.app.clock.advance(chrono::Duration::seconds(2));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(s.sink.messages_to(DEV).len(), 0, "an email address sends to itself only");
-    assert_eq!(s.sink.messages().len(), 1, "nobody outside the topic got anything");
+    let login_codes = |to: Option<&str>| {
+        s.sink.messages().into_iter().filter(|m| m.subject.starts_with("Login code") && to.is_none_or(|t| m.to.contains(t))).count()
+    };
+    assert_eq!(login_codes(Some(DEV)), 0, "an email address sends to itself only");
+    assert_eq!(login_codes(None), 1, "nobody outside the topic got anything");
     assert_eq!(audit_of(&s.app, unknown.login_id).await.reason, "code sent to 0 endpoints");
 
     // The code works for its own login only.
@@ -128,7 +146,7 @@ on_both_databases!(
 async fn three_wrong_codes_end_the_login_and_an_expired_code_is_refused(backend: Backend) {
     let s = sms_server(backend).await;
     let reply = s.to_code_prompt("root", OPS).await;
-    let (_, code) = code_in(&s.sink.wait_for(OPS, 1).await[0]);
+    let (_, code) = codes_to(&s.sink, OPS, 1).await[0].clone();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let first = s.app.answer_ok(&s.p, reply.login_id, wrong).await;
     assert_eq!(first.step.info, ["Wrong code. 2 attempts left."]);
@@ -141,7 +159,7 @@ async fn three_wrong_codes_end_the_login_and_an_expired_code_is_refused(backend:
     assert_eq!(audit_of(&s.app, reply.login_id).await.reason, "3 wrong codes");
 
     let reply = s.to_code_prompt("root", OPS).await;
-    let (_, code) = code_in(&s.sink.wait_for(OPS, 2).await[1]);
+    let (_, code) = codes_to(&s.sink, OPS, 2).await[1].clone();
     s.app.clock.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(1));
     let expired = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert!(denial(&expired.step).contains("expired"));
