@@ -23,7 +23,7 @@ step "unit and integration tests (SQLite and PostgreSQL)"
 (
   source scripts/cargo-env.sh
   # The end-to-end tests run the real agent binary.
-  cargo build --locked -p agent
+  cargo build --locked -p agent -p pam_hostguard
   cargo test --locked -p proto -p domain -p migrations -p agent -p pam_hostguard -p server 2>&1 | tee -a "$log"
   cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )

@@ -31,6 +31,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
 /// Offline logins kept for reporting; past this, the oldest go (and a warning is logged).
 const MAX_QUEUED: usize = 10_000;
 
+const POLICY_FILE: &str = "login-policy.json";
+
 /// What the agent keeps on disk for logins, all root-only (0600).
 #[derive(Debug, Clone)]
 pub struct LoginStore {
@@ -66,11 +68,11 @@ impl LoginStore {
     }
 
     pub fn policy(&self) -> LoginPolicy {
-        self.read("login-policy.json")
+        self.read(POLICY_FILE)
     }
 
     pub fn save_policy(&self, p: &LoginPolicy) -> std::io::Result<()> {
-        self.write("login-policy.json", p)
+        self.write(POLICY_FILE, p)
     }
 
     pub fn used_break_glass(&self) -> Vec<Uuid> {
@@ -124,7 +126,7 @@ impl LoginService {
     pub async fn refresh_policy(&self) -> Result<(), ApiError> {
         let policy = self.client.login_policy().await?;
         let _guard = self.lock.lock().await;
-        if policy != self.store.policy() {
+        if policy != self.store.policy() || !self.store.path(POLICY_FILE).exists() {
             if let Err(e) = self.store.save_policy(&policy) {
                 tracing::error!("cannot keep the login policy: {e}");
             }
