@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::api::SshdMatchOverride;
+use proto::agent::{SshdDropInCheck, SshdSetting};
 
 /// The settings the console's readiness rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -306,6 +307,91 @@ fn collect_matches(
     }
 }
 
+/// HostGuard's drop-in's file name; sshd reads the drop-in directory in this name's sort order.
+const DROP_IN_NAME: &str = "50-hostguard.conf";
+
+/// At most this many earlier settings are reported (the console refuses longer lists).
+const MAX_EARLIER_SETTINGS: usize = 64;
+
+/// Whether sshd would read HostGuard's drop-in and which global settings of the keywords 2FA
+/// depends on it reads before it (sshd keeps the first value it reads, so those win over ours).
+/// Works whether or not the drop-in exists yet: it takes the place `50-hostguard.conf` would have
+/// in the expansion of the drop-in directory's glob. `None` when sshd_config cannot be read.
+pub fn drop_in_check(paths: &SshdPaths) -> Option<SshdDropInCheck> {
+    let main = paths.config_file();
+    let text = fs::read_to_string(&main).ok()?;
+    let mut walk =
+        DropInWalk { paths, ours: paths.drop_in_dir().join(DROP_IN_NAME), reached: false, earlier: Vec::new() };
+    walk.file(&main, &text, false, 0);
+    walk.earlier.truncate(MAX_EARLIER_SETTINGS);
+    // The same test apply uses to refuse, so readiness and apply agree.
+    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: walk.earlier })
+}
+
+struct DropInWalk<'a> {
+    paths: &'a SshdPaths,
+    /// Where our drop-in is (or would be).
+    ours: PathBuf,
+    /// sshd has got to our drop-in; what it reads from here on does not override it.
+    reached: bool,
+    earlier: Vec<SshdSetting>,
+}
+
+impl DropInWalk<'_> {
+    fn file(&mut self, file: &Path, text: &str, mut in_match: bool, depth: usize) {
+        for d in directives(text) {
+            if self.reached {
+                return;
+            }
+            match d.key.as_str() {
+                // As in `collect_matches`: `Match all` goes back to settings for every login.
+                "match" => in_match = !d.args.join(" ").eq_ignore_ascii_case("all"),
+                "include" if depth < 16 => {
+                    for pattern in &d.args {
+                        let pattern = self.paths.resolve(pattern);
+                        let mut files = glob(&pattern);
+                        if self.would_include_ours(&pattern) && !files.contains(&self.ours) {
+                            files.push(self.ours.clone());
+                            files.sort();
+                        }
+                        for inc in files {
+                            if inc == self.ours {
+                                self.reached = true;
+                                return;
+                            }
+                            if let Ok(t) = fs::read_to_string(&inc) {
+                                self.file(&inc, &t, in_match, depth + 1);
+                            }
+                            if self.reached {
+                                return;
+                            }
+                        }
+                    }
+                }
+                _ if in_match => {}
+                key => {
+                    if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
+                        self.earlier.push(SshdSetting {
+                            file: self.paths.shown(file),
+                            line: d.line,
+                            keyword: (*name).to_owned(),
+                            value: d.args.join(" "),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a glob names our drop-in's place, present or not.
+    fn would_include_ours(&self, pattern: &Path) -> bool {
+        pattern.parent() == self.ours.parent()
+            && pattern
+                .file_name()
+                .is_some_and(|n| wildcard_match(n.to_string_lossy().as_bytes(), DROP_IN_NAME.as_bytes()))
+    }
+}
+
 /// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
 /// like glob(3). A pattern without wildcards names one file, which may not exist.
 pub fn glob(pattern: &Path) -> Vec<PathBuf> {
@@ -419,6 +505,129 @@ mod tests {
                 "/etc/ssh/sshd_config:4 [Address 10.0.0.0/8] KbdInteractiveAuthentication no",
             ]
         );
+    }
+
+    /// A sandbox root with `sshd_config` and drop-ins `(name, text)`.
+    fn root_with(config: &str, drop_ins: &[(&str, &str)]) -> (tempfile::TempDir, SshdPaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SshdPaths::new(dir.path());
+        fs::create_dir_all(paths.drop_in_dir()).unwrap();
+        fs::write(paths.config_file(), config).unwrap();
+        for (name, text) in drop_ins {
+            fs::write(paths.drop_in_dir().join(name), text).unwrap();
+        }
+        (dir, paths)
+    }
+
+    fn earlier(paths: &SshdPaths) -> (bool, Vec<String>) {
+        let check = drop_in_check(paths).unwrap();
+        let shown = check.earlier_settings.iter().map(|s| format!("{}:{} {} {}", s.file, s.line, s.keyword, s.value));
+        (check.included, shown.collect())
+    }
+
+    const DEBIAN: &str =
+        "Include /etc/ssh/sshd_config.d/*.conf\n\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\n";
+
+    #[test]
+    fn stock_debian_reads_our_drop_in_first() {
+        let (_dir, paths) = root_with(DEBIAN, &[]);
+        assert_eq!(earlier(&paths), (true, vec![]));
+        // Relative and sandbox-absolute spellings of the same Include.
+        let (_dir, paths) = root_with("Include sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n", &[]);
+        assert_eq!(earlier(&paths), (true, vec![]));
+        let sandboxed = format!("Include {}/*.conf\nUsePAM no\n", paths.drop_in_dir().display());
+        fs::write(paths.config_file(), sandboxed).unwrap();
+        assert_eq!(earlier(&paths), (true, vec![]));
+    }
+
+    #[test]
+    fn settings_above_the_include_are_listed() {
+        let config =
+            format!("# local\nKbdInteractiveAuthentication no\nPort 22\nChallengeResponseAuthentication=yes\n{DEBIAN}");
+        let (_dir, paths) = root_with(&config, &[]);
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/sshd_config:2 KbdInteractiveAuthentication no".to_owned(),
+                    "/etc/ssh/sshd_config:4 ChallengeResponseAuthentication yes".to_owned(),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn drop_ins_that_sort_before_ours_are_listed_and_later_ones_are_not() {
+        let (_dir, paths) = root_with(
+            DEBIAN,
+            &[
+                ("10-cloud.conf", "PasswordAuthentication no\nUsePAM no\n"),
+                ("49-x.conf", "AuthenticationMethods publickey keyboard-interactive\n"),
+                // Ours (present while 2FA is on) is not an override of itself.
+                ("50-hostguard.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n"),
+                ("60-x.conf", "UsePAM no\nAuthenticationMethods publickey\n"),
+                ("05-notes.txt", "UsePAM no\n"),
+            ],
+        );
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/sshd_config.d/10-cloud.conf:2 UsePAM no".to_owned(),
+                    "/etc/ssh/sshd_config.d/49-x.conf:1 AuthenticationMethods publickey keyboard-interactive"
+                        .to_owned(),
+                ]
+            )
+        );
+        // The same answer before our drop-in exists: it takes its place in the glob's order.
+        fs::remove_file(paths.drop_in_dir().join("50-hostguard.conf")).unwrap();
+        assert_eq!(earlier(&paths).1.len(), 2);
+    }
+
+    #[test]
+    fn without_the_include_nothing_of_ours_is_read() {
+        let (_dir, paths) = root_with("KbdInteractiveAuthentication no\nInclude /etc/ssh/other/*.conf\n", &[]);
+        let (included, settings) = earlier(&paths);
+        assert!(!included);
+        assert_eq!(settings, ["/etc/ssh/sshd_config:1 KbdInteractiveAuthentication no"]);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(drop_in_check(&SshdPaths::new(dir.path())), None, "no sshd_config at all");
+    }
+
+    #[test]
+    fn nested_includes_are_followed_in_order() {
+        let (_dir, paths) = root_with(
+            &format!("Include /etc/ssh/local.conf\n{DEBIAN}"),
+            &[("20-site.conf", "Include /etc/ssh/site/*.conf\n")],
+        );
+        fs::write(paths.config_dir().join("local.conf"), "ChallengeResponseAuthentication no\n").unwrap();
+        fs::create_dir_all(paths.config_dir().join("site")).unwrap();
+        fs::write(paths.config_dir().join("site/a.conf"), "\nAuthenticationMethods publickey\n").unwrap();
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/local.conf:1 ChallengeResponseAuthentication no".to_owned(),
+                    "/etc/ssh/site/a.conf:2 AuthenticationMethods publickey".to_owned(),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn match_blocks_are_not_earlier_settings() {
+        let (_dir, paths) = root_with(
+            DEBIAN,
+            &[
+                ("10-ci.conf", "Match User ci\n  AuthenticationMethods publickey\n  KbdInteractiveAuthentication no\n"),
+                // A Match block ends at the end of its file; `Match all` ends it too.
+                ("20-x.conf", "Match Address 10.0.0.0/8\n  UsePAM no\nMatch all\nUsePAM no\n"),
+            ],
+        );
+        assert_eq!(earlier(&paths), (true, vec!["/etc/ssh/sshd_config.d/20-x.conf:4 UsePAM no".to_owned()]));
     }
 
     #[test]
