@@ -15,7 +15,7 @@ use axum::{
 use domain::{agents, entities::server, Ctx, DomainError};
 use proto::agent::{
     AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
-    SelinuxMode, SshdMatchOverride,
+    SelinuxMode, SshdDropInCheck, SshdMatchOverride, SshdSetting,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -103,7 +103,7 @@ fn rejected(status: StatusCode, text: String) -> Failure {
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
     paths(register, facts, heartbeat, config, ack),
-    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
+    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SshdDropInCheck, SshdSetting, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
