@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -198,15 +199,86 @@ fn split_args(s: &str) -> Vec<String> {
     args
 }
 
+/// HostGuard's drop-in's file name; sshd reads the drop-in directory in this name's sort order.
+const DROP_IN_NAME: &str = "50-hostguard.conf";
+
+/// What sshd meets as it reads sshd_config and its `Include`s.
+enum Step<'a> {
+    /// An included file, just before sshd reads it; also HostGuard's drop-in's place in a glob
+    /// that would include it, whether or not it exists yet.
+    File(&'a Path),
+    /// A directive other than `Include` and `Match`, with the criteria of the `Match` block it is
+    /// in (`Match all` included; a block ends at the end of its file).
+    Directive { file: &'a Path, directive: &'a Directive, criteria: Option<&'a str> },
+}
+
+/// Walks `<root>/etc/ssh/sshd_config` and its `Include`s in the order sshd reads them (globs in
+/// sorted order, at most 16 levels deep) until `visit` breaks. `None` when sshd_config cannot be
+/// read.
+fn walk(paths: &SshdPaths, visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>) -> Option<()> {
+    let main = paths.config_file();
+    let text = fs::read_to_string(&main).ok()?;
+    let ours = paths.drop_in_dir().join(DROP_IN_NAME);
+    let _ = walk_file(paths, &ours, &main, &text, None, 0, visit);
+    Some(())
+}
+
+fn walk_file(
+    paths: &SshdPaths,
+    ours: &Path,
+    file: &Path,
+    text: &str,
+    mut criteria: Option<String>,
+    depth: usize,
+    visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    for d in directives(text) {
+        match d.key.as_str() {
+            "match" => criteria = Some(d.args.join(" ")),
+            "include" if depth < 16 => {
+                for pattern in &d.args {
+                    let pattern = paths.resolve(pattern);
+                    let mut files = glob(&pattern);
+                    let names_ours = pattern.parent() == ours.parent()
+                        && pattern
+                            .file_name()
+                            .is_some_and(|n| wildcard_match(n.to_string_lossy().as_bytes(), DROP_IN_NAME.as_bytes()));
+                    if names_ours && !files.iter().any(|f| f == ours) {
+                        files.push(ours.to_path_buf());
+                        files.sort();
+                    }
+                    for inc in files {
+                        visit(Step::File(&inc))?;
+                        if let Ok(t) = fs::read_to_string(&inc) {
+                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, visit)?;
+                        }
+                    }
+                }
+            }
+            "include" => {}
+            _ => visit(Step::Directive { file, directive: &d, criteria: criteria.as_deref() })?,
+        }
+    }
+    ControlFlow::Continue(())
+}
+
 /// Reads `<root>/etc/ssh/sshd_config` and its `Include`s like sshd does for the global section:
 /// the first value of a keyword wins, directives inside `Match` blocks are not global (a `Match`
 /// ends at the end of the file it is in), and unset keywords take sshd's defaults
 /// (UsePAM no, KbdInteractiveAuthentication yes, PermitEmptyPasswords no).
 /// `None` when the main file cannot be read.
 pub fn parse_config(paths: &SshdPaths) -> Option<SshdSettings> {
-    let text = fs::read_to_string(paths.config_file()).ok()?;
     let mut found: HashMap<String, String> = HashMap::new();
-    collect_global(paths, &text, false, 0, &mut found);
+    walk(paths, &mut |step| {
+        if let Step::Directive { directive: d, criteria: None, .. } = step {
+            let key = d.key.as_str();
+            let key = if key == "challengeresponseauthentication" { "kbdinteractiveauthentication" } else { key };
+            if let Some(v) = d.args.first() {
+                found.entry(key.to_owned()).or_insert_with(|| v.clone());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
     let flag = |k: &str, default: bool| Some(found.get(k).and_then(|v| yes_no(v)).unwrap_or(default));
     Some(SshdSettings {
         use_pam: flag("usepam", false),
@@ -215,100 +287,46 @@ pub fn parse_config(paths: &SshdPaths) -> Option<SshdSettings> {
     })
 }
 
-fn collect_global(
-    paths: &SshdPaths,
-    text: &str,
-    mut in_match: bool,
-    depth: usize,
-    found: &mut HashMap<String, String>,
-) {
-    for d in directives(text) {
-        match d.key.as_str() {
-            "match" => in_match = true,
-            "include" if depth < 16 => {
-                for pattern in &d.args {
-                    for file in glob(&paths.resolve(pattern)) {
-                        if let Ok(t) = fs::read_to_string(&file) {
-                            collect_global(paths, &t, in_match, depth + 1, found);
-                        }
-                    }
-                }
-            }
-            _ if in_match => {}
-            key => {
-                let key = if key == "challengeresponseauthentication" { "kbdinteractiveauthentication" } else { key };
-                if let Some(v) = d.args.first() {
-                    found.entry(key.to_owned()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-    }
-}
-
-/// The settings 2FA depends on, wherever a `Match` block sets them. sshd applies them to the
-/// logins that match, so the global settings (and `sshd -T` without `-C`) can look ready while
-/// those logins skip keyboard-interactive.
-const MATCH_KEYWORDS: [(&str, &str); 4] = [
+/// The settings 2FA depends on (lower-case, as sshd spells them).
+const KEYWORDS: [(&str, &str); 4] = [
     ("usepam", "UsePAM"),
     ("kbdinteractiveauthentication", "KbdInteractiveAuthentication"),
     ("challengeresponseauthentication", "ChallengeResponseAuthentication"),
     ("authenticationmethods", "AuthenticationMethods"),
 ];
 
+fn keyword_name(key: &str) -> Option<&'static str> {
+    KEYWORDS.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
+}
+
+/// `Match all` criteria, which applies to every login, like the global section after it.
+fn matches_all(criteria: &str) -> bool {
+    criteria.eq_ignore_ascii_case("all")
+}
+
 /// Every `UsePAM`, `KbdInteractiveAuthentication` (or its old name) and `AuthenticationMethods`
-/// inside a `Match` block of sshd_config or the files it includes, with where it is.
+/// inside a `Match` block of sshd_config or the files it includes, with where it is. sshd
+/// applies them to the logins that match, so the global settings (and `sshd -T` without `-C`)
+/// can look ready while those logins skip keyboard-interactive.
 /// Paths are reported as the server sees them (without a sandbox root).
 pub fn match_overrides(paths: &SshdPaths) -> Vec<SshdMatchOverride> {
     let mut out = Vec::new();
-    let main = paths.config_file();
-    if let Ok(text) = fs::read_to_string(&main) {
-        collect_matches(paths, &main, &text, None, 0, &mut out);
-    }
-    out
-}
-
-fn collect_matches(
-    paths: &SshdPaths,
-    file: &Path,
-    text: &str,
-    mut criteria: Option<String>,
-    depth: usize,
-    out: &mut Vec<SshdMatchOverride>,
-) {
-    for d in directives(text) {
-        match d.key.as_str() {
-            "match" => {
-                let c = d.args.join(" ");
-                // `Match all` ends a block the way sshd reads it: what follows applies to all.
-                criteria = (!c.eq_ignore_ascii_case("all")).then_some(c);
-            }
-            "include" if depth < 16 => {
-                for pattern in &d.args {
-                    for inc in glob(&paths.resolve(pattern)) {
-                        if let Ok(t) = fs::read_to_string(&inc) {
-                            collect_matches(paths, &inc, &t, criteria.clone(), depth + 1, out);
-                        }
-                    }
-                }
-            }
-            key => {
-                let Some(c) = &criteria else { continue };
-                if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
-                    out.push(SshdMatchOverride {
-                        file: paths.shown(file),
-                        line: d.line,
-                        criteria: c.clone(),
-                        keyword: (*name).to_owned(),
-                        value: d.args.join(" "),
-                    });
-                }
+    walk(paths, &mut |step| {
+        if let Step::Directive { file, directive: d, criteria: Some(c) } = step {
+            if let Some(name) = keyword_name(&d.key).filter(|_| !matches_all(c)) {
+                out.push(SshdMatchOverride {
+                    file: paths.shown(file),
+                    line: d.line,
+                    criteria: c.to_owned(),
+                    keyword: name.to_owned(),
+                    value: d.args.join(" "),
+                });
             }
         }
-    }
+        ControlFlow::Continue(())
+    });
+    out
 }
-
-/// HostGuard's drop-in's file name; sshd reads the drop-in directory in this name's sort order.
-const DROP_IN_NAME: &str = "50-hostguard.conf";
 
 /// At most this many earlier settings are reported (the console refuses longer lists).
 const MAX_EARLIER_SETTINGS: usize = 64;
@@ -316,80 +334,30 @@ const MAX_EARLIER_SETTINGS: usize = 64;
 /// Whether sshd would read HostGuard's drop-in and which global settings of the keywords 2FA
 /// depends on it reads before it (sshd keeps the first value it reads, so those win over ours).
 /// Works whether or not the drop-in exists yet: it takes the place `50-hostguard.conf` would have
-/// in the expansion of the drop-in directory's glob. `None` when sshd_config cannot be read.
+/// in the drop-in directory's glob. `None` when sshd_config cannot be read.
 pub fn drop_in_check(paths: &SshdPaths) -> Option<SshdDropInCheck> {
-    let main = paths.config_file();
-    let text = fs::read_to_string(&main).ok()?;
-    let mut walk =
-        DropInWalk { paths, ours: paths.drop_in_dir().join(DROP_IN_NAME), reached: false, earlier: Vec::new() };
-    walk.file(&main, &text, false, 0);
-    walk.earlier.truncate(MAX_EARLIER_SETTINGS);
-    // The same test apply uses to refuse, so readiness and apply agree.
-    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: walk.earlier })
-}
-
-struct DropInWalk<'a> {
-    paths: &'a SshdPaths,
-    /// Where our drop-in is (or would be).
-    ours: PathBuf,
-    /// sshd has got to our drop-in; what it reads from here on does not override it.
-    reached: bool,
-    earlier: Vec<SshdSetting>,
-}
-
-impl DropInWalk<'_> {
-    fn file(&mut self, file: &Path, text: &str, mut in_match: bool, depth: usize) {
-        for d in directives(text) {
-            if self.reached {
-                return;
+    let ours = paths.drop_in_dir().join(DROP_IN_NAME);
+    let mut earlier = Vec::new();
+    walk(paths, &mut |step| match step {
+        Step::File(f) if f == ours => ControlFlow::Break(()),
+        // As `match_overrides` counts it: what follows `Match all` applies to every login.
+        Step::Directive { file, directive: d, criteria } if criteria.is_none_or(matches_all) => {
+            if let Some(name) = keyword_name(&d.key) {
+                earlier.push(SshdSetting {
+                    file: paths.shown(file),
+                    line: d.line,
+                    keyword: name.to_owned(),
+                    value: d.args.join(" "),
+                });
             }
-            match d.key.as_str() {
-                // As in `collect_matches`: `Match all` goes back to settings for every login.
-                "match" => in_match = !d.args.join(" ").eq_ignore_ascii_case("all"),
-                "include" if depth < 16 => {
-                    for pattern in &d.args {
-                        let pattern = self.paths.resolve(pattern);
-                        let mut files = glob(&pattern);
-                        if self.would_include_ours(&pattern) && !files.contains(&self.ours) {
-                            files.push(self.ours.clone());
-                            files.sort();
-                        }
-                        for inc in files {
-                            if inc == self.ours {
-                                self.reached = true;
-                                return;
-                            }
-                            if let Ok(t) = fs::read_to_string(&inc) {
-                                self.file(&inc, &t, in_match, depth + 1);
-                            }
-                            if self.reached {
-                                return;
-                            }
-                        }
-                    }
-                }
-                _ if in_match => {}
-                key => {
-                    if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
-                        self.earlier.push(SshdSetting {
-                            file: self.paths.shown(file),
-                            line: d.line,
-                            keyword: (*name).to_owned(),
-                            value: d.args.join(" "),
-                        });
-                    }
-                }
-            }
+            ControlFlow::Continue(())
         }
-    }
-
-    /// Whether a glob names our drop-in's place, present or not.
-    fn would_include_ours(&self, pattern: &Path) -> bool {
-        pattern.parent() == self.ours.parent()
-            && pattern
-                .file_name()
-                .is_some_and(|n| wildcard_match(n.to_string_lossy().as_bytes(), DROP_IN_NAME.as_bytes()))
-    }
+        _ => ControlFlow::Continue(()),
+    })?;
+    earlier.truncate(MAX_EARLIER_SETTINGS);
+    let text = fs::read_to_string(paths.config_file()).ok()?;
+    // The same test apply uses to refuse, so readiness and apply agree.
+    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: earlier })
 }
 
 /// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
@@ -628,6 +596,24 @@ mod tests {
             ],
         );
         assert_eq!(earlier(&paths), (true, vec!["/etc/ssh/sshd_config.d/20-x.conf:4 UsePAM no".to_owned()]));
+
+        // A file included inside a Match block is part of that block.
+        fs::write(paths.config_file(), format!("Match Group ops\n  Include /etc/ssh/ops.conf\nMatch all\n{DEBIAN}"))
+            .unwrap();
+        fs::write(paths.config_dir().join("ops.conf"), "AuthenticationMethods publickey\n").unwrap();
+        fs::remove_file(paths.drop_in_dir().join("20-x.conf")).unwrap();
+        assert_eq!(earlier(&paths), (true, vec![]));
+        let found = match_overrides(&paths);
+        assert_eq!((found[0].file.as_str(), found[0].criteria.as_str()), ("/etc/ssh/ops.conf", "Group ops"));
+    }
+
+    #[test]
+    fn an_include_loop_ends() {
+        let (_dir, paths) = root_with(&format!("UsePAM no\nInclude /etc/ssh/sshd_config\n{DEBIAN}"), &[]);
+        let (included, settings) = earlier(&paths);
+        // sshd itself refuses a config this deep; all we need is an answer.
+        assert!(included);
+        assert_eq!(settings[0], "/etc/ssh/sshd_config:1 UsePAM no");
     }
 
     #[test]
