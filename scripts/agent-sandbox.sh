@@ -3,8 +3,8 @@
 # (against a development console on plain http, with `--insecure-http`):
 # os-release, Debian's /etc/pam.d/sshd, and an sshd_config whose Include, host key and paths
 # point into DIR, so the real `sshd -t` checks what the agent writes there. Stock Debian has
-# `KbdInteractiveAuthentication no`, which the console reports as a blocker with its fix; this
-# root has the fix applied. Used by the demo and the tests.
+# `KbdInteractiveAuthentication no` after the Include, which the agent's drop-in overrides (the
+# console only warns); this root sets it to yes anyway. Used by the demo and the tests.
 #   scripts/agent-sandbox.sh DIR [HOSTNAME] [--broken]
 # --broken puts the Include after a Match block, where sshd refuses the agent's settings: the
 # agent's change fails `sshd -t` and is rolled back.

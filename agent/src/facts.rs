@@ -34,6 +34,7 @@ pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
         conflicting_software: conflicting_software(root),
         must_change_password_accounts: Vec::new(),
         sshd_match_overrides: sshd::match_overrides(&paths),
+        sshd_drop_in: sshd::drop_in_check(&paths),
     }
 }
 

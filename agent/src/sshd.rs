@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::api::SshdMatchOverride;
+use proto::agent::{SshdDropInCheck, SshdSetting};
 
 /// The settings the console's readiness rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -197,15 +199,86 @@ fn split_args(s: &str) -> Vec<String> {
     args
 }
 
+/// HostGuard's drop-in's file name; sshd reads the drop-in directory in this name's sort order.
+const DROP_IN_NAME: &str = "50-hostguard.conf";
+
+/// What sshd meets as it reads sshd_config and its `Include`s.
+enum Step<'a> {
+    /// An included file, just before sshd reads it; also HostGuard's drop-in's place in a glob
+    /// that would include it, whether or not it exists yet.
+    File(&'a Path),
+    /// A directive other than `Include` and `Match`, with the criteria of the `Match` block it is
+    /// in (`Match all` included; a block ends at the end of its file).
+    Directive { file: &'a Path, directive: &'a Directive, criteria: Option<&'a str> },
+}
+
+/// Walks `<root>/etc/ssh/sshd_config` and its `Include`s in the order sshd reads them (globs in
+/// sorted order, at most 16 levels deep) until `visit` breaks. `None` when sshd_config cannot be
+/// read.
+fn walk(paths: &SshdPaths, visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>) -> Option<()> {
+    let main = paths.config_file();
+    let text = fs::read_to_string(&main).ok()?;
+    let ours = paths.drop_in_dir().join(DROP_IN_NAME);
+    let _ = walk_file(paths, &ours, &main, &text, None, 0, visit);
+    Some(())
+}
+
+fn walk_file(
+    paths: &SshdPaths,
+    ours: &Path,
+    file: &Path,
+    text: &str,
+    mut criteria: Option<String>,
+    depth: usize,
+    visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    for d in directives(text) {
+        match d.key.as_str() {
+            "match" => criteria = Some(d.args.join(" ")),
+            "include" if depth < 16 => {
+                for pattern in &d.args {
+                    let pattern = paths.resolve(pattern);
+                    let mut files = glob(&pattern);
+                    let names_ours = pattern.parent() == ours.parent()
+                        && pattern
+                            .file_name()
+                            .is_some_and(|n| wildcard_match(n.to_string_lossy().as_bytes(), DROP_IN_NAME.as_bytes()));
+                    if names_ours && !files.iter().any(|f| f == ours) {
+                        files.push(ours.to_path_buf());
+                        files.sort();
+                    }
+                    for inc in files {
+                        visit(Step::File(&inc))?;
+                        if let Ok(t) = fs::read_to_string(&inc) {
+                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, visit)?;
+                        }
+                    }
+                }
+            }
+            "include" => {}
+            _ => visit(Step::Directive { file, directive: &d, criteria: criteria.as_deref() })?,
+        }
+    }
+    ControlFlow::Continue(())
+}
+
 /// Reads `<root>/etc/ssh/sshd_config` and its `Include`s like sshd does for the global section:
 /// the first value of a keyword wins, directives inside `Match` blocks are not global (a `Match`
 /// ends at the end of the file it is in), and unset keywords take sshd's defaults
 /// (UsePAM no, KbdInteractiveAuthentication yes, PermitEmptyPasswords no).
 /// `None` when the main file cannot be read.
 pub fn parse_config(paths: &SshdPaths) -> Option<SshdSettings> {
-    let text = fs::read_to_string(paths.config_file()).ok()?;
     let mut found: HashMap<String, String> = HashMap::new();
-    collect_global(paths, &text, false, 0, &mut found);
+    walk(paths, &mut |step| {
+        if let Step::Directive { directive: d, criteria: None, .. } = step {
+            let key = d.key.as_str();
+            let key = if key == "challengeresponseauthentication" { "kbdinteractiveauthentication" } else { key };
+            if let Some(v) = d.args.first() {
+                found.entry(key.to_owned()).or_insert_with(|| v.clone());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
     let flag = |k: &str, default: bool| Some(found.get(k).and_then(|v| yes_no(v)).unwrap_or(default));
     Some(SshdSettings {
         use_pam: flag("usepam", false),
@@ -214,96 +287,77 @@ pub fn parse_config(paths: &SshdPaths) -> Option<SshdSettings> {
     })
 }
 
-fn collect_global(
-    paths: &SshdPaths,
-    text: &str,
-    mut in_match: bool,
-    depth: usize,
-    found: &mut HashMap<String, String>,
-) {
-    for d in directives(text) {
-        match d.key.as_str() {
-            "match" => in_match = true,
-            "include" if depth < 16 => {
-                for pattern in &d.args {
-                    for file in glob(&paths.resolve(pattern)) {
-                        if let Ok(t) = fs::read_to_string(&file) {
-                            collect_global(paths, &t, in_match, depth + 1, found);
-                        }
-                    }
-                }
-            }
-            _ if in_match => {}
-            key => {
-                let key = if key == "challengeresponseauthentication" { "kbdinteractiveauthentication" } else { key };
-                if let Some(v) = d.args.first() {
-                    found.entry(key.to_owned()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-    }
-}
-
-/// The settings 2FA depends on, wherever a `Match` block sets them. sshd applies them to the
-/// logins that match, so the global settings (and `sshd -T` without `-C`) can look ready while
-/// those logins skip keyboard-interactive.
-const MATCH_KEYWORDS: [(&str, &str); 4] = [
+/// The settings 2FA depends on (lower-case, as sshd spells them).
+const KEYWORDS: [(&str, &str); 4] = [
     ("usepam", "UsePAM"),
     ("kbdinteractiveauthentication", "KbdInteractiveAuthentication"),
     ("challengeresponseauthentication", "ChallengeResponseAuthentication"),
     ("authenticationmethods", "AuthenticationMethods"),
 ];
 
+fn keyword_name(key: &str) -> Option<&'static str> {
+    KEYWORDS.iter().find(|(k, _)| *k == key).map(|(_, name)| *name)
+}
+
+/// `Match all` criteria, which applies to every login, like the global section after it.
+fn matches_all(criteria: &str) -> bool {
+    criteria.eq_ignore_ascii_case("all")
+}
+
 /// Every `UsePAM`, `KbdInteractiveAuthentication` (or its old name) and `AuthenticationMethods`
-/// inside a `Match` block of sshd_config or the files it includes, with where it is.
+/// inside a `Match` block of sshd_config or the files it includes, with where it is. sshd
+/// applies them to the logins that match, so the global settings (and `sshd -T` without `-C`)
+/// can look ready while those logins skip keyboard-interactive.
 /// Paths are reported as the server sees them (without a sandbox root).
 pub fn match_overrides(paths: &SshdPaths) -> Vec<SshdMatchOverride> {
     let mut out = Vec::new();
-    let main = paths.config_file();
-    if let Ok(text) = fs::read_to_string(&main) {
-        collect_matches(paths, &main, &text, None, 0, &mut out);
-    }
+    walk(paths, &mut |step| {
+        if let Step::Directive { file, directive: d, criteria: Some(c) } = step {
+            if let Some(name) = keyword_name(&d.key).filter(|_| !matches_all(c)) {
+                out.push(SshdMatchOverride {
+                    file: paths.shown(file),
+                    line: d.line,
+                    criteria: c.to_owned(),
+                    keyword: name.to_owned(),
+                    value: d.args.join(" "),
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    });
     out
 }
 
-fn collect_matches(
-    paths: &SshdPaths,
-    file: &Path,
-    text: &str,
-    mut criteria: Option<String>,
-    depth: usize,
-    out: &mut Vec<SshdMatchOverride>,
-) {
-    for d in directives(text) {
-        match d.key.as_str() {
-            "match" => {
-                let c = d.args.join(" ");
-                // `Match all` ends a block the way sshd reads it: what follows applies to all.
-                criteria = (!c.eq_ignore_ascii_case("all")).then_some(c);
+/// At most this many earlier settings are reported (the console refuses longer lists).
+const MAX_EARLIER_SETTINGS: usize = 64;
+
+/// Whether sshd would read HostGuard's drop-in and which global settings of the keywords 2FA
+/// depends on it reads before it (sshd keeps the first value it reads, so those win over ours).
+/// Works whether or not the drop-in exists yet: it takes the place `50-hostguard.conf` would have
+/// in the drop-in directory's glob. `None` when sshd_config cannot be read.
+pub fn drop_in_check(paths: &SshdPaths) -> Option<SshdDropInCheck> {
+    let ours = paths.drop_in_dir().join(DROP_IN_NAME);
+    let mut earlier = Vec::new();
+    walk(paths, &mut |step| match step {
+        Step::File(f) if f == ours => ControlFlow::Break(()),
+        // As `match_overrides` counts it: what follows `Match all` applies to every login.
+        Step::Directive { file, directive: d, criteria } if criteria.is_none_or(matches_all) => {
+            if let Some(name) = keyword_name(&d.key) {
+                earlier.push(SshdSetting {
+                    file: paths.shown(file),
+                    line: d.line,
+                    keyword: name.to_owned(),
+                    value: d.args.join(" "),
+                });
             }
-            "include" if depth < 16 => {
-                for pattern in &d.args {
-                    for inc in glob(&paths.resolve(pattern)) {
-                        if let Ok(t) = fs::read_to_string(&inc) {
-                            collect_matches(paths, &inc, &t, criteria.clone(), depth + 1, out);
-                        }
-                    }
-                }
-            }
-            key => {
-                let Some(c) = &criteria else { continue };
-                if let Some((_, name)) = MATCH_KEYWORDS.iter().find(|(k, _)| *k == key) {
-                    out.push(SshdMatchOverride {
-                        file: paths.shown(file),
-                        line: d.line,
-                        criteria: c.clone(),
-                        keyword: (*name).to_owned(),
-                        value: d.args.join(" "),
-                    });
-                }
-            }
+            ControlFlow::Continue(())
         }
-    }
+        _ => ControlFlow::Continue(()),
+    })?;
+    earlier.truncate(MAX_EARLIER_SETTINGS);
+    let text = fs::read_to_string(paths.config_file()).ok()?;
+    // The same test apply uses to refuse, so readiness and apply agree.
+    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: earlier })
 }
 
 /// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
@@ -419,6 +473,147 @@ mod tests {
                 "/etc/ssh/sshd_config:4 [Address 10.0.0.0/8] KbdInteractiveAuthentication no",
             ]
         );
+    }
+
+    /// A sandbox root with `sshd_config` and drop-ins `(name, text)`.
+    fn root_with(config: &str, drop_ins: &[(&str, &str)]) -> (tempfile::TempDir, SshdPaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = SshdPaths::new(dir.path());
+        fs::create_dir_all(paths.drop_in_dir()).unwrap();
+        fs::write(paths.config_file(), config).unwrap();
+        for (name, text) in drop_ins {
+            fs::write(paths.drop_in_dir().join(name), text).unwrap();
+        }
+        (dir, paths)
+    }
+
+    fn earlier(paths: &SshdPaths) -> (bool, Vec<String>) {
+        let check = drop_in_check(paths).unwrap();
+        let shown = check.earlier_settings.iter().map(|s| format!("{}:{} {} {}", s.file, s.line, s.keyword, s.value));
+        (check.included, shown.collect())
+    }
+
+    const DEBIAN: &str =
+        "Include /etc/ssh/sshd_config.d/*.conf\n\nKbdInteractiveAuthentication no\nUsePAM yes\nX11Forwarding yes\n";
+
+    #[test]
+    fn stock_debian_reads_our_drop_in_first() {
+        let (_dir, paths) = root_with(DEBIAN, &[]);
+        assert_eq!(earlier(&paths), (true, vec![]));
+        // Relative and sandbox-absolute spellings of the same Include.
+        let (_dir, paths) = root_with("Include sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n", &[]);
+        assert_eq!(earlier(&paths), (true, vec![]));
+        let sandboxed = format!("Include {}/*.conf\nUsePAM no\n", paths.drop_in_dir().display());
+        fs::write(paths.config_file(), sandboxed).unwrap();
+        assert_eq!(earlier(&paths), (true, vec![]));
+    }
+
+    #[test]
+    fn settings_above_the_include_are_listed() {
+        let config =
+            format!("# local\nKbdInteractiveAuthentication no\nPort 22\nChallengeResponseAuthentication=yes\n{DEBIAN}");
+        let (_dir, paths) = root_with(&config, &[]);
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/sshd_config:2 KbdInteractiveAuthentication no".to_owned(),
+                    "/etc/ssh/sshd_config:4 ChallengeResponseAuthentication yes".to_owned(),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn drop_ins_that_sort_before_ours_are_listed_and_later_ones_are_not() {
+        let (_dir, paths) = root_with(
+            DEBIAN,
+            &[
+                ("10-cloud.conf", "PasswordAuthentication no\nUsePAM no\n"),
+                ("49-x.conf", "AuthenticationMethods publickey keyboard-interactive\n"),
+                // Ours (present while 2FA is on) is not an override of itself.
+                ("50-hostguard.conf", "UsePAM yes\nKbdInteractiveAuthentication yes\n"),
+                ("60-x.conf", "UsePAM no\nAuthenticationMethods publickey\n"),
+                ("05-notes.txt", "UsePAM no\n"),
+            ],
+        );
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/sshd_config.d/10-cloud.conf:2 UsePAM no".to_owned(),
+                    "/etc/ssh/sshd_config.d/49-x.conf:1 AuthenticationMethods publickey keyboard-interactive"
+                        .to_owned(),
+                ]
+            )
+        );
+        // The same answer before our drop-in exists: it takes its place in the glob's order.
+        fs::remove_file(paths.drop_in_dir().join("50-hostguard.conf")).unwrap();
+        assert_eq!(earlier(&paths).1.len(), 2);
+    }
+
+    #[test]
+    fn without_the_include_nothing_of_ours_is_read() {
+        let (_dir, paths) = root_with("KbdInteractiveAuthentication no\nInclude /etc/ssh/other/*.conf\n", &[]);
+        let (included, settings) = earlier(&paths);
+        assert!(!included);
+        assert_eq!(settings, ["/etc/ssh/sshd_config:1 KbdInteractiveAuthentication no"]);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(drop_in_check(&SshdPaths::new(dir.path())), None, "no sshd_config at all");
+    }
+
+    #[test]
+    fn nested_includes_are_followed_in_order() {
+        let (_dir, paths) = root_with(
+            &format!("Include /etc/ssh/local.conf\n{DEBIAN}"),
+            &[("20-site.conf", "Include /etc/ssh/site/*.conf\n")],
+        );
+        fs::write(paths.config_dir().join("local.conf"), "ChallengeResponseAuthentication no\n").unwrap();
+        fs::create_dir_all(paths.config_dir().join("site")).unwrap();
+        fs::write(paths.config_dir().join("site/a.conf"), "\nAuthenticationMethods publickey\n").unwrap();
+        assert_eq!(
+            earlier(&paths),
+            (
+                true,
+                vec![
+                    "/etc/ssh/local.conf:1 ChallengeResponseAuthentication no".to_owned(),
+                    "/etc/ssh/site/a.conf:2 AuthenticationMethods publickey".to_owned(),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn match_blocks_are_not_earlier_settings() {
+        let (_dir, paths) = root_with(
+            DEBIAN,
+            &[
+                ("10-ci.conf", "Match User ci\n  AuthenticationMethods publickey\n  KbdInteractiveAuthentication no\n"),
+                // A Match block ends at the end of its file; `Match all` ends it too.
+                ("20-x.conf", "Match Address 10.0.0.0/8\n  UsePAM no\nMatch all\nUsePAM no\n"),
+            ],
+        );
+        assert_eq!(earlier(&paths), (true, vec!["/etc/ssh/sshd_config.d/20-x.conf:4 UsePAM no".to_owned()]));
+
+        // A file included inside a Match block is part of that block.
+        fs::write(paths.config_file(), format!("Match Group ops\n  Include /etc/ssh/ops.conf\nMatch all\n{DEBIAN}"))
+            .unwrap();
+        fs::write(paths.config_dir().join("ops.conf"), "AuthenticationMethods publickey\n").unwrap();
+        fs::remove_file(paths.drop_in_dir().join("20-x.conf")).unwrap();
+        assert_eq!(earlier(&paths), (true, vec![]));
+        let found = match_overrides(&paths);
+        assert_eq!((found[0].file.as_str(), found[0].criteria.as_str()), ("/etc/ssh/ops.conf", "Group ops"));
+    }
+
+    #[test]
+    fn an_include_loop_ends() {
+        let (_dir, paths) = root_with(&format!("UsePAM no\nInclude /etc/ssh/sshd_config\n{DEBIAN}"), &[]);
+        let (included, settings) = earlier(&paths);
+        // sshd itself refuses a config this deep; all we need is an answer.
+        assert!(included);
+        assert_eq!(settings[0], "/etc/ssh/sshd_config:1 UsePAM no");
     }
 
     #[test]

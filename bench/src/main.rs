@@ -298,6 +298,7 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
             agent_version: Set(Some("0.1.0".into())),
             facts_at: Set(Some(now)),
             sshd_match_overrides: Set(String::new()),
+            sshd_drop_in: Set(None),
         });
         if rows.len() == 1000 {
             server::Entity::insert_many(std::mem::take(&mut rows)).exec_without_returning(&txn).await?;

@@ -276,6 +276,8 @@ pub mod limits {
     pub const ACCOUNT_NAME: usize = 64;
     pub const MATCH_OVERRIDES: usize = 64;
     pub const MATCH_TEXT: usize = 512;
+    /// Settings sshd reads before HostGuard's drop-in; texts are limited like `MATCH_TEXT`.
+    pub const EARLIER_SETTINGS: usize = 64;
     pub const INSTALL_TOKEN: usize = 200;
 }
 
@@ -342,6 +344,20 @@ impl Check for Facts {
                 format!("must be at most {MATCH_OVERRIDES} entries whose texts have at most {MATCH_TEXT} characters"),
             );
         }
+        if let Some(d) = &self.sshd_drop_in {
+            if d.earlier_settings.len() > EARLIER_SETTINGS
+                || d.earlier_settings
+                    .iter()
+                    .any(|s| [&s.file, &s.keyword, &s.value].iter().any(|v| too_long(v, MATCH_TEXT)))
+            {
+                bad(
+                    "sshd_drop_in",
+                    format!(
+                        "earlier_settings must be at most {EARLIER_SETTINGS} entries whose texts have at most {MATCH_TEXT} characters"
+                    ),
+                );
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -363,6 +379,7 @@ impl Check for Facts {
         m.conflicting_software = Set(join(&self.conflicting_software));
         m.must_change_password_accounts = Set(join(&self.must_change_password_accounts));
         m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());
+        m.sshd_drop_in = Set(self.sshd_drop_in.as_ref().and_then(|d| serde_json::to_string(d).ok()));
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
         m.agent_status = Set(AgentStatus::Online.as_str().into());

@@ -168,6 +168,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     ips: Set(format!("192.168.{}.{}", 10 + ti, 10 + i)),
                     facts_at: Set(None),
                     sshd_match_overrides: Set(String::new()),
+                    sshd_drop_in: Set(None),
                 }
             })
             .collect();

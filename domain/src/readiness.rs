@@ -22,14 +22,19 @@ pub struct Facts {
     pub conflicting_software: Vec<String>,
     /// sshd `Match` blocks that set one of the settings 2FA depends on.
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
+    /// Whether HostGuard's sshd drop-in would take effect; `None` from agents too old to say.
+    pub sshd_drop_in: Option<SshdDropInCheck>,
 }
 
-pub use proto::agent::SshdMatchOverride;
+pub use proto::agent::{SshdDropInCheck, SshdMatchOverride, SshdSetting};
 
-/// Whether the setting still sends every matching login through keyboard-interactive (PAM).
-fn keeps_2fa(o: &SshdMatchOverride) -> bool {
-    let value = o.value.trim();
-    match o.keyword.to_ascii_lowercase().as_str() {
+/// Where the agent writes its sshd settings while 2FA is on (see the agent's `apply::DROP_IN`).
+const DROP_IN: &str = "/etc/ssh/sshd_config.d/50-hostguard.conf";
+
+/// Whether the setting still sends every login it applies to through keyboard-interactive (PAM).
+fn keeps_2fa(keyword: &str, value: &str) -> bool {
+    let value = value.trim();
+    match keyword.to_ascii_lowercase().as_str() {
         "usepam" | "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
             value.eq_ignore_ascii_case("yes")
         }
@@ -83,19 +88,72 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         );
     }
     if f.linux {
-        if f.sshd_use_pam != Some(true) {
-            add(
-                "sshd_use_pam",
+        match &f.sshd_drop_in {
+            // Without the agent's word on the drop-in, only settings that are on already will do.
+            None => {
+                if f.sshd_use_pam != Some(true) {
+                    add(
+                        "sshd_use_pam",
+                        Severity::Blocker,
+                        format!("{name}: sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd."),
+                    );
+                }
+                if f.sshd_kbd_interactive != Some(true) {
+                    add(
+                        "sshd_keyboard_interactive",
+                        Severity::Blocker,
+                        format!("{name}: sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd."),
+                    );
+                }
+            }
+            Some(d) if !d.included => add(
+                "sshd_drop_in_not_included",
                 Severity::Blocker,
-                format!("{name}: sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd."),
-            );
-        }
-        if f.sshd_kbd_interactive != Some(true) {
-            add(
-                "sshd_keyboard_interactive",
-                Severity::Blocker,
-                format!("{name}: sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd."),
-            );
+                format!("{name}: /etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf, so sshd would not read HostGuard's settings ({DROP_IN}). Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config and reload sshd."),
+            ),
+            Some(d) => {
+                let overrides: Vec<&SshdSetting> =
+                    d.earlier_settings.iter().filter(|s| !keeps_2fa(&s.keyword, &s.value)).collect();
+                for s in &overrides {
+                    let fix = if s.file.starts_with("/etc/ssh/sshd_config.d/") {
+                        "Remove that line, or rename the file so that it sorts after 50-hostguard.conf"
+                    } else {
+                        "Remove that line, or move `Include /etc/ssh/sshd_config.d/*.conf` above it"
+                    };
+                    add(
+                        "sshd_drop_in_overridden",
+                        Severity::Blocker,
+                        format!(
+                            "{name}: {} (line {}) sets `{} {}` before sshd reads HostGuard's {DROP_IN}; sshd keeps the first value it reads, so 2FA would not take effect. {fix}, and reload sshd.",
+                            s.file, s.line, s.keyword, s.value
+                        ),
+                    );
+                }
+                let overridden = |keywords: &[&str]| {
+                    overrides.iter().any(|s| keywords.iter().any(|k| s.keyword.eq_ignore_ascii_case(k)))
+                };
+                // The drop-in turns these on; say so, unless an earlier line (a blocker above) wins.
+                let has = |setting: &str, value: Option<bool>| match value {
+                    Some(false) => format!("sshd has `{setting} no`"),
+                    _ => format!("sshd's `{setting}` could not be read"),
+                };
+                if f.sshd_use_pam != Some(true) && !overridden(&["UsePAM"]) {
+                    add(
+                        "sshd_use_pam",
+                        Severity::Warning,
+                        format!("{name}: {}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("UsePAM", f.sshd_use_pam)),
+                    );
+                }
+                if f.sshd_kbd_interactive != Some(true)
+                    && !overridden(&["KbdInteractiveAuthentication", "ChallengeResponseAuthentication"])
+                {
+                    add(
+                        "sshd_keyboard_interactive",
+                        Severity::Warning,
+                        format!("{name}: {}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("KbdInteractiveAuthentication", f.sshd_kbd_interactive)),
+                    );
+                }
+            }
         }
         if f.sshd_permit_empty_passwords == Some(true) {
             add(
@@ -109,7 +167,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{name}: {v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
             _ => {}
         }
-        for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(o)) {
+        for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(&o.keyword, &o.value)) {
             add(
                 "sshd_match_override",
                 Severity::Blocker,
@@ -117,6 +175,13 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     "{name}: the `Match {}` block in {} (line {}) sets `{} {}`, so logins matching it would skip the 2FA code. Remove that line from the Match block (or set it as HostGuard does: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods with keyboard-interactive in every list) and reload sshd.",
                     o.criteria, o.file, o.line, o.keyword, o.value
                 ),
+            );
+        }
+        if f.sshd_drop_in.is_some() {
+            add(
+                "public_key_logins_ask_code",
+                Severity::Warning,
+                format!("{name}: with 2FA on, SSH logins with a public key are asked for the code too, not only password logins (HostGuard sets `AuthenticationMethods publickey,keyboard-interactive keyboard-interactive`). Make sure people and scripts that log in with a key can answer the code prompt."),
             );
         }
         if f.selinux.as_deref() == Some("enforcing") {
@@ -243,6 +308,104 @@ mod tests {
         let msg = &check(&f)[0].message;
         assert!(msg.starts_with("web-01: the `Match User deploy` block in /etc/ssh/sshd_config.d/60-deploy.conf (line 3) sets `AuthenticationMethods publickey`"), "{msg}");
         assert!(msg.contains("reload sshd"), "{msg}");
+    }
+
+    /// Stock Debian/Ubuntu as a current agent reports it: `KbdInteractiveAuthentication no` after
+    /// the Include, so nothing is read before HostGuard's drop-in.
+    fn stock_debian() -> Facts {
+        Facts {
+            sshd_kbd_interactive: Some(false),
+            sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![] }),
+            ..ready_linux()
+        }
+    }
+
+    fn setting(file: &str, line: u32, keyword: &str, value: &str) -> SshdSetting {
+        SshdSetting { file: file.into(), line, keyword: keyword.into(), value: value.into() }
+    }
+
+    #[test]
+    fn kbd_interactive_off_only_warns_when_our_drop_in_wins() {
+        let f = stock_debian();
+        assert!(rules(&f, Severity::Blocker).is_empty(), "{:?}", check(&f));
+        assert_eq!(rules(&f, Severity::Warning), vec!["sshd_keyboard_interactive", "public_key_logins_ask_code"]);
+        let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
+        assert_eq!(
+            msgs[0],
+            "web-01: sshd has `KbdInteractiveAuthentication no`; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf)."
+        );
+        assert!(msgs[1].contains("public key") && msgs[1].contains("publickey,keyboard-interactive"), "{}", msgs[1]);
+
+        let no_pam = Facts { sshd_use_pam: Some(false), sshd_kbd_interactive: None, ..stock_debian() };
+        assert!(rules(&no_pam, Severity::Blocker).is_empty());
+        assert_eq!(
+            rules(&no_pam, Severity::Warning),
+            vec!["sshd_use_pam", "sshd_keyboard_interactive", "public_key_logins_ask_code"]
+        );
+    }
+
+    #[test]
+    fn without_the_drop_in_fact_kbd_interactive_off_still_blocks() {
+        let old_agent = Facts { sshd_drop_in: None, ..stock_debian() };
+        assert_eq!(rules(&old_agent, Severity::Blocker), vec!["sshd_keyboard_interactive"]);
+        assert!(rules(&old_agent, Severity::Warning).is_empty(), "no public-key notice either");
+    }
+
+    #[test]
+    fn a_config_that_does_not_include_the_drop_in_dir_blocks() {
+        let f = Facts {
+            sshd_drop_in: Some(SshdDropInCheck {
+                included: false,
+                earlier_settings: vec![setting("/etc/ssh/sshd_config", 3, "KbdInteractiveAuthentication", "no")],
+            }),
+            ..stock_debian()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_drop_in_not_included"]);
+        let msg = &check(&f)[0].message;
+        assert!(msg.starts_with("web-01: "), "{msg}");
+        assert!(
+            msg.contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn earlier_settings_that_undo_2fa_block_and_name_the_line() {
+        let f = Facts {
+            sshd_use_pam: Some(false),
+            sshd_drop_in: Some(SshdDropInCheck {
+                included: true,
+                earlier_settings: vec![
+                    setting("/etc/ssh/sshd_config", 2, "KbdInteractiveAuthentication", "no"),
+                    setting("/etc/ssh/sshd_config.d/10-cloud.conf", 4, "UsePAM", "no"),
+                    setting("/etc/ssh/sshd_config.d/20-keys.conf", 1, "AuthenticationMethods", "publickey"),
+                    // Harmless even though they come first: they keep keyboard-interactive on.
+                    setting("/etc/ssh/sshd_config", 1, "ChallengeResponseAuthentication", "yes"),
+                    setting("/etc/ssh/sshd_config", 5, "AuthenticationMethods", "password,keyboard-interactive"),
+                ],
+            }),
+            ..stock_debian()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_drop_in_overridden"; 3]);
+        // The blockers say it; no warning claims the agent turns those settings on.
+        assert_eq!(rules(&f, Severity::Warning), vec!["public_key_logins_ask_code"]);
+        let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
+        assert_eq!(
+            msgs[0],
+            "web-01: /etc/ssh/sshd_config (line 2) sets `KbdInteractiveAuthentication no` before sshd reads HostGuard's /etc/ssh/sshd_config.d/50-hostguard.conf; sshd keeps the first value it reads, so 2FA would not take effect. Remove that line, or move `Include /etc/ssh/sshd_config.d/*.conf` above it, and reload sshd."
+        );
+        assert!(msgs[1].contains("10-cloud.conf (line 4) sets `UsePAM no`"), "{}", msgs[1]);
+        assert!(msgs[1].contains("rename the file so that it sorts after 50-hostguard.conf"), "{}", msgs[1]);
+        assert!(msgs[2].contains("`AuthenticationMethods publickey`"), "{}", msgs[2]);
+
+        let harmless = Facts {
+            sshd_drop_in: Some(SshdDropInCheck {
+                included: true,
+                earlier_settings: vec![setting("/etc/ssh/sshd_config", 1, "UsePAM", "yes")],
+            }),
+            ..stock_debian()
+        };
+        assert!(rules(&harmless, Severity::Blocker).is_empty());
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
         conflicting_software: list(&s.conflicting_software),
         // Written by `agents::Facts`; an unreadable value (none yet) means none reported.
         sshd_match_overrides: serde_json::from_str(&s.sshd_match_overrides).unwrap_or_default(),
+        // NULL (an agent too old to report it) keeps the rules that do not count on the drop-in.
+        sshd_drop_in: s.sshd_drop_in.as_deref().and_then(|j| serde_json::from_str(j).ok()),
     })
 }
 
@@ -141,6 +143,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         ips: Set(ip.to_owned()),
         facts_at: Set(None),
         sshd_match_overrides: Set(String::new()),
+        sshd_drop_in: Set(None),
     })
     .exec_with_returning(&txn)
     .await?;

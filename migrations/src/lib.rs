@@ -11,6 +11,7 @@ mod m20261123_000005_rollout_agents_keys;
 mod m20261123_000006_server_search_indexes;
 mod m20261125_000007_agent_tokens;
 mod m20261125_000008_confirmation_sends;
+mod m20261126_000009_sshd_drop_in;
 mod m20261126_000010_server_logins;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_server_search_indexes::Migration),
             Box::new(m20261125_000007_agent_tokens::Migration),
             Box::new(m20261125_000008_confirmation_sends::Migration),
+            Box::new(m20261126_000009_sshd_drop_in::Migration),
             Box::new(m20261126_000010_server_logins::Migration),
         ]
     }

@@ -30,6 +30,38 @@ pub struct Facts {
     /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods.
     #[serde(default)]
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
+    /// Whether sshd reads HostGuard's drop-in and what it reads before it; `None` from agents
+    /// older than this field, or when sshd_config could not be read.
+    #[serde(default)]
+    pub sshd_drop_in: Option<SshdDropInCheck>,
+}
+
+/// Whether HostGuard's drop-in (`/etc/ssh/sshd_config.d/50-hostguard.conf`) would take effect.
+/// sshd keeps the first value it reads for a keyword, so the drop-in wins unless sshd_config does
+/// not include `sshd_config.d/*.conf` or something sets the same keyword before it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SshdDropInCheck {
+    /// sshd_config has an `Include` of `sshd_config.d/*.conf`.
+    pub included: bool,
+    /// Every global `UsePAM`, `KbdInteractiveAuthentication` (or `ChallengeResponseAuthentication`)
+    /// and `AuthenticationMethods` that sshd reads before the drop-in, in the order it reads them;
+    /// harmless values (`yes`) included.
+    #[serde(default)]
+    pub earlier_settings: Vec<SshdSetting>,
+}
+
+/// One sshd setting, where the agent found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SshdSetting {
+    /// The file, as the server names it.
+    pub file: String,
+    /// 1-based.
+    pub line: u32,
+    /// As sshd spells it, e.g. `KbdInteractiveAuthentication`.
+    pub keyword: String,
+    pub value: String,
 }
 
 /// A setting inside an sshd `Match` block that 2FA depends on, as the agent found it. sshd
@@ -179,5 +211,24 @@ mod tests {
         .unwrap();
         assert_eq!(f.selinux, Some(SelinuxMode::Permissive));
         assert!(f.sshd_match_overrides.is_empty());
+        assert_eq!(f.sshd_drop_in, None, "agents older than the field");
+
+        let f = Facts {
+            sshd_drop_in: Some(SshdDropInCheck {
+                included: true,
+                earlier_settings: vec![SshdSetting {
+                    file: "/etc/ssh/sshd_config".into(),
+                    line: 2,
+                    keyword: "UsePAM".into(),
+                    value: "no".into(),
+                }],
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&f).unwrap()["sshd_drop_in"],
+            serde_json::json!({"included": true, "earlier_settings": [
+                {"file": "/etc/ssh/sshd_config", "line": 2, "keyword": "UsePAM", "value": "no"}]})
+        );
     }
 }

@@ -15,7 +15,7 @@ use axum::{
 use domain::{agents, entities::server, Ctx, DomainError};
 use proto::agent::{
     AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
-    SelinuxMode, SshdMatchOverride,
+    SelinuxMode, SshdDropInCheck, SshdMatchOverride, SshdSetting,
 };
 use proto::login::{
     Action, BreakGlassHash, FailMode, LoginAnswer, LoginPolicy, LoginReply, LoginResult, LoginStart, OfflineLogin,
@@ -132,7 +132,7 @@ fn rejected(status: StatusCode, text: String) -> Failure {
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
     paths(register, facts, heartbeat, config, ack, login_start, login_answer, login_policy, login_offline),
-    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError,
+    components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SshdDropInCheck, SshdSetting, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError,
         LoginStart, LoginAnswer, LoginReply, Step, Action, LoginPolicy, FailMode, BreakGlassHash, OfflineReport, OfflineLogin, LoginResult)),
     modifiers(&BearerAuth)
 )]

@@ -187,7 +187,7 @@ fn saved_state(sb: &Sandbox) -> AgentState {
     state::load(&sb.path("var/lib/hostguard/agent.json")).unwrap().expect("state saved")
 }
 
-const FACT_FIELDS: [&str; 13] = [
+const FACT_FIELDS: [&str; 14] = [
     "agent_version",
     "conflicting_software",
     "hostname",
@@ -197,6 +197,7 @@ const FACT_FIELDS: [&str; 13] = [
     "os_name",
     "os_type",
     "selinux",
+    "sshd_drop_in",
     "sshd_kbd_interactive",
     "sshd_match_overrides",
     "sshd_permit_empty_passwords",
@@ -233,6 +234,8 @@ async fn once_registers_applies_acks_and_then_reuses_its_credential() {
     assert_eq!(f["hostname"], "web-01");
     assert_eq!(f["sshd_use_pam"], true);
     assert_eq!(f["sshd_kbd_interactive"], false);
+    // Stock Debian: the `no` comes after the Include, so the agent's drop-in wins.
+    assert_eq!(f["sshd_drop_in"], json!({"included": true, "earlier_settings": []}));
     assert_eq!(f["sshd_permit_empty_passwords"], false);
     assert_eq!(f["selinux"], "disabled");
     assert_eq!(f["agent_version"], env!("CARGO_PKG_VERSION"));

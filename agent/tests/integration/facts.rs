@@ -18,6 +18,8 @@ fn collects_from_sshd_t_and_os_release() {
     assert!(f.openssh_version.as_deref().unwrap().starts_with("OpenSSH_"), "{:?}", f.openssh_version);
     assert_eq!(f.sshd_use_pam, Some(true));
     assert_eq!(f.sshd_kbd_interactive, Some(false));
+    let drop_in = f.sshd_drop_in.as_ref().expect("sshd_config was read");
+    assert!(drop_in.included && drop_in.earlier_settings.is_empty(), "{drop_in:?}");
     assert_eq!(f.sshd_permit_empty_passwords, Some(false));
     assert_eq!(f.selinux, Some(SelinuxMode::Disabled));
     assert_eq!(f.agent_version, env!("CARGO_PKG_VERSION"));

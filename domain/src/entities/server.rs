@@ -41,6 +41,9 @@ pub struct Model {
     /// sshd `Match` blocks that change 2FA's settings (JSON list of
     /// `readiness::SshdMatchOverride`), as the agent last reported them.
     pub sshd_match_overrides: String,
+    /// Whether sshd reads HostGuard's drop-in first (JSON `readiness::SshdDropInCheck`), as the
+    /// agent last reported it; `None` from agents too old to report it.
+    pub sshd_drop_in: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -68,6 +68,13 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     let (good, bad) = (dir.path().join("good"), dir.path().join("bad"));
     sandbox(&good, "e2e-good", false);
     sandbox(&bad, "e2e-bad", true);
+    // Stock Debian's `KbdInteractiveAuthentication no`, after the Include: the agent's drop-in
+    // wins, so the console only warns and the agent turns it on.
+    let good_config = good.join("etc/ssh/sshd_config");
+    let stock = std::fs::read_to_string(&good_config)
+        .unwrap()
+        .replace("KbdInteractiveAuthentication yes", "KbdInteractiveAuthentication no");
+    std::fs::write(&good_config, stock).unwrap();
     let pam_before = std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap();
     let bad_config_before = std::fs::read_to_string(bad.join("etc/ssh/sshd_config")).unwrap();
 
@@ -115,6 +122,8 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     assert_eq!(r["agent_online"], true);
     assert_eq!(r["os_name"], "Debian GNU/Linux 12 (bookworm)");
     assert!(r["readiness"].as_array().unwrap().iter().all(|f| f["blocker"] == false), "{r}");
+    let kbd = r["readiness"].as_array().unwrap().iter().find(|f| f["rule"] == "sshd_keyboard_interactive");
+    assert!(kbd.is_some_and(|f| f["message"].as_str().unwrap().contains("turns it on")), "{r}");
 
     let bad_id = row(&app, &admin, "e2e-bad").await.unwrap()["id"].as_str().unwrap().to_owned();
     let saved = json(
@@ -153,6 +162,10 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     let status_out =
         Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(good.join("etc/ssh/sshd_config")).output().unwrap();
     assert!(status_out.status.success(), "the real sshd accepts what the agent wrote");
+    let effective =
+        Command::new("/usr/sbin/sshd").arg("-T").arg("-f").arg(good.join("etc/ssh/sshd_config")).output().unwrap();
+    let effective = String::from_utf8_lossy(&effective.stdout);
+    assert!(effective.lines().any(|l| l == "kbdinteractiveauthentication yes"), "the drop-in won: {effective}");
 
     // The broken server: sshd -t refused the change, the agent put everything back and said why.
     wait_for("e2e-bad", "failed").await;

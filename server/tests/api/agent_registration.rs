@@ -357,6 +357,14 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
             "sshd_match_overrides",
             json!([{"file": long(513), "line": 1, "criteria": "User x", "keyword": "UsePAM", "value": "no"}]),
         ),
+        (
+            "sshd_drop_in",
+            json!({"included": true, "earlier_settings": [{"file": "/etc/ssh/sshd_config", "line": 1, "keyword": "UsePAM", "value": long(513)}]}),
+        ),
+        (
+            "sshd_drop_in",
+            json!({"included": true, "earlier_settings": vec![json!({"file": "f", "line": 1, "keyword": "UsePAM", "value": "yes"}); 65]}),
+        ),
     ];
     for (field, value) in cases {
         let mut f = facts("shape-01");
@@ -449,6 +457,113 @@ async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
     assert!(out["refused"][0]["reasons"].to_string().contains("Match User deploy"), "{out}");
 }
 on_both_databases!(a_match_block_that_undoes_2fa_is_a_blocker, super::a_match_block_that_undoes_2fa_is_a_blocker);
+
+impl Setup {
+    /// Registers `name` and reports `facts` for it as its agent would.
+    async fn report(&self, name: &str, facts: &Value) -> Agent {
+        let agent = self.register(&self.install_token().await, name).await;
+        let res = self
+            .app
+            .http
+            .put(self.app.url("/agent/v1/facts"))
+            .bearer_auth(&agent.credential)
+            .json(facts)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        agent
+    }
+
+    async fn enable(&self, server_id: &str) -> Value {
+        self.ok(
+            "two-factor/save",
+            &[("change[server_ids][]", server_id), ("change[action]", "enable"), ("change[method]", "code")],
+        )
+        .await
+    }
+}
+
+/// Stock Debian/Ubuntu facts: `KbdInteractiveAuthentication no`, with `drop_in` as the agent
+/// reports where HostGuard's drop-in stands (`None`: an agent too old to report it).
+fn stock_debian(hostname: &str, drop_in: Option<Value>) -> Value {
+    let mut f = facts(hostname);
+    f["sshd_kbd_interactive"] = json!(false);
+    if let Some(d) = drop_in {
+        f["sshd_drop_in"] = d;
+    }
+    f
+}
+
+fn finding<'a>(row: &'a Value, rule: &str) -> &'a Value {
+    row["readiness"].as_array().unwrap().iter().find(|x| x["rule"] == rule).unwrap_or_else(|| panic!("{rule}: {row}"))
+}
+
+async fn kbd_interactive_off_is_only_a_warning_when_the_agents_drop_in_wins(backend: Backend) {
+    let s = setup(backend).await;
+    let wins = json!({"included": true, "earlier_settings": []});
+    let debian = s.report("deb-01", &stock_debian("deb-01", Some(wins))).await;
+    let row = s.rows("deb-01").await.remove(0);
+    assert!(row["readiness"].as_array().unwrap().iter().all(|x| x["blocker"] == false), "{row}");
+    let kbd = finding(&row, "sshd_keyboard_interactive");
+    assert_eq!(
+        kbd["message"],
+        "deb-01: sshd has `KbdInteractiveAuthentication no`; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf)."
+    );
+    let keys = finding(&row, "public_key_logins_ask_code");
+    assert_eq!(keys["blocker"], false);
+    assert!(keys["message"].as_str().unwrap().contains("public key"), "{keys}");
+    let out = s.enable(&debian.server_id).await;
+    assert_eq!(out["changed"], 1, "{out}");
+    assert_eq!(s.rows("deb-01").await[0]["status"], "enabling");
+
+    // An agent that does not report the drop-in (older, or sshd_config unreadable): still blocked.
+    let old = s.report("deb-old", &stock_debian("deb-old", None)).await;
+    let out = s.enable(&old.server_id).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(out["refused"][0]["reasons"].to_string().contains("Set `KbdInteractiveAuthentication yes`"), "{out}");
+}
+on_both_databases!(
+    kbd_interactive_off_is_only_a_warning_when_the_agents_drop_in_wins,
+    super::kbd_interactive_off_is_only_a_warning_when_the_agents_drop_in_wins
+);
+
+async fn a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker(backend: Backend) {
+    let s = setup(backend).await;
+    let overridden = json!({"included": true, "earlier_settings": [
+        {"file": "/etc/ssh/sshd_config", "line": 3, "keyword": "KbdInteractiveAuthentication", "value": "no"},
+        {"file": "/etc/ssh/sshd_config", "line": 1, "keyword": "UsePAM", "value": "yes"}
+    ]});
+    let early = s.report("early-01", &stock_debian("early-01", Some(overridden))).await;
+    let row = s.rows("early-01").await.remove(0);
+    let blocker = finding(&row, "sshd_drop_in_overridden");
+    assert_eq!(blocker["blocker"], true);
+    let blockers = row["readiness"].as_array().unwrap().iter().filter(|x| x["blocker"] == true).count();
+    assert_eq!(blockers, 1, "`UsePAM yes` first is harmless: {row}");
+    let out = s.enable(&early.server_id).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    let reasons = out["refused"][0]["reasons"].to_string();
+    assert!(
+        reasons.contains("/etc/ssh/sshd_config (line 3) sets `KbdInteractiveAuthentication no` before sshd reads HostGuard's /etc/ssh/sshd_config.d/50-hostguard.conf")
+            && reasons.contains("move `Include /etc/ssh/sshd_config.d/*.conf` above it"),
+        "{out}"
+    );
+
+    let missing = json!({"included": false, "earlier_settings": []});
+    let no_include = s.report("noinc-01", &stock_debian("noinc-01", Some(missing))).await;
+    let out = s.enable(&no_include.server_id).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(
+        out["refused"][0]["reasons"]
+            .to_string()
+            .contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"),
+        "{out}"
+    );
+}
+on_both_databases!(
+    a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker,
+    super::a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker
+);
 
 async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backend) {
     let s = setup(backend).await;
