@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 pub struct Protected {
     pub tenant: TenantFixture,
+    /// The tenant's admin, who can sign in to the console.
+    pub admin: crate::Login,
     pub caller: Caller,
     pub server_id: Uuid,
     pub server_name: String,
@@ -28,7 +30,8 @@ impl TestApp {
     pub async fn protected_server(&self, tenant_name: &str, server_name: &str, endpoints: &[&str]) -> Protected {
         let tenant = self.create_tenant(tenant_name).await;
         let admin = tenant.admin(self, "admin").await;
-        let caller = Caller { user_id: admin.id, role: Role::TenantAdmin, tenant_id: Some(tenant.id), email: admin.email };
+        let caller =
+            Caller { user_id: admin.id, role: Role::TenantAdmin, tenant_id: Some(tenant.id), email: admin.email.clone() };
         let actor = Actor::new("test", "127.0.0.1");
         let (token, _) = domain::agents::create_install_token(&self.ctx, &caller, &actor).await.unwrap();
         let facts = proto::agent::Facts {
@@ -67,6 +70,7 @@ impl TestApp {
         }
         Protected {
             tenant,
+            admin,
             caller,
             server_id: registered.server_id,
             server_name: server_name.to_owned(),

@@ -23,14 +23,14 @@ fn target_debug() -> PathBuf {
 }
 
 /// Built by `cargo build -p agent -p pam_hostguard` (scripts/test.sh does).
-fn built(name: &str) -> PathBuf {
+pub(crate) fn built(name: &str) -> PathBuf {
     let path = target_debug().join(name);
     assert!(path.exists(), "{} is missing: run `cargo build -p agent -p pam_hostguard` first", path.display());
     path
 }
 
 /// Why this machine cannot run these tests, if it cannot (CI runs as root with both tools).
-pub fn skip_reason() -> Option<&'static str> {
+pub(crate) fn skip_reason() -> Option<&'static str> {
     let on_path = |tool: &str| {
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
     };

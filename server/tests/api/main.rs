@@ -20,4 +20,5 @@ mod operations;
 mod rollout;
 mod rollout_races;
 mod sms_gateway;
+mod sshd_e2e;
 mod tenancy;

@@ -1,0 +1,260 @@
+//! A real `ssh` login to a real `sshd`, configured by the real agent as the console told it.
+//!
+//! Inside a private mount namespace (`unshare -m`) the test gives itself a copy of /etc (with a
+//! test user and host keys), a private /run, and PAM's module directory with our module added;
+//! the host's files are never touched. In there run the stock Debian `sshd` on a loopback port
+//! and `hostguard-agent --root /`, registered with the test's console. The console enables 2FA
+//! (SMS/Email), the agent writes the drop-in and the PAM line and reloads sshd, and a real
+//! OpenSSH client logs in with keyboard-interactive, answering each prompt through an
+//! SSH_ASKPASS script that logs the prompt and reads the answer from a file the test writes.
+
+use crate::common::*;
+use crate::login_e2e::{built, skip_reason};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+const PASSWORD: &str = "hg-test-password-1";
+const OPS: &str = "ops@sshd-e2e.test";
+
+/// Sets up the namespace, starts sshd, then becomes the agent. `$0` is the test's directory.
+const NAMESPACE: &str = r#"set -eu
+T=$0; PORT=$1; CONSOLE=$2; MODULE=$3; AGENT=$4; HASH=$5
+cp -a /etc "$T/etc" && mount --bind "$T/etc" /etc
+mkdir -p "$T/security" && cp -a /usr/lib/x86_64-linux-gnu/security/. "$T/security/"
+cp "$MODULE" "$T/security/pam_hostguard.so" && mount --bind "$T/security" /usr/lib/x86_64-linux-gnu/security
+mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && chmod 755 /run/sshd
+echo "hgtest:x:4242:4242:HostGuard test:$T/home:/bin/sh" >>/etc/passwd
+echo "hgtest:x:4242:" >>/etc/group
+echo "hgtest:$HASH:19000:0:99999:7:::" >>/etc/shadow
+mkdir -p "$T/home/.ssh" && cp "$T/client_key.pub" "$T/home/.ssh/authorized_keys"
+chown -R 4242:4242 "$T/home" && chmod 755 "$T/home" && chmod 700 "$T/home/.ssh"
+# A container cannot set the audit login uid; that session module is not what is tested here.
+sed -i '/pam_loginuid/d' /etc/pam.d/sshd
+ssh-keygen -A >/dev/null
+printf '#!/bin/sh\nkill -HUP "$(cat /run/sshd-hg.pid)"\n' >"$T/reload.sh" && chmod 755 "$T/reload.sh"
+/usr/sbin/sshd -D -e -p "$PORT" -o ListenAddress=127.0.0.1 -o PidFile=/run/sshd-hg.pid 2>"$T/sshd.log" &
+exec "$AGENT" --console "$CONSOLE" --insecure-http --root / --state-dir "$T/state" --name sshd-01 \
+  --poll-wait 1 --heartbeat-secs 1 --reload-command "$T/reload.sh"
+"#;
+
+/// Answers ssh's prompts: logs each, then prints the password, the recipient, or the code
+/// the test put in `code` (waiting for it).
+const ASKPASS: &str = r#"#!/bin/sh
+D=$(dirname "$0")
+echo "$1" >>"$D/prompts.log"
+case "$1" in
+  *assword*) echo "$HG_PASSWORD" ;;
+  *"Phone number or email"*) echo "$HG_RECIPIENT" ;;
+  *Code:*) i=0; while [ ! -s "$D/code" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat "$D/code" ;;
+  *) echo "" ;;
+esac
+"#;
+
+struct Sshd {
+    app: TestApp,
+    sink: SmtpSink,
+    p: Protected,
+    admin: String,
+    dir: tempfile::TempDir,
+    port: u16,
+    _agent: tokio::process::Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sha512_crypt(password: &str) -> String {
+    let out = std::process::Command::new("openssl").args(["passwd", "-6", password]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+impl Sshd {
+    async fn start(backend: Backend) -> Sshd {
+        let sink = SmtpSink::start().await;
+        let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
+        let p = app.protected_server("Acme SSH", "sshd-01", &[OPS]).await;
+        let admin = app.sign_in(&p.admin).await;
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        std::fs::create_dir_all(t.join("state")).unwrap();
+        let state = serde_json::json!({
+            "console": app.base, "server_id": p.server_id, "credential": p.credential, "applied_revision": 0,
+        });
+        std::fs::write(t.join("state/agent.json"), state.to_string()).unwrap();
+        let keygen = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(t.join("client_key"))
+            .status()
+            .unwrap();
+        assert!(keygen.success());
+        std::fs::write(t.join("askpass"), ASKPASS).unwrap();
+        std::process::Command::new("chmod").arg("755").arg(t.join("askpass")).status().unwrap();
+        let port = free_port();
+        let agent = tokio::process::Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", NAMESPACE])
+            .arg(t)
+            .arg(port.to_string())
+            .arg(&app.base)
+            .arg(built("libpam_hostguard.so"))
+            .arg(built("hostguard-agent"))
+            .arg(sha512_crypt(PASSWORD))
+            .env("RUST_LOG", if std::env::var_os("TEST_LOG").is_some() { "debug" } else { "warn" })
+            .kill_on_drop(true)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Sshd { app, sink, p, admin, dir, port, _agent: agent };
+        eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() }).await;
+        s
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Saves a 2FA change in the console, lets the apply delay pass, and waits until the agent
+    /// has applied it.
+    async fn change(&self, form: &[(&str, &str)], want: &str) {
+        let id = self.p.server_id.to_string();
+        let mut all = vec![("change[server_ids][]", id.as_str())];
+        all.extend_from_slice(form);
+        let res = self.app.call("two-factor/save", &all, Some(&self.admin)).await;
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        self.app.clock.advance(chrono::Duration::seconds(301));
+        let (app, admin) = (&self.app, &self.admin);
+        for _ in 0..300 {
+            let page = app.two_factor_page(admin, &[]).await;
+            let row = page.items.iter().find(|r| r.id == self.p.server_id.to_string()).map(|r| r.status.as_str().to_owned());
+            if row.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = std::fs::read_to_string(self.path("sshd.log")).unwrap_or_default();
+        panic!("the server never became {want}; sshd said:\n{log}");
+    }
+
+    /// One `ssh hgtest@127.0.0.1 true` with `methods` (ssh's PreferredAuthentications); the
+    /// code prompt is answered with the code mailed for its number, or with `wrong_code`.
+    /// Returns whether ssh got in, and the prompts it was shown.
+    async fn ssh(&self, methods: &str, key: bool, wrong_code: Option<&str>) -> (bool, Vec<String>) {
+        let _ = std::fs::remove_file(self.path("prompts.log"));
+        let _ = std::fs::remove_file(self.path("code"));
+        let mut cmd = tokio::process::Command::new("setsid");
+        cmd.args(["-w", "ssh", "-p", &self.port.to_string()])
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .args(["-o", &format!("PreferredAuthentications={methods}"), "-o", "NumberOfPasswordPrompts=1"])
+            .args(["-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes"]);
+        if key {
+            cmd.arg("-i").arg(self.path("client_key"));
+        } else {
+            cmd.args(["-o", "PubkeyAuthentication=no"]);
+        }
+        let mut child = cmd
+            .args(["hgtest@127.0.0.1", "true"])
+            .env("SSH_ASKPASS", self.path("askpass"))
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("HG_PASSWORD", PASSWORD)
+            .env("HG_RECIPIENT", OPS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Answer the code prompt once it is shown.
+        let prompts = self.path("prompts.log");
+        let answered = async {
+            loop {
+                let text = std::fs::read_to_string(&prompts).unwrap_or_default();
+                if let Some(at) = text.rfind("Input #") {
+                    let n: i32 = text[at + 7..].split(' ').next().unwrap().parse().unwrap();
+                    let code = match wrong_code {
+                        Some(w) => w.to_owned(),
+                        None => self.code(n).await,
+                    };
+                    std::fs::write(self.path("code"), format!("{code}\n")).unwrap();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let status = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::select! {
+                status = child.wait() => status.unwrap(),
+                () = answered => child.wait().await.unwrap(),
+            }
+        })
+        .await
+        .expect("ssh finished");
+        let prompts = std::fs::read_to_string(self.path("prompts.log")).unwrap_or_default();
+        (status.success(), prompts.lines().map(str::to_owned).collect())
+    }
+
+    async fn code(&self, n: i32) -> String {
+        let find = || {
+            self.sink.messages_to(OPS).into_iter().filter(|m| m.subject == format!("Login code #{n} for hgtest@sshd-01")).find_map(|m| {
+                m.text.split(&format!("Input #{n}: ")).nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+            })
+        };
+        eventually("the login code mail arrives", || async { find().is_some() }).await;
+        find().unwrap()
+    }
+}
+
+fn asked_for_code(prompts: &[String]) -> bool {
+    prompts.iter().any(|p| p.contains("Code:"))
+}
+
+async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) {
+    if let Some(why) = skip_reason() {
+        println!("SKIP real sshd test: {why}");
+        return;
+    }
+    let s = Sshd::start(backend).await;
+    eventually("the agent reports in", || async {
+        let page = s.app.two_factor_page(&s.admin, &[]).await;
+        page.items.iter().any(|r| r.id == s.p.server_id.to_string() && r.agent_online)
+    })
+    .await;
+    let topic = s.p.topic_id.to_string();
+    s.change(&[("change[action]", "enable"), ("change[method]", "sms"), ("change[topic_id]", &topic)], "enabled").await;
+    let dropin = std::fs::read_to_string(s.path("etc/ssh/sshd_config.d/50-hostguard.conf")).unwrap();
+    assert!(dropin.contains("AuthenticationMethods publickey,keyboard-interactive keyboard-interactive"), "{dropin}");
+
+    // Password, then the emailed code: in.
+    let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
+    assert!(ok, "password + emailed code logs in; prompts: {prompts:?}");
+    assert!(prompts[0].contains("assword") && prompts.iter().any(|p| p.contains("Phone number or email")), "{prompts:?}");
+    assert!(asked_for_code(&prompts));
+
+    // A wrong code: refused.
+    let (ok, prompts) = s.ssh("keyboard-interactive", false, Some("000000")).await;
+    assert!(!ok, "a wrong code is refused; prompts: {prompts:?}");
+
+    // A public key is not enough: the code is asked for too.
+    let (ok, prompts) = s.ssh("publickey,keyboard-interactive", true, None).await;
+    assert!(ok && asked_for_code(&prompts), "a key login also answers the code; prompts: {prompts:?}");
+    let (ok, _) = s.ssh("publickey", true, None).await;
+    assert!(!ok, "a key alone no longer logs in");
+
+    // Disabled from the console, after the delay: the password alone logs in again.
+    s.change(&[("change[action]", "disable")], "disabled").await;
+    let (ok, prompts) = s.ssh("keyboard-interactive,password", false, None).await;
+    assert!(ok && !asked_for_code(&prompts), "2FA off: the password alone; prompts: {prompts:?}");
+    let logins = domain::logins::audit::list(
+        &s.app.ctx,
+        &s.p.caller,
+        &domain::logins::audit::AuditQuery { page: 1, page_size: 50, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let results: Vec<_> = logins.items.iter().map(|l| (l.account.as_str(), l.result.as_str())).collect();
+    assert_eq!(results.iter().filter(|(a, r)| *a == "hgtest" && *r == "allowed").count(), 2, "{results:?}");
+    assert!(results.contains(&("hgtest", "denied")), "{results:?}");
+}
+on_both_databases!(a_real_ssh_login_asks_for_the_code_the_console_chose, super::a_real_ssh_login_asks_for_the_code_the_console_chose);
