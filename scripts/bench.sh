@@ -21,7 +21,7 @@ export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/bench}
 
 echo "== build (${dir})"
-cargo build "${profile[@]}" -p server --bin server -p bench --bin bench
+cargo build "${profile[@]}" -p server --bin server -p bench --bin bench -p agent --bin hostguard-agent
 
 if [ -z "${HOSTGUARD_BENCH_POSTGRES_URL:-}" ]; then
   if [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]; then

@@ -16,6 +16,8 @@
 //! progress, and where the long polls' memory goes), `HOSTGUARD_BENCH_DIRECT=1` (time
 //! `run_due_jobs` batch by batch from the bench instead of through the worker).
 
+mod logins;
+
 use ::server::config::Config;
 use domain::{
     audit::Actor,
@@ -92,12 +94,21 @@ async fn main() {
         ),
     }
     let only: Option<String> = std::env::var("HOSTGUARD_BENCH_ONLY").ok();
+    // `--logins`: only the login numbers (code verification, the login path).
+    let logins_only = std::env::args().skip(1).any(|a| a == "--logins");
     let mut failed = false;
     for (backend, admin_url) in backends {
         if only.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(backend.name())) {
             continue;
         }
         println!("== {} ==", backend.name());
+        if let Err(e) = logins::run(backend).await {
+            println!("{}: login bench failed: {e}", backend.name());
+            failed = true;
+        }
+        if logins_only {
+            continue;
+        }
         if let Err(e) = run(backend, admin_url.as_deref()).await {
             println!("{}: bench failed: {e}", backend.name());
             failed = true;
