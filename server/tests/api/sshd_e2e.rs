@@ -1,42 +1,22 @@
 //! A real `ssh` login to a real `sshd`, configured by the real agent as the console told it.
 //!
-//! Inside a private mount namespace (`unshare -m`) the test gives itself a copy of /etc (with a
-//! test user and host keys), a private /run, and PAM's module directory with our module added;
-//! the host's files are never touched. In there run the stock Debian `sshd` on a loopback port
-//! and `hostguard-agent --root /`, registered with the test's console. The console enables 2FA
+//! `scripts/ssh-sandbox.sh` (the one the README offers users) makes a private mount namespace
+//! (`unshare -m`) with a copy of /etc (a test user, host keys), a private /run, and PAM's module
+//! directory with our module added; the host's files are never touched. In there run the stock
+//! Debian `sshd` on a loopback port and `hostguard-agent --root /`, registered with the test's
+//! console. The console enables 2FA
 //! (SMS/Email), the agent writes the drop-in and the PAM line and reloads sshd, and a real
 //! OpenSSH client logs in with keyboard-interactive, answering each prompt through an
 //! SSH_ASKPASS script that logs the prompt and reads the answer from a file the test writes.
 
 use crate::common::*;
-use crate::login_e2e::{built, skip_reason};
+use crate::login_e2e::{built, skip_reason, workspace};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 const PASSWORD: &str = "hg-test-password-1";
 const OPS: &str = "ops@sshd-e2e.test";
-
-/// Sets up the namespace, starts sshd, then becomes the agent. `$0` is the test's directory.
-const NAMESPACE: &str = r#"set -eu
-T=$0; PORT=$1; CONSOLE=$2; MODULE=$3; AGENT=$4; HASH=$5
-cp -a /etc "$T/etc" && mount --bind "$T/etc" /etc
-mkdir -p "$T/security" && cp -a /usr/lib/x86_64-linux-gnu/security/. "$T/security/"
-cp "$MODULE" "$T/security/pam_hostguard.so" && mount --bind "$T/security" /usr/lib/x86_64-linux-gnu/security
-mount -t tmpfs tmpfs /run && mkdir -p /run/sshd && chmod 755 /run/sshd
-echo "hgtest:x:4242:4242:HostGuard test:$T/home:/bin/sh" >>/etc/passwd
-echo "hgtest:x:4242:" >>/etc/group
-echo "hgtest:$HASH:19000:0:99999:7:::" >>/etc/shadow
-mkdir -p "$T/home/.ssh" && cp "$T/client_key.pub" "$T/home/.ssh/authorized_keys"
-chown -R 4242:4242 "$T/home" && chmod 755 "$T/home" && chmod 700 "$T/home/.ssh"
-# A container cannot set the audit login uid; that session module is not what is tested here.
-sed -i '/pam_loginuid/d' /etc/pam.d/sshd
-ssh-keygen -A >/dev/null
-printf '#!/bin/sh\nkill -HUP "$(cat /run/sshd-hg.pid)"\n' >"$T/reload.sh" && chmod 755 "$T/reload.sh"
-/usr/sbin/sshd -D -e -p "$PORT" -o ListenAddress=127.0.0.1 -o PidFile=/run/sshd-hg.pid 2>"$T/sshd.log" &
-exec "$AGENT" --console "$CONSOLE" --insecure-http --root / --state-dir "$T/state" --name sshd-01 \
-  --poll-wait 1 --heartbeat-secs 1 --reload-command "$T/reload.sh"
-"#;
 
 /// Answers ssh's prompts: logs each, then prints the password, the recipient, or the code
 /// the test put in `code` (waiting for it).
@@ -65,12 +45,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn sha512_crypt(password: &str) -> String {
-    let out = std::process::Command::new("openssl").args(["passwd", "-6", password]).output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 impl Sshd {
     async fn start(backend: Backend) -> Sshd {
         let sink = SmtpSink::start().await;
@@ -93,14 +67,15 @@ impl Sshd {
         std::fs::write(t.join("askpass"), ASKPASS).unwrap();
         std::process::Command::new("chmod").arg("755").arg(t.join("askpass")).status().unwrap();
         let port = free_port();
-        let agent = tokio::process::Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c", NAMESPACE])
+        // The same script the README tells users to try a login with.
+        let agent = tokio::process::Command::new(workspace().join("scripts/ssh-sandbox.sh"))
             .arg(t)
             .arg(port.to_string())
             .arg(&app.base)
-            .arg(built("libpam_hostguard.so"))
-            .arg(built("hostguard-agent"))
-            .arg(sha512_crypt(PASSWORD))
+            .args(["--name", "sshd-01", "--poll-wait", "1", "--heartbeat-secs", "1"])
+            .env("HG_MODULE", built("libpam_hostguard.so"))
+            .env("HG_AGENT", built("hostguard-agent"))
+            .env("HG_PASSWORD", PASSWORD)
             .env("RUST_LOG", if std::env::var_os("TEST_LOG").is_some() { "debug" } else { "warn" })
             .kill_on_drop(true)
             .stdout(Stdio::null())
