@@ -6,12 +6,13 @@
 # URL; the bench creates and drops its own database there).
 #   ./scripts/bench.sh             # release build (the numbers to quote)
 #   ./scripts/bench.sh --debug     # unoptimised, for trying the bench itself
+#   ./scripts/bench.sh --logins    # only the login numbers (code verification, the login path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=(--release)
 dir=release
-if [ "${1:-}" = "--debug" ]; then profile=(); dir=debug; fi
+if [ "${1:-}" = "--debug" ]; then profile=(); dir=debug; shift; fi
 
 # The build environment cargo-leptos uses, so the server crate builds outside cargo-leptos.
 export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
@@ -37,5 +38,5 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "== bench"
 start=$(date +%s)
-"$CARGO_TARGET_DIR/$dir/bench"
+"$CARGO_TARGET_DIR/$dir/bench" "$@"
 echo "end to end (without the build): $(($(date +%s) - start)) s"

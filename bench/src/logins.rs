@@ -87,6 +87,7 @@ async fn waiting_logins(app: &TestApp, p: &testkit::Protected, n: usize) -> Res<
             server_name: Set(p.server_name.clone()),
             account: Set(format!("user{i}")),
             source_ip: Set("198.51.100.7".into()),
+            source_block: Set("198.51.100.7".into()),
             service: Set("sshd".into()),
             method: Set("sms".into()),
             number: Set((i % 99) as i32 + 1),

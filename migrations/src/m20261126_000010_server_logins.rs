@@ -19,6 +19,7 @@ impl MigrationTrait for Migration {
                 .col(string(ServerLogins::ServerName))
                 .col(string(ServerLogins::Account))
                 .col(string(ServerLogins::SourceIp))
+                .col(string(ServerLogins::SourceBlock))
                 .col(string(ServerLogins::Service))
                 .col(string(ServerLogins::Method))
                 .col(integer(ServerLogins::Number))
@@ -40,7 +41,7 @@ impl MigrationTrait for Migration {
             ("idx_server_logins_tenant", vec![ServerLogins::TenantId, ServerLogins::CreatedAt]),
             ("idx_server_logins_server", vec![ServerLogins::ServerId, ServerLogins::CreatedAt]),
             ("idx_server_logins_account", vec![ServerLogins::ServerId, ServerLogins::Account, ServerLogins::CodeSentAt]),
-            ("idx_server_logins_source", vec![ServerLogins::SourceIp, ServerLogins::CodeSentAt]),
+            ("idx_server_logins_source", vec![ServerLogins::SourceBlock, ServerLogins::CodeSentAt]),
         ] {
             let mut idx = Index::create();
             idx.name(name).table(ServerLogins::Table);
@@ -100,6 +101,7 @@ enum ServerLogins {
     ServerName,
     Account,
     SourceIp,
+    SourceBlock,
     Service,
     Method,
     Number,

@@ -13,6 +13,9 @@ pub struct Model {
     pub server_name: String,
     pub account: String,
     pub source_ip: String,
+    /// What the per-address limits count by: the address, or its /64 for IPv6 (one host
+    /// commonly holds a whole /64).
+    pub source_block: String,
     /// The PAM service, e.g. `sshd`.
     pub service: String,
     /// `sms`, `code`, or `none` when no factor was asked (2FA off, exempt, offline).

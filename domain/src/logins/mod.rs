@@ -125,6 +125,7 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         server_name: s.name.clone(),
         account: req.account.clone(),
         source_ip: req.source_ip.clone(),
+        source_block: crate::accounts::source_block(&req.source_ip),
         service: req.service.clone(),
         method: LoginMethod::None.as_str().to_owned(),
         number,

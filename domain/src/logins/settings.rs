@@ -355,6 +355,7 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             server_name: Set(s.name.clone()),
             account: Set(l.account.clone()),
             source_ip: Set(l.source_ip.clone()),
+            source_block: Set(crate::accounts::source_block(&l.source_ip)),
             service: Set(l.service.clone()),
             method: Set(server_login::LoginMethod::None.as_str().to_owned()),
             number: Set(0),

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 /// Codes sent for one account of one server in [`SEND_WINDOW_MINUTES`].
 pub const SENDS_PER_ACCOUNT: u64 = 5;
-/// Codes sent for logins from one source address in [`SEND_WINDOW_MINUTES`], all servers.
+/// Codes sent for logins from one source address (an IPv6 /64) in [`SEND_WINDOW_MINUTES`],
+/// all servers.
 pub const SENDS_PER_SOURCE: u64 = 10;
 pub const SEND_WINDOW_MINUTES: i64 = 15;
 
@@ -103,7 +104,7 @@ pub(super) async fn send_code(
         0
     } else {
         server_login::Entity::find()
-            .filter(server_login::Column::SourceIp.eq(&row.source_ip))
+            .filter(server_login::Column::SourceBlock.eq(&row.source_block))
             .filter(server_login::Column::CodeSentAt.gt(since))
             .count(txn)
             .await?

@@ -181,6 +181,15 @@ async fn code_requests_are_limited_per_account_and_per_source(backend: Backend) 
     // Another account from the same address still may, up to the address's own limit.
     let other = s.to_code_prompt("backup", "+15550100").await;
     assert!(prompt_of(&other.step).0.starts_with("Input #"));
+    // Another address of the same IPv6 /64 is the same source.
+    for i in 0..10 {
+        let start = s.app.start_ok(&s.p, &format!("v6-{i}"), &format!("2001:db8:1:2::{i:x}")).await;
+        let step = s.app.answer_ok(&s.p, start.login_id, "+15550100").await.step;
+        assert!(prompt_of(&step).0.starts_with("Input #"), "{i}: {step:?}");
+    }
+    let start = s.app.start_ok(&s.p, "v6-last", "2001:db8:1:2:ffff::1").await;
+    let refused = s.app.answer_ok(&s.p, start.login_id, "+15550100").await;
+    assert!(denial(&refused.step).contains("from this address"), "{:?}", refused.step);
     s.app.clock.advance(chrono::Duration::minutes(16));
     let later = s.to_code_prompt("deploy", "+15550100").await;
     assert!(prompt_of(&later.step).0.starts_with("Input #"), "the window moves on");
