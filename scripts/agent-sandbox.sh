@@ -25,8 +25,8 @@ ID=debian
 OS
 echo "$name" >"$root/etc/hostname"
 # Where HostGuard's PAM module is installed; the agent refuses to enable 2FA without it, since a
-# PAM line naming a missing module refuses every login. (The module itself comes later; this
-# stands in for its file.)
+# PAM line naming a missing module refuses every login. No sshd runs in this sandbox, so an empty
+# file stands in for it (scripts/ssh-sandbox.sh runs a real sshd with the real module).
 mkdir -p "$root/lib/x86_64-linux-gnu/security"
 [ -f "$root/lib/x86_64-linux-gnu/security/pam_hostguard.so" ] || : >"$root/lib/x86_64-linux-gnu/security/pam_hostguard.so"
 cat >"$root/etc/pam.d/common-auth" <<'PAM'
