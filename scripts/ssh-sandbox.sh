@@ -10,7 +10,7 @@
 # registers with an install token on standard input (or reuses DIR/state/agent.json), so:
 #   echo 'hgi_…' | sudo scripts/ssh-sandbox.sh /tmp/hg-ssh 2222 http://127.0.0.1:3000 --name ssh-sandbox
 # then enable 2FA for `ssh-sandbox` in the console and log in: `ssh -p 2222 hgtest@127.0.0.1`.
-# Environment: HG_PASSWORD (hgtest's password, default hostguard-demo), HG_AGENT and HG_MODULE
+# Environment: HG_PASSWORD (hgtest's password; default: a random one, printed), HG_AGENT and HG_MODULE
 # (default: the debug builds in target/), DIR/client_key.pub (authorized for hgtest if present).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,12 +20,24 @@ if [ "${1:-}" != "--inside" ]; then
   dir=${1:?usage: ssh-sandbox.sh DIR PORT CONSOLE_URL [AGENT OPTIONS...]}
   port=${2:?port}; console=${3:?console URL}; shift 3
   mkdir -p "$dir/state" && dir=$(cd "$dir" && pwd)
+  # Root copies PAM modules and /etc through DIR: nobody else may be able to swap them meanwhile.
+  for d in "$dir" "$dir/state"; do
+    read -r owner mode < <(stat -c '%u %a' "$d")
+    if [ "$owner" != 0 ] || [ $((8#$mode & 8#022)) != 0 ] || [ -L "$d" ]; then
+      echo "$d must be a directory owned by root and writable by root only" >&2; exit 2
+    fi
+  done
   agent=${HG_AGENT:-$repo/target/debug/hostguard-agent}
   module=${HG_MODULE:-$repo/target/debug/libpam_hostguard.so}
   for f in "$agent" "$module"; do
     [ -f "$f" ] || { echo "$f is missing: cargo build -p agent -p pam_hostguard" >&2; exit 2; }
   done
-  hash=$(openssl passwd -6 "${HG_PASSWORD:-hostguard-demo}")
+  password=${HG_PASSWORD:-}
+  if [ -z "$password" ]; then
+    password=$(openssl rand -hex 8)
+    echo "hgtest's password: $password (sshd listens on 127.0.0.1:$port)"
+  fi
+  hash=$(openssl passwd -6 "$password")
   exec unshare -m --propagation private "$0" --inside "$dir" "$port" "$console" "$agent" "$module" "$hash" "$@"
 fi
 

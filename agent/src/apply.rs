@@ -370,18 +370,22 @@ pub fn drop_in(revision: i64) -> String {
     )
 }
 
-/// `text` with exactly one HostGuard line, right after `@include common-auth` or else after the
-/// last `auth` line.
+/// `text` with exactly one HostGuard line, right after `@include common-auth`.
+///
+/// Only there: Debian's and Ubuntu's common-auth ends a login with a wrong password
+/// (`requisite pam_deny.so`) before the next line runs. After other stacks' auth lines (RHEL's
+/// `substack password-auth`, whose failure does not stop the stack) the module would ask for
+/// the second factor, and send codes, for logins whose password was wrong, or whose account
+/// does not exist.
 pub fn pam_with_hostguard(text: &str) -> Result<String, String> {
     let clean = pam_without_hostguard(text);
     let lines: Vec<&str> = clean.split_inclusive('\n').collect();
     let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    let anchor = lines
-        .iter()
-        .position(|l| words(l) == ["@include", "common-auth"])
-        .or_else(|| lines.iter().rposition(|l| matches!(l.split_whitespace().next(), Some("auth" | "-auth"))));
-    let Some(i) = anchor else {
-        return Err("no `@include common-auth` and no auth line to put HostGuard's module after".to_owned());
+    let Some(i) = lines.iter().position(|l| words(l) == ["@include", "common-auth"]) else {
+        return Err("this PAM stack has no `@include common-auth` line; HostGuard puts its module right after it, \
+                    where a wrong password has already ended the login (Debian and Ubuntu stacks). Other stacks are \
+                    not supported yet"
+            .to_owned());
     };
     let mut out = String::with_capacity(clean.len() + PAM_LINE.len() + 2);
     for (n, line) in lines.iter().enumerate() {
@@ -446,15 +450,17 @@ mod tests {
     }
 
     #[test]
-    fn pam_line_goes_after_last_auth_line_without_include() {
+    fn stacks_where_a_wrong_password_does_not_stop_are_refused() {
+        // RHEL's substack fails without stopping: the module would run after a wrong password.
         let rhel = "#%PAM-1.0\nauth       substack     password-auth\nauth       include      postlogin\naccount    required     pam_nologin.so";
-        let with = pam_with_hostguard(rhel).unwrap();
-        assert!(with.contains(&format!("postlogin\n{PAM_LINE}\naccount")));
-        assert_eq!(pam_without_hostguard(&with), rhel);
-        let last = "auth required pam_unix.so";
+        let err = pam_with_hostguard(rhel).unwrap_err();
+        assert!(err.contains("@include common-auth"), "{err}");
+        assert!(pam_with_hostguard("auth required pam_unix.so").is_err());
+        assert!(pam_with_hostguard("account required pam_unix.so\n").is_err());
+        // The last line of a file still works without a trailing newline.
+        let last = "@include common-auth";
         let with = pam_with_hostguard(last).unwrap();
         assert_eq!(with, format!("{last}\n{PAM_LINE}"));
         assert_eq!(pam_without_hostguard(&with), last);
-        assert!(pam_with_hostguard("account required pam_unix.so\n").is_err());
     }
 }

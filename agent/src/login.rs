@@ -26,8 +26,9 @@ use crate::files;
 const MAX_CONCURRENT_LOGINS: usize = 64;
 /// How long the module has to send its first request.
 const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a user may take to answer one prompt (the module's own deadline is shorter).
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long a user may take to answer one prompt (the module's own deadline is shorter by
+/// default; past this the daemon says no rather than hang up).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// Offline logins kept for reporting; past this, the oldest go (and a warning is logged).
 const MAX_QUEUED: usize = 10_000;
 
@@ -124,7 +125,7 @@ impl LoginService {
 
     /// Fetches the login policy, keeps it on disk, and points the PAM module's fail mode at it.
     pub async fn refresh_policy(&self) -> Result<(), ApiError> {
-        let policy = self.client.login_policy().await?;
+        let policy = sane(self.client.login_policy().await?);
         let _guard = self.lock.lock().await;
         if policy != self.store.policy() || !self.store.path(POLICY_FILE).exists() {
             if let Err(e) = self.store.save_policy(&policy) {
@@ -148,7 +149,15 @@ impl LoginService {
             return Ok(0);
         }
         for chunk in queued.chunks(200) {
-            self.client.report_offline(&OfflineReport { logins: chunk.to_vec() }).await?;
+            match self.client.report_offline(&OfflineReport { logins: chunk.to_vec() }).await {
+                Ok(()) => {}
+                // Refused as malformed: sending it again cannot help, and it must not hold up
+                // the reports behind it.
+                Err(e @ ApiError::Status { status: 422, .. }) => {
+                    tracing::error!("the console refused {} offline logins ({e}); dropping them", chunk.len());
+                }
+                Err(e) => return Err(e),
+            }
             let ids: Vec<Uuid> = chunk.iter().map(|l| l.id).collect();
             let _guard = self.lock.lock().await;
             if let Err(e) = self.store.remove_queued(&ids) {
@@ -184,7 +193,14 @@ impl LoginService {
             }
             let svc = Arc::clone(&self);
             tokio::spawn(async move {
-                let Ok(_slot) = svc.slots.acquire().await else { return };
+                // Full: say no at once. Waiting would let whoever holds the slots run the other
+                // logins into the module's deadline, and so into its fail mode.
+                let Ok(_slot) = svc.slots.try_acquire() else {
+                    tracing::warn!("{MAX_CONCURRENT_LOGINS} logins are already in progress; refusing another");
+                    let (_, mut write) = stream.into_split();
+                    let _ = send(&mut write, &Step::deny(BUSY)).await;
+                    return;
+                };
                 if let Err(e) = svc.handle(stream).await {
                     tracing::debug!("login connection ended: {e}");
                 }
@@ -209,8 +225,8 @@ impl LoginService {
             }
             let answer = match read_request(&mut reader, ANSWER_TIMEOUT).await? {
                 Some(ModuleRequest::Answer { answer }) => answer,
-                // The module went away or broke the protocol: the login is over.
-                _ => return Ok(()),
+                // Too slow, gone, or not the protocol: the login is over, and said so.
+                _ => return send(&mut write, &Step::deny("HostGuard: the login took too long. Log in again.")).await,
             };
             reply = match self.client.login_answer(reply.login_id, &answer).await {
                 Ok(r) => r,
@@ -238,9 +254,9 @@ impl LoginService {
         let record = |result: LoginResult, reason: &str, code: Option<Uuid>| OfflineLogin {
             id: Uuid::new_v4(),
             at: chrono::Utc::now().to_rfc3339(),
-            account: start.account.clone(),
-            source_ip: start.source_ip.clone(),
-            service: start.service.clone(),
+            account: clean(&start.account, 64),
+            source_ip: clean(&start.source_ip, 255),
+            service: clean(&start.service, 64),
             result,
             reason: reason.to_owned(),
             break_glass_id: code,
@@ -306,13 +322,33 @@ impl LoginService {
     }
 }
 
+const BUSY: &str = "HostGuard: too many logins are in progress on this server. Try again in a moment.";
+
 const SECURE_DENIAL: &str =
     "HostGuard cannot reach its console, and this server's fail mode is secure: the login is refused. Try again later.";
 
 /// Answers that are the console's decision, not a sign that it is unreachable: a 404 (the login
-/// is not this server's, or gone) or a 422 (bad input).
+/// is not this server's, or gone), a 409 or 422 (bad input), a 429 (too many logins); and an
+/// answer that arrived but cannot be read (say, a step this agent is too old to know). Those
+/// are refused; only an unreachable or failing console hands the login to the fail mode.
 fn refused(e: &ApiError) -> bool {
-    matches!(e, ApiError::Status { status: 404 | 409 | 422, .. })
+    matches!(e, ApiError::Status { status: 404 | 409 | 422 | 429, .. } | ApiError::BadResponse { .. })
+}
+
+/// The policy as the agent keeps it: a console (or whoever answers in its name) cannot exempt
+/// every address, or hand over lists without end.
+fn sane(mut p: LoginPolicy) -> LoginPolicy {
+    p.exempt_networks.retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() > 0));
+    p.exempt_networks.truncate(100);
+    p.exempt_accounts.truncate(100);
+    p.break_glass.retain(|c| c.sha256.len() == 64 && c.sha256.chars().all(|c| c.is_ascii_hexdigit()));
+    p.break_glass.truncate(100);
+    p
+}
+
+/// A PAM item as the console accepts it in a report: no control characters, not too long.
+fn clean(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<&'static str> {
@@ -358,6 +394,12 @@ async fn read_request(
 
 async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, step: &Step) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(step).map_err(std::io::Error::other)?;
+    if line.len() >= MAX_LINE_BYTES {
+        // The module would take it for garbage, and so for the fail mode.
+        tracing::warn!(bytes = line.len(), "a step from the console is too long for the module; refusing the login");
+        line = serde_json::to_vec(&Step::deny("HostGuard: the console's answer was too long. Login refused."))
+            .map_err(std::io::Error::other)?;
+    }
     line.push(b'\n');
     write.write_all(&line).await?;
     write.flush().await
@@ -369,6 +411,11 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
+        // Not a symlink someone else planted, and root's alone.
+        let meta = std::fs::symlink_metadata(dir)?;
+        if meta.file_type().is_symlink() || !meta.is_dir() {
+            return Err(std::io::Error::other(format!("{} is not a directory", dir.display())));
+        }
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     files::remove_if_exists(path)?;
@@ -395,6 +442,24 @@ fn set_fail_mode(pam_conf: &Path, mode: FailMode) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_cannot_exempt_everyone_or_grow_without_end() {
+        let p = sane(LoginPolicy {
+            exempt_networks: vec!["0.0.0.0/0".into(), "::/0".into(), "10.0.0.0/8".into(), "junk".into()],
+            exempt_accounts: (0..500).map(|i| format!("a{i}")).collect(),
+            break_glass: vec![
+                proto::login::BreakGlassHash { id: Uuid::nil(), sha256: "x".into() },
+                proto::login::BreakGlassHash { id: Uuid::nil(), sha256: "a".repeat(64) },
+            ],
+            ..Default::default()
+        });
+        assert_eq!(p.exempt_networks, ["10.0.0.0/8"]);
+        assert_eq!(p.exempt_accounts.len(), 100);
+        assert_eq!(p.break_glass.len(), 1);
+        assert_eq!(clean("ro\u{1b}[2Jot", 64), "ro[2Jot");
+        assert_eq!(clean(&"a".repeat(100), 64).len(), 64);
+    }
 
     #[test]
     fn exemptions_offline_match_the_consoles() {

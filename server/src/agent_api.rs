@@ -178,6 +178,7 @@ impl From<DomainError> for Failure {
             ),
             DomainError::NotFound(what) => fail(StatusCode::NOT_FOUND, "AGENT.0404", format!("no such {what}")),
             DomainError::Conflict(msg) => fail(StatusCode::CONFLICT, "AGENT.0409", msg),
+            DomainError::RateLimited(msg) => fail(StatusCode::TOO_MANY_REQUESTS, "AGENT.0429", msg),
             other => {
                 tracing::error!(error = %other, "agent API failure");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "AGENT.0500", "internal error; try again")
@@ -323,7 +324,8 @@ async fn ack(
 /// A login reached the server's PAM module (after the password): the console records it and
 /// answers with its first step.
 #[utoipa::path(post, path = "/agent/v1/logins", request_body = LoginStart, security(("agent_credential" = [])),
-    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError),
+        (status = 429, body = ApiError, description = "too many logins to this server in a minute")))]
 async fn login_start(
     State(ctx): State<Ctx>,
     Agent(s): Agent,

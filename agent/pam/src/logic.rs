@@ -15,6 +15,10 @@ use proto::login::{
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/hostguard/pam.conf";
 /// A daemon that keeps asking is broken or hostile; the console asks a handful of times at most.
 pub const MAX_STEPS: usize = 20;
+/// The time an answer leaves the daemon to reply before the deadline; see [`dialogue`].
+pub const ANSWER_RESERVE: Duration = Duration::from_secs(15);
+/// The shortest `timeout=` accepted: the reserve and some time to type.
+pub const MIN_TIMEOUT_SECS: u64 = 30;
 /// The longest `timeout=` accepted; PAM stacks should not hang for longer than this.
 pub const MAX_TIMEOUT_SECS: u64 = 600;
 /// pam.conf is a few lines; more than this is not ours.
@@ -102,10 +106,12 @@ impl Args {
                 Some(("config", path)) if !path.is_empty() => parsed.config = PathBuf::from(path),
                 Some(("socket", path)) if !path.is_empty() => parsed.socket = PathBuf::from(path),
                 Some(("timeout", secs)) => match secs.parse::<u64>() {
-                    Ok(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => parsed.timeout = Duration::from_secs(secs),
+                    Ok(secs) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&secs) => parsed.timeout = Duration::from_secs(secs),
                     _ => parsed
                         .problems
-                        .push(format!("ignored {arg:?}: the timeout is whole seconds from 1 to {MAX_TIMEOUT_SECS}")),
+                        .push(format!(
+                        "ignored {arg:?}: the timeout is whole seconds from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS}"
+                    )),
                 },
                 _ => parsed.problems.push(format!("ignored unknown argument {arg:?}")),
             }
@@ -230,7 +236,10 @@ fn dialogue(
             return Outcome::Denied(CANNOT_ASK_MESSAGE.into());
         };
         // The daemon and the console were fine; the user was slow. Not the fail mode.
-        if clock.now() >= deadline {
+        // Each answer leaves the daemon ANSWER_RESERVE to reply (more than its own wait for the
+        // console). An answer typed so late that the daemon could not reply in time would
+        // otherwise time out into the fail mode, which in safe mode lets the login in.
+        if clock.now() + ANSWER_RESERVE >= deadline {
             return Outcome::Denied(TOO_SLOW_MESSAGE.into());
         }
         request = ModuleRequest::Answer { answer: cut(typed) };

@@ -292,6 +292,19 @@ fn a_user_slower_than_the_deadline_is_denied_not_failed_open() {
 }
 
 #[test]
+fn an_answer_too_close_to_the_deadline_is_denied_not_timed_out_into_safe_mode() {
+    // 76 s of a 90 s login gone: the daemon would have under ANSWER_RESERVE to reply, and a
+    // reply arriving after the deadline would read as a broken daemon, i.e. the fail mode.
+    let replies = vec![line(&code_prompt()), line(&Step::allow())];
+    let run = run_with(FailMode::Safe, false, replies, vec!["123456"], Duration::from_secs(76), login());
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.received, vec![start()], "the late answer never reaches the daemon");
+    let replies = vec![line(&code_prompt()), line(&Step::allow())];
+    let in_time = run_with(FailMode::Safe, false, replies, vec!["123456"], Duration::from_secs(74), login());
+    assert_eq!(in_time.verdict, Verdict::Allow);
+}
+
+#[test]
 fn a_conversation_that_cannot_ask_is_denied_even_in_safe_mode() {
     let run = run(FailMode::Safe, vec![line(&code_prompt()), line(&Step::allow())], vec![]);
     assert_eq!(run.verdict, Verdict::Deny);
@@ -361,12 +374,13 @@ fn module_arguments_have_defaults_and_bad_ones_are_ignored() {
     assert_eq!(defaults.socket, PathBuf::from(SOCKET_PATH));
     assert_eq!(defaults.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
     assert!(defaults.problems.is_empty());
-    let set = Args::parse(["config=/tmp/x.conf", "socket=/tmp/x.sock", "timeout=10"]);
+    let set = Args::parse(["config=/tmp/x.conf", "socket=/tmp/x.sock", "timeout=45"]);
     assert_eq!(
         (set.config, set.socket, set.timeout),
-        ("/tmp/x.conf".into(), "/tmp/x.sock".into(), Duration::from_secs(10))
+        ("/tmp/x.conf".into(), "/tmp/x.sock".into(), Duration::from_secs(45))
     );
-    let bad = Args::parse(["timeout=0", "timeout=forever", "timeout=100000", "debug"]);
+    // Under 30 s nothing would be left to type once the daemon's reserve is kept.
+    let bad = Args::parse(["timeout=0", "timeout=10", "timeout=forever", "timeout=100000", "debug"]);
     assert_eq!(bad.timeout, Duration::from_secs(DEFAULT_LOGIN_TIMEOUT_SECS));
-    assert_eq!(bad.problems.len(), 4);
+    assert_eq!(bad.problems.len(), 5);
 }

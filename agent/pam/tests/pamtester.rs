@@ -75,7 +75,7 @@ fn pamtester(dir: &Path, fail_mode: &str, typed: &str) -> Output {
     std::fs::write(
         pam_d.join("hg-test"),
         format!(
-            "auth required pam_permit.so\nauth required {} config={} socket={} timeout=10\n",
+            "auth required pam_permit.so\nauth required {} config={} socket={} timeout=30\n",
             module_path().display(),
             dir.join("pam.conf").display(),
             dir.join("pam.sock").display()

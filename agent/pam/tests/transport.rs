@@ -55,7 +55,7 @@ fn fake_daemon(script: impl FnOnce(&mut Peer) + Send + 'static) -> FakeDaemon {
         let (stream, _) = listener.accept().unwrap();
         let mut peer = Peer { reader: BufReader::new(stream.try_clone().unwrap()), stream, received: vec![] };
         script(&mut peer);
-        let _ = held.recv_timeout(Duration::from_secs(10));
+        let _ = held.recv_timeout(Duration::from_secs(40));
         peer.received
     });
     FakeDaemon { _dir: dir, path, thread, _hold: hold }
@@ -111,7 +111,7 @@ fn a_whole_dialogue_over_the_socket() {
         peer.read();
         peer.send(&Step::allow());
     });
-    let (verdict, shown, received) = run(daemon, &["123456"], Duration::from_secs(10));
+    let (verdict, shown, received) = run(daemon, &["123456"], Duration::from_secs(30));
     assert_eq!(verdict, Verdict::Allow);
     assert_eq!(shown, vec!["info: A code was sent.", "prompt: Input #25 Code: "]);
     assert_eq!(received, vec![ModuleRequest::Start(login()), ModuleRequest::Answer { answer: "123456".into() }]);
@@ -139,7 +139,7 @@ fn a_daemon_that_hangs_up_mid_login_gets_the_fail_mode() {
         peer.read();
         peer.hang_up();
     });
-    let (verdict, _, received) = run(daemon, &["123456"], Duration::from_secs(10));
+    let (verdict, _, received) = run(daemon, &["123456"], Duration::from_secs(30));
     assert!(failed_because(&verdict, "closed the connection"), "{verdict:?}");
     assert_eq!(received.len(), 2);
 }

@@ -24,7 +24,7 @@ fn enable_writes_all_files_and_sshd_accepts_them() {
     assert_eq!(
         sb.read(PAM_CONF).unwrap(),
         format!(
-            "# Managed by HostGuard (revision 1). Changes are overwritten.\nconsole_url=https://console.example.test\nserver_id={}\nmethod=sms\ntopic_urn=urn:smn:region-1:tenant:ops-alerts\nrevision=1\n",
+            "# Managed by HostGuard (revision 1). Changes are overwritten.\nconsole_url=https://console.example.test\nserver_id={}\nmethod=sms\ntopic_urn=urn:smn:region-1:tenant:ops-alerts\nrevision=1\nfail_mode=secure\n",
             rev.server_id
         )
     );

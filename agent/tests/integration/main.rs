@@ -7,4 +7,5 @@
 mod apply;
 mod console;
 mod facts;
+mod login;
 mod sandbox;

@@ -24,7 +24,7 @@ use proto::login::{LoginReply, LoginResult, LoginStart, Step};
 use proto::Method;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -69,16 +69,35 @@ fn validate_start(req: &LoginStart) -> DomainResult<()> {
     }
 }
 
-/// What is in force on the server: the configuration its agent last acknowledged.
-struct InForce {
-    method: Method,
-    topic_id: Option<Uuid>,
+/// What a login that reached the module must pass.
+enum Required {
+    /// Nothing: 2FA is off for the server.
+    Nothing,
+    Factor { method: Method, topic_id: Option<Uuid> },
+    /// 2FA is on but its method cannot be read: refused, never let through.
+    Unknown,
 }
 
-fn in_force(c: Option<&config::Model>) -> Option<InForce> {
-    let c = c.filter(|c| c.applied_revision > 0 && c.applied_enabled)?;
-    Some(InForce { method: Method::parse(c.applied_method.as_deref()?)?, topic_id: c.applied_topic_id })
+/// The configuration the agent acknowledged; or, while an enabling revision waits for its
+/// acknowledgement, that revision: the module being asked at all shows the agent applied it.
+fn required(c: Option<&config::Model>) -> Required {
+    let Some(c) = c else { return Required::Nothing };
+    let (method, topic_id) = if c.applied_revision > 0 && c.applied_enabled {
+        (c.applied_method.as_deref(), c.applied_topic_id)
+    } else if c.enabled {
+        (Some(c.method.as_str()), c.topic_id)
+    } else {
+        return Required::Nothing;
+    };
+    match method.and_then(Method::parse) {
+        Some(method) => Required::Factor { method, topic_id },
+        None => Required::Unknown,
+    }
 }
+
+/// Logins one server may open a minute: far above any real fleet's use, and a bound on what
+/// one agent (of any tenant) can make the console write.
+pub const STARTS_PER_SERVER_PER_MINUTE: u64 = 300;
 
 /// Holds the login's row until the transaction ends (PostgreSQL; SQLite's writers are serialized).
 async fn lock_login(txn: &DatabaseTransaction, id: Uuid) -> DomainResult<()> {
@@ -117,6 +136,16 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     let cfg = config::Entity::find_by_id(s.id).one(&txn).await?;
     let settings = settings::of(&txn, s.id).await?;
+    let recent = server_login::Entity::find()
+        .filter(server_login::Column::ServerId.eq(s.id))
+        .filter(server_login::Column::CreatedAt.gt(now - Duration::minutes(1)))
+        .count(&txn)
+        .await?;
+    if recent >= STARTS_PER_SERVER_PER_MINUTE {
+        return Err(DomainError::RateLimited(format!(
+            "more than {STARTS_PER_SERVER_PER_MINUTE} logins to this server in a minute; try again shortly"
+        )));
+    }
     let number = next_number(&txn, s.id).await?;
     let mut row = server_login::Model {
         id: Uuid::new_v4(),
@@ -142,13 +171,20 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         finished_at: None,
     };
 
-    let step = match (in_force(cfg.as_ref()), settings.exemption(&req.account, &req.source_ip)) {
-        (None, _) => finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow()),
-        (Some(_), Some(why)) => finish(&mut row, now, LoginResult::Allowed, &why, Step::allow()),
-        (Some(f), None) => match f.method {
+    let step = match (required(cfg.as_ref()), settings.exemption(&req.account, &req.source_ip)) {
+        (Required::Nothing, _) => finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow()),
+        (Required::Unknown, _) => finish(
+            &mut row,
+            now,
+            LoginResult::Denied,
+            "the server's 2FA method is unknown",
+            Step::deny("HostGuard: this server's two-factor setting cannot be read. Ask your administrator."),
+        ),
+        (Required::Factor { .. }, Some(why)) => finish(&mut row, now, LoginResult::Allowed, &why, Step::allow()),
+        (Required::Factor { method, topic_id }, None) => match method {
             Method::Sms => {
                 row.method = LoginMethod::Sms.as_str().to_owned();
-                sms::begin(&txn, &mut row, f.topic_id, now).await?
+                sms::begin(&txn, &mut row, topic_id, now).await?
             }
             Method::Code => {
                 row.method = LoginMethod::Code.as_str().to_owned();
@@ -210,6 +246,9 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    // The server first, as `start` does: the code-sending limits are counted per server and
+    // must not be read by two answers at once.
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     lock_login(&txn, login_id).await?;
     // Another server's login is "not found": its id reveals nothing.
     let Some(mut row) = server_login::Entity::find_by_id(login_id)

@@ -290,18 +290,23 @@ pub async fn policy(ctx: &Ctx, s: &server::Model) -> DomainResult<LoginPolicy> {
     })
 }
 
-/// The offline reasons an agent may report, and how the audit says them.
-fn offline_reason(reason: &str) -> Option<&'static str> {
+/// The offline reasons an agent may report, the result each goes with, and how the audit says
+/// them.
+fn offline_reason(reason: &str) -> Option<(LoginResult, &'static str)> {
+    use LoginResult::{Allowed, Denied};
     Some(match reason {
-        "break_glass" => "break-glass code used while the console was unreachable",
-        "fail_safe" => "console unreachable; allowed by fail mode safe",
-        "fail_secure" => "console unreachable; denied by fail mode secure",
-        "exempt_account" => "console unreachable; exempt account",
-        "exempt_network" => "console unreachable; exempt network",
-        "break_glass_wrong" => "console unreachable; wrong break-glass code",
+        "break_glass" => (Allowed, "break-glass code used while the console was unreachable"),
+        "fail_safe" => (Allowed, "console unreachable; allowed by fail mode safe"),
+        "fail_secure" => (Denied, "console unreachable; denied by fail mode secure"),
+        "exempt_account" => (Allowed, "console unreachable; exempt account"),
+        "exempt_network" => (Allowed, "console unreachable; exempt network"),
+        "break_glass_wrong" => (Denied, "console unreachable; wrong break-glass code"),
         _ => return None,
     })
 }
+
+/// How far back an offline login may be dated.
+const OFFLINE_MAX_AGE_DAYS: i64 = 30;
 
 /// Records logins the agent of `s` decided alone while the console was unreachable. Reports
 /// are idempotent: a login already recorded (same id) is skipped, so an agent may resend.
@@ -316,9 +321,12 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
         let field = |f: &str| format!("logins[{i}].{f}");
         let at = DateTime::parse_from_rfc3339(&l.at).map(|t| t.with_timezone(&Utc));
         let at = match at {
-            Ok(t) if t <= now + Duration::minutes(5) => t,
+            // A server clock running ahead (likely during the outage itself) must not lose the
+            // record: it is dated now.
+            Ok(t) if t > now => now,
+            Ok(t) if t >= now - Duration::days(OFFLINE_MAX_AGE_DAYS) => t,
             Ok(_) => {
-                errors.push(FieldError::new(field("at"), "must not be in the future"));
+                errors.push(FieldError::new(field("at"), format!("must be within the last {OFFLINE_MAX_AGE_DAYS} days")));
                 continue;
             }
             Err(_) => {
@@ -336,9 +344,16 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             errors.extend(e.into_iter().map(|e| FieldError::new(field(&e.field), e.message)));
             continue;
         }
-        let Some(reason) = offline_reason(&l.reason) else {
-            errors.push(FieldError::new(field("reason"), "is not a reason an agent reports"));
-            continue;
+        let reason = match offline_reason(&l.reason) {
+            Some((result, text)) if result == l.result => text,
+            Some(_) => {
+                errors.push(FieldError::new(field("result"), format!("does not go with reason {}", l.reason)));
+                continue;
+            }
+            None => {
+                errors.push(FieldError::new(field("reason"), "is not a reason an agent reports"));
+                continue;
+            }
         };
         rows.push((l, at, reason));
     }
@@ -379,13 +394,17 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
         }
         recorded += 1;
         if let (Some(code_id), LoginResult::Allowed) = (l.break_glass_id, l.result) {
-            break_glass_code::Entity::update_many()
+            let spent = break_glass_code::Entity::update_many()
                 .col_expr(break_glass_code::Column::UsedAt, sea_orm::sea_query::Expr::value(at))
                 .filter(break_glass_code::Column::Id.eq(code_id))
                 .filter(break_glass_code::Column::ServerId.eq(s.id))
                 .filter(break_glass_code::Column::UsedAt.is_null())
                 .exec(&txn)
                 .await?;
+            if spent.rows_affected == 0 {
+                // Not one of this server's unused codes: nothing to say in the audit trail.
+                continue;
+            }
             audit::record(
                 &txn,
                 now,

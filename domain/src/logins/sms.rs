@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 /// Codes sent for one account of one server in [`SEND_WINDOW_MINUTES`].
 pub const SENDS_PER_ACCOUNT: u64 = 5;
-/// Codes sent for logins from one source address (an IPv6 /64) in [`SEND_WINDOW_MINUTES`],
-/// all servers.
+/// Codes sent for logins from one source address (an IPv6 /64) in [`SEND_WINDOW_MINUTES`], to
+/// all servers of a tenant (another tenant's agent can neither use up nor observe this count).
 pub const SENDS_PER_SOURCE: u64 = 10;
 pub const SEND_WINDOW_MINUTES: i64 = 15;
 
@@ -104,6 +104,7 @@ pub(super) async fn send_code(
         0
     } else {
         server_login::Entity::find()
+            .filter(server_login::Column::TenantId.eq(row.tenant_id))
             .filter(server_login::Column::SourceBlock.eq(&row.source_block))
             .filter(server_login::Column::CodeSentAt.gt(since))
             .count(txn)

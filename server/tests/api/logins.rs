@@ -172,6 +172,13 @@ on_both_databases!(
 
 async fn code_requests_are_limited_per_account_and_per_source(backend: Backend) {
     let s = sms_server(backend).await;
+    // Another tenant's agent cannot use up (or read) this tenant's count for an address.
+    let other = s.app.protected_server("Globex Limits", "gx-01", &["ops@globex-limits.test"]).await;
+    s.app.put_in_force(&other, Some("sms")).await;
+    for i in 0..10 {
+        let start = s.app.start_ok(&other, &format!("u{i}"), "198.51.100.7").await;
+        s.app.answer_ok(&other, start.login_id, "+15550100").await;
+    }
     for _ in 0..5 {
         s.to_code_prompt("deploy", "+15550100").await;
     }
@@ -317,9 +324,87 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     let events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
     assert!(events.iter().any(|e| e.action == "login.break_glass_used"));
 
-    let bad = OfflineReport { logins: vec![OfflineLogin { at: "yesterday".into(), reason: "because".into(), id: Uuid::new_v4(), ..login }] };
+    let bad = OfflineReport {
+        logins: vec![
+            OfflineLogin { at: "yesterday".into(), id: Uuid::new_v4(), ..login.clone() },
+            OfflineLogin { reason: "because".into(), id: Uuid::new_v4(), ..login.clone() },
+            OfflineLogin { reason: "fail_secure".into(), id: Uuid::new_v4(), ..login.clone() },
+        ],
+    };
     let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("logins[0].at"));
+    let text = res.text().await.unwrap();
+    assert!(text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"), "{text}");
+
+    // A server clock running ahead does not lose the record; another server's code is not
+    // marked used, nor audited as used.
+    let other = app.protected_server("Globex Offline", "gx-02", &[]).await;
+    let theirs = domain::logins::settings::issue_break_glass(&app.ctx, &other.caller, &actor, other.server_id).await.unwrap();
+    assert_eq!(theirs.len(), 10);
+    let their_id = domain::entities::break_glass_code::Entity::find()
+        .filter(domain::entities::break_glass_code::Column::ServerId.eq(other.server_id))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ahead = OfflineLogin {
+        id: Uuid::new_v4(),
+        at: (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339(),
+        break_glass_id: Some(their_id),
+        ..login
+    };
+    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential)
+        .json(&OfflineReport { logins: vec![ahead.clone()] }).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let row = server_login::Entity::find_by_id(ahead.id).one(&app.ctx.db).await.unwrap().unwrap();
+    assert!(row.created_at <= domain::Clock::now(&app.clock), "dated now, not in the future");
+    let code = domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
+    assert!(code.used_at.is_none(), "another server's code stays unused");
+    let used_events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap().into_iter().filter(|e| e.action == "login.break_glass_used").count();
+    assert_eq!(used_events, 1, "only the real use is in the audit trail");
 }
 on_both_databases!(the_agent_gets_its_policy_and_reports_offline_logins_once, super::the_agent_gets_its_policy_and_reports_offline_logins_once);
+
+async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend) {
+    use domain::entities::two_factor_config as config;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Edge", "edge-01", &["ops@edge.test"]).await;
+    app.put_in_force(&p, Some("sms")).await;
+    let row = || async { config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model() };
+    // An enabling revision the agent applied but has not acknowledged yet: the module being
+    // asked at all shows the PAM line is in, so the factor is asked, not "2FA is off".
+    let mut pending = row().await;
+    pending.applied_revision = Set(0);
+    pending.applied_enabled = Set(false);
+    pending.applied_method = Set(None);
+    pending.phase = Set("delivering".into());
+    pending.update(&app.ctx.db).await.unwrap();
+    let step = app.start_ok(&p, "root", "198.51.100.7").await.step;
+    assert_eq!(prompt_of(&step).0, "Phone number or email address: ");
+
+    // A method the console cannot read is refused.
+    let mut odd = row().await;
+    odd.applied_revision = Set(1);
+    odd.applied_enabled = Set(true);
+    odd.applied_method = Set(Some("carrier-pigeon".into()));
+    odd.update(&app.ctx.db).await.unwrap();
+    assert!(denial(&app.start_ok(&p, "root", "198.51.100.7").await.step).contains("cannot be read"));
+
+    // One agent cannot make the console write without end: 300 logins a minute, then 429.
+    for i in 0..298 {
+        let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new() };
+        domain::logins::start(&app.ctx, &server_of(&app, &p).await, &req).await.unwrap();
+    }
+    let res = app.login_start(&p.credential, "root", "203.0.113.1").await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0429");
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(app.login_start(&p.credential, "root", "203.0.113.1").await.status(), 200, "a minute later");
+}
+on_both_databases!(unclear_states_and_floods_are_refused_not_let_through, super::unclear_states_and_floods_are_refused_not_let_through);
+
+async fn server_of(app: &TestApp, p: &Protected) -> domain::entities::server::Model {
+    domain::entities::server::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap()
+}
