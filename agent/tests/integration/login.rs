@@ -26,7 +26,6 @@ enum Answer {
 
 struct Rig {
     dir: tempfile::TempDir,
-    svc: Arc<LoginService>,
     answer: Arc<Mutex<Answer>>,
 }
 
@@ -62,8 +61,8 @@ async fn rig(policy: LoginPolicy, answer: Answer) -> Rig {
     let svc = LoginService::new(client, LoginStore::new(dir.path()), dir.path().join("pam.conf"));
     svc.refresh_policy().await.unwrap();
     let listener = bind(&dir.path().join("run/pam.sock")).unwrap();
-    tokio::spawn(Arc::clone(&svc).serve(listener));
-    Rig { dir, svc, answer }
+    tokio::spawn(svc.serve(listener));
+    Rig { dir, answer }
 }
 
 impl Rig {
