@@ -118,3 +118,16 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
         .collect();
     Ok(Page { items, total })
 }
+
+/// The tenant's servers, by name: what the audit can be filtered by.
+pub async fn servers(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<(Uuid, String)>> {
+    let tenant_id = caller.admin_tenant()?;
+    Ok(crate::entities::server::Entity::find()
+        .filter(crate::entities::server::Column::TenantId.eq(tenant_id))
+        .order_by_asc(crate::entities::server::Column::Name)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect())
+}

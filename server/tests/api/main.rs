@@ -11,6 +11,7 @@ mod agent_e2e;
 mod agent_registration;
 mod hss_api;
 mod limits;
+mod login_console;
 mod logins;
 mod links_and_limits;
 mod notifications;
