@@ -120,19 +120,19 @@ pub fn LoginAuditPage() -> impl IntoView {
                     }>
                         {move || Suspend::new(async move {
                             let options = servers.await.unwrap_or_default();
-                            let current = param("server");
                             view! {
                                 <label class="inline-field">
-                                    "Server" <select name="server" node_ref=server_ref>
-                                        <option value="" selected=current.is_empty()>
+                                    "Server"
+                                    <select name="server" node_ref=server_ref prop:value=move || param("server")>
+                                        <option value="" selected=move || param("server").is_empty()>
                                             "All servers"
                                         </option>
                                         {options
                                             .into_iter()
                                             .map(|s| {
-                                                let selected = s.id == current;
+                                                let id = s.id.clone();
                                                 view! {
-                                                    <option value=s.id selected=selected>
+                                                    <option value=s.id selected=move || param("server") == id>
                                                         {s.name}
                                                     </option>
                                                 }
@@ -261,14 +261,14 @@ pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool
                             let server = show_server
                                 .then(|| {
                                     view! {
-                                        <td>
+                                        <td class="nowrap">
                                             <A href=format!("/hss/servers/{}", r.server_id)>{r.server_name.clone()}</A>
                                         </td>
                                     }
                                 });
                             view! {
                                 <tr data-result=r.result.clone()>
-                                    <td class="small">{r.time}</td>
+                                    <td class="small nowrap">{r.time}</td>
                                     {server}
                                     <td class="mono">{r.account}</td>
                                     <td class="mono small">
