@@ -249,3 +249,20 @@ on_both_databases!(
     settings_changes_and_break_glass_codes_show_in_the_audit_trail,
     super::settings_changes_and_break_glass_codes_show_in_the_audit_trail
 );
+
+async fn the_demo_has_a_populated_login_audit_for_acme_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let page = audit_ok(&app, &acme, &[("page_size", "100")]).await;
+    let results: std::collections::BTreeSet<&str> = page.items.iter().map(|r| r.result.as_str()).collect();
+    assert!(results.is_superset(&["allowed", "denied", "open", "abandoned"].into()), "{results:?}");
+    assert!(page.items.iter().any(|r| r.offline && r.reason.contains("break-glass")), "{:?}", page.items);
+    assert!(page.items.iter().any(|r| r.reason.starts_with("exempt account")));
+    assert!(page.items.windows(2).all(|w| w[0].time >= w[1].time), "newest first");
+    let globex = app.sign_in(GLOBEX_ADMIN).await;
+    assert_eq!(audit_ok(&app, &globex, &[]).await.total, 0);
+}
+on_both_databases!(
+    the_demo_has_a_populated_login_audit_for_acme_only,
+    super::the_demo_has_a_populated_login_audit_for_acme_only
+);
