@@ -198,11 +198,13 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
     Ok(true)
 }
 
+/// Server index, minutes ago, account, source address, method, result, reason, offline.
+type DemoLogin = (usize, i64, &'static str, &'static str, &'static str, Option<&'static str>, &'static str, bool);
+
 /// A day of logins on a few of a tenant's servers (`servers` in the order they were made):
 /// codes accepted and refused, an exemption, offline decisions, one login still running.
 fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) -> Vec<server_login::ActiveModel> {
-    // (server index, minutes ago, account, source, method, result, reason, offline)
-    let rows: [(usize, i64, &str, &str, &str, Option<&str>, &str, bool); 10] = [
+    let rows: [DemoLogin; 10] = [
         (0, 1, "deploy", "203.0.113.24", "sms", None, "", false),
         (0, 6, "root", "203.0.113.24", "sms", Some("allowed"), "code accepted", false),
         (0, 22, "deploy", "198.51.100.7", "sms", Some("denied"), "3 wrong codes", false),
