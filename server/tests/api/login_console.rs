@@ -266,3 +266,24 @@ on_both_databases!(
     the_demo_has_a_populated_login_audit_for_acme_only,
     super::the_demo_has_a_populated_login_audit_for_acme_only
 );
+
+/// Several "Issue new codes" at once (two admins, a double click): one set survives, so "old
+/// codes stop working" holds for every set but the last.
+async fn break_glass_codes_issued_at_once_leave_one_set(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    let form = [("server_id", id.as_str())];
+    for _ in 0..3 {
+        let issues =
+            futures::future::join_all((0..6).map(|_| app.call("logins/break_glass/issue", &form, Some(&w.admin))))
+                .await;
+        assert!(issues.iter().all(|r| r.status() == 200));
+        let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+        assert_eq!(status.unused, 10);
+    }
+}
+on_both_databases!(
+    break_glass_codes_issued_at_once_leave_one_set,
+    super::break_glass_codes_issued_at_once_leave_one_set
+);
