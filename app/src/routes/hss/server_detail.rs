@@ -298,6 +298,10 @@ fn SettingsForm(
 #[component]
 fn BreakGlass(server_id: String) -> impl IntoView {
     let issue = ServerAction::<IssueBreakGlass>::new();
+    // The codes are shown by the page's wasm; a plain form post before it has loaded would
+    // replace the codes and show none of the new ones. So the button waits for it.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     let status = {
         let id = server_id.clone();
         Resource::new(move || (id.clone(), issue.version().get()), |(id, _)| break_glass(id))
@@ -330,7 +334,7 @@ fn BreakGlass(server_id: String) -> impl IntoView {
             </p>
             <ActionForm action=issue>
                 <input type="hidden" name="server_id" value=server_id />
-                <button type="submit" class="button button-danger" disabled=move || issue.pending().get()>
+                <button type="submit" class="button button-danger" disabled=move || !ready.get() || issue.pending().get()>
                     "Replace with 10 new codes"
                 </button>
             </ActionForm>
