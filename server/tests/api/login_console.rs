@@ -2,7 +2,7 @@
 //! protection (fail mode, exemptions, unenrolled accounts) and its break-glass codes.
 
 use crate::common::*;
-use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView};
+use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView, ServerChoice};
 use domain::Clock;
 
 struct World {
@@ -104,6 +104,11 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
     assert_eq!(audit_ok(app, &w.admin, &[("server", &globex_id)]).await.total, 0);
     let body = audit(app, &w.admin, &[("account", "globex-secret-account")]).await.text().await.unwrap();
     assert!(!body.contains("globex"), "{body}");
+
+    // The server filter offers the tenant's own servers only.
+    let servers: Vec<ServerChoice> = app.call_ok("logins/servers", &[], Some(&w.admin)).await;
+    let offered: Vec<_> = servers.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    assert_eq!(offered, [(acme_id.as_str(), "acme-web-01")]);
 
     // The server's page: the last logins of that server only.
     let recent = audit_ok(app, &w.admin, &[("server", &acme_id), ("page_size", "10")]).await;
