@@ -21,6 +21,7 @@ use routes::{
     admin::{outbox::OutboxPage, tenants::TenantsPage},
     audit::trail::AuditPage,
     home::HomePage,
+    hss::login_audit::LoginAuditPage,
     hss::server_detail::ServerDetailPage,
     hss::two_factor::TwoFactorPage,
     iam::access_keys::AccessKeysPage,
@@ -79,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
                     <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("hss/login-audit") view=LoginAuditPage ssr=SsrMode::Async />
                     <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async />
                     <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />

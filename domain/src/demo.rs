@@ -1,15 +1,17 @@
 //! Demo data for the run command: one operator, two tenants with an admin and end users, about
-//! 25 servers each (Linux and Windows, some agents offline) and a couple of topics.
+//! 25 servers each (Linux and Windows, some agents offline), a couple of topics, and a few logins
+//! in Acme's login audit.
 
 use crate::{
     accounts,
     caller::Role,
     ctx::Ctx,
-    entities::{server, tenant, topic},
+    entities::{server, server_login, tenant, topic},
     error::DomainResult,
     servers::REGIONS,
     tenants, topics,
 };
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
 
@@ -172,7 +174,12 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                 }
             })
             .collect();
+        let named: Vec<(Uuid, String)> =
+            servers.iter().filter_map(|s| Some((*s.id.try_as_ref()?, s.name.try_as_ref()?.clone()))).collect();
         server::Entity::insert_many(servers).exec(&ctx.db).await?;
+        if ti == 0 {
+            server_login::Entity::insert_many(demo_logins(tenant_id, &named, now)).exec(&ctx.db).await?;
+        }
 
         for (name, display) in
             [("ops-alerts", format!("{} Ops", t.name)), ("login-codes", format!("{} Login Codes", t.name))]
@@ -190,4 +197,73 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         }
     }
     Ok(true)
+}
+
+/// Server index, minutes ago, account, source address, method, result, reason, offline.
+type DemoLogin = (usize, i64, &'static str, &'static str, &'static str, Option<&'static str>, &'static str, bool);
+
+/// A day of logins on a few of a tenant's servers (`servers` in the order they were made):
+/// codes accepted and refused, an exemption, offline decisions, one login still running.
+fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) -> Vec<server_login::ActiveModel> {
+    let rows: [DemoLogin; 10] = [
+        (0, 1, "deploy", "203.0.113.24", "sms", None, "", false),
+        (0, 6, "root", "203.0.113.24", "sms", Some("allowed"), "code accepted", false),
+        (0, 22, "deploy", "198.51.100.7", "sms", Some("denied"), "3 wrong codes", false),
+        (2, 58, "backup", "10.20.0.15", "none", Some("allowed"), "exempt account backup", false),
+        (6, 95, "admin", "192.0.2.50", "code", Some("denied"), "account not linked to an enrolled user", false),
+        (
+            1,
+            180,
+            "root",
+            "10.20.1.9",
+            "none",
+            Some("allowed"),
+            "break-glass code used while the console was unreachable",
+            true,
+        ),
+        (
+            1,
+            184,
+            "oracle",
+            "10.20.1.33",
+            "none",
+            Some("denied"),
+            "console unreachable; denied by fail mode secure",
+            true,
+        ),
+        (0, 250, "root", "203.0.113.24", "sms", None, "", false),
+        (6, 1500, "ops", "10.10.0.4", "code", Some("allowed"), "code accepted", false),
+        (2, 1560, "root", "203.0.113.200", "sms", Some("denied"), "the code expired", false),
+    ];
+    rows.iter()
+        .enumerate()
+        .filter_map(|(n, &(server, ago, account, source, method, result, reason, offline))| {
+            let (server_id, server_name) = servers.get(server)?.clone();
+            let at = now - Duration::minutes(ago) - Duration::seconds(17 * n as i64);
+            let open = result.is_none();
+            Some(server_login::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                tenant_id: Set(tenant_id),
+                server_id: Set(server_id),
+                server_name: Set(server_name),
+                account: Set(account.into()),
+                source_ip: Set(source.into()),
+                service: Set("sshd".into()),
+                method: Set(method.into()),
+                number: Set(if method == "none" { 0 } else { 20 + n as i32 }),
+                // The open ones wait for the code; the older of them has been given up.
+                stage: Set(if open { server_login::Stage::Code } else { server_login::Stage::Done }.as_str().into()),
+                code_hash: Set(None),
+                code_sent_at: Set(open.then_some(at)),
+                code_expires_at: Set(open.then(|| at + Duration::minutes(crate::logins::CODE_VALID_MINUTES))),
+                attempts: Set(if reason == "3 wrong codes" { 3 } else { 0 }),
+                result: Set(result.map(str::to_owned)),
+                reason: Set(reason.into()),
+                offline: Set(offline),
+                end_user_id: Set(None),
+                created_at: Set(at),
+                finished_at: Set((!open).then_some(at + Duration::seconds(40))),
+            })
+        })
+        .collect()
 }

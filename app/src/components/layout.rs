@@ -134,6 +134,8 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                 <p class="nav-service">"Host Security"</p>
                 <p class="nav-section">"Installation & Configuration"</p>
                 <A href="/hss/two-factor">"Two-Factor Authentication"</A>
+                <p class="nav-section">"Intrusion Detection"</p>
+                <A href="/hss/login-audit">"Login audit"</A>
             </div>
             <div class="nav-group">
                 <p class="nav-service">"Simple Message Notification"</p>

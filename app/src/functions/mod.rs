@@ -6,6 +6,7 @@ pub mod access_keys;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod logins;
 pub mod portal;
 pub mod servers;
 pub mod tenants;

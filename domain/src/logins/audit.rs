@@ -118,3 +118,18 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
         .collect();
     Ok(Page { items, total })
 }
+
+/// The tenant's servers, by name: what the audit can be filtered by.
+pub async fn servers(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<(Uuid, String)>> {
+    use crate::entities::server;
+    let tenant_id = caller.admin_tenant()?;
+    Ok(server::Entity::find()
+        .select_only()
+        .column(server::Column::Id)
+        .column(server::Column::Name)
+        .filter(server::Column::TenantId.eq(tenant_id))
+        .order_by_asc(server::Column::Name)
+        .into_tuple::<(Uuid, String)>()
+        .all(&ctx.db)
+        .await?)
+}

@@ -149,6 +149,8 @@ pub async fn update(
     let (fail_mode, accounts, networks) = validate(change)?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    // Changes one after the other, so each audit entry's "before" is what the last one saved.
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     let before = of(&txn, s.id).await?;
     let nets: Vec<String> = networks.iter().map(ToString::to_string).collect();
     let row = login_settings::ActiveModel {
@@ -224,6 +226,9 @@ pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    // One set at a time per server: without the lock, sets issued at once on PostgreSQL each
+    // delete only what was committed before them, and all of them stay valid.
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     break_glass_code::Entity::delete_many()
         .filter(break_glass_code::Column::ServerId.eq(s.id))
         .filter(break_glass_code::Column::UsedAt.is_null())

@@ -11,6 +11,7 @@ mod agent_e2e;
 mod agent_registration;
 mod hss_api;
 mod limits;
+mod login_console;
 mod login_e2e;
 mod logins;
 mod links_and_limits;

@@ -1,10 +1,16 @@
-//! `/hss/servers/:id`: one server's facts, and re-installing its agent. Another tenant's server
-//! is "not found".
+//! `/hss/servers/:id`: one server's facts, re-installing its agent, its login protection (fail
+//! mode, exemptions, break-glass codes) and its latest logins. Another tenant's server is "not
+//! found".
 
 use crate::{
     components::status::{Badge, Loaded, PageHeader},
-    functions::{agents::CreateReinstallCommand, servers::get_server},
-    models::ReadinessItem,
+    functions::{
+        agents::CreateReinstallCommand,
+        logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
+        servers::get_server,
+    },
+    models::{AppError, LoginAuditQuery, LoginSettingsView, ReadinessItem},
+    routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,11 +27,11 @@ pub fn ServerDetailPage() -> impl IntoView {
                 <A href="/hss/two-factor">"← Back to Two-Factor Authentication"</A>
             </p>
         </PageHeader>
-        <section class="panel">
-            <Loaded
-                resource=server
-                ok=move |s| {
-                    view! {
+        <Loaded
+            resource=server
+            ok=move |s| {
+                view! {
+                    <section class="panel">
                         <h2>{s.name.clone()}</h2>
                         <dl class="facts">
                             <dt>"IP address"</dt>
@@ -60,10 +66,12 @@ pub fn ServerDetailPage() -> impl IntoView {
                         <h3 class="subhead">"Readiness for two-factor authentication"</h3>
                         <Readiness items=s.readiness.clone() />
                         <ReinstallAgent server_id=s.id.clone() />
-                    }
+                    </section>
+                    <LoginProtection server_id=s.id.clone() />
+                    <RecentLogins server_id=s.id.clone() />
                 }
-            />
-        </section>
+            }
+        />
     }
 }
 
@@ -117,4 +125,285 @@ fn Readiness(items: Vec<ReadinessItem>) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// The messages of a save's errors for one form field: `exempt_networks` gets those of
+/// `exempt_networks` and of its entries (`exempt_networks[1]` reads "Entry 2: …").
+fn field_errors(result: &Option<Result<LoginSettingsView, AppError>>, field: &str) -> Vec<String> {
+    let errors: Vec<(String, String)> = match result {
+        Some(Err(AppError::Validation { field, message })) => vec![(field.clone(), message.clone())],
+        Some(Err(AppError::Invalid(list))) => list.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+        _ => return vec![],
+    };
+    errors
+        .into_iter()
+        .filter_map(|(f, message)| {
+            if f == field {
+                return Some(message);
+            }
+            let index = f.strip_prefix(field)?.strip_prefix('[')?.strip_suffix(']')?.parse::<usize>().ok()?;
+            Some(format!("Entry {}: {message}", index + 1))
+        })
+        .collect()
+}
+
+/// A field's errors under it, announced; `id` is what the field's `aria-describedby` names.
+fn errors_under(id: &'static str, errors: Vec<String>) -> impl IntoView {
+    (!errors.is_empty()).then(|| {
+        view! {
+            <ul class="field-errors" id=id role="alert">
+                {errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}
+            </ul>
+        }
+    })
+}
+
+/// The server's login settings: what happens while the console cannot be reached, who needs
+/// no second factor, and break-glass codes.
+#[component]
+fn LoginProtection(server_id: String) -> impl IntoView {
+    let save = ServerAction::<SaveLoginSettings>::new();
+    // Only a successful save reloads the form; after a refused one the typed values stay.
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let settings = {
+        let id = server_id.clone();
+        Resource::new(move || (id.clone(), saved.get()), |(id, _)| login_settings(id))
+    };
+    let id = server_id.clone();
+    view! {
+        <section class="panel login-protection" aria-labelledby="login-protection">
+            <h2 id="login-protection">"Login protection"</h2>
+            <Loaded
+                resource=settings
+                ok=move |s| view! { <SettingsForm server_id=id.clone() settings=s save /> }
+            />
+            {move || match save.value().get() {
+                Some(Ok(_)) => view! {
+                    <p class="form-ok" role="status">
+                        "Login protection saved. The server's agent gets it with its next check-in."
+                    </p>
+                }
+                    .into_any(),
+                Some(Err(AppError::Validation { .. } | AppError::Invalid(_))) => view! {
+                    <p class="form-error" role="alert">
+                        "Nothing was saved: correct the fields marked above."
+                    </p>
+                }
+                    .into_any(),
+                Some(Err(e)) => view! {
+                    <p class="form-error" role="alert">
+                        {e.to_string()}
+                    </p>
+                }
+                    .into_any(),
+                None => ().into_any(),
+            }}
+            <BreakGlass server_id />
+        </section>
+    }
+}
+
+#[component]
+fn SettingsForm(
+    server_id: String,
+    settings: LoginSettingsView,
+    save: ServerAction<SaveLoginSettings>,
+) -> impl IntoView {
+    let errors = move |field: &'static str| save.value().with(|r| field_errors(r, field));
+    let invalid = move |field: &'static str| (!errors(field).is_empty()).then_some("true");
+    let safe = settings.fail_mode == "safe";
+    view! {
+        <ActionForm action=save attr:class="form-grid">
+            <input type="hidden" name="server_id" value=server_id />
+            <fieldset class="field-wide" aria-describedby="fail-mode-errors">
+                <legend>"When the console cannot be reached"</legend>
+                <label class="radio">
+                    <input type="radio" name="fail_mode" value="secure" checked=!safe />
+                    "Secure — deny when the console cannot be reached (default)"
+                </label>
+                <label class="radio">
+                    <input type="radio" name="fail_mode" value="safe" checked=safe />
+                    "Safe — allow and record"
+                </label>
+                <p class="hint">
+                    "Exempt accounts and networks, and break-glass codes, still let people in while the console is unreachable. "
+                    "Safe logins are recorded and show in the login audit as Offline."
+                </p>
+                {move || errors_under("fail-mode-errors", errors("fail_mode"))}
+            </fieldset>
+            <div class="field field-wide">
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        name="allow_unenrolled"
+                        value="on"
+                        checked=settings.allow_unenrolled
+                        aria-describedby="allow-unenrolled-hint"
+                    />
+                    "Allow accounts without an enrolled user (audited)"
+                </label>
+                <p class="hint notice-warn" id="allow-unenrolled-hint">
+                    "Weakens protection: in verification-code mode, an account not linked to an enrolled HostGuard user logs in "
+                    "with its password alone. Each such login is recorded in the login audit. Off by default."
+                </p>
+            </div>
+            <div class="field">
+                <label for="exempt-accounts">"Exempt accounts"</label>
+                <textarea
+                    id="exempt-accounts"
+                    name="exempt_accounts"
+                    rows="4"
+                    aria-describedby="exempt-accounts-hint exempt-accounts-errors"
+                    aria-invalid=move || invalid("exempt_accounts")
+                >
+                    {settings.exempt_accounts.join("\n")}
+                </textarea>
+                <p class="hint" id="exempt-accounts-hint">
+                    "One account per line, e.g. backup. Logins to these accounts need no second factor. At most 50."
+                </p>
+                {move || errors_under("exempt-accounts-errors", errors("exempt_accounts"))}
+            </div>
+            <div class="field">
+                <label for="exempt-networks">"Exempt networks"</label>
+                <textarea
+                    id="exempt-networks"
+                    name="exempt_networks"
+                    rows="4"
+                    aria-describedby="exempt-networks-hint exempt-networks-errors"
+                    aria-invalid=move || invalid("exempt_networks")
+                >
+                    {settings.exempt_networks.join("\n")}
+                </textarea>
+                <p class="hint" id="exempt-networks-hint">
+                    "One network per line in CIDR form (10.0.0.0/8, 2001:db8::/32) or one address. Logins from these "
+                    "addresses need no second factor. At most 50."
+                </p>
+                {move || errors_under("exempt-networks-errors", errors("exempt_networks"))}
+            </div>
+            <div class="form-actions">
+                <button type="submit" class="button button-primary" disabled=move || save.pending().get()>
+                    "Save login protection"
+                </button>
+            </div>
+        </ActionForm>
+    }
+}
+
+/// Unused codes and when they were issued; a new set replaces them and is shown once.
+#[component]
+fn BreakGlass(server_id: String) -> impl IntoView {
+    let issue = ServerAction::<IssueBreakGlass>::new();
+    // The codes are shown by the page's wasm; a plain form post before it has loaded would
+    // replace the codes and show none of the new ones. So the button waits for it.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+    let status = {
+        let id = server_id.clone();
+        Resource::new(move || (id.clone(), issue.version().get()), |(id, _)| break_glass(id))
+    };
+    view! {
+        <h3 class="subhead">"Break-glass codes"</h3>
+        <p class="small">
+            "Each code lets one login in while the console is unreachable, whatever the fail mode. "
+            "Keep them where people can reach them in an outage, and nowhere else."
+        </p>
+        <Loaded
+            resource=status
+            ok=|s| {
+                view! {
+                    <p data-testid="break-glass-status">
+                        {match (s.unused, s.issued) {
+                            (0, _) => "No unused codes.".to_owned(),
+                            (n, Some(at)) => format!("{n} unused, issued {at}."),
+                            (n, None) => format!("{n} unused."),
+                        }}
+                    </p>
+                }
+            }
+        />
+        <details class="revoke-key issue-codes">
+            <summary class="button button-secondary">"Issue new codes"</summary>
+            <p class="small">
+                "The unused codes issued before stop working at once. The new codes are shown only this once; the server's "
+                "agent gets them with its next check-in."
+            </p>
+            <ActionForm action=issue>
+                <input type="hidden" name="server_id" value=server_id />
+                <button type="submit" class="button button-danger" disabled=move || !ready.get() || issue.pending().get()>
+                    "Replace with 10 new codes"
+                </button>
+            </ActionForm>
+        </details>
+        {move || {
+            issue
+                .value()
+                .get()
+                .map(|r| match r {
+                    Ok(codes) => view! {
+                        <div class="new-key" role="status">
+                            <p class="notice notice-warn">
+                                <b>"Store these codes safely now."</b>
+                                " They are shown only this once. Each lets one login in while the console is unreachable, "
+                                "then it is spent."
+                            </p>
+                            <ol class="break-glass-codes mono" aria-label="New break-glass codes">
+                                {codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                            </ol>
+                        </div>
+                    }
+                        .into_any(),
+                    Err(e) => view! {
+                        <p class="form-error" role="alert">
+                            {e.to_string()}
+                        </p>
+                    }
+                        .into_any(),
+                })
+        }}
+    }
+}
+
+/// The server's latest logins, and the way to all of them.
+#[component]
+fn RecentLogins(server_id: String) -> impl IntoView {
+    let href = server_audit_href(&server_id);
+    let logins = Resource::new(
+        move || LoginAuditQuery { server: server_id.clone(), page_size: 10, ..Default::default() },
+        list_logins,
+    );
+    view! {
+        <section class="panel" aria-labelledby="recent-logins">
+            <h2 id="recent-logins">"Latest logins"</h2>
+            <Loaded
+                resource=logins
+                ok=move |page| {
+                    if page.items.is_empty() {
+                        view! {
+                            <p class="empty">
+                                "No logins yet. Logins to this server that reach HostGuard's login module will show here."
+                            </p>
+                        }
+                            .into_any()
+                    } else {
+                        view! {
+                            <LoginTable
+                                rows=page.items
+                                caption="The latest 10 logins to this server, newest first".to_owned()
+                                show_server=false
+                            />
+                        }
+                            .into_any()
+                    }
+                }
+            />
+            <p>
+                <A href=href>"All logins to this server in the Login audit →"</A>
+            </p>
+        </section>
+    }
 }

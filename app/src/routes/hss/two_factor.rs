@@ -322,7 +322,7 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
 }
 
 /// A pager button: a link to the page, or a disabled button where there is none.
-fn pager_link(href: Option<String>, label: &'static str, rel: &'static str) -> AnyView {
+pub(crate) fn pager_link(href: Option<String>, label: &'static str, rel: &'static str) -> AnyView {
     match href {
         Some(href) => view! {
             <A href=href attr:class="button button-secondary" attr:rel=rel>
@@ -759,7 +759,7 @@ fn InstallAgent() -> impl IntoView {
 }
 
 /// Percent-encodes a query value.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -1,0 +1,294 @@
+//! The console's login pages through their server functions: the login audit, a server's login
+//! protection (fail mode, exemptions, unenrolled accounts) and its break-glass codes.
+
+use crate::common::*;
+use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView, ServerChoice};
+use domain::Clock;
+
+struct World {
+    app: TestApp,
+    acme: Protected,
+    globex: Protected,
+    /// A second admin of Acme, whose password the test knows.
+    admin: String,
+    alice: String,
+    operator: String,
+}
+
+/// Two tenants with a server each in verification-code mode, and a login on each: root is
+/// refused on both (no enrolled user), and Globex also has an allowed one.
+async fn world(backend: Backend) -> World {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let acme = app.protected_server("Acme Logins", "acme-web-01", &[]).await;
+    let globex = app.protected_server("Globex Logins", "globex-web-01", &[]).await;
+    app.put_in_force(&acme, Some("code")).await;
+    app.put_in_force(&globex, Some("code")).await;
+    app.start_ok(&acme, "root", "198.51.100.7").await;
+    app.start_ok(&globex, "root", "203.0.113.9").await;
+    // The console's clock stands still in tests: each event gets its own minute, so "newest
+    // first" has one answer.
+    app.clock.advance(chrono::Duration::minutes(1));
+    app.put_in_force(&globex, None).await;
+    app.start_ok(&globex, "globex-secret-account", "203.0.113.9").await;
+    let admin = acme.tenant.admin(&app, "admin2").await;
+    let alice = acme.tenant.end_user(&app, "alice").await;
+    let operator = app.create_operator("ops").await;
+    let (admin, alice, operator) = (app.sign_in(&admin).await, app.sign_in(&alice).await, app.sign_in(&operator).await);
+    World { app, acme, globex, admin, alice, operator }
+}
+
+async fn audit(app: &TestApp, cookie: &str, given: &[(&str, &str)]) -> reqwest::Response {
+    let mut form: Vec<(String, &str)> = vec![("query[page]".into(), "1"), ("query[page_size]".into(), "20")];
+    for (k, v) in given {
+        let key = format!("query[{k}]");
+        form.retain(|(have, _)| *have != key);
+        form.push((key, v));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    app.call("logins/list", &form, Some(cookie)).await
+}
+
+async fn audit_ok(app: &TestApp, cookie: &str, given: &[(&str, &str)]) -> LoginAuditPage {
+    let res = audit(app, cookie, given).await;
+    let status = res.status();
+    let body = res.text().await.unwrap();
+    assert_eq!(status, 200, "logins/list {given:?}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn save(app: &TestApp, cookie: &str, server_id: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut form = vec![("server_id", server_id)];
+    form.extend_from_slice(fields);
+    app.call("logins/settings/save", &form, Some(cookie)).await
+}
+
+async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let all = audit_ok(app, &w.admin, &[]).await;
+    assert_eq!(all.total, 1, "{:?}", all.items);
+    let root = &all.items[0];
+    assert_eq!((root.server_name.as_str(), root.account.as_str()), ("acme-web-01", "root"));
+    assert_eq!((root.result.as_str(), root.source_ip.as_str()), ("denied", "198.51.100.7"));
+    assert_eq!(root.reason, "account not linked to an enrolled user");
+
+    // An exemption saved on the server's page lets backup in, and the audit says why.
+    let acme_id = w.acme.server_id.to_string();
+    let res = save(app, &w.admin, &acme_id, &[("fail_mode", "secure"), ("exempt_accounts", "backup\n")]).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.clock.advance(chrono::Duration::minutes(1));
+    app.start_ok(&w.acme, "backup", "198.51.100.8").await;
+    let all = audit_ok(app, &w.admin, &[]).await;
+    let seen: Vec<_> = all.items.iter().map(|r| (r.account.as_str(), r.result.as_str(), r.reason.as_str())).collect();
+    assert_eq!(
+        seen,
+        [("backup", "allowed", "exempt account backup"), ("root", "denied", "account not linked to an enrolled user")],
+        "newest first"
+    );
+
+    let denied = audit_ok(app, &w.admin, &[("result", "denied")]).await;
+    assert_eq!(denied.items.iter().map(|r| r.account.as_str()).collect::<Vec<_>>(), ["root"]);
+    let backup = audit_ok(app, &w.admin, &[("account", "backup"), ("server", &acme_id)]).await;
+    assert_eq!(backup.total, 1);
+    let future = audit_ok(app, &w.admin, &[("since", "2999-01-01T00:00")]).await;
+    assert_eq!(future.total, 0);
+    let today = app.clock.now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        audit_ok(app, &w.admin, &[("since", &today), ("until", &today)]).await.total,
+        2,
+        "a day covers all of it"
+    );
+
+    // Another tenant's server filters to nothing of theirs, and their logins never show.
+    let globex_id = w.globex.server_id.to_string();
+    assert_eq!(audit_ok(app, &w.admin, &[("server", &globex_id)]).await.total, 0);
+    let body = audit(app, &w.admin, &[("account", "globex-secret-account")]).await.text().await.unwrap();
+    assert!(!body.contains("globex"), "{body}");
+
+    // The server filter offers the tenant's own servers only.
+    let servers: Vec<ServerChoice> = app.call_ok("logins/servers", &[], Some(&w.admin)).await;
+    let offered: Vec<_> = servers.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
+    assert_eq!(offered, [(acme_id.as_str(), "acme-web-01")]);
+
+    // The server's page: the last logins of that server only.
+    let recent = audit_ok(app, &w.admin, &[("server", &acme_id), ("page_size", "10")]).await;
+    assert_eq!(recent.total, 2);
+}
+on_both_databases!(
+    the_login_audit_shows_the_tenants_own_logins_filtered,
+    super::the_login_audit_shows_the_tenants_own_logins_filtered
+);
+
+async fn another_tenants_server_is_not_found_and_other_roles_are_refused(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let globex_id = w.globex.server_id.to_string();
+    let acme_id = w.acme.server_id.to_string();
+    let server = [("server_id", globex_id.as_str())];
+    for endpoint in ["logins/settings", "logins/break_glass", "logins/break_glass/issue"] {
+        let res = app.call(endpoint, &server, Some(&w.admin)).await;
+        assert_eq!(res.status(), 404, "{endpoint}");
+        assert!(!res.text().await.unwrap().contains("globex"));
+    }
+    assert_eq!(save(app, &w.admin, &globex_id, &[("fail_mode", "safe")]).await.status(), 404);
+    assert_eq!(app.call("logins/settings", &[("server_id", "not-an-id")], Some(&w.admin)).await.status(), 404);
+    // Nothing of Globex changed.
+    let res = app.call("logins/settings", &server, Some(&w.globex_admin(app).await)).await;
+    let settings: LoginSettingsView = res.json().await.unwrap();
+    assert_eq!(settings.fail_mode, "secure");
+
+    // End users and operators get 403 from every one of them, even for a server of their own tenant.
+    for cookie in [&w.alice, &w.operator] {
+        assert_eq!(audit(app, cookie, &[]).await.status(), 403);
+        assert_eq!(app.call("logins/servers", &[], Some(cookie)).await.status(), 403);
+        for endpoint in ["logins/settings", "logins/break_glass", "logins/break_glass/issue"] {
+            assert_eq!(app.call(endpoint, &[("server_id", &acme_id)], Some(cookie)).await.status(), 403, "{endpoint}");
+        }
+        assert_eq!(save(app, cookie, &acme_id, &[("fail_mode", "safe")]).await.status(), 403);
+    }
+    // No session: 401.
+    assert_eq!(app.call("logins/list", &[], None).await.status(), 401);
+}
+on_both_databases!(
+    another_tenants_server_is_not_found_and_other_roles_are_refused,
+    super::another_tenants_server_is_not_found_and_other_roles_are_refused
+);
+
+impl World {
+    /// A Globex admin's session.
+    async fn globex_admin(&self, app: &TestApp) -> String {
+        let admin = self.globex.tenant.admin(app, "admin2").await;
+        app.sign_in(&admin).await
+    }
+}
+
+async fn bad_input_is_refused_naming_the_field_and_nothing_is_saved(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    let res =
+        save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "10.0.0.0/8\n\n10.0.0.0/33\n")]).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("exempt_networks[1]") && body.contains("10.0.0.0/33"), "{body}");
+    let res = save(app, &w.admin, &id, &[("fail_mode", "open"), ("exempt_accounts", "-rf")]).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("fail_mode") && body.contains("exempt_accounts[0]"), "{body}");
+    let settings: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!((settings.fail_mode.as_str(), settings.exempt_networks.len()), ("secure", 0), "nothing was saved");
+
+    for (field, value) in [("result", "maybe"), ("since", "yesterday"), ("until", "2026-13-01"), ("page_size", "7")] {
+        let res = audit(app, &w.admin, &[(field, value)]).await;
+        assert_eq!(res.status(), 422, "{field}={value}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(field), "{field}: {body}");
+    }
+    let res = audit(app, &w.admin, &[("since", "2026-11-27"), ("until", "2026-11-26")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("since"));
+}
+on_both_databases!(
+    bad_input_is_refused_naming_the_field_and_nothing_is_saved,
+    super::bad_input_is_refused_naming_the_field_and_nothing_is_saved
+);
+
+async fn settings_changes_and_break_glass_codes_show_in_the_audit_trail(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    let res = save(
+        app,
+        &w.admin,
+        &id,
+        &[
+            ("fail_mode", "safe"),
+            ("allow_unenrolled", "on"),
+            ("exempt_accounts", "backup\r\ndeploy"),
+            ("exempt_networks", "10.1.2.3/16\n192.0.2.7"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let saved: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!(
+        saved,
+        LoginSettingsView {
+            fail_mode: "safe".into(),
+            allow_unenrolled: true,
+            exempt_accounts: vec!["backup".into(), "deploy".into()],
+            exempt_networks: vec!["10.1.0.0/16".into(), "192.0.2.7/32".into()],
+        }
+    );
+    // An unticked checkbox is absent from the form: the setting goes off again.
+    app.clock.advance(chrono::Duration::minutes(1));
+    let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "10.1.0.0/16")]).await;
+    let after: LoginSettingsView = res.json().await.unwrap();
+    assert!(!after.allow_unenrolled);
+    assert!(after.exempt_accounts.is_empty());
+
+    let none: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!((none.unused, none.issued), (0, None));
+    let codes: Vec<String> = app.call_ok("logins/break_glass/issue", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!(codes.len(), 10);
+    let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!(status.unused, 10);
+    assert!(status.issued.is_some());
+    app.clock.advance(chrono::Duration::minutes(1));
+    let again: Vec<String> = app.call_ok("logins/break_glass/issue", &[("server_id", &id)], Some(&w.admin)).await;
+    assert!(again.iter().all(|c| !codes.contains(c)));
+    let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    assert_eq!(status.unused, 10, "the new set replaces the old one");
+
+    let trail: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&w.admin)).await;
+    let settings: Vec<&AuditRow> = trail.iter().filter(|e| e.action == "login.settings").collect();
+    assert_eq!(settings.len(), 2);
+    assert!(settings.iter().all(|e| e.target == "acme-web-01" && e.actor.starts_with("admin2@")), "{settings:?}");
+    assert!(settings[1].detail.contains("fail mode secure → safe"), "oldest last: {}", settings[1].detail);
+    assert!(settings[1].detail.contains("10.1.0.0/16, 192.0.2.7/32"), "{}", settings[1].detail);
+    let issued = trail.iter().filter(|e| e.action == "login.break_glass_issued").count();
+    assert_eq!(issued, 2);
+    assert!(trail.iter().all(|e| !codes.iter().any(|c| e.detail.contains(c.as_str()))), "codes are never in the trail");
+}
+on_both_databases!(
+    settings_changes_and_break_glass_codes_show_in_the_audit_trail,
+    super::settings_changes_and_break_glass_codes_show_in_the_audit_trail
+);
+
+async fn the_demo_has_a_populated_login_audit_for_acme_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let page = audit_ok(&app, &acme, &[("page_size", "100")]).await;
+    let results: std::collections::BTreeSet<&str> = page.items.iter().map(|r| r.result.as_str()).collect();
+    assert!(results.is_superset(&["allowed", "denied", "open", "abandoned"].into()), "{results:?}");
+    assert!(page.items.iter().any(|r| r.offline && r.reason.contains("break-glass")), "{:?}", page.items);
+    assert!(page.items.iter().any(|r| r.reason.starts_with("exempt account")));
+    assert!(page.items.windows(2).all(|w| w[0].time >= w[1].time), "newest first");
+    let globex = app.sign_in(GLOBEX_ADMIN).await;
+    assert_eq!(audit_ok(&app, &globex, &[]).await.total, 0);
+}
+on_both_databases!(
+    the_demo_has_a_populated_login_audit_for_acme_only,
+    super::the_demo_has_a_populated_login_audit_for_acme_only
+);
+
+/// Several "Issue new codes" at once (two admins, a double click): one set survives, so "old
+/// codes stop working" holds for every set but the last.
+async fn break_glass_codes_issued_at_once_leave_one_set(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    let form = [("server_id", id.as_str())];
+    for _ in 0..3 {
+        let issues =
+            futures::future::join_all((0..6).map(|_| app.call("logins/break_glass/issue", &form, Some(&w.admin))))
+                .await;
+        assert!(issues.iter().all(|r| r.status() == 200));
+        let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+        assert_eq!(status.unused, 10);
+    }
+}
+on_both_databases!(
+    break_glass_codes_issued_at_once_leave_one_set,
+    super::break_glass_codes_issued_at_once_leave_one_set
+);
