@@ -248,6 +248,7 @@ fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) 
                 server_name: Set(server_name),
                 account: Set(account.into()),
                 source_ip: Set(source.into()),
+                source_block: Set(crate::accounts::source_block(source)),
                 service: Set("sshd".into()),
                 method: Set(method.into()),
                 number: Set(if method == "none" { 0 } else { 20 + n as i32 }),
