@@ -12,6 +12,7 @@ mod m20261123_000006_server_search_indexes;
 mod m20261125_000007_agent_tokens;
 mod m20261125_000008_confirmation_sends;
 mod m20261126_000010_server_logins;
+mod m20261126_000011_authenticators;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_agent_tokens::Migration),
             Box::new(m20261125_000008_confirmation_sends::Migration),
             Box::new(m20261126_000010_server_logins::Migration),
+            Box::new(m20261126_000011_authenticators::Migration),
         ]
     }
 }

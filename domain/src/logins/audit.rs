@@ -79,7 +79,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
     }
     if let Some(a) = q.account.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         if a.chars().count() > super::limits::ACCOUNT {
-            return Err(DomainError::validation("account", format!("must be at most {} characters", super::limits::ACCOUNT)));
+            return Err(DomainError::validation(
+                "account",
+                format!("must be at most {} characters", super::limits::ACCOUNT),
+            ));
         }
         find = find.filter(server_login::Column::Account.eq(a));
     }
@@ -111,6 +114,27 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
         .order_by_desc(server_login::Column::Id)
         .offset(offset)
         .limit(q.page_size)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|m| row(m, now))
+        .collect();
+    Ok(Page { items, total })
+}
+
+/// The calling end user's own logins (their sign-in history on the portal), newest first:
+/// the logins whose server account is mapped to them.
+pub async fn for_end_user(ctx: &Ctx, caller: &Caller, page: u64, page_size: u64) -> DomainResult<Page<AuditRow>> {
+    caller.require_role(crate::caller::Role::EndUser)?;
+    let offset = page_offset(page, page_size)?;
+    let find = server_login::Entity::find().filter(server_login::Column::EndUserId.eq(caller.user_id));
+    let total = find.clone().count(&ctx.db).await?;
+    let now = ctx.clock.now();
+    let items = find
+        .order_by_desc(server_login::Column::CreatedAt)
+        .order_by_desc(server_login::Column::Id)
+        .offset(offset)
+        .limit(page_size)
         .all(&ctx.db)
         .await?
         .into_iter()

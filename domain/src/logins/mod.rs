@@ -6,9 +6,10 @@
 //! logins; every answer is checked against the row, inside a write transaction that holds the
 //! row, so two answers cannot both use one code.
 
-mod sms;
 pub mod audit;
+mod code;
 pub mod settings;
+mod sms;
 
 use crate::{
     ctx::Ctx,
@@ -52,7 +53,8 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize
     } else if value.chars().count() > max {
         errors.push(FieldError::new(field, format!("must be at most {max} characters")));
     } else if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must not contain control characters")); // PAM items are one line
+        errors.push(FieldError::new(field, "must not contain control characters"));
+        // PAM items are one line
     }
 }
 
@@ -151,7 +153,7 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
             }
             Method::Code => {
                 row.method = LoginMethod::Code.as_str().to_owned();
-                code_mode_begin(ctx, &mut row, &settings, now)
+                code::begin(ctx, &txn, &mut row, &settings, now).await?
             }
         },
     };
@@ -159,28 +161,6 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     txn.commit().await?;
     log_outcome(&row);
     Ok(LoginReply { login_id: row.id, step })
-}
-
-/// Verification-code mode. End users, their authenticators and the account mapping come with
-/// the portal; until an account is mapped to an end user with a factor, its logins are refused
-/// unless the server explicitly allows unenrolled accounts.
-fn code_mode_begin(ctx: &Ctx, row: &mut server_login::Model, settings: &LoginSettings, now: DateTime<Utc>) -> Step {
-    let portal = format!("{}/portal", ctx.public_url.trim_end_matches('/'));
-    if settings.allow_unenrolled {
-        let why = format!(
-            "account {} has no enrolled HostGuard user; allowed by the server's \"allow unenrolled accounts\" setting",
-            row.account
-        );
-        return finish(row, now, LoginResult::Allowed, &why, Step::allow().with_info(format!(
-            "HostGuard: this account has no second factor yet. Enroll one at {portal}; logins will soon require it."
-        )));
-    }
-    let message = format!(
-        "HostGuard: the account {} is not linked to a HostGuard user with an authenticator, so this server cannot \
-         verify the login. Ask your administrator to link the account, then enroll at {portal}.",
-        row.account
-    );
-    finish(row, now, LoginResult::Denied, "account not linked to an enrolled user", Step::deny(message))
 }
 
 /// Ends the login in `row` and returns `step`.
@@ -211,10 +191,8 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_login(&txn, login_id).await?;
     // Another server's login is "not found": its id reveals nothing.
-    let Some(mut row) = server_login::Entity::find_by_id(login_id)
-        .filter(server_login::Column::ServerId.eq(s.id))
-        .one(&txn)
-        .await?
+    let Some(mut row) =
+        server_login::Entity::find_by_id(login_id).filter(server_login::Column::ServerId.eq(s.id)).one(&txn).await?
     else {
         return Err(DomainError::NotFound("login"));
     };
@@ -234,6 +212,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
         match Stage::parse(&row.stage) {
             Some(Stage::Recipient) => sms::send_code(ctx, &txn, &mut row, answer, now).await?,
             Some(Stage::Code) => check_code(&mut row, answer, now),
+            Some(Stage::Verify) => code::verify(ctx, &txn, &mut row, answer, now).await?,
             _ => finish(
                 &mut row,
                 now,
@@ -294,10 +273,8 @@ fn check_code(row: &mut server_login::Model, answer: &str, now: DateTime<Utc>) -
         );
     }
     let left = MAX_CODE_ATTEMPTS - row.attempts;
-    Step::prompt(format!("Input #{} Code: ", row.number), false).with_info(format!(
-        "Wrong code. {left} attempt{} left.",
-        if left == 1 { "" } else { "s" }
-    ))
+    Step::prompt(format!("Input #{} Code: ", row.number), false)
+        .with_info(format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" }))
 }
 
 #[cfg(test)]
@@ -306,9 +283,15 @@ mod tests {
 
     #[test]
     fn start_requests_are_checked_field_by_field() {
-        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into() };
+        let ok = LoginStart {
+            account: "root".into(),
+            source_ip: "192.0.2.1".into(),
+            service: "sshd".into(),
+            tty: "ssh".into(),
+        };
         assert!(validate_start(&ok).is_ok());
-        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
+        let bad =
+            LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
         let Err(DomainError::Invalid(errors)) = validate_start(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["account", "source_ip", "service"]);
