@@ -1,9 +1,9 @@
 //! IAM → Server accounts: which end user logs in as which server account, for
 //! verification-code mode.
 
-use crate::models::{AccountMappingRow, AppError, ServerAccounts};
 #[cfg(feature = "ssr")]
 use crate::models::Choice;
+use crate::models::{AccountMappingRow, AppError, ServerAccounts};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -50,7 +50,9 @@ pub async fn add_server_account(
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
     if end_user_id.trim().is_empty() {
-        return Err(domain::DomainError::validation("end_user_id", "choose the user who logs in as this account").into());
+        return Err(
+            domain::DomainError::validation("end_user_id", "choose the user who logs in as this account").into()
+        );
     }
     let new = domain::factors::mapping::NewMapping {
         account,

@@ -5,7 +5,9 @@
 //! tenants, and two logins racing with one code.
 
 use crate::common::*;
-use app::models::{AccountMappingRow, AuthenticatorRow, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods};
+use app::models::{
+    AccountMappingRow, AuthenticatorRow, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
+};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     audit::Actor,
@@ -57,7 +59,13 @@ fn actor() -> Actor {
     Actor::new("test", "127.0.0.1")
 }
 
-async fn map(app: &TestApp, p: &Protected, account: &str, user: Uuid, server: Option<Uuid>) -> domain::factors::mapping::Mapping {
+async fn map(
+    app: &TestApp,
+    p: &Protected,
+    account: &str,
+    user: Uuid,
+    server: Option<Uuid>,
+) -> domain::factors::mapping::Mapping {
     let new = NewMapping { account: account.into(), end_user_id: user, server_id: server };
     mapping::add(&app.ctx, &p.caller, &actor(), &new).await.unwrap()
 }
@@ -121,7 +129,12 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     assert_eq!(next.step.action, Action::Allow);
 
     // The seed is not stored in the clear.
-    let row = authenticator::Entity::find().filter(authenticator::Column::UserId.eq(w.alice.id)).one(&w.app.ctx.db).await.unwrap().unwrap();
+    let row = authenticator::Entity::find()
+        .filter(authenticator::Column::UserId.eq(w.alice.id))
+        .one(&w.app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!row.secret_ciphertext.contains(&w.secret));
 
     // Alice's sign-in history shows both logins, newest first; nobody else's.
@@ -131,7 +144,8 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     assert!(history.rows.iter().all(|r| r.result == "allowed" && r.server == "web-01" && r.account == "root"));
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
-    let theirs: SignInHistory = w.app.call_ok("portal/history", &[("page", "1"), ("page_size", "20")], Some(&bob_cookie)).await;
+    let theirs: SignInHistory =
+        w.app.call_ok("portal/history", &[("page", "1"), ("page_size", "20")], Some(&bob_cookie)).await;
     assert_eq!(theirs.total, 0);
     let admin = w.app.call("portal/history", &[("page", "1"), ("page_size", "20")], None).await;
     assert_eq!(admin.status(), 401);
@@ -256,7 +270,8 @@ async fn unmapped_and_unenrolled_accounts_are_told_what_to_do(backend: Backend) 
     assert!(audit.reason.contains("has no authenticator"), "{}", audit.reason);
 
     // With "allow unenrolled accounts", both get in, and the audit says why.
-    let change = domain::logins::SettingsChange { fail_mode: "secure".into(), allow_unenrolled: true, ..Default::default() };
+    let change =
+        domain::logins::SettingsChange { fail_mode: "secure".into(), allow_unenrolled: true, ..Default::default() };
     domain::logins::settings::update(&w.app.ctx, &w.p.caller, &actor(), w.p.server_id, &change).await.unwrap();
     for account in ["deploy", "nobody"] {
         let l = w.start(account).await;
@@ -304,7 +319,10 @@ async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     assert_eq!(events.iter().filter(|e| e.action == "login.account_mapped").count(), 2);
     assert_eq!(events.iter().filter(|e| e.action == "login.account_unmapped").count(), 1);
 }
-on_both_databases!(a_mapping_on_the_server_beats_the_tenant_wide_one, super::a_mapping_on_the_server_beats_the_tenant_wide_one);
+on_both_databases!(
+    a_mapping_on_the_server_beats_the_tenant_wide_one,
+    super::a_mapping_on_the_server_beats_the_tenant_wide_one
+);
 
 async fn only_the_tenants_own_users_and_servers_can_be_mapped(backend: Backend) {
     let w = world(backend).await;
@@ -316,12 +334,20 @@ async fn only_the_tenants_own_users_and_servers_can_be_mapped(backend: Backend) 
     let add = |account: &str, user: String, server: String| {
         let (app, cookie, account) = (&w.app, admin_cookie.clone(), account.to_owned());
         async move {
-            app.call("server_accounts/add", &[("account", &account), ("end_user_id", &user), ("server_id", &server)], Some(&cookie))
-                .await
+            app.call(
+                "server_accounts/add",
+                &[("account", &account), ("end_user_id", &user), ("server_id", &server)],
+                Some(&cookie),
+            )
+            .await
         }
     };
     assert_eq!(add("eve", eve.id.to_string(), String::new()).await.status(), 404, "another tenant's user");
-    assert_eq!(add("bob", bob.id.to_string(), globex.server_id.to_string()).await.status(), 404, "another tenant's server");
+    assert_eq!(
+        add("bob", bob.id.to_string(), globex.server_id.to_string()).await.status(),
+        404,
+        "another tenant's server"
+    );
     assert_eq!(add("admin", admin.id.to_string(), String::new()).await.status(), 404, "an admin is not an end user");
     let bad = add("-rf", bob.id.to_string(), String::new()).await;
     assert_eq!(bad.status(), 422);
@@ -357,10 +383,7 @@ async fn two_logins_racing_with_one_code_let_exactly_one_in(backend: Backend) {
     for round in 0..5 {
         let (a, b) = (w.start("root").await, w.start("root").await);
         let code = w.code_now(0).await;
-        let (ra, rb) = tokio::join!(
-            w.app.answer_ok(&w.p, a.login_id, &code),
-            w.app.answer_ok(&w.p, b.login_id, &code)
-        );
+        let (ra, rb) = tokio::join!(w.app.answer_ok(&w.p, a.login_id, &code), w.app.answer_ok(&w.p, b.login_id, &code));
         let allowed = [&ra, &rb].iter().filter(|r| r.step.action == Action::Allow).count();
         assert_eq!(allowed, 1, "round {round}: {ra:?} {rb:?}");
         w.app.clock.advance(Duration::seconds(30));
@@ -385,7 +408,8 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
     let code = code_at(&e.secret, w.app.clock.now());
-    let stolen = w.app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(&bob_cookie)).await;
+    let stolen =
+        w.app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(&bob_cookie)).await;
     assert_eq!(stolen.status(), 404);
     // An unconfirmed authenticator does not count at a login.
     let login = w.start("root").await;

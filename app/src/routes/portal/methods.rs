@@ -4,7 +4,9 @@
 
 use crate::{
     components::status::{DataTable, FormResult, Loaded, PageHeader},
-    functions::portal::{my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator},
+    functions::portal::{
+        my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator,
+    },
     models::{AppError, NewAuthenticator},
 };
 use leptos::prelude::*;
