@@ -455,3 +455,23 @@ on_both_databases!(
     without_a_secret_key_enrolment_is_refused_naming_the_setting,
     super::without_a_secret_key_enrolment_is_refused_naming_the_setting
 );
+
+async fn the_demo_maps_its_users_accounts(backend: Backend) {
+    use domain::entities::{server, tenant, user};
+    let app = spawn_app(backend).await;
+    let db = &app.ctx.db;
+    let acme = tenant::Entity::find().filter(tenant::Column::Name.eq("Acme Retail")).one(db).await.unwrap().unwrap();
+    let server_id = |name: &'static str| async move {
+        server::Entity::find().filter(server::Column::Name.eq(name)).one(db).await.unwrap().unwrap().id
+    };
+    let user_id = |email: &'static str| async move {
+        user::Entity::find().filter(user::Column::Email.eq(email)).one(db).await.unwrap().unwrap().id
+    };
+    let (web, dbs) = (server_id("acme-web-01").await, server_id("acme-db-03").await);
+    let owner = |server: Uuid, account: &'static str| mapping::resolve(db, acme.id, server, account);
+    assert_eq!(owner(web, "bob").await.unwrap(), Some(user_id("bob@acme.example").await));
+    assert_eq!(owner(web, "root").await.unwrap(), Some(user_id("alice@acme.example").await));
+    assert_eq!(owner(dbs, "root").await.unwrap(), Some(user_id("carmen@acme.example").await));
+    assert_eq!(owner(web, "deploy").await.unwrap(), None);
+}
+on_both_databases!(the_demo_maps_its_users_accounts, super::the_demo_maps_its_users_accounts);
