@@ -388,6 +388,14 @@ async fn two_logins_racing_with_one_code_let_exactly_one_in(backend: Backend) {
         assert_eq!(allowed, 1, "round {round}: {ra:?} {rb:?}");
         w.app.clock.advance(Duration::seconds(30));
     }
+    // A recovery code too.
+    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
+    for code in &codes[..3] {
+        let (a, b) = (w.start("root").await, w.start("root").await);
+        let (ra, rb) = tokio::join!(w.app.answer_ok(&w.p, a.login_id, code), w.app.answer_ok(&w.p, b.login_id, code));
+        let allowed = [&ra, &rb].iter().filter(|r| r.step.action == Action::Allow).count();
+        assert_eq!(allowed, 1, "{ra:?} {rb:?}");
+    }
 }
 on_both_databases!(
     two_logins_racing_with_one_code_let_exactly_one_in,
