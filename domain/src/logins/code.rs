@@ -6,7 +6,7 @@
 use super::{finish, server_login, LoginSettings, Stage, MAX_CODE_ATTEMPTS};
 use crate::{
     ctx::Ctx,
-    error::DomainResult,
+    error::{DomainError, DomainResult},
     factors::{authenticators, mapping, recovery},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -63,7 +63,11 @@ pub(super) async fn begin(
     let mapped = mapping::resolve(txn, row.tenant_id, row.server_id, &row.account).await?;
     // The mapping is checked when it is made; the user may have gone since.
     let user = match mapped {
-        Some(id) => crate::factors::end_user_in(txn, row.tenant_id, id).await.ok(),
+        Some(id) => match crate::factors::end_user_in(txn, row.tenant_id, id).await {
+            Ok(u) => Some(u),
+            Err(DomainError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let enrolled = match &user {
