@@ -73,3 +73,32 @@ fn clean_name(field: &str, name: &str, max: usize, default: &str) -> DomainResul
     }
     Ok(if name.is_empty() { default.to_owned() } else { name.to_owned() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_short_line_or_the_default() {
+        assert_eq!(clean_name("name", "  My phone ", 64, "App").unwrap(), "My phone");
+        assert_eq!(clean_name("name", "   ", 64, "App").unwrap(), "App");
+        let Err(DomainError::Invalid(e)) = clean_name("name", &"x".repeat(65), 64, "App") else { panic!("accepted") };
+        assert_eq!(e[0].field, "name");
+        assert!(clean_name("name", "a\nb", 64, "App").is_err());
+    }
+
+    #[test]
+    fn only_end_users_of_a_tenant_have_factors() {
+        let me = Caller {
+            user_id: Uuid::new_v4(),
+            role: Role::EndUser,
+            tenant_id: Some(Uuid::new_v4()),
+            email: "a@b.c".into(),
+        };
+        assert_eq!(end_user(&me).unwrap(), (me.user_id, me.tenant_id.unwrap()));
+        let admin = Caller { role: Role::TenantAdmin, ..me.clone() };
+        assert!(matches!(end_user(&admin), Err(DomainError::Forbidden)));
+        let orphan = Caller { tenant_id: None, ..me };
+        assert!(matches!(end_user(&orphan), Err(DomainError::Forbidden)));
+    }
+}
