@@ -165,7 +165,9 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
         Some(Role::EndUser) => view! {
             <div class="nav-group">
                 <p class="nav-service">"My sign-ins"</p>
-                <A href="/portal">"My account"</A>
+                <A href="/portal" exact=true>
+                    "My account"
+                </A>
                 <A href="/portal/methods">"Sign-in methods"</A>
                 <A href="/portal/history">"Sign-in history"</A>
             </div>
