@@ -30,11 +30,20 @@ pub struct Status {
     pub generated_at: Option<DateTime<Utc>>,
 }
 
-/// A code as typed, compared loosely: case, dashes and spaces do not matter. `None` for
+/// A code as typed, compared loosely: case, dashes and spaces do not matter, and the digits
+/// base32 leaves out read as the letters they look like (0 as O, 1 as I, 8 as B). `None` for
 /// anything that cannot be a recovery code.
 pub(crate) fn normalize(typed: &str) -> Option<String> {
-    let code: String =
-        typed.chars().filter(|c| !matches!(c, '-' | ' ' | '\t')).map(|c| c.to_ascii_uppercase()).collect();
+    let code: String = typed
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\t'))
+        .map(|c| match c.to_ascii_uppercase() {
+            '0' => 'O',
+            '1' => 'I',
+            '8' => 'B',
+            c => c,
+        })
+        .collect();
     (code.len() == LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 
@@ -133,7 +142,8 @@ mod tests {
         assert_eq!(shown("ABCDEFGHJKLMNPQR"), "ABCD-EFGH-JKLM-NPQR");
         assert_eq!(normalize("abcd-efgh ijkl-mnop").as_deref(), Some("ABCDEFGHIJKLMNOP"));
         assert_eq!(normalize("ABCD-EFGH-IJKL-MNO"), None, "too short");
-        assert_eq!(normalize("ABCD-EFGH-IJKL-MNO1"), None, "1 is not base32");
+        assert_eq!(normalize("ABCD-EFGH-IJKL-MN01").as_deref(), Some("ABCDEFGHIJKLMNOI"), "0 and 1 read as O and I");
+        assert_eq!(normalize("ABCD-EFGH-IJKL-MNO9"), None, "9 is not base32");
         assert_eq!(normalize("123456"), None, "an app code is not a recovery code");
     }
 
