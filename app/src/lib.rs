@@ -24,9 +24,9 @@ use routes::{
     hss::login_audit::LoginAuditPage,
     hss::server_detail::ServerDetailPage,
     hss::two_factor::TwoFactorPage,
-    iam::access_keys::AccessKeysPage,
+    iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage},
     not_found::NotFound,
-    portal::account::AccountPage,
+    portal::{account::AccountPage, history::SignInHistoryPage, methods::SignInMethodsPage},
     signin::SignInPage,
     smn::topics::TopicsPage,
     smn::{
@@ -86,8 +86,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("iam/access-keys") view=AccessKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("iam/server-accounts") view=ServerAccountsPage ssr=SsrMode::Async />
                     <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async />
                     <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("portal/methods") view=SignInMethodsPage ssr=SsrMode::Async />
+                    <Route path=path!("portal/history") view=SignInHistoryPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -49,24 +49,26 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// Encrypts a secret; the access key is bound in as associated data, so a ciphertext copied
-/// to another row does not decrypt.
-fn seal(key: &[u8; 32], access_key: &str, secret: &str) -> DomainResult<String> {
+/// Encrypts a secret (here an SK; also authenticators' TOTP seeds); `owner` (the access key, or
+/// the row's id) is bound in as associated data, so a ciphertext copied to another row does not
+/// decrypt.
+pub(crate) fn seal(key: &[u8; 32], owner: &str, secret: &str) -> DomainResult<String> {
     let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; 12];
     OsRng.fill_bytes(&mut nonce);
     let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: access_key.as_bytes() })
-        .map_err(|_| DomainError::Internal("cannot encrypt the secret key".into()))?;
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: owner.as_bytes() })
+        .map_err(|_| DomainError::Internal("cannot encrypt a secret".into()))?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&sealed);
     Ok(STANDARD.encode(out))
 }
 
-fn open(key: &[u8; 32], access_key: &str, stored: &str) -> DomainResult<String> {
+/// Decrypts what [`seal`] made for `owner`.
+pub(crate) fn open(key: &[u8; 32], owner: &str, stored: &str) -> DomainResult<String> {
     let broken = || {
         DomainError::Internal(format!(
-            "the secret of access key {access_key} cannot be decrypted; was HOSTGUARD_SECRET_KEY changed?"
+            "the secret sealed for {owner} cannot be decrypted; was HOSTGUARD_SECRET_KEY changed?"
         ))
     };
     let raw = STANDARD.decode(stored).map_err(|_| broken())?;
@@ -75,18 +77,19 @@ fn open(key: &[u8; 32], access_key: &str, stored: &str) -> DomainResult<String> 
     }
     let (nonce, sealed) = raw.split_at(12);
     let plain = Aes256Gcm::new(key.into())
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: access_key.as_bytes() })
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: owner.as_bytes() })
         .map_err(|_| broken())?;
     String::from_utf8(plain).map_err(|_| broken())
 }
 
-fn server_key(ctx: &Ctx) -> DomainResult<&[u8; 32]> {
+/// The server's secret key, to [`seal`] secrets of `what` with; without one, a Conflict that
+/// names the setting.
+pub(crate) fn sealing_key<'a>(ctx: &'a Ctx, what: &str) -> DomainResult<&'a [u8; 32]> {
     ctx.secret_key.as_deref().map(ExposeSecret::expose_secret).ok_or_else(|| {
-        DomainError::Conflict(
-            "Access keys cannot be created: the server has no secret key to encrypt them with. \
+        DomainError::Conflict(format!(
+            "{what} cannot be created: the server has no secret key to encrypt them with. \
              Set HOSTGUARD_SECRET_KEY (64 hexadecimal characters) and restart the server."
-                .into(),
-        )
+        ))
     })
 }
 
@@ -100,7 +103,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
     if description.chars().any(|c| c.is_control()) {
         return Err(DomainError::validation("description", "must be one line without control characters"));
     }
-    let server_key = server_key(ctx)?;
+    let server_key = sealing_key(ctx, "Access keys")?;
     let txn = crate::db::write_txn(&ctx.db).await?;
     let active = access_key::Entity::find()
         .filter(access_key::Column::CreatedBy.eq(caller.user_id))

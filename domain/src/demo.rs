@@ -6,13 +6,13 @@ use crate::{
     accounts,
     caller::Role,
     ctx::Ctx,
-    entities::{server, server_login, tenant, topic},
+    entities::{account_mapping, server, server_login, tenant, topic, user},
     error::DomainResult,
     servers::REGIONS,
     tenants, topics,
 };
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// A sign-in created by the demo data, printed at start-up.
@@ -117,9 +117,11 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
             &login(&admin),
         )
         .await?;
+        let mut end_users = vec![];
         for name in t.users {
             let email = format!("{}@{}", first_name(name), t.domain);
-            accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &login(&email)).await?;
+            end_users
+                .push(accounts::create_user(ctx, Some(tenant_id), &email, name, Role::EndUser, &login(&email)).await?);
         }
 
         let servers: Vec<server::ActiveModel> = (1..=25u32)
@@ -180,6 +182,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         if ti == 0 {
             server_login::Entity::insert_many(demo_logins(tenant_id, &named, now)).exec(&ctx.db).await?;
         }
+        map_accounts(ctx, tenant_id, t.prefix, &end_users).await?;
 
         for (name, display) in
             [("ops-alerts", format!("{} Ops", t.name)), ("login-codes", format!("{} Login Codes", t.name))]
@@ -267,4 +270,35 @@ fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) 
             })
         })
         .collect()
+}
+
+/// Server accounts for verification-code mode: each end user logs in as their first name
+/// everywhere; `root` is the first user's on every server except the `db-03` server, where the
+/// third user (who runs the databases) has it.
+async fn map_accounts(ctx: &Ctx, tenant_id: Uuid, prefix: &str, end_users: &[user::Model]) -> DomainResult<()> {
+    let now = ctx.clock.now();
+    let mapping = |account: &str, end_user: &user::Model, server_id: Option<Uuid>| account_mapping::Model {
+        id: Uuid::new_v4(),
+        tenant_id,
+        server_id,
+        account: account.to_owned(),
+        end_user_id: end_user.id,
+        created_at: now,
+    };
+    let mut rows: Vec<_> = end_users.iter().map(|u| mapping(&first_name(&u.display_name), u, None)).collect();
+    if let Some(first) = end_users.first() {
+        rows.push(mapping("root", first, None));
+    }
+    let db_server = server::Entity::find()
+        .filter(server::Column::TenantId.eq(tenant_id))
+        .filter(server::Column::Name.eq(format!("{prefix}-db-03")))
+        .one(&ctx.db)
+        .await?;
+    if let (Some(s), Some(third)) = (db_server, end_users.get(2)) {
+        rows.push(mapping("root", third, Some(s.id)));
+    }
+    for row in &rows {
+        crate::factors::mapping::insert(&ctx.db, row).await?;
+    }
+    Ok(())
 }

@@ -85,7 +85,7 @@ test("an end user reaches their portal", async ({ page }) => {
   await expect(page).toHaveURL(/\/portal$/);
   await expect(page.getByRole("main").getByText("alice@acme.example")).toBeVisible();
   const visited = await crawl(page);
-  expect(visited).toEqual(["/portal"]);
+  expect(visited).toEqual(["/portal", "/portal/methods", "/portal/history"]);
 });
 
 test("a tenant admin opening an operator page is told it is not theirs", async ({ page }) => {

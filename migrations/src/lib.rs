@@ -13,6 +13,7 @@ mod m20261125_000007_agent_tokens;
 mod m20261125_000008_confirmation_sends;
 mod m20261126_000009_sshd_drop_in;
 mod m20261126_000010_server_logins;
+mod m20261126_000011_authenticators;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_confirmation_sends::Migration),
             Box::new(m20261126_000009_sshd_drop_in::Migration),
             Box::new(m20261126_000010_server_logins::Migration),
+            Box::new(m20261126_000011_authenticators::Migration),
         ]
     }
 }

@@ -146,6 +146,10 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                 <A href="/audit">"Audit trail"</A>
             </div>
             <div class="nav-group">
+                <p class="nav-service">"Identity and Access Management"</p>
+                <A href="/iam/server-accounts">"Server accounts"</A>
+            </div>
+            <div class="nav-group">
                 <p class="nav-service">"My Credentials"</p>
                 <A href="/iam/access-keys">"Access Keys"</A>
             </div>
@@ -163,7 +167,11 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
         Some(Role::EndUser) => view! {
             <div class="nav-group">
                 <p class="nav-service">"My sign-ins"</p>
-                <A href="/portal">"My account"</A>
+                <A href="/portal" exact=true>
+                    "My account"
+                </A>
+                <A href="/portal/methods">"Sign-in methods"</A>
+                <A href="/portal/history">"Sign-in history"</A>
             </div>
         }
         .into_any(),

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod logins;
 pub mod portal;
+pub mod server_accounts;
 pub mod servers;
 pub mod tenants;
 pub mod topics;

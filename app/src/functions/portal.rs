@@ -1,12 +1,14 @@
 //! The end user's self-service portal.
 
-use crate::models::{AppError, CurrentUser};
+#[cfg(feature = "ssr")]
+use crate::models::SignInRow;
+use crate::models::{AppError, AuthenticatorRow, CurrentUser, NewAuthenticator, SignInHistory, SignInMethods};
 use leptos::prelude::*;
 
 /// The end user's own account. Only end users have a portal.
 #[server(prefix = "/api", endpoint = "portal/account")]
 pub async fn my_account() -> Result<CurrentUser, AppError> {
-    let (ctx, caller) = super::ssr::caller().await?;
+    let (ctx, caller) = ssr::caller().await?;
     caller.require_role(domain::Role::EndUser)?;
     let (user, tenant) = domain::accounts::profile(&ctx, &caller).await?;
     Ok(CurrentUser {
@@ -14,5 +16,113 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
         display_name: user.display_name,
         role: caller.role,
         tenant_name: tenant.map(|t| t.name),
+    })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    use crate::models::AppError;
+
+    /// The otpauth URI as a QR code: an SVG, as a data URI for an `<img>` (no markup of ours
+    /// is injected into the page).
+    pub fn qr_data_uri(uri: &str) -> Result<String, AppError> {
+        use base64::Engine;
+        let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| {
+            tracing::error!(error = %e, "cannot draw the QR code");
+            AppError::Internal
+        })?;
+        let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).quiet_zone(true).build();
+        Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn authenticator_row(a: domain::factors::authenticators::Authenticator) -> AuthenticatorRow {
+    AuthenticatorRow {
+        id: a.id.to_string(),
+        name: a.name,
+        added: ssr::datetime(a.added_at),
+        last_used: a.last_used_at.map(ssr::datetime),
+    }
+}
+
+/// The end user's authenticators and recovery codes.
+#[server(prefix = "/api", endpoint = "portal/methods")]
+pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let apps = domain::factors::authenticators::list(&ctx, &caller).await?;
+    let recovery = domain::factors::recovery::status(&ctx, &caller).await?;
+    Ok(SignInMethods {
+        authenticators: apps.into_iter().map(authenticator_row).collect(),
+        max_authenticators: domain::factors::authenticators::MAX_PER_USER,
+        recovery_left: recovery.left,
+        recovery_total: domain::factors::recovery::CODES as u64,
+        recovery_generated: recovery.generated_at.map(ssr::datetime),
+    })
+}
+
+/// Starts adding an authenticator app: its QR code and secret, shown once.
+#[server(prefix = "/api", endpoint = "portal/authenticators/begin")]
+pub async fn begin_authenticator(name: String) -> Result<NewAuthenticator, AppError> {
+    use secrecy::ExposeSecret;
+    let (ctx, caller) = ssr::caller().await?;
+    let e = domain::factors::authenticators::begin(&ctx, &caller, &name).await?;
+    Ok(NewAuthenticator {
+        id: e.id.to_string(),
+        name: e.name,
+        secret: e.secret.expose_secret().to_owned(),
+        qr_data_uri: ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
+        expires: ssr::datetime(e.expires_at),
+    })
+}
+
+/// Finishes adding an authenticator with a code it shows.
+#[server(prefix = "/api", endpoint = "portal/authenticators/confirm")]
+pub async fn confirm_authenticator(id: String, code: String) -> Result<AuthenticatorRow, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    let id = ssr::parse_id(&id, "authenticator enrolment")?;
+    let a = domain::factors::authenticators::confirm(&ctx, &caller, &actor, id, &code).await?;
+    Ok(authenticator_row(a))
+}
+
+#[server(prefix = "/api", endpoint = "portal/authenticators/remove")]
+pub async fn remove_authenticator(id: String) -> Result<(), AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    domain::factors::authenticators::remove(&ctx, &caller, &actor, ssr::parse_id(&id, "authenticator")?).await?;
+    Ok(())
+}
+
+/// A new set of recovery codes, shown once; the old set stops working.
+#[server(prefix = "/api", endpoint = "portal/recovery/generate")]
+pub async fn generate_recovery_codes() -> Result<Vec<String>, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let actor = ssr::actor(&caller).await;
+    Ok(domain::factors::recovery::generate(&ctx, &caller, &actor).await?)
+}
+
+/// The end user's logins to servers, newest first.
+#[server(prefix = "/api", endpoint = "portal/history")]
+pub async fn my_sign_in_history(page: u64, page_size: u64) -> Result<SignInHistory, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let found = domain::logins::audit::for_end_user(&ctx, &caller, page, page_size).await?;
+    Ok(SignInHistory {
+        rows: found
+            .items
+            .into_iter()
+            .map(|r| SignInRow {
+                time: ssr::datetime(r.at),
+                server: r.server_name,
+                account: r.account,
+                source_ip: r.source_ip,
+                result: r.result,
+                reason: r.reason,
+            })
+            .collect(),
+        total: found.total,
+        page,
+        page_size,
     })
 }

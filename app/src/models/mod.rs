@@ -4,6 +4,7 @@
 mod access_keys;
 mod error;
 pub mod logins;
+mod factors;
 pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
@@ -11,6 +12,9 @@ pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use error::set_status;
 pub use error::{AppError, FieldError};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use factors::{
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods, SignInRow,
+};
 use serde::{Deserialize, Serialize};
 
 pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};

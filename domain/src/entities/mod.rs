@@ -21,13 +21,16 @@ macro_rules! stored_enum {
 }
 
 pub mod access_key;
+pub mod account_mapping;
 pub mod agent_install_token;
 pub mod audit_event;
+pub mod authenticator;
 pub mod break_glass_code;
 pub mod confirmation_send;
 pub mod login_attempt;
 pub mod login_settings;
 pub mod outbox;
+pub mod recovery_code;
 pub mod rollout_job;
 pub mod server;
 pub mod server_login;

@@ -53,6 +53,9 @@ stored_enum!(
         Recipient => "recipient",
         /// Waiting for the code.
         Code => "code",
+        /// Verification-code mode: waiting for a code from the end user's authenticator app,
+        /// or a recovery code.
+        Verify => "verify",
         /// Over; `result` says how.
         Done => "done",
     }

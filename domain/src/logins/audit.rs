@@ -133,3 +133,24 @@ pub async fn servers(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<(Uuid, Stri
         .all(&ctx.db)
         .await?)
 }
+
+/// The calling end user's own logins (their sign-in history on the portal), newest first:
+/// the logins whose server account is mapped to them.
+pub async fn for_end_user(ctx: &Ctx, caller: &Caller, page: u64, page_size: u64) -> DomainResult<Page<AuditRow>> {
+    caller.require_role(crate::caller::Role::EndUser)?;
+    let offset = page_offset(page, page_size)?;
+    let find = server_login::Entity::find().filter(server_login::Column::EndUserId.eq(caller.user_id));
+    let total = find.clone().count(&ctx.db).await?;
+    let now = ctx.clock.now();
+    let items = find
+        .order_by_desc(server_login::Column::CreatedAt)
+        .order_by_desc(server_login::Column::Id)
+        .offset(offset)
+        .limit(page_size)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|m| row(m, now))
+        .collect();
+    Ok(Page { items, total })
+}

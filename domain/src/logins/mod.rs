@@ -6,6 +6,7 @@
 //! logins; every answer is checked against the row, inside a write transaction that holds the
 //! row, so two answers cannot both use one code.
 
+mod code;
 mod sms;
 pub mod audit;
 pub mod settings;
@@ -188,7 +189,7 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
             }
             Method::Code => {
                 row.method = LoginMethod::Code.as_str().to_owned();
-                code_mode_begin(ctx, &mut row, &settings, now)
+                code::begin(ctx, &txn, &mut row, &settings, now).await?
             }
         },
     };
@@ -196,28 +197,6 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     txn.commit().await?;
     log_outcome(&row);
     Ok(LoginReply { login_id: row.id, step })
-}
-
-/// Verification-code mode. End users, their authenticators and the account mapping come with
-/// the portal; until an account is mapped to an end user with a factor, its logins are refused
-/// unless the server explicitly allows unenrolled accounts.
-fn code_mode_begin(ctx: &Ctx, row: &mut server_login::Model, settings: &LoginSettings, now: DateTime<Utc>) -> Step {
-    let portal = format!("{}/portal", ctx.public_url.trim_end_matches('/'));
-    if settings.allow_unenrolled {
-        let why = format!(
-            "account {} has no enrolled HostGuard user; allowed by the server's \"allow unenrolled accounts\" setting",
-            row.account
-        );
-        return finish(row, now, LoginResult::Allowed, &why, Step::allow().with_info(format!(
-            "HostGuard: this account has no second factor yet. Enroll one at {portal}; logins will soon require it."
-        )));
-    }
-    let message = format!(
-        "HostGuard: the account {} is not linked to a HostGuard user with an authenticator, so this server cannot \
-         verify the login. Ask your administrator to link the account, then enroll at {portal}.",
-        row.account
-    );
-    finish(row, now, LoginResult::Denied, "account not linked to an enrolled user", Step::deny(message))
 }
 
 /// Ends the login in `row` and returns `step`.
@@ -274,6 +253,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
         match Stage::parse(&row.stage) {
             Some(Stage::Recipient) => sms::send_code(ctx, &txn, &mut row, answer, now).await?,
             Some(Stage::Code) => check_code(&mut row, answer, now),
+            Some(Stage::Verify) => code::verify(ctx, &txn, &mut row, answer, now).await?,
             _ => finish(
                 &mut row,
                 now,

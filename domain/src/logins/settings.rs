@@ -80,7 +80,7 @@ pub struct SettingsChange {
     pub exempt_networks: Vec<String>,
 }
 
-fn account_rule(a: &str) -> Result<(), &'static str> {
+pub(crate) fn account_rule(a: &str) -> Result<(), &'static str> {
     let ok = !a.is_empty()
         && a.len() <= 32
         && !a.starts_with('-')

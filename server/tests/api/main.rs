@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod agent_e2e;
 mod agent_registration;
+mod code_logins;
 mod hss_api;
 mod limits;
 mod login_console;

@@ -1,1 +1,2 @@
 pub mod access_keys;
+pub mod server_accounts;

@@ -6,6 +6,7 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -14,6 +15,11 @@ pub fn AccountPage() -> impl IntoView {
         <Title text="My account" />
         <PageHeader title="My account">
             <p>"The account you use to approve logins to your organisation's servers."</p>
+            <p>
+                "To log in to a server that asks for a verification code, add an authenticator app under "
+                <A href="/portal/methods">"Sign-in methods"</A>
+                "."
+            </p>
         </PageHeader>
         <section class="panel">
             <Loaded

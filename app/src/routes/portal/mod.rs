@@ -1,1 +1,3 @@
 pub mod account;
+pub mod history;
+pub mod methods;

@@ -1,0 +1,82 @@
+//! Verification-code mode's pages: the tenant admin's Server accounts, and the end user's
+//! Sign-in methods and Sign-in history on the portal.
+
+use serde::{Deserialize, Serialize};
+
+/// A server account mapped to an end user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountMappingRow {
+    pub id: String,
+    pub account: String,
+    /// `None`: every server of the tenant.
+    pub server_name: Option<String>,
+    pub end_user: String,
+    pub end_user_email: String,
+    pub created: String,
+}
+
+/// One option of a select: the value sent and the text shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerAccounts {
+    pub mappings: Vec<AccountMappingRow>,
+    pub end_users: Vec<Choice>,
+    pub servers: Vec<Choice>,
+    /// The tenant has more servers than the form lists.
+    pub servers_truncated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuthenticatorRow {
+    pub id: String,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
+}
+
+/// The end user's sign-in methods.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInMethods {
+    pub authenticators: Vec<AuthenticatorRow>,
+    pub max_authenticators: u64,
+    pub recovery_left: u64,
+    pub recovery_total: u64,
+    pub recovery_generated: Option<String>,
+}
+
+/// An authenticator being added: what the app needs, shown once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAuthenticator {
+    pub id: String,
+    pub name: String,
+    /// The seed in base32, to type into the app by hand.
+    pub secret: String,
+    /// The QR code of the otpauth URI, as an SVG data URI.
+    pub qr_data_uri: String,
+    pub expires: String,
+}
+
+/// One of the end user's logins to a server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInRow {
+    pub time: String,
+    pub server: String,
+    pub account: String,
+    pub source_ip: String,
+    /// `allowed`, `denied`, `open` or `abandoned`.
+    pub result: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignInHistory {
+    pub rows: Vec<SignInRow>,
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+}

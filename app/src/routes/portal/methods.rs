@@ -1,0 +1,230 @@
+//! The portal's Sign-in methods, as on Microsoft's "Security info" page: the end user's
+//! authenticator apps (add with a QR code and a confirming code, remove) and recovery codes
+//! (generate a new set, shown once).
+
+use crate::{
+    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    functions::portal::{
+        my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator,
+    },
+    models::{AppError, NewAuthenticator},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn SignInMethodsPage() -> impl IntoView {
+    let begin = ServerAction::<BeginAuthenticator>::new();
+    let confirm = ServerAction::<ConfirmAuthenticator>::new();
+    let remove = ServerAction::<RemoveAuthenticator>::new();
+    let generate = ServerAction::<GenerateRecoveryCodes>::new();
+    let methods = Resource::new(
+        move || (confirm.version().get(), remove.version().get(), generate.version().get()),
+        |_| my_sign_in_methods(),
+    );
+    // The enrolment on screen is over once its code was accepted.
+    let enrolling = move || match begin.value().get() {
+        Some(Ok(e)) if was_confirmed(&e, confirm) => None,
+        other => other,
+    };
+    view! {
+        <Title text="Sign-in methods" />
+        <PageHeader title="Sign-in methods">
+            <p>
+                "When you log in to one of your organisation's servers, HostGuard asks for a code from your "
+                "authenticator app. Keep recovery codes for when your phone is not at hand."
+            </p>
+        </PageHeader>
+        <section class="panel">
+            <h2>"Authenticator apps"</h2>
+            <FormResult value=remove.value() success=|_| "Authenticator removed.".to_owned() />
+            <FormResult value=confirm.value() success=|a: crate::models::AuthenticatorRow| format!("{} added.", a.name) />
+            <Loaded
+                resource=methods
+                ok=move |m| {
+                    let count = m.authenticators.len();
+                    view! {
+                        {if m.authenticators.is_empty() {
+                            view! {
+                                <p class="empty">"No authenticator yet: add one to log in to servers."</p>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <DataTable headers=&["Name", "Added", "Last used", "Operation"]>
+                                    {m
+                                        .authenticators
+                                        .into_iter()
+                                        .map(|a| {
+                                            let label = format!("Remove {}", a.name);
+                                            view! {
+                                                <tr>
+                                                    <td>{a.name.clone()}</td>
+                                                    <td class="small">{a.added}</td>
+                                                    <td class="small">
+                                                        {a.last_used.unwrap_or_else(|| "Never".to_owned())}
+                                                    </td>
+                                                    <td>
+                                                        <ActionForm action=remove>
+                                                            <input type="hidden" name="id" value=a.id.clone() />
+                                                            <button
+                                                                type="submit"
+                                                                class="link-button danger"
+                                                                aria-label=label
+                                                            >
+                                                                "Remove"
+                                                            </button>
+                                                        </ActionForm>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </DataTable>
+                            }
+                                .into_any()
+                        }}
+                        <p class="hint">
+                            {format!("{count} of {} authenticators.", m.max_authenticators)}
+                        </p>
+                    }
+                }
+            />
+            <h2>"Add an authenticator app"</h2>
+            <ActionForm action=begin attr:class="form-grid">
+                <div class="field">
+                    <label for="app-name">"Name"</label>
+                    <input id="app-name" name="name" type="text" maxlength="64" placeholder="My phone" />
+                    <p class="hint">"Optional. Helps you tell your devices apart."</p>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || begin.pending().get()>
+                        "Add authenticator"
+                    </button>
+                </div>
+            </ActionForm>
+            {move || enrolling().map(|r| view! { <Enrolment result=r confirm /> })}
+        </section>
+        <RecoveryCodes methods generate />
+    }
+}
+
+fn was_confirmed(e: &NewAuthenticator, confirm: ServerAction<ConfirmAuthenticator>) -> bool {
+    matches!(confirm.value().get(), Some(Ok(a)) if a.id == e.id)
+}
+
+/// An authenticator being added: the QR code and the secret as text, and the code to confirm.
+#[component]
+fn Enrolment(result: Result<NewAuthenticator, AppError>, confirm: ServerAction<ConfirmAuthenticator>) -> impl IntoView {
+    match result {
+        Err(e) => view! {
+            <p class="form-error" role="alert">
+                {e.to_string()}
+            </p>
+        }
+        .into_any(),
+        Ok(e) => view! {
+            <div class="enrolment">
+                <ol class="steps">
+                    <li>
+                        "In your authenticator app (Microsoft Authenticator, Google Authenticator or another), "
+                        "add an account and scan this QR code."
+                    </li>
+                    <li>"Type the 6-digit code the app shows, then confirm."</li>
+                </ol>
+                <img class="qr" src=e.qr_data_uri.clone() width="200" height="200" alt="QR code to add HostGuard to an authenticator app" />
+                <div class="field">
+                    <label for="app-secret">"Secret key"</label>
+                    <input id="app-secret" class="mono" type="text" readonly value=e.secret.clone() />
+                    <p class="hint">"Can't scan? Type this key into the app instead (time-based, 6 digits, 30 seconds)."</p>
+                </div>
+                <ActionForm action=confirm attr:class="form-grid">
+                    <input type="hidden" name="id" value=e.id.clone() />
+                    <div class="field">
+                        <label for="app-code">"Code from the app"</label>
+                        <input
+                            id="app-code"
+                            name="code"
+                            type="text"
+                            inputmode="numeric"
+                            autocomplete="one-time-code"
+                            maxlength="7"
+                            required
+                        />
+                        <p class="hint">{format!("Confirm by {}, or add the authenticator again.", e.expires)}</p>
+                    </div>
+                    <div class="form-actions">
+                        <button type="submit" class="button button-primary" disabled=move || confirm.pending().get()>
+                            "Confirm"
+                        </button>
+                    </div>
+                </ActionForm>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn RecoveryCodes(
+    methods: Resource<Result<crate::models::SignInMethods, AppError>>,
+    generate: ServerAction<GenerateRecoveryCodes>,
+) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h2>"Recovery codes"</h2>
+            <p>
+                "Each recovery code logs you in once instead of a code from the app. Keep them somewhere safe, "
+                "away from your phone."
+            </p>
+            <Loaded
+                resource=methods
+                ok=move |m| {
+                    view! {
+                        <p class="recovery-status">
+                            {match m.recovery_generated {
+                                Some(at) => format!("{} of {} recovery codes left (made {at}).", m.recovery_left, m.recovery_total),
+                                None => "You have no recovery codes.".to_owned(),
+                            }}
+                        </p>
+                    }
+                }
+            />
+            <ActionForm action=generate>
+                <button type="submit" class="button button-secondary" disabled=move || generate.pending().get()>
+                    "Generate new recovery codes"
+                </button>
+                <p class="hint">"Any codes you have now stop working."</p>
+            </ActionForm>
+            {move || {
+                generate
+                    .value()
+                    .get()
+                    .map(|r| match r {
+                        Err(e) => {
+                            view! {
+                                <p class="form-error" role="alert">
+                                    {e.to_string()}
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(codes) => {
+                            view! {
+                                <div class="new-codes" role="status">
+                                    <p class="notice notice-warn">
+                                        <b>"Save these codes now."</b>
+                                        " They are shown only this once. Each works once; generating new codes makes these stop working."
+                                    </p>
+                                    <ol class="recovery-codes mono">
+                                        {codes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                                    </ol>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </section>
+    }
+}

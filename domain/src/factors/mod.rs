@@ -1,0 +1,104 @@
+//! Verification-code mode's side of the people: which end user a server account belongs to
+//! ([`mapping`]), and the factors an end user proves a login with: authenticator apps
+//! ([`authenticators`], TOTP) and single-use recovery codes ([`recovery`]).
+
+pub mod authenticators;
+pub mod mapping;
+pub mod recovery;
+
+use crate::{
+    caller::{Caller, Role},
+    entities::{authenticator, user},
+    error::{DomainError, DomainResult},
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
+};
+use uuid::Uuid;
+
+/// The calling end user's id and tenant. Anyone else is refused: only end users have factors.
+fn end_user(caller: &Caller) -> DomainResult<(Uuid, Uuid)> {
+    caller.require_role(Role::EndUser)?;
+    Ok((caller.user_id, caller.tenant_id.ok_or(DomainError::Forbidden)?))
+}
+
+/// Holds the user's row until the transaction ends (PostgreSQL; SQLite's writers are
+/// serialized), so that two requests of one user cannot both pass a count (at most five
+/// authenticators) before either writes.
+async fn lock_user(txn: &DatabaseTransaction, user_id: Uuid) -> DomainResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            [user_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// An end user of `tenant_id`; any other user, or another tenant's, is "not found".
+pub(crate) async fn end_user_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    user_id: Uuid,
+) -> DomainResult<user::Model> {
+    user::Entity::find_by_id(user_id)
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Role.eq(Role::EndUser.as_str()))
+        .one(conn)
+        .await?
+        .ok_or(DomainError::NotFound("end user"))
+}
+
+/// True when the user has something a login can ask for: a confirmed authenticator or an
+/// unused recovery code.
+pub(crate) async fn has_factor<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<bool> {
+    let apps = authenticator::Entity::find()
+        .filter(authenticator::Column::UserId.eq(user_id))
+        .filter(authenticator::Column::ConfirmedAt.is_not_null())
+        .count(conn)
+        .await?;
+    Ok(apps > 0 || recovery::left(conn, user_id).await? > 0)
+}
+
+/// Refuses a name that is too long or has control characters; an empty one gets `default`.
+fn clean_name(field: &str, name: &str, max: usize, default: &str) -> DomainResult<String> {
+    let name = name.trim();
+    if name.chars().count() > max {
+        return Err(DomainError::validation(field, format!("must be at most {max} characters")));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::validation(field, "must be one line without control characters"));
+    }
+    Ok(if name.is_empty() { default.to_owned() } else { name.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_short_line_or_the_default() {
+        assert_eq!(clean_name("name", "  My phone ", 64, "App").unwrap(), "My phone");
+        assert_eq!(clean_name("name", "   ", 64, "App").unwrap(), "App");
+        let Err(DomainError::Invalid(e)) = clean_name("name", &"x".repeat(65), 64, "App") else { panic!("accepted") };
+        assert_eq!(e[0].field, "name");
+        assert!(clean_name("name", "a\nb", 64, "App").is_err());
+    }
+
+    #[test]
+    fn only_end_users_of_a_tenant_have_factors() {
+        let me = Caller {
+            user_id: Uuid::new_v4(),
+            role: Role::EndUser,
+            tenant_id: Some(Uuid::new_v4()),
+            email: "a@b.c".into(),
+        };
+        assert_eq!(end_user(&me).unwrap(), (me.user_id, me.tenant_id.unwrap()));
+        let admin = Caller { role: Role::TenantAdmin, ..me.clone() };
+        assert!(matches!(end_user(&admin), Err(DomainError::Forbidden)));
+        let orphan = Caller { tenant_id: None, ..me };
+        assert!(matches!(end_user(&orphan), Err(DomainError::Forbidden)));
+    }
+}

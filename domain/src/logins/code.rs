@@ -1,0 +1,179 @@
+//! Verification-code mode: the server account belongs to an end user (see
+//! `factors::mapping`), who proves the login with a code from one of their authenticator apps
+//! or with one of their recovery codes. An account that belongs to nobody, or to someone with no
+//! factor yet, is refused with what to do, unless the server allows unenrolled accounts.
+
+use super::{finish, server_login, LoginSettings, Stage, MAX_CODE_ATTEMPTS};
+use crate::{
+    ctx::Ctx,
+    error::{DomainError, DomainResult},
+    factors::{authenticators, mapping, recovery},
+};
+use chrono::{DateTime, Duration, Utc};
+use proto::login::{LoginResult, Step};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+pub const PROMPT: &str = "Verification code: ";
+/// Wrong codes one end user may type over all their logins in [`USER_WINDOW_MINUTES`]; past
+/// that, their logins are refused for a while (3 per login would let an attacker who knows the
+/// password simply open more logins).
+pub const USER_WRONG_CODES: i64 = 10;
+pub const USER_WINDOW_MINUTES: i64 = 15;
+
+fn portal(ctx: &Ctx) -> String {
+    format!("{}/portal", ctx.public_url.trim_end_matches('/'))
+}
+
+/// Wrong codes typed for `user_id`'s logins lately.
+async fn recent_wrong_codes(txn: &DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<i64> {
+    let attempts: Vec<i32> = server_login::Entity::find()
+        .select_only()
+        .column(server_login::Column::Attempts)
+        .filter(server_login::Column::EndUserId.eq(user_id))
+        .filter(server_login::Column::CreatedAt.gt(now - Duration::minutes(USER_WINDOW_MINUTES)))
+        .filter(server_login::Column::Attempts.gt(0))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    Ok(attempts.into_iter().map(i64::from).sum())
+}
+
+fn too_many_wrong(row: &mut server_login::Model, now: DateTime<Utc>) -> Step {
+    finish(
+        row,
+        now,
+        LoginResult::Denied,
+        &format!("more than {USER_WRONG_CODES} wrong codes for this user in {USER_WINDOW_MINUTES} minutes"),
+        Step::deny(format!(
+            "HostGuard: too many wrong codes were typed for this account's user. Try again in {USER_WINDOW_MINUTES} minutes."
+        )),
+    )
+}
+
+/// The first step of a verification-code login.
+pub(super) async fn begin(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    row: &mut server_login::Model,
+    settings: &LoginSettings,
+    now: DateTime<Utc>,
+) -> DomainResult<Step> {
+    let portal = portal(ctx);
+    let mapped = mapping::resolve(txn, row.tenant_id, row.server_id, &row.account).await?;
+    // The mapping is checked when it is made; the user may have gone since.
+    let user = match mapped {
+        Some(id) => match crate::factors::end_user_in(txn, row.tenant_id, id).await {
+            Ok(u) => Some(u),
+            Err(DomainError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let enrolled = match &user {
+        Some(u) => crate::factors::has_factor(txn, u.id).await?,
+        None => false,
+    };
+    row.end_user_id = user.as_ref().map(|u| u.id);
+    let user = match user {
+        Some(u) if enrolled => u,
+        _ if settings.allow_unenrolled => {
+            let why = format!(
+                "account {} has no enrolled HostGuard user; allowed by the server's \"allow unenrolled accounts\" setting",
+                row.account
+            );
+            return Ok(finish(
+                row,
+                now,
+                LoginResult::Allowed,
+                &why,
+                Step::allow().with_info(format!(
+                "HostGuard: this account has no second factor yet. Enroll one at {portal}; logins will soon require it."
+            )),
+            ));
+        }
+        None => {
+            let message = format!(
+                "HostGuard: the account {account} is not linked to a HostGuard user, so this server cannot verify \
+                 the login. Ask your administrator to link the account {account} to you, then enroll at {portal}.",
+                account = row.account
+            );
+            return Ok(finish(
+                row,
+                now,
+                LoginResult::Denied,
+                "account not linked to a HostGuard user",
+                Step::deny(message),
+            ));
+        }
+        Some(u) => {
+            let message = format!(
+                "HostGuard: the account {} belongs to a HostGuard user who has no authenticator yet. \
+                 Sign in to {portal}, enroll an authenticator app under Sign-in methods, then log in again.",
+                row.account
+            );
+            let reason = format!("{} has no authenticator or recovery code", u.email);
+            return Ok(finish(row, now, LoginResult::Denied, &reason, Step::deny(message)));
+        }
+    };
+    if recent_wrong_codes(txn, user.id, now).await? >= USER_WRONG_CODES {
+        return Ok(too_many_wrong(row, now));
+    }
+    row.stage = Stage::Verify.as_str().to_owned();
+    Ok(Step::prompt(PROMPT, false)
+        .with_info("HostGuard: enter the 6-digit code from your authenticator app, or one of your recovery codes."))
+}
+
+/// The user typed a code at the prompt.
+pub(super) async fn verify(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    row: &mut server_login::Model,
+    answer: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Step> {
+    let Some(user_id) = row.end_user_id else {
+        return Ok(finish(
+            row,
+            now,
+            LoginResult::Denied,
+            "the login has no user",
+            Step::deny("HostGuard: this login cannot continue. Log in again."),
+        ));
+    };
+    if recent_wrong_codes(txn, user_id, now).await? >= USER_WRONG_CODES {
+        return Ok(too_many_wrong(row, now));
+    }
+    if let Some(code) = authenticators::normalize_code(answer) {
+        if let Some(name) = authenticators::use_code(ctx, txn, user_id, &code, now).await? {
+            return Ok(finish(
+                row,
+                now,
+                LoginResult::Allowed,
+                &format!("code from authenticator {name}"),
+                Step::allow(),
+            ));
+        }
+    } else if recovery::use_code(txn, user_id, answer, now).await? {
+        let left = recovery::left(txn, user_id).await?;
+        let reason = format!("recovery code used ({left} left)");
+        let step = Step::allow().with_info(format!(
+            "HostGuard: recovery code accepted; {left} left. Generate new ones at {}/methods.",
+            portal(ctx)
+        ));
+        return Ok(finish(row, now, LoginResult::Allowed, &reason, step));
+    }
+    row.attempts += 1;
+    if row.attempts >= MAX_CODE_ATTEMPTS {
+        return Ok(finish(
+            row,
+            now,
+            LoginResult::Denied,
+            &format!("{MAX_CODE_ATTEMPTS} wrong codes"),
+            Step::deny("HostGuard: wrong code, and no attempts are left. Log in again."),
+        ));
+    }
+    let left = MAX_CODE_ATTEMPTS - row.attempts;
+    Ok(Step::prompt(PROMPT, false)
+        .with_info(format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" })))
+}

@@ -1,0 +1,88 @@
+import { expect, test } from "@playwright/test";
+import { createHmac } from "node:crypto";
+import { signIn, users } from "./helpers";
+
+/** RFC 4648 base32, as authenticator apps read the secret key. */
+function base32Decode(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text.replace(/=+$/, "").toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The code an authenticator app shows now (RFC 6238: HMAC-SHA-1, 30 s steps, 6 digits). */
+function totp(secret: string, at = Date.now()): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const n = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+test("an end user adds an authenticator app with the code it shows", async ({ page }) => {
+  await signIn(page, users.alice);
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Sign-in methods" }).click();
+  await expect(page.getByRole("heading", { name: "Sign-in methods" })).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).fill("E2E phone");
+  await page.getByRole("button", { name: "Add authenticator" }).click();
+
+  await expect(page.getByRole("img", { name: /QR code/ })).toBeVisible();
+  const secret = await page.getByLabel("Secret key").inputValue();
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Confirm" }).click();
+
+  await expect(page.getByRole("status")).toHaveText("E2E phone added.");
+  await expect(page.getByRole("row", { name: /E2E phone/ })).toContainText("Never");
+  await expect(page.getByLabel("Secret key")).toHaveCount(0);
+});
+
+test("an end user generates recovery codes and sees ten, once", async ({ page }) => {
+  await signIn(page, users.bob);
+  await page.goto("/portal/methods");
+  await expect(page.getByText("You have no recovery codes.")).toBeVisible();
+  await page.getByRole("button", { name: "Generate new recovery codes" }).click();
+  const shown = page.getByRole("status").getByRole("listitem");
+  await expect(shown).toHaveCount(10);
+  await expect(shown.first()).toHaveText(/^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$/);
+  await expect(page.getByText("shown only this once")).toBeVisible();
+  await expect(page.getByText(/10 of 10 recovery codes left/)).toBeVisible();
+
+  // Shown once: a reload shows how many are left, not the codes.
+  await page.reload();
+  await expect(page.getByText(/10 of 10 recovery codes left/)).toBeVisible();
+  await expect(page.getByRole("status").getByRole("listitem")).toHaveCount(0);
+});
+
+test("a tenant admin maps a server account to an end user on one server", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Server accounts" }).click();
+  await expect(page.getByRole("heading", { name: "Server accounts" })).toBeVisible();
+  // The demo maps root to Alice on every server.
+  await expect(page.getByRole("row", { name: /root All servers Alice Chen/ })).toBeVisible();
+
+  await page.getByLabel("Server account").fill("e2e-deploy");
+  await page.getByLabel("User", { exact: true }).selectOption({ label: "Bob Okafor <bob@acme.example>" });
+  await page.getByLabel("Server", { exact: true }).selectOption({ label: "acme-web-01" });
+  await page.getByRole("button", { name: "Map account" }).click();
+  await expect(page.getByRole("status")).toHaveText("e2e-deploy is now mapped to bob@acme.example on acme-web-01.");
+  const row = page.getByRole("row", { name: /e2e-deploy/ });
+  await expect(row).toContainText("acme-web-01");
+  await expect(row).toContainText("Bob Okafor");
+
+  await page.getByRole("button", { name: "Remove the mapping of e2e-deploy on acme-web-01" }).click();
+  await expect(page.getByText("Mapping removed.")).toBeVisible();
+  await expect(page.getByRole("row", { name: /e2e-deploy/ })).toHaveCount(0);
+});
