@@ -213,7 +213,7 @@ fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) 
         (0, 6, "root", "203.0.113.24", "sms", Some("allowed"), "code accepted", false),
         (0, 22, "deploy", "198.51.100.7", "sms", Some("denied"), "3 wrong codes", false),
         (2, 58, "backup", "10.20.0.15", "none", Some("allowed"), "exempt account backup", false),
-        (6, 95, "admin", "192.0.2.50", "code", Some("denied"), "account not linked to an enrolled user", false),
+        (6, 95, "admin", "192.0.2.50", "code", Some("denied"), "account not linked to a HostGuard user", false),
         (
             1,
             180,

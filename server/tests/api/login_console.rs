@@ -70,7 +70,7 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
     let root = &all.items[0];
     assert_eq!((root.server_name.as_str(), root.account.as_str()), ("acme-web-01", "root"));
     assert_eq!((root.result.as_str(), root.source_ip.as_str()), ("denied", "198.51.100.7"));
-    assert_eq!(root.reason, "account not linked to an enrolled user");
+    assert_eq!(root.reason, "account not linked to a HostGuard user");
 
     // An exemption saved on the server's page lets backup in, and the audit says why.
     let acme_id = w.acme.server_id.to_string();
@@ -82,7 +82,7 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
     let seen: Vec<_> = all.items.iter().map(|r| (r.account.as_str(), r.result.as_str(), r.reason.as_str())).collect();
     assert_eq!(
         seen,
-        [("backup", "allowed", "exempt account backup"), ("root", "denied", "account not linked to an enrolled user")],
+        [("backup", "allowed", "exempt account backup"), ("root", "denied", "account not linked to a HostGuard user")],
         "newest first"
     );
 
