@@ -422,6 +422,37 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
     rig.app.put_in_force(&rig.p, Some("code")).await;
     let (ok, out) = rig.login("root", "198.51.100.7").outcome().await;
     assert!(!ok && out.contains("not linked"), "{out}");
+
+    // Linked to an end user with no factor: refused, and told where to enroll.
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let bob = rig.p.tenant.end_user(&rig.app, "bob").await;
+    let mapping = domain::factors::mapping::NewMapping { account: "root".into(), end_user_id: bob.id, server_id: None };
+    domain::factors::mapping::add(&rig.app.ctx, &rig.p.caller, &actor, &mapping).await.unwrap();
+    let (ok, out) = rig.login("root", "198.51.100.7").outcome().await;
+    assert!(!ok && out.contains("/portal"), "{out}");
+
+    // A recovery code works once.
+    let bob_caller = domain::Caller {
+        user_id: bob.id,
+        role: domain::Role::EndUser,
+        tenant_id: Some(rig.p.tenant.id),
+        email: bob.email.clone(),
+    };
+    let codes = domain::factors::recovery::generate(&rig.app.ctx, &bob_caller, &actor).await.unwrap();
+    for (attempt, expect_ok) in [(1, true), (2, false)] {
+        let mut pam = rig.login("root", "198.51.100.7");
+        pam.expect("Verification code: ").await;
+        pam.type_line(&codes[0]).await;
+        if !expect_ok {
+            // A spent code is just a wrong one: the login asks again, up to three times.
+            for _ in 0..2 {
+                pam.expect("attempt").await;
+                pam.type_line(&codes[0]).await;
+            }
+        }
+        let (ok, out) = pam.outcome().await;
+        assert_eq!(ok, expect_ok, "recovery code use {attempt}:\n{out}");
+    }
 }
 on_both_databases!(
     fail_modes_break_glass_and_exemptions_through_the_real_pam_stack,

@@ -26,7 +26,7 @@ echo "$1" >>"$D/prompts.log"
 case "$1" in
   *assword*) echo "$HG_PASSWORD" ;;
   *"Phone number or email"*) echo "$HG_RECIPIENT" ;;
-  *Code:*) i=0; while [ ! -s "$D/code" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat "$D/code" ;;
+  *Code:*|*"Verification code"*) i=0; while [ ! -s "$D/code" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; cat "$D/code" ;;
   *) echo "" ;;
 esac
 "#;
@@ -113,9 +113,20 @@ impl Sshd {
     }
 
     /// One `ssh hgtest@127.0.0.1 true` with `methods` (ssh's PreferredAuthentications); the
-    /// code prompt is answered with the code mailed for its number, or with `wrong_code`.
+    /// code prompt is answered with the code mailed for its number, with `wrong_code`, or (at a
+    /// `Verification code:` prompt) with the authenticator code of `totp_secret` now.
     /// Returns whether ssh got in, and the prompts it was shown.
     async fn ssh(&self, methods: &str, key: bool, wrong_code: Option<&str>) -> (bool, Vec<String>) {
+        self.ssh_with(methods, key, wrong_code, None).await
+    }
+
+    async fn ssh_with(
+        &self,
+        methods: &str,
+        key: bool,
+        wrong_code: Option<&str>,
+        totp_secret: Option<&str>,
+    ) -> (bool, Vec<String>) {
         let _ = std::fs::remove_file(self.path("prompts.log"));
         let _ = std::fs::remove_file(self.path("code"));
         let mut cmd = tokio::process::Command::new("setsid");
@@ -155,6 +166,11 @@ impl Sshd {
                     std::fs::write(self.path("code"), format!("{code}\n")).unwrap();
                     return;
                 }
+                if let (true, Some(secret)) = (text.contains("Verification code"), totp_secret) {
+                    let code = wrong_code.map_or_else(|| totp_now(secret, domain::Clock::now(&self.app.clock)), str::to_owned);
+                    std::fs::write(self.path("code"), format!("{code}\n")).unwrap();
+                    return;
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         };
@@ -179,6 +195,12 @@ impl Sshd {
         eventually("the login code mail arrives", || async { find().is_some() }).await;
         find().unwrap()
     }
+}
+
+/// The code an authenticator app with `secret` (base32) shows at `t`.
+fn totp_now(secret: &str, t: chrono::DateTime<chrono::Utc>) -> String {
+    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new()).generate(t.timestamp() as u64)
 }
 
 fn asked_for_code(prompts: &[String]) -> bool {
@@ -217,6 +239,29 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     let (ok, _) = s.ssh("publickey", true, None).await;
     assert!(!ok, "a key alone no longer logs in");
 
+    // Verification-code mode: hgtest is Alice's account, and Alice has an authenticator app.
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let alice = s.p.tenant.end_user(&s.app, "alice").await;
+    let alice_caller = domain::Caller {
+        user_id: alice.id,
+        role: domain::Role::EndUser,
+        tenant_id: Some(s.p.tenant.id),
+        email: alice.email.clone(),
+    };
+    let mapping = domain::factors::mapping::NewMapping { account: "hgtest".into(), end_user_id: alice.id, server_id: None };
+    domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
+    let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, "Pixel").await.unwrap();
+    let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
+    let now_code = totp_now(&secret, domain::Clock::now(&s.app.clock));
+    domain::factors::authenticators::confirm(&s.app.ctx, &alice_caller, &actor, e.id, &now_code).await.unwrap();
+    s.change(&[("change[action]", "enable"), ("change[method]", "code")], "enabled").await;
+    let (ok, prompts) = s.ssh_with("keyboard-interactive", false, None, Some(&secret)).await;
+    assert!(ok, "password + the authenticator's code logs in; prompts: {prompts:?}");
+    assert!(prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")), "{prompts:?}");
+    s.app.clock.advance(chrono::Duration::seconds(30));
+    let (ok, _) = s.ssh_with("keyboard-interactive", false, Some("000000"), Some(&secret)).await;
+    assert!(!ok, "a wrong authenticator code is refused");
+
     // Disabled from the console, after the delay: the password alone logs in again.
     s.change(&[("change[action]", "disable")], "disabled").await;
     let (ok, prompts) = s.ssh("keyboard-interactive,password", false, None).await;
@@ -229,7 +274,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     .await
     .unwrap();
     let results: Vec<_> = logins.items.iter().map(|l| (l.account.as_str(), l.result.as_str())).collect();
-    assert_eq!(results.iter().filter(|(a, r)| *a == "hgtest" && *r == "allowed").count(), 2, "{results:?}");
+    assert_eq!(results.iter().filter(|(a, r)| *a == "hgtest" && *r == "allowed").count(), 3, "{results:?}");
     assert!(results.contains(&("hgtest", "denied")), "{results:?}");
 }
 on_both_databases!(a_real_ssh_login_asks_for_the_code_the_console_chose, super::a_real_ssh_login_asks_for_the_code_the_console_chose);
