@@ -10,21 +10,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage() { sed -n 6p scripts/build-deb.sh | sed 's/^#  */usage: /' >&2; exit 2; }
 profile=release target_dir=target out_dir="" build=1 check=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --profile) profile=$2; shift 2 ;;
-    --target-dir) target_dir=$2; shift 2 ;;
-    --out-dir) out_dir=$2; shift 2 ;;
+    --profile) profile=${2:-}; shift 2 || usage ;;
+    --target-dir) target_dir=${2:-}; shift 2 || usage ;;
+    --out-dir) out_dir=${2:-}; shift 2 || usage ;;
     --no-build) build=0; shift ;;
     --check) check=1; shift ;;
-    *) echo "usage: $0 [--profile release|debug] [--target-dir DIR] [--out-dir DIR] [--no-build] [--check]" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
+case "$profile" in
+  release) cargo_profile=release ;;
+  debug) cargo_profile=dev ;; # cargo's dev profile builds into target/debug
+  *) usage ;;
+esac
 out_dir=${out_dir:-$target_dir/debian}
-# cargo names the dev profile's directory `debug`.
-bin_dir=$target_dir/$([ "$profile" = dev ] && echo debug || echo "$profile")
-cargo_profile=$([ "$profile" = debug ] && echo dev || echo "$profile")
+bin_dir=$target_dir/$profile
 
 if [ "$build" = 1 ]; then
   # The same flags as every other build, so dependencies already compiled are reused.
@@ -49,7 +53,6 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note \
 put 0644 $src/hostguard-agent.service lib/systemd/system/hostguard-agent.service
 put 0644 $src/default etc/default/hostguard-agent
 put 0644 $src/copyright usr/share/doc/$pkg/copyright
-put 0644 $src/lintian-overrides usr/share/lintian/overrides/$pkg
 gzip -9n <$src/changelog >"$stage/usr/share/doc/$pkg/changelog.gz"
 put 0644 $src/hostguard-agent.8 usr/share/man/man8/hostguard-agent.8
 gzip -9n "$stage/usr/share/man/man8/hostguard-agent.8"
@@ -87,6 +90,6 @@ chmod 0644 "$stage/DEBIAN/md5sums"
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >&2
 rm -rf "$stage"
 if [ "$check" = 1 ]; then
-  lintian --fail-on error --no-tag-display-limit --info "$deb" >&2
+  lintian --fail-on error --tag-display-limit 0 "$deb" >&2
 fi
 echo "$deb"
