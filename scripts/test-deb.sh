@@ -33,9 +33,10 @@ run() {
 }
 fail() { echo "$*" >&2; exit 1; }
 assert() { "$@" || fail "assertion failed: $*"; }
-# Every file under /etc/pam.d and /etc/ssh of a root, with its hash, permissions and owner.
+# Every file under /etc/pam.d, /etc/ssh and /etc/hostguard (the module's settings) of a root, with
+# its hash, permissions and owner.
 pam_and_sshd_files() {
-  (cd "$1" && find etc/pam.d etc/ssh -type f -printf '%p %m %u\n' -exec sha256sum {} \; 2>/dev/null | sort || true)
+  (cd "$1" && find etc/pam.d etc/ssh etc/hostguard -type f -printf '%p %m %u\n' -exec sha256sum {} \; 2>/dev/null | sort || true)
 }
 
 package_holds_exactly_the_agent_module_unit_and_docs() {

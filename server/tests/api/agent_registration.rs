@@ -196,7 +196,8 @@ async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Ba
     let cmd = s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await;
     let command = cmd["command"].as_str().unwrap();
     let token = token_of(command);
-    let (_, agent_part) = command.split_once(" | ").unwrap();
+    let register = command.lines().find(|l| l.contains("sudo hostguard-agent")).unwrap();
+    let (_, agent_part) = register.split_once(" | ").unwrap();
     assert!(!agent_part.contains(&token), "never in the agent's arguments: {command}");
 
     // The rebuilt machine may report another name; the token decides which server it is.
