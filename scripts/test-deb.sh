@@ -55,10 +55,12 @@ EOF
   assert grep -qx -- '-rwxr-xr-x root/root ./usr/sbin/hostguard-agent' "$tmp/contents"
   dpkg-deb -x "$deb" "$tmp/x"
   for f in "$tmp/x/usr/sbin/hostguard-agent" "$tmp/x/usr/lib/x86_64-linux-gnu/security/pam_hostguard.so"; do
-    if readelf -S "$f" | grep -qE '\.symtab|\.debug_'; then fail "$f is not stripped"; fi
+    readelf -SW "$f" >"$tmp/sections"
+    if grep -qE ' \.(symtab|debug_info|debug_line) ' "$tmp/sections"; then fail "$f is not stripped"; fi
   done
   # The module PAM loads exports PAM's entry points.
-  nm -D --defined-only "$tmp/x/usr/lib/x86_64-linux-gnu/security/pam_hostguard.so" | grep -qw pam_sm_authenticate
+  # (grep reads a process substitution: `cmd | grep -q` can fail on SIGPIPE under pipefail.)
+  assert grep -qw pam_sm_authenticate <(nm -D --defined-only "$tmp/x/usr/lib/x86_64-linux-gnu/security/pam_hostguard.so")
 }
 
 control_names_the_workspace_version_and_one_conffile() {
@@ -108,7 +110,7 @@ installing_upgrading_and_purging_change_no_pam_or_sshd_file() {
   pam_and_sshd_files "$root" >"$tmp/before"
   pam_and_sshd_files / >"$tmp/host-before"
   dpkg_root -i "$deb"
-  dpkg_root -s hostguard-agent | grep -qx 'Status: install ok installed'
+  assert grep -qx 'Status: install ok installed' <(dpkg_root -s hostguard-agent)
   assert [ -f "$root/usr/lib/x86_64-linux-gnu/security/pam_hostguard.so" ]
   assert [ -f "$root/etc/default/hostguard-agent" ]
   diff "$tmp/before" <(pam_and_sshd_files "$root") || fail "installing changed a PAM or sshd file"
@@ -130,7 +132,7 @@ removal_is_refused_while_pam_requires_the_module() {
   echo 'auth required pam_hostguard.so' >>"$root/etc/pam.d/sshd"
   if dpkg_root -r hostguard-agent; then fail "removed the module /etc/pam.d/sshd requires"; fi
   # Still installed and configured (only dpkg's selection says `deinstall`).
-  dpkg_root -s hostguard-agent | grep -Eqx 'Status: (install|deinstall) ok installed'
+  assert grep -Eqx 'Status: (install|deinstall) ok installed' <(dpkg_root -s hostguard-agent)
   assert [ -f "$root/usr/lib/x86_64-linux-gnu/security/pam_hostguard.so" ]
   sed -i '/pam_hostguard/d' "$root/etc/pam.d/sshd"
   dpkg_root -r hostguard-agent
