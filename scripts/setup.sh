@@ -27,12 +27,15 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $wbg_version"; 
   cargo install --force "wasm-bindgen-cli@$wbg_version"
 fi
 
-# -- Debian packages: Chromium for the browser tests, PostgreSQL 15 for the test suite ----------
+# -- Debian packages: Chromium for the browser tests, PostgreSQL 15 and PAM for the test suite --
 apt_missing=()
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || apt_missing+=(postgresql-15)
 [ -x /usr/sbin/sshd ] || apt_missing+=(openssh-server)        # sshd -t checks what the agent writes
 command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
+[ -f /usr/include/security/pam_modules.h ] || apt_missing+=(libpam0g-dev)   # pam_hostguard.so links libpam
+command -v pamtester >/dev/null || apt_missing+=(pamtester)              # drives the real PAM stack in tests
+command -v lintian >/dev/null || apt_missing+=(lintian)                  # checks the .deb (scripts/test-deb.sh)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} with apt"
   sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)

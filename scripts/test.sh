@@ -28,6 +28,9 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )
 
+step "the agent's .deb (from the debug binaries above): installing it changes no PAM file; lintian"
+scripts/test-deb.sh 2>&1 | tee -a "$log"
+
 step "lints (clippy: no unwrap or expect outside tests)"
 # Only the workspace's deny-level lints fail the run; other clippy advice stays advice. `app` is
 # linted through `server` (ssr) here, and as the browser build by cargo-leptos above.

@@ -27,16 +27,34 @@ pub struct AgentToken {
 mod ssr {
     pub use super::super::ssr::{actor, caller, datetime, parse_id};
 
-    /// The command an admin runs as root. The token reaches the agent on standard input from the
-    /// shell's own `printf` (a builtin, so no process shows it), never in an argument list,
-    /// where `ps` and sudo's log would show it to every user of the machine.
+    /// The command an admin runs as root on the server, one step a line (each ends in `&&`):
+    /// install the package (it changes no PAM file), tell the service which console to use,
+    /// register with the token, then (re)start the service from the saved registration. The
+    /// token reaches the agent on standard input from the shell's own `printf` (a builtin, so no
+    /// process shows it), never in an argument list, where `ps` and sudo's log would show it to
+    /// every user of the machine.
     pub fn command(public_url: &str, token: &str) -> String {
         let console = public_url.trim_end_matches('/');
-        // A development console without TLS needs the agent's explicit consent.
-        let insecure = if console.starts_with("http://") { " --insecure-http" } else { "" };
-        format!("printf '%s\\n' '{token}' | sudo hostguard-agent --console {console}{insecure} --token-file -")
+        // A development console without TLS needs the agent's explicit consent, in the
+        // registration and in the service's settings.
+        let (insecure, insecure_setting) = if console.starts_with("http://") {
+            (" --insecure-http", " 'HOSTGUARD_AGENT_ARGS=--insecure-http'")
+        } else {
+            ("", "")
+        };
+        // `restart`, not `start`: after a re-install an old agent may still be running.
+        format!(
+            "sudo dpkg -i {deb} &&\n\
+             printf '%s\\n' 'HOSTGUARD_CONSOLE={console}'{insecure_setting} | sudo tee /etc/default/hostguard-agent >/dev/null &&\n\
+             printf '%s\\n' '{token}' | sudo hostguard-agent --console {console}{insecure} --token-file - --once &&\n\
+             sudo systemctl enable hostguard-agent && sudo systemctl restart hostguard-agent",
+            deb = super::AGENT_PACKAGE
+        )
     }
 }
+
+/// The server package `scripts/build-deb.sh` makes; the console and it share the workspace version.
+pub const AGENT_PACKAGE: &str = concat!("hostguard-agent_", env!("CARGO_PKG_VERSION"), "_amd64.deb");
 
 /// A one-time install command for a new server's agent.
 #[server(prefix = "/api", endpoint = "agents/install-token")]

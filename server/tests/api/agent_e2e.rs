@@ -83,17 +83,17 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
         let cmd = json(&app, &admin, "agents/install-token", &[]).await;
         let command = cmd["command"].as_str().unwrap();
         let token = command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'');
-        // As the shown command does: the token on standard input, never in the agent's arguments.
-        let (_, agent_part) = command.split_once(" | ").unwrap();
-        assert!(!agent_part.contains(token) && agent_part.ends_with("--token-file -"), "{command}");
+        // As the shown command does: register once with the token on standard input, never in
+        // the agent's arguments; then the service runs from the saved registration, without it.
+        let register = command.lines().find(|l| l.contains("sudo hostguard-agent")).unwrap();
+        let (_, agent_part) = register.split_once(" | ").unwrap();
+        assert!(!agent_part.contains(token) && agent_part.ends_with("--token-file - --once &&"), "{command}");
         assert!(agent_part.contains("--insecure-http"), "the test console is plain http: {command}");
-        let mut child = Command::new(agent_binary())
-            .args([
+        let common = |cmd: &mut Command| {
+            cmd.args([
                 "--console",
                 &app.base,
                 "--insecure-http",
-                "--token-file",
-                "-",
                 "--name",
                 name,
                 "--poll-wait",
@@ -102,17 +102,29 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
                 "2",
             ])
             .arg("--root")
-            .arg(root)
+            .arg(root);
+        };
+        let mut once = Command::new(agent_binary());
+        common(&mut once);
+        let mut once = once
+            .args(["--token-file", "-", "--once"])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         {
             use std::io::Write;
-            let mut stdin = child.stdin.take().unwrap();
+            let mut stdin = once.stdin.take().unwrap();
             writeln!(stdin, "{token}").unwrap();
         }
+        // Waited for off the test's runtime, which also serves the console.
+        let out = tokio::task::spawn_blocking(move || once.wait_with_output()).await.unwrap().unwrap();
+        assert!(out.status.success(), "--once registers and exits cleanly: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(root.join("var/lib/hostguard/agent.json").exists(), "the registration is saved");
+        let mut service = Command::new(agent_binary());
+        common(&mut service);
+        let child = service.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         agents.push(Killed(child));
     }
     for name in ["e2e-good", "e2e-bad"] {

@@ -196,7 +196,8 @@ async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Ba
     let cmd = s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await;
     let command = cmd["command"].as_str().unwrap();
     let token = token_of(command);
-    let (_, agent_part) = command.split_once(" | ").unwrap();
+    let register = command.lines().find(|l| l.contains("sudo hostguard-agent")).unwrap();
+    let (_, agent_part) = register.split_once(" | ").unwrap();
     assert!(!agent_part.contains(&token), "never in the agent's arguments: {command}");
 
     // The rebuilt machine may report another name; the token decides which server it is.
@@ -252,9 +253,22 @@ async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend)
     let s = setup(backend).await;
     let command = s.ok("agents/install-token", &[]).await["command"].as_str().unwrap().to_owned();
     let keep = token_of(&command);
-    assert!(command.ends_with("--token-file -"), "{command}");
-    let (_, agent_part) = command.split_once(" | ").unwrap();
+    // Install the package, point the service at this console, register, start the service.
+    let steps: Vec<&str> = command.lines().collect();
+    assert_eq!(steps.len(), 4, "{command}");
+    assert_eq!(steps[0], "sudo dpkg -i hostguard-agent_0.1.0_amd64.deb &&", "{command}");
+    assert_eq!(
+        steps[1],
+        format!(
+            "printf '%s\\n' 'HOSTGUARD_CONSOLE={}' 'HOSTGUARD_AGENT_ARGS=--insecure-http' | sudo tee /etc/default/hostguard-agent >/dev/null &&",
+            s.app.base
+        ),
+        "the test console is plain http: {command}"
+    );
+    let (_, agent_part) = steps[2].split_once(" | ").unwrap();
+    assert!(agent_part.ends_with("--token-file - --once &&"), "{command}");
     assert!(!agent_part.contains(&keep), "the token is not in the agent's arguments: {command}");
+    assert_eq!(steps[3], "sudo systemctl enable hostguard-agent && sudo systemctl restart hostguard-agent");
     s.app.clock.advance(chrono::Duration::seconds(1));
     let doomed = s.install_token().await;
 

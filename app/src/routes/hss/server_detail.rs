@@ -86,7 +86,8 @@ fn ReinstallAgent(server_id: String) -> impl IntoView {
             <p class="small">
                 "The command's token registers this server only and replaces its agent: the current agent's credential stops working at once, "
                 "and the server's 2FA configuration is applied again by the new agent (until then its status shows Enabling… or Disabling…). "
-                "Run it as root on the server, after removing /var/lib/hostguard/agent.json there. Valid for 24 hours, shown once; "
+                "Run it as root on the server, with the agent's package "<code>{crate::functions::agents::AGENT_PACKAGE}</code>" in the current directory, after "
+                <code>"systemctl stop hostguard-agent; rm /var/lib/hostguard/agent.json"</code>" there. Valid for 24 hours, shown once; "
                 "issuing and using it is recorded in the audit log."
             </p>
             <ActionForm action=make>

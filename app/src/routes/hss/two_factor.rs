@@ -682,7 +682,10 @@ fn InstallAgent() -> impl IntoView {
         <details class="panel install-agent">
             <summary>"Add a server: install the agent"</summary>
             <p>
-                "Run the command on the server as root. The token registers one new server and is valid for 24 hours; the server then shows up in this list. "
+                "Copy the agent's package, "<code>{crate::functions::agents::AGENT_PACKAGE}</code>" (made by "<code>"scripts/build-deb.sh"</code>
+                "), to the server, then run the command there as root. It installs the package, which changes no login configuration "
+                "until 2FA is enabled here, registers the agent and starts its service. "
+                "The token registers one new server and is valid for 24 hours; the server then shows up in this list. "
                 "The token reaches the agent on standard input, so "<code>"ps"</code>" and sudo's log never show it. "
                 "It never replaces the agent of a server that has one, even one with the same name: for that, use Re-install agent on the server's page."
             </p>
