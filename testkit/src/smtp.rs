@@ -55,6 +55,8 @@ impl SmtpSink {
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            // The sink writes `.<name>.eml` first and renames it: a reader must skip it.
+            .filter(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')))
             .collect();
         files.sort();
         files.iter().map(|p| Mail::parse(&std::fs::read(p).unwrap())).collect()
