@@ -75,6 +75,43 @@ async fn bare_axum() -> Res<String> {
     Ok(format!("http://{addr}"))
 }
 
+/// Answers login `id` with `code` through the agent API; anything but *allow* is an error.
+async fn answer_allowed(http: reqwest::Client, base: String, credential: String, id: Uuid, code: String) -> Res<()> {
+    let res = http
+        .post(format!("{base}/agent/v1/logins/{id}/answer"))
+        .bearer_auth(credential)
+        .json(&LoginAnswer { answer: code })
+        .send()
+        .await?;
+    let status = res.status();
+    let body = res.text().await?;
+    let reply: LoginReply = serde_json::from_str(&body)
+        .map_err(|e| format!("HTTP {status}: {e}: {}", body.chars().take(200).collect::<String>()))?;
+    if reply.step.action != Action::Allow {
+        return Err(format!("not allowed: {:?}", reply.step).into());
+    }
+    Ok(())
+}
+
+/// The bare axum endpoint under the same load: requests per second and p99.
+async fn ceiling(http: &reqwest::Client, bare: &str, clients: usize, total: usize) -> Res<(f64, f64)> {
+    let (http, bare) = (http.clone(), bare.to_owned());
+    load(clients, total, move |_| {
+        let (http, bare) = (http.clone(), bare.clone());
+        async move {
+            let res = http
+                .post(format!("{bare}/agent/v1/logins/{}/answer", Uuid::new_v4()))
+                .bearer_auth("x")
+                .json(&LoginAnswer { answer: CODE.into() })
+                .send()
+                .await?;
+            let _: LoginReply = res.json().await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// Logins of `p`'s server waiting for [`CODE`], as if the code had just been sent.
 async fn waiting_logins(app: &TestApp, p: &testkit::Protected, n: usize) -> Res<Vec<Uuid>> {
     let now = chrono::Utc::now();
@@ -118,40 +155,10 @@ async fn verify_throughput(app: &TestApp, backend: &str) -> Res<()> {
         let ids = Arc::new(waiting_logins(app, &p, total).await?);
         let (http2, base, cred, ids2) = (http.clone(), app.base.clone(), p.credential.clone(), Arc::clone(&ids));
         let (rps, p99) = load(clients, total, move |i| {
-            let (http, base, cred, id) = (http2.clone(), base.clone(), cred.clone(), ids2[i]);
-            async move {
-                let res = http
-                    .post(format!("{base}/agent/v1/logins/{id}/answer"))
-                    .bearer_auth(cred)
-                    .json(&LoginAnswer { answer: CODE.into() })
-                    .send()
-                    .await?;
-                let status = res.status();
-                let body = res.text().await?;
-                let reply: LoginReply = serde_json::from_str(&body)
-                    .map_err(|e| format!("HTTP {status}: {e}: {}", body.chars().take(200).collect::<String>()))?;
-                if reply.step.action != Action::Allow {
-                    return Err(format!("not allowed: {:?}", reply.step).into());
-                }
-                Ok(())
-            }
+            answer_allowed(http2.clone(), base.clone(), cred.clone(), ids2[i], CODE.to_owned())
         })
         .await?;
-        let (http3, bare2) = (http.clone(), bare.clone());
-        let (ceiling, bare_p99) = load(clients, total, move |_| {
-            let (http, bare) = (http3.clone(), bare2.clone());
-            async move {
-                let res = http
-                    .post(format!("{bare}/agent/v1/logins/{}/answer", Uuid::new_v4()))
-                    .bearer_auth("x")
-                    .json(&LoginAnswer { answer: CODE.into() })
-                    .send()
-                    .await?;
-                let _: LoginReply = res.json().await?;
-                Ok(())
-            }
-        })
-        .await?;
+        let (ceiling, bare_p99) = ceiling(&http, &bare, clients, total).await?;
         let allowed = server_login::Entity::find()
             .filter(server_login::Column::Id.is_in(ids.iter().copied()))
             .filter(server_login::Column::Result.eq("allowed"))
@@ -235,41 +242,11 @@ async fn totp_verify_throughput(app: &TestApp, backend: &str) -> Res<()> {
         let setup = started.elapsed();
         let (http2, base, cred, l2) = (http.clone(), app.base.clone(), p.credential.clone(), Arc::clone(&logins));
         let (rps, p99) = load(clients, total, move |i| {
-            let (http, base, cred) = (http2.clone(), base.clone(), cred.clone());
             let (id, code) = l2[i].clone();
-            async move {
-                let res = http
-                    .post(format!("{base}/agent/v1/logins/{id}/answer"))
-                    .bearer_auth(cred)
-                    .json(&LoginAnswer { answer: code })
-                    .send()
-                    .await?;
-                let status = res.status();
-                let body = res.text().await?;
-                let reply: LoginReply = serde_json::from_str(&body)
-                    .map_err(|e| format!("HTTP {status}: {e}: {}", body.chars().take(200).collect::<String>()))?;
-                if reply.step.action != Action::Allow {
-                    return Err(format!("not allowed: {:?}", reply.step).into());
-                }
-                Ok(())
-            }
+            answer_allowed(http2.clone(), base.clone(), cred.clone(), id, code)
         })
         .await?;
-        let (http3, bare2) = (http.clone(), bare.clone());
-        let (ceiling, _) = load(clients, total, move |_| {
-            let (http, bare) = (http3.clone(), bare2.clone());
-            async move {
-                let res = http
-                    .post(format!("{bare}/agent/v1/logins/{}/answer", Uuid::new_v4()))
-                    .bearer_auth("x")
-                    .json(&LoginAnswer { answer: CODE.into() })
-                    .send()
-                    .await?;
-                let _: LoginReply = res.json().await?;
-                Ok(())
-            }
-        })
-        .await?;
+        let (ceiling, _) = ceiling(&http, &bare, clients, total).await?;
         let share = rps / ceiling * 100.0;
         println!(
             "authenticator code verify ({backend}, {clients} client{}): {rps:.0} req/s, p99 {p99:.1} ms; bare axum {ceiling:.0} req/s: {share:.0} % of the ceiling (target ≥ 30 %: {}); each verify spends the code's step and ends its login in one transaction ({total} users enrolled in {:.0} s)",
