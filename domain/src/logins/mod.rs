@@ -225,9 +225,6 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    // The server first, as `start` does: the code-sending limits are counted per server and
-    // must not be read by two answers at once.
-    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
     lock_login(&txn, login_id).await?;
     // Another server's login is "not found": its id reveals nothing.
     let Some(mut row) = server_login::Entity::find_by_id(login_id)
@@ -251,7 +248,13 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
         )
     } else {
         match Stage::parse(&row.stage) {
-            Some(Stage::Recipient) => sms::send_code(ctx, &txn, &mut row, answer, now).await?,
+            Some(Stage::Recipient) => {
+                // The code-sending limits are counted per server: two answers must not both
+                // read the count before either adds to it. (Only this stage: verifying a code
+                // needs the login's row alone, so one server's logins verify in parallel.)
+                crate::two_factor::lock_servers(&txn, &[s.id]).await?;
+                sms::send_code(ctx, &txn, &mut row, answer, now).await?
+            }
             Some(Stage::Code) => check_code(&mut row, answer, now),
             Some(Stage::Verify) => code::verify(ctx, &txn, &mut row, answer, now).await?,
             _ => finish(
