@@ -364,10 +364,7 @@ fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<&'s
         .then_some("exempt_network")
 }
 
-/// As the console normalizes codes: upper case letters and digits only.
-pub fn normalize_break_glass(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
-}
+pub use proto::login::normalize_break_glass;
 
 fn sha256_hex(s: &str) -> String {
     Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()

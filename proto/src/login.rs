@@ -143,6 +143,12 @@ pub struct BreakGlassHash {
     pub sha256: String,
 }
 
+/// A break-glass code as both the console and the agent hash it: ASCII letters and digits only,
+/// in upper case, so the code may be typed with dashes, spaces or in lower case.
+pub fn normalize_break_glass(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
 /// What the agent needs to decide logins on its own while the console is unreachable. Fetched
 /// with every heartbeat and kept on disk (root only).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

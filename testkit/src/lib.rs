@@ -18,7 +18,7 @@ pub use console::{
     TEST_SECRET_KEY,
 };
 pub use fixtures::{Login, TenantFixture};
-pub use logins::Protected;
+pub use logins::{denial, prompt_of, Protected};
 pub use postgres::{create_postgres_database, fresh_postgres_database};
 pub use smtp::{Mail, SmtpSink};
 

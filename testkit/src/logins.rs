@@ -8,7 +8,7 @@ use domain::{
     entities::{subscription, two_factor_config as config},
     Caller, Clock, Role,
 };
-use proto::login::{LoginReply, LoginStart};
+use proto::login::{Action, LoginReply, LoginStart, Step};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -24,7 +24,28 @@ pub struct Protected {
     pub topic_id: Uuid,
 }
 
+/// The text and echo of a prompt step; any other step fails the test.
+pub fn prompt_of(step: &Step) -> (&str, bool) {
+    match &step.action {
+        Action::Prompt { text, echo } => (text.as_str(), *echo),
+        other => panic!("expected a prompt, got {other:?} (info {:?})", step.info),
+    }
+}
+
+/// The message of a denial; any other step fails the test.
+pub fn denial(step: &Step) -> &str {
+    match &step.action {
+        Action::Deny { message } => message,
+        other => panic!("expected a denial, got {other:?} (info {:?})", step.info),
+    }
+}
+
 impl TestApp {
+    /// A login's row in the login audit.
+    pub async fn login_row(&self, id: Uuid) -> domain::entities::server_login::Model {
+        domain::entities::server_login::Entity::find_by_id(id).one(&self.ctx.db).await.unwrap().unwrap()
+    }
+
     /// A tenant with one registered server and a topic whose endpoints (`sms:+…` or an email
     /// address) are confirmed. 2FA is not on yet: see [`TestApp::put_in_force`].
     pub async fn protected_server(&self, tenant_name: &str, server_name: &str, endpoints: &[&str]) -> Protected {

@@ -104,13 +104,23 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
     if let Some(u) = q.until {
         find = find.filter(server_login::Column::CreatedAt.lte(u));
     }
+    newest_first(ctx, find, offset, q.page_size).await
+}
+
+/// One page of `find`'s logins, newest first, as the audit shows them.
+async fn newest_first(
+    ctx: &Ctx,
+    find: sea_orm::Select<server_login::Entity>,
+    offset: u64,
+    page_size: u64,
+) -> DomainResult<Page<AuditRow>> {
     let total = find.clone().count(&ctx.db).await?;
     let now = ctx.clock.now();
     let items = find
         .order_by_desc(server_login::Column::CreatedAt)
         .order_by_desc(server_login::Column::Id)
         .offset(offset)
-        .limit(q.page_size)
+        .limit(page_size)
         .all(&ctx.db)
         .await?
         .into_iter()
@@ -140,17 +150,5 @@ pub async fn for_end_user(ctx: &Ctx, caller: &Caller, page: u64, page_size: u64)
     caller.require_role(crate::caller::Role::EndUser)?;
     let offset = page_offset(page, page_size)?;
     let find = server_login::Entity::find().filter(server_login::Column::EndUserId.eq(caller.user_id));
-    let total = find.clone().count(&ctx.db).await?;
-    let now = ctx.clock.now();
-    let items = find
-        .order_by_desc(server_login::Column::CreatedAt)
-        .order_by_desc(server_login::Column::Id)
-        .offset(offset)
-        .limit(page_size)
-        .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|m| row(m, now))
-        .collect();
-    Ok(Page { items, total })
+    newest_first(ctx, find, offset, page_size).await
 }

@@ -214,10 +214,7 @@ fn describe_change(before: &LoginSettings, after: &LoginSettings) -> String {
     )
 }
 
-/// A break-glass code as typed: upper case, without dashes and spaces.
-pub fn normalize_break_glass(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
-}
+pub use proto::login::normalize_break_glass;
 
 /// Issues a new set of break-glass codes for a server, shown once; the unused codes of the
 /// previous set stop working. The agent gets their hashes with its next policy fetch.

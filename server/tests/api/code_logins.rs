@@ -11,11 +11,11 @@ use app::models::{
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     audit::Actor,
-    entities::{authenticator, server_login},
+    entities::authenticator,
     factors::mapping::{self, NewMapping},
     Clock,
 };
-use proto::login::{Action, LoginReply, Step};
+use proto::login::{Action, LoginReply};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -28,23 +28,8 @@ fn code_at(secret: &str, t: DateTime<Utc>) -> String {
     totp.generate(t.timestamp() as u64)
 }
 
-fn prompt_of(step: &Step) -> (&str, bool) {
-    match &step.action {
-        Action::Prompt { text, echo } => (text.as_str(), *echo),
-        other => panic!("expected a prompt, got {other:?} (info {:?})", step.info),
-    }
-}
 
-fn denial(step: &Step) -> &str {
-    match &step.action {
-        Action::Deny { message } => message,
-        other => panic!("expected a denial, got {other:?} (info {:?})", step.info),
-    }
-}
 
-async fn audit_of(app: &TestApp, id: Uuid) -> server_login::Model {
-    server_login::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap()
-}
 
 struct World {
     app: TestApp,
@@ -113,7 +98,7 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     let code = w.code_now(0).await;
     let done = w.app.answer_ok(&w.p, login.login_id, &code).await;
     assert_eq!(done.step.action, Action::Allow);
-    let audit = audit_of(&w.app, login.login_id).await;
+    let audit = w.app.login_row(login.login_id).await;
     assert_eq!((audit.result.as_deref(), audit.method.as_str()), (Some("allowed"), "code"));
     assert_eq!(audit.end_user_id, Some(w.alice.id));
     assert!(audit.reason.contains("authenticator Pixel"), "{}", audit.reason);
@@ -191,7 +176,7 @@ async fn three_wrong_codes_end_a_login_and_ten_stop_the_user_for_a_while(backend
     assert!(denial(&third.step).contains("no attempts are left"));
     let late = w.app.answer_ok(&w.p, login.login_id, &right).await;
     assert!(denial(&late.step).contains("already ended"));
-    assert_eq!(audit_of(&w.app, login.login_id).await.reason, "3 wrong codes");
+    assert_eq!(w.app.login_row(login.login_id).await.reason, "3 wrong codes");
 
     // Opening more logins does not buy more guesses: after 10 wrong codes in 15 minutes, the
     // user's logins are refused, right code or not.
@@ -228,7 +213,7 @@ async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Back
     let used = w.app.answer_ok(&w.p, login.login_id, &codes[0].to_lowercase()).await;
     assert_eq!(used.step.action, Action::Allow, "case and dashes do not matter");
     assert!(used.step.info[0].contains("9 left"), "{:?}", used.step.info);
-    assert!(audit_of(&w.app, login.login_id).await.reason.contains("recovery code"));
+    assert!(w.app.login_row(login.login_id).await.reason.contains("recovery code"));
 
     let login = w.start("root").await;
     let again = w.app.answer_ok(&w.p, login.login_id, &codes[0]).await;
@@ -257,7 +242,7 @@ async fn unmapped_and_unenrolled_accounts_are_told_what_to_do(backend: Backend) 
     let message = denial(&unmapped.step);
     assert!(message.contains("not linked") && message.contains("link the account deploy"), "{message}");
     assert!(message.contains("/portal"), "{message}");
-    let audit = audit_of(&w.app, unmapped.login_id).await;
+    let audit = w.app.login_row(unmapped.login_id).await;
     assert_eq!((audit.result.as_deref(), audit.end_user_id), (Some("denied"), None));
 
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
@@ -265,7 +250,7 @@ async fn unmapped_and_unenrolled_accounts_are_told_what_to_do(backend: Backend) 
     let unenrolled = w.start("deploy").await;
     let message = denial(&unenrolled.step);
     assert!(message.contains("enroll") && message.contains("/portal"), "{message}");
-    let audit = audit_of(&w.app, unenrolled.login_id).await;
+    let audit = w.app.login_row(unenrolled.login_id).await;
     assert_eq!(audit.end_user_id, Some(bob.id), "the login is Bob's");
     assert!(audit.reason.contains("has no authenticator"), "{}", audit.reason);
 
@@ -276,7 +261,7 @@ async fn unmapped_and_unenrolled_accounts_are_told_what_to_do(backend: Backend) 
     for account in ["deploy", "nobody"] {
         let l = w.start(account).await;
         assert_eq!(l.step.action, Action::Allow);
-        assert!(audit_of(&w.app, l.login_id).await.reason.contains("allow unenrolled"));
+        assert!(w.app.login_row(l.login_id).await.reason.contains("allow unenrolled"));
     }
     // An enrolled user is still asked for a code.
     assert_eq!(prompt_of(&w.start("root").await.step).0, PROMPT);
@@ -300,7 +285,7 @@ async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     assert_eq!(alices.step.info, ["Wrong code. 2 attempts left."]);
     let bobs = w.app.answer_ok(&w.p, login.login_id, &code_at(&bobs_secret, w.app.clock.now())).await;
     assert_eq!(bobs.step.action, Action::Allow);
-    assert_eq!(audit_of(&w.app, login.login_id).await.end_user_id, Some(bob.id));
+    assert_eq!(w.app.login_row(login.login_id).await.end_user_id, Some(bob.id));
 
     // Elsewhere in the tenant, root is still Alice's.
     let other = ready_servers(w.p.tenant.id, "db", 1);
@@ -314,7 +299,7 @@ async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     w.app.clock.advance(Duration::seconds(30));
     let login = w.start("root").await;
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &w.code_now(0).await).await.step.action, Action::Allow);
-    assert_eq!(audit_of(&w.app, login.login_id).await.end_user_id, Some(w.alice.id));
+    assert_eq!(w.app.login_row(login.login_id).await.end_user_id, Some(w.alice.id));
     let events = domain::audit::list(&w.app.ctx, &w.p.caller, 50).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.action == "login.account_mapped").count(), 2);
     assert_eq!(events.iter().filter(|e| e.action == "login.account_unmapped").count(), 1);

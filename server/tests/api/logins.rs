@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use domain::entities::{outbox, server_login};
-use proto::login::{Action, LoginReply, OfflineLogin, OfflineReport, LoginResult, Step};
+use proto::login::{Action, LoginReply, OfflineLogin, OfflineReport, LoginResult};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -24,23 +24,8 @@ async fn codes_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<(i32, String)> {
     codes
 }
 
-fn prompt_of(step: &Step) -> (&str, bool) {
-    match &step.action {
-        Action::Prompt { text, echo } => (text.as_str(), *echo),
-        other => panic!("expected a prompt, got {other:?} (info {:?})", step.info),
-    }
-}
 
-fn denial(step: &Step) -> &str {
-    match &step.action {
-        Action::Deny { message } => message,
-        other => panic!("expected a denial, got {other:?}"),
-    }
-}
 
-async fn audit_of(app: &TestApp, id: Uuid) -> server_login::Model {
-    server_login::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap()
-}
 
 struct Sms {
     app: TestApp,
@@ -94,7 +79,7 @@ async fn a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in
 
     let done = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert_eq!(done.step.action, Action::Allow);
-    let audit = audit_of(&s.app, reply.login_id).await;
+    let audit = s.app.login_row(reply.login_id).await;
     assert_eq!((audit.result.as_deref(), audit.method.as_str(), audit.account.as_str()), (Some("allowed"), "sms", "root"));
     assert_eq!(audit.source_ip, "198.51.100.7");
 
@@ -131,7 +116,7 @@ async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: 
     };
     assert_eq!(login_codes(Some(DEV)), 0, "an email address sends to itself only");
     assert_eq!(login_codes(None), 1, "nobody outside the topic got anything");
-    assert_eq!(audit_of(&s.app, unknown.login_id).await.reason, "code sent to 0 endpoints");
+    assert_eq!(s.app.login_row(unknown.login_id).await.reason, "code sent to 0 endpoints");
 
     // The code works for its own login only.
     let elsewhere = s.app.answer_ok(&s.p, unknown.login_id, &code).await;
@@ -156,14 +141,14 @@ async fn three_wrong_codes_end_the_login_and_an_expired_code_is_refused(backend:
     assert!(denial(&third.step).contains("no attempts are left"));
     let late = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert!(denial(&late.step).contains("already ended"), "the right code after three wrong ones is too late");
-    assert_eq!(audit_of(&s.app, reply.login_id).await.reason, "3 wrong codes");
+    assert_eq!(s.app.login_row(reply.login_id).await.reason, "3 wrong codes");
 
     let reply = s.to_code_prompt("root", OPS).await;
     let (_, code) = codes_to(&s.sink, OPS, 2).await[1].clone();
     s.app.clock.advance(chrono::Duration::minutes(5) + chrono::Duration::seconds(1));
     let expired = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert!(denial(&expired.step).contains("expired"));
-    assert_eq!(audit_of(&s.app, reply.login_id).await.result.as_deref(), Some("denied"));
+    assert_eq!(s.app.login_row(reply.login_id).await.result.as_deref(), Some("denied"));
 }
 on_both_databases!(
     three_wrong_codes_end_the_login_and_an_expired_code_is_refused,
@@ -253,16 +238,16 @@ async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backe
     domain::logins::settings::update(&app.ctx, &p.caller, &actor, p.server_id, &change).await.unwrap();
     let by_account = app.start_ok(&p, "backup", "203.0.113.5").await;
     assert_eq!(by_account.step.action, Action::Allow);
-    assert_eq!(audit_of(&app, by_account.login_id).await.reason, "exempt account backup");
+    assert_eq!(app.login_row(by_account.login_id).await.reason, "exempt account backup");
     let by_network = app.start_ok(&p, "root", "10.20.3.4").await;
-    assert_eq!(audit_of(&app, by_network.login_id).await.reason, "exempt network 10.20.0.0/16");
+    assert_eq!(app.login_row(by_network.login_id).await.reason, "exempt network 10.20.0.0/16");
     assert!(matches!(app.start_ok(&p, "root", "10.21.3.4").await.step.action, Action::Deny { .. }));
 
     let allow = domain::logins::SettingsChange { allow_unenrolled: true, ..change };
     domain::logins::settings::update(&app.ctx, &p.caller, &actor, p.server_id, &allow).await.unwrap();
     let let_in = app.start_ok(&p, "root", "203.0.113.5").await;
     assert_eq!(let_in.step.action, Action::Allow);
-    assert!(audit_of(&app, let_in.login_id).await.reason.contains("allow unenrolled"));
+    assert!(app.login_row(let_in.login_id).await.reason.contains("allow unenrolled"));
 
     let changes = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
     assert_eq!(changes.iter().filter(|e| e.action == "login.settings").count(), 2, "each settings change is audited");
