@@ -36,6 +36,7 @@ command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
 [ -f /usr/include/security/pam_modules.h ] || apt_missing+=(libpam0g-dev)   # pam_hostguard.so links libpam
 command -v pamtester >/dev/null || apt_missing+=(pamtester)              # drives the real PAM stack in tests
 command -v lintian >/dev/null || apt_missing+=(lintian)                  # checks the .deb (scripts/test-deb.sh)
+command -v openssl >/dev/null || apt_missing+=(openssl)                  # password hashes for ssh-sandbox.sh (the real sshd test)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} with apt"
   sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
