@@ -7,8 +7,10 @@
 #   ./scripts/bench.sh             # release build (the numbers to quote)
 #   ./scripts/bench.sh --debug     # unoptimised, for trying the bench itself
 #   ./scripts/bench.sh --logins    # only the login numbers (code verification, the login path)
+#   ./scripts/bench.sh --web       # the first load: sizes and Lighthouse scores (scripts/bench-web.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--web" ]; then exec ./scripts/bench-web.sh; fi
 
 profile=(--release)
 dir=release

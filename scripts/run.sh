@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"   # wasm-opt, for --release
 
 export HOSTGUARD_DEMO=${HOSTGUARD_DEMO:-true}
 # In development a saved 2FA change applies after seconds, not the production 5 minutes.
@@ -36,7 +35,7 @@ fi
 profile=debug
 args=()
 if [ "${1:-}" = "--release" ]; then profile=release; args=(--release); fi
-cargo leptos build "${args[@]}"
+./scripts/build-console.sh "${args[@]}"
 cargo build "${args[@]}" -p agent
 
 "./target/$profile/server" serve &

@@ -50,10 +50,13 @@ if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json
   say "installing the end2end npm packages"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
-if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
-  say "installing wasm-opt (npm binaryen) for release builds"
+# Lighthouse (the bench's scores of the release build, in Debian's Chromium) comes in the same
+# command: a later `npm install --no-save` in .tools would remove what an earlier one added.
+if [ ! -x .tools/node_modules/.bin/wasm-opt ] || [ ! -x .tools/node_modules/.bin/lighthouse ]; then
+  say "installing wasm-opt (npm binaryen) for release builds, and lighthouse for the bench"
   mkdir -p .tools
-  npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save binaryen@132.0.0 >/dev/null
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save \
+    binaryen@132.0.0 lighthouse@12.2.3 >/dev/null
 fi
 
 # -- Python: aiosmtpd, the local SMTP server that receives mail in development and in tests ----

@@ -14,7 +14,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 mkdir -p target && log=target/test-output.log && : >"$log"
 
 step "build the console (server and wasm)"
-cargo leptos build
+./scripts/build-console.sh
 
 step "start a throwaway PostgreSQL 15"
 source scripts/throwaway-postgres.sh

@@ -12,28 +12,13 @@ pub mod routes;
 
 use components::layout::{Auth, ConsoleLayout, RegionState};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
-use routes::{
-    admin::{outbox::OutboxPage, tenants::TenantsPage},
-    audit::trail::AuditPage,
-    home::HomePage,
-    hss::login_audit::LoginAuditPage,
-    hss::server_detail::ServerDetailPage,
-    hss::two_factor::TwoFactorPage,
-    iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage},
-    not_found::NotFound,
-    portal::{account::AccountPage, history::SignInHistoryPage, methods::SignInMethodsPage},
-    signin::SignInPage,
-    smn::topics::TopicsPage,
-    smn::{
-        links::{ConfirmPage, UnsubscribePage},
-        topic_detail::TopicDetailPage,
-    },
-};
+use leptos_router::Lazy;
+use routes::{lazy::*, not_found::NotFound, signin::SignInPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -43,6 +28,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // The CSS by its hashed name in release builds, where the browser keeps it a year.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -67,30 +54,29 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/hostguard.css" />
         <Title formatter=|text: String| {
             if text.is_empty() { "HostGuard".to_owned() } else { format!("{text} · HostGuard") }
         } />
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
-                <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
-                <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
+                <Route path=path!("/smn/confirm") view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/smn/unsubscribe") view={Lazy::<UnsubscribeRoute>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=HomePage ssr=SsrMode::Async />
-                    <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
-                    <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("hss/login-audit") view=LoginAuditPage ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
-                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("iam/access-keys") view=AccessKeysPage ssr=SsrMode::Async />
-                    <Route path=path!("iam/server-accounts") view=ServerAccountsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async />
-                    <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("portal/methods") view=SignInMethodsPage ssr=SsrMode::Async />
-                    <Route path=path!("portal/history") view=SignInHistoryPage ssr=SsrMode::Async />
+                    <Route path=path!("") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("hss/two-factor") view={Lazy::<TwoFactorRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("hss/servers/:id") view={Lazy::<ServerDetailRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("hss/login-audit") view={Lazy::<LoginAuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("smn/topics") view={Lazy::<TopicsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("smn/topics/:id") view={Lazy::<TopicDetailRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/outbox") view={Lazy::<OutboxRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("iam/access-keys") view={Lazy::<AccessKeysRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("iam/server-accounts") view={Lazy::<ServerAccountsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/tenants") view={Lazy::<TenantsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("portal") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("portal/methods") view={Lazy::<SignInMethodsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("portal/history") view={Lazy::<SignInHistoryRoute>::new()} ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

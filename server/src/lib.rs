@@ -21,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretBox};
 use session_store::DbSessionStore;
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, SessionManagerLayer};
 
 pub use telemetry::init_tracing;
@@ -97,6 +98,7 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         move || provide_context(ctx.clone())
     };
     let db = ctx.db.clone();
+    let hashed = leptos_options.hash_files;
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
@@ -112,6 +114,11 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| serve::body_limit(limits.max_body_bytes, req, next)))
         .layer(axum::middleware::from_fn(move |req, next| serve::request_timeout(limits.request_timeout, req, next)))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(move |req, next| serve::cache_control(hashed, req, next)))
+        // Pages and server-function answers are compressed as they go out; the static files
+        // are precompressed at build time (`cargo leptos build --release --precompress`) and
+        // served as such, which this layer leaves alone.
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(telemetry::propagate_request_id())
         .layer(telemetry::trace_layer())
         .layer(telemetry::set_request_id())

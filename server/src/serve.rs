@@ -138,6 +138,37 @@ pub fn too_large(path: &str, limit: usize) -> Response {
     )
 }
 
+/// Middleware: how long browsers may keep a response. The wasm, JS and CSS under `/pkg/` carry
+/// their content's hash in their names when `hashed` (release builds), so they never change
+/// and are kept for a year; unhashed (debug) they are revalidated each time. Pages are always
+/// revalidated, other static files kept a day. Answers that set their own policy keep it.
+pub async fn cache_control(hashed: bool, request: Request, next: Next) -> Response {
+    let static_pkg = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if response.headers().contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let policy = if !response.status().is_success() && response.status() != StatusCode::NOT_MODIFIED {
+        "no-store"
+    } else if static_pkg && hashed {
+        "public, max-age=31536000, immutable"
+    } else if static_pkg || html {
+        "no-cache"
+    } else if response.headers().contains_key(header::LAST_MODIFIED) {
+        // Other files from the site's assets (the icon).
+        "public, max-age=86400"
+    } else {
+        return response;
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(policy));
+    response
+}
+
 /// `{error_code, error_msg}` on the agent and HSS-compatible APIs, plain text elsewhere.
 fn error_response(path: &str, status: StatusCode, what: &str, message: String) -> Response {
     let code = if path.starts_with("/agent/") {
@@ -171,6 +202,63 @@ mod tests {
         let res = router.oneshot(axum::http::Request::builder().uri(path).body(Body::empty()).unwrap()).await.unwrap();
         let status = res.status();
         (status, String::from_utf8(to_bytes(res.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap())
+    }
+
+    /// The console's static files as cargo-leptos leaves them (a hashed name, precompressed),
+    /// served as the console serves them, behind [`cache_control`] and the compression layer.
+    fn site(hashed: bool) -> (tempfile::TempDir, Router) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/hostguard.abc123.wasm"), vec![7u8; 4096]).unwrap();
+        std::fs::write(dir.path().join("pkg/hostguard.abc123.wasm.br"), b"brotli bytes").unwrap();
+        let page = || async { axum::response::Html("<!DOCTYPE html><p>hello</p>".repeat(100)) };
+        let router = Router::new()
+            .route("/signin", get(page))
+            .fallback_service(tower_http::services::ServeDir::new(dir.path()).precompressed_br())
+            .layer(axum::middleware::from_fn(move |req, next| cache_control(hashed, req, next)))
+            .layer(tower_http::compression::CompressionLayer::new().br(true).gzip(true));
+        (dir, router)
+    }
+
+    async fn fetch(router: Router, path: &str, encoding: &str) -> Response {
+        let req = axum::http::Request::builder().uri(path).header(header::ACCEPT_ENCODING, encoding);
+        router.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    fn headers_of(res: &Response) -> (String, String) {
+        let get = |h| res.headers().get(h).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        (get(header::CONTENT_ENCODING), get(header::CACHE_CONTROL))
+    }
+
+    #[tokio::test]
+    async fn hashed_static_files_go_precompressed_and_are_kept_a_year() {
+        let (_dir, router) = site(true);
+        let res = fetch(router.clone(), "/pkg/hostguard.abc123.wasm", "gzip, deflate, br").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(headers_of(&res), ("br".into(), "public, max-age=31536000, immutable".into()));
+        let body = to_bytes(res.into_body(), 1 << 16).await.unwrap();
+        assert_eq!(&body[..], b"brotli bytes", "the precompressed file, not a compression on the fly");
+        // A client that takes no brotli gets the file as it is (no gzip file was made here).
+        let res = fetch(router.clone(), "/pkg/hostguard.abc123.wasm", "identity").await;
+        assert_eq!(headers_of(&res), (String::new(), "public, max-age=31536000, immutable".into()));
+        assert_eq!(to_bytes(res.into_body(), 1 << 16).await.unwrap().len(), 4096);
+        // A missing file is not cached, so it is fetched again once it exists.
+        let res = fetch(router, "/pkg/hostguard.def456.wasm", "br").await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(headers_of(&res).1, "no-store");
+    }
+
+    #[tokio::test]
+    async fn unhashed_static_files_and_pages_are_revalidated_and_pages_compressed() {
+        let (_dir, router) = site(false);
+        let res = fetch(router.clone(), "/pkg/hostguard.abc123.wasm", "br").await;
+        assert_eq!(headers_of(&res).1, "no-cache", "a debug build's files keep their names when they change");
+        let res = fetch(router.clone(), "/signin", "gzip").await;
+        assert_eq!(headers_of(&res), ("gzip".into(), "no-cache".into()));
+        let zipped = to_bytes(res.into_body(), 1 << 16).await.unwrap().len();
+        let res = fetch(router, "/signin", "identity").await;
+        let plain = to_bytes(res.into_body(), 1 << 16).await.unwrap().len();
+        assert!(zipped * 5 < plain, "the page is compressed: {zipped} bytes for {plain}");
     }
 
     #[tokio::test]

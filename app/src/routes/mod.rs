@@ -9,3 +9,4 @@ pub mod not_found;
 pub mod portal;
 pub mod signin;
 pub mod smn;
+pub mod lazy;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the console (server and wasm) with cargo-leptos. `--release`: optimised (opt-level z,
+# whole-program LTO, each page in its own lazily loaded wasm chunk,
+# wasm-opt), with the wasm, JS and CSS precompressed (brotli and gzip) for the server to send
+# as they are. Used by run.sh, test.sh and the web bench, so all of them build the same thing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"   # wasm-opt
+if [ "${1:-}" = "--release" ]; then
+  cargo leptos build --release --precompress --split
+else
+  cargo leptos build
+fi
