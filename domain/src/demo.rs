@@ -151,7 +151,6 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     os_name: Set(os_name.into()),
                     region: Set(REGIONS[(i as usize) % 2].0.into()),
                     protection_enabled: Set(i % 7 != 6),
-                    agent_status: Set(if online { "online" } else { "offline" }.into()),
                     last_seen_at: Set(Some(now - chrono::Duration::minutes(if online { 0 } else { 90 + i as i64 }))),
                     created_at: Set(now),
                     openssh_version: Set((!windows).then(|| openssh.to_owned())),

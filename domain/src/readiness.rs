@@ -9,6 +9,8 @@ pub struct Facts {
     pub linux: bool,
     pub protection_enabled: bool,
     pub agent_online: bool,
+    /// Why the server's last 2FA change failed, until a later one is applied.
+    pub last_apply_failure: Option<String>,
     pub sshd_use_pam: Option<bool>,
     pub sshd_kbd_interactive: Option<bool>,
     pub sshd_permit_empty_passwords: Option<bool>,
@@ -85,6 +87,13 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             format!(
                 "{name}: the agent is offline. Start the HostGuard agent on the server and wait until it shows Online."
             ),
+        );
+    }
+    if let Some(reason) = &f.last_apply_failure {
+        add(
+            "last_apply_failed",
+            Severity::Blocker,
+            format!("{name}: the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."),
         );
     }
     if f.linux {

@@ -395,10 +395,8 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         let (id1, id2) = (row.id.clone(), row.id.clone());
         let name = row.name.clone();
         let state_is = |st: TwoFactorState| s.status.state() == st;
-        let moving = matches!(
-            s.status,
-            TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } if seconds_left > 0
-        );
+        // Waiting for the delay or for an offline agent: either can be canceled.
+        let moving = matches!(s.status, TwoFactorStatus::Enabling { .. } | TwoFactorStatus::Disabling { .. });
         view! {
             <div class="row-actions">
                 {(state_is(TwoFactorState::Disabled) || state_is(TwoFactorState::Failed))
