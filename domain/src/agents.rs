@@ -43,11 +43,7 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{
-        agent_install_token,
-        server,
-        topic, two_factor_config as config,
-    },
+    entities::{agent_install_token, server, topic, two_factor_config as config},
     error::{DomainError, DomainResult, FieldError},
     rollout::Ack,
     tokens,

@@ -93,7 +93,9 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         add(
             "last_apply_failed",
             Severity::Blocker,
-            format!("{name}: the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."),
+            format!(
+                "{name}: the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
+            ),
         );
     }
     if f.linux {

@@ -14,7 +14,8 @@ const DEADLINE_REASON: &str = "the agent did not acknowledge within";
 
 /// Why a handed-over revision failed when its agent stayed silent.
 pub fn deadline_reason(deadline: Duration) -> String {
-    format!("{DEADLINE_REASON} {} minutes; it may be offline", deadline.num_minutes().max(1))
+    let minutes = deadline.num_minutes().max(1);
+    format!("{DEADLINE_REASON} {minutes} minute{}; it may be offline", if minutes == 1 { "" } else { "s" })
 }
 
 /// True for a failure that only says the agent was silent; the agent may still have applied it.

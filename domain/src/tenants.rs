@@ -49,8 +49,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TenantSummary>
         q.into_tuple::<(Uuid, i64)>().all(&ctx.db)
     };
     let all: HashMap<Uuid, u64> = count_servers(None).await?.into_iter().map(|(t, n)| (t, n as u64)).collect();
-    let online: HashMap<Uuid, u64> =
-        count_servers(Some(true)).await?.into_iter().map(|(t, n)| (t, n as u64)).collect();
+    let online: HashMap<Uuid, u64> = count_servers(Some(true)).await?.into_iter().map(|(t, n)| (t, n as u64)).collect();
 
     let mut by_role: HashMap<(Uuid, String), u64> = HashMap::new();
     for (t, role, n) in users {

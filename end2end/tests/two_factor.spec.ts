@@ -92,7 +92,7 @@ test("a blocked server shows its reason and is not changed", async ({ page }) =>
   await expect(dialog.locator(".readiness .blocker")).toContainText("acme-app-11");
   await expect(dialog.locator(".readiness .blocker")).toContainText("UsePAM");
   await dialog.getByRole("button", { name: "OK" }).click();
-  await expect(dialog.getByRole("status")).toContainText("0 server(s) changed.");
+  await expect(dialog.getByRole("status")).toContainText("0 servers changed.");
   await expect(dialog.getByRole("status")).toContainText("UsePAM");
   await dialog.getByRole("button", { name: "Close" }).click();
   await expect(row(page, "acme-app-11")).toContainText("Disabled");

@@ -3,18 +3,19 @@
 
 mod access_keys;
 mod error;
-pub mod logins;
 mod factors;
+pub mod logins;
 pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
-pub use error::{AppError, FieldError};
-pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use error::{field_label, AppError, FieldError};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods, SignInRow,
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
+    SignInRow,
 };
+pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
 use serde::{Deserialize, Serialize};
 
 pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};

@@ -237,10 +237,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     let found = select.order_by_asc(server::Column::Id).offset(q.offset).limit(q.limit).all(&read).await?;
     let topics = load_topics(&read, Effective::topic_ids(found.iter().filter_map(|(_, c)| c.as_ref()))).await?;
     read.commit().await?;
-    let items = found
-        .into_iter()
-        .map(|(server, config)| Row::new(server, config, &topics, now))
-        .collect();
+    let items = found.into_iter().map(|(server, config)| Row::new(server, config, &topics, now)).collect();
     Ok(Page { items, total })
 }
 

@@ -444,7 +444,9 @@ async fn servers_of(app: &TestApp, project: &str) -> Vec<domain::entities::serve
 }
 
 fn ready(s: &domain::entities::server::Model) -> bool {
-    domain::servers::readiness(s, chrono::Utc::now(), None).iter().all(|f| f.severity != domain::readiness::Severity::Blocker)
+    domain::servers::readiness(s, chrono::Utc::now(), None)
+        .iter()
+        .all(|f| f.severity != domain::readiness::Severity::Blocker)
 }
 
 fn hosts_req<'a>(app: &TestApp, key: &'a Key, query: Vec<(&'a str, String)>) -> Req<'a> {

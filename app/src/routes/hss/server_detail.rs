@@ -6,9 +6,9 @@ use crate::{
     components::status::{Badge, FormResult, Loaded, PageHeader},
     functions::{
         agents::CreateReinstallCommand,
-        two_factor::CancelTwoFactor,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
         servers::get_server,
+        two_factor::CancelTwoFactor,
     },
     models::{AppError, ChangeResult, LoginAuditQuery, LoginSettingsView, ReadinessItem},
     routes::hss::login_audit::{server_audit_href, LoginTable},
