@@ -7,8 +7,8 @@ pub use proto::agent::{
     AckRequest, AckResponse, ApiError as ErrorBody, Assignment, Facts, HeartbeatRequest, RegisterRequest,
     RegisterResponse, SelinuxMode, SshdMatchOverride,
 };
-use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport};
 pub use proto::Method;
+use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport};
 
 /// How long a login waits for the console before the server's fail mode decides.
 pub const LOGIN_CALL_TIMEOUT: Duration = Duration::from_secs(10);

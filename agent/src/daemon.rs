@@ -13,8 +13,8 @@ use crate::apply::{Applier, ApplyError, Reload};
 use crate::cli::Options;
 use crate::facts;
 use crate::login::{LoginService, LoginStore};
-use crate::state::{self, AgentState};
 use std::sync::Arc;
+use crate::state::{self, AgentState};
 
 const FACTS_EVERY: Duration = Duration::from_secs(600);
 const BACKOFF_START: Duration = Duration::from_secs(1);

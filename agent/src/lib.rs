@@ -7,8 +7,8 @@ pub mod apply;
 pub mod cli;
 mod daemon;
 pub mod facts;
-pub mod files;
 pub mod login;
+pub mod files;
 pub mod sshd;
 pub mod state;
 

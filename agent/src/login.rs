@@ -231,8 +231,7 @@ impl LoginService {
             reply = match self.client.login_answer(reply.login_id, &answer).await {
                 Ok(r) => r,
                 Err(e) if refused(&e) => {
-                    return send(&mut write, &Step::deny(format!("HostGuard: the console refused the answer ({e}).")))
-                        .await
+                    return send(&mut write, &Step::deny(format!("HostGuard: the console refused the answer ({e})."))).await
                 }
                 Err(e) => return self.offline(&start, e, &mut reader, &mut write).await,
             };
@@ -284,9 +283,8 @@ impl LoginService {
         }
         send(
             write,
-            &Step::prompt("Break-glass code: ", false).with_info(
-                "HostGuard cannot reach its console. Enter one of this server's break-glass codes, or try again later.",
-            ),
+            &Step::prompt("Break-glass code: ", false)
+                .with_info("HostGuard cannot reach its console. Enter one of this server's break-glass codes, or try again later."),
         )
         .await?;
         let Some(ModuleRequest::Answer { answer }) = read_request(reader, ANSWER_TIMEOUT).await? else {
@@ -301,11 +299,7 @@ impl LoginService {
                 // Written down before the login gets in, so a crash cannot make it reusable.
                 if let Err(e) = self.store.mark_break_glass_used(code.id) {
                     tracing::error!("cannot record the break-glass code as used: {e}");
-                    return send(
-                        write,
-                        &Step::deny("HostGuard: the break-glass code could not be recorded; login refused."),
-                    )
-                    .await;
+                    return send(write, &Step::deny("HostGuard: the break-glass code could not be recorded; login refused.")).await;
                 }
                 drop(_guard);
                 self.record(record(LoginResult::Allowed, "break_glass", Some(code.id))).await;
@@ -480,10 +474,7 @@ mod tests {
     #[test]
     fn break_glass_codes_are_hashed_as_the_console_hashes_them() {
         // The console keeps SHA-256 (hex) of the code in upper case without separators.
-        assert_eq!(
-            sha256_hex(&normalize_break_glass("a-b c")),
-            "b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78"
-        );
+        assert_eq!(sha256_hex(&normalize_break_glass("a-b c")), "b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78");
     }
 
     #[test]

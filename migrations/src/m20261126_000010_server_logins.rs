@@ -40,10 +40,7 @@ impl MigrationTrait for Migration {
         for (name, cols) in [
             ("idx_server_logins_tenant", vec![ServerLogins::TenantId, ServerLogins::CreatedAt]),
             ("idx_server_logins_server", vec![ServerLogins::ServerId, ServerLogins::CreatedAt]),
-            (
-                "idx_server_logins_account",
-                vec![ServerLogins::ServerId, ServerLogins::Account, ServerLogins::CodeSentAt],
-            ),
+            ("idx_server_logins_account", vec![ServerLogins::ServerId, ServerLogins::Account, ServerLogins::CodeSentAt]),
             ("idx_server_logins_source", vec![ServerLogins::SourceBlock, ServerLogins::CodeSentAt]),
         ] {
             let mut idx = Index::create();

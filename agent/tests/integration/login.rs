@@ -32,23 +32,27 @@ struct Rig {
 async fn rig(policy: LoginPolicy, answer: Answer) -> Rig {
     let answer = Arc::new(Mutex::new(answer));
     let a = Arc::clone(&answer);
-    let app = Router::new().route("/agent/v1/login-policy", get(move || async move { Json(policy.clone()) })).route(
-        "/agent/v1/logins",
-        post(move || {
-            let a = a.lock().unwrap().clone();
-            async move {
-                match a {
-                    Answer::Status(s) => {
-                        (StatusCode::from_u16(s).unwrap(), r#"{"error_code":"X","error_msg":"told to"}"#.to_owned())
-                    }
-                    Answer::Garbage => (StatusCode::OK, r#"{"login_id":"nope"}"#.to_owned()),
-                    Answer::Step(step) => {
-                        (StatusCode::OK, serde_json::json!({"login_id": Uuid::new_v4(), "step": step}).to_string())
+    let app = Router::new()
+        .route("/agent/v1/login-policy", get(move || async move { Json(policy.clone()) }))
+        .route(
+            "/agent/v1/logins",
+            post(move || {
+                let a = a.lock().unwrap().clone();
+                async move {
+                    match a {
+                        Answer::Status(s) => (
+                            StatusCode::from_u16(s).unwrap(),
+                            r#"{"error_code":"X","error_msg":"told to"}"#.to_owned(),
+                        ),
+                        Answer::Garbage => (StatusCode::OK, r#"{"login_id":"nope"}"#.to_owned()),
+                        Answer::Step(step) => (
+                            StatusCode::OK,
+                            serde_json::json!({"login_id": Uuid::new_v4(), "step": step}).to_string(),
+                        ),
                     }
                 }
-            }
-        }),
-    );
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -3,19 +3,18 @@
 
 mod access_keys;
 mod error;
-mod factors;
 pub mod logins;
+mod factors;
 pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
-pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
-    SignInRow,
-};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use factors::{
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods, SignInRow,
+};
 use serde::{Deserialize, Serialize};
 
 pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};
