@@ -249,6 +249,14 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_last_change_blocks_with_its_reason() {
+        let f = Facts { last_apply_failure: Some("sshd -t failed: bad option".into()), ..ready_linux() };
+        let found = check(&f);
+        assert_eq!(rules(&f, Severity::Blocker), vec!["last_apply_failed"]);
+        assert!(found[0].message.starts_with("web-01: the last 2FA change failed: sshd -t failed: bad option."));
+    }
+
+    #[test]
     fn hard_blockers_name_the_server_and_the_fix() {
         let f = Facts {
             protection_enabled: false,
