@@ -62,7 +62,7 @@ impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
     /// Whether the agent was heard from within `agents::OFFLINE_AFTER_SECS` of `now`: the one
-    /// rule for the Online/Offline the console shows, filters and counts (see `online_since`).
+    /// rule for the Online/Offline the console shows, filters and counts (`agent_online_condition`).
     pub fn agent_online(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.last_seen_at.is_some_and(|seen| seen >= online_cutoff(now))
     }

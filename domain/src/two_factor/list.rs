@@ -51,7 +51,8 @@ pub struct Row {
     pub effective: Effective,
     /// Heard from within the last 3 minutes (`server::Model::agent_online`).
     pub agent_online: bool,
-    /// What stands in the way of 2FA, a failed last change included until a later one applies.
+    /// What stands in the way of 2FA, including the failure while the last change stands failed
+    /// (a retry or a new save replaces it).
     pub readiness: Vec<crate::readiness::Finding>,
 }
 

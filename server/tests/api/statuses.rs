@@ -35,8 +35,12 @@ async fn world(backend: Backend) -> World {
         ids[i] = row.id.clone().unwrap();
     }
     app.insert_servers(rows).await;
-    let caller =
-        domain::Caller { user_id: login.id, role: domain::Role::TenantAdmin, tenant_id: Some(tenant.id), email: login.email };
+    let caller = domain::Caller {
+        user_id: login.id,
+        role: domain::Role::TenantAdmin,
+        tenant_id: Some(tenant.id),
+        email: login.email,
+    };
     World { app, tenant, admin, caller, ids }
 }
 
@@ -213,10 +217,8 @@ async fn a_cancel_racing_the_agents_report_ends_with_what_the_host_runs(backend:
         w.hand_over().await;
         let revision = domain::agents::assignment(&w.app.ctx, id, 0).await.unwrap().expect("handed over").revision;
         let form = [("server_ids[]", sid.as_str())];
-        let (canceled, acked) = tokio::join!(
-            w.app.call("two-factor/cancel", &form, Some(&w.admin)),
-            w.ack(id, revision, Ok(()))
-        );
+        let (canceled, acked) =
+            tokio::join!(w.app.call("two-factor/cancel", &form, Some(&w.admin)), w.ack(id, revision, Ok(())));
         assert_eq!(canceled.status(), 200);
         let canceled: Value = canceled.json().await.unwrap();
         assert!(acked, "the host applied it, so its report counts, canceled or not (round {round})");

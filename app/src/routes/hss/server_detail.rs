@@ -140,7 +140,16 @@ fn Readiness(items: Vec<ReadinessItem>) -> impl IntoView {
         return view! { <p class="readiness-ok">"Ready: nothing stands in the way of two-factor authentication."</p> }
             .into_any();
     }
+    let ready = !items.iter().any(|f| f.blocker);
     view! {
+        {ready
+            .then(|| {
+                view! {
+                    <p class="readiness-ok">
+                        "Ready: nothing blocks two-factor authentication. Read the warnings before you enable it."
+                    </p>
+                }
+            })}
         <ul class="readiness">
             {items
                 .into_iter()
