@@ -114,8 +114,30 @@ impl Applier {
         self.root.join(rel)
     }
 
-    /// Applies `rev`: back up, write, `sshd -t`, and restore on any failure.
+    /// Applies `rev`: back up, write, `sshd -t`, and restore on any failure. The reason of a
+    /// failure names files as the host knows them (`/etc/ssh/sshd_config`), not under a sandbox
+    /// root: it is shown to the tenant's admins, who know no `--root`.
     pub fn apply(&self, rev: &Assignment) -> Result<(), ApplyError> {
+        self.apply_files(rev).map_err(|e| match e {
+            ApplyError::Refused(reason) => ApplyError::Refused(self.host_paths(&reason)),
+            ApplyError::RolledBack { reason, restore_error } => ApplyError::RolledBack {
+                reason: self.host_paths(&reason),
+                restore_error: restore_error.map(|e| self.host_paths(&e)),
+            },
+        })
+    }
+
+    /// `text` with every path under the agent's root written as the host's own path.
+    fn host_paths(&self, text: &str) -> String {
+        let root = self.root.to_string_lossy();
+        let root = root.trim_end_matches('/');
+        if root.is_empty() {
+            return text.to_owned();
+        }
+        text.replace(&format!("{root}/"), "/")
+    }
+
+    fn apply_files(&self, rev: &Assignment) -> Result<(), ApplyError> {
         let targets = self.plan(rev).map_err(ApplyError::Refused)?;
         let snapshot =
             self.snapshot().map_err(|e| ApplyError::Refused(format!("cannot read the current files: {e}")))?;

@@ -295,7 +295,6 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
             os_name: Set(os_name.into()),
             region: Set(regions[i % regions.len()].0.into()),
             protection_enabled: Set(true),
-            agent_status: Set("online".into()),
             last_seen_at: Set(Some(now)),
             created_at: Set(now),
             openssh_version: Set(openssh.map(str::to_owned)),

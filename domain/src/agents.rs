@@ -43,11 +43,7 @@ use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
     ctx::Ctx,
-    entities::{
-        agent_install_token,
-        server::{self, AgentStatus},
-        topic, two_factor_config as config,
-    },
+    entities::{agent_install_token, server, topic, two_factor_config as config},
     error::{DomainError, DomainResult, FieldError},
     rollout::Ack,
     tokens,
@@ -382,7 +378,6 @@ impl Check for Facts {
         m.sshd_drop_in = Set(self.sshd_drop_in.as_ref().and_then(|d| serde_json::to_string(d).ok()));
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
-        m.agent_status = Set(AgentStatus::Online.as_str().into());
         m.last_seen_at = Set(Some(now));
     }
 }
@@ -608,26 +603,11 @@ pub async fn report_facts(ctx: &Ctx, s: &server::Model, facts: &Facts) -> Domain
 
 pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
     server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Online))
         .col_expr(server::Column::LastSeenAt, Expr::value(ctx.clock.now()))
         .filter(server::Column::Id.eq(s.id))
         .exec(&ctx.db)
         .await?;
     Ok(())
-}
-
-/// Agents silent for `OFFLINE_AFTER_SECS` are offline. Servers without an agent credential
-/// (demo data) keep the status they have.
-pub async fn mark_silent_offline(ctx: &Ctx) -> DomainResult<u64> {
-    let before = ctx.clock.now() - chrono::Duration::seconds(OFFLINE_AFTER_SECS);
-    let res = server::Entity::update_many()
-        .col_expr(server::Column::AgentStatus, Expr::value(AgentStatus::Offline))
-        .filter(server::Column::AgentStatus.eq(AgentStatus::Online))
-        .filter(server::Column::AgentCredentialHash.is_not_null())
-        .filter(server::Column::LastSeenAt.lt(before))
-        .exec(&ctx.db)
-        .await?;
-    Ok(res.rows_affected)
 }
 
 /// The revision handed to this server's agent, if it is newer than `after`.
@@ -707,6 +687,11 @@ pub async fn acknowledge(
     }
     crate::two_factor::store(&txn, s.id, s.tenant_id, &r, now).await?;
     let enabled = c.enabled;
+    let late_after = if config::PhaseName::parse(&c.phase) == Some(config::PhaseName::Canceled) {
+        "a cancel"
+    } else {
+        "the deadline had marked it failed"
+    };
     audit::record(
         &txn,
         now,
@@ -717,7 +702,7 @@ pub async fn acknowledge(
             target: s.name.clone(),
             detail: match outcome {
                 Ok(()) if ack == Ack::AppliedLate => format!(
-                    "revision {revision}: 2FA {}, acknowledged after the deadline had marked it failed",
+                    "revision {revision}: 2FA {}, acknowledged after {late_after}",
                     if enabled { "on" } else { "off" }
                 ),
                 Ok(()) => format!("revision {revision}: 2FA {}", if enabled { "on" } else { "off" }),

@@ -9,6 +9,8 @@ pub struct Facts {
     pub linux: bool,
     pub protection_enabled: bool,
     pub agent_online: bool,
+    /// Why the server's last 2FA change failed, until a later one is applied.
+    pub last_apply_failure: Option<String>,
     pub sshd_use_pam: Option<bool>,
     pub sshd_kbd_interactive: Option<bool>,
     pub sshd_permit_empty_passwords: Option<bool>,
@@ -84,6 +86,15 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             Severity::Blocker,
             format!(
                 "{name}: the agent is offline. Start the HostGuard agent on the server and wait until it shows Online."
+            ),
+        );
+    }
+    if let Some(reason) = &f.last_apply_failure {
+        add(
+            "last_apply_failed",
+            Severity::Blocker,
+            format!(
+                "{name}: the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
             ),
         );
     }
@@ -235,6 +246,14 @@ mod tests {
     #[test]
     fn a_ready_linux_server_has_no_findings() {
         assert!(check(&ready_linux()).is_empty());
+    }
+
+    #[test]
+    fn a_failed_last_change_blocks_with_its_reason() {
+        let f = Facts { last_apply_failure: Some("sshd -t failed: bad option".into()), ..ready_linux() };
+        let found = check(&f);
+        assert_eq!(rules(&f, Severity::Blocker), vec!["last_apply_failed"]);
+        assert!(found[0].message.starts_with("web-01: the last 2FA change failed: sshd -t failed: bad option."));
     }
 
     #[test]

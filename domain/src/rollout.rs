@@ -14,7 +14,8 @@ const DEADLINE_REASON: &str = "the agent did not acknowledge within";
 
 /// Why a handed-over revision failed when its agent stayed silent.
 pub fn deadline_reason(deadline: Duration) -> String {
-    format!("{DEADLINE_REASON} {} minutes; it may be offline", deadline.num_minutes().max(1))
+    let minutes = deadline.num_minutes().max(1);
+    format!("{DEADLINE_REASON} {minutes} minute{}; it may be offline", if minutes == 1 { "" } else { "s" })
 }
 
 /// True for a failure that only says the agent was silent; the agent may still have applied it.
@@ -103,10 +104,12 @@ impl ServerRollout {
         number
     }
 
-    /// Cancels a change that is still waiting for its apply delay.
+    /// Cancels a change still waiting: for its apply delay, or for its agent to take it (an
+    /// offline agent). What the agent has stays in force; should it still apply the canceled
+    /// revision, its acknowledgement counts (`ack`), since the host then runs it.
     pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), RolloutError> {
         match &mut self.latest {
-            Some(r) if matches!(r.phase, Phase::Scheduled { .. }) => {
+            Some(r) if matches!(r.phase, Phase::Scheduled { .. } | Phase::Delivering { .. }) => {
                 r.phase = Phase::Canceled { at: now };
                 Ok(())
             }
@@ -134,10 +137,12 @@ impl ServerRollout {
     pub fn ack(&mut self, revision: i64, outcome: Result<(), String>, now: DateTime<Utc>) -> Ack {
         let Some(r) = self.latest.as_mut().filter(|r| r.number == revision) else { return Ack::Stale };
         // A late "applied" still tells the truth about the host: what it runs now is this
-        // revision, whatever the deadline said. A late failure adds nothing.
+        // revision, whatever the deadline or a cancel while it was on its way said. A late
+        // failure adds nothing.
         let late = match &r.phase {
             Phase::Delivering { .. } => false,
             Phase::Failed { reason, .. } if is_deadline_failure(reason) && outcome.is_ok() => true,
+            Phase::Canceled { .. } if outcome.is_ok() => true,
             _ => return Ack::Stale,
         };
         match outcome {
@@ -273,12 +278,27 @@ mod tests {
     }
 
     #[test]
-    fn once_handed_over_a_change_cannot_be_canceled() {
+    fn a_change_waiting_for_its_agent_can_be_canceled_and_the_host_still_decides() {
         let c = clock();
         let mut r = ServerRollout::default();
-        r.save(on(), c.now(), Duration::zero());
+        let n = r.save(on(), c.now(), Duration::zero());
         assert!(r.hand_over(c.now()));
-        assert_eq!(r.cancel(c.now()), Err(RolloutError::NothingToCancel));
+        assert_eq!(r.status(c.now()), Status::Enabling { seconds_left: 0 }, "waiting for the agent");
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.status(c.now()), Status::Disabled);
+        assert!(r.pending().is_none());
+        // The agent had taken it before the cancel and applied it: the host runs it, so it counts.
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::AppliedLate);
+        assert_eq!(r.status(c.now()), Status::Enabled);
+        assert_eq!(r.cancel(c.now()), Err(RolloutError::NothingToCancel), "applied: nothing left to cancel");
+
+        // A failure reported for a canceled revision changes nothing.
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.ack(n, Err("sshd -t failed".into()), c.now()), Ack::Stale);
+        assert_eq!(r.status(c.now()), Status::Disabled);
     }
 
     #[test]

@@ -48,14 +48,20 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<server::M
         .ok_or(DomainError::NotFound("server"))
 }
 
-/// The 2FA readiness of a server, from the facts its agent last reported.
-pub fn readiness(s: &server::Model) -> Vec<crate::readiness::Finding> {
+/// The 2FA readiness of a server at `now`, from the facts its agent last reported and, while
+/// its last 2FA change stands failed, that failure (`last_apply_failure`).
+pub fn readiness(
+    s: &server::Model,
+    now: chrono::DateTime<chrono::Utc>,
+    last_apply_failure: Option<&str>,
+) -> Vec<crate::readiness::Finding> {
     let list = |v: &str| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
     crate::readiness::check(&crate::readiness::Facts {
         server_name: s.name.clone(),
         linux: OsType::parse(&s.os_type) == Some(OsType::Linux),
         protection_enabled: s.protection_enabled,
-        agent_online: s.agent_online(),
+        agent_online: s.agent_online(now),
+        last_apply_failure: last_apply_failure.map(str::to_owned),
         sshd_use_pam: s.sshd_use_pam,
         sshd_kbd_interactive: s.sshd_kbd_interactive,
         sshd_permit_empty_passwords: s.sshd_permit_empty_passwords,
@@ -128,7 +134,6 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         os_name: Set(if linux { "Linux" } else { "Windows" }.into()),
         region: Set(new.region.clone()),
         protection_enabled: Set(false),
-        agent_status: Set(server::AgentStatus::Offline.as_str().into()),
         last_seen_at: Set(None),
         created_at: Set(now),
         openssh_version: Set(None),

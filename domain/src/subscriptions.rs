@@ -673,7 +673,15 @@ pub async fn deliver_to_topic(
         let m = messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url);
         outbox::enqueue(&txn, now, outbox::NewMessage { secrets: vec![unsubscribe], ..m }).await?;
     }
-    note(&txn, now, actor, &t, "topic.publish", format!("{} recipients", confirmed.len())).await?;
+    note(
+        &txn,
+        now,
+        actor,
+        &t,
+        "topic.publish",
+        format!("{} recipient{}", confirmed.len(), if confirmed.len() == 1 { "" } else { "s" }),
+    )
+    .await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(confirmed.len())

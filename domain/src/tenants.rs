@@ -4,7 +4,7 @@ use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{
-        server::{self, AgentStatus},
+        server::{self, agent_online_condition},
         tenant, user,
     },
     error::DomainResult,
@@ -36,16 +36,20 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TenantSummary>
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    let servers: Vec<(Uuid, String, i64)> = server::Entity::find()
-        .select_only()
-        .column(server::Column::TenantId)
-        .column(server::Column::AgentStatus)
-        .column_as(server::Column::Id.count(), "n")
-        .group_by(server::Column::TenantId)
-        .group_by(server::Column::AgentStatus)
-        .into_tuple()
-        .all(&ctx.db)
-        .await?;
+    // Online counts use the same rule as the status shown (heard from in the last 3 minutes).
+    let count_servers = |online: Option<bool>| {
+        let mut q = server::Entity::find()
+            .select_only()
+            .column(server::Column::TenantId)
+            .column_as(server::Column::Id.count(), "n")
+            .group_by(server::Column::TenantId);
+        if let Some(online) = online {
+            q = q.filter(agent_online_condition(online, ctx.clock.now()));
+        }
+        q.into_tuple::<(Uuid, i64)>().all(&ctx.db)
+    };
+    let all: HashMap<Uuid, u64> = count_servers(None).await?.into_iter().map(|(t, n)| (t, n as u64)).collect();
+    let online: HashMap<Uuid, u64> = count_servers(Some(true)).await?.into_iter().map(|(t, n)| (t, n as u64)).collect();
 
     let mut by_role: HashMap<(Uuid, String), u64> = HashMap::new();
     for (t, role, n) in users {
@@ -53,19 +57,14 @@ pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<TenantSummary>
             by_role.insert((t, role), n as u64);
         }
     }
-    let mut by_status: HashMap<(Uuid, String), u64> = HashMap::new();
-    for (t, status, n) in servers {
-        by_status.insert((t, status), n as u64);
-    }
     let get = |m: &HashMap<(Uuid, String), u64>, t: Uuid, k: &str| m.get(&(t, k.to_owned())).copied().unwrap_or(0);
     Ok(tenants
         .into_iter()
         .map(|t| TenantSummary {
             admins: get(&by_role, t.id, Role::TenantAdmin.as_str()),
             end_users: get(&by_role, t.id, Role::EndUser.as_str()),
-            servers: get(&by_status, t.id, AgentStatus::Online.as_str())
-                + get(&by_status, t.id, AgentStatus::Offline.as_str()),
-            servers_online: get(&by_status, t.id, AgentStatus::Online.as_str()),
+            servers: all.get(&t.id).copied().unwrap_or(0),
+            servers_online: online.get(&t.id).copied().unwrap_or(0),
             tenant: t,
         })
         .collect())

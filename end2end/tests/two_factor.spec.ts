@@ -69,7 +69,7 @@ test("enable 2FA on three servers with a confirmed topic and watch them turn Ena
   await expect(dialog.getByRole("note")).toContainText("after the apply delay");
   await dialog.getByRole("button", { name: "OK" }).click();
   await expect(dialog).toBeHidden();
-  await expect(page.getByRole("status")).toContainText("3 server(s) changed.");
+  await expect(page.getByRole("status")).toContainText("3 servers changed.");
 
   for (const name of ["e2e-lab-01", "e2e-lab-02", "e2e-lab-03"]) {
     await expect(row(page, name)).toContainText("Enabling…");
@@ -92,7 +92,7 @@ test("a blocked server shows its reason and is not changed", async ({ page }) =>
   await expect(dialog.locator(".readiness .blocker")).toContainText("acme-app-11");
   await expect(dialog.locator(".readiness .blocker")).toContainText("UsePAM");
   await dialog.getByRole("button", { name: "OK" }).click();
-  await expect(dialog.getByRole("status")).toContainText("0 server(s) changed.");
+  await expect(dialog.getByRole("status")).toContainText("0 servers changed.");
   await expect(dialog.getByRole("status")).toContainText("UsePAM");
   await dialog.getByRole("button", { name: "Close" }).click();
   await expect(row(page, "acme-app-11")).toContainText("Disabled");

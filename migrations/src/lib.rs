@@ -14,6 +14,7 @@ mod m20261125_000008_confirmation_sends;
 mod m20261126_000009_sshd_drop_in;
 mod m20261126_000010_server_logins;
 mod m20261126_000011_authenticators;
+mod m20261126_000012_agent_status_from_last_seen;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_sshd_drop_in::Migration),
             Box::new(m20261126_000010_server_logins::Migration),
             Box::new(m20261126_000011_authenticators::Migration),
+            Box::new(m20261126_000012_agent_status_from_last_seen::Migration),
         ]
     }
 }

@@ -47,9 +47,6 @@ pub fn spawn(ctx: Ctx, poll: Duration) {
                     Ok(n) => tracing::warn!(servers = n, "2FA revisions failed: no acknowledgement in time"),
                     Err(e) => tracing::warn!(error = %e, "cannot check acknowledgement deadlines"),
                 }
-                if let Err(e) = domain::agents::mark_silent_offline(&ctx).await {
-                    tracing::warn!(error = %e, "cannot mark silent agents offline");
-                }
             }
         }
     });

@@ -72,7 +72,6 @@ pub fn ready_servers(tenant_id: uuid::Uuid, prefix: &str, n: usize) -> Vec<domai
             os_name: Set("Debian 12".into()),
             region: Set("ap-southeast-1".into()),
             protection_enabled: Set(true),
-            agent_status: Set("online".into()),
             last_seen_at: Set(Some(now)),
             created_at: Set(now),
             sshd_use_pam: Set(Some(true)),

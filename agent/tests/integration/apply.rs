@@ -99,6 +99,27 @@ fn sshd_t_failure_rolls_everything_back() {
 }
 
 #[test]
+fn a_failure_names_the_hosts_files_not_the_sandbox_root() {
+    let sb = Sandbox::new();
+    let root = sb.root().to_string_lossy().trim_end_matches('/').to_owned();
+    // sshd's own words name the drop-in it refused, under the root it was given.
+    sb.write_sshd_config(&format!(
+        "{}Match User nobody\n    X11Forwarding no\nInclude {}\n",
+        sb.base_settings(),
+        sb.include_glob()
+    ));
+    let msg = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
+    assert!(msg.contains("/etc/ssh/sshd_config.d/50-hostguard.conf line"), "{msg}");
+    assert!(!msg.contains(&root), "{msg}");
+
+    // The agent's own words too.
+    sb.write_sshd_config(&sb.base_settings());
+    let msg = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err().to_string();
+    assert!(msg.contains("/etc/ssh/sshd_config has no `Include"), "{msg}");
+    assert!(!msg.contains(&root), "{msg}");
+}
+
+#[test]
 fn rollback_also_restores_a_previous_enabled_state() {
     let sb = Sandbox::new();
     let applier = sb.applier();

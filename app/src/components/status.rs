@@ -79,7 +79,7 @@ where
                     .map(|e| {
                         view! {
                             <li>
-                                <b>{e.field}</b>
+                                <b>{crate::models::field_label(&e.field)}</b>
                                 ": "
                                 {e.message}
                             </li>
@@ -96,6 +96,12 @@ where
         }
         .into_any(),
     }
+}
+
+/// "1 server", "2 servers": a count with its noun in the right number.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub fn status_badge(status: &str) -> impl IntoView {

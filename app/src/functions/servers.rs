@@ -4,15 +4,16 @@
 use crate::models::{AppError, Region, ServerRow};
 use leptos::prelude::*;
 
-/// What stands in the way of 2FA on a server: blockers first, then warnings.
+/// What stands in the way of 2FA on a server (`two_factor::Row::readiness`): blockers first,
+/// then warnings.
 #[cfg(feature = "ssr")]
-pub(crate) fn readiness_items(s: &domain::entities::server::Model) -> Vec<crate::models::ReadinessItem> {
-    let mut readiness: Vec<crate::models::ReadinessItem> = domain::servers::readiness(s)
-        .into_iter()
+pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Vec<crate::models::ReadinessItem> {
+    let mut readiness: Vec<crate::models::ReadinessItem> = findings
+        .iter()
         .map(|f| crate::models::ReadinessItem {
             rule: f.rule.to_owned(),
             blocker: f.severity == domain::readiness::Severity::Blocker,
-            message: f.message,
+            message: f.message.clone(),
         })
         .collect();
     readiness.sort_by_key(|f| !f.blocker);
@@ -20,29 +21,29 @@ pub(crate) fn readiness_items(s: &domain::entities::server::Model) -> Vec<crate:
 }
 
 #[cfg(feature = "ssr")]
-fn row(s: domain::entities::server::Model) -> ServerRow {
-    let readiness = readiness_items(&s);
-    let agent_online = s.agent_online();
+fn row(r: &domain::two_factor::Row) -> ServerRow {
+    let s = &r.server;
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
         .map(|(_, name)| name.to_string())
-        .unwrap_or(s.region);
+        .unwrap_or_else(|| s.region.clone());
     ServerRow {
         id: s.id.to_string(),
-        name: s.name,
-        ip: s.ip,
-        os_type: s.os_type,
-        os_name: s.os_name,
+        name: s.name.clone(),
+        ip: s.ip.clone(),
+        os_type: s.os_type.clone(),
+        os_name: s.os_name.clone(),
         region,
         protection_enabled: s.protection_enabled,
-        agent_online,
+        agent_online: r.agent_online,
         last_seen: s.last_seen_at.map(super::ssr::datetime),
-        readiness,
+        readiness: readiness_items(&r.readiness),
         ips: s.ips.split(',').map(str::trim).filter(|ip| !ip.is_empty()).map(str::to_owned).collect(),
-        agent_version: s.agent_version,
-        openssh_version: s.openssh_version,
+        agent_version: s.agent_version.clone(),
+        openssh_version: s.openssh_version.clone(),
         two_factor: None,
+        two_factor_cancelable: r.effective.pending.is_some(),
     }
 }
 
@@ -62,18 +63,21 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
         }
         Some(Method::Code) | None => "verification code".to_owned(),
     };
-    let two_factor = match r.status {
+    let in_force = &r.effective.in_force;
+    let two_factor = match &r.status {
         Status::Enabled => format!("Enabled ({how})"),
         Status::Disabled => "Disabled".to_owned(),
-        Status::Enabling { seconds_left } if seconds_left > 0 => {
+        Status::Enabling { seconds_left } if *seconds_left > 0 => {
             format!("Enabling… ({how}; applies in {seconds_left} s)")
         }
         Status::Enabling { .. } => format!("Enabling… ({how}; waiting for the agent)"),
-        Status::Disabling { seconds_left } if seconds_left > 0 => format!("Disabling… (applies in {seconds_left} s)"),
+        Status::Disabling { seconds_left } if *seconds_left > 0 => format!("Disabling… (applies in {seconds_left} s)"),
         Status::Disabling { .. } => "Disabling… (waiting for the agent)".to_owned(),
-        Status::Failed { reason } => format!("Failed: {reason}"),
+        // A failed change leaves what was in force; a failed first enable leaves 2FA off.
+        Status::Failed { reason } if in_force.on => format!("Failed: {reason}. Still in force: {how}."),
+        Status::Failed { reason } => format!("Failed: {reason}. 2FA is off on this server."),
     };
-    Ok(ServerRow { two_factor: Some(two_factor), ..row(r.server) })
+    Ok(ServerRow { two_factor: Some(two_factor), ..row(&r) })
 }
 
 #[server(prefix = "/api", endpoint = "regions")]

@@ -16,9 +16,9 @@ mod convert {
     }
 
     pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
-        let readiness = crate::functions::servers::readiness_items(&r.server);
+        let readiness = crate::functions::servers::readiness_items(&r.readiness);
         let shown = setting(r.effective.shown());
-        let agent_online = r.server.agent_online();
+        let agent_online = r.agent_online;
         TwoFactorRow {
             id: r.server.id.to_string(),
             name: r.server.name,
@@ -50,6 +50,7 @@ pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result
         status: Some(status),
         os_type: Some(os_type),
         method: Some(method),
+        agent: None,
         region: Some(region),
         sort: Some(sort),
         offset,
@@ -126,7 +127,7 @@ pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, Ap
     Ok(ChangeResult { changed: out.saved.len(), refused: convert::refused(out.refused) })
 }
 
-/// Cancels changes still waiting for the apply delay.
+/// Cancels changes still on their way: waiting for the apply delay or for the agent.
 #[server(prefix = "/api", endpoint = "two-factor/cancel")]
 pub async fn cancel_two_factor(#[server(default)] server_ids: Vec<uuid::Uuid>) -> Result<ChangeResult, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;

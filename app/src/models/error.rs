@@ -10,6 +10,38 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The name a person knows a field key by, for messages: `topic` → "Topic",
+/// `endpoints[1].endpoint` → "Endpoint 2", `endpoints[0].remark` → "Endpoint 1 remark",
+/// `exempt_networks[2]` → "Exempt network 3". The one place field keys become words.
+pub fn field_label(field: &str) -> String {
+    fn word(key: &str) -> String {
+        match key {
+            "server_ids" => return "Servers".into(),
+            "ip" => return "IP address".into(),
+            "os_type" => return "Operating system".into(),
+            "end_user_id" => return "End user".into(),
+            "tenant_id" => return "Tenant".into(),
+            "totp" => return "Authenticator app".into(),
+            _ => {}
+        }
+        let text = key.replace('_', " ");
+        let mut chars = text.chars();
+        chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    }
+    // `list[i]` and `list[i].part`: the list's item, counted from 1.
+    let Some((list, rest)) = field.split_once('[') else { return word(field) };
+    let Some((index, part)) = rest.split_once(']') else { return word(field) };
+    let Ok(index) = index.parse::<usize>() else { return word(field) };
+    let item = list.strip_suffix('s').unwrap_or(list);
+    let label = format!("{} {}", word(item), index + 1);
+    match part.strip_prefix('.') {
+        Some(part) if part != item.rsplit('_').next().unwrap_or(item) => {
+            format!("{label} {}", word(part).to_lowercase())
+        }
+        _ => label,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     #[error("Please sign in to continue.")]
@@ -18,10 +50,10 @@ pub enum AppError {
     Forbidden,
     #[error("This {0} does not exist, or is not yours to see.")]
     NotFound(String),
-    #[error("{field}: {message}")]
+    #[error("{}: {message}", field_label(field))]
     Validation { field: String, message: String },
     /// Several bad fields at once; nothing was saved.
-    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", field_label(&e.field), e.message)).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
@@ -174,7 +206,7 @@ mod tests {
         assert_eq!(locked.to_string(), "Too many failed sign-ins. Try again in 11 minutes.");
         assert_eq!(locked.status(), 429);
         let field = AppError::from(DomainError::validation("page_size", "must be 10, 20, 50 or 100"));
-        assert_eq!(field.to_string(), "page_size: must be 10, 20, 50 or 100");
+        assert_eq!(field.to_string(), "Page size: must be 10, 20, 50 or 100");
         assert_eq!(field.status(), 422);
         let db = AppError::from(DomainError::Db(domain::error::DbErr::Custom(
             "connection refused to 10.0.0.5 with password hunter2".into(),
@@ -182,5 +214,23 @@ mod tests {
         assert_eq!(db, AppError::Internal, "database details are logged, never shown");
         assert_eq!(AppError::from(DomainError::NotFound("server")).status(), 404);
         assert_eq!(AppError::from(DomainError::Forbidden).status(), 403);
+    }
+
+    #[test]
+    fn field_keys_read_as_the_names_people_know() {
+        use super::field_label;
+        assert_eq!(field_label("topic"), "Topic");
+        assert_eq!(field_label("display_name"), "Display name");
+        assert_eq!(field_label("server_ids"), "Servers");
+        assert_eq!(field_label("endpoints[1].endpoint"), "Endpoint 2");
+        assert_eq!(field_label("endpoints[0].remark"), "Endpoint 1 remark");
+        assert_eq!(field_label("exempt_networks[2]"), "Exempt network 3");
+        assert_eq!(field_label("logins[0].account"), "Login 1 account");
+        assert_eq!(field_label("weird[x"), "Weird[x");
+        let two = AppError::Invalid(vec![
+            super::FieldError { field: "endpoints[1].endpoint".into(), message: "\"138\" must start with +".into() },
+            super::FieldError { field: "topic".into(), message: "choose a topic".into() },
+        ]);
+        assert_eq!(two.to_string(), "Endpoint 2: \"138\" must start with +\nTopic: choose a topic");
     }
 }

@@ -10,7 +10,7 @@ pub mod two_factor;
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
-pub use error::{AppError, FieldError};
+pub use error::{field_label, AppError, FieldError};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
 pub use factors::{
     AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods, SignInRow,
@@ -63,6 +63,10 @@ pub struct ServerRow {
     /// The 2FA status as the tab shows it, e.g. "Enabled (verification code)"; set on the
     /// server's own page.
     pub two_factor: Option<String>,
+    /// A 2FA change is on its way (waiting for the apply delay or for the agent): it can be
+    /// canceled.
+    #[serde(default)]
+    pub two_factor_cancelable: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

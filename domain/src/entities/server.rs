@@ -15,8 +15,8 @@ pub struct Model {
     pub region: String,
     /// Host protection (the HSS agent's protection) is on.
     pub protection_enabled: bool,
-    /// `online` or `offline`.
-    pub agent_status: String,
+    /// When the agent was last heard from; whether it is online is computed from this and the
+    /// clock (`Model::agent_online`), never stored.
     pub last_seen_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     // Facts the agent reports; `None` where it could not tell.
@@ -60,17 +60,26 @@ impl Related<super::two_factor_config::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-stored_enum!(
-    /// `servers.agent_status`.
-    AgentStatus {
-        Online => "online",
-        /// Silent for longer than `agents::OFFLINE_AFTER_SECS`, or never registered.
-        Offline => "offline",
-    }
-);
-
 impl Model {
-    pub fn agent_online(&self) -> bool {
-        AgentStatus::parse(&self.agent_status) == Some(AgentStatus::Online)
+    /// Whether the agent was heard from within `agents::OFFLINE_AFTER_SECS` of `now`: the one
+    /// rule for the Online/Offline the console shows, filters and counts (`agent_online_condition`).
+    pub fn agent_online(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.last_seen_at.is_some_and(|seen| seen >= online_cutoff(now))
+    }
+}
+
+/// The earliest `last_seen_at` of an agent that is online at `now`.
+pub fn online_cutoff(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    now - chrono::Duration::seconds(crate::agents::OFFLINE_AFTER_SECS)
+}
+
+/// The SQL condition for `Model::agent_online` (`online == false`: offline, never heard from
+/// included), so that a filtered or counted list agrees with the status shown.
+pub fn agent_online_condition(online: bool, now: chrono::DateTime<chrono::Utc>) -> sea_orm::Condition {
+    let seen = Column::LastSeenAt.gte(online_cutoff(now));
+    if online {
+        sea_orm::Condition::all().add(seen)
+    } else {
+        sea_orm::Condition::any().add(Column::LastSeenAt.is_null()).add(Column::LastSeenAt.lt(online_cutoff(now)))
     }
 }

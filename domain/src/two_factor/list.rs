@@ -31,6 +31,8 @@ pub struct ListQuery {
     pub os_type: Option<String>,
     /// `sms` or `code`: servers whose 2FA (on or on its way) uses it.
     pub method: Option<String>,
+    /// `online` or `offline`: the agent as the list shows it (`server::agent_online_condition`).
+    pub agent: Option<String>,
     pub region: Option<String>,
     /// `name` (default), `-name`, `os`, `status`.
     pub sort: Option<String>,
@@ -47,6 +49,29 @@ pub struct Row {
     pub config: Option<config::Model>,
     pub status: Status,
     pub effective: Effective,
+    /// Heard from within the last 3 minutes (`server::Model::agent_online`).
+    pub agent_online: bool,
+    /// What stands in the way of 2FA, including the failure while the last change stands failed
+    /// (a retry or a new save replaces it).
+    pub readiness: Vec<crate::readiness::Finding>,
+}
+
+impl Row {
+    fn new(
+        server: server::Model,
+        config: Option<config::Model>,
+        topics: &HashMap<Uuid, topic::Model>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Row {
+        let status = config.as_ref().map(rollout_of).unwrap_or_default().status(now);
+        let effective = Effective::of(config.as_ref(), topics);
+        let failure = match &status {
+            Status::Failed { reason } => Some(reason.as_str()),
+            _ => None,
+        };
+        let readiness = crate::servers::readiness(&server, now, failure);
+        Row { agent_online: server.agent_online(now), readiness, server, config, status, effective }
+    }
 }
 
 /// One 2FA setting of a server: on or off, and with what.
@@ -125,6 +150,16 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     let pick = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let (status, os, method, region, sort, text) =
         (pick(&q.status), pick(&q.os_type), pick(&q.method), pick(&q.region), pick(&q.sort), pick(&q.search));
+    let agent = pick(&q.agent);
+    let agent_online = match agent.as_deref() {
+        None => None,
+        Some("online") => Some(true),
+        Some("offline") => Some(false),
+        Some(_) => {
+            errors.push(FieldError::new("agent", "must be online or offline"));
+            None
+        }
+    };
     let state = status.as_deref().and_then(TwoFactorState::parse);
     if status.is_some() && state.is_none() {
         errors.push(FieldError::new("status", "must be enabled, disabled, enabling, disabling or failed"));
@@ -163,6 +198,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     if let Some(r) = &region {
         cond = cond.add(server::Column::Region.eq(r.as_str()));
     }
+    let now = ctx.clock.now();
+    if let Some(online) = agent_online {
+        cond = cond.add(server::agent_online_condition(online, now));
+    }
     if let Some(m) = &method {
         cond = cond
             .add(config::Column::Method.eq(m.as_str()))
@@ -199,15 +238,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     let found = select.order_by_asc(server::Column::Id).offset(q.offset).limit(q.limit).all(&read).await?;
     let topics = load_topics(&read, Effective::topic_ids(found.iter().filter_map(|(_, c)| c.as_ref()))).await?;
     read.commit().await?;
-    let now = ctx.clock.now();
-    let items = found
-        .into_iter()
-        .map(|(server, config)| {
-            let status = config.as_ref().map(rollout_of).unwrap_or_default().status(now);
-            let effective = Effective::of(config.as_ref(), &topics);
-            Row { server, config, status, effective }
-        })
-        .collect();
+    let items = found.into_iter().map(|(server, config)| Row::new(server, config, &topics, now)).collect();
     Ok(Page { items, total })
 }
 
@@ -229,7 +260,5 @@ pub async fn get(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<Ro
     let server = crate::servers::get(ctx, caller, server_id).await?;
     let config = config::Entity::find_by_id(server.id).one(&ctx.db).await?;
     let topics = load_topics(&ctx.db, Effective::topic_ids(config.iter())).await?;
-    let status = config.as_ref().map(rollout_of).unwrap_or_default().status(ctx.clock.now());
-    let effective = Effective::of(config.as_ref(), &topics);
-    Ok(Row { server, config, status, effective })
+    Ok(Row::new(server, config, &topics, ctx.clock.now()))
 }

@@ -186,7 +186,8 @@ pub async fn save(
         let mut r = configs.get(&s.id).map(rollout_of).unwrap_or_default();
         let target = match &action {
             Action::Enable { method, .. } => {
-                let blockers: Vec<String> = crate::servers::readiness(s)
+                // A failed last change is what this save tries again, so it does not block it.
+                let blockers: Vec<String> = crate::servers::readiness(s, now, None)
                     .into_iter()
                     .filter(|f| f.severity == crate::readiness::Severity::Blocker)
                     .map(|f| f.message)

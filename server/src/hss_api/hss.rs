@@ -55,8 +55,9 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         .items
         .iter()
         .map(|row| {
-            // What is in force on the host (what its agent acknowledged), as the console's tab
-            // has it; a change on its way shows there, with how far it has rolled out.
+            // The switch as saved (`Effective::configured`): the change on its way, else what
+            // the agent acknowledged. Once nothing is on its way it is what the console's row
+            // shows; a failed first enable is off, a failed change leaves the old setting.
             let in_force = row.effective.configured();
             json!({
                 "host_id": row.server.id.to_string(),

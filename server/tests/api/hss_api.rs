@@ -444,7 +444,9 @@ async fn servers_of(app: &TestApp, project: &str) -> Vec<domain::entities::serve
 }
 
 fn ready(s: &domain::entities::server::Model) -> bool {
-    domain::servers::readiness(s).iter().all(|f| f.severity != domain::readiness::Severity::Blocker)
+    domain::servers::readiness(s, chrono::Utc::now(), None)
+        .iter()
+        .all(|f| f.severity != domain::readiness::Severity::Blocker)
 }
 
 fn hosts_req<'a>(app: &TestApp, key: &'a Key, query: Vec<(&'a str, String)>) -> Req<'a> {
@@ -725,6 +727,18 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
         (true, Some("sms"), Some("Agree Codes")),
         "applied",
     );
+
+    // A failed change of an enabled server: the old setting stays in force, on both surfaces,
+    // and the console's row shows the failure as the status with the method in force.
+    save(json!({ "enabled": true, "auth_type": "code", "host_id_list": [id] })).await;
+    agent_reports(&app, &id, Err("sshd -t failed")).await;
+    let row = console_row(b.name.clone()).await;
+    assert_eq!(
+        (row["status"].as_str(), row["method"].as_str(), row["topic"].as_str()),
+        (Some("failed"), Some("sms"), Some("Agree Codes")),
+        "{row}"
+    );
+    agree(row, host_row(&app, &key, &b.name).await, (true, Some("sms"), Some("Agree Codes")), "a failed change");
 }
 on_both_databases!(
     console_row_and_hss_api_agree_on_two_factor_in_force,

@@ -23,4 +23,5 @@ mod rollout;
 mod rollout_races;
 mod sms_gateway;
 mod sshd_e2e;
+mod statuses;
 mod tenancy;

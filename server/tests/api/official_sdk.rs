@@ -31,7 +31,11 @@ async fn the_official_sdks_work_against_the_console(backend: Backend) {
         .await
         .unwrap()
         .into_iter()
-        .find(|s| domain::servers::readiness(s).iter().all(|f| f.severity != domain::readiness::Severity::Blocker))
+        .find(|s| {
+            domain::servers::readiness(s, chrono::Utc::now(), None)
+                .iter()
+                .all(|f| f.severity != domain::readiness::Severity::Blocker)
+        })
         .expect("the demo tenant has a Linux server ready for 2FA");
 
     // The SDK stamps X-Sdk-Date from the real clock; the console's test clock started at the

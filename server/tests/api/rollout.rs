@@ -141,6 +141,20 @@ impl FakeAgentClient<'_> {
         }
     }
 
+    /// The agent says it is alive, as the real one does every few seconds.
+    async fn heartbeat(&self) {
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/agent/v1/heartbeat"))
+            .bearer_auth(&self.credential)
+            .json(&json!({"agent_version": "0.1.0", "applied_revision": 0}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+
     async fn ack(&self, revision: i64, error: Option<&str>) -> bool {
         let res = self
             .app
@@ -248,8 +262,10 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
     assert_eq!(again["changed"], 0);
     assert!(again["refused"][0]["reasons"][0].as_str().unwrap().contains("no pending change"), "{again}");
 
-    // A newer revision supersedes one not yet applied: only the newest is handed over.
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    // A newer revision supersedes one not yet applied: only the newest is handed over. (The
+    // agent has been silent for the 10 minutes above: it speaks up first, or it is offline.)
+    agent.heartbeat().await;
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.json::<Value>().await.unwrap()["changed"], 1);
     s.app.clock.advance(chrono::Duration::seconds(100));
     let topic = s.confirmed_topic("late").await;
     assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);

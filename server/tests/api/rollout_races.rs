@@ -56,6 +56,9 @@ impl World {
     /// (by this call or by the console's own worker, whichever leases the job first).
     async fn hand_over(&self, id: uuid::Uuid) {
         self.app.clock.advance(self.app.ctx.rollout.apply_delay);
+        // The agent keeps heartbeating meanwhile, so it is still online for the next save.
+        let s = server::Entity::find_by_id(id).one(&self.app.ctx.db).await.unwrap().unwrap();
+        domain::agents::heartbeat(&self.app.ctx, &s).await.unwrap();
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
         eventually("the revision is handed over", || async { self.config(id).await.phase == "delivering" }).await;
     }

@@ -45,7 +45,6 @@ fn fleet(tenant: &TenantFixture, prefix: &str, subnet: u8) -> Vec<server::Active
                 _ => {}
             }
             if matches!(name, "db-03" | "rdp-08") {
-                s.agent_status = Set("offline".into());
                 s.last_seen_at = Set(Some(long_ago));
             }
             s

@@ -228,7 +228,11 @@ fn AuditTable(page: LoginAuditPage, filtered: bool) -> impl IntoView {
     view! {
         <LoginTable rows=page.items caption="Logins, newest first".to_owned() show_server=true />
         <nav class="pager" aria-label="Pages">
-            <span class="pager-total">{format!("{} logins · page {} of {pages}", page.total, page.page)}</span>
+            <span class="pager-total">{format!(
+                "{} · page {} of {pages}",
+                crate::components::status::count(page.total, "login", "logins"),
+                page.page,
+            )}</span>
             {pager_link(prev, "Previous", "prev")}
             {pager_link(next, "Next", "next")}
         </nav>

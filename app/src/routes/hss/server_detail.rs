@@ -3,13 +3,14 @@
 //! found".
 
 use crate::{
-    components::status::{Badge, Loaded, PageHeader},
+    components::status::{Badge, FormResult, Loaded, PageHeader},
     functions::{
         agents::CreateReinstallCommand,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
         servers::get_server,
+        two_factor::CancelTwoFactor,
     },
-    models::{AppError, LoginAuditQuery, LoginSettingsView, ReadinessItem},
+    models::{AppError, ChangeResult, LoginAuditQuery, LoginSettingsView, ReadinessItem},
     routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
@@ -19,7 +20,11 @@ use leptos_router::{components::A, hooks::use_params_map};
 #[component]
 pub fn ServerDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let server = Resource::new(move || params.read().get("id").unwrap_or_default(), get_server);
+    let cancel = ServerAction::<CancelTwoFactor>::new();
+    let server = Resource::new(
+        move || (params.read().get("id").unwrap_or_default(), cancel.version().get()),
+        |(id, _)| get_server(id),
+    );
     view! {
         <Title text="Server" />
         <PageHeader title="Server details" crumbs=&["Host Security", "Installation & Configuration"]>
@@ -61,7 +66,34 @@ pub fn ServerDetailPage() -> impl IntoView {
                             <dt>"OpenSSH"</dt>
                             <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
                             <dt>"Two-factor authentication"</dt>
-                            <dd data-testid="two-factor-status">{s.two_factor.clone().unwrap_or_default()}</dd>
+                            <dd data-testid="two-factor-status">
+                                {s.two_factor.clone().unwrap_or_default()}
+                                {s
+                                    .two_factor_cancelable
+                                    .then({
+                                        let id = s.id.clone();
+                                        move || {
+                                        view! {
+                                            <ActionForm action=cancel attr:class="inline-form">
+                                                <input type="hidden" name="server_ids[]" value=id />
+                                                <button type="submit" class="link-button danger">
+                                                    "Cancel the change"
+                                                </button>
+                                            </ActionForm>
+                                        }
+                                        }
+                                    })}
+                                <FormResult
+                                    value=cancel.value()
+                                    success=|r: ChangeResult| {
+                                        if r.changed > 0 {
+                                            "Change canceled.".to_owned()
+                                        } else {
+                                            r.refused.into_iter().flat_map(|s| s.reasons).collect::<Vec<_>>().join(" ")
+                                        }
+                                    }
+                                />
+                            </dd>
                         </dl>
                         <h3 class="subhead">"Readiness for two-factor authentication"</h3>
                         <Readiness items=s.readiness.clone() />
@@ -108,7 +140,16 @@ fn Readiness(items: Vec<ReadinessItem>) -> impl IntoView {
         return view! { <p class="readiness-ok">"Ready: nothing stands in the way of two-factor authentication."</p> }
             .into_any();
     }
+    let ready = !items.iter().any(|f| f.blocker);
     view! {
+        {ready
+            .then(|| {
+                view! {
+                    <p class="readiness-ok">
+                        "Ready: nothing blocks two-factor authentication. Read the warnings before you enable it."
+                    </p>
+                }
+            })}
         <ul class="readiness">
             {items
                 .into_iter()

@@ -225,7 +225,7 @@ pub fn TwoFactorPage() -> impl IntoView {
 }
 
 fn outcome_text(r: &ChangeResult, verb: &str) -> String {
-    let mut text = format!("{} server(s) {verb}.", r.changed);
+    let mut text = format!("{} {verb}.", crate::components::status::count(r.changed as u64, "server", "servers"));
     for s in &r.refused {
         text.push_str(&format!(" {}: {}", s.name, s.reasons.join(" ")));
     }
@@ -313,7 +313,11 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
             </table>
         </div>
         <nav class="pager" aria-label="Pages">
-            <span class="pager-total">{format!("{} servers · page {} of {pages}", page.total, page.page)}</span>
+            <span class="pager-total">{format!(
+                "{} · page {} of {pages}",
+                crate::components::status::count(page.total, "server", "servers"),
+                page.page,
+            )}</span>
             {pager_link(prev, "Previous", "prev")}
             {pager_link(next, "Next", "next")}
         </nav>
@@ -395,10 +399,8 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         let (id1, id2) = (row.id.clone(), row.id.clone());
         let name = row.name.clone();
         let state_is = |st: TwoFactorState| s.status.state() == st;
-        let moving = matches!(
-            s.status,
-            TwoFactorStatus::Enabling { seconds_left } | TwoFactorStatus::Disabling { seconds_left } if seconds_left > 0
-        );
+        // Waiting for the delay or for an offline agent: either can be canceled.
+        let moving = matches!(s.status, TwoFactorStatus::Enabling { .. } | TwoFactorStatus::Disabling { .. });
         view! {
             <div class="row-actions">
                 {(state_is(TwoFactorState::Disabled) || state_is(TwoFactorState::Failed))

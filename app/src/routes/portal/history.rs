@@ -68,7 +68,11 @@ pub fn SignInHistoryPage() -> impl IntoView {
                         }}
                         <nav class="pager" aria-label="Pages">
                             <span class="pager-total">
-                                {format!("{} logins · page {} of {pages}", h.total, h.page)}
+                                {format!(
+                                    "{} · page {} of {pages}",
+                                    crate::components::status::count(h.total, "login", "logins"),
+                                    h.page,
+                                )}
                             </span>
                             {prev
                                 .map(|href| {

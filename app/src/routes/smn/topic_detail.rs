@@ -104,7 +104,8 @@ pub fn TopicDetailPage() -> impl IntoView {
                 value=add.value()
                 success=|n: usize| {
                     format!(
-                        "{n} subscription(s) added. Each endpoint must now follow the link in its confirmation message.",
+                        "{} added. Each endpoint must now follow the link in its confirmation message.",
+                        crate::components::status::count(n as u64, "subscription", "subscriptions"),
                     )
                 }
             />
@@ -200,7 +201,12 @@ pub fn TopicDetailPage() -> impl IntoView {
                     </button>
                 </div>
             </ActionForm>
-            <FormResult value=publish.value() success=|n: usize| format!("Sent to {n} confirmed endpoint(s).") />
+            <FormResult value=publish.value() success=|n: usize| {
+                    format!(
+                        "Sent to {}.",
+                        crate::components::status::count(n as u64, "confirmed endpoint", "confirmed endpoints"),
+                    )
+                } />
         </section>
     }
 }
