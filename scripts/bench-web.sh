@@ -7,7 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"
 
 echo "== build (release, precompressed)"
 ./scripts/build-console.sh --release

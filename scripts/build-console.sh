@@ -5,7 +5,7 @@
 # as they are. Used by run.sh, test.sh and the web bench, so all of them build the same thing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"   # wasm-opt
+# wasm-opt is Debian's (scripts/setup.sh); an older npm one in .tools is not on the PATH here.
 if [ "${1:-}" = "--release" ]; then
   cargo leptos build --release --precompress --split
 else
