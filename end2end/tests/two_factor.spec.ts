@@ -65,7 +65,7 @@ test("a blocked server shows its reason and is not changed", async ({ page }) =>
   await row(page, "acme-app-11").getByRole("button", { name: "Enable 2FA on acme-app-11" }).click();
   const dialog = page.getByRole("dialog", { name: "Enable 2FA" });
   await dialog.getByLabel("Verification code").check();
-  await expect(dialog.getByText("Blocked")).toBeVisible();
+  await expect(dialog.getByText("Blocked", { exact: true })).toBeVisible();
   await expect(dialog.locator(".readiness .blocker")).toContainText("acme-app-11");
   await expect(dialog.locator(".readiness .blocker")).toContainText("UsePAM");
   // Nothing to save: OK is off.

@@ -23,8 +23,8 @@ function focusInside(dialog: Locator) {
 
 test("the dialog takes focus, keeps it, closes on Escape and gives focus back", async ({ page }) => {
   await signIn(page, users.acmeAdmin);
-  await openTab(page, "?search=acme-app-05");
-  const opener = row(page, "acme-app-05").getByRole("button", { name: "Enable 2FA on acme-app-05" });
+  await openTab(page, "?search=acme-app-17");
+  const opener = row(page, "acme-app-17").getByRole("button", { name: "Enable 2FA on acme-app-17" });
   await opener.click();
   const dialog = page.getByRole("dialog", { name: "Enable 2FA" });
   await expect(dialog).toBeVisible();
@@ -42,10 +42,10 @@ test("the dialog takes focus, keeps it, closes on Escape and gives focus back", 
   await page.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
   // The list reloads every 2 s meanwhile; focus finds the same row's button.
-  await expect(row(page, "acme-app-05").getByRole("button", { name: "Enable 2FA on acme-app-05" })).toBeFocused();
+  await expect(row(page, "acme-app-17").getByRole("button", { name: "Enable 2FA on acme-app-17" })).toBeFocused();
 
   // The batch buttons too, and Close as well as Escape.
-  await page.getByLabel("Select acme-app-05").check();
+  await page.getByLabel("Select acme-app-17").check();
   const batch = page.getByRole("button", { name: "Disable 2FA", exact: true });
   await batch.click();
   const disable = page.getByRole("dialog", { name: "Disable 2FA" });
@@ -57,16 +57,16 @@ test("the dialog takes focus, keeps it, closes on Escape and gives focus back", 
 
 test("row buttons name their server", async ({ page }) => {
   await signIn(page, users.acmeAdmin);
-  await openTab(page, "?search=acme-app-05");
-  const r = row(page, "acme-app-05");
-  await expect(r.getByRole("button", { name: "Enable 2FA on acme-app-05" })).toBeVisible();
-  await expect(r.getByRole("link", { name: "Details of acme-app-05" })).toBeVisible();
-  await expect(r.getByRole("checkbox", { name: "Select acme-app-05" })).toBeVisible();
+  await openTab(page, "?search=acme-app-17");
+  const r = row(page, "acme-app-17");
+  await expect(r.getByRole("button", { name: "Enable 2FA on acme-app-17" })).toBeVisible();
+  await expect(r.getByRole("link", { name: "acme-app-17", exact: true })).toBeVisible();
+  await expect(r.getByRole("checkbox", { name: "Select acme-app-17" })).toBeVisible();
 });
 
 test("controls look like what they are: disabled buttons, radios beside labels, the sort in use", async ({ page }) => {
   await signIn(page, users.acmeAdmin);
-  await openTab(page, "?search=acme-app-05");
+  await openTab(page, "?search=acme-app-17");
   // Nothing selected: the batch buttons are off, and look it, with no busy cursor.
   const enable = page.getByRole("button", { name: "Enable 2FA", exact: true });
   await expect(enable).toBeDisabled();
@@ -83,7 +83,7 @@ test("controls look like what they are: disabled buttons, radios beside labels, 
   await expect(page.getByRole("combobox", { name: /^Sort/ }).locator("option:checked")).toHaveText("Name Z–A");
 
   // Each radio sits right beside its label, which fits on one line.
-  await row(page, "acme-app-05").getByRole("button", { name: "Enable 2FA on acme-app-05" }).click();
+  await row(page, "acme-app-17").getByRole("button", { name: "Enable 2FA on acme-app-17" }).click();
   const dialog = page.getByRole("dialog", { name: "Enable 2FA" });
   for (const name of ["SMS/Email", "Verification code"]) {
     const radio = dialog.getByRole("radio", { name });
@@ -158,7 +158,7 @@ test("a save that refuses some servers is a warning naming each refused server o
   await signIn(page, users.acmeAdmin);
   await openTab(page, "?search=acme-app-");
   await page.getByLabel("Select acme-app-11").check();
-  await page.getByLabel("Select acme-app-05").check();
+  await page.getByLabel("Select acme-app-17").check();
   await page.getByRole("button", { name: "Enable 2FA", exact: true }).click();
   const dialog = page.getByRole("dialog", { name: "Enable 2FA" });
   await dialog.getByLabel("Verification code").check();
@@ -171,7 +171,7 @@ test("a save that refuses some servers is a warning naming each refused server o
   // Not the green box of a success.
   await expect(dialog.getByRole("status")).toHaveCount(0);
   await page.keyboard.press("Escape");
-  await expect(row(page, "acme-app-05")).toContainText("Enabling…");
+  await expect(row(page, "acme-app-17")).toContainText("Enabling…");
 });
 
 test("enabling a server whose agent is offline says the change waits for the agent, and when it applies", async ({ page }) => {
@@ -273,7 +273,7 @@ test("on a phone-sized screen each server's status and actions are in view", asy
     r.getByText("Enabled", { exact: true }),
     r.getByRole("button", { name: "Disable 2FA on e2e-lab-01" }),
     r.getByRole("button", { name: "Change topic for e2e-lab-01" }),
-    r.getByRole("link", { name: "Details of e2e-lab-01" }),
+    r.getByRole("link", { name: "Details", exact: true }),
   ]) {
     const box = (await part.boundingBox())!;
     expect(box.x).toBeGreaterThanOrEqual(0);
@@ -281,6 +281,14 @@ test("on a phone-sized screen each server's status and actions are in view", asy
   }
   // No sideways scrolling anywhere on the page.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+
+  // The dialog fits the phone too; disabling puts e2e-lab-01 back as the other specs expect it.
+  await r.getByRole("button", { name: "Disable 2FA on e2e-lab-01" }).click();
+  const dialog = page.getByRole("dialog", { name: "Disable 2FA" });
+  const box = (await dialog.boundingBox())!;
+  expect(box.x + box.width).toBeLessThanOrEqual(390);
+  await dialog.getByRole("button", { name: "OK" }).click();
+  await expect(r).toContainText("Disabled", { timeout: 30_000 });
 });
 
 test("deleting a topic or a subscription asks first", async ({ page }) => {

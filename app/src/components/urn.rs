@@ -37,10 +37,17 @@ fn copy(text: &str) -> bool {
     write().is_some()
 }
 
+/// The URN last copied on a page that redraws its rows (a polled list): provided by that
+/// page, so "Copied" outlives the row it was clicked in.
+#[derive(Clone, Copy)]
+pub struct LastCopied(pub RwSignal<Option<(String, bool)>>);
+
 /// The URN, shortened, and "Copy" (`label` names it for screen readers: "Copy the URN of …").
 #[component]
 pub fn ShortUrn(urn: String, label: String) -> impl IntoView {
-    let copied = RwSignal::new(None::<bool>);
+    let last = use_context::<LastCopied>().map(|c| c.0).unwrap_or_else(|| RwSignal::new(None));
+    let mine = urn.clone();
+    let copied = Signal::derive(move || last.read().as_ref().filter(|(u, _)| *u == mine).map(|(_, ok)| *ok));
     let short = shorten(&urn);
     view! {
         <span class="short-urn">
@@ -51,7 +58,7 @@ pub fn ShortUrn(urn: String, label: String) -> impl IntoView {
                 type="button"
                 class="link-button small"
                 aria-label=label
-                on:click=move |_| copied.set(Some(copy(&urn)))
+                on:click=move |_| last.set(Some((urn.clone(), copy(&urn))))
             >
                 "Copy"
             </button>

@@ -8,7 +8,7 @@ use crate::{
         layout::RegionState,
         poll::poll_every,
         status::{Badge, DataTable, FormResult, Loaded, PageHeader},
-        urn::ShortUrn,
+        urn::{LastCopied, ShortUrn},
     },
     functions::{
         agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
@@ -122,6 +122,8 @@ pub fn TwoFactorPage() -> impl IntoView {
         retry: ServerAction::new(),
         delay_secs: RwSignal::new(None),
     };
+    // The rows redraw every 2 s; "Copied" stays.
+    provide_context(LastCopied(RwSignal::new(None)));
     let navigate = use_navigate();
     // A filter applies as soon as it changes, on the first page of the new view.
     let go = move |key: &str, value: &str| {
@@ -646,9 +648,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                                 </button>
                             </ActionForm>
                         }
-                    })} <A href=format!("/hss/servers/{}", row.id) attr:aria-label=format!("Details of {}", row.name)>
-                    "Details"
-                </A>
+                    })} <A href=format!("/hss/servers/{}", row.id)>"Details"</A>
             </div>
         }
     };
