@@ -1,4 +1,5 @@
 import { expect, Locator, Page, test } from "@playwright/test";
+import { AxeBuilder } from "@axe-core/playwright";
 import { confirmedTopic, hydrated, signIn, users } from "./helpers";
 
 // The 2FA tab as its users meet it: the dialog, controls, filters in the URL, a phone-sized
@@ -30,6 +31,8 @@ test("the dialog takes focus, keeps it, closes on Escape and gives focus back", 
   await expect(dialog).toBeVisible();
   await expect(dialog).toHaveAttribute("aria-modal", "true");
   await expect.poll(() => focusInside(dialog)).toBe(true);
+  const axe = await new AxeBuilder({ page }).include("dialog").analyze();
+  expect(axe.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.html} ${n.failureSummary}`))).toEqual([]);
   // Tab and Shift+Tab go round inside the dialog.
   for (let i = 0; i < 10; i++) {
     await page.keyboard.press("Tab");
