@@ -23,7 +23,9 @@ pub fn Modal(title: String, #[prop(into)] on_close: Callback<()>, children: Chil
     let node = NodeRef::<leptos::html::Dialog>::new();
     // The control that opened the dialog, by id: a list that reloads meanwhile replaces the
     // element, and a stable id finds its successor. One without an id gets one.
-    let opener = document().active_element().map(|el| {
+    // Dialogs open on a click, so only in the browser; never while rendering on the server.
+    let active = if cfg!(feature = "ssr") { None } else { document().active_element() };
+    let opener = active.map(|el| {
         if el.id().is_empty() {
             el.set_id(&format!("dialog-opener-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed)));
         }

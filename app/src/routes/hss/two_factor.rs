@@ -125,10 +125,11 @@ pub fn TwoFactorPage() -> impl IntoView {
     // The rows redraw every 2 s; "Copied" stays.
     provide_context(LastCopied(RwSignal::new(None)));
     let navigate = use_navigate();
-    // A filter applies as soon as it changes, on the first page of the new view.
-    let go = move |key: &str, value: &str| {
+    // A filter applies as soon as it changes, on the first page of the new view. Typing and
+    // the region replace the history entry, so Back is not a trap of half-typed searches.
+    let go = move |key: &str, value: &str, replace: bool| {
         let href = tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), key, value, 1);
-        navigate(&href, NavigateOptions { scroll: false, ..Default::default() });
+        navigate(&href, NavigateOptions { scroll: false, replace, ..Default::default() });
     };
     // The region lives in the top bar; the URL carries it too, so a shared link shows the
     // same servers. A region in the URL wins when the page opens.
@@ -146,7 +147,7 @@ pub fn TwoFactorPage() -> impl IntoView {
             let in_url = query.read_untracked().get("region");
             let opening_with_region = first.is_none() && in_url.is_some();
             if !opening_with_region && in_url.unwrap_or_default() != chosen {
-                go("region", &chosen);
+                go("region", &chosen, true);
             }
         }
     });
@@ -212,7 +213,7 @@ pub fn TwoFactorPage() -> impl IntoView {
             view! {
                 <label class="inline-field">
                     {label}
-                    <select name=name on:change=move |ev| go(name, &event_target_value(&ev))>
+                    <select name=name on:change=move |ev| go(name, &event_target_value(&ev), false)>
                         {options
                             .iter()
                             .map(|(v, t)| {
@@ -238,7 +239,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                 h.clear();
             }
             if value.trim() != param("search").trim() {
-                go("search", &value);
+                go("search", &value, true);
             }
         }
     };
@@ -291,7 +292,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                     {select("sort", "Sort", SORTS, "name")}
                     <label class="inline-field">
                         "Per page"
-                        <select name="size" on:change=move |ev| go("size", &event_target_value(&ev))>
+                        <select name="size" on:change=move |ev| go("size", &event_target_value(&ev), false)>
                             {PAGE_SIZES
                                 .iter()
                                 .map(|s| {
