@@ -1,4 +1,5 @@
-import { expect, Page } from "@playwright/test";
+import { Browser, expect, Page } from "@playwright/test";
+import { linkIn, mailTo } from "./mail";
 
 // The demo sign-ins (also printed by the server and listed in the README).
 export const users = {
@@ -26,4 +27,26 @@ export async function signOut(page: Page) {
   await page.locator(".account-menu summary").click();
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin/);
+}
+
+/** A topic with one subscription, confirmed from the mail the real SMTP server received. */
+export async function confirmedTopic(page: Page, browser: Browser, name: string, display: string) {
+  await page.goto("/smn/topics");
+  await hydrated(page);
+  await page.getByLabel("Topic name").fill(name);
+  await page.getByLabel("Display name").fill(display);
+  await page.getByRole("button", { name: "Create topic" }).click();
+  await expect(page.getByRole("status")).toHaveText("Topic created.");
+  await page.getByRole("link", { name, exact: true }).click();
+  const address = `${name}-${Date.now()}@acme.example`;
+  await page.getByLabel("Protocol").selectOption("email");
+  await page.getByLabel("Endpoints").fill(address);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await expect.poll(() => mailTo(address).length, { timeout: 15_000 }).toBe(1);
+  const reader = await browser.newContext();
+  const mailPage = await reader.newPage();
+  await mailPage.goto(linkIn(address, "/smn/confirm?token=")!);
+  await mailPage.getByRole("button", { name: "Confirm subscription" }).click();
+  await expect(mailPage.getByRole("status")).toContainText("Your subscription is confirmed");
+  await reader.close();
 }

@@ -1,6 +1,8 @@
 //! Pieces shared by pages.
 
+pub mod dialog;
 pub mod install;
 pub mod layout;
 pub mod poll;
 pub mod status;
+pub mod urn;

@@ -18,6 +18,7 @@ mod convert {
     pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
         let readiness = crate::functions::servers::readiness_items(&r.readiness);
         let shown = setting(r.effective.shown());
+        let topic_urn = r.effective.shown().topic.as_ref().map(|t| t.urn.clone());
         let agent_online = r.agent_online;
         TwoFactorRow {
             id: r.server.id.to_string(),
@@ -30,12 +31,47 @@ mod convert {
             in_force: setting(&r.effective.in_force),
             method: shown.method,
             topic: shown.topic,
+            topic_urn,
             readiness,
         }
     }
 
+    /// One entry per server, its reasons without the server's name in front (the entry
+    /// names it once).
     pub fn refused(r: Vec<domain::two_factor::Refused>) -> Vec<RefusedServer> {
-        r.into_iter().map(|r| RefusedServer { name: r.server_name, reasons: r.reasons }).collect()
+        let mut out: Vec<RefusedServer> = vec![];
+        for r in r {
+            let prefix = format!("{}: ", r.server_name);
+            let reasons = r.reasons.iter().map(|m| m.strip_prefix(&prefix).unwrap_or(m).to_owned());
+            match out.iter_mut().find(|s| s.name == r.server_name) {
+                Some(s) => s.reasons.extend(reasons.filter(|m| !s.reasons.contains(m)).collect::<Vec<_>>()),
+                None => out.push(RefusedServer { name: r.server_name, reasons: reasons.collect() }),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use domain::two_factor::Refused;
+
+    #[test]
+    fn each_refused_server_is_named_once() {
+        let refused = |name: &str, reasons: &[&str]| Refused {
+            server_id: uuid::Uuid::nil(),
+            server_name: name.into(),
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        };
+        let out = super::convert::refused(vec![
+            refused("web-01", &["web-01: sshd does not use PAM.", "web-01: the agent is offline."]),
+            refused("web-01", &["web-01: sshd does not use PAM."]),
+            refused("db-02", &["protection is off"]),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].name, "web-01");
+        assert_eq!(out[0].reasons, ["sshd does not use PAM.", "the agent is offline."]);
+        assert_eq!(out[1].reasons, ["protection is off"]);
     }
 }
 

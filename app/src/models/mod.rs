@@ -171,6 +171,8 @@ pub struct TwoFactorRow {
     pub method: Option<Method>,
     /// The Topic column (the topic's display name, for SMS/Email): likewise.
     pub topic: Option<String>,
+    /// That topic's URN.
+    pub topic_urn: Option<String>,
     pub readiness: Vec<ReadinessItem>,
 }
 

@@ -4,9 +4,11 @@
 
 use crate::{
     components::{
+        dialog::Modal,
         layout::RegionState,
         poll::poll_every,
         status::{Badge, DataTable, FormResult, Loaded, PageHeader},
+        urn::{LastCopied, ShortUrn},
     },
     functions::{
         agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
@@ -20,12 +22,28 @@ use crate::{
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{Form, A},
-    hooks::use_query_map,
+    components::A,
+    hooks::{use_navigate, use_query_map},
+    NavigateOptions,
 };
 use std::{collections::BTreeMap, time::Duration};
 
+const PATH: &str = "/hss/two-factor";
 const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
+/// The filters the URL carries, in the order it lists them; the page number comes last.
+const FILTERS: [&str; 7] = ["search", "status", "os", "method", "sort", "size", "region"];
+type Options = &'static [(&'static str, &'static str)];
+const STATUSES: Options = &[
+    ("", "All"),
+    ("enabled", "Enabled"),
+    ("disabled", "Disabled"),
+    ("enabling", "Enabling"),
+    ("disabling", "Disabling"),
+    ("failed", "Failed"),
+];
+const OSES: Options = &[("", "All"), ("linux", "Linux"), ("windows", "Windows")];
+const METHODS: Options = &[("", "All"), ("sms", "SMS/Email"), ("code", "Verification code")];
+const SORTS: Options = &[("name", "Name A–Z"), ("-name", "Name Z–A"), ("os", "OS"), ("status", "2FA Status")];
 
 fn title(action: ChangeAction) -> &'static str {
     match action {
@@ -50,6 +68,8 @@ struct TabState {
     save: ServerAction<SaveTwoFactor>,
     cancel: ServerAction<CancelTwoFactor>,
     retry: ServerAction<RetryTwoFactor>,
+    /// The console's apply delay, from the last list.
+    delay_secs: RwSignal<Option<i64>>,
 }
 
 impl TabState {
@@ -60,6 +80,29 @@ impl TabState {
             self.dialog.set(Some(Dialog { action, rows }));
         }
     }
+}
+
+/// `?search=web&status=enabled`: the non-empty values only, in the order given.
+fn query_string(values: &[(&str, String)]) -> String {
+    let parts: Vec<String> =
+        values.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}={}", encode(v.trim()))).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// The tab's URL with every filter of `get`, `key` set to `value`, and `page` (1 is left out).
+fn tab_href(get: impl Fn(&str) -> String, key: &str, value: &str, page: u64) -> String {
+    let mut values: Vec<(&str, String)> =
+        FILTERS.iter().map(|k| (*k, if *k == key { value.to_owned() } else { get(k) })).collect();
+    // The defaults say nothing.
+    values.retain(|(k, v)| !(*k == "size" && v == "10" || *k == "sort" && v == "name"));
+    if page > 1 {
+        values.push(("page", page.to_string()));
+    }
+    format!("{PATH}{}", query_string(&values))
 }
 
 #[component]
@@ -77,7 +120,37 @@ pub fn TwoFactorPage() -> impl IntoView {
         save: ServerAction::new(),
         cancel: ServerAction::new(),
         retry: ServerAction::new(),
+        delay_secs: RwSignal::new(None),
     };
+    // The rows redraw every 2 s; "Copied" stays.
+    provide_context(LastCopied(RwSignal::new(None)));
+    let navigate = use_navigate();
+    // A filter applies as soon as it changes, on the first page of the new view. Typing and
+    // the region replace the history entry, so Back is not a trap of half-typed searches.
+    let go = move |key: &str, value: &str, replace: bool| {
+        let href = tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), key, value, 1);
+        navigate(&href, NavigateOptions { scroll: false, replace, ..Default::default() });
+    };
+    // The region lives in the top bar; the URL carries it too, so a shared link shows the
+    // same servers. A region in the URL wins when the page opens.
+    Effect::new(move |_| {
+        if let Some(r) = query.read().get("region") {
+            if region.get_untracked() != r {
+                region.set(r);
+            }
+        }
+    });
+    Effect::new({
+        let go = go.clone();
+        move |first: Option<()>| {
+            let chosen = region.get();
+            let in_url = query.read_untracked().get("region");
+            let opening_with_region = first.is_none() && in_url.is_some();
+            if !opening_with_region && in_url.unwrap_or_default() != chosen {
+                go("region", &chosen, true);
+            }
+        }
+    });
     let servers = Resource::new(
         move || {
             let query = TwoFactorQuery {
@@ -94,6 +167,11 @@ pub fn TwoFactorPage() -> impl IntoView {
         },
         |(_, _, _, query)| list_two_factor(query),
     );
+    Effect::new(move |_| {
+        if let Some(Ok(p)) = servers.get() {
+            state.delay_secs.set(Some(p.apply_delay_secs));
+        }
+    });
     // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s.
     poll_every(Duration::from_secs(2), move || servers.refetch());
     // The message above the list: the newest cancel, retry, or save that left nothing refused
@@ -127,13 +205,60 @@ pub fn TwoFactorPage() -> impl IntoView {
 
     let open = move |action: ChangeAction| state.open(action, state.selected.get_untracked().into_values().collect());
     let none_selected = move || state.selected.read().is_empty();
-    let select = move |name: &'static str, label: &'static str, options: &'static [(&'static str, &'static str)]| {
-        view! {
-            <label class="inline-field">
-                {label} <select name=name prop:value=move || param(name)>
-                    {options.iter().map(|(v, t)| view! { <option value=*v>{*t}</option> }).collect_view()}
-                </select>
-            </label>
+    let select = {
+        let go = go.clone();
+        move |name: &'static str, label: &'static str, options: Options, default: &'static str| {
+            let go = go.clone();
+            let current = move || Some(param(name)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
+            view! {
+                <label class="inline-field">
+                    {label}
+                    <select name=name on:change=move |ev| go(name, &event_target_value(&ev), false)>
+                        {options
+                            .iter()
+                            .map(|(v, t)| {
+                                let on = move || current() == *v;
+                                view! {
+                                    <option value=*v selected=on prop:selected=on>
+                                        {*t}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+            }
+        }
+    };
+    // Typing searches once the typing pauses.
+    let typing = StoredValue::new(None::<TimeoutHandle>);
+    let search_now = {
+        let go = go.clone();
+        move |value: String| {
+            if let Some(h) = typing.get_value() {
+                h.clear();
+            }
+            if value.trim() != param("search").trim() {
+                go("search", &value, true);
+            }
+        }
+    };
+    let on_input = {
+        let search_now = search_now.clone();
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            let search_now = search_now.clone();
+            if let Some(h) = typing.get_value() {
+                h.clear();
+            }
+            typing.set_value(set_timeout_with_handle(move || search_now(value), Duration::from_millis(400)).ok());
+        }
+    };
+    let search_box = NodeRef::<leptos::html::Input>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Some(input) = search_box.get() {
+            search_now(input.value());
         }
     };
 
@@ -147,57 +272,64 @@ pub fn TwoFactorPage() -> impl IntoView {
         </PageHeader>
         <InstallAgent />
         <section class="panel">
-            <Form method="GET" action="">
+            <form method="GET" action=PATH on:submit=on_submit aria-label="Filter servers">
                 <div class="toolbar">
                     <label class="search">
                         <span class="visually-hidden">"Search by server name or IP address"</span>
+                        // Set once: the box keeps what is typed while the list catches up.
                         <input
                             type="search"
                             name="search"
+                            node_ref=search_box
                             placeholder="Search by server name or IP address"
-                            prop:value=move || param("search")
+                            value=param("search")
+                            on:input=on_input
                         />
                     </label>
-                    {select(
-                        "status",
-                        "2FA Status",
-                        &[
-                            ("", "All"),
-                            ("enabled", "Enabled"),
-                            ("disabled", "Disabled"),
-                            ("enabling", "Enabling"),
-                            ("disabling", "Disabling"),
-                            ("failed", "Failed"),
-                        ],
-                    )}
-                    {select("os", "OS", &[("", "All"), ("linux", "Linux"), ("windows", "Windows")])}
-                    {select("method", "Method", &[("", "All"), ("sms", "SMS/Email"), ("code", "Verification code")])}
-                    {select(
-                        "sort",
-                        "Sort",
-                        &[("name", "Name A–Z"), ("-name", "Name Z–A"), ("os", "OS"), ("status", "2FA Status")],
-                    )}
+                    {select("status", "2FA Status", STATUSES, "")}
+                    {select("os", "OS", OSES, "")}
+                    {select("method", "Method", METHODS, "")}
+                    {select("sort", "Sort", SORTS, "name")}
                     <label class="inline-field">
-                        "Per page" <select name="size" prop:value=move || size().to_string()>
+                        "Per page"
+                        <select name="size" on:change=move |ev| go("size", &event_target_value(&ev), false)>
                             {PAGE_SIZES
                                 .iter()
-                                .map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> })
+                                .map(|s| {
+                                    view! {
+                                        <option value=s.to_string() selected=move || size() == *s prop:selected=move || size() == *s>
+                                            {s.to_string()}
+                                        </option>
+                                    }
+                                })
                                 .collect_view()}
                         </select>
                     </label>
+                    // Searches at once; typing searches anyway once it pauses.
                     <button type="submit" class="button button-secondary">
                         "Search"
                     </button>
                 </div>
-            </Form>
+            </form>
             <div class="toolbar batch-bar" role="group" aria-label="Batch actions">
-                <button class="button button-primary" disabled=none_selected on:click=move |_| open(ChangeAction::Enable)>
+                <button
+                    id="batch-enable"
+                    class="button button-primary"
+                    disabled=none_selected
+                    on:click=move |_| open(ChangeAction::Enable)
+                >
                     "Enable 2FA"
                 </button>
-                <button class="button button-secondary" disabled=none_selected on:click=move |_| open(ChangeAction::Disable)>
+                <button
+                    id="batch-disable"
+                    class="button button-secondary"
+                    disabled=none_selected
+                    on:click=move |_| open(ChangeAction::Disable)
+                >
                     "Disable 2FA"
                 </button>
                 <button
+                    id="batch-topic"
                     class="button button-secondary"
                     disabled=none_selected
                     on:click=move |_| open(ChangeAction::ChangeTopic)
@@ -211,7 +343,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                     }}
                 </span>
             </div>
-            <FormResult value=outcome success=|r: ChangeResult| outcome_text(&r, "changed") />
+            <ChangeOutcome value=outcome.into() />
             <Loaded
                 resource=servers
                 ok=move |page| {
@@ -224,12 +356,67 @@ pub fn TwoFactorPage() -> impl IntoView {
     }
 }
 
-fn outcome_text(r: &ChangeResult, verb: &str) -> String {
-    let mut text = format!("{} {verb}.", crate::components::status::count(r.changed as u64, "server", "servers"));
-    for s in &r.refused {
-        text.push_str(&format!(" {}: {}", s.name, s.reasons.join(" ")));
+/// "1 server", "3 servers".
+fn servers(n: usize) -> String {
+    crate::components::status::count(n as u64, "server", "servers")
+}
+
+/// A change's outcome. All done is a success; otherwise each server left alone is listed
+/// once with its reasons, as a warning when others changed and as an error when none did.
+#[component]
+fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>>) -> impl IntoView {
+    let errors = Signal::derive(move || value.get().filter(|r| r.is_err()));
+    let result = move || match value.get() {
+        Some(Ok(r)) if r.refused.is_empty() => view! {
+            <p class="form-ok" role="status">
+                {format!("{} changed.", servers(r.changed))}
+            </p>
+        }
+        .into_any(),
+        Some(Ok(r)) => {
+            let (class, head) = if r.changed == 0 {
+                ("form-error", format!("No server changed: {} refused.", servers(r.refused.len())))
+            } else {
+                ("notice notice-warn", format!("{} changed, {} refused.", servers(r.changed), servers(r.refused.len())))
+            };
+            view! {
+                <div class=format!("{class} change-outcome") role="alert">
+                    <p>{head}</p>
+                    <ul>
+                        {r
+                            .refused
+                            .into_iter()
+                            .map(|s| {
+                                view! {
+                                    <li data-server=s.name.clone()>
+                                        <b>{s.name.clone()}</b>
+                                        ": "
+                                        {s.reasons.join(" ")}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </div>
+            }
+            .into_any()
+        }
+        _ => ().into_any(),
+    };
+    view! {
+        {result}
+        <FormResult value=errors success=|_: ChangeResult| String::new() />
     }
-    text
+}
+
+/// "about 5 minutes", "about 3 seconds".
+fn about(secs: i64) -> String {
+    let (n, unit) = match secs {
+        s if s < 60 => (s.max(0), "second"),
+        s if s < 3600 => ((s + 30) / 60, "minute"),
+        s => ((s + 1800) / 3600, "hour"),
+    };
+    format!("about {n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// "4:05": minutes and seconds.
@@ -242,15 +429,8 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
     let pages = page.total.div_ceil(page.page_size).max(1);
     let link = {
         let query = use_query_map();
-        let size = page.page_size;
-        move |p: u64| {
-            let q = query.read_untracked();
-            let keep: String = ["search", "status", "os", "method", "sort"]
-                .iter()
-                .filter_map(|k| q.get(k).filter(|v| !v.is_empty()).map(|v| format!("{k}={}&", encode(&v))))
-                .collect();
-            format!("?{keep}size={size}&page={p}")
-        }
+        let size = page.page_size.to_string();
+        move |p: u64| tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), "size", &size, p)
     };
     let prev = (page.page > 1).then(|| link(page.page - 1));
     let next = (page.page < pages).then(|| link(page.page + 1));
@@ -289,7 +469,7 @@ fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl Int
     };
     view! {
         <div class="table-wrap">
-            <table class="data-table" aria-label="Protected servers">
+            <table class="data-table two-factor-table" aria-label="Protected servers">
                 <thead>
                     <tr>
                         <th scope="col" class="check">
@@ -397,7 +577,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         let row = s.clone();
         let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
         let (id1, id2) = (row.id.clone(), row.id.clone());
-        let name = row.name.clone();
+        let (name, cancel_name, retry_name) = (row.name.clone(), row.name.clone(), row.name.clone());
         let state_is = |st: TwoFactorState| s.status.state() == st;
         // Waiting for the delay or for an offline agent: either can be canceled.
         let moving = matches!(s.status, TwoFactorStatus::Enabling { .. } | TwoFactorStatus::Disabling { .. });
@@ -408,6 +588,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                         view! {
                             <button
                                 class="link-button"
+                                id=format!("enable-{}", r1.id)
                                 aria-label=format!("Enable 2FA on {name}")
                                 on:click=move |_| one(ChangeAction::Enable, r1.clone())
                             >
@@ -420,6 +601,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                         view! {
                             <button
                                 class="link-button"
+                                id=format!("disable-{}", r2.id)
                                 aria-label=format!("Disable 2FA on {}", r2.name)
                                 on:click=move |_| one(ChangeAction::Disable, r2.clone())
                             >
@@ -430,7 +612,12 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                 {(state_is(TwoFactorState::Enabled) && s.method == Some(Method::Sms))
                     .then(|| {
                         view! {
-                            <button class="link-button" on:click=move |_| one(ChangeAction::ChangeTopic, r3.clone())>
+                            <button
+                                class="link-button"
+                                id=format!("topic-{}", r3.id)
+                                aria-label=format!("Change topic for {}", r3.name)
+                                on:click=move |_| one(ChangeAction::ChangeTopic, r3.clone())
+                            >
                                 "Change Topic"
                             </button>
                         }
@@ -440,7 +627,11 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                         view! {
                             <ActionForm action=state.cancel>
                                 <input type="hidden" name="server_ids[]" value=id1 />
-                                <button type="submit" class="link-button danger">
+                                <button
+                                    type="submit"
+                                    class="link-button danger"
+                                    aria-label=format!("Cancel the change on {cancel_name}")
+                                >
                                     "Cancel"
                                 </button>
                             </ActionForm>
@@ -451,7 +642,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                         view! {
                             <ActionForm action=state.retry>
                                 <input type="hidden" name="server_ids[]" value=id2 />
-                                <button type="submit" class="link-button">
+                                <button type="submit" class="link-button" aria-label=format!("Retry on {retry_name}")>
                                     "Retry"
                                 </button>
                             </ActionForm>
@@ -461,24 +652,33 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         }
     };
     let (row_name, row_status) = (s.name.clone(), s.status.as_str());
+    let topic = match (s.topic.clone(), s.topic_urn.clone()) {
+        (Some(name), Some(urn)) => view! {
+            <div>{name.clone()}</div>
+            <ShortUrn urn label=format!("Copy the URN of topic {name}") />
+        }
+        .into_any(),
+        (Some(name), None) => name.into_any(),
+        _ => "--".into_any(),
+    };
     view! {
         <tr data-server=row_name data-status=row_status>
             <td class="check">
                 <input type="checkbox" aria-label=format!("Select {}", s.name) prop:checked=checked on:change=toggle />
             </td>
-            <td>
+            <td data-label="Protected Server">
                 <A href=format!("/hss/servers/{}", s.id)>{s.name.clone()}</A>
                 <div class="muted small">{s.ip.clone()}</div>
             </td>
-            <td>{os}<div class="muted small">{s.os_name.clone()}</div></td>
-            <td>
+            <td data-label="OS">{os}<div class="muted small">{s.os_name.clone()}</div></td>
+            <td data-label="Agent">
                 {if s.agent_online {
                     view! { <Badge kind="ok" text="Online".into() /> }.into_any()
                 } else {
                     view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
                 }}
             </td>
-            <td class="status-cell">
+            <td class="status-cell" data-label="2FA Status">
                 {status}
                 <ul class="readiness">
                     {s
@@ -489,9 +689,9 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                         .collect_view()}
                 </ul>
             </td>
-            <td>{method}</td>
-            <td>{s.topic.clone().unwrap_or_else(|| "--".into())}</td>
-            <td>{ops}</td>
+            <td data-label="Method">{method}</td>
+            <td data-label="Topic">{topic}</td>
+            <td data-label="Operation">{ops}</td>
         </tr>
     }
 }
@@ -504,47 +704,64 @@ fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
     let needs_topic = move || {
         action == ChangeAction::ChangeTopic || (action == ChangeAction::Enable && method.get() == LoginMethod::Sms)
     };
-    let note = match action {
-        ChangeAction::Enable => {
-            "Enabling 2FA modifies the system login configuration (PAM and sshd) of the servers. It takes effect after the apply delay; until then you can cancel it."
-        }
-        ChangeAction::Disable => {
-            "Disabling 2FA restores the system login configuration of the servers. It takes effect after the apply delay; until then you can cancel it."
-        }
-        ChangeAction::ChangeTopic => {
-            "Login codes will go to the new topic's confirmed endpoints after the apply delay; until then you can cancel it."
-        }
+    let linux = rows.iter().filter(|r| r.os_type != "windows").count();
+    let login_config = match (linux, rows.len() - linux) {
+        (0, _) => "the system login configuration of the servers",
+        (_, 0) => "the system login configuration of the servers (PAM and sshd)",
+        _ => "the system login configuration of the servers (PAM and sshd on Linux)",
     };
+    let when = move || {
+        let delay = state.delay_secs.get().map(about).unwrap_or_else(|| "a few minutes".into());
+        format!("It takes effect in {delay}, once each server's agent applies it; until then you can cancel it.")
+    };
+    let note = move || match action {
+        ChangeAction::Enable => format!("Enabling 2FA modifies {login_config}. {}", when()),
+        ChangeAction::Disable => format!("Disabling 2FA restores {login_config}. {}", when()),
+        ChangeAction::ChangeTopic => format!("Login codes will go to the new topic's confirmed endpoints. {}", when()),
+    };
+    // Enabling a server with a blocker is refused: with nothing else selected there is nothing to save.
+    let all_blocked = action == ChangeAction::Enable && rows.iter().all(|r| r.readiness.iter().any(|f| f.blocker));
+    let close = move || state.dialog.set(None);
     view! {
-        <div class="modal-backdrop">
-            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
-                <ActionForm action=state.save>
-                    <h2 id="dialog-title">{title(action)}</h2>
-                    <input type="hidden" name="change[action]" value=action.as_str() />
-                    {rows
-                        .iter()
-                        .map(|r| view! { <input type="hidden" name="change[server_ids][]" value=r.id.clone() /> })
-                        .collect_view()}
-                    {(action == ChangeAction::Enable).then(|| view! { <MethodPicker method /> })}
-                    <Show when=needs_topic>
-                        <TopicPicker />
-                    </Show>
-                    <SelectedServers rows show_readiness=action == ChangeAction::Enable />
-                    <p class="note" role="note">
-                        {note}
-                    </p>
-                    <FormResult value=state.save.value() success=|r: ChangeResult| outcome_text(&r, "changed") />
-                    <div class="form-actions">
-                        <button type="submit" class="button button-primary" disabled=move || state.save.pending().get()>
-                            "OK"
-                        </button>
-                        <button type="button" class="button button-secondary" on:click=move |_| state.dialog.set(None)>
-                            "Close"
-                        </button>
-                    </div>
-                </ActionForm>
-            </div>
-        </div>
+        <Modal title=title(action).to_owned() on_close=close>
+            <ActionForm action=state.save>
+                <input type="hidden" name="change[action]" value=action.as_str() />
+                {rows
+                    .iter()
+                    .map(|r| view! { <input type="hidden" name="change[server_ids][]" value=r.id.clone() /> })
+                    .collect_view()}
+                {(action == ChangeAction::Enable).then(|| view! { <MethodPicker method /> })}
+                <Show when=needs_topic>
+                    <TopicPicker />
+                </Show>
+                <SelectedServers rows show_readiness=action == ChangeAction::Enable />
+                <p class="note" role="note">
+                    {note}
+                </p>
+                <ChangeOutcome value=state.save.value().into() />
+                {all_blocked
+                    .then(|| {
+                        view! {
+                            <p class="form-error" id="dialog-all-blocked">
+                                {"Every selected server is blocked. Fix its blockers first, or select other servers."}
+                            </p>
+                        }
+                    })}
+                <div class="form-actions">
+                    <button
+                        type="submit"
+                        class="button button-primary"
+                        aria-describedby=all_blocked.then_some("dialog-all-blocked")
+                        disabled=move || all_blocked || state.save.pending().get()
+                    >
+                        "OK"
+                    </button>
+                    <button type="button" class="button button-secondary" on:click=move |_| close()>
+                        "Close"
+                    </button>
+                </div>
+            </ActionForm>
+        </Modal>
     }
 }
 
@@ -575,10 +792,28 @@ fn MethodPicker(method: RwSignal<LoginMethod>) -> impl IntoView {
 }
 
 /// The topic whose confirmed endpoints receive the codes: only topics with at least one
-/// confirmed subscription are offered.
+/// confirmed subscription are offered. "Create a topic" opens in a new tab, so the dialog
+/// keeps its servers; the list loads again when the user comes back to this tab.
 #[component]
 fn TopicPicker() -> impl IntoView {
-    let topics = Resource::new(|| (), |_| usable_topics());
+    let back = RwSignal::new(0u32);
+    let topics = Resource::new(move || back.get(), |_| usable_topics());
+    let again = move || back.update(|n| *n += 1);
+    let on_focus = window_event_listener(leptos::ev::focus, move |_| again());
+    let on_visible = window_event_listener(leptos::ev::visibilitychange, move |_| again());
+    on_cleanup(move || {
+        on_focus.remove();
+        on_visible.remove();
+    });
+    let chosen = RwSignal::new(String::new());
+    let create = || {
+        view! {
+            <a href="/smn/topics" target="_blank" rel="noopener">
+                "Create a topic"
+                <span class="visually-hidden">" (opens in a new tab)"</span>
+            </a>
+        }
+    };
     view! {
         <div class="field">
             <label for="dialog-topic">"Topic"</label>
@@ -590,29 +825,32 @@ fn TopicPicker() -> impl IntoView {
                         Ok(list) if list.is_empty() => {
                             view! {
                                 <p class="form-error">
-                                    "No topic has a confirmed subscription yet. "
-                                    <A href="/smn/topics">"Create a topic"</A>
-                                    " and confirm a subscription first."
+                                    "No topic has a confirmed subscription yet. " {create()}
+                                    " and confirm a subscription first, then come back to this tab."
                                 </p>
                             }
                                 .into_any()
                         }
                         Ok(list) => {
                             view! {
-                                <select id="dialog-topic" name="change[topic_id]">
+                                <select
+                                    id="dialog-topic"
+                                    name="change[topic_id]"
+                                    on:change=move |ev| chosen.set(event_target_value(&ev))
+                                >
                                     {list
                                         .into_iter()
                                         .map(|t| {
+                                            let on = chosen.get_untracked() == t.id;
                                             view! {
-                                                <option value=t.id>{format!("{} ({})", t.display_name, t.name)}</option>
+                                                <option value=t.id selected=on>
+                                                    {format!("{} ({})", t.display_name, t.name)}
+                                                </option>
                                             }
                                         })
                                         .collect_view()}
                                 </select>
-                                <p class="hint">
-                                    "Only topics with at least one confirmed subscription. "
-                                    <A href="/smn/topics">"Create a topic"</A>
-                                </p>
+                                <p class="hint">"Only topics with at least one confirmed subscription. " {create()}</p>
                             }
                                 .into_any()
                         }
@@ -625,7 +863,8 @@ fn TopicPicker() -> impl IntoView {
 }
 
 /// The servers the change is for; when enabling, each with its readiness: blockers (the
-/// server is refused) and warnings.
+/// server is refused) and warnings. A server whose agent is offline gets the change when the
+/// agent is back.
 #[component]
 fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoView {
     view! {
@@ -635,6 +874,14 @@ fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoVi
                 .into_iter()
                 .map(|r| {
                     let blocked = r.readiness.iter().any(|f| f.blocker);
+                    let offline = (!r.agent_online)
+                        .then(|| {
+                            view! {
+                                <li class="warning">
+                                    "Warning: the agent is offline. The change will wait for the agent and applies when it is back online."
+                                </li>
+                            }
+                        });
                     view! {
                         <li data-server=r.name.clone()>
                             <b>{r.name.clone()}</b>
@@ -642,29 +889,30 @@ fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoVi
                             <span class="muted small">{r.ip.clone()}</span>
                             {show_readiness
                                 .then(|| {
-                                    view! {
-                                        {if blocked {
-                                            view! { <Badge kind="err" text="Blocked".into() /> }.into_any()
-                                        } else {
-                                            view! { <Badge kind="ok" text="Ready".into() /> }.into_any()
-                                        }}
-                                        <ul class="readiness">
-                                            {r
-                                                .readiness
-                                                .into_iter()
-                                                .map(|f| {
-                                                    let class = if f.blocker { "blocker" } else { "warning" };
-                                                    view! {
-                                                        <li class=class>
-                                                            {if f.blocker { "Blocker: " } else { "Warning: " }}
-                                                            {f.message}
-                                                        </li>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </ul>
+                                    if blocked {
+                                        view! { <Badge kind="err" text="Blocked".into() /> }.into_any()
+                                    } else {
+                                        view! { <Badge kind="ok" text="Ready".into() /> }.into_any()
                                     }
                                 })}
+                            <ul class="readiness">
+                                {offline}
+                                {show_readiness
+                                    .then(|| {
+                                        r.readiness
+                                            .into_iter()
+                                            .map(|f| {
+                                                let class = if f.blocker { "blocker" } else { "warning" };
+                                                view! {
+                                                    <li class=class>
+                                                        {if f.blocker { "Blocker: " } else { "Warning: " }}
+                                                        {f.message}
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()
+                                    })}
+                            </ul>
                         </li>
                     }
                 })
@@ -781,6 +1029,34 @@ mod tests {
     fn query_values_are_percent_encoded() {
         assert_eq!(super::encode("web 01&x=1"), "web%2001%26x%3D1");
         assert_eq!(super::encode("192.168.10.35"), "192.168.10.35");
+    }
+
+    #[test]
+    fn the_url_carries_every_filter_and_nothing_empty() {
+        let url = |q: &'static [(&'static str, &'static str)], key: &str, value: &str, page: u64| {
+            let get = |k: &str| q.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()).unwrap_or_default();
+            super::tab_href(get, key, value, page)
+        };
+        assert_eq!(url(&[], "status", "", 1), "/hss/two-factor");
+        assert_eq!(
+            url(&[("search", "web 01"), ("os", "linux"), ("region", "eu-west-101")], "status", "failed", 1),
+            "/hss/two-factor?search=web%2001&status=failed&os=linux&region=eu-west-101"
+        );
+        // A changed filter leaves the page; the pager keeps the filters; defaults are left out.
+        assert_eq!(
+            url(&[("status", "enabled"), ("sort", "-name"), ("page", "3")], "size", "50", 2),
+            "/hss/two-factor?status=enabled&sort=-name&size=50&page=2"
+        );
+        assert_eq!(url(&[("sort", "name"), ("size", "10")], "status", "", 1), "/hss/two-factor");
+    }
+
+    #[test]
+    fn the_apply_delay_reads_as_about_so_long() {
+        assert_eq!(super::about(300), "about 5 minutes");
+        assert_eq!(super::about(3), "about 3 seconds");
+        assert_eq!(super::about(1), "about 1 second");
+        assert_eq!(super::about(90), "about 2 minutes");
+        assert_eq!(super::about(7200), "about 2 hours");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use crate::{
     components::{
+        dialog::ConfirmDelete,
         poll::poll_every,
         status::{status_badge, DataTable, FormResult, Loaded, PageHeader},
+        urn::ShortUrn,
     },
     functions::topics::{
         get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
@@ -23,6 +25,8 @@ pub fn TopicDetailPage() -> impl IntoView {
     let add = ServerAction::<AddSubscriptions>::new();
     let resend = ServerAction::<RequestConfirmation>::new();
     let remove = ServerAction::<DeleteSubscription>::new();
+    // The subscription whose Delete was clicked, (id, endpoint), until confirmed or canceled.
+    let removing = RwSignal::new(None::<(String, String)>);
     let publish = ServerAction::<PublishMessage>::new();
     let topic = Resource::new(id, get_topic);
     let subs = Resource::new(
@@ -56,7 +60,9 @@ pub fn TopicDetailPage() -> impl IntoView {
                             <dt>"Display name"</dt>
                             <dd>{t.display_name.clone()}</dd>
                             <dt>"Topic URN"</dt>
-                            <dd class="mono">{t.urn.clone()}</dd>
+                            <dd>
+                                <ShortUrn urn=t.urn.clone() label="Copy the topic URN".to_owned() />
+                            </dd>
                             <dt>"Created"</dt>
                             <dd>{t.created.clone()}</dd>
                         </dl>
@@ -134,6 +140,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                                     .map(|s| {
                                         let unconfirmed = s.status == SubscriptionStatus::Unconfirmed;
                                         let resend_id = s.id.clone();
+                                        let asked = (s.id.clone(), s.endpoint.clone());
                                         view! {
                                             <tr>
                                                 <td>{s.endpoint.clone()}</td>
@@ -158,16 +165,16 @@ pub fn TopicDetailPage() -> impl IntoView {
                                                                         </button>
                                                                     </ActionForm>
                                                                 }
-                                                            })} <ActionForm action=remove>
-                                                            <input type="hidden" name="id" value=s.id.clone() />
-                                                            <button
-                                                                type="submit"
-                                                                class="link-button danger"
-                                                                aria-label=format!("Delete {}", s.endpoint)
-                                                            >
-                                                                "Delete"
-                                                            </button>
-                                                        </ActionForm>
+                                                            })}
+                                                        <button
+                                                            type="button"
+                                                            class="link-button danger"
+                                                            id=format!("delete-{}", s.id)
+                                                            aria-label=format!("Delete {}", s.endpoint)
+                                                            on:click=move |_| removing.set(Some(asked.clone()))
+                                                        >
+                                                            "Delete"
+                                                        </button>
                                                     </div>
                                                 </td>
                                             </tr>
@@ -208,5 +215,21 @@ pub fn TopicDetailPage() -> impl IntoView {
                     )
                 } />
         </section>
+        {move || {
+            removing
+                .get()
+                .map(|(id, endpoint)| {
+                    view! {
+                        <ConfirmDelete
+                            title=format!("Delete subscription {endpoint}?")
+                            message="This endpoint stops receiving the topic's messages and login codes.".to_owned()
+                            on_confirm=move || {
+                                remove.dispatch(DeleteSubscription { id: id.clone() });
+                            }
+                            on_close=move || removing.set(None)
+                        />
+                    }
+                })
+        }}
     }
 }

@@ -1,7 +1,11 @@
 //! Simple Message Notification → Topics: create, search, delete.
 
 use crate::{
-    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        dialog::ConfirmDelete,
+        status::{DataTable, FormResult, Loaded, PageHeader},
+        urn::ShortUrn,
+    },
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
 };
 use leptos::prelude::*;
@@ -15,6 +19,8 @@ use leptos_router::{
 pub fn TopicsPage() -> impl IntoView {
     let create = ServerAction::<CreateTopic>::new();
     let delete = ServerAction::<DeleteTopic>::new();
+    // The topic whose Delete was clicked, (id, name), until the user confirms or cancels.
+    let deleting = RwSignal::new(None::<(String, String)>);
     let query = use_query_map();
     let search = move || query.read().get("search").unwrap_or_default();
     let topics = Resource::new(
@@ -92,28 +98,34 @@ pub fn TopicsPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|t| {
                                         let label = format!("Delete topic {}", t.name);
+                                        let asked = (t.id.clone(), t.name.clone());
+                                        let copy_label = format!("Copy the URN of topic {}", t.name);
                                         view! {
                                             <tr>
                                                 <td>
                                                     <A href=format!("/smn/topics/{}", t.id)>{t.name.clone()}</A>
                                                 </td>
                                                 <td>{t.display_name}</td>
-                                                <td class="mono small">{t.urn}</td>
+                                                <td>
+                                                    <ShortUrn
+                                                        urn=t.urn.clone()
+                                                        label=copy_label
+                                                    />
+                                                </td>
                                                 <td>{format!("{} confirmed of {}", t.confirmed, t.subscriptions)}</td>
                                                 <td class="small">{t.created}</td>
                                                 <td>
                                                     <div class="row-actions">
                                                         <A href=format!("/smn/topics/{}", t.id)>"Subscriptions"</A>
-                                                        <ActionForm action=delete>
-                                                            <input type="hidden" name="id" value=t.id.clone() />
-                                                            <button
-                                                                type="submit"
-                                                                class="link-button danger"
-                                                                aria-label=label
-                                                            >
-                                                                "Delete"
-                                                            </button>
-                                                        </ActionForm>
+                                                        <button
+                                                            type="button"
+                                                            class="link-button danger"
+                                                            id=format!("delete-{}", t.id)
+                                                            aria-label=label
+                                                            on:click=move |_| deleting.set(Some(asked.clone()))
+                                                        >
+                                                            "Delete"
+                                                        </button>
                                                     </div>
                                                 </td>
                                             </tr>
@@ -127,5 +139,21 @@ pub fn TopicsPage() -> impl IntoView {
                 }
             />
         </section>
+        {move || {
+            deleting
+                .get()
+                .map(|(id, name)| {
+                    view! {
+                        <ConfirmDelete
+                            title=format!("Delete topic {name}?")
+                            message="Its subscriptions are deleted with it, and servers whose 2FA is off forget it. This cannot be undone.".to_owned()
+                            on_confirm=move || {
+                                delete.dispatch(DeleteTopic { id: id.clone() });
+                            }
+                            on_close=move || deleting.set(None)
+                        />
+                    }
+                })
+        }}
     }
 }
