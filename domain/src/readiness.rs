@@ -80,12 +80,14 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             format!("{name}: server protection is off. Enable protection for it first."),
         );
     }
+    // An offline agent does not stop a change: it waits for the agent, and fails at the rollout's
+    // deadline if the agent is not back by then.
     if !f.agent_online {
         add(
             "agent_online",
-            Severity::Blocker,
+            Severity::Warning,
             format!(
-                "{name}: the agent is offline. Start the HostGuard agent on the server and wait until it shows Online."
+                "{name}: the agent is offline. The change will wait for the agent and apply when it is back online; start the HostGuard agent on the server."
             ),
         );
     }
@@ -267,8 +269,9 @@ mod tests {
         };
         assert_eq!(
             rules(&f, Severity::Blocker),
-            vec!["protection", "agent_online", "sshd_use_pam", "sshd_keyboard_interactive"]
+            vec!["protection", "sshd_use_pam", "sshd_keyboard_interactive"]
         );
+        assert_eq!(rules(&f, Severity::Warning), vec!["agent_online"], "a change waits for an offline agent");
         let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
         assert!(msgs.iter().all(|m| m.starts_with("web-01: ")));
         assert!(msgs.iter().any(|m| m.contains("UsePAM yes")));

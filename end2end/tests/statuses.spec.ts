@@ -27,8 +27,8 @@ test("a demo server whose agent has not been heard from for 13 minutes shows Off
   await expect(agent).toContainText("Offline");
   await expect(agent).toContainText("last seen");
   // Enabling 2FA would wait for an agent that is not there: readiness says so first.
-  await expect(page.locator("li[data-rule=agent_online]")).toContainText("Blocker");
-  await expect(page.locator("li[data-rule=agent_online]")).toContainText("the agent is offline");
+  await expect(page.locator("li[data-rule=agent_online]")).toContainText("Warning");
+  await expect(page.locator("li[data-rule=agent_online]")).toContainText("The change will wait for the agent");
   await expect(page.getByText("Ready: nothing stands in the way")).toHaveCount(0);
 });
 

@@ -864,7 +864,7 @@ fn TopicPicker() -> impl IntoView {
 
 /// The servers the change is for; when enabling, each with its readiness: blockers (the
 /// server is refused) and warnings. A server whose agent is offline gets the change when the
-/// agent is back.
+/// agent is back (or the change fails at the rollout's deadline).
 #[component]
 fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoView {
     view! {
@@ -874,7 +874,8 @@ fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoVi
                 .into_iter()
                 .map(|r| {
                     let blocked = r.readiness.iter().any(|f| f.blocker);
-                    let offline = (!r.agent_online)
+                    // When enabling, the readiness list below says it (a warning from domain).
+                    let offline = (!r.agent_online && !show_readiness)
                         .then(|| {
                             view! {
                                 <li class="warning">
