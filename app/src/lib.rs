@@ -10,13 +10,14 @@ pub mod functions;
 pub mod models;
 pub mod routes;
 
-use components::layout::{Auth, ConsoleLayout, RegionState};
+use components::layout::{Auth, ConsoleLayout, ForRoles, RegionState};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
+use models::Role;
 use routes::{
     admin::{outbox::OutboxPage, tenants::TenantsPage},
     audit::trail::AuditPage,
@@ -34,6 +35,12 @@ use routes::{
         topic_detail::TopicDetailPage,
     },
 };
+
+// Who may open which pages; everyone else gets the refusal alone.
+const TENANT_ADMIN: &[Role] = &[Role::TenantAdmin];
+const OPERATOR: &[Role] = &[Role::Operator];
+const ADMINS: &[Role] = &[Role::TenantAdmin, Role::Operator];
+const END_USER: &[Role] = &[Role::EndUser];
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -78,19 +85,123 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
-                    <Route path=path!("hss/two-factor") view=TwoFactorPage ssr=SsrMode::Async />
-                    <Route path=path!("hss/servers/:id") view=ServerDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("hss/login-audit") view=LoginAuditPage ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics") view=TopicsPage ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics/:id") view=TopicDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
-                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("iam/access-keys") view=AccessKeysPage ssr=SsrMode::Async />
-                    <Route path=path!("iam/server-accounts") view=ServerAccountsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/tenants") view=TenantsPage ssr=SsrMode::Async />
-                    <Route path=path!("portal") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("portal/methods") view=SignInMethodsPage ssr=SsrMode::Async />
-                    <Route path=path!("portal/history") view=SignInHistoryPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("hss/two-factor")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TwoFactorPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("hss/servers/:id")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <ServerDetailPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("hss/login-audit")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <LoginAuditPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("smn/topics")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TopicsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("smn/topics/:id")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TopicDetailPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("admin/outbox")
+                        view=|| view! {
+                            <ForRoles roles=OPERATOR>
+                                <OutboxPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("audit")
+                        view=|| view! {
+                            <ForRoles roles=ADMINS>
+                                <AuditPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("iam/access-keys")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <AccessKeysPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("iam/server-accounts")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <ServerAccountsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("admin/tenants")
+                        view=|| view! {
+                            <ForRoles roles=OPERATOR>
+                                <TenantsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <AccountPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/methods")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <SignInMethodsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/history")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <SignInHistoryPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

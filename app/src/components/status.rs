@@ -104,6 +104,8 @@ pub fn status_badge(status: &str) -> impl IntoView {
         "unconfirmed" => ("warn", "Unconfirmed"),
         "canceled" => ("muted", "Canceled"),
         "sent" => ("ok", "Sent"),
+        // Kept by the development SMS gateway: it never reached a phone.
+        "held" => ("muted", "Held (development)"),
         "pending" => ("warn", "Pending"),
         "failed" => ("err", "Failed"),
         other => ("muted", other),
