@@ -4,6 +4,9 @@ import { signIn, signOut, users } from "./helpers";
 
 const phone = { width: 390, height: 844 };
 
+// A crawl runs axe on every page it opens.
+test.describe.configure({ timeout: 300_000 });
+
 /** The 2FA tab is checked by its own test below (its page is another area's). */
 const TWO_FACTOR_TAB = "/hss/two-factor";
 

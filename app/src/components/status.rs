@@ -142,7 +142,7 @@ where
 #[component]
 pub fn DataTable(headers: &'static [&'static str], children: Children) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="data-table">
                 <thead>
                     <tr>

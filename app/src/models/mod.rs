@@ -110,6 +110,7 @@ pub struct LinkOutcome {
 
 /// The outbox view operators ask for; empty strings mean "all". Carried in the URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OutboxQuery {
     /// A tenant's id.
     pub tenant: String,

@@ -212,7 +212,7 @@ fn OutboxTable(page: Page, filtered: bool) -> impl IntoView {
     let next = (page.page < pages).then(|| link(page.page + 1));
     let count = if page.total == 1 { "1 message".to_owned() } else { format!("{} messages", page.total) };
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="data-table">
                 <caption class="visually-hidden">"Messages, newest first"</caption>
                 <thead>

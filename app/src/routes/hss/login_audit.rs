@@ -240,7 +240,7 @@ fn AuditTable(page: LoginAuditPage, filtered: bool) -> impl IntoView {
 #[component]
 pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="data-table login-table">
                 <caption class="visually-hidden">{caption}</caption>
                 <thead>
