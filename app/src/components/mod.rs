@@ -1,5 +1,6 @@
 //! Pieces shared by pages.
 
+pub mod filters;
 pub mod install;
 pub mod layout;
 pub mod poll;

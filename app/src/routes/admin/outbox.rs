@@ -10,7 +10,7 @@ use crate::{
     },
     functions::{audit::list_outbox, tenants::list_tenants},
     models::{OutboxPage as Page, OutboxQuery, PAGE_SIZES},
-    routes::hss::two_factor::{encode, pager_link},
+    routes::hss::two_factor::pager_link,
 };
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
@@ -25,22 +25,8 @@ const STATUSES: [(&str, &str); 5] =
     [("", "All"), ("pending", "Pending"), ("sent", "Sent"), ("held", "Held (development)"), ("failed", "Failed")];
 const CHANNELS: [(&str, &str); 4] = [("", "All"), ("email", "Email"), ("sms", "SMS"), ("voice", "Voice")];
 
-/// `?tenant=…&status=held`: the non-empty values only, then the page size and page unless
-/// they are the defaults.
 fn query_string(values: &[(&str, String)], size: u64, page: u64) -> String {
-    let mut parts: Vec<String> =
-        values.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}={}", encode(v.trim()))).collect();
-    if size != DEFAULT_SIZE {
-        parts.push(format!("size={size}"));
-    }
-    if page > 1 {
-        parts.push(format!("page={page}"));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
+    crate::components::filters::query_string(values, size, DEFAULT_SIZE, page)
 }
 
 #[component]
