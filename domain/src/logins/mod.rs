@@ -6,10 +6,10 @@
 //! logins; every answer is checked against the row, inside a write transaction that holds the
 //! row, so two answers cannot both use one code.
 
-pub mod audit;
 mod code;
-pub mod settings;
 mod sms;
+pub mod audit;
+pub mod settings;
 
 use crate::{
     ctx::Ctx,
@@ -53,8 +53,7 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize
     } else if value.chars().count() > max {
         errors.push(FieldError::new(field, format!("must be at most {max} characters")));
     } else if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must not contain control characters"));
-        // PAM items are one line
+        errors.push(FieldError::new(field, "must not contain control characters")); // PAM items are one line
     }
 }
 
@@ -75,10 +74,7 @@ fn validate_start(req: &LoginStart) -> DomainResult<()> {
 enum Required {
     /// Nothing: 2FA is off for the server.
     Nothing,
-    Factor {
-        method: Method,
-        topic_id: Option<Uuid>,
-    },
+    Factor { method: Method, topic_id: Option<Uuid> },
     /// 2FA is on but its method cannot be read: refused, never let through.
     Unknown,
 }
@@ -177,9 +173,7 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     };
 
     let step = match (required(cfg.as_ref()), settings.exemption(&req.account, &req.source_ip)) {
-        (Required::Nothing, _) => {
-            finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow())
-        }
+        (Required::Nothing, _) => finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow()),
         (Required::Unknown, _) => finish(
             &mut row,
             now,
@@ -233,8 +227,10 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_login(&txn, login_id).await?;
     // Another server's login is "not found": its id reveals nothing.
-    let Some(mut row) =
-        server_login::Entity::find_by_id(login_id).filter(server_login::Column::ServerId.eq(s.id)).one(&txn).await?
+    let Some(mut row) = server_login::Entity::find_by_id(login_id)
+        .filter(server_login::Column::ServerId.eq(s.id))
+        .one(&txn)
+        .await?
     else {
         return Err(DomainError::NotFound("login"));
     };
@@ -321,8 +317,10 @@ fn check_code(row: &mut server_login::Model, answer: &str, now: DateTime<Utc>) -
         );
     }
     let left = MAX_CODE_ATTEMPTS - row.attempts;
-    Step::prompt(format!("Input #{} Code: ", row.number), false)
-        .with_info(format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" }))
+    Step::prompt(format!("Input #{} Code: ", row.number), false).with_info(format!(
+        "Wrong code. {left} attempt{} left.",
+        if left == 1 { "" } else { "s" }
+    ))
 }
 
 #[cfg(test)]
@@ -331,15 +329,9 @@ mod tests {
 
     #[test]
     fn start_requests_are_checked_field_by_field() {
-        let ok = LoginStart {
-            account: "root".into(),
-            source_ip: "192.0.2.1".into(),
-            service: "sshd".into(),
-            tty: "ssh".into(),
-        };
+        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into() };
         assert!(validate_start(&ok).is_ok());
-        let bad =
-            LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
+        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
         let Err(DomainError::Invalid(errors)) = validate_start(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["account", "source_ip", "service"]);

@@ -218,12 +218,7 @@ pub use proto::login::normalize_break_glass;
 
 /// Issues a new set of break-glass codes for a server, shown once; the unused codes of the
 /// previous set stop working. The agent gets their hashes with its next policy fetch.
-pub async fn issue_break_glass(
-    ctx: &Ctx,
-    caller: &Caller,
-    actor: &Actor,
-    server_id: Uuid,
-) -> DomainResult<Vec<String>> {
+pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server_id: Uuid) -> DomainResult<Vec<String>> {
     let s = crate::servers::get(ctx, caller, server_id).await?;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let now = ctx.clock.now();
@@ -238,9 +233,9 @@ pub async fn issue_break_glass(
         .await?;
     let mut codes = Vec::with_capacity(BREAK_GLASS_CODES);
     for _ in 0..BREAK_GLASS_CODES {
-        let raw: String = (0..20).map(|_| ALPHABET[rand::rngs::OsRng.gen_range(0..ALPHABET.len())] as char).collect();
-        let shown =
-            raw.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
+        let raw: String =
+            (0..20).map(|_| ALPHABET[rand::rngs::OsRng.gen_range(0..ALPHABET.len())] as char).collect();
+        let shown = raw.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
         break_glass_code::Entity::insert(break_glass_code::ActiveModel {
             id: Set(Uuid::new_v4()),
             tenant_id: Set(s.tenant_id),
@@ -270,11 +265,7 @@ pub async fn issue_break_glass(
 }
 
 /// How many break-glass codes of a server are unused, and when the set was issued.
-pub async fn break_glass_status(
-    ctx: &Ctx,
-    caller: &Caller,
-    server_id: Uuid,
-) -> DomainResult<(usize, Option<DateTime<Utc>>)> {
+pub async fn break_glass_status(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<(usize, Option<DateTime<Utc>>)> {
     let s = crate::servers::get(ctx, caller, server_id).await?;
     let unused = break_glass_code::Entity::find()
         .filter(break_glass_code::Column::ServerId.eq(s.id))
@@ -337,8 +328,7 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             Ok(t) if t > now => now,
             Ok(t) if t >= now - Duration::days(OFFLINE_MAX_AGE_DAYS) => t,
             Ok(_) => {
-                errors
-                    .push(FieldError::new(field("at"), format!("must be within the last {OFFLINE_MAX_AGE_DAYS} days")));
+                errors.push(FieldError::new(field("at"), format!("must be within the last {OFFLINE_MAX_AGE_DAYS} days")));
                 continue;
             }
             Err(_) => {

@@ -9,7 +9,8 @@ use crate::{
     entities::{subscription, topic},
     error::DomainResult,
     messages::{self, LoginInfo},
-    outbox, subscriptions,
+    outbox,
+    subscriptions,
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};

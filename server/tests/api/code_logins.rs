@@ -28,6 +28,9 @@ fn code_at(secret: &str, t: DateTime<Utc>) -> String {
     totp.generate(t.timestamp() as u64)
 }
 
+
+
+
 struct World {
     app: TestApp,
     p: Protected,

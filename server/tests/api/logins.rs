@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use domain::entities::{outbox, server_login};
-use proto::login::{Action, LoginReply, LoginResult, OfflineLogin, OfflineReport};
+use proto::login::{Action, LoginReply, OfflineLogin, OfflineReport, LoginResult};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -23,6 +23,9 @@ async fn codes_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<(i32, String)> {
     assert_eq!(codes.len(), n, "{all:?}");
     codes
 }
+
+
+
 
 struct Sms {
     app: TestApp,
@@ -77,10 +80,7 @@ async fn a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in
     let done = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert_eq!(done.step.action, Action::Allow);
     let audit = s.app.login_row(reply.login_id).await;
-    assert_eq!(
-        (audit.result.as_deref(), audit.method.as_str(), audit.account.as_str()),
-        (Some("allowed"), "sms", "root")
-    );
+    assert_eq!((audit.result.as_deref(), audit.method.as_str(), audit.account.as_str()), (Some("allowed"), "sms", "root"));
     assert_eq!(audit.source_ip, "198.51.100.7");
 
     // The code is spent: the same answer again changes nothing.
@@ -107,19 +107,12 @@ async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: 
     };
     assert_eq!(shape(&known, "OPS@acme-logins.test"), shape(&unknown, "eve@evil.example"));
     assert_eq!(shape(&unknown, "eve@evil.example"), shape(&stranger_number, "+15550100"));
-    assert_eq!(
-        number,
-        prompt_of(&known.step).0.trim_start_matches("Input #").trim_end_matches(" Code: ").parse::<i32>().unwrap()
-    );
+    assert_eq!(number, prompt_of(&known.step).0.trim_start_matches("Input #").trim_end_matches(" Code: ").parse::<i32>().unwrap());
 
     s.app.clock.advance(chrono::Duration::seconds(2));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let login_codes = |to: Option<&str>| {
-        s.sink
-            .messages()
-            .into_iter()
-            .filter(|m| m.subject.starts_with("Login code") && to.is_none_or(|t| m.to.contains(t)))
-            .count()
+        s.sink.messages().into_iter().filter(|m| m.subject.starts_with("Login code") && to.is_none_or(|t| m.to.contains(t))).count()
     };
     assert_eq!(login_codes(Some(DEV)), 0, "an email address sends to itself only");
     assert_eq!(login_codes(None), 1, "nobody outside the topic got anything");
@@ -193,10 +186,7 @@ async fn code_requests_are_limited_per_account_and_per_source(backend: Backend) 
     let later = s.to_code_prompt("deploy", "+15550100").await;
     assert!(prompt_of(&later.step).0.starts_with("Input #"), "the window moves on");
 }
-on_both_databases!(
-    code_requests_are_limited_per_account_and_per_source,
-    super::code_requests_are_limited_per_account_and_per_source
-);
+on_both_databases!(code_requests_are_limited_per_account_and_per_source, super::code_requests_are_limited_per_account_and_per_source);
 
 async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     let s = sms_server(backend).await;
@@ -208,15 +198,8 @@ async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error_code"], "AGENT.0404");
     assert_eq!(s.app.login_answer(&s.p.credential, Uuid::new_v4(), "x").await.status(), 404);
-    let bad_id = s
-        .app
-        .http
-        .post(s.app.url("/agent/v1/logins/not-a-uuid/answer"))
-        .bearer_auth(&s.p.credential)
-        .json(&serde_json::json!({"answer": "1"}))
-        .send()
-        .await
-        .unwrap();
+    let bad_id = s.app.http.post(s.app.url("/agent/v1/logins/not-a-uuid/answer")).bearer_auth(&s.p.credential)
+        .json(&serde_json::json!({"answer": "1"})).send().await.unwrap();
     assert_eq!(bad_id.status(), 404);
     assert_eq!(bad_id.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0404");
     assert_eq!(s.app.login_start("not-a-credential", "root", "").await.status(), 401);
@@ -284,10 +267,7 @@ async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backe
     let bad = domain::logins::audit::list(&app.ctx, &p.caller, &q(None, Some("maybe"))).await;
     assert!(matches!(bad, Err(domain::DomainError::Invalid(ref e)) if e[0].field == "result"));
 }
-on_both_databases!(
-    off_exempt_and_unenrolled_logins_are_decided_and_audited,
-    super::off_exempt_and_unenrolled_logins_are_decided_and_audited
-);
+on_both_databases!(off_exempt_and_unenrolled_logins_are_decided_and_audited, super::off_exempt_and_unenrolled_logins_are_decided_and_audited);
 
 async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Backend) {
     let app = spawn_app_with(backend, Options::empty()).await;
@@ -305,11 +285,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     let policy = get_policy().await;
     assert_eq!(policy.fail_mode, proto::login::FailMode::Secure, "secure is the default");
     assert_eq!(policy.break_glass.len(), 10);
-    let used = policy
-        .break_glass
-        .iter()
-        .find(|h| h.sha256 == domain::tokens::hash_token(&domain::logins::settings::normalize_break_glass(&codes[0])))
-        .unwrap();
+    let used = policy.break_glass.iter().find(|h| h.sha256 == domain::tokens::hash_token(&domain::logins::settings::normalize_break_glass(&codes[0]))).unwrap();
 
     let login = OfflineLogin {
         id: Uuid::new_v4(),
@@ -323,21 +299,10 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     };
     let report = OfflineReport { logins: vec![login.clone()] };
     for _ in 0..2 {
-        let res = app
-            .http
-            .post(app.url("/agent/v1/logins/offline"))
-            .bearer_auth(&p.credential)
-            .json(&report)
-            .send()
-            .await
-            .unwrap();
+        let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap();
         assert_eq!(res.status(), 204, "a report sent again is fine");
     }
-    let rows = server_login::Entity::find()
-        .filter(server_login::Column::ServerId.eq(p.server_id))
-        .all(&app.ctx.db)
-        .await
-        .unwrap();
+    let rows = server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap();
     assert_eq!(rows.len(), 1, "recorded once");
     assert!(rows[0].offline && rows[0].reason.contains("break-glass"));
     assert_eq!(get_policy().await.break_glass.len(), 9, "a used code is no longer handed out");
@@ -351,20 +316,15 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
             OfflineLogin { reason: "fail_secure".into(), id: Uuid::new_v4(), ..login.clone() },
         ],
     };
-    let res =
-        app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
+    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let text = res.text().await.unwrap();
-    assert!(
-        text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"),
-        "{text}"
-    );
+    assert!(text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"), "{text}");
 
     // A server clock running ahead does not lose the record; another server's code is not
     // marked used, nor audited as used.
     let other = app.protected_server("Globex Offline", "gx-02", &[]).await;
-    let theirs =
-        domain::logins::settings::issue_break_glass(&app.ctx, &other.caller, &actor, other.server_id).await.unwrap();
+    let theirs = domain::logins::settings::issue_break_glass(&app.ctx, &other.caller, &actor, other.server_id).await.unwrap();
     assert_eq!(theirs.len(), 10);
     let their_id = domain::entities::break_glass_code::Entity::find()
         .filter(domain::entities::break_glass_code::Column::ServerId.eq(other.server_id))
@@ -379,32 +339,17 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
         break_glass_id: Some(their_id),
         ..login
     };
-    let res = app
-        .http
-        .post(app.url("/agent/v1/logins/offline"))
-        .bearer_auth(&p.credential)
-        .json(&OfflineReport { logins: vec![ahead.clone()] })
-        .send()
-        .await
-        .unwrap();
+    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential)
+        .json(&OfflineReport { logins: vec![ahead.clone()] }).send().await.unwrap();
     assert_eq!(res.status(), 204);
     let row = server_login::Entity::find_by_id(ahead.id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(row.created_at <= domain::Clock::now(&app.clock), "dated now, not in the future");
-    let code =
-        domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
+    let code = domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(code.used_at.is_none(), "another server's code stays unused");
-    let used_events = domain::audit::list(&app.ctx, &p.caller, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.action == "login.break_glass_used")
-        .count();
+    let used_events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap().into_iter().filter(|e| e.action == "login.break_glass_used").count();
     assert_eq!(used_events, 1, "only the real use is in the audit trail");
 }
-on_both_databases!(
-    the_agent_gets_its_policy_and_reports_offline_logins_once,
-    super::the_agent_gets_its_policy_and_reports_offline_logins_once
-);
+on_both_databases!(the_agent_gets_its_policy_and_reports_offline_logins_once, super::the_agent_gets_its_policy_and_reports_offline_logins_once);
 
 async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend) {
     use domain::entities::two_factor_config as config;
@@ -412,9 +357,7 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
     let app = spawn_app_with(backend, Options::empty()).await;
     let p = app.protected_server("Acme Edge", "edge-01", &["ops@edge.test"]).await;
     app.put_in_force(&p, Some("sms")).await;
-    let row = || async {
-        config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model()
-    };
+    let row = || async { config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model() };
     // An enabling revision the agent applied but has not acknowledged yet: the module being
     // asked at all shows the PAM line is in, so the factor is asked, not "2FA is off".
     let mut pending = row().await;
@@ -436,12 +379,7 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
 
     // One agent cannot make the console write without end: 300 logins a minute, then 429.
     for i in 0..298 {
-        let req = proto::login::LoginStart {
-            account: format!("flood{i}"),
-            source_ip: "203.0.113.1".into(),
-            service: "sshd".into(),
-            tty: String::new(),
-        };
+        let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new() };
         domain::logins::start(&app.ctx, &server_of(&app, &p).await, &req).await.unwrap();
     }
     let res = app.login_start(&p.credential, "root", "203.0.113.1").await;
@@ -450,10 +388,7 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(app.login_start(&p.credential, "root", "203.0.113.1").await.status(), 200, "a minute later");
 }
-on_both_databases!(
-    unclear_states_and_floods_are_refused_not_let_through,
-    super::unclear_states_and_floods_are_refused_not_let_through
-);
+on_both_databases!(unclear_states_and_floods_are_refused_not_let_through, super::unclear_states_and_floods_are_refused_not_let_through);
 
 async fn server_of(app: &TestApp, p: &Protected) -> domain::entities::server::Model {
     domain::entities::server::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap()

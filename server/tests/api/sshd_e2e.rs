@@ -82,8 +82,7 @@ impl Sshd {
             .spawn()
             .unwrap();
         let s = Sshd { app, sink, p, admin, dir, port, _agent: agent };
-        eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() })
-            .await;
+        eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() }).await;
         s
     }
 
@@ -103,8 +102,7 @@ impl Sshd {
         let (app, admin) = (&self.app, &self.admin);
         for _ in 0..300 {
             let page = app.two_factor_page(admin, &[]).await;
-            let row =
-                page.items.iter().find(|r| r.id == self.p.server_id.to_string()).map(|r| r.status.as_str().to_owned());
+            let row = page.items.iter().find(|r| r.id == self.p.server_id.to_string()).map(|r| r.status.as_str().to_owned());
             if row.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)) {
                 return;
             }
@@ -169,8 +167,7 @@ impl Sshd {
                     return;
                 }
                 if let (true, Some(secret)) = (text.contains("Verification code"), totp_secret) {
-                    let code =
-                        wrong_code.map_or_else(|| totp_now(secret, domain::Clock::now(&self.app.clock)), str::to_owned);
+                    let code = wrong_code.map_or_else(|| totp_now(secret, domain::Clock::now(&self.app.clock)), str::to_owned);
                     std::fs::write(self.path("code"), format!("{code}\n")).unwrap();
                     return;
                 }
@@ -191,17 +188,9 @@ impl Sshd {
 
     async fn code(&self, n: i32) -> String {
         let find = || {
-            self.sink
-                .messages_to(OPS)
-                .into_iter()
-                .filter(|m| m.subject == format!("Login code #{n} for hgtest@sshd-01"))
-                .find_map(|m| {
-                    m.text
-                        .split(&format!("Input #{n}: "))
-                        .nth(1)
-                        .and_then(|r| r.split_whitespace().next())
-                        .map(str::to_owned)
-                })
+            self.sink.messages_to(OPS).into_iter().filter(|m| m.subject == format!("Login code #{n} for hgtest@sshd-01")).find_map(|m| {
+                m.text.split(&format!("Input #{n}: ")).nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
+            })
         };
         eventually("the login code mail arrives", || async { find().is_some() }).await;
         find().unwrap()
@@ -211,8 +200,7 @@ impl Sshd {
 /// The code an authenticator app with `secret` (base32) shows at `t`.
 fn totp_now(secret: &str, t: chrono::DateTime<chrono::Utc>) -> String {
     let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new())
-        .generate(t.timestamp() as u64)
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new()).generate(t.timestamp() as u64)
 }
 
 fn asked_for_code(prompts: &[String]) -> bool {
@@ -238,10 +226,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     // Password, then the emailed code: in.
     let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
     assert!(ok, "password + emailed code logs in; prompts: {prompts:?}");
-    assert!(
-        prompts[0].contains("assword") && prompts.iter().any(|p| p.contains("Phone number or email")),
-        "{prompts:?}"
-    );
+    assert!(prompts[0].contains("assword") && prompts.iter().any(|p| p.contains("Phone number or email")), "{prompts:?}");
     assert!(asked_for_code(&prompts));
 
     // A wrong code: refused.
@@ -263,8 +248,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
         tenant_id: Some(s.p.tenant.id),
         email: alice.email.clone(),
     };
-    let mapping =
-        domain::factors::mapping::NewMapping { account: "hgtest".into(), end_user_id: alice.id, server_id: None };
+    let mapping = domain::factors::mapping::NewMapping { account: "hgtest".into(), end_user_id: alice.id, server_id: None };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
     let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, "Pixel").await.unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
@@ -273,10 +257,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     s.change(&[("change[action]", "enable"), ("change[method]", "code")], "enabled").await;
     let (ok, prompts) = s.ssh_with("keyboard-interactive", false, None, Some(&secret)).await;
     assert!(ok, "password + the authenticator's code logs in; prompts: {prompts:?}");
-    assert!(
-        prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")),
-        "{prompts:?}"
-    );
+    assert!(prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")), "{prompts:?}");
     s.app.clock.advance(chrono::Duration::seconds(30));
     let (ok, _) = s.ssh_with("keyboard-interactive", false, Some("000000"), Some(&secret)).await;
     assert!(!ok, "a wrong authenticator code is refused");
@@ -296,7 +277,4 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     assert_eq!(results.iter().filter(|(a, r)| *a == "hgtest" && *r == "allowed").count(), 3, "{results:?}");
     assert!(results.contains(&("hgtest", "denied")), "{results:?}");
 }
-on_both_databases!(
-    a_real_ssh_login_asks_for_the_code_the_console_chose,
-    super::a_real_ssh_login_asks_for_the_code_the_console_chose
-);
+on_both_databases!(a_real_ssh_login_asks_for_the_code_the_console_chose, super::a_real_ssh_login_asks_for_the_code_the_console_chose);
