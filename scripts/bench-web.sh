@@ -15,7 +15,7 @@ dir=target/bench-web
 rm -rf "$dir" && mkdir -p "$dir"
 port=${HOSTGUARD_BENCH_WEB_PORT:-3200}
 export HOSTGUARD_DATABASE_URL="sqlite://$dir/hostguard.db?mode=rwc" HOSTGUARD_LISTEN="127.0.0.1:$port"
-export HOSTGUARD_PUBLIC_URL="http://127.0.0.1:$port" HOSTGUARD_DEMO=true
+export HOSTGUARD_PUBLIC_URL="http://127.0.0.1:$port" HOSTGUARD_DEMO=true LEPTOS_SITE_ROOT=target/site-release
 HOSTGUARD_SECRET_KEY=$(python3 -c "import secrets; print(secrets.token_hex(32))")
 export HOSTGUARD_SECRET_KEY
 smtp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -30,10 +30,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "== release bundle (target/site/pkg)"
-for f in target/site/pkg/*; do
+echo "== release bundle (target/site-release/pkg)"
+for f in target/site-release/pkg/*; do
   case "$f" in *.br | *.gz) continue ;; esac
-  printf '  %-48s %9d bytes  %8d brotli  %8d gzip\n' "${f#target/site/pkg/}" "$(stat -c %s "$f")" \
+  printf '  %-48s %9d bytes  %8d brotli  %8d gzip\n' "${f#target/site-release/pkg/}" "$(stat -c %s "$f")" \
     "$(stat -c %s "$f.br" 2>/dev/null || echo 0)" "$(stat -c %s "$f.gz" 2>/dev/null || echo 0)"
 done
 

@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # wasm-opt is Debian's (scripts/setup.sh); an older npm one in .tools is not on the PATH here.
 if [ "${1:-}" = "--release" ]; then
-  cargo leptos build --release --precompress --split
+  # Its own site directory, so a release build never overwrites the debug one the tests use.
+  # The server finds it through the same variable (run.sh, bench-web.sh).
+  LEPTOS_SITE_ROOT=target/site-release cargo leptos build --release --precompress --split
 else
   cargo leptos build
 fi

@@ -34,7 +34,10 @@ fi
 
 profile=debug
 args=()
-if [ "${1:-}" = "--release" ]; then profile=release; args=(--release); fi
+if [ "${1:-}" = "--release" ]; then
+  profile=release; args=(--release)
+  export LEPTOS_SITE_ROOT=target/site-release   # where scripts/build-console.sh puts it
+fi
 ./scripts/build-console.sh "${args[@]}"
 cargo build "${args[@]}" -p agent
 

@@ -1,8 +1,9 @@
 //! The HostGuard console UI (Leptos): pages in `routes/`, shared pieces in `components/`, server
 //! calls in `functions/`, the types they exchange in `models/`.
 
-// Release builds keep every view's full type (debug builds erase them), and the deepest pages
-// nest past the default query depth of 128: "queries overflow the depth limit".
+// Views are type-erased in every build (`always-erase-components` in Cargo.toml). A build
+// without that keeps every view's full type, and the deepest pages nest past the default query
+// depth of 128 ("queries overflow the depth limit").
 #![recursion_limit = "512"]
 
 pub mod components;
@@ -19,6 +20,7 @@ use leptos_router::{
 };
 use leptos_router::Lazy;
 use routes::{lazy::*, not_found::NotFound, signin::SignInPage};
+
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -10,15 +10,16 @@
 use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::outbox,
+    entities::{outbox, tenant},
     error::{DomainError, DomainResult},
+    servers::{page_offset, Page},
 };
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -201,12 +202,30 @@ pub async fn renew_lease(ctx: &Ctx, id: Uuid, owner: &str, lease: Duration) -> D
     Ok(res.rows_affected == 1)
 }
 
-/// Records a successful send and drops the message's secrets. False if the lease was lost
-/// meanwhile.
-pub async fn mark_sent(ctx: &Ctx, id: Uuid, owner: &str) -> DomainResult<bool> {
+/// What a transport did with a message it accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivered {
+    /// Handed to the carrier or mail server.
+    Sent,
+    /// Kept by the development gateway: it never left the machine, so it must not read "Sent".
+    Held,
+}
+
+impl Delivered {
+    pub fn status(self) -> &'static str {
+        match self {
+            Delivered::Sent => "sent",
+            Delivered::Held => "held",
+        }
+    }
+}
+
+/// Records a successful send (or a development hold) and drops the message's secrets. False
+/// if the lease was lost meanwhile.
+pub async fn mark_delivered(ctx: &Ctx, id: Uuid, owner: &str, how: Delivered) -> DomainResult<bool> {
     let now = ctx.clock.now();
     let res = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value("sent"))
+        .col_expr(outbox::Column::Status, Expr::value(how.status()))
         .col_expr(outbox::Column::SentAt, Expr::value(now))
         .col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
@@ -249,14 +268,77 @@ pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str)
     Ok(())
 }
 
-/// The outbox, newest first, for operators, with secrets masked.
-pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<outbox::Model>> {
+/// The statuses a message can have, as the outbox filter takes them.
+pub const STATUSES: [&str; 4] = ["pending", "sent", "held", "failed"];
+pub const CHANNELS: [&str; 3] = ["email", "sms", "voice"];
+
+/// The operators' outbox view: each filter optional (`None` or empty means all).
+#[derive(Clone, Debug, Default)]
+pub struct OutboxQuery {
+    pub tenant_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// A message as operators see it (secrets masked), with its tenant's name (`None` for
+/// messages of no tenant, such as operators' own).
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub message: outbox::Model,
+    pub tenant_name: Option<String>,
+}
+
+fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> DomainResult<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
+        Some(_) => Err(DomainError::validation(field, format!("must be one of {}", allowed.join(", ")))),
+    }
+}
+
+/// One page of the outbox, newest first, for operators only, with secrets masked.
+pub async fn list(ctx: &Ctx, caller: &Caller, q: &OutboxQuery) -> DomainResult<Page<Listed>> {
     if caller.role != Role::Operator {
         return Err(DomainError::Forbidden);
     }
-    let found =
-        outbox::Entity::find().order_by_desc(outbox::Column::CreatedAt).limit(limit.clamp(1, 500)).all(&ctx.db).await?;
-    Ok(found.iter().map(masked).collect())
+    let offset = page_offset(q.page, q.page_size)?;
+    let mut find = outbox::Entity::find();
+    if let Some(t) = q.tenant_id {
+        find = find.filter(outbox::Column::TenantId.eq(t));
+    }
+    if let Some(s) = one_of("status", q.status.as_deref(), &STATUSES)? {
+        find = find.filter(outbox::Column::Status.eq(s));
+    }
+    if let Some(c) = one_of("channel", q.channel.as_deref(), &CHANNELS)? {
+        find = find.filter(outbox::Column::Channel.eq(c));
+    }
+    let total = find.clone().count(&ctx.db).await?;
+    let found = find
+        .order_by_desc(outbox::Column::CreatedAt)
+        .order_by_desc(outbox::Column::Id)
+        .offset(offset)
+        .limit(q.page_size)
+        .all(&ctx.db)
+        .await?;
+    let ids: Vec<Uuid> = found.iter().filter_map(|m| m.tenant_id).collect();
+    let names: std::collections::HashMap<Uuid, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        tenant::Entity::find()
+            .filter(tenant::Column::Id.is_in(ids))
+            .all(&ctx.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect()
+    };
+    let items = found
+        .iter()
+        .map(|m| Listed { message: masked(m), tenant_name: m.tenant_id.and_then(|t| names.get(&t).cloned()) })
+        .collect();
+    Ok(Page { items, total })
 }
 
 #[cfg(test)]

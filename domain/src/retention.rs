@@ -48,7 +48,7 @@ pub async fn purge(ctx: &Ctx, retention: Retention) -> DomainResult<Purged> {
         .rows_affected;
     // Messages still to be sent stay whatever their age; sent and failed ones go.
     let messages = outbox::Entity::delete_many()
-        .filter(outbox::Column::Status.is_in(["sent", "failed"]))
+        .filter(outbox::Column::Status.is_in(["sent", "held", "failed"]))
         .filter(outbox::Column::CreatedAt.lte(before))
         .exec(&ctx.db)
         .await?

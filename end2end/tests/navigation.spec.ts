@@ -1,9 +1,29 @@
+import { AxeBuilder } from "@axe-core/playwright";
 import { expect, Page, test } from "@playwright/test";
 import { signIn, signOut, users } from "./helpers";
 
+const phone = { width: 390, height: 844 };
+
+// A crawl runs axe on every page it opens.
+test.describe.configure({ timeout: 300_000 });
+
+/** The 2FA tab is checked by its own test below (its page is another area's). */
+const TWO_FACTOR_TAB = "/hss/two-factor";
+
+/** No serious or critical accessibility violation (axe), and nothing wider than the screen. */
+async function checkPage(page: Page, path: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect.soft(bad, `${path} at ${page.viewportSize()?.width}px: axe`).toEqual([]);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect.soft(overflow, `${path} at ${page.viewportSize()?.width}px scrolls sideways by`).toBeLessThanOrEqual(0);
+}
+
 /**
  * Follows every link of the console from the landing page, breadth first, and checks that each
- * one opens a real page: no "Page not found", no error panel.
+ * one opens a real page: no "Page not found", no error panel; and that each passes checkPage.
  */
 async function crawl(page: Page, maxPages = 25): Promise<string[]> {
   const start = new URL(page.url()).pathname;
@@ -18,6 +38,7 @@ async function crawl(page: Page, maxPages = 25): Promise<string[]> {
     await expect(page.getByText("Page not found")).toHaveCount(0);
     await expect(page.locator(".notice-error")).toHaveCount(0);
     const landed = new URL(page.url()).pathname;
+    if (landed !== TWO_FACTOR_TAB) await checkPage(page, landed);
     if (!visited.includes(landed)) visited.push(landed);
     const hrefs = await page.locator("a[href]").evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
     for (const href of hrefs) {
@@ -133,4 +154,63 @@ test("an operator pre-registers a server, and the tenant admin sees it", async (
   await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody tr")).toHaveCount(1);
   await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody")).toContainText("10.9.8.7");
   await expect(page.getByRole("table", { name: "Protected servers" }).locator("tbody")).toContainText("Offline");
+});
+
+for (const [size, viewport] of [
+  ["desktop", { width: 1280, height: 800 }],
+  ["a phone", phone],
+] as const) {
+  test.describe(`on ${size}`, () => {
+    test.use({ viewport });
+
+    test(`the pages for the signed-out pass axe and fit on ${size}`, async ({ page }) => {
+      for (const path of ["/signin", "/smn/confirm?token=nonsense", "/smn/unsubscribe?token=nonsense", "/no-such-page"]) {
+        await page.goto(path);
+        await expect(page.locator("main h1").first(), `${path} has a heading`).toBeVisible();
+        await checkPage(page, path);
+      }
+      // A refusal, as a signed-in user of another role meets it.
+      await signIn(page, users.alice);
+      await page.goto("/admin/outbox");
+      await expect(page.getByRole("alert")).toBeVisible();
+      await checkPage(page, "/admin/outbox (refused)");
+    });
+
+    // The 2FA tab belongs to another area; it is checked here, on its own, so that a failure
+    // names it.
+    test(`the Two-Factor Authentication tab passes axe and fits on ${size}`, async ({ page }) => {
+      await signIn(page, users.acmeAdmin);
+      await page.goto(TWO_FACTOR_TAB);
+      await expect(page.getByRole("heading", { name: "Two-Factor Authentication" })).toBeVisible();
+      await checkPage(page, TWO_FACTOR_TAB);
+    });
+  });
+}
+
+// The role crawls above check every page at the desktop size; these at a phone's.
+test.describe("on a phone", () => {
+  test.use({ viewport: phone });
+
+  test(`every page an operator reaches passes axe and fits on a phone`, async ({ page }) => {
+    await signIn(page, users.operator);
+    const visited = await crawl(page);
+    expect(visited).toEqual(expect.arrayContaining(["/admin/tenants", "/admin/outbox", "/audit"]));
+  });
+
+  test(`every page a tenant admin reaches passes axe and fits on a phone`, async ({ page }) => {
+    await signIn(page, users.acmeAdmin);
+    await page.goto("/smn/topics");
+    const visited = await crawl(page, 40);
+    expect(visited).toEqual(
+      expect.arrayContaining(["/smn/topics", "/hss/login-audit", "/audit", "/iam/server-accounts", "/iam/access-keys"]),
+    );
+    expect(visited.some((p) => p.startsWith("/smn/topics/"))).toBe(true);
+    expect(visited.some((p) => p.startsWith("/hss/servers/"))).toBe(true);
+  });
+
+  test(`every page an end user reaches passes axe and fits on a phone`, async ({ page }) => {
+    await signIn(page, users.alice);
+    const visited = await crawl(page);
+    expect(visited).toEqual(["/portal", "/portal/methods", "/portal/history"]);
+  });
 });

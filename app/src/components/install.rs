@@ -1,6 +1,9 @@
 //! A newly made agent install command, shown once (the 2FA tab's install and a server's re-install).
 
-use crate::models::{AppError, InstallCommand};
+use crate::{
+    functions::agents::AGENT_PACKAGE,
+    models::{AppError, InstallCommand},
+};
 use leptos::prelude::*;
 
 #[component]
@@ -11,7 +14,18 @@ pub fn NewInstallCommand(
     move || {
         result().map(|r| match r {
             Ok(c) => view! {
-                <pre class="mono install-command">{c.command}</pre>
+                <ol class="install-steps">
+                    <li>
+                        "Get the agent package " <code>{AGENT_PACKAGE}</code>
+                        ": build it on a Debian or Ubuntu machine with " <code>"scripts/build-deb.sh"</code>
+                        " from the HostGuard sources (it is written to " <code>"target/debian/"</code>
+                        "), and copy it to the server."
+                    </li>
+                    <li>"On the server, in the folder that holds the package, run as a user who may use sudo:"</li>
+                </ol>
+                <pre class="mono install-command" aria-label="Install command">
+                    {c.command}
+                </pre>
                 <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
             }
             .into_any(),

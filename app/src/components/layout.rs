@@ -2,14 +2,20 @@
 //! caller's role, and the page in the middle.
 
 use crate::{
+    components::status::ErrorPanel,
     functions::{
         auth::{who_am_i, SignIn, SignOut},
-        servers::list_regions,
+        servers::{choose_region, list_regions},
     },
     models::{AppError, CurrentUser, Role},
+    routes::hss::two_factor::encode,
 };
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_meta::Title;
+use leptos_router::{
+    components::{Outlet, Redirect, A},
+    hooks::{use_location, use_navigate, use_query_map},
+};
 
 /// Who is signed in, and the actions that change it. The user is fetched again after each.
 #[derive(Clone, Copy)]
@@ -34,15 +40,84 @@ impl Default for Auth {
     }
 }
 
-/// The region chosen in the top bar; empty means all regions.
+/// The region chosen in the top bar; empty means all regions. Kept in a cookie across reloads
+/// and carried as `?region=` in the URLs of pages that filter by it.
 #[derive(Clone, Copy, Default)]
 pub struct RegionState(pub RwSignal<String>);
+
+/// The cookie that keeps the chosen region.
+pub const REGION_COOKIE: &str = "hostguard_region";
+
+/// Pages whose lists the region filters: their URLs carry it.
+const REGION_PAGES: [&str; 1] = ["/hss/two-factor"];
+
+/// The region a page opens with: the URL's, else the one kept from before. On the server the
+/// cookie; in the browser, while hydrating, what the server drew (so both agree).
+fn initial_region() -> String {
+    if let Some(r) = use_query_map().read_untracked().get("region") {
+        return r;
+    }
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>()
+            .and_then(|p| p.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(str::to_owned))
+            .and_then(|c| {
+                c.split(';').find_map(|kv| kv.trim().strip_prefix(REGION_COOKIE)?.strip_prefix('=').map(str::to_owned))
+            })
+            .filter(|r| domain::servers::REGIONS.iter().any(|(id, _)| id == r))
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document()
+            .query_selector(".console[data-region]")
+            .ok()
+            .flatten()
+            .and_then(|e| e.get_attribute("data-region"))
+            .unwrap_or_default()
+    }
+}
+
+/// `path?query` with `region` set to `region` (or dropped when empty) and the page reset.
+pub(crate) fn with_region(path: &str, query: &[(String, String)], region: &str) -> String {
+    let mut parts: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k != "region" && k != "page")
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    if !region.is_empty() {
+        parts.push(format!("region={}", encode(region)));
+    }
+    if parts.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", parts.join("&"))
+    }
+}
 
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
     let auth = expect_context::<Auth>();
+    let region = expect_context::<RegionState>().0;
+    region.set(initial_region());
+    let location = use_location();
+    // Back here after signing in: the page asked for, with its query.
+    let signin = move || {
+        let search = location.search.get_untracked();
+        let search = search.trim_start_matches('?');
+        let here = if search.is_empty() {
+            location.pathname.get_untracked()
+        } else {
+            format!("{}?{search}", location.pathname.get_untracked())
+        };
+        if here == "/" {
+            "/signin".to_owned()
+        } else {
+            format!("/signin?next={}", encode(&here))
+        }
+    };
     view! {
-        <div class="console">
+        <div class="console" data-region=move || region.get()>
             <a class="skip-link" href="#main">
                 "Skip to content"
             </a>
@@ -56,7 +131,7 @@ pub fn ConsoleLayout() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match auth.user.await {
                             Ok(Some(user)) => view! { <AccountMenu user /> }.into_any(),
-                            Ok(None) => view! { <Redirect path="/signin" /> }.into_any(),
+                            Ok(None) => view! { <Redirect path=signin() /> }.into_any(),
                             Err(_) => ().into_any(),
                         }
                     })}
@@ -83,20 +158,83 @@ pub fn ConsoleLayout() -> impl IntoView {
 fn RegionSelect() -> impl IntoView {
     let region = expect_context::<RegionState>().0;
     let regions = Resource::new(|| (), |_| list_regions());
+    let location = use_location();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let change = move |ev: leptos::ev::Event| {
+        let chosen = event_target_value(&ev);
+        region.set(chosen.clone());
+        let path = location.pathname.get_untracked();
+        if REGION_PAGES.contains(&path.as_str()) {
+            let q: Vec<(String, String)> = query.get_untracked().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            navigate(&with_region(&path, &q, &chosen), Default::default());
+        }
+        // Kept for the next visit; a failure only means it is not remembered.
+        leptos::task::spawn_local(async move {
+            let _ = choose_region(chosen).await;
+        });
+    };
     view! {
         <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let options = regions.await.unwrap_or_default();
-                view! {
-                    <label class="region">
-                        <span class="visually-hidden">"Region"</span>
-                        <select on:change=move |ev| region.set(event_target_value(&ev)) prop:value=move || region.get()>
-                            <option value="">"All regions"</option>
-                            {options.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view()}
-                        </select>
-                    </label>
-                }
-            })}
+            {move || {
+                let change = change.clone();
+                Suspend::new(async move {
+                    let options = regions.await.unwrap_or_default();
+                    view! {
+                        <label class="region">
+                            <span class="visually-hidden">"Region"</span>
+                            <select on:change=change prop:value=move || region.get()>
+                                <option value="" selected=move || region.get().is_empty()>
+                                    "All regions"
+                                </option>
+                                {options
+                                    .into_iter()
+                                    .map(|r| {
+                                        let id = r.id.clone();
+                                        view! {
+                                            <option value=r.id selected=move || region.get() == id>
+                                                {r.name}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// Draws `children` only for `roles`; anyone else gets the refusal alone (and a 403), no forms.
+/// Signed-out visitors are sent to sign in by the frame.
+#[component]
+pub fn ForRoles(roles: &'static [Role], children: ChildrenFn) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(u)) if roles.contains(&u.role) => children().into_any(),
+                        Ok(Some(_)) => {
+                            #[cfg(feature = "ssr")]
+                            crate::models::set_status(http::StatusCode::FORBIDDEN);
+                            view! {
+                                <Title text="Not allowed" />
+                                <header class="page-header">
+                                    <h1>"Not allowed"</h1>
+                                </header>
+                                <ErrorPanel error=AppError::Forbidden />
+                            }
+                                .into_any()
+                        }
+                        _ => ().into_any(),
+                    }
+                })
+            }}
         </Transition>
     }
 }
@@ -128,12 +266,15 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
 
 #[component]
 fn SideNav(role: Option<Role>) -> impl IntoView {
+    let region = expect_context::<RegionState>().0;
+    // The region filters the 2FA tab's list: its link carries the one chosen.
+    let two_factor = move || with_region(REGION_PAGES[0], &[], &region.get());
     let links = match role {
         Some(Role::TenantAdmin) => view! {
             <div class="nav-group">
                 <p class="nav-service">"Host Security"</p>
                 <p class="nav-section">"Installation & Configuration"</p>
-                <A href="/hss/two-factor">"Two-Factor Authentication"</A>
+                <A href=two_factor>"Two-Factor Authentication"</A>
                 <p class="nav-section">"Intrusion Detection"</p>
                 <A href="/hss/login-audit">"Login audit"</A>
             </div>

@@ -1,6 +1,7 @@
 //! Pieces shared by pages.
 
 pub mod dialog;
+pub mod filters;
 pub mod install;
 pub mod layout;
 pub mod poll;

@@ -110,6 +110,8 @@ pub fn status_badge(status: &str) -> impl IntoView {
         "unconfirmed" => ("warn", "Unconfirmed"),
         "canceled" => ("muted", "Canceled"),
         "sent" => ("ok", "Sent"),
+        // Kept by the development SMS gateway: it never reached a phone.
+        "held" => ("muted", "Held (development)"),
         "pending" => ("warn", "Pending"),
         "failed" => ("err", "Failed"),
         other => ("muted", other),
@@ -146,7 +148,7 @@ where
 #[component]
 pub fn DataTable(headers: &'static [&'static str], children: Children) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="data-table">
                 <thead>
                     <tr>

@@ -4,9 +4,9 @@ use crate::models::{AppError, CurrentUser};
 use leptos::prelude::*;
 
 /// Checks the email and password; on success starts a new session (with a new id) and sends
-/// the browser to the role's home page.
+/// the browser back to `next` (the page that asked for sign-in) or else to the role's home page.
 #[server(prefix = "/api", endpoint = "auth/sign_in")]
-pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(email: String, password: String, #[server(default)] next: String) -> Result<(), AppError> {
     use super::ssr::{ctx, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
     use crate::models::RoleHome;
     let ctx = ctx()?;
@@ -17,7 +17,10 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
             // A plain form post (no wasm yet) cannot show a returned error: send the browser
             // back to the form with the error's code.
             if plain_form_post() {
-                leptos_axum::redirect(&format!("/signin?error={}", error.code()));
+                let next = safe_next(&next)
+                    .map(|n| format!("&next={}", crate::routes::hss::two_factor::encode(n)))
+                    .unwrap_or_default();
+                leptos_axum::redirect(&format!("/signin?error={}{next}", error.code()));
             }
             return Err(error);
         }
@@ -29,7 +32,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
     let home = domain::Role::parse(&user.role).map(RoleHome::home).unwrap_or("/");
     tracing::info!(user = %user.id, "signed in");
-    leptos_axum::redirect(home);
+    leptos_axum::redirect(safe_next(&next).unwrap_or(home));
     Ok(())
 }
 
@@ -56,6 +59,20 @@ pub async fn who_am_i() -> Result<Option<CurrentUser>, AppError> {
     }))
 }
 
+/// `next` if it is a path on this site: it starts with one `/` and holds nothing a browser
+/// could read as another host (`//evil`, `/\evil`) or a scheme, and no control characters.
+/// Anything else is dropped, so a sign-in link can never send the user elsewhere.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.len() <= 2000
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !next.starts_with("/signin")
+        && !next.starts_with("/api/");
+    ok.then_some(next)
+}
+
 /// True when the browser posted the form itself rather than the app calling the function.
 #[cfg(feature = "ssr")]
 pub(crate) fn plain_form_post() -> bool {
@@ -64,4 +81,29 @@ pub(crate) fn plain_form_post() -> bool {
             p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|v| v.contains("text/html"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/smn/topics/abc?x=1"), Some("/smn/topics/abc?x=1"));
+        assert_eq!(safe_next("/hss/two-factor"), Some("/hss/two-factor"));
+        for bad in [
+            "",
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\tevil",
+            "javascript:alert(1)",
+            "evil.example",
+            "/signin?next=//evil",
+            "/ /evil",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -87,3 +87,28 @@ pub async fn list_regions() -> Result<Vec<Region>, AppError> {
         .map(|(id, name)| Region { id: id.to_string(), name: name.to_string() })
         .collect())
 }
+
+/// Remembers the region chosen in the top bar (a cookie, so a reload keeps it). Empty means
+/// all regions.
+#[server(prefix = "/api", endpoint = "regions/choose")]
+pub async fn choose_region(region: String) -> Result<(), AppError> {
+    use crate::components::layout::REGION_COOKIE;
+    let region = region.trim();
+    if !region.is_empty() && !domain::servers::REGIONS.iter().any(|(id, _)| *id == region) {
+        return Err(AppError::Validation {
+            field: "region".into(),
+            message: "must be one of the listed regions".into(),
+        });
+    }
+    let cookie = if region.is_empty() {
+        format!("{REGION_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax")
+    } else {
+        format!("{REGION_COOKIE}={region}; Path=/; Max-Age=31536000; SameSite=Lax")
+    };
+    if let (Some(res), Ok(value)) =
+        (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie))
+    {
+        res.append_header(http::header::SET_COOKIE, value);
+    }
+    Ok(())
+}

@@ -3,18 +3,19 @@
 
 mod access_keys;
 mod error;
-pub mod logins;
 mod factors;
+pub mod logins;
 pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
-pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods, SignInRow,
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
+    SignInRow,
 };
+pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
 use serde::{Deserialize, Serialize};
 
 pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};
@@ -111,9 +112,39 @@ pub struct LinkOutcome {
     pub already: bool,
 }
 
+/// The outbox view operators ask for; empty strings mean "all". Carried in the URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxQuery {
+    /// A tenant's id.
+    pub tenant: String,
+    /// `pending`, `sent`, `held` or `failed`.
+    pub status: String,
+    /// `email`, `sms` or `voice`.
+    pub channel: String,
+    pub page: u64,
+    pub page_size: u64,
+}
+
+impl Default for OutboxQuery {
+    fn default() -> Self {
+        OutboxQuery { tenant: String::new(), status: String::new(), channel: String::new(), page: 1, page_size: 20 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxPage {
+    pub items: Vec<OutboxRow>,
+    pub total: u64,
+    pub page: u64,
+    pub page_size: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxRow {
     pub id: String,
+    /// The tenant's name; `None` for messages of no tenant.
+    pub tenant: Option<String>,
     pub created: String,
     pub channel: String,
     pub kind: String,

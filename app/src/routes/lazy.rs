@@ -16,11 +16,18 @@ use super::{
         topics::TopicsPage,
     },
 };
+use crate::{components::layout::ForRoles, models::Role};
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
+// Who may open which pages; everyone else gets the refusal alone (`ForRoles`).
+const TENANT_ADMIN: &[Role] = &[Role::TenantAdmin];
+const OPERATOR: &[Role] = &[Role::Operator];
+const ADMINS: &[Role] = &[Role::TenantAdmin, Role::Operator];
+const END_USER: &[Role] = &[Role::EndUser];
+
 macro_rules! lazy_pages {
-    ($($route:ident => $page:ident),* $(,)?) => {$(
+    ($($route:ident => $page:ident $(for $roles:ident)?),* $(,)?) => {$(
         #[doc = concat!("The lazily loaded `", stringify!($page), "`.")]
         pub struct $route;
 
@@ -31,27 +38,36 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+                lazy_pages!(@view $page $($roles)?)
             }
         }
     )*};
+    (@view $page:ident) => { view! { <$page /> }.into_any() };
+    (@view $page:ident $roles:ident) => {
+        view! {
+            <ForRoles roles=$roles>
+                <$page />
+            </ForRoles>
+        }
+        .into_any()
+    };
 }
 
 lazy_pages! {
     HomeRoute => HomePage,
-    TwoFactorRoute => TwoFactorPage,
-    ServerDetailRoute => ServerDetailPage,
-    LoginAuditRoute => LoginAuditPage,
-    TopicsRoute => TopicsPage,
-    TopicDetailRoute => TopicDetailPage,
-    OutboxRoute => OutboxPage,
-    AuditRoute => AuditPage,
-    AccessKeysRoute => AccessKeysPage,
-    ServerAccountsRoute => ServerAccountsPage,
-    TenantsRoute => TenantsPage,
-    AccountRoute => AccountPage,
-    SignInMethodsRoute => SignInMethodsPage,
-    SignInHistoryRoute => SignInHistoryPage,
+    TwoFactorRoute => TwoFactorPage for TENANT_ADMIN,
+    ServerDetailRoute => ServerDetailPage for TENANT_ADMIN,
+    LoginAuditRoute => LoginAuditPage for TENANT_ADMIN,
+    TopicsRoute => TopicsPage for TENANT_ADMIN,
+    TopicDetailRoute => TopicDetailPage for TENANT_ADMIN,
+    OutboxRoute => OutboxPage for OPERATOR,
+    AuditRoute => AuditPage for ADMINS,
+    AccessKeysRoute => AccessKeysPage for TENANT_ADMIN,
+    ServerAccountsRoute => ServerAccountsPage for TENANT_ADMIN,
+    TenantsRoute => TenantsPage for OPERATOR,
+    AccountRoute => AccountPage for END_USER,
+    SignInMethodsRoute => SignInMethodsPage for END_USER,
+    SignInHistoryRoute => SignInHistoryPage for END_USER,
     ConfirmRoute => ConfirmPage,
     UnsubscribeRoute => UnsubscribePage,
 }

@@ -28,6 +28,7 @@ pub fn SignInPage() -> impl IntoView {
                 <h1>"Sign in"</h1>
                 <p class="muted">"Two-factor protection for every login to your servers."</p>
                 <ActionForm action>
+                    <input type="hidden" name="next" value=move || query.read().get("next").unwrap_or_default() />
                     <div class="field">
                         <label for="email">"Email"</label>
                         <input id="email" name="email" type="email" autocomplete="username" required autofocus />

@@ -11,7 +11,7 @@ pub use email::SmtpMailer;
 pub use sms::{DevSmsGateway, HttpSmsGateway, SmsGateway};
 
 use crate::config::Config;
-use domain::{entities::outbox::Model as Message, outbox, Ctx};
+use domain::{entities::outbox::Model as Message, outbox, outbox::Delivered, Ctx};
 use std::{sync::Arc, time::Duration};
 
 /// Sends one email.
@@ -36,9 +36,9 @@ impl Transports {
         Ok(Self { mail, sms })
     }
 
-    async fn send(&self, m: &Message) -> Result<(), String> {
+    async fn send(&self, m: &Message) -> Result<Delivered, String> {
         match m.channel.as_str() {
-            "email" => self.mail.send(m).await,
+            "email" => self.mail.send(m).await.map(|()| Delivered::Sent),
             "sms" => self.sms.send_sms(&m.recipient, &m.body_text).await,
             "voice" => self.sms.call(&m.recipient, &m.body_text).await,
             other => Err(format!("unknown channel {other}")),
@@ -100,7 +100,7 @@ async fn deliver_one(ctx: &Ctx, transports: &Transports, owner: &str, m: &Messag
     }
     let result = transports.send(&outbox::render(m)).await;
     let recorded = match &result {
-        Ok(()) => outbox::mark_sent(ctx, m.id, owner).await.map(|held| {
+        Ok(how) => outbox::mark_delivered(ctx, m.id, owner, *how).await.map(|held| {
             if !held {
                 tracing::warn!("sent, but the lease had passed to another worker");
             }

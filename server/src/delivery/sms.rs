@@ -1,14 +1,15 @@
 //! SMS and voice calls. The real gateway is an HTTP API (a Twilio-style form post); in
 //! development, messages stay in the outbox where operators and tests read them.
 
+use domain::outbox::Delivered;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 #[async_trait::async_trait]
 pub trait SmsGateway: Send + Sync {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<(), String>;
+    async fn send_sms(&self, to: &str, body: &str) -> Result<Delivered, String>;
     /// Calls `to` and reads `speech` out.
-    async fn call(&self, to: &str, speech: &str) -> Result<(), String>;
+    async fn call(&self, to: &str, speech: &str) -> Result<Delivered, String>;
 }
 
 /// Posts `To`, `Body` (SMS) or `To`, `Say` (voice) as a form to the gateway, with HTTP basic
@@ -47,12 +48,12 @@ impl HttpSmsGateway {
 
 #[async_trait::async_trait]
 impl SmsGateway for HttpSmsGateway {
-    async fn send_sms(&self, to: &str, body: &str) -> Result<(), String> {
-        self.post("messages", &[("To", to), ("Body", body)]).await
+    async fn send_sms(&self, to: &str, body: &str) -> Result<Delivered, String> {
+        self.post("messages", &[("To", to), ("Body", body)]).await.map(|()| Delivered::Sent)
     }
 
-    async fn call(&self, to: &str, speech: &str) -> Result<(), String> {
-        self.post("calls", &[("To", to), ("Say", speech)]).await
+    async fn call(&self, to: &str, speech: &str) -> Result<Delivered, String> {
+        self.post("calls", &[("To", to), ("Say", speech)]).await.map(|()| Delivered::Sent)
     }
 }
 
@@ -61,13 +62,13 @@ pub struct DevSmsGateway;
 
 #[async_trait::async_trait]
 impl SmsGateway for DevSmsGateway {
-    async fn send_sms(&self, to: &str, _body: &str) -> Result<(), String> {
+    async fn send_sms(&self, to: &str, _body: &str) -> Result<Delivered, String> {
         tracing::info!(to, "SMS kept in the development outbox");
-        Ok(())
+        Ok(Delivered::Held)
     }
 
-    async fn call(&self, to: &str, _speech: &str) -> Result<(), String> {
+    async fn call(&self, to: &str, _speech: &str) -> Result<Delivered, String> {
         tracing::info!(to, "voice call kept in the development outbox");
-        Ok(())
+        Ok(Delivered::Held)
     }
 }

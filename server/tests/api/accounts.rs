@@ -73,9 +73,43 @@ async fn sign_out_ends_the_session(backend: Backend) {
     assert_eq!(app.me(&cookie).await, None, "the cookie is worthless after sign-out");
     let page = app.get_page("/hss/two-factor", Some(&cookie)).await;
     assert_eq!(page.status(), 302);
-    assert_eq!(page.headers().get("location").unwrap(), "/signin");
+    // To sign in, and back here after it.
+    assert_eq!(page.headers().get("location").unwrap(), "/signin?next=%2Fhss%2Ftwo-factor");
 }
 on_both_databases!(sign_out_ends_the_session, super::sign_out_ends_the_session);
+
+async fn sign_in_returns_to_the_page_asked_for_and_never_leaves_the_site(backend: Backend) {
+    let w = world(backend, Options::empty()).await;
+    let app = &w.app;
+    let sign_in = |next: &'static str| {
+        let (email, password) = (w.admin.email.clone(), w.admin.password.clone());
+        async move {
+            let res =
+                app.call("auth/sign_in", &[("email", &email), ("password", &password), ("next", next)], None).await;
+            assert_eq!(res.status(), 200, "{next}");
+            res.headers().get("location").map(|l| l.to_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(sign_in("/smn/topics?search=ops").await.as_deref(), Some("/smn/topics?search=ops"));
+    for evil in ["//evil.example", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "/\tevil"] {
+        assert_eq!(sign_in(evil).await.as_deref(), Some("/hss/two-factor"), "{evil}");
+    }
+    // Without the wasm, a wrong password keeps the way back.
+    let res = app
+        .http
+        .post(app.url("/api/auth/sign_in"))
+        .header("accept", "text/html")
+        .form(&[("email", w.admin.email.as_str()), ("password", "wrong-password"), ("next", "/smn/topics")])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    assert_eq!(location.as_deref(), Some("/signin?error=invalid_credentials&next=%2Fsmn%2Ftopics"));
+}
+on_both_databases!(
+    sign_in_returns_to_the_page_asked_for_and_never_leaves_the_site,
+    super::sign_in_returns_to_the_page_asked_for_and_never_leaves_the_site
+);
 
 async fn wrong_password_and_unknown_account_look_the_same(backend: Backend) {
     let w = world(backend, Options::empty()).await;

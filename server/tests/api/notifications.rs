@@ -484,8 +484,9 @@ async fn a_message_that_keeps_failing_ends_failed_with_the_reason(backend: Backe
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(message().await.attempts, domain::outbox::MAX_ATTEMPTS);
     let operator = s.app.sign_in(OPERATOR).await;
-    let outbox: Vec<serde_json::Value> = s.app.call("admin/outbox", &[], Some(&operator)).await.json().await.unwrap();
-    let row = outbox.iter().find(|m| m["recipient"] == "unreachable@acme.example").unwrap();
+    let outbox: serde_json::Value = s.app.call("admin/outbox", &[], Some(&operator)).await.json().await.unwrap();
+    let row =
+        outbox["items"].as_array().unwrap().iter().find(|m| m["recipient"] == "unreachable@acme.example").unwrap();
     assert_eq!(row["status"], "failed");
     assert!(row["last_error"].as_str().unwrap().contains("SMTP"));
 }

@@ -5,7 +5,7 @@ use crate::{
     components::status::{Loaded, PageHeader},
     functions::logins::{list_logins, login_servers},
     models::{LoginAuditPage, LoginAuditQuery, LoginRow, PAGE_SIZES},
-    routes::hss::two_factor::{encode, pager_link},
+    routes::hss::two_factor::pager_link,
 };
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
@@ -16,22 +16,8 @@ const DEFAULT_SIZE: u64 = 20;
 /// The filters, in the order the URL carries them.
 const FILTERS: [&str; 5] = ["server", "account", "result", "since", "until"];
 
-/// `?server=…&result=denied`: the non-empty values only, then the page size and page unless
-/// they are the defaults.
 fn query_string(values: &[(&str, String)], size: u64, page: u64) -> String {
-    let mut parts: Vec<String> =
-        values.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}={}", encode(v.trim()))).collect();
-    if size != DEFAULT_SIZE {
-        parts.push(format!("size={size}"));
-    }
-    if page > 1 {
-        parts.push(format!("page={page}"));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
+    crate::components::filters::query_string(values, size, DEFAULT_SIZE, page)
 }
 
 /// The link to the audit of one server.
@@ -244,7 +230,7 @@ fn AuditTable(page: LoginAuditPage, filtered: bool) -> impl IntoView {
 #[component]
 pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" tabindex="0">
             <table class="data-table login-table">
                 <caption class="visually-hidden">{caption}</caption>
                 <thead>

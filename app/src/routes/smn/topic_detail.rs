@@ -33,15 +33,31 @@ pub fn TopicDetailPage() -> impl IntoView {
         move || (id(), add.version().get(), resend.version().get(), remove.version().get()),
         |(id, _, _, _)| list_subscriptions(id),
     );
-    // After a successful add, empty the endpoints box for the next ones.
+    // After a successful add, empty the form for the next ones.
     let endpoints_box = NodeRef::<leptos::html::Textarea>::new();
+    let remark_box = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(textarea)) = (add.value().get(), endpoints_box.get_untracked()) {
-            textarea.set_value("");
+        if let Some(Ok(_)) = add.value().get() {
+            if let Some(textarea) = endpoints_box.get_untracked() {
+                textarea.set_value("");
+            }
+            if let Some(input) = remark_box.get_untracked() {
+                input.set_value("");
+            }
         }
     });
-    // Endpoints confirm from their own mail or phone: look again every few seconds.
-    poll_every(Duration::from_secs(5), move || subs.refetch());
+    let protocol = RwSignal::new(String::from("email"));
+    // Endpoints confirm from their own mail or phone: look again every few seconds while any
+    // waits for its confirmation.
+    poll_every(Duration::from_secs(3), move || {
+        let waiting = subs
+            .get_untracked()
+            .and_then(Result::ok)
+            .is_some_and(|l| l.iter().any(|s| s.status == SubscriptionStatus::Unconfirmed));
+        if waiting {
+            subs.refetch();
+        }
+    });
 
     view! {
         <Title text="Topic" />
@@ -77,7 +93,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                 <input type="hidden" name="topic_id" prop:value=id />
                 <div class="field">
                     <label for="sub-protocol">"Protocol"</label>
-                    <select id="sub-protocol" name="protocol">
+                    <select id="sub-protocol" name="protocol" on:change=move |ev| protocol.set(event_target_value(&ev))>
                         <option value="email">"Email"</option>
                         <option value="sms">"SMS"</option>
                     </select>
@@ -90,15 +106,28 @@ pub fn TopicDetailPage() -> impl IntoView {
                         name="endpoints"
                         rows="4"
                         required
-                        placeholder="ops@example.com\n+8613800000000"
+                        placeholder=move || {
+                            if protocol.get() == "sms" {
+                                "+8613800000000\n+8613900000000"
+                            } else {
+                                "ops@example.com\noncall@example.com"
+                            }
+                        }
                     ></textarea>
                     <p class="hint">
-                        "One per line, up to 10. Phone numbers with + and the country code. Each gets a confirmation message with a link valid for 48 hours."
+                        {move || {
+                            if protocol.get() == "sms" {
+                                "Phone numbers, one per line, up to 10, each with + and the country code."
+                            } else {
+                                "Email addresses, one per line, up to 10."
+                            }
+                        }}
+                        " Each gets a confirmation message with a link valid for 48 hours."
                     </p>
                 </div>
                 <div class="field">
                     <label for="sub-remark">"Remark (optional)"</label>
-                    <input id="sub-remark" name="remark" type="text" maxlength="128" />
+                    <input node_ref=remark_box id="sub-remark" name="remark" type="text" maxlength="128" />
                 </div>
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || add.pending().get()>
