@@ -30,11 +30,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "== release bundle (target/site-release/pkg)"
+echo "== release bundle (target/site-release/pkg): the entry files, and the page chunks in sum"
+chunks=0 chunk_bytes=0 chunk_br=0
 for f in target/site-release/pkg/*; do
-  case "$f" in *.br | *.gz) continue ;; esac
-  printf '  %-48s %9d bytes  %8d brotli  %8d gzip\n' "${f#target/site-release/pkg/}" "$(stat -c %s "$f")" \
-    "$(stat -c %s "$f.br" 2>/dev/null || echo 0)" "$(stat -c %s "$f.gz" 2>/dev/null || echo 0)"
+  case "$f" in *.br | *.gz | *.ts) continue ;; esac
+  size=$(stat -c %s "$f") br=$(stat -c %s "$f.br" 2>/dev/null || echo 0)
+  case "${f##*/}" in
+    chunk_* | split_*) chunks=$((chunks + 1)) chunk_bytes=$((chunk_bytes + size)) chunk_br=$((chunk_br + br)) ;;
+    *) printf '  %-48s %9d bytes  %8d brotli\n' "${f##*/}" "$size" "$br" ;;
+  esac
 done
+printf '  %-48s %9d bytes  %8d brotli\n' "$chunks wasm chunks" "$chunk_bytes" "$chunk_br"
 
 node bench/web/lighthouse.mjs "http://127.0.0.1:$port" --json "$dir/lighthouse.json"

@@ -5,7 +5,7 @@
 # as they are. Used by run.sh, test.sh and the web bench, so all of them build the same thing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# wasm-opt is Debian's (scripts/setup.sh); an older npm one in .tools is not on the PATH here.
+export PATH="$PWD/.tools/node_modules/.bin:$PATH"   # wasm-opt (npm's binaryen, scripts/setup.sh)
 if [ "${1:-}" = "--release" ]; then
   # Its own site directory, so a release build never overwrites the debug one the tests use.
   # The server finds it through the same variable (run.sh, bench-web.sh).

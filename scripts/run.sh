@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then starts the console on http://127.0.0.1:3000 with its embedded
-# SQLite database (./data/hostguard.db) and demo data. Pass --release for an optimised build.
+# SQLite database (./data/hostguard.db) and demo data.
+# It serves the debug build by default, because that builds in minutes where the optimised one
+# takes about half an hour from scratch here (whole-program LTO, ~150 wasm chunks). The debug
+# build is slower for the browser: the 2FA tab's first load is about 2.1 MB compressed (15 MB
+# of wasm), against FIRSTLOAD_KB KB for the release build (README, "First load"). Pass --release
+# for the optimised build, as deployed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

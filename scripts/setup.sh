@@ -37,9 +37,6 @@ command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
 command -v pamtester >/dev/null || apt_missing+=(pamtester)              # drives the real PAM stack in tests
 command -v lintian >/dev/null || apt_missing+=(lintian)                  # checks the .deb (scripts/test-deb.sh)
 command -v openssl >/dev/null || apt_missing+=(openssl)                  # password hashes for ssh-sandbox.sh (the real sshd test)
-# wasm-opt for release builds: Debian's native one, since a release build calls it once per wasm
-# chunk (about 150) and npm's binaryen starts a JavaScript engine for each call.
-[ -x /usr/bin/wasm-opt ] || apt_missing+=(binaryen)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} with apt"
   sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
@@ -47,17 +44,22 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
-# -- npm: Playwright and Lighthouse (both driving Debian's Chromium, never their own download) ---
+# -- npm: Playwright and Lighthouse (both driving Debian's Chromium, never their own download),
+# and wasm-opt -----------------------------------------------------------------------------------
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "installing the end2end npm packages"
   (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# Lighthouse, for the web bench's scores of the release build (`./scripts/bench.sh --web`).
-if [ ! -x .tools/node_modules/.bin/lighthouse ]; then
-  say "installing lighthouse (npm) for the web bench"
+# wasm-opt from npm's binaryen 132 for release builds (Debian's binaryen 108 breaks the split wasm
+# chunks: "WebAssembly.Table.set(): Argument 1 is invalid"), and Lighthouse for the web bench
+# (`./scripts/bench.sh --web`). One command: a later `npm install --no-save` in .tools would
+# remove what an earlier one added.
+if [ ! -x .tools/node_modules/.bin/wasm-opt ] || [ ! -x .tools/node_modules/.bin/lighthouse ]; then
+  say "installing wasm-opt (npm binaryen) for release builds, and lighthouse for the web bench"
   mkdir -p .tools
-  npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save lighthouse@12.2.3 >/dev/null
+  npm install --prefix .tools --no-audit --no-fund --loglevel=error --no-save \
+    binaryen@132.0.0 lighthouse@12.2.3 >/dev/null
 fi
 
 # -- Python: aiosmtpd, the local SMTP server that receives mail in development and in tests ----

@@ -119,6 +119,7 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         // are precompressed at build time (`cargo leptos build --release --precompress`) and
         // served as such, which this layer leaves alone.
         .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(axum::middleware::from_fn(serve::no_compression_cross_site))
         .layer(telemetry::propagate_request_id())
         .layer(telemetry::trace_layer())
         .layer(telemetry::set_request_id())

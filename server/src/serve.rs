@@ -139,9 +139,9 @@ pub fn too_large(path: &str, limit: usize) -> Response {
 }
 
 /// Middleware: how long browsers may keep a response. The wasm, JS and CSS under `/pkg/` carry
-/// their content's hash in their names when `hashed` (release builds), so they never change
-/// and are kept for a year; unhashed (debug) they are revalidated each time. Pages are always
-/// revalidated, other static files kept a day. Answers that set their own policy keep it.
+/// their content's hash in their names (`hashed`), so they never change and are kept for a
+/// year; unhashed they are revalidated each time. Other static files are kept a day; pages and
+/// answers are never stored. Answers that set their own policy keep it.
 pub async fn cache_control(hashed: bool, request: Request, next: Next) -> Response {
     let static_pkg = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
@@ -157,16 +157,34 @@ pub async fn cache_control(hashed: bool, request: Request, next: Next) -> Respon
         "no-store"
     } else if static_pkg && hashed {
         "public, max-age=31536000, immutable"
-    } else if static_pkg || html {
+    } else if static_pkg {
         "no-cache"
-    } else if response.headers().contains_key(header::LAST_MODIFIED) {
+    } else if response.headers().contains_key(header::LAST_MODIFIED) && !html {
         // Other files from the site's assets (the icon).
         "public, max-age=86400"
     } else {
-        return response;
+        // Pages and answers show what the signed-in user may see: kept by no cache, not even
+        // the browser's (Back after sign-out on a shared computer).
+        "no-store"
     };
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static(policy));
     response
+}
+
+/// Middleware, outside the compression layer: a request another site made the browser send
+/// (a cross-site navigation carries the session cookie) is answered uncompressed, so the size
+/// of a page that echoes its query next to the user's data tells an eavesdropper nothing
+/// (BREACH). The console's own requests are same-origin and stay compressed.
+pub async fn no_compression_cross_site(mut request: Request, next: Next) -> Response {
+    let foreign = request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site" || site == "same-site");
+    if foreign {
+        request.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    next.run(request).await
 }
 
 /// `{error_code, error_msg}` on the agent and HSS-compatible APIs, plain text elsewhere.
@@ -216,12 +234,20 @@ mod tests {
             .route("/signin", get(page))
             .fallback_service(tower_http::services::ServeDir::new(dir.path()).precompressed_br())
             .layer(axum::middleware::from_fn(move |req, next| cache_control(hashed, req, next)))
-            .layer(tower_http::compression::CompressionLayer::new().br(true).gzip(true));
+            .layer(tower_http::compression::CompressionLayer::new().br(true).gzip(true))
+            .layer(axum::middleware::from_fn(no_compression_cross_site));
         (dir, router)
     }
 
     async fn fetch(router: Router, path: &str, encoding: &str) -> Response {
-        let req = axum::http::Request::builder().uri(path).header(header::ACCEPT_ENCODING, encoding);
+        fetch_from(router, path, encoding, "same-origin").await
+    }
+
+    async fn fetch_from(router: Router, path: &str, encoding: &str, site: &str) -> Response {
+        let req = axum::http::Request::builder()
+            .uri(path)
+            .header(header::ACCEPT_ENCODING, encoding)
+            .header("sec-fetch-site", site);
         router.oneshot(req.body(Body::empty()).unwrap()).await.unwrap()
     }
 
@@ -254,11 +280,17 @@ mod tests {
         let res = fetch(router.clone(), "/pkg/hostguard.abc123.wasm", "br").await;
         assert_eq!(headers_of(&res).1, "no-cache", "a debug build's files keep their names when they change");
         let res = fetch(router.clone(), "/signin", "gzip").await;
-        assert_eq!(headers_of(&res), ("gzip".into(), "no-cache".into()));
+        assert_eq!(headers_of(&res), ("gzip".into(), "no-store".into()));
         let zipped = to_bytes(res.into_body(), 1 << 16).await.unwrap().len();
-        let res = fetch(router, "/signin", "identity").await;
+        let res = fetch(router.clone(), "/signin", "identity").await;
         let plain = to_bytes(res.into_body(), 1 << 16).await.unwrap().len();
         assert!(zipped * 5 < plain, "the page is compressed: {zipped} bytes for {plain}");
+        // A page another site sent the browser to is not compressed (BREACH).
+        for site in ["cross-site", "same-site"] {
+            let res = fetch_from(router.clone(), "/signin", "gzip, br", site).await;
+            assert_eq!(headers_of(&res), (String::new(), "no-store".into()), "{site}");
+            assert_eq!(to_bytes(res.into_body(), 1 << 16).await.unwrap().len(), plain);
+        }
     }
 
     #[tokio::test]

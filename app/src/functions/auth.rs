@@ -68,6 +68,10 @@ pub fn safe_next(next: &str) -> Option<&str> {
         && !next.starts_with("//")
         && !next.contains('\\')
         && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        // No dot segments or encoded slashes and dots: `/..//evil` is resolved by browsers to
+        // `//evil`, which a later navigation could read as another host.
+        && !next.split(['/', '?', '#']).any(|segment| segment == "." || segment == "..")
+        && !["%2e", "%2f", "%5c"].iter().any(|bad| next.to_ascii_lowercase().contains(bad))
         && !next.starts_with("/signin")
         && !next.starts_with("/api/");
     ok.then_some(next)
@@ -102,6 +106,11 @@ mod tests {
             "evil.example",
             "/signin?next=//evil",
             "/ /evil",
+            "/..//evil.example",
+            "/%2e%2e//evil.example",
+            "/%2F/evil.example",
+            "/%5cevil.example",
+            "/hss/./two-factor",
         ] {
             assert_eq!(safe_next(bad), None, "{bad:?}");
         }

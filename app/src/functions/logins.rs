@@ -159,7 +159,7 @@ mod tests {
         assert_eq!(t("2026-11-26", true).unwrap(), "2026-11-26T23:59:59.999+00:00");
         assert_eq!(t("2026-11-26T09:30:00+01:00", false).unwrap(), "2026-11-26T08:30:00+00:00");
         let err = time("until", "yesterday", true).unwrap_err();
-        assert!(err.to_string().starts_with("until: "), "{err}");
+        assert!(err.to_string().starts_with("Until: "), "{err}");
     }
 
     #[test]

@@ -100,10 +100,13 @@ pub async fn choose_region(region: String) -> Result<(), AppError> {
             message: "must be one of the listed regions".into(),
         });
     }
+    // Only the server reads it (pages carry the region they were drawn with); Secure as the
+    // session cookie is, when the console is served over HTTPS.
+    let secure = if super::ssr::ctx()?.public_url.starts_with("https://") { "; Secure" } else { "" };
     let cookie = if region.is_empty() {
-        format!("{REGION_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax")
+        format!("{REGION_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax; HttpOnly{secure}")
     } else {
-        format!("{REGION_COOKIE}={region}; Path=/; Max-Age=31536000; SameSite=Lax")
+        format!("{REGION_COOKIE}={region}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly{secure}")
     };
     if let (Some(res), Ok(value)) =
         (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie))
