@@ -48,12 +48,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(Auth::new());
     provide_context(RegionState::default());
-    // Marks the page once the wasm has taken over, for people and tests who need to know.
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    // The page is marked hydrated (`data-hydrated` on <body>) by the wasm entry point, once the
+    // page's lazy chunk has hydrated too (frontend/src/lib.rs).
 
     view! {
         <Title formatter=|text: String| {
