@@ -4,12 +4,15 @@
 # (npm, driving Debian's Chromium, offline) on the sign-in page, the 2FA tab and a topic page.
 # Prints the scores, the bytes each first load transfers, and the release bundle's sizes.
 #   ./scripts/bench.sh --web
+#   ./scripts/bench-web.sh --no-build   # measure the release build already in target/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
-echo "== build (release, precompressed)"
-./scripts/build-console.sh --release
+if [ "${1:-}" != "--no-build" ]; then
+  echo "== build (release, precompressed)"
+  ./scripts/build-console.sh --release
+fi
 
 dir=target/bench-web
 rm -rf "$dir" && mkdir -p "$dir"
@@ -41,5 +44,8 @@ for f in target/site-release/pkg/*; do
   esac
 done
 printf '  %-48s %9d bytes  %8d brotli\n' "$chunks wasm chunks" "$chunk_bytes" "$chunk_br"
+
+echo "== the release build in a browser"
+node bench/web/hydrates.mjs "http://127.0.0.1:$port"
 
 node bench/web/lighthouse.mjs "http://127.0.0.1:$port" --json "$dir/lighthouse.json"
