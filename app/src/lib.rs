@@ -11,16 +11,37 @@ pub mod functions;
 pub mod models;
 pub mod routes;
 
-use components::layout::{Auth, ConsoleLayout, RegionState};
+use components::layout::{Auth, ConsoleLayout, ForRoles, RegionState};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
-use leptos_router::Lazy;
-use routes::{lazy::*, not_found::NotFound, signin::SignInPage};
+use models::Role;
+use routes::{
+    admin::{outbox::OutboxPage, tenants::TenantsPage},
+    audit::trail::AuditPage,
+    home::HomePage,
+    hss::login_audit::LoginAuditPage,
+    hss::server_detail::ServerDetailPage,
+    hss::two_factor::TwoFactorPage,
+    iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage},
+    not_found::NotFound,
+    portal::{account::AccountPage, history::SignInHistoryPage, methods::SignInMethodsPage},
+    signin::SignInPage,
+    smn::topics::TopicsPage,
+    smn::{
+        links::{ConfirmPage, UnsubscribePage},
+        topic_detail::TopicDetailPage,
+    },
+};
 
+// Who may open which pages; everyone else gets the refusal alone.
+const TENANT_ADMIN: &[Role] = &[Role::TenantAdmin];
+const OPERATOR: &[Role] = &[Role::Operator];
+const ADMINS: &[Role] = &[Role::TenantAdmin, Role::Operator];
+const END_USER: &[Role] = &[Role::EndUser];
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -30,7 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                // The CSS by its hashed name in release builds, where the browser keeps it a year.
+                // The CSS by its hashed name, which browsers keep for a year.
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
@@ -48,8 +69,12 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(Auth::new());
     provide_context(RegionState::default());
-    // The page is marked hydrated (`data-hydrated` on <body>) by the wasm entry point, once the
-    // page's lazy chunk has hydrated too (frontend/src/lib.rs).
+    // Marks the page once the wasm has taken over, for people and tests who need to know.
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Title formatter=|text: String| {
@@ -58,23 +83,127 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
-                <Route path=path!("/smn/confirm") view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async />
-                <Route path=path!("/smn/unsubscribe") view={Lazy::<UnsubscribeRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
+                <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("hss/two-factor") view={Lazy::<TwoFactorRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("hss/servers/:id") view={Lazy::<ServerDetailRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("hss/login-audit") view={Lazy::<LoginAuditRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics") view={Lazy::<TopicsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("smn/topics/:id") view={Lazy::<TopicDetailRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("admin/outbox") view={Lazy::<OutboxRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("iam/access-keys") view={Lazy::<AccessKeysRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("iam/server-accounts") view={Lazy::<ServerAccountsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("admin/tenants") view={Lazy::<TenantsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("portal") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("portal/methods") view={Lazy::<SignInMethodsRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("portal/history") view={Lazy::<SignInHistoryRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("hss/two-factor")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TwoFactorPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("hss/servers/:id")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <ServerDetailPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("hss/login-audit")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <LoginAuditPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("smn/topics")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TopicsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("smn/topics/:id")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <TopicDetailPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("admin/outbox")
+                        view=|| view! {
+                            <ForRoles roles=OPERATOR>
+                                <OutboxPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("audit")
+                        view=|| view! {
+                            <ForRoles roles=ADMINS>
+                                <AuditPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("iam/access-keys")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <AccessKeysPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("iam/server-accounts")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <ServerAccountsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("admin/tenants")
+                        view=|| view! {
+                            <ForRoles roles=OPERATOR>
+                                <TenantsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <AccountPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/methods")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <SignInMethodsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/history")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <SignInHistoryPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -9,4 +9,3 @@ pub mod not_found;
 pub mod portal;
 pub mod signin;
 pub mod smn;
-pub mod lazy;
