@@ -4,7 +4,7 @@
 # It serves the debug build by default, because that builds in minutes where the optimised one
 # takes about half an hour from scratch here (whole-program LTO, ~150 wasm chunks). The debug
 # build is slower for the browser: the 2FA tab's first load is about 2.1 MB compressed (15 MB
-# of wasm), against FIRSTLOAD_KB KB for the release build (README, "First load"). Pass --release
+# of wasm), against 471 KB for the release build (README, "First load"). Pass --release
 # for the optimised build, as deployed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -34,6 +34,8 @@ try {
   await page.getByRole("button", { name: /^Enable 2FA on / }).first().click();
   await page.getByRole("dialog", { name: "Enable 2FA" }).waitFor({ timeout: 15_000 });
   console.log("  2FA tab: the Enable dialog opens");
+  await page.keyboard.press("Escape");
+  await page.getByRole("dialog").waitFor({ state: "detached", timeout: 15_000 }).catch(() => {});
   await page.getByRole("link", { name: "Topics" }).first().click();
   await page.waitForURL(/\/smn\/topics/);
   await page.locator('main a[href^="/smn/topics/"]').first().click();
