@@ -33,8 +33,8 @@ async fn main() {
 async fn serve(config: Config) {
     let mut leptos_options = get_configuration(None).unwrap_or_else(|e| fail(e)).leptos_options;
     leptos_options.site_addr = config.listen;
-    // A release build (`./scripts/run.sh --release`) names its wasm, JS and CSS by their hashes
-    // and lists them in hash.txt beside the binary; serve those names when it is there.
+    // cargo-leptos names the wasm, JS and CSS by their hashes (`hash-files` in Cargo.toml) and
+    // lists them in hash.txt beside the binary; serve those names when it is there.
     if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
         leptos_options.hash_files = std::env::current_exe()
             .ok()
