@@ -80,6 +80,14 @@ pub struct ReadinessItem {
     pub message: String,
 }
 
+impl ReadinessItem {
+    /// Whether it refuses a save. A failed last change does not: saving again (or Retry) is
+    /// how it is fixed, and domain takes that save.
+    pub fn refuses_save(&self) -> bool {
+        self.blocker && self.rule != "last_apply_failed"
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicRow {
     pub id: String,

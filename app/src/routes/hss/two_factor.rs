@@ -720,7 +720,7 @@ fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
         ChangeAction::ChangeTopic => format!("Login codes will go to the new topic's confirmed endpoints. {}", when()),
     };
     // Enabling a server with a blocker is refused: with nothing else selected there is nothing to save.
-    let all_blocked = action == ChangeAction::Enable && rows.iter().all(|r| r.readiness.iter().any(|f| f.blocker));
+    let all_blocked = action == ChangeAction::Enable && rows.iter().all(|r| r.readiness.iter().any(|f| f.refuses_save()));
     let close = move || state.dialog.set(None);
     view! {
         <Modal title=title(action).to_owned() on_close=close>
@@ -873,7 +873,7 @@ fn SelectedServers(rows: Vec<TwoFactorRow>, show_readiness: bool) -> impl IntoVi
             {rows
                 .into_iter()
                 .map(|r| {
-                    let blocked = r.readiness.iter().any(|f| f.blocker);
+                    let blocked = r.readiness.iter().any(|f| f.refuses_save());
                     // When enabling, the readiness list below says it (a warning from domain).
                     let offline = (!r.agent_online && !show_readiness)
                         .then(|| {
