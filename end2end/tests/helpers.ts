@@ -29,19 +29,18 @@ export async function signOut(page: Page) {
   await expect(page).toHaveURL(/\/signin/);
 }
 
-/** A topic with one subscription, confirmed from the mail the real SMTP server received. */
-export async function confirmedTopic(page: Page, browser: Browser, name: string, display: string) {
+/** Creates a topic on the Topics page, which stays open. */
+export async function createTopic(page: Page, name: string, display: string) {
   await page.goto("/smn/topics");
   await hydrated(page);
   await page.getByLabel("Topic name").fill(name);
   await page.getByLabel("Display name").fill(display);
   await page.getByRole("button", { name: "Create topic" }).click();
   await expect(page.getByRole("status")).toHaveText("Topic created.");
-  await page.getByRole("link", { name, exact: true }).click();
-  const address = `${name}-${Date.now()}@acme.example`;
-  await page.getByLabel("Protocol").selectOption("email");
-  await page.getByLabel("Endpoints").fill(address);
-  await page.getByRole("button", { name: "Add", exact: true }).click();
+}
+
+/** Follows the confirmation link the real SMTP server received for `address`, as its owner would. */
+export async function confirmFromMail(browser: Browser, address: string) {
   await expect.poll(() => mailTo(address).length, { timeout: 15_000 }).toBe(1);
   const reader = await browser.newContext();
   const mailPage = await reader.newPage();
@@ -49,4 +48,15 @@ export async function confirmedTopic(page: Page, browser: Browser, name: string,
   await mailPage.getByRole("button", { name: "Confirm subscription" }).click();
   await expect(mailPage.getByRole("status")).toContainText("Your subscription is confirmed");
   await reader.close();
+}
+
+/** A topic with one subscription, confirmed from the mail the real SMTP server received. */
+export async function confirmedTopic(page: Page, browser: Browser, name: string, display: string) {
+  await createTopic(page, name, display);
+  await page.getByRole("link", { name, exact: true }).click();
+  const address = `${name}-${Date.now()}@acme.example`;
+  await page.getByLabel("Protocol").selectOption("email");
+  await page.getByLabel("Endpoints").fill(address);
+  await page.getByRole("button", { name: "Add", exact: true }).click();
+  await confirmFromMail(browser, address);
 }

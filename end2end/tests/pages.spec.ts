@@ -1,7 +1,6 @@
 import { expect, Page, test } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { hydrated, signIn, users } from "./helpers";
-import { linkIn, mailTo } from "./mail";
+import { confirmFromMail, createTopic, hydrated, signIn, users } from "./helpers";
 
 async function topicId(page: Page, name: string): Promise<string> {
   await page.goto("/smn/topics");
@@ -172,12 +171,7 @@ test("a topic page: the endpoints box follows the protocol, clears after adding,
   await signIn(page, users.acmeAdmin);
   // A topic of its own: a confirmed subscription on a demo topic would offer that topic for 2FA
   // in the other specs, which expect the demo's topics to have none.
-  await page.goto("/smn/topics");
-  await hydrated(page);
-  await page.getByLabel("Topic name").fill("pages-topic");
-  await page.getByLabel("Display name").fill("Pages topic");
-  await page.getByRole("button", { name: "Create topic" }).click();
-  await expect(page.getByRole("status")).toHaveText("Topic created.");
+  await createTopic(page, "pages-topic", "Pages topic");
   await topicId(page, "pages-topic");
   await hydrated(page);
   const endpoints = page.getByLabel("Endpoints");
@@ -198,13 +192,7 @@ test("a topic page: the endpoints box follows the protocol, clears after adding,
   const row = page.getByRole("row", { name: new RegExp(address) });
   await expect(row).toContainText("Unconfirmed");
 
-  await expect.poll(() => mailTo(address).length, { timeout: 15_000 }).toBe(1);
-  const reader = await browser.newContext();
-  const mailPage = await reader.newPage();
-  await mailPage.goto(linkIn(address, "/smn/confirm?token=")!);
-  await mailPage.getByRole("button", { name: "Confirm subscription" }).click();
-  await expect(mailPage.getByRole("status")).toContainText("Your subscription is confirmed");
-  await reader.close();
+  await confirmFromMail(browser, address);
   await expect(row).toContainText("Confirmed");
   await expect(row).not.toContainText("Unconfirmed");
 });
