@@ -33,17 +33,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
-echo "== release bundle (target/site-release/pkg): the entry files, and the page chunks in sum"
-chunks=0 chunk_bytes=0 chunk_br=0
+echo "== release bundle (target/site-release/pkg)"
 for f in target/site-release/pkg/*; do
   case "$f" in *.br | *.gz | *.ts) continue ;; esac
-  size=$(stat -c %s "$f") br=$(stat -c %s "$f.br" 2>/dev/null || echo 0)
-  case "${f##*/}" in
-    chunk_* | split_*) chunks=$((chunks + 1)) chunk_bytes=$((chunk_bytes + size)) chunk_br=$((chunk_br + br)) ;;
-    *) printf '  %-48s %9d bytes  %8d brotli\n' "${f##*/}" "$size" "$br" ;;
-  esac
+  printf '  %-48s %9d bytes  %8d brotli\n' "${f##*/}" "$(stat -c %s "$f")" "$(stat -c %s "$f.br" 2>/dev/null || echo 0)"
 done
-printf '  %-48s %9d bytes  %8d brotli\n' "$chunks wasm chunks" "$chunk_bytes" "$chunk_br"
 
 echo "== the release build in a browser"
 node bench/web/hydrates.mjs "http://127.0.0.1:$port"
