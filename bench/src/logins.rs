@@ -223,7 +223,7 @@ async fn totp_logins(app: &TestApp, p: &testkit::Protected, n: usize, tag: &str)
             // only if the clock does not pass it, so the codes are computed after the move.
             app.clock.advance(chrono::Duration::seconds(61));
         }
-        let req = LoginStart { account, source_ip: "198.51.100.9".into(), service: "sshd".into(), tty: String::new() };
+        let req = LoginStart { account, source_ip: "198.51.100.9".into(), service: "sshd".into(), tty: String::new(), ..Default::default() };
         let reply = domain::logins::start(&app.ctx, &s, &req).await?;
         out.push((reply.login_id, secret));
     }
@@ -347,6 +347,7 @@ async fn login_path(app: &TestApp, backend: &str) -> Res<()> {
                 source_ip: format!("203.0.113.{}", i % 200),
                 service: "sshd".into(),
                 tty: "ssh".into(),
+                ..Default::default()
             };
             let mut conv =
                 Answers { db: db.clone(), account: login.account.clone(), said: String::new(), rt: &rt, in_conversation: Duration::ZERO };

@@ -26,7 +26,7 @@ pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 90;
 pub const MAX_ANSWER_CHARS: usize = 256;
 
 /// A login that reached HostGuard's module, after the password was accepted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStart {
     /// The account being logged in to (PAM_USER), e.g. `root`.
@@ -38,6 +38,16 @@ pub struct LoginStart {
     /// The terminal (PAM_TTY), e.g. `ssh`; may be empty.
     #[serde(default)]
     pub tty: String,
+    /// The account's uid, as the module's name service lookup (`getpwnam`) found it. With it,
+    /// `account` is the canonical name that lookup returned, not the spelling the user typed.
+    /// Absent from older modules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// The whole seconds the module will still wait for this login (its deadline, less the time
+    /// already spent). The agent waits for the user at least as long, never less, so it never
+    /// hangs up on a module that still expects an answer. Absent from older modules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// What the PAM module sends the daemon: one `start`, then one `answer` per prompt or choice, on
@@ -213,6 +223,7 @@ mod tests {
             source_ip: "192.0.2.7".into(),
             service: "sshd".into(),
             tty: "ssh".into(),
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_value(&start).unwrap(),

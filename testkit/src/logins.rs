@@ -127,7 +127,7 @@ impl TestApp {
 
     /// `POST /agent/v1/logins` as the agent with `credential`.
     pub async fn login_start(&self, credential: &str, account: &str, source_ip: &str) -> reqwest::Response {
-        let body = LoginStart { account: account.into(), source_ip: source_ip.into(), service: "sshd".into(), tty: "ssh".into() };
+        let body = LoginStart { account: account.into(), source_ip: source_ip.into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() };
         self.http.post(self.url("/agent/v1/logins")).bearer_auth(credential).json(&body).send().await.unwrap()
     }
 

@@ -38,6 +38,7 @@ impl PamHooks for HostGuard {
             source_ip: item_text(pamh.get_item::<RHost>().ok().flatten().map(|i| i.0)),
             service: item_text(pamh.get_item::<Service>().ok().flatten().map(|i| i.0)),
             tty: item_text(pamh.get_item::<Tty>().ok().flatten().map(|i| i.0)),
+            ..Default::default()
         };
         let fail_mode = logic::read_fail_mode(&args.config);
         let conv = match pamh.get_item::<Conv>() {

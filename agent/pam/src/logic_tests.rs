@@ -89,7 +89,7 @@ struct Run {
 }
 
 fn login() -> LoginStart {
-    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into() }
+    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() }
 }
 
 fn start() -> ModuleRequest {

@@ -121,6 +121,7 @@ fn expected_start() -> ModuleRequest {
         source_ip: "192.0.2.9".into(),
         service: "hg-test".into(),
         tty: "pts/7".into(),
+        ..Default::default()
     })
 }
 

@@ -85,7 +85,7 @@ impl Peer {
 }
 
 fn login() -> LoginStart {
-    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into() }
+    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() }
 }
 
 fn run(daemon: FakeDaemon, answers: &[&str], timeout: Duration) -> (Verdict, Vec<String>, Vec<ModuleRequest>) {

@@ -329,9 +329,9 @@ mod tests {
 
     #[test]
     fn start_requests_are_checked_field_by_field() {
-        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into() };
+        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() };
         assert!(validate_start(&ok).is_ok());
-        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new() };
+        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new(), ..Default::default() };
         let Err(DomainError::Invalid(errors)) = validate_start(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["account", "source_ip", "service"]);

@@ -341,6 +341,7 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             source_ip: l.source_ip.clone(),
             service: l.service.clone(),
             tty: String::new(),
+            ..Default::default()
         };
         if let Err(DomainError::Invalid(e)) = super::validate_start(&start) {
             errors.extend(e.into_iter().map(|e| FieldError::new(field(&e.field), e.message)));

@@ -379,7 +379,7 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
 
     // One agent cannot make the console write without end: 300 logins a minute, then 429.
     for i in 0..298 {
-        let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new() };
+        let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new(), ..Default::default() };
         domain::logins::start(&app.ctx, &server_of(&app, &p).await, &req).await.unwrap();
     }
     let res = app.login_start(&p.credential, "root", "203.0.113.1").await;
