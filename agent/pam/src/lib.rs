@@ -28,8 +28,15 @@ impl PamHooks for HostGuard {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
         // The dialogue catches its own panics; this catches the shim's. Unwinding into libpam
         // would abort sshd's PAM child, and a panic is never a success.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, args, flags)))
-            .unwrap_or(PamResultCode::PAM_AUTH_ERR)
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, args, flags))) {
+            Ok(code) => code,
+            Err(payload) => {
+                // Dropping a panic payload can panic again; it is a few bytes, leak it.
+                std::mem::forget(payload);
+                log(pamh, libc::LOG_ERR, "login refused: the module panicked");
+                PamResultCode::PAM_AUTH_ERR
+            }
+        }
     }
 
     fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
