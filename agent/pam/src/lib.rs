@@ -1,7 +1,8 @@
 //! `pam_hostguard.so`: the PAM entry points. This file only reads PAM's items and arguments,
 //! adapts PAM's conversation to [`logic::Conversation`] and turns the verdict into a PAM code;
-//! every decision is in [`logic`], the socket in [`transport`].
+//! every decision is in [`logic`], the socket in [`transport`], the account lookup in [`accounts`].
 
+pub mod accounts;
 pub mod logic;
 pub mod transport;
 
@@ -16,6 +17,7 @@ use pam::items::{RHost, Service, Tty};
 use pam::module::{PamHandle, PamHooks};
 use proto::login::LoginStart;
 
+use accounts::NssAccounts;
 use logic::{Args, Conversation, SystemClock, Verdict};
 use transport::UnixDaemon;
 
@@ -24,53 +26,73 @@ pam::pam_hooks!(HostGuard);
 
 impl PamHooks for HostGuard {
     fn sm_authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
-        let started = Instant::now();
-        let args = Args::parse(args.iter().filter_map(|a| a.to_str().ok()));
-        for problem in &args.problems {
-            log(pamh, libc::LOG_WARNING, problem);
-        }
-        let account = match pamh.get_user(None) {
-            Ok(account) => account,
-            Err(code) => return code,
-        };
-        let login = LoginStart {
-            account,
-            source_ip: item_text(pamh.get_item::<RHost>().ok().flatten().map(|i| i.0)),
-            service: item_text(pamh.get_item::<Service>().ok().flatten().map(|i| i.0)),
-            tty: item_text(pamh.get_item::<Tty>().ok().flatten().map(|i| i.0)),
-            ..Default::default()
-        };
-        let fail_mode = logic::read_fail_mode(&args.config);
-        let conv = match pamh.get_item::<Conv>() {
-            Ok(Some(conv)) => conv,
-            // Nobody to ask: the second factor cannot be proven.
-            Ok(None) | Err(_) => return PamResultCode::PAM_CONV_ERR,
-        };
-        let mut conv = PamConversation { conv, silent: flags & PAM_SILENT != 0 };
-        let mut daemon = UnixDaemon::new(&args.socket);
-        let deadline = started + args.timeout;
-        match logic::authenticate(&login, deadline, fail_mode, &mut conv, &mut daemon, &SystemClock) {
-            Verdict::Allow => PamResultCode::PAM_SUCCESS,
-            Verdict::Deny => PamResultCode::PAM_AUTH_ERR,
-            Verdict::FailMode { allow, reason } => {
-                let who = format!("account={} source_ip={} service={}", login.account, login.source_ip, login.service);
-                if allow {
-                    log(
-                        pamh,
-                        libc::LOG_WARNING,
-                        &format!("login ALLOWED by fail mode safe without a second factor ({who}): {reason}"),
-                    );
-                    PamResultCode::PAM_SUCCESS
-                } else {
-                    log(pamh, libc::LOG_ERR, &format!("login denied by fail mode secure ({who}): {reason}"));
-                    PamResultCode::PAM_AUTH_ERR
-                }
+        // The dialogue catches its own panics; this catches the shim's. Unwinding into libpam
+        // would abort sshd's PAM child, and a panic is never a success.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| authenticate(pamh, args, flags))) {
+            Ok(code) => code,
+            Err(payload) => {
+                // Dropping a panic payload can panic again; it is a few bytes, leak it.
+                std::mem::forget(payload);
+                log(pamh, libc::LOG_ERR, "login refused: the module panicked");
+                PamResultCode::PAM_AUTH_ERR
             }
         }
     }
 
     fn sm_setcred(_pamh: &mut PamHandle, _args: Vec<&CStr>, _flags: PamFlag) -> PamResultCode {
         PamResultCode::PAM_SUCCESS
+    }
+}
+
+fn authenticate(pamh: &mut PamHandle, args: Vec<&CStr>, flags: PamFlag) -> PamResultCode {
+    let started = Instant::now();
+    let args = Args::parse(args.iter().filter_map(|a| a.to_str().ok()));
+    for problem in &args.problems {
+        log(pamh, libc::LOG_WARNING, problem);
+    }
+    let account = match pamh.get_user(None) {
+        Ok(account) => account,
+        Err(code) => return code,
+    };
+    let login = LoginStart {
+        account,
+        source_ip: item_text(pamh.get_item::<RHost>().ok().flatten().map(|i| i.0)),
+        service: item_text(pamh.get_item::<Service>().ok().flatten().map(|i| i.0)),
+        tty: item_text(pamh.get_item::<Tty>().ok().flatten().map(|i| i.0)),
+        ..Default::default()
+    };
+    let fail_mode = logic::read_fail_mode(&args.config);
+    let conv = match pamh.get_item::<Conv>() {
+        Ok(Some(conv)) => conv,
+        // Nobody to ask: the second factor cannot be proven.
+        Ok(None) | Err(_) => return PamResultCode::PAM_CONV_ERR,
+    };
+    let mut conv = PamConversation { conv, silent: flags & PAM_SILENT != 0 };
+    let mut daemon = UnixDaemon::new(&args.socket);
+    let deadline = started + args.timeout;
+    let verdict = logic::authenticate(&login, deadline, fail_mode, &mut conv, &mut daemon, &NssAccounts, &SystemClock);
+    let who = || format!("account={} source_ip={} service={}", login.account, login.source_ip, login.service);
+    match verdict {
+        Verdict::Allow => PamResultCode::PAM_SUCCESS,
+        Verdict::Deny => PamResultCode::PAM_AUTH_ERR,
+        Verdict::Refused { reason } => {
+            log(pamh, libc::LOG_ERR, &format!("login refused ({}): {reason}", who()));
+            PamResultCode::PAM_AUTH_ERR
+        }
+        Verdict::FailMode { allow, reason } => {
+            let who = who();
+            if allow {
+                log(
+                    pamh,
+                    libc::LOG_WARNING,
+                    &format!("login ALLOWED by fail mode safe without a second factor ({who}): {reason}"),
+                );
+                PamResultCode::PAM_SUCCESS
+            } else {
+                log(pamh, libc::LOG_ERR, &format!("login denied by fail mode secure ({who}): {reason}"));
+                PamResultCode::PAM_AUTH_ERR
+            }
+        }
     }
 }
 

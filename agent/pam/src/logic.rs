@@ -1,6 +1,7 @@
 //! Every decision the PAM module makes: its arguments, its fail mode, and the login dialogue with
-//! the agent daemon. Written against [`Conversation`], [`Daemon`] and [`Clock`] so the tests drive
-//! it without PAM, a socket or a real clock; `lib.rs` only plugs PAM into these traits.
+//! the agent daemon. Written against [`Conversation`], [`Daemon`], [`Accounts`] and [`Clock`] so
+//! the tests drive it without PAM, a socket, a name service or a real clock; `lib.rs` only plugs
+//! the system into these traits.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,9 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/hostguard/pam.conf";
 pub const MAX_STEPS: usize = 20;
 /// The time an answer leaves the daemon to reply before the deadline; see [`dialogue`].
 pub const ANSWER_RESERVE: Duration = Duration::from_secs(15);
+/// After a failed send, how long the module looks for a step the daemon sent before hanging up.
+/// A daemon that hung up has nothing more in flight, so what it sent is already buffered.
+pub const LAST_WORD_WAIT: Duration = Duration::from_secs(1);
 /// The shortest `timeout=` accepted: the reserve and some time to type.
 pub const MIN_TIMEOUT_SECS: u64 = 30;
 /// The longest `timeout=` accepted; PAM stacks should not hang for longer than this.
@@ -31,6 +35,8 @@ pub const TOO_MANY_STEPS_MESSAGE: &str = "HostGuard: too many steps for one logi
 pub const CANNOT_ASK_MESSAGE: &str = "HostGuard could not ask for the second factor. Login refused.";
 pub const TOO_LONG_MESSAGE: &str = "HostGuard: this login's details are too long. Login refused.";
 pub const DENIED_MESSAGE: &str = "HostGuard refused this login.";
+pub const UNSAFE_MESSAGE: &str = "HostGuard could not verify this login safely. Login refused.";
+pub const NO_ACCOUNT_MESSAGE: &str = "HostGuard could not look up this account on this server. Login refused.";
 
 /// The user's side of the login: PAM's conversation function in the module.
 pub trait Conversation {
@@ -40,11 +46,15 @@ pub trait Conversation {
     fn error(&mut self, text: &str);
 }
 
-/// Why the daemon could not carry the login; each one ends in the fail mode.
+/// Why the daemon could not carry the login. Each one ends in the fail mode, except
+/// [`DaemonError::Impostor`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DaemonError {
-    /// No socket, refused, or not the daemon we expect.
+    /// No socket, or nobody listening on it.
     Unreachable(String),
+    /// The socket is served by a process that is not the agent's uid (or its uid cannot be read).
+    /// That is not a missing daemon but someone else answering in its place: denied.
+    Impostor(String),
     /// Nothing came back before the login's deadline.
     TimedOut,
     /// The daemon hung up.
@@ -57,6 +67,7 @@ impl std::fmt::Display for DaemonError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DaemonError::Unreachable(why) => write!(f, "the agent daemon cannot be reached: {why}"),
+            DaemonError::Impostor(why) => write!(f, "the login socket is not served by the agent: {why}"),
             DaemonError::TimedOut => f.write_str("the agent daemon did not answer in time"),
             DaemonError::Closed => f.write_str("the agent daemon closed the connection mid-login"),
             DaemonError::Garbage(why) => write!(f, "the agent daemon sent an answer the module cannot read: {why}"),
@@ -69,6 +80,21 @@ pub trait Daemon {
     fn connect(&mut self, deadline: Instant) -> Result<(), DaemonError>;
     fn send(&mut self, request: &ModuleRequest, deadline: Instant) -> Result<(), DaemonError>;
     fn receive(&mut self, deadline: Instant) -> Result<Step, DaemonError>;
+}
+
+/// An account as the system's name service (NSS: files, SSSD, winbind) knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The canonical name (`pw_name`), whatever spelling found it.
+    pub name: String,
+    pub uid: u32,
+}
+
+/// The name service. With SSSD or winbind `Alice` and `alice@corp` may find the same account as
+/// `alice`; the daemon must only ever see the canonical name, so limits and mappings apply to it.
+pub trait Accounts {
+    /// `Ok(None)`: no such account. `Err`: the lookup failed (why, for the log).
+    fn lookup(&self, name: &str) -> Result<Option<Account>, String>;
 }
 
 pub trait Clock {
@@ -106,10 +132,10 @@ impl Args {
                 Some(("config", path)) if !path.is_empty() => parsed.config = PathBuf::from(path),
                 Some(("socket", path)) if !path.is_empty() => parsed.socket = PathBuf::from(path),
                 Some(("timeout", secs)) => match secs.parse::<u64>() {
-                    Ok(secs) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&secs) => parsed.timeout = Duration::from_secs(secs),
-                    _ => parsed
-                        .problems
-                        .push(format!(
+                    Ok(secs) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&secs) => {
+                        parsed.timeout = Duration::from_secs(secs)
+                    }
+                    _ => parsed.problems.push(format!(
                         "ignored {arg:?}: the timeout is whole seconds from {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS}"
                     )),
                 },
@@ -153,6 +179,11 @@ pub enum Verdict {
     Allow,
     /// The daemon, the deadline or the user's side refused it; the message was shown.
     Deny,
+    /// The module refused it because something on this server cannot be trusted: the module
+    /// panicked, the socket is served by another uid, the daemon broke the protocol, or the account
+    /// does not resolve. Never the fail mode; the message was shown and `reason` goes to the
+    /// system log at error level.
+    Refused { reason: String },
     /// The daemon was missing or broken, so the fail mode decided. `reason` goes to the system
     /// log, so an allowed login leaves a local record.
     FailMode { allow: bool, reason: String },
@@ -163,30 +194,44 @@ pub enum Verdict {
 enum Outcome {
     Allowed,
     Denied(String),
+    /// Denied with `message` shown; `reason` is for the system log.
+    Refused {
+        message: &'static str,
+        reason: String,
+    },
+    /// Only a daemon that is missing or broken, with nothing said: the fail mode's case.
     Broken(String),
 }
 
-/// Runs one login to its verdict. Never panics: a panic in the dialogue is a broken module and
-/// gets the fail mode, like a broken daemon.
+/// Runs one login to its verdict. `login.account` is PAM_USER as typed; the daemon gets the name
+/// service's canonical name and uid instead. Never panics: a panic in the dialogue is a bug, not a
+/// missing daemon, and is refused (in safe mode the fail mode would let the login in).
 pub fn authenticate(
     login: &LoginStart,
     deadline: Instant,
     fail_mode: FailMode,
     conv: &mut dyn Conversation,
     daemon: &mut dyn Daemon,
+    accounts: &dyn Accounts,
     clock: &dyn Clock,
 ) -> Verdict {
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dialogue(login, deadline, conv, daemon, clock)));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dialogue(login, deadline, conv, daemon, accounts, clock)
+    }));
     let outcome = run.unwrap_or_else(|payload| {
         // Dropping a panic payload can panic again; it is a few bytes, leak it.
         std::mem::forget(payload);
-        Outcome::Broken("the module panicked during the login".into())
+        Outcome::Refused { message: UNSAFE_MESSAGE, reason: "the module panicked during the login".into() }
     });
     match outcome {
         Outcome::Allowed => Verdict::Allow,
         Outcome::Denied(message) => {
             conv.error(if message.trim().is_empty() { DENIED_MESSAGE } else { &message });
             Verdict::Deny
+        }
+        Outcome::Refused { message, reason } => {
+            conv.error(message);
+            Verdict::Refused { reason }
         }
         Outcome::Broken(reason) => match fail_mode {
             FailMode::Secure => {
@@ -203,18 +248,49 @@ fn dialogue(
     deadline: Instant,
     conv: &mut dyn Conversation,
     daemon: &mut dyn Daemon,
+    accounts: &dyn Accounts,
     clock: &dyn Clock,
 ) -> Outcome {
-    let mut request = ModuleRequest::Start(login.clone());
-    // Answers are cut to MAX_ANSWER_CHARS, so only the start can outgrow a line.
-    if serde_json::to_string(&request).map_or(true, |line| line.len() > MAX_LINE_BYTES) {
+    // Answers are cut to MAX_ANSWER_CHARS, so only the start can outgrow a line. Checked as typed
+    // too, so a huge PAM_USER never reaches the name service.
+    let mut start = LoginStart { timeout_secs: Some(seconds_left(deadline, clock)), ..login.clone() };
+    if !fits_one_line(&start) {
+        return Outcome::Denied(TOO_LONG_MESSAGE.into());
+    }
+    // An account the name service does not know cannot log in; the daemon is not asked.
+    let account = match accounts.lookup(&login.account) {
+        Ok(Some(account)) => account,
+        Ok(None) => {
+            return Outcome::Refused { message: NO_ACCOUNT_MESSAGE, reason: "the account does not resolve".into() }
+        }
+        Err(why) => {
+            return Outcome::Refused {
+                message: NO_ACCOUNT_MESSAGE,
+                reason: format!("the account lookup failed: {why}"),
+            }
+        }
+    };
+    start.account = account.name;
+    start.uid = Some(account.uid);
+    if !fits_one_line(&start) {
         return Outcome::Denied(TOO_LONG_MESSAGE.into());
     }
     if let Err(e) = daemon.connect(deadline) {
-        return Outcome::Broken(e.to_string());
+        return match e {
+            DaemonError::Impostor(_) => Outcome::Refused { message: UNSAFE_MESSAGE, reason: e.to_string() },
+            _ => Outcome::Broken(e.to_string()),
+        };
     }
+    // What is left when the start leaves (never more than was checked above), so the agent waits
+    // for this login as long as the module does.
+    start.timeout_secs = Some(seconds_left(deadline, clock));
+    let mut request = ModuleRequest::Start(start);
     for _ in 0..MAX_STEPS {
-        let step = match daemon.send(&request, deadline).and_then(|()| daemon.receive(deadline)) {
+        let step = match daemon.send(&request, deadline) {
+            Ok(()) => daemon.receive(deadline),
+            Err(e) => return last_word(daemon, e, deadline.min(clock.now() + LAST_WORD_WAIT), conv),
+        };
+        let step = match step {
             Ok(step) => step,
             Err(e) => return Outcome::Broken(e.to_string()),
         };
@@ -245,6 +321,46 @@ fn dialogue(
         request = ModuleRequest::Answer { answer: cut(typed) };
     }
     Outcome::Denied(TOO_MANY_STEPS_MESSAGE.into())
+}
+
+/// A send failed: the daemon may have hung up after a final `deny` (it gave up waiting, was busy,
+/// or never got a start). A final step already received wins over the failed send, so read what
+/// it left before calling it broken. Anything but a `deny` came before the daemon had our request,
+/// which breaks the protocol: refused, never the fail mode.
+fn last_word(daemon: &mut dyn Daemon, send_error: DaemonError, until: Instant, conv: &mut dyn Conversation) -> Outcome {
+    match daemon.receive(until) {
+        Ok(Step { info, action: Action::Deny { message } }) => {
+            for line in &info {
+                conv.info(line);
+            }
+            Outcome::Denied(message)
+        }
+        Ok(step) => {
+            let kind = match step.action {
+                Action::Allow => "allow",
+                Action::Prompt { .. } => "a prompt",
+                Action::Choice { .. } => "a choice",
+                Action::Deny { .. } => "deny",
+            };
+            Outcome::Refused {
+                message: UNSAFE_MESSAGE,
+                reason: format!("the agent daemon sent {kind} before it had the module's request, then hung up"),
+            }
+        }
+        Err(e @ DaemonError::Garbage(_)) => Outcome::Broken(e.to_string()),
+        // Nothing was sent back: the daemon is really gone.
+        Err(_) => Outcome::Broken(send_error.to_string()),
+    }
+}
+
+/// Whole seconds until `deadline`, rounded up: the agent may wait a little longer, never less.
+fn seconds_left(deadline: Instant, clock: &dyn Clock) -> u64 {
+    let left = deadline.saturating_duration_since(clock.now());
+    left.as_secs() + u64::from(left.subsec_nanos() > 0)
+}
+
+fn fits_one_line(start: &LoginStart) -> bool {
+    serde_json::to_string(&ModuleRequest::Start(start.clone())).is_ok_and(|line| line.len() <= MAX_LINE_BYTES)
 }
 
 /// An over-long answer is cut, not refused: the console judges it (a cut code is simply wrong).

@@ -49,18 +49,35 @@ fn line(step: &Step) -> Reply {
 /// The daemon: answers each request with the next scripted reply, decoded like the real transport.
 struct FakeDaemon {
     missing: bool,
+    /// Serves the socket under another uid.
+    impostor: bool,
+    /// From this send on (0 is the start), the daemon has hung up: sends fail and nothing more is
+    /// read, but what it sent before hanging up is still there to receive.
+    hung_up_before_send: Option<usize>,
+    sends: usize,
     replies: VecDeque<Reply>,
     received: Vec<ModuleRequest>,
+    clock: Rc<Cell<Instant>>,
+    /// How long connecting takes on the fake clock.
+    connecting: Duration,
 }
 
 impl Daemon for FakeDaemon {
     fn connect(&mut self, _deadline: Instant) -> Result<(), DaemonError> {
+        self.clock.set(self.clock.get() + self.connecting);
         if self.missing {
             return Err(DaemonError::Unreachable("/run/hostguard/pam.sock: No such file or directory".into()));
+        }
+        if self.impostor {
+            return Err(DaemonError::Impostor("/run/hostguard/pam.sock is served by uid 1000, not 0".into()));
         }
         Ok(())
     }
     fn send(&mut self, request: &ModuleRequest, _deadline: Instant) -> Result<(), DaemonError> {
+        self.sends += 1;
+        if self.hung_up_before_send.is_some_and(|n| self.sends > n) {
+            return Err(DaemonError::Closed);
+        }
         self.received.push(request.clone());
         Ok(())
     }
@@ -70,6 +87,22 @@ impl Daemon for FakeDaemon {
             Some(Reply::TimedOut) => Err(DaemonError::TimedOut),
             Some(Reply::Closed) | None => Err(DaemonError::Closed),
             Some(Reply::Panic) => panic!("bug in the dialogue"),
+        }
+    }
+}
+
+/// A name service like SSSD's: case-insensitive, and `@corp` names the same account.
+struct FakeNss;
+
+impl Accounts for FakeNss {
+    fn lookup(&self, name: &str) -> Result<Option<Account>, String> {
+        let name = name.to_lowercase();
+        match name.strip_suffix("@corp").unwrap_or(&name) {
+            "root" => Ok(Some(Account { name: "root".into(), uid: 0 })),
+            "alice" => Ok(Some(Account { name: "alice".into(), uid: 1001 })),
+            "flaky" => Err("getpwnam_r: Input/output error".into()),
+            "panics" => panic!("bug in the lookup"),
+            _ => Ok(None),
         }
     }
 }
@@ -88,12 +121,73 @@ struct Run {
     received: Vec<ModuleRequest>,
 }
 
-fn login() -> LoginStart {
-    LoginStart { account: "root".into(), source_ip: "192.0.2.9".into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() }
+/// One login's setting; `Setup::new(..).run()` drives it.
+struct Setup {
+    fail_mode: FailMode,
+    missing: bool,
+    impostor: bool,
+    hung_up_before_send: Option<usize>,
+    replies: Vec<Reply>,
+    answers: Vec<String>,
+    typing: Duration,
+    connecting: Duration,
+    login: LoginStart,
 }
 
+impl Setup {
+    fn new(fail_mode: FailMode, replies: Vec<Reply>, answers: Vec<&str>) -> Setup {
+        Setup {
+            fail_mode,
+            missing: false,
+            impostor: false,
+            hung_up_before_send: None,
+            replies,
+            answers: answers.into_iter().map(str::to_owned).collect(),
+            typing: Duration::from_secs(1),
+            connecting: Duration::ZERO,
+            login: login(),
+        }
+    }
+
+    fn run(self) -> Run {
+        let now = Instant::now();
+        let clock = Rc::new(Cell::new(now));
+        let mut user = FakeUser {
+            answers: self.answers.into_iter().map(Ok).collect(),
+            shown: vec![],
+            clock: clock.clone(),
+            typing: self.typing,
+        };
+        let mut daemon = FakeDaemon {
+            missing: self.missing,
+            impostor: self.impostor,
+            hung_up_before_send: self.hung_up_before_send,
+            sends: 0,
+            replies: self.replies.into(),
+            received: vec![],
+            clock: clock.clone(),
+            connecting: self.connecting,
+        };
+        let deadline = now + Duration::from_secs(90);
+        let verdict =
+            authenticate(&self.login, deadline, self.fail_mode, &mut user, &mut daemon, &FakeNss, &FakeClock(clock));
+        Run { verdict, shown: user.shown, received: daemon.received }
+    }
+}
+
+fn login() -> LoginStart {
+    LoginStart {
+        account: "root".into(),
+        source_ip: "192.0.2.9".into(),
+        service: "sshd".into(),
+        tty: "ssh".into(),
+        ..Default::default()
+    }
+}
+
+/// The start the daemon gets for [`login`]: the lookup's uid, and the whole 90 s left.
 fn start() -> ModuleRequest {
-    ModuleRequest::Start(login())
+    ModuleRequest::Start(LoginStart { uid: Some(0), timeout_secs: Some(90), ..login() })
 }
 
 fn answer(text: &str) -> ModuleRequest {
@@ -108,22 +202,15 @@ fn run_with(
     typing: Duration,
     login: LoginStart,
 ) -> Run {
-    let now = Instant::now();
-    let clock = Rc::new(Cell::new(now));
-    let mut user = FakeUser {
-        answers: answers.into_iter().map(|a| Ok(a.to_owned())).collect(),
-        shown: vec![],
-        clock: clock.clone(),
-        typing,
-    };
-    let mut daemon = FakeDaemon { missing, replies: replies.into(), received: vec![] };
-    let deadline = now + Duration::from_secs(90);
-    let verdict = authenticate(&login, deadline, fail_mode, &mut user, &mut daemon, &FakeClock(clock));
-    Run { verdict, shown: user.shown, received: daemon.received }
+    let mut setup = Setup::new(fail_mode, replies, answers);
+    setup.missing = missing;
+    setup.typing = typing;
+    setup.login = login;
+    setup.run()
 }
 
 fn run(fail_mode: FailMode, replies: Vec<Reply>, answers: Vec<&str>) -> Run {
-    run_with(fail_mode, false, replies, answers, Duration::from_secs(1), login())
+    Setup::new(fail_mode, replies, answers).run()
 }
 
 fn code_prompt() -> Step {
@@ -266,9 +353,136 @@ fn an_unknown_action_gets_the_fail_mode() {
     assert_fail_mode(unknown, vec![], "allow_everyone");
 }
 
+/// Refused in both fail modes: the message is shown and `reason` is in the verdict for the log.
+fn assert_refused(run: &Run, message: &str, reason: &str) {
+    assert!(matches!(&run.verdict, Verdict::Refused { reason: r } if r.contains(reason)), "{:?}", run.verdict);
+    assert_eq!(run.shown.last(), Some(&Shown::Error(message.into())));
+}
+
 #[test]
-fn a_panic_in_the_dialogue_gets_the_fail_mode() {
-    assert_fail_mode(|| vec![line(&code_prompt()), Reply::Panic], vec!["123456"], "panicked");
+fn a_panic_in_the_dialogue_is_refused_even_in_safe_mode() {
+    for fail_mode in [FailMode::Safe, FailMode::Secure] {
+        let run = run(fail_mode, vec![line(&code_prompt()), Reply::Panic], vec!["123456"]);
+        assert_refused(&run, UNSAFE_MESSAGE, "panicked");
+    }
+    let mut panics = Setup::new(FailMode::Safe, vec![line(&Step::allow())], vec![]);
+    panics.login.account = "panics".into();
+    let run = panics.run();
+    assert_refused(&run, UNSAFE_MESSAGE, "panicked");
+    assert!(run.received.is_empty());
+}
+
+#[test]
+fn a_deny_sent_before_the_answer_wins_over_the_failed_send() {
+    // The agent gave up waiting for the answer (its 120 s), said so and hung up; the module's
+    // late answer then fails to send. Before: a broken daemon, so safe mode let the login in.
+    let gave_up = "HostGuard: the login took too long. Log in again.";
+    for fail_mode in [FailMode::Safe, FailMode::Secure] {
+        let mut setup = Setup::new(fail_mode, vec![line(&code_prompt()), line(&Step::deny(gave_up))], vec!["123456"]);
+        setup.hung_up_before_send = Some(1);
+        let run = setup.run();
+        assert_eq!(run.verdict, Verdict::Deny, "{fail_mode:?}");
+        assert_eq!(run.shown.last(), Some(&Shown::Error(gave_up.into())));
+        assert_eq!(run.received, vec![start()], "the answer never got through");
+    }
+}
+
+#[test]
+fn a_busy_daemon_that_denies_before_reading_the_start_denies() {
+    let busy = "HostGuard: too many logins are in progress on this server. Try again in a moment.";
+    let mut setup = Setup::new(FailMode::Safe, vec![line(&Step::deny(busy).with_info("Sorry."))], vec![]);
+    setup.hung_up_before_send = Some(0);
+    let run = setup.run();
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown, vec![Shown::Info("Sorry.".into()), Shown::Error(busy.into())]);
+    assert!(run.received.is_empty());
+}
+
+#[test]
+fn an_allow_or_prompt_sent_before_the_request_got_through_is_refused() {
+    let mut allow = Setup::new(FailMode::Safe, vec![line(&code_prompt()), line(&Step::allow())], vec!["123456"]);
+    allow.hung_up_before_send = Some(1);
+    assert_refused(&allow.run(), UNSAFE_MESSAGE, "sent allow before it had the module's request");
+    let mut prompt = Setup::new(FailMode::Safe, vec![line(&code_prompt())], vec![]);
+    prompt.hung_up_before_send = Some(0);
+    assert_refused(&prompt.run(), UNSAFE_MESSAGE, "sent a prompt before");
+}
+
+#[test]
+fn a_daemon_that_hung_up_with_nothing_said_gets_the_fail_mode() {
+    let after_prompt = |fail_mode| {
+        let mut setup = Setup::new(fail_mode, vec![line(&code_prompt())], vec!["123456"]);
+        setup.hung_up_before_send = Some(1);
+        setup.run()
+    };
+    assert!(matches!(after_prompt(FailMode::Safe).verdict, Verdict::FailMode { allow: true, .. }));
+    let secure = after_prompt(FailMode::Secure);
+    assert!(
+        matches!(&secure.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("closed the connection")),
+        "{:?}",
+        secure.verdict
+    );
+    let mut garbage = Setup::new(FailMode::Secure, vec![Reply::Line("HTTP/1.1 400".into())], vec![]);
+    garbage.hung_up_before_send = Some(0);
+    let garbage = garbage.run();
+    assert!(
+        matches!(&garbage.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("cannot read")),
+        "{:?}",
+        garbage.verdict
+    );
+}
+
+#[test]
+fn a_socket_served_by_another_uid_is_refused_not_the_fail_mode() {
+    let mut setup = Setup::new(FailMode::Safe, vec![line(&Step::allow())], vec![]);
+    setup.impostor = true;
+    let run = setup.run();
+    assert_refused(&run, UNSAFE_MESSAGE, "is served by uid 1000");
+    assert!(run.received.is_empty());
+}
+
+#[test]
+fn the_start_carries_the_whole_seconds_left_rounded_up() {
+    let mut setup = Setup::new(FailMode::Secure, vec![line(&Step::allow())], vec![]);
+    setup.connecting = Duration::from_millis(2500);
+    let run = setup.run();
+    assert_eq!(run.verdict, Verdict::Allow);
+    assert_eq!(
+        run.received,
+        vec![ModuleRequest::Start(LoginStart { uid: Some(0), timeout_secs: Some(88), ..login() })]
+    );
+}
+
+#[test]
+fn the_daemon_gets_the_canonical_account_name_and_uid() {
+    for typed in ["alice", "Alice", "ALICE@corp", "alice@corp"] {
+        let mut setup = Setup::new(FailMode::Secure, vec![line(&Step::allow())], vec![]);
+        setup.login.account = typed.into();
+        let run = setup.run();
+        assert_eq!(run.verdict, Verdict::Allow);
+        let canonical = LoginStart { account: "alice".into(), uid: Some(1001), timeout_secs: Some(90), ..login() };
+        assert_eq!(run.received, vec![ModuleRequest::Start(canonical)], "typed {typed:?}");
+    }
+}
+
+#[test]
+fn an_account_that_does_not_resolve_is_refused_without_asking_the_daemon() {
+    for (typed, reason) in [("mallory", "does not resolve"), ("flaky", "Input/output error")] {
+        let mut setup = Setup::new(FailMode::Safe, vec![line(&Step::allow())], vec![]);
+        setup.login.account = typed.into();
+        let run = setup.run();
+        assert_refused(&run, NO_ACCOUNT_MESSAGE, reason);
+        assert!(run.received.is_empty());
+    }
+}
+
+#[test]
+fn an_over_long_account_name_is_denied_before_it_is_looked_up() {
+    let mut setup = Setup::new(FailMode::Safe, vec![line(&Step::allow())], vec![]);
+    setup.login.account = "a".repeat(MAX_LINE_BYTES);
+    let run = setup.run();
+    assert_eq!(run.verdict, Verdict::Deny);
+    assert_eq!(run.shown, vec![Shown::Error(TOO_LONG_MESSAGE.into())]);
 }
 
 #[test]

@@ -14,8 +14,8 @@ use crate::logic::{decode_step, encode_request, Daemon, DaemonError};
 
 pub struct UnixDaemon {
     path: PathBuf,
-    /// The uid the daemon must run as: the module's own (root under sshd), so a socket left by
-    /// anyone else is never believed.
+    /// The uid the daemon must run as: the module's own (root under sshd). A socket served by
+    /// anyone else is never believed, and the login is refused.
     peer_uid: u32,
     stream: Option<BufReader<UnixStream>>,
 }
@@ -128,10 +128,12 @@ impl Daemon for UnixDaemon {
     fn connect(&mut self, deadline: Instant) -> Result<(), DaemonError> {
         remaining(deadline)?;
         let stream = connect_within(&self.path, deadline)?;
-        let unreachable = |e: io::Error| DaemonError::Unreachable(format!("{}: {e}", self.path.display()));
-        let uid = peer_uid(&stream).map_err(unreachable)?;
+        // Someone answering in the agent's place is not a missing agent: an impostor is refused,
+        // and so is a peer whose uid cannot be read.
+        let uid = peer_uid(&stream)
+            .map_err(|e| DaemonError::Impostor(format!("cannot read the uid serving {}: {e}", self.path.display())))?;
         if uid != self.peer_uid {
-            return Err(DaemonError::Unreachable(format!(
+            return Err(DaemonError::Impostor(format!(
                 "{} is served by uid {uid}, not {}",
                 self.path.display(),
                 self.peer_uid

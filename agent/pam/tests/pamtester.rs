@@ -44,6 +44,12 @@ fn module_path() -> PathBuf {
 /// A fake daemon: reads the start, asks for a code, reads the answer, sends `last`; with no
 /// `last` it hangs up right after asking. Hands back what it read.
 fn fake_daemon(socket: &Path, last: Option<Step>) -> mpsc::Receiver<Vec<ModuleRequest>> {
+    fake_daemon_then(socket, last, None)
+}
+
+/// [`fake_daemon`]; with `early`, it sends that `deny` right after asking, before any answer,
+/// and closes the socket (as the agent does when it gives up waiting).
+fn fake_daemon_then(socket: &Path, last: Option<Step>, early: Option<Step>) -> mpsc::Receiver<Vec<ModuleRequest>> {
     let listener = UnixListener::bind(socket).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -59,7 +65,9 @@ fn fake_daemon(socket: &Path, last: Option<Step>) -> mpsc::Receiver<Vec<ModuleRe
             writer.write_all(format!("{}\n", serde_json::to_string(&reply).unwrap()).as_bytes()).unwrap();
         };
         exchange(Step::prompt("Input #25 Code: ", false).with_info("A code was sent."));
-        if let Some(last) = last {
+        if let Some(early) = early {
+            writer.write_all(format!("{}\n", serde_json::to_string(&early).unwrap()).as_bytes()).unwrap();
+        } else if let Some(last) = last {
             exchange(last);
         }
         drop((reader, writer));
@@ -70,6 +78,17 @@ fn fake_daemon(socket: &Path, last: Option<Step>) -> mpsc::Receiver<Vec<ModuleRe
 
 /// Runs `pamtester hg-test root authenticate` with our module in the stack, `typed` on stdin.
 fn pamtester(dir: &Path, fail_mode: &str, typed: &str) -> Output {
+    pamtester_as(dir, fail_mode, "root", typed, None)
+}
+
+/// [`pamtester`] for `account`; with `wait`, `typed` reaches stdin only once it says so.
+fn pamtester_as(
+    dir: &Path,
+    fail_mode: &str,
+    account: &str,
+    typed: &str,
+    wait: Option<mpsc::Receiver<Vec<ModuleRequest>>>,
+) -> Output {
     let pam_d = dir.join("pam.d");
     std::fs::create_dir(&pam_d).unwrap();
     std::fs::write(
@@ -84,15 +103,19 @@ fn pamtester(dir: &Path, fail_mode: &str, typed: &str) -> Output {
     .unwrap();
     std::fs::write(dir.join("pam.conf"), format!("console_url=https://console.example\nfail_mode={fail_mode}\n"))
         .unwrap();
-    let script = r#"mount --bind "$0" /etc/pam.d && exec pamtester -v -I rhost=192.0.2.9 -I tty=pts/7 hg-test root authenticate"#;
+    let script = r#"mount --bind "$0" /etc/pam.d && exec pamtester -v -I rhost=192.0.2.9 -I tty=pts/7 hg-test "$1" authenticate"#;
     let mut child = Command::new("timeout")
         .args(["20", "unshare", "-m", "--propagation", "private", "sh", "-c", script])
         .arg(&pam_d)
+        .arg(account)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    if let Some(wait) = wait {
+        wait.recv_timeout(Duration::from_secs(15)).unwrap();
+    }
     child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -115,14 +138,23 @@ macro_rules! skip_unless_possible {
     };
 }
 
-fn expected_start() -> ModuleRequest {
-    ModuleRequest::Start(LoginStart {
+/// The start for root, with the uid the module looked up; `timeout_secs` is checked against
+/// `timeout=30` and left out.
+fn start_of(received: &[ModuleRequest]) -> LoginStart {
+    let Some(ModuleRequest::Start(start)) = received.first() else { panic!("no start: {received:?}") };
+    assert!(matches!(start.timeout_secs, Some(25..=30)), "{start:?}");
+    LoginStart { timeout_secs: None, ..start.clone() }
+}
+
+fn expected_start() -> LoginStart {
+    LoginStart {
         account: "root".into(),
         source_ip: "192.0.2.9".into(),
         service: "hg-test".into(),
         tty: "pts/7".into(),
+        uid: Some(0),
         ..Default::default()
-    })
+    }
 }
 
 #[test]
@@ -133,7 +165,8 @@ fn pamtester_logs_in_when_the_daemon_allows() {
     let output = pamtester(dir.path(), "secure", "123456\n");
     assert!(output.status.success(), "{}", text(&output));
     let received = received.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert_eq!(received, vec![expected_start(), ModuleRequest::Answer { answer: "123456".into() }]);
+    assert_eq!(start_of(&received), expected_start());
+    assert_eq!(received.get(1..), Some(&[ModuleRequest::Answer { answer: "123456".into() }][..]));
     let out = text(&output);
     assert!(out.contains("A code was sent.") && out.contains("Input #25 Code: "), "{out}");
 }
@@ -147,7 +180,8 @@ fn pamtester_is_refused_when_the_daemon_denies_even_in_safe_mode() {
     assert!(!output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("Wrong code."), "{}", text(&output));
     let received = received.recv_timeout(Duration::from_secs(5)).unwrap();
-    assert_eq!(received, vec![expected_start(), ModuleRequest::Answer { answer: "000000".into() }]);
+    assert_eq!(start_of(&received), expected_start());
+    assert_eq!(received.get(1..), Some(&[ModuleRequest::Answer { answer: "000000".into() }][..]));
 }
 
 #[test]
@@ -176,4 +210,32 @@ fn pamtester_survives_a_daemon_that_hangs_up_mid_login() {
     let _received = fake_daemon(&dir.path().join("pam.sock"), None);
     let output = pamtester(dir.path(), "safe", "123456\n");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}
+
+/// The agent gave up waiting and said so before the answer came; the module's late send fails.
+/// The deny it already got wins over that failure: refused, even in safe mode.
+#[test]
+fn pamtester_is_refused_when_the_daemon_denied_before_the_answer_and_hung_up() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let early = Step::deny("HostGuard: the login took too long. Log in again.");
+    let gone = fake_daemon_then(&dir.path().join("pam.sock"), None, Some(early));
+    // The code is typed only after the daemon has closed.
+    let output = pamtester_as(dir.path(), "safe", "root", "123456\n", Some(gone));
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("the login took too long"), "{}", text(&output));
+}
+
+/// An account the name service does not know is refused by the module, even in safe mode and
+/// with a daemon that would allow it; the daemon is never asked.
+#[test]
+fn pamtester_refuses_an_account_that_does_not_resolve() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = UnixListener::bind(dir.path().join("pam.sock")).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let output = pamtester_as(dir.path(), "safe", "hostguard-no-such-account", "123456\n", None);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("could not look up this account"), "{}", text(&output));
+    assert!(listener.accept().is_err(), "the daemon was asked");
 }
