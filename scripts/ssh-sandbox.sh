@@ -59,7 +59,17 @@ sed -i '/pam_loginuid/d' /etc/pam.d/sshd
 ssh-keygen -A >/dev/null
 printf '#!/bin/sh\nkill -HUP "$(cat /run/sshd-hg.pid)"\n' >"$T/reload.sh" && chmod 755 "$T/reload.sh"
 /usr/sbin/sshd -D -e -p "$PORT" -o ListenAddress=127.0.0.1 -o PidFile=/run/sshd-hg.pid 2>"$T/sshd.log" &
+sshd_pid=$! agent_pid=
+# sshd goes with the agent, however this script ends (a SIGKILL skips traps: tests kill the
+# whole process group instead).
+trap 'kill "$sshd_pid" ${agent_pid:+"$agent_pid"} 2>/dev/null || true' EXIT
+trap 'exit 143' TERM INT HUP
 insecure=(); case "$CONSOLE" in http://*) insecure=(--insecure-http) ;; esac
 token=(); [ -f "$T/state/agent.json" ] || token=(--token-file -)
-exec "$AGENT" --console "$CONSOLE" "${insecure[@]}" "${token[@]}" --root / --state-dir "$T/state" \
-  --reload-command "$T/reload.sh" "$@"
+# <&0: a background job's standard input would otherwise be /dev/null (the token comes on it).
+"$AGENT" --console "$CONSOLE" "${insecure[@]}" "${token[@]}" --root / --state-dir "$T/state" \
+  --reload-command "$T/reload.sh" "$@" <&0 &
+agent_pid=$!
+status=0
+wait "$agent_pid" || status=$?
+exit "$status"

@@ -12,6 +12,8 @@ use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineRepo
 
 /// How long a login waits for the console before the server's fail mode decides.
 pub const LOGIN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the probe that corroborates a possible outage waits (see [`ApiClient::probe`]).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -50,6 +52,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 impl ApiError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, ApiError::Unauthorized { .. })
+    }
+
+    /// Whether this failure may mean the console is down: the request never got an answer
+    /// (refused, DNS, TLS, a timeout, a connection dropped mid-way), or a gateway said the
+    /// console behind it is not answering (502, 503, 504). Every other outcome is an answer —
+    /// a redirect, any other 4xx or 5xx, a body that cannot be read — and so a refusal: whoever
+    /// sent it is up and said no. The one rule for every login; see docs/login-protocol.md §4.2.
+    pub fn possible_outage(&self) -> bool {
+        match self {
+            ApiError::Transport { source, .. } => !(source.is_builder() || source.is_redirect() || source.is_decode()),
+            ApiError::Status { status, .. } => matches!(status, 502..=504),
+            ApiError::Unauthorized { .. } | ApiError::Unexpected { .. } | ApiError::BadResponse { .. } => false,
+        }
     }
 }
 
@@ -175,6 +190,18 @@ impl ApiClient {
         json(CALL, expect(CALL, send(CALL, req).await?, &[200]).await?).await
     }
 
+    /// A quick call along the same path as the login calls, made when one of them failed:
+    /// `Ok` when something answered (the console is up, or whatever stands in front of it chose
+    /// to refuse); the error when it failed as a possible outage too, or answered 401.
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        const CALL: &str = "probe";
+        let req = self.authed(self.http.get(self.url("/login-policy"))).timeout(PROBE_TIMEOUT);
+        match expect(CALL, send(CALL, req).await?, &[200]).await {
+            Err(e) if e.possible_outage() || e.is_unauthorized() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn report_offline(&self, report: &OfflineReport) -> Result<(), ApiError> {
         const CALL: &str = "offline logins";
         let req = self.authed(self.http.post(self.url("/logins/offline"))).json(report).timeout(LOGIN_CALL_TIMEOUT);
@@ -232,5 +259,49 @@ async fn expect(call: &'static str, resp: reqwest::Response, ok: &[u16]) -> Resu
         Err(ApiError::Unauthorized { call, error_code, error_msg })
     } else {
         Err(ApiError::Status { call, status, error_code, error_msg })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> ApiError {
+        ApiError::Status { call: "login answer", status, error_code: "x".into(), error_msg: "y".into() }
+    }
+
+    #[test]
+    fn only_gateway_answers_may_be_an_outage() {
+        for s in [502, 503, 504] {
+            assert!(status(s).possible_outage(), "{s}");
+        }
+        for s in [400, 403, 404, 405, 409, 413, 415, 422, 429, 500, 501, 505, 599] {
+            assert!(!status(s).possible_outage(), "{s} is an answer, and so a refusal");
+        }
+        let unauthorized = ApiError::Unauthorized { call: "x", error_code: "x".into(), error_msg: "y".into() };
+        assert!(!unauthorized.possible_outage());
+        assert!(!ApiError::Unexpected { call: "x", status: 302 }.possible_outage());
+        assert!(!ApiError::BadResponse { call: "x", reason: "garbage".into() }.possible_outage());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_or_a_timeout_may_be_an_outage() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap();
+        let refused = client.probe().await.unwrap_err();
+        assert!(refused.possible_outage(), "{refused}");
+        // Accepts, never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = ApiClient::new(&format!("http://{}", silent.local_addr().unwrap()), true).unwrap();
+        let _held = tokio::spawn(async move {
+            let mut held = vec![];
+            while let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        });
+        let timed_out = client.probe().await.unwrap_err();
+        assert!(timed_out.possible_outage(), "{timed_out}");
     }
 }

@@ -1,6 +1,11 @@
 //! The agent's life: register once, then report facts, heartbeat, long-poll for config revisions,
-//! apply them and acknowledge — retrying through network trouble, and stopping for good only when
-//! the console says the agent's credential is no longer valid.
+//! apply them and acknowledge, while serving the PAM module's logins — retrying through network
+//! trouble. When the console rejects the agent's credential (401), the daemon does not stop: it
+//! keeps serving logins from the stored policy as in fail mode secure (exemptions and break-glass
+//! codes only), says so in its log and in `<state-dir>/status.json` with the fix (re-install with
+//! a new install token), and retries its heartbeat with backoff until the console accepts the
+//! credential again. Only `--once`, or a registration whose install token is refused, ends with
+//! the exit code 3.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,13 +17,23 @@ use crate::api::{AckRequest, ApiClient, ApiError, Assignment, Facts};
 use crate::apply::{Applier, ApplyError, Reload};
 use crate::cli::Options;
 use crate::facts;
-use crate::login::{LoginService, LoginStore};
+use crate::login::{LoginService, LoginStore, CREDENTIAL_REJECTED_LOG};
+use crate::state::{self, AgentState, AgentStatus};
 use std::sync::Arc;
-use crate::state::{self, AgentState};
 
 const FACTS_EVERY: Duration = Duration::from_secs(600);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// While the credential is rejected, the heartbeat is retried after this, doubling ...
+const REJECTED_BACKOFF_START: Duration = Duration::from_secs(5);
+/// ... up to this.
+const REJECTED_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The console rejects the agent's credential: when to try the heartbeat again.
+struct Rejected {
+    next_try: tokio::time::Instant,
+    backoff: Duration,
+}
 
 /// Why the agent stopped; [`AgentError::exit_code`] is the process's exit code.
 #[derive(Debug, thiserror::Error)]
@@ -174,21 +189,36 @@ impl Agent {
         // An ack the console has not received yet; retried with each heartbeat.
         let mut pending_ack: Option<AckRequest> = None;
         let mut backoff = BACKOFF_START;
+        let mut rejected: Option<Rejected> = None;
+        self.write_status(AgentStatus::ok()).await;
         let mut poll = Box::pin(poll_after(client.clone(), self.applied_revision(), wait, Duration::ZERO));
 
         loop {
             tokio::select! {
                 _ = facts_tick.tick() => {
+                    if rejected.is_some() {
+                        continue;
+                    }
                     let facts = self.collect_facts().await?;
                     match client.put_facts(&facts).await {
                         Ok(()) => tracing::debug!("facts reported"),
-                        Err(e) if e.is_unauthorized() => return Err(e.into()),
+                        Err(e) if e.is_unauthorized() => self.reject(&logins, &mut rejected, &e).await,
                         Err(e) => tracing::warn!("{e}; will report facts again later"),
                     }
                 }
                 _ = heartbeat_tick.tick() => {
+                    if rejected.as_ref().is_some_and(|r| tokio::time::Instant::now() < r.next_try) {
+                        continue;
+                    }
                     match client.heartbeat(self.applied_revision()).await {
                         Ok(()) => {
+                            if rejected.take().is_some() {
+                                logins.set_credential_rejected(false);
+                                tracing::info!("the console accepts this agent's credential again; logins ask the console again");
+                                self.write_status(AgentStatus::ok()).await;
+                                let after = self.applied_revision().max(failed_revision.unwrap_or(i64::MIN));
+                                poll = Box::pin(poll_after(client.clone(), after, wait, Duration::ZERO));
+                            }
                             if let Err(e) = logins.refresh_policy().await {
                                 tracing::warn!("{e}");
                             }
@@ -196,11 +226,16 @@ impl Agent {
                                 tracing::warn!("{e}; will report the offline logins again later");
                             }
                         }
-                        Err(e) if e.is_unauthorized() => return Err(e.into()),
+                        Err(e) if e.is_unauthorized() => self.reject(&logins, &mut rejected, &e).await,
                         Err(e) => tracing::warn!("{e}"),
                     }
                     if let Some(ack) = pending_ack.take() {
-                        pending_ack = retry_later(self.send_ack_request(&client, &ack).await, ack)?;
+                        if rejected.is_some() {
+                            pending_ack = Some(ack);
+                        } else {
+                            let sent = self.send_ack_request(&client, &ack).await;
+                            pending_ack = self.retry_later(&logins, &mut rejected, sent, ack).await;
+                        }
                     }
                 }
                 result = &mut poll => {
@@ -209,14 +244,21 @@ impl Agent {
                             backoff = BACKOFF_START;
                             let (ack, outcome) = self.apply(&rev).await;
                             failed_revision = outcome.is_err().then_some(rev.revision);
-                            pending_ack = retry_later(self.send_ack_request(&client, &ack).await, ack)?;
+                            let sent = self.send_ack_request(&client, &ack).await;
+                            pending_ack = self.retry_later(&logins, &mut rejected, sent, ack).await;
                             Duration::ZERO
                         }
                         Ok(None) => {
                             backoff = BACKOFF_START;
                             Duration::ZERO
                         }
-                        Err(e) if e.is_unauthorized() => return Err(e.into()),
+                        // The heartbeat alone retries (and backs off) while rejected; polls wait.
+                        Err(e) if e.is_unauthorized() => {
+                            if rejected.is_none() {
+                                self.reject(&logins, &mut rejected, &e).await;
+                            }
+                            rejected.as_ref().map_or(REJECTED_BACKOFF_MAX, |r| r.backoff)
+                        }
                         Err(e) => {
                             let delay = backoff;
                             backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -228,6 +270,54 @@ impl Agent {
                     poll = Box::pin(poll_after(client.clone(), after, wait, delay));
                 }
             }
+        }
+    }
+
+    /// The console rejected the credential: logins go on from the stored policy (as in fail
+    /// mode secure), the log and the status file say what happened and the fix, and the next
+    /// heartbeat waits a little longer each time.
+    async fn reject(&self, logins: &LoginService, rejected: &mut Option<Rejected>, e: &ApiError) {
+        let backoff = match rejected {
+            None => REJECTED_BACKOFF_START,
+            Some(r) => (r.backoff * 2).min(REJECTED_BACKOFF_MAX),
+        };
+        let first = rejected.is_none();
+        *rejected = Some(Rejected { next_try: tokio::time::Instant::now() + backoff, backoff });
+        logins.set_credential_rejected(true);
+        tracing::error!("{e}: {CREDENTIAL_REJECTED_LOG}. Trying again in {}s.", backoff.as_secs());
+        if first {
+            self.write_status(AgentStatus::credential_rejected(&e.to_string())).await;
+        }
+    }
+
+    /// Keeps an ack for later when the console could not be reached or rejected the credential.
+    async fn retry_later(
+        &self,
+        logins: &LoginService,
+        rejected: &mut Option<Rejected>,
+        sent: Result<(), ApiError>,
+        ack: AckRequest,
+    ) -> Option<AckRequest> {
+        match sent {
+            Ok(()) => None,
+            Err(e) => {
+                if e.is_unauthorized() {
+                    self.reject(logins, rejected, &e).await;
+                } else {
+                    tracing::warn!("{e}; will send the ack for revision {} again", ack.revision);
+                }
+                Some(ack)
+            }
+        }
+    }
+
+    async fn write_status(&self, status: AgentStatus) {
+        let path = self.opts.state_dir().join(state::STATUS_FILE);
+        let saved = tokio::task::spawn_blocking(move || state::save_status(&path, &status)).await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("{e}"),
+            Err(e) => tracing::error!("writing the status file failed: {e}"),
         }
     }
 
@@ -295,9 +385,12 @@ impl Agent {
         }
         tracing::info!(revision = rev.revision, enabled = rev.enabled, "applying config revision");
         let mut applier = self.applier.clone();
-        applier.fail_mode = LoginStore::new(&self.opts.state_dir()).policy().fail_mode;
+        let store = LoginStore::new(&self.opts.state_dir());
         let owned = rev.clone();
-        let outcome = tokio::task::spawn_blocking(move || applier.apply(&owned))
+        let outcome = tokio::task::spawn_blocking(move || {
+            applier.fail_mode = store.policy().fail_mode;
+            applier.apply(&owned)
+        })
             .await
             .unwrap_or_else(|e| Err(ApplyError::Refused(format!("the apply task failed: {e}"))));
         match &outcome {
@@ -343,18 +436,6 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Keeps an ack for later when the console could not be reached; a 401 ends the agent.
-fn retry_later(sent: Result<(), ApiError>, ack: AckRequest) -> Result<Option<AckRequest>, AgentError> {
-    match sent {
-        Ok(()) => Ok(None),
-        Err(e) if e.is_unauthorized() => Err(e.into()),
-        Err(e) => {
-            tracing::warn!("{e}; will send the ack for revision {} again", ack.revision);
-            Ok(Some(ack))
-        }
     }
 }
 

@@ -57,6 +57,50 @@ pub fn save(path: &Path, state: &AgentState) -> Result<(), StateError> {
         .map_err(|source| StateError::Write { path: path.display().to_string(), source })
 }
 
+/// `<state-dir>/status.json`: what the running daemon wants an admin to know (readable by
+/// monitoring; it holds no secret).
+pub const STATUS_FILE: &str = "status.json";
+
+/// The daemon's status as written to [`STATUS_FILE`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// `ok`, or `credential_rejected` while the console answers 401 to the agent's credential.
+    pub state: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+    /// What happened and what to do, for people.
+    pub message: String,
+}
+
+impl AgentStatus {
+    pub fn ok() -> Self {
+        Self { state: "ok".into(), since: chrono::Utc::now().to_rfc3339(), message: "the console accepts this agent".into() }
+    }
+
+    pub fn credential_rejected(error: &str) -> Self {
+        Self {
+            state: "credential_rejected".into(),
+            since: chrono::Utc::now().to_rfc3339(),
+            message: format!(
+                "the console rejects this agent's credential ({error}). Logins are decided from the stored policy as in \
+                 fail mode secure: exemptions and break-glass codes only. Fix: re-install the agent with a new install \
+                 token from the server's page in the console."
+            ),
+        }
+    }
+}
+
+pub fn save_status(path: &Path, status: &AgentStatus) -> Result<(), StateError> {
+    let mut json = serde_json::to_vec_pretty(status)
+        .map_err(|e| StateError::Write { path: path.display().to_string(), source: io::Error::other(e) })?;
+    json.push(b'\n');
+    files::write_atomic(path, &json, 0o644).map_err(|source| StateError::Write { path: path.display().to_string(), source })
+}
+
+pub fn load_status(path: &Path) -> Option<AgentStatus> {
+    files::read_optional(path).ok().flatten().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

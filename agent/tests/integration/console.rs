@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use clap::Parser;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 use crate::sandbox::{Sandbox, SSHD};
@@ -307,9 +308,39 @@ async fn unauthorized_ends_with_exit_code_3() {
     let err = once(&stub, &sb, &[]).await.unwrap_err();
     assert_eq!(err.exit_code(), 3, "{err}");
 
-    // The daemon stops for good too.
-    let err = run_until(options(&stub, &sb, &["--poll-wait", "0"]), std::future::pending()).await.unwrap_err();
-    assert_eq!(err.exit_code(), 3, "{err}");
+}
+
+#[tokio::test]
+async fn a_rejected_credential_does_not_stop_the_daemon() {
+    let sb = Sandbox::new();
+    let stub = Stub::start(&["tok-1"]).await;
+    once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
+    let agents = stub.with(|c| std::mem::take(&mut c.agents));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let opts = options(&stub, &sb, &["--poll-wait", "1", "--heartbeat-secs", "1"]);
+    let daemon = tokio::spawn(run_until(opts, async move {
+        let _ = stopped.await;
+    }));
+    let status_path = sb.path("var/lib/hostguard/status.json");
+    let status = || agent::state::load_status(&status_path).map(|s| s.state);
+    wait_for(|| status().as_deref() == Some("credential_rejected")).await;
+    let message = agent::state::load_status(&status_path).unwrap().message;
+    assert!(message.contains("re-install the agent with a new install token"), "{message}");
+    assert!(!daemon.is_finished(), "the daemon keeps running");
+
+    // The socket is still served; with no console to ask, the login is decided as in fail mode
+    // secure (no break-glass codes here): refused, with the reason.
+    let (r, mut w) = tokio::net::UnixStream::connect(sb.path("var/lib/hostguard/pam.sock")).await.unwrap().into_split();
+    w.write_all(b"{\"type\":\"start\",\"account\":\"root\",\"source_ip\":\"192.0.2.9\",\"service\":\"sshd\"}\n").await.unwrap();
+    let mut line = String::new();
+    BufReader::new(r).read_line(&mut line).await.unwrap();
+    assert!(line.contains("\"deny\"") && line.contains("credential was rejected"), "{line}");
+
+    // The console takes the credential again (say, the server was restored): back to normal.
+    stub.with(|c| c.agents = agents);
+    wait_for(|| status().as_deref() == Some("ok")).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), daemon).await.unwrap().unwrap().unwrap();
 }
 
 #[tokio::test]

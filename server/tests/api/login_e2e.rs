@@ -41,16 +41,79 @@ pub(crate) fn skip_reason() -> Option<&'static str> {
     ["unshare", "pamtester", "mount"].into_iter().find(|t| !on_path(t)).map(|_| "unshare, pamtester or mount is missing")
 }
 
+/// An HTTP proxy in front of the console, where a reverse proxy or a WAF would stand: it passes
+/// every request on, except that it answers a set status to the paths that contain a set text.
+pub(crate) struct Gate {
+    pub(crate) addr: std::net::SocketAddr,
+    refuse: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Gate {
+    pub(crate) async fn start(console: &str) -> Gate {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        let refuse: std::sync::Arc<std::sync::Mutex<Option<(String, u16)>>> = Default::default();
+        let (rule, console) = (refuse.clone(), console.trim_end_matches('/').to_owned());
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (rule, console, http) = (rule.clone(), console.clone(), http.clone());
+            async move {
+                let refused = rule.lock().unwrap().clone().filter(|(path, _)| uri.path().contains(path.as_str()));
+                if let Some((_, status)) = refused {
+                    let page = "<html><body><h1>Request blocked</h1></body></html>";
+                    return (StatusCode::from_u16(status).unwrap(), HeaderMap::new(), Bytes::from(page));
+                }
+                let mut headers = headers;
+                headers.remove(axum::http::header::HOST);
+                let sent = http.request(method, format!("{console}{uri}")).headers(headers).body(body).send().await;
+                match sent {
+                    Ok(resp) => {
+                        let (status, mut headers) = (resp.status(), resp.headers().clone());
+                        // The body is passed on whole; hyper frames it anew.
+                        headers.remove(axum::http::header::TRANSFER_ENCODING);
+                        headers.remove(axum::http::header::CONTENT_LENGTH);
+                        headers.remove(axum::http::header::CONNECTION);
+                        (status, headers, resp.bytes().await.unwrap_or_default())
+                    }
+                    Err(_) => (StatusCode::BAD_GATEWAY, HeaderMap::new(), Bytes::from("bad gateway")),
+                }
+            }
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Gate { addr, refuse, task }
+    }
+
+    /// Answers `status` to every request whose path contains `path`.
+    pub(crate) fn refuse(&self, path: &str, status: u16) {
+        *self.refuse.lock().unwrap() = Some((path.to_owned(), status));
+    }
+
+    pub(crate) fn pass(&self) {
+        *self.refuse.lock().unwrap() = None;
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A TCP relay from a local port to the console; [`Relay::cut`] takes the console away from
 /// the agent (connection refused, open connections dropped), [`Relay::restore`] brings it back.
-struct Relay {
-    port: u16,
+pub(crate) struct Relay {
+    pub(crate) port: u16,
     target: std::net::SocketAddr,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Relay {
-    async fn start(target: std::net::SocketAddr) -> Relay {
+    pub(crate) async fn start(target: std::net::SocketAddr) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut relay = Relay { port, target, task: None };
@@ -73,13 +136,13 @@ impl Relay {
         }));
     }
 
-    fn cut(&mut self) {
+    pub(crate) fn cut(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
         }
     }
 
-    async fn restore(&mut self) {
+    pub(crate) async fn restore(&mut self) {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
         self.serve(listener);
     }
@@ -97,6 +160,7 @@ struct Rig {
     p: Protected,
     dir: tempfile::TempDir,
     relay: Relay,
+    gate: Gate,
     agent: Option<tokio::process::Child>,
 }
 
@@ -110,8 +174,9 @@ impl Rig {
         let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
         let p = app.protected_server("Acme PAM", "pam-01", &[OPS, DEV, PHONE]).await;
         app.put_in_force(&p, Some("sms")).await;
-        let console: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
-        let relay = Relay::start(console).await;
+        // The agent → a relay that can be cut → an HTTP proxy that can refuse → the console.
+        let gate = Gate::start(&app.base).await;
+        let relay = Relay::start(gate.addr).await;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         let ok = std::process::Command::new(workspace().join("scripts/agent-sandbox.sh"))
@@ -131,7 +196,7 @@ impl Rig {
         std::fs::create_dir_all(dir.path().join("state")).unwrap();
         std::fs::write(dir.path().join("state/agent.json"), state.to_string()).unwrap();
         std::fs::write(dir.path().join("pam.conf"), "fail_mode=secure\n").unwrap();
-        let mut rig = Rig { app, sink, p, dir, relay, agent: None };
+        let mut rig = Rig { app, sink, p, dir, relay, gate, agent: None };
         rig.start_agent().await;
         rig
     }
@@ -458,4 +523,42 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
 on_both_databases!(
     fail_modes_break_glass_and_exemptions_through_the_real_pam_stack,
     super::fail_modes_break_glass_and_exemptions_through_the_real_pam_stack
+);
+
+/// Shown on the main of before: a proxy answering 403 to `/answer`, while heartbeats went through,
+/// let `' OR 1=1 --` in under fail mode safe. A refusal is a refusal, whoever says it.
+async fn a_proxy_refusing_the_answer_denies_the_login_in_safe_mode(backend: Backend) {
+    skip_unless_possible!();
+    let mut rig = Rig::new(backend).await;
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let safe = domain::logins::SettingsChange {
+        fail_mode: "safe".into(),
+        allow_unenrolled: false,
+        exempt_accounts: vec![],
+        exempt_networks: vec![],
+    };
+    domain::logins::settings::update(&rig.app.ctx, &rig.p.caller, &actor, rig.p.server_id, &safe).await.unwrap();
+    rig.agent_policy("the agent has the safe policy", |p| p.fail_mode == proto::login::FailMode::Safe).await;
+
+    for status in [403, 500, 502] {
+        rig.gate.refuse("/answer", status);
+        let mut pam = rig.login("root", "198.51.100.7");
+        pam.expect("Phone number or email address: ").await;
+        pam.type_line("' OR 1=1 --").await;
+        let (ok, out) = pam.outcome().await;
+        assert!(!ok, "HTTP {status} to the answer, with the console up, is a refusal:\n{out}");
+        assert!(out.contains("refused this login"), "{out}");
+    }
+    rig.gate.pass();
+    assert!(rig.logins().await.iter().all(|l| !l.offline), "nothing was decided offline");
+
+    // The console really gone (the relay cut): that is the fail mode, and safe lets it in.
+    rig.relay.cut();
+    let (ok, out) = rig.login("root", "198.51.100.7").outcome().await;
+    assert!(ok && out.contains("fail mode safe"), "{out}");
+    rig.relay.restore().await;
+}
+on_both_databases!(
+    a_proxy_refusing_the_answer_denies_the_login_in_safe_mode,
+    super::a_proxy_refusing_the_answer_denies_the_login_in_safe_mode
 );

@@ -10,7 +10,9 @@
 //! SSH_ASKPASS script that logs the prompt and reads the answer from a file the test writes.
 
 use crate::common::*;
-use crate::login_e2e::{built, skip_reason, workspace};
+use crate::login_e2e::{built, skip_reason, workspace, Gate, Relay};
+use domain::entities::server_login;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -38,7 +40,23 @@ struct Sshd {
     admin: String,
     dir: tempfile::TempDir,
     port: u16,
-    _agent: tokio::process::Child,
+    /// The agent reaches the console through a relay that can be cut and a proxy that can refuse.
+    relay: Relay,
+    gate: Gate,
+    /// The sandbox script's process group: sshd, the agent and the script itself.
+    _sandbox: ProcessGroup,
+}
+
+/// Kills a whole process group when dropped — also when the test fails — so no sshd outlives
+/// its test (sshd runs in the background of the sandbox script, beside the agent).
+struct ProcessGroup(tokio::process::Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -54,8 +72,11 @@ impl Sshd {
         let dir = tempfile::tempdir().unwrap();
         let t = dir.path();
         std::fs::create_dir_all(t.join("state")).unwrap();
+        let gate = Gate::start(&app.base).await;
+        let relay = Relay::start(gate.addr).await;
+        let console = format!("http://127.0.0.1:{}", relay.port);
         let state = serde_json::json!({
-            "console": app.base, "server_id": p.server_id, "credential": p.credential, "applied_revision": 0,
+            "console": console, "server_id": p.server_id, "credential": p.credential, "applied_revision": 0,
         });
         std::fs::write(t.join("state/agent.json"), state.to_string()).unwrap();
         let keygen = std::process::Command::new("ssh-keygen")
@@ -71,17 +92,18 @@ impl Sshd {
         let agent = tokio::process::Command::new(workspace().join("scripts/ssh-sandbox.sh"))
             .arg(t)
             .arg(port.to_string())
-            .arg(&app.base)
+            .arg(&console)
             .args(["--name", "sshd-01", "--poll-wait", "1", "--heartbeat-secs", "1"])
             .env("HG_MODULE", built("libpam_hostguard.so"))
             .env("HG_AGENT", built("hostguard-agent"))
             .env("HG_PASSWORD", PASSWORD)
             .env("RUST_LOG", if std::env::var_os("TEST_LOG").is_some() { "debug" } else { "warn" })
             .kill_on_drop(true)
+            .process_group(0)
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let s = Sshd { app, sink, p, admin, dir, port, _agent: agent };
+        let s = Sshd { app, sink, p, admin, dir, port, relay, gate, _sandbox: ProcessGroup(agent) };
         eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() }).await;
         s
     }
@@ -278,3 +300,62 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     assert!(results.contains(&("hgtest", "denied")), "{results:?}");
 }
 on_both_databases!(a_real_ssh_login_asks_for_the_code_the_console_chose, super::a_real_ssh_login_asks_for_the_code_the_console_chose);
+
+/// Fail mode safe through the real sshd: a proxy that answers 403 for the console is a refusal
+/// and the login is denied; the console really stopped is the fail mode, and the login gets in
+/// and shows in the console's login audit once it is back.
+async fn safe_mode_through_a_real_sshd_needs_a_real_outage(backend: Backend) {
+    if let Some(why) = skip_reason() {
+        println!("SKIP real sshd test: {why}");
+        return;
+    }
+    let mut s = Sshd::start(backend).await;
+    eventually("the agent reports in", || async {
+        let page = s.app.two_factor_page(&s.admin, &[]).await;
+        page.items.iter().any(|r| r.id == s.p.server_id.to_string() && r.agent_online)
+    })
+    .await;
+    let topic = s.p.topic_id.to_string();
+    s.change(&[("change[action]", "enable"), ("change[method]", "sms"), ("change[topic_id]", &topic)], "enabled").await;
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let safe = domain::logins::SettingsChange {
+        fail_mode: "safe".into(),
+        allow_unenrolled: false,
+        exempt_accounts: vec![],
+        exempt_networks: vec![],
+    };
+    domain::logins::settings::update(&s.app.ctx, &s.p.caller, &actor, s.p.server_id, &safe).await.unwrap();
+    let policy = s.path("state/login-policy.json");
+    eventually("the agent has the safe policy", || async {
+        std::fs::read(&policy)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<proto::login::LoginPolicy>(&b).ok())
+            .is_some_and(|p| p.fail_mode == proto::login::FailMode::Safe)
+    })
+    .await;
+
+    // A proxy (or WAF) answering 403 for the console's login calls: refused, not the fail mode.
+    s.gate.refuse("/agent/v1/logins", 403);
+    let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
+    assert!(!ok, "a 403 from a proxy in safe mode is a refusal; prompts: {prompts:?}");
+    s.gate.pass();
+
+    // The console stopped: fail mode safe lets the password alone in, and the console learns
+    // of it once it is back.
+    s.relay.cut();
+    let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
+    assert!(ok && !asked_for_code(&prompts), "console down, safe: in without a code; prompts: {prompts:?}");
+    s.relay.restore().await;
+    let offline = || async {
+        server_login::Entity::find()
+            .filter(server_login::Column::ServerId.eq(s.p.server_id))
+            .all(&s.app.ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|l| l.offline && l.account == "hgtest" && l.reason.contains("fail mode safe"))
+            .count()
+    };
+    eventually("the offline login is in the audit", || async { offline().await == 1 }).await;
+}
+on_both_databases!(safe_mode_through_a_real_sshd_needs_a_real_outage, super::safe_mode_through_a_real_sshd_needs_a_real_outage);
