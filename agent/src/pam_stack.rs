@@ -223,7 +223,7 @@ pub fn facts(root: &Path) -> PamStackCheck {
 /// The refusal an apply gives: the first problems, each with its file, line and fix.
 pub fn refusal(problems: &[Problem]) -> String {
     let mut text = String::from("sshd's PAM stack is not safe for HostGuard's module: ");
-    text.push_str(&problems.iter().take(3).map(Problem::to_string).collect::<Vec<_>>().join(" Also: "));
+    text.push_str(&problems.iter().take(3).map(|p| shorten(&p.to_string())).collect::<Vec<_>>().join(" Also: "));
     if problems.len() > 3 {
         text.push_str(&format!(" ({} more problems)", problems.len() - 3));
     }
