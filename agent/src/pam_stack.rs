@@ -227,6 +227,15 @@ pub fn refusal(problems: &[Problem]) -> String {
     if problems.len() > 3 {
         text.push_str(&format!(" ({} more problems)", problems.len() - 3));
     }
+    // The console takes an apply's error up to 4000 bytes (and " nothing was changed" follows).
+    let mut end = 0;
+    for (i, c) in text.char_indices() {
+        if i + c.len_utf8() > 3800 {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    text.truncate(end);
     text
 }
 
@@ -947,6 +956,13 @@ mod tests {
         let f = facts(root_with(&[]).path());
         assert_eq!(f.problems.len(), 1);
         assert!(f.problems[0].problem.contains("cannot be read"), "{f:?}");
+    }
+
+    #[test]
+    fn a_refusal_fits_what_the_console_takes() {
+        let p = Problem { file: "/etc/pam.d/é".repeat(200), line: 1, problem: "ü".repeat(2000), fix: "x".into() };
+        let text = refusal(&[p.clone(), p.clone(), p.clone(), p]);
+        assert!(text.len() <= 3800 && text.starts_with("sshd's PAM stack is not safe"), "{}", text.len());
     }
 
     #[test]
