@@ -170,7 +170,12 @@ pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
         }
     };
     let with = pam_with_hostguard(&text).map_err(|e| {
-        vec![Problem { file: shown, line: 0, problem: format!("{e}."), fix: format!("{FIX_ANCHOR}, where a failed password has already ended the login.") }]
+        vec![Problem {
+            file: shown,
+            line: 0,
+            problem: format!("{e}."),
+            fix: format!("{FIX_ANCHOR}, where a failed password has already ended the login."),
+        }]
     })?;
     check_text(root, &with)
 }
@@ -440,7 +445,8 @@ impl Loader<'_> {
             if self.problems.len() >= MAX_PROBLEMS {
                 return;
             }
-            let at = Place { file: file.to_owned(), line: n, text: line.split_whitespace().collect::<Vec<_>>().join(" ") };
+            let at =
+                Place { file: file.to_owned(), line: n, text: line.split_whitespace().collect::<Vec<_>>().join(" ") };
             let words = tokens(&line);
             let Some(first) = words.first() else { continue };
             let not_understood = |why: &str| {
@@ -493,7 +499,11 @@ impl Loader<'_> {
             };
             let module = Path::new(target).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             if self.handlers.len() >= MAX_HANDLERS {
-                self.problems.push(problem(&at, format!("the stack has more than {MAX_HANDLERS} auth lines, more than HostGuard checks."), "shorten the stack.".into()));
+                self.problems.push(problem(
+                    &at,
+                    format!("the stack has more than {MAX_HANDLERS} auth lines, more than HostGuard checks."),
+                    "shorten the stack.".into(),
+                ));
                 return;
             }
             let ours = top && line_is_ours(text, n);
@@ -505,22 +515,38 @@ impl Loader<'_> {
 
     fn include(&mut self, at: &Place, name: &str, depth: usize, level: usize, all_types: bool) {
         if depth + 1 >= MAX_DEPTH || level >= MAX_DEPTH {
-            self.problems.push(problem(at, format!("includes nest deeper than libpam's limit of {MAX_DEPTH}."), "include fewer levels of files.".into()));
+            self.problems.push(problem(
+                at,
+                format!("includes nest deeper than libpam's limit of {MAX_DEPTH}."),
+                "include fewer levels of files.".into(),
+            ));
             return;
         }
         let Some(path) = resolve(self.root, name) else {
-            self.problems.push(problem(at, format!("`{name}` is not a file HostGuard follows (no `..` in include names)."), "name the file in /etc/pam.d directly.".into()));
+            self.problems.push(problem(
+                at,
+                format!("`{name}` is not a file HostGuard follows (no `..` in include names)."),
+                "name the file in /etc/pam.d directly.".into(),
+            ));
             return;
         };
         let file = shown(self.root, &path);
         if self.open.contains(&path) {
-            self.problems.push(problem(at, format!("{file} includes itself (an include loop); libpam refuses such a stack."), "remove the include that loops back.".into()));
+            self.problems.push(problem(
+                at,
+                format!("{file} includes itself (an include loop); libpam refuses such a stack."),
+                "remove the include that loops back.".into(),
+            ));
             return;
         }
         let text = match fs::read(&path).map(String::from_utf8) {
             Ok(Ok(t)) => t,
             Ok(Err(_)) => {
-                self.problems.push(problem(at, format!("{file} is not UTF-8, so its lines cannot be checked."), format!("fix {file}.")));
+                self.problems.push(problem(
+                    at,
+                    format!("{file} is not UTF-8, so its lines cannot be checked."),
+                    format!("fix {file}."),
+                ));
                 return;
             }
             // libpam fails closed on a missing file: `@include` makes every login fail, an
@@ -540,7 +566,11 @@ impl Loader<'_> {
                 return;
             }
             Err(e) => {
-                self.problems.push(problem(at, format!("{file} cannot be read ({e})."), "make the file readable or remove the include.".into()));
+                self.problems.push(problem(
+                    at,
+                    format!("{file} cannot be read ({e})."),
+                    "make the file readable or remove the include.".into(),
+                ));
                 return;
             }
         };
@@ -638,7 +668,11 @@ fn simulate(handlers: &[Handler]) -> Vec<Problem> {
     };
     while let Some((mut s, blame)) = todo.pop() {
         if seen.len() > MAX_STATES {
-            report(problem(&handlers[ours_at].at, "the stack has too many paths for HostGuard to check.".into(), "simplify the auth lines before it.".into()));
+            report(problem(
+                &handlers[ours_at].at,
+                "the stack has too many paths for HostGuard to check.".into(),
+                "simplify the auth lines before it.".into(),
+            ));
             break;
         }
         if !seen.insert(s.clone()) {
@@ -663,7 +697,10 @@ fn simulate(handlers: &[Handler]) -> Vec<Problem> {
                     let by = &handlers[blame.reset_by.unwrap_or(ours_at)];
                     report(problem(
                         &by.at,
-                        format!("`{}` can undo HostGuard's refusal (`reset`), so a wrong code could still log in.", by.at.text),
+                        format!(
+                            "`{}` can undo HostGuard's refusal (`reset`), so a wrong code could still log in.",
+                            by.at.text
+                        ),
                         "remove the `reset` action.".into(),
                     ));
                 }
@@ -681,20 +718,19 @@ fn simulate(handlers: &[Handler]) -> Vec<Problem> {
             todo.push((s, blame));
             continue;
         }
-        if h.ours && s.ours == Ours::NotYet {
-            if !s.verified {
-                let (at, why) = match blame.password_failed {
-                    Some(i) => (
-                        &handlers[i].at,
-                        format!("when `{}` fails (a wrong password), the login goes on to HostGuard's module, which would then send codes for a wrong password.", handlers[i].at.text),
-                    ),
-                    None => (
-                        &handlers[ours_at].at,
-                        "no password check (pam_unix, pam_sss, …) has to succeed before HostGuard's module, so it would send codes for logins with a wrong password.".to_owned(),
-                    ),
-                };
-                report(problem(at, why, format!("{FIX_PASSWORD}.")));
-            }
+        // Reached without a password module's success: a wrong password gets here.
+        if h.ours && s.ours == Ours::NotYet && !s.verified {
+            let (at, why) = match blame.password_failed {
+                Some(i) => (
+                    &handlers[i].at,
+                    format!("when `{}` fails (a wrong password), the login goes on to HostGuard's module, which would then send codes for a wrong password.", handlers[i].at.text),
+                ),
+                None => (
+                    &handlers[ours_at].at,
+                    "no password check (pam_unix, pam_sss, …) has to succeed before HostGuard's module, so it would send codes for logins with a wrong password.".to_owned(),
+                ),
+            };
+            report(problem(at, why, format!("{FIX_PASSWORD}.")));
         }
         for (action, success, proves_password) in outcomes(h) {
             let mut n = s.clone();
@@ -718,9 +754,7 @@ fn simulate(handlers: &[Handler]) -> Vec<Problem> {
                     }
                 }
                 Action::Ok | Action::Done => {
-                    if n.impression == Impression::Undef
-                        || (n.impression == Impression::Positive && n.status_success)
-                    {
+                    if n.impression == Impression::Undef || (n.impression == Impression::Positive && n.status_success) {
                         n.impression = Impression::Positive;
                         n.status_success = success;
                     }
@@ -740,7 +774,7 @@ fn simulate(handlers: &[Handler]) -> Vec<Problem> {
                     while left > 0 && handlers.get(n.pos + 1).is_some_and(|x| x.level >= level) {
                         loop {
                             n.pos += 1;
-                            if !handlers.get(n.pos + 1).is_some_and(|x| x.level > level) {
+                            if handlers.get(n.pos + 1).is_none_or(|x| x.level <= level) {
                                 break;
                             }
                         }
@@ -832,7 +866,10 @@ mod tests {
         let duo = format!("auth sufficient /lib/security/pam_duo.so\n{DEBIAN_COMMON_AUTH}");
         let problems = check_stack(SSHD, &duo, &[]).unwrap_err();
         assert_eq!((problems[0].file.as_str(), problems[0].line), ("/etc/pam.d/common-auth", 1));
-        assert!(problems[0].problem.contains("`auth sufficient /lib/security/pam_duo.so` can end the login with success"), "{problems:?}");
+        assert!(
+            problems[0].problem.contains("`auth sufficient /lib/security/pam_duo.so` can end the login with success"),
+            "{problems:?}"
+        );
         assert!(problems[0].fix.contains("move it below HostGuard's line"), "{problems:?}");
 
         let permit = SSHD.replace("@include common-auth\n", "auth sufficient pam_permit.so\n@include common-auth\n");
@@ -845,9 +882,15 @@ mod tests {
     #[test]
     fn done_on_success_before_our_line_is_refused() {
         for control in ["[success=done default=ignore]", "[default=done]", "[success=done default=die]"] {
-            let ca = format!("auth required pam_env.so\nauth {control} pam_google_authenticator.so\n{DEBIAN_COMMON_AUTH}");
+            let ca =
+                format!("auth required pam_env.so\nauth {control} pam_google_authenticator.so\n{DEBIAN_COMMON_AUTH}");
             let found = shown(check_stack(SSHD, &ca, &[]));
-            assert!(found.iter().any(|p| p.starts_with("/etc/pam.d/common-auth:2 ") && p.contains("end the login with success")), "{control}: {found:?}");
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.starts_with("/etc/pam.d/common-auth:2 ") && p.contains("end the login with success")),
+                "{control}: {found:?}"
+            );
         }
         // `done` only for failures ends the login with a failure: harmless.
         let ca = format!("auth [success=ok auth_err=done default=ignore] pam_env.so\n{DEBIAN_COMMON_AUTH}");
@@ -867,7 +910,10 @@ mod tests {
         // A hand-written stack: pam_unix fails, the stack goes on to HostGuard's module.
         let problems = check_stack(SSHD, "auth required pam_unix.so\n", &[]).unwrap_err();
         assert_eq!((problems[0].file.as_str(), problems[0].line), ("/etc/pam.d/common-auth", 1));
-        assert!(problems[0].problem.contains("when `auth required pam_unix.so` fails (a wrong password)"), "{problems:?}");
+        assert!(
+            problems[0].problem.contains("when `auth required pam_unix.so` fails (a wrong password)"),
+            "{problems:?}"
+        );
         assert!(problems[0].fix.contains("auth requisite pam_unix.so"), "{problems:?}");
         // optional, or no password module at all.
         assert!(check_stack(SSHD, "auth optional pam_unix.so\nauth required pam_permit.so\n", &[]).is_err());
@@ -877,7 +923,8 @@ mod tests {
         // A jump on success that lands on pam_permit rather than past pam_deny.
         let wrong_jump = "auth [success=2 default=ignore] pam_unix.so\nauth requisite pam_deny.so\nauth required pam_permit.so\nauth required pam_env.so\n";
         assert!(check_stack(SSHD, wrong_jump, &[]).is_ok(), "success skips to pam_env, failure dies");
-        let wrong_default = "auth [success=1 default=ignore] pam_unix.so\nauth required pam_deny.so\nauth required pam_permit.so\n";
+        let wrong_default =
+            "auth [success=1 default=ignore] pam_unix.so\nauth required pam_deny.so\nauth required pam_permit.so\n";
         assert!(check_stack(SSHD, wrong_default, &[]).is_err(), "required pam_deny does not stop the stack");
     }
 
@@ -885,8 +932,15 @@ mod tests {
     fn rhel_substack_is_refused_because_its_failure_does_not_stop() {
         let sshd = "#%PAM-1.0\nauth       substack     password-auth\nauth       include      postlogin\n@include common-auth\naccount    required     pam_nologin.so\n";
         let password_auth = "auth        required      pam_env.so\nauth        required      pam_faildelay.so delay=2000000\nauth        [default=1 ignore=ignore success=ok] pam_usertype.so isregular\nauth        [default=1 ignore=ignore success=ok] pam_localuser.so\nauth        sufficient    pam_unix.so nullok\nauth        [default=1 ignore=ignore success=ok] pam_usertype.so isregular\nauth        sufficient    pam_sss.so forward_pass\nauth        required      pam_deny.so\n";
-        let found = shown(check_stack(sshd, "", &[("etc/pam.d/password-auth", password_auth), ("etc/pam.d/postlogin", "auth optional pam_permit.so\n")]));
-        assert!(found.iter().any(|p| p.contains("/etc/pam.d/password-auth:") && p.contains("a wrong password")), "{found:?}");
+        let found = shown(check_stack(
+            sshd,
+            "",
+            &[("etc/pam.d/password-auth", password_auth), ("etc/pam.d/postlogin", "auth optional pam_permit.so\n")],
+        ));
+        assert!(
+            found.iter().any(|p| p.contains("/etc/pam.d/password-auth:") && p.contains("a wrong password")),
+            "{found:?}"
+        );
         // `sufficient` inside a substack ends only the substack: not reported as a way past.
         assert!(!found.iter().any(|p| p.contains("end the login with success")), "{found:?}");
     }
@@ -898,19 +952,33 @@ mod tests {
         let found = shown(check_stack(
             SSHD,
             ca,
-            &[("etc/pam.d/local-auth", "account required pam_permit.so\n@include site-auth\n"), ("etc/pam.d/site-auth", "auth sufficient pam_permit.so\n")],
+            &[
+                ("etc/pam.d/local-auth", "account required pam_permit.so\n@include site-auth\n"),
+                ("etc/pam.d/site-auth", "auth sufficient pam_permit.so\n"),
+            ],
         ));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("/etc/pam.d/site-auth:1 "), "{found:?}");
         // /usr/lib/pam.d, where libpam looks after /etc/pam.d.
-        let vendor = shown(check_stack(SSHD, "@include vendor-auth\n", &[("usr/lib/pam.d/vendor-auth", "auth sufficient pam_permit.so\n")]));
+        let vendor = shown(check_stack(
+            SSHD,
+            "@include vendor-auth\n",
+            &[("usr/lib/pam.d/vendor-auth", "auth sufficient pam_permit.so\n")],
+        ));
         assert!(vendor.iter().any(|p| p.starts_with("/usr/lib/pam.d/vendor-auth:1 ")), "{vendor:?}");
     }
 
     #[test]
     fn include_loops_missing_files_and_unknown_lines_are_refused() {
-        let looped = shown(check_stack(SSHD, "auth include loop-a\n", &[("etc/pam.d/loop-a", "auth include loop-b\n"), ("etc/pam.d/loop-b", "@include loop-a\n")]));
-        assert!(looped.iter().any(|p| p.starts_with("/etc/pam.d/loop-b:1 ") && p.contains("include loop")), "{looped:?}");
+        let looped = shown(check_stack(
+            SSHD,
+            "auth include loop-a\n",
+            &[("etc/pam.d/loop-a", "auth include loop-b\n"), ("etc/pam.d/loop-b", "@include loop-a\n")],
+        ));
+        assert!(
+            looped.iter().any(|p| p.starts_with("/etc/pam.d/loop-b:1 ") && p.contains("include loop")),
+            "{looped:?}"
+        );
         let selfloop = shown(check_stack(SSHD, "@include common-auth\n", &[]));
         assert!(selfloop[0].contains("includes itself"), "{selfloop:?}");
 
@@ -920,7 +988,13 @@ mod tests {
         assert_eq!(check_stack(SSHD, &format!("auth include nowhere\n{DEBIAN_COMMON_AUTH}"), &[]), Ok(()));
         assert!(!shown(check_stack(SSHD, "@include ../../etc/shadow\n", &[])).is_empty());
 
-        for bad in ["auth [success=1 defualt=ignore] pam_unix.so\n", "auth maybe pam_unix.so\n", "auht required pam_unix.so\n", "auth required\n", "auth [success=0] pam_unix.so\n"] {
+        for bad in [
+            "auth [success=1 defualt=ignore] pam_unix.so\n",
+            "auth maybe pam_unix.so\n",
+            "auht required pam_unix.so\n",
+            "auth required\n",
+            "auth [success=0] pam_unix.so\n",
+        ] {
             let found = shown(check_stack(SSHD, bad, &[]));
             assert!(found.iter().any(|p| p.contains("cannot tell what")), "{bad}: {found:?}");
         }
@@ -928,14 +1002,20 @@ mod tests {
 
     #[test]
     fn lines_after_ours_that_reset_a_refusal_are_refused() {
-        let sshd = SSHD.replace("@include common-auth\n", "@include common-auth\nauth [default=reset] pam_permit.so\nauth required pam_permit.so\n");
+        let sshd = SSHD.replace(
+            "@include common-auth\n",
+            "@include common-auth\nauth [default=reset] pam_permit.so\nauth required pam_permit.so\n",
+        );
         let found = shown(check_stack(&sshd, DEBIAN_COMMON_AUTH, &[]));
         assert!(found.iter().any(|p| p.starts_with("/etc/pam.d/sshd:5 ") && p.contains("reset")), "{found:?}");
     }
 
     #[test]
     fn tokens_comments_and_continuations_are_read_like_libpam() {
-        assert_eq!(tokens("auth [success=1 default=ignore]  pam_unix.so nullok"), ["auth", "[success=1 default=ignore]", "pam_unix.so", "nullok"]);
+        assert_eq!(
+            tokens("auth [success=1 default=ignore]  pam_unix.so nullok"),
+            ["auth", "[success=1 default=ignore]", "pam_unix.so", "nullok"]
+        );
         let lines = logical_lines("# c\nauth \\\n  sufficient pam_permit.so # tail\n\n-auth optional pam_x.so\n");
         assert_eq!(lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 5]);
         let cont = SSHD.replace("@include common-auth\n", "auth \\\n sufficient pam_permit.so\n@include common-auth\n");

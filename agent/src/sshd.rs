@@ -501,7 +501,8 @@ mod tests {
 
     #[test]
     fn include_wildcards_in_every_component_are_followed() {
-        let (_dir, paths) = root_with("Include /etc/ssh/sshd_config.d/*/*.conf\nInclude /etc/ssh/s?te-[a-c]/x.conf\n", &[]);
+        let (_dir, paths) =
+            root_with("Include /etc/ssh/sshd_config.d/*/*.conf\nInclude /etc/ssh/s?te-[a-c]/x.conf\n", &[]);
         for (rel, text) in [
             ("sshd_config.d/10-team/a.conf", "Match User deploy\n AuthenticationMethods publickey\n"),
             ("sshd_config.d/20-other/b.conf", "Match User ci\n UsePAM no\n"),
@@ -524,7 +525,10 @@ mod tests {
             ]
         );
         // Our drop-in's place in a pattern with a wildcard directory.
-        assert!(pattern_names(Path::new("/r/etc/*/sshd_config.d/*.conf"), Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")));
+        assert!(pattern_names(
+            Path::new("/r/etc/*/sshd_config.d/*.conf"),
+            Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")
+        ));
         assert!(!pattern_names(Path::new("/r/etc/*/*.conf"), Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")));
     }
 

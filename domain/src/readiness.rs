@@ -131,7 +131,11 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 add(
                     "pam_stack",
                     Severity::Blocker,
-                    format!("{name}: sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}", p.problem.trim_end(), p.fix.trim_end()),
+                    format!(
+                        "{name}: sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}",
+                        p.problem.trim_end(),
+                        p.fix.trim_end()
+                    ),
                 );
             }
             if stack.more > 0 {
@@ -318,10 +322,7 @@ mod tests {
             sshd_kbd_interactive: None,
             ..ready_linux()
         };
-        assert_eq!(
-            rules(&f, Severity::Blocker),
-            vec!["protection", "sshd_use_pam", "sshd_keyboard_interactive"]
-        );
+        assert_eq!(rules(&f, Severity::Blocker), vec!["protection", "sshd_use_pam", "sshd_keyboard_interactive"]);
         assert_eq!(rules(&f, Severity::Warning), vec!["agent_online"], "a change waits for an offline agent");
         let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
         assert!(msgs.iter().all(|m| m.starts_with("web-01: ")));
@@ -362,7 +363,13 @@ mod tests {
 
     #[test]
     fn a_windows_server_with_nothing_else_in_the_way_is_still_not_ready() {
-        let f = Facts { server_name: "rdp-01".into(), linux: false, protection_enabled: true, agent_online: true, ..Default::default() };
+        let f = Facts {
+            server_name: "rdp-01".into(),
+            linux: false,
+            protection_enabled: true,
+            agent_online: true,
+            ..Default::default()
+        };
         assert_eq!(rules(&f, Severity::Blocker), vec!["windows_unsupported"]);
     }
 
@@ -371,20 +378,27 @@ mod tests {
         let f = Facts { conflicting_software: vec!["pam_duo.so".into()], ..ready_linux() };
         assert_eq!(rules(&f, Severity::Blocker), vec!["conflicting_software"]);
         let msg = &check(&f)[0].message;
-        assert!(msg.starts_with("web-01: pam_duo.so, another second-factor PAM module, is in sshd's PAM stack"), "{msg}");
+        assert!(
+            msg.starts_with("web-01: pam_duo.so, another second-factor PAM module, is in sshd's PAM stack"),
+            "{msg}"
+        );
         assert!(msg.contains("Remove it from /etc/pam.d/sshd"), "{msg}");
     }
 
     #[test]
     fn pam_stack_problems_block_naming_file_line_and_fix() {
+        const SKIPPED: &str = "`auth sufficient pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.";
         let problem = |file: &str, line: u32| PamStackProblem {
             file: file.into(),
             line,
-            problem: "`auth sufficient pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.".into(),
+            problem: SKIPPED.into(),
             fix: "remove it.".into(),
         };
         let f = Facts {
-            pam_stack: Some(PamStackCheck { problems: vec![problem("/etc/pam.d/common-auth", 1), problem("/etc/pam.d/sshd", 0)], more: 3 }),
+            pam_stack: Some(PamStackCheck {
+                problems: vec![problem("/etc/pam.d/common-auth", 1), problem("/etc/pam.d/sshd", 0)],
+                more: 3,
+            }),
             ..ready_linux()
         };
         assert_eq!(rules(&f, Severity::Blocker), vec!["pam_stack"; 3]);
@@ -404,7 +418,10 @@ mod tests {
         let f = Facts { sshd_match_overrides_more: 18, ..ready_linux() };
         assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_match_override"]);
         assert!(check(&f)[0].message.contains("18 more sshd `Match` settings"));
-        let f = Facts { sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![], more: 2 }), ..stock_debian() };
+        let f = Facts {
+            sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![], more: 2 }),
+            ..stock_debian()
+        };
         assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_drop_in_overridden"]);
     }
 

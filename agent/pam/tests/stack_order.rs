@@ -91,9 +91,16 @@ fn pamtester(dir: &Path, auth_lines: &str, typed: &str) -> Output {
     );
     std::fs::write(pam_d.join("hg-test"), auth_lines.replace("{module}", &ours)).unwrap();
     std::fs::write(dir.join("pam.conf"), "fail_mode=secure\n").unwrap();
-    std::fs::write(dir.join("passwd"), format!("root:x:0:0:root:/root:/bin/sh\n{ACCOUNT}:x:4242:4242::/nonexistent:/bin/sh\n")).unwrap();
-    std::fs::write(dir.join("shadow"), format!("root:*:19000:0:99999:7:::\n{ACCOUNT}:{PASSWORD_HASH}:19000:0:99999:7:::\n"))
-        .unwrap();
+    std::fs::write(
+        dir.join("passwd"),
+        format!("root:x:0:0:root:/root:/bin/sh\n{ACCOUNT}:x:4242:4242::/nonexistent:/bin/sh\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("shadow"),
+        format!("root:*:19000:0:99999:7:::\n{ACCOUNT}:{PASSWORD_HASH}:19000:0:99999:7:::\n"),
+    )
+    .unwrap();
     let script = r#"mount --bind "$0/pam.d" /etc/pam.d && mount --bind "$0/passwd" /etc/passwd && mount --bind "$0/shadow" /etc/shadow && exec pamtester -v -I rhost=192.0.2.9 hg-test "$1" authenticate"#;
     let mut child = Command::new("timeout")
         .args(["20", "unshare", "-m", "--propagation", "private", "sh", "-c", script])

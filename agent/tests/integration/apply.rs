@@ -252,7 +252,10 @@ fn refuses_pam_stacks_that_skip_the_module_or_run_it_after_a_wrong_password() {
     };
 
     // `auth sufficient pam_permit.so` ahead of HostGuard's line, in sshd's own file.
-    sb.write(PAM_SSHD, &DEBIAN_PAM.replace("@include common-auth\n", "auth sufficient pam_permit.so\n@include common-auth\n"));
+    sb.write(
+        PAM_SSHD,
+        &DEBIAN_PAM.replace("@include common-auth\n", "auth sufficient pam_permit.so\n@include common-auth\n"),
+    );
     let msg = refused(&sb);
     assert!(msg.contains("/etc/pam.d/sshd line 4: `auth sufficient pam_permit.so` can end the login with success before HostGuard's module runs"), "{msg}");
     assert!(msg.contains("Fix: remove it, or move it below HostGuard's line"), "{msg}");

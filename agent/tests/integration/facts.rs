@@ -136,7 +136,10 @@ fn an_over_long_match_entry_no_longer_hides_a_later_one() {
     let sb = Sandbox::new();
     sb.write(
         "etc/ssh/sshd_config.d/60-huge.conf",
-        &format!("Match User {}\n    KbdInteractiveAuthentication yes\n", (0..300).map(|i| format!("user{i}")).collect::<Vec<_>>().join(",")),
+        &format!(
+            "Match User {}\n    KbdInteractiveAuthentication yes\n",
+            (0..300).map(|i| format!("user{i}")).collect::<Vec<_>>().join(",")
+        ),
     );
     sb.write("etc/ssh/sshd_config.d/70-deploy.conf", "Match User deploy\n    AuthenticationMethods publickey\n");
     assert!(crate::sandbox::sshd_t(&sb).status.success());

@@ -625,7 +625,11 @@ async fn pam_stack_problems_and_conflicting_modules_block_before_any_save(backen
     let out = s.enable(&duo.server_id).await;
     assert_eq!(out["changed"], 0, "{out}");
     let reasons = out["refused"][0]["reasons"].to_string();
-    assert!(reasons.contains("/etc/pam.d/common-auth (line 1)") && reasons.contains("pam_duo.so, another second-factor PAM module"), "{out}");
+    assert!(
+        reasons.contains("/etc/pam.d/common-auth (line 1)")
+            && reasons.contains("pam_duo.so, another second-factor PAM module"),
+        "{out}"
+    );
 
     // A stack the agent found safe, and one from an agent too old to check it: no finding.
     let mut f = facts("safe-01");
@@ -636,11 +640,17 @@ async fn pam_stack_problems_and_conflicting_modules_block_before_any_save(backen
 
     // Match settings beyond what the agent lists may skip the code: blocked, with the count.
     let mut f = facts("many-01");
-    f["sshd_match_overrides"] = json!(vec![json!({"file": "/etc/ssh/sshd_config", "line": 1, "criteria": "User a", "keyword": "UsePAM", "value": "yes"}); 64]);
+    f["sshd_match_overrides"] = json!(vec![
+        json!({"file": "/etc/ssh/sshd_config", "line": 1, "criteria": "User a", "keyword": "UsePAM", "value": "yes"});
+        64
+    ]);
     f["sshd_match_overrides_more"] = json!(18);
     let many = s.report("many-01", &f).await;
     let row = s.rows("many-01").await.remove(0);
-    assert!(finding(&row, "sshd_match_override")["message"].as_str().unwrap().contains("18 more sshd `Match` settings"), "{row}");
+    assert!(
+        finding(&row, "sshd_match_override")["message"].as_str().unwrap().contains("18 more sshd `Match` settings"),
+        "{row}"
+    );
     assert_eq!(s.enable(&many.server_id).await["changed"], 0);
 }
 on_both_databases!(
@@ -668,4 +678,7 @@ async fn windows_servers_are_refused_as_not_supported_yet(backend: Backend) {
     assert!(out["refused"][0]["reasons"].to_string().contains("Windows servers are not supported yet"), "{out}");
     assert_eq!(s.rows("rdp-01").await[0]["status"], "disabled");
 }
-on_both_databases!(windows_servers_are_refused_as_not_supported_yet, super::windows_servers_are_refused_as_not_supported_yet);
+on_both_databases!(
+    windows_servers_are_refused_as_not_supported_yet,
+    super::windows_servers_are_refused_as_not_supported_yet
+);
