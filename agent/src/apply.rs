@@ -226,6 +226,9 @@ impl Applier {
         let pam_text =
             pam_text.ok_or_else(|| format!("{} does not exist; is openssh-server installed?", pam_path.display()))?;
         let pam = pam_with_hostguard(&pam_text).map_err(|e| format!("{}: {e}", pam_path.display()))?;
+        // The stack as it would be: nothing before our line may end it with success, and a wrong
+        // password must end it before our line.
+        crate::pam_stack::check_text(&self.root, &pam).map_err(|problems| crate::pam_stack::refusal(&problems))?;
 
         let topic_urn = rev.topic_urn.clone().unwrap_or_default();
         for (field, value) in [("console_url", &self.console_url), ("topic_urn", &topic_urn)] {

@@ -11,8 +11,8 @@ use crate::apply::PAM_MARKER;
 use crate::cli::is_real_root;
 use crate::sshd::{self, SshdPaths};
 
-/// PAM modules of other second-factor products; stacking ours with them locks users out or
-/// asks twice, so the console warns.
+/// PAM modules of other second-factor products; stacking ours with them locks users out, asks
+/// twice or (before ours) lets logins past it, so the console refuses to enable 2FA.
 pub const CONFLICTING_PAM_MODULES: &[&str] =
     &["pam_google_authenticator.so", "pam_duo.so", "pam_radius_auth.so", "pam_oath.so", "pam_yubico.so", "pam_u2f.so"];
 
@@ -20,6 +20,7 @@ pub const CONFLICTING_PAM_MODULES: &[&str] =
 pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
     let paths = SshdPaths::new(root);
     let settings = sshd::settings(sshd_bin, &paths);
+    let (sshd_match_overrides, sshd_match_overrides_more) = sshd::match_overrides(&paths);
     Facts {
         hostname: hostname(root, name),
         ips: ip_addresses(),
@@ -33,8 +34,10 @@ pub fn collect(root: &Path, sshd_bin: &Path, name: Option<&str>) -> Facts {
         agent_version: crate::AGENT_VERSION.to_owned(),
         conflicting_software: conflicting_software(root),
         must_change_password_accounts: Vec::new(),
-        sshd_match_overrides: sshd::match_overrides(&paths),
+        sshd_match_overrides,
+        sshd_match_overrides_more,
         sshd_drop_in: sshd::drop_in_check(&paths),
+        pam_stack: Some(crate::pam_stack::facts(root)),
     }
 }
 
@@ -117,23 +120,12 @@ pub fn selinux(root: &Path) -> Option<SelinuxMode> {
     }
 }
 
-/// Other 2FA PAM modules referenced by `<root>/etc/pam.d/sshd` or the files it `@include`s.
+/// Other 2FA PAM modules referenced by `<root>/etc/pam.d/sshd` or the files it includes (at any
+/// depth, with `@include`, `include` or `substack`).
 pub fn conflicting_software(root: &Path) -> Vec<String> {
-    let pam_dir = root.join("etc/pam.d");
-    let Ok(main) = fs::read_to_string(pam_dir.join("sshd")) else {
-        return Vec::new();
-    };
-    let mut texts = vec![main.clone()];
-    for line in main.lines() {
-        if let Some(inc) = line.trim().strip_prefix("@include") {
-            let name = inc.trim();
-            if !name.is_empty() && !name.contains('/') {
-                texts.extend(fs::read_to_string(pam_dir.join(name)).ok());
-            }
-        }
-    }
     let mut found: Vec<String> = Vec::new();
-    for text in &texts {
+    for file in crate::pam_stack::stack_files(root) {
+        let Ok(text) = fs::read_to_string(&file) else { continue };
         for line in text.lines().map(str::trim) {
             if line.starts_with('#') || line.contains(PAM_MARKER) {
                 continue;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::api::SshdMatchOverride;
-use proto::agent::{SshdDropInCheck, SshdSetting};
+use proto::agent::{limits, SshdDropInCheck, SshdSetting};
 
 /// The settings the console's readiness rules look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,13 +239,9 @@ fn walk_file(
                 for pattern in &d.args {
                     let pattern = paths.resolve(pattern);
                     let mut files = glob(&pattern);
-                    let names_ours = pattern.parent() == ours.parent()
-                        && pattern
-                            .file_name()
-                            .is_some_and(|n| wildcard_match(n.to_string_lossy().as_bytes(), DROP_IN_NAME.as_bytes()));
-                    if names_ours && !files.iter().any(|f| f == ours) {
+                    if pattern_names(&pattern, ours) && !files.iter().any(|f| f == ours) {
                         files.push(ours.to_path_buf());
-                        files.sort();
+                        files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
                     }
                     for inc in files {
                         visit(Step::File(&inc))?;
@@ -308,28 +304,37 @@ fn matches_all(criteria: &str) -> bool {
 /// inside a `Match` block of sshd_config or the files it includes, with where it is. sshd
 /// applies them to the logins that match, so the global settings (and `sshd -T` without `-C`)
 /// can look ready while those logins skip keyboard-interactive.
-/// Paths are reported as the server sees them (without a sandbox root).
-pub fn match_overrides(paths: &SshdPaths) -> Vec<SshdMatchOverride> {
+/// Paths are reported as the server sees them (without a sandbox root). At most
+/// [`limits::LIST`] are listed, each text cut to what the console takes; the second value counts
+/// the rest, so one huge block cannot get the whole report refused and hide a later one.
+pub fn match_overrides(paths: &SshdPaths) -> (Vec<SshdMatchOverride>, u32) {
     let mut out = Vec::new();
+    let mut more = 0u32;
     walk(paths, &mut |step| {
         if let Step::Directive { file, directive: d, criteria: Some(c) } = step {
             if let Some(name) = keyword_name(&d.key).filter(|_| !matches_all(c)) {
-                out.push(SshdMatchOverride {
-                    file: paths.shown(file),
-                    line: d.line,
-                    criteria: c.to_owned(),
-                    keyword: name.to_owned(),
-                    value: d.args.join(" "),
-                });
+                if out.len() >= limits::LIST {
+                    more = more.saturating_add(1);
+                } else {
+                    out.push(SshdMatchOverride {
+                        file: shorten(&paths.shown(file)),
+                        line: d.line,
+                        criteria: shorten(c),
+                        keyword: name.to_owned(),
+                        value: shorten(&d.args.join(" ")),
+                    });
+                }
             }
         }
         ControlFlow::Continue(())
     });
-    out
+    (out, more)
 }
 
-/// At most this many earlier settings are reported (the console refuses longer lists).
-const MAX_EARLIER_SETTINGS: usize = 64;
+/// `text` cut to the console's limit, marked with "…" where it was cut.
+fn shorten(text: &str) -> String {
+    crate::pam_stack::shorten(text)
+}
 
 /// Whether sshd would read HostGuard's drop-in and which global settings of the keywords 2FA
 /// depends on it reads before it (sshd keeps the first value it reads, so those win over ours).
@@ -338,60 +343,125 @@ const MAX_EARLIER_SETTINGS: usize = 64;
 pub fn drop_in_check(paths: &SshdPaths) -> Option<SshdDropInCheck> {
     let ours = paths.drop_in_dir().join(DROP_IN_NAME);
     let mut earlier = Vec::new();
+    let mut more = 0u32;
     walk(paths, &mut |step| match step {
         Step::File(f) if f == ours => ControlFlow::Break(()),
         // As `match_overrides` counts it: what follows `Match all` applies to every login.
         Step::Directive { file, directive: d, criteria } if criteria.is_none_or(matches_all) => {
             if let Some(name) = keyword_name(&d.key) {
-                earlier.push(SshdSetting {
-                    file: paths.shown(file),
-                    line: d.line,
-                    keyword: name.to_owned(),
-                    value: d.args.join(" "),
-                });
+                if earlier.len() >= limits::LIST {
+                    more = more.saturating_add(1);
+                } else {
+                    earlier.push(SshdSetting {
+                        file: shorten(&paths.shown(file)),
+                        line: d.line,
+                        keyword: name.to_owned(),
+                        value: shorten(&d.args.join(" ")),
+                    });
+                }
             }
             ControlFlow::Continue(())
         }
         _ => ControlFlow::Continue(()),
     })?;
-    earlier.truncate(MAX_EARLIER_SETTINGS);
     let text = fs::read_to_string(paths.config_file()).ok()?;
     // The same test apply uses to refuse, so readiness and apply agree.
-    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: earlier })
+    Some(SshdDropInCheck { included: includes_drop_in_dir(paths, &text), earlier_settings: earlier, more })
 }
 
-/// Expands `*` and `?` in the last component of `pattern` (all sshd's stock configs need), sorted
-/// like glob(3). A pattern without wildcards names one file, which may not exist.
+/// Expands `*`, `?` and `[...]` in every component of `pattern`, as sshd's glob(3) does, sorted
+/// by the whole path like glob(3) in the C locale. Wildcards do not match a leading dot. A
+/// pattern without wildcards names one file, which may not exist.
 pub fn glob(pattern: &Path) -> Vec<PathBuf> {
-    let Some(name) = pattern.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return Vec::new();
-    };
-    if !name.contains(['*', '?']) {
-        return vec![pattern.to_path_buf()];
+    let mut found: Vec<PathBuf> = vec![PathBuf::new()];
+    for component in pattern.components() {
+        let part = component.as_os_str().to_string_lossy();
+        if !has_wildcard(&part) {
+            found.iter_mut().for_each(|p| p.push(component));
+            continue;
+        }
+        let mut next = Vec::new();
+        for dir in &found {
+            let Ok(entries) = fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if !n.starts_with('.') && wildcard_match(part.as_bytes(), n.as_bytes()) {
+                    next.push(dir.join(&n));
+                }
+            }
+        }
+        found = next;
+        // Bounded like sshd's own include depth: a pattern cannot fan out without end.
+        if found.len() > 4096 {
+            found.truncate(4096);
+        }
     }
-    let dir = pattern.parent().unwrap_or(Path::new("/"));
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            !n.starts_with('.') && wildcard_match(name.as_bytes(), n.as_bytes())
-        })
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    out
+    if has_wildcard(&pattern.to_string_lossy()) {
+        found.retain(|p| p.exists());
+    }
+    found.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    found
 }
 
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Whether `path` is one `pattern` could name, component by component.
+fn pattern_names(pattern: &Path, path: &Path) -> bool {
+    let (p, f): (Vec<_>, Vec<_>) = (pattern.components().collect(), path.components().collect());
+    p.len() == f.len()
+        && p.iter().zip(&f).all(|(p, f)| {
+            let (p, f) = (p.as_os_str().to_string_lossy(), f.as_os_str().to_string_lossy());
+            if has_wildcard(&p) {
+                !f.starts_with('.') && wildcard_match(p.as_bytes(), f.as_bytes())
+            } else {
+                p == f
+            }
+        })
+}
+
+/// glob(3)'s matching of one name: `*`, `?` and `[...]` classes (with ranges and `!`/`^`).
 fn wildcard_match(pat: &[u8], s: &[u8]) -> bool {
     match (pat.first(), s.first()) {
         (None, None) => true,
         (Some(b'*'), _) => wildcard_match(&pat[1..], s) || (!s.is_empty() && wildcard_match(pat, &s[1..])),
         (Some(b'?'), Some(_)) => wildcard_match(&pat[1..], &s[1..]),
+        (Some(b'['), Some(&c)) => match class_match(&pat[1..], c) {
+            Some((true, rest)) => wildcard_match(rest, &s[1..]),
+            Some((false, _)) => false,
+            // No closing bracket: a plain `[`.
+            None => c == b'[' && wildcard_match(&pat[1..], &s[1..]),
+        },
         (Some(a), Some(b)) if a == b => wildcard_match(&pat[1..], &s[1..]),
         _ => false,
+    }
+}
+
+/// Matches `c` against the class that starts after `[`; the result and the pattern after `]`.
+fn class_match(pat: &[u8], c: u8) -> Option<(bool, &[u8])> {
+    let (negated, mut i) = match pat.first() {
+        Some(b'!' | b'^') => (true, 1),
+        _ => (false, 0),
+    };
+    let mut matched = false;
+    let mut first = true;
+    loop {
+        let &lo = pat.get(i)?;
+        if lo == b']' && !first {
+            return Some((matched != negated, &pat[i + 1..]));
+        }
+        first = false;
+        if pat.get(i + 1) == Some(&b'-') && pat.get(i + 2).is_some_and(|&hi| hi != b']') {
+            let hi = pat[i + 2];
+            matched |= (lo..=hi).contains(&c);
+            i += 3;
+        } else {
+            matched |= lo == c;
+            i += 1;
+        }
     }
 }
 
@@ -423,6 +493,65 @@ mod tests {
         assert!(wildcard_match(b"*.conf", b"50-hostguard.conf"));
         assert!(!wildcard_match(b"*.conf", b"50-hostguard.conf.bak"));
         assert!(wildcard_match(b"a?c", b"abc"));
+        assert!(wildcard_match(b"[0-4]*.conf", b"10-a.conf"));
+        assert!(!wildcard_match(b"[!0-4]*.conf", b"10-a.conf"));
+        assert!(wildcard_match(b"[]x]", b"]"));
+        assert!(wildcard_match(b"a[", b"a["));
+    }
+
+    #[test]
+    fn include_wildcards_in_every_component_are_followed() {
+        let (_dir, paths) =
+            root_with("Include /etc/ssh/sshd_config.d/*/*.conf\nInclude /etc/ssh/s?te-[a-c]/x.conf\n", &[]);
+        for (rel, text) in [
+            ("sshd_config.d/10-team/a.conf", "Match User deploy\n AuthenticationMethods publickey\n"),
+            ("sshd_config.d/20-other/b.conf", "Match User ci\n UsePAM no\n"),
+            ("sshd_config.d/.hidden/c.conf", "Match User x\n UsePAM no\n"),
+            ("site-b/x.conf", "Match Group ops\n KbdInteractiveAuthentication no\n"),
+            ("site-z/x.conf", "Match Group z\n KbdInteractiveAuthentication no\n"),
+        ] {
+            let p = paths.config_dir().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+        let found: Vec<String> =
+            match_overrides(&paths).0.iter().map(|o| format!("{}:{} {}", o.file, o.line, o.criteria)).collect();
+        assert_eq!(
+            found,
+            [
+                "/etc/ssh/sshd_config.d/10-team/a.conf:2 User deploy",
+                "/etc/ssh/sshd_config.d/20-other/b.conf:2 User ci",
+                "/etc/ssh/site-b/x.conf:2 Group ops",
+            ]
+        );
+        // Our drop-in's place in a pattern with a wildcard directory.
+        assert!(pattern_names(
+            Path::new("/r/etc/*/sshd_config.d/*.conf"),
+            Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")
+        ));
+        assert!(!pattern_names(Path::new("/r/etc/*/*.conf"), Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")));
+    }
+
+    #[test]
+    fn an_over_long_match_block_is_cut_and_counted_so_a_later_one_is_still_seen() {
+        let huge = format!("Match User {}\n AuthenticationMethods publickey\n", "u".repeat(5000));
+        let many: String = (0..80).map(|i| format!("Match User u{i}\n UsePAM yes\n")).collect();
+        let (_dir, paths) = root_with(
+            DEBIAN,
+            &[("10-huge.conf", &huge), ("20-many.conf", &many), ("30-late.conf", "Match User late\n UsePAM no\n")],
+        );
+        let (found, more) = match_overrides(&paths);
+        assert_eq!(found.len(), limits::LIST);
+        assert_eq!(more, 82 - 64, "82 found, 64 listed");
+        assert_eq!(found[0].criteria.chars().count(), limits::TEXT);
+        assert!(found[0].criteria.ends_with('…'));
+        assert!(found.iter().all(|o| o.criteria.chars().count() <= limits::TEXT && o.file.len() <= limits::TEXT));
+
+        // The same for settings read before our drop-in.
+        let early: String = (0..70).map(|i| format!("AuthenticationMethods publickey{i}\n")).collect();
+        let (_dir, paths) = root_with(&format!("{early}{DEBIAN}"), &[]);
+        let check = drop_in_check(&paths).unwrap();
+        assert_eq!((check.earlier_settings.len(), check.more), (limits::LIST, 6));
     }
 
     #[test]
@@ -464,7 +593,7 @@ mod tests {
             "AuthenticationMethods any\nMatch User deploy,ci\n\tAuthenticationMethods publickey\n  X11Forwarding no\nMatch all\nUsePAM no\n",
         )
         .unwrap();
-        let found = match_overrides(&paths);
+        let found = match_overrides(&paths).0;
         let show = |o: &SshdMatchOverride| format!("{}:{} [{}] {} {}", o.file, o.line, o.criteria, o.keyword, o.value);
         assert_eq!(
             found.iter().map(show).collect::<Vec<_>>(),
@@ -603,7 +732,7 @@ mod tests {
         fs::write(paths.config_dir().join("ops.conf"), "AuthenticationMethods publickey\n").unwrap();
         fs::remove_file(paths.drop_in_dir().join("20-x.conf")).unwrap();
         assert_eq!(earlier(&paths), (true, vec![]));
-        let found = match_overrides(&paths);
+        let found = match_overrides(&paths).0;
         assert_eq!((found[0].file.as_str(), found[0].criteria.as_str()), ("/etc/ssh/ops.conf", "Group ops"));
     }
 

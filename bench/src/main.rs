@@ -309,6 +309,8 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
             facts_at: Set(Some(now)),
             sshd_match_overrides: Set(String::new()),
             sshd_drop_in: Set(None),
+            pam_stack: Set(None),
+            sshd_match_overrides_more: Set(0),
         });
         if rows.len() == 1000 {
             server::Entity::insert_many(std::mem::take(&mut rows)).exec_without_returning(&txn).await?;

@@ -270,10 +270,13 @@ pub mod limits {
     pub const SOFTWARE_NAME: usize = 128;
     pub const ACCOUNTS: usize = 256;
     pub const ACCOUNT_NAME: usize = 64;
-    pub const MATCH_OVERRIDES: usize = 64;
-    pub const MATCH_TEXT: usize = 512;
+    /// Agents cut their lists and texts to these (`proto::agent::limits`) and count the rest.
+    pub const MATCH_OVERRIDES: usize = proto::agent::limits::LIST;
+    pub const MATCH_TEXT: usize = proto::agent::limits::TEXT;
     /// Settings sshd reads before HostGuard's drop-in; texts are limited like `MATCH_TEXT`.
-    pub const EARLIER_SETTINGS: usize = 64;
+    pub const EARLIER_SETTINGS: usize = proto::agent::limits::LIST;
+    /// Problems in the PAM stack; texts are limited like `MATCH_TEXT`.
+    pub const PAM_PROBLEMS: usize = proto::agent::limits::LIST;
     pub const INSTALL_TOKEN: usize = 200;
 }
 
@@ -354,6 +357,16 @@ impl Check for Facts {
                 );
             }
         }
+        if let Some(p) = &self.pam_stack {
+            if p.problems.len() > PAM_PROBLEMS
+                || p.problems.iter().any(|x| [&x.file, &x.problem, &x.fix].iter().any(|v| too_long(v, MATCH_TEXT)))
+            {
+                bad(
+                    "pam_stack",
+                    format!("problems must be at most {PAM_PROBLEMS} entries whose texts have at most {MATCH_TEXT} characters"),
+                );
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -376,6 +389,8 @@ impl Check for Facts {
         m.must_change_password_accounts = Set(join(&self.must_change_password_accounts));
         m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());
         m.sshd_drop_in = Set(self.sshd_drop_in.as_ref().and_then(|d| serde_json::to_string(d).ok()));
+        m.sshd_match_overrides_more = Set(i32::try_from(self.sshd_match_overrides_more).unwrap_or(i32::MAX));
+        m.pam_stack = Set(self.pam_stack.as_ref().and_then(|p| serde_json::to_string(p).ok()));
         m.agent_version = Set(Some(self.agent_version.clone()));
         m.facts_at = Set(Some(now));
         m.last_seen_at = Set(Some(now));

@@ -179,6 +179,8 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     facts_at: Set(None),
                     sshd_match_overrides: Set(String::new()),
                     sshd_drop_in: Set(None),
+                    pam_stack: Set(None),
+                    sshd_match_overrides_more: Set(0),
                 }
             })
             .collect();

@@ -20,15 +20,21 @@ pub struct Facts {
     pub selinux: Option<String>,
     /// Windows accounts with "User must change password at next logon".
     pub must_change_password_accounts: Vec<String>,
-    /// Windows security software known to conflict (e.g. "360 Guard (server edition)").
+    /// Software known to conflict: other second-factor PAM modules in sshd's stack on Linux,
+    /// security software on Windows (e.g. "360 Guard (server edition)").
     pub conflicting_software: Vec<String>,
     /// sshd `Match` blocks that set one of the settings 2FA depends on.
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
+    /// How many more of those the agent found than it listed.
+    pub sshd_match_overrides_more: u32,
     /// Whether HostGuard's sshd drop-in would take effect; `None` from agents too old to say.
     pub sshd_drop_in: Option<SshdDropInCheck>,
+    /// The agent's check of sshd's PAM auth stack; `None` from agents too old to check it (they
+    /// apply without it, as they always did; a current agent refuses an unsafe stack).
+    pub pam_stack: Option<PamStackCheck>,
 }
 
-pub use proto::agent::{SshdDropInCheck, SshdMatchOverride, SshdSetting};
+pub use proto::agent::{PamStackCheck, PamStackProblem, SshdDropInCheck, SshdMatchOverride, SshdSetting};
 
 /// Where the agent writes its sshd settings while 2FA is on (see the agent's `apply::DROP_IN`).
 const DROP_IN: &str = "/etc/ssh/sshd_config.d/50-hostguard.conf";
@@ -100,7 +106,46 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             ),
         );
     }
+    for software in &f.conflicting_software {
+        add(
+            "conflicting_software",
+            Severity::Blocker,
+            if f.linux {
+                format!("{name}: {software}, another second-factor PAM module, is in sshd's PAM stack; with HostGuard's it asks twice, locks users out, or lets logins past HostGuard's module. Remove it from /etc/pam.d/sshd and the files it includes before enabling 2FA.")
+            } else {
+                format!("{name}: {software} conflicts with 2FA. Stop or uninstall it before enabling.")
+            },
+        );
+    }
+    if !f.linux {
+        add(
+            "windows_unsupported",
+            Severity::Blocker,
+            format!("{name}: Windows servers are not supported yet: no HostGuard agent can apply 2FA on Windows today, so the change would only fail after its deadline. Leave 2FA off on this server and protect its remote desktop logins another way (e.g. reachable only through a VPN or bastion host) until Windows support is released."),
+        );
+    }
     if f.linux {
+        if let Some(stack) = &f.pam_stack {
+            for p in &stack.problems {
+                let at = if p.line == 0 { p.file.clone() } else { format!("{} (line {})", p.file, p.line) };
+                add(
+                    "pam_stack",
+                    Severity::Blocker,
+                    format!(
+                        "{name}: sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}",
+                        p.problem.trim_end(),
+                        p.fix.trim_end()
+                    ),
+                );
+            }
+            if stack.more > 0 {
+                add(
+                    "pam_stack",
+                    Severity::Blocker,
+                    format!("{name}: the agent found {} more problems in sshd's PAM stack than it could list. Fix the ones above, then check /etc/pam.d/sshd and the files it includes again.", stack.more),
+                );
+            }
+        }
         match &f.sshd_drop_in {
             // Without the agent's word on the drop-in, only settings that are on already will do.
             None => {
@@ -190,6 +235,23 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 ),
             );
         }
+        if f.sshd_match_overrides_more > 0 {
+            add(
+                "sshd_match_override",
+                Severity::Blocker,
+                format!(
+                    "{name}: the agent found {} more sshd `Match` settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods than it could list, and any of them may let logins skip the 2FA code. Remove the Match blocks you do not need from /etc/ssh/sshd_config and the files it includes, and reload sshd.",
+                    f.sshd_match_overrides_more
+                ),
+            );
+        }
+        if let Some(more) = f.sshd_drop_in.as_ref().map(|d| d.more).filter(|m| *m > 0) {
+            add(
+                "sshd_drop_in_overridden",
+                Severity::Blocker,
+                format!("{name}: sshd reads {more} more settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods before HostGuard's {DROP_IN} than the agent could list, and any of them may undo 2FA. Remove them, or move `Include /etc/ssh/sshd_config.d/*.conf` to the top of /etc/ssh/sshd_config, and reload sshd."),
+            );
+        }
         if f.sshd_drop_in.is_some() {
             add(
                 "public_key_logins_ask_code",
@@ -209,13 +271,6 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     "{name}: {} must change password at next logon, which does not work with 2FA. Clear that option, or they cannot log in.",
                     f.must_change_password_accounts.join(", ")
                 ),
-            );
-        }
-        for software in &f.conflicting_software {
-            add(
-                "conflicting_software",
-                Severity::Warning,
-                format!("{name}: {software} may conflict with 2FA. Stop it before enabling."),
             );
         }
     }
@@ -267,10 +322,7 @@ mod tests {
             sshd_kbd_interactive: None,
             ..ready_linux()
         };
-        assert_eq!(
-            rules(&f, Severity::Blocker),
-            vec!["protection", "sshd_use_pam", "sshd_keyboard_interactive"]
-        );
+        assert_eq!(rules(&f, Severity::Blocker), vec!["protection", "sshd_use_pam", "sshd_keyboard_interactive"]);
         assert_eq!(rules(&f, Severity::Warning), vec!["agent_online"], "a change waits for an offline agent");
         let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
         assert!(msgs.iter().all(|m| m.starts_with("web-01: ")));
@@ -302,8 +354,75 @@ mod tests {
             conflicting_software: vec!["360 Guard (server edition)".into()],
             ..Default::default()
         };
-        assert!(rules(&f, Severity::Blocker).is_empty(), "sshd rules are for Linux");
-        assert_eq!(rules(&f, Severity::Warning), vec!["windows_must_change_password", "conflicting_software"]);
+        assert_eq!(rules(&f, Severity::Blocker), vec!["conflicting_software", "windows_unsupported"], "no sshd rules");
+        assert_eq!(rules(&f, Severity::Warning), vec!["windows_must_change_password"]);
+        let msg = &check(&f)[1].message;
+        assert!(msg.starts_with("rdp-04: Windows servers are not supported yet"), "{msg}");
+        assert!(msg.contains("Leave 2FA off on this server"), "{msg}");
+    }
+
+    #[test]
+    fn a_windows_server_with_nothing_else_in_the_way_is_still_not_ready() {
+        let f = Facts {
+            server_name: "rdp-01".into(),
+            linux: false,
+            protection_enabled: true,
+            agent_online: true,
+            ..Default::default()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["windows_unsupported"]);
+    }
+
+    #[test]
+    fn another_second_factor_module_blocks_on_linux() {
+        let f = Facts { conflicting_software: vec!["pam_duo.so".into()], ..ready_linux() };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["conflicting_software"]);
+        let msg = &check(&f)[0].message;
+        assert!(
+            msg.starts_with("web-01: pam_duo.so, another second-factor PAM module, is in sshd's PAM stack"),
+            "{msg}"
+        );
+        assert!(msg.contains("Remove it from /etc/pam.d/sshd"), "{msg}");
+    }
+
+    #[test]
+    fn pam_stack_problems_block_naming_file_line_and_fix() {
+        const SKIPPED: &str = "`auth sufficient pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.";
+        let problem = |file: &str, line: u32| PamStackProblem {
+            file: file.into(),
+            line,
+            problem: SKIPPED.into(),
+            fix: "remove it.".into(),
+        };
+        let f = Facts {
+            pam_stack: Some(PamStackCheck {
+                problems: vec![problem("/etc/pam.d/common-auth", 1), problem("/etc/pam.d/sshd", 0)],
+                more: 3,
+            }),
+            ..ready_linux()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["pam_stack"; 3]);
+        let msgs: Vec<String> = check(&f).into_iter().map(|x| x.message).collect();
+        assert_eq!(
+            msgs[0],
+            "web-01: sshd's PAM stack is not safe for 2FA: /etc/pam.d/common-auth (line 1): `auth sufficient pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped. Fix: remove it."
+        );
+        assert!(msgs[1].contains("safe for 2FA: /etc/pam.d/sshd: "), "{}", msgs[1]);
+        assert!(msgs[2].contains("3 more problems"), "{}", msgs[2]);
+        let safe = Facts { pam_stack: Some(PamStackCheck::default()), ..ready_linux() };
+        assert!(check(&safe).is_empty());
+    }
+
+    #[test]
+    fn settings_the_agent_could_not_list_block() {
+        let f = Facts { sshd_match_overrides_more: 18, ..ready_linux() };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_match_override"]);
+        assert!(check(&f)[0].message.contains("18 more sshd `Match` settings"));
+        let f = Facts {
+            sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![], more: 2 }),
+            ..stock_debian()
+        };
+        assert_eq!(rules(&f, Severity::Blocker), vec!["sshd_drop_in_overridden"]);
     }
 
     #[test]
@@ -337,7 +456,7 @@ mod tests {
     fn stock_debian() -> Facts {
         Facts {
             sshd_kbd_interactive: Some(false),
-            sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![] }),
+            sshd_drop_in: Some(SshdDropInCheck { included: true, earlier_settings: vec![], more: 0 }),
             ..ready_linux()
         }
     }
@@ -379,6 +498,7 @@ mod tests {
             sshd_drop_in: Some(SshdDropInCheck {
                 included: false,
                 earlier_settings: vec![setting("/etc/ssh/sshd_config", 3, "KbdInteractiveAuthentication", "no")],
+                more: 0,
             }),
             ..stock_debian()
         };
@@ -405,6 +525,7 @@ mod tests {
                     setting("/etc/ssh/sshd_config", 1, "ChallengeResponseAuthentication", "yes"),
                     setting("/etc/ssh/sshd_config", 5, "AuthenticationMethods", "password,keyboard-interactive"),
                 ],
+                more: 0,
             }),
             ..stock_debian()
         };
@@ -424,6 +545,7 @@ mod tests {
             sshd_drop_in: Some(SshdDropInCheck {
                 included: true,
                 earlier_settings: vec![setting("/etc/ssh/sshd_config", 1, "UsePAM", "yes")],
+                more: 0,
             }),
             ..stock_debian()
         };

@@ -73,6 +73,19 @@ pub fn readiness(
         sshd_match_overrides: serde_json::from_str(&s.sshd_match_overrides).unwrap_or_default(),
         // NULL (an agent too old to report it) keeps the rules that do not count on the drop-in.
         sshd_drop_in: s.sshd_drop_in.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+        sshd_match_overrides_more: u32::try_from(s.sshd_match_overrides_more).unwrap_or(u32::MAX),
+        // NULL: an agent too old to check the stack. A value that does not parse is a problem.
+        pam_stack: s.pam_stack.as_deref().map(|j| {
+            serde_json::from_str(j).unwrap_or_else(|_| crate::readiness::PamStackCheck {
+                problems: vec![crate::readiness::PamStackProblem {
+                    file: "/etc/pam.d/sshd".into(),
+                    line: 0,
+                    problem: "the agent's report of the PAM stack could not be read.".into(),
+                    fix: "restart the HostGuard agent so that it reports again.".into(),
+                }],
+                more: 0,
+            })
+        }),
     })
 }
 
@@ -149,6 +162,8 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         facts_at: Set(None),
         sshd_match_overrides: Set(String::new()),
         sshd_drop_in: Set(None),
+        pam_stack: Set(None),
+        sshd_match_overrides_more: Set(0),
     })
     .exec_with_returning(&txn)
     .await?;

@@ -196,6 +196,9 @@ test("enabling a server whose agent is offline says the change waits for the age
   await expect(windows.getByRole("note")).toContainText("in about 3 seconds");
   await expect(windows.getByRole("note")).not.toContainText("PAM");
   await expect(windows.getByRole("note")).not.toContainText("sshd");
+  // No agent applies 2FA on Windows yet: the dialog says so, and there is nothing to save.
+  await expect(windows.locator('li[data-server="acme-rdp-04"]')).toContainText("Blocker: acme-rdp-04: Windows servers are not supported yet");
+  await expect(windows.getByRole("button", { name: "OK" })).toBeDisabled();
 });
 
 test("creating a topic from the dialog keeps the selection, and the list catches up on return", async ({ page, browser }) => {

@@ -27,13 +27,55 @@ pub struct Facts {
     pub conflicting_software: Vec<String>,
     #[serde(default)]
     pub must_change_password_accounts: Vec<String>,
-    /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods.
+    /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods,
+    /// at most [`limits::LIST`], texts cut to [`limits::TEXT`] characters.
     #[serde(default)]
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
+    /// How many more such settings the agent found than it lists.
+    #[serde(default)]
+    pub sshd_match_overrides_more: u32,
     /// Whether sshd reads HostGuard's drop-in and what it reads before it; `None` from agents
     /// older than this field, or when sshd_config could not be read.
     #[serde(default)]
     pub sshd_drop_in: Option<SshdDropInCheck>,
+    /// The agent's check of sshd's PAM auth stack with HostGuard's line where it would go; `None`
+    /// from agents older than this field.
+    #[serde(default)]
+    pub pam_stack: Option<PamStackCheck>,
+}
+
+/// The longest lists and texts the console takes in a facts report; agents cut theirs to fit
+/// (and count what they left out) rather than have the whole report refused.
+pub mod limits {
+    /// Entries of `sshd_match_overrides`, `earlier_settings` and `pam_stack.problems`.
+    pub const LIST: usize = 64;
+    /// Characters of each text in those entries.
+    pub const TEXT: usize = 512;
+}
+
+/// What stands between HostGuard's PAM line and a safe login: a line before it that can end the
+/// login with success, a failed password that reaches it, or a line the agent cannot read. The
+/// agent refuses to apply 2FA while there is any.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PamStackCheck {
+    /// Empty when the stack is safe.
+    #[serde(default)]
+    pub problems: Vec<PamStackProblem>,
+    /// How many more problems the agent found than it lists.
+    #[serde(default)]
+    pub more: u32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PamStackProblem {
+    /// The file, as the server names it (e.g. `/etc/pam.d/common-auth`).
+    pub file: String,
+    /// 1-based; 0 when the problem is the file as a whole.
+    pub line: u32,
+    pub problem: String,
+    pub fix: String,
 }
 
 /// Whether HostGuard's drop-in (`/etc/ssh/sshd_config.d/50-hostguard.conf`) would take effect.
@@ -49,6 +91,9 @@ pub struct SshdDropInCheck {
     /// harmless values (`yes`) included.
     #[serde(default)]
     pub earlier_settings: Vec<SshdSetting>,
+    /// How many more such settings the agent found than it lists.
+    #[serde(default)]
+    pub more: u32,
 }
 
 /// One sshd setting, where the agent found it.
@@ -212,6 +257,7 @@ mod tests {
         assert_eq!(f.selinux, Some(SelinuxMode::Permissive));
         assert!(f.sshd_match_overrides.is_empty());
         assert_eq!(f.sshd_drop_in, None, "agents older than the field");
+        assert_eq!((f.pam_stack, f.sshd_match_overrides_more), (None, 0), "agents older than the fields");
 
         let f = Facts {
             sshd_drop_in: Some(SshdDropInCheck {
@@ -222,13 +268,16 @@ mod tests {
                     keyword: "UsePAM".into(),
                     value: "no".into(),
                 }],
+                more: 0,
             }),
             ..Default::default()
         };
         assert_eq!(
             serde_json::to_value(&f).unwrap()["sshd_drop_in"],
             serde_json::json!({"included": true, "earlier_settings": [
-                {"file": "/etc/ssh/sshd_config", "line": 2, "keyword": "UsePAM", "value": "no"}]})
+                {"file": "/etc/ssh/sshd_config", "line": 2, "keyword": "UsePAM", "value": "no"}], "more": 0})
         );
+        let old: SshdDropInCheck = serde_json::from_value(serde_json::json!({"included": true})).unwrap();
+        assert_eq!(old.more, 0);
     }
 }

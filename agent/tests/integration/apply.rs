@@ -235,3 +235,54 @@ fn a_failed_sshd_reload_rolls_back() {
     ok.apply(&revision(2, true, Method::Sms)).unwrap();
     assert!(sb.path(DROP_IN).exists());
 }
+
+/// Issue 15 item 4: a line before HostGuard's that can end the stack with success skips the
+/// module, and a hand-written `auth required pam_unix.so` lets a wrong password reach it. Both
+/// are refused before anything is written, naming the file, the line and the fix.
+#[test]
+fn refuses_pam_stacks_that_skip_the_module_or_run_it_after_a_wrong_password() {
+    use crate::sandbox::COMMON_AUTH;
+    let sb = Sandbox::new();
+    let refused = |sb: &Sandbox| {
+        let before = sb.etc_snapshot();
+        let err = sb.applier().apply(&revision(1, true, Method::Sms)).unwrap_err();
+        assert!(matches!(err, ApplyError::Refused(_)), "{err:?}");
+        assert_eq!(sb.etc_snapshot(), before, "nothing was written");
+        err.to_string()
+    };
+
+    // `auth sufficient pam_permit.so` ahead of HostGuard's line, in sshd's own file.
+    sb.write(
+        PAM_SSHD,
+        &DEBIAN_PAM.replace("@include common-auth\n", "auth sufficient pam_permit.so\n@include common-auth\n"),
+    );
+    let msg = refused(&sb);
+    assert!(msg.contains("/etc/pam.d/sshd line 4: `auth sufficient pam_permit.so` can end the login with success before HostGuard's module runs"), "{msg}");
+    assert!(msg.contains("Fix: remove it, or move it below HostGuard's line"), "{msg}");
+    assert!(!msg.contains(&sb.root().display().to_string()), "host paths only: {msg}");
+
+    // The same inside common-auth, as the project's own facts test writes pam_duo.
+    sb.write(PAM_SSHD, DEBIAN_PAM);
+    sb.write("etc/pam.d/common-auth", &format!("auth sufficient /lib/security/pam_duo.so\n{COMMON_AUTH}"));
+    let msg = refused(&sb);
+    assert!(msg.contains("/etc/pam.d/common-auth line 1: `auth sufficient /lib/security/pam_duo.so`"), "{msg}");
+
+    // `[success=done ...]` too.
+    sb.write("etc/pam.d/common-auth", &format!("auth [success=done default=ignore] pam_permit.so\n{COMMON_AUTH}"));
+    assert!(refused(&sb).contains("/etc/pam.d/common-auth line 1: "));
+
+    // A hand-written common-auth whose pam_unix failure does not stop the stack.
+    sb.write("etc/pam.d/common-auth", "auth required pam_unix.so\n");
+    let msg = refused(&sb);
+    assert!(msg.contains("/etc/pam.d/common-auth line 1: when `auth required pam_unix.so` fails (a wrong password), the login goes on to HostGuard's module"), "{msg}");
+    assert!(msg.contains("`auth requisite pam_unix.so`"), "{msg}");
+
+    // Fixed as the message says: applied.
+    sb.write("etc/pam.d/common-auth", "auth requisite pam_unix.so\n");
+    sb.applier().apply(&revision(2, true, Method::Sms)).unwrap();
+    assert!(sb.read(PAM_SSHD).unwrap().contains(PAM_LINE));
+    // Disabling never needs a safe stack.
+    sb.write("etc/pam.d/common-auth", &format!("auth sufficient pam_permit.so\n{COMMON_AUTH}"));
+    sb.applier().apply(&revision(3, false, Method::Sms)).unwrap();
+    assert_eq!(sb.read(PAM_SSHD).unwrap(), DEBIAN_PAM);
+}

@@ -188,7 +188,7 @@ fn saved_state(sb: &Sandbox) -> AgentState {
     state::load(&sb.path("var/lib/hostguard/agent.json")).unwrap().expect("state saved")
 }
 
-const FACT_FIELDS: [&str; 14] = [
+const FACT_FIELDS: [&str; 16] = [
     "agent_version",
     "conflicting_software",
     "hostname",
@@ -197,10 +197,12 @@ const FACT_FIELDS: [&str; 14] = [
     "openssh_version",
     "os_name",
     "os_type",
+    "pam_stack",
     "selinux",
     "sshd_drop_in",
     "sshd_kbd_interactive",
     "sshd_match_overrides",
+    "sshd_match_overrides_more",
     "sshd_permit_empty_passwords",
     "sshd_use_pam",
 ];
@@ -236,7 +238,9 @@ async fn once_registers_applies_acks_and_then_reuses_its_credential() {
     assert_eq!(f["sshd_use_pam"], true);
     assert_eq!(f["sshd_kbd_interactive"], false);
     // Stock Debian: the `no` comes after the Include, so the agent's drop-in wins.
-    assert_eq!(f["sshd_drop_in"], json!({"included": true, "earlier_settings": []}));
+    assert_eq!(f["sshd_drop_in"], json!({"included": true, "earlier_settings": [], "more": 0}));
+    // Stock Debian's PAM stack is safe for HostGuard's line.
+    assert_eq!(f["pam_stack"], json!({"problems": [], "more": 0}));
     assert_eq!(f["sshd_permit_empty_passwords"], false);
     assert_eq!(f["selinux"], "disabled");
     assert_eq!(f["agent_version"], env!("CARGO_PKG_VERSION"));

@@ -106,6 +106,48 @@ fn conflicting_pam_modules() {
         &format!("auth sufficient /lib/security/pam_duo.so\n{}", crate::sandbox::COMMON_AUTH),
     );
     assert_eq!(facts::conflicting_software(sb.root()), ["pam_google_authenticator.so", "pam_duo.so"]);
+    // pam_duo's `sufficient` line ends the login before HostGuard's module: the facts say where.
+    let f = collect(sb.root(), Path::new(SSHD), None);
+    let stack = f.pam_stack.expect("checked");
+    let first = &stack.problems[0];
+    assert_eq!((first.file.as_str(), first.line), ("/etc/pam.d/common-auth", 1), "{stack:?}");
+    assert!(first.problem.contains("can end the login with success"), "{stack:?}");
+
+    // Found at any depth of includes, with `include` and `substack` too.
+    sb.write("etc/pam.d/common-auth", &format!("auth substack site-auth\n{}", crate::sandbox::COMMON_AUTH));
+    sb.write("etc/pam.d/site-auth", "auth include deeper-auth\n");
+    sb.write("etc/pam.d/deeper-auth", "auth optional pam_yubico.so\n");
+    assert!(facts::conflicting_software(sb.root()).contains(&"pam_yubico.so".to_owned()));
+}
+
+#[test]
+fn the_stock_stack_is_safe_and_the_report_says_so() {
+    let sb = Sandbox::new();
+    let f = collect(sb.root(), Path::new(SSHD), None);
+    assert_eq!(f.pam_stack, Some(proto::agent::PamStackCheck::default()));
+    // A stack without `@include common-auth` is reported for the file as a whole.
+    sb.write("etc/pam.d/sshd", "auth substack password-auth\n");
+    let stack = collect(sb.root(), Path::new(SSHD), None).pam_stack.unwrap();
+    assert_eq!((stack.problems[0].file.as_str(), stack.problems[0].line), ("/etc/pam.d/sshd", 0));
+}
+
+#[test]
+fn an_over_long_match_entry_no_longer_hides_a_later_one() {
+    let sb = Sandbox::new();
+    sb.write(
+        "etc/ssh/sshd_config.d/60-huge.conf",
+        &format!(
+            "Match User {}\n    KbdInteractiveAuthentication yes\n",
+            (0..300).map(|i| format!("user{i}")).collect::<Vec<_>>().join(",")
+        ),
+    );
+    sb.write("etc/ssh/sshd_config.d/70-deploy.conf", "Match User deploy\n    AuthenticationMethods publickey\n");
+    assert!(crate::sandbox::sshd_t(&sb).status.success());
+    let f = collect(sb.root(), Path::new(SSHD), None);
+    assert_eq!(f.sshd_match_overrides.len(), 2);
+    assert!(f.sshd_match_overrides[0].criteria.chars().count() <= 512, "cut to what the console takes");
+    assert_eq!(f.sshd_match_overrides[1].criteria, "User deploy");
+    assert_eq!(f.sshd_match_overrides_more, 0);
 }
 
 #[test]

@@ -44,6 +44,11 @@ pub struct Model {
     /// Whether sshd reads HostGuard's drop-in first (JSON `readiness::SshdDropInCheck`), as the
     /// agent last reported it; `None` from agents too old to report it.
     pub sshd_drop_in: Option<String>,
+    /// HostGuard's check of sshd's PAM auth stack (JSON `readiness::PamStackCheck`), as the agent
+    /// last reported it; `None` from agents too old to report it.
+    pub pam_stack: Option<String>,
+    /// How many more `Match` settings the agent found than `sshd_match_overrides` lists.
+    pub sshd_match_overrides_more: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -379,6 +379,8 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
             "sshd_drop_in",
             json!({"included": true, "earlier_settings": vec![json!({"file": "f", "line": 1, "keyword": "UsePAM", "value": "yes"}); 65]}),
         ),
+        ("pam_stack", json!({"problems": [{"file": "/etc/pam.d/sshd", "line": 1, "problem": long(513), "fix": "x"}]})),
+        ("pam_stack", json!({"problems": vec![json!({"file": "f", "line": 1, "problem": "p", "fix": "x"}); 65]})),
     ];
     for (field, value) in cases {
         let mut f = facts("shape-01");
@@ -597,4 +599,86 @@ async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backen
 on_both_databases!(
     a_bad_token_is_turned_away_without_waiting_for_a_writer,
     super::a_bad_token_is_turned_away_without_waiting_for_a_writer
+);
+
+/// Issue 15 item 4: the agent's check of the PAM stack is a blocker naming the file, the line and
+/// the fix, before any save; another second-factor PAM module blocks on Linux too; and what the
+/// agent could not list (item 9) blocks rather than passes.
+async fn pam_stack_problems_and_conflicting_modules_block_before_any_save(backend: Backend) {
+    let s = setup(backend).await;
+    let mut f = facts("duo-01");
+    f["conflicting_software"] = json!(["pam_duo.so"]);
+    f["pam_stack"] = json!({"problems": [{
+        "file": "/etc/pam.d/common-auth", "line": 1,
+        "problem": "`auth sufficient /lib/security/pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.",
+        "fix": "remove it, or move it below HostGuard's line."
+    }], "more": 0});
+    let duo = s.report("duo-01", &f).await;
+    let row = s.rows("duo-01").await.remove(0);
+    let stack = finding(&row, "pam_stack");
+    assert_eq!(stack["blocker"], true);
+    assert_eq!(
+        stack["message"],
+        "duo-01: sshd's PAM stack is not safe for 2FA: /etc/pam.d/common-auth (line 1): `auth sufficient /lib/security/pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped. Fix: remove it, or move it below HostGuard's line."
+    );
+    assert_eq!(finding(&row, "conflicting_software")["blocker"], true);
+    let out = s.enable(&duo.server_id).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    let reasons = out["refused"][0]["reasons"].to_string();
+    assert!(
+        reasons.contains("/etc/pam.d/common-auth (line 1)")
+            && reasons.contains("pam_duo.so, another second-factor PAM module"),
+        "{out}"
+    );
+
+    // A stack the agent found safe, and one from an agent too old to check it: no finding.
+    let mut f = facts("safe-01");
+    f["pam_stack"] = json!({"problems": [], "more": 0});
+    let safe = s.report("safe-01", &f).await;
+    assert!(s.rows("safe-01").await[0]["readiness"].as_array().unwrap().is_empty());
+    assert_eq!(s.enable(&safe.server_id).await["changed"], 1);
+
+    // Match settings beyond what the agent lists may skip the code: blocked, with the count.
+    let mut f = facts("many-01");
+    f["sshd_match_overrides"] = json!(vec![
+        json!({"file": "/etc/ssh/sshd_config", "line": 1, "criteria": "User a", "keyword": "UsePAM", "value": "yes"});
+        64
+    ]);
+    f["sshd_match_overrides_more"] = json!(18);
+    let many = s.report("many-01", &f).await;
+    let row = s.rows("many-01").await.remove(0);
+    assert!(
+        finding(&row, "sshd_match_override")["message"].as_str().unwrap().contains("18 more sshd `Match` settings"),
+        "{row}"
+    );
+    assert_eq!(s.enable(&many.server_id).await["changed"], 0);
+}
+on_both_databases!(
+    pam_stack_problems_and_conflicting_modules_block_before_any_save,
+    super::pam_stack_problems_and_conflicting_modules_block_before_any_save
+);
+
+/// Issue 15 item 10: no agent applies 2FA on Windows today, so readiness says so and a save is
+/// refused, rather than Ready and a failure after the deadline.
+async fn windows_servers_are_refused_as_not_supported_yet(backend: Backend) {
+    let s = setup(backend).await;
+    let mut f = facts("rdp-01");
+    f["os_type"] = json!("windows");
+    f["os_name"] = json!("Windows Server 2022 Datacenter");
+    for k in ["openssh_version", "sshd_use_pam", "sshd_kbd_interactive", "sshd_permit_empty_passwords", "selinux"] {
+        f[k] = Value::Null;
+    }
+    let rdp = s.report("rdp-01", &f).await;
+    let row = s.rows("rdp-01").await.remove(0);
+    let windows = finding(&row, "windows_unsupported");
+    assert_eq!(windows["blocker"], true);
+    assert!(windows["message"].as_str().unwrap().starts_with("rdp-01: Windows servers are not supported yet"), "{row}");
+    let out = s.enable(&rdp.server_id).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(out["refused"][0]["reasons"].to_string().contains("Windows servers are not supported yet"), "{out}");
+    assert_eq!(s.rows("rdp-01").await[0]["status"], "disabled");
+}
+on_both_databases!(
+    windows_servers_are_refused_as_not_supported_yet,
+    super::windows_servers_are_refused_as_not_supported_yet
 );

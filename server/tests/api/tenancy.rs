@@ -238,11 +238,19 @@ async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
         vec![("agent_online".to_owned(), false), ("selinux".to_owned(), false)],
         "blockers first, then warnings"
     );
+    // No agent applies 2FA on Windows yet: every Windows server is blocked, saying so.
     assert_eq!(
         readiness(by_name("acme-rdp-08").await).await,
-        vec![("agent_online".to_owned(), false), ("windows_must_change_password".to_owned(), false)]
+        vec![
+            ("windows_unsupported".to_owned(), true),
+            ("agent_online".to_owned(), false),
+            ("windows_must_change_password".to_owned(), false)
+        ]
     );
-    assert_eq!(readiness(by_name("acme-rdp-12").await).await, vec![("conflicting_software".to_owned(), false)]);
+    assert_eq!(
+        readiness(by_name("acme-rdp-12").await).await,
+        vec![("conflicting_software".to_owned(), true), ("windows_unsupported".to_owned(), true)]
+    );
 
     let s: ServerRow = app.call_ok("servers/get", &[("id", &by_name("acme-app-11").await)], Some(&acme)).await;
     let message = &s.readiness[0].message;
