@@ -228,8 +228,8 @@ impl FromRequestParts<Ctx> for Agent {
 
 impl Agent {
     /// Spends one call of `kind` from this agent's budget (429 with `Retry-After` past it).
-    fn spend(&self, ctx: &Ctx, budgets: &WriteBudgets, kind: Kind) -> Result<(), Failure> {
-        budgets.take(self.0.id, kind, ctx.clock.now()).map_err(|secs| {
+    fn spend(&self, budgets: &WriteBudgets, kind: Kind) -> Result<(), Failure> {
+        budgets.take(self.0.id, kind, std::time::Instant::now()).map_err(|secs| {
             Failure(
                 StatusCode::TOO_MANY_REQUESTS,
                 ApiError {
@@ -292,7 +292,7 @@ async fn facts(
     agent: Agent,
     AgentJson(body): AgentJson<Facts>,
 ) -> Result<StatusCode, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Reports)?;
+    agent.spend(&budgets, Kind::Reports)?;
     let s = agent.0;
     agents::report_facts(&ctx, &s, &body).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -307,7 +307,7 @@ async fn heartbeat(
     agent: Agent,
     AgentJson(body): AgentJson<HeartbeatRequest>,
 ) -> Result<StatusCode, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Reports)?;
+    agent.spend(&budgets, Kind::Reports)?;
     let s = agent.0;
     if body.agent_version.chars().count() > agents::limits::AGENT_VERSION {
         return Err(fail(
@@ -363,7 +363,7 @@ async fn ack(
     agent: Agent,
     AgentJson(req): AgentJson<AckRequest>,
 ) -> Result<Json<AckResponse>, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Reports)?;
+    agent.spend(&budgets, Kind::Reports)?;
     let s = agent.0;
     let outcome = if req.ok {
         Ok(())
@@ -385,7 +385,7 @@ async fn login_start(
     agent: Agent,
     AgentJson(req): AgentJson<LoginStart>,
 ) -> Result<Json<LoginReply>, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Logins)?;
+    agent.spend(&budgets, Kind::Logins)?;
     let s = agent.0;
     Ok(Json(domain::logins::start(&ctx, &s, &req).await?))
 }
@@ -402,7 +402,7 @@ async fn login_answer(
     AgentPath(login_id): AgentPath<uuid::Uuid>,
     AgentJson(req): AgentJson<LoginAnswer>,
 ) -> Result<Json<LoginReply>, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Logins)?;
+    agent.spend(&budgets, Kind::Logins)?;
     let s = agent.0;
     Ok(Json(domain::logins::answer(&ctx, &s, login_id, &req.answer).await?))
 }
@@ -426,7 +426,7 @@ async fn login_offline(
     agent: Agent,
     AgentJson(report): AgentJson<OfflineReport>,
 ) -> Result<StatusCode, Failure> {
-    agent.spend(&ctx, &budgets, Kind::Reports)?;
+    agent.spend(&budgets, Kind::Reports)?;
     let s = agent.0;
     domain::logins::settings::report_offline(&ctx, &s, &report).await?;
     Ok(StatusCode::NO_CONTENT)

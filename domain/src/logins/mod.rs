@@ -81,10 +81,13 @@ enum Required {
     Unknown,
 }
 
-/// Whether `c`'s newest change is an enable on its way (the tab's Enabling…).
+/// Whether `c`'s newest change is an enable on its way (the tab's Enabling…), newer than what
+/// the agent acknowledged.
 fn enabling(c: &config::Model) -> bool {
     use config::PhaseName::{Delivering, Scheduled};
-    c.enabled && matches!(config::PhaseName::parse(&c.phase), Some(Scheduled | Delivering))
+    c.enabled
+        && c.revision > c.applied_revision
+        && matches!(config::PhaseName::parse(&c.phase), Some(Scheduled | Delivering))
 }
 
 /// What a login must pass. While an enable is on its way, that change: the module being asked
