@@ -342,20 +342,27 @@ pub const OFFLINE_WINDOW_HOURS: i64 = 24;
 /// Counts `new` offline rows of server `s` against its cap, or refuses (429, so the agent keeps
 /// them and retries later). Called inside the report's write transaction, with the server
 /// locked on PostgreSQL, so concurrent reports add up.
-async fn count_offline_rows(txn: &sea_orm::DatabaseTransaction, s: &server::Model, new: i64, now: DateTime<Utc>) -> DomainResult<()> {
+async fn count_offline_rows(
+    txn: &sea_orm::DatabaseTransaction,
+    s: &server::Model,
+    new: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     use crate::entities::agent_guard;
     let guard = agent_guard::Entity::find_by_id(s.id).one(txn).await?;
-    let (start, used) = match guard.as_ref().and_then(|g| g.offline_window_start.map(|at| (at, g.offline_rows_in_window))) {
+    let window = guard.as_ref().and_then(|g| g.offline_window_start.map(|at| (at, g.offline_rows_in_window)));
+    let (start, used) = match window {
         Some((at, used)) if at > now - Duration::hours(OFFLINE_WINDOW_HOURS) => (at, used),
         _ => (now, 0),
     };
     if used + new > OFFLINE_ROWS_PER_SERVER {
-        let retry = start + Duration::hours(OFFLINE_WINDOW_HOURS);
+        let ends = start + Duration::hours(OFFLINE_WINDOW_HOURS);
         return Err(DomainError::RateLimited(format!(
-            "this server reported {used} offline logins since {}; at most {OFFLINE_ROWS_PER_SERVER} are taken in {OFFLINE_WINDOW_HOURS} hours \
-             (this report has {new} new ones). Keep them and send again later, in smaller reports; the window ends at {}",
+            "this server reported {used} offline logins since {}; at most {OFFLINE_ROWS_PER_SERVER} are taken in \
+             {OFFLINE_WINDOW_HOURS} hours (this report has {new} new ones). Keep them and send them again after {}, \
+             in smaller reports",
             start.format("%Y-%m-%d %H:%M UTC"),
-            retry.format("%Y-%m-%d %H:%M UTC"),
+            ends.format("%Y-%m-%d %H:%M UTC"),
         )));
     }
     if new == 0 {
@@ -552,6 +559,36 @@ mod tests {
         let Err(DomainError::Invalid(errors)) = validate(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["fail_mode", "exempt_accounts[0]", "exempt_networks[0]", "exempt_networks[1]"]);
+    }
+
+    #[test]
+    fn networks_of_half_the_addresses_or_together_all_are_refused() {
+        let refused = |nets: &[&str]| {
+            let change = SettingsChange {
+                fail_mode: "safe".into(),
+                exempt_networks: nets.iter().map(|n| (*n).to_owned()).collect(),
+                ..Default::default()
+            };
+            match validate(&change) {
+                Err(DomainError::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect::<Vec<_>>(),
+                Ok(_) => vec![],
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(refused(&["0.0.0.0/1"]), ["exempt_networks[0]"]);
+        assert_eq!(refused(&["10.0.0.0/8", "8000::/1"]), ["exempt_networks[1]"]);
+        assert_eq!(refused(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"]), ["exempt_networks"]);
+        assert_eq!(refused(&["::/2", "4000::/2", "8000::/2", "c000::/2"]), ["exempt_networks"]);
+        let three_quarters = ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "::/2"];
+        assert!(refused(&three_quarters).is_empty(), "three quarters is the admin's call");
+        assert!(refused(&["10.0.0.0/8", "fc00::/7", "192.0.2.7"]).is_empty());
+    }
+
+    #[test]
+    fn fail_safe_limited_is_a_denial_in_words() {
+        assert_eq!(offline_reason("fail_safe_limited").map(|(r, _)| r), Some(LoginResult::Denied));
+        assert!(offline_reason_text("fail_safe_limited").is_some_and(|t| t.contains("too many")));
+        assert_eq!(offline_reason("fail_safe").map(|(r, _)| r), Some(LoginResult::Allowed));
     }
 
     #[test]

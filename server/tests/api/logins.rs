@@ -604,14 +604,14 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     };
     assert_eq!(rows().await, 0, "a refused report records nothing");
     // Split, the first half fits; sent again it is not counted twice; the rest waits.
-    assert_eq!(post_offline(&app, &p, &[a.clone()]).await.status(), 204);
-    assert_eq!(post_offline(&app, &p, &[a.clone()]).await.status(), 204);
-    assert_eq!(post_offline(&app, &p, &[b.clone()]).await.status(), 429);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&a)).await.status(), 204);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&a)).await.status(), 204);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 429);
     assert_eq!(rows().await, 1);
     // Another server is not held up, and the next day the rest is taken.
     assert_eq!(post_offline(&app, &other, &[offline("fail_safe", LoginResult::Allowed, now)]).await.status(), 204);
     app.clock.advance(chrono::Duration::hours(23));
-    assert_eq!(post_offline(&app, &p, &[b.clone()]).await.status(), 204);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 204);
     assert_eq!(rows().await, 2);
 
     // Reports (heartbeats here): a burst of 60, then 429 with Retry-After; other agents are not
