@@ -506,30 +506,34 @@ on_both_databases!(while_enabling_codes_go_to_the_topic_being_enabled, super::wh
 async fn parallel_code_requests_from_one_source_stay_within_its_cap(backend: Backend) {
     let s = sms_server_outbox_only(backend).await;
     let app = &s.app;
-    // A second server of the same tenant, 2FA on with the same topic.
+    // Two more servers of the same tenant, 2FA on with the same topic.
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
-    let (token, _) = domain::agents::create_install_token(&app.ctx, &s.p.caller, &actor).await.unwrap();
-    let facts = proto::agent::Facts {
-        hostname: "web-02".into(),
-        os_type: "linux".into(),
-        os_name: "Debian GNU/Linux 12".into(),
-        agent_version: "test".into(),
-        ..Default::default()
-    };
-    let second = domain::agents::register(&app.ctx, &token, &facts, "127.0.0.1").await.unwrap();
-    let second = Protected {
-        server_id: second.server_id,
-        server_name: "web-02".into(),
-        credential: secrecy::ExposeSecret::expose_secret(&second.credential).to_owned(),
-        tenant: s.p.tenant.clone(),
-        admin: s.p.admin.clone(),
-        caller: s.p.caller.clone(),
-        topic_id: s.p.topic_id,
-    };
-    app.put_in_force(&second, Some("sms")).await;
+    let mut servers = vec![];
+    for name in ["web-02", "web-03"] {
+        let (token, _) = domain::agents::create_install_token(&app.ctx, &s.p.caller, &actor).await.unwrap();
+        let facts = proto::agent::Facts {
+            hostname: name.into(),
+            os_type: "linux".into(),
+            os_name: "Debian GNU/Linux 12".into(),
+            agent_version: "test".into(),
+            ..Default::default()
+        };
+        let registered = domain::agents::register(&app.ctx, &token, &facts, "127.0.0.1").await.unwrap();
+        let p = Protected {
+            server_id: registered.server_id,
+            server_name: name.into(),
+            credential: secrecy::ExposeSecret::expose_secret(&registered.credential).to_owned(),
+            tenant: s.p.tenant.clone(),
+            admin: s.p.admin.clone(),
+            caller: s.p.caller.clone(),
+            topic_id: s.p.topic_id,
+        };
+        app.put_in_force(&p, Some("sms")).await;
+        servers.push(p);
+    }
     let mut waiting = vec![];
-    for i in 0..12 {
-        for p in [&s.p, &second] {
+    for i in 0..8 {
+        for p in [&s.p, &servers[0], &servers[1]] {
             let start = app.start_ok(p, &format!("user{i}"), "198.51.100.77").await;
             waiting.push((p, start.login_id));
         }
