@@ -597,15 +597,101 @@ async fn finish_registration(
 }
 
 /// The server whose agent holds `credential`, if it is valid.
+///
+/// A well-formed credential that names an existing server but is not its current one (the
+/// agent was re-installed elsewhere, or its credential replaced) is written down on that
+/// server, so the console can say so: such an agent keeps serving logins from its stored
+/// policy and cannot tell the console itself.
 pub async fn authenticate(ctx: &Ctx, credential: &str) -> DomainResult<server::Model> {
     if !credential.starts_with("hga_") || credential.len() > 200 {
         return Err(DomainError::Unauthenticated);
     }
-    server::Entity::find()
+    let found = server::Entity::find()
         .filter(server::Column::AgentCredentialHash.eq(tokens::hash_token(credential)))
         .one(&ctx.db)
+        .await?;
+    if let Some(s) = found {
+        return Ok(s);
+    }
+    if let Some(server_id) = credential_server(credential) {
+        // Best effort: the caller is refused either way.
+        if let Err(e) = note_rejected(ctx, server_id).await {
+            tracing::warn!(%server_id, error = %e, "could not record a refused agent credential");
+        }
+    }
+    Err(DomainError::Unauthenticated)
+}
+
+/// The server id a credential of [`new_credential`]'s shape names (`hga_<id>_<secret>`).
+fn credential_server(credential: &str) -> Option<Uuid> {
+    let (id, secret) = credential.strip_prefix("hga_")?.split_once('_')?;
+    if id.len() != 32 || secret.is_empty() {
+        return None;
+    }
+    Uuid::try_parse(id).ok()
+}
+
+/// A refused credential is written down at most this often per server: a flood of bad calls
+/// costs one write a minute, and anyone who knows a server's id can change nothing else.
+pub const REJECTION_NOTED_EVERY_SECS: i64 = 60;
+
+async fn note_rejected(ctx: &Ctx, server_id: Uuid) -> DomainResult<()> {
+    use crate::entities::agent_guard;
+    let now = ctx.clock.now();
+    let cutoff = now - chrono::Duration::seconds(REJECTION_NOTED_EVERY_SECS);
+    let guard = agent_guard::Entity::find_by_id(server_id).one(&ctx.db).await?;
+    if guard.as_ref().and_then(|g| g.credential_rejected_at).is_some_and(|at| at > cutoff) {
+        return Ok(());
+    }
+    if guard.is_none() {
+        let Some(tenant_id) = server::Entity::find_by_id(server_id)
+            .select_only()
+            .column(server::Column::TenantId)
+            .into_tuple::<Uuid>()
+            .one(&ctx.db)
+            .await?
+        else {
+            return Ok(()); // no such server: nothing to say about it
+        };
+        let row = agent_guard::ActiveModel {
+            server_id: Set(server_id),
+            tenant_id: Set(tenant_id),
+            credential_rejected_at: Set(Some(now)),
+            offline_window_start: Set(None),
+            offline_rows_in_window: Set(0),
+        };
+        let inserted = agent_guard::Entity::insert(row)
+            .on_conflict(sea_orm::sea_query::OnConflict::column(agent_guard::Column::ServerId).do_nothing().to_owned())
+            .exec_without_returning(&ctx.db)
+            .await?;
+        if inserted == 1 {
+            return Ok(());
+        }
+    }
+    // Only this column, and only once the last note is a minute old (also under concurrency).
+    agent_guard::Entity::update_many()
+        .col_expr(agent_guard::Column::CredentialRejectedAt, Expr::value(now))
+        .filter(agent_guard::Column::ServerId.eq(server_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(agent_guard::Column::CredentialRejectedAt.is_null())
+                .add(agent_guard::Column::CredentialRejectedAt.lte(cutoff)),
+        )
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
+/// When a credential for `s` was last refused, if that is later than its agent was last heard
+/// from with a valid one: then the agent on the machine is probably running with a replaced
+/// credential, and a re-install (with a token from the server's page) is the fix. A valid
+/// heartbeat after it makes it stale, so one forged call shows for at most a heartbeat.
+pub async fn credential_rejected(ctx: &Ctx, s: &server::Model) -> DomainResult<Option<DateTime<Utc>>> {
+    let at = crate::entities::agent_guard::Entity::find_by_id(s.id)
+        .one(&ctx.db)
         .await?
-        .ok_or(DomainError::Unauthenticated)
+        .and_then(|g| g.credential_rejected_at);
+    Ok(at.filter(|at| s.last_seen_at.is_none_or(|seen| *at > seen)))
 }
 
 pub async fn report_facts(ctx: &Ctx, s: &server::Model, facts: &Facts) -> DomainResult<()> {
@@ -728,4 +814,92 @@ pub async fn acknowledge(
     .await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// What one agent may write through the agent API: a token bucket per server and kind of call,
+/// so that one agent (of any tenant) cannot keep the database busy for all. Kept in memory on
+/// each replica; the per-server limits in the database (logins a minute, offline rows a day)
+/// hold across replicas. Measured in real time (not the console's clock): it bounds real load,
+/// and an agent in a test whose clock stands still must not run dry.
+pub mod budget {
+    use std::{collections::HashMap, sync::Mutex, time::Instant};
+    use uuid::Uuid;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Kind {
+        /// Opening and answering logins: people are waiting, and a busy server has bursts.
+        Logins,
+        /// Facts, heartbeats, acknowledgements and offline reports.
+        Reports,
+    }
+
+    impl Kind {
+        /// Calls in a burst, and calls a second after it.
+        pub fn limits(self) -> (f64, f64) {
+            match self {
+                // Above `logins::STARTS_PER_SERVER_PER_MINUTE` with an answer or two each.
+                Kind::Logins => (600.0, 20.0),
+                // A heartbeat every 30 s, facts now and then, an offline queue in chunks.
+                Kind::Reports => (60.0, 0.5),
+            }
+        }
+    }
+
+    /// Buckets kept before idle full ones are dropped.
+    const KEPT: usize = 100_000;
+
+    #[derive(Debug, Default)]
+    pub struct WriteBudgets {
+        buckets: Mutex<HashMap<(Uuid, Kind), (f64, Instant)>>,
+    }
+
+    impl WriteBudgets {
+        /// Spends one call of `kind` for `server_id`'s agent; past its budget, `Err` with the
+        /// whole seconds until the next call is allowed.
+        pub fn take(&self, server_id: Uuid, kind: Kind, now: Instant) -> Result<(), u64> {
+            let (burst, per_sec) = kind.limits();
+            let mut map = self.buckets.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() >= KEPT {
+                map.retain(|(_, k), (tokens, at)| {
+                    let (burst, per_sec) = k.limits();
+                    *tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec < burst
+                });
+            }
+            let (tokens, at) = map.entry((server_id, kind)).or_insert((burst, now));
+            *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(burst);
+            *at = (*at).max(now);
+            if *tokens >= 1.0 {
+                *tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(((1.0 - *tokens) / per_sec).ceil().max(1.0) as u64)
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use std::time::Duration;
+
+        #[test]
+        fn a_burst_passes_then_calls_wait_for_the_refill() {
+            let b = WriteBudgets::default();
+            let (s, other) = (Uuid::new_v4(), Uuid::new_v4());
+            let t = Instant::now();
+            for _ in 0..60 {
+                assert_eq!(b.take(s, Kind::Reports, t), Ok(()));
+            }
+            assert_eq!(b.take(s, Kind::Reports, t), Err(2), "0.5 a second: the next one in 2 s");
+            assert_eq!(b.take(s, Kind::Logins, t), Ok(()), "logins have their own bucket");
+            assert_eq!(b.take(other, Kind::Reports, t), Ok(()), "and every server its own");
+            assert_eq!(b.take(s, Kind::Reports, t + Duration::from_secs(2)), Ok(()));
+            assert!(b.take(s, Kind::Reports, t + Duration::from_secs(2)).is_err());
+            assert!(b.take(s, Kind::Reports, t).is_err(), "an earlier time adds nothing");
+            for _ in 0..600 {
+                assert_eq!(b.take(other, Kind::Logins, t), Ok(()));
+            }
+            assert_eq!(b.take(other, Kind::Logins, t), Err(1));
+        }
+    }
 }

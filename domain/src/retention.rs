@@ -1,17 +1,18 @@
 //! Forgetting what is no longer needed: sign-in attempt counts past their window, delivered
-//! messages past the retention period, and used or expired tokens. Run on a schedule by the
+//! messages and the login audit past the retention period, and used or expired tokens. Run on a schedule by the
 //! server, beside the session store's own sweep of expired sessions.
 
 use crate::{
     ctx::Ctx,
-    entities::{agent_install_token, login_attempt, outbox, subscription, unsubscribe_token},
+    entities::{agent_install_token, login_attempt, outbox, server_login, subscription, unsubscribe_token},
     error::DomainResult,
 };
 use chrono::Duration;
 use sea_orm::{sea_query::Expr, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
-/// How long delivered messages, used or expired tokens and spent sign-in counts are kept.
-/// At least two days: the confirmation limits look back that far.
+/// How long delivered messages, the login audit, used or expired tokens and spent sign-in
+/// counts are kept. At least two days: the confirmation limits look back that far (the login
+/// limits, 15 minutes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retention(pub Duration);
 
@@ -29,6 +30,8 @@ pub struct Purged {
     pub install_tokens: u64,
     pub confirm_tokens: u64,
     pub unsubscribe_tokens: u64,
+    /// Logins to servers (the login audit), online and offline.
+    pub server_logins: u64,
 }
 
 pub async fn purge(ctx: &Ctx, retention: Retention) -> DomainResult<Purged> {
@@ -77,5 +80,12 @@ pub async fn purge(ctx: &Ctx, retention: Retention) -> DomainResult<Purged> {
         .exec(&ctx.db)
         .await?
         .rows_affected;
-    Ok(Purged { login_attempts, messages, install_tokens, confirm_tokens, unsubscribe_tokens })
+    // The login audit keeps the retention period; older logins are long over (a dialogue ends
+    // within minutes), so no limit counts them any more.
+    let server_logins = server_login::Entity::delete_many()
+        .filter(server_login::Column::CreatedAt.lte(before))
+        .exec(&ctx.db)
+        .await?
+        .rows_affected;
+    Ok(Purged { login_attempts, messages, install_tokens, confirm_tokens, unsubscribe_tokens, server_logins })
 }

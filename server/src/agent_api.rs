@@ -12,7 +12,14 @@ use axum::{
     routing::{any, get, post, put, MethodRouter},
     Json, Router,
 };
-use domain::{agents, entities::server, Ctx, DomainError};
+use domain::{
+    agents::{
+        self,
+        budget::{Kind, WriteBudgets},
+    },
+    entities::server,
+    Ctx, DomainError,
+};
 use proto::agent::{
     AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
     SelinuxMode, SshdDropInCheck, SshdMatchOverride, SshdSetting,
@@ -22,7 +29,7 @@ use proto::login::{
     OfflineReport, Step,
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 use utoipa::OpenApi;
 
 /// The longest a long poll may wait, in seconds.
@@ -51,6 +58,7 @@ pub fn routes(ctx: Ctx) -> Router {
             any(|| async { fail(StatusCode::NOT_FOUND, "AGENT.0404", "no such agent API call") }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::Extension(Arc::new(WriteBudgets::default())))
         .with_state(ctx)
 }
 
@@ -151,17 +159,25 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub struct Failure(StatusCode, ApiError);
+/// An error answer; a 429 says in `Retry-After` when to call again.
+pub struct Failure(StatusCode, ApiError, Option<u64>);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
+        let mut res = (self.0, Json(self.1)).into_response();
+        if let Some(secs) = self.2 {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 
 fn fail(status: StatusCode, code: &str, msg: impl Into<String>) -> Failure {
-    Failure(status, ApiError { error_code: code.into(), error_msg: msg.into() })
+    Failure(status, ApiError { error_code: code.into(), error_msg: msg.into() }, None)
 }
+
+/// How long a 429 from a limit kept in the database asks the agent to wait.
+const RETRY_LIMITED_SECS: u64 = 60;
 
 impl From<DomainError> for Failure {
     fn from(e: DomainError) -> Self {
@@ -178,7 +194,11 @@ impl From<DomainError> for Failure {
             ),
             DomainError::NotFound(what) => fail(StatusCode::NOT_FOUND, "AGENT.0404", format!("no such {what}")),
             DomainError::Conflict(msg) => fail(StatusCode::CONFLICT, "AGENT.0409", msg),
-            DomainError::RateLimited(msg) => fail(StatusCode::TOO_MANY_REQUESTS, "AGENT.0429", msg),
+            DomainError::RateLimited(msg) => Failure(
+                StatusCode::TOO_MANY_REQUESTS,
+                ApiError { error_code: "AGENT.0429".into(), error_msg: msg },
+                Some(RETRY_LIMITED_SECS),
+            ),
             other => {
                 tracing::error!(error = %other, "agent API failure");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "AGENT.0500", "internal error; try again")
@@ -205,6 +225,30 @@ impl FromRequestParts<Ctx> for Agent {
         Ok(Agent(agents::authenticate(ctx, credential.trim()).await?))
     }
 }
+
+impl Agent {
+    /// Spends one call of `kind` from this agent's budget (429 with `Retry-After` past it).
+    fn spend(&self, budgets: &WriteBudgets, kind: Kind) -> Result<(), Failure> {
+        budgets.take(self.0.id, kind, std::time::Instant::now()).map_err(|secs| {
+            Failure(
+                StatusCode::TOO_MANY_REQUESTS,
+                ApiError {
+                    error_code: "AGENT.0429".into(),
+                    error_msg: format!(
+                        "this agent is calling too often ({}); try again in {secs} s",
+                        match kind {
+                            Kind::Logins => "logins",
+                            Kind::Reports => "facts, heartbeats, acknowledgements and offline reports",
+                        }
+                    ),
+                },
+                Some(secs),
+            )
+        })
+    }
+}
+
+type Budgets = axum::Extension<Arc<WriteBudgets>>;
 
 /// The caller's address, for the audit trail ("" when the server runs without connect info).
 pub struct SourceIp(String);
@@ -241,24 +285,30 @@ async fn register(
 
 /// Replaces the server's facts.
 #[utoipa::path(put, path = "/agent/v1/facts", request_body = Facts, security(("agent_credential" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn facts(
     State(ctx): State<Ctx>,
-    Agent(s): Agent,
+    axum::Extension(budgets): Budgets,
+    agent: Agent,
     AgentJson(body): AgentJson<Facts>,
 ) -> Result<StatusCode, Failure> {
+    agent.spend(&budgets, Kind::Reports)?;
+    let s = agent.0;
     agents::report_facts(&ctx, &s, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Says the agent is alive; the console shows it online.
 #[utoipa::path(post, path = "/agent/v1/heartbeat", request_body = HeartbeatRequest, security(("agent_credential" = [])),
-    responses((status = 204), (status = 401, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn heartbeat(
     State(ctx): State<Ctx>,
-    Agent(s): Agent,
+    axum::Extension(budgets): Budgets,
+    agent: Agent,
     AgentJson(body): AgentJson<HeartbeatRequest>,
 ) -> Result<StatusCode, Failure> {
+    agent.spend(&budgets, Kind::Reports)?;
+    let s = agent.0;
     if body.agent_version.chars().count() > agents::limits::AGENT_VERSION {
         return Err(fail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -305,13 +355,16 @@ async fn config(
 
 /// Reports the outcome of applying a revision.
 #[utoipa::path(post, path = "/agent/v1/ack", request_body = AckRequest, security(("agent_credential" = [])),
-    responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn ack(
     State(ctx): State<Ctx>,
+    axum::Extension(budgets): Budgets,
     SourceIp(ip): SourceIp,
-    Agent(s): Agent,
+    agent: Agent,
     AgentJson(req): AgentJson<AckRequest>,
 ) -> Result<Json<AckResponse>, Failure> {
+    agent.spend(&budgets, Kind::Reports)?;
+    let s = agent.0;
     let outcome = if req.ok {
         Ok(())
     } else {
@@ -325,12 +378,15 @@ async fn ack(
 /// answers with its first step.
 #[utoipa::path(post, path = "/agent/v1/logins", request_body = LoginStart, security(("agent_credential" = [])),
     responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError),
-        (status = 429, body = ApiError, description = "too many logins to this server in a minute")))]
+        (status = 429, body = ApiError, description = "too many logins to this server in a minute, or the agent calls too often; see Retry-After")))]
 async fn login_start(
     State(ctx): State<Ctx>,
-    Agent(s): Agent,
+    axum::Extension(budgets): Budgets,
+    agent: Agent,
     AgentJson(req): AgentJson<LoginStart>,
 ) -> Result<Json<LoginReply>, Failure> {
+    agent.spend(&budgets, Kind::Logins)?;
+    let s = agent.0;
     Ok(Json(domain::logins::start(&ctx, &s, &req).await?))
 }
 
@@ -338,13 +394,16 @@ async fn login_start(
 /// is "not found".
 #[utoipa::path(post, path = "/agent/v1/logins/{login_id}/answer", request_body = LoginAnswer, security(("agent_credential" = [])),
     params(("login_id" = uuid::Uuid, Path, description = "from the reply that opened the login")),
-    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "the agent calls too often; see Retry-After")))]
 async fn login_answer(
     State(ctx): State<Ctx>,
-    Agent(s): Agent,
+    axum::Extension(budgets): Budgets,
+    agent: Agent,
     AgentPath(login_id): AgentPath<uuid::Uuid>,
     AgentJson(req): AgentJson<LoginAnswer>,
 ) -> Result<Json<LoginReply>, Failure> {
+    agent.spend(&budgets, Kind::Logins)?;
+    let s = agent.0;
     Ok(Json(domain::logins::answer(&ctx, &s, login_id, &req.answer).await?))
 }
 
@@ -359,12 +418,16 @@ async fn login_policy(State(ctx): State<Ctx>, Agent(s): Agent) -> Result<Json<Lo
 /// Logins the agent decided alone while the console was unreachable. A login already reported
 /// (same id) is skipped, so the agent may send a report again.
 #[utoipa::path(post, path = "/agent/v1/logins/offline", request_body = OfflineReport, security(("agent_credential" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError),
+        (status = 429, body = ApiError, description = "the agent calls too often, or the server reported its offline logins' daily cap; keep them and send again after Retry-After, in smaller reports")))]
 async fn login_offline(
     State(ctx): State<Ctx>,
-    Agent(s): Agent,
+    axum::Extension(budgets): Budgets,
+    agent: Agent,
     AgentJson(report): AgentJson<OfflineReport>,
 ) -> Result<StatusCode, Failure> {
+    agent.spend(&budgets, Kind::Reports)?;
+    let s = agent.0;
     domain::logins::settings::report_offline(&ctx, &s, &report).await?;
     Ok(StatusCode::NO_CONTENT)
 }

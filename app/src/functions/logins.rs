@@ -80,6 +80,7 @@ pub async fn list_logins(#[server(default)] query: LoginAuditQuery) -> Result<Lo
         result: Some(query.result),
         since: convert::time("since", &query.since, false)?,
         until: convert::time("until", &query.until, true)?,
+        offline_reason: Some(query.reason),
         page: query.page,
         page_size: query.page_size,
     };

@@ -44,6 +44,8 @@ fn row(r: &domain::two_factor::Row) -> ServerRow {
         openssh_version: s.openssh_version.clone(),
         two_factor: None,
         two_factor_cancelable: r.effective.pending.is_some(),
+        agent_credential_rejected: None,
+        safe_mode_allows: None,
     }
 }
 
@@ -77,7 +79,23 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
         Status::Failed { reason } if in_force.on => format!("Failed: {reason}. Still in force: {how}."),
         Status::Failed { reason } => format!("Failed: {reason}. 2FA is off on this server."),
     };
-    Ok(ServerRow { two_factor: Some(two_factor), ..row(&r) })
+    let rejected = domain::agents::credential_rejected(&ctx, &r.server).await?;
+    let allows = domain::logins::audit::safe_mode_allows(&ctx, &caller, id).await?;
+    let safe_mode_allows = allows.map(|a| crate::models::SafeModeAllows {
+        count: a.count,
+        days: domain::logins::audit::SAFE_MODE_LOOKBACK_DAYS,
+        last: super::ssr::datetime(a.last_at),
+        audit_href: format!(
+            "/hss/login-audit?server={id}&reason=fail_safe&since={}",
+            a.since.format("%Y-%m-%dT%H:%M")
+        ),
+    });
+    Ok(ServerRow {
+        two_factor: Some(two_factor),
+        agent_credential_rejected: rejected.map(super::ssr::datetime),
+        safe_mode_allows,
+        ..row(&r)
+    })
 }
 
 #[server(prefix = "/api", endpoint = "regions")]

@@ -16,6 +16,8 @@ pub struct LoginAuditQuery {
     /// UTC, as a `datetime-local` input gives it (`2026-11-26T09:30`), a date, or RFC 3339.
     pub since: String,
     pub until: String,
+    /// An offline reason (`fail_safe`, `break_glass`, …): only logins the agent decided alone so.
+    pub reason: String,
     pub page: u64,
     pub page_size: u64,
 }
@@ -28,6 +30,7 @@ impl Default for LoginAuditQuery {
             result: String::new(),
             since: String::new(),
             until: String::new(),
+            reason: String::new(),
             page: 1,
             page_size: 20,
         }

@@ -68,6 +68,24 @@ pub struct ServerRow {
     /// canceled.
     #[serde(default)]
     pub two_factor_cancelable: bool,
+    /// When a credential for this server was last refused, while that is later than its
+    /// agent's last heartbeat (set on the server's own page).
+    #[serde(default)]
+    pub agent_credential_rejected: Option<String>,
+    /// Logins let in without a second factor by fail mode safe lately (the server's page).
+    #[serde(default)]
+    pub safe_mode_allows: Option<SafeModeAllows>,
+}
+
+/// Logins a server's agent let in without a second factor while the console was unreachable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SafeModeAllows {
+    pub count: u64,
+    pub days: i64,
+    /// The latest, as the console shows times.
+    pub last: String,
+    /// The login audit showing exactly them.
+    pub audit_href: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

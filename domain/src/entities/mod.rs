@@ -22,6 +22,7 @@ macro_rules! stored_enum {
 
 pub mod access_key;
 pub mod account_mapping;
+pub mod agent_guard;
 pub mod agent_install_token;
 pub mod audit_event;
 pub mod authenticator;

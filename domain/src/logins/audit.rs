@@ -22,6 +22,8 @@ pub struct AuditQuery {
     pub result: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Only logins the agent decided alone for this reason (`fail_safe`, `break_glass`, …).
+    pub offline_reason: Option<String>,
     pub page: u64,
     pub page_size: u64,
 }
@@ -98,6 +100,12 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
             return Err(DomainError::validation("since", "must not be after until"));
         }
     }
+    if let Some(r) = q.offline_reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let Some(text) = super::settings::offline_reason_text(r) else {
+            return Err(DomainError::validation("reason", "must be a reason an agent reports, such as fail_safe"));
+        };
+        find = find.filter(server_login::Column::Offline.eq(true)).filter(server_login::Column::Reason.eq(text));
+    }
     if let Some(s) = q.since {
         find = find.filter(server_login::Column::CreatedAt.gte(s));
     }
@@ -151,4 +159,32 @@ pub async fn for_end_user(ctx: &Ctx, caller: &Caller, page: u64, page_size: u64)
     let offset = page_offset(page, page_size)?;
     let find = server_login::Entity::find().filter(server_login::Column::EndUserId.eq(caller.user_id));
     newest_first(ctx, find, offset, page_size).await
+}
+
+/// How far back a server's page looks for logins let in by fail mode safe.
+pub const SAFE_MODE_LOOKBACK_DAYS: i64 = 7;
+
+/// Logins a server's agent let in without a second factor while the console was unreachable
+/// (fail mode safe), in the last [`SAFE_MODE_LOOKBACK_DAYS`]: the server's page warns of them
+/// once the agent has reported them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SafeModeAllows {
+    pub count: u64,
+    pub last_at: DateTime<Utc>,
+    /// The start of the period counted.
+    pub since: DateTime<Utc>,
+}
+
+pub async fn safe_mode_allows(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<Option<SafeModeAllows>> {
+    let s = crate::servers::get(ctx, caller, server_id).await?;
+    let since = ctx.clock.now() - Duration::days(SAFE_MODE_LOOKBACK_DAYS);
+    let Some(text) = super::settings::offline_reason_text("fail_safe") else { return Ok(None) };
+    let find = server_login::Entity::find()
+        .filter(server_login::Column::ServerId.eq(s.id))
+        .filter(server_login::Column::Offline.eq(true))
+        .filter(server_login::Column::Reason.eq(text))
+        .filter(server_login::Column::CreatedAt.gte(since));
+    let count = find.clone().count(&ctx.db).await?;
+    let last = find.order_by_desc(server_login::Column::CreatedAt).limit(1).one(&ctx.db).await?;
+    Ok(last.map(|l| SafeModeAllows { count, last_at: l.created_at, since }))
 }

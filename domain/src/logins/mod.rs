@@ -29,7 +29,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+pub use code::USER_WRONG_CODES;
 pub use settings::{LoginSettings, SettingsChange};
+pub use sms::SENDS_PER_SOURCE;
 
 /// How long a sent code is valid.
 pub const CODE_VALID_MINUTES: i64 = 5;
@@ -79,11 +81,25 @@ enum Required {
     Unknown,
 }
 
-/// The configuration the agent acknowledged; or, while an enabling revision waits for its
-/// acknowledgement, that revision: the module being asked at all shows the agent applied it.
+/// Whether `c`'s newest change is an enable on its way (the tab's Enabling…), newer than what
+/// the agent acknowledged.
+fn enabling(c: &config::Model) -> bool {
+    use config::PhaseName::{Delivering, Scheduled};
+    c.enabled
+        && c.revision > c.applied_revision
+        && matches!(config::PhaseName::parse(&c.phase), Some(Scheduled | Delivering))
+}
+
+/// What a login must pass. While an enable is on its way, that change: the module being asked
+/// at all shows 2FA is wanted, and the tab shows the new method and topic, so codes go where
+/// the admin just said (never to a topic being replaced). Otherwise what the agent
+/// acknowledged; and a failed or canceled first enable whose module is still asked keeps its
+/// factor rather than letting logins through.
 fn required(c: Option<&config::Model>) -> Required {
     let Some(c) = c else { return Required::Nothing };
-    let (method, topic_id) = if c.applied_revision > 0 && c.applied_enabled {
+    let (method, topic_id) = if enabling(c) {
+        (Some(c.method.as_str()), c.topic_id)
+    } else if c.applied_revision > 0 && c.applied_enabled {
         (c.applied_method.as_deref(), c.applied_topic_id)
     } else if c.enabled {
         (Some(c.method.as_str()), c.topic_id)
@@ -93,6 +109,14 @@ fn required(c: Option<&config::Model>) -> Required {
     match method.and_then(Method::parse) {
         Some(method) => Required::Factor { method, topic_id },
         None => Required::Unknown,
+    }
+}
+
+/// The topic an SMS/Email login of a server with configuration `c` sends its codes to.
+fn sms_topic(c: Option<&config::Model>) -> Option<Uuid> {
+    match required(c) {
+        Required::Factor { method: Method::Sms, topic_id } => topic_id,
+        _ => None,
     }
 }
 
@@ -107,6 +131,36 @@ async fn lock_login(txn: &DatabaseTransaction, id: Uuid) -> DomainResult<()> {
             DbBackend::Postgres,
             "SELECT id FROM server_logins WHERE id = $1 FOR UPDATE",
             [id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Holds an end user's row until the transaction ends (PostgreSQL), so that the wrong codes
+/// typed for their logins on any server are counted one answer at a time: without it,
+/// concurrent answers each read the count below the cap and together overshoot it.
+async fn lock_user(txn: &DatabaseTransaction, user_id: Uuid) -> DomainResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            [user_id.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Holds the per-source send count of a tenant until the transaction ends (PostgreSQL): the
+/// count spans the tenant's servers, so the server lock does not serialise it. An advisory
+/// lock on a hash of the tenant and source block; another key hashing alike only waits.
+async fn lock_source(txn: &DatabaseTransaction, tenant_id: Uuid, source_block: &str) -> DomainResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 15))",
+            [format!("login-sends:{tenant_id}:{source_block}").into()],
         ))
         .await?;
     }
@@ -253,10 +307,18 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
                 // read the count before either adds to it. (Only this stage: verifying a code
                 // needs the login's row alone, so one server's logins verify in parallel.)
                 crate::two_factor::lock_servers(&txn, &[s.id]).await?;
+                if !row.source_ip.is_empty() {
+                    lock_source(&txn, row.tenant_id, &row.source_block).await?;
+                }
                 sms::send_code(ctx, &txn, &mut row, answer, now).await?
             }
             Some(Stage::Code) => check_code(&mut row, answer, now),
-            Some(Stage::Verify) => code::verify(ctx, &txn, &mut row, answer, now).await?,
+            Some(Stage::Verify) => {
+                if let Some(user_id) = row.end_user_id {
+                    lock_user(&txn, user_id).await?;
+                }
+                code::verify(ctx, &txn, &mut row, answer, now).await?
+            }
             _ => finish(
                 &mut row,
                 now,

@@ -14,12 +14,15 @@ use proto::login::{BreakGlassHash, FailMode, LoginPolicy, LoginResult, OfflineRe
 use rand::Rng;
 use sea_orm::{
     sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::net::IpAddr;
 use uuid::Uuid;
 
 pub const MAX_EXEMPT_ACCOUNTS: usize = 50;
 pub const MAX_EXEMPT_NETWORKS: usize = 50;
+/// The shortest prefix an exempt network may have: a /1 is half of all addresses.
+pub const MIN_EXEMPT_PREFIX: u8 = 2;
 /// Break-glass codes issued at once; a new set replaces the unused rest of the old one.
 pub const BREAK_GLASS_CODES: usize = 10;
 /// The most offline logins one report may carry.
@@ -120,6 +123,12 @@ fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec
                 format!("exempt_networks[{i}]"),
                 format!("{n:?} would exempt every address; 2FA would protect nothing"),
             )),
+            Some(net) if net.prefix_len() < MIN_EXEMPT_PREFIX => errors.push(FieldError::new(
+                format!("exempt_networks[{i}]"),
+                format!(
+                    "{n:?} would exempt half of all addresses; a network must be /{MIN_EXEMPT_PREFIX} or smaller"
+                ),
+            )),
             Some(net) if !networks.contains(&net) => networks.push(net),
             Some(_) => {}
             None => errors.push(FieldError::new(
@@ -130,6 +139,15 @@ fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec
     }
     if networks.len() > MAX_EXEMPT_NETWORKS {
         errors.push(FieldError::new("exempt_networks", format!("at most {MAX_EXEMPT_NETWORKS} networks")));
+    }
+    // Networks that are each fine can together cover a whole address family (0.0.0.0/2,
+    // 64.0.0.0/2, 128.0.0.0/1 …); merged, that is a /0.
+    for all in IpNet::aggregate(&networks).into_iter().filter(|n| n.prefix_len() == 0) {
+        let family = if all.addr().is_ipv4() { "IPv4" } else { "IPv6" };
+        errors.push(FieldError::new(
+            "exempt_networks",
+            format!("together these networks exempt every {family} address; 2FA would protect nothing"),
+        ));
     }
     match fail_mode {
         Some(m) if errors.is_empty() => Ok((m, accounts, networks)),
@@ -303,8 +321,69 @@ fn offline_reason(reason: &str) -> Option<(LoginResult, &'static str)> {
         "exempt_account" => (Allowed, "console unreachable; exempt account"),
         "exempt_network" => (Allowed, "console unreachable; exempt network"),
         "break_glass_wrong" => (Denied, "console unreachable; wrong break-glass code"),
+        "fail_safe_limited" => (
+            Denied,
+            "console unreachable; denied: too many logins let in by fail mode safe for this account or source",
+        ),
         _ => return None,
     })
+}
+
+/// How the audit words an offline reason the agent reports (e.g. `fail_safe`).
+pub fn offline_reason_text(reason: &str) -> Option<&'static str> {
+    offline_reason(reason).map(|(_, text)| text)
+}
+
+/// Offline logins one server may report in [`OFFLINE_WINDOW_HOURS`]: as many as its agent
+/// queues, so a full queue drains in a day, and a bound on the rows one agent can add.
+pub const OFFLINE_ROWS_PER_SERVER: i64 = 10_000;
+pub const OFFLINE_WINDOW_HOURS: i64 = 24;
+
+/// Counts `new` offline rows of server `s` against its cap, or refuses (429, so the agent keeps
+/// them and retries later). Called inside the report's write transaction, with the server
+/// locked on PostgreSQL, so concurrent reports add up.
+async fn count_offline_rows(
+    txn: &sea_orm::DatabaseTransaction,
+    s: &server::Model,
+    new: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    use crate::entities::agent_guard;
+    let guard = agent_guard::Entity::find_by_id(s.id).one(txn).await?;
+    let window = guard.as_ref().and_then(|g| g.offline_window_start.map(|at| (at, g.offline_rows_in_window)));
+    let (start, used) = match window {
+        Some((at, used)) if at > now - Duration::hours(OFFLINE_WINDOW_HOURS) => (at, used),
+        _ => (now, 0),
+    };
+    if used + new > OFFLINE_ROWS_PER_SERVER {
+        let ends = start + Duration::hours(OFFLINE_WINDOW_HOURS);
+        return Err(DomainError::RateLimited(format!(
+            "this server reported {used} offline logins since {}; at most {OFFLINE_ROWS_PER_SERVER} are taken in \
+             {OFFLINE_WINDOW_HOURS} hours (this report has {new} new ones). Keep them and send them again after {}, \
+             in smaller reports",
+            start.format("%Y-%m-%d %H:%M UTC"),
+            ends.format("%Y-%m-%d %H:%M UTC"),
+        )));
+    }
+    if new == 0 {
+        return Ok(());
+    }
+    let row = agent_guard::ActiveModel {
+        server_id: Set(s.id),
+        tenant_id: Set(s.tenant_id),
+        credential_rejected_at: Set(guard.and_then(|g| g.credential_rejected_at)),
+        offline_window_start: Set(Some(start)),
+        offline_rows_in_window: Set(used + new),
+    };
+    agent_guard::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(agent_guard::Column::ServerId)
+                .update_columns([agent_guard::Column::OfflineWindowStart, agent_guard::Column::OfflineRowsInWindow])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// How far back an offline login may be dated.
@@ -364,6 +443,20 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
         return Err(DomainError::Invalid(errors));
     }
     let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
+    // A resent login is not counted again.
+    let ids: Vec<Uuid> = rows.iter().map(|(l, _, _)| l.id).collect();
+    let known: std::collections::HashSet<Uuid> = server_login::Entity::find()
+        .select_only()
+        .column(server_login::Column::Id)
+        .filter(server_login::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let new = ids.iter().collect::<std::collections::HashSet<_>>().into_iter().filter(|id| !known.contains(id)).count();
+    count_offline_rows(&txn, s, new as i64, now).await?;
     let mut recorded = 0;
     for (l, at, reason) in rows {
         let inserted = server_login::Entity::insert(server_login::ActiveModel {
@@ -466,6 +559,36 @@ mod tests {
         let Err(DomainError::Invalid(errors)) = validate(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["fail_mode", "exempt_accounts[0]", "exempt_networks[0]", "exempt_networks[1]"]);
+    }
+
+    #[test]
+    fn networks_of_half_the_addresses_or_together_all_are_refused() {
+        let refused = |nets: &[&str]| {
+            let change = SettingsChange {
+                fail_mode: "safe".into(),
+                exempt_networks: nets.iter().map(|n| (*n).to_owned()).collect(),
+                ..Default::default()
+            };
+            match validate(&change) {
+                Err(DomainError::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect::<Vec<_>>(),
+                Ok(_) => vec![],
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(refused(&["0.0.0.0/1"]), ["exempt_networks[0]"]);
+        assert_eq!(refused(&["10.0.0.0/8", "8000::/1"]), ["exempt_networks[1]"]);
+        assert_eq!(refused(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"]), ["exempt_networks"]);
+        assert_eq!(refused(&["::/2", "4000::/2", "8000::/2", "c000::/2"]), ["exempt_networks"]);
+        let three_quarters = ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "::/2"];
+        assert!(refused(&three_quarters).is_empty(), "three quarters is the admin's call");
+        assert!(refused(&["10.0.0.0/8", "fc00::/7", "192.0.2.7"]).is_empty());
+    }
+
+    #[test]
+    fn fail_safe_limited_is_a_denial_in_words() {
+        assert_eq!(offline_reason("fail_safe_limited").map(|(r, _)| r), Some(LoginResult::Denied));
+        assert!(offline_reason_text("fail_safe_limited").is_some_and(|t| t.contains("too many")));
+        assert_eq!(offline_reason("fail_safe").map(|(r, _)| r), Some(LoginResult::Allowed));
     }
 
     #[test]

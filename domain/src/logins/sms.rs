@@ -131,10 +131,10 @@ pub(super) async fn send_code(
     row.code_sent_at = Some(now);
     row.code_expires_at = Some(now + Duration::minutes(CODE_VALID_MINUTES));
 
-    let topic_id = crate::entities::two_factor_config::Entity::find_by_id(row.server_id)
-        .one(txn)
-        .await?
-        .and_then(|c| c.applied_topic_id);
+    // Chosen as `start` chose it: while an enable is on its way, its topic, never the one it
+    // replaces. The server lock orders this after any change in flight.
+    let config = crate::entities::two_factor_config::Entity::find_by_id(row.server_id).one(txn).await?;
+    let topic_id = super::sms_topic(config.as_ref());
     let topic = match topic_id {
         Some(id) => topic::Entity::find_by_id(id).one(txn).await?,
         None => None,

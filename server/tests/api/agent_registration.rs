@@ -682,3 +682,129 @@ on_both_databases!(
     windows_servers_are_refused_as_not_supported_yet,
     super::windows_servers_are_refused_as_not_supported_yet
 );
+
+impl Setup {
+    async fn heartbeat(&self, credential: &str) -> u16 {
+        let res = self
+            .app
+            .http
+            .post(self.app.url("/agent/v1/heartbeat"))
+            .bearer_auth(credential)
+            .json(&json!({"agent_version": "0.1.0", "applied_revision": 0}))
+            .send()
+            .await
+            .unwrap();
+        res.status().as_u16()
+    }
+
+    /// When the server page says the agent's credential was refused, if it does.
+    async fn rejected_on_page(&self, server_id: &str) -> Option<String> {
+        let page = self.ok("servers/get", &[("id", server_id)]).await;
+        page["agent_credential_rejected"].as_str().map(str::to_owned)
+    }
+
+    async fn rejected_at(&self, server_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let id = uuid::Uuid::parse_str(server_id).unwrap();
+        domain::entities::agent_guard::Entity::find_by_id(id)
+            .one(&self.app.ctx.db)
+            .await
+            .unwrap()
+            .and_then(|g| g.credential_rejected_at)
+            // PostgreSQL keeps microseconds.
+            .map(|t| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap())
+    }
+}
+
+/// Issue 15, item 3: an agent whose credential was replaced keeps calling and gets 401; the
+/// server's page says so, with the fix, until a valid agent is heard from again.
+async fn a_refused_credential_shows_on_the_server_page_until_the_agent_is_heard_from(backend: Backend) {
+    use domain::Clock;
+    let s = setup(backend).await;
+    let old = s.register(&s.install_token().await, "app-07").await;
+    assert_eq!(s.heartbeat(&old.credential).await, 204);
+    assert_eq!(s.rejected_on_page(&old.server_id).await, None);
+
+    // Re-installed elsewhere; the old agent is still running.
+    let token = token_of(s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await["command"].as_str().unwrap());
+    let new = s.register(&token, "app-07").await;
+    s.app.clock.advance(chrono::Duration::seconds(10));
+    let micros = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
+    let t1 = micros(s.app.clock.now());
+    assert_eq!(s.heartbeat(&old.credential).await, 401);
+    assert!(s.rejected_on_page(&old.server_id).await.is_some(), "the page shows the refused credential");
+    assert_eq!(s.rejected_at(&old.server_id).await, Some(t1));
+
+    // Written at most once a minute, however often the old agent calls.
+    s.app.clock.advance(chrono::Duration::seconds(30));
+    for _ in 0..5 {
+        assert_eq!(s.heartbeat(&old.credential).await, 401);
+    }
+    assert_eq!(s.rejected_at(&old.server_id).await, Some(t1));
+    s.app.clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(s.heartbeat(&old.credential).await, 401);
+    assert_eq!(s.rejected_at(&old.server_id).await, Some(micros(s.app.clock.now())));
+
+    // The valid agent is heard from: what was refused before is stale.
+    s.app.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(s.heartbeat(&new.credential).await, 204);
+    assert_eq!(s.rejected_on_page(&old.server_id).await, None);
+
+    // The page's words: the fix is a re-install.
+    s.app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(s.heartbeat(&old.credential).await, 401);
+    let html = s.app.get_page(&format!("/hss/servers/{}", old.server_id), Some(&s.admin)).await.text().await.unwrap();
+    assert!(html.contains("Agent credential rejected") && html.contains("re-install the agent"), "{html}");
+}
+on_both_databases!(
+    a_refused_credential_shows_on_the_server_page_until_the_agent_is_heard_from,
+    super::a_refused_credential_shows_on_the_server_page_until_the_agent_is_heard_from
+);
+
+/// A credential forged with another tenant's server id changes nothing but when a refusal was
+/// last noted: not the server, its 2FA, its logins or the audit trail.
+async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backend) {
+    let s = setup(backend).await;
+    let victim = s.register(&s.install_token().await, "victim-01").await;
+    let id = uuid::Uuid::parse_str(&victim.server_id).unwrap();
+    let server_before = server::Entity::find_by_id(id).one(&s.app.ctx.db).await.unwrap().unwrap();
+    let events_before = audit_event::Entity::find().all(&s.app.ctx.db).await.unwrap().len();
+    let forged = format!("hga_{}_{}", id.simple(), "A".repeat(43));
+    let http = &s.app.http;
+    let calls = [
+        http.post(s.app.url("/agent/v1/heartbeat")).json(&json!({"agent_version": "9", "applied_revision": 7})),
+        http.put(s.app.url("/agent/v1/facts")).json(&facts("evil")),
+        http.post(s.app.url("/agent/v1/ack")).json(&json!({"revision": 1, "ok": true, "error": null})),
+        http.post(s.app.url("/agent/v1/logins"))
+            .json(&json!({"account": "root", "source_ip": "203.0.113.9", "service": "sshd", "tty": "ssh"})),
+        http.post(s.app.url("/agent/v1/logins/offline")).json(&json!({"logins": []})),
+        http.get(s.app.url("/agent/v1/config?after=0&wait=0")),
+        http.get(s.app.url("/agent/v1/login-policy")),
+    ];
+    for call in calls {
+        let res = call.bearer_auth(&forged).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let server_after = server::Entity::find_by_id(id).one(&s.app.ctx.db).await.unwrap().unwrap();
+    assert_eq!(server_after, server_before, "the server is untouched");
+    assert_eq!(audit_event::Entity::find().all(&s.app.ctx.db).await.unwrap().len(), events_before);
+    let logins = domain::entities::server_login::Entity::find()
+        .filter(domain::entities::server_login::Column::ServerId.eq(id))
+        .all(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert!(logins.is_empty());
+    assert!(s.rejected_at(&victim.server_id).await.is_some(), "only the refusal is noted");
+
+    // Credentials naming no server, or not shaped like one, note nothing.
+    let nobody = uuid::Uuid::new_v4();
+    for bad in [format!("hga_{}_{}", nobody.simple(), "A".repeat(43)), "hga_nope_x".into(), format!("hga_{}_", id.simple())] {
+        let res = s.app.http.post(s.app.url("/agent/v1/heartbeat")).bearer_auth(&bad)
+            .json(&json!({"agent_version": "9", "applied_revision": 0})).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    assert!(s.rejected_at(&nobody.to_string()).await.is_none());
+}
+on_both_databases!(
+    a_forged_credential_changes_nothing_but_the_refusal_time,
+    super::a_forged_credential_changes_nothing_but_the_refusal_time
+);

@@ -468,3 +468,38 @@ async fn the_demo_maps_its_users_accounts(backend: Backend) {
     assert_eq!(owner(web, "deploy").await.unwrap(), None);
 }
 on_both_databases!(the_demo_maps_its_users_accounts, super::the_demo_maps_its_users_accounts);
+
+/// Issue 15, item 6: the per-user cap on wrong codes holds under concurrency. Twenty wrong
+/// answers at once, each in its own login, record at most the cap; the rest are refused by it.
+async fn twenty_parallel_wrong_codes_for_one_user_count_at_most_the_cap(backend: Backend) {
+    use domain::entities::server_login;
+    let w = world(backend).await;
+    let mut logins = vec![];
+    for _ in 0..20 {
+        let login = w.start("root").await;
+        assert_eq!(prompt_of(&login.step).0, PROMPT);
+        logins.push(login.login_id);
+    }
+    let wrong = if w.code_now(0).await == "000000" { "111111" } else { "000000" };
+    let replies = futures::future::join_all(logins.iter().map(|id| w.app.login_answer(&w.p.credential, *id, wrong))).await;
+    let mut capped = 0;
+    for res in replies {
+        assert_eq!(res.status(), 200);
+        let reply: LoginReply = res.json().await.unwrap();
+        if matches!(reply.step.action, Action::Deny { ref message } if message.contains("too many wrong codes")) {
+            capped += 1;
+        }
+    }
+    let rows = server_login::Entity::find()
+        .filter(server_login::Column::EndUserId.eq(w.alice.id))
+        .all(&w.app.ctx.db)
+        .await
+        .unwrap();
+    let recorded: i64 = rows.iter().map(|r| i64::from(r.attempts)).sum();
+    assert_eq!(recorded, domain::logins::USER_WRONG_CODES, "wrong codes checked for one user; the cap is the cap");
+    assert_eq!(capped, 20 - domain::logins::USER_WRONG_CODES, "the rest are refused by the cap");
+}
+on_both_databases!(
+    twenty_parallel_wrong_codes_for_one_user_count_at_most_the_cap,
+    super::twenty_parallel_wrong_codes_for_one_user_count_at_most_the_cap
+);

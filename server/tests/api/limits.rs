@@ -127,7 +127,7 @@ async fn cross_site_requests_are_refused(backend: Backend) {
 on_both_databases!(cross_site_requests_are_refused, super::cross_site_requests_are_refused);
 
 async fn old_records_are_purged_and_recent_ones_kept(backend: Backend) {
-    use domain::entities::{login_attempt, outbox};
+    use domain::entities::{login_attempt, outbox, server_login};
     let app = spawn_app(backend).await;
     let db = &app.ctx.db;
     let now = app.clock.now();
@@ -174,8 +174,39 @@ async fn old_records_are_purged_and_recent_ones_kept(backend: Backend) {
     .await
     .unwrap();
     let before = outbox::Entity::find().all(db).await.unwrap().len();
+    // The login audit keeps the retention period (the demo's logins are a day old).
+    let login = |at: chrono::DateTime<chrono::Utc>| server_login::ActiveModel {
+        id: Set(uuid::Uuid::new_v4()),
+        tenant_id: Set(uuid::Uuid::new_v4()),
+        server_id: Set(uuid::Uuid::new_v4()),
+        server_name: Set("gone-01".into()),
+        account: Set("root".into()),
+        source_ip: Set("198.51.100.7".into()),
+        source_block: Set("198.51.100.7".into()),
+        service: Set("sshd".into()),
+        method: Set("none".into()),
+        number: Set(0),
+        stage: Set("done".into()),
+        code_hash: Set(None),
+        code_sent_at: Set(None),
+        code_expires_at: Set(None),
+        attempts: Set(0),
+        result: Set(Some("allowed".into())),
+        reason: Set("console unreachable; allowed by fail mode safe".into()),
+        offline: Set(true),
+        end_user_id: Set(None),
+        created_at: Set(at),
+        finished_at: Set(Some(at)),
+    };
+    let (old_login, kept_login) = (login(old), login(now - chrono::Duration::days(29)));
+    let old_id = old_login.id.clone().unwrap();
+    server_login::Entity::insert_many([old_login, kept_login]).exec_without_returning(db).await.unwrap();
+    let logins_before = server_login::Entity::find().all(db).await.unwrap().len();
 
     let purged = domain::retention::purge(&app.ctx, domain::retention::Retention::default()).await.unwrap();
+    assert_eq!(purged.server_logins, 1, "{purged:?}");
+    assert!(server_login::Entity::find_by_id(old_id).one(db).await.unwrap().is_none());
+    assert_eq!(server_login::Entity::find().all(db).await.unwrap().len(), logins_before - 1, "recent logins stay");
     assert_eq!(purged.login_attempts, 1);
     assert_eq!(purged.messages, 1, "{purged:?}");
     let logins: Vec<String> =

@@ -292,3 +292,112 @@ on_both_databases!(
     break_glass_codes_issued_at_once_leave_one_set,
     super::break_glass_codes_issued_at_once_leave_one_set
 );
+
+async fn report_offline(app: &TestApp, p: &Protected, logins: Vec<proto::login::OfflineLogin>) {
+    let report = proto::login::OfflineReport { logins };
+    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+}
+
+fn offline(reason: &str, allowed: bool, at: chrono::DateTime<chrono::Utc>) -> proto::login::OfflineLogin {
+    use proto::login::LoginResult;
+    proto::login::OfflineLogin {
+        id: uuid::Uuid::new_v4(),
+        at: at.to_rfc3339(),
+        account: "root".into(),
+        source_ip: "198.51.100.9".into(),
+        service: "sshd".into(),
+        result: if allowed { LoginResult::Allowed } else { LoginResult::Denied },
+        reason: reason.into(),
+        break_glass_id: None,
+    }
+}
+
+/// Issue 15, items 1 and 4: logins let in without a second factor by fail mode safe are shown on
+/// the server's page once the agent reports them, with a link to exactly them in the login
+/// audit; a safe-mode login the agent refused past its local limit is reported and worded.
+async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: Backend) {
+    use app::models::ServerRow;
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    let page = || async { app.call_ok::<ServerRow>("servers/get", &[("id", &id)], Some(&w.admin)).await };
+    assert_eq!(page().await.safe_mode_allows, None, "nothing to say before any");
+
+    let now = app.clock.now();
+    let minutes = chrono::Duration::minutes;
+    report_offline(
+        app,
+        &w.acme,
+        vec![
+            offline("fail_safe", true, now - minutes(90)),
+            offline("fail_safe", true, now - minutes(30)),
+            offline("fail_safe", true, now - chrono::Duration::days(8)),
+            offline("fail_safe_limited", false, now - minutes(20)),
+            offline("exempt_account", true, now - minutes(10)),
+        ],
+    )
+    .await;
+    let allows = page().await.safe_mode_allows.expect("the page warns");
+    assert_eq!((allows.count, allows.days), (2, 7), "the last 7 days only");
+    assert_eq!(allows.last, (now - minutes(30)).format("%Y-%m-%d %H:%M UTC").to_string());
+
+    // The link shows exactly them.
+    let query = allows.audit_href.strip_prefix("/hss/login-audit?").expect("a link to the login audit");
+    let given: Vec<(&str, &str)> = query.split('&').map(|kv| kv.split_once('=').unwrap()).collect();
+    let linked = audit_ok(app, &w.admin, &given).await;
+    assert_eq!(linked.total, 2, "{given:?}");
+    assert!(linked.items.iter().all(|r| r.offline && r.result == "allowed" && r.reason.contains("fail mode safe")));
+
+    // The refused one is in the audit, in words.
+    let denied = audit_ok(app, &w.admin, &[("server", &id), ("result", "denied")]).await;
+    assert!(
+        denied.items.iter().any(|r| r.offline && r.reason.contains("too many logins let in by fail mode safe")),
+        "{:?}",
+        denied.items
+    );
+    let res = audit(app, &w.admin, &[("reason", "because")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("reason"));
+
+    // Globex's server has none; Acme's page is not Globex's to see.
+    let globex = w.globex_admin(app).await;
+    let theirs: ServerRow = app.call_ok("servers/get", &[("id", &w.globex.server_id.to_string())], Some(&globex)).await;
+    assert_eq!(theirs.safe_mode_allows, None);
+    assert_eq!(app.call("servers/get", &[("id", &id)], Some(&globex)).await.status(), 404);
+
+    // The page says it in words.
+    let html = app.get_page(&format!("/hss/servers/{id}"), Some(&w.admin)).await.text().await.unwrap();
+    assert!(html.contains("2 logins were let in without a second factor"), "{html}");
+}
+on_both_databases!(
+    safe_mode_allows_show_on_the_server_page_with_a_link_to_them,
+    super::safe_mode_allows_show_on_the_server_page_with_a_link_to_them
+);
+
+/// Issue 15, item 9: an exempt network of half the addresses, or networks that together cover
+/// them all, are refused like /0, naming the field and the rule.
+async fn exempt_networks_that_cover_everything_are_refused(backend: Backend) {
+    let w = world(backend).await;
+    let app = &w.app;
+    let id = w.acme.server_id.to_string();
+    for (networks, field, rule) in [
+        ("128.0.0.0/1", "exempt_networks[0]", "half of all addresses"),
+        ("10.0.0.0/8\n::/1", "exempt_networks[1]", "half of all addresses"),
+        ("0.0.0.0/2\n64.0.0.0/2\n128.0.0.0/2\n192.0.0.0/2", "exempt_networks", "every IPv4 address"),
+        ("::/2\n4000::/2\n8000::/2\nc000::/2", "exempt_networks", "every IPv6 address"),
+    ] {
+        let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", networks)]).await;
+        assert_eq!(res.status(), 422, "{networks}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(field) && body.contains(rule), "{networks}: {body}");
+    }
+    let settings: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
+    assert!(settings.exempt_networks.is_empty(), "nothing was saved");
+    let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "0.0.0.0/2\n10.0.0.0/8\nfc00::/7")]).await;
+    assert_eq!(res.status(), 200, "big but partial networks are the admin's call");
+}
+on_both_databases!(
+    exempt_networks_that_cover_everything_are_refused,
+    super::exempt_networks_that_cover_everything_are_refused
+);

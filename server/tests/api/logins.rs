@@ -393,3 +393,269 @@ on_both_databases!(unclear_states_and_floods_are_refused_not_let_through, super:
 async fn server_of(app: &TestApp, p: &Protected) -> domain::entities::server::Model {
     domain::entities::server::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap()
 }
+
+/// Like [`sms_server`], for tests that read the outbox only (no SMTP sink runs).
+async fn sms_server_outbox_only(backend: Backend) -> SmsOutbox {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Logins", "web-01", &[PHONE, OPS, DEV]).await;
+    app.put_in_force(&p, Some("sms")).await;
+    SmsOutbox { app, p }
+}
+
+struct SmsOutbox {
+    app: TestApp,
+    p: Protected,
+}
+
+impl SmsOutbox {
+    async fn to_code_prompt(&self, account: &str, recipient: &str) -> LoginReply {
+        let start = self.app.start_ok(&self.p, account, "198.51.100.7").await;
+        assert_eq!(prompt_of(&start.step), ("Phone number or email address: ", true));
+        self.app.answer_ok(&self.p, start.login_id, recipient).await
+    }
+}
+
+/// A topic of `p`'s tenant whose endpoints are confirmed.
+async fn confirmed_topic(app: &TestApp, p: &Protected, endpoints: &[&str]) -> Uuid {
+    use domain::entities::subscription;
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let name = format!("codes-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let topic = domain::topics::create(&app.ctx, &p.caller, &actor, &name, "New login codes").await.unwrap();
+    let new: Vec<_> = endpoints
+        .iter()
+        .map(|e| domain::subscriptions::NewEndpoint { protocol: "email".into(), endpoint: (*e).into(), remark: String::new() })
+        .collect();
+    domain::subscriptions::add(&app.ctx, &p.caller, &actor, topic.id, &new).await.unwrap();
+    subscription::Entity::update_many()
+        .col_expr(subscription::Column::Status, sea_orm::sea_query::Expr::value("confirmed"))
+        .filter(subscription::Column::TopicId.eq(topic.id))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+    topic.id
+}
+
+/// Login code messages queued for `to`.
+async fn codes_queued_for(app: &TestApp, to: &str) -> usize {
+    outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq(to))
+        .filter(outbox::Column::Kind.eq("login_code"))
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Issue 15, item 9: while a server is enabling (a saved SMS/Email change waiting for its apply
+/// delay or for the agent), codes go to the topic being enabled, never to the one applied before.
+async fn while_enabling_codes_go_to_the_topic_being_enabled(backend: Backend) {
+    use domain::entities::two_factor_config as config;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    const NEW: &str = "oncall@acme-logins.test";
+    let s = sms_server_outbox_only(backend).await;
+    let app = &s.app;
+    let old_topic = s.p.topic_id;
+    let new_topic = confirmed_topic(app, &s.p, &[NEW]).await;
+    let set = |phase: &'static str, applied_enabled: bool| async move {
+        let mut c = config::Entity::find_by_id(s.p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model();
+        c.enabled = Set(true);
+        c.method = Set("sms".into());
+        c.topic_id = Set(Some(new_topic));
+        c.revision = Set(2);
+        c.phase = Set(phase.into());
+        c.applied_revision = Set(1);
+        c.applied_enabled = Set(applied_enabled);
+        c.applied_method = Set(Some("sms".into()));
+        c.applied_topic_id = Set(Some(old_topic));
+        c.update(&app.ctx.db).await.unwrap();
+    };
+
+    // A change of topic handed to the agent, not acknowledged yet.
+    set("delivering", true).await;
+    let to_new = s.to_code_prompt("root", NEW).await;
+    assert!(prompt_of(&to_new.step).0.starts_with("Input #"));
+    assert_eq!(codes_queued_for(app, NEW).await, 1, "the topic being enabled gets the code");
+    let to_old = s.to_code_prompt("deploy", OPS).await;
+    assert!(prompt_of(&to_old.step).0.starts_with("Input #"), "the dialogue tells nothing either way");
+    assert_eq!(codes_queued_for(app, OPS).await, 0, "the topic being replaced gets nothing");
+    assert_eq!(app.login_row(to_old.login_id).await.reason, "code sent to 0 endpoints");
+
+    // Still waiting for the apply delay: the same.
+    set("scheduled", true).await;
+    s.to_code_prompt("backup", NEW).await;
+    assert_eq!(codes_queued_for(app, NEW).await, 2);
+
+    // A first enable (2FA was off, an old topic remembered): the new topic.
+    set("delivering", false).await;
+    s.to_code_prompt("web", NEW).await;
+    assert_eq!(codes_queued_for(app, NEW).await, 3);
+    s.to_code_prompt("web", OPS).await;
+    assert_eq!(codes_queued_for(app, OPS).await, 0);
+
+    // A canceled change leaves the applied topic in force.
+    set("canceled", true).await;
+    s.to_code_prompt("ops", OPS).await;
+    assert_eq!(codes_queued_for(app, OPS).await, 1);
+    s.to_code_prompt("ops", NEW).await;
+    assert_eq!(codes_queued_for(app, NEW).await, 3);
+}
+on_both_databases!(while_enabling_codes_go_to_the_topic_being_enabled, super::while_enabling_codes_go_to_the_topic_being_enabled);
+
+/// Issue 15, item 6: the per-source send cap spans the tenant's servers, so concurrent code
+/// requests from one address to several servers must be counted one at a time.
+async fn parallel_code_requests_from_one_source_stay_within_its_cap(backend: Backend) {
+    let s = sms_server_outbox_only(backend).await;
+    let app = &s.app;
+    // Two more servers of the same tenant, 2FA on with the same topic.
+    let actor = domain::audit::Actor::new("test", "127.0.0.1");
+    let mut servers = vec![];
+    for name in ["web-02", "web-03"] {
+        let (token, _) = domain::agents::create_install_token(&app.ctx, &s.p.caller, &actor).await.unwrap();
+        let facts = proto::agent::Facts {
+            hostname: name.into(),
+            os_type: "linux".into(),
+            os_name: "Debian GNU/Linux 12".into(),
+            agent_version: "test".into(),
+            ..Default::default()
+        };
+        let registered = domain::agents::register(&app.ctx, &token, &facts, "127.0.0.1").await.unwrap();
+        let p = Protected {
+            server_id: registered.server_id,
+            server_name: name.into(),
+            credential: secrecy::ExposeSecret::expose_secret(&registered.credential).to_owned(),
+            tenant: s.p.tenant.clone(),
+            admin: s.p.admin.clone(),
+            caller: s.p.caller.clone(),
+            topic_id: s.p.topic_id,
+        };
+        app.put_in_force(&p, Some("sms")).await;
+        servers.push(p);
+    }
+    let mut waiting = vec![];
+    for i in 0..8 {
+        for p in [&s.p, &servers[0], &servers[1]] {
+            let start = app.start_ok(p, &format!("user{i}"), "198.51.100.77").await;
+            waiting.push((p, start.login_id));
+        }
+    }
+    let answers = futures::future::join_all(
+        waiting.iter().map(|(p, id)| app.login_answer(&p.credential, *id, "nobody@nowhere.test")),
+    )
+    .await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    let sent = server_login::Entity::find()
+        .filter(server_login::Column::SourceIp.eq("198.51.100.77"))
+        .filter(server_login::Column::CodeSentAt.is_not_null())
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .len() as u64;
+    assert_eq!(sent, domain::logins::SENDS_PER_SOURCE, "{sent} codes for one source; the cap is {}", domain::logins::SENDS_PER_SOURCE);
+}
+on_both_databases!(
+    parallel_code_requests_from_one_source_stay_within_its_cap,
+    super::parallel_code_requests_from_one_source_stay_within_its_cap
+);
+
+fn offline(reason: &str, result: LoginResult, at: chrono::DateTime<chrono::Utc>) -> OfflineLogin {
+    OfflineLogin {
+        id: Uuid::new_v4(),
+        at: at.to_rfc3339(),
+        account: "root".into(),
+        source_ip: "198.51.100.9".into(),
+        service: "sshd".into(),
+        result,
+        reason: reason.into(),
+        break_glass_id: None,
+    }
+}
+
+async fn post_offline(app: &TestApp, p: &Protected, logins: &[OfflineLogin]) -> reqwest::Response {
+    let report = OfflineReport { logins: logins.to_vec() };
+    app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap()
+}
+
+/// Issue 15, item 7: one agent cannot load the database for all. Offline rows are capped per
+/// server and day (a refused report is kept by the agent and sent again, split), and every
+/// write the agent API takes comes out of the agent's own budget, 429 with Retry-After past it.
+async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
+    use domain::{entities::agent_guard, logins::settings::OFFLINE_ROWS_PER_SERVER, Clock};
+    use sea_orm::ActiveValue::Set;
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Caps", "cap-01", &[]).await;
+    let other = app.protected_server("Globex Caps", "cap-02", &[]).await;
+    let now = app.clock.now();
+    // The server has reported all but one row of its day's cap.
+    agent_guard::Entity::insert(agent_guard::ActiveModel {
+        server_id: Set(p.server_id),
+        tenant_id: Set(p.tenant.id),
+        credential_rejected_at: Set(None),
+        offline_window_start: Set(Some(now - chrono::Duration::hours(1))),
+        offline_rows_in_window: Set(OFFLINE_ROWS_PER_SERVER - 1),
+    })
+    .exec_without_returning(&app.ctx.db)
+    .await
+    .unwrap();
+    let (a, b) = (offline("fail_safe", LoginResult::Allowed, now), offline("fail_secure", LoginResult::Denied, now));
+    let res = post_offline(&app, &p, &[a.clone(), b.clone()]).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "AGENT.0429");
+    assert!(body["error_msg"].as_str().unwrap().contains("10000"), "{body}");
+    let rows = || async {
+        server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap().len()
+    };
+    assert_eq!(rows().await, 0, "a refused report records nothing");
+    // Split, the first half fits; sent again it is not counted twice; the rest waits.
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&a)).await.status(), 204);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&a)).await.status(), 204);
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 429);
+    assert_eq!(rows().await, 1);
+    // Another server is not held up, and the next day the rest is taken.
+    assert_eq!(post_offline(&app, &other, &[offline("fail_safe", LoginResult::Allowed, now)]).await.status(), 204);
+    app.clock.advance(chrono::Duration::hours(23));
+    assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 204);
+    assert_eq!(rows().await, 2);
+
+    // Reports (heartbeats here): a burst of 60, then 429 with Retry-After; other agents are not
+    // affected. (The budgets run on real time.)
+    let heartbeat = |p: &Protected| {
+        app.http
+            .post(app.url("/agent/v1/heartbeat"))
+            .bearer_auth(&p.credential)
+            .json(&serde_json::json!({"agent_version": "test", "applied_revision": 0}))
+            .send()
+    };
+    let mut passed = 0;
+    let refused = loop {
+        let res = heartbeat(&other).await.unwrap();
+        if res.status() != 204 {
+            break res;
+        }
+        passed += 1;
+        assert!(passed <= 70, "no limit");
+    };
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    assert!(passed >= 58, "a burst passes ({passed}; one report above came out of it)");
+    assert_eq!(heartbeat(&p).await.unwrap().status(), 204, "another agent's budget is its own");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(heartbeat(&other).await.unwrap().status(), 204, "refilled");
+
+    // Logins have a generous budget of their own: 600 calls in a burst (and 20 a second), then 429.
+    let mut passed = 0;
+    let refused = loop {
+        let res = app.login_answer(&other.credential, Uuid::new_v4(), "123456").await;
+        if res.status() != 404 {
+            break res;
+        }
+        passed += 1;
+        assert!(passed <= 5000, "no limit");
+    };
+    assert!(passed >= 600, "{passed}");
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(app.login_start(&p.credential, "root", "198.51.100.7").await.status(), 200);
+}
+on_both_databases!(offline_rows_and_agent_writes_are_capped_per_server, super::offline_rows_and_agent_writes_are_capped_per_server);

@@ -14,7 +14,7 @@ use leptos_router::{components::A, hooks::use_navigate, hooks::use_query_map};
 const PATH: &str = "/hss/login-audit";
 const DEFAULT_SIZE: u64 = 20;
 /// The filters, in the order the URL carries them.
-const FILTERS: [&str; 5] = ["server", "account", "result", "since", "until"];
+const FILTERS: [&str; 6] = ["server", "account", "result", "since", "until", "reason"];
 
 fn query_string(values: &[(&str, String)], size: u64, page: u64) -> String {
     crate::components::filters::query_string(values, size, DEFAULT_SIZE, page)
@@ -45,6 +45,7 @@ pub fn LoginAuditPage() -> impl IntoView {
             result: param("result"),
             since: param("since"),
             until: param("until"),
+            reason: param("reason"),
             page: page(),
             page_size: size(),
         },

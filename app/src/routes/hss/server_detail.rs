@@ -10,7 +10,7 @@ use crate::{
         servers::get_server,
         two_factor::CancelTwoFactor,
     },
-    models::{AppError, ChangeResult, LoginAuditQuery, LoginSettingsView, ReadinessItem},
+    models::{AppError, ChangeResult, LoginAuditQuery, LoginSettingsView, ReadinessItem, SafeModeAllows},
     routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
@@ -38,6 +38,10 @@ pub fn ServerDetailPage() -> impl IntoView {
                 view! {
                     <section class="panel">
                         <h2>{s.name.clone()}</h2>
+                        <AgentWarnings
+                            rejected=s.agent_credential_rejected.clone()
+                            allows=s.safe_mode_allows.clone()
+                        />
                         <dl class="facts">
                             <dt>"IP address"</dt>
                             <dd>{s.ip.clone()}</dd>
@@ -447,5 +451,37 @@ fn RecentLogins(server_id: String) -> impl IntoView {
                 <A href=href>"All logins to this server in the Login audit →"</A>
             </p>
         </section>
+    }
+}
+
+/// What the console learned about the agent that needs the admin: a refused credential (the
+/// agent cannot fix that itself) and logins let in without a second factor while the console
+/// was unreachable.
+#[component]
+fn AgentWarnings(rejected: Option<String>, allows: Option<SafeModeAllows>) -> impl IntoView {
+    view! {
+        {rejected.map(|at| view! {
+            <div class="notice notice-error" role="alert" data-testid="agent-credential-rejected">
+                <p><strong>"Agent credential rejected"</strong>{format!(" (last at {at})")}</p>
+                <p>
+                    "An agent on this server called the console with a credential that is no longer valid, so the console "
+                    "cannot reach it: 2FA changes do not arrive, and logins are decided by its last known policy. "
+                    "To fix it, re-install the agent with a token from Re-install agent below."
+                </p>
+            </div>
+        })}
+        {allows.map(|a| view! {
+            <div class="notice notice-warn" role="status" data-testid="safe-mode-allows">
+                <p>
+                    {format!(
+                        "{} let in without a second factor while the console was unreachable (fail mode safe) in the last {} days, last at {}. ",
+                        if a.count == 1 { "1 login was".to_owned() } else { format!("{} logins were", a.count) },
+                        a.days,
+                        a.last,
+                    )}
+                    <A href=a.audit_href>"See them in the login audit"</A>
+                </p>
+            </div>
+        })}
     }
 }
