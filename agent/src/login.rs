@@ -703,8 +703,15 @@ const SECURE_DENIAL: &str =
 /// The policy as the agent keeps it: a console (or whoever answers in its name) cannot exempt
 /// every address, or hand over lists without end.
 fn sane(mut p: LoginPolicy) -> LoginPolicy {
-    p.exempt_networks.retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() > 0));
+    p.exempt_networks
+        .retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() >= proto::login::MIN_EXEMPT_PREFIX));
     p.exempt_networks.truncate(100);
+    // Networks that together cover a whole address family exempt all of it: drop that family's.
+    let nets: Vec<ipnet::IpNet> = p.exempt_networks.iter().filter_map(|n| n.parse().ok()).collect();
+    for all in ipnet::IpNet::aggregate(&nets).into_iter().filter(|n| n.prefix_len() == 0) {
+        tracing::warn!("the login policy's exempt networks together cover every address; ignoring them");
+        p.exempt_networks.retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.addr().is_ipv4() != all.addr().is_ipv4()));
+    }
     p.exempt_accounts.truncate(100);
     p.break_glass.retain(|c| c.sha256.len() == 64 && c.sha256.chars().all(|c| c.is_ascii_hexdigit()));
     p.break_glass.truncate(100);
@@ -803,6 +810,18 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(p.exempt_networks, ["10.0.0.0/8"]);
+        let halves = sane(LoginPolicy {
+            exempt_networks: vec![
+                "0.0.0.0/1".into(),
+                "0.0.0.0/2".into(),
+                "64.0.0.0/2".into(),
+                "128.0.0.0/2".into(),
+                "192.0.0.0/2".into(),
+                "2001:db8::/32".into(),
+            ],
+            ..Default::default()
+        });
+        assert_eq!(halves.exempt_networks, ["2001:db8::/32"], "four /2 cover IPv4; a /1 is too wide");
         assert_eq!(p.exempt_accounts.len(), 100);
         assert_eq!(p.break_glass.len(), 1);
         assert_eq!(clean("ro\u{1b}[2Jot", 64), "ro[2Jot");

@@ -22,7 +22,7 @@ use uuid::Uuid;
 pub const MAX_EXEMPT_ACCOUNTS: usize = 50;
 pub const MAX_EXEMPT_NETWORKS: usize = 50;
 /// The shortest prefix an exempt network may have: a /1 is half of all addresses.
-pub const MIN_EXEMPT_PREFIX: u8 = 2;
+pub use proto::login::MIN_EXEMPT_PREFIX;
 /// Break-glass codes issued at once; a new set replaces the unused rest of the old one.
 pub const BREAK_GLASS_CODES: usize = 10;
 /// The most offline logins one report may carry.
