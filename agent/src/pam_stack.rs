@@ -154,7 +154,7 @@ fn problem(at: &Place, problem: String, fix: String) -> Problem {
 pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
     let path = root.join(PAM_SSHD);
     let shown = format!("/{PAM_SSHD}");
-    let text = match fs::read(&path) {
+    let text = match read_in_root(root, &path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             vec![Problem {
                 file: shown.clone(),
@@ -257,12 +257,14 @@ pub fn shorten(text: &str) -> String {
     out
 }
 
-/// Every path of the stack under the same root.
+/// Every file of the stack under the same root, with symlinks resolved inside it (so reading
+/// them stays under the root).
 pub fn stack_files(root: &Path) -> Vec<PathBuf> {
-    let Ok(text) = fs::read_to_string(root.join(PAM_SSHD)) else {
+    let Some(sshd) = in_root(root, &root.join(PAM_SSHD)) else { return Vec::new() };
+    let Ok(text) = fs::read_to_string(&sshd) else {
         return Vec::new();
     };
-    let mut files = vec![root.join(PAM_SSHD)];
+    let mut files = vec![sshd];
     collect_files(root, &text, &mut files, 0);
     files
 }
@@ -282,7 +284,7 @@ fn collect_files(root: &Path, text: &str, files: &mut Vec<PathBuf>, depth: usize
             }
             _ => continue,
         };
-        if let Some(path) = resolve(root, name) {
+        if let Some(path) = resolve(root, name).and_then(|p| in_root(root, &p)) {
             if !files.contains(&path) {
                 files.push(path.clone());
                 if let Ok(t) = fs::read_to_string(&path) {
@@ -303,12 +305,62 @@ fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
     if let Ok(rel) = p.strip_prefix("/") {
         return Some(root.join(rel));
     }
+    let exists = |path: &Path| in_root(root, path).is_some_and(|real| real.exists());
     let etc = root.join("etc/pam.d").join(p);
-    if etc.exists() {
+    if exists(&etc) {
         return Some(etc);
     }
     let vendor = root.join("usr/lib/pam.d").join(p);
-    Some(if vendor.exists() { vendor } else { etc })
+    Some(if exists(&vendor) { vendor } else { etc })
+}
+
+/// Where `path` (under `root`) really is when `root` is taken as `/`, as in a chroot: symlinks
+/// resolve inside `root` (an absolute target starts again at `root`) and `..` stops at `root`.
+/// The result has no symlinks left, so reading it stays inside `root`. `None` for a path not
+/// under `root` or more than 40 links (the kernel's limit, so loops end).
+pub fn in_root(root: &Path, path: &Path) -> Option<PathBuf> {
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> = std::collections::VecDeque::new();
+    for c in path.strip_prefix(root).ok()?.components() {
+        todo.push_back(c.as_os_str().to_owned());
+    }
+    let mut cur = root.to_path_buf();
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        match Path::new(&part).components().next() {
+            None | Some(Component::CurDir) => {}
+            Some(Component::RootDir | Component::Prefix(_)) => cur = root.to_path_buf(),
+            Some(Component::ParentDir) => {
+                if cur != root {
+                    cur.pop();
+                }
+            }
+            Some(Component::Normal(name)) => {
+                let next = cur.join(name);
+                match fs::symlink_metadata(&next) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        links += 1;
+                        if links > 40 {
+                            return None;
+                        }
+                        let target = fs::read_link(&next).ok()?;
+                        for c in target.components().rev() {
+                            todo.push_front(c.as_os_str().to_owned());
+                        }
+                    }
+                    _ => cur = next,
+                }
+            }
+        }
+    }
+    Some(cur)
+}
+
+/// Reads `path` (under `root`) as it is inside `root`.
+fn read_in_root(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
+    match in_root(root, path) {
+        Some(real) => fs::read(real),
+        None => Err(std::io::Error::other("too many symbolic links")),
+    }
 }
 
 fn shown(root: &Path, path: &Path) -> String {
@@ -562,7 +614,7 @@ impl Loader<'_> {
             ));
             return;
         }
-        let text = match fs::read(&path).map(String::from_utf8) {
+        let text = match read_in_root(self.root, &path).map(String::from_utf8) {
             Ok(Ok(t)) => t,
             Ok(Err(_)) => {
                 self.problems.push(problem(
@@ -1092,6 +1144,31 @@ mod tests {
         let err = check_stack(&sshd, DEBIAN_COMMON_AUTH, &[]).unwrap_err();
         assert_eq!((err[0].file.as_str(), err[0].line), ("/etc/pam.d/sshd", 3));
         assert!(refusal(&err).contains("without backslashes"), "{}", refusal(&err));
+    }
+
+    /// With `--root`, includes and symlinks are read as libpam chrooted at the root would read
+    /// them: an absolute link starts again at the root, `..` in a link stops there.
+    #[test]
+    fn symlinks_never_leave_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("common-auth"), DEBIAN_COMMON_AUTH).unwrap();
+        let out = outside.path().display().to_string();
+        for target in [out.clone(), format!("{}{}", "../".repeat(12), out.trim_start_matches('/'))] {
+            let dir = root_with(&[
+                ("etc/pam.d/sshd", SSHD),
+                (&format!("{}/common-auth", out.trim_start_matches('/')), "auth sufficient pam_permit.so\n"),
+            ]);
+            std::os::unix::fs::symlink(&target, dir.path().join("etc/pam.d/sshd-site")).unwrap();
+            std::os::unix::fs::symlink("sshd-site/common-auth", dir.path().join("etc/pam.d/common-auth")).unwrap();
+            let found = shown(check(dir.path()));
+            assert!(found.iter().any(|p| p.contains("`auth sufficient pam_permit.so`")), "{target}: {found:?}");
+            let files = stack_files(dir.path());
+            assert!(files.iter().all(|f| f.starts_with(dir.path())), "{files:?}");
+            assert!(files.contains(&dir.path().join(out.trim_start_matches('/')).join("common-auth")), "{files:?}");
+        }
+        let dir = root_with(&[("etc/pam.d/sshd", SSHD)]);
+        std::os::unix::fs::symlink("common-auth", dir.path().join("etc/pam.d/common-auth")).unwrap();
+        assert!(check(dir.path()).is_err(), "a link loop is refused");
     }
 
     #[test]
