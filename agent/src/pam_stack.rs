@@ -1102,9 +1102,22 @@ mod tests {
     /// pam_sss for users it does not know), which `requisite` lets through to our line.
     #[test]
     fn password_modules_that_may_ignore_are_not_trusted_alone() {
-        for module in ["pam_krb5.so minimum_uid=1000", "pam_krb5.so", "pam_sss.so", "pam_sss.so ignore_unknown_user", "pam_winbind.so", "pam_ldap.so", "pam_systemd_home.so"] {
+        for module in [
+            "pam_krb5.so minimum_uid=1000",
+            "pam_krb5.so",
+            "pam_sss.so",
+            "pam_sss.so ignore_unknown_user",
+            "pam_winbind.so",
+            "pam_ldap.so",
+            "pam_systemd_home.so",
+        ] {
             let found = shown(check_stack(SSHD, &format!("auth requisite {module}\n"), &[]));
-            assert!(found.iter().any(|p| p.starts_with("/etc/pam.d/common-auth:1 ") && p.contains("goes on to HostGuard's module")), "{module}: {found:?}");
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.starts_with("/etc/pam.d/common-auth:1 ") && p.contains("goes on to HostGuard's module")),
+                "{module}: {found:?}"
+            );
         }
         // pam_unix only when an option could make it ignore.
         assert!(check_stack(SSHD, "auth requisite pam_unix.so ignore_x\n", &[]).is_err());
@@ -1131,16 +1144,23 @@ mod tests {
         for (ca, line) in cases {
             let stack = format!("{ca}{DEBIAN_COMMON_AUTH}");
             let found = shown(check_stack(SSHD, &stack, &[]));
-            assert!(found.iter().any(|p| p.starts_with(&format!("/etc/pam.d/common-auth:{line} the line "))), "{ca:?}: {found:?}");
+            assert!(
+                found.iter().any(|p| p.starts_with(&format!("/etc/pam.d/common-auth:{line} the line "))),
+                "{ca:?}: {found:?}"
+            );
         }
         // A line past 1023 bytes: libpam reads its tail as a new line.
-        let long = format!("auth required pam_env.so {}sufficient pam_permit.so\n{DEBIAN_COMMON_AUTH}", " ".repeat(1000));
+        let long =
+            format!("auth required pam_env.so {}sufficient pam_permit.so\n{DEBIAN_COMMON_AUTH}", " ".repeat(1000));
         let found = shown(check_stack(SSHD, &long, &[]));
         assert!(found[0].starts_with("/etc/pam.d/common-auth:1 the line is longer than 1000 bytes"), "{found:?}");
         let fine = format!("auth required pam_env.so {}\n{DEBIAN_COMMON_AUTH}", " ".repeat(970));
         assert_eq!(check_stack(SSHD, &fine, &[]), Ok(()));
         // In the top file too, and the refusal names the fix.
-        let sshd = SSHD.replace("@include common-auth\n", "auth required pam_env.so \\# x\nauth sufficient pam_permit.so\n@include common-auth\n");
+        let sshd = SSHD.replace(
+            "@include common-auth\n",
+            "auth required pam_env.so \\# x\nauth sufficient pam_permit.so\n@include common-auth\n",
+        );
         let err = check_stack(&sshd, DEBIAN_COMMON_AUTH, &[]).unwrap_err();
         assert_eq!((err[0].file.as_str(), err[0].line), ("/etc/pam.d/sshd", 3));
         assert!(refusal(&err).contains("without backslashes"), "{}", refusal(&err));

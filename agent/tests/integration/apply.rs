@@ -286,7 +286,8 @@ fn refuses_pam_stacks_that_skip_the_module_or_run_it_after_a_wrong_password() {
     }
     // A password module that returns PAM_IGNORE (pam_krb5 below minimum_uid) lets requisite pass.
     sb.write("etc/pam.d/common-auth", "auth requisite pam_krb5.so minimum_uid=1000\n");
-    assert!(refused(&sb).contains("/etc/pam.d/common-auth line 1: when `auth requisite pam_krb5.so minimum_uid=1000` fails"));
+    assert!(refused(&sb)
+        .contains("/etc/pam.d/common-auth line 1: when `auth requisite pam_krb5.so minimum_uid=1000` fails"));
 
     // Fixed as the message says: applied.
     sb.write("etc/pam.d/common-auth", "auth requisite pam_unix.so\n");
