@@ -22,6 +22,9 @@ pub const MAX_PROBLEMS: usize = 16;
 /// The console refuses longer texts (see proto's limits).
 const MAX_TEXT: usize = proto::agent::limits::TEXT;
 
+/// Longest line the check reads; libpam 1.5.2 splits physical lines over 1023 bytes into two.
+const MAX_LINE: usize = 1000;
+
 /// Modules that check the account's password: one of them must have succeeded before ours runs.
 const PASSWORD_MODULES: &[&str] = &[
     "pam_unix.so",
@@ -102,8 +105,8 @@ struct Handler {
     /// The module's file name (`pam_unix.so`).
     module: String,
     actions: [Action; 32],
-    /// Whether the module can return PAM_IGNORE: any module can, but password modules only
-    /// when told to (pam_sss's `ignore_unknown_user`, `ignore_authinfo_unavail`).
+    /// Whether the module can return PAM_IGNORE: any module can (pam_krb5 below its
+    /// `minimum_uid`, pam_sss for unknown users, …) except pam_unix unless an option says so.
     may_ignore: bool,
     ours: bool,
     at: Place,
@@ -151,7 +154,7 @@ fn problem(at: &Place, problem: String, fix: String) -> Problem {
 pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
     let path = root.join(PAM_SSHD);
     let shown = format!("/{PAM_SSHD}");
-    let text = match fs::read(&path) {
+    let text = match read_in_root(root, &path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             vec![Problem {
                 file: shown.clone(),
@@ -254,12 +257,14 @@ pub fn shorten(text: &str) -> String {
     out
 }
 
-/// Every path of the stack under the same root.
+/// Every file of the stack under the same root, with symlinks resolved inside it (so reading
+/// them stays under the root).
 pub fn stack_files(root: &Path) -> Vec<PathBuf> {
-    let Ok(text) = fs::read_to_string(root.join(PAM_SSHD)) else {
+    let Some(sshd) = in_root(root, &root.join(PAM_SSHD)) else { return Vec::new() };
+    let Ok(text) = fs::read_to_string(&sshd) else {
         return Vec::new();
     };
-    let mut files = vec![root.join(PAM_SSHD)];
+    let mut files = vec![sshd];
     collect_files(root, &text, &mut files, 0);
     files
 }
@@ -279,7 +284,7 @@ fn collect_files(root: &Path, text: &str, files: &mut Vec<PathBuf>, depth: usize
             }
             _ => continue,
         };
-        if let Some(path) = resolve(root, name) {
+        if let Some(path) = resolve(root, name).and_then(|p| in_root(root, &p)) {
             if !files.contains(&path) {
                 files.push(path.clone());
                 if let Ok(t) = fs::read_to_string(&path) {
@@ -300,12 +305,62 @@ fn resolve(root: &Path, name: &str) -> Option<PathBuf> {
     if let Ok(rel) = p.strip_prefix("/") {
         return Some(root.join(rel));
     }
+    let exists = |path: &Path| in_root(root, path).is_some_and(|real| real.exists());
     let etc = root.join("etc/pam.d").join(p);
-    if etc.exists() {
+    if exists(&etc) {
         return Some(etc);
     }
     let vendor = root.join("usr/lib/pam.d").join(p);
-    Some(if vendor.exists() { vendor } else { etc })
+    Some(if exists(&vendor) { vendor } else { etc })
+}
+
+/// Where `path` (under `root`) really is when `root` is taken as `/`, as in a chroot: symlinks
+/// resolve inside `root` (an absolute target starts again at `root`) and `..` stops at `root`.
+/// The result has no symlinks left, so reading it stays inside `root`. `None` for a path not
+/// under `root` or more than 40 links (the kernel's limit, so loops end).
+pub fn in_root(root: &Path, path: &Path) -> Option<PathBuf> {
+    let mut todo: std::collections::VecDeque<std::ffi::OsString> = std::collections::VecDeque::new();
+    for c in path.strip_prefix(root).ok()?.components() {
+        todo.push_back(c.as_os_str().to_owned());
+    }
+    let mut cur = root.to_path_buf();
+    let mut links = 0;
+    while let Some(part) = todo.pop_front() {
+        match Path::new(&part).components().next() {
+            None | Some(Component::CurDir) => {}
+            Some(Component::RootDir | Component::Prefix(_)) => cur = root.to_path_buf(),
+            Some(Component::ParentDir) => {
+                if cur != root {
+                    cur.pop();
+                }
+            }
+            Some(Component::Normal(name)) => {
+                let next = cur.join(name);
+                match fs::symlink_metadata(&next) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        links += 1;
+                        if links > 40 {
+                            return None;
+                        }
+                        let target = fs::read_link(&next).ok()?;
+                        for c in target.components().rev() {
+                            todo.push_front(c.as_os_str().to_owned());
+                        }
+                    }
+                    _ => cur = next,
+                }
+            }
+        }
+    }
+    Some(cur)
+}
+
+/// Reads `path` (under `root`) as it is inside `root`.
+fn read_in_root(root: &Path, path: &Path) -> std::io::Result<Vec<u8>> {
+    match in_root(root, path) {
+        Some(real) => fs::read(real),
+        None => Err(std::io::Error::other("too many symbolic links")),
+    }
 }
 
 fn shown(root: &Path, path: &Path) -> String {
@@ -361,7 +416,8 @@ fn tokens(line: &str) -> Vec<String> {
                 in_brackets = false;
                 cur.push(c);
             }
-            c if c.is_whitespace() && !in_brackets => {
+            // libpam splits on space, tab and newline only (lines hold no newline here).
+            ' ' | '\t' if !in_brackets => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
@@ -441,6 +497,26 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn load_text(&mut self, file: &str, text: &str, depth: usize, level: usize, top: bool) {
+        // libpam assembles lines with these differently from any simple reading (a `\` before
+        // `#` or CR-LF, comments inside continuations, splits past 1023 bytes), so a file with
+        // any of them is refused rather than read.
+        let mut unreadable = false;
+        for (line, n) in text.split('\n').zip(1u32..) {
+            let Some(why) = unsafe_line(line) else { continue };
+            unreadable = true;
+            if self.problems.len() >= MAX_PROBLEMS {
+                return;
+            }
+            let at = Place { file: file.to_owned(), line: n, text: String::new() };
+            self.problems.push(problem(
+                &at,
+                format!("the line {why}, which libpam may read differently from HostGuard's check."),
+                "rewrite the line in plain ASCII without backslashes or carriage returns (Unix line endings), at most 1000 bytes long.".into(),
+            ));
+        }
+        if unreadable {
+            return;
+        }
         for (n, line) in logical_lines(text) {
             if self.problems.len() >= MAX_PROBLEMS {
                 return;
@@ -507,8 +583,7 @@ impl Loader<'_> {
                 return;
             }
             let ours = top && line_is_ours(text, n);
-            let may_ignore =
-                !PASSWORD_MODULES.contains(&module.as_str()) || words[3..].iter().any(|a| a.contains("ignore"));
+            let may_ignore = module != "pam_unix.so" || words[3..].iter().any(|a| a.contains("ignore"));
             self.handlers.push(Handler { level, kind: Kind::Module, module, actions, may_ignore, ours, at });
         }
     }
@@ -539,7 +614,7 @@ impl Loader<'_> {
             ));
             return;
         }
-        let text = match fs::read(&path).map(String::from_utf8) {
+        let text = match read_in_root(self.root, &path).map(String::from_utf8) {
             Ok(Ok(t)) => t,
             Ok(Err(_)) => {
                 self.problems.push(problem(
@@ -578,6 +653,21 @@ impl Loader<'_> {
         self.load_text(&file, &text, depth + 1, level, false);
         self.open.pop();
     }
+}
+
+/// Why libpam might assemble a physical line unlike `logical_lines`, if it might.
+fn unsafe_line(line: &str) -> Option<&'static str> {
+    if line.len() > MAX_LINE {
+        return Some("is longer than 1000 bytes");
+    }
+    line.bytes().find_map(|b| match b {
+        b'\\' => Some("holds a backslash"),
+        b'\r' => Some("holds a carriage return (Windows line ending)"),
+        b'\t' => None,
+        0..=0x1f | 0x7f => Some("holds a control character"),
+        0x80.. => Some("holds a byte that is not ASCII"),
+        _ => None,
+    })
 }
 
 /// Whether line `n` of the top file is the one the agent writes.
@@ -853,9 +943,7 @@ mod tests {
         let homed = "auth [success=2 default=ignore] pam_systemd_home.so\nauth [success=1 default=ignore] pam_unix.so nullok\nauth requisite pam_deny.so\nauth required pam_permit.so\n";
         assert_eq!(check_stack(SSHD, homed, &[]), Ok(()));
         assert_eq!(check_stack(SSHD, "auth required pam_env.so\nauth requisite pam_unix.so\n", &[]), Ok(()));
-        // Unless told to, pam_sss does not ignore a login: requisite stops unknown users too.
-        assert_eq!(check_stack(SSHD, "auth requisite pam_sss.so\n", &[]), Ok(()));
-        assert!(check_stack(SSHD, "auth requisite pam_sss.so ignore_unknown_user\n", &[]).is_err());
+        assert_eq!(check_stack(SSHD, "auth requisite pam_unix.so nullok try_first_pass\n", &[]), Ok(()));
         // Lines after HostGuard's do not matter, sufficient ones included (both factors passed).
         let after = SSHD.replace("@include common-auth\n", "@include common-auth\nauth sufficient pam_permit.so\n");
         assert_eq!(check_stack(&after, DEBIAN_COMMON_AUTH, &[]), Ok(()));
@@ -1010,12 +1098,107 @@ mod tests {
         assert!(found.iter().any(|p| p.starts_with("/etc/pam.d/sshd:5 ") && p.contains("reset")), "{found:?}");
     }
 
+    /// Password modules other than pam_unix can return PAM_IGNORE (pam_krb5 below `minimum_uid`,
+    /// pam_sss for users it does not know), which `requisite` lets through to our line.
+    #[test]
+    fn password_modules_that_may_ignore_are_not_trusted_alone() {
+        for module in [
+            "pam_krb5.so minimum_uid=1000",
+            "pam_krb5.so",
+            "pam_sss.so",
+            "pam_sss.so ignore_unknown_user",
+            "pam_winbind.so",
+            "pam_ldap.so",
+            "pam_systemd_home.so",
+        ] {
+            let found = shown(check_stack(SSHD, &format!("auth requisite {module}\n"), &[]));
+            assert!(
+                found
+                    .iter()
+                    .any(|p| p.starts_with("/etc/pam.d/common-auth:1 ") && p.contains("goes on to HostGuard's module")),
+                "{module}: {found:?}"
+            );
+        }
+        // pam_unix only when an option could make it ignore.
+        assert!(check_stack(SSHD, "auth requisite pam_unix.so ignore_x\n", &[]).is_err());
+        // Each of them is fine where an ignore falls through to pam_deny.
+        let krb5 = "auth [success=2 default=ignore] pam_krb5.so minimum_uid=1000\nauth [success=1 default=ignore] pam_unix.so nullok try_first_pass\nauth requisite pam_deny.so\nauth required pam_permit.so\n";
+        assert_eq!(check_stack(SSHD, krb5, &[]), Ok(()));
+    }
+
+    /// Stacks libpam 1.5.2 reads differently from a simple line reader (each let pamtester log
+    /// in past the check): every line with a backslash, CR, control or non-ASCII byte, or over
+    /// 1000 bytes, is refused with its file and line.
+    #[test]
+    fn lines_libpam_may_assemble_differently_are_refused() {
+        let cases: [(&str, u32); 8] = [
+            ("auth required pam_env.so \\# note\nauth sufficient pam_permit.so\n", 1),
+            ("auth required pam_env.so \\\r\nauth sufficient pam_permit.so\r\n", 1),
+            ("auth [success=1 default=ignore] pam_unix.so nullok \\\n# note\nauth requisite pam_deny.so\nauth required pam_permit.so\n", 1),
+            ("auth required pam_env.so\r\n", 1),
+            ("auth required pam_env.so\x0bsufficient pam_permit.so\n", 1),
+            ("auth required pam_env.so\nauth\u{a0}sufficient pam_permit.so\n", 2),
+            ("auth required pam_env.so\n# \u{e9}t\u{e9}\n", 2),
+            ("auth required pam_env.so\0\n", 1),
+        ];
+        for (ca, line) in cases {
+            let stack = format!("{ca}{DEBIAN_COMMON_AUTH}");
+            let found = shown(check_stack(SSHD, &stack, &[]));
+            assert!(
+                found.iter().any(|p| p.starts_with(&format!("/etc/pam.d/common-auth:{line} the line "))),
+                "{ca:?}: {found:?}"
+            );
+        }
+        // A line past 1023 bytes: libpam reads its tail as a new line.
+        let long =
+            format!("auth required pam_env.so {}sufficient pam_permit.so\n{DEBIAN_COMMON_AUTH}", " ".repeat(1000));
+        let found = shown(check_stack(SSHD, &long, &[]));
+        assert!(found[0].starts_with("/etc/pam.d/common-auth:1 the line is longer than 1000 bytes"), "{found:?}");
+        let fine = format!("auth required pam_env.so {}\n{DEBIAN_COMMON_AUTH}", " ".repeat(970));
+        assert_eq!(check_stack(SSHD, &fine, &[]), Ok(()));
+        // In the top file too, and the refusal names the fix.
+        let sshd = SSHD.replace(
+            "@include common-auth\n",
+            "auth required pam_env.so \\# x\nauth sufficient pam_permit.so\n@include common-auth\n",
+        );
+        let err = check_stack(&sshd, DEBIAN_COMMON_AUTH, &[]).unwrap_err();
+        assert_eq!((err[0].file.as_str(), err[0].line), ("/etc/pam.d/sshd", 3));
+        assert!(refusal(&err).contains("without backslashes"), "{}", refusal(&err));
+    }
+
+    /// With `--root`, includes and symlinks are read as libpam chrooted at the root would read
+    /// them: an absolute link starts again at the root, `..` in a link stops there.
+    #[test]
+    fn symlinks_never_leave_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("common-auth"), DEBIAN_COMMON_AUTH).unwrap();
+        let out = outside.path().display().to_string();
+        for target in [out.clone(), format!("{}{}", "../".repeat(12), out.trim_start_matches('/'))] {
+            let dir = root_with(&[
+                ("etc/pam.d/sshd", SSHD),
+                (&format!("{}/common-auth", out.trim_start_matches('/')), "auth sufficient pam_permit.so\n"),
+            ]);
+            std::os::unix::fs::symlink(&target, dir.path().join("etc/pam.d/sshd-site")).unwrap();
+            std::os::unix::fs::symlink("sshd-site/common-auth", dir.path().join("etc/pam.d/common-auth")).unwrap();
+            let found = shown(check(dir.path()));
+            assert!(found.iter().any(|p| p.contains("`auth sufficient pam_permit.so`")), "{target}: {found:?}");
+            let files = stack_files(dir.path());
+            assert!(files.iter().all(|f| f.starts_with(dir.path())), "{files:?}");
+            assert!(files.contains(&dir.path().join(out.trim_start_matches('/')).join("common-auth")), "{files:?}");
+        }
+        let dir = root_with(&[("etc/pam.d/sshd", SSHD)]);
+        std::os::unix::fs::symlink("common-auth", dir.path().join("etc/pam.d/common-auth")).unwrap();
+        assert!(check(dir.path()).is_err(), "a link loop is refused");
+    }
+
     #[test]
     fn tokens_comments_and_continuations_are_read_like_libpam() {
         assert_eq!(
             tokens("auth [success=1 default=ignore]  pam_unix.so nullok"),
             ["auth", "[success=1 default=ignore]", "pam_unix.so", "nullok"]
         );
+        // Only space and tab split words, as in libpam.
+        assert_eq!(tokens("auth\trequired\u{a0}pam_env.so\x0cx"), ["auth", "required\u{a0}pam_env.so\x0cx"]);
         let lines = logical_lines("# c\nauth \\\n  sufficient pam_permit.so # tail\n\n-auth optional pam_x.so\n");
         assert_eq!(lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [2, 5]);
         let cont = SSHD.replace("@include common-auth\n", "auth \\\n sufficient pam_permit.so\n@include common-auth\n");

@@ -238,14 +238,15 @@ fn walk_file(
             "include" if depth < 16 => {
                 for pattern in &d.args {
                     let pattern = paths.resolve(pattern);
-                    let mut files = glob(&pattern);
+                    let mut files = glob_in(&paths.root, &pattern);
                     if pattern_names(&pattern, ours) && !files.iter().any(|f| f == ours) {
                         files.push(ours.to_path_buf());
                         files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
                     }
                     for inc in files {
                         visit(Step::File(&inc))?;
-                        if let Ok(t) = fs::read_to_string(&inc) {
+                        let real = crate::pam_stack::in_root(&paths.root, &inc);
+                        if let Some(Ok(t)) = real.map(fs::read_to_string) {
                             walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, visit)?;
                         }
                     }
@@ -372,7 +373,10 @@ pub fn drop_in_check(paths: &SshdPaths) -> Option<SshdDropInCheck> {
 /// Expands `*`, `?` and `[...]` in every component of `pattern`, as sshd's glob(3) does, sorted
 /// by the whole path like glob(3) in the C locale. Wildcards do not match a leading dot. A
 /// pattern without wildcards names one file, which may not exist.
-pub fn glob(pattern: &Path) -> Vec<PathBuf> {
+/// `pattern` is under `root` and expands as sshd in a chroot at `root` would: symlinks and `..`
+/// never lead out of `root` (see [`crate::pam_stack::in_root`]).
+pub fn glob_in(root: &Path, pattern: &Path) -> Vec<PathBuf> {
+    let real = |p: &Path| crate::pam_stack::in_root(root, p);
     let mut found: Vec<PathBuf> = vec![PathBuf::new()];
     for component in pattern.components() {
         let part = component.as_os_str().to_string_lossy();
@@ -382,9 +386,7 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
         }
         let mut next = Vec::new();
         for dir in &found {
-            let Ok(entries) = fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
-                continue;
-            };
+            let Some(Ok(entries)) = real(dir).map(fs::read_dir) else { continue };
             for e in entries.filter_map(Result::ok) {
                 let n = e.file_name().to_string_lossy().into_owned();
                 if !n.starts_with('.') && wildcard_match(part.as_bytes(), n.as_bytes()) {
@@ -399,7 +401,7 @@ pub fn glob(pattern: &Path) -> Vec<PathBuf> {
         }
     }
     if has_wildcard(&pattern.to_string_lossy()) {
-        found.retain(|p| p.exists());
+        found.retain(|p| real(p).is_some_and(|r| r.exists()));
     }
     found.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
     found
@@ -530,6 +532,26 @@ mod tests {
             Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")
         ));
         assert!(!pattern_names(Path::new("/r/etc/*/*.conf"), Path::new("/r/etc/ssh/sshd_config.d/50-hostguard.conf")));
+    }
+
+    /// With `--root`, Includes read only files under the root, as sshd chrooted there would:
+    /// an absolute symlink starts again at the root and `..` stops there.
+    #[test]
+    fn includes_never_leave_the_root() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("a.conf"), "Match User outside\n UsePAM no\n").unwrap();
+        let out = outside.path().display().to_string();
+        let up = "../".repeat(outside.path().components().count() + 4);
+        let (dir, paths) = root_with(&format!("Include /etc/ssh/site/*.conf\nInclude {up}{out}/b.conf\n"), &[]);
+        let copy = dir.path().join(out.trim_start_matches('/'));
+        fs::create_dir_all(&copy).unwrap();
+        fs::write(copy.join("a.conf"), "Match User inside\n UsePAM no\n").unwrap();
+        fs::write(copy.join("b.conf"), "Match User inside-b\n UsePAM no\n").unwrap();
+        fs::write(outside.path().join("b.conf"), "Match User outside-b\n UsePAM no\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), paths.config_dir().join("site")).unwrap();
+        let found: Vec<String> = match_overrides(&paths).0.into_iter().map(|o| o.criteria).collect();
+        // site/*.conf is the root's copy (a.conf, b.conf); the `..` Include its b.conf again.
+        assert_eq!(found, ["User inside", "User inside-b", "User inside-b"]);
     }
 
     #[test]

@@ -176,3 +176,32 @@ fn debians_stack_reaches_the_module_only_after_the_right_password() {
         other => panic!("expected a start, got {other:?}"),
     }
 }
+
+/// Why the agent refuses any line with a backslash or CR (pam_stack.rs): libpam 1.5.2 ends a
+/// line at `#` even after `\`, and does not continue a line ending `\` CR-LF, so the
+/// `sufficient` line a simple reader would join onto the one before really runs.
+#[test]
+fn a_backslash_before_a_comment_or_cr_does_not_continue_the_line() {
+    skip_unless_possible!();
+    for head in ["auth required pam_env.so \\# note\n", "auth required pam_env.so \\\r\n"] {
+        let dir = tempfile::tempdir().unwrap();
+        let requests = denying_daemon(&dir.path().join("pam.sock"));
+        let stack = format!("{head}auth sufficient pam_permit.so\n{DEBIAN}");
+        let output = pamtester(dir.path(), &stack, "wrong\n000000\n");
+        assert!(output.status.success(), "{head:?}: the login went in: {}", text(&output));
+        assert!(!module_ran(&requests), "{head:?}: the module was never reached");
+    }
+}
+
+/// libpam skips a comment inside a continuation and keeps joining: `requisite pam_deny.so`
+/// becomes arguments of pam_unix, and a wrong password reaches the module.
+#[test]
+fn a_comment_inside_a_continuation_swallows_the_next_line() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let requests = denying_daemon(&dir.path().join("pam.sock"));
+    let stack = "auth [success=1 default=ignore] pam_unix.so nullok \\\n# note\nauth requisite pam_deny.so\nauth required pam_permit.so\n{module}\n";
+    let output = pamtester(dir.path(), stack, "wrong-password\n000000\n");
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(module_ran(&requests), "the module ran for a wrong password: {}", text(&output));
+}

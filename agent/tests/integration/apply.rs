@@ -277,6 +277,18 @@ fn refuses_pam_stacks_that_skip_the_module_or_run_it_after_a_wrong_password() {
     assert!(msg.contains("/etc/pam.d/common-auth line 1: when `auth required pam_unix.so` fails (a wrong password), the login goes on to HostGuard's module"), "{msg}");
     assert!(msg.contains("`auth requisite pam_unix.so`"), "{msg}");
 
+    // Lines libpam assembles differently from a simple reader (each let pamtester in).
+    for head in ["auth required pam_env.so \\# note\n", "auth required pam_env.so \\\r\n"] {
+        sb.write("etc/pam.d/common-auth", &format!("{head}auth sufficient pam_permit.so\n{COMMON_AUTH}"));
+        let msg = refused(&sb);
+        assert!(msg.contains("/etc/pam.d/common-auth line 1: the line holds a "), "{msg}");
+        assert!(msg.contains("Fix: rewrite the line in plain ASCII without backslashes"), "{msg}");
+    }
+    // A password module that returns PAM_IGNORE (pam_krb5 below minimum_uid) lets requisite pass.
+    sb.write("etc/pam.d/common-auth", "auth requisite pam_krb5.so minimum_uid=1000\n");
+    assert!(refused(&sb)
+        .contains("/etc/pam.d/common-auth line 1: when `auth requisite pam_krb5.so minimum_uid=1000` fails"));
+
     // Fixed as the message says: applied.
     sb.write("etc/pam.d/common-auth", "auth requisite pam_unix.so\n");
     sb.applier().apply(&revision(2, true, Method::Sms)).unwrap();
