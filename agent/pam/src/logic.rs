@@ -337,10 +337,9 @@ fn broken(e: DaemonError, answered: bool) -> Outcome {
         DaemonError::Garbage(_) | DaemonError::Impostor(_) => {
             Outcome::Refused { message: UNSAFE_MESSAGE, reason: e.to_string() }
         }
-        _ if answered => Outcome::Refused {
-            message: BROKEN_MESSAGE,
-            reason: format!("{e}, after it had answered this login"),
-        },
+        _ if answered => {
+            Outcome::Refused { message: BROKEN_MESSAGE, reason: format!("{e}, after it had answered this login") }
+        }
         _ => Outcome::Broken(e.to_string()),
     }
 }
