@@ -232,8 +232,21 @@ async fn json<T: serde::de::DeserializeOwned>(call: &'static str, resp: reqwest:
     let body = limited_body(call, resp).await?;
     serde_json::from_slice(&body).map_err(|e| ApiError::BadResponse {
         call,
-        reason: format!("the console's answer is not what {call} returns: {e}"),
+        // serde quotes the offending text, which the console chose: capped.
+        reason: format!("the console's answer is not what {call} returns: {}", clip(&e.to_string())),
     })
+}
+
+/// The most of the console's own text an error carries.
+pub const MAX_ERROR_TEXT_CHARS: usize = 200;
+
+/// `text` without control characters, cut to [`MAX_ERROR_TEXT_CHARS`].
+fn clip(text: &str) -> String {
+    let mut out: String = text.chars().filter(|c| !c.is_control()).take(MAX_ERROR_TEXT_CHARS).collect();
+    if text.chars().filter(|c| !c.is_control()).nth(MAX_ERROR_TEXT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 async fn send(call: &'static str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
@@ -251,9 +264,10 @@ async fn expect(call: &'static str, resp: reqwest::Response, ok: &[u16]) -> Resu
     }
     // The console always answers errors with an ErrorBody; a proxy in between may not.
     let text = String::from_utf8_lossy(&limited_body(call, resp).await.unwrap_or_default()).into_owned();
+    // Capped: the error ends up in a login's refusal, which must fit the module's line.
     let (error_code, error_msg) = match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(b) => (b.error_code, b.error_msg),
-        Err(_) => ("unknown".to_owned(), text.chars().take(200).collect()),
+        Ok(b) => (clip(&b.error_code), clip(&b.error_msg)),
+        Err(_) => ("unknown".to_owned(), clip(&text)),
     };
     if status == 401 {
         Err(ApiError::Unauthorized { call, error_code, error_msg })

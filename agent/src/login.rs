@@ -98,6 +98,19 @@ impl LoginStore {
         }
     }
 
+    /// For files whose loss would open the door (the used break-glass codes, the safe-mode
+    /// count): only a missing file is empty; one that cannot be read or parsed is an error, so
+    /// the caller refuses instead of starting over (and making used codes work again).
+    fn read_strict<T: serde::de::DeserializeOwned + Default>(&self, name: &str) -> std::io::Result<T> {
+        let path = self.path(name);
+        match files::read_optional(&path)? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is unreadable: {e}", path.display()))
+            }),
+            None => Ok(T::default()),
+        }
+    }
+
     fn write<T: serde::Serialize>(&self, name: &str, value: &T) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(value).map_err(std::io::Error::other)?;
         files::write_atomic(&self.path(name), &bytes, 0o600)
@@ -111,12 +124,14 @@ impl LoginStore {
         self.write(POLICY_FILE, p)
     }
 
-    pub fn used_break_glass(&self) -> Vec<Uuid> {
-        self.read(BREAK_GLASS_FILE)
+    /// The break-glass codes used offline; an error when the record cannot be read.
+    pub fn used_break_glass(&self) -> std::io::Result<Vec<Uuid>> {
+        self.read_strict(BREAK_GLASS_FILE)
     }
 
+    /// Never rewrites a record it cannot read: that would forget the codes already used.
     fn mark_break_glass_used(&self, id: Uuid) -> std::io::Result<()> {
-        let mut used = self.used_break_glass();
+        let mut used = self.used_break_glass()?;
         used.push(id);
         self.write(BREAK_GLASS_FILE, &used)
     }
@@ -170,8 +185,9 @@ impl LoginStore {
         files::remove_if_exists(&self.path(LEGACY_QUEUE_FILE))
     }
 
-    pub fn fail_safe_allows(&self) -> Vec<FailSafeAllow> {
-        self.read(FAIL_SAFE_FILE)
+    /// The safe-mode allows counted; an error when the count cannot be read.
+    pub fn fail_safe_allows(&self) -> std::io::Result<Vec<FailSafeAllow>> {
+        self.read_strict(FAIL_SAFE_FILE)
     }
 
     fn save_fail_safe_allows(&self, allows: &[FailSafeAllow]) -> std::io::Result<()> {
@@ -200,6 +216,20 @@ fn evict(queue: &mut Vec<OfflineLogin>, max: usize) -> usize {
     before - queue.len()
 }
 
+/// The key a source is counted under for the safe-mode limit: an IPv4 address (IPv4-mapped IPv6
+/// folded to it), or an IPv6 address's /64 (one host usually holds a whole /64). Anything that
+/// is not an address shares one key, so spelling a source differently cannot earn more allows.
+fn source_key(source_ip: &str) -> String {
+    match source_ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc().to_string()).unwrap_or_else(|_| v6.to_string()),
+        },
+        Err(_) => "not-an-address".to_owned(),
+    }
+}
+
 /// Whether one more safe-mode allow for `account` from `source_ip` stays within the limits at
 /// `now` (Unix seconds); `allows` loses the ones that left the window.
 fn fail_safe_allowed(allows: &mut Vec<FailSafeAllow>, account: &str, source_ip: &str, now: i64) -> bool {
@@ -208,7 +238,8 @@ fn fail_safe_allowed(allows: &mut Vec<FailSafeAllow>, account: &str, source_ip: 
     let excess = allows.len().saturating_sub(MAX_FAIL_SAFE_KEPT);
     allows.drain(..excess);
     let by_account = allows.iter().filter(|a| a.account == account).count();
-    let by_source = allows.iter().filter(|a| a.source_ip == source_ip).count();
+    let source = source_key(source_ip);
+    let by_source = allows.iter().filter(|a| source_key(&a.source_ip) == source).count();
     by_account < FAIL_SAFE_PER_ACCOUNT && by_source < FAIL_SAFE_PER_SOURCE
 }
 
@@ -522,7 +553,10 @@ impl LoginService {
             ),
         };
         let store = self.store.clone();
-        let used = blocking(move || store.used_break_glass()).await?;
+        let used = match blocking(move || store.used_break_glass()).await? {
+            Ok(used) => used,
+            Err(e) => return self.break_glass_unreadable(e, record(LoginResult::Denied, "fail_secure", None), conn).await,
+        };
         let usable: Vec<_> = policy.break_glass.iter().filter(|c| !used.contains(&c.id)).cloned().collect();
         if usable.is_empty() {
             self.record(record(LoginResult::Denied, "fail_secure", None)).await;
@@ -536,7 +570,13 @@ impl LoginService {
         let guard = self.files.lock().await;
         // Read again under the lock: two logins must not both use one code.
         let store = self.store.clone();
-        let used = blocking(move || store.used_break_glass()).await?;
+        let used = match blocking(move || store.used_break_glass()).await? {
+            Ok(used) => used,
+            Err(e) => {
+                drop(guard);
+                return self.break_glass_unreadable(e, record(LoginResult::Denied, "fail_secure", None), conn).await;
+            }
+        };
         match usable.iter().find(|c| c.sha256 == hash && !used.contains(&c.id)) {
             Some(code) => {
                 // Written down before the login gets in, so a crash cannot make it reusable.
@@ -562,13 +602,22 @@ impl LoginService {
         }
     }
 
+    /// The record of used codes cannot be read: no code can be trusted unused, so deny (and leave
+    /// the file alone for the operator to look at).
+    async fn break_glass_unreadable(&self, e: std::io::Error, login: OfflineLogin, conn: Conn) -> std::io::Result<()> {
+        tracing::error!("cannot read the used break-glass codes ({e}); login refused");
+        self.record(login).await;
+        conn.finish(&Step::deny(BREAK_GLASS_UNREADABLE)).await
+    }
+
     /// Counts a safe-mode allow, on disk before the login gets in (a restart must not reset the
     /// count); false past the limits, or when the count cannot be kept.
     async fn take_fail_safe_allow(&self, account: &str, source_ip: &str) -> bool {
         let _guard = self.files.lock().await;
         let (store, account, source_ip) = (self.store.clone(), account.to_owned(), source_ip.to_owned());
         let taken = blocking(move || {
-            let mut allows = store.fail_safe_allows();
+            // A count that cannot be read is not zero: refused (below) rather than reset.
+            let mut allows = store.fail_safe_allows()?;
             let now = chrono::Utc::now().timestamp();
             if !fail_safe_allowed(&mut allows, &account, &source_ip, now) {
                 tracing::warn!(%account, %source_ip, "fail mode safe: the limit of logins without the console is reached; refused");
@@ -635,8 +684,10 @@ impl Conn {
         }
     }
 
+    /// Every step leaves through here, fitted to one line: a longer one would be garbage to the
+    /// module (a refusal there too, but one that says nothing useful).
     async fn send(&mut self, step: &Step) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(step).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_vec(&fit(step.clone())).map_err(std::io::Error::other)?;
         line.push(b'\n');
         self.write.write_all(&line).await?;
         self.write.flush().await
@@ -670,17 +721,22 @@ fn module_wait(timeout_secs: Option<u64>) -> Duration {
     Duration::from_secs(timeout_secs.unwrap_or(max).clamp(min, max)) + DEADLINE_SLACK
 }
 
-/// A step the module can take in one line; a longer one becomes a refusal, since the module
-/// would read it as garbage, and so as its fail mode.
+/// A step the module can take in one line; a longer one becomes a refusal (the module would read
+/// it as garbage; older modules took that for their fail mode).
 fn fit(step: Step) -> Step {
     match serde_json::to_vec(&step) {
         Ok(line) if line.len() < MAX_LINE_BYTES => step,
         _ => {
-            tracing::warn!("a step from the console is too long for the module; refusing the login");
-            Step::deny("HostGuard: the console's answer was too long. Login refused.")
+            tracing::warn!("a step is too long for the module; refusing the login");
+            Step::deny(STEP_TOO_LONG)
         }
     }
 }
+
+const STEP_TOO_LONG: &str = "HostGuard: the console's answer was too long. Login refused.";
+
+const BREAK_GLASS_UNREADABLE: &str = "HostGuard cannot reach its console, and this server's record of used break-glass \
+     codes cannot be read, so no code can be accepted. Login refused.";
 
 const TOO_LONG: &str = "HostGuard: the login took too long. Log in again.";
 
@@ -889,6 +945,39 @@ mod tests {
         let mut allows: Vec<_> = (0..3).map(|_| allow("root", "192.0.2.1", now - 15 * 60)).collect();
         assert!(fail_safe_allowed(&mut allows, "root", "192.0.2.1", now));
         assert!(allows.is_empty(), "old allows are forgotten");
+    }
+
+    #[test]
+    fn sources_are_counted_by_address_not_spelling() {
+        assert_eq!(source_key("::ffff:192.0.2.7"), source_key("192.0.2.7"));
+        assert_eq!(source_key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(source_key("2001:db8:1:2:ffff::9"), source_key("2001:db8:1:2::1"));
+        assert_ne!(source_key("2001:db8:1:3::1"), source_key("2001:db8:1:2::1"));
+        assert_eq!(source_key(""), source_key("host.example"));
+        assert_ne!(source_key(""), source_key("192.0.2.7"));
+        let now = 1_000_000;
+        let mut allows: Vec<_> = (0..10)
+            .map(|i| FailSafeAllow {
+                at: now - 60,
+                account: format!("u{i}"),
+                source_ip: format!("2001:db8::{i:x}"),
+            })
+            .collect();
+        assert!(!fail_safe_allowed(&mut allows, "u99", "2001:db8::ffff", now), "an 11th from one /64");
+    }
+
+    #[tokio::test]
+    async fn no_step_longer_than_a_line_leaves_the_agent() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut conn = Conn::new(ours);
+        conn.send(&Step::deny(format!("HostGuard: the console refused this login ({}).", "x".repeat(MAX_LINE_BYTES))))
+            .await
+            .unwrap();
+        drop(conn);
+        let mut line = String::new();
+        BufReader::new(theirs).read_line(&mut line).await.unwrap();
+        assert!(line.len() <= MAX_LINE_BYTES, "a {} byte line", line.len());
+        assert_eq!(serde_json::from_str::<Step>(&line).unwrap(), Step::deny(STEP_TOO_LONG));
     }
 
     #[test]

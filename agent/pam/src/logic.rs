@@ -36,6 +36,7 @@ pub const CANNOT_ASK_MESSAGE: &str = "HostGuard could not ask for the second fac
 pub const TOO_LONG_MESSAGE: &str = "HostGuard: this login's details are too long. Login refused.";
 pub const DENIED_MESSAGE: &str = "HostGuard refused this login.";
 pub const UNSAFE_MESSAGE: &str = "HostGuard could not verify this login safely. Login refused.";
+pub const BROKEN_MESSAGE: &str = "HostGuard: the agent on this server broke off this login. Login refused.";
 pub const NO_ACCOUNT_MESSAGE: &str = "HostGuard could not look up this account on this server. Login refused.";
 
 /// The user's side of the login: PAM's conversation function in the module.
@@ -46,8 +47,9 @@ pub trait Conversation {
     fn error(&mut self, text: &str);
 }
 
-/// Why the daemon could not carry the login. Each one ends in the fail mode, except
-/// [`DaemonError::Impostor`].
+/// Why the daemon could not carry the login. Only a daemon that is not there at all (unreachable,
+/// or silent or gone before its first step) ends in the fail mode; an impostor, garbage, or a
+/// daemon that answered and then broke off is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DaemonError {
     /// No socket, or nobody listening on it.
@@ -180,11 +182,12 @@ pub enum Verdict {
     /// The daemon, the deadline or the user's side refused it; the message was shown.
     Deny,
     /// The module refused it because something on this server cannot be trusted: the module
-    /// panicked, the socket is served by another uid, the daemon broke the protocol, or the account
-    /// does not resolve. Never the fail mode; the message was shown and `reason` goes to the
+    /// panicked, the socket is served by another uid, the daemon sent garbage or broke off after
+    /// its first step, or the account does not resolve. Never the fail mode; the message was shown and `reason` goes to the
     /// system log at error level.
     Refused { reason: String },
-    /// The daemon was missing or broken, so the fail mode decided. `reason` goes to the system
+    /// The daemon was missing (nothing reachable, or no step at all before the deadline or the
+    /// hang-up), so the fail mode decided. `reason` goes to the system
     /// log, so an allowed login leaves a local record.
     FailMode { allow: bool, reason: String },
 }
@@ -199,7 +202,7 @@ enum Outcome {
         message: &'static str,
         reason: String,
     },
-    /// Only a daemon that is missing or broken, with nothing said: the fail mode's case.
+    /// Only a daemon that is missing, with nothing said: the fail mode's case.
     Broken(String),
 }
 
@@ -285,15 +288,18 @@ fn dialogue(
     // for this login as long as the module does.
     start.timeout_secs = Some(seconds_left(deadline, clock));
     let mut request = ModuleRequest::Start(start);
+    // Once the daemon has sent a step it was there: whatever goes wrong later is a refusal.
+    let mut answered = false;
     for _ in 0..MAX_STEPS {
         let step = match daemon.send(&request, deadline) {
             Ok(()) => daemon.receive(deadline),
-            Err(e) => return last_word(daemon, e, deadline.min(clock.now() + LAST_WORD_WAIT), conv),
+            Err(e) => return last_word(daemon, e, deadline.min(clock.now() + LAST_WORD_WAIT), answered, conv),
         };
         let step = match step {
             Ok(step) => step,
-            Err(e) => return Outcome::Broken(e.to_string()),
+            Err(e) => return broken(e, answered),
         };
+        answered = true;
         for line in &step.info {
             conv.info(line);
         }
@@ -323,11 +329,32 @@ fn dialogue(
     Outcome::Denied(TOO_MANY_STEPS_MESSAGE.into())
 }
 
+/// What a failed receive (or send) means. Garbage is never an outage: a daemon (or whatever holds
+/// its socket) answered, and a long refusal read as garbage must not become safe mode's allow.
+/// A close or timeout is the fail mode's case only before the daemon's first step.
+fn broken(e: DaemonError, answered: bool) -> Outcome {
+    match e {
+        DaemonError::Garbage(_) | DaemonError::Impostor(_) => {
+            Outcome::Refused { message: UNSAFE_MESSAGE, reason: e.to_string() }
+        }
+        _ if answered => {
+            Outcome::Refused { message: BROKEN_MESSAGE, reason: format!("{e}, after it had answered this login") }
+        }
+        _ => Outcome::Broken(e.to_string()),
+    }
+}
+
 /// A send failed: the daemon may have hung up after a final `deny` (it gave up waiting, was busy,
 /// or never got a start). A final step already received wins over the failed send, so read what
 /// it left before calling it broken. Anything but a `deny` came before the daemon had our request,
 /// which breaks the protocol: refused, never the fail mode.
-fn last_word(daemon: &mut dyn Daemon, send_error: DaemonError, until: Instant, conv: &mut dyn Conversation) -> Outcome {
+fn last_word(
+    daemon: &mut dyn Daemon,
+    send_error: DaemonError,
+    until: Instant,
+    answered: bool,
+    conv: &mut dyn Conversation,
+) -> Outcome {
     match daemon.receive(until) {
         Ok(Step { info, action: Action::Deny { message } }) => {
             for line in &info {
@@ -347,9 +374,9 @@ fn last_word(daemon: &mut dyn Daemon, send_error: DaemonError, until: Instant, c
                 reason: format!("the agent daemon sent {kind} before it had the module's request, then hung up"),
             }
         }
-        Err(e @ DaemonError::Garbage(_)) => Outcome::Broken(e.to_string()),
-        // Nothing was sent back: the daemon is really gone.
-        Err(_) => Outcome::Broken(send_error.to_string()),
+        Err(e @ DaemonError::Garbage(_)) => broken(e, answered),
+        // Nothing more was sent back: gone, and the fail mode's case only if it never answered.
+        Err(_) => broken(send_error, answered),
     }
 }
 

@@ -317,30 +317,47 @@ fn a_missing_daemon_gets_the_fail_mode() {
     assert!(safe.shown.is_empty());
 }
 
+/// Refused in both fail modes (never safe mode's allow), with `message` shown.
+fn assert_refused_in_both(replies: impl Fn() -> Vec<Reply>, answers: Vec<&str>, message: &str, reason: &str) {
+    for fail_mode in [FailMode::Safe, FailMode::Secure] {
+        let run = run(fail_mode, replies(), answers.clone());
+        assert_refused(&run, message, reason);
+    }
+}
+
 #[test]
-fn a_daemon_that_times_out_gets_the_fail_mode() {
+fn a_daemon_that_never_sends_a_first_step_gets_the_fail_mode() {
     assert_fail_mode(|| vec![Reply::TimedOut], vec![], "did not answer in time");
-    assert_fail_mode(|| vec![line(&code_prompt()), Reply::TimedOut], vec!["123456"], "did not answer in time");
+    assert_fail_mode(|| vec![Reply::Closed], vec![], "closed the connection");
 }
 
+/// The daemon was there (it asked for the code); a timeout or close after that is a refusal.
+/// Before: the fail mode, so safe mode let the login in.
 #[test]
-fn a_daemon_dying_after_the_first_prompt_gets_the_fail_mode() {
-    assert_fail_mode(|| vec![line(&code_prompt()), Reply::Closed], vec!["123456"], "closed the connection");
+fn a_daemon_that_breaks_off_after_its_first_step_is_refused_even_in_safe_mode() {
+    let timed_out = || vec![line(&code_prompt()), Reply::TimedOut];
+    assert_refused_in_both(timed_out, vec!["123456"], BROKEN_MESSAGE, "did not answer in time");
+    let closed = || vec![line(&code_prompt()), Reply::Closed];
+    assert_refused_in_both(closed, vec!["123456"], BROKEN_MESSAGE, "closed the connection");
 }
 
+/// Before: garbage was the fail mode, so safe mode let the login in.
 #[test]
-fn garbage_from_the_daemon_gets_the_fail_mode() {
-    assert_fail_mode(|| vec![Reply::Line("HTTP/1.1 200 OK".into())], vec![], "cannot read");
-    assert_fail_mode(|| vec![Reply::Line(r#"{"info":[]}"#.into())], vec![], "cannot read");
+fn garbage_from_the_daemon_is_refused_even_in_safe_mode() {
+    assert_refused_in_both(|| vec![Reply::Line("HTTP/1.1 200 OK".into())], vec![], UNSAFE_MESSAGE, "cannot read");
+    assert_refused_in_both(|| vec![Reply::Line(r#"{"info":[]}"#.into())], vec![], UNSAFE_MESSAGE, "cannot read");
+    let later = || vec![line(&code_prompt()), Reply::Line("{".into())];
+    assert_refused_in_both(later, vec!["123456"], UNSAFE_MESSAGE, "cannot read");
 }
 
+/// The attack: a refusal whose message is longer than a line. Before: garbage, the fail mode,
+/// and safe mode's PAM_SUCCESS.
 #[test]
-fn an_over_long_line_from_the_daemon_gets_the_fail_mode() {
-    let long = || {
-        let step = Step::prompt("x".repeat(MAX_LINE_BYTES), true);
-        vec![line(&step)]
-    };
-    assert_fail_mode(long, vec![], "longer than");
+fn an_over_long_line_from_the_daemon_is_refused_even_in_safe_mode() {
+    let long = || vec![line(&Step::deny(format!("refused ({})", "x".repeat(MAX_LINE_BYTES))))];
+    assert_refused_in_both(long, vec![], UNSAFE_MESSAGE, "longer than");
+    let long_later = || vec![line(&code_prompt()), line(&Step::deny("x".repeat(MAX_LINE_BYTES)))];
+    assert_refused_in_both(long_later, vec!["123456"], UNSAFE_MESSAGE, "longer than");
     // Just under the limit is fine.
     let fits = Step::deny("y".repeat(MAX_LINE_BYTES - 60));
     assert!(serde_json::to_string(&fits).unwrap().len() <= MAX_LINE_BYTES);
@@ -348,9 +365,9 @@ fn an_over_long_line_from_the_daemon_gets_the_fail_mode() {
 }
 
 #[test]
-fn an_unknown_action_gets_the_fail_mode() {
+fn an_unknown_action_is_refused_even_in_safe_mode() {
     let unknown = || vec![Reply::Line(r#"{"info":[],"action":{"type":"allow_everyone"}}"#.into())];
-    assert_fail_mode(unknown, vec![], "allow_everyone");
+    assert_refused_in_both(unknown, vec![], UNSAFE_MESSAGE, "allow_everyone");
 }
 
 /// Refused in both fail modes: the message is shown and `reason` is in the verdict for the log.
@@ -409,27 +426,32 @@ fn an_allow_or_prompt_sent_before_the_request_got_through_is_refused() {
 }
 
 #[test]
-fn a_daemon_that_hung_up_with_nothing_said_gets_the_fail_mode() {
-    let after_prompt = |fail_mode| {
-        let mut setup = Setup::new(fail_mode, vec![line(&code_prompt())], vec!["123456"]);
-        setup.hung_up_before_send = Some(1);
+fn a_daemon_that_hung_up_before_any_step_gets_the_fail_mode() {
+    let before_start = |fail_mode| {
+        let mut setup = Setup::new(fail_mode, vec![], vec![]);
+        setup.hung_up_before_send = Some(0);
         setup.run()
     };
-    assert!(matches!(after_prompt(FailMode::Safe).verdict, Verdict::FailMode { allow: true, .. }));
-    let secure = after_prompt(FailMode::Secure);
+    assert!(matches!(before_start(FailMode::Safe).verdict, Verdict::FailMode { allow: true, .. }));
+    let secure = before_start(FailMode::Secure);
     assert!(
         matches!(&secure.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("closed the connection")),
         "{:?}",
         secure.verdict
     );
-    let mut garbage = Setup::new(FailMode::Secure, vec![Reply::Line("HTTP/1.1 400".into())], vec![]);
-    garbage.hung_up_before_send = Some(0);
-    let garbage = garbage.run();
-    assert!(
-        matches!(&garbage.verdict, Verdict::FailMode { allow: false, reason } if reason.contains("cannot read")),
-        "{:?}",
-        garbage.verdict
-    );
+}
+
+/// Before: a hang-up after the prompt, or garbage left behind, was the fail mode.
+#[test]
+fn a_daemon_that_hung_up_after_a_step_or_left_garbage_is_refused_even_in_safe_mode() {
+    for fail_mode in [FailMode::Safe, FailMode::Secure] {
+        let mut after_prompt = Setup::new(fail_mode, vec![line(&code_prompt())], vec!["123456"]);
+        after_prompt.hung_up_before_send = Some(1);
+        assert_refused(&after_prompt.run(), BROKEN_MESSAGE, "closed the connection");
+        let mut garbage = Setup::new(fail_mode, vec![Reply::Line("HTTP/1.1 400".into())], vec![]);
+        garbage.hung_up_before_send = Some(0);
+        assert_refused(&garbage.run(), UNSAFE_MESSAGE, "cannot read");
+    }
 }
 
 #[test]

@@ -167,15 +167,25 @@ impl Daemon for UnixDaemon {
     fn receive(&mut self, deadline: Instant) -> Result<Step, DaemonError> {
         let reader = self.stream()?;
         let mut line = Vec::new();
+        // Part of a line is the daemon saying something: a close or timeout then is garbage (a
+        // refusal), never the "nobody there" that the fail mode is for.
+        let cut_off = |line: &[u8], e: DaemonError| {
+            if line.is_empty() {
+                e
+            } else {
+                DaemonError::Garbage(format!("{} bytes of a line, then: {e}", line.len()))
+            }
+        };
         loop {
-            reader.get_ref().set_read_timeout(Some(remaining(deadline)?)).map_err(io_error)?;
+            let left = remaining(deadline).map_err(|e| cut_off(&line, e))?;
+            reader.get_ref().set_read_timeout(Some(left)).map_err(|e| cut_off(&line, io_error(e)))?;
             let buf = match reader.fill_buf() {
                 Ok(buf) => buf,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(e)),
+                Err(e) => return Err(cut_off(&line, io_error(e))),
             };
             if buf.is_empty() {
-                return Err(DaemonError::Closed);
+                return Err(cut_off(&line, DaemonError::Closed));
             }
             let (taken, done) = match buf.iter().position(|&b| b == b'\n') {
                 Some(end) => (end, true),

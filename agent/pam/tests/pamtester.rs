@@ -202,14 +202,29 @@ fn pamtester_without_a_daemon_logs_in_in_safe_mode() {
 }
 
 /// The module writes with MSG_NOSIGNAL: a daemon that hangs up must not kill the process that
-/// loaded the module (sshd) with SIGPIPE. In safe mode the login goes in by the fail mode.
+/// loaded the module (sshd) with SIGPIPE. The daemon had asked for the code, so it was there:
+/// refused even in safe mode (it used to be the fail mode, and safe mode let the login in).
 #[test]
 fn pamtester_survives_a_daemon_that_hangs_up_mid_login() {
     skip_unless_possible!();
     let dir = tempfile::tempdir().unwrap();
     let _received = fake_daemon(&dir.path().join("pam.sock"), None);
     let output = pamtester(dir.path(), "safe", "123456\n");
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // An exit code at all: not killed by a signal.
+    assert!(output.status.code().is_some_and(|c| c != 0), "{}", text(&output));
+    assert!(text(&output).contains("broke off this login"), "{}", text(&output));
+}
+
+/// The attack: a refusal longer than a line. Before: garbage, the fail mode, PAM_SUCCESS.
+#[test]
+fn pamtester_is_refused_when_the_daemon_sends_an_over_long_deny_in_safe_mode() {
+    skip_unless_possible!();
+    let dir = tempfile::tempdir().unwrap();
+    let long = Step::deny(format!("refused ({})", "x".repeat(proto::login::MAX_LINE_BYTES)));
+    let _received = fake_daemon(&dir.path().join("pam.sock"), Some(long));
+    let output = pamtester(dir.path(), "safe", "123456\n");
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("could not verify this login safely"), "{}", text(&output));
 }
 
 /// The agent gave up waiting and said so before the answer came; the module's late send fails.

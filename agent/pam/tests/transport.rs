@@ -129,6 +129,10 @@ fn resolved() -> LoginStart {
     LoginStart { uid: Some(0), ..login() }
 }
 
+fn refused_because(verdict: &Verdict, why: &str) -> bool {
+    matches!(verdict, Verdict::Refused { reason } if reason.contains(why))
+}
+
 fn failed_because(verdict: &Verdict, why: &str) -> bool {
     matches!(verdict, Verdict::FailMode { allow: false, reason } if reason.contains(why))
 }
@@ -165,7 +169,7 @@ fn a_daemon_that_never_answers_times_out_at_the_deadline() {
 }
 
 #[test]
-fn a_daemon_that_hangs_up_mid_login_gets_the_fail_mode() {
+fn a_daemon_that_hangs_up_mid_login_is_refused() {
     let daemon = fake_daemon(|peer| {
         peer.read();
         peer.send(&Step::prompt("Input #25 Code: ", false));
@@ -173,18 +177,37 @@ fn a_daemon_that_hangs_up_mid_login_gets_the_fail_mode() {
         peer.hang_up();
     });
     let (verdict, _, received) = run(daemon, &["123456"], Duration::from_secs(30));
-    assert!(failed_because(&verdict, "closed the connection"), "{verdict:?}");
+    assert!(refused_because(&verdict, "closed the connection"), "{verdict:?}");
     assert_eq!(received.len(), 2);
 }
 
 #[test]
-fn a_garbage_line_gets_the_fail_mode() {
+fn a_garbage_line_is_refused() {
     let daemon = fake_daemon(|peer| {
         peer.read();
         peer.send_raw(b"{\"action\": \"let me in\"}\n");
     });
     let (verdict, _, _) = run(daemon, &[], Duration::from_secs(10));
-    assert!(failed_because(&verdict, "cannot read"), "{verdict:?}");
+    assert!(refused_because(&verdict, "cannot read"), "{verdict:?}");
+}
+
+/// Half a line, then a close (or silence): the daemon said something, so it is garbage, not a
+/// missing daemon.
+#[test]
+fn half_a_line_then_a_close_or_silence_is_refused() {
+    let daemon = fake_daemon(|peer| {
+        peer.read();
+        peer.send_raw(b"{\"info\":[],\"action\":{\"type\":\"deny\",");
+        peer.hang_up();
+    });
+    let (verdict, _, _) = run(daemon, &[], Duration::from_secs(10));
+    assert!(refused_because(&verdict, "bytes of a line, then"), "{verdict:?}");
+    let daemon = fake_daemon(|peer| {
+        peer.read();
+        peer.send_raw(b"{\"info\":[],");
+    });
+    let (verdict, _, _) = run(daemon, &[], Duration::from_millis(500));
+    assert!(refused_because(&verdict, "bytes of a line, then"), "{verdict:?}");
 }
 
 #[test]
@@ -196,7 +219,7 @@ fn an_endless_line_is_cut_off_without_waiting_for_its_end() {
     });
     let started = Instant::now();
     let (verdict, _, _) = run(daemon, &[], Duration::from_secs(30));
-    assert!(failed_because(&verdict, "longer than"), "{verdict:?}");
+    assert!(refused_because(&verdict, "longer than"), "{verdict:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 

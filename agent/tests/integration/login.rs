@@ -28,6 +28,10 @@ enum Answer {
     Step(Step),
     /// Answers after this long (past the agent's 10 s call timeout).
     Sleep(Duration),
+    /// 403 with an `error_msg` longer than a module line.
+    LongError,
+    /// 200 with a body that does not parse, quoting a string longer than a module line.
+    LongGarbage,
 }
 
 struct Console {
@@ -54,6 +58,14 @@ fn respond(a: Answer) -> (StatusCode, String) {
     match a {
         Answer::Status(s) => (StatusCode::from_u16(s).unwrap(), r#"{"error_code":"X","error_msg":"told to"}"#.to_owned()),
         Answer::Garbage => (StatusCode::OK, r#"{"login_id":"nope"}"#.to_owned()),
+        Answer::LongError => (
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"error_code": "E".repeat(20_000), "error_msg": "m".repeat(20_000)}).to_string(),
+        ),
+        // serde's error quotes the string it did not expect, all of it.
+        Answer::LongGarbage => {
+            (StatusCode::OK, serde_json::json!({"login_id": Uuid::new_v4(), "step": "g".repeat(20_000)}).to_string())
+        }
         Answer::Step(step) => {
             (StatusCode::OK, serde_json::json!({"login_id": Uuid::new_v4(), "step": step}).to_string())
         }
@@ -271,7 +283,7 @@ async fn in_safe_mode_a_failed_login_call_is_a_refusal_while_the_console_answers
         assert!(is_deny(&step), "the console's own answer is never the fail mode: {step:?}");
     }
     assert!(r.queued().is_empty(), "nothing was decided without the console");
-    assert!(LoginStore::new(&r.path()).fail_safe_allows().is_empty());
+    assert!(LoginStore::new(&r.path()).fail_safe_allows().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -381,7 +393,7 @@ async fn a_break_glass_code_works_once_while_the_console_is_down() {
         outcomes.push(answer(&mut rd, &mut w, code).await.action == Action::Allow);
     }
     assert_eq!(outcomes, [false, true, false], "a wrong code, a right one (as typed loosely), the same one again");
-    assert_eq!(LoginStore::new(&r.path()).used_break_glass().len(), 1);
+    assert_eq!(LoginStore::new(&r.path()).used_break_glass().unwrap().len(), 1);
     let reasons: Vec<_> = r.queued().into_iter().map(|l| l.reason).collect();
     assert_eq!(reasons, ["break_glass_wrong", "break_glass", "break_glass_wrong"]);
 }
@@ -504,4 +516,75 @@ async fn a_refused_report_is_split_not_dropped_whole() {
     r.set(|c| c.report_status = None);
     assert_eq!(r.svc.flush_offline().await.unwrap(), 2);
     assert!(r.queued().is_empty());
+}
+
+/// The attack: the console's refusal quoted into a deny longer than the module's line. The module
+/// reads that as garbage (which its fail mode used to let in). Every step must fit one line.
+#[tokio::test]
+async fn a_long_refusal_from_the_console_still_fits_one_line() {
+    let r = rig(policy(FailMode::Safe, &[]), Answer::LongError).await;
+    for refusal in [Answer::LongError, Answer::LongGarbage] {
+        r.set(|c| c.start = refusal);
+        let (mut rd, mut w) = connect(r.dir.path()).await;
+        w.write_all(start_line("root", "192.0.2.9", None).as_bytes()).await.unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(Duration::from_secs(30), rd.read_line(&mut line)).await.unwrap().unwrap();
+        assert!(line.len() <= proto::login::MAX_LINE_BYTES, "a {} byte line", line.len());
+        let step: Step = serde_json::from_str(&line).unwrap();
+        assert!(is_deny(&step), "{step:?}");
+    }
+}
+
+/// Before: an unreadable record of used codes read as "none used", and using a code rewrote it
+/// as just that code, so every code used before worked again.
+#[tokio::test]
+async fn an_unreadable_record_of_used_break_glass_codes_refuses_and_is_left_alone() {
+    let (dir, _svc) = stopped(policy(FailMode::Secure, &["ABCDEFGHJKLMNPQRSTUV"]));
+    let used = dir.path().join("break-glass-used.json");
+    std::fs::write(&used, b"[\"not a uuid").unwrap();
+    let (step, ..) = login(dir.path(), "root", "192.0.2.9").await;
+    assert!(is_deny(&step), "no prompt for a code: {step:?}");
+    // Readable when the prompt goes out, unreadable when the right code comes back.
+    std::fs::write(&used, b"[]").unwrap();
+    let (step, mut rd, mut w) = login(dir.path(), "root", "192.0.2.9").await;
+    assert_eq!(step.action, Action::Prompt { text: "Break-glass code: ".into(), echo: false });
+    std::fs::write(&used, b"{torn").unwrap();
+    let step = answer(&mut rd, &mut w, "ABCDEFGHJKLMNPQRSTUV").await;
+    assert!(is_deny(&step), "{step:?}");
+    assert_eq!(std::fs::read(&used).unwrap(), b"{torn", "not rewritten");
+    assert!(LoginStore::new(dir.path()).used_break_glass().is_err());
+}
+
+/// Before: an unreadable safe-mode count started again from zero.
+#[tokio::test]
+async fn an_unreadable_safe_mode_count_refuses_the_allow() {
+    let (dir, _svc) = stopped(policy(FailMode::Safe, &[]));
+    let count = dir.path().join("fail-safe-allows.json");
+    std::fs::write(&count, b"garbage").unwrap();
+    let (step, ..) = login(dir.path(), "root", "192.0.2.9").await;
+    assert!(is_deny(&step), "{step:?}");
+    assert_eq!(std::fs::read(&count).unwrap(), b"garbage");
+    // Gone (not unreadable) is an empty count.
+    std::fs::remove_file(&count).unwrap();
+    let (step, ..) = login(dir.path(), "root", "192.0.2.9").await;
+    assert_eq!(step.action, Action::Allow);
+}
+
+/// Before: each spelling of one source (mapped IPv6, another address in its /64, junk) had its
+/// own count.
+#[tokio::test]
+async fn safe_mode_counts_a_source_however_it_is_spelt() {
+    let (dir, _svc) = stopped(policy(FailMode::Safe, &[]));
+    for (spellings, what) in [
+        (["192.0.2.7", "::ffff:192.0.2.7"], "IPv4 and IPv4-mapped IPv6"),
+        (["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"], "one IPv6 /64"),
+        (["", "host.example"], "no address"),
+    ] {
+        let mut allowed = 0;
+        for i in 0..12 {
+            let (step, ..) = login(dir.path(), &format!("{what}{i}"), spellings[i % 2]).await;
+            allowed += usize::from(step.action == Action::Allow);
+        }
+        assert_eq!(allowed, 10, "{what}");
+    }
 }
