@@ -256,6 +256,7 @@ async fn facts(
     responses((status = 204), (status = 401, body = ApiError)))]
 async fn heartbeat(
     State(ctx): State<Ctx>,
+    SourceIp(ip): SourceIp,
     Agent(s): Agent,
     AgentJson(body): AgentJson<HeartbeatRequest>,
 ) -> Result<StatusCode, Failure> {
@@ -266,7 +267,7 @@ async fn heartbeat(
             format!("agent_version: must be at most {} characters", agents::limits::AGENT_VERSION),
         ));
     }
-    agents::heartbeat(&ctx, &s).await?;
+    agents::heartbeat(&ctx, &s, body.applied_revision, &ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -58,7 +58,12 @@ impl World {
         self.app.clock.advance(self.app.ctx.rollout.apply_delay);
         // The agent keeps heartbeating meanwhile, so it is still online for the next save.
         let s = server::Entity::find_by_id(id).one(&self.app.ctx.db).await.unwrap().unwrap();
-        domain::agents::heartbeat(&self.app.ctx, &s).await.unwrap();
+        let applied = two_factor_config::Entity::find_by_id(id)
+            .one(&self.app.ctx.db)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.applied_revision);
+        domain::agents::heartbeat(&self.app.ctx, &s, applied, "192.0.2.1").await.unwrap();
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
         eventually("the revision is handed over", || async { self.config(id).await.phase == "delivering" }).await;
     }
