@@ -1,6 +1,6 @@
-import { expect, Locator, Page, test } from "@playwright/test";
+import { Locator, Page } from "@playwright/test";
 import { AxeBuilder } from "@axe-core/playwright";
-import { confirmedTopic, hydrated, signIn, users } from "./helpers";
+import { confirmedTopic, expect, hydrated, signIn, test, users } from "./helpers";
 
 // The 2FA tab as its users meet it: the dialog, controls, filters in the URL, a phone-sized
 // screen, refusals, topics. The demo's acme-… servers have no agent behind them (acme-app-11's
