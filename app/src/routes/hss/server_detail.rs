@@ -3,7 +3,7 @@
 //! found".
 
 use crate::{
-    components::status::{Badge, ErrorPanel, FormResult, Loaded, PageHeader},
+    components::status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
     functions::{
         agents::CreateReinstallCommand,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
@@ -24,7 +24,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 /// than once (Leptos re-runs it to find its reads), so a resource or a `Loaded` (Transition)
 /// made inside that view took another hydration id on the server than in the browser, and the
 /// browser hydrated against the wrong data: "Unrecoverable hydration error", a dead page.
-/// Sections inside the server's view therefore wait with `inner_loaded`, which makes nothing.
+/// Sections inside the server's view therefore wait with `inner_loaded`, which makes nothing,
+/// and the server's view waits for their data before it is drawn.
 #[derive(Clone, Copy)]
 struct PageData {
     save: ServerAction<SaveLoginSettings>,
@@ -66,78 +67,87 @@ pub fn ServerDetailPage() -> impl IntoView {
                 <A href="/hss/two-factor">"← Back to Two-Factor Authentication"</A>
             </p>
         </PageHeader>
-        <Loaded
-            resource=server
-            ok=move |s| {
-                view! {
-                    <section class="panel">
-                        <h2>{s.name.clone()}</h2>
-                        <dl class="facts">
-                            <dt>"IP address"</dt>
-                            <dd>{s.ip.clone()}</dd>
-                            <dt>"Operating system"</dt>
-                            <dd>{s.os_name.clone()}</dd>
-                            <dt>"Region"</dt>
-                            <dd>{s.region.clone()}</dd>
-                            <dt>"Server protection"</dt>
-                            <dd>{if s.protection_enabled { "Enabled" } else { "Disabled" }}</dd>
-                            <dt>"Agent"</dt>
-                            <dd>
-                                {if s.agent_online {
-                                    view! { <Badge kind="ok" text="Online".into() /> }.into_any()
-                                } else {
-                                    view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
-                                }}
-                                {s
-                                    .last_seen
-                                    .clone()
-                                    .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
-                            </dd>
-                            <dt>"Agent version"</dt>
-                            <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
-                            <dt>"All addresses"</dt>
-                            <dd>{if s.ips.is_empty() { s.ip.clone() } else { s.ips.join(", ") }}</dd>
-                            <dt>"OpenSSH"</dt>
-                            <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
-                            <dt>"Two-factor authentication"</dt>
-                            <dd data-testid="two-factor-status">
-                                {s.two_factor.clone().unwrap_or_default()}
-                                {s
-                                    .two_factor_cancelable
-                                    .then({
-                                        let id = s.id.clone();
-                                        move || {
-                                        view! {
-                                            <ActionForm action=cancel attr:class="inline-form">
-                                                <input type="hidden" name="server_ids[]" value=id />
-                                                <button type="submit" class="link-button danger">
-                                                    "Cancel the change"
-                                                </button>
-                                            </ActionForm>
-                                        }
-                                        }
-                                    })}
-                                <FormResult
-                                    value=cancel.value()
-                                    success=|r: ChangeResult| {
-                                        if r.changed > 0 {
-                                            "Change canceled.".to_owned()
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                // The sections' data too: the server draws a Suspend inside this view only if
+                // its data are already here, so without this it raced them, and the browser
+                // (which had them) found other HTML than it drew: a hydration error.
+                let _ = (data.settings.await, data.break_glass.await, data.logins.await);
+                match server.await {
+                    Ok(s) => {
+                        view! {
+                            <section class="panel">
+                                <h2>{s.name.clone()}</h2>
+                                <dl class="facts">
+                                    <dt>"IP address"</dt>
+                                    <dd>{s.ip.clone()}</dd>
+                                    <dt>"Operating system"</dt>
+                                    <dd>{s.os_name.clone()}</dd>
+                                    <dt>"Region"</dt>
+                                    <dd>{s.region.clone()}</dd>
+                                    <dt>"Server protection"</dt>
+                                    <dd>{if s.protection_enabled { "Enabled" } else { "Disabled" }}</dd>
+                                    <dt>"Agent"</dt>
+                                    <dd>
+                                        {if s.agent_online {
+                                            view! { <Badge kind="ok" text="Online".into() /> }.into_any()
                                         } else {
-                                            r.refused.into_iter().flat_map(|s| s.reasons).collect::<Vec<_>>().join(" ")
-                                        }
-                                    }
-                                />
-                            </dd>
-                        </dl>
-                        <h3 class="subhead">"Readiness for two-factor authentication"</h3>
-                        <Readiness items=s.readiness.clone() />
-                        <ReinstallAgent server_id=s.id.clone() />
-                    </section>
-                    <LoginProtection server_id=s.id.clone() data />
-                    <RecentLogins server_id=s.id.clone() data />
+                                            view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
+                                        }}
+                                        {s
+                                            .last_seen
+                                            .clone()
+                                            .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
+                                    </dd>
+                                    <dt>"Agent version"</dt>
+                                    <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
+                                    <dt>"All addresses"</dt>
+                                    <dd>{if s.ips.is_empty() { s.ip.clone() } else { s.ips.join(", ") }}</dd>
+                                    <dt>"OpenSSH"</dt>
+                                    <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
+                                    <dt>"Two-factor authentication"</dt>
+                                    <dd data-testid="two-factor-status">
+                                        {s.two_factor.clone().unwrap_or_default()}
+                                        {s
+                                            .two_factor_cancelable
+                                            .then({
+                                                let id = s.id.clone();
+                                                move || {
+                                                view! {
+                                                    <ActionForm action=cancel attr:class="inline-form">
+                                                        <input type="hidden" name="server_ids[]" value=id />
+                                                        <button type="submit" class="link-button danger">
+                                                            "Cancel the change"
+                                                        </button>
+                                                    </ActionForm>
+                                                }
+                                                }
+                                            })}
+                                        <FormResult
+                                            value=cancel.value()
+                                            success=|r: ChangeResult| {
+                                                if r.changed > 0 {
+                                                    "Change canceled.".to_owned()
+                                                } else {
+                                                    r.refused.into_iter().flat_map(|s| s.reasons).collect::<Vec<_>>().join(" ")
+                                                }
+                                            }
+                                        />
+                                    </dd>
+                                </dl>
+                                <h3 class="subhead">"Readiness for two-factor authentication"</h3>
+                                <Readiness items=s.readiness.clone() />
+                                <ReinstallAgent server_id=s.id.clone() />
+                            </section>
+                            <LoginProtection server_id=s.id.clone() data />
+                            <RecentLogins server_id=s.id.clone() data />
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 }
-            }
-        />
+            })}
+        </Transition>
     }
 }
 

@@ -391,7 +391,13 @@ fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>>) -> impl 
     let result = move || match value.get() {
         Some(Ok(r)) if r.refused.is_empty() => view! {
             <div class="form-ok change-outcome" role="status">
-                <p>{format!("{} changed.", servers(r.changed))}</p>
+                <p>
+                    {if r.changed == 0 && !r.unchanged.is_empty() {
+                        "No server changed.".to_owned()
+                    } else {
+                        format!("{} changed.", servers(r.changed))
+                    }}
+                </p>
                 {skipped(r.unchanged)}
             </div>
         }
