@@ -702,12 +702,15 @@ pub async fn report_facts(ctx: &Ctx, s: &server::Model, facts: &Facts) -> Domain
     Ok(())
 }
 
-pub async fn heartbeat(ctx: &Ctx, s: &server::Model) -> DomainResult<()> {
+/// The agent is alive and runs `applied_revision`; a host on a revision the console does not
+/// show is brought back in step (`two_factor::reconcile`).
+pub async fn heartbeat(ctx: &Ctx, s: &server::Model, applied_revision: i64, source_ip: &str) -> DomainResult<()> {
     server::Entity::update_many()
         .col_expr(server::Column::LastSeenAt, Expr::value(ctx.clock.now()))
         .filter(server::Column::Id.eq(s.id))
         .exec(&ctx.db)
         .await?;
+    crate::two_factor::reconcile(ctx, s, applied_revision, source_ip).await?;
     Ok(())
 }
 

@@ -31,6 +31,21 @@ pub struct Target {
     pub topic_id: Option<Uuid>,
 }
 
+impl Target {
+    /// 2FA off, as before any change.
+    pub fn off() -> Target {
+        Target { enabled: false, method: Method::Code, topic_id: None }
+    }
+
+    /// Both do the same on the host: off, or on with the same method (and, for SMS/Email, the
+    /// same topic). What an off target remembers of its method does not matter.
+    pub fn same_effect(&self, other: &Target) -> bool {
+        self.enabled == other.enabled
+            && (!self.enabled
+                || (self.method == other.method && (self.method != Method::Sms || self.topic_id == other.topic_id)))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Phase {
     /// Saved; applied at `due_at` unless canceled or superseded first.
@@ -66,6 +81,22 @@ pub struct ServerRollout {
     /// The configuration the agent has acknowledged; `None` before any (2FA off).
     pub applied: Option<(i64, Target)>,
     pub latest: Option<Revision>,
+}
+
+/// What the console did about the revision an agent says it runs (`ServerRollout::reconcile`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The agent runs what the console shows, or a revision is on its way to it.
+    InStep,
+    /// The agent runs the newest revision: taken as its acknowledgement (`late` after a cancel
+    /// or the deadline, as `ack` takes those).
+    Acknowledged { revision: i64, late: bool },
+    /// The agent runs a revision the console no longer shows (a stale acknowledgement after a
+    /// supersede or a cancel): the latest target is handed to it at once as a new revision.
+    Reissued { revision: i64, target: Target, agent_revision: i64 },
+    /// The agent could not apply the newest revision: the console shows that failure, and
+    /// handing it more would only fail again at every heartbeat. A retry or a new save moves on.
+    Failed,
 }
 
 /// What the console shows in the 2FA Status column.
@@ -181,6 +212,63 @@ impl ServerRollout {
                 Ok(self.save(target, now, delay))
             }
             _ => Err(RolloutError::NothingToRetry),
+        }
+    }
+
+    /// The agent reports (with its heartbeat) that it runs `agent_revision`. When that is not
+    /// what the console shows, the host would stay on a configuration nobody sees, so the
+    /// latest target goes to the agent now, without the apply delay: a saved change still
+    /// waiting is handed over at once; otherwise what the console shows in force (off before
+    /// any acknowledgement). A revision already handed over and newer than the agent's is
+    /// simply on its way.
+    pub fn reconcile(&mut self, agent_revision: i64, now: DateTime<Utc>) -> Reconciled {
+        let shown = self.applied.as_ref().map_or(0, |(n, _)| *n);
+        let (latest_number, delivering, own_failure) = match &self.latest {
+            Some(r) => (
+                r.number,
+                matches!(r.phase, Phase::Delivering { .. }),
+                matches!(&r.phase, Phase::Failed { reason, .. } if !is_deadline_failure(reason)),
+            ),
+            None => (0, false, false),
+        };
+        if delivering && latest_number > agent_revision {
+            return Reconciled::InStep;
+        }
+        // The host runs the newest revision: what its acknowledgement would say, so it counts
+        // as one (the real one, if it still comes, is then stale).
+        if latest_number == agent_revision {
+            match self.ack(agent_revision, Ok(()), now) {
+                Ack::Applied => return Reconciled::Acknowledged { revision: agent_revision, late: false },
+                Ack::AppliedLate => return Reconciled::Acknowledged { revision: agent_revision, late: true },
+                Ack::Failed | Ack::Stale => {}
+            }
+        }
+        if !delivering && agent_revision == shown {
+            return Reconciled::InStep;
+        }
+        if own_failure {
+            return Reconciled::Failed;
+        }
+        let target = match &self.latest {
+            Some(Revision { target, phase: Phase::Scheduled { .. }, .. }) => target.clone(),
+            _ => self.applied.as_ref().map(|(_, t)| t.clone()).unwrap_or_else(Target::off),
+        };
+        // Newer than anything the agent has, or it would not take it.
+        let number = self.next_number().max(agent_revision.saturating_add(1));
+        self.latest = Some(Revision { number, target: target.clone(), phase: Phase::Delivering { since: now } });
+        Reconciled::Reissued { revision: number, target, agent_revision }
+    }
+
+    /// Saving `target` would change nothing: it is the change already on its way, or, with
+    /// nothing on its way and no failure showing, what is in force. (A failed change is fixed
+    /// by saving again, so after one a save always counts.)
+    pub fn unchanged_by(&self, target: &Target) -> bool {
+        match &self.latest {
+            Some(r) if matches!(r.phase, Phase::Scheduled { .. } | Phase::Delivering { .. }) => {
+                r.target.same_effect(target)
+            }
+            Some(Revision { phase: Phase::Failed { .. }, .. }) => false,
+            _ => self.applied.as_ref().map(|(_, t)| t.clone()).unwrap_or_else(Target::off).same_effect(target),
         }
     }
 
@@ -398,5 +486,122 @@ mod tests {
         r.hand_over(c.now());
         r.ack(m2, Ok(()), c.now());
         assert_eq!(r.status(c.now()), Status::Disabled);
+    }
+
+    #[test]
+    fn a_stale_ack_after_a_supersede_and_cancel_is_undone_by_the_next_heartbeat() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        // The agent took n, then went offline; n is superseded, and that change is canceled.
+        let m = r.save(off(), c.now(), DELAY);
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale);
+        assert_eq!(r.status(c.now()), Status::Disabled, "the console shows 2FA off");
+        // Its heartbeat says the host runs n: what the console shows (off) goes to it at once.
+        let Reconciled::Reissued { revision, target, agent_revision } = r.reconcile(n, c.now()) else {
+            panic!("reissued")
+        };
+        assert!(revision > m && revision > n);
+        assert_eq!((target, agent_revision), (off(), n));
+        assert_eq!(r.status(c.now()), Status::Disabling { seconds_left: 0 }, "handed over, no delay");
+        assert!(r.due(c.now()).is_none());
+        assert_eq!(r.reconcile(n, c.now()), Reconciled::InStep, "on its way: not again");
+        assert_eq!(r.ack(revision, Ok(()), c.now()), Ack::Applied);
+        assert_eq!(r.reconcile(revision, c.now()), Reconciled::InStep);
+        assert_eq!(r.status(c.now()), Status::Disabled);
+    }
+
+    #[test]
+    fn a_stale_ack_while_a_newer_change_waits_hands_that_change_over_at_once() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let first = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.ack(first, Ok(()), c.now());
+        let n = r.save(off(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        let topic = Some(Uuid::new_v4());
+        let sms = Target { enabled: true, method: Method::Sms, topic_id: topic };
+        r.save(sms.clone(), c.now(), DELAY);
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale, "the host now runs 2FA off, unseen");
+        let Reconciled::Reissued { revision, target, .. } = r.reconcile(n, c.now()) else { panic!("reissued") };
+        assert_eq!(target, sms);
+        assert_eq!(r.latest.as_ref().map(|l| (l.number, l.phase.clone())), Some((revision, Phase::Delivering { since: c.now() })));
+    }
+
+    #[test]
+    fn a_heartbeat_in_step_or_with_a_change_on_its_way_changes_nothing() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        assert_eq!(r.reconcile(0, c.now()), Reconciled::InStep);
+        let n = r.save(on(), c.now(), DELAY);
+        assert_eq!(r.reconcile(0, c.now()), Reconciled::InStep, "waiting for its delay: the host has nothing yet");
+        c.advance(DELAY);
+        r.hand_over(c.now());
+        assert_eq!(r.reconcile(0, c.now()), Reconciled::InStep);
+        // Applied, its ack not yet through: the heartbeat says as much.
+        assert_eq!(r.reconcile(n, c.now()), Reconciled::Acknowledged { revision: n, late: false });
+        assert_eq!(r.status(c.now()), Status::Enabled);
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale, "the ack itself then adds nothing");
+        assert_eq!(r.reconcile(n, c.now()), Reconciled::InStep);
+        // An agent restored from an old state file runs nothing the console shows: in force goes again.
+        let Reconciled::Reissued { target, .. } = r.reconcile(0, c.now()) else { panic!("reissued") };
+        assert_eq!(target, on());
+    }
+
+    #[test]
+    fn a_heartbeat_naming_the_canceled_revision_counts_like_its_late_ack() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.cancel(c.now()).unwrap();
+        assert_eq!(r.reconcile(n, c.now()), Reconciled::Acknowledged { revision: n, late: true });
+        assert_eq!(r.status(c.now()), Status::Enabled);
+        assert_eq!(r.reconcile(n, c.now()), Reconciled::InStep);
+    }
+
+    #[test]
+    fn after_the_agents_own_failure_the_heartbeat_hands_nothing_more() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.ack(n, Ok(()), c.now());
+        let m = r.save(off(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        r.ack(m, Err("sshd -t failed".into()), c.now());
+        // An agent on some other revision would fail again at every heartbeat; the failure shows.
+        assert_eq!(r.reconcile(n + 100, c.now()), Reconciled::Failed);
+        assert!(matches!(r.status(c.now()), Status::Failed { .. }));
+    }
+
+    #[test]
+    fn a_change_that_changes_nothing_is_recognised() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        assert!(r.unchanged_by(&off()), "off before any change");
+        assert!(!r.unchanged_by(&on()));
+        let n = r.save(on(), c.now(), DELAY);
+        assert!(r.unchanged_by(&on()), "the same change on its way");
+        assert!(!r.unchanged_by(&off()));
+        r.hand_over(c.now() + DELAY);
+        r.ack(n, Ok(()), c.now());
+        assert!(r.unchanged_by(&on()));
+        let sms = |topic| Target { enabled: true, method: Method::Sms, topic_id: topic };
+        assert!(!r.unchanged_by(&sms(None)));
+        // What an off target remembers does not matter.
+        let m = r.save(Target { enabled: false, method: Method::Sms, topic_id: Some(Uuid::new_v4()) }, c.now(), DELAY);
+        assert!(r.unchanged_by(&off()));
+        r.hand_over(c.now() + DELAY);
+        r.ack(m, Err("sshd -t failed".into()), c.now());
+        assert!(!r.unchanged_by(&off()), "after a failure a save always counts");
+        // Two topics are two changes.
+        let a = Some(Uuid::new_v4());
+        r.save(sms(a), c.now(), DELAY);
+        assert!(r.unchanged_by(&sms(a)));
+        assert!(!r.unchanged_by(&sms(Some(Uuid::new_v4()))));
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     servers::REGIONS,
     validate,
 };
-use proto::{Method, SubscriptionStatus};
+use proto::SubscriptionStatus;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr,
@@ -35,28 +35,21 @@ pub(crate) async fn lock<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> Domain
 }
 
 /// The names of the servers whose 2FA sends login codes to this topic, sorted: SMS/Email 2FA
-/// in force (acknowledged by the agent) or on its way, with this topic.
+/// with this topic in force (acknowledged by the agent) or on its way, exactly as the 2FA tab
+/// shows them (`two_factor::Effective`). A failed or canceled change to it does not hold it.
 pub async fn code_servers<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> DomainResult<Vec<String>> {
+    // Every row that names the topic at all; `sends_codes_to` then keeps those the tab shows.
     let cond = Condition::any()
-        .add(
-            Condition::all()
-                .add(two_factor_config::Column::Enabled.eq(true))
-                .add(two_factor_config::Column::Method.eq(Method::Sms.as_str()))
-                .add(two_factor_config::Column::TopicId.eq(topic_id)),
-        )
-        .add(
-            Condition::all()
-                .add(two_factor_config::Column::AppliedEnabled.eq(true))
-                .add(two_factor_config::Column::AppliedMethod.eq(Method::Sms.as_str()))
-                .add(two_factor_config::Column::AppliedTopicId.eq(topic_id)),
-        );
+        .add(two_factor_config::Column::TopicId.eq(topic_id))
+        .add(two_factor_config::Column::AppliedTopicId.eq(topic_id));
     let ids: Vec<Uuid> = two_factor_config::Entity::find()
-        .select_only()
-        .column(two_factor_config::Column::ServerId)
         .filter(cond)
-        .into_tuple()
         .all(conn)
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|c| crate::two_factor::Effective::sends_codes_to(c, topic_id))
+        .map(|c| c.server_id)
+        .collect();
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -271,11 +264,11 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
             some_names(&servers_using)
         )));
     }
-    // Servers with 2FA off may still remember the topic; they forget it.
+    // Other servers may still remember the topic: with 2FA off, or in a failed or canceled
+    // change. They forget it (a retry of such a change is then refused for want of a topic).
     two_factor_config::Entity::update_many()
         .col_expr(two_factor_config::Column::TopicId, sea_orm::sea_query::Expr::value(Option::<Uuid>::None))
         .filter(two_factor_config::Column::TopicId.eq(t.id))
-        .filter(two_factor_config::Column::Enabled.eq(false))
         .exec(&txn)
         .await?;
     subscription::Entity::delete_many().filter(subscription::Column::TopicId.eq(t.id)).exec(&txn).await?;

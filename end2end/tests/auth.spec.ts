@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { hydrated, signIn, signOut, users } from "./helpers";
+import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
 
 test("a tenant admin signs in, lands on Two-Factor Authentication, and signs out", async ({ page, context }) => {
   await signIn(page, users.acmeAdmin);

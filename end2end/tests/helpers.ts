@@ -1,5 +1,76 @@
-import { Browser, expect, Page } from "@playwright/test";
+import { Browser, BrowserContext, expect, Page, test as base } from "@playwright/test";
 import { linkIn, mailTo } from "./mail";
+
+export { expect };
+
+/** What went wrong in each page's console: uncaught exceptions, hydration errors, panics. */
+const problems = new WeakMap<Page, string[]>();
+
+/**
+ * Console errors the tests provoke on purpose: the browser logs each refusal the server answers
+ * with a 4xx (a 403 page, a 422 to a bad form). A 4xx for the app's own files is a real error.
+ */
+function expected(m: { text(): string; location(): { url: string } }): boolean {
+  return (
+    /^Failed to load resource: the server responded with a status of 4\d\d/.test(m.text()) &&
+    !m.location().url.includes("/pkg/")
+  );
+}
+
+function watchPage(page: Page, all: string[]) {
+  if (problems.has(page)) return;
+  const mine: string[] = [];
+  problems.set(page, mine);
+  const note = (what: string) => {
+    const line = `${page.url()}: ${what}`;
+    mine.push(line);
+    all.push(line);
+  };
+  page.on("pageerror", (e) => note(`uncaught ${e.name}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !expected(m)) note(`console error: ${m.text()}`);
+    else if (m.type() === "warning" && /hydrat/i.test(m.text())) note(`console warning: ${m.text()}`);
+  });
+}
+
+function watchContext(context: BrowserContext, all: string[]) {
+  context.pages().forEach((p) => watchPage(p, all));
+  context.on("page", (p) => watchPage(p, all));
+}
+
+/**
+ * Playwright's `test`, watching the console of every page a test opens (in its own context and
+ * in any it makes with `browser.newContext` or `browser.newPage`): a hydration error, a panic
+ * or an uncaught exception fails the test, even when the page still looks fine.
+ */
+export const test = base.extend<{ consoleWatch: void }>({
+  consoleWatch: [
+    async ({ context, browser }, use) => {
+      const all: string[] = [];
+      watchContext(context, all);
+      const newContext = browser.newContext.bind(browser);
+      const newPage = browser.newPage.bind(browser);
+      browser.newContext = async (...args: Parameters<Browser["newContext"]>) => {
+        const c = await newContext(...args);
+        watchContext(c, all);
+        return c;
+      };
+      browser.newPage = async (...args: Parameters<Browser["newPage"]>) => {
+        const p = await newPage(...args);
+        watchPage(p, all);
+        return p;
+      };
+      try {
+        await use();
+      } finally {
+        browser.newContext = newContext;
+        browser.newPage = newPage;
+      }
+      expect(all, "hydration errors, panics or uncaught exceptions in the pages' consoles").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 // The demo sign-ins (also printed by the server and listed in the README).
 export const users = {
@@ -9,9 +80,15 @@ export const users = {
   bob: { email: "bob@acme.example", password: "bob-demo-2026" },
 };
 
-/** Waits until the wasm has hydrated the page, so clicks are handled by the app. */
+/**
+ * Waits until the wasm has hydrated the page, so clicks are handled by the app, and fails if
+ * hydrating it went wrong: a page that failed to hydrate is still marked hydrated, but dead.
+ */
 export async function hydrated(page: Page) {
   await page.locator("body[data-hydrated=true]").waitFor({ state: "attached" });
+  // Let the rest of the hydration task and its effects run, and any error surface.
+  await page.evaluate(() => new Promise((done) => setTimeout(done, 50)));
+  expect(problems.get(page) ?? [], `${page.url()} hydrates without errors`).toEqual([]);
 }
 
 export async function signIn(page: Page, who: { email: string; password: string }) {

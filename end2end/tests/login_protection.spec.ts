@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { hydrated, signIn, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { expect, hydrated, signIn, test, users } from "./helpers";
 
 // The demo seeds a few logins on Acme's servers (acme-web-01, acme-app-02, acme-db-03,
 // acme-web-07): allowed, denied, exempt, offline, one still running.
@@ -125,4 +125,25 @@ test("new break-glass codes are shown once", async ({ page }) => {
   await expect(status).toContainText("10 unused, issued");
   await expect(page.getByRole("list", { name: "New break-glass codes" })).toHaveCount(0);
   await expect(page.getByText(first)).toHaveCount(0);
+});
+
+test("the server page hydrates on every direct load and reload, and its buttons work", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await openServer(page, "acme-app-02");
+  const url = page.url();
+  const replace = page.getByRole("button", { name: "Replace with 10 new codes" });
+  for (let i = 0; i < 10; i++) {
+    if (i % 2 === 0) await page.goto(url);
+    else await page.reload();
+    await hydrated(page);
+    // Enabled only by the page's wasm: a page that failed to hydrate keeps it disabled.
+    await page.getByText("Issue new codes", { exact: true }).click();
+    await expect(replace, `load ${i + 1}`).toBeEnabled();
+  }
+  // And they work: saving says so, and a new set of codes is shown.
+  const section = page.getByRole("region", { name: "Login protection" });
+  await section.getByRole("button", { name: "Save login protection" }).click();
+  await expect(section.getByRole("status")).toContainText("Login protection saved");
+  await replace.click();
+  await expect(page.getByRole("list", { name: "New break-glass codes" }).getByRole("listitem")).toHaveCount(10);
 });

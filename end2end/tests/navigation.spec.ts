@@ -1,6 +1,6 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { expect, Page, test } from "@playwright/test";
-import { signIn, signOut, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
 
 const phone = { width: 390, height: 844 };
 
@@ -34,6 +34,10 @@ async function crawl(page: Page, maxPages = 25): Promise<string[]> {
     const path = queue.shift()!;
     const response = await page.goto(path);
     expect(response?.status(), `${path} answers`).toBeLessThan(400);
+    // Every console page loads data: it must hydrate on a direct load and on a reload.
+    await hydrated(page);
+    await page.reload();
+    await hydrated(page);
     await expect(page.locator("main h1").first(), `${path} has a heading`).toBeVisible();
     await expect(page.getByText("Page not found")).toHaveCount(0);
     await expect(page.locator(".notice-error")).toHaveCount(0);

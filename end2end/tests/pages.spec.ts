@@ -1,6 +1,6 @@
-import { expect, Page, test } from "@playwright/test";
+import { Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { confirmFromMail, createTopic, hydrated, signIn, users } from "./helpers";
+import { confirmFromMail, createTopic, expect, hydrated, signIn, test, users } from "./helpers";
 
 async function topicId(page: Page, name: string): Promise<string> {
   await page.goto("/smn/topics");

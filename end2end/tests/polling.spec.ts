@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { hydrated, signIn, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { expect, hydrated, signIn, test, users } from "./helpers";
 
 // The 2FA tab looks at its list again every 2 s while it is open. Leaving the page must stop
 // that, and coming back must start one poll, not one more on top of the earlier visits'.

@@ -1,6 +1,5 @@
-import { expect, test } from "@playwright/test";
 import { createHmac } from "node:crypto";
-import { signIn, users } from "./helpers";
+import { expect, signIn, test, users } from "./helpers";
 
 /** RFC 4648 base32, as authenticator apps read the secret key. */
 function base32Decode(text: string): Buffer {

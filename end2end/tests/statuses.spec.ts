@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { hydrated, signIn, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { expect, hydrated, signIn, test, users } from "./helpers";
 
 // Statuses that tell the truth. The console under test has the demo's servers (no agents: each
 // was last heard from when the demo was made, acme-web-22 13 minutes before) and real agents

@@ -1,6 +1,5 @@
-import { expect, test } from "@playwright/test";
 import { linkIn, mailTo } from "./mail";
-import { signIn, users } from "./helpers";
+import { expect, signIn, test, users } from "./helpers";
 
 test("create a topic, subscribe an email, confirm it from the mail, see Confirmed", async ({ page, browser }) => {
   await signIn(page, users.acmeAdmin);

@@ -1,5 +1,5 @@
-import { expect, Page, test } from "@playwright/test";
-import { confirmedTopic, hydrated, signIn, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { confirmedTopic, expect, hydrated, signIn, test, users } from "./helpers";
 
 // The console under test runs real agents under sandbox roots (e2e-lab-01 … 03, and
 // e2e-lab-04-broken whose sshd refuses the change), with a 3 s apply delay.

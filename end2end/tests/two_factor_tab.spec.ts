@@ -1,6 +1,6 @@
-import { expect, Locator, Page, test } from "@playwright/test";
+import { Locator, Page } from "@playwright/test";
 import { AxeBuilder } from "@axe-core/playwright";
-import { confirmedTopic, hydrated, signIn, users } from "./helpers";
+import { confirmedTopic, expect, hydrated, signIn, test, users } from "./helpers";
 
 // The 2FA tab as its users meet it: the dialog, controls, filters in the URL, a phone-sized
 // screen, refusals, topics. The demo's acme-… servers have no agent behind them (acme-app-11's
@@ -341,4 +341,23 @@ test("deleting a topic or a subscription asks first", async ({ page }) => {
   await askTopic.getByRole("button", { name: "Delete" }).click();
   await expect(page.getByRole("status")).toHaveText("Topic deleted.");
   await expect(page.getByRole("link", { name: "e2e-doomed", exact: true })).toHaveCount(0);
+});
+
+test("Disable on a server already disabled changes nothing for it, and says so", async ({ page }) => {
+  await signIn(page, users.acmeAdmin);
+  await openTab(page, "?search=acme-web-19");
+  await expect(row(page, "acme-web-19")).toContainText("Disabled");
+  await page.getByLabel("Select acme-web-19").check();
+  await page.getByRole("button", { name: "Disable 2FA", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: "Disable 2FA" });
+  await dialog.getByRole("button", { name: "OK" }).click();
+  await expect(dialog).toBeHidden();
+  const status = page.getByRole("status");
+  await expect(status).toContainText("No server changed.");
+  await expect(status).toContainText("1 server skipped: nothing to change.");
+  await expect(status.locator("li[data-server=acme-web-19]")).toContainText("already has 2FA off");
+  // Past the 3 s apply delay nothing was handed to its (absent) agent: still Disabled, not Disabling or Failed.
+  await page.waitForTimeout(4_000);
+  await expect(row(page, "acme-web-19")).toContainText("Disabled");
+  await expect(row(page, "acme-web-19")).not.toContainText("Disabling");
 });

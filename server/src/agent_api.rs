@@ -304,6 +304,7 @@ async fn facts(
 async fn heartbeat(
     State(ctx): State<Ctx>,
     axum::Extension(budgets): Budgets,
+    SourceIp(ip): SourceIp,
     agent: Agent,
     AgentJson(body): AgentJson<HeartbeatRequest>,
 ) -> Result<StatusCode, Failure> {
@@ -316,7 +317,7 @@ async fn heartbeat(
             format!("agent_version: must be at most {} characters", agents::limits::AGENT_VERSION),
         ));
     }
-    agents::heartbeat(&ctx, &s).await?;
+    agents::heartbeat(&ctx, &s, body.applied_revision, &ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

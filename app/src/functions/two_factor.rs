@@ -160,7 +160,9 @@ pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, Ap
     let ids = change.server_ids;
     let actor = super::ssr::actor(&caller).await;
     let out = domain::two_factor::save(&ctx, &caller, &actor, &ids, action).await?;
-    Ok(ChangeResult { changed: out.saved.len(), refused: convert::refused(out.refused) })
+    let unchanged =
+        out.unchanged.into_iter().map(|u| crate::models::RefusedServer { name: u.server_name, reasons: vec![u.reason] }).collect();
+    Ok(ChangeResult { changed: out.saved.len(), refused: convert::refused(out.refused), unchanged })
 }
 
 /// Cancels changes still on their way: waiting for the apply delay or for the agent.
@@ -169,7 +171,7 @@ pub async fn cancel_two_factor(#[server(default)] server_ids: Vec<uuid::Uuid>) -
     let (ctx, caller) = super::ssr::caller().await?;
     let actor = super::ssr::actor(&caller).await;
     let out = domain::two_factor::cancel(&ctx, &caller, &actor, &server_ids).await?;
-    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
+    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused), unchanged: vec![] })
 }
 
 /// Tries failed changes again.
@@ -178,5 +180,5 @@ pub async fn retry_two_factor(#[server(default)] server_ids: Vec<uuid::Uuid>) ->
     let (ctx, caller) = super::ssr::caller().await?;
     let actor = super::ssr::actor(&caller).await;
     let out = domain::two_factor::retry(&ctx, &caller, &actor, &server_ids).await?;
-    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused) })
+    Ok(ChangeResult { changed: out.done.len(), refused: convert::refused(out.refused), unchanged: vec![] })
 }

@@ -270,6 +270,9 @@ pub struct RefusedServer {
 pub struct ChangeResult {
     pub changed: usize,
     pub refused: Vec<RefusedServer>,
+    /// Servers a save skipped: the change would have changed nothing on them.
+    #[serde(default)]
+    pub unchanged: Vec<RefusedServer>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -106,6 +106,15 @@ impl Effective {
         Effective { in_force: r.in_force().map(setting).unwrap_or_default(), pending: r.pending().map(setting) }
     }
 
+    /// Whether this server's login codes go to `topic_id` as the tab shows it: SMS/Email 2FA
+    /// with that topic in force, or on its way. A failed or canceled change does not count, as
+    /// it shows nowhere (`of` reads the same two).
+    pub fn sends_codes_to(config: &config::Model, topic_id: Uuid) -> bool {
+        let r = rollout_of(config);
+        let to = |t: &Target| t.enabled && t.method == Method::Sms && t.topic_id == Some(topic_id);
+        r.in_force().is_some_and(to) || r.pending().is_some_and(to)
+    }
+
     /// The topics `of` needs for these configurations.
     fn topic_ids<'a>(configs: impl Iterator<Item = &'a config::Model>) -> Vec<Uuid> {
         configs.flat_map(|c| [c.topic_id, c.applied_topic_id]).flatten().collect()

@@ -5,11 +5,13 @@
 
 mod jobs;
 mod list;
+mod reconcile;
 mod save;
 mod store;
 
 pub use jobs::{fail_overdue, handed_over_since, run_due_jobs};
 pub use list::{get, list, Effective, ListQuery, Row, Setting, MAX_LIMIT, SORTS};
+pub use reconcile::reconcile;
 pub use save::{cancel, retry, save, usable_topic, usable_topics, Action, BatchOutcome, Refused, SaveOutcome, Saved};
 pub use store::{lock_servers, rollout_of, store};
 

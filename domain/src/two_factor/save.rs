@@ -13,7 +13,7 @@ use crate::{
         server, subscription, topic,
     },
     error::{DomainError, DomainResult, FieldError},
-    rollout::{Method, Phase, ServerRollout, Target},
+    rollout::{Method, Phase, Revision, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
 use proto::SubscriptionStatus;
@@ -44,11 +44,23 @@ pub struct Refused {
     pub reasons: Vec<String>,
 }
 
+/// A server a save skipped because the change would change nothing on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unchanged {
+    pub server_id: Uuid,
+    pub server_name: String,
+    /// Says what the server already is, e.g. "2FA is already off".
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SaveOutcome {
     pub saved: Vec<Saved>,
     pub refused: Vec<Refused>,
-    /// When the saved changes are applied.
+    /// Servers already as the change asks (or with that very change on its way): no new
+    /// revision, so no job, no apply delay reset, and nothing for an offline agent to fail.
+    pub unchanged: Vec<Unchanged>,
+    /// When the saved changes are applied; `None` when nothing was saved.
     pub due_at: Option<DateTime<Utc>>,
 }
 
@@ -179,23 +191,13 @@ pub async fn save(
         }
     }
     let configs = load_configs(&txn, &ids).await?;
-    let mut outcome = SaveOutcome { due_at: Some(now + delay), ..Default::default() };
+    let mut outcome = SaveOutcome::default();
     let mut rows = Vec::with_capacity(servers.len());
     let mut jobs = Vec::with_capacity(servers.len());
     for s in &servers {
         let mut r = configs.get(&s.id).map(rollout_of).unwrap_or_default();
         let target = match &action {
             Action::Enable { method, .. } => {
-                // A failed last change is what this save tries again, so it does not block it.
-                let blockers: Vec<String> = crate::servers::readiness(s, now, None)
-                    .into_iter()
-                    .filter(|f| f.severity == crate::readiness::Severity::Blocker)
-                    .map(|f| f.message)
-                    .collect();
-                if !blockers.is_empty() {
-                    outcome.refused.push(Refused { server_id: s.id, server_name: s.name.clone(), reasons: blockers });
-                    continue;
-                }
                 Target { enabled: true, method: *method, topic_id: topic.as_ref().map(|t| t.id) }
             }
             Action::Disable => {
@@ -226,10 +228,29 @@ pub async fn save(
                 }
             }
         };
+        if r.unchanged_by(&target) {
+            outcome.unchanged.push(Unchanged {
+                server_id: s.id,
+                server_name: s.name.clone(),
+                reason: unchanged_reason(&r, &target, topic.as_ref()),
+            });
+            continue;
+        }
+        if matches!(action, Action::Enable { .. }) {
+            // A failed last change is what this save tries again, so it does not block it.
+            let blockers = blockers(s, now);
+            if !blockers.is_empty() {
+                outcome.refused.push(Refused { server_id: s.id, server_name: s.name.clone(), reasons: blockers });
+                continue;
+            }
+        }
         let revision = r.save(target, now, delay);
         rows.push(stored(s.id, tenant_id, &r, now));
         jobs.push(new_job(tenant_id, s.id, revision, now, delay));
         outcome.saved.push(Saved { server_id: s.id, revision });
+    }
+    if !outcome.saved.is_empty() {
+        outcome.due_at = Some(now + delay);
     }
     let saved_ids: Vec<Uuid> = outcome.saved.iter().map(|s| s.server_id).collect();
     for chunk in saved_ids.chunks(CHUNK) {
@@ -281,6 +302,30 @@ pub async fn save(
     }
     txn.commit().await?;
     Ok(outcome)
+}
+
+/// What stands in the way of 2FA on a server now (readiness blockers), each with its fix.
+fn blockers(s: &server::Model, now: DateTime<Utc>) -> Vec<String> {
+    crate::servers::readiness(s, now, None)
+        .into_iter()
+        .filter(|f| f.severity == crate::readiness::Severity::Blocker)
+        .map(|f| f.message)
+        .collect()
+}
+
+/// Why a server was skipped: what it already is, or that the change is already on its way.
+fn unchanged_reason(r: &ServerRollout, target: &Target, topic: Option<&topic::Model>) -> String {
+    let what = match (target.enabled, target.method, topic) {
+        (false, ..) => "2FA off".to_owned(),
+        (true, Method::Code, _) => "2FA by verification code".to_owned(),
+        (true, Method::Sms, Some(t)) => format!("2FA by SMS/Email with topic {}", t.name),
+        (true, Method::Sms, None) => "2FA by SMS/Email".to_owned(),
+    };
+    if r.pending().is_some() {
+        format!("{what} is already on its way; nothing to change")
+    } else {
+        format!("already has {what}; nothing to change")
+    }
 }
 
 /// The job that hands `revision` of a server to its agent once the delay is over.
@@ -339,7 +384,7 @@ pub async fn cancel(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uui
         .await?
         .into_iter()
         .collect();
-    change_each(ctx, caller, actor, server_ids, "2fa.cancel", |r, now, _| {
+    change_each(ctx, caller, actor, server_ids, "2fa.cancel", |_, r, now, _| {
         let restores_lost_topic = r.applied.as_ref().is_some_and(|(_, t)| {
             t.enabled && t.method == Method::Sms && !t.topic_id.is_some_and(|id| topics.contains(&id))
         });
@@ -353,9 +398,27 @@ pub async fn cancel(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uui
     .await
 }
 
-/// Tries failed changes again, as new revisions after the apply delay.
+/// Tries failed changes again, as new revisions after the apply delay. Like a save, a change
+/// that turns 2FA on is refused while the server is not ready for it, or when its topic can no
+/// longer carry codes (deleted since, or no confirmed subscription left).
 pub async fn retry(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uuid]) -> DomainResult<BatchOutcome> {
-    change_each(ctx, caller, actor, server_ids, "2fa.retry", |r, now, delay| {
+    let usable: HashSet<Uuid> = usable_topics(ctx, caller).await?.into_iter().map(|t| t.id).collect();
+    change_each(ctx, caller, actor, server_ids, "2fa.retry", |s, r, now, delay| {
+        let failed = match &r.latest {
+            Some(Revision { target, phase: Phase::Failed { .. }, .. }) => Some(target),
+            _ => None,
+        };
+        if let Some(t) = failed.filter(|t| t.enabled) {
+            let blockers = blockers(s, now);
+            if !blockers.is_empty() {
+                return Err(blockers.join(" "));
+            }
+            if t.method == Method::Sms && !t.topic_id.is_some_and(|id| usable.contains(&id)) {
+                return Err("its topic has been deleted or has no confirmed subscription left, so nobody would \
+                            receive login codes; enable 2FA again with another topic"
+                    .into());
+            }
+        }
         r.retry(now, delay).map(Some).map_err(|e| e.to_string())
     })
     .await
@@ -367,7 +430,7 @@ async fn change_each(
     actor: &Actor,
     server_ids: &[Uuid],
     verb: &str,
-    change: impl Fn(&mut ServerRollout, DateTime<Utc>, chrono::Duration) -> Result<Option<i64>, String>,
+    change: impl Fn(&server::Model, &mut ServerRollout, DateTime<Utc>, chrono::Duration) -> Result<Option<i64>, String>,
 ) -> DomainResult<BatchOutcome> {
     let tenant_id = caller.admin_tenant()?;
     let servers = tenant_servers(ctx, tenant_id, server_ids).await?;
@@ -381,7 +444,7 @@ async fn change_each(
     let mut rows = vec![];
     for s in &servers {
         let mut r = configs.get(&s.id).map(rollout_of).unwrap_or_default();
-        match change(&mut r, now, delay) {
+        match change(s, &mut r, now, delay) {
             Ok(new_revision) => {
                 rollout_job::Entity::update_many()
                     .col_expr(rollout_job::Column::Status, Expr::value(JobStatus::Canceled))

@@ -135,7 +135,8 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         .iter()
         .map(|r| json!({ "host_id": r.server_id.to_string(), "host_name": r.server_name, "reasons": r.reasons }))
         .collect();
-    if outcome.saved.is_empty() && !outcome.refused.is_empty() {
+    // A host already as asked is no refusal: setting the switch to what it is succeeds, as in HSS.
+    if outcome.saved.is_empty() && outcome.unchanged.is_empty() && !outcome.refused.is_empty() {
         let reasons: Vec<String> = outcome.refused.iter().flat_map(|r| r.reasons.clone()).collect();
         return Err(ApiError::Invalid(format!("host_id_list: no host can take this change: {}", reasons.join("; "))));
     }
@@ -146,6 +147,7 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
             "request_id": api.request_id,
             "saved": outcome.saved.iter().map(|s| json!({ "host_id": s.server_id.to_string(), "revision": s.revision })).collect::<Vec<_>>(),
             "refused": refused,
+            "unchanged": outcome.unchanged.iter().map(|u| json!({ "host_id": u.server_id.to_string(), "host_name": u.server_name, "reason": u.reason })).collect::<Vec<_>>(),
             "apply_at": outcome.due_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         })),
     ))

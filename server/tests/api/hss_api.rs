@@ -770,3 +770,51 @@ async fn malformed_paths_answer_in_the_apis_error_shape(backend: Backend) {
     assert!(body["error_msg"].as_str().unwrap().starts_with("path:"), "{body}");
 }
 on_both_databases!(malformed_paths_answer_in_the_apis_error_shape, malformed_paths_answer_in_the_apis_error_shape);
+
+/// Setting a host's switch to what it already is succeeds, as in HSS, and changes nothing:
+/// the answer lists the host as unchanged with the reason, and no revision is made that an
+/// absent agent could fail. A batch mixing such hosts with real changes saves the others.
+async fn setting_the_switch_to_what_it_is_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.sign_in(ACME_ADMIN).await;
+    let key = create_key(&app, &acme).await;
+    let servers: Vec<_> = servers_of(&app, &key.project).await.into_iter().filter(ready).take(2).collect();
+    let (a, b) = (servers[0].id.to_string(), servers[1].id.to_string());
+    let configs = || async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        domain::entities::two_factor_config::Entity::find().count(&app.ctx.db).await.unwrap()
+    };
+
+    let (status, body) =
+        answer(send(&app, &key, &config_req(&app, &key, json!({ "enabled": false, "host_id_list": [a] }))).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["saved"], json!([]), "{body}");
+    assert_eq!(body["unchanged"][0]["host_id"], a.as_str(), "{body}");
+    assert!(body["unchanged"][0]["reason"].as_str().unwrap().contains("already has 2FA off"), "{body}");
+    assert_eq!(body["apply_at"], Value::Null, "nothing to apply: {body}");
+    assert_eq!(configs().await, 0, "no revision");
+    assert_eq!(host_row(&app, &key, &servers[0].name).await["auth_switch"], false);
+
+    // Enable both; once a has it, enabling both again saves nothing; b's is still on its way.
+    let enable = json!({ "enabled": true, "auth_type": "code", "host_id_list": [a] });
+    let (status, _) = answer(send(&app, &key, &config_req(&app, &key, enable)).await).await;
+    assert_eq!(status, 200);
+    agent_reports(&app, &a, Ok(())).await;
+    let both = json!({ "enabled": true, "auth_type": "code", "host_id_list": [a, b] });
+    let (status, body) = answer(send(&app, &key, &config_req(&app, &key, both.clone())).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["saved"][0]["host_id"], b.as_str(), "{body}");
+    assert_eq!(body["unchanged"][0]["host_id"], a.as_str(), "{body}");
+    let (status, body) = answer(send(&app, &key, &config_req(&app, &key, both)).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["saved"], json!([]), "{body}");
+    assert_eq!(body["unchanged"].as_array().unwrap().len(), 2, "{body}");
+    for s in &servers {
+        let row = host_row(&app, &key, &s.name).await;
+        assert_eq!((row["auth_switch"].as_bool(), row["auth_type"].as_str()), (Some(true), Some("code")), "{row}");
+    }
+}
+on_both_databases!(
+    setting_the_switch_to_what_it_is_changes_nothing,
+    setting_the_switch_to_what_it_is_changes_nothing
+);

@@ -413,11 +413,18 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
         two_factor_config::Entity::insert(two_factor_config::ActiveModel {
             server_id: Set(srv.id),
             tenant_id: Set(t.tenant_id),
-            // The third has 2FA off and only remembers the topic.
+            // The third has 2FA off and only remembers the topic. All three as their agents
+            // acknowledged it (revision 1 applied), which is what the 2FA tab shows.
             enabled: Set(i < 2),
             method: Set("sms".into()),
             topic_id: Set(Some(topic_id)),
             updated_at: Set(chrono::Utc::now()),
+            revision: Set(1),
+            phase: Set("applied".into()),
+            applied_revision: Set(1),
+            applied_enabled: Set(i < 2),
+            applied_method: Set(Some("sms".into())),
+            applied_topic_id: Set(Some(topic_id)),
             ..Default::default()
         })
         .exec_without_returning(&s.app.ctx.db)
@@ -434,6 +441,7 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
     // With 2FA off on both, the topic can go; the servers forget it.
     two_factor_config::Entity::update_many()
         .col_expr(two_factor_config::Column::Enabled, sea_orm::sea_query::Expr::value(false))
+        .col_expr(two_factor_config::Column::AppliedEnabled, sea_orm::sea_query::Expr::value(false))
         .exec(&s.app.ctx.db)
         .await
         .unwrap();

@@ -143,16 +143,40 @@ impl FakeAgentClient<'_> {
 
     /// The agent says it is alive, as the real one does every few seconds.
     async fn heartbeat(&self) {
+        self.heartbeat_applied(0).await;
+    }
+
+    /// A heartbeat naming the revision the agent has applied.
+    async fn heartbeat_applied(&self, revision: i64) {
         let res = self
             .app
             .http
             .post(self.app.url("/agent/v1/heartbeat"))
             .bearer_auth(&self.credential)
-            .json(&json!({"agent_version": "0.1.0", "applied_revision": 0}))
+            .json(&json!({"agent_version": "0.1.0", "applied_revision": revision}))
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 204);
+        assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    }
+
+    /// Waits (the clock advanced) until the console hands over a revision newer than `after`.
+    async fn next_revision(&self, after: i64) -> Value {
+        for _ in 0..100 {
+            if let Some(a) = self.poll(after, 1).await {
+                return a;
+            }
+        }
+        panic!("no revision after {after}")
+    }
+
+    /// Facts as reported by the agent, changed by `change`.
+    async fn report_facts(&self, change: impl FnOnce(&mut Value)) {
+        let mut f = facts("edge-facts");
+        change(&mut f);
+        let res =
+            self.app.http.put(self.app.url("/agent/v1/facts")).bearer_auth(&self.credential).json(&f).send().await.unwrap();
+        assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
     }
 
     async fn ack(&self, revision: i64, error: Option<&str>) -> bool {
@@ -568,3 +592,219 @@ async fn two_replicas_run_each_job_once(backend: Backend) {
     assert_eq!(delivering, 500);
 }
 on_both_databases!(two_replicas_run_each_job_once, super::two_replicas_run_each_job_once);
+
+/// Audit entries of `action` about `target`.
+async fn audited(app: &TestApp, action: &str, target: &str) -> Vec<domain::entities::audit_event::Model> {
+    domain::entities::audit_event::Entity::find()
+        .filter(domain::entities::audit_event::Column::Action.eq(action))
+        .filter(domain::entities::audit_event::Column::Target.eq(target))
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+}
+
+/// An agent that took a revision and went offline acknowledges it after the console moved on
+/// (a supersede, then a cancel): the ack is stale, and the host runs a revision the console
+/// does not show. Its next heartbeat names that revision, and the console hands it what it
+/// shows at once, without the apply delay. Likewise while a newer change waits for its delay.
+async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-03").await;
+    let id = agent.server_id.clone();
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    s.app.clock.advance(DELAY);
+    assert_eq!(agent.next_revision(0).await["revision"], 1);
+    assert!(agent.ack(1, None).await);
+
+    // Disable: the agent takes revision 2, then goes offline.
+    assert_eq!(s.save(&[&id], "disable", "", "").await.status(), 200);
+    s.app.clock.advance(DELAY);
+    let two = agent.next_revision(1).await;
+    assert_eq!((two["revision"].as_i64(), two["enabled"].as_bool()), (Some(2), Some(false)));
+    // Meanwhile the admin changes their mind: revision 3 supersedes it, and is canceled.
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.json::<Value>().await.unwrap()["changed"], 1);
+    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &id)]).await["changed"], 1);
+    assert_eq!(s.row("edge-03").await["status"], "enabled", "the console shows 2FA on");
+    // The agent comes back, applies revision 2 (2FA off) and reports it: too late to count.
+    assert!(!agent.ack(2, None).await, "a stale ack");
+    assert_eq!(s.row("edge-03").await["status"], "enabled");
+
+    // Its heartbeat says it runs revision 2: the console hands it 2FA on again, at once.
+    agent.heartbeat_applied(2).await;
+    let row = s.row("edge-03").await;
+    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "{row}");
+    let again = agent.poll(2, 0).await.expect("handed over without the apply delay");
+    assert_eq!((again["revision"].as_i64(), again["enabled"].as_bool(), again["method"].as_str()), (Some(4), Some(true), Some("code")));
+    let reissued = audited(&s.app, "2fa.reissue", "edge-03").await;
+    assert_eq!(reissued.len(), 1, "{reissued:?}");
+    assert!(reissued[0].detail.contains("reported revision 2"), "{}", reissued[0].detail);
+    // Heartbeats before its ack change nothing more; then it is in step.
+    agent.heartbeat_applied(2).await;
+    assert_eq!(agent.poll(2, 0).await.unwrap()["revision"], 4, "the same revision, not another");
+    assert!(agent.ack(4, None).await);
+    agent.heartbeat_applied(4).await;
+    assert_eq!(s.row("edge-03").await["status"], "enabled");
+    assert!(agent.poll(4, 0).await.is_none());
+    assert_eq!(audited(&s.app, "2fa.reissue", "edge-03").await.len(), 1);
+
+    // A stale ack while a newer change still waits for its delay: that change goes at once.
+    assert_eq!(s.save(&[&id], "disable", "", "").await.status(), 200);
+    s.app.clock.advance(DELAY);
+    assert_eq!(agent.next_revision(4).await["revision"], 5);
+    let topic = s.confirmed_topic("after-stale").await;
+    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    assert!(!agent.ack(5, None).await);
+    agent.heartbeat_applied(5).await;
+    let sms = agent.poll(5, 0).await.expect("the waiting change, handed over at once");
+    assert_eq!((sms["revision"].as_i64(), sms["method"].as_str()), (Some(7), Some("sms")));
+    let jobs = rollout_job::Entity::find()
+        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+        .filter(rollout_job::Column::Status.eq("pending"))
+        .count(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0, "its job has nothing left to do");
+
+    // A revision number below zero is bad input, named.
+    let res = s
+        .app
+        .http
+        .post(s.app.url("/agent/v1/heartbeat"))
+        .bearer_auth(&agent.credential)
+        .json(&json!({"agent_version": "0.1.0", "applied_revision": -1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("applied_revision"));
+}
+on_both_databases!(a_stale_ack_is_undone_by_the_next_heartbeat, super::a_stale_ack_is_undone_by_the_next_heartbeat);
+
+/// Retry checks what a save checks: a server that is no longer ready, or whose topic can no
+/// longer carry codes, is refused with the reason, and nothing is scheduled for it.
+async fn retry_re_checks_readiness_and_the_topic(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-04").await;
+    let id = agent.server_id.clone();
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    s.app.clock.advance(DELAY);
+    assert_eq!(agent.next_revision(0).await["revision"], 1);
+    assert!(agent.ack(1, Some("sshd -t failed")).await);
+    assert_eq!(s.row("edge-04").await["status"], "failed");
+    // Since then sshd stopped using PAM: 2FA cannot work there.
+    agent.report_facts(|f| f["sshd_use_pam"] = json!(false)).await;
+    let out = s.json("two-factor/retry", &[("server_ids[]", &id)]).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(out["refused"][0]["reasons"][0].as_str().unwrap().contains("UsePAM"), "{out}");
+    assert_eq!(s.row("edge-04").await["status"], "failed");
+    // Fixed: the retry goes through.
+    agent.report_facts(|_| {}).await;
+    assert_eq!(s.json("two-factor/retry", &[("server_ids[]", &id)]).await["changed"], 1);
+    assert_eq!(s.row("edge-04").await["status"], "enabling");
+
+    // A failed SMS/Email enable whose topic was deleted since cannot be retried.
+    let topic = s.confirmed_topic("gone-soon").await;
+    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    s.app.clock.advance(DELAY);
+    let a = agent.next_revision(1).await;
+    assert!(agent.ack(a["revision"].as_i64().unwrap(), Some("sshd -t failed")).await);
+    let res = s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await;
+    assert_eq!(res.status(), 200, "a failed change does not hold its topic: {}", res.text().await.unwrap());
+    let out = s.json("two-factor/retry", &[("server_ids[]", &id)]).await;
+    assert_eq!(out["changed"], 0, "{out}");
+    assert!(out["refused"][0]["reasons"][0].as_str().unwrap().contains("topic"), "{out}");
+}
+on_both_databases!(retry_re_checks_readiness_and_the_topic, super::retry_re_checks_readiness_and_the_topic);
+
+/// A topic is held by exactly the servers the 2FA tab shows with it: in force or on its way.
+/// A failed or canceled change to it shows nowhere, so it does not keep the topic.
+async fn what_holds_a_topic_is_what_the_tab_shows(backend: Backend) {
+    let s = setup(backend).await;
+    let topic = s.confirmed_topic("held").await;
+    let form = [("id", topic.as_str())];
+    let delete = || s.app.call("topics/delete", &form, Some(&s.admin));
+    let failing = s.register("edge-failed").await;
+    let canceled = s.register("edge-canceled").await;
+    let waiting = s.register("edge-waiting").await;
+    assert_eq!(s.save(&[&failing.server_id, &canceled.server_id], "enable", "sms", &topic).await.status(), 200);
+    s.app.clock.advance(DELAY);
+    let a = failing.next_revision(0).await;
+    assert!(failing.ack(a["revision"].as_i64().unwrap(), Some("sshd -t failed")).await);
+    canceled.next_revision(0).await;
+    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &canceled.server_id)]).await["changed"], 1);
+    // A change on its way holds it.
+    assert_eq!(s.save(&[&waiting.server_id], "enable", "sms", &topic).await.status(), 200);
+    for (name, status) in [("edge-failed", "failed"), ("edge-canceled", "disabled"), ("edge-waiting", "enabling")] {
+        let row = s.row(name).await;
+        assert_eq!(row["status"], status, "{row}");
+    }
+    assert_eq!(s.row("edge-failed").await["topic"], Value::Null);
+    assert_eq!(s.row("edge-canceled").await["topic"], Value::Null);
+    assert_eq!(s.row("edge-waiting").await["topic"], "Acme codes");
+    let res = delete().await;
+    assert_eq!(res.status(), 409);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("edge-waiting"), "{body}");
+    assert!(!body.contains("edge-failed") && !body.contains("edge-canceled"), "only what the tab shows: {body}");
+
+    // Once that change is canceled, nothing holds it and it can be deleted.
+    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &waiting.server_id)]).await["changed"], 1);
+    let res = delete().await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // The canceled change's late ack still tells the truth; its topic is gone, so logins fail closed.
+    assert!(canceled.ack(1, None).await);
+    assert_eq!(s.row("edge-canceled").await["status"], "enabled");
+}
+on_both_databases!(what_holds_a_topic_is_what_the_tab_shows, super::what_holds_a_topic_is_what_the_tab_shows);
+
+/// Disable on servers already disabled changes nothing for them: they are skipped and the
+/// answer says so, and they never show Failed for want of an agent to acknowledge it.
+async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-05").await;
+    let id = agent.server_id.clone();
+    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    s.app.clock.advance(DELAY);
+    assert!(agent.ack(agent.next_revision(0).await["revision"].as_i64().unwrap(), None).await);
+    let off = s.row("acme-web-01").await;
+    assert_eq!(off["status"], "disabled");
+    let off_id = off["id"].as_str().unwrap().to_owned();
+
+    let out: Value = s.save(&[&off_id, &id], "disable", "", "").await.json().await.unwrap();
+    assert_eq!(out["changed"], 1, "{out}");
+    assert_eq!(out["refused"], json!([]), "{out}");
+    assert_eq!(out["unchanged"][0]["name"], "acme-web-01", "{out}");
+    assert!(out["unchanged"][0]["reasons"][0].as_str().unwrap().contains("already has 2FA off"), "{out}");
+    assert_eq!(s.row("acme-web-01").await["status"], "disabled");
+    assert_eq!(s.row("edge-05").await["status"], "disabling");
+    // The same change again, while it waits: skipped too, and its delay is not restarted.
+    s.app.clock.advance(chrono::Duration::seconds(100));
+    let out: Value = s.save(&[&id], "disable", "", "").await.json().await.unwrap();
+    assert_eq!((out["changed"].as_u64(), out["unchanged"][0]["name"].as_str()), (Some(0), Some("edge-05")), "{out}");
+    assert!(out["unchanged"][0]["reasons"][0].as_str().unwrap().contains("already on its way"), "{out}");
+    assert_eq!(s.row("edge-05").await["seconds_left"], 200);
+
+    // Long past the delay and the deadline, the skipped server is still simply disabled.
+    s.app.clock.advance(DELAY);
+    let edge = uuid::Uuid::parse_str(&id).unwrap();
+    eventually("edge-05's change is handed over", || async {
+        let c = two_factor_config::Entity::find_by_id(edge).one(&s.app.ctx.db).await.unwrap();
+        c.is_some_and(|c| c.phase == "delivering")
+    })
+    .await;
+    s.app.clock.advance(chrono::Duration::minutes(11));
+    eventually("edge-05's change fails without an ack", || async { s.row("edge-05").await["status"] == "failed" }).await;
+    assert_eq!(s.row("acme-web-01").await["status"], "disabled");
+    let jobs = rollout_job::Entity::find()
+        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&off_id).unwrap()))
+        .count(&s.app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0);
+    let disables = audited(&s.app, "2fa.disable", "edge-05").await;
+    assert_eq!(disables.len(), 1, "the audit names only the server that changed: {disables:?}");
+}
+on_both_databases!(
+    a_change_that_changes_nothing_is_skipped_and_said_so,
+    super::a_change_that_changes_nothing_is_skipped_and_said_so
+);

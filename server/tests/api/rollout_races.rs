@@ -48,6 +48,30 @@ impl World {
         out.saved[0].revision
     }
 
+    /// A topic of Acme with a confirmed subscriber, written straight to the database (the
+    /// confirmation link is tested elsewhere).
+    async fn confirmed_topic(&self, name: &str) -> topic::Model {
+        use sea_orm::ActiveValue::Set;
+        let ctx = &self.app.ctx;
+        let t = domain::topics::create(ctx, &self.admin, &self.actor, name, name).await.unwrap();
+        domain::entities::subscription::Entity::insert(domain::entities::subscription::ActiveModel {
+            id: Set(uuid::Uuid::new_v4()),
+            tenant_id: Set(t.tenant_id),
+            topic_id: Set(t.id),
+            protocol: Set("email".into()),
+            endpoint: Set(format!("oncall@{name}.example")),
+            remark: Set(String::new()),
+            status: Set("confirmed".into()),
+            created_at: Set(chrono::Utc::now()),
+            confirmed_at: Set(Some(chrono::Utc::now())),
+            ..Default::default()
+        })
+        .exec_without_returning(&ctx.db)
+        .await
+        .unwrap();
+        t
+    }
+
     async fn config(&self, id: uuid::Uuid) -> two_factor_config::Model {
         two_factor_config::Entity::find_by_id(id).one(&self.app.ctx.db).await.unwrap().unwrap()
     }
@@ -58,7 +82,12 @@ impl World {
         self.app.clock.advance(self.app.ctx.rollout.apply_delay);
         // The agent keeps heartbeating meanwhile, so it is still online for the next save.
         let s = server::Entity::find_by_id(id).one(&self.app.ctx.db).await.unwrap().unwrap();
-        domain::agents::heartbeat(&self.app.ctx, &s).await.unwrap();
+        let applied = two_factor_config::Entity::find_by_id(id)
+            .one(&self.app.ctx.db)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.applied_revision);
+        domain::agents::heartbeat(&self.app.ctx, &s, applied, "192.0.2.1").await.unwrap();
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
         eventually("the revision is handed over", || async { self.config(id).await.phase == "delivering" }).await;
     }
@@ -70,12 +99,19 @@ async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
     let w = world(backend).await;
     let s = w.server("race").await;
     let ctx = &w.app.ctx;
+    // Four different changes, each unlike the round's own (a save that changes nothing is skipped).
+    let mut topics = vec![];
+    for name in ["race-a", "race-b", "race-c", "race-d"] {
+        topics.push(w.confirmed_topic(name).await.id);
+    }
     for round in 0..15 {
         let handed = w.save(s.id, if round % 2 == 0 { ENABLE } else { Action::Disable }).await;
         w.hand_over(s.id).await;
         // The agent acknowledges the handed-over revision while four saves race each other.
         let ack = domain::agents::acknowledge(ctx, &s, handed, Ok(()), "10.0.0.1");
-        let saves = futures::future::join_all((0..4).map(|_| w.save(s.id, ENABLE)));
+        let saves = futures::future::join_all(
+            topics.iter().map(|t| w.save(s.id, Action::Enable { method: Method::Sms, topic_id: Some(*t) })),
+        );
         let (ack, saved) = tokio::join!(ack, saves);
         ack.unwrap();
         let mut numbers = saved.clone();

@@ -99,7 +99,12 @@ impl World {
     /// Keeps `id`'s agent heard from, as its long poll does.
     async fn heard_from(&self, id: Uuid) {
         let s = self.server(id).await;
-        domain::agents::heartbeat(&self.app.ctx, &s).await.unwrap();
+        let applied = domain::entities::two_factor_config::Entity::find_by_id(id)
+            .one(&self.app.ctx.db)
+            .await
+            .unwrap()
+            .map_or(0, |c| c.applied_revision);
+        domain::agents::heartbeat(&self.app.ctx, &s, applied, "192.0.2.1").await.unwrap();
     }
 }
 

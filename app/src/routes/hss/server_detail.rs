@@ -3,28 +3,64 @@
 //! found".
 
 use crate::{
-    components::status::{Badge, FormResult, Loaded, PageHeader},
+    components::status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
     functions::{
         agents::CreateReinstallCommand,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
         servers::get_server,
         two_factor::CancelTwoFactor,
     },
-    models::{AppError, ChangeResult, LoginAuditQuery, LoginSettingsView, ReadinessItem, SafeModeAllows},
+    models::{
+        AppError, BreakGlassStatus, ChangeResult, LoginAuditPage, LoginAuditQuery, LoginSettingsView, ReadinessItem,
+        SafeModeAllows,
+    },
     routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
+/// The page's data besides the server itself. Every resource of the page is made at its top,
+/// before anything is awaited: while the server renders a `Loaded`, it may draw its view more
+/// than once (Leptos re-runs it to find its reads), so a resource or a `Loaded` (Transition)
+/// made inside that view took another hydration id on the server than in the browser, and the
+/// browser hydrated against the wrong data: "Unrecoverable hydration error", a dead page.
+/// Sections inside the server's view therefore wait with `inner_loaded`, which makes nothing,
+/// and the server's view waits for their data before it is drawn.
+#[derive(Clone, Copy)]
+struct PageData {
+    save: ServerAction<SaveLoginSettings>,
+    settings: Resource<Result<LoginSettingsView, AppError>>,
+    issue: ServerAction<IssueBreakGlass>,
+    break_glass: Resource<Result<BreakGlassStatus, AppError>>,
+    logins: Resource<Result<LoginAuditPage, AppError>>,
+}
+
 #[component]
 pub fn ServerDetailPage() -> impl IntoView {
     let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
     let cancel = ServerAction::<CancelTwoFactor>::new();
-    let server = Resource::new(
-        move || (params.read().get("id").unwrap_or_default(), cancel.version().get()),
-        |(id, _)| get_server(id),
-    );
+    let server = Resource::new(move || (id(), cancel.version().get()), |(id, _)| get_server(id));
+    let save = ServerAction::<SaveLoginSettings>::new();
+    // Only a successful save reloads the form; after a refused one the typed values stay.
+    let saved = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let issue = ServerAction::<IssueBreakGlass>::new();
+    let data = PageData {
+        save,
+        settings: Resource::new(move || (id(), saved.get()), |(id, _)| login_settings(id)),
+        issue,
+        break_glass: Resource::new(move || (id(), issue.version().get()), |(id, _)| break_glass(id)),
+        logins: Resource::new(
+            move || LoginAuditQuery { server: id(), page_size: 10, ..Default::default() },
+            list_logins,
+        ),
+    };
     view! {
         <Title text="Server" />
         <PageHeader title="Server details" crumbs=&["Host Security", "Installation & Configuration"]>
@@ -32,82 +68,112 @@ pub fn ServerDetailPage() -> impl IntoView {
                 <A href="/hss/two-factor">"← Back to Two-Factor Authentication"</A>
             </p>
         </PageHeader>
-        <Loaded
-            resource=server
-            ok=move |s| {
-                view! {
-                    <section class="panel">
-                        <h2>{s.name.clone()}</h2>
-                        <AgentWarnings
-                            rejected=s.agent_credential_rejected.clone()
-                            allows=s.safe_mode_allows.clone()
-                        />
-                        <dl class="facts">
-                            <dt>"IP address"</dt>
-                            <dd>{s.ip.clone()}</dd>
-                            <dt>"Operating system"</dt>
-                            <dd>{s.os_name.clone()}</dd>
-                            <dt>"Region"</dt>
-                            <dd>{s.region.clone()}</dd>
-                            <dt>"Server protection"</dt>
-                            <dd>{if s.protection_enabled { "Enabled" } else { "Disabled" }}</dd>
-                            <dt>"Agent"</dt>
-                            <dd>
-                                {if s.agent_online {
-                                    view! { <Badge kind="ok" text="Online".into() /> }.into_any()
-                                } else {
-                                    view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
-                                }}
-                                {s
-                                    .last_seen
-                                    .clone()
-                                    .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
-                            </dd>
-                            <dt>"Agent version"</dt>
-                            <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
-                            <dt>"All addresses"</dt>
-                            <dd>{if s.ips.is_empty() { s.ip.clone() } else { s.ips.join(", ") }}</dd>
-                            <dt>"OpenSSH"</dt>
-                            <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
-                            <dt>"Two-factor authentication"</dt>
-                            <dd data-testid="two-factor-status">
-                                {s.two_factor.clone().unwrap_or_default()}
-                                {s
-                                    .two_factor_cancelable
-                                    .then({
-                                        let id = s.id.clone();
-                                        move || {
-                                        view! {
-                                            <ActionForm action=cancel attr:class="inline-form">
-                                                <input type="hidden" name="server_ids[]" value=id />
-                                                <button type="submit" class="link-button danger">
-                                                    "Cancel the change"
-                                                </button>
-                                            </ActionForm>
-                                        }
-                                        }
-                                    })}
-                                <FormResult
-                                    value=cancel.value()
-                                    success=|r: ChangeResult| {
-                                        if r.changed > 0 {
-                                            "Change canceled.".to_owned()
-                                        } else {
-                                            r.refused.into_iter().flat_map(|s| s.reasons).collect::<Vec<_>>().join(" ")
-                                        }
-                                    }
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                // The sections' data too: the server draws a Suspend inside this view only if
+                // its data are already here, so without this it raced them, and the browser
+                // (which had them) found other HTML than it drew: a hydration error.
+                let _ = (data.settings.await, data.break_glass.await, data.logins.await);
+                match server.await {
+                    Ok(s) => {
+                        view! {
+                            <section class="panel">
+                                <h2>{s.name.clone()}</h2>
+                                <AgentWarnings
+                                    rejected=s.agent_credential_rejected.clone()
+                                    allows=s.safe_mode_allows.clone()
                                 />
-                            </dd>
-                        </dl>
-                        <h3 class="subhead">"Readiness for two-factor authentication"</h3>
-                        <Readiness items=s.readiness.clone() />
-                        <ReinstallAgent server_id=s.id.clone() />
-                    </section>
-                    <LoginProtection server_id=s.id.clone() />
-                    <RecentLogins server_id=s.id.clone() />
+                                <dl class="facts">
+                                    <dt>"IP address"</dt>
+                                    <dd>{s.ip.clone()}</dd>
+                                    <dt>"Operating system"</dt>
+                                    <dd>{s.os_name.clone()}</dd>
+                                    <dt>"Region"</dt>
+                                    <dd>{s.region.clone()}</dd>
+                                    <dt>"Server protection"</dt>
+                                    <dd>{if s.protection_enabled { "Enabled" } else { "Disabled" }}</dd>
+                                    <dt>"Agent"</dt>
+                                    <dd>
+                                        {if s.agent_online {
+                                            view! { <Badge kind="ok" text="Online".into() /> }.into_any()
+                                        } else {
+                                            view! { <Badge kind="muted" text="Offline".into() /> }.into_any()
+                                        }}
+                                        {s
+                                            .last_seen
+                                            .clone()
+                                            .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
+                                    </dd>
+                                    <dt>"Agent version"</dt>
+                                    <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
+                                    <dt>"All addresses"</dt>
+                                    <dd>{if s.ips.is_empty() { s.ip.clone() } else { s.ips.join(", ") }}</dd>
+                                    <dt>"OpenSSH"</dt>
+                                    <dd>{s.openssh_version.clone().unwrap_or_else(|| "--".into())}</dd>
+                                    <dt>"Two-factor authentication"</dt>
+                                    <dd data-testid="two-factor-status">
+                                        {s.two_factor.clone().unwrap_or_default()}
+                                        {s
+                                            .two_factor_cancelable
+                                            .then({
+                                                let id = s.id.clone();
+                                                move || {
+                                                view! {
+                                                    <ActionForm action=cancel attr:class="inline-form">
+                                                        <input type="hidden" name="server_ids[]" value=id />
+                                                        <button type="submit" class="link-button danger">
+                                                            "Cancel the change"
+                                                        </button>
+                                                    </ActionForm>
+                                                }
+                                                }
+                                            })}
+                                        <FormResult
+                                            value=cancel.value()
+                                            success=|r: ChangeResult| {
+                                                if r.changed > 0 {
+                                                    "Change canceled.".to_owned()
+                                                } else {
+                                                    r.refused.into_iter().flat_map(|s| s.reasons).collect::<Vec<_>>().join(" ")
+                                                }
+                                            }
+                                        />
+                                    </dd>
+                                </dl>
+                                <h3 class="subhead">"Readiness for two-factor authentication"</h3>
+                                <Readiness items=s.readiness.clone() />
+                                <ReinstallAgent server_id=s.id.clone() />
+                            </section>
+                            <LoginProtection server_id=s.id.clone() data />
+                            <RecentLogins server_id=s.id.clone() data />
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                 }
+            })}
+        </Transition>
+    }
+}
+
+/// Like `Loaded`, for a resource shown inside another `Loaded`'s view: it waits within that
+/// view's Transition and makes no Transition (no hydration id) of its own; see `PageData`.
+fn inner_loaded<T, V>(
+    resource: Resource<Result<T, AppError>>,
+    ok: impl Fn(T) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + serde::Serialize + serde::de::DeserializeOwned + 'static,
+    V: IntoView + 'static,
+{
+    move || {
+        let ok = ok.clone();
+        Suspend::new(async move {
+            match resource.await {
+                Ok(value) => ok(value).into_any(),
+                Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
             }
-        />
+        })
     }
 }
 
@@ -207,27 +273,13 @@ fn errors_under(id: &'static str, errors: Vec<String>) -> impl IntoView {
 /// The server's login settings: what happens while the console cannot be reached, who needs
 /// no second factor, and break-glass codes.
 #[component]
-fn LoginProtection(server_id: String) -> impl IntoView {
-    let save = ServerAction::<SaveLoginSettings>::new();
-    // Only a successful save reloads the form; after a refused one the typed values stay.
-    let saved = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
-            saved.update(|n| *n += 1);
-        }
-    });
-    let settings = {
-        let id = server_id.clone();
-        Resource::new(move || (id.clone(), saved.get()), |(id, _)| login_settings(id))
-    };
+fn LoginProtection(server_id: String, data: PageData) -> impl IntoView {
+    let save = data.save;
     let id = server_id.clone();
     view! {
         <section class="panel login-protection" aria-labelledby="login-protection">
             <h2 id="login-protection">"Login protection"</h2>
-            <Loaded
-                resource=settings
-                ok=move |s| view! { <SettingsForm server_id=id.clone() settings=s save /> }
-            />
+            {inner_loaded(data.settings, move |s| view! { <SettingsForm server_id=id.clone() settings=s save /> })}
             {move || match save.value().get() {
                 Some(Ok(_)) => view! {
                     <p class="form-ok" role="status">
@@ -249,7 +301,7 @@ fn LoginProtection(server_id: String) -> impl IntoView {
                     .into_any(),
                 None => ().into_any(),
             }}
-            <BreakGlass server_id />
+            <BreakGlass server_id data />
         </section>
     }
 }
@@ -342,25 +394,21 @@ fn SettingsForm(
 
 /// Unused codes and when they were issued; a new set replaces them and is shown once.
 #[component]
-fn BreakGlass(server_id: String) -> impl IntoView {
-    let issue = ServerAction::<IssueBreakGlass>::new();
+fn BreakGlass(server_id: String, data: PageData) -> impl IntoView {
+    let issue = data.issue;
     // The codes are shown by the page's wasm; a plain form post before it has loaded would
     // replace the codes and show none of the new ones. So the button waits for it.
     let ready = RwSignal::new(false);
     Effect::new(move |_| ready.set(true));
-    let status = {
-        let id = server_id.clone();
-        Resource::new(move || (id.clone(), issue.version().get()), |(id, _)| break_glass(id))
-    };
     view! {
         <h3 class="subhead">"Break-glass codes"</h3>
         <p class="small">
             "Each code lets one login in while the console is unreachable, whatever the fail mode. "
             "Keep them where people can reach them in an outage, and nowhere else."
         </p>
-        <Loaded
-            resource=status
-            ok=|s| {
+        {inner_loaded(
+            data.break_glass,
+            |s| {
                 view! {
                     <p data-testid="break-glass-status">
                         {match (s.unused, s.issued) {
@@ -370,8 +418,8 @@ fn BreakGlass(server_id: String) -> impl IntoView {
                         }}
                     </p>
                 }
-            }
-        />
+            },
+        )}
         <details class="revoke-key issue-codes">
             <summary class="button button-secondary">"Issue new codes"</summary>
             <p class="small">
@@ -416,18 +464,14 @@ fn BreakGlass(server_id: String) -> impl IntoView {
 
 /// The server's latest logins, and the way to all of them.
 #[component]
-fn RecentLogins(server_id: String) -> impl IntoView {
+fn RecentLogins(server_id: String, data: PageData) -> impl IntoView {
     let href = server_audit_href(&server_id);
-    let logins = Resource::new(
-        move || LoginAuditQuery { server: server_id.clone(), page_size: 10, ..Default::default() },
-        list_logins,
-    );
     view! {
         <section class="panel" aria-labelledby="recent-logins">
             <h2 id="recent-logins">"Latest logins"</h2>
-            <Loaded
-                resource=logins
-                ok=move |page| {
+            {inner_loaded(
+                data.logins,
+                move |page| {
                     if page.items.is_empty() {
                         view! {
                             <p class="empty">
@@ -445,8 +489,8 @@ fn RecentLogins(server_id: String) -> impl IntoView {
                         }
                             .into_any()
                     }
-                }
-            />
+                },
+            )}
             <p>
                 <A href=href>"All logins to this server in the Login audit →"</A>
             </p>

@@ -16,7 +16,7 @@ use crate::{
     },
     models::{
         two_factor::{ChangeAction, LoginMethod, TwoFactorQuery},
-        AppError, ChangeResult, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus,
+        AppError, ChangeResult, Method, RefusedServer, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus,
     },
 };
 use leptos::prelude::*;
@@ -363,14 +363,43 @@ fn servers(n: usize) -> String {
 
 /// A change's outcome. All done is a success; otherwise each server left alone is listed
 /// once with its reasons, as a warning when others changed and as an error when none did.
+/// Servers a save skipped (the change would have changed nothing on them) are listed too.
 #[component]
 fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>>) -> impl IntoView {
     let errors = Signal::derive(move || value.get().filter(|r| r.is_err()));
+    let skipped = |unchanged: Vec<RefusedServer>| {
+        (!unchanged.is_empty()).then(|| {
+            view! {
+                <p>{format!("{} skipped: nothing to change.", servers(unchanged.len()))}</p>
+                <ul class="unchanged">
+                    {unchanged
+                        .into_iter()
+                        .map(|s| {
+                            view! {
+                                <li data-server=s.name.clone()>
+                                    <b>{s.name.clone()}</b>
+                                    ": "
+                                    {s.reasons.join(" ")}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+        })
+    };
     let result = move || match value.get() {
         Some(Ok(r)) if r.refused.is_empty() => view! {
-            <p class="form-ok" role="status">
-                {format!("{} changed.", servers(r.changed))}
-            </p>
+            <div class="form-ok change-outcome" role="status">
+                <p>
+                    {if r.changed == 0 && !r.unchanged.is_empty() {
+                        "No server changed.".to_owned()
+                    } else {
+                        format!("{} changed.", servers(r.changed))
+                    }}
+                </p>
+                {skipped(r.unchanged)}
+            </div>
         }
         .into_any(),
         Some(Ok(r)) => {
@@ -397,6 +426,7 @@ fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>>) -> impl 
                             })
                             .collect_view()}
                     </ul>
+                    {skipped(r.unchanged)}
                 </div>
             }
             .into_any()
