@@ -15,6 +15,7 @@ mod m20261126_000009_sshd_drop_in;
 mod m20261126_000010_server_logins;
 mod m20261126_000011_authenticators;
 mod m20261126_000012_agent_status_from_last_seen;
+mod m20261205_000014_factor_changes;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_server_logins::Migration),
             Box::new(m20261126_000011_authenticators::Migration),
             Box::new(m20261126_000012_agent_status_from_last_seen::Migration),
+            Box::new(m20261205_000014_factor_changes::Migration),
         ]
     }
 }
