@@ -31,15 +31,20 @@ mod ssr {
     const STEP_UP_REF: &str = "factor_session_ref";
 
     /// This portal session's reference for step-ups, made on first use. It lives only in the
-    /// session's server-side data, so a step-up made here holds for no other session, and it
-    /// is gone with the session at sign-out.
+    /// session's server-side data, so a step-up made here holds for no other session; it is
+    /// gone with the session at sign-out, and a new sign-in (which keeps the data under a new
+    /// id) gets a new one, so no step-up outlives the sign-in it was made in.
     pub async fn session_ref() -> Result<domain::factors::SessionRef, AppError> {
         let session = session().await?;
-        if let Some(id) = session.get::<uuid::Uuid>(STEP_UP_REF).await.map_err(store_err)? {
-            return Ok(domain::factors::SessionRef(id));
+        let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
+        let stored = session.get::<(uuid::Uuid, Option<i64>)>(STEP_UP_REF).await.map_err(store_err)?;
+        if let Some((id, at)) = stored {
+            if at == signed_in_at {
+                return Ok(domain::factors::SessionRef(id));
+            }
         }
         let id = uuid::Uuid::new_v4();
-        session.insert(STEP_UP_REF, id).await.map_err(store_err)?;
+        session.insert(STEP_UP_REF, (id, signed_in_at)).await.map_err(store_err)?;
         Ok(domain::factors::SessionRef(id))
     }
 

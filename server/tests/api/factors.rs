@@ -143,6 +143,14 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     let again = w.app.sign_in(&w.alice).await;
     assert_eq!(w.step_up(&again, &codes[0]).await.status(), 422, "a recovery code works once");
 
+    // A new sign-in over a stepped-up session (the same browser) starts without the step-up.
+    let fresh = w.app.sign_in(&w.alice).await;
+    assert_eq!(w.step_up(&fresh, &w.code(1)).await.status(), 200);
+    assert_eq!(w.regenerate(&fresh).await.status(), 200);
+    w.app.clock.advance(Duration::seconds(1));
+    let renewed = session_cookie(&w.app.sign_in_raw(&w.alice, Some(&fresh)).await).unwrap();
+    needs_code(w.regenerate(&renewed).await, "a new sign-in over a stepped-up session").await;
+
     // Signing out ends the session's step-up with it.
     w.app.call("auth/sign_out", &[], Some(&other)).await;
     assert_eq!(w.regenerate(&other).await.status(), 401);
