@@ -266,10 +266,7 @@ pub fn factor_changed(c: &FactorChange) -> NewMessage {
         &[
             what.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
             format!("<b>{}</b>", escape_html(report)),
-            format!(
-                "See your sign-in methods: <a href=\"{0}\">{0}</a>",
-                escape_html(c.portal_url)
-            ),
+            format!("See your sign-in methods: <a href=\"{0}\">{0}</a>", escape_html(c.portal_url)),
         ],
         "You receive this for every change to your sign-in methods; it cannot be turned off.",
     );
@@ -312,8 +309,17 @@ mod tests {
             at,
             portal_url: "https://h/portal/methods",
         });
-        assert_eq!(m.subject, "Your HostGuard sign-in methods changed: the authenticator app \"<b>Pixel</b>\" was added");
-        assert!(m.body_text.contains("When: 2027-01-15 08:00 UTC\nBy: you (signed in from 192.0.2.1)\nAccount: alice@acme.example"), "{}", m.body_text);
+        assert_eq!(
+            m.subject,
+            "Your HostGuard sign-in methods changed: the authenticator app \"<b>Pixel</b>\" was added"
+        );
+        assert!(
+            m.body_text.contains(
+                "When: 2027-01-15 08:00 UTC\nBy: you (signed in from 192.0.2.1)\nAccount: alice@acme.example"
+            ),
+            "{}",
+            m.body_text
+        );
         assert!(m.body_text.contains("If this wasn't you, contact your administrator"));
         assert!(m.body_text.contains("https://h/portal/methods"));
         assert!(!m.body_html.contains("<b>Pixel</b>"), "names are escaped");

@@ -109,7 +109,11 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     assert!(wrong.text().await.unwrap().contains("\"code\""));
     let empty = w.step_up(&thief, " ").await;
     assert_eq!(empty.status(), 422);
-    assert!(empty.text().await.unwrap().contains("Enter a current code from your authenticator app or a recovery code"));
+    assert!(empty
+        .text()
+        .await
+        .unwrap()
+        .contains("Enter a current code from your authenticator app or a recovery code"));
 
     // Alice, in her own session, with her app's code: for 5 minutes she may change her factors.
     let code = w.code(0);
@@ -220,7 +224,8 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     assert_eq!(users.iter().find(|u| u.email == bob.email).unwrap().enrolment_open_until, None);
 
     // Opened again, Bob makes recovery codes as his first factor; the window is then spent.
-    w.app.call_ok::<EnrolmentOpened>("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie))
+    w.app
+        .call_ok::<EnrolmentOpened>("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie))
         .await;
     w.app.clock.advance(Duration::hours(23));
     let bob_a = w.app.sign_in(&bob).await;

@@ -174,7 +174,10 @@ pub fn ServerAccountsPage() -> impl IntoView {
 /// The tenant's end users, their sign-in methods, and enrolment: a user with none can add a
 /// first one only while enrolment is open, which this button does for 24 hours.
 #[component]
-fn EndUsers(users: Resource<Result<Vec<EndUserRow>, crate::models::AppError>>, open: ServerAction<OpenEnrolment>) -> impl IntoView {
+fn EndUsers(
+    users: Resource<Result<Vec<EndUserRow>, crate::models::AppError>>,
+    open: ServerAction<OpenEnrolment>,
+) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="end-users-heading">
             <h2 id="end-users-heading">"Users and their sign-in methods"</h2>
