@@ -96,6 +96,8 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     let thief = w.app.sign_in(&w.alice).await;
     let methods = w.methods(&thief).await;
     assert!(methods.has_factor && methods.verified_until.is_none(), "{methods:?}");
+    let page = w.app.get_page("/portal/methods", Some(&thief)).await.text().await.unwrap();
+    assert!(page.contains("Current code") && page.contains("name=\"code\""), "the page asks for a code: {page}");
     needs_code(w.begin(&thief).await, "adding an authenticator").await;
     needs_code(w.regenerate(&thief).await, "new recovery codes").await;
     let pixel = &methods.authenticators[0].id;
@@ -201,6 +203,11 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
         assert!(res.text().await.unwrap().contains("Ask your administrator to open enrolment"));
     }
     assert_eq!(w.step_up(&bob_a, "123456").await.status(), 409, "no factor to step up with");
+    // The pages say so: Bob is told whom to ask, his admin sees the window closed and the button.
+    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
+    assert!(page.contains("Ask your administrator to open enrolment."), "{page}");
+    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Open enrolment for {}", bob.email)) && page.contains("Not open"), "{page}");
 
     // His admin opens enrolment: the console shows until when.
     let opened: EnrolmentOpened =
@@ -211,6 +218,10 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     assert_eq!(row(&bob.email).enrolment_open_until.as_deref(), Some(opened.until.as_str()));
     assert_eq!((row(&w.alice.email).authenticators, row(&w.alice.email).enrolment_open_until), (1, None));
     assert_eq!(w.methods(&bob_a).await.enrolment_open_until.as_deref(), Some(opened.until.as_str()));
+    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Your administrator opened enrolment until {}", opened.until)), "{page}");
+    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Open until {}", opened.until)), "{page}");
 
     // 24 hours later it is closed again (and the day's sessions are over: sign in anew).
     w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
