@@ -188,6 +188,19 @@ async fn wrong_step_up_codes_are_counted_and_capped(backend: Backend) {
     w.app.clock.advance(Duration::minutes(15));
     assert_eq!(w.step_up(&b, &w.code(0)).await.status(), 200);
     assert_eq!(w.begin(&b).await.status(), 200);
+
+    // Sixty wrong codes at once cannot pass the cap: the user's row is held while counting
+    // (without the lock, PostgreSQL recorded 9 to 12 of them).
+    w.app.clock.advance(Duration::minutes(15));
+    let tries = (0..60).map(|i| {
+        let cookie = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let w = &w;
+        async move { w.step_up(&cookie, &format!("{:06}", 100_000 + i)).await.status().as_u16() }
+    });
+    let statuses = futures::future::join_all(tries).await;
+    let wrong = statuses.iter().filter(|s| **s == 422).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 55, "{statuses:?}");
 }
 on_both_databases!(wrong_step_up_codes_are_counted_and_capped, super::wrong_step_up_codes_are_counted_and_capped);
 
