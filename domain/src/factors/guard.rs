@@ -100,16 +100,16 @@ pub(crate) async fn permit(
     session: SessionRef,
     now: DateTime<Utc>,
 ) -> DomainResult<Permit> {
+    // A fresh step-up counts even if it spent the user's last recovery code: it proved a factor.
+    if fresh_step_up(txn, user_id, session, now).await?.is_some() {
+        return Ok(Permit::SteppedUp);
+    }
     if has_factor(txn, user_id).await? {
-        match fresh_step_up(txn, user_id, session, now).await? {
-            Some(_) => Ok(Permit::SteppedUp),
-            None => Err(code_needed()),
-        }
-    } else {
-        match open_window(txn, user_id, now).await? {
-            Some(w) => Ok(Permit::FirstFactor { window_id: w.id }),
-            None => Err(enrolment_closed()),
-        }
+        return Err(code_needed());
+    }
+    match open_window(txn, user_id, now).await? {
+        Some(w) => Ok(Permit::FirstFactor { window_id: w.id }),
+        None => Err(enrolment_closed()),
     }
 }
 
@@ -234,7 +234,7 @@ pub async fn state(ctx: &Ctx, caller: &Caller, session: SessionRef) -> DomainRes
     let has = has_factor(&ctx.db, user_id).await?;
     Ok(State {
         has_factor: has,
-        stepped_up_until: if has { fresh_step_up(&ctx.db, user_id, session, now).await? } else { None },
+        stepped_up_until: fresh_step_up(&ctx.db, user_id, session, now).await?,
         enrolment_open_until: if has { None } else { open_window(&ctx.db, user_id, now).await?.map(|w| w.expires_at) },
     })
 }

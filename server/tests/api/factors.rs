@@ -261,6 +261,18 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     needs_code(w.begin(&bob_b).await, "bob's other session").await;
     assert_eq!(w.step_up(&bob_b, &codes[4]).await.status(), 200);
     assert_eq!(w.begin(&bob_b).await.status(), 200);
+    // A step-up with his last recovery code still lets him make new ones, though it left him
+    // with no factor for a moment.
+    let left: Vec<&String> = codes.iter().enumerate().filter(|(i, _)| *i != 4).map(|(_, c)| c).collect();
+    for code in &left[..8] {
+        assert_eq!(w.step_up(&bob_b, code).await.status(), 200);
+    }
+    let bob_c = w.app.sign_in(&bob).await;
+    assert_eq!(w.step_up(&bob_c, left[8]).await.status(), 200);
+    assert!(!w.methods(&bob_c).await.has_factor);
+    assert_eq!(w.regenerate(&bob_c).await.status(), 200);
+    assert_eq!(w.methods(&bob_c).await.recovery_left, 10);
+
     // Opening enrolment for someone with a factor is refused: it would be no use.
     let res = w.app.call("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie)).await;
     assert_eq!(res.status(), 409);

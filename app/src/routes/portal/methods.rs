@@ -128,9 +128,13 @@ pub fn SignInMethodsPage() -> impl IntoView {
 #[component]
 fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView {
     let minutes = methods.step_up_minutes;
-    let heading = if methods.has_factor { "Confirm it's you" } else { "Your first sign-in method" };
+    let heading = if methods.has_factor || methods.verified_until.is_some() {
+        "Confirm it's you"
+    } else {
+        "Your first sign-in method"
+    };
     let body = match (methods.has_factor, methods.verified_until, methods.enrolment_open_until) {
-        (true, Some(until), _) => view! {
+        (_, Some(until), _) => view! {
             <p class="verified">
                 {format!("Code accepted: you can change your sign-in methods until {until}.")}
             </p>
