@@ -55,7 +55,7 @@ test("a first sign-in method needs enrolment, and later changes a current code",
   await signIn(page, globexAdmin);
   await page.goto("/iam/server-accounts");
   await hydrated(page);
-  const row = page.getByRole("row", { name: /esther@globex\.example/ });
+  const row = page.getByRole("row", { name: /^Esther Lim esther@globex\.example/ });
   await expect(row).toContainText("Not open");
   await page.getByRole("button", { name: "Open enrolment for esther@globex.example" }).click();
   await expect(page.getByRole("status")).toContainText("Enrolment is open for esther@globex.example until");

@@ -35,17 +35,23 @@ mod ssr {
     /// gone with the session at sign-out, and a new sign-in (which keeps the data under a new
     /// id) gets a new one, so no step-up outlives the sign-in it was made in.
     pub async fn session_ref() -> Result<domain::factors::SessionRef, AppError> {
+        if let Some(found) = existing_session_ref().await? {
+            return Ok(found);
+        }
         let session = session().await?;
         let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
-        let stored = session.get::<(uuid::Uuid, Option<i64>)>(STEP_UP_REF).await.map_err(store_err)?;
-        if let Some((id, at)) = stored {
-            if at == signed_in_at {
-                return Ok(domain::factors::SessionRef(id));
-            }
-        }
         let id = uuid::Uuid::new_v4();
         session.insert(STEP_UP_REF, (id, signed_in_at)).await.map_err(store_err)?;
         Ok(domain::factors::SessionRef(id))
+    }
+
+    /// This session's step-up reference if it has one, without writing the session (pages
+    /// read it while they render, when the session may already be saved).
+    pub async fn existing_session_ref() -> Result<Option<domain::factors::SessionRef>, AppError> {
+        let session = session().await?;
+        let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
+        let stored = session.get::<(uuid::Uuid, Option<i64>)>(STEP_UP_REF).await.map_err(store_err)?;
+        Ok(stored.filter(|(_, at)| *at == signed_in_at).map(|(id, _)| domain::factors::SessionRef(id)))
     }
 
     /// The otpauth URI as a QR code: an SVG, as a data URI for an `<img>` (no markup of ours
@@ -77,7 +83,9 @@ pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let apps = domain::factors::authenticators::list(&ctx, &caller).await?;
     let recovery = domain::factors::recovery::status(&ctx, &caller).await?;
-    let state = domain::factors::guard::state(&ctx, &caller, ssr::session_ref().await?).await?;
+    // A session without a reference has made no step-up: a fresh reference finds none.
+    let session = ssr::existing_session_ref().await?.unwrap_or(domain::factors::SessionRef(uuid::Uuid::new_v4()));
+    let state = domain::factors::guard::state(&ctx, &caller, session).await?;
     Ok(SignInMethods {
         has_factor: state.has_factor,
         verified_until: state.stepped_up_until.map(ssr::datetime),
