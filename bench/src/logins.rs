@@ -205,9 +205,12 @@ async fn totp_logins(app: &TestApp, p: &testkit::Protected, n: usize, tag: &str)
         .exec_without_returning(&app.ctx.db)
         .await?;
         let caller = Caller { user_id: id, role: Role::EndUser, tenant_id: Some(p.tenant.id), email };
-        let e = domain::factors::authenticators::begin(&app.ctx, &caller, "Phone").await?;
+        domain::factors::enrolment::open(&app.ctx, &p.caller, &actor, id).await?;
+        let session = domain::factors::SessionRef(Uuid::new_v4());
+        let e = domain::factors::authenticators::begin(&app.ctx, &caller, session, "Phone").await?;
         let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
-        domain::factors::authenticators::confirm(&app.ctx, &caller, &actor, e.id, &totp_at(&secret, app.clock.now())?).await?;
+        let code = totp_at(&secret, app.clock.now())?;
+        domain::factors::authenticators::confirm(&app.ctx, &caller, &actor, session, e.id, &code).await?;
         let account = format!("{tag}{i}");
         let mapping = domain::factors::mapping::NewMapping { account: account.clone(), end_user_id: id, server_id: None };
         domain::factors::mapping::add(&app.ctx, &p.caller, &actor, &mapping).await?;

@@ -235,6 +235,54 @@ pub fn topic_without_recipients(
     }
 }
 
+/// A change to an end user's sign-in methods, as its mail names it.
+pub struct FactorChange<'a> {
+    pub tenant_id: Uuid,
+    pub recipient: &'a str,
+    /// What changed, as a sentence's subject: `The authenticator app "Pixel" was added`.
+    pub what: String,
+    /// Who made it and from where: `you (signed in from 192.0.2.1)` or `your administrator …`.
+    pub by: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `…/portal/methods`.
+    pub portal_url: &'a str,
+}
+
+/// To an end user: one of their sign-in methods changed, and what to do if it was not them.
+/// Sent for every change, so someone who learnt their password cannot quietly add their own.
+pub fn factor_changed(c: &FactorChange) -> NewMessage {
+    let when = c.at.format("%Y-%m-%d %H:%M UTC");
+    let mut chars = c.what.chars();
+    let lowered: String = chars.next().map(|f| f.to_lowercase().chain(chars).collect()).unwrap_or_default();
+    let subject = format!("Your HostGuard sign-in methods changed: {lowered}");
+    let what = format!("{}.\n\nWhen: {when}\nBy: {}\nAccount: {}", c.what, c.by, c.recipient);
+    let check = format!("See your sign-in methods at {}.", c.portal_url);
+    let report = "If this wasn't you, contact your administrator at once: someone may know your password and be \
+                  able to log in to your organisation's servers as you. Change your password, and ask them to \
+                  check your sign-in methods.";
+    let text = format!("{what}\n\n{report}\n\n{check}\n");
+    let html = html_page(
+        &subject,
+        &[
+            what.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
+            format!("<b>{}</b>", escape_html(report)),
+            format!("See your sign-in methods: <a href=\"{0}\">{0}</a>", escape_html(c.portal_url)),
+        ],
+        "You receive this for every change to your sign-in methods; it cannot be turned off.",
+    );
+    NewMessage {
+        tenant_id: Some(c.tenant_id),
+        channel: Channel::Email,
+        kind: "factor_changed",
+        recipient: c.recipient.to_owned(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text: text,
+        body_html: html,
+        secrets: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +296,32 @@ mod tests {
         assert!(m.body_html.contains("https://h/c?token=1&amp;x=2"));
         assert!(m.body_text.contains("https://h/c?token=1&x=2"));
         assert!(m.body_text.contains("https://h/u?token=2"), "every message carries its unsubscribe link");
+    }
+
+    #[test]
+    fn a_factor_change_says_what_when_and_how_to_report_it() {
+        let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let m = factor_changed(&FactorChange {
+            tenant_id: Uuid::nil(),
+            recipient: "alice@acme.example",
+            what: "The authenticator app \"<b>Pixel</b>\" was added".into(),
+            by: "you (signed in from 192.0.2.1)".into(),
+            at,
+            portal_url: "https://h/portal/methods",
+        });
+        assert_eq!(
+            m.subject,
+            "Your HostGuard sign-in methods changed: the authenticator app \"<b>Pixel</b>\" was added"
+        );
+        assert!(
+            m.body_text.contains(
+                "When: 2027-01-15 08:00 UTC\nBy: you (signed in from 192.0.2.1)\nAccount: alice@acme.example"
+            ),
+            "{}",
+            m.body_text
+        );
+        assert!(m.body_text.contains("If this wasn't you, contact your administrator"));
+        assert!(m.body_text.contains("https://h/portal/methods"));
+        assert!(!m.body_html.contains("<b>Pixel</b>"), "names are escaped");
     }
 }

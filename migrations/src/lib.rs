@@ -16,6 +16,7 @@ mod m20261126_000010_server_logins;
 mod m20261126_000011_authenticators;
 mod m20261126_000012_agent_status_from_last_seen;
 mod m20261205_000013_agent_guard;
+mod m20261205_000014_factor_changes;
 mod m20261205_000015_pam_stack_facts;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_authenticators::Migration),
             Box::new(m20261126_000012_agent_status_from_last_seen::Migration),
             Box::new(m20261205_000013_agent_guard::Migration),
+            Box::new(m20261205_000014_factor_changes::Migration),
             Box::new(m20261205_000015_pam_stack_facts::Migration),
         ]
     }

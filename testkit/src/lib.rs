@@ -7,6 +7,7 @@
 
 mod console;
 pub mod demo;
+mod factors;
 mod fixtures;
 mod logins;
 mod log;

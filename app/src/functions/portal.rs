@@ -2,7 +2,9 @@
 
 #[cfg(feature = "ssr")]
 use crate::models::SignInRow;
-use crate::models::{AppError, AuthenticatorRow, CurrentUser, NewAuthenticator, SignInHistory, SignInMethods};
+use crate::models::{
+    AppError, AuthenticatorRow, CurrentUser, NewAuthenticator, SignInHistory, SignInMethods, SteppedUp,
+};
 use leptos::prelude::*;
 
 /// The end user's own account. Only end users have a portal.
@@ -22,7 +24,35 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    use super::super::ssr::{session, store_err};
     use crate::models::AppError;
+
+    /// Where this session's step-up reference lives in its (server-side) data.
+    const STEP_UP_REF: &str = "factor_session_ref";
+
+    /// This portal session's reference for step-ups, made on first use. It lives only in the
+    /// session's server-side data, so a step-up made here holds for no other session; it is
+    /// gone with the session at sign-out, and a new sign-in (which keeps the data under a new
+    /// id) gets a new one, so no step-up outlives the sign-in it was made in.
+    pub async fn session_ref() -> Result<domain::factors::SessionRef, AppError> {
+        if let Some(found) = existing_session_ref().await? {
+            return Ok(found);
+        }
+        let session = session().await?;
+        let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
+        let id = uuid::Uuid::new_v4();
+        session.insert(STEP_UP_REF, (id, signed_in_at)).await.map_err(store_err)?;
+        Ok(domain::factors::SessionRef(id))
+    }
+
+    /// This session's step-up reference if it has one, without writing the session (pages
+    /// read it while they render, when the session may already be saved).
+    pub async fn existing_session_ref() -> Result<Option<domain::factors::SessionRef>, AppError> {
+        let session = session().await?;
+        let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
+        let stored = session.get::<(uuid::Uuid, Option<i64>)>(STEP_UP_REF).await.map_err(store_err)?;
+        Ok(stored.filter(|(_, at)| *at == signed_in_at).map(|(id, _)| domain::factors::SessionRef(id)))
+    }
 
     /// The otpauth URI as a QR code: an SVG, as a data URI for an `<img>` (no markup of ours
     /// is injected into the page).
@@ -47,13 +77,20 @@ fn authenticator_row(a: domain::factors::authenticators::Authenticator) -> Authe
     }
 }
 
-/// The end user's authenticators and recovery codes.
+/// The end user's authenticators and recovery codes, and whether this session may change them.
 #[server(prefix = "/api", endpoint = "portal/methods")]
 pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let apps = domain::factors::authenticators::list(&ctx, &caller).await?;
     let recovery = domain::factors::recovery::status(&ctx, &caller).await?;
+    // A session without a reference has made no step-up: a fresh reference finds none.
+    let session = ssr::existing_session_ref().await?.unwrap_or(domain::factors::SessionRef(uuid::Uuid::new_v4()));
+    let state = domain::factors::guard::state(&ctx, &caller, session).await?;
     Ok(SignInMethods {
+        has_factor: state.has_factor,
+        verified_until: state.stepped_up_until.map(ssr::datetime),
+        enrolment_open_until: state.enrolment_open_until.map(ssr::datetime),
+        step_up_minutes: domain::factors::guard::STEP_UP_VALID_MINUTES,
         authenticators: apps.into_iter().map(authenticator_row).collect(),
         max_authenticators: domain::factors::authenticators::MAX_PER_USER,
         recovery_left: recovery.left,
@@ -62,12 +99,21 @@ pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
     })
 }
 
+/// A current code from one of the user's factors: this session may then change them for a few
+/// minutes (adding or removing an authenticator, new recovery codes).
+#[server(prefix = "/api", endpoint = "portal/step_up")]
+pub async fn step_up(code: String) -> Result<SteppedUp, AppError> {
+    let (ctx, caller) = ssr::caller().await?;
+    let until = domain::factors::step_up(&ctx, &caller, ssr::session_ref().await?, &code).await?;
+    Ok(SteppedUp { until: ssr::datetime(until) })
+}
+
 /// Starts adding an authenticator app: its QR code and secret, shown once.
 #[server(prefix = "/api", endpoint = "portal/authenticators/begin")]
 pub async fn begin_authenticator(name: String) -> Result<NewAuthenticator, AppError> {
     use secrecy::ExposeSecret;
     let (ctx, caller) = ssr::caller().await?;
-    let e = domain::factors::authenticators::begin(&ctx, &caller, &name).await?;
+    let e = domain::factors::authenticators::begin(&ctx, &caller, ssr::session_ref().await?, &name).await?;
     Ok(NewAuthenticator {
         id: e.id.to_string(),
         name: e.name,
@@ -83,7 +129,8 @@ pub async fn confirm_authenticator(id: String, code: String) -> Result<Authentic
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&id, "authenticator enrolment")?;
-    let a = domain::factors::authenticators::confirm(&ctx, &caller, &actor, id, &code).await?;
+    let session = ssr::session_ref().await?;
+    let a = domain::factors::authenticators::confirm(&ctx, &caller, &actor, session, id, &code).await?;
     Ok(authenticator_row(a))
 }
 
@@ -91,7 +138,8 @@ pub async fn confirm_authenticator(id: String, code: String) -> Result<Authentic
 pub async fn remove_authenticator(id: String) -> Result<(), AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
-    domain::factors::authenticators::remove(&ctx, &caller, &actor, ssr::parse_id(&id, "authenticator")?).await?;
+    let id = ssr::parse_id(&id, "authenticator")?;
+    domain::factors::authenticators::remove(&ctx, &caller, &actor, ssr::session_ref().await?, id).await?;
     Ok(())
 }
 
@@ -100,7 +148,7 @@ pub async fn remove_authenticator(id: String) -> Result<(), AppError> {
 pub async fn generate_recovery_codes() -> Result<Vec<String>, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
-    Ok(domain::factors::recovery::generate(&ctx, &caller, &actor).await?)
+    Ok(domain::factors::recovery::generate(&ctx, &caller, &actor, ssr::session_ref().await?).await?)
 }
 
 /// The end user's logins to servers, newest first.

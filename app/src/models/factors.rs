@@ -42,11 +42,44 @@ pub struct AuthenticatorRow {
 /// The end user's sign-in methods.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SignInMethods {
+    /// The user has an authenticator or an unused recovery code: changes need a current code.
+    pub has_factor: bool,
+    /// Until when this session may change the methods (it gave a current code lately).
+    pub verified_until: Option<String>,
+    /// Until when a first method may be added (an administrator opened enrolment).
+    pub enrolment_open_until: Option<String>,
+    /// How long a current code lets this session change the methods.
+    pub step_up_minutes: i64,
     pub authenticators: Vec<AuthenticatorRow>,
     pub max_authenticators: u64,
     pub recovery_left: u64,
     pub recovery_total: u64,
     pub recovery_generated: Option<String>,
+}
+
+/// A current code was accepted: this session may change the sign-in methods until `until`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SteppedUp {
+    pub until: String,
+}
+
+/// An end user as their tenant admin sees their sign-in methods.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndUserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub authenticators: u64,
+    pub recovery_codes_left: u64,
+    /// Until when the user may add a first method; `None`: enrolment is not open.
+    pub enrolment_open_until: Option<String>,
+}
+
+/// Enrolment was opened for a user.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrolmentOpened {
+    pub email: String,
+    pub until: String,
 }
 
 /// An authenticator being added: what the app needs, shown once.

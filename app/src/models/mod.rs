@@ -12,8 +12,8 @@ pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
-    SignInRow,
+    AccountMappingRow, AuthenticatorRow, Choice, EndUserRow, EnrolmentOpened, NewAuthenticator, ServerAccounts,
+    SignInHistory, SignInMethods, SignInRow, SteppedUp,
 };
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
 use serde::{Deserialize, Serialize};

@@ -4,7 +4,11 @@
 //! encrypted with the server's secret key. Each code is accepted once: an authenticator
 //! remembers the last time step it accepted and takes only later ones.
 
-use super::{clean_name, end_user, lock_user};
+use super::{
+    clean_name, end_user,
+    guard::{self, SessionRef},
+    lock_user,
+};
 use crate::{
     access_keys::{open, seal, sealing_key},
     audit::{self, Actor, Entry},
@@ -136,14 +140,17 @@ fn too_many() -> DomainError {
 }
 
 /// Starts adding an authenticator: a new seed, to show as a QR code and as text. It counts only
-/// once [`confirm`]ed; starting another enrolment drops this one.
-pub async fn begin(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Enrolment> {
+/// once [`confirm`]ed; starting another enrolment drops this one. Needs what any change of
+/// factors needs (see [`guard`]): a fresh step-up in `session`, or for a first factor an open
+/// enrolment window.
+pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) -> DomainResult<Enrolment> {
     let (user_id, tenant_id) = end_user(caller)?;
     let name = clean_name("name", name, NAME_MAX, "Authenticator app")?;
     let key = sealing_key(ctx, "Authenticators")?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_user(&txn, user_id).await?;
+    guard::permit(&txn, user_id, session, now).await?;
     if confirmed_count(&txn, user_id).await? >= MAX_PER_USER {
         return Err(too_many());
     }
@@ -180,9 +187,17 @@ pub async fn begin(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<Enrol
     })
 }
 
-/// Finishes adding an authenticator with a code it shows now; audited. The code is spent: it
-/// cannot also log in.
-pub async fn confirm(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, code: &str) -> DomainResult<Authenticator> {
+/// Finishes adding an authenticator with a code it shows now; audited and mailed to the user.
+/// The code is spent: it cannot also log in. Needs a fresh step-up in `session` (or, for a first
+/// factor, an open enrolment window, which it then spends).
+pub async fn confirm(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    session: SessionRef,
+    id: Uuid,
+    code: &str,
+) -> DomainResult<Authenticator> {
     let (user_id, tenant_id) = end_user(caller)?;
     let code = normalize_code(code)
         .ok_or_else(|| DomainError::validation("code", format!("must be the {DIGITS}-digit code the app shows")))?;
@@ -196,6 +211,7 @@ pub async fn confirm(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, code: 
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("authenticator enrolment"))?;
+    let permit = guard::permit(&txn, user_id, session, now).await?;
     if now > pending.created_at + Duration::minutes(ENROLMENT_VALID_MINUTES) {
         return Err(DomainError::Conflict(format!(
             "This enrolment has expired (you have {ENROLMENT_VALID_MINUTES} minutes to confirm one). Add the authenticator again."
@@ -227,13 +243,18 @@ pub async fn confirm(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, code: 
         },
     )
     .await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    let what = format!("The authenticator app \"{}\" was added", saved.name);
+    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;
+    ctx.outbox_signal.notify_one();
     Ok(saved.into())
 }
 
-/// Removes one of the caller's authenticators; audited. The last one stays: a user keeps at
-/// least one way to log in (add the new phone first, then remove the old one).
-pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
+/// Removes one of the caller's authenticators; audited and mailed to the user. Needs a fresh
+/// step-up in `session`. The last one stays: a user keeps at least one way to log in (add the
+/// new phone first, then remove the old one).
+pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef, id: Uuid) -> DomainResult<()> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
@@ -244,6 +265,7 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("authenticator"))?;
+    guard::permit(&txn, user_id, session, now).await?;
     if confirmed_count(&txn, user_id).await? <= 1 {
         return Err(DomainError::Conflict(format!(
             "{} is your only authenticator. Add another one first, so that you can still log in, then remove this one.",
@@ -263,7 +285,10 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         },
     )
     .await?;
+    let what = format!("The authenticator app \"{}\" was removed", found.name);
+    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;
+    ctx.outbox_signal.notify_one();
     Ok(())
 }
 

@@ -1,10 +1,15 @@
 //! Verification-code mode's side of the people: which end user a server account belongs to
 //! ([`mapping`]), and the factors an end user proves a login with: authenticator apps
-//! ([`authenticators`], TOTP) and single-use recovery codes ([`recovery`]).
+//! ([`authenticators`], TOTP) and single-use recovery codes ([`recovery`]). Changing them needs
+//! a factor the user has or, for a first one, an enrolment window ([`guard`], [`enrolment`]).
 
 pub mod authenticators;
+pub mod enrolment;
+pub mod guard;
 pub mod mapping;
 pub mod recovery;
+
+pub use guard::{step_up, SessionRef};
 
 use crate::{
     caller::{Caller, Role},

@@ -1,7 +1,11 @@
 //! Recovery codes: [`CODES`] single-use codes for when the phone is not at hand, shown once when
 //! generated, kept as hashes. Generating a new set replaces the old one.
 
-use super::{end_user, lock_user};
+use super::{
+    end_user,
+    guard::{self, SessionRef},
+    lock_user,
+};
 use crate::{
     audit::{self, Actor, Entry},
     caller::Caller,
@@ -76,12 +80,15 @@ pub async fn status(ctx: &Ctx, caller: &Caller) -> DomainResult<Status> {
     Ok(Status { left: left(&ctx.db, user_id).await?, generated_at: newest.map(|c| c.created_at) })
 }
 
-/// A new set of codes for the caller, shown this once; the old set stops working. Audited.
-pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor) -> DomainResult<Vec<String>> {
+/// A new set of codes for the caller, shown this once; the old set stops working. Audited and
+/// mailed to the user. Needs a fresh step-up in `session` (or, for a first factor, an open
+/// enrolment window, which it then spends).
+pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef) -> DomainResult<Vec<String>> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_user(&txn, user_id).await?;
+    let permit = guard::permit(&txn, user_id, session, now).await?;
     recovery_code::Entity::delete_many().filter(recovery_code::Column::UserId.eq(user_id)).exec(&txn).await?;
     let mut codes = Vec::with_capacity(CODES);
     let mut rows = Vec::with_capacity(CODES);
@@ -110,7 +117,11 @@ pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor) -> DomainResult
         },
     )
     .await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    let what = format!("{CODES} new recovery codes were made, and any earlier ones stopped working");
+    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;
+    ctx.outbox_signal.notify_one();
     Ok(codes)
 }
 

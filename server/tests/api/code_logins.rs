@@ -76,6 +76,7 @@ async fn world(backend: Backend) -> World {
     let alice = p.tenant.end_user(&app, "alice").await;
     map(&app, &p, "root", alice.id, None).await;
     let alice_cookie = app.sign_in(&alice).await;
+    app.open_enrolment(&alice).await;
     let secret = enroll(&app, &alice_cookie, "Pixel").await;
     app.clock.advance(Duration::minutes(5));
     World { app, p, alice, alice_cookie, secret }
@@ -203,6 +204,7 @@ on_both_databases!(
 
 async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Backend) {
     let w = world(backend).await;
+    w.app.step_up(&w.alice_cookie, &w.code_now(0).await).await;
     let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
     assert_eq!(codes.len(), 10);
     assert!(codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3), "{codes:?}");
@@ -227,6 +229,7 @@ async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Back
     // Another user's recovery code is no code for Alice.
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
+    w.app.open_enrolment(&bob).await;
     let bobs: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&bob_cookie)).await;
     let login = w.start("root").await;
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &bobs[0]).await.step.info, ["Wrong code. 2 attempts left."]);
@@ -275,6 +278,7 @@ async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     let w = world(backend).await;
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
+    w.app.open_enrolment(&bob).await;
     let bobs_secret = enroll(&w.app, &bob_cookie, "Bob's phone").await;
     w.app.clock.advance(Duration::minutes(1));
     let override_ = map(&w.app, &w.p, "root", bob.id, Some(w.p.server_id)).await;
@@ -374,6 +378,7 @@ async fn two_logins_racing_with_one_code_let_exactly_one_in(backend: Backend) {
         w.app.clock.advance(Duration::seconds(30));
     }
     // A recovery code too.
+    w.app.step_up(&w.alice_cookie, &w.code_now(0).await).await;
     let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
     for code in &codes[..3] {
         let (a, b) = (w.start("root").await, w.start("root").await);
@@ -390,6 +395,7 @@ on_both_databases!(
 async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Backend) {
     let w = world(backend).await;
     let cookie = &w.alice_cookie;
+    w.app.step_up(cookie, &w.code_now(0).await).await;
     // A wrong confirming code names the field; nothing is added.
     let e: NewAuthenticator = w.app.call_ok("portal/authenticators/begin", &[("name", "Tablet")], Some(cookie)).await;
     let wrong = w.app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", "12345")], Some(cookie)).await;

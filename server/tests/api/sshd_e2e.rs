@@ -272,10 +272,14 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     };
     let mapping = domain::factors::mapping::NewMapping { account: "hgtest".into(), end_user_id: alice.id, server_id: None };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
-    let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, "Pixel").await.unwrap();
+    s.app.open_enrolment(&alice).await;
+    let session = domain::factors::SessionRef(uuid::Uuid::new_v4());
+    let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, session, "Pixel").await.unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
     let now_code = totp_now(&secret, domain::Clock::now(&s.app.clock));
-    domain::factors::authenticators::confirm(&s.app.ctx, &alice_caller, &actor, e.id, &now_code).await.unwrap();
+    domain::factors::authenticators::confirm(&s.app.ctx, &alice_caller, &actor, session, e.id, &now_code)
+        .await
+        .unwrap();
     s.change(&[("change[action]", "enable"), ("change[method]", "code")], "enabled").await;
     let (ok, prompts) = s.ssh_with("keyboard-interactive", false, None, Some(&secret)).await;
     assert!(ok, "password + the authenticator's code logs in; prompts: {prompts:?}");

@@ -1,13 +1,16 @@
 //! The portal's Sign-in methods, as on Microsoft's "Security info" page: the end user's
 //! authenticator apps (add with a QR code and a confirming code, remove) and recovery codes
-//! (generate a new set, shown once).
+//! (generate a new set, shown once). A change needs a current code from a method the user has
+//! (asked for once, then good for a few minutes in this session), or for a first method an
+//! enrolment window the user's administrator opened.
 
 use crate::{
     components::status::{DataTable, FormResult, Loaded, PageHeader},
     functions::portal::{
         my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator,
+        StepUp,
     },
-    models::{AppError, NewAuthenticator},
+    models::{AppError, NewAuthenticator, SignInMethods},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,8 +21,18 @@ pub fn SignInMethodsPage() -> impl IntoView {
     let confirm = ServerAction::<ConfirmAuthenticator>::new();
     let remove = ServerAction::<RemoveAuthenticator>::new();
     let generate = ServerAction::<GenerateRecoveryCodes>::new();
+    let step_up = ServerAction::<StepUp>::new();
     let methods = Resource::new(
-        move || (confirm.version().get(), remove.version().get(), generate.version().get()),
+        move || {
+            (
+                confirm.version().get(),
+                remove.version().get(),
+                generate.version().get(),
+                step_up.version().get(),
+                // A failed start may mean the step-up ran out: show the form again.
+                begin.version().get(),
+            )
+        },
         |_| my_sign_in_methods(),
     );
     // The enrolment on screen is over once its code was accepted.
@@ -35,6 +48,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
                 "authenticator app. Keep recovery codes for when your phone is not at hand."
             </p>
         </PageHeader>
+        <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
         <section class="panel">
             <h2>"Authenticator apps"</h2>
             <FormResult value=remove.value() success=|_| "Authenticator removed.".to_owned() />
@@ -106,6 +120,91 @@ pub fn SignInMethodsPage() -> impl IntoView {
             {move || enrolling().map(|r| view! { <Enrolment result=r confirm /> })}
         </section>
         <RecoveryCodes methods generate />
+    }
+}
+
+/// What a change needs now, and the one field that gives it: a current code (a step-up), or,
+/// with no method yet, an enrolment window only the administrator can open.
+#[component]
+fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView {
+    let minutes = methods.step_up_minutes;
+    let heading = if methods.has_factor || methods.verified_until.is_some() {
+        "Confirm it's you"
+    } else {
+        "Your first sign-in method"
+    };
+    let body = match (methods.has_factor, methods.verified_until, methods.enrolment_open_until) {
+        (_, Some(until), _) => view! {
+            <p class="verified">
+                {format!("Code accepted: you can change your sign-in methods until {until}.")}
+            </p>
+        }
+        .into_any(),
+        (true, None, _) => view! {
+            <p>
+                {format!(
+                    "To add or remove an authenticator app or make new recovery codes, first enter a current code \
+                     from your authenticator app or one of your recovery codes. This keeps someone who learnt your \
+                     password from changing how you log in. The code lets you make changes for {minutes} minutes."
+                )}
+            </p>
+            <ActionForm action=step_up attr:class="form-grid">
+                <div class="field">
+                    <label for="step-up-code">"Current code"</label>
+                    <input
+                        id="step-up-code"
+                        name="code"
+                        type="text"
+                        autocomplete="one-time-code"
+                        maxlength="32"
+                        required
+                    />
+                    <p class="hint">"6 digits from your app, or a recovery code (it is then used up)."</p>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || step_up.pending().get()>
+                        "Verify"
+                    </button>
+                </div>
+            </ActionForm>
+        }
+        .into_any(),
+        (false, _, Some(until)) => view! {
+            <p class="notice">
+                {format!(
+                    "Your administrator opened enrolment until {until}: add your first sign-in method below, an \
+                     authenticator app or recovery codes."
+                )}
+            </p>
+        }
+        .into_any(),
+        (false, _, None) => view! {
+            <p class="notice notice-warn">
+                <b>"Ask your administrator to open enrolment."</b>
+                " You have no sign-in method yet. A first one can be added only while enrolment is open, which "
+                "your administrator does for you for 24 hours, so that a password alone never adds one."
+            </p>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="panel" aria-labelledby="guard-heading">
+            <h2 id="guard-heading">{heading}</h2>
+            {body}
+            {move || {
+                step_up
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|e| {
+                        view! {
+                            <p class="form-error" role="alert">
+                                {e.to_string()}
+                            </p>
+                        }
+                    })
+            }}
+        </section>
     }
 }
 

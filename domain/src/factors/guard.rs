@@ -1,0 +1,269 @@
+//! Who may change an end user's factors. A password alone never may: while the user has a
+//! factor, a change needs a fresh step-up (a current code from one of them, typed in the same
+//! portal session within [`STEP_UP_VALID_MINUTES`]); a user with none may add a first one only
+//! while a tenant admin has an enrolment window open for them (see [`super::enrolment`]).
+//! Every change is mailed to the user.
+
+use super::{end_user, has_factor, lock_user};
+use crate::{
+    audit::Actor,
+    caller::Caller,
+    ctx::Ctx,
+    entities::{enrolment_window, factor_step_up},
+    error::{DomainError, DomainResult},
+    messages, outbox,
+};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+/// How long a step-up lets its session change factors.
+pub const STEP_UP_VALID_MINUTES: i64 = 5;
+/// Wrong step-up codes one user may type in [`WRONG_WINDOW_MINUTES`], over all sessions.
+pub const WRONG_STEP_UPS: u64 = 5;
+pub const WRONG_WINDOW_MINUTES: i64 = 15;
+/// Step-up rows older than this are of no use to any rule and are dropped.
+const KEEP_HOURS: i64 = 24;
+
+/// The portal session a request comes from: an opaque id kept in that session's server-side
+/// data. A step-up holds only for the session it was made in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionRef(pub Uuid);
+
+/// The error for a change without a fresh step-up.
+pub fn code_needed() -> DomainError {
+    DomainError::validation(
+        "code",
+        "Enter a current code from your authenticator app or a recovery code first: changing your sign-in \
+         methods needs one, so that someone who learnt your password cannot change them",
+    )
+}
+
+/// The error for a first factor without an open enrolment window.
+pub fn enrolment_closed() -> DomainError {
+    DomainError::Conflict(
+        "You have no sign-in method yet, and a first one can be added only while enrolment is open. \
+         Ask your administrator to open enrolment for you; it stays open for 24 hours."
+            .into(),
+    )
+}
+
+/// Why a change is allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Permit {
+    /// The user has a factor and this session stepped up lately.
+    SteppedUp,
+    /// The user has no factor and this enrolment window is open.
+    FirstFactor { window_id: Uuid },
+}
+
+async fn fresh_step_up<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    session: SessionRef,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<DateTime<Utc>>> {
+    Ok(factor_step_up::Entity::find()
+        .filter(factor_step_up::Column::UserId.eq(user_id))
+        .filter(factor_step_up::Column::SessionRef.eq(session.0))
+        .filter(factor_step_up::Column::Succeeded.eq(true))
+        .filter(factor_step_up::Column::ExpiresAt.gt(now))
+        .order_by_desc(factor_step_up::Column::ExpiresAt)
+        .one(conn)
+        .await?
+        .and_then(|s| s.expires_at))
+}
+
+/// The user's open enrolment window, if any: opened in the last day and not used yet.
+pub(crate) async fn open_window<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<enrolment_window::Model>> {
+    Ok(enrolment_window::Entity::find()
+        .filter(enrolment_window::Column::UserId.eq(user_id))
+        .filter(enrolment_window::Column::UsedAt.is_null())
+        .filter(enrolment_window::Column::ExpiresAt.gt(now))
+        .order_by_desc(enrolment_window::Column::ExpiresAt)
+        .one(conn)
+        .await?)
+}
+
+/// Whether `session` may change `user_id`'s factors now. Call it inside the change's
+/// transaction, after `lock_user`, so the answer holds until the change is written.
+pub(crate) async fn permit(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    session: SessionRef,
+    now: DateTime<Utc>,
+) -> DomainResult<Permit> {
+    // A fresh step-up counts even if it spent the user's last recovery code: it proved a factor.
+    if fresh_step_up(txn, user_id, session, now).await?.is_some() {
+        return Ok(Permit::SteppedUp);
+    }
+    if has_factor(txn, user_id).await? {
+        return Err(code_needed());
+    }
+    match open_window(txn, user_id, now).await? {
+        Some(w) => Ok(Permit::FirstFactor { window_id: w.id }),
+        None => Err(enrolment_closed()),
+    }
+}
+
+/// After a change allowed by `permit`: a first factor spends its window (a window lets in one),
+/// and the session that added it counts as stepped up, since it just proved that factor.
+pub(crate) async fn after_change(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    session: SessionRef,
+    permit: Permit,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if let Permit::FirstFactor { window_id } = permit {
+        enrolment_window::Entity::update_many()
+            .col_expr(enrolment_window::Column::UsedAt, Expr::value(Some(now)))
+            .filter(enrolment_window::Column::Id.eq(window_id))
+            .exec(txn)
+            .await?;
+        record(txn, tenant_id, user_id, Some(session), now).await?;
+    }
+    Ok(())
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    session: Option<SessionRef>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    factor_step_up::Entity::insert(factor_step_up::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant_id),
+        user_id: Set(user_id),
+        session_ref: Set(session.map(|s| s.0)),
+        succeeded: Set(session.is_some()),
+        created_at: Set(now),
+        expires_at: Set(session.map(|_| now + Duration::minutes(STEP_UP_VALID_MINUTES))),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// The caller proves a factor they have with a current code from an authenticator app or a
+/// recovery code; their portal session `session` may then change their factors for
+/// [`STEP_UP_VALID_MINUTES`]. The code is spent as at a login: an app code's time step (or a
+/// later one) cannot be used again, a recovery code is used up. Wrong codes are counted: past
+/// [`WRONG_STEP_UPS`] in [`WRONG_WINDOW_MINUTES`] the user's step-ups are refused for a while.
+/// Returns until when the step-up holds.
+pub async fn step_up(ctx: &Ctx, caller: &Caller, session: SessionRef, code: &str) -> DomainResult<DateTime<Utc>> {
+    let (user_id, tenant_id) = end_user(caller)?;
+    if code.trim().is_empty() {
+        return Err(DomainError::validation(
+            "code",
+            "Enter a current code from your authenticator app or a recovery code",
+        ));
+    }
+    if code.chars().count() > 64 {
+        return Err(DomainError::validation("code", "must be at most 64 characters"));
+    }
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    lock_user(&txn, user_id).await?;
+    factor_step_up::Entity::delete_many()
+        .filter(factor_step_up::Column::UserId.eq(user_id))
+        .filter(factor_step_up::Column::CreatedAt.lt(now - Duration::hours(KEEP_HOURS)))
+        .exec(&txn)
+        .await?;
+    let wrong = factor_step_up::Entity::find()
+        .filter(factor_step_up::Column::UserId.eq(user_id))
+        .filter(factor_step_up::Column::Succeeded.eq(false))
+        .filter(factor_step_up::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(&txn)
+        .await?;
+    if wrong >= WRONG_STEP_UPS {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    if !has_factor(&txn, user_id).await? {
+        return Err(DomainError::Conflict(
+            "You have no authenticator app or recovery code yet, so there is no code to check.".into(),
+        ));
+    }
+    let right = match super::authenticators::normalize_code(code) {
+        Some(app_code) => super::authenticators::use_code(ctx, &txn, user_id, &app_code, now).await?.is_some(),
+        None => super::recovery::use_code(&txn, user_id, code, now).await?,
+    };
+    if !right {
+        record(&txn, tenant_id, user_id, None, now).await?;
+        txn.commit().await?;
+        let left = WRONG_STEP_UPS.saturating_sub(wrong + 1);
+        return Err(DomainError::validation(
+            "code",
+            format!(
+                "is not a current code from your authenticator apps nor an unused recovery code \
+                 ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
+                if left == 1 { "y" } else { "ies" }
+            ),
+        ));
+    }
+    record(&txn, tenant_id, user_id, Some(session), now).await?;
+    txn.commit().await?;
+    Ok(now + Duration::minutes(STEP_UP_VALID_MINUTES))
+}
+
+/// Where the caller stands, for the Sign-in methods page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub has_factor: bool,
+    /// Until when this session may change factors (a fresh step-up).
+    pub stepped_up_until: Option<DateTime<Utc>>,
+    /// Until when a first factor may be added (only while the user has none).
+    pub enrolment_open_until: Option<DateTime<Utc>>,
+}
+
+pub async fn state(ctx: &Ctx, caller: &Caller, session: SessionRef) -> DomainResult<State> {
+    let (user_id, _) = end_user(caller)?;
+    let now = ctx.clock.now();
+    let has = has_factor(&ctx.db, user_id).await?;
+    Ok(State {
+        has_factor: has,
+        stepped_up_until: fresh_step_up(&ctx.db, user_id, session, now).await?,
+        enrolment_open_until: if has { None } else { open_window(&ctx.db, user_id, now).await?.map(|w| w.expires_at) },
+    })
+}
+
+/// Who made a change, as the user's mail says it.
+pub(crate) fn by_the_user(actor: &Actor) -> String {
+    format!("you, signed in to the portal from {}", actor.source_ip)
+}
+
+/// Mails the user about a change to their factors, in the change's transaction (the outbox
+/// sends it once the transaction commits; call `ctx.outbox_signal.notify_one()` after it).
+pub(crate) async fn tell<C: ConnectionTrait>(
+    ctx: &Ctx,
+    conn: &C,
+    tenant_id: Uuid,
+    email: &str,
+    what: String,
+    by: String,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let portal_url = format!("{}/portal/methods", ctx.public_url.trim_end_matches('/'));
+    let m = messages::factor_changed(&messages::FactorChange {
+        tenant_id,
+        recipient: email,
+        what,
+        by,
+        at: now,
+        portal_url: &portal_url,
+    });
+    outbox::enqueue(conn, now, m).await?;
+    Ok(())
+}

@@ -1,0 +1,103 @@
+import { expect, Page, test } from "@playwright/test";
+import { createHmac } from "node:crypto";
+import { hydrated, signIn, signOut } from "./helpers";
+import { mailTo } from "./mail";
+
+// Globex's people start with enrolment closed in the demo (Acme's have it open).
+const esther = { email: "esther@globex.example", password: "esther-demo-2026" };
+const globexAdmin = { email: "admin@globex.example", password: "globex-admin-demo-2026" };
+
+/** RFC 4648 base32, as authenticator apps read the secret key. */
+function base32Decode(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text.replace(/=+$/, "").toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The code an authenticator app shows at `at` (RFC 6238: HMAC-SHA-1, 30 s steps, 6 digits). */
+function totp(secret: string, at = Date.now()): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const n = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+async function methodsPage(page: Page) {
+  await page.goto("/portal/methods");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Sign-in methods" })).toBeVisible();
+}
+
+test("a first sign-in method needs enrolment, and later changes a current code", async ({ page }) => {
+  // Esther's password alone adds nothing: she is told to ask her administrator.
+  await signIn(page, esther);
+  await methodsPage(page);
+  await expect(page.getByText("Ask your administrator to open enrolment.")).toBeVisible();
+  await page.getByRole("button", { name: "Generate new recovery codes" }).click();
+  await expect(page.getByRole("alert")).toContainText("Ask your administrator to open enrolment");
+  await signOut(page);
+
+  // Her administrator opens enrolment from the user list; the row says until when.
+  await signIn(page, globexAdmin);
+  await page.goto("/iam/server-accounts");
+  await hydrated(page);
+  const row = page.getByRole("row", { name: /^Esther Lim esther@globex\.example/ });
+  await expect(row).toContainText("Not open");
+  await page.getByRole("button", { name: "Open enrolment for esther@globex.example" }).click();
+  await expect(page.getByRole("status")).toContainText("Enrolment is open for esther@globex.example until");
+  await expect(row).toContainText(/Open until \d{4}-\d\d-\d\d/);
+  await signOut(page);
+
+  // Esther adds her authenticator app.
+  await signIn(page, esther);
+  await methodsPage(page);
+  await expect(page.getByText(/Your administrator opened enrolment until/)).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).fill("Esther's phone");
+  await page.getByRole("button", { name: "Add authenticator" }).click();
+  const secret = await page.getByLabel("Secret key").inputValue();
+  await page.getByLabel("Code from the app").fill(totp(secret));
+  await page.getByRole("button", { name: "Confirm", exact: true }).click();
+  await expect(page.getByRole("status")).toHaveText("Esther's phone added.");
+  await signOut(page);
+
+  // In a new session, someone with only her password is asked for a current code first.
+  await signIn(page, esther);
+  await methodsPage(page);
+  await expect(page.getByRole("heading", { name: "Confirm it's you" })).toBeVisible();
+  await page.getByRole("button", { name: "Generate new recovery codes" }).click();
+  await expect(page.getByRole("alert")).toContainText("Enter a current code");
+  await expect(page.getByRole("status").getByRole("listitem")).toHaveCount(0);
+  await page.getByLabel("Current code").fill("000000");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("alert").first()).toContainText("is not a current code");
+
+  // With the app's code (the next one: the one she confirmed with is spent) she may.
+  await page.getByLabel("Current code").fill(totp(secret, Date.now() + 30_000));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText(/Code accepted: you can change your sign-in methods until/)).toBeVisible();
+  await page.getByRole("button", { name: "Generate new recovery codes" }).click();
+  await expect(page.getByRole("status").getByRole("listitem")).toHaveCount(10);
+
+  // Each change was mailed to her, with how to report it.
+  await expect
+    .poll(() => mailTo(esther.email).filter((m) => m.includes("If this wasn't you")).length, { timeout: 15_000 })
+    .toBe(3);
+  const mails = mailTo(esther.email).join("\n");
+  expect(mails).toContain("Enrolment was opened until");
+  expect(mails).toContain("Esther's phone");
+  expect(mails).toContain("10 new recovery codes were made");
+});

@@ -1,0 +1,370 @@
+//! Changing an end user's factors on the portal needs more than their password: a current code
+//! from a factor they have (a step-up, bound to the session and good for 5 minutes, with wrong
+//! codes capped), or for a first factor an enrolment window their tenant admin opened (24 hours,
+//! audited). Every change is mailed to the user.
+
+use crate::common::*;
+use app::models::{EndUserRow, EnrolmentOpened, NewAuthenticator, SignInMethods};
+use chrono::{DateTime, Duration, Utc};
+use domain::Clock;
+use reqwest::Response;
+
+/// The code an authenticator app with `secret` (base32) shows at `t` (RFC 6238, SHA-1, 6 digits).
+fn code_at(secret: &str, t: DateTime<Utc>) -> String {
+    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
+    totp.generate(t.timestamp() as u64)
+}
+
+struct World {
+    app: TestApp,
+    acme: TenantFixture,
+    admin: Login,
+    admin_cookie: String,
+    alice: Login,
+    /// Alice's first session, in which she added her authenticator.
+    alice_a: String,
+    /// The base32 secret of Alice's authenticator "Pixel".
+    secret: String,
+    _sink: Option<SmtpSink>,
+}
+
+impl World {
+    /// Alice's authenticator's code `steps` time steps from now.
+    fn code(&self, steps: i64) -> String {
+        code_at(&self.secret, self.app.clock.now() + Duration::seconds(30 * steps))
+    }
+
+    async fn begin(&self, cookie: &str) -> Response {
+        self.app.call("portal/authenticators/begin", &[("name", "Attacker's phone")], Some(cookie)).await
+    }
+
+    async fn regenerate(&self, cookie: &str) -> Response {
+        self.app.call("portal/recovery/generate", &[], Some(cookie)).await
+    }
+
+    async fn step_up(&self, cookie: &str, code: &str) -> Response {
+        self.app.call("portal/step_up", &[("code", code)], Some(cookie)).await
+    }
+
+    async fn methods(&self, cookie: &str) -> SignInMethods {
+        self.app.call_ok("portal/methods", &[], Some(cookie)).await
+    }
+}
+
+/// A refusal for want of a step-up: 422, naming the field `code` and what to type.
+async fn needs_code(res: Response, what: &str) {
+    assert_eq!(res.status(), 422, "{what}");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("\"code\"") && body.contains("Enter a current code"), "{what}: {body}");
+}
+
+/// Adds an authenticator in the session `cookie`: start, then confirm with the app's code.
+async fn add_authenticator(app: &TestApp, cookie: &str, name: &str) -> String {
+    let e: NewAuthenticator = app.call_ok("portal/authenticators/begin", &[("name", name)], Some(cookie)).await;
+    let code = code_at(&e.secret, app.clock.now());
+    let res = app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(cookie)).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    e.secret
+}
+
+/// Acme with an admin and Alice, who added an authenticator "Pixel" in an enrolment window.
+/// The clock has moved on 5 minutes, so nothing of that enrolment still counts.
+async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
+    let opts = Options { smtp_port: sink.as_ref().map(|s| s.port), ..Options::empty() };
+    let app = spawn_app_with(backend, opts).await;
+    let acme = app.create_tenant("Acme Factors").await;
+    let admin = acme.admin(&app, "admin").await;
+    let admin_cookie = app.sign_in(&admin).await;
+    let alice = acme.end_user(&app, "alice").await;
+    let alice_a = app.sign_in(&alice).await;
+    let opened = app.call("end_users/open_enrolment", &[("id", &alice.id.to_string())], Some(&admin_cookie)).await;
+    assert_eq!(opened.status(), 200);
+    let secret = add_authenticator(&app, &alice_a, "Pixel").await;
+    app.clock.advance(Duration::minutes(5));
+    World { app, acme, admin, admin_cookie, alice, alice_a, secret, _sink: sink }
+}
+
+async fn world(backend: Backend) -> World {
+    world_with(backend, None).await
+}
+
+async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backend: Backend) {
+    let w = world(backend).await;
+    // Someone who knows Alice's password signs in: no new authenticator, no new recovery codes,
+    // no removing hers.
+    let thief = w.app.sign_in(&w.alice).await;
+    let methods = w.methods(&thief).await;
+    assert!(methods.has_factor && methods.verified_until.is_none(), "{methods:?}");
+    let page = w.app.get_page("/portal/methods", Some(&thief)).await.text().await.unwrap();
+    assert!(page.contains("Current code") && page.contains("name=\"code\""), "the page asks for a code: {page}");
+    needs_code(w.begin(&thief).await, "adding an authenticator").await;
+    needs_code(w.regenerate(&thief).await, "new recovery codes").await;
+    let pixel = &methods.authenticators[0].id;
+    needs_code(w.app.call("portal/authenticators/remove", &[("id", pixel)], Some(&thief)).await, "removing").await;
+    needs_code(w.begin(&w.alice_a).await, "the session that enrolled, once its minutes are over").await;
+    assert_eq!(w.methods(&thief).await.recovery_left, 0, "nothing was made");
+
+    // A wrong or malformed code is refused, naming the field.
+    let wrong = w.step_up(&thief, "000000").await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("\"code\""));
+    let empty = w.step_up(&thief, " ").await;
+    assert_eq!(empty.status(), 422);
+    assert!(empty
+        .text()
+        .await
+        .unwrap()
+        .contains("Enter a current code from your authenticator app or a recovery code"));
+
+    // Alice, in her own session, with her app's code: for 5 minutes she may change her factors.
+    let code = w.code(0);
+    assert_eq!(w.step_up(&w.alice_a, &code).await.status(), 200);
+    assert!(w.methods(&w.alice_a).await.verified_until.is_some());
+    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_a)).await;
+    assert_eq!(codes.len(), 10);
+    add_authenticator(&w.app, &w.alice_a, "Tablet").await;
+
+    // The step-up is the session's, not the user's: the other session still cannot.
+    needs_code(w.regenerate(&thief).await, "another session of the same user").await;
+    assert!(w.methods(&thief).await.verified_until.is_none());
+    // And the code it used is spent: a replay steps nobody up.
+    assert_eq!(w.step_up(&thief, &code).await.status(), 422, "a used time step");
+
+    // Five minutes later the step-up is over.
+    w.app.clock.advance(Duration::minutes(4) + Duration::seconds(59));
+    assert_eq!(w.regenerate(&w.alice_a).await.status(), 200, "still fresh");
+    w.app.clock.advance(Duration::seconds(1));
+    needs_code(w.regenerate(&w.alice_a).await, "after 5 minutes").await;
+    assert!(w.methods(&w.alice_a).await.verified_until.is_none());
+
+    // A recovery code steps up too, and is used up by it.
+    let codes: Vec<String> = {
+        assert_eq!(w.step_up(&thief, &w.code(0)).await.status(), 200);
+        w.app.call_ok("portal/recovery/generate", &[], Some(&thief)).await
+    };
+    let other = w.app.sign_in(&w.alice).await;
+    assert_eq!(w.step_up(&other, &codes[0]).await.status(), 200);
+    assert_eq!(w.methods(&other).await.recovery_left, 9);
+    let again = w.app.sign_in(&w.alice).await;
+    assert_eq!(w.step_up(&again, &codes[0]).await.status(), 422, "a recovery code works once");
+
+    // A new sign-in over a stepped-up session (the same browser) starts without the step-up.
+    let fresh = w.app.sign_in(&w.alice).await;
+    assert_eq!(w.step_up(&fresh, &w.code(1)).await.status(), 200);
+    assert_eq!(w.regenerate(&fresh).await.status(), 200);
+    w.app.clock.advance(Duration::seconds(1));
+    let renewed = session_cookie(&w.app.sign_in_raw(&w.alice, Some(&fresh)).await).unwrap();
+    needs_code(w.regenerate(&renewed).await, "a new sign-in over a stepped-up session").await;
+
+    // Signing out ends the session's step-up with it.
+    w.app.call("auth/sign_out", &[], Some(&other)).await;
+    assert_eq!(w.regenerate(&other).await.status(), 401);
+}
+on_both_databases!(
+    a_password_alone_cannot_change_the_factors_of_a_user_who_has_one,
+    super::a_password_alone_cannot_change_the_factors_of_a_user_who_has_one
+);
+
+async fn wrong_step_up_codes_are_counted_and_capped(backend: Backend) {
+    let w = world(backend).await;
+    let a = w.app.sign_in(&w.alice).await;
+    let b = w.app.sign_in(&w.alice).await;
+    // Five wrong codes over two sessions: each refused, and told how many tries are left.
+    for (i, cookie) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
+        let res = w.step_up(cookie, "123456").await;
+        assert_eq!(res.status(), 422, "wrong code {i}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(&format!("{} more tr", 4 - i)), "{body}");
+    }
+    // Then even the right code is refused, in any session, for 15 minutes.
+    let capped = w.step_up(&b, &w.code(0)).await;
+    assert_eq!(capped.status(), 429);
+    assert!(capped.text().await.unwrap().contains("15 minutes"));
+    let c = w.app.sign_in(&w.alice).await;
+    assert_eq!(w.step_up(&c, &w.code(0)).await.status(), 429, "a new session does not reset the count");
+    needs_code(w.begin(&b).await, "nothing is allowed meanwhile").await;
+
+    w.app.clock.advance(Duration::minutes(15));
+    assert_eq!(w.step_up(&b, &w.code(0)).await.status(), 200);
+    assert_eq!(w.begin(&b).await.status(), 200);
+
+    // Sixty wrong codes at once cannot pass the cap: the user's row is held while counting
+    // (without the lock, PostgreSQL recorded 9 to 12 of them).
+    w.app.clock.advance(Duration::minutes(15));
+    let tries = (0..60).map(|i| {
+        let cookie = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let w = &w;
+        async move { w.step_up(&cookie, &format!("{:06}", 100_000 + i)).await.status().as_u16() }
+    });
+    let statuses = futures::future::join_all(tries).await;
+    let wrong = statuses.iter().filter(|s| **s == 422).count();
+    assert_eq!(wrong, 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 55, "{statuses:?}");
+}
+on_both_databases!(wrong_step_up_codes_are_counted_and_capped, super::wrong_step_up_codes_are_counted_and_capped);
+
+async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend) {
+    let w = world(backend).await;
+    let bob = w.acme.end_user(&w.app, "bob").await;
+    let bob_a = w.app.sign_in(&bob).await;
+    let closed = w.methods(&bob_a).await;
+    assert!(!closed.has_factor && closed.enrolment_open_until.is_none(), "{closed:?}");
+    // With no window, his password alone adds nothing.
+    for res in [w.begin(&bob_a).await, w.regenerate(&bob_a).await] {
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("Ask your administrator to open enrolment"));
+    }
+    assert_eq!(w.step_up(&bob_a, "123456").await.status(), 409, "no factor to step up with");
+    // The pages say so: Bob is told whom to ask, his admin sees the window closed and the button.
+    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
+    assert!(page.contains("Ask your administrator to open enrolment."), "{page}");
+    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Open enrolment for {}", bob.email)) && page.contains("Not open"), "{page}");
+
+    // His admin opens enrolment: the console shows until when.
+    let opened: EnrolmentOpened =
+        w.app.call_ok("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&w.admin_cookie)).await;
+    assert_eq!(opened.email, bob.email);
+    let users: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&w.admin_cookie)).await;
+    let row = |email: &str| users.iter().find(|u| u.email == email).unwrap().clone();
+    assert_eq!(row(&bob.email).enrolment_open_until.as_deref(), Some(opened.until.as_str()));
+    assert_eq!((row(&w.alice.email).authenticators, row(&w.alice.email).enrolment_open_until), (1, None));
+    assert_eq!(w.methods(&bob_a).await.enrolment_open_until.as_deref(), Some(opened.until.as_str()));
+    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Your administrator opened enrolment until {}", opened.until)), "{page}");
+    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
+    assert!(page.contains(&format!("Open until {}", opened.until)), "{page}");
+
+    // 24 hours later it is closed again (and the day's sessions are over: sign in anew).
+    w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
+    let bob_a = w.app.sign_in(&bob).await;
+    assert!(w.methods(&bob_a).await.enrolment_open_until.is_some(), "open for 24 hours");
+    w.app.clock.advance(Duration::seconds(1));
+    assert_eq!(w.begin(&bob_a).await.status(), 409, "the window closed after 24 hours");
+    assert_eq!(w.methods(&bob_a).await.enrolment_open_until, None);
+    let admin_cookie = w.app.sign_in(&w.admin).await;
+    let users: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&admin_cookie)).await;
+    assert_eq!(users.iter().find(|u| u.email == bob.email).unwrap().enrolment_open_until, None);
+
+    // Opened again, Bob makes recovery codes as his first factor; the window is then spent.
+    w.app
+        .call_ok::<EnrolmentOpened>("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie))
+        .await;
+    w.app.clock.advance(Duration::hours(23));
+    let bob_a = w.app.sign_in(&bob).await;
+    let admin_cookie = w.app.sign_in(&w.admin).await;
+    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&bob_a)).await;
+    // The session that added it just proved it; another session needs one of the codes.
+    assert_eq!(w.begin(&bob_a).await.status(), 200);
+    let bob_b = w.app.sign_in(&bob).await;
+    needs_code(w.begin(&bob_b).await, "bob's other session").await;
+    assert_eq!(w.step_up(&bob_b, &codes[4]).await.status(), 200);
+    assert_eq!(w.begin(&bob_b).await.status(), 200);
+    // A step-up with his last recovery code still lets him make new ones, though it left him
+    // with no factor for a moment.
+    let left: Vec<&String> = codes.iter().enumerate().filter(|(i, _)| *i != 4).map(|(_, c)| c).collect();
+    for code in &left[..8] {
+        assert_eq!(w.step_up(&bob_b, code).await.status(), 200);
+    }
+    let bob_c = w.app.sign_in(&bob).await;
+    assert_eq!(w.step_up(&bob_c, left[8]).await.status(), 200);
+    assert!(!w.methods(&bob_c).await.has_factor);
+    assert_eq!(w.regenerate(&bob_c).await.status(), 200);
+    assert_eq!(w.methods(&bob_c).await.recovery_left, 10);
+
+    // Opening enrolment for someone with a factor is refused: it would be no use.
+    let res = w.app.call("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie)).await;
+    assert_eq!(res.status(), 409);
+
+    // Opened by the admin, audited.
+    let caller = domain::Caller {
+        user_id: w.admin.id,
+        role: domain::Role::TenantAdmin,
+        tenant_id: Some(w.acme.id),
+        email: w.admin.email.clone(),
+    };
+    let events = domain::audit::list(&w.app.ctx, &caller, 100).await.unwrap();
+    let opened: Vec<_> = events.iter().filter(|e| e.action == "factor.enrolment_opened").collect();
+    assert_eq!(opened.len(), 3, "Alice's and Bob's two");
+    assert!(opened.iter().all(|e| e.actor == w.admin.email), "{opened:?}");
+    assert!(opened.iter().any(|e| e.target == bob.email));
+}
+on_both_databases!(
+    a_first_factor_needs_an_enrolment_window_for_24_hours,
+    super::a_first_factor_needs_an_enrolment_window_for_24_hours
+);
+
+async fn only_the_users_own_tenant_admin_opens_enrolment(backend: Backend) {
+    let w = world(backend).await;
+    let carol = w.acme.end_user(&w.app, "carol").await;
+    let id = carol.id.to_string();
+    let open = |cookie: String| {
+        let (app, id) = (&w.app, id.clone());
+        async move { app.call("end_users/open_enrolment", &[("id", &id)], Some(&cookie)).await.status() }
+    };
+    let globex = w.app.create_tenant("Globex Factors").await;
+    let globex_admin = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
+    assert_eq!(open(globex_admin.clone()).await, 404, "another tenant's admin");
+    let theirs: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&globex_admin)).await;
+    assert!(theirs.is_empty(), "{theirs:?}");
+    let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
+    assert_eq!(open(operator).await, 403);
+    assert_eq!(open(w.alice_a.clone()).await, 403, "an end user");
+    let carol_cookie = w.app.sign_in(&carol).await;
+    assert_eq!(open(carol_cookie.clone()).await, 403, "not even for herself");
+    assert_eq!(w.app.call("end_users/list", &[], Some(&carol_cookie)).await.status(), 403);
+    let res = w.app.call("end_users/open_enrolment", &[("id", &w.admin.id.to_string())], Some(&w.admin_cookie)).await;
+    assert_eq!(res.status(), 404, "an admin is not an end user");
+    assert_eq!(w.app.call("end_users/open_enrolment", &[("id", "nope")], Some(&w.admin_cookie)).await.status(), 404);
+    // None of that opened anything.
+    assert_eq!(w.begin(&carol_cookie).await.status(), 409);
+    assert_eq!(open(w.admin_cookie.clone()).await, 200);
+    assert_eq!(w.begin(&carol_cookie).await.status(), 200);
+}
+on_both_databases!(
+    only_the_users_own_tenant_admin_opens_enrolment,
+    super::only_the_users_own_tenant_admin_opens_enrolment
+);
+
+async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let w = world_with(backend, Some(sink)).await;
+    let sink = w._sink.as_ref().unwrap();
+    // Enrolment opened, then the authenticator added (sent in either order: one clock tick).
+    let mails = sink.wait_for(&w.alice.email, 2).await;
+    let find = |mails: &[Mail], what: &str| {
+        mails.iter().find(|m| m.subject.contains(what)).cloned().unwrap_or_else(|| {
+            panic!("no mail about {what:?}: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>())
+        })
+    };
+    let opened = find(&mails, "enrolment was opened until");
+    assert!(opened.text.contains(&format!("By: your administrator {}", w.admin.email)), "{}", opened.text);
+    find(&mails, "the authenticator app \"Pixel\" was added");
+
+    assert_eq!(w.step_up(&w.alice_a, &w.code(0)).await.status(), 200);
+    assert_eq!(w.regenerate(&w.alice_a).await.status(), 200);
+    add_authenticator(&w.app, &w.alice_a, "Tablet").await;
+    let tablet = w.methods(&w.alice_a).await.authenticators.into_iter().find(|a| a.name == "Tablet").unwrap();
+    let removed = w.app.call("portal/authenticators/remove", &[("id", &tablet.id)], Some(&w.alice_a)).await;
+    assert_eq!(removed.status(), 200);
+
+    let mails = sink.wait_for(&w.alice.email, 5).await;
+    find(&mails, "10 new recovery codes were made");
+    find(&mails, "\"Tablet\" was added");
+    let gone = find(&mails, "\"Tablet\" was removed");
+    assert!(gone.text.contains("By: you, signed in to the portal from 127.0.0.1"), "{}", gone.text);
+    for m in &mails {
+        assert!(m.subject.starts_with("Your HostGuard sign-in methods changed: "), "{}", m.subject);
+        assert!(m.text.contains("If this wasn't you, contact your administrator"), "{}", m.text);
+        assert!(m.text.contains("/portal/methods"), "{}", m.text);
+    }
+    // A step-up changes nothing and sends nothing; refusals neither.
+    assert_eq!(w.step_up(&w.alice_a, "000000").await.status(), 422);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(sink.messages_to(&w.alice.email).len(), 5);
+}
+on_both_databases!(
+    every_change_to_a_users_factors_is_mailed_to_them,
+    super::every_change_to_a_users_factors_is_mailed_to_them
+);

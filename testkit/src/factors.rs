@@ -1,0 +1,32 @@
+//! An end user's factors as the tests set them up: enrolment opened as their tenant admin would
+//! open it, and a step-up on the portal with a current code.
+
+use crate::{Login, TestApp};
+use domain::{entities::user, Caller, Role};
+use sea_orm::EntityTrait;
+
+impl TestApp {
+    /// Opens an enrolment window for the end user `who`, as an admin of their tenant does
+    /// (audited, and mailed to them), so that they can add a first factor.
+    pub async fn open_enrolment(&self, who: &Login) {
+        let row = user::Entity::find_by_id(who.id).one(&self.ctx.db).await.unwrap().expect("the user exists");
+        let admin = Caller {
+            user_id: uuid::Uuid::nil(),
+            role: Role::TenantAdmin,
+            tenant_id: row.tenant_id,
+            email: "test-admin@hostguard.test".into(),
+        };
+        let actor = domain::audit::Actor::new("test-admin@hostguard.test", "127.0.0.1");
+        domain::factors::enrolment::open(&self.ctx, &admin, &actor, who.id)
+            .await
+            .unwrap_or_else(|e| panic!("open enrolment for {}: {e}", who.email));
+    }
+
+    /// Gives a current code (an app code or a recovery code) on the portal, so that the session
+    /// of `cookie` may change its user's factors for a few minutes.
+    pub async fn step_up(&self, cookie: &str, code: &str) {
+        let res = self.call("portal/step_up", &[("code", code)], Some(cookie)).await;
+        let status = res.status();
+        assert_eq!(status, 200, "step-up refused: {}", res.text().await.unwrap_or_default());
+    }
+}
