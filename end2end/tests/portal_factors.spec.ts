@@ -1,6 +1,6 @@
-import { expect, Page, test } from "@playwright/test";
+import { Page } from "@playwright/test";
 import { createHmac } from "node:crypto";
-import { hydrated, signIn, signOut } from "./helpers";
+import { expect, hydrated, signIn, signOut, test } from "./helpers";
 import { mailTo } from "./mail";
 
 // Globex's people start with enrolment closed in the demo (Acme's have it open).
