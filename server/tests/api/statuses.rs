@@ -21,7 +21,12 @@ struct World {
 const NAMES: [&str; 4] = ["st-now", "st-2min", "st-13min", "st-never"];
 
 async fn world(backend: Backend) -> World {
-    let app = spawn_app_with(backend, Options::empty()).await;
+    // The test hands changes over itself (`hand_over`), on its own clock. The console's rollout
+    // worker would race it for the same due job: on a loaded machine it leased the job and had
+    // not committed when the test looked for the revision. A minute between its polls keeps it
+    // out of these seconds-long tests.
+    let opts = Options { env: vec![("HOSTGUARD_DELIVERY_POLL_MS", "60000".into())], ..Options::empty() };
+    let app = spawn_app_with(backend, opts).await;
     let tenant = app.create_tenant("Status Works").await;
     let login = tenant.admin(&app, "admin").await;
     let admin = app.sign_in(login.clone()).await;
