@@ -49,12 +49,18 @@ pub fn TopicDetailPage() -> impl IntoView {
     let protocol = RwSignal::new(String::from("email"));
     // Endpoints confirm from their own mail or phone: look again every few seconds while any
     // waits for its confirmation.
-    poll_every(Duration::from_secs(3), move || {
-        let waiting = subs
-            .get_untracked()
+    // The resource is read in an effect, not in the timer: read anywhere else outside a
+    // Transition while the page hydrates, it may differ from what the server drew.
+    let waiting = RwSignal::new(false);
+    Effect::new(move |_| {
+        let any = subs
+            .get()
             .and_then(Result::ok)
             .is_some_and(|l| l.iter().any(|s| s.status == SubscriptionStatus::Unconfirmed));
-        if waiting {
+        waiting.set(any);
+    });
+    poll_every(Duration::from_secs(3), move || {
+        if waiting.get_untracked() {
             subs.refetch();
         }
     });
