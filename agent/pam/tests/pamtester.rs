@@ -6,40 +6,16 @@
 // Test helpers outside #[test] fns may unwrap too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{module_path, skip_reason};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use proto::login::{LoginStart, ModuleRequest, Step};
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-/// Why this machine cannot run the test, if it cannot.
-fn skip_reason() -> Option<String> {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    ["unshare", "pamtester", "mount"].iter().find(|t| !on_path(t)).map(|t| format!("{t} is not installed"))
-}
-
-/// The cdylib cargo built for this test run: in this test binary's `deps/` directory (fresh),
-/// else the one `cargo build` put in target/<profile>/.
-fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps.join("libpam_hostguard.so"), deps.parent().unwrap().join("libpam_hostguard.so")]
-        .into_iter()
-        .find(|p| p.is_file())
-        .expect("cargo builds libpam_hostguard.so with the tests")
-}
 
 /// A fake daemon: reads the start, asks for a code, reads the answer, sends `last`; with no
 /// `last` it hangs up right after asking. Hands back what it read.

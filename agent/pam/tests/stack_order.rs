@@ -8,9 +8,11 @@
 // Test helpers outside #[test] fns may unwrap too: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{module_path, skip_reason};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -23,20 +25,6 @@ const PASSWORD: &str = "right-password";
 const PASSWORD_HASH: &str =
     "$6$hgsalt$5HcDu92UJQaustWxzxB1Bfa60qSUmA1za54iF1WqJJMjdwtZTMdWE2lccN.X4lYFoNztaO0YdUU5pmtvnwxbx.";
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-fn skip_reason() -> Option<String> {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    ["unshare", "pamtester", "mount"].iter().find(|t| !on_path(t)).map(|t| format!("{t} is not installed"))
-}
-
 macro_rules! skip_unless_possible {
     () => {
         if let Some(why) = skip_reason() {
@@ -44,16 +32,6 @@ macro_rules! skip_unless_possible {
             return;
         }
     };
-}
-
-/// The cdylib cargo built for this test run.
-fn module_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    [deps.join("libpam_hostguard.so"), deps.parent().unwrap().join("libpam_hostguard.so")]
-        .into_iter()
-        .find(|p| p.is_file())
-        .expect("cargo builds libpam_hostguard.so with the tests")
 }
 
 /// A daemon that would refuse every login: asks for a code, then denies. Reports each request
