@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proto::login::{
-    FailMode, LoginPolicy, LoginResult, LoginStart, ModuleRequest, OfflineLogin, OfflineReport, Step, MAX_LINE_BYTES,
+    FailMode, LoginPolicy, LoginReason, LoginResult, LoginStart, ModuleRequest, OfflineLogin, OfflineReport, Step,
+    MAX_LINE_BYTES,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -516,14 +517,14 @@ impl LoginService {
             Offline::Outage(_) => policy.fail_mode,
             Offline::CredentialRejected => FailMode::Secure,
         };
-        let record = |result: LoginResult, reason: &str, code: Option<Uuid>| OfflineLogin {
+        let record = |result: LoginResult, reason: LoginReason, code: Option<Uuid>| OfflineLogin {
             id: Uuid::new_v4(),
             at: chrono::Utc::now().to_rfc3339(),
             account: clean(&start.account, 64),
             source_ip: clean(&start.source_ip, 255),
             service: clean(&start.service, 64),
             result,
-            reason: reason.to_owned(),
+            reason: reason.into(),
             break_glass_id: code,
         };
         if let Some(reason) = exemption(&policy, &start.account, &start.source_ip) {
@@ -532,10 +533,10 @@ impl LoginService {
         }
         if fail_mode == FailMode::Safe {
             if !self.take_fail_safe_allow(&start.account, &start.source_ip).await {
-                self.record(record(LoginResult::Denied, "fail_safe_limited", None)).await;
+                self.record(record(LoginResult::Denied, LoginReason::FailSafeLimited, None)).await;
                 return conn.finish(&Step::deny(FAIL_SAFE_LIMITED)).await;
             }
-            self.record(record(LoginResult::Allowed, "fail_safe", None)).await;
+            self.record(record(LoginResult::Allowed, LoginReason::FailSafe, None)).await;
             return conn
                 .finish(&Step::allow().with_info(
                     "HostGuard cannot reach its console; this server lets the login in (fail mode safe) and records it.",
@@ -555,11 +556,14 @@ impl LoginService {
         let store = self.store.clone();
         let used = match blocking(move || store.used_break_glass()).await? {
             Ok(used) => used,
-            Err(e) => return self.break_glass_unreadable(e, record(LoginResult::Denied, "fail_secure", None), conn).await,
+            Err(e) => {
+                let login = record(LoginResult::Denied, LoginReason::FailSecure, None);
+                return self.break_glass_unreadable(e, login, conn).await;
+            }
         };
         let usable: Vec<_> = policy.break_glass.iter().filter(|c| !used.contains(&c.id)).cloned().collect();
         if usable.is_empty() {
-            self.record(record(LoginResult::Denied, "fail_secure", None)).await;
+            self.record(record(LoginResult::Denied, LoginReason::FailSecure, None)).await;
             return conn.finish(&Step::deny(denial)).await;
         }
         conn.send(&Step::prompt("Break-glass code: ", false).with_info(info)).await?;
@@ -574,7 +578,8 @@ impl LoginService {
             Ok(used) => used,
             Err(e) => {
                 drop(guard);
-                return self.break_glass_unreadable(e, record(LoginResult::Denied, "fail_secure", None), conn).await;
+                let login = record(LoginResult::Denied, LoginReason::FailSecure, None);
+                return self.break_glass_unreadable(e, login, conn).await;
             }
         };
         match usable.iter().find(|c| c.sha256 == hash && !used.contains(&c.id)) {
@@ -591,12 +596,12 @@ impl LoginService {
                     }
                 }
                 drop(guard);
-                self.record(record(LoginResult::Allowed, "break_glass", Some(code.id))).await;
+                self.record(record(LoginResult::Allowed, LoginReason::BreakGlass, Some(code.id))).await;
                 conn.finish(&Step::allow().with_info("Break-glass code accepted; it cannot be used again.")).await
             }
             None => {
                 drop(guard);
-                self.record(record(LoginResult::Denied, "break_glass_wrong", None)).await;
+                self.record(record(LoginResult::Denied, LoginReason::BreakGlassWrong, None)).await;
                 conn.finish(&Step::deny("HostGuard: that is not an unused break-glass code of this server.")).await
             }
         }
@@ -779,9 +784,9 @@ fn clean(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<&'static str> {
+fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<LoginReason> {
     if policy.exempt_accounts.iter().any(|a| a == account) {
-        return Some("exempt_account");
+        return Some(LoginReason::ExemptAccount);
     }
     let ip: IpAddr = source_ip.parse().ok()?;
     policy
@@ -789,7 +794,7 @@ fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<&'s
         .iter()
         .filter_map(|n| n.parse::<ipnet::IpNet>().ok())
         .any(|n| n.contains(&ip))
-        .then_some("exempt_network")
+        .then_some(LoginReason::ExemptNetwork)
 }
 
 pub use proto::login::normalize_break_glass;
@@ -853,6 +858,7 @@ fn set_fail_mode(pam_conf: &Path, mode: FailMode) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use LoginReason::{BreakGlass, FailSafe, FailSecure};
 
     #[test]
     fn a_policy_cannot_exempt_everyone_or_grow_without_end() {
@@ -891,8 +897,8 @@ mod tests {
             exempt_networks: vec!["10.1.0.0/16".into(), "garbage".into()],
             ..Default::default()
         };
-        assert_eq!(exemption(&p, "backup", ""), Some("exempt_account"));
-        assert_eq!(exemption(&p, "root", "10.1.9.9"), Some("exempt_network"));
+        assert_eq!(exemption(&p, "backup", ""), Some(LoginReason::ExemptAccount));
+        assert_eq!(exemption(&p, "root", "10.1.9.9"), Some(LoginReason::ExemptNetwork));
         assert_eq!(exemption(&p, "root", "10.2.9.9"), None);
         assert_eq!(exemption(&p, "root", "host.example"), None);
     }
@@ -903,7 +909,7 @@ mod tests {
         assert_eq!(sha256_hex(&normalize_break_glass("a-b c")), "b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78");
     }
 
-    fn offline(reason: &str, break_glass: bool) -> OfflineLogin {
+    fn offline(reason: LoginReason, break_glass: bool) -> OfflineLogin {
         OfflineLogin {
             id: Uuid::new_v4(),
             at: "2026-01-01T00:00:00Z".into(),
@@ -918,15 +924,15 @@ mod tests {
 
     #[test]
     fn eviction_keeps_every_break_glass_use() {
-        let mut q = vec![offline("break_glass", true), offline("fail_safe", false), offline("break_glass", true)];
-        q.extend((0..5).map(|_| offline("fail_secure", false)));
+        let mut q = vec![offline(BreakGlass, true), offline(FailSafe, false), offline(BreakGlass, true)];
+        q.extend((0..5).map(|_| offline(FailSecure, false)));
         let newest = q.last().unwrap().id;
         assert_eq!(evict(&mut q, 4), 4);
-        let reasons: Vec<_> = q.iter().map(|l| l.reason.as_str()).collect();
-        assert_eq!(reasons, ["break_glass", "break_glass", "fail_secure", "fail_secure"]);
+        let reasons: Vec<_> = q.iter().map(|l| l.reason.clone()).collect();
+        assert_eq!(reasons, [BreakGlass, BreakGlass, FailSecure, FailSecure]);
         assert_eq!(q.last().unwrap().id, newest, "the newest stay");
         // Only break-glass uses left: none goes, however many.
-        let mut q = vec![offline("break_glass", true), offline("break_glass", true)];
+        let mut q = vec![offline(BreakGlass, true), offline(BreakGlass, true)];
         assert_eq!(evict(&mut q, 1), 0);
         assert_eq!(q.len(), 2);
     }
@@ -992,7 +998,7 @@ mod tests {
     fn a_torn_queue_line_is_skipped_and_the_legacy_queue_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = LoginStore::new(dir.path());
-        let (a, b, c) = (offline("fail_safe", false), offline("break_glass", true), offline("fail_secure", false));
+        let (a, b, c) = (offline(FailSafe, false), offline(BreakGlass, true), offline(FailSecure, false));
         std::fs::write(dir.path().join(LEGACY_QUEUE_FILE), serde_json::to_vec(&[&a]).unwrap()).unwrap();
         store.append_queued(&b).unwrap();
         let mut torn = serde_json::to_vec(&c).unwrap();

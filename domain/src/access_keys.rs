@@ -4,7 +4,7 @@
 //! because checking a request signature needs it.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{access_key, tenant},
@@ -138,7 +138,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "access_key.create",
+            action: AuditAction::AccessKeyCreate,
             target: ak,
             detail: format!("description {description:?}"),
         },
@@ -186,7 +186,7 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "access_key.revoke",
+            action: AuditAction::AccessKeyRevoke,
             target: key.access_key.clone(),
             detail: String::new(),
         },

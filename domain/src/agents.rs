@@ -40,7 +40,7 @@ impl Signals {
 }
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{agent_install_token, server, topic, two_factor_config as config},
@@ -111,9 +111,9 @@ async fn issue_token(
     .await?;
     let valid = format!("valid until {}", expires_at.format("%Y-%m-%d %H:%M UTC"));
     let (action, target, detail) = match reinstall {
-        None => ("agent.install_token", "agent install token".to_owned(), valid),
+        None => (AuditAction::AgentInstallToken, "agent install token".to_owned(), valid),
         Some(s) => (
-            "agent.reinstall_token",
+            AuditAction::AgentReinstallToken,
             s.name.clone(),
             format!("re-install token for server {}: replaces its agent; {valid}", s.id),
         ),
@@ -246,7 +246,7 @@ pub async fn revoke_token(ctx: &Ctx, caller: &Caller, actor: &Actor, token_id: U
         actor,
         Entry {
             tenant_id: Some(t.tenant_id),
-            action: "agent.token_revoke",
+            action: AuditAction::AgentTokenRevoke,
             target: if t.reinstall_server_id.is_some() { "agent re-install token" } else { "agent install token" }
                 .into(),
             detail: format!("token {} created {}", t.id, t.created_at.format("%Y-%m-%d %H:%M UTC")),
@@ -586,7 +586,10 @@ async fn finish_registration(
         &Actor::new(format!("agent on {name}"), source_ip),
         Entry {
             tenant_id: Some(token.tenant_id),
-            action: if token.reinstall_server_id.is_some() { "agent.reinstall" } else { "agent.register" },
+            action: match token.reinstall_server_id {
+                Some(_) => AuditAction::AgentReinstall,
+                None => AuditAction::AgentRegister,
+            },
             target: name.to_owned(),
             detail: format!("agent {} on {}; {how}", facts.agent_version, facts.os_name),
         },
@@ -802,7 +805,7 @@ pub async fn acknowledge(
         &Actor::new(format!("agent on {}", s.name), source_ip),
         Entry {
             tenant_id: Some(s.tenant_id),
-            action: if ack == Ack::Failed { "2fa.failed" } else { "2fa.applied" },
+            action: if ack == Ack::Failed { AuditAction::TwoFactorFailed } else { AuditAction::TwoFactorApplied },
             target: s.name.clone(),
             detail: match outcome {
                 Ok(()) if ack == Ack::AppliedLate => format!(

@@ -7,6 +7,7 @@ use crate::{
     error::DomainResult,
 };
 use chrono::{DateTime, Utc};
+pub use proto::audit::AuditAction;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -23,19 +24,19 @@ impl Actor {
     }
 }
 
-pub struct Entry<'a> {
+pub struct Entry {
     pub tenant_id: Option<Uuid>,
-    pub action: &'a str,
+    pub action: AuditAction,
     pub target: String,
     pub detail: String,
 }
 
-pub async fn record<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, actor: &Actor, e: Entry<'_>) -> DomainResult<()> {
+pub async fn record<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, actor: &Actor, e: Entry) -> DomainResult<()> {
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(e.tenant_id),
         actor: Set(actor.label.clone()),
-        action: Set(e.action.to_owned()),
+        action: Set(e.action.as_str().to_owned()),
         target: Set(e.target),
         detail: Set(e.detail),
         source_ip: Set(actor.source_ip.clone()),
@@ -46,13 +47,47 @@ pub async fn record<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, actor: &Ac
     Ok(())
 }
 
+/// One event of the trail, as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub actor: String,
+    pub action: AuditAction,
+    pub target: String,
+    pub detail: String,
+    pub source_ip: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<audit_event::Model> for Event {
+    type Error = crate::DomainError;
+
+    /// The one place a stored action is read: one the console does not know is an error.
+    fn try_from(m: audit_event::Model) -> Result<Self, Self::Error> {
+        let action = AuditAction::parse(&m.action).ok_or_else(|| {
+            crate::DomainError::Internal(format!("audit event {} has an unknown action {:?}", m.id, m.action))
+        })?;
+        Ok(Event {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            actor: m.actor,
+            action,
+            target: m.target,
+            detail: m.detail,
+            source_ip: m.source_ip,
+            created_at: m.created_at,
+        })
+    }
+}
+
 /// The newest events: a tenant admin sees their tenant's, an operator everyone's.
-pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<audit_event::Model>> {
+pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<Event>> {
     let mut q = audit_event::Entity::find().order_by_desc(audit_event::Column::CreatedAt).limit(limit.min(500));
     match caller.role {
         Role::Operator => {}
         Role::TenantAdmin => q = q.filter(audit_event::Column::TenantId.eq(caller.admin_tenant()?)),
         Role::EndUser => return Err(crate::DomainError::Forbidden),
     }
-    Ok(q.all(&ctx.db).await?)
+    q.all(&ctx.db).await?.into_iter().map(Event::try_from).collect()
 }

@@ -2,7 +2,7 @@
 //! Two-Factor Authentication tab lists servers through `two_factor::list`.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{server, tenant},
@@ -173,7 +173,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         actor,
         Entry {
             tenant_id: Some(new.tenant_id),
-            action: "server.pre_register",
+            action: AuditAction::ServerPreRegister,
             target: name.to_owned(),
             detail: format!("{} {ip} {}", new.os_type, new.region),
         },

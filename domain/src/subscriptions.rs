@@ -8,7 +8,7 @@
 //! subscriptions.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{confirmation_send, subscription, topic, unsubscribe_token, user},
@@ -155,7 +155,7 @@ async fn note(
     now: DateTime<Utc>,
     actor: &Actor,
     t: &topic::Model,
-    action: &'static str,
+    action: AuditAction,
     detail: String,
 ) -> DomainResult<()> {
     audit::record(txn, now, actor, Entry { tenant_id: Some(t.tenant_id), action, target: t.urn.clone(), detail }).await
@@ -269,7 +269,7 @@ pub async fn add(
             }
         })?;
         queue_confirmation(ctx, &txn, &t, &model, ch, &confirm, now).await?;
-        note(&txn, now, actor, &t, "subscription.create", format!("{} {endpoint}", ch.as_str())).await?;
+        note(&txn, now, actor, &t, AuditAction::SubscriptionCreate, format!("{} {endpoint}", ch.as_str())).await?;
         out.push(model);
     }
     txn.commit().await?;
@@ -372,7 +372,7 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
         return Err(DomainError::Conflict(format!("{} is no longer unconfirmed", s.endpoint)));
     }
     queue_confirmation(ctx, &txn, &t, &s, ch, &confirm, now).await?;
-    note(&txn, now, actor, &t, "subscription.request_confirmation", s.endpoint.clone()).await?;
+    note(&txn, now, actor, &t, AuditAction::SubscriptionRequestConfirmation, s.endpoint.clone()).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(())
@@ -397,7 +397,8 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         }
     }
     subscription::Entity::delete_by_id(s.id).exec(&txn).await?;
-    note(&txn, ctx.clock.now(), actor, &t, "subscription.delete", format!("{} {}", s.protocol, s.endpoint)).await?;
+    let detail = format!("{} {}", s.protocol, s.endpoint);
+    note(&txn, ctx.clock.now(), actor, &t, AuditAction::SubscriptionDelete, detail).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -547,7 +548,7 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
         };
     }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    note(&txn, now, &actor, &t, "subscription.confirm", format!("{} {}", s.protocol, s.endpoint)).await?;
+    note(&txn, now, &actor, &t, AuditAction::SubscriptionConfirm, format!("{} {}", s.protocol, s.endpoint)).await?;
     txn.commit().await?;
     Ok(outcome(&s, &t, false))
 }
@@ -576,7 +577,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
         return Ok(outcome(&s, &t, true));
     }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
-    note(&txn, now, &actor, &t, "subscription.cancel", format!("{} {}", s.protocol, s.endpoint)).await?;
+    note(&txn, now, &actor, &t, AuditAction::SubscriptionCancel, format!("{} {}", s.protocol, s.endpoint)).await?;
     if s.status == SubscriptionStatus::Confirmed.as_str() && confirmed_left(&txn, t.id, None).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
@@ -614,7 +615,7 @@ async fn alert_admins(
         actor,
         Entry {
             tenant_id: Some(t.tenant_id),
-            action: "topic.no_recipients",
+            action: AuditAction::TopicNoRecipients,
             target: t.urn.clone(),
             detail: format!("2FA servers without a code recipient: {}", topics::some_names(servers)),
         },
@@ -678,7 +679,7 @@ pub async fn deliver_to_topic(
         now,
         actor,
         &t,
-        "topic.publish",
+        AuditAction::TopicPublish,
         format!("{} recipient{}", confirmed.len(), if confirmed.len() == 1 { "" } else { "s" }),
     )
     .await?;

@@ -2,7 +2,7 @@
 //! a display name (the sender name of emails) and a URN.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{server, subscription, tenant, topic, two_factor_config},
@@ -237,7 +237,7 @@ pub async fn create(
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "topic.create",
+            action: AuditAction::TopicCreate,
             target: model.urn.clone(),
             detail: format!("display name {display_name:?}"),
         },
@@ -277,7 +277,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         &txn,
         ctx.clock.now(),
         actor,
-        Entry { tenant_id: Some(t.tenant_id), action: "topic.delete", target: t.urn, detail: String::new() },
+        Entry { tenant_id: Some(t.tenant_id), action: AuditAction::TopicDelete, target: t.urn, detail: String::new() },
     )
     .await?;
     txn.commit().await?;

@@ -40,6 +40,37 @@ macro_rules! wire_strings {
     };
 }
 
+/// A wire enum's value as a peer sent it: one this side knows, or the text of one it does not (a
+/// newer peer's, or garbage). A receiver can then refuse that one field, with the message's other
+/// fields checked too, instead of refusing the whole message unread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaybeKnown<T> {
+    Known(T),
+    Unknown(String),
+}
+
+impl<T> From<T> for MaybeKnown<T> {
+    fn from(v: T) -> Self {
+        MaybeKnown::Known(v)
+    }
+}
+
+impl<T: PartialEq> PartialEq<T> for MaybeKnown<T> {
+    fn eq(&self, other: &T) -> bool {
+        matches!(self, MaybeKnown::Known(v) if v == other)
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for MaybeKnown<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaybeKnown::Known(v) => v.fmt(f),
+            MaybeKnown::Unknown(s) => f.write_str(s),
+        }
+    }
+}
+
 /// How a login proves the second factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -190,5 +221,16 @@ mod tests {
         same(SubscriptionStatus::ALL, SubscriptionStatus::as_str);
         same(Protocol::ALL, Protocol::as_str);
         assert_eq!(Method::parse("fax"), None);
+    }
+
+    #[test]
+    fn an_unknown_value_is_kept_as_sent() {
+        let known: MaybeKnown<Method> = serde_json::from_str(r#""sms""#).unwrap();
+        assert_eq!(known, MaybeKnown::Known(Method::Sms));
+        let unknown: MaybeKnown<Method> = serde_json::from_str(r#""fax""#).unwrap();
+        assert_eq!(unknown, MaybeKnown::Unknown("fax".into()));
+        assert_eq!(serde_json::to_string(&MaybeKnown::from(Method::Code)).unwrap(), r#""code""#);
+        assert_eq!(unknown.to_string(), "fax");
+        assert!(known == Method::Sms && unknown != Method::Sms);
     }
 }

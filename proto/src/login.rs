@@ -233,8 +233,9 @@ pub struct OfflineLogin {
     pub source_ip: String,
     pub service: String,
     pub result: LoginResult,
-    /// `break_glass`, `fail_safe`, `fail_secure`, `exempt_account` or `exempt_network`.
-    pub reason: String,
+    /// A reason this console does not know is refused on its own, not the whole report.
+    #[cfg_attr(feature = "openapi", schema(value_type = LoginReason))]
+    pub reason: crate::MaybeKnown<LoginReason>,
     /// The break-glass code used, if one was.
     #[serde(default)]
     pub break_glass_id: Option<Uuid>,
@@ -290,7 +291,7 @@ mod tests {
             source_ip: "192.0.2.9".into(),
             service: "sshd".into(),
             result: LoginResult::Denied,
-            reason: LoginReason::FailSafeLimited.as_str().into(),
+            reason: LoginReason::FailSafeLimited.into(),
             break_glass_id: None,
         };
         assert_eq!(

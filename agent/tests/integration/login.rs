@@ -13,7 +13,9 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use proto::login::{Action, BreakGlassHash, FailMode, LoginPolicy, LoginResult, OfflineLogin, OfflineReport, Step};
+use proto::login::{
+    Action, BreakGlassHash, FailMode, LoginPolicy, LoginReason, LoginResult, OfflineLogin, OfflineReport, Step,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -300,7 +302,7 @@ async fn a_stopped_console_or_a_proxy_saying_502_to_everything_gets_the_fail_mod
     let (dir, _svc) = stopped(policy(FailMode::Safe, &[]));
     let (step, ..) = login(dir.path(), "root", "192.0.2.9").await;
     assert_eq!(step.action, Action::Allow, "stopped console, fail mode safe: {step:?}");
-    assert_eq!(LoginStore::new(dir.path()).queued()[0].reason, "fail_safe");
+    assert_eq!(LoginStore::new(dir.path()).queued()[0].reason, LoginReason::FailSafe);
 
     let r = rig(policy(FailMode::Safe, &[]), Answer::Status(502)).await;
     r.set(|c| c.probe = Some(502));
@@ -316,7 +318,7 @@ async fn a_stopped_console_or_a_proxy_saying_502_to_everything_gets_the_fail_mod
     r.set(|c| c.probe = Some(503));
     assert_eq!(answer(&mut rd, &mut w, "123456").await.action, Action::Allow);
     let reasons: Vec<_> = r.queued().into_iter().map(|l| l.reason).collect();
-    assert_eq!(reasons, ["fail_safe", "fail_safe"]);
+    assert_eq!(reasons, [LoginReason::FailSafe, LoginReason::FailSafe]);
 
     let (dir, _svc) = stopped(policy(FailMode::Secure, &[]));
     let (step, ..) = login(dir.path(), "root", "192.0.2.9").await;
@@ -344,7 +346,7 @@ async fn safe_mode_allows_are_limited_per_account_and_source_and_the_count_survi
     assert!(is_deny(&step), "an 11th from one source: {step:?}");
 
     let q = LoginStore::new(dir.path()).queued();
-    let limited: Vec<_> = q.iter().filter(|l| l.reason == "fail_safe_limited").collect();
+    let limited: Vec<_> = q.iter().filter(|l| l.reason == LoginReason::FailSafeLimited).collect();
     assert_eq!(limited.len(), 2);
     assert!(limited.iter().all(|l| l.result == LoginResult::Denied));
 
@@ -368,7 +370,7 @@ async fn a_rejected_credential_keeps_break_glass_and_never_allows_in_safe_mode()
     let (step, ..) = r.start().await;
     assert!(is_deny(&step), "no code left, and never the safe-mode allow: {step:?}");
     let reasons: Vec<_> = r.queued().into_iter().map(|l| l.reason).collect();
-    assert_eq!(reasons, ["break_glass_wrong", "break_glass", "fail_secure"]);
+    assert_eq!(reasons, [LoginReason::BreakGlassWrong, LoginReason::BreakGlass, LoginReason::FailSecure]);
 
     // Told by the daemon (its heartbeat got 401): the console is not even asked.
     r.set(|c| {
@@ -395,7 +397,7 @@ async fn a_break_glass_code_works_once_while_the_console_is_down() {
     assert_eq!(outcomes, [false, true, false], "a wrong code, a right one (as typed loosely), the same one again");
     assert_eq!(LoginStore::new(&r.path()).used_break_glass().unwrap().len(), 1);
     let reasons: Vec<_> = r.queued().into_iter().map(|l| l.reason).collect();
-    assert_eq!(reasons, ["break_glass_wrong", "break_glass", "break_glass_wrong"]);
+    assert_eq!(reasons, [LoginReason::BreakGlassWrong, LoginReason::BreakGlass, LoginReason::BreakGlassWrong]);
 }
 
 #[tokio::test]
@@ -462,7 +464,7 @@ fn offline_login(account: &str, break_glass: bool) -> OfflineLogin {
         source_ip: "192.0.2.9".into(),
         service: "sshd".into(),
         result: if break_glass { LoginResult::Allowed } else { LoginResult::Denied },
-        reason: if break_glass { "break_glass" } else { "fail_secure" }.into(),
+        reason: if break_glass { LoginReason::BreakGlass } else { LoginReason::FailSecure }.into(),
         break_glass_id: break_glass.then(Uuid::new_v4),
     }
 }

@@ -12,7 +12,7 @@ pub async fn list_audit() -> Result<Vec<AuditRow>, AppError> {
         .map(|e| AuditRow {
             time: super::ssr::datetime(e.created_at),
             actor: e.actor,
-            action: e.action,
+            action: e.action.to_string(),
             target: e.target,
             detail: e.detail,
             source_ip: e.source_ip,

@@ -9,7 +9,8 @@ pub struct Model {
     pub tenant_id: Option<Uuid>,
     /// The user's email, or a description such as `endpoint +8613800000000`.
     pub actor: String,
-    /// e.g. `topic.create`, `subscription.confirm`.
+    /// A [`proto::audit::AuditAction`]'s stored name, e.g. `topic.create`; read through
+    /// [`crate::audit::Event`].
     pub action: String,
     pub target: String,
     pub detail: String,

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     access_keys::{open, seal, sealing_key},
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::authenticator,
@@ -237,7 +237,7 @@ pub async fn confirm(
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "factor.authenticator_added",
+            action: AuditAction::FactorAuthenticatorAdded,
             target: caller.email.clone(),
             detail: format!("authenticator {:?}", saved.name),
         },
@@ -279,7 +279,7 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "factor.authenticator_removed",
+            action: AuditAction::FactorAuthenticatorRemoved,
             target: caller.email.clone(),
             detail: format!("authenticator {:?}", found.name),
         },

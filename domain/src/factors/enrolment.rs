@@ -3,7 +3,7 @@
 
 use super::{end_user_in, guard, has_factor, lock_user};
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{authenticator, enrolment_window, recovery_code, user},
@@ -152,7 +152,7 @@ pub async fn open(ctx: &Ctx, caller: &Caller, actor: &Actor, user_id: Uuid) -> D
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "factor.enrolment_opened",
+            action: AuditAction::FactorEnrolmentOpened,
             target: person.email.clone(),
             detail: format!("{} may add a first sign-in method until {when}", person.email),
         },

@@ -3,7 +3,7 @@
 //! verification-code mode asks that end user for a code.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{account_mapping, server, user},
@@ -172,7 +172,7 @@ pub async fn add(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewMapping) ->
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "login.account_mapped",
+            action: AuditAction::LoginAccountMapped,
             target: account.to_owned(),
             detail: format!("{account} → {} {where_}", end_user.email),
         },
@@ -227,7 +227,7 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "login.account_unmapped",
+            action: AuditAction::LoginAccountUnmapped,
             target: row.account.clone(),
             detail: format!("{} → {email} {} removed", row.account, scope(server_name.as_deref())),
         },

@@ -7,7 +7,7 @@ use super::{
     lock_user,
 };
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::recovery_code,
@@ -111,7 +111,7 @@ pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor, session: Sessio
         actor,
         Entry {
             tenant_id: Some(tenant_id),
-            action: "factor.recovery_codes_generated",
+            action: AuditAction::FactorRecoveryCodesGenerated,
             target: caller.email.clone(),
             detail: format!("{CODES} new recovery codes; the earlier ones no longer work"),
         },

@@ -9,7 +9,7 @@ use crate::{
     servers::{page_offset, Page},
 };
 use chrono::{DateTime, Duration, Utc};
-use proto::login::LoginResult;
+use proto::login::{LoginReason, LoginResult};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -101,9 +101,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
         }
     }
     if let Some(r) = q.offline_reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        let Some(text) = super::settings::offline_reason_text(r) else {
+        let Some(reason) = LoginReason::parse(r) else {
             return Err(DomainError::validation("reason", "must be a reason an agent reports, such as fail_safe"));
         };
+        let text = super::settings::offline_reason_text(reason);
         find = find.filter(server_login::Column::Offline.eq(true)).filter(server_login::Column::Reason.eq(text));
     }
     if let Some(s) = q.since {
@@ -178,7 +179,7 @@ pub struct SafeModeAllows {
 pub async fn safe_mode_allows(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<Option<SafeModeAllows>> {
     let s = crate::servers::get(ctx, caller, server_id).await?;
     let since = ctx.clock.now() - Duration::days(SAFE_MODE_LOOKBACK_DAYS);
-    let Some(text) = super::settings::offline_reason_text("fail_safe") else { return Ok(None) };
+    let text = super::settings::offline_reason_text(LoginReason::FailSafe);
     let find = server_login::Entity::find()
         .filter(server_login::Column::ServerId.eq(s.id))
         .filter(server_login::Column::Offline.eq(true))

@@ -2,7 +2,7 @@
 //! codes, and what its agent needs to decide logins alone while the console is unreachable.
 
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{break_glass_code, login_settings, server, server_login},
@@ -10,7 +10,8 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
-use proto::login::{BreakGlassHash, FailMode, LoginPolicy, LoginResult, OfflineReport};
+use proto::login::{BreakGlassHash, FailMode, LoginPolicy, LoginReason, LoginResult, OfflineReport};
+use proto::MaybeKnown;
 use rand::Rng;
 use sea_orm::{
     sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -206,7 +207,7 @@ pub async fn update(
         actor,
         Entry {
             tenant_id: Some(s.tenant_id),
-            action: "login.settings",
+            action: AuditAction::LoginSettings,
             target: s.name.clone(),
             detail: describe_change(&before, &after),
         },
@@ -272,7 +273,7 @@ pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server
         actor,
         Entry {
             tenant_id: Some(s.tenant_id),
-            action: "login.break_glass_issued",
+            action: AuditAction::LoginBreakGlassIssued,
             target: s.name.clone(),
             detail: format!("{BREAK_GLASS_CODES} new break-glass codes; the unused earlier ones no longer work"),
         },
@@ -310,28 +311,26 @@ pub async fn policy(ctx: &Ctx, s: &server::Model) -> DomainResult<LoginPolicy> {
     })
 }
 
-/// The offline reasons an agent may report, the result each goes with, and how the audit says
-/// them.
-fn offline_reason(reason: &str) -> Option<(LoginResult, &'static str)> {
+/// The result each offline reason goes with, and how the audit says it.
+fn offline_reason(reason: LoginReason) -> (LoginResult, &'static str) {
     use LoginResult::{Allowed, Denied};
-    Some(match reason {
-        "break_glass" => (Allowed, "break-glass code used while the console was unreachable"),
-        "fail_safe" => (Allowed, "console unreachable; allowed by fail mode safe"),
-        "fail_secure" => (Denied, "console unreachable; denied by fail mode secure"),
-        "exempt_account" => (Allowed, "console unreachable; exempt account"),
-        "exempt_network" => (Allowed, "console unreachable; exempt network"),
-        "break_glass_wrong" => (Denied, "console unreachable; wrong break-glass code"),
-        "fail_safe_limited" => (
+    match reason {
+        LoginReason::BreakGlass => (Allowed, "break-glass code used while the console was unreachable"),
+        LoginReason::FailSafe => (Allowed, "console unreachable; allowed by fail mode safe"),
+        LoginReason::FailSecure => (Denied, "console unreachable; denied by fail mode secure"),
+        LoginReason::ExemptAccount => (Allowed, "console unreachable; exempt account"),
+        LoginReason::ExemptNetwork => (Allowed, "console unreachable; exempt network"),
+        LoginReason::BreakGlassWrong => (Denied, "console unreachable; wrong break-glass code"),
+        LoginReason::FailSafeLimited => (
             Denied,
             "console unreachable; denied: too many logins let in by fail mode safe for this account or source",
         ),
-        _ => return None,
-    })
+    }
 }
 
-/// How the audit words an offline reason the agent reports (e.g. `fail_safe`).
-pub fn offline_reason_text(reason: &str) -> Option<&'static str> {
-    offline_reason(reason).map(|(_, text)| text)
+/// How the audit words an offline reason the agent reports.
+pub fn offline_reason_text(reason: LoginReason) -> &'static str {
+    offline_reason(reason).1
 }
 
 /// Offline logins one server may report in [`OFFLINE_WINDOW_HOURS`]: as many as its agent
@@ -426,13 +425,15 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             errors.extend(e.into_iter().map(|e| FieldError::new(field(&e.field), e.message)));
             continue;
         }
-        let reason = match offline_reason(&l.reason) {
-            Some((result, text)) if result == l.result => text,
-            Some(_) => {
-                errors.push(FieldError::new(field("result"), format!("does not go with reason {}", l.reason)));
-                continue;
-            }
-            None => {
+        let reason = match &l.reason {
+            MaybeKnown::Known(r) => match offline_reason(*r) {
+                (result, text) if result == l.result => text,
+                _ => {
+                    errors.push(FieldError::new(field("result"), format!("does not go with reason {r}")));
+                    continue;
+                }
+            },
+            MaybeKnown::Unknown(_) => {
                 errors.push(FieldError::new(field("reason"), "is not a reason an agent reports"));
                 continue;
             }
@@ -507,7 +508,7 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
                 &Actor::new(format!("agent on {}", s.name), ""),
                 Entry {
                     tenant_id: Some(s.tenant_id),
-                    action: "login.break_glass_used",
+                    action: AuditAction::LoginBreakGlassUsed,
                     target: s.name.clone(),
                     detail: format!("{} from {} at {}", l.account, l.source_ip, at.to_rfc3339()),
                 },
@@ -586,9 +587,9 @@ mod tests {
 
     #[test]
     fn fail_safe_limited_is_a_denial_in_words() {
-        assert_eq!(offline_reason("fail_safe_limited").map(|(r, _)| r), Some(LoginResult::Denied));
-        assert!(offline_reason_text("fail_safe_limited").is_some_and(|t| t.contains("too many")));
-        assert_eq!(offline_reason("fail_safe").map(|(r, _)| r), Some(LoginResult::Allowed));
+        assert_eq!(offline_reason(LoginReason::FailSafeLimited).0, LoginResult::Denied);
+        assert!(offline_reason_text(LoginReason::FailSafeLimited).contains("too many"));
+        assert_eq!(offline_reason(LoginReason::FailSafe).0, LoginResult::Allowed);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::store::{lock_servers, rollout_of, store};
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     ctx::Ctx,
     entities::{
         rollout_job::{self, JobStatus},
@@ -46,7 +46,7 @@ pub async fn reconcile(
     let (action, detail) = match &done {
         Reconciled::InStep | Reconciled::Failed => return Ok(done),
         Reconciled::Acknowledged { revision, late } => (
-            "2fa.applied",
+            AuditAction::TwoFactorApplied,
             format!(
                 "revision {revision}: 2FA {}, reported applied by the agent's heartbeat{}",
                 if r.in_force().is_some() { "on" } else { "off" },
@@ -68,7 +68,7 @@ pub async fn reconcile(
                 (true, Method::Code) => "2FA on by verification code",
             };
             (
-                "2fa.reissue",
+                AuditAction::TwoFactorReissue,
                 format!(
                     "the agent reported revision {agent_revision}, which the console does not show (an acknowledgement \
                      that came too late to count); revision {revision} ({what}) is handed to it now, without the apply delay"

@@ -5,7 +5,7 @@ use super::{
     CHUNK, MAX_BATCH,
 };
 use crate::{
-    audit::{self, Actor, Entry},
+    audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::{
@@ -275,17 +275,18 @@ pub async fn save(
     if !outcome.saved.is_empty() {
         let (verb, detail) = match &action {
             Action::Enable { method, .. } => (
-                "2fa.enable",
+                AuditAction::TwoFactorEnable,
                 format!(
                     "method {}{}",
                     method.as_str(),
                     topic.as_ref().map(|t| format!(", topic {}", t.name)).unwrap_or_default()
                 ),
             ),
-            Action::Disable => ("2fa.disable", String::new()),
-            Action::ChangeTopic { .. } => {
-                ("2fa.change_topic", topic.as_ref().map(|t| format!("topic {}", t.name)).unwrap_or_default())
-            }
+            Action::Disable => (AuditAction::TwoFactorDisable, String::new()),
+            Action::ChangeTopic { .. } => (
+                AuditAction::TwoFactorChangeTopic,
+                topic.as_ref().map(|t| format!("topic {}", t.name)).unwrap_or_default(),
+            ),
         };
         audit::record(
             &txn,
@@ -384,7 +385,7 @@ pub async fn cancel(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uui
         .await?
         .into_iter()
         .collect();
-    change_each(ctx, caller, actor, server_ids, "2fa.cancel", |_, r, now, _| {
+    change_each(ctx, caller, actor, server_ids, AuditAction::TwoFactorCancel, |_, r, now, _| {
         let restores_lost_topic = r.applied.as_ref().is_some_and(|(_, t)| {
             t.enabled && t.method == Method::Sms && !t.topic_id.is_some_and(|id| topics.contains(&id))
         });
@@ -403,7 +404,7 @@ pub async fn cancel(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uui
 /// longer carry codes (deleted since, or no confirmed subscription left).
 pub async fn retry(ctx: &Ctx, caller: &Caller, actor: &Actor, server_ids: &[Uuid]) -> DomainResult<BatchOutcome> {
     let usable: HashSet<Uuid> = usable_topics(ctx, caller).await?.into_iter().map(|t| t.id).collect();
-    change_each(ctx, caller, actor, server_ids, "2fa.retry", |s, r, now, delay| {
+    change_each(ctx, caller, actor, server_ids, AuditAction::TwoFactorRetry, |s, r, now, delay| {
         let failed = match &r.latest {
             Some(Revision { target, phase: Phase::Failed { .. }, .. }) => Some(target),
             _ => None,
@@ -429,7 +430,7 @@ async fn change_each(
     caller: &Caller,
     actor: &Actor,
     server_ids: &[Uuid],
-    verb: &str,
+    verb: AuditAction,
     change: impl Fn(&server::Model, &mut ServerRollout, DateTime<Utc>, chrono::Duration) -> Result<Option<i64>, String>,
 ) -> DomainResult<BatchOutcome> {
     let tenant_id = caller.admin_tenant()?;

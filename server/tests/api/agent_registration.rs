@@ -4,6 +4,7 @@
 //! request to the agent API gets an answer in the API's JSON error shape.
 
 use crate::common::*;
+use domain::audit::AuditAction;
 use domain::entities::{audit_event, server};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
@@ -108,8 +109,8 @@ impl Setup {
         (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
     }
 
-    async fn audit(&self, action: &str) -> Vec<audit_event::Model> {
-        audit_event::Entity::find().filter(audit_event::Column::Action.eq(action)).all(&self.app.ctx.db).await.unwrap()
+    async fn audit(&self, action: AuditAction) -> Vec<audit_event::Model> {
+        audit_event::Entity::find().filter(audit_event::Column::Action.eq(action.as_str())).all(&self.app.ctx.db).await.unwrap()
     }
 }
 
@@ -140,7 +141,7 @@ async fn an_install_token_never_takes_over_a_server_with_an_agent(backend: Backe
     assert_eq!(s.ack(&first.credential, 1).await.1["accepted"], true);
     let rows = s.rows("web-01").await;
     assert_eq!(rows.iter().find(|r| r["id"] == first.server_id.as_str()).unwrap()["status"], "enabled");
-    let registered = s.audit("agent.register").await;
+    let registered = s.audit(AuditAction::AgentRegister).await;
     assert!(registered.iter().any(|e| e.detail.contains("other server(s) have this name")), "{registered:?}");
 }
 on_both_databases!(
@@ -212,11 +213,11 @@ async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Ba
     assert_eq!(s.ack(&new.credential, 1).await.1["accepted"], true);
     assert_eq!(s.rows("db-01").await[0]["status"], "enabled");
 
-    let issued = s.audit("agent.reinstall_token").await;
+    let issued = s.audit(AuditAction::AgentReinstallToken).await;
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0].actor, ACME_ADMIN.0);
     assert!(issued[0].detail.contains(&old.server_id), "{}", issued[0].detail);
-    let used = s.audit("agent.reinstall").await;
+    let used = s.audit(AuditAction::AgentReinstall).await;
     assert_eq!(used.len(), 1);
     assert!(used[0].detail.contains("replaces the agent of server"), "{}", used[0].detail);
     assert!(used[0].detail.contains("(revision 1) is delivered again"), "{}", used[0].detail);
@@ -292,7 +293,7 @@ async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend)
     let res = s.post_register(&doomed, "revoked-host").await;
     assert_eq!(res.status(), 401, "a revoked token registers nothing");
     assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
-    assert_eq!(s.audit("agent.token_revoke").await.len(), 1);
+    assert_eq!(s.audit(AuditAction::AgentTokenRevoke).await.len(), 1);
 
     s.register(&keep, "kept-host").await;
     let list = s.ok("agents/tokens", &[]).await;

@@ -5,6 +5,7 @@
 //! tenants, and two logins racing with one code.
 
 use crate::common::*;
+use domain::audit::AuditAction;
 use app::models::{
     AccountMappingRow, AuthenticatorRow, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
 };
@@ -305,8 +306,8 @@ async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &w.code_now(0).await).await.step.action, Action::Allow);
     assert_eq!(w.app.login_row(login.login_id).await.end_user_id, Some(w.alice.id));
     let events = domain::audit::list(&w.app.ctx, &w.p.caller, 50).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.action == "login.account_mapped").count(), 2);
-    assert_eq!(events.iter().filter(|e| e.action == "login.account_unmapped").count(), 1);
+    assert_eq!(events.iter().filter(|e| e.action == AuditAction::LoginAccountMapped).count(), 2);
+    assert_eq!(events.iter().filter(|e| e.action == AuditAction::LoginAccountUnmapped).count(), 1);
 }
 on_both_databases!(
     a_mapping_on_the_server_beats_the_tenant_wide_one,
@@ -433,8 +434,8 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     assert!(refused.text().await.unwrap().contains("only authenticator"));
     assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &last.id)], Some(&bob_cookie)).await.status(), 404);
     let events = domain::audit::list(&w.app.ctx, &w.p.caller, 100).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.action == "factor.authenticator_added").count(), 5);
-    assert_eq!(events.iter().filter(|e| e.action == "factor.authenticator_removed").count(), 4);
+    assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorAdded).count(), 5);
+    assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorRemoved).count(), 4);
 }
 on_both_databases!(
     authenticators_are_confirmed_limited_and_the_last_one_stays,

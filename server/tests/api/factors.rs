@@ -4,6 +4,7 @@
 //! audited). Every change is mailed to the user.
 
 use crate::common::*;
+use domain::audit::AuditAction;
 use app::models::{EndUserRow, EnrolmentOpened, NewAuthenticator, SignInMethods};
 use chrono::{DateTime, Duration, Utc};
 use domain::Clock;
@@ -285,7 +286,7 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
         email: w.admin.email.clone(),
     };
     let events = domain::audit::list(&w.app.ctx, &caller, 100).await.unwrap();
-    let opened: Vec<_> = events.iter().filter(|e| e.action == "factor.enrolment_opened").collect();
+    let opened: Vec<_> = events.iter().filter(|e| e.action == AuditAction::FactorEnrolmentOpened).collect();
     assert_eq!(opened.len(), 3, "Alice's and Bob's two");
     assert!(opened.iter().all(|e| e.actor == w.admin.email), "{opened:?}");
     assert!(opened.iter().any(|e| e.target == bob.email));

@@ -4,6 +4,7 @@
 use crate::common::*;
 use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView, ServerChoice};
 use domain::Clock;
+use proto::login::LoginReason;
 
 struct World {
     app: TestApp,
@@ -299,7 +300,7 @@ async fn report_offline(app: &TestApp, p: &Protected, logins: Vec<proto::login::
     assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
 }
 
-fn offline(reason: &str, allowed: bool, at: chrono::DateTime<chrono::Utc>) -> proto::login::OfflineLogin {
+fn offline(reason: LoginReason, allowed: bool, at: chrono::DateTime<chrono::Utc>) -> proto::login::OfflineLogin {
     use proto::login::LoginResult;
     proto::login::OfflineLogin {
         id: uuid::Uuid::new_v4(),
@@ -330,11 +331,11 @@ async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: B
         app,
         &w.acme,
         vec![
-            offline("fail_safe", true, now - minutes(90)),
-            offline("fail_safe", true, now - minutes(30)),
-            offline("fail_safe", true, now - chrono::Duration::days(8)),
-            offline("fail_safe_limited", false, now - minutes(20)),
-            offline("exempt_account", true, now - minutes(10)),
+            offline(LoginReason::FailSafe, true, now - minutes(90)),
+            offline(LoginReason::FailSafe, true, now - minutes(30)),
+            offline(LoginReason::FailSafe, true, now - chrono::Duration::days(8)),
+            offline(LoginReason::FailSafeLimited, false, now - minutes(20)),
+            offline(LoginReason::ExemptAccount, true, now - minutes(10)),
         ],
     )
     .await;

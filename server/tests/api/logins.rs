@@ -3,8 +3,10 @@
 //! accounts, the login policy, offline reports, and logins of other servers.
 
 use crate::common::*;
+use domain::audit::AuditAction;
 use domain::entities::{outbox, server_login};
-use proto::login::{Action, LoginReply, OfflineLogin, OfflineReport, LoginResult};
+use proto::login::{Action, LoginReason, LoginReply, OfflineLogin, OfflineReport, LoginResult};
+use proto::MaybeKnown;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -250,7 +252,7 @@ async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backe
     assert!(app.login_row(let_in.login_id).await.reason.contains("allow unenrolled"));
 
     let changes = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
-    assert_eq!(changes.iter().filter(|e| e.action == "login.settings").count(), 2, "each settings change is audited");
+    assert_eq!(changes.iter().filter(|e| e.action == AuditAction::LoginSettings).count(), 2, "each settings change is audited");
 
     // The tenant's login audit: filters by account and result.
     let q = |account: Option<&str>, result: Option<&str>| domain::logins::audit::AuditQuery {
@@ -294,7 +296,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
         source_ip: "198.51.100.9".into(),
         service: "sshd".into(),
         result: LoginResult::Allowed,
-        reason: "break_glass".into(),
+        reason: LoginReason::BreakGlass.into(),
         break_glass_id: Some(used.id),
     };
     let report = OfflineReport { logins: vec![login.clone()] };
@@ -307,13 +309,13 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     assert!(rows[0].offline && rows[0].reason.contains("break-glass"));
     assert_eq!(get_policy().await.break_glass.len(), 9, "a used code is no longer handed out");
     let events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
-    assert!(events.iter().any(|e| e.action == "login.break_glass_used"));
+    assert!(events.iter().any(|e| e.action == AuditAction::LoginBreakGlassUsed));
 
     let bad = OfflineReport {
         logins: vec![
             OfflineLogin { at: "yesterday".into(), id: Uuid::new_v4(), ..login.clone() },
-            OfflineLogin { reason: "because".into(), id: Uuid::new_v4(), ..login.clone() },
-            OfflineLogin { reason: "fail_secure".into(), id: Uuid::new_v4(), ..login.clone() },
+            OfflineLogin { reason: MaybeKnown::Unknown("because".into()), id: Uuid::new_v4(), ..login.clone() },
+            OfflineLogin { reason: LoginReason::FailSecure.into(), id: Uuid::new_v4(), ..login.clone() },
         ],
     };
     let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
@@ -346,7 +348,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     assert!(row.created_at <= domain::Clock::now(&app.clock), "dated now, not in the future");
     let code = domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(code.used_at.is_none(), "another server's code stays unused");
-    let used_events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap().into_iter().filter(|e| e.action == "login.break_glass_used").count();
+    let used_events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap().into_iter().filter(|e| e.action == AuditAction::LoginBreakGlassUsed).count();
     assert_eq!(used_events, 1, "only the real use is in the audit trail");
 }
 on_both_databases!(the_agent_gets_its_policy_and_reports_offline_logins_once, super::the_agent_gets_its_policy_and_reports_offline_logins_once);
@@ -557,7 +559,7 @@ on_both_databases!(
     super::parallel_code_requests_from_one_source_stay_within_its_cap
 );
 
-fn offline(reason: &str, result: LoginResult, at: chrono::DateTime<chrono::Utc>) -> OfflineLogin {
+fn offline(reason: LoginReason, result: LoginResult, at: chrono::DateTime<chrono::Utc>) -> OfflineLogin {
     OfflineLogin {
         id: Uuid::new_v4(),
         at: at.to_rfc3339(),
@@ -596,7 +598,7 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     .exec_without_returning(&app.ctx.db)
     .await
     .unwrap();
-    let (a, b) = (offline("fail_safe", LoginResult::Allowed, now), offline("fail_secure", LoginResult::Denied, now));
+    let (a, b) = (offline(LoginReason::FailSafe, LoginResult::Allowed, now), offline(LoginReason::FailSecure, LoginResult::Denied, now));
     let res = post_offline(&app, &p, &[a.clone(), b.clone()]).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
@@ -613,7 +615,7 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 429);
     assert_eq!(rows().await, 1);
     // Another server is not held up, and the next day the rest is taken.
-    assert_eq!(post_offline(&app, &other, &[offline("fail_safe", LoginResult::Allowed, now)]).await.status(), 204);
+    assert_eq!(post_offline(&app, &other, &[offline(LoginReason::FailSafe, LoginResult::Allowed, now)]).await.status(), 204);
     app.clock.advance(chrono::Duration::hours(23));
     assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 204);
     assert_eq!(rows().await, 2);

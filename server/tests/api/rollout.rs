@@ -3,6 +3,7 @@
 //! The real agent binary against the real server is in `agent_e2e.rs`.
 
 use crate::common::*;
+use domain::audit::AuditAction;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
@@ -322,7 +323,7 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
     assert!(agent.ack(3, None).await, "a late applied ack counts");
     assert_eq!(s.row("edge-02").await["status"], "enabled");
     let late = domain::entities::audit_event::Entity::find()
-        .filter(domain::entities::audit_event::Column::Action.eq("2fa.applied"))
+        .filter(domain::entities::audit_event::Column::Action.eq(AuditAction::TwoFactorApplied.as_str()))
         .filter(domain::entities::audit_event::Column::Target.eq("edge-02"))
         .all(&s.app.ctx.db)
         .await
@@ -594,9 +595,9 @@ async fn two_replicas_run_each_job_once(backend: Backend) {
 on_both_databases!(two_replicas_run_each_job_once, super::two_replicas_run_each_job_once);
 
 /// Audit entries of `action` about `target`.
-async fn audited(app: &TestApp, action: &str, target: &str) -> Vec<domain::entities::audit_event::Model> {
+async fn audited(app: &TestApp, action: AuditAction, target: &str) -> Vec<domain::entities::audit_event::Model> {
     domain::entities::audit_event::Entity::find()
-        .filter(domain::entities::audit_event::Column::Action.eq(action))
+        .filter(domain::entities::audit_event::Column::Action.eq(action.as_str()))
         .filter(domain::entities::audit_event::Column::Target.eq(target))
         .all(&app.ctx.db)
         .await
@@ -635,7 +636,7 @@ async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
     assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "{row}");
     let again = agent.poll(2, 0).await.expect("handed over without the apply delay");
     assert_eq!((again["revision"].as_i64(), again["enabled"].as_bool(), again["method"].as_str()), (Some(4), Some(true), Some("code")));
-    let reissued = audited(&s.app, "2fa.reissue", "edge-03").await;
+    let reissued = audited(&s.app, AuditAction::TwoFactorReissue, "edge-03").await;
     assert_eq!(reissued.len(), 1, "{reissued:?}");
     assert!(reissued[0].detail.contains("reported revision 2"), "{}", reissued[0].detail);
     // Heartbeats before its ack change nothing more; then it is in step.
@@ -645,7 +646,7 @@ async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
     agent.heartbeat_applied(4).await;
     assert_eq!(s.row("edge-03").await["status"], "enabled");
     assert!(agent.poll(4, 0).await.is_none());
-    assert_eq!(audited(&s.app, "2fa.reissue", "edge-03").await.len(), 1);
+    assert_eq!(audited(&s.app, AuditAction::TwoFactorReissue, "edge-03").await.len(), 1);
 
     // A stale ack while a newer change still waits for its delay: that change goes at once.
     assert_eq!(s.save(&[&id], "disable", "", "").await.status(), 200);
@@ -801,7 +802,7 @@ async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(jobs, 0);
-    let disables = audited(&s.app, "2fa.disable", "edge-05").await;
+    let disables = audited(&s.app, AuditAction::TwoFactorDisable, "edge-05").await;
     assert_eq!(disables.len(), 1, "the audit names only the server that changed: {disables:?}");
 }
 on_both_databases!(
