@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use proto::exempt::{self, Network};
 use proto::login::{
     FailMode, LoginPolicy, LoginReason, LoginResult, LoginStart, ModuleRequest, OfflineLogin, OfflineReport, Step,
     MAX_LINE_BYTES,
@@ -225,7 +226,7 @@ fn source_key(source_ip: &str) -> String {
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
-            None => ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc().to_string()).unwrap_or_else(|_| v6.to_string()),
+            None => Network::new(IpAddr::V6(v6), 64).map_or_else(|| v6.to_string(), |n| n.to_string()),
         },
         Err(_) => "not-an-address".to_owned(),
     }
@@ -764,14 +765,13 @@ const SECURE_DENIAL: &str =
 /// The policy as the agent keeps it: a console (or whoever answers in its name) cannot exempt
 /// every address, or hand over lists without end.
 fn sane(mut p: LoginPolicy) -> LoginPolicy {
-    p.exempt_networks
-        .retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() >= proto::login::MIN_EXEMPT_PREFIX));
+    p.exempt_networks.retain(|n| Network::parse(n).is_some_and(|n| n.prefix_len() >= exempt::MIN_EXEMPT_PREFIX));
     p.exempt_networks.truncate(100);
     // Networks that together cover a whole address family exempt all of it: drop that family's.
-    let nets: Vec<ipnet::IpNet> = p.exempt_networks.iter().filter_map(|n| n.parse().ok()).collect();
-    for all in ipnet::IpNet::aggregate(&nets).into_iter().filter(|n| n.prefix_len() == 0) {
+    let nets: Vec<Network> = p.exempt_networks.iter().filter_map(|n| Network::parse(n)).collect();
+    for family in exempt::families_covered(&nets) {
         tracing::warn!("the login policy's exempt networks together cover every address; ignoring them");
-        p.exempt_networks.retain(|n| n.parse::<ipnet::IpNet>().is_ok_and(|n| n.addr().is_ipv4() != all.addr().is_ipv4()));
+        p.exempt_networks.retain(|n| Network::parse(n).is_some_and(|n| n.family() != family));
     }
     p.exempt_accounts.truncate(100);
     p.break_glass.retain(|c| c.sha256.len() == 64 && c.sha256.chars().all(|c| c.is_ascii_hexdigit()));
@@ -784,17 +784,10 @@ fn clean(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// The console's exemption rules, on the stored policy.
 fn exemption(policy: &LoginPolicy, account: &str, source_ip: &str) -> Option<LoginReason> {
-    if policy.exempt_accounts.iter().any(|a| a == account) {
-        return Some(LoginReason::ExemptAccount);
-    }
-    let ip: IpAddr = source_ip.parse().ok()?;
-    policy
-        .exempt_networks
-        .iter()
-        .filter_map(|n| n.parse::<ipnet::IpNet>().ok())
-        .any(|n| n.contains(&ip))
-        .then_some(LoginReason::ExemptNetwork)
+    let networks: Vec<Network> = policy.exempt_networks.iter().filter_map(|n| Network::parse(n)).collect();
+    exempt::exemption(&policy.exempt_accounts, &networks, account, source_ip).map(|e| e.reason())
 }
 
 pub use proto::login::normalize_break_glass;

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod audit;
+pub mod exempt;
 pub mod login;
 
 use serde::{Deserialize, Serialize};

@@ -22,10 +22,7 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 /// The longest a login may spend in HostGuard's hands, the user's typing included, unless the
 /// module is configured otherwise.
 pub const DEFAULT_LOGIN_TIMEOUT_SECS: u64 = 90;
-/// The widest exempt network a login policy may hold: a `/1` exempts half of all addresses, a
-/// `/0` all of them. The console refuses wider ones, and the agent drops them from a policy it
-/// is handed, whoever answered in the console's name.
-pub const MIN_EXEMPT_PREFIX: u8 = 2;
+pub use crate::exempt::MIN_EXEMPT_PREFIX;
 
 /// The longest answer a user may type.
 pub const MAX_ANSWER_CHARS: usize = 256;
