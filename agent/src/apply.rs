@@ -1,5 +1,5 @@
 //! Applies a config revision to the files HostGuard manages under the agent's root: the sshd
-//! drop-in, our line in the sshd PAM stack and the PAM module's config. Every apply backs the
+//! drop-in, our line in the sshd PAM stack and the PAM module's config ([`crate::pam_conf`]). Every apply backs the
 //! files up, checks the result with the real `sshd -t`, and puts back exactly what was there
 //! when anything goes wrong, so a bad revision can never leave sshd unable to start.
 
@@ -23,8 +23,7 @@ pub const PAM_LINE: &str = "auth required pam_hostguard.so config=/etc/hostguard
 pub const DROP_IN: &str = "etc/ssh/sshd_config.d/50-hostguard.conf";
 /// sshd's PAM stack, which we edit in place.
 pub const PAM_SSHD: &str = "etc/pam.d/sshd";
-/// The PAM module's settings (mode 0600), present only while 2FA is enabled.
-pub const PAM_CONF: &str = "etc/hostguard/pam.conf";
+pub use crate::pam_conf::PAM_CONF;
 /// Every file an apply may change, in the order they are written.
 pub const MANAGED_FILES: [&str; 3] = [PAM_CONF, DROP_IN, PAM_SSHD];
 /// Every login must also pass keyboard-interactive, i.e. the PAM stack with our module.
@@ -84,9 +83,6 @@ pub struct Applier {
     pub root: PathBuf,
     pub sshd: PathBuf,
     pub backup_dir: PathBuf,
-    /// The console the PAM module asks; the agent's own `--console`, never a value the console
-    /// sends, so a console (or whoever answers in its name) cannot point logins elsewhere.
-    pub console_url: String,
     pub reload: Reload,
     /// What the PAM module does when the agent cannot be asked (from the login policy).
     pub fail_mode: proto::login::FailMode,
@@ -94,12 +90,11 @@ pub struct Applier {
 
 impl Applier {
     /// Reloads sshd through systemd on the real root and not at all in a sandbox.
-    pub fn new(root: &Path, sshd: &Path, backup_dir: &Path, console_url: &str) -> Self {
+    pub fn new(root: &Path, sshd: &Path, backup_dir: &Path) -> Self {
         Self {
             root: root.to_path_buf(),
             sshd: sshd.to_path_buf(),
             backup_dir: backup_dir.to_path_buf(),
-            console_url: console_url.trim_end_matches('/').to_owned(),
             reload: if is_real_root(root) { Reload::Systemd } else { Reload::None },
             fail_mode: proto::login::FailMode::Secure,
         }
@@ -201,7 +196,7 @@ impl Applier {
             return Ok(vec![(PAM_CONF, Target::Absent), (DROP_IN, Target::Absent), (PAM_SSHD, pam)]);
         }
 
-        let method = rev.method.ok_or("the revision enables 2FA but names no method")?;
+        rev.method.ok_or("the revision enables 2FA but names no method")?;
         // A PAM line naming a module that is not installed makes PAM refuse every login.
         if !PAM_MODULE_DIRS.iter().any(|dir| self.path(dir).join(PAM_MODULE).exists()) {
             return Err(format!(
@@ -230,23 +225,9 @@ impl Applier {
         // password must end it before our line.
         crate::pam_stack::check_text(&self.root, &pam).map_err(|problems| crate::pam_stack::refusal(&problems))?;
 
-        let topic_urn = rev.topic_urn.clone().unwrap_or_default();
-        for (field, value) in [("console_url", &self.console_url), ("topic_urn", &topic_urn)] {
-            if value.contains(['\n', '\r', '\0']) {
-                return Err(format!("the revision's {field} contains a line break"));
-            }
-        }
-        let pam_conf = format!(
-            "# Managed by HostGuard (revision {r}). Changes are overwritten.\nconsole_url={}\nserver_id={}\nmethod={}\ntopic_urn={}\nrevision={r}\nfail_mode={}\n",
-            self.console_url,
-            rev.server_id,
-            method.as_str(),
-            topic_urn,
-            self.fail_mode,
-            r = rev.revision,
-        );
+        let pam_conf = crate::pam_conf::render(self.fail_mode);
         Ok(vec![
-            (PAM_CONF, Target::Write { bytes: pam_conf.into_bytes(), mode: 0o600 }),
+            (PAM_CONF, Target::Write { bytes: pam_conf.into_bytes(), mode: crate::pam_conf::MODE }),
             (DROP_IN, Target::Write { bytes: drop_in(rev.revision).into_bytes(), mode: 0o644 }),
             (PAM_SSHD, Target::Write { bytes: pam.into_bytes(), mode: pam_mode }),
         ])

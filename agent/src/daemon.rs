@@ -130,7 +130,7 @@ impl Agent {
                 crate::cli::TOKEN_ENV
             )));
         }
-        let mut applier = Applier::new(&opts.root, &opts.sshd, &opts.backup_dir(), &opts.console);
+        let mut applier = Applier::new(&opts.root, &opts.sshd, &opts.backup_dir());
         if let Some(cmd) = &opts.reload_command {
             let argv: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
             if argv.is_empty() {
@@ -168,7 +168,7 @@ impl Agent {
         let logins = LoginService::new(
             client.clone(),
             LoginStore::new(&self.opts.state_dir()),
-            self.opts.root.join(crate::apply::PAM_CONF),
+            self.opts.root.join(crate::pam_conf::PAM_CONF),
         );
         let socket = self.opts.socket_path();
         let listener = crate::login::bind(&socket)

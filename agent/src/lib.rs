@@ -8,6 +8,7 @@ pub mod cli;
 mod daemon;
 pub mod facts;
 pub mod login;
+pub mod pam_conf;
 pub mod pam_stack;
 pub mod files;
 pub mod sshd;

@@ -312,7 +312,7 @@ impl LoginService {
                     tracing::error!("cannot keep the login policy: {e}");
                 }
             }
-            if let Err(e) = set_fail_mode(&pam_conf, policy.fail_mode) {
+            if let Err(e) = crate::pam_conf::set_fail_mode(&pam_conf, policy.fail_mode) {
                 tracing::error!("cannot update the fail mode in {}: {e}", pam_conf.display());
             }
         })
@@ -832,21 +832,6 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Rewrites the `fail_mode=` line of the PAM module's settings, if 2FA is on (the file exists).
-fn set_fail_mode(pam_conf: &Path, mode: FailMode) -> std::io::Result<()> {
-    let Some(bytes) = files::read_optional(pam_conf)? else { return Ok(()) };
-    let text = String::from_utf8_lossy(&bytes);
-    let wanted = format!("fail_mode={mode}");
-    if text.lines().any(|l| l.trim() == wanted) {
-        return Ok(());
-    }
-    let mut out: String =
-        text.lines().filter(|l| !l.trim_start().starts_with("fail_mode=")).map(|l| format!("{l}\n")).collect();
-    out.push_str(&wanted);
-    out.push('\n');
-    files::write_atomic(pam_conf, out.as_bytes(), 0o600)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1026,16 +1011,5 @@ mod tests {
         bind(&dir.path().join("new/pam.sock")).unwrap();
         let mode = std::fs::metadata(dir.path().join("new")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-    }
-
-    #[test]
-    fn fail_mode_line_follows_the_policy() {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("pam.conf");
-        set_fail_mode(&conf, FailMode::Safe).unwrap();
-        assert!(!conf.exists(), "no file while 2FA is off");
-        std::fs::write(&conf, "console_url=https://c\nfail_mode=secure\nrevision=3\n").unwrap();
-        set_fail_mode(&conf, FailMode::Safe).unwrap();
-        assert_eq!(std::fs::read_to_string(&conf).unwrap(), "console_url=https://c\nrevision=3\nfail_mode=safe\n");
     }
 }

@@ -254,9 +254,7 @@ async fn once_registers_applies_acks_and_then_reuses_its_credential() {
     assert_eq!(stub.with(|c| c.acks.clone()), [json!({"revision": 1, "ok": true, "error": null})]);
     assert_eq!(saved_state(&sb).applied_revision, 1);
     assert!(sb.read(DROP_IN).unwrap().contains("(revision 1)"));
-    let conf = sb.read(PAM_CONF).unwrap();
-    assert!(conf.contains(&format!("server_id={}\nmethod=sms\n", st.server_id)), "{conf}");
-    assert!(conf.contains(&format!("console_url={}\n", stub.url)));
+    assert_eq!(sb.read(PAM_CONF).unwrap(), agent::pam_conf::render(proto::login::FailMode::Secure));
 
     // Third run: nothing newer, nothing applied, and the heartbeat reports revision 1.
     once(&stub, &sb, &[]).await.unwrap();
@@ -495,16 +493,15 @@ async fn the_binary_reads_the_token_from_the_environment_or_stdin() {
 }
 
 #[tokio::test]
-async fn pam_conf_names_the_agents_own_console_not_the_revisions() {
+async fn pam_conf_takes_nothing_from_the_revision() {
     let sb = Sandbox::new();
     let stub = Stub::start(&["tok-1"]).await;
     once(&stub, &sb, &["--token-file", &token_file(&sb, "tok-1")]).await.unwrap();
     stub.set_revision(1, true);
     stub.with(|c| c.revision.as_mut().unwrap()["console_url"] = json!("https://attacker.example"));
     once(&stub, &sb, &[]).await.unwrap();
-    let conf = sb.read(PAM_CONF).unwrap();
-    assert!(conf.contains(&format!("\nconsole_url={}\n", stub.url)), "{conf}");
-    assert!(!conf.contains("attacker"), "{conf}");
+    // The module reads only the fail mode, which comes from the login policy.
+    assert_eq!(sb.read(PAM_CONF).unwrap(), agent::pam_conf::render(proto::login::FailMode::Secure));
 }
 
 #[tokio::test]

@@ -12,8 +12,6 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 pub const SSHD: &str = "/usr/sbin/sshd";
-/// The console the sandbox's agent is configured with (what pam.conf must name).
-pub const CONSOLE: &str = "https://console.example.test";
 
 pub const OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n";
 
@@ -130,7 +128,7 @@ impl Sandbox {
     }
 
     pub fn applier(&self) -> Applier {
-        Applier::new(self.root(), Path::new(SSHD), &self.path("var/lib/hostguard/backup"), CONSOLE)
+        Applier::new(self.root(), Path::new(SSHD), &self.path("var/lib/hostguard/backup"))
     }
 
     /// Every file under etc/ with its bytes and mode, to prove a rollback left nothing behind.
@@ -170,7 +168,7 @@ pub fn revision(n: i64, enabled: bool, method: Method) -> Assignment {
         method: Some(method),
         topic_urn: (method == Method::Sms).then(|| "urn:smn:region-1:tenant:ops-alerts".to_owned()),
         server_id: Uuid::nil(),
-        // What a console sends; the agent writes its own --console (CONSOLE) instead.
+        // What a console sends; the agent writes nothing of it anywhere.
         console_url: "https://elsewhere.example.test".to_owned(),
     }
 }
