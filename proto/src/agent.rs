@@ -135,15 +135,7 @@ pub enum SelinuxMode {
     Disabled,
 }
 
-impl SelinuxMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SelinuxMode::Enforcing => "enforcing",
-            SelinuxMode::Permissive => "permissive",
-            SelinuxMode::Disabled => "disabled",
-        }
-    }
-}
+crate::wire_strings!(SelinuxMode { Enforcing => "enforcing", Permissive => "permissive", Disabled => "disabled" });
 
 /// `Debug` leaves the token out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
