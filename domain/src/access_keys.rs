@@ -16,6 +16,7 @@ use aes_gcm::{
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Duration, Utc};
+use proto::AccessKeyStatus;
 use rand::{rngs::OsRng, Rng, RngCore};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -30,9 +31,6 @@ pub const SK_LEN: usize = 40;
 pub const DESCRIPTION_MAX: usize = 255;
 /// `last_used_at` is written at most this often per key, so busy scripts cost no write per call.
 pub const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
-
-pub const ACTIVE: &str = "active";
-pub const REVOKED: &str = "revoked";
 
 /// A key just created. `secret` is shown to its owner once and never again (and never in `Debug`).
 #[derive(Clone, Debug)]
@@ -107,7 +105,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
     let txn = crate::db::write_txn(&ctx.db).await?;
     let active = access_key::Entity::find()
         .filter(access_key::Column::CreatedBy.eq(caller.user_id))
-        .filter(access_key::Column::Status.eq(ACTIVE))
+        .filter(access_key::Column::Status.eq(AccessKeyStatus::Active))
         .count(&txn)
         .await?;
     if active >= MAX_ACTIVE_PER_USER {
@@ -125,7 +123,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
         access_key: Set(ak.clone()),
         secret_ciphertext: Set(seal(server_key, &ak, &sk)?),
         description: Set(description.to_owned()),
-        status: Set(ACTIVE.into()),
+        status: Set(AccessKeyStatus::Active),
         created_at: Set(now),
         revoked_at: Set(None),
         last_used_at: Set(None),
@@ -171,12 +169,12 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("access key"))?;
-    if key.status == REVOKED {
+    if key.status == AccessKeyStatus::Revoked {
         return Ok(key);
     }
     let now = ctx.clock.now();
     let mut am: access_key::ActiveModel = key.clone().into();
-    am.status = Set(REVOKED.into());
+    am.status = Set(AccessKeyStatus::Revoked);
     am.revoked_at = Set(Some(now));
     am.secret_ciphertext = Set(String::new());
     let key = access_key::Entity::update(am).exec(&txn).await?;
@@ -231,7 +229,7 @@ pub async fn authenticate(ctx: &Ctx, access_key: &str) -> Result<KeyHolder, KeyE
         .await
         .map_err(DomainError::from)?
         .ok_or_else(unknown)?;
-    if key.status != ACTIVE {
+    if key.status != AccessKeyStatus::Active {
         return Err(KeyError::Revoked(key.access_key));
     }
     // The key acts as the admin who made it, while that admin still administers the tenant.
@@ -388,7 +386,7 @@ mod tests {
 
         assert!(matches!(revoke(&w.ctx, &w.other, &w.actor, made.key.id).await, Err(DomainError::NotFound(_))));
         let revoked = revoke(&w.ctx, &w.admin, &w.actor, made.key.id).await.unwrap();
-        assert_eq!(revoked.status, REVOKED);
+        assert_eq!(revoked.status, AccessKeyStatus::Revoked);
         assert!(revoked.secret_ciphertext.is_empty(), "the secret is wiped");
         assert!(matches!(authenticate(&w.ctx, &made.key.access_key).await, Err(KeyError::Revoked(_))));
     }

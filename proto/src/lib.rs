@@ -43,6 +43,11 @@ macro_rules! wire_strings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Method {
     /// SMS/Email: a code sent to the endpoints of a notification topic.
     Sms,
@@ -117,6 +122,11 @@ impl TwoFactorStatus {
 /// Who a console user is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Role {
     /// The provider's internal team.
     Operator,
@@ -141,6 +151,11 @@ impl Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum OsType {
     Linux,
     Windows,
@@ -150,6 +165,11 @@ wire_strings!(OsType { Linux => "linux", Windows => "windows" });
 /// Where a subscription of a notification topic stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum SubscriptionStatus {
     /// Waiting for its endpoint to follow the confirmation link.
     Unconfirmed,
@@ -162,6 +182,11 @@ wire_strings!(SubscriptionStatus { Unconfirmed => "unconfirmed", Confirmed => "c
 /// How a subscription's endpoint is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Protocol {
     Sms,
     Email,
@@ -171,6 +196,11 @@ wire_strings!(Protocol { Sms => "sms", Email => "email" });
 /// Whether an access key (AK/SK pair) still signs requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum AccessKeyStatus {
     Active,
     /// Revoked keys sign nothing; they stay listed for the audit.
@@ -181,6 +211,11 @@ wire_strings!(AccessKeyStatus { Active => "active", Revoked => "revoked" });
 /// Where a message of the outbox stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum OutboxStatus {
     /// Waiting for its (next) attempt.
     Pending,
@@ -196,6 +231,11 @@ wire_strings!(OutboxStatus { Pending => "pending", Sent => "sent", Held => "held
 /// How a message of the outbox reaches its recipient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Channel {
     Email,
     Sms,
@@ -203,9 +243,24 @@ pub enum Channel {
 }
 wire_strings!(Channel { Email => "email", Sms => "sms", Voice => "voice" });
 
+/// A subscription's messages go by its protocol's channel.
+impl From<Protocol> for Channel {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Sms => Channel::Sms,
+            Protocol::Email => Channel::Email,
+        }
+    }
+}
+
 /// What a message of the outbox is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum MessageKind {
     /// The link a new subscription's endpoint confirms with.
     SubscriptionConfirmation,

@@ -77,7 +77,7 @@ enum Required {
     /// Nothing: 2FA is off for the server.
     Nothing,
     Factor { method: Method, topic_id: Option<Uuid> },
-    /// 2FA is on but its method cannot be read: refused, never let through.
+    /// 2FA is on but no method was recorded: refused, never let through.
     Unknown,
 }
 
@@ -87,7 +87,7 @@ fn enabling(c: &config::Model) -> bool {
     use config::PhaseName::{Delivering, Scheduled};
     c.enabled
         && c.revision > c.applied_revision
-        && matches!(config::PhaseName::parse(&c.phase), Some(Scheduled | Delivering))
+        && matches!(c.phase, Scheduled | Delivering)
 }
 
 /// What a login must pass. While an enable is on its way, that change: the module being asked
@@ -98,15 +98,15 @@ fn enabling(c: &config::Model) -> bool {
 fn required(c: Option<&config::Model>) -> Required {
     let Some(c) = c else { return Required::Nothing };
     let (method, topic_id) = if enabling(c) {
-        (Some(c.method.as_str()), c.topic_id)
+        (Some(c.method), c.topic_id)
     } else if c.applied_revision > 0 && c.applied_enabled {
-        (c.applied_method.as_deref(), c.applied_topic_id)
+        (c.applied_method, c.applied_topic_id)
     } else if c.enabled {
-        (Some(c.method.as_str()), c.topic_id)
+        (Some(c.method), c.topic_id)
     } else {
         return Required::Nothing;
     };
-    match method.and_then(Method::parse) {
+    match method {
         Some(method) => Required::Factor { method, topic_id },
         None => Required::Unknown,
     }
@@ -211,9 +211,9 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         source_ip: req.source_ip.clone(),
         source_block: crate::accounts::source_block(&req.source_ip),
         service: req.service.clone(),
-        method: LoginMethod::None.as_str().to_owned(),
+        method: LoginMethod::None,
         number,
-        stage: Stage::Done.as_str().to_owned(),
+        stage: Stage::Done,
         code_hash: None,
         code_sent_at: None,
         code_expires_at: None,
@@ -238,11 +238,11 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         (Required::Factor { .. }, Some(why)) => finish(&mut row, now, LoginResult::Allowed, &why, Step::allow()),
         (Required::Factor { method, topic_id }, None) => match method {
             Method::Sms => {
-                row.method = LoginMethod::Sms.as_str().to_owned();
+                row.method = LoginMethod::Sms;
                 sms::begin(&txn, &mut row, topic_id, now).await?
             }
             Method::Code => {
-                row.method = LoginMethod::Code.as_str().to_owned();
+                row.method = LoginMethod::Code;
                 code::begin(ctx, &txn, &mut row, &settings, now).await?
             }
         },
@@ -255,8 +255,8 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
 
 /// Ends the login in `row` and returns `step`.
 fn finish(row: &mut server_login::Model, now: DateTime<Utc>, result: LoginResult, reason: &str, step: Step) -> Step {
-    row.stage = Stage::Done.as_str().to_owned();
-    row.result = Some(result.as_str().to_owned());
+    row.stage = Stage::Done;
+    row.result = Some(result);
     row.reason = reason.to_owned();
     row.finished_at = Some(now);
     row.code_hash = None;
@@ -288,7 +288,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     else {
         return Err(DomainError::NotFound("login"));
     };
-    if Stage::parse(&row.stage) == Some(Stage::Done) {
+    if row.stage == Stage::Done {
         // A replayed answer, or a code typed into a finished login: nothing changes.
         return Ok(LoginReply { login_id, step: Step::deny("HostGuard: this login has already ended. Log in again.") });
     }
@@ -301,8 +301,8 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
             Step::deny("HostGuard: the login took too long. Log in again."),
         )
     } else {
-        match Stage::parse(&row.stage) {
-            Some(Stage::Recipient) => {
+        match row.stage {
+            Stage::Recipient => {
                 // The code-sending limits are counted per server: two answers must not both
                 // read the count before either adds to it. (Only this stage: verifying a code
                 // needs the login's row alone, so one server's logins verify in parallel.)
@@ -312,8 +312,8 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
                 }
                 sms::send_code(ctx, &txn, &mut row, answer, now).await?
             }
-            Some(Stage::Code) => check_code(&mut row, answer, now),
-            Some(Stage::Verify) => {
+            Stage::Code => check_code(&mut row, answer, now),
+            Stage::Verify => {
                 if let Some(user_id) = row.end_user_id {
                     lock_user(&txn, user_id).await?;
                 }
@@ -330,12 +330,12 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     };
     server_login::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(row.id),
-        stage: Set(row.stage.clone()),
+        stage: Set(row.stage),
         code_hash: Set(row.code_hash.clone()),
         code_sent_at: Set(row.code_sent_at),
         code_expires_at: Set(row.code_expires_at),
         attempts: Set(row.attempts),
-        result: Set(row.result.clone()),
+        result: Set(row.result),
         reason: Set(row.reason.clone()),
         finished_at: Set(row.finished_at),
         ..Default::default()

@@ -19,12 +19,12 @@ use uuid::Uuid;
 
 fn phase_of(c: &config::Model) -> Phase {
     let at = c.phase_at.unwrap_or(c.updated_at);
-    match PhaseName::parse(&c.phase) {
-        Some(PhaseName::Scheduled) => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
-        Some(PhaseName::Delivering) => Phase::Delivering { since: at },
-        Some(PhaseName::Failed) => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
-        Some(PhaseName::Canceled) => Phase::Canceled { at },
-        Some(PhaseName::Applied) | None => Phase::Applied { at },
+    match c.phase {
+        PhaseName::Scheduled => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
+        PhaseName::Delivering => Phase::Delivering { since: at },
+        PhaseName::Failed => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
+        PhaseName::Canceled => Phase::Canceled { at },
+        PhaseName::Applied => Phase::Applied { at },
     }
 }
 
@@ -35,18 +35,15 @@ pub fn rollout_of(c: &config::Model) -> ServerRollout {
             c.applied_revision,
             Target {
                 enabled: c.applied_enabled,
-                method: c.applied_method.as_deref().and_then(Method::parse).unwrap_or(Method::Code),
+                // Stored with every applied revision; NULL only in a row edited by hand.
+                method: c.applied_method.unwrap_or(Method::Code),
                 topic_id: c.applied_topic_id,
             },
         )
     });
     let latest = (c.revision > 0).then(|| Revision {
         number: c.revision,
-        target: Target {
-            enabled: c.enabled,
-            method: Method::parse(&c.method).unwrap_or(Method::Code),
-            topic_id: c.topic_id,
-        },
+        target: Target { enabled: c.enabled, method: c.method, topic_id: c.topic_id },
         phase: phase_of(c),
     });
     ServerRollout { applied, latest }
@@ -70,17 +67,17 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
         server_id: Set(server_id),
         tenant_id: Set(tenant_id),
         enabled: Set(target.enabled),
-        method: Set(target.method.as_str().to_owned()),
+        method: Set(target.method),
         topic_id: Set(target.topic_id),
         updated_at: Set(now),
         revision: Set(latest.map_or(0, |l| l.number)),
-        phase: Set(phase.as_str().to_owned()),
+        phase: Set(phase),
         due_at: Set(due_at),
         phase_at: Set(phase_at),
         failure_reason: Set(reason),
         applied_revision: Set(applied.map_or(0, |(n, _)| *n)),
         applied_enabled: Set(applied.is_some_and(|(_, t)| t.enabled)),
-        applied_method: Set(applied.map(|(_, t)| t.method.as_str().to_owned())),
+        applied_method: Set(applied.map(|(_, t)| t.method)),
         applied_topic_id: Set(applied.and_then(|(_, t)| t.topic_id)),
     }
 }
