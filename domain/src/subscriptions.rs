@@ -19,8 +19,8 @@ use crate::{
 use chrono::{DateTime, Duration, Utc};
 use proto::{Protocol, SubscriptionStatus};
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -50,22 +50,15 @@ pub(crate) fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (Str
 }
 
 /// Counts one more confirmation message to `endpoint`, or says which limit it would pass.
-/// Callers hold a write transaction; on PostgreSQL an advisory lock per endpoint keeps two
-/// transactions from both taking the last message allowed (SQLite's writers are serialized).
+/// Callers hold a write transaction; a lock per endpoint keeps two transactions from both
+/// taking the last message allowed.
 async fn count_confirmation(
     txn: &DatabaseTransaction,
     protocol: Protocol,
     endpoint: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Result<(), String>> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtext('hostguard.confirmation:' || $1))",
-            [endpoint.into()],
-        ))
-        .await?;
-    }
+    crate::db::lock_key(txn, &format!("confirmation:{endpoint}")).await?;
     let window = Duration::hours(48);
     // Older sends no longer count; they go, so the table stays small.
     confirmation_send::Entity::delete_many()
@@ -249,7 +242,7 @@ pub async fn add(
         .await
         .map_err(|e| {
             // A concurrent add of the same endpoint committed first (PostgreSQL).
-            if topics::is_unique_violation(&e) {
+            if crate::db::is_unique_violation(&e) {
                 DomainError::Invalid(vec![FieldError::new(
                     format!("endpoints[{i}].endpoint"),
                     already_subscribed(&endpoint),

@@ -24,8 +24,8 @@ use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginReply, LoginResult, LoginStart, Step};
 use proto::Method;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -123,49 +123,6 @@ fn sms_topic(c: Option<&config::Model>) -> Option<Uuid> {
 /// Logins one server may open a minute: far above any real fleet's use, and a bound on what
 /// one agent (of any tenant) can make the console write.
 pub const STARTS_PER_SERVER_PER_MINUTE: u64 = 300;
-
-/// Holds the login's row until the transaction ends (PostgreSQL; SQLite's writers are serialized).
-async fn lock_login(txn: &DatabaseTransaction, id: Uuid) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM server_logins WHERE id = $1 FOR UPDATE",
-            [id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Holds an end user's row until the transaction ends (PostgreSQL), so that the wrong codes
-/// typed for their logins on any server are counted one answer at a time: without it,
-/// concurrent answers each read the count below the cap and together overshoot it.
-async fn lock_user(txn: &DatabaseTransaction, user_id: Uuid) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-            [user_id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Holds the per-source send count of a tenant until the transaction ends (PostgreSQL): the
-/// count spans the tenant's servers, so the server lock does not serialise it. An advisory
-/// lock on a hash of the tenant and source block; another key hashing alike only waits.
-async fn lock_source(txn: &DatabaseTransaction, tenant_id: Uuid, source_block: &str) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 15))",
-            [format!("login-sends:{tenant_id}:{source_block}").into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
 
 /// The number of the server's next login, 1 to 99 and around again: short enough to read off
 /// a phone, and different for logins close in time, so a user with several knows which code
@@ -279,7 +236,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    lock_login(&txn, login_id).await?;
+    crate::db::lock_rows::<server_login::Entity>(&txn, &[login_id]).await?;
     // Another server's login is "not found": its id reveals nothing.
     let Some(mut row) = server_login::Entity::find_by_id(login_id)
         .filter(server_login::Column::ServerId.eq(s.id))
@@ -308,14 +265,16 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
                 // needs the login's row alone, so one server's logins verify in parallel.)
                 crate::two_factor::lock_servers(&txn, &[s.id]).await?;
                 if !row.source_ip.is_empty() {
-                    lock_source(&txn, row.tenant_id, &row.source_block).await?;
+                    // The per-source count spans the tenant's servers.
+                    crate::db::lock_key(&txn, &format!("login-sends:{}:{}", row.tenant_id, row.source_block)).await?;
                 }
                 sms::send_code(ctx, &txn, &mut row, answer, now).await?
             }
             Stage::Code => check_code(&mut row, answer, now),
             Stage::Verify => {
                 if let Some(user_id) = row.end_user_id {
-                    lock_user(&txn, user_id).await?;
+                    // Wrong codes are counted per end user, across servers.
+                    crate::db::lock_rows::<crate::entities::user::Entity>(&txn, &[user_id]).await?;
                 }
                 code::verify(ctx, &txn, &mut row, answer, now).await?
             }

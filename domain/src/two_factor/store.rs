@@ -10,10 +10,7 @@ use crate::{
     rollout::{Method, Phase, Revision, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -142,27 +139,9 @@ pub(super) async fn load_servers<C: ConnectionTrait>(
 
 /// Locks the servers' rows until the transaction ends, so that saves, cancels, retries and
 /// acknowledgements of one server run one after another: each reads the stored rollout and
-/// writes it back whole, and two at once would drop one's revision. Rows are locked in id order,
-/// so two batches cannot deadlock. SQLite needs nothing: its write transactions already run
-/// one at a time (`db::write_txn`).
+/// writes it back whole, and two at once would drop one's revision.
 pub async fn lock_servers<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> DomainResult<()> {
-    if conn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
-        return Ok(());
-    }
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    for chunk in sorted.chunks(CHUNK) {
-        server::Entity::find()
-            .select_only()
-            .column(server::Column::Id)
-            .filter(server::Column::Id.is_in(chunk.iter().copied()))
-            .order_by_asc(server::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?;
-    }
-    Ok(())
+    Ok(crate::db::lock_rows::<server::Entity>(conn, ids).await?)
 }
 
 pub(super) async fn load_configs<C: ConnectionTrait>(
