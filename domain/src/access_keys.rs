@@ -1,7 +1,6 @@
 //! Access keys (AK/SK pairs) for the HSS-compatible API, as on Huawei Cloud's "My Credentials":
 //! a tenant admin creates at most two active keys, sees the secret half once, and revokes keys.
-//! The secret is kept encrypted (AES-256-GCM under the server's secret key), not hashed,
-//! because checking a request signature needs it.
+//! The secret is kept sealed (`seal`), not hashed, because checking a request signature needs it.
 
 use crate::{
     audit::{self, Actor, AuditAction, Entry},
@@ -9,18 +8,15 @@ use crate::{
     ctx::Ctx,
     entities::{access_key, tenant},
     error::{DomainError, DomainResult},
+    seal::{open, seal, sealing_key, server_key},
 };
-use aes_gcm::{
-    aead::{Aead, KeyInit, Payload},
-    Aes256Gcm, Nonce,
-};
-use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Duration, Utc};
-use rand::{rngs::OsRng, Rng, RngCore};
+use proto::AccessKeyStatus;
+use rand::{rngs::OsRng, Rng};
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 /// Huawei Cloud allows two access keys per user; so do we.
@@ -30,9 +26,6 @@ pub const SK_LEN: usize = 40;
 pub const DESCRIPTION_MAX: usize = 255;
 /// `last_used_at` is written at most this often per key, so busy scripts cost no write per call.
 pub const LAST_USED_GRANULARITY: Duration = Duration::minutes(1);
-
-pub const ACTIVE: &str = "active";
-pub const REVOKED: &str = "revoked";
 
 /// A key just created. `secret` is shown to its owner once and never again (and never in `Debug`).
 #[derive(Clone, Debug)]
@@ -49,50 +42,6 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/// Encrypts a secret (here an SK; also authenticators' TOTP seeds); `owner` (the access key, or
-/// the row's id) is bound in as associated data, so a ciphertext copied to another row does not
-/// decrypt.
-pub(crate) fn seal(key: &[u8; 32], owner: &str, secret: &str) -> DomainResult<String> {
-    let cipher = Aes256Gcm::new(key.into());
-    let mut nonce = [0u8; 12];
-    OsRng.fill_bytes(&mut nonce);
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret.as_bytes(), aad: owner.as_bytes() })
-        .map_err(|_| DomainError::Internal("cannot encrypt a secret".into()))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&sealed);
-    Ok(STANDARD.encode(out))
-}
-
-/// Decrypts what [`seal`] made for `owner`.
-pub(crate) fn open(key: &[u8; 32], owner: &str, stored: &str) -> DomainResult<String> {
-    let broken = || {
-        DomainError::Internal(format!(
-            "the secret sealed for {owner} cannot be decrypted; was HOSTGUARD_SECRET_KEY changed?"
-        ))
-    };
-    let raw = STANDARD.decode(stored).map_err(|_| broken())?;
-    if raw.len() < 12 {
-        return Err(broken());
-    }
-    let (nonce, sealed) = raw.split_at(12);
-    let plain = Aes256Gcm::new(key.into())
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: owner.as_bytes() })
-        .map_err(|_| broken())?;
-    String::from_utf8(plain).map_err(|_| broken())
-}
-
-/// The server's secret key, to [`seal`] secrets of `what` with; without one, a Conflict that
-/// names the setting.
-pub(crate) fn sealing_key<'a>(ctx: &'a Ctx, what: &str) -> DomainResult<&'a [u8; 32]> {
-    ctx.secret_key.as_deref().map(ExposeSecret::expose_secret).ok_or_else(|| {
-        DomainError::Conflict(format!(
-            "{what} cannot be created: the server has no secret key to encrypt them with. \
-             Set HOSTGUARD_SECRET_KEY (64 hexadecimal characters) and restart the server."
-        ))
-    })
-}
-
 /// Creates a key for the calling tenant admin. Refused when they already have two active keys.
 pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str) -> DomainResult<Created> {
     let tenant_id = caller.admin_tenant()?;
@@ -107,7 +56,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
     let txn = crate::db::write_txn(&ctx.db).await?;
     let active = access_key::Entity::find()
         .filter(access_key::Column::CreatedBy.eq(caller.user_id))
-        .filter(access_key::Column::Status.eq(ACTIVE))
+        .filter(access_key::Column::Status.eq(AccessKeyStatus::Active))
         .count(&txn)
         .await?;
     if active >= MAX_ACTIVE_PER_USER {
@@ -125,7 +74,7 @@ pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, description: &str
         access_key: Set(ak.clone()),
         secret_ciphertext: Set(seal(server_key, &ak, &sk)?),
         description: Set(description.to_owned()),
-        status: Set(ACTIVE.into()),
+        status: Set(AccessKeyStatus::Active),
         created_at: Set(now),
         revoked_at: Set(None),
         last_used_at: Set(None),
@@ -171,12 +120,12 @@ pub async fn revoke(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("access key"))?;
-    if key.status == REVOKED {
+    if key.status == AccessKeyStatus::Revoked {
         return Ok(key);
     }
     let now = ctx.clock.now();
     let mut am: access_key::ActiveModel = key.clone().into();
-    am.status = Set(REVOKED.into());
+    am.status = Set(AccessKeyStatus::Revoked);
     am.revoked_at = Set(Some(now));
     am.secret_ciphertext = Set(String::new());
     let key = access_key::Entity::update(am).exec(&txn).await?;
@@ -231,7 +180,7 @@ pub async fn authenticate(ctx: &Ctx, access_key: &str) -> Result<KeyHolder, KeyE
         .await
         .map_err(DomainError::from)?
         .ok_or_else(unknown)?;
-    if key.status != ACTIVE {
+    if key.status != AccessKeyStatus::Active {
         return Err(KeyError::Revoked(key.access_key));
     }
     // The key acts as the admin who made it, while that admin still administers the tenant.
@@ -240,7 +189,7 @@ pub async fn authenticate(ctx: &Ctx, access_key: &str) -> Result<KeyHolder, KeyE
         Ok(_) | Err(DomainError::Unauthenticated) => return Err(KeyError::Revoked(key.access_key)),
         Err(e) => return Err(e.into()),
     };
-    let server_key = ctx.secret_key.as_deref().map(ExposeSecret::expose_secret).ok_or_else(|| {
+    let server_key = server_key(ctx).ok_or_else(|| {
         DomainError::Internal("HOSTGUARD_SECRET_KEY is not set, so access keys cannot be checked".into())
     })?;
     let secret = open(server_key, &key.access_key, &key.secret_ciphertext)?;
@@ -276,6 +225,7 @@ pub async fn record_use(ctx: &Ctx, key: &access_key::Model) -> DomainResult<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use crate::{
         accounts,
         clock::{Clock, ManualClock},
@@ -285,15 +235,6 @@ mod tests {
     use std::sync::Arc;
 
     const KEY: [u8; 32] = [7; 32];
-
-    #[test]
-    fn secrets_round_trip_and_are_bound_to_their_access_key() {
-        let sealed = seal(&KEY, "AK1", "secret").unwrap();
-        assert_eq!(open(&KEY, "AK1", &sealed).unwrap(), "secret");
-        assert!(open(&KEY, "AK2", &sealed).is_err(), "copied to another key's row");
-        assert!(open(&[8; 32], "AK1", &sealed).is_err(), "another server key");
-        assert_ne!(seal(&KEY, "AK1", "secret").unwrap(), sealed, "a fresh nonce each time");
-    }
 
     #[test]
     fn generated_keys_have_huawei_shapes() {
@@ -388,7 +329,7 @@ mod tests {
 
         assert!(matches!(revoke(&w.ctx, &w.other, &w.actor, made.key.id).await, Err(DomainError::NotFound(_))));
         let revoked = revoke(&w.ctx, &w.admin, &w.actor, made.key.id).await.unwrap();
-        assert_eq!(revoked.status, REVOKED);
+        assert_eq!(revoked.status, AccessKeyStatus::Revoked);
         assert!(revoked.secret_ciphertext.is_empty(), "the secret is wiped");
         assert!(matches!(authenticate(&w.ctx, &made.key.access_key).await, Err(KeyError::Revoked(_))));
     }

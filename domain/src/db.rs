@@ -1,8 +1,15 @@
-//! Connecting to the database (SQLite file or PostgreSQL URL) and applying migrations.
+//! Connecting to the database (SQLite file or PostgreSQL URL), applying migrations, and the one
+//! way the rules serialize on what they read before they write: [`write_txn`], then
+//! [`lock_rows`] (or [`lock_key`] for a count with no row of its own). Also the one test for a
+//! unique-index violation, [`is_unique_violation`].
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, SqlErr, Statement,
+};
 use std::time::Duration;
+use uuid::Uuid;
 
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_file(url) {
@@ -51,4 +58,58 @@ pub async fn write_txn(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTrans
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
     let mode = (db.get_database_backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate);
     db.begin_with_options(TransactionOptions { sqlite_transaction_mode: mode, ..Default::default() }).await
+}
+
+/// Rows locked per statement: well under both databases' parameter limits.
+const LOCK_CHUNK: usize = 500;
+
+/// Holds the rows of `E` with these primary keys until the transaction ends, so that rules that
+/// read them (or count what hangs off them) and then write run one after another instead of
+/// both passing a check before either writes. PostgreSQL only (`SELECT … FOR UPDATE`): SQLite's
+/// write transactions already run one at a time ([`write_txn`]). Rows are locked in key order,
+/// so two callers locking several cannot deadlock.
+pub async fn lock_rows<E: EntityTrait>(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let Some(key) = E::PrimaryKey::iter().next() else {
+        return Err(DbErr::Custom("a table without a primary key cannot be locked by row".into()));
+    };
+    let column = key.into_column();
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for chunk in sorted.chunks(LOCK_CHUNK) {
+        E::find()
+            .select_only()
+            .column(column)
+            .filter(column.is_in(chunk.iter().copied()))
+            .order_by_asc(column)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .all(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Holds a named lock until the transaction ends (PostgreSQL), for a count that spans rows no
+/// one row stands for, such as the messages sent to one endpoint. `key` names what is counted;
+/// another key hashing alike only waits.
+pub async fn lock_key(conn: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    if conn.get_database_backend() == DbBackend::Postgres {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// True for a unique-index violation, on SQLite and PostgreSQL alike: the loser of a race that
+/// a check before the insert cannot close (two transactions both see the name free).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

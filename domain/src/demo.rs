@@ -12,6 +12,11 @@ use crate::{
     tenants, topics,
 };
 use chrono::{DateTime, Duration, Utc};
+use proto::{
+    agent::SelinuxMode,
+    login::{LoginMethod, LoginResult},
+    OsType,
+};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -154,7 +159,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     tenant_id: Set(tenant_id),
                     name: Set(format!("{}-{role}-{i:02}", t.prefix)),
                     ip: Set(format!("192.168.{}.{}", 10 + ti, 10 + i)),
-                    os_type: Set(if windows { "windows" } else { "linux" }.into()),
+                    os_type: Set(if windows { OsType::Windows } else { OsType::Linux }),
                     os_name: Set(os_name.into()),
                     region: Set(REGIONS[(i as usize) % 2].0.into()),
                     protection_enabled: Set(i % 7 != 6),
@@ -164,9 +169,11 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
                     sshd_use_pam: Set(linux_fact(i != 11)),
                     sshd_kbd_interactive: Set(linux_fact(i != 14)),
                     sshd_permit_empty_passwords: Set(linux_fact(false)),
-                    selinux: Set(
-                        (!windows).then(|| if os_name == "CentOS 7.9" { "enforcing" } else { "disabled" }.to_owned())
-                    ),
+                    selinux: Set((!windows).then_some(if os_name == "CentOS 7.9" {
+                        SelinuxMode::Enforcing
+                    } else {
+                        SelinuxMode::Disabled
+                    })),
                     must_change_password_accounts: Set(if i == 8 { "Administrator".into() } else { String::new() }),
                     conflicting_software: Set(if i == 12 {
                         "360 Guard (server edition)".into()
@@ -218,24 +225,33 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
 }
 
 /// Server index, minutes ago, account, source address, method, result, reason, offline.
-type DemoLogin = (usize, i64, &'static str, &'static str, &'static str, Option<&'static str>, &'static str, bool);
+type DemoLogin = (usize, i64, &'static str, &'static str, LoginMethod, Option<LoginResult>, &'static str, bool);
 
 /// A day of logins on a few of a tenant's servers (`servers` in the order they were made):
 /// codes accepted and refused, an exemption, offline decisions, one login still running.
 fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) -> Vec<server_login::ActiveModel> {
     let rows: [DemoLogin; 10] = [
-        (0, 1, "deploy", "203.0.113.24", "sms", None, "", false),
-        (0, 6, "root", "203.0.113.24", "sms", Some("allowed"), "code accepted", false),
-        (0, 22, "deploy", "198.51.100.7", "sms", Some("denied"), "3 wrong codes", false),
-        (2, 58, "backup", "10.20.0.15", "none", Some("allowed"), "exempt account backup", false),
-        (6, 95, "admin", "192.0.2.50", "code", Some("denied"), "account not linked to a HostGuard user", false),
+        (0, 1, "deploy", "203.0.113.24", LoginMethod::Sms, None, "", false),
+        (0, 6, "root", "203.0.113.24", LoginMethod::Sms, Some(LoginResult::Allowed), "code accepted", false),
+        (0, 22, "deploy", "198.51.100.7", LoginMethod::Sms, Some(LoginResult::Denied), "3 wrong codes", false),
+        (2, 58, "backup", "10.20.0.15", LoginMethod::None, Some(LoginResult::Allowed), "exempt account backup", false),
+        (
+            6,
+            95,
+            "admin",
+            "192.0.2.50",
+            LoginMethod::Code,
+            Some(LoginResult::Denied),
+            "account not linked to a HostGuard user",
+            false,
+        ),
         (
             1,
             180,
             "root",
             "10.20.1.9",
-            "none",
-            Some("allowed"),
+            LoginMethod::None,
+            Some(LoginResult::Allowed),
             "break-glass code used while the console was unreachable",
             true,
         ),
@@ -244,14 +260,14 @@ fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) 
             184,
             "oracle",
             "10.20.1.33",
-            "none",
-            Some("denied"),
+            LoginMethod::None,
+            Some(LoginResult::Denied),
             "console unreachable; denied by fail mode secure",
             true,
         ),
-        (0, 250, "root", "203.0.113.24", "sms", None, "", false),
-        (6, 1500, "ops", "10.10.0.4", "code", Some("allowed"), "code accepted", false),
-        (2, 1560, "root", "203.0.113.200", "sms", Some("denied"), "the code expired", false),
+        (0, 250, "root", "203.0.113.24", LoginMethod::Sms, None, "", false),
+        (6, 1500, "ops", "10.10.0.4", LoginMethod::Code, Some(LoginResult::Allowed), "code accepted", false),
+        (2, 1560, "root", "203.0.113.200", LoginMethod::Sms, Some(LoginResult::Denied), "the code expired", false),
     ];
     rows.iter()
         .enumerate()
@@ -268,15 +284,15 @@ fn demo_logins(tenant_id: Uuid, servers: &[(Uuid, String)], now: DateTime<Utc>) 
                 source_ip: Set(source.into()),
                 source_block: Set(crate::accounts::source_block(source)),
                 service: Set("sshd".into()),
-                method: Set(method.into()),
-                number: Set(if method == "none" { 0 } else { 20 + n as i32 }),
+                method: Set(method),
+                number: Set(if method == LoginMethod::None { 0 } else { 20 + n as i32 }),
                 // The open ones wait for the code; the older of them has been given up.
-                stage: Set(if open { server_login::Stage::Code } else { server_login::Stage::Done }.as_str().into()),
+                stage: Set(if open { server_login::Stage::Code } else { server_login::Stage::Done }),
                 code_hash: Set(None),
                 code_sent_at: Set(open.then_some(at)),
                 code_expires_at: Set(open.then(|| at + Duration::minutes(crate::logins::CODE_VALID_MINUTES))),
                 attempts: Set(if reason == "3 wrong codes" { 3 } else { 0 }),
-                result: Set(result.map(str::to_owned)),
+                result: Set(result),
                 reason: Set(reason.into()),
                 offline: Set(offline),
                 end_user_id: Set(None),

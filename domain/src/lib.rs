@@ -23,6 +23,7 @@ pub mod password;
 pub mod readiness;
 pub mod retention;
 pub mod rollout;
+mod seal;
 pub mod search;
 pub mod servers;
 pub mod subscriptions;

@@ -1,6 +1,6 @@
 //! The texts of the messages HostGuard sends, in plain text and HTML.
 
-use crate::outbox::{Channel, NewMessage};
+use crate::outbox::{Channel, MessageKind, NewMessage};
 use uuid::Uuid;
 
 /// Escapes text for HTML element content and attribute values.
@@ -87,7 +87,7 @@ pub fn confirmation(
     NewMessage {
         tenant_id: Some(topic.tenant_id),
         channel,
-        kind: "subscription_confirmation",
+        kind: MessageKind::SubscriptionConfirmation,
         recipient: recipient.to_owned(),
         sender_name: sender,
         subject,
@@ -128,7 +128,7 @@ pub fn topic_message(
     NewMessage {
         tenant_id: Some(topic.tenant_id),
         channel,
-        kind: "topic_message",
+        kind: MessageKind::TopicMessage,
         recipient: recipient.to_owned(),
         sender_name: sender,
         subject: subject.to_owned(),
@@ -188,7 +188,7 @@ pub fn login_code(
     NewMessage {
         tenant_id: Some(topic.tenant_id),
         channel,
-        kind: "login_code",
+        kind: MessageKind::LoginCode,
         recipient: recipient.to_owned(),
         sender_name: sender,
         subject,
@@ -225,7 +225,7 @@ pub fn topic_without_recipients(
     NewMessage {
         tenant_id: Some(tenant_id),
         channel: Channel::Email,
-        kind: "topic_without_recipients",
+        kind: MessageKind::TopicWithoutRecipients,
         recipient: admin_email.to_owned(),
         sender_name: "HostGuard".into(),
         subject,
@@ -273,7 +273,7 @@ pub fn factor_changed(c: &FactorChange) -> NewMessage {
     NewMessage {
         tenant_id: Some(c.tenant_id),
         channel: Channel::Email,
-        kind: "factor_changed",
+        kind: MessageKind::FactorChanged,
         recipient: c.recipient.to_owned(),
         sender_name: "HostGuard".into(),
         subject,

@@ -25,28 +25,13 @@ use uuid::Uuid;
 
 pub const MAX_ATTEMPTS: i32 = 8;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Channel {
-    Email,
-    Sms,
-    Voice,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Voice => "voice",
-        }
-    }
-}
+pub use proto::{Channel, MessageKind, OutboxStatus};
 
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub tenant_id: Option<Uuid>,
     pub channel: Channel,
-    pub kind: &'static str,
+    pub kind: MessageKind,
     pub recipient: String,
     pub sender_name: String,
     pub subject: String,
@@ -130,15 +115,15 @@ pub async fn enqueue<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, m: NewMes
     outbox::Entity::insert(outbox::ActiveModel {
         id: Set(id),
         tenant_id: Set(m.tenant_id),
-        channel: Set(m.channel.as_str().to_owned()),
-        kind: Set(m.kind.to_owned()),
+        channel: Set(m.channel),
+        kind: Set(m.kind),
         recipient: Set(m.recipient),
         sender_name: Set(m.sender_name),
         subject: Set(hide(&m.subject, &m.secrets)),
         body_text: Set(hide(&m.body_text, &m.secrets)),
         body_html: Set(hide(&m.body_html, &m.secrets)),
         secrets: Set(secrets),
-        status: Set("pending".into()),
+        status: Set(OutboxStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         lease_owner: Set(None),
@@ -166,19 +151,19 @@ pub async fn claim(ctx: &Ctx, owner: &str, limit: u64, lease: Duration) -> Domai
         DbBackend::Postgres => {
             "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id IN (
                 SELECT id FROM outbox
-                WHERE status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+                WHERE status = '{pending}' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
                 ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
              RETURNING {columns}"
         }
         _ => {
             "UPDATE outbox SET lease_owner = ?1, lease_until = ?2 WHERE id IN (
                 SELECT id FROM outbox
-                WHERE status = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+                WHERE status = '{pending}' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
                 ORDER BY next_attempt_at LIMIT ?4)
              RETURNING {columns}"
         }
     };
-    let sql = sql.replace("{columns}", &columns);
+    let sql = sql.replace("{columns}", &columns).replace("{pending}", OutboxStatus::Pending.as_str());
     let stmt =
         Statement::from_sql_and_values(backend, &sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
     let rows = ctx.db.query_all_raw(stmt).await?;
@@ -194,7 +179,7 @@ pub async fn renew_lease(ctx: &Ctx, id: Uuid, owner: &str, lease: Duration) -> D
     let res = outbox::Entity::update_many()
         .col_expr(outbox::Column::LeaseUntil, Expr::value(now + lease))
         .filter(outbox::Column::Id.eq(id))
-        .filter(outbox::Column::Status.eq("pending"))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
         .filter(outbox::Column::LeaseOwner.eq(owner))
         .filter(outbox::Column::LeaseUntil.gt(now))
         .exec(&ctx.db)
@@ -212,10 +197,10 @@ pub enum Delivered {
 }
 
 impl Delivered {
-    pub fn status(self) -> &'static str {
+    pub fn status(self) -> OutboxStatus {
         match self {
-            Delivered::Sent => "sent",
-            Delivered::Held => "held",
+            Delivered::Sent => OutboxStatus::Sent,
+            Delivered::Held => OutboxStatus::Held,
         }
     }
 }
@@ -249,9 +234,9 @@ pub fn backoff(attempts: i32) -> Duration {
 pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str) -> DomainResult<()> {
     let now = ctx.clock.now();
     let attempts = m.attempts + 1;
-    let status = if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
+    let status = if attempts >= MAX_ATTEMPTS { OutboxStatus::Failed } else { OutboxStatus::Pending };
     let mut update = outbox::Entity::update_many();
-    if status == "failed" {
+    if status == OutboxStatus::Failed {
         update = update.col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None));
     }
     update
@@ -267,10 +252,6 @@ pub async fn mark_failed(ctx: &Ctx, m: &outbox::Model, owner: &str, error: &str)
         .await?;
     Ok(())
 }
-
-/// The statuses a message can have, as the outbox filter takes them.
-pub const STATUSES: [&str; 4] = ["pending", "sent", "held", "failed"];
-pub const CHANNELS: [&str; 3] = ["email", "sms", "voice"];
 
 /// The operators' outbox view: each filter optional (`None` or empty means all).
 #[derive(Clone, Debug, Default)]
@@ -290,11 +271,19 @@ pub struct Listed {
     pub tenant_name: Option<String>,
 }
 
-fn one_of(field: &str, value: Option<&str>, allowed: &[&str]) -> DomainResult<Option<String>> {
+/// A filter's value: `None` or empty means all; anything else must name one of `all`.
+fn one_of<T: Copy>(
+    field: &str,
+    value: Option<&str>,
+    all: &[T],
+    as_str: fn(T) -> &'static str,
+) -> DomainResult<Option<T>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) if allowed.contains(&v) => Ok(Some(v.to_owned())),
-        Some(_) => Err(DomainError::validation(field, format!("must be one of {}", allowed.join(", ")))),
+        Some(v) => all.iter().copied().find(|t| as_str(*t) == v).map(Some).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|t| as_str(*t)).collect();
+            DomainError::validation(field, format!("must be one of {}", names.join(", ")))
+        }),
     }
 }
 
@@ -308,10 +297,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &OutboxQuery) -> DomainResult<P
     if let Some(t) = q.tenant_id {
         find = find.filter(outbox::Column::TenantId.eq(t));
     }
-    if let Some(s) = one_of("status", q.status.as_deref(), &STATUSES)? {
+    if let Some(s) = one_of("status", q.status.as_deref(), OutboxStatus::ALL, OutboxStatus::as_str)? {
         find = find.filter(outbox::Column::Status.eq(s));
     }
-    if let Some(c) = one_of("channel", q.channel.as_deref(), &CHANNELS)? {
+    if let Some(c) = one_of("channel", q.channel.as_deref(), Channel::ALL, Channel::as_str)? {
         find = find.filter(outbox::Column::Channel.eq(c));
     }
     let total = find.clone().count(&ctx.db).await?;
@@ -356,15 +345,15 @@ mod tests {
         let stored = crate::entities::outbox::Model {
             id: uuid::Uuid::nil(),
             tenant_id: None,
-            channel: "email".into(),
-            kind: "subscription_confirmation".into(),
+            channel: super::Channel::Email,
+            kind: super::MessageKind::SubscriptionConfirmation,
             recipient: "a@b.example".into(),
             sender_name: String::new(),
             subject: super::hide("Code second", &secrets),
             body_text: super::hide(&format!("https://h/c?token={token} and second"), &secrets),
             body_html: super::hide(&format!("<a href=\"https://h/c?token={token}\">"), &secrets),
             secrets: Some(serde_json::to_string(&secrets).unwrap()),
-            status: "pending".into(),
+            status: super::OutboxStatus::Pending,
             attempts: 0,
             next_attempt_at: chrono::Utc::now(),
             lease_owner: None,

@@ -2,6 +2,8 @@
 //! the server; warnings are shown but do not block. Each finding names the rule, the server and
 //! what to do, as the HSS "Enabling 2FA" page's prerequisites and constraints do.
 
+use proto::agent::SelinuxMode;
+
 /// What the agent reported about a server (fields it could not tell are `None`).
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
@@ -17,7 +19,7 @@ pub struct Facts {
     /// e.g. `OpenSSH_8.9p1`.
     pub openssh_version: Option<String>,
     /// `enforcing`, `permissive` or `disabled`.
-    pub selinux: Option<String>,
+    pub selinux: Option<SelinuxMode>,
     /// Windows accounts with "User must change password at next logon".
     pub must_change_password_accounts: Vec<String>,
     /// Software known to conflict: other second-factor PAM modules in sshd's stack on Linux,
@@ -259,7 +261,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 format!("{name}: with 2FA on, SSH logins with a public key are asked for the code too, not only password logins (HostGuard sets `AuthenticationMethods publickey,keyboard-interactive keyboard-interactive`). Make sure people and scripts that log in with a key can answer the code prompt."),
             );
         }
-        if f.selinux.as_deref() == Some("enforcing") {
+        if f.selinux == Some(SelinuxMode::Enforcing) {
             add("selinux", Severity::Warning, format!("{name}: SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module."));
         }
     } else {
@@ -291,7 +293,7 @@ mod tests {
             sshd_kbd_interactive: Some(true),
             sshd_permit_empty_passwords: Some(false),
             openssh_version: Some("OpenSSH_8.9p1".into()),
-            selinux: Some("disabled".into()),
+            selinux: Some(SelinuxMode::Disabled),
             ..Default::default()
         }
     }
@@ -332,7 +334,7 @@ mod tests {
     #[test]
     fn warnings_do_not_block() {
         let f = Facts {
-            selinux: Some("enforcing".into()),
+            selinux: Some(SelinuxMode::Enforcing),
             openssh_version: Some("OpenSSH_6.6p1".into()),
             sshd_permit_empty_passwords: Some(true),
             ..ready_linux()

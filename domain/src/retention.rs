@@ -8,6 +8,7 @@ use crate::{
     error::DomainResult,
 };
 use chrono::Duration;
+use proto::OutboxStatus;
 use sea_orm::{sea_query::Expr, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 /// How long delivered messages, the login audit, used or expired tokens and spent sign-in
@@ -51,7 +52,7 @@ pub async fn purge(ctx: &Ctx, retention: Retention) -> DomainResult<Purged> {
         .rows_affected;
     // Messages still to be sent stay whatever their age; sent and failed ones go.
     let messages = outbox::Entity::delete_many()
-        .filter(outbox::Column::Status.is_in(["sent", "held", "failed"]))
+        .filter(outbox::Column::Status.is_in([OutboxStatus::Sent, OutboxStatus::Held, OutboxStatus::Failed]))
         .filter(outbox::Column::CreatedAt.lte(before))
         .exec(&ctx.db)
         .await?

@@ -58,7 +58,7 @@ pub fn readiness(
     let list = |v: &str| v.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
     crate::readiness::check(&crate::readiness::Facts {
         server_name: s.name.clone(),
-        linux: OsType::parse(&s.os_type) == Some(OsType::Linux),
+        linux: s.os_type == OsType::Linux,
         protection_enabled: s.protection_enabled,
         agent_online: s.agent_online(now),
         last_apply_failure: last_apply_failure.map(str::to_owned),
@@ -66,7 +66,7 @@ pub fn readiness(
         sshd_kbd_interactive: s.sshd_kbd_interactive,
         sshd_permit_empty_passwords: s.sshd_permit_empty_passwords,
         openssh_version: s.openssh_version.clone(),
-        selinux: s.selinux.clone(),
+        selinux: s.selinux,
         must_change_password_accounts: list(&s.must_change_password_accounts),
         conflicting_software: list(&s.conflicting_software),
         // Written by `agents::Facts`; an unreadable value (none yet) means none reported.
@@ -113,7 +113,8 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
     if ip.parse::<std::net::IpAddr>().is_err() {
         errors.push(FieldError::new("ip", format!("{ip:?} must be an IPv4 or IPv6 address")));
     }
-    if OsType::parse(&new.os_type).is_none() {
+    let os_type = OsType::parse(&new.os_type);
+    if os_type.is_none() {
         errors.push(FieldError::new("os_type", "must be linux or windows"));
     }
     if !REGIONS.iter().any(|(id, _)| *id == new.region) {
@@ -123,9 +124,9 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
     if t.is_none() {
         errors.push(FieldError::new("tenant", "no such tenant"));
     }
-    if !errors.is_empty() {
+    let (Some(os_type), true) = (os_type, errors.is_empty()) else {
         return Err(DomainError::Invalid(errors));
-    }
+    };
     let txn = crate::db::write_txn(&ctx.db).await?;
     let taken = server::Entity::find()
         .filter(server::Column::TenantId.eq(new.tenant_id))
@@ -137,13 +138,13 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
         return Err(DomainError::validation("name", format!("the tenant already has a server named {name}")));
     }
     let now = ctx.clock.now();
-    let linux = OsType::parse(&new.os_type) == Some(OsType::Linux);
+    let linux = os_type == OsType::Linux;
     let model = server::Entity::insert(server::ActiveModel {
         id: Set(Uuid::new_v4()),
         tenant_id: Set(new.tenant_id),
         name: Set(name.to_owned()),
         ip: Set(ip.to_owned()),
-        os_type: Set(new.os_type.clone()),
+        os_type: Set(os_type),
         os_name: Set(if linux { "Linux" } else { "Windows" }.into()),
         region: Set(new.region.clone()),
         protection_enabled: Set(false),
@@ -175,7 +176,7 @@ pub async fn pre_register(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewSe
             tenant_id: Some(new.tenant_id),
             action: AuditAction::ServerPreRegister,
             target: name.to_owned(),
-            detail: format!("{} {ip} {}", new.os_type, new.region),
+            detail: format!("{os_type} {ip} {}", new.region),
         },
     )
     .await?;

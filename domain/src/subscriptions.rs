@@ -14,14 +14,13 @@ use crate::{
     entities::{confirmation_send, subscription, topic, unsubscribe_token, user},
     error::{DomainError, DomainResult, FieldError},
     messages::{self, TopicInfo},
-    outbox::{self, Channel},
-    tokens, topics, validate,
+    outbox, tokens, topics, validate,
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::{Protocol, SubscriptionStatus};
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Statement,
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -42,13 +41,6 @@ pub struct NewEndpoint {
     pub remark: String,
 }
 
-pub(crate) fn channel(protocol: &str) -> Option<Channel> {
-    match Protocol::parse(protocol)? {
-        Protocol::Sms => Some(Channel::Sms),
-        Protocol::Email => Some(Channel::Email),
-    }
-}
-
 pub(crate) fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String) {
     let base = ctx.public_url.trim_end_matches('/');
     (
@@ -58,22 +50,15 @@ pub(crate) fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (Str
 }
 
 /// Counts one more confirmation message to `endpoint`, or says which limit it would pass.
-/// Callers hold a write transaction; on PostgreSQL an advisory lock per endpoint keeps two
-/// transactions from both taking the last message allowed (SQLite's writers are serialized).
+/// Callers hold a write transaction; a lock per endpoint keeps two transactions from both
+/// taking the last message allowed.
 async fn count_confirmation(
     txn: &DatabaseTransaction,
-    ch: Channel,
+    protocol: Protocol,
     endpoint: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Result<(), String>> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtext('hostguard.confirmation:' || $1))",
-            [endpoint.into()],
-        ))
-        .await?;
-    }
+    crate::db::lock_key(txn, &format!("confirmation:{endpoint}")).await?;
     let window = Duration::hours(48);
     // Older sends no longer count; they go, so the table stays small.
     confirmation_send::Entity::delete_many()
@@ -88,9 +73,9 @@ async fn count_confirmation(
             .count(txn)
     };
     let (hour, two_days) = (since(Duration::hours(1)).await?, since(window).await?);
-    let (kind, per_hour, per_2_days) = match ch {
-        Channel::Email => ("email", EMAIL_CONFIRMATIONS_PER_HOUR, EMAIL_CONFIRMATIONS_PER_2_DAYS),
-        _ => ("SMS", SMS_CONFIRMATIONS_PER_HOUR, SMS_CONFIRMATIONS_PER_2_DAYS),
+    let (kind, per_hour, per_2_days) = match protocol {
+        Protocol::Email => ("email", EMAIL_CONFIRMATIONS_PER_HOUR, EMAIL_CONFIRMATIONS_PER_2_DAYS),
+        Protocol::Sms => ("SMS", SMS_CONFIRMATIONS_PER_HOUR, SMS_CONFIRMATIONS_PER_2_DAYS),
     };
     let limits = format!("at most {per_hour} an hour and {per_2_days} in 2 days for {kind}");
     if hour >= per_hour {
@@ -105,7 +90,7 @@ async fn count_confirmation(
     }
     confirmation_send::Entity::insert(confirmation_send::ActiveModel {
         id: Set(Uuid::new_v4()),
-        protocol: Set(ch.as_str().to_owned()),
+        protocol: Set(protocol),
         endpoint: Set(endpoint.to_owned()),
         sent_at: Set(now),
     })
@@ -121,13 +106,12 @@ async fn queue_confirmation(
     txn: &DatabaseTransaction,
     t: &topic::Model,
     s: &subscription::Model,
-    ch: Channel,
     confirm: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let unsubscribe = new_unsubscribe_token(txn, s.id, now).await?;
     let (confirm_url, unsubscribe_url) = links(ctx, Some(confirm), &unsubscribe);
-    let m = messages::confirmation(&info(t), ch, &s.endpoint, &confirm_url, &unsubscribe_url);
+    let m = messages::confirmation(&info(t), s.protocol.into(), &s.endpoint, &confirm_url, &unsubscribe_url);
     outbox::enqueue(txn, now, outbox::NewMessage { secrets: vec![confirm.to_owned(), unsubscribe], ..m }).await?;
     Ok(())
 }
@@ -189,25 +173,24 @@ pub async fn add(
     let txn = crate::db::write_txn(&ctx.db).await?;
     let existing = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
-        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled.as_str()))
+        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled))
         .all(&txn)
         .await?;
 
     let mut errors: Vec<(usize, FieldError)> = vec![];
-    let mut clean: Vec<(usize, Channel, String, String)> = vec![];
+    let mut clean: Vec<(usize, Protocol, String, String)> = vec![];
     for (i, e) in endpoints.iter().enumerate() {
         let field = format!("endpoints[{i}]");
-        let protocol = e.protocol.trim().to_lowercase();
         let endpoint = e.endpoint.trim().to_owned();
-        let Some(ch) = channel(&protocol) else {
+        let Some(protocol) = Protocol::parse(&e.protocol.trim().to_lowercase()) else {
             errors.push((
                 i,
                 FieldError::new(format!("{field}.protocol"), format!("{:?} must be sms or email", e.protocol)),
             ));
             continue;
         };
-        let endpoint = if ch == Channel::Email { endpoint.to_lowercase() } else { endpoint };
-        let check = if ch == Channel::Email { validate::email(&endpoint) } else { validate::phone(&endpoint) };
+        let endpoint = if protocol == Protocol::Email { endpoint.to_lowercase() } else { endpoint };
+        let check = if protocol == Protocol::Email { validate::email(&endpoint) } else { validate::phone(&endpoint) };
         if let Err(m) = check {
             errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{endpoint:?} {m}"))));
             continue;
@@ -216,20 +199,20 @@ pub async fn add(
             errors.push((i, FieldError::new(format!("{field}.remark"), "must be at most 128 characters")));
             continue;
         }
-        let duplicate = clean.iter().any(|(_, c, ep, _)| *c == ch && *ep == endpoint)
+        let duplicate = clean.iter().any(|(_, p, ep, _)| *p == protocol && *ep == endpoint)
             || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint);
         if duplicate {
             errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(&endpoint))));
             continue;
         }
-        clean.push((i, ch, endpoint, e.remark.trim().to_owned()));
+        clean.push((i, protocol, endpoint, e.remark.trim().to_owned()));
     }
     // The limits, in a fixed order of endpoints so that concurrent batches take their locks
     // in the same order.
-    let mut by_endpoint: Vec<&(usize, Channel, String, String)> = clean.iter().collect();
+    let mut by_endpoint: Vec<&(usize, Protocol, String, String)> = clean.iter().collect();
     by_endpoint.sort_by(|a, b| a.2.cmp(&b.2));
-    for (i, ch, endpoint, _) in by_endpoint {
-        if let Err(m) = count_confirmation(&txn, *ch, endpoint, now).await? {
+    for (i, protocol, endpoint, _) in by_endpoint {
+        if let Err(m) = count_confirmation(&txn, *protocol, endpoint, now).await? {
             errors.push((*i, FieldError::new(format!("endpoints[{i}].endpoint"), m)));
         }
     }
@@ -239,16 +222,16 @@ pub async fn add(
     }
 
     let mut out = vec![];
-    for (i, ch, endpoint, remark) in clean {
+    for (i, protocol, endpoint, remark) in clean {
         let (confirm, confirm_hash) = tokens::new_token();
         let model = subscription::Entity::insert(subscription::ActiveModel {
             id: Set(Uuid::new_v4()),
             tenant_id: Set(t.tenant_id),
             topic_id: Set(t.id),
-            protocol: Set(ch.as_str().to_owned()),
+            protocol: Set(protocol),
             endpoint: Set(endpoint.clone()),
             remark: Set(remark),
-            status: Set(SubscriptionStatus::Unconfirmed.as_str().into()),
+            status: Set(SubscriptionStatus::Unconfirmed),
             confirm_token_hash: Set(Some(confirm_hash)),
             confirm_expires_at: Set(Some(now + CONFIRMATION_VALID_FOR)),
             created_at: Set(now),
@@ -259,7 +242,7 @@ pub async fn add(
         .await
         .map_err(|e| {
             // A concurrent add of the same endpoint committed first (PostgreSQL).
-            if topics::is_unique_violation(&e) {
+            if crate::db::is_unique_violation(&e) {
                 DomainError::Invalid(vec![FieldError::new(
                     format!("endpoints[{i}].endpoint"),
                     already_subscribed(&endpoint),
@@ -268,8 +251,8 @@ pub async fn add(
                 e.into()
             }
         })?;
-        queue_confirmation(ctx, &txn, &t, &model, ch, &confirm, now).await?;
-        note(&txn, now, actor, &t, AuditAction::SubscriptionCreate, format!("{} {endpoint}", ch.as_str())).await?;
+        queue_confirmation(ctx, &txn, &t, &model, &confirm, now).await?;
+        note(&txn, now, actor, &t, AuditAction::SubscriptionCreate, format!("{protocol} {endpoint}")).await?;
         out.push(model);
     }
     txn.commit().await?;
@@ -348,16 +331,15 @@ pub async fn get(ctx: &Ctx, caller: &Caller, id: Uuid) -> DomainResult<(subscrip
 /// Sends a new confirmation message to an unconfirmed endpoint, within the endpoint's limits.
 pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
     let (s, t) = get(ctx, caller, id).await?;
-    if s.status != SubscriptionStatus::Unconfirmed.as_str() {
+    if s.status != SubscriptionStatus::Unconfirmed {
         return Err(DomainError::Conflict(format!(
             "{} is {}; only unconfirmed subscriptions can be asked to confirm",
             s.endpoint, s.status
         )));
     }
-    let ch = channel(&s.protocol).ok_or_else(|| DomainError::Internal(format!("protocol {}", s.protocol)))?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    if let Err(m) = count_confirmation(&txn, ch, &s.endpoint, now).await? {
+    if let Err(m) = count_confirmation(&txn, s.protocol, &s.endpoint, now).await? {
         return Err(DomainError::RateLimited(m));
     }
     let (confirm, confirm_hash) = tokens::new_token();
@@ -365,13 +347,13 @@ pub async fn request_confirmation(ctx: &Ctx, caller: &Caller, actor: &Actor, id:
         .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Some(confirm_hash)))
         .col_expr(subscription::Column::ConfirmExpiresAt, Expr::value(Some(now + CONFIRMATION_VALID_FOR)))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed.as_str()))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
         return Err(DomainError::Conflict(format!("{} is no longer unconfirmed", s.endpoint)));
     }
-    queue_confirmation(ctx, &txn, &t, &s, ch, &confirm, now).await?;
+    queue_confirmation(ctx, &txn, &t, &s, &confirm, now).await?;
     note(&txn, now, actor, &t, AuditAction::SubscriptionRequestConfirmation, s.endpoint.clone()).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
@@ -386,7 +368,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
     let txn = crate::db::write_txn(&ctx.db).await?;
     topics::lock(&txn, t.id).await?;
     let s = subscription::Entity::find_by_id(s.id).one(&txn).await?.ok_or(DomainError::NotFound("subscription"))?;
-    if s.status == SubscriptionStatus::Confirmed.as_str() && confirmed_left(&txn, t.id, Some(s.id)).await? == 0 {
+    if s.status == SubscriptionStatus::Confirmed && confirmed_left(&txn, t.id, Some(s.id)).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
             return Err(DomainError::Conflict(format!(
@@ -407,7 +389,7 @@ pub async fn delete(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> Doma
 async fn confirmed_left<C: ConnectionTrait>(conn: &C, topic_id: Uuid, except: Option<Uuid>) -> DomainResult<u64> {
     let mut q = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(topic_id))
-        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()));
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed));
     if let Some(id) = except {
         q = q.filter(subscription::Column::Id.ne(id));
     }
@@ -416,8 +398,8 @@ async fn confirmed_left<C: ConnectionTrait>(conn: &C, topic_id: Uuid, except: Op
 
 /// An endpoint as the public link pages show it: enough to recognise, not to learn it from a
 /// forwarded link (`o***@acme.example`, `+86*******0001`).
-pub fn mask_endpoint(protocol: &str, endpoint: &str) -> String {
-    if Protocol::parse(protocol) == Some(Protocol::Email) {
+pub fn mask_endpoint(protocol: Protocol, endpoint: &str) -> String {
+    if protocol == Protocol::Email {
         if let Some((local, domain)) = endpoint.split_once('@') {
             let first: String = local.chars().take(1).collect();
             return format!("{first}***@{domain}");
@@ -437,7 +419,7 @@ pub fn mask_endpoint(protocol: &str, endpoint: &str) -> String {
 pub struct LinkOutcome {
     pub topic_name: String,
     pub topic_display_name: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     /// Masked (see [`mask_endpoint`]).
     pub endpoint: String,
     /// Shown before the button: the subscription is already confirmed (or canceled), so there
@@ -449,8 +431,8 @@ fn outcome(s: &subscription::Model, t: &topic::Model, already: bool) -> LinkOutc
     LinkOutcome {
         topic_name: t.name.clone(),
         topic_display_name: t.display_name.clone(),
-        protocol: s.protocol.clone(),
-        endpoint: mask_endpoint(&s.protocol, &s.endpoint),
+        protocol: s.protocol,
+        endpoint: mask_endpoint(s.protocol, &s.endpoint),
         already,
     }
 }
@@ -487,9 +469,9 @@ async fn by_token<C: ConnectionTrait>(
 
 /// Why a confirmation link cannot confirm, if it cannot.
 fn confirm_refusal(s: &subscription::Model, now: DateTime<Utc>) -> Option<DomainError> {
-    match SubscriptionStatus::parse(&s.status) {
-        Some(SubscriptionStatus::Confirmed) => None,
-        Some(SubscriptionStatus::Canceled) => Some(DomainError::Conflict(
+    match s.status {
+        SubscriptionStatus::Confirmed => None,
+        SubscriptionStatus::Canceled => Some(DomainError::Conflict(
             "This subscription was canceled, so it cannot be confirmed. Ask the topic's owner to subscribe you again."
                 .into(),
         )),
@@ -510,9 +492,9 @@ pub async fn preview(ctx: &Ctx, link: Link, token: &str) -> DomainResult<LinkOut
             if let Some(e) = confirm_refusal(&s, ctx.clock.now()) {
                 return Err(e);
             }
-            Ok(outcome(&s, &t, s.status == SubscriptionStatus::Confirmed.as_str()))
+            Ok(outcome(&s, &t, s.status == SubscriptionStatus::Confirmed))
         }
-        Link::Unsubscribe => Ok(outcome(&s, &t, s.status == SubscriptionStatus::Canceled.as_str())),
+        Link::Unsubscribe => Ok(outcome(&s, &t, s.status == SubscriptionStatus::Canceled)),
     }
 }
 
@@ -524,17 +506,17 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
     if let Some(e) = confirm_refusal(&s, now) {
         return Err(e);
     }
-    if s.status == SubscriptionStatus::Confirmed.as_str() {
+    if s.status == SubscriptionStatus::Confirmed {
         return Ok(outcome(&s, &t, true));
     }
     let txn = crate::db::write_txn(&ctx.db).await?;
     // Only if still unconfirmed with this very token, unexpired: a concurrent unsubscribe or
     // resend wins.
     let res = subscription::Entity::update_many()
-        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Confirmed.as_str()))
+        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Confirmed))
         .col_expr(subscription::Column::ConfirmedAt, Expr::value(Some(now)))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed.as_str()))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Unconfirmed))
         .filter(subscription::Column::ConfirmTokenHash.eq(tokens::hash_token(token)))
         .filter(subscription::Column::ConfirmExpiresAt.gt(now))
         .exec(&txn)
@@ -559,18 +541,18 @@ pub async fn confirm(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<Li
 /// transaction.
 pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResult<LinkOutcome> {
     let (s, t) = by_token(&ctx.db, Link::Unsubscribe, token).await?;
-    if s.status == SubscriptionStatus::Canceled.as_str() {
+    if s.status == SubscriptionStatus::Canceled {
         return Ok(outcome(&s, &t, true));
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     topics::lock(&txn, t.id).await?;
     let res = subscription::Entity::update_many()
-        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Canceled.as_str()))
+        .col_expr(subscription::Column::Status, Expr::value(SubscriptionStatus::Canceled))
         .col_expr(subscription::Column::CanceledAt, Expr::value(Some(now)))
         .col_expr(subscription::Column::ConfirmTokenHash, Expr::value(Option::<String>::None))
         .filter(subscription::Column::Id.eq(s.id))
-        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled.as_str()))
+        .filter(subscription::Column::Status.ne(SubscriptionStatus::Canceled))
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
@@ -578,7 +560,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str, source_ip: &str) -> DomainResul
     }
     let actor = Actor::new(format!("endpoint {}", s.endpoint), source_ip);
     note(&txn, now, &actor, &t, AuditAction::SubscriptionCancel, format!("{} {}", s.protocol, s.endpoint)).await?;
-    if s.status == SubscriptionStatus::Confirmed.as_str() && confirmed_left(&txn, t.id, None).await? == 0 {
+    if s.status == SubscriptionStatus::Confirmed && confirmed_left(&txn, t.id, None).await? == 0 {
         let servers = topics::code_servers(&txn, t.id).await?;
         if !servers.is_empty() {
             alert_admins(ctx, &txn, &actor, &t, &servers, now).await?;
@@ -664,11 +646,11 @@ pub async fn deliver_to_topic(
     let txn = crate::db::write_txn(&ctx.db).await?;
     let confirmed = subscription::Entity::find()
         .filter(subscription::Column::TopicId.eq(t.id))
-        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed.as_str()))
+        .filter(subscription::Column::Status.eq(SubscriptionStatus::Confirmed))
         .all(&txn)
         .await?;
     for s in &confirmed {
-        let Some(ch) = channel(&s.protocol) else { continue };
+        let ch = s.protocol.into();
         let unsubscribe = new_unsubscribe_token(&txn, s.id, now).await?;
         let (_, unsubscribe_url) = links(ctx, None, &unsubscribe);
         let m = messages::topic_message(&info(t), ch, &s.endpoint, subject, message, &unsubscribe_url);
@@ -690,13 +672,13 @@ pub async fn deliver_to_topic(
 
 #[cfg(test)]
 mod tests {
-    use super::mask_endpoint;
+    use super::{mask_endpoint, Protocol};
 
     #[test]
     fn endpoints_are_masked_for_the_link_pages() {
-        assert_eq!(mask_endpoint("email", "ops@acme.example"), "o***@acme.example");
-        assert_eq!(mask_endpoint("sms", "+8613800000005"), "+86*******0005");
-        assert_eq!(mask_endpoint("sms", "+123456"), "*******");
-        assert_eq!(mask_endpoint("email", "not-an-address"), "not*******ress");
+        assert_eq!(mask_endpoint(Protocol::Email, "ops@acme.example"), "o***@acme.example");
+        assert_eq!(mask_endpoint(Protocol::Sms, "+8613800000005"), "+86*******0005");
+        assert_eq!(mask_endpoint(Protocol::Sms, "+123456"), "*******");
+        assert_eq!(mask_endpoint(Protocol::Email, "not-an-address"), "not*******ress");
     }
 }

@@ -12,26 +12,15 @@ use crate::{
 };
 use proto::SubscriptionStatus;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// True for a unique-index violation, on SQLite and PostgreSQL alike: the loser of a race that
-/// a check before the insert cannot close (two transactions both see the name free).
-pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
 /// Locks a topic's row until the end of the transaction, so that rules counting its confirmed
-/// endpoints (the last one may not be deleted) see each other's changes. SQLite's write
-/// transactions are serialized already.
+/// endpoints (the last one may not be deleted) see each other's changes.
 pub(crate) async fn lock<C: ConnectionTrait>(conn: &C, topic_id: Uuid) -> DomainResult<()> {
-    if conn.get_database_backend() == DbBackend::Postgres {
-        topic::Entity::find_by_id(topic_id).lock_exclusive().one(conn).await?;
-    }
-    Ok(())
+    Ok(crate::db::lock_rows::<topic::Entity>(conn, &[topic_id]).await?)
 }
 
 /// The names of the servers whose 2FA sends login codes to this topic, sorted: SMS/Email 2FA
@@ -230,7 +219,7 @@ pub async fn create(
     })
     .exec_with_returning(&txn)
     .await
-    .map_err(|e| if is_unique_violation(&e) { taken() } else { e.into() })?;
+    .map_err(|e| if crate::db::is_unique_violation(&e) { taken() } else { e.into() })?;
     audit::record(
         &txn,
         now,

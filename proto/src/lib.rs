@@ -76,6 +76,11 @@ impl<T: std::fmt::Display> std::fmt::Display for MaybeKnown<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Method {
     /// SMS/Email: a code sent to the endpoints of a notification topic.
     Sms,
@@ -150,6 +155,11 @@ impl TwoFactorStatus {
 /// Who a console user is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Role {
     /// The provider's internal team.
     Operator,
@@ -174,6 +184,11 @@ impl Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum OsType {
     Linux,
     Windows,
@@ -183,6 +198,11 @@ wire_strings!(OsType { Linux => "linux", Windows => "windows" });
 /// Where a subscription of a notification topic stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum SubscriptionStatus {
     /// Waiting for its endpoint to follow the confirmation link.
     Unconfirmed,
@@ -195,11 +215,104 @@ wire_strings!(SubscriptionStatus { Unconfirmed => "unconfirmed", Confirmed => "c
 /// How a subscription's endpoint is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum Protocol {
     Sms,
     Email,
 }
 wire_strings!(Protocol { Sms => "sms", Email => "email" });
+
+/// Whether an access key (AK/SK pair) still signs requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum AccessKeyStatus {
+    Active,
+    /// Revoked keys sign nothing; they stay listed for the audit.
+    Revoked,
+}
+wire_strings!(AccessKeyStatus { Active => "active", Revoked => "revoked" });
+
+/// Where a message of the outbox stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum OutboxStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    /// Handed to the carrier or mail server.
+    Sent,
+    /// Kept by the development gateway: it never left the machine.
+    Held,
+    /// Given up after the last attempt.
+    Failed,
+}
+wire_strings!(OutboxStatus { Pending => "pending", Sent => "sent", Held => "held", Failed => "failed" });
+
+/// How a message of the outbox reaches its recipient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum Channel {
+    Email,
+    Sms,
+    Voice,
+}
+wire_strings!(Channel { Email => "email", Sms => "sms", Voice => "voice" });
+
+/// A subscription's messages go by its protocol's channel.
+impl From<Protocol> for Channel {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Sms => Channel::Sms,
+            Protocol::Email => Channel::Email,
+        }
+    }
+}
+
+/// What a message of the outbox is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum MessageKind {
+    /// The link a new subscription's endpoint confirms with.
+    SubscriptionConfirmation,
+    /// A message published to a topic.
+    TopicMessage,
+    /// A login's one-time code (SMS/Email method).
+    LoginCode,
+    /// Tells the tenant's admins that a topic had no one to send a login code to.
+    TopicWithoutRecipients,
+    /// Tells an end user that their factors changed.
+    FactorChanged,
+}
+wire_strings!(MessageKind {
+    SubscriptionConfirmation => "subscription_confirmation",
+    TopicMessage => "topic_message",
+    LoginCode => "login_code",
+    TopicWithoutRecipients => "topic_without_recipients",
+    FactorChanged => "factor_changed",
+});
 
 /// The page sizes lists offer.
 pub const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
@@ -221,6 +334,16 @@ mod tests {
         same(OsType::ALL, OsType::as_str);
         same(SubscriptionStatus::ALL, SubscriptionStatus::as_str);
         same(Protocol::ALL, Protocol::as_str);
+        same(AccessKeyStatus::ALL, AccessKeyStatus::as_str);
+        same(OutboxStatus::ALL, OutboxStatus::as_str);
+        same(Channel::ALL, Channel::as_str);
+        same(MessageKind::ALL, MessageKind::as_str);
+        same(login::FailMode::ALL, login::FailMode::as_str);
+        same(login::LoginResult::ALL, login::LoginResult::as_str);
+        same(login::LoginMethod::ALL, login::LoginMethod::as_str);
+        same(login::LoginStage::ALL, login::LoginStage::as_str);
+        same(login::LoginOutcome::ALL, login::LoginOutcome::as_str);
+        same(agent::SelinuxMode::ALL, agent::SelinuxMode::as_str);
         assert_eq!(Method::parse("fax"), None);
     }
 

@@ -137,6 +137,11 @@ pub struct LoginReply {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum FailMode {
     /// Deny (break-glass codes still work).
     #[default]
@@ -182,6 +187,11 @@ pub struct LoginPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
 pub enum LoginResult {
     Allowed,
     Denied,
@@ -217,6 +227,77 @@ crate::wire_strings!(LoginReason {
     ExemptAccount => "exempt_account",
     ExemptNetwork => "exempt_network",
 });
+
+/// Which second factor a login was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum LoginMethod {
+    /// SMS/Email: a code sent to an endpoint of the server's topic.
+    Sms,
+    /// Verification code: from the end user's own factors.
+    Code,
+    /// No second factor was asked (2FA off, exempt, decided offline).
+    None,
+}
+crate::wire_strings!(LoginMethod { Sms => "sms", Code => "code", None => "none" });
+
+impl From<crate::Method> for LoginMethod {
+    fn from(m: crate::Method) -> Self {
+        match m {
+            crate::Method::Sms => LoginMethod::Sms,
+            crate::Method::Code => LoginMethod::Code,
+        }
+    }
+}
+
+/// Where a login's dialogue stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+#[cfg_attr(
+    feature = "db",
+    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
+)]
+pub enum LoginStage {
+    /// Waiting for a phone number or email address of the topic (SMS/Email).
+    Recipient,
+    /// Waiting for the code that was sent.
+    Code,
+    /// Verification-code method: waiting for a code from the end user's authenticator app, or
+    /// a recovery code.
+    Verify,
+    /// Over; the login's [`LoginResult`] says how.
+    Done,
+}
+crate::wire_strings!(LoginStage { Recipient => "recipient", Code => "code", Verify => "verify", Done => "done" });
+
+/// A login as the audit and the end user's sign-in history show it: its result, or where an
+/// unfinished one stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginOutcome {
+    Allowed,
+    Denied,
+    /// Still running.
+    Open,
+    /// Given up before it finished (older than a login may last, without a result).
+    Abandoned,
+}
+crate::wire_strings!(LoginOutcome { Allowed => "allowed", Denied => "denied", Open => "open", Abandoned => "abandoned" });
+
+impl From<LoginResult> for LoginOutcome {
+    fn from(r: LoginResult) -> Self {
+        match r {
+            LoginResult::Allowed => LoginOutcome::Allowed,
+            LoginResult::Denied => LoginOutcome::Denied,
+        }
+    }
+}
 
 /// A login the agent decided alone while the console was unreachable, reported later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

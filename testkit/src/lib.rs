@@ -69,7 +69,7 @@ pub fn ready_servers(tenant_id: uuid::Uuid, prefix: &str, n: usize) -> Vec<domai
             name: Set(format!("{prefix}-{i:05}")),
             ip: Set(format!("10.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)),
             ips: Set(String::new()),
-            os_type: Set("linux".into()),
+            os_type: Set(proto::OsType::Linux),
             os_name: Set("Debian 12".into()),
             region: Set("ap-southeast-1".into()),
             protection_enabled: Set(true),
@@ -79,7 +79,7 @@ pub fn ready_servers(tenant_id: uuid::Uuid, prefix: &str, n: usize) -> Vec<domai
             sshd_kbd_interactive: Set(Some(true)),
             sshd_permit_empty_passwords: Set(Some(false)),
             openssh_version: Set(Some("OpenSSH_9.2p1".into())),
-            selinux: Set(Some("disabled".into())),
+            selinux: Set(Some(proto::agent::SelinuxMode::Disabled)),
             must_change_password_accounts: Set(String::new()),
             conflicting_software: Set(String::new()),
             ..Default::default()

@@ -104,21 +104,22 @@ impl TestApp {
     /// an acknowledged revision.
     pub async fn put_in_force(&self, p: &Protected, method: Option<&str>) {
         let now = self.clock.now();
+        let method = method.map(|m| proto::Method::parse(m).expect("sms or code"));
         let row = config::ActiveModel {
             server_id: Set(p.server_id),
             tenant_id: Set(p.tenant.id),
             enabled: Set(method.is_some()),
-            method: Set(method.unwrap_or("sms").to_owned()),
+            method: Set(method.unwrap_or(proto::Method::Sms)),
             topic_id: Set(Some(p.topic_id)),
             updated_at: Set(now),
             revision: Set(1),
-            phase: Set("applied".into()),
+            phase: Set(config::PhaseName::Applied),
             due_at: Set(None),
             phase_at: Set(Some(now)),
             failure_reason: Set(None),
             applied_revision: Set(1),
             applied_enabled: Set(method.is_some()),
-            applied_method: Set(method.map(str::to_owned)),
+            applied_method: Set(method),
             applied_topic_id: Set(Some(p.topic_id)),
         };
         config::Entity::delete_by_id(p.server_id).exec(&self.ctx.db).await.unwrap();

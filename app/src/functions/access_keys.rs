@@ -31,7 +31,7 @@ pub async fn list_access_keys() -> Result<AccessKeys, AppError> {
                 id: k.id.to_string(),
                 access_key: k.access_key,
                 description: k.description,
-                status: k.status,
+                status: k.status.as_str().to_owned(),
                 created: ssr::datetime(k.created_at),
                 last_used: k.last_used_at.map(ssr::datetime),
             })

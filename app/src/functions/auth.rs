@@ -30,7 +30,7 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
     session.cycle_id().await.map_err(store_err)?;
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
     session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
-    let home = domain::Role::parse(&user.role).map(RoleHome::home).unwrap_or("/");
+    let home = user.role.home();
     tracing::info!(user = %user.id, "signed in");
     leptos_axum::redirect(safe_next(&next).unwrap_or(home));
     Ok(())

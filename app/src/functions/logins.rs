@@ -19,8 +19,8 @@ mod convert {
             account: r.account,
             source_ip: r.source_ip,
             service: r.service,
-            method: r.method,
-            result: r.result,
+            method: r.method.as_str().to_owned(),
+            result: r.result.as_str().to_owned(),
             reason: r.reason,
             offline: r.offline,
         }

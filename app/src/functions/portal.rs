@@ -165,7 +165,7 @@ pub async fn my_sign_in_history(page: u64, page_size: u64) -> Result<SignInHisto
                 server: r.server_name,
                 account: r.account,
                 source_ip: r.source_ip,
-                result: r.result,
+                result: r.result.as_str().to_owned(),
                 reason: r.reason,
             })
             .collect(),

@@ -32,7 +32,7 @@ fn row(r: &domain::two_factor::Row) -> ServerRow {
         id: s.id.to_string(),
         name: s.name.clone(),
         ip: s.ip.clone(),
-        os_type: s.os_type.clone(),
+        os_type: s.os_type.as_str().to_owned(),
         os_name: s.os_name.clone(),
         region,
         protection_enabled: s.protection_enabled,

@@ -57,19 +57,12 @@ pub async fn list_subscriptions(topic_id: String) -> Result<Vec<SubscriptionRow>
     let subs = domain::subscriptions::list(&ctx, &caller, ssr::parse_id(&topic_id, "topic")?).await?;
     subs.into_iter()
         .map(|s| {
-            // Stored by the rules, which write only these values.
-            let (Some(protocol), Some(status)) =
-                (proto::Protocol::parse(&s.protocol), proto::SubscriptionStatus::parse(&s.status))
-            else {
-                tracing::error!(subscription = %s.id, protocol = s.protocol, status = s.status, "unknown stored value");
-                return Err(AppError::Internal);
-            };
             Ok(SubscriptionRow {
                 id: s.id.to_string(),
-                protocol,
+                protocol: s.protocol,
                 endpoint: s.endpoint,
                 remark: s.remark,
-                status,
+                status: s.status,
                 created: ssr::datetime(s.created_at),
             })
         })
@@ -130,7 +123,7 @@ fn outcome(o: domain::subscriptions::LinkOutcome) -> LinkOutcome {
     LinkOutcome {
         topic_name: o.topic_name,
         topic_display_name: o.topic_display_name,
-        protocol: o.protocol,
+        protocol: o.protocol.as_str().to_owned(),
         endpoint: o.endpoint,
         already: o.already,
     }

@@ -24,7 +24,7 @@ mod convert {
             id: r.server.id.to_string(),
             name: r.server.name,
             ip: r.server.ip,
-            os_type: r.server.os_type,
+            os_type: r.server.os_type.as_str().to_owned(),
             os_name: r.server.os_name,
             agent_online,
             status: r.status,

@@ -9,7 +9,6 @@ use crate::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use proto::agent::Assignment;
-use proto::Method;
 use uuid::Uuid;
 
 /// The revision handed to this server's agent, if it is newer than `after`.
@@ -29,7 +28,7 @@ pub async fn assignment(ctx: &Ctx, server_id: Uuid, after: i64) -> DomainResult<
     Ok(Some(Assignment {
         revision: c.revision,
         enabled: c.enabled,
-        method: Method::parse(&c.method),
+        method: Some(c.method),
         topic_urn,
         server_id,
         console_url: ctx.public_url.clone(),
@@ -61,7 +60,7 @@ pub async fn acknowledge(
     }
     crate::two_factor::store(&txn, s.id, s.tenant_id, &r, now).await?;
     let enabled = c.enabled;
-    let late_after = if config::PhaseName::parse(&c.phase) == Some(config::PhaseName::Canceled) {
+    let late_after = if c.phase == config::PhaseName::Canceled {
         "a cancel"
     } else {
         "the deadline had marked it failed"

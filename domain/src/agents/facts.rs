@@ -134,13 +134,15 @@ impl Check for Facts {
         let join = |v: &[String]| v.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ");
         m.ip = Set(self.ips.first().cloned().unwrap_or_default());
         m.ips = Set(self.ips.join(","));
-        m.os_type = Set(self.os_type.clone());
+        if let Some(os) = OsType::parse(&self.os_type) {
+            m.os_type = Set(os); // `check` refused any other value
+        }
         m.os_name = Set(self.os_name.clone());
         m.openssh_version = Set(self.openssh_version.clone());
         m.sshd_use_pam = Set(self.sshd_use_pam);
         m.sshd_kbd_interactive = Set(self.sshd_kbd_interactive);
         m.sshd_permit_empty_passwords = Set(self.sshd_permit_empty_passwords);
-        m.selinux = Set(self.selinux.map(|s| s.as_str().to_owned()));
+        m.selinux = Set(self.selinux);
         m.conflicting_software = Set(join(&self.conflicting_software));
         m.must_change_password_accounts = Set(join(&self.must_change_password_accounts));
         m.sshd_match_overrides = Set(serde_json::to_string(&self.sshd_match_overrides).unwrap_or_default());

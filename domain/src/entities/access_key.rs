@@ -14,8 +14,7 @@ pub struct Model {
     /// The secret half (SK), encrypted with the server's secret key.
     pub secret_ciphertext: String,
     pub description: String,
-    /// `active` or `revoked`.
-    pub status: String,
+    pub status: proto::AccessKeyStatus,
     pub created_at: ChronoDateTimeUtc,
     pub revoked_at: Option<ChronoDateTimeUtc>,
     pub last_used_at: Option<ChronoDateTimeUtc>,

@@ -7,8 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// `sms` or `email`.
-    pub protocol: String,
+    pub protocol: proto::Protocol,
     /// Normalized: email addresses lower-case, phone numbers as `+` and digits.
     pub endpoint: String,
     pub sent_at: ChronoDateTimeUtc,

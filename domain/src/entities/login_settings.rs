@@ -8,8 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub server_id: Uuid,
     pub tenant_id: Uuid,
-    /// `secure` or `safe` (`proto::login::FailMode`).
-    pub fail_mode: String,
+    pub fail_mode: proto::login::FailMode,
     /// Accounts without an end user, or end users without a factor, may log in (audited).
     pub allow_unenrolled: bool,
     /// JSON list of account names.

@@ -8,10 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub tenant_id: Option<Uuid>,
-    /// `email`, `sms` or `voice`.
-    pub channel: String,
-    /// What the message is for, e.g. `subscription_confirmation`, `topic_message`.
-    pub kind: String,
+    pub channel: proto::Channel,
+    pub kind: proto::MessageKind,
     pub recipient: String,
     /// Email sender name (the topic's display name).
     pub sender_name: String,
@@ -22,8 +20,7 @@ pub struct Model {
     /// subject and bodies hold placeholders for them (see `outbox::render`). Cleared once the
     /// message is sent or given up, so no secret outlives its delivery.
     pub secrets: Option<String>,
-    /// `pending`, `sent` or `failed`.
-    pub status: String,
+    pub status: proto::OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: ChronoDateTimeUtc,
     /// The worker holding the message, until `lease_until`.

@@ -11,8 +11,7 @@ pub struct Model {
     pub server_id: Uuid,
     pub revision: i64,
     pub due_at: ChronoDateTimeUtc,
-    /// `pending`, `done`, `canceled` or `superseded`.
-    pub status: String,
+    pub status: JobStatus,
     pub lease_owner: Option<String>,
     pub lease_until: Option<ChronoDateTimeUtc>,
     pub runs: i32,
@@ -25,15 +24,16 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-stored_enum!(
-    /// `rollout_jobs.status`.
-    JobStatus {
-        /// Waiting for its due time.
-        Pending => "pending",
-        /// Handed its revision to the agent.
-        Done => "done",
-        Canceled => "canceled",
-        /// A newer revision replaced it before it ran.
-        Superseded => "superseded",
-    }
-);
+/// `rollout_jobs.status`; only the console sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for its due time.
+    Pending,
+    /// Handed its revision to the agent.
+    Done,
+    Canceled,
+    /// A newer revision replaced it before it ran.
+    Superseded,
+}
+proto::wire_strings!(JobStatus { Pending => "pending", Done => "done", Canceled => "canceled", Superseded => "superseded" });

@@ -9,8 +9,7 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub name: String,
     pub ip: String,
-    /// `linux` or `windows`.
-    pub os_type: String,
+    pub os_type: proto::OsType,
     pub os_name: String,
     pub region: String,
     /// Host protection (the HSS agent's protection) is on.
@@ -25,8 +24,7 @@ pub struct Model {
     pub sshd_use_pam: Option<bool>,
     pub sshd_kbd_interactive: Option<bool>,
     pub sshd_permit_empty_passwords: Option<bool>,
-    /// `enforcing`, `permissive` or `disabled`.
-    pub selinux: Option<String>,
+    pub selinux: Option<proto::agent::SelinuxMode>,
     /// Windows accounts with "User must change password at next logon", comma-separated.
     pub must_change_password_accounts: String,
     /// Conflicting security software, comma-separated.

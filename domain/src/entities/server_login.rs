@@ -18,20 +18,19 @@ pub struct Model {
     pub source_block: String,
     /// The PAM service, e.g. `sshd`.
     pub service: String,
-    /// `sms`, `code`, or `none` when no factor was asked (2FA off, exempt, offline).
-    pub method: String,
+    pub method: LoginMethod,
     /// The number shown at the code prompt and in the message (`Input #25 Code:`).
     pub number: i32,
-    /// Where the dialogue stands (`Stage`).
-    pub stage: String,
+    /// Where the dialogue stands.
+    pub stage: Stage,
     /// SHA-256 of the login id and the code sent; cleared once used.
     pub code_hash: Option<String>,
     pub code_sent_at: Option<ChronoDateTimeUtc>,
     pub code_expires_at: Option<ChronoDateTimeUtc>,
     /// Wrong codes typed so far.
     pub attempts: i32,
-    /// `allowed` or `denied` (`proto::login::LoginResult`); `None` while the login runs.
-    pub result: Option<String>,
+    /// `None` while the login runs.
+    pub result: Option<proto::login::LoginResult>,
     /// Why it ended so, for people.
     pub reason: String,
     /// Decided by the agent alone while the console was unreachable, and reported later.
@@ -46,27 +45,5 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-stored_enum!(
-    /// `server_logins.stage`.
-    Stage {
-        /// Waiting for a phone number or email address of the topic (SMS/Email).
-        Recipient => "recipient",
-        /// Waiting for the code.
-        Code => "code",
-        /// Verification-code mode: waiting for a code from the end user's authenticator app,
-        /// or a recovery code.
-        Verify => "verify",
-        /// Over; `result` says how.
-        Done => "done",
-    }
-);
-
-stored_enum!(
-    /// `server_logins.method`.
-    LoginMethod {
-        Sms => "sms",
-        Code => "code",
-        /// No second factor was asked.
-        None => "none",
-    }
-);
+/// The login enums live in `proto`: the login audit shows them.
+pub use proto::login::{LoginMethod, LoginStage as Stage};

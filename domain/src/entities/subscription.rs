@@ -8,12 +8,10 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub topic_id: Uuid,
-    /// `sms` or `email`.
-    pub protocol: String,
+    pub protocol: proto::Protocol,
     pub endpoint: String,
     pub remark: String,
-    /// `unconfirmed`, `confirmed` or `canceled`.
-    pub status: String,
+    pub status: proto::SubscriptionStatus,
     /// SHA-256 of the confirmation token; cleared once used.
     pub confirm_token_hash: Option<String>,
     pub confirm_expires_at: Option<ChronoDateTimeUtc>,

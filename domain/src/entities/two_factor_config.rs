@@ -8,15 +8,14 @@ pub struct Model {
     pub server_id: Uuid,
     pub tenant_id: Uuid,
     pub enabled: bool,
-    /// `sms` (SMS/Email through a topic) or `code` (verification code from the user's factors).
-    pub method: String,
+    pub method: proto::Method,
     /// The topic whose endpoints receive codes, for `sms`.
     pub topic_id: Option<Uuid>,
     pub updated_at: ChronoDateTimeUtc,
     /// The newest revision; `enabled`, `method` and `topic_id` above are its target.
     pub revision: i64,
-    /// `scheduled`, `delivering`, `applied`, `failed` or `canceled` (see `rollout::Phase`).
-    pub phase: String,
+    /// See `rollout::Phase`.
+    pub phase: PhaseName,
     /// When a scheduled revision is due.
     pub due_at: Option<ChronoDateTimeUtc>,
     /// When the revision entered its phase.
@@ -25,7 +24,7 @@ pub struct Model {
     /// What the agent last acknowledged (revision 0: nothing yet, 2FA off).
     pub applied_revision: i64,
     pub applied_enabled: bool,
-    pub applied_method: Option<String>,
+    pub applied_method: Option<proto::Method>,
     pub applied_topic_id: Option<Uuid>,
 }
 
@@ -43,13 +42,21 @@ impl Related<super::server::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-stored_enum!(
-    /// `two_factor_configs.phase`: where the newest revision stands (`rollout::Phase`).
-    PhaseName {
-        Scheduled => "scheduled",
-        Delivering => "delivering",
-        Applied => "applied",
-        Failed => "failed",
-        Canceled => "canceled",
-    }
-);
+/// `two_factor_configs.phase`: where the newest revision stands (`rollout::Phase`); only the
+/// console sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)", rename_all = "snake_case")]
+pub enum PhaseName {
+    Scheduled,
+    Delivering,
+    Applied,
+    Failed,
+    Canceled,
+}
+proto::wire_strings!(PhaseName {
+    Scheduled => "scheduled",
+    Delivering => "delivering",
+    Applied => "applied",
+    Failed => "failed",
+    Canceled => "canceled",
+});

@@ -10,8 +10,7 @@ pub struct Model {
     /// The sign-in name, stored lower-case.
     pub email: String,
     pub display_name: String,
-    /// One of `crate::Role::as_str`.
-    pub role: String,
+    pub role: proto::Role,
     pub password_hash: String,
     pub created_at: ChronoDateTimeUtc,
 }

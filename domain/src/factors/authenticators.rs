@@ -10,12 +10,12 @@ use super::{
     lock_user,
 };
 use crate::{
-    access_keys::{open, seal, sealing_key},
     audit::{self, Actor, AuditAction, Entry},
     caller::Caller,
     ctx::Ctx,
     entities::authenticator,
     error::{DomainError, DomainResult},
+    seal::{open, seal, sealing_key, server_key},
 };
 use chrono::{DateTime, Duration, Utc};
 use rand::{rngs::OsRng, RngCore};
@@ -302,7 +302,7 @@ pub(crate) async fn use_code<C: ConnectionTrait>(
     code: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<String>> {
-    let Some(key) = ctx.secret_key.as_deref().map(secrecy::ExposeSecret::expose_secret) else {
+    let Some(key) = server_key(ctx) else {
         tracing::error!("HOSTGUARD_SECRET_KEY is not set: authenticator codes cannot be checked");
         return Ok(None);
     };

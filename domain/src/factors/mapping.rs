@@ -10,9 +10,7 @@ use crate::{
     error::{DomainError, DomainResult},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -118,10 +116,6 @@ fn scope(server_name: Option<&str>) -> String {
     }
 }
 
-fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
 /// Maps a server account to an end user of the caller's tenant; audited. Another tenant's user
 /// or server is "not found"; an account mapped already in the same scope is a conflict.
 pub async fn add(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewMapping) -> DomainResult<Mapping> {
@@ -163,7 +157,7 @@ pub async fn add(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewMapping) ->
     };
     // Two admins adding the same mapping at once: the unique index decides (PostgreSQL).
     match insert(&txn, &row).await {
-        Err(DomainError::Db(e)) if is_unique_violation(&e) => return Err(conflict()),
+        Err(DomainError::Db(e)) if crate::db::is_unique_violation(&e) => return Err(conflict()),
         other => other?,
     }
     audit::record(

@@ -16,9 +16,7 @@ use crate::{
     entities::{authenticator, user},
     error::{DomainError, DomainResult},
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The calling end user's id and tenant. Anyone else is refused: only end users have factors.
@@ -27,19 +25,10 @@ fn end_user(caller: &Caller) -> DomainResult<(Uuid, Uuid)> {
     Ok((caller.user_id, caller.tenant_id.ok_or(DomainError::Forbidden)?))
 }
 
-/// Holds the user's row until the transaction ends (PostgreSQL; SQLite's writers are
-/// serialized), so that two requests of one user cannot both pass a count (at most five
-/// authenticators) before either writes.
+/// Holds the user's row until the transaction ends, so that two requests of one user cannot
+/// both pass a count (at most five authenticators) before either writes.
 async fn lock_user(txn: &DatabaseTransaction, user_id: Uuid) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-            [user_id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
+    Ok(crate::db::lock_rows::<user::Entity>(txn, &[user_id]).await?)
 }
 
 /// An end user of `tenant_id`; any other user, or another tenant's, is "not found".

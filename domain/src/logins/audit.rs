@@ -9,7 +9,7 @@ use crate::{
     servers::{page_offset, Page},
 };
 use chrono::{DateTime, Duration, Utc};
-use proto::login::{LoginReason, LoginResult};
+use proto::login::{LoginMethod, LoginOutcome, LoginReason, LoginResult};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
@@ -38,20 +38,19 @@ pub struct AuditRow {
     pub account: String,
     pub source_ip: String,
     pub service: String,
-    pub method: String,
-    /// `allowed`, `denied`, `open` or `abandoned`.
-    pub result: String,
+    pub method: LoginMethod,
+    pub result: LoginOutcome,
     pub reason: String,
     pub offline: bool,
 }
 
 fn row(m: server_login::Model, now: DateTime<Utc>) -> AuditRow {
-    let result = match &m.result {
-        Some(r) => r.clone(),
-        None if now > m.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES) => "abandoned".into(),
-        None => "open".into(),
+    let result = match m.result {
+        Some(r) => r.into(),
+        None if now > m.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES) => LoginOutcome::Abandoned,
+        None => LoginOutcome::Open,
     };
-    let reason = if result == "abandoned" && m.reason.is_empty() {
+    let reason = if result == LoginOutcome::Abandoned && m.reason.is_empty() {
         "the login was given up before it finished".to_owned()
     } else {
         m.reason
@@ -89,7 +88,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
         None => {}
         Some("open") => find = find.filter(server_login::Column::Result.is_null()),
         Some(r) => match LoginResult::parse(r) {
-            Some(r) => find = find.filter(server_login::Column::Result.eq(r.as_str())),
+            Some(r) => find = find.filter(server_login::Column::Result.eq(r)),
             None => {
                 return Err(DomainError::Invalid(vec![FieldError::new("result", "must be allowed, denied or open")]))
             }

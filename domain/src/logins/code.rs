@@ -119,7 +119,7 @@ pub(super) async fn begin(
     if recent_wrong_codes(txn, user.id, now).await? >= USER_WRONG_CODES {
         return Ok(too_many_wrong(row, now));
     }
-    row.stage = Stage::Verify.as_str().to_owned();
+    row.stage = Stage::Verify;
     Ok(Step::prompt(PROMPT, false)
         .with_info("HostGuard: enter the 6-digit code from your authenticator app, or one of your recovery codes."))
 }

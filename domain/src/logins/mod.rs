@@ -24,8 +24,8 @@ use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginReply, LoginResult, LoginStart, Step};
 use proto::Method;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -77,7 +77,7 @@ enum Required {
     /// Nothing: 2FA is off for the server.
     Nothing,
     Factor { method: Method, topic_id: Option<Uuid> },
-    /// 2FA is on but its method cannot be read: refused, never let through.
+    /// 2FA is on but no method was recorded: refused, never let through.
     Unknown,
 }
 
@@ -87,7 +87,7 @@ fn enabling(c: &config::Model) -> bool {
     use config::PhaseName::{Delivering, Scheduled};
     c.enabled
         && c.revision > c.applied_revision
-        && matches!(config::PhaseName::parse(&c.phase), Some(Scheduled | Delivering))
+        && matches!(c.phase, Scheduled | Delivering)
 }
 
 /// What a login must pass. While an enable is on its way, that change: the module being asked
@@ -98,15 +98,15 @@ fn enabling(c: &config::Model) -> bool {
 fn required(c: Option<&config::Model>) -> Required {
     let Some(c) = c else { return Required::Nothing };
     let (method, topic_id) = if enabling(c) {
-        (Some(c.method.as_str()), c.topic_id)
+        (Some(c.method), c.topic_id)
     } else if c.applied_revision > 0 && c.applied_enabled {
-        (c.applied_method.as_deref(), c.applied_topic_id)
+        (c.applied_method, c.applied_topic_id)
     } else if c.enabled {
-        (Some(c.method.as_str()), c.topic_id)
+        (Some(c.method), c.topic_id)
     } else {
         return Required::Nothing;
     };
-    match method.and_then(Method::parse) {
+    match method {
         Some(method) => Required::Factor { method, topic_id },
         None => Required::Unknown,
     }
@@ -123,49 +123,6 @@ fn sms_topic(c: Option<&config::Model>) -> Option<Uuid> {
 /// Logins one server may open a minute: far above any real fleet's use, and a bound on what
 /// one agent (of any tenant) can make the console write.
 pub const STARTS_PER_SERVER_PER_MINUTE: u64 = 300;
-
-/// Holds the login's row until the transaction ends (PostgreSQL; SQLite's writers are serialized).
-async fn lock_login(txn: &DatabaseTransaction, id: Uuid) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM server_logins WHERE id = $1 FOR UPDATE",
-            [id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Holds an end user's row until the transaction ends (PostgreSQL), so that the wrong codes
-/// typed for their logins on any server are counted one answer at a time: without it,
-/// concurrent answers each read the count below the cap and together overshoot it.
-async fn lock_user(txn: &DatabaseTransaction, user_id: Uuid) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
-            [user_id.into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Holds the per-source send count of a tenant until the transaction ends (PostgreSQL): the
-/// count spans the tenant's servers, so the server lock does not serialise it. An advisory
-/// lock on a hash of the tenant and source block; another key hashing alike only waits.
-async fn lock_source(txn: &DatabaseTransaction, tenant_id: Uuid, source_block: &str) -> DomainResult<()> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 15))",
-            [format!("login-sends:{tenant_id}:{source_block}").into()],
-        ))
-        .await?;
-    }
-    Ok(())
-}
 
 /// The number of the server's next login, 1 to 99 and around again: short enough to read off
 /// a phone, and different for logins close in time, so a user with several knows which code
@@ -211,9 +168,9 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         source_ip: req.source_ip.clone(),
         source_block: crate::accounts::source_block(&req.source_ip),
         service: req.service.clone(),
-        method: LoginMethod::None.as_str().to_owned(),
+        method: LoginMethod::None,
         number,
-        stage: Stage::Done.as_str().to_owned(),
+        stage: Stage::Done,
         code_hash: None,
         code_sent_at: None,
         code_expires_at: None,
@@ -238,11 +195,11 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         (Required::Factor { .. }, Some(why)) => finish(&mut row, now, LoginResult::Allowed, &why, Step::allow()),
         (Required::Factor { method, topic_id }, None) => match method {
             Method::Sms => {
-                row.method = LoginMethod::Sms.as_str().to_owned();
+                row.method = LoginMethod::Sms;
                 sms::begin(&txn, &mut row, topic_id, now).await?
             }
             Method::Code => {
-                row.method = LoginMethod::Code.as_str().to_owned();
+                row.method = LoginMethod::Code;
                 code::begin(ctx, &txn, &mut row, &settings, now).await?
             }
         },
@@ -255,8 +212,8 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
 
 /// Ends the login in `row` and returns `step`.
 fn finish(row: &mut server_login::Model, now: DateTime<Utc>, result: LoginResult, reason: &str, step: Step) -> Step {
-    row.stage = Stage::Done.as_str().to_owned();
-    row.result = Some(result.as_str().to_owned());
+    row.stage = Stage::Done;
+    row.result = Some(result);
     row.reason = reason.to_owned();
     row.finished_at = Some(now);
     row.code_hash = None;
@@ -279,7 +236,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     }
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    lock_login(&txn, login_id).await?;
+    crate::db::lock_rows::<server_login::Entity>(&txn, &[login_id]).await?;
     // Another server's login is "not found": its id reveals nothing.
     let Some(mut row) = server_login::Entity::find_by_id(login_id)
         .filter(server_login::Column::ServerId.eq(s.id))
@@ -288,7 +245,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     else {
         return Err(DomainError::NotFound("login"));
     };
-    if Stage::parse(&row.stage) == Some(Stage::Done) {
+    if row.stage == Stage::Done {
         // A replayed answer, or a code typed into a finished login: nothing changes.
         return Ok(LoginReply { login_id, step: Step::deny("HostGuard: this login has already ended. Log in again.") });
     }
@@ -301,21 +258,23 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
             Step::deny("HostGuard: the login took too long. Log in again."),
         )
     } else {
-        match Stage::parse(&row.stage) {
-            Some(Stage::Recipient) => {
+        match row.stage {
+            Stage::Recipient => {
                 // The code-sending limits are counted per server: two answers must not both
                 // read the count before either adds to it. (Only this stage: verifying a code
                 // needs the login's row alone, so one server's logins verify in parallel.)
                 crate::two_factor::lock_servers(&txn, &[s.id]).await?;
                 if !row.source_ip.is_empty() {
-                    lock_source(&txn, row.tenant_id, &row.source_block).await?;
+                    // The per-source count spans the tenant's servers.
+                    crate::db::lock_key(&txn, &format!("login-sends:{}:{}", row.tenant_id, row.source_block)).await?;
                 }
                 sms::send_code(ctx, &txn, &mut row, answer, now).await?
             }
-            Some(Stage::Code) => check_code(&mut row, answer, now),
-            Some(Stage::Verify) => {
+            Stage::Code => check_code(&mut row, answer, now),
+            Stage::Verify => {
                 if let Some(user_id) = row.end_user_id {
-                    lock_user(&txn, user_id).await?;
+                    // Wrong codes are counted per end user, across servers.
+                    crate::db::lock_rows::<crate::entities::user::Entity>(&txn, &[user_id]).await?;
                 }
                 code::verify(ctx, &txn, &mut row, answer, now).await?
             }
@@ -330,12 +289,12 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     };
     server_login::ActiveModel {
         id: sea_orm::ActiveValue::Unchanged(row.id),
-        stage: Set(row.stage.clone()),
+        stage: Set(row.stage),
         code_hash: Set(row.code_hash.clone()),
         code_sent_at: Set(row.code_sent_at),
         code_expires_at: Set(row.code_expires_at),
         attempts: Set(row.attempts),
-        result: Set(row.result.clone()),
+        result: Set(row.result),
         reason: Set(row.reason.clone()),
         finished_at: Set(row.finished_at),
         ..Default::default()

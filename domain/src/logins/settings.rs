@@ -42,7 +42,7 @@ impl LoginSettings {
         let accounts: Vec<String> = serde_json::from_str(&r.exempt_accounts).unwrap_or_default();
         let networks: Vec<String> = serde_json::from_str(&r.exempt_networks).unwrap_or_default();
         Self {
-            fail_mode: FailMode::parse(&r.fail_mode).unwrap_or_default(),
+            fail_mode: r.fail_mode,
             allow_unenrolled: r.allow_unenrolled,
             exempt_accounts: accounts,
             exempt_networks: networks.iter().filter_map(|n| Network::parse(n)).collect(),
@@ -168,7 +168,7 @@ pub async fn update(
     let row = login_settings::ActiveModel {
         server_id: Set(s.id),
         tenant_id: Set(s.tenant_id),
-        fail_mode: Set(fail_mode.as_str().to_owned()),
+        fail_mode: Set(fail_mode),
         allow_unenrolled: Set(change.allow_unenrolled),
         exempt_accounts: Set(serde_json::to_string(&accounts).unwrap_or_else(|_| "[]".into())),
         exempt_networks: Set(serde_json::to_string(&nets).unwrap_or_else(|_| "[]".into())),
@@ -462,14 +462,14 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             source_ip: Set(l.source_ip.clone()),
             source_block: Set(crate::accounts::source_block(&l.source_ip)),
             service: Set(l.service.clone()),
-            method: Set(server_login::LoginMethod::None.as_str().to_owned()),
+            method: Set(server_login::LoginMethod::None),
             number: Set(0),
-            stage: Set(server_login::Stage::Done.as_str().to_owned()),
+            stage: Set(server_login::Stage::Done),
             code_hash: Set(None),
             code_sent_at: Set(None),
             code_expires_at: Set(None),
             attempts: Set(0),
-            result: Set(Some(l.result.as_str().to_owned())),
+            result: Set(Some(l.result)),
             reason: Set(reason.to_owned()),
             offline: Set(true),
             end_user_id: Set(None),

@@ -50,7 +50,7 @@ pub(super) async fn begin(
             ),
         ));
     }
-    row.stage = Stage::Recipient.as_str().to_owned();
+    row.stage = Stage::Recipient;
     Ok(Step::prompt(RECIPIENT_PROMPT, true)
         .with_info("HostGuard: this server asks for a verification code sent by SMS or email."))
 }
@@ -75,12 +75,12 @@ fn normalize(input: &str) -> (Protocol, String) {
 /// topic, the address alone for a confirmed email address of it, nobody otherwise.
 fn recipients(confirmed: &[subscription::Model], input: &str) -> Vec<subscription::Model> {
     let (protocol, wanted) = normalize(input);
-    let listed = confirmed.iter().any(|s| s.protocol == protocol.as_str() && s.endpoint == wanted);
+    let listed = confirmed.iter().any(|s| s.protocol == protocol && s.endpoint == wanted);
     match (protocol, listed) {
         (_, false) => vec![],
         (Protocol::Sms, true) => confirmed.to_vec(),
         (Protocol::Email, true) => {
-            confirmed.iter().filter(|s| s.protocol == protocol.as_str() && s.endpoint == wanted).cloned().collect()
+            confirmed.iter().filter(|s| s.protocol == protocol && s.endpoint == wanted).cloned().collect()
         }
     }
 }
@@ -126,7 +126,7 @@ pub(super) async fn send_code(
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     // Counted (and the prompt the same) whether or not anyone receives it: neither the answer
     // nor the limits tell which numbers and addresses are in the topic.
-    row.stage = Stage::Code.as_str().to_owned();
+    row.stage = Stage::Code;
     row.code_hash = Some(code_hash(row.id, &code));
     row.code_sent_at = Some(now);
     row.code_expires_at = Some(now + Duration::minutes(CODE_VALID_MINUTES));
@@ -154,7 +154,7 @@ pub(super) async fn send_code(
             valid_minutes: CODE_VALID_MINUTES,
         };
         for s in recipients(&confirmed, input) {
-            let Some(ch) = subscriptions::channel(&s.protocol) else { continue };
+            let ch = s.protocol.into();
             let unsubscribe = subscriptions::new_unsubscribe_token(txn, s.id, now).await?;
             let (_, unsubscribe_url) = subscriptions::links(ctx, None, &unsubscribe);
             let m = messages::login_code(&subscriptions::info(t), ch, &s.endpoint, &login, &code, &unsubscribe_url);
@@ -183,10 +183,10 @@ mod tests {
             id: Uuid::new_v4(),
             tenant_id: Uuid::nil(),
             topic_id: Uuid::nil(),
-            protocol: protocol.into(),
+            protocol: Protocol::parse(protocol).unwrap(),
             endpoint: endpoint.into(),
             remark: String::new(),
-            status: "confirmed".into(),
+            status: SubscriptionStatus::Confirmed,
             confirm_token_hash: None,
             confirm_expires_at: None,
             created_at: Utc::now(),

@@ -173,10 +173,12 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     if status.is_some() && state.is_none() {
         errors.push(FieldError::new("status", "must be enabled, disabled, enabling, disabling or failed"));
     }
-    if os.as_deref().is_some_and(|s| OsType::parse(s).is_none()) {
+    let os = os.as_deref().map(OsType::parse);
+    if os == Some(None) {
         errors.push(FieldError::new("os_type", "must be linux or windows"));
     }
-    if method.as_deref().is_some_and(|s| Method::parse(s).is_none()) {
+    let method = method.as_deref().map(Method::parse);
+    if method == Some(None) {
         errors.push(FieldError::new("method", "must be sms or code"));
     }
     if region.as_deref().is_some_and(|r| !REGIONS.iter().any(|(id, _)| *id == r)) {
@@ -201,8 +203,8 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
         );
         cond = cond.add(Condition::any().add(name).add(ip));
     }
-    if let Some(os) = &os {
-        cond = cond.add(server::Column::OsType.eq(os.as_str()));
+    if let Some(Some(os)) = os {
+        cond = cond.add(server::Column::OsType.eq(os));
     }
     if let Some(r) = &region {
         cond = cond.add(server::Column::Region.eq(r.as_str()));
@@ -211,9 +213,9 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     if let Some(online) = agent_online {
         cond = cond.add(server::agent_online_condition(online, now));
     }
-    if let Some(m) = &method {
+    if let Some(Some(m)) = method {
         cond = cond
-            .add(config::Column::Method.eq(m.as_str()))
+            .add(config::Column::Method.eq(m))
             .add(Condition::any().add(config::Column::Enabled.eq(true)).add(config::Column::AppliedEnabled.eq(true)));
     }
     if let Some(s) = state {

@@ -37,8 +37,8 @@ pub async fn reconcile(
     let txn = crate::db::write_txn(&ctx.db).await?;
     lock_servers(&txn, &[s.id]).await?;
     let c = config::Entity::find_by_id(s.id).one(&txn).await?;
-    let late_after = match c.as_ref().map(|c| PhaseName::parse(&c.phase)) {
-        Some(Some(PhaseName::Canceled)) => "a cancel",
+    let late_after = match c.as_ref().map(|c| c.phase) {
+        Some(PhaseName::Canceled) => "a cancel",
         _ => "the deadline had marked it failed",
     };
     let mut r = c.as_ref().map(rollout_of).unwrap_or_default();

@@ -343,7 +343,7 @@ fn new_job(
         server_id: Set(server_id),
         revision: Set(revision),
         due_at: Set(now + delay),
-        status: Set(JobStatus::Pending.as_str().into()),
+        status: Set(JobStatus::Pending),
         lease_owner: Set(None),
         lease_until: Set(None),
         runs: Set(0),

@@ -10,21 +10,18 @@ use crate::{
     rollout::{Method, Phase, Revision, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
 
 fn phase_of(c: &config::Model) -> Phase {
     let at = c.phase_at.unwrap_or(c.updated_at);
-    match PhaseName::parse(&c.phase) {
-        Some(PhaseName::Scheduled) => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
-        Some(PhaseName::Delivering) => Phase::Delivering { since: at },
-        Some(PhaseName::Failed) => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
-        Some(PhaseName::Canceled) => Phase::Canceled { at },
-        Some(PhaseName::Applied) | None => Phase::Applied { at },
+    match c.phase {
+        PhaseName::Scheduled => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
+        PhaseName::Delivering => Phase::Delivering { since: at },
+        PhaseName::Failed => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
+        PhaseName::Canceled => Phase::Canceled { at },
+        PhaseName::Applied => Phase::Applied { at },
     }
 }
 
@@ -35,18 +32,15 @@ pub fn rollout_of(c: &config::Model) -> ServerRollout {
             c.applied_revision,
             Target {
                 enabled: c.applied_enabled,
-                method: c.applied_method.as_deref().and_then(Method::parse).unwrap_or(Method::Code),
+                // Stored with every applied revision; NULL only in a row edited by hand.
+                method: c.applied_method.unwrap_or(Method::Code),
                 topic_id: c.applied_topic_id,
             },
         )
     });
     let latest = (c.revision > 0).then(|| Revision {
         number: c.revision,
-        target: Target {
-            enabled: c.enabled,
-            method: Method::parse(&c.method).unwrap_or(Method::Code),
-            topic_id: c.topic_id,
-        },
+        target: Target { enabled: c.enabled, method: c.method, topic_id: c.topic_id },
         phase: phase_of(c),
     });
     ServerRollout { applied, latest }
@@ -70,17 +64,17 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
         server_id: Set(server_id),
         tenant_id: Set(tenant_id),
         enabled: Set(target.enabled),
-        method: Set(target.method.as_str().to_owned()),
+        method: Set(target.method),
         topic_id: Set(target.topic_id),
         updated_at: Set(now),
         revision: Set(latest.map_or(0, |l| l.number)),
-        phase: Set(phase.as_str().to_owned()),
+        phase: Set(phase),
         due_at: Set(due_at),
         phase_at: Set(phase_at),
         failure_reason: Set(reason),
         applied_revision: Set(applied.map_or(0, |(n, _)| *n)),
         applied_enabled: Set(applied.is_some_and(|(_, t)| t.enabled)),
-        applied_method: Set(applied.map(|(_, t)| t.method.as_str().to_owned())),
+        applied_method: Set(applied.map(|(_, t)| t.method)),
         applied_topic_id: Set(applied.and_then(|(_, t)| t.topic_id)),
     }
 }
@@ -145,27 +139,9 @@ pub(super) async fn load_servers<C: ConnectionTrait>(
 
 /// Locks the servers' rows until the transaction ends, so that saves, cancels, retries and
 /// acknowledgements of one server run one after another: each reads the stored rollout and
-/// writes it back whole, and two at once would drop one's revision. Rows are locked in id order,
-/// so two batches cannot deadlock. SQLite needs nothing: its write transactions already run
-/// one at a time (`db::write_txn`).
+/// writes it back whole, and two at once would drop one's revision.
 pub async fn lock_servers<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> DomainResult<()> {
-    if conn.get_database_backend() != DbBackend::Postgres || ids.is_empty() {
-        return Ok(());
-    }
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    for chunk in sorted.chunks(CHUNK) {
-        server::Entity::find()
-            .select_only()
-            .column(server::Column::Id)
-            .filter(server::Column::Id.is_in(chunk.iter().copied()))
-            .order_by_asc(server::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<Uuid>()
-            .all(conn)
-            .await?;
-    }
-    Ok(())
+    Ok(crate::db::lock_rows::<server::Entity>(conn, ids).await?)
 }
 
 pub(super) async fn load_configs<C: ConnectionTrait>(

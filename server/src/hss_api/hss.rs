@@ -62,7 +62,7 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
             json!({
                 "host_id": row.server.id.to_string(),
                 "host_name": row.server.name,
-                "os_type": os_type(&row.server.os_type),
+                "os_type": os_type(row.server.os_type.as_str()),
                 "auth_switch": in_force.on,
                 "auth_type": in_force.method,
                 "topic_display_name": in_force.topic.as_ref().map(|t| t.display_name.clone()),

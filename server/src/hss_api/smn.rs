@@ -60,7 +60,7 @@ fn subscription_item(s: &subscription::Model, t: &topic::Model, owner: &str) -> 
         "owner": owner,
         "endpoint": s.endpoint,
         "remark": s.remark,
-        "status": status_code(&s.status),
+        "status": status_code(s.status.as_str()),
     })
 }
 
@@ -186,11 +186,11 @@ pub async fn list_subscriptions(
     let q = Query::parse(raw.as_deref());
     let mut subs = subscriptions::list_for_tenant(&ctx, &api.caller).await?;
     if let Some(protocol) = q.str("protocol") {
-        subs.retain(|(s, _)| s.protocol == protocol);
+        subs.retain(|(s, _)| s.protocol.as_str() == protocol);
     }
     if q.str("status").is_some() {
         let wanted = q.int("status", 0, 0..=4)? as i64;
-        subs.retain(|(s, _)| status_code(&s.status) == wanted);
+        subs.retain(|(s, _)| status_code(s.status.as_str()) == wanted);
     }
     if let Some(endpoint) = q.str("endpoint") {
         subs.retain(|(s, _)| s.endpoint.eq_ignore_ascii_case(endpoint));

@@ -291,7 +291,7 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
     }
     let jobs = rollout_job::Entity::find().all(&db).await.unwrap();
     assert_eq!(jobs.len(), 500);
-    assert!(jobs.iter().all(|j| j.status == "done" && j.runs == 1), "each of the 500 jobs ran exactly once");
+    assert!(jobs.iter().all(|j| j.status.as_str() == "done" && j.runs == 1), "each of the 500 jobs ran exactly once");
 }
 on_both_databases!(
     a_server_killed_with_500_pending_jobs_applies_each_once_after_restart,

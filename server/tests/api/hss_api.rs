@@ -507,7 +507,7 @@ async fn hss_hosts_and_config(backend: Backend) {
             .await;
     assert_eq!(page2["data_list"].as_array().unwrap().len(), 5.min(servers.len().saturating_sub(10)));
     assert_eq!(page2["data_list"][0]["host_name"], servers[10].name.as_str());
-    let target = servers.iter().find(|s| ready(s) && s.os_type == "linux").expect("a ready Linux server");
+    let target = servers.iter().find(|s| ready(s) && s.os_type.as_str() == "linux").expect("a ready Linux server");
     let (_, found) =
         answer(send(&app, &key, &hosts_req(&app, &key, vec![("host_name", target.name.clone())])).await).await;
     assert!(found["data_list"]

@@ -110,7 +110,7 @@ impl Setup {
         assert_eq!(self.subscribe(topic, "email", endpoint).await.status(), 200);
         let link = self.sink.wait_for(endpoint, 1).await[0].link("/smn/confirm").unwrap();
         assert_eq!(self.press("confirm", &token_of(&link)).await.status(), 302);
-        assert_eq!(self.subscription(endpoint).await.status, "confirmed");
+        assert_eq!(self.subscription(endpoint).await.status.as_str(), "confirmed");
     }
 
     async fn publish(&self, topic: &str, message: &str) -> usize {
@@ -138,14 +138,14 @@ impl Setup {
                 server_id: Set(srv.id),
                 tenant_id: Set(t.tenant_id),
                 enabled: Set(true),
-                method: Set("sms".into()),
+                method: Set(proto::Method::Sms),
                 topic_id: Set(Some(topic_id)),
                 updated_at: Set(chrono::Utc::now()),
                 revision: Set(1),
-                phase: Set("applied".into()),
+                phase: Set(domain::entities::two_factor_config::PhaseName::Applied),
                 applied_revision: Set(1),
                 applied_enabled: Set(true),
-                applied_method: Set(Some("sms".into())),
+                applied_method: Set(Some(proto::Method::Sms)),
                 applied_topic_id: Set(Some(topic_id)),
                 ..Default::default()
             })
@@ -201,7 +201,7 @@ async fn opening_a_link_changes_nothing_until_its_button_is_pressed(backend: Bac
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(location, format!("/smn/confirm?token={}", token_of(&confirm)));
     let after = s.subscription("ops@acme.example").await;
-    assert_eq!(after.status, "confirmed");
+    assert_eq!(after.status.as_str(), "confirmed");
     let (status, page) = s.open(&s.app.url(&location)).await;
     assert_eq!(status, 200);
     assert!(page.contains("Your subscription is confirmed"), "{page}");
@@ -223,7 +223,7 @@ async fn opening_a_link_changes_nothing_until_its_button_is_pressed(backend: Bac
     assert_eq!(s.subscription("ops@acme.example").await, after, "still confirmed after GETs");
     let res = s.press("unsubscribe", &token_of(&unsubscribe)).await;
     assert_eq!(res.status(), 302);
-    assert_eq!(s.subscription("ops@acme.example").await.status, "canceled");
+    assert_eq!(s.subscription("ops@acme.example").await.status.as_str(), "canceled");
     let (_, page) = s.open(&unsubscribe).await;
     assert!(page.contains("You are unsubscribed"), "{page}");
 
@@ -255,7 +255,7 @@ async fn unknown_tokens_are_turned_away_without_waiting_for_the_write_lock(backe
     let (status, page) = s.open(&confirm).await;
     assert_eq!(status, 200, "the page of a good link only reads: {page}");
     held.rollback().await.unwrap();
-    assert_eq!(s.subscription("wait@acme.example").await.status, "unconfirmed");
+    assert_eq!(s.subscription("wait@acme.example").await.status.as_str(), "unconfirmed");
 }
 on_both_databases!(
     unknown_tokens_are_turned_away_without_waiting_for_the_write_lock,
@@ -279,7 +279,7 @@ async fn an_unsubscribe_that_leaves_2fa_without_recipients_is_honoured_and_repor
     assert_eq!(s.publish(&topic, "Your code is 111111").await, 1);
     let unsubscribe = s.sink.wait_for("only@acme.example", 2).await[1].link("/smn/unsubscribe").unwrap();
     assert_eq!(s.press("unsubscribe", &token_of(&unsubscribe)).await.status(), 302);
-    assert_eq!(s.subscription("only@acme.example").await.status, "canceled", "the recipient's right");
+    assert_eq!(s.subscription("only@acme.example").await.status.as_str(), "canceled", "the recipient's right");
 
     // The tenant's admins hear of it by email, naming the servers.
     let alert = s.sink.wait_for("admin@acme.example", 1).await.remove(0);
@@ -337,7 +337,7 @@ async fn the_last_confirmed_endpoint_of_a_2fa_topic_cannot_be_deleted(backend: B
         )),
         "{body}"
     );
-    assert_eq!(s.subscription("second@acme.example").await.status, "confirmed", "kept");
+    assert_eq!(s.subscription("second@acme.example").await.status.as_str(), "confirmed", "kept");
     // The SMN-compatible API's delete-subscription call keeps it too.
     let key = crate::hss_api::create_key(&s.app, &s.admin).await;
     let t =
@@ -354,7 +354,7 @@ async fn the_last_confirmed_endpoint_of_a_2fa_topic_cannot_be_deleted(backend: B
     assert_eq!(res.status(), 409);
     let body = res.text().await.unwrap();
     assert!(body.contains("topic night-shift is the 2FA topic of"), "{body}");
-    assert_eq!(s.subscription("second@acme.example").await.status, "confirmed", "kept");
+    assert_eq!(s.subscription("second@acme.example").await.status.as_str(), "confirmed", "kept");
 
     // With 2FA off on those servers, it can go.
     two_factor_config::Entity::update_many()
@@ -527,10 +527,10 @@ async fn racing_creates_get_one_success_and_field_errors(backend: Backend) {
         id: Set(uuid::Uuid::new_v4()),
         tenant_id: Set(probe.tenant_id),
         topic_id: Set(probe.id),
-        protocol: Set("email".into()),
+        protocol: Set(proto::Protocol::Email),
         endpoint: Set("twice@acme.example".into()),
         remark: Set(String::new()),
-        status: Set("unconfirmed".into()),
+        status: Set(proto::SubscriptionStatus::Unconfirmed),
         created_at: Set(chrono::Utc::now()),
         ..Default::default()
     })
@@ -590,7 +590,7 @@ async fn a_worker_whose_lease_ran_out_does_not_send(backend: Backend) {
         domain::outbox::NewMessage {
             tenant_id: None,
             channel: domain::outbox::Channel::Email,
-            kind: "test",
+            kind: domain::outbox::MessageKind::TopicMessage,
             recipient: "slow@acme.example".into(),
             sender_name: String::new(),
             subject: "Code".into(),
@@ -623,7 +623,7 @@ async fn a_worker_whose_lease_ran_out_does_not_send(backend: Backend) {
 
     // Stored, the secret was never in the body, and after delivery it is gone altogether.
     let stored = outbox::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().unwrap();
-    assert_eq!(stored.status, "sent");
+    assert_eq!(stored.status.as_str(), "sent");
     assert!(!stored.body_text.contains("987654"), "{}", stored.body_text);
     assert_eq!(stored.secrets, None);
 }
@@ -645,7 +645,7 @@ async fn link_tokens_do_not_stay_in_the_outbox_and_operators_see_them_masked(bac
     let db = &s.app.ctx.db;
     let all_sent = || async {
         let rows = outbox::Entity::find().filter(outbox::Column::Recipient.eq("keeper@acme.example")).all(db).await;
-        rows.unwrap().iter().all(|m| m.status == "sent")
+        rows.unwrap().iter().all(|m| m.status.as_str() == "sent")
     };
     eventually("both messages are recorded as sent", all_sent).await;
     for m in outbox::Entity::find().all(db).await.unwrap() {
@@ -653,7 +653,7 @@ async fn link_tokens_do_not_stay_in_the_outbox_and_operators_see_them_masked(bac
             let stored = format!("{} {} {}", m.subject, m.body_text, m.body_html);
             assert!(!stored.contains(t.as_str()), "a link token stays in the outbox: {stored}");
         }
-        if m.status == "sent" {
+        if m.status.as_str() == "sent" {
             assert_eq!(m.secrets, None);
         }
     }

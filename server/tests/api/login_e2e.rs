@@ -410,8 +410,8 @@ async fn sms_email_codes_through_the_real_pam_stack(backend: Backend) {
     assert!(!ok && out.contains("expired"), "{out}");
 
     let results: Vec<_> = rig.logins().await.into_iter().filter_map(|l| l.result).collect();
-    assert_eq!(results.iter().filter(|r| *r == "allowed").count(), 2, "{results:?}");
-    assert_eq!(results.iter().filter(|r| *r == "denied").count(), 2, "{results:?}");
+    assert_eq!(results.iter().filter(|r| r.as_str() == "allowed").count(), 2, "{results:?}");
+    assert_eq!(results.iter().filter(|r| r.as_str() == "denied").count(), 2, "{results:?}");
 }
 on_both_databases!(sms_email_codes_through_the_real_pam_stack, super::sms_email_codes_through_the_real_pam_stack);
 

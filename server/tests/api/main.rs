@@ -26,4 +26,5 @@ mod rollout_races;
 mod sms_gateway;
 mod sshd_e2e;
 mod statuses;
+mod stored_enums;
 mod tenancy;

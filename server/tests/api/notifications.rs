@@ -253,13 +253,13 @@ async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend)
     };
     eventually("a failed attempt is recorded", || async { message().await.attempts >= 1 }).await;
     let m = message().await;
-    assert_eq!(m.status, "pending");
+    assert_eq!(m.status.as_str(), "pending");
     assert!(m.last_error.as_deref().unwrap_or_default().contains("SMTP"), "{:?}", m.last_error);
 
     s.sink.restart().await;
     // The retry waits for its backoff; move the clock past it rather than sleeping.
     s.app.clock.advance(chrono::Duration::minutes(1));
-    eventually("the message is sent", || async { message().await.status == "sent" }).await;
+    eventually("the message is sent", || async { message().await.status.as_str() == "sent" }).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.sink.messages_to("patient@acme.example").len(), 1, "delivered exactly once");
 }
@@ -416,14 +416,14 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
             // The third has 2FA off and only remembers the topic. All three as their agents
             // acknowledged it (revision 1 applied), which is what the 2FA tab shows.
             enabled: Set(i < 2),
-            method: Set("sms".into()),
+            method: Set(proto::Method::Sms),
             topic_id: Set(Some(topic_id)),
             updated_at: Set(chrono::Utc::now()),
             revision: Set(1),
-            phase: Set("applied".into()),
+            phase: Set(domain::entities::two_factor_config::PhaseName::Applied),
             applied_revision: Set(1),
             applied_enabled: Set(i < 2),
-            applied_method: Set(Some("sms".into())),
+            applied_method: Set(Some(proto::Method::Sms)),
             applied_topic_id: Set(Some(topic_id)),
             ..Default::default()
         })
@@ -480,10 +480,10 @@ async fn a_message_that_keeps_failing_ends_failed_with_the_reason(backend: Backe
     };
     for attempt in 1..domain::outbox::MAX_ATTEMPTS {
         eventually(&format!("attempt {attempt} is recorded"), || async { message().await.attempts >= attempt }).await;
-        assert_eq!(message().await.status, "pending", "retried after attempt {attempt}");
+        assert_eq!(message().await.status.as_str(), "pending", "retried after attempt {attempt}");
         s.app.clock.advance(domain::outbox::backoff(attempt) + chrono::Duration::seconds(1));
     }
-    eventually("the message is given up", || async { message().await.status == "failed" }).await;
+    eventually("the message is given up", || async { message().await.status.as_str() == "failed" }).await;
     let m = message().await;
     assert_eq!(m.attempts, domain::outbox::MAX_ATTEMPTS);
     assert!(m.last_error.as_deref().unwrap_or_default().contains("SMTP"), "{:?}", m.last_error);

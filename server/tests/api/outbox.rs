@@ -11,14 +11,14 @@ fn message(tenant: Option<uuid::Uuid>, channel: &str, status: &str, n: i64) -> o
     outbox::ActiveModel {
         id: Set(uuid::Uuid::new_v4()),
         tenant_id: Set(tenant),
-        channel: Set(channel.into()),
-        kind: Set("notification".into()),
+        channel: Set(proto::Channel::parse(channel).unwrap()),
+        kind: Set(proto::MessageKind::TopicMessage),
         recipient: Set(format!("r{n}@example.test")),
         sender_name: Set("HostGuard".into()),
         subject: Set(format!("message {n}")),
         body_text: Set(String::new()),
         body_html: Set(String::new()),
-        status: Set(status.into()),
+        status: Set(proto::OutboxStatus::parse(status).unwrap()),
         attempts: Set(1),
         // Far ahead, so the delivery worker leaves the pending ones alone.
         next_attempt_at: Set(at + chrono::Duration::days(1)),
@@ -147,10 +147,10 @@ async fn an_sms_the_development_gateway_keeps_is_held_not_sent(backend: Backend)
             .one(&db)
             .await
             .unwrap()
-            .map(|m| m.status)
+            .map(|m| m.status.as_str())
     };
     eventually("the gateway has the message", || async { status().await.is_some_and(|s| s != "pending") }).await;
-    assert_eq!(status().await.as_deref(), Some("held"));
+    assert_eq!(status().await, Some("held"));
     let operator = app.sign_in(OPERATOR).await;
     let held: Value =
         outbox_page(&app, &operator, &[("status", "held"), ("channel", "sms")]).await.json().await.unwrap();

@@ -556,7 +556,7 @@ pub async fn add_servers(app: &TestApp, prefix: &str, n: usize) -> Vec<uuid::Uui
 
 async fn jobs_done(app: &TestApp) -> (u64, i64, i64) {
     let jobs = rollout_job::Entity::find().all(&app.ctx.db).await.unwrap();
-    let done = jobs.iter().filter(|j| j.status == "done").count() as u64;
+    let done = jobs.iter().filter(|j| j.status.as_str() == "done").count() as u64;
     let runs: i64 = jobs.iter().map(|j| j.runs as i64).sum();
     let max = jobs.iter().map(|j| j.runs as i64).max().unwrap_or(0);
     (done, runs, max)
@@ -790,7 +790,7 @@ async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) 
     let edge = uuid::Uuid::parse_str(&id).unwrap();
     eventually("edge-05's change is handed over", || async {
         let c = two_factor_config::Entity::find_by_id(edge).one(&s.app.ctx.db).await.unwrap();
-        c.is_some_and(|c| c.phase == "delivering")
+        c.is_some_and(|c| c.phase.as_str() == "delivering")
     })
     .await;
     s.app.clock.advance(chrono::Duration::minutes(11));

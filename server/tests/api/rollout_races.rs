@@ -58,10 +58,10 @@ impl World {
             id: Set(uuid::Uuid::new_v4()),
             tenant_id: Set(t.tenant_id),
             topic_id: Set(t.id),
-            protocol: Set("email".into()),
+            protocol: Set(proto::Protocol::Email),
             endpoint: Set(format!("oncall@{name}.example")),
             remark: Set(String::new()),
-            status: Set("confirmed".into()),
+            status: Set(proto::SubscriptionStatus::Confirmed),
             created_at: Set(chrono::Utc::now()),
             confirmed_at: Set(Some(chrono::Utc::now())),
             ..Default::default()
@@ -89,7 +89,7 @@ impl World {
             .map_or(0, |c| c.applied_revision);
         domain::agents::heartbeat(&self.app.ctx, &s, applied, "192.0.2.1").await.unwrap();
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
-        eventually("the revision is handed over", || async { self.config(id).await.phase == "delivering" }).await;
+        eventually("the revision is handed over", || async { self.config(id).await.phase.as_str() == "delivering" }).await;
     }
 }
 
@@ -121,7 +121,7 @@ async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
         let highest = *numbers.last().unwrap();
         let c = w.config(s.id).await;
         assert_eq!(c.revision, highest, "round {round}: the stored revision is the highest saved");
-        assert_eq!(c.phase, "scheduled", "round {round}: the newest save waits for its delay");
+        assert_eq!(c.phase.as_str(), "scheduled", "round {round}: the newest save waits for its delay");
     }
 }
 on_both_databases!(
@@ -142,10 +142,10 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
         id: Set(uuid::Uuid::new_v4()),
         tenant_id: Set(tenant_id),
         topic_id: Set(t.id),
-        protocol: Set("email".into()),
+        protocol: Set(proto::Protocol::Email),
         endpoint: Set("oncall@acme.example".into()),
         remark: Set(String::new()),
-        status: Set("confirmed".into()),
+        status: Set(proto::SubscriptionStatus::Confirmed),
         created_at: Set(chrono::Utc::now()),
         confirmed_at: Set(Some(chrono::Utc::now())),
         ..Default::default()
@@ -180,7 +180,7 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     let out = two_factor::cancel(ctx, &w.admin, &w.actor, &[s.id]).await.unwrap();
     assert!(out.done.is_empty(), "{out:?}");
     assert!(out.refused[0].reasons[0].contains("deleted"), "{out:?}");
-    assert_eq!(w.config(s.id).await.phase, "scheduled", "the Disable still applies");
+    assert_eq!(w.config(s.id).await.phase.as_str(), "scheduled", "the Disable still applies");
 }
 on_both_databases!(
     canceling_a_disable_cannot_bring_back_a_deleted_topic,

@@ -72,7 +72,7 @@ async fn sms_confirmation_goes_through_the_gateway_and_is_retried(backend: Backe
     assert!(gateway.received.lock().unwrap().is_empty());
 
     app.clock.advance(chrono::Duration::seconds(10));
-    eventually("the retry is accepted", || async { message().await.status == "sent" }).await;
+    eventually("the retry is accepted", || async { message().await.status.as_str() == "sent" }).await;
     let received = gateway.received.lock().unwrap().clone();
     assert_eq!(received.len(), 1, "sent once");
     let (auth, form) = &received[0];

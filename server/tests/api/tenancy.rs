@@ -29,7 +29,7 @@ fn fleet(tenant: &TenantFixture, prefix: &str, subnet: u8) -> Vec<server::Active
             s.name = Set(format!("{prefix}-{name}"));
             s.ip = Set(format!("192.168.{subnet}.{}", 10 + i));
             if name.starts_with("rdp") {
-                s.os_type = Set("windows".into());
+                s.os_type = Set(proto::OsType::Windows);
                 s.os_name = Set("Windows Server 2022 Datacenter".into());
                 s.openssh_version = Set(None);
                 s.sshd_use_pam = Set(None);
@@ -39,7 +39,7 @@ fn fleet(tenant: &TenantFixture, prefix: &str, subnet: u8) -> Vec<server::Active
             }
             match name {
                 "app-11" => s.sshd_use_pam = Set(Some(false)),
-                "db-03" => s.selinux = Set(Some("enforcing".into())),
+                "db-03" => s.selinux = Set(Some(proto::agent::SelinuxMode::Enforcing)),
                 "rdp-08" => s.must_change_password_accounts = Set("Administrator".into()),
                 "rdp-12" => s.conflicting_software = Set("360 Guard (server edition)".into()),
                 _ => {}
