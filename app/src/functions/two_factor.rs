@@ -137,7 +137,7 @@ pub async fn usable_topics() -> Result<Vec<TopicOption>, AppError> {
 #[server(prefix = "/api", endpoint = "two-factor/save")]
 pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, AppError> {
     use crate::models::two_factor::{ChangeAction, LoginMethod};
-    use domain::{rollout::Method, two_factor::Action, DomainError};
+    use domain::{two_factor::Action, DomainError};
     let (ctx, caller) = super::ssr::caller().await?;
     let topic = || -> Result<uuid::Uuid, AppError> {
         change.topic_id.ok_or_else(|| {
@@ -146,8 +146,8 @@ pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, Ap
     };
     let action = match change.action {
         ChangeAction::Enable => match change.method {
-            Some(LoginMethod::Sms) => Action::Enable { method: Method::Sms, topic_id: Some(topic()?) },
-            Some(LoginMethod::Code) => Action::Enable { method: Method::Code, topic_id: None },
+            Some(LoginMethod::Sms) => Action::EnableSms { topic_id: topic()? },
+            Some(LoginMethod::Code) => Action::EnableCode,
             None => {
                 return Err(
                     DomainError::validation("method", "must be sms (SMS/Email) or code (verification code)").into()

@@ -121,12 +121,12 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
     }
     let action = match (enabled, method) {
         (false, _) => Action::Disable,
-        (true, Some(Method::Code)) => Action::Enable { method: Method::Code, topic_id: None },
+        (true, Some(Method::Code)) => Action::EnableCode,
         (true, _) => {
             let urn =
                 topic_urn.ok_or_else(|| ApiError::bad_request("topic_urn", "is required when auth_type is sms"))?;
             let topic = topics::get_by_urn(&ctx, &api.caller, urn).await?;
-            Action::Enable { method: Method::Sms, topic_id: Some(topic.id) }
+            Action::EnableSms { topic_id: topic.id }
         }
     };
     let outcome = two_factor::save(&ctx, &api.caller, &api.actor, &ids, action).await.map_err(api_fields)?;
