@@ -116,6 +116,7 @@ impl TestApp {
             due_at: Set(None),
             phase_at: Set(Some(now)),
             failure_reason: Set(None),
+            failure_kind: Set(None),
             applied_revision: Set(1),
             applied_enabled: Set(method.is_some()),
             applied_method: Set(method.map(str::to_owned)),

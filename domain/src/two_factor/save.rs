@@ -30,9 +30,13 @@ pub enum Action {
     /// 2FA by verification code, from the end users' own factors.
     EnableCode,
     /// 2FA by SMS/Email, to the confirmed subscribers of the topic.
-    EnableSms { topic_id: Uuid },
+    EnableSms {
+        topic_id: Uuid,
+    },
     Disable,
-    ChangeTopic { topic_id: Uuid },
+    ChangeTopic {
+        topic_id: Uuid,
+    },
 }
 
 impl Action {
