@@ -51,7 +51,8 @@ pub struct Saved {
     pub revision: i64,
 }
 
-/// A server a save left alone, and why (each reason names the rule, the server and the fix).
+/// A server a save left alone, and why (each reason names the rule and the fix; the server is
+/// named here once, and whoever shows a reason beside others puts the name in front).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
     pub server_id: Uuid,
@@ -230,10 +231,10 @@ pub async fn save(
                         outcome.refused.push(Refused {
                             server_id: s.id,
                             server_name: s.name.clone(),
-                            reasons: vec![format!(
-                                "{}: only a server with 2FA by SMS/Email on has a topic to change; enable 2FA on it instead",
-                                s.name
-                            )],
+                            reasons: vec![
+                                "only a server with 2FA by SMS/Email on has a topic to change; enable 2FA on it instead"
+                                    .to_owned(),
+                            ],
                         });
                         continue;
                     }
@@ -322,7 +323,7 @@ fn blockers(s: &server::Model, now: DateTime<Utc>) -> Vec<String> {
     crate::servers::readiness(s, now, None)
         .into_iter()
         .filter(|f| f.severity == crate::readiness::Severity::Blocker)
-        .map(|f| f.message)
+        .map(|f| f.reason)
         .collect()
 }
 
@@ -474,11 +475,9 @@ async fn change_each(
                 rows.push(stored(s.id, tenant_id, &r, now));
                 out.done.push(s.id);
             }
-            Err(reason) => out.refused.push(Refused {
-                server_id: s.id,
-                server_name: s.name.clone(),
-                reasons: vec![format!("{}: {reason}", s.name)],
-            }),
+            Err(reason) => {
+                out.refused.push(Refused { server_id: s.id, server_name: s.name.clone(), reasons: vec![reason] })
+            }
         }
     }
     for chunk in rows.chunks(CHUNK) {

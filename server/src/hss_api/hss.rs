@@ -130,14 +130,18 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         }
     };
     let outcome = two_factor::save(&ctx, &api.caller, &api.actor, &ids, action).await.map_err(api_fields)?;
+    // Each reason names its host, as it stands in a list of many.
+    let named = |r: &two_factor::Refused| -> Vec<String> {
+        r.reasons.iter().map(|reason| format!("{}: {reason}", r.server_name)).collect()
+    };
     let refused: Vec<Value> = outcome
         .refused
         .iter()
-        .map(|r| json!({ "host_id": r.server_id.to_string(), "host_name": r.server_name, "reasons": r.reasons }))
+        .map(|r| json!({ "host_id": r.server_id.to_string(), "host_name": r.server_name, "reasons": named(r) }))
         .collect();
     // A host already as asked is no refusal: setting the switch to what it is succeeds, as in HSS.
     if outcome.saved.is_empty() && outcome.unchanged.is_empty() && !outcome.refused.is_empty() {
-        let reasons: Vec<String> = outcome.refused.iter().flat_map(|r| r.reasons.clone()).collect();
+        let reasons: Vec<String> = outcome.refused.iter().flat_map(named).collect();
         return Err(ApiError::Invalid(format!("host_id_list: no host can take this change: {}", reasons.join("; "))));
     }
     // HSS answers with an empty body; the extra fields say what HostGuard did, and SDKs ignore them.
