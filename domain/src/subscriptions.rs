@@ -15,7 +15,8 @@ use crate::{
     error::{DomainError, DomainResult, FieldError},
     messages::{self, TopicInfo},
     outbox::{self, Channel},
-    tokens, topics, validate,
+    tokens, topics,
+    validate::{Email, Phone},
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::{Protocol, SubscriptionStatus};
@@ -40,6 +41,44 @@ pub struct NewEndpoint {
     pub protocol: String,
     pub endpoint: String,
     pub remark: String,
+}
+
+/// Where a subscription's messages go, parsed: a phone number for SMS, an address for email.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Sms(Phone),
+    Email(Email),
+}
+
+impl Endpoint {
+    /// `endpoint` for the channel `protocol` names; the error is the endpoint's rule.
+    pub fn parse(channel: Channel, endpoint: &str) -> Result<Endpoint, String> {
+        match channel {
+            Channel::Email => Email::parse(endpoint).map(Endpoint::Email),
+            Channel::Sms | Channel::Voice => Phone::parse(endpoint).map(Endpoint::Sms),
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Endpoint::Sms(_) => Channel::Sms,
+            Endpoint::Email(_) => Channel::Email,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Endpoint::Sms(p) => p.as_str(),
+            Endpoint::Email(e) => e.as_str(),
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        match self {
+            Endpoint::Sms(p) => p.into_inner(),
+            Endpoint::Email(e) => e.into_inner(),
+        }
+    }
 }
 
 pub(crate) fn channel(protocol: &str) -> Option<Channel> {
@@ -194,7 +233,7 @@ pub async fn add(
         .await?;
 
     let mut errors: Vec<(usize, FieldError)> = vec![];
-    let mut clean: Vec<(usize, Channel, String, String)> = vec![];
+    let mut clean: Vec<(usize, Endpoint, String)> = vec![];
     for (i, e) in endpoints.iter().enumerate() {
         let field = format!("endpoints[{i}]");
         let protocol = e.protocol.trim().to_lowercase();
@@ -206,30 +245,33 @@ pub async fn add(
             ));
             continue;
         };
-        let endpoint = if ch == Channel::Email { endpoint.to_lowercase() } else { endpoint };
-        let check = if ch == Channel::Email { validate::email(&endpoint) } else { validate::phone(&endpoint) };
-        if let Err(m) = check {
-            errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{endpoint:?} {m}"))));
-            continue;
-        }
+        let endpoint = match Endpoint::parse(ch, &endpoint) {
+            Ok(parsed) => parsed,
+            Err(m) => {
+                // As stored, so an email address shows lower-case.
+                let shown = if ch == Channel::Email { endpoint.to_lowercase() } else { endpoint };
+                errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{shown:?} {m}"))));
+                continue;
+            }
+        };
         if e.remark.chars().count() > 128 {
             errors.push((i, FieldError::new(format!("{field}.remark"), "must be at most 128 characters")));
             continue;
         }
-        let duplicate = clean.iter().any(|(_, c, ep, _)| *c == ch && *ep == endpoint)
-            || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint);
+        let duplicate = clean.iter().any(|(_, ep, _)| *ep == endpoint)
+            || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint.as_str());
         if duplicate {
-            errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(&endpoint))));
+            errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(endpoint.as_str()))));
             continue;
         }
-        clean.push((i, ch, endpoint, e.remark.trim().to_owned()));
+        clean.push((i, endpoint, e.remark.trim().to_owned()));
     }
     // The limits, in a fixed order of endpoints so that concurrent batches take their locks
     // in the same order.
-    let mut by_endpoint: Vec<&(usize, Channel, String, String)> = clean.iter().collect();
-    by_endpoint.sort_by(|a, b| a.2.cmp(&b.2));
-    for (i, ch, endpoint, _) in by_endpoint {
-        if let Err(m) = count_confirmation(&txn, *ch, endpoint, now).await? {
+    let mut by_endpoint: Vec<&(usize, Endpoint, String)> = clean.iter().collect();
+    by_endpoint.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
+    for (i, endpoint, _) in by_endpoint {
+        if let Err(m) = count_confirmation(&txn, endpoint.channel(), endpoint.as_str(), now).await? {
             errors.push((*i, FieldError::new(format!("endpoints[{i}].endpoint"), m)));
         }
     }
@@ -239,7 +281,8 @@ pub async fn add(
     }
 
     let mut out = vec![];
-    for (i, ch, endpoint, remark) in clean {
+    for (i, parsed, remark) in clean {
+        let (ch, endpoint) = (parsed.channel(), parsed.into_string());
         let (confirm, confirm_hash) = tokens::new_token();
         let model = subscription::Entity::insert(subscription::ActiveModel {
             id: Set(Uuid::new_v4()),

@@ -76,7 +76,8 @@ pub async fn create_topic(State(ctx): State<Ctx>, Extension(api): Extension<ApiC
     let body = Body::parse(&body)?;
     let name = body.str("name")?;
     let display_name = body.opt_str("display_name")?.unwrap_or("");
-    let t = topics::create(&ctx, &api.caller, &api.actor, name, display_name).await?;
+    let new = topics::NewTopic::parse(name, display_name)?;
+    let t = topics::create(&ctx, &api.caller, &api.actor, &new).await?;
     Ok((StatusCode::CREATED, Json(json!({ "request_id": api.request_id, "topic_urn": t.urn }))))
 }
 

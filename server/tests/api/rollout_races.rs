@@ -52,7 +52,7 @@ impl World {
     async fn confirmed_topic(&self, name: &str) -> topic::Model {
         use sea_orm::ActiveValue::Set;
         let ctx = &self.app.ctx;
-        let t = domain::topics::create(ctx, &self.admin, &self.actor, name, name).await.unwrap();
+        let t = domain::topics::create(ctx, &self.admin, &self.actor, &domain::topics::NewTopic::parse(name, name).unwrap()).await.unwrap();
         domain::entities::subscription::Entity::insert(domain::entities::subscription::ActiveModel {
             id: Set(uuid::Uuid::new_v4()),
             tenant_id: Set(t.tenant_id),
@@ -133,7 +133,7 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     let s = w.server("lost-topic").await;
     let ctx = &w.app.ctx;
     let tenant_id = w.admin.tenant_id.unwrap();
-    let t = domain::topics::create(ctx, &w.admin, &w.actor, "lost-codes", "Lost codes").await.unwrap();
+    let t = domain::topics::create(ctx, &w.admin, &w.actor, &domain::topics::NewTopic::parse("lost-codes", "Lost codes").unwrap()).await.unwrap();
     // A confirmed subscriber, written straight to the database: the confirmation link is
     // tested elsewhere.
     use sea_orm::ActiveValue::Set;
