@@ -212,7 +212,11 @@ async fn totp_logins(app: &TestApp, p: &testkit::Protected, n: usize, tag: &str)
         let code = totp_at(&secret, app.clock.now())?;
         domain::factors::authenticators::confirm(&app.ctx, &caller, &actor, session, e.id, &code).await?;
         let account = format!("{tag}{i}");
-        let mapping = domain::factors::mapping::NewMapping { account: account.clone(), end_user_id: id, server_id: None };
+        let mapping = domain::factors::mapping::NewMapping {
+            account: domain::validate::AccountName::parse(&account)?,
+            end_user_id: id,
+            server_id: None,
+        };
         domain::factors::mapping::add(&app.ctx, &p.caller, &actor, &mapping).await?;
         enrolled.push((account, secret));
     }

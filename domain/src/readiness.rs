@@ -68,7 +68,10 @@ pub enum Severity {
 pub struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
+    /// What stands in the way and its fix, naming the server, for lists of many servers.
     pub message: String,
+    /// The same without the server's name, for places that name the server once.
+    pub reason: String,
 }
 
 /// The major version of an `OpenSSH_X.Yp1`-style string.
@@ -80,12 +83,14 @@ fn openssh_major(version: &str) -> Option<u32> {
 pub fn check(f: &Facts) -> Vec<Finding> {
     let mut out = vec![];
     let name = &f.server_name;
-    let mut add = |rule, severity, message: String| out.push(Finding { rule, severity, message });
+    let mut add = |rule, severity, reason: String| {
+        out.push(Finding { rule, severity, message: format!("{name}: {reason}"), reason })
+    };
     if !f.protection_enabled {
         add(
             "protection",
             Severity::Blocker,
-            format!("{name}: server protection is off. Enable protection for it first."),
+            "server protection is off. Enable protection for it first.".to_owned(),
         );
     }
     // An offline agent does not stop a change: it waits for the agent, and fails at the rollout's
@@ -94,9 +99,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         add(
             "agent_online",
             Severity::Warning,
-            format!(
-                "{name}: the agent is offline. The change will wait for the agent and apply when it is back online; start the HostGuard agent on the server."
-            ),
+            "the agent is offline. The change will wait for the agent and apply when it is back online; start the HostGuard agent on the server.".to_owned(),
         );
     }
     if let Some(reason) = &f.last_apply_failure {
@@ -104,7 +107,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             "last_apply_failed",
             Severity::Blocker,
             format!(
-                "{name}: the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
+                "the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
             ),
         );
     }
@@ -113,9 +116,9 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             "conflicting_software",
             Severity::Blocker,
             if f.linux {
-                format!("{name}: {software}, another second-factor PAM module, is in sshd's PAM stack; with HostGuard's it asks twice, locks users out, or lets logins past HostGuard's module. Remove it from /etc/pam.d/sshd and the files it includes before enabling 2FA.")
+                format!("{software}, another second-factor PAM module, is in sshd's PAM stack; with HostGuard's it asks twice, locks users out, or lets logins past HostGuard's module. Remove it from /etc/pam.d/sshd and the files it includes before enabling 2FA.")
             } else {
-                format!("{name}: {software} conflicts with 2FA. Stop or uninstall it before enabling.")
+                format!("{software} conflicts with 2FA. Stop or uninstall it before enabling.")
             },
         );
     }
@@ -123,7 +126,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         add(
             "windows_unsupported",
             Severity::Blocker,
-            format!("{name}: Windows servers are not supported yet: no HostGuard agent can apply 2FA on Windows today, so the change would only fail after its deadline. Leave 2FA off on this server and protect its remote desktop logins another way (e.g. reachable only through a VPN or bastion host) until Windows support is released."),
+            "Windows servers are not supported yet: no HostGuard agent can apply 2FA on Windows today, so the change would only fail after its deadline. Leave 2FA off on this server and protect its remote desktop logins another way (e.g. reachable only through a VPN or bastion host) until Windows support is released.".to_owned(),
         );
     }
     if f.linux {
@@ -134,7 +137,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     "pam_stack",
                     Severity::Blocker,
                     format!(
-                        "{name}: sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}",
+                        "sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}",
                         p.problem.trim_end(),
                         p.fix.trim_end()
                     ),
@@ -144,7 +147,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 add(
                     "pam_stack",
                     Severity::Blocker,
-                    format!("{name}: the agent found {} more problems in sshd's PAM stack than it could list. Fix the ones above, then check /etc/pam.d/sshd and the files it includes again.", stack.more),
+                    format!("the agent found {} more problems in sshd's PAM stack than it could list. Fix the ones above, then check /etc/pam.d/sshd and the files it includes again.", stack.more),
                 );
             }
         }
@@ -155,21 +158,21 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     add(
                         "sshd_use_pam",
                         Severity::Blocker,
-                        format!("{name}: sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd."),
+                        "sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd.".to_owned(),
                     );
                 }
                 if f.sshd_kbd_interactive != Some(true) {
                     add(
                         "sshd_keyboard_interactive",
                         Severity::Blocker,
-                        format!("{name}: sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd."),
+                        "sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd.".to_owned(),
                     );
                 }
             }
             Some(d) if !d.included => add(
                 "sshd_drop_in_not_included",
                 Severity::Blocker,
-                format!("{name}: /etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf, so sshd would not read HostGuard's settings ({DROP_IN}). Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config and reload sshd."),
+                format!("/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf, so sshd would not read HostGuard's settings ({DROP_IN}). Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config and reload sshd."),
             ),
             Some(d) => {
                 let overrides: Vec<&SshdSetting> =
@@ -184,7 +187,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                         "sshd_drop_in_overridden",
                         Severity::Blocker,
                         format!(
-                            "{name}: {} (line {}) sets `{} {}` before sshd reads HostGuard's {DROP_IN}; sshd keeps the first value it reads, so 2FA would not take effect. {fix}, and reload sshd.",
+                            "{} (line {}) sets `{} {}` before sshd reads HostGuard's {DROP_IN}; sshd keeps the first value it reads, so 2FA would not take effect. {fix}, and reload sshd.",
                             s.file, s.line, s.keyword, s.value
                         ),
                     );
@@ -201,7 +204,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     add(
                         "sshd_use_pam",
                         Severity::Warning,
-                        format!("{name}: {}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("UsePAM", f.sshd_use_pam)),
+                        format!("{}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("UsePAM", f.sshd_use_pam)),
                     );
                 }
                 if f.sshd_kbd_interactive != Some(true)
@@ -210,7 +213,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     add(
                         "sshd_keyboard_interactive",
                         Severity::Warning,
-                        format!("{name}: {}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("KbdInteractiveAuthentication", f.sshd_kbd_interactive)),
+                        format!("{}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("KbdInteractiveAuthentication", f.sshd_kbd_interactive)),
                     );
                 }
             }
@@ -219,12 +222,12 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             add(
                 "sshd_permit_empty_passwords",
                 Severity::Warning,
-                format!("{name}: sshd permits empty passwords. Set `PermitEmptyPasswords no`."),
+                "sshd permits empty passwords. Set `PermitEmptyPasswords no`.".to_owned(),
             );
         }
         match f.openssh_version.as_deref().map(|v| (v, openssh_major(v))) {
-            None | Some((_, None)) => add("openssh_version", Severity::Warning, format!("{name}: the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).")),
-            Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{name}: {v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
+            None | Some((_, None)) => add("openssh_version", Severity::Warning, "the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).".to_owned()),
+            Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
             _ => {}
         }
         for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(&o.keyword, &o.value)) {
@@ -232,7 +235,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 "sshd_match_override",
                 Severity::Blocker,
                 format!(
-                    "{name}: the `Match {}` block in {} (line {}) sets `{} {}`, so logins matching it would skip the 2FA code. Remove that line from the Match block (or set it as HostGuard does: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods with keyboard-interactive in every list) and reload sshd.",
+                    "the `Match {}` block in {} (line {}) sets `{} {}`, so logins matching it would skip the 2FA code. Remove that line from the Match block (or set it as HostGuard does: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods with keyboard-interactive in every list) and reload sshd.",
                     o.criteria, o.file, o.line, o.keyword, o.value
                 ),
             );
@@ -242,7 +245,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 "sshd_match_override",
                 Severity::Blocker,
                 format!(
-                    "{name}: the agent found {} more sshd `Match` settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods than it could list, and any of them may let logins skip the 2FA code. Remove the Match blocks you do not need from /etc/ssh/sshd_config and the files it includes, and reload sshd.",
+                    "the agent found {} more sshd `Match` settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods than it could list, and any of them may let logins skip the 2FA code. Remove the Match blocks you do not need from /etc/ssh/sshd_config and the files it includes, and reload sshd.",
                     f.sshd_match_overrides_more
                 ),
             );
@@ -251,18 +254,18 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             add(
                 "sshd_drop_in_overridden",
                 Severity::Blocker,
-                format!("{name}: sshd reads {more} more settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods before HostGuard's {DROP_IN} than the agent could list, and any of them may undo 2FA. Remove them, or move `Include /etc/ssh/sshd_config.d/*.conf` to the top of /etc/ssh/sshd_config, and reload sshd."),
+                format!("sshd reads {more} more settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods before HostGuard's {DROP_IN} than the agent could list, and any of them may undo 2FA. Remove them, or move `Include /etc/ssh/sshd_config.d/*.conf` to the top of /etc/ssh/sshd_config, and reload sshd."),
             );
         }
         if f.sshd_drop_in.is_some() {
             add(
                 "public_key_logins_ask_code",
                 Severity::Warning,
-                format!("{name}: with 2FA on, SSH logins with a public key are asked for the code too, not only password logins (HostGuard sets `AuthenticationMethods publickey,keyboard-interactive keyboard-interactive`). Make sure people and scripts that log in with a key can answer the code prompt."),
+                "with 2FA on, SSH logins with a public key are asked for the code too, not only password logins (HostGuard sets `AuthenticationMethods publickey,keyboard-interactive keyboard-interactive`). Make sure people and scripts that log in with a key can answer the code prompt.".to_owned(),
             );
         }
         if f.selinux == Some(SelinuxMode::Enforcing) {
-            add("selinux", Severity::Warning, format!("{name}: SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module."));
+            add("selinux", Severity::Warning, "SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module.".to_owned());
         }
     } else {
         if !f.must_change_password_accounts.is_empty() {
@@ -270,7 +273,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 "windows_must_change_password",
                 Severity::Warning,
                 format!(
-                    "{name}: {} must change password at next logon, which does not work with 2FA. Clear that option, or they cannot log in.",
+                    "{} must change password at next logon, which does not work with 2FA. Clear that option, or they cannot log in.",
                     f.must_change_password_accounts.join(", ")
                 ),
             );
@@ -313,6 +316,8 @@ mod tests {
         let found = check(&f);
         assert_eq!(rules(&f, Severity::Blocker), vec!["last_apply_failed"]);
         assert!(found[0].message.starts_with("web-01: the last 2FA change failed: sshd -t failed: bad option."));
+        // The reason alone, for a place that names the server once.
+        assert_eq!(format!("web-01: {}", found[0].reason), found[0].message);
     }
 
     #[test]

@@ -6,21 +6,31 @@
 //! Pure rules: the database layer loads a `ServerRollout`, calls one of these, and stores it.
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::{sea_query::StringLen, DeriveActiveEnum, EnumIter};
 use uuid::Uuid;
 
 pub use proto::Method;
 
-const DEADLINE_REASON: &str = "the agent did not acknowledge within";
-
 /// Why a handed-over revision failed when its agent stayed silent.
 pub fn deadline_reason(deadline: Duration) -> String {
     let minutes = deadline.num_minutes().max(1);
-    format!("{DEADLINE_REASON} {minutes} minute{}; it may be offline", if minutes == 1 { "" } else { "s" })
+    format!(
+        "the agent did not acknowledge within {minutes} minute{}; it may be offline",
+        if minutes == 1 { "" } else { "s" }
+    )
 }
 
-/// True for a failure that only says the agent was silent; the agent may still have applied it.
-fn is_deadline_failure(reason: &str) -> bool {
-    reason.starts_with(DEADLINE_REASON)
+/// What made a revision fail (`two_factor_configs.failure_kind`); the reason says it in words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum FailureKind {
+    /// The agent reported that it could not apply the revision.
+    #[sea_orm(string_value = "agent_error")]
+    AgentError,
+    /// The agent stayed silent past the deadline: it may still have applied the revision, so a
+    /// late acknowledgement counts.
+    #[sea_orm(string_value = "deadline")]
+    Deadline,
 }
 
 /// What a server's 2FA should be.
@@ -61,6 +71,7 @@ pub enum Phase {
     },
     Failed {
         at: DateTime<Utc>,
+        kind: FailureKind,
         reason: String,
     },
     Canceled {
@@ -172,7 +183,7 @@ impl ServerRollout {
         // failure adds nothing.
         let late = match &r.phase {
             Phase::Delivering { .. } => false,
-            Phase::Failed { reason, .. } if is_deadline_failure(reason) && outcome.is_ok() => true,
+            Phase::Failed { kind: FailureKind::Deadline, .. } if outcome.is_ok() => true,
             Phase::Canceled { .. } if outcome.is_ok() => true,
             _ => return Ack::Stale,
         };
@@ -187,7 +198,11 @@ impl ServerRollout {
                 }
             }
             Err(reason) => {
-                r.phase = Phase::Failed { at: now, reason: format!("the agent could not apply it: {reason}") };
+                r.phase = Phase::Failed {
+                    at: now,
+                    kind: FailureKind::AgentError,
+                    reason: format!("the agent could not apply it: {reason}"),
+                };
                 Ack::Failed
             }
         }
@@ -197,7 +212,7 @@ impl ServerRollout {
     pub fn check_deadline(&mut self, now: DateTime<Utc>, deadline: Duration) -> bool {
         match &mut self.latest {
             Some(r) if matches!(r.phase, Phase::Delivering { since } if since + deadline <= now) => {
-                r.phase = Phase::Failed { at: now, reason: deadline_reason(deadline) };
+                r.phase = Phase::Failed { at: now, kind: FailureKind::Deadline, reason: deadline_reason(deadline) };
                 true
             }
             _ => false,
@@ -227,7 +242,7 @@ impl ServerRollout {
             Some(r) => (
                 r.number,
                 matches!(r.phase, Phase::Delivering { .. }),
-                matches!(&r.phase, Phase::Failed { reason, .. } if !is_deadline_failure(reason)),
+                matches!(r.phase, Phase::Failed { kind: FailureKind::AgentError, .. }),
             ),
             None => (0, false, false),
         };
@@ -456,6 +471,25 @@ mod tests {
         assert_eq!(r.ack(m, Err("sshd -t failed".into()), c.now()), Ack::Failed);
         assert_eq!(r.ack(m, Ok(()), c.now()), Ack::Stale);
         assert_eq!(r.applied, Some((n, on())));
+    }
+
+    #[test]
+    fn only_the_kind_of_a_failure_decides_whether_a_late_ack_counts() {
+        let c = clock();
+        let mut r = ServerRollout::default();
+        let n = r.save(on(), c.now(), Duration::zero());
+        r.hand_over(c.now());
+        // An agent's error worded like the deadline's is still the agent's own failure.
+        assert_eq!(r.ack(n, Err("x".into()), c.now()), Ack::Failed);
+        if let Some(l) = r.latest.as_mut() {
+            l.phase = Phase::Failed { at: c.now(), kind: FailureKind::AgentError, reason: deadline_reason(DEADLINE) };
+        }
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale);
+        // And the deadline's failure counts a late ack whatever its words.
+        if let Some(l) = r.latest.as_mut() {
+            l.phase = Phase::Failed { at: c.now(), kind: FailureKind::Deadline, reason: "silent".into() };
+        }
+        assert_eq!(r.ack(n, Ok(()), c.now()), Ack::AppliedLate);
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::{
     entities::{confirmation_send, subscription, topic, unsubscribe_token, user},
     error::{DomainError, DomainResult, FieldError},
     messages::{self, TopicInfo},
-    outbox, tokens, topics, validate,
+    outbox, tokens, topics,
+    validate::{Email, Phone},
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::{Protocol, SubscriptionStatus};
@@ -39,6 +40,44 @@ pub struct NewEndpoint {
     pub protocol: String,
     pub endpoint: String,
     pub remark: String,
+}
+
+/// Where a subscription's messages go, parsed: a phone number for SMS, an address for email.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Sms(Phone),
+    Email(Email),
+}
+
+impl Endpoint {
+    /// `endpoint` for `protocol`; the error is the endpoint's rule.
+    pub fn parse(protocol: Protocol, endpoint: &str) -> Result<Endpoint, String> {
+        match protocol {
+            Protocol::Email => Email::parse(endpoint).map(Endpoint::Email),
+            Protocol::Sms => Phone::parse(endpoint).map(Endpoint::Sms),
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Endpoint::Sms(_) => Protocol::Sms,
+            Endpoint::Email(_) => Protocol::Email,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Endpoint::Sms(p) => p.as_str(),
+            Endpoint::Email(e) => e.as_str(),
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        match self {
+            Endpoint::Sms(p) => p.into_inner(),
+            Endpoint::Email(e) => e.into_inner(),
+        }
+    }
 }
 
 pub(crate) fn links(ctx: &Ctx, confirm: Option<&str>, unsubscribe: &str) -> (String, String) {
@@ -178,7 +217,7 @@ pub async fn add(
         .await?;
 
     let mut errors: Vec<(usize, FieldError)> = vec![];
-    let mut clean: Vec<(usize, Protocol, String, String)> = vec![];
+    let mut clean: Vec<(usize, Endpoint, String)> = vec![];
     for (i, e) in endpoints.iter().enumerate() {
         let field = format!("endpoints[{i}]");
         let endpoint = e.endpoint.trim().to_owned();
@@ -189,30 +228,33 @@ pub async fn add(
             ));
             continue;
         };
-        let endpoint = if protocol == Protocol::Email { endpoint.to_lowercase() } else { endpoint };
-        let check = if protocol == Protocol::Email { validate::email(&endpoint) } else { validate::phone(&endpoint) };
-        if let Err(m) = check {
-            errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{endpoint:?} {m}"))));
-            continue;
-        }
+        let endpoint = match Endpoint::parse(protocol, &endpoint) {
+            Ok(parsed) => parsed,
+            Err(m) => {
+                // As stored, so an email address shows lower-case.
+                let shown = if protocol == Protocol::Email { endpoint.to_lowercase() } else { endpoint };
+                errors.push((i, FieldError::new(format!("{field}.endpoint"), format!("{shown:?} {m}"))));
+                continue;
+            }
+        };
         if e.remark.chars().count() > 128 {
             errors.push((i, FieldError::new(format!("{field}.remark"), "must be at most 128 characters")));
             continue;
         }
-        let duplicate = clean.iter().any(|(_, p, ep, _)| *p == protocol && *ep == endpoint)
-            || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint);
+        let duplicate = clean.iter().any(|(_, ep, _)| *ep == endpoint)
+            || existing.iter().any(|s| s.protocol == protocol && s.endpoint == endpoint.as_str());
         if duplicate {
-            errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(&endpoint))));
+            errors.push((i, FieldError::new(format!("{field}.endpoint"), already_subscribed(endpoint.as_str()))));
             continue;
         }
-        clean.push((i, protocol, endpoint, e.remark.trim().to_owned()));
+        clean.push((i, endpoint, e.remark.trim().to_owned()));
     }
     // The limits, in a fixed order of endpoints so that concurrent batches take their locks
     // in the same order.
-    let mut by_endpoint: Vec<&(usize, Protocol, String, String)> = clean.iter().collect();
-    by_endpoint.sort_by(|a, b| a.2.cmp(&b.2));
-    for (i, protocol, endpoint, _) in by_endpoint {
-        if let Err(m) = count_confirmation(&txn, *protocol, endpoint, now).await? {
+    let mut by_endpoint: Vec<&(usize, Endpoint, String)> = clean.iter().collect();
+    by_endpoint.sort_by(|a, b| a.1.as_str().cmp(b.1.as_str()));
+    for (i, endpoint, _) in by_endpoint {
+        if let Err(m) = count_confirmation(&txn, endpoint.protocol(), endpoint.as_str(), now).await? {
             errors.push((*i, FieldError::new(format!("endpoints[{i}].endpoint"), m)));
         }
     }
@@ -222,7 +264,8 @@ pub async fn add(
     }
 
     let mut out = vec![];
-    for (i, protocol, endpoint, remark) in clean {
+    for (i, parsed, remark) in clean {
+        let (protocol, endpoint) = (parsed.protocol(), parsed.into_string());
         let (confirm, confirm_hash) = tokens::new_token();
         let model = subscription::Entity::insert(subscription::ActiveModel {
             id: Set(Uuid::new_v4()),

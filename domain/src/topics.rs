@@ -8,7 +8,7 @@ use crate::{
     entities::{server, subscription, tenant, topic, two_factor_config},
     error::{DomainError, DomainResult, FieldError},
     servers::REGIONS,
-    validate,
+    validate::{DisplayName, TopicName},
 };
 use proto::SubscriptionStatus;
 use sea_orm::{
@@ -174,26 +174,35 @@ pub async fn get_by_urn(ctx: &Ctx, caller: &Caller, urn: &str) -> DomainResult<t
         .ok_or(DomainError::NotFound("topic"))
 }
 
-pub async fn create(
-    ctx: &Ctx,
-    caller: &Caller,
-    actor: &Actor,
-    name: &str,
-    display_name: &str,
-) -> DomainResult<topic::Model> {
+/// A new topic's names, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTopic {
+    pub name: TopicName,
+    pub display_name: DisplayName,
+}
+
+impl NewTopic {
+    /// The names as typed; what is wrong with either is reported for both at once.
+    pub fn parse(name: &str, display_name: &str) -> DomainResult<NewTopic> {
+        match (TopicName::parse(name), DisplayName::parse(display_name)) {
+            (Ok(name), Ok(display_name)) => Ok(NewTopic { name, display_name }),
+            (name, display_name) => Err(DomainError::Invalid(
+                [
+                    name.err().map(|m| FieldError::new("name", m)),
+                    display_name.err().map(|m| FieldError::new("display_name", m)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )),
+        }
+    }
+}
+
+pub async fn create(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewTopic) -> DomainResult<topic::Model> {
     let tenant_id = caller.admin_tenant()?;
-    let name = name.trim();
-    let display_name = display_name.trim();
-    let mut errors = vec![];
-    if let Err(m) = validate::topic_name(name) {
-        errors.push(FieldError::new("name", m));
-    }
-    if let Err(m) = validate::display_name(display_name) {
-        errors.push(FieldError::new("display_name", m));
-    }
-    if !errors.is_empty() {
-        return Err(DomainError::Invalid(errors));
-    }
+    let name = new.name.as_str();
+    let display_name = new.display_name.as_str();
     let txn = crate::db::write_txn(&ctx.db).await?;
     let taken = topic::Entity::find()
         .filter(topic::Column::TenantId.eq(tenant_id))

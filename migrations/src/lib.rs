@@ -18,6 +18,7 @@ mod m20261126_000012_agent_status_from_last_seen;
 mod m20261205_000013_agent_guard;
 mod m20261205_000014_factor_changes;
 mod m20261205_000015_pam_stack_facts;
+mod m20261205_000016_failure_kind;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000013_agent_guard::Migration),
             Box::new(m20261205_000014_factor_changes::Migration),
             Box::new(m20261205_000015_pam_stack_facts::Migration),
+            Box::new(m20261205_000016_failure_kind::Migration),
         ]
     }
 }

@@ -68,7 +68,8 @@ impl TestApp {
             ..Default::default()
         };
         let registered = domain::agents::register(&self.ctx, &token, &facts, "127.0.0.1").await.unwrap();
-        let topic = domain::topics::create(&self.ctx, &caller, &actor, &format!("codes-{}", &Uuid::new_v4().simple().to_string()[..8]), "Login codes")
+        let new = domain::topics::NewTopic::parse(&format!("codes-{}", &Uuid::new_v4().simple().to_string()[..8]), "Login codes").unwrap();
+        let topic = domain::topics::create(&self.ctx, &caller, &actor, &new)
             .await
             .unwrap();
         let new: Vec<_> = endpoints
@@ -117,6 +118,7 @@ impl TestApp {
             due_at: Set(None),
             phase_at: Set(Some(now)),
             failure_reason: Set(None),
+            failure_kind: Set(None),
             applied_revision: Set(1),
             applied_enabled: Set(method.is_some()),
             applied_method: Set(method),

@@ -54,14 +54,15 @@ pub async fn add_server_account(
             domain::DomainError::validation("end_user_id", "choose the user who logs in as this account").into()
         );
     }
-    let new = domain::factors::mapping::NewMapping {
-        account,
-        end_user_id: ssr::parse_id(&end_user_id, "end user")?,
-        server_id: match server_id.trim() {
-            "" => None,
-            id => Some(ssr::parse_id(id, "server")?),
-        },
+    let end_user_id = ssr::parse_id(&end_user_id, "end user")?;
+    let server_id = match server_id.trim() {
+        "" => None,
+        id => Some(ssr::parse_id(id, "server")?),
     };
+    caller.admin_tenant()?;
+    let account = domain::validate::AccountName::parse(&account)
+        .map_err(|rule| domain::DomainError::validation("account", rule))?;
+    let new = domain::factors::mapping::NewMapping { account, end_user_id, server_id };
     Ok(mapping_row(domain::factors::mapping::add(&ctx, &caller, &actor, &new).await?))
 }
 

@@ -38,8 +38,11 @@ pub async fn get_topic(id: String) -> Result<TopicRow, AppError> {
 #[server(prefix = "/api", endpoint = "topics/create")]
 pub async fn create_topic(name: String, display_name: String) -> Result<String, AppError> {
     let (ctx, caller) = ssr::caller().await?;
+    // Not an admin: refused before the names are read.
+    caller.admin_tenant()?;
+    let new = domain::topics::NewTopic::parse(&name, &display_name)?;
     let actor = ssr::actor(&caller).await;
-    let t = domain::topics::create(&ctx, &caller, &actor, &name, &display_name).await?;
+    let t = domain::topics::create(&ctx, &caller, &actor, &new).await?;
     Ok(t.id.to_string())
 }
 

@@ -36,19 +36,19 @@ mod convert {
         }
     }
 
-    /// One entry per server, its reasons without the server's name in front (the entry
-    /// names it once).
+    /// One entry per server, naming it once, with its reasons.
     pub fn refused(r: Vec<domain::two_factor::Refused>) -> Vec<RefusedServer> {
-        let mut out: Vec<RefusedServer> = vec![];
+        let mut out: Vec<(uuid::Uuid, RefusedServer)> = vec![];
         for r in r {
-            let prefix = format!("{}: ", r.server_name);
-            let reasons = r.reasons.iter().map(|m| m.strip_prefix(&prefix).unwrap_or(m).to_owned());
-            match out.iter_mut().find(|s| s.name == r.server_name) {
-                Some(s) => s.reasons.extend(reasons.filter(|m| !s.reasons.contains(m)).collect::<Vec<_>>()),
-                None => out.push(RefusedServer { name: r.server_name, reasons: reasons.collect() }),
+            match out.iter_mut().find(|(id, _)| *id == r.server_id) {
+                Some((_, s)) => {
+                    let new: Vec<String> = r.reasons.into_iter().filter(|m| !s.reasons.contains(m)).collect();
+                    s.reasons.extend(new)
+                }
+                None => out.push((r.server_id, RefusedServer { name: r.server_name, reasons: r.reasons })),
             }
         }
-        out
+        out.into_iter().map(|(_, s)| s).collect()
     }
 }
 
@@ -58,15 +58,15 @@ mod tests {
 
     #[test]
     fn each_refused_server_is_named_once() {
-        let refused = |name: &str, reasons: &[&str]| Refused {
-            server_id: uuid::Uuid::nil(),
+        let refused = |n: u128, name: &str, reasons: &[&str]| Refused {
+            server_id: uuid::Uuid::from_u128(n),
             server_name: name.into(),
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
         };
         let out = super::convert::refused(vec![
-            refused("web-01", &["web-01: sshd does not use PAM.", "web-01: the agent is offline."]),
-            refused("web-01", &["web-01: sshd does not use PAM."]),
-            refused("db-02", &["protection is off"]),
+            refused(1, "web-01", &["sshd does not use PAM.", "the agent is offline."]),
+            refused(1, "web-01", &["sshd does not use PAM."]),
+            refused(2, "db-02", &["protection is off"]),
         ]);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].name, "web-01");
@@ -137,7 +137,7 @@ pub async fn usable_topics() -> Result<Vec<TopicOption>, AppError> {
 #[server(prefix = "/api", endpoint = "two-factor/save")]
 pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, AppError> {
     use crate::models::two_factor::{ChangeAction, LoginMethod};
-    use domain::{rollout::Method, two_factor::Action, DomainError};
+    use domain::{two_factor::Action, DomainError};
     let (ctx, caller) = super::ssr::caller().await?;
     let topic = || -> Result<uuid::Uuid, AppError> {
         change.topic_id.ok_or_else(|| {
@@ -146,8 +146,8 @@ pub async fn save_two_factor(change: TwoFactorChange) -> Result<ChangeResult, Ap
     };
     let action = match change.action {
         ChangeAction::Enable => match change.method {
-            Some(LoginMethod::Sms) => Action::Enable { method: Method::Sms, topic_id: Some(topic()?) },
-            Some(LoginMethod::Code) => Action::Enable { method: Method::Code, topic_id: None },
+            Some(LoginMethod::Sms) => Action::EnableSms { topic_id: topic()? },
+            Some(LoginMethod::Code) => Action::EnableCode,
             None => {
                 return Err(
                     DomainError::validation("method", "must be sms (SMS/Email) or code (verification code)").into()

@@ -21,6 +21,8 @@ pub struct Model {
     /// When the revision entered its phase.
     pub phase_at: Option<ChronoDateTimeUtc>,
     pub failure_reason: Option<String>,
+    /// What made it fail, for `failed`; the behaviour keys on this, never on the reason's words.
+    pub failure_kind: Option<crate::rollout::FailureKind>,
     /// What the agent last acknowledged (revision 0: nothing yet, 2FA off).
     pub applied_revision: i64,
     pub applied_enabled: bool,

@@ -8,6 +8,7 @@ use crate::{
     ctx::Ctx,
     entities::{account_mapping, server, user},
     error::{DomainError, DomainResult},
+    validate::AccountName,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -28,10 +29,10 @@ pub struct Mapping {
     pub created_at: DateTime<Utc>,
 }
 
-/// A mapping as the admin typed it.
+/// A mapping the admin asks for.
 #[derive(Clone, Debug)]
 pub struct NewMapping {
-    pub account: String,
+    pub account: AccountName,
     pub end_user_id: Uuid,
     /// `None`: every server of the tenant.
     pub server_id: Option<Uuid>,
@@ -120,8 +121,7 @@ fn scope(server_name: Option<&str>) -> String {
 /// or server is "not found"; an account mapped already in the same scope is a conflict.
 pub async fn add(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewMapping) -> DomainResult<Mapping> {
     let tenant_id = caller.admin_tenant()?;
-    let account = new.account.trim();
-    crate::logins::settings::account_rule(account).map_err(|rule| DomainError::validation("account", rule))?;
+    let account = new.account.as_str();
     let end_user = super::end_user_in(&ctx.db, tenant_id, new.end_user_id).await?;
     let server = match new.server_id {
         Some(id) => Some(crate::servers::get(ctx, caller, id).await?),

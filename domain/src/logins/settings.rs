@@ -7,6 +7,7 @@ use crate::{
     ctx::Ctx,
     entities::{break_glass_code, login_settings, server, server_login},
     error::{DomainError, DomainResult, FieldError},
+    validate::AccountName,
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::exempt::{self, Network};
@@ -82,18 +83,6 @@ pub struct SettingsChange {
     pub exempt_networks: Vec<String>,
 }
 
-pub(crate) fn account_rule(a: &str) -> Result<(), &'static str> {
-    let ok = !a.is_empty()
-        && a.len() <= 32
-        && !a.starts_with('-')
-        && a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '$'));
-    if ok {
-        Ok(())
-    } else {
-        Err("must be an account name of 1 to 32 letters, digits, '_', '-', '.' or '$', not starting with '-'")
-    }
-}
-
 fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec<Network>)> {
     let mut errors = vec![];
     let fail_mode = FailMode::parse(change.fail_mode.trim());
@@ -102,9 +91,9 @@ fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec
     }
     let mut accounts: Vec<String> = vec![];
     for (i, a) in change.exempt_accounts.iter().map(|a| a.trim()).filter(|a| !a.is_empty()).enumerate() {
-        match account_rule(a) {
-            Ok(()) if !accounts.iter().any(|x| x == a) => accounts.push(a.to_owned()),
-            Ok(()) => {}
+        match AccountName::parse(a) {
+            Ok(a) if !accounts.iter().any(|x| x == a.as_str()) => accounts.push(a.into_inner()),
+            Ok(_) => {}
             Err(rule) => errors.push(FieldError::new(format!("exempt_accounts[{i}]"), format!("{a:?} {rule}"))),
         }
     }

@@ -118,6 +118,7 @@ pub async fn fail_overdue(ctx: &Ctx) -> DomainResult<u64> {
         .col_expr(config::Column::Phase, Expr::value(PhaseName::Failed))
         .col_expr(config::Column::PhaseAt, Expr::value(now))
         .col_expr(config::Column::FailureReason, Expr::value(rollout::deadline_reason(deadline)))
+        .col_expr(config::Column::FailureKind, Expr::value(rollout::FailureKind::Deadline))
         .filter(config::Column::Phase.eq(PhaseName::Delivering))
         .filter(config::Column::PhaseAt.lte(now - deadline))
         .exec(&ctx.db)

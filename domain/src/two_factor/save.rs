@@ -12,7 +12,7 @@ use crate::{
         rollout_job::{self, JobStatus},
         server, subscription, topic,
     },
-    error::{DomainError, DomainResult, FieldError},
+    error::{DomainError, DomainResult},
     rollout::{Method, Phase, Revision, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
@@ -23,11 +23,26 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
+/// A change to a batch of servers. SMS/Email always names its topic, so a request without one
+/// is refused where it is read, before it becomes an `Action`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    Enable { method: Method, topic_id: Option<Uuid> },
+    /// 2FA by verification code, from the end users' own factors.
+    EnableCode,
+    /// 2FA by SMS/Email, to the confirmed subscribers of the topic.
+    EnableSms {
+        topic_id: Uuid,
+    },
     Disable,
-    ChangeTopic { topic_id: Uuid },
+    ChangeTopic {
+        topic_id: Uuid,
+    },
+}
+
+impl Action {
+    fn enables(&self) -> bool {
+        matches!(self, Action::EnableCode | Action::EnableSms { .. })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +51,8 @@ pub struct Saved {
     pub revision: i64,
 }
 
-/// A server a save left alone, and why (each reason names the rule, the server and the fix).
+/// A server a save left alone, and why (each reason names the rule and the fix; the server is
+/// named here once, and whoever shows a reason beside others puts the name in front).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
     pub server_id: Uuid,
@@ -157,11 +173,7 @@ pub async fn save(
         Err(e) => return Err(e),
     };
     let topic = match &action {
-        Action::Enable { method: Method::Sms, topic_id: None } => {
-            errors.push(FieldError::new("topic", "SMS/Email needs a topic whose subscribers receive the codes"));
-            None
-        }
-        Action::Enable { method: Method::Sms, topic_id: Some(id) } | Action::ChangeTopic { topic_id: id } => {
+        Action::EnableSms { topic_id: id } | Action::ChangeTopic { topic_id: id } => {
             match usable_topic(ctx, tenant_id, *id).await {
                 Ok(t) => Some(t),
                 Err(DomainError::Invalid(bad)) => {
@@ -171,7 +183,7 @@ pub async fn save(
                 Err(e) => return Err(e),
             }
         }
-        Action::Enable { method: Method::Code, .. } | Action::Disable => None,
+        Action::EnableCode | Action::Disable => None,
     };
     if !errors.is_empty() {
         return Err(DomainError::Invalid(errors));
@@ -197,8 +209,9 @@ pub async fn save(
     for s in &servers {
         let mut r = configs.get(&s.id).map(rollout_of).unwrap_or_default();
         let target = match &action {
-            Action::Enable { method, .. } => {
-                Target { enabled: true, method: *method, topic_id: topic.as_ref().map(|t| t.id) }
+            Action::EnableCode => Target { enabled: true, method: Method::Code, topic_id: None },
+            Action::EnableSms { .. } => {
+                Target { enabled: true, method: Method::Sms, topic_id: topic.as_ref().map(|t| t.id) }
             }
             Action::Disable => {
                 let current = r.latest.as_ref().map(|l| l.target.clone()).or(r.applied.as_ref().map(|a| a.1.clone()));
@@ -218,10 +231,10 @@ pub async fn save(
                         outcome.refused.push(Refused {
                             server_id: s.id,
                             server_name: s.name.clone(),
-                            reasons: vec![format!(
-                                "{}: only a server with 2FA by SMS/Email on has a topic to change; enable 2FA on it instead",
-                                s.name
-                            )],
+                            reasons: vec![
+                                "only a server with 2FA by SMS/Email on has a topic to change; enable 2FA on it instead"
+                                    .to_owned(),
+                            ],
                         });
                         continue;
                     }
@@ -236,7 +249,7 @@ pub async fn save(
             });
             continue;
         }
-        if matches!(action, Action::Enable { .. }) {
+        if action.enables() {
             // A failed last change is what this save tries again, so it does not block it.
             let blockers = blockers(s, now);
             if !blockers.is_empty() {
@@ -274,11 +287,12 @@ pub async fn save(
     }
     if !outcome.saved.is_empty() {
         let (verb, detail) = match &action {
-            Action::Enable { method, .. } => (
+            Action::EnableCode => (AuditAction::TwoFactorEnable, format!("method {}", Method::Code.as_str())),
+            Action::EnableSms { .. } => (
                 AuditAction::TwoFactorEnable,
                 format!(
                     "method {}{}",
-                    method.as_str(),
+                    Method::Sms.as_str(),
                     topic.as_ref().map(|t| format!(", topic {}", t.name)).unwrap_or_default()
                 ),
             ),
@@ -310,7 +324,7 @@ fn blockers(s: &server::Model, now: DateTime<Utc>) -> Vec<String> {
     crate::servers::readiness(s, now, None)
         .into_iter()
         .filter(|f| f.severity == crate::readiness::Severity::Blocker)
-        .map(|f| f.message)
+        .map(|f| f.reason)
         .collect()
 }
 
@@ -462,11 +476,9 @@ async fn change_each(
                 rows.push(stored(s.id, tenant_id, &r, now));
                 out.done.push(s.id);
             }
-            Err(reason) => out.refused.push(Refused {
-                server_id: s.id,
-                server_name: s.name.clone(),
-                reasons: vec![format!("{}: {reason}", s.name)],
-            }),
+            Err(reason) => {
+                out.refused.push(Refused { server_id: s.id, server_name: s.name.clone(), reasons: vec![reason] })
+            }
         }
     }
     for chunk in rows.chunks(CHUNK) {

@@ -7,7 +7,7 @@ use crate::{
         two_factor_config::{self as config, PhaseName},
     },
     error::DomainResult,
-    rollout::{Method, Phase, Revision, ServerRollout, Target},
+    rollout::{FailureKind, Method, Phase, Revision, ServerRollout, Target},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{sea_query::OnConflict, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -19,7 +19,12 @@ fn phase_of(c: &config::Model) -> Phase {
     match c.phase {
         PhaseName::Scheduled => Phase::Scheduled { due_at: c.due_at.unwrap_or(at) },
         PhaseName::Delivering => Phase::Delivering { since: at },
-        PhaseName::Failed => Phase::Failed { at, reason: c.failure_reason.clone().unwrap_or_default() },
+        PhaseName::Failed => Phase::Failed {
+            at,
+            // Every failure since the kind was stored has one (the migration gave older ones theirs).
+            kind: c.failure_kind.unwrap_or(FailureKind::AgentError),
+            reason: c.failure_reason.clone().unwrap_or_default(),
+        },
         PhaseName::Canceled => Phase::Canceled { at },
         PhaseName::Applied => Phase::Applied { at },
     }
@@ -51,14 +56,15 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
     let latest = r.latest.as_ref();
     let target =
         latest.map(|l| l.target.clone()).unwrap_or(Target { enabled: false, method: Method::Code, topic_id: None });
-    let (phase, due_at, phase_at, reason) = match latest.map(|l| &l.phase) {
+    let (phase, due_at, phase_at, failure) = match latest.map(|l| &l.phase) {
         Some(Phase::Scheduled { due_at }) => (PhaseName::Scheduled, Some(*due_at), Some(now), None),
         Some(Phase::Delivering { since }) => (PhaseName::Delivering, None, Some(*since), None),
         Some(Phase::Applied { at }) => (PhaseName::Applied, None, Some(*at), None),
         None => (PhaseName::Applied, None, Some(now), None),
-        Some(Phase::Failed { at, reason }) => (PhaseName::Failed, None, Some(*at), Some(reason.clone())),
+        Some(Phase::Failed { at, kind, reason }) => (PhaseName::Failed, None, Some(*at), Some((*kind, reason.clone()))),
         Some(Phase::Canceled { at }) => (PhaseName::Canceled, None, Some(*at), None),
     };
+    let (failure_kind, failure_reason) = failure.unzip();
     let applied = r.applied.as_ref();
     config::ActiveModel {
         server_id: Set(server_id),
@@ -71,7 +77,8 @@ pub(super) fn stored(server_id: Uuid, tenant_id: Uuid, r: &ServerRollout, now: D
         phase: Set(phase),
         due_at: Set(due_at),
         phase_at: Set(phase_at),
-        failure_reason: Set(reason),
+        failure_reason: Set(failure_reason),
+        failure_kind: Set(failure_kind),
         applied_revision: Set(applied.map_or(0, |(n, _)| *n)),
         applied_enabled: Set(applied.is_some_and(|(_, t)| t.enabled)),
         applied_method: Set(applied.map(|(_, t)| t.method)),
@@ -107,6 +114,7 @@ pub(super) async fn upsert<C: ConnectionTrait>(conn: &C, rows: Vec<config::Activ
                     config::Column::DueAt,
                     config::Column::PhaseAt,
                     config::Column::FailureReason,
+                    config::Column::FailureKind,
                     config::Column::AppliedRevision,
                     config::Column::AppliedEnabled,
                     config::Column::AppliedMethod,

@@ -78,7 +78,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        (status, Json(serde_json::json!({ "error_code": code, "error_msg": message }))).into_response()
+        (status, Json(super::contract::ErrorBody { error_code: code, error_msg: message })).into_response()
     }
 }
 

@@ -5,8 +5,12 @@
 
 use super::{
     auth::ApiCaller,
+    contract::{
+        self, required, ListTwoFactorLoginHostResponse, RefusedHost, SavedHost, SetTwoFactorLoginConfigRequest,
+        SetTwoFactorLoginConfigResponse, TwoFactorLoginHost, UnchangedHost,
+    },
     error::ApiError,
-    params::{Body, Query},
+    params::Query,
 };
 use axum::{
     body::Bytes,
@@ -21,7 +25,6 @@ use domain::{
     two_factor::{self, Action, ListQuery},
     Ctx, DomainError, FieldError,
 };
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub fn routes() -> Router<Ctx> {
@@ -30,17 +33,20 @@ pub fn routes() -> Router<Ctx> {
         .route("/v5/{project_id}/setting/two-factor-login/config", put(set_config))
 }
 
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+type Answer<T> = Result<(StatusCode, Json<T>), ApiError>;
 
-fn os_type(os: &str) -> &'static str {
-    if os == "windows" {
-        "Windows"
-    } else {
-        "Linux"
+fn os_type(os: proto::OsType) -> &'static str {
+    match os {
+        proto::OsType::Windows => "Windows",
+        proto::OsType::Linux => "Linux",
     }
 }
 
-async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>, RawQuery(raw): RawQuery) -> Answer {
+async fn list_hosts(
+    State(ctx): State<Ctx>,
+    Extension(api): Extension<ApiCaller>,
+    RawQuery(raw): RawQuery,
+) -> Answer<ListTwoFactorLoginHostResponse> {
     let q = Query::parse(raw.as_deref());
     let limit = q.int("limit", 10, 1..=two_factor::MAX_LIMIT)?;
     let offset = q.int("offset", 0, 0..=u32::MAX as u64)?;
@@ -51,7 +57,7 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
     let page =
         two_factor::list(&ctx, &api.caller, &ListQuery { search: host_name, offset, limit, ..Default::default() })
             .await?;
-    let data_list: Vec<Value> = page
+    let data_list = page
         .items
         .iter()
         .map(|row| {
@@ -59,20 +65,20 @@ async fn list_hosts(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
             // the agent acknowledged. Once nothing is on its way it is what the console's row
             // shows; a failed first enable is off, a failed change leaves the old setting.
             let in_force = row.effective.configured();
-            json!({
-                "host_id": row.server.id.to_string(),
-                "host_name": row.server.name,
-                "os_type": os_type(row.server.os_type.as_str()),
-                "auth_switch": in_force.on,
-                "auth_type": in_force.method,
-                "topic_display_name": in_force.topic.as_ref().map(|t| t.display_name.clone()),
-                "topic_urn": in_force.topic.as_ref().map(|t| t.urn.clone()),
+            TwoFactorLoginHost {
+                host_id: row.server.id.to_string(),
+                host_name: row.server.name.clone(),
+                os_type: os_type(row.server.os_type),
+                auth_switch: in_force.on,
+                auth_type: in_force.method,
+                topic_display_name: in_force.topic.as_ref().map(|t| t.display_name.clone()),
+                topic_urn: in_force.topic.as_ref().map(|t| t.urn.clone()),
                 // Every server here is one the tenant registered with HostGuard's agent.
-                "outside_host": false,
-            })
+                outside_host: false,
+            }
         })
         .collect();
-    Ok((StatusCode::OK, Json(json!({ "total_num": page.total, "data_list": data_list }))))
+    Ok((StatusCode::OK, Json(ListTwoFactorLoginHostResponse { data_list, total_num: page.total })))
 }
 
 /// The rules' field names, as this API calls them.
@@ -90,14 +96,18 @@ fn api_fields(e: DomainError) -> DomainError {
     }
 }
 
-async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>, body: Bytes) -> Answer {
-    let body = Body::parse(&body)?;
-    let enabled = body.bool("enabled")?;
-    let auth_type = body.opt_str("auth_type")?;
-    let topic_urn = body.opt_str("topic_urn")?.map(str::trim).filter(|u| !u.is_empty());
+async fn set_config(
+    State(ctx): State<Ctx>,
+    Extension(api): Extension<ApiCaller>,
+    body: Bytes,
+) -> Answer<SetTwoFactorLoginConfigResponse> {
+    let body: SetTwoFactorLoginConfigRequest = contract::read(&body)?;
+    let enabled = required("enabled", body.enabled)?.0;
+    let auth_type = body.auth_type.map(|t| t.0);
+    let topic_urn = body.topic_urn.as_ref().map(|u| u.0.trim()).filter(|u| !u.is_empty());
     // HSS sends the topic's display name along for its console; the URN alone names the topic.
-    body.opt_str("topic_display_name")?;
-    let hosts = body.str_list("host_id_list")?.ok_or_else(|| ApiError::bad_request("host_id_list", "is required"))?;
+    let _ = body.topic_display_name;
+    let hosts = required("host_id_list", body.host_id_list)?.0;
     if hosts.is_empty() {
         return Err(ApiError::Invalid("host_id_list: name at least one host".into()));
     }
@@ -105,7 +115,7 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
         None if enabled => return Err(ApiError::bad_request("auth_type", "is required to enable 2FA: sms or code")),
         None => None,
         Some(t) => {
-            Some(Method::parse(t).ok_or_else(|| ApiError::Invalid(format!("auth_type: {t:?} must be sms or code")))?)
+            Some(Method::parse(&t).ok_or_else(|| ApiError::Invalid(format!("auth_type: {t:?} must be sms or code")))?)
         }
     };
     let mut unknown = vec![];
@@ -113,7 +123,7 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
     for h in &hosts {
         match Uuid::try_parse(h.trim()) {
             Ok(id) => ids.push(id),
-            Err(_) => unknown.push(*h),
+            Err(_) => unknown.push(h.as_str()),
         }
     }
     if !unknown.is_empty() {
@@ -121,34 +131,45 @@ async fn set_config(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>
     }
     let action = match (enabled, method) {
         (false, _) => Action::Disable,
-        (true, Some(Method::Code)) => Action::Enable { method: Method::Code, topic_id: None },
+        (true, Some(Method::Code)) => Action::EnableCode,
         (true, _) => {
             let urn =
                 topic_urn.ok_or_else(|| ApiError::bad_request("topic_urn", "is required when auth_type is sms"))?;
             let topic = topics::get_by_urn(&ctx, &api.caller, urn).await?;
-            Action::Enable { method: Method::Sms, topic_id: Some(topic.id) }
+            Action::EnableSms { topic_id: topic.id }
         }
     };
     let outcome = two_factor::save(&ctx, &api.caller, &api.actor, &ids, action).await.map_err(api_fields)?;
-    let refused: Vec<Value> = outcome
+    // Each reason names its host, as it stands in a list of many.
+    let named = |r: &two_factor::Refused| -> Vec<String> {
+        r.reasons.iter().map(|reason| format!("{}: {reason}", r.server_name)).collect()
+    };
+    let refused = outcome
         .refused
         .iter()
-        .map(|r| json!({ "host_id": r.server_id.to_string(), "host_name": r.server_name, "reasons": r.reasons }))
+        .map(|r| RefusedHost { host_id: r.server_id.to_string(), host_name: r.server_name.clone(), reasons: named(r) })
         .collect();
     // A host already as asked is no refusal: setting the switch to what it is succeeds, as in HSS.
     if outcome.saved.is_empty() && outcome.unchanged.is_empty() && !outcome.refused.is_empty() {
-        let reasons: Vec<String> = outcome.refused.iter().flat_map(|r| r.reasons.clone()).collect();
+        let reasons: Vec<String> = outcome.refused.iter().flat_map(named).collect();
         return Err(ApiError::Invalid(format!("host_id_list: no host can take this change: {}", reasons.join("; "))));
     }
-    // HSS answers with an empty body; the extra fields say what HostGuard did, and SDKs ignore them.
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "request_id": api.request_id,
-            "saved": outcome.saved.iter().map(|s| json!({ "host_id": s.server_id.to_string(), "revision": s.revision })).collect::<Vec<_>>(),
-            "refused": refused,
-            "unchanged": outcome.unchanged.iter().map(|u| json!({ "host_id": u.server_id.to_string(), "host_name": u.server_name, "reason": u.reason })).collect::<Vec<_>>(),
-            "apply_at": outcome.due_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        })),
+        Json(SetTwoFactorLoginConfigResponse {
+            request_id: api.request_id,
+            saved: outcome
+                .saved
+                .iter()
+                .map(|s| SavedHost { host_id: s.server_id.to_string(), revision: s.revision })
+                .collect(),
+            refused,
+            unchanged: outcome
+                .unchanged
+                .into_iter()
+                .map(|u| UnchangedHost { host_id: u.server_id.to_string(), host_name: u.server_name, reason: u.reason })
+                .collect(),
+            apply_at: outcome.due_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        }),
     ))
 }

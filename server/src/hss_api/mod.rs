@@ -3,6 +3,7 @@
 //! written for the original work against HostGuard. Handlers parse, then call `domain`.
 
 pub mod auth;
+mod contract;
 pub mod error;
 mod hss;
 mod params;

@@ -1,14 +1,12 @@
-//! Reading query parameters and JSON bodies with errors that name the field and its rule,
-//! where a generic extractor would only say "failed to deserialize".
+//! Reading path and query parameters with errors that name the field and its rule, where a
+//! generic extractor would only say "failed to deserialize" (JSON bodies: `contract::read`).
 
 use super::error::ApiError;
 use axum::{
-    body::Bytes,
     extract::{FromRequestParts, Path},
     http::request::Parts,
 };
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 
 /// Path parameters, refused in the API's error shape (a segment that is not valid UTF-8 once
 /// percent-decoded, say) instead of axum's plain text.
@@ -58,56 +56,4 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
             None => (decode(p), String::new()),
         })
         .collect()
-}
-
-/// A JSON object body.
-pub struct Body(pub Map<String, Value>);
-
-impl Body {
-    pub fn parse(bytes: &Bytes) -> Result<Body, ApiError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Body(map)),
-            Ok(_) => Err(ApiError::bad_request("body", "must be a JSON object")),
-            Err(e) => Err(ApiError::bad_request("body", format!("is not valid JSON: {e}"))),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name).filter(|v| !v.is_null())
-    }
-
-    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::bad_request(name, "must be a string")),
-        }
-    }
-
-    pub fn str(&self, name: &str) -> Result<&str, ApiError> {
-        self.opt_str(name)?.ok_or_else(|| ApiError::bad_request(name, "is required"))
-    }
-
-    pub fn bool(&self, name: &str) -> Result<bool, ApiError> {
-        match self.get(name) {
-            None => Err(ApiError::bad_request(name, "is required")),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ApiError::bad_request(name, "must be true or false")),
-        }
-    }
-
-    pub fn str_list(&self, name: &str) -> Result<Option<Vec<&str>>, ApiError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str().ok_or_else(|| ApiError::bad_request(format!("{name}[{i}]"), "must be a string"))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(ApiError::bad_request(name, "must be a list of strings")),
-        }
-    }
 }

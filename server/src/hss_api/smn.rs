@@ -5,8 +5,12 @@
 
 use super::{
     auth::ApiCaller,
+    contract::{
+        self, required, AddSubscriptionRequest, AddSubscriptionResponse, CreateTopicRequest, CreateTopicResponse,
+        ListSubscriptionsResponse, ListTopicsResponse, RequestIdResponse, SubscriptionItem, TopicItem,
+    },
     error::ApiError,
-    params::{ApiPath, Body, Query},
+    params::{ApiPath, Query},
 };
 use axum::{
     body::Bytes,
@@ -19,49 +23,48 @@ use domain::{
     subscriptions::{self, NewEndpoint},
     topics, Ctx, DomainError, FieldError,
 };
-use serde_json::{json, Value};
 
 /// SMN pages lists by at most 100.
 const MAX_LIMIT: u64 = 100;
 
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
+type Answer<T> = Result<(StatusCode, Json<T>), ApiError>;
 
 fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// SMN's subscription status numbers: 0 unconfirmed, 1 confirmed, 3 canceled.
-fn status_code(status: &str) -> i64 {
+fn status_code(status: proto::SubscriptionStatus) -> i64 {
     match status {
-        "confirmed" => 1,
-        "canceled" => 3,
-        _ => 0,
+        proto::SubscriptionStatus::Confirmed => 1,
+        proto::SubscriptionStatus::Canceled => 3,
+        proto::SubscriptionStatus::Unconfirmed => 0,
     }
 }
 
-fn topic_item(t: &topic::Model) -> Value {
-    json!({
-        "topic_urn": t.urn,
-        "name": t.name,
-        "display_name": t.display_name,
-        "push_policy": 0,
-        "enterprise_project_id": "0",
-        "topic_id": t.id.simple().to_string(),
-        "create_time": time(t.created_at),
-        "update_time": time(t.created_at),
-    })
+fn topic_item(t: &topic::Model) -> TopicItem {
+    TopicItem {
+        topic_urn: t.urn.clone(),
+        name: t.name.clone(),
+        display_name: t.display_name.clone(),
+        push_policy: 0,
+        enterprise_project_id: "0",
+        topic_id: t.id.simple().to_string(),
+        create_time: time(t.created_at),
+        update_time: time(t.created_at),
+    }
 }
 
-fn subscription_item(s: &subscription::Model, t: &topic::Model, owner: &str) -> Value {
-    json!({
-        "topic_urn": t.urn,
-        "protocol": s.protocol,
-        "subscription_urn": subscriptions::urn(&t.urn, s.id),
-        "owner": owner,
-        "endpoint": s.endpoint,
-        "remark": s.remark,
-        "status": status_code(s.status.as_str()),
-    })
+fn subscription_item(s: &subscription::Model, t: &topic::Model, owner: &str) -> SubscriptionItem {
+    SubscriptionItem {
+        topic_urn: t.urn.clone(),
+        protocol: s.protocol,
+        subscription_urn: subscriptions::urn(&t.urn, s.id),
+        owner: owner.to_owned(),
+        endpoint: s.endpoint.clone(),
+        remark: s.remark.clone(),
+        status: status_code(s.status),
+    }
 }
 
 /// A page of `items` as `offset`/`limit` ask.
@@ -72,19 +75,24 @@ fn page<T>(items: Vec<T>, q: &Query) -> Result<(u64, Vec<T>), ApiError> {
     Ok((total, items.into_iter().skip(offset as usize).take(limit as usize).collect()))
 }
 
-pub async fn create_topic(State(ctx): State<Ctx>, Extension(api): Extension<ApiCaller>, body: Bytes) -> Answer {
-    let body = Body::parse(&body)?;
-    let name = body.str("name")?;
-    let display_name = body.opt_str("display_name")?.unwrap_or("");
-    let t = topics::create(&ctx, &api.caller, &api.actor, name, display_name).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "request_id": api.request_id, "topic_urn": t.urn }))))
+pub async fn create_topic(
+    State(ctx): State<Ctx>,
+    Extension(api): Extension<ApiCaller>,
+    body: Bytes,
+) -> Answer<CreateTopicResponse> {
+    let body: CreateTopicRequest = contract::read(&body)?;
+    let name = required("name", body.name)?.0;
+    let display_name = body.display_name.map(|d| d.0).unwrap_or_default();
+    let new = topics::NewTopic::parse(&name, &display_name)?;
+    let t = topics::create(&ctx, &api.caller, &api.actor, &new).await?;
+    Ok((StatusCode::CREATED, Json(CreateTopicResponse { request_id: api.request_id, topic_urn: t.urn })))
 }
 
 pub async fn list_topics(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
     RawQuery(raw): RawQuery,
-) -> Answer {
+) -> Answer<ListTopicsResponse> {
     let q = Query::parse(raw.as_deref());
     let mut found = topics::search(&ctx, &api.caller, "").await?;
     if let Some(name) = q.str("name") {
@@ -103,11 +111,11 @@ pub async fn list_topics(
     let (total, shown) = page(found, &q)?;
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "request_id": api.request_id,
-            "topic_count": total,
-            "topics": shown.iter().map(topic_item).collect::<Vec<_>>(),
-        })),
+        Json(ListTopicsResponse {
+            request_id: api.request_id,
+            topic_count: total,
+            topics: shown.iter().map(topic_item).collect(),
+        }),
     ))
 }
 
@@ -115,10 +123,10 @@ pub async fn delete_topic(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
     ApiPath((_, topic_urn)): ApiPath<(String, String)>,
-) -> Answer {
+) -> Answer<RequestIdResponse> {
     let t = topics::get_by_urn(&ctx, &api.caller, &topic_urn).await?;
     topics::delete(&ctx, &api.caller, &api.actor, t.id).await?;
-    Ok((StatusCode::OK, Json(json!({ "request_id": api.request_id }))))
+    Ok((StatusCode::OK, Json(RequestIdResponse { request_id: api.request_id })))
 }
 
 /// The rules name the fields of a batch (`endpoints[0].protocol`); this call adds one
@@ -138,20 +146,23 @@ pub async fn add_subscription(
     Extension(api): Extension<ApiCaller>,
     ApiPath((_, topic_urn)): ApiPath<(String, String)>,
     body: Bytes,
-) -> Answer {
+) -> Answer<AddSubscriptionResponse> {
     let t = topics::get_by_urn(&ctx, &api.caller, &topic_urn).await?;
-    let body = Body::parse(&body)?;
+    let body: AddSubscriptionRequest = contract::read(&body)?;
     let endpoint = NewEndpoint {
-        protocol: body.str("protocol")?.to_owned(),
-        endpoint: body.str("endpoint")?.to_owned(),
-        remark: body.opt_str("remark")?.unwrap_or("").to_owned(),
+        protocol: required("protocol", body.protocol)?.0,
+        endpoint: required("endpoint", body.endpoint)?.0,
+        remark: body.remark.map(|r| r.0).unwrap_or_default(),
     };
     let added =
         subscriptions::add(&ctx, &api.caller, &api.actor, t.id, &[endpoint]).await.map_err(single_endpoint_fields)?;
     let s = added.first().ok_or(ApiError::Internal)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "request_id": api.request_id, "subscription_urn": subscriptions::urn(&t.urn, s.id) })),
+        Json(AddSubscriptionResponse {
+            request_id: api.request_id,
+            subscription_urn: subscriptions::urn(&t.urn, s.id),
+        }),
     ))
 }
 
@@ -160,7 +171,7 @@ pub async fn list_topic_subscriptions(
     Extension(api): Extension<ApiCaller>,
     ApiPath((_, topic_urn)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
-) -> Answer {
+) -> Answer<ListSubscriptionsResponse> {
     let q = Query::parse(raw.as_deref());
     let t = topics::get_by_urn(&ctx, &api.caller, &topic_urn).await?;
     let mut subs = subscriptions::list(&ctx, &api.caller, t.id).await?;
@@ -170,11 +181,11 @@ pub async fn list_topic_subscriptions(
     let (total, shown) = page(subs, &q)?;
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "request_id": api.request_id,
-            "subscription_count": total,
-            "subscriptions": shown.iter().map(|s| subscription_item(s, &t, &api.project_id)).collect::<Vec<_>>(),
-        })),
+        Json(ListSubscriptionsResponse {
+            request_id: api.request_id,
+            subscription_count: total,
+            subscriptions: shown.iter().map(|s| subscription_item(s, &t, &api.project_id)).collect(),
+        }),
     ))
 }
 
@@ -182,7 +193,7 @@ pub async fn list_subscriptions(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
     RawQuery(raw): RawQuery,
-) -> Answer {
+) -> Answer<ListSubscriptionsResponse> {
     let q = Query::parse(raw.as_deref());
     let mut subs = subscriptions::list_for_tenant(&ctx, &api.caller).await?;
     if let Some(protocol) = q.str("protocol") {
@@ -201,11 +212,11 @@ pub async fn list_subscriptions(
     let (total, shown) = page(subs, &q)?;
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "request_id": api.request_id,
-            "subscription_count": total,
-            "subscriptions": shown.iter().map(|(s, t)| subscription_item(s, t, &api.project_id)).collect::<Vec<_>>(),
-        })),
+        Json(ListSubscriptionsResponse {
+            request_id: api.request_id,
+            subscription_count: total,
+            subscriptions: shown.iter().map(|(s, t)| subscription_item(s, t, &api.project_id)).collect(),
+        }),
     ))
 }
 
@@ -215,8 +226,8 @@ pub async fn cancel_subscription(
     State(ctx): State<Ctx>,
     Extension(api): Extension<ApiCaller>,
     ApiPath((_, subscription_urn)): ApiPath<(String, String)>,
-) -> Answer {
+) -> Answer<RequestIdResponse> {
     let (s, _) = subscriptions::get_by_urn(&ctx, &api.caller, &subscription_urn).await?;
     subscriptions::delete(&ctx, &api.caller, &api.actor, s.id).await?;
-    Ok((StatusCode::OK, Json(json!({ "request_id": api.request_id }))))
+    Ok((StatusCode::OK, Json(RequestIdResponse { request_id: api.request_id })))
 }

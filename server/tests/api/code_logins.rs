@@ -52,7 +52,8 @@ async fn map(
     user: Uuid,
     server: Option<Uuid>,
 ) -> domain::factors::mapping::Mapping {
-    let new = NewMapping { account: account.into(), end_user_id: user, server_id: server };
+    let new = NewMapping {
+        account: domain::validate::AccountName::parse(account).unwrap(), end_user_id: user, server_id: server };
     mapping::add(&app.ctx, &p.caller, &actor(), &new).await.unwrap()
 }
 

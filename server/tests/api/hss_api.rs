@@ -634,7 +634,10 @@ async fn sms_topic(app: &TestApp, key: &Key, name: &str, display_name: &str, pho
 /// The host's agent reports on its newest revision: applied (`Ok`) or failed with a reason.
 /// These hosts have no agent, so the report is written as the agent API's ack would leave it.
 async fn agent_reports(app: &TestApp, host_id: &str, outcome: Result<(), &str>) {
-    use domain::{entities::two_factor_config, rollout::Phase};
+    use domain::{
+        entities::two_factor_config,
+        rollout::{FailureKind, Phase},
+    };
     use sea_orm::EntityTrait;
     let id = uuid::Uuid::parse_str(host_id).unwrap();
     let c = two_factor_config::Entity::find_by_id(id).one(&app.ctx.db).await.unwrap().expect("a saved change");
@@ -646,7 +649,7 @@ async fn agent_reports(app: &TestApp, host_id: &str, outcome: Result<(), &str>) 
             latest.phase = Phase::Applied { at: now };
             r.applied = Some((latest.number, latest.target.clone()));
         }
-        Err(reason) => latest.phase = Phase::Failed { at: now, reason: reason.into() },
+        Err(reason) => latest.phase = Phase::Failed { at: now, kind: FailureKind::AgentError, reason: reason.into() },
     }
     domain::two_factor::store(&app.ctx.db, id, c.tenant_id, &r, now).await.unwrap();
 }

@@ -492,7 +492,8 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
     // Linked to an end user with no factor: refused, and told where to enroll.
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
     let bob = rig.p.tenant.end_user(&rig.app, "bob").await;
-    let mapping = domain::factors::mapping::NewMapping { account: "root".into(), end_user_id: bob.id, server_id: None };
+    let mapping = domain::factors::mapping::NewMapping {
+        account: domain::validate::AccountName::parse("root").unwrap(), end_user_id: bob.id, server_id: None };
     domain::factors::mapping::add(&rig.app.ctx, &rig.p.caller, &actor, &mapping).await.unwrap();
     let (ok, out) = rig.login("root", "198.51.100.7").outcome().await;
     assert!(!ok && out.contains("/portal"), "{out}");

@@ -434,7 +434,7 @@ async fn confirmed_topic(app: &TestApp, p: &Protected, endpoints: &[&str]) -> Uu
     use domain::entities::subscription;
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
     let name = format!("codes-{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let topic = domain::topics::create(&app.ctx, &p.caller, &actor, &name, "New login codes").await.unwrap();
+    let topic = domain::topics::create(&app.ctx, &p.caller, &actor, &domain::topics::NewTopic::parse(&name, "New login codes").unwrap()).await.unwrap();
     let new: Vec<_> = endpoints
         .iter()
         .map(|e| domain::subscriptions::NewEndpoint { protocol: "email".into(), endpoint: (*e).into(), remark: String::new() })

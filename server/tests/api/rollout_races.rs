@@ -6,7 +6,6 @@ use crate::common::*;
 use domain::{
     audit::Actor,
     entities::{server, tenant, topic, two_factor_config},
-    rollout::Method,
     two_factor::{self, Action},
     Caller,
 };
@@ -53,7 +52,7 @@ impl World {
     async fn confirmed_topic(&self, name: &str) -> topic::Model {
         use sea_orm::ActiveValue::Set;
         let ctx = &self.app.ctx;
-        let t = domain::topics::create(ctx, &self.admin, &self.actor, name, name).await.unwrap();
+        let t = domain::topics::create(ctx, &self.admin, &self.actor, &domain::topics::NewTopic::parse(name, name).unwrap()).await.unwrap();
         domain::entities::subscription::Entity::insert(domain::entities::subscription::ActiveModel {
             id: Set(uuid::Uuid::new_v4()),
             tenant_id: Set(t.tenant_id),
@@ -93,7 +92,7 @@ impl World {
     }
 }
 
-const ENABLE: Action = Action::Enable { method: Method::Code, topic_id: None };
+const ENABLE: Action = Action::EnableCode;
 
 async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
     let w = world(backend).await;
@@ -110,7 +109,7 @@ async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
         // The agent acknowledges the handed-over revision while four saves race each other.
         let ack = domain::agents::acknowledge(ctx, &s, handed, Ok(()), "10.0.0.1");
         let saves = futures::future::join_all(
-            topics.iter().map(|t| w.save(s.id, Action::Enable { method: Method::Sms, topic_id: Some(*t) })),
+            topics.iter().map(|t| w.save(s.id, Action::EnableSms { topic_id: *t })),
         );
         let (ack, saved) = tokio::join!(ack, saves);
         ack.unwrap();
@@ -134,7 +133,7 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     let s = w.server("lost-topic").await;
     let ctx = &w.app.ctx;
     let tenant_id = w.admin.tenant_id.unwrap();
-    let t = domain::topics::create(ctx, &w.admin, &w.actor, "lost-codes", "Lost codes").await.unwrap();
+    let t = domain::topics::create(ctx, &w.admin, &w.actor, &domain::topics::NewTopic::parse("lost-codes", "Lost codes").unwrap()).await.unwrap();
     // A confirmed subscriber, written straight to the database: the confirmation link is
     // tested elsewhere.
     use sea_orm::ActiveValue::Set;
@@ -153,7 +152,7 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     .exec_without_returning(&ctx.db)
     .await
     .unwrap();
-    let on = w.save(s.id, Action::Enable { method: Method::Sms, topic_id: Some(t.id) }).await;
+    let on = w.save(s.id, Action::EnableSms { topic_id: t.id }).await;
     w.hand_over(s.id).await;
     assert!(domain::agents::acknowledge(ctx, &s, on, Ok(()), "10.0.0.1").await.unwrap());
 

@@ -270,7 +270,8 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
         tenant_id: Some(s.p.tenant.id),
         email: alice.email.clone(),
     };
-    let mapping = domain::factors::mapping::NewMapping { account: "hgtest".into(), end_user_id: alice.id, server_id: None };
+    let mapping = domain::factors::mapping::NewMapping {
+        account: domain::validate::AccountName::parse("hgtest").unwrap(), end_user_id: alice.id, server_id: None };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
     s.app.open_enrolment(&alice).await;
     let session = domain::factors::SessionRef(uuid::Uuid::new_v4());
