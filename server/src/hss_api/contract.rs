@@ -349,7 +349,7 @@ mod tests {
             subscriptions: vec![SubscriptionItem {
                 endpoint: "ops@acme.example".into(),
                 owner: "p".into(),
-                protocol: "email".into(),
+                protocol: proto::Protocol::Email,
                 remark: "ops".into(),
                 status: 1,
                 subscription_urn: "urn:smn:r:p:codes:s1".into(),

@@ -201,7 +201,7 @@ pub async fn list_subscriptions(
     }
     if q.str("status").is_some() {
         let wanted = q.int("status", 0, 0..=4)? as i64;
-        subs.retain(|(s, _)| status_code(s.status.as_str()) == wanted);
+        subs.retain(|(s, _)| status_code(s.status) == wanted);
     }
     if let Some(endpoint) = q.str("endpoint") {
         subs.retain(|(s, _)| s.endpoint.eq_ignore_ascii_case(endpoint));
