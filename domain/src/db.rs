@@ -41,16 +41,6 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sqlite_file_paths() {
-        assert_eq!(super::sqlite_file("sqlite://./data/h.db?mode=rwc"), Some("./data/h.db"));
-        assert_eq!(super::sqlite_file("sqlite::memory:"), None);
-        assert_eq!(super::sqlite_file("postgres://x/y"), None);
-    }
-}
-
 /// Starts a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later could otherwise fail
 /// with "database is locked" when another writer got in between, instead of waiting its turn.
@@ -112,4 +102,14 @@ pub async fn lock_key(conn: &impl ConnectionTrait, key: &str) -> Result<(), DbEr
 /// a check before the insert cannot close (two transactions both see the name free).
 pub fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_file_paths() {
+        assert_eq!(super::sqlite_file("sqlite://./data/h.db?mode=rwc"), Some("./data/h.db"));
+        assert_eq!(super::sqlite_file("sqlite::memory:"), None);
+        assert_eq!(super::sqlite_file("postgres://x/y"), None);
+    }
 }
