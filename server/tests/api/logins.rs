@@ -651,7 +651,10 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
         assert!(passed <= 70, "no limit");
     };
     assert_eq!(refused.status(), 429);
-    assert_eq!(refused.headers()["retry-after"], "2");
+    // 0.5 a second: the next report is due within 2 s (less when the refusal came a moment
+    // after the bucket emptied, as on a busy machine).
+    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
     assert!(passed >= 58, "a burst passes ({passed}; one report above came out of it)");
     assert_eq!(heartbeat(&p).await.unwrap().status(), 204, "another agent's budget is its own");
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
