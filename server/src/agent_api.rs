@@ -28,6 +28,7 @@ use proto::login::{
     Action, BreakGlassHash, FailMode, LoginAnswer, LoginPolicy, LoginReply, LoginResult, LoginStart, OfflineLogin,
     OfflineReport, Step,
 };
+use crate::long_poll::LongPolls;
 use serde::Deserialize;
 use std::{net::SocketAddr, sync::Arc};
 use utoipa::OpenApi;
@@ -37,7 +38,7 @@ pub const MAX_WAIT_SECS: u64 = 30;
 /// The largest request body the agent API reads; facts at their limits fit several times over.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn routes(ctx: Ctx) -> Router {
+pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
     // Every answer of this API is an `ApiError` body, also a wrong method or an unknown path.
     let json_405 = |r: MethodRouter<Ctx>| {
         r.fallback(|| async { fail(StatusCode::METHOD_NOT_ALLOWED, "AGENT.0405", "method not allowed here") })
@@ -59,6 +60,7 @@ pub fn routes(ctx: Ctx) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(Arc::new(WriteBudgets::default())))
+        .layer(axum::Extension(long_polls))
         .with_state(ctx)
 }
 
@@ -337,6 +339,7 @@ pub struct ConfigQuery {
     responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
 async fn config(
     State(ctx): State<Ctx>,
+    axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
     Agent(s): Agent,
     AgentQuery(q): AgentQuery<ConfigQuery>,
 ) -> Result<Response, Failure> {
@@ -347,7 +350,8 @@ async fn config(
             format!("wait: must be 0 to {MAX_WAIT_SECS}"),
         ));
     }
-    let found = agents::wait_for_assignment(&ctx, s.id, q.after, std::time::Duration::from_secs(q.wait)).await?;
+    let wait = std::time::Duration::from_secs(q.wait);
+    let found = crate::long_poll::wait_for_assignment(&ctx, &long_polls, s.id, q.after, wait).await?;
     Ok(match found {
         Some(a) => Json(a).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

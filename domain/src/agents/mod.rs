@@ -16,4 +16,4 @@ pub use tokens::{
     create_install_token, create_reinstall_token, list_tokens, revoke_token, TokenInfo, TokenState, INSTALL_TOKEN_HOURS,
     TOKENS_LISTED,
 };
-pub use wakeups::{wait_for_assignment, Signals};
+pub use wakeups::{AgentWakeups, NoWakeups};
