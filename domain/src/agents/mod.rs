@@ -1,5 +1,6 @@
-//! Agents: one-time install tokens, registration, the agent's own credential, facts,
-//! heartbeats, handing revisions over by long poll, and acknowledgements.
+//! Agents: one-time install tokens, registration and the agent's own credential, facts and
+//! heartbeats, handing revisions over and their acknowledgements, the wake-ups of long polls
+//! (which the server runs), and the agent API's write budgets.
 
 mod assignment;
 pub mod budget;
