@@ -8,6 +8,7 @@ pub use proto::agent::{
     RegisterResponse, SelinuxMode, SshdMatchOverride,
 };
 pub use proto::Method;
+use proto::agent::paths;
 use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport};
 
 /// How long a login waits for the console before the server's fail mode decides.
@@ -77,6 +78,7 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
+    /// The console's address; each call appends one of [`paths`].
     base: String,
     credential: Option<String>,
 }
@@ -104,7 +106,7 @@ impl ApiClient {
             .redirect(reqwest::redirect::Policy::none())
             .https_only(!insecure_http)
             .build()?;
-        let base = format!("{}/agent/v1", console_url.trim_end_matches('/'));
+        let base = console_url.trim_end_matches('/').to_owned();
         Ok(Self { http, base, credential: None })
     }
 
@@ -127,20 +129,20 @@ impl ApiClient {
     pub async fn register(&self, install_token: &str, facts: &Facts) -> Result<RegisterResponse, ApiError> {
         const CALL: &str = "register";
         let body = RegisterRequest { install_token: install_token.to_owned(), facts: facts.clone() };
-        let resp = send(CALL, self.http.post(self.url("/register")).json(&body)).await?;
+        let resp = send(CALL, self.http.post(self.url(paths::REGISTER)).json(&body)).await?;
         json(CALL, expect(CALL, resp, &[201, 200]).await?).await
     }
 
     pub async fn put_facts(&self, facts: &Facts) -> Result<(), ApiError> {
         const CALL: &str = "facts";
-        let resp = send(CALL, self.authed(self.http.put(self.url("/facts"))).json(facts)).await?;
+        let resp = send(CALL, self.authed(self.http.put(self.url(paths::FACTS))).json(facts)).await?;
         expect(CALL, resp, &[204, 200]).await.map(drop)
     }
 
     pub async fn heartbeat(&self, applied_revision: i64) -> Result<(), ApiError> {
         const CALL: &str = "heartbeat";
         let body = HeartbeatRequest { agent_version: crate::AGENT_VERSION.to_owned(), applied_revision };
-        let resp = send(CALL, self.authed(self.http.post(self.url("/heartbeat"))).json(&body)).await?;
+        let resp = send(CALL, self.authed(self.http.post(self.url(paths::HEARTBEAT))).json(&body)).await?;
         expect(CALL, resp, &[204, 200]).await.map(drop)
     }
 
@@ -149,7 +151,7 @@ impl ApiClient {
         const CALL: &str = "config";
         let wait = wait.min(MAX_POLL_WAIT);
         let req = self
-            .authed(self.http.get(self.url("/config")))
+            .authed(self.http.get(self.url(paths::CONFIG)))
             .query(&[("after", after.to_string()), ("wait", wait.to_string())])
             // The console holds the request for up to `wait` seconds; leave room for a slow answer.
             .timeout(Duration::from_secs(wait + 15));
@@ -162,7 +164,7 @@ impl ApiClient {
 
     pub async fn ack(&self, ack: &AckRequest) -> Result<AckResponse, ApiError> {
         const CALL: &str = "ack";
-        let resp = send(CALL, self.authed(self.http.post(self.url("/ack"))).json(ack)).await?;
+        let resp = send(CALL, self.authed(self.http.post(self.url(paths::ACK))).json(ack)).await?;
         json(CALL, expect(CALL, resp, &[200]).await?).await
     }
 }
@@ -170,7 +172,7 @@ impl ApiClient {
 impl ApiClient {
     pub async fn login_start(&self, start: &LoginStart) -> Result<LoginReply, ApiError> {
         const CALL: &str = "login start";
-        let req = self.authed(self.http.post(self.url("/logins"))).json(start).timeout(LOGIN_CALL_TIMEOUT);
+        let req = self.authed(self.http.post(self.url(paths::LOGINS))).json(start).timeout(LOGIN_CALL_TIMEOUT);
         json(CALL, expect(CALL, send(CALL, req).await?, &[200, 201]).await?).await
     }
 
@@ -178,7 +180,7 @@ impl ApiClient {
         const CALL: &str = "login answer";
         let body = LoginAnswer { answer: answer.to_owned() };
         let req = self
-            .authed(self.http.post(self.url(&format!("/logins/{login_id}/answer"))))
+            .authed(self.http.post(self.url(&paths::login_answer(login_id))))
             .json(&body)
             .timeout(LOGIN_CALL_TIMEOUT);
         json(CALL, expect(CALL, send(CALL, req).await?, &[200]).await?).await
@@ -186,7 +188,7 @@ impl ApiClient {
 
     pub async fn login_policy(&self) -> Result<LoginPolicy, ApiError> {
         const CALL: &str = "login policy";
-        let req = self.authed(self.http.get(self.url("/login-policy"))).timeout(LOGIN_CALL_TIMEOUT);
+        let req = self.authed(self.http.get(self.url(paths::LOGIN_POLICY))).timeout(LOGIN_CALL_TIMEOUT);
         json(CALL, expect(CALL, send(CALL, req).await?, &[200]).await?).await
     }
 
@@ -195,7 +197,7 @@ impl ApiClient {
     /// to refuse); the error when it failed as a possible outage too, or answered 401.
     pub async fn probe(&self) -> Result<(), ApiError> {
         const CALL: &str = "probe";
-        let req = self.authed(self.http.get(self.url("/login-policy"))).timeout(PROBE_TIMEOUT);
+        let req = self.authed(self.http.get(self.url(paths::LOGIN_POLICY))).timeout(PROBE_TIMEOUT);
         match expect(CALL, send(CALL, req).await?, &[200]).await {
             Err(e) if e.possible_outage() || e.is_unauthorized() => Err(e),
             _ => Ok(()),
@@ -204,7 +206,7 @@ impl ApiClient {
 
     pub async fn report_offline(&self, report: &OfflineReport) -> Result<(), ApiError> {
         const CALL: &str = "offline logins";
-        let req = self.authed(self.http.post(self.url("/logins/offline"))).json(report).timeout(LOGIN_CALL_TIMEOUT);
+        let req = self.authed(self.http.post(self.url(paths::LOGINS_OFFLINE))).json(report).timeout(LOGIN_CALL_TIMEOUT);
         expect(CALL, send(CALL, req).await?, &[204, 200]).await.map(drop)
     }
 }

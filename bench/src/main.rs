@@ -624,7 +624,13 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
         tokio::time::sleep(Duration::from_secs(1)).await;
         let ctx = &c.ctx;
         let sizes = (
-            std::mem::size_of_val(&domain::agents::wait_for_assignment(ctx, Uuid::nil(), 0, Duration::ZERO)),
+            std::mem::size_of_val(&::server::long_poll::wait_for_assignment(
+                ctx,
+                &Default::default(),
+                Uuid::nil(),
+                0,
+                Duration::ZERO,
+            )),
             std::mem::size_of_val(&domain::agents::authenticate(ctx, "hga_x")),
             std::mem::size_of_val(&domain::agents::assignment(ctx, Uuid::nil(), 0)),
         );

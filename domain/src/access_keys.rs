@@ -278,7 +278,7 @@ mod tests {
             outbox_signal: Default::default(),
             rollout: Default::default(),
             secret_key: secret_key.map(|k| Arc::new(secrecy::SecretBox::new(Box::new(k)))),
-            agent_signals: Default::default(),
+            agent_signals: Arc::new(crate::agents::NoWakeups),
             password_checks: crate::ctx::password_check_slots(),
         };
         let mut callers = vec![];

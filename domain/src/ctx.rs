@@ -19,7 +19,7 @@ pub struct Ctx {
     /// Encrypts secrets at rest (access keys' secret halves); `None` when not configured.
     pub secret_key: Option<Arc<SecretBox<[u8; 32]>>>,
     /// Wakes agents' long polls when their server gets a new revision.
-    pub agent_signals: Arc<crate::agents::Signals>,
+    pub agent_signals: Arc<dyn crate::agents::AgentWakeups>,
     /// Bounds the password hashes checked at once (see [`password_check_slots`]).
     pub password_checks: Arc<tokio::sync::Semaphore>,
 }

@@ -6,6 +6,43 @@ use crate::Method;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The agent API's paths, written once: the console routes them, the agent's client calls them,
+/// and the tests use them.
+pub mod paths {
+    use uuid::Uuid;
+
+    macro_rules! v1 {
+        ($path:literal) => {
+            concat!("/agent/v1", $path)
+        };
+    }
+
+    /// Every path starts with this.
+    pub const BASE: &str = v1!("");
+    pub const OPENAPI: &str = v1!("/openapi.json");
+    pub const REGISTER: &str = v1!("/register");
+    pub const FACTS: &str = v1!("/facts");
+    pub const HEARTBEAT: &str = v1!("/heartbeat");
+    /// The long poll for a revision (`?after=&wait=`).
+    pub const CONFIG: &str = v1!("/config");
+    pub const ACK: &str = v1!("/ack");
+    pub const LOGINS: &str = v1!("/logins");
+    pub const LOGINS_OFFLINE: &str = v1!("/logins/offline");
+    /// [`login_answer`]'s route, with its parameter as the router and the OpenAPI document name it.
+    pub const LOGIN_ANSWER: &str = v1!("/logins/{login_id}/answer");
+    pub const LOGIN_POLICY: &str = v1!("/login-policy");
+
+    /// Where the answer to login `login_id` goes.
+    pub fn login_answer(login_id: Uuid) -> String {
+        LOGIN_ANSWER.replace("{login_id}", &login_id.to_string())
+    }
+
+    /// The long poll for a revision newer than `after`, held up to `wait` seconds.
+    pub fn config(after: i64, wait: u64) -> String {
+        format!("{CONFIG}?after={after}&wait={wait}")
+    }
+}
+
 /// What an agent reports about its server; sent at registration and on every facts report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -228,6 +265,15 @@ pub struct ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_the_ones_agents_call() {
+        assert_eq!(paths::REGISTER, "/agent/v1/register");
+        assert_eq!(paths::LOGIN_POLICY, "/agent/v1/login-policy");
+        let id = Uuid::nil();
+        assert_eq!(paths::login_answer(id), "/agent/v1/logins/00000000-0000-0000-0000-000000000000/answer");
+        assert_eq!(paths::config(3, 30), "/agent/v1/config?after=3&wait=30");
+    }
 
     /// The JSON agents already in the field send and read.
     #[test]

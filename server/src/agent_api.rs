@@ -21,13 +21,14 @@ use domain::{
     Ctx, DomainError,
 };
 use proto::agent::{
-    AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
+    paths, AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
     SelinuxMode, SshdDropInCheck, SshdMatchOverride, SshdSetting,
 };
 use proto::login::{
     Action, BreakGlassHash, FailMode, LoginAnswer, LoginPolicy, LoginReply, LoginResult, LoginStart, OfflineLogin,
     OfflineReport, Step,
 };
+use crate::long_poll::LongPolls;
 use serde::Deserialize;
 use std::{net::SocketAddr, sync::Arc};
 use utoipa::OpenApi;
@@ -37,28 +38,29 @@ pub const MAX_WAIT_SECS: u64 = 30;
 /// The largest request body the agent API reads; facts at their limits fit several times over.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn routes(ctx: Ctx) -> Router {
+pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
     // Every answer of this API is an `ApiError` body, also a wrong method or an unknown path.
     let json_405 = |r: MethodRouter<Ctx>| {
         r.fallback(|| async { fail(StatusCode::METHOD_NOT_ALLOWED, "AGENT.0405", "method not allowed here") })
     };
     Router::new()
-        .route("/agent/v1/openapi.json", json_405(get(|| async { Json(ApiDoc::openapi()) })))
-        .route("/agent/v1/register", json_405(post(register)))
-        .route("/agent/v1/facts", json_405(put(facts)))
-        .route("/agent/v1/heartbeat", json_405(post(heartbeat)))
-        .route("/agent/v1/config", json_405(get(config)))
-        .route("/agent/v1/ack", json_405(post(ack)))
-        .route("/agent/v1/logins", json_405(post(login_start)))
-        .route("/agent/v1/logins/offline", json_405(post(login_offline)))
-        .route("/agent/v1/logins/{login_id}/answer", json_405(post(login_answer)))
-        .route("/agent/v1/login-policy", json_405(get(login_policy)))
+        .route(paths::OPENAPI, json_405(get(|| async { Json(ApiDoc::openapi()) })))
+        .route(paths::REGISTER, json_405(post(register)))
+        .route(paths::FACTS, json_405(put(facts)))
+        .route(paths::HEARTBEAT, json_405(post(heartbeat)))
+        .route(paths::CONFIG, json_405(get(config)))
+        .route(paths::ACK, json_405(post(ack)))
+        .route(paths::LOGINS, json_405(post(login_start)))
+        .route(paths::LOGINS_OFFLINE, json_405(post(login_offline)))
+        .route(paths::LOGIN_ANSWER, json_405(post(login_answer)))
+        .route(paths::LOGIN_POLICY, json_405(get(login_policy)))
         .route(
-            "/agent/v1/{*rest}",
+            &format!("{}/{{*rest}}", paths::BASE),
             any(|| async { fail(StatusCode::NOT_FOUND, "AGENT.0404", "no such agent API call") }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(Arc::new(WriteBudgets::default())))
+        .layer(axum::Extension(long_polls))
         .with_state(ctx)
 }
 
@@ -265,7 +267,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
 /// Registers the agent with a one-time token. An install token adds a new server (or takes over a
 /// pre-registered one without an agent); only a re-install token, issued on a server's page,
 /// replaces the agent of a server that has one.
-#[utoipa::path(post, path = "/agent/v1/register", request_body = RegisterRequest,
+#[utoipa::path(post, path = paths::REGISTER, request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 400, body = ApiError, description = "not JSON"), (status = 401, body = ApiError, description = "unknown, used, revoked or expired token"),
         (status = 409, body = ApiError, description = "the server of a re-install token no longer exists"), (status = 413, body = ApiError), (status = 422, body = ApiError)))]
 async fn register(
@@ -284,7 +286,7 @@ async fn register(
 }
 
 /// Replaces the server's facts.
-#[utoipa::path(put, path = "/agent/v1/facts", request_body = Facts, security(("agent_credential" = [])),
+#[utoipa::path(put, path = paths::FACTS, request_body = Facts, security(("agent_credential" = [])),
     responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn facts(
     State(ctx): State<Ctx>,
@@ -299,7 +301,7 @@ async fn facts(
 }
 
 /// Says the agent is alive; the console shows it online.
-#[utoipa::path(post, path = "/agent/v1/heartbeat", request_body = HeartbeatRequest, security(("agent_credential" = [])),
+#[utoipa::path(post, path = paths::HEARTBEAT, request_body = HeartbeatRequest, security(("agent_credential" = [])),
     responses((status = 204), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn heartbeat(
     State(ctx): State<Ctx>,
@@ -333,10 +335,11 @@ pub struct ConfigQuery {
 
 /// Long poll for the next revision: answers at once when there is one newer than `after`,
 /// otherwise waits up to `wait` seconds and answers 204.
-#[utoipa::path(get, path = "/agent/v1/config", params(ConfigQuery), security(("agent_credential" = [])),
+#[utoipa::path(get, path = paths::CONFIG, params(ConfigQuery), security(("agent_credential" = [])),
     responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
 async fn config(
     State(ctx): State<Ctx>,
+    axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
     Agent(s): Agent,
     AgentQuery(q): AgentQuery<ConfigQuery>,
 ) -> Result<Response, Failure> {
@@ -347,7 +350,8 @@ async fn config(
             format!("wait: must be 0 to {MAX_WAIT_SECS}"),
         ));
     }
-    let found = agents::wait_for_assignment(&ctx, s.id, q.after, std::time::Duration::from_secs(q.wait)).await?;
+    let wait = std::time::Duration::from_secs(q.wait);
+    let found = crate::long_poll::wait_for_assignment(&ctx, &long_polls, s.id, q.after, wait).await?;
     Ok(match found {
         Some(a) => Json(a).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -355,7 +359,7 @@ async fn config(
 }
 
 /// Reports the outcome of applying a revision.
-#[utoipa::path(post, path = "/agent/v1/ack", request_body = AckRequest, security(("agent_credential" = [])),
+#[utoipa::path(post, path = paths::ACK, request_body = AckRequest, security(("agent_credential" = [])),
     responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn ack(
     State(ctx): State<Ctx>,
@@ -377,7 +381,7 @@ async fn ack(
 
 /// A login reached the server's PAM module (after the password): the console records it and
 /// answers with its first step.
-#[utoipa::path(post, path = "/agent/v1/logins", request_body = LoginStart, security(("agent_credential" = [])),
+#[utoipa::path(post, path = paths::LOGINS, request_body = LoginStart, security(("agent_credential" = [])),
     responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError),
         (status = 429, body = ApiError, description = "too many logins to this server in a minute, or the agent calls too often; see Retry-After")))]
 async fn login_start(
@@ -393,7 +397,7 @@ async fn login_start(
 
 /// The user's answer to the last prompt of one of this server's logins. Another server's login
 /// is "not found".
-#[utoipa::path(post, path = "/agent/v1/logins/{login_id}/answer", request_body = LoginAnswer, security(("agent_credential" = [])),
+#[utoipa::path(post, path = paths::LOGIN_ANSWER, request_body = LoginAnswer, security(("agent_credential" = [])),
     params(("login_id" = uuid::Uuid, Path, description = "from the reply that opened the login")),
     responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "the agent calls too often; see Retry-After")))]
 async fn login_answer(
@@ -410,7 +414,7 @@ async fn login_answer(
 
 /// What the agent needs to decide logins alone while the console is unreachable: the fail
 /// mode, the exemptions and the hashes of the unused break-glass codes.
-#[utoipa::path(get, path = "/agent/v1/login-policy", security(("agent_credential" = [])),
+#[utoipa::path(get, path = paths::LOGIN_POLICY, security(("agent_credential" = [])),
     responses((status = 200, body = LoginPolicy), (status = 401, body = ApiError)))]
 async fn login_policy(State(ctx): State<Ctx>, Agent(s): Agent) -> Result<Json<LoginPolicy>, Failure> {
     Ok(Json(domain::logins::settings::policy(&ctx, &s).await?))
@@ -418,7 +422,7 @@ async fn login_policy(State(ctx): State<Ctx>, Agent(s): Agent) -> Result<Json<Lo
 
 /// Logins the agent decided alone while the console was unreachable. A login already reported
 /// (same id) is skipped, so the agent may send a report again.
-#[utoipa::path(post, path = "/agent/v1/logins/offline", request_body = OfflineReport, security(("agent_credential" = [])),
+#[utoipa::path(post, path = paths::LOGINS_OFFLINE, request_body = OfflineReport, security(("agent_credential" = [])),
     responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError),
         (status = 429, body = ApiError, description = "the agent calls too often, or the server reported its offline logins' daily cap; keep them and send again after Retry-After, in smaller reports")))]
 async fn login_offline(

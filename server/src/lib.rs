@@ -6,6 +6,7 @@ pub mod config;
 mod csrf;
 pub mod delivery;
 pub mod hss_api;
+pub mod long_poll;
 pub mod rollout_worker;
 pub mod serve;
 pub mod session_store;
@@ -46,6 +47,7 @@ pub async fn build(
 ) -> Result<Console, String> {
     let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
+    let long_polls = Arc::new(long_poll::LongPolls::default());
     let ctx = Ctx {
         db,
         clock,
@@ -58,20 +60,20 @@ pub async fn build(
             ack_deadline: chrono::Duration::from_std(config.ack_deadline).map_err(|e| e.to_string())?,
         },
         secret_key: config.secret_key.as_ref().map(|k| Arc::new(SecretBox::new(Box::new(*k.expose_secret())))),
-        agent_signals: Default::default(),
+        agent_signals: long_polls.clone(),
         password_checks: domain::ctx::password_check_slots(),
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
-    rollout_worker::spawn(ctx.clone(), config.delivery_poll);
+    rollout_worker::spawn(ctx.clone(), long_polls.clone(), config.delivery_poll);
     spawn_purge(ctx.clone(), config.retention);
     let demo_created =
         config.demo && domain::demo::seed_if_empty(&ctx).await.map_err(|e| format!("cannot create demo data: {e}"))?;
-    let router = router(config, ctx.clone(), leptos_options);
+    let router = router(config, ctx.clone(), long_polls, leptos_options);
     Ok(Console { router, ctx, demo_created })
 }
 
-fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
+fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, leptos_options: LeptosOptions) -> Router {
     let limits = config.limits;
     let store = DbSessionStore::new(ctx.db.clone());
     let sweeper = store.clone();
@@ -109,7 +111,7 @@ fn router(config: &Config, ctx: Ctx, leptos_options: LeptosOptions) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler_with_context(provide, shell))
         .with_state(leptos_options)
-        .merge(agent_api::routes(ctx.clone()))
+        .merge(agent_api::routes(ctx.clone(), long_polls))
         .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
         .layer(axum::middleware::from_fn(move |req, next| serve::body_limit(limits.max_body_bytes, req, next)))
         .layer(axum::middleware::from_fn(move |req, next| serve::request_timeout(limits.request_timeout, req, next)))

@@ -2,13 +2,14 @@
 //! the agents leave unacknowledged past the deadline fail, silent agents turn offline, and long
 //! polls waiting on this replica are woken for revisions another replica handed over.
 
-use domain::Ctx;
-use std::time::Duration;
+use crate::long_poll::LongPolls;
+use domain::{agents::AgentWakeups, Ctx};
+use std::{sync::Arc, time::Duration};
 
 /// Jobs taken per lease.
 const BATCH: u64 = 1000;
 
-pub fn spawn(ctx: Ctx, poll: Duration) {
+pub fn spawn(ctx: Ctx, long_polls: Arc<LongPolls>, poll: Duration) {
     let owner = format!("rollout-{}", uuid::Uuid::new_v4());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(poll);
@@ -32,10 +33,10 @@ pub fn spawn(ctx: Ctx, poll: Duration) {
                     }
                 }
             }
-            if ctx.agent_signals.waiting() > 0 {
+            if long_polls.waiting() > 0 {
                 let now = ctx.clock.now();
                 match domain::two_factor::handed_over_since(&ctx, wake_mark - chrono::Duration::seconds(2)).await {
-                    Ok(ids) => ids.into_iter().for_each(|id| ctx.agent_signals.wake(id)),
+                    Ok(ids) => ids.into_iter().for_each(|id| long_polls.wake(id)),
                     Err(e) => tracing::warn!(error = %e, "cannot look for handed-over revisions"),
                 }
                 wake_mark = now;

@@ -44,7 +44,7 @@ impl Default for Limits {
 }
 
 /// The one route that may take longer than `request_timeout`: it waits for a new revision.
-const LONG_POLL: &str = "/agent/v1/config";
+const LONG_POLL: &str = proto::agent::paths::CONFIG;
 
 /// Serves `router` until `shutdown` completes. Each request carries the peer's address as
 /// `ConnectInfo<SocketAddr>`, as `into_make_service_with_connect_info` would give it.

@@ -8,6 +8,7 @@ use domain::{
     entities::{subscription, two_factor_config as config},
     Caller, Clock, Role,
 };
+use proto::agent::paths;
 use proto::login::{Action, LoginReply, LoginStart, Step};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -131,13 +132,13 @@ impl TestApp {
     /// `POST /agent/v1/logins` as the agent with `credential`.
     pub async fn login_start(&self, credential: &str, account: &str, source_ip: &str) -> reqwest::Response {
         let body = LoginStart { account: account.into(), source_ip: source_ip.into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() };
-        self.http.post(self.url("/agent/v1/logins")).bearer_auth(credential).json(&body).send().await.unwrap()
+        self.http.post(self.url(paths::LOGINS)).bearer_auth(credential).json(&body).send().await.unwrap()
     }
 
     /// `POST /agent/v1/logins/{id}/answer` as the agent with `credential`.
     pub async fn login_answer(&self, credential: &str, login_id: Uuid, answer: &str) -> reqwest::Response {
         self.http
-            .post(self.url(&format!("/agent/v1/logins/{login_id}/answer")))
+            .post(self.url(&paths::login_answer(login_id)))
             .bearer_auth(credential)
             .json(&serde_json::json!({ "answer": answer }))
             .send()

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use clap::Parser;
+use proto::agent::paths;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
@@ -48,11 +49,11 @@ impl Stub {
             ..Default::default()
         }));
         let app = Router::new()
-            .route("/agent/v1/register", post(register))
-            .route("/agent/v1/facts", put(facts))
-            .route("/agent/v1/heartbeat", post(heartbeat))
-            .route("/agent/v1/config", get(config))
-            .route("/agent/v1/ack", post(ack))
+            .route(paths::REGISTER, post(register))
+            .route(paths::FACTS, put(facts))
+            .route(paths::HEARTBEAT, post(heartbeat))
+            .route(paths::CONFIG, get(config))
+            .route(paths::ACK, post(ack))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();

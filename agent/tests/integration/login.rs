@@ -13,6 +13,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use proto::agent::paths;
 use proto::login::{
     Action, BreakGlassHash, FailMode, LoginPolicy, LoginReason, LoginResult, OfflineLogin, OfflineReport, Step,
 };
@@ -89,7 +90,7 @@ async fn serve(console: Shared) -> String {
     let (c1, c2, c3, c4) = (console.clone(), console.clone(), console.clone(), console.clone());
     let app = Router::new()
         .route(
-            "/agent/v1/login-policy",
+            paths::LOGIN_POLICY,
             get(move || async move {
                 let (probe, policy) = {
                     let c = c1.lock().unwrap();
@@ -102,7 +103,7 @@ async fn serve(console: Shared) -> String {
             }),
         )
         .route(
-            "/agent/v1/logins",
+            paths::LOGINS,
             post(move || async move {
                 let (a, delay) = {
                     let c = c2.lock().unwrap();
@@ -113,7 +114,7 @@ async fn serve(console: Shared) -> String {
             }),
         )
         .route(
-            "/agent/v1/logins/{id}/answer",
+            paths::LOGIN_ANSWER,
             post(move |Path(_id): Path<Uuid>, Json(body): Json<serde_json::Value>| async move {
                 let a = {
                     let mut c = c3.lock().unwrap();
@@ -124,7 +125,7 @@ async fn serve(console: Shared) -> String {
             }),
         )
         .route(
-            "/agent/v1/logins/offline",
+            paths::LOGINS_OFFLINE,
             post(move |Json(report): Json<OfflineReport>| async move {
                 let mut c = c4.lock().unwrap();
                 if let Some(s) = c.report_status {

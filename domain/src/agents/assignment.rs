@@ -7,8 +7,8 @@ use crate::{
     error::{DomainError, DomainResult},
     rollout::Ack,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use proto::agent::Assignment;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The revision handed to this server's agent, if it is newer than `after`.

@@ -6,9 +6,9 @@ use crate::{
     error::{DomainError, DomainResult, FieldError},
 };
 use chrono::{DateTime, Utc};
+use proto::{agent::Facts, OsType};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use proto::agent::Facts;
 
 /// An agent silent for longer is shown offline.
 pub const OFFLINE_AFTER_SECS: i64 = 180;
@@ -37,7 +37,6 @@ pub mod limits {
 }
 
 
-use proto::OsType;
 
 /// The console's checks of what an agent reports.
 pub(super) trait Check {

@@ -1,5 +1,6 @@
-//! Agents: one-time install tokens, registration, the agent's own credential, facts,
-//! heartbeats, handing revisions over by long poll, and acknowledgements.
+//! Agents: one-time install tokens, registration and the agent's own credential, facts and
+//! heartbeats, handing revisions over and their acknowledgements, the wake-ups of long polls
+//! (which the server runs), and the agent API's write budgets.
 
 mod assignment;
 pub mod budget;
@@ -16,4 +17,4 @@ pub use tokens::{
     create_install_token, create_reinstall_token, list_tokens, revoke_token, TokenInfo, TokenState, INSTALL_TOKEN_HOURS,
     TOKENS_LISTED,
 };
-pub use wakeups::{wait_for_assignment, Signals};
+pub use wakeups::{AgentWakeups, NoWakeups};

@@ -10,10 +10,11 @@ use crate::{
 use chrono::{DateTime, Utc};
 use sea_orm::{sea_query::Expr, ActiveModelTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use super::facts::{limits, Check};
-use super::tokens::TokenState;
 use proto::agent::Facts;
 use uuid::Uuid;
+
+use super::facts::{limits, Check};
+use super::tokens::TokenState;
 
 /// An agent registered: its server and the credential it authenticates with from now on.
 #[derive(Clone, Debug)]

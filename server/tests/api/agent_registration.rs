@@ -6,6 +6,7 @@
 use crate::common::*;
 use domain::audit::AuditAction;
 use domain::entities::{audit_event, server};
+use proto::agent::paths;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
@@ -60,7 +61,7 @@ impl Setup {
     async fn post_register(&self, token: &str, hostname: &str) -> reqwest::Response {
         self.app
             .http
-            .post(self.app.url("/agent/v1/register"))
+            .post(self.app.url(paths::REGISTER))
             .json(&json!({"install_token": token, "facts": facts(hostname)}))
             .send()
             .await
@@ -87,7 +88,7 @@ impl Setup {
         let res = self
             .app
             .http
-            .get(self.app.url("/agent/v1/config?after=0&wait=0"))
+            .get(self.app.url(&paths::config(0, 0)))
             .bearer_auth(credential)
             .send()
             .await
@@ -100,7 +101,7 @@ impl Setup {
         let res = self
             .app
             .http
-            .post(self.app.url("/agent/v1/ack"))
+            .post(self.app.url(paths::ACK))
             .bearer_auth(credential)
             .json(&json!({"revision": revision, "ok": true, "error": null}))
             .send()
@@ -233,7 +234,7 @@ async fn ten_concurrent_registrations_with_one_token_register_one_server(backend
         let token = s.install_token().await;
         let mut attempts = tokio::task::JoinSet::new();
         for i in 0..10 {
-            let (http, url) = (s.app.http.clone(), s.app.url("/agent/v1/register"));
+            let (http, url) = (s.app.http.clone(), s.app.url(paths::REGISTER));
             let body = json!({"install_token": token, "facts": facts(&format!("race-{round}-{i}"))});
             attempts.spawn(async move { http.post(url).json(&body).send().await.unwrap().status().as_u16() });
         }
@@ -323,7 +324,7 @@ on_both_databases!(
 async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register(&s.install_token().await, "shape-01").await;
-    let url = s.app.url("/agent/v1/facts");
+    let url = s.app.url(paths::FACTS);
     let put = |body: String, content_type: &'static str| {
         let (http, url, credential) = (&s.app.http, url.clone(), agent.credential.clone());
         async move {
@@ -393,7 +394,7 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/heartbeat"))
+        .post(s.app.url(paths::HEARTBEAT))
         .bearer_auth(&agent.credential)
         .json(&json!({"agent_version": long(33), "applied_revision": 0}))
         .send()
@@ -404,14 +405,14 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
 
     // Query strings, unknown calls and wrong methods too.
     for (method, path, want) in [
-        ("GET", "/agent/v1/config?after=x", 400),
-        ("GET", "/agent/v1/no-such-call", 404),
-        ("GET", "/agent/v1/register", 405),
+        ("GET", format!("{}?after=x", paths::CONFIG), 400),
+        ("GET", format!("{}/no-such-call", paths::BASE), 404),
+        ("GET", paths::REGISTER.to_owned(), 405),
     ] {
         let res = s
             .app
             .http
-            .request(method.parse().unwrap(), s.app.url(path))
+            .request(method.parse().unwrap(), s.app.url(&path))
             .bearer_auth(&agent.credential)
             .send()
             .await
@@ -424,7 +425,7 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/register"))
+        .post(s.app.url(paths::REGISTER))
         .header("content-type", "application/json")
         .body(format!("{{\"install_token\":\"{}\"}}", "x".repeat(100 * 1024)))
         .send()
@@ -447,7 +448,7 @@ async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
         "keyword": "AuthenticationMethods", "value": "publickey"
     }]);
     let res =
-        s.app.http.put(s.app.url("/agent/v1/facts")).bearer_auth(&agent.credential).json(&f).send().await.unwrap();
+        s.app.http.put(s.app.url(paths::FACTS)).bearer_auth(&agent.credential).json(&f).send().await.unwrap();
     assert_eq!(res.status(), 204);
     let row = s.rows("match-01").await.remove(0);
     let finding = row["readiness"]
@@ -482,7 +483,7 @@ impl Setup {
         let res = self
             .app
             .http
-            .put(self.app.url("/agent/v1/facts"))
+            .put(self.app.url(paths::FACTS))
             .bearer_auth(&agent.credential)
             .json(facts)
             .send()
@@ -689,7 +690,7 @@ impl Setup {
         let res = self
             .app
             .http
-            .post(self.app.url("/agent/v1/heartbeat"))
+            .post(self.app.url(paths::HEARTBEAT))
             .bearer_auth(credential)
             .json(&json!({"agent_version": "0.1.0", "applied_revision": 0}))
             .send()
@@ -772,14 +773,14 @@ async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backe
     let forged = format!("hga_{}_{}", id.simple(), "A".repeat(43));
     let http = &s.app.http;
     let calls = [
-        http.post(s.app.url("/agent/v1/heartbeat")).json(&json!({"agent_version": "9", "applied_revision": 7})),
-        http.put(s.app.url("/agent/v1/facts")).json(&facts("evil")),
-        http.post(s.app.url("/agent/v1/ack")).json(&json!({"revision": 1, "ok": true, "error": null})),
-        http.post(s.app.url("/agent/v1/logins"))
+        http.post(s.app.url(paths::HEARTBEAT)).json(&json!({"agent_version": "9", "applied_revision": 7})),
+        http.put(s.app.url(paths::FACTS)).json(&facts("evil")),
+        http.post(s.app.url(paths::ACK)).json(&json!({"revision": 1, "ok": true, "error": null})),
+        http.post(s.app.url(paths::LOGINS))
             .json(&json!({"account": "root", "source_ip": "203.0.113.9", "service": "sshd", "tty": "ssh"})),
-        http.post(s.app.url("/agent/v1/logins/offline")).json(&json!({"logins": []})),
-        http.get(s.app.url("/agent/v1/config?after=0&wait=0")),
-        http.get(s.app.url("/agent/v1/login-policy")),
+        http.post(s.app.url(paths::LOGINS_OFFLINE)).json(&json!({"logins": []})),
+        http.get(s.app.url(&paths::config(0, 0))),
+        http.get(s.app.url(paths::LOGIN_POLICY)),
     ];
     for call in calls {
         let res = call.bearer_auth(&forged).send().await.unwrap();
@@ -799,7 +800,7 @@ async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backe
     // Credentials naming no server, or not shaped like one, note nothing.
     let nobody = uuid::Uuid::new_v4();
     for bad in [format!("hga_{}_{}", nobody.simple(), "A".repeat(43)), "hga_nope_x".into(), format!("hga_{}_", id.simple())] {
-        let res = s.app.http.post(s.app.url("/agent/v1/heartbeat")).bearer_auth(&bad)
+        let res = s.app.http.post(s.app.url(paths::HEARTBEAT)).bearer_auth(&bad)
             .json(&json!({"agent_version": "9", "applied_revision": 0})).send().await.unwrap();
         assert_eq!(res.status(), 401);
     }

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use domain::Clock;
+use proto::agent::paths;
 use reqwest::header;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use std::time::Duration;
@@ -28,7 +29,7 @@ async fn oversized_bodies_get_413_in_each_apis_shape() {
     let res = app.http.post(app.url("/api/topics/create")).body(big.clone()).send().await.unwrap();
     assert_eq!(res.status(), 413);
 
-    for (path, code) in [("/agent/v1/register", "AGENT."), ("/v2/p1/notifications/topics", "HG.REQUEST.TOO_LARGE")] {
+    for (path, code) in [(paths::REGISTER, "AGENT."), ("/v2/p1/notifications/topics", "HG.REQUEST.TOO_LARGE")] {
         let res = app
             .http
             .post(app.url(path))

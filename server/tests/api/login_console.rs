@@ -4,6 +4,7 @@
 use crate::common::*;
 use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView, ServerChoice};
 use domain::Clock;
+use proto::agent::paths;
 use proto::login::LoginReason;
 
 struct World {
@@ -296,7 +297,7 @@ on_both_databases!(
 
 async fn report_offline(app: &TestApp, p: &Protected, logins: Vec<proto::login::OfflineLogin>) {
     let report = proto::login::OfflineReport { logins };
-    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap();
+    let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&report).send().await.unwrap();
     assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
 }
 

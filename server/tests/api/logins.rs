@@ -5,6 +5,7 @@
 use crate::common::*;
 use domain::audit::AuditAction;
 use domain::entities::{outbox, server_login};
+use proto::agent::paths;
 use proto::login::{Action, LoginReason, LoginReply, OfflineLogin, OfflineReport, LoginResult};
 use proto::MaybeKnown;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -200,7 +201,7 @@ async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error_code"], "AGENT.0404");
     assert_eq!(s.app.login_answer(&s.p.credential, Uuid::new_v4(), "x").await.status(), 404);
-    let bad_id = s.app.http.post(s.app.url("/agent/v1/logins/not-a-uuid/answer")).bearer_auth(&s.p.credential)
+    let bad_id = s.app.http.post(s.app.url(&format!("{}/not-a-uuid/answer", paths::LOGINS))).bearer_auth(&s.p.credential)
         .json(&serde_json::json!({"answer": "1"})).send().await.unwrap();
     assert_eq!(bad_id.status(), 404);
     assert_eq!(bad_id.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0404");
@@ -280,7 +281,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     assert!(codes.iter().all(|c| c.len() == 23 && c.matches('-').count() == 3), "{codes:?}");
 
     let get_policy = || async {
-        let res = app.http.get(app.url("/agent/v1/login-policy")).bearer_auth(&p.credential).send().await.unwrap();
+        let res = app.http.get(app.url(paths::LOGIN_POLICY)).bearer_auth(&p.credential).send().await.unwrap();
         assert_eq!(res.status(), 200);
         res.json::<proto::login::LoginPolicy>().await.unwrap()
     };
@@ -301,7 +302,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     };
     let report = OfflineReport { logins: vec![login.clone()] };
     for _ in 0..2 {
-        let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap();
+        let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&report).send().await.unwrap();
         assert_eq!(res.status(), 204, "a report sent again is fine");
     }
     let rows = server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap();
@@ -318,7 +319,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
             OfflineLogin { reason: LoginReason::FailSecure.into(), id: Uuid::new_v4(), ..login.clone() },
         ],
     };
-    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
+    let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let text = res.text().await.unwrap();
     assert!(text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"), "{text}");
@@ -341,7 +342,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
         break_glass_id: Some(their_id),
         ..login
     };
-    let res = app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential)
+    let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential)
         .json(&OfflineReport { logins: vec![ahead.clone()] }).send().await.unwrap();
     assert_eq!(res.status(), 204);
     let row = server_login::Entity::find_by_id(ahead.id).one(&app.ctx.db).await.unwrap().unwrap();
@@ -586,7 +587,7 @@ fn offline(reason: LoginReason, result: LoginResult, at: chrono::DateTime<chrono
 
 async fn post_offline(app: &TestApp, p: &Protected, logins: &[OfflineLogin]) -> reqwest::Response {
     let report = OfflineReport { logins: logins.to_vec() };
-    app.http.post(app.url("/agent/v1/logins/offline")).bearer_auth(&p.credential).json(&report).send().await.unwrap()
+    app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&report).send().await.unwrap()
 }
 
 /// Issue 15, item 7: one agent cannot load the database for all. Offline rows are capped per
@@ -636,7 +637,7 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     // affected. (The budgets run on real time.)
     let heartbeat = |p: &Protected| {
         app.http
-            .post(app.url("/agent/v1/heartbeat"))
+            .post(app.url(paths::HEARTBEAT))
             .bearer_auth(&p.credential)
             .json(&serde_json::json!({"agent_version": "test", "applied_revision": 0}))
             .send()

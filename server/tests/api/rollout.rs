@@ -5,6 +5,7 @@
 use crate::common::*;
 use domain::audit::AuditAction;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
+use proto::agent::paths;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -86,7 +87,7 @@ impl Setup {
         let res = self
             .app
             .http
-            .post(self.app.url("/agent/v1/register"))
+            .post(self.app.url(paths::REGISTER))
             .json(&json!({"install_token": token, "facts": facts(hostname)}))
             .send()
             .await
@@ -130,7 +131,7 @@ impl FakeAgentClient<'_> {
         let res = self
             .app
             .http
-            .get(self.app.url(&format!("/agent/v1/config?after={after}&wait={wait}")))
+            .get(self.app.url(&paths::config(after, wait)))
             .bearer_auth(&self.credential)
             .send()
             .await
@@ -152,7 +153,7 @@ impl FakeAgentClient<'_> {
         let res = self
             .app
             .http
-            .post(self.app.url("/agent/v1/heartbeat"))
+            .post(self.app.url(paths::HEARTBEAT))
             .bearer_auth(&self.credential)
             .json(&json!({"agent_version": "0.1.0", "applied_revision": revision}))
             .send()
@@ -176,7 +177,7 @@ impl FakeAgentClient<'_> {
         let mut f = facts("edge-facts");
         change(&mut f);
         let res =
-            self.app.http.put(self.app.url("/agent/v1/facts")).bearer_auth(&self.credential).json(&f).send().await.unwrap();
+            self.app.http.put(self.app.url(paths::FACTS)).bearer_auth(&self.credential).json(&f).send().await.unwrap();
         assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
     }
 
@@ -184,7 +185,7 @@ impl FakeAgentClient<'_> {
         let res = self
             .app
             .http
-            .post(self.app.url("/agent/v1/ack"))
+            .post(self.app.url(paths::ACK))
             .bearer_auth(&self.credential)
             .json(&json!({"revision": revision, "ok": error.is_none(), "error": error}))
             .send()
@@ -470,7 +471,7 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/register"))
+        .post(s.app.url(paths::REGISTER))
         .json(&json!({"install_token": "hgi_made-up", "facts": facts("x1")}))
         .send()
         .await
@@ -486,7 +487,7 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
         let app = &s.app;
         async move {
             app.http
-                .post(app.url("/agent/v1/register"))
+                .post(app.url(paths::REGISTER))
                 .json(&json!({"install_token": token, "facts": facts(host)}))
                 .send()
                 .await
@@ -496,9 +497,9 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     assert_eq!(register("first").await.status(), 201);
     assert_eq!(register("second").await.status(), 401, "used");
 
-    let res = s.app.http.get(s.app.url("/agent/v1/config")).bearer_auth("hga_nope").send().await.unwrap();
+    let res = s.app.http.get(s.app.url(paths::CONFIG)).bearer_auth("hga_nope").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let res = s.app.http.get(s.app.url("/agent/v1/config")).send().await.unwrap();
+    let res = s.app.http.get(s.app.url(paths::CONFIG)).send().await.unwrap();
     assert_eq!(res.status(), 401);
 
     // Bad facts name the field.
@@ -508,7 +509,7 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/register"))
+        .post(s.app.url(paths::REGISTER))
         .json(&json!({"install_token": token, "facts": bad}))
         .send()
         .await
@@ -520,7 +521,7 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/register"))
+        .post(s.app.url(paths::REGISTER))
         .json(&json!({"install_token": token, "facts": facts("good-host")}))
         .send()
         .await
@@ -528,8 +529,8 @@ async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     assert_eq!(res.status(), 201);
 
     // The OpenAPI document describes the API.
-    let doc: Value = s.app.http.get(s.app.url("/agent/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/agent/v1/register", "/agent/v1/facts", "/agent/v1/heartbeat", "/agent/v1/config", "/agent/v1/ack"] {
+    let doc: Value = s.app.http.get(s.app.url(paths::OPENAPI)).send().await.unwrap().json().await.unwrap();
+    for path in [paths::REGISTER, paths::FACTS, paths::HEARTBEAT, paths::CONFIG, paths::ACK] {
         assert!(doc["paths"][path].is_object(), "{path} in the OpenAPI document");
     }
 }
@@ -670,7 +671,7 @@ async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
     let res = s
         .app
         .http
-        .post(s.app.url("/agent/v1/heartbeat"))
+        .post(s.app.url(paths::HEARTBEAT))
         .bearer_auth(&agent.credential)
         .json(&json!({"agent_version": "0.1.0", "applied_revision": -1}))
         .send()

@@ -12,6 +12,7 @@
 use crate::common::*;
 use crate::login_e2e::{built, skip_reason, workspace, Gate, Relay};
 use domain::entities::server_login;
+use proto::agent::paths;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -340,7 +341,7 @@ async fn safe_mode_through_a_real_sshd_needs_a_real_outage(backend: Backend) {
     .await;
 
     // A proxy (or WAF) answering 403 for the console's login calls: refused, not the fail mode.
-    s.gate.refuse("/agent/v1/logins", 403);
+    s.gate.refuse(paths::LOGINS, 403);
     let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
     assert!(!ok, "a 403 from a proxy in safe mode is a refusal; prompts: {prompts:?}");
     s.gate.pass();

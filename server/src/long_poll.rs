@@ -1,0 +1,73 @@
+//! Agents' long polls on this replica: who is waiting for which server, the wait itself, and
+//! the wake-up when a revision is handed over. Runtime plumbing, so it lives here; the rules
+//! reach it through `domain::agents::AgentWakeups`.
+
+use domain::{agents::Assignment, Ctx, DomainResult};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// Per-server wake-ups for agents waiting in a long poll on this replica.
+#[derive(Debug, Default)]
+pub struct LongPolls {
+    waiting: Mutex<HashMap<Uuid, Arc<Notify>>>,
+}
+
+impl LongPolls {
+    /// The signal a long poll for `server_id` waits on.
+    pub fn subscribe(&self, server_id: Uuid) -> Arc<Notify> {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(server_id).or_default().clone()
+    }
+
+    /// Forgets the signal once no poll holds it.
+    pub fn release(&self, server_id: Uuid) {
+        let mut map = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.get(&server_id).is_some_and(|n| Arc::strong_count(n) == 1) {
+            map.remove(&server_id);
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+}
+
+impl domain::agents::AgentWakeups for LongPolls {
+    fn wake(&self, server_id: Uuid) {
+        if let Some(n) = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&server_id) {
+            n.notify_waiters();
+        }
+    }
+}
+
+/// Waits up to `wait` for a revision newer than `after`: the long poll.
+pub async fn wait_for_assignment(
+    ctx: &Ctx,
+    polls: &LongPolls,
+    server_id: Uuid,
+    after: i64,
+    wait: std::time::Duration,
+) -> DomainResult<Option<Assignment>> {
+    let signal = polls.subscribe(server_id);
+    let result = async {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(a) = domain::agents::assignment(ctx, server_id, after).await? {
+                return Ok(Some(a));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(None);
+            }
+        }
+    }
+    .await;
+    drop(signal);
+    polls.release(server_id);
+    result
+}
