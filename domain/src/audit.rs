@@ -36,7 +36,7 @@ pub async fn record<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>, actor: &Ac
         id: Set(Uuid::new_v4()),
         tenant_id: Set(e.tenant_id),
         actor: Set(actor.label.clone()),
-        action: Set(e.action.as_str().to_owned()),
+        action: Set(e.action),
         target: Set(e.target),
         detail: Set(e.detail),
         source_ip: Set(actor.source_ip.clone()),
@@ -60,24 +60,18 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<audit_event::Model> for Event {
-    type Error = crate::DomainError;
-
-    /// The one place a stored action is read: one the console does not know is an error.
-    fn try_from(m: audit_event::Model) -> Result<Self, Self::Error> {
-        let action = AuditAction::parse(&m.action).ok_or_else(|| {
-            crate::DomainError::Internal(format!("audit event {} has an unknown action {:?}", m.id, m.action))
-        })?;
-        Ok(Event {
+impl From<audit_event::Model> for Event {
+    fn from(m: audit_event::Model) -> Self {
+        Event {
             id: m.id,
             tenant_id: m.tenant_id,
             actor: m.actor,
-            action,
+            action: m.action,
             target: m.target,
             detail: m.detail,
             source_ip: m.source_ip,
             created_at: m.created_at,
-        })
+        }
     }
 }
 
@@ -89,5 +83,5 @@ pub async fn list(ctx: &Ctx, caller: &Caller, limit: u64) -> DomainResult<Vec<Ev
         Role::TenantAdmin => q = q.filter(audit_event::Column::TenantId.eq(caller.admin_tenant()?)),
         Role::EndUser => return Err(crate::DomainError::Forbidden),
     }
-    q.all(&ctx.db).await?.into_iter().map(Event::try_from).collect()
+    Ok(q.all(&ctx.db).await?.into_iter().map(Event::from).collect())
 }

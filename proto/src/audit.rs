@@ -9,8 +9,10 @@ macro_rules! audit_actions {
     ($($(#[$doc:meta])* $variant:ident => $s:literal),+ $(,)?) => {
         /// A kind of change the audit trail records.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+        #[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)"))]
         pub enum AuditAction {
-            $($(#[$doc])* #[serde(rename = $s)] $variant),+
+            $($(#[$doc])* #[serde(rename = $s)] #[cfg_attr(feature = "db", sea_orm(string_value = $s))] $variant),+
         }
         crate::wire_strings!(AuditAction { $($variant => $s),+ });
     };

@@ -9,9 +9,8 @@ pub struct Model {
     pub tenant_id: Option<Uuid>,
     /// The user's email, or a description such as `endpoint +8613800000000`.
     pub actor: String,
-    /// A [`proto::audit::AuditAction`]'s stored name, e.g. `topic.create`; read through
-    /// [`crate::audit::Event`].
-    pub action: String,
+    /// Stored as its dotted name, e.g. `topic.create`.
+    pub action: proto::audit::AuditAction,
     pub target: String,
     pub detail: String,
     pub source_ip: String,

@@ -62,6 +62,7 @@ mod tests {
         same(SelinuxMode::ALL, SelinuxMode::as_str);
         same(JobStatus::ALL, JobStatus::as_str);
         same(PhaseName::ALL, PhaseName::as_str);
+        same(proto::audit::AuditAction::ALL, proto::audit::AuditAction::as_str);
         assert!(Method::try_from_value(&"fax".to_owned()).is_err());
     }
 }
