@@ -1,13 +1,13 @@
 //! The 2FA tab's list: a row per server with its status, method, topic and operations, the
 //! selection for batch changes, and the pager.
 
-use super::{tab_href, TabState};
+use super::TabState;
 use crate::{
-    components::{filters::pager_link, status::Badge, urn::ShortUrn},
+    components::{list::Pager, status::Badge, urn::ShortUrn},
     models::{two_factor::ChangeAction, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus},
 };
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::components::A;
 
 /// "4:05": minutes and seconds.
 fn clock(secs: i64) -> String {
@@ -16,14 +16,6 @@ fn clock(secs: i64) -> String {
 
 #[component]
 pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl IntoView {
-    let pages = page.total.div_ceil(page.page_size).max(1);
-    let link = {
-        let query = use_query_map();
-        let size = page.page_size.to_string();
-        move |p: u64| tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), "size", &size, p)
-    };
-    let prev = (page.page > 1).then(|| link(page.page - 1));
-    let next = (page.page < pages).then(|| link(page.page + 1));
     if page.items.is_empty() {
         return view! {
             <p class="empty">
@@ -82,15 +74,7 @@ pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) 
                 <tbody>{page.items.into_iter().map(|s| view! { <ServerLine s state /> }).collect_view()}</tbody>
             </table>
         </div>
-        <nav class="pager" aria-label="Pages">
-            <span class="pager-total">{format!(
-                "{} · page {} of {pages}",
-                crate::components::status::count(page.total, "server", "servers"),
-                page.page,
-            )}</span>
-            {pager_link(prev, "Previous", "prev")}
-            {pager_link(next, "Next", "next")}
-        </nav>
+        <Pager total=page.total page=page.page page_size=page.page_size one="server" many="servers" />
     }
     .into_any()
 }
