@@ -1,6 +1,7 @@
 //! Pieces shared by pages.
 
 pub mod dialog;
+pub mod form;
 pub mod install;
 pub mod layout;
 pub mod list;

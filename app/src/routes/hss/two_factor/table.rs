@@ -3,7 +3,7 @@
 
 use super::TabState;
 use crate::{
-    components::{list::Pager, status::Badge, urn::ShortUrn},
+    components::{form::RowAction, list::Pager, status::Badge, urn::ShortUrn},
     models::{two_factor::ChangeAction, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus},
 };
 use leptos::prelude::*;
@@ -180,29 +180,13 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                     })}
                 {moving
                     .then(|| {
-                        view! {
-                            <ActionForm action=state.cancel>
-                                <input type="hidden" name="server_ids[]" value=id1 />
-                                <button
-                                    type="submit"
-                                    class="link-button danger"
-                                    aria-label=format!("Cancel the change on {cancel_name}")
-                                >
-                                    "Cancel"
-                                </button>
-                            </ActionForm>
-                        }
+                        let label = format!("Cancel the change on {cancel_name}");
+                        view! { <RowAction action=state.cancel name="server_ids[]" value=id1 text="Cancel" label /> }
                     })}
                 {state_is(TwoFactorState::Failed)
                     .then(|| {
-                        view! {
-                            <ActionForm action=state.retry>
-                                <input type="hidden" name="server_ids[]" value=id2 />
-                                <button type="submit" class="link-button" aria-label=format!("Retry on {retry_name}")>
-                                    "Retry"
-                                </button>
-                            </ActionForm>
-                        }
+                        let label = format!("Retry on {retry_name}");
+                        view! { <RowAction action=state.retry name="server_ids[]" value=id2 text="Retry" label class="link-button" /> }
                     })} <A href=format!("/hss/servers/{}", row.id)>"Details"</A>
             </div>
         }
