@@ -165,6 +165,14 @@ pub fn TwoFactorPage() -> impl IntoView {
 
     let open = move |action: ChangeAction| state.open(action, state.selected.get_untracked().into_values().collect());
     let none_selected = move || state.selected.read().is_empty();
+    // A batch button: the dialog's action for every selected server; the dialog's title is its text.
+    let batch = move |id: &'static str, class: &'static str, action: ChangeAction| {
+        view! {
+            <button id=id class=class disabled=none_selected on:click=move |_| open(action)>
+                {dialog::title(action)}
+            </button>
+        }
+    };
 
     view! {
         <Title text="Two-Factor Authentication" />
@@ -185,30 +193,9 @@ pub fn TwoFactorPage() -> impl IntoView {
                 <FilterSelect name="sort" label="Sort" options=SORTS default="name" />
             </FilterForm>
             <div class="toolbar batch-bar" role="group" aria-label="Batch actions">
-                <button
-                    id="batch-enable"
-                    class="button button-primary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::Enable)
-                >
-                    "Enable 2FA"
-                </button>
-                <button
-                    id="batch-disable"
-                    class="button button-secondary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::Disable)
-                >
-                    "Disable 2FA"
-                </button>
-                <button
-                    id="batch-topic"
-                    class="button button-secondary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::ChangeTopic)
-                >
-                    "Change Topic"
-                </button>
+                {batch("batch-enable", "button button-primary", ChangeAction::Enable)}
+                {batch("batch-disable", "button button-secondary", ChangeAction::Disable)}
+                {batch("batch-topic", "button button-secondary", ChangeAction::ChangeTopic)}
                 <span class="muted small" aria-live="polite">
                     {move || match state.selected.read().len() {
                         0 => "Select servers to change several at once.".to_owned(),
