@@ -3,7 +3,11 @@
 //! found".
 
 use crate::{
-    components::status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
+    components::{
+        form::SubmitButton,
+        logins::{server_audit_href, LoginTable},
+        status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
+    },
     functions::{
         agents::CreateReinstallCommand,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
@@ -14,7 +18,6 @@ use crate::{
         AppError, BreakGlassStatus, ChangeResult, LoginAuditPage, LoginAuditQuery, LoginSettingsView, ReadinessItem,
         SafeModeAllows,
     },
-    routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -383,11 +386,7 @@ fn SettingsForm(
                 </p>
                 {move || errors_under("exempt-networks-errors", errors("exempt_networks"))}
             </div>
-            <div class="form-actions">
-                <button type="submit" class="button button-primary" disabled=move || save.pending().get()>
-                    "Save login protection"
-                </button>
-            </div>
+            <SubmitButton label="Save login protection" pending=save.pending() />
         </ActionForm>
     }
 }
