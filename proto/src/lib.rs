@@ -5,6 +5,7 @@
 //! Each enum's `as_str` is its stored and serialized value; `parse` is its inverse.
 
 pub mod agent;
+pub mod audit;
 pub mod login;
 
 use serde::{Deserialize, Serialize};

@@ -252,6 +252,36 @@ impl From<LoginResult> for LoginOutcome {
     }
 }
 
+/// Why the agent decided a login alone, as it reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LoginReason {
+    /// An unused break-glass code was typed.
+    BreakGlass,
+    /// A code was typed that is not an unused break-glass code of this server.
+    BreakGlassWrong,
+    /// Let in by fail mode safe.
+    FailSafe,
+    /// Fail mode safe, but too many logins were let in for this account or source.
+    FailSafeLimited,
+    /// Denied by fail mode secure (or the agent's credential was rejected).
+    FailSecure,
+    /// The account never gets a second factor.
+    ExemptAccount,
+    /// The source address is in an exempt network.
+    ExemptNetwork,
+}
+crate::wire_strings!(LoginReason {
+    BreakGlass => "break_glass",
+    BreakGlassWrong => "break_glass_wrong",
+    FailSafe => "fail_safe",
+    FailSafeLimited => "fail_safe_limited",
+    FailSecure => "fail_secure",
+    ExemptAccount => "exempt_account",
+    ExemptNetwork => "exempt_network",
+});
+
 /// A login the agent decided alone while the console was unreachable, reported later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -309,5 +339,29 @@ mod tests {
         assert_eq!(choice.action, Action::Choice { text: "Pick: ".into(), options: vec!["Push".into(), "SMS".into()] });
         assert!(serde_json::from_str::<Step>(r#"{"action":{"type":"allow_everyone"}}"#).is_err());
         assert!(format!("{:?}", LoginAnswer { answer: "123456".into() }).contains("REDACTED"));
+    }
+
+    /// Agents already in the field report offline logins in this exact form.
+    #[test]
+    fn the_offline_report_format_is_pinned() {
+        let login = OfflineLogin {
+            id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            at: "2026-01-01T00:00:00+00:00".into(),
+            account: "root".into(),
+            source_ip: "192.0.2.9".into(),
+            service: "sshd".into(),
+            result: LoginResult::Denied,
+            reason: LoginReason::FailSafeLimited.as_str().into(),
+            break_glass_id: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&login).unwrap(),
+            r#"{"id":"01234567-89ab-cdef-0123-456789abcdef","at":"2026-01-01T00:00:00+00:00","account":"root","source_ip":"192.0.2.9","service":"sshd","result":"denied","reason":"fail_safe_limited","break_glass_id":null}"#
+        );
+        for r in LoginReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(serde_json::from_value::<LoginReason>(serde_json::json!(r.as_str())).unwrap(), *r);
+        }
+        assert!(serde_json::from_str::<LoginReason>(r#""fail_open""#).is_err());
     }
 }

@@ -1,0 +1,79 @@
+//! What the audit trail records: one [`AuditAction`] per kind of change, stored and shown as its
+//! dotted name (`2fa.enable`).
+
+use serde::{Deserialize, Serialize};
+
+/// Defines [`AuditAction`] with its stored names, once: the variants, their serde names and
+/// `wire_strings!` come from the same list, so they cannot disagree.
+macro_rules! audit_actions {
+    ($($(#[$doc:meta])* $variant:ident => $s:literal),+ $(,)?) => {
+        /// A kind of change the audit trail records.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum AuditAction {
+            $($(#[$doc])* #[serde(rename = $s)] $variant),+
+        }
+        crate::wire_strings!(AuditAction { $($variant => $s),+ });
+    };
+}
+
+audit_actions! {
+    /// 2FA turned on for servers.
+    TwoFactorEnable => "2fa.enable",
+    TwoFactorDisable => "2fa.disable",
+    /// The notification topic of servers' SMS/Email 2FA changed.
+    TwoFactorChangeTopic => "2fa.change_topic",
+    /// A pending 2FA change was cancelled.
+    TwoFactorCancel => "2fa.cancel",
+    /// A failed 2FA change was tried again.
+    TwoFactorRetry => "2fa.retry",
+    /// The agent applied a 2FA change.
+    TwoFactorApplied => "2fa.applied",
+    /// The agent could not apply a 2FA change.
+    TwoFactorFailed => "2fa.failed",
+    /// A revision was handed to the agent again after a late acknowledgement.
+    TwoFactorReissue => "2fa.reissue",
+    AccessKeyCreate => "access_key.create",
+    AccessKeyRevoke => "access_key.revoke",
+    AgentInstallToken => "agent.install_token",
+    AgentReinstallToken => "agent.reinstall_token",
+    AgentTokenRevoke => "agent.token_revoke",
+    AgentRegister => "agent.register",
+    AgentReinstall => "agent.reinstall",
+    FactorEnrolmentOpened => "factor.enrolment_opened",
+    FactorAuthenticatorAdded => "factor.authenticator_added",
+    FactorAuthenticatorRemoved => "factor.authenticator_removed",
+    FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
+    LoginAccountMapped => "login.account_mapped",
+    LoginAccountUnmapped => "login.account_unmapped",
+    LoginBreakGlassIssued => "login.break_glass_issued",
+    LoginBreakGlassUsed => "login.break_glass_used",
+    /// A server's login settings changed.
+    LoginSettings => "login.settings",
+    ServerPreRegister => "server.pre_register",
+    SubscriptionCreate => "subscription.create",
+    SubscriptionRequestConfirmation => "subscription.request_confirmation",
+    SubscriptionConfirm => "subscription.confirm",
+    SubscriptionCancel => "subscription.cancel",
+    SubscriptionDelete => "subscription.delete",
+    TopicCreate => "topic.create",
+    TopicDelete => "topic.delete",
+    TopicPublish => "topic.publish",
+    /// Servers use a topic for 2FA codes that has no confirmed recipient.
+    TopicNoRecipients => "topic.no_recipients",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_are_the_stored_strings() {
+        for a in AuditAction::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+            assert_eq!(serde_json::from_value::<AuditAction>(serde_json::json!(a.as_str())).unwrap(), *a);
+            assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
+        }
+        assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
+        assert_eq!(AuditAction::ALL.len(), 34);
+    }
+}
