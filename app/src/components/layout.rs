@@ -2,13 +2,12 @@
 //! caller's role, and the page in the middle.
 
 use crate::{
-    components::status::ErrorPanel,
+    components::{filters::encode, status::ErrorPanel},
     functions::{
         auth::{who_am_i, SignIn, SignOut},
         servers::{choose_region, list_regions},
     },
     models::{AppError, CurrentUser, Role},
-    routes::hss::two_factor::encode,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

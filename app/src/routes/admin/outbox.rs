@@ -5,12 +5,12 @@
 
 use crate::{
     components::{
+        filters::pager_link,
         poll::poll_every,
         status::{status_badge, Loaded, PageHeader},
     },
     functions::{audit::list_outbox, tenants::list_tenants},
     models::{OutboxPage as Page, OutboxQuery, PAGE_SIZES},
-    routes::hss::two_factor::pager_link,
 };
 use leptos::{html, prelude::*};
 use leptos_meta::Title;

@@ -3,7 +3,10 @@
 //! found".
 
 use crate::{
-    components::status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
+    components::{
+        logins::{server_audit_href, LoginTable},
+        status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
+    },
     functions::{
         agents::CreateReinstallCommand,
         logins::{break_glass, list_logins, login_settings, IssueBreakGlass, SaveLoginSettings},
@@ -14,7 +17,6 @@ use crate::{
         AppError, BreakGlassStatus, ChangeResult, LoginAuditPage, LoginAuditQuery, LoginSettingsView, ReadinessItem,
         SafeModeAllows,
     },
-    routes::hss::login_audit::{server_audit_href, LoginTable},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
