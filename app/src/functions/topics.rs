@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, ctx, datetime, parse_id, source_ip};
+    pub use super::super::ssr::{actor, caller, ctx, parse_id, source_ip, stored};
 }
 
 #[server(prefix = "/api", endpoint = "topics/list")]
@@ -18,11 +18,11 @@ pub async fn list_topics(search: String) -> Result<Vec<TopicRow>, AppError> {
 #[cfg(feature = "ssr")]
 fn topic_row(t: domain::entities::topic::Model, subscriptions: u64, confirmed: u64) -> TopicRow {
     TopicRow {
-        id: t.id.to_string(),
+        id: t.id,
         name: t.name,
         display_name: t.display_name,
         urn: t.urn,
-        created: ssr::datetime(t.created_at),
+        created: t.created_at,
         subscriptions,
         confirmed,
     }
@@ -57,20 +57,13 @@ pub async fn list_subscriptions(topic_id: String) -> Result<Vec<SubscriptionRow>
     let subs = domain::subscriptions::list(&ctx, &caller, ssr::parse_id(&topic_id, "topic")?).await?;
     subs.into_iter()
         .map(|s| {
-            // Stored by the rules, which write only these values.
-            let (Some(protocol), Some(status)) =
-                (proto::Protocol::parse(&s.protocol), proto::SubscriptionStatus::parse(&s.status))
-            else {
-                tracing::error!(subscription = %s.id, protocol = s.protocol, status = s.status, "unknown stored value");
-                return Err(AppError::Internal);
-            };
             Ok(SubscriptionRow {
-                id: s.id.to_string(),
-                protocol,
+                id: s.id,
+                protocol: ssr::stored(&s.protocol, proto::Protocol::parse, "protocol")?,
                 endpoint: s.endpoint,
                 remark: s.remark,
-                status,
-                created: ssr::datetime(s.created_at),
+                status: ssr::stored(&s.status, proto::SubscriptionStatus::parse, "subscription status")?,
+                created: s.created_at,
             })
         })
         .collect()
@@ -126,14 +119,14 @@ pub async fn publish_message(topic_id: String, subject: String, message: String)
 }
 
 #[cfg(feature = "ssr")]
-fn outcome(o: domain::subscriptions::LinkOutcome) -> LinkOutcome {
-    LinkOutcome {
+fn outcome(o: domain::subscriptions::LinkOutcome) -> Result<LinkOutcome, AppError> {
+    Ok(LinkOutcome {
         topic_name: o.topic_name,
         topic_display_name: o.topic_display_name,
-        protocol: o.protocol,
+        protocol: ssr::stored(&o.protocol, proto::Protocol::parse, "protocol")?,
         endpoint: o.endpoint,
         already: o.already,
-    }
+    })
 }
 
 /// Public: what a confirmation (`kind` confirm) or unsubscribe (`kind` unsubscribe) link is
@@ -147,7 +140,7 @@ pub async fn preview_link(kind: String, token: String) -> Result<LinkOutcome, Ap
         "unsubscribe" => Link::Unsubscribe,
         _ => return Err(domain::DomainError::NotFound("link").into()),
     };
-    Ok(outcome(domain::subscriptions::preview(&ctx, link, &token).await?))
+    outcome(domain::subscriptions::preview(&ctx, link, &token).await?)
 }
 
 /// After a plain form post (no wasm yet) the browser goes back to the link's page, which shows
@@ -171,7 +164,7 @@ pub async fn confirm_subscription(token: String) -> Result<LinkOutcome, AppError
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
     back_to("/smn/confirm", &token);
-    Ok(outcome(domain::subscriptions::confirm(&ctx, &token, &ip).await?))
+    outcome(domain::subscriptions::confirm(&ctx, &token, &ip).await?)
 }
 
 /// Public: the unsubscribe page's button (the link is in every message).
@@ -180,5 +173,5 @@ pub async fn unsubscribe(token: String) -> Result<LinkOutcome, AppError> {
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
     back_to("/smn/unsubscribe", &token);
-    Ok(outcome(domain::subscriptions::unsubscribe(&ctx, &token, &ip).await?))
+    outcome(domain::subscriptions::unsubscribe(&ctx, &token, &ip).await?)
 }

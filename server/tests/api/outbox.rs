@@ -12,7 +12,7 @@ fn message(tenant: Option<uuid::Uuid>, channel: &str, status: &str, n: i64) -> o
         id: Set(uuid::Uuid::new_v4()),
         tenant_id: Set(tenant),
         channel: Set(channel.into()),
-        kind: Set("notification".into()),
+        kind: Set("topic_message".into()),
         recipient: Set(format!("r{n}@example.test")),
         sender_name: Set("HostGuard".into()),
         subject: Set(format!("message {n}")),

@@ -10,7 +10,7 @@ use crate::{
         status::{status_badge, Loaded, PageHeader},
     },
     functions::{audit::list_outbox, tenants::list_tenants},
-    models::{OutboxPage as Page, OutboxQuery, PAGE_SIZES},
+    models::{utc, OutboxPage as Page, OutboxQuery, PAGE_SIZES},
 };
 use leptos::{html, prelude::*};
 use leptos_meta::Title;
@@ -137,9 +137,9 @@ pub fn OutboxPage() -> impl IntoView {
                                         {options
                                             .into_iter()
                                             .map(|t| {
-                                                let id = t.id.clone();
+                                                let id = t.id.to_string();
                                                 view! {
-                                                    <option value=t.id selected=move || param("tenant") == id>
+                                                    <option value=id.clone() selected=move || param("tenant") == id>
                                                         {t.name}
                                                     </option>
                                                 }
@@ -221,22 +221,22 @@ fn OutboxTable(page: Page, filtered: bool) -> impl IntoView {
                         .map(|m| {
                             view! {
                                 <tr>
-                                    <td class="small">{m.created}</td>
+                                    <td class="small">{utc(m.created)}</td>
                                     <td>{m.tenant.unwrap_or_else(|| "None".to_owned())}</td>
-                                    <td>{m.channel.to_uppercase()}</td>
+                                    <td>{m.channel.as_str().to_uppercase()}</td>
                                     <td>{m.recipient}</td>
                                     <td>
                                         <details>
                                             <summary>
-                                                {if m.subject.is_empty() { m.kind.clone() } else { m.subject.clone() }}
+                                                {if m.subject.is_empty() { m.kind.to_string() } else { m.subject.clone() }}
                                             </summary>
                                             <pre class="message-body">{m.body_text}</pre>
                                         </details>
                                         {m.last_error.map(|e| view! { <p class="small error-text">{e}</p> })}
                                     </td>
                                     <td class="status-cell">
-                                        {status_badge(&m.status)}
-                                        {m.sent.map(|t| view! { <div class="muted small">{t}</div> })}
+                                        {status_badge(m.status)}
+                                        {m.sent.map(|t| view! { <div class="muted small">{utc(t)}</div> })}
                                     </td>
                                     <td class="num">{m.attempts}</td>
                                 </tr>

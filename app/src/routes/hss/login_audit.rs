@@ -113,9 +113,9 @@ pub fn LoginAuditPage() -> impl IntoView {
                                         {options
                                             .into_iter()
                                             .map(|s| {
-                                                let id = s.id.clone();
+                                                let id = s.id.to_string();
                                                 view! {
-                                                    <option value=s.id selected=move || param("server") == id>
+                                                    <option value=id.clone() selected=move || param("server") == id>
                                                         {s.name}
                                                     </option>
                                                 }

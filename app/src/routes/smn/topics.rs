@@ -7,6 +7,7 @@ use crate::{
         urn::ShortUrn,
     },
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
+    models::utc,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -98,7 +99,7 @@ pub fn TopicsPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|t| {
                                         let label = format!("Delete topic {}", t.name);
-                                        let asked = (t.id.clone(), t.name.clone());
+                                        let asked = (t.id.to_string(), t.name.clone());
                                         let copy_label = format!("Copy the URN of topic {}", t.name);
                                         view! {
                                             <tr>
@@ -113,7 +114,7 @@ pub fn TopicsPage() -> impl IntoView {
                                                     />
                                                 </td>
                                                 <td>{format!("{} confirmed of {}", t.confirmed, t.subscriptions)}</td>
-                                                <td class="small">{t.created}</td>
+                                                <td class="small">{utc(t.created)}</td>
                                                 <td>
                                                     <div class="row-actions">
                                                         <A href=format!("/smn/topics/{}", t.id)>"Subscriptions"</A>
