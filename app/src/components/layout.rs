@@ -2,7 +2,10 @@
 //! caller's role, and the page in the middle.
 
 use crate::{
-    components::{filters::encode, status::ErrorPanel},
+    components::{
+        list::{encode, options_with_all},
+        status::ErrorPanel,
+    },
     functions::{
         auth::{who_am_i, SignIn, SignOut},
         servers::{choose_region, list_regions},
@@ -178,25 +181,12 @@ fn RegionSelect() -> impl IntoView {
             {move || {
                 let change = change.clone();
                 Suspend::new(async move {
-                    let options = regions.await.unwrap_or_default();
+                    let options = regions.await.unwrap_or_default().into_iter().map(|r| (r.id, r.name)).collect();
                     view! {
                         <label class="region">
                             <span class="visually-hidden">"Region"</span>
                             <select on:change=change prop:value=move || region.get()>
-                                <option value="" selected=move || region.get().is_empty()>
-                                    "All regions"
-                                </option>
-                                {options
-                                    .into_iter()
-                                    .map(|r| {
-                                        let id = r.id.clone();
-                                        view! {
-                                            <option value=r.id selected=move || region.get() == id>
-                                                {r.name}
-                                            </option>
-                                        }
-                                    })
-                                    .collect_view()}
+                                {options_with_all("All regions", options, move || region.get())}
                             </select>
                         </label>
                     }

@@ -2,20 +2,27 @@
 //! one server.
 
 use crate::{
-    components::filters::query_string,
+    components::{list::ListUrl, status::ColumnHeadings},
     models::{login_method_cell, utc, Label, LoginOutcome, LoginRow, Status},
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The login audit page.
-pub(crate) const PATH: &str = "/hss/login-audit";
-pub(crate) const DEFAULT_SIZE: u64 = 20;
+/// The login audit's URL and its filters.
+pub(crate) const LOGIN_AUDIT: ListUrl = ListUrl {
+    path: "/hss/login-audit",
+    keys: &["server", "account", "result", "since", "until", "reason", "size"],
+    default_size: 20,
+    defaults: &[],
+};
 
 /// The link to the audit of one server.
 pub(crate) fn server_audit_href(server_id: &str) -> String {
-    format!("{PATH}{}", query_string(&[("server", server_id.to_owned())], DEFAULT_SIZE, DEFAULT_SIZE, 1))
+    LOGIN_AUDIT.href(|k| if k == "server" { server_id.to_owned() } else { String::new() }, 1)
 }
+
+const WITH_SERVER: &[&str] = &["Time", "Server", "Account", "Source IP", "Method", "Result", "Reason"];
+const WITHOUT_SERVER: &[&str] = &["Time", "Account", "Source IP", "Method", "Result", "Reason"];
 
 /// Logins as a table; also on a server's page (without the server column).
 #[component]
@@ -24,17 +31,7 @@ pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool
         <div class="table-wrap" tabindex="0">
             <table class="data-table login-table">
                 <caption class="visually-hidden">{caption}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Time"</th>
-                        {show_server.then(|| view! { <th scope="col">"Server"</th> })}
-                        <th scope="col">"Account"</th>
-                        <th scope="col">"Source IP"</th>
-                        <th scope="col">"Method"</th>
-                        <th scope="col">"Result"</th>
-                        <th scope="col">"Reason"</th>
-                    </tr>
-                </thead>
+                <ColumnHeadings headers=if show_server { WITH_SERVER } else { WITHOUT_SERVER } />
                 <tbody>
                     {rows
                         .into_iter()

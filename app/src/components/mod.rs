@@ -1,9 +1,10 @@
 //! Pieces shared by pages.
 
 pub mod dialog;
-pub mod filters;
+pub mod form;
 pub mod install;
 pub mod layout;
+pub mod list;
 pub mod logins;
 pub mod poll;
 pub mod status;

@@ -139,26 +139,34 @@ pub fn DataTable(headers: &'static [&'static str], children: Children) -> impl I
     view! {
         <div class="table-wrap" tabindex="0">
             <table class="data-table">
-                <thead>
-                    <tr>
-                        {headers
-                            .iter()
-                            .map(|h| match h.strip_prefix('#') {
-                                Some(h) => {
-                                    view! {
-                                        <th scope="col" class="num">
-                                            {h}
-                                        </th>
-                                    }
-                                        .into_any()
-                                }
-                                None => view! { <th scope="col">{*h}</th> }.into_any(),
-                            })
-                            .collect_view()}
-                    </tr>
-                </thead>
+                <ColumnHeadings headers />
                 <tbody>{children()}</tbody>
             </table>
         </div>
+    }
+}
+
+/// A table's `thead`, as `DataTable` writes it.
+#[component]
+pub fn ColumnHeadings(headers: &'static [&'static str]) -> impl IntoView {
+    view! {
+        <thead>
+            <tr>
+                {headers
+                    .iter()
+                    .map(|h| match h.strip_prefix('#') {
+                        Some(h) => {
+                            view! {
+                                <th scope="col" class="num">
+                                    {h}
+                                </th>
+                            }
+                                .into_any()
+                        }
+                        None => view! { <th scope="col">{*h}</th> }.into_any(),
+                    })
+                    .collect_view()}
+            </tr>
+        </thead>
     }
 }

@@ -18,7 +18,7 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
             // back to the form with the error's code.
             if plain_form_post() {
                 let next = safe_next(&next)
-                    .map(|n| format!("&next={}", crate::components::filters::encode(n)))
+                    .map(|n| format!("&next={}", crate::components::list::encode(n)))
                     .unwrap_or_default();
                 leptos_axum::redirect(&format!("/signin?error={}{next}", error.code()));
             }

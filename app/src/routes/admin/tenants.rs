@@ -1,7 +1,10 @@
 //! Administration → Tenant accounts (operators only).
 
 use crate::{
-    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        form::{SubmitButton, TextField},
+        status::{DataTable, FormResult, Loaded, PageHeader},
+    },
     functions::{
         servers::list_regions,
         tenants::{list_tenants, PreRegisterServer},
@@ -95,14 +98,8 @@ fn RegisterForm(
                     {tenants.into_iter().map(|t| view! { <option value=t.id.to_string()>{t.name}</option> }).collect_view()}
                 </select>
             </div>
-            <div class="field">
-                <label for="reg-name">"Server name"</label>
-                <input id="reg-name" name="name" type="text" required maxlength="64" placeholder="web-01" />
-            </div>
-            <div class="field">
-                <label for="reg-ip">"IP address"</label>
-                <input id="reg-ip" name="ip" type="text" required placeholder="192.168.0.10" />
-            </div>
+            <TextField id="reg-name" label="Server name" name="name" required=true maxlength="64" placeholder="web-01" />
+            <TextField id="reg-ip" label="IP address" name="ip" required=true placeholder="192.168.0.10" />
             <div class="field">
                 <label for="reg-os">"OS"</label>
                 <select id="reg-os" name="os_type">
@@ -115,11 +112,7 @@ fn RegisterForm(
                     {regions.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view()}
                 </select>
             </div>
-            <div class="form-actions">
-                <button type="submit" class="button button-primary" disabled=move || action.pending().get()>
-                    "Register server"
-                </button>
-            </div>
+            <SubmitButton label="Register server" pending=action.pending() />
         </ActionForm>
     }
 }

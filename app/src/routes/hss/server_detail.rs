@@ -4,6 +4,7 @@
 
 use crate::{
     components::{
+        form::SubmitButton,
         logins::{server_audit_href, LoginTable},
         status::{Badge, ErrorPanel, FormResult, Loading, PageHeader},
     },
@@ -384,11 +385,7 @@ fn SettingsForm(
                 </p>
                 {move || errors_under("exempt-networks-errors", errors("exempt_networks"))}
             </div>
-            <div class="form-actions">
-                <button type="submit" class="button button-primary" disabled=move || save.pending().get()>
-                    "Save login protection"
-                </button>
-            </div>
+            <SubmitButton label="Save login protection" pending=save.pending() />
         </ActionForm>
     }
 }

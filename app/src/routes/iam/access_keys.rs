@@ -2,7 +2,10 @@
 //! key is shown once, when the key is created; a key is revoked after a confirmation.
 
 use crate::{
-    components::status::{Badge, DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        form::{SubmitButton, TextField},
+        status::{Badge, DataTable, FormResult, Loaded, PageHeader},
+    },
     functions::access_keys::{list_access_keys, CreateAccessKey, RevokeAccessKey},
     models::{utc, AccessKeyStatus, AppError, Label, NewAccessKey, Status},
 };
@@ -26,22 +29,10 @@ pub fn AccessKeysPage() -> impl IntoView {
         <section class="panel">
             <h2>"Create access key"</h2>
             <ActionForm action=create attr:class="form-grid">
-                <div class="field">
-                    <label for="key-description">"Description"</label>
-                    <input
-                        id="key-description"
-                        name="description"
-                        type="text"
-                        maxlength="255"
-                        placeholder="Deployment script"
-                    />
-                    <p class="hint">"Optional; up to 255 characters. Says what uses the key."</p>
-                </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>
-                        "Create access key"
-                    </button>
-                </div>
+                <TextField id="key-description" label="Description" name="description" maxlength="255" placeholder="Deployment script">
+                    "Optional; up to 255 characters. Says what uses the key."
+                </TextField>
+                <SubmitButton label="Create access key" pending=create.pending() />
             </ActionForm>
             {move || create.value().get().map(|r| view! { <NewKey result=r /> })}
         </section>
@@ -147,14 +138,8 @@ fn NewKey(result: Result<NewAccessKey, AppError>) -> impl IntoView {
                         " It is shown only this once; HostGuard cannot show it again. If you lose it, revoke the key and create a new one."
                     </p>
                     <div class="form-grid">
-                        <div class="field">
-                            <label for="new-ak">"Access Key ID (AK)"</label>
-                            <input id="new-ak" class="mono" type="text" readonly value=k.access_key.clone() />
-                        </div>
-                        <div class="field">
-                            <label for="new-sk">"Secret Access Key (SK)"</label>
-                            <input id="new-sk" class="mono" type="text" readonly value=k.secret_key.clone() />
-                        </div>
+                        <TextField id="new-ak" label="Access Key ID (AK)" value=k.access_key.clone() class="mono" />
+                        <TextField id="new-sk" label="Secret Access Key (SK)" value=k.secret_key.clone() class="mono" />
                     </div>
                     <p class="hint">
                         "With curl, the bearer form sends the key itself; use it over HTTPS only. The SDKs sign each request instead."

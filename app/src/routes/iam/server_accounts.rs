@@ -4,7 +4,10 @@
 //! end users with their sign-in methods, and the button that opens enrolment for one of them.
 
 use crate::{
-    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        form::{RowAction, SubmitButton, TextField},
+        status::{DataTable, FormResult, Loaded, PageHeader},
+    },
     functions::server_accounts::{
         list_end_users, list_server_accounts, AddServerAccount, OpenEnrolment, RemoveServerAccount,
     },
@@ -37,18 +40,9 @@ pub fn ServerAccountsPage() -> impl IntoView {
                     <section class="panel">
                         <h2>"Map an account"</h2>
                         <ActionForm action=add attr:class="form-grid">
-                            <div class="field">
-                                <label for="map-account">"Server account"</label>
-                                <input
-                                    id="map-account"
-                                    name="account"
-                                    type="text"
-                                    maxlength="32"
-                                    placeholder="root"
-                                    required
-                                />
-                                <p class="hint">"The Linux user name, as typed at the SSH login."</p>
-                            </div>
+                            <TextField id="map-account" label="Server account" name="account" required=true maxlength="32" placeholder="root">
+                                "The Linux user name, as typed at the SSH login."
+                            </TextField>
                             <div class="field">
                                 <label for="map-user">"User"</label>
                                 <select id="map-user" name="end_user_id" required>
@@ -78,15 +72,7 @@ pub fn ServerAccountsPage() -> impl IntoView {
                                         }
                                     })}
                             </div>
-                            <div class="form-actions">
-                                <button
-                                    type="submit"
-                                    class="button button-primary"
-                                    disabled=move || add.pending().get()
-                                >
-                                    "Map account"
-                                </button>
-                            </div>
+                            <SubmitButton label="Map account" pending=add.pending() />
                         </ActionForm>
                         {no_users
                             .then(|| {
@@ -144,16 +130,7 @@ pub fn ServerAccountsPage() -> impl IntoView {
                                                     </td>
                                                     <td class="small">{utc(m.created)}</td>
                                                     <td>
-                                                        <ActionForm action=remove>
-                                                            <input type="hidden" name="id" value=m.id.to_string() />
-                                                            <button
-                                                                type="submit"
-                                                                class="link-button danger"
-                                                                aria-label=label
-                                                            >
-                                                                "Remove"
-                                                            </button>
-                                                        </ActionForm>
+                                                        <RowAction action=remove value=m.id.to_string() text="Remove" label />
                                                     </td>
                                                 </tr>
                                             }

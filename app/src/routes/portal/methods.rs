@@ -5,7 +5,10 @@
 //! enrolment window the user's administrator opened.
 
 use crate::{
-    components::status::{DataTable, FormResult, Loaded, PageHeader},
+    components::{
+        form::{RowAction, SubmitButton, TextField},
+        status::{DataTable, FormResult, Loaded, PageHeader},
+    },
     functions::portal::{
         my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator,
         StepUp,
@@ -79,16 +82,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
                                                         {a.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
                                                     </td>
                                                     <td>
-                                                        <ActionForm action=remove>
-                                                            <input type="hidden" name="id" value=a.id.to_string() />
-                                                            <button
-                                                                type="submit"
-                                                                class="link-button danger"
-                                                                aria-label=label
-                                                            >
-                                                                "Remove"
-                                                            </button>
-                                                        </ActionForm>
+                                                        <RowAction action=remove value=a.id.to_string() text="Remove" label />
                                                     </td>
                                                 </tr>
                                             }
@@ -106,16 +100,10 @@ pub fn SignInMethodsPage() -> impl IntoView {
             />
             <h2>"Add an authenticator app"</h2>
             <ActionForm action=begin attr:class="form-grid">
-                <div class="field">
-                    <label for="app-name">"Name"</label>
-                    <input id="app-name" name="name" type="text" maxlength="64" placeholder="My phone" />
-                    <p class="hint">"Optional. Helps you tell your devices apart."</p>
-                </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || begin.pending().get()>
-                        "Add authenticator"
-                    </button>
-                </div>
+                <TextField id="app-name" label="Name" name="name" maxlength="64" placeholder="My phone">
+                    "Optional. Helps you tell your devices apart."
+                </TextField>
+                <SubmitButton label="Add authenticator" pending=begin.pending() />
             </ActionForm>
             {move || enrolling().map(|r| view! { <Enrolment result=r confirm /> })}
         </section>
@@ -149,23 +137,10 @@ fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView
                 )}
             </p>
             <ActionForm action=step_up attr:class="form-grid">
-                <div class="field">
-                    <label for="step-up-code">"Current code"</label>
-                    <input
-                        id="step-up-code"
-                        name="code"
-                        type="text"
-                        autocomplete="one-time-code"
-                        maxlength="32"
-                        required
-                    />
-                    <p class="hint">"6 digits from your app, or a recovery code (it is then used up)."</p>
-                </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || step_up.pending().get()>
-                        "Verify"
-                    </button>
-                </div>
+                <TextField id="step-up-code" label="Current code" name="code" required=true maxlength="32" autocomplete="one-time-code">
+                    "6 digits from your app, or a recovery code (it is then used up)."
+                </TextField>
+                <SubmitButton label="Verify" pending=step_up.pending() />
             </ActionForm>
         }
         .into_any(),
@@ -232,11 +207,9 @@ fn Enrolment(result: Result<NewAuthenticator, AppError>, confirm: ServerAction<C
                     <li>"Type the 6-digit code the app shows, then confirm."</li>
                 </ol>
                 <img class="qr" src=e.qr_data_uri.clone() width="200" height="200" alt="QR code to add HostGuard to an authenticator app" />
-                <div class="field">
-                    <label for="app-secret">"Secret key"</label>
-                    <input id="app-secret" class="mono" type="text" readonly value=e.secret.clone() />
-                    <p class="hint">"Can't scan? Type this key into the app instead (time-based, 6 digits, 30 seconds)."</p>
-                </div>
+                <TextField id="app-secret" label="Secret key" value=e.secret.clone() class="mono">
+                    "Can't scan? Type this key into the app instead (time-based, 6 digits, 30 seconds)."
+                </TextField>
                 <ActionForm action=confirm attr:class="form-grid">
                     <input type="hidden" name="id" value=e.id.to_string() />
                     <div class="field">
@@ -252,11 +225,7 @@ fn Enrolment(result: Result<NewAuthenticator, AppError>, confirm: ServerAction<C
                         />
                         <p class="hint">{format!("Confirm by {}, or add the authenticator again.", utc(e.expires))}</p>
                     </div>
-                    <div class="form-actions">
-                        <button type="submit" class="button button-primary" disabled=move || confirm.pending().get()>
-                            "Confirm"
-                        </button>
-                    </div>
+                    <SubmitButton label="Confirm" pending=confirm.pending() />
                 </ActionForm>
             </div>
         }

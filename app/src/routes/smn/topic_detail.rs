@@ -4,6 +4,7 @@
 use crate::{
     components::{
         dialog::ConfirmDelete,
+        form::{SubmitButton, TextField},
         poll::poll_every,
         status::{status_badge, DataTable, FormResult, Loaded, PageHeader},
         urn::ShortUrn,
@@ -136,15 +137,8 @@ pub fn TopicDetailPage() -> impl IntoView {
                         " Each gets a confirmation message with a link valid for 48 hours."
                     </p>
                 </div>
-                <div class="field">
-                    <label for="sub-remark">"Remark (optional)"</label>
-                    <input node_ref=remark_box id="sub-remark" name="remark" type="text" maxlength="128" />
-                </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || add.pending().get()>
-                        "Add"
-                    </button>
-                </div>
+                <TextField id="sub-remark" label="Remark (optional)" name="remark" maxlength="128" node_ref=remark_box />
+                <SubmitButton label="Add" pending=add.pending() />
             </ActionForm>
             <FormResult
                 value=add.value()
@@ -231,19 +225,12 @@ pub fn TopicDetailPage() -> impl IntoView {
             <p class="muted">"Sent to the confirmed endpoints only."</p>
             <ActionForm action=publish attr:class="form-grid">
                 <input type="hidden" name="topic_id" prop:value=id />
-                <div class="field">
-                    <label for="pub-subject">"Subject"</label>
-                    <input id="pub-subject" name="subject" type="text" maxlength="512" />
-                </div>
+                <TextField id="pub-subject" label="Subject" name="subject" maxlength="512" />
                 <div class="field field-wide">
                     <label for="pub-message">"Message"</label>
                     <textarea id="pub-message" name="message" rows="3" required></textarea>
                 </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-secondary" disabled=move || publish.pending().get()>
-                        "Publish"
-                    </button>
-                </div>
+                <SubmitButton label="Publish" pending=publish.pending() secondary=true />
             </ActionForm>
             <FormResult value=publish.value() success=|n: usize| {
                     format!(

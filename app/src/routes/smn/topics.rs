@@ -3,6 +3,7 @@
 use crate::{
     components::{
         dialog::ConfirmDelete,
+        form::{SubmitButton, TextField},
         status::{DataTable, FormResult, Loaded, PageHeader},
         urn::ShortUrn,
     },
@@ -39,27 +40,13 @@ pub fn TopicsPage() -> impl IntoView {
         <section class="panel">
             <h2>"Create topic"</h2>
             <ActionForm action=create attr:class="form-grid">
-                <div class="field">
-                    <label for="topic-name">"Topic name"</label>
-                    <input id="topic-name" name="name" type="text" required maxlength="255" placeholder="login-codes" />
-                    <p class="hint">"Letters, digits, - and _; up to 255 characters. It cannot be changed later."</p>
-                </div>
-                <div class="field">
-                    <label for="topic-display">"Display name"</label>
-                    <input
-                        id="topic-display"
-                        name="display_name"
-                        type="text"
-                        maxlength="192"
-                        placeholder="Acme Login Codes"
-                    />
-                    <p class="hint">"Up to 192 characters. Shown as the sender of emails."</p>
-                </div>
-                <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>
-                        "Create topic"
-                    </button>
-                </div>
+                <TextField id="topic-name" label="Topic name" name="name" required=true maxlength="255" placeholder="login-codes">
+                    "Letters, digits, - and _; up to 255 characters. It cannot be changed later."
+                </TextField>
+                <TextField id="topic-display" label="Display name" name="display_name" maxlength="192" placeholder="Acme Login Codes">
+                    "Up to 192 characters. Shown as the sender of emails."
+                </TextField>
+                <SubmitButton label="Create topic" pending=create.pending() />
             </ActionForm>
             <FormResult value=create.value() success=|_| "Topic created.".to_owned() />
         </section>

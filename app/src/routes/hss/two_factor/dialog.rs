@@ -15,7 +15,7 @@ use crate::{
 };
 use leptos::prelude::*;
 
-fn title(action: ChangeAction) -> &'static str {
+pub(super) fn title(action: ChangeAction) -> &'static str {
     match action {
         ChangeAction::Enable => "Enable 2FA",
         ChangeAction::Disable => "Disable 2FA",

@@ -1,7 +1,10 @@
 //! The 2FA tab's agent-install panel.
 
 use crate::{
-    components::status::{Badge, DataTable, FormResult, Loaded},
+    components::{
+        form::RowAction,
+        status::{Badge, DataTable, FormResult, Loaded},
+    },
     functions::agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
     models::{utc, Label, Status, TokenState},
 };
@@ -70,14 +73,7 @@ pub(super) fn InstallAgent() -> impl IntoView {
                                                 <td>
                                                     {(t.state == TokenState::Valid)
                                                         .then(|| {
-                                                            view! {
-                                                                <ActionForm action=revoke>
-                                                                    <input type="hidden" name="id" value=id />
-                                                                    <button type="submit" class="link-button danger">
-                                                                        "Revoke"
-                                                                    </button>
-                                                                </ActionForm>
-                                                            }
+                                                            view! { <RowAction action=revoke value=id text="Revoke" /> }
                                                         })}
                                                 </td>
                                             </tr>

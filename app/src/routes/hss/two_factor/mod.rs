@@ -13,8 +13,8 @@ use self::{
 };
 use crate::{
     components::{
-        filters::encode,
         layout::RegionState,
+        list::{FilterForm, FilterSearch, FilterSelect, ListFilters, ListUrl},
         poll::poll_every,
         status::{Loaded, PageHeader},
         urn::LastCopied,
@@ -27,16 +27,15 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    hooks::{use_navigate, use_query_map},
-    NavigateOptions,
-};
 use std::{collections::BTreeMap, time::Duration};
 
-const PATH: &str = "/hss/two-factor";
-const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];
-/// The filters the URL carries, in the order it lists them; the page number comes last.
-const FILTERS: [&str; 7] = ["search", "status", "os", "method", "sort", "size", "region"];
+/// The tab's URL: the sort by name and 10 a page say nothing.
+const TAB: ListUrl = ListUrl {
+    path: "/hss/two-factor",
+    keys: &["search", "status", "os", "method", "sort", "size", "region"],
+    default_size: 10,
+    defaults: &[("sort", "name")],
+};
 type Options = &'static [(&'static str, &'static str)];
 const STATUSES: Options = &[
     ("", "All"),
@@ -79,37 +78,10 @@ impl TabState {
     }
 }
 
-/// `?search=web&status=enabled`: the non-empty values only, in the order given.
-fn query_string(values: &[(&str, String)]) -> String {
-    let parts: Vec<String> =
-        values.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}={}", encode(v.trim()))).collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-/// The tab's URL with every filter of `get`, `key` set to `value`, and `page` (1 is left out).
-fn tab_href(get: impl Fn(&str) -> String, key: &str, value: &str, page: u64) -> String {
-    let mut values: Vec<(&str, String)> =
-        FILTERS.iter().map(|k| (*k, if *k == key { value.to_owned() } else { get(k) })).collect();
-    // The defaults say nothing.
-    values.retain(|(k, v)| !(*k == "size" && v == "10" || *k == "sort" && v == "name"));
-    if page > 1 {
-        values.push(("page", page.to_string()));
-    }
-    format!("{PATH}{}", query_string(&values))
-}
-
 #[component]
 pub fn TwoFactorPage() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.read().get(name).unwrap_or_default();
-    let page = move || query.read().get("page").and_then(|p| p.parse::<u64>().ok()).filter(|p| *p > 0).unwrap_or(1);
-    let size = move || {
-        query.read().get("size").and_then(|p| p.parse::<u64>().ok()).filter(|s| PAGE_SIZES.contains(s)).unwrap_or(10)
-    };
+    // A filter applies as soon as it changes, on the first page of the new view.
+    let filters = ListFilters::new(TAB);
     let region = expect_context::<RegionState>().0;
     let state = TabState {
         selected: RwSignal::new(BTreeMap::new()),
@@ -121,44 +93,34 @@ pub fn TwoFactorPage() -> impl IntoView {
     };
     // The rows redraw every 2 s; "Copied" stays.
     provide_context(LastCopied(RwSignal::new(None)));
-    let navigate = use_navigate();
-    // A filter applies as soon as it changes, on the first page of the new view. Typing and
-    // the region replace the history entry, so Back is not a trap of half-typed searches.
-    let go = move |key: &str, value: &str, replace: bool| {
-        let href = tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), key, value, 1);
-        navigate(&href, NavigateOptions { scroll: false, replace, ..Default::default() });
-    };
     // The region lives in the top bar; the URL carries it too, so a shared link shows the
     // same servers. A region in the URL wins when the page opens.
     Effect::new(move |_| {
-        if let Some(r) = query.read().get("region") {
+        if let Some(r) = filters.param("region") {
             if region.get_untracked() != r {
                 region.set(r);
             }
         }
     });
-    Effect::new({
-        let go = go.clone();
-        move |first: Option<()>| {
-            let chosen = region.get();
-            let in_url = query.read_untracked().get("region");
-            let opening_with_region = first.is_none() && in_url.is_some();
-            if !opening_with_region && in_url.unwrap_or_default() != chosen {
-                go("region", &chosen, true);
-            }
+    Effect::new(move |first: Option<()>| {
+        let chosen = region.get();
+        let in_url = untrack(|| filters.param("region"));
+        let opening_with_region = first.is_none() && in_url.is_some();
+        if !opening_with_region && in_url.unwrap_or_default() != chosen {
+            filters.set("region", &chosen, true);
         }
     });
     let servers = Resource::new(
         move || {
             let query = TwoFactorQuery {
-                search: param("search"),
-                status: param("status"),
-                os_type: param("os"),
-                method: param("method"),
-                sort: param("sort"),
+                search: filters.get("search"),
+                status: filters.get("status"),
+                os_type: filters.get("os"),
+                method: filters.get("method"),
+                sort: filters.get("sort"),
                 region: region.get(),
-                page: page(),
-                page_size: size(),
+                page: filters.page(),
+                page_size: filters.size(),
             };
             (state.save.version().get(), state.cancel.version().get(), state.retry.version().get(), query)
         },
@@ -196,66 +158,19 @@ pub fn TwoFactorPage() -> impl IntoView {
     });
     // A new page or filter starts a new selection.
     Effect::new(move |_| {
-        let _ = (param("search"), param("status"), param("os"), param("method"), page(), size(), region.get());
+        let _ = ["search", "status", "os", "method"].map(|k| filters.get(k));
+        let _ = (filters.page(), filters.size(), region.get());
         state.selected.set(BTreeMap::new());
     });
 
     let open = move |action: ChangeAction| state.open(action, state.selected.get_untracked().into_values().collect());
     let none_selected = move || state.selected.read().is_empty();
-    let select = {
-        let go = go.clone();
-        move |name: &'static str, label: &'static str, options: Options, default: &'static str| {
-            let go = go.clone();
-            let current = move || Some(param(name)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
-            view! {
-                <label class="inline-field">
-                    {label}
-                    <select name=name on:change=move |ev| go(name, &event_target_value(&ev), false)>
-                        {options
-                            .iter()
-                            .map(|(v, t)| {
-                                let on = move || current() == *v;
-                                view! {
-                                    <option value=*v selected=on prop:selected=on>
-                                        {*t}
-                                    </option>
-                                }
-                            })
-                            .collect_view()}
-                    </select>
-                </label>
-            }
-        }
-    };
-    // Typing searches once the typing pauses.
-    let typing = StoredValue::new(None::<TimeoutHandle>);
-    let search_now = {
-        let go = go.clone();
-        move |value: String| {
-            if let Some(h) = typing.get_value() {
-                h.clear();
-            }
-            if value.trim() != param("search").trim() {
-                go("search", &value, true);
-            }
-        }
-    };
-    let on_input = {
-        let search_now = search_now.clone();
-        move |ev: leptos::ev::Event| {
-            let value = event_target_value(&ev);
-            let search_now = search_now.clone();
-            if let Some(h) = typing.get_value() {
-                h.clear();
-            }
-            typing.set_value(set_timeout_with_handle(move || search_now(value), Duration::from_millis(400)).ok());
-        }
-    };
-    let search_box = NodeRef::<leptos::html::Input>::new();
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if let Some(input) = search_box.get() {
-            search_now(input.value());
+    // A batch button: the dialog's action for every selected server; the dialog's title is its text.
+    let batch = move |id: &'static str, class: &'static str, action: ChangeAction| {
+        view! {
+            <button id=id class=class disabled=none_selected on:click=move |_| open(action)>
+                {dialog::title(action)}
+            </button>
         }
     };
 
@@ -269,70 +184,18 @@ pub fn TwoFactorPage() -> impl IntoView {
         </PageHeader>
         <InstallAgent />
         <section class="panel">
-            <form method="GET" action=PATH on:submit=on_submit aria-label="Filter servers">
-                <div class="toolbar">
-                    <label class="search">
-                        <span class="visually-hidden">"Search by server name or IP address"</span>
-                        // Set once: the box keeps what is typed while the list catches up.
-                        <input
-                            type="search"
-                            name="search"
-                            node_ref=search_box
-                            placeholder="Search by server name or IP address"
-                            value=param("search")
-                            on:input=on_input
-                        />
-                    </label>
-                    {select("status", "2FA Status", STATUSES, "")}
-                    {select("os", "OS", OSES, "")}
-                    {select("method", "Method", METHODS, "")}
-                    {select("sort", "Sort", SORTS, "name")}
-                    <label class="inline-field">
-                        "Per page"
-                        <select name="size" on:change=move |ev| go("size", &event_target_value(&ev), false)>
-                            {PAGE_SIZES
-                                .iter()
-                                .map(|s| {
-                                    view! {
-                                        <option value=s.to_string() selected=move || size() == *s prop:selected=move || size() == *s>
-                                            {s.to_string()}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()}
-                        </select>
-                    </label>
-                    // Searches at once; typing searches anyway once it pauses.
-                    <button type="submit" class="button button-secondary">
-                        "Search"
-                    </button>
-                </div>
-            </form>
+            // "Search" searches at once; typing searches anyway once it pauses.
+            <FilterForm label="Filter servers" submit="Search">
+                <FilterSearch name="search" label="Search by server name or IP address" />
+                <FilterSelect name="status" label="2FA Status" options=STATUSES />
+                <FilterSelect name="os" label="OS" options=OSES />
+                <FilterSelect name="method" label="Method" options=METHODS />
+                <FilterSelect name="sort" label="Sort" options=SORTS default="name" />
+            </FilterForm>
             <div class="toolbar batch-bar" role="group" aria-label="Batch actions">
-                <button
-                    id="batch-enable"
-                    class="button button-primary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::Enable)
-                >
-                    "Enable 2FA"
-                </button>
-                <button
-                    id="batch-disable"
-                    class="button button-secondary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::Disable)
-                >
-                    "Disable 2FA"
-                </button>
-                <button
-                    id="batch-topic"
-                    class="button button-secondary"
-                    disabled=none_selected
-                    on:click=move |_| open(ChangeAction::ChangeTopic)
-                >
-                    "Change Topic"
-                </button>
+                {batch("batch-enable", "button button-primary", ChangeAction::Enable)}
+                {batch("batch-disable", "button button-secondary", ChangeAction::Disable)}
+                {batch("batch-topic", "button button-secondary", ChangeAction::ChangeTopic)}
                 <span class="muted small" aria-live="polite">
                     {move || match state.selected.read().len() {
                         0 => "Select servers to change several at once.".to_owned(),
@@ -344,7 +207,7 @@ pub fn TwoFactorPage() -> impl IntoView {
             <Loaded
                 resource=servers
                 ok=move |page| {
-                    let search = param("search");
+                    let search = filters.get("search");
                     view! { <ServerTable page search state /> }
                 }
             />
@@ -359,7 +222,7 @@ mod tests {
     fn the_url_carries_every_filter_and_nothing_empty() {
         let url = |q: &'static [(&'static str, &'static str)], key: &str, value: &str, page: u64| {
             let get = |k: &str| q.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()).unwrap_or_default();
-            super::tab_href(get, key, value, page)
+            super::TAB.href(|k| if k == key { value.to_owned() } else { get(k) }, page)
         };
         assert_eq!(url(&[], "status", "", 1), "/hss/two-factor");
         assert_eq!(

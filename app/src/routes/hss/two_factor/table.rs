@@ -1,16 +1,16 @@
 //! The 2FA tab's list: a row per server with its status, method, topic and operations, the
 //! selection for batch changes, and the pager.
 
-use super::{tab_href, TabState};
+use super::TabState;
 use crate::{
-    components::{filters::pager_link, status::Badge, urn::ShortUrn},
+    components::{form::RowAction, list::Pager, status::Badge, urn::ShortUrn},
     models::{
         method_cell, two_factor::ChangeAction, Label, Method, ReadinessRule, TwoFactorPage, TwoFactorRow,
         TwoFactorState, TwoFactorStatus, Uuid,
     },
 };
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::components::A;
 
 /// "4:05": minutes and seconds.
 fn clock(secs: i64) -> String {
@@ -19,14 +19,6 @@ fn clock(secs: i64) -> String {
 
 #[component]
 pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) -> impl IntoView {
-    let pages = page.total.div_ceil(page.page_size).max(1);
-    let link = {
-        let query = use_query_map();
-        let size = page.page_size.to_string();
-        move |p: u64| tab_href(|k| query.read_untracked().get(k).unwrap_or_default(), "size", &size, p)
-    };
-    let prev = (page.page > 1).then(|| link(page.page - 1));
-    let next = (page.page < pages).then(|| link(page.page + 1));
     if page.items.is_empty() {
         return view! {
             <p class="empty">
@@ -85,15 +77,7 @@ pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) 
                 <tbody>{page.items.into_iter().map(|s| view! { <ServerLine s state /> }).collect_view()}</tbody>
             </table>
         </div>
-        <nav class="pager" aria-label="Pages">
-            <span class="pager-total">{format!(
-                "{} · page {} of {pages}",
-                crate::components::status::count(page.total, "server", "servers"),
-                page.page,
-            )}</span>
-            {pager_link(prev, "Previous", "prev")}
-            {pager_link(next, "Next", "next")}
-        </nav>
+        <Pager total=page.total page=page.page page_size=page.page_size one="server" many="servers" />
     }
     .into_any()
 }
@@ -192,29 +176,13 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                     })}
                 {moving
                     .then(|| {
-                        view! {
-                            <ActionForm action=state.cancel>
-                                <input type="hidden" name="server_ids[]" value=id1 />
-                                <button
-                                    type="submit"
-                                    class="link-button danger"
-                                    aria-label=format!("Cancel the change on {cancel_name}")
-                                >
-                                    "Cancel"
-                                </button>
-                            </ActionForm>
-                        }
+                        let label = format!("Cancel the change on {cancel_name}");
+                        view! { <RowAction action=state.cancel name="server_ids[]" value=id1 text="Cancel" label /> }
                     })}
                 {state_is(TwoFactorState::Failed)
                     .then(|| {
-                        view! {
-                            <ActionForm action=state.retry>
-                                <input type="hidden" name="server_ids[]" value=id2 />
-                                <button type="submit" class="link-button" aria-label=format!("Retry on {retry_name}")>
-                                    "Retry"
-                                </button>
-                            </ActionForm>
-                        }
+                        let label = format!("Retry on {retry_name}");
+                        view! { <RowAction action=state.retry name="server_ids[]" value=id2 text="Retry" label class="link-button" /> }
                     })} <A href=format!("/hss/servers/{}", row.id)>"Details"</A>
             </div>
         }
