@@ -26,7 +26,7 @@ pub fn NewInstallCommand(
                 <pre class="mono install-command" aria-label="Install command">
                     {c.command}
                 </pre>
-                <p class="muted small">{format!("Valid until {}. Shown once.", c.expires)}</p>
+                <p class="muted small">{format!("Valid until {}. Shown once.", crate::models::utc(c.expires))}</p>
             }
             .into_any(),
             Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),

@@ -3,7 +3,7 @@
 
 use crate::{
     components::{list::ListUrl, status::ColumnHeadings},
-    models::LoginRow,
+    models::{login_method_cell, utc, Label, LoginOutcome, LoginRow, Status},
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -45,16 +45,16 @@ pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool
                                     }
                                 });
                             view! {
-                                <tr data-result=r.result.clone()>
-                                    <td class="small nowrap">{r.time}</td>
+                                <tr data-result=r.result.as_str()>
+                                    <td class="small nowrap">{utc(r.time)}</td>
                                     {server}
                                     <td class="mono">{r.account}</td>
                                     <td class="mono small">
                                         {if r.source_ip.is_empty() { "--".to_owned() } else { r.source_ip }}
                                     </td>
-                                    <td>{method_label(&r.method)}</td>
+                                    <td>{login_method_cell(r.method)}</td>
                                     <td class="status-cell">
-                                        {result_badge(&r.result)}
+                                        {result_badge(r.result)}
                                         {r
                                             .offline
                                             .then(|| {
@@ -80,28 +80,18 @@ pub(crate) fn LoginTable(rows: Vec<LoginRow>, caption: String, show_server: bool
     }
 }
 
-fn method_label(method: &str) -> String {
-    match method {
-        "sms" => "SMS/Email".to_owned(),
-        "code" => "Verification code".to_owned(),
-        "none" => "None".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
 /// The result in words, with a mark and a colour that repeat it.
-fn result_badge(result: &str) -> impl IntoView {
-    let (kind, mark, text) = match result {
-        "allowed" => ("ok", "✓", "Allowed"),
-        "denied" => ("err", "✕", "Denied"),
-        "open" => ("warn", "…", "In progress"),
-        "abandoned" => ("muted", "–", "Abandoned"),
-        other => ("muted", "", other),
+fn result_badge(result: LoginOutcome) -> impl IntoView {
+    let mark = match result {
+        LoginOutcome::Allowed => "✓",
+        LoginOutcome::Denied => "✕",
+        LoginOutcome::Open => "…",
+        LoginOutcome::Abandoned => "–",
     };
     view! {
-        <span class=format!("badge badge-{kind}")>
+        <span class=format!("badge badge-{}", result.badge())>
             <span aria-hidden="true">{mark}" "</span>
-            {text.to_owned()}
+            {result.label()}
         </span>
     }
 }

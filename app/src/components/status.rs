@@ -104,19 +104,8 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-pub fn status_badge(status: &str) -> impl IntoView {
-    let (kind, text) = match status {
-        "confirmed" => ("ok", "Confirmed"),
-        "unconfirmed" => ("warn", "Unconfirmed"),
-        "canceled" => ("muted", "Canceled"),
-        "sent" => ("ok", "Sent"),
-        // Kept by the development SMS gateway: it never reached a phone.
-        "held" => ("muted", "Held (development)"),
-        "pending" => ("warn", "Pending"),
-        "failed" => ("err", "Failed"),
-        other => ("muted", other),
-    };
-    view! { <Badge kind text=text.to_owned() /> }
+pub fn status_badge(status: impl crate::models::Status) -> impl IntoView {
+    view! { <Badge kind=status.badge() text=status.label().to_owned() /> }
 }
 
 /// Shows a resource: "Loading…" until it arrives, its error in an `ErrorPanel`, or `ok` of its

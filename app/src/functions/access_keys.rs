@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    pub use super::super::ssr::{actor, caller, parse_id};
     use domain::{Caller, Ctx};
 
     /// The caller's project id and the API's address, for the page and its curl example.
@@ -27,15 +27,17 @@ pub async fn list_access_keys() -> Result<AccessKeys, AppError> {
     Ok(AccessKeys {
         keys: keys
             .into_iter()
-            .map(|k| AccessKeyRow {
-                id: k.id.to_string(),
+            .map(|k| -> Result<AccessKeyRow, AppError> {
+                Ok(AccessKeyRow {
+                id: k.id,
                 access_key: k.access_key,
                 description: k.description,
-                status: k.status.as_str().to_owned(),
-                created: ssr::datetime(k.created_at),
-                last_used: k.last_used_at.map(ssr::datetime),
+                status: k.status,
+                created: k.created_at,
+                last_used: k.last_used_at,
             })
-            .collect(),
+            })
+            .collect::<Result<_, _>>()?,
         project_id,
         endpoint,
         max_active: domain::access_keys::MAX_ACTIVE_PER_USER,

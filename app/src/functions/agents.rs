@@ -1,31 +1,13 @@
 //! Agent install and re-install tokens: the install command on the 2FA tab, the re-install
 //! command on a server's page, and the token list with revoke.
 
+pub use crate::models::AgentToken;
 use crate::models::{AppError, InstallCommand};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-/// One install or re-install token as the 2FA tab lists it (never the token itself).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AgentToken {
-    pub id: String,
-    /// `install` or `re-install`.
-    pub kind: String,
-    /// The server a re-install token replaces the agent of.
-    pub for_server: Option<String>,
-    /// The server the token registered, once used.
-    pub registered: Option<String>,
-    pub created: String,
-    pub expires: String,
-    /// `valid`, `used`, `revoked` or `expired`.
-    pub state: String,
-    /// When it was used or revoked.
-    pub state_at: Option<String>,
-}
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    pub use super::super::ssr::{actor, caller, parse_id};
 
     /// The command an admin runs as root on the server, one step a line (each ends in `&&`):
     /// install the package (it changes no PAM file), tell the service which console to use,
@@ -62,7 +44,7 @@ pub async fn create_install_command() -> Result<InstallCommand, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
     let (token, expires) = domain::agents::create_install_token(&ctx, &caller, &actor).await?;
-    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires: ssr::datetime(expires) })
+    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires })
 }
 
 /// A one-time command that replaces the agent of this server (e.g. after the machine was
@@ -73,25 +55,31 @@ pub async fn create_reinstall_command(server_id: String) -> Result<InstallComman
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&server_id, "server")?;
     let (token, expires) = domain::agents::create_reinstall_token(&ctx, &caller, &actor, id).await?;
-    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires: ssr::datetime(expires) })
+    Ok(InstallCommand { command: ssr::command(&ctx.public_url, &token), expires })
 }
 
 /// The tenant's newest install and re-install tokens.
 #[server(prefix = "/api", endpoint = "agents/tokens")]
 pub async fn list_agent_tokens() -> Result<Vec<AgentToken>, AppError> {
+    use crate::models::{TokenKind, TokenState};
     let (ctx, caller) = ssr::caller().await?;
     let tokens = domain::agents::list_tokens(&ctx, &caller).await?;
     Ok(tokens
         .into_iter()
         .map(|t| AgentToken {
-            id: t.id.to_string(),
-            kind: if t.reinstall_server.is_some() { "re-install" } else { "install" }.to_owned(),
+            id: t.id,
+            kind: if t.reinstall_server.is_some() { TokenKind::Reinstall } else { TokenKind::Install },
             for_server: t.reinstall_server.map(|(_, name)| name),
             registered: t.registered_server.map(|(_, name)| name),
-            created: ssr::datetime(t.created_at),
-            expires: ssr::datetime(t.expires_at),
-            state: t.state.as_str().to_owned(),
-            state_at: t.used_at.or(t.revoked_at).map(ssr::datetime),
+            created: t.created_at,
+            expires: t.expires_at,
+            state: match t.state {
+                domain::agents::TokenState::Valid => TokenState::Valid,
+                domain::agents::TokenState::Used => TokenState::Used,
+                domain::agents::TokenState::Revoked => TokenState::Revoked,
+                domain::agents::TokenState::Expired => TokenState::Expired,
+            },
+            state_at: t.used_at.or(t.revoked_at),
         })
         .collect())
 }

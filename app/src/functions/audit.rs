@@ -7,17 +7,19 @@ use leptos::prelude::*;
 pub async fn list_audit() -> Result<Vec<AuditRow>, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     let events = domain::audit::list(&ctx, &caller, 200).await?;
-    Ok(events
+    events
         .into_iter()
-        .map(|e| AuditRow {
-            time: super::ssr::datetime(e.created_at),
-            actor: e.actor,
-            action: e.action.to_string(),
-            target: e.target,
-            detail: e.detail,
-            source_ip: e.source_ip,
+        .map(|e| {
+            Ok(AuditRow {
+                time: e.created_at,
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+                source_ip: e.source_ip,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Operators: one page of the outbox, newest first, with status, attempts, errors and the
@@ -43,22 +45,22 @@ pub async fn list_outbox(#[server(default)] query: OutboxQuery) -> Result<Outbox
             .into_iter()
             .map(|l| {
                 let m = l.message;
-                crate::models::OutboxRow {
-                    id: m.id.to_string(),
+                Ok(crate::models::OutboxRow {
+                    id: m.id,
                     tenant: l.tenant_name,
-                    created: super::ssr::datetime(m.created_at),
-                    channel: m.channel.as_str().to_owned(),
-                    kind: m.kind.as_str().to_owned(),
+                    created: m.created_at,
+                    channel: m.channel,
+                    kind: m.kind,
                     recipient: m.recipient,
                     subject: m.subject,
                     body_text: m.body_text,
-                    status: m.status.as_str().to_owned(),
+                    status: m.status,
                     attempts: m.attempts,
                     last_error: m.last_error,
-                    sent: m.sent_at.map(super::ssr::datetime),
-                }
+                    sent: m.sent_at,
+                })
             })
-            .collect(),
+            .collect::<Result<_, AppError>>()?,
         total: page.total,
         page: query.page,
         page_size: query.page_size,

@@ -5,30 +5,30 @@ use crate::models::{AppError, BreakGlassStatus, LoginAuditPage, LoginAuditQuery,
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub(crate) mod convert {
     use crate::models::{AppError, LoginRow, LoginSettingsView};
     use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
     use domain::DomainError;
 
-    pub fn row(r: domain::logins::audit::AuditRow) -> LoginRow {
-        LoginRow {
-            id: r.id.to_string(),
-            time: crate::functions::ssr::datetime(r.at),
-            server_id: r.server_id.to_string(),
+    pub fn row(r: domain::logins::audit::AuditRow) -> Result<LoginRow, AppError> {
+        Ok(LoginRow {
+            id: r.id,
+            time: r.at,
+            server_id: r.server_id,
             server_name: r.server_name,
             account: r.account,
             source_ip: r.source_ip,
             service: r.service,
-            method: r.method.as_str().to_owned(),
-            result: r.result.as_str().to_owned(),
+            method: r.method,
+            result: r.result,
             reason: r.reason,
             offline: r.offline,
-        }
+        })
     }
 
     pub fn settings(s: domain::logins::LoginSettings) -> LoginSettingsView {
         LoginSettingsView {
-            fail_mode: s.fail_mode.as_str().to_owned(),
+            fail_mode: s.fail_mode,
             allow_unenrolled: s.allow_unenrolled,
             exempt_accounts: s.exempt_accounts,
             exempt_networks: s.exempt_networks.iter().map(ToString::to_string).collect(),
@@ -86,7 +86,7 @@ pub async fn list_logins(#[server(default)] query: LoginAuditQuery) -> Result<Lo
     };
     let page = domain::logins::audit::list(&ctx, &caller, &q).await?;
     Ok(LoginAuditPage {
-        items: page.items.into_iter().map(convert::row).collect(),
+        items: page.items.into_iter().map(convert::row).collect::<Result<_, _>>()?,
         total: page.total,
         page: query.page,
         page_size: query.page_size,
@@ -98,7 +98,7 @@ pub async fn list_logins(#[server(default)] query: LoginAuditQuery) -> Result<Lo
 pub async fn login_servers() -> Result<Vec<ServerChoice>, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     let servers = domain::logins::audit::servers(&ctx, &caller).await?;
-    Ok(servers.into_iter().map(|(id, name)| ServerChoice { id: id.to_string(), name }).collect())
+    Ok(servers.into_iter().map(|(id, name)| ServerChoice { id, name }).collect())
 }
 
 #[server(prefix = "/api", endpoint = "logins/settings")]
@@ -135,7 +135,7 @@ pub async fn break_glass(server_id: String) -> Result<BreakGlassStatus, AppError
     let (ctx, caller) = super::ssr::caller().await?;
     let id = super::ssr::parse_id(&server_id, "server")?;
     let (unused, issued) = domain::logins::settings::break_glass_status(&ctx, &caller, id).await?;
-    Ok(BreakGlassStatus { unused, issued: issued.map(super::ssr::datetime) })
+    Ok(BreakGlassStatus { unused, issued })
 }
 
 /// A new set of break-glass codes, returned this once; the unused earlier ones stop working.

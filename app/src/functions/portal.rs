@@ -23,7 +23,7 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    pub use super::super::ssr::{actor, caller, parse_id};
     use super::super::ssr::{session, store_err};
     use crate::models::AppError;
 
@@ -70,10 +70,10 @@ mod ssr {
 #[cfg(feature = "ssr")]
 fn authenticator_row(a: domain::factors::authenticators::Authenticator) -> AuthenticatorRow {
     AuthenticatorRow {
-        id: a.id.to_string(),
+        id: a.id,
         name: a.name,
-        added: ssr::datetime(a.added_at),
-        last_used: a.last_used_at.map(ssr::datetime),
+        added: a.added_at,
+        last_used: a.last_used_at,
     }
 }
 
@@ -88,14 +88,14 @@ pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
     let state = domain::factors::guard::state(&ctx, &caller, session).await?;
     Ok(SignInMethods {
         has_factor: state.has_factor,
-        verified_until: state.stepped_up_until.map(ssr::datetime),
-        enrolment_open_until: state.enrolment_open_until.map(ssr::datetime),
+        verified_until: state.stepped_up_until,
+        enrolment_open_until: state.enrolment_open_until,
         step_up_minutes: domain::factors::guard::STEP_UP_VALID_MINUTES,
         authenticators: apps.into_iter().map(authenticator_row).collect(),
         max_authenticators: domain::factors::authenticators::MAX_PER_USER,
         recovery_left: recovery.left,
         recovery_total: domain::factors::recovery::CODES as u64,
-        recovery_generated: recovery.generated_at.map(ssr::datetime),
+        recovery_generated: recovery.generated_at,
     })
 }
 
@@ -105,7 +105,7 @@ pub async fn my_sign_in_methods() -> Result<SignInMethods, AppError> {
 pub async fn step_up(code: String) -> Result<SteppedUp, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let until = domain::factors::step_up(&ctx, &caller, ssr::session_ref().await?, &code).await?;
-    Ok(SteppedUp { until: ssr::datetime(until) })
+    Ok(SteppedUp { until })
 }
 
 /// Starts adding an authenticator app: its QR code and secret, shown once.
@@ -115,11 +115,11 @@ pub async fn begin_authenticator(name: String) -> Result<NewAuthenticator, AppEr
     let (ctx, caller) = ssr::caller().await?;
     let e = domain::factors::authenticators::begin(&ctx, &caller, ssr::session_ref().await?, &name).await?;
     Ok(NewAuthenticator {
-        id: e.id.to_string(),
+        id: e.id,
         name: e.name,
         secret: e.secret.expose_secret().to_owned(),
         qr_data_uri: ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
-        expires: ssr::datetime(e.expires_at),
+        expires: e.expires_at,
     })
 }
 
@@ -160,15 +160,17 @@ pub async fn my_sign_in_history(page: u64, page_size: u64) -> Result<SignInHisto
         rows: found
             .items
             .into_iter()
-            .map(|r| SignInRow {
-                time: ssr::datetime(r.at),
-                server: r.server_name,
-                account: r.account,
-                source_ip: r.source_ip,
-                result: r.result.as_str().to_owned(),
-                reason: r.reason,
+            .map(|r| {
+                Ok(SignInRow {
+                    time: r.at,
+                    server: r.server_name,
+                    account: r.account,
+                    source_ip: r.source_ip,
+                    result: r.result,
+                    reason: r.reason,
+                })
             })
-            .collect(),
+            .collect::<Result<_, AppError>>()?,
         total: found.total,
         page,
         page_size,

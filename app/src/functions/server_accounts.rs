@@ -8,18 +8,18 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, datetime, parse_id};
+    pub use super::super::ssr::{actor, caller, parse_id};
 }
 
 #[cfg(feature = "ssr")]
 fn mapping_row(m: domain::factors::mapping::Mapping) -> AccountMappingRow {
     AccountMappingRow {
-        id: m.id.to_string(),
+        id: m.id,
         account: m.account,
         server_name: m.server_id.map(|_| m.server_name.unwrap_or_else(|| "(deleted server)".into())),
         end_user: m.end_user_name,
         end_user_email: m.end_user_email,
-        created: ssr::datetime(m.created_at),
+        created: m.created_at,
     }
 }
 
@@ -33,9 +33,9 @@ pub async fn list_server_accounts() -> Result<ServerAccounts, AppError> {
         end_users: choices
             .end_users
             .into_iter()
-            .map(|(id, email, name)| Choice { id: id.to_string(), label: format!("{name} <{email}>") })
+            .map(|(id, email, name)| Choice { id, label: format!("{name} <{email}>") })
             .collect(),
-        servers: choices.servers.into_iter().map(|(id, name)| Choice { id: id.to_string(), label: name }).collect(),
+        servers: choices.servers.into_iter().map(|(id, name)| Choice { id, label: name }).collect(),
         servers_truncated: choices.servers_truncated,
     })
 }
@@ -82,12 +82,12 @@ pub async fn list_end_users() -> Result<Vec<EndUserRow>, AppError> {
         .await?
         .into_iter()
         .map(|u| EndUserRow {
-            id: u.id.to_string(),
+            id: u.id,
             name: u.display_name,
             email: u.email,
             authenticators: u.authenticators,
             recovery_codes_left: u.recovery_codes_left,
-            enrolment_open_until: u.enrolment_open_until.map(ssr::datetime),
+            enrolment_open_until: u.enrolment_open_until,
         })
         .collect())
 }
@@ -99,5 +99,5 @@ pub async fn open_enrolment(id: String) -> Result<EnrolmentOpened, AppError> {
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&id, "end user")?;
     let (email, until) = domain::factors::enrolment::open(&ctx, &caller, &actor, id).await?;
-    Ok(EnrolmentOpened { email, until: ssr::datetime(until) })
+    Ok(EnrolmentOpened { email, until })
 }

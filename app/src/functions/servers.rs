@@ -7,38 +7,41 @@ use leptos::prelude::*;
 /// What stands in the way of 2FA on a server (`two_factor::Row::readiness`): blockers first,
 /// then warnings.
 #[cfg(feature = "ssr")]
-pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Vec<crate::models::ReadinessItem> {
-    let mut readiness: Vec<crate::models::ReadinessItem> = findings
+pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Result<Vec<crate::models::ReadinessItem>, AppError> {
+    use crate::models::{ReadinessItem, ReadinessRule};
+    let mut readiness = findings
         .iter()
-        .map(|f| crate::models::ReadinessItem {
-            rule: f.rule.to_owned(),
-            blocker: f.severity == domain::readiness::Severity::Blocker,
-            message: f.message.clone(),
+        .map(|f| {
+            Ok(ReadinessItem {
+                rule: super::ssr::stored(f.rule, ReadinessRule::parse, "readiness rule")?,
+                blocker: f.severity == domain::readiness::Severity::Blocker,
+                message: f.message.clone(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, AppError>>()?;
     readiness.sort_by_key(|f| !f.blocker);
-    readiness
+    Ok(readiness)
 }
 
 #[cfg(feature = "ssr")]
-fn row(r: &domain::two_factor::Row) -> ServerRow {
+fn row(r: &domain::two_factor::Row) -> Result<ServerRow, AppError> {
     let s = &r.server;
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
         .map(|(_, name)| name.to_string())
         .unwrap_or_else(|| s.region.clone());
-    ServerRow {
-        id: s.id.to_string(),
+    Ok(ServerRow {
+        id: s.id,
         name: s.name.clone(),
         ip: s.ip.clone(),
-        os_type: s.os_type.as_str().to_owned(),
+        os_type: s.os_type,
         os_name: s.os_name.clone(),
         region,
         protection_enabled: s.protection_enabled,
         agent_online: r.agent_online,
-        last_seen: s.last_seen_at.map(super::ssr::datetime),
-        readiness: readiness_items(&r.readiness),
+        last_seen: s.last_seen_at,
+        readiness: readiness_items(&r.readiness)?,
         ips: s.ips.split(',').map(str::trim).filter(|ip| !ip.is_empty()).map(str::to_owned).collect(),
         agent_version: s.agent_version.clone(),
         openssh_version: s.openssh_version.clone(),
@@ -46,7 +49,7 @@ fn row(r: &domain::two_factor::Row) -> ServerRow {
         two_factor_cancelable: r.effective.pending.is_some(),
         agent_credential_rejected: None,
         safe_mode_allows: None,
-    }
+    })
 }
 
 #[server(prefix = "/api", endpoint = "servers/get")]
@@ -56,15 +59,12 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| AppError::from(domain::DomainError::NotFound("server")))?;
     let r = domain::two_factor::get(&ctx, &caller, id).await?;
     let shown = r.effective.shown();
-    let how = match shown.method {
-        Some(Method::Sms) => {
-            format!(
-                "SMS/Email{}",
-                shown.topic.as_ref().map(|t| format!(", topic {}", t.display_name)).unwrap_or_default()
-            )
-        }
-        Some(Method::Code) | None => "verification code".to_owned(),
+    let method = shown.method.unwrap_or(Method::Code);
+    let topic = match method {
+        Method::Sms => shown.topic.as_ref().map(|t| format!(", topic {}", t.display_name)).unwrap_or_default(),
+        Method::Code => String::new(),
     };
+    let how = format!("{}{topic}", method.label());
     let in_force = &r.effective.in_force;
     let two_factor = match &r.status {
         Status::Enabled => format!("Enabled ({how})"),
@@ -84,7 +84,7 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
     let safe_mode_allows = allows.map(|a| crate::models::SafeModeAllows {
         count: a.count,
         days: domain::logins::audit::SAFE_MODE_LOOKBACK_DAYS,
-        last: super::ssr::datetime(a.last_at),
+        last: a.last_at,
         audit_href: format!(
             "/hss/login-audit?server={id}&reason=fail_safe&since={}",
             a.since.format("%Y-%m-%dT%H:%M")
@@ -92,9 +92,9 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
     });
     Ok(ServerRow {
         two_factor: Some(two_factor),
-        agent_credential_rejected: rejected.map(super::ssr::datetime),
+        agent_credential_rejected: rejected,
         safe_mode_allows,
-        ..row(&r)
+        ..row(&r)?
     })
 }
 

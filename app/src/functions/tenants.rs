@@ -10,7 +10,7 @@ pub async fn list_tenants() -> Result<Vec<TenantRow>, AppError> {
     Ok(tenants
         .into_iter()
         .map(|t| TenantRow {
-            id: t.tenant.id.to_string(),
+            id: t.tenant.id,
             name: t.tenant.name,
             project_id: t.tenant.project_id,
             admins: t.admins,

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::ssr::{actor, caller, ctx, datetime, parse_id, source_ip};
+    pub use super::super::ssr::{actor, caller, ctx, parse_id, source_ip};
 }
 
 #[server(prefix = "/api", endpoint = "topics/list")]
@@ -18,11 +18,11 @@ pub async fn list_topics(search: String) -> Result<Vec<TopicRow>, AppError> {
 #[cfg(feature = "ssr")]
 fn topic_row(t: domain::entities::topic::Model, subscriptions: u64, confirmed: u64) -> TopicRow {
     TopicRow {
-        id: t.id.to_string(),
+        id: t.id,
         name: t.name,
         display_name: t.display_name,
         urn: t.urn,
-        created: ssr::datetime(t.created_at),
+        created: t.created_at,
         subscriptions,
         confirmed,
     }
@@ -61,12 +61,12 @@ pub async fn list_subscriptions(topic_id: String) -> Result<Vec<SubscriptionRow>
     subs.into_iter()
         .map(|s| {
             Ok(SubscriptionRow {
-                id: s.id.to_string(),
+                id: s.id,
                 protocol: s.protocol,
                 endpoint: s.endpoint,
                 remark: s.remark,
                 status: s.status,
-                created: ssr::datetime(s.created_at),
+                created: s.created_at,
             })
         })
         .collect()
@@ -122,14 +122,14 @@ pub async fn publish_message(topic_id: String, subject: String, message: String)
 }
 
 #[cfg(feature = "ssr")]
-fn outcome(o: domain::subscriptions::LinkOutcome) -> LinkOutcome {
-    LinkOutcome {
+fn outcome(o: domain::subscriptions::LinkOutcome) -> Result<LinkOutcome, AppError> {
+    Ok(LinkOutcome {
         topic_name: o.topic_name,
         topic_display_name: o.topic_display_name,
-        protocol: o.protocol.as_str().to_owned(),
+        protocol: o.protocol,
         endpoint: o.endpoint,
         already: o.already,
-    }
+    })
 }
 
 /// Public: what a confirmation (`kind` confirm) or unsubscribe (`kind` unsubscribe) link is
@@ -143,7 +143,7 @@ pub async fn preview_link(kind: String, token: String) -> Result<LinkOutcome, Ap
         "unsubscribe" => Link::Unsubscribe,
         _ => return Err(domain::DomainError::NotFound("link").into()),
     };
-    Ok(outcome(domain::subscriptions::preview(&ctx, link, &token).await?))
+    outcome(domain::subscriptions::preview(&ctx, link, &token).await?)
 }
 
 /// After a plain form post (no wasm yet) the browser goes back to the link's page, which shows
@@ -167,7 +167,7 @@ pub async fn confirm_subscription(token: String) -> Result<LinkOutcome, AppError
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
     back_to("/smn/confirm", &token);
-    Ok(outcome(domain::subscriptions::confirm(&ctx, &token, &ip).await?))
+    outcome(domain::subscriptions::confirm(&ctx, &token, &ip).await?)
 }
 
 /// Public: the unsubscribe page's button (the link is in every message).
@@ -176,5 +176,5 @@ pub async fn unsubscribe(token: String) -> Result<LinkOutcome, AppError> {
     let ctx = ssr::ctx()?;
     let ip = ssr::source_ip().await;
     back_to("/smn/unsubscribe", &token);
-    Ok(outcome(domain::subscriptions::unsubscribe(&ctx, &token, &ip).await?))
+    outcome(domain::subscriptions::unsubscribe(&ctx, &token, &ip).await?)
 }

@@ -9,22 +9,22 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod convert {
-    use crate::models::{RefusedServer, TwoFactorRow, TwoFactorSetting};
+    use crate::models::{AppError, RefusedServer, TwoFactorRow, TwoFactorSetting};
 
     fn setting(s: &domain::two_factor::Setting) -> TwoFactorSetting {
         TwoFactorSetting { on: s.on, method: s.method, topic: s.topic.as_ref().map(|t| t.display_name.clone()) }
     }
 
-    pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
-        let readiness = crate::functions::servers::readiness_items(&r.readiness);
+    pub fn row(r: domain::two_factor::Row) -> Result<TwoFactorRow, AppError> {
+        let readiness = crate::functions::servers::readiness_items(&r.readiness)?;
         let shown = setting(r.effective.shown());
         let topic_urn = r.effective.shown().topic.as_ref().map(|t| t.urn.clone());
         let agent_online = r.agent_online;
-        TwoFactorRow {
-            id: r.server.id.to_string(),
+        Ok(TwoFactorRow {
+            id: r.server.id,
             name: r.server.name,
             ip: r.server.ip,
-            os_type: r.server.os_type.as_str().to_owned(),
+            os_type: r.server.os_type,
             os_name: r.server.os_name,
             agent_online,
             status: r.status,
@@ -33,7 +33,7 @@ mod convert {
             topic: shown.topic,
             topic_urn,
             readiness,
-        }
+        })
     }
 
     /// One entry per server, naming it once, with its reasons.
@@ -102,17 +102,17 @@ pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result
         .into_iter()
         .map(|r| {
             let warning = sms_topic(&r).and_then(|t| warnings.get(&t)).cloned();
-            let mut row = convert::row(r);
+            let mut row = convert::row(r)?;
             if let Some(message) = warning {
                 row.readiness.push(crate::models::ReadinessItem {
-                    rule: "topic_recipients".into(),
+                    rule: crate::models::ReadinessRule::TopicRecipients,
                     blocker: false,
                     message,
                 });
             }
-            row
+            Ok(row)
         })
-        .collect();
+        .collect::<Result<_, AppError>>()?;
     Ok(TwoFactorPage {
         items,
         total: result.total,
@@ -129,7 +129,7 @@ pub async fn usable_topics() -> Result<Vec<TopicOption>, AppError> {
     Ok(domain::two_factor::usable_topics(&ctx, &caller)
         .await?
         .into_iter()
-        .map(|t| TopicOption { id: t.id.to_string(), name: t.name, display_name: t.display_name })
+        .map(|t| TopicOption { id: t.id, name: t.name, display_name: t.display_name })
         .collect())
 }
 

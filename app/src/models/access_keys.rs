@@ -1,16 +1,17 @@
 //! Access keys as the "My Credentials" page shows them.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccessKeyRow {
-    pub id: String,
+    pub id: Uuid,
     pub access_key: String,
     pub description: String,
-    /// `active` or `revoked`.
-    pub status: String,
-    pub created: String,
-    pub last_used: Option<String>,
+    pub status: proto::AccessKeyStatus,
+    pub created: DateTime<Utc>,
+    pub last_used: Option<DateTime<Utc>>,
 }
 
 /// The caller's keys, and what a script needs besides a key.

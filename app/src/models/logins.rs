@@ -1,7 +1,10 @@
 //! What the login audit page and a server's login protection exchange with their server
 //! functions.
 
+use chrono::{DateTime, Utc};
+use proto::login::{FailMode, LoginMethod, LoginOutcome};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// One page of the login audit. Empty filters match everything; `page` counts from 1.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,17 +43,15 @@ impl Default for LoginAuditQuery {
 /// A login as the audit shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRow {
-    pub id: String,
-    pub time: String,
-    pub server_id: String,
+    pub id: Uuid,
+    pub time: DateTime<Utc>,
+    pub server_id: Uuid,
     pub server_name: String,
     pub account: String,
     pub source_ip: String,
     pub service: String,
-    /// `sms`, `code` or `none`.
-    pub method: String,
-    /// `allowed`, `denied`, `open` (still running) or `abandoned`.
-    pub result: String,
+    pub method: LoginMethod,
+    pub result: LoginOutcome,
     pub reason: String,
     /// Decided by the agent alone while the console was unreachable.
     pub offline: bool,
@@ -66,15 +67,14 @@ pub struct LoginAuditPage {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerChoice {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
 }
 
 /// A server's login settings as the form shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginSettingsView {
-    /// `secure` or `safe`.
-    pub fail_mode: String,
+    pub fail_mode: FailMode,
     pub allow_unenrolled: bool,
     pub exempt_accounts: Vec<String>,
     pub exempt_networks: Vec<String>,
@@ -84,5 +84,5 @@ pub struct LoginSettingsView {
 pub struct BreakGlassStatus {
     pub unused: usize,
     /// When the unused codes were issued.
-    pub issued: Option<String>,
+    pub issued: Option<DateTime<Utc>>,
 }

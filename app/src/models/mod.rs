@@ -2,12 +2,16 @@
 //! the `domain` crate; server functions map domain models into them.
 
 mod access_keys;
+mod agents;
 mod error;
 mod factors;
+mod labels;
 pub mod logins;
+mod readiness;
 pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
+pub use agents::{AgentToken, TokenKind, TokenState};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
@@ -15,10 +19,24 @@ pub use factors::{
     AccountMappingRow, AuthenticatorRow, Choice, EndUserRow, EnrolmentOpened, NewAuthenticator, ServerAccounts,
     SignInHistory, SignInMethods, SignInRow, SteppedUp,
 };
+pub use labels::{capitalized, login_method_cell, method_cell, Label, Status};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use readiness::{ReadinessItem, ReadinessRule};
 use serde::{Deserialize, Serialize};
 
-pub use proto::{Method, OsType, Protocol, Role, SubscriptionStatus, TwoFactorState, TwoFactorStatus, PAGE_SIZES};
+pub use chrono::{DateTime, Utc};
+pub use proto::login::{FailMode, LoginMethod, LoginOutcome};
+pub use proto::{
+    AccessKeyStatus, Channel, MessageKind, Method, OsType, OutboxStatus, Protocol, Role, SubscriptionStatus,
+    TwoFactorState, TwoFactorStatus, PAGE_SIZES,
+};
+pub use uuid::Uuid;
+
+/// A time as the console shows it: in UTC, to the minute. The server and the browser draw the
+/// same text from the same value, whatever the browser's time zone.
+pub fn utc(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
 
 /// Where a role lands after signing in.
 pub trait RoleHome {
@@ -45,16 +63,16 @@ pub struct CurrentUser {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerRow {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub ip: String,
-    pub os_type: String,
+    pub os_type: OsType,
     pub os_name: String,
     /// The region's display name.
     pub region: String,
     pub protection_enabled: bool,
     pub agent_online: bool,
-    pub last_seen: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
     /// What stands in the way of 2FA on this server: blockers first, then warnings.
     pub readiness: Vec<ReadinessItem>,
     pub agent_version: Option<String>,
@@ -71,7 +89,7 @@ pub struct ServerRow {
     /// When a credential for this server was last refused, while that is later than its
     /// agent's last heartbeat (set on the server's own page).
     #[serde(default)]
-    pub agent_credential_rejected: Option<String>,
+    pub agent_credential_rejected: Option<DateTime<Utc>>,
     /// Logins let in without a second factor by fail mode safe lately (the server's page).
     #[serde(default)]
     pub safe_mode_allows: Option<SafeModeAllows>,
@@ -82,37 +100,19 @@ pub struct ServerRow {
 pub struct SafeModeAllows {
     pub count: u64,
     pub days: i64,
-    /// The latest, as the console shows times.
-    pub last: String,
+    /// The latest.
+    pub last: DateTime<Utc>,
     /// The login audit showing exactly them.
     pub audit_href: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ReadinessItem {
-    /// The rule's name, e.g. `sshd_use_pam`.
-    pub rule: String,
-    /// Blocks enabling 2FA; otherwise a warning.
-    pub blocker: bool,
-    /// Names the server, the rule and the fix.
-    pub message: String,
-}
-
-impl ReadinessItem {
-    /// Whether it refuses a save. A failed last change does not: saving again (or Retry) is
-    /// how it is fixed, and domain takes that save.
-    pub fn refuses_save(&self) -> bool {
-        self.blocker && self.rule != "last_apply_failed"
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicRow {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub display_name: String,
     pub urn: String,
-    pub created: String,
+    pub created: DateTime<Utc>,
     /// Subscriptions that are not canceled, and how many of them are confirmed.
     pub subscriptions: u64,
     pub confirmed: u64,
@@ -120,12 +120,12 @@ pub struct TopicRow {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionRow {
-    pub id: String,
+    pub id: Uuid,
     pub protocol: Protocol,
     pub endpoint: String,
     pub remark: String,
     pub status: SubscriptionStatus,
-    pub created: String,
+    pub created: DateTime<Utc>,
 }
 
 /// What a confirmation or unsubscribe link did.
@@ -133,7 +133,7 @@ pub struct SubscriptionRow {
 pub struct LinkOutcome {
     pub topic_name: String,
     pub topic_display_name: String,
-    pub protocol: String,
+    pub protocol: Protocol,
     pub endpoint: String,
     pub already: bool,
 }
@@ -168,26 +168,26 @@ pub struct OutboxPage {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxRow {
-    pub id: String,
+    pub id: Uuid,
     /// The tenant's name; `None` for messages of no tenant.
     pub tenant: Option<String>,
-    pub created: String,
-    pub channel: String,
-    pub kind: String,
+    pub created: DateTime<Utc>,
+    pub channel: Channel,
+    pub kind: MessageKind,
     pub recipient: String,
     pub subject: String,
     pub body_text: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub last_error: Option<String>,
-    pub sent: Option<String>,
+    pub sent: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditRow {
-    pub time: String,
+    pub time: DateTime<Utc>,
     pub actor: String,
-    pub action: String,
+    pub action: proto::audit::AuditAction,
     pub target: String,
     pub detail: String,
     pub source_ip: String,
@@ -195,7 +195,7 @@ pub struct AuditRow {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TenantRow {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub project_id: String,
     pub admins: u64,
@@ -213,10 +213,10 @@ pub struct Region {
 /// A server as the Two-Factor Authentication tab lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TwoFactorRow {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub ip: String,
-    pub os_type: String,
+    pub os_type: OsType,
     pub os_name: String,
     pub agent_online: bool,
     /// The Status column, with the seconds left of the apply delay or the failure's reason.
@@ -254,7 +254,7 @@ pub struct TwoFactorPage {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicOption {
-    pub id: String,
+    pub id: Uuid,
     pub name: String,
     pub display_name: String,
 }
@@ -278,5 +278,74 @@ pub struct ChangeResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstallCommand {
     pub command: String,
-    pub expires: String,
+    pub expires: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "6f1c1d2e-0000-4000-8000-000000000001";
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-26T09:30:40Z").unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_show_in_utc_to_the_minute() {
+        assert_eq!(utc(at()), "2026-11-26 09:30 UTC");
+    }
+
+    /// The JSON server functions send: ids as strings, times in RFC 3339, enums by their
+    /// stored names (what the browser and the API tests read).
+    #[test]
+    fn rows_keep_their_wire_format() {
+        let row = LoginRow {
+            id: Uuid::parse_str(ID).unwrap(),
+            time: at(),
+            server_id: Uuid::parse_str(ID).unwrap(),
+            server_name: "web-01".into(),
+            account: "root".into(),
+            source_ip: "198.51.100.7".into(),
+            service: "sshd".into(),
+            method: LoginMethod::None,
+            result: LoginOutcome::Abandoned,
+            reason: String::new(),
+            offline: false,
+        };
+        assert_eq!(
+            serde_json::to_string(&row).unwrap(),
+            format!(
+                r#"{{"id":"{ID}","time":"2026-11-26T09:30:40Z","server_id":"{ID}","server_name":"web-01","account":"root","source_ip":"198.51.100.7","service":"sshd","method":"none","result":"abandoned","reason":"","offline":false}}"#
+            )
+        );
+        let token = AgentToken {
+            id: Uuid::parse_str(ID).unwrap(),
+            kind: TokenKind::Reinstall,
+            for_server: Some("web-01".into()),
+            registered: None,
+            created: at(),
+            expires: at(),
+            state: TokenState::Valid,
+            state_at: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&token).unwrap(),
+            format!(
+                r#"{{"id":"{ID}","kind":"re-install","for_server":"web-01","registered":null,"created":"2026-11-26T09:30:40Z","expires":"2026-11-26T09:30:40Z","state":"valid","state_at":null}}"#
+            )
+        );
+        let item = ReadinessItem { rule: ReadinessRule::SshdUsePam, blocker: true, message: "m".into() };
+        assert_eq!(serde_json::to_string(&item).unwrap(), r#"{"rule":"sshd_use_pam","blocker":true,"message":"m"}"#);
+        let settings = LoginSettingsView {
+            fail_mode: FailMode::Safe,
+            allow_unenrolled: false,
+            exempt_accounts: vec![],
+            exempt_networks: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&settings).unwrap(),
+            r#"{"fail_mode":"safe","allow_unenrolled":false,"exempt_accounts":[],"exempt_networks":[]}"#
+        );
+    }
 }

@@ -278,7 +278,8 @@ async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend)
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|t| t["state"] == "valid" && t["kind"] == "install"), "{list:?}");
-    assert!(list.iter().all(|t| t["expires"].as_str().unwrap().ends_with(" UTC")), "{list:?}");
+    // RFC 3339 in UTC.
+    assert!(list.iter().all(|t| t["expires"].as_str().unwrap().ends_with('Z')), "{list:?}");
     let text = list.iter().map(|t| t.to_string()).collect::<String>();
     assert!(!text.contains(&keep[4..]) && !text.contains(&doomed[4..]), "the list never shows a token");
 

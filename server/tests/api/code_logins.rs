@@ -16,7 +16,7 @@ use domain::{
     factors::mapping::{self, NewMapping},
     Clock,
 };
-use proto::login::{Action, LoginReply};
+use proto::login::{Action, LoginOutcome, LoginReply};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -64,7 +64,7 @@ async fn enroll(app: &TestApp, cookie: &str, name: &str) -> String {
     assert!(e.qr_data_uri.starts_with("data:image/svg+xml;base64,"));
     let code = code_at(&e.secret, app.clock.now());
     let added: AuthenticatorRow =
-        app.call_ok("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(cookie)).await;
+        app.call_ok("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(cookie)).await;
     assert_eq!(added.name, name);
     e.secret
 }
@@ -129,7 +129,7 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     let history: SignInHistory =
         w.app.call_ok("portal/history", &[("page", "1"), ("page_size", "20")], Some(&w.alice_cookie)).await;
     assert_eq!(history.total, 2);
-    assert!(history.rows.iter().all(|r| r.result == "allowed" && r.server == "web-01" && r.account == "root"));
+    assert!(history.rows.iter().all(|r| r.result == LoginOutcome::Allowed && r.server == "web-01" && r.account == "root"));
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
     let theirs: SignInHistory =
@@ -360,9 +360,9 @@ async fn only_the_tenants_own_users_and_servers_can_be_mapped(backend: Backend) 
     let globex_admin = w.app.sign_in(&globex.tenant.admin(&w.app, "iam").await).await;
     let theirs: ServerAccounts = w.app.call_ok("server_accounts/list", &[], Some(&globex_admin)).await;
     assert!(theirs.mappings.is_empty());
-    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id)], Some(&globex_admin)).await.status(), 404);
+    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id.to_string())], Some(&globex_admin)).await.status(), 404);
     assert_eq!(w.app.call("server_accounts/list", &[], Some(&w.alice_cookie)).await.status(), 403);
-    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id)], Some(&admin_cookie)).await.status(), 200);
+    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id.to_string())], Some(&admin_cookie)).await.status(), 200);
 }
 on_both_databases!(
     only_the_tenants_own_users_and_servers_can_be_mapped,
@@ -400,7 +400,7 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     w.app.step_up(cookie, &w.code_now(0).await).await;
     // A wrong confirming code names the field; nothing is added.
     let e: NewAuthenticator = w.app.call_ok("portal/authenticators/begin", &[("name", "Tablet")], Some(cookie)).await;
-    let wrong = w.app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", "12345")], Some(cookie)).await;
+    let wrong = w.app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", "12345")], Some(cookie)).await;
     assert_eq!(wrong.status(), 422);
     assert!(wrong.text().await.unwrap().contains("code"));
     let bad_name = w.app.call("portal/authenticators/begin", &[("name", &"x".repeat(65))], Some(cookie)).await;
@@ -410,7 +410,7 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     let bob_cookie = w.app.sign_in(&bob).await;
     let code = code_at(&e.secret, w.app.clock.now());
     let stolen =
-        w.app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(&bob_cookie)).await;
+        w.app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&bob_cookie)).await;
     assert_eq!(stolen.status(), 404);
     // An unconfirmed authenticator does not count at a login.
     let login = w.start("root").await;
@@ -427,13 +427,13 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     let methods: SignInMethods = w.app.call_ok("portal/methods", &[], Some(cookie)).await;
     assert_eq!(methods.authenticators.len(), 5);
     for a in &methods.authenticators[1..] {
-        assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &a.id)], Some(cookie)).await.status(), 200);
+        assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &a.id.to_string())], Some(cookie)).await.status(), 200);
     }
     let last = &methods.authenticators[0];
-    let refused = w.app.call("portal/authenticators/remove", &[("id", &last.id)], Some(cookie)).await;
+    let refused = w.app.call("portal/authenticators/remove", &[("id", &last.id.to_string())], Some(cookie)).await;
     assert_eq!(refused.status(), 409);
     assert!(refused.text().await.unwrap().contains("only authenticator"));
-    assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &last.id)], Some(&bob_cookie)).await.status(), 404);
+    assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &last.id.to_string())], Some(&bob_cookie)).await.status(), 404);
     let events = domain::audit::list(&w.app.ctx, &w.p.caller, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorAdded).count(), 5);
     assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorRemoved).count(), 4);

@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use domain::audit::AuditAction;
-use app::models::{EndUserRow, EnrolmentOpened, NewAuthenticator, SignInMethods};
+use app::models::{utc, EndUserRow, EnrolmentOpened, NewAuthenticator, SignInMethods};
 use chrono::{DateTime, Duration, Utc};
 use domain::Clock;
 use reqwest::Response;
@@ -64,7 +64,7 @@ async fn needs_code(res: Response, what: &str) {
 async fn add_authenticator(app: &TestApp, cookie: &str, name: &str) -> String {
     let e: NewAuthenticator = app.call_ok("portal/authenticators/begin", &[("name", name)], Some(cookie)).await;
     let code = code_at(&e.secret, app.clock.now());
-    let res = app.call("portal/authenticators/confirm", &[("id", &e.id), ("code", &code)], Some(cookie)).await;
+    let res = app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(cookie)).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     e.secret
 }
@@ -101,7 +101,7 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     assert!(page.contains("Current code") && page.contains("name=\"code\""), "the page asks for a code: {page}");
     needs_code(w.begin(&thief).await, "adding an authenticator").await;
     needs_code(w.regenerate(&thief).await, "new recovery codes").await;
-    let pixel = &methods.authenticators[0].id;
+    let pixel = &methods.authenticators[0].id.to_string();
     needs_code(w.app.call("portal/authenticators/remove", &[("id", pixel)], Some(&thief)).await, "removing").await;
     needs_code(w.begin(&w.alice_a).await, "the session that enrolled, once its minutes are over").await;
     assert_eq!(w.methods(&thief).await.recovery_left, 0, "nothing was made");
@@ -229,13 +229,13 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     assert_eq!(opened.email, bob.email);
     let users: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&w.admin_cookie)).await;
     let row = |email: &str| users.iter().find(|u| u.email == email).unwrap().clone();
-    assert_eq!(row(&bob.email).enrolment_open_until.as_deref(), Some(opened.until.as_str()));
+    assert_eq!(row(&bob.email).enrolment_open_until.map(utc), Some(utc(opened.until)));
     assert_eq!((row(&w.alice.email).authenticators, row(&w.alice.email).enrolment_open_until), (1, None));
-    assert_eq!(w.methods(&bob_a).await.enrolment_open_until.as_deref(), Some(opened.until.as_str()));
+    assert_eq!(w.methods(&bob_a).await.enrolment_open_until.map(utc), Some(utc(opened.until)));
     let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
-    assert!(page.contains(&format!("Your administrator opened enrolment until {}", opened.until)), "{page}");
+    assert!(page.contains(&format!("Your administrator opened enrolment until {}", utc(opened.until))), "{page}");
     let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
-    assert!(page.contains(&format!("Open until {}", opened.until)), "{page}");
+    assert!(page.contains(&format!("Open until {}", utc(opened.until))), "{page}");
 
     // 24 hours later it is closed again (and the day's sessions are over: sign in anew).
     w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
@@ -347,7 +347,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     assert_eq!(w.regenerate(&w.alice_a).await.status(), 200);
     add_authenticator(&w.app, &w.alice_a, "Tablet").await;
     let tablet = w.methods(&w.alice_a).await.authenticators.into_iter().find(|a| a.name == "Tablet").unwrap();
-    let removed = w.app.call("portal/authenticators/remove", &[("id", &tablet.id)], Some(&w.alice_a)).await;
+    let removed = w.app.call("portal/authenticators/remove", &[("id", &tablet.id.to_string())], Some(&w.alice_a)).await;
     assert_eq!(removed.status(), 200);
 
     let mails = sink.wait_for(&w.alice.email, 5).await;

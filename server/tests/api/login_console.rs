@@ -2,7 +2,10 @@
 //! protection (fail mode, exemptions, unenrolled accounts) and its break-glass codes.
 
 use crate::common::*;
-use app::models::{AuditRow, BreakGlassStatus, LoginAuditPage, LoginSettingsView, ServerChoice};
+use app::models::{
+    utc, AuditRow, BreakGlassStatus, FailMode, LoginAuditPage, LoginOutcome, LoginSettingsView, ServerChoice,
+};
+use proto::audit::AuditAction;
 use domain::Clock;
 use proto::agent::paths;
 use proto::login::LoginReason;
@@ -109,8 +112,8 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
 
     // The server filter offers the tenant's own servers only.
     let servers: Vec<ServerChoice> = app.call_ok("logins/servers", &[], Some(&w.admin)).await;
-    let offered: Vec<_> = servers.iter().map(|s| (s.id.as_str(), s.name.as_str())).collect();
-    assert_eq!(offered, [(acme_id.as_str(), "acme-web-01")]);
+    let offered: Vec<_> = servers.iter().map(|s| (s.id.to_string(), s.name.as_str())).collect();
+    assert_eq!(offered, [(acme_id.clone(), "acme-web-01")]);
 
     // The server's page: the last logins of that server only.
     let recent = audit_ok(app, &w.admin, &[("server", &acme_id), ("page_size", "10")]).await;
@@ -137,7 +140,7 @@ async fn another_tenants_server_is_not_found_and_other_roles_are_refused(backend
     // Nothing of Globex changed.
     let res = app.call("logins/settings", &server, Some(&w.globex_admin(app).await)).await;
     let settings: LoginSettingsView = res.json().await.unwrap();
-    assert_eq!(settings.fail_mode, "secure");
+    assert_eq!(settings.fail_mode, FailMode::Secure);
 
     // End users and operators get 403 from every one of them, even for a server of their own tenant.
     for cookie in [&w.alice, &w.operator] {
@@ -216,7 +219,7 @@ async fn settings_changes_and_break_glass_codes_show_in_the_audit_trail(backend:
     assert_eq!(
         saved,
         LoginSettingsView {
-            fail_mode: "safe".into(),
+            fail_mode: FailMode::Safe,
             allow_unenrolled: true,
             exempt_accounts: vec!["backup".into(), "deploy".into()],
             exempt_networks: vec!["10.1.0.0/16".into(), "192.0.2.7/32".into()],
@@ -243,12 +246,12 @@ async fn settings_changes_and_break_glass_codes_show_in_the_audit_trail(backend:
     assert_eq!(status.unused, 10, "the new set replaces the old one");
 
     let trail: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&w.admin)).await;
-    let settings: Vec<&AuditRow> = trail.iter().filter(|e| e.action == "login.settings").collect();
+    let settings: Vec<&AuditRow> = trail.iter().filter(|e| e.action == AuditAction::LoginSettings).collect();
     assert_eq!(settings.len(), 2);
     assert!(settings.iter().all(|e| e.target == "acme-web-01" && e.actor.starts_with("admin2@")), "{settings:?}");
     assert!(settings[1].detail.contains("fail mode secure → safe"), "oldest last: {}", settings[1].detail);
     assert!(settings[1].detail.contains("10.1.0.0/16, 192.0.2.7/32"), "{}", settings[1].detail);
-    let issued = trail.iter().filter(|e| e.action == "login.break_glass_issued").count();
+    let issued = trail.iter().filter(|e| e.action == AuditAction::LoginBreakGlassIssued).count();
     assert_eq!(issued, 2);
     assert!(trail.iter().all(|e| !codes.iter().any(|c| e.detail.contains(c.as_str()))), "codes are never in the trail");
 }
@@ -342,14 +345,14 @@ async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: B
     .await;
     let allows = page().await.safe_mode_allows.expect("the page warns");
     assert_eq!((allows.count, allows.days), (2, 7), "the last 7 days only");
-    assert_eq!(allows.last, (now - minutes(30)).format("%Y-%m-%d %H:%M UTC").to_string());
+    assert_eq!(utc(allows.last), (now - minutes(30)).format("%Y-%m-%d %H:%M UTC").to_string());
 
     // The link shows exactly them.
     let query = allows.audit_href.strip_prefix("/hss/login-audit?").expect("a link to the login audit");
     let given: Vec<(&str, &str)> = query.split('&').map(|kv| kv.split_once('=').unwrap()).collect();
     let linked = audit_ok(app, &w.admin, &given).await;
     assert_eq!(linked.total, 2, "{given:?}");
-    assert!(linked.items.iter().all(|r| r.offline && r.result == "allowed" && r.reason.contains("fail mode safe")));
+    assert!(linked.items.iter().all(|r| r.offline && r.result == LoginOutcome::Allowed && r.reason.contains("fail mode safe")));
 
     // The refused one is in the audit, in words.
     let denied = audit_ok(app, &w.admin, &[("server", &id), ("result", "denied")]).await;

@@ -125,7 +125,7 @@ impl Sshd {
         let (app, admin) = (&self.app, &self.admin);
         for _ in 0..300 {
             let page = app.two_factor_page(admin, &[]).await;
-            let row = page.items.iter().find(|r| r.id == self.p.server_id.to_string()).map(|r| r.status.as_str().to_owned());
+            let row = page.items.iter().find(|r| r.id == self.p.server_id).map(|r| r.status.as_str().to_owned());
             if row.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)) {
                 return;
             }
@@ -238,7 +238,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     let s = Sshd::start(backend).await;
     eventually("the agent reports in", || async {
         let page = s.app.two_factor_page(&s.admin, &[]).await;
-        page.items.iter().any(|r| r.id == s.p.server_id.to_string() && r.agent_online)
+        page.items.iter().any(|r| r.id == s.p.server_id && r.agent_online)
     })
     .await;
     let topic = s.p.topic_id.to_string();
@@ -318,7 +318,7 @@ async fn safe_mode_through_a_real_sshd_needs_a_real_outage(backend: Backend) {
     let mut s = Sshd::start(backend).await;
     eventually("the agent reports in", || async {
         let page = s.app.two_factor_page(&s.admin, &[]).await;
-        page.items.iter().any(|r| r.id == s.p.server_id.to_string() && r.agent_online)
+        page.items.iter().any(|r| r.id == s.p.server_id && r.agent_online)
     })
     .await;
     let topic = s.p.topic_id.to_string();

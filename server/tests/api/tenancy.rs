@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use app::models::{AuditRow, ServerRow, TenantRow, TopicRow};
+use proto::audit::AuditAction;
 use domain::entities::server;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
@@ -228,7 +229,7 @@ async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
         let acme = acme.clone();
         async move {
             let s: ServerRow = app.call_ok("servers/get", &[("id", &id)], Some(&acme)).await;
-            s.readiness.into_iter().map(|f| (f.rule, f.blocker)).collect::<Vec<_>>()
+            s.readiness.into_iter().map(|f| (f.rule.as_str().to_owned(), f.blocker)).collect::<Vec<_>>()
         }
     };
     assert_eq!(readiness(by_name("acme-web-01").await).await, vec![], "a ready server");
@@ -312,6 +313,6 @@ async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
     assert_eq!(rules.first(), Some(&("protection", true)), "{rules:?}");
     assert!(rules.contains(&("agent_online", false)), "{rules:?}");
     let audit: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&acme_admin)).await;
-    assert!(audit.iter().any(|e| e.action == "server.pre_register" && e.actor == w.operator.email));
+    assert!(audit.iter().any(|e| e.action == AuditAction::ServerPreRegister && e.actor == w.operator.email));
 }
 on_both_databases!(operators_pre_register_servers_for_a_tenant, super::operators_pre_register_servers_for_a_tenant);

@@ -10,7 +10,7 @@ use crate::{
         status::{status_badge, ColumnHeadings},
     },
     functions::{audit::list_outbox, tenants::list_tenants},
-    models::{OutboxPage as Page, OutboxQuery, OutboxRow, TenantRow},
+    models::{utc, OutboxPage as Page, OutboxQuery, OutboxRow, TenantRow},
 };
 use leptos::prelude::*;
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub fn OutboxPage() -> impl IntoView {
     view! {
         <ListPage title="Outbox" crumbs=&["Administration"] intro=INTRO>
             <FilterForm label="Filter messages" submit="Apply filters" clear=true>
-                <LoadedSelect name="tenant" label="Tenant" all="All tenants" options=tenants choice=|t: TenantRow| (t.id, t.name) />
+                <LoadedSelect name="tenant" label="Tenant" all="All tenants" options=tenants choice=|t: TenantRow| (t.id.to_string(), t.name) />
                 <FilterSelect name="status" label="Status" options=STATUSES />
                 <FilterSelect name="channel" label="Channel" options=CHANNELS />
             </FilterForm>
@@ -68,22 +68,22 @@ fn OutboxTable(rows: Vec<OutboxRow>) -> impl IntoView {
                         .map(|m| {
                             view! {
                                 <tr>
-                                    <td class="small">{m.created}</td>
+                                    <td class="small">{utc(m.created)}</td>
                                     <td>{m.tenant.unwrap_or_else(|| "None".to_owned())}</td>
-                                    <td>{m.channel.to_uppercase()}</td>
+                                    <td>{m.channel.as_str().to_uppercase()}</td>
                                     <td>{m.recipient}</td>
                                     <td>
                                         <details>
                                             <summary>
-                                                {if m.subject.is_empty() { m.kind.clone() } else { m.subject.clone() }}
+                                                {if m.subject.is_empty() { m.kind.to_string() } else { m.subject.clone() }}
                                             </summary>
                                             <pre class="message-body">{m.body_text}</pre>
                                         </details>
                                         {m.last_error.map(|e| view! { <p class="small error-text">{e}</p> })}
                                     </td>
                                     <td class="status-cell">
-                                        {status_badge(&m.status)}
-                                        {m.sent.map(|t| view! { <div class="muted small">{t}</div> })}
+                                        {status_badge(m.status)}
+                                        {m.sent.map(|t| view! { <div class="muted small">{utc(t)}</div> })}
                                     </td>
                                     <td class="num">{m.attempts}</td>
                                 </tr>

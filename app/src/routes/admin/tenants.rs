@@ -9,7 +9,7 @@ use crate::{
         servers::list_regions,
         tenants::{list_tenants, PreRegisterServer},
     },
-    models::{Region, TenantRow},
+    models::{Label, OsType, Region, TenantRow},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -95,7 +95,7 @@ fn RegisterForm(
             <div class="field">
                 <label for="reg-tenant">"Tenant"</label>
                 <select id="reg-tenant" name="tenant_id">
-                    {tenants.into_iter().map(|t| view! { <option value=t.id>{t.name}</option> }).collect_view()}
+                    {tenants.into_iter().map(|t| view! { <option value=t.id.to_string()>{t.name}</option> }).collect_view()}
                 </select>
             </div>
             <TextField id="reg-name" label="Server name" name="name" required=true maxlength="64" placeholder="web-01" />
@@ -103,8 +103,7 @@ fn RegisterForm(
             <div class="field">
                 <label for="reg-os">"OS"</label>
                 <select id="reg-os" name="os_type">
-                    <option value="linux">"Linux"</option>
-                    <option value="windows">"Windows"</option>
+                    {OsType::ALL.iter().map(|os| view! { <option value=os.as_str()>{os.label()}</option> }).collect_view()}
                 </select>
             </div>
             <div class="field">

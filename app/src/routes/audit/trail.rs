@@ -3,6 +3,7 @@
 use crate::{
     components::status::{DataTable, Loaded, PageHeader},
     functions::audit::list_audit,
+    models::utc,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -35,9 +36,9 @@ pub fn AuditPage() -> impl IntoView {
                                     .map(|e| {
                                         view! {
                                             <tr>
-                                                <td class="small">{e.time}</td>
+                                                <td class="small">{utc(e.time)}</td>
                                                 <td>{e.actor}</td>
-                                                <td class="mono small">{e.action}</td>
+                                                <td class="mono small">{e.action.as_str()}</td>
                                                 <td class="mono small">{e.target}</td>
                                                 <td>{e.detail}</td>
                                                 <td class="mono small">{e.source_ip}</td>

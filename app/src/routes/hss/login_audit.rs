@@ -44,7 +44,7 @@ pub fn LoginAuditPage() -> impl IntoView {
     view! {
         <ListPage title="Login audit" crumbs=&["Host Security"] intro=INTRO>
             <FilterForm label="Filter logins" submit="Apply filters" clear=true>
-                <LoadedSelect name="server" label="Server" all="All servers" options=servers choice=|s: ServerChoice| (s.id, s.name) />
+                <LoadedSelect name="server" label="Server" all="All servers" options=servers choice=|s: ServerChoice| (s.id.to_string(), s.name) />
                 <FilterInput name="account" label="Account" maxlength="64" placeholder="root" />
                 <FilterSelect name="result" label="Result" options=RESULTS />
                 <FilterInput name="since" label="Since (UTC)" kind="datetime-local" />

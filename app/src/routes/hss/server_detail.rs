@@ -15,8 +15,8 @@ use crate::{
         two_factor::CancelTwoFactor,
     },
     models::{
-        AppError, BreakGlassStatus, ChangeResult, LoginAuditPage, LoginAuditQuery, LoginSettingsView, ReadinessItem,
-        SafeModeAllows,
+        utc, AppError, BreakGlassStatus, ChangeResult, DateTime, FailMode, LoginAuditPage, LoginAuditQuery,
+        LoginSettingsView, ReadinessItem, SafeModeAllows, Utc,
     },
 };
 use leptos::prelude::*;
@@ -83,7 +83,7 @@ pub fn ServerDetailPage() -> impl IntoView {
                             <section class="panel">
                                 <h2>{s.name.clone()}</h2>
                                 <AgentWarnings
-                                    rejected=s.agent_credential_rejected.clone()
+                                    rejected=s.agent_credential_rejected
                                     allows=s.safe_mode_allows.clone()
                                 />
                                 <dl class="facts">
@@ -104,8 +104,7 @@ pub fn ServerDetailPage() -> impl IntoView {
                                         }}
                                         {s
                                             .last_seen
-                                            .clone()
-                                            .map(|t| view! { <span class="muted small">{format!(" last seen {t}")}</span> })}
+                                            .map(|t| view! { <span class="muted small">{format!(" last seen {}", utc(t))}</span> })}
                                     </dd>
                                     <dt>"Agent version"</dt>
                                     <dd>{s.agent_version.clone().unwrap_or_else(|| "--".into())}</dd>
@@ -119,7 +118,7 @@ pub fn ServerDetailPage() -> impl IntoView {
                                         {s
                                             .two_factor_cancelable
                                             .then({
-                                                let id = s.id.clone();
+                                                let id = s.id.to_string();
                                                 move || {
                                                 view! {
                                                     <ActionForm action=cancel attr:class="inline-form">
@@ -145,10 +144,10 @@ pub fn ServerDetailPage() -> impl IntoView {
                                 </dl>
                                 <h3 class="subhead">"Readiness for two-factor authentication"</h3>
                                 <Readiness items=s.readiness.clone() />
-                                <ReinstallAgent server_id=s.id.clone() />
+                                <ReinstallAgent server_id=s.id.to_string() />
                             </section>
-                            <LoginProtection server_id=s.id.clone() data />
-                            <RecentLogins server_id=s.id.clone() data />
+                            <LoginProtection server_id=s.id.to_string() data />
+                            <RecentLogins server_id=s.id.to_string() data />
                         }
                         .into_any()
                     }
@@ -229,7 +228,7 @@ fn Readiness(items: Vec<ReadinessItem>) -> impl IntoView {
                 .map(|f| {
                     let (kind, label) = if f.blocker { ("err", "Blocker") } else { ("warn", "Warning") };
                     view! {
-                        <li data-rule=f.rule>
+                        <li data-rule=f.rule.as_str()>
                             <Badge kind text=label.to_owned() />
                             " "
                             {f.message}
@@ -317,18 +316,18 @@ fn SettingsForm(
 ) -> impl IntoView {
     let errors = move |field: &'static str| save.value().with(|r| field_errors(r, field));
     let invalid = move |field: &'static str| (!errors(field).is_empty()).then_some("true");
-    let safe = settings.fail_mode == "safe";
+    let safe = settings.fail_mode == FailMode::Safe;
     view! {
         <ActionForm action=save attr:class="form-grid">
             <input type="hidden" name="server_id" value=server_id />
             <fieldset class="field-wide" aria-describedby="fail-mode-errors">
                 <legend>"When the console cannot be reached"</legend>
                 <label class="radio">
-                    <input type="radio" name="fail_mode" value="secure" checked=!safe />
+                    <input type="radio" name="fail_mode" value=FailMode::Secure.as_str() checked=!safe />
                     "Secure — deny when the console cannot be reached (default)"
                 </label>
                 <label class="radio">
-                    <input type="radio" name="fail_mode" value="safe" checked=safe />
+                    <input type="radio" name="fail_mode" value=FailMode::Safe.as_str() checked=safe />
                     "Safe — allow and record"
                 </label>
                 <p class="hint">
@@ -410,7 +409,7 @@ fn BreakGlass(server_id: String, data: PageData) -> impl IntoView {
             |s| {
                 view! {
                     <p data-testid="break-glass-status">
-                        {match (s.unused, s.issued) {
+                        {match (s.unused, s.issued.map(utc)) {
                             (0, _) => "No unused codes.".to_owned(),
                             (n, Some(at)) => format!("{n} unused, issued {at}."),
                             (n, None) => format!("{n} unused."),
@@ -501,11 +500,11 @@ fn RecentLogins(server_id: String, data: PageData) -> impl IntoView {
 /// agent cannot fix that itself) and logins let in without a second factor while the console
 /// was unreachable.
 #[component]
-fn AgentWarnings(rejected: Option<String>, allows: Option<SafeModeAllows>) -> impl IntoView {
+fn AgentWarnings(rejected: Option<DateTime<Utc>>, allows: Option<SafeModeAllows>) -> impl IntoView {
     view! {
         {rejected.map(|at| view! {
             <div class="notice notice-error" role="alert" data-testid="agent-credential-rejected">
-                <p><strong>"Agent credential rejected"</strong>{format!(" (last at {at})")}</p>
+                <p><strong>"Agent credential rejected"</strong>{format!(" (last at {})", utc(at))}</p>
                 <p>
                     "An agent on this server called the console with a credential that is no longer valid, so the console "
                     "cannot reach it: 2FA changes do not arrive, and logins are decided by its last known policy. "
@@ -520,7 +519,7 @@ fn AgentWarnings(rejected: Option<String>, allows: Option<SafeModeAllows>) -> im
                         "{} let in without a second factor while the console was unreachable (fail mode safe) in the last {} days, last at {}. ",
                         if a.count == 1 { "1 login was".to_owned() } else { format!("{} logins were", a.count) },
                         a.days,
-                        a.last,
+                        utc(a.last),
                     )}
                     <A href=a.audit_href>"See them in the login audit"</A>
                 </p>

@@ -7,7 +7,7 @@ use crate::{
         status::{Badge, DataTable, FormResult, Loaded, PageHeader},
     },
     functions::access_keys::{list_access_keys, CreateAccessKey, RevokeAccessKey},
-    models::{AppError, NewAccessKey},
+    models::{utc, AccessKeyStatus, AppError, Label, NewAccessKey, Status},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,22 +63,18 @@ pub fn AccessKeysPage() -> impl IntoView {
                                         .keys
                                         .into_iter()
                                         .map(|k| {
-                                            let active = k.status == "active";
+                                            let active = k.status == AccessKeyStatus::Active;
                                             let ak = k.access_key.clone();
                                             view! {
                                                 <tr>
                                                     <td class="mono">{k.access_key.clone()}</td>
                                                     <td>{k.description}</td>
                                                     <td>
-                                                        {if active {
-                                                            view! { <Badge kind="ok" text="Active".to_owned() /> }
-                                                        } else {
-                                                            view! { <Badge kind="muted" text="Revoked".to_owned() /> }
-                                                        }}
+                                                        <Badge kind=k.status.badge() text=k.status.label().to_owned() />
                                                     </td>
-                                                    <td class="small">{k.created}</td>
+                                                    <td class="small">{utc(k.created)}</td>
                                                     <td class="small">
-                                                        {k.last_used.unwrap_or_else(|| "Never".to_owned())}
+                                                        {k.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
                                                     </td>
                                                     <td>
                                                         {active
@@ -92,7 +88,7 @@ pub fn AccessKeysPage() -> impl IntoView {
                                                                             )}
                                                                         </p>
                                                                         <ActionForm action=revoke>
-                                                                            <input type="hidden" name="id" value=k.id.clone() />
+                                                                            <input type="hidden" name="id" value=k.id.to_string() />
                                                                             <button
                                                                                 type="submit"
                                                                                 class="button button-danger"

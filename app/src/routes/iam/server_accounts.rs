@@ -11,7 +11,7 @@ use crate::{
     functions::server_accounts::{
         list_end_users, list_server_accounts, AddServerAccount, OpenEnrolment, RemoveServerAccount,
     },
-    models::{EndUserRow, EnrolmentOpened},
+    models::{utc, EndUserRow, EnrolmentOpened},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -50,7 +50,7 @@ pub fn ServerAccountsPage() -> impl IntoView {
                                     {d
                                         .end_users
                                         .iter()
-                                        .map(|u| view! { <option value=u.id.clone()>{u.label.clone()}</option> })
+                                        .map(|u| view! { <option value=u.id.to_string()>{u.label.clone()}</option> })
                                         .collect_view()}
                                 </select>
                             </div>
@@ -61,7 +61,7 @@ pub fn ServerAccountsPage() -> impl IntoView {
                                     {d
                                         .servers
                                         .iter()
-                                        .map(|s| view! { <option value=s.id.clone()>{s.label.clone()}</option> })
+                                        .map(|s| view! { <option value=s.id.to_string()>{s.label.clone()}</option> })
                                         .collect_view()}
                                 </select>
                                 {d
@@ -128,9 +128,9 @@ pub fn ServerAccountsPage() -> impl IntoView {
                                                         {m.end_user.clone()} <br />
                                                         <span class="small muted">{m.end_user_email.clone()}</span>
                                                     </td>
-                                                    <td class="small">{m.created.clone()}</td>
+                                                    <td class="small">{utc(m.created)}</td>
                                                     <td>
-                                                        <RowAction action=remove value=m.id.clone() text="Remove" label />
+                                                        <RowAction action=remove value=m.id.to_string() text="Remove" label />
                                                     </td>
                                                 </tr>
                                             }
@@ -165,7 +165,7 @@ fn EndUsers(
             </p>
             <FormResult
                 value=open.value()
-                success=|o: EnrolmentOpened| format!("Enrolment is open for {} until {}. They have been told by email.", o.email, o.until)
+                success=|o: EnrolmentOpened| format!("Enrolment is open for {} until {}. They have been told by email.", o.email, utc(o.until))
             />
             <Loaded
                 resource=users
@@ -198,7 +198,7 @@ fn EndUserLine(u: EndUserRow, open: ServerAction<OpenEnrolment>) -> impl IntoVie
     } else {
         "None".to_owned()
     };
-    let enrolment = match (has, &u.enrolment_open_until) {
+    let enrolment = match (has, u.enrolment_open_until.map(utc)) {
         (true, _) => "Not needed".to_owned(),
         (false, Some(until)) => format!("Open until {until}"),
         (false, None) => "Not open".to_owned(),
@@ -217,7 +217,7 @@ fn EndUserLine(u: EndUserRow, open: ServerAction<OpenEnrolment>) -> impl IntoVie
                     .then(|| {
                         view! {
                             <ActionForm action=open>
-                                <input type="hidden" name="id" value=u.id.clone() />
+                                <input type="hidden" name="id" value=u.id.to_string() />
                                 <button type="submit" class="link-button" aria-label=label>
                                     {if u.enrolment_open_until.is_some() { "Open again for 24 hours" } else { "Open enrolment" }}
                                 </button>

@@ -5,6 +5,7 @@
 use crate::{
     components::status::{Badge, DataTable, Loaded, PageHeader},
     functions::portal::my_sign_in_history,
+    models::{utc, Label, Status},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,20 +43,14 @@ pub fn SignInHistoryPage() -> impl IntoView {
                                         .rows
                                         .into_iter()
                                         .map(|r| {
-                                            let (kind, text) = match r.result.as_str() {
-                                                "allowed" => ("ok", "Allowed"),
-                                                "denied" => ("err", "Denied"),
-                                                "open" => ("warn", "In progress"),
-                                                _ => ("muted", "Abandoned"),
-                                            };
                                             view! {
                                                 <tr>
-                                                    <td class="small">{r.time}</td>
+                                                    <td class="small">{utc(r.time)}</td>
                                                     <td>{r.server}</td>
                                                     <td class="mono">{r.account}</td>
                                                     <td class="mono">{r.source_ip}</td>
                                                     <td>
-                                                        <Badge kind text=text.to_owned() />
+                                                        <Badge kind=r.result.badge() text=r.result.label().to_owned() />
                                                     </td>
                                                     <td class="small">{r.reason}</td>
                                                 </tr>

@@ -13,7 +13,7 @@ use crate::{
         my_sign_in_methods, BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, RemoveAuthenticator,
         StepUp,
     },
-    models::{AppError, NewAuthenticator, SignInMethods},
+    models::{utc, AppError, NewAuthenticator, SignInMethods},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -77,12 +77,12 @@ pub fn SignInMethodsPage() -> impl IntoView {
                                             view! {
                                                 <tr>
                                                     <td>{a.name.clone()}</td>
-                                                    <td class="small">{a.added}</td>
+                                                    <td class="small">{utc(a.added)}</td>
                                                     <td class="small">
-                                                        {a.last_used.unwrap_or_else(|| "Never".to_owned())}
+                                                        {a.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
                                                     </td>
                                                     <td>
-                                                        <RowAction action=remove value=a.id.clone() text="Remove" label />
+                                                        <RowAction action=remove value=a.id.to_string() text="Remove" label />
                                                     </td>
                                                 </tr>
                                             }
@@ -121,7 +121,7 @@ fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView
     } else {
         "Your first sign-in method"
     };
-    let body = match (methods.has_factor, methods.verified_until, methods.enrolment_open_until) {
+    let body = match (methods.has_factor, methods.verified_until.map(utc), methods.enrolment_open_until.map(utc)) {
         (_, Some(until), _) => view! {
             <p class="verified">
                 {format!("Code accepted: you can change your sign-in methods until {until}.")}
@@ -211,7 +211,7 @@ fn Enrolment(result: Result<NewAuthenticator, AppError>, confirm: ServerAction<C
                     "Can't scan? Type this key into the app instead (time-based, 6 digits, 30 seconds)."
                 </TextField>
                 <ActionForm action=confirm attr:class="form-grid">
-                    <input type="hidden" name="id" value=e.id.clone() />
+                    <input type="hidden" name="id" value=e.id.to_string() />
                     <div class="field">
                         <label for="app-code">"Code from the app"</label>
                         <input
@@ -223,7 +223,7 @@ fn Enrolment(result: Result<NewAuthenticator, AppError>, confirm: ServerAction<C
                             maxlength="7"
                             required
                         />
-                        <p class="hint">{format!("Confirm by {}, or add the authenticator again.", e.expires)}</p>
+                        <p class="hint">{format!("Confirm by {}, or add the authenticator again.", utc(e.expires))}</p>
                     </div>
                     <SubmitButton label="Confirm" pending=confirm.pending() />
                 </ActionForm>
@@ -250,7 +250,7 @@ fn RecoveryCodes(
                 ok=move |m| {
                     view! {
                         <p class="recovery-status">
-                            {match m.recovery_generated {
+                            {match m.recovery_generated.map(utc) {
                                 Some(at) => format!("{} of {} recovery codes left (made {at}).", m.recovery_left, m.recovery_total),
                                 None => "You have no recovery codes.".to_owned(),
                             }}

@@ -12,7 +12,7 @@ use crate::{
     functions::topics::{
         get_topic, list_subscriptions, AddSubscriptions, DeleteSubscription, PublishMessage, RequestConfirmation,
     },
-    models::{Protocol, SubscriptionStatus},
+    models::{utc, Label, Protocol, SubscriptionStatus},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -47,7 +47,7 @@ pub fn TopicDetailPage() -> impl IntoView {
             }
         }
     });
-    let protocol = RwSignal::new(String::from("email"));
+    let protocol = RwSignal::new(Protocol::Email);
     // Endpoints confirm from their own mail or phone: look again every few seconds while any
     // waits for its confirmation.
     // The resource is read in an effect, not in the timer: read anywhere else outside a
@@ -87,7 +87,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                                 <ShortUrn urn=t.urn.clone() label="Copy the topic URN".to_owned() />
                             </dd>
                             <dt>"Created"</dt>
-                            <dd>{t.created.clone()}</dd>
+                            <dd>{utc(t.created)}</dd>
                         </dl>
                     </section>
                 }
@@ -100,9 +100,14 @@ pub fn TopicDetailPage() -> impl IntoView {
                 <input type="hidden" name="topic_id" prop:value=id />
                 <div class="field">
                     <label for="sub-protocol">"Protocol"</label>
-                    <select id="sub-protocol" name="protocol" on:change=move |ev| protocol.set(event_target_value(&ev))>
-                        <option value="email">"Email"</option>
-                        <option value="sms">"SMS"</option>
+                    <select
+                        id="sub-protocol"
+                        name="protocol"
+                        on:change=move |ev| protocol.set(Protocol::parse(&event_target_value(&ev)).unwrap_or(Protocol::Email))
+                    >
+                        {[Protocol::Email, Protocol::Sms]
+                            .map(|p| view! { <option value=p.as_str()>{p.label()}</option> })
+                            .collect_view()}
                     </select>
                 </div>
                 <div class="field field-wide">
@@ -114,7 +119,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                         rows="4"
                         required
                         placeholder=move || {
-                            if protocol.get() == "sms" {
+                            if protocol.get() == Protocol::Sms {
                                 "+8613800000000\n+8613900000000"
                             } else {
                                 "ops@example.com\noncall@example.com"
@@ -123,7 +128,7 @@ pub fn TopicDetailPage() -> impl IntoView {
                     ></textarea>
                     <p class="hint">
                         {move || {
-                            if protocol.get() == "sms" {
+                            if protocol.get() == Protocol::Sms {
                                 "Phone numbers, one per line, up to 10, each with + and the country code."
                             } else {
                                 "Email addresses, one per line, up to 10."
@@ -168,20 +173,17 @@ pub fn TopicDetailPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|s| {
                                         let unconfirmed = s.status == SubscriptionStatus::Unconfirmed;
-                                        let resend_id = s.id.clone();
-                                        let asked = (s.id.clone(), s.endpoint.clone());
+                                        let resend_id = s.id.to_string();
+                                        let asked = (s.id.to_string(), s.endpoint.clone());
                                         view! {
                                             <tr>
                                                 <td>{s.endpoint.clone()}</td>
                                                 <td>
-                                                    {match s.protocol {
-                                                        Protocol::Sms => "SMS",
-                                                        Protocol::Email => "Email",
-                                                    }}
+                                                    {s.protocol.label()}
                                                 </td>
-                                                <td>{status_badge(s.status.as_str())}</td>
+                                                <td>{status_badge(s.status)}</td>
                                                 <td>{s.remark.clone()}</td>
-                                                <td class="small">{s.created.clone()}</td>
+                                                <td class="small">{utc(s.created)}</td>
                                                 <td>
                                                     <div class="row-actions">
                                                         {unconfirmed

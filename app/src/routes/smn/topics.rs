@@ -8,6 +8,7 @@ use crate::{
         urn::ShortUrn,
     },
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
+    models::utc,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -85,7 +86,7 @@ pub fn TopicsPage() -> impl IntoView {
                                     .into_iter()
                                     .map(|t| {
                                         let label = format!("Delete topic {}", t.name);
-                                        let asked = (t.id.clone(), t.name.clone());
+                                        let asked = (t.id.to_string(), t.name.clone());
                                         let copy_label = format!("Copy the URN of topic {}", t.name);
                                         view! {
                                             <tr>
@@ -100,7 +101,7 @@ pub fn TopicsPage() -> impl IntoView {
                                                     />
                                                 </td>
                                                 <td>{format!("{} confirmed of {}", t.confirmed, t.subscriptions)}</td>
-                                                <td class="small">{t.created}</td>
+                                                <td class="small">{utc(t.created)}</td>
                                                 <td>
                                                     <div class="row-actions">
                                                         <A href=format!("/smn/topics/{}", t.id)>"Subscriptions"</A>

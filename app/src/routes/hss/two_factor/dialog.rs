@@ -10,7 +10,7 @@ use crate::{
     functions::two_factor::usable_topics,
     models::{
         two_factor::{ChangeAction, LoginMethod},
-        AppError, ChangeResult, RefusedServer, TwoFactorRow,
+        method_cell, AppError, ChangeResult, Method, OsType, RefusedServer, TwoFactorRow,
     },
 };
 use leptos::prelude::*;
@@ -124,7 +124,7 @@ pub(super) fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
     let needs_topic = move || {
         action == ChangeAction::ChangeTopic || (action == ChangeAction::Enable && method.get() == LoginMethod::Sms)
     };
-    let linux = rows.iter().filter(|r| r.os_type != "windows").count();
+    let linux = rows.iter().filter(|r| r.os_type == OsType::Linux).count();
     let login_config = match (linux, rows.len() - linux) {
         (0, _) => "the system login configuration of the servers",
         (_, 0) => "the system login configuration of the servers (PAM and sshd)",
@@ -149,7 +149,7 @@ pub(super) fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
                 <input type="hidden" name="change[action]" value=action.as_str() />
                 {rows
                     .iter()
-                    .map(|r| view! { <input type="hidden" name="change[server_ids][]" value=r.id.clone() /> })
+                    .map(|r| view! { <input type="hidden" name="change[server_ids][]" value=r.id.to_string() /> })
                     .collect_view()}
                 {(action == ChangeAction::Enable).then(|| view! { <MethodPicker method /> })}
                 <Show when=needs_topic>
@@ -189,7 +189,7 @@ pub(super) fn ChangeDialog(dialog: Dialog, state: TabState) -> impl IntoView {
 /// SMS/Email (codes to a topic's endpoints) or Verification code (the end user's own factors).
 #[component]
 fn MethodPicker(method: RwSignal<LoginMethod>) -> impl IntoView {
-    let radio = move |value: LoginMethod, label: &'static str| {
+    let radio = move |value: LoginMethod, shown: Method| {
         view! {
             <label class="radio">
                 <input
@@ -199,15 +199,15 @@ fn MethodPicker(method: RwSignal<LoginMethod>) -> impl IntoView {
                     prop:checked=move || method.get() == value
                     on:change=move |_| method.set(value)
                 />
-                {label}
+                {method_cell(shown)}
             </label>
         }
     };
     view! {
         <fieldset class="field">
             <legend>"Method"</legend>
-            {radio(LoginMethod::Sms, "SMS/Email")}
-            {radio(LoginMethod::Code, "Verification code")}
+            {radio(LoginMethod::Sms, Method::Sms)}
+            {radio(LoginMethod::Code, Method::Code)}
         </fieldset>
     }
 }
@@ -262,9 +262,10 @@ fn TopicPicker() -> impl IntoView {
                                     {list
                                         .into_iter()
                                         .map(|t| {
-                                            let on = chosen.get_untracked() == t.id;
+                                            let id = t.id.to_string();
+                                            let on = chosen.get_untracked() == id;
                                             view! {
-                                                <option value=t.id selected=on>
+                                                <option value=id selected=on>
                                                     {format!("{} ({})", t.display_name, t.name)}
                                                 </option>
                                             }

@@ -6,6 +6,7 @@ use crate::{
         status::{Badge, DataTable, FormResult, Loaded},
     },
     functions::agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
+    models::{utc, Label, Status, TokenState},
 };
 use leptos::prelude::*;
 
@@ -49,32 +50,28 @@ pub(super) fn InstallAgent() -> impl IntoView {
                                 {list
                                     .into_iter()
                                     .map(|t| {
-                                        let badge = match t.state.as_str() {
-                                            "valid" => "ok",
-                                            "used" => "muted",
-                                            _ => "warn",
-                                        };
-                                        let state = match &t.state_at {
-                                            Some(at) => format!("{} {at}", t.state),
-                                            None => t.state.clone(),
+                                        let badge = t.state.badge();
+                                        let state = match t.state_at {
+                                            Some(at) => format!("{} {}", t.state.label(), utc(at)),
+                                            None => t.state.label().to_owned(),
                                         };
                                         let server = t
                                             .for_server
                                             .clone()
                                             .or(t.registered.clone())
                                             .unwrap_or_else(|| "--".into());
-                                        let id = t.id.clone();
+                                        let id = t.id.to_string();
                                         view! {
-                                            <tr data-token=t.id.clone()>
-                                                <td>{t.kind.clone()}</td>
+                                            <tr data-token=t.id.to_string()>
+                                                <td>{t.kind.as_str()}</td>
                                                 <td>{server}</td>
-                                                <td>{t.created.clone()}</td>
-                                                <td>{t.expires.clone()}</td>
+                                                <td>{utc(t.created)}</td>
+                                                <td>{utc(t.expires)}</td>
                                                 <td>
                                                     <Badge kind=badge text=state />
                                                 </td>
                                                 <td>
-                                                    {(t.state == "valid")
+                                                    {(t.state == TokenState::Valid)
                                                         .then(|| {
                                                             view! { <RowAction action=revoke value=id text="Revoke" /> }
                                                         })}

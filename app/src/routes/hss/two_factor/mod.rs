@@ -22,7 +22,7 @@ use crate::{
     functions::two_factor::{list_two_factor, CancelTwoFactor, RetryTwoFactor, SaveTwoFactor},
     models::{
         two_factor::{ChangeAction, TwoFactorQuery},
-        AppError, ChangeResult, TwoFactorRow,
+        AppError, ChangeResult, TwoFactorRow, Uuid,
     },
 };
 use leptos::prelude::*;
@@ -59,7 +59,7 @@ struct Dialog {
 /// loads again after each save, cancel and retry.
 #[derive(Clone, Copy)]
 struct TabState {
-    selected: RwSignal<BTreeMap<String, TwoFactorRow>>,
+    selected: RwSignal<BTreeMap<Uuid, TwoFactorRow>>,
     dialog: RwSignal<Option<Dialog>>,
     save: ServerAction<SaveTwoFactor>,
     cancel: ServerAction<CancelTwoFactor>,

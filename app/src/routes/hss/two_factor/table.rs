@@ -4,7 +4,10 @@
 use super::TabState;
 use crate::{
     components::{form::RowAction, list::Pager, status::Badge, urn::ShortUrn},
-    models::{two_factor::ChangeAction, Method, TwoFactorPage, TwoFactorRow, TwoFactorState, TwoFactorStatus},
+    models::{
+        method_cell, two_factor::ChangeAction, Label, Method, ReadinessRule, TwoFactorPage, TwoFactorRow,
+        TwoFactorState, TwoFactorStatus, Uuid,
+    },
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -29,7 +32,7 @@ pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) 
         .into_any();
     }
     let all: Vec<TwoFactorRow> = page.items.clone();
-    let all_ids: Vec<String> = all.iter().map(|r| r.id.clone()).collect();
+    let all_ids: Vec<Uuid> = all.iter().map(|r| r.id).collect();
     let all_checked = {
         let ids = all_ids.clone();
         move || {
@@ -42,7 +45,7 @@ pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) 
         state.selected.update(|sel| {
             for r in &all {
                 if on {
-                    sel.insert(r.id.clone(), r.clone());
+                    sel.insert(r.id, r.clone());
                 } else {
                     sel.remove(&r.id);
                 }
@@ -81,19 +84,16 @@ pub(super) fn ServerTable(page: TwoFactorPage, search: String, state: TabState) 
 
 #[component]
 fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
-    let os = if s.os_type == "windows" { "Windows" } else { "Linux" };
-    let id = s.id.clone();
-    let checked = {
-        let id = id.clone();
-        move || state.selected.read().contains_key(&id)
-    };
+    let os = s.os_type.label();
+    let id = s.id;
+    let checked = move || state.selected.read().contains_key(&id);
     let toggle = {
         let row = s.clone();
         move |ev: leptos::ev::Event| {
             let on = event_target_checked(&ev);
             state.selected.update(|sel| {
                 if on {
-                    sel.insert(row.id.clone(), row.clone());
+                    sel.insert(row.id, row.clone());
                 } else {
                     sel.remove(&row.id);
                 }
@@ -123,16 +123,12 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
         .into_any(),
         TwoFactorStatus::Disabled => view! { <Badge kind="muted" text="Disabled".into() /> }.into_any(),
     };
-    let method = match s.method {
-        Some(Method::Sms) => "SMS/Email",
-        Some(Method::Code) => "Verification code",
-        None => "--",
-    };
+    let method = s.method.map(method_cell).unwrap_or_else(|| "--".to_owned());
     let one = move |action: ChangeAction, row: TwoFactorRow| state.open(action, vec![row]);
     let ops = {
         let row = s.clone();
         let (r1, r2, r3) = (row.clone(), row.clone(), row.clone());
-        let (id1, id2) = (row.id.clone(), row.id.clone());
+        let (id1, id2) = (row.id.to_string(), row.id.to_string());
         let (name, cancel_name, retry_name) = (row.name.clone(), row.name.clone(), row.name.clone());
         let state_is = |st: TwoFactorState| s.status.state() == st;
         // Waiting for the delay or for an offline agent: either can be canceled.
@@ -224,7 +220,7 @@ fn ServerLine(s: TwoFactorRow, state: TabState) -> impl IntoView {
                     {s
                         .readiness
                         .iter()
-                        .filter(|f| f.rule == "topic_recipients")
+                        .filter(|f| f.rule == ReadinessRule::TopicRecipients)
                         .map(|f| view! { <li class="warning" role="note">{f.message.clone()}</li> })
                         .collect_view()}
                 </ul>
