@@ -3,6 +3,7 @@
 //! what to do, as the HSS "Enabling 2FA" page's prerequisites and constraints do.
 
 use proto::agent::SelinuxMode;
+use proto::readiness::ReadinessRule;
 
 /// What the agent reported about a server (fields it could not tell are `None`).
 #[derive(Clone, Debug, Default)]
@@ -66,7 +67,7 @@ pub enum Severity {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub rule: &'static str,
+    pub rule: ReadinessRule,
     pub severity: Severity,
     /// What stands in the way and its fix, naming the server, for lists of many servers.
     pub message: String,
@@ -88,7 +89,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
     };
     if !f.protection_enabled {
         add(
-            "protection",
+            ReadinessRule::Protection,
             Severity::Blocker,
             "server protection is off. Enable protection for it first.".to_owned(),
         );
@@ -97,14 +98,14 @@ pub fn check(f: &Facts) -> Vec<Finding> {
     // deadline if the agent is not back by then.
     if !f.agent_online {
         add(
-            "agent_online",
+            ReadinessRule::AgentOnline,
             Severity::Warning,
             "the agent is offline. The change will wait for the agent and apply when it is back online; start the HostGuard agent on the server.".to_owned(),
         );
     }
     if let Some(reason) = &f.last_apply_failure {
         add(
-            "last_apply_failed",
+            ReadinessRule::LastApplyFailed,
             Severity::Blocker,
             format!(
                 "the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
@@ -113,7 +114,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
     }
     for software in &f.conflicting_software {
         add(
-            "conflicting_software",
+            ReadinessRule::ConflictingSoftware,
             Severity::Blocker,
             if f.linux {
                 format!("{software}, another second-factor PAM module, is in sshd's PAM stack; with HostGuard's it asks twice, locks users out, or lets logins past HostGuard's module. Remove it from /etc/pam.d/sshd and the files it includes before enabling 2FA.")
@@ -124,7 +125,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
     }
     if !f.linux {
         add(
-            "windows_unsupported",
+            ReadinessRule::WindowsUnsupported,
             Severity::Blocker,
             "Windows servers are not supported yet: no HostGuard agent can apply 2FA on Windows today, so the change would only fail after its deadline. Leave 2FA off on this server and protect its remote desktop logins another way (e.g. reachable only through a VPN or bastion host) until Windows support is released.".to_owned(),
         );
@@ -134,7 +135,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             for p in &stack.problems {
                 let at = if p.line == 0 { p.file.clone() } else { format!("{} (line {})", p.file, p.line) };
                 add(
-                    "pam_stack",
+                    ReadinessRule::PamStack,
                     Severity::Blocker,
                     format!(
                         "sshd's PAM stack is not safe for 2FA: {at}: {} Fix: {}",
@@ -145,7 +146,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             }
             if stack.more > 0 {
                 add(
-                    "pam_stack",
+                    ReadinessRule::PamStack,
                     Severity::Blocker,
                     format!("the agent found {} more problems in sshd's PAM stack than it could list. Fix the ones above, then check /etc/pam.d/sshd and the files it includes again.", stack.more),
                 );
@@ -156,21 +157,21 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             None => {
                 if f.sshd_use_pam != Some(true) {
                     add(
-                        "sshd_use_pam",
+                        ReadinessRule::SshdUsePam,
                         Severity::Blocker,
                         "sshd does not use PAM. Set `UsePAM yes` in /etc/ssh/sshd_config and reload sshd.".to_owned(),
                     );
                 }
                 if f.sshd_kbd_interactive != Some(true) {
                     add(
-                        "sshd_keyboard_interactive",
+                        ReadinessRule::SshdKeyboardInteractive,
                         Severity::Blocker,
                         "sshd does not allow keyboard-interactive login, which asks for the code. Set `KbdInteractiveAuthentication yes` and reload sshd.".to_owned(),
                     );
                 }
             }
             Some(d) if !d.included => add(
-                "sshd_drop_in_not_included",
+                ReadinessRule::SshdDropInNotIncluded,
                 Severity::Blocker,
                 format!("/etc/ssh/sshd_config does not include /etc/ssh/sshd_config.d/*.conf, so sshd would not read HostGuard's settings ({DROP_IN}). Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config and reload sshd."),
             ),
@@ -184,7 +185,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                         "Remove that line, or move `Include /etc/ssh/sshd_config.d/*.conf` above it"
                     };
                     add(
-                        "sshd_drop_in_overridden",
+                        ReadinessRule::SshdDropInOverridden,
                         Severity::Blocker,
                         format!(
                             "{} (line {}) sets `{} {}` before sshd reads HostGuard's {DROP_IN}; sshd keeps the first value it reads, so 2FA would not take effect. {fix}, and reload sshd.",
@@ -202,7 +203,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                 };
                 if f.sshd_use_pam != Some(true) && !overridden(&["UsePAM"]) {
                     add(
-                        "sshd_use_pam",
+                        ReadinessRule::SshdUsePam,
                         Severity::Warning,
                         format!("{}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("UsePAM", f.sshd_use_pam)),
                     );
@@ -211,7 +212,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
                     && !overridden(&["KbdInteractiveAuthentication", "ChallengeResponseAuthentication"])
                 {
                     add(
-                        "sshd_keyboard_interactive",
+                        ReadinessRule::SshdKeyboardInteractive,
                         Severity::Warning,
                         format!("{}; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf).", has("KbdInteractiveAuthentication", f.sshd_kbd_interactive)),
                     );
@@ -220,19 +221,19 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         }
         if f.sshd_permit_empty_passwords == Some(true) {
             add(
-                "sshd_permit_empty_passwords",
+                ReadinessRule::SshdPermitEmptyPasswords,
                 Severity::Warning,
                 "sshd permits empty passwords. Set `PermitEmptyPasswords no`.".to_owned(),
             );
         }
         match f.openssh_version.as_deref().map(|v| (v, openssh_major(v))) {
-            None | Some((_, None)) => add("openssh_version", Severity::Warning, "the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).".to_owned()),
-            Some((v, Some(major))) if major < 7 => add("openssh_version", Severity::Warning, format!("{v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
+            None | Some((_, None)) => add(ReadinessRule::OpensshVersion, Severity::Warning, "the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).".to_owned()),
+            Some((v, Some(major))) if major < 7 => add(ReadinessRule::OpensshVersion, Severity::Warning, format!("{v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
             _ => {}
         }
         for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(&o.keyword, &o.value)) {
             add(
-                "sshd_match_override",
+                ReadinessRule::SshdMatchOverride,
                 Severity::Blocker,
                 format!(
                     "the `Match {}` block in {} (line {}) sets `{} {}`, so logins matching it would skip the 2FA code. Remove that line from the Match block (or set it as HostGuard does: UsePAM yes, KbdInteractiveAuthentication yes, AuthenticationMethods with keyboard-interactive in every list) and reload sshd.",
@@ -242,7 +243,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         }
         if f.sshd_match_overrides_more > 0 {
             add(
-                "sshd_match_override",
+                ReadinessRule::SshdMatchOverride,
                 Severity::Blocker,
                 format!(
                     "the agent found {} more sshd `Match` settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods than it could list, and any of them may let logins skip the 2FA code. Remove the Match blocks you do not need from /etc/ssh/sshd_config and the files it includes, and reload sshd.",
@@ -252,25 +253,25 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         }
         if let Some(more) = f.sshd_drop_in.as_ref().map(|d| d.more).filter(|m| *m > 0) {
             add(
-                "sshd_drop_in_overridden",
+                ReadinessRule::SshdDropInOverridden,
                 Severity::Blocker,
                 format!("sshd reads {more} more settings of UsePAM, KbdInteractiveAuthentication or AuthenticationMethods before HostGuard's {DROP_IN} than the agent could list, and any of them may undo 2FA. Remove them, or move `Include /etc/ssh/sshd_config.d/*.conf` to the top of /etc/ssh/sshd_config, and reload sshd."),
             );
         }
         if f.sshd_drop_in.is_some() {
             add(
-                "public_key_logins_ask_code",
+                ReadinessRule::PublicKeyLoginsAskCode,
                 Severity::Warning,
                 "with 2FA on, SSH logins with a public key are asked for the code too, not only password logins (HostGuard sets `AuthenticationMethods publickey,keyboard-interactive keyboard-interactive`). Make sure people and scripts that log in with a key can answer the code prompt.".to_owned(),
             );
         }
         if f.selinux == Some(SelinuxMode::Enforcing) {
-            add("selinux", Severity::Warning, "SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module.".to_owned());
+            add(ReadinessRule::Selinux, Severity::Warning, "SELinux is enforcing and may stop sshd from loading the 2FA module. Set it to permissive or add a policy for the module.".to_owned());
         }
     } else {
         if !f.must_change_password_accounts.is_empty() {
             add(
-                "windows_must_change_password",
+                ReadinessRule::WindowsMustChangePassword,
                 Severity::Warning,
                 format!(
                     "{} must change password at next logon, which does not work with 2FA. Clear that option, or they cannot log in.",
@@ -302,7 +303,7 @@ mod tests {
     }
 
     fn rules(f: &Facts, severity: Severity) -> Vec<&'static str> {
-        check(f).into_iter().filter(|x| x.severity == severity).map(|x| x.rule).collect()
+        check(f).into_iter().filter(|x| x.severity == severity).map(|x| x.rule.as_str()).collect()
     }
 
     #[test]

@@ -8,12 +8,12 @@ use leptos::prelude::*;
 /// then warnings.
 #[cfg(feature = "ssr")]
 pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Result<Vec<crate::models::ReadinessItem>, AppError> {
-    use crate::models::{ReadinessItem, ReadinessRule};
+    use crate::models::ReadinessItem;
     let mut readiness = findings
         .iter()
         .map(|f| {
             Ok(ReadinessItem {
-                rule: super::ssr::stored(f.rule, ReadinessRule::parse, "readiness rule")?,
+                rule: f.rule,
                 blocker: f.severity == domain::readiness::Severity::Blocker,
                 message: f.message.clone(),
             })
