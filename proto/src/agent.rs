@@ -163,21 +163,14 @@ pub struct SshdMatchOverride {
     pub value: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum SelinuxMode {
-    Enforcing,
-    Permissive,
-    Disabled,
+crate::wire_enum! {
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    SelinuxMode {
+        Enforcing => "enforcing",
+        Permissive => "permissive",
+        Disabled => "disabled",
+    }
 }
-
-crate::wire_strings!(SelinuxMode { Enforcing => "enforcing", Permissive => "permissive", Disabled => "disabled" });
 
 /// `Debug` leaves the token out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,67 +1,53 @@
 //! What the audit trail records: one [`AuditAction`] per kind of change, stored and shown as its
 //! dotted name (`2fa.enable`).
 
-use serde::{Deserialize, Serialize};
-
-/// Defines [`AuditAction`] with its stored names, once: the variants, their serde names and
-/// `wire_strings!` come from the same list, so they cannot disagree.
-macro_rules! audit_actions {
-    ($($(#[$doc:meta])* $variant:ident => $s:literal),+ $(,)?) => {
-        /// A kind of change the audit trail records.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-        #[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)"))]
-        pub enum AuditAction {
-            $($(#[$doc])* #[serde(rename = $s)] #[cfg_attr(feature = "db", sea_orm(string_value = $s))] $variant),+
-        }
-        crate::wire_strings!(AuditAction { $($variant => $s),+ });
-    };
-}
-
-audit_actions! {
-    /// 2FA turned on for servers.
-    TwoFactorEnable => "2fa.enable",
-    TwoFactorDisable => "2fa.disable",
-    /// The notification topic of servers' SMS/Email 2FA changed.
-    TwoFactorChangeTopic => "2fa.change_topic",
-    /// A pending 2FA change was cancelled.
-    TwoFactorCancel => "2fa.cancel",
-    /// A failed 2FA change was tried again.
-    TwoFactorRetry => "2fa.retry",
-    /// The agent applied a 2FA change.
-    TwoFactorApplied => "2fa.applied",
-    /// The agent could not apply a 2FA change.
-    TwoFactorFailed => "2fa.failed",
-    /// A revision was handed to the agent again after a late acknowledgement.
-    TwoFactorReissue => "2fa.reissue",
-    AccessKeyCreate => "access_key.create",
-    AccessKeyRevoke => "access_key.revoke",
-    AgentInstallToken => "agent.install_token",
-    AgentReinstallToken => "agent.reinstall_token",
-    AgentTokenRevoke => "agent.token_revoke",
-    AgentRegister => "agent.register",
-    AgentReinstall => "agent.reinstall",
-    FactorEnrolmentOpened => "factor.enrolment_opened",
-    FactorAuthenticatorAdded => "factor.authenticator_added",
-    FactorAuthenticatorRemoved => "factor.authenticator_removed",
-    FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
-    LoginAccountMapped => "login.account_mapped",
-    LoginAccountUnmapped => "login.account_unmapped",
-    LoginBreakGlassIssued => "login.break_glass_issued",
-    LoginBreakGlassUsed => "login.break_glass_used",
-    /// A server's login settings changed.
-    LoginSettings => "login.settings",
-    ServerPreRegister => "server.pre_register",
-    SubscriptionCreate => "subscription.create",
-    SubscriptionRequestConfirmation => "subscription.request_confirmation",
-    SubscriptionConfirm => "subscription.confirm",
-    SubscriptionCancel => "subscription.cancel",
-    SubscriptionDelete => "subscription.delete",
-    TopicCreate => "topic.create",
-    TopicDelete => "topic.delete",
-    TopicPublish => "topic.publish",
-    /// Servers use a topic for 2FA codes that has no confirmed recipient.
-    TopicNoRecipients => "topic.no_recipients",
+crate::wire_enum! {
+    /// A kind of change the audit trail records.
+    AuditAction {
+        /// 2FA turned on for servers.
+        TwoFactorEnable => "2fa.enable",
+        TwoFactorDisable => "2fa.disable",
+        /// The notification topic of servers' SMS/Email 2FA changed.
+        TwoFactorChangeTopic => "2fa.change_topic",
+        /// A pending 2FA change was cancelled.
+        TwoFactorCancel => "2fa.cancel",
+        /// A failed 2FA change was tried again.
+        TwoFactorRetry => "2fa.retry",
+        /// The agent applied a 2FA change.
+        TwoFactorApplied => "2fa.applied",
+        /// The agent could not apply a 2FA change.
+        TwoFactorFailed => "2fa.failed",
+        /// A revision was handed to the agent again after a late acknowledgement.
+        TwoFactorReissue => "2fa.reissue",
+        AccessKeyCreate => "access_key.create",
+        AccessKeyRevoke => "access_key.revoke",
+        AgentInstallToken => "agent.install_token",
+        AgentReinstallToken => "agent.reinstall_token",
+        AgentTokenRevoke => "agent.token_revoke",
+        AgentRegister => "agent.register",
+        AgentReinstall => "agent.reinstall",
+        FactorEnrolmentOpened => "factor.enrolment_opened",
+        FactorAuthenticatorAdded => "factor.authenticator_added",
+        FactorAuthenticatorRemoved => "factor.authenticator_removed",
+        FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
+        LoginAccountMapped => "login.account_mapped",
+        LoginAccountUnmapped => "login.account_unmapped",
+        LoginBreakGlassIssued => "login.break_glass_issued",
+        LoginBreakGlassUsed => "login.break_glass_used",
+        /// A server's login settings changed.
+        LoginSettings => "login.settings",
+        ServerPreRegister => "server.pre_register",
+        SubscriptionCreate => "subscription.create",
+        SubscriptionRequestConfirmation => "subscription.request_confirmation",
+        SubscriptionConfirm => "subscription.confirm",
+        SubscriptionCancel => "subscription.cancel",
+        SubscriptionDelete => "subscription.delete",
+        TopicCreate => "topic.create",
+        TopicDelete => "topic.delete",
+        TopicPublish => "topic.publish",
+        /// Servers use a topic for 2FA codes that has no confirmed recipient.
+        TopicNoRecipients => "topic.no_recipients",
+    }
 }
 
 #[cfg(test)]

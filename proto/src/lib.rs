@@ -42,6 +42,23 @@ macro_rules! wire_strings {
     };
 }
 
+/// Defines a wire enum from one list of its variants and their strings: the serde names, the
+/// stored values (sea-orm's `DeriveActiveEnum`, with the `db` feature) and `wire_strings!` all
+/// come from it, so they cannot disagree.
+#[macro_export]
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $ty:ident { $($(#[$vmeta:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
+        #[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
+        #[cfg_attr(feature = "db", sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)"))]
+        pub enum $ty {
+            $($(#[$vmeta])* #[serde(rename = $s)] #[cfg_attr(feature = "db", sea_orm(string_value = $s))] $variant),+
+        }
+        $crate::wire_strings!($ty { $($variant => $s),+ });
+    };
+}
+
 /// A wire enum's value as a peer sent it: one this side knows, or the text of one it does not (a
 /// newer peer's, or garbage). A receiver can then refuse that one field, with the message's other
 /// fields checked too, instead of refusing the whole message unread.
@@ -73,22 +90,16 @@ impl<T: std::fmt::Display> std::fmt::Display for MaybeKnown<T> {
     }
 }
 
-/// How a login proves the second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum Method {
-    /// SMS/Email: a code sent to the endpoints of a notification topic.
-    Sms,
-    /// Verification code: from the end user's own factors.
-    Code,
+wire_enum! {
+    /// How a login proves the second factor.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    Method {
+        /// SMS/Email: a code sent to the endpoints of a notification topic.
+        Sms => "sms",
+        /// Verification code: from the end user's own factors.
+        Code => "code",
+    }
 }
-wire_strings!(Method { Sms => "sms", Code => "code" });
 
 impl Method {
     /// As the console shows it.
@@ -119,23 +130,16 @@ pub enum TwoFactorStatus {
     },
 }
 
-/// The statuses the 2FA list filters by, without their data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TwoFactorState {
-    Enabled,
-    Disabled,
-    Enabling,
-    Disabling,
-    Failed,
+wire_enum! {
+    /// The statuses the 2FA list filters by, without their data.
+    TwoFactorState {
+        Enabled => "enabled",
+        Disabled => "disabled",
+        Enabling => "enabling",
+        Disabling => "disabling",
+        Failed => "failed",
+    }
 }
-wire_strings!(TwoFactorState {
-    Enabled => "enabled",
-    Disabled => "disabled",
-    Enabling => "enabling",
-    Disabling => "disabling",
-    Failed => "failed",
-});
 
 impl TwoFactorStatus {
     pub fn state(&self) -> TwoFactorState {
@@ -153,23 +157,17 @@ impl TwoFactorStatus {
     }
 }
 
-/// Who a console user is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum Role {
-    /// The provider's internal team.
-    Operator,
-    /// A cloud customer's administrator.
-    TenantAdmin,
-    /// A person who logs in to servers.
-    EndUser,
+wire_enum! {
+    /// Who a console user is.
+    Role {
+        /// The provider's internal team.
+        Operator => "operator",
+        /// A cloud customer's administrator.
+        TenantAdmin => "tenant_admin",
+        /// A person who logs in to servers.
+        EndUser => "end_user",
+    }
 }
-wire_strings!(Role { Operator => "operator", TenantAdmin => "tenant_admin", EndUser => "end_user" });
 
 impl Role {
     pub fn label(self) -> &'static str {
@@ -181,101 +179,65 @@ impl Role {
     }
 }
 
-/// A server's operating system family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum OsType {
-    Linux,
-    Windows,
+wire_enum! {
+    /// A server's operating system family.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    OsType {
+        Linux => "linux",
+        Windows => "windows",
+    }
 }
-wire_strings!(OsType { Linux => "linux", Windows => "windows" });
 
-/// Where a subscription of a notification topic stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum SubscriptionStatus {
-    /// Waiting for its endpoint to follow the confirmation link.
-    Unconfirmed,
-    /// Receives the topic's messages.
-    Confirmed,
-    Canceled,
+wire_enum! {
+    /// Where a subscription of a notification topic stands.
+    SubscriptionStatus {
+        /// Waiting for its endpoint to follow the confirmation link.
+        Unconfirmed => "unconfirmed",
+        /// Receives the topic's messages.
+        Confirmed => "confirmed",
+        Canceled => "canceled",
+    }
 }
-wire_strings!(SubscriptionStatus { Unconfirmed => "unconfirmed", Confirmed => "confirmed", Canceled => "canceled" });
 
-/// How a subscription's endpoint is reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum Protocol {
-    Sms,
-    Email,
+wire_enum! {
+    /// How a subscription's endpoint is reached.
+    Protocol {
+        Sms => "sms",
+        Email => "email",
+    }
 }
-wire_strings!(Protocol { Sms => "sms", Email => "email" });
 
-/// Whether an access key (AK/SK pair) still signs requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum AccessKeyStatus {
-    Active,
-    /// Revoked keys sign nothing; they stay listed for the audit.
-    Revoked,
+wire_enum! {
+    /// Whether an access key (AK/SK pair) still signs requests.
+    AccessKeyStatus {
+        Active => "active",
+        /// Revoked keys sign nothing; they stay listed for the audit.
+        Revoked => "revoked",
+    }
 }
-wire_strings!(AccessKeyStatus { Active => "active", Revoked => "revoked" });
 
-/// Where a message of the outbox stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum OutboxStatus {
-    /// Waiting for its (next) attempt.
-    Pending,
-    /// Handed to the carrier or mail server.
-    Sent,
-    /// Kept by the development gateway: it never left the machine.
-    Held,
-    /// Given up after the last attempt.
-    Failed,
+wire_enum! {
+    /// Where a message of the outbox stands.
+    OutboxStatus {
+        /// Waiting for its (next) attempt.
+        Pending => "pending",
+        /// Handed to the carrier or mail server.
+        Sent => "sent",
+        /// Kept by the development gateway: it never left the machine.
+        Held => "held",
+        /// Given up after the last attempt.
+        Failed => "failed",
+    }
 }
-wire_strings!(OutboxStatus { Pending => "pending", Sent => "sent", Held => "held", Failed => "failed" });
 
-/// How a message of the outbox reaches its recipient.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum Channel {
-    Email,
-    Sms,
-    Voice,
+wire_enum! {
+    /// How a message of the outbox reaches its recipient.
+    Channel {
+        Email => "email",
+        Sms => "sms",
+        Voice => "voice",
+    }
 }
-wire_strings!(Channel { Email => "email", Sms => "sms", Voice => "voice" });
 
 /// A subscription's messages go by its protocol's channel.
 impl From<Protocol> for Channel {
@@ -287,33 +249,21 @@ impl From<Protocol> for Channel {
     }
 }
 
-/// What a message of the outbox is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum MessageKind {
-    /// The link a new subscription's endpoint confirms with.
-    SubscriptionConfirmation,
-    /// A message published to a topic.
-    TopicMessage,
-    /// A login's one-time code (SMS/Email method).
-    LoginCode,
-    /// Tells the tenant's admins that a topic had no one to send a login code to.
-    TopicWithoutRecipients,
-    /// Tells an end user that their factors changed.
-    FactorChanged,
+wire_enum! {
+    /// What a message of the outbox is for.
+    MessageKind {
+        /// The link a new subscription's endpoint confirms with.
+        SubscriptionConfirmation => "subscription_confirmation",
+        /// A message published to a topic.
+        TopicMessage => "topic_message",
+        /// A login's one-time code (SMS/Email method).
+        LoginCode => "login_code",
+        /// Tells the tenant's admins that a topic had no one to send a login code to.
+        TopicWithoutRecipients => "topic_without_recipients",
+        /// Tells an end user that their factors changed.
+        FactorChanged => "factor_changed",
+    }
 }
-wire_strings!(MessageKind {
-    SubscriptionConfirmation => "subscription_confirmation",
-    TopicMessage => "topic_message",
-    LoginCode => "login_code",
-    TopicWithoutRecipients => "topic_without_recipients",
-    FactorChanged => "factor_changed",
-});
 
 /// The page sizes lists offer.
 pub const PAGE_SIZES: [u64; 4] = [10, 20, 50, 100];

@@ -133,23 +133,18 @@ pub struct LoginReply {
     pub step: Step,
 }
 
-/// What a server does with a login when the console cannot be reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum FailMode {
-    /// Deny (break-glass codes still work).
-    #[default]
-    Secure,
-    /// Allow, record locally, and report once the console is back.
-    Safe,
+crate::wire_enum! {
+    /// What a server does with a login when the console cannot be reached.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    #[derive(Default)]
+    FailMode {
+        /// Deny (break-glass codes still work).
+        #[default]
+        Secure => "secure",
+        /// Allow, record locally, and report once the console is back.
+        Safe => "safe",
+    }
 }
-crate::wire_strings!(FailMode { Secure => "secure", Safe => "safe" });
 
 /// A break-glass code as the agent keeps it: never the code, only its SHA-256 (hex). Codes are
 /// 20 random base32 characters (100 bits), so a plain hash is enough.
@@ -183,68 +178,47 @@ pub struct LoginPolicy {
     pub break_glass: Vec<BreakGlassHash>,
 }
 
-/// How a login ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum LoginResult {
-    Allowed,
-    Denied,
+crate::wire_enum! {
+    /// How a login ended.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    LoginResult {
+        Allowed => "allowed",
+        Denied => "denied",
+    }
 }
-crate::wire_strings!(LoginResult { Allowed => "allowed", Denied => "denied" });
 
-/// Why the agent decided a login alone, as it reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum LoginReason {
-    /// An unused break-glass code was typed.
-    BreakGlass,
-    /// A code was typed that is not an unused break-glass code of this server.
-    BreakGlassWrong,
-    /// Let in by fail mode safe.
-    FailSafe,
-    /// Fail mode safe, but too many logins were let in for this account or source.
-    FailSafeLimited,
-    /// Denied by fail mode secure (or the agent's credential was rejected).
-    FailSecure,
-    /// The account never gets a second factor.
-    ExemptAccount,
-    /// The source address is in an exempt network.
-    ExemptNetwork,
+crate::wire_enum! {
+    /// Why the agent decided a login alone, as it reports it.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+    LoginReason {
+        /// An unused break-glass code was typed.
+        BreakGlass => "break_glass",
+        /// A code was typed that is not an unused break-glass code of this server.
+        BreakGlassWrong => "break_glass_wrong",
+        /// Let in by fail mode safe.
+        FailSafe => "fail_safe",
+        /// Fail mode safe, but too many logins were let in for this account or source.
+        FailSafeLimited => "fail_safe_limited",
+        /// Denied by fail mode secure (or the agent's credential was rejected).
+        FailSecure => "fail_secure",
+        /// The account never gets a second factor.
+        ExemptAccount => "exempt_account",
+        /// The source address is in an exempt network.
+        ExemptNetwork => "exempt_network",
+    }
 }
-crate::wire_strings!(LoginReason {
-    BreakGlass => "break_glass",
-    BreakGlassWrong => "break_glass_wrong",
-    FailSafe => "fail_safe",
-    FailSafeLimited => "fail_safe_limited",
-    FailSecure => "fail_secure",
-    ExemptAccount => "exempt_account",
-    ExemptNetwork => "exempt_network",
-});
 
-/// Which second factor a login was asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum LoginMethod {
-    /// SMS/Email: a code sent to an endpoint of the server's topic.
-    Sms,
-    /// Verification code: from the end user's own factors.
-    Code,
-    /// No second factor was asked (2FA off, exempt, decided offline).
-    None,
+crate::wire_enum! {
+    /// Which second factor a login was asked for.
+    LoginMethod {
+        /// SMS/Email: a code sent to an endpoint of the server's topic.
+        Sms => "sms",
+        /// Verification code: from the end user's own factors.
+        Code => "code",
+        /// No second factor was asked (2FA off, exempt, decided offline).
+        None => "none",
+    }
 }
-crate::wire_strings!(LoginMethod { Sms => "sms", Code => "code", None => "none" });
 
 impl From<crate::Method> for LoginMethod {
     fn from(m: crate::Method) -> Self {
@@ -255,40 +229,33 @@ impl From<crate::Method> for LoginMethod {
     }
 }
 
-/// Where a login's dialogue stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]
-#[cfg_attr(
-    feature = "db",
-    sea_orm(rs_type = "String", db_type = "String(sea_orm::sea_query::StringLen::None)", rename_all = "snake_case")
-)]
-pub enum LoginStage {
-    /// Waiting for a phone number or email address of the topic (SMS/Email).
-    Recipient,
-    /// Waiting for the code that was sent.
-    Code,
-    /// Verification-code method: waiting for a code from the end user's authenticator app, or
-    /// a recovery code.
-    Verify,
-    /// Over; the login's [`LoginResult`] says how.
-    Done,
+crate::wire_enum! {
+    /// Where a login's dialogue stands.
+    LoginStage {
+        /// Waiting for a phone number or email address of the topic (SMS/Email).
+        Recipient => "recipient",
+        /// Waiting for the code that was sent.
+        Code => "code",
+        /// Verification-code method: waiting for a code from the end user's authenticator app, or
+        /// a recovery code.
+        Verify => "verify",
+        /// Over; the login's [`LoginResult`] says how.
+        Done => "done",
+    }
 }
-crate::wire_strings!(LoginStage { Recipient => "recipient", Code => "code", Verify => "verify", Done => "done" });
 
-/// A login as the audit and the end user's sign-in history show it: its result, or where an
-/// unfinished one stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoginOutcome {
-    Allowed,
-    Denied,
-    /// Still running.
-    Open,
-    /// Given up before it finished (older than a login may last, without a result).
-    Abandoned,
+crate::wire_enum! {
+    /// A login as the audit and the end user's sign-in history show it: its result, or where an
+    /// unfinished one stands.
+    LoginOutcome {
+        Allowed => "allowed",
+        Denied => "denied",
+        /// Still running.
+        Open => "open",
+        /// Given up before it finished (older than a login may last, without a result).
+        Abandoned => "abandoned",
+    }
 }
-crate::wire_strings!(LoginOutcome { Allowed => "allowed", Denied => "denied", Open => "open", Abandoned => "abandoned" });
 
 impl From<LoginResult> for LoginOutcome {
     fn from(r: LoginResult) -> Self {
