@@ -44,6 +44,9 @@ crate::wire_enum! {
         SubscriptionDelete => "subscription.delete",
         TopicCreate => "topic.create",
         TopicDelete => "topic.delete",
+        /// A topic's display name changed: written only by versions before 2026-11-24, kept so
+        /// their trails still read.
+        TopicUpdate => "topic.update",
         TopicPublish => "topic.publish",
         /// Servers use a topic for 2FA codes that has no confirmed recipient.
         TopicNoRecipients => "topic.no_recipients",
