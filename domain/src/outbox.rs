@@ -167,7 +167,27 @@ pub async fn claim(ctx: &Ctx, owner: &str, limit: u64, lease: Duration) -> Domai
     let stmt =
         Statement::from_sql_and_values(backend, &sql, [owner.into(), until.into(), now.into(), (limit as i64).into()]);
     let rows = ctx.db.query_all_raw(stmt).await?;
-    rows.iter().map(|r| outbox::Model::from_query_result(r, "").map_err(Into::into)).collect()
+    let mut claimed = Vec::with_capacity(rows.len());
+    for r in &rows {
+        match outbox::Model::from_query_result(r, "") {
+            Ok(m) => claimed.push(m),
+            // A row no version of the console writes (a corrupt channel or kind) must not hold up
+            // the messages behind it, login codes among them: it ends failed, with the reason.
+            Err(e) => {
+                let id: Uuid = r.try_get("", outbox::Column::Id.as_str())?;
+                tracing::error!(%id, error = %e, "an outbox row the console cannot read is marked failed");
+                outbox::Entity::update_many()
+                    .col_expr(outbox::Column::Status, Expr::value(OutboxStatus::Failed.as_str()))
+                    .col_expr(outbox::Column::LastError, Expr::value(format!("unreadable: {e}")))
+                    .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                    .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .filter(outbox::Column::Id.eq(id))
+                    .exec(&ctx.db)
+                    .await?;
+            }
+        }
+    }
+    Ok(claimed)
 }
 
 /// Extends `owner`'s lease on a message right before sending it. False if the lease ran out

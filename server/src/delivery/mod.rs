@@ -37,11 +37,10 @@ impl Transports {
     }
 
     async fn send(&self, m: &Message) -> Result<Delivered, String> {
-        match m.channel.as_str() {
-            "email" => self.mail.send(m).await.map(|()| Delivered::Sent),
-            "sms" => self.sms.send_sms(&m.recipient, &m.body_text).await,
-            "voice" => self.sms.call(&m.recipient, &m.body_text).await,
-            other => Err(format!("unknown channel {other}")),
+        match m.channel {
+            proto::Channel::Email => self.mail.send(m).await.map(|()| Delivered::Sent),
+            proto::Channel::Sms => self.sms.send_sms(&m.recipient, &m.body_text).await,
+            proto::Channel::Voice => self.sms.call(&m.recipient, &m.body_text).await,
         }
     }
 }

@@ -72,3 +72,49 @@ on_both_databases!(
     stored_strings_are_unchanged_and_a_corrupt_value_is_one_error,
     super::stored_strings_are_unchanged_and_a_corrupt_value_is_one_error
 );
+
+/// A queued message whose channel no version writes must not hold up the messages behind it
+/// (login codes among them): the claim ends it failed, naming the value, and hands out the rest.
+async fn an_unreadable_outbox_row_ends_failed_and_holds_up_no_other(backend: Backend) {
+    // The delivery worker polls seldom: this test claims for itself.
+    let opts = Options { env: vec![("HOSTGUARD_DELIVERY_POLL_MS", "60000".into())], ..Options::empty() };
+    let app = spawn_app_with(backend, opts).await;
+    let now = app.ctx.clock.now();
+    let new = |to: &str| domain::outbox::NewMessage {
+        tenant_id: None,
+        channel: proto::Channel::Email,
+        kind: proto::MessageKind::TopicMessage,
+        recipient: to.into(),
+        sender_name: "HostGuard".into(),
+        subject: "subject".into(),
+        body_text: "text".into(),
+        body_html: "html".into(),
+        secrets: vec![],
+    };
+    // Due an hour from now, so that the console's own worker, whatever its timing, leaves them
+    // alone until the test's clock gets there.
+    let later = now + chrono::Duration::hours(1);
+    let bad = domain::outbox::enqueue(&app.ctx.db, later, new("bad@example.test")).await.unwrap();
+    let good = domain::outbox::enqueue(&app.ctx.db, later + chrono::Duration::seconds(1), new("good@example.test")).await.unwrap();
+    use domain::entities::outbox::{self, Column as O};
+    outbox::Entity::update_many()
+        .col_expr(O::Channel, Expr::value("pigeon"))
+        .filter(O::Id.eq(bad))
+        .exec(&app.ctx.db)
+        .await
+        .unwrap();
+
+    app.clock.advance(chrono::Duration::hours(2));
+    let lease = chrono::Duration::seconds(60);
+    let claimed = domain::outbox::claim(&app.ctx, "test", 10, lease).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), vec![good], "the readable message is handed out");
+    let stored = raw(&app, outbox::Entity, O::Id, bad, &[O::Status, O::LastError, O::LeaseOwner]).await;
+    assert_eq!(stored[0].as_deref(), Some("failed"));
+    assert!(stored[1].as_deref().is_some_and(|e| e.contains("pigeon")), "{stored:?}");
+    assert_eq!(stored[2], None, "not left leased");
+    assert!(domain::outbox::claim(&app.ctx, "test", 10, lease).await.unwrap().is_empty(), "never claimed again");
+}
+on_both_databases!(
+    an_unreadable_outbox_row_ends_failed_and_holds_up_no_other,
+    super::an_unreadable_outbox_row_ends_failed_and_holds_up_no_other
+);
