@@ -65,6 +65,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 34);
+        assert_eq!(AuditAction::ALL.len(), 35);
     }
 }
