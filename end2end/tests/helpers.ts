@@ -78,6 +78,7 @@ export const users = {
   acmeAdmin: { email: "admin@acme.example", password: "acme-admin-demo-2026" },
   alice: { email: "alice@acme.example", password: "alice-demo-2026" },
   bob: { email: "bob@acme.example", password: "bob-demo-2026" },
+  carmen: { email: "carmen@acme.example", password: "carmen-demo-2026" },
 };
 
 /**
