@@ -27,8 +27,7 @@ pub async fn list_access_keys() -> Result<AccessKeys, AppError> {
     Ok(AccessKeys {
         keys: keys
             .into_iter()
-            .map(|k| -> Result<AccessKeyRow, AppError> {
-                Ok(AccessKeyRow {
+            .map(|k| AccessKeyRow {
                 id: k.id,
                 access_key: k.access_key,
                 description: k.description,
@@ -36,8 +35,7 @@ pub async fn list_access_keys() -> Result<AccessKeys, AppError> {
                 created: k.created_at,
                 last_used: k.last_used_at,
             })
-            })
-            .collect::<Result<_, _>>()?,
+            .collect(),
         project_id,
         endpoint,
         max_active: domain::access_keys::MAX_ACTIVE_PER_USER,

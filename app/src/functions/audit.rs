@@ -7,19 +7,17 @@ use leptos::prelude::*;
 pub async fn list_audit() -> Result<Vec<AuditRow>, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     let events = domain::audit::list(&ctx, &caller, 200).await?;
-    events
+    Ok(events
         .into_iter()
-        .map(|e| {
-            Ok(AuditRow {
-                time: e.created_at,
-                actor: e.actor,
-                action: e.action,
-                target: e.target,
-                detail: e.detail,
-                source_ip: e.source_ip,
-            })
+        .map(|e| AuditRow {
+            time: e.created_at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            detail: e.detail,
+            source_ip: e.source_ip,
         })
-        .collect()
+        .collect())
 }
 
 /// Operators: one page of the outbox, newest first, with status, attempts, errors and the
@@ -45,7 +43,7 @@ pub async fn list_outbox(#[server(default)] query: OutboxQuery) -> Result<Outbox
             .into_iter()
             .map(|l| {
                 let m = l.message;
-                Ok(crate::models::OutboxRow {
+                crate::models::OutboxRow {
                     id: m.id,
                     tenant: l.tenant_name,
                     created: m.created_at,
@@ -58,9 +56,9 @@ pub async fn list_outbox(#[server(default)] query: OutboxQuery) -> Result<Outbox
                     attempts: m.attempts,
                     last_error: m.last_error,
                     sent: m.sent_at,
-                })
+                }
             })
-            .collect::<Result<_, AppError>>()?,
+            .collect(),
         total: page.total,
         page: query.page,
         page_size: query.page_size,

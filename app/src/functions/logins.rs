@@ -10,8 +10,8 @@ pub(crate) mod convert {
     use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
     use domain::DomainError;
 
-    pub fn row(r: domain::logins::audit::AuditRow) -> Result<LoginRow, AppError> {
-        Ok(LoginRow {
+    pub fn row(r: domain::logins::audit::AuditRow) -> LoginRow {
+        LoginRow {
             id: r.id,
             time: r.at,
             server_id: r.server_id,
@@ -23,7 +23,7 @@ pub(crate) mod convert {
             result: r.result,
             reason: r.reason,
             offline: r.offline,
-        })
+        }
     }
 
     pub fn settings(s: domain::logins::LoginSettings) -> LoginSettingsView {
@@ -86,7 +86,7 @@ pub async fn list_logins(#[server(default)] query: LoginAuditQuery) -> Result<Lo
     };
     let page = domain::logins::audit::list(&ctx, &caller, &q).await?;
     Ok(LoginAuditPage {
-        items: page.items.into_iter().map(convert::row).collect::<Result<_, _>>()?,
+        items: page.items.into_iter().map(convert::row).collect(),
         total: page.total,
         page: query.page,
         page_size: query.page_size,

@@ -160,17 +160,15 @@ pub async fn my_sign_in_history(page: u64, page_size: u64) -> Result<SignInHisto
         rows: found
             .items
             .into_iter()
-            .map(|r| {
-                Ok(SignInRow {
-                    time: r.at,
-                    server: r.server_name,
-                    account: r.account,
-                    source_ip: r.source_ip,
-                    result: r.result,
-                    reason: r.reason,
-                })
+            .map(|r| SignInRow {
+                time: r.at,
+                server: r.server_name,
+                account: r.account,
+                source_ip: r.source_ip,
+                result: r.result,
+                reason: r.reason,
             })
-            .collect::<Result<_, AppError>>()?,
+            .collect(),
         total: found.total,
         page,
         page_size,

@@ -7,31 +7,29 @@ use leptos::prelude::*;
 /// What stands in the way of 2FA on a server (`two_factor::Row::readiness`): blockers first,
 /// then warnings.
 #[cfg(feature = "ssr")]
-pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Result<Vec<crate::models::ReadinessItem>, AppError> {
+pub(crate) fn readiness_items(findings: &[domain::readiness::Finding]) -> Vec<crate::models::ReadinessItem> {
     use crate::models::ReadinessItem;
     let mut readiness = findings
         .iter()
-        .map(|f| {
-            Ok(ReadinessItem {
-                rule: f.rule,
-                blocker: f.severity == domain::readiness::Severity::Blocker,
-                message: f.message.clone(),
-            })
+        .map(|f| ReadinessItem {
+            rule: f.rule,
+            blocker: f.severity == domain::readiness::Severity::Blocker,
+            message: f.message.clone(),
         })
-        .collect::<Result<Vec<_>, AppError>>()?;
+        .collect::<Vec<_>>();
     readiness.sort_by_key(|f| !f.blocker);
-    Ok(readiness)
+    readiness
 }
 
 #[cfg(feature = "ssr")]
-fn row(r: &domain::two_factor::Row) -> Result<ServerRow, AppError> {
+fn row(r: &domain::two_factor::Row) -> ServerRow {
     let s = &r.server;
     let region = domain::servers::REGIONS
         .iter()
         .find(|(id, _)| *id == s.region)
         .map(|(_, name)| name.to_string())
         .unwrap_or_else(|| s.region.clone());
-    Ok(ServerRow {
+    ServerRow {
         id: s.id,
         name: s.name.clone(),
         ip: s.ip.clone(),
@@ -41,7 +39,7 @@ fn row(r: &domain::two_factor::Row) -> Result<ServerRow, AppError> {
         protection_enabled: s.protection_enabled,
         agent_online: r.agent_online,
         last_seen: s.last_seen_at,
-        readiness: readiness_items(&r.readiness)?,
+        readiness: readiness_items(&r.readiness),
         ips: s.ips.split(',').map(str::trim).filter(|ip| !ip.is_empty()).map(str::to_owned).collect(),
         agent_version: s.agent_version.clone(),
         openssh_version: s.openssh_version.clone(),
@@ -49,7 +47,7 @@ fn row(r: &domain::two_factor::Row) -> Result<ServerRow, AppError> {
         two_factor_cancelable: r.effective.pending.is_some(),
         agent_credential_rejected: None,
         safe_mode_allows: None,
-    })
+    }
 }
 
 #[server(prefix = "/api", endpoint = "servers/get")]
@@ -94,7 +92,7 @@ pub async fn get_server(id: String) -> Result<ServerRow, AppError> {
         two_factor: Some(two_factor),
         agent_credential_rejected: rejected,
         safe_mode_allows,
-        ..row(&r)?
+        ..row(&r)
     })
 }
 

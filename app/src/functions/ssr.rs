@@ -55,15 +55,6 @@ pub async fn caller() -> Result<(Ctx, Caller), AppError> {
     caller_opt().await?.ok_or_else(|| DomainError::Unauthenticated.into())
 }
 
-/// A stored value read back into its type. The rules store only values the type has, so
-/// another is a corrupt row: logged once here, and an internal error for the caller.
-pub fn stored<T>(value: &str, parse: fn(&str) -> Option<T>, what: &'static str) -> Result<T, AppError> {
-    parse(value).ok_or_else(|| {
-        tracing::error!(value, what, "unknown stored value");
-        AppError::Internal
-    })
-}
-
 /// An id from the request; a malformed one is "not found", like an id of another tenant.
 pub fn parse_id(id: &str, what: &'static str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id.trim()).map_err(|_| DomainError::NotFound(what).into())

@@ -9,18 +9,18 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod convert {
-    use crate::models::{AppError, RefusedServer, TwoFactorRow, TwoFactorSetting};
+    use crate::models::{RefusedServer, TwoFactorRow, TwoFactorSetting};
 
     fn setting(s: &domain::two_factor::Setting) -> TwoFactorSetting {
         TwoFactorSetting { on: s.on, method: s.method, topic: s.topic.as_ref().map(|t| t.display_name.clone()) }
     }
 
-    pub fn row(r: domain::two_factor::Row) -> Result<TwoFactorRow, AppError> {
-        let readiness = crate::functions::servers::readiness_items(&r.readiness)?;
+    pub fn row(r: domain::two_factor::Row) -> TwoFactorRow {
+        let readiness = crate::functions::servers::readiness_items(&r.readiness);
         let shown = setting(r.effective.shown());
         let topic_urn = r.effective.shown().topic.as_ref().map(|t| t.urn.clone());
         let agent_online = r.agent_online;
-        Ok(TwoFactorRow {
+        TwoFactorRow {
             id: r.server.id,
             name: r.server.name,
             ip: r.server.ip,
@@ -33,7 +33,7 @@ mod convert {
             topic: shown.topic,
             topic_urn,
             readiness,
-        })
+        }
     }
 
     /// One entry per server, naming it once, with its reasons.
@@ -102,7 +102,7 @@ pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result
         .into_iter()
         .map(|r| {
             let warning = sms_topic(&r).and_then(|t| warnings.get(&t)).cloned();
-            let mut row = convert::row(r)?;
+            let mut row = convert::row(r);
             if let Some(message) = warning {
                 row.readiness.push(crate::models::ReadinessItem {
                     rule: crate::models::ReadinessRule::TopicRecipients,
@@ -110,9 +110,9 @@ pub async fn list_two_factor(#[server(default)] query: TwoFactorQuery) -> Result
                     message,
                 });
             }
-            Ok(row)
+            row
         })
-        .collect::<Result<_, AppError>>()?;
+        .collect();
     Ok(TwoFactorPage {
         items,
         total: result.total,

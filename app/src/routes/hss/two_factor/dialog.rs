@@ -28,6 +28,21 @@ fn servers(n: usize) -> String {
     crate::components::status::count(n as u64, "server", "servers")
 }
 
+/// Each server once, named, with its reasons.
+fn server_reasons(list: Vec<RefusedServer>) -> impl IntoView {
+    list.into_iter()
+        .map(|s| {
+            view! {
+                <li data-server=s.name.clone()>
+                    <b>{s.name.clone()}</b>
+                    ": "
+                    {s.reasons.join(" ")}
+                </li>
+            }
+        })
+        .collect_view()
+}
+
 /// A change's outcome. All done is a success; otherwise each server left alone is listed
 /// once with its reasons, as a warning when others changed and as an error when none did.
 /// Servers a save skipped (the change would have changed nothing on them) are listed too.
@@ -38,20 +53,7 @@ pub(super) fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>
         (!unchanged.is_empty()).then(|| {
             view! {
                 <p>{format!("{} skipped: nothing to change.", servers(unchanged.len()))}</p>
-                <ul class="unchanged">
-                    {unchanged
-                        .into_iter()
-                        .map(|s| {
-                            view! {
-                                <li data-server=s.name.clone()>
-                                    <b>{s.name.clone()}</b>
-                                    ": "
-                                    {s.reasons.join(" ")}
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
+                <ul class="unchanged">{server_reasons(unchanged)}</ul>
             }
         })
     };
@@ -78,21 +80,7 @@ pub(super) fn ChangeOutcome(value: Signal<Option<Result<ChangeResult, AppError>>
             view! {
                 <div class=format!("{class} change-outcome") role="alert">
                     <p>{head}</p>
-                    <ul>
-                        {r
-                            .refused
-                            .into_iter()
-                            .map(|s| {
-                                view! {
-                                    <li data-server=s.name.clone()>
-                                        <b>{s.name.clone()}</b>
-                                        ": "
-                                        {s.reasons.join(" ")}
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
+                    <ul>{server_reasons(r.refused)}</ul>
                     {skipped(r.unchanged)}
                 </div>
             }
