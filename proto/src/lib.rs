@@ -8,6 +8,7 @@ pub mod agent;
 pub mod audit;
 pub mod exempt;
 pub mod login;
+pub mod push;
 pub mod readiness;
 
 use serde::{Deserialize, Serialize};

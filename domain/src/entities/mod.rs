@@ -17,6 +17,7 @@ pub mod factor_step_up;
 pub mod login_attempt;
 pub mod login_settings;
 pub mod outbox;
+pub mod push_request;
 pub mod recovery_code;
 pub mod rollout_job;
 pub mod server;
@@ -58,6 +59,7 @@ mod tests {
         same(FailMode::ALL, FailMode::as_str);
         same(LoginResult::ALL, LoginResult::as_str);
         same(LoginMethod::ALL, LoginMethod::as_str);
+        same(proto::push::PushStatus::ALL, proto::push::PushStatus::as_str);
         same(LoginStage::ALL, LoginStage::as_str);
         same(SelinuxMode::ALL, SelinuxMode::as_str);
         same(JobStatus::ALL, JobStatus::as_str);
