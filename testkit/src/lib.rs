@@ -1,10 +1,12 @@
 //! What the server's integration tests share: the real console on a random port with a fresh
 //! database ([`spawn_app`]), tenants and users made for the test ([`TestApp::create_tenant`]),
-//! sign-in helpers, typed calls, a real SMTP server ([`SmtpSink`]) and `TEST_LOG=1` logs.
+//! sign-in helpers, typed calls of the server functions ([`TestApp::run`]), a fake agent on the
+//! agent's own API client ([`FakeAgent`]), a real SMTP server ([`SmtpSink`]) and `TEST_LOG=1` logs.
 
 // Test code: a panic is a failed test, which is what an unexpected error there should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod console;
 pub mod demo;
 mod factors;
@@ -12,15 +14,18 @@ mod fixtures;
 mod logins;
 mod log;
 mod postgres;
+mod server_fns;
 mod smtp;
 
 pub use console::{
     session_cookie, set_session_cookie, spawn_app, spawn_app_with, Backend, Credentials, Options, TestApp,
     TEST_SECRET_KEY,
 };
+pub use agent::{agent_error_code, agent_status, debian_facts, AgentError, ApiClient, FakeAgent};
 pub use fixtures::{Login, TenantFixture};
 pub use logins::{denial, prompt_of, Protected};
 pub use postgres::{create_postgres_database, fresh_postgres_database};
+pub use server_fns::{change, disable, enable_code, enable_sms, token_of, Refused, Session, NO_SESSION};
 pub use smtp::{Mail, SmtpSink};
 
 /// Runs the same async test body once on SQLite and once on PostgreSQL.

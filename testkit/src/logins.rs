@@ -9,7 +9,7 @@ use domain::{
     Caller, Clock, Role,
 };
 use proto::agent::paths;
-use proto::login::{Action, LoginReply, LoginStart, Step};
+use proto::login::{Action, LoginAnswer, LoginReply, LoginStart, Step};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -129,7 +129,8 @@ impl TestApp {
         config::Entity::insert(row).exec_without_returning(&self.ctx.db).await.unwrap();
     }
 
-    /// `POST /agent/v1/logins` as the agent with `credential`.
+    /// `POST /agent/v1/logins` as the agent with `credential`, the raw response (for tests of
+    /// statuses; [`crate::FakeAgent::login_start`] reads the reply).
     pub async fn login_start(&self, credential: &str, account: &str, source_ip: &str) -> reqwest::Response {
         let body = LoginStart { account: account.into(), source_ip: source_ip.into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() };
         self.http.post(self.url(paths::LOGINS)).bearer_auth(credential).json(&body).send().await.unwrap()
@@ -140,23 +141,24 @@ impl TestApp {
         self.http
             .post(self.url(&paths::login_answer(login_id)))
             .bearer_auth(credential)
-            .json(&serde_json::json!({ "answer": answer }))
+            .json(&LoginAnswer { answer: answer.into() })
             .send()
             .await
             .unwrap()
     }
 
-    /// [`TestApp::login_start`], expecting a reply.
-    pub async fn start_ok(&self, p: &Protected, account: &str, source_ip: &str) -> LoginReply {
-        let res = self.login_start(&p.credential, account, source_ip).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
-        res.json().await.unwrap()
+    /// The agent of a protected server, on the agent's own API client.
+    pub fn agent_of(&self, p: &Protected) -> crate::FakeAgent {
+        self.agent(p.server_id, &p.credential)
     }
 
-    /// [`TestApp::login_answer`], expecting a reply.
+    /// A login started by the protected server's agent, expecting a reply.
+    pub async fn start_ok(&self, p: &Protected, account: &str, source_ip: &str) -> LoginReply {
+        self.agent_of(p).login_start(account, source_ip).await
+    }
+
+    /// An answer sent by the protected server's agent, expecting a reply.
     pub async fn answer_ok(&self, p: &Protected, login_id: Uuid, answer: &str) -> LoginReply {
-        let res = self.login_answer(&p.credential, login_id, answer).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
-        res.json().await.unwrap()
+        self.agent_of(p).login_answer(login_id, answer).await
     }
 }

@@ -4,11 +4,20 @@
 //! request to the agent API gets an answer in the API's JSON error shape.
 
 use crate::common::*;
+use app::functions::agents::{CreateInstallCommand, CreateReinstallCommand, ListAgentTokens, RevokeAgentToken};
+use app::functions::servers::GetServer;
+use app::models::{AgentToken, ChangeResult, ReadinessItem, ReadinessRule, TokenKind, TokenState, TwoFactorRow};
+use app::models::{TwoFactorState, TwoFactorStatus};
 use domain::audit::AuditAction;
 use domain::entities::{audit_event, server};
-use proto::agent::paths;
+use proto::agent::{
+    paths, ApiError as ErrorBody, Facts, PamStackCheck, PamStackProblem, RegisterRequest, SshdDropInCheck,
+    SshdMatchOverride, SshdSetting,
+};
+use proto::login::{LoginStart, OfflineReport};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 struct Setup {
     app: TestApp,
@@ -21,93 +30,48 @@ async fn setup(backend: Backend) -> Setup {
     Setup { app, admin }
 }
 
-fn facts(hostname: &str) -> Value {
-    json!({
-        "hostname": hostname, "ips": ["10.0.0.7"], "os_type": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
-        "openssh_version": "OpenSSH_9.2p1", "sshd_use_pam": true, "sshd_kbd_interactive": true,
-        "sshd_permit_empty_passwords": false, "selinux": "disabled", "agent_version": "0.1.0",
-        "conflicting_software": [], "must_change_password_accounts": []
-    })
-}
-
-/// The token in a command as the console shows it: `printf '%s\n' 'hgi_…' | sudo hostguard-agent …`.
-fn token_of(command: &str) -> String {
-    command.split_whitespace().find(|w| w.starts_with("'hgi_")).expect("a token").trim_matches('\'').to_owned()
-}
-
-struct Agent {
-    server_id: String,
-    credential: String,
+/// The facts as JSON, for the tests that break them on purpose.
+fn facts_json(hostname: &str) -> Value {
+    serde_json::to_value(debian_facts(hostname)).unwrap()
 }
 
 impl Setup {
-    async fn call(&self, cookie: &str, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let res = self.app.call(endpoint, form, Some(cookie)).await;
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn ok(&self, endpoint: &str, form: &[(&str, &str)]) -> Value {
-        let (status, body) = self.call(&self.admin, endpoint, form).await;
-        assert_eq!(status, 200, "{endpoint}: {body}");
-        body
-    }
-
     async fn install_token(&self) -> String {
-        token_of(self.ok("agents/install-token", &[]).await["command"].as_str().unwrap())
+        self.app.install_token(&self.admin).await
     }
 
-    async fn post_register(&self, token: &str, hostname: &str) -> reqwest::Response {
-        self.app
-            .http
-            .post(self.app.url(paths::REGISTER))
-            .json(&json!({"install_token": token, "facts": facts(hostname)}))
-            .send()
-            .await
-            .unwrap()
+    async fn register(&self, token: &str, hostname: &str) -> FakeAgent {
+        self.app.register_agent(token, &debian_facts(hostname)).await
     }
 
-    async fn register(&self, token: &str, hostname: &str) -> Agent {
-        let res = self.post_register(token, hostname).await;
-        assert_eq!(res.status(), 201);
-        let body: Value = res.json().await.unwrap();
-        Agent {
-            server_id: body["server_id"].as_str().unwrap().to_owned(),
-            credential: body["credential"].as_str().unwrap().to_owned(),
+    /// A registration that must be refused: its HTTP status.
+    async fn register_refused(&self, token: &str, hostname: &str) -> u16 {
+        agent_status(&self.app.try_register_agent(token, &debian_facts(hostname)).await.unwrap_err())
+    }
+
+    async fn rows(&self, name: &str) -> Vec<TwoFactorRow> {
+        self.app.two_factor_rows(&self.admin, name).await.into_iter().filter(|r| r.name == name).collect()
+    }
+
+    async fn state(&self, name: &str) -> TwoFactorState {
+        self.rows(name).await[0].status.state()
+    }
+
+    /// The long poll's HTTP status (200 with a revision, 204 without) and the revision.
+    async fn poll(&self, agent: &FakeAgent) -> (u16, Option<proto::agent::Assignment>) {
+        match agent.try_poll(0, 0).await {
+            Ok(Some(a)) => (200, Some(a)),
+            Ok(None) => (204, None),
+            Err(e) => (agent_status(&e), None),
         }
     }
 
-    async fn rows(&self, name: &str) -> Vec<Value> {
-        let res = self.app.list_two_factor(Some(&self.admin), &[("search", name)]).await;
-        let page: Value = res.json().await.unwrap();
-        page["items"].as_array().unwrap().iter().filter(|r| r["name"] == name).cloned().collect()
+    async fn enable(&self, server_id: Uuid) -> ChangeResult {
+        self.app.run(&self.admin, app::functions::two_factor::SaveTwoFactor { change: enable_code(&[server_id]) }).await
     }
 
-    async fn poll(&self, credential: &str) -> (u16, Option<Value>) {
-        let res = self
-            .app
-            .http
-            .get(self.app.url(&paths::config(0, 0)))
-            .bearer_auth(credential)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, if status == 200 { Some(res.json().await.unwrap()) } else { None })
-    }
-
-    async fn ack(&self, credential: &str, revision: i64) -> (u16, Value) {
-        let res = self
-            .app
-            .http
-            .post(self.app.url(paths::ACK))
-            .bearer_auth(credential)
-            .json(&json!({"revision": revision, "ok": true, "error": null}))
-            .send()
-            .await
-            .unwrap();
-        (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    async fn tokens(&self, who: &str) -> Vec<AgentToken> {
+        self.app.run(who, ListAgentTokens {}).await
     }
 
     async fn audit(&self, action: AuditAction) -> Vec<audit_event::Model> {
@@ -118,30 +82,25 @@ impl Setup {
 async fn an_install_token_never_takes_over_a_server_with_an_agent(backend: Backend) {
     let s = setup(backend).await;
     let first = s.register(&s.install_token().await, "web-01").await;
-    s.ok(
-        "two-factor/save",
-        &[("change[server_ids][]", &first.server_id), ("change[action]", "enable"), ("change[method]", "code")],
-    )
-    .await;
+    s.enable(first.server_id).await;
     s.app.clock.advance(chrono::Duration::seconds(300));
-    eventually("the revision is handed over", || async { s.poll(&first.credential).await.1.is_some() }).await;
+    eventually("the revision is handed over", || async { s.poll(&first).await.1.is_some() }).await;
 
     // A second install token with the live server's host name: a server of its own.
     let impostor = s.register(&s.install_token().await, "web-01").await;
     assert_ne!(impostor.server_id, first.server_id);
-    assert_eq!(s.poll(&first.credential).await.0, 200, "the first agent's credential still works");
-    assert_eq!(s.poll(&impostor.credential).await, (204, None), "the newcomer gets none of web-01's revisions");
-    let (status, body) = s.ack(&impostor.credential, 1).await;
-    assert_eq!((status, body["accepted"].as_bool()), (200, Some(false)), "nor can it acknowledge them");
+    assert_eq!(s.poll(&first).await.0, 200, "the first agent's credential still works");
+    assert_eq!(s.poll(&impostor).await, (204, None), "the newcomer gets none of web-01's revisions");
+    assert!(!impostor.ack(1, None).await, "nor can it acknowledge them");
     let rows = s.rows("web-01").await;
     assert_eq!(rows.len(), 2, "both are listed: {rows:?}");
-    let original = rows.iter().find(|r| r["id"] == first.server_id.as_str()).unwrap();
-    assert_eq!(original["status"], "enabling", "not Enabled on the impostor's word");
+    let original = rows.iter().find(|r| r.id == first.server_id).unwrap();
+    assert_eq!(original.status.state(), TwoFactorState::Enabling, "not Enabled on the impostor's word");
 
     // The real agent's acknowledgement still counts.
-    assert_eq!(s.ack(&first.credential, 1).await.1["accepted"], true);
+    assert!(first.ack(1, None).await);
     let rows = s.rows("web-01").await;
-    assert_eq!(rows.iter().find(|r| r["id"] == first.server_id.as_str()).unwrap()["status"], "enabled");
+    assert_eq!(rows.iter().find(|r| r.id == first.server_id).unwrap().status, TwoFactorStatus::Enabled);
     let registered = s.audit(AuditAction::AgentRegister).await;
     assert!(registered.iter().any(|e| e.detail.contains("other server(s) have this name")), "{registered:?}");
 }
@@ -163,12 +122,12 @@ async fn an_install_token_claims_a_pre_registered_server_without_an_agent(backen
     server::Entity::insert_many(rows).exec_without_returning(&s.app.ctx.db).await.unwrap();
 
     let agent = s.register(&s.install_token().await, "pre-00000").await;
-    assert_eq!(agent.server_id, pre_id.to_string(), "the pre-registered server is the one registered");
-    assert_eq!(s.poll(&agent.credential).await.0, 204);
+    assert_eq!(agent.server_id, pre_id, "the pre-registered server is the one registered");
+    assert_eq!(s.poll(&agent).await.0, 204);
     // Now it has an agent: the next install token with its name gets a server of its own.
     let other = s.register(&s.install_token().await, "pre-00000").await;
     assert_ne!(other.server_id, agent.server_id);
-    assert_eq!(s.poll(&agent.credential).await.0, 204, "and the first agent keeps working");
+    assert_eq!(s.poll(&agent).await.0, 204, "and the first agent keeps working");
 }
 on_both_databases!(
     an_install_token_claims_a_pre_registered_server_without_an_agent,
@@ -178,26 +137,20 @@ on_both_databases!(
 async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Backend) {
     let s = setup(backend).await;
     let old = s.register(&s.install_token().await, "db-01").await;
-    s.ok(
-        "two-factor/save",
-        &[("change[server_ids][]", &old.server_id), ("change[action]", "enable"), ("change[method]", "code")],
-    )
-    .await;
+    s.enable(old.server_id).await;
     s.app.clock.advance(chrono::Duration::seconds(300));
-    eventually("the revision is handed over", || async { s.poll(&old.credential).await.1.is_some() }).await;
-    assert_eq!(s.ack(&old.credential, 1).await.1["accepted"], true);
-    assert_eq!(s.rows("db-01").await[0]["status"], "enabled");
+    eventually("the revision is handed over", || async { s.poll(&old).await.1.is_some() }).await;
+    assert!(old.ack(1, None).await);
+    assert_eq!(s.state("db-01").await, TwoFactorState::Enabled);
 
     // Another tenant cannot issue one for Acme's server; a malformed id is not found either.
     let globex = s.app.sign_in(GLOBEX_ADMIN).await;
-    let (status, _) = s.call(&globex, "agents/reinstall-token", &[("server_id", &old.server_id)]).await;
-    assert_eq!(status, 404);
-    let (status, _) = s.call(&s.admin, "agents/reinstall-token", &[("server_id", "nope")]).await;
-    assert_eq!(status, 404);
+    let reinstall = |id: &str| CreateReinstallCommand { server_id: id.to_owned() };
+    assert_eq!(s.app.refused(&globex, reinstall(&old.server_id.to_string())).await.status, 404);
+    assert_eq!(s.app.refused(&s.admin, reinstall("nope")).await.status, 404);
 
-    let cmd = s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await;
-    let command = cmd["command"].as_str().unwrap();
-    let token = token_of(command);
+    let command = s.app.run(&s.admin, reinstall(&old.server_id.to_string())).await.command;
+    let token = token_of(&command);
     let register = command.lines().find(|l| l.contains("sudo hostguard-agent")).unwrap();
     let (_, agent_part) = register.split_once(" | ").unwrap();
     assert!(!agent_part.contains(&token), "never in the agent's arguments: {command}");
@@ -205,19 +158,19 @@ async fn a_reinstall_token_replaces_the_agent_of_its_own_server_only(backend: Ba
     // The rebuilt machine may report another name; the token decides which server it is.
     let new = s.register(&token, "db-01-rebuilt").await;
     assert_eq!(new.server_id, old.server_id);
-    assert_eq!(s.poll(&old.credential).await.0, 401, "the replaced agent's credential stops working");
-    assert_eq!(s.post_register(&token, "db-01").await.status(), 401, "used once");
+    assert_eq!(s.poll(&old).await.0, 401, "the replaced agent's credential stops working");
+    assert_eq!(s.register_refused(&token, "db-01").await, 401, "used once");
     // A rebuilt machine may not have 2FA: not Enabled until the new agent applies it again.
-    assert_eq!(s.rows("db-01").await[0]["status"], "enabling");
-    let (status, revision) = s.poll(&new.credential).await;
-    assert_eq!((status, revision.unwrap()["revision"].as_i64()), (200, Some(1)));
-    assert_eq!(s.ack(&new.credential, 1).await.1["accepted"], true);
-    assert_eq!(s.rows("db-01").await[0]["status"], "enabled");
+    assert_eq!(s.state("db-01").await, TwoFactorState::Enabling);
+    let (status, revision) = s.poll(&new).await;
+    assert_eq!((status, revision.map(|a| a.revision)), (200, Some(1)));
+    assert!(new.ack(1, None).await);
+    assert_eq!(s.state("db-01").await, TwoFactorState::Enabled);
 
     let issued = s.audit(AuditAction::AgentReinstallToken).await;
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0].actor, ACME_ADMIN.0);
-    assert!(issued[0].detail.contains(&old.server_id), "{}", issued[0].detail);
+    assert!(issued[0].detail.contains(&old.server_id.to_string()), "{}", issued[0].detail);
     let used = s.audit(AuditAction::AgentReinstall).await;
     assert_eq!(used.len(), 1);
     assert!(used[0].detail.contains("replaces the agent of server"), "{}", used[0].detail);
@@ -233,16 +186,16 @@ async fn ten_concurrent_registrations_with_one_token_register_one_server(backend
     for round in 0..3 {
         let token = s.install_token().await;
         let mut attempts = tokio::task::JoinSet::new();
+        // Raw requests: the exact statuses (201 once, 401 for the rest) are what is tested.
         for i in 0..10 {
             let (http, url) = (s.app.http.clone(), s.app.url(paths::REGISTER));
-            let body = json!({"install_token": token, "facts": facts(&format!("race-{round}-{i}"))});
+            let body = RegisterRequest { install_token: token.clone(), facts: debian_facts(&format!("race-{round}-{i}")) };
             attempts.spawn(async move { http.post(url).json(&body).send().await.unwrap().status().as_u16() });
         }
         let mut statuses = attempts.join_all().await;
         statuses.sort();
         assert_eq!(statuses, [201, 401, 401, 401, 401, 401, 401, 401, 401, 401], "round {round}");
-        let res = s.app.list_two_factor(Some(&s.admin), &[("search", &format!("race-{round}-"))]).await;
-        let all = res.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone();
+        let all = s.app.two_factor_rows(&s.admin, &format!("race-{round}-")).await;
         assert_eq!(all.len(), 1, "one server per token: {all:?}");
     }
 }
@@ -253,7 +206,7 @@ on_both_databases!(
 
 async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend) {
     let s = setup(backend).await;
-    let command = s.ok("agents/install-token", &[]).await["command"].as_str().unwrap().to_owned();
+    let command = s.app.run(&s.admin, CreateInstallCommand {}).await.command;
     let keep = token_of(&command);
     // Install the package, point the service at this console, register, start the service.
     let steps: Vec<&str> = command.lines().collect();
@@ -274,46 +227,43 @@ async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend)
     s.app.clock.advance(chrono::Duration::seconds(1));
     let doomed = s.install_token().await;
 
-    let list = s.ok("agents/tokens", &[]).await;
-    let list = list.as_array().unwrap();
+    let list = s.tokens(&s.admin).await;
     assert_eq!(list.len(), 2);
-    assert!(list.iter().all(|t| t["state"] == "valid" && t["kind"] == "install"), "{list:?}");
-    // RFC 3339 in UTC.
-    assert!(list.iter().all(|t| t["expires"].as_str().unwrap().ends_with('Z')), "{list:?}");
-    let text = list.iter().map(|t| t.to_string()).collect::<String>();
+    assert!(list.iter().all(|t| t.state == TokenState::Valid && t.kind == TokenKind::Install), "{list:?}");
+    // On the wire: times in RFC 3339 UTC, and never the token itself.
+    let wire = s.app.call("agents/tokens", &[], Some(&s.admin)).await.text().await.unwrap();
+    let wire: Vec<Value> = serde_json::from_str(&wire).unwrap();
+    assert!(wire.iter().all(|t| t["expires"].as_str().unwrap().ends_with('Z')), "{wire:?}");
+    let text = wire.iter().map(|t| t.to_string()).collect::<String>();
     assert!(!text.contains(&keep[4..]) && !text.contains(&doomed[4..]), "the list never shows a token");
 
     // The newest first: `doomed`.
-    let doomed_id = list[0]["id"].as_str().unwrap().to_owned();
+    let doomed_id = list[0].id;
+    let revoke = |id: Uuid| RevokeAgentToken { id: id.to_string() };
     let globex = s.app.sign_in(GLOBEX_ADMIN).await;
-    let (status, _) = s.call(&globex, "agents/tokens/revoke", &[("id", &doomed_id)]).await;
-    assert_eq!(status, 404, "another tenant's token is not found");
-    let (status, body) = s.call(&globex, "agents/tokens", &[]).await;
-    assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(0)), "nor listed");
+    assert_eq!(s.app.refused(&globex, revoke(doomed_id)).await.status, 404, "another tenant's token is not found");
+    assert!(s.tokens(&globex).await.is_empty(), "nor listed");
 
-    s.ok("agents/tokens/revoke", &[("id", &doomed_id)]).await;
-    let res = s.post_register(&doomed, "revoked-host").await;
-    assert_eq!(res.status(), 401, "a revoked token registers nothing");
-    assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
+    s.app.run(&s.admin, revoke(doomed_id)).await;
+    let refused = s.app.try_register_agent(&doomed, &debian_facts("revoked-host")).await.unwrap_err();
+    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (401, "AGENT.0401"), "a revoked token registers nothing");
     assert_eq!(s.audit(AuditAction::AgentTokenRevoke).await.len(), 1);
 
     s.register(&keep, "kept-host").await;
-    let list = s.ok("agents/tokens", &[]).await;
-    let state = |id: &str| list.as_array().unwrap().iter().find(|t| t["id"] == id).unwrap().clone();
-    assert_eq!(state(&doomed_id)["state"], "revoked");
-    let kept_id = list.as_array().unwrap().iter().find(|t| t["id"] != doomed_id.as_str()).unwrap()["id"].clone();
-    let kept = state(kept_id.as_str().unwrap());
-    assert_eq!((kept["state"].as_str(), kept["registered"].as_str()), (Some("used"), Some("kept-host")));
-    let (status, body) = s.call(&s.admin, "agents/tokens/revoke", &[("id", kept_id.as_str().unwrap())]).await;
-    assert_eq!(status, 409, "a used token: {body}");
+    let list = s.tokens(&s.admin).await;
+    assert_eq!(list.iter().find(|t| t.id == doomed_id).unwrap().state, TokenState::Revoked);
+    let kept = list.iter().find(|t| t.id != doomed_id).unwrap();
+    assert_eq!((kept.state, kept.registered.as_deref()), (TokenState::Used, Some("kept-host")));
+    let refused = s.app.refused(&s.admin, revoke(kept.id)).await;
+    assert_eq!(refused.status, 409, "a used token: {refused}");
 
     // Expiry.
     let late = s.install_token().await;
     s.app.clock.advance(chrono::Duration::hours(25));
-    assert_eq!(s.post_register(&late, "late-host").await.status(), 401);
+    assert_eq!(s.register_refused(&late, "late-host").await, 401);
     let admin = s.app.sign_in(ACME_ADMIN).await; // the old session has outlived its lifetime
-    let (_, list) = s.call(&admin, "agents/tokens", &[]).await;
-    let mut states: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    let list = s.tokens(&admin).await;
+    let mut states: Vec<&str> = list.iter().map(|t| t.state.as_str()).collect();
     states.sort();
     assert_eq!(states, ["expired", "revoked", "used"]);
 }
@@ -326,6 +276,7 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
     let s = setup(backend).await;
     let agent = s.register(&s.install_token().await, "shape-01").await;
     let url = s.app.url(paths::FACTS);
+    // Raw requests: each body is broken on purpose. The answer must read as the API's error body.
     let put = |body: String, content_type: &'static str| {
         let (http, url, credential) = (&s.app.http, url.clone(), agent.credential.clone());
         async move {
@@ -339,20 +290,20 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
                 .unwrap();
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
-            let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not JSON: {text}"));
-            (status, body["error_code"].as_str().unwrap_or_default().to_owned(), body["error_msg"].to_string())
+            let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not the error body: {text}"));
+            (status, body.error_code, body.error_msg)
         }
     };
     let (status, code, _) = put("{not json".into(), "application/json").await;
     assert_eq!((status, code.as_str()), (400, "AGENT.0400"));
-    let (status, code, _) = put(facts("shape-01").to_string(), "text/plain").await;
+    let (status, code, _) = put(facts_json("shape-01").to_string(), "text/plain").await;
     assert_eq!((status, code.as_str()), (415, "AGENT.0415"));
-    let mut missing = facts("shape-01");
+    let mut missing = facts_json("shape-01");
     missing.as_object_mut().unwrap().remove("hostname");
     let (status, code, msg) = put(missing.to_string(), "application/json").await;
     assert_eq!((status, code.as_str()), (422, "AGENT.0422"));
     assert!(msg.contains("hostname"), "{msg}");
-    let mut huge = facts("shape-01");
+    let mut huge = facts_json("shape-01");
     huge["os_name"] = json!("x".repeat(70 * 1024));
     let (status, code, _) = put(huge.to_string(), "application/json").await;
     assert_eq!((status, code.as_str()), (413, "AGENT.0413"));
@@ -386,23 +337,24 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
         ("pam_stack", json!({"problems": vec![json!({"file": "f", "line": 1, "problem": "p", "fix": "x"}); 65]})),
     ];
     for (field, value) in cases {
-        let mut f = facts("shape-01");
+        let mut f = facts_json("shape-01");
         f[field] = value;
         let (status, code, msg) = put(f.to_string(), "application/json").await;
         assert_eq!((status, code.as_str()), (422, "AGENT.0422"), "{field}");
         assert!(msg.contains(field), "{field}: {msg}");
     }
+    // A heartbeat the agent could send, with an agent version longer than the console keeps.
     let res = s
         .app
         .http
         .post(s.app.url(paths::HEARTBEAT))
         .bearer_auth(&agent.credential)
-        .json(&json!({"agent_version": long(33), "applied_revision": 0}))
+        .json(&proto::agent::HeartbeatRequest { agent_version: long(33), applied_revision: 0 })
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
-    assert!(res.json::<Value>().await.unwrap()["error_msg"].as_str().unwrap().contains("agent_version"));
+    assert!(res.json::<ErrorBody>().await.unwrap().error_msg.contains("agent_version"));
 
     // Query strings, unknown calls and wrong methods too.
     for (method, path, want) in [
@@ -419,8 +371,8 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
             .await
             .unwrap();
         assert_eq!(res.status().as_u16(), want, "{path}");
-        let body: Value = res.json().await.unwrap_or_else(|e| panic!("{path}: not JSON: {e}"));
-        assert!(body["error_code"].as_str().unwrap().starts_with("AGENT."), "{path}: {body}");
+        let body: ErrorBody = res.json().await.unwrap_or_else(|e| panic!("{path}: not the error body: {e}"));
+        assert!(body.error_code.starts_with("AGENT."), "{path}: {body:?}");
     }
     // A register body over the limit is refused before anything is read from the database.
     let res = s
@@ -433,7 +385,7 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0413");
+    assert_eq!(res.json::<ErrorBody>().await.unwrap().error_code, "AGENT.0413");
 }
 on_both_databases!(
     every_bad_request_to_the_agent_api_answers_in_its_json_shape,
@@ -443,104 +395,79 @@ on_both_databases!(
 async fn a_match_block_that_undoes_2fa_is_a_blocker(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register(&s.install_token().await, "match-01").await;
-    let mut f = facts("match-01");
-    f["sshd_match_overrides"] = json!([{
-        "file": "/etc/ssh/sshd_config.d/60-deploy.conf", "line": 2, "criteria": "User deploy",
-        "keyword": "AuthenticationMethods", "value": "publickey"
-    }]);
-    let res =
-        s.app.http.put(s.app.url(paths::FACTS)).bearer_auth(&agent.credential).json(&f).send().await.unwrap();
-    assert_eq!(res.status(), 204);
+    let f = Facts {
+        sshd_match_overrides: vec![SshdMatchOverride {
+            file: "/etc/ssh/sshd_config.d/60-deploy.conf".into(),
+            line: 2,
+            criteria: "User deploy".into(),
+            keyword: "AuthenticationMethods".into(),
+            value: "publickey".into(),
+        }],
+        ..debian_facts("match-01")
+    };
+    agent.put_facts(&f).await;
     let row = s.rows("match-01").await.remove(0);
-    let finding = row["readiness"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["rule"] == "sshd_match_override")
-        .cloned()
-        .unwrap_or_else(|| panic!("{row}"));
-    assert_eq!(finding["blocker"], true);
-    let msg = finding["message"].as_str().unwrap();
+    let finding = finding(&row, ReadinessRule::SshdMatchOverride);
+    assert!(finding.blocker);
+    let msg = &finding.message;
     assert!(
         msg.contains("`Match User deploy` block in /etc/ssh/sshd_config.d/60-deploy.conf (line 2)")
             && msg.contains("`AuthenticationMethods publickey`"),
         "{msg}"
     );
-    let out = s
-        .ok(
-            "two-factor/save",
-            &[("change[server_ids][]", &agent.server_id), ("change[action]", "enable"), ("change[method]", "code")],
-        )
-        .await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(out["refused"][0]["reasons"].to_string().contains("Match User deploy"), "{out}");
+    let out = s.enable(agent.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(refusals(&out).contains("Match User deploy"), "{out:?}");
 }
 on_both_databases!(a_match_block_that_undoes_2fa_is_a_blocker, super::a_match_block_that_undoes_2fa_is_a_blocker);
 
 impl Setup {
     /// Registers `name` and reports `facts` for it as its agent would.
-    async fn report(&self, name: &str, facts: &Value) -> Agent {
+    async fn report(&self, name: &str, facts: &Facts) -> FakeAgent {
         let agent = self.register(&self.install_token().await, name).await;
-        let res = self
-            .app
-            .http
-            .put(self.app.url(paths::FACTS))
-            .bearer_auth(&agent.credential)
-            .json(facts)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
+        agent.put_facts(facts).await;
         agent
-    }
-
-    async fn enable(&self, server_id: &str) -> Value {
-        self.ok(
-            "two-factor/save",
-            &[("change[server_ids][]", server_id), ("change[action]", "enable"), ("change[method]", "code")],
-        )
-        .await
     }
 }
 
 /// Stock Debian/Ubuntu facts: `KbdInteractiveAuthentication no`, with `drop_in` as the agent
 /// reports where HostGuard's drop-in stands (`None`: an agent too old to report it).
-fn stock_debian(hostname: &str, drop_in: Option<Value>) -> Value {
-    let mut f = facts(hostname);
-    f["sshd_kbd_interactive"] = json!(false);
-    if let Some(d) = drop_in {
-        f["sshd_drop_in"] = d;
-    }
-    f
+fn stock_debian(hostname: &str, drop_in: Option<SshdDropInCheck>) -> Facts {
+    Facts { sshd_kbd_interactive: Some(false), sshd_drop_in: drop_in, ..debian_facts(hostname) }
 }
 
-fn finding<'a>(row: &'a Value, rule: &str) -> &'a Value {
-    row["readiness"].as_array().unwrap().iter().find(|x| x["rule"] == rule).unwrap_or_else(|| panic!("{rule}: {row}"))
+fn finding(row: &TwoFactorRow, rule: ReadinessRule) -> &ReadinessItem {
+    row.readiness.iter().find(|x| x.rule == rule).unwrap_or_else(|| panic!("{rule:?}: {row:?}"))
+}
+
+/// Every reason the first refused server was refused for, as one text.
+fn refusals(out: &ChangeResult) -> String {
+    out.refused.first().map(|r| r.reasons.join("\n")).unwrap_or_default()
 }
 
 async fn kbd_interactive_off_is_only_a_warning_when_the_agents_drop_in_wins(backend: Backend) {
     let s = setup(backend).await;
-    let wins = json!({"included": true, "earlier_settings": []});
+    let wins = SshdDropInCheck { included: true, ..Default::default() };
     let debian = s.report("deb-01", &stock_debian("deb-01", Some(wins))).await;
     let row = s.rows("deb-01").await.remove(0);
-    assert!(row["readiness"].as_array().unwrap().iter().all(|x| x["blocker"] == false), "{row}");
-    let kbd = finding(&row, "sshd_keyboard_interactive");
+    assert!(row.readiness.iter().all(|x| !x.blocker), "{row:?}");
+    let kbd = finding(&row, ReadinessRule::SshdKeyboardInteractive);
     assert_eq!(
-        kbd["message"],
+        kbd.message,
         "deb-01: sshd has `KbdInteractiveAuthentication no`; HostGuard's agent turns it on when 2FA is enabled (drop-in 50-hostguard.conf)."
     );
-    let keys = finding(&row, "public_key_logins_ask_code");
-    assert_eq!(keys["blocker"], false);
-    assert!(keys["message"].as_str().unwrap().contains("public key"), "{keys}");
-    let out = s.enable(&debian.server_id).await;
-    assert_eq!(out["changed"], 1, "{out}");
-    assert_eq!(s.rows("deb-01").await[0]["status"], "enabling");
+    let keys = finding(&row, ReadinessRule::PublicKeyLoginsAskCode);
+    assert!(!keys.blocker);
+    assert!(keys.message.contains("public key"), "{keys:?}");
+    let out = s.enable(debian.server_id).await;
+    assert_eq!(out.changed, 1, "{out:?}");
+    assert_eq!(s.state("deb-01").await, TwoFactorState::Enabling);
 
     // An agent that does not report the drop-in (older, or sshd_config unreadable): still blocked.
     let old = s.report("deb-old", &stock_debian("deb-old", None)).await;
-    let out = s.enable(&old.server_id).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(out["refused"][0]["reasons"].to_string().contains("Set `KbdInteractiveAuthentication yes`"), "{out}");
+    let out = s.enable(old.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(refusals(&out).contains("Set `KbdInteractiveAuthentication yes`"), "{out:?}");
 }
 on_both_databases!(
     kbd_interactive_off_is_only_a_warning_when_the_agents_drop_in_wins,
@@ -549,35 +476,36 @@ on_both_databases!(
 
 async fn a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker(backend: Backend) {
     let s = setup(backend).await;
-    let overridden = json!({"included": true, "earlier_settings": [
-        {"file": "/etc/ssh/sshd_config", "line": 3, "keyword": "KbdInteractiveAuthentication", "value": "no"},
-        {"file": "/etc/ssh/sshd_config", "line": 1, "keyword": "UsePAM", "value": "yes"}
-    ]});
+    let setting = |line: u32, keyword: &str, value: &str| SshdSetting {
+        file: "/etc/ssh/sshd_config".into(),
+        line,
+        keyword: keyword.into(),
+        value: value.into(),
+    };
+    let overridden = SshdDropInCheck {
+        included: true,
+        earlier_settings: vec![setting(3, "KbdInteractiveAuthentication", "no"), setting(1, "UsePAM", "yes")],
+        more: 0,
+    };
     let early = s.report("early-01", &stock_debian("early-01", Some(overridden))).await;
     let row = s.rows("early-01").await.remove(0);
-    let blocker = finding(&row, "sshd_drop_in_overridden");
-    assert_eq!(blocker["blocker"], true);
-    let blockers = row["readiness"].as_array().unwrap().iter().filter(|x| x["blocker"] == true).count();
-    assert_eq!(blockers, 1, "`UsePAM yes` first is harmless: {row}");
-    let out = s.enable(&early.server_id).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    let reasons = out["refused"][0]["reasons"].to_string();
+    assert!(finding(&row, ReadinessRule::SshdDropInOverridden).blocker);
+    let blockers = row.readiness.iter().filter(|x| x.blocker).count();
+    assert_eq!(blockers, 1, "`UsePAM yes` first is harmless: {row:?}");
+    let out = s.enable(early.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    let reasons = refusals(&out);
     assert!(
         reasons.contains("/etc/ssh/sshd_config (line 3) sets `KbdInteractiveAuthentication no` before sshd reads HostGuard's /etc/ssh/sshd_config.d/50-hostguard.conf")
             && reasons.contains("move `Include /etc/ssh/sshd_config.d/*.conf` above it"),
-        "{out}"
+        "{out:?}"
     );
 
-    let missing = json!({"included": false, "earlier_settings": []});
+    let missing = SshdDropInCheck { included: false, ..Default::default() };
     let no_include = s.report("noinc-01", &stock_debian("noinc-01", Some(missing))).await;
-    let out = s.enable(&no_include.server_id).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(
-        out["refused"][0]["reasons"]
-            .to_string()
-            .contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"),
-        "{out}"
-    );
+    let out = s.enable(no_include.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(refusals(&out).contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"), "{out:?}");
 }
 on_both_databases!(
     a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker,
@@ -590,11 +518,14 @@ async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backen
     let writer = domain::db::write_txn(&s.app.ctx.db).await.unwrap();
     let started = std::time::Instant::now();
     for token in ["hgi_made-up", "", &"x".repeat(201)] {
-        let res = tokio::time::timeout(std::time::Duration::from_secs(3), s.post_register(token, "no-such"))
-            .await
-            .expect("answered without waiting for the writer");
-        assert_eq!(res.status(), 401, "{token}");
-        assert_eq!(res.json::<Value>().await.unwrap()["error_code"], "AGENT.0401");
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            s.app.try_register_agent(token, &debian_facts("no-such")),
+        )
+        .await
+        .expect("answered without waiting for the writer")
+        .unwrap_err();
+        assert_eq!((agent_status(&refused), agent_error_code(&refused)), (401, "AGENT.0401"), "{token}");
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     drop(writer);
@@ -609,52 +540,59 @@ on_both_databases!(
 /// agent could not list (item 9) blocks rather than passes.
 async fn pam_stack_problems_and_conflicting_modules_block_before_any_save(backend: Backend) {
     let s = setup(backend).await;
-    let mut f = facts("duo-01");
-    f["conflicting_software"] = json!(["pam_duo.so"]);
-    f["pam_stack"] = json!({"problems": [{
-        "file": "/etc/pam.d/common-auth", "line": 1,
-        "problem": "`auth sufficient /lib/security/pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.",
-        "fix": "remove it, or move it below HostGuard's line."
-    }], "more": 0});
+    let f = Facts {
+        conflicting_software: vec!["pam_duo.so".into()],
+        pam_stack: Some(PamStackCheck {
+            problems: vec![PamStackProblem {
+                file: "/etc/pam.d/common-auth".into(),
+                line: 1,
+                problem: "`auth sufficient /lib/security/pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped.".into(),
+                fix: "remove it, or move it below HostGuard's line.".into(),
+            }],
+            more: 0,
+        }),
+        ..debian_facts("duo-01")
+    };
     let duo = s.report("duo-01", &f).await;
     let row = s.rows("duo-01").await.remove(0);
-    let stack = finding(&row, "pam_stack");
-    assert_eq!(stack["blocker"], true);
+    let stack = finding(&row, ReadinessRule::PamStack);
+    assert!(stack.blocker);
     assert_eq!(
-        stack["message"],
+        stack.message,
         "duo-01: sshd's PAM stack is not safe for 2FA: /etc/pam.d/common-auth (line 1): `auth sufficient /lib/security/pam_duo.so` can end the login with success before HostGuard's module runs, so the second factor is skipped. Fix: remove it, or move it below HostGuard's line."
     );
-    assert_eq!(finding(&row, "conflicting_software")["blocker"], true);
-    let out = s.enable(&duo.server_id).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    let reasons = out["refused"][0]["reasons"].to_string();
+    assert!(finding(&row, ReadinessRule::ConflictingSoftware).blocker);
+    let out = s.enable(duo.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    let reasons = refusals(&out);
     assert!(
         reasons.contains("/etc/pam.d/common-auth (line 1)")
             && reasons.contains("pam_duo.so, another second-factor PAM module"),
-        "{out}"
+        "{out:?}"
     );
 
     // A stack the agent found safe, and one from an agent too old to check it: no finding.
-    let mut f = facts("safe-01");
-    f["pam_stack"] = json!({"problems": [], "more": 0});
+    let f = Facts { pam_stack: Some(PamStackCheck::default()), ..debian_facts("safe-01") };
     let safe = s.report("safe-01", &f).await;
-    assert!(s.rows("safe-01").await[0]["readiness"].as_array().unwrap().is_empty());
-    assert_eq!(s.enable(&safe.server_id).await["changed"], 1);
+    assert!(s.rows("safe-01").await[0].readiness.is_empty());
+    assert_eq!(s.enable(safe.server_id).await.changed, 1);
 
     // Match settings beyond what the agent lists may skip the code: blocked, with the count.
-    let mut f = facts("many-01");
-    f["sshd_match_overrides"] = json!(vec![
-        json!({"file": "/etc/ssh/sshd_config", "line": 1, "criteria": "User a", "keyword": "UsePAM", "value": "yes"});
-        64
-    ]);
-    f["sshd_match_overrides_more"] = json!(18);
+    let overrides = SshdMatchOverride {
+        file: "/etc/ssh/sshd_config".into(),
+        line: 1,
+        criteria: "User a".into(),
+        keyword: "UsePAM".into(),
+        value: "yes".into(),
+    };
+    let f = Facts { sshd_match_overrides: vec![overrides; 64], sshd_match_overrides_more: 18, ..debian_facts("many-01") };
     let many = s.report("many-01", &f).await;
     let row = s.rows("many-01").await.remove(0);
     assert!(
-        finding(&row, "sshd_match_override")["message"].as_str().unwrap().contains("18 more sshd `Match` settings"),
-        "{row}"
+        finding(&row, ReadinessRule::SshdMatchOverride).message.contains("18 more sshd `Match` settings"),
+        "{row:?}"
     );
-    assert_eq!(s.enable(&many.server_id).await["changed"], 0);
+    assert_eq!(s.enable(many.server_id).await.changed, 0);
 }
 on_both_databases!(
     pam_stack_problems_and_conflicting_modules_block_before_any_save,
@@ -665,21 +603,25 @@ on_both_databases!(
 /// refused, rather than Ready and a failure after the deadline.
 async fn windows_servers_are_refused_as_not_supported_yet(backend: Backend) {
     let s = setup(backend).await;
-    let mut f = facts("rdp-01");
-    f["os_type"] = json!("windows");
-    f["os_name"] = json!("Windows Server 2022 Datacenter");
-    for k in ["openssh_version", "sshd_use_pam", "sshd_kbd_interactive", "sshd_permit_empty_passwords", "selinux"] {
-        f[k] = Value::Null;
-    }
+    let f = Facts {
+        os_type: "windows".into(),
+        os_name: "Windows Server 2022 Datacenter".into(),
+        openssh_version: None,
+        sshd_use_pam: None,
+        sshd_kbd_interactive: None,
+        sshd_permit_empty_passwords: None,
+        selinux: None,
+        ..debian_facts("rdp-01")
+    };
     let rdp = s.report("rdp-01", &f).await;
     let row = s.rows("rdp-01").await.remove(0);
-    let windows = finding(&row, "windows_unsupported");
-    assert_eq!(windows["blocker"], true);
-    assert!(windows["message"].as_str().unwrap().starts_with("rdp-01: Windows servers are not supported yet"), "{row}");
-    let out = s.enable(&rdp.server_id).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(out["refused"][0]["reasons"].to_string().contains("Windows servers are not supported yet"), "{out}");
-    assert_eq!(s.rows("rdp-01").await[0]["status"], "disabled");
+    let windows = finding(&row, ReadinessRule::WindowsUnsupported);
+    assert!(windows.blocker);
+    assert!(windows.message.starts_with("rdp-01: Windows servers are not supported yet"), "{row:?}");
+    let out = s.enable(rdp.server_id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(refusals(&out).contains("Windows servers are not supported yet"), "{out:?}");
+    assert_eq!(s.state("rdp-01").await, TwoFactorState::Disabled);
 }
 on_both_databases!(
     windows_servers_are_refused_as_not_supported_yet,
@@ -687,28 +629,21 @@ on_both_databases!(
 );
 
 impl Setup {
-    async fn heartbeat(&self, credential: &str) -> u16 {
-        let res = self
-            .app
-            .http
-            .post(self.app.url(paths::HEARTBEAT))
-            .bearer_auth(credential)
-            .json(&json!({"agent_version": "0.1.0", "applied_revision": 0}))
-            .send()
-            .await
-            .unwrap();
-        res.status().as_u16()
+    /// A heartbeat's HTTP status (204 when the console took it).
+    async fn heartbeat(&self, agent: &FakeAgent) -> u16 {
+        match agent.try_heartbeat(0).await {
+            Ok(()) => 204,
+            Err(e) => agent_status(&e),
+        }
     }
 
     /// When the server page says the agent's credential was refused, if it does.
-    async fn rejected_on_page(&self, server_id: &str) -> Option<String> {
-        let page = self.ok("servers/get", &[("id", server_id)]).await;
-        page["agent_credential_rejected"].as_str().map(str::to_owned)
+    async fn rejected_on_page(&self, server_id: Uuid) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.app.run(&self.admin, GetServer { id: server_id.to_string() }).await.agent_credential_rejected
     }
 
-    async fn rejected_at(&self, server_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-        let id = uuid::Uuid::parse_str(server_id).unwrap();
-        domain::entities::agent_guard::Entity::find_by_id(id)
+    async fn rejected_at(&self, server_id: Uuid) -> Option<chrono::DateTime<chrono::Utc>> {
+        domain::entities::agent_guard::Entity::find_by_id(server_id)
             .one(&self.app.ctx.db)
             .await
             .unwrap()
@@ -724,37 +659,37 @@ async fn a_refused_credential_shows_on_the_server_page_until_the_agent_is_heard_
     use domain::Clock;
     let s = setup(backend).await;
     let old = s.register(&s.install_token().await, "app-07").await;
-    assert_eq!(s.heartbeat(&old.credential).await, 204);
-    assert_eq!(s.rejected_on_page(&old.server_id).await, None);
+    assert_eq!(s.heartbeat(&old).await, 204);
+    assert_eq!(s.rejected_on_page(old.server_id).await, None);
 
     // Re-installed elsewhere; the old agent is still running.
-    let token = token_of(s.ok("agents/reinstall-token", &[("server_id", &old.server_id)]).await["command"].as_str().unwrap());
+    let token = s.app.reinstall_token(&s.admin, old.server_id).await;
     let new = s.register(&token, "app-07").await;
     s.app.clock.advance(chrono::Duration::seconds(10));
     let micros = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
     let t1 = micros(s.app.clock.now());
-    assert_eq!(s.heartbeat(&old.credential).await, 401);
-    assert!(s.rejected_on_page(&old.server_id).await.is_some(), "the page shows the refused credential");
-    assert_eq!(s.rejected_at(&old.server_id).await, Some(t1));
+    assert_eq!(s.heartbeat(&old).await, 401);
+    assert!(s.rejected_on_page(old.server_id).await.is_some(), "the page shows the refused credential");
+    assert_eq!(s.rejected_at(old.server_id).await, Some(t1));
 
     // Written at most once a minute, however often the old agent calls.
     s.app.clock.advance(chrono::Duration::seconds(30));
     for _ in 0..5 {
-        assert_eq!(s.heartbeat(&old.credential).await, 401);
+        assert_eq!(s.heartbeat(&old).await, 401);
     }
-    assert_eq!(s.rejected_at(&old.server_id).await, Some(t1));
+    assert_eq!(s.rejected_at(old.server_id).await, Some(t1));
     s.app.clock.advance(chrono::Duration::seconds(31));
-    assert_eq!(s.heartbeat(&old.credential).await, 401);
-    assert_eq!(s.rejected_at(&old.server_id).await, Some(micros(s.app.clock.now())));
+    assert_eq!(s.heartbeat(&old).await, 401);
+    assert_eq!(s.rejected_at(old.server_id).await, Some(micros(s.app.clock.now())));
 
     // The valid agent is heard from: what was refused before is stale.
     s.app.clock.advance(chrono::Duration::seconds(1));
-    assert_eq!(s.heartbeat(&new.credential).await, 204);
-    assert_eq!(s.rejected_on_page(&old.server_id).await, None);
+    assert_eq!(s.heartbeat(&new).await, 204);
+    assert_eq!(s.rejected_on_page(old.server_id).await, None);
 
     // The page's words: the fix is a re-install.
     s.app.clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(s.heartbeat(&old.credential).await, 401);
+    assert_eq!(s.heartbeat(&old).await, 401);
     let html = s.app.get_page(&format!("/hss/servers/{}", old.server_id), Some(&s.admin)).await.text().await.unwrap();
     assert!(html.contains("Agent credential rejected") && html.contains("re-install the agent"), "{html}");
 }
@@ -768,24 +703,29 @@ on_both_databases!(
 async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backend) {
     let s = setup(backend).await;
     let victim = s.register(&s.install_token().await, "victim-01").await;
-    let id = uuid::Uuid::parse_str(&victim.server_id).unwrap();
+    let id = victim.server_id;
     let server_before = server::Entity::find_by_id(id).one(&s.app.ctx.db).await.unwrap().unwrap();
     let events_before = audit_event::Entity::find().all(&s.app.ctx.db).await.unwrap().len();
-    let forged = format!("hga_{}_{}", id.simple(), "A".repeat(43));
-    let http = &s.app.http;
-    let calls = [
-        http.post(s.app.url(paths::HEARTBEAT)).json(&json!({"agent_version": "9", "applied_revision": 7})),
-        http.put(s.app.url(paths::FACTS)).json(&facts("evil")),
-        http.post(s.app.url(paths::ACK)).json(&json!({"revision": 1, "ok": true, "error": null})),
-        http.post(s.app.url(paths::LOGINS))
-            .json(&json!({"account": "root", "source_ip": "203.0.113.9", "service": "sshd", "tty": "ssh"})),
-        http.post(s.app.url(paths::LOGINS_OFFLINE)).json(&json!({"logins": []})),
-        http.get(s.app.url(&paths::config(0, 0))),
-        http.get(s.app.url(paths::LOGIN_POLICY)),
+    // Every call an agent makes, with the forged credential.
+    let forged = s.app.agent(id, &format!("hga_{}_{}", id.simple(), "A".repeat(43)));
+    let start = LoginStart {
+        account: "root".into(),
+        source_ip: "203.0.113.9".into(),
+        service: "sshd".into(),
+        tty: "ssh".into(),
+        ..Default::default()
+    };
+    let refusals = [
+        forged.try_heartbeat(7).await.unwrap_err(),
+        forged.try_put_facts(&debian_facts("evil")).await.unwrap_err(),
+        forged.try_ack(1, None).await.unwrap_err(),
+        forged.api.login_start(&start).await.unwrap_err(),
+        forged.try_report_offline(&OfflineReport { logins: vec![] }).await.unwrap_err(),
+        forged.try_poll(0, 0).await.unwrap_err(),
+        forged.try_login_policy().await.unwrap_err(),
     ];
-    for call in calls {
-        let res = call.bearer_auth(&forged).send().await.unwrap();
-        assert_eq!(res.status(), 401);
+    for refused in refusals {
+        assert_eq!(agent_status(&refused), 401, "{refused}");
     }
     let server_after = server::Entity::find_by_id(id).one(&s.app.ctx.db).await.unwrap().unwrap();
     assert_eq!(server_after, server_before, "the server is untouched");
@@ -796,16 +736,15 @@ async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backe
         .await
         .unwrap();
     assert!(logins.is_empty());
-    assert!(s.rejected_at(&victim.server_id).await.is_some(), "only the refusal is noted");
+    assert!(s.rejected_at(id).await.is_some(), "only the refusal is noted");
 
     // Credentials naming no server, or not shaped like one, note nothing.
-    let nobody = uuid::Uuid::new_v4();
+    let nobody = Uuid::new_v4();
     for bad in [format!("hga_{}_{}", nobody.simple(), "A".repeat(43)), "hga_nope_x".into(), format!("hga_{}_", id.simple())] {
-        let res = s.app.http.post(s.app.url(paths::HEARTBEAT)).bearer_auth(&bad)
-            .json(&json!({"agent_version": "9", "applied_revision": 0})).send().await.unwrap();
-        assert_eq!(res.status(), 401);
+        let refused = s.app.agent(nobody, &bad).try_heartbeat(0).await.unwrap_err();
+        assert_eq!(agent_status(&refused), 401);
     }
-    assert!(s.rejected_at(&nobody.to_string()).await.is_none());
+    assert!(s.rejected_at(nobody).await.is_none());
 }
 on_both_databases!(
     a_forged_credential_changes_nothing_but_the_refusal_time,

@@ -3,12 +3,21 @@
 //! The real agent binary against the real server is in `agent_e2e.rs`.
 
 use crate::common::*;
+use app::functions::{
+    audit::ListAudit,
+    servers::GetServer,
+    topics::{AddSubscriptions, CreateTopic, DeleteTopic},
+    two_factor::{CancelTwoFactor, ListTwoFactor, RetryTwoFactor, SaveTwoFactor},
+};
+use app::models::two_factor::{ChangeAction, LoginMethod, TwoFactorChange, TwoFactorQuery};
+use app::models::{AppError, ChangeResult, Method, OsType, TwoFactorPage, TwoFactorRow, TwoFactorStatus};
 use domain::audit::AuditAction;
 use domain::entities::{rollout_job, server, subscription, two_factor_config};
-use proto::agent::paths;
+use proto::agent::{paths, Facts};
+use proto::TwoFactorState;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use serde_json::{json, Value};
 use std::time::Duration;
+use uuid::Uuid;
 
 const DELAY: chrono::Duration = chrono::Duration::seconds(300);
 
@@ -23,176 +32,87 @@ async fn setup(backend: Backend) -> Setup {
     Setup { app, admin }
 }
 
-/// An agent speaking the agent API, as the real one does.
-struct FakeAgentClient<'a> {
-    app: &'a TestApp,
-    credential: String,
-    server_id: String,
-}
-
-/// The form of a `two-factor/save`: `change[server_ids][]` once per server.
+/// The form of a `two-factor/save` as a browser's form sends it: `change[server_ids][]` once
+/// per server. Only for the tests of values the typed change cannot hold.
 fn change_form<'a>(ids: &[&'a str], action: &'a str, method: &'a str, topic: &'a str) -> Vec<(&'static str, &'a str)> {
     let mut form: Vec<(&str, &str)> = ids.iter().map(|id| ("change[server_ids][]", *id)).collect();
     form.extend([("change[action]", action), ("change[method]", method), ("change[topic_id]", topic)]);
     form
 }
 
-fn facts(hostname: &str) -> Value {
-    json!({
-        "hostname": hostname, "ips": ["10.0.0.7", "fd00::7"], "os_type": "linux", "os_name": "Debian GNU/Linux 12 (bookworm)",
-        "openssh_version": "OpenSSH_9.2p1", "sshd_use_pam": true, "sshd_kbd_interactive": true,
-        "sshd_permit_empty_passwords": false, "selinux": "disabled", "agent_version": "0.1.0",
-        "conflicting_software": [], "must_change_password_accounts": []
-    })
+fn facts(hostname: &str) -> Facts {
+    Facts { ips: vec!["10.0.0.7".into(), "fd00::7".into()], ..debian_facts(hostname) }
+}
+
+/// Why the row's last change failed; any other status fails the test.
+fn reason(row: &TwoFactorRow) -> &str {
+    match &row.status {
+        TwoFactorStatus::Failed { reason } => reason,
+        other => panic!("{} is not failed but {other:?}", row.name),
+    }
+}
+
+/// The first reason the first refused server was refused for.
+fn first_refusal(out: &ChangeResult) -> &str {
+    out.refused.first().and_then(|r| r.reasons.first()).unwrap_or_else(|| panic!("nothing refused: {out:?}"))
 }
 
 impl Setup {
-    async fn json(&self, endpoint: &str, form: &[(&str, &str)]) -> Value {
-        let res = self.app.call(endpoint, form, Some(&self.admin)).await;
-        let status = res.status();
-        let body = res.text().await.unwrap();
-        assert_eq!(status, 200, "{endpoint}: {body}");
-        serde_json::from_str(&body).unwrap()
+    async fn list_with(&self, query: TwoFactorQuery) -> TwoFactorPage {
+        self.app.two_factor_list(&self.admin, TwoFactorQuery { page_size: 100, ..query }).await
     }
 
-    async fn list(&self, search: &str) -> Vec<Value> {
-        self.list_with(&[("search", search)]).await["items"].as_array().unwrap().clone()
+    async fn row(&self, name: &str) -> TwoFactorRow {
+        self.app.two_factor_row(&self.admin, name).await
     }
 
-    async fn list_with(&self, given: &[(&str, &str)]) -> Value {
-        let res = self.app.list_two_factor(Some(&self.admin), given).await;
-        let status = res.status();
-        let body = res.text().await.unwrap();
-        assert_eq!(status, 200, "two-factor/list: {body}");
-        serde_json::from_str(&body).unwrap()
+    async fn state(&self, name: &str) -> TwoFactorState {
+        self.row(name).await.status.state()
     }
 
-    async fn row(&self, name: &str) -> Value {
-        self.list(name).await.into_iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} listed"))
+    async fn save(&self, change: TwoFactorChange) -> ChangeResult {
+        self.app.run(&self.admin, SaveTwoFactor { change }).await
     }
 
-    async fn save(&self, ids: &[&str], action: &str, method: &str, topic: &str) -> reqwest::Response {
-        self.app.call("two-factor/save", &change_form(ids, action, method, topic), Some(&self.admin)).await
+    async fn cancel(&self, id: Uuid) -> ChangeResult {
+        self.app.run(&self.admin, CancelTwoFactor { server_ids: vec![id] }).await
     }
 
-    async fn install_token(&self) -> String {
-        let cmd = self.json("agents/install-token", &[]).await;
-        let command = cmd["command"].as_str().unwrap();
-        // The token is the quoted word piped to the agent (`printf '%s\n' 'hgi_…' | sudo …`).
-        command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'').to_owned()
+    async fn retry(&self, id: Uuid) -> ChangeResult {
+        self.app.run(&self.admin, RetryTwoFactor { server_ids: vec![id] }).await
     }
 
-    async fn register(&self, hostname: &str) -> FakeAgentClient<'_> {
-        let token = self.install_token().await;
-        let res = self
-            .app
-            .http
-            .post(self.app.url(paths::REGISTER))
-            .json(&json!({"install_token": token, "facts": facts(hostname)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let body: Value = res.json().await.unwrap();
-        FakeAgentClient {
-            app: &self.app,
-            credential: body["credential"].as_str().unwrap().to_owned(),
-            server_id: body["server_id"].as_str().unwrap().to_owned(),
-        }
+    async fn register(&self, hostname: &str) -> FakeAgent {
+        let token = self.app.install_token(&self.admin).await;
+        self.app.register_agent(&token, &facts(hostname)).await
     }
 
     /// A topic of Acme with one confirmed subscription.
-    async fn confirmed_topic(&self, name: &str) -> String {
-        let res =
-            self.app.call("topics/create", &[("name", name), ("display_name", "Acme codes")], Some(&self.admin)).await;
-        let id: String = res.json().await.unwrap();
-        let res = self
+    async fn confirmed_topic(&self, name: &str) -> Uuid {
+        let id = self
             .app
-            .call(
-                "topics/subscribe",
-                &[("topic_id", &id), ("protocol", "email"), ("endpoints", "oncall@acme.example"), ("remark", "")],
-                Some(&self.admin),
-            )
+            .run(&self.admin, CreateTopic { name: name.into(), display_name: "Acme codes".into() })
             .await;
-        assert_eq!(res.status(), 200);
+        let subscribe = AddSubscriptions {
+            topic_id: id.clone(),
+            protocol: "email".into(),
+            endpoints: "oncall@acme.example".into(),
+            remark: String::new(),
+        };
+        self.app.run(&self.admin, subscribe).await;
+        let id = Uuid::parse_str(&id).unwrap();
         // The confirmation link itself is tested in notifications.rs; here the endpoint is simply confirmed.
         subscription::Entity::update_many()
             .col_expr(subscription::Column::Status, sea_orm::sea_query::Expr::value("confirmed"))
-            .filter(subscription::Column::TopicId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+            .filter(subscription::Column::TopicId.eq(id))
             .exec(&self.app.ctx.db)
             .await
             .unwrap();
         id
     }
-}
 
-impl FakeAgentClient<'_> {
-    async fn poll(&self, after: i64, wait: u64) -> Option<Value> {
-        let res = self
-            .app
-            .http
-            .get(self.app.url(&paths::config(after, wait)))
-            .bearer_auth(&self.credential)
-            .send()
-            .await
-            .unwrap();
-        match res.status().as_u16() {
-            200 => Some(res.json().await.unwrap()),
-            204 => None,
-            other => panic!("poll: {other} {}", res.text().await.unwrap()),
-        }
-    }
-
-    /// The agent says it is alive, as the real one does every few seconds.
-    async fn heartbeat(&self) {
-        self.heartbeat_applied(0).await;
-    }
-
-    /// A heartbeat naming the revision the agent has applied.
-    async fn heartbeat_applied(&self, revision: i64) {
-        let res = self
-            .app
-            .http
-            .post(self.app.url(paths::HEARTBEAT))
-            .bearer_auth(&self.credential)
-            .json(&json!({"agent_version": "0.1.0", "applied_revision": revision}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
-    }
-
-    /// Waits (the clock advanced) until the console hands over a revision newer than `after`.
-    async fn next_revision(&self, after: i64) -> Value {
-        for _ in 0..100 {
-            if let Some(a) = self.poll(after, 1).await {
-                return a;
-            }
-        }
-        panic!("no revision after {after}")
-    }
-
-    /// Facts as reported by the agent, changed by `change`.
-    async fn report_facts(&self, change: impl FnOnce(&mut Value)) {
-        let mut f = facts("edge-facts");
-        change(&mut f);
-        let res =
-            self.app.http.put(self.app.url(paths::FACTS)).bearer_auth(&self.credential).json(&f).send().await.unwrap();
-        assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
-    }
-
-    async fn ack(&self, revision: i64, error: Option<&str>) -> bool {
-        let res = self
-            .app
-            .http
-            .post(self.app.url(paths::ACK))
-            .bearer_auth(&self.credential)
-            .json(&json!({"revision": revision, "ok": error.is_none(), "error": error}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()["accepted"].as_bool().unwrap()
+    async fn delete_topic(&self, id: Uuid) -> Result<(), Refused> {
+        self.app.try_run(&self.admin, DeleteTopic { id: id.to_string() }).await
     }
 }
 
@@ -200,18 +120,16 @@ async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledg
     let s = setup(backend).await;
     let agent = s.register("edge-01").await;
     let row = s.row("edge-01").await;
-    assert_eq!(row["status"], "disabled");
-    assert_eq!(row["agent_online"], true);
-    assert_eq!(row["ip"], "10.0.0.7");
+    assert_eq!(row.status, TwoFactorStatus::Disabled);
+    assert!(row.agent_online);
+    assert_eq!(row.ip, "10.0.0.7");
 
     let topic = s.confirmed_topic("codes").await;
-    let res = s.save(&[&agent.server_id], "enable", "sms", &topic).await;
-    assert_eq!(res.status(), 200);
+    s.save(enable_sms(&[agent.server_id], topic)).await;
     let row = s.row("edge-01").await;
-    assert_eq!(row["status"], "enabling");
-    assert_eq!(row["seconds_left"], 300);
-    assert_eq!(row["method"], "sms");
-    assert_eq!(row["topic"], "Acme codes");
+    assert_eq!(row.status, TwoFactorStatus::Enabling { seconds_left: 300 });
+    assert_eq!(row.method, Some(Method::Sms));
+    assert_eq!(row.topic.as_deref(), Some("Acme codes"));
     assert!(agent.poll(0, 0).await.is_none(), "nothing before the delay");
 
     // The agent waits in a long poll; the job runs when the delay is over and wakes it.
@@ -222,48 +140,43 @@ async fn a_change_waits_for_the_delay_then_counts_only_when_the_agent_acknowledg
     };
     let (assignment, ()) = tokio::join!(waiting, advance);
     let assignment = assignment.expect("the revision arrives in the long poll");
-    assert_eq!(assignment["revision"], 1);
-    assert_eq!(assignment["enabled"], true);
-    assert_eq!(assignment["method"], "sms");
-    assert!(assignment["topic_urn"].as_str().unwrap().ends_with(":codes"));
-    let row = s.row("edge-01").await;
-    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "handed over");
+    assert_eq!(assignment.revision, 1);
+    assert!(assignment.enabled);
+    assert_eq!(assignment.method, Some(Method::Sms));
+    assert!(assignment.topic_urn.as_deref().unwrap().ends_with(":codes"));
+    assert_eq!(s.row("edge-01").await.status, TwoFactorStatus::Enabling { seconds_left: 0 }, "handed over");
 
     assert!(agent.ack(1, None).await);
-    assert_eq!(s.row("edge-01").await["status"], "enabled");
-    let page = s.json("servers/get", &[("id", &agent.server_id)]).await;
-    assert_eq!(page["two_factor"], "Enabled (SMS/Email, topic Acme codes)");
-    assert_eq!(page["agent_version"], "0.1.0");
-    assert_eq!(page["ips"], json!(["10.0.0.7", "fd00::7"]));
+    assert_eq!(s.state("edge-01").await, TwoFactorState::Enabled);
+    let page = s.app.run(&s.admin, GetServer { id: agent.server_id.to_string() }).await;
+    assert_eq!(page.two_factor.as_deref(), Some("Enabled (SMS/Email, topic Acme codes)"));
+    assert_eq!(page.agent_version.as_deref(), Some("0.1.0"));
+    assert_eq!(page.ips, ["10.0.0.7", "fd00::7"]);
     assert!(agent.poll(1, 0).await.is_none(), "nothing newer than what it applied");
 
     // Disabling: the agent reports an error, the change fails with its reason, retry schedules it again.
-    assert_eq!(s.save(&[&agent.server_id], "disable", "", "").await.status(), 200);
-    assert_eq!(s.row("edge-01").await["status"], "disabling");
+    s.save(disable(&[agent.server_id])).await;
+    assert_eq!(s.state("edge-01").await, TwoFactorState::Disabling);
     s.app.clock.advance(DELAY);
-    let a = {
-        let mut found = None;
-        for _ in 0..100 {
-            found = agent.poll(1, 1).await;
-            if found.is_some() {
-                break;
-            }
-        }
-        found.expect("the disable revision")
-    };
-    assert_eq!((a["revision"].as_i64(), a["enabled"].as_bool()), (Some(2), Some(false)));
+    let a = agent.next_revision(1).await;
+    assert_eq!((a.revision, a.enabled), (2, false));
     assert!(agent.ack(2, Some("sshd -t failed: line 3: Bad configuration option")).await);
     let row = s.row("edge-01").await;
-    assert_eq!(row["status"], "failed");
-    assert!(row["reason"].as_str().unwrap().contains("sshd -t failed"), "{row}");
-    let retried = s.json("two-factor/retry", &[("server_ids[]", &agent.server_id)]).await;
-    assert_eq!(retried["changed"], 1);
-    assert_eq!(s.row("edge-01").await["status"], "disabling");
+    assert!(reason(&row).contains("sshd -t failed"), "{row:?}");
+    assert_eq!(s.retry(agent.server_id).await.changed, 1);
+    assert_eq!(s.state("edge-01").await, TwoFactorState::Disabling);
 
-    let audit = s.json("audit/list", &[]).await;
-    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    for a in ["agent.register", "2fa.enable", "2fa.applied", "2fa.disable", "2fa.failed", "2fa.retry"] {
-        assert!(actions.contains(&a), "{a} in {actions:?}");
+    let audit = s.app.run(&s.admin, ListAudit {}).await;
+    let actions: Vec<AuditAction> = audit.iter().map(|e| e.action).collect();
+    for a in [
+        AuditAction::AgentRegister,
+        AuditAction::TwoFactorEnable,
+        AuditAction::TwoFactorApplied,
+        AuditAction::TwoFactorDisable,
+        AuditAction::TwoFactorFailed,
+        AuditAction::TwoFactorRetry,
+    ] {
+        assert!(actions.contains(&a), "{a:?} in {actions:?}");
     }
 }
 on_both_databases!(
@@ -274,35 +187,34 @@ on_both_databases!(
 async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register("edge-02").await;
-    let id = agent.server_id.clone();
+    let id = agent.server_id;
 
     // Cancel while waiting: the job never runs.
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
-    let canceled = s.json("two-factor/cancel", &[("server_ids[]", &id)]).await;
-    assert_eq!(canceled["changed"], 1);
-    assert_eq!(s.row("edge-02").await["status"], "disabled");
+    s.save(enable_code(&[id])).await;
+    assert_eq!(s.cancel(id).await.changed, 1);
+    assert_eq!(s.state("edge-02").await, TwoFactorState::Disabled);
     s.app.clock.advance(DELAY * 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(agent.poll(0, 0).await.is_none());
-    let again = s.json("two-factor/cancel", &[("server_ids[]", &id)]).await;
-    assert_eq!(again["changed"], 0);
-    assert!(again["refused"][0]["reasons"][0].as_str().unwrap().contains("no pending change"), "{again}");
+    let again = s.cancel(id).await;
+    assert_eq!(again.changed, 0);
+    assert!(first_refusal(&again).contains("no pending change"), "{again:?}");
 
     // A newer revision supersedes one not yet applied: only the newest is handed over. (The
     // agent has been silent for the 10 minutes above: it speaks up first, or it is offline.)
-    agent.heartbeat().await;
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.json::<Value>().await.unwrap()["changed"], 1);
+    agent.heartbeat(0).await;
+    assert_eq!(s.save(enable_code(&[id])).await.changed, 1);
     s.app.clock.advance(chrono::Duration::seconds(100));
     let topic = s.confirmed_topic("late").await;
-    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    s.save(enable_sms(&[id], topic)).await;
     s.app.clock.advance(chrono::Duration::seconds(200));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(agent.poll(0, 0).await.is_none(), "the first revision's time does not count");
     s.app.clock.advance(chrono::Duration::seconds(100));
     let a = agent.poll(0, 10).await.expect("the newest revision");
-    assert_eq!((a["revision"].as_i64(), a["method"].as_str()), (Some(3), Some("sms")));
+    assert_eq!((a.revision, a.method), (3, Some(Method::Sms)));
     let jobs = rollout_job::Entity::find()
-        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+        .filter(rollout_job::Column::ServerId.eq(id))
         .order_by_asc(rollout_job::Column::Revision)
         .all(&s.app.ctx.db)
         .await
@@ -312,23 +224,19 @@ async fn cancel_supersede_stale_ack_and_deadline(backend: Backend) {
 
     // An ack of an older revision changes nothing.
     assert!(!agent.ack(2, None).await);
-    assert_eq!(s.row("edge-02").await["status"], "enabling");
+    assert_eq!(s.state("edge-02").await, TwoFactorState::Enabling);
 
     // Silent past the deadline: failed, saying so.
     s.app.clock.advance(chrono::Duration::minutes(11));
-    eventually("the change fails after the deadline", || async { s.row("edge-02").await["status"] == "failed" }).await;
+    eventually("the change fails after the deadline", || async { s.state("edge-02").await == TwoFactorState::Failed })
+        .await;
     let row = s.row("edge-02").await;
-    assert!(row["reason"].as_str().unwrap().contains("did not acknowledge within 10 minutes"), "{row}");
+    assert!(reason(&row).contains("did not acknowledge within 10 minutes"), "{row:?}");
     // The agent applied it after all: the host has 2FA on, so the console says so, and the
     // audit trail says it came late.
     assert!(agent.ack(3, None).await, "a late applied ack counts");
-    assert_eq!(s.row("edge-02").await["status"], "enabled");
-    let late = domain::entities::audit_event::Entity::find()
-        .filter(domain::entities::audit_event::Column::Action.eq(AuditAction::TwoFactorApplied.as_str()))
-        .filter(domain::entities::audit_event::Column::Target.eq("edge-02"))
-        .all(&s.app.ctx.db)
-        .await
-        .unwrap();
+    assert_eq!(s.state("edge-02").await, TwoFactorState::Enabled);
+    let late = audited(&s.app, AuditAction::TwoFactorApplied, "edge-02").await;
     assert!(late.iter().any(|e| e.detail.contains("after the deadline")), "{late:?}");
 }
 on_both_databases!(cancel_supersede_stale_ack_and_deadline, super::cancel_supersede_stale_ack_and_deadline);
@@ -337,30 +245,27 @@ async fn blocked_servers_are_refused_with_the_reason_and_the_others_proceed(back
     let s = setup(backend).await;
     let ready = s.row("acme-web-01").await;
     let no_pam = s.row("acme-app-11").await;
-    assert!(no_pam["readiness"].as_array().unwrap().iter().any(|f| f["blocker"] == true));
-    let ids = [ready["id"].as_str().unwrap(), no_pam["id"].as_str().unwrap()];
-    let res = s.save(&ids, "enable", "code", "").await;
-    assert_eq!(res.status(), 200);
-    let out: Value = res.json().await.unwrap();
-    assert_eq!(out["changed"], 1);
-    assert_eq!(out["refused"][0]["name"], "acme-app-11");
-    let reason = out["refused"][0]["reasons"][0].as_str().unwrap();
+    assert!(no_pam.readiness.iter().any(|f| f.blocker));
+    let out = s.save(enable_code(&[ready.id, no_pam.id])).await;
+    assert_eq!(out.changed, 1);
+    assert_eq!(out.refused[0].name, "acme-app-11");
+    let reason = first_refusal(&out);
     // The server is named once, beside its reasons, not again inside each one.
     assert!(reason.contains("UsePAM") && !reason.contains("acme-app-11"), "{reason}");
-    assert_eq!(s.row("acme-web-01").await["status"], "enabling");
-    assert_eq!(s.row("acme-app-11").await["status"], "disabled");
+    assert_eq!(s.state("acme-web-01").await, TwoFactorState::Enabling);
+    assert_eq!(s.state("acme-app-11").await, TwoFactorState::Disabled);
 
     // Filters and sorting see the new status.
-    let enabling = s.list_with(&[("status", "enabling")]).await;
-    assert_eq!(enabling["total"], 1);
-    assert_eq!(enabling["items"][0]["name"], "acme-web-01");
-    let windows = s.list_with(&[("os_type", "windows")]).await;
-    assert!(windows["items"].as_array().unwrap().iter().all(|r| r["os_type"] == "windows"));
-    assert!(windows["total"].as_u64().unwrap() > 0);
-    let code = s.list_with(&[("method", "code")]).await;
-    assert_eq!(code["total"], 1);
-    let desc = s.list_with(&[("sort", "-name")]).await;
-    let names: Vec<&str> = desc["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    let enabling = s.list_with(TwoFactorQuery { status: "enabling".into(), ..Default::default() }).await;
+    assert_eq!(enabling.total, 1);
+    assert_eq!(enabling.items[0].name, "acme-web-01");
+    let windows = s.list_with(TwoFactorQuery { os_type: "windows".into(), ..Default::default() }).await;
+    assert!(windows.items.iter().all(|r| r.os_type == OsType::Windows));
+    assert!(windows.total > 0);
+    let code = s.list_with(TwoFactorQuery { method: "code".into(), ..Default::default() }).await;
+    assert_eq!(code.total, 1);
+    let desc = s.list_with(TwoFactorQuery { sort: "-name".into(), ..Default::default() }).await;
+    let names: Vec<&str> = desc.items.iter().map(|r| r.name.as_str()).collect();
     let mut sorted = names.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(names, sorted);
@@ -373,40 +278,36 @@ on_both_databases!(
 async fn another_tenants_servers_and_topics_are_refused_and_nothing_changes(backend: Backend) {
     let s = setup(backend).await;
     let globex = s.app.sign_in(GLOBEX_ADMIN).await;
-    let acme_server = s.row("acme-web-01").await["id"].as_str().unwrap().to_owned();
+    let acme_server = s.row("acme-web-01").await.id;
     let acme_topic = s.confirmed_topic("acme-only").await;
     let configs = || async { two_factor_config::Entity::find().count(&s.app.ctx.db).await.unwrap() };
     let before = configs().await;
 
-    for (action, topic) in [("enable", ""), ("disable", ""), ("change_topic", acme_topic.as_str())] {
-        let res =
-            s.app.call("two-factor/save", &change_form(&[&acme_server], action, "code", topic), Some(&globex)).await;
-        assert_eq!(res.status(), 422, "{action}");
-        let body = res.text().await.unwrap();
-        assert!(body.contains("no such server"), "{body}");
+    for (action, topic) in
+        [(ChangeAction::Enable, None), (ChangeAction::Disable, None), (ChangeAction::ChangeTopic, Some(acme_topic))]
+    {
+        let c = change(&[acme_server], action, Some(LoginMethod::Code), topic);
+        let refused = s.app.refused(&globex, SaveTwoFactor { change: c }).await;
+        assert_eq!(refused.status, 422, "{action:?}");
+        assert!(refused.error.to_string().contains("no such server"), "{refused}");
     }
-    for endpoint in ["two-factor/cancel", "two-factor/retry"] {
-        let res = s.app.call(endpoint, &[("server_ids[]", &acme_server)], Some(&globex)).await;
-        assert_eq!(res.status(), 422, "{endpoint}");
-    }
+    let refused = s.app.refused(&globex, CancelTwoFactor { server_ids: vec![acme_server] }).await;
+    assert_eq!(refused.status, 422, "two-factor/cancel");
+    let refused = s.app.refused(&globex, RetryTwoFactor { server_ids: vec![acme_server] }).await;
+    assert_eq!(refused.status, 422, "two-factor/retry");
     // Globex's own server with Acme's topic.
-    let globex_list =
-        s.app.list_two_factor(Some(&globex), &[("search", "globex-web-01")]).await.json::<Value>().await.unwrap();
-    let globex_server = globex_list["items"][0]["id"].as_str().unwrap().to_owned();
-    let res = s
-        .app
-        .call("two-factor/save", &change_form(&[&globex_server], "enable", "sms", &acme_topic), Some(&globex))
-        .await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("no such topic"));
+    let globex_server = s.app.two_factor_rows(&globex, "globex-web-01").await[0].id;
+    let refused = s.app.refused(&globex, SaveTwoFactor { change: enable_sms(&[globex_server], acme_topic) }).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.error.to_string().contains("no such topic"), "{refused}");
     assert_eq!(configs().await, before, "nothing changed");
 
     // Without a session, or as an end user.
-    let res = s.app.call("two-factor/save", &change_form(&[&acme_server], "disable", "", ""), None).await;
-    assert_eq!(res.status(), 401);
+    let refused = s.app.refused(NO_SESSION, SaveTwoFactor { change: disable(&[acme_server]) }).await;
+    assert_eq!((refused.status, refused.error), (401, AppError::Unauthenticated));
     let alice = s.app.sign_in(ALICE).await;
-    let res = s.app.call("two-factor/save", &change_form(&[&acme_server], "disable", "", ""), Some(&alice)).await;
-    assert_eq!(res.status(), 403);
+    let refused = s.app.refused(&alice, SaveTwoFactor { change: disable(&[acme_server]) }).await;
+    assert_eq!((refused.status, refused.error), (403, AppError::Forbidden));
     assert_eq!(configs().await, before);
 }
 on_both_databases!(
@@ -416,8 +317,9 @@ on_both_databases!(
 
 async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
     let s = setup(backend).await;
-    let id = s.row("acme-web-01").await["id"].as_str().unwrap().to_owned();
+    let id = s.row("acme-web-01").await.id.to_string();
     // A value that cannot be read is a 400 naming the field; a readable but wrong change, a 422.
+    // Sent as raw forms: most of these values are ones the typed change cannot hold.
     let cases: &[(&[&str], &str, &str, &str, u16, &str)] = &[
         (&[], "enable", "code", "", 422, "select at least one server"),
         (&["not-an-id"], "enable", "code", "", 400, "server_ids: \"not-an-id\" is not a server id"),
@@ -432,32 +334,41 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
         let res = s.app.call("two-factor/save", &change_form(ids, action, method, topic), Some(&s.admin)).await;
         assert_eq!(res.status(), *status, "{action} {method} {topic}");
         // The message as sent, not JSON-escaped.
-        let body: Value = res.json().await.unwrap();
-        let message = body.get("Request").map(|m| m.as_str().unwrap().to_owned()).unwrap_or_else(|| body.to_string());
+        let error: AppError = res.json().await.unwrap();
+        let message = match &error {
+            AppError::Request(m) => m.clone(),
+            AppError::Validation { field, message } => format!("{field}: {message}"),
+            other => other.to_string(),
+        };
         for part in expected.split(": ") {
             assert!(message.contains(part), "{expected:?} in {message}");
         }
     }
     // A topic without a confirmed subscription cannot carry codes.
-    let res = s.app.call("topics/create", &[("name", "unconfirmed"), ("display_name", "x")], Some(&s.admin)).await;
-    let topic: String = res.json().await.unwrap();
-    let res = s.save(&[&id], "enable", "sms", &topic).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("no confirmed subscription"));
+    let topic =
+        s.app.run(&s.admin, CreateTopic { name: "unconfirmed".into(), display_name: "x".into() }).await;
+    let topic = Uuid::parse_str(&topic).unwrap();
+    let id = Uuid::parse_str(&id).unwrap();
+    let refused = s.app.refused(&s.admin, SaveTwoFactor { change: enable_sms(&[id], topic) }).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.error.to_string().contains("no confirmed subscription"), "{refused}");
     assert_eq!(two_factor_config::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0);
 
-    for (field, value, expected) in [
-        ("page_size", "7", "page_size: must be 10, 20, 50 or 100"),
-        ("status", "sleeping", "status: must be enabled"),
-        ("os_type", "plan9", "os_type: must be linux or windows"),
-        ("sort", "size", "sort: must be name"),
-        ("method", "fax", "method: must be sms or code"),
+    let query = TwoFactorQuery::default;
+    for (q, field, expected) in [
+        (TwoFactorQuery { page_size: 7, ..query() }, "page_size", "must be 10, 20, 50 or 100"),
+        (TwoFactorQuery { status: "sleeping".into(), ..query() }, "status", "must be enabled"),
+        (TwoFactorQuery { os_type: "plan9".into(), ..query() }, "os_type", "must be linux or windows"),
+        (TwoFactorQuery { sort: "size".into(), ..query() }, "sort", "must be name"),
+        (TwoFactorQuery { method: "fax".into(), ..query() }, "method", "must be sms or code"),
     ] {
-        let res = s.app.list_two_factor(Some(&s.admin), &[(field, value)]).await;
-        assert_eq!(res.status(), 422, "{field}");
-        let body = res.text().await.unwrap();
-        for part in expected.split(": ") {
-            assert!(body.contains(part), "{expected:?} in {body}");
+        let refused = s.app.refused(&s.admin, ListTwoFactor { query: q }).await;
+        assert_eq!(refused.status, 422, "{field}");
+        match &refused.error {
+            AppError::Validation { field: f, message } => {
+                assert!(f == field && message.contains(expected), "{field}: {expected:?} in {refused}")
+            }
+            other => panic!("{field}: {other:?}"),
         }
     }
 }
@@ -468,68 +379,34 @@ on_both_databases!(
 
 async fn the_agent_api_refuses_bad_tokens_and_credentials(backend: Backend) {
     let s = setup(backend).await;
-    let res = s
-        .app
-        .http
-        .post(s.app.url(paths::REGISTER))
-        .json(&json!({"install_token": "hgi_made-up", "facts": facts("x1")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error_code"], "AGENT.0401");
+    let made_up = s.app.try_register_agent("hgi_made-up", &facts("x1")).await.unwrap_err();
+    assert_eq!((agent_status(&made_up), agent_error_code(&made_up)), (401, "AGENT.0401"));
 
     // An install token registers one server only.
-    let token = s.install_token().await;
-    let register = |host: &'static str| {
-        let token = token.clone();
-        let app = &s.app;
-        async move {
-            app.http
-                .post(app.url(paths::REGISTER))
-                .json(&json!({"install_token": token, "facts": facts(host)}))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(register("first").await.status(), 201);
-    assert_eq!(register("second").await.status(), 401, "used");
+    let token = s.app.install_token(&s.admin).await;
+    s.app.register_agent(&token, &facts("first")).await;
+    let used = s.app.try_register_agent(&token, &facts("second")).await.unwrap_err();
+    assert_eq!(agent_status(&used), 401, "used");
 
-    let res = s.app.http.get(s.app.url(paths::CONFIG)).bearer_auth("hga_nope").send().await.unwrap();
-    assert_eq!(res.status(), 401);
-    let res = s.app.http.get(s.app.url(paths::CONFIG)).send().await.unwrap();
-    assert_eq!(res.status(), 401);
+    let nope = s.app.agent(Uuid::new_v4(), "hga_nope").try_poll(0, 0).await.unwrap_err();
+    assert_eq!(agent_status(&nope), 401);
+    let anonymous = s.app.agent_api().poll_config(0, 0).await.unwrap_err();
+    assert_eq!(agent_status(&anonymous), 401);
 
     // Bad facts name the field.
-    let token = s.install_token().await;
-    let mut bad = facts("bad host!");
-    bad["os_type"] = json!("beos");
-    let res = s
-        .app
-        .http
-        .post(s.app.url(paths::REGISTER))
-        .json(&json!({"install_token": token, "facts": bad}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    let msg = res.json::<Value>().await.unwrap()["error_msg"].as_str().unwrap().to_owned();
-    assert!(msg.contains("hostname") && msg.contains("os_type"), "{msg}");
+    let token = s.app.install_token(&s.admin).await;
+    let bad = Facts { os_type: "beos".into(), ..facts("bad host!") };
+    match s.app.try_register_agent(&token, &bad).await.unwrap_err() {
+        AgentError::Status { status: 422, error_msg, .. } => {
+            assert!(error_msg.contains("hostname") && error_msg.contains("os_type"), "{error_msg}")
+        }
+        other => panic!("{other}"),
+    }
     // The token was not used up by the bad request.
-    let res = s
-        .app
-        .http
-        .post(s.app.url(paths::REGISTER))
-        .json(&json!({"install_token": token, "facts": facts("good-host")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
+    s.app.register_agent(&token, &facts("good-host")).await;
 
     // The OpenAPI document describes the API.
-    let doc: Value = s.app.http.get(s.app.url(paths::OPENAPI)).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = s.app.http.get(s.app.url(paths::OPENAPI)).send().await.unwrap().json().await.unwrap();
     for path in [paths::REGISTER, paths::FACTS, paths::HEARTBEAT, paths::CONFIG, paths::ACK] {
         assert!(doc["paths"][path].is_object(), "{path} in the OpenAPI document");
     }
@@ -568,17 +445,7 @@ async fn two_replicas_run_each_job_once(backend: Backend) {
     let second =
         spawn_app_with(backend, Options { database_url: Some(s.app.database_url.clone()), ..Default::default() }).await;
     let ids = add_servers(&s.app, "fleet", 500).await;
-    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
-    let res = s
-        .app
-        .call(
-            "two-factor/save",
-            &change_form(&list.iter().map(String::as_str).collect::<Vec<_>>(), "enable", "code", ""),
-            Some(&s.admin),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.json::<Value>().await.unwrap()["changed"], 500);
+    assert_eq!(s.save(enable_code(&ids)).await.changed, 500);
     // Both replicas' clocks pass the delay; both workers compete for the jobs.
     s.app.clock.advance(DELAY);
     second.clock.advance(DELAY);
@@ -612,55 +479,55 @@ async fn audited(app: &TestApp, action: AuditAction, target: &str) -> Vec<domain
 async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register("edge-03").await;
-    let id = agent.server_id.clone();
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    let id = agent.server_id;
+    s.save(enable_code(&[id])).await;
     s.app.clock.advance(DELAY);
-    assert_eq!(agent.next_revision(0).await["revision"], 1);
+    assert_eq!(agent.next_revision(0).await.revision, 1);
     assert!(agent.ack(1, None).await);
 
     // Disable: the agent takes revision 2, then goes offline.
-    assert_eq!(s.save(&[&id], "disable", "", "").await.status(), 200);
+    s.save(disable(&[id])).await;
     s.app.clock.advance(DELAY);
     let two = agent.next_revision(1).await;
-    assert_eq!((two["revision"].as_i64(), two["enabled"].as_bool()), (Some(2), Some(false)));
+    assert_eq!((two.revision, two.enabled), (2, false));
     // Meanwhile the admin changes their mind: revision 3 supersedes it, and is canceled.
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.json::<Value>().await.unwrap()["changed"], 1);
-    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &id)]).await["changed"], 1);
-    assert_eq!(s.row("edge-03").await["status"], "enabled", "the console shows 2FA on");
+    assert_eq!(s.save(enable_code(&[id])).await.changed, 1);
+    assert_eq!(s.cancel(id).await.changed, 1);
+    assert_eq!(s.state("edge-03").await, TwoFactorState::Enabled, "the console shows 2FA on");
     // The agent comes back, applies revision 2 (2FA off) and reports it: too late to count.
     assert!(!agent.ack(2, None).await, "a stale ack");
-    assert_eq!(s.row("edge-03").await["status"], "enabled");
+    assert_eq!(s.state("edge-03").await, TwoFactorState::Enabled);
 
     // Its heartbeat says it runs revision 2: the console hands it 2FA on again, at once.
-    agent.heartbeat_applied(2).await;
+    agent.heartbeat(2).await;
     let row = s.row("edge-03").await;
-    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "{row}");
+    assert_eq!(row.status, TwoFactorStatus::Enabling { seconds_left: 0 }, "{row:?}");
     let again = agent.poll(2, 0).await.expect("handed over without the apply delay");
-    assert_eq!((again["revision"].as_i64(), again["enabled"].as_bool(), again["method"].as_str()), (Some(4), Some(true), Some("code")));
+    assert_eq!((again.revision, again.enabled, again.method), (4, true, Some(Method::Code)));
     let reissued = audited(&s.app, AuditAction::TwoFactorReissue, "edge-03").await;
     assert_eq!(reissued.len(), 1, "{reissued:?}");
     assert!(reissued[0].detail.contains("reported revision 2"), "{}", reissued[0].detail);
     // Heartbeats before its ack change nothing more; then it is in step.
-    agent.heartbeat_applied(2).await;
-    assert_eq!(agent.poll(2, 0).await.unwrap()["revision"], 4, "the same revision, not another");
+    agent.heartbeat(2).await;
+    assert_eq!(agent.poll(2, 0).await.unwrap().revision, 4, "the same revision, not another");
     assert!(agent.ack(4, None).await);
-    agent.heartbeat_applied(4).await;
-    assert_eq!(s.row("edge-03").await["status"], "enabled");
+    agent.heartbeat(4).await;
+    assert_eq!(s.state("edge-03").await, TwoFactorState::Enabled);
     assert!(agent.poll(4, 0).await.is_none());
     assert_eq!(audited(&s.app, AuditAction::TwoFactorReissue, "edge-03").await.len(), 1);
 
     // A stale ack while a newer change still waits for its delay: that change goes at once.
-    assert_eq!(s.save(&[&id], "disable", "", "").await.status(), 200);
+    s.save(disable(&[id])).await;
     s.app.clock.advance(DELAY);
-    assert_eq!(agent.next_revision(4).await["revision"], 5);
+    assert_eq!(agent.next_revision(4).await.revision, 5);
     let topic = s.confirmed_topic("after-stale").await;
-    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    s.save(enable_sms(&[id], topic)).await;
     assert!(!agent.ack(5, None).await);
-    agent.heartbeat_applied(5).await;
+    agent.heartbeat(5).await;
     let sms = agent.poll(5, 0).await.expect("the waiting change, handed over at once");
-    assert_eq!((sms["revision"].as_i64(), sms["method"].as_str()), (Some(7), Some("sms")));
+    assert_eq!((sms.revision, sms.method), (7, Some(Method::Sms)));
     let jobs = rollout_job::Entity::find()
-        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&id).unwrap()))
+        .filter(rollout_job::Column::ServerId.eq(id))
         .filter(rollout_job::Column::Status.eq("pending"))
         .count(&s.app.ctx.db)
         .await
@@ -668,17 +535,10 @@ async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
     assert_eq!(jobs, 0, "its job has nothing left to do");
 
     // A revision number below zero is bad input, named.
-    let res = s
-        .app
-        .http
-        .post(s.app.url(paths::HEARTBEAT))
-        .bearer_auth(&agent.credential)
-        .json(&json!({"agent_version": "0.1.0", "applied_revision": -1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("applied_revision"));
+    match agent.try_heartbeat(-1).await.unwrap_err() {
+        AgentError::Status { status: 422, error_msg, .. } => assert!(error_msg.contains("applied_revision"), "{error_msg}"),
+        other => panic!("{other}"),
+    }
 }
 on_both_databases!(a_stale_ack_is_undone_by_the_next_heartbeat, super::a_stale_ack_is_undone_by_the_next_heartbeat);
 
@@ -687,34 +547,33 @@ on_both_databases!(a_stale_ack_is_undone_by_the_next_heartbeat, super::a_stale_a
 async fn retry_re_checks_readiness_and_the_topic(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register("edge-04").await;
-    let id = agent.server_id.clone();
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    let id = agent.server_id;
+    s.save(enable_code(&[id])).await;
     s.app.clock.advance(DELAY);
-    assert_eq!(agent.next_revision(0).await["revision"], 1);
+    assert_eq!(agent.next_revision(0).await.revision, 1);
     assert!(agent.ack(1, Some("sshd -t failed")).await);
-    assert_eq!(s.row("edge-04").await["status"], "failed");
+    assert_eq!(s.state("edge-04").await, TwoFactorState::Failed);
     // Since then sshd stopped using PAM: 2FA cannot work there.
-    agent.report_facts(|f| f["sshd_use_pam"] = json!(false)).await;
-    let out = s.json("two-factor/retry", &[("server_ids[]", &id)]).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(out["refused"][0]["reasons"][0].as_str().unwrap().contains("UsePAM"), "{out}");
-    assert_eq!(s.row("edge-04").await["status"], "failed");
+    agent.put_facts(&Facts { sshd_use_pam: Some(false), ..facts("edge-facts") }).await;
+    let out = s.retry(id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(first_refusal(&out).contains("UsePAM"), "{out:?}");
+    assert_eq!(s.state("edge-04").await, TwoFactorState::Failed);
     // Fixed: the retry goes through.
-    agent.report_facts(|_| {}).await;
-    assert_eq!(s.json("two-factor/retry", &[("server_ids[]", &id)]).await["changed"], 1);
-    assert_eq!(s.row("edge-04").await["status"], "enabling");
+    agent.put_facts(&facts("edge-facts")).await;
+    assert_eq!(s.retry(id).await.changed, 1);
+    assert_eq!(s.state("edge-04").await, TwoFactorState::Enabling);
 
     // A failed SMS/Email enable whose topic was deleted since cannot be retried.
     let topic = s.confirmed_topic("gone-soon").await;
-    assert_eq!(s.save(&[&id], "enable", "sms", &topic).await.status(), 200);
+    s.save(enable_sms(&[id], topic)).await;
     s.app.clock.advance(DELAY);
     let a = agent.next_revision(1).await;
-    assert!(agent.ack(a["revision"].as_i64().unwrap(), Some("sshd -t failed")).await);
-    let res = s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await;
-    assert_eq!(res.status(), 200, "a failed change does not hold its topic: {}", res.text().await.unwrap());
-    let out = s.json("two-factor/retry", &[("server_ids[]", &id)]).await;
-    assert_eq!(out["changed"], 0, "{out}");
-    assert!(out["refused"][0]["reasons"][0].as_str().unwrap().contains("topic"), "{out}");
+    assert!(agent.ack(a.revision, Some("sshd -t failed")).await);
+    s.delete_topic(topic).await.unwrap_or_else(|e| panic!("a failed change does not hold its topic: {e}"));
+    let out = s.retry(id).await;
+    assert_eq!(out.changed, 0, "{out:?}");
+    assert!(first_refusal(&out).contains("topic"), "{out:?}");
 }
 on_both_databases!(retry_re_checks_readiness_and_the_topic, super::retry_re_checks_readiness_and_the_topic);
 
@@ -723,39 +582,40 @@ on_both_databases!(retry_re_checks_readiness_and_the_topic, super::retry_re_chec
 async fn what_holds_a_topic_is_what_the_tab_shows(backend: Backend) {
     let s = setup(backend).await;
     let topic = s.confirmed_topic("held").await;
-    let form = [("id", topic.as_str())];
-    let delete = || s.app.call("topics/delete", &form, Some(&s.admin));
     let failing = s.register("edge-failed").await;
     let canceled = s.register("edge-canceled").await;
     let waiting = s.register("edge-waiting").await;
-    assert_eq!(s.save(&[&failing.server_id, &canceled.server_id], "enable", "sms", &topic).await.status(), 200);
+    s.save(enable_sms(&[failing.server_id, canceled.server_id], topic)).await;
     s.app.clock.advance(DELAY);
     let a = failing.next_revision(0).await;
-    assert!(failing.ack(a["revision"].as_i64().unwrap(), Some("sshd -t failed")).await);
+    assert!(failing.ack(a.revision, Some("sshd -t failed")).await);
     canceled.next_revision(0).await;
-    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &canceled.server_id)]).await["changed"], 1);
+    assert_eq!(s.cancel(canceled.server_id).await.changed, 1);
     // A change on its way holds it.
-    assert_eq!(s.save(&[&waiting.server_id], "enable", "sms", &topic).await.status(), 200);
-    for (name, status) in [("edge-failed", "failed"), ("edge-canceled", "disabled"), ("edge-waiting", "enabling")] {
+    s.save(enable_sms(&[waiting.server_id], topic)).await;
+    for (name, state) in [
+        ("edge-failed", TwoFactorState::Failed),
+        ("edge-canceled", TwoFactorState::Disabled),
+        ("edge-waiting", TwoFactorState::Enabling),
+    ] {
         let row = s.row(name).await;
-        assert_eq!(row["status"], status, "{row}");
+        assert_eq!(row.status.state(), state, "{row:?}");
     }
-    assert_eq!(s.row("edge-failed").await["topic"], Value::Null);
-    assert_eq!(s.row("edge-canceled").await["topic"], Value::Null);
-    assert_eq!(s.row("edge-waiting").await["topic"], "Acme codes");
-    let res = delete().await;
-    assert_eq!(res.status(), 409);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("edge-waiting"), "{body}");
-    assert!(!body.contains("edge-failed") && !body.contains("edge-canceled"), "only what the tab shows: {body}");
+    assert_eq!(s.row("edge-failed").await.topic, None);
+    assert_eq!(s.row("edge-canceled").await.topic, None);
+    assert_eq!(s.row("edge-waiting").await.topic.as_deref(), Some("Acme codes"));
+    let refused = s.delete_topic(topic).await.unwrap_err();
+    assert_eq!(refused.status, 409);
+    let message = refused.error.to_string();
+    assert!(message.contains("edge-waiting"), "{message}");
+    assert!(!message.contains("edge-failed") && !message.contains("edge-canceled"), "only what the tab shows: {message}");
 
     // Once that change is canceled, nothing holds it and it can be deleted.
-    assert_eq!(s.json("two-factor/cancel", &[("server_ids[]", &waiting.server_id)]).await["changed"], 1);
-    let res = delete().await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(s.cancel(waiting.server_id).await.changed, 1);
+    s.delete_topic(topic).await.unwrap_or_else(|e| panic!("{e}"));
     // The canceled change's late ack still tells the truth; its topic is gone, so logins fail closed.
     assert!(canceled.ack(1, None).await);
-    assert_eq!(s.row("edge-canceled").await["status"], "enabled");
+    assert_eq!(s.state("edge-canceled").await, TwoFactorState::Enabled);
 }
 on_both_databases!(what_holds_a_topic_is_what_the_tab_shows, super::what_holds_a_topic_is_what_the_tab_shows);
 
@@ -764,41 +624,40 @@ on_both_databases!(what_holds_a_topic_is_what_the_tab_shows, super::what_holds_a
 async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) {
     let s = setup(backend).await;
     let agent = s.register("edge-05").await;
-    let id = agent.server_id.clone();
-    assert_eq!(s.save(&[&id], "enable", "code", "").await.status(), 200);
+    let id = agent.server_id;
+    s.save(enable_code(&[id])).await;
     s.app.clock.advance(DELAY);
-    assert!(agent.ack(agent.next_revision(0).await["revision"].as_i64().unwrap(), None).await);
+    assert!(agent.ack(agent.next_revision(0).await.revision, None).await);
     let off = s.row("acme-web-01").await;
-    assert_eq!(off["status"], "disabled");
-    let off_id = off["id"].as_str().unwrap().to_owned();
+    assert_eq!(off.status, TwoFactorStatus::Disabled);
 
-    let out: Value = s.save(&[&off_id, &id], "disable", "", "").await.json().await.unwrap();
-    assert_eq!(out["changed"], 1, "{out}");
-    assert_eq!(out["refused"], json!([]), "{out}");
-    assert_eq!(out["unchanged"][0]["name"], "acme-web-01", "{out}");
-    assert!(out["unchanged"][0]["reasons"][0].as_str().unwrap().contains("already has 2FA off"), "{out}");
-    assert_eq!(s.row("acme-web-01").await["status"], "disabled");
-    assert_eq!(s.row("edge-05").await["status"], "disabling");
+    let out = s.save(disable(&[off.id, id])).await;
+    assert_eq!(out.changed, 1, "{out:?}");
+    assert!(out.refused.is_empty(), "{out:?}");
+    assert_eq!(out.unchanged[0].name, "acme-web-01", "{out:?}");
+    assert!(out.unchanged[0].reasons[0].contains("already has 2FA off"), "{out:?}");
+    assert_eq!(s.state("acme-web-01").await, TwoFactorState::Disabled);
+    assert_eq!(s.state("edge-05").await, TwoFactorState::Disabling);
     // The same change again, while it waits: skipped too, and its delay is not restarted.
     s.app.clock.advance(chrono::Duration::seconds(100));
-    let out: Value = s.save(&[&id], "disable", "", "").await.json().await.unwrap();
-    assert_eq!((out["changed"].as_u64(), out["unchanged"][0]["name"].as_str()), (Some(0), Some("edge-05")), "{out}");
-    assert!(out["unchanged"][0]["reasons"][0].as_str().unwrap().contains("already on its way"), "{out}");
-    assert_eq!(s.row("edge-05").await["seconds_left"], 200);
+    let out = s.save(disable(&[id])).await;
+    assert_eq!((out.changed, out.unchanged[0].name.as_str()), (0, "edge-05"), "{out:?}");
+    assert!(out.unchanged[0].reasons[0].contains("already on its way"), "{out:?}");
+    assert_eq!(s.row("edge-05").await.status, TwoFactorStatus::Disabling { seconds_left: 200 });
 
     // Long past the delay and the deadline, the skipped server is still simply disabled.
     s.app.clock.advance(DELAY);
-    let edge = uuid::Uuid::parse_str(&id).unwrap();
     eventually("edge-05's change is handed over", || async {
-        let c = two_factor_config::Entity::find_by_id(edge).one(&s.app.ctx.db).await.unwrap();
+        let c = two_factor_config::Entity::find_by_id(id).one(&s.app.ctx.db).await.unwrap();
         c.is_some_and(|c| c.phase.as_str() == "delivering")
     })
     .await;
     s.app.clock.advance(chrono::Duration::minutes(11));
-    eventually("edge-05's change fails without an ack", || async { s.row("edge-05").await["status"] == "failed" }).await;
-    assert_eq!(s.row("acme-web-01").await["status"], "disabled");
+    eventually("edge-05's change fails without an ack", || async { s.state("edge-05").await == TwoFactorState::Failed })
+        .await;
+    assert_eq!(s.state("acme-web-01").await, TwoFactorState::Disabled);
     let jobs = rollout_job::Entity::find()
-        .filter(rollout_job::Column::ServerId.eq(uuid::Uuid::parse_str(&off_id).unwrap()))
+        .filter(rollout_job::Column::ServerId.eq(off.id))
         .count(&s.app.ctx.db)
         .await
         .unwrap();
