@@ -61,7 +61,7 @@ where
 async fn bare_axum() -> Res<String> {
     use axum::{routing::post, Json, Router};
     let app = Router::new().route(
-        "/agent/v1/logins/{id}/answer",
+        proto::agent::paths::LOGIN_ANSWER,
         post(|axum::extract::Path(id): axum::extract::Path<Uuid>, Json(a): Json<LoginAnswer>| async move {
             let step = if a.answer == CODE { Step::allow() } else { Step::deny("wrong") };
             Json(LoginReply { login_id: id, step })
@@ -78,7 +78,7 @@ async fn bare_axum() -> Res<String> {
 /// Answers login `id` with `code` through the agent API; anything but *allow* is an error.
 async fn answer_allowed(http: reqwest::Client, base: String, credential: String, id: Uuid, code: String) -> Res<()> {
     let res = http
-        .post(format!("{base}/agent/v1/logins/{id}/answer"))
+        .post(format!("{base}{}", proto::agent::paths::login_answer(id)))
         .bearer_auth(credential)
         .json(&LoginAnswer { answer: code })
         .send()
@@ -100,7 +100,7 @@ async fn ceiling(http: &reqwest::Client, bare: &str, clients: usize, total: usiz
         let (http, bare) = (http.clone(), bare.clone());
         async move {
             let res = http
-                .post(format!("{bare}/agent/v1/logins/{}/answer", Uuid::new_v4()))
+                .post(format!("{bare}{}", proto::agent::paths::login_answer(Uuid::new_v4())))
                 .bearer_auth("x")
                 .json(&LoginAnswer { answer: CODE.into() })
                 .send()

@@ -593,7 +593,7 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // One short poll proves the credentials work.
-    let res = probe.get(format!("{base}/agent/v1/config?after=0&wait=0")).bearer_auth(&fleet.agents[0]).send().await?;
+    let res = probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
     if res.status() != StatusCode::NO_CONTENT {
         return Err(format!("a short poll answered {} instead of 204", res.status()).into());
     }
@@ -650,7 +650,7 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     let mut tasks = tokio::task::JoinSet::new();
     for (i, credential) in fleet.agents.iter().enumerate() {
         let client = clients[i % clients.len()].clone();
-        let url = format!("{base}/agent/v1/config?after=0&wait=30");
+        let url = format!("{base}{}", proto::agent::paths::config(0, 30));
         let credential = credential.clone();
         tasks.spawn(async move { client.get(url).bearer_auth(credential).send().await.map(|r| r.status()) });
     }

@@ -489,11 +489,10 @@ async fn twenty_parallel_wrong_codes_for_one_user_count_at_most_the_cap(backend:
         logins.push(login.login_id);
     }
     let wrong = if w.code_now(0).await == "000000" { "111111" } else { "000000" };
-    let replies = futures::future::join_all(logins.iter().map(|id| w.app.login_answer(&w.p.credential, *id, wrong))).await;
+    let agent = w.app.agent_of(&w.p);
+    let replies = futures::future::join_all(logins.iter().map(|id| agent.login_answer(*id, wrong))).await;
     let mut capped = 0;
-    for res in replies {
-        assert_eq!(res.status(), 200);
-        let reply: LoginReply = res.json().await.unwrap();
+    for reply in replies {
         if matches!(reply.step.action, Action::Deny { ref message } if message.contains("too many wrong codes")) {
             capped += 1;
         }

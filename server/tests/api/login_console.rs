@@ -7,7 +7,6 @@ use app::models::{
 };
 use proto::audit::AuditAction;
 use domain::Clock;
-use proto::agent::paths;
 use proto::login::LoginReason;
 
 struct World {
@@ -300,8 +299,7 @@ on_both_databases!(
 
 async fn report_offline(app: &TestApp, p: &Protected, logins: Vec<proto::login::OfflineLogin>) {
     let report = proto::login::OfflineReport { logins };
-    let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&report).send().await.unwrap();
-    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+    app.agent_of(p).report_offline(&report).await;
 }
 
 fn offline(reason: LoginReason, allowed: bool, at: chrono::DateTime<chrono::Utc>) -> proto::login::OfflineLogin {

@@ -280,11 +280,8 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     assert_eq!(codes.len(), 10);
     assert!(codes.iter().all(|c| c.len() == 23 && c.matches('-').count() == 3), "{codes:?}");
 
-    let get_policy = || async {
-        let res = app.http.get(app.url(paths::LOGIN_POLICY)).bearer_auth(&p.credential).send().await.unwrap();
-        assert_eq!(res.status(), 200);
-        res.json::<proto::login::LoginPolicy>().await.unwrap()
-    };
+    let agent = app.agent_of(&p);
+    let get_policy = || agent.login_policy();
     let policy = get_policy().await;
     assert_eq!(policy.fail_mode, proto::login::FailMode::Secure, "secure is the default");
     assert_eq!(policy.break_glass.len(), 10);
@@ -302,8 +299,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     };
     let report = OfflineReport { logins: vec![login.clone()] };
     for _ in 0..2 {
-        let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&report).send().await.unwrap();
-        assert_eq!(res.status(), 204, "a report sent again is fine");
+        agent.try_report_offline(&report).await.expect("a report sent again is fine");
     }
     let rows = server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap();
     assert_eq!(rows.len(), 1, "recorded once");
@@ -319,6 +315,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
             OfflineLogin { reason: LoginReason::FailSecure.into(), id: Uuid::new_v4(), ..login.clone() },
         ],
     };
+    // Raw: the whole message is read, longer than the agent's client keeps of it.
     let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let text = res.text().await.unwrap();
@@ -342,9 +339,7 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
         break_glass_id: Some(their_id),
         ..login
     };
-    let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential)
-        .json(&OfflineReport { logins: vec![ahead.clone()] }).send().await.unwrap();
-    assert_eq!(res.status(), 204);
+    agent.report_offline(&OfflineReport { logins: vec![ahead.clone()] }).await;
     let row = server_login::Entity::find_by_id(ahead.id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(row.created_at <= domain::Clock::now(&app.clock), "dated now, not in the future");
     let code = domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
