@@ -3,8 +3,10 @@
 
 use crate::common::*;
 use domain::entities::outbox;
+use app::functions::audit::ListOutbox;
+use app::functions::topics::{AddSubscriptions, CreateTopic};
+use app::models::{OutboxPage, OutboxQuery, OutboxStatus};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
 
 fn message(tenant: Option<uuid::Uuid>, channel: &str, status: &str, n: i64) -> outbox::ActiveModel {
     let at = chrono::Utc::now() - chrono::Duration::minutes(100 - n);
@@ -31,14 +33,13 @@ fn message(tenant: Option<uuid::Uuid>, channel: &str, status: &str, n: i64) -> o
     }
 }
 
-async fn outbox_page(app: &TestApp, cookie: &str, filters: &[(&str, &str)]) -> reqwest::Response {
-    let mut form: Vec<(String, &str)> = vec![("query[page]".into(), "1"), ("query[page_size]".into(), "10")];
-    for (k, v) in filters {
-        form.retain(|(key, _)| *key != format!("query[{k}]"));
-        form.push((format!("query[{k}]"), v));
-    }
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    app.call("admin/outbox", &form, Some(cookie)).await
+/// The Outbox page with `query`'s filters, 10 a page.
+fn query(tenant: &str, status: &str, channel: &str) -> OutboxQuery {
+    OutboxQuery { tenant: tenant.into(), status: status.into(), channel: channel.into(), page: 1, page_size: 10 }
+}
+
+async fn outbox_page(app: &TestApp, who: impl Session, query: OutboxQuery) -> Result<OutboxPage, Refused> {
+    app.try_run(who, ListOutbox { query }).await
 }
 
 async fn the_outbox_filters_by_tenant_status_and_channel_and_pages(backend: Backend) {
@@ -55,46 +56,44 @@ async fn the_outbox_filters_by_tenant_status_and_channel_and_pages(backend: Back
     rows.push(message(None, "email", "pending", 15));
     outbox::Entity::insert_many(rows).exec_without_returning(&app.ctx.db).await.unwrap();
     let operator = app.sign_in(app.create_operator("ops").await).await;
+    let page = |q: OutboxQuery| {
+        let (app, operator) = (&app, &operator);
+        async move { outbox_page(app, operator, q).await.unwrap_or_else(|e| panic!("admin/outbox: {e}")) }
+    };
 
-    let all: Value = outbox_page(&app, &operator, &[]).await.json().await.unwrap();
-    assert_eq!(all["total"], 16);
-    let items = all["items"].as_array().unwrap();
+    let all = page(query("", "", "")).await;
+    assert_eq!(all.total, 16);
+    let items = &all.items;
     assert_eq!(items.len(), 10, "a page of 10");
-    assert_eq!(items[0]["subject"], "message 15", "newest first");
-    assert_eq!(items[0]["tenant"], Value::Null, "a message of no tenant");
-    assert_eq!(items[1]["tenant"], "South Ltd");
-    let second: Value = outbox_page(&app, &operator, &[("page", "2")]).await.json().await.unwrap();
-    assert_eq!(second["items"].as_array().unwrap().len(), 6);
-    assert_eq!(second["items"][5]["subject"], "message 0");
+    assert_eq!(items[0].subject, "message 15", "newest first");
+    assert_eq!(items[0].tenant, None, "a message of no tenant");
+    assert_eq!(items[1].tenant.as_deref(), Some("South Ltd"));
+    let second = page(OutboxQuery { page: 2, ..query("", "", "") }).await;
+    assert_eq!(second.items.len(), 6);
+    assert_eq!(second.items[5].subject, "message 0");
 
     let north_id = north.id.to_string();
-    let north_failed: Value =
-        outbox_page(&app, &operator, &[("tenant", &north_id), ("status", "failed")]).await.json().await.unwrap();
-    assert_eq!(north_failed["total"], 6);
-    assert!(north_failed["items"]
-        .as_array()
-        .unwrap()
+    let north_failed = page(query(&north_id, "failed", "")).await;
+    assert_eq!(north_failed.total, 6);
+    assert!(north_failed
+        .items
         .iter()
-        .all(|m| m["tenant"] == "North Ltd" && m["status"] == "failed"));
-    let sms: Value = outbox_page(&app, &operator, &[("channel", "sms")]).await.json().await.unwrap();
-    assert_eq!(sms["total"], 3);
-    assert!(sms["items"].as_array().unwrap().iter().all(|m| m["status"] == "held" && m["tenant"] == "South Ltd"));
-    let south_email: Value = outbox_page(&app, &operator, &[("tenant", &south.id.to_string()), ("channel", "email")])
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(south_email["total"], 0);
+        .all(|m| m.tenant.as_deref() == Some("North Ltd") && m.status == OutboxStatus::Failed));
+    let sms = page(query("", "", "sms")).await;
+    assert_eq!(sms.total, 3);
+    assert!(sms.items.iter().all(|m| m.status == OutboxStatus::Held && m.tenant.as_deref() == Some("South Ltd")));
+    let south_email = page(query(&south.id.to_string(), "", "email")).await;
+    assert_eq!(south_email.total, 0);
 
     // Bad filters name the field; nothing breaks.
-    let bad = outbox_page(&app, &operator, &[("status", "delivered")]).await;
-    assert_eq!(bad.status(), 422);
-    assert!(bad.text().await.unwrap().contains("status"));
-    let bad = outbox_page(&app, &operator, &[("channel", "pigeon")]).await;
-    assert_eq!(bad.status(), 422);
-    let bad = outbox_page(&app, &operator, &[("page_size", "100000")]).await;
-    assert_eq!(bad.status(), 422);
-    assert_eq!(outbox_page(&app, &operator, &[("tenant", "not-an-id")]).await.status(), 404);
+    let bad = outbox_page(&app, &operator, query("", "delivered", "")).await.unwrap_err();
+    assert_eq!(bad.status, 422);
+    assert!(matches!(&bad.error, app::models::AppError::Validation { field, .. } if field == "status"), "{bad}");
+    let bad = outbox_page(&app, &operator, query("", "", "pigeon")).await.unwrap_err();
+    assert_eq!(bad.status, 422);
+    let bad = outbox_page(&app, &operator, OutboxQuery { page_size: 100000, ..query("", "", "") }).await.unwrap_err();
+    assert_eq!(bad.status, 422);
+    assert_eq!(outbox_page(&app, &operator, query("not-an-id", "", "")).await.unwrap_err().status, 404);
 }
 on_both_databases!(
     the_outbox_filters_by_tenant_status_and_channel_and_pages,
@@ -112,34 +111,28 @@ async fn only_operators_read_the_outbox(backend: Backend) {
     let user = app.sign_in(north.end_user(&app, "user").await).await;
     let north_id = north.id.to_string();
     for cookie in [&admin, &user] {
-        let res = outbox_page(&app, cookie, &[]).await;
-        assert_eq!(res.status(), 403);
+        let refused = outbox_page(&app, cookie, query("", "", "")).await.unwrap_err();
+        assert_eq!(refused.status, 403);
         // Not even the own tenant's messages.
-        let res = outbox_page(&app, cookie, &[("tenant", &north_id)]).await;
-        assert_eq!(res.status(), 403);
-        assert!(!res.text().await.unwrap().contains("r1@example.test"));
+        let refused = outbox_page(&app, cookie, query(&north_id, "", "")).await.unwrap_err();
+        assert_eq!(refused.status, 403);
+        assert!(!format!("{refused:?}").contains("r1@example.test"));
     }
-    assert_eq!(outbox_page(&app, "", &[]).await.status(), 401);
+    assert_eq!(outbox_page(&app, NO_SESSION, query("", "", "")).await.unwrap_err().status, 401);
 }
 on_both_databases!(only_operators_read_the_outbox, super::only_operators_read_the_outbox);
 
 async fn an_sms_the_development_gateway_keeps_is_held_not_sent(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.sign_in(ACME_ADMIN).await;
-    let topic: String = app
-        .call("topics/create", &[("name", "held-sms"), ("display_name", "Acme")], Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let res = app
-        .call(
-            "topics/subscribe",
-            &[("topic_id", &topic), ("protocol", "sms"), ("endpoints", "+8613800000077"), ("remark", "")],
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    let topic_id = app.run(&admin, CreateTopic { name: "held-sms".into(), display_name: "Acme".into() }).await;
+    let subscribe = AddSubscriptions {
+        topic_id,
+        protocol: "sms".into(),
+        endpoints: "+8613800000077".into(),
+        remark: String::new(),
+    };
+    app.run(&admin, subscribe).await;
     let db = app.ctx.db.clone();
     let status = || async {
         outbox::Entity::find()
@@ -152,13 +145,11 @@ async fn an_sms_the_development_gateway_keeps_is_held_not_sent(backend: Backend)
     eventually("the gateway has the message", || async { status().await.is_some_and(|s| s != "pending") }).await;
     assert_eq!(status().await, Some("held"));
     let operator = app.sign_in(OPERATOR).await;
-    let held: Value =
-        outbox_page(&app, &operator, &[("status", "held"), ("channel", "sms")]).await.json().await.unwrap();
-    let mine = held["items"].as_array().unwrap().iter().find(|m| m["recipient"] == "+8613800000077").cloned();
-    assert_eq!(mine.map(|m| m["tenant"].clone()), Some(Value::from("Acme Retail")));
-    let sent: Value =
-        outbox_page(&app, &operator, &[("status", "sent"), ("channel", "sms")]).await.json().await.unwrap();
-    assert!(sent["items"].as_array().unwrap().iter().all(|m| m["recipient"] != "+8613800000077"));
+    let held = outbox_page(&app, &operator, query("", "held", "sms")).await.unwrap();
+    let mine = held.items.iter().find(|m| m.recipient == "+8613800000077");
+    assert_eq!(mine.map(|m| m.tenant.as_deref()), Some(Some("Acme Retail")));
+    let sent = outbox_page(&app, &operator, query("", "sent", "sms")).await.unwrap();
+    assert!(sent.items.iter().all(|m| m.recipient != "+8613800000077"));
 }
 on_both_databases!(
     an_sms_the_development_gateway_keeps_is_held_not_sent,

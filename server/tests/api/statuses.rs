@@ -4,9 +4,15 @@
 //! stands as a readiness blocker while it is the server's outcome.
 
 use crate::common::*;
+use app::functions::{
+    servers::GetServer,
+    tenants::ListTenants,
+    two_factor::{CancelTwoFactor, RetryTwoFactor, SaveTwoFactor},
+};
+use app::models::two_factor::TwoFactorQuery;
+use app::models::{ChangeResult, Method, ReadinessRule, ServerRow, TwoFactorRow, TwoFactorState, TwoFactorStatus};
 use domain::{entities::server, Clock};
 use sea_orm::{ActiveValue::Set, EntityTrait};
-use serde_json::Value;
 use uuid::Uuid;
 
 struct World {
@@ -50,21 +56,17 @@ async fn world(backend: Backend) -> World {
 }
 
 impl World {
-    async fn json(&self, endpoint: &str, form: &[(&str, &str)]) -> Value {
-        let res = self.app.call(endpoint, form, Some(&self.admin)).await;
-        let status = res.status();
-        let body = res.text().await.unwrap();
-        assert_eq!(status, 200, "{endpoint}: {body}");
-        serde_json::from_str(&body).unwrap()
+    async fn row(&self, name: &str) -> TwoFactorRow {
+        let page = self.app.two_factor_list(&self.admin, TwoFactorQuery { search: name.into(), ..Default::default() }).await;
+        page.items.into_iter().find(|r| r.name == name).expect("listed")
     }
 
-    async fn row(&self, name: &str) -> Value {
-        let page = self.json("two-factor/list", &[("query[search]", name), ("query[page_size]", "10")]).await;
-        page["items"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned().expect("listed")
+    async fn state(&self, name: &str) -> TwoFactorState {
+        self.row(name).await.status.state()
     }
 
-    async fn page(&self, id: Uuid) -> Value {
-        self.json("servers/get", &[("id", &id.to_string())]).await
+    async fn page(&self, id: Uuid) -> ServerRow {
+        self.app.run(&self.admin, GetServer { id: id.to_string() }).await
     }
 
     /// Names of the servers the domain's list gives for `agent=…`, and its total.
@@ -74,15 +76,21 @@ impl World {
         (page.items.into_iter().map(|r| r.server.name).collect(), page.total)
     }
 
-    async fn save(&self, id: Uuid, action: &str) -> Value {
-        let id = id.to_string();
-        let form = [
-            ("change[server_ids][]", id.as_str()),
-            ("change[action]", action),
-            ("change[method]", "code"),
-            ("change[topic_id]", ""),
-        ];
-        self.json("two-factor/save", &form).await
+    /// Enables (`true`) or disables 2FA with verification codes on `id`.
+    async fn save(&self, id: Uuid, enable: bool) -> ChangeResult {
+        let change = if enable { enable_code(&[id]) } else { disable(&[id]) };
+        self.app.run(&self.admin, SaveTwoFactor { change }).await
+    }
+
+    async fn cancel(&self, id: Uuid) -> ChangeResult {
+        self.app.run(&self.admin, CancelTwoFactor { server_ids: vec![id] }).await
+    }
+
+    /// An operator's count of the tenant's servers, and of those online.
+    async fn counts(&self, operator: &str) -> (u64, u64) {
+        let tenants = self.app.run(operator, ListTenants {}).await;
+        let ours = tenants.iter().find(|t| t.name == self.tenant.name).unwrap();
+        (ours.servers, ours.servers_online)
     }
 
     /// Runs the due jobs now: the change is handed to the agent, which has not taken it yet.
@@ -113,56 +121,46 @@ impl World {
     }
 }
 
-fn rules(row: &Value) -> Vec<(String, bool)> {
-    row["readiness"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["rule"].as_str().unwrap().to_owned(), f["blocker"].as_bool().unwrap()))
-        .collect()
+fn rules(row: &TwoFactorRow) -> Vec<(ReadinessRule, bool)> {
+    row.readiness.iter().map(|f| (f.rule, f.blocker)).collect()
 }
 
 async fn an_agent_is_online_only_when_heard_from_in_the_last_three_minutes(backend: Backend) {
     let w = world(backend).await;
-    let online = |row: &Value| row["agent_online"].as_bool().unwrap();
     for (name, expected) in NAMES.iter().zip([true, true, false, false]) {
         let row = w.row(name).await;
-        assert_eq!(online(&row), expected, "{name} in the list: {row}");
+        assert_eq!(row.agent_online, expected, "{name} in the list: {row:?}");
         // Offline is a warning: a change waits for the agent.
-        let warned = rules(&row).contains(&("agent_online".to_owned(), false));
-        assert_eq!(warned, !expected, "{name}'s readiness: {row}");
+        let warned = rules(&row).contains(&(ReadinessRule::AgentOnline, false));
+        assert_eq!(warned, !expected, "{name}'s readiness: {row:?}");
     }
     // The server page, a server not heard from for 13 minutes (it has no agent credential at
     // all, as the demo's servers).
     let page = w.page(w.ids[2]).await;
-    assert_eq!(page["agent_online"], false, "{page}");
-    assert!(page["last_seen"].is_string(), "{page}");
+    assert!(!page.agent_online, "{page:?}");
+    assert!(page.last_seen.is_some(), "{page:?}");
 
     // The filter agrees with what is shown, and so do the operators' counts.
     assert_eq!(w.by_agent("online").await, (vec!["st-2min".to_owned(), "st-now".to_owned()], 2));
     assert_eq!(w.by_agent("offline").await, (vec!["st-13min".to_owned(), "st-never".to_owned()], 2));
     let operator = w.app.create_operator("ops").await;
     let ops = w.app.sign_in(operator).await;
-    let tenants: Value = w.app.call("admin/tenants", &[], Some(&ops)).await.json().await.unwrap();
-    let ours = tenants.as_array().unwrap().iter().find(|t| t["name"] == w.tenant.name.as_str()).unwrap();
-    assert_eq!((ours["servers"].as_u64(), ours["servers_online"].as_u64()), (Some(4), Some(2)), "{ours}");
+    assert_eq!(w.counts(&ops).await, (4, 2));
 
     // Time passes without a word from the agents: the one seen 2 minutes ago goes offline, and
     // everything says so at once.
     w.app.clock.advance(chrono::Duration::seconds(61));
-    assert_eq!(w.row("st-2min").await["agent_online"], false);
+    assert!(!w.row("st-2min").await.agent_online);
     assert_eq!(w.by_agent("online").await, (vec!["st-now".to_owned()], 1));
-    let tenants: Value = w.app.call("admin/tenants", &[], Some(&ops)).await.json().await.unwrap();
-    let ours = tenants.as_array().unwrap().iter().find(|t| t["name"] == w.tenant.name.as_str()).unwrap();
-    assert_eq!(ours["servers_online"], 1, "{ours}");
+    assert_eq!(w.counts(&ops).await.1, 1);
     // An agent heard from again is online again.
     w.heard_from(w.ids[2]).await;
-    assert_eq!(w.row("st-13min").await["agent_online"], true);
+    assert!(w.row("st-13min").await.agent_online);
 
     // Enabling 2FA on a server whose agent is silent is taken: the change waits for the agent.
-    let out = w.save(w.ids[3], "enable").await;
-    assert_eq!(out["changed"], 1, "{out}");
-    assert_eq!(w.row("st-never").await["status"], "enabling");
+    let out = w.save(w.ids[3], true).await;
+    assert_eq!(out.changed, 1, "{out:?}");
+    assert_eq!(w.state("st-never").await, TwoFactorState::Enabling);
 
     let bad = domain::two_factor::ListQuery { agent: Some("asleep".into()), limit: 10, ..Default::default() };
     let err = domain::two_factor::list(&w.app.ctx, &w.caller, &bad).await.unwrap_err();
@@ -176,38 +174,38 @@ on_both_databases!(
 async fn a_change_waiting_for_an_offline_agent_can_be_canceled_or_superseded(backend: Backend) {
     let w = world(backend).await;
     let id = w.ids[0];
-    assert_eq!(w.save(id, "enable").await["changed"], 1);
+    assert_eq!(w.save(id, true).await.changed, 1);
     w.hand_over().await;
     // The agent went silent: the change waits for it, and can be canceled from the tab's row
     // and from the server page.
     let row = w.row("st-now").await;
-    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("enabling"), Some(0)), "{row}");
-    assert_eq!(row["agent_online"], false, "{row}");
+    assert_eq!(row.status, TwoFactorStatus::Enabling { seconds_left: 0 }, "{row:?}");
+    assert!(!row.agent_online, "{row:?}");
     let page = w.page(id).await;
-    assert_eq!(page["two_factor"], "Enabling… (verification code; waiting for the agent)");
-    assert_eq!(page["two_factor_cancelable"], true, "{page}");
-    let canceled = w.json("two-factor/cancel", &[("server_ids[]", &id.to_string())]).await;
-    assert_eq!(canceled["changed"], 1, "{canceled}");
+    assert_eq!(page.two_factor.as_deref(), Some("Enabling… (verification code; waiting for the agent)"));
+    assert!(page.two_factor_cancelable, "{page:?}");
+    let canceled = w.cancel(id).await;
+    assert_eq!(canceled.changed, 1, "{canceled:?}");
     let row = w.row("st-now").await;
-    assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("disabled"), None), "{row}");
-    assert_eq!(w.page(id).await["two_factor_cancelable"], false);
+    assert_eq!((row.status.state(), row.method), (TwoFactorState::Disabled, None), "{row:?}");
+    assert!(!w.page(id).await.two_factor_cancelable);
     assert!(domain::agents::assignment(&w.app.ctx, id, 0).await.unwrap().is_none(), "nothing left for the agent");
     // A failure reported for the canceled change afterwards changes nothing.
     assert!(!w.ack(id, 1, Err("sshd -t failed".into())).await);
-    assert_eq!(w.row("st-now").await["status"], "disabled");
+    assert_eq!(w.state("st-now").await, TwoFactorState::Disabled);
 
     // Superseded: a new save replaces a change waiting for the agent.
     w.heard_from(id).await;
-    assert_eq!(w.save(id, "enable").await["changed"], 1);
+    assert_eq!(w.save(id, true).await.changed, 1);
     w.hand_over().await;
     let waiting = domain::agents::assignment(&w.app.ctx, id, 0).await.unwrap().expect("handed over").revision;
     w.heard_from(id).await;
-    assert_eq!(w.save(id, "disable").await["changed"], 1);
+    assert_eq!(w.save(id, false).await.changed, 1);
     let row = w.row("st-now").await;
-    assert_eq!((row["status"].as_str(), row["seconds_left"].as_i64()), (Some("disabling"), Some(300)), "{row}");
+    assert_eq!(row.status, TwoFactorStatus::Disabling { seconds_left: 300 }, "{row:?}");
     assert!(domain::agents::assignment(&w.app.ctx, id, 0).await.unwrap().is_none(), "the old one is gone");
     assert!(!w.ack(id, waiting, Err("too late".into())).await, "a superseded change's report does not count");
-    assert_eq!(w.row("st-now").await["status"], "disabling");
+    assert_eq!(w.state("st-now").await, TwoFactorState::Disabling);
 }
 on_both_databases!(
     a_change_waiting_for_an_offline_agent_can_be_canceled_or_superseded,
@@ -219,25 +217,20 @@ on_both_databases!(
 async fn a_cancel_racing_the_agents_report_ends_with_what_the_host_runs(backend: Backend) {
     let w = world(backend).await;
     let id = w.ids[0];
-    let sid = id.to_string();
     let mut outcomes = vec![];
     for round in 0..6 {
         w.heard_from(id).await;
-        let action = if round % 2 == 0 { "enable" } else { "disable" };
-        assert_eq!(w.save(id, action).await["changed"], 1);
+        let enable = round % 2 == 0;
+        assert_eq!(w.save(id, enable).await.changed, 1);
         w.hand_over().await;
         let revision = domain::agents::assignment(&w.app.ctx, id, 0).await.unwrap().expect("handed over").revision;
-        let form = [("server_ids[]", sid.as_str())];
-        let (canceled, acked) =
-            tokio::join!(w.app.call("two-factor/cancel", &form, Some(&w.admin)), w.ack(id, revision, Ok(())));
-        assert_eq!(canceled.status(), 200);
-        let canceled: Value = canceled.json().await.unwrap();
+        let (canceled, acked) = tokio::join!(w.cancel(id), w.ack(id, revision, Ok(())));
         assert!(acked, "the host applied it, so its report counts, canceled or not (round {round})");
         let row = w.row("st-now").await;
-        let expected = if action == "enable" { "enabled" } else { "disabled" };
-        assert_eq!(row["status"], expected, "round {round}: {row} after {canceled}");
-        assert_eq!(row["in_force"]["on"], action == "enable", "{row}");
-        outcomes.push(canceled["changed"].as_u64().unwrap());
+        let expected = if enable { TwoFactorStatus::Enabled } else { TwoFactorStatus::Disabled };
+        assert_eq!(row.status, expected, "round {round}: {row:?} after {canceled:?}");
+        assert_eq!(row.in_force.on, enable, "{row:?}");
+        outcomes.push(canceled.changed);
     }
     // Either order is fine; both are recorded as they happened.
     assert!(outcomes.iter().all(|n| *n <= 1), "{outcomes:?}");
@@ -250,7 +243,7 @@ on_both_databases!(
 async fn a_failed_change_is_a_readiness_blocker_until_a_later_one_applies(backend: Backend) {
     let w = world(backend).await;
     let id = w.ids[0];
-    assert_eq!(w.save(id, "enable").await["changed"], 1);
+    assert_eq!(w.save(id, true).await.changed, 1);
     w.hand_over().await;
     let reason = "sshd -t failed: /etc/ssh/sshd_config line 3: Bad configuration option";
     assert!(w.ack(id, 1, Err(reason.into())).await);
@@ -258,40 +251,36 @@ async fn a_failed_change_is_a_readiness_blocker_until_a_later_one_applies(backen
 
     // A failed first enable: nothing in force, no method or topic, and the failure blocks.
     let row = w.row("st-now").await;
-    assert_eq!(
-        (row["status"].as_str(), row["method"].as_str(), row["topic"].as_str()),
-        (Some("failed"), None, None),
-        "{row}"
-    );
-    assert_eq!(row["in_force"]["on"], false);
-    assert!(rules(&row).contains(&("last_apply_failed".to_owned(), true)), "{row}");
+    assert_eq!((row.status.state(), row.method, row.topic.as_deref()), (TwoFactorState::Failed, None, None), "{row:?}");
+    assert!(!row.in_force.on);
+    assert!(rules(&row).contains(&(ReadinessRule::LastApplyFailed, true)), "{row:?}");
     let page = w.page(id).await;
-    let blocker = page["readiness"].as_array().unwrap().iter().find(|f| f["rule"] == "last_apply_failed");
-    let message = blocker.expect("the failure stands in the way")["message"].as_str().unwrap().to_owned();
+    let blocker = page.readiness.iter().find(|f| f.rule == ReadinessRule::LastApplyFailed);
+    let message = &blocker.expect("the failure stands in the way").message;
     assert!(message.contains("st-now") && message.contains("Bad configuration option"), "{message}");
-    let shown = page["two_factor"].as_str().unwrap();
+    let shown = page.two_factor.as_deref().unwrap();
     assert!(shown.starts_with("Failed: ") && shown.ends_with("2FA is off on this server."), "{shown}");
 
     // It does not stand in the way of trying again, and once that applies it is gone.
-    let retried = w.json("two-factor/retry", &[("server_ids[]", &id.to_string())]).await;
-    assert_eq!(retried["changed"], 1, "{retried}");
+    let retried = w.app.run(&w.admin, RetryTwoFactor { server_ids: vec![id] }).await;
+    assert_eq!(retried.changed, 1, "{retried:?}");
     w.hand_over().await;
     assert!(w.ack(id, 2, Ok(())).await);
     w.heard_from(id).await;
     let row = w.row("st-now").await;
-    assert_eq!(row["status"], "enabled");
-    assert!(rules(&row).is_empty(), "{row}");
-    assert!(w.page(id).await["readiness"].as_array().unwrap().is_empty());
+    assert_eq!(row.status, TwoFactorStatus::Enabled);
+    assert!(rules(&row).is_empty(), "{row:?}");
+    assert!(w.page(id).await.readiness.is_empty());
 
     // A failed change of an enabled server: what was in force stays, and the page says so.
-    assert_eq!(w.save(id, "disable").await["changed"], 1);
+    assert_eq!(w.save(id, false).await.changed, 1);
     w.hand_over().await;
     assert!(w.ack(id, 3, Err("cannot write /etc/pam.d/sshd: read-only file system".into())).await);
     w.heard_from(id).await;
     let row = w.row("st-now").await;
-    assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("failed"), Some("code")), "{row}");
-    assert_eq!(row["in_force"]["on"], true);
-    let shown = w.page(id).await["two_factor"].as_str().unwrap().to_owned();
+    assert_eq!((row.status.state(), row.method), (TwoFactorState::Failed, Some(Method::Code)), "{row:?}");
+    assert!(row.in_force.on);
+    let shown = w.page(id).await.two_factor.unwrap();
     assert!(shown.ends_with("Still in force: verification code."), "{shown}");
 }
 on_both_databases!(
