@@ -1,6 +1,13 @@
 //! Topics, subscriptions and delivery, with a real SMTP server receiving the mail.
 
 use crate::common::*;
+use app::functions::audit::{ListAudit, ListOutbox};
+use app::functions::topics::{
+    AddSubscriptions, CreateTopic, DeleteSubscription, DeleteTopic, GetTopic, ListSubscriptions, ListTopics,
+    PublishMessage, RequestConfirmation,
+};
+use app::models::{AppError, FieldError, OutboxStatus, SubscriptionRow, SubscriptionStatus};
+use domain::audit::AuditAction;
 use domain::entities::{outbox, subscription, topic};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -19,36 +26,33 @@ async fn setup(backend: Backend) -> Setup {
 
 impl Setup {
     async fn create_topic(&self, name: &str, display: &str) -> String {
-        let res = self.app.call("topics/create", &[("name", name), ("display_name", display)], Some(&self.admin)).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-        res.json::<String>().await.unwrap()
+        self.app.run(&self.admin, create_topic(name, display)).await
     }
 
-    async fn subscribe(&self, topic: &str, protocol: &str, endpoints: &str) -> reqwest::Response {
-        self.app
-            .call(
-                "topics/subscribe",
-                &[("topic_id", topic), ("protocol", protocol), ("endpoints", endpoints), ("remark", "")],
-                Some(&self.admin),
-            )
-            .await
+    async fn try_subscribe(&self, topic: &str, protocol: &str, endpoints: &str) -> Result<usize, Refused> {
+        self.app.try_run(&self.admin, subscribe(topic, protocol, endpoints)).await
     }
 
-    async fn subscriptions(&self, topic: &str) -> Vec<serde_json::Value> {
-        let res = self.app.call("topics/subscriptions", &[("topic_id", topic)], Some(&self.admin)).await;
-        assert_eq!(res.status(), 200);
-        res.json().await.unwrap()
+    /// Subscribes `endpoints` (one a line); how many were added.
+    async fn subscribe(&self, topic: &str, protocol: &str, endpoints: &str) -> usize {
+        self.try_subscribe(topic, protocol, endpoints).await.unwrap_or_else(|e| panic!("subscribe {endpoints}: {e}"))
     }
 
-    async fn status_of(&self, topic: &str, endpoint: &str) -> String {
+    async fn subscriptions(&self, topic: &str) -> Vec<SubscriptionRow> {
+        self.app.run(&self.admin, ListSubscriptions { topic_id: topic.into() }).await
+    }
+
+    async fn subscription(&self, topic: &str, endpoint: &str) -> SubscriptionRow {
         let subs = self.subscriptions(topic).await;
-        let s = subs.iter().find(|s| s["endpoint"] == endpoint).unwrap_or_else(|| panic!("{endpoint} in {subs:?}"));
-        s["status"].as_str().unwrap().to_owned()
+        subs.iter().find(|s| s.endpoint == endpoint).cloned().unwrap_or_else(|| panic!("{endpoint} in {subs:?}"))
+    }
+
+    async fn status_of(&self, topic: &str, endpoint: &str) -> SubscriptionStatus {
+        self.subscription(topic, endpoint).await.status
     }
 
     async fn subscription_id(&self, topic: &str, endpoint: &str) -> String {
-        let subs = self.subscriptions(topic).await;
-        subs.iter().find(|s| s["endpoint"] == endpoint).unwrap()["id"].as_str().unwrap().to_owned()
+        self.subscription(topic, endpoint).await.id.to_string()
     }
 
     /// Opens a link from a message as a browser would, returning the page.
@@ -82,25 +86,34 @@ impl Setup {
     }
 
     async fn publish(&self, topic: &str, message: &str) -> usize {
-        let res = self
-            .app
-            .call(
-                "topics/publish",
-                &[("topic_id", topic), ("subject", "Login code"), ("message", message)],
-                Some(&self.admin),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-        res.json().await.unwrap()
+        let publish =
+            PublishMessage { topic_id: topic.into(), subject: "Login code".into(), message: message.into() };
+        self.app.run(&self.admin, publish).await
+    }
+}
+
+fn create_topic(name: &str, display: &str) -> CreateTopic {
+    CreateTopic { name: name.into(), display_name: display.into() }
+}
+
+fn subscribe(topic: &str, protocol: &str, endpoints: &str) -> AddSubscriptions {
+    AddSubscriptions { topic_id: topic.into(), protocol: protocol.into(), endpoints: endpoints.into(), remark: String::new() }
+}
+
+/// The field errors of a refusal: several, or the one.
+fn field_errors(refused: &Refused) -> Vec<FieldError> {
+    match &refused.error {
+        AppError::Invalid(errors) => errors.clone(),
+        AppError::Validation { field, message } => vec![FieldError { field: field.clone(), message: message.clone() }],
+        other => panic!("not a field error: {other:?}"),
     }
 }
 
 async fn subscribe_receive_confirm(backend: Backend) {
     let s = setup(backend).await;
     let topic = s.create_topic("login-codes-2", "Acme Login").await;
-    let res = s.subscribe(&topic, "email", "Ops@Acme.example").await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(s.status_of(&topic, "ops@acme.example").await, "unconfirmed");
+    s.subscribe(&topic, "email", "Ops@Acme.example").await;
+    assert_eq!(s.status_of(&topic, "ops@acme.example").await, SubscriptionStatus::Unconfirmed);
 
     let mail = s.sink.wait_for("ops@acme.example", 1).await.remove(0);
     assert_eq!(mail.from, "\"Acme Login\" <hostguard@localhost>", "the topic's display name is the sender name");
@@ -115,25 +128,24 @@ async fn subscribe_receive_confirm(backend: Backend) {
     let (status, page) = s.open(&link).await;
     assert_eq!(status, 200);
     assert!(page.contains("Confirm that o***@acme.example receives messages of topic login-codes-2"), "{page}");
-    assert_eq!(s.status_of(&topic, "ops@acme.example").await, "unconfirmed");
+    assert_eq!(s.status_of(&topic, "ops@acme.example").await, SubscriptionStatus::Unconfirmed);
     let (status, page) = s.follow(&link).await;
     assert_eq!(status, 200);
     assert!(page.contains("Your subscription is confirmed"), "{page}");
     assert!(page.contains("o***@acme.example") && page.contains("login-codes-2"), "the page says what was confirmed");
-    assert_eq!(s.status_of(&topic, "ops@acme.example").await, "confirmed");
+    assert_eq!(s.status_of(&topic, "ops@acme.example").await, SubscriptionStatus::Confirmed);
 
     // Following it again changes nothing and offers nothing to press.
     let (_, page) = s.follow(&link).await;
     assert!(page.contains("Your subscription is confirmed") && !page.contains("<form"), "{page}");
 
     // The audit trail names who did what, and from where.
-    let audit: Vec<serde_json::Value> = s.app.call("audit/list", &[], Some(&s.admin)).await.json().await.unwrap();
-    let actions: Vec<(&str, &str)> =
-        audit.iter().map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap())).collect();
-    assert!(actions.contains(&("topic.create", "admin@acme.example")), "{actions:?}");
-    assert!(actions.contains(&("subscription.create", "admin@acme.example")), "{actions:?}");
-    assert!(actions.contains(&("subscription.confirm", "endpoint ops@acme.example")), "{actions:?}");
-    assert!(audit.iter().all(|e| e["source_ip"] == "127.0.0.1"), "{audit:?}");
+    let audit = s.app.run(&s.admin, ListAudit {}).await;
+    let actions: Vec<(AuditAction, &str)> = audit.iter().map(|e| (e.action, e.actor.as_str())).collect();
+    assert!(actions.contains(&(AuditAction::TopicCreate, "admin@acme.example")), "{actions:?}");
+    assert!(actions.contains(&(AuditAction::SubscriptionCreate, "admin@acme.example")), "{actions:?}");
+    assert!(actions.contains(&(AuditAction::SubscriptionConfirm, "endpoint ops@acme.example")), "{actions:?}");
+    assert!(audit.iter().all(|e| e.source_ip == "127.0.0.1"), "{audit:?}");
 }
 on_both_databases!(subscribe_receive_confirm, super::subscribe_receive_confirm);
 
@@ -149,16 +161,16 @@ async fn confirmation_links_expire_after_48_hours(backend: Backend) {
     let (status, page) = s.follow(&link).await;
     assert_eq!(status, 409);
     assert!(page.contains("expired"), "{page}");
-    assert_eq!(s.status_of(&topic, "late@acme.example").await, "unconfirmed");
+    assert_eq!(s.status_of(&topic, "late@acme.example").await, SubscriptionStatus::Unconfirmed);
 
     // Asking again sends a new link, which works; the old one stays dead.
     let id = s.subscription_id(&topic, "late@acme.example").await;
-    assert_eq!(s.app.call("subscriptions/request_confirmation", &[("id", &id)], Some(&s.admin)).await.status(), 200);
+    s.app.run(&s.admin, RequestConfirmation { id }).await;
     let fresh = s.sink.wait_for("late@acme.example", 2).await[1].link("/smn/confirm").unwrap();
     assert_ne!(fresh, link);
     assert_eq!(s.follow(&link).await.0, 404, "the replaced link is not valid");
     assert_eq!(s.follow(&fresh).await.0, 200);
-    assert_eq!(s.status_of(&topic, "late@acme.example").await, "confirmed");
+    assert_eq!(s.status_of(&topic, "late@acme.example").await, SubscriptionStatus::Confirmed);
 }
 on_both_databases!(confirmation_links_expire_after_48_hours, super::confirmation_links_expire_after_48_hours);
 
@@ -172,23 +184,23 @@ async fn confirmation_requests_are_limited_per_endpoint(backend: Backend) {
     let resend = |id: String| {
         let app = &s.app;
         let admin = s.admin.clone();
-        async move { app.call("subscriptions/request_confirmation", &[("id", &id)], Some(&admin)).await }
+        async move { app.try_run(&admin, RequestConfirmation { id }).await }
     };
     // The first message counts: 19 more emails, 9 more SMS in the hour.
     for _ in 0..19 {
-        assert_eq!(resend(email.clone()).await.status(), 200);
+        resend(email.clone()).await.unwrap();
     }
-    let refused = resend(email.clone()).await;
-    assert_eq!(refused.status(), 429);
-    assert!(refused.text().await.unwrap().contains("20 confirmation requests in the last hour"));
+    let refused = resend(email.clone()).await.unwrap_err();
+    assert_eq!(refused.status, 429);
+    assert!(refused.error.to_string().contains("20 confirmation requests in the last hour"), "{refused}");
     for _ in 0..9 {
-        assert_eq!(resend(sms.clone()).await.status(), 200);
+        resend(sms.clone()).await.unwrap();
     }
-    assert_eq!(resend(sms.clone()).await.status(), 429);
+    assert_eq!(resend(sms.clone()).await.unwrap_err().status, 429);
 
     s.app.clock.advance(chrono::Duration::minutes(61));
-    assert_eq!(resend(email.clone()).await.status(), 200, "an hour later the endpoint may be asked again");
-    assert_eq!(resend(sms).await.status(), 200);
+    resend(email.clone()).await.expect("an hour later the endpoint may be asked again");
+    resend(sms).await.unwrap();
 }
 on_both_databases!(
     confirmation_requests_are_limited_per_endpoint,
@@ -204,10 +216,9 @@ async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backe
     s.follow(&link).await;
     s.sink.wait_for("not-yet@acme.example", 1).await;
 
-    let topics: Vec<serde_json::Value> =
-        s.app.call("topics/list", &[("search", "codes")], Some(&s.admin)).await.json().await.unwrap();
-    let listed = topics.iter().find(|t| t["name"] == "codes").unwrap();
-    assert_eq!((listed["confirmed"].as_u64(), listed["subscriptions"].as_u64()), (Some(1), Some(3)));
+    let topics = s.app.run(&s.admin, ListTopics { search: "codes".into() }).await;
+    let listed = topics.iter().find(|t| t.name == "codes").unwrap();
+    assert_eq!((listed.confirmed, listed.subscriptions), (1, 3));
     assert_eq!(s.publish(&topic, "Your code is 424242").await, 1, "one confirmed endpoint");
     let got = s.sink.wait_for("yes@acme.example", 2).await;
     assert!(got[1].text.contains("Your code is 424242"));
@@ -224,13 +235,13 @@ async fn only_confirmed_endpoints_receive_and_unsubscribe_cancels(backend: Backe
     let (status, page) = s.follow(&unsubscribe).await;
     assert_eq!(status, 200);
     assert!(page.contains("You are unsubscribed"), "{page}");
-    assert_eq!(s.status_of(&topic, "yes@acme.example").await, "canceled");
+    assert_eq!(s.status_of(&topic, "yes@acme.example").await, SubscriptionStatus::Canceled);
     assert_eq!(s.publish(&topic, "Your code is 515151").await, 0);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.sink.messages_to("yes@acme.example").len(), 2);
     // A canceled subscription cannot be brought back by its old confirmation link.
     assert_eq!(s.follow(&link).await.0, 404);
-    assert_eq!(s.status_of(&topic, "yes@acme.example").await, "canceled");
+    assert_eq!(s.status_of(&topic, "yes@acme.example").await, SubscriptionStatus::Canceled);
 }
 on_both_databases!(
     only_confirmed_endpoints_receive_and_unsubscribe_cancels,
@@ -278,7 +289,7 @@ async fn two_replicas_never_send_one_message_twice(backend: Backend) {
     let topic = s.create_topic("fanout", "Acme").await;
     for batch in 0..4 {
         let endpoints: Vec<String> = (0..10).map(|i| format!("user{batch}-{i}@acme.example")).collect();
-        assert_eq!(s.subscribe(&topic, "email", &endpoints.join("\n")).await.status(), 200);
+        s.subscribe(&topic, "email", &endpoints.join("\n")).await;
     }
     eventually("all 40 confirmations are delivered", || async { s.sink.messages().len() >= 40 }).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -305,36 +316,29 @@ async fn bad_input_gets_an_error_per_field_and_saves_nothing(backend: Backend) {
         ("ops-alerts", "Acme", "name", "already exists"),
     ];
     for (name, display, field, expected) in cases {
-        let res = s.app.call("topics/create", &[("name", name), ("display_name", display)], Some(&s.admin)).await;
-        assert_eq!(res.status(), 422, "{name:?}");
-        let body: serde_json::Value = res.json().await.unwrap();
-        let error = body
-            .get("Invalid")
-            .map(|e| e[0].clone())
-            .or_else(|| body.get("Validation").cloned())
-            .expect("a field error");
-        assert_eq!(error["field"], field, "{body}");
-        assert!(error["message"].as_str().unwrap().contains(expected), "{name:?}/{display:?}: {body}");
+        let refused = s.app.refused(&s.admin, create_topic(name, display)).await;
+        assert_eq!(refused.status, 422, "{name:?}");
+        let error = field_errors(&refused).remove(0);
+        assert_eq!(error.field, field, "{refused}");
+        assert!(error.message.contains(expected), "{name:?}/{display:?}: {refused}");
     }
     assert_eq!(topic::Entity::find().count(&s.app.ctx.db).await.unwrap(), before, "no topic was saved");
 
     let topic = s.create_topic("inputs", "Acme").await;
-    let res = s.subscribe(&topic, "sms", "+8613800000003\n8613800000000\n+86 138 0000\nnot-a-phone").await;
-    assert_eq!(res.status(), 422);
-    let body: serde_json::Value = res.json().await.unwrap();
-    let errors = body["Invalid"].as_array().expect("one error per bad endpoint");
-    let fields: Vec<&str> = errors.iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let refused = s.try_subscribe(&topic, "sms", "+8613800000003\n8613800000000\n+86 138 0000\nnot-a-phone").await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    let AppError::Invalid(errors) = &refused.error else { panic!("one error per bad endpoint: {refused}") };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, vec!["endpoints[1].endpoint", "endpoints[2].endpoint", "endpoints[3].endpoint"]);
-    assert!(errors[0]["message"].as_str().unwrap().contains("+ and the country code"));
-    let res = s.subscribe(&topic, "email", "good@acme.example\nbad@\n@acme.example").await;
-    assert_eq!(res.status(), 422);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["Invalid"].as_array().unwrap().len(), 2);
+    assert!(errors[0].message.contains("+ and the country code"));
+    let refused = s.try_subscribe(&topic, "email", "good@acme.example\nbad@\n@acme.example").await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    assert!(matches!(&refused.error, AppError::Invalid(errors) if errors.len() == 2), "{refused}");
     let eleven: Vec<String> = (0..11).map(|i| format!("u{i}@acme.example")).collect();
-    let res = s.subscribe(&topic, "email", &eleven.join("\n")).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("at most 10 endpoints"));
-    assert_eq!(s.subscribe(&topic, "fax", "+8613800000003").await.status(), 422);
+    let refused = s.try_subscribe(&topic, "email", &eleven.join("\n")).await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    assert!(refused.error.to_string().contains("at most 10 endpoints"), "{refused}");
+    assert_eq!(s.try_subscribe(&topic, "fax", "+8613800000003").await.unwrap_err().status, 422);
 
     assert_eq!(subscription::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "no subscription was saved");
     assert_eq!(outbox::Entity::find().count(&s.app.ctx.db).await.unwrap(), 0, "and nothing was queued");
@@ -350,47 +354,25 @@ async fn another_tenants_topics_are_out_of_reach(backend: Backend) {
     s.subscribe(&topic, "email", "acme-only@acme.example").await;
     let sub = s.subscription_id(&topic, "acme-only@acme.example").await;
     let globex = s.app.sign_in(GLOBEX_ADMIN).await;
-    let g = |endpoint: &'static str, form: Vec<(&'static str, String)>| {
-        let app = &s.app;
-        let globex = globex.clone();
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            app.call(endpoint, &form, Some(&globex)).await.status().as_u16()
-        }
-    };
-    assert_eq!(g("topics/get", vec![("id", topic.clone())]).await, 404);
-    assert_eq!(g("topics/subscriptions", vec![("topic_id", topic.clone())]).await, 404);
-    assert_eq!(
-        g(
-            "topics/subscribe",
-            vec![
-                ("topic_id", topic.clone()),
-                ("protocol", "email".into()),
-                ("endpoints", "x@globex.example".into()),
-                ("remark", "".into())
-            ]
-        )
-        .await,
-        404
-    );
-    assert_eq!(
-        g("topics/publish", vec![("topic_id", topic.clone()), ("subject", "".into()), ("message", "hi".into())]).await,
-        404
-    );
-    assert_eq!(g("subscriptions/request_confirmation", vec![("id", sub.clone())]).await, 404);
-    assert_eq!(g("subscriptions/delete", vec![("id", sub.clone())]).await, 404);
-    assert_eq!(g("topics/delete", vec![("id", topic.clone())]).await, 404);
-    let globex_topics: Vec<serde_json::Value> =
-        s.app.call("topics/list", &[("search", "")], Some(&globex)).await.json().await.unwrap();
-    assert!(globex_topics.iter().all(|t| t["name"] != "private"));
+    let g = &globex;
+    let publish = PublishMessage { topic_id: topic.clone(), subject: "".into(), message: "hi".into() };
+    assert_eq!(s.app.refused(g, GetTopic { id: topic.clone() }).await.status, 404);
+    assert_eq!(s.app.refused(g, ListSubscriptions { topic_id: topic.clone() }).await.status, 404);
+    assert_eq!(s.app.refused(g, subscribe(&topic, "email", "x@globex.example")).await.status, 404);
+    assert_eq!(s.app.refused(g, publish).await.status, 404);
+    assert_eq!(s.app.refused(g, RequestConfirmation { id: sub.clone() }).await.status, 404);
+    assert_eq!(s.app.refused(g, DeleteSubscription { id: sub.clone() }).await.status, 404);
+    assert_eq!(s.app.refused(g, DeleteTopic { id: topic.clone() }).await.status, 404);
+    let globex_topics = s.app.run(g, ListTopics { search: "".into() }).await;
+    assert!(globex_topics.iter().all(|t| t.name != "private"));
     // Nothing changed.
     assert_eq!(s.subscriptions(&topic).await.len(), 1);
     // End users and operators are not topic owners.
     let alice = s.app.sign_in(ALICE).await;
-    assert_eq!(s.app.call("topics/create", &[("name", "x"), ("display_name", "")], Some(&alice)).await.status(), 403);
+    assert_eq!(s.app.refused(&alice, create_topic("x", "")).await.status, 403);
     let operator = s.app.sign_in(OPERATOR).await;
-    assert_eq!(s.app.call("admin/outbox", &[], Some(&operator)).await.status(), 200);
-    assert_eq!(s.app.call("admin/outbox", &[], Some(&s.admin)).await.status(), 403);
+    s.app.run(&operator, ListOutbox { query: Default::default() }).await;
+    assert_eq!(s.app.refused(&s.admin, ListOutbox { query: Default::default() }).await.status, 403);
 }
 on_both_databases!(another_tenants_topics_are_out_of_reach, super::another_tenants_topics_are_out_of_reach);
 
@@ -431,9 +413,9 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
         .await
         .unwrap();
     }
-    let res = s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await;
-    assert_eq!(res.status(), 409);
-    let body = res.text().await.unwrap();
+    let refused = s.app.refused(&s.admin, DeleteTopic { id: topic.clone() }).await;
+    assert_eq!(refused.status, 409);
+    let body = refused.error.to_string();
     assert!(body.contains(&servers[0].name) && body.contains(&servers[1].name), "the servers are named: {body}");
     assert!(topic::Entity::find_by_id(topic_id).one(&s.app.ctx.db).await.unwrap().is_some(), "the topic is kept");
     assert!(!body.contains(&servers[2].name), "a server with 2FA off does not hold the topic: {body}");
@@ -445,7 +427,7 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
         .exec(&s.app.ctx.db)
         .await
         .unwrap();
-    assert_eq!(s.app.call("topics/delete", &[("id", &topic)], Some(&s.admin)).await.status(), 200);
+    s.app.run(&s.admin, DeleteTopic { id: topic.clone() }).await;
     let remembered = two_factor_config::Entity::find()
         .filter(two_factor_config::Column::TopicId.is_not_null())
         .count(&s.app.ctx.db)
@@ -456,7 +438,7 @@ async fn a_topic_that_2fa_uses_cannot_be_deleted(backend: Backend) {
     // An unused topic goes, with its subscriptions.
     let unused = s.create_topic("unused", "Acme").await;
     s.subscribe(&unused, "email", "gone@acme.example").await;
-    assert_eq!(s.app.call("topics/delete", &[("id", &unused)], Some(&s.admin)).await.status(), 200);
+    s.app.run(&s.admin, DeleteTopic { id: unused.clone() }).await;
     let left = subscription::Entity::find()
         .filter(subscription::Column::Endpoint.eq("gone@acme.example"))
         .count(&s.app.ctx.db);
@@ -492,11 +474,10 @@ async fn a_message_that_keeps_failing_ends_failed_with_the_reason(backend: Backe
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(message().await.attempts, domain::outbox::MAX_ATTEMPTS);
     let operator = s.app.sign_in(OPERATOR).await;
-    let outbox: serde_json::Value = s.app.call("admin/outbox", &[], Some(&operator)).await.json().await.unwrap();
-    let row =
-        outbox["items"].as_array().unwrap().iter().find(|m| m["recipient"] == "unreachable@acme.example").unwrap();
-    assert_eq!(row["status"], "failed");
-    assert!(row["last_error"].as_str().unwrap().contains("SMTP"));
+    let outbox = s.app.run(&operator, ListOutbox { query: Default::default() }).await;
+    let row = outbox.items.iter().find(|m| m.recipient == "unreachable@acme.example").unwrap();
+    assert_eq!(row.status, OutboxStatus::Failed);
+    assert!(row.last_error.as_deref().unwrap().contains("SMTP"));
 }
 on_both_databases!(
     a_message_that_keeps_failing_ends_failed_with_the_reason,
