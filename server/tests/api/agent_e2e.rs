@@ -3,9 +3,10 @@
 //! with SIGKILL while 500 rollout jobs are pending.
 
 use crate::common::*;
+use app::functions::{agents::CreateInstallCommand, two_factor::SaveTwoFactor};
+use app::models::{ReadinessRule, TwoFactorRow, TwoFactorState, TwoFactorStatus};
 use domain::entities::{rollout_job, server};
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
-use serde_json::Value;
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -42,23 +43,12 @@ impl Drop for Killed {
     }
 }
 
-async fn json(app: &TestApp, cookie: &str, endpoint: &str, form: &[(&str, &str)]) -> Value {
-    let res = app.call(endpoint, form, Some(cookie)).await;
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert_eq!(status, 200, "{endpoint}: {text}");
-    serde_json::from_str(&text).unwrap()
+async fn row(app: &TestApp, cookie: &str, name: &str) -> Option<TwoFactorRow> {
+    app.two_factor_rows(cookie, name).await.into_iter().find(|r| r.name == name)
 }
 
-async fn row(app: &TestApp, cookie: &str, name: &str) -> Option<Value> {
-    let res = app.list_two_factor(Some(cookie), &[("search", name)]).await;
-    assert_eq!(res.status(), 200);
-    let page: Value = res.json().await.unwrap();
-    page["items"].as_array().unwrap().iter().find(|r| r["name"] == name).cloned()
-}
-
-async fn status(app: &TestApp, cookie: &str, name: &str) -> String {
-    row(app, cookie, name).await.map(|r| r["status"].as_str().unwrap().to_owned()).unwrap_or_default()
+async fn status(app: &TestApp, cookie: &str, name: &str) -> Option<TwoFactorState> {
+    row(app, cookie, name).await.map(|r| r.status.state())
 }
 
 async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend: Backend) {
@@ -80,9 +70,8 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
 
     let mut agents = vec![];
     for (root, name) in [(&good, "e2e-good"), (&bad, "e2e-bad")] {
-        let cmd = json(&app, &admin, "agents/install-token", &[]).await;
-        let command = cmd["command"].as_str().unwrap();
-        let token = command.split_whitespace().find(|w| w.starts_with("'hgi_")).unwrap().trim_matches('\'');
+        let command = app.run(&admin, CreateInstallCommand {}).await.command;
+        let token = &token_of(&command);
         // As the shown command does: register once with the token on standard input, never in
         // the agent's arguments; then the service runs from the saved registration, without it.
         let register = command.lines().find(|l| l.contains("sudo hostguard-agent")).unwrap();
@@ -131,42 +120,31 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
         eventually("the agent registers", || async { row(&app, &admin, name).await.is_some() }).await;
     }
     let r = row(&app, &admin, "e2e-good").await.unwrap();
-    assert_eq!(r["agent_online"], true);
-    assert_eq!(r["os_name"], "Debian GNU/Linux 12 (bookworm)");
-    assert!(r["readiness"].as_array().unwrap().iter().all(|f| f["blocker"] == false), "{r}");
-    let kbd = r["readiness"].as_array().unwrap().iter().find(|f| f["rule"] == "sshd_keyboard_interactive");
-    assert!(kbd.is_some_and(|f| f["message"].as_str().unwrap().contains("turns it on")), "{r}");
+    assert!(r.agent_online);
+    assert_eq!(r.os_name, "Debian GNU/Linux 12 (bookworm)");
+    assert!(r.readiness.iter().all(|f| !f.blocker), "{r:?}");
+    let kbd = r.readiness.iter().find(|f| f.rule == ReadinessRule::SshdKeyboardInteractive);
+    assert!(kbd.is_some_and(|f| f.message.contains("turns it on")), "{r:?}");
 
-    let bad_id = row(&app, &admin, "e2e-bad").await.unwrap()["id"].as_str().unwrap().to_owned();
-    let saved = json(
-        &app,
-        &admin,
-        "two-factor/save",
-        &[
-            ("change[server_ids][]", r["id"].as_str().unwrap()),
-            ("change[server_ids][]", &bad_id),
-            ("change[action]", "enable"),
-            ("change[method]", "code"),
-        ],
-    )
-    .await;
-    assert_eq!(saved["changed"], 2);
-    assert_eq!(status(&app, &admin, "e2e-good").await, "enabling");
+    let bad_id = row(&app, &admin, "e2e-bad").await.unwrap().id;
+    let saved = app.run(&admin, SaveTwoFactor { change: enable_code(&[r.id, bad_id]) }).await;
+    assert_eq!(saved.changed, 2);
+    assert_eq!(status(&app, &admin, "e2e-good").await, Some(TwoFactorState::Enabling));
     app.clock.advance(chrono::Duration::seconds(300));
 
-    let wait_for = |name: &'static str, want: &'static str| {
+    let wait_for = |name: &'static str, want: TwoFactorState| {
         let (app, admin) = (&app, &admin);
         async move {
             for _ in 0..300 {
-                if status(app, admin, name).await == want {
+                if status(app, admin, name).await == Some(want) {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            panic!("{name} never became {want}: {:?}", row(app, admin, name).await);
+            panic!("{name} never became {want:?}: {:?}", row(app, admin, name).await);
         }
     };
-    wait_for("e2e-good", "enabled").await;
+    wait_for("e2e-good", TwoFactorState::Enabled).await;
     let dropin = std::fs::read_to_string(good.join("etc/ssh/sshd_config.d/50-hostguard.conf")).unwrap();
     assert!(dropin.contains("KbdInteractiveAuthentication yes") && dropin.contains("UsePAM yes"), "{dropin}");
     let pam = std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap();
@@ -180,17 +158,18 @@ async fn a_real_agent_applies_the_revision_and_the_console_shows_enabled(backend
     assert!(effective.lines().any(|l| l == "kbdinteractiveauthentication yes"), "the drop-in won: {effective}");
 
     // The broken server: sshd -t refused the change, the agent put everything back and said why.
-    wait_for("e2e-bad", "failed").await;
-    let failure = row(&app, &admin, "e2e-bad").await.unwrap()["reason"].as_str().unwrap().to_owned();
+    wait_for("e2e-bad", TwoFactorState::Failed).await;
+    let TwoFactorStatus::Failed { reason: failure } = row(&app, &admin, "e2e-bad").await.unwrap().status else {
+        panic!("e2e-bad failed")
+    };
     assert!(failure.contains("sshd -t failed") && failure.contains("restored"), "{failure}");
     assert_eq!(std::fs::read_to_string(bad.join("etc/ssh/sshd_config")).unwrap(), bad_config_before);
     assert!(!bad.join("etc/ssh/sshd_config.d/50-hostguard.conf").exists());
 
     // Disable: the files go back to what they were.
-    let good_id = r["id"].as_str().unwrap().to_owned();
-    json(&app, &admin, "two-factor/save", &[("change[server_ids][]", &good_id), ("change[action]", "disable")]).await;
+    app.run(&admin, SaveTwoFactor { change: disable(&[r.id]) }).await;
     app.clock.advance(chrono::Duration::seconds(300));
-    wait_for("e2e-good", "disabled").await;
+    wait_for("e2e-good", TwoFactorState::Disabled).await;
     assert_eq!(std::fs::read_to_string(good.join("etc/pam.d/sshd")).unwrap(), pam_before);
     assert!(!good.join("etc/ssh/sshd_config.d/50-hostguard.conf").exists());
 }

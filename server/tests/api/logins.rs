@@ -196,26 +196,28 @@ async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     let other = s.app.protected_server("Globex Logins", "db-01", &["ops@globex-logins.test"]).await;
     s.app.put_in_force(&other, Some("sms")).await;
     let mine = s.app.start_ok(&s.p, "root", "198.51.100.7").await;
-    let res = s.app.login_answer(&other.credential, mine.login_id, OPS).await;
-    assert_eq!(res.status(), 404, "another server's login is not found");
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error_code"], "AGENT.0404");
-    assert_eq!(s.app.login_answer(&s.p.credential, Uuid::new_v4(), "x").await.status(), 404);
+    let refused = s.app.agent_of(&other).try_login_answer(mine.login_id, OPS).await.unwrap_err();
+    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (404, "AGENT.0404"), "another server's login is not found");
+    let agent = s.app.agent_of(&s.p);
+    assert_eq!(agent_status(&agent.try_login_answer(Uuid::new_v4(), "x").await.unwrap_err()), 404);
+    // Raw: no agent sends a login id that is not one.
     let bad_id = s.app.http.post(s.app.url(&format!("{}/not-a-uuid/answer", paths::LOGINS))).bearer_auth(&s.p.credential)
-        .json(&serde_json::json!({"answer": "1"})).send().await.unwrap();
+        .json(&proto::login::LoginAnswer { answer: "1".into() }).send().await.unwrap();
     assert_eq!(bad_id.status(), 404);
-    assert_eq!(bad_id.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0404");
+    assert_eq!(bad_id.json::<proto::agent::ApiError>().await.unwrap().error_code, "AGENT.0404");
     assert_eq!(s.app.login_start("not-a-credential", "root", "").await.status(), 401);
     // The untouched login still runs for its own agent.
     let ok = s.app.answer_ok(&s.p, mine.login_id, OPS).await;
     assert!(prompt_of(&ok.step).0.starts_with("Input #"));
 
     // Bad input gets a 422 naming the field.
-    let res = s.app.login_start(&s.p.credential, &"a".repeat(65), "").await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("account: must be at most 64 characters"));
-    let res = s.app.login_answer(&s.p.credential, mine.login_id, &"1".repeat(300)).await;
-    assert_eq!(res.status(), 422);
+    match agent.try_login_start(&"a".repeat(65), "").await.unwrap_err() {
+        AgentError::Status { status: 422, error_msg, .. } => {
+            assert!(error_msg.contains("account: must be at most 64 characters"), "{error_msg}")
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(agent_status(&agent.try_login_answer(mine.login_id, &"1".repeat(300)).await.unwrap_err()), 422);
 }
 on_both_databases!(an_agent_answers_only_its_own_servers_logins, super::an_agent_answers_only_its_own_servers_logins);
 
@@ -392,9 +394,8 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
         let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new(), ..Default::default() };
         domain::logins::start(&app.ctx, &server_of(&app, &p).await, &req).await.unwrap();
     }
-    let res = app.login_start(&p.credential, "root", "203.0.113.1").await;
-    assert_eq!(res.status(), 429);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0429");
+    let refused = app.agent_of(&p).try_login_start("root", "203.0.113.1").await.unwrap_err();
+    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (429, "AGENT.0429"));
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(app.login_start(&p.credential, "root", "203.0.113.1").await.status(), 200, "a minute later");
 }
@@ -610,9 +611,9 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     let res = post_offline(&app, &p, &[a.clone(), b.clone()]).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error_code"], "AGENT.0429");
-    assert!(body["error_msg"].as_str().unwrap().contains("10000"), "{body}");
+    let body: proto::agent::ApiError = res.json().await.unwrap();
+    assert_eq!(body.error_code, "AGENT.0429");
+    assert!(body.error_msg.contains("10000"), "{body:?}");
     let rows = || async {
         server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap().len()
     };
