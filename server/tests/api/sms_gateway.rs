@@ -2,6 +2,8 @@
 //! one part that cannot run here): what it posts, and retries when the gateway fails.
 
 use crate::common::*;
+use app::functions::topics::{AddSubscriptions, ConfirmSubscription, CreateTopic, ListSubscriptions};
+use app::models::SubscriptionStatus;
 use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Form, Router};
 use domain::entities::outbox;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -47,20 +49,14 @@ async fn sms_confirmation_goes_through_the_gateway_and_is_retried(backend: Backe
     let (url, gateway) = start_gateway(1).await;
     let app = spawn_app_with(backend, Options { sms_gateway_url: Some(url), ..Default::default() }).await;
     let admin = app.sign_in(ACME_ADMIN).await;
-    let topic: String = app
-        .call("topics/create", &[("name", "sms-codes"), ("display_name", "Acme")], Some(&admin))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let res = app
-        .call(
-            "topics/subscribe",
-            &[("topic_id", &topic), ("protocol", "sms"), ("endpoints", "+8613800000005"), ("remark", "on-call phone")],
-            Some(&admin),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    let topic = app.run(&admin, CreateTopic { name: "sms-codes".into(), display_name: "Acme".into() }).await;
+    let subscribe = AddSubscriptions {
+        topic_id: topic.clone(),
+        protocol: "sms".into(),
+        endpoints: "+8613800000005".into(),
+        remark: "on-call phone".into(),
+    };
+    app.run(&admin, subscribe).await;
 
     // The gateway's first answer is 503: the message waits for a retry, with the reason.
     let db = app.ctx.db.clone();
@@ -88,11 +84,10 @@ async fn sms_confirmation_goes_through_the_gateway_and_is_retried(backend: Backe
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("+86*******0005"), "the page shows the number masked");
     let token = link.split("token=").nth(1).unwrap();
-    assert_eq!(app.call("public/confirm", &[("token", token)], None).await.status(), 200);
-    let subs: Vec<serde_json::Value> =
-        app.call("topics/subscriptions", &[("topic_id", &topic)], Some(&admin)).await.json().await.unwrap();
-    assert_eq!(subs[0]["status"], "confirmed");
-    assert_eq!(subs[0]["remark"], "on-call phone");
+    app.run(NO_SESSION, ConfirmSubscription { token: token.into() }).await;
+    let subs = app.run(&admin, ListSubscriptions { topic_id: topic.clone() }).await;
+    assert_eq!(subs[0].status, SubscriptionStatus::Confirmed);
+    assert_eq!(subs[0].remark, "on-call phone");
 }
 on_both_databases!(
     sms_confirmation_goes_through_the_gateway_and_is_retried,

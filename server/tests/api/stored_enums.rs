@@ -64,9 +64,8 @@ async fn stored_strings_are_unchanged_and_a_corrupt_value_is_one_error(backend: 
         .unwrap();
     let err = config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap_err();
     assert!(err.to_string().contains("unexpected value for Method enum: fax"), "{err}");
-    let res = app.login_start(&p.credential, "root", "198.51.100.7").await;
-    assert_eq!(res.status(), 500);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error_code"], "AGENT.0500");
+    let refused = app.agent_of(&p).try_login_start("root", "198.51.100.7").await.unwrap_err();
+    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (500, "AGENT.0500"));
 }
 on_both_databases!(
     stored_strings_are_unchanged_and_a_corrupt_value_is_one_error,

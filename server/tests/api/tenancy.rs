@@ -1,7 +1,16 @@
 //! Every server function checks the caller's role and tenant.
 
 use crate::common::*;
-use app::models::{AuditRow, ServerRow, TenantRow, TopicRow};
+use app::functions::{
+    audit::ListAudit,
+    portal::MyAccount,
+    servers::GetServer,
+    tenants::{ListTenants, PreRegisterServer},
+    topics::{CreateTopic, ListTopics},
+    two_factor::ListTwoFactor,
+};
+use app::models::two_factor::TwoFactorQuery;
+use app::models::{AppError, ServerRow};
 use proto::audit::AuditAction;
 use domain::entities::server;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -65,9 +74,7 @@ async fn world(backend: Backend) -> World {
     let operator = app.create_operator("ops").await;
     for (admin, display_name) in [(&acme_admin, "Acme Ops"), (&globex_admin, "Globex Ops")] {
         let cookie = app.sign_in(admin).await;
-        let res =
-            app.call("topics/create", &[("name", "ops-alerts"), ("display_name", display_name)], Some(&cookie)).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        app.run(&cookie, CreateTopic { name: "ops-alerts".into(), display_name: display_name.into() }).await;
     }
     World { app, acme, acme_admin, globex_admin, alice, operator }
 }
@@ -81,8 +88,12 @@ fn names(page: &app::models::TwoFactorPage) -> Vec<&str> {
     page.items.iter().map(|s| s.name.as_str()).collect()
 }
 
-async fn list(app: &TestApp, cookie: &str, search: &str) -> reqwest::Response {
-    app.list_two_factor(Some(cookie), &[("search", search)]).await
+fn get(id: &str) -> GetServer {
+    GetServer { id: id.to_owned() }
+}
+
+fn list(search: &str) -> ListTwoFactor {
+    ListTwoFactor { query: TwoFactorQuery { search: search.into(), page_size: 100, ..Default::default() } }
 }
 
 async fn a_tenant_admin_sees_only_their_own_servers(backend: Backend) {
@@ -118,12 +129,10 @@ async fn another_tenants_server_is_not_found(backend: Backend) {
     let globex_server = server_id_of(app, "globex-web-01").await;
     let acme_server = server_id_of(app, "acme-web-01").await;
 
-    let own = app.call("servers/get", &[("id", &acme_server)], Some(&acme)).await;
-    assert_eq!(own.status(), 200);
-    let other = app.call("servers/get", &[("id", &globex_server)], Some(&acme)).await;
-    assert_eq!(other.status(), 404);
-    let body = other.text().await.unwrap();
-    assert!(!body.contains("globex"), "nothing of the other tenant leaks: {body}");
+    app.run(&acme, get(&acme_server)).await;
+    let other = app.refused(&acme, get(&globex_server)).await;
+    assert_eq!(other.status, 404);
+    assert!(!format!("{other:?}").contains("globex"), "nothing of the other tenant leaks: {other:?}");
 
     // The page says the same.
     let page = app.get_page(&format!("/hss/servers/{globex_server}"), Some(&acme)).await;
@@ -134,8 +143,8 @@ async fn another_tenants_server_is_not_found(backend: Backend) {
 
     // And the other admin sees their own.
     let globex = app.sign_in(&w.globex_admin).await;
-    assert_eq!(app.call("servers/get", &[("id", &globex_server)], Some(&globex)).await.status(), 200);
-    assert_eq!(app.call("servers/get", &[("id", &acme_server)], Some(&globex)).await.status(), 404);
+    app.run(&globex, get(&globex_server)).await;
+    assert_eq!(app.refused(&globex, get(&acme_server)).await.status, 404);
 }
 on_both_databases!(another_tenants_server_is_not_found, super::another_tenants_server_is_not_found);
 
@@ -147,27 +156,28 @@ async fn roles_are_checked(backend: Backend) {
     let operator = app.sign_in(&w.operator).await;
 
     // Operator pages refuse tenant admins and end users.
-    assert_eq!(app.call("admin/tenants", &[], Some(&admin)).await.status(), 403);
-    assert_eq!(app.call("admin/tenants", &[], Some(&user)).await.status(), 403);
-    let tenants: Vec<TenantRow> = app.call_ok("admin/tenants", &[], Some(&operator)).await;
+    assert_eq!(app.refused(&admin, ListTenants {}).await.status, 403);
+    assert_eq!(app.refused(&user, ListTenants {}).await.status, 403);
+    let tenants = app.run(&operator, ListTenants {}).await;
     assert_eq!(tenants.len(), 2);
     assert_eq!((tenants[0].name.as_str(), tenants[0].servers), ("Acme Retail", 7));
 
     // Tenant pages refuse end users and operators (who administer accounts, not servers).
-    assert_eq!(list(app, &user, "").await.status(), 403);
-    assert_eq!(list(app, &operator, "").await.status(), 403);
-    assert_eq!(app.call("topics/list", &[("search", "")], Some(&user)).await.status(), 403);
-    // A call the function cannot read is the caller's fault, and says which argument.
+    assert_eq!(app.refused(&user, list("")).await.status, 403);
+    assert_eq!(app.refused(&operator, list("")).await.status, 403);
+    assert_eq!(app.refused(&user, ListTopics { search: "".into() }).await.status, 403);
+    // A call the function cannot read is the caller's fault, and says which argument (raw:
+    // the typed call always sends it).
     let unreadable = app.call("topics/list", &[], Some(&admin)).await;
     assert_eq!(unreadable.status(), 400);
     assert!(unreadable.text().await.unwrap().contains("search"));
-    let topics: Vec<TopicRow> = app.call_ok("topics/list", &[("search", "")], Some(&admin)).await;
+    let topics = app.run(&admin, ListTopics { search: "".into() }).await;
     let shown: Vec<&str> = topics.iter().map(|t| t.display_name.as_str()).collect();
     assert_eq!(shown, vec!["Acme Ops"], "only Acme's topics");
 
     // The portal is the end user's.
-    assert_eq!(app.call("portal/account", &[], Some(&admin)).await.status(), 403);
-    assert_eq!(app.call("portal/account", &[], Some(&user)).await.status(), 200);
+    assert_eq!(app.refused(&admin, MyAccount {}).await.status, 403);
+    app.run(&user, MyAccount {}).await;
 
     // Without a session, nothing.
     for endpoint in [
@@ -207,13 +217,16 @@ async fn bad_paging_input_is_refused_with_the_field_named(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
     let admin = app.sign_in(&w.acme_admin).await;
-    let res = app.list_two_factor(Some(&admin), &[("page_size", "7")]).await;
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("page_size") && body.contains("10, 20, 50 or 100"), "{body}");
-    let res = app.list_two_factor(Some(&admin), &[("region", "mars-1")]).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("region"));
+    let query = |q: TwoFactorQuery| ListTwoFactor { query: q };
+    let refused = app.refused(&admin, query(TwoFactorQuery { page_size: 7, ..Default::default() })).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        matches!(&refused.error, AppError::Validation { field, message } if field == "page_size" && message.contains("10, 20, 50 or 100")),
+        "{refused}"
+    );
+    let refused = app.refused(&admin, query(TwoFactorQuery { region: "mars-1".into(), ..Default::default() })).await;
+    assert_eq!(refused.status, 422);
+    assert!(matches!(&refused.error, AppError::Validation { field, .. } if field == "region"), "{refused}");
 }
 on_both_databases!(
     bad_paging_input_is_refused_with_the_field_named,
@@ -228,7 +241,7 @@ async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
     let readiness = |id: String| {
         let acme = acme.clone();
         async move {
-            let s: ServerRow = app.call_ok("servers/get", &[("id", &id)], Some(&acme)).await;
+            let s: ServerRow = app.run(&acme, get(&id)).await;
             s.readiness.into_iter().map(|f| (f.rule.as_str().to_owned(), f.blocker)).collect::<Vec<_>>()
         }
     };
@@ -253,7 +266,7 @@ async fn each_server_says_what_stands_in_the_way_of_2fa(backend: Backend) {
         vec![("conflicting_software".to_owned(), true), ("windows_unsupported".to_owned(), true)]
     );
 
-    let s: ServerRow = app.call_ok("servers/get", &[("id", &by_name("acme-app-11").await)], Some(&acme)).await;
+    let s = app.run(&acme, get(&by_name("acme-app-11").await)).await;
     let message = &s.readiness[0].message;
     assert!(message.starts_with("acme-app-11: ") && message.contains("UsePAM yes"), "{message}");
 }
@@ -268,41 +281,35 @@ async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
     let operator = app.sign_in(&w.operator).await;
     let acme_admin = app.sign_in(&w.acme_admin).await;
     let acme_id = w.acme.id.to_string();
-    let register = |who: String, form: Vec<(&'static str, String)>| async move {
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        app.call("admin/servers/register", &form, Some(&who)).await
-    };
-    let good = |name: &str| {
-        vec![
-            ("tenant_id", acme_id.clone()),
-            ("name", name.to_owned()),
-            ("ip", "10.20.30.40".to_owned()),
-            ("os_type", "linux".to_owned()),
-            ("region", "ap-southeast-3".to_owned()),
-        ]
+    let register = |who: String, args: PreRegisterServer| async move { app.try_run(&who, args).await };
+    let good = |name: &str| PreRegisterServer {
+        tenant_id: acme_id.clone(),
+        name: name.to_owned(),
+        ip: "10.20.30.40".to_owned(),
+        os_type: "linux".to_owned(),
+        region: "ap-southeast-3".to_owned(),
     };
 
     // Only operators may.
-    assert_eq!(register(acme_admin.clone(), good("acme-new-01")).await.status(), 403);
+    assert_eq!(register(acme_admin.clone(), good("acme-new-01")).await.unwrap_err().status, 403);
 
     // Each bad field gets its own error, and nothing is saved.
-    let bad = vec![
-        ("tenant_id", uuid::Uuid::new_v4().to_string()),
-        ("name", "bad name!".to_owned()),
-        ("ip", "10.20.30".to_owned()),
-        ("os_type", "bsd".to_owned()),
-        ("region", "mars-1".to_owned()),
-    ];
-    let res = register(operator.clone(), bad).await;
-    assert_eq!(res.status(), 422);
-    let body: serde_json::Value = res.json().await.unwrap();
-    let fields: Vec<&str> = body["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let bad = PreRegisterServer {
+        tenant_id: uuid::Uuid::new_v4().to_string(),
+        name: "bad name!".to_owned(),
+        ip: "10.20.30".to_owned(),
+        os_type: "bsd".to_owned(),
+        region: "mars-1".to_owned(),
+    };
+    let refused = register(operator.clone(), bad).await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    let AppError::Invalid(errors) = &refused.error else { panic!("one error per field: {refused}") };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, vec!["name", "ip", "os_type", "region", "tenant"]);
 
-    let res = register(operator.clone(), good("acme-new-01")).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let res = register(operator.clone(), good("acme-new-01")).await;
-    assert_eq!(res.status(), 422, "names are unique in the tenant");
+    register(operator.clone(), good("acme-new-01")).await.unwrap();
+    let refused = register(operator.clone(), good("acme-new-01")).await.unwrap_err();
+    assert_eq!(refused.status, 422, "names are unique in the tenant");
 
     // The tenant sees it, not yet protected (a blocker) and offline (a warning).
     let page = app.two_factor_page(&acme_admin, &[("search", "acme-new")]).await;
@@ -312,7 +319,7 @@ async fn operators_pre_register_servers_for_a_tenant(backend: Backend) {
     let rules: Vec<(&str, bool)> = s.readiness.iter().map(|f| (f.rule.as_str(), f.blocker)).collect();
     assert_eq!(rules.first(), Some(&("protection", true)), "{rules:?}");
     assert!(rules.contains(&("agent_online", false)), "{rules:?}");
-    let audit: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&acme_admin)).await;
+    let audit = app.run(&acme_admin, ListAudit {}).await;
     assert!(audit.iter().any(|e| e.action == AuditAction::ServerPreRegister && e.actor == w.operator.email));
 }
 on_both_databases!(operators_pre_register_servers_for_a_tenant, super::operators_pre_register_servers_for_a_tenant);
