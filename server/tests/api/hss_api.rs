@@ -3,6 +3,9 @@
 //! calls, on both databases.
 
 use crate::common::*;
+use app::functions::access_keys::{CreateAccessKey, ListAccessKeys, RevokeAccessKey};
+use app::functions::two_factor::CancelTwoFactor;
+use app::models::{Method as TwoFactorMethod, TwoFactorRow, TwoFactorState};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -17,14 +20,8 @@ pub(crate) struct Key {
 }
 
 pub(crate) async fn create_key(app: &TestApp, cookie: &str) -> Key {
-    let res = app.call("access_keys/create", &[("description", "test script")], Some(cookie)).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let v: Value = res.json().await.unwrap();
-    Key {
-        ak: v["access_key"].as_str().unwrap().into(),
-        sk: v["secret_key"].as_str().unwrap().into(),
-        project: v["project_id"].as_str().unwrap().into(),
-    }
+    let created = app.run(cookie, CreateAccessKey { description: "test script".into() }).await;
+    Key { ak: created.access_key, sk: created.secret_key, project: created.project_id }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -238,16 +235,14 @@ async fn signed_requests_and_every_refusal(backend: Backend) {
     expect_error(bearer(key.ak.clone()).await.unwrap(), 401, "HG.AUTH.MISSING", "<AK>.<SK>").await;
 
     // The console lists the key with its last use, never its secret.
-    let res = app.call("access_keys/list", &[], Some(&acme)).await;
-    let listed = res.text().await.unwrap();
+    let listed = app.call("access_keys/list", &[], Some(&acme)).await.text().await.unwrap();
     assert!(!listed.contains(&key.sk), "the secret is never listed");
-    let listed: Value = serde_json::from_str(&listed).unwrap();
-    let row = listed["keys"].as_array().unwrap().iter().find(|k| k["access_key"] == key.ak.as_str()).unwrap().clone();
-    assert!(row["last_used"].is_string(), "{row}");
+    let listed = app.run(&acme, ListAccessKeys {}).await;
+    let row = listed.keys.iter().find(|k| k.access_key == key.ak).unwrap();
+    assert!(row.last_used.is_some(), "{row:?}");
 
     // Revoked: refused, by name.
-    let res = app.call("access_keys/revoke", &[("id", row["id"].as_str().unwrap())], Some(&acme)).await;
-    assert_eq!(res.status(), 200);
+    app.run(&acme, RevokeAccessKey { id: row.id.to_string() }).await;
     expect_error(send(&app, &key, &topics(&app, &key, Method::GET)).await, 401, "HG.AUTH.REVOKED_KEY", "revoked").await;
     expect_error(bearer(format!("{}.{}", key.ak, key.sk)).await.unwrap(), 401, "HG.AUTH.REVOKED_KEY", "revoked").await;
 }
@@ -258,9 +253,9 @@ async fn access_keys_in_the_console(backend: Backend) {
     let acme = app.sign_in(ACME_ADMIN).await;
     create_key(&app, &acme).await;
     create_key(&app, &acme).await;
-    let res = app.call("access_keys/create", &[("description", "third")], Some(&acme)).await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("2 active access keys"));
+    let refused = app.refused(&acme, CreateAccessKey { description: "third".into() }).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.error.to_string().contains("2 active access keys"), "{refused}");
 
     // The page lists them, never a secret.
     let page = app.get_page("/iam/access-keys", Some(&acme)).await;
@@ -269,15 +264,15 @@ async fn access_keys_in_the_console(backend: Backend) {
     assert!(html.contains("Access Keys") && html.contains("test script"), "the page lists the keys");
 
     let alice = app.sign_in(ALICE).await;
-    let res = app.call("access_keys/create", &[("description", "")], Some(&alice)).await;
-    assert_eq!(res.status(), 403, "end users have no access keys");
+    let refused = app.refused(&alice, CreateAccessKey { description: "".into() }).await;
+    assert_eq!(refused.status, 403, "end users have no access keys");
 
     // Without a server secret key nothing can be encrypted, and the message says what to set.
     let bare = spawn_app_with(backend, Options { secret_key: None, ..Default::default() }).await;
     let cookie = bare.sign_in(ACME_ADMIN).await;
-    let res = bare.call("access_keys/create", &[("description", "")], Some(&cookie)).await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("HOSTGUARD_SECRET_KEY"));
+    let refused = bare.refused(&cookie, CreateAccessKey { description: "".into() }).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.error.to_string().contains("HOSTGUARD_SECRET_KEY"), "{refused}");
 }
 on_both_databases!(access_keys_in_the_console, access_keys_in_the_console);
 
@@ -665,19 +660,18 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     let console_row = |name: String| {
         let (app, acme) = (&app, &acme);
         async move {
-            let res = app.list_two_factor(Some(acme), &[("search", &name)]).await;
-            let page: Value = res.json().await.unwrap();
-            page["items"].as_array().unwrap().iter().find(|r| r["name"] == name.as_str()).unwrap().clone()
+            app.two_factor_row(acme, &name).await
         }
     };
+    let method = |m: Option<TwoFactorMethod>| m.map(|m| m.as_str());
     // (switch, method, topic) as each surface reports it: the console's "in force", and HSS's
     // switch as configured (which equals what is in force once nothing is on its way).
-    let agree = |row: Value, host: Value, expected: (bool, Option<&str>, Option<&str>), case: &str| {
-        let in_force = &row["in_force"];
-        let console = (in_force["on"].as_bool().unwrap(), in_force["method"].as_str(), in_force["topic"].as_str());
+    let agree = |row: TwoFactorRow, host: Value, expected: (bool, Option<&str>, Option<&str>), case: &str| {
+        let in_force = &row.in_force;
+        let console = (in_force.on, method(in_force.method), in_force.topic.as_deref());
         let hss =
             (host["auth_switch"].as_bool().unwrap(), host["auth_type"].as_str(), host["topic_display_name"].as_str());
-        assert_eq!(console, expected, "console, {case}: {row}");
+        assert_eq!(console, expected, "console, {case}: {row:?}");
         assert_eq!(hss, expected, "HSS API, {case}: {host}");
     };
     let save = |body: Value| {
@@ -693,18 +687,17 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     let id = a.id.to_string();
     save(json!({ "enabled": true, "auth_type": "code", "host_id_list": [id] })).await;
     let row = console_row(a.name.clone()).await;
-    assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("enabling"), Some("code")), "{row}");
-    assert_eq!(row["in_force"]["on"], false, "{row}");
+    assert_eq!((row.status.state(), method(row.method)), (TwoFactorState::Enabling, Some("code")), "{row:?}");
+    assert!(!row.in_force.on, "{row:?}");
     let host = host_row(&app, &key, &a.name).await;
     assert_eq!((host["auth_switch"].as_bool(), host["auth_type"].as_str()), (Some(true), Some("code")), "{host}");
 
     // After a canceled Disable: the agent still has 2FA on.
     agent_reports(&app, &id, Ok(())).await;
     save(json!({ "enabled": false, "host_id_list": [id] })).await;
-    let res = app.call("two-factor/cancel", &[("server_ids[]", &id)], Some(&acme)).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.run(&acme, CancelTwoFactor { server_ids: vec![a.id] }).await;
     let row = console_row(a.name.clone()).await;
-    assert_eq!(row["status"], "enabled", "{row}");
+    assert_eq!(row.status.state(), TwoFactorState::Enabled, "{row:?}");
     agree(row, host_row(&app, &key, &a.name).await, (true, Some("code"), None), "after a canceled disable");
 
     // A failed first enable: nothing is in force, so neither shows a method or topic.
@@ -714,11 +707,7 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     save(json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "host_id_list": [id] })).await;
     agent_reports(&app, &id, Err("sshd -t failed")).await;
     let row = console_row(b.name.clone()).await;
-    assert_eq!(
-        (row["status"].as_str(), row["method"].as_str(), row["topic"].as_str()),
-        (Some("failed"), None, None),
-        "{row}"
-    );
+    assert_eq!((row.status.state(), method(row.method), row.topic.as_deref()), (TwoFactorState::Failed, None, None), "{row:?}");
     agree(row, host_row(&app, &key, &b.name).await, (false, None, None), "a failed first enable");
 
     // Once applied, both name the topic.
@@ -737,9 +726,9 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     agent_reports(&app, &id, Err("sshd -t failed")).await;
     let row = console_row(b.name.clone()).await;
     assert_eq!(
-        (row["status"].as_str(), row["method"].as_str(), row["topic"].as_str()),
-        (Some("failed"), Some("sms"), Some("Agree Codes")),
-        "{row}"
+        (row.status.state(), method(row.method), row.topic.as_deref()),
+        (TwoFactorState::Failed, Some("sms"), Some("Agree Codes")),
+        "{row:?}"
     );
     agree(row, host_row(&app, &key, &b.name).await, (true, Some("sms"), Some("Agree Codes")), "a failed change");
 }
