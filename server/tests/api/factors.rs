@@ -5,10 +5,14 @@
 
 use crate::common::*;
 use domain::audit::AuditAction;
-use app::models::{utc, EndUserRow, EnrolmentOpened, NewAuthenticator, SignInMethods};
+use app::functions::auth::SignOut;
+use app::functions::portal::{
+    BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, MySignInMethods, RemoveAuthenticator, StepUp,
+};
+use app::functions::server_accounts::{ListEndUsers, OpenEnrolment};
+use app::models::{utc, AppError, NewAuthenticator, SignInMethods};
 use chrono::{DateTime, Duration, Utc};
 use domain::Clock;
-use reqwest::Response;
 
 /// The code an authenticator app with `secret` (base32) shows at `t` (RFC 6238, SHA-1, 6 digits).
 fn code_at(secret: &str, t: DateTime<Utc>) -> String {
@@ -36,36 +40,49 @@ impl World {
         code_at(&self.secret, self.app.clock.now() + Duration::seconds(30 * steps))
     }
 
-    async fn begin(&self, cookie: &str) -> Response {
-        self.app.call("portal/authenticators/begin", &[("name", "Attacker's phone")], Some(cookie)).await
+    async fn begin(&self, cookie: &str) -> Result<NewAuthenticator, Refused> {
+        self.app.try_run(cookie, BeginAuthenticator { name: "Attacker's phone".into() }).await
     }
 
-    async fn regenerate(&self, cookie: &str) -> Response {
-        self.app.call("portal/recovery/generate", &[], Some(cookie)).await
+    async fn regenerate(&self, cookie: &str) -> Result<Vec<String>, Refused> {
+        self.app.try_run(cookie, GenerateRecoveryCodes {}).await
     }
 
-    async fn step_up(&self, cookie: &str, code: &str) -> Response {
-        self.app.call("portal/step_up", &[("code", code)], Some(cookie)).await
+    async fn step_up(&self, cookie: &str, code: &str) -> Result<app::models::SteppedUp, Refused> {
+        self.app.try_run(cookie, StepUp { code: code.into() }).await
     }
 
     async fn methods(&self, cookie: &str) -> SignInMethods {
-        self.app.call_ok("portal/methods", &[], Some(cookie)).await
+        self.app.run(cookie, MySignInMethods {}).await
+    }
+
+    async fn open_enrolment(&self, cookie: &str, id: &str) -> Result<app::models::EnrolmentOpened, Refused> {
+        self.app.try_run(cookie, OpenEnrolment { id: id.into() }).await
     }
 }
 
+/// The HTTP status of a call: 200 when it succeeded.
+fn status<T>(res: &Result<T, Refused>) -> u16 {
+    res.as_ref().map_or_else(|e| e.status, |_| 200)
+}
+
+/// Whether a refusal names the field `code` with a message containing `text`.
+fn names_code(refused: &Refused, text: &str) -> bool {
+    matches!(&refused.error, AppError::Validation { field, message } if field == "code" && message.contains(text))
+}
+
 /// A refusal for want of a step-up: 422, naming the field `code` and what to type.
-async fn needs_code(res: Response, what: &str) {
-    assert_eq!(res.status(), 422, "{what}");
-    let body = res.text().await.unwrap();
-    assert!(body.contains("\"code\"") && body.contains("Enter a current code"), "{what}: {body}");
+async fn needs_code<T: std::fmt::Debug>(res: Result<T, Refused>, what: &str) {
+    let refused = res.expect_err(what);
+    assert_eq!(refused.status, 422, "{what}");
+    assert!(names_code(&refused, "Enter a current code"), "{what}: {refused}");
 }
 
 /// Adds an authenticator in the session `cookie`: start, then confirm with the app's code.
 async fn add_authenticator(app: &TestApp, cookie: &str, name: &str) -> String {
-    let e: NewAuthenticator = app.call_ok("portal/authenticators/begin", &[("name", name)], Some(cookie)).await;
+    let e = app.run(cookie, BeginAuthenticator { name: name.into() }).await;
     let code = code_at(&e.secret, app.clock.now());
-    let res = app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(cookie)).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.run(cookie, ConfirmAuthenticator { id: e.id.to_string(), code }).await;
     e.secret
 }
 
@@ -79,8 +96,7 @@ async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let admin_cookie = app.sign_in(&admin).await;
     let alice = acme.end_user(&app, "alice").await;
     let alice_a = app.sign_in(&alice).await;
-    let opened = app.call("end_users/open_enrolment", &[("id", &alice.id.to_string())], Some(&admin_cookie)).await;
-    assert_eq!(opened.status(), 200);
+    app.run(&admin_cookie, OpenEnrolment { id: alice.id.to_string() }).await;
     let secret = add_authenticator(&app, &alice_a, "Pixel").await;
     app.clock.advance(Duration::minutes(5));
     World { app, acme, admin, admin_cookie, alice, alice_a, secret, _sink: sink }
@@ -102,27 +118,23 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     needs_code(w.begin(&thief).await, "adding an authenticator").await;
     needs_code(w.regenerate(&thief).await, "new recovery codes").await;
     let pixel = &methods.authenticators[0].id.to_string();
-    needs_code(w.app.call("portal/authenticators/remove", &[("id", pixel)], Some(&thief)).await, "removing").await;
+    needs_code(w.app.try_run(&thief, RemoveAuthenticator { id: pixel.clone() }).await, "removing").await;
     needs_code(w.begin(&w.alice_a).await, "the session that enrolled, once its minutes are over").await;
     assert_eq!(w.methods(&thief).await.recovery_left, 0, "nothing was made");
 
     // A wrong or malformed code is refused, naming the field.
-    let wrong = w.step_up(&thief, "000000").await;
-    assert_eq!(wrong.status(), 422);
-    assert!(wrong.text().await.unwrap().contains("\"code\""));
-    let empty = w.step_up(&thief, " ").await;
-    assert_eq!(empty.status(), 422);
-    assert!(empty
-        .text()
-        .await
-        .unwrap()
-        .contains("Enter a current code from your authenticator app or a recovery code"));
+    let wrong = w.step_up(&thief, "000000").await.unwrap_err();
+    assert_eq!(wrong.status, 422);
+    assert!(names_code(&wrong, ""), "{wrong}");
+    let empty = w.step_up(&thief, " ").await.unwrap_err();
+    assert_eq!(empty.status, 422);
+    assert!(names_code(&empty, "Enter a current code from your authenticator app or a recovery code"), "{empty}");
 
     // Alice, in her own session, with her app's code: for 5 minutes she may change her factors.
     let code = w.code(0);
-    assert_eq!(w.step_up(&w.alice_a, &code).await.status(), 200);
+    assert_eq!(status(&w.step_up(&w.alice_a, &code).await), 200);
     assert!(w.methods(&w.alice_a).await.verified_until.is_some());
-    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_a)).await;
+    let codes = w.app.run(&w.alice_a, GenerateRecoveryCodes {}).await;
     assert_eq!(codes.len(), 10);
     add_authenticator(&w.app, &w.alice_a, "Tablet").await;
 
@@ -130,37 +142,37 @@ async fn a_password_alone_cannot_change_the_factors_of_a_user_who_has_one(backen
     needs_code(w.regenerate(&thief).await, "another session of the same user").await;
     assert!(w.methods(&thief).await.verified_until.is_none());
     // And the code it used is spent: a replay steps nobody up.
-    assert_eq!(w.step_up(&thief, &code).await.status(), 422, "a used time step");
+    assert_eq!(status(&w.step_up(&thief, &code).await), 422, "a used time step");
 
     // Five minutes later the step-up is over.
     w.app.clock.advance(Duration::minutes(4) + Duration::seconds(59));
-    assert_eq!(w.regenerate(&w.alice_a).await.status(), 200, "still fresh");
+    assert_eq!(status(&w.regenerate(&w.alice_a).await), 200, "still fresh");
     w.app.clock.advance(Duration::seconds(1));
     needs_code(w.regenerate(&w.alice_a).await, "after 5 minutes").await;
     assert!(w.methods(&w.alice_a).await.verified_until.is_none());
 
     // A recovery code steps up too, and is used up by it.
     let codes: Vec<String> = {
-        assert_eq!(w.step_up(&thief, &w.code(0)).await.status(), 200);
-        w.app.call_ok("portal/recovery/generate", &[], Some(&thief)).await
+        assert_eq!(status(&w.step_up(&thief, &w.code(0)).await), 200);
+        w.app.run(&thief, GenerateRecoveryCodes {}).await
     };
     let other = w.app.sign_in(&w.alice).await;
-    assert_eq!(w.step_up(&other, &codes[0]).await.status(), 200);
+    assert_eq!(status(&w.step_up(&other, &codes[0]).await), 200);
     assert_eq!(w.methods(&other).await.recovery_left, 9);
     let again = w.app.sign_in(&w.alice).await;
-    assert_eq!(w.step_up(&again, &codes[0]).await.status(), 422, "a recovery code works once");
+    assert_eq!(status(&w.step_up(&again, &codes[0]).await), 422, "a recovery code works once");
 
     // A new sign-in over a stepped-up session (the same browser) starts without the step-up.
     let fresh = w.app.sign_in(&w.alice).await;
-    assert_eq!(w.step_up(&fresh, &w.code(1)).await.status(), 200);
-    assert_eq!(w.regenerate(&fresh).await.status(), 200);
+    assert_eq!(status(&w.step_up(&fresh, &w.code(1)).await), 200);
+    assert_eq!(status(&w.regenerate(&fresh).await), 200);
     w.app.clock.advance(Duration::seconds(1));
     let renewed = session_cookie(&w.app.sign_in_raw(&w.alice, Some(&fresh)).await).unwrap();
     needs_code(w.regenerate(&renewed).await, "a new sign-in over a stepped-up session").await;
 
     // Signing out ends the session's step-up with it.
-    w.app.call("auth/sign_out", &[], Some(&other)).await;
-    assert_eq!(w.regenerate(&other).await.status(), 401);
+    w.app.run(&other, SignOut {}).await;
+    assert_eq!(status(&w.regenerate(&other).await), 401);
 }
 on_both_databases!(
     a_password_alone_cannot_change_the_factors_of_a_user_who_has_one,
@@ -173,22 +185,21 @@ async fn wrong_step_up_codes_are_counted_and_capped(backend: Backend) {
     let b = w.app.sign_in(&w.alice).await;
     // Five wrong codes over two sessions: each refused, and told how many tries are left.
     for (i, cookie) in [&a, &b, &a, &b, &a].into_iter().enumerate() {
-        let res = w.step_up(cookie, "123456").await;
-        assert_eq!(res.status(), 422, "wrong code {i}");
-        let body = res.text().await.unwrap();
-        assert!(body.contains(&format!("{} more tr", 4 - i)), "{body}");
+        let refused = w.step_up(cookie, "123456").await.unwrap_err();
+        assert_eq!(refused.status, 422, "wrong code {i}");
+        assert!(refused.error.to_string().contains(&format!("{} more tr", 4 - i)), "{refused}");
     }
     // Then even the right code is refused, in any session, for 15 minutes.
-    let capped = w.step_up(&b, &w.code(0)).await;
-    assert_eq!(capped.status(), 429);
-    assert!(capped.text().await.unwrap().contains("15 minutes"));
+    let capped = w.step_up(&b, &w.code(0)).await.unwrap_err();
+    assert_eq!(capped.status, 429);
+    assert!(capped.error.to_string().contains("15 minutes"), "{capped}");
     let c = w.app.sign_in(&w.alice).await;
-    assert_eq!(w.step_up(&c, &w.code(0)).await.status(), 429, "a new session does not reset the count");
+    assert_eq!(status(&w.step_up(&c, &w.code(0)).await), 429, "a new session does not reset the count");
     needs_code(w.begin(&b).await, "nothing is allowed meanwhile").await;
 
     w.app.clock.advance(Duration::minutes(15));
-    assert_eq!(w.step_up(&b, &w.code(0)).await.status(), 200);
-    assert_eq!(w.begin(&b).await.status(), 200);
+    assert_eq!(status(&w.step_up(&b, &w.code(0)).await), 200);
+    assert_eq!(status(&w.begin(&b).await), 200);
 
     // Sixty wrong codes at once cannot pass the cap: the user's row is held while counting
     // (without the lock, PostgreSQL recorded 9 to 12 of them).
@@ -196,7 +207,7 @@ async fn wrong_step_up_codes_are_counted_and_capped(backend: Backend) {
     let tries = (0..60).map(|i| {
         let cookie = if i % 2 == 0 { a.clone() } else { b.clone() };
         let w = &w;
-        async move { w.step_up(&cookie, &format!("{:06}", 100_000 + i)).await.status().as_u16() }
+        async move { status(&w.step_up(&cookie, &format!("{:06}", 100_000 + i)).await) }
     });
     let statuses = futures::future::join_all(tries).await;
     let wrong = statuses.iter().filter(|s| **s == 422).count();
@@ -212,11 +223,11 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     let closed = w.methods(&bob_a).await;
     assert!(!closed.has_factor && closed.enrolment_open_until.is_none(), "{closed:?}");
     // With no window, his password alone adds nothing.
-    for res in [w.begin(&bob_a).await, w.regenerate(&bob_a).await] {
-        assert_eq!(res.status(), 409);
-        assert!(res.text().await.unwrap().contains("Ask your administrator to open enrolment"));
+    for refused in [w.begin(&bob_a).await.unwrap_err(), w.regenerate(&bob_a).await.unwrap_err()] {
+        assert_eq!(refused.status, 409);
+        assert!(refused.error.to_string().contains("Ask your administrator to open enrolment"), "{refused}");
     }
-    assert_eq!(w.step_up(&bob_a, "123456").await.status(), 409, "no factor to step up with");
+    assert_eq!(status(&w.step_up(&bob_a, "123456").await), 409, "no factor to step up with");
     // The pages say so: Bob is told whom to ask, his admin sees the window closed and the button.
     let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
     assert!(page.contains("Ask your administrator to open enrolment."), "{page}");
@@ -224,10 +235,9 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     assert!(page.contains(&format!("Open enrolment for {}", bob.email)) && page.contains("Not open"), "{page}");
 
     // His admin opens enrolment: the console shows until when.
-    let opened: EnrolmentOpened =
-        w.app.call_ok("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&w.admin_cookie)).await;
+    let opened = w.app.run(&w.admin_cookie, OpenEnrolment { id: bob.id.to_string() }).await;
     assert_eq!(opened.email, bob.email);
-    let users: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&w.admin_cookie)).await;
+    let users = w.app.run(&w.admin_cookie, ListEndUsers {}).await;
     let row = |email: &str| users.iter().find(|u| u.email == email).unwrap().clone();
     assert_eq!(row(&bob.email).enrolment_open_until.map(utc), Some(utc(opened.until)));
     assert_eq!((row(&w.alice.email).authenticators, row(&w.alice.email).enrolment_open_until), (1, None));
@@ -242,41 +252,38 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     let bob_a = w.app.sign_in(&bob).await;
     assert!(w.methods(&bob_a).await.enrolment_open_until.is_some(), "open for 24 hours");
     w.app.clock.advance(Duration::seconds(1));
-    assert_eq!(w.begin(&bob_a).await.status(), 409, "the window closed after 24 hours");
+    assert_eq!(status(&w.begin(&bob_a).await), 409, "the window closed after 24 hours");
     assert_eq!(w.methods(&bob_a).await.enrolment_open_until, None);
     let admin_cookie = w.app.sign_in(&w.admin).await;
-    let users: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&admin_cookie)).await;
+    let users = w.app.run(&admin_cookie, ListEndUsers {}).await;
     assert_eq!(users.iter().find(|u| u.email == bob.email).unwrap().enrolment_open_until, None);
 
     // Opened again, Bob makes recovery codes as his first factor; the window is then spent.
-    w.app
-        .call_ok::<EnrolmentOpened>("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie))
-        .await;
+    w.app.run(&admin_cookie, OpenEnrolment { id: bob.id.to_string() }).await;
     w.app.clock.advance(Duration::hours(23));
     let bob_a = w.app.sign_in(&bob).await;
     let admin_cookie = w.app.sign_in(&w.admin).await;
-    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&bob_a)).await;
+    let codes = w.app.run(&bob_a, GenerateRecoveryCodes {}).await;
     // The session that added it just proved it; another session needs one of the codes.
-    assert_eq!(w.begin(&bob_a).await.status(), 200);
+    assert_eq!(status(&w.begin(&bob_a).await), 200);
     let bob_b = w.app.sign_in(&bob).await;
     needs_code(w.begin(&bob_b).await, "bob's other session").await;
-    assert_eq!(w.step_up(&bob_b, &codes[4]).await.status(), 200);
-    assert_eq!(w.begin(&bob_b).await.status(), 200);
+    assert_eq!(status(&w.step_up(&bob_b, &codes[4]).await), 200);
+    assert_eq!(status(&w.begin(&bob_b).await), 200);
     // A step-up with his last recovery code still lets him make new ones, though it left him
     // with no factor for a moment.
     let left: Vec<&String> = codes.iter().enumerate().filter(|(i, _)| *i != 4).map(|(_, c)| c).collect();
     for code in &left[..8] {
-        assert_eq!(w.step_up(&bob_b, code).await.status(), 200);
+        assert_eq!(status(&w.step_up(&bob_b, code).await), 200);
     }
     let bob_c = w.app.sign_in(&bob).await;
-    assert_eq!(w.step_up(&bob_c, left[8]).await.status(), 200);
+    assert_eq!(status(&w.step_up(&bob_c, left[8]).await), 200);
     assert!(!w.methods(&bob_c).await.has_factor);
-    assert_eq!(w.regenerate(&bob_c).await.status(), 200);
+    assert_eq!(status(&w.regenerate(&bob_c).await), 200);
     assert_eq!(w.methods(&bob_c).await.recovery_left, 10);
 
     // Opening enrolment for someone with a factor is refused: it would be no use.
-    let res = w.app.call("end_users/open_enrolment", &[("id", &bob.id.to_string())], Some(&admin_cookie)).await;
-    assert_eq!(res.status(), 409);
+    assert_eq!(status(&w.open_enrolment(&admin_cookie, &bob.id.to_string()).await), 409);
 
     // Opened by the admin, audited.
     let caller = domain::Caller {
@@ -302,26 +309,26 @@ async fn only_the_users_own_tenant_admin_opens_enrolment(backend: Backend) {
     let id = carol.id.to_string();
     let open = |cookie: String| {
         let (app, id) = (&w.app, id.clone());
-        async move { app.call("end_users/open_enrolment", &[("id", &id)], Some(&cookie)).await.status() }
+        async move { status(&app.try_run(&cookie, OpenEnrolment { id }).await) }
     };
     let globex = w.app.create_tenant("Globex Factors").await;
     let globex_admin = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
     assert_eq!(open(globex_admin.clone()).await, 404, "another tenant's admin");
-    let theirs: Vec<EndUserRow> = w.app.call_ok("end_users/list", &[], Some(&globex_admin)).await;
+    let theirs = w.app.run(&globex_admin, ListEndUsers {}).await;
     assert!(theirs.is_empty(), "{theirs:?}");
     let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
     assert_eq!(open(operator).await, 403);
     assert_eq!(open(w.alice_a.clone()).await, 403, "an end user");
     let carol_cookie = w.app.sign_in(&carol).await;
     assert_eq!(open(carol_cookie.clone()).await, 403, "not even for herself");
-    assert_eq!(w.app.call("end_users/list", &[], Some(&carol_cookie)).await.status(), 403);
-    let res = w.app.call("end_users/open_enrolment", &[("id", &w.admin.id.to_string())], Some(&w.admin_cookie)).await;
-    assert_eq!(res.status(), 404, "an admin is not an end user");
-    assert_eq!(w.app.call("end_users/open_enrolment", &[("id", "nope")], Some(&w.admin_cookie)).await.status(), 404);
+    assert_eq!(w.app.refused(&carol_cookie, ListEndUsers {}).await.status, 403);
+    let res = w.open_enrolment(&w.admin_cookie, &w.admin.id.to_string()).await;
+    assert_eq!(status(&res), 404, "an admin is not an end user");
+    assert_eq!(status(&w.open_enrolment(&w.admin_cookie, "nope").await), 404);
     // None of that opened anything.
-    assert_eq!(w.begin(&carol_cookie).await.status(), 409);
+    assert_eq!(status(&w.begin(&carol_cookie).await), 409);
     assert_eq!(open(w.admin_cookie.clone()).await, 200);
-    assert_eq!(w.begin(&carol_cookie).await.status(), 200);
+    assert_eq!(status(&w.begin(&carol_cookie).await), 200);
 }
 on_both_databases!(
     only_the_users_own_tenant_admin_opens_enrolment,
@@ -343,12 +350,11 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     assert!(opened.text.contains(&format!("By: your administrator {}", w.admin.email)), "{}", opened.text);
     find(&mails, "the authenticator app \"Pixel\" was added");
 
-    assert_eq!(w.step_up(&w.alice_a, &w.code(0)).await.status(), 200);
-    assert_eq!(w.regenerate(&w.alice_a).await.status(), 200);
+    assert_eq!(status(&w.step_up(&w.alice_a, &w.code(0)).await), 200);
+    assert_eq!(status(&w.regenerate(&w.alice_a).await), 200);
     add_authenticator(&w.app, &w.alice_a, "Tablet").await;
     let tablet = w.methods(&w.alice_a).await.authenticators.into_iter().find(|a| a.name == "Tablet").unwrap();
-    let removed = w.app.call("portal/authenticators/remove", &[("id", &tablet.id.to_string())], Some(&w.alice_a)).await;
-    assert_eq!(removed.status(), 200);
+    w.app.run(&w.alice_a, RemoveAuthenticator { id: tablet.id.to_string() }).await;
 
     let mails = sink.wait_for(&w.alice.email, 5).await;
     find(&mails, "10 new recovery codes were made");
@@ -361,7 +367,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
         assert!(m.text.contains("/portal/methods"), "{}", m.text);
     }
     // A step-up changes nothing and sends nothing; refusals neither.
-    assert_eq!(w.step_up(&w.alice_a, "000000").await.status(), 422);
+    assert_eq!(status(&w.step_up(&w.alice_a, "000000").await), 422);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(sink.messages_to(&w.alice.email).len(), 5);
 }
