@@ -6,9 +6,12 @@
 
 use crate::common::*;
 use domain::audit::AuditAction;
-use app::models::{
-    AccountMappingRow, AuthenticatorRow, NewAuthenticator, ServerAccounts, SignInHistory, SignInMethods,
+use app::functions::portal::{
+    BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, MySignInHistory, MySignInMethods,
+    RemoveAuthenticator,
 };
+use app::functions::server_accounts::{AddServerAccount, ListServerAccounts, RemoveServerAccount};
+use app::models::AppError;
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     audit::Actor,
@@ -60,11 +63,10 @@ async fn map(
 /// Adds an authenticator on the portal, as its user would: start, read the secret, confirm
 /// with the code the app shows now.
 async fn enroll(app: &TestApp, cookie: &str, name: &str) -> String {
-    let e: NewAuthenticator = app.call_ok("portal/authenticators/begin", &[("name", name)], Some(cookie)).await;
+    let e = app.run(cookie, BeginAuthenticator { name: name.into() }).await;
     assert!(e.qr_data_uri.starts_with("data:image/svg+xml;base64,"));
     let code = code_at(&e.secret, app.clock.now());
-    let added: AuthenticatorRow =
-        app.call_ok("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(cookie)).await;
+    let added = app.run(cookie, ConfirmAuthenticator { id: e.id.to_string(), code }).await;
     assert_eq!(added.name, name);
     e.secret
 }
@@ -126,17 +128,15 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     assert!(!row.secret_ciphertext.contains(&w.secret));
 
     // Alice's sign-in history shows both logins, newest first; nobody else's.
-    let history: SignInHistory =
-        w.app.call_ok("portal/history", &[("page", "1"), ("page_size", "20")], Some(&w.alice_cookie)).await;
+    let history = w.app.run(&w.alice_cookie, MySignInHistory { page: 1, page_size: 20 }).await;
     assert_eq!(history.total, 2);
     assert!(history.rows.iter().all(|r| r.result == LoginOutcome::Allowed && r.server == "web-01" && r.account == "root"));
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
-    let theirs: SignInHistory =
-        w.app.call_ok("portal/history", &[("page", "1"), ("page_size", "20")], Some(&bob_cookie)).await;
+    let theirs = w.app.run(&bob_cookie, MySignInHistory { page: 1, page_size: 20 }).await;
     assert_eq!(theirs.total, 0);
-    let admin = w.app.call("portal/history", &[("page", "1"), ("page_size", "20")], None).await;
-    assert_eq!(admin.status(), 401);
+    let anonymous = w.app.refused(NO_SESSION, MySignInHistory { page: 1, page_size: 20 }).await;
+    assert_eq!(anonymous.status, 401);
 }
 on_both_databases!(
     an_authenticator_code_logs_in_once_and_a_replay_is_refused,
@@ -207,10 +207,10 @@ on_both_databases!(
 async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Backend) {
     let w = world(backend).await;
     w.app.step_up(&w.alice_cookie, &w.code_now(0).await).await;
-    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
+    let codes = w.app.run(&w.alice_cookie, GenerateRecoveryCodes {}).await;
     assert_eq!(codes.len(), 10);
     assert!(codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3), "{codes:?}");
-    let methods: SignInMethods = w.app.call_ok("portal/methods", &[], Some(&w.alice_cookie)).await;
+    let methods = w.app.run(&w.alice_cookie, MySignInMethods {}).await;
     assert_eq!((methods.recovery_left, methods.authenticators.len()), (10, 1));
 
     let login = w.start("root").await;
@@ -223,7 +223,7 @@ async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Back
     let again = w.app.answer_ok(&w.p, login.login_id, &codes[0]).await;
     assert_eq!(again.step.info, ["Wrong code. 2 attempts left."], "a recovery code works once");
 
-    let fresh: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
+    let fresh = w.app.run(&w.alice_cookie, GenerateRecoveryCodes {}).await;
     let old = w.app.answer_ok(&w.p, login.login_id, &codes[1]).await;
     assert_eq!(old.step.info, ["Wrong code. 1 attempt left."], "the old set no longer works");
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &fresh[3]).await.step.action, Action::Allow);
@@ -232,7 +232,7 @@ async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Back
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
     w.app.open_enrolment(&bob).await;
-    let bobs: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&bob_cookie)).await;
+    let bobs = w.app.run(&bob_cookie, GenerateRecoveryCodes {}).await;
     let login = w.start("root").await;
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &bobs[0]).await.step.info, ["Wrong code. 2 attempts left."]);
 }
@@ -323,34 +323,27 @@ async fn only_the_tenants_own_users_and_servers_can_be_mapped(backend: Backend) 
     let eve = globex.tenant.end_user(&w.app, "eve").await;
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let add = |account: &str, user: String, server: String| {
-        let (app, cookie, account) = (&w.app, admin_cookie.clone(), account.to_owned());
-        async move {
-            app.call(
-                "server_accounts/add",
-                &[("account", &account), ("end_user_id", &user), ("server_id", &server)],
-                Some(&cookie),
-            )
-            .await
-        }
+        let (app, cookie) = (&w.app, admin_cookie.clone());
+        let args = AddServerAccount { account: account.to_owned(), end_user_id: user, server_id: server };
+        async move { app.try_run(&cookie, args).await }
     };
-    assert_eq!(add("eve", eve.id.to_string(), String::new()).await.status(), 404, "another tenant's user");
+    let status = |res: Result<_, Refused>| res.map_or_else(|e| e.status, |_| 200);
+    assert_eq!(status(add("eve", eve.id.to_string(), String::new()).await), 404, "another tenant's user");
     assert_eq!(
-        add("bob", bob.id.to_string(), globex.server_id.to_string()).await.status(),
+        status(add("bob", bob.id.to_string(), globex.server_id.to_string()).await),
         404,
         "another tenant's server"
     );
-    assert_eq!(add("admin", admin.id.to_string(), String::new()).await.status(), 404, "an admin is not an end user");
-    let bad = add("-rf", bob.id.to_string(), String::new()).await;
-    assert_eq!(bad.status(), 422);
-    assert!(bad.text().await.unwrap().contains("account"));
+    assert_eq!(status(add("admin", admin.id.to_string(), String::new()).await), 404, "an admin is not an end user");
+    let bad = add("-rf", bob.id.to_string(), String::new()).await.unwrap_err();
+    assert_eq!(bad.status, 422);
+    assert!(matches!(&bad.error, AppError::Validation { field, .. } if field == "account"), "{bad}");
     let res = add("root", bob.id.to_string(), String::new()).await;
-    assert_eq!(res.status(), 409, "root is Alice's on every server already");
-    let ok = add("bob", bob.id.to_string(), w.p.server_id.to_string()).await;
-    assert_eq!(ok.status(), 200);
-    let row: AccountMappingRow = ok.json().await.unwrap();
+    assert_eq!(status(res), 409, "root is Alice's on every server already");
+    let row = add("bob", bob.id.to_string(), w.p.server_id.to_string()).await.unwrap();
     assert_eq!((row.server_name.as_deref(), row.end_user_email.as_str()), (Some("web-01"), bob.email.as_str()));
 
-    let page: ServerAccounts = w.app.call_ok("server_accounts/list", &[], Some(&admin_cookie)).await;
+    let page = w.app.run(&admin_cookie, ListServerAccounts {}).await;
     let listed: Vec<_> = page.mappings.iter().map(|m| (m.account.as_str(), m.server_name.as_deref())).collect();
     assert_eq!(listed, [("bob", Some("web-01")), ("root", None)]);
     assert!(page.end_users.iter().all(|u| !u.label.contains("eve@")), "only the tenant's users are offered");
@@ -358,11 +351,12 @@ async fn only_the_tenants_own_users_and_servers_can_be_mapped(backend: Backend) 
 
     // Globex's admin can neither see nor remove Acme's mappings; end users see no mappings.
     let globex_admin = w.app.sign_in(&globex.tenant.admin(&w.app, "iam").await).await;
-    let theirs: ServerAccounts = w.app.call_ok("server_accounts/list", &[], Some(&globex_admin)).await;
+    let theirs = w.app.run(&globex_admin, ListServerAccounts {}).await;
     assert!(theirs.mappings.is_empty());
-    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id.to_string())], Some(&globex_admin)).await.status(), 404);
-    assert_eq!(w.app.call("server_accounts/list", &[], Some(&w.alice_cookie)).await.status(), 403);
-    assert_eq!(w.app.call("server_accounts/remove", &[("id", &row.id.to_string())], Some(&admin_cookie)).await.status(), 200);
+    let remove = || RemoveServerAccount { id: row.id.to_string() };
+    assert_eq!(w.app.refused(&globex_admin, remove()).await.status, 404);
+    assert_eq!(w.app.refused(&w.alice_cookie, ListServerAccounts {}).await.status, 403);
+    w.app.run(&admin_cookie, remove()).await;
 }
 on_both_databases!(
     only_the_tenants_own_users_and_servers_can_be_mapped,
@@ -381,7 +375,7 @@ async fn two_logins_racing_with_one_code_let_exactly_one_in(backend: Backend) {
     }
     // A recovery code too.
     w.app.step_up(&w.alice_cookie, &w.code_now(0).await).await;
-    let codes: Vec<String> = w.app.call_ok("portal/recovery/generate", &[], Some(&w.alice_cookie)).await;
+    let codes = w.app.run(&w.alice_cookie, GenerateRecoveryCodes {}).await;
     for code in &codes[..3] {
         let (a, b) = (w.start("root").await, w.start("root").await);
         let (ra, rb) = tokio::join!(w.app.answer_ok(&w.p, a.login_id, code), w.app.answer_ok(&w.p, b.login_id, code));
@@ -399,19 +393,19 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
     let cookie = &w.alice_cookie;
     w.app.step_up(cookie, &w.code_now(0).await).await;
     // A wrong confirming code names the field; nothing is added.
-    let e: NewAuthenticator = w.app.call_ok("portal/authenticators/begin", &[("name", "Tablet")], Some(cookie)).await;
-    let wrong = w.app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", "12345")], Some(cookie)).await;
-    assert_eq!(wrong.status(), 422);
-    assert!(wrong.text().await.unwrap().contains("code"));
-    let bad_name = w.app.call("portal/authenticators/begin", &[("name", &"x".repeat(65))], Some(cookie)).await;
-    assert_eq!(bad_name.status(), 422);
+    let e = w.app.run(cookie, BeginAuthenticator { name: "Tablet".into() }).await;
+    let confirm = |code: &str| ConfirmAuthenticator { id: e.id.to_string(), code: code.into() };
+    let wrong = w.app.refused(cookie, confirm("12345")).await;
+    assert_eq!(wrong.status, 422);
+    assert!(matches!(&wrong.error, AppError::Validation { field, .. } if field == "code"), "{wrong}");
+    let bad_name = w.app.refused(cookie, BeginAuthenticator { name: "x".repeat(65) }).await;
+    assert_eq!(bad_name.status, 422);
     // Another user cannot confirm Alice's enrolment.
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
     let code = code_at(&e.secret, w.app.clock.now());
-    let stolen =
-        w.app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&bob_cookie)).await;
-    assert_eq!(stolen.status(), 404);
+    let stolen = w.app.refused(&bob_cookie, confirm(&code)).await;
+    assert_eq!(stolen.status, 404);
     // An unconfirmed authenticator does not count at a login.
     let login = w.start("root").await;
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &code).await.step.info, ["Wrong code. 2 attempts left."]);
@@ -420,20 +414,21 @@ async fn authenticators_are_confirmed_limited_and_the_last_one_stays(backend: Ba
         w.app.clock.advance(Duration::seconds(30));
         enroll(&w.app, cookie, &format!("Phone {i}")).await;
     }
-    let sixth = w.app.call("portal/authenticators/begin", &[("name", "Sixth")], Some(cookie)).await;
-    assert_eq!(sixth.status(), 409);
-    assert!(sixth.text().await.unwrap().contains("5 authenticators"));
+    let sixth = w.app.refused(cookie, BeginAuthenticator { name: "Sixth".into() }).await;
+    assert_eq!(sixth.status, 409);
+    assert!(sixth.error.to_string().contains("5 authenticators"), "{sixth}");
 
-    let methods: SignInMethods = w.app.call_ok("portal/methods", &[], Some(cookie)).await;
+    let methods = w.app.run(cookie, MySignInMethods {}).await;
     assert_eq!(methods.authenticators.len(), 5);
+    let remove = |id: Uuid| RemoveAuthenticator { id: id.to_string() };
     for a in &methods.authenticators[1..] {
-        assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &a.id.to_string())], Some(cookie)).await.status(), 200);
+        w.app.run(cookie, remove(a.id)).await;
     }
     let last = &methods.authenticators[0];
-    let refused = w.app.call("portal/authenticators/remove", &[("id", &last.id.to_string())], Some(cookie)).await;
-    assert_eq!(refused.status(), 409);
-    assert!(refused.text().await.unwrap().contains("only authenticator"));
-    assert_eq!(w.app.call("portal/authenticators/remove", &[("id", &last.id.to_string())], Some(&bob_cookie)).await.status(), 404);
+    let refused = w.app.refused(cookie, remove(last.id)).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.error.to_string().contains("only authenticator"), "{refused}");
+    assert_eq!(w.app.refused(&bob_cookie, remove(last.id)).await.status, 404);
     let events = domain::audit::list(&w.app.ctx, &w.p.caller, 100).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorAdded).count(), 5);
     assert_eq!(events.iter().filter(|e| e.action == AuditAction::FactorAuthenticatorRemoved).count(), 4);
@@ -448,9 +443,9 @@ async fn without_a_secret_key_enrolment_is_refused_naming_the_setting(backend: B
     let tenant = app.create_tenant("Acme Keyless").await;
     let alice = tenant.end_user(&app, "alice").await;
     let cookie = app.sign_in(&alice).await;
-    let res = app.call("portal/authenticators/begin", &[("name", "Pixel")], Some(&cookie)).await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("HOSTGUARD_SECRET_KEY"));
+    let refused = app.refused(&cookie, BeginAuthenticator { name: "Pixel".into() }).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.error.to_string().contains("HOSTGUARD_SECRET_KEY"), "{refused}");
 }
 on_both_databases!(
     without_a_secret_key_enrolment_is_refused_naming_the_setting,
