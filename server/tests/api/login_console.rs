@@ -2,9 +2,10 @@
 //! protection (fail mode, exemptions, unenrolled accounts) and its break-glass codes.
 
 use crate::common::*;
-use app::models::{
-    utc, AuditRow, BreakGlassStatus, FailMode, LoginAuditPage, LoginOutcome, LoginSettingsView, ServerChoice,
-};
+use app::functions::audit::ListAudit;
+use app::functions::logins::{BreakGlass, IssueBreakGlass, ListLogins, LoginServers, LoginSettings, SaveLoginSettings};
+use app::functions::servers::GetServer;
+use app::models::{utc, AppError, AuditRow, FailMode, LoginAuditPage, LoginAuditQuery, LoginOutcome, LoginSettingsView};
 use proto::audit::AuditAction;
 use domain::Clock;
 use proto::login::LoginReason;
@@ -60,10 +61,38 @@ async fn audit_ok(app: &TestApp, cookie: &str, given: &[(&str, &str)]) -> LoginA
     serde_json::from_str(&body).unwrap()
 }
 
-async fn save(app: &TestApp, cookie: &str, server_id: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let mut form = vec![("server_id", server_id)];
-    form.extend_from_slice(fields);
-    app.call("logins/settings/save", &form, Some(cookie)).await
+/// A save of the server's login protection with `fail_mode`, nothing exempt and the
+/// unenrolled-accounts box unticked (absent from the form, as a browser sends it).
+fn settings(server_id: &str, fail_mode: &str) -> SaveLoginSettings {
+    SaveLoginSettings {
+        server_id: server_id.into(),
+        fail_mode: fail_mode.into(),
+        allow_unenrolled: None,
+        exempt_accounts: String::new(),
+        exempt_networks: String::new(),
+    }
+}
+
+async fn save(app: &TestApp, cookie: &str, args: SaveLoginSettings) -> Result<LoginSettingsView, Refused> {
+    app.try_run(cookie, args).await
+}
+
+fn get_settings(server_id: &str) -> LoginSettings {
+    LoginSettings { server_id: server_id.into() }
+}
+
+/// The `(field, message)` pairs of a refusal: several, or the one.
+fn field_errors(refused: &Refused) -> Vec<(String, String)> {
+    match &refused.error {
+        AppError::Invalid(errors) => errors.iter().map(|e| (e.field.clone(), e.message.clone())).collect(),
+        AppError::Validation { field, message } => vec![(field.clone(), message.clone())],
+        other => panic!("field errors in {other:?}"),
+    }
+}
+
+/// Whether a refusal names `field` with a message containing `text`.
+fn names(refused: &Refused, field: &str, text: &str) -> bool {
+    field_errors(refused).iter().any(|(f, m)| f == field && m.contains(text))
 }
 
 async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend) {
@@ -78,8 +107,8 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
 
     // An exemption saved on the server's page lets backup in, and the audit says why.
     let acme_id = w.acme.server_id.to_string();
-    let res = save(app, &w.admin, &acme_id, &[("fail_mode", "secure"), ("exempt_accounts", "backup\n")]).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let backup = SaveLoginSettings { exempt_accounts: "backup\n".into(), ..settings(&acme_id, "secure") };
+    save(app, &w.admin, backup).await.unwrap();
     app.clock.advance(chrono::Duration::minutes(1));
     app.start_ok(&w.acme, "backup", "198.51.100.8").await;
     let all = audit_ok(app, &w.admin, &[]).await;
@@ -110,7 +139,7 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
     assert!(!body.contains("globex"), "{body}");
 
     // The server filter offers the tenant's own servers only.
-    let servers: Vec<ServerChoice> = app.call_ok("logins/servers", &[], Some(&w.admin)).await;
+    let servers = app.run(&w.admin, LoginServers {}).await;
     let offered: Vec<_> = servers.iter().map(|s| (s.id.to_string(), s.name.as_str())).collect();
     assert_eq!(offered, [(acme_id.clone(), "acme-web-01")]);
 
@@ -128,30 +157,36 @@ async fn another_tenants_server_is_not_found_and_other_roles_are_refused(backend
     let app = &w.app;
     let globex_id = w.globex.server_id.to_string();
     let acme_id = w.acme.server_id.to_string();
-    let server = [("server_id", globex_id.as_str())];
-    for endpoint in ["logins/settings", "logins/break_glass", "logins/break_glass/issue"] {
-        let res = app.call(endpoint, &server, Some(&w.admin)).await;
-        assert_eq!(res.status(), 404, "{endpoint}");
-        assert!(!res.text().await.unwrap().contains("globex"));
+    // Every call about a server: its settings, its break-glass codes, issuing new ones.
+    let refusals = |cookie: String, server_id: String| async move {
+        let id = || server_id.clone();
+        [
+            ("logins/settings", app.refused(&cookie, LoginSettings { server_id: id() }).await),
+            ("logins/break_glass", app.refused(&cookie, BreakGlass { server_id: id() }).await),
+            ("logins/break_glass/issue", app.refused(&cookie, IssueBreakGlass { server_id: id() }).await),
+        ]
+    };
+    for (endpoint, refused) in refusals(w.admin.clone(), globex_id.clone()).await {
+        assert_eq!(refused.status, 404, "{endpoint}");
+        assert!(!format!("{refused:?}").contains("globex"));
     }
-    assert_eq!(save(app, &w.admin, &globex_id, &[("fail_mode", "safe")]).await.status(), 404);
-    assert_eq!(app.call("logins/settings", &[("server_id", "not-an-id")], Some(&w.admin)).await.status(), 404);
+    assert_eq!(save(app, &w.admin, settings(&globex_id, "safe")).await.unwrap_err().status, 404);
+    assert_eq!(app.refused(&w.admin, get_settings("not-an-id")).await.status, 404);
     // Nothing of Globex changed.
-    let res = app.call("logins/settings", &server, Some(&w.globex_admin(app).await)).await;
-    let settings: LoginSettingsView = res.json().await.unwrap();
-    assert_eq!(settings.fail_mode, FailMode::Secure);
+    let theirs = app.run(&w.globex_admin(app).await, get_settings(&globex_id)).await;
+    assert_eq!(theirs.fail_mode, FailMode::Secure);
 
     // End users and operators get 403 from every one of them, even for a server of their own tenant.
     for cookie in [&w.alice, &w.operator] {
-        assert_eq!(audit(app, cookie, &[]).await.status(), 403);
-        assert_eq!(app.call("logins/servers", &[], Some(cookie)).await.status(), 403);
-        for endpoint in ["logins/settings", "logins/break_glass", "logins/break_glass/issue"] {
-            assert_eq!(app.call(endpoint, &[("server_id", &acme_id)], Some(cookie)).await.status(), 403, "{endpoint}");
+        assert_eq!(app.refused(cookie, ListLogins { query: LoginAuditQuery::default() }).await.status, 403);
+        assert_eq!(app.refused(cookie, LoginServers {}).await.status, 403);
+        for (endpoint, refused) in refusals(cookie.clone(), acme_id.clone()).await {
+            assert_eq!(refused.status, 403, "{endpoint}");
         }
-        assert_eq!(save(app, cookie, &acme_id, &[("fail_mode", "safe")]).await.status(), 403);
+        assert_eq!(save(app, cookie, settings(&acme_id, "safe")).await.unwrap_err().status, 403);
     }
     // No session: 401.
-    assert_eq!(app.call("logins/list", &[], None).await.status(), 401);
+    assert_eq!(app.refused(NO_SESSION, ListLogins { query: LoginAuditQuery::default() }).await.status, 401);
 }
 on_both_databases!(
     another_tenants_server_is_not_found_and_other_roles_are_refused,
@@ -170,27 +205,32 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_saved(backend: Bac
     let w = world(backend).await;
     let app = &w.app;
     let id = w.acme.server_id.to_string();
-    let res =
-        save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "10.0.0.0/8\n\n10.0.0.0/33\n")]).await;
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("exempt_networks[1]") && body.contains("10.0.0.0/33"), "{body}");
-    let res = save(app, &w.admin, &id, &[("fail_mode", "open"), ("exempt_accounts", "-rf")]).await;
-    assert_eq!(res.status(), 422);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("fail_mode") && body.contains("exempt_accounts[0]"), "{body}");
-    let settings: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
-    assert_eq!((settings.fail_mode.as_str(), settings.exempt_networks.len()), ("secure", 0), "nothing was saved");
+    let networks = SaveLoginSettings { exempt_networks: "10.0.0.0/8\n\n10.0.0.0/33\n".into(), ..settings(&id, "safe") };
+    let refused = save(app, &w.admin, networks).await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    assert!(names(&refused, "exempt_networks[1]", "10.0.0.0/33"), "{refused:?}");
+    let accounts = SaveLoginSettings { exempt_accounts: "-rf".into(), ..settings(&id, "open") };
+    let refused = save(app, &w.admin, accounts).await.unwrap_err();
+    assert_eq!(refused.status, 422);
+    assert!(names(&refused, "fail_mode", "") && names(&refused, "exempt_accounts[0]", ""), "{refused:?}");
+    let saved = app.run(&w.admin, get_settings(&id)).await;
+    assert_eq!((saved.fail_mode.as_str(), saved.exempt_networks.len()), ("secure", 0), "nothing was saved");
 
-    for (field, value) in [("result", "maybe"), ("since", "yesterday"), ("until", "2026-13-01"), ("page_size", "7")] {
-        let res = audit(app, &w.admin, &[(field, value)]).await;
-        assert_eq!(res.status(), 422, "{field}={value}");
-        let body = res.text().await.unwrap();
-        assert!(body.contains(field), "{field}: {body}");
+    let query = LoginAuditQuery::default;
+    for (field, q) in [
+        ("result", LoginAuditQuery { result: "maybe".into(), ..query() }),
+        ("since", LoginAuditQuery { since: "yesterday".into(), ..query() }),
+        ("until", LoginAuditQuery { until: "2026-13-01".into(), ..query() }),
+        ("page_size", LoginAuditQuery { page_size: 7, ..query() }),
+    ] {
+        let refused = app.refused(&w.admin, ListLogins { query: q }).await;
+        assert_eq!(refused.status, 422, "{field}");
+        assert!(names(&refused, field, ""), "{field}: {refused:?}");
     }
-    let res = audit(app, &w.admin, &[("since", "2026-11-27"), ("until", "2026-11-26")]).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("since"));
+    let backwards = LoginAuditQuery { since: "2026-11-27".into(), until: "2026-11-26".into(), ..query() };
+    let refused = app.refused(&w.admin, ListLogins { query: backwards }).await;
+    assert_eq!(refused.status, 422);
+    assert!(field_errors(&refused).iter().any(|(f, _)| f == "since"), "{refused:?}");
 }
 on_both_databases!(
     bad_input_is_refused_naming_the_field_and_nothing_is_saved,
@@ -201,20 +241,14 @@ async fn settings_changes_and_break_glass_codes_show_in_the_audit_trail(backend:
     let w = world(backend).await;
     let app = &w.app;
     let id = w.acme.server_id.to_string();
-    let res = save(
-        app,
-        &w.admin,
-        &id,
-        &[
-            ("fail_mode", "safe"),
-            ("allow_unenrolled", "on"),
-            ("exempt_accounts", "backup\r\ndeploy"),
-            ("exempt_networks", "10.1.2.3/16\n192.0.2.7"),
-        ],
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let saved: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
+    let all = SaveLoginSettings {
+        allow_unenrolled: Some("on".into()),
+        exempt_accounts: "backup\r\ndeploy".into(),
+        exempt_networks: "10.1.2.3/16\n192.0.2.7".into(),
+        ..settings(&id, "safe")
+    };
+    save(app, &w.admin, all).await.unwrap();
+    let saved = app.run(&w.admin, get_settings(&id)).await;
     assert_eq!(
         saved,
         LoginSettingsView {
@@ -226,25 +260,29 @@ async fn settings_changes_and_break_glass_codes_show_in_the_audit_trail(backend:
     );
     // An unticked checkbox is absent from the form: the setting goes off again.
     app.clock.advance(chrono::Duration::minutes(1));
-    let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "10.1.0.0/16")]).await;
-    let after: LoginSettingsView = res.json().await.unwrap();
+    let after =
+        save(app, &w.admin, SaveLoginSettings { exempt_networks: "10.1.0.0/16".into(), ..settings(&id, "safe") })
+            .await
+            .unwrap();
     assert!(!after.allow_unenrolled);
     assert!(after.exempt_accounts.is_empty());
 
-    let none: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    let break_glass = || BreakGlass { server_id: id.clone() };
+    let issue = || IssueBreakGlass { server_id: id.clone() };
+    let none = app.run(&w.admin, break_glass()).await;
     assert_eq!((none.unused, none.issued), (0, None));
-    let codes: Vec<String> = app.call_ok("logins/break_glass/issue", &[("server_id", &id)], Some(&w.admin)).await;
+    let codes = app.run(&w.admin, issue()).await;
     assert_eq!(codes.len(), 10);
-    let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    let status = app.run(&w.admin, break_glass()).await;
     assert_eq!(status.unused, 10);
     assert!(status.issued.is_some());
     app.clock.advance(chrono::Duration::minutes(1));
-    let again: Vec<String> = app.call_ok("logins/break_glass/issue", &[("server_id", &id)], Some(&w.admin)).await;
+    let again = app.run(&w.admin, issue()).await;
     assert!(again.iter().all(|c| !codes.contains(c)));
-    let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+    let status = app.run(&w.admin, break_glass()).await;
     assert_eq!(status.unused, 10, "the new set replaces the old one");
 
-    let trail: Vec<AuditRow> = app.call_ok("audit/list", &[], Some(&w.admin)).await;
+    let trail = app.run(&w.admin, ListAudit {}).await;
     let settings: Vec<&AuditRow> = trail.iter().filter(|e| e.action == AuditAction::LoginSettings).collect();
     assert_eq!(settings.len(), 2);
     assert!(settings.iter().all(|e| e.target == "acme-web-01" && e.actor.starts_with("admin2@")), "{settings:?}");
@@ -282,13 +320,11 @@ async fn break_glass_codes_issued_at_once_leave_one_set(backend: Backend) {
     let w = world(backend).await;
     let app = &w.app;
     let id = w.acme.server_id.to_string();
-    let form = [("server_id", id.as_str())];
+    let issue = || app.try_run(&w.admin, IssueBreakGlass { server_id: id.clone() });
     for _ in 0..3 {
-        let issues =
-            futures::future::join_all((0..6).map(|_| app.call("logins/break_glass/issue", &form, Some(&w.admin))))
-                .await;
-        assert!(issues.iter().all(|r| r.status() == 200));
-        let status: BreakGlassStatus = app.call_ok("logins/break_glass", &[("server_id", &id)], Some(&w.admin)).await;
+        let issues = futures::future::join_all((0..6).map(|_| issue())).await;
+        assert!(issues.iter().all(Result::is_ok), "{issues:?}");
+        let status = app.run(&w.admin, BreakGlass { server_id: id.clone() }).await;
         assert_eq!(status.unused, 10);
     }
 }
@@ -324,7 +360,7 @@ async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: B
     let w = world(backend).await;
     let app = &w.app;
     let id = w.acme.server_id.to_string();
-    let page = || async { app.call_ok::<ServerRow>("servers/get", &[("id", &id)], Some(&w.admin)).await };
+    let page = || app.run(&w.admin, GetServer { id: id.clone() });
     assert_eq!(page().await.safe_mode_allows, None, "nothing to say before any");
 
     let now = app.clock.now();
@@ -359,15 +395,16 @@ async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: B
         "{:?}",
         denied.items
     );
-    let res = audit(app, &w.admin, &[("reason", "because")]).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("reason"));
+    let because = LoginAuditQuery { reason: "because".into(), ..Default::default() };
+    let refused = app.refused(&w.admin, ListLogins { query: because }).await;
+    assert_eq!(refused.status, 422);
+    assert!(names(&refused, "reason", ""), "{refused:?}");
 
     // Globex's server has none; Acme's page is not Globex's to see.
     let globex = w.globex_admin(app).await;
-    let theirs: ServerRow = app.call_ok("servers/get", &[("id", &w.globex.server_id.to_string())], Some(&globex)).await;
+    let theirs: ServerRow = app.run(&globex, GetServer { id: w.globex.server_id.to_string() }).await;
     assert_eq!(theirs.safe_mode_allows, None);
-    assert_eq!(app.call("servers/get", &[("id", &id)], Some(&globex)).await.status(), 404);
+    assert_eq!(app.refused(&globex, GetServer { id: id.clone() }).await.status, 404);
 
     // The page says it in words.
     let html = app.get_page(&format!("/hss/servers/{id}"), Some(&w.admin)).await.text().await.unwrap();
@@ -390,15 +427,15 @@ async fn exempt_networks_that_cover_everything_are_refused(backend: Backend) {
         ("0.0.0.0/2\n64.0.0.0/2\n128.0.0.0/2\n192.0.0.0/2", "exempt_networks", "every IPv4 address"),
         ("::/2\n4000::/2\n8000::/2\nc000::/2", "exempt_networks", "every IPv6 address"),
     ] {
-        let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", networks)]).await;
-        assert_eq!(res.status(), 422, "{networks}");
-        let body = res.text().await.unwrap();
-        assert!(body.contains(field) && body.contains(rule), "{networks}: {body}");
+        let args = SaveLoginSettings { exempt_networks: networks.into(), ..settings(&id, "safe") };
+        let refused = save(app, &w.admin, args).await.unwrap_err();
+        assert_eq!(refused.status, 422, "{networks}");
+        assert!(names(&refused, field, rule), "{networks}: {refused:?}");
     }
-    let settings: LoginSettingsView = app.call_ok("logins/settings", &[("server_id", &id)], Some(&w.admin)).await;
-    assert!(settings.exempt_networks.is_empty(), "nothing was saved");
-    let res = save(app, &w.admin, &id, &[("fail_mode", "safe"), ("exempt_networks", "0.0.0.0/2\n10.0.0.0/8\nfc00::/7")]).await;
-    assert_eq!(res.status(), 200, "big but partial networks are the admin's call");
+    let saved = app.run(&w.admin, get_settings(&id)).await;
+    assert!(saved.exempt_networks.is_empty(), "nothing was saved");
+    let partial = SaveLoginSettings { exempt_networks: "0.0.0.0/2\n10.0.0.0/8\nfc00::/7".into(), ..settings(&id, "safe") };
+    save(app, &w.admin, partial).await.expect("big but partial networks are the admin's call");
 }
 on_both_databases!(
     exempt_networks_that_cover_everything_are_refused,
