@@ -10,6 +10,7 @@
 //! SSH_ASKPASS script that logs the prompt and reads the answer from a file the test writes.
 
 use crate::common::*;
+use app::models::TwoFactorState;
 use crate::login_e2e::{built, skip_reason, workspace, Gate, Relay};
 use domain::entities::server_login;
 use proto::agent::paths;
@@ -115,24 +116,22 @@ impl Sshd {
 
     /// Saves a 2FA change in the console, lets the apply delay pass, and waits until the agent
     /// has applied it.
-    async fn change(&self, form: &[(&str, &str)], want: &str) {
-        let id = self.p.server_id.to_string();
-        let mut all = vec![("change[server_ids][]", id.as_str())];
-        all.extend_from_slice(form);
-        let res = self.app.call("two-factor/save", &all, Some(&self.admin)).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    /// `change` builds the change for this server's id.
+    async fn change(&self, change: impl FnOnce(&[uuid::Uuid]) -> app::models::two_factor::TwoFactorChange, want: TwoFactorState) {
+        let change = change(&[self.p.server_id]);
+        self.app.run(&self.admin, app::functions::two_factor::SaveTwoFactor { change }).await;
         self.app.clock.advance(chrono::Duration::seconds(301));
         let (app, admin) = (&self.app, &self.admin);
         for _ in 0..300 {
             let page = app.two_factor_page(admin, &[]).await;
-            let row = page.items.iter().find(|r| r.id == self.p.server_id).map(|r| r.status.as_str().to_owned());
-            if row.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want)) {
+            let row = page.items.iter().find(|r| r.id == self.p.server_id).map(|r| r.status.state());
+            if row == Some(want) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let log = std::fs::read_to_string(self.path("sshd.log")).unwrap_or_default();
-        panic!("the server never became {want}; sshd said:\n{log}");
+        panic!("the server never became {want:?}; sshd said:\n{log}");
     }
 
     /// One `ssh hgtest@127.0.0.1 true` with `methods` (ssh's PreferredAuthentications); the
@@ -241,8 +240,8 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
         page.items.iter().any(|r| r.id == s.p.server_id && r.agent_online)
     })
     .await;
-    let topic = s.p.topic_id.to_string();
-    s.change(&[("change[action]", "enable"), ("change[method]", "sms"), ("change[topic_id]", &topic)], "enabled").await;
+    let topic = s.p.topic_id;
+    s.change(|ids| enable_sms(ids, topic), TwoFactorState::Enabled).await;
     let dropin = std::fs::read_to_string(s.path("etc/ssh/sshd_config.d/50-hostguard.conf")).unwrap();
     assert!(dropin.contains("AuthenticationMethods publickey,keyboard-interactive keyboard-interactive"), "{dropin}");
 
@@ -282,7 +281,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     domain::factors::authenticators::confirm(&s.app.ctx, &alice_caller, &actor, session, e.id, &now_code)
         .await
         .unwrap();
-    s.change(&[("change[action]", "enable"), ("change[method]", "code")], "enabled").await;
+    s.change(enable_code, TwoFactorState::Enabled).await;
     let (ok, prompts) = s.ssh_with("keyboard-interactive", false, None, Some(&secret)).await;
     assert!(ok, "password + the authenticator's code logs in; prompts: {prompts:?}");
     assert!(prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")), "{prompts:?}");
@@ -291,7 +290,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     assert!(!ok, "a wrong authenticator code is refused");
 
     // Disabled from the console, after the delay: the password alone logs in again.
-    s.change(&[("change[action]", "disable")], "disabled").await;
+    s.change(disable, TwoFactorState::Disabled).await;
     let (ok, prompts) = s.ssh("keyboard-interactive,password", false, None).await;
     assert!(ok && !asked_for_code(&prompts), "2FA off: the password alone; prompts: {prompts:?}");
     let logins = domain::logins::audit::list(
@@ -321,8 +320,8 @@ async fn safe_mode_through_a_real_sshd_needs_a_real_outage(backend: Backend) {
         page.items.iter().any(|r| r.id == s.p.server_id && r.agent_online)
     })
     .await;
-    let topic = s.p.topic_id.to_string();
-    s.change(&[("change[action]", "enable"), ("change[method]", "sms"), ("change[topic_id]", &topic)], "enabled").await;
+    let topic = s.p.topic_id;
+    s.change(|ids| enable_sms(ids, topic), TwoFactorState::Enabled).await;
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
     let safe = domain::logins::SettingsChange {
         fail_mode: "safe".into(),
