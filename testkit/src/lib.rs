@@ -12,6 +12,7 @@ mod fixtures;
 mod logins;
 mod log;
 mod postgres;
+mod prompt;
 mod smtp;
 
 pub use console::{

@@ -12,6 +12,7 @@ pub mod audit_event;
 pub mod authenticator;
 pub mod break_glass_code;
 pub mod confirmation_send;
+pub mod credit_entry;
 pub mod enrolment_window;
 pub mod factor_step_up;
 pub mod login_attempt;
