@@ -7,6 +7,7 @@ mod csrf;
 pub mod delivery;
 pub mod hss_api;
 pub mod long_poll;
+pub mod push_wait;
 pub mod rollout_worker;
 pub mod serve;
 pub mod session_store;
