@@ -10,8 +10,11 @@ pub mod guard;
 pub mod mapping;
 pub mod phones;
 pub mod recovery;
+pub mod settings;
 
 pub use guard::{step_up, SessionRef};
+pub use phones::login_phone;
+pub use settings::default_method;
 
 use crate::{
     caller::{Caller, Role},

@@ -335,6 +335,7 @@ pub async fn confirm(
     am.code_hash = Set(None);
     am.code_expires_at = Set(None);
     am.code_attempts = Set(0);
+    am.code_sent_at = Set(None);
     am.codes_sent = Set(0);
     let saved = phone::Entity::update(am).exec(&txn).await?;
     let (detail, what) = match &replaced {
@@ -365,6 +366,73 @@ pub async fn confirm(
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(factor(saved))
+}
+
+/// Sends a code by SMS to the phone in force, to step up with (see [`guard::step_up`]): for a
+/// person whose phone is their only lasting factor, or who has no app at hand. Same limits as
+/// a confirmation code. Returns when another may be sent.
+pub async fn send_step_up_code(ctx: &Ctx, caller: &Caller) -> DomainResult<DateTime<Utc>> {
+    let (user_id, _) = end_user(caller)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    lock_user(&txn, user_id).await?;
+    let row = confirmed(&txn, user_id)
+        .await?
+        .ok_or_else(|| DomainError::Conflict("You have no phone to send a code to.".into()))?;
+    let mut sends = row.codes_sent;
+    if let Some(sent) = row.code_sent_at {
+        let at = sent + Duration::seconds(RESEND_AFTER_SECS);
+        if at > now {
+            return Err(wait_to_resend(at, now));
+        }
+        if sent <= now - Duration::minutes(SENDS_WINDOW_MINUTES) {
+            sends = 0;
+        }
+    }
+    if sends >= MAX_SENDS {
+        return Err(too_many_sends());
+    }
+    let code = new_code();
+    let number = Phone::parse(&row.number).map_err(|e| DomainError::Internal(format!("phone number {e}")))?;
+    let message = code_message(row.tenant_id, &number, &code, "change your HostGuard sign-in methods");
+    let mut am: phone::ActiveModel = row.into();
+    am.code_hash = Set(Some(hash(*am.id.as_ref(), &code)));
+    am.code_expires_at = Set(Some(now + Duration::minutes(CODE_VALID_MINUTES)));
+    am.code_attempts = Set(0);
+    am.code_sent_at = Set(Some(now));
+    am.codes_sent = Set(sends + 1);
+    phone::Entity::update(am).exec(&txn).await?;
+    outbox::enqueue(&txn, now, message).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(now + Duration::seconds(RESEND_AFTER_SECS))
+}
+
+/// In a step-up: whether `code` is the one [`send_step_up_code`] sent to the user's phone in
+/// force, still good. A right code is spent; a wrong one counts against the sent code.
+pub(crate) async fn use_step_up_code(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    code: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
+    let Some(row) = confirmed(txn, user_id).await? else { return Ok(false) };
+    let (Some(stored), Some(expires)) = (row.code_hash.clone(), row.code_expires_at) else { return Ok(false) };
+    if now > expires || row.code_attempts >= MAX_ATTEMPTS {
+        return Ok(false);
+    }
+    let right = hash(row.id, code) == stored;
+    let attempts = row.code_attempts + 1;
+    let mut am: phone::ActiveModel = row.into();
+    if right {
+        am.code_hash = Set(None);
+        am.code_expires_at = Set(None);
+        am.last_used_at = Set(Some(now));
+    } else {
+        am.code_attempts = Set(attempts);
+    }
+    phone::Entity::update(am).exec(txn).await?;
+    Ok(right)
 }
 
 /// A number as mail and the audit trail show it: the last 4 digits.
@@ -560,6 +628,56 @@ mod tests {
             // The only factor that lasts cannot go.
             let err = remove(&w.ctx, &w.alice, &w.actor, w.session, n.id).await.unwrap_err();
             assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        }
+
+        #[tokio::test]
+        async fn a_phone_steps_up_and_settings_need_a_step_up() {
+            use crate::factors::settings::{self, Named};
+            use crate::entities::session;
+            let w = world().await;
+            let uid = w.alice.user_id;
+            let p = begin(&w.ctx, &w.alice, w.session, "+14155550123", "").await.unwrap();
+            confirm(&w.ctx, &w.alice, &w.actor, w.session, p.id, &sent_code(&w, "+14155550123").await).await.unwrap();
+            assert_eq!(settings::default_method(&w.ctx.db, uid).await.unwrap(), None);
+            settings::set_default_method(&w.ctx, &w.alice, &w.actor, w.session, proto::DefaultMethod::Sms).await.unwrap();
+            assert_eq!(settings::default_method(&w.ctx.db, uid).await.unwrap(), Some(proto::DefaultMethod::Sms));
+            let err = settings::set_default_method(&w.ctx, &w.alice, &w.actor, w.session, proto::DefaultMethod::Code)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("method: needs an authenticator app"), "{err}");
+            let name = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Phone, p.id, " Work mobile ").await.unwrap();
+            assert_eq!(name, "Work mobile");
+            let err = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Authenticator, p.id, "x").await.unwrap_err();
+            assert!(matches!(err, DomainError::NotFound(_)));
+
+            // Another session of Alice's has not stepped up: it may change nothing...
+            let other = SessionRef(Uuid::new_v4());
+            let err = settings::rename(&w.ctx, &w.alice, &w.actor, other, Named::Phone, p.id, "Mine").await.unwrap_err();
+            assert!(err.to_string().contains("code"), "{err}");
+            // ...until it types the code sent to the phone (once: a replay fails).
+            send_step_up_code(&w.ctx, &w.alice).await.unwrap();
+            assert!(matches!(send_step_up_code(&w.ctx, &w.alice).await, Err(DomainError::RateLimited(_))));
+            let code = sent_code(&w, "+14155550123").await;
+            guard::step_up(&w.ctx, &w.alice, other, &code).await.unwrap();
+            assert!(guard::step_up(&w.ctx, &w.alice, SessionRef(Uuid::new_v4()), &code).await.is_err(), "spent");
+            settings::rename(&w.ctx, &w.alice, &w.actor, other, Named::Phone, p.id, "Mine").await.unwrap();
+
+            // Signing out the other sessions ends Alice's others, not the kept one nor Bob's.
+            let bob = Uuid::new_v4();
+            for (id, user) in [("kept", uid), ("old", uid), ("bobs", bob)] {
+                session::Entity::insert(session::ActiveModel {
+                    id: Set(id.into()),
+                    data: Set(format!(r#"{{"user_id":"{user}","signed_in_at":1}}"#)),
+                    expires_at: Set(w.clock.now() + Duration::hours(1)),
+                })
+                .exec_without_returning(&w.ctx.db)
+                .await
+                .unwrap();
+            }
+            assert_eq!(settings::sign_out_other_sessions(&w.ctx, &w.alice, &w.actor, w.session, "kept").await.unwrap(), 1);
+            let left: Vec<String> = session::Entity::find().all(&w.ctx.db).await.unwrap().into_iter().map(|s| s.id).collect();
+            assert_eq!(left.len(), 2);
+            assert!(left.contains(&"kept".to_owned()) && left.contains(&"bobs".to_owned()));
         }
     }
 }
