@@ -30,6 +30,15 @@ crate::wire_enum! {
         FactorAuthenticatorAdded => "factor.authenticator_added",
         FactorAuthenticatorRemoved => "factor.authenticator_removed",
         FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
+        /// An end user confirmed a new phone (or one that replaced theirs).
+        FactorPhoneAdded => "factor.phone_added",
+        FactorPhoneRemoved => "factor.phone_removed",
+        /// An end user renamed an authenticator or a phone.
+        FactorRenamed => "factor.renamed",
+        /// An end user chose the method their login prompt tries first.
+        FactorDefaultMethod => "factor.default_method",
+        /// An end user signed out their other sessions after a change.
+        FactorOtherSessionsSignedOut => "factor.other_sessions_signed_out",
         LoginAccountMapped => "login.account_mapped",
         LoginAccountUnmapped => "login.account_unmapped",
         LoginBreakGlassIssued => "login.break_glass_issued",
@@ -65,6 +74,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 35);
+        assert_eq!(AuditAction::ALL.len(), 40);
     }
 }

@@ -11,6 +11,7 @@ mod factors;
 mod fixtures;
 mod logins;
 mod log;
+mod phone;
 mod postgres;
 mod prompt;
 mod smtp;

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod logins;
+pub mod phones;
 pub mod portal;
 pub mod server_accounts;
 pub mod servers;

@@ -7,6 +7,7 @@ mod error;
 mod factors;
 mod labels;
 pub mod logins;
+mod phones;
 mod readiness;
 pub mod two_factor;
 
@@ -21,6 +22,7 @@ pub use factors::{
 };
 pub use labels::{capitalized, login_method_cell, method_cell, Label, Status};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use phones::{DefaultMethod, PhonesView, PendingPhoneRow, PhoneRow, StepUpCodeSent};
 pub use readiness::{ReadinessItem, ReadinessRule};
 use serde::{Deserialize, Serialize};
 

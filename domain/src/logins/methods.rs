@@ -19,8 +19,7 @@ use rand::Rng;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
-// LEAD: `crate::factors::phones::login_phone` once `i17-phone` is merged.
-use super::phone_until_merge::login_phone;
+use crate::factors::phones::login_phone;
 
 /// The prompt when more than a passcode is offered: echo on, as it takes numbers too.
 pub const MENU_PROMPT: &str = "Passcode or number: ";

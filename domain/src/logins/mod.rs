@@ -8,7 +8,6 @@
 
 mod code;
 mod methods;
-mod phone_until_merge;
 mod push;
 mod sms;
 pub mod audit;

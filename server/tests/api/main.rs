@@ -22,6 +22,7 @@ mod notifications;
 mod official_sdk;
 mod operations;
 mod outbox;
+mod phones;
 mod rollout;
 mod rollout_races;
 mod sms_gateway;
