@@ -263,6 +263,8 @@ wire_enum! {
         TopicWithoutRecipients => "topic_without_recipients",
         /// Tells an end user that their factors changed.
         FactorChanged => "factor_changed",
+        /// Tells a tenant's admins that an end user reported a push request as not theirs.
+        PushFraudReported => "push_fraud_reported",
     }
 }
 
