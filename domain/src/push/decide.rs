@@ -79,7 +79,8 @@ pub async fn pending_for<C: ConnectionTrait>(
         .into_iter()
         .map(|r| PendingRequest {
             id: r.id,
-            seconds_left: (r.expires_at - now).num_seconds().max(0),
+            // Rounded up: a request with 0.4 s left is not shown as having none.
+            seconds_left: ((r.expires_at - now).num_milliseconds().max(0) + 999) / 1000,
             server_name: r.server_name,
             account: r.account,
             source_ip: r.source_ip,
@@ -151,7 +152,8 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
         ));
     }
     let what = format!("{}@{} from {}", request.account, request.server_name, request.source_ip);
-    let audit_entry = |action, detail: String| Entry { tenant_id: Some(tenant_id), action, target: caller.email.clone(), detail };
+    let audit_entry =
+        |action, detail: String| Entry { tenant_id: Some(tenant_id), action, target: caller.email.clone(), detail };
     match d.decision {
         PushDecision::Approve if i32::from(d.number) != request.number => {
             let wrong = request.wrong_numbers + 1;
@@ -161,7 +163,13 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                 .filter(push_request::Column::Id.eq(request.id))
                 .exec(&txn)
                 .await?;
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushWrongNumber, format!("{what}: wrong number {wrong} of {WRONG_NUMBERS}"))).await?;
+            audit::record(
+                &txn,
+                now,
+                actor,
+                audit_entry(AuditAction::PushWrongNumber, format!("{what}: wrong number {wrong} of {WRONG_NUMBERS}")),
+            )
+            .await?;
             if !denied {
                 txn.commit().await?;
                 let left = WRONG_NUMBERS - wrong;
@@ -174,26 +182,48 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                 ));
             }
             settle(&txn, &request, &device, PushStatus::Denied, now).await?;
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushDenied, format!("{what}: {WRONG_NUMBERS} wrong numbers"))).await?;
+            audit::record(
+                &txn,
+                now,
+                actor,
+                audit_entry(AuditAction::PushDenied, format!("{what}: {WRONG_NUMBERS} wrong numbers")),
+            )
+            .await?;
             let muted = mute_after_denial(&txn, &request, now).await?;
             txn.commit().await?;
-            let paused = if muted { " Notifications are paused for a while; open the portal to see new requests." } else { "" };
+            let paused =
+                if muted { " Notifications are paused for a while; open the portal to see new requests." } else { "" };
             Err(DomainError::Conflict(format!(
                 "That was the {WRONG_NUMBERS}rd wrong number, so the login was denied. If it was you, start the login again.{paused}"
             )))
         }
         PushDecision::Approve => {
             settle(&txn, &request, &device, PushStatus::Approved, now).await?;
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushApproved, format!("{what} with device {:?}", device.name))).await?;
+            audit::record(
+                &txn,
+                now,
+                actor,
+                audit_entry(AuditAction::PushApproved, format!("{what} with device {:?}", device.name)),
+            )
+            .await?;
             txn.commit().await?;
             Ok(Outcome { status: PushStatus::Approved, muted_until: None })
         }
         PushDecision::Deny => {
             settle(&txn, &request, &device, PushStatus::Denied, now).await?;
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushDenied, format!("{what} with device {:?}", device.name))).await?;
+            audit::record(
+                &txn,
+                now,
+                actor,
+                audit_entry(AuditAction::PushDenied, format!("{what} with device {:?}", device.name)),
+            )
+            .await?;
             let muted = mute_after_denial(&txn, &request, now).await?;
             txn.commit().await?;
-            Ok(Outcome { status: PushStatus::Denied, muted_until: muted.then(|| now + chrono::Duration::minutes(mute::MUTE_MINUTES)) })
+            Ok(Outcome {
+                status: PushStatus::Denied,
+                muted_until: muted.then(|| now + chrono::Duration::minutes(mute::MUTE_MINUTES)),
+            })
         }
         PushDecision::Fraud => {
             settle(&txn, &request, &device, PushStatus::Fraud, now).await?;
@@ -206,11 +236,20 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
             // transaction, when `lock`; until that is merged the decision and the tenant's choice
             // are recorded in the audit trail only.
             let lock_note = if lock { "; the tenant locks people who report this (lock pending)" } else { "" };
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushFraudReported, format!("{what} with device {:?}{lock_note}", device.name))).await?;
+            audit::record(
+                &txn,
+                now,
+                actor,
+                audit_entry(AuditAction::PushFraudReported, format!("{what} with device {:?}{lock_note}", device.name)),
+            )
+            .await?;
             tell_admins(ctx, &txn, &request, &caller.email, now).await?;
             txn.commit().await?;
             ctx.outbox_signal.notify_one();
-            Ok(Outcome { status: PushStatus::Fraud, muted_until: Some(now + chrono::Duration::minutes(mute::MUTE_MINUTES)) })
+            Ok(Outcome {
+                status: PushStatus::Fraud,
+                muted_until: Some(now + chrono::Duration::minutes(mute::MUTE_MINUTES)),
+            })
         }
     }
 }
@@ -243,7 +282,11 @@ async fn settle(
 }
 
 /// After a denial: pauses notifications if it made [`mute::DENIALS_IN_A_ROW`] in a row.
-async fn mute_after_denial(txn: &DatabaseTransaction, request: &push_request::Model, now: DateTime<Utc>) -> DomainResult<bool> {
+async fn mute_after_denial(
+    txn: &DatabaseTransaction,
+    request: &push_request::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
     if mute::denied_in_a_row(txn, request.user_id).await? {
         mute::record(txn, request, mute::MuteReason::Denials, now).await?;
         return Ok(true);
@@ -274,7 +317,13 @@ async fn tell_admins(
 }
 
 /// To a tenant admin: an end user pressed "This wasn't me" on a push request.
-fn fraud_report(request: &push_request::Model, who: &str, admin: &str, audit_url: &str, now: DateTime<Utc>) -> NewMessage {
+fn fraud_report(
+    request: &push_request::Model,
+    who: &str,
+    admin: &str,
+    audit_url: &str,
+    now: DateTime<Utc>,
+) -> NewMessage {
     let subject = format!("{who} reported a login that was not theirs");
     let facts = format!(
         "{who} pressed \"This wasn't me\" on a push request, so the login was denied.\n\n\

@@ -98,10 +98,8 @@ pub async fn register(
     let txn = crate::db::write_txn(&ctx.db).await?;
     crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
     stepped_up(guard::permit(&txn, user_id, session, now).await?)?;
-    let existing = approval_device::Entity::find()
-        .filter(approval_device::Column::UserId.eq(user_id))
-        .all(&txn)
-        .await?;
+    let existing =
+        approval_device::Entity::find().filter(approval_device::Column::UserId.eq(user_id)).all(&txn).await?;
     if existing.iter().any(|d| d.public_key == public_key) {
         return Err(DomainError::Conflict("This device is already registered.".into()));
     }
@@ -119,7 +117,9 @@ pub async fn register(
         created_at: now,
         last_used_at: None,
     };
-    approval_device::Entity::insert(approval_device::ActiveModel::from(row.clone())).exec_without_returning(&txn).await?;
+    approval_device::Entity::insert(approval_device::ActiveModel::from(row.clone()))
+        .exec_without_returning(&txn)
+        .await?;
     audit::record(
         &txn,
         now,
@@ -139,7 +139,11 @@ pub async fn register(
     Ok(row.into())
 }
 
-async fn own_device<C: sea_orm::ConnectionTrait>(conn: &C, user_id: Uuid, id: Uuid) -> DomainResult<approval_device::Model> {
+async fn own_device<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    id: Uuid,
+) -> DomainResult<approval_device::Model> {
     approval_device::Entity::find_by_id(id)
         .filter(approval_device::Column::UserId.eq(user_id))
         .one(conn)
