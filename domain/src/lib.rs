@@ -20,6 +20,7 @@ pub mod lockout;
 pub mod logins;
 pub mod messages;
 pub mod outbox;
+pub mod push;
 pub mod password;
 pub mod readiness;
 pub mod retention;

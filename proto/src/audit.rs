@@ -45,6 +45,18 @@ crate::wire_enum! {
         LoginBreakGlassUsed => "login.break_glass_used",
         /// A server's login settings changed.
         LoginSettings => "login.settings",
+        /// An end user registered a browser or phone to approve push requests with.
+        PushDeviceAdded => "push.device_added",
+        PushDeviceRenamed => "push.device_renamed",
+        PushDeviceRemoved => "push.device_removed",
+        /// A push request approved with the right number and a device signature.
+        PushApproved => "push.approved",
+        /// A push request denied (by the person, or after too many wrong numbers).
+        PushDenied => "push.denied",
+        /// A wrong number typed to approve a push request.
+        PushWrongNumber => "push.wrong_number",
+        /// "This wasn't me" on a push request.
+        PushFraudReported => "push.fraud_reported",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -74,6 +86,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 40);
+        assert_eq!(AuditAction::ALL.len(), 47);
     }
 }

@@ -268,6 +268,8 @@ wire_enum! {
         FactorChanged => "factor_changed",
         /// The code that confirms a phone an end user adds.
         PhoneConfirmation => "phone_confirmation",
+        /// Tells a tenant's admins that an end user reported a push request as not theirs.
+        PushFraudReported => "push_fraud_reported",
     }
 }
 

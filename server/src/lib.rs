@@ -2,6 +2,7 @@
 //! console. Business rules live in the `domain` crate.
 
 pub mod agent_api;
+pub mod approval_events;
 pub mod config;
 mod csrf;
 pub mod delivery;
@@ -106,6 +107,7 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
         .merge(hss_api::routes(ctx.clone()))
+        .merge(approval_events::routes(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

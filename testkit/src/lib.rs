@@ -5,6 +5,7 @@
 // Test code: a panic is a failed test, which is what an unexpected error there should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod approve;
 mod console;
 pub mod demo;
 mod factors;

@@ -4,6 +4,7 @@
 
 pub mod access_keys;
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod logins;

@@ -3,6 +3,7 @@
 
 mod access_keys;
 mod agents;
+mod approvals;
 mod error;
 mod factors;
 mod labels;
@@ -13,6 +14,7 @@ pub mod two_factor;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use agents::{AgentToken, TokenKind, TokenState};
+pub use approvals::{ApprovalDeviceRow, Approvals, DecisionResult, PendingPush, PushDecision, PushStatus};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};

@@ -4,7 +4,10 @@
 //! decision made on any replica reaches the login.
 
 use super::{finish, server_login, PushWaiting, Stage};
-use crate::{entities::push_request, error::DomainResult};
+use crate::{
+    entities::{approval_device, push_request},
+    error::DomainResult,
+};
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};
 use proto::push::PushStatus;
@@ -23,10 +26,9 @@ pub const PUSHES_PER_MINUTE: u64 = 3;
 pub const PUSHES_PER_HOUR: u64 = 10;
 
 /// Whether the person can approve a push: they have an approval device.
-// LEAD: until `i17-approve` (approval_devices) is merged this is false, so Push is never
-// offered; after the merge it asks that table (see the report).
-pub(super) async fn can_approve(_conn: &impl ConnectionTrait, _user_id: Uuid) -> DomainResult<bool> {
-    Ok(false)
+pub(super) async fn can_approve(conn: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<bool> {
+    let devices = approval_device::Entity::find().filter(approval_device::Column::UserId.eq(user_id)).count(conn).await?;
+    Ok(devices > 0)
 }
 
 /// Why no push may be sent to the person now, if one may not.

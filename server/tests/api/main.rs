@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod agent_e2e;
 mod agent_registration;
+mod approvals;
 mod code_logins;
 mod credits;
 mod factors;
