@@ -23,6 +23,7 @@ mod notifications;
 mod official_sdk;
 mod operations;
 mod outbox;
+mod prompt_logins;
 mod phones;
 mod rollout;
 mod rollout_races;
