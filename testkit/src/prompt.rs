@@ -30,15 +30,15 @@ impl TestApp {
         txn.commit().await.unwrap();
     }
 
-    /// The newest push request of login `login_id`.
+    /// The newest push request of login `login_id` (its pending one, if it has one).
     pub async fn push_request_of(&self, login_id: Uuid) -> push_request::Model {
-        push_request::Entity::find()
+        let all = push_request::Entity::find()
             .filter(push_request::Column::LoginId.eq(login_id))
-            .order_by_desc(push_request::Column::CreatedAt)
-            .one(&self.ctx.db)
+            .order_by_asc(push_request::Column::CreatedAt)
+            .all(&self.ctx.db)
             .await
-            .unwrap()
-            .expect("the login has a push request")
+            .unwrap();
+        all.iter().rev().find(|r| r.status == PushStatus::Pending).or(all.last()).cloned().expect("the login has a push request")
     }
 
     /// Decides login `login_id`'s newest push request as the portal would (approved, denied or

@@ -89,13 +89,15 @@ pub(super) async fn send(txn: &DatabaseTransaction, row: &mut server_login::Mode
         .with_info(WAIT_INFO))
 }
 
-/// The login's newest push request.
+/// The login's newest push request: the pending one if there is one (sending a new one drops
+/// the older), else the latest (two may share a timestamp).
 pub(super) async fn newest(conn: &impl ConnectionTrait, login_id: Uuid) -> DomainResult<Option<push_request::Model>> {
-    Ok(push_request::Entity::find()
+    let all = push_request::Entity::find()
         .filter(push_request::Column::LoginId.eq(login_id))
-        .order_by_desc(push_request::Column::CreatedAt)
-        .one(conn)
-        .await?)
+        .order_by_asc(push_request::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    Ok(all.iter().rev().find(|r| r.status == PushStatus::Pending).or(all.last()).cloned())
 }
 
 /// A pending request still inside its minute.

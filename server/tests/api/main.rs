@@ -24,6 +24,7 @@ mod official_sdk;
 mod operations;
 mod outbox;
 mod prompt_logins;
+mod prompt_sshd;
 mod phones;
 mod rollout;
 mod rollout_races;

@@ -34,13 +34,13 @@ case "$1" in
 esac
 "#;
 
-struct Sshd {
-    app: TestApp,
+pub(crate) struct Sshd {
+    pub(crate) app: TestApp,
     sink: SmtpSink,
-    p: Protected,
-    admin: String,
+    pub(crate) p: Protected,
+    pub(crate) admin: String,
     dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) port: u16,
     /// The agent reaches the console through a relay that can be cut and a proxy that can refuse.
     relay: Relay,
     gate: Gate,
@@ -65,7 +65,7 @@ fn free_port() -> u16 {
 }
 
 impl Sshd {
-    async fn start(backend: Backend) -> Sshd {
+    pub(crate) async fn start(backend: Backend) -> Sshd {
         let sink = SmtpSink::start().await;
         let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
         let p = app.protected_server("Acme SSH", "sshd-01", &[OPS]).await;
@@ -109,13 +109,13 @@ impl Sshd {
         s
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Saves a 2FA change in the console, lets the apply delay pass, and waits until the agent
     /// has applied it.
-    async fn change(&self, form: &[(&str, &str)], want: &str) {
+    pub(crate) async fn change(&self, form: &[(&str, &str)], want: &str) {
         let id = self.p.server_id.to_string();
         let mut all = vec![("change[server_ids][]", id.as_str())];
         all.extend_from_slice(form);
