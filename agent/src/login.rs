@@ -461,6 +461,7 @@ impl LoginService {
                 // Too slow, gone, or not the protocol: the login is over, and said so.
                 _ => return conn.finish(&Step::deny(TOO_LONG)).await,
             };
+            let mut asked = Instant::now();
             reply = match self.client.login_answer(reply.login_id, &answer).await {
                 Ok(r) => r,
                 Err(e) => return self.console_failed(&start, e, conn, deadline).await,
@@ -473,6 +474,9 @@ impl LoginService {
                 if Instant::now() + crate::api::LOGIN_CALL_TIMEOUT + PUSH_MARGIN > module_deadline {
                     return conn.finish(&Step::deny(PUSH_TOO_LONG)).await;
                 }
+                // The console holds each call; one that answers at once is not asked in a loop.
+                tokio::time::sleep_until(asked + MIN_ASK_INTERVAL).await;
+                asked = Instant::now();
                 reply = match self.client.login_answer(reply.login_id, "").await {
                     Ok(r) => r,
                     Err(e) => return self.console_failed(&start, e, conn, deadline).await,
@@ -750,6 +754,8 @@ fn module_deadline(timeout_secs: Option<u64>) -> Duration {
 
 /// Kept free before the module's deadline when waiting for a push, so the refusal reaches it.
 const PUSH_MARGIN: Duration = Duration::from_secs(2);
+/// The least time between two asks of one login while it waits for a push.
+const MIN_ASK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A step the module can take in one line; a longer one becomes a refusal (the module would read
 /// it as garbage; older modules took that for their fail mode).
