@@ -64,7 +64,7 @@ async fn bare_axum() -> Res<String> {
         proto::agent::paths::LOGIN_ANSWER,
         post(|axum::extract::Path(id): axum::extract::Path<Uuid>, Json(a): Json<LoginAnswer>| async move {
             let step = if a.answer == CODE { Step::allow() } else { Step::deny("wrong") };
-            Json(LoginReply { login_id: id, step })
+            Json(LoginReply::new(id, step))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -111,6 +111,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         })
         .exec(&ctx.db)
         .await?;
+        crate::credits::open(&ctx.db, tenant_id, now).await?;
 
         let admin = format!("admin@{}", t.domain);
         accounts::create_user(

@@ -30,12 +30,33 @@ crate::wire_enum! {
         FactorAuthenticatorAdded => "factor.authenticator_added",
         FactorAuthenticatorRemoved => "factor.authenticator_removed",
         FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
+        /// An end user confirmed a new phone (or one that replaced theirs).
+        FactorPhoneAdded => "factor.phone_added",
+        FactorPhoneRemoved => "factor.phone_removed",
+        /// An end user renamed an authenticator or a phone.
+        FactorRenamed => "factor.renamed",
+        /// An end user chose the method their login prompt tries first.
+        FactorDefaultMethod => "factor.default_method",
+        /// An end user signed out their other sessions after a change.
+        FactorOtherSessionsSignedOut => "factor.other_sessions_signed_out",
         LoginAccountMapped => "login.account_mapped",
         LoginAccountUnmapped => "login.account_unmapped",
         LoginBreakGlassIssued => "login.break_glass_issued",
         LoginBreakGlassUsed => "login.break_glass_used",
         /// A server's login settings changed.
         LoginSettings => "login.settings",
+        /// An end user registered a browser or phone to approve push requests with.
+        PushDeviceAdded => "push.device_added",
+        PushDeviceRenamed => "push.device_renamed",
+        PushDeviceRemoved => "push.device_removed",
+        /// A push request approved with the right number and a device signature.
+        PushApproved => "push.approved",
+        /// A push request denied (by the person, or after too many wrong numbers).
+        PushDenied => "push.denied",
+        /// A wrong number typed to approve a push request.
+        PushWrongNumber => "push.wrong_number",
+        /// "This wasn't me" on a push request.
+        PushFraudReported => "push.fraud_reported",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -65,6 +86,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 35);
+        assert_eq!(AuditAction::ALL.len(), 47);
     }
 }

@@ -7,11 +7,14 @@
 pub mod agent;
 pub mod audit;
 pub mod exempt;
+pub mod factors;
 pub mod login;
 pub mod push;
 pub mod readiness;
 
 use serde::{Deserialize, Serialize};
+
+pub use factors::DefaultMethod;
 
 /// Defines `as_str`, `parse`, `ALL` and `Display` for an enum, from its variants' strings (the
 /// serde names of this crate's enums, and the stored values of the console's).
@@ -263,6 +266,10 @@ wire_enum! {
         TopicWithoutRecipients => "topic_without_recipients",
         /// Tells an end user that their factors changed.
         FactorChanged => "factor_changed",
+        /// The code that confirms a phone an end user adds.
+        PhoneConfirmation => "phone_confirmation",
+        /// Tells a tenant's admins that an end user reported a push request as not theirs.
+        PushFraudReported => "push_fraud_reported",
     }
 }
 
@@ -290,6 +297,7 @@ mod tests {
         same(OutboxStatus::ALL, OutboxStatus::as_str);
         same(Channel::ALL, Channel::as_str);
         same(MessageKind::ALL, MessageKind::as_str);
+        same(DefaultMethod::ALL, DefaultMethod::as_str);
         same(login::FailMode::ALL, login::FailMode::as_str);
         same(login::LoginResult::ALL, login::LoginResult::as_str);
         same(login::LoginMethod::ALL, login::LoginMethod::as_str);

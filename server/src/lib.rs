@@ -2,11 +2,13 @@
 //! console. Business rules live in the `domain` crate.
 
 pub mod agent_api;
+pub mod approval_events;
 pub mod config;
 mod csrf;
 pub mod delivery;
 pub mod hss_api;
 pub mod long_poll;
+pub mod push_wait;
 pub mod rollout_worker;
 pub mod serve;
 pub mod session_store;
@@ -105,6 +107,7 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
         .merge(hss_api::routes(ctx.clone()))
+        .merge(approval_events::routes(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

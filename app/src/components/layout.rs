@@ -294,8 +294,40 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Some(Role::EndUser) => view! {
-            <div class="nav-group">
+        Some(Role::EndUser) => return view! { <PortalNav /> }.into_any(),
+        None => ().into_any(),
+    };
+    view! {
+        <nav class="sidenav" aria-label="Console">
+            {links}
+        </nav>
+    }
+    .into_any()
+}
+
+/// The portal's menu. People use the portal on their phones: there it folds behind a Menu
+/// button (so the page, not the menu, fills the first screen) and folds again on navigation.
+#[component]
+fn PortalNav() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        open.set(false);
+    });
+    view! {
+        <nav class="sidenav sidenav-portal" class:open=move || open.get() aria-label="Console">
+            <button
+                type="button"
+                class="menu-button"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                aria-controls="portal-menu"
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span class="menu-icon" aria-hidden="true"></span>
+                "Menu"
+            </button>
+            <div id="portal-menu" class="nav-group">
                 <p class="nav-service">"My sign-ins"</p>
                 <A href="/portal" exact=true>
                     "My account"
@@ -303,13 +335,6 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                 <A href="/portal/methods">"Sign-in methods"</A>
                 <A href="/portal/history">"Sign-in history"</A>
             </div>
-        }
-        .into_any(),
-        None => ().into_any(),
-    };
-    view! {
-        <nav class="sidenav" aria-label="Console">
-            {links}
         </nav>
     }
 }

@@ -4,9 +4,11 @@
 
 pub mod access_keys;
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod logins;
+pub mod phones;
 pub mod portal;
 pub mod server_accounts;
 pub mod servers;

@@ -92,6 +92,8 @@ pub struct NewAuthenticator {
     pub name: String,
     /// The seed in base32, to type into the app by hand.
     pub secret: String,
+    /// The `otpauth://` URI: a link that opens the authenticator app on the same phone.
+    pub otpauth_uri: String,
     /// The QR code of the otpauth URI, as an SVG data URI.
     pub qr_data_uri: String,
     pub expires: DateTime<Utc>,

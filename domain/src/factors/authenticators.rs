@@ -252,8 +252,8 @@ pub async fn confirm(
 }
 
 /// Removes one of the caller's authenticators; audited and mailed to the user. Needs a fresh
-/// step-up in `session`. The last one stays: a user keeps at least one way to log in (add the
-/// new phone first, then remove the old one).
+/// step-up in `session`. The last authenticator or phone stays: a user keeps at least one way
+/// to log in (add the new one first, then remove the old one).
 pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef, id: Uuid) -> DomainResult<()> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();
@@ -266,11 +266,8 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         .await?
         .ok_or(DomainError::NotFound("authenticator"))?;
     guard::permit(&txn, user_id, session, now).await?;
-    if confirmed_count(&txn, user_id).await? <= 1 {
-        return Err(DomainError::Conflict(format!(
-            "{} is your only authenticator. Add another one first, so that you can still log in, then remove this one.",
-            found.name
-        )));
+    if super::reusable_factors(&txn, user_id).await? <= 1 {
+        return Err(super::last_factor(&found.name));
     }
     authenticator::Entity::delete_by_id(found.id).exec(&txn).await?;
     audit::record(

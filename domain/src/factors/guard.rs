@@ -113,6 +113,20 @@ pub(crate) async fn permit(
     }
 }
 
+/// For changes that need a factor already (renaming one, the default method, signing out other
+/// sessions): only a fresh step-up in `session` allows them, never an enrolment window.
+pub(crate) async fn require_step_up<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    session: SessionRef,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    match fresh_step_up(conn, user_id, session, now).await? {
+        Some(_) => Ok(()),
+        None => Err(code_needed()),
+    }
+}
+
 /// After a change allowed by `permit`: a first factor spends its window (a window lets in one),
 /// and the session that added it counts as stepped up, since it just proved that factor.
 pub(crate) async fn after_change(
@@ -155,8 +169,8 @@ async fn record(
     Ok(())
 }
 
-/// The caller proves a factor they have with a current code from an authenticator app or a
-/// recovery code; their portal session `session` may then change their factors for
+/// The caller proves a factor they have with a current code from an authenticator app, the code
+/// [`super::phones::send_step_up_code`] sent to their phone, or a recovery code; their portal session `session` may then change their factors for
 /// [`STEP_UP_VALID_MINUTES`]. The code is spent as at a login: an app code's time step (or a
 /// later one) cannot be used again, a recovery code is used up. Wrong codes are counted: past
 /// [`WRONG_STEP_UPS`] in [`WRONG_WINDOW_MINUTES`] the user's step-ups are refused for a while.
@@ -193,11 +207,14 @@ pub async fn step_up(ctx: &Ctx, caller: &Caller, session: SessionRef, code: &str
     }
     if !has_factor(&txn, user_id).await? {
         return Err(DomainError::Conflict(
-            "You have no authenticator app or recovery code yet, so there is no code to check.".into(),
+            "You have no authenticator app, phone or recovery code yet, so there is no code to check.".into(),
         ));
     }
     let right = match super::authenticators::normalize_code(code) {
-        Some(app_code) => super::authenticators::use_code(ctx, &txn, user_id, &app_code, now).await?.is_some(),
+        Some(six) => {
+            super::authenticators::use_code(ctx, &txn, user_id, &six, now).await?.is_some()
+                || super::phones::use_step_up_code(&txn, user_id, &six, now).await?
+        }
         None => super::recovery::use_code(&txn, user_id, code, now).await?,
     };
     if !right {
@@ -207,8 +224,8 @@ pub async fn step_up(ctx: &Ctx, caller: &Caller, session: SessionRef, code: &str
         return Err(DomainError::validation(
             "code",
             format!(
-                "is not a current code from your authenticator apps nor an unused recovery code \
-                 ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
+                "is not a current code from your authenticator apps, the code sent to your phone, nor an unused \
+                 recovery code ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
                 if left == 1 { "y" } else { "ies" }
             ),
         ));
