@@ -357,15 +357,16 @@ fn OtherSessions(#[prop(into)] changed: Signal<bool>, sign_out: ServerAction<Sig
                     </p>
                     <ActionForm action=sign_out>
                         <button type="submit" class="button button-secondary" disabled=move || sign_out.pending().get()>
-                            "Sign out my other sessions"
+                            // Not "Sign out …": that is the account menu's button.
+                            "End my other sessions"
                         </button>
                     </ActionForm>
                     <FormResult
                         value=sign_out.value()
                         success=|n: u64| match n {
                             0 => "You had no other sessions.".to_owned(),
-                            1 => "1 other session was signed out.".to_owned(),
-                            n => format!("{n} other sessions were signed out."),
+                            1 => "1 other session was ended.".to_owned(),
+                            n => format!("{n} other sessions were ended."),
                         }
                     />
                 </section>
@@ -534,13 +535,13 @@ fn SecretKey(secret: String) -> impl IntoView {
                 <textarea id="app-secret" class="mono" readonly rows="2" spellcheck="false">
                     {secret}
                 </textarea>
+                // Named "Copy key", not "…secret key": the field's label stays the one match for it.
                 <button
                     type="button"
                     class="button button-secondary"
-                    aria-label="Copy the secret key"
                     on:click=move |_| copied.set(Some(crate::components::urn::copy(&text)))
                 >
-                    "Copy"
+                    "Copy key"
                 </button>
             </div>
             <p class="hint" aria-live="polite">
