@@ -306,15 +306,10 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
 }
 
 /// The portal's menu. People use the portal on their phones: there it folds behind a Menu
-/// button (so the page, not the menu, fills the first screen) and folds again on navigation.
+/// button (so the page, not the menu, fills the first screen) and folds again once a link is followed.
 #[component]
 fn PortalNav() -> impl IntoView {
     let open = RwSignal::new(false);
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        open.set(false);
-    });
     view! {
         <nav class="sidenav sidenav-portal" class:open=move || open.get() aria-label="Console">
             <button
@@ -327,7 +322,8 @@ fn PortalNav() -> impl IntoView {
                 <span class="menu-icon" aria-hidden="true"></span>
                 "Menu"
             </button>
-            <div id="portal-menu" class="nav-group">
+            // A link followed folds the menu again (the click reaches here before the route changes).
+            <div id="portal-menu" class="nav-group" on:click=move |_| open.set(false)>
                 <p class="nav-service">"My sign-ins"</p>
                 <A href="/portal" exact=true>
                     "My account"

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use super::super::portal::ssr::{actor, caller, parse_id, session_ref};
+    pub use super::super::portal::ssr::{actor, caller, existing_session_ref, parse_id, session_ref};
     use crate::models::{PendingPhoneRow, PhoneRow};
     use domain::factors::phones::{PendingPhone, PhoneFactor};
 
@@ -26,7 +26,11 @@ pub async fn my_phones() -> Result<PhonesView, AppError> {
     let (ctx, caller) = ssr::caller().await?;
     let phones = domain::factors::phones::status(&ctx, &caller).await?;
     let (default_method, choosable) = domain::factors::settings::default_method_of(&ctx, &caller).await?;
+    // A session without a reference has made no step-up: a fresh reference finds none.
+    let session = ssr::existing_session_ref().await?.unwrap_or(domain::factors::SessionRef(uuid::Uuid::new_v4()));
+    let state = domain::factors::guard::state(&ctx, &caller, session).await?;
     Ok(PhonesView {
+        needs_step_up: state.has_factor && state.stepped_up_until.is_none(),
         in_force: phones.in_force.map(ssr::phone_row),
         pending: phones.pending.map(ssr::pending_row),
         default_method,

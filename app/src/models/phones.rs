@@ -36,6 +36,8 @@ pub struct PhonesView {
     /// The methods the person may choose now (SMS and call need a phone, code an app).
     pub choosable: Vec<DefaultMethod>,
     pub code_valid_minutes: i64,
+    /// The person has a factor and this session has no fresh step-up: a change needs a code.
+    pub needs_step_up: bool,
 }
 
 /// A code was sent to the phone for a step-up; another may be sent from `resend_at`.

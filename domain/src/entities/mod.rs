@@ -66,6 +66,7 @@ mod tests {
         same(LoginResult::ALL, LoginResult::as_str);
         same(LoginMethod::ALL, LoginMethod::as_str);
         same(proto::push::PushStatus::ALL, proto::push::PushStatus::as_str);
+        same(DefaultMethod::ALL, DefaultMethod::as_str);
         same(LoginStage::ALL, LoginStage::as_str);
         same(SelinuxMode::ALL, SelinuxMode::as_str);
         same(JobStatus::ALL, JobStatus::as_str);

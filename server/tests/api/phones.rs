@@ -320,3 +320,34 @@ async fn another_users_phone_is_not_found(backend: Backend) {
     assert_eq!(w.app.call("portal/phones", &[], Some(&admin_cookie)).await.status(), 403);
 }
 on_both_databases!(another_users_phone_is_not_found, super::another_users_phone_is_not_found);
+
+async fn removing_the_phone_and_the_app_at_once_leaves_one(backend: Backend) {
+    let w = world(backend).await;
+    let e: app::models::NewAuthenticator =
+        w.app.call_ok("portal/authenticators/begin", &[("name", "Pixel")], Some(&w.cookie)).await;
+    let seed = totp_rs::Secret::Encoded(e.secret.clone()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
+    let code = totp.generate(w.app.clock.now().timestamp() as u64);
+    let res = w.app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&w.cookie)).await;
+    assert_eq!(res.status(), 200);
+    // Both removals at the same moment, in two stepped-up sessions: the user's row is held while
+    // counting, so exactly one goes through.
+    let other = w.app.sign_in(&w.alice).await;
+    w.step_up_by_sms(&other).await;
+    w.app.step_up(&w.cookie, &totp.generate((w.app.clock.now().timestamp() + 30) as u64)).await;
+    let (phone_id, app_id) = (w.phone.id.to_string(), e.id.to_string());
+    let (phone_form, app_form) = ([("id", phone_id.as_str())], [("id", app_id.as_str())]);
+    let (a, b) = tokio::join!(
+        w.app.call("portal/phones/remove", &phone_form, Some(&other)),
+        w.app.call("portal/authenticators/remove", &app_form, Some(&w.cookie)),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409]);
+    let apps: SignInMethods = w.app.call_ok("portal/methods", &[], Some(&other)).await;
+    assert_eq!(apps.authenticators.len() + usize::from(w.in_force().await.is_some()), 1, "one remains");
+}
+on_both_databases!(
+    removing_the_phone_and_the_app_at_once_leaves_one,
+    super::removing_the_phone_and_the_app_at_once_leaves_one
+);

@@ -38,6 +38,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
     let rename = ServerAction::<RenameFactor>::new();
     let default = ServerAction::<SetDefaultMethod>::new();
     let sign_out = ServerAction::<SignOutOtherSessions>::new();
+    let send = ServerAction::<SendStepUpCode>::new();
     let methods = Resource::new(
         move || {
             (
@@ -81,10 +82,11 @@ pub fn SignInMethodsPage() -> impl IntoView {
                 "authenticator app or your phone. Keep recovery codes for when your phone is not at hand."
             </p>
         </PageHeader>
-        <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up phones /> } />
+        <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
+        <Loaded resource=phones ok=move |p| view! { <TextMeACode phones=p send /> } />
         <OtherSessions changed sign_out />
         <section class="panel" aria-labelledby="your-methods">
-            <h2 id="your-methods">"Your sign-in methods"</h2>
+            <h2 id="your-methods">"Methods you have"</h2>
             <FormResult value=remove.value() success=|_| "Authenticator removed.".to_owned() />
             <FormResult value=confirm.value() success=|a: crate::models::AuthenticatorRow| format!("{} added.", a.name) />
             <FormResult value=rename.value() success=|n: String| format!("Renamed {n}.") />
@@ -343,6 +345,28 @@ fn DefaultMethodPanel(phones: Resource<Result<PhonesView, AppError>>, default: S
     }
 }
 
+/// While a change needs a step-up: a code texted to the phone in force, to type as the current
+/// code (for a person without an app at hand, or whose phone is their only lasting method).
+#[component]
+fn TextMeACode(phones: PhonesView, send: ServerAction<SendStepUpCode>) -> impl IntoView {
+    let phone = phones.in_force.filter(|_| phones.needs_step_up)?;
+    Some(view! {
+        <section class="panel text-me" aria-labelledby="text-me-heading">
+            <h2 id="text-me-heading">"No app at hand?"</h2>
+            <p>{format!("We can text a code to {} ({}) to type as your current code above.", phone.name, phone.number)}</p>
+            <ActionForm action=send>
+                <button type="submit" class="button button-secondary" disabled=move || send.pending().get()>
+                    {format!("Text a code to {}", phone.name)}
+                </button>
+            </ActionForm>
+            <FormResult
+                value=send.value()
+                success=|s: crate::models::StepUpCodeSent| format!("Code sent. You can ask for another after {}.", utc(s.resend_at))
+            />
+        </section>
+    })
+}
+
 /// After a change: the offer to end every other session of the user.
 #[component]
 fn OtherSessions(#[prop(into)] changed: Signal<bool>, sign_out: ServerAction<SignOutOtherSessions>) -> impl IntoView {
@@ -357,15 +381,16 @@ fn OtherSessions(#[prop(into)] changed: Signal<bool>, sign_out: ServerAction<Sig
                     </p>
                     <ActionForm action=sign_out>
                         <button type="submit" class="button button-secondary" disabled=move || sign_out.pending().get()>
-                            "Sign out my other sessions"
+                            // Not "Sign out …": that is the account menu's button.
+                            "End my other sessions"
                         </button>
                     </ActionForm>
                     <FormResult
                         value=sign_out.value()
                         success=|n: u64| match n {
                             0 => "You had no other sessions.".to_owned(),
-                            1 => "1 other session was signed out.".to_owned(),
-                            n => format!("{n} other sessions were signed out."),
+                            1 => "1 other session was ended.".to_owned(),
+                            n => format!("{n} other sessions were ended."),
                         }
                     />
                 </section>
@@ -377,12 +402,7 @@ fn OtherSessions(#[prop(into)] changed: Signal<bool>, sign_out: ServerAction<Sig
 /// What a change needs now, and the one field that gives it: a current code (a step-up), or,
 /// with no method yet, an enrolment window only the administrator can open.
 #[component]
-fn Guard(
-    methods: SignInMethods,
-    step_up: ServerAction<StepUp>,
-    phones: Resource<Result<PhonesView, AppError>>,
-) -> impl IntoView {
-    let send = ServerAction::<SendStepUpCode>::new();
+fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView {
     let minutes = methods.step_up_minutes;
     let heading = if methods.has_factor || methods.verified_until.is_some() {
         "Confirm it's you"
@@ -411,24 +431,6 @@ fn Guard(
                 </TextField>
                 <SubmitButton label="Verify" pending=step_up.pending() />
             </ActionForm>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    phones
-                        .await
-                        .ok()
-                        .and_then(|p| p.in_force)
-                        .map(|p| {
-                            view! {
-                                <ActionForm action=send attr:class="text-me">
-                                    <button type="submit" class="button button-secondary" disabled=move || send.pending().get()>
-                                        {format!("Text a code to {}", p.name)}
-                                    </button>
-                                </ActionForm>
-                                <FormResult value=send.value() success=|s: crate::models::StepUpCodeSent| format!("Code sent. You can ask for another after {}.", utc(s.resend_at)) />
-                            }
-                        })
-                })}
-            </Transition>
         }
         .into_any(),
         (false, _, Some(until)) => view! {
@@ -534,13 +536,13 @@ fn SecretKey(secret: String) -> impl IntoView {
                 <textarea id="app-secret" class="mono" readonly rows="2" spellcheck="false">
                     {secret}
                 </textarea>
+                // Named "Copy key", not "…secret key": the field's label stays the one match for it.
                 <button
                     type="button"
                     class="button button-secondary"
-                    aria-label="Copy the secret key"
                     on:click=move |_| copied.set(Some(crate::components::urn::copy(&text)))
                 >
-                    "Copy"
+                    "Copy key"
                 </button>
             </div>
             <p class="hint" aria-live="polite">
