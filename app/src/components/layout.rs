@@ -301,6 +301,7 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
                     "My account"
                 </A>
                 <A href="/portal/methods">"Sign-in methods"</A>
+                <A href="/portal/approvals">"Approvals"</A>
                 <A href="/portal/history">"Sign-in history"</A>
             </div>
         }
