@@ -28,7 +28,9 @@ use routes::{
     hss::two_factor::TwoFactorPage,
     iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage},
     not_found::NotFound,
-    portal::{account::AccountPage, history::SignInHistoryPage, methods::SignInMethodsPage},
+    portal::{
+        account::AccountPage, approvals::ApprovalsPage, history::SignInHistoryPage, methods::SignInMethodsPage,
+    },
     signin::SignInPage,
     smn::topics::TopicsPage,
     smn::{
@@ -191,6 +193,15 @@ pub fn App() -> impl IntoView {
                         view=|| view! {
                             <ForRoles roles=END_USER>
                                 <SignInMethodsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/approvals")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <ApprovalsPage />
                             </ForRoles>
                         }
                         ssr=SsrMode::Async

@@ -329,6 +329,7 @@ fn PortalNav() -> impl IntoView {
                     "My account"
                 </A>
                 <A href="/portal/methods">"Sign-in methods"</A>
+                <A href="/portal/approvals">"Approvals"</A>
                 <A href="/portal/history">"Sign-in history"</A>
             </div>
         </nav>
