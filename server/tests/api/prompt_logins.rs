@@ -320,3 +320,22 @@ async fn the_default_method_is_tried_first(backend: Backend) {
     assert_eq!(w.app.credits(w.p.tenant.id).await, 495);
 }
 on_both_databases!(the_default_method_is_tried_first, super::the_default_method_is_tried_first);
+
+/// Two console replicas on one database: a push decided on one (its own connections, its own
+/// poller) reaches the login whose call the other holds.
+async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
+    let w = world(backend, true, 500).await;
+    let other = spawn_app_with(backend, Options { database_url: Some(w.app.database_url.clone()), ..Options::empty() }).await;
+    let (login, _) = w.pushed().await;
+    let began = Instant::now();
+    let held = w.app.login_answer(&w.p.credential, login.login_id, "");
+    let decide = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        other.decide_push(login.login_id, PushStatus::Approved).await;
+    };
+    let (res, ()) = tokio::join!(held, decide);
+    let done: LoginReply = res.json().await.unwrap();
+    assert_eq!(done.step.action, Action::Allow);
+    assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+}
+on_both_databases!(a_decision_on_another_replica_reaches_the_held_call, super::a_decision_on_another_replica_reaches_the_held_call);
