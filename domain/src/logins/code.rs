@@ -12,6 +12,7 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};
+use proto::DefaultMethod;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -126,6 +127,20 @@ pub(super) async fn begin(
     }
     row.stage = Stage::Verify;
     if offer.any() {
+        // The person's default method is tried first, if it is offered now.
+        let first = match crate::factors::settings::default_method(txn, user.id).await? {
+            Some(DefaultMethod::Push) if offer.push => Some(1),
+            Some(DefaultMethod::Call) if offer.call => Some(2),
+            Some(DefaultMethod::Sms) if offer.sms => Some(3),
+            _ => None,
+        };
+        if let Some(choice) = first {
+            let mut step = methods::choose(ctx, txn, row, user.id, &offer, choice, now).await?;
+            if row.stage == Stage::Push || row.code_hash.is_some() {
+                step.info.extend(offer.lines());
+            }
+            return Ok(step);
+        }
         return Ok(offer.step(None));
     }
     Ok(Step::prompt(PROMPT, false)

@@ -290,3 +290,52 @@ async fn pushes_are_rate_limited_per_person(backend: Backend) {
     assert!(!lines(&l.step).contains(&"1. Push to your approval device"));
 }
 on_both_databases!(pushes_are_rate_limited_per_person, super::pushes_are_rate_limited_per_person);
+
+/// The person's default method is tried first: a push goes out (or an SMS passcode is sent) as
+/// the login starts, and the menu's lines follow for the other methods.
+async fn the_default_method_is_tried_first(backend: Backend) {
+    use domain::entities::factor_preference;
+    use sea_orm::ActiveValue::Set;
+    let w = world(backend, true, 500).await;
+    let prefer = |m: proto::DefaultMethod| factor_preference::ActiveModel {
+        user_id: Set(w.alice.id),
+        tenant_id: Set(w.p.tenant.id),
+        default_method: Set(m),
+        updated_at: Set(domain::Clock::now(&w.app.clock)),
+    };
+    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Push)).exec_without_returning(&w.app.ctx.db).await.unwrap();
+    let login = w.start().await;
+    let number = w.app.push_request_of(login.login_id).await.number;
+    assert_eq!(prompt_of(&login.step), (format!("Push sent: enter {number} in the app, or type a code: ").as_str(), true));
+    assert!(lines(&login.step).contains(&"3. SMS passcode (phone ending 1234)"), "{:?}", login.step.info);
+    w.app.decide_push(login.login_id, PushStatus::Approved).await;
+    assert_eq!(w.answer(&login, "").await.step.action, Action::Allow);
+
+    factor_preference::Entity::delete_by_id(w.alice.id).exec(&w.app.ctx.db).await.unwrap();
+    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Sms)).exec_without_returning(&w.app.ctx.db).await.unwrap();
+    let login = w.start().await;
+    assert_eq!(lines(&login.step)[0], "A passcode was sent by SMS to the phone ending 1234. It is valid for 5 minutes.");
+    let code = w.app.sms_code(PHONE).await;
+    assert_eq!(w.answer(&login, &code).await.step.action, Action::Allow);
+    assert_eq!(w.app.credits(w.p.tenant.id).await, 495);
+}
+on_both_databases!(the_default_method_is_tried_first, super::the_default_method_is_tried_first);
+
+/// Two console replicas on one database: a push decided on one (its own connections, its own
+/// poller) reaches the login whose call the other holds.
+async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
+    let w = world(backend, true, 500).await;
+    let other = spawn_app_with(backend, Options { database_url: Some(w.app.database_url.clone()), ..Options::empty() }).await;
+    let (login, _) = w.pushed().await;
+    let began = Instant::now();
+    let held = w.app.login_answer(&w.p.credential, login.login_id, "");
+    let decide = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        other.decide_push(login.login_id, PushStatus::Approved).await;
+    };
+    let (res, ()) = tokio::join!(held, decide);
+    let done: LoginReply = res.json().await.unwrap();
+    assert_eq!(done.step.action, Action::Allow);
+    assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+}
+on_both_databases!(a_decision_on_another_replica_reaches_the_held_call, super::a_decision_on_another_replica_reaches_the_held_call);
