@@ -391,6 +391,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
         .unwrap();
     let count = |a: &str| trail.iter().filter(|e| e.action.as_str() == a).count();
     assert_eq!((count("push.approved"), count("push.denied"), count("push.wrong_number")), (1, 2, 4));
+    assert_eq!(count("push.signature_refused"), 3, "the forged, moved and turned signatures are recorded");
 }
 on_both_databases!(
     the_right_number_and_signature_approve_and_nothing_else_does,
