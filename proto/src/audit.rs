@@ -57,6 +57,10 @@ crate::wire_enum! {
         PushWrongNumber => "push.wrong_number",
         /// "This wasn't me" on a push request.
         PushFraudReported => "push.fraud_reported",
+        /// A push decision whose device signature did not verify (refused).
+        PushSignatureRefused => "push.signature_refused",
+        /// A tenant admin changed what "This wasn't me" does (lock the person or not).
+        PushPolicy => "push.policy",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -86,6 +90,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 47);
+        assert_eq!(AuditAction::ALL.len(), 49);
     }
 }

@@ -7,6 +7,7 @@
 pub mod decide;
 pub mod devices;
 pub mod mute;
+pub mod policy;
 mod signature;
 
 pub use decide::{decide, pending, Decision, Outcome, PendingRequest};

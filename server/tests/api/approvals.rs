@@ -391,6 +391,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
         .unwrap();
     let count = |a: &str| trail.iter().filter(|e| e.action.as_str() == a).count();
     assert_eq!((count("push.approved"), count("push.denied"), count("push.wrong_number")), (1, 2, 4));
+    assert_eq!(count("push.signature_refused"), 3, "the forged, moved and turned signatures are recorded");
 }
 on_both_databases!(
     the_right_number_and_signature_approve_and_nothing_else_does,
@@ -561,8 +562,54 @@ async fn the_live_feed_sends_pending_requests_as_they_change(backend: Backend) {
     assert!(next_pending(&mut res, &mut buf).await.is_empty());
     let again = app.push_request(&w.alice, NewPushRequest::default()).await;
     assert_eq!(next_pending(&mut res, &mut buf).await.iter().map(|p| p.id).collect::<Vec<_>>(), [again]);
+
+    // A person holds at most 5 feeds at once (tabs); others still get theirs.
+    let mut more = vec![];
+    for _ in 1..server::approval_events::MAX_PER_PERSON {
+        let r = open(Some(&w.alice_cookie), "same-origin").await.unwrap();
+        assert_eq!(r.status(), 200);
+        more.push(r);
+    }
+    assert_eq!(open(Some(&w.alice_cookie), "same-origin").await.unwrap().status(), 429);
+    assert_eq!(open(Some(&w.bob_cookie), "same-origin").await.unwrap().status(), 200);
 }
 on_both_databases!(
     the_live_feed_sends_pending_requests_as_they_change,
     super::the_live_feed_sends_pending_requests_as_they_change
+);
+
+async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend) {
+    let w = world_with(backend, None).await;
+    let app = &w.app;
+    let admin = app.sign_in(&w.admin).await;
+    let on: bool = app.call_ok("push/policy", &[], Some(&admin)).await;
+    assert!(!on, "off by default");
+    app.call_ok::<()>("push/policy/save", &[("lock_on_fraud_report", "true")], Some(&admin)).await;
+    assert!(app.call_ok::<bool>("push/policy", &[], Some(&admin)).await);
+    // Only tenant admins, and only their own tenant's.
+    assert_eq!(
+        app.call("push/policy/save", &[("lock_on_fraud_report", "false")], Some(&w.alice_cookie)).await.status(),
+        403
+    );
+    let globex = app.create_tenant("Globex Policy").await;
+    let other = globex.admin(app, "admin").await;
+    let other_cookie = app.sign_in(&other).await;
+    assert!(!app.call_ok::<bool>("push/policy", &[], Some(&other_cookie)).await, "another tenant's setting is its own");
+
+    // A report in a tenant that chose locking says so in the audit trail (the lock itself is
+    // the Users page's, wired when it is merged).
+    let r = app.push_request(&w.alice, NewPushRequest::default()).await;
+    app_decision(app, &w.alice_cookie, &w.phone, r, 0, PushDecision::Fraud).await;
+    let trail = domain::entities::audit_event::Entity::find()
+        .filter(domain::entities::audit_event::Column::TenantId.eq(w.acme.id))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    assert!(trail.iter().any(|e| e.action.as_str() == "push.policy"));
+    let report = trail.iter().find(|e| e.action.as_str() == "push.fraud_reported").unwrap();
+    assert!(report.detail.contains("the tenant locks people who report this"), "{}", report.detail);
+}
+on_both_databases!(
+    tenant_admins_choose_whether_a_report_locks_the_person,
+    super::tenant_admins_choose_whether_a_report_locks_the_person
 );

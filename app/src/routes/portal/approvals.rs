@@ -35,6 +35,8 @@ pub fn ApprovalsPage() -> impl IntoView {
     let now = RwSignal::new(0f64);
     // This browser's device among the person's, once its key is found in IndexedDB.
     let this_device: RwSignal<Option<Uuid>> = RwSignal::new(None);
+    // Kept here, so the note outlives the page's reload after a registration.
+    let register_message: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
     #[cfg(feature = "hydrate")]
     browser::start(data, live, received, now, this_device);
     view! {
@@ -46,25 +48,26 @@ pub fn ApprovalsPage() -> impl IntoView {
                 "start it, press This wasn't me: your administrators are told."
             </p>
         </PageHeader>
-        <section class="panel" aria-labelledby="pending-heading">
-            <h2 id="pending-heading">"Waiting for you"</h2>
-            <Loaded
-                resource=data
-                ok=move |a: Approvals| {
-                    let muted = a
-                        .muted_until
-                        .map(|until| {
-                            view! {
-                                <p class="notice">
-                                    {format!(
-                                        "Notifications outside this page are paused until {}: open this page to see new requests.",
-                                        utc(until),
-                                    )}
-                                </p>
-                            }
-                        });
-                    let first = a.pending.clone();
-                    view! {
+        <Loaded
+            resource=data
+            ok=move |a: Approvals| {
+                let muted = a
+                    .muted_until
+                    .map(|until| {
+                        view! {
+                            <p class="notice">
+                                {format!(
+                                    "Notifications outside this page are paused until {}: open this page to see new requests.",
+                                    utc(until),
+                                )}
+                            </p>
+                        }
+                    });
+                let first = a.pending.clone();
+                let devices = a.devices.clone();
+                view! {
+                    <section class="panel" aria-labelledby="pending-heading">
+                        <h2 id="pending-heading">"Waiting for you"</h2>
                         {muted}
                         {move || {
                             let rows = live.get().unwrap_or_else(|| first.clone());
@@ -77,49 +80,45 @@ pub fn ApprovalsPage() -> impl IntoView {
                                     .into_any()
                             }
                         }}
-                    }
+                    </section>
+                    <section class="panel" aria-labelledby="device-heading">
+                        <h2 id="device-heading">"This browser"</h2>
+                        <ThisBrowser approvals=a this_device registered step_up message=register_message />
+                    </section>
+                    <section class="panel" aria-labelledby="devices-heading">
+                        <h2 id="devices-heading">"Your approval devices"</h2>
+                        {if devices.is_empty() {
+                            view! { <p class="empty">"None yet: register this browser above."</p> }.into_any()
+                        } else {
+                            view! {
+                                <DataTable headers=&["Name", "Added", "Last used", "Operation"]>
+                                    {devices
+                                        .into_iter()
+                                        .map(|d| {
+                                            let label = format!("Remove {}", d.name);
+                                            view! {
+                                                <tr>
+                                                    <td>{d.name.clone()}</td>
+                                                    <td class="small">{utc(d.added)}</td>
+                                                    <td class="small">
+                                                        {d.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
+                                                    </td>
+                                                    <td>
+                                                        <RowAction action=remove value=d.id.to_string() text="Remove" label />
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </DataTable>
+                            }
+                                .into_any()
+                        }}
+                    </section>
                 }
-            />
-        </section>
-        <section class="panel" aria-labelledby="device-heading">
-            <h2 id="device-heading">"This browser"</h2>
-            <Loaded resource=data ok=move |a: Approvals| view! { <ThisBrowser approvals=a this_device registered step_up /> } />
-        </section>
-        <section class="panel" aria-labelledby="devices-heading">
-            <h2 id="devices-heading">"Your approval devices"</h2>
-            <Loaded
-                resource=data
-                ok=move |a: Approvals| {
-                    if a.devices.is_empty() {
-                        view! { <p class="empty">"None yet: register this browser above."</p> }.into_any()
-                    } else {
-                        view! {
-                            <DataTable headers=&["Name", "Added", "Last used", "Operation"]>
-                                {a
-                                    .devices
-                                    .into_iter()
-                                    .map(|d| {
-                                        let label = format!("Remove {}", d.name);
-                                        view! {
-                                            <tr>
-                                                <td>{d.name.clone()}</td>
-                                                <td class="small">{utc(d.added)}</td>
-                                                <td class="small">
-                                                    {d.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
-                                                </td>
-                                                <td>
-                                                    <RowAction action=remove value=d.id.to_string() text="Remove" label />
-                                                </td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </DataTable>
-                        }
-                            .into_any()
-                    }
-                }
-            />
+            }
+        />
+        <div>
             {move || {
                 remove
                     .value()
@@ -127,7 +126,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                     .and_then(Result::err)
                     .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
             }}
-        </section>
+        </div>
     }
 }
 
@@ -138,8 +137,8 @@ fn ThisBrowser(
     this_device: RwSignal<Option<Uuid>>,
     registered: RwSignal<u32>,
     step_up: ServerAction<StepUp>,
+    message: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
-    let message: RwSignal<Option<Result<String, String>>> = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let devices = approvals.devices.clone();
