@@ -48,6 +48,9 @@ crate::wire_enum! {
         PushWrongNumber => "push.wrong_number",
         /// "This wasn't me" on a push request.
         PushFraudReported => "push.fraud_reported",
+        /// An end user subscribed a browser or phone to Web Push notifications of push requests.
+        PushSubscriptionAdded => "push.subscription_added",
+        PushSubscriptionRemoved => "push.subscription_removed",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -77,6 +80,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 42);
+        assert_eq!(AuditAction::ALL.len(), 44);
     }
 }
