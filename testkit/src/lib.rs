@@ -13,6 +13,7 @@ mod fixtures;
 mod logins;
 mod log;
 mod postgres;
+pub mod push_service;
 mod smtp;
 
 pub use console::{

@@ -29,3 +29,4 @@ mod sshd_e2e;
 mod statuses;
 mod stored_enums;
 mod tenancy;
+mod webpush;
