@@ -481,7 +481,11 @@ mod tests {
             ("HOSTGUARD_SESSION_IDLE_MINUTES", "-1", "from 1 to 1440"),
             ("HOSTGUARD_DEMO", "maybe", "true or false"),
             ("HOSTGUARD_VAPID_PRIVATE_KEY", "abcd", "P-256 private key"),
-            ("HOSTGUARD_VAPID_PRIVATE_KEY", "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", "P-256 private key"),
+            (
+                "HOSTGUARD_VAPID_PRIVATE_KEY",
+                "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                "P-256 private key",
+            ),
             ("HOSTGUARD_VAPID_SUBJECT", "admin@example.com", "mailto:"),
         ];
         for (var, value, rule) in cases {

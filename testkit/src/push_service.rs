@@ -135,23 +135,32 @@ impl PushService {
         verifier.verify(signed.as_bytes(), &signature).map_err(|_| "bad signature")?;
         let (header, claims) = signed.split_once('.').ok_or("not a JWT")?;
         let header: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
         if header["alg"] != "ES256" {
             return Err(format!("alg is not ES256: {header}"));
         }
         let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
         if claims["aud"] != self.origin.as_str() {
             return Err(format!("aud is not {}: {claims}", self.origin));
         }
-        if !claims["exp"].is_i64() || !claims["sub"].as_str().is_some_and(|s| s.starts_with("mailto:") || s.starts_with("https:")) {
+        if !claims["exp"].is_i64()
+            || !claims["sub"].as_str().is_some_and(|s| s.starts_with("mailto:") || s.starts_with("https:"))
+        {
             return Err(format!("exp or sub missing: {claims}"));
         }
         Ok(())
     }
 }
 
-async fn push(State(service): State<PushService>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn push(
+    State(service): State<PushService>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let refuse = |status: StatusCode, why: String| {
         service.inner.lock().unwrap().refused.push(why);
         status
@@ -177,7 +186,8 @@ async fn push(State(service): State<PushService>, Path(id): Path<String>, header
             return StatusCode::BAD_REQUEST;
         }
     };
-    let payload = serde_json::from_slice(&plain).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&plain).into()));
+    let payload =
+        serde_json::from_slice(&plain).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&plain).into()));
     inner.received.push(Received { subscription: id, payload, ttl: header("ttl"), urgency: header("urgency") });
     StatusCode::CREATED
 }

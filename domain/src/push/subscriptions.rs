@@ -148,7 +148,15 @@ pub async fn add(
                  longer use first."
             )));
         }
-        let row = push_subscription::Model { id: Uuid::new_v4(), tenant_id, user_id, endpoint, p256dh, auth, created_at: now };
+        let row = push_subscription::Model {
+            id: Uuid::new_v4(),
+            tenant_id,
+            user_id,
+            endpoint,
+            p256dh,
+            auth,
+            created_at: now,
+        };
         push_subscription::Entity::insert(push_subscription::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
@@ -232,14 +240,9 @@ pub async fn claim_due(ctx: &Ctx) -> DomainResult<Vec<Due>> {
     let candidates = push_request::Entity::find()
         .filter(push_request::Column::Status.eq(PushStatus::Pending))
         .filter(push_request::Column::ExpiresAt.gt(now))
-        .filter(
-            push_request::Column::Id.not_in_subquery(
-                Query::select()
-                    .column(push_notification::Column::RequestId)
-                    .from(push_notification::Entity)
-                    .to_owned(),
-            ),
-        )
+        .filter(push_request::Column::Id.not_in_subquery(
+            Query::select().column(push_notification::Column::RequestId).from(push_notification::Entity).to_owned(),
+        ))
         .order_by_asc(push_request::Column::CreatedAt)
         .limit(BATCH)
         .all(&ctx.db)

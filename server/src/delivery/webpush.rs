@@ -99,7 +99,12 @@ impl WebPush {
         }
     }
 
-    fn request(&self, sub: &push_subscription::Model, payload: &str, now: DateTime<Utc>) -> Result<reqwest::Request, String> {
+    fn request(
+        &self,
+        sub: &push_subscription::Model,
+        payload: &str,
+        now: DateTime<Utc>,
+    ) -> Result<reqwest::Request, String> {
         let endpoint = reqwest::Url::parse(&sub.endpoint).map_err(|e| format!("bad endpoint: {e}"))?;
         let uri: http::Uri = sub.endpoint.parse().map_err(|e| format!("bad endpoint: {e}"))?;
         let ua_public = web_push_native::p256::PublicKey::from_sec1_bytes(&sub.p256dh)

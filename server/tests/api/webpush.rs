@@ -12,7 +12,10 @@ use domain::{
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use server::delivery::webpush::{notify_due, Vapid, WebPush};
-use testkit::{approve::NewPushRequest, push_service::{PushService, Subscriber}};
+use testkit::{
+    approve::NewPushRequest,
+    push_service::{PushService, Subscriber},
+};
 use uuid::Uuid;
 
 const VAPID_KEY: &str = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
@@ -56,8 +59,12 @@ async fn world(backend: Backend) -> World {
 }
 
 async fn subscribe(app: &TestApp, cookie: &str, s: &Subscriber) -> reqwest::Response {
-    app.call("portal/push/subscribe", &[("endpoint", &s.endpoint), ("p256dh", &s.p256dh), ("auth", &s.auth)], Some(cookie))
-        .await
+    app.call(
+        "portal/push/subscribe",
+        &[("endpoint", &s.endpoint), ("p256dh", &s.p256dh), ("auth", &s.auth)],
+        Some(cookie),
+    )
+    .await
 }
 
 async fn claimed(app: &TestApp, request: Uuid) -> bool {
@@ -156,7 +163,11 @@ async fn muted_people_get_nothing_and_gone_subscriptions_are_dropped(backend: Ba
     w.service.unsubscribe(&bobs);
     let r = app.push_request(&w.bob, NewPushRequest::default()).await;
     eventually("the gone subscription is removed", || async {
-        push_subscription::Entity::find().filter(push_subscription::Column::UserId.eq(w.bob.id)).count(&app.ctx.db).await.unwrap()
+        push_subscription::Entity::find()
+            .filter(push_subscription::Column::UserId.eq(w.bob.id))
+            .count(&app.ctx.db)
+            .await
+            .unwrap()
             == 0
     })
     .await;
@@ -165,7 +176,8 @@ async fn muted_people_get_nothing_and_gone_subscriptions_are_dropped(backend: Ba
     assert!(left.is_empty());
     // Alice's stays, and the login side never saw a thing: the request is still pending.
     assert_eq!(app.push_request_row(r).await.status, proto::push::PushStatus::Pending);
-    let alice_left: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
+    let alice_left: Vec<PushSubscriptionRow> =
+        app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
     assert_eq!(alice_left.len(), 1);
 }
 on_both_databases!(
@@ -187,7 +199,11 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
     ];
     for (endpoint, p256dh, auth, field) in cases {
         let res = app
-            .call("portal/push/subscribe", &[("endpoint", endpoint), ("p256dh", p256dh), ("auth", auth)], Some(&w.alice_cookie))
+            .call(
+                "portal/push/subscribe",
+                &[("endpoint", endpoint), ("p256dh", p256dh), ("auth", auth)],
+                Some(&w.alice_cookie),
+            )
             .await;
         let status = res.status().as_u16();
         let body = res.text().await.unwrap();
@@ -195,7 +211,8 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
         assert!(body.contains(field), "names {field}: {body}");
     }
     // Subscribing again renews the keys, not a second row.
-    let row: PushSubscriptionRow = serde_json::from_str(&subscribe(app, &w.alice_cookie, &s).await.text().await.unwrap()).unwrap();
+    let row: PushSubscriptionRow =
+        serde_json::from_str(&subscribe(app, &w.alice_cookie, &s).await.text().await.unwrap()).unwrap();
     assert_eq!(subscribe(app, &w.alice_cookie, &s).await.status(), 200);
     let mine: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), [row.id]);
@@ -223,7 +240,11 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
 
     assert_eq!(app.call("portal/push/unsubscribe", &[("id", &id)], Some(&w.alice_cookie)).await.status(), 200);
     assert_eq!(app.call("portal/push/unsubscribe", &[("id", &id)], Some(&w.alice_cookie)).await.status(), 404);
-    let audit = audit_event::Entity::find().filter(audit_event::Column::Target.eq(w.alice.email.clone())).all(&app.ctx.db).await.unwrap();
+    let audit = audit_event::Entity::find()
+        .filter(audit_event::Column::Target.eq(w.alice.email.clone()))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
     let count = |a| audit.iter().filter(|e| e.action == a).count();
     assert_eq!(count(proto::audit::AuditAction::PushSubscriptionAdded), 1 + domain::push::subscriptions::MAX_PER_USER);
     assert_eq!(count(proto::audit::AuditAction::PushSubscriptionRemoved), 1);
