@@ -48,6 +48,8 @@ crate::wire_enum! {
         PushWrongNumber => "push.wrong_number",
         /// "This wasn't me" on a push request.
         PushFraudReported => "push.fraud_reported",
+        /// A push decision whose device signature did not verify (refused).
+        PushSignatureRefused => "push.signature_refused",
         /// An end user subscribed a browser or phone to Web Push notifications of push requests.
         PushSubscriptionAdded => "push.subscription_added",
         PushSubscriptionRemoved => "push.subscription_removed",
@@ -80,6 +82,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 44);
+        assert_eq!(AuditAction::ALL.len(), 45);
     }
 }

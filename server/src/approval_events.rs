@@ -4,7 +4,9 @@
 //! database connection only for that look, never between looks, so open portals cost the pool
 //! nothing while they wait. Pauses of notifications do not apply here: a person who opens the
 //! portal sees every request. A stream ends after [`STREAM_LIFETIME`] and the browser
-//! reconnects, so a stream never outlives its session by long.
+//! reconnects, so a stream never outlives its session by long. Streams are capped per person
+//! ([`MAX_PER_PERSON`]) and in all ([`MAX_STREAMS`]), so open tabs cannot load the database
+//! without bound.
 
 use app::{
     functions::ssr::{SIGNED_IN_AT, USER_ID},
@@ -21,7 +23,11 @@ use axum::{
     Router,
 };
 use domain::{Ctx, Role};
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -31,8 +37,52 @@ pub const POLL: Duration = Duration::from_millis(500);
 /// How long one stream lives before the browser reconnects (and the session is checked again).
 pub const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 
+/// Open streams of one person (tabs and devices) at once.
+pub const MAX_PER_PERSON: usize = 5;
+/// Open streams of everyone at once.
+pub const MAX_STREAMS: usize = 2_000;
+
 pub fn routes<S: Clone + Send + Sync + 'static>(ctx: Ctx) -> Router<S> {
-    Router::new().route(PATH, get(events)).with_state(ctx)
+    Router::new().route(PATH, get(events)).with_state(Feeds { ctx, open: Arc::default() })
+}
+
+#[derive(Clone)]
+struct Feeds {
+    ctx: Ctx,
+    /// Open streams per person.
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+/// One open stream's place in the count, given back when the stream ends.
+struct Slot {
+    open: Arc<Mutex<HashMap<Uuid, usize>>>,
+    user_id: Uuid,
+}
+
+impl Slot {
+    fn take(open: &Arc<Mutex<HashMap<Uuid, usize>>>, user_id: Uuid) -> Option<Slot> {
+        let mut counts = open.lock().ok()?;
+        let total: usize = counts.values().sum();
+        let mine = counts.entry(user_id).or_insert(0);
+        if *mine >= MAX_PER_PERSON || total >= MAX_STREAMS {
+            return None;
+        }
+        *mine += 1;
+        Some(Slot { open: open.clone(), user_id })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.open.lock() {
+            if let Some(n) = counts.get_mut(&self.user_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(&self.user_id);
+                }
+            }
+        }
+    }
 }
 
 /// The signed-in end user's id and tenant, as the server functions find them.
@@ -53,7 +103,8 @@ async fn end_user(ctx: &Ctx, session: &Session) -> Result<(Uuid, Uuid), StatusCo
     Ok((caller.user_id, caller.tenant_id.ok_or(StatusCode::FORBIDDEN)?))
 }
 
-async fn events(State(ctx): State<Ctx>, session: Session, headers: HeaderMap) -> Response {
+async fn events(State(feeds): State<Feeds>, session: Session, headers: HeaderMap) -> Response {
+    let ctx = feeds.ctx;
     // Only this console's own pages may open the feed: it shows where logins come from.
     if let Some(reason) = crate::csrf::cross_site(&headers) {
         tracing::warn!(reason, "cross-site approvals feed refused");
@@ -63,8 +114,15 @@ async fn events(State(ctx): State<Ctx>, session: Session, headers: HeaderMap) ->
         Ok(who) => who,
         Err(status) => return status.into_response(),
     };
+    let Some(slot) = Slot::take(&feeds.open, user_id) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("at most {MAX_PER_PERSON} live feeds of approvals at once; close a tab of this page"),
+        )
+            .into_response();
+    };
     let started = Instant::now();
-    let state = Feed { ctx, tenant_id, user_id, last: None, started, first: true };
+    let state = Feed { ctx, tenant_id, user_id, last: None, started, first: true, _slot: slot };
     let stream = futures_util::stream::unfold(state, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok::<_, std::convert::Infallible>(event), feed))
@@ -82,6 +140,7 @@ struct Feed {
     last: Option<Vec<PendingPush>>,
     started: Instant,
     first: bool,
+    _slot: Slot,
 }
 
 impl Feed {

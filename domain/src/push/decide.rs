@@ -138,6 +138,22 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
         .ok_or(DomainError::NotFound("approval device"))?;
     if !signature::verifies(&device.public_key, &signed_message(request.id, d.number, d.decision), &d.signature) {
         tracing::warn!(request = %request.id, device = %device.id, "a push decision with a bad signature was refused");
+        // Recorded: a session that cannot sign may be a stolen one.
+        let entry = Entry {
+            tenant_id: Some(tenant_id),
+            action: AuditAction::PushSignatureRefused,
+            target: caller.email.clone(),
+            detail: format!(
+                "{} on {}@{} from {}: the signature does not verify with device {:?}",
+                d.decision.as_str(),
+                request.account,
+                request.server_name,
+                request.source_ip,
+                device.name
+            ),
+        };
+        audit::record(&txn, now, actor, entry).await?;
+        txn.commit().await?;
         return Err(bad_signature());
     }
     if request.status != PushStatus::Pending {

@@ -391,6 +391,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
         .unwrap();
     let count = |a: &str| trail.iter().filter(|e| e.action.as_str() == a).count();
     assert_eq!((count("push.approved"), count("push.denied"), count("push.wrong_number")), (1, 2, 4));
+    assert_eq!(count("push.signature_refused"), 3, "the forged, moved and turned signatures are recorded");
 }
 on_both_databases!(
     the_right_number_and_signature_approve_and_nothing_else_does,
@@ -561,6 +562,16 @@ async fn the_live_feed_sends_pending_requests_as_they_change(backend: Backend) {
     assert!(next_pending(&mut res, &mut buf).await.is_empty());
     let again = app.push_request(&w.alice, NewPushRequest::default()).await;
     assert_eq!(next_pending(&mut res, &mut buf).await.iter().map(|p| p.id).collect::<Vec<_>>(), [again]);
+
+    // A person holds at most 5 feeds at once (tabs); others still get theirs.
+    let mut more = vec![];
+    for _ in 1..server::approval_events::MAX_PER_PERSON {
+        let r = open(Some(&w.alice_cookie), "same-origin").await.unwrap();
+        assert_eq!(r.status(), 200);
+        more.push(r);
+    }
+    assert_eq!(open(Some(&w.alice_cookie), "same-origin").await.unwrap().status(), 429);
+    assert_eq!(open(Some(&w.bob_cookie), "same-origin").await.unwrap().status(), 200);
 }
 on_both_databases!(
     the_live_feed_sends_pending_requests_as_they_change,
