@@ -59,12 +59,23 @@ pub fn clean_endpoint(endpoint: &str) -> DomainResult<String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("must not contain a user name or password"));
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    // An address inside the console's network is no push service (and posting there would let
+    // a person make the console call it). Names are not resolved here: that is left to egress
+    // rules.
+    let (loopback, internal) = match url.host() {
+        Some(url::Host::Domain(d)) => (d.eq_ignore_ascii_case("localhost"), false),
+        Some(url::Host::Ipv4(ip)) => {
+            (ip.is_loopback(), ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast())
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            (ip.is_loopback(), ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
         None => return Err(bad("must be the push service's URL")),
     };
+    if internal {
+        return Err(bad("must be a public push service, not an address inside this network"));
+    }
     match url.scheme() {
         "https" => Ok(url.to_string()),
         "http" if loopback => Ok(url.to_string()),
@@ -289,7 +300,16 @@ mod tests {
         assert!(clean_endpoint("http://127.0.0.1:8080/push/1").is_ok());
         assert!(clean_endpoint("http://localhost/push/1").is_ok());
         assert!(clean_endpoint("http://[::1]:9/x").is_ok());
-        for bad in ["http://push.example/x", "ftp://x/y", "not a url", "https://u:p@push.example/x"] {
+        for bad in [
+            "http://push.example/x",
+            "ftp://x/y",
+            "not a url",
+            "https://u:p@push.example/x",
+            "https://10.0.0.5/push",
+            "https://192.168.1.1/push",
+            "https://169.254.169.254/latest",
+            "https://[fd00::1]/push",
+        ] {
             assert!(clean_endpoint(bad).is_err(), "{bad}");
         }
         assert!(clean_endpoint(&format!("https://p.example/{}", "a".repeat(ENDPOINT_MAX))).is_err());
