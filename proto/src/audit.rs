@@ -50,6 +50,8 @@ crate::wire_enum! {
         PushFraudReported => "push.fraud_reported",
         /// A push decision whose device signature did not verify (refused).
         PushSignatureRefused => "push.signature_refused",
+        /// A tenant admin changed what "This wasn't me" does (lock the person or not).
+        PushPolicy => "push.policy",
         /// An end user subscribed a browser or phone to Web Push notifications of push requests.
         PushSubscriptionAdded => "push.subscription_added",
         PushSubscriptionRemoved => "push.subscription_removed",
@@ -82,6 +84,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 45);
+        assert_eq!(AuditAction::ALL.len(), 46);
     }
 }

@@ -129,3 +129,19 @@ pub async fn decide_push(
     let outcome = domain::push::decide(&ctx, &caller, &actor, &d).await?;
     Ok(DecisionResult { status: outcome.status, muted_until: outcome.muted_until })
 }
+
+/// Whether "This wasn't me" on a push also locks the person (the tenant's choice; off by default).
+#[server(prefix = "/api", endpoint = "push/policy")]
+pub async fn push_policy() -> Result<bool, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    Ok(domain::push::policy::lock_on_fraud_report(&ctx, &caller).await?)
+}
+
+/// Sets it for the tenant admin's tenant; audited.
+#[server(prefix = "/api", endpoint = "push/policy/save")]
+pub async fn save_push_policy(lock_on_fraud_report: bool) -> Result<(), AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    let actor = super::ssr::actor(&caller).await;
+    domain::push::policy::set_lock_on_fraud_report(&ctx, &caller, &actor, lock_on_fraud_report).await?;
+    Ok(())
+}

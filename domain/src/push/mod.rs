@@ -8,6 +8,7 @@
 pub mod decide;
 pub mod devices;
 pub mod mute;
+pub mod policy;
 mod signature;
 pub mod subscriptions;
 

@@ -577,3 +577,39 @@ on_both_databases!(
     the_live_feed_sends_pending_requests_as_they_change,
     super::the_live_feed_sends_pending_requests_as_they_change
 );
+
+async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend) {
+    let w = world_with(backend, None).await;
+    let app = &w.app;
+    let admin = app.sign_in(&w.admin).await;
+    let on: bool = app.call_ok("push/policy", &[], Some(&admin)).await;
+    assert!(!on, "off by default");
+    app.call_ok::<()>("push/policy/save", &[("lock_on_fraud_report", "true")], Some(&admin)).await;
+    assert!(app.call_ok::<bool>("push/policy", &[], Some(&admin)).await);
+    // Only tenant admins, and only their own tenant's.
+    assert_eq!(
+        app.call("push/policy/save", &[("lock_on_fraud_report", "false")], Some(&w.alice_cookie)).await.status(),
+        403
+    );
+    let globex = app.create_tenant("Globex Policy").await;
+    let other = globex.admin(app, "admin").await;
+    let other_cookie = app.sign_in(&other).await;
+    assert!(!app.call_ok::<bool>("push/policy", &[], Some(&other_cookie)).await, "another tenant's setting is its own");
+
+    // A report in a tenant that chose locking says so in the audit trail (the lock itself is
+    // the Users page's, wired when it is merged).
+    let r = app.push_request(&w.alice, NewPushRequest::default()).await;
+    app_decision(app, &w.alice_cookie, &w.phone, r, 0, PushDecision::Fraud).await;
+    let trail = domain::entities::audit_event::Entity::find()
+        .filter(domain::entities::audit_event::Column::TenantId.eq(w.acme.id))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    assert!(trail.iter().any(|e| e.action.as_str() == "push.policy"));
+    let report = trail.iter().find(|e| e.action.as_str() == "push.fraud_reported").unwrap();
+    assert!(report.detail.contains("the tenant locks people who report this"), "{}", report.detail);
+}
+on_both_databases!(
+    tenant_admins_choose_whether_a_report_locks_the_person,
+    super::tenant_admins_choose_whether_a_report_locks_the_person
+);
