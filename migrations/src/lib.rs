@@ -23,6 +23,7 @@ mod m20261206_000017_push_requests;
 mod m20261206_000018_credits;
 mod m20261206_000020_approval_devices;
 mod m20261206_000021_phone_factors;
+mod m20261206_000022_push_subscriptions;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_credits::Migration),
             Box::new(m20261206_000020_approval_devices::Migration),
             Box::new(m20261206_000021_phone_factors::Migration),
+            Box::new(m20261206_000022_push_subscriptions::Migration),
         ]
     }
 }

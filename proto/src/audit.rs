@@ -61,6 +61,9 @@ crate::wire_enum! {
         PushSignatureRefused => "push.signature_refused",
         /// A tenant admin changed what "This wasn't me" does (lock the person or not).
         PushPolicy => "push.policy",
+        /// An end user subscribed a browser or phone to Web Push notifications of push requests.
+        PushSubscriptionAdded => "push.subscription_added",
+        PushSubscriptionRemoved => "push.subscription_removed",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",

@@ -50,6 +50,13 @@ pub async fn build(
     let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let long_polls = Arc::new(long_poll::LongPolls::default());
+    let web_push = match &config.vapid_private_key {
+        Some(key) => Some(delivery::webpush::WebPush::new(delivery::webpush::Vapid::new(
+            key.expose_secret(),
+            &config.vapid_subject,
+        )?)?),
+        None => None,
+    };
     let ctx = Ctx {
         db,
         clock,
@@ -64,9 +71,15 @@ pub async fn build(
         secret_key: config.secret_key.as_ref().map(|k| Arc::new(SecretBox::new(Box::new(*k.expose_secret())))),
         agent_signals: long_polls.clone(),
         password_checks: domain::ctx::password_check_slots(),
+        vapid_public_key: web_push.as_ref().map(|w| w.vapid().public_key().to_owned()),
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
+    match web_push {
+        // Pending requests live 60 s: notify within half a second.
+        Some(w) => drop(delivery::webpush::spawn_notifier(ctx.clone(), w, std::time::Duration::from_millis(500))),
+        None => tracing::info!("Web Push is off: set HOSTGUARD_VAPID_PRIVATE_KEY to notify closed portals"),
+    }
     rollout_worker::spawn(ctx.clone(), long_polls.clone(), config.delivery_poll);
     spawn_purge(ctx.clone(), config.retention);
     let demo_created =

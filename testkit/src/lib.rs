@@ -18,6 +18,7 @@ mod phone;
 mod postgres;
 mod prompt;
 mod server_fns;
+pub mod push_service;
 mod smtp;
 
 pub use console::{

@@ -15,6 +15,7 @@ pub mod servers;
 pub mod tenants;
 pub mod topics;
 pub mod two_factor;
+pub mod webpush;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,6 +1,7 @@
 //! The approval side of push: the devices an end user approves logins with ([`devices`]) and
 //! their signed decisions on pending push requests ([`decide`]), with the pauses of
-//! out-of-portal notifications that push fatigue and "This wasn't me" call for ([`mute`]).
+//! out-of-portal notifications that push fatigue and "This wasn't me" call for ([`mute`]), and
+//! the Web Push subscriptions those notifications go to ([`subscriptions`]).
 //! The login side creates the requests and waits for their status; the `push_requests` table
 //! is all the two share.
 
@@ -9,6 +10,7 @@ pub mod devices;
 pub mod mute;
 pub mod policy;
 mod signature;
+pub mod subscriptions;
 
 pub use decide::{decide, pending, Decision, Outcome, PendingRequest};
 pub use mute::muted;

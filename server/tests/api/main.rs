@@ -33,3 +33,4 @@ mod sshd_e2e;
 mod statuses;
 mod stored_enums;
 mod tenancy;
+mod webpush;

@@ -85,6 +85,10 @@ pub fn ApprovalsPage() -> impl IntoView {
                         <h2 id="device-heading">"This browser"</h2>
                         <ThisBrowser approvals=a this_device registered step_up message=register_message />
                     </section>
+                    <section class="panel" aria-labelledby="notify-heading">
+                        <h2 id="notify-heading">"Notifications"</h2>
+                        <crate::components::push_notifications::PushNotifications />
+                    </section>
                     <section class="panel" aria-labelledby="devices-heading">
                         <h2 id="devices-heading">"Your approval devices"</h2>
                         {if devices.is_empty() {
