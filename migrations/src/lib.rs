@@ -20,6 +20,7 @@ mod m20261205_000014_factor_changes;
 mod m20261205_000015_pam_stack_facts;
 mod m20261205_000016_failure_kind;
 mod m20261206_000017_push_requests;
+mod m20261206_000019_invitations;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_pam_stack_facts::Migration),
             Box::new(m20261205_000016_failure_kind::Migration),
             Box::new(m20261206_000017_push_requests::Migration),
+            Box::new(m20261206_000019_invitations::Migration),
         ]
     }
 }

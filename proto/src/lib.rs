@@ -10,6 +10,7 @@ pub mod exempt;
 pub mod login;
 pub mod push;
 pub mod readiness;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -263,6 +264,8 @@ wire_enum! {
         TopicWithoutRecipients => "topic_without_recipients",
         /// Tells an end user that their factors changed.
         FactorChanged => "factor_changed",
+        /// An invitation to HostGuard, with the link that sets a password and a first factor.
+        Invitation => "invitation",
     }
 }
 

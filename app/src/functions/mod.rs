@@ -6,6 +6,7 @@ pub mod access_keys;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod logins;
 pub mod portal;
 pub mod server_accounts;
@@ -13,6 +14,7 @@ pub mod servers;
 pub mod tenants;
 pub mod topics;
 pub mod two_factor;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -22,7 +22,7 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     pub use super::super::ssr::{actor, caller, parse_id};
     use super::super::ssr::{session, store_err};
     use crate::models::AppError;

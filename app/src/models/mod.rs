@@ -9,6 +9,7 @@ mod labels;
 pub mod logins;
 mod readiness;
 pub mod two_factor;
+pub mod users;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use agents::{AgentToken, TokenKind, TokenState};
@@ -16,7 +17,7 @@ pub use agents::{AgentToken, TokenKind, TokenState};
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, EndUserRow, EnrolmentOpened, NewAuthenticator, ServerAccounts,
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts,
     SignInHistory, SignInMethods, SignInRow, SteppedUp,
 };
 pub use labels::{capitalized, login_method_cell, method_cell, Label, Status};

@@ -1,10 +1,9 @@
 //! Verification-code mode's side of the people: which end user a server account belongs to
 //! ([`mapping`]), and the factors an end user proves a login with: authenticator apps
 //! ([`authenticators`], TOTP) and single-use recovery codes ([`recovery`]). Changing them needs
-//! a factor the user has or, for a first one, an enrolment window ([`guard`], [`enrolment`]).
+//! a factor the user has or, for a first one, an invitation ([`guard`], `users::invitations`).
 
 pub mod authenticators;
-pub mod enrolment;
 pub mod guard;
 pub mod mapping;
 pub mod recovery;

@@ -12,6 +12,7 @@ mod agent_registration;
 mod code_logins;
 mod factors;
 mod hss_api;
+mod invitations;
 mod limits;
 mod links_and_limits;
 mod login_console;
