@@ -70,5 +70,10 @@ pub async fn confirm_invitation_authenticator(token: String, id: String, code: S
     session.insert(USER_ID, accepted.user_id).await.map_err(store_err)?;
     session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
     tracing::info!(user = %accepted.user_id, "accepted an invitation and signed in");
+    // A plain form post goes on to the portal; the app loads it itself, anew, so that the page
+    // knows who is signed in now.
+    if crate::functions::auth::plain_form_post() {
+        leptos_axum::redirect("/portal");
+    }
     Ok(())
 }

@@ -86,6 +86,12 @@ fn Steps(
         utc(link.expires)
     );
     let email = link.email.clone();
+    // Signed in now: load the portal anew, so that every part of it knows who is signed in.
+    Effect::new(move |_| {
+        if matches!(confirm.value().get(), Some(Ok(()))) {
+            let _ = window().location().set_href("/portal");
+        }
+    });
     view! {
         <h1>"Accept your invitation"</h1>
         <p>{intro}</p>
