@@ -128,6 +128,16 @@ pub fn source_block(ip: &str) -> String {
     }
 }
 
+/// Notes when `user_id` last signed in, for the Users page.
+pub async fn signed_in(ctx: &Ctx, user_id: Uuid) -> DomainResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LastSignInAt, Expr::value(Some(ctx.clock.now())))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod source_tests {
     #[test]
@@ -138,16 +148,6 @@ mod source_tests {
         assert_eq!(source_block("::ffff:192.0.2.7"), "192.0.2.7");
         assert_eq!(source_block("192.0.2.7"), "192.0.2.7");
     }
-}
-
-/// Notes when `user_id` last signed in, for the Users page.
-pub async fn signed_in(ctx: &Ctx, user_id: Uuid) -> DomainResult<()> {
-    user::Entity::update_many()
-        .col_expr(user::Column::LastSignInAt, Expr::value(Some(ctx.clock.now())))
-        .filter(user::Column::Id.eq(user_id))
-        .exec(&ctx.db)
-        .await?;
-    Ok(())
 }
 
 /// The caller behind a session's user id. A user deleted, locked or not active since sign-in

@@ -167,7 +167,9 @@ async fn describe(ctx: &Ctx, tenant_id: Uuid, users: Vec<user::Model>) -> Domain
             last_used_at: a.last_used_at,
         });
     }
-    let mut codes: HashMap<Uuid, (u64, DateTime<Utc>, Option<DateTime<Utc>>)> = HashMap::new();
+    // Per user: codes left, when the set was made, when one was last used.
+    type Codes = (u64, DateTime<Utc>, Option<DateTime<Utc>>);
+    let mut codes: HashMap<Uuid, Codes> = HashMap::new();
     for c in recovery_code::Entity::find().filter(recovery_code::Column::UserId.is_in(ids.clone())).all(&ctx.db).await? {
         let e = codes.entry(c.user_id).or_insert((0, c.created_at, None));
         if c.used_at.is_none() {
