@@ -33,6 +33,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod topics;
 pub mod two_factor;
+pub mod users;
 pub mod validate;
 
 pub use caller::{Caller, Role};

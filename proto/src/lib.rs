@@ -11,6 +11,7 @@ pub mod factors;
 pub mod login;
 pub mod push;
 pub mod readiness;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -270,6 +271,8 @@ wire_enum! {
         PhoneConfirmation => "phone_confirmation",
         /// Tells a tenant's admins that an end user reported a push request as not theirs.
         PushFraudReported => "push_fraud_reported",
+        /// An invitation to HostGuard, with the link that sets a password and a first factor.
+        Invitation => "invitation",
     }
 }
 

@@ -277,6 +277,7 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
             </div>
             <div class="nav-group">
                 <p class="nav-service">"Identity and Access Management"</p>
+                <A href="/iam/users">"Users"</A>
                 <A href="/iam/server-accounts">"Server accounts"</A>
             </div>
             <div class="nav-group">

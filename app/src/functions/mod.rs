@@ -7,6 +7,7 @@ pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod logins;
 pub mod phones;
 pub mod portal;
@@ -16,6 +17,7 @@ pub mod tenants;
 pub mod topics;
 pub mod two_factor;
 pub mod webpush;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

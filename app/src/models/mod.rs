@@ -11,6 +11,7 @@ pub mod logins;
 mod phones;
 mod readiness;
 pub mod two_factor;
+pub mod users;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use agents::{AgentToken, TokenKind, TokenState};
@@ -19,7 +20,7 @@ pub use approvals::{ApprovalDeviceRow, Approvals, DecisionResult, PendingPush, P
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, EndUserRow, EnrolmentOpened, NewAuthenticator, ServerAccounts,
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts,
     SignInHistory, SignInMethods, SignInRow, SteppedUp,
 };
 pub use labels::{capitalized, login_method_cell, method_cell, Label, Status};

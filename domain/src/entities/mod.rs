@@ -17,6 +17,7 @@ pub mod credit_entry;
 pub mod enrolment_window;
 pub mod factor_preference;
 pub mod factor_step_up;
+pub mod invitation;
 pub mod login_attempt;
 pub mod login_settings;
 pub mod outbox;

@@ -142,7 +142,7 @@ fn too_many() -> DomainError {
 /// Starts adding an authenticator: a new seed, to show as a QR code and as text. It counts only
 /// once [`confirm`]ed; starting another enrolment drops this one. Needs what any change of
 /// factors needs (see [`guard`]): a fresh step-up in `session`, or for a first factor an open
-/// enrolment window.
+/// invitation.
 pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) -> DomainResult<Enrolment> {
     let (user_id, tenant_id) = end_user(caller)?;
     let name = clean_name("name", name, NAME_MAX, "Authenticator app")?;
@@ -189,7 +189,7 @@ pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) 
 
 /// Finishes adding an authenticator with a code it shows now; audited and mailed to the user.
 /// The code is spent: it cannot also log in. Needs a fresh step-up in `session` (or, for a first
-/// factor, an open enrolment window, which it then spends).
+/// factor, an open invitation, which it then uses up).
 pub async fn confirm(
     ctx: &Ctx,
     caller: &Caller,
@@ -243,7 +243,7 @@ pub async fn confirm(
         },
     )
     .await?;
-    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, actor, now).await?;
     let what = format!("The authenticator app \"{}\" was added", saved.name);
     guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;

@@ -2,10 +2,9 @@
 //! ([`mapping`]), and the factors an end user proves a login with: authenticator apps
 //! ([`authenticators`], TOTP), phones for SMS passcodes and calls ([`phones`]) and single-use
 //! recovery codes ([`recovery`]). Changing them needs a factor the user has or, for a first
-//! one, an enrolment window ([`guard`], [`enrolment`]).
+//! one, an invitation ([`guard`], `users::invitations`).
 
 pub mod authenticators;
-pub mod enrolment;
 pub mod guard;
 pub mod mapping;
 pub mod phones;

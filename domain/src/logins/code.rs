@@ -81,6 +81,15 @@ pub(super) async fn begin(
         None => false,
     };
     row.end_user_id = user.as_ref().map(|u| u.id);
+    // A locked person gets in nowhere, whatever else the server allows.
+    if let Some(u) = user.as_ref().filter(|u| u.locked_at.is_some()) {
+        let message = format!(
+            "HostGuard: the account {} belongs to a HostGuard user whose account is locked. Ask your administrator.",
+            row.account
+        );
+        let reason = format!("user locked ({})", u.email);
+        return Ok(finish(row, now, LoginResult::Denied, &reason, Step::deny(message)));
+    }
     let user = match user {
         Some(u) if enrolled => u,
         _ if settings.allow_unenrolled => {

@@ -14,6 +14,7 @@ mod code_logins;
 mod credits;
 mod factors;
 mod hss_api;
+mod invitations;
 mod limits;
 mod links_and_limits;
 mod login_console;
