@@ -27,6 +27,18 @@ if [ -z "${HOSTGUARD_SECRET_KEY:-}" ]; then
   export HOSTGUARD_SECRET_KEY
 fi
 
+# The console's VAPID key, which signs its Web Push notifications: made once like the secret
+# key, in ./data/vapid.key. Browsers' subscriptions are bound to it, so keep it.
+if [ -z "${HOSTGUARD_VAPID_PRIVATE_KEY:-}" ]; then
+  mkdir -p data
+  if [ ! -s data/vapid.key ]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' > data/vapid.key)
+  fi
+  chmod 600 data/vapid.key
+  HOSTGUARD_VAPID_PRIVATE_KEY=$(tr -d '[:space:]' < data/vapid.key)
+  export HOSTGUARD_VAPID_PRIVATE_KEY
+fi
+
 # Mail goes to a local SMTP sink that keeps each message in ./data/mail/*.eml; operators also
 # see every message on the Outbox page. Point HOSTGUARD_SMTP_* at a real server to send mail.
 if [ -z "${HOSTGUARD_SMTP_HOST:-}" ]; then

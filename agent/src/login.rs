@@ -442,6 +442,7 @@ impl LoginService {
             return conn.finish(&Step::deny("HostGuard: the login dialogue did not start properly.")).await;
         };
         let deadline = Instant::now() + module_wait(start.timeout_secs);
+        let module_deadline = Instant::now() + module_deadline(start.timeout_secs);
         if self.credential_rejected() {
             return self.offline(&start, Offline::CredentialRejected, conn, deadline).await;
         }
@@ -460,10 +461,27 @@ impl LoginService {
                 // Too slow, gone, or not the protocol: the login is over, and said so.
                 _ => return conn.finish(&Step::deny(TOO_LONG)).await,
             };
+            let mut asked = Instant::now();
             reply = match self.client.login_answer(reply.login_id, &answer).await {
                 Ok(r) => r,
                 Err(e) => return self.console_failed(&start, e, conn, deadline).await,
             };
+            // A push still pending after the console held the call: ask again (an empty
+            // answer waits) while another held call fits before the module gives up, then deny
+            // before it does: a login the module times out on is never let in, but a clear
+            // refusal is better than silence.
+            while reply.ask_again {
+                if Instant::now() + crate::api::LOGIN_CALL_TIMEOUT + PUSH_MARGIN > module_deadline {
+                    return conn.finish(&Step::deny(PUSH_TOO_LONG)).await;
+                }
+                // The console holds each call; one that answers at once is not asked in a loop.
+                tokio::time::sleep_until(asked + MIN_ASK_INTERVAL).await;
+                asked = Instant::now();
+                reply = match self.client.login_answer(reply.login_id, "").await {
+                    Ok(r) => r,
+                    Err(e) => return self.console_failed(&start, e, conn, deadline).await,
+                };
+            }
         }
     }
 
@@ -727,6 +745,18 @@ fn module_wait(timeout_secs: Option<u64>) -> Duration {
     Duration::from_secs(timeout_secs.unwrap_or(max).clamp(min, max)) + DEADLINE_SLACK
 }
 
+/// When the module gives up on the login: its deadline as sent in `start` (whole seconds, rounded
+/// up), or, from an older module that does not send it, the default.
+fn module_deadline(timeout_secs: Option<u64>) -> Duration {
+    let (min, max) = (*MODULE_DEADLINE_SECS.start(), *MODULE_DEADLINE_SECS.end());
+    Duration::from_secs(timeout_secs.unwrap_or(proto::login::DEFAULT_LOGIN_TIMEOUT_SECS).clamp(min, max))
+}
+
+/// Kept free before the module's deadline when waiting for a push, so the refusal reaches it.
+const PUSH_MARGIN: Duration = Duration::from_secs(2);
+/// The least time between two asks of one login while it waits for a push.
+const MIN_ASK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A step the module can take in one line; a longer one becomes a refusal (the module would read
 /// it as garbage; older modules took that for their fail mode).
 fn fit(step: Step) -> Step {
@@ -745,6 +775,7 @@ const BREAK_GLASS_UNREADABLE: &str = "HostGuard cannot reach its console, and th
      codes cannot be read, so no code can be accepted. Login refused.";
 
 const TOO_LONG: &str = "HostGuard: the login took too long. Log in again.";
+const PUSH_TOO_LONG: &str = "HostGuard: the push was not approved in time. Log in again.";
 
 const FAIL_SAFE_LIMITED: &str = "HostGuard cannot reach its console, and this server has let in as many logins without \
      it as it may for now (fail mode safe). The login is refused; try again later.";

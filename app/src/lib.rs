@@ -26,9 +26,12 @@ use routes::{
     hss::login_audit::LoginAuditPage,
     hss::server_detail::ServerDetailPage,
     hss::two_factor::TwoFactorPage,
-    iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage},
+    iam::{access_keys::AccessKeysPage, server_accounts::ServerAccountsPage, users::UsersPage},
+    invite::InvitePage,
     not_found::NotFound,
-    portal::{account::AccountPage, history::SignInHistoryPage, methods::SignInMethodsPage},
+    portal::{
+        account::AccountPage, approvals::ApprovalsPage, history::SignInHistoryPage, methods::SignInMethodsPage,
+    },
     signin::SignInPage,
     smn::topics::TopicsPage,
     smn::{
@@ -85,6 +88,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
+                <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                     <Route
@@ -160,6 +164,15 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("iam/users")
+                        view=|| view! {
+                            <ForRoles roles=TENANT_ADMIN>
+                                <UsersPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("iam/server-accounts")
                         view=|| view! {
                             <ForRoles roles=TENANT_ADMIN>
@@ -191,6 +204,15 @@ pub fn App() -> impl IntoView {
                         view=|| view! {
                             <ForRoles roles=END_USER>
                                 <SignInMethodsPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/approvals")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <ApprovalsPage />
                             </ForRoles>
                         }
                         ssr=SsrMode::Async

@@ -64,7 +64,7 @@ async fn bare_axum() -> Res<String> {
         proto::agent::paths::LOGIN_ANSWER,
         post(|axum::extract::Path(id): axum::extract::Path<Uuid>, Json(a): Json<LoginAnswer>| async move {
             let step = if a.answer == CODE { Step::allow() } else { Step::deny("wrong") };
-            Json(LoginReply { login_id: id, step })
+            Json(LoginReply::new(id, step))
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -201,11 +201,15 @@ async fn totp_logins(app: &TestApp, p: &testkit::Protected, n: usize, tag: &str)
             role: Set(Role::EndUser),
             password_hash: Set("!".into()),
             created_at: Set(app.clock.now()),
+            activated_at: Set(Some(app.clock.now())),
+            locked_at: Set(None),
+            last_sign_in_at: Set(None),
         })
         .exec_without_returning(&app.ctx.db)
         .await?;
         let caller = Caller { user_id: id, role: Role::EndUser, tenant_id: Some(p.tenant.id), email };
-        domain::factors::enrolment::open(&app.ctx, &p.caller, &actor, id).await?;
+        let via = domain::users::invitations::Via::Email;
+        domain::users::invitations::invite_again(&app.ctx, &p.caller, &actor, id, &via).await?;
         let session = domain::factors::SessionRef(Uuid::new_v4());
         let e = domain::factors::authenticators::begin(&app.ctx, &caller, session, "Phone").await?;
         let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();

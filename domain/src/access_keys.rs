@@ -280,6 +280,7 @@ mod tests {
             secret_key: secret_key.map(|k| Arc::new(secrecy::SecretBox::new(Box::new(k)))),
             agent_signals: Arc::new(crate::agents::NoWakeups),
             password_checks: crate::ctx::password_check_slots(),
+            vapid_public_key: None,
         };
         let mut callers = vec![];
         for name in ["acme", "globex"] {

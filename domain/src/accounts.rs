@@ -8,7 +8,8 @@ use crate::{
     lockout::{self, Counter, Gate},
     password,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use crate::users::UserState;
+use sea_orm::{sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 /// The sign-in name as stored: trimmed and lower-case.
@@ -84,6 +85,23 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
     if let (true, Some(user)) = (ok, found) {
         lockout::clear(ctx, Counter::Name(&login)).await?;
         lockout::take_back(ctx, source).await?;
+        // Said only to someone who knows the password, so it tells nobody else anything.
+        match crate::users::state_of(&user) {
+            UserState::Locked => {
+                return Err(DomainError::Conflict(
+                    "This account is locked. Ask your administrator to unlock it.".into(),
+                ))
+            }
+            UserState::Invited => {
+                return Err(DomainError::Conflict(
+                    "This account is not active yet: finish your invitation by adding an authenticator app from \
+                     its link, or ask your administrator to send you a new invitation."
+                        .into(),
+                ))
+            }
+            UserState::Active => {}
+        }
+        signed_in(ctx, user.id).await?;
         return Ok(user);
     }
     tracing::info!(attempt, "failed sign-in");
@@ -110,6 +128,16 @@ pub fn source_block(ip: &str) -> String {
     }
 }
 
+/// Notes when `user_id` last signed in, for the Users page.
+pub async fn signed_in(ctx: &Ctx, user_id: Uuid) -> DomainResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::LastSignInAt, Expr::value(Some(ctx.clock.now())))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&ctx.db)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod source_tests {
     #[test]
@@ -122,9 +150,13 @@ mod source_tests {
     }
 }
 
-/// The caller behind a session's user id. A user deleted since sign-in is no caller.
+/// The caller behind a session's user id. A user deleted, locked or not active since sign-in
+/// is no caller: their sessions end at their next request.
 pub async fn caller(ctx: &Ctx, user_id: Uuid) -> DomainResult<Caller> {
     let u = user::Entity::find_by_id(user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
+    if crate::users::state_of(&u) != UserState::Active {
+        return Err(DomainError::Unauthenticated);
+    }
     Ok(Caller { user_id: u.id, role: u.role, tenant_id: u.tenant_id, email: u.email })
 }
 
@@ -170,6 +202,10 @@ pub async fn create_user(
         role: Set(role),
         password_hash: Set(hash),
         created_at: Set(ctx.clock.now()),
+        // Made with a password, so usable at once; invited people start inactive instead.
+        activated_at: Set(Some(ctx.clock.now())),
+        locked_at: Set(None),
+        last_sign_in_at: Set(None),
     };
     Ok(user::Entity::insert(row).exec_with_returning(&ctx.db).await?)
 }

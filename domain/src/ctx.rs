@@ -22,6 +22,9 @@ pub struct Ctx {
     pub agent_signals: Arc<dyn crate::agents::AgentWakeups>,
     /// Bounds the password hashes checked at once (see [`password_check_slots`]).
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// The VAPID public key (base64url, uncompressed point) browsers subscribe to Web Push
+    /// with; `None` when Web Push is not configured.
+    pub vapid_public_key: Option<String>,
 }
 
 /// Password checks allowed at once: two per core. Each argon2 check holds a core for tens of

@@ -111,6 +111,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         })
         .exec(&ctx.db)
         .await?;
+        crate::credits::open(&ctx.db, tenant_id, now).await?;
 
         let admin = format!("admin@{}", t.domain);
         accounts::create_user(
@@ -198,11 +199,11 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
             server_login::Entity::insert_many(demo_logins(tenant_id, &named, now)).exec(&ctx.db).await?;
         }
         map_accounts(ctx, tenant_id, t.prefix, &end_users).await?;
-        // Acme's people may enrol their first factor at once; Globex's show the page before an
-        // admin opens enrolment.
+        // Acme's people have an open invitation (not mailed), so they may enrol their first
+        // factor on the portal at once; Globex's show the page before an admin invites them.
         if ti == 0 {
             for u in &end_users {
-                crate::factors::enrolment::insert(&ctx.db, tenant_id, u.id, &admin, now).await?;
+                crate::users::invitations::open_quietly(&ctx.db, tenant_id, u, &admin, now).await?;
             }
         }
 

@@ -19,7 +19,7 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-fn html_page(title: &str, paragraphs: &[String], footer: &str) -> String {
+pub(crate) fn html_page(title: &str, paragraphs: &[String], footer: &str) -> String {
     let body: String = paragraphs.iter().map(|p| format!("<p style=\"margin:0 0 12px\">{p}</p>")).collect();
     format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\

@@ -225,14 +225,18 @@ impl Delivered {
     }
 }
 
-/// Records a successful send (or a development hold) and drops the message's secrets. False
-/// if the lease was lost meanwhile.
+/// Records a successful send and drops the message's secrets. A development hold keeps them:
+/// the message never left, the outbox stands in for the phone, and the code is read there (by
+/// a developer or a test; operators still see it masked). False if the lease was lost meanwhile.
 pub async fn mark_delivered(ctx: &Ctx, id: Uuid, owner: &str, how: Delivered) -> DomainResult<bool> {
     let now = ctx.clock.now();
-    let res = outbox::Entity::update_many()
+    let mut update = outbox::Entity::update_many();
+    if how == Delivered::Sent {
+        update = update.col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None));
+    }
+    let res = update
         .col_expr(outbox::Column::Status, Expr::value(how.status()))
         .col_expr(outbox::Column::SentAt, Expr::value(now))
-        .col_expr(outbox::Column::Secrets, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::Attempts, Expr::col(outbox::Column::Attempts).add(1))
         .col_expr(outbox::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(outbox::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))

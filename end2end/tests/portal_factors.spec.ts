@@ -3,7 +3,7 @@ import { expect, hydrated, signIn, signOut, test } from "./helpers";
 import { mailTo } from "./mail";
 import { totp } from "./totp";
 
-// Globex's people start with enrolment closed in the demo (Acme's have it open).
+// Globex's people start without an invitation in the demo (Acme's have one open).
 const esther = { email: "esther@globex.example", password: "esther-demo-2026" };
 const globexAdmin = { email: "admin@globex.example", password: "globex-admin-demo-2026" };
 
@@ -13,24 +13,25 @@ async function methodsPage(page: Page) {
   await expect(page.getByRole("heading", { name: "Sign-in methods" })).toBeVisible();
 }
 
-test("a first sign-in method needs enrolment, and later changes a current code", async ({ page }) => {
+test("a first sign-in method needs an invitation, and later changes a current code", async ({ page }) => {
   // Esther's password alone adds nothing: she is told to ask her administrator.
   await signIn(page, esther);
   await methodsPage(page);
   await expect(page.getByText("Ask your administrator to open enrolment.")).toBeVisible();
   await page.getByRole("button", { name: "Generate new recovery codes" }).click();
-  await expect(page.getByRole("alert")).toContainText("Ask your administrator to open enrolment");
+  await expect(page.getByRole("alert")).toContainText("Ask your administrator to send you one");
   await signOut(page);
 
-  // Her administrator opens enrolment from the user list; the row says until when.
+  // Her administrator invites her again from the Users page; the row says until when.
   await signIn(page, globexAdmin);
-  await page.goto("/iam/server-accounts");
+  await page.goto("/iam/users");
   await hydrated(page);
   const row = page.getByRole("row", { name: /^Esther Lim esther@globex\.example/ });
-  await expect(row).toContainText("Not open");
-  await page.getByRole("button", { name: "Open enrolment for esther@globex.example" }).click();
-  await expect(page.getByRole("status")).toContainText("Enrolment is open for esther@globex.example until");
-  await expect(row).toContainText(/Open until \d{4}-\d\d-\d\d/);
+  await expect(row).toContainText("Active");
+  await row.getByText("New invitation for esther@globex.example").click();
+  await row.getByRole("button", { name: "Send new invitation" }).click();
+  await expect(page.getByRole("status")).toContainText("Invitation sent to esther@globex.example by email");
+  await expect(row).toContainText(/Pending.*until \d{4}-\d\d-\d\d/);
   await signOut(page);
 
   // Esther adds her authenticator app.
@@ -66,9 +67,9 @@ test("a first sign-in method needs enrolment, and later changes a current code",
   // Each change was mailed to her, with how to report it.
   await expect
     .poll(() => mailTo(esther.email).filter((m) => m.includes("If this wasn't you")).length, { timeout: 15_000 })
-    .toBe(3);
+    .toBe(2);
   const mails = mailTo(esther.email).join("\n");
-  expect(mails).toContain("Enrolment was opened until");
+  expect(mails).toContain("Globex Logistics invites you to HostGuard");
   expect(mails).toContain("Esther's phone");
   expect(mails).toContain("10 new recovery codes were made");
 });

@@ -20,6 +20,11 @@ mod m20261205_000014_factor_changes;
 mod m20261205_000015_pam_stack_facts;
 mod m20261205_000016_failure_kind;
 mod m20261206_000017_push_requests;
+mod m20261206_000018_credits;
+mod m20261206_000019_invitations;
+mod m20261206_000020_approval_devices;
+mod m20261206_000021_phone_factors;
+mod m20261206_000022_push_subscriptions;
 
 pub struct Migrator;
 
@@ -44,6 +49,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_pam_stack_facts::Migration),
             Box::new(m20261205_000016_failure_kind::Migration),
             Box::new(m20261206_000017_push_requests::Migration),
+            Box::new(m20261206_000018_credits::Migration),
+            Box::new(m20261206_000019_invitations::Migration),
+            Box::new(m20261206_000020_approval_devices::Migration),
+            Box::new(m20261206_000021_phone_factors::Migration),
+            Box::new(m20261206_000022_push_subscriptions::Migration),
         ]
     }
 }

@@ -26,16 +26,59 @@ crate::wire_enum! {
         AgentTokenRevoke => "agent.token_revoke",
         AgentRegister => "agent.register",
         AgentReinstall => "agent.reinstall",
+        /// Written by versions before invitations replaced enrolment windows; kept so their
+        /// trails still read.
         FactorEnrolmentOpened => "factor.enrolment_opened",
         FactorAuthenticatorAdded => "factor.authenticator_added",
         FactorAuthenticatorRemoved => "factor.authenticator_removed",
         FactorRecoveryCodesGenerated => "factor.recovery_codes_generated",
+        /// An end user confirmed a new phone (or one that replaced theirs).
+        FactorPhoneAdded => "factor.phone_added",
+        FactorPhoneRemoved => "factor.phone_removed",
+        /// An end user renamed an authenticator or a phone.
+        FactorRenamed => "factor.renamed",
+        /// An end user chose the method their login prompt tries first.
+        FactorDefaultMethod => "factor.default_method",
+        /// An end user signed out their other sessions after a change.
+        FactorOtherSessionsSignedOut => "factor.other_sessions_signed_out",
+        /// A tenant admin removed one of an end user's factors (a lost phone).
+        FactorRemovedByAdmin => "factor.removed_by_admin",
+        /// A tenant admin invited an end user (a new one, or again after a lost phone).
+        UserInvite => "user.invite",
+        /// The invitation was sent again with a new link; the old link no longer works.
+        UserInviteResend => "user.invite_resend",
+        UserInviteRevoke => "user.invite_revoke",
+        /// The person set their password from the invitation.
+        UserInvitePassword => "user.invite_password",
+        /// The person enrolled a first factor: the account is active.
+        UserActivate => "user.activate",
+        UserLock => "user.lock",
+        UserUnlock => "user.unlock",
         LoginAccountMapped => "login.account_mapped",
         LoginAccountUnmapped => "login.account_unmapped",
         LoginBreakGlassIssued => "login.break_glass_issued",
         LoginBreakGlassUsed => "login.break_glass_used",
         /// A server's login settings changed.
         LoginSettings => "login.settings",
+        /// An end user registered a browser or phone to approve push requests with.
+        PushDeviceAdded => "push.device_added",
+        PushDeviceRenamed => "push.device_renamed",
+        PushDeviceRemoved => "push.device_removed",
+        /// A push request approved with the right number and a device signature.
+        PushApproved => "push.approved",
+        /// A push request denied (by the person, or after too many wrong numbers).
+        PushDenied => "push.denied",
+        /// A wrong number typed to approve a push request.
+        PushWrongNumber => "push.wrong_number",
+        /// "This wasn't me" on a push request.
+        PushFraudReported => "push.fraud_reported",
+        /// A push decision whose device signature did not verify (refused).
+        PushSignatureRefused => "push.signature_refused",
+        /// A tenant admin changed what "This wasn't me" does (lock the person or not).
+        PushPolicy => "push.policy",
+        /// An end user subscribed a browser or phone to Web Push notifications of push requests.
+        PushSubscriptionAdded => "push.subscription_added",
+        PushSubscriptionRemoved => "push.subscription_removed",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -65,6 +108,7 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 35);
+        assert_eq!(AuditAction::ALL.len(), 49);
+        assert_eq!(AuditAction::ALL.len(), 43);
     }
 }

@@ -7,11 +7,15 @@
 pub mod agent;
 pub mod audit;
 pub mod exempt;
+pub mod factors;
 pub mod login;
 pub mod push;
 pub mod readiness;
+pub mod users;
 
 use serde::{Deserialize, Serialize};
+
+pub use factors::DefaultMethod;
 
 /// Defines `as_str`, `parse`, `ALL` and `Display` for an enum, from its variants' strings (the
 /// serde names of this crate's enums, and the stored values of the console's).
@@ -263,6 +267,12 @@ wire_enum! {
         TopicWithoutRecipients => "topic_without_recipients",
         /// Tells an end user that their factors changed.
         FactorChanged => "factor_changed",
+        /// The code that confirms a phone an end user adds.
+        PhoneConfirmation => "phone_confirmation",
+        /// Tells a tenant's admins that an end user reported a push request as not theirs.
+        PushFraudReported => "push_fraud_reported",
+        /// An invitation to HostGuard, with the link that sets a password and a first factor.
+        Invitation => "invitation",
     }
 }
 
@@ -290,6 +300,7 @@ mod tests {
         same(OutboxStatus::ALL, OutboxStatus::as_str);
         same(Channel::ALL, Channel::as_str);
         same(MessageKind::ALL, MessageKind::as_str);
+        same(DefaultMethod::ALL, DefaultMethod::as_str);
         same(login::FailMode::ALL, login::FailMode::as_str);
         same(login::LoginResult::ALL, login::LoginResult::as_str);
         same(login::LoginMethod::ALL, login::LoginMethod::as_str);

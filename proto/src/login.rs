@@ -131,6 +131,19 @@ impl Step {
 pub struct LoginReply {
     pub login_id: Uuid,
     pub step: Step,
+    /// Agent API only, never passed to the front end: the console is still waiting for
+    /// something the user does elsewhere (a push approval) and held the call as long as it
+    /// may. The agent asks again with an empty answer instead of showing `step`, while its
+    /// front end's deadline allows. An older agent ignores the field and shows `step`, which
+    /// is the same prompt again, so pressing Enter keeps waiting there too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ask_again: bool,
+}
+
+impl LoginReply {
+    pub fn new(login_id: Uuid, step: Step) -> Self {
+        LoginReply { login_id, step, ask_again: false }
+    }
 }
 
 crate::wire_enum! {
@@ -236,9 +249,12 @@ crate::wire_enum! {
         Recipient => "recipient",
         /// Waiting for the code that was sent.
         Code => "code",
-        /// Verification-code method: waiting for a code from the end user's authenticator app, or
-        /// a recovery code.
+        /// Verification-code method: waiting for a code from the end user's authenticator app, a
+        /// recovery code, a code sent by SMS or call, or the number of a method to use.
         Verify => "verify",
+        /// Verification-code method: a push was sent; an empty answer waits for its approval,
+        /// anything else is taken as at `verify`.
+        Push => "push",
         /// Over; the login's [`LoginResult`] says how.
         Done => "done",
     }
@@ -324,6 +340,18 @@ mod tests {
         assert_eq!(choice.action, Action::Choice { text: "Pick: ".into(), options: vec!["Push".into(), "SMS".into()] });
         assert!(serde_json::from_str::<Step>(r#"{"action":{"type":"allow_everyone"}}"#).is_err());
         assert!(format!("{:?}", LoginAnswer { answer: "123456".into() }).contains("REDACTED"));
+    }
+
+    /// `ask_again` is an agent-API addition: absent unless set, and a reply without it reads.
+    #[test]
+    fn ask_again_is_only_sent_when_set() {
+        let id = Uuid::nil();
+        let plain = serde_json::to_value(LoginReply::new(id, Step::allow())).unwrap();
+        assert!(plain.get("ask_again").is_none());
+        let again = LoginReply { ask_again: true, ..LoginReply::new(id, Step::prompt("Push sent: ", true)) };
+        assert_eq!(serde_json::to_value(&again).unwrap()["ask_again"], true);
+        let old: LoginReply = serde_json::from_value(serde_json::json!({"login_id": id, "step": {"action": {"type": "allow"}}})).unwrap();
+        assert!(!old.ask_again);
     }
 
     /// Agents already in the field report offline logins in this exact form.

@@ -29,12 +29,16 @@ use proto::login::{
     OfflineReport, Step,
 };
 use crate::long_poll::LongPolls;
+use crate::push_wait::PushWaits;
 use serde::Deserialize;
 use std::{net::SocketAddr, sync::Arc};
 use utoipa::OpenApi;
 
 /// The longest a long poll may wait, in seconds.
 pub const MAX_WAIT_SECS: u64 = 30;
+/// The longest the console holds an answer call while its login waits for a push decision:
+/// well inside the agent's 10 s call timeout, so a held call is never taken for an outage.
+pub const PUSH_HOLD: std::time::Duration = std::time::Duration::from_secs(8);
 /// The largest request body the agent API reads; facts at their limits fit several times over.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -61,6 +65,7 @@ pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(Arc::new(WriteBudgets::default())))
         .layer(axum::Extension(long_polls))
+        .layer(axum::Extension(PushWaits::start(ctx.clone())))
         .with_state(ctx)
 }
 
@@ -400,16 +405,29 @@ async fn login_start(
 #[utoipa::path(post, path = paths::LOGIN_ANSWER, request_body = LoginAnswer, security(("agent_credential" = [])),
     params(("login_id" = uuid::Uuid, Path, description = "from the reply that opened the login")),
     responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "the agent calls too often; see Retry-After")))]
+///
+/// An empty answer at a push prompt waits for the push's decision: the call is held (at most
+/// [`PUSH_HOLD`]) until the request is decided or expires, then answered with the outcome; a
+/// request still pending then answers the same prompt with `ask_again`, and the agent asks again.
 async fn login_answer(
     State(ctx): State<Ctx>,
     axum::Extension(budgets): Budgets,
+    axum::Extension(push_waits): axum::Extension<Arc<PushWaits>>,
     agent: Agent,
     AgentPath(login_id): AgentPath<uuid::Uuid>,
     AgentJson(req): AgentJson<LoginAnswer>,
 ) -> Result<Json<LoginReply>, Failure> {
     agent.spend(&budgets, Kind::Logins)?;
     let s = agent.0;
-    Ok(Json(domain::logins::answer(&ctx, &s, login_id, &req.answer).await?))
+    let answered = domain::logins::answer_or_wait(&ctx, &s, login_id, &req.answer).await?;
+    let Some(waiting) = answered.waiting else { return Ok(Json(answered.reply)) };
+    // Past the request's expiry by a little, so the expiry is read, not guessed.
+    let left = (waiting.expires_at - ctx.clock.now()).to_std().unwrap_or_default();
+    let hold = PUSH_HOLD.min(left + std::time::Duration::from_millis(200));
+    push_waits.wait(waiting.request_id, hold).await;
+    let mut again = domain::logins::answer_or_wait(&ctx, &s, login_id, "").await?;
+    again.reply.ask_again = again.waiting.is_some();
+    Ok(Json(again.reply))
 }
 
 /// What the agent needs to decide logins alone while the console is unreachable: the fail

@@ -60,6 +60,10 @@ pub struct Config {
     pub limits: crate::serve::Limits,
     /// How long delivered messages, spent tokens and sign-in counts are kept.
     pub retention: domain::retention::Retention,
+    /// Web Push: the VAPID signing key (a P-256 private key); `None` turns Web Push off.
+    pub vapid_private_key: Option<SecretKey>,
+    /// The contact push services see in the VAPID token (`mailto:` or `https:`).
+    pub vapid_subject: String,
 }
 
 /// A database URL. `Debug` and [`DatabaseUrl::redacted`] leave its password out.
@@ -153,6 +157,8 @@ const KEYS: &[&str] = &[
     "max_connections",
     "max_body_bytes",
     "retention_days",
+    "vapid_private_key",
+    "vapid_subject",
 ];
 
 /// One raw value and where it came from, for error messages.
@@ -287,6 +293,23 @@ impl Config {
             })?),
         };
 
+        let vapid_private_key = match s.str("vapid_private_key") {
+            None => None,
+            Some(v) => Some(parse_vapid_key(v).map(|k| SecretKey(SecretBox::new(Box::new(k)))).ok_or_else(|| {
+                s.err(
+                    "vapid_private_key",
+                    "must be a P-256 private key: 32 bytes as 64 hexadecimal or 43 base64url characters",
+                )
+            })?),
+        };
+        let vapid_subject = match s.str("vapid_subject") {
+            Some(v) => v.trim().to_owned(),
+            None => format!("mailto:{}", smtp.from),
+        };
+        if !(vapid_subject.starts_with("mailto:") || vapid_subject.starts_with("https://")) {
+            return Err(s.err("vapid_subject", format!("must be a mailto: or https:// URL, got {vapid_subject:?}")));
+        }
+
         let idle = s.parse_num("session_idle_minutes", 30i64, 1, 24 * 60, "minutes")?;
         let absolute = s.parse_num("session_absolute_hours", 12i64, 1, 24 * 30, "hours")?;
         if idle > absolute * 60 {
@@ -320,6 +343,8 @@ impl Config {
                 "milliseconds",
             )?),
             ack_deadline: Duration::from_secs(s.parse_num("ack_deadline_secs", 600u64, 5, 86_400, "seconds")?),
+            vapid_private_key,
+            vapid_subject,
             retention: domain::retention::Retention(chrono::Duration::days(s.parse_num(
                 "retention_days",
                 30i64,
@@ -376,6 +401,18 @@ fn read_file(path: &Path, settings: &mut Settings) -> Result<(), ConfigError> {
         settings.0.insert(known, Raw { value, source: format!("{key} in {}", path.display()) });
     }
     Ok(())
+}
+
+/// A VAPID key: 32 bytes (hex, or base64url as `web-push generate-vapid-keys` prints it) that
+/// are a valid P-256 scalar.
+fn parse_vapid_key(value: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let v = value.trim();
+    let key = parse_key(v).or_else(|| {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok()?;
+        <[u8; 32]>::try_from(bytes.as_slice()).ok()
+    })?;
+    p256::SecretKey::from_slice(&key).ok().map(|_| key)
 }
 
 fn parse_key(hex: &str) -> Option<[u8; 32]> {
@@ -443,6 +480,13 @@ mod tests {
             ("HOSTGUARD_SECRET_KEY", "abcd", "64 hexadecimal characters"),
             ("HOSTGUARD_SESSION_IDLE_MINUTES", "-1", "from 1 to 1440"),
             ("HOSTGUARD_DEMO", "maybe", "true or false"),
+            ("HOSTGUARD_VAPID_PRIVATE_KEY", "abcd", "P-256 private key"),
+            (
+                "HOSTGUARD_VAPID_PRIVATE_KEY",
+                "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+                "P-256 private key",
+            ),
+            ("HOSTGUARD_VAPID_SUBJECT", "admin@example.com", "mailto:"),
         ];
         for (var, value, rule) in cases {
             let err = load(&[(var, value)]).expect_err(var);

@@ -22,7 +22,7 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 }
 
 /// Why the request comes from another site, if it does.
-fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+pub(crate) fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     match text("sec-fetch-site") {
         Some("same-origin") | Some("none") | None => {}

@@ -2,11 +2,13 @@
 //! console. Business rules live in the `domain` crate.
 
 pub mod agent_api;
+pub mod approval_events;
 pub mod config;
 mod csrf;
 pub mod delivery;
 pub mod hss_api;
 pub mod long_poll;
+pub mod push_wait;
 pub mod rollout_worker;
 pub mod serve;
 pub mod session_store;
@@ -48,6 +50,13 @@ pub async fn build(
     let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let long_polls = Arc::new(long_poll::LongPolls::default());
+    let web_push = match &config.vapid_private_key {
+        Some(key) => Some(delivery::webpush::WebPush::new(delivery::webpush::Vapid::new(
+            key.expose_secret(),
+            &config.vapid_subject,
+        )?)?),
+        None => None,
+    };
     let ctx = Ctx {
         db,
         clock,
@@ -62,9 +71,15 @@ pub async fn build(
         secret_key: config.secret_key.as_ref().map(|k| Arc::new(SecretBox::new(Box::new(*k.expose_secret())))),
         agent_signals: long_polls.clone(),
         password_checks: domain::ctx::password_check_slots(),
+        vapid_public_key: web_push.as_ref().map(|w| w.vapid().public_key().to_owned()),
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
+    match web_push {
+        // Pending requests live 60 s: notify within half a second.
+        Some(w) => drop(delivery::webpush::spawn_notifier(ctx.clone(), w, std::time::Duration::from_millis(500))),
+        None => tracing::info!("Web Push is off: set HOSTGUARD_VAPID_PRIVATE_KEY to notify closed portals"),
+    }
     rollout_worker::spawn(ctx.clone(), long_polls.clone(), config.delivery_poll);
     spawn_purge(ctx.clone(), config.retention);
     let demo_created =
@@ -105,6 +120,7 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
         .merge(hss_api::routes(ctx.clone()))
+        .merge(approval_events::routes(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

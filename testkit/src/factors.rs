@@ -1,13 +1,13 @@
-//! An end user's factors as the tests set them up: enrolment opened as their tenant admin would
-//! open it, and a step-up on the portal with a current code.
+//! An end user's factors as the tests set them up: an invitation sent as their tenant admin
+//! would send it, and a step-up on the portal with a current code.
 
 use crate::{Login, TestApp};
 use domain::{entities::user, Caller, Role};
 use sea_orm::EntityTrait;
 
 impl TestApp {
-    /// Opens an enrolment window for the end user `who`, as an admin of their tenant does
-    /// (audited, and mailed to them), so that they can add a first factor.
+    /// Invites the end user `who` again, as an admin of their tenant does (audited, and mailed
+    /// to them), so that they can add a first factor on the portal while it is open.
     pub async fn open_enrolment(&self, who: &Login) {
         let row = user::Entity::find_by_id(who.id).one(&self.ctx.db).await.unwrap().expect("the user exists");
         let admin = Caller {
@@ -17,9 +17,10 @@ impl TestApp {
             email: "test-admin@hostguard.test".into(),
         };
         let actor = domain::audit::Actor::new("test-admin@hostguard.test", "127.0.0.1");
-        domain::factors::enrolment::open(&self.ctx, &admin, &actor, who.id)
+        let via = domain::users::invitations::Via::Email;
+        domain::users::invitations::invite_again(&self.ctx, &admin, &actor, who.id, &via)
             .await
-            .unwrap_or_else(|e| panic!("open enrolment for {}: {e}", who.email));
+            .unwrap_or_else(|e| panic!("invite {}: {e}", who.email));
     }
 
     /// Gives a current code (an app code or a recovery code) on the portal, so that the session

@@ -7,14 +7,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+pub mod approve;
 mod console;
 pub mod demo;
 mod factors;
 mod fixtures;
 mod logins;
 mod log;
+mod phone;
 mod postgres;
+mod prompt;
 mod server_fns;
+pub mod push_service;
 mod smtp;
 
 pub use console::{

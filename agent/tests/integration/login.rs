@@ -35,6 +35,8 @@ enum Answer {
     LongError,
     /// 200 with a body that does not parse, quoting a string longer than a module line.
     LongGarbage,
+    /// A push still pending: `ask_again` with the push prompt this many more times, then allow.
+    AskAgain(u32),
 }
 
 struct Console {
@@ -72,6 +74,12 @@ fn respond(a: Answer) -> (StatusCode, String) {
         Answer::Step(step) => {
             (StatusCode::OK, serde_json::json!({"login_id": Uuid::new_v4(), "step": step}).to_string())
         }
+        Answer::AskAgain(_) => (
+            StatusCode::OK,
+            serde_json::json!({"login_id": Uuid::new_v4(), "ask_again": true,
+                "step": Step::prompt("Push sent: enter 472 in the app, or type a code: ", true)})
+            .to_string(),
+        ),
         Answer::Sleep(_) => unreachable!("handled by the caller"),
     }
 }
@@ -119,7 +127,11 @@ async fn serve(console: Shared) -> String {
                 let a = {
                     let mut c = c3.lock().unwrap();
                     c.answers.push(body["answer"].as_str().unwrap().to_owned());
-                    c.answer.clone()
+                    let a = c.answer.clone();
+                    if let Answer::AskAgain(n) = a {
+                        c.answer = if n > 1 { Answer::AskAgain(n - 1) } else { Answer::Step(Step::allow()) };
+                    }
+                    a
                 };
                 login_call(a).await
             }),
@@ -590,4 +602,34 @@ async fn safe_mode_counts_a_source_however_it_is_spelt() {
         }
         assert_eq!(allowed, 10, "{what}");
     }
+}
+
+/// A push still pending after the console's held call: the agent asks again with an empty
+/// answer, never showing the module the repeated prompt, and passes on the final step.
+#[tokio::test]
+async fn a_pending_push_is_asked_again_without_the_module() {
+    let r = rig(policy(FailMode::Secure, &[]), Answer::Step(Step::prompt("Push sent: ", true))).await;
+    r.set(|c| c.answer = Answer::AskAgain(2));
+    let (_, mut rd, mut w) = r.start().await;
+    let step = answer(&mut rd, &mut w, "").await;
+    assert_eq!(step.action, Action::Allow);
+    assert_eq!(r.console.lock().unwrap().answers, ["", "", ""], "the first answer, then two asks");
+}
+
+/// A push that stays pending: the agent denies before the module's deadline (30 s here), never
+/// leaving the module to time out.
+#[tokio::test]
+async fn a_push_pending_too_long_is_denied_before_the_modules_deadline() {
+    let r = rig(policy(FailMode::Safe, &[]), Answer::Step(Step::prompt("Push sent: ", true))).await;
+    r.set(|c| c.answer = Answer::AskAgain(1000));
+    let began = std::time::Instant::now();
+    let (mut rd, mut w) = connect(&r.path()).await;
+    w.write_all(start_line("root", "192.0.2.9", Some(30)).as_bytes()).await.unwrap();
+    read(&mut rd).await;
+    let step = answer(&mut rd, &mut w, "").await;
+    assert_eq!(step.action, Action::Deny { message: "HostGuard: the push was not approved in time. Log in again.".into() });
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(28) && took > Duration::from_secs(15), "{took:?}");
+    let asks = r.console.lock().unwrap().answers.len();
+    assert!((10..=25).contains(&asks), "paced, not a tight loop: {asks} asks");
 }

@@ -277,6 +277,7 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
             </div>
             <div class="nav-group">
                 <p class="nav-service">"Identity and Access Management"</p>
+                <A href="/iam/users">"Users"</A>
                 <A href="/iam/server-accounts">"Server accounts"</A>
             </div>
             <div class="nav-group">
@@ -294,22 +295,44 @@ fn SideNav(role: Option<Role>) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Some(Role::EndUser) => view! {
-            <div class="nav-group">
-                <p class="nav-service">"My sign-ins"</p>
-                <A href="/portal" exact=true>
-                    "My account"
-                </A>
-                <A href="/portal/methods">"Sign-in methods"</A>
-                <A href="/portal/history">"Sign-in history"</A>
-            </div>
-        }
-        .into_any(),
+        Some(Role::EndUser) => return view! { <PortalNav /> }.into_any(),
         None => ().into_any(),
     };
     view! {
         <nav class="sidenav" aria-label="Console">
             {links}
+        </nav>
+    }
+    .into_any()
+}
+
+/// The portal's menu. People use the portal on their phones: there it folds behind a Menu
+/// button (so the page, not the menu, fills the first screen) and folds again once a link is followed.
+#[component]
+fn PortalNav() -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <nav class="sidenav sidenav-portal" class:open=move || open.get() aria-label="Console">
+            <button
+                type="button"
+                class="menu-button"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                aria-controls="portal-menu"
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                <span class="menu-icon" aria-hidden="true"></span>
+                "Menu"
+            </button>
+            // A link followed folds the menu again (the click reaches here before the route changes).
+            <div id="portal-menu" class="nav-group" on:click=move |_| open.set(false)>
+                <p class="nav-service">"My sign-ins"</p>
+                <A href="/portal" exact=true>
+                    "My account"
+                </A>
+                <A href="/portal/methods">"Sign-in methods"</A>
+                <A href="/portal/approvals">"Approvals"</A>
+                <A href="/portal/history">"Sign-in history"</A>
+            </div>
         </nav>
     }
 }

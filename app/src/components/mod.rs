@@ -7,5 +7,6 @@ pub mod layout;
 pub mod list;
 pub mod logins;
 pub mod poll;
+pub mod push_notifications;
 pub mod status;
 pub mod urn;

@@ -27,7 +27,7 @@ pub fn shorten(urn: &str) -> String {
 }
 
 /// Puts `text` on the clipboard; false where the browser refuses.
-fn copy(text: &str) -> bool {
+pub(crate) fn copy(text: &str) -> bool {
     let write = || -> Option<()> {
         let get = |on: &js_sys::wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(on, &key.into()).ok();
         let clipboard = get(&get(&window(), "navigator")?, "clipboard")?;

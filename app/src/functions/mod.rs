@@ -4,15 +4,20 @@
 
 pub mod access_keys;
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod logins;
+pub mod phones;
 pub mod portal;
 pub mod server_accounts;
 pub mod servers;
 pub mod tenants;
 pub mod topics;
 pub mod two_factor;
+pub mod webpush;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod ssr;

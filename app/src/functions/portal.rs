@@ -22,7 +22,7 @@ pub async fn my_account() -> Result<CurrentUser, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     pub use super::super::ssr::{actor, caller, parse_id};
     use super::super::ssr::{session, store_err};
     use crate::models::AppError;
@@ -118,6 +118,7 @@ pub async fn begin_authenticator(name: String) -> Result<NewAuthenticator, AppEr
         id: e.id,
         name: e.name,
         secret: e.secret.expose_secret().to_owned(),
+        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
         qr_data_uri: ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
         expires: e.expires_at,
     })

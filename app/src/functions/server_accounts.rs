@@ -3,7 +3,7 @@
 
 #[cfg(feature = "ssr")]
 use crate::models::Choice;
-use crate::models::{AccountMappingRow, AppError, EndUserRow, EnrolmentOpened, ServerAccounts};
+use crate::models::{AccountMappingRow, AppError, ServerAccounts};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -72,32 +72,4 @@ pub async fn remove_server_account(id: String) -> Result<(), AppError> {
     let actor = ssr::actor(&caller).await;
     domain::factors::mapping::remove(&ctx, &caller, &actor, ssr::parse_id(&id, "account mapping")?).await?;
     Ok(())
-}
-
-/// The tenant's end users with their sign-in methods and enrolment window.
-#[server(prefix = "/api", endpoint = "end_users/list")]
-pub async fn list_end_users() -> Result<Vec<EndUserRow>, AppError> {
-    let (ctx, caller) = ssr::caller().await?;
-    Ok(domain::factors::enrolment::end_users(&ctx, &caller)
-        .await?
-        .into_iter()
-        .map(|u| EndUserRow {
-            id: u.id,
-            name: u.display_name,
-            email: u.email,
-            authenticators: u.authenticators,
-            recovery_codes_left: u.recovery_codes_left,
-            enrolment_open_until: u.enrolment_open_until,
-        })
-        .collect())
-}
-
-/// Lets an end user without sign-in methods add a first one on the portal, for 24 hours.
-#[server(prefix = "/api", endpoint = "end_users/open_enrolment")]
-pub async fn open_enrolment(id: String) -> Result<EnrolmentOpened, AppError> {
-    let (ctx, caller) = ssr::caller().await?;
-    let actor = ssr::actor(&caller).await;
-    let id = ssr::parse_id(&id, "end user")?;
-    let (email, until) = domain::factors::enrolment::open(&ctx, &caller, &actor, id).await?;
-    Ok(EnrolmentOpened { email, until })
 }

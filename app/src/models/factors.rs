@@ -49,7 +49,7 @@ pub struct SignInMethods {
     pub has_factor: bool,
     /// Until when this session may change the methods (it gave a current code lately).
     pub verified_until: Option<DateTime<Utc>>,
-    /// Until when a first method may be added (an administrator opened enrolment).
+    /// Until when a first method may be added (the user's invitation is open until then).
     pub enrolment_open_until: Option<DateTime<Utc>>,
     /// How long a current code lets this session change the methods.
     pub step_up_minutes: i64,
@@ -66,25 +66,6 @@ pub struct SteppedUp {
     pub until: DateTime<Utc>,
 }
 
-/// An end user as their tenant admin sees their sign-in methods.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EndUserRow {
-    pub id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub authenticators: u64,
-    pub recovery_codes_left: u64,
-    /// Until when the user may add a first method; `None`: enrolment is not open.
-    pub enrolment_open_until: Option<DateTime<Utc>>,
-}
-
-/// Enrolment was opened for a user.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EnrolmentOpened {
-    pub email: String,
-    pub until: DateTime<Utc>,
-}
-
 /// An authenticator being added: what the app needs, shown once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewAuthenticator {
@@ -92,6 +73,8 @@ pub struct NewAuthenticator {
     pub name: String,
     /// The seed in base32, to type into the app by hand.
     pub secret: String,
+    /// The `otpauth://` URI: a link that opens the authenticator app on the same phone.
+    pub otpauth_uri: String,
     /// The QR code of the otpauth URI, as an SVG data URI.
     pub qr_data_uri: String,
     pub expires: DateTime<Utc>,

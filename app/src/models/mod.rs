@@ -3,24 +3,29 @@
 
 mod access_keys;
 mod agents;
+mod approvals;
 mod error;
 mod factors;
 mod labels;
 pub mod logins;
+mod phones;
 mod readiness;
 pub mod two_factor;
+pub mod users;
 
 pub use access_keys::{AccessKeyRow, AccessKeys, NewAccessKey};
 pub use agents::{AgentToken, TokenKind, TokenState};
+pub use approvals::{ApprovalDeviceRow, Approvals, DecisionResult, PendingPush, PushDecision, PushStatus};
 #[cfg(feature = "ssr")]
 pub use error::set_status;
 pub use error::{field_label, AppError, FieldError};
 pub use factors::{
-    AccountMappingRow, AuthenticatorRow, Choice, EndUserRow, EnrolmentOpened, NewAuthenticator, ServerAccounts,
+    AccountMappingRow, AuthenticatorRow, Choice, NewAuthenticator, ServerAccounts,
     SignInHistory, SignInMethods, SignInRow, SteppedUp,
 };
 pub use labels::{capitalized, login_method_cell, method_cell, Label, Status};
 pub use logins::{BreakGlassStatus, LoginAuditPage, LoginAuditQuery, LoginRow, LoginSettingsView, ServerChoice};
+pub use phones::{DefaultMethod, PhonesView, PendingPhoneRow, PhoneRow, StepUpCodeSent};
 pub use readiness::{ReadinessItem, ReadinessRule};
 use serde::{Deserialize, Serialize};
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod home;
 pub mod hss;
 pub mod iam;
+pub mod invite;
 pub mod not_found;
 pub mod portal;
 pub mod signin;

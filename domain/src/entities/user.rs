@@ -13,6 +13,12 @@ pub struct Model {
     pub role: proto::Role,
     pub password_hash: String,
     pub created_at: ChronoDateTimeUtc,
+    /// When the account became usable: at creation for people made with a password, when they
+    /// enrolled a first factor for invited ones. `None`: invited, not yet active.
+    pub activated_at: Option<ChronoDateTimeUtc>,
+    /// Set while a tenant admin has locked the account.
+    pub locked_at: Option<ChronoDateTimeUtc>,
+    pub last_sign_in_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

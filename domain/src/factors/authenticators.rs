@@ -142,7 +142,7 @@ fn too_many() -> DomainError {
 /// Starts adding an authenticator: a new seed, to show as a QR code and as text. It counts only
 /// once [`confirm`]ed; starting another enrolment drops this one. Needs what any change of
 /// factors needs (see [`guard`]): a fresh step-up in `session`, or for a first factor an open
-/// enrolment window.
+/// invitation.
 pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) -> DomainResult<Enrolment> {
     let (user_id, tenant_id) = end_user(caller)?;
     let name = clean_name("name", name, NAME_MAX, "Authenticator app")?;
@@ -189,7 +189,7 @@ pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) 
 
 /// Finishes adding an authenticator with a code it shows now; audited and mailed to the user.
 /// The code is spent: it cannot also log in. Needs a fresh step-up in `session` (or, for a first
-/// factor, an open enrolment window, which it then spends).
+/// factor, an open invitation, which it then uses up).
 pub async fn confirm(
     ctx: &Ctx,
     caller: &Caller,
@@ -243,7 +243,7 @@ pub async fn confirm(
         },
     )
     .await?;
-    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, actor, now).await?;
     let what = format!("The authenticator app \"{}\" was added", saved.name);
     guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;
@@ -252,8 +252,8 @@ pub async fn confirm(
 }
 
 /// Removes one of the caller's authenticators; audited and mailed to the user. Needs a fresh
-/// step-up in `session`. The last one stays: a user keeps at least one way to log in (add the
-/// new phone first, then remove the old one).
+/// step-up in `session`. The last authenticator or phone stays: a user keeps at least one way
+/// to log in (add the new one first, then remove the old one).
 pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef, id: Uuid) -> DomainResult<()> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();
@@ -266,11 +266,8 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         .await?
         .ok_or(DomainError::NotFound("authenticator"))?;
     guard::permit(&txn, user_id, session, now).await?;
-    if confirmed_count(&txn, user_id).await? <= 1 {
-        return Err(DomainError::Conflict(format!(
-            "{} is your only authenticator. Add another one first, so that you can still log in, then remove this one.",
-            found.name
-        )));
+    if super::reusable_factors(&txn, user_id).await? <= 1 {
+        return Err(super::last_factor(&found.name));
     }
     authenticator::Entity::delete_by_id(found.id).exec(&txn).await?;
     audit::record(

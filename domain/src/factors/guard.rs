@@ -1,7 +1,8 @@
 //! Who may change an end user's factors. A password alone never may: while the user has a
 //! factor, a change needs a fresh step-up (a current code from one of them, typed in the same
-//! portal session within [`STEP_UP_VALID_MINUTES`]); a user with none may add a first one only
-//! while a tenant admin has an enrolment window open for them (see [`super::enrolment`]).
+//! portal session within [`STEP_UP_VALID_MINUTES`]); a first one comes only with an invitation
+//! (see `users::invitations`): from the invitation's own pages once its password is set, or,
+//! for an active user with no factor, from their portal session while an invitation is open.
 //! Every change is mailed to the user.
 
 use super::{end_user, has_factor, lock_user};
@@ -9,13 +10,14 @@ use crate::{
     audit::Actor,
     caller::Caller,
     ctx::Ctx,
-    entities::{enrolment_window, factor_step_up},
+    entities::factor_step_up,
     error::{DomainError, DomainResult},
     messages, outbox,
+    users::invitations,
 };
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
@@ -42,11 +44,11 @@ pub fn code_needed() -> DomainError {
     )
 }
 
-/// The error for a first factor without an open enrolment window.
+/// The error for a first factor without an open invitation.
 pub fn enrolment_closed() -> DomainError {
     DomainError::Conflict(
-        "You have no sign-in method yet, and a first one can be added only while enrolment is open. \
-         Ask your administrator to open enrolment for you; it stays open for 24 hours."
+        "You have no sign-in method yet, and a first one can be added only with an invitation. \
+         Ask your administrator to send you one; its link works for 24 hours."
             .into(),
     )
 }
@@ -56,8 +58,8 @@ pub fn enrolment_closed() -> DomainError {
 pub(crate) enum Permit {
     /// The user has a factor and this session stepped up lately.
     SteppedUp,
-    /// The user has no factor and this enrolment window is open.
-    FirstFactor { window_id: Uuid },
+    /// A first factor, allowed by this open invitation.
+    FirstFactor { invitation_id: Uuid },
 }
 
 async fn fresh_step_up<C: ConnectionTrait>(
@@ -77,21 +79,6 @@ async fn fresh_step_up<C: ConnectionTrait>(
         .and_then(|s| s.expires_at))
 }
 
-/// The user's open enrolment window, if any: opened in the last day and not used yet.
-pub(crate) async fn open_window<C: ConnectionTrait>(
-    conn: &C,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> DomainResult<Option<enrolment_window::Model>> {
-    Ok(enrolment_window::Entity::find()
-        .filter(enrolment_window::Column::UserId.eq(user_id))
-        .filter(enrolment_window::Column::UsedAt.is_null())
-        .filter(enrolment_window::Column::ExpiresAt.gt(now))
-        .order_by_desc(enrolment_window::Column::ExpiresAt)
-        .one(conn)
-        .await?)
-}
-
 /// Whether `session` may change `user_id`'s factors now. Call it inside the change's
 /// transaction, after `lock_user`, so the answer holds until the change is written.
 pub(crate) async fn permit(
@@ -104,31 +91,48 @@ pub(crate) async fn permit(
     if fresh_step_up(txn, user_id, session, now).await?.is_some() {
         return Ok(Permit::SteppedUp);
     }
+    // The invitation's own pages add under the invitation's id; they proved its link, so
+    // whatever factors the person still has (a re-invite after a lost phone) do not matter.
+    if let Some(i) = invitations::open_with_password(txn, session.0, user_id, now).await? {
+        return Ok(Permit::FirstFactor { invitation_id: i.id });
+    }
     if has_factor(txn, user_id).await? {
         return Err(code_needed());
     }
-    match open_window(txn, user_id, now).await? {
-        Some(w) => Ok(Permit::FirstFactor { window_id: w.id }),
+    match invitations::open_for(txn, user_id, now).await? {
+        Some(i) => Ok(Permit::FirstFactor { invitation_id: i.id }),
         None => Err(enrolment_closed()),
     }
 }
 
-/// After a change allowed by `permit`: a first factor spends its window (a window lets in one),
-/// and the session that added it counts as stepped up, since it just proved that factor.
+/// For changes that need a factor already (renaming one, the default method, signing out other
+/// sessions): only a fresh step-up in `session` allows them, never an invitation.
+pub(crate) async fn require_step_up<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    session: SessionRef,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    match fresh_step_up(conn, user_id, session, now).await? {
+        Some(_) => Ok(()),
+        None => Err(code_needed()),
+    }
+}
+
+/// After a change allowed by `permit`: a first factor uses up its invitation (which makes the
+/// account active), and the session that added it counts as stepped up, since it just proved
+/// that factor.
 pub(crate) async fn after_change(
     txn: &DatabaseTransaction,
     tenant_id: Uuid,
     user_id: Uuid,
     session: SessionRef,
     permit: Permit,
+    actor: &Actor,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    if let Permit::FirstFactor { window_id } = permit {
-        enrolment_window::Entity::update_many()
-            .col_expr(enrolment_window::Column::UsedAt, Expr::value(Some(now)))
-            .filter(enrolment_window::Column::Id.eq(window_id))
-            .exec(txn)
-            .await?;
+    if let Permit::FirstFactor { invitation_id } = permit {
+        invitations::accepted(txn, tenant_id, user_id, invitation_id, actor, now).await?;
         record(txn, tenant_id, user_id, Some(session), now).await?;
     }
     Ok(())
@@ -155,8 +159,8 @@ async fn record(
     Ok(())
 }
 
-/// The caller proves a factor they have with a current code from an authenticator app or a
-/// recovery code; their portal session `session` may then change their factors for
+/// The caller proves a factor they have with a current code from an authenticator app, the code
+/// [`super::phones::send_step_up_code`] sent to their phone, or a recovery code; their portal session `session` may then change their factors for
 /// [`STEP_UP_VALID_MINUTES`]. The code is spent as at a login: an app code's time step (or a
 /// later one) cannot be used again, a recovery code is used up. Wrong codes are counted: past
 /// [`WRONG_STEP_UPS`] in [`WRONG_WINDOW_MINUTES`] the user's step-ups are refused for a while.
@@ -193,11 +197,14 @@ pub async fn step_up(ctx: &Ctx, caller: &Caller, session: SessionRef, code: &str
     }
     if !has_factor(&txn, user_id).await? {
         return Err(DomainError::Conflict(
-            "You have no authenticator app or recovery code yet, so there is no code to check.".into(),
+            "You have no authenticator app, phone or recovery code yet, so there is no code to check.".into(),
         ));
     }
     let right = match super::authenticators::normalize_code(code) {
-        Some(app_code) => super::authenticators::use_code(ctx, &txn, user_id, &app_code, now).await?.is_some(),
+        Some(six) => {
+            super::authenticators::use_code(ctx, &txn, user_id, &six, now).await?.is_some()
+                || super::phones::use_step_up_code(&txn, user_id, &six, now).await?
+        }
         None => super::recovery::use_code(&txn, user_id, code, now).await?,
     };
     if !right {
@@ -207,8 +214,8 @@ pub async fn step_up(ctx: &Ctx, caller: &Caller, session: SessionRef, code: &str
         return Err(DomainError::validation(
             "code",
             format!(
-                "is not a current code from your authenticator apps nor an unused recovery code \
-                 ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
+                "is not a current code from your authenticator apps, the code sent to your phone, nor an unused \
+                 recovery code ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
                 if left == 1 { "y" } else { "ies" }
             ),
         ));
@@ -224,7 +231,8 @@ pub struct State {
     pub has_factor: bool,
     /// Until when this session may change factors (a fresh step-up).
     pub stepped_up_until: Option<DateTime<Utc>>,
-    /// Until when a first factor may be added (only while the user has none).
+    /// Until when a first factor may be added (only while the user has none): their open
+    /// invitation's expiry.
     pub enrolment_open_until: Option<DateTime<Utc>>,
 }
 
@@ -235,7 +243,11 @@ pub async fn state(ctx: &Ctx, caller: &Caller, session: SessionRef) -> DomainRes
     Ok(State {
         has_factor: has,
         stepped_up_until: fresh_step_up(&ctx.db, user_id, session, now).await?,
-        enrolment_open_until: if has { None } else { open_window(&ctx.db, user_id, now).await?.map(|w| w.expires_at) },
+        enrolment_open_until: if has {
+            None
+        } else {
+            invitations::open_for(&ctx.db, user_id, now).await?.map(|i| i.expires_at)
+        },
     })
 }
 

@@ -1,15 +1,19 @@
 //! Verification-code mode's side of the people: which end user a server account belongs to
 //! ([`mapping`]), and the factors an end user proves a login with: authenticator apps
-//! ([`authenticators`], TOTP) and single-use recovery codes ([`recovery`]). Changing them needs
-//! a factor the user has or, for a first one, an enrolment window ([`guard`], [`enrolment`]).
+//! ([`authenticators`], TOTP), phones for SMS passcodes and calls ([`phones`]) and single-use
+//! recovery codes ([`recovery`]). Changing them needs a factor the user has or, for a first
+//! one, an invitation ([`guard`], `users::invitations`).
 
 pub mod authenticators;
-pub mod enrolment;
 pub mod guard;
 pub mod mapping;
+pub mod phones;
 pub mod recovery;
+pub mod settings;
 
 pub use guard::{step_up, SessionRef};
+pub use phones::login_phone;
+pub use settings::default_method;
 
 use crate::{
     caller::{Caller, Role},
@@ -45,15 +49,29 @@ pub(crate) async fn end_user_in<C: ConnectionTrait>(
         .ok_or(DomainError::NotFound("end user"))
 }
 
-/// True when the user has something a login can ask for: a confirmed authenticator or an
-/// unused recovery code.
+/// True when the user has something a login can ask for: a confirmed authenticator, a
+/// confirmed phone or an unused recovery code.
 pub(crate) async fn has_factor<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<bool> {
+    Ok(reusable_factors(conn, user_id).await? > 0 || recovery::left(conn, user_id).await? > 0)
+}
+
+/// The user's factors that last: confirmed authenticators and the confirmed phone. Recovery
+/// codes run out, so they never count as the one factor that must remain.
+pub(crate) async fn reusable_factors<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<u64> {
     let apps = authenticator::Entity::find()
         .filter(authenticator::Column::UserId.eq(user_id))
         .filter(authenticator::Column::ConfirmedAt.is_not_null())
         .count(conn)
         .await?;
-    Ok(apps > 0 || recovery::left(conn, user_id).await? > 0)
+    Ok(apps + u64::from(phones::has_phone(conn, user_id).await?))
+}
+
+/// The refusal to remove the last factor that lasts.
+pub(crate) fn last_factor(name: &str) -> DomainError {
+    DomainError::Conflict(format!(
+        "\"{name}\" is your only authenticator app or phone, and one must remain. Add another authenticator or a \
+         phone first, so that you can still log in, then remove this one."
+    ))
 }
 
 /// Refuses a name that is too long or has control characters; an empty one gets `default`.

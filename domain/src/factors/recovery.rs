@@ -82,7 +82,7 @@ pub async fn status(ctx: &Ctx, caller: &Caller) -> DomainResult<Status> {
 
 /// A new set of codes for the caller, shown this once; the old set stops working. Audited and
 /// mailed to the user. Needs a fresh step-up in `session` (or, for a first factor, an open
-/// enrolment window, which it then spends).
+/// invitation, which it then uses up).
 pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef) -> DomainResult<Vec<String>> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();
@@ -117,7 +117,7 @@ pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor, session: Sessio
         },
     )
     .await?;
-    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, actor, now).await?;
     let what = format!("{CODES} new recovery codes were made, and any earlier ones stopped working");
     guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;

@@ -1,9 +1,10 @@
 //! Verification-code mode: the server account belongs to an end user (see
 //! `factors::mapping`), who proves the login with a code from one of their authenticator apps
-//! or with one of their recovery codes. An account that belongs to nobody, or to someone with no
-//! factor yet, is refused with what to do, unless the server allows unenrolled accounts.
+//! or with one of their recovery codes, or with a method the prompt offers (see `methods`: push,
+//! call me, SMS passcode). An account that belongs to nobody, or to someone with no factor yet,
+//! is refused with what to do, unless the server allows unenrolled accounts.
 
-use super::{finish, server_login, LoginSettings, Stage, MAX_CODE_ATTEMPTS};
+use super::{finish, methods, push, server_login, LoginSettings, PushWaiting, Stage, MAX_CODE_ATTEMPTS};
 use crate::{
     ctx::Ctx,
     error::{DomainError, DomainResult},
@@ -11,6 +12,7 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};
+use proto::DefaultMethod;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -70,11 +72,24 @@ pub(super) async fn begin(
         },
         None => None,
     };
+    let offer = match &user {
+        Some(u) => methods::offer(txn, row, u.id, now).await?,
+        None => methods::Offer::default(),
+    };
     let enrolled = match &user {
-        Some(u) => crate::factors::has_factor(txn, u.id).await?,
+        Some(u) => offer.any() || crate::factors::has_factor(txn, u.id).await?,
         None => false,
     };
     row.end_user_id = user.as_ref().map(|u| u.id);
+    // A locked person gets in nowhere, whatever else the server allows.
+    if let Some(u) = user.as_ref().filter(|u| u.locked_at.is_some()) {
+        let message = format!(
+            "HostGuard: the account {} belongs to a HostGuard user whose account is locked. Ask your administrator.",
+            row.account
+        );
+        let reason = format!("user locked ({})", u.email);
+        return Ok(finish(row, now, LoginResult::Denied, &reason, Step::deny(message)));
+    }
     let user = match user {
         Some(u) if enrolled => u,
         _ if settings.allow_unenrolled => {
@@ -120,38 +135,102 @@ pub(super) async fn begin(
         return Ok(too_many_wrong(row, now));
     }
     row.stage = Stage::Verify;
+    if offer.any() {
+        // The person's default method is tried first, if it is offered now.
+        let first = match crate::factors::settings::default_method(txn, user.id).await? {
+            Some(DefaultMethod::Push) if offer.push => Some(1),
+            Some(DefaultMethod::Call) if offer.call => Some(2),
+            Some(DefaultMethod::Sms) if offer.sms => Some(3),
+            _ => None,
+        };
+        if let Some(choice) = first {
+            let mut step = methods::choose(ctx, txn, row, user.id, &offer, choice, now).await?;
+            if row.stage == Stage::Push || row.code_hash.is_some() {
+                step.info.extend(offer.lines());
+            }
+            return Ok(step);
+        }
+        return Ok(offer.step(None));
+    }
     Ok(Step::prompt(PROMPT, false)
         .with_info("HostGuard: enter the 6-digit code from your authenticator app, or one of your recovery codes."))
 }
 
-/// The user typed a code at the prompt.
+/// The prompt again after `line`: the push prompt while the login's push is pending, the menu
+/// when there is one, the code prompt otherwise.
+async fn again(
+    txn: &DatabaseTransaction,
+    row: &server_login::Model,
+    offer: &methods::Offer,
+    line: String,
+    now: DateTime<Utc>,
+) -> DomainResult<Step> {
+    if row.stage == Stage::Push {
+        if let Some(r) = push::newest(txn, row.id).await?.filter(|r| push::pending(r, now)) {
+            return Ok(Step::prompt(push::prompt(r.number), true).with_info(line).with_info(push::WAIT_INFO));
+        }
+    }
+    if offer.any() {
+        return Ok(offer.step(Some(line)));
+    }
+    Ok(Step::prompt(PROMPT, false).with_info(line))
+}
+
+/// The user answered the prompt: a code, the number of a method, or (at the push prompt)
+/// nothing, to wait for the push's decision.
 pub(super) async fn verify(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
     row: &mut server_login::Model,
     answer: &str,
     now: DateTime<Utc>,
-) -> DomainResult<Step> {
+) -> DomainResult<(Step, Option<PushWaiting>)> {
     let Some(user_id) = row.end_user_id else {
-        return Ok(finish(
-            row,
-            now,
-            LoginResult::Denied,
-            "the login has no user",
-            Step::deny("HostGuard: this login cannot continue. Log in again."),
+        return Ok((
+            finish(
+                row,
+                now,
+                LoginResult::Denied,
+                "the login has no user",
+                Step::deny("HostGuard: this login cannot continue. Log in again."),
+            ),
+            None,
         ));
     };
+    let typed = answer.trim();
+    if row.stage == Stage::Push && typed.is_empty() {
+        return push::outcome(txn, row, now).await;
+    }
     if recent_wrong_codes(txn, user_id, now).await? >= USER_WRONG_CODES {
-        return Ok(too_many_wrong(row, now));
+        return Ok((too_many_wrong(row, now), None));
+    }
+    let offer = methods::offer(txn, row, user_id, now).await?;
+    if offer.any() {
+        if typed.is_empty() {
+            // Enter alone at the menu: shown again, not counted as a wrong code.
+            return Ok((offer.step(None), None));
+        }
+        if let Some(choice) = methods::choice(typed) {
+            return Ok((methods::choose(ctx, txn, row, user_id, &offer, choice, now).await?, None));
+        }
+    }
+    if row.stage == Stage::Push {
+        if let Some(r) = push::newest(txn, row.id).await?.filter(|r| push::pending(r, now)) {
+            if typed == r.number.to_string() {
+                let line = format!("Type {} in the app, not here.", r.number);
+                return Ok((again(txn, row, &offer, line, now).await?, None));
+            }
+        }
+    }
+    if methods::sent_code_matches(row, typed, now) {
+        let reason = if row.reason.starts_with("call") { "code from the call accepted" } else { "SMS passcode accepted" };
+        return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
     if let Some(code) = authenticators::normalize_code(answer) {
         if let Some(name) = authenticators::use_code(ctx, txn, user_id, &code, now).await? {
-            return Ok(finish(
-                row,
-                now,
-                LoginResult::Allowed,
-                &format!("code from authenticator {name}"),
-                Step::allow(),
+            return Ok((
+                finish(row, now, LoginResult::Allowed, &format!("code from authenticator {name}"), Step::allow()),
+                None,
             ));
         }
     } else if recovery::use_code(txn, user_id, answer, now).await? {
@@ -161,19 +240,22 @@ pub(super) async fn verify(
             "HostGuard: recovery code accepted; {left} left. Generate new ones at {}/methods.",
             portal(ctx)
         ));
-        return Ok(finish(row, now, LoginResult::Allowed, &reason, step));
+        return Ok((finish(row, now, LoginResult::Allowed, &reason, step), None));
     }
     row.attempts += 1;
     if row.attempts >= MAX_CODE_ATTEMPTS {
-        return Ok(finish(
-            row,
-            now,
-            LoginResult::Denied,
-            &format!("{MAX_CODE_ATTEMPTS} wrong codes"),
-            Step::deny("HostGuard: wrong code, and no attempts are left. Log in again."),
+        return Ok((
+            finish(
+                row,
+                now,
+                LoginResult::Denied,
+                &format!("{MAX_CODE_ATTEMPTS} wrong codes"),
+                Step::deny("HostGuard: wrong code, and no attempts are left. Log in again."),
+            ),
+            None,
         ));
     }
     let left = MAX_CODE_ATTEMPTS - row.attempts;
-    Ok(Step::prompt(PROMPT, false)
-        .with_info(format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" })))
+    let line = format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" });
+    Ok((again(txn, row, &offer, line, now).await?, None))
 }

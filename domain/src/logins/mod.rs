@@ -7,6 +7,8 @@
 //! row, so two answers cannot both use one code.
 
 mod code;
+mod methods;
+mod push;
 mod sms;
 pub mod audit;
 pub mod settings;
@@ -30,6 +32,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use code::USER_WRONG_CODES;
+pub use methods::{MENU_PROMPT, OUT_OF_CREDITS, SENDS_PER_LOGIN, SENDS_PER_PERSON};
+pub use push::{PUSHES_PER_HOUR, PUSHES_PER_MINUTE, PUSH_VALID_SECS};
 pub use settings::{LoginSettings, SettingsChange};
 pub use sms::SENDS_PER_SOURCE;
 
@@ -207,7 +211,7 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     server_login::Entity::insert(row.clone().into_active_model()).exec_without_returning(&txn).await?;
     txn.commit().await?;
     log_outcome(&row);
-    Ok(LoginReply { login_id: row.id, step })
+    Ok(LoginReply::new(row.id, step))
 }
 
 /// Ends the login in `row` and returns `step`.
@@ -229,8 +233,29 @@ fn log_outcome(row: &server_login::Model) {
     }
 }
 
+/// A push request a login waits for: the caller may hold the agent's call until it is decided
+/// (or expires), then answer again with an empty answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushWaiting {
+    pub request_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The next step of a login, and the push request it waits for, if it does.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    pub reply: LoginReply,
+    pub waiting: Option<PushWaiting>,
+}
+
 /// The user's answer to the last prompt of login `login_id` of server `s`.
 pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) -> DomainResult<LoginReply> {
+    Ok(answer_or_wait(ctx, s, login_id, answer).await?.reply)
+}
+
+/// [`answer`], also saying which push request the login waits for when an empty answer at the
+/// push prompt found it still pending (the login is then unchanged).
+pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) -> DomainResult<Answered> {
     if answer.chars().count() > limits::ANSWER {
         return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
     }
@@ -247,8 +272,10 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     };
     if row.stage == Stage::Done {
         // A replayed answer, or a code typed into a finished login: nothing changes.
-        return Ok(LoginReply { login_id, step: Step::deny("HostGuard: this login has already ended. Log in again.") });
+        let step = Step::deny("HostGuard: this login has already ended. Log in again.");
+        return Ok(Answered { reply: LoginReply::new(login_id, step), waiting: None });
     }
+    let mut waiting = None;
     let step = if now > row.created_at + Duration::minutes(LOGIN_VALID_MINUTES) {
         finish(
             &mut row,
@@ -271,12 +298,14 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
                 sms::send_code(ctx, &txn, &mut row, answer, now).await?
             }
             Stage::Code => check_code(&mut row, answer, now),
-            Stage::Verify => {
+            Stage::Verify | Stage::Push => {
                 if let Some(user_id) = row.end_user_id {
-                    // Wrong codes are counted per end user, across servers.
+                    // Wrong codes, sends and pushes are counted per end user, across servers.
                     crate::db::lock_rows::<crate::entities::user::Entity>(&txn, &[user_id]).await?;
                 }
-                code::verify(ctx, &txn, &mut row, answer, now).await?
+                let (step, wait) = code::verify(ctx, &txn, &mut row, answer, now).await?;
+                waiting = wait;
+                step
             }
             _ => finish(
                 &mut row,
@@ -303,7 +332,7 @@ pub async fn answer(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer: &str) 
     .await?;
     txn.commit().await?;
     log_outcome(&row);
-    Ok(LoginReply { login_id, step })
+    Ok(Answered { reply: LoginReply::new(login_id, step), waiting })
 }
 
 /// The code's hash, bound to its login: a code is only ever good for the login it was sent for.

@@ -6,6 +6,7 @@
 
 mod email;
 mod sms;
+pub mod webpush;
 
 pub use email::SmtpMailer;
 pub use sms::{DevSmsGateway, HttpSmsGateway, SmsGateway};

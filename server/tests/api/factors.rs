@@ -1,6 +1,6 @@
 //! Changing an end user's factors on the portal needs more than their password: a current code
 //! from a factor they have (a step-up, bound to the session and good for 5 minutes, with wrong
-//! codes capped), or for a first factor an enrolment window their tenant admin opened (24 hours,
+//! codes capped), or for a first factor an invitation their tenant admin sent (24 hours,
 //! audited). Every change is mailed to the user.
 
 use crate::common::*;
@@ -9,8 +9,11 @@ use app::functions::auth::SignOut;
 use app::functions::portal::{
     BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, MySignInMethods, RemoveAuthenticator, StepUp,
 };
-use app::functions::server_accounts::{ListEndUsers, OpenEnrolment};
-use app::models::{utc, AppError, NewAuthenticator, SignInMethods};
+use app::functions::users::{InviteAgain, ListUsers};
+use app::models::{
+    users::{InvitationSent, UsersPage, UsersQuery},
+    utc, AppError, NewAuthenticator, SignInMethods,
+};
 use chrono::{DateTime, Duration, Utc};
 use domain::Clock;
 
@@ -56,9 +59,11 @@ impl World {
         self.app.run(cookie, MySignInMethods {}).await
     }
 
-    async fn open_enrolment(&self, cookie: &str, id: &str) -> Result<app::models::EnrolmentOpened, Refused> {
-        self.app.try_run(cookie, OpenEnrolment { id: id.into() }).await
-    }
+}
+
+/// An invitation sent again to the end user `id`, by e-mail.
+fn invite_again(id: &str) -> InviteAgain {
+    InviteAgain { id: id.into(), send_by: String::new(), phone: String::new() }
 }
 
 /// The HTTP status of a call: 200 when it succeeded.
@@ -86,7 +91,7 @@ async fn add_authenticator(app: &TestApp, cookie: &str, name: &str) -> String {
     e.secret
 }
 
-/// Acme with an admin and Alice, who added an authenticator "Pixel" in an enrolment window.
+/// Acme with an admin and Alice, who added an authenticator "Pixel" while invited.
 /// The clock has moved on 5 minutes, so nothing of that enrolment still counts.
 async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let opts = Options { smtp_port: sink.as_ref().map(|s| s.port), ..Options::empty() };
@@ -96,7 +101,7 @@ async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let admin_cookie = app.sign_in(&admin).await;
     let alice = acme.end_user(&app, "alice").await;
     let alice_a = app.sign_in(&alice).await;
-    app.run(&admin_cookie, OpenEnrolment { id: alice.id.to_string() }).await;
+    app.run(&admin_cookie, invite_again(&alice.id.to_string())).await;
     let secret = add_authenticator(&app, &alice_a, "Pixel").await;
     app.clock.advance(Duration::minutes(5));
     World { app, acme, admin, admin_cookie, alice, alice_a, secret, _sink: sink }
@@ -216,54 +221,56 @@ async fn wrong_step_up_codes_are_counted_and_capped(backend: Backend) {
 }
 on_both_databases!(wrong_step_up_codes_are_counted_and_capped, super::wrong_step_up_codes_are_counted_and_capped);
 
-async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend) {
+/// The Users page's row of `email`.
+async fn person(w: &World, cookie: &str, email: &str) -> app::models::users::PersonRow {
+    let page: UsersPage = w.app.run(cookie, ListUsers { query: UsersQuery::default() }).await;
+    page.items.into_iter().find(|p| p.email == email).unwrap_or_else(|| panic!("{email} is not listed"))
+}
+
+async fn a_first_factor_needs_an_invitation_for_24_hours(backend: Backend) {
     let w = world(backend).await;
     let bob = w.acme.end_user(&w.app, "bob").await;
     let bob_a = w.app.sign_in(&bob).await;
     let closed = w.methods(&bob_a).await;
     assert!(!closed.has_factor && closed.enrolment_open_until.is_none(), "{closed:?}");
-    // With no window, his password alone adds nothing.
+    // With no invitation, his password alone adds nothing.
     for refused in [w.begin(&bob_a).await.unwrap_err(), w.regenerate(&bob_a).await.unwrap_err()] {
         assert_eq!(refused.status, 409);
-        assert!(refused.error.to_string().contains("Ask your administrator to open enrolment"), "{refused}");
+        assert!(refused.error.to_string().contains("Ask your administrator to send you one"), "{refused}");
     }
     assert_eq!(status(&w.step_up(&bob_a, "123456").await), 409, "no factor to step up with");
-    // The pages say so: Bob is told whom to ask, his admin sees the window closed and the button.
-    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
-    assert!(page.contains("Ask your administrator to open enrolment."), "{page}");
-    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
-    assert!(page.contains(&format!("Open enrolment for {}", bob.email)) && page.contains("Not open"), "{page}");
+    let row = person(&w, &w.admin_cookie, &bob.email).await;
+    assert!(row.factors.is_empty() && row.invitation.is_none(), "{row:?}");
 
-    // His admin opens enrolment: the console shows until when.
-    let opened = w.app.run(&w.admin_cookie, OpenEnrolment { id: bob.id.to_string() }).await;
-    assert_eq!(opened.email, bob.email);
-    let users = w.app.run(&w.admin_cookie, ListEndUsers {}).await;
-    let row = |email: &str| users.iter().find(|u| u.email == email).unwrap().clone();
-    assert_eq!(row(&bob.email).enrolment_open_until.map(utc), Some(utc(opened.until)));
-    assert_eq!((row(&w.alice.email).authenticators, row(&w.alice.email).enrolment_open_until), (1, None));
-    assert_eq!(w.methods(&bob_a).await.enrolment_open_until.map(utc), Some(utc(opened.until)));
-    let page = w.app.get_page("/portal/methods", Some(&bob_a)).await.text().await.unwrap();
-    assert!(page.contains(&format!("Your administrator opened enrolment until {}", utc(opened.until))), "{page}");
-    let page = w.app.get_page("/iam/server-accounts", Some(&w.admin_cookie)).await.text().await.unwrap();
-    assert!(page.contains(&format!("Open until {}", utc(opened.until))), "{page}");
+    // His admin invites him again: the console shows until when.
+    let sent: InvitationSent = w.app.run(&w.admin_cookie, invite_again(&bob.id.to_string())).await;
+    assert_eq!(sent.email, bob.email);
+    let row = person(&w, &w.admin_cookie, &bob.email).await;
+    assert_eq!(row.invitation.as_ref().map(|i| utc(i.expires)), Some(utc(sent.expires)));
+    let alice = person(&w, &w.admin_cookie, &w.alice.email).await;
+    assert_eq!(alice.factors.len(), 1, "{alice:?}");
+    assert_eq!(alice.factors[0].name, "Pixel");
+    assert_eq!(w.methods(&bob_a).await.enrolment_open_until.map(utc), Some(utc(sent.expires)));
+    let page = w.app.get_page("/iam/users", Some(&w.admin_cookie)).await.text().await.unwrap();
+    assert!(page.contains(&bob.email) && page.contains(&utc(sent.expires)), "{page}");
 
     // 24 hours later it is closed again (and the day's sessions are over: sign in anew).
     w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
     let bob_a = w.app.sign_in(&bob).await;
     assert!(w.methods(&bob_a).await.enrolment_open_until.is_some(), "open for 24 hours");
     w.app.clock.advance(Duration::seconds(1));
-    assert_eq!(status(&w.begin(&bob_a).await), 409, "the window closed after 24 hours");
+    assert_eq!(status(&w.begin(&bob_a).await), 409, "the invitation expired after 24 hours");
     assert_eq!(w.methods(&bob_a).await.enrolment_open_until, None);
-    let admin_cookie = w.app.sign_in(&w.admin).await;
-    let users = w.app.run(&admin_cookie, ListEndUsers {}).await;
-    assert_eq!(users.iter().find(|u| u.email == bob.email).unwrap().enrolment_open_until, None);
 
-    // Opened again, Bob makes recovery codes as his first factor; the window is then spent.
-    w.app.run(&admin_cookie, OpenEnrolment { id: bob.id.to_string() }).await;
+    // Invited again, Bob makes recovery codes as his first factor; the invitation is then used.
+    let admin_cookie = w.app.sign_in(&w.admin).await;
+    w.app.run(&admin_cookie, invite_again(&bob.id.to_string())).await;
     w.app.clock.advance(Duration::hours(23));
     let bob_a = w.app.sign_in(&bob).await;
     let admin_cookie = w.app.sign_in(&w.admin).await;
     let codes = w.app.run(&bob_a, GenerateRecoveryCodes {}).await;
+    let row = person(&w, &admin_cookie, &bob.email).await;
+    assert_eq!(row.invitation.map(|i| i.status), Some(app::models::users::InvitationStatus::Accepted));
     // The session that added it just proved it; another session needs one of the codes.
     assert_eq!(status(&w.begin(&bob_a).await), 200);
     let bob_b = w.app.sign_in(&bob).await;
@@ -282,10 +289,7 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
     assert_eq!(status(&w.regenerate(&bob_c).await), 200);
     assert_eq!(w.methods(&bob_c).await.recovery_left, 10);
 
-    // Opening enrolment for someone with a factor is refused: it would be no use.
-    assert_eq!(status(&w.open_enrolment(&admin_cookie, &bob.id.to_string()).await), 409);
-
-    // Opened by the admin, audited.
+    // Sent by the admin, audited.
     let caller = domain::Caller {
         user_id: w.admin.id,
         role: domain::Role::TenantAdmin,
@@ -293,61 +297,61 @@ async fn a_first_factor_needs_an_enrolment_window_for_24_hours(backend: Backend)
         email: w.admin.email.clone(),
     };
     let events = domain::audit::list(&w.app.ctx, &caller, 100).await.unwrap();
-    let opened: Vec<_> = events.iter().filter(|e| e.action == AuditAction::FactorEnrolmentOpened).collect();
-    assert_eq!(opened.len(), 3, "Alice's and Bob's two");
-    assert!(opened.iter().all(|e| e.actor == w.admin.email), "{opened:?}");
-    assert!(opened.iter().any(|e| e.target == bob.email));
+    let invited: Vec<_> = events.iter().filter(|e| e.action == AuditAction::UserInvite).collect();
+    assert_eq!(invited.len(), 3, "Alice's and Bob's two");
+    assert!(invited.iter().all(|e| e.actor == w.admin.email), "{invited:?}");
+    assert!(invited.iter().any(|e| e.target == bob.email));
 }
 on_both_databases!(
-    a_first_factor_needs_an_enrolment_window_for_24_hours,
-    super::a_first_factor_needs_an_enrolment_window_for_24_hours
+    a_first_factor_needs_an_invitation_for_24_hours,
+    super::a_first_factor_needs_an_invitation_for_24_hours
 );
 
-async fn only_the_users_own_tenant_admin_opens_enrolment(backend: Backend) {
+async fn only_the_users_own_tenant_admin_invites_them(backend: Backend) {
     let w = world(backend).await;
     let carol = w.acme.end_user(&w.app, "carol").await;
     let id = carol.id.to_string();
-    let open = |cookie: String| {
+    let invite = |cookie: String| {
         let (app, id) = (&w.app, id.clone());
-        async move { status(&app.try_run(&cookie, OpenEnrolment { id }).await) }
+        async move { status(&app.try_run(&cookie, invite_again(&id)).await) }
     };
     let globex = w.app.create_tenant("Globex Factors").await;
     let globex_admin = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
-    assert_eq!(open(globex_admin.clone()).await, 404, "another tenant's admin");
-    let theirs = w.app.run(&globex_admin, ListEndUsers {}).await;
-    assert!(theirs.is_empty(), "{theirs:?}");
+    assert_eq!(invite(globex_admin.clone()).await, 404, "another tenant's admin");
+    let theirs = w.app.run(&globex_admin, ListUsers { query: UsersQuery::default() }).await;
+    assert!(theirs.items.is_empty(), "{theirs:?}");
     let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
-    assert_eq!(open(operator).await, 403);
-    assert_eq!(open(w.alice_a.clone()).await, 403, "an end user");
+    assert_eq!(invite(operator).await, 403);
+    assert_eq!(invite(w.alice_a.clone()).await, 403, "an end user");
     let carol_cookie = w.app.sign_in(&carol).await;
-    assert_eq!(open(carol_cookie.clone()).await, 403, "not even for herself");
-    assert_eq!(w.app.refused(&carol_cookie, ListEndUsers {}).await.status, 403);
-    let res = w.open_enrolment(&w.admin_cookie, &w.admin.id.to_string()).await;
+    assert_eq!(invite(carol_cookie.clone()).await, 403, "not even for herself");
+    assert_eq!(w.app.refused(&carol_cookie, ListUsers { query: UsersQuery::default() }).await.status, 403);
+    let res = w.app.try_run(&w.admin_cookie, invite_again(&w.admin.id.to_string())).await;
     assert_eq!(status(&res), 404, "an admin is not an end user");
-    assert_eq!(status(&w.open_enrolment(&w.admin_cookie, "nope").await), 404);
-    // None of that opened anything.
+    assert_eq!(status(&w.app.try_run(&w.admin_cookie, invite_again("nope")).await), 404);
+    // None of that invited anyone.
     assert_eq!(status(&w.begin(&carol_cookie).await), 409);
-    assert_eq!(open(w.admin_cookie.clone()).await, 200);
+    assert_eq!(invite(w.admin_cookie.clone()).await, 200);
     assert_eq!(status(&w.begin(&carol_cookie).await), 200);
 }
 on_both_databases!(
-    only_the_users_own_tenant_admin_opens_enrolment,
-    super::only_the_users_own_tenant_admin_opens_enrolment
+    only_the_users_own_tenant_admin_invites_them,
+    super::only_the_users_own_tenant_admin_invites_them
 );
 
 async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     let sink = SmtpSink::start().await;
     let w = world_with(backend, Some(sink)).await;
     let sink = w._sink.as_ref().unwrap();
-    // Enrolment opened, then the authenticator added (sent in either order: one clock tick).
+    // The invitation, then the authenticator added (sent in either order: one clock tick).
     let mails = sink.wait_for(&w.alice.email, 2).await;
     let find = |mails: &[Mail], what: &str| {
         mails.iter().find(|m| m.subject.contains(what)).cloned().unwrap_or_else(|| {
             panic!("no mail about {what:?}: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>())
         })
     };
-    let opened = find(&mails, "enrolment was opened until");
-    assert!(opened.text.contains(&format!("By: your administrator {}", w.admin.email)), "{}", opened.text);
+    let invited = find(&mails, "You are invited to HostGuard by Acme Factors");
+    assert!(invited.text.contains("/invite?token="), "{}", invited.text);
     find(&mails, "the authenticator app \"Pixel\" was added");
 
     assert_eq!(status(&w.step_up(&w.alice_a, &w.code(0)).await), 200);
@@ -361,7 +365,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     find(&mails, "\"Tablet\" was added");
     let gone = find(&mails, "\"Tablet\" was removed");
     assert!(gone.text.contains("By: you, signed in to the portal from 127.0.0.1"), "{}", gone.text);
-    for m in &mails {
+    for m in mails.iter().filter(|m| !m.subject.starts_with("You are invited")) {
         assert!(m.subject.starts_with("Your HostGuard sign-in methods changed: "), "{}", m.subject);
         assert!(m.text.contains("If this wasn't you, contact your administrator"), "{}", m.text);
         assert!(m.text.contains("/portal/methods"), "{}", m.text);

@@ -35,13 +35,13 @@ case "$1" in
 esac
 "#;
 
-struct Sshd {
-    app: TestApp,
+pub(crate) struct Sshd {
+    pub(crate) app: TestApp,
     sink: SmtpSink,
-    p: Protected,
-    admin: String,
+    pub(crate) p: Protected,
+    pub(crate) admin: String,
     dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) port: u16,
     /// The agent reaches the console through a relay that can be cut and a proxy that can refuse.
     relay: Relay,
     gate: Gate,
@@ -66,7 +66,7 @@ fn free_port() -> u16 {
 }
 
 impl Sshd {
-    async fn start(backend: Backend) -> Sshd {
+    pub(crate) async fn start(backend: Backend) -> Sshd {
         let sink = SmtpSink::start().await;
         let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
         let p = app.protected_server("Acme SSH", "sshd-01", &[OPS]).await;
@@ -110,14 +110,14 @@ impl Sshd {
         s
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Saves a 2FA change in the console, lets the apply delay pass, and waits until the agent
     /// has applied it.
     /// `change` builds the change for this server's id.
-    async fn change(&self, change: impl FnOnce(&[uuid::Uuid]) -> app::models::two_factor::TwoFactorChange, want: TwoFactorState) {
+    pub(crate) async fn change(&self, change: impl FnOnce(&[uuid::Uuid]) -> app::models::two_factor::TwoFactorChange, want: TwoFactorState) {
         let change = change(&[self.p.server_id]);
         self.app.run(&self.admin, app::functions::two_factor::SaveTwoFactor { change }).await;
         self.app.clock.advance(chrono::Duration::seconds(301));

@@ -1,2 +1,3 @@
 pub mod access_keys;
 pub mod server_accounts;
+pub mod users;

@@ -1,17 +1,15 @@
 //! IAM → Server accounts: which end user logs in as which server account (a Linux user name),
 //! so that a server in verification-code mode knows whom to ask for a code. A mapping holds on
-//! every server, or on one server, where it overrides the tenant-wide one. Below, the tenant's
-//! end users with their sign-in methods, and the button that opens enrolment for one of them.
+//! every server, or on one server, where it overrides the tenant-wide one. People, their
+//! invitations and sign-in methods are on the Users page.
 
 use crate::{
     components::{
         form::{RowAction, SubmitButton, TextField},
         status::{DataTable, FormResult, Loaded, PageHeader},
     },
-    functions::server_accounts::{
-        list_end_users, list_server_accounts, AddServerAccount, OpenEnrolment, RemoveServerAccount,
-    },
-    models::{utc, EndUserRow, EnrolmentOpened},
+    functions::server_accounts::{list_server_accounts, AddServerAccount, RemoveServerAccount},
+    models::utc,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,15 +19,16 @@ pub fn ServerAccountsPage() -> impl IntoView {
     let add = ServerAction::<AddServerAccount>::new();
     let remove = ServerAction::<RemoveServerAccount>::new();
     let data = Resource::new(move || (add.version().get(), remove.version().get()), |_| list_server_accounts());
-    let open = ServerAction::<OpenEnrolment>::new();
-    let users = Resource::new(move || open.version().get(), |_| list_end_users());
     view! {
         <Title text="Server accounts" />
         <PageHeader title="Server accounts" crumbs=&["Identity and Access Management"]>
             <p>
                 "On servers in verification-code mode, a login asks the person behind the server account for a code from "
                 "their authenticator app. Say here who that is: for every server, or for one server, which then wins over "
-                "the mapping for every server. People enroll their authenticators on the self-service portal."
+                "the mapping for every server. People enroll their authenticators from their invitation; invite them "
+                "and see their sign-in methods on the "
+                <a href="/iam/users">"Users"</a>
+                " page."
             </p>
         </PageHeader>
         <Loaded
@@ -78,7 +77,7 @@ pub fn ServerAccountsPage() -> impl IntoView {
                             .then(|| {
                                 view! {
                                     <p class="hint">
-                                        "Your tenant has no users who log in to servers yet; your provider adds them."
+                                        "Your tenant has no users who log in to servers yet; invite them on the Users page."
                                     </p>
                                 }
                             })}
@@ -144,87 +143,5 @@ pub fn ServerAccountsPage() -> impl IntoView {
                 }
             }
         />
-        <EndUsers users open />
-    }
-}
-
-/// The tenant's end users, their sign-in methods, and enrolment: a user with none can add a
-/// first one only while enrolment is open, which this button does for 24 hours.
-#[component]
-fn EndUsers(
-    users: Resource<Result<Vec<EndUserRow>, crate::models::AppError>>,
-    open: ServerAction<OpenEnrolment>,
-) -> impl IntoView {
-    view! {
-        <section class="panel" aria-labelledby="end-users-heading">
-            <h2 id="end-users-heading">"Users and their sign-in methods"</h2>
-            <p>
-                "People add authenticator apps and recovery codes on the self-service portal. Someone with none can add "
-                "a first one only while enrolment is open: open it for them for 24 hours when they are ready (they get "
-                "an email). Later changes need a code from a method they already have."
-            </p>
-            <FormResult
-                value=open.value()
-                success=|o: EnrolmentOpened| format!("Enrolment is open for {} until {}. They have been told by email.", o.email, utc(o.until))
-            />
-            <Loaded
-                resource=users
-                ok=move |rows| {
-                    if rows.is_empty() {
-                        view! { <p class="empty">"Your tenant has no users who log in to servers yet."</p> }.into_any()
-                    } else {
-                        view! {
-                            <DataTable headers=&["User", "Sign-in methods", "Enrolment", "Operation"]>
-                                {rows.into_iter().map(|u| view! { <EndUserLine u open /> }).collect_view()}
-                            </DataTable>
-                        }
-                            .into_any()
-                    }
-                }
-            />
-        </section>
-    }
-}
-
-#[component]
-fn EndUserLine(u: EndUserRow, open: ServerAction<OpenEnrolment>) -> impl IntoView {
-    let has = u.authenticators > 0 || u.recovery_codes_left > 0;
-    let methods = if has {
-        format!(
-            "{}, {}",
-            crate::components::status::count(u.authenticators, "authenticator app", "authenticator apps"),
-            crate::components::status::count(u.recovery_codes_left, "recovery code", "recovery codes"),
-        )
-    } else {
-        "None".to_owned()
-    };
-    let enrolment = match (has, u.enrolment_open_until.map(utc)) {
-        (true, _) => "Not needed".to_owned(),
-        (false, Some(until)) => format!("Open until {until}"),
-        (false, None) => "Not open".to_owned(),
-    };
-    let label = format!("Open enrolment for {}", u.email);
-    view! {
-        <tr>
-            <td>
-                {u.name.clone()} <br />
-                <span class="small muted">{u.email.clone()}</span>
-            </td>
-            <td>{methods}</td>
-            <td>{enrolment}</td>
-            <td>
-                {(!has)
-                    .then(|| {
-                        view! {
-                            <ActionForm action=open>
-                                <input type="hidden" name="id" value=u.id.to_string() />
-                                <button type="submit" class="link-button" aria-label=label>
-                                    {if u.enrolment_open_until.is_some() { "Open again for 24 hours" } else { "Open enrolment" }}
-                                </button>
-                            </ActionForm>
-                        }
-                    })}
-            </td>
-        </tr>
     }
 }

@@ -16,7 +16,7 @@ pub fn AccountPage() -> impl IntoView {
         <PageHeader title="My account">
             <p>"The account you use to approve logins to your organisation's servers."</p>
             <p>
-                "To log in to a server that asks for a verification code, add an authenticator app under "
+                "To log in to a server that asks for a verification code, add an authenticator app or a phone under "
                 <A href="/portal/methods">"Sign-in methods"</A>
                 "."
             </p>

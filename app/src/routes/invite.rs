@@ -1,0 +1,241 @@
+//! `/invite?token=…`: the invitation link's page, public (the token is the proof) and made for
+//! a phone. Opening it (a GET, as mail scanners do) only shows what the link is for; the person
+//! then chooses a password, adds an authenticator app (QR code, a link that opens the app on
+//! this phone, and the secret with Copy) and confirms it with a code, which makes the account
+//! active and signs them in to the portal.
+
+use crate::{
+    components::{
+        form::SubmitButton,
+        layout::Brand,
+        urn::copy,
+    },
+    functions::invitations::{
+        preview_invitation, BeginInvitationAuthenticator, ConfirmInvitationAuthenticator, SetInvitationPassword,
+    },
+    models::{
+        users::{InvitationAuthenticator, InvitationLink},
+        utc, AppError,
+    },
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+fn problem(e: AppError) -> AnyView {
+    match e {
+        AppError::NotFound(_) => view! {
+            <h1>"This invitation link is not valid"</h1>
+            <p role="alert">
+                "It may have been copied incompletely, or replaced by a newer invitation. Use the link in the newest invitation you received."
+            </p>
+        }
+        .into_any(),
+        e => view! {
+            <h1>"This invitation cannot be used"</h1>
+            <p role="alert">{e.to_string()}</p>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let query = use_query_map();
+    let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
+    let password = ServerAction::<SetInvitationPassword>::new();
+    let begin = ServerAction::<BeginInvitationAuthenticator>::new();
+    let confirm = ServerAction::<ConfirmInvitationAuthenticator>::new();
+    let preview = Resource::new(move || token.get(), preview_invitation);
+    view! {
+        <Title text="Accept your invitation" />
+        <main class="standalone invite-page">
+            <div class="card invite-card">
+                <div class="signin-brand">
+                    <Brand />
+                </div>
+                <Suspense fallback=|| view! { <p class="loading">"Checking the link…"</p> }>
+                    {move || Suspend::new(async move {
+                        let link = match preview.await {
+                            Ok(l) => l,
+                            Err(e) => return problem(e),
+                        };
+                        view! { <Steps link token password begin confirm /> }.into_any()
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+fn Steps(
+    link: InvitationLink,
+    token: Memo<String>,
+    password: ServerAction<SetInvitationPassword>,
+    begin: ServerAction<BeginInvitationAuthenticator>,
+    confirm: ServerAction<ConfirmInvitationAuthenticator>,
+) -> impl IntoView {
+    let password_set = move || link.password_set || matches!(password.value().get(), Some(Ok(_)));
+    let intro = format!(
+        "{} invites {} to HostGuard, which asks for a second factor when you log in to their servers. Your sign-in name \
+         is {}. This link works until {}.",
+        link.tenant_name,
+        link.display_name,
+        link.email,
+        utc(link.expires)
+    );
+    let email = link.email.clone();
+    // Signed in now: load the portal anew, so that every part of it knows who is signed in.
+    Effect::new(move |_| {
+        if matches!(confirm.value().get(), Some(Ok(()))) {
+            let _ = window().location().set_href("/portal");
+        }
+    });
+    view! {
+        <h1>"Accept your invitation"</h1>
+        <p>{intro}</p>
+        <ol class="invite-progress" aria-label="Steps">
+            <li aria-current=move || (!password_set()).then_some("step")>"Choose a password"</li>
+            <li aria-current=move || (password_set() && confirm.value().get().is_none()).then_some("step")>"Add an authenticator app"</li>
+            <li>"Done: you are signed in"</li>
+        </ol>
+        {move || {
+            if matches!(confirm.value().get(), Some(Ok(()))) {
+                return view! {
+                    <p class="form-ok" role="status">"Your account is active and you are signed in."</p>
+                    <p><a href="/portal" class="button button-primary">"Go to your portal"</a></p>
+                }
+                    .into_any();
+            }
+            if !password_set() {
+                let email = email.clone();
+                return view! {
+                    <section aria-labelledby="password-heading">
+                        <h2 id="password-heading">"1. Choose a password"</h2>
+                        <ActionForm action=password>
+                            <input type="hidden" name="token" value=token.get_untracked() />
+                            // For password managers: the account the password is for.
+                            <input type="email" name="username" value=email autocomplete="username" hidden readonly />
+                            <div class="field">
+                                <label for="new-password">"Password"</label>
+                                <input id="new-password" name="password" type="password" autocomplete="new-password" minlength="12" maxlength="1024" required />
+                                <p class="hint">"At least 12 characters."</p>
+                            </div>
+                            <div class="field">
+                                <label for="repeat-password">"Password again"</label>
+                                <input id="repeat-password" name="repeat" type="password" autocomplete="new-password" minlength="12" maxlength="1024" required />
+                            </div>
+                            <Outcome result=password.value() />
+                            <SubmitButton label="Save password" pending=password.pending() />
+                        </ActionForm>
+                    </section>
+                }
+                    .into_any();
+            }
+            view! { <Authenticator token begin confirm /> }.into_any()
+        }}
+    }
+}
+
+/// A step's error, if its last try failed.
+#[component]
+fn Outcome<T, S>(result: S) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || {
+        result.get().and_then(|r| r.err()).map(|e| {
+            let text = match e {
+                AppError::Invalid(errors) => errors
+                    .iter()
+                    .map(|f| format!("{}: {}", crate::models::field_label(&f.field), f.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                e => e.to_string(),
+            };
+            view! { <p class="form-error" role="alert">{text}</p> }
+        })
+    }
+}
+
+#[component]
+fn Authenticator(
+    token: Memo<String>,
+    begin: ServerAction<BeginInvitationAuthenticator>,
+    confirm: ServerAction<ConfirmInvitationAuthenticator>,
+) -> impl IntoView {
+    view! {
+        <section aria-labelledby="app-heading">
+            <h2 id="app-heading">"2. Add an authenticator app"</h2>
+            <p>
+                "Install an authenticator app on your phone (Microsoft Authenticator, Google Authenticator or another) "
+                "if you have none. Your account becomes active once the app's code is confirmed."
+            </p>
+            {move || match begin.value().get() {
+                Some(Ok(e)) => view! { <Enrol e token confirm /> }.into_any(),
+                other => view! {
+                    <ActionForm action=begin>
+                        <input type="hidden" name="token" value=token.get_untracked() />
+                        <div class="field">
+                            <label for="app-name">"Name of this authenticator"</label>
+                            <input id="app-name" name="name" type="text" maxlength="64" placeholder="My phone" autocomplete="off" />
+                        </div>
+                        {other.and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
+                        <SubmitButton label="Show the code to add" pending=begin.pending() />
+                    </ActionForm>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Enrol(
+    e: InvitationAuthenticator,
+    token: Memo<String>,
+    confirm: ServerAction<ConfirmInvitationAuthenticator>,
+) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let secret = e.secret.clone();
+    view! {
+        <div class="enrolment">
+            <p>
+                <a class="button button-secondary button-block" href=e.otpauth_uri.clone()>
+                    "Open in the authenticator app on this phone"
+                </a>
+            </p>
+            <p class="hint">"Or scan this QR code with the app on another phone:"</p>
+            <img class="qr" src=e.qr_data_uri.clone() width="200" height="200" alt="QR code to add HostGuard to an authenticator app" />
+            <div class="field">
+                <label for="app-secret">"Secret key"</label>
+                <div class="copy-row">
+                    <input id="app-secret" class="mono" type="text" readonly value=e.secret.clone() />
+                    <button type="button" class="button button-secondary" on:click=move |_| copied.set(Some(copy(&secret)))>
+                        "Copy"
+                    </button>
+                </div>
+                <p class="hint" aria-live="polite">
+                    {move || match copied.get() {
+                        Some(true) => "Copied. Paste it into the app: time-based, 6 digits, 30 seconds.",
+                        Some(false) => "The browser refused to copy; select the key and copy it by hand.",
+                        None => "Can't scan or open the app? Type this key into the app instead (time-based, 6 digits, 30 seconds).",
+                    }}
+                </p>
+            </div>
+            <ActionForm action=confirm>
+                <input type="hidden" name="token" value=token.get_untracked() />
+                <input type="hidden" name="id" value=e.id.to_string() />
+                <div class="field">
+                    <label for="app-code">"Code from the app"</label>
+                    <input id="app-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="7" required />
+                    <p class="hint">{format!("Confirm by {}.", utc(e.expires))}</p>
+                </div>
+                <Outcome result=confirm.value() />
+                <SubmitButton label="Confirm and finish" pending=confirm.pending() />
+            </ActionForm>
+        </div>
+    }
+}

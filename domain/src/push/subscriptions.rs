@@ -1,0 +1,354 @@
+//! Web Push subscriptions: where a person's browsers and phones (or a UnifiedPush/ntfy
+//! distributor) receive notifications of their push requests while the portal is closed, and
+//! the RFC 8291 keys those are encrypted with. A notification only says that a login waits and
+//! links to the Approvals page: it carries no number and approves nothing, so a lock screen
+//! cannot approve a login. Which requests to notify is decided here ([`claim_due`]); the
+//! server sends them.
+
+use super::end_user;
+use crate::{
+    audit::{self, Actor, AuditAction, Entry},
+    caller::Caller,
+    ctx::Ctx,
+    entities::{push_notification, push_request, push_subscription},
+    error::{DomainError, DomainResult},
+};
+use base64::{
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+    Engine,
+};
+use chrono::{DateTime, Utc};
+use proto::push::PushStatus;
+use sea_orm::{
+    sea_query::{OnConflict, Query},
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+pub const MAX_PER_USER: usize = 10;
+pub const ENDPOINT_MAX: usize = 1024;
+/// Requests taken per notifier pass; more wait for the next pass (a few hundred milliseconds).
+const BATCH: u64 = 50;
+
+/// A subscription as its owner sees it: the push service's address, not the keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: Uuid,
+    /// The push service (scheme, host and port of the endpoint); the rest of the endpoint is a
+    /// capability and stays inside.
+    pub service: String,
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<push_subscription::Model> for Subscription {
+    fn from(m: push_subscription::Model) -> Self {
+        let service = url::Url::parse(&m.endpoint).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        Self { id: m.id, service, added_at: m.created_at }
+    }
+}
+
+/// The endpoint a push service gave: https, or http to this machine (tests, a local ntfy).
+pub fn clean_endpoint(endpoint: &str) -> DomainResult<String> {
+    let e = endpoint.trim();
+    let bad = |why: &str| DomainError::validation("endpoint", why.to_owned());
+    if e.len() > ENDPOINT_MAX {
+        return Err(bad(&format!("must be at most {ENDPOINT_MAX} characters")));
+    }
+    let url = url::Url::parse(e).map_err(|_| bad("must be the push service's URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain a user name or password"));
+    }
+    // An address inside the console's network is no push service (and posting there would let
+    // a person make the console call it). Names are not resolved here: that is left to egress
+    // rules.
+    let (loopback, internal) = match url.host() {
+        Some(url::Host::Domain(d)) => (d.eq_ignore_ascii_case("localhost"), false),
+        Some(url::Host::Ipv4(ip)) => {
+            (ip.is_loopback(), ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast())
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            (ip.is_loopback(), ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+        None => return Err(bad("must be the push service's URL")),
+    };
+    if internal {
+        return Err(bad("must be a public push service, not an address inside this network"));
+    }
+    match url.scheme() {
+        "https" => Ok(url.to_string()),
+        "http" if loopback => Ok(url.to_string()),
+        _ => Err(bad("must be an https URL")),
+    }
+}
+
+/// Bytes sent as base64url (as `PushSubscription.toJSON()` gives them), padded or not;
+/// standard base64 is taken too.
+fn base64_field(field: &str, value: &str, what: &str) -> DomainResult<Vec<u8>> {
+    let v = value.trim();
+    URL_SAFE_NO_PAD
+        .decode(v.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(v))
+        .map_err(|_| DomainError::validation(field, format!("must be {what}, base64url-encoded")))
+}
+
+/// The subscription's P-256 key: an uncompressed point on the curve.
+pub fn parse_p256dh(value: &str) -> DomainResult<Vec<u8>> {
+    const WHAT: &str = "the subscription's P-256 public key (65 bytes, uncompressed)";
+    let key = base64_field("p256dh", value, WHAT)?;
+    if key.len() != 65 || p256::PublicKey::from_sec1_bytes(&key).is_err() {
+        return Err(DomainError::validation("p256dh", format!("must be {WHAT}, base64url-encoded")));
+    }
+    Ok(key)
+}
+
+/// The subscription's authentication secret: 16 bytes.
+pub fn parse_auth(value: &str) -> DomainResult<Vec<u8>> {
+    const WHAT: &str = "the subscription's 16-byte authentication secret";
+    let auth = base64_field("auth", value, WHAT)?;
+    if auth.len() != 16 {
+        return Err(DomainError::validation("auth", format!("must be {WHAT}, base64url-encoded")));
+    }
+    Ok(auth)
+}
+
+/// The caller's subscriptions, oldest first.
+pub async fn list(ctx: &Ctx, caller: &Caller) -> DomainResult<Vec<Subscription>> {
+    let (user_id, _) = end_user(caller)?;
+    Ok(push_subscription::Entity::find()
+        .filter(push_subscription::Column::UserId.eq(user_id))
+        .order_by_asc(push_subscription::Column::CreatedAt)
+        .order_by_asc(push_subscription::Column::Id)
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(Subscription::from)
+        .collect())
+}
+
+/// Subscribes the caller's browser or phone. Subscribing the same endpoint again replaces its
+/// keys (browsers renew them). A subscription only receives notifications that link to the
+/// portal, so no step-up is asked; it is audited.
+pub async fn add(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    endpoint: &str,
+    p256dh: &str,
+    auth: &str,
+) -> DomainResult<Subscription> {
+    let (user_id, tenant_id) = end_user(caller)?;
+    let endpoint = clean_endpoint(endpoint)?;
+    let p256dh = parse_p256dh(p256dh)?;
+    let auth = parse_auth(auth)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<crate::entities::user::Entity>(&txn, &[user_id]).await?;
+    let existing =
+        push_subscription::Entity::find().filter(push_subscription::Column::UserId.eq(user_id)).all(&txn).await?;
+    let saved = if let Some(same) = existing.iter().find(|s| s.endpoint == endpoint) {
+        let mut am: push_subscription::ActiveModel = same.clone().into();
+        am.p256dh = Set(p256dh);
+        am.auth = Set(auth);
+        push_subscription::Entity::update(am).exec(&txn).await?
+    } else {
+        if existing.len() >= MAX_PER_USER {
+            return Err(DomainError::Conflict(format!(
+                "You already have {MAX_PER_USER} notification subscriptions, the most allowed. Remove one you no \
+                 longer use first."
+            )));
+        }
+        let row = push_subscription::Model {
+            id: Uuid::new_v4(),
+            tenant_id,
+            user_id,
+            endpoint,
+            p256dh,
+            auth,
+            created_at: now,
+        };
+        push_subscription::Entity::insert(push_subscription::ActiveModel::from(row.clone()))
+            .exec_without_returning(&txn)
+            .await?;
+        row
+    };
+    let sub = Subscription::from(saved);
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(tenant_id),
+            action: AuditAction::PushSubscriptionAdded,
+            target: caller.email.clone(),
+            detail: format!("notifications through {}", sub.service),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(sub)
+}
+
+/// Unsubscribes one of the caller's subscriptions; another person's is not found. Audited.
+pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid) -> DomainResult<()> {
+    let (user_id, tenant_id) = end_user(caller)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let found = push_subscription::Entity::find_by_id(id)
+        .filter(push_subscription::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("push subscription"))?;
+    push_subscription::Entity::delete_by_id(found.id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(tenant_id),
+            action: AuditAction::PushSubscriptionRemoved,
+            target: caller.email.clone(),
+            detail: format!("notifications through {}", Subscription::from(found).service),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A push request to notify, and where.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub request: push_request::Model,
+    pub subscriptions: Vec<push_subscription::Model>,
+    /// The notification's plaintext (JSON, see [`payload`]).
+    pub payload: String,
+}
+
+/// What a notification says: which login waits, and the page to decide it on. Never the
+/// number (only the SSH prompt shows it) and no way to approve.
+pub fn payload(request: &push_request::Model, public_url: &str) -> String {
+    serde_json::json!({
+        "type": "push_request",
+        "id": request.id,
+        "server": request.server_name,
+        "account": request.account,
+        "source_ip": request.source_ip,
+        "requested_at": request.created_at,
+        "expires_at": request.expires_at,
+        "url": format!("{}/portal/approvals", public_url.trim_end_matches('/')),
+    })
+    .to_string()
+}
+
+/// Takes the pending push requests no notifier has taken yet, each exactly once across
+/// replicas (the insert into `push_notifications` is the claim). A taken request whose person
+/// has notifications paused ([`super::muted`]) or no subscription is not sent, ever: the portal
+/// still shows it.
+pub async fn claim_due(ctx: &Ctx) -> DomainResult<Vec<Due>> {
+    let now = ctx.clock.now();
+    let candidates = push_request::Entity::find()
+        .filter(push_request::Column::Status.eq(PushStatus::Pending))
+        .filter(push_request::Column::ExpiresAt.gt(now))
+        .filter(push_request::Column::Id.not_in_subquery(
+            Query::select().column(push_notification::Column::RequestId).from(push_notification::Entity).to_owned(),
+        ))
+        .order_by_asc(push_request::Column::CreatedAt)
+        .limit(BATCH)
+        .all(&ctx.db)
+        .await?;
+    let mut due = Vec::new();
+    for request in candidates {
+        let claimed = push_notification::Entity::insert(push_notification::ActiveModel {
+            request_id: Set(request.id),
+            created_at: Set(now),
+        })
+        .on_conflict(OnConflict::column(push_notification::Column::RequestId).do_nothing().to_owned())
+        .exec_without_returning(&ctx.db)
+        .await?;
+        if claimed != 1 || super::muted(&ctx.db, request.user_id, now).await {
+            continue;
+        }
+        let subscriptions = push_subscription::Entity::find()
+            .filter(push_subscription::Column::UserId.eq(request.user_id))
+            .filter(push_subscription::Column::TenantId.eq(request.tenant_id))
+            .all(&ctx.db)
+            .await?;
+        if !subscriptions.is_empty() {
+            let payload = payload(&request, &ctx.public_url);
+            due.push(Due { request, subscriptions, payload });
+        }
+    }
+    Ok(due)
+}
+
+/// Drops a subscription its push service says is gone (404 or 410): the browser unsubscribed
+/// or the person uninstalled the app.
+pub async fn forget(ctx: &Ctx, id: Uuid) -> DomainResult<()> {
+    push_subscription::Entity::delete_by_id(id).exec(&ctx.db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_https_or_loopback_http() {
+        assert!(clean_endpoint("https://fcm.googleapis.com/fcm/send/abc").is_ok());
+        assert!(clean_endpoint("http://127.0.0.1:8080/push/1").is_ok());
+        assert!(clean_endpoint("http://localhost/push/1").is_ok());
+        assert!(clean_endpoint("http://[::1]:9/x").is_ok());
+        for bad in [
+            "http://push.example/x",
+            "ftp://x/y",
+            "not a url",
+            "https://u:p@push.example/x",
+            "https://10.0.0.5/push",
+            "https://192.168.1.1/push",
+            "https://169.254.169.254/latest",
+            "https://[fd00::1]/push",
+        ] {
+            assert!(clean_endpoint(bad).is_err(), "{bad}");
+        }
+        assert!(clean_endpoint(&format!("https://p.example/{}", "a".repeat(ENDPOINT_MAX))).is_err());
+    }
+
+    #[test]
+    fn keys_are_parsed() {
+        let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
+        assert!(parse_p256dh(&URL_SAFE_NO_PAD.encode(point.as_bytes())).is_ok());
+        let mut off = point.as_bytes().to_vec();
+        off[64] ^= 1;
+        assert!(parse_p256dh(&URL_SAFE_NO_PAD.encode(&off)).is_err());
+        assert!(parse_p256dh("!!").is_err());
+        assert!(parse_auth(&URL_SAFE_NO_PAD.encode([7u8; 16])).is_ok());
+        assert!(parse_auth(&URL_SAFE_NO_PAD.encode([7u8; 15])).is_err());
+    }
+
+    #[test]
+    fn a_notification_carries_no_number() {
+        let now = Utc::now();
+        let r = push_request::Model {
+            id: Uuid::new_v4(),
+            tenant_id: Uuid::new_v4(),
+            user_id: Uuid::new_v4(),
+            login_id: Uuid::new_v4(),
+            server_name: "web-01".into(),
+            account: "deploy".into(),
+            source_ip: "203.0.113.7".into(),
+            number: 472,
+            status: PushStatus::Pending,
+            wrong_numbers: 0,
+            created_at: now,
+            expires_at: now,
+            decided_at: None,
+            device_id: None,
+        };
+        let p = payload(&r, "https://console.example/");
+        assert!(!p.contains("472"), "{p}");
+        assert!(p.contains("https://console.example/portal/approvals"));
+    }
+}

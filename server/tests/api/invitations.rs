@@ -1,0 +1,461 @@
+//! Invitations, the only way to a first factor: a tenant admin invites by email (or SMS); the
+//! link, read from the real SMTP sink, sets a password and an authenticator app, and only then
+//! is the account active. Links expire after 24 hours, a resend kills the old link, a revoke
+//! kills it; a mail scanner's GET changes nothing. Locked people neither sign in nor log in to
+//! servers. Another tenant's people are "not found"; bad input is a 4xx naming the field.
+
+use crate::common::*;
+use app::models::users::{InvitationAuthenticator, InvitationLink, InvitationSent, PersonRow, UserState, UsersPage};
+use chrono::{DateTime, Duration, Utc};
+use domain::{
+    audit::{Actor, AuditAction},
+    entities::outbox,
+    factors::mapping::{self, NewMapping},
+    Clock,
+};
+use proto::login::{Action, LoginResult};
+use reqwest::Response;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+fn code_at(secret: &str, t: DateTime<Utc>) -> String {
+    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
+    totp.generate(t.timestamp() as u64)
+}
+
+/// A server in verification-code mode whose `deploy` account is Dana's (invited below), its
+/// admin signed in, and the SMTP sink the invitations go to.
+struct World {
+    app: TestApp,
+    p: Protected,
+    admin_cookie: String,
+    sink: SmtpSink,
+}
+
+const DANA: &str = "dana@invited.example";
+
+async fn world(backend: Backend) -> World {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), ..Options::empty() }).await;
+    let p = app.protected_server("Acme Invites", "web-01", &[]).await;
+    app.put_in_force(&p, Some("code")).await;
+    let admin_cookie = app.sign_in(&p.admin).await;
+    World { app, p, admin_cookie, sink }
+}
+
+impl World {
+    async fn invite(&self, email: &str) -> Response {
+        self.app.call("users/invite", &[("email", email), ("display_name", "Dana Invited")], Some(&self.admin_cookie)).await
+    }
+
+    async fn person(&self, email: &str) -> PersonRow {
+        self.person_as(&self.admin_cookie, email).await
+    }
+
+    async fn person_as(&self, cookie: &str, email: &str) -> PersonRow {
+        let page: UsersPage = self.app.call_ok("users/list", &[("query[search]", email)], Some(cookie)).await;
+        page.items.into_iter().find(|p| p.email == email).unwrap_or_else(|| panic!("{email} is not listed"))
+    }
+
+    /// The token of the `n`th invitation mail to `to` (from 1), waiting for it.
+    async fn token(&self, to: &str, n: usize) -> String {
+        let invitations = || -> Vec<Mail> {
+            self.sink.messages_to(to).into_iter().filter(|m| m.subject.starts_with("You are invited")).collect()
+        };
+        eventually(&format!("invitation {n} to {to}"), || async { invitations().len() >= n }).await;
+        let link = invitations().get(n - 1).and_then(|m| m.link("/invite?token=")).expect("an invitation link");
+        link.split_once("token=").unwrap().1.to_owned()
+    }
+
+    async fn preview(&self, token: &str) -> Response {
+        self.app.call("public/invitation", &[("token", token)], None).await
+    }
+
+    async fn set_password(&self, token: &str, password: &str) -> Response {
+        self.app.call("public/invitation/password", &[("token", token), ("password", password), ("repeat", password)], None).await
+    }
+
+    async fn map_deploy(&self, user: uuid::Uuid) {
+        let new = NewMapping {
+            account: domain::validate::AccountName::parse("deploy").unwrap(),
+            end_user_id: user,
+            server_id: None,
+        };
+        mapping::add(&self.app.ctx, &self.p.caller, &Actor::new("test", "127.0.0.1"), &new).await.unwrap();
+    }
+
+    /// Follows `token` to the end: the password, then an authenticator confirmed with its
+    /// code. Returns the session cookie the last step sets and the app's secret.
+    async fn accept(&self, token: &str, password: &str) -> (String, String) {
+        assert_eq!(self.set_password(token, password).await.status(), 200);
+        let e: InvitationAuthenticator =
+            self.app.call_ok("public/invitation/authenticator/begin", &[("token", token), ("name", "Pixel")], None).await;
+        assert!(e.otpauth_uri.starts_with("otpauth://totp/HostGuard:"), "{}", e.otpauth_uri);
+        assert!(e.qr_data_uri.starts_with("data:image/svg+xml;base64,"));
+        let code = code_at(&e.secret, self.app.clock.now());
+        let res = self
+            .app
+            .call("public/invitation/authenticator/confirm", &[("token", token), ("id", &e.id.to_string()), ("code", &code)], None)
+            .await;
+        assert_eq!(res.status(), 200);
+        (session_cookie(&res).expect("the last step signs in"), e.secret)
+    }
+
+    fn sign_in_as(&self, email: &str, password: &str) -> impl std::future::Future<Output = Response> + '_ {
+        let (email, password) = (email.to_owned(), password.to_owned());
+        async move { self.app.call("auth/sign_in", &[("email", &email), ("password", &password)], None).await }
+    }
+
+    async fn audit(&self) -> Vec<domain::audit::Event> {
+        domain::audit::list(&self.app.ctx, &self.p.caller, 200).await.unwrap()
+    }
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend) {
+    let w = world(backend).await;
+    let sent: InvitationSent = w.invite(DANA).await.json().await.unwrap();
+    assert_eq!((sent.email.as_str(), sent.address.as_str()), (DANA, DANA));
+    assert_eq!(sent.expires, w.app.clock.now() + Duration::hours(24));
+    let dana = w.person(DANA).await;
+    assert_eq!(dana.state, UserState::Invited);
+    assert_eq!(dana.name, "Dana Invited");
+    w.map_deploy(dana.id).await;
+    assert_eq!(w.person(DANA).await.server_accounts, ["deploy (all servers)"]);
+
+    // The mail names the tenant and the sign-in name; the outbox keeps the token masked.
+    let token = w.token(DANA, 1).await;
+    let mail = &w.sink.messages_to(DANA)[0];
+    assert!(mail.text.contains("Acme Invites invites you") && mail.text.contains(DANA), "{}", mail.text);
+    let row = outbox::Entity::find().filter(outbox::Column::Recipient.eq(DANA)).one(&w.app.ctx.db).await.unwrap().unwrap();
+    assert!(!row.body_text.contains(&token), "the token is a secret of the message");
+
+    // Invited: no sign-in (there is no password yet), and logins to servers are refused.
+    assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 401);
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
+    assert!(denial(&login.step).contains("no authenticator yet"), "{:?}", login.step);
+
+    // The password is set, but without a factor the account is still not active.
+    let link: InvitationLink = w.set_password(&token, PASSWORD).await.json().await.unwrap();
+    assert!(link.password_set && link.email == DANA && link.tenant_name == "Acme Invites", "{link:?}");
+    let res = w.sign_in_as(DANA, PASSWORD).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("not active yet"));
+    assert!(w.person(DANA).await.invitation.unwrap().password_set);
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
+    assert!(matches!(login.step.action, Action::Deny { .. }), "{:?}", login.step);
+    // An authenticator started but not confirmed is no factor either.
+    let e: InvitationAuthenticator =
+        w.app.call_ok("public/invitation/authenticator/begin", &[("token", &token), ("name", "Pixel")], None).await;
+    assert!(matches!(w.app.start_ok(&w.p, "deploy", "198.51.100.7").await.step.action, Action::Deny { .. }));
+    // A wrong code is refused, naming the field.
+    let res = w
+        .app
+        .call("public/invitation/authenticator/confirm", &[("token", &token), ("id", &e.id.to_string()), ("code", "000000")], None)
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("\"code\""));
+
+    // The code confirms it: active, signed in to the portal, and the link is used up.
+    let (cookie, secret) = w.accept(&token, PASSWORD).await;
+    assert_eq!(w.app.me(&cookie).await.as_deref(), Some(DANA));
+    let dana = w.person(DANA).await;
+    assert_eq!(dana.state, UserState::Active);
+    assert_eq!(dana.factors.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["Pixel"]);
+    assert!(dana.last_sign_in.is_some());
+    let res = w.preview(&token).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("has been used"));
+    assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 200);
+
+    // Her logins now ask for her code, and it lets her in.
+    w.app.clock.advance(Duration::seconds(30));
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
+    assert_eq!(prompt_of(&login.step).0, "Verification code: ");
+    let done = w.app.answer_ok(&w.p, login.login_id, &code_at(&secret, w.app.clock.now())).await;
+    assert_eq!(done.step.action, Action::Allow);
+
+    let actions: Vec<AuditAction> = w.audit().await.iter().map(|e| e.action).collect();
+    for a in [AuditAction::UserInvite, AuditAction::UserInvitePassword, AuditAction::UserActivate, AuditAction::FactorAuthenticatorAdded] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}
+on_both_databases!(
+    an_invited_person_is_inactive_until_their_first_factor,
+    super::an_invited_person_is_inactive_until_their_first_factor
+);
+
+async fn a_scanners_get_changes_nothing(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let token = w.token(DANA, 1).await;
+    let before = w.audit().await.len();
+    for _ in 0..3 {
+        let page = w.app.get_page(&format!("/invite?token={token}"), None).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Acme Invites invites Dana Invited") && html.contains("Choose a password"), "{html}");
+        let link: InvitationLink = w.preview(&token).await.json().await.unwrap();
+        assert!(!link.password_set);
+    }
+    let dana = w.person(DANA).await;
+    assert_eq!(dana.state, UserState::Invited);
+    assert!(!dana.invitation.unwrap().password_set);
+    assert_eq!(w.audit().await.len(), before, "nothing was written");
+    // The link still works after all those fetches.
+    w.accept(&token, PASSWORD).await;
+}
+on_both_databases!(a_scanners_get_changes_nothing, super::a_scanners_get_changes_nothing);
+
+async fn links_expire_after_24_hours_and_a_resend_kills_the_old_one(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let dana = w.person(DANA).await;
+    let first = w.token(DANA, 1).await;
+    let id = dana.id.to_string();
+
+    // A resend right away is refused: one a minute.
+    let res = w.app.call("users/resend", &[("id", &id)], Some(&w.admin_cookie)).await;
+    assert_eq!(res.status(), 429);
+
+    // A day later the link has expired, also halfway through.
+    w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
+    assert_eq!(w.set_password(&first, PASSWORD).await.status(), 200, "still valid");
+    w.app.clock.advance(Duration::seconds(1));
+    let admin_cookie = w.app.sign_in(&w.p.admin).await;
+    for res in [w.preview(&first).await, w.set_password(&first, PASSWORD).await] {
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("has expired"));
+    }
+    let res = w.app.call("public/invitation/authenticator/begin", &[("token", &first), ("name", "x")], None).await;
+    assert_eq!(res.status(), 409);
+    let row = w.person_as(&admin_cookie, DANA).await;
+    assert_eq!(row.invitation.as_ref().map(|i| i.status), Some(app::models::users::InvitationStatus::Expired));
+
+    // Resent: a new link for 24 hours; the old one is dead, even unexpired it would be.
+    let again: InvitationSent = w.app.call_ok("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
+    assert_eq!(again.expires, w.app.clock.now() + Duration::hours(24));
+    let second = w.token(DANA, 2).await;
+    assert_ne!(first, second);
+    assert_eq!(w.preview(&first).await.status(), 404, "the old link is gone");
+    let link: InvitationLink = w.preview(&second).await.json().await.unwrap();
+    assert!(!link.password_set, "a new link starts over");
+    w.app.clock.advance(Duration::minutes(1));
+    let third: InvitationSent = w.app.call_ok("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
+    assert_eq!(third.email, DANA);
+    let third = w.token(DANA, 3).await;
+    assert_eq!(w.preview(&second).await.status(), 404, "a resend kills the link before it");
+    w.accept(&third, PASSWORD).await;
+
+    // Five messages a day at most.
+    let res = w.app.call("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
+    assert_eq!(res.status(), 409, "nothing to resend once used");
+    for i in 0..2 {
+        w.app.clock.advance(Duration::minutes(1));
+        let res = w.app.call("users/invite_again", &[("id", &id)], Some(&admin_cookie)).await;
+        assert_eq!(res.status(), 200, "send {}", i + 4);
+    }
+    w.app.clock.advance(Duration::minutes(1));
+    let res = w.app.call("users/invite_again", &[("id", &id)], Some(&admin_cookie)).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("in the last 24 hours"));
+    let resends = w.audit().await.iter().filter(|e| e.action == AuditAction::UserInviteResend).count();
+    assert_eq!(resends, 2);
+}
+on_both_databases!(
+    links_expire_after_24_hours_and_a_resend_kills_the_old_one,
+    super::links_expire_after_24_hours_and_a_resend_kills_the_old_one
+);
+
+async fn a_revoked_link_no_longer_works(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let token = w.token(DANA, 1).await;
+    assert_eq!(w.set_password(&token, PASSWORD).await.status(), 200);
+    let id = w.person(DANA).await.id.to_string();
+    w.app.call_ok::<()>("users/revoke", &[("id", &id)], Some(&w.admin_cookie)).await;
+    for res in [
+        w.preview(&token).await,
+        w.set_password(&token, PASSWORD).await,
+        w.app.call("public/invitation/authenticator/begin", &[("token", &token), ("name", "x")], None).await,
+    ] {
+        assert_eq!(res.status(), 409);
+        assert!(res.text().await.unwrap().contains("no longer works"));
+    }
+    assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 409, "still not active");
+    assert_eq!(w.app.call("users/revoke", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 409, "nothing open");
+    assert_eq!(w.app.call("users/resend", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 409);
+    let revoked = w.audit().await.into_iter().find(|e| e.action == AuditAction::UserInviteRevoke).unwrap();
+    assert_eq!((revoked.actor.as_str(), revoked.target.as_str()), (w.p.admin.email.as_str(), DANA));
+
+    // A new invitation (by SMS, say) replaces it; the development gateway holds the SMS.
+    w.app.clock.advance(Duration::minutes(1));
+    let sent: InvitationSent = w
+        .app
+        .call_ok("users/invite_again", &[("id", &id), ("send_by", "sms"), ("phone", "+8613800000001")], Some(&w.admin_cookie))
+        .await;
+    assert_eq!(sent.address, "+8613800000001");
+    let sms = outbox::Entity::find()
+        .filter(outbox::Column::Recipient.eq("+8613800000001"))
+        .one(&w.app.ctx.db)
+        .await
+        .unwrap()
+        .expect("the SMS is in the outbox");
+    assert_eq!((sms.channel, sms.kind), (proto::Channel::Sms, proto::MessageKind::Invitation));
+    assert!(sms.body_text.contains("/invite?token="), "{}", sms.body_text);
+}
+on_both_databases!(a_revoked_link_no_longer_works, super::a_revoked_link_no_longer_works);
+
+async fn a_locked_person_neither_signs_in_nor_logs_in(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let token = w.token(DANA, 1).await;
+    let dana = w.person(DANA).await;
+    w.map_deploy(dana.id).await;
+    let (cookie, secret) = w.accept(&token, PASSWORD).await;
+    let id = dana.id.to_string();
+
+    w.app.call_ok::<()>("users/lock", &[("id", &id)], Some(&w.admin_cookie)).await;
+    assert_eq!(w.person(DANA).await.state, UserState::Locked);
+    assert_eq!(w.app.me(&cookie).await, None, "her session ended");
+    let res = w.sign_in_as(DANA, PASSWORD).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("locked"));
+    assert_eq!(w.sign_in_as(DANA, "wrong password!!").await.status(), 401, "only the right password learns that");
+    w.app.clock.advance(Duration::seconds(30));
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
+    assert!(matches!(login.step.action, Action::Deny { .. }), "{:?}", login.step);
+    let row = w.app.login_row(login.login_id).await;
+    assert_eq!(row.result, Some(LoginResult::Denied));
+    assert!(row.reason.starts_with("user locked"), "{}", row.reason);
+    // Even a server that lets unenrolled accounts in keeps her out.
+    let change =
+        domain::logins::SettingsChange { fail_mode: "secure".into(), allow_unenrolled: true, ..Default::default() };
+    domain::logins::settings::update(&w.app.ctx, &w.p.caller, &Actor::new("t", "127.0.0.1"), w.p.server_id, &change)
+        .await
+        .unwrap();
+    assert!(matches!(w.app.start_ok(&w.p, "deploy", "198.51.100.7").await.step.action, Action::Deny { .. }));
+    assert_eq!(w.app.call("users/lock", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 200, "again: no change");
+
+    w.app.call_ok::<()>("users/unlock", &[("id", &id)], Some(&w.admin_cookie)).await;
+    assert_eq!(w.person(DANA).await.state, UserState::Active);
+    assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 200);
+    w.app.clock.advance(Duration::seconds(30));
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
+    let done = w.app.answer_ok(&w.p, login.login_id, &code_at(&secret, w.app.clock.now())).await;
+    assert_eq!(done.step.action, Action::Allow);
+    let actions: Vec<AuditAction> = w.audit().await.iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| **a == AuditAction::UserLock).count(), 1);
+    assert_eq!(actions.iter().filter(|a| **a == AuditAction::UserUnlock).count(), 1);
+}
+on_both_databases!(a_locked_person_neither_signs_in_nor_logs_in, super::a_locked_person_neither_signs_in_nor_logs_in);
+
+async fn a_lost_phone_is_removed_and_a_new_invitation_enrols_the_next(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let token = w.token(DANA, 1).await;
+    let (cookie, _) = w.accept(&token, PASSWORD).await;
+    let dana = w.person(DANA).await;
+    let id = dana.id.to_string();
+    let pixel = dana.factors[0].id.unwrap().to_string();
+    w.app.call_ok::<()>("users/remove_factor", &[("id", &id), ("factor", &pixel)], Some(&w.admin_cookie)).await;
+    assert!(w.person(DANA).await.factors.is_empty());
+    assert_eq!(w.app.call("users/remove_factor", &[("id", &id), ("factor", &pixel)], Some(&w.admin_cookie)).await.status(), 404);
+    let mails = w.sink.wait_for(DANA, 3).await;
+    assert!(mails.iter().any(|m| m.subject.contains("\"Pixel\" was removed")), "she is told");
+    // Invited again: she stays active, and the new link adds her new phone.
+    w.app.clock.advance(Duration::minutes(1));
+    w.app.call_ok::<InvitationSent>("users/invite_again", &[("id", &id)], Some(&w.admin_cookie)).await;
+    assert_eq!(w.person(DANA).await.state, UserState::Active);
+    assert!(w.app.me(&cookie).await.is_some());
+    let token = w.token(DANA, 2).await;
+    w.accept(&token, "another good password").await;
+    assert_eq!(w.person(DANA).await.factors.len(), 1);
+    assert_eq!(w.sign_in_as(DANA, "another good password").await.status(), 200);
+    let removed = w.audit().await.into_iter().find(|e| e.action == AuditAction::FactorRemovedByAdmin).unwrap();
+    assert_eq!(removed.target, DANA);
+}
+on_both_databases!(
+    a_lost_phone_is_removed_and_a_new_invitation_enrols_the_next,
+    super::a_lost_phone_is_removed_and_a_new_invitation_enrols_the_next
+);
+
+async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: Backend) {
+    let w = world(backend).await;
+    assert_eq!(w.invite(DANA).await.status(), 200);
+    let id = w.person(DANA).await.id.to_string();
+    let globex = w.app.create_tenant("Globex Invites").await;
+    let theirs = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
+    for (endpoint, extra) in [
+        ("users/resend", None),
+        ("users/revoke", None),
+        ("users/lock", None),
+        ("users/unlock", None),
+        ("users/invite_again", None),
+        ("users/remove_factor", Some(("factor", "recovery_codes"))),
+    ] {
+        let mut form = vec![("id", id.as_str())];
+        form.extend(extra);
+        assert_eq!(w.app.call(endpoint, &form, Some(&theirs)).await.status(), 404, "{endpoint}");
+        assert_eq!(w.app.call(endpoint, &[("id", "nope")], Some(&w.admin_cookie)).await.status(), if endpoint == "users/remove_factor" { 400 } else { 404 }, "{endpoint} with a bad id");
+    }
+    let page: UsersPage = w.app.call_ok("users/list", &[], Some(&theirs)).await;
+    assert!(page.items.is_empty());
+    // Their admin cannot take over Acme's address either.
+    let res = w.app.call("users/invite", &[("email", DANA)], Some(&theirs)).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("already has a HostGuard account"));
+    // Roles: an end user and an operator are refused.
+    let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
+    assert_eq!(w.app.call("users/invite", &[("email", "x@y.example")], Some(&operator)).await.status(), 403);
+    assert_eq!(w.app.call("users/list", &[], None).await.status(), 401);
+
+    // Malformed input names the field.
+    let bad = |form: Vec<(&'static str, &'static str)>, field: &'static str| {
+        let (app, cookie) = (&w.app, w.admin_cookie.clone());
+        async move {
+            let res = app.call("users/invite", &form, Some(&cookie)).await;
+            assert_eq!(res.status(), 422, "{form:?}");
+            let body = res.text().await.unwrap();
+            assert!(body.contains(&format!("\"{field}\"")), "{field}: {body}");
+        }
+    };
+    bad(vec![("email", "not an address")], "email").await;
+    bad(vec![("email", "ok@x.example"), ("send_by", "sms")], "phone").await;
+    bad(vec![("email", "ok@x.example"), ("send_by", "sms"), ("phone", "12345")], "phone").await;
+    bad(vec![("email", "ok@x.example"), ("send_by", "pigeon")], "send_by").await;
+    bad(vec![("email", "ok@x.example"), ("display_name", "two\nlines")], "display_name").await;
+    assert_eq!(w.app.call("users/invite", &[], Some(&w.admin_cookie)).await.status(), 400, "no email at all");
+    let res = w.app.call("users/list", &[("query[state]", "asleep")], Some(&w.admin_cookie)).await;
+    assert_eq!(res.status(), 422);
+
+    let token = w.token(DANA, 1).await;
+    assert_eq!(w.preview("not-a-token").await.status(), 404);
+    assert_eq!(w.preview(&"x".repeat(5000)).await.status(), 404);
+    let res = w.set_password(&token, "short").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("\"password\""));
+    let res = w
+        .app
+        .call("public/invitation/password", &[("token", &token), ("password", PASSWORD), ("repeat", "something else")], None)
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("\"repeat\""));
+    let res = w.app.call("public/invitation/authenticator/begin", &[("token", &token)], None).await;
+    assert_eq!(res.status(), 409, "the password comes first");
+    assert!(res.text().await.unwrap().contains("password first"));
+    let res = w
+        .app
+        .call("public/invitation/authenticator/confirm", &[("token", &token), ("id", "nope"), ("code", "123456")], None)
+        .await;
+    assert_eq!(res.status(), 404);
+    // None of that changed Dana.
+    let dana = w.person(DANA).await;
+    assert_eq!(dana.state, UserState::Invited);
+    assert!(!dana.invitation.unwrap().password_set);
+}
+on_both_databases!(
+    another_tenants_people_are_not_found_and_bad_input_is_refused,
+    super::another_tenants_people_are_not_found_and_bad_input_is_refused
+);
