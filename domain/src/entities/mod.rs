@@ -14,7 +14,6 @@ pub mod authenticator;
 pub mod break_glass_code;
 pub mod confirmation_send;
 pub mod credit_entry;
-pub mod enrolment_window;
 pub mod factor_preference;
 pub mod factor_step_up;
 pub mod invitation;

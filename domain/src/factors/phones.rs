@@ -361,7 +361,7 @@ pub async fn confirm(
         Entry { tenant_id: Some(tenant_id), action: AuditAction::FactorPhoneAdded, target: caller.email.clone(), detail },
     )
     .await?;
-    guard::after_change(&txn, tenant_id, user_id, session, permit, now).await?;
+    guard::after_change(&txn, tenant_id, user_id, session, permit, actor, now).await?;
     guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
