@@ -248,10 +248,11 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                 .one(&txn)
                 .await?
                 .is_some_and(|p| p.lock_on_fraud_report);
-            // TODO(lead): lock the person with the `invite` helper's lock function here, in this
-            // transaction, when `lock`; until that is merged the decision and the tenant's choice
-            // are recorded in the audit trail only.
-            let lock_note = if lock { "; the tenant locks people who report this (lock pending)" } else { "" };
+            if lock {
+                let why = "reported a login request as not theirs";
+                crate::users::lock_in_txn(&txn, tenant_id, actor, request.user_id, why, now).await?;
+            }
+            let lock_note = if lock { "; locked, as the tenant chose" } else { "" };
             audit::record(
                 &txn,
                 now,

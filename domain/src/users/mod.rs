@@ -19,7 +19,7 @@ pub use proto::users::{FactorKind, InvitationStatus, UserState};
 use proto::Channel;
 use sea_orm::{
     sea_query::{Condition, Expr},
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -258,10 +258,17 @@ pub async fn unlock(ctx: &Ctx, caller: &Caller, actor: &Actor, user_id: Uuid) ->
     set_lock(ctx, tenant_id, actor, user_id, false, "").await
 }
 
-/// Locks a person on the system's own behalf (the approval helper's "This wasn't me", when the
-/// tenant chose that), without an admin caller. Audited under `actor`.
-pub async fn lock_in_tenant(ctx: &Ctx, tenant_id: Uuid, actor: &Actor, user_id: Uuid, why: &str) -> DomainResult<()> {
-    set_lock(ctx, tenant_id, actor, user_id, true, why).await
+/// Locks a person on the system's own behalf, inside the caller's transaction (the portal's
+/// "This wasn't me", when the tenant chose that), without an admin caller. Audited under `actor`.
+pub(crate) async fn lock_in_txn(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    actor: &Actor,
+    user_id: Uuid,
+    why: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    set_lock_in(txn, tenant_id, actor, user_id, true, why, now).await
 }
 
 async fn set_lock(
@@ -274,15 +281,29 @@ async fn set_lock(
 ) -> DomainResult<()> {
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
-    let person = end_user_in(&txn, tenant_id, user_id).await?;
+    set_lock_in(&txn, tenant_id, actor, user_id, locked, why, now).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn set_lock_in(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    actor: &Actor,
+    user_id: Uuid,
+    locked: bool,
+    why: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    crate::db::lock_rows::<user::Entity>(txn, &[user_id]).await?;
+    let person = end_user_in(txn, tenant_id, user_id).await?;
     if person.locked_at.is_some() == locked {
         return Ok(());
     }
     user::Entity::update_many()
         .col_expr(user::Column::LockedAt, Expr::value(locked.then_some(now)))
         .filter(user::Column::Id.eq(person.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let (action, detail) = if locked {
         let why = why.trim();
@@ -295,9 +316,8 @@ async fn set_lock(
     } else {
         (AuditAction::UserUnlock, "unlocked".to_owned())
     };
-    audit::record(&txn, now, actor, Entry { tenant_id: Some(tenant_id), action, target: person.email.clone(), detail })
+    audit::record(txn, now, actor, Entry { tenant_id: Some(tenant_id), action, target: person.email.clone(), detail })
         .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -596,8 +596,8 @@ async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend
     let other_cookie = app.sign_in(&other).await;
     assert!(!app.call_ok::<bool>("push/policy", &[], Some(&other_cookie)).await, "another tenant's setting is its own");
 
-    // A report in a tenant that chose locking says so in the audit trail (the lock itself is
-    // the Users page's, wired when it is merged).
+    // A report in a tenant that chose locking locks the person: their portal session ends,
+    // the Users page says Locked, and the audit trail says why.
     let r = app.push_request(&w.alice, NewPushRequest::default()).await;
     app_decision(app, &w.alice_cookie, &w.phone, r, 0, PushDecision::Fraud).await;
     let trail = domain::entities::audit_event::Entity::find()
@@ -607,7 +607,20 @@ async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend
         .unwrap();
     assert!(trail.iter().any(|e| e.action.as_str() == "push.policy"));
     let report = trail.iter().find(|e| e.action.as_str() == "push.fraud_reported").unwrap();
-    assert!(report.detail.contains("the tenant locks people who report this"), "{}", report.detail);
+    assert!(report.detail.contains("locked, as the tenant chose"), "{}", report.detail);
+    let lock = trail.iter().find(|e| e.action.as_str() == "user.lock").expect("the lock is audited");
+    assert_eq!(lock.target, w.alice.email);
+    assert!(lock.detail.contains("reported a login request as not theirs"), "{}", lock.detail);
+    assert_eq!(app.call("portal/approvals", &[], Some(&w.alice_cookie)).await.status(), 401, "her session ended");
+    let users = app.run(&admin, app::functions::users::ListUsers { query: Default::default() }).await;
+    let row = users.items.iter().find(|p| p.email == w.alice.email).unwrap();
+    assert_eq!(row.state, app::models::users::UserState::Locked);
+
+    // Bob's tenant is the same, but a plain denial locks nobody.
+    let r = app.push_request(&w.bob, NewPushRequest::default()).await;
+    app_decision(app, &w.bob_cookie, &w.bob_phone, r, 0, PushDecision::Deny).await;
+    let row = app.run(&admin, app::functions::users::ListUsers { query: Default::default() }).await;
+    assert_eq!(row.items.iter().find(|p| p.email == w.bob.email).unwrap().state, app::models::users::UserState::Active);
 }
 on_both_databases!(
     tenant_admins_choose_whether_a_report_locks_the_person,
