@@ -31,13 +31,15 @@ async function noSeriousAxeViolations(page: Page) {
 }
 
 test("a person registers this browser and approves a push live with its number", async ({ page }) => {
-  // Farid's administrator opens enrolment; Farid adds an authenticator app, which lets this
+  // Farid's administrator invites him again; Farid adds an authenticator app, which lets this
   // session change his sign-in methods for a few minutes.
   await signIn(page, globexAdmin);
-  await page.goto("/iam/server-accounts");
+  await page.goto("/iam/users");
   await hydrated(page);
-  await page.getByRole("button", { name: "Open enrolment for farid@globex.example" }).click();
-  await expect(page.getByRole("status")).toContainText("Enrolment is open for farid@globex.example");
+  const row = page.getByRole("row", { name: /farid@globex\.example/ });
+  await row.getByText("New invitation for farid@globex.example").click();
+  await row.getByRole("button", { name: "Send new invitation" }).click();
+  await expect(page.getByRole("status")).toContainText("Invitation sent to farid@globex.example by email");
   await signOut(page);
   await signIn(page, farid);
   await page.goto("/portal/methods");

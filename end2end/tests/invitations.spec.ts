@@ -18,6 +18,8 @@ async function checkPage(page: Page, what: string) {
 }
 
 test("an admin invites, and the invitee enrols on a phone from the mail and signs in", async ({ page, browser }) => {
+  // The whole journey, four pages with their accessibility checks: longer than one page's test.
+  test.slow();
   const email = `new-${Date.now()}@acme.example`;
   await signIn(page, users.acmeAdmin);
   await page.goto("/iam/users");

@@ -4,7 +4,7 @@ import { expect, hydrated, signIn, signOut, test } from "./helpers";
 import { smsCode } from "./sms";
 import { totp } from "./totp";
 
-// Globex's Dmitri is left to this spec: his administrator opens enrolment, and he uses the
+// Globex's Dmitri is left to this spec: his administrator invites him again, and he uses the
 // portal on a phone only.
 const dmitri = { email: "dmitri@globex.example", password: "dmitri-demo-2026" };
 const globexAdmin = { email: "admin@globex.example", password: "globex-admin-demo-2026" };
@@ -33,10 +33,12 @@ async function newCode(previous: string): Promise<string> {
 test("on a phone: add a phone with the code texted to it, then remove a factor after a step-up", async ({ page }) => {
   // His administrator lets him add a first method.
   await signIn(page, globexAdmin);
-  await page.goto("/iam/server-accounts");
+  await page.goto("/iam/users");
   await hydrated(page);
-  await page.getByRole("button", { name: "Open enrolment for dmitri@globex.example" }).click();
-  await expect(page.getByRole("status")).toContainText("Enrolment is open for dmitri@globex.example");
+  const row = page.getByRole("row", { name: /dmitri@globex\.example/ });
+  await row.getByText("New invitation for dmitri@globex.example").click();
+  await row.getByRole("button", { name: "Send new invitation" }).click();
+  await expect(page.getByRole("status")).toContainText("Invitation sent to dmitri@globex.example by email");
   await signOut(page);
 
   await signIn(page, dmitri);
