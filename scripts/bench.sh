@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The numbers of issue 4: the 2FA tab's list with 100,000 servers, enabling 10,000 servers in one
 # call and the rollout worker's rate, and 10,000 agents long-polling one console (its RSS and
-# CPU). On SQLite, and on a throwaway PostgreSQL 15 cluster when PostgreSQL is installed
+# CPU); the login numbers; and push (issue 17): from the phone's signed approval to the PAM
+# module's verdict, and 1,000 logins waiting on a push (the console's RSS, threads and database
+# connections). On SQLite, and on a throwaway PostgreSQL 15 cluster when PostgreSQL is installed
 # (`scripts/setup.sh` installs it), or on the cluster in HOSTGUARD_BENCH_POSTGRES_URL (an admin
 # URL; the bench creates and drops its own database there).
 #   ./scripts/bench.sh             # release build (the numbers to quote)
 #   ./scripts/bench.sh --debug     # unoptimised, for trying the bench itself
 #   ./scripts/bench.sh --logins    # only the login numbers (code verification, the login path)
+#   ./scripts/bench.sh --push      # only push: approve → PAM p50/p99 (one replica, two), 1,000 waiting logins
+#   (--debug combines with --logins or --push: ./scripts/bench.sh --debug --push)
 #   ./scripts/bench.sh --web       # the first load: sizes and Lighthouse scores (scripts/bench-web.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."

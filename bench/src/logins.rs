@@ -272,7 +272,7 @@ async fn totp_verify_throughput(app: &TestApp, backend: &str) -> Res<()> {
 /// The PAM module's conversation for the bench: answers at once, from the database for the
 /// code, and keeps the time spent answering (the human's part) out of the measurement.
 /// The bench's accounts exist only in the console: every name resolves as typed.
-struct ConsoleAccounts;
+pub(crate) struct ConsoleAccounts;
 
 impl pam_hostguard::logic::Accounts for ConsoleAccounts {
     fn lookup(&self, name: &str) -> Result<Option<pam_hostguard::logic::Account>, String> {
@@ -320,6 +320,41 @@ impl pam_hostguard::logic::Conversation for Answers<'_> {
     }
 }
 
+/// The real agent daemon (a child process) for `p`'s server, serving the PAM module's socket.
+pub(crate) struct Agent {
+    pub socket: PathBuf,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    pub async fn start(app: &TestApp, p: &testkit::Protected) -> Res<Agent> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir_all(dir.path().join("state"))?;
+        let state = serde_json::json!({"console": app.base, "server_id": p.server_id, "credential": p.credential, "applied_revision": 1});
+        std::fs::write(dir.path().join("state/agent.json"), state.to_string())?;
+        let socket = dir.path().join("pam.sock");
+        let child = tokio::process::Command::new(agent_binary()?)
+            .args(["--console", &app.base, "--insecure-http", "--poll-wait", "25", "--heartbeat-secs", "30"])
+            .arg("--root")
+            .arg(dir.path().join("root"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--socket")
+            .arg(&socket)
+            .env("RUST_LOG", "error")
+            .kill_on_drop(true)
+            .spawn()?;
+        for _ in 0..200 {
+            if socket.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Agent { socket, _child: child, _dir: dir })
+    }
+}
+
 fn agent_binary() -> Res<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe.parent().ok_or("no directory")?.join("hostguard-agent");
@@ -333,28 +368,8 @@ fn agent_binary() -> Res<PathBuf> {
 async fn login_path(app: &TestApp, backend: &str) -> Res<()> {
     let p = app.protected_server("Bench Path", "path-01", &["ops@bench.test"]).await;
     app.put_in_force(&p, Some("sms")).await;
-    let dir = tempfile::tempdir()?;
-    std::fs::create_dir_all(dir.path().join("state"))?;
-    let state = serde_json::json!({"console": app.base, "server_id": p.server_id, "credential": p.credential, "applied_revision": 1});
-    std::fs::write(dir.path().join("state/agent.json"), state.to_string())?;
-    let socket = dir.path().join("pam.sock");
-    let _agent = tokio::process::Command::new(agent_binary()?)
-        .args(["--console", &app.base, "--insecure-http", "--poll-wait", "25", "--heartbeat-secs", "30"])
-        .arg("--root")
-        .arg(dir.path().join("root"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("--socket")
-        .arg(&socket)
-        .env("RUST_LOG", "error")
-        .kill_on_drop(true)
-        .spawn()?;
-    for _ in 0..200 {
-        if socket.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let agent = Agent::start(app, &p).await?;
+    let socket = agent.socket.clone();
     let rt = tokio::runtime::Handle::current();
     let db = app.ctx.db.clone();
     let socket2 = socket.clone();

@@ -17,6 +17,7 @@
 //! `run_due_jobs` batch by batch from the bench instead of through the worker).
 
 mod logins;
+mod push;
 
 use ::server::config::Config;
 use domain::{
@@ -71,7 +72,8 @@ impl Backend {
 }
 
 const USAGE: &str = "\
-bench: the 2FA list with 100,000 servers, enabling 10,000 in one call, and 10,000 long polls,
+bench: the 2FA list with 100,000 servers, enabling 10,000 in one call, and 10,000 long polls;
+the login numbers (--logins only) and push at the login prompt (--push only),
 on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
@@ -96,17 +98,27 @@ async fn main() {
     let only: Option<String> = std::env::var("HOSTGUARD_BENCH_ONLY").ok();
     // `--logins`: only the login numbers (code verification, the login path).
     let logins_only = std::env::args().skip(1).any(|a| a == "--logins");
+    // `--push`: only the push numbers (approve → PAM, 1,000 logins waiting on a push).
+    let push_only = std::env::args().skip(1).any(|a| a == "--push");
     let mut failed = false;
     for (backend, admin_url) in backends {
         if only.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(backend.name())) {
             continue;
         }
         println!("== {} ==", backend.name());
-        if let Err(e) = logins::run(backend).await {
-            println!("{}: login bench failed: {e}", backend.name());
-            failed = true;
+        if !push_only {
+            if let Err(e) = logins::run(backend).await {
+                println!("{}: login bench failed: {e}", backend.name());
+                failed = true;
+            }
         }
-        if logins_only {
+        if !logins_only {
+            if let Err(e) = push::run(backend).await {
+                println!("{}: push bench failed: {e}", backend.name());
+                failed = true;
+            }
+        }
+        if logins_only || push_only {
             continue;
         }
         if let Err(e) = run(backend, admin_url.as_deref()).await {
@@ -559,39 +571,59 @@ fn server_binary() -> Res<PathBuf> {
     Ok(path)
 }
 
-async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let base = format!("http://127.0.0.1:{port}");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
-    let log = std::fs::File::create(c._dir.0.join("server.log"))?;
-    let child = std::process::Command::new(server_binary()?)
-        .current_dir(&workspace)
-        .env("HOSTGUARD_DATABASE_URL", &c.database_url)
-        .env("HOSTGUARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("HOSTGUARD_DEMO", "false")
-        .env("HOSTGUARD_SMTP_HOST", "127.0.0.1")
-        .env("HOSTGUARD_SMTP_PORT", "9")
-        .env("RUST_LOG", "warn")
-        .env("LEPTOS_OUTPUT_NAME", "hostguard")
-        .env("LEPTOS_SITE_ROOT", "target/site")
-        .env("LEPTOS_SITE_PKG_DIR", "pkg")
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    let child = Child(child);
-    let pid = child.0.id();
-    let probe = reqwest::Client::new();
-    let up = Instant::now();
-    loop {
-        if probe.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-            break;
+/// A console started as a child process (`server` next to this binary) on an existing
+/// database, so that its memory and threads are measured alone. Killed when dropped.
+struct ChildConsole {
+    base: String,
+    child: Child,
+}
+
+impl ChildConsole {
+    async fn start(database_url: &str) -> Res<ChildConsole> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
+        let log_path = std::env::temp_dir().join(format!("hostguard-bench-server-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let child = std::process::Command::new(server_binary()?)
+            .current_dir(&workspace)
+            .env("HOSTGUARD_DATABASE_URL", database_url)
+            .env("HOSTGUARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HOSTGUARD_DEMO", "false")
+            .env("HOSTGUARD_SMTP_HOST", "127.0.0.1")
+            .env("HOSTGUARD_SMTP_PORT", "9")
+            .env("RUST_LOG", "warn")
+            .env("LEPTOS_OUTPUT_NAME", "hostguard")
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("LEPTOS_SITE_PKG_DIR", "pkg")
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let child = Child(child);
+        let probe = reqwest::Client::new();
+        let up = Instant::now();
+        loop {
+            if probe.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            if up.elapsed() > Duration::from_secs(60) {
+                return Err(format!("the server child did not start; see {}", log_path.display()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        if up.elapsed() > Duration::from_secs(60) {
-            return Err(format!("the server child did not start; see {}", c._dir.0.join("server.log").display()).into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(ChildConsole { base, child })
     }
+
+    fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+}
+
+async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
+    let console = ChildConsole::start(&c.database_url).await?;
+    let (base, pid) = (console.base.clone(), console.pid());
+    let probe = reqwest::Client::new();
     // One short poll proves the credentials work.
     let res = probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
     if res.status() != StatusCode::NO_CONTENT {
@@ -605,7 +637,7 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
         let mut idle = Vec::with_capacity(AGENTS);
         for _ in 0..AGENTS {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await?;
             s.write_all(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n").await?;
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf).await?;
@@ -726,7 +758,7 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
         );
     }
     tasks.abort_all();
-    drop(child);
+    drop(console);
     Ok(())
 }
 

@@ -26,8 +26,7 @@ impl TestApp {
     /// Gives a current code (an app code or a recovery code) on the portal, so that the session
     /// of `cookie` may change its user's factors for a few minutes.
     pub async fn step_up(&self, cookie: &str, code: &str) {
-        let res = self.call("portal/step_up", &[("code", code)], Some(cookie)).await;
-        let status = res.status();
-        assert_eq!(status, 200, "step-up refused: {}", res.text().await.unwrap_or_default());
+        let args = app::functions::portal::StepUp { code: code.to_owned() };
+        self.try_run(cookie, args).await.unwrap_or_else(|e| panic!("step-up refused: {e}"));
     }
 }

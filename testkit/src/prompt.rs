@@ -1,12 +1,11 @@
 //! For the tests of the login prompt's methods (issue 17): a tenant's credits set to a balance,
-//! and a push request decided as the approval side would decide it (its signed API is tested
-//! with that side; these tests only need the status to change).
+//! server accounts, phones and approval devices (decisions are signed: see `approve.rs`).
 
 use crate::{Login, Protected, TestApp};
-use domain::entities::{approval_device, credit_entry::CreditKind, outbox, phone, push_request};
+use domain::entities::{credit_entry::CreditKind, outbox, phone, push_request};
 use domain::factors::mapping::{self, NewMapping};
 use proto::push::PushStatus;
-use sea_orm::{sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 impl TestApp {
@@ -39,21 +38,6 @@ impl TestApp {
             .await
             .unwrap();
         all.iter().rev().find(|r| r.status == PushStatus::Pending).or(all.last()).cloned().expect("the login has a push request")
-    }
-
-    /// Decides login `login_id`'s newest push request as the portal would (approved, denied or
-    /// fraud), without its signature.
-    pub async fn decide_push(&self, login_id: Uuid, status: PushStatus) {
-        let request = self.push_request_of(login_id).await;
-        let now = domain::Clock::now(&self.clock);
-        push_request::Entity::update_many()
-            .col_expr(push_request::Column::Status, Expr::value(status.as_str()))
-            .col_expr(push_request::Column::DecidedAt, Expr::value(now))
-            .filter(push_request::Column::Id.eq(request.id))
-            .filter(push_request::Column::Status.eq(PushStatus::Pending.as_str()))
-            .exec(&self.ctx.db)
-            .await
-            .unwrap();
     }
 
     /// An end user of `p`'s tenant who owns server account `account` on every server.
@@ -92,21 +76,10 @@ impl TestApp {
         .unwrap();
     }
 
-    /// Gives `who` an approval device (its key is never used here: decisions come from
-    /// [`TestApp::decide_push`]).
-    pub async fn give_approval_device(&self, p: &Protected, who: &Login) {
-        approval_device::Entity::insert(approval_device::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            tenant_id: Set(p.tenant.id),
-            user_id: Set(who.id),
-            name: Set("Test phone".into()),
-            public_key: Set(vec![0; 91]),
-            created_at: Set(domain::Clock::now(&self.clock)),
-            last_used_at: Set(None),
-        })
-        .exec_without_returning(&self.ctx.db)
-        .await
-        .unwrap();
+    /// Gives `who` an approval device and the portal session that uses it
+    /// ([`TestApp::approver`]).
+    pub async fn give_approval_device(&self, _p: &Protected, who: &Login) -> crate::approve::Approver {
+        self.approver(who).await
     }
 
     /// The text of the newest voice call to `number`, as the development gateway keeps it.

@@ -6,9 +6,11 @@
 //! notifications. The live feed sends the pending requests as they change.
 
 use crate::common::*;
-use app::models::{
-    ApprovalDeviceRow, Approvals, DecisionResult, NewAuthenticator, PendingPush, PushDecision, PushStatus,
+use app::functions::approvals::{
+    DecidePush, MyApprovals, MyPendingPushes, PushPolicy, RegisterDevice, RemoveDevice, RenameDevice, SavePushPolicy,
 };
+use app::functions::portal::{BeginAuthenticator, ConfirmAuthenticator};
+use app::models::{DecisionResult, PendingPush, PushDecision, PushStatus};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::Duration;
 use domain::Clock;
@@ -18,6 +20,7 @@ use p256::{
 };
 use reqwest::Response;
 use testkit::approve::NewPushRequest;
+use testkit::{Refused, NO_SESSION};
 use uuid::Uuid;
 
 /// A device as the browser holds it: the private key, and its id once registered.
@@ -48,19 +51,15 @@ fn totp_now(secret: &str, app: &TestApp) -> String {
 async fn person_with_a_factor(app: &TestApp, who: &Login) -> String {
     let cookie = app.sign_in(who).await;
     app.open_enrolment(who).await;
-    let e: NewAuthenticator = app.call_ok("portal/authenticators/begin", &[("name", "Phone")], Some(&cookie)).await;
+    let e = app.run(&cookie, BeginAuthenticator { name: "Phone".into() }).await;
     let code = totp_now(&e.secret, app);
-    let res =
-        app.call("portal/authenticators/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&cookie)).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    app.run(&cookie, ConfirmAuthenticator { id: e.id.to_string(), code }).await;
     cookie
 }
 
 async fn register(app: &TestApp, cookie: &str, name: &str) -> Device {
     let key = SigningKey::random(&mut rand::rngs::OsRng);
-    let row: ApprovalDeviceRow = app
-        .call_ok("portal/approvals/devices/register", &[("name", name), ("public_key", &spki(&key))], Some(cookie))
-        .await;
+    let row = app.run(cookie, RegisterDevice { name: name.into(), public_key: spki(&key) }).await;
     assert_eq!(row.name, name);
     Device { id: row.id, key }
 }
@@ -73,30 +72,41 @@ async fn decide(
     number: &str,
     d: PushDecision,
     signature: &str,
-) -> Response {
-    app.call(
-        "portal/approvals/decide",
-        &[
-            ("request_id", &request.to_string()),
-            ("device_id", &device.to_string()),
-            ("number", number),
-            ("decision", d.as_str()),
-            ("signature", signature),
-        ],
-        Some(cookie),
-    )
-    .await
+) -> Result<DecisionResult, Refused> {
+    let args = DecidePush {
+        request_id: request.to_string(),
+        device_id: device.to_string(),
+        number: number.into(),
+        decision: d,
+        signature: signature.into(),
+    };
+    app.try_run(cookie, args).await
 }
 
 /// Decides `request` with `device`, signing what is sent.
-async fn signed(app: &TestApp, cookie: &str, device: &Device, request: Uuid, number: u16, d: PushDecision) -> Response {
+async fn signed(
+    app: &TestApp,
+    cookie: &str,
+    device: &Device,
+    request: Uuid,
+    number: u16,
+    d: PushDecision,
+) -> Result<DecisionResult, Refused> {
     let n = if number == 0 { String::new() } else { number.to_string() };
     decide(app, cookie, request, device.id, &n, d, &device.sign(request, number, d)).await
 }
 
-async fn status_and_body(res: Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    (status, res.text().await.unwrap())
+/// A call's HTTP status and what it said (the refusal's status and error, or the answer).
+fn status_and_body<T: std::fmt::Debug>(res: Result<T, Refused>) -> (u16, String) {
+    match res {
+        Ok(v) => (200, format!("{v:?}")),
+        Err(e) => (e.status, e.to_string()),
+    }
+}
+
+/// A call's HTTP status.
+fn http_status<T>(res: &Result<T, Refused>) -> u16 {
+    res.as_ref().map_or_else(|e| e.status, |_| 200)
 }
 
 struct World {
@@ -128,86 +138,47 @@ async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
 
 async fn devices_are_added_with_a_step_up_and_removed_with_one(backend: Backend) {
     let w = world_with(backend, None).await;
-    let page: Approvals = w.app.call_ok("portal/approvals", &[], Some(&w.alice_cookie)).await;
+    let page = w.app.run(&w.alice_cookie, MyApprovals {}).await;
     assert_eq!(page.devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["Alice's phone"]);
     assert!(page.pending.is_empty() && page.muted_until.is_none());
+    let register = |name: &str, public_key: String| RegisterDevice { name: name.into(), public_key };
 
     // A password alone (a new session, no step-up) adds and removes nothing.
     let thief = w.app.sign_in(&w.alice).await;
     let key = SigningKey::random(&mut rand::rngs::OsRng);
-    let (status, body) = status_and_body(
-        w.app
-            .call("portal/approvals/devices/register", &[("name", "Mine"), ("public_key", &spki(&key))], Some(&thief))
-            .await,
-    )
-    .await;
-    assert_eq!(status, 422, "{body}");
-    assert!(body.contains("Enter a current code"), "{body}");
+    let refused = w.app.refused(&thief, register("Mine", spki(&key))).await;
+    assert_eq!(refused.status, 422, "{refused}");
+    assert!(refused.to_string().contains("Enter a current code"), "{refused}");
     let phone = w.phone.id.to_string();
-    let (status, body) =
-        status_and_body(w.app.call("portal/approvals/devices/remove", &[("id", &phone)], Some(&thief)).await).await;
-    assert_eq!(status, 422, "{body}");
+    let refused = w.app.refused(&thief, RemoveDevice { id: phone.clone() }).await;
+    assert_eq!(refused.status, 422, "{refused}");
 
     // What is not a P-256 public key is refused, naming the field.
-    let (status, body) = status_and_body(
-        w.app
-            .call("portal/approvals/devices/register", &[("name", "X"), ("public_key", "AAAA")], Some(&w.alice_cookie))
-            .await,
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert!(body.contains("public_key") && body.contains("P-256"), "{body}");
-    let (status, body) = status_and_body(
-        w.app
-            .call(
-                "portal/approvals/devices/register",
-                &[("name", "X"), ("public_key", "not base64!")],
-                Some(&w.alice_cookie),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(status, 422, "{body}");
+    let refused = w.app.refused(&w.alice_cookie, register("X", "AAAA".into())).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.to_string().contains("public_key") && refused.to_string().contains("P-256"), "{refused}");
+    let refused = w.app.refused(&w.alice_cookie, register("X", "not base64!".into())).await;
+    assert_eq!(refused.status, 422, "{refused}");
     // The same key twice is one device.
-    let (status, _) = status_and_body(
-        w.app
-            .call(
-                "portal/approvals/devices/register",
-                &[("name", "Again"), ("public_key", &spki(&w.phone.key))],
-                Some(&w.alice_cookie),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(status, 409);
+    assert_eq!(w.app.refused(&w.alice_cookie, register("Again", spki(&w.phone.key))).await.status, 409);
 
     // Renaming needs no step-up; another person's device is not found.
-    let renamed: ApprovalDeviceRow =
-        w.app.call_ok("portal/approvals/devices/rename", &[("id", &phone), ("name", "Pixel")], Some(&thief)).await;
+    let renamed = w.app.run(&thief, RenameDevice { id: phone.clone(), name: "Pixel".into() }).await;
     assert_eq!(renamed.name, "Pixel");
     let bobs = w.bob_phone.id.to_string();
-    assert_eq!(
-        w.app.call("portal/approvals/devices/rename", &[("id", &bobs), ("name", "Mine")], Some(&thief)).await.status(),
-        404
-    );
-    assert_eq!(
-        w.app.call("portal/approvals/devices/remove", &[("id", &bobs)], Some(&w.alice_cookie)).await.status(),
-        404
-    );
+    assert_eq!(w.app.refused(&thief, RenameDevice { id: bobs.clone(), name: "Mine".into() }).await.status, 404);
+    assert_eq!(w.app.refused(&w.alice_cookie, RemoveDevice { id: bobs }).await.status, 404);
 
     // Only end users have approval devices.
     let admin = w.app.sign_in(&w.admin).await;
-    assert_eq!(w.app.call("portal/approvals", &[], Some(&admin)).await.status(), 403);
-    assert_eq!(w.app.call("portal/approvals", &[], None).await.status(), 401);
+    assert_eq!(w.app.refused(&admin, MyApprovals {}).await.status, 403);
+    assert_eq!(w.app.refused(NO_SESSION, MyApprovals {}).await.status, 401);
 
     // In the stepped-up session the device goes, audited; it can no longer approve.
-    assert_eq!(
-        w.app.call("portal/approvals/devices/remove", &[("id", &phone)], Some(&w.alice_cookie)).await.status(),
-        200
-    );
+    w.app.run(&w.alice_cookie, RemoveDevice { id: phone }).await;
     let request = w.app.push_request(&w.alice, NewPushRequest::default()).await;
     let res = signed(&w.app, &w.alice_cookie, &w.phone, request, 472, PushDecision::Approve).await;
-    assert_eq!(res.status(), 404, "a removed device");
+    assert_eq!(http_status(&res), 404, "a removed device");
     let trail = domain::entities::audit_event::Entity::find()
         .filter(domain::entities::audit_event::Column::TenantId.eq(w.acme.id))
         .all(&w.app.ctx.db)
@@ -236,6 +207,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     let bobs = app.push_request(&w.bob, NewPushRequest::default()).await;
 
     // Alice sees her two requests, never the number, never Bob's.
+    // The raw answer: the number must not be on the wire at all.
     let res = app.call("portal/approvals/pending", &[], Some(&w.alice_cookie)).await;
     let body = res.text().await.unwrap();
     assert!(!body.contains("472") && !body.contains("\"number\""), "the number is never sent: {body}");
@@ -283,7 +255,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     let short =
         decide(app, &w.alice_cookie, a, w.phone.id, "472", PushDecision::Approve, &STANDARD.encode([1u8; 63])).await;
     for (what, res) in [("forged", forged), ("moved", moved), ("turned", turned), ("short", short)] {
-        let (status, body) = status_and_body(res).await;
+        let (status, body) = status_and_body(res);
         assert_eq!(status, 422, "{what}: {body}");
         assert!(body.contains("signature"), "{what}: {body}");
     }
@@ -291,9 +263,9 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
 
     // Bob's device cannot decide Alice's request, nor Alice's device Bob's: not found.
     let res = signed(app, &w.alice_cookie, &w.bob_phone, a, 472, PushDecision::Approve).await;
-    assert_eq!(res.status(), 404, "another person's device");
+    assert_eq!(http_status(&res), 404, "another person's device");
     let res = signed(app, &w.alice_cookie, &w.phone, bobs, 472, PushDecision::Approve).await;
-    assert_eq!(res.status(), 404, "another person's request");
+    assert_eq!(http_status(&res), 404, "another person's request");
     assert_eq!(app.push_request_row(bobs).await.status, PushStatus::Pending);
 
     // A malformed number is refused before anything is read.
@@ -308,21 +280,17 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
             &w.phone.sign(a, 47, PushDecision::Approve),
         )
         .await,
-    )
-    .await;
+    );
     assert_eq!(status, 422);
     assert!(body.contains("number"), "{body}");
 
     // A wrong number is refused and counted; the right one then approves.
     let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 471, PushDecision::Approve).await).await;
+        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 471, PushDecision::Approve).await);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("number") && body.contains("2 more tries"), "{body}");
     assert_eq!(app.push_request_row(a).await.wrong_numbers, 1);
-    let ok: DecisionResult = serde_json::from_str(
-        &signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await.text().await.unwrap(),
-    )
-    .unwrap();
+    let ok: DecisionResult = signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await.unwrap();
     assert_eq!(ok.status, PushStatus::Approved);
     let row = app.push_request_row(a).await;
     assert_eq!((row.status, row.device_id), (PushStatus::Approved, Some(w.phone.id)));
@@ -330,46 +298,43 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
 
     // The same signed approval again (a replay), or a denial now: the request is decided.
     let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await).await;
+        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already decided"), "{body}");
-    assert_eq!(signed(app, &w.alice_cookie, &w.phone, a, 0, PushDecision::Deny).await.status(), 409);
+    assert_eq!(http_status(&signed(app, &w.alice_cookie, &w.phone, a, 0, PushDecision::Deny).await), 409);
     assert_eq!(app.push_request_row(a).await.status, PushStatus::Approved);
 
     // Three wrong numbers deny.
     for (i, n) in [100u16, 101].into_iter().enumerate() {
         let (status, body) =
-            status_and_body(signed(app, &w.alice_cookie, &w.phone, b, n, PushDecision::Approve).await).await;
+            status_and_body(signed(app, &w.alice_cookie, &w.phone, b, n, PushDecision::Approve).await);
         assert_eq!(status, 422, "wrong number {i}: {body}");
     }
     let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, b, 102, PushDecision::Approve).await).await;
+        status_and_body(signed(app, &w.alice_cookie, &w.phone, b, 102, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("denied"), "{body}");
     let row = app.push_request_row(b).await;
     assert_eq!((row.status, row.wrong_numbers), (PushStatus::Denied, 3));
     assert_eq!(
-        signed(app, &w.alice_cookie, &w.phone, b, 318, PushDecision::Approve).await.status(),
+        http_status(&signed(app, &w.alice_cookie, &w.phone, b, 318, PushDecision::Approve).await),
         409,
         "the right one is too late"
     );
 
     // Deny, signed.
     let c = app.push_request(&w.alice, NewPushRequest::default()).await;
-    let denied: DecisionResult = serde_json::from_str(
-        &signed(app, &w.alice_cookie, &w.phone, c, 0, PushDecision::Deny).await.text().await.unwrap(),
-    )
-    .unwrap();
+    let denied: DecisionResult = signed(app, &w.alice_cookie, &w.phone, c, 0, PushDecision::Deny).await.unwrap();
     assert_eq!(denied.status, PushStatus::Denied);
 
     // An expired request is refused, and no longer listed.
     let d = app.push_request(&w.alice, NewPushRequest { expires_in_secs: 60, ..Default::default() }).await;
     app.clock.advance(Duration::seconds(60));
     let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, d, 472, PushDecision::Approve).await).await;
+        status_and_body(signed(app, &w.alice_cookie, &w.phone, d, 472, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");
-    let pending: Vec<PendingPush> = app.call_ok("portal/approvals/pending", &[], Some(&w.alice_cookie)).await;
+    let pending = app.run(&w.alice_cookie, MyPendingPushes {}).await;
     assert!(pending.is_empty(), "{pending:?}");
 
     // Another tenant's person cannot see or decide Acme's requests.
@@ -378,8 +343,8 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     let carol_cookie = person_with_a_factor(app, &carol).await;
     let carol_phone = register(app, &carol_cookie, "Carol's").await;
     let e = app.push_request(&w.alice, NewPushRequest::default()).await;
-    assert_eq!(signed(app, &carol_cookie, &carol_phone, e, 472, PushDecision::Approve).await.status(), 404);
-    let pending: Vec<PendingPush> = app.call_ok("portal/approvals/pending", &[], Some(&carol_cookie)).await;
+    assert_eq!(http_status(&signed(app, &carol_cookie, &carol_phone, e, 472, PushDecision::Approve).await), 404);
+    let pending = app.run(&carol_cookie, MyPendingPushes {}).await;
     assert!(pending.is_empty());
     assert_eq!(app.push_request_row(e).await.status, PushStatus::Pending);
 
@@ -406,7 +371,7 @@ async fn of_parallel_decisions_exactly_one_counts(backend: Backend) {
         let tries = (0..8).map(|i| {
             let d = if i % 2 == 0 { PushDecision::Approve } else { PushDecision::Deny };
             let n = if d == PushDecision::Approve { 472 } else { 0 };
-            async move { signed(app, cookie, phone, r, n, d).await.status().as_u16() }
+            async move { http_status(&signed(app, cookie, phone, r, n, d).await) }
         });
         let statuses = futures::future::join_all(tries).await;
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "round {round}: {statuses:?}");
@@ -430,10 +395,7 @@ async fn this_wasnt_me_denies_mails_the_admins_and_pauses_notifications(backend:
             NewPushRequest { server_name: "pay-07".into(), source_ip: "198.51.100.9".into(), ..Default::default() },
         )
         .await;
-    let res: DecisionResult = serde_json::from_str(
-        &signed(app, &w.alice_cookie, &w.phone, r, 0, PushDecision::Fraud).await.text().await.unwrap(),
-    )
-    .unwrap();
+    let res: DecisionResult = signed(app, &w.alice_cookie, &w.phone, r, 0, PushDecision::Fraud).await.unwrap();
     assert_eq!(res.status, PushStatus::Fraud);
     assert_eq!(res.muted_until, Some(now + Duration::minutes(20)));
     assert_eq!(app.push_request_row(r).await.status, PushStatus::Fraud);
@@ -456,7 +418,7 @@ async fn this_wasnt_me_denies_mails_the_admins_and_pauses_notifications(backend:
     assert!(domain::push::muted(&app.ctx.db, w.alice.id, app.clock.now()).await);
     assert!(!domain::push::muted(&app.ctx.db, w.bob.id, app.clock.now()).await);
     let next = app.push_request(&w.alice, NewPushRequest::default()).await;
-    let page: Approvals = app.call_ok("portal/approvals", &[], Some(&w.alice_cookie)).await;
+    let page = app.run(&w.alice_cookie, MyApprovals {}).await;
     assert_eq!(page.pending.iter().map(|p| p.id).collect::<Vec<_>>(), [next]);
     assert_eq!(page.muted_until.map(|t| t.timestamp()), Some((now + Duration::minutes(20)).timestamp()));
     app.clock.advance(Duration::minutes(20));
@@ -502,10 +464,7 @@ async fn app_decision(
     number: u16,
     d: PushDecision,
 ) -> DecisionResult {
-    let res = signed(app, cookie, device, request, number, d).await;
-    let (status, body) = status_and_body(res).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
+    signed(app, cookie, device, request, number, d).await.unwrap_or_else(|e| panic!("the decision: {e}"))
 }
 
 /// Reads server-sent events from `res` until one named `pending` arrives (up to 10 s).
@@ -582,19 +541,19 @@ async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend
     let w = world_with(backend, None).await;
     let app = &w.app;
     let admin = app.sign_in(&w.admin).await;
-    let on: bool = app.call_ok("push/policy", &[], Some(&admin)).await;
+    let on = app.run(&admin, PushPolicy {}).await;
     assert!(!on, "off by default");
-    app.call_ok::<()>("push/policy/save", &[("lock_on_fraud_report", "true")], Some(&admin)).await;
-    assert!(app.call_ok::<bool>("push/policy", &[], Some(&admin)).await);
+    app.run(&admin, SavePushPolicy { lock_on_fraud_report: true }).await;
+    assert!(app.run(&admin, PushPolicy {}).await);
     // Only tenant admins, and only their own tenant's.
     assert_eq!(
-        app.call("push/policy/save", &[("lock_on_fraud_report", "false")], Some(&w.alice_cookie)).await.status(),
+        app.refused(&w.alice_cookie, SavePushPolicy { lock_on_fraud_report: false }).await.status,
         403
     );
     let globex = app.create_tenant("Globex Policy").await;
     let other = globex.admin(app, "admin").await;
     let other_cookie = app.sign_in(&other).await;
-    assert!(!app.call_ok::<bool>("push/policy", &[], Some(&other_cookie)).await, "another tenant's setting is its own");
+    assert!(!app.run(&other_cookie, PushPolicy {}).await, "another tenant's setting is its own");
 
     // A report in a tenant that chose locking locks the person: their portal session ends,
     // the Users page says Locked, and the audit trail says why.
@@ -611,7 +570,7 @@ async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend
     let lock = trail.iter().find(|e| e.action.as_str() == "user.lock").expect("the lock is audited");
     assert_eq!(lock.target, w.alice.email);
     assert!(lock.detail.contains("reported a login request as not theirs"), "{}", lock.detail);
-    assert_eq!(app.call("portal/approvals", &[], Some(&w.alice_cookie)).await.status(), 401, "her session ended");
+    assert_eq!(app.refused(&w.alice_cookie, MyApprovals {}).await.status, 401, "her session ended");
     let users = app.run(&admin, app::functions::users::ListUsers { query: Default::default() }).await;
     let row = users.items.iter().find(|p| p.email == w.alice.email).unwrap();
     assert_eq!(row.state, app::models::users::UserState::Locked);

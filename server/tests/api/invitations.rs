@@ -5,7 +5,13 @@
 //! servers. Another tenant's people are "not found"; bad input is a 4xx naming the field.
 
 use crate::common::*;
-use app::models::users::{InvitationAuthenticator, InvitationLink, InvitationSent, PersonRow, UserState, UsersPage};
+use app::functions::invitations::{
+    BeginInvitationAuthenticator, ConfirmInvitationAuthenticator, PreviewInvitation, SetInvitationPassword,
+};
+use app::functions::users::{
+    InviteAgain, InviteUser, ListUsers, LockUser, RemoveFactor, ResendInvitation, RevokeInvitation, UnlockUser,
+};
+use app::models::users::{InvitationLink, InvitationSent, PersonRow, UserState, UsersQuery};
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     audit::{Actor, AuditAction},
@@ -16,6 +22,30 @@ use domain::{
 use proto::login::{Action, LoginResult};
 use reqwest::Response;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use testkit::{Refused, NO_SESSION};
+
+/// A call's HTTP status.
+fn http_status<T>(res: &Result<T, Refused>) -> u16 {
+    res.as_ref().map_or_else(|e| e.status, |_| 200)
+}
+
+/// What a refused call said: its status and error.
+fn refusal<T: std::fmt::Debug>(res: Result<T, Refused>) -> (u16, String) {
+    let e = res.expect_err("the call is refused");
+    (e.status, e.to_string())
+}
+
+fn invite(email: &str) -> InviteUser {
+    InviteUser { email: email.into(), display_name: "Dana Invited".into(), send_by: String::new(), phone: String::new() }
+}
+
+fn invite_again(id: &str) -> InviteAgain {
+    InviteAgain { id: id.into(), send_by: String::new(), phone: String::new() }
+}
+
+fn begin(token: &str, name: &str) -> BeginInvitationAuthenticator {
+    BeginInvitationAuthenticator { token: token.into(), name: name.into() }
+}
 
 fn code_at(secret: &str, t: DateTime<Utc>) -> String {
     let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
@@ -44,8 +74,8 @@ async fn world(backend: Backend) -> World {
 }
 
 impl World {
-    async fn invite(&self, email: &str) -> Response {
-        self.app.call("users/invite", &[("email", email), ("display_name", "Dana Invited")], Some(&self.admin_cookie)).await
+    async fn invite(&self, email: &str) -> Result<InvitationSent, Refused> {
+        self.app.try_run(&self.admin_cookie, invite(email)).await
     }
 
     async fn person(&self, email: &str) -> PersonRow {
@@ -53,7 +83,8 @@ impl World {
     }
 
     async fn person_as(&self, cookie: &str, email: &str) -> PersonRow {
-        let page: UsersPage = self.app.call_ok("users/list", &[("query[search]", email)], Some(cookie)).await;
+        let query = UsersQuery { search: email.into(), ..Default::default() };
+        let page = self.app.run(cookie, ListUsers { query }).await;
         page.items.into_iter().find(|p| p.email == email).unwrap_or_else(|| panic!("{email} is not listed"))
     }
 
@@ -67,12 +98,13 @@ impl World {
         link.split_once("token=").unwrap().1.to_owned()
     }
 
-    async fn preview(&self, token: &str) -> Response {
-        self.app.call("public/invitation", &[("token", token)], None).await
+    async fn preview(&self, token: &str) -> Result<InvitationLink, Refused> {
+        self.app.try_run(NO_SESSION, PreviewInvitation { token: token.into() }).await
     }
 
-    async fn set_password(&self, token: &str, password: &str) -> Response {
-        self.app.call("public/invitation/password", &[("token", token), ("password", password), ("repeat", password)], None).await
+    async fn set_password(&self, token: &str, password: &str) -> Result<InvitationLink, Refused> {
+        let args = SetInvitationPassword { token: token.into(), password: password.into(), repeat: password.into() };
+        self.app.try_run(NO_SESSION, args).await
     }
 
     async fn map_deploy(&self, user: uuid::Uuid) {
@@ -87,12 +119,12 @@ impl World {
     /// Follows `token` to the end: the password, then an authenticator confirmed with its
     /// code. Returns the session cookie the last step sets and the app's secret.
     async fn accept(&self, token: &str, password: &str) -> (String, String) {
-        assert_eq!(self.set_password(token, password).await.status(), 200);
-        let e: InvitationAuthenticator =
-            self.app.call_ok("public/invitation/authenticator/begin", &[("token", token), ("name", "Pixel")], None).await;
+        self.set_password(token, password).await.unwrap();
+        let e = self.app.run(NO_SESSION, begin(token, "Pixel")).await;
         assert!(e.otpauth_uri.starts_with("otpauth://totp/HostGuard:"), "{}", e.otpauth_uri);
         assert!(e.qr_data_uri.starts_with("data:image/svg+xml;base64,"));
         let code = code_at(&e.secret, self.app.clock.now());
+        // Raw: the answer's session cookie is what this step is for.
         let res = self
             .app
             .call("public/invitation/authenticator/confirm", &[("token", token), ("id", &e.id.to_string()), ("code", &code)], None)
@@ -101,6 +133,7 @@ impl World {
         (session_cookie(&res).expect("the last step signs in"), e.secret)
     }
 
+    /// Raw: a sign-in is judged by its status and the session cookie it sets.
     fn sign_in_as(&self, email: &str, password: &str) -> impl std::future::Future<Output = Response> + '_ {
         let (email, password) = (email.to_owned(), password.to_owned());
         async move { self.app.call("auth/sign_in", &[("email", &email), ("password", &password)], None).await }
@@ -115,7 +148,7 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend) {
     let w = world(backend).await;
-    let sent: InvitationSent = w.invite(DANA).await.json().await.unwrap();
+    let sent = w.invite(DANA).await.unwrap();
     assert_eq!((sent.email.as_str(), sent.address.as_str()), (DANA, DANA));
     assert_eq!(sent.expires, w.app.clock.now() + Duration::hours(24));
     let dana = w.person(DANA).await;
@@ -137,7 +170,7 @@ async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend
     assert!(denial(&login.step).contains("no authenticator yet"), "{:?}", login.step);
 
     // The password is set, but without a factor the account is still not active.
-    let link: InvitationLink = w.set_password(&token, PASSWORD).await.json().await.unwrap();
+    let link = w.set_password(&token, PASSWORD).await.unwrap();
     assert!(link.password_set && link.email == DANA && link.tenant_name == "Acme Invites", "{link:?}");
     let res = w.sign_in_as(DANA, PASSWORD).await;
     assert_eq!(res.status(), 409);
@@ -146,16 +179,13 @@ async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend
     let login = w.app.start_ok(&w.p, "deploy", "198.51.100.7").await;
     assert!(matches!(login.step.action, Action::Deny { .. }), "{:?}", login.step);
     // An authenticator started but not confirmed is no factor either.
-    let e: InvitationAuthenticator =
-        w.app.call_ok("public/invitation/authenticator/begin", &[("token", &token), ("name", "Pixel")], None).await;
+    let e = w.app.run(NO_SESSION, begin(&token, "Pixel")).await;
     assert!(matches!(w.app.start_ok(&w.p, "deploy", "198.51.100.7").await.step.action, Action::Deny { .. }));
     // A wrong code is refused, naming the field.
-    let res = w
-        .app
-        .call("public/invitation/authenticator/confirm", &[("token", &token), ("id", &e.id.to_string()), ("code", "000000")], None)
-        .await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("\"code\""));
+    let confirm = ConfirmInvitationAuthenticator { token: token.clone(), id: e.id.to_string(), code: "000000".into() };
+    let refused = w.app.refused(NO_SESSION, confirm).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.to_string().contains("\"code\""), "{refused}");
 
     // The code confirms it: active, signed in to the portal, and the link is used up.
     let (cookie, secret) = w.accept(&token, PASSWORD).await;
@@ -164,9 +194,9 @@ async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend
     assert_eq!(dana.state, UserState::Active);
     assert_eq!(dana.factors.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["Pixel"]);
     assert!(dana.last_sign_in.is_some());
-    let res = w.preview(&token).await;
-    assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("has been used"));
+    let (status, said) = refusal(w.preview(&token).await);
+    assert_eq!(status, 409);
+    assert!(said.contains("has been used"), "{said}");
     assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 200);
 
     // Her logins now ask for her code, and it lets her in.
@@ -188,7 +218,7 @@ on_both_databases!(
 
 async fn a_scanners_get_changes_nothing(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let token = w.token(DANA, 1).await;
     let before = w.audit().await.len();
     for _ in 0..3 {
@@ -196,7 +226,7 @@ async fn a_scanners_get_changes_nothing(backend: Backend) {
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
         assert!(html.contains("Acme Invites invites Dana Invited") && html.contains("Choose a password"), "{html}");
-        let link: InvitationLink = w.preview(&token).await.json().await.unwrap();
+        let link = w.preview(&token).await.unwrap();
         assert!(!link.password_set);
     }
     let dana = w.person(DANA).await;
@@ -210,56 +240,55 @@ on_both_databases!(a_scanners_get_changes_nothing, super::a_scanners_get_changes
 
 async fn links_expire_after_24_hours_and_a_resend_kills_the_old_one(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let dana = w.person(DANA).await;
     let first = w.token(DANA, 1).await;
     let id = dana.id.to_string();
 
     // A resend right away is refused: one a minute.
-    let res = w.app.call("users/resend", &[("id", &id)], Some(&w.admin_cookie)).await;
-    assert_eq!(res.status(), 429);
+    assert_eq!(w.app.refused(&w.admin_cookie, ResendInvitation { id: id.clone() }).await.status, 429);
 
     // A day later the link has expired, also halfway through.
     w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
-    assert_eq!(w.set_password(&first, PASSWORD).await.status(), 200, "still valid");
+    assert_eq!(http_status(&w.set_password(&first, PASSWORD).await), 200, "still valid");
     w.app.clock.advance(Duration::seconds(1));
     let admin_cookie = w.app.sign_in(&w.p.admin).await;
     for res in [w.preview(&first).await, w.set_password(&first, PASSWORD).await] {
-        assert_eq!(res.status(), 409);
-        assert!(res.text().await.unwrap().contains("has expired"));
+        let (status, said) = refusal(res);
+        assert_eq!(status, 409);
+        assert!(said.contains("has expired"), "{said}");
     }
-    let res = w.app.call("public/invitation/authenticator/begin", &[("token", &first), ("name", "x")], None).await;
-    assert_eq!(res.status(), 409);
+    assert_eq!(w.app.refused(NO_SESSION, begin(&first, "x")).await.status, 409);
     let row = w.person_as(&admin_cookie, DANA).await;
     assert_eq!(row.invitation.as_ref().map(|i| i.status), Some(app::models::users::InvitationStatus::Expired));
 
     // Resent: a new link for 24 hours; the old one is dead, even unexpired it would be.
-    let again: InvitationSent = w.app.call_ok("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
+    let again = w.app.run(&admin_cookie, ResendInvitation { id: id.clone() }).await;
     assert_eq!(again.expires, w.app.clock.now() + Duration::hours(24));
     let second = w.token(DANA, 2).await;
     assert_ne!(first, second);
-    assert_eq!(w.preview(&first).await.status(), 404, "the old link is gone");
-    let link: InvitationLink = w.preview(&second).await.json().await.unwrap();
+    assert_eq!(http_status(&w.preview(&first).await), 404, "the old link is gone");
+    let link = w.preview(&second).await.unwrap();
     assert!(!link.password_set, "a new link starts over");
     w.app.clock.advance(Duration::minutes(1));
-    let third: InvitationSent = w.app.call_ok("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
+    let third = w.app.run(&admin_cookie, ResendInvitation { id: id.clone() }).await;
     assert_eq!(third.email, DANA);
     let third = w.token(DANA, 3).await;
-    assert_eq!(w.preview(&second).await.status(), 404, "a resend kills the link before it");
+    assert_eq!(http_status(&w.preview(&second).await), 404, "a resend kills the link before it");
     w.accept(&third, PASSWORD).await;
 
     // Five messages a day at most.
-    let res = w.app.call("users/resend", &[("id", &id)], Some(&admin_cookie)).await;
-    assert_eq!(res.status(), 409, "nothing to resend once used");
+    let refused = w.app.refused(&admin_cookie, ResendInvitation { id: id.clone() }).await;
+    assert_eq!(refused.status, 409, "nothing to resend once used");
     for i in 0..2 {
         w.app.clock.advance(Duration::minutes(1));
-        let res = w.app.call("users/invite_again", &[("id", &id)], Some(&admin_cookie)).await;
-        assert_eq!(res.status(), 200, "send {}", i + 4);
+        let res = w.app.try_run(&admin_cookie, invite_again(&id)).await;
+        assert_eq!(http_status(&res), 200, "send {}", i + 4);
     }
     w.app.clock.advance(Duration::minutes(1));
-    let res = w.app.call("users/invite_again", &[("id", &id)], Some(&admin_cookie)).await;
-    assert_eq!(res.status(), 429);
-    assert!(res.text().await.unwrap().contains("in the last 24 hours"));
+    let refused = w.app.refused(&admin_cookie, invite_again(&id)).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.to_string().contains("in the last 24 hours"), "{refused}");
     let resends = w.audit().await.iter().filter(|e| e.action == AuditAction::UserInviteResend).count();
     assert_eq!(resends, 2);
 }
@@ -270,31 +299,30 @@ on_both_databases!(
 
 async fn a_revoked_link_no_longer_works(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let token = w.token(DANA, 1).await;
-    assert_eq!(w.set_password(&token, PASSWORD).await.status(), 200);
+    w.set_password(&token, PASSWORD).await.unwrap();
     let id = w.person(DANA).await.id.to_string();
-    w.app.call_ok::<()>("users/revoke", &[("id", &id)], Some(&w.admin_cookie)).await;
-    for res in [
-        w.preview(&token).await,
-        w.set_password(&token, PASSWORD).await,
-        w.app.call("public/invitation/authenticator/begin", &[("token", &token), ("name", "x")], None).await,
-    ] {
-        assert_eq!(res.status(), 409);
-        assert!(res.text().await.unwrap().contains("no longer works"));
+    w.app.run(&w.admin_cookie, RevokeInvitation { id: id.clone() }).await;
+    let refusals = [
+        refusal(w.preview(&token).await),
+        refusal(w.set_password(&token, PASSWORD).await),
+        refusal(w.app.try_run(NO_SESSION, begin(&token, "x")).await),
+    ];
+    for (status, said) in refusals {
+        assert_eq!(status, 409);
+        assert!(said.contains("no longer works"), "{said}");
     }
     assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 409, "still not active");
-    assert_eq!(w.app.call("users/revoke", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 409, "nothing open");
-    assert_eq!(w.app.call("users/resend", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 409);
+    assert_eq!(w.app.refused(&w.admin_cookie, RevokeInvitation { id: id.clone() }).await.status, 409, "nothing open");
+    assert_eq!(w.app.refused(&w.admin_cookie, ResendInvitation { id: id.clone() }).await.status, 409);
     let revoked = w.audit().await.into_iter().find(|e| e.action == AuditAction::UserInviteRevoke).unwrap();
     assert_eq!((revoked.actor.as_str(), revoked.target.as_str()), (w.p.admin.email.as_str(), DANA));
 
     // A new invitation (by SMS, say) replaces it; the development gateway holds the SMS.
     w.app.clock.advance(Duration::minutes(1));
-    let sent: InvitationSent = w
-        .app
-        .call_ok("users/invite_again", &[("id", &id), ("send_by", "sms"), ("phone", "+8613800000001")], Some(&w.admin_cookie))
-        .await;
+    let by_sms = InviteAgain { id: id.clone(), send_by: "sms".into(), phone: "+8613800000001".into() };
+    let sent = w.app.run(&w.admin_cookie, by_sms).await;
     assert_eq!(sent.address, "+8613800000001");
     let sms = outbox::Entity::find()
         .filter(outbox::Column::Recipient.eq("+8613800000001"))
@@ -309,14 +337,14 @@ on_both_databases!(a_revoked_link_no_longer_works, super::a_revoked_link_no_long
 
 async fn a_locked_person_neither_signs_in_nor_logs_in(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let token = w.token(DANA, 1).await;
     let dana = w.person(DANA).await;
     w.map_deploy(dana.id).await;
     let (cookie, secret) = w.accept(&token, PASSWORD).await;
     let id = dana.id.to_string();
 
-    w.app.call_ok::<()>("users/lock", &[("id", &id)], Some(&w.admin_cookie)).await;
+    w.app.run(&w.admin_cookie, LockUser { id: id.clone() }).await;
     assert_eq!(w.person(DANA).await.state, UserState::Locked);
     assert_eq!(w.app.me(&cookie).await, None, "her session ended");
     let res = w.sign_in_as(DANA, PASSWORD).await;
@@ -336,9 +364,10 @@ async fn a_locked_person_neither_signs_in_nor_logs_in(backend: Backend) {
         .await
         .unwrap();
     assert!(matches!(w.app.start_ok(&w.p, "deploy", "198.51.100.7").await.step.action, Action::Deny { .. }));
-    assert_eq!(w.app.call("users/lock", &[("id", &id)], Some(&w.admin_cookie)).await.status(), 200, "again: no change");
+    // Again: no change.
+    w.app.run(&w.admin_cookie, LockUser { id: id.clone() }).await;
 
-    w.app.call_ok::<()>("users/unlock", &[("id", &id)], Some(&w.admin_cookie)).await;
+    w.app.run(&w.admin_cookie, UnlockUser { id: id.clone() }).await;
     assert_eq!(w.person(DANA).await.state, UserState::Active);
     assert_eq!(w.sign_in_as(DANA, PASSWORD).await.status(), 200);
     w.app.clock.advance(Duration::seconds(30));
@@ -353,20 +382,21 @@ on_both_databases!(a_locked_person_neither_signs_in_nor_logs_in, super::a_locked
 
 async fn a_lost_phone_is_removed_and_a_new_invitation_enrols_the_next(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let token = w.token(DANA, 1).await;
     let (cookie, _) = w.accept(&token, PASSWORD).await;
     let dana = w.person(DANA).await;
     let id = dana.id.to_string();
     let pixel = dana.factors[0].id.unwrap().to_string();
-    w.app.call_ok::<()>("users/remove_factor", &[("id", &id), ("factor", &pixel)], Some(&w.admin_cookie)).await;
+    let remove = RemoveFactor { id: id.clone(), factor: pixel };
+    w.app.run(&w.admin_cookie, remove.clone()).await;
     assert!(w.person(DANA).await.factors.is_empty());
-    assert_eq!(w.app.call("users/remove_factor", &[("id", &id), ("factor", &pixel)], Some(&w.admin_cookie)).await.status(), 404);
+    assert_eq!(w.app.refused(&w.admin_cookie, remove).await.status, 404);
     let mails = w.sink.wait_for(DANA, 3).await;
     assert!(mails.iter().any(|m| m.subject.contains("\"Pixel\" was removed")), "she is told");
     // Invited again: she stays active, and the new link adds her new phone.
     w.app.clock.advance(Duration::minutes(1));
-    w.app.call_ok::<InvitationSent>("users/invite_again", &[("id", &id)], Some(&w.admin_cookie)).await;
+    w.app.run(&w.admin_cookie, invite_again(&id)).await;
     assert_eq!(w.person(DANA).await.state, UserState::Active);
     assert!(w.app.me(&cookie).await.is_some());
     let token = w.token(DANA, 2).await;
@@ -383,73 +413,73 @@ on_both_databases!(
 
 async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: Backend) {
     let w = world(backend).await;
-    assert_eq!(w.invite(DANA).await.status(), 200);
+    w.invite(DANA).await.unwrap();
     let id = w.person(DANA).await.id.to_string();
     let globex = w.app.create_tenant("Globex Invites").await;
     let theirs = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
-    for (endpoint, extra) in [
-        ("users/resend", None),
-        ("users/revoke", None),
-        ("users/lock", None),
-        ("users/unlock", None),
-        ("users/invite_again", None),
-        ("users/remove_factor", Some(("factor", "recovery_codes"))),
-    ] {
-        let mut form = vec![("id", id.as_str())];
-        form.extend(extra);
-        assert_eq!(w.app.call(endpoint, &form, Some(&theirs)).await.status(), 404, "{endpoint}");
-        assert_eq!(w.app.call(endpoint, &[("id", "nope")], Some(&w.admin_cookie)).await.status(), if endpoint == "users/remove_factor" { 400 } else { 404 }, "{endpoint} with a bad id");
-    }
-    let page: UsersPage = w.app.call_ok("users/list", &[], Some(&theirs)).await;
-    assert!(page.items.is_empty());
-    // Their admin cannot take over Acme's address either.
-    let res = w.app.call("users/invite", &[("email", DANA)], Some(&theirs)).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("already has a HostGuard account"));
-    // Roles: an end user and an operator are refused.
-    let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
-    assert_eq!(w.app.call("users/invite", &[("email", "x@y.example")], Some(&operator)).await.status(), 403);
-    assert_eq!(w.app.call("users/list", &[], None).await.status(), 401);
-
-    // Malformed input names the field.
-    let bad = |form: Vec<(&'static str, &'static str)>, field: &'static str| {
-        let (app, cookie) = (&w.app, w.admin_cookie.clone());
+    // Each row action, as another tenant's admin, and with an id that is none: not found.
+    let statuses = |cookie: String, id: String| {
+        let app = &w.app;
         async move {
-            let res = app.call("users/invite", &form, Some(&cookie)).await;
-            assert_eq!(res.status(), 422, "{form:?}");
-            let body = res.text().await.unwrap();
-            assert!(body.contains(&format!("\"{field}\"")), "{field}: {body}");
+            let id = || id.clone();
+            [
+                http_status(&app.try_run(&cookie, ResendInvitation { id: id() }).await),
+                http_status(&app.try_run(&cookie, RevokeInvitation { id: id() }).await),
+                http_status(&app.try_run(&cookie, LockUser { id: id() }).await),
+                http_status(&app.try_run(&cookie, UnlockUser { id: id() }).await),
+                http_status(&app.try_run(&cookie, invite_again(&id())).await),
+                http_status(&app.try_run(&cookie, RemoveFactor { id: id(), factor: "recovery_codes".into() }).await),
+            ]
         }
     };
-    bad(vec![("email", "not an address")], "email").await;
-    bad(vec![("email", "ok@x.example"), ("send_by", "sms")], "phone").await;
-    bad(vec![("email", "ok@x.example"), ("send_by", "sms"), ("phone", "12345")], "phone").await;
-    bad(vec![("email", "ok@x.example"), ("send_by", "pigeon")], "send_by").await;
-    bad(vec![("email", "ok@x.example"), ("display_name", "two\nlines")], "display_name").await;
+    assert_eq!(statuses(theirs.clone(), id.clone()).await, [404; 6]);
+    assert_eq!(statuses(w.admin_cookie.clone(), "nope".into()).await, [404; 6]);
+    let page = w.app.run(&theirs, ListUsers { query: Default::default() }).await;
+    assert!(page.items.is_empty());
+    // Their admin cannot take over Acme's address either.
+    let refused = w.app.refused(&theirs, invite(DANA)).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.to_string().contains("already has a HostGuard account"), "{refused}");
+    // Roles: an end user and an operator are refused.
+    let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
+    assert_eq!(w.app.refused(&operator, invite("x@y.example")).await.status, 403);
+    assert_eq!(w.app.refused(NO_SESSION, ListUsers { query: Default::default() }).await.status, 401);
+
+    // Malformed input names the field.
+    let bad = |args: InviteUser, field: &'static str| {
+        let (app, cookie) = (&w.app, w.admin_cookie.clone());
+        async move {
+            let refused = app.refused(&cookie, args.clone()).await;
+            assert_eq!(refused.status, 422, "{args:?}");
+            assert!(refused.to_string().contains(&format!("\"{field}\"")), "{field}: {refused}");
+        }
+    };
+    let by = |send_by: &str, phone: &str| InviteUser { send_by: send_by.into(), phone: phone.into(), ..invite("ok@x.example") };
+    bad(invite("not an address"), "email").await;
+    bad(by("sms", ""), "phone").await;
+    bad(by("sms", "12345"), "phone").await;
+    bad(by("pigeon", ""), "send_by").await;
+    bad(InviteUser { display_name: "two\nlines".into(), ..invite("ok@x.example") }, "display_name").await;
+    // Raw: a form without its required field, which the typed client cannot send.
     assert_eq!(w.app.call("users/invite", &[], Some(&w.admin_cookie)).await.status(), 400, "no email at all");
-    let res = w.app.call("users/list", &[("query[state]", "asleep")], Some(&w.admin_cookie)).await;
-    assert_eq!(res.status(), 422);
+    let query = UsersQuery { state: "asleep".into(), ..Default::default() };
+    assert_eq!(w.app.refused(&w.admin_cookie, ListUsers { query }).await.status, 422);
 
     let token = w.token(DANA, 1).await;
-    assert_eq!(w.preview("not-a-token").await.status(), 404);
-    assert_eq!(w.preview(&"x".repeat(5000)).await.status(), 404);
-    let res = w.set_password(&token, "short").await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("\"password\""));
-    let res = w
-        .app
-        .call("public/invitation/password", &[("token", &token), ("password", PASSWORD), ("repeat", "something else")], None)
-        .await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("\"repeat\""));
-    let res = w.app.call("public/invitation/authenticator/begin", &[("token", &token)], None).await;
-    assert_eq!(res.status(), 409, "the password comes first");
-    assert!(res.text().await.unwrap().contains("password first"));
-    let res = w
-        .app
-        .call("public/invitation/authenticator/confirm", &[("token", &token), ("id", "nope"), ("code", "123456")], None)
-        .await;
-    assert_eq!(res.status(), 404);
+    assert_eq!(http_status(&w.preview("not-a-token").await), 404);
+    assert_eq!(http_status(&w.preview(&"x".repeat(5000)).await), 404);
+    let (status, said) = refusal(w.set_password(&token, "short").await);
+    assert_eq!(status, 422);
+    assert!(said.contains("\"password\""), "{said}");
+    let mismatch = SetInvitationPassword { token: token.clone(), password: PASSWORD.into(), repeat: "something else".into() };
+    let refused = w.app.refused(NO_SESSION, mismatch).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.to_string().contains("\"repeat\""), "{refused}");
+    let refused = w.app.refused(NO_SESSION, begin(&token, "")).await;
+    assert_eq!(refused.status, 409, "the password comes first");
+    assert!(refused.to_string().contains("password first"), "{refused}");
+    let confirm = ConfirmInvitationAuthenticator { token: token.clone(), id: "nope".into(), code: "123456".into() };
+    assert_eq!(w.app.refused(NO_SESSION, confirm).await.status, 404);
     // None of that changed Dana.
     let dana = w.person(DANA).await;
     assert_eq!(dana.state, UserState::Invited);

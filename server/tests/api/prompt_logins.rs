@@ -12,6 +12,7 @@ use proto::login::{Action, LoginReply};
 use proto::push::PushStatus;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Instant;
+use uuid::Uuid;
 
 const PHONE: &str = "+8613800001234";
 
@@ -322,20 +323,89 @@ async fn the_default_method_is_tried_first(backend: Backend) {
 on_both_databases!(the_default_method_is_tried_first, super::the_default_method_is_tried_first);
 
 /// Two console replicas on one database: a push decided on one (its own connections, its own
-/// poller) reaches the login whose call the other holds.
+/// poller) reaches the login whose call the other holds. The phone's signed approval goes to
+/// replica B (its portal session, made on A, is in the shared database); the agent's call waits
+/// on A. Garbage sent to B lets nobody in, three wrong numbers deny, and a push nobody decides
+/// is refused when its minute is over, each answered on A.
 async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
-    let w = world(backend, true, 500).await;
-    let other = spawn_app_with(backend, Options { database_url: Some(w.app.database_url.clone()), ..Options::empty() }).await;
-    let (login, _) = w.pushed().await;
+    use app::models::PushDecision;
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Replicas", "web-01", &[]).await;
+    app.put_in_force(&p, Some("code")).await;
+    let other = spawn_app_with(backend, Options { database_url: Some(app.database_url.clone()), ..Options::empty() }).await;
+    let held = |login: Uuid| {
+        let (app, cred) = (&app, p.credential.clone());
+        async move {
+            let res = app.login_answer(&cred, login, "").await;
+            assert_eq!(res.status(), 200);
+            res.json::<LoginReply>().await.unwrap()
+        }
+    };
+    // A fresh person per push: pushes are limited per person, and each replica has its own clock.
+    let mut n = 0;
+    let mut pushed = || {
+        n += 1;
+        let (app, p, k) = (&app, &p, n);
+        async move {
+            let who = app.account_owner(p, &format!("person{k}"), &format!("acct{k}")).await;
+            let phone = app.approver(&who).await;
+            let login = app.start_ok(p, &format!("acct{k}"), "198.51.100.7").await;
+            let sent = app.answer_ok(p, login.login_id, "1").await;
+            let number: u16 = prompt_of(&sent.step).0.split(' ').nth(3).unwrap().parse().unwrap();
+            (login.login_id, phone, number)
+        }
+    };
+
+    // Approved on B: the call held on A answers within the poll, not at the end of its hold.
+    let (login, phone, number) = pushed().await;
     let began = Instant::now();
-    let held = w.app.login_answer(&w.p.credential, login.login_id, "");
     let decide = async {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        other.decide_push(login.login_id, PushStatus::Approved).await;
+        let request = phone.pending(&other).await[0].id;
+        phone.decide(&other, request, number, PushDecision::Approve).await.unwrap()
     };
-    let (res, ()) = tokio::join!(held, decide);
-    let done: LoginReply = res.json().await.unwrap();
+    let (done, decided) = tokio::join!(held(login), decide);
+    assert_eq!(decided.status, PushStatus::Approved);
     assert_eq!(done.step.action, Action::Allow);
     assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+    assert_eq!(app.login_row(login).await.reason, "push approved");
+
+    // Garbage on B (a forged signature, a wrong request's, a malformed number): refused there,
+    // and the call held on A ends its hold still waiting; then three wrong numbers deny.
+    let (login, phone, number) = pushed().await;
+    let request = phone.pending(&other).await[0].id;
+    let garbage = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let forged = format!("{}AA==", "AAAA".repeat(21));
+        let moved = phone.sign(Uuid::new_v4(), number, PushDecision::Approve);
+        for (what, typed, signature) in [("forged", number.to_string(), forged), ("moved", number.to_string(), moved), ("malformed", "4x2".into(), "not base64!".into())] {
+            let refused = phone.send(&other, request, &typed, PushDecision::Approve, signature).await.unwrap_err();
+            assert_eq!(refused.status, 422, "{what}: {refused}");
+        }
+    };
+    let (still, ()) = tokio::join!(held(login), garbage);
+    assert!(still.ask_again && still.step.action != Action::Allow, "{still:?}");
+    let wrong = if number == 999 { 998 } else { number + 1 };
+    let deny = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for i in 0..3 {
+            let refused = phone.decide(&other, request, wrong, PushDecision::Approve).await.unwrap_err();
+            assert_eq!(refused.status, if i < 2 { 422 } else { 409 }, "wrong number {i}: {refused}");
+        }
+    };
+    let (done, ()) = tokio::join!(held(login), deny);
+    assert_eq!(denial(&done.step), "HostGuard: the push was denied. Login refused.");
+
+    // Nobody decides: when its minute is over on A, the held call is refused.
+    let (login, _phone, _) = pushed().await;
+    let expire = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.clock.advance(Duration::seconds(61));
+    };
+    let began = Instant::now();
+    let (done, ()) = tokio::join!(held(login), expire);
+    assert!(denial(&done.step).contains("not approved within 60 seconds"), "{:?}", done.step);
+    assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+    assert_eq!(app.login_row(login).await.reason, "push expired");
 }
 on_both_databases!(a_decision_on_another_replica_reaches_the_held_call, super::a_decision_on_another_replica_reaches_the_held_call);

@@ -5,7 +5,8 @@
 //! the subscription; another tenant's subscriptions are out of reach.
 
 use crate::common::*;
-use app::functions::webpush::{PushSubscriptionRow, WebPushInfo};
+use app::functions::webpush::{PushSubscriptions, SubscribePush, UnsubscribePush, WebPushKey};
+use testkit::Refused;
 use domain::{
     entities::{audit_event, push_mute, push_notification, push_subscription},
     Clock,
@@ -52,19 +53,23 @@ async fn world(backend: Backend) -> World {
     let bob = acme.end_user(&app, "bob").await;
     let alice_cookie = app.sign_in(&alice).await;
     let bob_cookie = app.sign_in(&bob).await;
-    let key: WebPushInfo = app.call_ok("portal/push/key", &[], Some(&alice_cookie)).await;
+    let key = app.run(&alice_cookie, WebPushKey {}).await;
     assert_eq!(key.public_key.as_deref(), Some(vapid().public_key()));
     let service = PushService::start(vapid().public_key()).await;
     World { app, service, acme, alice, alice_cookie, bob, bob_cookie }
 }
 
-async fn subscribe(app: &TestApp, cookie: &str, s: &Subscriber) -> reqwest::Response {
-    app.call(
-        "portal/push/subscribe",
-        &[("endpoint", &s.endpoint), ("p256dh", &s.p256dh), ("auth", &s.auth)],
-        Some(cookie),
-    )
-    .await
+fn subscription(endpoint: &str, p256dh: &str, auth: &str) -> SubscribePush {
+    SubscribePush { endpoint: endpoint.into(), p256dh: p256dh.into(), auth: auth.into() }
+}
+
+async fn subscribe(app: &TestApp, cookie: &str, s: &Subscriber) -> Result<app::functions::webpush::PushSubscriptionRow, Refused> {
+    app.try_run(cookie, subscription(&s.endpoint, &s.p256dh, &s.auth)).await
+}
+
+/// The HTTP status of a call.
+fn http_status<T>(res: &Result<T, Refused>) -> u16 {
+    res.as_ref().map_or_else(|e| e.status, |_| 200)
 }
 
 async fn claimed(app: &TestApp, request: Uuid) -> bool {
@@ -78,10 +83,9 @@ async fn a_pending_request_reaches_the_push_service_encrypted_once(backend: Back
     let laptop = w.service.subscribe();
     let bobs = w.service.subscribe();
     for (cookie, s) in [(&w.alice_cookie, &phone), (&w.alice_cookie, &laptop), (&w.bob_cookie, &bobs)] {
-        let res = subscribe(app, cookie, s).await;
-        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+        subscribe(app, cookie, s).await.unwrap();
     }
-    let mine: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
+    let mine = app.run(&w.alice_cookie, PushSubscriptions {}).await;
     assert_eq!(mine.len(), 2);
     assert!(mine.iter().all(|s| s.service == w.service.origin), "the push service, not the endpoint: {mine:?}");
 
@@ -137,8 +141,8 @@ async fn muted_people_get_nothing_and_gone_subscriptions_are_dropped(backend: Ba
     let app = &w.app;
     let alices = w.service.subscribe();
     let bobs = w.service.subscribe();
-    assert_eq!(subscribe(app, &w.alice_cookie, &alices).await.status(), 200);
-    assert_eq!(subscribe(app, &w.bob_cookie, &bobs).await.status(), 200);
+    assert_eq!(http_status(&subscribe(app, &w.alice_cookie, &alices).await), 200);
+    assert_eq!(http_status(&subscribe(app, &w.bob_cookie, &bobs).await), 200);
 
     // Alice reported "This wasn't me" a minute ago: notifications are paused.
     let now = app.clock.now();
@@ -172,12 +176,11 @@ async fn muted_people_get_nothing_and_gone_subscriptions_are_dropped(backend: Ba
     })
     .await;
     assert!(claimed(app, r).await);
-    let left: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(&w.bob_cookie)).await;
+    let left = app.run(&w.bob_cookie, PushSubscriptions {}).await;
     assert!(left.is_empty());
     // Alice's stays, and the login side never saw a thing: the request is still pending.
     assert_eq!(app.push_request_row(r).await.status, proto::push::PushStatus::Pending);
-    let alice_left: Vec<PushSubscriptionRow> =
-        app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
+    let alice_left = app.run(&w.alice_cookie, PushSubscriptions {}).await;
     assert_eq!(alice_left.len(), 1);
 }
 on_both_databases!(
@@ -198,30 +201,21 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
         (&s.endpoint, &s.p256dh, "", "auth"),
     ];
     for (endpoint, p256dh, auth, field) in cases {
-        let res = app
-            .call(
-                "portal/push/subscribe",
-                &[("endpoint", endpoint), ("p256dh", p256dh), ("auth", auth)],
-                Some(&w.alice_cookie),
-            )
-            .await;
-        let status = res.status().as_u16();
-        let body = res.text().await.unwrap();
-        assert!((400..500).contains(&status), "{field}: {status} {body}");
-        assert!(body.contains(field), "names {field}: {body}");
+        let refused = app.refused(&w.alice_cookie, subscription(endpoint, p256dh, auth)).await;
+        assert!((400..500).contains(&refused.status), "{field}: {refused}");
+        assert!(refused.to_string().contains(field), "names {field}: {refused}");
     }
     // Subscribing again renews the keys, not a second row.
-    let row: PushSubscriptionRow =
-        serde_json::from_str(&subscribe(app, &w.alice_cookie, &s).await.text().await.unwrap()).unwrap();
-    assert_eq!(subscribe(app, &w.alice_cookie, &s).await.status(), 200);
-    let mine: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(&w.alice_cookie)).await;
+    let row = subscribe(app, &w.alice_cookie, &s).await.unwrap();
+    assert_eq!(http_status(&subscribe(app, &w.alice_cookie, &s).await), 200);
+    let mine = app.run(&w.alice_cookie, PushSubscriptions {}).await;
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), [row.id]);
 
     // At most ten.
     for _ in 1..domain::push::subscriptions::MAX_PER_USER {
-        assert_eq!(subscribe(app, &w.alice_cookie, &w.service.subscribe()).await.status(), 200);
+        assert_eq!(http_status(&subscribe(app, &w.alice_cookie, &w.service.subscribe()).await), 200);
     }
-    assert_eq!(subscribe(app, &w.alice_cookie, &w.service.subscribe()).await.status(), 409);
+    assert_eq!(http_status(&subscribe(app, &w.alice_cookie, &w.service.subscribe()).await), 409);
 
     // Bob (same tenant) and Globex's person cannot remove it; admins have no subscriptions.
     let globex = app.create_tenant("Globex Web Push").await;
@@ -229,17 +223,18 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
     let mallory_cookie = app.sign_in(&mallory).await;
     let id = row.id.to_string();
     for cookie in [&w.bob_cookie, &mallory_cookie] {
-        assert_eq!(app.call("portal/push/unsubscribe", &[("id", &id)], Some(cookie)).await.status(), 404);
-        let theirs: Vec<PushSubscriptionRow> = app.call_ok("portal/push/subscriptions", &[], Some(cookie)).await;
+        assert_eq!(app.refused(cookie, UnsubscribePush { id: id.clone() }).await.status, 404);
+        let theirs = app.run(cookie, PushSubscriptions {}).await;
         assert!(theirs.is_empty());
     }
     let admin = globex.admin(app, "admin").await;
     let admin_cookie = app.sign_in(&admin).await;
-    assert_eq!(subscribe(app, &admin_cookie, &w.service.subscribe()).await.status(), 403);
+    assert_eq!(http_status(&subscribe(app, &admin_cookie, &w.service.subscribe()).await), 403);
+    // A call without its fields (not what the typed client can send): refused.
     assert_eq!(app.call("portal/push/subscribe", &[], None).await.status().as_u16() / 100, 4);
 
-    assert_eq!(app.call("portal/push/unsubscribe", &[("id", &id)], Some(&w.alice_cookie)).await.status(), 200);
-    assert_eq!(app.call("portal/push/unsubscribe", &[("id", &id)], Some(&w.alice_cookie)).await.status(), 404);
+    app.run(&w.alice_cookie, UnsubscribePush { id: id.clone() }).await;
+    assert_eq!(app.refused(&w.alice_cookie, UnsubscribePush { id }).await.status, 404);
     let audit = audit_event::Entity::find()
         .filter(audit_event::Column::Target.eq(w.alice.email.clone()))
         .all(&app.ctx.db)
@@ -255,7 +250,7 @@ async fn subscriptions_are_checked_audited_and_kept_to_their_owner(backend: Back
     let t = off.create_tenant("No Push").await;
     let carol = t.end_user(&off, "carol").await;
     let carol_cookie = off.sign_in(&carol).await;
-    let key: WebPushInfo = off.call_ok("portal/push/key", &[], Some(&carol_cookie)).await;
+    let key = off.run(&carol_cookie, WebPushKey {}).await;
     assert_eq!(key.public_key, None);
 }
 on_both_databases!(

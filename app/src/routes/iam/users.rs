@@ -95,6 +95,7 @@ pub fn UsersPage() -> impl IntoView {
             </ActionForm>
             <FormResult value=invite.value() success=|s: InvitationSent| sent_text(&s) />
         </section>
+        <super::push_policy::PushPolicyPanel />
         <section class="panel" aria-labelledby="people-heading">
             <h2 id="people-heading">"People"</h2>
             <FilterForm label="Filter users" submit="Search" clear=true>
