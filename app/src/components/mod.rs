@@ -2,6 +2,7 @@
 
 pub mod dialog;
 pub mod form;
+pub mod get_code;
 pub mod install;
 pub mod layout;
 pub mod list;

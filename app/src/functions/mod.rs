@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod invitations;
+pub mod login_codes;
 pub mod logins;
 pub mod phones;
 pub mod portal;

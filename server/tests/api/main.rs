@@ -17,6 +17,7 @@ mod hss_api;
 mod invitations;
 mod limits;
 mod links_and_limits;
+mod login_codes;
 mod login_console;
 mod login_e2e;
 mod logins;
