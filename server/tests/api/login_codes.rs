@@ -279,3 +279,71 @@ async fn five_codes_an_hour(backend: Backend) {
     assert_eq!(w.audit("login_code.issued").await.len(), 6);
 }
 on_both_databases!(five_codes_an_hour, super::five_codes_an_hour);
+
+/// Answers ssh's password prompt with the sandbox account's password, and any other prompt
+/// with the code the test wrote beside it.
+const ASKPASS: &str = r#"#!/bin/sh
+case "$1" in
+  *assword*) echo "$HG_PASSWORD" ;;
+  *) cat "$(dirname "$0")/code" ;;
+esac
+"#;
+
+async fn a_code_logs_in_over_real_ssh(backend: Backend) {
+    use crate::sshd_e2e::Sshd;
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(why) = crate::login_e2e::skip_reason() {
+        println!("SKIP real sshd test: {why}");
+        return;
+    }
+    let s = Sshd::start(backend).await;
+    let askpass = s.path("code-askpass");
+    std::fs::write(&askpass, ASKPASS).unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    eventually("the agent reports in", || async {
+        let page = s.app.two_factor_page(&s.admin, &[]).await;
+        page.items.iter().any(|r| r.id == s.p.server_id && r.agent_online)
+    })
+    .await;
+    let alice = s.app.account_owner(&s.p, "alice", "hgtest").await;
+    let laptop = device(&s.app, s.p.tenant.id, &alice).await;
+    s.change(testkit::enable_code, app::models::TwoFactorState::Enabled).await;
+    let cookie = s.app.sign_in(&alice).await;
+    let n: NonceToSign = s.app.run(&cookie, CodeNonce {}).await;
+    let got = s
+        .app
+        .run(&cookie, GetCode { device_id: laptop.id.to_string(), signature: laptop.sign(&n.nonce), nonce: n.nonce })
+        .await;
+    std::fs::write(s.path("code"), format!("{}\n", got.code)).unwrap();
+
+    let ssh = || {
+        tokio::process::Command::new("setsid")
+            .args(["-w", "ssh", "-p", &s.port.to_string()])
+            .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+            .args(["-o", "PreferredAuthentications=keyboard-interactive", "-o", "NumberOfPasswordPrompts=1"])
+            .args(["-o", "ConnectTimeout=10", "-o", "PubkeyAuthentication=no"])
+            .args(["hgtest@127.0.0.1", "true"])
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .env("HG_PASSWORD", "hg-test-password-1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status()
+    };
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), ssh()).await.unwrap().unwrap();
+    assert!(first.success(), "the code from the portal logs in over real SSH");
+    let again = tokio::time::timeout(std::time::Duration::from_secs(60), ssh()).await.unwrap().unwrap();
+    assert!(!again.success(), "and only once");
+    let logins = domain::logins::audit::list(
+        &s.app.ctx,
+        &s.p.caller,
+        &domain::logins::audit::AuditQuery { page: 1, page_size: 10, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert!(logins.items.iter().any(|l| l.reason == "one-time code from the portal accepted"), "{:?}", logins.items);
+}
+on_both_databases!(a_code_logs_in_over_real_ssh, super::a_code_logs_in_over_real_ssh);
