@@ -1,5 +1,6 @@
 //! Pieces shared by pages.
 
+pub mod account_switcher;
 pub mod dialog;
 pub mod form;
 pub mod get_code;

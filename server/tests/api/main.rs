@@ -28,6 +28,7 @@ mod outbox;
 mod prompt_logins;
 mod prompt_sshd;
 mod phones;
+mod portal_accounts;
 mod rollout;
 mod rollout_races;
 mod sms_gateway;
