@@ -14,8 +14,7 @@ use proto::login::{LoginOutcome, LoginResult, LoginStage, SignInMethod};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
 
-/// A finished login of `who` (or of nobody) on `server`, `minutes_ago`.
-#[allow(clippy::too_many_arguments)]
+/// A login of `who` (or of nobody) on `server` at `at`, finished unless `result` is `None`.
 fn login(
     tenant: Uuid,
     server: (Uuid, &str),
@@ -136,8 +135,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter(|v| v.starts_with(&format!("{name}=")))
-        .last()
+        .rfind(|v| v.starts_with(&format!("{name}=")))
         .map(|v| v.split(';').next().unwrap().to_owned())
 }
 
