@@ -30,7 +30,8 @@ use routes::{
     invite::InvitePage,
     not_found::NotFound,
     portal::{
-        account::AccountPage, approvals::ApprovalsPage, history::SignInHistoryPage, methods::SignInMethodsPage,
+        account::AccountPage, approvals::ApprovalsPage, help::HelpPage, history::SignInHistoryPage,
+        methods::SignInMethodsPage,
     },
     signin::SignInPage,
     smn::topics::TopicsPage,
@@ -222,6 +223,15 @@ pub fn App() -> impl IntoView {
                         view=|| view! {
                             <ForRoles roles=END_USER>
                                 <SignInHistoryPage />
+                            </ForRoles>
+                        }
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("portal/help")
+                        view=|| view! {
+                            <ForRoles roles=END_USER>
+                                <HelpPage />
                             </ForRoles>
                         }
                         ssr=SsrMode::Async

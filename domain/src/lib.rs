@@ -13,6 +13,7 @@ pub mod credits;
 pub mod ctx;
 pub mod db;
 pub mod demo;
+pub mod device_accounts;
 pub mod entities;
 pub mod error;
 pub mod factors;

@@ -79,6 +79,10 @@ crate::wire_enum! {
         /// An end user subscribed a browser or phone to Web Push notifications of push requests.
         PushSubscriptionAdded => "push.subscription_added",
         PushSubscriptionRemoved => "push.subscription_removed",
+        /// An end user got a one-time code for one login in the portal ("Get a code").
+        LoginCodeIssued => "login_code.issued",
+        /// A "Get a code" request whose device signature did not verify (refused).
+        LoginCodeSignatureRefused => "login_code.signature_refused",
         ServerPreRegister => "server.pre_register",
         SubscriptionCreate => "subscription.create",
         SubscriptionRequestConfirmation => "subscription.request_confirmation",
@@ -108,6 +112,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 59);
+        assert_eq!(AuditAction::ALL.len(), 61);
     }
 }

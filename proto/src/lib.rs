@@ -273,6 +273,8 @@ wire_enum! {
         PushFraudReported => "push_fraud_reported",
         /// An invitation to HostGuard, with the link that sets a password and a first factor.
         Invitation => "invitation",
+        /// Tells an end user they got a one-time code in the portal ("Get a code").
+        LoginCodeIssued => "login_code_issued",
     }
 }
 

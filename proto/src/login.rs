@@ -282,6 +282,19 @@ impl From<LoginResult> for LoginOutcome {
     }
 }
 
+crate::wire_enum! {
+    /// How a person proved a login, as their portal's sign-in history filters it.
+    SignInMethod {
+        Push => "push",
+        Authenticator => "authenticator",
+        Recovery => "recovery",
+        Sms => "sms",
+        Call => "call",
+        /// A one-time code from the portal's "Get a code".
+        PortalCode => "portal_code",
+    }
+}
+
 /// A login the agent decided alone while the console was unreachable, reported later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -34,9 +34,21 @@ pub fn signed_message(request_id: uuid::Uuid, number: u16, decision: PushDecisio
     format!("hostguard-push-v1\n{}\n{number}\n{}", request_id.hyphenated(), decision.as_str())
 }
 
+/// The text an approval device signs to ask for a one-time login code ("Get a code"): the
+/// single-use nonce the console gave for it, under its own prefix, so no push decision's
+/// signature can stand for it or the other way round.
+pub fn code_request_message(nonce: &str) -> String {
+    format!("hostguard-code-v1\n{nonce}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_request_signs_its_nonce_under_its_own_prefix() {
+        assert_eq!(code_request_message("abc"), "hostguard-code-v1\nabc");
+    }
 
     #[test]
     fn the_signed_message_names_request_number_and_decision() {

@@ -243,6 +243,8 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
             <div class="account-panel">
                 <p class="account-email">{user.email.clone()}</p>
                 <p class="account-role">{user.role.label()} {user.tenant_name.clone().map(|t| format!(" · {t}"))}</p>
+                {(user.role == Role::EndUser)
+                    .then(|| view! { <crate::components::account_switcher::AccountSwitcher user=user.clone() /> })}
                 <ActionForm action=auth.sign_out>
                     <button type="submit" class="button button-secondary">
                         "Sign out"
@@ -332,6 +334,7 @@ fn PortalNav() -> impl IntoView {
                 <A href="/portal/methods">"Sign-in methods"</A>
                 <A href="/portal/approvals">"Approvals"</A>
                 <A href="/portal/history">"Sign-in history"</A>
+                <A href="/portal/help">"Help"</A>
             </div>
         </nav>
     }

@@ -1,7 +1,9 @@
 //! Pieces shared by pages.
 
+pub mod account_switcher;
 pub mod dialog;
 pub mod form;
+pub mod get_code;
 pub mod install;
 pub mod layout;
 pub mod list;

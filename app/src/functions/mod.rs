@@ -5,9 +5,12 @@
 pub mod access_keys;
 pub mod agents;
 pub mod approvals;
+pub mod device_accounts;
 pub mod audit;
 pub mod auth;
 pub mod invitations;
+pub mod login_codes;
+pub mod history;
 pub mod logins;
 pub mod phones;
 pub mod portal;

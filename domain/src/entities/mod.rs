@@ -18,6 +18,8 @@ pub mod factor_preference;
 pub mod factor_step_up;
 pub mod invitation;
 pub mod login_attempt;
+pub mod login_code;
+pub mod login_code_nonce;
 pub mod login_settings;
 pub mod outbox;
 pub mod phone;

@@ -44,7 +44,7 @@ pub struct AuditRow {
     pub offline: bool,
 }
 
-fn row(m: server_login::Model, now: DateTime<Utc>) -> AuditRow {
+pub(super) fn row(m: server_login::Model, now: DateTime<Utc>) -> AuditRow {
     let result = match m.result {
         Some(r) => r.into(),
         None if now > m.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES) => LoginOutcome::Abandoned,

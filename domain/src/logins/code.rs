@@ -226,6 +226,10 @@ pub(super) async fn verify(
         let reason = if row.reason.starts_with("call") { "code from the call accepted" } else { "SMS passcode accepted" };
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
+    if crate::push::codes::use_code(txn, user_id, row.id, answer, now).await? {
+        let reason = "one-time code from the portal accepted";
+        return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
+    }
     if let Some(code) = authenticators::normalize_code(answer) {
         if let Some(name) = authenticators::use_code(ctx, txn, user_id, &code, now).await? {
             return Ok((

@@ -11,6 +11,7 @@ mod methods;
 mod push;
 mod sms;
 pub mod audit;
+pub mod history;
 pub mod settings;
 
 use crate::{

@@ -5,6 +5,7 @@
 //! The login side creates the requests and waits for their status; the `push_requests` table
 //! is all the two share.
 
+pub mod codes;
 pub mod decide;
 pub mod devices;
 pub mod mute;

@@ -81,6 +81,10 @@ pub fn ApprovalsPage() -> impl IntoView {
                             }
                         }}
                     </section>
+                    <section class="panel" aria-labelledby="code-heading">
+                        <h2 id="code-heading">"Get a code"</h2>
+                        <crate::components::get_code::GetCode this_device />
+                    </section>
                     <section class="panel" aria-labelledby="device-heading">
                         <h2 id="device-heading">"This browser"</h2>
                         <ThisBrowser approvals=a this_device registered step_up message=register_message />
@@ -326,7 +330,7 @@ fn PendingCard(
 
 /// The browser's side: the device key (WebCrypto, kept in IndexedDB), signing, and the feed.
 #[cfg(feature = "hydrate")]
-mod browser {
+pub(crate) mod browser {
     use crate::{
         functions::approvals::{decide_push, register_device},
         models::{AppError, Approvals, PendingPush, PushDecision, PushStatus},
@@ -426,6 +430,17 @@ mod browser {
         let row = register_device(name, public_key).await.map_err(app_error)?;
         store_key(row.id, &pair.get_private_key()).await?;
         Ok((row.id, row.name))
+    }
+
+    /// Signs `message` with device `device`'s key (raw r‖s, base64): "Get a code" signs its nonce.
+    pub(crate) async fn sign(device: Uuid, message: &str) -> Result<String, String> {
+        let key = load_key(device).await?.ok_or("This browser's key is gone: register it again.")?;
+        let params = EcdsaParams::new_with_str("ECDSA", "SHA-256");
+        let signature =
+            JsFuture::from(subtle()?.sign_with_object_and_u8_array(&params, &key, message.as_bytes()).map_err(text)?)
+                .await
+                .map_err(text)?;
+        base64(&js_sys::Uint8Array::new(&signature).to_vec())
     }
 
     /// Signs the decision with this browser's key and sends it.

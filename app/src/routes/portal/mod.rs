@@ -1,4 +1,5 @@
 pub mod account;
 pub mod approvals;
+pub mod help;
 pub mod history;
 pub mod methods;
