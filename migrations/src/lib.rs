@@ -25,6 +25,7 @@ mod m20261206_000019_invitations;
 mod m20261206_000020_approval_devices;
 mod m20261206_000021_phone_factors;
 mod m20261206_000022_push_subscriptions;
+mod m20261206_000023_passkeys;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_approval_devices::Migration),
             Box::new(m20261206_000021_phone_factors::Migration),
             Box::new(m20261206_000022_push_subscriptions::Migration),
+            Box::new(m20261206_000023_passkeys::Migration),
         ]
     }
 }

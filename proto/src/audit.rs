@@ -35,6 +35,9 @@ crate::wire_enum! {
         /// An end user confirmed a new phone (or one that replaced theirs).
         FactorPhoneAdded => "factor.phone_added",
         FactorPhoneRemoved => "factor.phone_removed",
+        /// An end user registered a passkey (WebAuthn).
+        FactorPasskeyAdded => "factor.passkey_added",
+        FactorPasskeyRemoved => "factor.passkey_removed",
         /// An end user renamed an authenticator or a phone.
         FactorRenamed => "factor.renamed",
         /// An end user chose the method their login prompt tries first.
@@ -108,6 +111,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 59);
+        assert_eq!(AuditAction::ALL.len(), 61);
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod invitations;
 pub mod logins;
 pub mod phones;
+pub mod passkeys;
 pub mod portal;
 pub mod server_accounts;
 pub mod servers;

@@ -20,6 +20,8 @@ pub mod invitation;
 pub mod login_attempt;
 pub mod login_settings;
 pub mod outbox;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod phone;
 pub mod push_mute;
 pub mod push_notification;
