@@ -70,7 +70,7 @@ pub(crate) async fn reusable_factors<C: ConnectionTrait>(conn: &C, user_id: Uuid
 /// The refusal to remove the last factor that lasts.
 pub(crate) fn last_factor(name: &str) -> DomainError {
     DomainError::Conflict(format!(
-        "\"{name}\" is your only passkey, authenticator app or phone, and one must remain. Add another one \
+        "\"{name}\" is your only authenticator app, phone or passkey, and one must remain. Add another one \
          first, so that you can still log in, then remove this one."
     ))
 }

@@ -77,20 +77,26 @@ pub struct Challenge {
 /// address (development, tests) is the relying party `localhost` on the same port.
 pub fn relying_party(public_url: &str) -> DomainResult<Webauthn> {
     let bad = |why: String| DomainError::Internal(format!("passkeys need a usable public URL: {why}"));
-    let mut origin = Url::parse(public_url).map_err(|e| bad(e.to_string()))?;
-    let loopback = match origin.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    };
-    if loopback {
-        origin.set_host(Some("localhost")).map_err(|e| bad(e.to_string()))?;
-    }
+    let mut origin = passkey_origin(public_url).map_err(|e| bad(e.to_string()))?;
     let rp_id = origin.host_str().ok_or_else(|| bad("no host".into()))?.to_owned();
     origin.set_path("");
     WebauthnBuilder::new(&rp_id, &origin)
         .and_then(|b| b.rp_name(PRODUCT).timeout(std::time::Duration::from_secs(CEREMONY_VALID_SECS as u64)).build())
         .map_err(|e| bad(e.to_string()))
+}
+
+/// The console's public URL as passkeys see it: a loopback address becomes `localhost`.
+pub fn passkey_origin(public_url: &str) -> Result<Url, url::ParseError> {
+    let mut url = Url::parse(public_url)?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if loopback {
+        url.set_host(Some("localhost"))?;
+    }
+    Ok(url)
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> DomainError {

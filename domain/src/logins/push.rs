@@ -33,9 +33,11 @@ pub(super) async fn can_approve(conn: &impl ConnectionTrait, user_id: Uuid) -> D
 }
 
 /// The short portal address where a person with a passkey approves from any browser, as a
-/// prompt line: `None` unless the address is plain printable ASCII (prompts stay plain).
+/// prompt line: `None` unless the address is plain printable ASCII (prompts stay plain). On a
+/// loopback address it names `localhost`, where passkeys work.
 pub fn passkey_line(public_url: &str) -> Option<String> {
-    let url = format!("{}/a", public_url.trim_end_matches('/'));
+    let base = crate::factors::passkeys::passkey_origin(public_url).ok()?;
+    let url = format!("{}/a", base.as_str().trim_end_matches('/'));
     (url.len() <= 120 && url.bytes().all(|b| b.is_ascii_graphic()))
         .then(|| format!("Or approve with a passkey at {url}"))
 }
@@ -178,8 +180,11 @@ mod tests {
             super::passkey_line("https://console.example.com/").as_deref(),
             Some("Or approve with a passkey at https://console.example.com/a")
         );
-        assert_eq!(super::passkey_line("https://cons\u{f6}le.example"), None);
-        assert_eq!(super::passkey_line("https://x.example/\n"), None);
+        assert_eq!(
+            super::passkey_line("http://127.0.0.1:3000").as_deref(),
+            Some("Or approve with a passkey at http://localhost:3000/a")
+        );
+        assert_eq!(super::passkey_line("not a url"), None);
     }
 
     #[test]

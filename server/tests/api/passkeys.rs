@@ -285,3 +285,40 @@ async fn a_push_is_approved_with_a_passkey_and_the_right_number(backend: Backend
     assert_eq!(done.status, PushStatus::Denied);
 }
 on_both_databases!(push_approved_with_a_passkey, a_push_is_approved_with_a_passkey_and_the_right_number);
+
+/// At the SSH prompt: a person with a passkey and no approval device is offered Push, the push
+/// line gives the short portal address, and approving there with the passkey and the number lets
+/// the login in.
+async fn the_prompt_gives_the_address_and_a_passkey_approval_lets_the_login_in(backend: Backend) {
+    let app = spawn_app_with(backend, Options::empty()).await;
+    let p = app.protected_server("Acme Prompt", "web-01", &[]).await;
+    app.put_in_force(&p, Some("code")).await;
+    let alice = app.account_owner(&p, "alice", "root").await;
+    let (cookie, _) = person_with_an_app(&app, &alice).await;
+    let mut key = SoftPasskey::for_app(&app);
+    add_passkey(&app, &cookie, &mut key, "Desk key").await;
+
+    let login = app.start_ok(&p, "root", "198.51.100.7").await;
+    let sent = app.answer_ok(&p, login.login_id, "1").await;
+    let request = app.push_request_of(login.login_id).await;
+    assert_eq!(prompt_of(&sent.step).0, format!("Push sent: enter {} in the app, or type a code: ", request.number));
+    let line = format!("Or approve with a passkey at {}/a", app.base.replace("127.0.0.1", "localhost"));
+    assert!(sent.step.info.contains(&line), "{:?}", sent.step.info);
+    for l in &sent.step.info {
+        assert!(l.len() <= 80 && l.bytes().all(|b| (0x20..0x7f).contains(&b)), "a short plain line: {l:?}");
+    }
+    // The address opens the Approvals page.
+    let res = app.http.get(format!("{}/a", app.base)).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"], "/portal/approvals");
+
+    let number = u16::try_from(request.number).unwrap().to_string();
+    let args = BeginPasskeyDecision { request_id: request.id.to_string(), number, decision: PushDecision::Approve };
+    let c = app.run(&cookie, args).await;
+    let credential = key.assert(&c.options);
+    app.run(&cookie, FinishPasskeyDecision { ceremony_id: c.ceremony_id.to_string(), credential }).await;
+    let done = app.answer_ok(&p, login.login_id, "").await;
+    assert_eq!(done.step.action, proto::login::Action::Allow);
+    assert_eq!(app.login_row(login.login_id).await.reason, "push approved");
+}
+on_both_databases!(prompt_address_and_passkey_approval, the_prompt_gives_the_address_and_a_passkey_approval_lets_the_login_in);
