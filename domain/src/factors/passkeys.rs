@@ -231,7 +231,7 @@ pub async fn register_begin(ctx: &Ctx, caller: &Caller, session: SessionRef, nam
     if existing.len() as u64 >= MAX_PER_USER {
         return Err(too_many());
     }
-    let exclude = existing.iter().map(|p| p.credential_id.clone().into()).collect::<Vec<_>>();
+    let exclude = existing.iter().map(|p| p.credential_id.clone()).collect::<Vec<_>>();
     let (options, state) = rp
         .start_passkey_registration(user_id, &caller.email, &caller.email, Some(exclude))
         .map_err(|e| internal("starting a passkey registration", e))?;
