@@ -1,3 +1,4 @@
+import { AxeBuilder } from "@axe-core/playwright";
 import { BrowserContext, Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
@@ -26,6 +27,14 @@ async function virtualAuthenticator(context: BrowserContext, page: Page) {
       automaticPresenceSimulation: true,
     },
   });
+}
+
+async function noSeriousAxeViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(bad).toEqual([]);
 }
 
 function pushRequest(email: string, number: number, server: string): string {
@@ -80,10 +89,12 @@ test("a person adds a passkey, signs in with it and approves a login with it", a
   await person.getByRole("button", { name: "Add a passkey" }).click();
   await expect(person.getByRole("status").filter({ hasText: "added" })).toHaveText("Pia's laptop added.");
   await expect(person.getByRole("row", { name: /Pia's laptop/ })).toContainText("Never");
+  await noSeriousAxeViolations(person);
 
   // Signed out, back in with the passkey alone: no email, no password.
   await signOut(person);
   await hydrated(person);
+  await noSeriousAxeViolations(person);
   await person.getByRole("button", { name: "Use a passkey" }).click();
   await expect(person).toHaveURL(/\/portal$/);
   await hydrated(person);
@@ -98,6 +109,8 @@ test("a person adds a passkey, signs in with it and approves a login with it", a
   const card = person.getByRole("region", { name: "Login as deploy on acme-web-01 from 203.0.113.7" });
   await expect(card).toBeVisible();
   const approve = card.getByRole("button", { name: "Approve with a passkey" });
+  await expect(approve).toBeVisible();
+  await noSeriousAxeViolations(person);
   await card.getByLabel("Number shown at the login prompt").fill("471");
   await approve.click();
   await expect(card.getByRole("alert")).toContainText("is not the number the login prompt shows");
