@@ -37,6 +37,8 @@ command -v ssh-keygen >/dev/null || apt_missing+=(openssh-client)
 command -v pamtester >/dev/null || apt_missing+=(pamtester)              # drives the real PAM stack in tests
 command -v lintian >/dev/null || apt_missing+=(lintian)                  # checks the .deb (scripts/test-deb.sh)
 command -v openssl >/dev/null || apt_missing+=(openssl)                  # password hashes for ssh-sandbox.sh (the real sshd test)
+[ -f /usr/include/openssl/ssl.h ] || apt_missing+=(libssl-dev)      # webauthn-rs (passkeys) links OpenSSL
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)            # ... and finds it with pkg-config
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} with apt"
   sudo_cmd=(); [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)

@@ -35,6 +35,9 @@ crate::wire_enum! {
         /// An end user confirmed a new phone (or one that replaced theirs).
         FactorPhoneAdded => "factor.phone_added",
         FactorPhoneRemoved => "factor.phone_removed",
+        /// An end user registered a passkey (WebAuthn).
+        FactorPasskeyAdded => "factor.passkey_added",
+        FactorPasskeyRemoved => "factor.passkey_removed",
         /// An end user renamed an authenticator or a phone.
         FactorRenamed => "factor.renamed",
         /// An end user chose the method their login prompt tries first.

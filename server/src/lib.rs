@@ -119,6 +119,8 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(db))
+        // The short address an SSH login prompt gives people with a passkey: the Approvals page.
+        .route("/a", get(|| async { axum::response::Redirect::to("/portal/approvals") }))
         .merge(hss_api::routes(ctx.clone()))
         .merge(approval_events::routes(ctx.clone()))
         .leptos_routes_with_context(&leptos_options, routes, provide.clone(), {

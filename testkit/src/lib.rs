@@ -13,6 +13,7 @@ pub mod demo;
 mod factors;
 mod fixtures;
 mod logins;
+pub mod passkey;
 mod log;
 mod phone;
 mod postgres;

@@ -8,6 +8,7 @@ pub mod install;
 pub mod layout;
 pub mod list;
 pub mod logins;
+pub mod passkey;
 pub mod poll;
 pub mod push_notifications;
 pub mod status;

@@ -13,6 +13,7 @@ pub mod login_codes;
 pub mod history;
 pub mod logins;
 pub mod phones;
+pub mod passkeys;
 pub mod portal;
 pub mod server_accounts;
 pub mod servers;

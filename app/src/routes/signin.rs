@@ -55,6 +55,7 @@ pub fn SignInPage() -> impl IntoView {
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>
+                <crate::components::passkey::PasskeySignIn />
             </div>
         </main>
     }

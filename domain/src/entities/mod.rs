@@ -22,6 +22,8 @@ pub mod login_code;
 pub mod login_code_nonce;
 pub mod login_settings;
 pub mod outbox;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod phone;
 pub mod push_mute;
 pub mod push_notification;

@@ -25,7 +25,7 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub expires_at: ChronoDateTimeUtc,
     pub decided_at: Option<ChronoDateTimeUtc>,
-    /// The approval device whose signature decided it.
+    /// The approval device whose signature, or the passkey whose assertion, decided it.
     pub device_id: Option<Uuid>,
 }
 

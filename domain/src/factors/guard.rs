@@ -138,7 +138,7 @@ pub(crate) async fn after_change(
     Ok(())
 }
 
-async fn record(
+pub(crate) async fn record(
     txn: &DatabaseTransaction,
     tenant_id: Uuid,
     user_id: Uuid,

@@ -7,6 +7,7 @@
 pub mod authenticators;
 pub mod guard;
 pub mod mapping;
+pub mod passkeys;
 pub mod phones;
 pub mod recovery;
 pub mod settings;
@@ -55,7 +56,7 @@ pub(crate) async fn has_factor<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> D
     Ok(reusable_factors(conn, user_id).await? > 0 || recovery::left(conn, user_id).await? > 0)
 }
 
-/// The user's factors that last: confirmed authenticators and the confirmed phone. Recovery
+/// The user's factors that last: confirmed authenticators, passkeys and the confirmed phone. Recovery
 /// codes run out, so they never count as the one factor that must remain.
 pub(crate) async fn reusable_factors<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<u64> {
     let apps = authenticator::Entity::find()
@@ -63,14 +64,14 @@ pub(crate) async fn reusable_factors<C: ConnectionTrait>(conn: &C, user_id: Uuid
         .filter(authenticator::Column::ConfirmedAt.is_not_null())
         .count(conn)
         .await?;
-    Ok(apps + u64::from(phones::has_phone(conn, user_id).await?))
+    Ok(apps + passkeys::count(conn, user_id).await? + u64::from(phones::has_phone(conn, user_id).await?))
 }
 
 /// The refusal to remove the last factor that lasts.
 pub(crate) fn last_factor(name: &str) -> DomainError {
     DomainError::Conflict(format!(
-        "\"{name}\" is your only authenticator app or phone, and one must remain. Add another authenticator or a \
-         phone first, so that you can still log in, then remove this one."
+        "\"{name}\" is your only authenticator app, phone or passkey, and one must remain. Add another one \
+         first, so that you can still log in, then remove this one."
     ))
 }
 

@@ -134,7 +134,7 @@ pub(super) async fn choose(
 ) -> DomainResult<Step> {
     let not_offered = || offer.step(Some(format!("{choice} is not one of the methods offered.")));
     match choice {
-        1 if offer.push => push::send(txn, row, user_id, now).await,
+        1 if offer.push => push::send(ctx, txn, row, user_id, now).await,
         2 | 3 => {
             let Some(phone) = &offer.phone else { return Ok(not_offered()) };
             let what = if choice == 2 { Paid::Call } else { Paid::SmsPasscode };

@@ -5,6 +5,7 @@
 
 use super::{finish, server_login, PushWaiting, Stage};
 use crate::{
+    ctx::Ctx,
     entities::{approval_device, push_request},
     error::DomainResult,
 };
@@ -25,10 +26,20 @@ pub const PUSHES_PER_MINUTE: u64 = 3;
 /// ... and an hour (push fatigue).
 pub const PUSHES_PER_HOUR: u64 = 10;
 
-/// Whether the person can approve a push: they have an approval device.
+/// Whether the person can approve a push: they have an approval device or a passkey.
 pub(super) async fn can_approve(conn: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<bool> {
     let devices = approval_device::Entity::find().filter(approval_device::Column::UserId.eq(user_id)).count(conn).await?;
-    Ok(devices > 0)
+    Ok(devices > 0 || crate::factors::passkeys::count(conn, user_id).await? > 0)
+}
+
+/// The short portal address where a person with a passkey approves from any browser, as a
+/// prompt line: `None` unless the address is plain printable ASCII (prompts stay plain). On a
+/// loopback address it names `localhost`, where passkeys work.
+pub fn passkey_line(public_url: &str) -> Option<String> {
+    let base = crate::factors::passkeys::passkey_origin(public_url).ok()?;
+    let url = format!("{}/a", base.as_str().trim_end_matches('/'));
+    (url.len() <= 120 && url.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| format!("Or approve with a passkey at {url}"))
 }
 
 /// Why no push may be sent to the person now, if one may not.
@@ -56,7 +67,13 @@ pub fn prompt(number: i32) -> String {
 pub const WAIT_INFO: &str = "Press Enter to wait for your approval.";
 
 /// Sends login `row` a new push request (an older one of the same login is dropped as expired).
-pub(super) async fn send(txn: &DatabaseTransaction, row: &mut server_login::Model, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<Step> {
+pub(super) async fn send(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    row: &mut server_login::Model,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<Step> {
     push_request::Entity::update_many()
         .col_expr(push_request::Column::Status, Expr::value(PushStatus::Expired.as_str()))
         .col_expr(push_request::Column::DecidedAt, Expr::value(now))
@@ -84,9 +101,13 @@ pub(super) async fn send(txn: &DatabaseTransaction, row: &mut server_login::Mode
     .exec_without_returning(txn)
     .await?;
     row.stage = Stage::Push;
-    Ok(Step::prompt(prompt(number), true)
-        .with_info("HostGuard: a push was sent to your approval devices.")
-        .with_info(WAIT_INFO))
+    let mut step = Step::prompt(prompt(number), true).with_info("HostGuard: a push was sent to your approval devices.");
+    if crate::factors::passkeys::count(txn, user_id).await? > 0 {
+        if let Some(line) = passkey_line(&ctx.public_url) {
+            step = step.with_info(line);
+        }
+    }
+    Ok(step.with_info(WAIT_INFO))
 }
 
 /// The login's newest push request: the pending one if there is one (sending a new one drops
@@ -153,6 +174,19 @@ pub(super) async fn outcome(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_passkey_line_is_short_plain_ascii() {
+        assert_eq!(
+            super::passkey_line("https://console.example.com/").as_deref(),
+            Some("Or approve with a passkey at https://console.example.com/a")
+        );
+        assert_eq!(
+            super::passkey_line("http://127.0.0.1:3000").as_deref(),
+            Some("Or approve with a passkey at http://localhost:3000/a")
+        );
+        assert_eq!(super::passkey_line("not a url"), None);
+    }
+
     #[test]
     fn the_number_is_inside_the_prompt() {
         assert_eq!(super::prompt(472), "Push sent: enter 472 in the app, or type a code: ");

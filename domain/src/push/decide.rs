@@ -103,11 +103,75 @@ fn bad_signature() -> DomainError {
     )
 }
 
+/// Who decided: an approval device (by its signature) or a passkey (by its assertion).
+#[derive(Clone, Debug)]
+pub struct Approver {
+    pub id: Uuid,
+    /// How the audit names it: `device "Laptop"`, `passkey "YubiKey"`.
+    pub label: String,
+}
+
+/// Refuses a number no login prompt shows.
+pub(crate) fn check_number(number: u16, decision: PushDecision) -> DomainResult<()> {
+    if decision == PushDecision::Approve && !(100..=999).contains(&number) {
+        return Err(DomainError::validation("number", "must be the 3-digit number the login prompt shows"));
+    }
+    if number > 999 {
+        return Err(DomainError::validation("number", "must be at most 3 digits"));
+    }
+    Ok(())
+}
+
+/// Locks and reads one of the user's requests, in the decision's transaction.
+pub(crate) async fn lock_request(
+    txn: &DatabaseTransaction,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    request_id: Uuid,
+) -> DomainResult<push_request::Model> {
+    crate::db::lock_rows::<push_request::Entity>(txn, &[request_id]).await?;
+    push_request::Entity::find_by_id(request_id)
+        .filter(push_request::Column::TenantId.eq(tenant_id))
+        .filter(push_request::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?
+        .ok_or(DomainError::NotFound("push request"))
+}
+
+/// Records a decision whose proof did not verify (a session that cannot sign may be a stolen
+/// one) and commits.
+pub(crate) async fn refused_signature(
+    txn: DatabaseTransaction,
+    caller: &Caller,
+    actor: &Actor,
+    request: &push_request::Model,
+    decision: PushDecision,
+    how: String,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let entry = Entry {
+        tenant_id: Some(request.tenant_id),
+        action: AuditAction::PushSignatureRefused,
+        target: caller.email.clone(),
+        detail: format!(
+            "{} on {}@{} from {}: {how}",
+            decision.as_str(),
+            request.account,
+            request.server_name,
+            request.source_ip,
+        ),
+    };
+    audit::record(&txn, now, actor, entry).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Decides one of the caller's pending requests. The device must be the caller's, the signature
 /// its key's over this request, number and decision, and the request pending and not expired.
 /// A wrong number is refused and counted (the [`WRONG_NUMBERS`]th denies the request). "This
 /// wasn't me" denies, mails the tenant's admins and pauses the person's notifications;
-/// [`mute::DENIALS_IN_A_ROW`] denials pause them too. Each decision is audited.
+/// [`mute::DENIALS_IN_A_ROW`] denials pause them too. Each decision is audited. (A passkey
+/// decides through `factors::passkeys::approve_finish`, which ends in [`apply`] too.)
 pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> DomainResult<Outcome> {
     let (user_id, tenant_id) = end_user(caller)?;
     if d.signature.len() != SIGNATURE_BYTES {
@@ -116,21 +180,10 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
             format!("must be {SIGNATURE_BYTES} bytes (ECDSA P-256, r and s), base64-encoded"),
         ));
     }
-    if d.decision == PushDecision::Approve && !(100..=999).contains(&d.number) {
-        return Err(DomainError::validation("number", "must be the 3-digit number the login prompt shows"));
-    }
-    if d.number > 999 {
-        return Err(DomainError::validation("number", "must be at most 3 digits"));
-    }
+    check_number(d.number, d.decision)?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
-    crate::db::lock_rows::<push_request::Entity>(&txn, &[d.request_id]).await?;
-    let request = push_request::Entity::find_by_id(d.request_id)
-        .filter(push_request::Column::TenantId.eq(tenant_id))
-        .filter(push_request::Column::UserId.eq(user_id))
-        .one(&txn)
-        .await?
-        .ok_or(DomainError::NotFound("push request"))?;
+    let request = lock_request(&txn, tenant_id, user_id, d.request_id).await?;
     let device = approval_device::Entity::find_by_id(d.device_id)
         .filter(approval_device::Column::UserId.eq(user_id))
         .one(&txn)
@@ -138,24 +191,30 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
         .ok_or(DomainError::NotFound("approval device"))?;
     if !signature::verifies(&device.public_key, &signed_message(request.id, d.number, d.decision), &d.signature) {
         tracing::warn!(request = %request.id, device = %device.id, "a push decision with a bad signature was refused");
-        // Recorded: a session that cannot sign may be a stolen one.
-        let entry = Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::PushSignatureRefused,
-            target: caller.email.clone(),
-            detail: format!(
-                "{} on {}@{} from {}: the signature does not verify with device {:?}",
-                d.decision.as_str(),
-                request.account,
-                request.server_name,
-                request.source_ip,
-                device.name
-            ),
-        };
-        audit::record(&txn, now, actor, entry).await?;
-        txn.commit().await?;
+        let how = format!("the signature does not verify with device {:?}", device.name);
+        refused_signature(txn, caller, actor, &request, d.decision, how, now).await?;
         return Err(bad_signature());
     }
+    let approver = Approver { id: device.id, label: format!("device {:?}", device.name) };
+    apply(ctx, txn, caller, actor, &request, &approver, d.number, d.decision, now).await
+}
+
+/// Makes a proven decision on the locked `request`: refused if it is no longer pending; a wrong
+/// number counted; else settled, audited (and for "This wasn't me", the mute, the lock the
+/// tenant chose and the admins' mail). Commits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply(
+    ctx: &Ctx,
+    txn: DatabaseTransaction,
+    caller: &Caller,
+    actor: &Actor,
+    request: &push_request::Model,
+    approver: &Approver,
+    number: u16,
+    decision: PushDecision,
+    now: DateTime<Utc>,
+) -> DomainResult<Outcome> {
+    let tenant_id = request.tenant_id;
     if request.status != PushStatus::Pending {
         return Err(DomainError::Conflict(format!(
             "This request was already decided ({}): nothing changed.",
@@ -170,8 +229,9 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
     let what = format!("{}@{} from {}", request.account, request.server_name, request.source_ip);
     let audit_entry =
         |action, detail: String| Entry { tenant_id: Some(tenant_id), action, target: caller.email.clone(), detail };
-    match d.decision {
-        PushDecision::Approve if i32::from(d.number) != request.number => {
+    let by = &approver.label;
+    match decision {
+        PushDecision::Approve if i32::from(number) != request.number => {
             let wrong = request.wrong_numbers + 1;
             let denied = wrong >= WRONG_NUMBERS;
             push_request::Entity::update_many()
@@ -197,7 +257,7 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                     ),
                 ));
             }
-            settle(&txn, &request, &device, PushStatus::Denied, now).await?;
+            settle(&txn, request, approver, PushStatus::Denied, now).await?;
             audit::record(
                 &txn,
                 now,
@@ -205,7 +265,7 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                 audit_entry(AuditAction::PushDenied, format!("{what}: {WRONG_NUMBERS} wrong numbers")),
             )
             .await?;
-            let muted = mute_after_denial(&txn, &request, now).await?;
+            let muted = mute_after_denial(&txn, request, now).await?;
             txn.commit().await?;
             let paused =
                 if muted { " Notifications are paused for a while; open the portal to see new requests." } else { "" };
@@ -214,27 +274,15 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
             )))
         }
         PushDecision::Approve => {
-            settle(&txn, &request, &device, PushStatus::Approved, now).await?;
-            audit::record(
-                &txn,
-                now,
-                actor,
-                audit_entry(AuditAction::PushApproved, format!("{what} with device {:?}", device.name)),
-            )
-            .await?;
+            settle(&txn, request, approver, PushStatus::Approved, now).await?;
+            audit::record(&txn, now, actor, audit_entry(AuditAction::PushApproved, format!("{what} with {by}"))).await?;
             txn.commit().await?;
             Ok(Outcome { status: PushStatus::Approved, muted_until: None })
         }
         PushDecision::Deny => {
-            settle(&txn, &request, &device, PushStatus::Denied, now).await?;
-            audit::record(
-                &txn,
-                now,
-                actor,
-                audit_entry(AuditAction::PushDenied, format!("{what} with device {:?}", device.name)),
-            )
-            .await?;
-            let muted = mute_after_denial(&txn, &request, now).await?;
+            settle(&txn, request, approver, PushStatus::Denied, now).await?;
+            audit::record(&txn, now, actor, audit_entry(AuditAction::PushDenied, format!("{what} with {by}"))).await?;
+            let muted = mute_after_denial(&txn, request, now).await?;
             txn.commit().await?;
             Ok(Outcome {
                 status: PushStatus::Denied,
@@ -242,8 +290,8 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
             })
         }
         PushDecision::Fraud => {
-            settle(&txn, &request, &device, PushStatus::Fraud, now).await?;
-            mute::record(&txn, &request, mute::MuteReason::Fraud, now).await?;
+            settle(&txn, request, approver, PushStatus::Fraud, now).await?;
+            mute::record(&txn, request, mute::MuteReason::Fraud, now).await?;
             let lock = tenant_fraud_policy::Entity::find_by_id(tenant_id)
                 .one(&txn)
                 .await?
@@ -257,10 +305,10 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
                 &txn,
                 now,
                 actor,
-                audit_entry(AuditAction::PushFraudReported, format!("{what} with device {:?}{lock_note}", device.name)),
+                audit_entry(AuditAction::PushFraudReported, format!("{what} with {by}{lock_note}")),
             )
             .await?;
-            tell_admins(ctx, &txn, &request, &caller.email, now).await?;
+            tell_admins(ctx, &txn, request, &caller.email, now).await?;
             txn.commit().await?;
             ctx.outbox_signal.notify_one();
             Ok(Outcome {
@@ -275,14 +323,14 @@ pub async fn decide(ctx: &Ctx, caller: &Caller, actor: &Actor, d: &Decision) -> 
 async fn settle(
     txn: &DatabaseTransaction,
     request: &push_request::Model,
-    device: &approval_device::Model,
+    approver: &Approver,
     status: PushStatus,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let done = push_request::Entity::update_many()
         .col_expr(push_request::Column::Status, Expr::value(status))
         .col_expr(push_request::Column::DecidedAt, Expr::value(Some(now)))
-        .col_expr(push_request::Column::DeviceId, Expr::value(Some(device.id)))
+        .col_expr(push_request::Column::DeviceId, Expr::value(Some(approver.id)))
         .filter(push_request::Column::Id.eq(request.id))
         .filter(push_request::Column::Status.eq(PushStatus::Pending))
         .exec(txn)
@@ -290,9 +338,10 @@ async fn settle(
     if done.rows_affected != 1 {
         return Err(DomainError::Conflict("This request was already decided: nothing changed.".into()));
     }
+    // A passkey's use is noted where its assertion is checked; this touches only a device.
     approval_device::Entity::update_many()
         .col_expr(approval_device::Column::LastUsedAt, Expr::value(Some(now)))
-        .filter(approval_device::Column::Id.eq(device.id))
+        .filter(approval_device::Column::Id.eq(approver.id))
         .exec(txn)
         .await?;
     Ok(())

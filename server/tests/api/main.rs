@@ -25,6 +25,7 @@ mod notifications;
 mod official_sdk;
 mod operations;
 mod outbox;
+mod passkeys;
 mod prompt_logins;
 mod prompt_sshd;
 mod phones;

@@ -305,6 +305,7 @@ fn PendingCard(
                     on:input=move |ev| number.set(event_target_value(&ev))
                 />
             </div>
+            <crate::components::passkey::PasskeyDecide request_id=id number />
             <div class="row-actions">
                 <button type="button" class="button button-primary" disabled=move || busy.get() on:click=move |_| decide(PushDecision::Approve)>
                     "Approve"

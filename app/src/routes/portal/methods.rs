@@ -85,6 +85,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
         <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
         <Loaded resource=phones ok=move |p| view! { <TextMeACode phones=p send /> } />
         <OtherSessions changed sign_out />
+        <crate::components::passkey::PasskeyMethods />
         <section class="panel" aria-labelledby="your-methods">
             <h2 id="your-methods">"Methods you have"</h2>
             <FormResult value=remove.value() success=|_| "Authenticator removed.".to_owned() />
