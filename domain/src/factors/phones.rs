@@ -541,7 +541,7 @@ mod tests {
             }
         }
 
-        /// Alice, an end user of Acme with an open enrolment window and no factor yet.
+        /// Alice, an end user of Acme with an open invitation and no factor yet.
         async fn world() -> World {
             let path = std::env::temp_dir().join(format!("hg-phones-{}.db", Uuid::new_v4().simple()));
             let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
@@ -558,6 +558,7 @@ mod tests {
                 secret_key: None,
                 agent_signals: Arc::new(crate::agents::NoWakeups),
                 password_checks: crate::ctx::password_check_slots(),
+                vapid_public_key: None,
             };
             let tenant_id = Uuid::new_v4();
             tenant::Entity::insert(tenant::ActiveModel {
@@ -578,11 +579,17 @@ mod tests {
                 role: Set(Role::EndUser),
                 password_hash: Set(String::new()),
                 created_at: Set(clock.now()),
+                activated_at: Set(Some(clock.now())),
+                last_sign_in_at: Set(None),
+                locked_at: Set(None),
             })
             .exec_without_returning(&ctx.db)
             .await
             .unwrap();
-            crate::factors::enrolment::insert(&ctx.db, tenant_id, user_id, "admin@acme.example", clock.now()).await.unwrap();
+            let person = user::Entity::find_by_id(user_id).one(&ctx.db).await.unwrap().unwrap();
+            crate::users::invitations::open_quietly(&ctx.db, tenant_id, &person, "admin@acme.example", clock.now())
+                .await
+                .unwrap();
             let alice = Caller { user_id, role: Role::EndUser, tenant_id: Some(tenant_id), email: "alice@acme.example".into() };
             World { ctx, clock, alice, actor: Actor::new("alice@acme.example", "192.0.2.1"), session: SessionRef(Uuid::new_v4()), path }
         }
