@@ -25,6 +25,8 @@ mod m20261206_000019_invitations;
 mod m20261206_000020_approval_devices;
 mod m20261206_000021_phone_factors;
 mod m20261206_000022_push_subscriptions;
+// 23 is another change's; this list stays in number order when both are in.
+mod m20261206_000024_console_sign_in;
 
 pub struct Migrator;
 
@@ -54,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_approval_devices::Migration),
             Box::new(m20261206_000021_phone_factors::Migration),
             Box::new(m20261206_000022_push_subscriptions::Migration),
+            Box::new(m20261206_000024_console_sign_in::Migration),
         ]
     }
 }

@@ -273,6 +273,10 @@ wire_enum! {
         PushFraudReported => "push_fraud_reported",
         /// An invitation to HostGuard, with the link that sets a password and a first factor.
         Invitation => "invitation",
+        /// A link to choose a new console password (asked for on the sign-in page).
+        PasswordReset => "password_reset",
+        /// Tells someone their console password changed.
+        PasswordChanged => "password_changed",
     }
 }
 

@@ -243,6 +243,9 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
             <div class="account-panel">
                 <p class="account-email">{user.email.clone()}</p>
                 <p class="account-role">{user.role.label()} {user.tenant_name.clone().map(|t| format!(" · {t}"))}</p>
+                <p>
+                    <A href="/account/security">"Sign-in and security"</A>
+                </p>
                 <ActionForm action=auth.sign_out>
                     <button type="submit" class="button button-secondary">
                         "Sign out"

@@ -25,6 +25,10 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
             return Err(error);
         }
     };
+    let ip = source_ip().await;
+    match domain::console_auth::after_password(&ctx, &user, &ip).await? {
+        domain::console_auth::Next::SignedIn => {}
+    }
     let session = session().await?;
     // A new id at sign-in, so an id planted before sign-in is worth nothing after it.
     session.cycle_id().await.map_err(store_err)?;
@@ -33,6 +37,41 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
     let home = user.role.home();
     tracing::info!(user = %user.id, "signed in");
     leptos_axum::redirect(safe_next(&next).unwrap_or(home));
+    Ok(())
+}
+
+/// The signed-in person changes their own password (the current one is needed). Their other
+/// sessions end; this one stays. Returns how many ended.
+#[server(prefix = "/api", endpoint = "auth/change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<u64, AppError> {
+    use super::ssr::{actor, caller, session, store_err};
+    let (ctx, caller) = caller().await?;
+    let actor = actor(&caller).await;
+    let current = session().await?;
+    // A session not saved yet has no id; saving it now gives it one to keep.
+    if current.id().is_none() {
+        current.save().await.map_err(store_err)?;
+    }
+    let keep = current.id().map(|id| id.to_string()).unwrap_or_default();
+    Ok(domain::console_auth::change_password(&ctx, &caller, &actor, &current_password, &new_password, &keep).await?)
+}
+
+/// Mails a password-reset link to `email` if an active account has it. The answer is the same
+/// either way.
+#[server(prefix = "/api", endpoint = "auth/forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, source_ip};
+    let ctx = ctx()?;
+    domain::console_auth::request_reset(&ctx, &email, &source_ip().await).await?;
+    Ok(())
+}
+
+/// Sets a new password with the token of a reset link; then the person signs in with it.
+#[server(prefix = "/api", endpoint = "auth/reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, source_ip};
+    let ctx = ctx()?;
+    domain::console_auth::reset_password(&ctx, &token, &password, &source_ip().await).await?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::{components::A, hooks::use_query_map};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -55,6 +55,9 @@ pub fn SignInPage() -> impl IntoView {
                         {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
                     </button>
                 </ActionForm>
+                <p class="signin-links">
+                    <A href="/forgot-password">"Forgot your password?"</A>
+                </p>
             </div>
         </main>
     }
