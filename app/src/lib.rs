@@ -35,6 +35,7 @@ use routes::{
         account::AccountPage, approvals::ApprovalsPage, history::SignInHistoryPage, methods::SignInMethodsPage,
     },
     signin::SignInPage,
+    signin_code::SignInCodePage,
     smn::topics::TopicsPage,
     smn::{
         links::{ConfirmPage, UnsubscribePage},
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/signin/code") view=SignInCodePage ssr=SsrMode::Async />
                 <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async />

@@ -1,13 +1,17 @@
 //! The console's own sign-in past the password check (`accounts::sign_in`): what a sign-in
-//! needs next, changing one's own password, and resetting a forgotten one through a mailed link.
+//! needs next (a code from the person's console authenticator, for tenant admins and operators
+//! who have one), that authenticator itself, changing one's own password, and resetting a
+//! forgotten one through a mailed link.
 
 use crate::{
     accounts::{normalize_email, source_block, MAX_EMAIL_LEN, MAX_PASSWORD_LEN},
     audit::{self, Actor, AuditAction, Entry},
-    caller::Caller,
+    caller::{Caller, Role},
     ctx::Ctx,
-    entities::{password_reset, session, user},
+    entities::{console_authenticator, console_wrong_code, password_reset, session, user},
     error::{DomainError, DomainResult},
+    factors::authenticators,
+    seal::{open, seal, sealing_key, server_key},
     lockout::{self, Counter, Gate},
     messages::{escape_html, html_page},
     outbox::{self, Channel, MessageKind, NewMessage},
@@ -15,6 +19,8 @@ use crate::{
     users::UserState,
 };
 use chrono::{DateTime, Duration, Utc};
+use rand::{rngs::OsRng, RngCore};
+use secrecy::SecretString;
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
@@ -34,13 +40,339 @@ pub const RESET_WINDOW_MINUTES: i64 = 60;
 pub enum Next {
     /// Nothing: the person is signed in (and it is audited).
     SignedIn,
+    /// A current code from their console authenticator ([`complete_with_code`]). Until then the
+    /// session is only half signed in and grants nothing.
+    Code,
 }
 
 /// After a right password: what else the sign-in of `user` needs. When nothing does, the
 /// sign-in is complete and audited.
 pub async fn after_password(ctx: &Ctx, user: &user::Model, source_ip: &str) -> DomainResult<Next> {
+    if confirmed_authenticator(&ctx.db, user.id).await?.is_some() {
+        return Ok(Next::Code);
+    }
     crate::accounts::record_sign_in(ctx, user, source_ip, "a password").await?;
     Ok(Next::SignedIn)
+}
+
+/// How long the second step may wait after the password.
+pub const PENDING_VALID_MINUTES: i64 = 5;
+/// Wrong second-step codes one person may type in [`WRONG_WINDOW_MINUTES`] (as for step-ups).
+pub const WRONG_CODES: u64 = crate::factors::guard::WRONG_STEP_UPS;
+pub const WRONG_WINDOW_MINUTES: i64 = crate::factors::guard::WRONG_WINDOW_MINUTES;
+/// Who may have a console authenticator: the people who administer something.
+fn may_enrol(role: Role) -> bool {
+    matches!(role, Role::TenantAdmin | Role::Operator)
+}
+
+async fn confirmed_authenticator<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+) -> DomainResult<Option<console_authenticator::Model>> {
+    Ok(console_authenticator::Entity::find()
+        .filter(console_authenticator::Column::UserId.eq(user_id))
+        .filter(console_authenticator::Column::ConfirmedAt.is_not_null())
+        .one(conn)
+        .await?)
+}
+
+/// What the seed of console authenticator `id` is sealed for.
+fn owner(id: Uuid) -> String {
+    format!("console authenticator {id}")
+}
+
+/// The account name an app shows next to the codes.
+fn app_account(email: &str) -> String {
+    format!("{email} (console)")
+}
+
+/// The step of `code` if it is a current code of authenticator `a` not used before.
+fn check_code(ctx: &Ctx, a: &console_authenticator::Model, email: &str, code: &str, now: DateTime<Utc>) -> DomainResult<Option<i64>> {
+    let key = server_key(ctx).ok_or_else(|| DomainError::Internal("no server key to open a console authenticator with".into()))?;
+    let t = authenticators::totp(&open(key, &owner(a.id), &a.secret_ciphertext)?, &app_account(email))?;
+    Ok(authenticators::matching_step(&t, code, now, a.last_used_step))
+}
+
+fn code_format() -> DomainError {
+    DomainError::validation("code", format!("must be the {}-digit code your authenticator app shows", authenticators::DIGITS))
+}
+
+/// The second step of a console sign-in: `code` from the person's console authenticator, after
+/// their password (`user_id` is the half-signed-in session's). A code is accepted once; wrong
+/// ones are capped per person like step-ups, and each is audited. Returns the person, now
+/// signed in (audited).
+pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip: &str) -> DomainResult<user::Model> {
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
+    let person = user::Entity::find_by_id(user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    if crate::users::state_of(&person) != UserState::Active {
+        return Err(DomainError::Unauthenticated);
+    }
+    let wrong = console_wrong_code::Entity::find()
+        .filter(console_wrong_code::Column::UserId.eq(user_id))
+        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(&txn)
+        .await?;
+    if wrong >= WRONG_CODES {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    let a = confirmed_authenticator(&txn, user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    let Some(step) = check_code(ctx, &a, &person.email, &code, now)? else {
+        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(user_id),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let left = WRONG_CODES.saturating_sub(wrong + 1);
+        audit::record(
+            &txn,
+            now,
+            &Actor::new(person.email.clone(), source_ip),
+            Entry {
+                tenant_id: person.tenant_id,
+                action: AuditAction::ConsoleSignInFailed,
+                target: person.email.clone(),
+                detail: format!("right password, wrong authenticator code ({left} more tries)"),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(DomainError::validation(
+            "code",
+            format!(
+                "is not the code your authenticator app shows now ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
+                if left == 1 { "y" } else { "ies" }
+            ),
+        ));
+    };
+    console_authenticator::Entity::update_many()
+        .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
+        .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
+        .filter(console_authenticator::Column::Id.eq(a.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    crate::accounts::record_sign_in(ctx, &person, source_ip, "a password and an authenticator code").await?;
+    Ok(person)
+}
+
+/// The caller's console authenticator, as they see it (never the seed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleAuthenticator {
+    pub name: String,
+    pub added_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Where the caller stands: whether their role may have a console authenticator, and theirs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactorStatus {
+    pub may_enrol: bool,
+    pub authenticator: Option<ConsoleAuthenticator>,
+}
+
+pub async fn status(ctx: &Ctx, caller: &Caller) -> DomainResult<FactorStatus> {
+    let authenticator = confirmed_authenticator(&ctx.db, caller.user_id).await?.map(|a| ConsoleAuthenticator {
+        name: a.name,
+        added_at: a.confirmed_at.unwrap_or(a.created_at),
+        last_used_at: a.last_used_at,
+    });
+    Ok(FactorStatus { may_enrol: may_enrol(caller.role), authenticator })
+}
+
+/// Starts adding the caller's console authenticator: a new seed to show as a QR code and as
+/// text, which counts once [`confirm_authenticator`]ed. A tenant admin or an operator has at most
+/// one; to replace it they remove it first (which needs a code from it).
+pub async fn begin_authenticator(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<authenticators::Enrolment> {
+    if !may_enrol(caller.role) {
+        return Err(DomainError::Forbidden);
+    }
+    let name = crate::factors::clean_name("name", name, authenticators::NAME_MAX, "Authenticator app")?;
+    let key = sealing_key(ctx, "Authenticators")?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    if confirmed_authenticator(&txn, caller.user_id).await?.is_some() {
+        return Err(DomainError::Conflict(
+            "You already have an authenticator app for the console. To use another one, remove it first.".into(),
+        ));
+    }
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .exec(&txn)
+        .await?;
+    let secret = new_seed();
+    let id = Uuid::new_v4();
+    console_authenticator::Entity::insert(console_authenticator::ActiveModel {
+        id: Set(id),
+        user_id: Set(caller.user_id),
+        name: Set(name.clone()),
+        secret_ciphertext: Set(seal(key, &owner(id), &secret)?),
+        confirmed_at: Set(None),
+        last_used_step: Set(0),
+        last_used_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    let uri = authenticators::totp(&secret, &app_account(&caller.email))?.get_url();
+    Ok(authenticators::Enrolment {
+        id,
+        name,
+        secret: SecretString::from(secret),
+        otpauth_uri: SecretString::from(uri),
+        expires_at: now + Duration::minutes(authenticators::ENROLMENT_VALID_MINUTES),
+    })
+}
+
+/// A new 160-bit seed in base32.
+fn new_seed() -> String {
+    let mut seed = [0u8; 20];
+    OsRng.fill_bytes(&mut seed);
+    totp_rs::Secret::Raw(seed.to_vec()).to_encoded().to_string()
+}
+
+/// Finishes adding the caller's console authenticator with a code it shows now; from the next
+/// sign-in on, the console asks for its code after the password. Audited and mailed.
+pub async fn confirm_authenticator(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    id: Uuid,
+    code: &str,
+) -> DomainResult<ConsoleAuthenticator> {
+    if !may_enrol(caller.role) {
+        return Err(DomainError::Forbidden);
+    }
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    let pending = console_authenticator::Entity::find_by_id(id)
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .filter(console_authenticator::Column::ConfirmedAt.is_null())
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("authenticator enrolment"))?;
+    if now > pending.created_at + Duration::minutes(authenticators::ENROLMENT_VALID_MINUTES) {
+        return Err(DomainError::Conflict(format!(
+            "This enrolment has expired (you have {} minutes to confirm one). Add the authenticator again.",
+            authenticators::ENROLMENT_VALID_MINUTES
+        )));
+    }
+    let Some(step) = check_code(ctx, &pending, &caller.email, &code, now)? else {
+        return Err(DomainError::validation(
+            "code",
+            "is not the code the app shows now. Type the newest code; if it still fails, check that the phone sets its time automatically",
+        ));
+    };
+    let mut am: console_authenticator::ActiveModel = pending.into();
+    am.confirmed_at = Set(Some(now));
+    am.last_used_step = Set(step);
+    let saved = console_authenticator::Entity::update(am).exec(&txn).await?;
+    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: caller.tenant_id,
+            action: AuditAction::ConsoleAuthenticatorAdded,
+            target: caller.email.clone(),
+            detail: format!("authenticator {:?}", saved.name),
+        },
+    )
+    .await?;
+    let what = format!("The authenticator app \"{}\" was added to your console sign-in", saved.name);
+    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(ConsoleAuthenticator { name: saved.name, added_at: now, last_used_at: None })
+}
+
+/// Removes the caller's console authenticator; a current code from it is needed, so a borrowed
+/// session cannot drop the second step. Audited and mailed.
+pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, code: &str) -> DomainResult<()> {
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    let a = confirmed_authenticator(&txn, caller.user_id).await?.ok_or(DomainError::NotFound("console authenticator"))?;
+    let wrong = console_wrong_code::Entity::find()
+        .filter(console_wrong_code::Column::UserId.eq(caller.user_id))
+        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(&txn)
+        .await?;
+    if wrong >= WRONG_CODES {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    if check_code(ctx, &a, &caller.email, &code, now)?.is_none() {
+        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(caller.user_id),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        return Err(DomainError::validation("code", "is not the code your authenticator app shows now"));
+    }
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .exec(&txn)
+        .await?;
+    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: caller.tenant_id,
+            action: AuditAction::ConsoleAuthenticatorRemoved,
+            target: caller.email.clone(),
+            detail: format!("authenticator {:?}", a.name),
+        },
+    )
+    .await?;
+    let what = format!("The authenticator app \"{}\" was removed from your console sign-in", a.name);
+    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(())
+}
+
+/// Enrols a console authenticator with a known seed (base32), confirmed at once: for the demo
+/// data and the tests' fixtures, never reachable from a request.
+pub async fn enrol_known_seed(ctx: &Ctx, user_id: Uuid, name: &str, secret_base32: &str) -> DomainResult<()> {
+    let key = sealing_key(ctx, "Authenticators")?;
+    let now = ctx.clock.now();
+    let id = Uuid::new_v4();
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(user_id))
+        .exec(&ctx.db)
+        .await?;
+    console_authenticator::Entity::insert(console_authenticator::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id),
+        name: Set(name.to_owned()),
+        secret_ciphertext: Set(seal(key, &owner(id), secret_base32)?),
+        confirmed_at: Set(Some(now)),
+        last_used_step: Set(0),
+        last_used_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&ctx.db)
+    .await?;
+    Ok(())
 }
 
 /// Whether the stored session data `data` (JSON) belongs to `user_id`, signed in or half-way.
@@ -374,6 +706,38 @@ fn reset_message(person: &user::Model, link: &str, source_ip: &str, expires_at: 
         tenant_id: person.tenant_id,
         channel: Channel::Email,
         kind: MessageKind::PasswordReset,
+        recipient: person.email.clone(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
+}
+
+/// The mail that tells a tenant admin or operator their console sign-in changed (`what`, a
+/// sentence), and what to do if it was not them.
+fn security_message(ctx: &Ctx, person: &user::Model, what: &str, by: &str, at: DateTime<Utc>) -> NewMessage {
+    let subject = "Your HostGuard console sign-in changed".to_owned();
+    let facts = format!("{what}.\n\nWhen: {}\nBy: {by}\nAccount: {}", at.format("%Y-%m-%d %H:%M UTC"), person.email);
+    let account = format!("{}/account/security", ctx.public_url.trim_end_matches('/'));
+    let report = format!(
+        "If this wasn't you, someone may know your password: reset it from the sign-in page at once, and check \
+         {account}."
+    );
+    let body_text = format!("{facts}\n\n{report}\n");
+    let body_html = html_page(
+        &subject,
+        &[
+            facts.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
+            format!("<b>{}</b>", escape_html(&report)),
+        ],
+        "You receive this for every change of how you sign in to the console; it cannot be turned off.",
+    );
+    NewMessage {
+        tenant_id: person.tenant_id,
+        channel: Channel::Email,
+        kind: MessageKind::ConsoleSignInChanged,
         recipient: person.email.clone(),
         sender_name: "HostGuard".into(),
         subject,

@@ -36,6 +36,9 @@ crate::wire_enum! {
         ConsolePasswordResetRequested => "console.password_reset_requested",
         /// A password was set through a reset link.
         ConsolePasswordReset => "console.password_reset",
+        /// A tenant admin or operator added an authenticator app for their console sign-in.
+        ConsoleAuthenticatorAdded => "console.authenticator_added",
+        ConsoleAuthenticatorRemoved => "console.authenticator_removed",
         /// Written by versions before invitations replaced enrolment windows; kept so their
         /// trails still read.
         FactorEnrolmentOpened => "factor.enrolment_opened",
@@ -118,6 +121,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 64);
+        assert_eq!(AuditAction::ALL.len(), 66);
     }
 }

@@ -277,6 +277,8 @@ wire_enum! {
         PasswordReset => "password_reset",
         /// Tells someone their console password changed.
         PasswordChanged => "password_changed",
+        /// Tells a tenant admin or operator their console authenticator was added or removed.
+        ConsoleSignInChanged => "console_sign_in_changed",
     }
 }
 

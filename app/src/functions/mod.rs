@@ -7,6 +7,7 @@ pub mod agents;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod console_factor;
 pub mod invitations;
 pub mod logins;
 pub mod phones;

@@ -11,4 +11,5 @@ pub mod not_found;
 pub mod password_reset;
 pub mod portal;
 pub mod signin;
+pub mod signin_code;
 pub mod smn;

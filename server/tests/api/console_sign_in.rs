@@ -2,15 +2,21 @@
 //! source address and never the password; people change their own password (the current one
 //! needed, the others sessions end, a mail says so); a forgotten one is reset through a link
 //! read from the real SMTP sink, which works once, for an hour, is kept only as a hash, and is
-//! asked for with the same answer whether or not the address is an account's.
+//! asked for with the same answer whether or not the address is an account's. Tenant admins
+//! and operators add a console authenticator; then sign-in asks for its code after the
+//! password, in a half-signed-in session that grants nothing else, with wrong codes capped.
 
 use crate::common::*;
-use app::functions::auth::{ChangePassword, ForgotPassword, ResetPassword};
+use app::functions::auth::{ChangePassword, ForgotPassword, ResetPassword, SignInCode};
+use app::functions::console_factor::{
+    BeginConsoleAuthenticator, ConfirmConsoleAuthenticator, MyConsoleFactor, RemoveConsoleAuthenticator,
+};
 use app::models::AppError;
 use chrono::Duration;
 use domain::{
     audit::{AuditAction, Event},
     entities::{outbox, password_reset},
+    Clock,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -232,3 +238,116 @@ async fn a_reset_link_used_twice_at_once_works_once(backend: Backend) {
     assert_eq!(w.events(&w.admin, AuditAction::ConsolePasswordReset).await.len(), 1);
 }
 on_both_databases!(a_reset_link_used_twice_at_once_works_once, super::a_reset_link_used_twice_at_once_works_once);
+
+/// Adds the admin's console authenticator through the page's calls; returns its seed.
+async fn enrol_through_the_page(w: &World, cookie: &str) -> String {
+    let e = w.app.run(cookie, BeginConsoleAuthenticator { name: "Ada's phone".into() }).await;
+    assert!(e.otpauth_uri.starts_with("otpauth://totp/"), "{}", e.otpauth_uri);
+    assert!(e.qr_data_uri.starts_with("data:image/svg+xml;base64,"));
+    let r = w.app.refused(cookie, ConfirmConsoleAuthenticator { id: e.id.to_string(), code: "000000".into() }).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    let code = console_sign_in::code_at(&e.secret, w.app.clock.now());
+    let row = w.app.run(cookie, ConfirmConsoleAuthenticator { id: e.id.to_string(), code }).await;
+    assert_eq!(row.name, "Ada's phone");
+    e.secret
+}
+
+async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done(backend: Backend) {
+    let w = world(backend).await;
+    let cookie = w.app.sign_in(&w.admin).await;
+    let view = w.app.run(&cookie, MyConsoleFactor {}).await;
+    assert_eq!((view.may_enrol, view.authenticator), (true, None));
+    // End users use the portal's methods, not this.
+    let person = w.tenant.end_user(&w.app, "eve").await;
+    let eve = w.app.sign_in(&person).await;
+    assert_eq!(w.app.refused(&eve, BeginConsoleAuthenticator { name: String::new() }).await.status, 403);
+    assert!(!w.app.run(&eve, MyConsoleFactor {}).await.may_enrol);
+
+    let secret = enrol_through_the_page(&w, &cookie).await;
+    let added = w.events(&w.admin, AuditAction::ConsoleAuthenticatorAdded).await;
+    assert_eq!(added.len(), 1);
+    let mail = w.sink.wait_for(&w.admin.email, 1).await;
+    assert_eq!(mail[0].subject, "Your HostGuard console sign-in changed");
+    assert!(!mail[0].text.contains(&secret));
+    // A second one while this one is in force: remove it first.
+    assert_eq!(w.app.refused(&cookie, BeginConsoleAuthenticator { name: String::new() }).await.status, 409);
+
+    // The password alone: a half-signed-in session that sees nothing.
+    let res = w.app.sign_in_raw(&w.admin, None).await;
+    assert_eq!(res.status(), 200);
+    assert!(console_sign_in::asks_for_code(&res));
+    let half = session_cookie(&res).unwrap();
+    assert_eq!(w.app.me(&half).await, None);
+    assert_eq!(w.app.refused(&half, MyConsoleFactor {}).await.status, 401);
+    assert_eq!(w.app.refused(&half, ChangePassword { current_password: w.admin.password.clone(), new_password: "a new long password".into() }).await.status, 401);
+    let signed_in_before = w.events(&w.admin, AuditAction::ConsoleSignIn).await.len();
+
+    // A wrong code: refused and audited; the right one signs in, once.
+    let r = w.app.refused(&half, SignInCode { code: "123456".into(), next: String::new() }).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    let failed = w.events(&w.admin, AuditAction::ConsoleSignInFailed).await;
+    assert_eq!(failed[0].detail, "right password, wrong authenticator code (4 more tries)");
+    let code = console_sign_in::code_at(&secret, w.app.clock.now() + Duration::seconds(30));
+    let res = w.app.call("auth/sign_in_code", &[("code", &code)], Some(&half)).await;
+    assert_eq!(res.status(), 200);
+    let full = session_cookie(&res).expect("a new session id once signed in");
+    assert_ne!(full, half);
+    assert_eq!(w.app.me(&full).await.as_deref(), Some(w.admin.email.as_str()));
+    let ok = w.events(&w.admin, AuditAction::ConsoleSignIn).await;
+    assert_eq!(ok.len(), signed_in_before + 1);
+    assert!(ok.iter().any(|e| e.detail == "signed in with a password and an authenticator code"));
+    // The same code again, in a new sign-in: used.
+    let again = session_cookie(&w.app.sign_in_raw(&w.admin, None).await).unwrap();
+    let r = w.app.refused(&again, SignInCode { code: code.clone(), next: String::new() }).await;
+    assert_eq!(r.status, 422);
+    // No password step, no second step; and the second step waits 5 minutes at most.
+    let r = w.app.refused(NO_SESSION, SignInCode { code: code.clone(), next: String::new() }).await;
+    assert_eq!(r.status, 409, "{r}");
+    w.app.clock.advance(Duration::minutes(6));
+    let late = console_sign_in::code_at(&secret, w.app.clock.now());
+    assert_eq!(w.app.refused(&again, SignInCode { code: late, next: String::new() }).await.status, 409);
+
+    // The harness signs fixtures with a console authenticator in through both steps.
+    let operator_seed = w.app.give_console_authenticator(w.operator.id).await;
+    assert!(!operator_seed.is_empty());
+    let op = w.app.sign_in(&w.operator).await;
+    assert_eq!(w.app.me(&op).await.as_deref(), Some(w.operator.email.as_str()));
+    assert!(w.app.run(&op, MyConsoleFactor {}).await.authenticator.is_some());
+}
+on_both_databases!(
+    an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done,
+    super::an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done
+);
+
+async fn wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code(backend: Backend) {
+    let w = world(backend).await;
+    w.app.give_console_authenticator(w.admin.id).await;
+    let half = session_cookie(&w.app.sign_in_raw(&w.admin, None).await).unwrap();
+    for left in (0..5).rev() {
+        let r = w.app.refused(&half, SignInCode { code: "000000".into(), next: String::new() }).await;
+        assert_eq!(r.status, 422, "{r}");
+        assert!(r.error.to_string().contains(&format!("({left} more tr")), "{r}");
+    }
+    // Capped: even the right code waits now.
+    let right = w.app.fresh_console_code(w.admin.id).await;
+    let r = w.app.refused(&half, SignInCode { code: right, next: String::new() }).await;
+    assert!(matches!(r.error, AppError::RateLimited(_)), "{r}");
+    w.app.clock.advance(Duration::minutes(16));
+    let cookie = w.app.sign_in(&w.admin).await;
+
+    // Removing needs a current code from it; then the password alone signs in again.
+    let r = w.app.refused(&cookie, RemoveConsoleAuthenticator { code: "000000".into() }).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    let code = w.app.fresh_console_code(w.admin.id).await;
+    w.app.run(&cookie, RemoveConsoleAuthenticator { code }).await;
+    assert_eq!(w.app.run(&cookie, MyConsoleFactor {}).await.authenticator, None);
+    assert_eq!(w.events(&w.admin, AuditAction::ConsoleAuthenticatorRemoved).await.len(), 1);
+    let res = w.app.sign_in_raw(&w.admin, None).await;
+    assert!(!console_sign_in::asks_for_code(&res));
+    let plain = session_cookie(&res).unwrap();
+    assert_eq!(w.app.me(&plain).await.as_deref(), Some(w.admin.email.as_str()));
+}
+on_both_databases!(
+    wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code,
+    super::wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code
+);
