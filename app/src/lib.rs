@@ -20,6 +20,8 @@ use leptos_router::{
 };
 use models::Role;
 use routes::{
+    account_settings::AccountSettingsPage,
+    password_reset::{ForgotPasswordPage, ResetPasswordPage},
     admin::{outbox::OutboxPage, tenants::TenantsPage},
     audit::trail::AuditPage,
     home::HomePage,
@@ -34,6 +36,7 @@ use routes::{
         methods::SignInMethodsPage,
     },
     signin::SignInPage,
+    signin_code::SignInCodePage,
     smn::topics::TopicsPage,
     smn::{
         links::{ConfirmPage, UnsubscribePage},
@@ -87,11 +90,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/signin/code") view=SignInCodePage ssr=SsrMode::Async />
                 <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("") view=ConsoleLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("account/security") view=AccountSettingsPage ssr=SsrMode::Async />
                     <Route
                         path=path!("hss/two-factor")
                         view=|| view! {

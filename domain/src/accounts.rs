@@ -1,6 +1,7 @@
 //! Sign-in and the signed-in user's identity.
 
 use crate::{
+    audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{tenant, user},
@@ -22,7 +23,9 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// The longest password looked at. argon2 would take any length; nobody types more.
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
-/// Checks an email and password. Every attempt is counted, per sign-in name and per source
+/// Checks an email and password: the first step of a console sign-in (the caller then asks
+/// [`crate::console_auth::after_password`] what comes next). A refusal after the password was
+/// checked is written to the audit trail. Every attempt is counted, per sign-in name and per source
 /// address, before its password is checked; after a few wrong ones the answers slow down,
 /// then the name (or the address) is refused for a while without any check. Neither the
 /// message, the delay nor the lock says whether an account with that name exists.
@@ -66,6 +69,8 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
     };
 
     let found = user::Entity::find().filter(user::Column::Email.eq(&login)).one(&ctx.db).await?;
+    // Some(tenant) when the name is an account's (the tenant is None for operators).
+    let tenant_of_found = found.as_ref().map(|u| u.tenant_id);
     let candidate = password.to_owned();
     let hash = found.as_ref().map(|u| u.password_hash.clone());
     // Off the async workers; the permit lives as long as the hashing.
@@ -88,11 +93,15 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
         // Said only to someone who knows the password, so it tells nobody else anything.
         match crate::users::state_of(&user) {
             UserState::Locked => {
+                record_failure(ctx, &login, user.tenant_id, source_ip, "right password, but the account is locked".into())
+                    .await?;
                 return Err(DomainError::Conflict(
                     "This account is locked. Ask your administrator to unlock it.".into(),
                 ))
             }
             UserState::Invited => {
+                record_failure(ctx, &login, user.tenant_id, source_ip, "right password, but the account is not active yet".into())
+                    .await?;
                 return Err(DomainError::Conflict(
                     "This account is not active yet: finish your invitation by adding an authenticator app from \
                      its link, or ask your administrator to send you a new invitation."
@@ -101,15 +110,57 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
             }
             UserState::Active => {}
         }
-        signed_in(ctx, user.id).await?;
         return Ok(user);
     }
     tracing::info!(attempt, "failed sign-in");
+    let locked = attempt >= ctx.lockout.lock_after;
+    let detail = if locked {
+        format!("wrong password; the sign-in name is refused for {} minutes", ctx.lockout.lock_for.num_minutes())
+    } else {
+        "wrong password".to_owned()
+    };
+    record_failure(ctx, &login, tenant_of_found.flatten(), source_ip, detail).await?;
     tokio::time::sleep(ctx.lockout.delay(attempt)).await;
-    if attempt >= ctx.lockout.lock_after {
+    if locked {
         return Err(DomainError::Locked { retry_after_secs: ctx.lockout.lock_for.num_seconds().max(1) });
     }
     Err(DomainError::InvalidCredentials)
+}
+
+/// Writes a refused console sign-in to the audit trail: under the person's tenant when the name
+/// is an account's (so its admins see it), else for operators only. Never the password.
+pub(crate) async fn record_failure(
+    ctx: &Ctx,
+    login: &str,
+    tenant_id: Option<Uuid>,
+    source_ip: &str,
+    detail: String,
+) -> DomainResult<()> {
+    audit::record(
+        &ctx.db,
+        ctx.clock.now(),
+        &Actor::new(login, source_ip),
+        Entry { tenant_id, action: AuditAction::ConsoleSignInFailed, target: login.to_owned(), detail },
+    )
+    .await
+}
+
+/// Writes a completed console sign-in (every step the account needs) to the audit trail and
+/// notes it for the Users page.
+pub(crate) async fn record_sign_in(ctx: &Ctx, user: &user::Model, source_ip: &str, how: &str) -> DomainResult<()> {
+    signed_in(ctx, user.id).await?;
+    audit::record(
+        &ctx.db,
+        ctx.clock.now(),
+        &Actor::new(user.email.clone(), source_ip),
+        Entry {
+            tenant_id: user.tenant_id,
+            action: AuditAction::ConsoleSignIn,
+            target: user.email.clone(),
+            detail: format!("signed in with {how}"),
+        },
+    )
+    .await
 }
 
 /// The address block one sign-in counter covers: the address itself for IPv4, its /64 for

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod caller;
 pub mod clock;
+pub mod console_auth;
 pub mod credits;
 pub mod ctx;
 pub mod db;

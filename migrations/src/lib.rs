@@ -26,6 +26,7 @@ mod m20261206_000020_approval_devices;
 mod m20261206_000021_phone_factors;
 mod m20261206_000022_push_subscriptions;
 mod m20261206_000023_passkeys;
+mod m20261206_000024_console_sign_in;
 mod m20261206_000025_login_codes;
 
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_phone_factors::Migration),
             Box::new(m20261206_000022_push_subscriptions::Migration),
             Box::new(m20261206_000023_passkeys::Migration),
+            Box::new(m20261206_000024_console_sign_in::Migration),
             Box::new(m20261206_000025_login_codes::Migration),
         ]
     }

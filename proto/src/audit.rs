@@ -26,6 +26,19 @@ crate::wire_enum! {
         AgentTokenRevoke => "agent.token_revoke",
         AgentRegister => "agent.register",
         AgentReinstall => "agent.reinstall",
+        /// Someone signed in to the console (with every step their account needs).
+        ConsoleSignIn => "console.sign_in",
+        /// A refused console sign-in: a wrong password or a wrong second-step code.
+        ConsoleSignInFailed => "console.sign_in_failed",
+        /// Someone changed their own password (their other sessions end).
+        ConsolePasswordChanged => "console.password_changed",
+        /// A password-reset link was mailed to an account's address.
+        ConsolePasswordResetRequested => "console.password_reset_requested",
+        /// A password was set through a reset link.
+        ConsolePasswordReset => "console.password_reset",
+        /// A tenant admin or operator added an authenticator app for their console sign-in.
+        ConsoleAuthenticatorAdded => "console.authenticator_added",
+        ConsoleAuthenticatorRemoved => "console.authenticator_removed",
         /// Written by versions before invitations replaced enrolment windows; kept so their
         /// trails still read.
         FactorEnrolmentOpened => "factor.enrolment_opened",
@@ -115,6 +128,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 63);
+        assert_eq!(AuditAction::ALL.len(), 70);
     }
 }

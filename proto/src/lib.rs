@@ -275,6 +275,12 @@ wire_enum! {
         Invitation => "invitation",
         /// Tells an end user they got a one-time code in the portal ("Get a code").
         LoginCodeIssued => "login_code_issued",
+        /// A link to choose a new console password (asked for on the sign-in page).
+        PasswordReset => "password_reset",
+        /// Tells someone their console password changed.
+        PasswordChanged => "password_changed",
+        /// Tells a tenant admin or operator their console authenticator was added or removed.
+        ConsoleSignInChanged => "console_sign_in_changed",
     }
 }
 

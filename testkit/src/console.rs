@@ -202,10 +202,16 @@ impl TestApp {
     }
 
     /// Signs in and returns the `name=value` session cookie.
+    /// When the account has a console authenticator, completes the second step with its code
+    /// (see `console_sign_in`).
     pub async fn sign_in(&self, who: impl Credentials) -> String {
         let res = self.sign_in_raw(&who, None).await;
         assert_eq!(res.status(), 200, "sign-in of {} succeeds", who.email());
-        session_cookie(&res).expect("sign-in sets the session cookie")
+        let cookie = session_cookie(&res).expect("sign-in sets the session cookie");
+        if crate::console_sign_in::asks_for_code(&res) {
+            return self.finish_sign_in_with_code(who.email(), &cookie).await;
+        }
+        cookie
     }
 
     /// The email of the signed-in user, or None.

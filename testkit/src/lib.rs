@@ -9,6 +9,7 @@
 mod agent;
 pub mod approve;
 mod console;
+pub mod console_sign_in;
 pub mod demo;
 mod factors;
 mod fixtures;

@@ -7,7 +7,7 @@ use crate::{
         status::ErrorPanel,
     },
     functions::{
-        auth::{who_am_i, SignIn, SignOut},
+        auth::{who_am_i, SignIn, SignInCode, SignOut},
         servers::{choose_region, list_regions},
     },
     models::{AppError, CurrentUser, Role},
@@ -24,15 +24,21 @@ use leptos_router::{
 pub struct Auth {
     pub user: Resource<Result<Option<CurrentUser>, AppError>>,
     pub sign_in: ServerAction<SignIn>,
+    /// The second step of a sign-in (a code from the console authenticator).
+    pub sign_in_code: ServerAction<SignInCode>,
     pub sign_out: ServerAction<SignOut>,
 }
 
 impl Auth {
     pub fn new() -> Self {
         let sign_in = ServerAction::<SignIn>::new();
+        let sign_in_code = ServerAction::<SignInCode>::new();
         let sign_out = ServerAction::<SignOut>::new();
-        let user = Resource::new(move || (sign_in.version().get(), sign_out.version().get()), |_| who_am_i());
-        Self { user, sign_in, sign_out }
+        let user = Resource::new(
+            move || (sign_in.version().get(), sign_in_code.version().get(), sign_out.version().get()),
+            |_| who_am_i(),
+        );
+        Self { user, sign_in, sign_in_code, sign_out }
     }
 }
 
@@ -245,6 +251,9 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                 <p class="account-role">{user.role.label()} {user.tenant_name.clone().map(|t| format!(" · {t}"))}</p>
                 {(user.role == Role::EndUser)
                     .then(|| view! { <crate::components::account_switcher::AccountSwitcher user=user.clone() /> })}
+                <p>
+                    <A href="/account/security">"Sign-in and security"</A>
+                </p>
                 <ActionForm action=auth.sign_out>
                     <button type="submit" class="button button-secondary">
                         "Sign out"

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 pub async fn sign_in(email: String, password: String, #[server(default)] next: String) -> Result<(), AppError> {
     use super::ssr::{ctx, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
     use crate::models::RoleHome;
+    use domain::console_auth::PENDING_USER_KEY;
     let ctx = ctx()?;
     let user = match domain::accounts::sign_in(&ctx, &email, &password, &source_ip().await).await {
         Ok(user) => user,
@@ -25,7 +26,19 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
             return Err(error);
         }
     };
+    let ip = source_ip().await;
     let session = session().await?;
+    if domain::console_auth::after_password(&ctx, &user, &ip).await? == domain::console_auth::Next::Code {
+        // Half signed in: the session names the person only under a key nothing else reads.
+        session.cycle_id().await.map_err(store_err)?;
+        session.remove_value(USER_ID).await.map_err(store_err)?;
+        session.remove_value(SIGNED_IN_AT).await.map_err(store_err)?;
+        session.insert(PENDING_USER_KEY, user.id).await.map_err(store_err)?;
+        session.insert(PENDING_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
+        let next = safe_next(&next).map(|n| format!("?next={}", crate::components::list::encode(n))).unwrap_or_default();
+        leptos_axum::redirect(&format!("/signin/code{next}"));
+        return Ok(());
+    }
     // A new id at sign-in, so an id planted before sign-in is worth nothing after it.
     session.cycle_id().await.map_err(store_err)?;
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
@@ -33,6 +46,89 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
     let home = user.role.home();
     tracing::info!(user = %user.id, "signed in");
     leptos_axum::redirect(safe_next(&next).unwrap_or(home));
+    Ok(())
+}
+
+/// Where a half-signed-in session keeps when its password was right.
+#[cfg(feature = "ssr")]
+const PENDING_AT: &str = "pending_at";
+
+/// The second step of a sign-in: a code from the person's console authenticator, in the session
+/// whose password was right within the last few minutes. Then as `sign_in`: a new session id,
+/// and back to `next` or the role's home page.
+#[server(prefix = "/api", endpoint = "auth/sign_in_code")]
+pub async fn sign_in_code(code: String, #[server(default)] next: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
+    use crate::models::RoleHome;
+    use domain::console_auth::{PENDING_USER_KEY, PENDING_VALID_MINUTES};
+    let ctx = ctx()?;
+    let session = session().await?;
+    let pending = session.get::<uuid::Uuid>(PENDING_USER_KEY).await.map_err(store_err)?;
+    let at = session.get::<i64>(PENDING_AT).await.map_err(store_err)?.unwrap_or(0);
+    let fresh = ctx.clock.now().timestamp() - at <= PENDING_VALID_MINUTES * 60;
+    let result = match pending {
+        Some(user_id) if fresh => domain::console_auth::complete_with_code(&ctx, user_id, &code, &source_ip().await)
+            .await
+            .map_err(AppError::from),
+        // Converted from the domain's error, which also sets the response's status.
+        _ => Err(AppError::from(domain::DomainError::Conflict(format!(
+            "Your sign-in was not finished within {PENDING_VALID_MINUTES} minutes. Enter your email and password again."
+        )))),
+    };
+    let user = match result {
+        Ok(user) => user,
+        Err(error) => {
+            if plain_form_post() {
+                let next = safe_next(&next)
+                    .map(|n| format!("&next={}", crate::components::list::encode(n)))
+                    .unwrap_or_default();
+                leptos_axum::redirect(&format!("/signin/code?error={}{next}", error.code()));
+            }
+            return Err(error);
+        }
+    };
+    session.cycle_id().await.map_err(store_err)?;
+    session.remove_value(PENDING_USER_KEY).await.map_err(store_err)?;
+    session.remove_value(PENDING_AT).await.map_err(store_err)?;
+    session.insert(USER_ID, user.id).await.map_err(store_err)?;
+    session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
+    tracing::info!(user = %user.id, "signed in with a second step");
+    leptos_axum::redirect(safe_next(&next).unwrap_or(user.role.home()));
+    Ok(())
+}
+
+/// The signed-in person changes their own password (the current one is needed). Their other
+/// sessions end; this one stays. Returns how many ended.
+#[server(prefix = "/api", endpoint = "auth/change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<u64, AppError> {
+    use super::ssr::{actor, caller, session, store_err};
+    let (ctx, caller) = caller().await?;
+    let actor = actor(&caller).await;
+    let current = session().await?;
+    // A session not saved yet has no id; saving it now gives it one to keep.
+    if current.id().is_none() {
+        current.save().await.map_err(store_err)?;
+    }
+    let keep = current.id().map(|id| id.to_string()).unwrap_or_default();
+    Ok(domain::console_auth::change_password(&ctx, &caller, &actor, &current_password, &new_password, &keep).await?)
+}
+
+/// Mails a password-reset link to `email` if an active account has it. The answer is the same
+/// either way.
+#[server(prefix = "/api", endpoint = "auth/forgot_password")]
+pub async fn forgot_password(email: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, source_ip};
+    let ctx = ctx()?;
+    domain::console_auth::request_reset(&ctx, &email, &source_ip().await).await?;
+    Ok(())
+}
+
+/// Sets a new password with the token of a reset link; then the person signs in with it.
+#[server(prefix = "/api", endpoint = "auth/reset_password")]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    use super::ssr::{ctx, source_ip};
+    let ctx = ctx()?;
+    domain::console_auth::reset_password(&ctx, &token, &password, &source_ip().await).await?;
     Ok(())
 }
 

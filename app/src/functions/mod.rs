@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod device_accounts;
 pub mod audit;
 pub mod auth;
+pub mod console_factor;
 pub mod invitations;
 pub mod login_codes;
 pub mod history;

@@ -7,6 +7,7 @@ mod approvals;
 mod error;
 mod factors;
 mod labels;
+pub mod console_auth;
 pub mod logins;
 mod phones;
 mod readiness;

@@ -6,7 +6,7 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::{components::A, hooks::use_query_map};
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
@@ -56,6 +56,9 @@ pub fn SignInPage() -> impl IntoView {
                     </button>
                 </ActionForm>
                 <crate::components::passkey::PasskeySignIn />
+                <p class="signin-links">
+                    <A href="/forgot-password">"Forgot your password?"</A>
+                </p>
             </div>
         </main>
     }

@@ -69,7 +69,7 @@ pub fn step_of(t: DateTime<Utc>) -> i64 {
     t.timestamp().div_euclid(STEP_SECS)
 }
 
-fn totp(secret_base32: &str, account: &str) -> DomainResult<TOTP> {
+pub(crate) fn totp(secret_base32: &str, account: &str) -> DomainResult<TOTP> {
     let seed = Secret::Encoded(secret_base32.to_owned())
         .to_bytes()
         .map_err(|_| DomainError::Internal("an authenticator's seed is not base32".into()))?;
@@ -91,7 +91,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// The time step, within one of `now`'s (clocks drift, and typing takes time), whose code is
 /// `code` and that is later than `after`.
-fn matching_step(t: &TOTP, code: &str, now: DateTime<Utc>, after: i64) -> Option<i64> {
+pub(crate) fn matching_step(t: &TOTP, code: &str, now: DateTime<Utc>, after: i64) -> Option<i64> {
     let current = step_of(now);
     [current - 1, current, current + 1]
         .into_iter()

@@ -76,7 +76,7 @@ pub(crate) fn last_factor(name: &str) -> DomainError {
 }
 
 /// Refuses a name that is too long or has control characters; an empty one gets `default`.
-fn clean_name(field: &str, name: &str, max: usize, default: &str) -> DomainResult<String> {
+pub(crate) fn clean_name(field: &str, name: &str, max: usize, default: &str) -> DomainResult<String> {
     let name = name.trim();
     if name.chars().count() > max {
         return Err(DomainError::validation(field, format!("must be at most {max} characters")));

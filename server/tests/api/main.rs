@@ -11,6 +11,7 @@ mod agent_e2e;
 mod agent_registration;
 mod approvals;
 mod code_logins;
+mod console_sign_in;
 mod credits;
 mod factors;
 mod hss_api;

@@ -1,0 +1,797 @@
+//! The console's own sign-in past the password check (`accounts::sign_in`): what a sign-in
+//! needs next (a code from the person's console authenticator, for tenant admins and operators
+//! who have one), that authenticator itself, changing one's own password, and resetting a
+//! forgotten one through a mailed link.
+
+use crate::{
+    accounts::{normalize_email, source_block, MAX_EMAIL_LEN, MAX_PASSWORD_LEN},
+    audit::{self, Actor, AuditAction, Entry},
+    caller::{Caller, Role},
+    ctx::Ctx,
+    entities::{console_authenticator, console_wrong_code, password_reset, session, user},
+    error::{DomainError, DomainResult},
+    factors::authenticators,
+    seal::{open, seal, sealing_key, server_key},
+    lockout::{self, Counter, Gate},
+    messages::{escape_html, html_page},
+    outbox::{self, Channel, MessageKind, NewMessage},
+    password, tokens,
+    users::UserState,
+};
+use chrono::{DateTime, Duration, Utc};
+use rand::{rngs::OsRng, RngCore};
+use secrecy::SecretString;
+use sea_orm::{
+    sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+/// How long a reset link works.
+pub const RESET_VALID_MINUTES: i64 = 60;
+/// Reset links one address may be sent in [`RESET_WINDOW_MINUTES`] (asked for, whether or not
+/// an account has the address).
+pub const RESETS_PER_ADDRESS: u64 = 3;
+/// Reset requests one source address (its /64 for IPv6) may make in the window.
+pub const RESETS_PER_SOURCE: u64 = 10;
+pub const RESET_WINDOW_MINUTES: i64 = 60;
+
+/// What a sign-in needs after a right password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Next {
+    /// Nothing: the person is signed in (and it is audited).
+    SignedIn,
+    /// A current code from their console authenticator ([`complete_with_code`]). Until then the
+    /// session is only half signed in and grants nothing.
+    Code,
+}
+
+/// After a right password: what else the sign-in of `user` needs. When nothing does, the
+/// sign-in is complete and audited.
+pub async fn after_password(ctx: &Ctx, user: &user::Model, source_ip: &str) -> DomainResult<Next> {
+    if confirmed_authenticator(&ctx.db, user.id).await?.is_some() {
+        return Ok(Next::Code);
+    }
+    crate::accounts::record_sign_in(ctx, user, source_ip, "a password").await?;
+    Ok(Next::SignedIn)
+}
+
+/// How long the second step may wait after the password.
+pub const PENDING_VALID_MINUTES: i64 = 5;
+/// Wrong second-step codes one person may type in [`WRONG_WINDOW_MINUTES`] (as for step-ups).
+pub const WRONG_CODES: u64 = crate::factors::guard::WRONG_STEP_UPS;
+pub const WRONG_WINDOW_MINUTES: i64 = crate::factors::guard::WRONG_WINDOW_MINUTES;
+/// Who may have a console authenticator: the people who administer something.
+fn may_enrol(role: Role) -> bool {
+    matches!(role, Role::TenantAdmin | Role::Operator)
+}
+
+async fn confirmed_authenticator<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+) -> DomainResult<Option<console_authenticator::Model>> {
+    Ok(console_authenticator::Entity::find()
+        .filter(console_authenticator::Column::UserId.eq(user_id))
+        .filter(console_authenticator::Column::ConfirmedAt.is_not_null())
+        .one(conn)
+        .await?)
+}
+
+/// What the seed of console authenticator `id` is sealed for.
+fn owner(id: Uuid) -> String {
+    format!("console authenticator {id}")
+}
+
+/// The account name an app shows next to the codes.
+fn app_account(email: &str) -> String {
+    format!("{email} (console)")
+}
+
+/// The step of `code` if it is a current code of authenticator `a` not used before.
+fn check_code(ctx: &Ctx, a: &console_authenticator::Model, email: &str, code: &str, now: DateTime<Utc>) -> DomainResult<Option<i64>> {
+    let key = server_key(ctx).ok_or_else(|| DomainError::Internal("no server key to open a console authenticator with".into()))?;
+    let t = authenticators::totp(&open(key, &owner(a.id), &a.secret_ciphertext)?, &app_account(email))?;
+    Ok(authenticators::matching_step(&t, code, now, a.last_used_step))
+}
+
+fn code_format() -> DomainError {
+    DomainError::validation("code", format!("must be the {}-digit code your authenticator app shows", authenticators::DIGITS))
+}
+
+/// The second step of a console sign-in: `code` from the person's console authenticator, after
+/// their password (`user_id` is the half-signed-in session's). A code is accepted once; wrong
+/// ones are capped per person like step-ups, and each is audited. Returns the person, now
+/// signed in (audited).
+pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip: &str) -> DomainResult<user::Model> {
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
+    let person = user::Entity::find_by_id(user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    if crate::users::state_of(&person) != UserState::Active {
+        return Err(DomainError::Unauthenticated);
+    }
+    let wrong = console_wrong_code::Entity::find()
+        .filter(console_wrong_code::Column::UserId.eq(user_id))
+        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(&txn)
+        .await?;
+    if wrong >= WRONG_CODES {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    let a = confirmed_authenticator(&txn, user_id).await?.ok_or(DomainError::Unauthenticated)?;
+    let Some(step) = check_code(ctx, &a, &person.email, &code, now)? else {
+        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(user_id),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        let left = WRONG_CODES.saturating_sub(wrong + 1);
+        audit::record(
+            &txn,
+            now,
+            &Actor::new(person.email.clone(), source_ip),
+            Entry {
+                tenant_id: person.tenant_id,
+                action: AuditAction::ConsoleSignInFailed,
+                target: person.email.clone(),
+                detail: format!("right password, wrong authenticator code ({left} more tries)"),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(DomainError::validation(
+            "code",
+            format!(
+                "is not the code your authenticator app shows now ({left} more tr{} in the next {WRONG_WINDOW_MINUTES} minutes)",
+                if left == 1 { "y" } else { "ies" }
+            ),
+        ));
+    };
+    console_authenticator::Entity::update_many()
+        .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
+        .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
+        .filter(console_authenticator::Column::Id.eq(a.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    crate::accounts::record_sign_in(ctx, &person, source_ip, "a password and an authenticator code").await?;
+    Ok(person)
+}
+
+/// The caller's console authenticator, as they see it (never the seed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsoleAuthenticator {
+    pub name: String,
+    pub added_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Where the caller stands: whether their role may have a console authenticator, and theirs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactorStatus {
+    pub may_enrol: bool,
+    pub authenticator: Option<ConsoleAuthenticator>,
+}
+
+pub async fn status(ctx: &Ctx, caller: &Caller) -> DomainResult<FactorStatus> {
+    let authenticator = confirmed_authenticator(&ctx.db, caller.user_id).await?.map(|a| ConsoleAuthenticator {
+        name: a.name,
+        added_at: a.confirmed_at.unwrap_or(a.created_at),
+        last_used_at: a.last_used_at,
+    });
+    Ok(FactorStatus { may_enrol: may_enrol(caller.role), authenticator })
+}
+
+/// Starts adding the caller's console authenticator: a new seed to show as a QR code and as
+/// text, which counts once [`confirm_authenticator`]ed. A tenant admin or an operator has at most
+/// one; to replace it they remove it first (which needs a code from it).
+pub async fn begin_authenticator(ctx: &Ctx, caller: &Caller, name: &str) -> DomainResult<authenticators::Enrolment> {
+    if !may_enrol(caller.role) {
+        return Err(DomainError::Forbidden);
+    }
+    let name = crate::factors::clean_name("name", name, authenticators::NAME_MAX, "Authenticator app")?;
+    let key = sealing_key(ctx, "Authenticators")?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    if confirmed_authenticator(&txn, caller.user_id).await?.is_some() {
+        return Err(DomainError::Conflict(
+            "You already have an authenticator app for the console. To use another one, remove it first.".into(),
+        ));
+    }
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .exec(&txn)
+        .await?;
+    let secret = new_seed();
+    let id = Uuid::new_v4();
+    console_authenticator::Entity::insert(console_authenticator::ActiveModel {
+        id: Set(id),
+        user_id: Set(caller.user_id),
+        name: Set(name.clone()),
+        secret_ciphertext: Set(seal(key, &owner(id), &secret)?),
+        confirmed_at: Set(None),
+        last_used_step: Set(0),
+        last_used_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    txn.commit().await?;
+    let uri = authenticators::totp(&secret, &app_account(&caller.email))?.get_url();
+    Ok(authenticators::Enrolment {
+        id,
+        name,
+        secret: SecretString::from(secret),
+        otpauth_uri: SecretString::from(uri),
+        expires_at: now + Duration::minutes(authenticators::ENROLMENT_VALID_MINUTES),
+    })
+}
+
+/// A new 160-bit seed in base32.
+fn new_seed() -> String {
+    let mut seed = [0u8; 20];
+    OsRng.fill_bytes(&mut seed);
+    totp_rs::Secret::Raw(seed.to_vec()).to_encoded().to_string()
+}
+
+/// Finishes adding the caller's console authenticator with a code it shows now; from the next
+/// sign-in on, the console asks for its code after the password. Audited and mailed.
+pub async fn confirm_authenticator(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    id: Uuid,
+    code: &str,
+) -> DomainResult<ConsoleAuthenticator> {
+    if !may_enrol(caller.role) {
+        return Err(DomainError::Forbidden);
+    }
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    let pending = console_authenticator::Entity::find_by_id(id)
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .filter(console_authenticator::Column::ConfirmedAt.is_null())
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("authenticator enrolment"))?;
+    if now > pending.created_at + Duration::minutes(authenticators::ENROLMENT_VALID_MINUTES) {
+        return Err(DomainError::Conflict(format!(
+            "This enrolment has expired (you have {} minutes to confirm one). Add the authenticator again.",
+            authenticators::ENROLMENT_VALID_MINUTES
+        )));
+    }
+    let Some(step) = check_code(ctx, &pending, &caller.email, &code, now)? else {
+        return Err(DomainError::validation(
+            "code",
+            "is not the code the app shows now. Type the newest code; if it still fails, check that the phone sets its time automatically",
+        ));
+    };
+    let mut am: console_authenticator::ActiveModel = pending.into();
+    am.confirmed_at = Set(Some(now));
+    am.last_used_step = Set(step);
+    let saved = console_authenticator::Entity::update(am).exec(&txn).await?;
+    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: caller.tenant_id,
+            action: AuditAction::ConsoleAuthenticatorAdded,
+            target: caller.email.clone(),
+            detail: format!("authenticator {:?}", saved.name),
+        },
+    )
+    .await?;
+    let what = format!("The authenticator app \"{}\" was added to your console sign-in", saved.name);
+    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(ConsoleAuthenticator { name: saved.name, added_at: now, last_used_at: None })
+}
+
+/// Removes the caller's console authenticator; a current code from it is needed, so a borrowed
+/// session cannot drop the second step. Audited and mailed.
+pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, code: &str) -> DomainResult<()> {
+    let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    let a = confirmed_authenticator(&txn, caller.user_id).await?.ok_or(DomainError::NotFound("console authenticator"))?;
+    let wrong = console_wrong_code::Entity::find()
+        .filter(console_wrong_code::Column::UserId.eq(caller.user_id))
+        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(&txn)
+        .await?;
+    if wrong >= WRONG_CODES {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    if check_code(ctx, &a, &caller.email, &code, now)?.is_none() {
+        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            user_id: Set(caller.user_id),
+            created_at: Set(now),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        return Err(DomainError::validation("code", "is not the code your authenticator app shows now"));
+    }
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(caller.user_id))
+        .exec(&txn)
+        .await?;
+    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: caller.tenant_id,
+            action: AuditAction::ConsoleAuthenticatorRemoved,
+            target: caller.email.clone(),
+            detail: format!("authenticator {:?}", a.name),
+        },
+    )
+    .await?;
+    let what = format!("The authenticator app \"{}\" was removed from your console sign-in", a.name);
+    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(())
+}
+
+/// Enrols a console authenticator with a known seed (base32), confirmed at once: for the demo
+/// data and the tests' fixtures, never reachable from a request.
+pub async fn enrol_known_seed(ctx: &Ctx, user_id: Uuid, name: &str, secret_base32: &str) -> DomainResult<()> {
+    let key = sealing_key(ctx, "Authenticators")?;
+    let now = ctx.clock.now();
+    let id = Uuid::new_v4();
+    console_authenticator::Entity::delete_many()
+        .filter(console_authenticator::Column::UserId.eq(user_id))
+        .exec(&ctx.db)
+        .await?;
+    console_authenticator::Entity::insert(console_authenticator::ActiveModel {
+        id: Set(id),
+        user_id: Set(user_id),
+        name: Set(name.to_owned()),
+        secret_ciphertext: Set(seal(key, &owner(id), secret_base32)?),
+        confirmed_at: Set(Some(now)),
+        last_used_step: Set(0),
+        last_used_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&ctx.db)
+    .await?;
+    Ok(())
+}
+
+/// Whether the stored session data `data` (JSON) belongs to `user_id`, signed in or half-way.
+fn belongs_to(data: &str, user_id: Uuid) -> bool {
+    let me = user_id.to_string();
+    serde_json::from_str::<serde_json::Value>(data)
+        .ok()
+        .map(|v| {
+            ["user_id", PENDING_USER_KEY]
+                .iter()
+                .any(|k| v.get(*k).and_then(|u| u.as_str()) == Some(me.as_str()))
+        })
+        .unwrap_or(false)
+}
+
+/// The session data's key for a sign-in that has passed its password but not its second step.
+pub const PENDING_USER_KEY: &str = "pending_user_id";
+
+/// Ends every session of `user_id` except the one stored under `keep` (if any).
+async fn end_sessions<C: ConnectionTrait>(conn: &C, user_id: Uuid, keep: Option<&str>) -> DomainResult<u64> {
+    let mut q = session::Entity::find().filter(session::Column::Data.contains(user_id.to_string()));
+    if let Some(keep) = keep {
+        q = q.filter(session::Column::Id.ne(keep));
+    }
+    let ids: Vec<String> =
+        q.all(conn).await?.into_iter().filter(|s| belongs_to(&s.data, user_id)).map(|s| s.id).collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(session::Entity::delete_many().filter(session::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+}
+
+/// Voids the reset links `user_id` has not used: a password change makes them pointless.
+async fn void_resets<C: ConnectionTrait>(conn: &C, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<()> {
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now)))
+        .filter(password_reset::Column::UserId.eq(user_id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+fn check_new(field: &'static str, new: &str) -> DomainResult<()> {
+    password::check_new_password(new).map_err(|m| DomainError::validation(field, m))
+}
+
+async fn hash(new: &str) -> DomainResult<String> {
+    let pw = new.to_owned();
+    tokio::task::spawn_blocking(move || password::hash_password(&pw))
+        .await
+        .map_err(|e| DomainError::Internal(e.to_string()))
+}
+
+/// The caller changes their own password: `current` must be right (wrong ones count like wrong
+/// sign-ins, so a borrowed session cannot guess it), `new` follows the password rule and
+/// differs. Every other session of theirs ends (`keep` is this one's id), unused reset links
+/// stop working, and the change is audited and mailed. Returns how many sessions ended.
+pub async fn change_password(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    current: &str,
+    new: &str,
+    keep: &str,
+) -> DomainResult<u64> {
+    if current.is_empty() {
+        return Err(DomainError::validation("current_password", "is required"));
+    }
+    if current.len() > MAX_PASSWORD_LEN {
+        return Err(DomainError::validation("current_password", "is not your current password"));
+    }
+    check_new("new_password", new)?;
+    if new == current {
+        return Err(DomainError::validation("new_password", "must differ from your current password"));
+    }
+    let now = ctx.clock.now();
+    let me = user::Entity::find_by_id(caller.user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
+    let name = Counter::Name(&me.email);
+    let attempt = match lockout::count_attempt(ctx, name, now).await? {
+        Gate::Locked { until } => {
+            return Err(DomainError::Locked { retry_after_secs: (until - now).num_seconds().max(1) })
+        }
+        Gate::Open { attempt } => attempt,
+    };
+    let Ok(permit) = ctx.password_checks.clone().try_acquire_owned() else {
+        return Err(DomainError::Busy("too many password checks at once; try again in a few seconds".into()));
+    };
+    let (candidate, stored) = (current.to_owned(), me.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        password::verify_password(&candidate, &stored)
+    })
+    .await
+    .map_err(|e| DomainError::Internal(e.to_string()))?;
+    if !ok {
+        tokio::time::sleep(ctx.lockout.delay(attempt)).await;
+        if attempt >= ctx.lockout.lock_after {
+            return Err(DomainError::Locked { retry_after_secs: ctx.lockout.lock_for.num_seconds().max(1) });
+        }
+        return Err(DomainError::validation("current_password", "is not your current password"));
+    }
+    lockout::clear(ctx, name).await?;
+    let new_hash = hash(new).await?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[me.id]).await?;
+    // Only if the password is still the one just checked: two changes at once, one wins.
+    let changed = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new_hash))
+        .filter(user::Column::Id.eq(me.id))
+        .filter(user::Column::PasswordHash.eq(me.password_hash.clone()))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Err(DomainError::Conflict("Your password was changed meanwhile. Sign in again.".into()));
+    }
+    void_resets(&txn, me.id, now).await?;
+    let ended = end_sessions(&txn, me.id, Some(keep)).await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: me.tenant_id,
+            action: AuditAction::ConsolePasswordChanged,
+            target: me.email.clone(),
+            detail: format!("{ended} other session{} signed out", if ended == 1 { "" } else { "s" }),
+        },
+    )
+    .await?;
+    let by = format!("you, signed in from {}", actor.source_ip);
+    outbox::enqueue(&txn, now, password_changed_message(ctx, &me, &by, now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(ended)
+}
+
+/// Someone asks for a link to reset the password of `email`. The answer is the same whether or
+/// not an active account has that address (an `Ok`, or the same rate limit, which counts
+/// requests rather than accounts); only an active account's address gets a link, valid for
+/// [`RESET_VALID_MINUTES`] and once. A newer link voids the older ones.
+pub async fn request_reset(ctx: &Ctx, email: &str, source_ip: &str) -> DomainResult<()> {
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(DomainError::validation("email", format!("must be at most {MAX_EMAIL_LEN} characters")));
+    }
+    let email = normalize_email(email);
+    if email.is_empty() {
+        return Err(DomainError::validation("email", "is required"));
+    }
+    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(DomainError::validation("email", "must be an email address such as name@example.com"));
+    }
+    let source = source_block(source_ip);
+    let now = ctx.clock.now();
+    let since = now - Duration::minutes(RESET_WINDOW_MINUTES);
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    // One request at a time per address and per source, so parallel ones cannot all pass the count.
+    crate::db::lock_key(&txn, &format!("password reset {email}")).await?;
+    crate::db::lock_key(&txn, &format!("password reset from {source}")).await?;
+    password_reset::Entity::delete_many()
+        .filter(password_reset::Column::CreatedAt.lt(now - Duration::days(7)))
+        .exec(&txn)
+        .await?;
+    let from_source = password_reset::Entity::find()
+        .filter(password_reset::Column::SourceIp.eq(&source))
+        .filter(password_reset::Column::CreatedAt.gt(since))
+        .count(&txn)
+        .await?;
+    if from_source >= RESETS_PER_SOURCE {
+        return Err(DomainError::RateLimited(
+            "Too many password resets were asked for from your address. Try again in an hour.".into(),
+        ));
+    }
+    let for_address = password_reset::Entity::find()
+        .filter(password_reset::Column::Email.eq(&email))
+        .filter(password_reset::Column::CreatedAt.gt(since))
+        .count(&txn)
+        .await?;
+    if for_address >= RESETS_PER_ADDRESS {
+        return Err(DomainError::RateLimited(format!(
+            "A reset link was asked for this address {RESETS_PER_ADDRESS} times in the last hour. Use the newest \
+             link you received, or try again in an hour."
+        )));
+    }
+    let person = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&txn)
+        .await?
+        .filter(|u| crate::users::state_of(u) == UserState::Active);
+    let expires_at = now + Duration::minutes(RESET_VALID_MINUTES);
+    let token = match &person {
+        Some(p) => {
+            void_resets(&txn, p.id, now).await?;
+            Some(tokens::new_token())
+        }
+        None => None,
+    };
+    password_reset::Entity::insert(password_reset::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(person.as_ref().map(|p| p.id)),
+        email: Set(email.clone()),
+        source_ip: Set(source),
+        token_hash: Set(token.as_ref().map(|(_, h)| h.clone())),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        used_at: Set(None),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    if let (Some(p), Some((token, _))) = (&person, token) {
+        let link = format!("{}/reset-password?token={token}", ctx.public_url.trim_end_matches('/'));
+        let m = reset_message(p, &link, source_ip, expires_at);
+        outbox::enqueue(&txn, now, NewMessage { secrets: vec![token], ..m }).await?;
+        audit::record(
+            &txn,
+            now,
+            &Actor::new(email.clone(), source_ip),
+            Entry {
+                tenant_id: p.tenant_id,
+                action: AuditAction::ConsolePasswordResetRequested,
+                target: email.clone(),
+                detail: format!("link mailed, valid until {}", expires_at.format("%Y-%m-%d %H:%M UTC")),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(())
+}
+
+/// The one answer for a reset link that cannot be used, whatever the reason.
+fn link_unusable() -> DomainError {
+    DomainError::Conflict(
+        "This link cannot be used: it has expired (links work for an hour), was used already, or a newer one was \
+         sent. Ask for a new link on the sign-in page."
+            .into(),
+    )
+}
+
+/// Sets a new password with a reset link's `token`. The link works once; every session of the
+/// person ends, their sign-in name's failed attempts are forgotten, and the change is audited
+/// and mailed. A second factor is still asked at the next sign-in, so a mailbox alone is not
+/// enough to get in. Returns the sign-in name.
+pub async fn reset_password(ctx: &Ctx, token: &str, new: &str, source_ip: &str) -> DomainResult<String> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 100 {
+        return Err(link_unusable());
+    }
+    check_new("password", new)?;
+    let now = ctx.clock.now();
+    let hashed = tokens::hash_token(token);
+    let found = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(&hashed))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(link_unusable)?;
+    if found.used_at.is_some() || now >= found.expires_at {
+        return Err(link_unusable());
+    }
+    let user_id = found.user_id.ok_or_else(link_unusable)?;
+    let new_hash = hash(new).await?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
+    // Spent here and only once: of two uses at once, one updates the row.
+    let spent = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now)))
+        .filter(password_reset::Column::Id.eq(found.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .filter(password_reset::Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let person = user::Entity::find_by_id(user_id).one(&txn).await?;
+    let person = match person {
+        Some(p) if spent == 1 && crate::users::state_of(&p) == UserState::Active => p,
+        _ => return Err(link_unusable()),
+    };
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new_hash))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(&txn)
+        .await?;
+    void_resets(&txn, user_id, now).await?;
+    let ended = end_sessions(&txn, user_id, None).await?;
+    audit::record(
+        &txn,
+        now,
+        &Actor::new(person.email.clone(), source_ip),
+        Entry {
+            tenant_id: person.tenant_id,
+            action: AuditAction::ConsolePasswordReset,
+            target: person.email.clone(),
+            detail: format!(
+                "password set with a reset link; {ended} session{} signed out",
+                if ended == 1 { "" } else { "s" }
+            ),
+        },
+    )
+    .await?;
+    let by = format!("someone with the reset link mailed to you, from {source_ip}");
+    outbox::enqueue(&txn, now, password_changed_message(ctx, &person, &by, now)).await?;
+    txn.commit().await?;
+    lockout::clear(ctx, Counter::Name(&person.email)).await?;
+    ctx.outbox_signal.notify_one();
+    Ok(person.email)
+}
+
+/// The mail with a reset link.
+fn reset_message(person: &user::Model, link: &str, source_ip: &str, expires_at: DateTime<Utc>) -> NewMessage {
+    let until = expires_at.format("%Y-%m-%d %H:%M UTC");
+    let subject = "Reset your HostGuard password".to_owned();
+    let what = format!(
+        "Someone (from {source_ip}) asked to reset the password of your HostGuard account {}.",
+        person.email
+    );
+    let act = format!("To choose a new password, open this link. It works once, until {until}:");
+    let ignore = "If you did not ask for this, ignore this message: your password stays as it is.";
+    let body_text = format!("{what}\n\n{act}\n{link}\n\n{ignore}\n");
+    let body_html = html_page(
+        &subject,
+        &[
+            escape_html(&what),
+            format!("{} <a href=\"{1}\">{1}</a>", escape_html(&act), escape_html(link)),
+            escape_html(ignore),
+        ],
+        "You receive this because a password reset was asked for on the HostGuard sign-in page.",
+    );
+    NewMessage {
+        tenant_id: person.tenant_id,
+        channel: Channel::Email,
+        kind: MessageKind::PasswordReset,
+        recipient: person.email.clone(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
+}
+
+/// The mail that tells a tenant admin or operator their console sign-in changed (`what`, a
+/// sentence), and what to do if it was not them.
+fn security_message(ctx: &Ctx, person: &user::Model, what: &str, by: &str, at: DateTime<Utc>) -> NewMessage {
+    let subject = "Your HostGuard console sign-in changed".to_owned();
+    let facts = format!("{what}.\n\nWhen: {}\nBy: {by}\nAccount: {}", at.format("%Y-%m-%d %H:%M UTC"), person.email);
+    let account = format!("{}/account/security", ctx.public_url.trim_end_matches('/'));
+    let report = format!(
+        "If this wasn't you, someone may know your password: reset it from the sign-in page at once, and check \
+         {account}."
+    );
+    let body_text = format!("{facts}\n\n{report}\n");
+    let body_html = html_page(
+        &subject,
+        &[
+            facts.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
+            format!("<b>{}</b>", escape_html(&report)),
+        ],
+        "You receive this for every change of how you sign in to the console; it cannot be turned off.",
+    );
+    NewMessage {
+        tenant_id: person.tenant_id,
+        channel: Channel::Email,
+        kind: MessageKind::ConsoleSignInChanged,
+        recipient: person.email.clone(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
+}
+
+/// The mail that tells someone their password changed, and what to do if it was not them.
+fn password_changed_message(ctx: &Ctx, person: &user::Model, by: &str, at: DateTime<Utc>) -> NewMessage {
+    let subject = "Your HostGuard password was changed".to_owned();
+    let what = format!(
+        "The password of your HostGuard account {} was changed.\n\nWhen: {}\nBy: {by}",
+        person.email,
+        at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let signin = format!("{}/signin", ctx.public_url.trim_end_matches('/'));
+    let report = format!(
+        "Your other sessions were signed out. If this wasn't you, reset your password at once from {signin} \
+         (\"Forgot your password?\") and tell your administrator."
+    );
+    let body_text = format!("{what}\n\n{report}\n");
+    let body_html = html_page(
+        &subject,
+        &[
+            what.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
+            format!("<b>{}</b>", escape_html(&report)),
+        ],
+        "You receive this for every change of your password; it cannot be turned off.",
+    );
+    NewMessage {
+        tenant_id: person.tenant_id,
+        channel: Channel::Email,
+        kind: MessageKind::PasswordChanged,
+        recipient: person.email.clone(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_belongs_to_its_user_signed_in_or_half_way() {
+        let me = Uuid::new_v4();
+        assert!(belongs_to(&format!(r#"{{"user_id":"{me}","signed_in_at":1}}"#), me));
+        assert!(belongs_to(&format!(r#"{{"pending_user_id":"{me}"}}"#), me));
+        assert!(!belongs_to(&format!(r#"{{"user_id":"{}","note":"{me}"}}"#, Uuid::new_v4()), me));
+        assert!(!belongs_to("not json", me));
+    }
+}

@@ -1,0 +1,73 @@
+//! The console sign-in's second step in tests: fixtures get a console authenticator whose seed
+//! the harness keeps, and `TestApp::sign_in` types its code when the console asks for one.
+
+use crate::TestApp;
+use domain::{entities::console_authenticator, entities::user, Clock};
+use reqwest::{header, Response};
+use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+use std::{collections::HashMap, sync::Mutex};
+use uuid::Uuid;
+
+/// The seeds the harness enrolled, by user id (ids are unique across tests).
+static SEEDS: Mutex<Option<HashMap<Uuid, String>>> = Mutex::new(None);
+
+/// The base32 seed of `user_id`'s console authenticator, if the harness (or the demo) enrolled it.
+pub fn seed_of(user_id: Uuid) -> Option<String> {
+    SEEDS.lock().unwrap().as_ref().and_then(|m| m.get(&user_id).cloned())
+}
+
+/// The code of `secret` (base32) for the time step of `t`.
+pub fn code_at(secret: &str, t: chrono::DateTime<chrono::Utc>) -> String {
+    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
+    totp.generate(t.timestamp() as u64)
+}
+
+/// Whether a sign-in's answer sends the browser to the second step.
+pub fn asks_for_code(res: &Response) -> bool {
+    res.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|l| l.starts_with("/signin/code"))
+}
+
+impl TestApp {
+    /// Gives `user_id` a confirmed console authenticator with a new seed, which the harness
+    /// keeps for [`TestApp::sign_in`]; returns the seed (base32).
+    pub async fn give_console_authenticator(&self, user_id: Uuid) -> String {
+        let seed: [u8; 20] = rand::random();
+        let secret = totp_rs::Secret::Raw(seed.to_vec()).to_encoded().to_string();
+        domain::console_auth::enrol_known_seed(&self.ctx, user_id, "Test phone", &secret).await.unwrap();
+        SEEDS.lock().unwrap().get_or_insert_with(HashMap::new).insert(user_id, secret.clone());
+        secret
+    }
+
+    /// A current code of `user_id`'s console authenticator that it has not accepted yet. The
+    /// test clock often stands still, where a real app would wait for the next 30 seconds: the
+    /// harness instead forgets which step was used last (test-only, straight in the database).
+    pub async fn fresh_console_code(&self, user_id: Uuid) -> String {
+        let secret = seed_of(user_id).unwrap_or_else(|| panic!("the harness enrolled no console authenticator for {user_id}"));
+        console_authenticator::Entity::update_many()
+            .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(0i64))
+            .filter(console_authenticator::Column::UserId.eq(user_id))
+            .exec(&self.ctx.db)
+            .await
+            .unwrap();
+        code_at(&secret, self.clock.now())
+    }
+
+    /// The second step of `email`'s sign-in in the half-signed-in session `cookie`; returns the
+    /// signed-in session's cookie.
+    pub async fn finish_sign_in_with_code(&self, email: &str, cookie: &str) -> String {
+        let person = user::Entity::find()
+            .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{email} has no account"));
+        let code = self.fresh_console_code(person.id).await;
+        let res = self.call("auth/sign_in_code", &[("code", &code)], Some(cookie)).await;
+        assert_eq!(res.status(), 200, "the second step of {email} succeeds");
+        crate::session_cookie(&res).expect("the second step sets the session cookie")
+    }
+}
