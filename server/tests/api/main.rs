@@ -38,3 +38,4 @@ mod statuses;
 mod stored_enums;
 mod tenancy;
 mod webpush;
+mod webpush_ssrf;
