@@ -10,6 +10,7 @@ mod accounts;
 mod agent_e2e;
 mod agent_registration;
 mod approvals;
+mod approvals_feed_session;
 mod code_logins;
 mod credits;
 mod factors;
