@@ -119,3 +119,39 @@ on_both_databases!(
     webpush_to_internal_addresses_is_refused_and_never_sent,
     super::webpush_to_internal_addresses_is_refused_and_never_sent
 );
+
+/// A failed delivery says why without the endpoint: its path is the subscription's capability,
+/// and the failure is logged.
+#[tokio::test]
+async fn a_failed_webpush_does_not_name_the_endpoint() {
+    use server::delivery::webpush::Sent;
+    let service = PushService::start(vapid().public_key()).await;
+    let s = service.subscribe();
+    // A port nothing listens on (bound, then dropped).
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let b64 = |v: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(v).unwrap()
+    };
+    let row = |endpoint: String| push_subscription::Model {
+        id: Uuid::new_v4(),
+        tenant_id: Uuid::new_v4(),
+        user_id: Uuid::new_v4(),
+        endpoint,
+        p256dh: b64(&s.p256dh),
+        auth: b64(&s.auth),
+        created_at: chrono::Utc::now(),
+    };
+    let capability = "capability-0123456789abcdef";
+    for (push, endpoint) in [
+        (WebPush::new(vapid(), true).unwrap(), format!("http://127.0.0.1:{closed}/push/{capability}")),
+        (WebPush::new(vapid(), true).unwrap(), format!("http://localhost:{closed}/push/{capability}")),
+        (WebPush::new(vapid(), false).unwrap(), format!("http://localhost:{closed}/push/{capability}")),
+        (WebPush::new(vapid(), false).unwrap(), format!("https://10.0.0.1/push/{capability}")),
+    ] {
+        match push.send(&row(endpoint.clone()), "{}", chrono::Utc::now()).await {
+            Sent::Failed(why) => assert!(!why.contains(capability), "{endpoint}: {why}"),
+            other => panic!("{endpoint}: {other:?}"),
+        }
+    }
+}
