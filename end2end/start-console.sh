@@ -6,6 +6,7 @@ rm -rf "$dir" && mkdir -p "$dir"
 export HOSTGUARD_DATABASE_URL="sqlite://$dir/hostguard.db?mode=rwc"
 export HOSTGUARD_LISTEN="127.0.0.1:${E2E_PORT:-3100}"
 export HOSTGUARD_DEMO=true
+export HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK=true
 export LEPTOS_OUTPUT_NAME=hostguard LEPTOS_SITE_ROOT=target/site
 export HOSTGUARD_PUBLIC_URL="http://127.0.0.1:${E2E_PORT:-3100}"
 # A real SMTP server receives the mail; the tests read it from $dir/mail.

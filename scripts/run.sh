@@ -14,6 +14,8 @@ export HOSTGUARD_DEMO=${HOSTGUARD_DEMO:-true}
 # In development a saved 2FA change applies after seconds, not the production 5 minutes.
 export HOSTGUARD_APPLY_DELAY_SECS=${HOSTGUARD_APPLY_DELAY_SECS:-15}
 export HOSTGUARD_LISTEN=${HOSTGUARD_LISTEN:-127.0.0.1:3000}
+# A local ntfy or test push service may take Web Push; never set this in production.
+export HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK=${HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK:-true}
 
 # The key that encrypts secrets at rest (access keys' secret halves). Made once, kept in
 # ./data/secret.key (readable by this user only); losing it makes stored secrets unreadable.

@@ -281,6 +281,7 @@ mod tests {
             agent_signals: Arc::new(crate::agents::NoWakeups),
             password_checks: crate::ctx::password_check_slots(),
             vapid_public_key: None,
+            webpush_allow_loopback: false,
         };
         let mut callers = vec![];
         for name in ["acme", "globex"] {

@@ -25,6 +25,9 @@ pub struct Ctx {
     /// The VAPID public key (base64url, uncompressed point) browsers subscribe to Web Push
     /// with; `None` when Web Push is not configured.
     pub vapid_public_key: Option<String>,
+    /// Web Push subscriptions and deliveries may go to this machine (development and tests:
+    /// `HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK`); never any other internal address.
+    pub webpush_allow_loopback: bool,
 }
 
 /// Password checks allowed at once: two per core. Each argon2 check holds a core for tens of

@@ -4,7 +4,8 @@
 //! database connection only for that look, never between looks, so open portals cost the pool
 //! nothing while they wait. Pauses of notifications do not apply here: a person who opens the
 //! portal sees every request. A stream ends after [`STREAM_LIFETIME`] and the browser
-//! reconnects, so a stream never outlives its session by long. Streams are capped per person
+//! reconnects; the session and the person are looked at again on every poll, so a stream ends
+//! within a poll of its session ending (sign-out, expiry) or the person being locked. Streams are capped per person
 //! ([`MAX_PER_PERSON`]) and in all ([`MAX_STREAMS`]), so open tabs cannot load the database
 //! without bound.
 
@@ -28,7 +29,8 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use tower_sessions::Session;
+use crate::session_store::DbSessionStore;
+use tower_sessions::{session::Id, Session, SessionStore};
 use uuid::Uuid;
 
 pub const PATH: &str = "/portal/approvals/events";
@@ -43,12 +45,15 @@ pub const MAX_PER_PERSON: usize = 5;
 pub const MAX_STREAMS: usize = 2_000;
 
 pub fn routes<S: Clone + Send + Sync + 'static>(ctx: Ctx) -> Router<S> {
-    Router::new().route(PATH, get(events)).with_state(Feeds { ctx, open: Arc::default() })
+    let store = DbSessionStore::new(ctx.db.clone());
+    Router::new().route(PATH, get(events)).with_state(Feeds { ctx, store, open: Arc::default() })
 }
 
 #[derive(Clone)]
 struct Feeds {
     ctx: Ctx,
+    /// Where the stream looks at its session again on every poll.
+    store: DbSessionStore,
     /// Open streams per person.
     open: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
@@ -114,6 +119,7 @@ async fn events(State(feeds): State<Feeds>, session: Session, headers: HeaderMap
         Ok(who) => who,
         Err(status) => return status.into_response(),
     };
+    let Some(session_id) = session.id() else { return StatusCode::UNAUTHORIZED.into_response() };
     let Some(slot) = Slot::take(&feeds.open, user_id) else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -122,7 +128,17 @@ async fn events(State(feeds): State<Feeds>, session: Session, headers: HeaderMap
             .into_response();
     };
     let started = Instant::now();
-    let state = Feed { ctx, tenant_id, user_id, last: None, started, first: true, _slot: slot };
+    let state = Feed {
+        ctx,
+        store: feeds.store,
+        session_id,
+        tenant_id,
+        user_id,
+        last: None,
+        started,
+        first: true,
+        _slot: slot,
+    };
     let stream = futures_util::stream::unfold(state, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok::<_, std::convert::Infallible>(event), feed))
@@ -135,6 +151,8 @@ async fn events(State(feeds): State<Feeds>, session: Session, headers: HeaderMap
 
 struct Feed {
     ctx: Ctx,
+    store: DbSessionStore,
+    session_id: Id,
     tenant_id: Uuid,
     user_id: Uuid,
     last: Option<Vec<PendingPush>>,
@@ -144,6 +162,32 @@ struct Feed {
 }
 
 impl Feed {
+    /// Whether the stream's session still stands: in the store (not signed out, not expired,
+    /// not ended by "sign out other sessions"), for this person, within its absolute lifetime,
+    /// and the person still active (not locked or removed). Looked at on every poll, so a
+    /// session that ends stops its feeds within [`POLL`]; a store error ends the stream too.
+    async fn still_signed_in(&self) -> bool {
+        let record = match self.store.load(&self.session_id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the live feed's session; ending the feed");
+                return false;
+            }
+        };
+        let user = record.data.get(USER_ID).and_then(|v| serde_json::from_value::<Uuid>(v.clone()).ok());
+        let signed_in_at = record.data.get(SIGNED_IN_AT).and_then(serde_json::Value::as_i64).unwrap_or(0);
+        if user != Some(self.user_id)
+            || self.ctx.clock.now().timestamp() - signed_in_at > self.ctx.sessions.absolute.num_seconds()
+        {
+            return false;
+        }
+        matches!(
+            domain::accounts::caller(&self.ctx, self.user_id).await,
+            Ok(c) if c.role == Role::EndUser && c.tenant_id == Some(self.tenant_id)
+        )
+    }
+
     /// The next event: the pending list once it differs from the last one sent; `None` once the
     /// stream has lived its time.
     async fn next(&mut self) -> Option<Event> {
@@ -151,7 +195,7 @@ impl Feed {
             if !self.first {
                 tokio::time::sleep(POLL).await;
             }
-            if self.started.elapsed() >= STREAM_LIFETIME {
+            if self.started.elapsed() >= STREAM_LIFETIME || !self.still_signed_in().await {
                 return None;
             }
             let now = self.ctx.clock.now();

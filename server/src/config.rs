@@ -64,6 +64,9 @@ pub struct Config {
     pub vapid_private_key: Option<SecretKey>,
     /// The contact push services see in the VAPID token (`mailto:` or `https:`).
     pub vapid_subject: String,
+    /// Web Push may notify push services on this machine (127.0.0.1, ::1, localhost): for
+    /// development and tests only. Other internal addresses are refused always.
+    pub webpush_allow_loopback: bool,
 }
 
 /// A database URL. `Debug` and [`DatabaseUrl::redacted`] leave its password out.
@@ -159,6 +162,7 @@ const KEYS: &[&str] = &[
     "retention_days",
     "vapid_private_key",
     "vapid_subject",
+    "webpush_allow_loopback",
 ];
 
 /// One raw value and where it came from, for error messages.
@@ -180,6 +184,15 @@ impl Settings {
 
     fn str(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(|r| r.value.as_str()).filter(|v| !v.is_empty())
+    }
+
+    /// A true/false setting, false when unset.
+    fn bool(&self, key: &str) -> Result<bool, ConfigError> {
+        match self.str(key).unwrap_or("false").to_lowercase().as_str() {
+            "1" | "true" | "yes" => Ok(true),
+            "0" | "false" | "no" => Ok(false),
+            other => Err(self.err(key, format!("must be true or false, got {other:?}"))),
+        }
     }
 
     fn parse_num<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
@@ -316,11 +329,8 @@ impl Config {
             return Err(s.err("session_idle_minutes", "must not be longer than session_absolute_hours"));
         }
 
-        let demo = match s.str("demo").unwrap_or("false").to_lowercase().as_str() {
-            "1" | "true" | "yes" => true,
-            "0" | "false" | "no" => false,
-            other => return Err(s.err("demo", format!("must be true or false, got {other:?}"))),
-        };
+        let demo = s.bool("demo")?;
+        let webpush_allow_loopback = s.bool("webpush_allow_loopback")?;
 
         Ok(Config {
             database_url: DatabaseUrl(database_url),
@@ -345,6 +355,7 @@ impl Config {
             ack_deadline: Duration::from_secs(s.parse_num("ack_deadline_secs", 600u64, 5, 86_400, "seconds")?),
             vapid_private_key,
             vapid_subject,
+            webpush_allow_loopback,
             retention: domain::retention::Retention(chrono::Duration::days(s.parse_num(
                 "retention_days",
                 30i64,
@@ -480,6 +491,7 @@ mod tests {
             ("HOSTGUARD_SECRET_KEY", "abcd", "64 hexadecimal characters"),
             ("HOSTGUARD_SESSION_IDLE_MINUTES", "-1", "from 1 to 1440"),
             ("HOSTGUARD_DEMO", "maybe", "true or false"),
+            ("HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK", "sometimes", "true or false"),
             ("HOSTGUARD_VAPID_PRIVATE_KEY", "abcd", "P-256 private key"),
             (
                 "HOSTGUARD_VAPID_PRIVATE_KEY",

@@ -54,7 +54,7 @@ pub async fn build(
         Some(key) => Some(delivery::webpush::WebPush::new(delivery::webpush::Vapid::new(
             key.expose_secret(),
             &config.vapid_subject,
-        )?)?),
+        )?, config.webpush_allow_loopback)?),
         None => None,
     };
     let ctx = Ctx {
@@ -72,6 +72,7 @@ pub async fn build(
         agent_signals: long_polls.clone(),
         password_checks: domain::ctx::password_check_slots(),
         vapid_public_key: web_push.as_ref().map(|w| w.vapid().public_key().to_owned()),
+        webpush_allow_loopback: config.webpush_allow_loopback,
     };
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);

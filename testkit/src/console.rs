@@ -88,6 +88,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         ("HOSTGUARD_SMTP_HOST".to_string(), "127.0.0.1".to_string()),
         ("HOSTGUARD_SMTP_PORT".to_string(), opts.smtp_port.unwrap_or(9).to_string()),
         ("HOSTGUARD_DELIVERY_POLL_MS".to_string(), "50".to_string()),
+        // The stand-in push service listens on 127.0.0.1.
+        ("HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK".to_string(), "true".to_string()),
     ];
     if let Some(url) = opts.sms_gateway_url {
         vars.push(("HOSTGUARD_SMS_GATEWAY_URL".to_string(), url));

@@ -559,6 +559,7 @@ mod tests {
                 agent_signals: Arc::new(crate::agents::NoWakeups),
                 password_checks: crate::ctx::password_check_slots(),
                 vapid_public_key: None,
+                webpush_allow_loopback: false,
             };
             let tenant_id = Uuid::new_v4();
             tenant::Entity::insert(tenant::ActiveModel {

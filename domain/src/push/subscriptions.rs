@@ -48,8 +48,70 @@ impl From<push_subscription::Model> for Subscription {
     }
 }
 
-/// The endpoint a push service gave: https, or http to this machine (tests, a local ntfy).
-pub fn clean_endpoint(endpoint: &str) -> DomainResult<String> {
+/// Whether `ip` is an address on the public Internet: not loopback, private, link-local,
+/// CGNAT, unique-local, IPv4-mapped or translated to a non-public IPv4, unspecified, multicast,
+/// documentation, benchmarking or reserved. Push services are public; anything else would let a
+/// person make the console call into its own network.
+pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(a == 0
+                || a == 10
+                || a == 127
+                || (a == 100 && (b & 0xc0) == 64)
+                || (a == 169 && b == 254)
+                || (a == 172 && (b & 0xf0) == 16)
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 0 && c == 2)
+                || (a == 192 && b == 88 && c == 99)
+                || (a == 192 && b == 168)
+                || (a == 198 && (b & 0xfe) == 18)
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
+                || a >= 224)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            // IPv4-mapped and -compatible (::ffff:a.b.c.d, ::a.b.c.d): refused outright.
+            if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
+                return false;
+            }
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address inside.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_public_ip(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            if s[0] == 0x2002 {
+                return is_public_ip(IpAddr::V4(embedded(s[1], s[2])));
+            }
+            !(s[0] & 0xfe00 == 0xfc00 // unique-local
+                || s[0] & 0xffc0 == 0xfe80 // link-local
+                || s[0] & 0xffc0 == 0xfec0 // site-local (deprecated)
+                || s[0] & 0xff00 == 0xff00 // multicast
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] & 0xfff0 == 0x3ff0) // documentation (3fff::/20)
+                || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments, Teredo
+                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64 local use
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+                || s[0] == 0) // the rest of ::/16 (::1 and such)
+        }
+    }
+}
+
+/// Whether `ip` is this machine (127.0.0.0/8 or ::1).
+pub fn is_loopback_ip(ip: std::net::IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+/// The endpoint a push service gave: an https URL of a public push service. With
+/// `allow_loopback` (development and tests, `HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK`), http and
+/// https to this machine are taken too (a local ntfy, the tests' stand-in service). Names are
+/// resolved and checked again when a notification is sent.
+pub fn clean_endpoint(endpoint: &str, allow_loopback: bool) -> DomainResult<String> {
     let e = endpoint.trim();
     let bad = |why: &str| DomainError::validation("endpoint", why.to_owned());
     if e.len() > ENDPOINT_MAX {
@@ -59,22 +121,27 @@ pub fn clean_endpoint(endpoint: &str) -> DomainResult<String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("must not contain a user name or password"));
     }
-    // An address inside the console's network is no push service (and posting there would let
-    // a person make the console call it). Names are not resolved here: that is left to egress
-    // rules.
-    let (loopback, internal) = match url.host() {
-        Some(url::Host::Domain(d)) => (d.eq_ignore_ascii_case("localhost"), false),
-        Some(url::Host::Ipv4(ip)) => {
-            (ip.is_loopback(), ip.is_private() || ip.is_link_local() || ip.is_unspecified() || ip.is_broadcast())
+    let internal = || bad("must be a public push service, not an address inside this network");
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
         }
-        Some(url::Host::Ipv6(ip)) => {
-            let first = ip.segments()[0];
-            (ip.is_loopback(), ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
-        }
+        Some(url::Host::Ipv4(ip)) => is_loopback_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => is_loopback_ip(ip.into()),
         None => return Err(bad("must be the push service's URL")),
     };
-    if internal {
-        return Err(bad("must be a public push service, not an address inside this network"));
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::from(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::from(ip)),
+        _ => None,
+    };
+    if loopback {
+        if !allow_loopback {
+            return Err(internal());
+        }
+    } else if literal.is_some_and(|ip| !is_public_ip(ip)) {
+        return Err(internal());
     }
     match url.scheme() {
         "https" => Ok(url.to_string()),
@@ -139,7 +206,7 @@ pub async fn add(
     auth: &str,
 ) -> DomainResult<Subscription> {
     let (user_id, tenant_id) = end_user(caller)?;
-    let endpoint = clean_endpoint(endpoint)?;
+    let endpoint = clean_endpoint(endpoint, ctx.webpush_allow_loopback)?;
     let p256dh = parse_p256dh(p256dh)?;
     let auth = parse_auth(auth)?;
     let now = ctx.clock.now();
@@ -295,11 +362,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_are_https_or_loopback_http() {
-        assert!(clean_endpoint("https://fcm.googleapis.com/fcm/send/abc").is_ok());
-        assert!(clean_endpoint("http://127.0.0.1:8080/push/1").is_ok());
-        assert!(clean_endpoint("http://localhost/push/1").is_ok());
-        assert!(clean_endpoint("http://[::1]:9/x").is_ok());
+    fn endpoints_are_public_https_and_loopback_only_when_allowed() {
+        for allow in [false, true] {
+            assert!(clean_endpoint("https://fcm.googleapis.com/fcm/send/abc", allow).is_ok());
+            assert!(clean_endpoint("https://[2606:4700::1111]/push", allow).is_ok());
+            assert!(clean_endpoint("https://8.8.8.8/push", allow).is_ok());
+        }
+        for local in [
+            "http://127.0.0.1:8080/push/1",
+            "https://127.0.0.1/push/1",
+            "http://localhost/push/1",
+            "https://localhost./push/1",
+            "https://push.localhost/x",
+            "http://[::1]:9/x",
+            "https://127.1.2.3/x",
+            "https://0x7f000001/push",
+        ] {
+            assert!(clean_endpoint(local, true).is_ok(), "{local} with loopback allowed");
+            assert!(clean_endpoint(local, false).is_err(), "{local} in production");
+        }
         for bad in [
             "http://push.example/x",
             "ftp://x/y",
@@ -307,12 +388,33 @@ mod tests {
             "https://u:p@push.example/x",
             "https://10.0.0.5/push",
             "https://192.168.1.1/push",
+            "https://172.16.0.1/push",
             "https://169.254.169.254/latest",
+            "https://100.64.0.1/push",
+            "https://100.127.255.254/push",
+            "https://0.0.0.0/push",
+            "https://224.0.0.1/push",
+            "https://255.255.255.255/push",
+            "https://192.0.2.1/push",
+            "https://198.51.100.7/push",
+            "https://203.0.113.9/push",
+            "https://198.18.0.1/push",
             "https://[fd00::1]/push",
+            "https://[fe80::1]/push",
+            "https://[::]/push",
+            "https://[::ffff:169.254.169.254]/latest",
+            "https://[::ffff:127.0.0.1]/push",
+            "https://[::ffff:8.8.8.8]/push",
+            "https://[64:ff9b::a9fe:a9fe]/push",
+            "https://[2002:a9fe:a9fe::1]/push",
+            "https://[2001:db8::1]/push",
+            "https://[ff02::1]/push",
         ] {
-            assert!(clean_endpoint(bad).is_err(), "{bad}");
+            for allow in [false, true] {
+                assert!(clean_endpoint(bad, allow).is_err(), "{bad}");
+            }
         }
-        assert!(clean_endpoint(&format!("https://p.example/{}", "a".repeat(ENDPOINT_MAX))).is_err());
+        assert!(clean_endpoint(&format!("https://p.example/{}", "a".repeat(ENDPOINT_MAX)), true).is_err());
     }
 
     #[test]

@@ -301,6 +301,22 @@ async fn send_new(
     action: AuditAction,
     now: DateTime<Utc>,
 ) -> DomainResult<Sent> {
+    // An active person's link sets their password: it goes only where they already receive
+    // their messages (their email, or the phone they confirmed), never to a number the admin
+    // types.
+    if let (Some(_), Via::Sms(phone)) = (person.activated_at, via) {
+        let confirmed = crate::factors::phones::login_phone(txn, person.id).await?;
+        if confirmed.as_ref().map(Phone::as_str) != Some(phone.as_str()) {
+            return Err(DomainError::validation(
+                "phone",
+                format!(
+                    "must be the phone {} confirmed: an active person's invitation goes to their email or that \
+                     phone",
+                    person.email
+                ),
+            ));
+        }
+    }
     check_send_limits(txn, person, now).await?;
     invitation::Entity::update_many()
         .col_expr(invitation::Column::RevokedAt, Expr::value(Some(now)))
@@ -387,7 +403,9 @@ pub(crate) async fn open_quietly<C: ConnectionTrait>(
 
 /// Invites a new end user to the caller's tenant: a user who cannot sign in until they accept.
 /// An address that is already one of the tenant's end users is invited again instead (as after
-/// a lost phone); one that has any other HostGuard account is refused.
+/// a lost phone), by email or to their confirmed phone if they are active. One of the tenant's
+/// admins is refused; an account in another tenant, or an operator's, is answered as a new
+/// invitation without creating or sending anything (see the match below).
 pub async fn invite(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewPerson) -> DomainResult<Sent> {
     let tenant_id = caller.admin_tenant()?;
     let now = ctx.clock.now();
@@ -399,6 +417,39 @@ pub async fn invite(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewPerson) 
         Some(u) if u.tenant_id == Some(tenant_id) && u.role == Role::EndUser => {
             crate::db::lock_rows::<user::Entity>(&txn, &[u.id]).await?;
             u
+        }
+        // Another tenant's person or an operator: answered as a new invitation, so an admin
+        // cannot learn which addresses have accounts elsewhere. Nothing is created or sent; the
+        // operators' trail (not the tenant's) keeps the attempt.
+        Some(u) if u.tenant_id != Some(tenant_id) => {
+            let address = match &new.via {
+                Via::Email => normalize_email(new.email.as_str()),
+                Via::Sms(phone) => phone.as_str().to_owned(),
+            };
+            audit::record(
+                &txn,
+                now,
+                actor,
+                Entry {
+                    tenant_id: None,
+                    action: AuditAction::UserInvite,
+                    target: u.email.clone(),
+                    detail: format!(
+                        "refused: {} of tenant {} tried to invite an address with an account outside it; nothing \
+                         was sent and they were answered as for a new invitation",
+                        actor.label, tenant.name
+                    ),
+                },
+            )
+            .await?;
+            txn.commit().await?;
+            return Ok(Sent {
+                user_id: Uuid::new_v4(),
+                email: normalize_email(new.email.as_str()),
+                channel: new.via.channel(),
+                address,
+                expires_at: now + Duration::hours(VALID_HOURS),
+            });
         }
         Some(_) => {
             return Err(DomainError::validation(
@@ -666,7 +717,23 @@ pub async fn set_password(ctx: &Ctx, token: &str, new_password: &str, source_ip:
         },
     )
     .await?;
+    // An active person's password changed through a link: they hear of it at once.
+    if person.activated_at.is_some() {
+        let portal_url = format!("{}/portal/methods", ctx.public_url.trim_end_matches('/'));
+        let m = crate::messages::factor_changed(&crate::messages::FactorChange {
+            tenant_id: inv.tenant_id,
+            recipient: &person.email,
+            what: "Your password was set from an invitation link".into(),
+            by: format!("someone with the invitation link (from {source_ip})"),
+            at: now,
+            portal_url: &portal_url,
+        });
+        outbox::enqueue(&txn, now, m).await?;
+    }
     txn.commit().await?;
+    if person.activated_at.is_some() {
+        ctx.outbox_signal.notify_one();
+    }
     let tenant = tenant_of(&ctx.db, inv.tenant_id).await?;
     let inv = invitation::Model { password_set_at: Some(now), ..inv };
     Ok(view_of(tenant, &inv, person))

@@ -16,7 +16,11 @@ use p256::{
     ecdsa::{signature::Signer, Signature, SigningKey},
     elliptic_curve::sec1::ToEncodedPoint,
 };
-use std::time::Duration;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 /// Push services keep an undelivered notification this long; the request expires at 60 s.
 pub const TTL: Duration = Duration::from_secs(60);
@@ -69,17 +73,50 @@ pub enum Sent {
 pub struct WebPush {
     vapid: Vapid,
     client: reqwest::Client,
+    allow_loopback: bool,
+}
+
+/// Whether the console may connect to `ip` for Web Push: a public address, or this machine
+/// when `allow_loopback` (development and tests).
+fn may_connect(ip: IpAddr, allow_loopback: bool) -> bool {
+    subscriptions::is_public_ip(ip) || (allow_loopback && subscriptions::is_loopback_ip(ip))
+}
+
+/// Resolves push services' names and refuses a name any of whose addresses is internal, so a
+/// name pointed at the console's network (or rebound to it after subscribing) is never
+/// connected to. The addresses checked are the ones connected to.
+struct PublicOnly {
+    allow_loopback: bool,
+}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            if addrs.is_empty() || addrs.iter().any(|a| !may_connect(a.ip(), allow_loopback)) {
+                return Err("the push service's name does not resolve to public addresses only".into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 impl WebPush {
-    pub fn new(vapid: Vapid) -> Result<Self, String> {
+    /// `allow_loopback` lets notifications go to this machine (`HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK`);
+    /// other internal addresses are never connected to.
+    pub fn new(vapid: Vapid, allow_loopback: bool) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
-            // An endpoint was checked when subscribed; a redirect could lead anywhere.
+            // A redirect could lead anywhere, past the checks below.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the name itself, past the resolver's check.
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicOnly { allow_loopback }))
             .build()
             .map_err(|e| format!("cannot set up the Web Push HTTP client: {e}"))?;
-        Ok(Self { vapid, client })
+        Ok(Self { vapid, client, allow_loopback })
     }
 
     pub fn vapid(&self) -> &Vapid {
@@ -87,15 +124,32 @@ impl WebPush {
     }
 
     /// Encrypts `payload` for `sub` and posts it to its push service.
+    /// An endpoint at an internal address fails like an unreachable one: nothing is sent,
+    /// nothing dropped.
     pub async fn send(&self, sub: &push_subscription::Model, payload: &str, now: DateTime<Utc>) -> Sent {
         match self.request(sub, payload, now) {
+            // Addresses in the URL skip the resolver: checked here.
+            Ok(req) if !self.literal_allowed(req.url()) => {
+                Sent::Failed("push service unreachable: its address is not public".to_owned())
+            }
             Ok(req) => match self.client.execute(req).await {
                 Ok(res) if res.status().is_success() => Sent::Accepted,
                 Ok(res) if matches!(res.status().as_u16(), 404 | 410) => Sent::Gone,
                 Ok(res) => Sent::Failed(format!("the push service answered {}", res.status())),
-                Err(e) => Sent::Failed(format!("push service unreachable: {e}")),
+                // Without the URL: the endpoint is a capability and stays out of logs.
+                Err(e) => Sent::Failed(format!("push service unreachable: {}", e.without_url())),
             },
             Err(e) => Sent::Failed(e),
+        }
+    }
+
+    /// False for a URL whose host is an address the console may not connect to (names are
+    /// the resolver's to check).
+    fn literal_allowed(&self, url: &reqwest::Url) -> bool {
+        let Some(host) = url.host_str() else { return false };
+        match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            Ok(ip) => may_connect(ip, self.allow_loopback),
+            Err(_) => true,
         }
     }
 

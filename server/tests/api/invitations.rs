@@ -436,10 +436,12 @@ async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: 
     assert_eq!(statuses(w.admin_cookie.clone(), "nope".into()).await, [404; 6]);
     let page = w.app.run(&theirs, ListUsers { query: Default::default() }).await;
     assert!(page.items.is_empty());
-    // Their admin cannot take over Acme's address either.
-    let refused = w.app.refused(&theirs, invite(DANA)).await;
-    assert_eq!(refused.status, 422);
-    assert!(refused.to_string().contains("already has a HostGuard account"), "{refused}");
+    // Their admin cannot take over Acme's address either, nor learn that it exists: the
+    // answer is a new invitation's, but nothing is created or sent (see
+    // an_address_with_an_account_elsewhere_is_answered_as_a_new_one).
+    let sent = w.app.run(&theirs, invite(DANA)).await;
+    assert_eq!(sent.email, DANA);
+    assert!(w.app.run(&theirs, ListUsers { query: Default::default() }).await.items.is_empty());
     // Roles: an end user and an operator are refused.
     let operator = w.app.sign_in(&w.app.create_operator("ops").await).await;
     assert_eq!(w.app.refused(&operator, invite("x@y.example")).await.status, 403);
@@ -488,4 +490,88 @@ async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: 
 on_both_databases!(
     another_tenants_people_are_not_found_and_bad_input_is_refused,
     super::another_tenants_people_are_not_found_and_bad_input_is_refused
+);
+
+/// Messages in the outbox to `recipient`.
+async fn outbox_to(app: &TestApp, recipient: &str) -> Vec<outbox::Model> {
+    outbox::Entity::find().filter(outbox::Column::Recipient.eq(recipient)).all(&app.ctx.db).await.unwrap()
+}
+
+async fn an_active_persons_invitation_goes_only_to_their_own_addresses(backend: Backend) {
+    let w = world(backend).await;
+    w.invite(DANA).await.unwrap();
+    let token = w.token(DANA, 1).await;
+    w.accept(&token, PASSWORD).await;
+    let id = w.person(DANA).await.id.to_string();
+    assert_eq!(w.person(DANA).await.state, UserState::Active);
+    w.app.clock.advance(Duration::minutes(1));
+
+    // A number the admin types is not hers: refused, naming the phone, nothing queued.
+    let stranger = "+8613800000999";
+    let by_sms = InviteAgain { id: id.clone(), send_by: "sms".into(), phone: stranger.into() };
+    let refused = w.app.refused(&w.admin_cookie, by_sms).await;
+    assert_eq!(refused.status, 422, "{refused}");
+    assert!(refused.to_string().contains("phone"), "{refused}");
+    let again = InviteUser { email: DANA.into(), display_name: String::new(), send_by: "sms".into(), phone: stranger.into() };
+    assert_eq!(w.app.refused(&w.admin_cookie, again).await.status, 422);
+    assert!(outbox_to(&w.app, stranger).await.is_empty());
+
+    // Her email works; setting the password from that link tells her by mail.
+    w.app.run(&w.admin_cookie, invite_again(&id)).await;
+    let token = w.token(DANA, 2).await;
+    w.set_password(&token, "another good password").await.unwrap();
+    let told = || {
+        w.sink.messages_to(DANA).into_iter().filter(|m| m.text.contains("password was set from an invitation")).count()
+    };
+    eventually("Dana hears her password was set", || async { told() == 1 }).await;
+}
+on_both_databases!(
+    an_active_persons_invitation_goes_only_to_their_own_addresses,
+    super::an_active_persons_invitation_goes_only_to_their_own_addresses
+);
+
+async fn an_address_with_an_account_elsewhere_is_answered_as_a_new_one(backend: Backend) {
+    let w = world(backend).await;
+    w.invite(DANA).await.unwrap();
+    w.token(DANA, 1).await;
+    let globex = w.app.create_tenant("Globex Enumeration").await;
+    let theirs = w.app.sign_in(&globex.admin(&w.app, "admin").await).await;
+    let ops = w.app.create_operator("ops").await;
+    let fresh = "nobody-yet@globex.example";
+
+    let new = w.app.run(&theirs, invite(fresh)).await;
+    for taken in [DANA, ops.email.as_str()] {
+        let before = outbox_to(&w.app, taken).await.len();
+        let sent = w.app.run(&theirs, invite(taken)).await;
+        assert_eq!((sent.email.as_str(), sent.channel, sent.address.as_str()), (taken, new.channel, taken));
+        assert_eq!(sent.expires, new.expires, "the same answer as a new invitation");
+        assert_eq!(outbox_to(&w.app, taken).await.len(), before, "nothing sent to {taken}");
+        // By SMS too: nothing reaches the number.
+        let sms = InviteUser {
+            email: taken.into(),
+            display_name: String::new(),
+            send_by: "sms".into(),
+            phone: "+8613800000777".into(),
+        };
+        w.app.run(&theirs, sms).await;
+    }
+    assert!(outbox_to(&w.app, "+8613800000777").await.is_empty());
+    let listed = w.app.run(&theirs, ListUsers { query: Default::default() }).await;
+    assert_eq!(listed.items.iter().map(|p| p.email.as_str()).collect::<Vec<_>>(), [fresh]);
+    // Dana stays Acme's; the attempt is in the operators' trail, not in either tenant's.
+    assert_eq!(w.person(DANA).await.email, DANA);
+    let refused = domain::entities::audit_event::Entity::find()
+        .filter(domain::entities::audit_event::Column::Target.eq(DANA))
+        .all(&w.app.ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.detail.starts_with("refused:"))
+        .collect::<Vec<_>>();
+    assert_eq!(refused.len(), 2);
+    assert!(refused.iter().all(|e| e.tenant_id.is_none()));
+}
+on_both_databases!(
+    an_address_with_an_account_elsewhere_is_answered_as_a_new_one,
+    super::an_address_with_an_account_elsewhere_is_answered_as_a_new_one
 );

@@ -118,7 +118,7 @@ async fn a_pending_request_reaches_the_push_service_encrypted_once(backend: Back
     }
 
     // More notifier passes, here and racing the console's own, send nothing again.
-    let push = WebPush::new(vapid()).unwrap();
+    let push = WebPush::new(vapid(), true).unwrap();
     let (a, b) = tokio::join!(notify_due(&app.ctx, &push), notify_due(&app.ctx, &push));
     assert_eq!(a.unwrap() + b.unwrap(), 0);
     let next = app.push_request(&w.bob, NewPushRequest::default()).await;
