@@ -93,7 +93,10 @@ pub async fn invite_again(
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&id, "end user")?;
     let via = domain::users::invitations::Via::parse(&send_by, &phone)?;
-    Ok(sent(domain::users::invitations::invite_again(&ctx, &caller, &actor, id, &via).await?))
+    let done = sent(domain::users::invitations::invite_again(&ctx, &caller, &actor, id, &via).await?);
+    // A lost phone: whoever holds it may hold a portal session too.
+    domain::users::end_sessions_of(&ctx, &caller, id).await?;
+    Ok(done)
 }
 
 /// Sends a person's invitation again with a new link; the old link stops working.

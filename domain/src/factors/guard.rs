@@ -10,7 +10,7 @@ use crate::{
     audit::Actor,
     caller::Caller,
     ctx::Ctx,
-    entities::factor_step_up,
+    entities::{factor_step_up, invitation},
     error::{DomainError, DomainResult},
     messages, outbox,
     users::invitations,
@@ -95,6 +95,12 @@ pub(crate) async fn permit(
     // whatever factors the person still has (a re-invite after a lost phone) do not matter.
     if let Some(i) = invitations::open_with_password(txn, session.0, user_id, now).await? {
         return Ok(Permit::FirstFactor { invitation_id: i.id });
+    }
+    // A caller who came through an invitation's link (the reference is that invitation's id)
+    // whose invitation no longer opens (resent, revoked, expired) gets nothing else: an old
+    // link must not enrol through the newer invitation.
+    if invitation::Entity::find_by_id(session.0).filter(invitation::Column::UserId.eq(user_id)).one(txn).await?.is_some() {
+        return Err(enrolment_closed());
     }
     if has_factor(txn, user_id).await? {
         return Err(code_needed());

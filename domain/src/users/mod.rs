@@ -351,6 +351,7 @@ async fn set_lock_in(
             .filter(push_request::Column::Status.eq(PushStatus::Pending.as_str()))
             .exec(txn)
             .await?;
+        end_sessions(txn, person.id).await?;
     }
     let (action, detail) = if locked {
         let why = why.trim();
@@ -366,6 +367,37 @@ async fn set_lock_in(
     audit::record(txn, now, actor, Entry { tenant_id: Some(tenant_id), action, target: person.email.clone(), detail })
         .await?;
     Ok(())
+}
+
+/// Ends every portal session of `user_id` (an admin removed a factor, invited them again or
+/// locked them: whoever holds an old session, e.g. a thief with the phone, is signed out).
+/// Returns how many ended.
+pub(crate) async fn end_sessions<C: sea_orm::ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<u64> {
+    // The user's id is in the data of each of their sessions; the LIKE narrows, the parse decides.
+    let ids: Vec<String> = session::Entity::find()
+        .filter(session::Column::Data.contains(user_id.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|s| crate::factors::settings::belongs_to(&s.data, user_id))
+        .map(|s| s.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(session::Entity::delete_many().filter(session::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+}
+
+/// [`end_sessions`] for one of the caller's tenant's end users, after an admin's action done
+/// outside this module (inviting again).
+pub async fn end_sessions_of(ctx: &Ctx, caller: &Caller, user_id: Uuid) -> DomainResult<u64> {
+    let tenant_id = caller.admin_tenant()?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
+    end_user_in(&txn, tenant_id, user_id).await?;
+    let ended = end_sessions(&txn, user_id).await?;
+    txn.commit().await?;
+    Ok(ended)
 }
 
 /// What a tenant admin removes for someone who lost a phone.
@@ -456,6 +488,8 @@ pub async fn remove_factor(
     )
     .await?;
     guard::tell(ctx, &txn, tenant_id, &person.email, what, format!("your administrator {}", actor.label), now).await?;
+    // Whoever holds the lost phone may hold a portal session too.
+    end_sessions(&txn, person.id).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(())

@@ -181,3 +181,36 @@ on_both_databases!(
     the_admin_removes_every_kind_of_factor_and_then_logins_are_refused,
     super::the_admin_removes_every_kind_of_factor_and_then_logins_are_refused
 );
+
+/// Removing a factor, inviting again and locking each end the person's portal sessions (a
+/// thief with the lost phone may hold one).
+async fn admin_actions_on_a_lost_phone_end_the_persons_sessions(backend: Backend) {
+    use app::functions::users::{InviteAgain, RemoveFactor};
+    let w = world(backend).await;
+    let id = w.alice.id.to_string();
+    let cookie = w.app.sign_in(&w.alice).await;
+    let bystander = w.app.sign_in(&w.p.admin).await;
+    assert!(w.app.me(&cookie).await.is_some());
+    let phone = domain::entities::phone::Entity::find()
+        .filter(domain::entities::phone::Column::UserId.eq(w.alice.id))
+        .one(&w.app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    w.app.run(&w.admin_cookie, RemoveFactor { id: id.clone(), factor: format!("phone:{}", phone.id) }).await;
+    assert!(w.app.me(&cookie).await.is_none(), "removing a factor signs her out");
+
+    let cookie = w.app.sign_in(&w.alice).await;
+    w.app.run(&w.admin_cookie, InviteAgain { id: id.clone(), send_by: String::new(), phone: String::new() }).await;
+    assert!(w.app.me(&cookie).await.is_none(), "inviting her again signs her out");
+
+    let cookie = w.app.sign_in(&w.alice).await;
+    w.lock_alice().await;
+    assert!(w.app.me(&cookie).await.is_none(), "locking her signs her out");
+    assert!(w.app.me(&bystander).await.is_some(), "nobody else's session ends");
+    assert!(w.app.me(&w.admin_cookie).await.is_some());
+}
+on_both_databases!(
+    admin_actions_on_a_lost_phone_end_the_persons_sessions,
+    super::admin_actions_on_a_lost_phone_end_the_persons_sessions
+);
