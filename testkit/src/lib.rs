@@ -11,6 +11,7 @@ pub mod approve;
 mod console;
 pub mod demo;
 mod factors;
+mod fixlogin;
 mod fixtures;
 mod logins;
 pub mod passkey;
