@@ -33,6 +33,9 @@ crate::wire_enum! {
     FactorKind {
         Authenticator => "authenticator",
         RecoveryCodes => "recovery_codes",
+        Phone => "phone",
+        ApprovalDevice => "approval_device",
+        Passkey => "passkey",
     }
 }
 

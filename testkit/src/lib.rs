@@ -12,6 +12,7 @@ mod console;
 pub mod console_sign_in;
 pub mod demo;
 mod factors;
+mod fixlogin;
 mod fixtures;
 mod logins;
 pub mod passkey;

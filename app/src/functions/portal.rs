@@ -28,7 +28,7 @@ pub(crate) mod ssr {
     use crate::models::AppError;
 
     /// Where this session's step-up reference lives in its (server-side) data.
-    const STEP_UP_REF: &str = "factor_session_ref";
+    const STEP_UP_REF: &str = domain::factors::guard::SESSION_REF_KEY;
 
     /// This portal session's reference for step-ups, made on first use. It lives only in the
     /// session's server-side data, so a step-up made here holds for no other session; it is
@@ -42,6 +42,8 @@ pub(crate) mod ssr {
         let signed_in_at = session.get::<i64>(super::super::ssr::SIGNED_IN_AT).await.map_err(store_err)?;
         let id = uuid::Uuid::new_v4();
         session.insert(STEP_UP_REF, (id, signed_in_at)).await.map_err(store_err)?;
+        // Stored now: a first factor's rule reads this session's sign-in time from the store.
+        session.save().await.map_err(store_err)?;
         Ok(domain::factors::SessionRef(id))
     }
 

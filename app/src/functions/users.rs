@@ -93,7 +93,10 @@ pub async fn invite_again(
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&id, "end user")?;
     let via = domain::users::invitations::Via::parse(&send_by, &phone)?;
-    Ok(sent(domain::users::invitations::invite_again(&ctx, &caller, &actor, id, &via).await?))
+    let done = sent(domain::users::invitations::invite_again(&ctx, &caller, &actor, id, &via).await?);
+    // A lost phone: whoever holds it may hold a portal session too.
+    domain::users::end_sessions_of(&ctx, &caller, id).await?;
+    Ok(done)
 }
 
 /// Sends a person's invitation again with a new link; the old link stops working.
@@ -129,16 +132,28 @@ pub async fn unlock_user(id: String) -> Result<(), AppError> {
     Ok(domain::users::unlock(&ctx, &caller, &actor, id).await?)
 }
 
-/// Removes a person's factor: `factor` is an authenticator's id, or `recovery_codes`.
+/// Removes a person's factor (a lost phone): any kind, named as the Users page names it.
 #[server(prefix = "/api", endpoint = "users/remove_factor")]
 pub async fn remove_factor(id: String, factor: String) -> Result<(), AppError> {
     use domain::users::FactorRef;
     let (ctx, caller) = ssr::caller().await?;
     let actor = ssr::actor(&caller).await;
     let id = ssr::parse_id(&id, "end user")?;
-    let factor = match factor.trim() {
-        "recovery_codes" => FactorRef::RecoveryCodes,
-        other => FactorRef::Authenticator(ssr::parse_id(other, "authenticator")?),
+    // `recovery_codes`, an authenticator's id, or `phone:`, `approval_device:` or `passkey:`
+    // and the id.
+    let factor = match factor.trim().split_once(':') {
+        None if factor.trim() == "recovery_codes" => FactorRef::RecoveryCodes,
+        None => FactorRef::Authenticator(ssr::parse_id(factor.trim(), "authenticator")?),
+        Some(("phone", id)) => FactorRef::Phone(ssr::parse_id(id, "phone")?),
+        Some(("approval_device", id)) => FactorRef::ApprovalDevice(ssr::parse_id(id, "approval device")?),
+        Some(("passkey", id)) => FactorRef::Passkey(ssr::parse_id(id, "passkey")?),
+        Some(_) => {
+            return Err(domain::DomainError::validation(
+                "factor",
+                "must be recovery_codes, an authenticator's id, or phone:, approval_device: or passkey: and an id",
+            )
+            .into())
+        }
     };
     Ok(domain::users::remove_factor(&ctx, &caller, &actor, id, factor).await?)
 }

@@ -138,6 +138,9 @@ impl Label for FactorKind {
         match self {
             FactorKind::Authenticator => "Authenticator app",
             FactorKind::RecoveryCodes => "Recovery codes",
+            FactorKind::Phone => "Phone",
+            FactorKind::ApprovalDevice => "Approval device",
+            FactorKind::Passkey => "Passkey",
         }
     }
 }

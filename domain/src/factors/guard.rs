@@ -10,7 +10,7 @@ use crate::{
     audit::Actor,
     caller::Caller,
     ctx::Ctx,
-    entities::factor_step_up,
+    entities::{factor_step_up, invitation},
     error::{DomainError, DomainResult},
     messages, outbox,
     users::invitations,
@@ -96,13 +96,53 @@ pub(crate) async fn permit(
     if let Some(i) = invitations::open_with_password(txn, session.0, user_id, now).await? {
         return Ok(Permit::FirstFactor { invitation_id: i.id });
     }
+    // A caller who came through an invitation's link (the reference is that invitation's id)
+    // whose invitation no longer opens (resent, revoked, expired) gets nothing else: an old
+    // link must not enrol through the newer invitation.
+    if invitation::Entity::find_by_id(session.0).filter(invitation::Column::UserId.eq(user_id)).one(txn).await?.is_some() {
+        return Err(enrolment_closed());
+    }
     if has_factor(txn, user_id).await? {
         return Err(code_needed());
     }
     match invitations::open_for(txn, user_id, now).await? {
-        Some(i) => Ok(Permit::FirstFactor { invitation_id: i.id }),
+        // Only a session signed in since the invitation was (last) sent: a session from before
+        // a lost-phone re-invite may be a thief's.
+        Some(i) => match signed_in_at(txn, user_id, session).await? {
+            Some(at) if at >= i.sent_at.timestamp() => Ok(Permit::FirstFactor { invitation_id: i.id }),
+            _ => Err(DomainError::Conflict(
+                "Sign out and sign in again to add your first sign-in method: this session is older than \
+                 your invitation."
+                    .into(),
+            )),
+        },
         None => Err(enrolment_closed()),
     }
+}
+
+/// Where a portal session keeps its step-up reference and the sign-in it was made in (the
+/// app writes it; see `app::functions::portal::ssr::session_ref`).
+pub const SESSION_REF_KEY: &str = "factor_session_ref";
+
+/// When the stored portal session of `user_id` whose reference is `session` signed in (Unix
+/// seconds); `None` when no stored session holds that reference.
+async fn signed_in_at<C: ConnectionTrait>(conn: &C, user_id: Uuid, session: SessionRef) -> DomainResult<Option<i64>> {
+    let r = session.0.to_string();
+    // The LIKE narrows, the parse decides.
+    let rows = crate::entities::session::Entity::find()
+        .filter(crate::entities::session::Column::Data.contains(&r))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().find_map(|row| {
+        let v: serde_json::Value = serde_json::from_str(&row.data).ok()?;
+        let mine = v.get(super::settings::SESSION_USER_KEY)?.as_str()? == user_id.to_string()
+            && v.get(SESSION_REF_KEY)?.get(0)?.as_str()? == r;
+        if mine {
+            v.get("signed_in_at")?.as_i64()
+        } else {
+            None
+        }
+    }))
 }
 
 /// For changes that need a factor already (renaming one, the default method, signing out other

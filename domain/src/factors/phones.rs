@@ -592,7 +592,23 @@ mod tests {
                 .await
                 .unwrap();
             let alice = Caller { user_id, role: Role::EndUser, tenant_id: Some(tenant_id), email: "alice@acme.example".into() };
-            World { ctx, clock, alice, actor: Actor::new("alice@acme.example", "192.0.2.1"), session: SessionRef(Uuid::new_v4()), path }
+            // A stored portal session signed in after the invitation: the first factor's rule reads it.
+            let session = SessionRef(Uuid::new_v4());
+            let data = format!(
+                r#"{{"user_id":"{user_id}","signed_in_at":{t},"{k}":["{r}",{t}]}}"#,
+                t = clock.now().timestamp(),
+                k = guard::SESSION_REF_KEY,
+                r = session.0
+            );
+            crate::entities::session::Entity::insert(crate::entities::session::ActiveModel {
+                id: Set("world".into()),
+                data: Set(data),
+                expires_at: Set(clock.now() + Duration::hours(1)),
+            })
+            .exec_without_returning(&ctx.db)
+            .await
+            .unwrap();
+            World { ctx, clock, alice, actor: Actor::new("alice@acme.example", "192.0.2.1"), session, path }
         }
 
         /// The code of the newest SMS to `number`, as the development outbox holds it.
@@ -672,6 +688,7 @@ mod tests {
 
             // Signing out the other sessions ends Alice's others, not the kept one nor Bob's.
             let bob = Uuid::new_v4();
+            session::Entity::delete_by_id("world").exec(&w.ctx.db).await.unwrap();
             for (id, user) in [("kept", uid), ("old", uid), ("bobs", bob)] {
                 session::Entity::insert(session::ActiveModel {
                     id: Set(id.into()),

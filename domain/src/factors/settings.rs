@@ -190,7 +190,7 @@ pub async fn rename(
 }
 
 /// Whether the stored session data `data` (JSON) is signed in as `user_id`.
-fn belongs_to(data: &str, user_id: Uuid) -> bool {
+pub(crate) fn belongs_to(data: &str, user_id: Uuid) -> bool {
     serde_json::from_str::<serde_json::Value>(data)
         .ok()
         .and_then(|v| v.get(SESSION_USER_KEY).and_then(|u| u.as_str()).map(|u| u == user_id.to_string()))

@@ -53,6 +53,35 @@ fn too_many_wrong(row: &mut server_login::Model, now: DateTime<Utc>) -> Step {
     )
 }
 
+fn deny_locked(row: &mut server_login::Model, email: &str, now: DateTime<Utc>) -> Step {
+    let message = format!(
+        "HostGuard: the account {} belongs to a HostGuard user whose account is locked. Ask your administrator.",
+        row.account
+    );
+    finish(row, now, LoginResult::Denied, &format!("user locked ({email})"), Step::deny(message))
+}
+
+/// The denial when login `row`'s person is locked (or gone) now.
+async fn locked(
+    txn: &DatabaseTransaction,
+    row: &mut server_login::Model,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Step>> {
+    match crate::factors::end_user_in(txn, row.tenant_id, user_id).await {
+        Ok(u) if u.locked_at.is_none() => Ok(None),
+        Ok(u) => Ok(Some(deny_locked(row, &u.email, now))),
+        Err(DomainError::NotFound(_)) => Ok(Some(finish(
+            row,
+            now,
+            LoginResult::Denied,
+            "the login's user is gone",
+            Step::deny("HostGuard: this login cannot continue. Log in again."),
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 /// The first step of a verification-code login.
 pub(super) async fn begin(
     ctx: &Ctx,
@@ -64,6 +93,12 @@ pub(super) async fn begin(
     let portal = portal(ctx);
     let mapped = mapping::resolve(txn, row.tenant_id, row.server_id, &row.account).await?;
     // The mapping is checked when it is made; the user may have gone since.
+    if let Some(id) = mapped {
+        // Pushes, sends and wrong codes are counted per person across servers (`start` locks
+        // only this server): hold the person's row before counting or sending, as answers do.
+        // Also orders this login after a lock of the person in flight.
+        crate::db::lock_rows::<crate::entities::user::Entity>(txn, &[id]).await?;
+    }
     let user = match mapped {
         Some(id) => match crate::factors::end_user_in(txn, row.tenant_id, id).await {
             Ok(u) => Some(u),
@@ -83,12 +118,7 @@ pub(super) async fn begin(
     row.end_user_id = user.as_ref().map(|u| u.id);
     // A locked person gets in nowhere, whatever else the server allows.
     if let Some(u) = user.as_ref().filter(|u| u.locked_at.is_some()) {
-        let message = format!(
-            "HostGuard: the account {} belongs to a HostGuard user whose account is locked. Ask your administrator.",
-            row.account
-        );
-        let reason = format!("user locked ({})", u.email);
-        return Ok(finish(row, now, LoginResult::Denied, &reason, Step::deny(message)));
+        return Ok(deny_locked(row, &u.email, now));
     }
     let user = match user {
         Some(u) if enrolled => u,
@@ -197,6 +227,11 @@ pub(super) async fn verify(
             None,
         ));
     };
+    // The person may have been locked since the login began: re-read under the user's row
+    // lock (which locking takes too), so no code, push or passkey lets them in afterwards.
+    if let Some(step) = locked(txn, row, user_id, now).await? {
+        return Ok((step, None));
+    }
     let typed = answer.trim();
     if row.stage == Stage::Push && typed.is_empty() {
         return push::outcome(txn, row, now).await;

@@ -9,13 +9,17 @@ use crate::{
     audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::{account_mapping, authenticator, invitation, recovery_code, server, user},
+    entities::{
+        account_mapping, approval_device, authenticator, invitation, passkey, phone, push_request, recovery_code, server,
+        session, user,
+    },
     error::{DomainError, DomainResult},
     factors::{end_user_in, guard},
     servers::{page_offset, Page},
 };
 use chrono::{DateTime, Utc};
 pub use proto::users::{FactorKind, InvitationStatus, UserState};
+use proto::push::PushStatus;
 use proto::Channel;
 use sea_orm::{
     sea_query::{Condition, Expr},
@@ -167,6 +171,39 @@ async fn describe(ctx: &Ctx, tenant_id: Uuid, users: Vec<user::Model>) -> Domain
             last_used_at: a.last_used_at,
         });
     }
+    // The other kinds the admin may remove for someone who lost a phone.
+    for ph in phone::Entity::find()
+        .filter(phone::Column::UserId.is_in(ids.clone()))
+        .filter(phone::Column::ConfirmedAt.is_not_null())
+        .all(&ctx.db)
+        .await?
+    {
+        factors.entry(ph.user_id).or_default().push(FactorInfo {
+            kind: FactorKind::Phone,
+            id: Some(ph.id),
+            name: ph.name,
+            added_at: ph.confirmed_at.unwrap_or(ph.created_at),
+            last_used_at: ph.last_used_at,
+        });
+    }
+    for d in approval_device::Entity::find().filter(approval_device::Column::UserId.is_in(ids.clone())).all(&ctx.db).await? {
+        factors.entry(d.user_id).or_default().push(FactorInfo {
+            kind: FactorKind::ApprovalDevice,
+            id: Some(d.id),
+            name: d.name,
+            added_at: d.created_at,
+            last_used_at: d.last_used_at,
+        });
+    }
+    for k in passkey::Entity::find().filter(passkey::Column::UserId.is_in(ids.clone())).all(&ctx.db).await? {
+        factors.entry(k.user_id).or_default().push(FactorInfo {
+            kind: FactorKind::Passkey,
+            id: Some(k.id),
+            name: k.name,
+            added_at: k.created_at,
+            last_used_at: k.last_used_at,
+        });
+    }
     // Per user: codes left, when the set was made, when one was last used.
     type Codes = (u64, DateTime<Utc>, Option<DateTime<Utc>>);
     let mut codes: HashMap<Uuid, Codes> = HashMap::new();
@@ -305,6 +342,17 @@ async fn set_lock_in(
         .filter(user::Column::Id.eq(person.id))
         .exec(txn)
         .await?;
+    if locked {
+        // A push sent before the lock must not be approvable after it.
+        push_request::Entity::update_many()
+            .col_expr(push_request::Column::Status, Expr::value(PushStatus::Expired.as_str()))
+            .col_expr(push_request::Column::DecidedAt, Expr::value(now))
+            .filter(push_request::Column::UserId.eq(person.id))
+            .filter(push_request::Column::Status.eq(PushStatus::Pending.as_str()))
+            .exec(txn)
+            .await?;
+        end_sessions(txn, person.id).await?;
+    }
     let (action, detail) = if locked {
         let why = why.trim();
         let detail = if why.is_empty() {
@@ -321,15 +369,49 @@ async fn set_lock_in(
     Ok(())
 }
 
+/// Ends every portal session of `user_id` (an admin removed a factor, invited them again or
+/// locked them: whoever holds an old session, e.g. a thief with the phone, is signed out).
+/// Returns how many ended.
+pub(crate) async fn end_sessions<C: sea_orm::ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainResult<u64> {
+    // The user's id is in the data of each of their sessions; the LIKE narrows, the parse decides.
+    let ids: Vec<String> = session::Entity::find()
+        .filter(session::Column::Data.contains(user_id.to_string()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|s| crate::factors::settings::belongs_to(&s.data, user_id))
+        .map(|s| s.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(session::Entity::delete_many().filter(session::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+}
+
+/// [`end_sessions`] for one of the caller's tenant's end users, after an admin's action done
+/// outside this module (inviting again).
+pub async fn end_sessions_of(ctx: &Ctx, caller: &Caller, user_id: Uuid) -> DomainResult<u64> {
+    let tenant_id = caller.admin_tenant()?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[user_id]).await?;
+    end_user_in(&txn, tenant_id, user_id).await?;
+    let ended = end_sessions(&txn, user_id).await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
 /// What a tenant admin removes for someone who lost a phone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FactorRef {
     Authenticator(Uuid),
     RecoveryCodes,
+    Phone(Uuid),
+    ApprovalDevice(Uuid),
+    Passkey(Uuid),
 }
 
-/// Removes one of end user `user_id`'s factors (an authenticator on a lost phone, or their
-/// recovery codes), for their tenant admin; audited and mailed to the person. Unlike the
+/// Removes one of end user `user_id`'s factors (an authenticator app, phone, approval device or
+/// passkey that was lost, or their recovery codes), for their tenant admin; audited and mailed to the person. Unlike the
 /// person's own removal, the last factor may go: the person then enrols again from a new
 /// invitation, and until then their logins are refused.
 pub async fn remove_factor(
@@ -365,6 +447,33 @@ pub async fn remove_factor(
             }
             "Your recovery codes were removed".to_owned()
         }
+        FactorRef::Phone(id) => {
+            let found = phone::Entity::find_by_id(id)
+                .filter(phone::Column::UserId.eq(person.id))
+                .one(&txn)
+                .await?
+                .ok_or(DomainError::NotFound("phone"))?;
+            phone::Entity::delete_by_id(found.id).exec(&txn).await?;
+            format!("The phone \"{}\" was removed", found.name)
+        }
+        FactorRef::ApprovalDevice(id) => {
+            let found = approval_device::Entity::find_by_id(id)
+                .filter(approval_device::Column::UserId.eq(person.id))
+                .one(&txn)
+                .await?
+                .ok_or(DomainError::NotFound("approval device"))?;
+            approval_device::Entity::delete_by_id(found.id).exec(&txn).await?;
+            format!("The approval device \"{}\" was removed", found.name)
+        }
+        FactorRef::Passkey(id) => {
+            let found = passkey::Entity::find_by_id(id)
+                .filter(passkey::Column::UserId.eq(person.id))
+                .one(&txn)
+                .await?
+                .ok_or(DomainError::NotFound("passkey"))?;
+            passkey::Entity::delete_by_id(found.id).exec(&txn).await?;
+            format!("The passkey \"{}\" was removed", found.name)
+        }
     };
     audit::record(
         &txn,
@@ -379,6 +488,8 @@ pub async fn remove_factor(
     )
     .await?;
     guard::tell(ctx, &txn, tenant_id, &person.email, what, format!("your administrator {}", actor.label), now).await?;
+    // Whoever holds the lost phone may hold a portal session too.
+    end_sessions(&txn, person.id).await?;
     txn.commit().await?;
     ctx.outbox_signal.notify_one();
     Ok(())

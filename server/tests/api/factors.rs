@@ -100,8 +100,9 @@ async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let admin = acme.admin(&app, "admin").await;
     let admin_cookie = app.sign_in(&admin).await;
     let alice = acme.end_user(&app, "alice").await;
-    let alice_a = app.sign_in(&alice).await;
     app.run(&admin_cookie, invite_again(&alice.id.to_string())).await;
+    // Inviting again ends the person's sessions: she signs in after it.
+    let alice_a = app.sign_in(&alice).await;
     let secret = add_authenticator(&app, &alice_a, "Pixel").await;
     app.clock.advance(Duration::minutes(5));
     World { app, acme, admin, admin_cookie, alice, alice_a, secret, _sink: sink }
@@ -244,6 +245,7 @@ async fn a_first_factor_needs_an_invitation_for_24_hours(backend: Backend) {
 
     // His admin invites him again: the console shows until when.
     let sent: InvitationSent = w.app.run(&w.admin_cookie, invite_again(&bob.id.to_string())).await;
+    let bob_a = w.app.sign_in(&bob).await;
     assert_eq!(sent.email, bob.email);
     let row = person(&w, &w.admin_cookie, &bob.email).await;
     assert_eq!(row.invitation.as_ref().map(|i| utc(i.expires)), Some(utc(sent.expires)));
@@ -332,6 +334,8 @@ async fn only_the_users_own_tenant_admin_invites_them(backend: Backend) {
     // None of that invited anyone.
     assert_eq!(status(&w.begin(&carol_cookie).await), 409);
     assert_eq!(invite(w.admin_cookie.clone()).await, 200);
+    // The invitation ended her sessions: she signs in anew.
+    let carol_cookie = w.app.sign_in(&carol).await;
     assert_eq!(status(&w.begin(&carol_cookie).await), 200);
 }
 on_both_databases!(

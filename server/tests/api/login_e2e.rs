@@ -506,7 +506,7 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
         email: bob.email.clone(),
     };
     rig.app.open_enrolment(&bob).await;
-    let session = domain::factors::SessionRef(uuid::Uuid::new_v4());
+    let session = rig.app.stored_session_ref(&bob).await;
     let codes = domain::factors::recovery::generate(&rig.app.ctx, &bob_caller, &actor, session).await.unwrap();
     for (attempt, expect_ok) in [(1, true), (2, false)] {
         let mut pam = rig.login("root", "198.51.100.7");

@@ -34,6 +34,7 @@ mod phones;
 mod portal_accounts;
 mod rollout;
 mod rollout_races;
+mod security_fixes;
 mod sms_gateway;
 mod sshd_e2e;
 mod statuses;

@@ -274,7 +274,7 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
         account: domain::validate::AccountName::parse("hgtest").unwrap(), end_user_id: alice.id, server_id: None };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
     s.app.open_enrolment(&alice).await;
-    let session = domain::factors::SessionRef(uuid::Uuid::new_v4());
+    let session = s.app.stored_session_ref(&alice).await;
     let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, session, "Pixel").await.unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
     let now_code = totp_now(&secret, domain::Clock::now(&s.app.clock));

@@ -200,6 +200,7 @@ fn Person(p: PersonRow, a: Actions) -> impl IntoView {
                     .map(|f| {
                         let factor = match (f.kind, f.id) {
                             (FactorKind::Authenticator, Some(fid)) => fid.to_string(),
+                            (kind, Some(fid)) => format!("{}:{fid}", kind.as_str()),
                             _ => "recovery_codes".to_owned(),
                         };
                         let label = format!("Remove {} of {}", f.name, email);
