@@ -110,7 +110,7 @@ test("an end user reaches their portal", async ({ page }) => {
   await expect(page).toHaveURL(/\/portal$/);
   await expect(page.getByRole("main").getByText("alice@acme.example")).toBeVisible();
   const visited = await crawl(page);
-  expect(visited).toEqual(["/portal", "/portal/methods", "/portal/approvals", "/portal/history", "/portal/help"]);
+  expect(visited).toEqual(["/portal", "/account/security", "/portal/methods", "/portal/approvals", "/portal/history", "/portal/help"]);
 });
 
 test("a tenant admin opening an operator page is told it is not theirs", async ({ page }) => {
@@ -215,6 +215,6 @@ test.describe("on a phone", () => {
   test(`every page an end user reaches passes axe and fits on a phone`, async ({ page }) => {
     await signIn(page, users.alice);
     const visited = await crawl(page);
-    expect(visited).toEqual(["/portal", "/portal/methods", "/portal/approvals", "/portal/history", "/portal/help"]);
+    expect(visited).toEqual(["/portal", "/account/security", "/portal/methods", "/portal/approvals", "/portal/history", "/portal/help"]);
   });
 });
