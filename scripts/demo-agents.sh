@@ -14,8 +14,22 @@ agent=${HOSTGUARD_AGENT_BIN:-$here/../target/debug/hostguard-agent}
 mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 jar="$dir/cookies"
 for _ in $(seq 1 100); do curl -fsS "$console/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS -c "$jar" -o /dev/null -d "email=$email" --data-urlencode "password=$password" "$console/api/auth/sign_in" \
+headers=$(curl -fsS -c "$jar" -D - -o /dev/null -d "email=$email" --data-urlencode "password=$password" "$console/api/auth/sign_in") \
   || { echo "demo-agents: cannot sign in as $email" >&2; exit 1; }
+# The demo's tenant admins also give a code from their console authenticator, whose secret
+# key the demo publishes (domain::demo::CONSOLE_SEEDS; HOSTGUARD_CONSOLE_SECRET for others).
+if printf '%s' "$headers" | grep -qi '^location: /signin/code'; then
+  case "$email" in
+    admin@acme.example) secret=${HOSTGUARD_CONSOLE_SECRET:-HOSTGUARDDEMOACMEADMINSEEDAAAAAA} ;;
+    admin@globex.example) secret=${HOSTGUARD_CONSOLE_SECRET:-HOSTGUARDDEMOGLOBEXADMINSEEDAAAA} ;;
+    *) secret=${HOSTGUARD_CONSOLE_SECRET:?demo-agents: $email needs HOSTGUARD_CONSOLE_SECRET} ;;
+  esac
+  code=$(python3 -c 'import base64,hmac,struct,sys,time
+k=base64.b32decode(sys.argv[1]); m=hmac.new(k,struct.pack(">Q",int(time.time())//30),"sha1").digest(); o=m[-1]&15
+print("%06d"%((struct.unpack(">I",m[o:o+4])[0]&0x7fffffff)%1000000))' "$secret")
+  curl -fsS -b "$jar" -c "$jar" -o /dev/null -d "code=$code" "$console/api/auth/sign_in_code" \
+    || { echo "demo-agents: $email's authenticator code was refused" >&2; exit 1; }
+fi
 insecure=(); case "$console" in http://*) insecure=(--insecure-http) ;; esac
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' EXIT INT TERM

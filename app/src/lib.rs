@@ -36,7 +36,7 @@ use routes::{
         methods::SignInMethodsPage,
     },
     signin::SignInPage,
-    signin_code::SignInCodePage,
+    signin_code::{SignInCodePage, SignInEnrolPage},
     smn::topics::TopicsPage,
     smn::{
         links::{ConfirmPage, UnsubscribePage},
@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/signin") view=SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/signin/code") view=SignInCodePage ssr=SsrMode::Async />
+                <Route path=path!("/signin/enrol") view=SignInEnrolPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/confirm") view=ConfirmPage ssr=SsrMode::Async />
                 <Route path=path!("/smn/unsubscribe") view=UnsubscribePage ssr=SsrMode::Async />
                 <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async />

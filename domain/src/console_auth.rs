@@ -8,7 +8,7 @@ use crate::{
     audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::{console_authenticator, console_wrong_code, password_reset, session, user},
+    entities::{console_authenticator, console_wrong_code, password_reset, session, tenant_console_policy, user},
     error::{DomainError, DomainResult},
     factors::authenticators,
     seal::{open, seal, sealing_key, server_key},
@@ -43,6 +43,84 @@ pub enum Next {
     /// A current code from their console authenticator ([`complete_with_code`]). Until then the
     /// session is only half signed in and grants nothing.
     Code,
+    /// They must have a console authenticator and have none: they add one now
+    /// ([`begin_authenticator`] and [`confirm_authenticator`] for [`pending_caller`]), and nothing
+    /// else is reachable until then.
+    Enrol,
+}
+
+/// Whether `user` must sign in to the console with a second factor: operators always, tenant
+/// admins unless their tenant turned it off, end users never (their portal has its own methods).
+pub async fn must_have_factor<C: ConnectionTrait>(conn: &C, user: &user::Model) -> DomainResult<bool> {
+    Ok(match (user.role, user.tenant_id) {
+        (Role::Operator, _) => true,
+        (Role::TenantAdmin, Some(tenant_id)) => admins_need_factor(conn, tenant_id).await?,
+        (Role::TenantAdmin, None) => true,
+        (Role::EndUser, _) => false,
+    })
+}
+
+async fn admins_need_factor<C: ConnectionTrait>(conn: &C, tenant_id: Uuid) -> DomainResult<bool> {
+    Ok(tenant_console_policy::Entity::find_by_id(tenant_id)
+        .one(conn)
+        .await?
+        .map(|p| p.admins_need_second_factor)
+        .unwrap_or(true))
+}
+
+/// Whether the caller's tenant asks its admins for a second factor at console sign-in.
+pub async fn admins_policy(ctx: &Ctx, caller: &Caller) -> DomainResult<bool> {
+    admins_need_factor(&ctx.db, caller.admin_tenant()?).await
+}
+
+/// A tenant admin turns the second factor for their tenant's admins on or off; audited.
+pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, required: bool) -> DomainResult<()> {
+    let tenant_id = caller.admin_tenant()?;
+    let now = ctx.clock.now();
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    if admins_need_factor(&txn, tenant_id).await? == required {
+        return Ok(());
+    }
+    tenant_console_policy::Entity::insert(tenant_console_policy::ActiveModel {
+        tenant_id: Set(tenant_id),
+        admins_need_second_factor: Set(required),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(tenant_console_policy::Column::TenantId)
+            .update_columns([tenant_console_policy::Column::AdminsNeedSecondFactor, tenant_console_policy::Column::UpdatedAt])
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        actor,
+        Entry {
+            tenant_id: Some(tenant_id),
+            action: AuditAction::ConsoleSecondFactorPolicy,
+            target: "tenant admins".into(),
+            detail: if required {
+                "a second factor is needed at console sign-in".into()
+            } else {
+                "a password alone signs tenant admins in to the console".into()
+            },
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The half-signed-in person as a caller, only to add their console authenticator
+/// ([`Next::Enrol`]); nothing else takes it.
+pub async fn pending_caller(ctx: &Ctx, user_id: Uuid) -> DomainResult<Caller> {
+    let u = user::Entity::find_by_id(user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
+    if crate::users::state_of(&u) != UserState::Active || !may_enrol(u.role) {
+        return Err(DomainError::Unauthenticated);
+    }
+    Ok(Caller { user_id: u.id, role: u.role, tenant_id: u.tenant_id, email: u.email })
 }
 
 /// After a right password: what else the sign-in of `user` needs. When nothing does, the
@@ -50,6 +128,11 @@ pub enum Next {
 pub async fn after_password(ctx: &Ctx, user: &user::Model, source_ip: &str) -> DomainResult<Next> {
     if confirmed_authenticator(&ctx.db, user.id).await?.is_some() {
         return Ok(Next::Code);
+    }
+    // A console without its secret key cannot keep authenticators, so it cannot ask for one
+    // (the start-up warns; HOSTGUARD_SECRET_KEY is needed in production anyway).
+    if server_key(ctx).is_some() && must_have_factor(&ctx.db, user).await? {
+        return Ok(Next::Enrol);
     }
     crate::accounts::record_sign_in(ctx, user, source_ip, "a password").await?;
     Ok(Next::SignedIn)
@@ -159,6 +242,17 @@ pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip:
         .await?;
     txn.commit().await?;
     crate::accounts::record_sign_in(ctx, &person, source_ip, "a password and an authenticator code").await?;
+    Ok(person)
+}
+
+/// Completes the sign-in of someone who had to add a console authenticator right after their
+/// password ([`Next::Enrol`]) and just did; audited.
+pub async fn signed_in_after_enrolment(ctx: &Ctx, user_id: Uuid, source_ip: &str) -> DomainResult<user::Model> {
+    let person = user::Entity::find_by_id(user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
+    if confirmed_authenticator(&ctx.db, user_id).await?.is_none() {
+        return Err(DomainError::Unauthenticated);
+    }
+    crate::accounts::record_sign_in(ctx, &person, source_ip, "a password and a newly added authenticator").await?;
     Ok(person)
 }
 
@@ -305,6 +399,14 @@ pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, cod
     let txn = crate::db::write_txn(&ctx.db).await?;
     crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
     let a = confirmed_authenticator(&txn, caller.user_id).await?.ok_or(DomainError::NotFound("console authenticator"))?;
+    let me = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    if must_have_factor(&txn, &me).await? {
+        return Err(DomainError::Conflict(
+            "Your console sign-in needs an authenticator app, so it cannot be removed. If you lost the phone, ask \
+             an operator (or another admin of your organisation) for help."
+                .into(),
+        ));
+    }
     let wrong = console_wrong_code::Entity::find()
         .filter(console_wrong_code::Column::UserId.eq(caller.user_id))
         .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))

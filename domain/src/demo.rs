@@ -61,6 +61,31 @@ fn first_name(full: &str) -> String {
     full.split(' ').next().unwrap_or(full).to_lowercase()
 }
 
+/// The published seeds (base32) of the demo operator's and tenant admins' console
+/// authenticators: their console sign-in asks for a code, and anyone may add these to an app
+/// (or compute the code, as the browser tests do). Demo data only.
+pub const CONSOLE_SEEDS: &[(&str, &str)] = &[
+    (OPERATOR_EMAIL, "HOSTGUARDDEMOOPERATORSEEDAAAAAAA"),
+    ("admin@acme.example", "HOSTGUARDDEMOACMEADMINSEEDAAAAAA"),
+    ("admin@globex.example", "HOSTGUARDDEMOGLOBEXADMINSEEDAAAA"),
+];
+
+/// The demo seed of `email`'s console authenticator, if it has one.
+pub fn console_seed(email: &str) -> Option<&'static str> {
+    CONSOLE_SEEDS.iter().find(|(e, _)| *e == email).map(|(_, s)| *s)
+}
+
+async fn enrol_console_seed(ctx: &Ctx, user: &crate::entities::user::Model) -> DomainResult<()> {
+    // Without the server's secret key no authenticator can be kept (nor is one asked for).
+    if crate::seal::server_key(ctx).is_none() {
+        return Ok(());
+    }
+    if let Some(seed) = console_seed(&user.email) {
+        crate::console_auth::enrol_known_seed(ctx, user.id, "Demo authenticator", seed).await?;
+    }
+    Ok(())
+}
+
 /// Every demo sign-in, in the order they are printed.
 pub fn sign_ins() -> Vec<DemoSignIn> {
     let mut out = vec![DemoSignIn {
@@ -96,8 +121,10 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
     }
     let logins = sign_ins();
     let login = |email: &str| logins.iter().find(|s| s.email == email).map(|s| s.password.clone()).unwrap_or_default();
-    accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL))
-        .await?;
+    let operator =
+        accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL))
+            .await?;
+    enrol_console_seed(ctx, &operator).await?;
 
     let now = ctx.clock.now();
     for (ti, t) in TENANTS.iter().enumerate() {
@@ -114,7 +141,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
         crate::credits::open(&ctx.db, tenant_id, now).await?;
 
         let admin = format!("admin@{}", t.domain);
-        accounts::create_user(
+        let admin_user = accounts::create_user(
             ctx,
             Some(tenant_id),
             &admin,
@@ -123,6 +150,7 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
             &login(&admin),
         )
         .await?;
+        enrol_console_seed(ctx, &admin_user).await?;
         let mut end_users = vec![];
         for name in t.users {
             let email = format!("{}@{}", first_name(name), t.domain);

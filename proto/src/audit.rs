@@ -39,6 +39,8 @@ crate::wire_enum! {
         /// A tenant admin or operator added an authenticator app for their console sign-in.
         ConsoleAuthenticatorAdded => "console.authenticator_added",
         ConsoleAuthenticatorRemoved => "console.authenticator_removed",
+        /// A tenant admin turned the second factor at console sign-in on or off for its admins.
+        ConsoleSecondFactorPolicy => "console.second_factor_policy",
         /// Written by versions before invitations replaced enrolment windows; kept so their
         /// trails still read.
         FactorEnrolmentOpened => "factor.enrolment_opened",
@@ -128,6 +130,6 @@ mod tests {
             assert_eq!(AuditAction::parse(a.as_str()), Some(*a));
         }
         assert_eq!(serde_json::to_string(&AuditAction::TwoFactorEnable).unwrap(), r#""2fa.enable""#);
-        assert_eq!(AuditAction::ALL.len(), 70);
+        assert_eq!(AuditAction::ALL.len(), 71);
     }
 }

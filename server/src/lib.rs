@@ -74,6 +74,11 @@ pub async fn build(
         vapid_public_key: web_push.as_ref().map(|w| w.vapid().public_key().to_owned()),
         webpush_allow_loopback: config.webpush_allow_loopback,
     };
+    if ctx.secret_key.is_none() {
+        tracing::warn!(
+            "no HOSTGUARD_SECRET_KEY: console authenticators cannot be kept, so operators and tenant admins sign in with a password alone"
+        );
+    }
     let transports = delivery::Transports::from_config(config)?;
     delivery::spawn_worker(ctx.clone(), transports, config.delivery_poll);
     match web_push {

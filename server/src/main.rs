@@ -71,6 +71,10 @@ fn print_demo_sign_ins(created_now: bool) {
         let tenant = s.tenant.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
         println!("  {role:<13}{tenant:<20} {:<28} {}", s.email, s.password);
     }
+    println!("The operator and tenant admins also give a code from an authenticator app with these secret keys:");
+    for (email, seed) in domain::demo::CONSOLE_SEEDS {
+        println!("  {email:<28} {seed}");
+    }
 }
 
 fn fail(e: impl std::fmt::Display) -> ! {

@@ -46,7 +46,14 @@ impl TestApp {
     /// test clock often stands still, where a real app would wait for the next 30 seconds: the
     /// harness instead forgets which step was used last (test-only, straight in the database).
     pub async fn fresh_console_code(&self, user_id: Uuid) -> String {
-        let secret = seed_of(user_id).unwrap_or_else(|| panic!("the harness enrolled no console authenticator for {user_id}"));
+        let demo = || async {
+            let u = user::Entity::find_by_id(user_id).one(&self.ctx.db).await.unwrap()?;
+            domain::demo::console_seed(&u.email).map(str::to_owned)
+        };
+        let secret = match seed_of(user_id) {
+            Some(s) => s,
+            None => demo().await.unwrap_or_else(|| panic!("the harness enrolled no console authenticator for {user_id}")),
+        };
         console_authenticator::Entity::update_many()
             .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(0i64))
             .filter(console_authenticator::Column::UserId.eq(user_id))
@@ -56,9 +63,8 @@ impl TestApp {
         code_at(&secret, self.clock.now())
     }
 
-    /// The second step of `email`'s sign-in in the half-signed-in session `cookie`; returns the
-    /// signed-in session's cookie.
-    pub async fn finish_sign_in_with_code(&self, email: &str, cookie: &str) -> String {
+    /// The second step of `email`'s sign-in in the half-signed-in session `cookie`: its answer.
+    pub async fn second_step(&self, email: &str, cookie: &str) -> Response {
         let person = user::Entity::find()
             .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
             .one(&self.ctx.db)
@@ -66,7 +72,31 @@ impl TestApp {
             .unwrap()
             .unwrap_or_else(|| panic!("{email} has no account"));
         let code = self.fresh_console_code(person.id).await;
-        let res = self.call("auth/sign_in_code", &[("code", &code)], Some(cookie)).await;
+        self.call("auth/sign_in_code", &[("code", &code)], Some(cookie)).await
+    }
+
+    /// Signs in with `next` (the page to come back to), through the second step when asked;
+    /// the last step's answer.
+    pub async fn sign_in_with_next(&self, who: impl crate::Credentials, next: &str) -> Response {
+        let form = [("email", who.email()), ("password", who.password()), ("next", next)];
+        let res = self.call("auth/sign_in", &form, None).await;
+        if !asks_for_code(&res) {
+            return res;
+        }
+        let half = crate::session_cookie(&res).expect("the password step sets the session cookie");
+        let person = user::Entity::find()
+            .filter(user::Column::Email.eq(domain::accounts::normalize_email(who.email())))
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let code = self.fresh_console_code(person.id).await;
+        self.call("auth/sign_in_code", &[("code", code.as_str()), ("next", next)], Some(&half)).await
+    }
+
+    /// [`Self::second_step`] that must succeed: the signed-in session's cookie.
+    pub async fn finish_sign_in_with_code(&self, email: &str, cookie: &str) -> String {
+        let res = self.second_step(email, cookie).await;
         assert_eq!(res.status(), 200, "the second step of {email} succeeds");
         crate::session_cookie(&res).expect("the second step sets the session cookie")
     }

@@ -61,6 +61,11 @@ impl TestApp {
         let user = domain::accounts::create_user(&self.ctx, tenant.map(|t| t.id), email, email, role, &password)
             .await
             .unwrap_or_else(|e| panic!("create {email}: {e}"));
+        // Operators must sign in to the console with a second factor, tenant admins by default:
+        // they come with a console authenticator whose codes `sign_in` types.
+        if matches!(role, Role::Operator | Role::TenantAdmin) {
+            self.give_console_authenticator(user.id).await;
+        }
         Login { id: user.id, email: user.email, password }
     }
 

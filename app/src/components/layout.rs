@@ -7,7 +7,7 @@ use crate::{
         status::ErrorPanel,
     },
     functions::{
-        auth::{who_am_i, SignIn, SignInCode, SignOut},
+        auth::{who_am_i, ConfirmSignInEnrolment, SignIn, SignInCode, SignOut},
         servers::{choose_region, list_regions},
     },
     models::{AppError, CurrentUser, Role},
@@ -26,6 +26,8 @@ pub struct Auth {
     pub sign_in: ServerAction<SignIn>,
     /// The second step of a sign-in (a code from the console authenticator).
     pub sign_in_code: ServerAction<SignInCode>,
+    /// Adding a console authenticator right after the password, which completes the sign-in.
+    pub sign_in_enrol: ServerAction<ConfirmSignInEnrolment>,
     pub sign_out: ServerAction<SignOut>,
 }
 
@@ -33,12 +35,15 @@ impl Auth {
     pub fn new() -> Self {
         let sign_in = ServerAction::<SignIn>::new();
         let sign_in_code = ServerAction::<SignInCode>::new();
+        let sign_in_enrol = ServerAction::<ConfirmSignInEnrolment>::new();
         let sign_out = ServerAction::<SignOut>::new();
         let user = Resource::new(
-            move || (sign_in.version().get(), sign_in_code.version().get(), sign_out.version().get()),
+            move || {
+                (sign_in.version().get(), sign_in_code.version().get(), sign_in_enrol.version().get(), sign_out.version().get())
+            },
             |_| who_am_i(),
         );
-        Self { user, sign_in, sign_in_code, sign_out }
+        Self { user, sign_in, sign_in_code, sign_in_enrol, sign_out }
     }
 }
 

@@ -28,15 +28,21 @@ pub async fn sign_in(email: String, password: String, #[server(default)] next: S
     };
     let ip = source_ip().await;
     let session = session().await?;
-    if domain::console_auth::after_password(&ctx, &user, &ip).await? == domain::console_auth::Next::Code {
+    let step = match domain::console_auth::after_password(&ctx, &user, &ip).await? {
+        domain::console_auth::Next::SignedIn => None,
+        domain::console_auth::Next::Code => Some(("/signin/code", false)),
+        domain::console_auth::Next::Enrol => Some(("/signin/enrol", true)),
+    };
+    if let Some((page, enrol)) = step {
         // Half signed in: the session names the person only under a key nothing else reads.
         session.cycle_id().await.map_err(store_err)?;
         session.remove_value(USER_ID).await.map_err(store_err)?;
         session.remove_value(SIGNED_IN_AT).await.map_err(store_err)?;
         session.insert(PENDING_USER_KEY, user.id).await.map_err(store_err)?;
         session.insert(PENDING_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
+        session.insert(PENDING_ENROL, enrol).await.map_err(store_err)?;
         let next = safe_next(&next).map(|n| format!("?next={}", crate::components::list::encode(n))).unwrap_or_default();
-        leptos_axum::redirect(&format!("/signin/code{next}"));
+        leptos_axum::redirect(&format!("{page}{next}"));
         return Ok(());
     }
     // A new id at sign-in, so an id planted before sign-in is worth nothing after it.
@@ -88,13 +94,103 @@ pub async fn sign_in_code(code: String, #[server(default)] next: String) -> Resu
         }
     };
     session.cycle_id().await.map_err(store_err)?;
-    session.remove_value(PENDING_USER_KEY).await.map_err(store_err)?;
-    session.remove_value(PENDING_AT).await.map_err(store_err)?;
+    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL] {
+        session.remove_value(key).await.map_err(store_err)?;
+    }
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
     session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
     tracing::info!(user = %user.id, "signed in with a second step");
     leptos_axum::redirect(safe_next(&next).unwrap_or(user.role.home()));
     Ok(())
+}
+
+/// Where a half-signed-in session notes that its person must add a console authenticator.
+#[cfg(feature = "ssr")]
+const PENDING_ENROL: &str = "pending_enrol";
+
+/// The person of a half-signed-in session that must add a console authenticator, while fresh.
+#[cfg(feature = "ssr")]
+async fn pending_enrolment() -> Result<(domain::Ctx, domain::Caller), AppError> {
+    use super::ssr::{ctx, session, store_err};
+    use domain::console_auth::{PENDING_USER_KEY, PENDING_VALID_MINUTES};
+    let ctx = ctx()?;
+    let session = session().await?;
+    let pending = session.get::<uuid::Uuid>(PENDING_USER_KEY).await.map_err(store_err)?;
+    let enrol = session.get::<bool>(PENDING_ENROL).await.map_err(store_err)?.unwrap_or(false);
+    let at = session.get::<i64>(PENDING_AT).await.map_err(store_err)?.unwrap_or(0);
+    // Adding the app takes longer than typing a code: three times the code step's wait.
+    let fresh = ctx.clock.now().timestamp() - at <= 3 * PENDING_VALID_MINUTES * 60;
+    match pending {
+        Some(user_id) if enrol && fresh => {
+            let caller = domain::console_auth::pending_caller(&ctx, user_id).await?;
+            Ok((ctx, caller))
+        }
+        _ => Err(domain::DomainError::Conflict(
+            "Your sign-in was not finished in time. Enter your email and password again.".into(),
+        )
+        .into()),
+    }
+}
+
+/// Right after the password, for someone who must have a console authenticator and has none:
+/// starts adding it (the QR code and the secret).
+#[server(prefix = "/api", endpoint = "auth/enrol/begin")]
+pub async fn begin_sign_in_enrolment(#[server(default)] name: String) -> Result<crate::models::NewAuthenticator, AppError> {
+    use secrecy::ExposeSecret;
+    let (ctx, caller) = pending_enrolment().await?;
+    let e = domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?;
+    Ok(crate::models::NewAuthenticator {
+        id: e.id,
+        name: e.name,
+        secret: e.secret.expose_secret().to_owned(),
+        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
+        qr_data_uri: super::portal::ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
+        expires: e.expires_at,
+    })
+}
+
+/// Finishes adding it with a code it shows, which completes the sign-in.
+#[server(prefix = "/api", endpoint = "auth/enrol/confirm")]
+pub async fn confirm_sign_in_enrolment(id: String, code: String, #[server(default)] next: String) -> Result<(), AppError> {
+    use super::ssr::{parse_id, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
+    use crate::models::RoleHome;
+    use domain::console_auth::PENDING_USER_KEY;
+    let (ctx, caller) = pending_enrolment().await?;
+    let ip = source_ip().await;
+    let actor = domain::audit::Actor::new(caller.email.clone(), ip.clone());
+    let id = parse_id(&id, "authenticator enrolment")?;
+    domain::console_auth::confirm_authenticator(&ctx, &caller, &actor, id, &code).await?;
+    let user = domain::console_auth::signed_in_after_enrolment(&ctx, caller.user_id, &ip).await?;
+    let session = session().await?;
+    session.cycle_id().await.map_err(store_err)?;
+    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL] {
+        session.remove_value(key).await.map_err(store_err)?;
+    }
+    session.insert(USER_ID, user.id).await.map_err(store_err)?;
+    session.insert(SIGNED_IN_AT, ctx.clock.now().timestamp()).await.map_err(store_err)?;
+    leptos_axum::redirect(safe_next(&next).unwrap_or(user.role.home()));
+    Ok(())
+}
+
+/// Whether the caller's tenant asks its admins for a second factor at console sign-in; `None`
+/// for anyone but a tenant admin (the setting is theirs).
+#[server(prefix = "/api", endpoint = "account/console_policy")]
+pub async fn console_policy() -> Result<Option<bool>, AppError> {
+    let (ctx, caller) = super::ssr::caller().await?;
+    if caller.role != domain::Role::TenantAdmin {
+        return Ok(None);
+    }
+    Ok(Some(domain::console_auth::admins_policy(&ctx, &caller).await?))
+}
+
+/// A tenant admin turns it on or off for their tenant's admins (audited).
+#[server(prefix = "/api", endpoint = "account/console_policy/save")]
+pub async fn save_console_policy(#[server(default)] required: bool) -> Result<bool, AppError> {
+    use super::ssr::{actor, caller};
+    let (ctx, caller) = caller().await?;
+    let actor = actor(&caller).await;
+    domain::console_auth::set_admins_policy(&ctx, &caller, &actor, required).await?;
+    Ok(required)
 }
 
 /// The signed-in person changes their own password (the current one is needed). Their other

@@ -8,7 +8,7 @@ use crate::{
         status::{DataTable, FormResult, Loaded, PageHeader},
     },
     functions::{
-        auth::ChangePassword,
+        auth::{console_policy, ChangePassword, SaveConsolePolicy},
         console_factor::{
             my_console_factor, BeginConsoleAuthenticator, ConfirmConsoleAuthenticator, RemoveConsoleAuthenticator,
         },
@@ -27,6 +27,44 @@ pub fn AccountSettingsPage() -> impl IntoView {
         </PageHeader>
         <ChangePasswordPanel />
         <ConsoleAuthenticatorPanel />
+        <AdminsPolicyPanel />
+    }
+}
+
+fn saved_policy(on: bool) -> String {
+    if on { "Admins now need a code at sign-in." } else { "Admins now sign in with a password alone." }.to_owned()
+}
+
+/// For tenant admins: whether their organisation's admins need the authenticator at sign-in.
+#[component]
+fn AdminsPolicyPanel() -> impl IntoView {
+    let save = ServerAction::<SaveConsolePolicy>::new();
+    let policy = Resource::new(move || save.version().get(), |_| console_policy());
+    view! {
+        <Loaded
+            resource=policy
+            ok=move |policy| {
+                let policy: Option<bool> = policy;
+                policy.map(|required| {
+                    view! {
+                        <section class="panel" aria-labelledby="admins-policy-heading">
+                            <h2 id="admins-policy-heading">"Your organisation's admins"</h2>
+                            <FormResult value=save.value() success=saved_policy />
+                            <ActionForm action=save attr:class="form-grid">
+                                <div class="field">
+                                    <label>
+                                        <input type="checkbox" name="required" value="true" checked=required />
+                                        " Tenant admins need a code from an authenticator app at console sign-in"
+                                    </label>
+                                    <p class="hint">"On by default. Turning it off is recorded in the audit trail."</p>
+                                </div>
+                                <SubmitButton label="Save" pending=save.pending() secondary=true />
+                            </ActionForm>
+                        </section>
+                    }
+                })
+            }
+        />
     }
 }
 

@@ -82,10 +82,9 @@ async fn sign_in_returns_to_the_page_asked_for_and_never_leaves_the_site(backend
     let w = world(backend, Options::empty()).await;
     let app = &w.app;
     let sign_in = |next: &'static str| {
-        let (email, password) = (w.admin.email.clone(), w.admin.password.clone());
+        let admin = w.admin.clone();
         async move {
-            let res =
-                app.call("auth/sign_in", &[("email", &email), ("password", &password), ("next", next)], None).await;
+            let res = app.sign_in_with_next(&admin, next).await;
             assert_eq!(res.status(), 200, "{next}");
             res.headers().get("location").map(|l| l.to_str().unwrap().to_owned())
         }

@@ -7,7 +7,10 @@
 //! password, in a half-signed-in session that grants nothing else, with wrong codes capped.
 
 use crate::common::*;
-use app::functions::auth::{ChangePassword, ForgotPassword, ResetPassword, SignInCode};
+use app::functions::auth::{
+    BeginSignInEnrolment, ChangePassword, ConfirmSignInEnrolment, ConsolePolicy, ForgotPassword, ResetPassword,
+    SaveConsolePolicy, SignInCode,
+};
 use app::functions::console_factor::{
     BeginConsoleAuthenticator, ConfirmConsoleAuthenticator, MyConsoleFactor, RemoveConsoleAuthenticator,
 };
@@ -90,7 +93,7 @@ async fn sign_ins_are_audited_with_their_source_and_never_the_password(backend: 
     let ok = w.events(&w.admin, AuditAction::ConsoleSignIn).await;
     assert_eq!(ok.len(), 1, "{ok:?}");
     assert_eq!((ok[0].actor.as_str(), ok[0].source_ip.as_str()), (w.admin.email.as_str(), "127.0.0.1"));
-    assert_eq!(ok[0].detail, "signed in with a password");
+    assert_eq!(ok[0].detail, "signed in with a password and an authenticator code");
 
     // Operators see every tenant's, and the names no account has.
     w.app.sign_in(&w.operator).await;
@@ -255,6 +258,17 @@ async fn enrol_through_the_page(w: &World, cookie: &str) -> String {
 async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done(backend: Backend) {
     let w = world(backend).await;
     let cookie = w.app.sign_in(&w.admin).await;
+    // The fixture's authenticator cannot go while the tenant asks its admins for one; once
+    // the admin turned that off (audited), it can.
+    let code = w.app.fresh_console_code(w.admin.id).await;
+    assert_eq!(w.app.refused(&cookie, RemoveConsoleAuthenticator { code: code.clone() }).await.status, 409);
+    assert_eq!(w.app.run(&cookie, ConsolePolicy {}).await, Some(true));
+    assert!(!w.app.run(&cookie, SaveConsolePolicy { required: false }).await);
+    assert_eq!(w.app.run(&cookie, ConsolePolicy {}).await, Some(false));
+    let policy = w.events(&w.admin, AuditAction::ConsoleSecondFactorPolicy).await;
+    assert_eq!(policy.len(), 1);
+    assert_eq!(policy[0].detail, "a password alone signs tenant admins in to the console");
+    w.app.run(&cookie, RemoveConsoleAuthenticator { code }).await;
     let view = w.app.run(&cookie, MyConsoleFactor {}).await;
     assert_eq!((view.may_enrol, view.authenticator), (true, None));
     // End users use the portal's methods, not this.
@@ -266,14 +280,14 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     let secret = enrol_through_the_page(&w, &cookie).await;
     let added = w.events(&w.admin, AuditAction::ConsoleAuthenticatorAdded).await;
     assert_eq!(added.len(), 1);
-    let mail = w.sink.wait_for(&w.admin.email, 1).await;
-    assert_eq!(mail[0].subject, "Your HostGuard console sign-in changed");
-    assert!(!mail[0].text.contains(&secret));
+    let mail = w.sink.wait_for(&w.admin.email, 2).await;
+    assert!(mail.iter().all(|m| m.subject == "Your HostGuard console sign-in changed"), "{mail:?}");
+    assert!(mail.iter().all(|m| !m.text.contains(&secret)));
     // A second one while this one is in force: remove it first.
     assert_eq!(w.app.refused(&cookie, BeginConsoleAuthenticator { name: String::new() }).await.status, 409);
 
     // The password alone: a half-signed-in session that sees nothing.
-    let res = w.app.sign_in_raw(&w.admin, None).await;
+    let res = w.app.sign_in_password_only(&w.admin, None).await;
     assert_eq!(res.status(), 200);
     assert!(console_sign_in::asks_for_code(&res));
     let half = session_cookie(&res).unwrap();
@@ -297,7 +311,7 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     assert_eq!(ok.len(), signed_in_before + 1);
     assert!(ok.iter().any(|e| e.detail == "signed in with a password and an authenticator code"));
     // The same code again, in a new sign-in: used.
-    let again = session_cookie(&w.app.sign_in_raw(&w.admin, None).await).unwrap();
+    let again = session_cookie(&w.app.sign_in_password_only(&w.admin, None).await).unwrap();
     let r = w.app.refused(&again, SignInCode { code: code.clone(), next: String::new() }).await;
     assert_eq!(r.status, 422);
     // No password step, no second step; and the second step waits 5 minutes at most.
@@ -308,11 +322,13 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     assert_eq!(w.app.refused(&again, SignInCode { code: late, next: String::new() }).await.status, 409);
 
     // The harness signs fixtures with a console authenticator in through both steps.
-    let operator_seed = w.app.give_console_authenticator(w.operator.id).await;
-    assert!(!operator_seed.is_empty());
     let op = w.app.sign_in(&w.operator).await;
     assert_eq!(w.app.me(&op).await.as_deref(), Some(w.operator.email.as_str()));
     assert!(w.app.run(&op, MyConsoleFactor {}).await.authenticator.is_some());
+    // Operators must keep theirs; and the tenant setting is the tenant admins'.
+    let code = w.app.fresh_console_code(w.operator.id).await;
+    assert_eq!(w.app.refused(&op, RemoveConsoleAuthenticator { code }).await.status, 409);
+    assert_eq!(w.app.refused(&op, SaveConsolePolicy { required: false }).await.status, 403);
 }
 on_both_databases!(
     an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done,
@@ -322,7 +338,7 @@ on_both_databases!(
 async fn wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code(backend: Backend) {
     let w = world(backend).await;
     w.app.give_console_authenticator(w.admin.id).await;
-    let half = session_cookie(&w.app.sign_in_raw(&w.admin, None).await).unwrap();
+    let half = session_cookie(&w.app.sign_in_password_only(&w.admin, None).await).unwrap();
     for left in (0..5).rev() {
         let r = w.app.refused(&half, SignInCode { code: "000000".into(), next: String::new() }).await;
         assert_eq!(r.status, 422, "{r}");
@@ -335,14 +351,16 @@ async fn wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code(
     w.app.clock.advance(Duration::minutes(16));
     let cookie = w.app.sign_in(&w.admin).await;
 
-    // Removing needs a current code from it; then the password alone signs in again.
+    // Removing needs a current code from it (and the tenant's leave); then the password alone
+    // signs in again.
+    w.app.run(&cookie, SaveConsolePolicy { required: false }).await;
     let r = w.app.refused(&cookie, RemoveConsoleAuthenticator { code: "000000".into() }).await;
     assert_eq!((r.status, field_of(&r)), (422, "code"));
     let code = w.app.fresh_console_code(w.admin.id).await;
     w.app.run(&cookie, RemoveConsoleAuthenticator { code }).await;
     assert_eq!(w.app.run(&cookie, MyConsoleFactor {}).await.authenticator, None);
     assert_eq!(w.events(&w.admin, AuditAction::ConsoleAuthenticatorRemoved).await.len(), 1);
-    let res = w.app.sign_in_raw(&w.admin, None).await;
+    let res = w.app.sign_in_password_only(&w.admin, None).await;
     assert!(!console_sign_in::asks_for_code(&res));
     let plain = session_cookie(&res).unwrap();
     assert_eq!(w.app.me(&plain).await.as_deref(), Some(w.admin.email.as_str()));
@@ -350,4 +368,55 @@ async fn wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code(
 on_both_databases!(
     wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code,
     super::wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code
+);
+
+async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_password(backend: Backend) {
+    let w = world(backend).await;
+    // An admin from before the rule: no console authenticator.
+    domain::entities::console_authenticator::Entity::delete_many().exec(&w.app.ctx.db).await.unwrap();
+    let res = w.app.sign_in_password_only(&w.admin, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("location").unwrap(), "/signin/enrol");
+    let half = session_cookie(&res).unwrap();
+    // Nothing else is reachable, not even the second step's code form.
+    assert_eq!(w.app.me(&half).await, None);
+    assert_eq!(w.app.refused(&half, MyConsoleFactor {}).await.status, 401);
+    assert_eq!(w.app.refused(&half, SignInCode { code: "123456".into(), next: String::new() }).await.status, 401);
+    // A session that has not passed the password cannot enrol.
+    assert_eq!(w.app.refused(NO_SESSION, BeginSignInEnrolment { name: String::new() }).await.status, 409);
+
+    let e = w.app.run(&half, BeginSignInEnrolment { name: "Ada's phone".into() }).await;
+    let wrong = ConfirmSignInEnrolment { id: e.id.to_string(), code: "000000".into(), next: String::new() };
+    assert_eq!(w.app.refused(&half, wrong).await.status, 422);
+    let code = console_sign_in::code_at(&e.secret, w.app.clock.now());
+    let res = w.app.call("auth/enrol/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&half)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor");
+    let full = session_cookie(&res).unwrap();
+    assert_eq!(w.app.me(&full).await.as_deref(), Some(w.admin.email.as_str()));
+    let ok = w.events(&w.admin, AuditAction::ConsoleSignIn).await;
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].detail, "signed in with a password and a newly added authenticator");
+    assert_eq!(w.events(&w.admin, AuditAction::ConsoleAuthenticatorAdded).await.len(), 1);
+
+    // The operator too; an end user never.
+    let res = w.app.sign_in_password_only(&w.operator, None).await;
+    assert_eq!(res.headers().get("location").unwrap(), "/signin/enrol");
+    let person = w.tenant.end_user(&w.app, "eve").await;
+    let res = w.app.sign_in_password_only(&person, None).await;
+    assert_eq!(res.headers().get("location").unwrap(), "/portal");
+    // With the tenant's leave, an admin signs in with the password alone.
+    w.app.run(&full, SaveConsolePolicy { required: false }).await;
+    let second = w.tenant.admin(&w.app, "bea").await;
+    domain::entities::console_authenticator::Entity::delete_many()
+        .filter(domain::entities::console_authenticator::Column::UserId.eq(second.id))
+        .exec(&w.app.ctx.db)
+        .await
+        .unwrap();
+    let res = w.app.sign_in_password_only(&second, None).await;
+    assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor");
+}
+on_both_databases!(
+    admins_and_operators_without_an_authenticator_add_one_right_after_the_password,
+    super::admins_and_operators_without_an_authenticator_add_one_right_after_the_password
 );
