@@ -30,6 +30,7 @@ mod outbox;
 mod passkeys;
 mod prompt_logins;
 mod prompt_sshd;
+mod retention_issue17;
 mod phones;
 mod portal_accounts;
 mod rollout;
