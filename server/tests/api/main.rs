@@ -27,6 +27,7 @@ mod notifications;
 mod official_sdk;
 mod operations;
 mod outbox;
+mod passkey_sign_in_limit;
 mod passkeys;
 mod prompt_logins;
 mod prompt_sshd;
