@@ -12,7 +12,7 @@
 use super::{
     clean_name, end_user,
     guard::{self, SessionRef},
-    lock_user,
+    lock_user, Changed, ChangedBy,
 };
 use crate::{
     audit::{self, Actor, AuditAction, Entry},
@@ -373,22 +373,14 @@ pub async fn rename(
         .filter(passkey::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorRenamed,
-            target: caller.email.clone(),
-            detail: format!("passkey {:?} renamed {name:?}", found.name),
-        },
-    )
-    .await?;
-    let told = format!("The passkey \"{}\" was renamed \"{name}\"", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, told, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorRenamed,
+        detail: format!("passkey {:?} renamed {name:?}", found.name),
+        told: Some(format!("The passkey \"{}\" was renamed \"{name}\"", found.name)),
+    };
+    super::changed(ctx, txn, actor, change, ChangedBy::Person, now).await?;
     Ok(name)
 }
 
@@ -405,23 +397,14 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         return Err(super::last_factor(&found.name));
     }
     passkey::Entity::delete_by_id(found.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorPasskeyRemoved,
-            target: caller.email.clone(),
-            detail: format!("passkey {:?}", found.name),
-        },
-    )
-    .await?;
-    let what = format!("The passkey \"{}\" was removed", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorPasskeyRemoved,
+        detail: format!("passkey {:?}", found.name),
+        told: Some(format!("The passkey \"{}\" was removed", found.name)),
+    };
+    super::changed(ctx, txn, actor, change, ChangedBy::Person, now).await
 }
 
 /// Starts an assertion: discoverable (any passkey of this site, for signing in) or limited to
@@ -530,7 +513,12 @@ pub async fn sign_in_begin(ctx: &Ctx, source_ip: &str) -> DomainResult<Challenge
 /// active. A passkey is verified by the person (PIN or biometrics) on their own device, so this
 /// sign-in counts as two factors.
 /// A sign-in finished gives its start back to `source_ip`'s count.
-pub async fn sign_in_finish(ctx: &Ctx, ceremony_id: Uuid, response: &str, source_ip: &str) -> DomainResult<user::Model> {
+pub async fn sign_in_finish(
+    ctx: &Ctx,
+    ceremony_id: Uuid,
+    response: &str,
+    source_ip: &str,
+) -> DomainResult<user::Model> {
     let response: PublicKeyCredential = parse_response(response)?;
     let rp = relying_party(&ctx.public_url)?;
     let now = ctx.clock.now();
