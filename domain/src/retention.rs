@@ -25,8 +25,8 @@ use crate::{
     ctx::Ctx,
     entities::{
         agent_install_token, console_wrong_code, factor_step_up, invitation, login_attempt, login_code,
-        login_code_nonce, outbox, passkey_ceremony, password_reset, phone, push_mute, push_notification,
-        push_request, server_login, subscription, unsubscribe_token,
+        login_code_nonce, outbox, passkey_ceremony, password_reset, phone, push_mute, push_notification, push_request,
+        server_login, subscription, unsubscribe_token,
     },
     error::DomainResult,
 };
@@ -141,7 +141,15 @@ pub async fn purge(ctx: &Ctx, retention: Retention) -> DomainResult<Purged> {
         .await?
         .rows_affected;
     let issue17 = purge_issue17(&ctx.db, now, before).await?;
-    Ok(Purged { login_attempts, messages, install_tokens, confirm_tokens, unsubscribe_tokens, server_logins, ..issue17 })
+    Ok(Purged {
+        login_attempts,
+        messages,
+        install_tokens,
+        confirm_tokens,
+        unsubscribe_tokens,
+        server_logins,
+        ..issue17
+    })
 }
 
 /// Issue 17's tables (see the module's first lines for what each keeps and why).
@@ -210,9 +218,7 @@ async fn purge_issue17<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, before: D
     let pending_phones = phone::Entity::delete_many()
         .filter(phone::Column::ConfirmedAt.is_null())
         .filter(phone::Column::CreatedAt.lte(before))
-        .filter(
-            Condition::any().add(phone::Column::CodeSentAt.is_null()).add(phone::Column::CodeSentAt.lte(before)),
-        )
+        .filter(Condition::any().add(phone::Column::CodeSentAt.is_null()).add(phone::Column::CodeSentAt.lte(before)))
         .exec(db)
         .await?
         .rows_affected;

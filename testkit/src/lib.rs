@@ -18,6 +18,7 @@ mod fixtures;
 mod logins;
 pub mod passkey;
 mod log;
+mod ntfy;
 mod phone;
 mod postgres;
 mod prompt;

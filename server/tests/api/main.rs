@@ -43,4 +43,5 @@ mod statuses;
 mod stored_enums;
 mod tenancy;
 mod webpush;
+mod webpush_unifiedpush;
 mod webpush_ssrf;

@@ -21,7 +21,8 @@ async fn sign_in_via(app: &TestApp, http: &reqwest::Client, key: &mut SoftPasske
 }
 
 async fn passkey_sign_ins_are_limited_per_address(backend: Backend) {
-    let lockout = LockoutPolicy { source_lock_after: LIMIT, delay_step: std::time::Duration::ZERO, ..Default::default() };
+    let lockout =
+        LockoutPolicy { source_lock_after: LIMIT, delay_step: std::time::Duration::ZERO, ..Default::default() };
     let app = spawn_app_with(backend, Options { lockout, ..Options::empty() }).await;
     let acme = app.create_tenant("Acme Limits").await;
     let alice = acme.end_user(&app, "alice").await;

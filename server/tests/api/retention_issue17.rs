@@ -8,8 +8,8 @@ use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
 use domain::{
     entities::{
-        console_wrong_code, factor_step_up, invitation, login_code, login_code_nonce, passkey_ceremony,
-        password_reset, phone, push_mute, push_notification, push_request, server_login,
+        console_wrong_code, factor_step_up, invitation, login_code, login_code_nonce, passkey_ceremony, password_reset,
+        phone, push_mute, push_notification, push_request, server_login,
     },
     error::DomainError,
     retention::{purge, Retention},
@@ -294,24 +294,71 @@ async fn spent_rows_go_and_recent_ones_stay(backend: Backend) {
         (1, 1, 1, 1),
         "{purged:?}"
     );
-    assert_eq!((purged.step_ups, purged.push_mutes, purged.push_requests, purged.invitations), (1, 1, 1, 2), "{purged:?}");
+    assert_eq!(
+        (purged.step_ups, purged.push_mutes, purged.push_requests, purged.invitations),
+        (1, 1, 1, 2),
+        "{purged:?}"
+    );
     assert_eq!(purged.pending_phones, 1, "{purged:?}");
     // The old login's and the day-old phone's code hashes.
     assert_eq!(purged.code_hashes, 2, "{purged:?}");
 
     for (what, (o, r), (gone, kept)) in [
-        ("login code", codes, (exists::<login_code::Entity>(&w, codes.0).await, exists::<login_code::Entity>(&w, codes.1).await)),
-        ("nonce", nonces, (exists::<login_code_nonce::Entity>(&w, nonces.0).await, exists::<login_code_nonce::Entity>(&w, nonces.1).await)),
+        (
+            "login code",
+            codes,
+            (exists::<login_code::Entity>(&w, codes.0).await, exists::<login_code::Entity>(&w, codes.1).await),
+        ),
+        (
+            "nonce",
+            nonces,
+            (
+                exists::<login_code_nonce::Entity>(&w, nonces.0).await,
+                exists::<login_code_nonce::Entity>(&w, nonces.1).await,
+            ),
+        ),
         (
             "ceremony",
             ceremonies,
-            (exists::<passkey_ceremony::Entity>(&w, ceremonies.0).await, exists::<passkey_ceremony::Entity>(&w, ceremonies.1).await),
+            (
+                exists::<passkey_ceremony::Entity>(&w, ceremonies.0).await,
+                exists::<passkey_ceremony::Entity>(&w, ceremonies.1).await,
+            ),
         ),
-        ("wrong code", wrong, (exists::<console_wrong_code::Entity>(&w, wrong.0).await, exists::<console_wrong_code::Entity>(&w, wrong.1).await)),
-        ("step-up", step_ups, (exists::<factor_step_up::Entity>(&w, step_ups.0).await, exists::<factor_step_up::Entity>(&w, step_ups.1).await)),
-        ("mute", mutes, (exists::<push_mute::Entity>(&w, mutes.0).await, exists::<push_mute::Entity>(&w, mutes.1).await)),
-        ("push request", requests, (exists::<push_request::Entity>(&w, requests.0).await, exists::<push_request::Entity>(&w, requests.1).await)),
-        ("pending phone", phones, (exists::<phone::Entity>(&w, phones.0).await, exists::<phone::Entity>(&w, phones.1).await)),
+        (
+            "wrong code",
+            wrong,
+            (
+                exists::<console_wrong_code::Entity>(&w, wrong.0).await,
+                exists::<console_wrong_code::Entity>(&w, wrong.1).await,
+            ),
+        ),
+        (
+            "step-up",
+            step_ups,
+            (
+                exists::<factor_step_up::Entity>(&w, step_ups.0).await,
+                exists::<factor_step_up::Entity>(&w, step_ups.1).await,
+            ),
+        ),
+        (
+            "mute",
+            mutes,
+            (exists::<push_mute::Entity>(&w, mutes.0).await, exists::<push_mute::Entity>(&w, mutes.1).await),
+        ),
+        (
+            "push request",
+            requests,
+            (
+                exists::<push_request::Entity>(&w, requests.0).await,
+                exists::<push_request::Entity>(&w, requests.1).await,
+            ),
+        ),
+        (
+            "pending phone",
+            phones,
+            (exists::<phone::Entity>(&w, phones.0).await, exists::<phone::Entity>(&w, phones.1).await),
+        ),
     ] {
         assert!(!gone, "the old {what} {o} is purged");
         assert!(kept, "the recent {what} {r} is kept");
@@ -319,11 +366,15 @@ async fn spent_rows_go_and_recent_ones_stay(backend: Backend) {
     // The month-old request's claim went (a day old); the recent request keeps its claim.
     assert!(!exists::<push_notification::Entity>(&w, requests.1).await);
     assert!(exists::<push_notification::Entity>(&w, recent_request).await);
-    assert!(!exists::<invitation::Entity>(&w, invitations.0).await && !exists::<invitation::Entity>(&w, invitations.1).await);
+    assert!(
+        !exists::<invitation::Entity>(&w, invitations.0).await
+            && !exists::<invitation::Entity>(&w, invitations.1).await
+    );
     assert!(exists::<invitation::Entity>(&w, invitations.2).await, "the newest invitation stays");
     // Code hashes: cleared a day after the code expired, not before; the rows stay.
     let db = &w.app.ctx.db;
-    let hash_of_login = |id| async move { server_login::Entity::find_by_id(id).one(db).await.unwrap().unwrap().code_hash };
+    let hash_of_login =
+        |id| async move { server_login::Entity::find_by_id(id).one(db).await.unwrap().unwrap().code_hash };
     assert_eq!(hash_of_login(logins.0).await, None);
     assert!(hash_of_login(logins.1).await.is_some());
     let phone_hash = |id| async move { phone::Entity::find_by_id(id).one(db).await.unwrap().unwrap().code_hash };
