@@ -157,62 +157,48 @@ async fn purge_issue17<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, before: D
     let stale = now - spent_after();
     // Decisions on logins are part of the login audit: they keep its period. The mute rule reads
     // a person's last few decisions, which this leaves as they are for the whole period.
-    let push_requests = push_request::Entity::delete_many()
-        .filter(push_request::Column::CreatedAt.lte(before))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let push_requests = drop_where::<push_request::Entity, _>(db, push_request::Column::CreatedAt.lte(before)).await?;
     // The notifier only claims pending, unexpired requests (a minute at most): an older claim
     // stops nothing.
-    let push_claims = push_notification::Entity::delete_many()
-        .filter(push_notification::Column::CreatedAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let push_mutes =
-        push_mute::Entity::delete_many().filter(push_mute::Column::Until.lte(stale)).exec(db).await?.rows_affected;
+    let push_claims =
+        drop_where::<push_notification::Entity, _>(db, push_notification::Column::CreatedAt.lte(stale)).await?;
+    let push_mutes = drop_where::<push_mute::Entity, _>(db, push_mute::Column::Until.lte(stale)).await?;
     // "Get a code": at most so many an hour, each good for minutes; the code's use is in the
     // login audit.
-    let login_codes = login_code::Entity::delete_many()
-        .filter(login_code::Column::CreatedAt.lte(stale))
-        .filter(login_code::Column::ExpiresAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let login_code_nonces = login_code_nonce::Entity::delete_many()
-        .filter(login_code_nonce::Column::CreatedAt.lte(stale))
-        .filter(login_code_nonce::Column::ExpiresAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let passkey_ceremonies = passkey_ceremony::Entity::delete_many()
-        .filter(passkey_ceremony::Column::ExpiresAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let login_codes = drop_where::<login_code::Entity, _>(
+        db,
+        Condition::all().add(login_code::Column::CreatedAt.lte(stale)).add(login_code::Column::ExpiresAt.lte(stale)),
+    )
+    .await?;
+    let login_code_nonces = drop_where::<login_code_nonce::Entity, _>(
+        db,
+        Condition::all()
+            .add(login_code_nonce::Column::CreatedAt.lte(stale))
+            .add(login_code_nonce::Column::ExpiresAt.lte(stale)),
+    )
+    .await?;
+    let passkey_ceremonies =
+        drop_where::<passkey_ceremony::Entity, _>(db, passkey_ceremony::Column::ExpiresAt.lte(stale)).await?;
     // Requests count towards the hourly limits per address and source; the link works an hour.
-    let password_resets = password_reset::Entity::delete_many()
-        .filter(password_reset::Column::CreatedAt.lte(stale))
-        .filter(password_reset::Column::ExpiresAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let console_wrong_codes = console_wrong_code::Entity::delete_many()
-        .filter(console_wrong_code::Column::CreatedAt.lte(stale))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let password_resets = drop_where::<password_reset::Entity, _>(
+        db,
+        Condition::all()
+            .add(password_reset::Column::CreatedAt.lte(stale))
+            .add(password_reset::Column::ExpiresAt.lte(stale)),
+    )
+    .await?;
+    let console_wrong_codes =
+        drop_where::<console_wrong_code::Entity, _>(db, console_wrong_code::Column::CreatedAt.lte(stale)).await?;
     // Wrong step-ups count for minutes; a right one lets its session change factors for minutes.
-    let step_ups = factor_step_up::Entity::delete_many()
-        .filter(factor_step_up::Column::CreatedAt.lte(stale))
-        .filter(
+    let step_ups = drop_where::<factor_step_up::Entity, _>(
+        db,
+        Condition::all().add(factor_step_up::Column::CreatedAt.lte(stale)).add(
             Condition::any()
                 .add(factor_step_up::Column::ExpiresAt.is_null())
                 .add(factor_step_up::Column::ExpiresAt.lte(stale)),
-        )
-        .exec(db)
-        .await?
-        .rows_affected;
+        ),
+    )
+    .await?;
     let invitations = purge_invitations(db, before).await?;
     // A phone nobody confirmed within the retention period is abandoned.
     let pending_phones = phone::Entity::delete_many()
@@ -254,6 +240,14 @@ async fn purge_issue17<C: ConnectionTrait>(db: &C, now: DateTime<Utc>, before: D
         pending_phones,
         ..Purged::default()
     })
+}
+
+/// Deletes `E`'s rows that meet `condition`; how many went.
+async fn drop_where<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> DomainResult<u64> {
+    Ok(E::delete_many().filter(condition).exec(db).await?.rows_affected)
 }
 
 /// Invitations expired before `before`, except each person's newest: the Users page shows it

@@ -4,21 +4,12 @@
 //! counts as accepted, and the subscription stays.
 
 use crate::common::*;
+use crate::webpush::{vapid, VAPID_KEY};
 use app::functions::webpush::{PushSubscriptions, SubscribePush};
 use domain::{entities::push_subscription, Clock};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use server::delivery::webpush::{Sent, Vapid, WebPush};
+use server::delivery::webpush::{Sent, WebPush};
 use testkit::{approve::NewPushRequest, push_service::PushService};
-
-const VAPID_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn vapid() -> Vapid {
-    let mut key = [0u8; 32];
-    for (i, b) in key.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&VAPID_KEY[2 * i..2 * i + 2], 16).unwrap();
-    }
-    Vapid::new(&key, "mailto:ops@example.com").unwrap()
-}
 
 async fn a_push_reaches_an_ntfy_endpoint_and_decrypts_there(backend: Backend) {
     let opts = Options {
