@@ -176,6 +176,58 @@ fn check_code(ctx: &Ctx, a: &console_authenticator::Model, email: &str, code: &s
     Ok(authenticators::matching_step(&t, code, now, a.last_used_step))
 }
 
+/// How many wrong second-step codes `user_id` typed lately; past [`WRONG_CODES`] in
+/// [`WRONG_WINDOW_MINUTES`], a refusal, before any code is checked.
+async fn wrong_codes_lately(txn: &sea_orm::DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<u64> {
+    let wrong = console_wrong_code::Entity::find()
+        .filter(console_wrong_code::Column::UserId.eq(user_id))
+        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
+        .count(txn)
+        .await?;
+    if wrong >= WRONG_CODES {
+        return Err(DomainError::RateLimited(format!(
+            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
+        )));
+    }
+    Ok(wrong)
+}
+
+/// Counts a wrong code `user_id` typed (see [`wrong_codes_lately`]).
+async fn count_wrong_code(txn: &sea_orm::DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<()> {
+    console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Ends an addition or removal of the caller's console authenticator `name`: audited, and
+/// mailed to them (`what` changed); then commits `txn` and wakes the outbox.
+#[allow(clippy::too_many_arguments)]
+async fn authenticator_changed(
+    ctx: &Ctx,
+    txn: sea_orm::DatabaseTransaction,
+    caller: &Caller,
+    actor: &Actor,
+    action: AuditAction,
+    name: &str,
+    what: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    let entry =
+        Entry { tenant_id: caller.tenant_id, action, target: caller.email.clone(), detail: format!("authenticator {name:?}") };
+    audit::record(&txn, now, actor, entry).await?;
+    let by = format!("you, signed in from {}", actor.source_ip);
+    outbox::enqueue(&txn, now, security_message(ctx, &person, what, &by, now)).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    Ok(())
+}
+
 fn code_format() -> DomainError {
     DomainError::validation("code", format!("must be the {}-digit code your authenticator app shows", authenticators::DIGITS))
 }
@@ -193,25 +245,10 @@ pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip:
     if crate::users::state_of(&person) != UserState::Active {
         return Err(DomainError::Unauthenticated);
     }
-    let wrong = console_wrong_code::Entity::find()
-        .filter(console_wrong_code::Column::UserId.eq(user_id))
-        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
-        .count(&txn)
-        .await?;
-    if wrong >= WRONG_CODES {
-        return Err(DomainError::RateLimited(format!(
-            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
-        )));
-    }
+    let wrong = wrong_codes_lately(&txn, user_id, now).await?;
     let a = confirmed_authenticator(&txn, user_id).await?.ok_or(DomainError::Unauthenticated)?;
     let Some(step) = check_code(ctx, &a, &person.email, &code, now)? else {
-        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(user_id),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        count_wrong_code(&txn, user_id, now).await?;
         let left = WRONG_CODES.saturating_sub(wrong + 1);
         audit::record(
             &txn,
@@ -371,23 +408,9 @@ pub async fn confirm_authenticator(
     am.confirmed_at = Set(Some(now));
     am.last_used_step = Set(step);
     let saved = console_authenticator::Entity::update(am).exec(&txn).await?;
-    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: caller.tenant_id,
-            action: AuditAction::ConsoleAuthenticatorAdded,
-            target: caller.email.clone(),
-            detail: format!("authenticator {:?}", saved.name),
-        },
-    )
-    .await?;
     let what = format!("The authenticator app \"{}\" was added to your console sign-in", saved.name);
-    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
+    let action = AuditAction::ConsoleAuthenticatorAdded;
+    authenticator_changed(ctx, txn, caller, actor, action, &saved.name, &what, now).await?;
     Ok(ConsoleAuthenticator { name: saved.name, added_at: now, last_used_at: None })
 }
 
@@ -407,24 +430,9 @@ pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, cod
                 .into(),
         ));
     }
-    let wrong = console_wrong_code::Entity::find()
-        .filter(console_wrong_code::Column::UserId.eq(caller.user_id))
-        .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
-        .count(&txn)
-        .await?;
-    if wrong >= WRONG_CODES {
-        return Err(DomainError::RateLimited(format!(
-            "Too many wrong codes were typed for your account. Try again in {WRONG_WINDOW_MINUTES} minutes."
-        )));
-    }
+    wrong_codes_lately(&txn, caller.user_id, now).await?;
     if check_code(ctx, &a, &caller.email, &code, now)?.is_none() {
-        console_wrong_code::Entity::insert(console_wrong_code::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            user_id: Set(caller.user_id),
-            created_at: Set(now),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        count_wrong_code(&txn, caller.user_id, now).await?;
         txn.commit().await?;
         return Err(DomainError::validation("code", "is not the code your authenticator app shows now"));
     }
@@ -432,24 +440,8 @@ pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, cod
         .filter(console_authenticator::Column::UserId.eq(caller.user_id))
         .exec(&txn)
         .await?;
-    let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: caller.tenant_id,
-            action: AuditAction::ConsoleAuthenticatorRemoved,
-            target: caller.email.clone(),
-            detail: format!("authenticator {:?}", a.name),
-        },
-    )
-    .await?;
     let what = format!("The authenticator app \"{}\" was removed from your console sign-in", a.name);
-    outbox::enqueue(&txn, now, security_message(ctx, &person, &what, &format!("you, signed in from {}", actor.source_ip), now)).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    authenticator_changed(ctx, txn, caller, actor, AuditAction::ConsoleAuthenticatorRemoved, &a.name, &what, now).await
 }
 
 /// Enrols a console authenticator with a known seed (base32), confirmed at once: for the demo
@@ -820,38 +812,18 @@ fn reset_message(person: &user::Model, link: &str, source_ip: &str, expires_at: 
 /// The mail that tells a tenant admin or operator their console sign-in changed (`what`, a
 /// sentence), and what to do if it was not them.
 fn security_message(ctx: &Ctx, person: &user::Model, what: &str, by: &str, at: DateTime<Utc>) -> NewMessage {
-    let subject = "Your HostGuard console sign-in changed".to_owned();
     let facts = format!("{what}.\n\nWhen: {}\nBy: {by}\nAccount: {}", at.format("%Y-%m-%d %H:%M UTC"), person.email);
     let account = format!("{}/account/security", ctx.public_url.trim_end_matches('/'));
     let report = format!(
         "If this wasn't you, someone may know your password: reset it from the sign-in page at once, and check \
          {account}."
     );
-    let body_text = format!("{facts}\n\n{report}\n");
-    let body_html = html_page(
-        &subject,
-        &[
-            facts.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
-            format!("<b>{}</b>", escape_html(&report)),
-        ],
-        "You receive this for every change of how you sign in to the console; it cannot be turned off.",
-    );
-    NewMessage {
-        tenant_id: person.tenant_id,
-        channel: Channel::Email,
-        kind: MessageKind::ConsoleSignInChanged,
-        recipient: person.email.clone(),
-        sender_name: "HostGuard".into(),
-        subject,
-        body_text,
-        body_html,
-        secrets: vec![],
-    }
+    let footer = "You receive this for every change of how you sign in to the console; it cannot be turned off.";
+    account_mail(person, MessageKind::ConsoleSignInChanged, "Your HostGuard console sign-in changed", &facts, &report, footer)
 }
 
 /// The mail that tells someone their password changed, and what to do if it was not them.
 fn password_changed_message(ctx: &Ctx, person: &user::Model, by: &str, at: DateTime<Utc>) -> NewMessage {
-    let subject = "Your HostGuard password was changed".to_owned();
     let what = format!(
         "The password of your HostGuard account {} was changed.\n\nWhen: {}\nBy: {by}",
         person.email,
@@ -862,23 +834,29 @@ fn password_changed_message(ctx: &Ctx, person: &user::Model, by: &str, at: DateT
         "Your other sessions were signed out. If this wasn't you, reset your password at once from {signin} \
          (\"Forgot your password?\") and tell your administrator."
     );
-    let body_text = format!("{what}\n\n{report}\n");
+    let footer = "You receive this for every change of your password; it cannot be turned off.";
+    account_mail(person, MessageKind::PasswordChanged, "Your HostGuard password was changed", &what, &report, footer)
+}
+
+/// A mail about a change to `person`'s own sign-in: the `facts` (lines), then in bold what to
+/// do if it was not them.
+fn account_mail(person: &user::Model, kind: MessageKind, subject: &str, facts: &str, report: &str, footer: &str) -> NewMessage {
     let body_html = html_page(
-        &subject,
+        subject,
         &[
-            what.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
-            format!("<b>{}</b>", escape_html(&report)),
+            facts.split('\n').filter(|l| !l.is_empty()).map(escape_html).collect::<Vec<_>>().join("<br>"),
+            format!("<b>{}</b>", escape_html(report)),
         ],
-        "You receive this for every change of your password; it cannot be turned off.",
+        footer,
     );
     NewMessage {
         tenant_id: person.tenant_id,
         channel: Channel::Email,
-        kind: MessageKind::PasswordChanged,
+        kind,
         recipient: person.email.clone(),
         sender_name: "HostGuard".into(),
-        subject,
-        body_text,
+        subject: subject.to_owned(),
+        body_text: format!("{facts}\n\n{report}\n"),
         body_html,
         secrets: vec![],
     }

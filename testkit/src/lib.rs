@@ -6,6 +6,7 @@
 // Test code: a panic is a failed test, which is what an unexpected error there should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod addresses;
 mod agent;
 pub mod approve;
 mod console;
@@ -17,6 +18,7 @@ mod fixtures;
 mod logins;
 pub mod passkey;
 mod log;
+mod ntfy;
 mod phone;
 mod postgres;
 mod prompt;

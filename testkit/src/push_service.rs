@@ -61,20 +61,35 @@ pub struct PushService {
     /// `http://127.0.0.1:PORT`, the origin VAPID tokens must name.
     pub origin: String,
     vapid_public_key: String,
+    /// Answers as ntfy (a UnifiedPush distributor) does: endpoints `/up…?up=1`, 200 with JSON.
+    ntfy: bool,
     inner: Arc<Mutex<Inner>>,
 }
 
 impl PushService {
     /// Starts the service; it accepts only tokens signed by `vapid_public_key` (base64url).
     pub async fn start(vapid_public_key: &str) -> PushService {
+        Self::start_as(vapid_public_key, false).await
+    }
+
+    /// A stand-in ntfy server taking UnifiedPush's Web Push requests (see [`crate::ntfy`]).
+    pub async fn start_ntfy(vapid_public_key: &str) -> PushService {
+        Self::start_as(vapid_public_key, true).await
+    }
+
+    async fn start_as(vapid_public_key: &str, ntfy: bool) -> PushService {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let service = PushService {
             origin,
             vapid_public_key: vapid_public_key.to_owned(),
+            ntfy,
             inner: Arc::new(Mutex::new(Inner::default())),
         };
-        let app = Router::new().route("/push/{id}", post(push)).with_state(service.clone());
+        let app = Router::new()
+            .route("/push/{id}", post(push))
+            .route("/{topic}", post(crate::ntfy::publish))
+            .with_state(service.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         service
     }
@@ -86,7 +101,10 @@ impl PushService {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let point = secret.public_key().to_encoded_point(false);
         let sub = Subscriber {
-            endpoint: format!("{}/push/{id}", self.origin),
+            endpoint: match self.ntfy {
+                true => crate::ntfy::endpoint(&self.origin, &id),
+                false => format!("{}/push/{id}", self.origin),
+            },
             p256dh: URL_SAFE_NO_PAD.encode(point.as_bytes()),
             auth: URL_SAFE_NO_PAD.encode(auth),
             id: id.clone(),
@@ -161,11 +179,16 @@ async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    take(&service, id, &headers, body)
+}
+
+/// Checks and decrypts one push for subscription `id`: 201 when it arrived.
+pub(crate) fn take(service: &PushService, id: String, headers: &HeaderMap, body: Bytes) -> StatusCode {
     let refuse = |status: StatusCode, why: String| {
         service.inner.lock().unwrap().refused.push(why);
         status
     };
-    if let Err(why) = service.check_vapid(&headers) {
+    if let Err(why) = service.check_vapid(headers) {
         return refuse(StatusCode::UNAUTHORIZED, why);
     }
     if headers.get("content-encoding").and_then(|v| v.to_str().ok()) != Some("aes128gcm") {

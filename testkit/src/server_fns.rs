@@ -65,9 +65,17 @@ impl TestApp {
         F: ServerFn<Error = AppError> + Serialize,
         F::Output: DeserializeOwned,
     {
+        self.try_run_via(&self.http, who, args).await
+    }
+
+    /// [`Self::try_run`] through client `http` (e.g. one from another source address).
+    pub async fn try_run_via<F>(&self, http: &reqwest::Client, who: impl Session, args: F) -> Result<F::Output, Refused>
+    where
+        F: ServerFn<Error = AppError> + Serialize,
+        F::Output: DeserializeOwned,
+    {
         let form = serde_qs::to_string(&args).expect("server function arguments encode as a form");
-        let mut req = self
-            .http
+        let mut req = http
             .post(self.url(F::PATH))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")

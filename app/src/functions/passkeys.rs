@@ -125,7 +125,8 @@ pub async fn finish_passkey_step_up(ceremony_id: String, credential: String) -> 
 #[server(prefix = "/api", endpoint = "auth/passkey/begin")]
 pub async fn begin_passkey_sign_in() -> Result<PasskeyChallenge, AppError> {
     let ctx = super::ssr::ctx()?;
-    Ok(ssr::challenge(domain::factors::passkeys::sign_in_begin(&ctx).await?))
+    let ip = super::ssr::source_ip().await;
+    Ok(ssr::challenge(domain::factors::passkeys::sign_in_begin(&ctx, &ip).await?))
 }
 
 /// Finishes signing in with a passkey: a new session (with a new id), as a password sign-in
@@ -141,7 +142,8 @@ pub async fn finish_passkey_sign_in(
     use crate::models::RoleHome;
     let ctx = ctx()?;
     let id = ssr::ceremony(&ceremony_id)?;
-    let user = domain::factors::passkeys::sign_in_finish(&ctx, id, &credential).await?;
+    let ip = super::ssr::source_ip().await;
+    let user = domain::factors::passkeys::sign_in_finish(&ctx, id, &credential, &ip).await?;
     let session = session().await?;
     session.cycle_id().await.map_err(store_err)?;
     session.insert(USER_ID, user.id).await.map_err(store_err)?;

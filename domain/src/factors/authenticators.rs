@@ -270,23 +270,14 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         return Err(super::last_factor(&found.name));
     }
     authenticator::Entity::delete_by_id(found.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorAuthenticatorRemoved,
-            target: caller.email.clone(),
-            detail: format!("authenticator {:?}", found.name),
-        },
-    )
-    .await?;
-    let what = format!("The authenticator app \"{}\" was removed", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = super::Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorAuthenticatorRemoved,
+        detail: format!("authenticator {:?}", found.name),
+        told: Some(format!("The authenticator app \"{}\" was removed", found.name)),
+    };
+    super::changed(ctx, txn, actor, change, super::ChangedBy::Person, now).await
 }
 
 /// At a login: the name of the user's authenticator that shows `code` now and has not accepted

@@ -17,10 +17,13 @@ pub use phones::login_phone;
 pub use settings::default_method;
 
 use crate::{
+    audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
+    ctx::Ctx,
     entities::{authenticator, user},
     error::{DomainError, DomainResult},
 };
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -73,6 +76,57 @@ pub(crate) fn last_factor(name: &str) -> DomainError {
         "\"{name}\" is your only authenticator app, phone or passkey, and one must remain. Add another one \
          first, so that you can still log in, then remove this one."
     ))
+}
+
+/// A factor of a person removed or renamed: its audit entry, and what the mail to the person
+/// says changed (`None`: no mail, for a label that proves nothing).
+pub(crate) struct Changed<'a> {
+    pub tenant_id: Uuid,
+    /// The person whose factor it is (the audit's target and the mail's recipient).
+    pub person: &'a str,
+    pub action: AuditAction,
+    pub detail: String,
+    pub told: Option<String>,
+}
+
+/// Who removed or renamed a factor.
+pub(crate) enum ChangedBy {
+    /// The person, in the portal.
+    Person,
+    /// Their tenant admin: the person's portal sessions end too (whoever holds a lost phone
+    /// may hold one).
+    Admin { user_id: Uuid },
+}
+
+/// Ends a removal or rename of a factor, whoever made it: the audit entry, the mail to the
+/// person, the end of their sessions after an admin's change; then commits `txn` and wakes the
+/// outbox.
+pub(crate) async fn changed(
+    ctx: &Ctx,
+    txn: DatabaseTransaction,
+    actor: &Actor,
+    c: Changed<'_>,
+    by: ChangedBy,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    let entry = Entry { tenant_id: Some(c.tenant_id), action: c.action, target: c.person.to_owned(), detail: c.detail };
+    audit::record(&txn, now, actor, entry).await?;
+    let by_whom = match by {
+        ChangedBy::Person => guard::by_the_user(actor),
+        ChangedBy::Admin { user_id } => {
+            crate::users::end_sessions(&txn, user_id).await?;
+            format!("your administrator {}", actor.label)
+        }
+    };
+    let mailed = c.told.is_some();
+    if let Some(what) = c.told {
+        guard::tell(ctx, &txn, c.tenant_id, c.person, what, by_whom, now).await?;
+    }
+    txn.commit().await?;
+    if mailed {
+        ctx.outbox_signal.notify_one();
+    }
+    Ok(())
 }
 
 /// Refuses a name that is too long or has control characters; an empty one gets `default`.

@@ -12,7 +12,7 @@
 use super::{
     clean_name, end_user,
     guard::{self, SessionRef},
-    lock_user,
+    lock_user, Changed, ChangedBy,
 };
 use crate::{
     audit::{self, Actor, AuditAction, Entry},
@@ -24,6 +24,7 @@ use crate::{
         push_request, user,
     },
     error::{DomainError, DomainResult},
+    lockout::{self, Counter, Gate},
     push,
     users::UserState,
 };
@@ -372,22 +373,14 @@ pub async fn rename(
         .filter(passkey::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorRenamed,
-            target: caller.email.clone(),
-            detail: format!("passkey {:?} renamed {name:?}", found.name),
-        },
-    )
-    .await?;
-    let told = format!("The passkey \"{}\" was renamed \"{name}\"", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, told, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorRenamed,
+        detail: format!("passkey {:?} renamed {name:?}", found.name),
+        told: Some(format!("The passkey \"{}\" was renamed \"{name}\"", found.name)),
+    };
+    super::changed(ctx, txn, actor, change, ChangedBy::Person, now).await?;
     Ok(name)
 }
 
@@ -404,23 +397,14 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         return Err(super::last_factor(&found.name));
     }
     passkey::Entity::delete_by_id(found.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorPasskeyRemoved,
-            target: caller.email.clone(),
-            detail: format!("passkey {:?}", found.name),
-        },
-    )
-    .await?;
-    let what = format!("The passkey \"{}\" was removed", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorPasskeyRemoved,
+        detail: format!("passkey {:?}", found.name),
+        told: Some(format!("The passkey \"{}\" was removed", found.name)),
+    };
+    super::changed(ctx, txn, actor, change, ChangedBy::Person, now).await
 }
 
 /// Starts an assertion: discoverable (any passkey of this site, for signing in) or limited to
@@ -504,9 +488,22 @@ async fn verify_assertion<C: ConnectionTrait>(
 }
 
 /// Starts signing in with a passkey: no email needed, the authenticator names its user.
-pub async fn sign_in_begin(ctx: &Ctx) -> DomainResult<Challenge> {
+///
+/// Each start counts against `source_ip`'s limit of failed sign-ins (the one wrong passwords
+/// count against, [`crate::lockout`]) until a passkey answers it, so one address can neither
+/// open ceremonies nor try assertions without end; past the limit it is refused until the
+/// address's lock ends.
+pub async fn sign_in_begin(ctx: &Ctx, source_ip: &str) -> DomainResult<Challenge> {
     let rp = relying_party(&ctx.public_url)?;
     let now = ctx.clock.now();
+    let block = crate::accounts::source_block(source_ip);
+    if let Gate::Locked { until } = lockout::count_attempt(ctx, Counter::Source(&block), now).await? {
+        let minutes = ((until - now).num_seconds().max(1) + 59) / 60;
+        return Err(DomainError::RateLimited(format!(
+            "Too many sign-ins were started from your address without finishing. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )));
+    }
     let (options, state) = assertion_options(&ctx.db, &rp, None).await?;
     let id = open_ceremony(&ctx.db, Purpose::SignIn, None, None, None, None, state, now).await?;
     Ok(Challenge { ceremony_id: id, options })
@@ -515,7 +512,13 @@ pub async fn sign_in_begin(ctx: &Ctx) -> DomainResult<Challenge> {
 /// Finishes signing in with a passkey: the person whose passkey answered, if their account is
 /// active. A passkey is verified by the person (PIN or biometrics) on their own device, so this
 /// sign-in counts as two factors.
-pub async fn sign_in_finish(ctx: &Ctx, ceremony_id: Uuid, response: &str) -> DomainResult<user::Model> {
+/// A sign-in finished gives its start back to `source_ip`'s count.
+pub async fn sign_in_finish(
+    ctx: &Ctx,
+    ceremony_id: Uuid,
+    response: &str,
+    source_ip: &str,
+) -> DomainResult<user::Model> {
     let response: PublicKeyCredential = parse_response(response)?;
     let rp = relying_party(&ctx.public_url)?;
     let now = ctx.clock.now();
@@ -535,6 +538,7 @@ pub async fn sign_in_finish(ctx: &Ctx, ceremony_id: Uuid, response: &str) -> Dom
         UserState::Active => {}
     }
     txn.commit().await?;
+    lockout::take_back(ctx, Counter::Source(&crate::accounts::source_block(source_ip))).await?;
     crate::accounts::signed_in(ctx, person.id).await?;
     Ok(person)
 }

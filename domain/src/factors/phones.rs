@@ -464,23 +464,14 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
         return Err(super::last_factor(&found.name));
     }
     phone::Entity::delete_by_id(found.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorPhoneRemoved,
-            target: caller.email.clone(),
-            detail: format!("phone {:?} ({})", found.name, masked(&found.number)),
-        },
-    )
-    .await?;
-    let what = format!("The phone \"{}\" ({}) was removed", found.name, masked(&found.number));
-    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = super::Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::FactorPhoneRemoved,
+        detail: format!("phone {:?} ({})", found.name, masked(&found.number)),
+        told: Some(format!("The phone \"{}\" ({}) was removed", found.name, masked(&found.number))),
+    };
+    super::changed(ctx, txn, actor, change, super::ChangedBy::Person, now).await
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use crate::{
     entities::{approval_device, user},
     error::{DomainError, DomainResult},
     factors::guard::{self, Permit, SessionRef},
+    factors::{Changed, ChangedBy},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -162,19 +163,14 @@ pub async fn rename(ctx: &Ctx, caller: &Caller, actor: &Actor, id: Uuid, name: &
     let mut am: approval_device::ActiveModel = found.into();
     am.name = Set(name);
     let saved = approval_device::Entity::update(am).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::PushDeviceRenamed,
-            target: caller.email.clone(),
-            detail: format!("approval device {old:?} is now {:?}", saved.name),
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::PushDeviceRenamed,
+        detail: format!("approval device {old:?} is now {:?}", saved.name),
+        told: None,
+    };
+    crate::factors::changed(ctx, txn, actor, change, ChangedBy::Person, now).await?;
     Ok(saved.into())
 }
 
@@ -188,23 +184,14 @@ pub async fn remove(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionR
     let found = own_device(&txn, user_id, id).await?;
     stepped_up(guard::permit(&txn, user_id, session, now).await?)?;
     approval_device::Entity::delete_by_id(found.id).exec(&txn).await?;
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::PushDeviceRemoved,
-            target: caller.email.clone(),
-            detail: format!("approval device {:?}", found.name),
-        },
-    )
-    .await?;
-    let what = format!("The approval device \"{}\" was removed", found.name);
-    guard::tell(ctx, &txn, tenant_id, &caller.email, what, guard::by_the_user(actor), now).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = Changed {
+        tenant_id,
+        person: &caller.email,
+        action: AuditAction::PushDeviceRemoved,
+        detail: format!("approval device {:?}", found.name),
+        told: Some(format!("The approval device \"{}\" was removed", found.name)),
+    };
+    crate::factors::changed(ctx, txn, actor, change, ChangedBy::Person, now).await
 }
 
 /// How many devices `user_id` has (the portal says so before a first registration).

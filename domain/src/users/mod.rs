@@ -14,7 +14,7 @@ use crate::{
         session, user,
     },
     error::{DomainError, DomainResult},
-    factors::{end_user_in, guard},
+    factors::{end_user_in, Changed, ChangedBy},
     servers::{page_offset, Page},
 };
 use chrono::{DateTime, Utc};
@@ -475,22 +475,12 @@ pub async fn remove_factor(
             format!("The passkey \"{}\" was removed", found.name)
         }
     };
-    audit::record(
-        &txn,
-        now,
-        actor,
-        Entry {
-            tenant_id: Some(tenant_id),
-            action: AuditAction::FactorRemovedByAdmin,
-            target: person.email.clone(),
-            detail: what.clone(),
-        },
-    )
-    .await?;
-    guard::tell(ctx, &txn, tenant_id, &person.email, what, format!("your administrator {}", actor.label), now).await?;
-    // Whoever holds the lost phone may hold a portal session too.
-    end_sessions(&txn, person.id).await?;
-    txn.commit().await?;
-    ctx.outbox_signal.notify_one();
-    Ok(())
+    let change = Changed {
+        tenant_id,
+        person: &person.email,
+        action: AuditAction::FactorRemovedByAdmin,
+        detail: what.clone(),
+        told: Some(what),
+    };
+    crate::factors::changed(ctx, txn, actor, change, ChangedBy::Admin { user_id: person.id }, now).await
 }

@@ -30,7 +30,7 @@ fn totp_now(secret: &str, app: &TestApp) -> String {
 
 /// Signs `who` in and gives them an authenticator app from an invitation: the session is then
 /// stepped up for a few minutes, as after any first factor. Returns the cookie and the app's id.
-async fn person_with_an_app(app: &TestApp, who: &Login) -> (String, String) {
+pub(crate) async fn person_with_an_app(app: &TestApp, who: &Login) -> (String, String) {
     let cookie = app.sign_in(who).await;
     app.open_enrolment(who).await;
     let e = app.run(&cookie, BeginAuthenticator { name: "Phone".into() }).await;
@@ -39,7 +39,7 @@ async fn person_with_an_app(app: &TestApp, who: &Login) -> (String, String) {
     (cookie, row.id.to_string())
 }
 
-async fn add_passkey(app: &TestApp, cookie: &str, key: &mut SoftPasskey, name: &str) -> PasskeyRow {
+pub(crate) async fn add_passkey(app: &TestApp, cookie: &str, key: &mut SoftPasskey, name: &str) -> PasskeyRow {
     let c = app.run(cookie, BeginPasskey { name: name.into() }).await;
     let credential = key.register(&c.options);
     app.run(cookie, FinishPasskey { ceremony_id: c.ceremony_id.to_string(), credential }).await

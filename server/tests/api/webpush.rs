@@ -19,9 +19,9 @@ use testkit::{
 };
 use uuid::Uuid;
 
-const VAPID_KEY: &str = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
+pub(crate) const VAPID_KEY: &str = "c0ffee00112233445566778899aabbccddeeff00112233445566778899aabbcc";
 
-fn vapid() -> Vapid {
+pub(crate) fn vapid() -> Vapid {
     let mut key = [0u8; 32];
     for (i, b) in key.iter_mut().enumerate() {
         *b = u8::from_str_radix(&VAPID_KEY[2 * i..2 * i + 2], 16).unwrap();
