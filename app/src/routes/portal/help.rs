@@ -230,7 +230,12 @@ mod tests {
     fn every_answer_says_something_and_links_within_the_page_resolve() {
         for a in ANSWERS {
             assert!(!a.paragraphs.is_empty() || !a.checks.is_empty(), "{} has no answer", a.id);
-            let links = a.checks.iter().filter_map(|(_, l)| l.as_ref()).chain(&a.actions).chain(a.see_also.as_ref().map(|(_, l)| l));
+            let links = a
+                .checks
+                .iter()
+                .filter_map(|(_, l)| l.as_ref())
+                .chain(a.actions.iter())
+                .chain(a.see_also.as_ref().map(|(_, l)| l));
             for l in links {
                 match l.href.strip_prefix('#') {
                     Some(anchor) => assert!(ANSWERS.iter().any(|b| b.id == anchor), "{} links to #{anchor}", a.id),
