@@ -101,6 +101,12 @@ test("a person adds a passkey, signs in with it and approves a login with it", a
   await hydrated(person);
   await expect(person.getByRole("row", { name: /Pia's work laptop/ })).toContainText("Never");
   await expect(person.getByRole("row", { name: /Pia's laptop/ })).toHaveCount(0);
+  // The list, with its Rename open, fits a phone's width.
+  await person.setViewportSize({ width: 390, height: 844 });
+  await person.getByRole("row", { name: /Pia's work laptop/ }).getByText("Rename").click();
+  const overflow = await person.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, "/portal/methods at 390 px scrolls sideways by").toBeLessThanOrEqual(0);
+  await person.setViewportSize({ width: 1280, height: 720 });
 
   // Signed out, back in with the passkey alone: no email, no password.
   await signOut(person);
