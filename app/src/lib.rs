@@ -208,15 +208,8 @@ pub fn App() -> impl IntoView {
                         }
                         ssr=SsrMode::Async
                     />
-                    <Route
-                        path=path!("portal/methods")
-                        view=|| view! {
-                            <ForRoles roles=END_USER>
-                                <SignInMethodsPage />
-                            </ForRoles>
-                        }
-                        ssr=SsrMode::Async
-                    />
+                    // Checks the role itself, inside: its data are made outside `ForRoles`.
+                    <Route path=path!("portal/methods") view=SignInMethodsPage ssr=SsrMode::Async />
                     <Route
                         path=path!("portal/approvals")
                         view=|| view! {

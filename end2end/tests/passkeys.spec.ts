@@ -91,6 +91,23 @@ test("a person adds a passkey, signs in with it and approves a login with it", a
   await expect(person.getByRole("row", { name: /Pia's laptop/ })).toContainText("Never");
   await noSeriousAxeViolations(person);
 
+  // Renamed in place (the step-up above still holds), and still so after a reload.
+  const key = person.getByRole("row", { name: /Pia's laptop/ });
+  await key.getByText("Rename").click();
+  await key.getByLabel("New name").fill("Pia's work laptop");
+  await key.getByRole("button", { name: "Save name" }).click();
+  await expect(person.getByRole("status").filter({ hasText: "Renamed" })).toHaveText("Renamed Pia's work laptop.");
+  await person.reload();
+  await hydrated(person);
+  await expect(person.getByRole("row", { name: /Pia's work laptop/ })).toContainText("Never");
+  await expect(person.getByRole("row", { name: /Pia's laptop/ })).toHaveCount(0);
+  // The list, with its Rename open, fits a phone's width.
+  await person.setViewportSize({ width: 390, height: 844 });
+  await person.getByRole("row", { name: /Pia's work laptop/ }).getByText("Rename").click();
+  const overflow = await person.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, "/portal/methods at 390 px scrolls sideways by").toBeLessThanOrEqual(0);
+  await person.setViewportSize({ width: 1280, height: 720 });
+
   // Signed out, back in with the passkey alone: no email, no password.
   await signOut(person);
   await hydrated(person);

@@ -20,8 +20,8 @@ test("an end user adds an authenticator app with the code it shows", async ({ pa
 });
 
 test("an end user generates recovery codes and sees ten, once", async ({ page }, testInfo) => {
-  // The retry in playwright.config.ts (for the /portal/methods hydration flake) needs someone
-  // who has no codes yet either: the first try may have made Bob's.
+  // A retry (playwright.config.ts) needs someone who has no codes yet either: the first try may
+  // have made Bob's.
   await signIn(page, testInfo.retry === 0 ? users.bob : users.carmen);
   await page.goto("/portal/methods");
   await expect(page.getByText("You have no recovery codes.")).toBeVisible();

@@ -4,9 +4,10 @@
 //! page). `/passkey.js` talks to `navigator.credentials`; the rules are the server's.
 
 use crate::{
-    components::status::DataTable,
-    functions::passkeys::{my_passkeys, PasskeyRow},
-    models::{utc, PushDecision},
+    components::status::{DataTable, FormResult},
+    functions::passkeys::{my_passkeys, PasskeyRow, RenamePasskey},
+    models::{utc, AppError, PushDecision},
+    routes::portal::methods::Rename,
 };
 use leptos::prelude::*;
 use leptos_meta::Script;
@@ -58,17 +59,49 @@ pub fn PasskeySignIn() -> impl IntoView {
     }
 }
 
+/// The passkey section's data and its rename action, made by the page once, outside anything the
+/// server may draw twice (see `routes::portal::methods`): a resource made in the section itself
+/// would be made again, under another id, each time the server draws it.
+#[derive(Clone, Copy)]
+pub struct Passkeys {
+    /// Bumped after each change made through `/passkey.js` (added, removed, stepped up).
+    reloads: RwSignal<u32>,
+    /// Add and Remove done on this page (a step-up is no change).
+    changes: RwSignal<u32>,
+    rename: ServerAction<RenamePasskey>,
+    keys: Resource<Result<Vec<PasskeyRow>, AppError>>,
+}
+
+impl Passkeys {
+    pub fn new() -> Self {
+        let reloads = RwSignal::new(0u32);
+        let rename = ServerAction::<RenamePasskey>::new();
+        let keys = Resource::new(move || (reloads.get(), rename.version().get()), |_| my_passkeys());
+        Self { reloads, changes: RwSignal::new(0), rename, keys }
+    }
+
+    /// Whether a passkey was added, renamed or removed on this page.
+    pub fn changed_here(&self) -> bool {
+        self.changes.get() > 0 || self.rename.value().with(|v| matches!(v, Some(Ok(_))))
+    }
+}
+
+impl Default for Passkeys {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The person's passkeys, with Add, Rename and Remove (each needs a fresh step-up, which a
 /// passkey gives too).
 #[component]
-pub fn PasskeyMethods() -> impl IntoView {
-    let changed = RwSignal::new(0u32);
-    let keys = Resource::new(move || changed.get(), |_| my_passkeys());
+pub fn PasskeyMethods(state: Passkeys) -> impl IntoView {
+    let Passkeys { reloads, changes, rename, keys } = state;
     let note: Note = RwSignal::new(None);
     let busy = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     #[cfg(not(feature = "hydrate"))]
-    let _ = (changed, name);
+    let _ = (reloads, changes, name);
     let run = move |what: Action| {
         busy.set(true);
         note.set(None);
@@ -77,10 +110,12 @@ pub fn PasskeyMethods() -> impl IntoView {
             let result = browser::manage(what, name.get_untracked()).await;
             busy.set(false);
             if result.is_ok() {
-                changed.update(|n| *n += 1);
+                reloads.update(|n| *n += 1);
                 if matches!(what, Action::StepUp) {
                     // The rest of the page shows the step-up once it reloads its state.
                     browser::reload();
+                } else {
+                    changes.update(|n| *n += 1);
                 }
             }
             note.set(Some(result));
@@ -100,11 +135,12 @@ pub fn PasskeyMethods() -> impl IntoView {
                 "A passkey signs you in to this portal without a password, and approves a login from any "
                 "browser: open the address the login prompt shows, type the number, and confirm with the passkey."
             </p>
+            <FormResult value=rename.value() success=|n: String| format!("Renamed {n}.") />
             <Transition fallback=|| ()>
                 {move || {
                     keys.get()
                         .map(|r| match r {
-                            Ok(rows) => key_list(rows, run).into_any(),
+                            Ok(rows) => key_list(rows, run, rename).into_any(),
                             Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         })
                 }}
@@ -141,7 +177,11 @@ pub enum Action {
     Remove(Uuid),
 }
 
-fn key_list(rows: Vec<PasskeyRow>, run: impl Fn(Action) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn key_list(
+    rows: Vec<PasskeyRow>,
+    run: impl Fn(Action) + Copy + Send + Sync + 'static,
+    rename: ServerAction<RenamePasskey>,
+) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="empty">"No passkey yet."</p> }.into_any();
     }
@@ -161,9 +201,12 @@ fn key_list(rows: Vec<PasskeyRow>, run: impl Fn(Action) + Copy + Send + Sync + '
                                     {k.last_used.map(utc).unwrap_or_else(|| "Never".to_owned())}
                                 </td>
                                 <td data-label="Operation">
-                                    <button type="button" class="button button-small" aria-label=label on:click=move |_| run(Action::Remove(id))>
-                                        "Remove"
-                                    </button>
+                                    <div class="row-actions">
+                                        <Rename rename id=id.to_string() name=k.name.clone() />
+                                        <button type="button" class="button button-small" aria-label=label on:click=move |_| run(Action::Remove(id))>
+                                            "Remove"
+                                        </button>
+                                    </div>
                                 </td>
                             </tr>
                         }

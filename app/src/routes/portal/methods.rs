@@ -10,6 +10,8 @@
 use crate::{
     components::{
         form::{RowAction, SubmitButton, TextField},
+        layout::ForRoles,
+        passkey::{PasskeyMethods, Passkeys},
         status::{DataTable, FormResult, Loaded, PageHeader},
     },
     functions::{
@@ -22,42 +24,100 @@ use crate::{
             StepUp,
         },
     },
-    models::{utc, AppError, DefaultMethod, NewAuthenticator, PhonesView, SignInMethods},
+    models::{utc, AppError, DefaultMethod, NewAuthenticator, PhonesView, Role, SignInMethods},
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, web_sys};
 use leptos_meta::Title;
+use serde::de::DeserializeOwned;
+use server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 
+/// The page's actions and data, made once per visit outside [`ForRoles`]. The server walks what
+/// `ForRoles` draws more than once (each Suspense resolves its children again), so a resource
+/// made in there is made again each time under a new serialization id, and the earlier ones load
+/// after their owner is gone (an "Internal" error). The browser builds the page once and reads
+/// the first ids: it drew an error panel where the server had drawn the methods, and hydration
+/// failed. Made here, each resource exists once, on both sides.
+#[derive(Clone, Copy)]
+struct MethodsPage {
+    begin: ServerAction<BeginAuthenticator>,
+    confirm: ServerAction<ConfirmAuthenticator>,
+    remove: ServerAction<RemoveAuthenticator>,
+    generate: ServerAction<GenerateRecoveryCodes>,
+    step_up: ServerAction<StepUp>,
+    phone: PhoneActions,
+    rename: ServerAction<RenameFactor>,
+    default: ServerAction<SetDefaultMethod>,
+    sign_out: ServerAction<SignOutOtherSessions>,
+    send: ServerAction<SendStepUpCode>,
+    methods: Resource<Result<SignInMethods, AppError>>,
+    phones: Resource<Result<PhonesView, AppError>>,
+    passkeys: Passkeys,
+}
+
+impl MethodsPage {
+    fn new() -> Self {
+        let begin = ServerAction::<BeginAuthenticator>::new();
+        let confirm = ServerAction::<ConfirmAuthenticator>::new();
+        let remove = ServerAction::<RemoveAuthenticator>::new();
+        let generate = ServerAction::<GenerateRecoveryCodes>::new();
+        let step_up = ServerAction::<StepUp>::new();
+        let phone = PhoneActions::new();
+        let rename = ServerAction::<RenameFactor>::new();
+        let default = ServerAction::<SetDefaultMethod>::new();
+        let sign_out = ServerAction::<SignOutOtherSessions>::new();
+        let send = ServerAction::<SendStepUpCode>::new();
+        let methods = Resource::new(
+            move || {
+                (
+                    confirm.version().get(),
+                    remove.version().get(),
+                    generate.version().get(),
+                    step_up.version().get(),
+                    // A failed start may mean the step-up ran out: show the form again.
+                    begin.version().get(),
+                    phone.versions(),
+                    rename.version().get(),
+                )
+            },
+            |_| my_sign_in_methods(),
+        );
+        let phones = Resource::new(
+            move || (phone.versions(), rename.version().get(), default.version().get(), step_up.version().get(), confirm.version().get(), remove.version().get()),
+            |_| my_phones(),
+        );
+        let passkeys = Passkeys::new();
+        Self { begin, confirm, remove, generate, step_up, phone, rename, default, sign_out, send, methods, phones, passkeys }
+    }
+}
+
+/// The route: the page's state, then the page for end users (anyone else gets the refusal).
 #[component]
 pub fn SignInMethodsPage() -> impl IntoView {
-    let begin = ServerAction::<BeginAuthenticator>::new();
-    let confirm = ServerAction::<ConfirmAuthenticator>::new();
-    let remove = ServerAction::<RemoveAuthenticator>::new();
-    let generate = ServerAction::<GenerateRecoveryCodes>::new();
-    let step_up = ServerAction::<StepUp>::new();
-    let phone = PhoneActions::new();
-    let rename = ServerAction::<RenameFactor>::new();
-    let default = ServerAction::<SetDefaultMethod>::new();
-    let sign_out = ServerAction::<SignOutOtherSessions>::new();
-    let send = ServerAction::<SendStepUpCode>::new();
-    let methods = Resource::new(
-        move || {
-            (
-                confirm.version().get(),
-                remove.version().get(),
-                generate.version().get(),
-                step_up.version().get(),
-                // A failed start may mean the step-up ran out: show the form again.
-                begin.version().get(),
-                phone.versions(),
-                rename.version().get(),
-            )
-        },
-        |_| my_sign_in_methods(),
-    );
-    let phones = Resource::new(
-        move || (phone.versions(), rename.version().get(), default.version().get(), step_up.version().get(), confirm.version().get(), remove.version().get()),
-        |_| my_phones(),
-    );
+    let page = MethodsPage::new();
+    view! {
+        <ForRoles roles=&[Role::EndUser]>
+            <Methods page />
+        </ForRoles>
+    }
+}
+
+#[component]
+fn Methods(page: MethodsPage) -> impl IntoView {
+    let MethodsPage {
+        begin,
+        confirm,
+        remove,
+        generate,
+        step_up,
+        phone,
+        rename,
+        default,
+        sign_out,
+        send,
+        methods,
+        phones,
+        passkeys,
+    } = page;
     // The enrolment on screen is over once its code was accepted.
     let enrolling = move || match begin.value().get() {
         Some(Ok(e)) if was_confirmed(&e, confirm) => None,
@@ -73,6 +133,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
             || ok(phone.remove.value().with(|v| v.as_ref().map(Result::is_ok)))
             || ok(rename.value().with(|v| v.as_ref().map(Result::is_ok)))
             || ok(default.value().with(|v| v.as_ref().map(Result::is_ok)))
+            || passkeys.changed_here()
     });
     view! {
         <Title text="Sign-in methods" />
@@ -85,7 +146,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
         <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
         <Loaded resource=phones ok=move |p| view! { <TextMeACode phones=p send /> } />
         <OtherSessions changed sign_out />
-        <crate::components::passkey::PasskeyMethods />
+        <PasskeyMethods state=passkeys />
         <section class="panel" aria-labelledby="your-methods">
             <h2 id="your-methods">"Methods you have"</h2>
             <FormResult value=remove.value() success=|_| "Authenticator removed.".to_owned() />
@@ -182,15 +243,29 @@ impl PhoneActions {
     }
 }
 
-/// A factor's name, changed in place: a small form behind a "Rename" disclosure.
+/// A factor's name, changed in place: a small form behind a "Rename" disclosure, posted to
+/// `rename` (with `kind` when the server function serves several kinds of factor).
 #[component]
-fn Rename(rename: ServerAction<RenameFactor>, kind: &'static str, id: String, name: String) -> impl IntoView {
+pub(crate) fn Rename<S, P>(
+    rename: ServerAction<S>,
+    #[prop(optional)] kind: Option<&'static str>,
+    id: String,
+    name: String,
+) -> impl IntoView
+where
+    S: DeserializeOwned + ServerFn<Protocol = Http<PostUrl, P>> + Clone + Send + Sync + 'static,
+    <<S::Client as Client<S::Error>>::Request as ClientReq<S::Error>>::FormData: From<web_sys::FormData>,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+    S::Client: Client<S::Error>,
+    P: 'static,
+{
     let field = format!("rename-{id}");
     view! {
         <details class="rename">
             <summary class="link-button" aria-label=format!("Rename {name}")>"Rename"</summary>
             <ActionForm action=rename attr:class="rename-form">
-                <input type="hidden" name="kind" value=kind />
+                {kind.map(|kind| view! { <input type="hidden" name="kind" value=kind /> })}
                 <input type="hidden" name="id" value=id />
                 <label for=field.clone()>"New name"</label>
                 <input id=field name="name" type="text" maxlength="64" required value=name />
