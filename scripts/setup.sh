@@ -85,4 +85,11 @@ if ! .tools/venv/bin/python -c "import huaweicloudsdkhss, huaweicloudsdksmn, imp
     "huaweicloudsdkcore==$huawei_sdk_version" "huaweicloudsdkhss==$huawei_sdk_version" "huaweicloudsdksmn==$huawei_sdk_version"
 fi
 
+# Schemathesis, which scripts/contract.sh runs against the agent API's OpenAPI document.
+schemathesis_version=4.32.5
+if ! .tools/venv/bin/python -c "import importlib.metadata as m; assert m.version('schemathesis') == '$schemathesis_version'" 2>/dev/null; then
+  say "installing schemathesis $schemathesis_version (the agent API's contract check) into .tools/venv"
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi
+
 say "ready"

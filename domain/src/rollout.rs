@@ -11,6 +11,10 @@ use uuid::Uuid;
 
 pub use proto::Method;
 
+/// The highest revision an agent may report. Revisions stay within JSON's exact integers, and
+/// far enough from `i64::MAX` that a revision reissued past the agent's never overflows.
+pub const MAX_REVISION: i64 = (1 << 53) - 1;
+
 /// Why a handed-over revision failed when its agent stayed silent.
 pub fn deadline_reason(deadline: Duration) -> String {
     let minutes = deadline.num_minutes().max(1);

@@ -47,29 +47,39 @@ pub mod paths {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Facts {
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::hostname))]
     pub hostname: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::ips))]
     pub ips: Vec<String>,
     /// `linux` or `windows` ([`crate::OsType`]). A string on the wire so that the console can
     /// name every bad fact in one answer rather than stop at the first.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::OsType))]
     pub os_type: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 128))]
     pub os_name: String,
     /// As `sshd -V` prints it, e.g. `OpenSSH_9.2p1`; `None` when sshd could not be run.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub openssh_version: Option<String>,
     pub sshd_use_pam: Option<bool>,
     pub sshd_kbd_interactive: Option<bool>,
     pub sshd_permit_empty_passwords: Option<bool>,
     pub selinux: Option<SelinuxMode>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub agent_version: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::conflicting_software))]
     pub conflicting_software: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::must_change_password_accounts))]
     pub must_change_password_accounts: Vec<String>,
     /// sshd `Match` blocks that set UsePAM, KbdInteractiveAuthentication or AuthenticationMethods,
     /// at most [`limits::LIST`], texts cut to [`limits::TEXT`] characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub sshd_match_overrides: Vec<SshdMatchOverride>,
     /// How many more such settings the agent found than it lists.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub sshd_match_overrides_more: u32,
     /// Whether sshd reads HostGuard's drop-in and what it reads before it; `None` from agents
     /// older than this field, or when sshd_config could not be read.
@@ -98,9 +108,11 @@ pub mod limits {
 pub struct PamStackCheck {
     /// Empty when the stack is safe.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub problems: Vec<PamStackProblem>,
     /// How many more problems the agent found than it lists.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub more: u32,
 }
 
@@ -108,10 +120,14 @@ pub struct PamStackCheck {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PamStackProblem {
     /// The file, as the server names it (e.g. `/etc/pam.d/common-auth`).
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub file: String,
     /// 1-based; 0 when the problem is the file as a whole.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub line: u32,
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub problem: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub fix: String,
 }
 
@@ -127,9 +143,11 @@ pub struct SshdDropInCheck {
     /// and `AuthenticationMethods` that sshd reads before the drop-in, in the order it reads them;
     /// harmless values (`yes`) included.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub earlier_settings: Vec<SshdSetting>,
     /// How many more such settings the agent found than it lists.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub more: u32,
 }
 
@@ -138,11 +156,15 @@ pub struct SshdDropInCheck {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SshdSetting {
     /// The file, as the server names it.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub file: String,
     /// 1-based.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub line: u32,
     /// As sshd spells it, e.g. `KbdInteractiveAuthentication`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub keyword: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub value: String,
 }
 
@@ -153,13 +175,18 @@ pub struct SshdSetting {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SshdMatchOverride {
     /// The file the `Match` block is in.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub file: String,
     /// The line of the setting in that file (1-based).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0, maximum = 4294967295i64))]
     pub line: u32,
     /// The `Match` criteria, e.g. `User deploy`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub criteria: String,
     /// `AuthenticationMethods`, `UsePAM` or `KbdInteractiveAuthentication`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub keyword: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub value: String,
 }
 
@@ -177,6 +204,7 @@ crate::wire_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     /// The one-time token from the console's install command.
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub install_token: String,
     pub facts: Facts,
 }
@@ -208,7 +236,10 @@ impl std::fmt::Debug for RegisterResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub agent_version: String,
+    /// The revision the agent runs; 0 before its first. At most 2^53 - 1.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 9007199254740991i64))]
     pub applied_revision: i64,
 }
 
@@ -237,6 +268,7 @@ pub struct AckRequest {
     pub revision: i64,
     pub ok: bool,
     /// Why it could not be applied, when `ok` is false.
+    #[cfg_attr(feature = "openapi", schema(max_length = 4000))]
     pub error: Option<String>,
 }
 

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod exempt;
 pub mod factors;
 pub mod login;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod push;
 pub mod readiness;
 pub mod users;
@@ -52,7 +54,10 @@ macro_rules! wire_strings {
 /// come from it, so they cannot disagree.
 #[macro_export]
 macro_rules! wire_enum {
-    ($(#[$meta:meta])* $ty:ident { $($(#[$vmeta:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
+    // `$s` is a `tt`, not a `literal`: a `literal` fragment reaches derives wrapped in an invisible
+    // group, which utoipa's `ToSchema` does not read, and the OpenAPI documents then named the
+    // variants (`Secure`) instead of their wire strings (`secure`).
+    ($(#[$meta:meta])* $ty:ident { $($(#[$vmeta:meta])* $variant:ident => $s:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "db", derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter))]

@@ -32,23 +32,29 @@ pub const MAX_ANSWER_CHARS: usize = 256;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginStart {
     /// The account being logged in to (PAM_USER), e.g. `root`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::account))]
     pub account: String,
     /// The address the login comes from (PAM_RHOST); empty for a local login.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::source_ip))]
     pub source_ip: String,
     /// The PAM service, e.g. `sshd`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::service))]
     pub service: String,
     /// The terminal (PAM_TTY), e.g. `ssh`; may be empty.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::tty))]
     pub tty: String,
     /// The account's uid, as the module's name service lookup (`getpwnam`) found it. With it,
     /// `account` is the canonical name that lookup returned, not the spelling the user typed.
     /// Absent from older modules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295i64))]
     pub uid: Option<u32>,
     /// The whole seconds the module will still wait for this login (its deadline, less the time
     /// already spent). The agent waits for the user at least as long, never less, so it never
     /// hangs up on a module that still expects an answer. Absent from older modules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::timeout_secs))]
     pub timeout_secs: Option<u64>,
 }
 
@@ -67,6 +73,7 @@ pub enum ModuleRequest {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginAnswer {
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub answer: String,
 }
 
@@ -301,11 +308,18 @@ crate::wire_enum! {
 pub struct OfflineLogin {
     /// Chosen by the agent, so that a report sent twice is recorded once.
     pub id: Uuid,
-    /// When it happened (RFC 3339).
+    /// When it happened (RFC 3339), within the last 30 days; a time ahead of the console's is
+    /// recorded as now.
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub at: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::account))]
     pub account: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::source_ip))]
     pub source_ip: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::service))]
     pub service: String,
+    /// `allowed` for the reasons `break_glass`, `fail_safe`, `exempt_account` and
+    /// `exempt_network`; `denied` for the others.
     pub result: LoginResult,
     /// A reason this console does not know is refused on its own, not the whole report.
     #[cfg_attr(feature = "openapi", schema(value_type = LoginReason))]
@@ -318,6 +332,8 @@ pub struct OfflineLogin {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineReport {
+    /// At most 500; a report is recorded whole or refused whole.
+    #[cfg_attr(feature = "openapi", schema(max_items = 500))]
     pub logins: Vec<OfflineLogin>,
 }
 

@@ -3,6 +3,7 @@
 //! with their own credential (`Authorization: Bearer …`), which the console stores hashed.
 
 use axum::{
+    body::Bytes,
     extract::{
         rejection::{JsonRejection, PathRejection, QueryRejection},
         ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request, State,
@@ -70,22 +71,72 @@ pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
 }
 
 /// `Json<T>` whose rejections (bad JSON, wrong content type, missing field, body too large)
-/// answer in the API's error shape instead of axum's plain text.
+/// answer in the API's error shape instead of axum's plain text. A whole number spelled as a
+/// float (`2.0`) is read as the integer it is: JSON Schema, which the OpenAPI document speaks,
+/// counts it as one, and serde alone refuses it for an integer field.
 pub struct AgentJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for AgentJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = Failure;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(fail(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "AGENT.0415",
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| rejected(r.status(), r.body_text()))?;
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(AgentJson(v)),
-            Err(rejection) => Err(rejected(rejection.status(), rejection.body_text())),
+            // Only a body that failed is read a second time: agents send plain integers.
+            Err(JsonRejection::JsonDataError(e)) => integers_unfloated(&bytes)
+                .and_then(|v| serde_json::from_value(v).ok())
+                .map(AgentJson)
+                .ok_or_else(|| rejected(e.status(), e.body_text())),
+            Err(r) => Err(rejected(r.status(), r.body_text())),
         }
     }
+}
+
+/// `application/json`, or a `+json` type, as axum's `Json` takes.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// `bytes` as JSON with every whole float (`2.0`, `1e3`) turned into its integer; `None` when
+/// there is none (reading again would fail the same way).
+fn integers_unfloated(bytes: &[u8]) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    // Beyond 2^53 a float no longer says which integer it is.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    fn walk(v: &mut Value) -> bool {
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() <= EXACT => {
+                    #[allow(clippy::cast_possible_truncation)] // whole and within ±2^53
+                    let i = f as i64;
+                    *v = Value::from(i);
+                    true
+                }
+                _ => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |changed, x| walk(x) | changed),
+            Value::Object(map) => map.values_mut().fold(false, |changed, x| walk(x) | changed),
+            _ => false,
+        }
+    }
+    let mut value = serde_json::from_slice::<Value>(bytes).ok()?;
+    walk(&mut value).then_some(value)
 }
 
 /// `Query<T>` with rejections in the API's error shape.
@@ -149,9 +200,39 @@ fn rejected(status: StatusCode, text: String) -> Failure {
     paths(register, facts, heartbeat, config, ack, login_start, login_answer, login_policy, login_offline),
     components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SshdDropInCheck, SshdSetting, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError,
         LoginStart, LoginAnswer, LoginReply, Step, Action, LoginPolicy, FailMode, BreakGlassHash, OfflineReport, OfflineLogin, LoginResult)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &BodyRefusals)
 )]
 pub struct ApiDoc;
+
+/// Every call with a JSON body can be refused before its handler runs (by [`AgentJson`]): the
+/// document lists those answers once here rather than on each call.
+struct BodyRefusals;
+
+impl utoipa::Modify for BodyRefusals {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{path::Operation, ContentBuilder, Ref, ResponseBuilder};
+        let refusal = |description: String| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build())
+                .build()
+        };
+        let refusals = [
+            ("400", "the body is not JSON".to_owned()),
+            ("413", format!("the body is larger than {MAX_BODY_BYTES} bytes")),
+            ("415", "the body is not sent as `Content-Type: application/json`".to_owned()),
+            ("422", "a field is missing, has the wrong type or breaks its rule; `error_msg` names it".to_owned()),
+        ];
+        for item in api.paths.paths.values_mut() {
+            let ops: [&mut Option<Operation>; 3] = [&mut item.get, &mut item.put, &mut item.post];
+            for op in ops.into_iter().flatten().filter(|op| op.request_body.is_some()) {
+                for (status, description) in &refusals {
+                    op.responses.responses.insert((*status).to_owned(), refusal(description.clone()).into());
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -273,8 +354,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SourceIp {
 /// pre-registered one without an agent); only a re-install token, issued on a server's page,
 /// replaces the agent of a server that has one.
 #[utoipa::path(post, path = paths::REGISTER, request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ApiError, description = "not JSON"), (status = 401, body = ApiError, description = "unknown, used, revoked or expired token"),
-        (status = 409, body = ApiError, description = "the server of a re-install token no longer exists"), (status = 413, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = RegisterResponse), (status = 401, body = ApiError, description = "unknown, used, revoked or expired token"),
+        (status = 409, body = ApiError, description = "the server of a re-install token no longer exists")))]
 async fn register(
     State(ctx): State<Ctx>,
     SourceIp(ip): SourceIp,
@@ -292,7 +373,7 @@ async fn register(
 
 /// Replaces the server's facts.
 #[utoipa::path(put, path = paths::FACTS, request_body = Facts, security(("agent_credential" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
+    responses((status = 204), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn facts(
     State(ctx): State<Ctx>,
     axum::Extension(budgets): Budgets,
@@ -329,19 +410,22 @@ async fn heartbeat(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConfigQuery {
-    /// The revision the agent has applied; only a newer one is returned.
+    /// The revision the agent has applied; only a newer one is returned. 0 when left out.
     #[serde(default)]
     pub after: i64,
-    /// Seconds to wait for a newer revision (0 to 30).
+    /// Seconds to wait for a newer revision, 0 to 30 (`MAX_WAIT_SECS`). 0 when left out.
     #[serde(default)]
+    #[param(minimum = 0, maximum = 30)]
     pub wait: u64,
 }
 
 /// Long poll for the next revision: answers at once when there is one newer than `after`,
 /// otherwise waits up to `wait` seconds and answers 204.
 #[utoipa::path(get, path = paths::CONFIG, params(ConfigQuery), security(("agent_credential" = [])),
-    responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 401, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = Assignment), (status = 204, description = "nothing newer"), (status = 400, body = ApiError, description = "`after` or `wait` is not a whole number in its type's range"),
+        (status = 401, body = ApiError), (status = 422, body = ApiError, description = "`wait` is more than 30")))]
 async fn config(
     State(ctx): State<Ctx>,
     axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
@@ -365,7 +449,7 @@ async fn config(
 
 /// Reports the outcome of applying a revision.
 #[utoipa::path(post, path = paths::ACK, request_body = AckRequest, security(("agent_credential" = [])),
-    responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
+    responses((status = 200, body = AckResponse), (status = 401, body = ApiError), (status = 429, body = ApiError, description = "calling too often; see Retry-After")))]
 async fn ack(
     State(ctx): State<Ctx>,
     axum::Extension(budgets): Budgets,
@@ -373,6 +457,14 @@ async fn ack(
     agent: Agent,
     AgentJson(req): AgentJson<AckRequest>,
 ) -> Result<Json<AckResponse>, Failure> {
+    // Checked whatever `ok` says: the document's rule holds for every acknowledgement.
+    if req.error.as_deref().is_some_and(|e| e.chars().count() > agents::limits::ACK_ERROR) {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT.0422",
+            format!("error: must be at most {} characters", agents::limits::ACK_ERROR),
+        ));
+    }
     agent.spend(&budgets, Kind::Reports)?;
     let s = agent.0;
     let outcome = if req.ok {
@@ -387,7 +479,7 @@ async fn ack(
 /// A login reached the server's PAM module (after the password): the console records it and
 /// answers with its first step.
 #[utoipa::path(post, path = paths::LOGINS, request_body = LoginStart, security(("agent_credential" = [])),
-    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 422, body = ApiError),
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError),
         (status = 429, body = ApiError, description = "too many logins to this server in a minute, or the agent calls too often; see Retry-After")))]
 async fn login_start(
     State(ctx): State<Ctx>,
@@ -404,7 +496,7 @@ async fn login_start(
 /// is "not found".
 #[utoipa::path(post, path = paths::LOGIN_ANSWER, request_body = LoginAnswer, security(("agent_credential" = [])),
     params(("login_id" = uuid::Uuid, Path, description = "from the reply that opened the login")),
-    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 422, body = ApiError), (status = 429, body = ApiError, description = "the agent calls too often; see Retry-After")))]
+    responses((status = 200, body = LoginReply), (status = 401, body = ApiError), (status = 404, body = ApiError, description = "no such login of this server"), (status = 429, body = ApiError, description = "the agent calls too often; see Retry-After")))]
 ///
 /// An empty answer at a push prompt waits for the push's decision: the call is held (at most
 /// [`PUSH_HOLD`]) until the request is decided or expires, then answered with the outcome; a
@@ -441,7 +533,7 @@ async fn login_policy(State(ctx): State<Ctx>, Agent(s): Agent) -> Result<Json<Lo
 /// Logins the agent decided alone while the console was unreachable. A login already reported
 /// (same id) is skipped, so the agent may send a report again.
 #[utoipa::path(post, path = paths::LOGINS_OFFLINE, request_body = OfflineReport, security(("agent_credential" = [])),
-    responses((status = 204), (status = 401, body = ApiError), (status = 422, body = ApiError),
+    responses((status = 204), (status = 401, body = ApiError),
         (status = 429, body = ApiError, description = "the agent calls too often, or the server reported its offline logins' daily cap; keep them and send again after Retry-After, in smaller reports")))]
 async fn login_offline(
     State(ctx): State<Ctx>,

@@ -45,8 +45,8 @@ pub async fn acknowledge(
     source_ip: &str,
 ) -> DomainResult<bool> {
     if let Err(reason) = &outcome {
-        if reason.len() > 4000 {
-            return Err(DomainError::validation("error", "must be at most 4000 characters"));
+        if reason.chars().count() > super::limits::ACK_ERROR {
+            return Err(DomainError::validation("error", format!("must be at most {} characters", super::limits::ACK_ERROR)));
         }
     }
     let now = ctx.clock.now();

@@ -34,6 +34,8 @@ pub mod limits {
     /// Problems in the PAM stack; texts are limited like `MATCH_TEXT`.
     pub const PAM_PROBLEMS: usize = proto::agent::limits::LIST;
     pub const INSTALL_TOKEN: usize = 200;
+    /// Characters of an acknowledgement's `error`.
+    pub const ACK_ERROR: usize = 4000;
 }
 
 

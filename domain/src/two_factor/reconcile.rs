@@ -24,8 +24,11 @@ pub async fn reconcile(
     agent_revision: i64,
     source_ip: &str,
 ) -> DomainResult<Reconciled> {
-    if agent_revision < 0 {
-        return Err(DomainError::validation("applied_revision", "must be 0 or more"));
+    if !(0..=crate::rollout::MAX_REVISION).contains(&agent_revision) {
+        return Err(DomainError::validation(
+            "applied_revision",
+            format!("must be 0 to {}", crate::rollout::MAX_REVISION),
+        ));
     }
     let now = ctx.clock.now();
     let c = config::Entity::find_by_id(s.id).one(&ctx.db).await?;

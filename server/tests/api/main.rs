@@ -13,6 +13,7 @@ mod approvals;
 mod approvals_feed_session;
 mod code_logins;
 mod console_sign_in;
+mod contract;
 mod credits;
 mod factors;
 mod hss_api;
