@@ -136,17 +136,8 @@ async fn pending_enrolment() -> Result<(domain::Ctx, domain::Caller), AppError> 
 /// starts adding it (the QR code and the secret).
 #[server(prefix = "/api", endpoint = "auth/enrol/begin")]
 pub async fn begin_sign_in_enrolment(#[server(default)] name: String) -> Result<crate::models::NewAuthenticator, AppError> {
-    use secrecy::ExposeSecret;
     let (ctx, caller) = pending_enrolment().await?;
-    let e = domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?;
-    Ok(crate::models::NewAuthenticator {
-        id: e.id,
-        name: e.name,
-        secret: e.secret.expose_secret().to_owned(),
-        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
-        qr_data_uri: super::portal::ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
-        expires: e.expires_at,
-    })
+    super::portal::ssr::new_authenticator(domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?)
 }
 
 /// Finishes adding it with a code it shows, which completes the sign-in.

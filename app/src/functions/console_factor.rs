@@ -22,17 +22,8 @@ pub async fn my_console_factor() -> Result<ConsoleFactorView, AppError> {
 /// Starts adding the caller's console authenticator: the QR code and the secret, shown once.
 #[server(prefix = "/api", endpoint = "account/console_factor/begin")]
 pub async fn begin_console_authenticator(#[server(default)] name: String) -> Result<NewAuthenticator, AppError> {
-    use secrecy::ExposeSecret;
     let (ctx, caller) = super::ssr::caller().await?;
-    let e = domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?;
-    Ok(NewAuthenticator {
-        id: e.id,
-        name: e.name,
-        secret: e.secret.expose_secret().to_owned(),
-        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
-        qr_data_uri: super::portal::ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
-        expires: e.expires_at,
-    })
+    super::portal::ssr::new_authenticator(domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?)
 }
 
 /// Finishes adding it with a code it shows; the next sign-in asks for its code.

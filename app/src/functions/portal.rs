@@ -56,6 +56,19 @@ pub(crate) mod ssr {
         Ok(stored.filter(|(_, at)| *at == signed_in_at).map(|(id, _)| domain::factors::SessionRef(id)))
     }
 
+    /// A new authenticator as the page shows it once: its secret, QR code and link.
+    pub fn new_authenticator(e: domain::factors::authenticators::Enrolment) -> Result<crate::models::NewAuthenticator, AppError> {
+        use secrecy::ExposeSecret;
+        Ok(crate::models::NewAuthenticator {
+            qr_data_uri: qr_data_uri(e.otpauth_uri.expose_secret())?,
+            id: e.id,
+            name: e.name,
+            secret: e.secret.expose_secret().to_owned(),
+            otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
+            expires: e.expires_at,
+        })
+    }
+
     /// The otpauth URI as a QR code: an SVG, as a data URI for an `<img>` (no markup of ours
     /// is injected into the page).
     pub fn qr_data_uri(uri: &str) -> Result<String, AppError> {
@@ -113,17 +126,8 @@ pub async fn step_up(code: String) -> Result<SteppedUp, AppError> {
 /// Starts adding an authenticator app: its QR code and secret, shown once.
 #[server(prefix = "/api", endpoint = "portal/authenticators/begin")]
 pub async fn begin_authenticator(name: String) -> Result<NewAuthenticator, AppError> {
-    use secrecy::ExposeSecret;
     let (ctx, caller) = ssr::caller().await?;
-    let e = domain::factors::authenticators::begin(&ctx, &caller, ssr::session_ref().await?, &name).await?;
-    Ok(NewAuthenticator {
-        id: e.id,
-        name: e.name,
-        secret: e.secret.expose_secret().to_owned(),
-        otpauth_uri: e.otpauth_uri.expose_secret().to_owned(),
-        qr_data_uri: ssr::qr_data_uri(e.otpauth_uri.expose_secret())?,
-        expires: e.expires_at,
-    })
+    ssr::new_authenticator(domain::factors::authenticators::begin(&ctx, &caller, ssr::session_ref().await?, &name).await?)
 }
 
 /// Finishes adding an authenticator with a code it shows.
