@@ -15,9 +15,11 @@ use proto::agent::{PamStackCheck, PamStackProblem};
 const MAX_DEPTH: usize = 16;
 /// More auth lines than any real stack has; past this the check gives up (and refuses).
 const MAX_HANDLERS: usize = 512;
-/// Included files read, repeats counted; past this the check gives up (and refuses). The depth
-/// limit alone lets a file that includes the next one twice fan out to 2^15 reads.
-const MAX_INCLUDES: usize = 1024;
+/// Included files read, and their bytes, repeats counted; past either the check gives up (and
+/// refuses). The depth limit alone lets a file that includes the next one twice fan out to 2^15
+/// reads.
+const MAX_INCLUDES: usize = 256;
+const MAX_INCLUDED_BYTES: usize = 1 << 20;
 /// Stack states explored before giving up (each is a distinct position and impression).
 const MAX_STATES: usize = 200_000;
 /// Problems reported; the rest are counted.
@@ -190,7 +192,7 @@ pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
 /// files it includes are read under `root`.
 pub fn check_text(root: &Path, sshd_text: &str) -> Result<(), Vec<Problem>> {
     let mut loader =
-        Loader { root, handlers: Vec::new(), problems: Vec::new(), open: vec![root.join(PAM_SSHD)], includes: 0 };
+        Loader { root, handlers: Vec::new(), problems: Vec::new(), open: vec![root.join(PAM_SSHD)], includes: 0, bytes: 0, gave_up: false };
     loader.load_text(&format!("/{PAM_SSHD}"), sshd_text, 0, 0, true);
     if loader.problems.is_empty() {
         let found = loader.handlers.iter().filter(|h| h.ours).count();
@@ -497,8 +499,11 @@ struct Loader<'a> {
     problems: Vec<Problem>,
     /// The files being read, to stop include loops.
     open: Vec<PathBuf>,
-    /// Included files read so far (see [`MAX_INCLUDES`]).
+    /// Included files read so far, and their bytes (see [`MAX_INCLUDES`]).
     includes: usize,
+    bytes: usize,
+    /// Set once the check gave up on a stack too large to read.
+    gave_up: bool,
 }
 
 impl Loader<'_> {
@@ -604,12 +609,16 @@ impl Loader<'_> {
             return;
         }
         self.includes += 1;
-        if self.includes > MAX_INCLUDES {
+        if self.includes > MAX_INCLUDES || self.bytes > MAX_INCLUDED_BYTES {
             // Said once; the loaders above stop at the problem cap or at the end of their files.
-            if self.includes == MAX_INCLUDES + 1 {
+            if !self.gave_up {
+                self.gave_up = true;
                 self.problems.push(problem(
                     at,
-                    format!("the stack includes more than {MAX_INCLUDES} files (repeats counted), more than HostGuard checks."),
+                    format!(
+                        "the stack includes more than {MAX_INCLUDES} files or {} MiB (repeats counted), more than HostGuard checks.",
+                        MAX_INCLUDED_BYTES >> 20
+                    ),
                     "include each file once.".into(),
                 ));
             }
@@ -667,6 +676,7 @@ impl Loader<'_> {
                 return;
             }
         };
+        self.bytes = self.bytes.saturating_add(text.len());
         self.open.push(path);
         self.load_text(&file, &text, depth + 1, level, false);
         self.open.pop();
@@ -1262,7 +1272,7 @@ mod tests {
         let found = shown(check(dir.path()));
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].contains("includes more than 1024 files"), "{found:?}");
+        assert!(found[0].contains("includes more than 256 files"), "{found:?}");
     }
 
     #[test]

@@ -221,15 +221,39 @@ fn walk(paths: &SshdPaths, visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>) -
     let main = paths.config_file();
     let text = fs::read_to_string(&main).ok()?;
     let ours = paths.drop_in_dir().join(DROP_IN_NAME);
-    let mut included = 0;
-    let _ = walk_file(paths, &ours, &main, &text, None, 0, &mut included, visit);
-    (included <= MAX_INCLUDED_FILES).then_some(())
+    let mut budget = Budget { files: MAX_INCLUDED_FILES, bytes: MAX_INCLUDED_BYTES, spent: false };
+    let _ = walk_file(paths, &ours, &main, &text, None, 0, &mut budget, visit);
+    (!budget.spent).then_some(())
 }
 
-/// Included files one walk visits, repeats counted. The depth limit alone lets a file that
-/// includes another twice fan out to 2^16 reads (sshd itself refuses a loop, and no real
-/// configuration comes near this).
-const MAX_INCLUDED_FILES: usize = 1024;
+/// Included files one walk visits, and their bytes, repeats counted. The depth limit alone lets
+/// a file that includes another twice fan out to 2^16 reads (sshd itself refuses a loop, and no
+/// real configuration comes near these).
+const MAX_INCLUDED_FILES: usize = 256;
+const MAX_INCLUDED_BYTES: usize = 1 << 20;
+
+/// What one walk may still read.
+struct Budget {
+    files: usize,
+    bytes: usize,
+    /// Set when the walk stopped for want of budget.
+    spent: bool,
+}
+
+impl Budget {
+    fn take(&mut self, files: usize, bytes: usize) -> ControlFlow<()> {
+        match (self.files.checked_sub(files), self.bytes.checked_sub(bytes)) {
+            (Some(f), Some(b)) => {
+                (self.files, self.bytes) = (f, b);
+                ControlFlow::Continue(())
+            }
+            _ => {
+                self.spent = true;
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn walk_file(
@@ -239,7 +263,7 @@ fn walk_file(
     text: &str,
     mut criteria: Option<String>,
     depth: usize,
-    included: &mut usize,
+    budget: &mut Budget,
     visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     for d in directives(text) {
@@ -254,14 +278,12 @@ fn walk_file(
                         files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
                     }
                     for inc in files {
-                        *included += 1;
-                        if *included > MAX_INCLUDED_FILES {
-                            return ControlFlow::Break(());
-                        }
+                        budget.take(1, 0)?;
                         visit(Step::File(&inc))?;
                         let real = crate::pam_stack::in_root(&paths.root, &inc);
                         if let Some(Ok(t)) = real.map(fs::read_to_string) {
-                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, included, visit)?;
+                            budget.take(0, t.len())?;
+                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, budget, visit)?;
                         }
                     }
                 }
@@ -790,6 +812,10 @@ mod tests {
         assert_eq!(parse_config(&paths), None);
         assert_eq!(drop_in_check(&paths), None);
         let _ = match_overrides(&paths);
+        // Found by `scripts/fuzz.sh`: the same with a larger file, each read of it parsed again.
+        let big = format!("Include sshd_config sshd_config sshd_config sshd_config\n{}", "UsePAM yes\n".repeat(20_000));
+        let (_dir, paths) = root_with(&big, &[]);
+        assert_eq!(parse_config(&paths), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
