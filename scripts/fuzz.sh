@@ -6,7 +6,7 @@
 #   ./scripts/fuzz.sh                  # 10 minutes per target
 #   ./scripts/fuzz.sh 120              # 2 minutes per target
 #   ./scripts/fuzz.sh 120 pam_stack    # one target
-# Env: FUZZ_SEED (default: the clock, printed), FUZZ_TIMEOUT_MS (one input's limit, default 2000).
+# Env: FUZZ_SEED (default: the clock, printed), FUZZ_TIMEOUT_MS (one input's limit, default 5000).
 # Stable Rust, debug build (overflow checks and debug assertions on); `cargo test -p fuzz`
 # replays the kept corpus in seconds.
 set -euo pipefail
@@ -16,6 +16,6 @@ shift || true
 source scripts/cargo-env.sh
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q -p fuzz --bin hostguard-fuzz
-args=(--seconds "$seconds" --timeout-ms "${FUZZ_TIMEOUT_MS:-2000}")
+args=(--seconds "$seconds" --timeout-ms "${FUZZ_TIMEOUT_MS:-5000}")
 if [ -n "${FUZZ_SEED:-}" ]; then args+=(--seed "$FUZZ_SEED"); fi
 exec "$CARGO_TARGET_DIR/debug/hostguard-fuzz" "${args[@]}" "$@"

@@ -191,8 +191,15 @@ pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
 /// Checks a stack whose `/etc/pam.d/sshd` has `sshd_text` (with HostGuard's line in it); the
 /// files it includes are read under `root`.
 pub fn check_text(root: &Path, sshd_text: &str) -> Result<(), Vec<Problem>> {
-    let mut loader =
-        Loader { root, handlers: Vec::new(), problems: Vec::new(), open: vec![root.join(PAM_SSHD)], includes: 0, bytes: 0, gave_up: false };
+    let mut loader = Loader {
+        root,
+        handlers: Vec::new(),
+        problems: Vec::new(),
+        open: vec![root.join(PAM_SSHD)],
+        includes: 0,
+        bytes: 0,
+        gave_up: false,
+    };
     loader.load_text(&format!("/{PAM_SSHD}"), sshd_text, 0, 0, true);
     if loader.problems.is_empty() {
         let found = loader.handlers.iter().filter(|h| h.ours).count();
@@ -1260,9 +1267,8 @@ mod tests {
     fn an_include_fan_out_is_refused_quickly() {
         // Found by the fuzz corpus (fuzz/corpus/pam_stack/include-fanout-shallow): each file
         // includes the next four times, 4^11 reads in all, none of them an auth line.
-        let mut files: Vec<(String, String)> = (1..12)
-            .map(|i| (format!("etc/pam.d/a{i}"), format!("@include a{}\n", i + 1).repeat(4)))
-            .collect();
+        let mut files: Vec<(String, String)> =
+            (1..12).map(|i| (format!("etc/pam.d/a{i}"), format!("@include a{}\n", i + 1).repeat(4))).collect();
         files.push(("etc/pam.d/a12".into(), "account required pam_env.so\n".into()));
         files.push(("etc/pam.d/common-auth".into(), format!("@include a1\n{DEBIAN_COMMON_AUTH}")));
         files.push(("etc/pam.d/sshd".into(), SSHD.into()));

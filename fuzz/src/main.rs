@@ -11,7 +11,7 @@ use fuzz::targets::{by_name, TARGETS};
 
 fn main() -> ExitCode {
     let mut seconds = 600u64;
-    let mut timeout_ms = 2000u64;
+    let mut timeout_ms = 5000u64;
     let mut seed: Option<u64> = None;
     let mut replay: Option<String> = None;
     let mut names = Vec::new();
@@ -54,7 +54,10 @@ fn main() -> ExitCode {
             match by_name(n) {
                 Some(t) => found.push(t),
                 None => {
-                    eprintln!("no target {n}; targets: {}", TARGETS.iter().map(|t| t.name).collect::<Vec<_>>().join(" "));
+                    eprintln!(
+                        "no target {n}; targets: {}",
+                        TARGETS.iter().map(|t| t.name).collect::<Vec<_>>().join(" ")
+                    );
                     return ExitCode::from(2);
                 }
             }
@@ -86,7 +89,10 @@ fn main() -> ExitCode {
     });
     let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
     println!("seed {seed}, {seconds} s per target, {timeout_ms} ms per input");
-    println!("{:<16} {:>6} {:>10} {:>9} {:>8} {:>6} {:>12}", "target", "seeds", "execs", "execs/s", "crashes", "hangs", "slowest");
+    println!(
+        "{:<16} {:>6} {:>10} {:>9} {:>8} {:>6} {:>12}",
+        "target", "seeds", "execs", "execs/s", "crashes", "hangs", "slowest"
+    );
     let mut failed = false;
     for t in targets {
         let seeds: Vec<Vec<u8>> =

@@ -8,7 +8,9 @@ use std::fmt::Debug;
 use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::http::Request;
-use proto::agent::{AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse};
+use proto::agent::{
+    AckRequest, AckResponse, ApiError, Assignment, Facts, HeartbeatRequest, RegisterRequest, RegisterResponse,
+};
 use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport, MAX_LINE_BYTES};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
