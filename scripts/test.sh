@@ -24,7 +24,7 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   source scripts/cargo-env.sh
   # The end-to-end tests run the real agent binary.
   cargo build --locked -p agent -p pam_hostguard
-  cargo test --locked -p proto -p domain -p migrations -p agent -p pam_hostguard -p server 2>&1 | tee -a "$log"
+  cargo test --locked -p proto -p domain -p migrations -p agent -p pam_hostguard -p server -p fuzz 2>&1 | tee -a "$log"
   cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
 )
 
@@ -36,7 +36,7 @@ step "lints (clippy: no unwrap or expect outside tests)"
 # linted through `server` (ssr) here, and as the browser build by cargo-leptos above.
 # clippy comes with the machine's toolchain (rustup's default profile); it cannot be fetched here.
 if cargo clippy --version >/dev/null 2>&1; then
-  (source scripts/cargo-env.sh && cargo clippy --locked -p domain -p proto -p migrations -p server -p agent -p pam_hostguard -p testkit -p bench --all-targets)
+  (source scripts/cargo-env.sh && cargo clippy --locked -p domain -p proto -p migrations -p server -p agent -p pam_hostguard -p testkit -p bench -p fuzz --all-targets)
 else
   echo "clippy is not installed with this toolchain: lints skipped"
 fi

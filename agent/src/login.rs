@@ -695,17 +695,7 @@ impl Conn {
 
     /// Reads one JSON line; `None` when the peer closed, `until` passed, or it sent something else.
     async fn read(&mut self, until: Instant) -> std::io::Result<Option<ModuleRequest>> {
-        let mut line = Vec::new();
-        let read = async {
-            let mut limited = (&mut self.reader).take(MAX_LINE_BYTES as u64 + 1);
-            limited.read_until(b'\n', &mut line).await
-        };
-        match tokio::time::timeout_at(until, read).await {
-            Ok(Ok(0)) | Err(_) => Ok(None),
-            Ok(Ok(_)) if line.len() > MAX_LINE_BYTES || !line.ends_with(b"\n") => Ok(None),
-            Ok(Ok(_)) => Ok(serde_json::from_slice(&line).ok()),
-            Ok(Err(e)) => Err(e),
-        }
+        read_request(&mut self.reader, until).await
     }
 
     /// Every step leaves through here, fitted to one line: a longer one would be garbage to the
@@ -738,6 +728,26 @@ impl Conn {
     }
 }
 
+/// Reads one request line of the socket's protocol from `reader`: `None` when the peer closed,
+/// `until` passed, or it sent something else (too long, no newline, not a request). Public for
+/// the fuzz targets.
+pub async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    until: Instant,
+) -> std::io::Result<Option<ModuleRequest>> {
+    let mut line = Vec::new();
+    let read = async {
+        let mut limited = reader.take(MAX_LINE_BYTES as u64 + 1);
+        limited.read_until(b'\n', &mut line).await
+    };
+    match tokio::time::timeout_at(until, read).await {
+        Ok(Ok(0)) | Err(_) => Ok(None),
+        Ok(Ok(_)) if line.len() > MAX_LINE_BYTES || !line.ends_with(b"\n") => Ok(None),
+        Ok(Ok(_)) => Ok(serde_json::from_slice(&line).ok()),
+        Ok(Err(e)) => Err(e),
+    }
+}
+
 /// How long the agent waits for the module's user: as long as the module's own deadline, never
 /// less (a module still waiting must get the agent's last word, not a hang-up).
 fn module_wait(timeout_secs: Option<u64>) -> Duration {
@@ -759,7 +769,7 @@ const MIN_ASK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A step the module can take in one line; a longer one becomes a refusal (the module would read
 /// it as garbage; older modules took that for their fail mode).
-fn fit(step: Step) -> Step {
+pub fn fit(step: Step) -> Step {
     match serde_json::to_vec(&step) {
         Ok(line) if line.len() < MAX_LINE_BYTES => step,
         _ => {
@@ -795,7 +805,7 @@ const SECURE_DENIAL: &str =
 
 /// The policy as the agent keeps it: a console (or whoever answers in its name) cannot exempt
 /// every address, or hand over lists without end.
-fn sane(mut p: LoginPolicy) -> LoginPolicy {
+pub fn sane(mut p: LoginPolicy) -> LoginPolicy {
     p.exempt_networks.retain(|n| Network::parse(n).is_some_and(|n| n.prefix_len() >= exempt::MIN_EXEMPT_PREFIX));
     p.exempt_networks.truncate(100);
     // Networks that together cover a whole address family exempt all of it: drop that family's.

@@ -15,6 +15,11 @@ use proto::agent::{PamStackCheck, PamStackProblem};
 const MAX_DEPTH: usize = 16;
 /// More auth lines than any real stack has; past this the check gives up (and refuses).
 const MAX_HANDLERS: usize = 512;
+/// Included files read, and their bytes, repeats counted; past either the check gives up (and
+/// refuses). The depth limit alone lets a file that includes the next one twice fan out to 2^15
+/// reads.
+const MAX_INCLUDES: usize = 256;
+const MAX_INCLUDED_BYTES: usize = 1 << 20;
 /// Stack states explored before giving up (each is a distinct position and impression).
 const MAX_STATES: usize = 200_000;
 /// Problems reported; the rest are counted.
@@ -186,7 +191,15 @@ pub fn check(root: &Path) -> Result<(), Vec<Problem>> {
 /// Checks a stack whose `/etc/pam.d/sshd` has `sshd_text` (with HostGuard's line in it); the
 /// files it includes are read under `root`.
 pub fn check_text(root: &Path, sshd_text: &str) -> Result<(), Vec<Problem>> {
-    let mut loader = Loader { root, handlers: Vec::new(), problems: Vec::new(), open: vec![root.join(PAM_SSHD)] };
+    let mut loader = Loader {
+        root,
+        handlers: Vec::new(),
+        problems: Vec::new(),
+        open: vec![root.join(PAM_SSHD)],
+        includes: 0,
+        bytes: 0,
+        gave_up: false,
+    };
     loader.load_text(&format!("/{PAM_SSHD}"), sshd_text, 0, 0, true);
     if loader.problems.is_empty() {
         let found = loader.handlers.iter().filter(|h| h.ours).count();
@@ -493,6 +506,11 @@ struct Loader<'a> {
     problems: Vec<Problem>,
     /// The files being read, to stop include loops.
     open: Vec<PathBuf>,
+    /// Included files read so far, and their bytes (see [`MAX_INCLUDES`]).
+    includes: usize,
+    bytes: usize,
+    /// Set once the check gave up on a stack too large to read.
+    gave_up: bool,
 }
 
 impl Loader<'_> {
@@ -597,6 +615,22 @@ impl Loader<'_> {
             ));
             return;
         }
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES || self.bytes > MAX_INCLUDED_BYTES {
+            // Said once; the loaders above stop at the problem cap or at the end of their files.
+            if !self.gave_up {
+                self.gave_up = true;
+                self.problems.push(problem(
+                    at,
+                    format!(
+                        "the stack includes more than {MAX_INCLUDES} files or {} MiB (repeats counted), more than HostGuard checks.",
+                        MAX_INCLUDED_BYTES >> 20
+                    ),
+                    "include each file once.".into(),
+                ));
+            }
+            return;
+        }
         let Some(path) = resolve(self.root, name) else {
             self.problems.push(problem(
                 at,
@@ -649,6 +683,7 @@ impl Loader<'_> {
                 return;
             }
         };
+        self.bytes = self.bytes.saturating_add(text.len());
         self.open.push(path);
         self.load_text(&file, &text, depth + 1, level, false);
         self.open.pop();
@@ -1226,6 +1261,24 @@ mod tests {
         let p = Problem { file: "/etc/pam.d/é".repeat(200), line: 1, problem: "ü".repeat(2000), fix: "x".into() };
         let text = refusal(&[p.clone(), p.clone(), p.clone(), p]);
         assert!(text.len() <= 3800 && text.starts_with("sshd's PAM stack is not safe"), "{}", text.len());
+    }
+
+    #[test]
+    fn an_include_fan_out_is_refused_quickly() {
+        // Found by the fuzz corpus (fuzz/corpus/pam_stack/include-fanout-shallow): each file
+        // includes the next four times, 4^11 reads in all, none of them an auth line.
+        let mut files: Vec<(String, String)> =
+            (1..12).map(|i| (format!("etc/pam.d/a{i}"), format!("@include a{}\n", i + 1).repeat(4))).collect();
+        files.push(("etc/pam.d/a12".into(), "account required pam_env.so\n".into()));
+        files.push(("etc/pam.d/common-auth".into(), format!("@include a1\n{DEBIAN_COMMON_AUTH}")));
+        files.push(("etc/pam.d/sshd".into(), SSHD.into()));
+        let files: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let dir = root_with(&files);
+        let started = std::time::Instant::now();
+        let found = shown(check(dir.path()));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("includes more than 256 files"), "{found:?}");
     }
 
     #[test]

@@ -215,14 +215,47 @@ enum Step<'a> {
 /// Walks `<root>/etc/ssh/sshd_config` and its `Include`s in the order sshd reads them (globs in
 /// sorted order, at most 16 levels deep) until `visit` breaks. `None` when sshd_config cannot be
 /// read.
+/// Also `None` past [`MAX_INCLUDED_FILES`]: such a configuration is not read to the end, so
+/// nothing is concluded from it.
 fn walk(paths: &SshdPaths, visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>) -> Option<()> {
     let main = paths.config_file();
     let text = fs::read_to_string(&main).ok()?;
     let ours = paths.drop_in_dir().join(DROP_IN_NAME);
-    let _ = walk_file(paths, &ours, &main, &text, None, 0, visit);
-    Some(())
+    let mut budget = Budget { files: MAX_INCLUDED_FILES, bytes: MAX_INCLUDED_BYTES, spent: false };
+    let _ = walk_file(paths, &ours, &main, &text, None, 0, &mut budget, visit);
+    (!budget.spent).then_some(())
 }
 
+/// Included files one walk visits, and their bytes, repeats counted. The depth limit alone lets
+/// a file that includes another twice fan out to 2^16 reads (sshd itself refuses a loop, and no
+/// real configuration comes near these).
+const MAX_INCLUDED_FILES: usize = 256;
+const MAX_INCLUDED_BYTES: usize = 1 << 20;
+
+/// What one walk may still read.
+struct Budget {
+    files: usize,
+    bytes: usize,
+    /// Set when the walk stopped for want of budget.
+    spent: bool,
+}
+
+impl Budget {
+    fn take(&mut self, files: usize, bytes: usize) -> ControlFlow<()> {
+        match (self.files.checked_sub(files), self.bytes.checked_sub(bytes)) {
+            (Some(f), Some(b)) => {
+                (self.files, self.bytes) = (f, b);
+                ControlFlow::Continue(())
+            }
+            _ => {
+                self.spent = true;
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn walk_file(
     paths: &SshdPaths,
     ours: &Path,
@@ -230,6 +263,7 @@ fn walk_file(
     text: &str,
     mut criteria: Option<String>,
     depth: usize,
+    budget: &mut Budget,
     visit: &mut dyn FnMut(Step<'_>) -> ControlFlow<()>,
 ) -> ControlFlow<()> {
     for d in directives(text) {
@@ -244,10 +278,12 @@ fn walk_file(
                         files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
                     }
                     for inc in files {
+                        budget.take(1, 0)?;
                         visit(Step::File(&inc))?;
                         let real = crate::pam_stack::in_root(&paths.root, &inc);
                         if let Some(Ok(t)) = real.map(fs::read_to_string) {
-                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, visit)?;
+                            budget.take(0, t.len())?;
+                            walk_file(paths, ours, &inc, &t, criteria.clone(), depth + 1, budget, visit)?;
                         }
                     }
                 }
@@ -765,6 +801,22 @@ mod tests {
         // sshd itself refuses a config this deep; all we need is an answer.
         assert!(included);
         assert_eq!(settings[0], "/etc/ssh/sshd_config:1 UsePAM no");
+    }
+
+    #[test]
+    fn an_include_fan_out_ends_without_an_answer() {
+        // Found by the fuzz corpus (fuzz/corpus/sshd_config/include-fanout): each level read
+        // sshd_config four times, 4^16 reads in all.
+        let (_dir, paths) = root_with("Include sshd_config sshd_config sshd_config sshd_config\nUsePAM yes\n", &[]);
+        let started = std::time::Instant::now();
+        assert_eq!(parse_config(&paths), None);
+        assert_eq!(drop_in_check(&paths), None);
+        let _ = match_overrides(&paths);
+        // Found by `scripts/fuzz.sh`: the same with a larger file, each read of it parsed again.
+        let big = format!("Include sshd_config sshd_config sshd_config sshd_config\n{}", "UsePAM yes\n".repeat(20_000));
+        let (_dir, paths) = root_with(&big, &[]);
+        assert_eq!(parse_config(&paths), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
     #[test]
