@@ -18,6 +18,32 @@ use uuid::Uuid;
 /// Sessions a browser may keep parked besides the one in use.
 pub const MAX_PARKED: usize = 4;
 
+/// The session cookie's name over plain http (development, tests).
+pub const SESSION_COOKIE: &str = "hostguard_session";
+/// The parked sessions' cookie's name over plain http.
+pub const PARKED_COOKIE: &str = "hostguard_accounts";
+/// Over HTTPS the names carry the `__Host-` prefix: the browser then takes them only with
+/// Secure, Path=/ and no Domain, so a sibling subdomain can neither plant nor overwrite them.
+/// Browsers refuse the prefix without Secure, hence plain names over http.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-hostguard_session";
+pub const SECURE_PARKED_COOKIE: &str = "__Host-hostguard_accounts";
+
+/// The one place the console's cookie names come from (the session layer and the app both ask).
+impl Ctx {
+    /// Served over HTTPS: cookies are Secure and `__Host-` named.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+    }
+
+    pub fn parked_cookie(&self) -> &'static str {
+        if self.secure_cookies() { SECURE_PARKED_COOKIE } else { PARKED_COOKIE }
+    }
+}
+
 /// A parked session's account, as the switcher shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParkedAccount {
@@ -92,6 +118,17 @@ pub async fn parked(ctx: &Ctx, session_id: &str) -> DomainResult<Option<ParkedAc
         display_name: u.display_name,
         tenant_name,
     }))
+}
+
+/// Ends the sessions `ids` for good: their stored rows are deleted, so a copy of any of their
+/// cookies opens nothing afterwards. Ids with no session are skipped. Returns how many ended.
+pub async fn end_sessions(ctx: &Ctx, ids: &[String]) -> DomainResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ended =
+        session::Entity::delete_many().filter(session::Column::Id.is_in(ids.iter().cloned())).exec(&ctx.db).await?;
+    Ok(ended.rows_affected)
 }
 
 #[cfg(test)]

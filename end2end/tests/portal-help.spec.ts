@@ -144,4 +144,32 @@ test("one person switches between their accounts in two tenants without signing 
   await page.goto("/portal/history");
   await hydrated(page);
   await expect(page.getByText("No logins yet.")).toBeVisible();
+
+  // "Sign out" ends Esther's session only: Carmen, parked, takes over (as in Google's chooser).
+  await page.locator(".account-menu summary").click();
+  await expect(page.getByRole("button", { name: "Sign out of all accounts" })).toBeVisible();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await expect(page).toHaveURL(/\/portal$/);
+  await hydrated(page);
+  expect(await accountShown(page)).toBe(carmen.email);
+
+  // Esther again, then "Sign out of all accounts": neither stays signed in on this device.
+  await page.locator(".account-menu summary").click();
+  await page.getByRole("button", { name: "Add another account" }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await hydrated(page);
+  await page.getByLabel("Email").fill(esther.email);
+  await page.getByLabel("Password").fill(esther.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/portal$/);
+  await hydrated(page);
+  await page.locator(".account-menu summary").click();
+  await page.getByRole("button", { name: "Sign out of all accounts" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
+  const left = (await context.cookies()).filter((c) => /hostguard_(session|accounts)$/.test(c.name));
+  expect(left, "both cookies are gone").toEqual([]);
+  await page.goto("/portal");
+  await expect(page).toHaveURL(/\/signin/);
+  await other.goto("/portal");
+  await expect(other).toHaveURL(/\/signin/);
 });

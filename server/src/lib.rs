@@ -29,8 +29,9 @@ use tower_sessions::{cookie::SameSite, session_store::ExpiredDeletion, Expiry, S
 
 pub use telemetry::init_tracing;
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "hostguard_session";
+/// The session cookie's name over plain http; over HTTPS it is `__Host-` prefixed (see
+/// `Ctx::session_cookie`).
+pub use domain::device_accounts::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 
 /// A console ready to serve: its router and the context its rules run with.
 pub struct Console {
@@ -108,11 +109,12 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         }
     });
     let idle = time::Duration::seconds(config.sessions.idle.num_seconds());
+    // Path=/ and no Domain (tower-sessions' defaults), as the `__Host-` name over HTTPS requires.
     let sessions = SessionManagerLayer::new(store)
-        .with_name(SESSION_COOKIE)
+        .with_name(ctx.session_cookie())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies())
+        .with_secure(ctx.secure_cookies())
         .with_expiry(Expiry::OnInactivity(idle));
 
     let routes = generate_route_list(App);

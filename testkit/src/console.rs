@@ -238,7 +238,7 @@ pub fn set_session_cookie(res: &Response) -> Option<String> {
         .get_all(header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{}=", server::SESSION_COOKIE)))
+        .find(|v| [server::SESSION_COOKIE, server::SECURE_SESSION_COOKIE].iter().any(|n| v.starts_with(&format!("{n}="))))
         .map(str::to_owned)
 }
 

@@ -2,19 +2,19 @@
 //! this device, each a plain form post that switches to it (the browser then loads the portal
 //! anew as that account), and "Add another account". Portal tabs left open on the old account
 //! reload when the account changes, so none of them goes on acting with the new one's session
-//! for a page drawn for the old one.
+//! for a page drawn for the old one. With other accounts signed in, the menu also offers "Sign
+//! out of all accounts" ([`SignOutAll`]).
 
 use crate::{
-    functions::device_accounts::{other_accounts, AddAccount, OtherAccount, SwitchAccount},
+    functions::device_accounts::{other_accounts, AddAccount, OtherAccount, SignOutAll as SignOutAllFn, SwitchAccount},
     models::CurrentUser,
 };
 use leptos::{prelude::*, server_fn::ServerFn};
 
 #[component]
-pub fn AccountSwitcher(user: CurrentUser) -> impl IntoView {
+pub fn AccountSwitcher(user: CurrentUser, others: RwSignal<Vec<OtherAccount>>) -> impl IntoView {
     // Filled in the browser only, after hydration: the server draws the menu without the list,
     // so the two always agree, and the list costs the page's first load nothing.
-    let others: RwSignal<Vec<OtherAccount>> = RwSignal::new(Vec::new());
     #[cfg(feature = "hydrate")]
     {
         watch_other_tabs(user.email.clone());
@@ -27,7 +27,7 @@ pub fn AccountSwitcher(user: CurrentUser) -> impl IntoView {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (user, other_accounts);
+    let _ = (user, other_accounts, others);
     view! {
         <div class="account-switcher">
             {move || {
@@ -66,6 +66,24 @@ pub fn AccountSwitcher(user: CurrentUser) -> impl IntoView {
                 </button>
             </form>
         </div>
+    }
+}
+
+/// "Sign out of all accounts", shown while other accounts are signed in on this device (as the
+/// account menu's "Sign out" then ends only this one). A plain form post: the browser lands on
+/// the sign-in page with nothing of any account left.
+#[component]
+pub fn SignOutAll(others: RwSignal<Vec<OtherAccount>>) -> impl IntoView {
+    move || {
+        (!others.with(Vec::is_empty)).then(|| {
+            view! {
+                <form method="post" action=SignOutAllFn::PATH>
+                    <button type="submit" class="button button-secondary">
+                        "Sign out of all accounts"
+                    </button>
+                </form>
+            }
+        })
     }
 }
 

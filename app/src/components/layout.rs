@@ -241,7 +241,10 @@ pub fn ForRoles(roles: &'static [Role], children: ChildrenFn) -> impl IntoView {
 
 #[component]
 fn AccountMenu(user: CurrentUser) -> impl IntoView {
-    let auth = expect_context::<Auth>();
+    use crate::components::account_switcher::{AccountSwitcher, SignOutAll};
+    use leptos::server_fn::ServerFn;
+    // The other accounts on this device: the switcher fills it, "Sign out of all" shows by it.
+    let others = RwSignal::new(Vec::new());
     let initials: String = user.display_name.split_whitespace().filter_map(|w| w.chars().next()).take(2).collect();
     view! {
         <details class="account-menu">
@@ -255,15 +258,17 @@ fn AccountMenu(user: CurrentUser) -> impl IntoView {
                 <p class="account-email">{user.email.clone()}</p>
                 <p class="account-role">{user.role.label()} {user.tenant_name.clone().map(|t| format!(" · {t}"))}</p>
                 {(user.role == Role::EndUser)
-                    .then(|| view! { <crate::components::account_switcher::AccountSwitcher user=user.clone() /> })}
+                    .then(|| view! { <AccountSwitcher user=user.clone() others /> })}
                 <p>
                     <A href="/account/security">"Sign-in and security"</A>
                 </p>
-                <ActionForm action=auth.sign_out>
+                // A plain form post: when another account takes over, the page loads anew as it.
+                <form method="post" action=SignOut::PATH>
                     <button type="submit" class="button button-secondary">
                         "Sign out"
                     </button>
-                </ActionForm>
+                </form>
+                <SignOutAll others />
             </div>
         </details>
     }

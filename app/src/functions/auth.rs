@@ -221,9 +221,17 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 
 #[server(prefix = "/api", endpoint = "auth/sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use super::ssr::{session, store_err};
+    use super::ssr::{ctx, session, store_err};
+    let ctx = ctx()?;
     let session = session().await?;
+    // Other accounts parked on this device: the next one becomes current (see
+    // `sign_out_to_parked`); "Sign out of all accounts" ends them all.
+    if super::device_accounts::ssr::sign_out_to_parked(&ctx, &session).await? {
+        leptos_axum::redirect("/portal");
+        return Ok(());
+    }
     session.flush().await.map_err(store_err)?;
+    super::device_accounts::ssr::forget_session_cookie(&ctx)?;
     leptos_axum::redirect("/signin");
     Ok(())
 }

@@ -21,11 +21,6 @@ pub(crate) mod ssr {
     use crate::models::AppError;
     use domain::Ctx;
 
-    /// The session cookie (the server's `SESSION_COOKIE`).
-    pub const SESSION_COOKIE: &str = "hostguard_session";
-    /// The ids of this browser's parked sessions.
-    pub const PARKED_COOKIE: &str = "hostguard_accounts";
-
     /// The value of cookie `name` on this request.
     pub fn request_cookie(name: &str) -> Option<String> {
         let parts = leptos::prelude::use_context::<http::request::Parts>()?;
@@ -35,9 +30,10 @@ pub(crate) mod ssr {
     }
 
     /// Sets cookie `name` as the session layer sets its own: HttpOnly, SameSite=Lax, the whole
-    /// site, Secure over HTTPS; `max_age` seconds (0 removes it).
+    /// site and no Domain, Secure over HTTPS (as the `__Host-` names then require); `max_age`
+    /// seconds (0 removes it).
     pub fn set_cookie(ctx: &Ctx, name: &str, value: &str, max_age: i64) -> Result<(), AppError> {
-        let secure = if ctx.public_url.starts_with("https://") { "; Secure" } else { "" };
+        let secure = if ctx.secure_cookies() { "; Secure" } else { "" };
         let cookie = format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Lax; HttpOnly{secure}");
         let value = http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?;
         let res = leptos::prelude::use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Internal)?;
@@ -45,15 +41,59 @@ pub(crate) mod ssr {
         Ok(())
     }
 
+    /// Removes the session cookie with the attributes it was set with. The session layer's own
+    /// removal (after a flush) lacks Secure, which a browser refuses for a `__Host-` name; the
+    /// session row is gone either way, so this only tidies the browser.
+    pub fn forget_session_cookie(ctx: &Ctx) -> Result<(), AppError> {
+        if request_cookie(ctx.session_cookie()).is_some() {
+            set_cookie(ctx, ctx.session_cookie(), "", 0)?;
+        }
+        Ok(())
+    }
+
     /// The parked session ids as the browser sent them.
-    pub fn parked_ids() -> Vec<String> {
-        request_cookie(PARKED_COOKIE).map(|v| domain::device_accounts::parse_cookie(&v)).unwrap_or_default()
+    pub fn parked_ids(ctx: &Ctx) -> Vec<String> {
+        request_cookie(ctx.parked_cookie()).map(|v| domain::device_accounts::parse_cookie(&v)).unwrap_or_default()
     }
 
     pub fn save_parked(ctx: &Ctx, ids: &[String]) -> Result<(), AppError> {
         let value = domain::device_accounts::cookie_value(ids);
         let max_age = if value.is_empty() { 0 } else { ctx.sessions.absolute.num_seconds() };
-        set_cookie(ctx, PARKED_COOKIE, &value, max_age)
+        set_cookie(ctx, ctx.parked_cookie(), &value, max_age)
+    }
+
+    /// Sign-out of the current account when others are parked on this device: as in Google's
+    /// account chooser, the newest parked account still signed in becomes the current one (the
+    /// browser loads the portal as it), so the others stay a switch away. The current session
+    /// is ended server-side. `false` when no parked account is still good: the caller signs out
+    /// as usual (and the stale parked cookie is dropped).
+    pub async fn sign_out_to_parked(ctx: &Ctx, session: &tower_sessions::Session) -> Result<bool, AppError> {
+        let parked = parked_ids(ctx);
+        if parked.is_empty() {
+            return Ok(false);
+        }
+        let current = session.id().map(|id| id.to_string());
+        let mut next = None;
+        for id in parked.iter().rev().filter(|id| Some(*id) != current.as_ref()) {
+            if domain::device_accounts::parked(ctx, id).await?.is_some() {
+                next = Some(id.clone());
+                break;
+            }
+        }
+        let Some(next) = next else {
+            save_parked(ctx, &[])?;
+            return Ok(false);
+        };
+        // The row is deleted rather than the session flushed: a flushed session makes the
+        // session layer append a removal of the session cookie after ours, undoing the switch.
+        // Nothing in this request writes the session again, so the row stays gone.
+        if let Some(current) = &current {
+            domain::device_accounts::end_sessions(ctx, std::slice::from_ref(current)).await?;
+        }
+        let rest: Vec<String> = parked.into_iter().filter(|id| *id != next && Some(id) != current.as_ref()).collect();
+        save_parked(ctx, &rest)?;
+        set_cookie(ctx, ctx.session_cookie(), &next, ctx.sessions.idle.num_seconds())?;
+        Ok(true)
     }
 
     /// The id of this request's session: the one signed in now.
@@ -70,7 +110,7 @@ pub async fn other_accounts() -> Result<Vec<OtherAccount>, AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     caller.require_role(domain::Role::EndUser)?;
     let mut found = Vec::new();
-    for id in ssr::parked_ids() {
+    for id in ssr::parked_ids(&ctx) {
         if let Some(a) = domain::device_accounts::parked(&ctx, &id).await? {
             if a.user_id != caller.user_id && !found.iter().any(|f: &OtherAccount| f.email == a.email) {
                 found.push(OtherAccount {
@@ -92,11 +132,11 @@ pub async fn add_account() -> Result<(), AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     caller.require_role(domain::Role::EndUser)?;
     let current = ssr::current_session_id().await?;
-    let mut ids: Vec<String> = ssr::parked_ids().into_iter().filter(|id| *id != current).collect();
+    let mut ids: Vec<String> = ssr::parked_ids(&ctx).into_iter().filter(|id| *id != current).collect();
     ids.push(current);
     ssr::save_parked(&ctx, &ids)?;
     // The session itself is left as it is (parked), only this browser's cookie for it goes.
-    ssr::set_cookie(&ctx, ssr::SESSION_COOKIE, "", 0)?;
+    ssr::set_cookie(&ctx, ctx.session_cookie(), "", 0)?;
     leptos_axum::redirect("/signin?next=%2Fportal");
     Ok(())
 }
@@ -110,7 +150,7 @@ pub async fn switch_account(handle: String) -> Result<(), AppError> {
     let (ctx, caller) = super::ssr::caller().await?;
     caller.require_role(domain::Role::EndUser)?;
     let current = ssr::current_session_id().await?;
-    let parked = ssr::parked_ids();
+    let parked = ssr::parked_ids(&ctx);
     let Some(target) = parked.iter().find(|id| domain::device_accounts::handle(id) == handle.trim()).cloned() else {
         return Err(domain::DomainError::NotFound("account").into());
     };
@@ -124,8 +164,29 @@ pub async fn switch_account(handle: String) -> Result<(), AppError> {
     };
     ids.push(current);
     ssr::save_parked(&ctx, &ids)?;
-    ssr::set_cookie(&ctx, ssr::SESSION_COOKIE, &target, ctx.sessions.idle.num_seconds())?;
+    ssr::set_cookie(&ctx, ctx.session_cookie(), &target, ctx.sessions.idle.num_seconds())?;
     tracing::info!(from = %caller.user_id, to = %account.user_id, "switched accounts on one device");
     leptos_axum::redirect("/portal");
+    Ok(())
+}
+
+/// "Sign out of all accounts": ends this device's current session and every parked one on the
+/// server (their rows deleted, so a copied cookie is worthless), clears both cookies and goes
+/// to the sign-in page. Needs no signed-in caller: holding a session's id is what ending it takes.
+#[server(prefix = "/api", endpoint = "auth/sign_out_all")]
+pub async fn sign_out_all() -> Result<(), AppError> {
+    use super::ssr::{ctx, session, store_err};
+    let ctx = ctx()?;
+    let session = session().await?;
+    let parked = ssr::parked_ids(&ctx);
+    let ended = domain::device_accounts::end_sessions(&ctx, &parked).await?;
+    // Deletes the current row; the session layer then removes the session cookie.
+    session.flush().await.map_err(store_err)?;
+    ssr::forget_session_cookie(&ctx)?;
+    if ssr::request_cookie(ctx.parked_cookie()).is_some() {
+        ssr::save_parked(&ctx, &[])?;
+    }
+    tracing::info!(parked = ended, "signed out of all accounts on one device");
+    leptos_axum::redirect("/signin");
     Ok(())
 }

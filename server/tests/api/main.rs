@@ -38,6 +38,7 @@ mod portal_accounts;
 mod rollout;
 mod rollout_races;
 mod security_fixes;
+mod sign_out_all;
 mod sms_gateway;
 mod sshd_e2e;
 mod statuses;
