@@ -15,6 +15,7 @@ mod code_logins;
 mod console_sign_in;
 mod credits;
 mod factors;
+mod first_factor_link_only;
 mod hss_api;
 mod invitations;
 mod limits;
