@@ -199,8 +199,8 @@ fn recent_sends(old: Option<&phone::Model>, now: DateTime<Utc>) -> i32 {
 
 /// Starts adding a phone: sends a code to `number` by SMS. The phone counts only once
 /// [`confirm`]ed; until then the phone in force (if any) keeps working. Starting again drops
-/// the earlier pending phone. Needs a fresh step-up in `session` (or, for a first factor, an
-/// open enrolment window).
+/// the earlier pending phone. Needs a fresh step-up in `session` (or, for a first factor, the
+/// invitation's own pages: see [`guard`]).
 pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, number: &str, name: &str) -> DomainResult<PendingPhone> {
     let (user_id, tenant_id) = end_user(caller)?;
     let number = Phone::parse(number.trim()).map_err(|rule| DomainError::validation("number", rule))?;
@@ -541,7 +541,8 @@ mod tests {
             }
         }
 
-        /// Alice, an end user of Acme with an open invitation and no factor yet.
+        /// Alice, an end user of Acme with no factor yet, on her invitation's own pages (its
+        /// password chosen): `session` is what they add her first factor under.
         async fn world() -> World {
             let path = std::env::temp_dir().join(format!("hg-phones-{}.db", Uuid::new_v4().simple()));
             let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
