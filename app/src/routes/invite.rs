@@ -50,6 +50,8 @@ pub fn InvitePage() -> impl IntoView {
     let preview = Resource::new(move || token.get(), preview_invitation);
     view! {
         <Title text="Accept your invitation" />
+        // Outside the Suspense below: the passkey step needs it (see `Passkey`).
+        <Script src="/passkey.js" defer="defer" />
         <main class="standalone invite-page">
             <div class="card invite-card">
                 <div class="signin-brand">
@@ -170,7 +172,6 @@ fn Passkey(token: Memo<String>) -> impl IntoView {
         });
     };
     view! {
-        <Script src="/passkey.js" defer="defer" />
         <section aria-labelledby="passkey-heading">
             <h2 id="passkey-heading">"Or use a passkey"</h2>
             <p>

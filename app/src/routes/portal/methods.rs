@@ -83,7 +83,8 @@ pub fn SignInMethodsPage() -> impl IntoView {
             </p>
         </PageHeader>
         <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
-        <WithAMethod>
+        // Hidden while the notice above says the person has no method yet (style/main.css).
+        <div class="needs-a-method">
         <Loaded resource=phones ok=move |p| view! { <TextMeACode phones=p send /> } />
         <OtherSessions changed sign_out />
         <crate::components::passkey::PasskeyMethods />
@@ -156,27 +157,7 @@ pub fn SignInMethodsPage() -> impl IntoView {
         </section>
         <DefaultMethodPanel phones default />
         <RecoveryCodes methods generate />
-        </WithAMethod>
-    }
-}
-
-/// The rest of the page, for a person who has a sign-in method (or just proved one): a first
-/// one is added only from an invitation's link, so a person with none is offered nothing here.
-#[component]
-fn WithAMethod(children: ChildrenFn) -> impl IntoView {
-    let first = Resource::new(|| (), |_| my_sign_in_methods());
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                Suspend::new(async move {
-                    match first.await {
-                        Ok(m) if !m.has_factor && m.verified_until.is_none() => ().into_any(),
-                        _ => children().into_any(),
-                    }
-                })
-            }}
-        </Transition>
+        </div>
     }
 }
 
@@ -457,7 +438,7 @@ fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView
         }
         .into_any(),
         (false, _, Some(until)) => view! {
-            <p class="notice">
+            <p class="notice no-method-yet">
                 {format!(
                     "You have no sign-in method yet. Your first one is added only from the link in your invitation, \
                      which works until {until}: open the invitation you were sent (by email or SMS) and follow its \
@@ -467,7 +448,7 @@ fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView
         }
         .into_any(),
         (false, _, None) => view! {
-            <p class="notice notice-warn">
+            <p class="notice notice-warn no-method-yet">
                 <b>"Ask your administrator to send you an invitation."</b>
                 " You have no sign-in method yet. Your first one is added only from the link in your invitation, "
                 "so that a password alone never adds one; a link works for 24 hours."
