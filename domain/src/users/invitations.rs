@@ -255,7 +255,7 @@ fn message(
         tenant.name, person.email
     );
     let steps = "Open the link, choose a password, and add an authenticator app (such as Microsoft Authenticator or \
-                 Google Authenticator) on your phone.";
+                 Google Authenticator) on your phone, or a passkey. Only this link sets up your first sign-in method.";
     let expiry = format!("The link works until {until}, once. If you did not expect this, ignore this message.");
     let (body_text, body_html) = match channel {
         Channel::Email => (
