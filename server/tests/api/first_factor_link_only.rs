@@ -171,3 +171,35 @@ on_both_databases!(
     a_passkey_from_the_invitation_makes_the_account_active,
     super::a_passkey_from_the_invitation_makes_the_account_active
 );
+
+/// The demo's people (Acme's) have an open invitation whose link the console prints: their
+/// password alone adds nothing, the printed link does.
+async fn the_demos_people_enrol_from_their_printed_link(backend: Backend) {
+    use app::functions::invitations::ConfirmInvitationAuthenticator;
+    let app = spawn_app_with(backend, Options::default()).await;
+    let (email, password) = ALICE;
+    let cookie = app.sign_in(&(email, password)).await;
+    let r = app.refused(&cookie, BeginAuthenticator { name: "Mine".into() }).await;
+    refused_as_link_only("the demo's portal", &r);
+
+    let links = domain::demo::invitation_links();
+    let emails: Vec<&str> = links.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(emails, ["alice@acme.example", "bob@acme.example", "carmen@acme.example"]);
+    let token = links[0].1.strip_prefix("/invite?token=").unwrap().to_owned();
+    let link = app.run(NO_SESSION, PreviewInvitation { token: token.clone() }).await;
+    assert_eq!((link.email.as_str(), link.tenant_name.as_str()), (email, "Acme Retail"));
+    let set = SetInvitationPassword { token: token.clone(), password: password.into(), repeat: password.into() };
+    app.run(NO_SESSION, set).await;
+    let e = app.run(NO_SESSION, BeginInvitationAuthenticator { token: token.clone(), name: "Pixel".into() }).await;
+    let code = totp_at(&e.secret, app.clock.now());
+    let confirm = ConfirmInvitationAuthenticator { token, id: e.id.to_string(), code };
+    let ((), signed_in) = app.run_for_cookie(confirm).await.unwrap();
+    let signed_in = signed_in.expect("the link's last step signs her in");
+    assert!(app.run(&signed_in, MySignInMethods {}).await.has_factor);
+    // Her demo password still signs her in.
+    app.sign_in(&(email, password)).await;
+}
+on_both_databases!(
+    the_demos_people_enrol_from_their_printed_link,
+    super::the_demos_people_enrol_from_their_printed_link
+);
