@@ -114,6 +114,25 @@ pub fn sign_ins() -> Vec<DemoSignIn> {
     out
 }
 
+/// The published token of the invitation the demo opens for `email` (Acme's end users), whose
+/// link sets up their first factor: `/invite?token=…`. Demo data only; it works for
+/// [`crate::users::invitations::VALID_HOURS`] after the demo data is made.
+pub fn invitation_token(email: &str) -> Option<String> {
+    let (name, domain) = email.split_once('@')?;
+    let tenant = TENANTS.first()?;
+    (domain == tenant.domain && tenant.users.iter().any(|u| first_name(u) == name))
+        .then(|| format!("demo-invitation-{name}-{}", tenant.prefix))
+}
+
+/// The demo's open invitations, in the order they are printed: each person's email and link
+/// path (to append to the console's public URL).
+pub fn invitation_links() -> Vec<(String, String)> {
+    sign_ins()
+        .into_iter()
+        .filter_map(|s| Some((s.email.clone(), format!("/invite?token={}", invitation_token(&s.email)?))))
+        .collect()
+}
+
 /// Seeds the demo data if the database has no tenant yet. Returns whether it did.
 pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
     if tenants::any(ctx).await? {
@@ -227,11 +246,15 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
             server_login::Entity::insert_many(demo_logins(tenant_id, &named, now)).exec(&ctx.db).await?;
         }
         map_accounts(ctx, tenant_id, t.prefix, &end_users).await?;
-        // Acme's people have an open invitation (not mailed), so they may enrol their first
-        // factor on the portal at once; Globex's show the page before an admin invites them.
+        // Acme's people have an open invitation whose link the demo prints (none is mailed):
+        // a first factor comes only from an invitation's link, never from the portal. Globex's
+        // show the portal before an admin invites them.
         if ti == 0 {
             for u in &end_users {
-                crate::users::invitations::open_quietly(&ctx.db, tenant_id, u, &admin, now).await?;
+                if let Some(token) = invitation_token(&u.email) {
+                    crate::users::invitations::open_with_known_token(&ctx.db, tenant_id, u, &admin, &token, now)
+                        .await?;
+                }
             }
         }
 

@@ -216,3 +216,52 @@ export async function confirmedTopic(page: Page, browser: Browser, name: string,
   await page.getByRole("button", { name: "Add", exact: true }).click();
   await confirmFromMail(browser, address);
 }
+
+/**
+ * A first sign-in method comes only from an invitation's link. The demo opens one for each of
+ * Acme's people (`domain::demo::invitation_token`; the console prints the links at start-up):
+ * its path, for `who`.
+ */
+export function demoInvitation(who: { email: string }): string {
+  return `/invite?token=demo-invitation-${who.email.split("@")[0]}-acme`;
+}
+
+/**
+ * `admin` invites `email` again from the Users page (a new link, mailed; the old one stops
+ * working), and signs out. Returns the new link's path, read from the mail at the SMTP sink.
+ */
+export async function inviteAgain(page: Page, admin: { email: string; password: string }, email: string): Promise<string> {
+  const before = mailTo(email).length;
+  await signIn(page, admin);
+  await page.goto("/iam/users");
+  await hydrated(page);
+  const row = page.getByRole("row", { name: new RegExp(email.replace(/[.]/g, "\\.")) });
+  await row.getByText(`New invitation for ${email}`).click();
+  await row.getByRole("button", { name: "Send new invitation" }).click();
+  await expect(page.getByRole("status")).toContainText(`Invitation sent to ${email} by email`);
+  await signOut(page);
+  await expect.poll(() => mailTo(email).length, { timeout: 15_000 }).toBeGreaterThan(before);
+  const link = new URL(linkIn(email, "/invite?token=")!);
+  return link.pathname + link.search;
+}
+
+/**
+ * Follows an invitation link (`path`) in `page`: the password, then an authenticator app named
+ * `name` confirmed with its code. Ends signed in on the portal, in a session that may add more
+ * sign-in methods for a few minutes. Returns the app's secret (its confirming code is spent).
+ */
+export async function acceptInvitation(page: Page, path: string, password: string, name: string): Promise<string> {
+  await page.goto(path);
+  await hydrated(page);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByLabel("Password again").fill(password);
+  await page.getByRole("button", { name: "Save password" }).click();
+  await page.getByLabel("Name of this authenticator").fill(name);
+  await page.getByRole("button", { name: "Show the code to add" }).click();
+  const secret = await page.getByLabel("Secret key").inputValue();
+  await page.getByLabel("Code from the app").fill(await freshCode(secret));
+  await page.getByRole("button", { name: "Confirm and finish" }).click();
+  await expect(page).toHaveURL(/\/portal$/);
+  await hydrated(page);
+  return secret;
+}

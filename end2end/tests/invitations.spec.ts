@@ -1,5 +1,5 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { Page } from "@playwright/test";
+import { BrowserContext, Page } from "@playwright/test";
 import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
@@ -95,6 +95,73 @@ test("an admin invites, and the invitee enrols on a phone from the mail and sign
   await expect(row).toContainText("Active");
   await expect(row).toContainText("Nora's phone");
   await expect(row).toContainText("Accepted");
+});
+
+/** Chromium's virtual authenticator (CDP): a platform passkey that verifies its user. */
+async function virtualAuthenticator(context: BrowserContext, page: Page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}
+
+test("the invitee may choose a passkey as their first sign-in method", async ({ page, browser }) => {
+  const email = `passkey-first-${Date.now()}@acme.example`;
+  await signIn(page, users.acmeAdmin);
+  await page.goto("/iam/users");
+  await hydrated(page);
+  await page.getByLabel("Email (sign-in name)").fill(email);
+  await page.getByLabel("Name", { exact: true }).fill("Kai Key");
+  await page.getByRole("button", { name: "Send invitation" }).click();
+  await expect(page.getByRole("status")).toContainText(`Invitation sent to ${email}`);
+  await expect.poll(() => mailTo(email).length, { timeout: 15_000 }).toBe(1);
+
+  // Passkeys belong to a domain, never to an IP address: the link is followed on localhost.
+  const origin = new URL(page.url()).origin.replace("127.0.0.1", "localhost");
+  const link = linkIn(email, "/invite?token=")!.replace("127.0.0.1", "localhost");
+  const context = await browser.newContext({ baseURL: origin, viewport: phone });
+  const invitee = await context.newPage();
+  await virtualAuthenticator(context, invitee);
+  await invitee.goto(link);
+  await hydrated(invitee);
+  await invitee.getByLabel("Password", { exact: true }).fill("a long enough password");
+  await invitee.getByLabel("Password again").fill("a long enough password");
+  await invitee.getByRole("button", { name: "Save password" }).click();
+  await expect(invitee.getByRole("heading", { name: "Or use a passkey" })).toBeVisible();
+  await checkPage(invitee, "/invite (app or passkey)");
+  await invitee.getByLabel("Name of this passkey").fill("Kai's laptop");
+  await invitee.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(invitee).toHaveURL(/\/portal$/);
+  await hydrated(invitee);
+  await expect(invitee.getByText("Kai Key").first()).toBeVisible();
+  await context.close();
+
+  // The account is active, its first method the passkey; the invitation is used.
+  await page.goto(`/iam/users?search=${encodeURIComponent(email)}`);
+  await hydrated(page);
+  const row = page.getByRole("row", { name: new RegExp(email.replace(/[.]/g, "\\.")) });
+  await expect(row).toContainText("Active");
+  await expect(row).toContainText("Kai's laptop");
+  await expect(row).toContainText("Accepted");
+});
+
+test("a portal session never adds a first method: the demo's people use their invitation link", async ({ page }) => {
+  // Carmen (Acme) is signed in by her password alone: the portal sends her to her invitation.
+  await signIn(page, users.carmen);
+  await page.goto("/portal/methods");
+  await hydrated(page);
+  await expect(page.getByText(/only from the link in your invitation, which works until/)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Add authenticator" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Generate new recovery codes" })).toHaveCount(0);
+  await checkPage(page, "/portal/methods without a method");
 });
 
 async function signInAttempt(page: Page, email: string, password: string) {

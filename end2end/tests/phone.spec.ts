@@ -1,11 +1,11 @@
 import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
-import { expect, hydrated, signIn, signOut, test } from "./helpers";
+import { acceptInvitation, expect, hydrated, inviteAgain, signIn, signOut, test } from "./helpers";
 import { smsCode } from "./sms";
 import { totp } from "./totp";
 
-// Globex's Dmitri is left to this spec: his administrator invites him again, and he uses the
-// portal on a phone only.
+// Globex's Dmitri is left to this spec: his administrator invites him again, and he follows the
+// link and uses the portal on a phone only.
 const dmitri = { email: "dmitri@globex.example", password: "dmitri-demo-2026" };
 const globexAdmin = { email: "admin@globex.example", password: "globex-admin-demo-2026" };
 const number = "+4915112345678";
@@ -31,18 +31,19 @@ async function newCode(previous: string): Promise<string> {
 }
 
 test("on a phone: add a phone with the code texted to it, then remove a factor after a step-up", async ({ page }) => {
-  // His administrator lets him add a first method.
-  await signIn(page, globexAdmin);
-  await page.goto("/iam/users");
+  // His password alone adds no first method: the portal sends him to his invitation.
+  await signIn(page, dmitri);
+  await page.goto("/portal/methods");
   await hydrated(page);
-  const row = page.getByRole("row", { name: /dmitri@globex\.example/ });
-  await row.getByText("New invitation for dmitri@globex.example").click();
-  await row.getByRole("button", { name: "Send new invitation" }).click();
-  await expect(page.getByRole("status")).toContainText("Invitation sent to dmitri@globex.example by email");
+  await expect(page.getByText(/only from the link in your invitation/)).toBeVisible();
+  await expect(page.getByRole("button", { name: "Send code" })).toHaveCount(0);
+  await fits(page, "/portal/methods without a method");
   await signOut(page);
 
-  await signIn(page, dmitri);
-  await hydrated(page);
+  // His administrator invites him again; the link adds his first method, an authenticator app,
+  // and signs him in to a session that may add more for a few minutes.
+  const link = await inviteAgain(page, globexAdmin, dmitri.email);
+  await acceptInvitation(page, link, dmitri.password, "Authenticator");
   // The menu folds behind its button; the button opens it.
   const nav = page.getByRole("navigation", { name: "Console" });
   const menu = nav.getByRole("button", { name: "Menu" });
@@ -72,9 +73,9 @@ test("on a phone: add a phone with the code texted to it, then remove a factor a
   await expect(page.getByRole("row", { name: /Dmitri's mobile/ })).toContainText(number);
   await fits(page, "/portal/methods with a phone");
 
-  // In the same minutes he adds an authenticator app: on a phone, a link opens the app, and the
-  // whole secret key is there with a Copy button.
-  await page.getByLabel("Name", { exact: true }).fill("Authenticator");
+  // In the same minutes he adds a second authenticator app: on a phone, a link opens the app,
+  // and the whole secret key is there with a Copy button.
+  await page.getByLabel("Name", { exact: true }).fill("Tablet app");
   await page.getByRole("button", { name: "Add authenticator" }).click();
   await expect(page.getByRole("link", { name: "Open in my authenticator app" })).toHaveAttribute(
     "href",
@@ -89,7 +90,7 @@ test("on a phone: add a phone with the code texted to it, then remove a factor a
   await fits(page, "/portal/methods adding an authenticator");
   await page.getByLabel("Code from the app").fill(totp(secret));
   await page.getByRole("button", { name: "Confirm", exact: true }).click();
-  await expect(page.getByText("Authenticator added.")).toBeVisible();
+  await expect(page.getByText("Tablet app added.")).toBeVisible();
   // After a change the page offers to sign out his other sessions.
   await expect(page.getByRole("button", { name: "End my other sessions" })).toBeVisible();
   await signOut(page);
@@ -107,6 +108,8 @@ test("on a phone: add a phone with the code texted to it, then remove a factor a
   await expect(page.getByText(/Code accepted: you can change your sign-in methods until/)).toBeVisible();
   await page.getByRole("button", { name: "Remove Authenticator" }).click();
   await expect(page.getByText("Authenticator removed.")).toBeVisible();
+  await page.getByRole("button", { name: "Remove Tablet app" }).click();
+  await expect(page.getByRole("row", { name: /Tablet app/ })).toHaveCount(0);
   await expect(page.getByRole("row", { name: /Authenticator app/ })).toHaveCount(0);
   // The phone is now the last one: it stays.
   await page.getByRole("button", { name: "Remove Dmitri's mobile" }).click();

@@ -1,6 +1,6 @@
 import { Page } from "@playwright/test";
-import { expect, hydrated, signIn, signOut, test } from "./helpers";
-import { mailTo } from "./mail";
+import { acceptInvitation, expect, hydrated, signIn, signOut, test } from "./helpers";
+import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
 
 // Globex's people start without an invitation in the demo (Acme's have one open).
@@ -17,9 +17,8 @@ test("a first sign-in method needs an invitation, and later changes a current co
   // Esther's password alone adds nothing: she is told to ask her administrator.
   await signIn(page, esther);
   await methodsPage(page);
-  await expect(page.getByText("Ask your administrator to open enrolment.")).toBeVisible();
-  await page.getByRole("button", { name: "Generate new recovery codes" }).click();
-  await expect(page.getByRole("alert")).toContainText("Ask your administrator to send you one");
+  await expect(page.getByText("Ask your administrator to send you an invitation.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Generate new recovery codes" })).toHaveCount(0);
   await signOut(page);
 
   // Her administrator invites her again from the Users page; the row says until when.
@@ -34,16 +33,14 @@ test("a first sign-in method needs an invitation, and later changes a current co
   await expect(row).toContainText(/Pending.*until \d{4}-\d\d-\d\d/);
   await signOut(page);
 
-  // Esther adds her authenticator app.
+  // Her password alone still adds nothing; the link in her mail adds her authenticator app.
   await signIn(page, esther);
   await methodsPage(page);
-  await expect(page.getByText(/Your administrator opened enrolment until/)).toBeVisible();
-  await page.getByLabel("Name", { exact: true }).fill("Esther's phone");
-  await page.getByRole("button", { name: "Add authenticator" }).click();
-  const secret = await page.getByLabel("Secret key").inputValue();
-  await page.getByLabel("Code from the app").fill(totp(secret));
-  await page.getByRole("button", { name: "Confirm", exact: true }).click();
-  await expect(page.getByRole("status")).toHaveText("Esther's phone added.");
+  await expect(page.getByText(/only from the link in your invitation, which works until/)).toBeVisible();
+  await signOut(page);
+  await expect.poll(() => linkIn(esther.email, "/invite?token="), { timeout: 15_000 }).toBeTruthy();
+  const link = new URL(linkIn(esther.email, "/invite?token=")!);
+  const secret = await acceptInvitation(page, link.pathname + link.search, esther.password, "Esther's phone");
   await signOut(page);
 
   // In a new session, someone with only her password is asked for a current code first.
@@ -67,9 +64,10 @@ test("a first sign-in method needs an invitation, and later changes a current co
   // Each change was mailed to her, with how to report it.
   await expect
     .poll(() => mailTo(esther.email).filter((m) => m.includes("If this wasn't you")).length, { timeout: 15_000 })
-    .toBe(2);
+    .toBe(3);
   const mails = mailTo(esther.email).join("\n");
   expect(mails).toContain("Globex Logistics invites you to HostGuard");
   expect(mails).toContain("Esther's phone");
   expect(mails).toContain("10 new recovery codes were made");
+  expect(mails).toContain("Your password was set from an invitation link");
 });

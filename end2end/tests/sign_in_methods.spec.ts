@@ -1,8 +1,9 @@
-import { expect, signIn, test, users } from "./helpers";
+import { acceptInvitation, demoInvitation, expect, signIn, test, users } from "./helpers";
 import { totp } from "./totp";
 
 test("an end user adds an authenticator app with the code it shows", async ({ page }) => {
-  await signIn(page, users.alice);
+  // Her first method comes from the invitation link the demo made for her; the session it signs in adds more.
+  await acceptInvitation(page, demoInvitation(users.alice), users.alice.password, "Alice's first app");
   await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: "Sign-in methods" }).click();
   await expect(page.getByRole("heading", { name: "Sign-in methods" })).toBeVisible();
   await page.getByLabel("Name", { exact: true }).fill("E2E phone");
@@ -20,9 +21,10 @@ test("an end user adds an authenticator app with the code it shows", async ({ pa
 });
 
 test("an end user generates recovery codes and sees ten, once", async ({ page }, testInfo) => {
-  // A retry (playwright.config.ts) needs someone who has no codes yet either: the first try may
-  // have made Bob's.
-  await signIn(page, testInfo.retry === 0 ? users.bob : users.carmen);
+  // A retry (playwright.config.ts) needs someone
+  // who has no codes yet either: the first try may have made Bob's.
+  const who = testInfo.retry === 0 ? users.bob : users.carmen;
+  await acceptInvitation(page, demoInvitation(who), who.password, "First app");
   await page.goto("/portal/methods");
   await expect(page.getByText("You have no recovery codes.")).toBeVisible();
   await page.getByRole("button", { name: "Generate new recovery codes" }).click();

@@ -45,7 +45,7 @@ async fn serve(config: Config) {
         .await
         .unwrap_or_else(|e| fail(e));
     if config.demo {
-        print_demo_sign_ins(console.demo_created);
+        print_demo_sign_ins(console.demo_created, &config.public_url);
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -59,7 +59,7 @@ async fn serve(config: Config) {
     .unwrap_or_else(|e| fail(e));
 }
 
-fn print_demo_sign_ins(created_now: bool) {
+fn print_demo_sign_ins(created_now: bool, public_url: &str) {
     let when = if created_now { "created now" } else { "already in the database" };
     println!("Demo data ({when}). Sign in with:");
     for s in domain::demo::sign_ins() {
@@ -74,6 +74,13 @@ fn print_demo_sign_ins(created_now: bool) {
     println!("The operator and tenant admins also give a code from an authenticator app with these secret keys:");
     for (email, seed) in domain::demo::CONSOLE_SEEDS {
         println!("  {email:<28} {seed}");
+    }
+    println!(
+        "End users set up their first sign-in method only from an invitation link. Acme's have one, valid for 24 hours \
+         from when the demo data was made (later, their admin sends a new one from Users):"
+    );
+    for (email, path) in domain::demo::invitation_links() {
+        println!("  {email:<28} {}{path}", public_url.trim_end_matches('/'));
     }
 }
 

@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 
 impl TestApp {
     /// Invites the end user `who` again, as an admin of their tenant does (audited, and mailed
-    /// to them), so that they can add a first factor on the portal while it is open.
+    /// to them): its link, and nothing else, adds a first factor (see `invite`).
     pub async fn open_enrolment(&self, who: &Login) {
         let row = user::Entity::find_by_id(who.id).one(&self.ctx.db).await.unwrap().expect("the user exists");
         let admin = Caller {

@@ -12,6 +12,7 @@ pub mod approve;
 mod console;
 pub mod console_sign_in;
 pub mod demo;
+pub mod invite;
 mod factors;
 mod fixlogin;
 mod fixtures;

@@ -1,8 +1,9 @@
 //! `/invite?token=…`: the invitation link's page, public (the token is the proof) and made for
 //! a phone. Opening it (a GET, as mail scanners do) only shows what the link is for; the person
-//! then chooses a password, adds an authenticator app (QR code, a link that opens the app on
-//! this phone, and the secret with Copy) and confirms it with a code, which makes the account
-//! active and signs them in to the portal.
+//! then chooses a password and adds a first sign-in method: an authenticator app (QR code, a
+//! link that opens the app on this phone, and the secret with Copy) confirmed with a code, or a
+//! passkey on this device. That makes the account active and signs them in to the portal. These
+//! pages are the only place a first sign-in method is added.
 
 use crate::{
     components::{
@@ -19,7 +20,7 @@ use crate::{
     },
 };
 use leptos::prelude::*;
-use leptos_meta::Title;
+use leptos_meta::{Script, Title};
 use leptos_router::hooks::use_query_map;
 
 fn problem(e: AppError) -> AnyView {
@@ -49,6 +50,8 @@ pub fn InvitePage() -> impl IntoView {
     let preview = Resource::new(move || token.get(), preview_invitation);
     view! {
         <Title text="Accept your invitation" />
+        // Outside the Suspense below: the passkey step needs it (see `Passkey`).
+        <Script src="/passkey.js" defer="defer" />
         <main class="standalone invite-page">
             <div class="card invite-card">
                 <div class="signin-brand">
@@ -97,7 +100,7 @@ fn Steps(
         <p>{intro}</p>
         <ol class="invite-progress" aria-label="Steps">
             <li aria-current=move || (!password_set()).then_some("step")>"Choose a password"</li>
-            <li aria-current=move || (password_set() && confirm.value().get().is_none()).then_some("step")>"Add an authenticator app"</li>
+            <li aria-current=move || (password_set() && confirm.value().get().is_none()).then_some("step")>"Add an authenticator app or a passkey"</li>
             <li>"Done: you are signed in"</li>
         </ol>
         {move || {
@@ -133,8 +136,106 @@ fn Steps(
                 }
                     .into_any();
             }
-            view! { <Authenticator token begin confirm /> }.into_any()
+            view! {
+                <Authenticator token begin confirm />
+                <Passkey token />
+            }
+                .into_any()
         }}
+    }
+}
+
+/// Or a passkey on this device (a phone's screen lock, a laptop's fingerprint, a security key):
+/// it makes the account active and signs the person in, as an app does.
+#[component]
+fn Passkey(token: Memo<String>) -> impl IntoView {
+    let note = RwSignal::new(None::<Result<String, String>>);
+    let busy = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let start = move |_| {
+        busy.set(true);
+        note.set(None);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (token, name);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            match browser::add_passkey(token.get_untracked(), name.get_untracked()).await {
+                Ok(()) => {
+                    note.set(Some(Ok("Your passkey is added: your account is active and you are signed in.".into())));
+                    let _ = window().location().set_href("/portal");
+                }
+                Err(e) => {
+                    note.set(Some(Err(e)));
+                    busy.set(false);
+                }
+            }
+        });
+    };
+    view! {
+        <section aria-labelledby="passkey-heading">
+            <h2 id="passkey-heading">"Or use a passkey"</h2>
+            <p>
+                "A passkey stays on this device (or your security key) and is unlocked with its screen lock or your "
+                "fingerprint: nothing to type. Your account becomes active once it is added."
+            </p>
+            <div class="field">
+                <label for="passkey-name">"Name of this passkey"</label>
+                <input
+                    id="passkey-name"
+                    type="text"
+                    maxlength="64"
+                    placeholder="My laptop"
+                    autocomplete="off"
+                    bind:value=name
+                />
+            </div>
+            <button type="button" class="button button-secondary" on:click=start disabled=move || busy.get()>
+                "Add a passkey"
+            </button>
+            {move || {
+                note.get()
+                    .map(|m| match m {
+                        Ok(text) => view! { <p class="form-ok" role="status">{text}</p> }.into_any(),
+                        Err(text) => view! { <p class="form-error" role="alert">{text}</p> }.into_any(),
+                    })
+            }}
+        </section>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use crate::functions::invitations::{begin_invitation_passkey, finish_invitation_passkey};
+    use leptos::{
+        wasm_bindgen::{JsCast, JsValue},
+        web_sys::js_sys,
+    };
+
+    /// `hostguardPasskey.create(options)` (`/passkey.js`): the credential as JSON, or why not.
+    async fn create(options: &str) -> Result<String, String> {
+        let failed = |e: JsValue| {
+            let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string());
+            if name.as_deref() == Some("NotAllowedError") {
+                return "The passkey was not added (cancelled, or timed out).".to_owned();
+            }
+            let why = e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok()?.as_string());
+            why.unwrap_or_else(|| "The browser refused.".into())
+        };
+        let window = leptos::web_sys::window().ok_or("No browser window.")?;
+        let glue = js_sys::Reflect::get(&window, &"hostguardPasskey".into()).map_err(failed)?;
+        let f = js_sys::Reflect::get(&glue, &"create".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .ok_or("The page is still loading; try again.")?;
+        let promise = f.call1(&glue, &options.into()).map_err(failed)?;
+        let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise)).await.map_err(failed)?;
+        value.as_string().ok_or_else(|| "The browser gave no passkey.".into())
+    }
+
+    pub async fn add_passkey(token: String, name: String) -> Result<(), String> {
+        let c = begin_invitation_passkey(token.clone(), name).await.map_err(|e| e.to_string())?;
+        let answer = create(&c.options).await?;
+        finish_invitation_passkey(token, c.ceremony_id.to_string(), answer).await.map_err(|e| e.to_string())
     }
 }
 

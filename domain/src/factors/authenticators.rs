@@ -141,8 +141,8 @@ fn too_many() -> DomainError {
 
 /// Starts adding an authenticator: a new seed, to show as a QR code and as text. It counts only
 /// once [`confirm`]ed; starting another enrolment drops this one. Needs what any change of
-/// factors needs (see [`guard`]): a fresh step-up in `session`, or for a first factor an open
-/// invitation.
+/// factors needs (see [`guard`]): a fresh step-up in `session`, or for a first factor the
+/// invitation's own pages.
 pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) -> DomainResult<Enrolment> {
     let (user_id, tenant_id) = end_user(caller)?;
     let name = clean_name("name", name, NAME_MAX, "Authenticator app")?;
@@ -189,7 +189,7 @@ pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) 
 
 /// Finishes adding an authenticator with a code it shows now; audited and mailed to the user.
 /// The code is spent: it cannot also log in. Needs a fresh step-up in `session` (or, for a first
-/// factor, an open invitation, which it then uses up).
+/// factor, the invitation's own pages; it then uses the invitation up).
 pub async fn confirm(
     ctx: &Ctx,
     caller: &Caller,

@@ -1,8 +1,9 @@
 //! Who may change an end user's factors. A password alone never may: while the user has a
 //! factor, a change needs a fresh step-up (a current code from one of them, typed in the same
-//! portal session within [`STEP_UP_VALID_MINUTES`]); a first one comes only with an invitation
-//! (see `users::invitations`): from the invitation's own pages once its password is set, or,
-//! for an active user with no factor, from their portal session while an invitation is open.
+//! portal session within [`STEP_UP_VALID_MINUTES`]); a first one comes only from an invitation's
+//! own pages (see `users::invitations`), reached by proving its link, once its password is set.
+//! A portal session never adds a first factor: someone who knows the password of an active
+//! person without one (after a lost phone's factors were removed) must not enrol their own.
 //! Every change is mailed to the user.
 
 use super::{end_user, has_factor, lock_user};
@@ -10,7 +11,7 @@ use crate::{
     audit::Actor,
     caller::Caller,
     ctx::Ctx,
-    entities::{factor_step_up, invitation},
+    entities::factor_step_up,
     error::{DomainError, DomainResult},
     messages, outbox,
     users::invitations,
@@ -44,11 +45,12 @@ pub fn code_needed() -> DomainError {
     )
 }
 
-/// The error for a first factor without an open invitation.
+/// The error for a first factor anywhere but an open invitation's own pages.
 pub fn enrolment_closed() -> DomainError {
     DomainError::Conflict(
-        "You have no sign-in method yet, and a first one can be added only with an invitation. \
-         Ask your administrator to send you one; its link works for 24 hours."
+        "You have no sign-in method yet, and a first one can be added only from the link in the invitation you were \
+         sent. Ask your administrator to send you one if you have none or its link no longer works; a link works for \
+         24 hours."
             .into(),
     )
 }
@@ -96,54 +98,17 @@ pub(crate) async fn permit(
     if let Some(i) = invitations::open_with_password(txn, session.0, user_id, now).await? {
         return Ok(Permit::FirstFactor { invitation_id: i.id });
     }
-    // A caller who came through an invitation's link (the reference is that invitation's id)
-    // whose invitation no longer opens (resent, revoked, expired) gets nothing else: an old
-    // link must not enrol through the newer invitation.
-    if invitation::Entity::find_by_id(session.0).filter(invitation::Column::UserId.eq(user_id)).one(txn).await?.is_some() {
-        return Err(enrolment_closed());
-    }
     if has_factor(txn, user_id).await? {
         return Err(code_needed());
     }
-    match invitations::open_for(txn, user_id, now).await? {
-        // Only a session signed in since the invitation was (last) sent: a session from before
-        // a lost-phone re-invite may be a thief's.
-        Some(i) => match signed_in_at(txn, user_id, session).await? {
-            Some(at) if at >= i.sent_at.timestamp() => Ok(Permit::FirstFactor { invitation_id: i.id }),
-            _ => Err(DomainError::Conflict(
-                "Sign out and sign in again to add your first sign-in method: this session is older than \
-                 your invitation."
-                    .into(),
-            )),
-        },
-        None => Err(enrolment_closed()),
-    }
+    // No factor, and not an open invitation's own pages (a portal session, or a link that was
+    // resent, revoked, expired or used): nothing. Only the link proves the person.
+    Err(enrolment_closed())
 }
 
 /// Where a portal session keeps its step-up reference and the sign-in it was made in (the
 /// app writes it; see `app::functions::portal::ssr::session_ref`).
 pub const SESSION_REF_KEY: &str = "factor_session_ref";
-
-/// When the stored portal session of `user_id` whose reference is `session` signed in (Unix
-/// seconds); `None` when no stored session holds that reference.
-async fn signed_in_at<C: ConnectionTrait>(conn: &C, user_id: Uuid, session: SessionRef) -> DomainResult<Option<i64>> {
-    let r = session.0.to_string();
-    // The LIKE narrows, the parse decides.
-    let rows = crate::entities::session::Entity::find()
-        .filter(crate::entities::session::Column::Data.contains(&r))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().find_map(|row| {
-        let v: serde_json::Value = serde_json::from_str(&row.data).ok()?;
-        let mine = v.get(super::settings::SESSION_USER_KEY)?.as_str()? == user_id.to_string()
-            && v.get(SESSION_REF_KEY)?.get(0)?.as_str()? == r;
-        if mine {
-            v.get("signed_in_at")?.as_i64()
-        } else {
-            None
-        }
-    }))
-}
 
 /// For changes that need a factor already (renaming one, the default method, signing out other
 /// sessions): only a fresh step-up in `session` allows them, never an invitation.
@@ -271,8 +236,8 @@ pub struct State {
     pub has_factor: bool,
     /// Until when this session may change factors (a fresh step-up).
     pub stepped_up_until: Option<DateTime<Utc>>,
-    /// Until when a first factor may be added (only while the user has none): their open
-    /// invitation's expiry.
+    /// Until when the link of the user's open invitation works (only while they have no
+    /// factor): their first factor is added there, never in the portal.
     pub enrolment_open_until: Option<DateTime<Utc>>,
 }
 

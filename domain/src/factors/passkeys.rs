@@ -1,6 +1,6 @@
 //! Passkeys (WebAuthn, checked by kanidm's webauthn-rs): an end user registers them on the
-//! portal like any factor (a fresh step-up, or an open invitation for a first one; audited and
-//! mailed), and uses one to sign in to the portal, to step up before a factor change, and to
+//! portal like any factor (a fresh step-up), or as a first one on an invitation's own pages
+//! (audited and mailed), and uses one to sign in to the portal, to step up before a factor change, and to
 //! approve a push request from any browser. Every assertion needs user verification, so a
 //! passkey is a factor on its own.
 //!
@@ -217,8 +217,8 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 /// Starts registering a passkey named `name` for the caller. Needs what any change of factors
-/// needs (see [`guard`]): a fresh step-up in `session`, or for a first factor an open
-/// invitation. The options ask for a discoverable credential (so it can sign in without an
+/// needs (see [`guard`]): a fresh step-up in `session`, or for a first factor the invitation's
+/// own pages. The options ask for a discoverable credential (so it can sign in without an
 /// email) with user verification, and exclude the caller's passkeys.
 pub async fn register_begin(ctx: &Ctx, caller: &Caller, session: SessionRef, name: &str) -> DomainResult<Challenge> {
     let (user_id, tenant_id) = end_user(caller)?;

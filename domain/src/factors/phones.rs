@@ -199,8 +199,8 @@ fn recent_sends(old: Option<&phone::Model>, now: DateTime<Utc>) -> i32 {
 
 /// Starts adding a phone: sends a code to `number` by SMS. The phone counts only once
 /// [`confirm`]ed; until then the phone in force (if any) keeps working. Starting again drops
-/// the earlier pending phone. Needs a fresh step-up in `session` (or, for a first factor, an
-/// open enrolment window).
+/// the earlier pending phone. Needs a fresh step-up in `session` (or, for a first factor, the
+/// invitation's own pages: see [`guard`]).
 pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, number: &str, name: &str) -> DomainResult<PendingPhone> {
     let (user_id, tenant_id) = end_user(caller)?;
     let number = Phone::parse(number.trim()).map_err(|rule| DomainError::validation("number", rule))?;
@@ -532,7 +532,8 @@ mod tests {
             }
         }
 
-        /// Alice, an end user of Acme with an open invitation and no factor yet.
+        /// Alice, an end user of Acme with no factor yet, on her invitation's own pages (its
+        /// password chosen): `session` is what they add her first factor under.
         async fn world() -> World {
             let path = std::env::temp_dir().join(format!("hg-phones-{}.db", Uuid::new_v4().simple()));
             let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
@@ -579,21 +580,26 @@ mod tests {
             .await
             .unwrap();
             let person = user::Entity::find_by_id(user_id).one(&ctx.db).await.unwrap().unwrap();
-            crate::users::invitations::open_quietly(&ctx.db, tenant_id, &person, "admin@acme.example", clock.now())
+            // Her first factor comes from her invitation's own pages: the reference is the
+            // invitation's, once its password is set.
+            let invitation = crate::users::invitations::open_with_known_token(
+                &ctx.db,
+                tenant_id,
+                &person,
+                "admin@acme.example",
+                "alice-token",
+                clock.now(),
+            )
+            .await
+            .unwrap();
+            crate::users::invitations::set_password(&ctx, "alice-token", "a long enough password 1", "192.0.2.1")
                 .await
                 .unwrap();
             let alice = Caller { user_id, role: Role::EndUser, tenant_id: Some(tenant_id), email: "alice@acme.example".into() };
-            // A stored portal session signed in after the invitation: the first factor's rule reads it.
-            let session = SessionRef(Uuid::new_v4());
-            let data = format!(
-                r#"{{"user_id":"{user_id}","signed_in_at":{t},"{k}":["{r}",{t}]}}"#,
-                t = clock.now().timestamp(),
-                k = guard::SESSION_REF_KEY,
-                r = session.0
-            );
+            let session = SessionRef(invitation);
             crate::entities::session::Entity::insert(crate::entities::session::ActiveModel {
                 id: Set("world".into()),
-                data: Set(data),
+                data: Set(format!(r#"{{"user_id":"{user_id}","signed_in_at":1}}"#)),
                 expires_at: Set(clock.now() + Duration::hours(1)),
             })
             .exec_without_returning(&ctx.db)

@@ -81,8 +81,8 @@ pub async fn status(ctx: &Ctx, caller: &Caller) -> DomainResult<Status> {
 }
 
 /// A new set of codes for the caller, shown this once; the old set stops working. Audited and
-/// mailed to the user. Needs a fresh step-up in `session` (or, for a first factor, an open
-/// invitation, which it then uses up).
+/// mailed to the user. Needs a fresh step-up in `session` (or, for a first factor, the
+/// invitation's own pages; it then uses the invitation up).
 pub async fn generate(ctx: &Ctx, caller: &Caller, actor: &Actor, session: SessionRef) -> DomainResult<Vec<String>> {
     let (user_id, tenant_id) = end_user(caller)?;
     let now = ctx.clock.now();

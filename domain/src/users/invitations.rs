@@ -5,8 +5,9 @@
 //! these is audited, and each message goes through the outbox in the same transaction.
 //!
 //! Following the link only shows it (a GET: mail scanners fetch links); the page's buttons act.
-//! The person sets a password, then adds an authenticator app with a code from it; that first
-//! factor makes the account active. Until then they cannot sign in, and logins to servers are
+//! The person sets a password, then adds an authenticator app (with a code from it) or a
+//! passkey; that first factor makes the account active. A first factor comes from these pages
+//! only, never from a portal session (see `factors::guard`). Until then they cannot sign in, and logins to servers are
 //! refused as for anyone without a factor.
 
 use super::{state_of, UserState};
@@ -18,8 +19,8 @@ use crate::{
     entities::{invitation, tenant, user},
     error::{DomainError, DomainResult},
     factors::{
-        authenticators::{self, Authenticator, Enrolment},
-        end_user_in, SessionRef,
+        authenticators::{self, Enrolment},
+        end_user_in, passkeys, SessionRef,
     },
     messages::{escape_html, html_page},
     outbox::{self, Channel, MessageKind, NewMessage},
@@ -254,7 +255,7 @@ fn message(
         tenant.name, person.email
     );
     let steps = "Open the link, choose a password, and add an authenticator app (such as Microsoft Authenticator or \
-                 Google Authenticator) on your phone.";
+                 Google Authenticator) on your phone, or a passkey. Only this link sets up your first sign-in method.";
     let expiry = format!("The link works until {until}, once. If you did not expect this, ignore this message.");
     let (body_text, body_html) = match channel {
         Channel::Email => (
@@ -371,22 +372,24 @@ async fn tenant_of<C: ConnectionTrait>(conn: &C, tenant_id: Uuid) -> DomainResul
     tenant::Entity::find_by_id(tenant_id).one(conn).await?.ok_or(DomainError::NotFound("tenant"))
 }
 
-/// An open invitation of `person` that nobody was sent (the demo's people, whose link nobody
-/// needs: they enrol from the portal while it is open).
-pub(crate) async fn open_quietly<C: ConnectionTrait>(
+/// An open invitation of `person` whose link's token is `token`, chosen by the caller and sent
+/// to nobody: the demo's people, whose links the demo prints at start-up. Returns its id.
+pub(crate) async fn open_with_known_token<C: ConnectionTrait>(
     conn: &C,
     tenant_id: Uuid,
     person: &user::Model,
     by: &str,
+    token: &str,
     now: DateTime<Utc>,
-) -> DomainResult<()> {
+) -> DomainResult<Uuid> {
+    let id = Uuid::new_v4();
     invitation::Entity::insert(invitation::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(id),
         tenant_id: Set(tenant_id),
         user_id: Set(person.id),
         channel: Set(Channel::Email),
         address: Set(person.email.clone()),
-        token_hash: Set(tokens::new_token().1),
+        token_hash: Set(tokens::hash_token(token)),
         invited_by: Set(by.to_owned()),
         created_at: Set(now),
         sent_at: Set(now),
@@ -398,7 +401,7 @@ pub(crate) async fn open_quietly<C: ConnectionTrait>(
     })
     .exec_without_returning(conn)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// Invites a new end user to the caller's tenant: a user who cannot sign in until they accept.
@@ -752,14 +755,29 @@ fn password_first() -> DomainError {
     DomainError::Conflict("Choose your password first.".into())
 }
 
-/// The account an accepted invitation made active.
+/// The account an accepted invitation made active, and the reference for the browser's new
+/// portal session: it holds a step-up, since that browser just proved the new factor, so the
+/// person may add another (a phone, recovery codes) at once.
 #[derive(Clone, Debug)]
 pub struct Accepted {
     pub user_id: Uuid,
-    pub authenticator: Authenticator,
+    pub session: SessionRef,
 }
 
-/// The last step: a code from the new app confirms it; the invitation is used up and the
+/// After a first factor from the link: the person is signed in, and their new portal session
+/// gets a step-up of its own.
+async fn accept(ctx: &Ctx, person: &user::Model) -> DomainResult<Accepted> {
+    crate::accounts::signed_in(ctx, person.id).await?;
+    let session = SessionRef(Uuid::new_v4());
+    if let Some(tenant_id) = person.tenant_id {
+        let txn = crate::db::write_txn(&ctx.db).await?;
+        crate::factors::guard::record(&txn, tenant_id, person.id, Some(session), ctx.clock.now()).await?;
+        txn.commit().await?;
+    }
+    Ok(Accepted { user_id: person.id, session })
+}
+
+/// The last step with an app: a code from it confirms it; the invitation is used up and the
 /// account active, so the person can sign in (the caller signs them in).
 pub async fn confirm_authenticator(
     ctx: &Ctx,
@@ -773,9 +791,36 @@ pub async fn confirm_authenticator(
         return Err(password_first());
     }
     let actor = Actor::new(person.email.clone(), source_ip);
-    let a = authenticators::confirm(ctx, &person_caller(&person)?, &actor, SessionRef(inv.id), id, code).await?;
-    crate::accounts::signed_in(ctx, person.id).await?;
-    Ok(Accepted { user_id: person.id, authenticator: a })
+    authenticators::confirm(ctx, &person_caller(&person)?, &actor, SessionRef(inv.id), id, code).await?;
+    accept(ctx, &person).await
+}
+
+/// The link's second step with a passkey instead of an app: the options for
+/// `navigator.credentials.create`.
+pub async fn begin_passkey(ctx: &Ctx, token: &str, name: &str) -> DomainResult<passkeys::Challenge> {
+    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
+    if inv.password_set_at.is_none() {
+        return Err(password_first());
+    }
+    passkeys::register_begin(ctx, &person_caller(&person)?, SessionRef(inv.id), name).await
+}
+
+/// The last step with a passkey: the browser's answer to ceremony `ceremony_id` registers it;
+/// the invitation is used up and the account active (the caller signs the person in).
+pub async fn finish_passkey(
+    ctx: &Ctx,
+    token: &str,
+    ceremony_id: Uuid,
+    response: &str,
+    source_ip: &str,
+) -> DomainResult<Accepted> {
+    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
+    if inv.password_set_at.is_none() {
+        return Err(password_first());
+    }
+    let actor = Actor::new(person.email.clone(), source_ip);
+    passkeys::register_finish(ctx, &person_caller(&person)?, &actor, SessionRef(inv.id), ceremony_id, response).await?;
+    accept(ctx, &person).await
 }
 
 #[cfg(test)]

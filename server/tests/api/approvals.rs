@@ -9,7 +9,6 @@ use crate::common::*;
 use app::functions::approvals::{
     DecidePush, MyApprovals, MyPendingPushes, PushPolicy, RegisterDevice, RemoveDevice, RenameDevice, SavePushPolicy,
 };
-use app::functions::portal::{BeginAuthenticator, ConfirmAuthenticator};
 use app::models::{DecisionResult, PendingPush, PushDecision, PushStatus};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::Duration;
@@ -40,21 +39,10 @@ fn spki(key: &SigningKey) -> String {
     STANDARD.encode(p256::PublicKey::from(key.verifying_key()).to_public_key_der().unwrap().as_bytes())
 }
 
-fn totp_now(secret: &str, app: &TestApp) -> String {
-    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
-    totp.generate(app.clock.now().timestamp() as u64)
-}
-
-/// Signs `who` in and gives them an authenticator (through an enrolment window): the session
+/// Gives `who` an authenticator from an invitation's link, which signs them in: the session
 /// is then stepped up for a few minutes, as after any first factor.
 async fn person_with_a_factor(app: &TestApp, who: &Login) -> String {
-    let cookie = app.sign_in(who).await;
-    app.open_enrolment(who).await;
-    let e = app.run(&cookie, BeginAuthenticator { name: "Phone".into() }).await;
-    let code = totp_now(&e.secret, app);
-    app.run(&cookie, ConfirmAuthenticator { id: e.id.to_string(), code }).await;
-    cookie
+    app.accept_invitation(who, "Phone").await.cookie
 }
 
 async fn register(app: &TestApp, cookie: &str, name: &str) -> Device {

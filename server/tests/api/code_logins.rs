@@ -79,9 +79,8 @@ async fn world(backend: Backend) -> World {
     app.put_in_force(&p, Some("code")).await;
     let alice = p.tenant.end_user(&app, "alice").await;
     map(&app, &p, "root", alice.id, None).await;
-    let alice_cookie = app.sign_in(&alice).await;
-    app.open_enrolment(&alice).await;
-    let secret = enroll(&app, &alice_cookie, "Pixel").await;
+    let accepted = app.accept_invitation(&alice, "Pixel").await;
+    let (alice_cookie, secret) = (accepted.cookie, accepted.secret);
     app.clock.advance(Duration::minutes(5));
     World { app, p, alice, alice_cookie, secret }
 }
@@ -230,8 +229,8 @@ async fn a_recovery_code_works_once_and_a_new_set_replaces_the_old(backend: Back
 
     // Another user's recovery code is no code for Alice.
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
-    let bob_cookie = w.app.sign_in(&bob).await;
-    w.app.open_enrolment(&bob).await;
+    // His first factor is an app from his invitation; the session it signs in makes his codes.
+    let bob_cookie = w.app.accept_invitation(&bob, "Bob's phone").await.cookie;
     let bobs = w.app.run(&bob_cookie, GenerateRecoveryCodes {}).await;
     let login = w.start("root").await;
     assert_eq!(w.app.answer_ok(&w.p, login.login_id, &bobs[0]).await.step.info, ["Wrong code. 2 attempts left."]);
@@ -279,9 +278,7 @@ on_both_databases!(
 async fn a_mapping_on_the_server_beats_the_tenant_wide_one(backend: Backend) {
     let w = world(backend).await;
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
-    let bob_cookie = w.app.sign_in(&bob).await;
-    w.app.open_enrolment(&bob).await;
-    let bobs_secret = enroll(&w.app, &bob_cookie, "Bob's phone").await;
+    let bobs_secret = w.app.accept_invitation(&bob, "Bob's phone").await.secret;
     w.app.clock.advance(Duration::minutes(1));
     let override_ = map(&w.app, &w.p, "root", bob.id, Some(w.p.server_id)).await;
 

@@ -1,7 +1,7 @@
 //! Changing an end user's factors on the portal needs more than their password: a current code
 //! from a factor they have (a step-up, bound to the session and good for 5 minutes, with wrong
-//! codes capped), or for a first factor an invitation their tenant admin sent (24 hours,
-//! audited). Every change is mailed to the user.
+//! codes capped). A first factor comes only from the link of an invitation their tenant admin
+//! sent (24 hours, audited), never from the portal. Every change is mailed to the user.
 
 use crate::common::*;
 use domain::audit::AuditAction;
@@ -91,7 +91,7 @@ async fn add_authenticator(app: &TestApp, cookie: &str, name: &str) -> String {
     e.secret
 }
 
-/// Acme with an admin and Alice, who added an authenticator "Pixel" while invited.
+/// Acme with an admin and Alice, who added an authenticator "Pixel" from her invitation's link.
 /// The clock has moved on 5 minutes, so nothing of that enrolment still counts.
 async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let opts = Options { smtp_port: sink.as_ref().map(|s| s.port), ..Options::empty() };
@@ -101,9 +101,9 @@ async fn world_with(backend: Backend, sink: Option<SmtpSink>) -> World {
     let admin_cookie = app.sign_in(&admin).await;
     let alice = acme.end_user(&app, "alice").await;
     app.run(&admin_cookie, invite_again(&alice.id.to_string())).await;
-    // Inviting again ends the person's sessions: she signs in after it.
-    let alice_a = app.sign_in(&alice).await;
-    let secret = add_authenticator(&app, &alice_a, "Pixel").await;
+    // The link's last step signs her in.
+    let accepted = app.follow_invitation(&alice, "Pixel").await;
+    let (alice_a, secret) = (accepted.cookie, accepted.secret);
     app.clock.advance(Duration::minutes(5));
     World { app, acme, admin, admin_cookie, alice, alice_a, secret, _sink: sink }
 }
@@ -256,38 +256,49 @@ async fn a_first_factor_needs_an_invitation_for_24_hours(backend: Backend) {
     let page = w.app.get_page("/iam/users", Some(&w.admin_cookie)).await.text().await.unwrap();
     assert!(page.contains(&bob.email) && page.contains(&utc(sent.expires)), "{page}");
 
-    // 24 hours later it is closed again (and the day's sessions are over: sign in anew).
+    // Even while it is open, his portal session adds nothing: only the link does.
+    for refused in [w.begin(&bob_a).await.unwrap_err(), w.regenerate(&bob_a).await.unwrap_err()] {
+        assert_eq!(refused.status, 409);
+        assert!(refused.error.to_string().contains("only from the link in the invitation"), "{refused}");
+    }
+
+    // 24 hours later the link is closed (and the day's sessions are over: sign in anew).
+    let token = w.app.invitation_token(&bob.email).await;
+    let link = |token: &str| app::functions::invitations::PreviewInvitation { token: token.into() };
     w.app.clock.advance(Duration::hours(24) - Duration::seconds(1));
     let bob_a = w.app.sign_in(&bob).await;
     assert!(w.methods(&bob_a).await.enrolment_open_until.is_some(), "open for 24 hours");
+    assert_eq!(status(&w.app.try_run(NO_SESSION, link(&token)).await), 200);
     w.app.clock.advance(Duration::seconds(1));
-    assert_eq!(status(&w.begin(&bob_a).await), 409, "the invitation expired after 24 hours");
+    let expired = w.app.refused(NO_SESSION, link(&token)).await;
+    assert_eq!(expired.status, 409, "the invitation expired after 24 hours");
+    assert!(expired.to_string().contains("has expired"), "{expired}");
     assert_eq!(w.methods(&bob_a).await.enrolment_open_until, None);
 
-    // Invited again, Bob makes recovery codes as his first factor; the invitation is then used.
+    // Invited again, Bob adds an app from the link, which uses the invitation up, and makes
+    // recovery codes in the session the link signed in.
     let admin_cookie = w.app.sign_in(&w.admin).await;
     w.app.run(&admin_cookie, invite_again(&bob.id.to_string())).await;
     w.app.clock.advance(Duration::hours(23));
-    let bob_a = w.app.sign_in(&bob).await;
+    let bob_a = w.app.follow_invitation(&bob, "Bob's app").await.cookie;
     let admin_cookie = w.app.sign_in(&w.admin).await;
-    let codes = w.app.run(&bob_a, GenerateRecoveryCodes {}).await;
     let row = person(&w, &admin_cookie, &bob.email).await;
     assert_eq!(row.invitation.map(|i| i.status), Some(app::models::users::InvitationStatus::Accepted));
-    // The session that added it just proved it; another session needs one of the codes.
+    // The session the link signed in just proved the app; another session needs a code.
+    let codes = w.app.run(&bob_a, GenerateRecoveryCodes {}).await;
     assert_eq!(status(&w.begin(&bob_a).await), 200);
     let bob_b = w.app.sign_in(&bob).await;
     needs_code(w.begin(&bob_b).await, "bob's other session").await;
     assert_eq!(status(&w.step_up(&bob_b, &codes[4]).await), 200);
     assert_eq!(status(&w.begin(&bob_b).await), 200);
-    // A step-up with his last recovery code still lets him make new ones, though it left him
-    // with no factor for a moment.
+    // A step-up with his last recovery code still lets him make new ones.
     let left: Vec<&String> = codes.iter().enumerate().filter(|(i, _)| *i != 4).map(|(_, c)| c).collect();
     for code in &left[..8] {
         assert_eq!(status(&w.step_up(&bob_b, code).await), 200);
     }
     let bob_c = w.app.sign_in(&bob).await;
     assert_eq!(status(&w.step_up(&bob_c, left[8]).await), 200);
-    assert!(!w.methods(&bob_c).await.has_factor);
+    assert_eq!(w.methods(&bob_c).await.recovery_left, 0);
     assert_eq!(status(&w.regenerate(&bob_c).await), 200);
     assert_eq!(w.methods(&bob_c).await.recovery_left, 10);
 
@@ -332,11 +343,11 @@ async fn only_the_users_own_tenant_admin_invites_them(backend: Backend) {
     assert_eq!(status(&res), 404, "an admin is not an end user");
     assert_eq!(status(&w.app.try_run(&w.admin_cookie, invite_again("nope")).await), 404);
     // None of that invited anyone.
-    assert_eq!(status(&w.begin(&carol_cookie).await), 409);
+    assert!(person(&w, &w.admin_cookie, &carol.email).await.invitation.is_none());
     assert_eq!(invite(w.admin_cookie.clone()).await, 200);
-    // The invitation ended her sessions: she signs in anew.
-    let carol_cookie = w.app.sign_in(&carol).await;
-    assert_eq!(status(&w.begin(&carol_cookie).await), 200);
+    // Her own admin's invitation does: its link adds her first factor.
+    let carol_cookie = w.app.follow_invitation(&carol, "Pixel").await.cookie;
+    assert!(w.methods(&carol_cookie).await.has_factor);
 }
 on_both_databases!(
     only_the_users_own_tenant_admin_invites_them,
@@ -347,8 +358,9 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     let sink = SmtpSink::start().await;
     let w = world_with(backend, Some(sink)).await;
     let sink = w._sink.as_ref().unwrap();
-    // The invitation, then the authenticator added (sent in either order: one clock tick).
-    let mails = sink.wait_for(&w.alice.email, 2).await;
+    // The invitation, then her password set from its link (she was active: she hears of it) and
+    // the authenticator added (sent in any order: one clock tick).
+    let mails = sink.wait_for(&w.alice.email, 3).await;
     let find = |mails: &[Mail], what: &str| {
         mails.iter().find(|m| m.subject.contains(what)).cloned().unwrap_or_else(|| {
             panic!("no mail about {what:?}: {:?}", mails.iter().map(|m| &m.subject).collect::<Vec<_>>())
@@ -357,6 +369,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     let invited = find(&mails, "You are invited to HostGuard by Acme Factors");
     assert!(invited.text.contains("/invite?token="), "{}", invited.text);
     find(&mails, "the authenticator app \"Pixel\" was added");
+    find(&mails, "your password was set from an invitation link");
 
     assert_eq!(status(&w.step_up(&w.alice_a, &w.code(0)).await), 200);
     assert_eq!(status(&w.regenerate(&w.alice_a).await), 200);
@@ -364,7 +377,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     let tablet = w.methods(&w.alice_a).await.authenticators.into_iter().find(|a| a.name == "Tablet").unwrap();
     w.app.run(&w.alice_a, RemoveAuthenticator { id: tablet.id.to_string() }).await;
 
-    let mails = sink.wait_for(&w.alice.email, 5).await;
+    let mails = sink.wait_for(&w.alice.email, 6).await;
     find(&mails, "10 new recovery codes were made");
     find(&mails, "\"Tablet\" was added");
     let gone = find(&mails, "\"Tablet\" was removed");
@@ -377,7 +390,7 @@ async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     // A step-up changes nothing and sends nothing; refusals neither.
     assert_eq!(status(&w.step_up(&w.alice_a, "000000").await), 422);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(sink.messages_to(&w.alice.email).len(), 5);
+    assert_eq!(sink.messages_to(&w.alice.email).len(), 6);
 }
 on_both_databases!(
     every_change_to_a_users_factors_is_mailed_to_them,

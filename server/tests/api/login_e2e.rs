@@ -505,8 +505,8 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
         tenant_id: Some(rig.p.tenant.id),
         email: bob.email.clone(),
     };
-    rig.app.open_enrolment(&bob).await;
-    let session = rig.app.stored_session_ref(&bob).await;
+    // His first factor, as the invitation's own pages add it (the link proved, the password set).
+    let session = rig.app.invitation_session(&bob).await;
     let codes = domain::factors::recovery::generate(&rig.app.ctx, &bob_caller, &actor, session).await.unwrap();
     for (attempt, expect_ok) in [(1, true), (2, false)] {
         let mut pam = rig.login("root", "198.51.100.7");

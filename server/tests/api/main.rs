@@ -16,6 +16,7 @@ mod console_sign_in;
 mod contract;
 mod credits;
 mod factors;
+mod first_factor_link_only;
 mod hss_api;
 mod invitations;
 mod limits;

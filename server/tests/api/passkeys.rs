@@ -11,7 +11,7 @@ use app::functions::passkeys::{
     FinishPasskeyDecision, FinishPasskeySignIn, FinishPasskeyStepUp, MyPasskeys, PasskeyChallenge, PasskeyRow,
     RemovePasskey, RenamePasskey, SignedIn,
 };
-use app::functions::portal::{BeginAuthenticator, ConfirmAuthenticator, MySignInMethods, RemoveAuthenticator};
+use app::functions::portal::{MySignInMethods, RemoveAuthenticator};
 use app::models::{AppError, PushDecision, PushStatus};
 use chrono::Duration;
 use domain::{
@@ -22,21 +22,12 @@ use proto::audit::AuditAction;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use testkit::{approve::NewPushRequest, passkey::SoftPasskey};
 
-fn totp_now(secret: &str, app: &TestApp) -> String {
-    let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
-    totp.generate(app.clock.now().timestamp() as u64)
-}
-
 /// Signs `who` in and gives them an authenticator app from an invitation: the session is then
 /// stepped up for a few minutes, as after any first factor. Returns the cookie and the app's id.
 pub(crate) async fn person_with_an_app(app: &TestApp, who: &Login) -> (String, String) {
-    let cookie = app.sign_in(who).await;
-    app.open_enrolment(who).await;
-    let e = app.run(&cookie, BeginAuthenticator { name: "Phone".into() }).await;
-    let code = totp_now(&e.secret, app);
-    let row = app.run(&cookie, ConfirmAuthenticator { id: e.id.to_string(), code }).await;
-    (cookie, row.id.to_string())
+    let cookie = app.accept_invitation(who, "Phone").await.cookie;
+    let methods = app.run(&cookie, MySignInMethods {}).await;
+    (cookie, methods.authenticators[0].id.to_string())
 }
 
 pub(crate) async fn add_passkey(app: &TestApp, cookie: &str, key: &mut SoftPasskey, name: &str) -> PasskeyRow {

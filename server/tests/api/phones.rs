@@ -25,7 +25,8 @@ struct World {
     app: TestApp,
     acme: TenantFixture,
     alice: Login,
-    /// Alice's session, in which she added her first phone (so it is stepped up for 5 minutes).
+    /// Alice's session, signed in by her invitation's link, in which she added her phone (so it
+    /// is stepped up for 5 minutes).
     cookie: String,
     /// Her confirmed phone.
     phone: PhoneRow,
@@ -96,17 +97,19 @@ async fn add_app(app: &TestApp, cookie: &str) -> (String, totp_rs::TOTP) {
     (e.id.to_string(), totp)
 }
 
-/// Acme with Alice, who added the phone "Work" (+14155550123) as her first factor in an
-/// enrolment window.
+/// Acme with Alice, whose only factor is the phone "Work" (+14155550123): she accepted her
+/// invitation with an app (the link takes an app or a passkey), added the phone in the session
+/// the link signed in, and removed the app.
 async fn world(backend: Backend) -> World {
     let app = spawn_app_with(backend, Options::empty()).await;
     let acme = app.create_tenant("Acme Phones").await;
     let alice = acme.end_user(&app, "alice").await;
-    app.open_enrolment(&alice).await;
-    let cookie = app.sign_in(&alice).await;
+    let cookie = app.accept_invitation(&alice, "Setup").await.cookie;
+    let setup = app.run(&cookie, MySignInMethods {}).await.authenticators[0].id.to_string();
     let pending = app.run(&cookie, BeginPhone { number: FIRST.into(), name: "Work".into() }).await;
     let code = app.sms_code(FIRST).await;
     let phone = app.run(&cookie, ConfirmPhone { id: pending.id.to_string(), code }).await;
+    app.run(&cookie, RemoveAuthenticator { id: setup }).await;
     World { app, acme, alice, cookie, phone }
 }
 
@@ -317,9 +320,9 @@ async fn another_users_phone_is_not_found(backend: Backend) {
     let globex = w.app.create_tenant("Globex Phones").await;
     let gina = globex.end_user(&w.app, "gina").await;
     for who in [&bob, &gina] {
-        w.app.open_enrolment(who).await;
-        let cookie = w.app.sign_in(who).await;
-        // Each adds a phone of their own, so they are stepped up: the refusal is about the id.
+        // Each accepts an invitation and adds a phone of their own in the session the link
+        // signed in, so they are stepped up: the refusal is about the id.
+        let cookie = w.app.accept_invitation(who, "App").await.cookie;
         let number = if who.id == bob.id { "+14155550301" } else { "+14155550302" };
         let p = ok(w.begin(&cookie, number, "").await, "begin");
         let code = w.app.sms_code(number).await;

@@ -215,22 +215,24 @@ on_both_databases!(
     super::admin_actions_on_a_lost_phone_end_the_persons_sessions
 );
 
-/// In the portal, a first factor comes only from a session signed in after the invitation was
-/// sent: a session from before a lost-phone re-invite (a thief's) cannot enrol.
-async fn only_a_session_newer_than_the_invitation_adds_a_first_factor(backend: Backend) {
+/// The portal never adds a first factor, not even in a session signed in after a lost-phone
+/// re-invite: only the invitation's link does (see `first_factor_link_only`).
+async fn no_portal_session_adds_a_first_factor_after_a_re_invite(backend: Backend) {
     use app::functions::portal::BeginAuthenticator;
     let w = world(backend).await;
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let old = w.app.sign_in(&bob).await;
     w.app.clock.advance(chrono::Duration::minutes(1));
     w.app.open_enrolment(&bob).await;
-    let refused = w.app.refused(&old, BeginAuthenticator { name: "Thief".into() }).await;
-    assert_eq!(refused.status, 409, "{refused}");
-    assert!(refused.to_string().contains("sign in again"), "{refused}");
     let fresh = w.app.sign_in(&bob).await;
-    w.app.run(&fresh, BeginAuthenticator { name: "Pixel".into() }).await;
+    for session in [&old, &fresh] {
+        let refused = w.app.refused(session, BeginAuthenticator { name: "Thief".into() }).await;
+        assert_eq!(refused.status, 409, "{refused}");
+        assert!(refused.to_string().contains("only from the link in the invitation"), "{refused}");
+    }
+    w.app.follow_invitation(&bob, "Pixel").await;
 }
 on_both_databases!(
-    only_a_session_newer_than_the_invitation_adds_a_first_factor,
-    super::only_a_session_newer_than_the_invitation_adds_a_first_factor
+    no_portal_session_adds_a_first_factor_after_a_re_invite,
+    super::no_portal_session_adds_a_first_factor_after_a_re_invite
 );

@@ -273,8 +273,8 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     let mapping = domain::factors::mapping::NewMapping {
         account: domain::validate::AccountName::parse("hgtest").unwrap(), end_user_id: alice.id, server_id: None };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
-    s.app.open_enrolment(&alice).await;
-    let session = s.app.stored_session_ref(&alice).await;
+    // Her first factor, as the invitation's own pages add it (the link proved, the password set).
+    let session = s.app.invitation_session(&alice).await;
     let e = domain::factors::authenticators::begin(&s.app.ctx, &alice_caller, session, "Pixel").await.unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(&e.secret).to_owned();
     let now_code = totp_now(&secret, domain::Clock::now(&s.app.clock));

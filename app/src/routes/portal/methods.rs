@@ -3,9 +3,9 @@
 //! the phone itself with an `otpauth://` link, and a confirming code); a phone (add or replace
 //! with a code sent to it by SMS); recovery codes (a new set, shown once); and the method the
 //! login prompt tries first. A change needs a current code from a method the user has (asked
-//! for once, then good for a few minutes in this session), or for a first method an enrolment
-//! window the user's administrator opened; after one, the page offers to sign out the user's
-//! other sessions.
+//! for once, then good for a few minutes in this session); a first method is added only from
+//! an invitation's link, so to a person with none the page says that and offers nothing else.
+//! After a change, the page offers to sign out the user's other sessions.
 
 use crate::{
     components::{
@@ -144,6 +144,8 @@ fn Methods(page: MethodsPage) -> impl IntoView {
             </p>
         </PageHeader>
         <Loaded resource=methods ok=move |m| view! { <Guard methods=m step_up /> } />
+        // Hidden while the notice above says the person has no method yet (style/main.css).
+        <div class="needs-a-method">
         <Loaded resource=phones ok=move |p| view! { <TextMeACode phones=p send /> } />
         <OtherSessions changed sign_out />
         <PasskeyMethods state=passkeys />
@@ -216,6 +218,7 @@ fn Methods(page: MethodsPage) -> impl IntoView {
         </section>
         <DefaultMethodPanel phones default />
         <RecoveryCodes methods generate />
+        </div>
     }
 }
 
@@ -476,7 +479,7 @@ fn OtherSessions(#[prop(into)] changed: Signal<bool>, sign_out: ServerAction<Sig
 }
 
 /// What a change needs now, and the one field that gives it: a current code (a step-up), or,
-/// with no method yet, an enrolment window only the administrator can open.
+/// with no method yet, the invitation's link (only the administrator sends one).
 #[component]
 fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView {
     let minutes = methods.step_up_minutes;
@@ -510,19 +513,20 @@ fn Guard(methods: SignInMethods, step_up: ServerAction<StepUp>) -> impl IntoView
         }
         .into_any(),
         (false, _, Some(until)) => view! {
-            <p class="notice">
+            <p class="notice no-method-yet">
                 {format!(
-                    "Your administrator opened enrolment until {until}: add your first sign-in method below, an \
-                     authenticator app, a phone or recovery codes."
+                    "You have no sign-in method yet. Your first one is added only from the link in your invitation, \
+                     which works until {until}: open the invitation you were sent (by email or SMS) and follow its \
+                     link. If you cannot find it, ask your administrator to send a new one."
                 )}
             </p>
         }
         .into_any(),
         (false, _, None) => view! {
-            <p class="notice notice-warn">
-                <b>"Ask your administrator to open enrolment."</b>
-                " You have no sign-in method yet. A first one can be added only while enrolment is open, which "
-                "your administrator does for you for 24 hours, so that a password alone never adds one."
+            <p class="notice notice-warn no-method-yet">
+                <b>"Ask your administrator to send you an invitation."</b>
+                " You have no sign-in method yet. Your first one is added only from the link in your invitation, "
+                "so that a password alone never adds one; a link works for 24 hours."
             </p>
         }
         .into_any(),
