@@ -208,7 +208,7 @@ pub fn App() -> impl IntoView {
                         }
                         ssr=SsrMode::Async
                     />
-                    // Checks the role itself, inside: its data are made outside `ForRoles`.
+                    // Checks the role itself, inside: its data are made before `ForRoles`.
                     <Route path=path!("portal/methods") view=SignInMethodsPage ssr=SsrMode::Async />
                     <Route
                         path=path!("portal/approvals")

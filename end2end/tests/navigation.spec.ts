@@ -286,3 +286,36 @@ test.describe("on a phone", () => {
     await other.close();
   });
 });
+
+// The same defect, on every page drawn through `ForRoles`: the server built the page once per
+// walk of its Suspense (up to three times) and the browser once, so the browser at times read
+// the data of an abandoned build ("Internal") where the server had drawn the page. `ForRoles` now
+// builds the page once: each load serializes the same resources, none an error, and hydrates.
+test("pages behind a role check hydrate on every load", async ({ page, context }) => {
+  const pages: [typeof users.carmen, string[]][] = [
+    [users.carmen, ["/portal", "/portal/approvals", "/portal/history"]],
+    [users.acmeAdmin, ["/iam/users", "/hss/login-audit", "/smn/topics", "/audit"]],
+  ];
+  const cdp = await context.newCDPSession(page);
+  const ids = (html: string) => /__PENDING_RESOURCES=\[([^\]]*)\]/.exec(html)?.[1];
+  for (const [who, paths] of pages) {
+    await signIn(page, who);
+    for (const path of paths) {
+      const first = await page.request.get(path).then((r) => r.text());
+      expect(ids(first), `${path} serializes its resources`).toBeTruthy();
+      for (let i = 0; i < 6; i++) {
+        const html = await page.request.get(path).then((r) => r.text());
+        expect(ids(html), `the resources ${path} serializes`).toBe(ids(first));
+        expect(html, `a resource ${path} serializes`).not.toMatch(/__RESOLVED_RESOURCES\[\d+\] = "\{\\"Err/);
+      }
+      for (let i = 0; i < 4; i++) {
+        await cdp.send("Emulation.setCPUThrottlingRate", { rate: i % 2 === 0 ? 1 : 6 });
+        await page.goto(path);
+        await hydrated(page);
+      }
+      await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
+      await expect(page.locator(".notice-error"), `${path} shows no error`).toHaveCount(0);
+    }
+    await signOut(page);
+  }
+});

@@ -208,7 +208,9 @@ fn RegionSelect() -> impl IntoView {
 }
 
 /// Draws `children` only for `roles`; anyone else gets the refusal alone (and a 403), no forms.
-/// Signed-out visitors are sent to sign in by the frame.
+/// Signed-out visitors are sent to sign in by the frame. The page is built once, when the server
+/// draws it, so it must read its data inside Suspenses of its own (`Loaded`, `ListResults`, a
+/// `Transition`): this one does not wait for them.
 #[component]
 pub fn ForRoles(roles: &'static [Role], children: ChildrenFn) -> impl IntoView {
     let auth = expect_context::<Auth>();
@@ -218,7 +220,18 @@ pub fn ForRoles(roles: &'static [Role], children: ChildrenFn) -> impl IntoView {
                 let children = children.clone();
                 Suspend::new(async move {
                     match auth.user.await {
-                        Ok(Some(u)) if roles.contains(&u.role) => children().into_any(),
+                        Ok(Some(u)) if roles.contains(&u.role) => {
+                            // The server's Suspense walks this closure more than once before it
+                            // draws (each walk polls the future once, to find resource reads), and
+                            // a page built in a walk is thrown away: its resources, made under
+                            // new ids, would load after their owner is gone ("Internal"), while
+                            // the browser builds the page once and reads the first ids. Waiting
+                            // one turn here means no walk gets this far: the page is built once,
+                            // for the draw, on both sides. Its own Suspenses wait for its data.
+                            #[cfg(feature = "ssr")]
+                            tokio::task::yield_now().await;
+                            children().into_any()
+                        }
                         Ok(Some(_)) => {
                             #[cfg(feature = "ssr")]
                             crate::models::set_status(http::StatusCode::FORBIDDEN);

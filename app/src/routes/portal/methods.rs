@@ -31,12 +31,9 @@ use leptos_meta::Title;
 use serde::de::DeserializeOwned;
 use server_fn::{client::Client, codec::PostUrl, request::ClientReq, Http, ServerFn};
 
-/// The page's actions and data, made once per visit outside [`ForRoles`]. The server walks what
-/// `ForRoles` draws more than once (each Suspense resolves its children again), so a resource
-/// made in there is made again each time under a new serialization id, and the earlier ones load
-/// after their owner is gone (an "Internal" error). The browser builds the page once and reads
-/// the first ids: it drew an error panel where the server had drawn the methods, and hydration
-/// failed. Made here, each resource exists once, on both sides.
+/// The page's actions and data, made once per visit in the route, outside [`ForRoles`], and
+/// handed to the page. (`ForRoles` now builds its page once, so a page may also make its data
+/// itself, as the other pages do.)
 #[derive(Clone, Copy)]
 struct MethodsPage {
     begin: ServerAction<BeginAuthenticator>,
