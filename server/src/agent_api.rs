@@ -94,8 +94,10 @@ where
         let bytes = Bytes::from_request(req, state).await.map_err(|r| rejected(r.status(), r.body_text()))?;
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(AgentJson(v)),
-            // Only a body that failed is read a second time: agents send plain integers.
-            Err(JsonRejection::JsonDataError(e)) => integers_unfloated(&bytes)
+            // Only a body that failed on a whole float is read a second time (agents send plain
+            // integers), and never one with a repeated key, which the first reading refuses and
+            // a `Value` would quietly take the last of.
+            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("invalid type: floating point") => integers_unfloated(&bytes)
                 .and_then(|v| serde_json::from_value(v).ok())
                 .map(AgentJson)
                 .ok_or_else(|| rejected(e.status(), e.body_text())),
@@ -136,7 +138,62 @@ fn integers_unfloated(bytes: &[u8]) -> Option<serde_json::Value> {
         }
     }
     let mut value = serde_json::from_slice::<Value>(bytes).ok()?;
+    if has_repeated_key(bytes) {
+        return None;
+    }
     walk(&mut value).then_some(value)
+}
+
+/// Whether any object in the JSON text `bytes` names a key twice (unreadable text counts as yes).
+fn has_repeated_key(bytes: &[u8]) -> bool {
+    use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+    struct Unique;
+    impl<'de> DeserializeSeed<'de> for Unique {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Unique {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON without repeated keys")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key) {
+                    return Err(A::Error::custom("repeated key"));
+                }
+                map.next_value_seed(Unique)?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Unique)?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E: Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Unique.deserialize(&mut de).and_then(|()| de.end()).is_err()
 }
 
 /// `Query<T>` with rejections in the API's error shape.
@@ -545,4 +602,22 @@ async fn login_offline(
     let s = agent.0;
     domain::logins::settings::report_offline(&ctx, &s, &report).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{has_repeated_key, integers_unfloated};
+
+    #[test]
+    fn whole_floats_are_read_again_only_without_repeated_keys() {
+        assert_eq!(integers_unfloated(br#"{"revision":3.0}"#), Some(serde_json::json!({"revision": 3})));
+        // A Value keeps the last of two keys, where the typed reading refuses them: never read again.
+        assert_eq!(integers_unfloated(br#"{"ok":false,"ok":true,"revision":3.0}"#), None);
+        assert_eq!(integers_unfloated(br#"{"a":{"ok":1,"ok":2},"revision":3.0}"#), None);
+        assert!(has_repeated_key(br#"[{"x":1},{"y":[{"z":1,"z":2}]}]"#));
+        assert!(!has_repeated_key(br#"[{"x":1},{"x":1,"y":[{"z":1.5,"w":null,"v":"s","u":true}]}]"#));
+        assert!(has_repeated_key(b"{not json"));
+        // Nothing whole to change: the first refusal stands.
+        assert_eq!(integers_unfloated(br#"{"revision":0.5}"#), None);
+    }
 }
