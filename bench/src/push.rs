@@ -8,7 +8,7 @@
 //! 2. 1,000 logins waiting on a push at once (their agents' answer calls held by the console):
 //!    the console's RSS and threads, and its database connections, before and while they wait.
 //!    The console is a child process (`server` next to this binary) so that it is measured alone.
-//! 3. The agent daemon's side: as many logins as one agent takes at once (its cap), each through
+//! 3. (Run first, before the others move the console's clock.) The agent daemon's side: as many logins as one agent takes at once (its cap), each through
 //!    the PAM module's logic and socket client, each choosing Push and waiting on it. The agent
 //!    process's RSS and threads before and while they wait; then logins past the cap (each must
 //!    be denied, promptly); then each person denies on the phone, which ends every login.
