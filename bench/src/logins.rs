@@ -353,6 +353,11 @@ impl Agent {
         }
         Ok(Agent { socket, _child: child, _dir: dir })
     }
+
+    /// The daemon's process id (none once it has exited).
+    pub fn pid(&self) -> Option<u32> {
+        self._child.id()
+    }
 }
 
 fn agent_binary() -> Res<PathBuf> {

@@ -8,6 +8,10 @@
 //! 2. 1,000 logins waiting on a push at once (their agents' answer calls held by the console):
 //!    the console's RSS and threads, and its database connections, before and while they wait.
 //!    The console is a child process (`server` next to this binary) so that it is measured alone.
+//! 3. (Run first, before the others move the console's clock.) The agent daemon's side: as many logins as one agent takes at once (its cap), each through
+//!    the PAM module's logic and socket client, each choosing Push and waiting on it. The agent
+//!    process's RSS and threads before and while they wait; then logins past the cap (each must
+//!    be denied, promptly); then each person denies on the phone, which ends every login.
 
 use crate::{percentile, verdict, Res};
 use proto::push::PushDecision;
@@ -27,6 +31,12 @@ const PER_PERSON: usize = 10;
 const WAITING: usize = 1000;
 /// Servers the waiting logins are spread over (each agent's login calls have their own budget).
 const WAITING_SERVERS: usize = 10;
+
+/// Logins one agent daemon handles at once (agent/src/login.rs `MAX_CONCURRENT_LOGINS`); more
+/// are refused at once. The bench checks it: all of these wait, and the next ones are refused.
+const AGENT_CAP: usize = 64;
+/// Logins tried while the agent is full.
+const PAST_CAP: usize = 8;
 
 /// The PAM conversation of a person who chooses Push and presses Enter: the number the prompt
 /// shows goes to the bench (the person reads it to type it in the app).
@@ -304,6 +314,135 @@ async fn thousand_waiting(app: &TestApp, backend: crate::Backend) -> Res<()> {
     Ok(())
 }
 
+/// What the PAM module's logic ended with: its verdict, when, and the last error it showed.
+type Ended = (pam_hostguard::logic::Verdict, Instant, String);
+
+/// The PAM module's logic and socket client logging `account` in through the agent's socket, as
+/// a person who chooses Push and presses Enter (the shown number goes to `numbers`).
+fn module_login(
+    socket: std::path::PathBuf,
+    account: String,
+    i: usize,
+    numbers: tokio::sync::mpsc::UnboundedSender<u16>,
+) -> tokio::task::JoinHandle<Ended> {
+    let login = LoginStart {
+        account,
+        source_ip: format!("198.51.100.{}", 1 + i % 200),
+        service: "sshd".into(),
+        tty: "ssh".into(),
+        ..Default::default()
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut person = Person { numbers, said: String::new() };
+        let mut daemon = pam_hostguard::transport::UnixDaemon::new(&socket);
+        let verdict = pam_hostguard::logic::authenticate(
+            &login,
+            // Longer than the measurement: the logins end by the phones' denials, this bounds it.
+            Instant::now() + Duration::from_secs(120),
+            FailMode::Secure,
+            &mut person,
+            &mut daemon,
+            &crate::logins::ConsoleAccounts,
+            &pam_hostguard::logic::SystemClock,
+        );
+        (verdict, Instant::now(), person.said)
+    })
+}
+
+/// The agent daemon with [`AGENT_CAP`] logins waiting on a push: its RSS and threads, and what
+/// happens to logins past the cap.
+async fn agent_waiting(app: &TestApp, backend: crate::Backend) -> Res<()> {
+    use pam_hostguard::logic::Verdict;
+    let p = app.protected_server("Bench Agent Waiting", "agent-wait", &[]).await;
+    app.put_in_force(&p, Some("code")).await;
+    // One person per login: pushes a minute and an hour are limited per person.
+    let people = people(app, &p, AGENT_CAP, "aw").await;
+    let agent = crate::logins::Agent::start(app, &p).await?;
+    let pid = agent.pid().ok_or("the agent daemon exited")?;
+    // Past its start and first poll.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (rss0, threads0, fds0) = (crate::rss_kb(pid).0, threads(pid), crate::open_fds(pid));
+
+    let mut logins = vec![];
+    for (i, (account, _)) in people.iter().enumerate() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        logins.push((module_login(agent.socket.clone(), account.clone(), i, tx), rx));
+    }
+    let started = Instant::now();
+    let mut numbers = vec![];
+    for (i, (_, rx)) in logins.iter_mut().enumerate() {
+        let number = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await;
+        numbers.push(number.ok().flatten().ok_or(format!("login {i} ended before its push prompt"))?);
+    }
+    let all_prompted = started.elapsed();
+    // Every one pressed Enter: the agent holds each module's connection and asks the console,
+    // which holds each call (and answers "ask again" until the push is decided).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (mut rss, mut thr, mut fds) = (0, 0, 0);
+    for _ in 0..15 {
+        rss = rss.max(crate::rss_kb(pid).0);
+        thr = thr.max(threads(pid));
+        fds = fds.max(crate::open_fds(pid));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Past the cap: each must be denied, and at once.
+    let mut past = vec![];
+    for i in 0..PAST_CAP {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let t0 = Instant::now();
+        past.push((t0, module_login(agent.socket.clone(), format!("past{i}"), 200 + i, tx)));
+    }
+    let (mut refused, mut slowest) = (0, Duration::ZERO);
+    for (i, (t0, module)) in past.into_iter().enumerate() {
+        let (verdict, t1, said) = module.await?;
+        if verdict == Verdict::Allow {
+            return Err(format!("login {i} past the agent's cap was allowed").into());
+        }
+        refused += usize::from(verdict == Verdict::Deny && said.contains("too many logins"));
+        slowest = slowest.max(t1 - t0);
+    }
+    let still_waiting = logins.iter().filter(|(m, _)| !m.is_finished()).count();
+
+    // Each person denies on the phone: every login ends, denied.
+    let t0 = Instant::now();
+    for ((_, phone), number) in people.iter().zip(&numbers) {
+        let decided = phone.decide_pending(app, *number, PushDecision::Deny).await;
+        if !matches!(&decided, Ok(d) if d.status == PushStatus::Denied) {
+            return Err(format!("the phone's denial was refused: {decided:?}").into());
+        }
+    }
+    let mut denied = 0;
+    for (module, _) in logins {
+        let (verdict, _, said) = module.await?;
+        if verdict == Verdict::Allow {
+            return Err(format!("a login denied on the phone was allowed: {said}").into());
+        }
+        denied += usize::from(verdict == Verdict::Deny);
+    }
+    let ended = t0.elapsed();
+
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!(
+        "{AGENT_CAP} logins waiting on a push through one agent daemon ({}; PAM module logic → agent socket → console; its cap, {AGENT_CAP} logins at once), agent process: RSS {:.1} MB while they wait ({:.1} MB before, {:.1} kB per waiting login); threads {thr} ({threads0} before); open files {fds} ({fds0} before); {still_waiting}/{AGENT_CAP} still waiting after the measurement (all at their push prompt {:.1} s after they started); then denied on the phones: {denied}/{AGENT_CAP} denied in {:.1} s (target: no thread per waiting login: {})",
+        backend.name(),
+        mb(rss),
+        mb(rss0),
+        rss.saturating_sub(rss0) as f64 / AGENT_CAP as f64,
+        all_prompted.as_secs_f64(),
+        ended.as_secs_f64(),
+        verdict(thr <= threads0 + 2 && still_waiting == AGENT_CAP && denied == AGENT_CAP)
+    );
+    println!(
+        "past the agent's cap ({}; {PAST_CAP} more logins while {AGENT_CAP} wait): {refused}/{PAST_CAP} denied \"too many logins\", none allowed, the slowest in {:.0} ms (target: each denied within 1 s: {}); the console's own limit is {} login starts per server a minute",
+        backend.name(),
+        slowest.as_secs_f64() * 1000.0,
+        verdict(refused == PAST_CAP && slowest < Duration::from_secs(1)),
+        domain::logins::STARTS_PER_SERVER_PER_MINUTE
+    );
+    Ok(())
+}
+
 /// Runs the push benchmarks on consoles of their own.
 pub async fn run(backend: crate::Backend) -> Res<()> {
     let tb = match backend {
@@ -311,6 +450,7 @@ pub async fn run(backend: crate::Backend) -> Res<()> {
         crate::Backend::Postgres => TestBackend::Postgres,
     };
     let app = testkit::spawn_app_with(tb, Options::empty()).await;
+    agent_waiting(&app, backend).await?;
     let (p50, p99, call) = approve_to_pam(&app, &app, "one").await?;
     println!(
         "approve → PAM ({}, one replica; signed portal/approvals/decide → the module's verdict, {APPROVALS} pushes): p50 {p50:.0} ms, p99 {p99:.0} ms; the approve call itself p50 {call:.0} ms (target p99 < 300 ms: {})",
