@@ -59,7 +59,7 @@ fn AdminsPolicyPanel() -> impl IntoView {
                                     <p class="hint">"On by default. A change is recorded in the audit trail and mailed to the other admins."</p>
                                 </div>
                                 <TextField id="policy-code" name="code" label="Current code from your authenticator app" maxlength="7" autocomplete="one-time-code">
-                                    <p class="hint">"Needed to change this if you have an authenticator app for the console."</p>
+                                    "Needed to change this if you have an authenticator app for the console."
                                 </TextField>
                                 <SubmitButton label="Save" pending=save.pending() secondary=true />
                             </ActionForm>
