@@ -8,7 +8,10 @@ use crate::{
     audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
     ctx::Ctx,
-    entities::{console_authenticator, console_wrong_code, password_reset, session, tenant_console_policy, user},
+    entities::{
+        console_authenticator, console_wrong_code, outbox as outbox_entity, password_reset, session, tenant_console_policy,
+        user,
+    },
     error::{DomainError, DomainResult},
     factors::authenticators,
     seal::{open, seal, sealing_key, server_key},
@@ -73,13 +76,32 @@ pub async fn admins_policy(ctx: &Ctx, caller: &Caller) -> DomainResult<bool> {
     admins_need_factor(&ctx.db, caller.admin_tenant()?).await
 }
 
-/// A tenant admin turns the second factor for their tenant's admins on or off; audited.
-pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, required: bool) -> DomainResult<()> {
+/// A tenant admin turns the second factor for their tenant's admins on or off. A current `code`
+/// from the caller's console authenticator is needed if they have one (so a borrowed session
+/// cannot turn it off; wrong codes count as at sign-in). Audited, and mailed to the tenant's
+/// other admins.
+pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, required: bool, code: &str) -> DomainResult<()> {
     let tenant_id = caller.admin_tenant()?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
     if admins_need_factor(&txn, tenant_id).await? == required {
         return Ok(());
+    }
+    if let Some(a) = confirmed_authenticator(&txn, caller.user_id).await? {
+        let code = authenticators::normalize_code(code).ok_or_else(code_format)?;
+        wrong_codes_lately(&txn, caller.user_id, now).await?;
+        let Some(step) = check_code(ctx, &a, &caller.email, &code, now)? else {
+            count_wrong_code(&txn, caller.user_id, now).await?;
+            txn.commit().await?;
+            return Err(DomainError::validation("code", "is not the code your authenticator app shows now"));
+        };
+        console_authenticator::Entity::update_many()
+            .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
+            .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
+            .filter(console_authenticator::Column::Id.eq(a.id))
+            .exec(&txn)
+            .await?;
     }
     tenant_console_policy::Entity::insert(tenant_console_policy::ActiveModel {
         tenant_id: Set(tenant_id),
@@ -93,6 +115,11 @@ pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, requir
     )
     .exec_without_returning(&txn)
     .await?;
+    let rule = if required {
+        "a second factor is needed at console sign-in"
+    } else {
+        "a password alone signs tenant admins in to the console"
+    };
     audit::record(
         &txn,
         now,
@@ -101,15 +128,27 @@ pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, requir
             tenant_id: Some(tenant_id),
             action: AuditAction::ConsoleSecondFactorPolicy,
             target: "tenant admins".into(),
-            detail: if required {
-                "a second factor is needed at console sign-in".into()
-            } else {
-                "a password alone signs tenant admins in to the console".into()
-            },
+            detail: rule.into(),
         },
     )
     .await?;
+    let others = user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Role.eq(Role::TenantAdmin))
+        .filter(user::Column::Id.ne(caller.user_id))
+        .all(&txn)
+        .await?;
+    let what = if required {
+        "Your organisation's admins now need an authenticator code, after the password, to sign in to the console"
+    } else {
+        "Your organisation's admins can now sign in to the console with a password alone"
+    };
+    let by = format!("{}, from {}", caller.email, actor.source_ip);
+    for admin in others.iter().filter(|u| crate::users::state_of(u) == UserState::Active) {
+        outbox::enqueue(&txn, now, security_message(ctx, admin, what, &by, now)).await?;
+    }
     txn.commit().await?;
+    ctx.outbox_signal.notify_one();
     Ok(())
 }
 
@@ -124,18 +163,44 @@ pub async fn pending_caller(ctx: &Ctx, user_id: Uuid) -> DomainResult<Caller> {
 }
 
 /// After a right password: what else the sign-in of `user` needs. When nothing does, the
-/// sign-in is complete and audited.
+/// sign-in is complete and audited. Someone who has or needs a second factor on a console
+/// without its secret key (which keeps authenticators) is refused: when in doubt, deny.
 pub async fn after_password(ctx: &Ctx, user: &user::Model, source_ip: &str) -> DomainResult<Next> {
-    if confirmed_authenticator(&ctx.db, user.id).await?.is_some() {
+    let has = confirmed_authenticator(&ctx.db, user.id).await?.is_some();
+    let needs = has || must_have_factor(&ctx.db, user).await?;
+    if needs && server_key(ctx).is_none() {
+        audit::record(
+            &ctx.db,
+            ctx.clock.now(),
+            &Actor::new(user.email.clone(), source_ip),
+            Entry {
+                tenant_id: user.tenant_id,
+                action: AuditAction::ConsoleSignInFailed,
+                target: user.email.clone(),
+                detail: "right password, but the console has no HOSTGUARD_SECRET_KEY to check a second factor with".into(),
+            },
+        )
+        .await?;
+        return Err(not_configured());
+    }
+    if has {
         return Ok(Next::Code);
     }
-    // A console without its secret key cannot keep authenticators, so it cannot ask for one
-    // (the start-up warns; HOSTGUARD_SECRET_KEY is needed in production anyway).
-    if server_key(ctx).is_some() && must_have_factor(&ctx.db, user).await? {
+    if needs {
         return Ok(Next::Enrol);
     }
     crate::accounts::record_sign_in(ctx, user, source_ip, "a password").await?;
     Ok(Next::SignedIn)
+}
+
+/// The refusal of a sign-in that needs a second factor on a console without its secret key:
+/// a 503, since the console (not the person) is at fault and its operator must set the key.
+pub fn not_configured() -> DomainError {
+    DomainError::Busy(
+        "This console is not configured for operator and administrator sign-in: it needs HOSTGUARD_SECRET_KEY \
+         to check a second factor. Ask whoever runs it to set HOSTGUARD_SECRET_KEY and restart it."
+            .into(),
+    )
 }
 
 /// How long the second step may wait after the password.
@@ -361,6 +426,177 @@ pub async fn begin_authenticator(ctx: &Ctx, caller: &Caller, name: &str) -> Doma
         otpauth_uri: SecretString::from(uri),
         expires_at: now + Duration::minutes(authenticators::ENROLMENT_VALID_MINUTES),
     })
+}
+
+/// How long the code mailed when someone adds a console authenticator at sign-in works.
+pub const ENROL_MAIL_VALID_MINUTES: i64 = 15;
+/// Codes one person may be mailed in [`ENROL_MAIL_VALID_MINUTES`]: whoever knows the password
+/// cannot flood the mailbox, nor void the owner's enrolment more than this often.
+pub const ENROL_MAILS_PER_WINDOW: u64 = 3;
+/// Wrong mailed codes one code survives.
+pub const ENROL_MAIL_TRIES: u32 = 3;
+/// Digits of a mailed code.
+const MAIL_CODE_DIGITS: usize = 6;
+
+/// The code mailed to the account's address when its console authenticator is added at sign-in,
+/// kept in that half-signed-in session (server side) as a hash only: whoever begins the
+/// enrolment must also read the account's mail, so a phished password alone cannot set the
+/// second factor.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MailedCode {
+    pub hash: String,
+    pub expires_at: DateTime<Utc>,
+    /// Wrong codes typed against it so far.
+    pub wrong: u32,
+    /// The address it went to.
+    pub sent_to: String,
+}
+
+fn mail_code_hash(user_id: Uuid, code: &str) -> String {
+    tokens::hash_token(&format!("console enrolment {user_id} {code}"))
+}
+
+/// Starts adding the console authenticator of someone who must have one, right after their
+/// password ([`Next::Enrol`]): as [`begin_authenticator`], and a one-time code mailed to the
+/// account's address (at most [`ENROL_MAILS_PER_WINDOW`] in [`ENROL_MAIL_VALID_MINUTES`] per
+/// person; a refusal changes nothing). [`confirm_sign_in_enrolment`] needs both codes.
+pub async fn begin_sign_in_enrolment(
+    ctx: &Ctx,
+    caller: &Caller,
+    name: &str,
+    source_ip: &str,
+) -> DomainResult<(authenticators::Enrolment, MailedCode)> {
+    if !may_enrol(caller.role) {
+        return Err(DomainError::Forbidden);
+    }
+    crate::factors::clean_name("name", name, authenticators::NAME_MAX, "Authenticator app")?;
+    sealing_key(ctx, "Authenticators")?;
+    let now = ctx.clock.now();
+    let person = user::Entity::find_by_id(caller.user_id).one(&ctx.db).await?.ok_or(DomainError::Unauthenticated)?;
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    // One begin at a time per person, so parallel ones cannot all pass the count.
+    crate::db::lock_key(&txn, &format!("console enrolment mail {}", person.id)).await?;
+    let sent = outbox_entity::Entity::find()
+        .filter(outbox_entity::Column::Kind.eq(MessageKind::ConsoleEnrolmentCode))
+        .filter(outbox_entity::Column::Recipient.eq(&person.email))
+        .filter(outbox_entity::Column::CreatedAt.gt(now - Duration::minutes(ENROL_MAIL_VALID_MINUTES)))
+        .count(&txn)
+        .await?;
+    if sent >= ENROL_MAILS_PER_WINDOW {
+        return Err(DomainError::RateLimited(format!(
+            "A code was mailed to your address {ENROL_MAILS_PER_WINDOW} times in the last {ENROL_MAIL_VALID_MINUTES} \
+             minutes. Use the newest one, or try again later."
+        )));
+    }
+    let code = format!("{:06}", OsRng.next_u32() % 1_000_000);
+    let expires_at = now + Duration::minutes(ENROL_MAIL_VALID_MINUTES);
+    let m = enrolment_code_message(&person, &code, source_ip, expires_at);
+    outbox::enqueue(&txn, now, NewMessage { secrets: vec![code.clone()], ..m }).await?;
+    txn.commit().await?;
+    ctx.outbox_signal.notify_one();
+    let enrolment = begin_authenticator(ctx, caller, name).await?;
+    let mailed = MailedCode { hash: mail_code_hash(person.id, &code), expires_at, wrong: 0, sent_to: person.email };
+    Ok((enrolment, mailed))
+}
+
+/// Why a mailed code cannot be used any more (or never was), if so.
+fn mailed_unusable(mailed: Option<&MailedCode>, now: DateTime<Utc>) -> Option<DomainError> {
+    let dead = match mailed {
+        None => true,
+        Some(m) => now >= m.expires_at || m.wrong >= ENROL_MAIL_TRIES,
+    };
+    dead.then(|| {
+        DomainError::Conflict(format!(
+            "The code from the email can no longer be used (it works once, for {ENROL_MAIL_VALID_MINUTES} minutes, \
+             and {ENROL_MAIL_TRIES} wrong tries end it). Show the QR code again to get a new one."
+        ))
+    })
+}
+
+/// Finishes adding the console authenticator at sign-in: `mail_code` must be the code mailed by
+/// [`begin_sign_in_enrolment`] (`mailed`, which this updates: a wrong try counts, a success
+/// spends it) and `code` a current one from the app. Wrong mailed codes also count with the
+/// person's wrong second-step codes, and are audited. A refusal adds nothing.
+#[allow(clippy::too_many_arguments)]
+pub async fn confirm_sign_in_enrolment(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    id: Uuid,
+    code: &str,
+    mail_code: &str,
+    mailed: &mut Option<MailedCode>,
+) -> DomainResult<ConsoleAuthenticator> {
+    let mail_code = mail_code.trim().replace([' ', '-'], "");
+    if mail_code.len() != MAIL_CODE_DIGITS || !mail_code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DomainError::validation(
+            "mail_code",
+            format!("must be the {MAIL_CODE_DIGITS}-digit code from the email we sent you"),
+        ));
+    }
+    let now = ctx.clock.now();
+    if let Some(e) = mailed_unusable(mailed.as_ref(), now) {
+        return Err(e);
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
+    let wrong = wrong_codes_lately(&txn, caller.user_id, now).await?;
+    let right = mailed.as_ref().is_some_and(|m| m.hash == mail_code_hash(caller.user_id, &mail_code));
+    if !right {
+        count_wrong_code(&txn, caller.user_id, now).await?;
+        let entry = Entry {
+            tenant_id: caller.tenant_id,
+            action: AuditAction::ConsoleSignInFailed,
+            target: caller.email.clone(),
+            detail: "right password, wrong code from the email while adding an authenticator".into(),
+        };
+        audit::record(&txn, now, actor, entry).await?;
+        txn.commit().await?;
+        let tries = mailed.as_mut().map(|m| {
+            m.wrong += 1;
+            ENROL_MAIL_TRIES.saturating_sub(m.wrong)
+        });
+        let left = tries.unwrap_or(0).min(WRONG_CODES.saturating_sub(wrong + 1) as u32);
+        return Err(DomainError::validation(
+            "mail_code",
+            format!("is not the code from the email ({left} more tr{})", if left == 1 { "y" } else { "ies" }),
+        ));
+    }
+    drop(txn);
+    let added = confirm_authenticator(ctx, caller, actor, id, code).await?;
+    *mailed = None;
+    Ok(added)
+}
+
+/// The mail with the code that proves the mailbox when an authenticator is added at sign-in.
+fn enrolment_code_message(person: &user::Model, code: &str, source_ip: &str, expires_at: DateTime<Utc>) -> NewMessage {
+    let until = expires_at.format("%Y-%m-%d %H:%M UTC");
+    let subject = "Your HostGuard console code".to_owned();
+    let what = format!(
+        "Someone (from {source_ip}) signed in with the password of your HostGuard account {} and is adding an \
+         authenticator app to it.",
+        person.email
+    );
+    let act = format!("If this is you, type this code on the page as \"Code from the email\". It works once, until {until}:");
+    let warn = "If this is not you, do not give this code to anyone: someone knows your password. Reset it from \
+                the sign-in page at once.";
+    let body_text = format!("{what}\n\n{act}\n{code}\n\n{warn}\n");
+    let body_html = html_page(
+        &subject,
+        &[escape_html(&what), escape_html(&act), format!("<b>{}</b>", escape_html(code)), format!("<b>{}</b>", escape_html(warn))],
+        "You receive this because your account's console sign-in needs an authenticator app.",
+    );
+    NewMessage {
+        tenant_id: person.tenant_id,
+        channel: Channel::Email,
+        kind: MessageKind::ConsoleEnrolmentCode,
+        recipient: person.email.clone(),
+        sender_name: "HostGuard".into(),
+        subject,
+        body_text,
+        body_html,
+        secrets: vec![],
+    }
 }
 
 /// A new 160-bit seed in base32.
@@ -873,5 +1109,15 @@ mod tests {
         assert!(belongs_to(&format!(r#"{{"pending_user_id":"{me}"}}"#), me));
         assert!(!belongs_to(&format!(r#"{{"user_id":"{}","note":"{me}"}}"#, Uuid::new_v4()), me));
         assert!(!belongs_to("not json", me));
+    }
+
+    #[test]
+    fn a_mailed_code_dies_when_it_expires_or_after_its_wrong_tries() {
+        let now = Utc::now();
+        let m = MailedCode { hash: String::new(), expires_at: now + Duration::minutes(15), wrong: 0, sent_to: String::new() };
+        assert!(mailed_unusable(Some(&m), now).is_none());
+        assert!(mailed_unusable(Some(&m), now + Duration::minutes(15)).is_some());
+        assert!(mailed_unusable(Some(&MailedCode { wrong: ENROL_MAIL_TRIES, ..m.clone() }), now).is_some());
+        assert!(mailed_unusable(None, now).is_some());
     }
 }

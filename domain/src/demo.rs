@@ -76,7 +76,7 @@ pub fn console_seed(email: &str) -> Option<&'static str> {
 }
 
 async fn enrol_console_seed(ctx: &Ctx, user: &crate::entities::user::Model) -> DomainResult<()> {
-    // Without the server's secret key no authenticator can be kept (nor is one asked for).
+    // Without the server's secret key no authenticator can be kept (nor can its admins sign in).
     if crate::seal::server_key(ctx).is_none() {
         return Ok(());
     }

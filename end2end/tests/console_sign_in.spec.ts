@@ -55,6 +55,10 @@ test("an admin turns the rule off, swaps authenticators; sign-in asks for the co
   await page.getByRole("button", { name: "Remove authenticator" }).click();
   await expect(page.getByRole("alert")).toContainText("cannot be removed");
   await page.getByLabel("Tenant admins need a code from an authenticator app at console sign-in").uncheck();
+  // The switch needs a current code too, not only the session.
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "6-digit code" })).toBeVisible();
+  await page.getByLabel("Current code from your authenticator app").fill(await freshCode(consoleSeeds[admin.email]));
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Admins now sign in with a password alone." })).toBeVisible();
   await page.getByLabel("Current code, to remove it").fill(await freshCode(consoleSeeds[admin.email]));
@@ -89,4 +93,58 @@ test("an admin turns the rule off, swaps authenticators; sign-in asks for the co
   await page.getByLabel("Current code, to remove it").fill(await freshCode(secret));
   await page.getByRole("button", { name: "Remove authenticator" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Authenticator removed." })).toBeVisible();
+  await addOneAtSignIn(page, admin);
 });
+
+/** The code of the newest enrolment mail to `to`, once there are more than `before`. */
+async function enrolmentCode(to: string, before: number): Promise<string> {
+  const codes = () => mailTo(to).filter((m) => m.includes("Code from the email"));
+  await expect.poll(() => codes().length, { timeout: 15_000 }).toBeGreaterThan(before);
+  const all = codes();
+  const code = all[all.length - 1].match(/^(\d{6})\r?$/m)?.[1];
+  expect(code).toBeTruthy();
+  return code!;
+}
+
+/** With the rule back on and no authenticator, `admin` must add one right after the password,
+ * proving the mailbox with a mailed code; then leaves the rule off and no authenticator again. */
+async function addOneAtSignIn(page: Page, admin: { email: string; password: string }) {
+  const toggle = page.getByLabel("Tenant admins need a code from an authenticator app at console sign-in");
+  await toggle.check();
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Admins now need a code at sign-in." })).toBeVisible();
+  await signOut(page);
+
+  const before = mailTo(admin.email).filter((m) => m.includes("Code from the email")).length;
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(admin.email);
+  await page.getByLabel("Password").fill(admin.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/signin\/enrol/);
+  await hydrated(page);
+  await page.getByLabel("Name").fill("Work phone");
+  await page.getByRole("button", { name: "Show the QR code" }).click();
+  await expect(page.getByText(`We sent it to ${admin.email}`)).toBeVisible();
+  await accessible(page, "add an authenticator at sign-in");
+  const secret = (await page.getByLabel("Secret key").inputValue()).trim();
+  const mailed = await enrolmentCode(admin.email, before);
+  await page.getByLabel("Code from the app").fill(await freshCode(secret));
+  await page.getByLabel("Code from the email").fill(mailed === "000000" ? "111111" : "000000");
+  await page.getByRole("button", { name: "Confirm and sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "is not the code from the email" })).toBeVisible();
+  await page.getByLabel("Code from the email").fill(mailed);
+  await page.getByRole("button", { name: "Confirm and sign in" }).click();
+  await expect(page).toHaveURL(/\/hss\/two-factor$/);
+
+  // Leaves the admin without an authenticator and the rule off, as the other tests expect.
+  await page.goto("/account/security");
+  await hydrated(page);
+  await toggle.uncheck();
+  await page.getByLabel("Current code from your authenticator app").fill(await freshCode(secret));
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Admins now sign in with a password alone." })).toBeVisible();
+  await page.getByLabel("Current code, to remove it").fill(await freshCode(secret));
+  await page.getByRole("button", { name: "Remove authenticator" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Authenticator removed." })).toBeVisible();
+}

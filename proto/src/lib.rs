@@ -286,6 +286,8 @@ wire_enum! {
         PasswordChanged => "password_changed",
         /// Tells a tenant admin or operator their console authenticator was added or removed.
         ConsoleSignInChanged => "console_sign_in_changed",
+        /// The code that proves the mailbox when someone adds a console authenticator at sign-in.
+        ConsoleEnrolmentCode => "console_enrolment_code",
     }
 }
 

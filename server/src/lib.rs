@@ -48,6 +48,15 @@ pub async fn build(
     clock: Arc<dyn Clock>,
     lockout: LockoutPolicy,
 ) -> Result<Console, String> {
+    // A public console without its secret key would have to let operators in with a password
+    // alone (or no one in): refuse to start instead.
+    if config.public_url.starts_with("https://") && config.secret_key.is_none() {
+        return Err(format!(
+            "HOSTGUARD_SECRET_KEY: must be set when HOSTGUARD_PUBLIC_URL is https ({}): without it the console \
+             cannot keep the second factor operators and tenant admins sign in with",
+            config.public_url
+        ));
+    }
     let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let long_polls = Arc::new(long_poll::LongPolls::default());
@@ -77,7 +86,7 @@ pub async fn build(
     };
     if ctx.secret_key.is_none() {
         tracing::warn!(
-            "no HOSTGUARD_SECRET_KEY: console authenticators cannot be kept, so operators and tenant admins sign in with a password alone"
+            "no HOSTGUARD_SECRET_KEY: console authenticators cannot be kept, so operators and tenant admins who need one cannot sign in"
         );
     }
     let transports = delivery::Transports::from_config(config)?;

@@ -94,6 +94,32 @@ impl TestApp {
         self.call("auth/sign_in_code", &[("code", code.as_str()), ("next", next)], Some(&half)).await
     }
 
+    /// Lets the admins of `email`'s tenant sign in with a password alone (straight in the
+    /// database): for a console without its secret key, which refuses anyone who needs a factor.
+    pub async fn let_admins_in_without_factor(&self, email: &str) {
+        use domain::entities::tenant_console_policy;
+        use sea_orm::{sea_query::OnConflict, ActiveValue::Set};
+        let person = user::Entity::find()
+            .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{email} has no account"));
+        tenant_console_policy::Entity::insert(tenant_console_policy::ActiveModel {
+            tenant_id: Set(person.tenant_id.expect("a tenant's admin")),
+            admins_need_second_factor: Set(false),
+            updated_at: Set(self.clock.now()),
+        })
+        .on_conflict(
+            OnConflict::column(tenant_console_policy::Column::TenantId)
+                .update_column(tenant_console_policy::Column::AdminsNeedSecondFactor)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.ctx.db)
+        .await
+        .unwrap();
+    }
+
     /// [`Self::second_step`] that must succeed: the signed-in session's cookie.
     pub async fn finish_sign_in_with_code(&self, email: &str, cookie: &str) -> String {
         let res = self.second_step(email, cookie).await;

@@ -94,7 +94,7 @@ pub async fn sign_in_code(code: String, #[server(default)] next: String) -> Resu
         }
     };
     session.cycle_id().await.map_err(store_err)?;
-    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL] {
+    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL, PENDING_MAIL] {
         session.remove_value(key).await.map_err(store_err)?;
     }
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
@@ -132,29 +132,60 @@ async fn pending_enrolment() -> Result<(domain::Ctx, domain::Caller), AppError> 
     }
 }
 
-/// Right after the password, for someone who must have a console authenticator and has none:
-/// starts adding it (the QR code and the secret).
-#[server(prefix = "/api", endpoint = "auth/enrol/begin")]
-pub async fn begin_sign_in_enrolment(#[server(default)] name: String) -> Result<crate::models::NewAuthenticator, AppError> {
-    let (ctx, caller) = pending_enrolment().await?;
-    super::portal::ssr::new_authenticator(domain::console_auth::begin_authenticator(&ctx, &caller, &name).await?)
+/// Where a half-signed-in session keeps the code mailed for its enrolment (hashed).
+#[cfg(feature = "ssr")]
+const PENDING_MAIL: &str = "pending_enrol_mail";
+
+/// The start of adding a console authenticator at sign-in: the app's QR code and secret, and
+/// where the code that must also be typed was mailed.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SignInEnrolment {
+    pub authenticator: crate::models::NewAuthenticator,
+    pub mailed_to: String,
 }
 
-/// Finishes adding it with a code it shows, which completes the sign-in.
+/// Right after the password, for someone who must have a console authenticator and has none:
+/// starts adding it (the QR code and the secret), and mails a code to the account's address.
+#[server(prefix = "/api", endpoint = "auth/enrol/begin")]
+pub async fn begin_sign_in_enrolment(#[server(default)] name: String) -> Result<SignInEnrolment, AppError> {
+    use super::ssr::{session, source_ip, store_err};
+    let (ctx, caller) = pending_enrolment().await?;
+    let (enrolment, mailed) =
+        domain::console_auth::begin_sign_in_enrolment(&ctx, &caller, &name, &source_ip().await).await?;
+    let mailed_to = mailed.sent_to.clone();
+    session().await?.insert(PENDING_MAIL, mailed).await.map_err(store_err)?;
+    let authenticator = super::portal::ssr::new_authenticator(enrolment)?;
+    Ok(SignInEnrolment { authenticator, mailed_to })
+}
+
+/// Finishes adding it with a code it shows and the mailed code, which completes the sign-in.
 #[server(prefix = "/api", endpoint = "auth/enrol/confirm")]
-pub async fn confirm_sign_in_enrolment(id: String, code: String, #[server(default)] next: String) -> Result<(), AppError> {
+pub async fn confirm_sign_in_enrolment(
+    id: String,
+    code: String,
+    #[server(default)] mail_code: String,
+    #[server(default)] next: String,
+) -> Result<(), AppError> {
     use super::ssr::{parse_id, session, source_ip, store_err, SIGNED_IN_AT, USER_ID};
     use crate::models::RoleHome;
-    use domain::console_auth::PENDING_USER_KEY;
+    use domain::console_auth::{MailedCode, PENDING_USER_KEY};
     let (ctx, caller) = pending_enrolment().await?;
     let ip = source_ip().await;
     let actor = domain::audit::Actor::new(caller.email.clone(), ip.clone());
     let id = parse_id(&id, "authenticator enrolment")?;
-    domain::console_auth::confirm_authenticator(&ctx, &caller, &actor, id, &code).await?;
-    let user = domain::console_auth::signed_in_after_enrolment(&ctx, caller.user_id, &ip).await?;
     let session = session().await?;
+    let mut mailed = session.get::<MailedCode>(PENDING_MAIL).await.map_err(store_err)?;
+    let result =
+        domain::console_auth::confirm_sign_in_enrolment(&ctx, &caller, &actor, id, &code, &mail_code, &mut mailed).await;
+    // A wrong try counts against the code, a success spends it.
+    match &mailed {
+        Some(m) => session.insert(PENDING_MAIL, m).await.map_err(store_err)?,
+        None => drop(session.remove_value(PENDING_MAIL).await.map_err(store_err)?),
+    }
+    result?;
+    let user = domain::console_auth::signed_in_after_enrolment(&ctx, caller.user_id, &ip).await?;
     session.cycle_id().await.map_err(store_err)?;
-    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL] {
+    for key in [PENDING_USER_KEY, PENDING_AT, PENDING_ENROL, PENDING_MAIL] {
         session.remove_value(key).await.map_err(store_err)?;
     }
     session.insert(USER_ID, user.id).await.map_err(store_err)?;
@@ -174,13 +205,14 @@ pub async fn console_policy() -> Result<Option<bool>, AppError> {
     Ok(Some(domain::console_auth::admins_policy(&ctx, &caller).await?))
 }
 
-/// A tenant admin turns it on or off for their tenant's admins (audited).
+/// A tenant admin turns it on or off for their tenant's admins, with a current code from their
+/// console authenticator if they have one (audited; the other admins are mailed).
 #[server(prefix = "/api", endpoint = "account/console_policy/save")]
-pub async fn save_console_policy(#[server(default)] required: bool) -> Result<bool, AppError> {
+pub async fn save_console_policy(#[server(default)] required: bool, #[server(default)] code: String) -> Result<bool, AppError> {
     use super::ssr::{actor, caller};
     let (ctx, caller) = caller().await?;
     let actor = actor(&caller).await;
-    domain::console_auth::set_admins_policy(&ctx, &caller, &actor, required).await?;
+    domain::console_auth::set_admins_policy(&ctx, &caller, &actor, required, &code).await?;
     Ok(required)
 }
 

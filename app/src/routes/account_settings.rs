@@ -56,8 +56,11 @@ fn AdminsPolicyPanel() -> impl IntoView {
                                         <input type="checkbox" name="required" value="true" checked=required />
                                         " Tenant admins need a code from an authenticator app at console sign-in"
                                     </label>
-                                    <p class="hint">"On by default. Turning it off is recorded in the audit trail."</p>
+                                    <p class="hint">"On by default. A change is recorded in the audit trail and mailed to the other admins."</p>
                                 </div>
+                                <TextField id="policy-code" name="code" label="Current code from your authenticator app" maxlength="7" autocomplete="one-time-code">
+                                    "Needed to change this if you have an authenticator app for the console."
+                                </TextField>
                                 <SubmitButton label="Save" pending=save.pending() secondary=true />
                             </ActionForm>
                         </section>

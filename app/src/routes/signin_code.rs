@@ -5,7 +5,7 @@
 
 use crate::{
     components::layout::{Auth, Brand},
-    functions::auth::BeginSignInEnrolment,
+    functions::auth::{BeginSignInEnrolment, SignInEnrolment},
     models::{utc, AppError},
 };
 use leptos::prelude::*;
@@ -87,7 +87,7 @@ pub fn SignInEnrolPage() -> impl IntoView {
                 {move || match begin.value().get() {
                     None => ().into_any(),
                     Some(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Some(Ok(e)) => view! {
+                    Some(Ok(SignInEnrolment { authenticator: e, mailed_to })) => view! {
                         <div class="enrolment">
                             <img class="qr" src=e.qr_data_uri.clone() width="200" height="200" alt="QR code to add the HostGuard console to an authenticator app" />
                             <div class="field secret-key">
@@ -103,6 +103,13 @@ pub fn SignInEnrolPage() -> impl IntoView {
                                     <label for="enrol-code">"Code from the app"</label>
                                     <input id="enrol-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="7" required />
                                     <p class="hint">{format!("Confirm by {}.", utc(e.expires))}</p>
+                                </div>
+                                <div class="field">
+                                    <label for="enrol-mail-code">"Code from the email"</label>
+                                    <input id="enrol-mail-code" name="mail_code" type="text" inputmode="numeric" autocomplete="off" maxlength="7" required />
+                                    <p class="hint">
+                                        {format!("We sent it to {mailed_to}, to check that this is your mailbox. It works for 15 minutes.")}
+                                    </p>
                                 </div>
                                 {move || confirm.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })}
                                 <button type="submit" class="button button-primary button-block" disabled=move || confirm.pending().get()>

@@ -263,11 +263,24 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     let code = w.app.fresh_console_code(w.admin.id).await;
     assert_eq!(w.app.refused(&cookie, RemoveConsoleAuthenticator { code: code.clone() }).await.status, 409);
     assert_eq!(w.app.run(&cookie, ConsolePolicy {}).await, Some(true));
-    assert!(!w.app.run(&cookie, SaveConsolePolicy { required: false }).await);
+    // The switch needs a current code from the caller's authenticator, not only the session.
+    let off = |code: &str| SaveConsolePolicy { required: false, code: code.into() };
+    let r = w.app.refused(&cookie, off("")).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    let r = w.app.refused(&cookie, off("000000")).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    assert_eq!(w.app.run(&cookie, ConsolePolicy {}).await, Some(true), "nothing changed");
+    let other = w.tenant.admin(&w.app, "bob").await;
+    assert!(!w.app.run(&cookie, off(&code)).await);
     assert_eq!(w.app.run(&cookie, ConsolePolicy {}).await, Some(false));
     let policy = w.events(&w.admin, AuditAction::ConsoleSecondFactorPolicy).await;
     assert_eq!(policy.len(), 1);
     assert_eq!(policy[0].detail, "a password alone signs tenant admins in to the console");
+    // The tenant's other admins are told; the one who changed it is not.
+    let told = w.sink.wait_for(&other.email, 1).await;
+    assert_eq!(told[0].subject, "Your HostGuard console sign-in changed");
+    assert!(told[0].text.contains("with a password alone") && told[0].text.contains(&w.admin.email), "{}", told[0].text);
+    let code = w.app.fresh_console_code(w.admin.id).await;
     w.app.run(&cookie, RemoveConsoleAuthenticator { code }).await;
     let view = w.app.run(&cookie, MyConsoleFactor {}).await;
     assert_eq!((view.may_enrol, view.authenticator), (true, None));
@@ -300,7 +313,8 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     let r = w.app.refused(&half, SignInCode { code: "123456".into(), next: String::new() }).await;
     assert_eq!((r.status, field_of(&r)), (422, "code"));
     let failed = w.events(&w.admin, AuditAction::ConsoleSignInFailed).await;
-    assert_eq!(failed[0].detail, "right password, wrong authenticator code (4 more tries)");
+    // (The wrong code typed at the policy switch above counts too.)
+    assert_eq!(failed[0].detail, "right password, wrong authenticator code (3 more tries)");
     let code = console_sign_in::code_at(&secret, w.app.clock.now() + Duration::seconds(30));
     let res = w.app.call("auth/sign_in_code", &[("code", &code)], Some(&half)).await;
     assert_eq!(res.status(), 200);
@@ -328,7 +342,7 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     // Operators must keep theirs; and the tenant setting is the tenant admins'.
     let code = w.app.fresh_console_code(w.operator.id).await;
     assert_eq!(w.app.refused(&op, RemoveConsoleAuthenticator { code }).await.status, 409);
-    assert_eq!(w.app.refused(&op, SaveConsolePolicy { required: false }).await.status, 403);
+    assert_eq!(w.app.refused(&op, SaveConsolePolicy { required: false, code: String::new() }).await.status, 403);
 }
 on_both_databases!(
     an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_done,
@@ -353,7 +367,8 @@ async fn wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code(
 
     // Removing needs a current code from it (and the tenant's leave); then the password alone
     // signs in again.
-    w.app.run(&cookie, SaveConsolePolicy { required: false }).await;
+    let code = w.app.fresh_console_code(w.admin.id).await;
+    w.app.run(&cookie, SaveConsolePolicy { required: false, code }).await;
     let r = w.app.refused(&cookie, RemoveConsoleAuthenticator { code: "000000".into() }).await;
     assert_eq!((r.status, field_of(&r)), (422, "code"));
     let code = w.app.fresh_console_code(w.admin.id).await;
@@ -370,6 +385,29 @@ on_both_databases!(
     super::wrong_second_step_codes_are_capped_and_removing_the_app_needs_its_code
 );
 
+/// The code in the `n`th enrolment mail to `to` (from 1), waiting for it.
+async fn mailed_code(w: &World, to: &str, n: usize) -> String {
+    let mails = || -> Vec<Mail> {
+        w.sink.messages_to(to).into_iter().filter(|m| m.subject == "Your HostGuard console code").collect()
+    };
+    eventually(&format!("enrolment mail {n} to {to}"), || async { mails().len() >= n }).await;
+    let text = mails()[n - 1].text.clone();
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_owned()
+}
+
+fn confirm(id: uuid::Uuid, code: &str, mail_code: &str) -> ConfirmSignInEnrolment {
+    ConfirmSignInEnrolment { id: id.to_string(), code: code.into(), mail_code: mail_code.into(), next: String::new() }
+}
+
+async fn confirmed_authenticators(w: &World) -> usize {
+    use domain::entities::console_authenticator as ca;
+    ca::Entity::find().filter(ca::Column::ConfirmedAt.is_not_null()).all(&w.app.ctx.db).await.unwrap().len()
+}
+
 async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_password(backend: Backend) {
     let w = world(backend).await;
     // An admin from before the rule: no console authenticator.
@@ -385,11 +423,30 @@ async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_p
     // A session that has not passed the password cannot enrol.
     assert_eq!(w.app.refused(NO_SESSION, BeginSignInEnrolment { name: String::new() }).await.status, 409);
 
-    let e = w.app.run(&half, BeginSignInEnrolment { name: "Ada's phone".into() }).await;
-    let wrong = ConfirmSignInEnrolment { id: e.id.to_string(), code: "000000".into(), next: String::new() };
-    assert_eq!(w.app.refused(&half, wrong).await.status, 422);
+    // Beginning mails a code to the account's address; the outbox keeps it masked.
+    let begun = w.app.run(&half, BeginSignInEnrolment { name: "Ada's phone".into() }).await;
+    assert_eq!(begun.mailed_to, w.admin.email);
+    let e = begun.authenticator;
+    let mailed = mailed_code(&w, &w.admin.email, 1).await;
+    let queued = outbox::Entity::find().filter(outbox::Column::Recipient.eq(&w.admin.email)).all(&w.app.ctx.db).await.unwrap();
+    assert!(queued.iter().all(|m| !m.body_text.contains(&mailed) && !m.body_html.contains(&mailed)));
     let code = console_sign_in::code_at(&e.secret, w.app.clock.now());
-    let res = w.app.call("auth/enrol/confirm", &[("id", &e.id.to_string()), ("code", &code)], Some(&half)).await;
+
+    // The app's code alone, or with a wrong mailed code: refused, and nothing is added.
+    let r = w.app.refused(&half, confirm(e.id, &code, "")).await;
+    assert_eq!((r.status, field_of(&r)), (422, "mail_code"));
+    let wrong_mail = if mailed == "000000" { "111111" } else { "000000" };
+    let r = w.app.refused(&half, confirm(e.id, &code, wrong_mail)).await;
+    assert_eq!((r.status, field_of(&r)), (422, "mail_code"));
+    assert!(r.error.to_string().contains("(2 more tries)"), "{r}");
+    let r = w.app.refused(&half, confirm(e.id, "000000", &mailed)).await;
+    assert_eq!((r.status, field_of(&r)), (422, "code"));
+    assert_eq!(confirmed_authenticators(&w).await, 0);
+    let failed = w.events(&w.admin, AuditAction::ConsoleSignInFailed).await;
+    assert!(failed.iter().any(|e| e.detail.contains("wrong code from the email")), "{failed:?}");
+
+    // Both right: signed in.
+    let res = w.app.call("auth/enrol/confirm", &[("id", &e.id.to_string()), ("code", &code), ("mail_code", &mailed)], Some(&half)).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor");
     let full = session_cookie(&res).unwrap();
@@ -405,8 +462,9 @@ async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_p
     let person = w.tenant.end_user(&w.app, "eve").await;
     let res = w.app.sign_in_password_only(&person, None).await;
     assert_eq!(res.headers().get("location").unwrap(), "/portal");
-    // With the tenant's leave, an admin signs in with the password alone.
-    w.app.run(&full, SaveConsolePolicy { required: false }).await;
+    // With the tenant's leave (and a code from the new app), an admin signs in with the password alone.
+    let code = console_sign_in::code_at(&e.secret, w.app.clock.now() + Duration::seconds(30));
+    w.app.run(&full, SaveConsolePolicy { required: false, code }).await;
     let second = w.tenant.admin(&w.app, "bea").await;
     domain::entities::console_authenticator::Entity::delete_many()
         .filter(domain::entities::console_authenticator::Column::UserId.eq(second.id))
@@ -420,3 +478,106 @@ on_both_databases!(
     admins_and_operators_without_an_authenticator_add_one_right_after_the_password,
     super::admins_and_operators_without_an_authenticator_add_one_right_after_the_password
 );
+
+async fn a_mailed_enrolment_code_works_once_for_15_minutes_and_mails_are_limited(backend: Backend) {
+    let w = world(backend).await;
+    let op = &w.operator;
+    domain::entities::console_authenticator::Entity::delete_many().exec(&w.app.ctx.db).await.unwrap();
+    let half = session_cookie(&w.app.sign_in_password_only(op, None).await).unwrap();
+    let first = w.app.run(&half, BeginSignInEnrolment { name: String::new() }).await.authenticator;
+    let first_mail = mailed_code(&w, &op.email, 1).await;
+
+    // Someone else with the password begins too (another session): their code is mailed to
+    // the owner, so they cannot confirm; the owner's enrolment is gone, and they start again.
+    let thief = session_cookie(&w.app.sign_in_password_only(op, None).await).unwrap();
+    let stolen = w.app.run(&thief, BeginSignInEnrolment { name: "Thief".into() }).await.authenticator;
+    let thief_code = console_sign_in::code_at(&stolen.secret, w.app.clock.now());
+    // (The owner's code, in the thief's session, is not theirs: each session has its own.)
+    let r = w.app.refused(&thief, confirm(stolen.id, &thief_code, &first_mail)).await;
+    assert_eq!((r.status, field_of(&r)), (422, "mail_code"));
+    assert_eq!(confirmed_authenticators(&w).await, 0);
+    let code = console_sign_in::code_at(&first.secret, w.app.clock.now());
+    assert_eq!(w.app.refused(&half, confirm(first.id, &code, &first_mail)).await.status, 404);
+
+    // A third mail in 15 minutes is the last; a fourth begin is refused and changes nothing.
+    let again = w.app.run(&half, BeginSignInEnrolment { name: String::new() }).await.authenticator;
+    let third_mail = mailed_code(&w, &op.email, 3).await;
+    let limited = w.app.refused(&thief, BeginSignInEnrolment { name: String::new() }).await;
+    assert_eq!(limited.status, 429, "{limited}");
+    assert_eq!(w.sink.messages_to(&op.email).len(), 3);
+    // An older code does not work for a newer enrolment; the newest does, once.
+    let code = console_sign_in::code_at(&again.secret, w.app.clock.now());
+    if first_mail != third_mail {
+        let r = w.app.refused(&half, confirm(again.id, &code, &first_mail)).await;
+        assert_eq!((r.status, field_of(&r)), (422, "mail_code"));
+    }
+    let res = w.app.call("auth/enrol/confirm", &[("id", &again.id.to_string()), ("code", &code), ("mail_code", &third_mail)], Some(&half)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(w.app.refused(&half, confirm(again.id, &code, &third_mail)).await.status, 409, "spent");
+
+    // Expiry: 15 minutes (the half-signed-in session ends then too), after which mails may go again.
+    domain::entities::console_authenticator::Entity::delete_many().exec(&w.app.ctx.db).await.unwrap();
+    w.app.clock.advance(Duration::minutes(16));
+    let late = session_cookie(&w.app.sign_in_password_only(op, None).await).unwrap();
+    let last = w.app.run(&late, BeginSignInEnrolment { name: String::new() }).await.authenticator;
+    let last_mail = mailed_code(&w, &op.email, 4).await;
+    w.app.clock.advance(Duration::minutes(16));
+    let code = console_sign_in::code_at(&last.secret, w.app.clock.now());
+    assert_eq!(w.app.refused(&late, confirm(last.id, &code, &last_mail)).await.status, 409);
+    assert_eq!(confirmed_authenticators(&w).await, 0);
+}
+on_both_databases!(
+    a_mailed_enrolment_code_works_once_for_15_minutes_and_mails_are_limited,
+    super::a_mailed_enrolment_code_works_once_for_15_minutes_and_mails_are_limited
+);
+
+async fn a_wrong_mailed_code_three_times_ends_it(backend: Backend) {
+    let w = world(backend).await;
+    domain::entities::console_authenticator::Entity::delete_many().exec(&w.app.ctx.db).await.unwrap();
+    let half = session_cookie(&w.app.sign_in_password_only(&w.admin, None).await).unwrap();
+    let e = w.app.run(&half, BeginSignInEnrolment { name: String::new() }).await.authenticator;
+    let mailed = mailed_code(&w, &w.admin.email, 1).await;
+    let wrong = if mailed == "000000" { "111111" } else { "000000" };
+    let code = console_sign_in::code_at(&e.secret, w.app.clock.now());
+    for _ in 0..3 {
+        assert_eq!(w.app.refused(&half, confirm(e.id, &code, wrong)).await.status, 422);
+    }
+    let r = w.app.refused(&half, confirm(e.id, &code, &mailed)).await;
+    assert_eq!(r.status, 409, "{r}");
+    assert_eq!(confirmed_authenticators(&w).await, 0);
+}
+on_both_databases!(a_wrong_mailed_code_three_times_ends_it, super::a_wrong_mailed_code_three_times_ends_it);
+
+async fn without_a_secret_key_whoever_needs_a_factor_is_refused(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), secret_key: None, ..Options::empty() }).await;
+    let tenant = app.create_tenant("Acme Keyless Console").await;
+    let operator = app.create_operator("kim").await;
+    let res = app.sign_in_password_only(&operator, None).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("HOSTGUARD_SECRET_KEY"));
+    let caller = domain::accounts::caller(&app.ctx, operator.id).await.unwrap();
+    let failed: Vec<_> = domain::audit::list(&app.ctx, &caller, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::ConsoleSignInFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].detail.contains("HOSTGUARD_SECRET_KEY"));
+    assert_eq!(sink.messages().len(), 0);
+    // Whoever needs no factor still signs in.
+    let person = tenant.end_user(&app, "eve").await;
+    assert_eq!(app.sign_in_password_only(&person, None).await.headers().get("location").unwrap(), "/portal");
+    // A console on https does not start without its key.
+    let config = server::config::Config::load(&[
+        ("HOSTGUARD_DATABASE_URL".to_string(), "sqlite::memory:".to_string()),
+        ("HOSTGUARD_PUBLIC_URL".to_string(), "https://console.example.com".to_string()),
+    ])
+    .unwrap();
+    let options = leptos::config::LeptosOptions::builder().output_name("hostguard").build();
+    let clock = std::sync::Arc::new(domain::SystemClock);
+    let err = server::build(&config, options, clock, Default::default()).await.err().expect("refused");
+    assert!(err.contains("HOSTGUARD_SECRET_KEY"), "{err}");
+}
+on_both_databases!(without_a_secret_key_whoever_needs_a_factor_is_refused, super::without_a_secret_key_whoever_needs_a_factor_is_refused);
