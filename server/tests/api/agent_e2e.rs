@@ -227,6 +227,16 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
     for chunk in rows.chunks(250) {
         server::Entity::insert_many(chunk.to_vec()).exec_without_returning(&db).await.unwrap();
     }
+    // This console runs without HOSTGUARD_SECRET_KEY, so it refuses anyone who needs a second
+    // factor: Acme's admins sign in with a password alone here.
+    domain::entities::tenant_console_policy::Entity::insert(domain::entities::tenant_console_policy::ActiveModel {
+        tenant_id: sea_orm::Set(tenant.id),
+        admins_need_second_factor: sea_orm::Set(false),
+        updated_at: sea_orm::Set(chrono::Utc::now()),
+    })
+    .exec_without_returning(&db)
+    .await
+    .unwrap();
 
     // Sign in and enable 2FA on all 500 in one call.
     let res = http

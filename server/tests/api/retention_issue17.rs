@@ -288,20 +288,9 @@ async fn spent_rows_go_and_recent_ones_stay(backend: Backend) {
     let fresh_phone = w.pending_phone(recent).await;
     let logins = (w.login_with_code(old).await, w.login_with_code(recent).await);
 
-    let purged = purge(&w.app.ctx, Retention::default()).await.unwrap();
-    assert_eq!(
-        (purged.login_codes, purged.login_code_nonces, purged.passkey_ceremonies, purged.console_wrong_codes),
-        (1, 1, 1, 1),
-        "{purged:?}"
-    );
-    assert_eq!(
-        (purged.step_ups, purged.push_mutes, purged.push_requests, purged.invitations),
-        (1, 1, 1, 2),
-        "{purged:?}"
-    );
-    assert_eq!(purged.pending_phones, 1, "{purged:?}");
-    // The old login's and the day-old phone's code hashes.
-    assert_eq!(purged.code_hashes, 2, "{purged:?}");
+    // What went is read from the rows, not from this pass's counts: the console's own purge at
+    // start-up may run late on a busy machine and take some of them first.
+    purge(&w.app.ctx, Retention::default()).await.unwrap();
 
     for (what, (o, r), (gone, kept)) in [
         (
