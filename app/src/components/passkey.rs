@@ -268,7 +268,7 @@ pub fn PasskeyDecide(request_id: Uuid, number: RwSignal<String>) -> impl IntoVie
 }
 
 #[cfg(feature = "hydrate")]
-mod browser {
+pub(crate) mod browser {
     use super::Action;
     use crate::{
         functions::passkeys::{
@@ -284,7 +284,7 @@ mod browser {
     use uuid::Uuid;
 
     /// Calls `hostguardPasskey[method](options)`: the credential as JSON text, or why not.
-    async fn credential(method: &str, options: &str) -> Result<String, String> {
+    pub(crate) async fn credential(method: &str, options: &str) -> Result<String, String> {
         let failed = |e: JsValue| {
             let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string());
             if name.as_deref() == Some("NotAllowedError") {

@@ -206,35 +206,10 @@ fn Passkey(token: Memo<String>) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod browser {
     use crate::functions::invitations::{begin_invitation_passkey, finish_invitation_passkey};
-    use leptos::{
-        wasm_bindgen::{JsCast, JsValue},
-        web_sys::js_sys,
-    };
-
-    /// `hostguardPasskey.create(options)` (`/passkey.js`): the credential as JSON, or why not.
-    async fn create(options: &str) -> Result<String, String> {
-        let failed = |e: JsValue| {
-            let name = js_sys::Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string());
-            if name.as_deref() == Some("NotAllowedError") {
-                return "The passkey was not added (cancelled, or timed out).".to_owned();
-            }
-            let why = e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok()?.as_string());
-            why.unwrap_or_else(|| "The browser refused.".into())
-        };
-        let window = leptos::web_sys::window().ok_or("No browser window.")?;
-        let glue = js_sys::Reflect::get(&window, &"hostguardPasskey".into()).map_err(failed)?;
-        let f = js_sys::Reflect::get(&glue, &"create".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or("The page is still loading; try again.")?;
-        let promise = f.call1(&glue, &options.into()).map_err(failed)?;
-        let value = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise)).await.map_err(failed)?;
-        value.as_string().ok_or_else(|| "The browser gave no passkey.".into())
-    }
 
     pub async fn add_passkey(token: String, name: String) -> Result<(), String> {
         let c = begin_invitation_passkey(token.clone(), name).await.map_err(|e| e.to_string())?;
-        let answer = create(&c.options).await?;
+        let answer = crate::components::passkey::browser::credential("create", &c.options).await?;
         finish_invitation_passkey(token, c.ceremony_id.to_string(), answer).await.map_err(|e| e.to_string())
     }
 }
