@@ -136,9 +136,21 @@ pub(crate) async fn record_failure(
     source_ip: &str,
     detail: String,
 ) -> DomainResult<()> {
+    record_failure_in(&ctx.db, ctx.clock.now(), login, tenant_id, source_ip, detail).await
+}
+
+/// [`record_failure`] within a transaction the refusal writes more in (a wrong code's count).
+pub(crate) async fn record_failure_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    now: chrono::DateTime<chrono::Utc>,
+    login: &str,
+    tenant_id: Option<Uuid>,
+    source_ip: &str,
+    detail: String,
+) -> DomainResult<()> {
     audit::record(
-        &ctx.db,
-        ctx.clock.now(),
+        conn,
+        now,
         &Actor::new(login, source_ip),
         Entry { tenant_id, action: AuditAction::ConsoleSignInFailed, target: login.to_owned(), detail },
     )

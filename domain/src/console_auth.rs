@@ -169,18 +169,8 @@ pub async fn after_password(ctx: &Ctx, user: &user::Model, source_ip: &str) -> D
     let has = confirmed_authenticator(&ctx.db, user.id).await?.is_some();
     let needs = has || must_have_factor(&ctx.db, user).await?;
     if needs && server_key(ctx).is_none() {
-        audit::record(
-            &ctx.db,
-            ctx.clock.now(),
-            &Actor::new(user.email.clone(), source_ip),
-            Entry {
-                tenant_id: user.tenant_id,
-                action: AuditAction::ConsoleSignInFailed,
-                target: user.email.clone(),
-                detail: "right password, but the console has no HOSTGUARD_SECRET_KEY to check a second factor with".into(),
-            },
-        )
-        .await?;
+        let detail = "right password, but the console has no HOSTGUARD_SECRET_KEY to check a second factor with";
+        crate::accounts::record_failure(ctx, &user.email, user.tenant_id, source_ip, detail.into()).await?;
         return Err(not_configured());
     }
     if has {
@@ -315,18 +305,8 @@ pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip:
     let Some(step) = check_code(ctx, &a, &person.email, &code, now)? else {
         count_wrong_code(&txn, user_id, now).await?;
         let left = WRONG_CODES.saturating_sub(wrong + 1);
-        audit::record(
-            &txn,
-            now,
-            &Actor::new(person.email.clone(), source_ip),
-            Entry {
-                tenant_id: person.tenant_id,
-                action: AuditAction::ConsoleSignInFailed,
-                target: person.email.clone(),
-                detail: format!("right password, wrong authenticator code ({left} more tries)"),
-            },
-        )
-        .await?;
+        let detail = format!("right password, wrong authenticator code ({left} more tries)");
+        crate::accounts::record_failure_in(&txn, now, &person.email, person.tenant_id, source_ip, detail).await?;
         txn.commit().await?;
         return Err(DomainError::validation(
             "code",
@@ -544,13 +524,8 @@ pub async fn confirm_sign_in_enrolment(
     let right = mailed.as_ref().is_some_and(|m| m.hash == mail_code_hash(caller.user_id, &mail_code));
     if !right {
         count_wrong_code(&txn, caller.user_id, now).await?;
-        let entry = Entry {
-            tenant_id: caller.tenant_id,
-            action: AuditAction::ConsoleSignInFailed,
-            target: caller.email.clone(),
-            detail: "right password, wrong code from the email while adding an authenticator".into(),
-        };
-        audit::record(&txn, now, actor, entry).await?;
+        let detail = "right password, wrong code from the email while adding an authenticator".into();
+        crate::accounts::record_failure_in(&txn, now, &caller.email, caller.tenant_id, &actor.source_ip, detail).await?;
         txn.commit().await?;
         let tries = mailed.as_mut().map(|m| {
             m.wrong += 1;

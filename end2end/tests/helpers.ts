@@ -265,3 +265,19 @@ export async function acceptInvitation(page: Page, path: string, password: strin
   await hydrated(page);
   return secret;
 }
+
+/** Chromium's virtual authenticator (CDP): a platform passkey that verifies its user. */
+export async function virtualAuthenticator(context: BrowserContext, page: Page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+}

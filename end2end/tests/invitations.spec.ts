@@ -1,6 +1,6 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { BrowserContext, Page } from "@playwright/test";
-import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
+import { Page } from "@playwright/test";
+import { expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
 
@@ -96,22 +96,6 @@ test("an admin invites, and the invitee enrols on a phone from the mail and sign
   await expect(row).toContainText("Nora's phone");
   await expect(row).toContainText("Accepted");
 });
-
-/** Chromium's virtual authenticator (CDP): a platform passkey that verifies its user. */
-async function virtualAuthenticator(context: BrowserContext, page: Page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-}
 
 test("the invitee may choose a passkey as their first sign-in method", async ({ page, browser }) => {
   const email = `passkey-first-${Date.now()}@acme.example`;

@@ -1,7 +1,7 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { BrowserContext, Page } from "@playwright/test";
+import { Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { expect, hydrated, signIn, signOut, test, users } from "./helpers";
+import { expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
 
@@ -12,22 +12,6 @@ const origin = `http://localhost:${port}`;
 const db = "../target/e2e/hostguard.db";
 
 test.use({ baseURL: origin });
-
-/** Chromium's virtual authenticator (CDP): a platform passkey that verifies its user. */
-async function virtualAuthenticator(context: BrowserContext, page: Page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-}
 
 async function noSeriousAxeViolations(page: Page) {
   const results = await new AxeBuilder({ page }).analyze();

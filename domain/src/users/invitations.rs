@@ -744,15 +744,18 @@ pub async fn set_password(ctx: &Ctx, token: &str, new_password: &str, source_ip:
 
 /// The link's second step: an authenticator app to add (QR code and secret, shown once).
 pub async fn begin_authenticator(ctx: &Ctx, token: &str, name: &str) -> DomainResult<Enrolment> {
-    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
-    if inv.password_set_at.is_none() {
-        return Err(password_first());
-    }
+    let (inv, person) = past_password(ctx, token).await?;
     authenticators::begin(ctx, &person_caller(&person)?, SessionRef(inv.id), name).await
 }
 
-fn password_first() -> DomainError {
-    DomainError::Conflict("Choose your password first.".into())
+/// The invitation behind `token` and its person, once the link's password is chosen: every
+/// step that adds the first factor comes after it.
+async fn past_password(ctx: &Ctx, token: &str) -> DomainResult<(invitation::Model, user::Model)> {
+    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
+    if inv.password_set_at.is_none() {
+        return Err(DomainError::Conflict("Choose your password first.".into()));
+    }
+    Ok((inv, person))
 }
 
 /// The account an accepted invitation made active, and the reference for the browser's new
@@ -786,10 +789,7 @@ pub async fn confirm_authenticator(
     code: &str,
     source_ip: &str,
 ) -> DomainResult<Accepted> {
-    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
-    if inv.password_set_at.is_none() {
-        return Err(password_first());
-    }
+    let (inv, person) = past_password(ctx, token).await?;
     let actor = Actor::new(person.email.clone(), source_ip);
     authenticators::confirm(ctx, &person_caller(&person)?, &actor, SessionRef(inv.id), id, code).await?;
     accept(ctx, &person).await
@@ -798,10 +798,7 @@ pub async fn confirm_authenticator(
 /// The link's second step with a passkey instead of an app: the options for
 /// `navigator.credentials.create`.
 pub async fn begin_passkey(ctx: &Ctx, token: &str, name: &str) -> DomainResult<passkeys::Challenge> {
-    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
-    if inv.password_set_at.is_none() {
-        return Err(password_first());
-    }
+    let (inv, person) = past_password(ctx, token).await?;
     passkeys::register_begin(ctx, &person_caller(&person)?, SessionRef(inv.id), name).await
 }
 
@@ -814,10 +811,7 @@ pub async fn finish_passkey(
     response: &str,
     source_ip: &str,
 ) -> DomainResult<Accepted> {
-    let (inv, person) = by_token(&ctx.db, token, ctx.clock.now()).await?;
-    if inv.password_set_at.is_none() {
-        return Err(password_first());
-    }
+    let (inv, person) = past_password(ctx, token).await?;
     let actor = Actor::new(person.email.clone(), source_ip);
     passkeys::register_finish(ctx, &person_caller(&person)?, &actor, SessionRef(inv.id), ceremony_id, response).await?;
     accept(ctx, &person).await
