@@ -24,8 +24,12 @@ step "unit and integration tests (SQLite and PostgreSQL)"
   source scripts/cargo-env.sh
   # The end-to-end tests run the real agent binary.
   cargo build --locked -p agent -p pam_hostguard
-  cargo test --locked -p proto -p domain -p migrations -p agent -p pam_hostguard -p server -p fuzz 2>&1 | tee -a "$log"
-  cargo test --locked -p app --features ssr 2>&1 | tee -a "$log"
+  # A failure ends with its panic messages: a CI excerpt shows only the output's tail.
+  export RUST_BACKTRACE=0
+  cargo test --locked -p proto -p domain -p migrations -p agent -p pam_hostguard -p server -p fuzz 2>&1 | tee -a "$log" \
+    || { echo; echo "== the failures' messages"; grep -A12 "panicked at" "$log" | head -n 120; exit 1; }
+  cargo test --locked -p app --features ssr 2>&1 | tee -a "$log" \
+    || { echo; echo "== the failures' messages"; grep -A12 "panicked at" "$log" | head -n 120; exit 1; }
 )
 
 step "the agent's .deb (from the debug binaries above): installing it changes no PAM file; lintian"
