@@ -61,10 +61,10 @@ pub async fn build(
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
     let long_polls = Arc::new(long_poll::LongPolls::default());
     let web_push = match &config.vapid_private_key {
-        Some(key) => Some(delivery::webpush::WebPush::new(delivery::webpush::Vapid::new(
-            key.expose_secret(),
-            &config.vapid_subject,
-        )?, config.webpush_allow_loopback)?),
+        Some(key) => Some(delivery::webpush::WebPush::new(
+            delivery::webpush::Vapid::new(key.expose_secret(), &config.vapid_subject)?,
+            config.webpush_allow_loopback,
+        )?),
         None => None,
     };
     let ctx = Ctx {

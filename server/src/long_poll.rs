@@ -58,7 +58,9 @@ pub async fn wait_for_assignment(
             let notified = signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(a) = domain::agents::assignment(ctx, server_id, after).await? {
+            // Boxed: while it waits, a poll holds only the wake-up and the timer, not the
+            // query's future (thousands wait at once).
+            if let Some(a) = Box::pin(domain::agents::assignment(ctx, server_id, after)).await? {
                 return Ok(Some(a));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
