@@ -154,6 +154,9 @@ struct Console {
     ctx: domain::Ctx,
     clock: ManualClock,
     http: reqwest::Client,
+    /// The admin's session: one sign-in per console, since a console authenticator's code is
+    /// taken once per 30-second step.
+    session: tokio::sync::OnceCell<String>,
     _dir: TempDir,
 }
 
@@ -233,6 +236,7 @@ async fn start_console(backend: Backend, admin_url: Option<&str>) -> Res<Console
         ctx,
         clock,
         http: reqwest::Client::builder().redirect(Policy::none()).timeout(Duration::from_secs(120)).build()?,
+        session: tokio::sync::OnceCell::new(),
         _dir: dir,
     })
 }
@@ -247,6 +251,10 @@ impl Console {
     }
 
     async fn sign_in(&self) -> Res<String> {
+        self.session.get_or_try_init(|| self.sign_in_once()).await.cloned()
+    }
+
+    async fn sign_in_once(&self) -> Res<String> {
         let res = self.call("auth/sign_in", &[("email", ADMIN.0), ("password", ADMIN.1)], None).await?;
         if res.status() != StatusCode::OK {
             return Err(format!("sign-in failed: {}", res.status()).into());
