@@ -246,7 +246,8 @@ impl ApiClient {
         let resp = send(CALL, req).await?;
         match resp.status().as_u16() {
             101 => {}
-            400 | 404 | 405 | 426 | 501 => return Ok(None),
+            // 503: the console has as many streams as it takes; long polls are still answered.
+            400 | 404 | 405 | 426 | 501 | 503 => return Ok(None),
             _ => return expect(CALL, resp, &[]).await.map(|_| None),
         }
         let accept = resp.headers().get(SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();

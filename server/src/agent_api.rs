@@ -527,7 +527,8 @@ const STREAM_MAX_MESSAGE: usize = 1024;
 /// revoked one ends the stream at the next wait, as it would end the next long poll.
 #[utoipa::path(get, path = paths::CONFIG_STREAM, security(("agent_credential" = [])),
     description = "WebSocket (RFC 6455). The agent sends text messages `{\"after\": <revision>, \"wait\": <0 to 30>}`,         one at a time; each is answered by one text message: `{\"assignment\": Assignment}`, `{}` when there is none after         `wait` seconds, or `{\"status\": <HTTP status>, \"error\": ApiError}`, after which the console closes the stream.         The stream closes after 120 s with no wait asked, or at more than 30 waits a minute.",
-    responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError)))]
+    responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError),
+        (status = 503, body = ApiError, description = "as many streams are open as the console takes (`HOSTGUARD_MAX_CONNECTIONS`): long-poll instead")))]
 async fn config_stream(
     State(ctx): State<Ctx>,
     axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
@@ -537,6 +538,9 @@ async fn config_stream(
 ) -> Result<Response, Failure> {
     let upgrade = upgrade.map_err(|r| rejected(StatusCode::BAD_REQUEST, r.body_text()))?;
     let credential = bearer(&headers)?.to_owned();
+    let Some(slot) = long_polls.stream_slot() else {
+        return Err(fail(StatusCode::SERVICE_UNAVAILABLE, "AGENT.0503", "no room for another stream; long-poll instead"));
+    };
     let upgrade = upgrade
         // Small buffers: thousands of these wait at once, each reading a few dozen bytes.
         .read_buffer_size(STREAM_MAX_MESSAGE)
@@ -544,7 +548,10 @@ async fn config_stream(
         .max_message_size(STREAM_MAX_MESSAGE)
         .max_frame_size(STREAM_MAX_MESSAGE);
     let server_id = s.id;
-    Ok(upgrade.on_upgrade(move |socket| stream(ctx, long_polls, credential, server_id, socket)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        stream(ctx, long_polls, credential, server_id, socket).await;
+        drop(slot);
+    }))
 }
 
 async fn stream(
