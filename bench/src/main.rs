@@ -77,7 +77,8 @@ the login numbers (--logins only) and push at the login prompt (--push only),
 on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
-HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents).";
+HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents),
+HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).";
 
 #[tokio::main]
 async fn main() {
@@ -100,19 +101,20 @@ async fn main() {
     let logins_only = std::env::args().skip(1).any(|a| a == "--logins");
     // `--push`: only the push numbers (approve → PAM, 1,000 logins waiting on a push).
     let push_only = std::env::args().skip(1).any(|a| a == "--push");
+    let agents_only = std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").is_ok();
     let mut failed = false;
     for (backend, admin_url) in backends {
         if only.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(backend.name())) {
             continue;
         }
         println!("== {} ==", backend.name());
-        if !push_only {
+        if !push_only && !agents_only {
             if let Err(e) = logins::run(backend).await {
                 println!("{}: login bench failed: {e}", backend.name());
                 failed = true;
             }
         }
-        if !logins_only {
+        if !logins_only && !agents_only {
             if let Err(e) = push::run(backend).await {
                 println!("{}: push bench failed: {e}", backend.name());
                 failed = true;
@@ -604,7 +606,19 @@ impl ChildConsole {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
         let log_path = std::env::temp_dir().join(format!("hostguard-bench-server-{port}.log"));
         let log = std::fs::File::create(&log_path)?;
-        let child = std::process::Command::new(server_binary()?)
+        // HOSTGUARD_BENCH_WRAP="heaptrack -o /tmp/console": the console under a profiler (its
+        // RSS is then the wrapper's; read the profiler's own figures).
+        let wrap: Vec<String> =
+            std::env::var("HOSTGUARD_BENCH_WRAP").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let mut command = match wrap.split_first() {
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(server_binary()?);
+                c
+            }
+            None => std::process::Command::new(server_binary()?),
+        };
+        let child = command
             .current_dir(&workspace)
             .env("HOSTGUARD_DATABASE_URL", database_url)
             .env("HOSTGUARD_LISTEN", format!("127.0.0.1:{port}"))
@@ -644,7 +658,8 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     let (base, pid) = (console.base.clone(), console.pid());
     let probe = reqwest::Client::new();
     // One short poll proves the credentials work.
-    let res = probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
+    let res =
+        probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
     if res.status() != StatusCode::NO_CONTENT {
         return Err(format!("a short poll answered {} instead of 204", res.status()).into());
     }
@@ -799,11 +814,13 @@ async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> 
     let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
     for credential in &fleet.agents {
-        let (addr, credential, handshakes, failures) = (addr.clone(), credential.clone(), handshakes.clone(), failures.clone());
+        let (addr, credential, handshakes, failures) =
+            (addr.clone(), credential.clone(), handshakes.clone(), failures.clone());
         tasks.spawn(async move {
             let socket = async {
                 let _turn = handshakes.acquire().await.ok()?;
-                let mut req = format!("ws://{addr}{}", proto::agent::paths::CONFIG_STREAM).into_client_request().ok()?;
+                let mut req =
+                    format!("ws://{addr}{}", proto::agent::paths::CONFIG_STREAM).into_client_request().ok()?;
                 req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().ok()?);
                 let tcp = tokio::net::TcpStream::connect(&addr).await.ok()?;
                 // The bench's own side small too: 10,000 of them live in this process.

@@ -523,8 +523,9 @@ const STREAM_MAX_MESSAGE: usize = 1024;
 /// The long poll over one WebSocket the agent keeps open ([`paths::CONFIG_STREAM`]): each
 /// `StreamWait` it sends is answered by one `StreamAnswer`, as `config` would answer. The
 /// socket costs a few kB while it waits, where a long poll holds an HTTP connection's buffers
-/// and a request in flight. The credential is checked again for every wait, so a replaced or
-/// revoked one ends the stream at the next wait, as it would end the next long poll.
+/// and a request in flight. The credential is checked again for every wait after the first
+/// (which follows the handshake's check), so a replaced or revoked one ends the stream at the
+/// next wait, as it would end the next long poll.
 #[utoipa::path(get, path = paths::CONFIG_STREAM, security(("agent_credential" = [])),
     description = "WebSocket (RFC 6455). The agent sends text messages `{\"after\": <revision>, \"wait\": <0 to 30>}`,         one at a time; each is answered by one text message: `{\"assignment\": Assignment}`, `{}` when there is none after         `wait` seconds, or `{\"status\": <HTTP status>, \"error\": ApiError}`, after which the console closes the stream.         The stream closes after 120 s with no wait asked, or at more than 30 waits a minute.",
     responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError),
@@ -539,7 +540,11 @@ async fn config_stream(
     let upgrade = upgrade.map_err(|r| rejected(StatusCode::BAD_REQUEST, r.body_text()))?;
     let credential = bearer(&headers)?.to_owned();
     let Some(slot) = long_polls.stream_slot() else {
-        return Err(fail(StatusCode::SERVICE_UNAVAILABLE, "AGENT.0503", "no room for another stream; long-poll instead"));
+        return Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AGENT.0503",
+            "no room for another stream; long-poll instead",
+        ));
     };
     let upgrade = upgrade
         // Small buffers: thousands of these wait at once, each reading a few dozen bytes.
@@ -564,6 +569,9 @@ async fn stream(
     use axum::extract::ws::Message;
     use proto::agent::StreamAnswer;
     let mut window = (std::time::Instant::now(), 0u32);
+    // The handshake checked the credential: the first wait, right after it, need not again
+    // (a thousand agents reconnecting at once after a restart make one query each, not two).
+    let mut checked = Some(std::time::Instant::now());
     loop {
         let text = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
             Ok(Some(Ok(Message::Text(text)))) => text,
@@ -585,7 +593,9 @@ async fn stream(
             ))
         } else {
             // Boxed: the socket's task keeps only what a wait needs, not the queries' futures.
-            Box::pin(stream_wait(&ctx, &polls, &credential, server_id, &text, &mut socket)).await
+            let fresh = checked.take().is_some_and(|at| at.elapsed() < STREAM_FRESH);
+            Box::pin(stream_wait(&ctx, &polls, (!fresh).then_some(credential.as_str()), server_id, &text, &mut socket))
+                .await
         };
         let (answer, last) = match answer {
             Ok(Some(assignment)) => (StreamAnswer { assignment, ..Default::default() }, false),
@@ -603,12 +613,16 @@ async fn stream(
     }
 }
 
+/// How soon after the handshake a first wait may skip checking the credential again.
+const STREAM_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One wait of a config stream: `Ok(Some(answer))`, `Ok(None)` when the agent hung up (or sent
-/// anything) while waiting, or the failure the long poll would have answered with.
+/// anything) while waiting, or the failure the long poll would have answered with. `credential`
+/// is checked again unless `None` (just checked by the handshake).
 async fn stream_wait(
     ctx: &Ctx,
     polls: &LongPolls,
-    credential: &str,
+    credential: Option<&str>,
     server_id: uuid::Uuid,
     text: &str,
     socket: &mut axum::extract::ws::WebSocket,
@@ -623,10 +637,13 @@ async fn stream_wait(
             format!("wait: must be 0 to {MAX_WAIT_SECS}"),
         ));
     }
-    // Again for every wait: a credential replaced or revoked since the stream opened ends it.
-    let s = agents::authenticate(ctx, credential).await?;
-    if s.id != server_id {
-        return Err(DomainError::Unauthenticated.into());
+    // Again for every later wait: a credential replaced or revoked since the stream opened ends
+    // it. Boxed, as the query in the wait: the wait's future keeps a pointer, not its state.
+    if let Some(credential) = credential {
+        let s = Box::pin(agents::authenticate(ctx, credential)).await?;
+        if s.id != server_id {
+            return Err(DomainError::Unauthenticated.into());
+        }
     }
     let limit = std::time::Duration::from_secs(wait.wait);
     tokio::select! {
