@@ -221,8 +221,11 @@ impl ApiClient {
                     return Some(answer);
                 }
                 Err(e) if fresh => {
-                    *state = StreamState::Closed;
-                    return Some(Err(e));
+                    // A new stream that breaks before its first answer: most likely a proxy
+                    // that passed the handshake on but does not carry WebSockets. Long polls.
+                    tracing::info!("the config stream broke before its first answer ({e}): long polls");
+                    *state = StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY };
+                    return None;
                 }
                 Err(_) => *state = StreamState::Closed,
             }
@@ -523,6 +526,33 @@ mod tests {
                 "{refusal}: one try at the stream, two long polls"
             );
         }
+    }
+
+    /// A proxy that passes the handshake on but carries no WebSocket: the stream breaks before
+    /// its first answer, and the agent long-polls (in the same wait), not retrying the stream.
+    #[tokio::test]
+    async fn a_stream_broken_at_once_falls_back_to_long_polls() {
+        use axum::{extract::ws::WebSocketUpgrade, http::StatusCode, routing::get, Router};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let hits: &'static [AtomicUsize; 2] = Box::leak(Box::new([AtomicUsize::new(0), AtomicUsize::new(0)]));
+        let broken = move |ws: WebSocketUpgrade| async move {
+            hits[0].fetch_add(1, SeqCst);
+            ws.on_upgrade(|socket| async move { drop(socket) })
+        };
+        let app = Router::new().route(paths::CONFIG_STREAM, get(broken)).route(
+            paths::CONFIG,
+            get(|| async {
+                hits[1].fetch_add(1, SeqCst);
+                StatusCode::NO_CONTENT
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+        assert_eq!(client.poll_config(0, 1).await.unwrap(), None, "answered by the long poll");
+        assert_eq!(client.poll_config(0, 1).await.unwrap(), None);
+        assert_eq!((hits[0].load(SeqCst), hits[1].load(SeqCst)), (1, 2));
     }
 
     /// A console that refuses the stream's handshake with 401 is a refusal, not a fallback.
