@@ -513,8 +513,8 @@ async fn config(
 
 /// How long the config stream stays open with no wait asked for.
 const STREAM_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
-/// Waits one config stream may ask for in [`STREAM_WINDOW`]; an agent asks about twice a
-/// minute, and a stream asking faster than this is closed (each wait reads the database).
+/// Messages (waits, and pings) one config stream may send in [`STREAM_WINDOW`]; an agent asks
+/// about twice a minute, and a stream sending more is closed (each wait reads the database).
 const STREAM_WAITS: u32 = 30;
 const STREAM_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 /// A wait is a few dozen bytes; anything bigger is not one.
@@ -573,19 +573,25 @@ async fn stream(
     // (a thousand agents reconnecting at once after a restart make one query each, not two).
     let mut checked = Some(std::time::Instant::now());
     loop {
-        let text = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
-            Ok(Some(Ok(Message::Text(text)))) => text,
-            // tungstenite answers pings itself.
-            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-            // Closed, broken, idle, or binary (not this protocol).
+        let message = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
+            Ok(Some(Ok(message))) => message,
+            // Closed, broken or idle.
             _ => return,
         };
+        // Every message counts, pings too (tungstenite answers them itself).
         let now = std::time::Instant::now();
         if now.duration_since(window.0) > STREAM_WINDOW {
             window = (now, 0);
         }
         window.1 += 1;
-        let answer = if window.1 > STREAM_WAITS {
+        let over = window.1 > STREAM_WAITS;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Ping(_) | Message::Pong(_) if !over => continue,
+            // Binary (not this protocol), a close, or pings past the limit.
+            _ => return,
+        };
+        let answer = if over {
             Err(fail(
                 StatusCode::TOO_MANY_REQUESTS,
                 "AGENT.0429",

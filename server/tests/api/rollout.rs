@@ -792,6 +792,28 @@ async fn the_config_stream_answers_waits_as_the_long_poll(backend: Backend) {
     assert_eq!(answer["status"].as_u64(), Some(429), "{answer}");
     assert!(closes(&mut socket).await);
 
+    // Pings count too: a flood of them ends the stream.
+    {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+        for _ in 0..40 {
+            if socket.send(Message::Ping(vec![7].into())).await.is_err() {
+                break;
+            }
+        }
+        let mut pongs = 0;
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+                Ok(Some(Ok(Message::Pong(_)))) => pongs += 1,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break true,
+                Ok(Some(Ok(other))) => panic!("{other:?}"),
+                Err(_) => break false,
+            }
+        };
+        assert!(closed && pongs <= 31, "closed after at most 30 pings answered: {pongs} pongs, closed {closed}");
+    }
+
     // The handshake refuses what the long poll refuses, in the API's error shape.
     let (status, body) = open_stream(&s.app, "").await.err().expect("no credential, no stream");
     assert_eq!(status, 401);
