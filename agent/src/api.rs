@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use proto::agent::paths;
 pub use proto::agent::{
     AckRequest, AckResponse, ApiError as ErrorBody, Assignment, Facts, HeartbeatRequest, RegisterRequest,
     RegisterResponse, SelinuxMode, SshdMatchOverride,
 };
-pub use proto::Method;
-use proto::agent::paths;
 use proto::login::{LoginAnswer, LoginPolicy, LoginReply, LoginStart, OfflineReport};
+pub use proto::Method;
 
 /// How long a login waits for the console before the server's fail mode decides.
 pub const LOGIN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The console's answer is larger than [`MAX_RESPONSE_BYTES`] or not what the call returns.
     #[error("{call}: {reason}")]
     BadResponse { call: &'static str, reason: String },
+    /// The config stream's socket broke, closed or fell silent.
+    #[error("{call}: the stream ended: {reason}")]
+    Stream { call: &'static str, reason: String },
 }
 
 /// reqwest's own message ("error sending request") hides the cause; show the whole chain.
@@ -64,6 +67,7 @@ impl ApiError {
         match self {
             ApiError::Transport { source, .. } => !(source.is_builder() || source.is_redirect() || source.is_decode()),
             ApiError::Status { status, .. } => matches!(status, 502..=504),
+            ApiError::Stream { .. } => true,
             ApiError::Unauthorized { .. } | ApiError::Unexpected { .. } | ApiError::BadResponse { .. } => false,
         }
     }
@@ -74,14 +78,35 @@ pub const MAX_POLL_WAIT: u64 = 30;
 /// The largest answer read from the console; a bigger one is refused, not buffered.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-/// A client for one console. Cheap to clone (the connection pool is shared).
+/// A client for one console. Cheap to clone (the connection pool and the config stream are
+/// shared).
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     /// The console's address; each call appends one of [`paths`].
     base: String,
     credential: Option<String>,
+    stream: std::sync::Arc<tokio::sync::Mutex<StreamState>>,
 }
+
+type Socket = tokio_tungstenite::WebSocketStream<reqwest::Upgraded>;
+
+/// The config stream ([`paths::CONFIG_STREAM`]) between waits.
+#[derive(Default)]
+enum StreamState {
+    #[default]
+    Closed,
+    Open(Box<Socket>),
+    /// The console (an older one) or a proxy before it takes no WebSocket: long polls until then.
+    Unsupported {
+        until: tokio::time::Instant,
+    },
+}
+
+/// How long the agent long-polls before it tries the stream again where it was refused.
+const STREAM_RETRY: Duration = Duration::from_secs(600);
+/// The largest message read from the stream (an assignment is a few hundred bytes).
+const STREAM_MAX_MESSAGE: usize = 64 * 1024;
 
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -107,7 +132,7 @@ impl ApiClient {
             .https_only(!insecure_http)
             .build()?;
         let base = console_url.trim_end_matches('/').to_owned();
-        Ok(Self { http, base, credential: None })
+        Ok(Self { http, base, credential: None, stream: Default::default() })
     }
 
     pub fn with_credential(mut self, credential: impl Into<String>) -> Self {
@@ -146,10 +171,105 @@ impl ApiClient {
         expect(CALL, resp, &[204, 200]).await.map(drop)
     }
 
-    /// Long-polls for a revision newer than `after`; `None` when the console has none after `wait` seconds.
+    /// Waits for a revision newer than `after`; `None` when the console has none after `wait`
+    /// seconds. Over the config stream when the console takes it, else a long poll.
     pub async fn poll_config(&self, after: i64, wait: u64) -> Result<Option<Assignment>, ApiError> {
-        const CALL: &str = "config";
         let wait = wait.min(MAX_POLL_WAIT);
+        if wait > 0 {
+            if let Some(answer) = self.stream_wait(after, wait).await {
+                return answer;
+            }
+        }
+        self.long_poll(after, wait).await
+    }
+
+    /// One wait on the config stream, opened (again) if need be; `None` where the console takes
+    /// no stream.
+    async fn stream_wait(&self, after: i64, wait: u64) -> Option<Result<Option<Assignment>, ApiError>> {
+        // One wait at a time per stream; a second wait at once (the agent makes none) long-polls.
+        let Ok(mut state) = self.stream.try_lock() else { return None };
+        // A socket kept since the last wait may have been closed meanwhile (the console closes
+        // idle ones): then once more on a new one.
+        for _ in 0..2 {
+            let fresh = !matches!(*state, StreamState::Open(_));
+            if fresh {
+                if let StreamState::Unsupported { until } = *state {
+                    if tokio::time::Instant::now() < until {
+                        return None;
+                    }
+                }
+                match self.open_stream().await {
+                    Ok(Some(socket)) => *state = StreamState::Open(Box::new(socket)),
+                    Ok(None) => {
+                        tracing::info!("the console takes no config stream: long polls");
+                        *state = StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY };
+                        return None;
+                    }
+                    Err(e) => {
+                        *state = StreamState::Closed;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let StreamState::Open(socket) = &mut *state else { return None };
+            match exchange(socket, after, wait).await {
+                Ok(answer) => {
+                    if answer.is_err() {
+                        // The console closes the stream after an error.
+                        *state = StreamState::Closed;
+                    }
+                    return Some(answer);
+                }
+                Err(e) if fresh => {
+                    // A new stream that breaks before its first answer: most likely a proxy
+                    // that passed the handshake on but does not carry WebSockets. Long polls.
+                    tracing::info!("the config stream broke before its first answer ({e}): long polls");
+                    *state = StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY };
+                    return None;
+                }
+                Err(_) => *state = StreamState::Closed,
+            }
+        }
+        None
+    }
+
+    /// The WebSocket handshake over reqwest's own connection; `Ok(None)` when the console
+    /// answers that it has no such thing (an older console, or a proxy that drops the upgrade).
+    async fn open_stream(&self) -> Result<Option<Socket>, ApiError> {
+        use reqwest::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+        use tokio_tungstenite::tungstenite::{handshake, protocol::Role, protocol::WebSocketConfig};
+        const CALL: &str = "config stream";
+        let key = handshake::client::generate_key();
+        let req = self
+            .authed(self.http.get(self.url(paths::CONFIG_STREAM)))
+            .header(CONNECTION, "Upgrade")
+            .header(UPGRADE, "websocket")
+            .header(SEC_WEBSOCKET_VERSION, "13")
+            .header(SEC_WEBSOCKET_KEY, &key);
+        let resp = send(CALL, req).await?;
+        match resp.status().as_u16() {
+            101 => {}
+            // 503: the console has as many streams as it takes; long polls are still answered.
+            400 | 404 | 405 | 426 | 501 | 503 => return Ok(None),
+            _ => return expect(CALL, resp, &[]).await.map(|_| None),
+        }
+        let accept = resp.headers().get(SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if accept != handshake::derive_accept_key(key.as_bytes()) {
+            return Err(ApiError::BadResponse {
+                call: CALL,
+                reason: "the WebSocket handshake's accept key is wrong".into(),
+            });
+        }
+        let upgraded = resp.upgrade().await.map_err(|source| ApiError::Transport { call: CALL, source })?;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(STREAM_MAX_MESSAGE))
+            .max_frame_size(Some(STREAM_MAX_MESSAGE));
+        Ok(Some(tokio_tungstenite::WebSocketStream::from_raw_socket(upgraded, Role::Client, Some(config)).await))
+    }
+
+    /// Long-polls for a revision newer than `after`.
+    async fn long_poll(&self, after: i64, wait: u64) -> Result<Option<Assignment>, ApiError> {
+        const CALL: &str = "config";
         let req = self
             .authed(self.http.get(self.url(paths::CONFIG)))
             .query(&[("after", after.to_string()), ("wait", wait.to_string())])
@@ -208,6 +328,55 @@ impl ApiClient {
         const CALL: &str = "offline logins";
         let req = self.authed(self.http.post(self.url(paths::LOGINS_OFFLINE))).json(report).timeout(LOGIN_CALL_TIMEOUT);
         expect(CALL, send(CALL, req).await?, &[204, 200]).await.map(drop)
+    }
+}
+
+/// One wait on an open stream: `Ok` with what the console answered (a revision, none, or its
+/// refusal), `Err` when the socket failed before an answer.
+async fn exchange(
+    socket: &mut Socket,
+    after: i64,
+    wait: u64,
+) -> Result<Result<Option<Assignment>, ApiError>, ApiError> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    const CALL: &str = "config stream";
+    let broken = |reason: String| ApiError::Stream { call: CALL, reason };
+    let ask = serde_json::to_string(&proto::agent::StreamWait { after, wait }).map_err(|e| broken(e.to_string()))?;
+    socket.send(Message::text(ask)).await.map_err(|e| broken(e.to_string()))?;
+    // As the long poll: the console answers within `wait` seconds; room for a slow answer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait + 15);
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next()).await;
+        let text = match next {
+            Err(_) => return Err(broken(format!("no answer within {} s", wait + 15))),
+            Ok(None) => return Err(broken("closed".into())),
+            Ok(Some(Err(e))) => return Err(broken(e.to_string())),
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(Message::Close(_)))) => return Err(broken("closed by the console".into())),
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                return Ok(Err(ApiError::BadResponse { call: CALL, reason: "a binary message on the stream".into() }))
+            }
+            Ok(Some(Ok(_))) => continue,
+        };
+        let answer: proto::agent::StreamAnswer = match serde_json::from_str(text.as_str()) {
+            Ok(a) => a,
+            Err(e) => {
+                let reason = format!("the console's answer is not a stream answer: {}", clip(&e.to_string()));
+                return Ok(Err(ApiError::BadResponse { call: CALL, reason }));
+            }
+        };
+        return Ok(match (answer.status, answer.error) {
+            (None, None) => Ok(answer.assignment),
+            (status, error) => {
+                let error = error.unwrap_or(ErrorBody { error_code: "unknown".into(), error_msg: String::new() });
+                let (error_code, error_msg) = (clip(&error.error_code), clip(&error.error_msg));
+                match status.unwrap_or(500) {
+                    401 => Err(ApiError::Unauthorized { call: CALL, error_code, error_msg }),
+                    status => Err(ApiError::Status { call: CALL, status, error_code, error_msg }),
+                }
+            }
+        });
     }
 }
 
@@ -319,5 +488,87 @@ mod tests {
         });
         let timed_out = client.probe().await.unwrap_err();
         assert!(timed_out.possible_outage(), "{timed_out}");
+    }
+
+    /// A console without the config stream (an older one, or a proxy that drops the upgrade):
+    /// the agent long-polls, and does not ask for the stream again at every wait.
+    #[tokio::test]
+    async fn without_the_stream_the_agent_long_polls() {
+        use axum::{http::StatusCode, routing::get, Router};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let hits: &'static [AtomicUsize; 2] = Box::leak(Box::new([AtomicUsize::new(0), AtomicUsize::new(0)]));
+        for refusal in [StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST] {
+            hits.iter().for_each(|h| h.store(0, SeqCst));
+            let app = Router::new()
+                .route(
+                    paths::CONFIG_STREAM,
+                    get(move || async move {
+                        hits[0].fetch_add(1, SeqCst);
+                        refusal
+                    }),
+                )
+                .route(
+                    paths::CONFIG,
+                    get(|| async {
+                        hits[1].fetch_add(1, SeqCst);
+                        StatusCode::NO_CONTENT
+                    }),
+                );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+            assert_eq!(client.poll_config(0, 1).await.unwrap(), None);
+            assert_eq!(client.clone().poll_config(0, 1).await.unwrap(), None);
+            assert_eq!(
+                (hits[0].load(SeqCst), hits[1].load(SeqCst)),
+                (1, 2),
+                "{refusal}: one try at the stream, two long polls"
+            );
+        }
+    }
+
+    /// A proxy that passes the handshake on but carries no WebSocket: the stream breaks before
+    /// its first answer, and the agent long-polls (in the same wait), not retrying the stream.
+    #[tokio::test]
+    async fn a_stream_broken_at_once_falls_back_to_long_polls() {
+        use axum::{extract::ws::WebSocketUpgrade, http::StatusCode, routing::get, Router};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let hits: &'static [AtomicUsize; 2] = Box::leak(Box::new([AtomicUsize::new(0), AtomicUsize::new(0)]));
+        let broken = move |ws: WebSocketUpgrade| async move {
+            hits[0].fetch_add(1, SeqCst);
+            ws.on_upgrade(|socket| async move { drop(socket) })
+        };
+        let app = Router::new().route(paths::CONFIG_STREAM, get(broken)).route(
+            paths::CONFIG,
+            get(|| async {
+                hits[1].fetch_add(1, SeqCst);
+                StatusCode::NO_CONTENT
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+        assert_eq!(client.poll_config(0, 1).await.unwrap(), None, "answered by the long poll");
+        assert_eq!(client.poll_config(0, 1).await.unwrap(), None);
+        assert_eq!((hits[0].load(SeqCst), hits[1].load(SeqCst)), (1, 2));
+    }
+
+    /// A console that refuses the stream's handshake with 401 is a refusal, not a fallback.
+    #[tokio::test]
+    async fn a_refused_handshake_is_unauthorized() {
+        use axum::{http::StatusCode, routing::get, Json, Router};
+        let refuse = || async {
+            let body = ErrorBody { error_code: "AGENT.0401".into(), error_msg: "replaced".into() };
+            (StatusCode::UNAUTHORIZED, Json(body))
+        };
+        let app = Router::new().route(paths::CONFIG_STREAM, get(refuse)).route(paths::CONFIG, get(refuse));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+        let e = client.poll_config(0, 5).await.unwrap_err();
+        assert!(e.is_unauthorized() && !e.possible_outage(), "{e}");
     }
 }

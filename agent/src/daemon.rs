@@ -391,8 +391,8 @@ impl Agent {
             applier.fail_mode = store.policy().fail_mode;
             applier.apply(&owned)
         })
-            .await
-            .unwrap_or_else(|e| Err(ApplyError::Refused(format!("the apply task failed: {e}"))));
+        .await
+        .unwrap_or_else(|e| Err(ApplyError::Refused(format!("the apply task failed: {e}"))));
         match &outcome {
             Ok(()) => {
                 tracing::info!(revision = rev.revision, "revision applied");

@@ -7,10 +7,10 @@ pub mod apply;
 pub mod cli;
 mod daemon;
 pub mod facts;
+pub mod files;
 pub mod login;
 pub mod pam_conf;
 pub mod pam_stack;
-pub mod files;
 pub mod sshd;
 pub mod state;
 

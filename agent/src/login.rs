@@ -486,7 +486,13 @@ impl LoginService {
     }
 
     /// A login call failed: a refusal denies, a proven outage goes to the fail mode.
-    async fn console_failed(&self, start: &LoginStart, e: ApiError, conn: Conn, deadline: Instant) -> std::io::Result<()> {
+    async fn console_failed(
+        &self,
+        start: &LoginStart,
+        e: ApiError,
+        conn: Conn,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
         match self.judge(e).await {
             Judged::Refused(e) => {
                 tracing::warn!(account = %start.account, source_ip = %start.source_ip, "the console refused a login: {e}");
@@ -505,7 +511,9 @@ impl LoginService {
             return match self.client.probe().await {
                 Err(p) if p.possible_outage() => Judged::Offline(Offline::Outage(e)),
                 Ok(()) | Err(_) => {
-                    tracing::warn!("a login call failed ({e}) but the console answers its probe: a refusal, not an outage");
+                    tracing::warn!(
+                        "a login call failed ({e}) but the console answers its probe: a refusal, not an outage"
+                    );
                     Judged::Refused(e)
                 }
             };
@@ -521,7 +529,13 @@ impl LoginService {
     }
 
     /// The console had no say: the stored policy decides.
-    async fn offline(&self, start: &LoginStart, why: Offline, mut conn: Conn, deadline: Instant) -> std::io::Result<()> {
+    async fn offline(
+        &self,
+        start: &LoginStart,
+        why: Offline,
+        mut conn: Conn,
+        deadline: Instant,
+    ) -> std::io::Result<()> {
         match &why {
             Offline::Outage(error) => {
                 tracing::warn!(account = %start.account, source_ip = %start.source_ip, "console unreachable for a login: {error}")
@@ -610,7 +624,9 @@ impl LoginService {
                     Ok(Err(e)) | Err(e) => {
                         tracing::error!("cannot record the break-glass code as used: {e}");
                         return conn
-                            .finish(&Step::deny("HostGuard: the break-glass code could not be recorded; login refused."))
+                            .finish(&Step::deny(
+                                "HostGuard: the break-glass code could not be recorded; login refused.",
+                            ))
                             .await;
                     }
                 }
@@ -668,7 +684,9 @@ impl LoginService {
         let store = self.store.clone();
         let written = if queue.len() > MAX_QUEUED {
             let dropped = evict(queue, MAX_QUEUED);
-            tracing::warn!("more than {MAX_QUEUED} offline logins are waiting to be reported; dropped the oldest {dropped}");
+            tracing::warn!(
+                "more than {MAX_QUEUED} offline logins are waiting to be reported; dropped the oldest {dropped}"
+            );
             let rest = queue.clone();
             blocking(move || store.rewrite_queue(&rest)).await
         } else {
@@ -781,13 +799,15 @@ pub fn fit(step: Step) -> Step {
 
 const STEP_TOO_LONG: &str = "HostGuard: the console's answer was too long. Login refused.";
 
-const BREAK_GLASS_UNREADABLE: &str = "HostGuard cannot reach its console, and this server's record of used break-glass \
+const BREAK_GLASS_UNREADABLE: &str =
+    "HostGuard cannot reach its console, and this server's record of used break-glass \
      codes cannot be read, so no code can be accepted. Login refused.";
 
 const TOO_LONG: &str = "HostGuard: the login took too long. Log in again.";
 const PUSH_TOO_LONG: &str = "HostGuard: the push was not approved in time. Log in again.";
 
-const FAIL_SAFE_LIMITED: &str = "HostGuard cannot reach its console, and this server has let in as many logins without \
+const FAIL_SAFE_LIMITED: &str =
+    "HostGuard cannot reach its console, and this server has let in as many logins without \
      it as it may for now (fail mode safe). The login is refused; try again later.";
 
 const REJECTED_DENIAL: &str = "HostGuard: the console does not accept this server's agent (its credential was \
@@ -925,7 +945,10 @@ mod tests {
     #[test]
     fn break_glass_codes_are_hashed_as_the_console_hashes_them() {
         // The console keeps SHA-256 (hex) of the code in upper case without separators.
-        assert_eq!(sha256_hex(&normalize_break_glass("a-b c")), "b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78");
+        assert_eq!(
+            sha256_hex(&normalize_break_glass("a-b c")),
+            "b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78"
+        );
     }
 
     fn offline(reason: LoginReason, break_glass: bool) -> OfflineLogin {
@@ -959,7 +982,11 @@ mod tests {
     #[test]
     fn safe_mode_allows_are_limited_per_account_and_source_over_the_window() {
         let now = 1_000_000;
-        let allow = |account: &str, source: &str, at: i64| FailSafeAllow { at, account: account.into(), source_ip: source.into() };
+        let allow = |account: &str, source: &str, at: i64| FailSafeAllow {
+            at,
+            account: account.into(),
+            source_ip: source.into(),
+        };
         let mut allows: Vec<_> = (0..3).map(|i| allow("root", &format!("192.0.2.{i}"), now - 60)).collect();
         assert!(!fail_safe_allowed(&mut allows, "root", "192.0.2.99", now), "a 4th for root");
         assert!(fail_safe_allowed(&mut allows, "deploy", "192.0.2.99", now), "another account");
@@ -982,11 +1009,7 @@ mod tests {
         assert_ne!(source_key(""), source_key("192.0.2.7"));
         let now = 1_000_000;
         let mut allows: Vec<_> = (0..10)
-            .map(|i| FailSafeAllow {
-                at: now - 60,
-                account: format!("u{i}"),
-                source_ip: format!("2001:db8::{i:x}"),
-            })
+            .map(|i| FailSafeAllow { at: now - 60, account: format!("u{i}"), source_ip: format!("2001:db8::{i:x}") })
             .collect();
         assert!(!fail_safe_allowed(&mut allows, "u99", "2001:db8::ffff", now), "an 11th from one /64");
     }

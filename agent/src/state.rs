@@ -74,7 +74,11 @@ pub struct AgentStatus {
 
 impl AgentStatus {
     pub fn ok() -> Self {
-        Self { state: "ok".into(), since: chrono::Utc::now().to_rfc3339(), message: "the console accepts this agent".into() }
+        Self {
+            state: "ok".into(),
+            since: chrono::Utc::now().to_rfc3339(),
+            message: "the console accepts this agent".into(),
+        }
     }
 
     pub fn credential_rejected(error: &str) -> Self {
@@ -94,7 +98,8 @@ pub fn save_status(path: &Path, status: &AgentStatus) -> Result<(), StateError> 
     let mut json = serde_json::to_vec_pretty(status)
         .map_err(|e| StateError::Write { path: path.display().to_string(), source: io::Error::other(e) })?;
     json.push(b'\n');
-    files::write_atomic(path, &json, 0o644).map_err(|source| StateError::Write { path: path.display().to_string(), source })
+    files::write_atomic(path, &json, 0o644)
+        .map_err(|source| StateError::Write { path: path.display().to_string(), source })
 }
 
 pub fn load_status(path: &Path) -> Option<AgentStatus> {

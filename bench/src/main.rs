@@ -77,7 +77,8 @@ the login numbers (--logins only) and push at the login prompt (--push only),
 on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
-HOSTGUARD_BENCH_DIRECT=1.";
+HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents),
+HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).";
 
 #[tokio::main]
 async fn main() {
@@ -100,19 +101,20 @@ async fn main() {
     let logins_only = std::env::args().skip(1).any(|a| a == "--logins");
     // `--push`: only the push numbers (approve → PAM, 1,000 logins waiting on a push).
     let push_only = std::env::args().skip(1).any(|a| a == "--push");
+    let agents_only = std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").is_ok();
     let mut failed = false;
     for (backend, admin_url) in backends {
         if only.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(backend.name())) {
             continue;
         }
         println!("== {} ==", backend.name());
-        if !push_only {
+        if !push_only && !agents_only {
             if let Err(e) = logins::run(backend).await {
                 println!("{}: login bench failed: {e}", backend.name());
                 failed = true;
             }
         }
-        if !logins_only {
+        if !logins_only && !agents_only {
             if let Err(e) = push::run(backend).await {
                 println!("{}: push bench failed: {e}", backend.name());
                 failed = true;
@@ -604,7 +606,19 @@ impl ChildConsole {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
         let log_path = std::env::temp_dir().join(format!("hostguard-bench-server-{port}.log"));
         let log = std::fs::File::create(&log_path)?;
-        let child = std::process::Command::new(server_binary()?)
+        // HOSTGUARD_BENCH_WRAP="heaptrack -o /tmp/console": the console under a profiler (its
+        // RSS is then the wrapper's; read the profiler's own figures).
+        let wrap: Vec<String> =
+            std::env::var("HOSTGUARD_BENCH_WRAP").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let mut command = match wrap.split_first() {
+            Some((program, args)) => {
+                let mut c = std::process::Command::new(program);
+                c.args(args).arg(server_binary()?);
+                c
+            }
+            None => std::process::Command::new(server_binary()?),
+        };
+        let child = command
             .current_dir(&workspace)
             .env("HOSTGUARD_DATABASE_URL", database_url)
             .env("HOSTGUARD_LISTEN", format!("127.0.0.1:{port}"))
@@ -644,7 +658,8 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     let (base, pid) = (console.base.clone(), console.pid());
     let probe = reqwest::Client::new();
     // One short poll proves the credentials work.
-    let res = probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
+    let res =
+        probe.get(format!("{base}{}", proto::agent::paths::config(0, 0))).bearer_auth(&fleet.agents[0]).send().await?;
     if res.status() != StatusCode::NO_CONTENT {
         return Err(format!("a short poll answered {} instead of 204", res.status()).into());
     }
@@ -781,6 +796,94 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     Ok(())
 }
 
+/// 10,000 agents waiting on the config stream (one WebSocket each, `GET /agent/v1/config/stream`,
+/// as the agent waits since issue 18), on a fresh child console: its RSS and CPU while they
+/// wait. The same fleet as the long polls, so the two lines compare.
+async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::WebSocketConfig, Message};
+    let console = ChildConsole::start(&c.database_url).await?;
+    let (addr, pid) = (console.base.trim_start_matches("http://").to_owned(), console.pid());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (rss_before, _) = rss_kb(pid);
+    let fds_before = open_fds(pid);
+    const WAIT: &str = r#"{"after":0,"wait":30}"#;
+    let opened = Instant::now();
+    // Handshakes a few hundred at a time, as agents starting over a minute would.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(256));
+    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for credential in &fleet.agents {
+        let (addr, credential, handshakes, failures) =
+            (addr.clone(), credential.clone(), handshakes.clone(), failures.clone());
+        tasks.spawn(async move {
+            let socket = async {
+                let _turn = handshakes.acquire().await.ok()?;
+                let mut req =
+                    format!("ws://{addr}{}", proto::agent::paths::CONFIG_STREAM).into_client_request().ok()?;
+                req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().ok()?);
+                let tcp = tokio::net::TcpStream::connect(&addr).await.ok()?;
+                // The bench's own side small too: 10,000 of them live in this process.
+                let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+                let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await.ok()?;
+                ws.send(Message::text(WAIT)).await.ok()?;
+                Some(ws)
+            }
+            .await;
+            let Some(mut ws) = socket else {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            };
+            // Waits again each time the console answers "none", as the agent does.
+            while let Some(Ok(m)) = ws.next().await {
+                if matches!(&m, Message::Text(t) if t.as_str() == "{}") && ws.send(Message::text(WAIT)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let agents = fleet.agents.len();
+    loop {
+        let fds = open_fds(pid);
+        if fds >= fds_before + agents || opened.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let open_secs = opened.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu0 = cpu_ticks(pid);
+    let t0 = Instant::now();
+    let mut peak_rss = 0;
+    while t0.elapsed() < Duration::from_secs(IDLE_SECS) {
+        peak_rss = peak_rss.max(rss_kb(pid).0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cpu_pct = (cpu_ticks(pid) - cpu0) as f64 / ticks_per_sec / t0.elapsed().as_secs_f64() * 100.0;
+    let (rss, hwm) = rss_kb(pid);
+    let peak_rss = peak_rss.max(rss);
+    let connected = open_fds(pid).saturating_sub(fds_before);
+    let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!(
+        "{agents} agents waiting on the config stream ({}), server process: RSS {:.0} MB while they wait (peak {:.0} MB, high-water {:.0} MB; {:.0} MB before: {:.1} kB per agent), CPU {cpu_pct:.1}% of one core over {IDLE_SECS} s; {connected} sockets open, {failed} handshakes failed; opened in {open_secs:.1} s (target RSS < 100 MB) {}",
+        backend.name(),
+        mb(rss),
+        mb(peak_rss),
+        mb(hwm),
+        mb(rss_before),
+        (hwm as f64 - rss_before as f64) / agents as f64,
+        verdict(hwm < 100 * 1024 && failed == 0 && connected >= agents)
+    );
+    if verbose() {
+        println!("  with the streams waiting, after malloc_trim(0): RSS {:.0} MB", mb(trimmed_rss(pid)));
+    }
+    tasks.abort_all();
+    drop(console);
+    Ok(())
+}
+
 async fn run(backend: Backend, admin_url: Option<&str>) -> Res<()> {
     let started = Instant::now();
     let c = start_console(backend, admin_url).await?;
@@ -791,11 +894,15 @@ async fn run(backend: Backend, admin_url: Option<&str>) -> Res<()> {
         took.as_secs_f64()
     );
     let result = async {
-        bench_list(&c, backend).await?;
-        bench_enable(&c, backend, &fleet).await?;
-        // The list again, now that 10,000 servers have a configuration.
-        bench_list_after(&c, backend).await?;
-        bench_long_polls(&c, backend, &fleet).await
+        // HOSTGUARD_BENCH_AGENTS_ONLY=1: only the waiting agents (long polls, streams).
+        if std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").is_err() {
+            bench_list(&c, backend).await?;
+            bench_enable(&c, backend, &fleet).await?;
+            // The list again, now that 10,000 servers have a configuration.
+            bench_list_after(&c, backend).await?;
+        }
+        bench_long_polls(&c, backend, &fleet).await?;
+        bench_streams(&c, backend, &fleet).await
     }
     .await;
     if keep() {

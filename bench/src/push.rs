@@ -14,9 +14,9 @@
 //!    be denied, promptly); then each person denies on the phone, which ends every login.
 
 use crate::{percentile, verdict, Res};
-use proto::push::PushDecision;
 use domain::entities::{push_request, server_login, user};
 use proto::login::{FailMode, LoginAnswer, LoginReply, LoginStart};
+use proto::push::PushDecision;
 use proto::push::PushStatus;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter};
 use std::path::Path;
@@ -248,7 +248,6 @@ async fn waiting_logins(app: &TestApp, p: &testkit::Protected, n: usize) -> Res<
     Ok(ids.into_iter().map(|l| l.id).collect())
 }
 
-
 async fn thousand_waiting(app: &TestApp, backend: crate::Backend) -> Res<()> {
     let mut servers = vec![];
     for s in 0..WAITING_SERVERS {
@@ -257,7 +256,8 @@ async fn thousand_waiting(app: &TestApp, backend: crate::Backend) -> Res<()> {
         let ids = waiting_logins(app, &p, WAITING / WAITING_SERVERS).await?;
         servers.push((p, ids));
     }
-    let db_file = Path::new(app.database_url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default()).to_path_buf();
+    let db_file =
+        Path::new(app.database_url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default()).to_path_buf();
     let url = match backend {
         crate::Backend::Postgres => format!("{}?application_name=hostguard-bench-console", app.database_url),
         crate::Backend::Sqlite => app.database_url.clone(),
@@ -266,13 +266,18 @@ async fn thousand_waiting(app: &TestApp, backend: crate::Backend) -> Res<()> {
     let pid = console.pid();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mb = |kb: u64| kb as f64 / 1024.0;
-    let (rss0, threads0, (_, conns0)) = (crate::rss_kb(pid).0, threads(pid), connections(app, backend, pid, &db_file).await);
+    let (rss0, threads0, (_, conns0)) =
+        (crate::rss_kb(pid).0, threads(pid), connections(app, backend, pid, &db_file).await);
 
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(0).build()?;
     let mut held = tokio::task::JoinSet::new();
     for (p, ids) in &servers {
         for id in ids {
-            let (http, url, cred) = (http.clone(), format!("{}{}", console.base, proto::agent::paths::login_answer(*id)), p.credential.clone());
+            let (http, url, cred) = (
+                http.clone(),
+                format!("{}{}", console.base, proto::agent::paths::login_answer(*id)),
+                p.credential.clone(),
+            );
             held.spawn(async move {
                 let res = http.post(url).bearer_auth(cred).json(&LoginAnswer { answer: String::new() }).send().await?;
                 let status = res.status();
@@ -457,7 +462,8 @@ pub async fn run(backend: crate::Backend) -> Res<()> {
         backend.name(),
         verdict(p99 < 300.0)
     );
-    let replica = testkit::spawn_app_with(tb, Options { database_url: Some(app.database_url.clone()), ..Options::empty() }).await;
+    let replica =
+        testkit::spawn_app_with(tb, Options { database_url: Some(app.database_url.clone()), ..Options::empty() }).await;
     let (p50, p99, call) = approve_to_pam(&app, &replica, "two").await?;
     println!(
         "approve → PAM ({}, two replicas; approved on B, the login waits on A): p50 {p50:.0} ms, p99 {p99:.0} ms; the approve call itself p50 {call:.0} ms (target p99 < 300 ms: {})",

@@ -25,6 +25,10 @@ pub mod paths {
     pub const HEARTBEAT: &str = v1!("/heartbeat");
     /// The long poll for a revision (`?after=&wait=`).
     pub const CONFIG: &str = v1!("/config");
+    /// The same wait over one WebSocket the agent keeps open: each [`super::StreamWait`] it
+    /// sends is answered by one [`super::StreamAnswer`]. A waiting agent then costs the console
+    /// its socket and a few kB, not an HTTP connection's buffers and a request in flight.
+    pub const CONFIG_STREAM: &str = v1!("/config/stream");
     pub const ACK: &str = v1!("/ack");
     pub const LOGINS: &str = v1!("/logins");
     pub const LOGINS_OFFLINE: &str = v1!("/logins/offline");
@@ -259,6 +263,29 @@ pub struct Assignment {
     /// The console that handed it out. Agents ask the console they were configured with.
     #[serde(default)]
     pub console_url: String,
+}
+
+/// One wait on the config stream ([`paths::CONFIG_STREAM`]): what a long poll's query says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamWait {
+    /// Answer with a revision newer than this one.
+    pub after: i64,
+    /// Seconds to wait for one, as the long poll's `wait` (0 to 30).
+    pub wait: u64,
+}
+
+/// The console's answer to one [`StreamWait`]: the revision, or none after `wait` seconds; or an
+/// error, as the long poll would have answered it, after which the console closes the stream.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+    /// The HTTP status the long poll would have answered with, and its body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
 }
 
 /// The agent's outcome of applying a revision.

@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(families_covered(&nets(&["0.0.0.0/0"])), [Family::V4]);
         assert_eq!(families_covered(&nets(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"])), [Family::V4]);
         assert_eq!(families_covered(&nets(&["::/2", "4000::/2", "8000::/2", "c000::/2"])), [Family::V6]);
-        assert_eq!(families_covered(&nets(&["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"])), [Family::V4, Family::V6]);
+        assert_eq!(
+            families_covered(&nets(&["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"])),
+            [Family::V4, Family::V6]
+        );
         assert_eq!(families_covered(&nets(&["0.0.0.0/1", "10.0.0.0/8", "128.0.0.0/2", "192.0.0.0/2"])), [Family::V4]);
         let three_quarters = nets(&["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "::/2"]);
         assert!(families_covered(&three_quarters).is_empty(), "three quarters is the admin's call");

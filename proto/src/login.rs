@@ -66,7 +66,9 @@ pub struct LoginStart {
 pub enum ModuleRequest {
     Start(LoginStart),
     /// What the user typed at the last prompt (for a choice: the number of the option).
-    Answer { answer: String },
+    Answer {
+        answer: String,
+    },
 }
 
 /// The user's answer, on its way from the daemon to the console.
@@ -364,8 +366,12 @@ mod tests {
             serde_json::to_value(&step).unwrap(),
             serde_json::json!({"info": ["A code was sent."], "action": {"type": "prompt", "text": "Input #25 Code: ", "echo": false}})
         );
-        assert_eq!(serde_json::to_value(Step::allow()).unwrap(), serde_json::json!({"info": [], "action": {"type": "allow"}}));
-        let choice: Step = serde_json::from_str(r#"{"action":{"type":"choice","text":"Pick: ","options":["Push","SMS"]}}"#).unwrap();
+        assert_eq!(
+            serde_json::to_value(Step::allow()).unwrap(),
+            serde_json::json!({"info": [], "action": {"type": "allow"}})
+        );
+        let choice: Step =
+            serde_json::from_str(r#"{"action":{"type":"choice","text":"Pick: ","options":["Push","SMS"]}}"#).unwrap();
         assert_eq!(choice.action, Action::Choice { text: "Pick: ".into(), options: vec!["Push".into(), "SMS".into()] });
         assert!(serde_json::from_str::<Step>(r#"{"action":{"type":"allow_everyone"}}"#).is_err());
         assert!(format!("{:?}", LoginAnswer { answer: "123456".into() }).contains("REDACTED"));
@@ -379,7 +385,8 @@ mod tests {
         assert!(plain.get("ask_again").is_none());
         let again = LoginReply { ask_again: true, ..LoginReply::new(id, Step::prompt("Push sent: ", true)) };
         assert_eq!(serde_json::to_value(&again).unwrap()["ask_again"], true);
-        let old: LoginReply = serde_json::from_value(serde_json::json!({"login_id": id, "step": {"action": {"type": "allow"}}})).unwrap();
+        let old: LoginReply =
+            serde_json::from_value(serde_json::json!({"login_id": id, "step": {"action": {"type": "allow"}}})).unwrap();
         assert!(!old.ask_again);
     }
 

@@ -17,11 +17,7 @@ fn space() -> String {
 }
 
 fn text(max: Option<usize>, pattern: String, description: &str) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .max_length(max)
-        .pattern(Some(pattern))
-        .description(Some(description))
+    ObjectBuilder::new().schema_type(Type::String).max_length(max).pattern(Some(pattern)).description(Some(description))
 }
 
 /// 1 to 64 letters, digits, `-`, `_` or `.`; whitespace around it is trimmed and not counted.
@@ -36,9 +32,8 @@ pub fn hostname() -> ObjectBuilder {
 
 /// At most 32 IPv4 or IPv6 addresses.
 pub fn ips() -> ArrayBuilder {
-    let ip = |format: &str| {
-        ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::Custom(format.into())))
-    };
+    let ip =
+        |format: &str| ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::Custom(format.into())));
     ArrayBuilder::new()
         .items(AnyOfBuilder::new().item(ip("ipv4")).item(ip("ipv6")))
         .max_items(Some(32))

@@ -2,6 +2,8 @@
 //! at `/agent/v1/openapi.json`. Agents register with a one-time install token, then authenticate
 //! with their own credential (`Authorization: Bearer …`), which the console stores hashed.
 
+use crate::long_poll::LongPolls;
+use crate::push_wait::PushWaits;
 use axum::{
     body::Bytes,
     extract::{
@@ -29,8 +31,6 @@ use proto::login::{
     Action, BreakGlassHash, FailMode, LoginAnswer, LoginPolicy, LoginReply, LoginResult, LoginStart, OfflineLogin,
     OfflineReport, Step,
 };
-use crate::long_poll::LongPolls;
-use crate::push_wait::PushWaits;
 use serde::Deserialize;
 use std::{net::SocketAddr, sync::Arc};
 use utoipa::OpenApi;
@@ -54,6 +54,7 @@ pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
         .route(paths::FACTS, json_405(put(facts)))
         .route(paths::HEARTBEAT, json_405(post(heartbeat)))
         .route(paths::CONFIG, json_405(get(config)))
+        .route(paths::CONFIG_STREAM, json_405(get(config_stream)))
         .route(paths::ACK, json_405(post(ack)))
         .route(paths::LOGINS, json_405(post(login_start)))
         .route(paths::LOGINS_OFFLINE, json_405(post(login_offline)))
@@ -97,10 +98,12 @@ where
             // Only a body that failed on a whole float is read a second time (agents send plain
             // integers), and never one with a repeated key, which the first reading refuses and
             // a `Value` would quietly take the last of.
-            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("invalid type: floating point") => integers_unfloated(&bytes)
-                .and_then(|v| serde_json::from_value(v).ok())
-                .map(AgentJson)
-                .ok_or_else(|| rejected(e.status(), e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("invalid type: floating point") => {
+                integers_unfloated(&bytes)
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .map(AgentJson)
+                    .ok_or_else(|| rejected(e.status(), e.body_text()))
+            }
             Err(r) => Err(rejected(r.status(), r.body_text())),
         }
     }
@@ -254,7 +257,7 @@ fn rejected(status: StatusCode, text: String) -> Failure {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "HostGuard agent API", version = "1", description = "How the HostGuard agent on a server registers, reports and receives its 2FA configuration."),
-    paths(register, facts, heartbeat, config, ack, login_start, login_answer, login_policy, login_offline),
+    paths(register, facts, heartbeat, config, config_stream, ack, login_start, login_answer, login_policy, login_offline),
     components(schemas(RegisterRequest, RegisterResponse, Facts, SshdMatchOverride, SshdDropInCheck, SshdSetting, SelinuxMode, proto::Method, HeartbeatRequest, Assignment, AckRequest, AckResponse, ApiError,
         LoginStart, LoginAnswer, LoginReply, Step, Action, LoginPolicy, FailMode, BreakGlassHash, OfflineReport, OfflineLogin, LoginResult)),
     modifiers(&BearerAuth, &BodyRefusals)
@@ -271,7 +274,10 @@ impl utoipa::Modify for BodyRefusals {
         let refusal = |description: String| {
             ResponseBuilder::new()
                 .description(description)
-                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build(),
+                )
                 .build()
         };
         let refusals = [
@@ -359,15 +365,16 @@ impl FromRequestParts<Ctx> for Agent {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let Some(credential) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
-            return Err(fail(
-                StatusCode::UNAUTHORIZED,
-                "AGENT.0401",
-                "send the agent credential as Authorization: Bearer",
-            ));
-        };
-        Ok(Agent(agents::authenticate(ctx, credential.trim()).await?))
+        Ok(Agent(agents::authenticate(ctx, bearer(&parts.headers)?).await?))
+    }
+}
+
+/// The agent credential of `Authorization: Bearer …`.
+fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, Failure> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match header.and_then(|h| h.strip_prefix("Bearer ")) {
+        Some(credential) => Ok(credential.trim()),
+        None => Err(fail(StatusCode::UNAUTHORIZED, "AGENT.0401", "send the agent credential as Authorization: Bearer")),
     }
 }
 
@@ -502,6 +509,153 @@ async fn config(
         Some(a) => Json(a).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// How long the config stream stays open with no wait asked for.
+const STREAM_IDLE: std::time::Duration = std::time::Duration::from_secs(120);
+/// Messages (waits, and pings) one config stream may send in [`STREAM_WINDOW`]; an agent asks
+/// about twice a minute, and a stream sending more is closed (each wait reads the database).
+const STREAM_WAITS: u32 = 30;
+const STREAM_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// A wait is a few dozen bytes; anything bigger is not one.
+const STREAM_MAX_MESSAGE: usize = 1024;
+
+/// The long poll over one WebSocket the agent keeps open ([`paths::CONFIG_STREAM`]): each
+/// `StreamWait` it sends is answered by one `StreamAnswer`, as `config` would answer. The
+/// socket costs a few kB while it waits, where a long poll holds an HTTP connection's buffers
+/// and a request in flight. The credential is checked again for every wait after the first
+/// (which follows the handshake's check), so a replaced or revoked one ends the stream at the
+/// next wait, as it would end the next long poll.
+#[utoipa::path(get, path = paths::CONFIG_STREAM, security(("agent_credential" = [])),
+    description = "WebSocket (RFC 6455). The agent sends text messages `{\"after\": <revision>, \"wait\": <0 to 30>}`,         one at a time; each is answered by one text message: `{\"assignment\": Assignment}`, `{}` when there is none after         `wait` seconds, or `{\"status\": <HTTP status>, \"error\": ApiError}`, after which the console closes the stream.         The stream closes after 120 s with no wait asked, or at more than 30 waits a minute.",
+    responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError),
+        (status = 503, body = ApiError, description = "as many streams are open as the console takes (`HOSTGUARD_MAX_CONNECTIONS`): long-poll instead")))]
+async fn config_stream(
+    State(ctx): State<Ctx>,
+    axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
+    headers: axum::http::HeaderMap,
+    Agent(s): Agent,
+    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, Failure> {
+    let upgrade = upgrade.map_err(|r| rejected(StatusCode::BAD_REQUEST, r.body_text()))?;
+    let credential = bearer(&headers)?.to_owned();
+    let Some(slot) = long_polls.stream_slot() else {
+        return Err(fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AGENT.0503",
+            "no room for another stream; long-poll instead",
+        ));
+    };
+    let upgrade = upgrade
+        // Small buffers: thousands of these wait at once, each reading a few dozen bytes.
+        .read_buffer_size(STREAM_MAX_MESSAGE)
+        .write_buffer_size(0)
+        .max_message_size(STREAM_MAX_MESSAGE)
+        .max_frame_size(STREAM_MAX_MESSAGE);
+    let server_id = s.id;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        stream(ctx, long_polls, credential, server_id, socket).await;
+        drop(slot);
+    }))
+}
+
+async fn stream(
+    ctx: Ctx,
+    polls: Arc<LongPolls>,
+    credential: String,
+    server_id: uuid::Uuid,
+    mut socket: axum::extract::ws::WebSocket,
+) {
+    use axum::extract::ws::Message;
+    use proto::agent::StreamAnswer;
+    let mut window = (std::time::Instant::now(), 0u32);
+    // The handshake checked the credential: the first wait, right after it, need not again
+    // (a thousand agents reconnecting at once after a restart make one query each, not two).
+    let mut checked = Some(std::time::Instant::now());
+    loop {
+        let message = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
+            Ok(Some(Ok(message))) => message,
+            // Closed, broken or idle.
+            _ => return,
+        };
+        // Every message counts, pings too (tungstenite answers them itself).
+        let now = std::time::Instant::now();
+        if now.duration_since(window.0) > STREAM_WINDOW {
+            window = (now, 0);
+        }
+        window.1 += 1;
+        let over = window.1 > STREAM_WAITS;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Ping(_) | Message::Pong(_) if !over => continue,
+            // Binary (not this protocol), a close, or pings past the limit.
+            _ => return,
+        };
+        let answer = if over {
+            Err(fail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "AGENT.0429",
+                format!("at most {STREAM_WAITS} waits a minute on one stream; open a new one"),
+            ))
+        } else {
+            // Boxed: the socket's task keeps only what a wait needs, not the queries' futures.
+            let fresh = checked.take().is_some_and(|at| at.elapsed() < STREAM_FRESH);
+            Box::pin(stream_wait(&ctx, &polls, (!fresh).then_some(credential.as_str()), server_id, &text, &mut socket))
+                .await
+        };
+        let (answer, last) = match answer {
+            Ok(Some(assignment)) => (StreamAnswer { assignment, ..Default::default() }, false),
+            // The agent hung up while it waited.
+            Ok(None) => return,
+            Err(Failure(status, error, _)) => {
+                (StreamAnswer { status: Some(status.as_u16()), error: Some(error), ..Default::default() }, true)
+            }
+        };
+        let Ok(json) = serde_json::to_string(&answer) else { return };
+        if socket.send(Message::Text(json.into())).await.is_err() || last {
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    }
+}
+
+/// How soon after the handshake a first wait may skip checking the credential again.
+const STREAM_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One wait of a config stream: `Ok(Some(answer))`, `Ok(None)` when the agent hung up (or sent
+/// anything) while waiting, or the failure the long poll would have answered with. `credential`
+/// is checked again unless `None` (just checked by the handshake).
+async fn stream_wait(
+    ctx: &Ctx,
+    polls: &LongPolls,
+    credential: Option<&str>,
+    server_id: uuid::Uuid,
+    text: &str,
+    socket: &mut axum::extract::ws::WebSocket,
+) -> Result<Option<Option<Assignment>>, Failure> {
+    let wait: proto::agent::StreamWait = serde_json::from_str(text).map_err(|e| {
+        fail(StatusCode::BAD_REQUEST, "AGENT.0400", format!("not a wait ({{\"after\": n, \"wait\": s}}): {e}"))
+    })?;
+    if wait.wait > MAX_WAIT_SECS {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT.0422",
+            format!("wait: must be 0 to {MAX_WAIT_SECS}"),
+        ));
+    }
+    // Again for every later wait: a credential replaced or revoked since the stream opened ends
+    // it. Boxed, as the query in the wait: the wait's future keeps a pointer, not its state.
+    if let Some(credential) = credential {
+        let s = Box::pin(agents::authenticate(ctx, credential)).await?;
+        if s.id != server_id {
+            return Err(DomainError::Unauthenticated.into());
+        }
+    }
+    let limit = std::time::Duration::from_secs(wait.wait);
+    tokio::select! {
+        found = crate::long_poll::wait_for_assignment(ctx, polls, server_id, wait.after, limit) => Ok(Some(found?)),
+        _ = socket.recv() => Ok(None),
+    }
 }
 
 /// Reports the outcome of applying a revision.

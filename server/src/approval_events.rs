@@ -9,6 +9,7 @@
 //! ([`MAX_PER_PERSON`]) and in all ([`MAX_STREAMS`]), so open tabs cannot load the database
 //! without bound.
 
+use crate::session_store::DbSessionStore;
 use app::{
     functions::ssr::{SIGNED_IN_AT, USER_ID},
     models::PendingPush,
@@ -29,7 +30,6 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use crate::session_store::DbSessionStore;
 use tower_sessions::{session::Id, Session, SessionStore};
 use uuid::Uuid;
 
@@ -128,17 +128,8 @@ async fn events(State(feeds): State<Feeds>, session: Session, headers: HeaderMap
             .into_response();
     };
     let started = Instant::now();
-    let state = Feed {
-        ctx,
-        store: feeds.store,
-        session_id,
-        tenant_id,
-        user_id,
-        last: None,
-        started,
-        first: true,
-        _slot: slot,
-    };
+    let state =
+        Feed { ctx, store: feeds.store, session_id, tenant_id, user_id, last: None, started, first: true, _slot: slot };
     let stream = futures_util::stream::unfold(state, |mut feed| async move {
         let event = feed.next().await?;
         Some((Ok::<_, std::convert::Infallible>(event), feed))

@@ -59,12 +59,12 @@ pub async fn build(
     }
     let db = domain::db::connect(&config.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
     domain::db::migrate(&db).await.map_err(|e| format!("cannot apply migrations: {e}"))?;
-    let long_polls = Arc::new(long_poll::LongPolls::default());
+    let long_polls = Arc::new(long_poll::LongPolls::new(config.limits.max_connections));
     let web_push = match &config.vapid_private_key {
-        Some(key) => Some(delivery::webpush::WebPush::new(delivery::webpush::Vapid::new(
-            key.expose_secret(),
-            &config.vapid_subject,
-        )?, config.webpush_allow_loopback)?),
+        Some(key) => Some(delivery::webpush::WebPush::new(
+            delivery::webpush::Vapid::new(key.expose_secret(), &config.vapid_subject)?,
+            config.webpush_allow_loopback,
+        )?),
         None => None,
     };
     let ctx = Ctx {

@@ -11,12 +11,30 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// Per-server wake-ups for agents waiting in a long poll on this replica.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LongPolls {
     waiting: Mutex<HashMap<Uuid, Arc<Notify>>>,
+    /// Config streams open at once (each an agent's socket, outside the connection cap once
+    /// upgraded); more are refused with 503, and those agents long-poll.
+    streams: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for LongPolls {
+    fn default() -> Self {
+        Self::new(crate::serve::Limits::default().max_connections)
+    }
 }
 
 impl LongPolls {
+    pub fn new(max_streams: usize) -> Self {
+        Self { waiting: Mutex::default(), streams: Arc::new(tokio::sync::Semaphore::new(max_streams)) }
+    }
+
+    /// A place for one more config stream, held while it is open; `None` when all are taken.
+    pub fn stream_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.streams.clone().try_acquire_owned().ok()
+    }
+
     /// The signal a long poll for `server_id` waits on.
     pub fn subscribe(&self, server_id: Uuid) -> Arc<Notify> {
         self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(server_id).or_default().clone()
@@ -58,7 +76,9 @@ pub async fn wait_for_assignment(
             let notified = signal.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(a) = domain::agents::assignment(ctx, server_id, after).await? {
+            // Boxed: while it waits, a poll holds only the wake-up and the timer, not the
+            // query's future (thousands wait at once).
+            if let Some(a) = Box::pin(domain::agents::assignment(ctx, server_id, after)).await? {
                 return Ok(Some(a));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -70,4 +90,17 @@ pub async fn wait_for_assignment(
     drop(signal);
     polls.release(server_id);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn streams_past_the_cap_are_refused_until_one_closes() {
+        let polls = super::LongPolls::new(2);
+        let (a, b) = (polls.stream_slot(), polls.stream_slot());
+        assert!(a.is_some() && b.is_some());
+        assert!(polls.stream_slot().is_none(), "a third is refused");
+        drop(a);
+        assert!(polls.stream_slot().is_some(), "a closed stream makes room");
+    }
 }

@@ -310,7 +310,6 @@ async fn unauthorized_ends_with_exit_code_3() {
     stub.with(|c| c.agents.clear());
     let err = once(&stub, &sb, &[]).await.unwrap_err();
     assert_eq!(err.exit_code(), 3, "{err}");
-
 }
 
 #[tokio::test]
@@ -334,7 +333,9 @@ async fn a_rejected_credential_does_not_stop_the_daemon() {
     // The socket is still served; with no console to ask, the login is decided as in fail mode
     // secure (no break-glass codes here): refused, with the reason.
     let (r, mut w) = tokio::net::UnixStream::connect(sb.path("var/lib/hostguard/pam.sock")).await.unwrap().into_split();
-    w.write_all(b"{\"type\":\"start\",\"account\":\"root\",\"source_ip\":\"192.0.2.9\",\"service\":\"sshd\"}\n").await.unwrap();
+    w.write_all(b"{\"type\":\"start\",\"account\":\"root\",\"source_ip\":\"192.0.2.9\",\"service\":\"sshd\"}\n")
+        .await
+        .unwrap();
     let mut line = String::new();
     BufReader::new(r).read_line(&mut line).await.unwrap();
     assert!(line.contains("\"deny\"") && line.contains("credential was rejected"), "{line}");

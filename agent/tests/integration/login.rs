@@ -61,7 +61,9 @@ type Shared = Arc<Mutex<Console>>;
 
 fn respond(a: Answer) -> (StatusCode, String) {
     match a {
-        Answer::Status(s) => (StatusCode::from_u16(s).unwrap(), r#"{"error_code":"X","error_msg":"told to"}"#.to_owned()),
+        Answer::Status(s) => {
+            (StatusCode::from_u16(s).unwrap(), r#"{"error_code":"X","error_msg":"told to"}"#.to_owned())
+        }
         Answer::Garbage => (StatusCode::OK, r#"{"login_id":"nope"}"#.to_owned()),
         Answer::LongError => (
             StatusCode::FORBIDDEN,
@@ -211,7 +213,8 @@ async fn connect(dir: &std::path::Path) -> (Reader, OwnedWriteHalf) {
 }
 
 fn start_line(account: &str, source: &str, timeout_secs: Option<u64>) -> String {
-    let mut start = serde_json::json!({"type": "start", "account": account, "source_ip": source, "service": "sshd", "tty": "ssh"});
+    let mut start =
+        serde_json::json!({"type": "start", "account": account, "source_ip": source, "service": "sshd", "tty": "ssh"});
     if let Some(t) = timeout_secs {
         start["timeout_secs"] = t.into();
     }
@@ -376,7 +379,11 @@ async fn a_rejected_credential_keeps_break_glass_and_never_allows_in_safe_mode()
     let r = rig(policy(FailMode::Safe, &["ABCDEFGHJKLMNPQRSTUV"]), Answer::Status(401)).await;
     r.set(|c| c.probe = Some(401));
     let (step, mut rd, mut w) = r.start().await;
-    assert_eq!(step.action, Action::Prompt { text: "Break-glass code: ".into(), echo: false }, "not the safe-mode allow");
+    assert_eq!(
+        step.action,
+        Action::Prompt { text: "Break-glass code: ".into(), echo: false },
+        "not the safe-mode allow"
+    );
     assert!(is_deny(&answer(&mut rd, &mut w, "WRONGWRONGWRONGWRONG").await));
     let (_, mut rd, mut w) = r.start().await;
     assert_eq!(answer(&mut rd, &mut w, "ABCDE-FGHJK-LMNPQ-RSTUV").await.action, Action::Allow);
@@ -627,7 +634,10 @@ async fn a_push_pending_too_long_is_denied_before_the_modules_deadline() {
     w.write_all(start_line("root", "192.0.2.9", Some(30)).as_bytes()).await.unwrap();
     read(&mut rd).await;
     let step = answer(&mut rd, &mut w, "").await;
-    assert_eq!(step.action, Action::Deny { message: "HostGuard: the push was not approved in time. Log in again.".into() });
+    assert_eq!(
+        step.action,
+        Action::Deny { message: "HostGuard: the push was not approved in time. Log in again.".into() }
+    );
     let took = began.elapsed();
     assert!(took < Duration::from_secs(28) && took > Duration::from_secs(15), "{took:?}");
     let asks = r.console.lock().unwrap().answers.len();

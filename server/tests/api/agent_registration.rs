@@ -75,7 +75,11 @@ impl Setup {
     }
 
     async fn audit(&self, action: AuditAction) -> Vec<audit_event::Model> {
-        audit_event::Entity::find().filter(audit_event::Column::Action.eq(action.as_str())).all(&self.app.ctx.db).await.unwrap()
+        audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq(action.as_str()))
+            .all(&self.app.ctx.db)
+            .await
+            .unwrap()
     }
 }
 
@@ -189,7 +193,8 @@ async fn ten_concurrent_registrations_with_one_token_register_one_server(backend
         // Raw requests: the exact statuses (201 once, 401 for the rest) are what is tested.
         for i in 0..10 {
             let (http, url) = (s.app.http.clone(), s.app.url(paths::REGISTER));
-            let body = RegisterRequest { install_token: token.clone(), facts: debian_facts(&format!("race-{round}-{i}")) };
+            let body =
+                RegisterRequest { install_token: token.clone(), facts: debian_facts(&format!("race-{round}-{i}")) };
             attempts.spawn(async move { http.post(url).json(&body).send().await.unwrap().status().as_u16() });
         }
         let mut statuses = attempts.join_all().await;
@@ -246,7 +251,11 @@ async fn tokens_are_listed_with_their_state_and_can_be_revoked(backend: Backend)
 
     s.app.run(&s.admin, revoke(doomed_id)).await;
     let refused = s.app.try_register_agent(&doomed, &debian_facts("revoked-host")).await.unwrap_err();
-    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (401, "AGENT.0401"), "a revoked token registers nothing");
+    assert_eq!(
+        (agent_status(&refused), agent_error_code(&refused)),
+        (401, "AGENT.0401"),
+        "a revoked token registers nothing"
+    );
     assert_eq!(s.audit(AuditAction::AgentTokenRevoke).await.len(), 1);
 
     s.register(&keep, "kept-host").await;
@@ -290,7 +299,8 @@ async fn every_bad_request_to_the_agent_api_answers_in_its_json_shape(backend: B
                 .unwrap();
             let status = res.status().as_u16();
             let text = res.text().await.unwrap();
-            let body: ErrorBody = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not the error body: {text}"));
+            let body: ErrorBody =
+                serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: not the error body: {text}"));
             (status, body.error_code, body.error_msg)
         }
     };
@@ -505,7 +515,10 @@ async fn a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker(bac
     let no_include = s.report("noinc-01", &stock_debian("noinc-01", Some(missing))).await;
     let out = s.enable(no_include.server_id).await;
     assert_eq!(out.changed, 0, "{out:?}");
-    assert!(refusals(&out).contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"), "{out:?}");
+    assert!(
+        refusals(&out).contains("Add `Include /etc/ssh/sshd_config.d/*.conf` at the top of /etc/ssh/sshd_config"),
+        "{out:?}"
+    );
 }
 on_both_databases!(
     a_setting_read_before_the_drop_in_or_a_missing_include_is_a_blocker,
@@ -585,7 +598,8 @@ async fn pam_stack_problems_and_conflicting_modules_block_before_any_save(backen
         keyword: "UsePAM".into(),
         value: "yes".into(),
     };
-    let f = Facts { sshd_match_overrides: vec![overrides; 64], sshd_match_overrides_more: 18, ..debian_facts("many-01") };
+    let f =
+        Facts { sshd_match_overrides: vec![overrides; 64], sshd_match_overrides_more: 18, ..debian_facts("many-01") };
     let many = s.report("many-01", &f).await;
     let row = s.rows("many-01").await.remove(0);
     assert!(
@@ -666,7 +680,8 @@ async fn a_refused_credential_shows_on_the_server_page_until_the_agent_is_heard_
     let token = s.app.reinstall_token(&s.admin, old.server_id).await;
     let new = s.register(&token, "app-07").await;
     s.app.clock.advance(chrono::Duration::seconds(10));
-    let micros = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
+    let micros =
+        |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
     let t1 = micros(s.app.clock.now());
     assert_eq!(s.heartbeat(&old).await, 401);
     assert!(s.rejected_on_page(old.server_id).await.is_some(), "the page shows the refused credential");
@@ -740,7 +755,9 @@ async fn a_forged_credential_changes_nothing_but_the_refusal_time(backend: Backe
 
     // Credentials naming no server, or not shaped like one, note nothing.
     let nobody = Uuid::new_v4();
-    for bad in [format!("hga_{}_{}", nobody.simple(), "A".repeat(43)), "hga_nope_x".into(), format!("hga_{}_", id.simple())] {
+    for bad in
+        [format!("hga_{}_{}", nobody.simple(), "A".repeat(43)), "hga_nope_x".into(), format!("hga_{}_", id.simple())]
+    {
         let refused = s.app.agent(nobody, &bad).try_heartbeat(0).await.unwrap_err();
         assert_eq!(agent_status(&refused), 401);
     }

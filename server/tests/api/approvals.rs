@@ -274,8 +274,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     assert!(body.contains("number"), "{body}");
 
     // A wrong number is refused and counted; the right one then approves.
-    let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 471, PushDecision::Approve).await);
+    let (status, body) = status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 471, PushDecision::Approve).await);
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("number") && body.contains("2 more tries"), "{body}");
     assert_eq!(app.push_request_row(a).await.wrong_numbers, 1);
@@ -286,8 +285,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     assert!(row.decided_at.is_some());
 
     // The same signed approval again (a replay), or a denial now: the request is decided.
-    let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await);
+    let (status, body) = status_and_body(signed(app, &w.alice_cookie, &w.phone, a, 472, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already decided"), "{body}");
     assert_eq!(http_status(&signed(app, &w.alice_cookie, &w.phone, a, 0, PushDecision::Deny).await), 409);
@@ -295,12 +293,10 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
 
     // Three wrong numbers deny.
     for (i, n) in [100u16, 101].into_iter().enumerate() {
-        let (status, body) =
-            status_and_body(signed(app, &w.alice_cookie, &w.phone, b, n, PushDecision::Approve).await);
+        let (status, body) = status_and_body(signed(app, &w.alice_cookie, &w.phone, b, n, PushDecision::Approve).await);
         assert_eq!(status, 422, "wrong number {i}: {body}");
     }
-    let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, b, 102, PushDecision::Approve).await);
+    let (status, body) = status_and_body(signed(app, &w.alice_cookie, &w.phone, b, 102, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("denied"), "{body}");
     let row = app.push_request_row(b).await;
@@ -319,8 +315,7 @@ async fn the_right_number_and_signature_approve_and_nothing_else_does(backend: B
     // An expired request is refused, and no longer listed.
     let d = app.push_request(&w.alice, NewPushRequest { expires_in_secs: 60, ..Default::default() }).await;
     app.clock.advance(Duration::seconds(60));
-    let (status, body) =
-        status_and_body(signed(app, &w.alice_cookie, &w.phone, d, 472, PushDecision::Approve).await);
+    let (status, body) = status_and_body(signed(app, &w.alice_cookie, &w.phone, d, 472, PushDecision::Approve).await);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("expired"), "{body}");
     let pending = app.run(&w.alice_cookie, MyPendingPushes {}).await;
@@ -535,10 +530,7 @@ async fn tenant_admins_choose_whether_a_report_locks_the_person(backend: Backend
     app.run(&admin, SavePushPolicy { lock_on_fraud_report: true }).await;
     assert!(app.run(&admin, PushPolicy {}).await);
     // Only tenant admins, and only their own tenant's.
-    assert_eq!(
-        app.refused(&w.alice_cookie, SavePushPolicy { lock_on_fraud_report: false }).await.status,
-        403
-    );
+    assert_eq!(app.refused(&w.alice_cookie, SavePushPolicy { lock_on_fraud_report: false }).await.status, 403);
     let globex = app.create_tenant("Globex Policy").await;
     let other = globex.admin(app, "admin").await;
     let other_cookie = app.sign_in(&other).await;

@@ -5,7 +5,6 @@
 //! tenants, and two logins racing with one code.
 
 use crate::common::*;
-use domain::audit::AuditAction;
 use app::functions::portal::{
     BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, MySignInHistory, MySignInMethods,
     RemoveAuthenticator,
@@ -13,6 +12,7 @@ use app::functions::portal::{
 use app::functions::server_accounts::{AddServerAccount, ListServerAccounts, RemoveServerAccount};
 use app::models::AppError;
 use chrono::{DateTime, Duration, Utc};
+use domain::audit::AuditAction;
 use domain::{
     audit::Actor,
     entities::authenticator,
@@ -31,9 +31,6 @@ fn code_at(secret: &str, t: DateTime<Utc>) -> String {
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new());
     totp.generate(t.timestamp() as u64)
 }
-
-
-
 
 struct World {
     app: TestApp,
@@ -56,7 +53,10 @@ async fn map(
     server: Option<Uuid>,
 ) -> domain::factors::mapping::Mapping {
     let new = NewMapping {
-        account: domain::validate::AccountName::parse(account).unwrap(), end_user_id: user, server_id: server };
+        account: domain::validate::AccountName::parse(account).unwrap(),
+        end_user_id: user,
+        server_id: server,
+    };
     mapping::add(&app.ctx, &p.caller, &actor(), &new).await.unwrap()
 }
 
@@ -129,7 +129,10 @@ async fn an_authenticator_code_logs_in_once_and_a_replay_is_refused(backend: Bac
     // Alice's sign-in history shows both logins, newest first; nobody else's.
     let history = w.app.run(&w.alice_cookie, MySignInHistory { page: 1, page_size: 20 }).await;
     assert_eq!(history.total, 2);
-    assert!(history.rows.iter().all(|r| r.result == LoginOutcome::Allowed && r.server == "web-01" && r.account == "root"));
+    assert!(history
+        .rows
+        .iter()
+        .all(|r| r.result == LoginOutcome::Allowed && r.server == "web-01" && r.account == "root"));
     let bob = w.p.tenant.end_user(&w.app, "bob").await;
     let bob_cookie = w.app.sign_in(&bob).await;
     let theirs = w.app.run(&bob_cookie, MySignInHistory { page: 1, page_size: 20 }).await;

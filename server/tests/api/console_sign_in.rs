@@ -87,7 +87,10 @@ async fn sign_ins_are_audited_with_their_source_and_never_the_password(backend: 
     // The tenant's admin sees their own sign-in and the failure on their name, not the unknown name's.
     let failed = w.events(&w.admin, AuditAction::ConsoleSignInFailed).await;
     assert_eq!(failed.len(), 1, "{failed:?}");
-    assert_eq!((failed[0].actor.as_str(), failed[0].target.as_str()), ("ada@acme-sign-in.test", "ada@acme-sign-in.test"));
+    assert_eq!(
+        (failed[0].actor.as_str(), failed[0].target.as_str()),
+        ("ada@acme-sign-in.test", "ada@acme-sign-in.test")
+    );
     assert_eq!((failed[0].source_ip.as_str(), failed[0].detail.as_str()), ("127.0.0.1", "wrong password"));
     assert_eq!(failed[0].tenant_id, Some(w.tenant.id));
     let ok = w.events(&w.admin, AuditAction::ConsoleSignIn).await;
@@ -103,7 +106,9 @@ async fn sign_ins_are_audited_with_their_source_and_never_the_password(backend: 
     assert_eq!((unknown[0].action, unknown[0].tenant_id), (AuditAction::ConsoleSignInFailed, None));
     assert_eq!(all.iter().filter(|e| e.action == AuditAction::ConsoleSignIn).count(), 2);
     for e in &all {
-        for secret in ["a wrong password!", "another wrong one", w.admin.password.as_str(), w.operator.password.as_str()] {
+        for secret in
+            ["a wrong password!", "another wrong one", w.admin.password.as_str(), w.operator.password.as_str()]
+        {
             assert!(!format!("{e:?}").contains(secret), "the trail holds a password: {e:?}");
         }
     }
@@ -116,13 +121,17 @@ async fn sign_ins_are_audited_with_their_source_and_never_the_password(backend: 
     // (The test clock stands still: the events share one time, so their order is not known.)
     assert_eq!(failed.iter().filter(|e| e.detail.contains("refused for 15 minutes")).count(), 1, "{failed:?}");
 }
-on_both_databases!(sign_ins_are_audited_with_their_source_and_never_the_password, super::sign_ins_are_audited_with_their_source_and_never_the_password);
+on_both_databases!(
+    sign_ins_are_audited_with_their_source_and_never_the_password,
+    super::sign_ins_are_audited_with_their_source_and_never_the_password
+);
 
 async fn people_change_their_own_password(backend: Backend) {
     let w = world(backend).await;
     let here = w.app.sign_in(&w.admin).await;
     let elsewhere = w.app.sign_in(&w.admin).await;
-    let change = |current: &str, new: &str| ChangePassword { current_password: current.into(), new_password: new.into() };
+    let change =
+        |current: &str, new: &str| ChangePassword { current_password: current.into(), new_password: new.into() };
 
     assert_eq!(w.app.refused(NO_SESSION, change(&w.admin.password, "a new long password")).await.status, 401);
     let r = w.app.refused(&here, change("not my password", "a new long password")).await;
@@ -170,7 +179,8 @@ async fn a_forgotten_password_is_reset_through_a_single_use_mailed_link(backend:
     assert_eq!(rows.len(), 2, "each request counts, an account's or not");
     assert!(rows.iter().all(|r| r.token_hash.as_deref() != Some(token.as_str())));
     assert!(rows.iter().any(|r| r.token_hash.as_deref() == Some(domain::tokens::hash_token(&token).as_str())));
-    let queued = outbox::Entity::find().filter(outbox::Column::Recipient.eq(&w.admin.email)).all(&w.app.ctx.db).await.unwrap();
+    let queued =
+        outbox::Entity::find().filter(outbox::Column::Recipient.eq(&w.admin.email)).all(&w.app.ctx.db).await.unwrap();
     assert!(queued.iter().all(|m| !m.body_text.contains(&token)), "the outbox keeps the link masked");
 
     // The password rule holds, and a refused try leaves the link usable.
@@ -225,7 +235,10 @@ async fn reset_requests_are_rate_limited_alike_for_every_address(backend: Backen
     w.app.clock.advance(Duration::minutes(61));
     w.forgot(&w.admin.email).await.unwrap();
 }
-on_both_databases!(reset_requests_are_rate_limited_alike_for_every_address, super::reset_requests_are_rate_limited_alike_for_every_address);
+on_both_databases!(
+    reset_requests_are_rate_limited_alike_for_every_address,
+    super::reset_requests_are_rate_limited_alike_for_every_address
+);
 
 async fn a_reset_link_used_twice_at_once_works_once(backend: Backend) {
     let w = world(backend).await;
@@ -279,7 +292,11 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     // The tenant's other admins are told; the one who changed it is not.
     let told = w.sink.wait_for(&other.email, 1).await;
     assert_eq!(told[0].subject, "Your HostGuard console sign-in changed");
-    assert!(told[0].text.contains("with a password alone") && told[0].text.contains(&w.admin.email), "{}", told[0].text);
+    assert!(
+        told[0].text.contains("with a password alone") && told[0].text.contains(&w.admin.email),
+        "{}",
+        told[0].text
+    );
     let code = w.app.fresh_console_code(w.admin.id).await;
     w.app.run(&cookie, RemoveConsoleAuthenticator { code }).await;
     let view = w.app.run(&cookie, MyConsoleFactor {}).await;
@@ -306,7 +323,19 @@ async fn an_admins_authenticator_adds_a_second_step_that_grants_nothing_until_do
     let half = session_cookie(&res).unwrap();
     assert_eq!(w.app.me(&half).await, None);
     assert_eq!(w.app.refused(&half, MyConsoleFactor {}).await.status, 401);
-    assert_eq!(w.app.refused(&half, ChangePassword { current_password: w.admin.password.clone(), new_password: "a new long password".into() }).await.status, 401);
+    assert_eq!(
+        w.app
+            .refused(
+                &half,
+                ChangePassword {
+                    current_password: w.admin.password.clone(),
+                    new_password: "a new long password".into()
+                }
+            )
+            .await
+            .status,
+        401
+    );
     let signed_in_before = w.events(&w.admin, AuditAction::ConsoleSignIn).await.len();
 
     // A wrong code: refused and audited; the right one signs in, once.
@@ -428,7 +457,8 @@ async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_p
     assert_eq!(begun.mailed_to, w.admin.email);
     let e = begun.authenticator;
     let mailed = mailed_code(&w, &w.admin.email, 1).await;
-    let queued = outbox::Entity::find().filter(outbox::Column::Recipient.eq(&w.admin.email)).all(&w.app.ctx.db).await.unwrap();
+    let queued =
+        outbox::Entity::find().filter(outbox::Column::Recipient.eq(&w.admin.email)).all(&w.app.ctx.db).await.unwrap();
     assert!(queued.iter().all(|m| !m.body_text.contains(&mailed) && !m.body_html.contains(&mailed)));
     let code = console_sign_in::code_at(&e.secret, w.app.clock.now());
 
@@ -446,7 +476,10 @@ async fn admins_and_operators_without_an_authenticator_add_one_right_after_the_p
     assert!(failed.iter().any(|e| e.detail.contains("wrong code from the email")), "{failed:?}");
 
     // Both right: signed in.
-    let res = w.app.call("auth/enrol/confirm", &[("id", &e.id.to_string()), ("code", &code), ("mail_code", &mailed)], Some(&half)).await;
+    let res = w
+        .app
+        .call("auth/enrol/confirm", &[("id", &e.id.to_string()), ("code", &code), ("mail_code", &mailed)], Some(&half))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers().get("location").unwrap(), "/hss/two-factor");
     let full = session_cookie(&res).unwrap();
@@ -511,7 +544,14 @@ async fn a_mailed_enrolment_code_works_once_for_15_minutes_and_mails_are_limited
         let r = w.app.refused(&half, confirm(again.id, &code, &first_mail)).await;
         assert_eq!((r.status, field_of(&r)), (422, "mail_code"));
     }
-    let res = w.app.call("auth/enrol/confirm", &[("id", &again.id.to_string()), ("code", &code), ("mail_code", &third_mail)], Some(&half)).await;
+    let res = w
+        .app
+        .call(
+            "auth/enrol/confirm",
+            &[("id", &again.id.to_string()), ("code", &code), ("mail_code", &third_mail)],
+            Some(&half),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(w.app.refused(&half, confirm(again.id, &code, &third_mail)).await.status, 409, "spent");
 
@@ -550,7 +590,8 @@ on_both_databases!(a_wrong_mailed_code_three_times_ends_it, super::a_wrong_maile
 
 async fn without_a_secret_key_whoever_needs_a_factor_is_refused(backend: Backend) {
     let sink = SmtpSink::start().await;
-    let app = spawn_app_with(backend, Options { smtp_port: Some(sink.port), secret_key: None, ..Options::empty() }).await;
+    let app =
+        spawn_app_with(backend, Options { smtp_port: Some(sink.port), secret_key: None, ..Options::empty() }).await;
     let tenant = app.create_tenant("Acme Keyless Console").await;
     let operator = app.create_operator("kim").await;
     let res = app.sign_in_password_only(&operator, None).await;
@@ -580,4 +621,7 @@ async fn without_a_secret_key_whoever_needs_a_factor_is_refused(backend: Backend
     let err = server::build(&config, options, clock, Default::default()).await.err().expect("refused");
     assert!(err.contains("HOSTGUARD_SECRET_KEY"), "{err}");
 }
-on_both_databases!(without_a_secret_key_whoever_needs_a_factor_is_refused, super::without_a_secret_key_whoever_needs_a_factor_is_refused);
+on_both_databases!(
+    without_a_secret_key_whoever_needs_a_factor_is_refused,
+    super::without_a_secret_key_whoever_needs_a_factor_is_refused
+);

@@ -140,9 +140,19 @@ async fn the_documented_rules_and_the_checks_agree(backend: Backend) {
     let rule = &schema(&doc, "Facts")["properties"]["hostname"];
     let long = "h".repeat(64);
     let too_long = "h".repeat(65);
-    for name in
-        ["web-01", "a", " web-01\t", long.as_str(), "", " ", too_long.as_str(), "web 01", "wéb", "web,01", "web\u{feff}"]
-    {
+    for name in [
+        "web-01",
+        "a",
+        " web-01\t",
+        long.as_str(),
+        "",
+        " ",
+        too_long.as_str(),
+        "web 01",
+        "wéb",
+        "web,01",
+        "web\u{feff}",
+    ] {
         let mut facts = serde_json::to_value(debian_facts("x")).unwrap();
         facts["hostname"] = json!(name);
         let (status, body) = call(&app, &agent, "PUT", proto::agent::paths::FACTS, Some(facts)).await;
@@ -220,7 +230,8 @@ async fn a_whole_number_spelled_as_a_float_is_read_as_the_integer(backend: Backe
 
     let mut facts = serde_json::to_value(debian_facts("contract-01")).unwrap();
     facts["sshd_match_overrides_more"] = json!(3.0);
-    facts["pam_stack"] = json!({"problems": [{"file": "/etc/pam.d/sshd", "line": 2e0, "problem": "p", "fix": "f"}], "more": 1.0});
+    facts["pam_stack"] =
+        json!({"problems": [{"file": "/etc/pam.d/sshd", "line": 2e0, "problem": "p", "fix": "f"}], "more": 1.0});
     let (status, body) = call(&app, &agent, "PUT", proto::agent::paths::FACTS, Some(facts)).await;
     assert_eq!(status, 204, "{body}");
     let row = domain::entities::server::Entity::find_by_id(agent.server_id).one(&app.ctx.db).await.unwrap().unwrap();
@@ -275,10 +286,12 @@ async fn an_acknowledgements_error_is_limited_in_characters_whatever_ok_says(bac
     let (app, agent) = setup(backend).await;
     let ack = proto::agent::paths::ACK;
     let max = domain::agents::limits::ACK_ERROR;
-    let (status, body) = call(&app, &agent, "POST", ack, Some(json!({"revision": 1, "ok": true, "error": "x".repeat(max + 1)}))).await;
+    let (status, body) =
+        call(&app, &agent, "POST", ack, Some(json!({"revision": 1, "ok": true, "error": "x".repeat(max + 1)}))).await;
     assert_eq!((status, message(&body)), (422, "error: must be at most 4000 characters"), "{body}");
     // Characters, not bytes: 4,000 two-byte characters are within it.
-    let (status, body) = call(&app, &agent, "POST", ack, Some(json!({"revision": 1, "ok": false, "error": "é".repeat(max)}))).await;
+    let (status, body) =
+        call(&app, &agent, "POST", ack, Some(json!({"revision": 1, "ok": false, "error": "é".repeat(max)}))).await;
     assert_eq!((status, &body), (200, &json!({"accepted": false})));
 }
 on_both_databases!(

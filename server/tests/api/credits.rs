@@ -38,11 +38,15 @@ async fn parallel_charges_never_overdraw(backend: Backend) {
     }
     assert_eq!(paid.len(), 10, "50 credits pay ten SMS passcodes, no more");
     assert_eq!(app.credits(t.id).await, 0);
-    let rows = credit_entry::Entity::find().filter(credit_entry::Column::TenantId.eq(t.id)).all(&app.ctx.db).await.unwrap();
+    let rows =
+        credit_entry::Entity::find().filter(credit_entry::Column::TenantId.eq(t.id)).all(&app.ctx.db).await.unwrap();
     assert_eq!(rows.iter().map(|r| i64::from(r.delta)).sum::<i64>(), 0, "the balance is the ledger's sum");
     let charges: Vec<_> = rows.iter().filter(|r| r.kind == credit_entry::CreditKind::SmsPasscode).collect();
     assert_eq!(charges.len(), 10);
-    assert!(charges.iter().all(|r| r.delta == -5 && r.login_id.is_some_and(|l| paid.contains(&l))), "each names its login");
+    assert!(
+        charges.iter().all(|r| r.delta == -5 && r.login_id.is_some_and(|l| paid.contains(&l))),
+        "each names its login"
+    );
     assert_eq!(app.credits(other.id).await, 500, "another tenant's credits are untouched");
     // A call (10) is refused at 0 and writes nothing.
     let txn = domain::db::write_txn(&app.ctx.db).await.unwrap();

@@ -4,7 +4,6 @@
 //! sent (24 hours, audited), never from the portal. Every change is mailed to the user.
 
 use crate::common::*;
-use domain::audit::AuditAction;
 use app::functions::auth::SignOut;
 use app::functions::portal::{
     BeginAuthenticator, ConfirmAuthenticator, GenerateRecoveryCodes, MySignInMethods, RemoveAuthenticator, StepUp,
@@ -15,6 +14,7 @@ use app::models::{
     utc, AppError, NewAuthenticator, SignInMethods,
 };
 use chrono::{DateTime, Duration, Utc};
+use domain::audit::AuditAction;
 use domain::Clock;
 
 /// The code an authenticator app with `secret` (base32) shows at `t` (RFC 6238, SHA-1, 6 digits).
@@ -58,7 +58,6 @@ impl World {
     async fn methods(&self, cookie: &str) -> SignInMethods {
         self.app.run(cookie, MySignInMethods {}).await
     }
-
 }
 
 /// An invitation sent again to the end user `id`, by e-mail.
@@ -349,10 +348,7 @@ async fn only_the_users_own_tenant_admin_invites_them(backend: Backend) {
     let carol_cookie = w.app.follow_invitation(&carol, "Pixel").await.cookie;
     assert!(w.methods(&carol_cookie).await.has_factor);
 }
-on_both_databases!(
-    only_the_users_own_tenant_admin_invites_them,
-    super::only_the_users_own_tenant_admin_invites_them
-);
+on_both_databases!(only_the_users_own_tenant_admin_invites_them, super::only_the_users_own_tenant_admin_invites_them);
 
 async fn every_change_to_a_users_factors_is_mailed_to_them(backend: Backend) {
     let sink = SmtpSink::start().await;

@@ -20,9 +20,7 @@ use app::functions::{
 use app::models::users::{UserState, UsersQuery};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use domain::{
-    entities::{
-        approval_device, authenticator, invitation, passkey, passkey_ceremony, phone, recovery_code, user,
-    },
+    entities::{approval_device, authenticator, invitation, passkey, passkey_ceremony, phone, recovery_code, user},
     Clock,
 };
 use p256::{ecdsa::SigningKey, pkcs8::EncodePublicKey};
@@ -122,7 +120,8 @@ async fn a_passkey_from_the_invitation_makes_the_account_active(backend: Backend
     let app = spawn_app_with(backend, Options::empty()).await;
     let p = app.protected_server("Acme Keys", "web-01", &[]).await;
     let admin = app.sign_in(&p.admin).await;
-    let invite = InviteUser { email: DANA.into(), display_name: "Dana".into(), send_by: String::new(), phone: String::new() };
+    let invite =
+        InviteUser { email: DANA.into(), display_name: "Dana".into(), send_by: String::new(), phone: String::new() };
     app.run(&admin, invite).await;
     let token = app.invitation_token(DANA).await;
     assert_eq!(state(&app, &admin).await, UserState::Invited);

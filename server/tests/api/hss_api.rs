@@ -661,9 +661,7 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     let (a, b) = (&servers[0], &servers[1]);
     let console_row = |name: String| {
         let (app, acme) = (&app, &acme);
-        async move {
-            app.two_factor_row(acme, &name).await
-        }
+        async move { app.two_factor_row(acme, &name).await }
     };
     let method = |m: Option<TwoFactorMethod>| m.map(|m| m.as_str());
     // (switch, method, topic) as each surface reports it: the console's "in force", and HSS's
@@ -709,7 +707,11 @@ async fn console_row_and_hss_api_agree_on_two_factor_in_force(backend: Backend) 
     save(json!({ "enabled": true, "auth_type": "sms", "topic_urn": urn, "host_id_list": [id] })).await;
     agent_reports(&app, &id, Err("sshd -t failed")).await;
     let row = console_row(b.name.clone()).await;
-    assert_eq!((row.status.state(), method(row.method), row.topic.as_deref()), (TwoFactorState::Failed, None, None), "{row:?}");
+    assert_eq!(
+        (row.status.state(), method(row.method), row.topic.as_deref()),
+        (TwoFactorState::Failed, None, None),
+        "{row:?}"
+    );
     agree(row, host_row(&app, &key, &b.name).await, (false, None, None), "a failed first enable");
 
     // Once applied, both name the topic.
@@ -808,7 +810,4 @@ async fn setting_the_switch_to_what_it_is_changes_nothing(backend: Backend) {
         assert_eq!((row["auth_switch"].as_bool(), row["auth_type"].as_str()), (Some(true), Some("code")), "{row}");
     }
 }
-on_both_databases!(
-    setting_the_switch_to_what_it_is_changes_nothing,
-    setting_the_switch_to_what_it_is_changes_nothing
-);
+on_both_databases!(setting_the_switch_to_what_it_is_changes_nothing, setting_the_switch_to_what_it_is_changes_nothing);

@@ -36,7 +36,12 @@ fn refusal<T: std::fmt::Debug>(res: Result<T, Refused>) -> (u16, String) {
 }
 
 fn invite(email: &str) -> InviteUser {
-    InviteUser { email: email.into(), display_name: "Dana Invited".into(), send_by: String::new(), phone: String::new() }
+    InviteUser {
+        email: email.into(),
+        display_name: "Dana Invited".into(),
+        send_by: String::new(),
+        phone: String::new(),
+    }
 }
 
 fn invite_again(id: &str) -> InviteAgain {
@@ -127,7 +132,11 @@ impl World {
         // Raw: the answer's session cookie is what this step is for.
         let res = self
             .app
-            .call("public/invitation/authenticator/confirm", &[("token", token), ("id", &e.id.to_string()), ("code", &code)], None)
+            .call(
+                "public/invitation/authenticator/confirm",
+                &[("token", token), ("id", &e.id.to_string()), ("code", &code)],
+                None,
+            )
             .await;
         assert_eq!(res.status(), 200);
         (session_cookie(&res).expect("the last step signs in"), e.secret)
@@ -161,7 +170,8 @@ async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend
     let token = w.token(DANA, 1).await;
     let mail = &w.sink.messages_to(DANA)[0];
     assert!(mail.text.contains("Acme Invites invites you") && mail.text.contains(DANA), "{}", mail.text);
-    let row = outbox::Entity::find().filter(outbox::Column::Recipient.eq(DANA)).one(&w.app.ctx.db).await.unwrap().unwrap();
+    let row =
+        outbox::Entity::find().filter(outbox::Column::Recipient.eq(DANA)).one(&w.app.ctx.db).await.unwrap().unwrap();
     assert!(!row.body_text.contains(&token), "the token is a secret of the message");
 
     // Invited: no sign-in (there is no password yet), and logins to servers are refused.
@@ -207,7 +217,12 @@ async fn an_invited_person_is_inactive_until_their_first_factor(backend: Backend
     assert_eq!(done.step.action, Action::Allow);
 
     let actions: Vec<AuditAction> = w.audit().await.iter().map(|e| e.action).collect();
-    for a in [AuditAction::UserInvite, AuditAction::UserInvitePassword, AuditAction::UserActivate, AuditAction::FactorAuthenticatorAdded] {
+    for a in [
+        AuditAction::UserInvite,
+        AuditAction::UserInvitePassword,
+        AuditAction::UserActivate,
+        AuditAction::FactorAuthenticatorAdded,
+    ] {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }
@@ -456,7 +471,11 @@ async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: 
             assert!(refused.to_string().contains(&format!("\"{field}\"")), "{field}: {refused}");
         }
     };
-    let by = |send_by: &str, phone: &str| InviteUser { send_by: send_by.into(), phone: phone.into(), ..invite("ok@x.example") };
+    let by = |send_by: &str, phone: &str| InviteUser {
+        send_by: send_by.into(),
+        phone: phone.into(),
+        ..invite("ok@x.example")
+    };
     bad(invite("not an address"), "email").await;
     bad(by("sms", ""), "phone").await;
     bad(by("sms", "12345"), "phone").await;
@@ -473,7 +492,8 @@ async fn another_tenants_people_are_not_found_and_bad_input_is_refused(backend: 
     let (status, said) = refusal(w.set_password(&token, "short").await);
     assert_eq!(status, 422);
     assert!(said.contains("\"password\""), "{said}");
-    let mismatch = SetInvitationPassword { token: token.clone(), password: PASSWORD.into(), repeat: "something else".into() };
+    let mismatch =
+        SetInvitationPassword { token: token.clone(), password: PASSWORD.into(), repeat: "something else".into() };
     let refused = w.app.refused(NO_SESSION, mismatch).await;
     assert_eq!(refused.status, 422);
     assert!(refused.to_string().contains("\"repeat\""), "{refused}");
@@ -512,7 +532,8 @@ async fn an_active_persons_invitation_goes_only_to_their_own_addresses(backend: 
     let refused = w.app.refused(&w.admin_cookie, by_sms).await;
     assert_eq!(refused.status, 422, "{refused}");
     assert!(refused.to_string().contains("phone"), "{refused}");
-    let again = InviteUser { email: DANA.into(), display_name: String::new(), send_by: "sms".into(), phone: stranger.into() };
+    let again =
+        InviteUser { email: DANA.into(), display_name: String::new(), send_by: "sms".into(), phone: stranger.into() };
     assert_eq!(w.app.refused(&w.admin_cookie, again).await.status, 422);
     assert!(outbox_to(&w.app, stranger).await.is_empty());
 

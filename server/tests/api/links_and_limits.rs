@@ -273,7 +273,9 @@ async fn an_unsubscribe_that_leaves_2fa_without_recipients_is_honoured_and_repor
     let rows = || s.app.two_factor_rows(&s.admin, "");
     let warning = "topic login-codes-9 has no confirmed endpoint: nobody receives login codes";
     let warns = |row: &TwoFactorRow| {
-        row.readiness.iter().any(|f| f.rule == ReadinessRule::TopicRecipients && !f.blocker && f.message.contains(warning))
+        row.readiness
+            .iter()
+            .any(|f| f.rule == ReadinessRule::TopicRecipients && !f.blocker && f.message.contains(warning))
     };
     assert!(!rows().await.iter().any(warns), "no warning while someone receives");
 
@@ -503,7 +505,10 @@ async fn racing_creates_get_one_success_and_field_errors(backend: Backend) {
     held.commit().await.unwrap();
     let (status, body) = pending.await.unwrap();
     assert_eq!(status, 422, "{body:?}");
-    assert_eq!(field_errors(&body.unwrap_err()), vec![("name".to_owned(), "a topic named race-1 already exists".to_owned())]);
+    assert_eq!(
+        field_errors(&body.unwrap_err()),
+        vec![("name".to_owned(), "a topic named race-1 already exists".to_owned())]
+    );
 
     // Six at once: one topic, five field errors, no 500.
     let racers: Vec<_> = (0..6).map(|_| create("race-2")).collect();

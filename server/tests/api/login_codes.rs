@@ -176,7 +176,10 @@ async fn only_a_fresh_signature_of_ones_own_device_gets_a_code(backend: Backend)
     let nonce = w.nonce().await;
     let other = w.nonce().await;
     let r = app
-        .refused(&w.cookie, GetCode { device_id: w.laptop.id.to_string(), nonce: nonce.clone(), signature: w.laptop.sign(&other) })
+        .refused(
+            &w.cookie,
+            GetCode { device_id: w.laptop.id.to_string(), nonce: nonce.clone(), signature: w.laptop.sign(&other) },
+        )
         .await;
     assert!(invalid_field(&r), "{r}");
     let push_text = proto::push::signed_message(Uuid::new_v4(), 0, proto::push::PushDecision::Deny);
@@ -184,7 +187,11 @@ async fn only_a_fresh_signature_of_ones_own_device_gets_a_code(backend: Backend)
     let r = app
         .refused(
             &w.cookie,
-            GetCode { device_id: w.laptop.id.to_string(), nonce: other.clone(), signature: STANDARD.encode(sig.to_bytes()) },
+            GetCode {
+                device_id: w.laptop.id.to_string(),
+                nonce: other.clone(),
+                signature: STANDARD.encode(sig.to_bytes()),
+            },
         )
         .await;
     assert!(invalid_field(&r), "{r}");
@@ -209,7 +216,8 @@ async fn only_a_fresh_signature_of_ones_own_device_gets_a_code(backend: Backend)
     assert_eq!(app.refused(&w.cookie, late).await.status, 409);
     // Garbage is refused naming the field.
     let nonce = w.nonce().await;
-    let r = app.refused(&w.cookie, GetCode { device_id: w.laptop.id.to_string(), nonce, signature: "AAAA".into() }).await;
+    let r =
+        app.refused(&w.cookie, GetCode { device_id: w.laptop.id.to_string(), nonce, signature: "AAAA".into() }).await;
     assert!(invalid_field(&r), "{r}");
 
     // Bob (same tenant) cannot use Alice's device or her nonce; Alice cannot use his device.
@@ -218,7 +226,10 @@ async fn only_a_fresh_signature_of_ones_own_device_gets_a_code(backend: Backend)
     let bob_cookie = app.sign_in(&bob).await;
     let nonce = w.nonce().await;
     let r = app
-        .refused(&bob_cookie, GetCode { device_id: w.laptop.id.to_string(), nonce: nonce.clone(), signature: w.laptop.sign(&nonce) })
+        .refused(
+            &bob_cookie,
+            GetCode { device_id: w.laptop.id.to_string(), nonce: nonce.clone(), signature: w.laptop.sign(&nonce) },
+        )
         .await;
     assert_eq!(r.status, 404, "another person's nonce and device are not found: {r}");
     let r = w.try_code(&bob_phone).await.unwrap_err();
@@ -231,7 +242,10 @@ async fn only_a_fresh_signature_of_ones_own_device_gets_a_code(backend: Backend)
     let his_cookie = app.sign_in(&dmitri).await;
     let n: NonceToSign = app.run(&his_cookie, CodeNonce {}).await;
     let r = app
-        .refused(&his_cookie, GetCode { device_id: w.laptop.id.to_string(), nonce: n.nonce.clone(), signature: w.laptop.sign(&n.nonce) })
+        .refused(
+            &his_cookie,
+            GetCode { device_id: w.laptop.id.to_string(), nonce: n.nonce.clone(), signature: w.laptop.sign(&n.nonce) },
+        )
         .await;
     assert_eq!(r.status, 404, "{r}");
 
@@ -254,14 +268,13 @@ async fn two_logins_racing_with_one_code_let_one_in(backend: Backend) {
     for _ in 0..3 {
         let a = w.app.start_ok(&w.p, "root", "198.51.100.7").await;
         let b = w.app.start_ok(&w.p, "root", "198.51.100.8").await;
-        let (ra, rb) = tokio::join!(
-            w.app.answer_ok(&w.p, a.login_id, &got.code),
-            w.app.answer_ok(&w.p, b.login_id, &got.code)
-        );
+        let (ra, rb) =
+            tokio::join!(w.app.answer_ok(&w.p, a.login_id, &got.code), w.app.answer_ok(&w.p, b.login_id, &got.code));
         let allowed = [ra.step.action, rb.step.action].iter().filter(|a| **a == Action::Allow).count();
         assert!(allowed <= 1, "one code, one login");
     }
-    let ins = login_code::Entity::find().filter(login_code::Column::UsedAt.is_not_null()).all(&w.app.ctx.db).await.unwrap();
+    let ins =
+        login_code::Entity::find().filter(login_code::Column::UsedAt.is_not_null()).all(&w.app.ctx.db).await.unwrap();
     assert_eq!(ins.len(), 1, "the code was spent exactly once");
 }
 on_both_databases!(two_logins_racing_with_one_code_let_one_in, super::two_logins_racing_with_one_code_let_one_in);

@@ -5,9 +5,11 @@ use crate::common::*;
 use app::functions::audit::ListAudit;
 use app::functions::logins::{BreakGlass, IssueBreakGlass, ListLogins, LoginServers, LoginSettings, SaveLoginSettings};
 use app::functions::servers::GetServer;
-use app::models::{utc, AppError, AuditRow, FailMode, LoginAuditPage, LoginAuditQuery, LoginOutcome, LoginSettingsView};
-use proto::audit::AuditAction;
+use app::models::{
+    utc, AppError, AuditRow, FailMode, LoginAuditPage, LoginAuditQuery, LoginOutcome, LoginSettingsView,
+};
 use domain::Clock;
+use proto::audit::AuditAction;
 use proto::login::LoginReason;
 
 struct World {
@@ -386,7 +388,10 @@ async fn safe_mode_allows_show_on_the_server_page_with_a_link_to_them(backend: B
     let given: Vec<(&str, &str)> = query.split('&').map(|kv| kv.split_once('=').unwrap()).collect();
     let linked = audit_ok(app, &w.admin, &given).await;
     assert_eq!(linked.total, 2, "{given:?}");
-    assert!(linked.items.iter().all(|r| r.offline && r.result == LoginOutcome::Allowed && r.reason.contains("fail mode safe")));
+    assert!(linked
+        .items
+        .iter()
+        .all(|r| r.offline && r.result == LoginOutcome::Allowed && r.reason.contains("fail mode safe")));
 
     // The refused one is in the audit, in words.
     let denied = audit_ok(app, &w.admin, &[("server", &id), ("result", "denied")]).await;
@@ -434,7 +439,8 @@ async fn exempt_networks_that_cover_everything_are_refused(backend: Backend) {
     }
     let saved = app.run(&w.admin, get_settings(&id)).await;
     assert!(saved.exempt_networks.is_empty(), "nothing was saved");
-    let partial = SaveLoginSettings { exempt_networks: "0.0.0.0/2\n10.0.0.0/8\nfc00::/7".into(), ..settings(&id, "safe") };
+    let partial =
+        SaveLoginSettings { exempt_networks: "0.0.0.0/2\n10.0.0.0/8\nfc00::/7".into(), ..settings(&id, "safe") };
     save(app, &w.admin, partial).await.expect("big but partial networks are the admin's call");
 }
 on_both_databases!(

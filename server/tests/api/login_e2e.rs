@@ -34,11 +34,17 @@ pub(crate) fn skip_reason() -> Option<&'static str> {
     let on_path = |tool: &str| {
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
     };
-    let uid = std::process::Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     if uid.ok().as_deref() != Some("0") {
         return Some("not root");
     }
-    ["unshare", "pamtester", "mount"].into_iter().find(|t| !on_path(t)).map(|_| "unshare, pamtester or mount is missing")
+    ["unshare", "pamtester", "mount"]
+        .into_iter()
+        .find(|t| !on_path(t))
+        .map(|_| "unshare, pamtester or mount is missing")
 }
 
 /// An HTTP proxy in front of the console, where a reverse proxy or a WAF would stand: it passes
@@ -366,7 +372,10 @@ async fn sms_email_codes_through_the_real_pam_stack(backend: Backend) {
     let (ok, out) = pam.outcome().await;
     assert!(ok, "a right code logs in:\n{out}");
     assert!(out.contains("successfully authenticated"), "{out}");
-    assert!(rig.sink.messages_to(DEV).iter().all(|m| !m.subject.starts_with("Login code")), "an address gets its own code only");
+    assert!(
+        rig.sink.messages_to(DEV).iter().all(|m| !m.subject.starts_with("Login code")),
+        "an address gets its own code only"
+    );
 
     // A replayed code is refused: the old code does nothing for a new login; its own code works.
     let mut pam = rig.login("root", "198.51.100.7");
@@ -434,7 +443,11 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
     assert!(rig.login("backup", "198.51.100.7").outcome().await.0);
     assert!(rig.login("root", "10.20.1.2").outcome().await.0);
     let reasons: Vec<_> = rig.logins().await.into_iter().map(|l| l.reason).collect();
-    assert!(reasons.contains(&"exempt account backup".to_owned()) && reasons.contains(&"exempt network 10.20.0.0/16".to_owned()), "{reasons:?}");
+    assert!(
+        reasons.contains(&"exempt account backup".to_owned())
+            && reasons.contains(&"exempt network 10.20.0.0/16".to_owned()),
+        "{reasons:?}"
+    );
 
     // Console down, fail mode safe: allowed, recorded locally, reported when it is back.
     rig.relay.cut();
@@ -451,8 +464,9 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
     domain::logins::settings::update(&rig.app.ctx, &rig.p.caller, &actor, rig.p.server_id, &settings("secure"))
         .await
         .unwrap();
-    let codes =
-        domain::logins::settings::issue_break_glass(&rig.app.ctx, &rig.p.caller, &actor, rig.p.server_id).await.unwrap();
+    let codes = domain::logins::settings::issue_break_glass(&rig.app.ctx, &rig.p.caller, &actor, rig.p.server_id)
+        .await
+        .unwrap();
     rig.agent_policy("the agent has the secure policy and 10 codes", |p| {
         p.fail_mode == proto::login::FailMode::Secure && p.break_glass.len() == 10
     })
@@ -493,7 +507,10 @@ async fn fail_modes_break_glass_and_exemptions_through_the_real_pam_stack(backen
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
     let bob = rig.p.tenant.end_user(&rig.app, "bob").await;
     let mapping = domain::factors::mapping::NewMapping {
-        account: domain::validate::AccountName::parse("root").unwrap(), end_user_id: bob.id, server_id: None };
+        account: domain::validate::AccountName::parse("root").unwrap(),
+        end_user_id: bob.id,
+        server_id: None,
+    };
     domain::factors::mapping::add(&rig.app.ctx, &rig.p.caller, &actor, &mapping).await.unwrap();
     let (ok, out) = rig.login("root", "198.51.100.7").outcome().await;
     assert!(!ok && out.contains("/portal"), "{out}");

@@ -6,7 +6,7 @@ use crate::common::*;
 use domain::audit::AuditAction;
 use domain::entities::{outbox, server_login};
 use proto::agent::paths;
-use proto::login::{Action, LoginReason, LoginReply, OfflineLogin, OfflineReport, LoginResult};
+use proto::login::{Action, LoginReason, LoginReply, LoginResult, OfflineLogin, OfflineReport};
 use proto::MaybeKnown;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -26,9 +26,6 @@ async fn codes_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<(i32, String)> {
     assert_eq!(codes.len(), n, "{all:?}");
     codes
 }
-
-
-
 
 struct Sms {
     app: TestApp,
@@ -83,7 +80,10 @@ async fn a_phone_number_sends_the_numbered_code_to_every_endpoint_and_it_logs_in
     let done = s.app.answer_ok(&s.p, reply.login_id, &code).await;
     assert_eq!(done.step.action, Action::Allow);
     let audit = s.app.login_row(reply.login_id).await;
-    assert_eq!((audit.result.map(|r| r.as_str()), audit.method.as_str(), audit.account.as_str()), (Some("allowed"), "sms", "root"));
+    assert_eq!(
+        (audit.result.map(|r| r.as_str()), audit.method.as_str(), audit.account.as_str()),
+        (Some("allowed"), "sms", "root")
+    );
     assert_eq!(audit.source_ip, "198.51.100.7");
 
     // The code is spent: the same answer again changes nothing.
@@ -110,12 +110,19 @@ async fn an_address_gets_its_own_code_only_and_strangers_learn_nothing(backend: 
     };
     assert_eq!(shape(&known, "OPS@acme-logins.test"), shape(&unknown, "eve@evil.example"));
     assert_eq!(shape(&unknown, "eve@evil.example"), shape(&stranger_number, "+15550100"));
-    assert_eq!(number, prompt_of(&known.step).0.trim_start_matches("Input #").trim_end_matches(" Code: ").parse::<i32>().unwrap());
+    assert_eq!(
+        number,
+        prompt_of(&known.step).0.trim_start_matches("Input #").trim_end_matches(" Code: ").parse::<i32>().unwrap()
+    );
 
     s.app.clock.advance(chrono::Duration::seconds(2));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let login_codes = |to: Option<&str>| {
-        s.sink.messages().into_iter().filter(|m| m.subject.starts_with("Login code") && to.is_none_or(|t| m.to.contains(t))).count()
+        s.sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Login code") && to.is_none_or(|t| m.to.contains(t)))
+            .count()
     };
     assert_eq!(login_codes(Some(DEV)), 0, "an email address sends to itself only");
     assert_eq!(login_codes(None), 1, "nobody outside the topic got anything");
@@ -189,7 +196,10 @@ async fn code_requests_are_limited_per_account_and_per_source(backend: Backend) 
     let later = s.to_code_prompt("deploy", "+15550100").await;
     assert!(prompt_of(&later.step).0.starts_with("Input #"), "the window moves on");
 }
-on_both_databases!(code_requests_are_limited_per_account_and_per_source, super::code_requests_are_limited_per_account_and_per_source);
+on_both_databases!(
+    code_requests_are_limited_per_account_and_per_source,
+    super::code_requests_are_limited_per_account_and_per_source
+);
 
 async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     let s = sms_server(backend).await;
@@ -197,12 +207,23 @@ async fn an_agent_answers_only_its_own_servers_logins(backend: Backend) {
     s.app.put_in_force(&other, Some("sms")).await;
     let mine = s.app.start_ok(&s.p, "root", "198.51.100.7").await;
     let refused = s.app.agent_of(&other).try_login_answer(mine.login_id, OPS).await.unwrap_err();
-    assert_eq!((agent_status(&refused), agent_error_code(&refused)), (404, "AGENT.0404"), "another server's login is not found");
+    assert_eq!(
+        (agent_status(&refused), agent_error_code(&refused)),
+        (404, "AGENT.0404"),
+        "another server's login is not found"
+    );
     let agent = s.app.agent_of(&s.p);
     assert_eq!(agent_status(&agent.try_login_answer(Uuid::new_v4(), "x").await.unwrap_err()), 404);
     // Raw: no agent sends a login id that is not one.
-    let bad_id = s.app.http.post(s.app.url(&format!("{}/not-a-uuid/answer", paths::LOGINS))).bearer_auth(&s.p.credential)
-        .json(&proto::login::LoginAnswer { answer: "1".into() }).send().await.unwrap();
+    let bad_id = s
+        .app
+        .http
+        .post(s.app.url(&format!("{}/not-a-uuid/answer", paths::LOGINS)))
+        .bearer_auth(&s.p.credential)
+        .json(&proto::login::LoginAnswer { answer: "1".into() })
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_id.status(), 404);
     assert_eq!(bad_id.json::<proto::agent::ApiError>().await.unwrap().error_code, "AGENT.0404");
     assert_eq!(s.app.login_start("not-a-credential", "root", "").await.status(), 401);
@@ -255,7 +276,11 @@ async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backe
     assert!(app.login_row(let_in.login_id).await.reason.contains("allow unenrolled"));
 
     let changes = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap();
-    assert_eq!(changes.iter().filter(|e| e.action == AuditAction::LoginSettings).count(), 2, "each settings change is audited");
+    assert_eq!(
+        changes.iter().filter(|e| e.action == AuditAction::LoginSettings).count(),
+        2,
+        "each settings change is audited"
+    );
 
     // The tenant's login audit: filters by account and result.
     let q = |account: Option<&str>, result: Option<&str>| domain::logins::audit::AuditQuery {
@@ -272,7 +297,10 @@ async fn off_exempt_and_unenrolled_logins_are_decided_and_audited(backend: Backe
     let bad = domain::logins::audit::list(&app.ctx, &p.caller, &q(None, Some("maybe"))).await;
     assert!(matches!(bad, Err(domain::DomainError::Invalid(ref e)) if e[0].field == "result"));
 }
-on_both_databases!(off_exempt_and_unenrolled_logins_are_decided_and_audited, super::off_exempt_and_unenrolled_logins_are_decided_and_audited);
+on_both_databases!(
+    off_exempt_and_unenrolled_logins_are_decided_and_audited,
+    super::off_exempt_and_unenrolled_logins_are_decided_and_audited
+);
 
 async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Backend) {
     let app = spawn_app_with(backend, Options::empty()).await;
@@ -287,7 +315,11 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     let policy = get_policy().await;
     assert_eq!(policy.fail_mode, proto::login::FailMode::Secure, "secure is the default");
     assert_eq!(policy.break_glass.len(), 10);
-    let used = policy.break_glass.iter().find(|h| h.sha256 == domain::tokens::hash_token(&domain::logins::settings::normalize_break_glass(&codes[0]))).unwrap();
+    let used = policy
+        .break_glass
+        .iter()
+        .find(|h| h.sha256 == domain::tokens::hash_token(&domain::logins::settings::normalize_break_glass(&codes[0])))
+        .unwrap();
 
     let login = OfflineLogin {
         id: Uuid::new_v4(),
@@ -303,7 +335,11 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     for _ in 0..2 {
         agent.try_report_offline(&report).await.expect("a report sent again is fine");
     }
-    let rows = server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap();
+    let rows = server_login::Entity::find()
+        .filter(server_login::Column::ServerId.eq(p.server_id))
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1, "recorded once");
     assert!(rows[0].offline && rows[0].reason.contains("break-glass"));
     assert_eq!(get_policy().await.break_glass.len(), 9, "a used code is no longer handed out");
@@ -321,12 +357,16 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     let res = app.http.post(app.url(paths::LOGINS_OFFLINE)).bearer_auth(&p.credential).json(&bad).send().await.unwrap();
     assert_eq!(res.status(), 422);
     let text = res.text().await.unwrap();
-    assert!(text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"), "{text}");
+    assert!(
+        text.contains("logins[0].at") && text.contains("logins[1].reason") && text.contains("logins[2].result"),
+        "{text}"
+    );
 
     // A server clock running ahead does not lose the record; another server's code is not
     // marked used, nor audited as used.
     let other = app.protected_server("Globex Offline", "gx-02", &[]).await;
-    let theirs = domain::logins::settings::issue_break_glass(&app.ctx, &other.caller, &actor, other.server_id).await.unwrap();
+    let theirs =
+        domain::logins::settings::issue_break_glass(&app.ctx, &other.caller, &actor, other.server_id).await.unwrap();
     assert_eq!(theirs.len(), 10);
     let their_id = domain::entities::break_glass_code::Entity::find()
         .filter(domain::entities::break_glass_code::Column::ServerId.eq(other.server_id))
@@ -344,12 +384,21 @@ async fn the_agent_gets_its_policy_and_reports_offline_logins_once(backend: Back
     agent.report_offline(&OfflineReport { logins: vec![ahead.clone()] }).await;
     let row = server_login::Entity::find_by_id(ahead.id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(row.created_at <= domain::Clock::now(&app.clock), "dated now, not in the future");
-    let code = domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
+    let code =
+        domain::entities::break_glass_code::Entity::find_by_id(their_id).one(&app.ctx.db).await.unwrap().unwrap();
     assert!(code.used_at.is_none(), "another server's code stays unused");
-    let used_events = domain::audit::list(&app.ctx, &p.caller, 50).await.unwrap().into_iter().filter(|e| e.action == AuditAction::LoginBreakGlassUsed).count();
+    let used_events = domain::audit::list(&app.ctx, &p.caller, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == AuditAction::LoginBreakGlassUsed)
+        .count();
     assert_eq!(used_events, 1, "only the real use is in the audit trail");
 }
-on_both_databases!(the_agent_gets_its_policy_and_reports_offline_logins_once, super::the_agent_gets_its_policy_and_reports_offline_logins_once);
+on_both_databases!(
+    the_agent_gets_its_policy_and_reports_offline_logins_once,
+    super::the_agent_gets_its_policy_and_reports_offline_logins_once
+);
 
 async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend) {
     use domain::entities::two_factor_config as config;
@@ -357,7 +406,9 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
     let app = spawn_app_with(backend, Options::empty()).await;
     let p = app.protected_server("Acme Edge", "edge-01", &["ops@edge.test"]).await;
     app.put_in_force(&p, Some("sms")).await;
-    let row = || async { config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model() };
+    let row = || async {
+        config::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model()
+    };
     // An enabling revision the agent applied but has not acknowledged yet: the module being
     // asked at all shows the PAM line is in, so the factor is asked, not "2FA is off".
     let mut pending = row().await;
@@ -391,7 +442,13 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
 
     // One agent cannot make the console write without end: 300 logins a minute, then 429.
     for i in 0..298 {
-        let req = proto::login::LoginStart { account: format!("flood{i}"), source_ip: "203.0.113.1".into(), service: "sshd".into(), tty: String::new(), ..Default::default() };
+        let req = proto::login::LoginStart {
+            account: format!("flood{i}"),
+            source_ip: "203.0.113.1".into(),
+            service: "sshd".into(),
+            tty: String::new(),
+            ..Default::default()
+        };
         domain::logins::start(&app.ctx, &server_of(&app, &p).await, &req).await.unwrap();
     }
     let refused = app.agent_of(&p).try_login_start("root", "203.0.113.1").await.unwrap_err();
@@ -399,7 +456,10 @@ async fn unclear_states_and_floods_are_refused_not_let_through(backend: Backend)
     app.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(app.login_start(&p.credential, "root", "203.0.113.1").await.status(), 200, "a minute later");
 }
-on_both_databases!(unclear_states_and_floods_are_refused_not_let_through, super::unclear_states_and_floods_are_refused_not_let_through);
+on_both_databases!(
+    unclear_states_and_floods_are_refused_not_let_through,
+    super::unclear_states_and_floods_are_refused_not_let_through
+);
 
 async fn server_of(app: &TestApp, p: &Protected) -> domain::entities::server::Model {
     domain::entities::server::Entity::find_by_id(p.server_id).one(&app.ctx.db).await.unwrap().unwrap()
@@ -431,10 +491,21 @@ async fn confirmed_topic(app: &TestApp, p: &Protected, endpoints: &[&str]) -> Uu
     use domain::entities::subscription;
     let actor = domain::audit::Actor::new("test", "127.0.0.1");
     let name = format!("codes-{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let topic = domain::topics::create(&app.ctx, &p.caller, &actor, &domain::topics::NewTopic::parse(&name, "New login codes").unwrap()).await.unwrap();
+    let topic = domain::topics::create(
+        &app.ctx,
+        &p.caller,
+        &actor,
+        &domain::topics::NewTopic::parse(&name, "New login codes").unwrap(),
+    )
+    .await
+    .unwrap();
     let new: Vec<_> = endpoints
         .iter()
-        .map(|e| domain::subscriptions::NewEndpoint { protocol: "email".into(), endpoint: (*e).into(), remark: String::new() })
+        .map(|e| domain::subscriptions::NewEndpoint {
+            protocol: "email".into(),
+            endpoint: (*e).into(),
+            remark: String::new(),
+        })
         .collect();
     domain::subscriptions::add(&app.ctx, &p.caller, &actor, topic.id, &new).await.unwrap();
     subscription::Entity::update_many()
@@ -468,7 +539,8 @@ async fn while_enabling_codes_go_to_the_topic_being_enabled(backend: Backend) {
     let old_topic = s.p.topic_id;
     let new_topic = confirmed_topic(app, &s.p, &[NEW]).await;
     let set = |phase: &'static str, applied_enabled: bool| async move {
-        let mut c = config::Entity::find_by_id(s.p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model();
+        let mut c =
+            config::Entity::find_by_id(s.p.server_id).one(&app.ctx.db).await.unwrap().unwrap().into_active_model();
         c.enabled = Set(true);
         c.method = Set(proto::Method::Sms);
         c.topic_id = Set(Some(new_topic));
@@ -510,7 +582,10 @@ async fn while_enabling_codes_go_to_the_topic_being_enabled(backend: Backend) {
     s.to_code_prompt("ops", NEW).await;
     assert_eq!(codes_queued_for(app, NEW).await, 3);
 }
-on_both_databases!(while_enabling_codes_go_to_the_topic_being_enabled, super::while_enabling_codes_go_to_the_topic_being_enabled);
+on_both_databases!(
+    while_enabling_codes_go_to_the_topic_being_enabled,
+    super::while_enabling_codes_go_to_the_topic_being_enabled
+);
 
 /// Issue 15, item 6: the per-source send cap spans the tenant's servers, so concurrent code
 /// requests from one address to several servers must be counted one at a time.
@@ -561,7 +636,12 @@ async fn parallel_code_requests_from_one_source_stay_within_its_cap(backend: Bac
         .await
         .unwrap()
         .len() as u64;
-    assert_eq!(sent, domain::logins::SENDS_PER_SOURCE, "{sent} codes for one source; the cap is {}", domain::logins::SENDS_PER_SOURCE);
+    assert_eq!(
+        sent,
+        domain::logins::SENDS_PER_SOURCE,
+        "{sent} codes for one source; the cap is {}",
+        domain::logins::SENDS_PER_SOURCE
+    );
 }
 on_both_databases!(
     parallel_code_requests_from_one_source_stay_within_its_cap,
@@ -607,7 +687,10 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     .exec_without_returning(&app.ctx.db)
     .await
     .unwrap();
-    let (a, b) = (offline(LoginReason::FailSafe, LoginResult::Allowed, now), offline(LoginReason::FailSecure, LoginResult::Denied, now));
+    let (a, b) = (
+        offline(LoginReason::FailSafe, LoginResult::Allowed, now),
+        offline(LoginReason::FailSecure, LoginResult::Denied, now),
+    );
     let res = post_offline(&app, &p, &[a.clone(), b.clone()]).await;
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
@@ -615,7 +698,12 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     assert_eq!(body.error_code, "AGENT.0429");
     assert!(body.error_msg.contains("10000"), "{body:?}");
     let rows = || async {
-        server_login::Entity::find().filter(server_login::Column::ServerId.eq(p.server_id)).all(&app.ctx.db).await.unwrap().len()
+        server_login::Entity::find()
+            .filter(server_login::Column::ServerId.eq(p.server_id))
+            .all(&app.ctx.db)
+            .await
+            .unwrap()
+            .len()
     };
     assert_eq!(rows().await, 0, "a refused report records nothing");
     // Split, the first half fits; sent again it is not counted twice; the rest waits.
@@ -624,7 +712,10 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 429);
     assert_eq!(rows().await, 1);
     // Another server is not held up, and the next day the rest is taken.
-    assert_eq!(post_offline(&app, &other, &[offline(LoginReason::FailSafe, LoginResult::Allowed, now)]).await.status(), 204);
+    assert_eq!(
+        post_offline(&app, &other, &[offline(LoginReason::FailSafe, LoginResult::Allowed, now)]).await.status(),
+        204
+    );
     app.clock.advance(chrono::Duration::hours(23));
     assert_eq!(post_offline(&app, &p, std::slice::from_ref(&b)).await.status(), 204);
     assert_eq!(rows().await, 2);
@@ -672,4 +763,7 @@ async fn offline_rows_and_agent_writes_are_capped_per_server(backend: Backend) {
     assert_eq!(refused.headers()["retry-after"], "1");
     assert_eq!(app.login_start(&p.credential, "root", "198.51.100.7").await.status(), 200);
 }
-on_both_databases!(offline_rows_and_agent_writes_are_capped_per_server, super::offline_rows_and_agent_writes_are_capped_per_server);
+on_both_databases!(
+    offline_rows_and_agent_writes_are_capped_per_server,
+    super::offline_rows_and_agent_writes_are_capped_per_server
+);

@@ -86,8 +86,7 @@ impl Setup {
     }
 
     async fn publish(&self, topic: &str, message: &str) -> usize {
-        let publish =
-            PublishMessage { topic_id: topic.into(), subject: "Login code".into(), message: message.into() };
+        let publish = PublishMessage { topic_id: topic.into(), subject: "Login code".into(), message: message.into() };
         self.app.run(&self.admin, publish).await
     }
 }
@@ -97,7 +96,12 @@ fn create_topic(name: &str, display: &str) -> CreateTopic {
 }
 
 fn subscribe(topic: &str, protocol: &str, endpoints: &str) -> AddSubscriptions {
-    AddSubscriptions { topic_id: topic.into(), protocol: protocol.into(), endpoints: endpoints.into(), remark: String::new() }
+    AddSubscriptions {
+        topic_id: topic.into(),
+        protocol: protocol.into(),
+        endpoints: endpoints.into(),
+        remark: String::new(),
+    }
 }
 
 /// The field errors of a refusal: several, or the one.
@@ -325,7 +329,8 @@ async fn bad_input_gets_an_error_per_field_and_saves_nothing(backend: Backend) {
     assert_eq!(topic::Entity::find().count(&s.app.ctx.db).await.unwrap(), before, "no topic was saved");
 
     let topic = s.create_topic("inputs", "Acme").await;
-    let refused = s.try_subscribe(&topic, "sms", "+8613800000003\n8613800000000\n+86 138 0000\nnot-a-phone").await.unwrap_err();
+    let refused =
+        s.try_subscribe(&topic, "sms", "+8613800000003\n8613800000000\n+86 138 0000\nnot-a-phone").await.unwrap_err();
     assert_eq!(refused.status, 422);
     let AppError::Invalid(errors) = &refused.error else { panic!("one error per bad endpoint: {refused}") };
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

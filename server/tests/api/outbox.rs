@@ -2,10 +2,10 @@
 //! status and channel, paging, and the truth about SMS the development gateway only held.
 
 use crate::common::*;
-use domain::entities::outbox;
 use app::functions::audit::ListOutbox;
 use app::functions::topics::{AddSubscriptions, CreateTopic};
 use app::models::{OutboxPage, OutboxQuery, OutboxStatus};
+use domain::entities::outbox;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 fn message(tenant: Option<uuid::Uuid>, channel: &str, status: &str, n: i64) -> outbox::ActiveModel {

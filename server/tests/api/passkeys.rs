@@ -7,9 +7,9 @@
 
 use crate::common::*;
 use app::functions::passkeys::{
-    BeginPasskey, BeginPasskeyDecision, BeginPasskeySignIn, BeginPasskeyStepUp, FinishPasskey,
-    FinishPasskeyDecision, FinishPasskeySignIn, FinishPasskeyStepUp, MyPasskeys, PasskeyChallenge, PasskeyRow,
-    RemovePasskey, RenamePasskey, SignedIn,
+    BeginPasskey, BeginPasskeyDecision, BeginPasskeySignIn, BeginPasskeyStepUp, FinishPasskey, FinishPasskeyDecision,
+    FinishPasskeySignIn, FinishPasskeyStepUp, MyPasskeys, PasskeyChallenge, PasskeyRow, RemovePasskey, RenamePasskey,
+    SignedIn,
 };
 use app::functions::portal::{MySignInMethods, RemoveAuthenticator};
 use app::models::{AppError, PushDecision, PushStatus};
@@ -80,14 +80,16 @@ async fn passkeys_are_registered_with_a_step_up_and_sign_in(backend: Backend) {
     let listed = app.run(&cookie, MyPasskeys {}).await;
     assert_eq!(listed.iter().map(|k| (k.id, k.name.as_str())).collect::<Vec<_>>(), [(row.id, "Laptop")]);
     assert_eq!(audited(&app, AuditAction::FactorPasskeyAdded).await.len(), 1);
-    assert!(mails_to(&app, &alice.email).await.iter().any(|m| m.body_text.contains("The passkey \"Laptop\" was added")));
+    assert!(mails_to(&app, &alice.email)
+        .await
+        .iter()
+        .any(|m| m.body_text.contains("The passkey \"Laptop\" was added")));
 
     // The same credential twice is one passkey.
     let c = app.run(&cookie, BeginPasskey { name: "Again".into() }).await;
-    assert!(c.options.contains(&base64::Engine::encode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        &key.credential_id
-    )));
+    assert!(c
+        .options
+        .contains(&base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &key.credential_id)));
     let again = key.register(&c.options);
     let r = app.refused(&cookie, FinishPasskey { ceremony_id: c.ceremony_id.to_string(), credential: again }).await;
     assert_eq!(r.status, 422, "{r}");
@@ -152,7 +154,11 @@ async fn wrong_replayed_expired_and_foreign_answers_are_refused(backend: Backend
     let second = app.run(NO_SESSION, BeginPasskeySignIn {}).await;
     let to_first = alice_key.assert(&first.options);
     assert_eq!(finish_sign_in(&app, &second, to_first.clone()).await.unwrap_err().status, 422);
-    refused_with(&finish_sign_in(&app, &second, alice_key.assert(&second.options)).await.unwrap_err(), 409, "already used");
+    refused_with(
+        &finish_sign_in(&app, &second, alice_key.assert(&second.options)).await.unwrap_err(),
+        409,
+        "already used",
+    );
     finish_sign_in(&app, &first, to_first).await.unwrap();
 
     // Expired.
@@ -269,7 +275,14 @@ async fn a_push_is_approved_with_a_passkey_and_the_right_number(backend: Backend
     // Deny, bound the same way: the challenge for a denial denies.
     let second = app.push_request(&alice, NewPushRequest { number: 318, ..Default::default() }).await;
     let c = app
-        .run(&desk, BeginPasskeyDecision { request_id: second.to_string(), number: String::new(), decision: PushDecision::Deny })
+        .run(
+            &desk,
+            BeginPasskeyDecision {
+                request_id: second.to_string(),
+                number: String::new(),
+                decision: PushDecision::Deny,
+            },
+        )
         .await;
     let credential = key.assert(&c.options);
     let done = app.run(&desk, FinishPasskeyDecision { ceremony_id: c.ceremony_id.to_string(), credential }).await;
@@ -312,4 +325,7 @@ async fn the_prompt_gives_the_address_and_a_passkey_approval_lets_the_login_in(b
     assert_eq!(done.step.action, proto::login::Action::Allow);
     assert_eq!(app.login_row(login.login_id).await.reason, "push approved");
 }
-on_both_databases!(prompt_address_and_passkey_approval, the_prompt_gives_the_address_and_a_passkey_approval_lets_the_login_in);
+on_both_databases!(
+    prompt_address_and_passkey_approval,
+    the_prompt_gives_the_address_and_a_passkey_approval_lets_the_login_in
+);

@@ -60,7 +60,11 @@ impl World {
 
 /// A code that is not `code`.
 fn other_than(code: &str) -> String {
-    if code == "000000" { "111111".into() } else { "000000".into() }
+    if code == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
 }
 
 fn ok<T>(res: Result<T, Refused>, what: &str) -> T {
@@ -306,8 +310,14 @@ async fn changes_need_a_fresh_step_up(backend: Backend) {
     assert_eq!(w.app.refused(&w.cookie, MyPhones {}).await.status, 401);
     assert_eq!(http_status(&w.app.try_run(&thief, MyPhones {}).await), 200);
     assert_eq!(w.phones(&thief).await.in_force.map(|p| p.name), Some("Mine".to_owned()));
-    for action in [AuditAction::FactorRenamed, AuditAction::FactorDefaultMethod, AuditAction::FactorOtherSessionsSignedOut] {
-        let n = audit_event::Entity::find().filter(audit_event::Column::Action.eq(action)).all(&w.app.ctx.db).await.unwrap();
+    for action in
+        [AuditAction::FactorRenamed, AuditAction::FactorDefaultMethod, AuditAction::FactorOtherSessionsSignedOut]
+    {
+        let n = audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq(action))
+            .all(&w.app.ctx.db)
+            .await
+            .unwrap();
         assert_eq!(n.len(), 1, "{action}");
     }
 }

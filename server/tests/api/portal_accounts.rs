@@ -75,7 +75,14 @@ async fn the_history_filters_only_ones_own_logins(backend: Backend) {
     ];
     // Enough of Alice's for two pages of 10.
     for i in 0..8 {
-        rows.push(login(acme.id, web, Some(alice.id), denied, "3 wrong codes", now - Duration::days(10) - Duration::minutes(i)));
+        rows.push(login(
+            acme.id,
+            web,
+            Some(alice.id),
+            denied,
+            "3 wrong codes",
+            now - Duration::days(10) - Duration::minutes(i),
+        ));
     }
     server_login::Entity::insert_many(rows).exec_without_returning(&app.ctx.db).await.unwrap();
     let cookie = app.sign_in(&alice).await;
@@ -98,8 +105,9 @@ async fn the_history_filters_only_ones_own_logins(backend: Backend) {
     let open: HistoryPage = app.run(&cookie, query(|q| q.result = "open".into())).await;
     assert_eq!(open.total, 1);
     let today = now.format("%Y-%m-%d").to_string();
-    let recent: HistoryPage =
-        app.run(&cookie, query(|q| (q.since, q.until) = ((now - Duration::days(1)).format("%Y-%m-%d").to_string(), today))).await;
+    let recent: HistoryPage = app
+        .run(&cookie, query(|q| (q.since, q.until) = ((now - Duration::days(1)).format("%Y-%m-%d").to_string(), today)))
+        .await;
     assert!(recent.items.iter().all(|r| r.time >= now - Duration::days(2)));
     assert!(recent.total >= 2 && recent.total <= 3, "{}", recent.total);
 

@@ -51,7 +51,10 @@ impl World {
         let login = self.start().await;
         let sent = self.answer(&login, "1").await;
         let request = self.app.push_request_of(login.login_id).await;
-        assert_eq!(prompt_of(&sent.step), (format!("Push sent: enter {} in the app, or type a code: ", request.number).as_str(), true));
+        assert_eq!(
+            prompt_of(&sent.step),
+            (format!("Push sent: enter {} in the app, or type a code: ", request.number).as_str(), true)
+        );
         (login, request.number)
     }
 }
@@ -114,10 +117,7 @@ async fn an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt(backend: Back
     let login = w.start().await;
     let sent = w.answer(&login, "3").await;
     assert_eq!(prompt_of(&sent.step), (MENU_PROMPT, true));
-    assert_eq!(
-        lines(&sent.step),
-        ["A passcode was sent by SMS to the phone ending 1234. It is valid for 5 minutes."]
-    );
+    assert_eq!(lines(&sent.step), ["A passcode was sent by SMS to the phone ending 1234. It is valid for 5 minutes."]);
     let code = w.app.sms_code(PHONE).await;
     assert_eq!(w.app.credits(w.p.tenant.id).await, 495);
     let charge = credit_entry::Entity::find()
@@ -148,7 +148,10 @@ async fn an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt(backend: Back
     let denied = w.answer(&late, "222222").await;
     assert!(denial(&denied.step).contains("no attempts are left"));
 }
-on_both_databases!(an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt, super::an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt);
+on_both_databases!(
+    an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt,
+    super::an_sms_passcode_is_paid_sent_and_typed_at_the_same_prompt
+);
 
 async fn a_call_reads_the_code_digit_by_digit(backend: Backend) {
     let w = world(backend, false, 500).await;
@@ -191,7 +194,10 @@ async fn a_push_approved_while_held_lets_the_login_in(backend: Backend) {
     let (login, number) = w.pushed().await;
     let request = w.app.push_request_of(login.login_id).await;
     assert!((100..=999).contains(&number));
-    assert_eq!((request.server_name.as_str(), request.account.as_str(), request.source_ip.as_str()), ("web-01", "root", "198.51.100.7"));
+    assert_eq!(
+        (request.server_name.as_str(), request.account.as_str(), request.source_ip.as_str()),
+        ("web-01", "root", "198.51.100.7")
+    );
     assert_eq!((request.user_id, request.status), (w.alice.id, PushStatus::Pending));
     assert_eq!(request.expires_at - request.created_at, Duration::seconds(60));
 
@@ -254,7 +260,10 @@ async fn a_pending_push_asks_again_and_codes_still_work(backend: Backend) {
     let (other, _) = w.pushed().await;
     assert_eq!(w.answer(&other, "garbage").await.step.info[0], "Wrong code. 2 attempts left.");
 }
-on_both_databases!(a_pending_push_asks_again_and_codes_still_work, super::a_pending_push_asks_again_and_codes_still_work);
+on_both_databases!(
+    a_pending_push_asks_again_and_codes_still_work,
+    super::a_pending_push_asks_again_and_codes_still_work
+);
 
 /// At most 3 pushes a minute and 10 an hour per person; past that the prompt says so and
 /// offers the rest.
@@ -304,18 +313,30 @@ async fn the_default_method_is_tried_first(backend: Backend) {
         default_method: Set(m),
         updated_at: Set(domain::Clock::now(&w.app.clock)),
     };
-    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Push)).exec_without_returning(&w.app.ctx.db).await.unwrap();
+    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Push))
+        .exec_without_returning(&w.app.ctx.db)
+        .await
+        .unwrap();
     let login = w.start().await;
     let number = w.app.push_request_of(login.login_id).await.number;
-    assert_eq!(prompt_of(&login.step), (format!("Push sent: enter {number} in the app, or type a code: ").as_str(), true));
+    assert_eq!(
+        prompt_of(&login.step),
+        (format!("Push sent: enter {number} in the app, or type a code: ").as_str(), true)
+    );
     assert!(lines(&login.step).contains(&"3. SMS passcode (phone ending 1234)"), "{:?}", login.step.info);
     w.app.decide_push(login.login_id, PushStatus::Approved).await;
     assert_eq!(w.answer(&login, "").await.step.action, Action::Allow);
 
     factor_preference::Entity::delete_by_id(w.alice.id).exec(&w.app.ctx.db).await.unwrap();
-    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Sms)).exec_without_returning(&w.app.ctx.db).await.unwrap();
+    factor_preference::Entity::insert(prefer(proto::DefaultMethod::Sms))
+        .exec_without_returning(&w.app.ctx.db)
+        .await
+        .unwrap();
     let login = w.start().await;
-    assert_eq!(lines(&login.step)[0], "A passcode was sent by SMS to the phone ending 1234. It is valid for 5 minutes.");
+    assert_eq!(
+        lines(&login.step)[0],
+        "A passcode was sent by SMS to the phone ending 1234. It is valid for 5 minutes."
+    );
     let code = w.app.sms_code(PHONE).await;
     assert_eq!(w.answer(&login, &code).await.step.action, Action::Allow);
     assert_eq!(w.app.credits(w.p.tenant.id).await, 495);
@@ -332,7 +353,8 @@ async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
     let app = spawn_app_with(backend, Options::empty()).await;
     let p = app.protected_server("Acme Replicas", "web-01", &[]).await;
     app.put_in_force(&p, Some("code")).await;
-    let other = spawn_app_with(backend, Options { database_url: Some(app.database_url.clone()), ..Options::empty() }).await;
+    let other =
+        spawn_app_with(backend, Options { database_url: Some(app.database_url.clone()), ..Options::empty() }).await;
     let held = |login: Uuid| {
         let (app, cred) = (&app, p.credential.clone());
         async move {
@@ -378,7 +400,11 @@ async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let forged = format!("{}AA==", "AAAA".repeat(21));
         let moved = phone.sign(Uuid::new_v4(), number, PushDecision::Approve);
-        for (what, typed, signature) in [("forged", number.to_string(), forged), ("moved", number.to_string(), moved), ("malformed", "4x2".into(), "not base64!".into())] {
+        for (what, typed, signature) in [
+            ("forged", number.to_string(), forged),
+            ("moved", number.to_string(), moved),
+            ("malformed", "4x2".into(), "not base64!".into()),
+        ] {
             let refused = phone.send(&other, request, &typed, PushDecision::Approve, signature).await.unwrap_err();
             assert_eq!(refused.status, 422, "{what}: {refused}");
         }
@@ -408,4 +434,7 @@ async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
     assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
     assert_eq!(app.login_row(login).await.reason, "push expired");
 }
-on_both_databases!(a_decision_on_another_replica_reaches_the_held_call, super::a_decision_on_another_replica_reaches_the_held_call);
+on_both_databases!(
+    a_decision_on_another_replica_reaches_the_held_call,
+    super::a_decision_on_another_replica_reaches_the_held_call
+);

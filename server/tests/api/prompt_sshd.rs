@@ -11,8 +11,8 @@ use crate::login_e2e::skip_reason;
 use crate::sshd_e2e::Sshd;
 use app::models::{PushDecision, PushStatus};
 use std::process::Stdio;
-use testkit::approve::Approver;
 use std::time::Duration;
+use testkit::approve::Approver;
 
 const PASSWORD: &str = "hg-test-password-1";
 const PHONE: &str = "+8613800005678";
@@ -39,7 +39,10 @@ enum Reply {
     /// The code the newest call reads out.
     Spoken,
     /// Enter (wait for the push), and `then` on the phone after `after`.
-    Wait { then: Phone, after: Duration },
+    Wait {
+        then: Phone,
+        after: Duration,
+    },
 }
 
 /// What the person does on their phone while ssh waits at the push prompt.
@@ -86,7 +89,9 @@ async fn on_the_phone(s: &Sshd, a: &Approver, then: Phone, number: u16) {
         Phone::Ignore => app.clock.advance(chrono::Duration::seconds(61)),
         Phone::Garbage => {
             let request = a.pending(app).await[0].id;
-            let forged = a.send(app, request, &number.to_string(), PushDecision::Approve, format!("{}AA==", "AAAA".repeat(21))).await;
+            let forged = a
+                .send(app, request, &number.to_string(), PushDecision::Approve, format!("{}AA==", "AAAA".repeat(21)))
+                .await;
             assert_eq!(forged.unwrap_err().status, 422, "a signature that is not the device's");
             let moved = a.sign(uuid::Uuid::new_v4(), number, PushDecision::Approve);
             let moved = a.send(app, request, &number.to_string(), PushDecision::Approve, moved).await;
@@ -205,7 +210,10 @@ async fn choose_each_method_over_real_ssh(backend: Backend) {
     let approve = Reply::Wait { then: Phone::Approve, after: Duration::from_secs(10) };
     let (ok, prompts) = ssh(&s, &phone, &[Reply::Choose("1"), approve]).await;
     assert!(ok, "an approved push logs in; prompts: {prompts:?}");
-    assert!(prompts[2].starts_with("Push sent: enter ") && prompts[2].ends_with(" in the app, or type a code: "), "{prompts:?}");
+    assert!(
+        prompts[2].starts_with("Push sent: enter ") && prompts[2].ends_with(" in the app, or type a code: "),
+        "{prompts:?}"
+    );
     assert_eq!(prompts.len(), 3, "the wait asked nothing more: {prompts:?}");
 
     // Refused: a denied push, three wrong numbers, a push nobody answers within its minute, and

@@ -89,10 +89,7 @@ impl Setup {
 
     /// A topic of Acme with one confirmed subscription.
     async fn confirmed_topic(&self, name: &str) -> Uuid {
-        let id = self
-            .app
-            .run(&self.admin, CreateTopic { name: name.into(), display_name: "Acme codes".into() })
-            .await;
+        let id = self.app.run(&self.admin, CreateTopic { name: name.into(), display_name: "Acme codes".into() }).await;
         let subscribe = AddSubscriptions {
             topic_id: id.clone(),
             protocol: "email".into(),
@@ -345,8 +342,7 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_saved(backend: Backend) {
         }
     }
     // A topic without a confirmed subscription cannot carry codes.
-    let topic =
-        s.app.run(&s.admin, CreateTopic { name: "unconfirmed".into(), display_name: "x".into() }).await;
+    let topic = s.app.run(&s.admin, CreateTopic { name: "unconfirmed".into(), display_name: "x".into() }).await;
     let topic = Uuid::parse_str(&topic).unwrap();
     let id = Uuid::parse_str(&id).unwrap();
     let refused = s.app.refused(&s.admin, SaveTwoFactor { change: enable_sms(&[id], topic) }).await;
@@ -536,7 +532,9 @@ async fn a_stale_ack_is_undone_by_the_next_heartbeat(backend: Backend) {
 
     // A revision number below zero is bad input, named.
     match agent.try_heartbeat(-1).await.unwrap_err() {
-        AgentError::Status { status: 422, error_msg, .. } => assert!(error_msg.contains("applied_revision"), "{error_msg}"),
+        AgentError::Status { status: 422, error_msg, .. } => {
+            assert!(error_msg.contains("applied_revision"), "{error_msg}")
+        }
         other => panic!("{other}"),
     }
 }
@@ -608,7 +606,10 @@ async fn what_holds_a_topic_is_what_the_tab_shows(backend: Backend) {
     assert_eq!(refused.status, 409);
     let message = refused.error.to_string();
     assert!(message.contains("edge-waiting"), "{message}");
-    assert!(!message.contains("edge-failed") && !message.contains("edge-canceled"), "only what the tab shows: {message}");
+    assert!(
+        !message.contains("edge-failed") && !message.contains("edge-canceled"),
+        "only what the tab shows: {message}"
+    );
 
     // Once that change is canceled, nothing holds it and it can be deleted.
     assert_eq!(s.cancel(waiting.server_id).await.changed, 1);
@@ -653,8 +654,10 @@ async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) 
     })
     .await;
     s.app.clock.advance(chrono::Duration::minutes(11));
-    eventually("edge-05's change fails without an ack", || async { s.state("edge-05").await == TwoFactorState::Failed })
-        .await;
+    eventually("edge-05's change fails without an ack", || async {
+        s.state("edge-05").await == TwoFactorState::Failed
+    })
+    .await;
     assert_eq!(s.state("acme-web-01").await, TwoFactorState::Disabled);
     let jobs = rollout_job::Entity::find()
         .filter(rollout_job::Column::ServerId.eq(off.id))
@@ -668,4 +671,171 @@ async fn a_change_that_changes_nothing_is_skipped_and_said_so(backend: Backend) 
 on_both_databases!(
     a_change_that_changes_nothing_is_skipped_and_said_so,
     super::a_change_that_changes_nothing_is_skipped_and_said_so
+);
+
+/// A raw config stream with `credential`, or the HTTP answer that refused it.
+async fn open_stream(
+    app: &TestApp,
+    credential: &str,
+) -> Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, (u16, String)>
+{
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Error};
+    let url = app.url(paths::CONFIG_STREAM).replacen("http://", "ws://", 1);
+    let mut req = url.into_client_request().unwrap();
+    if !credential.is_empty() {
+        req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(Error::Http(res)) => {
+            let body = res.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            Err((res.status().as_u16(), body))
+        }
+        Err(e) => panic!("the stream's handshake failed: {e}"),
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends `text`, then reads the console's answer: `Some(answer)`, or `None` when it closed the
+/// stream without one.
+async fn ask(socket: &mut Socket, text: &str) -> Option<serde_json::Value> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    socket.send(Message::text(text)).await.ok()?;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(40), socket.next()).await.expect("an answer in time") {
+            Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+/// The next message is the console closing the stream (or the socket simply ending).
+async fn closes(socket: &mut Socket) -> bool {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => true,
+        Ok(Some(Ok(other))) => panic!("expected the stream to close, got {other:?}"),
+        Err(_) => false,
+    }
+}
+
+/// Issue 18: the config stream, one WebSocket per agent, answers each wait as the long poll
+/// would (none, the revision once its delay is over, a refusal), checks the credential again
+/// for every wait, and closes on anything that is not a wait; the agent's own client uses it
+/// and the handshake refuses what the long poll refuses.
+async fn the_config_stream_answers_waits_as_the_long_poll(backend: Backend) {
+    let s = setup(backend).await;
+    let agent = s.register("edge-01").await;
+    let mut socket = open_stream(&s.app, &agent.credential).await.expect("the stream opens");
+    assert_eq!(ask(&mut socket, r#"{"after":0,"wait":0}"#).await, Some(serde_json::json!({})), "nothing yet");
+
+    // A wait in progress hears the revision when its delay is over, as a long poll does.
+    let topic = s.confirmed_topic("codes").await;
+    s.save(enable_sms(&[agent.server_id], topic)).await;
+    let advance = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.app.clock.advance(DELAY);
+    };
+    let (answer, ()) = tokio::join!(ask(&mut socket, r#"{"after":0,"wait":20}"#), advance);
+    let answer = answer.expect("an answer");
+    assert_eq!(
+        (answer["assignment"]["revision"].as_i64(), answer["assignment"]["enabled"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(ask(&mut socket, r#"{"after":1,"wait":0}"#).await, Some(serde_json::json!({})), "nothing newer");
+    assert!(agent.ack(1, None).await);
+    assert_eq!(s.state("edge-01").await, TwoFactorState::Enabled);
+
+    // The agent's own client waits over the stream too.
+    s.save(disable(&[agent.server_id])).await;
+    let advance = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        s.app.clock.advance(DELAY);
+    };
+    let (next, ()) = tokio::join!(agent.poll(1, 20), advance);
+    assert_eq!(next.map(|a| (a.revision, a.enabled)), Some((2, false)));
+
+    // What is not a wait gets the long poll's refusal, naming the rule, and the stream closes.
+    for (text, status, code, says) in [
+        ("not json", 400, "AGENT.0400", "not a wait"),
+        (r#"{"after":0,"wait":31}"#, 422, "AGENT.0422", "wait: must be 0 to 30"),
+        (r#"{"after":0,"wait":1,"more":true}"#, 400, "AGENT.0400", "unknown field `more`"),
+        (r#"{"after":"x","wait":1}"#, 400, "AGENT.0400", "invalid type"),
+    ] {
+        let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+        let answer = ask(&mut socket, text).await.expect("an answer");
+        assert_eq!(
+            (answer["status"].as_u64(), answer["error"]["error_code"].as_str()),
+            (Some(status), Some(code)),
+            "{text}"
+        );
+        assert!(answer["error"]["error_msg"].as_str().unwrap().contains(says), "{text}: {answer}");
+        assert!(closes(&mut socket).await, "{text}: closed after the refusal");
+    }
+    {
+        use futures::SinkExt;
+        let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+        socket.send(tokio_tungstenite::tungstenite::Message::binary(vec![1, 2, 3])).await.unwrap();
+        assert!(closes(&mut socket).await, "a binary message ends the stream unanswered");
+    }
+
+    // More than 30 waits a minute on one stream: refused, and closed.
+    let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+    for i in 0..30 {
+        assert_eq!(ask(&mut socket, r#"{"after":2,"wait":0}"#).await, Some(serde_json::json!({})), "wait {i}");
+    }
+    let answer = ask(&mut socket, r#"{"after":2,"wait":0}"#).await.expect("an answer");
+    assert_eq!(answer["status"].as_u64(), Some(429), "{answer}");
+    assert!(closes(&mut socket).await);
+
+    // Pings count too: a flood of them ends the stream.
+    {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+        for _ in 0..40 {
+            if socket.send(Message::Ping(vec![7].into())).await.is_err() {
+                break;
+            }
+        }
+        let mut pongs = 0;
+        let closed = loop {
+            match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+                Ok(Some(Ok(Message::Pong(_)))) => pongs += 1,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break true,
+                Ok(Some(Ok(other))) => panic!("{other:?}"),
+                Err(_) => break false,
+            }
+        };
+        assert!(closed && pongs <= 31, "closed after at most 30 pings answered: {pongs} pongs, closed {closed}");
+    }
+
+    // The handshake refuses what the long poll refuses, in the API's error shape.
+    let (status, body) = open_stream(&s.app, "").await.err().expect("no credential, no stream");
+    assert_eq!(status, 401);
+    assert!(body.contains("AGENT.0401"), "{body}");
+    let (status, _) = open_stream(&s.app, "hga_made-up").await.err().expect("a made-up credential");
+    assert_eq!(status, 401);
+    let plain = s.app.http.get(s.app.url(paths::CONFIG_STREAM)).bearer_auth(&agent.credential).send().await.unwrap();
+    assert_eq!(plain.status(), 400, "not a WebSocket handshake");
+    assert!(plain.text().await.unwrap().contains("AGENT.0400"));
+
+    // A credential replaced while its stream is open: the next wait is refused, and it closes.
+    let mut socket = open_stream(&s.app, &agent.credential).await.unwrap();
+    assert_eq!(ask(&mut socket, r#"{"after":2,"wait":0}"#).await, Some(serde_json::json!({})));
+    let token = s.app.reinstall_token(&s.admin, agent.server_id).await;
+    let replaced = s.app.register_agent(&token, &facts("edge-01")).await;
+    let answer = ask(&mut socket, r#"{"after":2,"wait":0}"#).await.expect("an answer");
+    assert_eq!((answer["status"].as_u64(), answer["error"]["error_code"].as_str()), (Some(401), Some("AGENT.0401")));
+    assert!(closes(&mut socket).await);
+    assert_eq!(agent_status(&agent.try_poll(2, 5).await.unwrap_err()), 401, "the old credential's client");
+    assert!(replaced.poll(2, 1).await.is_none(), "the new credential waits");
+}
+on_both_databases!(
+    the_config_stream_answers_waits_as_the_long_poll,
+    super::the_config_stream_answers_waits_as_the_long_poll
 );

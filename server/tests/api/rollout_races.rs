@@ -52,7 +52,14 @@ impl World {
     async fn confirmed_topic(&self, name: &str) -> topic::Model {
         use sea_orm::ActiveValue::Set;
         let ctx = &self.app.ctx;
-        let t = domain::topics::create(ctx, &self.admin, &self.actor, &domain::topics::NewTopic::parse(name, name).unwrap()).await.unwrap();
+        let t = domain::topics::create(
+            ctx,
+            &self.admin,
+            &self.actor,
+            &domain::topics::NewTopic::parse(name, name).unwrap(),
+        )
+        .await
+        .unwrap();
         domain::entities::subscription::Entity::insert(domain::entities::subscription::ActiveModel {
             id: Set(uuid::Uuid::new_v4()),
             tenant_id: Set(t.tenant_id),
@@ -88,7 +95,8 @@ impl World {
             .map_or(0, |c| c.applied_revision);
         domain::agents::heartbeat(&self.app.ctx, &s, applied, "192.0.2.1").await.unwrap();
         two_factor::run_due_jobs(&self.app.ctx, "race-test", 1000).await.unwrap();
-        eventually("the revision is handed over", || async { self.config(id).await.phase.as_str() == "delivering" }).await;
+        eventually("the revision is handed over", || async { self.config(id).await.phase.as_str() == "delivering" })
+            .await;
     }
 }
 
@@ -108,9 +116,7 @@ async fn concurrent_saves_and_acks_keep_the_newest_revision(backend: Backend) {
         w.hand_over(s.id).await;
         // The agent acknowledges the handed-over revision while four saves race each other.
         let ack = domain::agents::acknowledge(ctx, &s, handed, Ok(()), "10.0.0.1");
-        let saves = futures::future::join_all(
-            topics.iter().map(|t| w.save(s.id, Action::EnableSms { topic_id: *t })),
-        );
+        let saves = futures::future::join_all(topics.iter().map(|t| w.save(s.id, Action::EnableSms { topic_id: *t })));
         let (ack, saved) = tokio::join!(ack, saves);
         ack.unwrap();
         let mut numbers = saved.clone();
@@ -133,7 +139,14 @@ async fn canceling_a_disable_cannot_bring_back_a_deleted_topic(backend: Backend)
     let s = w.server("lost-topic").await;
     let ctx = &w.app.ctx;
     let tenant_id = w.admin.tenant_id.unwrap();
-    let t = domain::topics::create(ctx, &w.admin, &w.actor, &domain::topics::NewTopic::parse("lost-codes", "Lost codes").unwrap()).await.unwrap();
+    let t = domain::topics::create(
+        ctx,
+        &w.admin,
+        &w.actor,
+        &domain::topics::NewTopic::parse("lost-codes", "Lost codes").unwrap(),
+    )
+    .await
+    .unwrap();
     // A confirmed subscriber, written straight to the database: the confirmation link is
     // tested elsewhere.
     use sea_orm::ActiveValue::Set;

@@ -168,7 +168,9 @@ async fn the_admin_removes_every_kind_of_factor_and_then_logins_are_refused(back
     let page = w.app.run(&w.admin_cookie, ListUsers { query: UsersQuery::default() }).await;
     assert!(row(page).factors.is_empty());
     let removed = domain::entities::audit_event::Entity::find()
-        .filter(domain::entities::audit_event::Column::Action.eq(proto::audit::AuditAction::FactorRemovedByAdmin.as_str()))
+        .filter(
+            domain::entities::audit_event::Column::Action.eq(proto::audit::AuditAction::FactorRemovedByAdmin.as_str()),
+        )
         .count(&w.app.ctx.db)
         .await
         .unwrap();

@@ -174,7 +174,11 @@ async fn over_https_both_cookies_are_host_prefixed(backend: Backend) {
     assert!(set_cookies(&res, "hostguard_session").is_empty(), "no plain-named session cookie over HTTPS");
     let acme_session = set[0].split(';').next().unwrap().to_owned();
     assert_eq!(app.me(&acme_session).await.as_deref(), Some(at_acme.email.as_str()));
-    assert_eq!(app.me(&format!("hostguard_session={}", value(&acme_session))).await, None, "only the __Host- name counts");
+    assert_eq!(
+        app.me(&format!("hostguard_session={}", value(&acme_session))).await,
+        None,
+        "only the __Host- name counts"
+    );
 
     let res = post(&app, AddAccount::PATH, &acme_session).await;
     let parked = set_cookies(&res, "__Host-hostguard_accounts");

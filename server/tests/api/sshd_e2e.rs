@@ -10,8 +10,8 @@
 //! SSH_ASKPASS script that logs the prompt and reads the answer from a file the test writes.
 
 use crate::common::*;
-use app::models::TwoFactorState;
 use crate::login_e2e::{built, skip_reason, workspace, Gate, Relay};
+use app::models::TwoFactorState;
 use domain::entities::server_login;
 use proto::agent::paths;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -106,7 +106,8 @@ impl Sshd {
             .spawn()
             .unwrap();
         let s = Sshd { app, sink, p, admin, dir, port, relay, gate, _sandbox: ProcessGroup(agent) };
-        eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() }).await;
+        eventually("sshd listens", || async { tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() })
+            .await;
         s
     }
 
@@ -117,7 +118,11 @@ impl Sshd {
     /// Saves a 2FA change in the console, lets the apply delay pass, and waits until the agent
     /// has applied it.
     /// `change` builds the change for this server's id.
-    pub(crate) async fn change(&self, change: impl FnOnce(&[uuid::Uuid]) -> app::models::two_factor::TwoFactorChange, want: TwoFactorState) {
+    pub(crate) async fn change(
+        &self,
+        change: impl FnOnce(&[uuid::Uuid]) -> app::models::two_factor::TwoFactorChange,
+        want: TwoFactorState,
+    ) {
         let change = change(&[self.p.server_id]);
         self.app.run(&self.admin, app::functions::two_factor::SaveTwoFactor { change }).await;
         self.app.clock.advance(chrono::Duration::seconds(301));
@@ -189,7 +194,8 @@ impl Sshd {
                     return;
                 }
                 if let (true, Some(secret)) = (text.contains("Verification code"), totp_secret) {
-                    let code = wrong_code.map_or_else(|| totp_now(secret, domain::Clock::now(&self.app.clock)), str::to_owned);
+                    let code =
+                        wrong_code.map_or_else(|| totp_now(secret, domain::Clock::now(&self.app.clock)), str::to_owned);
                     std::fs::write(self.path("code"), format!("{code}\n")).unwrap();
                     return;
                 }
@@ -210,9 +216,17 @@ impl Sshd {
 
     async fn code(&self, n: i32) -> String {
         let find = || {
-            self.sink.messages_to(OPS).into_iter().filter(|m| m.subject == format!("Login code #{n} for hgtest@sshd-01")).find_map(|m| {
-                m.text.split(&format!("Input #{n}: ")).nth(1).and_then(|r| r.split_whitespace().next()).map(str::to_owned)
-            })
+            self.sink
+                .messages_to(OPS)
+                .into_iter()
+                .filter(|m| m.subject == format!("Login code #{n} for hgtest@sshd-01"))
+                .find_map(|m| {
+                    m.text
+                        .split(&format!("Input #{n}: "))
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                        .map(str::to_owned)
+                })
         };
         eventually("the login code mail arrives", || async { find().is_some() }).await;
         find().unwrap()
@@ -222,7 +236,8 @@ impl Sshd {
 /// The code an authenticator app with `secret` (base32) shows at `t`.
 fn totp_now(secret: &str, t: chrono::DateTime<chrono::Utc>) -> String {
     let seed = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new()).generate(t.timestamp() as u64)
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, seed, None, String::new())
+        .generate(t.timestamp() as u64)
 }
 
 fn asked_for_code(prompts: &[String]) -> bool {
@@ -248,7 +263,10 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     // Password, then the emailed code: in.
     let (ok, prompts) = s.ssh("keyboard-interactive", false, None).await;
     assert!(ok, "password + emailed code logs in; prompts: {prompts:?}");
-    assert!(prompts[0].contains("assword") && prompts.iter().any(|p| p.contains("Phone number or email")), "{prompts:?}");
+    assert!(
+        prompts[0].contains("assword") && prompts.iter().any(|p| p.contains("Phone number or email")),
+        "{prompts:?}"
+    );
     assert!(asked_for_code(&prompts));
 
     // A wrong code: refused.
@@ -271,7 +289,10 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
         email: alice.email.clone(),
     };
     let mapping = domain::factors::mapping::NewMapping {
-        account: domain::validate::AccountName::parse("hgtest").unwrap(), end_user_id: alice.id, server_id: None };
+        account: domain::validate::AccountName::parse("hgtest").unwrap(),
+        end_user_id: alice.id,
+        server_id: None,
+    };
     domain::factors::mapping::add(&s.app.ctx, &s.p.caller, &actor, &mapping).await.unwrap();
     // Her first factor, as the invitation's own pages add it (the link proved, the password set).
     let session = s.app.invitation_session(&alice).await;
@@ -284,7 +305,10 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     s.change(enable_code, TwoFactorState::Enabled).await;
     let (ok, prompts) = s.ssh_with("keyboard-interactive", false, None, Some(&secret)).await;
     assert!(ok, "password + the authenticator's code logs in; prompts: {prompts:?}");
-    assert!(prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")), "{prompts:?}");
+    assert!(
+        prompts.iter().any(|p| p.contains("Verification code")) && !prompts.iter().any(|p| p.contains("Phone")),
+        "{prompts:?}"
+    );
     s.app.clock.advance(chrono::Duration::seconds(30));
     let (ok, _) = s.ssh_with("keyboard-interactive", false, Some("000000"), Some(&secret)).await;
     assert!(!ok, "a wrong authenticator code is refused");
@@ -304,7 +328,10 @@ async fn a_real_ssh_login_asks_for_the_code_the_console_chose(backend: Backend) 
     assert_eq!(results.iter().filter(|(a, r)| *a == "hgtest" && *r == "allowed").count(), 3, "{results:?}");
     assert!(results.contains(&("hgtest", "denied")), "{results:?}");
 }
-on_both_databases!(a_real_ssh_login_asks_for_the_code_the_console_chose, super::a_real_ssh_login_asks_for_the_code_the_console_chose);
+on_both_databases!(
+    a_real_ssh_login_asks_for_the_code_the_console_chose,
+    super::a_real_ssh_login_asks_for_the_code_the_console_chose
+);
 
 /// Fail mode safe through the real sshd: a proxy that answers 403 for the console is a refusal
 /// and the login is denied; the console really stopped is the fail mode, and the login gets in
@@ -363,4 +390,7 @@ async fn safe_mode_through_a_real_sshd_needs_a_real_outage(backend: Backend) {
     };
     eventually("the offline login is in the audit", || async { offline().await == 1 }).await;
 }
-on_both_databases!(safe_mode_through_a_real_sshd_needs_a_real_outage, super::safe_mode_through_a_real_sshd_needs_a_real_outage);
+on_both_databases!(
+    safe_mode_through_a_real_sshd_needs_a_real_outage,
+    super::safe_mode_through_a_real_sshd_needs_a_real_outage
+);

@@ -57,7 +57,8 @@ async fn world(backend: Backend) -> World {
 
 impl World {
     async fn row(&self, name: &str) -> TwoFactorRow {
-        let page = self.app.two_factor_list(&self.admin, TwoFactorQuery { search: name.into(), ..Default::default() }).await;
+        let page =
+            self.app.two_factor_list(&self.admin, TwoFactorQuery { search: name.into(), ..Default::default() }).await;
         page.items.into_iter().find(|r| r.name == name).expect("listed")
     }
 

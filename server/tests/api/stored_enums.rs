@@ -11,7 +11,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 /// `columns` of the row of `table` whose `key` is `id`, read as plain strings.
-async fn raw<C: sea_orm::ColumnTrait>(app: &TestApp, table: impl sea_orm::Iden + 'static, key: C, id: Uuid, columns: &[C]) -> Vec<Option<String>> {
+async fn raw<C: sea_orm::ColumnTrait>(
+    app: &TestApp,
+    table: impl sea_orm::Iden + 'static,
+    key: C,
+    id: Uuid,
+    columns: &[C],
+) -> Vec<Option<String>> {
     let q = Query::select().columns(columns.to_vec()).from(table).and_where(key.eq(id)).to_owned();
     let row = app.ctx.db.query_one(&q).await.unwrap().expect("the row");
     columns.iter().map(|c| row.try_get::<Option<String>>("", c.as_str()).unwrap()).collect()
@@ -30,9 +36,17 @@ async fn stored_strings_are_unchanged_and_a_corrupt_value_is_one_error(backend: 
     assert_eq!(raw(&app, server::Entity, S::Id, p.server_id, &[S::OsType]).await, [s("linux")]);
     use user::Column as U;
     assert_eq!(raw(&app, user::Entity, U::Id, p.caller.user_id, &[U::Role]).await, [s("tenant_admin")]);
-    let sub = subscription::Entity::find().filter(subscription::Column::TopicId.eq(p.topic_id)).one(&app.ctx.db).await.unwrap().unwrap();
+    let sub = subscription::Entity::find()
+        .filter(subscription::Column::TopicId.eq(p.topic_id))
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
     use subscription::Column as B;
-    assert_eq!(raw(&app, subscription::Entity, B::Id, sub.id, &[B::Protocol, B::Status]).await, [s("email"), s("confirmed")]);
+    assert_eq!(
+        raw(&app, subscription::Entity, B::Id, sub.id, &[B::Protocol, B::Status]).await,
+        [s("email"), s("confirmed")]
+    );
     // A login where 2FA is off: no factor asked, over at once.
     app.put_in_force(&p, None).await;
     let login = app.start_ok(&p, "root", "198.51.100.7").await.login_id;
@@ -94,7 +108,9 @@ async fn an_unreadable_outbox_row_ends_failed_and_holds_up_no_other(backend: Bac
     // alone until the test's clock gets there.
     let later = now + chrono::Duration::hours(1);
     let bad = domain::outbox::enqueue(&app.ctx.db, later, new("bad@example.test")).await.unwrap();
-    let good = domain::outbox::enqueue(&app.ctx.db, later + chrono::Duration::seconds(1), new("good@example.test")).await.unwrap();
+    let good = domain::outbox::enqueue(&app.ctx.db, later + chrono::Duration::seconds(1), new("good@example.test"))
+        .await
+        .unwrap();
     use domain::entities::outbox::{self, Column as O};
     outbox::Entity::update_many()
         .col_expr(O::Channel, Expr::value("pigeon"))

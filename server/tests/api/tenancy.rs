@@ -11,8 +11,8 @@ use app::functions::{
 };
 use app::models::two_factor::TwoFactorQuery;
 use app::models::{AppError, ServerRow};
-use proto::audit::AuditAction;
 use domain::entities::server;
+use proto::audit::AuditAction;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Two tenants with the same kinds of servers, their admins, an end user and an operator, all

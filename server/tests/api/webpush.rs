@@ -6,13 +6,13 @@
 
 use crate::common::*;
 use app::functions::webpush::{PushSubscriptions, SubscribePush, UnsubscribePush, WebPushKey};
-use testkit::Refused;
 use domain::{
     entities::{audit_event, push_mute, push_notification, push_subscription},
     Clock,
 };
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use server::delivery::webpush::{notify_due, Vapid, WebPush};
+use testkit::Refused;
 use testkit::{
     approve::NewPushRequest,
     push_service::{PushService, Subscriber},
@@ -63,7 +63,11 @@ fn subscription(endpoint: &str, p256dh: &str, auth: &str) -> SubscribePush {
     SubscribePush { endpoint: endpoint.into(), p256dh: p256dh.into(), auth: auth.into() }
 }
 
-async fn subscribe(app: &TestApp, cookie: &str, s: &Subscriber) -> Result<app::functions::webpush::PushSubscriptionRow, Refused> {
+async fn subscribe(
+    app: &TestApp,
+    cookie: &str,
+    s: &Subscriber,
+) -> Result<app::functions::webpush::PushSubscriptionRow, Refused> {
     app.try_run(cookie, subscription(&s.endpoint, &s.p256dh, &s.auth)).await
 }
 

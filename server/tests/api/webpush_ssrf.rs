@@ -54,13 +54,20 @@ async fn webpush_to_internal_addresses_is_refused_and_never_sent(backend: Backen
     ];
     for endpoint in internal {
         let refused = app
-            .refused(&cookie, SubscribePush { endpoint: endpoint.clone(), p256dh: s.p256dh.clone(), auth: s.auth.clone() })
+            .refused(
+                &cookie,
+                SubscribePush { endpoint: endpoint.clone(), p256dh: s.p256dh.clone(), auth: s.auth.clone() },
+            )
             .await;
         assert_eq!(refused.status, 422, "{endpoint}: {refused}");
         assert!(refused.to_string().contains("endpoint"), "{endpoint}: {refused}");
     }
     assert_eq!(
-        push_subscription::Entity::find().filter(push_subscription::Column::UserId.eq(alice.id)).count(&app.ctx.db).await.unwrap(),
+        push_subscription::Entity::find()
+            .filter(push_subscription::Column::UserId.eq(alice.id))
+            .count(&app.ctx.db)
+            .await
+            .unwrap(),
         0
     );
 
@@ -110,10 +117,13 @@ async fn webpush_to_internal_addresses_is_refused_and_never_sent(backend: Backen
     assert!(service.refused().is_empty(), "nothing reached the internal service: {:?}", service.refused());
     // A refusal looks like an unreachable service: the "gone" subscriptions stay.
     assert_eq!(
-        push_subscription::Entity::find().filter(push_subscription::Column::UserId.eq(alice.id)).count(&app.ctx.db).await.unwrap(),
+        push_subscription::Entity::find()
+            .filter(push_subscription::Column::UserId.eq(alice.id))
+            .count(&app.ctx.db)
+            .await
+            .unwrap(),
         3
     );
-
 }
 on_both_databases!(
     webpush_to_internal_addresses_is_refused_and_never_sent,
