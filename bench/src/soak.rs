@@ -136,15 +136,15 @@ impl Metrics {
         Some((status, body))
     }
 
-    /// p99 (ms) and count of `kind`'s calls started in `[from, to)` seconds.
-    fn p99(&self, kind: &str, from: f64, to: f64) -> Option<(f64, usize)> {
+    /// p99 and p50 (ms) and count of `kind`'s calls started in `[from, to)` seconds.
+    fn p99(&self, kind: &str, from: f64, to: f64) -> Option<(f64, f64, usize)> {
         let mut v: Vec<f64> =
             lock(&self.samples).iter().filter(|(k, at, _)| *k == kind && *at >= from && *at < to).map(|s| s.2).collect();
         if v.is_empty() {
             return None;
         }
         v.sort_by(f64::total_cmp);
-        Some((percentile(&v, 0.99), v.len()))
+        Some((percentile(&v, 0.99), percentile(&v, 0.5), v.len()))
     }
 }
 
@@ -529,6 +529,25 @@ async fn console_user(
     }
 }
 
+/// `RssAnon`, `RssFile` and `RssShmem` of `/proc/<pid>/status` (the heap, mapped files such as
+/// the binary, shared memory such as SQLite's WAL index), in MB.
+fn rss_parts(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    ["RssAnon:", "RssFile:", "RssShmem:"]
+        .iter()
+        .map(|name| {
+            let kb: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            format!("{} {:.1} MB", name.trim_start_matches("Rss").trim_end_matches(':').to_lowercase(), mb(kb))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
@@ -668,15 +687,19 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
         (sink, log)
     });
 
-    // The console's RSS, every second.
+    // The console's RSS, every second, and what it is made of after the warm-up and at the end.
     let rss_task = tokio::spawn(async move {
-        let mut rss = vec![];
+        let (mut rss, mut parts) = (vec![], vec![]);
         while Instant::now() < end {
             rss.push((start.elapsed().as_secs_f64(), crate::rss_kb(pid).0));
+            if parts.is_empty() && start.elapsed().as_secs_f64() >= warm {
+                parts.push(rss_parts(pid));
+            }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         rss.push((start.elapsed().as_secs_f64(), crate::rss_kb(pid).0));
-        rss
+        parts.push(rss_parts(pid));
+        (rss, parts)
     });
 
     // The logins, at a steady rate until the end.
@@ -721,7 +744,7 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
     }
     while users.join_next().await.is_some() {}
     agents.abort_all();
-    let rss = rss_task.await?;
+    let (rss, parts) = rss_task.await?;
     let (sink, outage_log) = sink_task.await?;
     let ran = start.elapsed().as_secs_f64();
 
@@ -808,6 +831,8 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
             mb(rss_max)
         ),
     );
+    println!("  made of: after the warm-up {}; at the end {}", parts.first().map_or("-", String::as_str), parts.last().map_or("-", String::as_str));
+    println!("  at the end, after malloc_trim(0) (gdb): {:.1} MB", mb(crate::trimmed_rss(pid)));
     let fives: u64 = lock(&m.unexpected).iter().filter(|((_, s), _)| *s >= 500).map(|(_, n)| n).sum();
     let calls: u64 = lock(&m.calls).values().sum();
     line(fives == 0, format!("5xx answers: {fives} of {calls} calls (target 0)"));
@@ -831,9 +856,12 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
     );
     for kind in KINDS {
         match (m.p99(kind, first.0, first.1), m.p99(kind, last.0, last.1)) {
-            (Some((a, na)), Some((b, nb))) => line(
+            (Some((a, a50, na)), Some((b, b50, nb))) => line(
                 b <= 2.0 * a,
-                format!("  {kind}: {a:.1} ms ({na} calls) → {b:.1} ms ({nb} calls), ×{:.2}", b / a.max(1e-9)),
+                format!(
+                    "  {kind}: p99 {a:.1} ms ({na} calls) → {b:.1} ms ({nb} calls), ×{:.2} (p50 {a50:.1} → {b50:.1} ms)",
+                    b / a.max(1e-9)
+                ),
             ),
             _ => line(false, format!("  {kind}: no calls in one of the windows")),
         }
