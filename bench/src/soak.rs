@@ -288,7 +288,7 @@ async fn find_code(db: &sea_orm::DatabaseConnection, mail: &Mutex<Mailbox>, subj
         if let Some(code) = lock(mail).codes.get(subject) {
             return Some((code.clone(), Source::Mail));
         }
-        if i >= 25 && i % 5 == 0 {
+        if i >= 25 && i.is_multiple_of(5) {
             let m = outbox::Entity::find().filter(outbox::Column::Subject.eq(subject)).one(db).await.ok().flatten();
             let code = m
                 .and_then(|m| m.secrets)
@@ -362,7 +362,6 @@ struct Made {
     said: String,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn login(
     n: u64,
     socket: PathBuf,
@@ -472,6 +471,7 @@ async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str
 }
 
 /// A console user: the 2FA tab, the login audit, and saving a server's login settings, in turn.
+#[allow(clippy::too_many_arguments)]
 async fn console_user(
     m: Arc<Metrics>,
     http: reqwest::Client,
@@ -495,14 +495,14 @@ async fn console_user(
         }
         match k % 3 {
             0 => {
-                let search = if k % 2 == 0 { String::new() } else { format!("soak-agent-00{}", k % 100) };
+                let search = if k.is_multiple_of(2) { String::new() } else { format!("soak-agent-00{}", k % 100) };
                 m.call(LIST_2FA, post("two-factor/list").form(&crate::list_form(&search, "")), &[200]).await;
             }
             1 => {
                 let form = [
                     ("query[server]", ""),
                     ("query[account]", ""),
-                    ("query[result]", if k % 2 == 0 { "" } else { "denied" }),
+                    ("query[result]", if k.is_multiple_of(2) { "" } else { "denied" }),
                     ("query[since]", ""),
                     ("query[until]", ""),
                     ("query[reason]", ""),
@@ -514,7 +514,7 @@ async fn console_user(
             _ => {
                 // A simulated agent's server, never one the logins go through.
                 let (id, _) = &servers[(k / 3 * 2 + who) % servers.len()];
-                let networks = if k / 3 % 2 == 0 { "192.0.2.0/24" } else { "" };
+                let networks = if (k / 3).is_multiple_of(2) { "192.0.2.0/24" } else { "" };
                 let id = id.to_string();
                 let form = [
                     ("server_id", id.as_str()),
@@ -830,6 +830,14 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
             mb(rss_end),
             mb(rss_max)
         ),
+    );
+    let two_thirds = warm + (total - warm) * 2.0 / 3.0;
+    println!(
+        "  RSS at {:.0} s (two thirds of the way): {:.1} MB; growth in the last third {:+.1} MB, in the two before {:+.1} MB (a cache filling slows down, a leak does not)",
+        two_thirds,
+        mb(rss_at(two_thirds)),
+        mb(rss_end) - mb(rss_at(two_thirds)),
+        mb(rss_at(two_thirds)) - mb(rss_warm)
     );
     println!("  made of: after the warm-up {}; at the end {}", parts.first().map_or("-", String::as_str), parts.last().map_or("-", String::as_str));
     println!("  at the end, after malloc_trim(0) (gdb): {:.1} MB", mb(crate::trimmed_rss(pid)));
