@@ -17,7 +17,8 @@
 //! its RSS after the warm-up; no 5xx (and no other unexpected answer); each call kind's p99 in
 //! the last minute at most twice its p99 in the first minute after the warm-up; every message
 //! delivered exactly once; every login in the login audit with the result it ended with.
-//! Knobs: `HOSTGUARD_SOAK_LOGINS_PER_SEC` (5), `HOSTGUARD_SOAK_CONSOLE_PER_SEC` (4).
+//! Knobs: `HOSTGUARD_SOAK_LOGINS_PER_SEC` (5), `HOSTGUARD_SOAK_CONSOLE_PER_SEC` (4),
+//! `HOSTGUARD_BENCH_VERBOSE=1` (the console's RSS after `malloc_trim(0)` at the end, by gdb).
 
 use crate::{percentile, verdict, Backend, ChildConsole, Res};
 use domain::entities::{outbox, server_login};
@@ -840,7 +841,10 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
         mb(rss_at(two_thirds)) - mb(rss_warm)
     );
     println!("  made of: after the warm-up {}; at the end {}", parts.first().map_or("-", String::as_str), parts.last().map_or("-", String::as_str));
-    println!("  at the end, after malloc_trim(0) (gdb): {:.1} MB", mb(crate::trimmed_rss(pid)));
+    if crate::verbose() {
+        // gdb stops the console to call into it (once a panic in parking_lot followed): on request only.
+        println!("  at the end, after malloc_trim(0) (gdb): {:.1} MB", mb(crate::trimmed_rss(pid)));
+    }
     let fives: u64 = lock(&m.unexpected).iter().filter(|((_, s), _)| *s >= 500).map(|(_, n)| n).sum();
     let calls: u64 = lock(&m.calls).values().sum();
     line(fives == 0, format!("5xx answers: {fives} of {calls} calls (target 0)"));
