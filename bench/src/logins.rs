@@ -387,13 +387,18 @@ pub(crate) struct Agent {
 
 impl Agent {
     pub async fn start(app: &TestApp, p: &testkit::Protected) -> Res<Agent> {
+        Self::start_for(&app.base, p.server_id, &p.credential).await
+    }
+
+    /// The daemon of server `server_id` talking to the console at `console`.
+    pub async fn start_for(console: &str, server_id: Uuid, credential: &str) -> Res<Agent> {
         let dir = tempfile::tempdir()?;
         std::fs::create_dir_all(dir.path().join("state"))?;
-        let state = serde_json::json!({"console": app.base, "server_id": p.server_id, "credential": p.credential, "applied_revision": 1});
+        let state = serde_json::json!({"console": console, "server_id": server_id, "credential": credential, "applied_revision": 1});
         std::fs::write(dir.path().join("state/agent.json"), state.to_string())?;
         let socket = dir.path().join("pam.sock");
         let child = tokio::process::Command::new(agent_binary()?)
-            .args(["--console", &app.base, "--insecure-http", "--poll-wait", "25", "--heartbeat-secs", "30"])
+            .args(["--console", console, "--insecure-http", "--poll-wait", "25", "--heartbeat-secs", "30"])
             .arg("--root")
             .arg(dir.path().join("root"))
             .arg("--state-dir")

@@ -18,6 +18,7 @@
 
 mod logins;
 mod push;
+mod soak;
 
 use ::server::config::Config;
 use domain::{
@@ -78,7 +79,8 @@ on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL)
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
 HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents),
-HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).";
+HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).
+bench --soak [SECONDS]: the soak (default 1800 s; ./scripts/soak.sh), see bench/src/soak.rs.";
 
 #[tokio::main]
 async fn main() {
@@ -102,12 +104,24 @@ async fn main() {
     // `--push`: only the push numbers (approve → PAM, 1,000 logins waiting on a push).
     let push_only = std::env::args().skip(1).any(|a| a == "--push");
     let agents_only = std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").is_ok();
+    // `--soak [SECONDS]`: the soak instead of the numbers.
+    let soak = soak::seconds(std::env::args().skip(1));
     let mut failed = false;
     for (backend, admin_url) in backends {
         if only.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case(backend.name())) {
             continue;
         }
         println!("== {} ==", backend.name());
+        if let Some(secs) = soak {
+            failed |= soak::run(backend, admin_url.as_deref(), secs).await.map_or_else(
+                |e| {
+                    println!("{}: soak failed: {e}", backend.name());
+                    true
+                },
+                |met| !met,
+            );
+            continue;
+        }
         if !push_only && !agents_only {
             if let Err(e) = logins::run(backend).await {
                 println!("{}: login bench failed: {e}", backend.name());
@@ -601,6 +615,11 @@ struct ChildConsole {
 
 impl ChildConsole {
     async fn start(database_url: &str) -> Res<ChildConsole> {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// [`ChildConsole::start`] with more `HOSTGUARD_*` settings (they win over the defaults).
+    async fn start_with(database_url: &str, env: &[(&str, String)]) -> Res<ChildConsole> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().ok_or("no workspace directory")?.to_path_buf();
@@ -630,6 +649,7 @@ impl ChildConsole {
             .env("LEPTOS_SITE_ROOT", "target/site")
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;
