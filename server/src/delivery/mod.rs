@@ -98,19 +98,34 @@ async fn deliver_one(ctx: &Ctx, transports: &Transports, owner: &str, m: &Messag
             return;
         }
     }
+    let leased = tokio::time::Instant::now();
     let result = transports.send(&outbox::render(m)).await;
-    let recorded = match &result {
-        Ok(how) => outbox::mark_delivered(ctx, m.id, owner, *how).await.map(|held| {
-            if !held {
-                tracing::warn!("sent, but the lease had passed to another worker");
-            }
-        }),
-        Err(e) => {
-            tracing::warn!(attempt = m.attempts + 1, error = %outbox::masked_error(m, e), "delivery failed; will retry");
-            outbox::mark_failed(ctx, m, owner, e).await
+    if let Err(e) = &result {
+        tracing::warn!(attempt = m.attempts + 1, error = %outbox::masked_error(m, e), "delivery failed; will retry");
+    }
+    // A sent message whose outcome is not written is sent again when its lease runs out: so
+    // the write is tried again (the database busy or its pool drained, as under overload) for
+    // half the lease, which the lease renewed just before the send still covers.
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        let recorded = match &result {
+            Ok(how) => outbox::mark_delivered(ctx, m.id, owner, *how).await.map(|held| {
+                if !held {
+                    tracing::warn!("sent, but the lease had passed to another worker");
+                }
+            }),
+            Err(e) => outbox::mark_failed(ctx, m, owner, e).await,
+        };
+        let Err(e) = recorded else { return };
+        if leased.elapsed() + pause >= RECORD_FOR {
+            tracing::error!(error = %e, "cannot record the delivery outcome");
+            return;
         }
-    };
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "cannot record the delivery outcome");
+        tracing::warn!(error = %e, "cannot record the delivery outcome yet; trying again");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
     }
 }
+
+/// How long after renewing its lease a worker keeps trying to record an outcome: half the lease.
+const RECORD_FOR: std::time::Duration = std::time::Duration::from_secs(LEASE.num_seconds().unsigned_abs() / 2);

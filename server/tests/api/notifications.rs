@@ -488,3 +488,56 @@ on_both_databases!(
     a_message_that_keeps_failing_ends_failed_with_the_reason,
     super::a_message_that_keeps_failing_ends_failed_with_the_reason
 );
+
+/// Issue 18 (the soak): a message sent while the database refuses the write that records it
+/// (a busy database, a drained pool) is recorded once the database answers again, not sent a
+/// second time when its lease runs out. The refusal is a trigger on the `sent` update.
+async fn a_sent_message_whose_record_fails_at_first_is_not_sent_again(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let s = setup(backend).await;
+    let db = s.app.ctx.db.clone();
+    let (refuse, allow): (&[&str], &[&str]) = match backend {
+        Backend::Sqlite => (
+            &["CREATE TRIGGER refuse_sent BEFORE UPDATE OF status ON outbox WHEN NEW.status = 'sent' \
+               BEGIN SELECT RAISE(ABORT, 'the database is busy'); END"],
+            &["DROP TRIGGER refuse_sent"],
+        ),
+        Backend::Postgres => (
+            &[
+                "CREATE FUNCTION refuse_sent() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'the database is busy'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_sent BEFORE UPDATE ON outbox FOR EACH ROW WHEN (NEW.status = 'sent') EXECUTE FUNCTION refuse_sent()",
+            ],
+            &["DROP TRIGGER refuse_sent ON outbox", "DROP FUNCTION refuse_sent()"],
+        ),
+    };
+    for sql in refuse {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let topic = s.create_topic("busy", "Acme").await;
+    s.subscribe(&topic, "email", "busy@acme.example").await;
+    s.sink.wait_for("busy@acme.example", 1).await;
+    // Sent, and its record refused for a while.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = || async {
+        outbox::Entity::find()
+            .filter(outbox::Column::Recipient.eq("busy@acme.example"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+    };
+    assert_eq!(status().await.as_str(), "pending", "the record was refused");
+    for sql in allow {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    eventually("the send is recorded once the database answers", || async { status().await.as_str() == "sent" }).await;
+    // Past the lease: nothing is sent again.
+    s.app.clock.advance(chrono::Duration::minutes(5));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(s.sink.messages_to("busy@acme.example").len(), 1, "delivered exactly once");
+}
+on_both_databases!(
+    a_sent_message_whose_record_fails_at_first_is_not_sent_again,
+    super::a_sent_message_whose_record_fails_at_first_is_not_sent_again
+);
