@@ -225,13 +225,13 @@ pub async fn record_use(ctx: &Ctx, key: &access_key::Model) -> DomainResult<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
     use crate::{
         accounts,
         clock::{Clock, ManualClock},
         ctx::Ctx,
         entities::tenant,
     };
+    use secrecy::ExposeSecret;
     use std::sync::Arc;
 
     const KEY: [u8; 32] = [7; 32];

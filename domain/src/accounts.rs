@@ -1,5 +1,6 @@
 //! Sign-in and the signed-in user's identity.
 
+use crate::users::UserState;
 use crate::{
     audit::{self, Actor, AuditAction, Entry},
     caller::{Caller, Role},
@@ -9,7 +10,6 @@ use crate::{
     lockout::{self, Counter, Gate},
     password,
 };
-use crate::users::UserState;
 use sea_orm::{sea_query::Expr, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -93,20 +93,32 @@ pub async fn sign_in(ctx: &Ctx, email: &str, password: &str, source_ip: &str) ->
         // Said only to someone who knows the password, so it tells nobody else anything.
         match crate::users::state_of(&user) {
             UserState::Locked => {
-                record_failure(ctx, &login, user.tenant_id, source_ip, "right password, but the account is locked".into())
-                    .await?;
+                record_failure(
+                    ctx,
+                    &login,
+                    user.tenant_id,
+                    source_ip,
+                    "right password, but the account is locked".into(),
+                )
+                .await?;
                 return Err(DomainError::Conflict(
                     "This account is locked. Ask your administrator to unlock it.".into(),
-                ))
+                ));
             }
             UserState::Invited => {
-                record_failure(ctx, &login, user.tenant_id, source_ip, "right password, but the account is not active yet".into())
-                    .await?;
+                record_failure(
+                    ctx,
+                    &login,
+                    user.tenant_id,
+                    source_ip,
+                    "right password, but the account is not active yet".into(),
+                )
+                .await?;
                 return Err(DomainError::Conflict(
                     "This account is not active yet: finish your invitation by adding an authenticator app from \
                      its link, or ask your administrator to send you a new invitation."
                         .into(),
-                ))
+                ));
             }
             UserState::Active => {}
         }

@@ -9,24 +9,25 @@ use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{
-        console_authenticator, console_wrong_code, outbox as outbox_entity, password_reset, session, tenant_console_policy,
-        user,
+        console_authenticator, console_wrong_code, outbox as outbox_entity, password_reset, session,
+        tenant_console_policy, user,
     },
     error::{DomainError, DomainResult},
     factors::authenticators,
-    seal::{open, seal, sealing_key, server_key},
     lockout::{self, Counter, Gate},
     messages::{escape_html, html_page},
     outbox::{self, Channel, MessageKind, NewMessage},
-    password, tokens,
+    password,
+    seal::{open, seal, sealing_key, server_key},
+    tokens,
     users::UserState,
 };
 use chrono::{DateTime, Duration, Utc};
 use rand::{rngs::OsRng, RngCore};
-use secrecy::SecretString;
 use sea_orm::{
     sea_query::Expr, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
+use secrecy::SecretString;
 use uuid::Uuid;
 
 /// How long a reset link works.
@@ -80,7 +81,13 @@ pub async fn admins_policy(ctx: &Ctx, caller: &Caller) -> DomainResult<bool> {
 /// from the caller's console authenticator is needed if they have one (so a borrowed session
 /// cannot turn it off; wrong codes count as at sign-in). Audited, and mailed to the tenant's
 /// other admins.
-pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, required: bool, code: &str) -> DomainResult<()> {
+pub async fn set_admins_policy(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    required: bool,
+    code: &str,
+) -> DomainResult<()> {
     let tenant_id = caller.admin_tenant()?;
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
@@ -110,7 +117,10 @@ pub async fn set_admins_policy(ctx: &Ctx, caller: &Caller, actor: &Actor, requir
     })
     .on_conflict(
         sea_orm::sea_query::OnConflict::column(tenant_console_policy::Column::TenantId)
-            .update_columns([tenant_console_policy::Column::AdminsNeedSecondFactor, tenant_console_policy::Column::UpdatedAt])
+            .update_columns([
+                tenant_console_policy::Column::AdminsNeedSecondFactor,
+                tenant_console_policy::Column::UpdatedAt,
+            ])
             .to_owned(),
     )
     .exec_without_returning(&txn)
@@ -225,15 +235,26 @@ fn app_account(email: &str) -> String {
 }
 
 /// The step of `code` if it is a current code of authenticator `a` not used before.
-fn check_code(ctx: &Ctx, a: &console_authenticator::Model, email: &str, code: &str, now: DateTime<Utc>) -> DomainResult<Option<i64>> {
-    let key = server_key(ctx).ok_or_else(|| DomainError::Internal("no server key to open a console authenticator with".into()))?;
+fn check_code(
+    ctx: &Ctx,
+    a: &console_authenticator::Model,
+    email: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<i64>> {
+    let key = server_key(ctx)
+        .ok_or_else(|| DomainError::Internal("no server key to open a console authenticator with".into()))?;
     let t = authenticators::totp(&open(key, &owner(a.id), &a.secret_ciphertext)?, &app_account(email))?;
     Ok(authenticators::matching_step(&t, code, now, a.last_used_step))
 }
 
 /// How many wrong second-step codes `user_id` typed lately; past [`WRONG_CODES`] in
 /// [`WRONG_WINDOW_MINUTES`], a refusal, before any code is checked.
-async fn wrong_codes_lately(txn: &sea_orm::DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<u64> {
+async fn wrong_codes_lately(
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<u64> {
     let wrong = console_wrong_code::Entity::find()
         .filter(console_wrong_code::Column::UserId.eq(user_id))
         .filter(console_wrong_code::Column::CreatedAt.gt(now - Duration::minutes(WRONG_WINDOW_MINUTES)))
@@ -273,8 +294,12 @@ async fn authenticator_changed(
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let person = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
-    let entry =
-        Entry { tenant_id: caller.tenant_id, action, target: caller.email.clone(), detail: format!("authenticator {name:?}") };
+    let entry = Entry {
+        tenant_id: caller.tenant_id,
+        action,
+        target: caller.email.clone(),
+        detail: format!("authenticator {name:?}"),
+    };
     audit::record(&txn, now, actor, entry).await?;
     let by = format!("you, signed in from {}", actor.source_ip);
     outbox::enqueue(&txn, now, security_message(ctx, &person, what, &by, now)).await?;
@@ -284,7 +309,10 @@ async fn authenticator_changed(
 }
 
 fn code_format() -> DomainError {
-    DomainError::validation("code", format!("must be the {}-digit code your authenticator app shows", authenticators::DIGITS))
+    DomainError::validation(
+        "code",
+        format!("must be the {}-digit code your authenticator app shows", authenticators::DIGITS),
+    )
 }
 
 /// The second step of a console sign-in: `code` from the person's console authenticator, after
@@ -525,7 +553,8 @@ pub async fn confirm_sign_in_enrolment(
     if !right {
         count_wrong_code(&txn, caller.user_id, now).await?;
         let detail = "right password, wrong code from the email while adding an authenticator".into();
-        crate::accounts::record_failure_in(&txn, now, &caller.email, caller.tenant_id, &actor.source_ip, detail).await?;
+        crate::accounts::record_failure_in(&txn, now, &caller.email, caller.tenant_id, &actor.source_ip, detail)
+            .await?;
         txn.commit().await?;
         let tries = mailed.as_mut().map(|m| {
             m.wrong += 1;
@@ -552,13 +581,19 @@ fn enrolment_code_message(person: &user::Model, code: &str, source_ip: &str, exp
          authenticator app to it.",
         person.email
     );
-    let act = format!("If this is you, type this code on the page as \"Code from the email\". It works once, until {until}:");
+    let act =
+        format!("If this is you, type this code on the page as \"Code from the email\". It works once, until {until}:");
     let warn = "If this is not you, do not give this code to anyone: someone knows your password. Reset it from \
                 the sign-in page at once.";
     let body_text = format!("{what}\n\n{act}\n{code}\n\n{warn}\n");
     let body_html = html_page(
         &subject,
-        &[escape_html(&what), escape_html(&act), format!("<b>{}</b>", escape_html(code)), format!("<b>{}</b>", escape_html(warn))],
+        &[
+            escape_html(&what),
+            escape_html(&act),
+            format!("<b>{}</b>", escape_html(code)),
+            format!("<b>{}</b>", escape_html(warn)),
+        ],
         "You receive this because your account's console sign-in needs an authenticator app.",
     );
     NewMessage {
@@ -632,7 +667,8 @@ pub async fn remove_authenticator(ctx: &Ctx, caller: &Caller, actor: &Actor, cod
     let now = ctx.clock.now();
     let txn = crate::db::write_txn(&ctx.db).await?;
     crate::db::lock_rows::<user::Entity>(&txn, &[caller.user_id]).await?;
-    let a = confirmed_authenticator(&txn, caller.user_id).await?.ok_or(DomainError::NotFound("console authenticator"))?;
+    let a =
+        confirmed_authenticator(&txn, caller.user_id).await?.ok_or(DomainError::NotFound("console authenticator"))?;
     let me = user::Entity::find_by_id(caller.user_id).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
     if must_have_factor(&txn, &me).await? {
         return Err(DomainError::Conflict(
@@ -685,11 +721,7 @@ fn belongs_to(data: &str, user_id: Uuid) -> bool {
     let me = user_id.to_string();
     serde_json::from_str::<serde_json::Value>(data)
         .ok()
-        .map(|v| {
-            ["user_id", PENDING_USER_KEY]
-                .iter()
-                .any(|k| v.get(*k).and_then(|u| u.as_str()) == Some(me.as_str()))
-        })
+        .map(|v| ["user_id", PENDING_USER_KEY].iter().any(|k| v.get(*k).and_then(|u| u.as_str()) == Some(me.as_str())))
         .unwrap_or(false)
 }
 
@@ -991,10 +1023,8 @@ pub async fn reset_password(ctx: &Ctx, token: &str, new: &str, source_ip: &str) 
 fn reset_message(person: &user::Model, link: &str, source_ip: &str, expires_at: DateTime<Utc>) -> NewMessage {
     let until = expires_at.format("%Y-%m-%d %H:%M UTC");
     let subject = "Reset your HostGuard password".to_owned();
-    let what = format!(
-        "Someone (from {source_ip}) asked to reset the password of your HostGuard account {}.",
-        person.email
-    );
+    let what =
+        format!("Someone (from {source_ip}) asked to reset the password of your HostGuard account {}.", person.email);
     let act = format!("To choose a new password, open this link. It works once, until {until}:");
     let ignore = "If you did not ask for this, ignore this message: your password stays as it is.";
     let body_text = format!("{what}\n\n{act}\n{link}\n\n{ignore}\n");
@@ -1030,7 +1060,14 @@ fn security_message(ctx: &Ctx, person: &user::Model, what: &str, by: &str, at: D
          {account}."
     );
     let footer = "You receive this for every change of how you sign in to the console; it cannot be turned off.";
-    account_mail(person, MessageKind::ConsoleSignInChanged, "Your HostGuard console sign-in changed", &facts, &report, footer)
+    account_mail(
+        person,
+        MessageKind::ConsoleSignInChanged,
+        "Your HostGuard console sign-in changed",
+        &facts,
+        &report,
+        footer,
+    )
 }
 
 /// The mail that tells someone their password changed, and what to do if it was not them.
@@ -1051,7 +1088,14 @@ fn password_changed_message(ctx: &Ctx, person: &user::Model, by: &str, at: DateT
 
 /// A mail about a change to `person`'s own sign-in: the `facts` (lines), then in bold what to
 /// do if it was not them.
-fn account_mail(person: &user::Model, kind: MessageKind, subject: &str, facts: &str, report: &str, footer: &str) -> NewMessage {
+fn account_mail(
+    person: &user::Model,
+    kind: MessageKind,
+    subject: &str,
+    facts: &str,
+    report: &str,
+    footer: &str,
+) -> NewMessage {
     let body_html = html_page(
         subject,
         &[
@@ -1089,7 +1133,12 @@ mod tests {
     #[test]
     fn a_mailed_code_dies_when_it_expires_or_after_its_wrong_tries() {
         let now = Utc::now();
-        let m = MailedCode { hash: String::new(), expires_at: now + Duration::minutes(15), wrong: 0, sent_to: String::new() };
+        let m = MailedCode {
+            hash: String::new(),
+            expires_at: now + Duration::minutes(15),
+            wrong: 0,
+            sent_to: String::new(),
+        };
         assert!(mailed_unusable(Some(&m), now).is_none());
         assert!(mailed_unusable(Some(&m), now + Duration::minutes(15)).is_some());
         assert!(mailed_unusable(Some(&MailedCode { wrong: ENROL_MAIL_TRIES, ..m.clone() }), now).is_some());

@@ -94,7 +94,13 @@ pub async fn open(txn: &impl ConnectionTrait, tenant_id: Uuid, now: DateTime<Utc
 
 /// Adds credits (a top-up, or an adjustment either way): a ledger row made by a seed, a test or,
 /// later, an operator's plan.
-pub async fn add(txn: &impl ConnectionTrait, tenant_id: Uuid, delta: i32, kind: CreditKind, now: DateTime<Utc>) -> DomainResult<()> {
+pub async fn add(
+    txn: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    delta: i32,
+    kind: CreditKind,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     lock(txn, tenant_id).await?;
     insert(txn, tenant_id, delta, kind, None, now).await
 }

@@ -140,9 +140,15 @@ pub async fn seed_if_empty(ctx: &Ctx) -> DomainResult<bool> {
     }
     let logins = sign_ins();
     let login = |email: &str| logins.iter().find(|s| s.email == email).map(|s| s.password.clone()).unwrap_or_default();
-    let operator =
-        accounts::create_user(ctx, None, OPERATOR_EMAIL, "HostGuard Operations", Role::Operator, &login(OPERATOR_EMAIL))
-            .await?;
+    let operator = accounts::create_user(
+        ctx,
+        None,
+        OPERATOR_EMAIL,
+        "HostGuard Operations",
+        Role::Operator,
+        &login(OPERATOR_EMAIL),
+    )
+    .await?;
     enrol_console_seed(ctx, &operator).await?;
 
     let now = ctx.clock.now();

@@ -36,11 +36,19 @@ impl Ctx {
     }
 
     pub fn session_cookie(&self) -> &'static str {
-        if self.secure_cookies() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+        if self.secure_cookies() {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
     }
 
     pub fn parked_cookie(&self) -> &'static str {
-        if self.secure_cookies() { SECURE_PARKED_COOKIE } else { PARKED_COOKIE }
+        if self.secure_cookies() {
+            SECURE_PARKED_COOKIE
+        } else {
+            PARKED_COOKIE
+        }
     }
 }
 
@@ -68,7 +76,9 @@ pub fn parse_cookie(value: &str) -> Vec<String> {
     let mut ids: Vec<String> = value
         .split('.')
         .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|s| {
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .collect();
     ids.dedup();

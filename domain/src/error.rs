@@ -34,7 +34,7 @@ pub enum DomainError {
     #[error("{0}")]
     Busy(String),
     #[error("database error: {0}")]
-    Db(#[from] DbErr),
+    Db(DbErr),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -51,6 +51,22 @@ impl FieldError {
     }
 }
 
+impl From<DbErr> for DomainError {
+    /// A database that is only busy (no pooled connection came free in time, or SQLite's write
+    /// lock stayed taken past its wait) is `Busy`: the console's pages and the HSS API answer 503
+    /// and the caller tries again. Whatever else the database says is `Db`.
+    fn from(e: DbErr) -> Self {
+        let busy = matches!(e, DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))
+            || e.to_string().contains("database is locked");
+        if busy {
+            tracing::warn!(error = %e, "the database is busy");
+            DomainError::Busy("The database is busy; try again in a moment.".into())
+        } else {
+            DomainError::Db(e)
+        }
+    }
+}
+
 impl DomainError {
     /// Bad input in one field.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -59,3 +75,17 @@ impl DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+#[cfg(test)]
+mod tests {
+    use super::{DbErr, DomainError};
+
+    #[test]
+    fn a_busy_database_is_busy_and_other_errors_stay_database_errors() {
+        let timeout = DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout);
+        assert!(matches!(DomainError::from(timeout), DomainError::Busy(_)));
+        let locked = DbErr::Custom("error returned from database: (code: 5) database is locked".into());
+        assert!(matches!(DomainError::from(locked), DomainError::Busy(_)));
+        assert!(matches!(DomainError::from(DbErr::Custom("no such table: x".into())), DomainError::Db(_)));
+    }
+}

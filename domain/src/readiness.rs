@@ -107,9 +107,7 @@ pub fn check(f: &Facts) -> Vec<Finding> {
         add(
             ReadinessRule::LastApplyFailed,
             Severity::Blocker,
-            format!(
-                "the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."
-            ),
+            format!("the last 2FA change failed: {reason}. Fix the cause on the server, then retry the change."),
         );
     }
     for software in &f.conflicting_software {
@@ -227,8 +225,17 @@ pub fn check(f: &Facts) -> Vec<Finding> {
             );
         }
         match f.openssh_version.as_deref().map(|v| (v, openssh_major(v))) {
-            None | Some((_, None)) => add(ReadinessRule::OpensshVersion, Severity::Warning, "the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later).".to_owned()),
-            Some((v, Some(major))) if major < 7 => add(ReadinessRule::OpensshVersion, Severity::Warning, format!("{v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH.")),
+            None | Some((_, None)) => add(
+                ReadinessRule::OpensshVersion,
+                Severity::Warning,
+                "the OpenSSH version is unknown; 2FA needs keyboard-interactive support (OpenSSH 7 or later)."
+                    .to_owned(),
+            ),
+            Some((v, Some(major))) if major < 7 => add(
+                ReadinessRule::OpensshVersion,
+                Severity::Warning,
+                format!("{v} is older than OpenSSH 7; the code prompt may not appear. Upgrade OpenSSH."),
+            ),
             _ => {}
         }
         for o in f.sshd_match_overrides.iter().filter(|o| !keeps_2fa(&o.keyword, &o.value)) {

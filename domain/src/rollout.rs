@@ -566,7 +566,10 @@ mod tests {
         assert_eq!(r.ack(n, Ok(()), c.now()), Ack::Stale, "the host now runs 2FA off, unseen");
         let Reconciled::Reissued { revision, target, .. } = r.reconcile(n, c.now()) else { panic!("reissued") };
         assert_eq!(target, sms);
-        assert_eq!(r.latest.as_ref().map(|l| (l.number, l.phase.clone())), Some((revision, Phase::Delivering { since: c.now() })));
+        assert_eq!(
+            r.latest.as_ref().map(|l| (l.number, l.phase.clone())),
+            Some((revision, Phase::Delivering { since: c.now() }))
+        );
     }
 
     #[test]

@@ -350,6 +350,8 @@ impl From<DomainError> for Failure {
                 ApiError { error_code: "AGENT.0429".into(), error_msg: msg },
                 Some(RETRY_LIMITED_SECS),
             ),
+            // A busy database too: 500 is an answer, so the login is refused. A 503 would have
+            // the agent probe for an outage, and a console only overloaded is not down.
             other => {
                 tracing::error!(error = %other, "agent API failure");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "AGENT.0500", "internal error; try again")

@@ -46,7 +46,10 @@ pub async fn acknowledge(
 ) -> DomainResult<bool> {
     if let Err(reason) = &outcome {
         if reason.chars().count() > super::limits::ACK_ERROR {
-            return Err(DomainError::validation("error", format!("must be at most {} characters", super::limits::ACK_ERROR)));
+            return Err(DomainError::validation(
+                "error",
+                format!("must be at most {} characters", super::limits::ACK_ERROR),
+            ));
         }
     }
     let now = ctx.clock.now();
@@ -60,11 +63,8 @@ pub async fn acknowledge(
     }
     crate::two_factor::store(&txn, s.id, s.tenant_id, &r, now).await?;
     let enabled = c.enabled;
-    let late_after = if c.phase == config::PhaseName::Canceled {
-        "a cancel"
-    } else {
-        "the deadline had marked it failed"
-    };
+    let late_after =
+        if c.phase == config::PhaseName::Canceled { "a cancel" } else { "the deadline had marked it failed" };
     audit::record(
         &txn,
         now,

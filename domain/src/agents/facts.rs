@@ -38,8 +38,6 @@ pub mod limits {
     pub const ACK_ERROR: usize = 4000;
 }
 
-
-
 /// The console's checks of what an agent reports.
 pub(super) trait Check {
     fn check(&self) -> DomainResult<()>;

@@ -8,9 +8,9 @@ use crate::{
     tokens,
 };
 use chrono::{DateTime, Utc};
+use proto::agent::Facts;
 use sea_orm::{sea_query::Expr, ActiveModelTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use proto::agent::Facts;
 use uuid::Uuid;
 
 use super::facts::{limits, Check};

@@ -181,10 +181,8 @@ async fn take_ceremony(
         .await?
         .filter(|c| c.user_id == user_id)
         .ok_or_else(ceremony_gone)?;
-    let taken = passkey_ceremony::Entity::delete_many()
-        .filter(passkey_ceremony::Column::Id.eq(id))
-        .exec(&ctx.db)
-        .await?;
+    let taken =
+        passkey_ceremony::Entity::delete_many().filter(passkey_ceremony::Column::Id.eq(id)).exec(&ctx.db).await?;
     if taken.rows_affected != 1 || found.expires_at <= now {
         return Err(ceremony_gone());
     }
@@ -242,17 +240,9 @@ pub async fn register_begin(ctx: &Ctx, caller: &Caller, session: SessionRef, nam
         sel.insert("requireResidentKey".into(), true.into());
     }
     let state = serde_json::to_string(&state).map_err(|e| internal("registration state", e))?;
-    let id = open_ceremony(
-        &txn,
-        Purpose::Register,
-        Some((user_id, tenant_id)),
-        Some(session),
-        Some(name),
-        None,
-        state,
-        now,
-    )
-    .await?;
+    let id =
+        open_ceremony(&txn, Purpose::Register, Some((user_id, tenant_id)), Some(session), Some(name), None, state, now)
+            .await?;
     txn.commit().await?;
     Ok(Challenge { ceremony_id: id, options })
 }
@@ -294,10 +284,8 @@ pub async fn register_finish(
     if count(&txn, user_id).await? >= MAX_PER_USER {
         return Err(too_many());
     }
-    let taken = passkey::Entity::find()
-        .filter(passkey::Column::CredentialId.eq(credential_id.clone()))
-        .count(&txn)
-        .await?;
+    let taken =
+        passkey::Entity::find().filter(passkey::Column::CredentialId.eq(credential_id.clone())).count(&txn).await?;
     if taken > 0 {
         return Err(DomainError::Conflict("This passkey is registered already.".into()));
     }

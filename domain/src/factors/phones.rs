@@ -201,7 +201,13 @@ fn recent_sends(old: Option<&phone::Model>, now: DateTime<Utc>) -> i32 {
 /// [`confirm`]ed; until then the phone in force (if any) keeps working. Starting again drops
 /// the earlier pending phone. Needs a fresh step-up in `session` (or, for a first factor, the
 /// invitation's own pages: see [`guard`]).
-pub async fn begin(ctx: &Ctx, caller: &Caller, session: SessionRef, number: &str, name: &str) -> DomainResult<PendingPhone> {
+pub async fn begin(
+    ctx: &Ctx,
+    caller: &Caller,
+    session: SessionRef,
+    number: &str,
+    name: &str,
+) -> DomainResult<PendingPhone> {
     let (user_id, tenant_id) = end_user(caller)?;
     let number = Phone::parse(number.trim()).map_err(|rule| DomainError::validation("number", rule))?;
     let name = clean_name("name", name, NAME_MAX, "Phone")?;
@@ -320,7 +326,10 @@ pub async fn confirm(
         return Err(DomainError::validation(
             "code",
             if left > 0 {
-                format!("is not the code sent to the phone ({left} more tr{} for this code)", if left == 1 { "y" } else { "ies" })
+                format!(
+                    "is not the code sent to the phone ({left} more tr{} for this code)",
+                    if left == 1 { "y" } else { "ies" }
+                )
             } else {
                 "is not the code sent to the phone, and that was the last try: send a new code".to_owned()
             },
@@ -340,7 +349,13 @@ pub async fn confirm(
     let saved = phone::Entity::update(am).exec(&txn).await?;
     let (detail, what) = match &replaced {
         Some(old) => (
-            format!("phone {:?} ({}) replaced {:?} ({})", saved.name, masked(&saved.number), old.name, masked(&old.number)),
+            format!(
+                "phone {:?} ({}) replaced {:?} ({})",
+                saved.name,
+                masked(&saved.number),
+                old.name,
+                masked(&old.number)
+            ),
             format!(
                 "The phone \"{}\" ({}) was added, and replaced \"{}\" ({})",
                 saved.name,
@@ -358,7 +373,12 @@ pub async fn confirm(
         &txn,
         now,
         actor,
-        Entry { tenant_id: Some(tenant_id), action: AuditAction::FactorPhoneAdded, target: caller.email.clone(), detail },
+        Entry {
+            tenant_id: Some(tenant_id),
+            action: AuditAction::FactorPhoneAdded,
+            target: caller.email.clone(),
+            detail,
+        },
     )
     .await?;
     guard::after_change(&txn, tenant_id, user_id, session, permit, actor, now).await?;
@@ -595,7 +615,8 @@ mod tests {
             crate::users::invitations::set_password(&ctx, "alice-token", "a long enough password 1", "192.0.2.1")
                 .await
                 .unwrap();
-            let alice = Caller { user_id, role: Role::EndUser, tenant_id: Some(tenant_id), email: "alice@acme.example".into() };
+            let alice =
+                Caller { user_id, role: Role::EndUser, tenant_id: Some(tenant_id), email: "alice@acme.example".into() };
             let session = SessionRef(invitation);
             crate::entities::session::Entity::insert(crate::entities::session::ActiveModel {
                 id: Set("world".into()),
@@ -653,27 +674,34 @@ mod tests {
 
         #[tokio::test]
         async fn a_phone_steps_up_and_settings_need_a_step_up() {
-            use crate::factors::settings::{self, Named};
             use crate::entities::session;
+            use crate::factors::settings::{self, Named};
             let w = world().await;
             let uid = w.alice.user_id;
             let p = begin(&w.ctx, &w.alice, w.session, "+14155550123", "").await.unwrap();
             confirm(&w.ctx, &w.alice, &w.actor, w.session, p.id, &sent_code(&w, "+14155550123").await).await.unwrap();
             assert_eq!(settings::default_method(&w.ctx.db, uid).await.unwrap(), None);
-            settings::set_default_method(&w.ctx, &w.alice, &w.actor, w.session, proto::DefaultMethod::Sms).await.unwrap();
+            settings::set_default_method(&w.ctx, &w.alice, &w.actor, w.session, proto::DefaultMethod::Sms)
+                .await
+                .unwrap();
             assert_eq!(settings::default_method(&w.ctx.db, uid).await.unwrap(), Some(proto::DefaultMethod::Sms));
             let err = settings::set_default_method(&w.ctx, &w.alice, &w.actor, w.session, proto::DefaultMethod::Code)
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("method: needs an authenticator app"), "{err}");
-            let name = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Phone, p.id, " Work mobile ").await.unwrap();
+            let name = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Phone, p.id, " Work mobile ")
+                .await
+                .unwrap();
             assert_eq!(name, "Work mobile");
-            let err = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Authenticator, p.id, "x").await.unwrap_err();
+            let err = settings::rename(&w.ctx, &w.alice, &w.actor, w.session, Named::Authenticator, p.id, "x")
+                .await
+                .unwrap_err();
             assert!(matches!(err, DomainError::NotFound(_)));
 
             // Another session of Alice's has not stepped up: it may change nothing...
             let other = SessionRef(Uuid::new_v4());
-            let err = settings::rename(&w.ctx, &w.alice, &w.actor, other, Named::Phone, p.id, "Mine").await.unwrap_err();
+            let err =
+                settings::rename(&w.ctx, &w.alice, &w.actor, other, Named::Phone, p.id, "Mine").await.unwrap_err();
             assert!(err.to_string().contains("code"), "{err}");
             // ...until it types the code sent to the phone (once: a replay fails).
             send_step_up_code(&w.ctx, &w.alice).await.unwrap();
@@ -696,8 +724,12 @@ mod tests {
                 .await
                 .unwrap();
             }
-            assert_eq!(settings::sign_out_other_sessions(&w.ctx, &w.alice, &w.actor, w.session, "kept").await.unwrap(), 1);
-            let left: Vec<String> = session::Entity::find().all(&w.ctx.db).await.unwrap().into_iter().map(|s| s.id).collect();
+            assert_eq!(
+                settings::sign_out_other_sessions(&w.ctx, &w.alice, &w.actor, w.session, "kept").await.unwrap(),
+                1
+            );
+            let left: Vec<String> =
+                session::Entity::find().all(&w.ctx.db).await.unwrap().into_iter().map(|s| s.id).collect();
             assert_eq!(left.len(), 2);
             assert!(left.contains(&"kept".to_owned()) && left.contains(&"bobs".to_owned()));
         }

@@ -50,7 +50,10 @@ pub async fn choosable<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> DomainRes
 }
 
 /// The caller's default method and the ones they may choose.
-pub async fn default_method_of(ctx: &Ctx, caller: &Caller) -> DomainResult<(Option<DefaultMethod>, Vec<DefaultMethod>)> {
+pub async fn default_method_of(
+    ctx: &Ctx,
+    caller: &Caller,
+) -> DomainResult<(Option<DefaultMethod>, Vec<DefaultMethod>)> {
     let (user_id, _) = end_user(caller)?;
     Ok((default_method(&ctx.db, user_id).await?, choosable(&ctx.db, user_id).await?))
 }

@@ -80,7 +80,10 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &AuditQuery) -> DomainResult<Pa
     }
     if let Some(a) = q.account.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
         if a.chars().count() > super::limits::ACCOUNT {
-            return Err(DomainError::validation("account", format!("must be at most {} characters", super::limits::ACCOUNT)));
+            return Err(DomainError::validation(
+                "account",
+                format!("must be at most {} characters", super::limits::ACCOUNT),
+            ));
         }
         find = find.filter(server_login::Column::Account.eq(a));
     }

@@ -258,7 +258,8 @@ pub(super) async fn verify(
         }
     }
     if methods::sent_code_matches(row, typed, now) {
-        let reason = if row.reason.starts_with("call") { "code from the call accepted" } else { "SMS passcode accepted" };
+        let reason =
+            if row.reason.starts_with("call") { "code from the call accepted" } else { "SMS passcode accepted" };
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
     if crate::push::codes::use_code(txn, user_id, row.id, answer, now).await? {

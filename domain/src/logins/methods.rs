@@ -153,7 +153,10 @@ async fn person_sends(txn: &DatabaseTransaction, user_id: Uuid, now: DateTime<Ut
         .select_only()
         .column(login_entity::Column::Id)
         .filter(login_entity::Column::EndUserId.eq(user_id))
-        .filter(login_entity::Column::CreatedAt.gt(now - Duration::minutes(SENDS_WINDOW_MINUTES + super::LOGIN_VALID_MINUTES)))
+        .filter(
+            login_entity::Column::CreatedAt
+                .gt(now - Duration::minutes(SENDS_WINDOW_MINUTES + super::LOGIN_VALID_MINUTES)),
+        )
         .into_query();
     Ok(credit_entry::Entity::find()
         .filter(credit_entry::Column::LoginId.in_subquery(logins))

@@ -6,13 +6,13 @@
 //! logins; every answer is checked against the row, inside a write transaction that holds the
 //! row, so two answers cannot both use one code.
 
+pub mod audit;
 mod code;
+pub mod history;
 mod methods;
 mod push;
-mod sms;
-pub mod audit;
-pub mod history;
 pub mod settings;
+mod sms;
 
 use crate::{
     ctx::Ctx,
@@ -60,7 +60,8 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize
     } else if value.chars().count() > max {
         errors.push(FieldError::new(field, format!("must be at most {max} characters")));
     } else if value.chars().any(char::is_control) {
-        errors.push(FieldError::new(field, "must not contain control characters")); // PAM items are one line
+        errors.push(FieldError::new(field, "must not contain control characters"));
+        // PAM items are one line
     }
 }
 
@@ -81,7 +82,10 @@ fn validate_start(req: &LoginStart) -> DomainResult<()> {
 enum Required {
     /// Nothing: 2FA is off for the server.
     Nothing,
-    Factor { method: Method, topic_id: Option<Uuid> },
+    Factor {
+        method: Method,
+        topic_id: Option<Uuid>,
+    },
     /// 2FA is on but no method was recorded: refused, never let through.
     Unknown,
 }
@@ -90,9 +94,7 @@ enum Required {
 /// the agent acknowledged.
 fn enabling(c: &config::Model) -> bool {
     use config::PhaseName::{Delivering, Scheduled};
-    c.enabled
-        && c.revision > c.applied_revision
-        && matches!(c.phase, Scheduled | Delivering)
+    c.enabled && c.revision > c.applied_revision && matches!(c.phase, Scheduled | Delivering)
 }
 
 /// What a login must pass. While an enable is on its way, that change: the module being asked
@@ -189,7 +191,9 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
     };
 
     let step = match (required(cfg.as_ref()), settings.exemption(&req.account, &req.source_ip)) {
-        (Required::Nothing, _) => finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow()),
+        (Required::Nothing, _) => {
+            finish(&mut row, now, LoginResult::Allowed, "2FA is off for this server", Step::allow())
+        }
         (Required::Unknown, _) => finish(
             &mut row,
             now,
@@ -264,10 +268,8 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
     let txn = crate::db::write_txn(&ctx.db).await?;
     crate::db::lock_rows::<server_login::Entity>(&txn, &[login_id]).await?;
     // Another server's login is "not found": its id reveals nothing.
-    let Some(mut row) = server_login::Entity::find_by_id(login_id)
-        .filter(server_login::Column::ServerId.eq(s.id))
-        .one(&txn)
-        .await?
+    let Some(mut row) =
+        server_login::Entity::find_by_id(login_id).filter(server_login::Column::ServerId.eq(s.id)).one(&txn).await?
     else {
         return Err(DomainError::NotFound("login"));
     };
@@ -368,10 +370,8 @@ fn check_code(row: &mut server_login::Model, answer: &str, now: DateTime<Utc>) -
         );
     }
     let left = MAX_CODE_ATTEMPTS - row.attempts;
-    Step::prompt(format!("Input #{} Code: ", row.number), false).with_info(format!(
-        "Wrong code. {left} attempt{} left.",
-        if left == 1 { "" } else { "s" }
-    ))
+    Step::prompt(format!("Input #{} Code: ", row.number), false)
+        .with_info(format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" }))
 }
 
 #[cfg(test)]
@@ -380,9 +380,21 @@ mod tests {
 
     #[test]
     fn start_requests_are_checked_field_by_field() {
-        let ok = LoginStart { account: "root".into(), source_ip: "192.0.2.1".into(), service: "sshd".into(), tty: "ssh".into(), ..Default::default() };
+        let ok = LoginStart {
+            account: "root".into(),
+            source_ip: "192.0.2.1".into(),
+            service: "sshd".into(),
+            tty: "ssh".into(),
+            ..Default::default()
+        };
         assert!(validate_start(&ok).is_ok());
-        let bad = LoginStart { account: "".into(), source_ip: "x".repeat(300), service: "ss\nhd".into(), tty: String::new(), ..Default::default() };
+        let bad = LoginStart {
+            account: "".into(),
+            source_ip: "x".repeat(300),
+            service: "ss\nhd".into(),
+            tty: String::new(),
+            ..Default::default()
+        };
         let Err(DomainError::Invalid(errors)) = validate_start(&bad) else { panic!("accepted") };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["account", "source_ip", "service"]);

@@ -28,7 +28,8 @@ pub const PUSHES_PER_HOUR: u64 = 10;
 
 /// Whether the person can approve a push: they have an approval device or a passkey.
 pub(super) async fn can_approve(conn: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<bool> {
-    let devices = approval_device::Entity::find().filter(approval_device::Column::UserId.eq(user_id)).count(conn).await?;
+    let devices =
+        approval_device::Entity::find().filter(approval_device::Column::UserId.eq(user_id)).count(conn).await?;
     Ok(devices > 0 || crate::factors::passkeys::count(conn, user_id).await? > 0)
 }
 
@@ -43,7 +44,11 @@ pub fn passkey_line(public_url: &str) -> Option<String> {
 }
 
 /// Why no push may be sent to the person now, if one may not.
-pub(super) async fn over_limit(conn: &impl ConnectionTrait, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<Option<String>> {
+pub(super) async fn over_limit(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<String>> {
     let since = |d: Duration| {
         push_request::Entity::find()
             .filter(push_request::Column::UserId.eq(user_id))
@@ -135,7 +140,13 @@ pub(super) async fn outcome(
 ) -> DomainResult<(Step, Option<PushWaiting>)> {
     let Some(r) = newest(txn, row.id).await? else {
         return Ok((
-            finish(row, now, LoginResult::Denied, "no push request", Step::deny("HostGuard: this login cannot continue. Log in again.")),
+            finish(
+                row,
+                now,
+                LoginResult::Denied,
+                "no push request",
+                Step::deny("HostGuard: this login cannot continue. Log in again."),
+            ),
             None,
         ));
     };
@@ -156,7 +167,8 @@ pub(super) async fn outcome(
             Step::deny("HostGuard: the push was reported as not you. Login refused."),
         ),
         PushStatus::Pending if now <= r.expires_at => {
-            let step = Step::prompt(prompt(r.number), true).with_info("Still waiting for your approval.").with_info(WAIT_INFO);
+            let step =
+                Step::prompt(prompt(r.number), true).with_info("Still waiting for your approval.").with_info(WAIT_INFO);
             return Ok((step, Some(PushWaiting { request_id: r.id, expires_at: r.expires_at })));
         }
         PushStatus::Pending | PushStatus::Expired => finish(
@@ -164,9 +176,7 @@ pub(super) async fn outcome(
             now,
             LoginResult::Denied,
             "push expired",
-            Step::deny(format!(
-                "HostGuard: the push was not approved within {PUSH_VALID_SECS} seconds. Log in again."
-            )),
+            Step::deny(format!("HostGuard: the push was not approved within {PUSH_VALID_SECS} seconds. Log in again.")),
         ),
     };
     Ok((step, None))

@@ -109,9 +109,7 @@ fn validate(change: &SettingsChange) -> DomainResult<(FailMode, Vec<String>, Vec
             )),
             Some(net) if net.prefix_len() < MIN_EXEMPT_PREFIX => errors.push(FieldError::new(
                 format!("exempt_networks[{i}]"),
-                format!(
-                    "{n:?} would exempt half of all addresses; a network must be /{MIN_EXEMPT_PREFIX} or smaller"
-                ),
+                format!("{n:?} would exempt half of all addresses; a network must be /{MIN_EXEMPT_PREFIX} or smaller"),
             )),
             Some(net) if !networks.contains(&net) => networks.push(net),
             Some(_) => {}
@@ -219,7 +217,12 @@ pub use proto::login::normalize_break_glass;
 
 /// Issues a new set of break-glass codes for a server, shown once; the unused codes of the
 /// previous set stop working. The agent gets their hashes with its next policy fetch.
-pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server_id: Uuid) -> DomainResult<Vec<String>> {
+pub async fn issue_break_glass(
+    ctx: &Ctx,
+    caller: &Caller,
+    actor: &Actor,
+    server_id: Uuid,
+) -> DomainResult<Vec<String>> {
     let s = crate::servers::get(ctx, caller, server_id).await?;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let now = ctx.clock.now();
@@ -234,9 +237,9 @@ pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server
         .await?;
     let mut codes = Vec::with_capacity(BREAK_GLASS_CODES);
     for _ in 0..BREAK_GLASS_CODES {
-        let raw: String =
-            (0..20).map(|_| ALPHABET[rand::rngs::OsRng.gen_range(0..ALPHABET.len())] as char).collect();
-        let shown = raw.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
+        let raw: String = (0..20).map(|_| ALPHABET[rand::rngs::OsRng.gen_range(0..ALPHABET.len())] as char).collect();
+        let shown =
+            raw.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-");
         break_glass_code::Entity::insert(break_glass_code::ActiveModel {
             id: Set(Uuid::new_v4()),
             tenant_id: Set(s.tenant_id),
@@ -266,7 +269,11 @@ pub async fn issue_break_glass(ctx: &Ctx, caller: &Caller, actor: &Actor, server
 }
 
 /// How many break-glass codes of a server are unused, and when the set was issued.
-pub async fn break_glass_status(ctx: &Ctx, caller: &Caller, server_id: Uuid) -> DomainResult<(usize, Option<DateTime<Utc>>)> {
+pub async fn break_glass_status(
+    ctx: &Ctx,
+    caller: &Caller,
+    server_id: Uuid,
+) -> DomainResult<(usize, Option<DateTime<Utc>>)> {
     let s = crate::servers::get(ctx, caller, server_id).await?;
     let unused = break_glass_code::Entity::find()
         .filter(break_glass_code::Column::ServerId.eq(s.id))
@@ -303,10 +310,9 @@ fn offline_reason(reason: LoginReason) -> (LoginResult, &'static str) {
         LoginReason::ExemptAccount => (Allowed, "console unreachable; exempt account"),
         LoginReason::ExemptNetwork => (Allowed, "console unreachable; exempt network"),
         LoginReason::BreakGlassWrong => (Denied, "console unreachable; wrong break-glass code"),
-        LoginReason::FailSafeLimited => (
-            Denied,
-            "console unreachable; denied: too many logins let in by fail mode safe for this account or source",
-        ),
+        LoginReason::FailSafeLimited => {
+            (Denied, "console unreachable; denied: too many logins let in by fail mode safe for this account or source")
+        }
     }
 }
 
@@ -388,7 +394,8 @@ pub async fn report_offline(ctx: &Ctx, s: &server::Model, report: &OfflineReport
             Ok(t) if t > now => now,
             Ok(t) if t >= now - Duration::days(OFFLINE_MAX_AGE_DAYS) => t,
             Ok(_) => {
-                errors.push(FieldError::new(field("at"), format!("must be within the last {OFFLINE_MAX_AGE_DAYS} days")));
+                errors
+                    .push(FieldError::new(field("at"), format!("must be within the last {OFFLINE_MAX_AGE_DAYS} days")));
                 continue;
             }
             Err(_) => {

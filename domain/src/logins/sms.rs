@@ -9,8 +9,7 @@ use crate::{
     entities::{subscription, topic},
     error::DomainResult,
     messages::{self, LoginInfo},
-    outbox,
-    subscriptions,
+    outbox, subscriptions,
 };
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};

@@ -18,9 +18,7 @@ use crate::{
 };
 use chrono::{DateTime, Duration, Utc};
 use rand::{rngs::OsRng, Rng};
-use sea_orm::{
-    sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{sea_query::Expr, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 /// Digits in a code: 10⁸ possibilities against at most a few wrong codes a login.

@@ -275,7 +275,8 @@ pub(crate) async fn apply(
         }
         PushDecision::Approve => {
             settle(&txn, request, approver, PushStatus::Approved, now).await?;
-            audit::record(&txn, now, actor, audit_entry(AuditAction::PushApproved, format!("{what} with {by}"))).await?;
+            audit::record(&txn, now, actor, audit_entry(AuditAction::PushApproved, format!("{what} with {by}")))
+                .await?;
             txn.commit().await?;
             Ok(Outcome { status: PushStatus::Approved, muted_until: None })
         }

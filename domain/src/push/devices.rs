@@ -214,6 +214,9 @@ mod tests {
     #[test]
     fn a_first_factor_invitation_does_not_add_a_device() {
         assert!(stepped_up(Permit::SteppedUp).is_ok());
-        assert!(matches!(stepped_up(Permit::FirstFactor { invitation_id: Uuid::nil() }), Err(DomainError::Conflict(_))));
+        assert!(matches!(
+            stepped_up(Permit::FirstFactor { invitation_id: Uuid::nil() }),
+            Err(DomainError::Conflict(_))
+        ));
     }
 }

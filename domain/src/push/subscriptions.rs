@@ -74,9 +74,8 @@ pub fn is_public_ip(ip: std::net::IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let s = v6.segments();
-            let embedded = |hi: u16, lo: u16| {
-                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
-            };
+            let embedded =
+                |hi: u16, lo: u16| std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
             // IPv4-mapped and -compatible (::ffff:a.b.c.d, ::a.b.c.d): refused outright.
             if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
                 return false;

@@ -18,12 +18,7 @@ use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Compares the revision the agent says it has applied with the console's record, and acts on
 /// a difference (see `Reconciled`). Most heartbeats are in step and cost one read.
-pub async fn reconcile(
-    ctx: &Ctx,
-    s: &server::Model,
-    agent_revision: i64,
-    source_ip: &str,
-) -> DomainResult<Reconciled> {
+pub async fn reconcile(ctx: &Ctx, s: &server::Model, agent_revision: i64, source_ip: &str) -> DomainResult<Reconciled> {
     if !(0..=crate::rollout::MAX_REVISION).contains(&agent_revision) {
         return Err(DomainError::validation(
             "applied_revision",

@@ -32,8 +32,7 @@ pub use proto::users::InvitationStatus;
 use sea_orm::{
     sea_query::{Expr, ExprTrait},
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -85,7 +84,8 @@ impl NewPerson {
         let email = Email::parse(email.trim()).map_err(|rule| errors.push(crate::FieldError::new("email", rule))).ok();
         let name = display_name.trim();
         if name.chars().count() > DISPLAY_NAME_MAX {
-            errors.push(crate::FieldError::new("display_name", format!("must be at most {DISPLAY_NAME_MAX} characters")));
+            errors
+                .push(crate::FieldError::new("display_name", format!("must be at most {DISPLAY_NAME_MAX} characters")));
         } else if name.chars().any(char::is_control) {
             errors.push(crate::FieldError::new("display_name", "must be one line without control characters"));
         }
@@ -158,9 +158,7 @@ pub(crate) async fn open_with_password<C: ConnectionTrait>(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<invitation::Model>> {
-    Ok(open_for(conn, user_id, now)
-        .await?
-        .filter(|i| i.id == id && i.password_set_at.is_some()))
+    Ok(open_for(conn, user_id, now).await?.filter(|i| i.id == id && i.password_set_at.is_some()))
 }
 
 /// After a first factor added with invitation `id`: the invitation is used up, and the account
@@ -203,7 +201,11 @@ pub(crate) async fn accepted(
 }
 
 /// Messages for this person in the last day, over their invitations, and when the last went.
-async fn recent_sends(txn: &DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<(i32, Option<DateTime<Utc>>)> {
+async fn recent_sends(
+    txn: &DatabaseTransaction,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> DomainResult<(i32, Option<DateTime<Utc>>)> {
     let rows = invitation::Entity::find()
         .filter(invitation::Column::UserId.eq(user_id))
         .filter(invitation::Column::SentAt.gt(now - Duration::hours(24)))
@@ -361,7 +363,11 @@ async fn send_new(
             tenant_id: Some(tenant.id),
             action,
             target: person.email.clone(),
-            detail: format!("invited{again} by {} to {address}, valid until {}", via.channel(), expires_at.format("%Y-%m-%d %H:%M UTC")),
+            detail: format!(
+                "invited{again} by {} to {address}, valid until {}",
+                via.channel(),
+                expires_at.format("%Y-%m-%d %H:%M UTC")
+            ),
         },
     )
     .await?;
@@ -477,7 +483,10 @@ pub async fn invite(ctx: &Ctx, caller: &Caller, actor: &Actor, new: &NewPerson) 
             match user::Entity::insert(row).exec_with_returning(&txn).await {
                 Ok(u) => u,
                 Err(e) if crate::db::is_unique_violation(&e) => {
-                    return Err(DomainError::Conflict(format!("{} was invited at the same moment; reload the list.", new.email)))
+                    return Err(DomainError::Conflict(format!(
+                        "{} was invited at the same moment; reload the list.",
+                        new.email
+                    )))
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -651,9 +660,9 @@ async fn by_token<C: ConnectionTrait>(
         InvitationStatus::Expired => Err(DomainError::Conflict(format!(
             "This invitation has expired (links work for {VALID_HOURS} hours). Ask your administrator to send it again."
         ))),
-        InvitationStatus::Pending if state_of(&person) == UserState::Locked => Err(DomainError::Conflict(
-            "This account is locked. Ask your administrator to unlock it.".into(),
-        )),
+        InvitationStatus::Pending if state_of(&person) == UserState::Locked => {
+            Err(DomainError::Conflict("This account is locked. Ask your administrator to unlock it.".into()))
+        }
         InvitationStatus::Pending => Ok((inv, person)),
     }
 }

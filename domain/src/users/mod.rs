@@ -10,16 +10,16 @@ use crate::{
     caller::{Caller, Role},
     ctx::Ctx,
     entities::{
-        account_mapping, approval_device, authenticator, invitation, passkey, phone, push_request, recovery_code, server,
-        session, user,
+        account_mapping, approval_device, authenticator, invitation, passkey, phone, push_request, recovery_code,
+        server, session, user,
     },
     error::{DomainError, DomainResult},
     factors::{end_user_in, Changed, ChangedBy},
     servers::{page_offset, Page},
 };
 use chrono::{DateTime, Utc};
-pub use proto::users::{FactorKind, InvitationStatus, UserState};
 use proto::push::PushStatus;
+pub use proto::users::{FactorKind, InvitationStatus, UserState};
 use proto::Channel;
 use sea_orm::{
     sea_query::{Condition, Expr},
@@ -131,12 +131,7 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &PeopleQuery) -> DomainResult<P
         }
     };
     let total = find.clone().count(&ctx.db).await?;
-    let users = find
-        .order_by_asc(user::Column::Email)
-        .offset(offset)
-        .limit(q.page_size)
-        .all(&ctx.db)
-        .await?;
+    let users = find.order_by_asc(user::Column::Email).offset(offset).limit(q.page_size).all(&ctx.db).await?;
     let items = describe(ctx, tenant_id, users).await?;
     Ok(Page { items, total })
 }
@@ -186,7 +181,9 @@ async fn describe(ctx: &Ctx, tenant_id: Uuid, users: Vec<user::Model>) -> Domain
             last_used_at: ph.last_used_at,
         });
     }
-    for d in approval_device::Entity::find().filter(approval_device::Column::UserId.is_in(ids.clone())).all(&ctx.db).await? {
+    for d in
+        approval_device::Entity::find().filter(approval_device::Column::UserId.is_in(ids.clone())).all(&ctx.db).await?
+    {
         factors.entry(d.user_id).or_default().push(FactorInfo {
             kind: FactorKind::ApprovalDevice,
             id: Some(d.id),
@@ -207,7 +204,8 @@ async fn describe(ctx: &Ctx, tenant_id: Uuid, users: Vec<user::Model>) -> Domain
     // Per user: codes left, when the set was made, when one was last used.
     type Codes = (u64, DateTime<Utc>, Option<DateTime<Utc>>);
     let mut codes: HashMap<Uuid, Codes> = HashMap::new();
-    for c in recovery_code::Entity::find().filter(recovery_code::Column::UserId.is_in(ids.clone())).all(&ctx.db).await? {
+    for c in recovery_code::Entity::find().filter(recovery_code::Column::UserId.is_in(ids.clone())).all(&ctx.db).await?
+    {
         let e = codes.entry(c.user_id).or_insert((0, c.created_at, None));
         if c.used_at.is_none() {
             e.0 += 1;
@@ -250,7 +248,9 @@ async fn describe(ctx: &Ctx, tenant_id: Uuid, users: Vec<user::Model>) -> Domain
     for m in mappings {
         let text = match m.server_id {
             None => format!("{} (all servers)", m.account),
-            Some(id) => format!("{} on {}", m.account, servers.get(&id).map(String::as_str).unwrap_or("a deleted server")),
+            Some(id) => {
+                format!("{} on {}", m.account, servers.get(&id).map(String::as_str).unwrap_or("a deleted server"))
+            }
         };
         accounts.entry(m.end_user_id).or_default().push(text);
     }
