@@ -211,12 +211,20 @@ impl ApiClient {
                     }
                 }
             }
-            let StreamState::Open(socket) = &mut *state else { return None };
-            match exchange(socket, after, wait).await {
+            // Taken out while in use: a wait dropped half-way (the daemon moved on) leaves the
+            // stream closed, never open with an answer nobody read.
+            let mut socket = match std::mem::take(&mut *state) {
+                StreamState::Open(socket) => socket,
+                other => {
+                    *state = other;
+                    return None;
+                }
+            };
+            match exchange(&mut socket, after, wait).await {
                 Ok(answer) => {
-                    if answer.is_err() {
-                        // The console closes the stream after an error.
-                        *state = StreamState::Closed;
+                    // The console closes the stream after an error.
+                    if answer.is_ok() {
+                        *state = StreamState::Open(socket);
                     }
                     return Some(answer);
                 }
@@ -367,7 +375,14 @@ async fn exchange(
             }
         };
         return Ok(match (answer.status, answer.error) {
-            (None, None) => Ok(answer.assignment),
+            (None, None) => match answer.assignment {
+                // Not what was asked for: a newer revision than `after`, or nothing.
+                Some(a) if a.revision <= after => Err(ApiError::BadResponse {
+                    call: CALL,
+                    reason: format!("the stream answered revision {} to a wait after {after}", a.revision),
+                }),
+                assignment => Ok(assignment),
+            },
             (status, error) => {
                 let error = error.unwrap_or(ErrorBody { error_code: "unknown".into(), error_msg: String::new() });
                 let (error_code, error_msg) = (clip(&error.error_code), clip(&error.error_msg));

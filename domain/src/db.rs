@@ -21,7 +21,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         }
     }
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).max_connections(16);
+    // A request waits at most 5 s for a pooled connection, then is refused as busy: well inside
+    // the agent's 10 s login call, so a drained pool answers a login (refused) before the agent
+    // would take the silence for an outage.
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(16);
     let db = Database::connect(opts).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers and the writer work at the same time; it is a property of the file.

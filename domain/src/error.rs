@@ -59,7 +59,8 @@ impl From<DbErr> for DomainError {
         let busy = matches!(e, DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))
             || e.to_string().contains("database is locked");
         if busy {
-            tracing::warn!(error = %e, "the database is busy");
+            // Debug only: under overload this would be every request; the callers log the refusal.
+            tracing::debug!(error = %e, "the database is busy");
             DomainError::Busy("The database is busy; try again in a moment.".into())
         } else {
             DomainError::Db(e)

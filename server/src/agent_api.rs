@@ -555,8 +555,14 @@ async fn config_stream(
         .max_message_size(STREAM_MAX_MESSAGE)
         .max_frame_size(STREAM_MAX_MESSAGE);
     let server_id = s.id;
+    let checked = std::time::Instant::now();
+    let turn = long_polls.take_turn(server_id);
     Ok(upgrade.on_upgrade(move |socket| async move {
-        stream(ctx, long_polls, credential, server_id, socket).await;
+        tokio::select! {
+            () = stream(ctx, long_polls, credential, server_id, checked, socket) => {}
+            // A newer stream of this server took over: this one ends.
+            () = turn.ended() => {}
+        }
         drop(slot);
     }))
 }
@@ -566,14 +572,15 @@ async fn stream(
     polls: Arc<LongPolls>,
     credential: String,
     server_id: uuid::Uuid,
+    checked: std::time::Instant,
     mut socket: axum::extract::ws::WebSocket,
 ) {
     use axum::extract::ws::Message;
     use proto::agent::StreamAnswer;
     let mut window = (std::time::Instant::now(), 0u32);
-    // The handshake checked the credential: the first wait, right after it, need not again
-    // (a thousand agents reconnecting at once after a restart make one query each, not two).
-    let mut checked = Some(std::time::Instant::now());
+    // The handshake checked the credential (at `checked`): the first wait, right after it, need
+    // not again (agents reconnecting at once after a restart make one query each, not two).
+    let mut checked = Some(checked);
     loop {
         let message = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
             Ok(Some(Ok(message))) => message,
@@ -614,12 +621,17 @@ async fn stream(
             }
         };
         let Ok(json) = serde_json::to_string(&answer) else { return };
-        if socket.send(Message::Text(json.into())).await.is_err() || last {
-            let _ = socket.send(Message::Close(None)).await;
+        // Bounded: a client that asks but never reads must not hold the socket's task forever.
+        let sent = tokio::time::timeout(STREAM_SEND, socket.send(Message::Text(json.into()))).await;
+        if !matches!(sent, Ok(Ok(()))) || last {
+            let _ = tokio::time::timeout(STREAM_SEND, socket.send(Message::Close(None))).await;
             return;
         }
     }
 }
+
+/// The longest the console waits to hand an answer to an agent's socket.
+const STREAM_SEND: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How soon after the handshake a first wait may skip checking the credential again.
 const STREAM_FRESH: std::time::Duration = std::time::Duration::from_secs(5);

@@ -17,6 +17,33 @@ pub struct LongPolls {
     /// Config streams open at once (each an agent's socket, outside the connection cap once
     /// upgraded); more are refused with 503, and those agents long-poll.
     streams: Arc<tokio::sync::Semaphore>,
+    /// The one open config stream of each server, by generation: a newer one ends the older.
+    open_streams: Mutex<HashMap<Uuid, (u64, Arc<Notify>)>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// A server's config stream, while it is the newest: [`StreamTurn::ended`] completes when a
+/// newer stream of the same server takes over.
+pub struct StreamTurn {
+    polls: Arc<LongPolls>,
+    server_id: Uuid,
+    generation: u64,
+    ended: Arc<Notify>,
+}
+
+impl StreamTurn {
+    pub async fn ended(&self) {
+        self.ended.notified().await
+    }
+}
+
+impl Drop for StreamTurn {
+    fn drop(&mut self) {
+        let mut map = self.polls.open_streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.get(&self.server_id).is_some_and(|(g, _)| *g == self.generation) {
+            map.remove(&self.server_id);
+        }
+    }
 }
 
 impl Default for LongPolls {
@@ -27,7 +54,29 @@ impl Default for LongPolls {
 
 impl LongPolls {
     pub fn new(max_streams: usize) -> Self {
-        Self { waiting: Mutex::default(), streams: Arc::new(tokio::sync::Semaphore::new(max_streams)) }
+        Self {
+            waiting: Mutex::default(),
+            streams: Arc::new(tokio::sync::Semaphore::new(max_streams)),
+            open_streams: Mutex::default(),
+            generation: Default::default(),
+        }
+    }
+
+    /// Makes a new config stream `server_id`'s only one: the older one, if any, is told to end.
+    /// One credential (a stolen one, say) holds one stream, however many it opens.
+    pub fn take_turn(self: &Arc<Self>, server_id: Uuid) -> StreamTurn {
+        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ended = Arc::new(Notify::new());
+        let older = self
+            .open_streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(server_id, (generation, ended.clone()));
+        if let Some((_, older)) = older {
+            // A stored permit: the older stream sees it even if it is not listening this instant.
+            older.notify_one();
+        }
+        StreamTurn { polls: self.clone(), server_id, generation, ended }
     }
 
     /// A place for one more config stream, held while it is open; `None` when all are taken.
@@ -102,5 +151,23 @@ mod tests {
         assert!(polls.stream_slot().is_none(), "a third is refused");
         drop(a);
         assert!(polls.stream_slot().is_some(), "a closed stream makes room");
+    }
+
+    #[tokio::test]
+    async fn a_newer_stream_of_a_server_ends_the_older() {
+        let polls = std::sync::Arc::new(super::LongPolls::new(10));
+        let (one, other) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let first = polls.take_turn(one);
+        let elsewhere = polls.take_turn(other);
+        let second = polls.take_turn(one);
+        let soon = std::time::Duration::from_millis(100);
+        assert!(tokio::time::timeout(soon, first.ended()).await.is_ok(), "the older one is told to end");
+        assert!(tokio::time::timeout(soon, second.ended()).await.is_err(), "the newer one goes on");
+        assert!(tokio::time::timeout(soon, elsewhere.ended()).await.is_err(), "another server's is untouched");
+        // The older one ending does not unregister the newer.
+        drop(first);
+        let third = polls.take_turn(one);
+        assert!(tokio::time::timeout(soon, second.ended()).await.is_ok());
+        drop(third);
     }
 }

@@ -792,6 +792,14 @@ async fn the_config_stream_answers_waits_as_the_long_poll(backend: Backend) {
     assert_eq!(answer["status"].as_u64(), Some(429), "{answer}");
     assert!(closes(&mut socket).await);
 
+    // One stream per server: a newer one (the same credential, elsewhere) ends the older.
+    let mut older = open_stream(&s.app, &agent.credential).await.unwrap();
+    assert_eq!(ask(&mut older, r#"{"after":2,"wait":0}"#).await, Some(serde_json::json!({})));
+    let mut newer = open_stream(&s.app, &agent.credential).await.unwrap();
+    assert!(closes(&mut older).await, "the older stream ends");
+    assert_eq!(ask(&mut newer, r#"{"after":2,"wait":0}"#).await, Some(serde_json::json!({})), "the newer one waits");
+    drop(newer);
+
     // Pings count too: a flood of them ends the stream.
     {
         use futures::{SinkExt, StreamExt};
