@@ -505,6 +505,14 @@ mod tests {
         assert!(timed_out.possible_outage(), "{timed_out}");
     }
 
+    /// A client with a credential for `app`, served on a free local port.
+    async fn console(app: axum::Router) -> ApiClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x")
+    }
+
     /// A console without the config stream (an older one, or a proxy that drops the upgrade):
     /// the agent long-polls, and does not ask for the stream again at every wait.
     #[tokio::test]
@@ -529,10 +537,7 @@ mod tests {
                         StatusCode::NO_CONTENT
                     }),
                 );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+            let client = console(app).await;
             assert_eq!(client.poll_config(0, 1).await.unwrap(), None);
             assert_eq!(client.clone().poll_config(0, 1).await.unwrap(), None);
             assert_eq!(
@@ -561,10 +566,7 @@ mod tests {
                 StatusCode::NO_CONTENT
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+        let client = console(app).await;
         assert_eq!(client.poll_config(0, 1).await.unwrap(), None, "answered by the long poll");
         assert_eq!(client.poll_config(0, 1).await.unwrap(), None);
         assert_eq!((hits[0].load(SeqCst), hits[1].load(SeqCst)), (1, 2));
@@ -579,10 +581,7 @@ mod tests {
             (StatusCode::UNAUTHORIZED, Json(body))
         };
         let app = Router::new().route(paths::CONFIG_STREAM, get(refuse)).route(paths::CONFIG, get(refuse));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let client = ApiClient::new(&format!("http://{addr}"), true).unwrap().with_credential("hga_x");
+        let client = console(app).await;
         let e = client.poll_config(0, 5).await.unwrap_err();
         assert!(e.is_unauthorized() && !e.possible_outage(), "{e}");
     }

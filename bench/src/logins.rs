@@ -195,7 +195,12 @@ fn totp_at(secret: &str, t: chrono::DateTime<chrono::Utc>) -> Res<String> {
 /// authenticator app and a server account of their own, each with a login waiting at
 /// `Verification code:`. Returns each login's server credential, the login and its code (valid
 /// now: computed after the clock moved past the confirming step and the starts' minutes).
-async fn totp_logins(app: &TestApp, ps: &[testkit::Protected], n: usize, tag: &str) -> Res<Vec<(String, Uuid, String)>> {
+async fn totp_logins(
+    app: &TestApp,
+    ps: &[testkit::Protected],
+    n: usize,
+    tag: &str,
+) -> Res<Vec<(String, Uuid, String)>> {
     let mut enrolled = vec![];
     for (k, p) in ps.iter().enumerate() {
         let s = domain::entities::server::Entity::find_by_id(p.server_id).one(&app.ctx.db).await?.ok_or("no server")?;

@@ -756,21 +756,10 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     // Let authentication and the first look at the assignment finish before measuring idle.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let early = tasks.len();
-    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu0 = cpu_ticks(pid);
-    let t0 = Instant::now();
-    let mut peak_rss = 0;
-    while t0.elapsed() < Duration::from_secs(IDLE_SECS) {
-        peak_rss = peak_rss.max(rss_kb(pid).0);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let cpu1 = cpu_ticks(pid);
-    let idle = t0.elapsed().as_secs_f64();
-    let (rss, hwm) = rss_kb(pid);
-    let peak_rss = peak_rss.max(rss);
+    let (cpu_pct, peak_rss, rss, hwm) = idle_figures(pid).await;
+    let idle = IDLE_SECS as f64;
     let waiting = tasks.len();
     let finished_early = AGENTS - waiting;
-    let cpu_pct = (cpu1 - cpu0) as f64 / ticks_per_sec / idle * 100.0;
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
         "{AGENTS} agents long-polling ({}), server process: RSS {:.0} MB while they wait (peak {:.0} MB, high-water {:.0} MB; {:.0} MB before), CPU {cpu_pct:.1}% of one core over {idle:.0} s idle; {waiting} polls still waiting, {finished_early} answered early; connections opened in {open_secs:.1} s (target RSS < 200 MB) {}",
@@ -814,6 +803,22 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
     tasks.abort_all();
     drop(console);
     Ok(())
+}
+
+/// `pid` over [`IDLE_SECS`] while its agents wait: its CPU (% of one core), its peak RSS, and
+/// its RSS and high-water mark at the end (kB).
+async fn idle_figures(pid: u32) -> (f64, u64, u64, u64) {
+    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu0 = cpu_ticks(pid);
+    let t0 = Instant::now();
+    let mut peak_rss = 0;
+    while t0.elapsed() < Duration::from_secs(IDLE_SECS) {
+        peak_rss = peak_rss.max(rss_kb(pid).0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cpu_pct = (cpu_ticks(pid) - cpu0) as f64 / ticks_per_sec / t0.elapsed().as_secs_f64() * 100.0;
+    let (rss, hwm) = rss_kb(pid);
+    (cpu_pct, peak_rss.max(rss), rss, hwm)
 }
 
 /// 10,000 agents waiting on the config stream (one WebSocket each, `GET /agent/v1/config/stream`,
@@ -872,17 +877,7 @@ async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> 
     }
     let open_secs = opened.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ticks_per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu0 = cpu_ticks(pid);
-    let t0 = Instant::now();
-    let mut peak_rss = 0;
-    while t0.elapsed() < Duration::from_secs(IDLE_SECS) {
-        peak_rss = peak_rss.max(rss_kb(pid).0);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let cpu_pct = (cpu_ticks(pid) - cpu0) as f64 / ticks_per_sec / t0.elapsed().as_secs_f64() * 100.0;
-    let (rss, hwm) = rss_kb(pid);
-    let peak_rss = peak_rss.max(rss);
+    let (cpu_pct, peak_rss, rss, hwm) = idle_figures(pid).await;
     let connected = open_fds(pid).saturating_sub(fds_before);
     let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
     let mb = |kb: u64| kb as f64 / 1024.0;

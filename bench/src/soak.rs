@@ -139,8 +139,11 @@ impl Metrics {
 
     /// p99 and p50 (ms) and count of `kind`'s calls started in `[from, to)` seconds.
     fn p99(&self, kind: &str, from: f64, to: f64) -> Option<(f64, f64, usize)> {
-        let mut v: Vec<f64> =
-            lock(&self.samples).iter().filter(|(k, at, _)| *k == kind && *at >= from && *at < to).map(|s| s.2).collect();
+        let mut v: Vec<f64> = lock(&self.samples)
+            .iter()
+            .filter(|(k, at, _)| *k == kind && *at >= from && *at < to)
+            .map(|s| s.2)
+            .collect();
         if v.is_empty() {
             return None;
         }
@@ -220,7 +223,9 @@ async fn setup_in(backend: TestBackend, database_url: String) -> Res<Setup> {
     }
     // Its workers may be inside a transaction: closing the pool waits for each connection to
     // come back, so none is left holding a lock when the runtime drops them.
-    tokio::time::timeout(Duration::from_secs(30), app.ctx.db.close_by_ref()).await.map_err(|_| "closing the setup's pool")??;
+    tokio::time::timeout(Duration::from_secs(30), app.ctx.db.close_by_ref())
+        .await
+        .map_err(|_| "closing the setup's pool")??;
     Ok(Setup { tenant_id: p.tenant.id, login_servers, agents, admins })
 }
 
@@ -253,7 +258,11 @@ impl Mailbox {
                 continue;
             };
             let header = |name: &str| {
-                mail.headers.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name)).map(|h| h.get_value()).unwrap_or_default()
+                mail.headers
+                    .iter()
+                    .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                    .map(|h| h.get_value())
+                    .unwrap_or_default()
             };
             let (to, subject) = (header("X-Envelope-To"), header("Subject"));
             let text = std::iter::once(&mail)
@@ -426,7 +435,8 @@ async fn poll_loop(m: Arc<Metrics>, http: reqwest::Client, base: String, credent
                 if let Ok(a) = serde_json::from_str::<proto::agent::Assignment>(&body) {
                     after = a.revision;
                     let ack = proto::agent::AckRequest { revision: a.revision, ok: true, error: None };
-                    let req = http.post(format!("{base}{}", proto::agent::paths::ACK)).bearer_auth(&credential).json(&ack);
+                    let req =
+                        http.post(format!("{base}{}", proto::agent::paths::ACK)).bearer_auth(&credential).json(&ack);
                     m.call("agent ack", req, &[200, 204]).await;
                 }
             }
@@ -437,7 +447,14 @@ async fn poll_loop(m: Arc<Metrics>, http: reqwest::Client, base: String, credent
     }
 }
 
-async fn heartbeat_loop(m: Arc<Metrics>, http: reqwest::Client, base: String, credential: String, first: Duration, end: Instant) {
+async fn heartbeat_loop(
+    m: Arc<Metrics>,
+    http: reqwest::Client,
+    base: String,
+    credential: String,
+    first: Duration,
+    end: Instant,
+) {
     tokio::time::sleep(first).await;
     let mut every = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECS));
     loop {
@@ -453,7 +470,8 @@ async fn heartbeat_loop(m: Arc<Metrics>, http: reqwest::Client, base: String, cr
 
 /// Signs in over HTTP, with the console authenticator's code when asked: the session cookie.
 async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str, seed: &str) -> Res<String> {
-    let res = http.post(format!("{base}/api/auth/sign_in")).form(&[("email", email), ("password", password)]).send().await?;
+    let res =
+        http.post(format!("{base}/api/auth/sign_in")).form(&[("email", email), ("password", password)]).send().await?;
     if res.status() != StatusCode::OK {
         return Err(format!("sign-in of {email}: HTTP {}", res.status()).into());
     }
@@ -488,9 +506,7 @@ async fn console_user(
 ) {
     let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let post = |endpoint: &str| {
-        http.post(format!("{base}/api/{endpoint}")).header(reqwest::header::COOKIE, &cookie)
-    };
+    let post = |endpoint: &str| http.post(format!("{base}/api/{endpoint}")).header(reqwest::header::COOKIE, &cookie);
     let mut k = 0usize;
     loop {
         every.tick().await;
@@ -660,7 +676,10 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
     let sockets: Vec<(PathBuf, String)> = daemons.iter().map(|(a, n)| (a.socket.clone(), n.clone())).collect();
 
     // The console users.
-    let console_http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(Duration::from_secs(60)).build()?;
+    let console_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()?;
     let servers = Arc::new(s.agents.clone());
     let mut users = tokio::task::JoinSet::new();
     for (who, (email, password, seed)) in s.admins.iter().enumerate() {
@@ -808,7 +827,13 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
             wrong_verdicts += 1;
             if shown < 5 {
                 shown += 1;
-                println!("  login {} ({}): {:?}, expected {expected:?}: {}", l.account, if l.wrong { "wrong code" } else { "right code" }, l.verdict, l.said);
+                println!(
+                    "  login {} ({}): {:?}, expected {expected:?}: {}",
+                    l.account,
+                    if l.wrong { "wrong code" } else { "right code" },
+                    l.verdict,
+                    l.said
+                );
             }
         }
         let want = if l.wrong { proto::login::LoginResult::Denied } else { proto::login::LoginResult::Allowed };
@@ -843,7 +868,11 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
         mb(rss_end) - mb(rss_at(two_thirds)),
         mb(rss_at(two_thirds)) - mb(rss_warm)
     );
-    println!("  made of: after the warm-up {}; at the end {}", parts.first().map_or("-", String::as_str), parts.last().map_or("-", String::as_str));
+    println!(
+        "  made of: after the warm-up {}; at the end {}",
+        parts.first().map_or("-", String::as_str),
+        parts.last().map_or("-", String::as_str)
+    );
     if crate::verbose() {
         // gdb stops the console to call into it (once a panic in parking_lot followed): on request only.
         println!("  at the end, after malloc_trim(0) (gdb): {:.1} MB", mb(crate::trimmed_rss(pid)));
@@ -851,7 +880,8 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
     let fives: u64 = lock(&m.unexpected).iter().filter(|((_, s), _)| *s >= 500).map(|(_, n)| n).sum();
     let calls: u64 = lock(&m.calls).values().sum();
     line(fives == 0, format!("5xx answers: {fives} of {calls} calls (target 0)"));
-    let others: BTreeMap<_, _> = lock(&m.unexpected).iter().filter(|((_, s), _)| *s < 500).map(|(k, n)| (*k, *n)).collect();
+    let others: BTreeMap<_, _> =
+        lock(&m.unexpected).iter().filter(|((_, s), _)| *s < 500).map(|(k, n)| (*k, *n)).collect();
     let errors = lock(&m.errors).clone();
     let no_answer: u64 = errors.values().sum();
     line(
@@ -916,7 +946,8 @@ async fn soak(backend: Backend, database_url: &str, tb: TestBackend, secs: u64) 
             rows.len()
         ),
     );
-    let log = std::env::temp_dir().join(format!("hostguard-bench-server-{}.log", base.rsplit(':').next().unwrap_or("")));
+    let log =
+        std::env::temp_dir().join(format!("hostguard-bench-server-{}.log", base.rsplit(':').next().unwrap_or("")));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let bad = text.lines().filter(|l| l.contains("ERROR") || l.contains("panicked")).count();
     println!("console log {}: {bad} error lines", log.display());
