@@ -248,7 +248,16 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
         // Every server of the tenant is listed: the page is the first entries of the name index.
         let total = server::Entity::find().filter(filter.servers()).count(&read).await?;
         (filter.page(order, q.offset, q.limit).all(&read).await?, total)
+    } else if backend != DbBackend::Postgres {
+        // SQLite walks its name index cheaply past the servers that don't match: the search
+        // reads only the covering index (tenant_id, name, ip), a configuration is one lookup.
+        // The PostgreSQL ways below cost it more than they save (`web`: 12 → 36 ms).
+        let total = filter.count(&read).await?;
+        (filter.page(order, q.offset, q.limit).all(&read).await?, total)
     } else {
+        // PostgreSQL reads the row of every server it walks past in name order: for `web`,
+        // whose 25,000 matches sort after 75,000 others, that took 28 ms. So it walks a
+        // bounded number of servers and otherwise gathers the matches (see `Order::walk`).
         // With conditions on the configuration only, counting is cheap, so it comes first: it
         // can also say how many servers don't match, which bounds the walk.
         let counted = match filter.server_side {
@@ -454,13 +463,16 @@ impl Filter {
             .select_only()
             .column_as(server::Column::Id, ID)
             .column_as(server::Column::Name, NAME)
-            .column_as(server::Column::OsType, OS)
             .filter(self.servers());
+        if order == Order::Os {
+            matches = matches.column_as(server::Column::OsType, OS);
+        }
         if self.config_side || order == Order::Status {
-            matches = matches
-                .join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def())
-                .filter(self.on_config.clone())
-                .column_as(config::Column::Phase, PHASE);
+            matches =
+                matches.join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def()).filter(self.on_config.clone());
+        }
+        if order == Order::Status {
+            matches = matches.column_as(config::Column::Phase, PHASE);
         }
         let (m, t, p, total) = (Alias::new("m"), Alias::new("t"), Alias::new("p"), Alias::new("total"));
         let count = Query::select().expr_as(Expr::col(Asterisk).count(), total.clone()).from(m.clone()).to_owned();
