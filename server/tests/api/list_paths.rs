@@ -1,7 +1,7 @@
 //! The 2FA tab's list finds its page in more than one way (`domain::two_factor::list`): the
-//! first entries of the name index, and on PostgreSQL a bounded walk in name order or the
-//! matches gathered, counted and sorted in one statement; it counts status filters from the
-//! configurations alone. Whichever way it takes, each filtered page and its total are the
+//! first entries of the name index, a bounded walk in name order, the matches gathered,
+//! counted and sorted in one statement (PostgreSQL), or the database's own plan; it counts
+//! status filters from the configurations alone. Whichever way it takes, each filtered page and its total are the
 //! unfiltered list in the same order with the others left out.
 
 use crate::common::*;
