@@ -28,6 +28,7 @@ mod m20261206_000022_push_subscriptions;
 mod m20261206_000023_passkeys;
 mod m20261206_000024_console_sign_in;
 mod m20261206_000025_login_codes;
+mod m20261206_000026_config_tenant_index;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_passkeys::Migration),
             Box::new(m20261206_000024_console_sign_in::Migration),
             Box::new(m20261206_000025_login_codes::Migration),
+            Box::new(m20261206_000026_config_tenant_index::Migration),
         ]
     }
 }

@@ -15,8 +15,9 @@ use crate::{
 };
 use proto::{OsType, TwoFactorState};
 use sea_orm::{
+    sea_query::{Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Order as SeaOrder, Query, WithClause},
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, TransactionTrait,
+    QuerySelect, QueryTrait, RelationTrait, Select, SelectTwo, TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -195,35 +196,45 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     }
 
     let backend = ctx.db.get_database_backend();
-    let mut cond = Condition::all().add(server::Column::TenantId.eq(tenant_id));
+    // Conditions on the server row, and conditions on its configuration (through the join).
+    let mut on_server = Condition::all();
     if let Some(s) = &text {
         let (name, ip) = (
             search::contains_on(backend, server::Column::Name, s),
             search::contains_on(backend, server::Column::Ip, s),
         );
-        cond = cond.add(Condition::any().add(name).add(ip));
+        on_server = on_server.add(Condition::any().add(name).add(ip));
     }
     if let Some(Some(os)) = os {
-        cond = cond.add(server::Column::OsType.eq(os));
+        on_server = on_server.add(server::Column::OsType.eq(os));
     }
     if let Some(r) = &region {
-        cond = cond.add(server::Column::Region.eq(r.as_str()));
+        on_server = on_server.add(server::Column::Region.eq(r.as_str()));
     }
     let now = ctx.clock.now();
     if let Some(online) = agent_online {
-        cond = cond.add(server::agent_online_condition(online, now));
+        on_server = on_server.add(server::agent_online_condition(online, now));
     }
+    let mut on_config = Condition::all();
     if let Some(Some(m)) = method {
-        cond = cond
+        on_config = on_config
             .add(config::Column::Method.eq(m))
             .add(Condition::any().add(config::Column::Enabled.eq(true)).add(config::Column::AppliedEnabled.eq(true)));
     }
     if let Some(s) = state {
-        cond = cond.add(status_condition(s));
+        on_config = on_config.add(status_condition(s));
     }
-    let joined = || {
-        server::Entity::find().join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def()).filter(cond.clone())
+    let filter = Filter {
+        tenant_id,
+        on_server,
+        on_config,
+        server_side: text.is_some() || os.is_some() || region.is_some() || agent_online.is_some(),
+        config_side: state.is_some() || method.is_some(),
+        // Every rule of `status_condition` but Disabled's needs a configuration, and so does a method.
+        servers_without_config: state == Some(TwoFactorState::Disabled) && method.is_none(),
     };
+    let order = Order::of(sort.as_deref());
+
     // One read transaction, so the count and the page agree. On PostgreSQL it also has these
     // statements planned for their actual values: with a generic plan (which PostgreSQL may
     // settle on after five runs of a prepared statement) `lower(name) LIKE $2` cannot tell a
@@ -233,24 +244,285 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     if backend == DbBackend::Postgres {
         read.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
-    let total = if status.is_none() && method.is_none() {
-        // No condition on the configuration: counting needs no join.
-        server::Entity::find().filter(cond.clone()).count(&read).await?
+    let sqlite = backend != DbBackend::Postgres;
+    let (found, total) = if !filter.server_side && !filter.config_side {
+        // Every server of the tenant is listed: the page is the first entries of the name index.
+        let total = server::Entity::find().filter(filter.servers()).count(&read).await?;
+        (filter.page(order, q.offset, q.limit).all(&read).await?, total)
+    } else if sqlite && filter.server_side {
+        // SQLite walks its name index cheaply past the servers that don't match: the search
+        // reads only the covering index (tenant_id, name, ip). The ways below cost it more
+        // than they save (`web`: 36 ms, against 20 ms for this under the same load).
+        let total = filter.count(&read).await?;
+        (filter.page(order, q.offset, q.limit).all(&read).await?, total)
     } else {
-        joined().count(&read).await?
+        // PostgreSQL reads the row of every server it walks past in name order: for `web`,
+        // whose 25,000 matches sort after 75,000 others, that took 28 ms. So it walks a
+        // bounded number of servers and otherwise gathers the matches (see `Order::walk`).
+        // With conditions on the configuration only, counting is cheap, so it comes first: it
+        // can also say how many servers don't match, which bounds the walk.
+        let counted = match filter.server_side {
+            false => Some(filter.count_configured(&read).await?),
+            true => None,
+        };
+        // SQLite copies each walked server into a temporary table, so it walks a few only.
+        let others = counted.and_then(|c| c.others).filter(|_| !sqlite);
+        let walk = order.walk(q.offset, q.limit, others);
+        let walked = match walk {
+            Some(walk) => Some(filter.walked_page(order, walk.rows, q.offset, q.limit).all(&read).await?),
+            None => None,
+        };
+        // A short page from a walk that passed every server that doesn't match is the list's
+        // last page, if it holds what the count left for it (a change committed between the
+        // two statements could make it disagree: then the matches are gathered after all).
+        let last_page = counted.map(|c| Ord::min(c.total.saturating_sub(q.offset), q.limit));
+        match (walked, walk, counted) {
+            (Some(page), Some(walk), _)
+                if page.len() as u64 == q.limit || (walk.exact && Some(page.len() as u64) == last_page) =>
+            {
+                let total = match counted {
+                    Some(c) => c.total,
+                    None => filter.count(&read).await?,
+                };
+                (page, total)
+            }
+            // Else SQLite's own plan. (With statistics it reads a status's configurations and
+            // sorts their servers: 13 ms for Enabling, where the walk found the page in 4 ms.)
+            (.., Some(c)) if sqlite => (filter.page(order, q.offset, q.limit).all(&read).await?, c.total),
+            _ => filter.counted_page(&read, backend, order, q.offset, q.limit).await?,
+        }
     };
-    let mut select = joined().select_also(config::Entity);
-    select = match sort.as_deref() {
-        Some("-name") => select.order_by_desc(server::Column::Name),
-        Some("os") => select.order_by_asc(server::Column::OsType).order_by_asc(server::Column::Name),
-        Some("status") => select.order_by_asc(config::Column::Phase).order_by_asc(server::Column::Name),
-        _ => select.order_by_asc(server::Column::Name),
-    };
-    let found = select.order_by_asc(server::Column::Id).offset(q.offset).limit(q.limit).all(&read).await?;
     let topics = load_topics(&read, Effective::topic_ids(found.iter().filter_map(|(_, c)| c.as_ref()))).await?;
     read.commit().await?;
     let items = found.into_iter().map(|(server, config)| Row::new(server, config, &topics, now)).collect();
     Ok(Page { items, total })
+}
+
+/// The list's order: a key, then the server's id so that pages never overlap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    Name,
+    NameDesc,
+    Os,
+    Status,
+}
+
+impl Order {
+    fn of(sort: Option<&str>) -> Order {
+        match sort {
+            Some("-name") => Order::NameDesc,
+            Some("os") => Order::Os,
+            Some("status") => Order::Status,
+            _ => Order::Name,
+        }
+    }
+
+    fn apply<Q: QueryOrder>(self, q: Q) -> Q {
+        let q = match self {
+            Order::Name => q.order_by_asc(server::Column::Name),
+            Order::NameDesc => q.order_by_desc(server::Column::Name),
+            Order::Os => q.order_by_asc(server::Column::OsType).order_by_asc(server::Column::Name),
+            Order::Status => q.order_by_asc(config::Column::Phase).order_by_asc(server::Column::Name),
+        };
+        q.order_by_asc(server::Column::Id)
+    }
+
+    /// The columns the order reads, as named in `Filter::matches`.
+    fn keys(self) -> &'static [(&'static str, SeaOrder)] {
+        match self {
+            Order::Name => &[(NAME, SeaOrder::Asc), (ID, SeaOrder::Asc)],
+            Order::NameDesc => &[(NAME, SeaOrder::Desc), (ID, SeaOrder::Asc)],
+            Order::Os => &[(OS, SeaOrder::Asc), (NAME, SeaOrder::Asc), (ID, SeaOrder::Asc)],
+            Order::Status => &[(PHASE, SeaOrder::Asc), (NAME, SeaOrder::Asc), (ID, SeaOrder::Asc)],
+        }
+    }
+
+    /// How many of the tenant's servers to walk in name order for a filtered page, or `None`
+    /// where walking cannot pay. `others`: how many of the tenant's servers don't match, where
+    /// known. The walk finds a page at once when matches are spread through the names, but a
+    /// filter whose matches sort late (`web` among `app`, `db` and `rdp` servers) would walk
+    /// past every server that does not match. So, unless `others` bounds it, it stops after a
+    /// few more servers than the page needs, and the page comes from the matches themselves
+    /// (`Filter::counted_page`).
+    fn walk(self, offset: u64, limit: u64, others: Option<u64>) -> Option<Walk> {
+        if !matches!(self, Order::Name | Order::NameDesc) {
+            return None;
+        }
+        let page_end = offset.saturating_add(limit);
+        // Past every server that doesn't match, the walk has seen the whole page.
+        if let Some(rows) = others.map(|o| o.saturating_add(page_end)).filter(|r| *r <= WALK_MAX) {
+            return Some(Walk { rows, exact: true });
+        }
+        let rows = page_end.saturating_mul(4).saturating_add(WALK_MIN);
+        (rows <= WALK_MAX).then_some(Walk { rows, exact: false })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Walk {
+    rows: u64,
+    /// Certain to hold the page: it passes every server that does not match.
+    exact: bool,
+}
+
+/// A filtered page walks at least this many servers, and never more than `WALK_MAX`.
+const WALK_MIN: u64 = 1_000;
+const WALK_MAX: u64 = 20_000;
+const ID: &str = "id";
+const NAME: &str = "name";
+const OS: &str = "os_type";
+const PHASE: &str = "phase";
+
+/// The number of matches, and of the tenant's servers that don't match where that is known.
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    total: u64,
+    others: Option<u64>,
+}
+
+/// The list's conditions for one tenant.
+struct Filter {
+    tenant_id: Uuid,
+    on_server: Condition,
+    on_config: Condition,
+    /// Any condition in `on_server` / `on_config`.
+    server_side: bool,
+    config_side: bool,
+    /// Whether `on_config` also takes servers that have no configuration.
+    servers_without_config: bool,
+}
+
+type Found = Vec<(server::Model, Option<config::Model>)>;
+
+impl Filter {
+    fn servers(&self) -> Condition {
+        Condition::all().add(server::Column::TenantId.eq(self.tenant_id)).add(self.on_server.clone())
+    }
+
+    fn joined(&self) -> Select<server::Entity> {
+        server::Entity::find()
+            .join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def())
+            .filter(self.servers())
+            .filter(self.on_config.clone())
+    }
+
+    fn page(&self, order: Order, offset: u64, limit: u64) -> SelectTwo<server::Entity, config::Entity> {
+        order.apply(self.joined().select_also(config::Entity)).offset(offset).limit(limit)
+    }
+
+    /// `page` over the tenant's first `walk` servers in the list's order only. When it comes
+    /// back full it is the page itself: every server past the walk sorts after these.
+    fn walked_page(&self, order: Order, walk: u64, offset: u64, limit: u64) -> SelectTwo<server::Entity, config::Entity> {
+        let first = order
+            .apply(server::Entity::find().filter(server::Column::TenantId.eq(self.tenant_id)))
+            .limit(walk)
+            .into_query();
+        let mut page = self.page(order, offset, limit);
+        // The walk's rows stand in for the table, under its name.
+        QueryTrait::query(&mut page).from_clear().from_subquery(first, server::Entity);
+        page
+    }
+
+    /// The number of matching servers.
+    async fn count<C: ConnectionTrait>(&self, conn: &C) -> DomainResult<u64> {
+        if !self.config_side {
+            // No condition on the configuration: counting needs no join.
+            return Ok(server::Entity::find().filter(self.servers()).count(conn).await?);
+        }
+        if self.server_side {
+            return Ok(self.joined().count(conn).await?);
+        }
+        Ok(self.count_configured(conn).await?.total)
+    }
+
+    /// The number of matches for conditions on the configuration only, from the tenant's
+    /// configurations, which carry their server's tenant: joining every server of the tenant
+    /// to its configuration took 15 ms on PostgreSQL for 10,000 matches among 100,000 servers.
+    async fn count_configured<C: ConnectionTrait>(&self, conn: &C) -> DomainResult<Counted> {
+        let of_tenant = || config::Entity::find().filter(config::Column::TenantId.eq(self.tenant_id));
+        let configured = of_tenant().filter(self.on_config.clone()).count(conn).await?;
+        if !self.servers_without_config {
+            return Ok(Counted { total: configured, others: None });
+        }
+        // Disabled: the servers without a configuration, and those whose configuration says so.
+        let servers = server::Entity::find().filter(server::Column::TenantId.eq(self.tenant_id)).count(conn).await?;
+        let configs = of_tenant().count(conn).await?;
+        Ok(Counted {
+            total: servers.saturating_sub(configs) + configured,
+            others: Some(configs.saturating_sub(configured)),
+        })
+    }
+
+    /// The page and the number of matches in one statement: the matches (their ids and sort
+    /// keys) are gathered once, then counted and sorted. Costs one pass over the matches, where
+    /// counting and then walking the name index past the servers that don't match cost two.
+    async fn counted_page<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        backend: DbBackend,
+        order: Order,
+        offset: u64,
+        limit: u64,
+    ) -> DomainResult<(Found, u64)> {
+        let keys = order.keys();
+        let mut matches = server::Entity::find()
+            .select_only()
+            .column_as(server::Column::Id, ID)
+            .column_as(server::Column::Name, NAME)
+            .filter(self.servers());
+        if order == Order::Os {
+            matches = matches.column_as(server::Column::OsType, OS);
+        }
+        if self.config_side || order == Order::Status {
+            matches =
+                matches.join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def()).filter(self.on_config.clone());
+        }
+        if order == Order::Status {
+            matches = matches.column_as(config::Column::Phase, PHASE);
+        }
+        let (m, t, p, total) = (Alias::new("m"), Alias::new("t"), Alias::new("p"), Alias::new("total"));
+        let count = Query::select().expr_as(Expr::col(Asterisk).count(), total.clone()).from(m.clone()).to_owned();
+        let mut page = Query::select();
+        page.from(m.clone()).limit(limit).offset(offset);
+        for (key, dir) in keys {
+            page.column(Alias::new(*key)).order_by(Alias::new(*key), dir.clone());
+        }
+        let mut outer = Query::select();
+        outer.column((t.clone(), total.clone())).column((p.clone(), Alias::new(ID))).from_subquery(count, t).join_subquery(
+            sea_orm::sea_query::JoinType::LeftJoin,
+            page.to_owned(),
+            p.clone(),
+            Expr::val(1).eq(1),
+        );
+        for (key, dir) in keys {
+            outer.order_by((p.clone(), Alias::new(*key)), dir.clone());
+        }
+        let cte = CommonTableExpression::new().query(matches.into_query()).materialized(true).table_name(m).to_owned();
+        let statement = backend.build(&outer.to_owned().with(WithClause::new().cte(cte).to_owned()));
+        let rows = conn.query_all_raw(statement).await?;
+        let mut total = 0;
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            total = row.try_get::<i64>("", "total")?;
+            if let Some(id) = row.try_get::<Option<Uuid>>("", ID)? {
+                ids.push(id);
+            }
+        }
+        let total = u64::try_from(total).unwrap_or_default();
+        if ids.is_empty() {
+            return Ok((vec![], total));
+        }
+        let mut found: HashMap<Uuid, (server::Model, Option<config::Model>)> = server::Entity::find()
+            .join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def())
+            .select_also(config::Entity)
+            .filter(server::Column::Id.is_in(ids.iter().copied()))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(s, c)| (s.id, (s, c)))
+            .collect();
+        Ok((ids.iter().filter_map(|id| found.remove(id)).collect(), total))
+    }
 }
 
 async fn load_topics<C: ConnectionTrait>(conn: &C, ids: Vec<Uuid>) -> DomainResult<HashMap<Uuid, topic::Model>> {

@@ -20,6 +20,7 @@ mod first_factor_link_only;
 mod hss_api;
 mod invitations;
 mod limits;
+mod list_paths;
 mod links_and_limits;
 mod login_codes;
 mod login_console;
