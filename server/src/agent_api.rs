@@ -529,7 +529,7 @@ const STREAM_MAX_MESSAGE: usize = 1024;
 /// (which follows the handshake's check), so a replaced or revoked one ends the stream at the
 /// next wait, as it would end the next long poll.
 #[utoipa::path(get, path = paths::CONFIG_STREAM, security(("agent_credential" = [])),
-    description = "WebSocket (RFC 6455). The agent sends text messages `{\"after\": <revision>, \"wait\": <0 to 30>}`,         one at a time; each is answered by one text message: `{\"assignment\": Assignment}`, `{}` when there is none after         `wait` seconds, or `{\"status\": <HTTP status>, \"error\": ApiError}`, after which the console closes the stream.         The stream closes after 120 s with no wait asked, or at more than 30 waits a minute.",
+    description = "WebSocket (RFC 6455). The agent sends text messages `{\"after\": <revision>, \"wait\": <0 to 30>}`, one at a time; each is answered by one text message: `{\"assignment\": Assignment}`, `{}` when there is none after `wait` seconds, or `{\"status\": <HTTP status>, \"error\": ApiError}`, after which the console closes the stream. The stream closes after 120 s with no wait asked, at more than 30 messages a minute (pings count), at anything that is not a wait, or when an answer is not taken within 10 s; one stream per server: a newer one ends the older.",
     responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError),
         (status = 503, body = ApiError, description = "as many streams are open as the console takes (`HOSTGUARD_MAX_CONNECTIONS`): long-poll instead")))]
 async fn config_stream(
