@@ -640,7 +640,8 @@ impl ChildConsole {
         let log_path = std::env::temp_dir().join(format!("hostguard-bench-server-{port}.log"));
         let log = std::fs::File::create(&log_path)?;
         // HOSTGUARD_BENCH_WRAP="heaptrack -o /tmp/console": the console under a profiler (its
-        // RSS is then the wrapper's; read the profiler's own figures).
+        // RSS is then the wrapper's; read the profiler's own figures). Killing the wrapper at
+        // the end leaves the console itself running: stop it by hand after reading the profile.
         let wrap: Vec<String> =
             std::env::var("HOSTGUARD_BENCH_WRAP").unwrap_or_default().split_whitespace().map(str::to_owned).collect();
         let mut command = match wrap.split_first() {
