@@ -103,6 +103,13 @@ enum StreamState {
     },
 }
 
+impl StreamState {
+    /// Long polls for [`STREAM_RETRY`] from now.
+    fn unsupported() -> Self {
+        StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY }
+    }
+}
+
 /// How long the agent long-polls before it tries the stream again where it was refused.
 const STREAM_RETRY: Duration = Duration::from_secs(600);
 /// The largest message read from the stream (an assignment is a few hundred bytes).
@@ -202,7 +209,7 @@ impl ApiClient {
                     Ok(Some(socket)) => *state = StreamState::Open(Box::new(socket)),
                     Ok(None) => {
                         tracing::info!("the console takes no config stream: long polls");
-                        *state = StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY };
+                        *state = StreamState::unsupported();
                         return None;
                     }
                     Err(e) => {
@@ -232,7 +239,7 @@ impl ApiClient {
                     // A new stream that breaks before its first answer: most likely a proxy
                     // that passed the handshake on but does not carry WebSockets. Long polls.
                     tracing::info!("the config stream broke before its first answer ({e}): long polls");
-                    *state = StreamState::Unsupported { until: tokio::time::Instant::now() + STREAM_RETRY };
+                    *state = StreamState::unsupported();
                     return None;
                 }
                 Err(_) => *state = StreamState::Closed,
@@ -385,11 +392,7 @@ async fn exchange(
             },
             (status, error) => {
                 let error = error.unwrap_or(ErrorBody { error_code: "unknown".into(), error_msg: String::new() });
-                let (error_code, error_msg) = (clip(&error.error_code), clip(&error.error_msg));
-                match status.unwrap_or(500) {
-                    401 => Err(ApiError::Unauthorized { call: CALL, error_code, error_msg }),
-                    status => Err(ApiError::Status { call: CALL, status, error_code, error_msg }),
-                }
+                Err(refusal(CALL, status.unwrap_or(500), &error.error_code, &error.error_msg))
             }
         });
     }
@@ -450,15 +453,20 @@ async fn expect(call: &'static str, resp: reqwest::Response, ok: &[u16]) -> Resu
     }
     // The console always answers errors with an ErrorBody; a proxy in between may not.
     let text = String::from_utf8_lossy(&limited_body(call, resp).await.unwrap_or_default()).into_owned();
-    // Capped: the error ends up in a login's refusal, which must fit the module's line.
-    let (error_code, error_msg) = match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(b) => (clip(&b.error_code), clip(&b.error_msg)),
-        Err(_) => ("unknown".to_owned(), clip(&text)),
-    };
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => Err(refusal(call, status, &b.error_code, &b.error_msg)),
+        Err(_) => Err(refusal(call, status, "unknown", &text)),
+    }
+}
+
+/// The console's refusal `status` with its error body, as an [`ApiError`]: `Unauthorized` for
+/// 401. Capped: the error ends up in a login's refusal, which must fit the module's line.
+fn refusal(call: &'static str, status: u16, error_code: &str, error_msg: &str) -> ApiError {
+    let (error_code, error_msg) = (clip(error_code), clip(error_msg));
     if status == 401 {
-        Err(ApiError::Unauthorized { call, error_code, error_msg })
+        ApiError::Unauthorized { call, error_code, error_msg }
     } else {
-        Err(ApiError::Status { call, status, error_code, error_msg })
+        ApiError::Status { call, status, error_code, error_msg }
     }
 }
 

@@ -487,6 +487,19 @@ pub struct ConfigQuery {
     pub wait: u64,
 }
 
+/// The time a long poll or a stream's wait may be held: `wait` seconds, at most
+/// [`MAX_WAIT_SECS`] (422 naming the rule past it).
+fn wait_limit(wait: u64) -> Result<std::time::Duration, Failure> {
+    if wait > MAX_WAIT_SECS {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "AGENT.0422",
+            format!("wait: must be 0 to {MAX_WAIT_SECS}"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs(wait))
+}
+
 /// Long poll for the next revision: answers at once when there is one newer than `after`,
 /// otherwise waits up to `wait` seconds and answers 204.
 #[utoipa::path(get, path = paths::CONFIG, params(ConfigQuery), security(("agent_credential" = [])),
@@ -498,14 +511,7 @@ async fn config(
     Agent(s): Agent,
     AgentQuery(q): AgentQuery<ConfigQuery>,
 ) -> Result<Response, Failure> {
-    if q.wait > MAX_WAIT_SECS {
-        return Err(fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "AGENT.0422",
-            format!("wait: must be 0 to {MAX_WAIT_SECS}"),
-        ));
-    }
-    let wait = std::time::Duration::from_secs(q.wait);
+    let wait = wait_limit(q.wait)?;
     let found = crate::long_poll::wait_for_assignment(&ctx, &long_polls, s.id, q.after, wait).await?;
     Ok(match found {
         Some(a) => Json(a).into_response(),
@@ -650,13 +656,7 @@ async fn stream_wait(
     let wait: proto::agent::StreamWait = serde_json::from_str(text).map_err(|e| {
         fail(StatusCode::BAD_REQUEST, "AGENT.0400", format!("not a wait ({{\"after\": n, \"wait\": s}}): {e}"))
     })?;
-    if wait.wait > MAX_WAIT_SECS {
-        return Err(fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "AGENT.0422",
-            format!("wait: must be 0 to {MAX_WAIT_SECS}"),
-        ));
-    }
+    let limit = wait_limit(wait.wait)?;
     // Again for every later wait: a credential replaced or revoked since the stream opened ends
     // it. Boxed, as the query in the wait: the wait's future keeps a pointer, not its state.
     if let Some(credential) = credential {
@@ -665,7 +665,6 @@ async fn stream_wait(
             return Err(DomainError::Unauthenticated.into());
         }
     }
-    let limit = std::time::Duration::from_secs(wait.wait);
     tokio::select! {
         found = crate::long_poll::wait_for_assignment(ctx, polls, server_id, wait.after, limit) => Ok(Some(found?)),
         _ = socket.recv() => Ok(None),
