@@ -103,12 +103,7 @@ pub async fn set_admins_policy(
             txn.commit().await?;
             return Err(DomainError::validation("code", "is not the code your authenticator app shows now"));
         };
-        console_authenticator::Entity::update_many()
-            .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
-            .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
-            .filter(console_authenticator::Column::Id.eq(a.id))
-            .exec(&txn)
-            .await?;
+        spend_step(&txn, a.id, step, now).await?;
     }
     tenant_console_policy::Entity::insert(tenant_console_policy::ActiveModel {
         tenant_id: Set(tenant_id),
@@ -234,6 +229,18 @@ fn app_account(email: &str) -> String {
     format!("{email} (console)")
 }
 
+/// Spends `step` of console authenticator `id`: a code of it, or an earlier one, is never taken
+/// again.
+async fn spend_step(txn: &sea_orm::DatabaseTransaction, id: Uuid, step: i64, now: DateTime<Utc>) -> DomainResult<()> {
+    console_authenticator::Entity::update_many()
+        .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
+        .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
+        .filter(console_authenticator::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// The step of `code` if it is a current code of authenticator `a` not used before.
 fn check_code(
     ctx: &Ctx,
@@ -344,12 +351,7 @@ pub async fn complete_with_code(ctx: &Ctx, user_id: Uuid, code: &str, source_ip:
             ),
         ));
     };
-    console_authenticator::Entity::update_many()
-        .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(step))
-        .col_expr(console_authenticator::Column::LastUsedAt, Expr::value(Some(now)))
-        .filter(console_authenticator::Column::Id.eq(a.id))
-        .exec(&txn)
-        .await?;
+    spend_step(&txn, a.id, step, now).await?;
     txn.commit().await?;
     crate::accounts::record_sign_in(ctx, &person, source_ip, "a password and an authenticator code").await?;
     Ok(person)

@@ -25,13 +25,20 @@ pub fn code_at(secret: &str, t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Whether a sign-in's answer sends the browser to the second step.
 pub fn asks_for_code(res: &Response) -> bool {
-    res.headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|l| l.starts_with("/signin/code"))
+    res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).is_some_and(|l| l.starts_with("/signin/code"))
 }
 
 impl TestApp {
+    /// The account signing in as `email`; a test with no such account fails.
+    async fn account(&self, email: &str) -> user::Model {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{email} has no account"))
+    }
+
     /// Gives `user_id` a confirmed console authenticator with a new seed, which the harness
     /// keeps for [`TestApp::sign_in`]; returns the seed (base32).
     pub async fn give_console_authenticator(&self, user_id: Uuid) -> String {
@@ -52,7 +59,9 @@ impl TestApp {
         };
         let secret = match seed_of(user_id) {
             Some(s) => s,
-            None => demo().await.unwrap_or_else(|| panic!("the harness enrolled no console authenticator for {user_id}")),
+            None => {
+                demo().await.unwrap_or_else(|| panic!("the harness enrolled no console authenticator for {user_id}"))
+            }
         };
         console_authenticator::Entity::update_many()
             .col_expr(console_authenticator::Column::LastUsedStep, Expr::value(0i64))
@@ -65,12 +74,7 @@ impl TestApp {
 
     /// The second step of `email`'s sign-in in the half-signed-in session `cookie`: its answer.
     pub async fn second_step(&self, email: &str, cookie: &str) -> Response {
-        let person = user::Entity::find()
-            .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
-            .one(&self.ctx.db)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{email} has no account"));
+        let person = self.account(email).await;
         let code = self.fresh_console_code(person.id).await;
         self.call("auth/sign_in_code", &[("code", &code)], Some(cookie)).await
     }
@@ -99,12 +103,7 @@ impl TestApp {
     pub async fn let_admins_in_without_factor(&self, email: &str) {
         use domain::entities::tenant_console_policy;
         use sea_orm::{sea_query::OnConflict, ActiveValue::Set};
-        let person = user::Entity::find()
-            .filter(user::Column::Email.eq(domain::accounts::normalize_email(email)))
-            .one(&self.ctx.db)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{email} has no account"));
+        let person = self.account(email).await;
         tenant_console_policy::Entity::insert(tenant_console_policy::ActiveModel {
             tenant_id: Set(person.tenant_id.expect("a tenant's admin")),
             admins_need_second_factor: Set(false),
