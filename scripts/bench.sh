@@ -12,6 +12,7 @@
 #   ./scripts/bench.sh --push      # only push: approve → PAM p50/p99 (one replica, two), 1,000 waiting logins
 #   (--debug combines with --logins or --push: ./scripts/bench.sh --debug --push)
 #   ./scripts/bench.sh --web       # the first load: sizes and Lighthouse scores (scripts/bench-web.sh)
+#   ./scripts/bench.sh --soak 300  # the soak (scripts/soak.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--web" ]; then exec ./scripts/bench-web.sh; fi
@@ -30,7 +31,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target/bench}
 echo "== build (${dir})"
 cargo build "${profile[@]}" -p server --bin server -p bench --bin bench -p agent --bin hostguard-agent
 
-if [ -z "${HOSTGUARD_BENCH_POSTGRES_URL:-}" ]; then
+if [ -z "${HOSTGUARD_BENCH_POSTGRES_URL:-}" ] && [ "${HOSTGUARD_BENCH_ONLY:-}" != "SQLite" ]; then
   if [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]; then
     source scripts/throwaway-postgres.sh
   else
@@ -39,7 +40,7 @@ if [ -z "${HOSTGUARD_BENCH_POSTGRES_URL:-}" ]; then
   fi
 fi
 
-# 10,000 long polls need 10,000 sockets in the bench and as many in the server it starts.
+# 10,000 long polls (or the soak's agents) need as many sockets in the bench and in the server it starts.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 echo "== bench"
