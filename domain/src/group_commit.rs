@@ -8,19 +8,22 @@
 //! PostgreSQL runs each job in a transaction of its own: its writers run in parallel, and its WAL
 //! flush already carries every commit that is waiting for it (PostgreSQL's own group commit).
 //!
-//! When in doubt, deny: a job whose savepoint fails is answered its error and undone alone; a
-//! batch whose commit fails answers every job in it an error; a panic in a job answers its whole
-//! batch an error, and the next batch starts afresh.
+//! When in doubt, deny: a job that fails or panics is answered an error and undone alone (its
+//! savepoint rolled back); a batch whose commit fails answers every job in it an error; a job
+//! whose caller is gone, or which waited for its batch past [`MAX_WAIT`], is not run.
 
 use crate::{ctx::Ctx, DomainError, DomainResult};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use futures_util::FutureExt;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr};
 use std::{
     future::Future,
+    panic::AssertUnwindSafe,
     pin::Pin,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, OnceLock,
     },
+    time::{Duration, Instant},
 };
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -28,18 +31,31 @@ use tokio::sync::{mpsc, oneshot, Notify};
 const MAX_BATCH: usize = 256;
 /// Jobs waiting for a batch at most; past that a caller is refused as busy.
 const QUEUE: usize = 8_192;
+/// A job that waited this long for its batch is refused unrun: well inside the agent's 10 s
+/// login call, so the agent hears a refusal, not silence.
+const MAX_WAIT: Duration = Duration::from_secs(5);
+/// Between two batches with callers waiting, SQLite's write lock is left free for a quarter of
+/// the time the last batch held it (at most this long), so that the console's other writers,
+/// which wait for the lock by polling, are not starved by a steady stream of logins.
+const MAX_PAUSE: Duration = Duration::from_millis(5);
 
 /// What a job's work returns: a future borrowing its `Ctx` and transaction.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-/// A job run in its savepoint (or told why it could not run); what it gives back answers its
-/// caller once the batch's commit is known (`Err`: the commit failed).
-type Job = Box<dyn FnOnce(Result<DatabaseTransaction, String>) -> BoxFuture<'static, Answer> + Send>;
-type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// One caller's write, as its batch sees it.
+trait Job: Send {
+    /// Runs the work in `txn` (inside a savepoint the batch opened) unless its caller is gone or
+    /// waited too long; says whether its writes are to be kept.
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool>;
+    /// Answers the caller once the batch's end is known (`Err`: nothing of the batch was kept).
+    fn answer(self: Box<Self>, batch: Result<(), String>);
+}
 
 /// The batches of one database. Started on first use, on the runtime of that use.
 pub struct GroupCommit {
+    /// Where the batches write: the database of the `Ctx` this was made for.
     db: DatabaseConnection,
-    queue: OnceLock<mpsc::Sender<Job>>,
+    queue: OnceLock<mpsc::Sender<Box<dyn Job>>>,
     /// Batches begun so far (each one transaction, committed or not).
     batches: Arc<AtomicU64>,
 }
@@ -55,7 +71,7 @@ impl GroupCommit {
         Arc::new(Self { db, queue: OnceLock::new(), batches: Default::default() })
     }
 
-    fn queue(&self) -> &mpsc::Sender<Job> {
+    fn queue(&self) -> &mpsc::Sender<Box<dyn Job>> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(run(self.db.clone(), rx, self.batches.clone()));
@@ -85,54 +101,101 @@ where
 {
     let deferred = Arc::new(Notify::new());
     let job_ctx = Ctx { outbox_signal: deferred.clone(), ..ctx.clone() };
-    let result = if ctx.db.get_database_backend() == DbBackend::Sqlite {
-        batched(ctx, job_ctx, work).await
-    } else {
-        let txn = crate::db::write_txn(&ctx.db).await?;
-        let value = work(&job_ctx, &txn).await?;
-        txn.commit().await?;
-        Ok(value)
-    };
-    if result.is_ok() && std::pin::pin!(deferred.notified()).as_mut().enable() {
+    if ctx.db.get_database_backend() == DbBackend::Sqlite {
+        let (tx, rx) = oneshot::channel();
+        let job = Pending {
+            work: Some(work),
+            ctx: job_ctx,
+            deferred,
+            outbox: ctx.outbox_signal.clone(),
+            queued_at: Instant::now(),
+            result: None,
+            tx,
+        };
+        ctx.commits.queue().try_send(Box::new(job)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => DomainError::Busy("Too many logins are being answered; try again.".into()),
+            mpsc::error::TrySendError::Closed(_) => {
+                tracing::error!("the batches of login writes have stopped");
+                DomainError::Internal("the batches of login writes have stopped".into())
+            }
+        })?;
+        // The batch ended without answering (a panic outside the jobs, or the runtime going
+        // away): refused.
+        return rx.await.unwrap_or_else(|_| Err(DomainError::Internal("the login's batch did not complete".into())));
+    }
+    let txn = crate::db::write_txn(&ctx.db).await?;
+    let value = work(&job_ctx, &txn).await?;
+    txn.commit().await?;
+    if woken(&deferred) {
         ctx.outbox_signal.notify_one();
     }
-    result
+    Ok(value)
 }
 
-async fn batched<T, F>(ctx: &Ctx, job_ctx: Ctx, work: F) -> DomainResult<T>
+/// Whether the work asked for the outbox's sender to be woken (taking that wish).
+fn woken(deferred: &Notify) -> bool {
+    std::pin::pin!(deferred.notified()).as_mut().enable()
+}
+
+struct Pending<T, F> {
+    work: Option<F>,
+    ctx: Ctx,
+    deferred: Arc<Notify>,
+    outbox: Arc<Notify>,
+    queued_at: Instant,
+    result: Option<DomainResult<T>>,
+    tx: oneshot::Sender<DomainResult<T>>,
+}
+
+impl<T, F> Job for Pending<T, F>
 where
     T: Send + 'static,
     F: for<'a> FnOnce(&'a Ctx, &'a DatabaseTransaction) -> BoxFuture<'a, DomainResult<T>> + Send + 'static,
 {
-    let (tx, rx) = oneshot::channel::<DomainResult<T>>();
-    let job: Job = Box::new(move |savepoint| {
+    fn run<'a>(&'a mut self, txn: &'a DatabaseTransaction) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let result = match savepoint {
-                Ok(savepoint) => match work(&job_ctx, &savepoint).await {
-                    Ok(value) => savepoint.commit().await.map(|()| value).map_err(DomainError::from),
-                    Err(e) => {
-                        // This job's writes are undone alone; the batch goes on.
-                        let _ = savepoint.rollback().await;
-                        Err(e)
-                    }
-                },
-                Err(why) => Err(DomainError::Busy(why)),
+            let Some(work) = self.work.take() else { return false };
+            if self.tx.is_closed() {
+                // The caller is gone (its request dropped): nothing to spend on its behalf.
+                self.result = Some(Err(DomainError::Internal("the caller went away".into())));
+                return false;
+            }
+            if self.queued_at.elapsed() > MAX_WAIT {
+                self.result = Some(Err(DomainError::Busy("The logins waited too long; try again.".into())));
+                return false;
+            }
+            let result = match AssertUnwindSafe(work(&self.ctx, txn)).catch_unwind().await {
+                Ok(result) => result,
+                Err(_) => {
+                    // A bug in one login: that login is refused and undone, the batch goes on.
+                    tracing::error!("a login write panicked");
+                    Err(DomainError::Internal("the login's write failed".into()))
+                }
             };
-            Box::new(move |committed: Result<(), String>| {
-                let _ = tx.send(match committed {
-                    Ok(()) => result,
-                    Err(e) => result.and(Err(DomainError::Internal(format!("the batch's commit failed: {e}")))),
-                });
-            }) as Answer
+            let keep = result.is_ok();
+            self.result = Some(result);
+            keep
         })
-    });
-    let queue = ctx.commits.queue();
-    queue.try_send(job).map_err(|_| DomainError::Busy("Too many logins are being answered; try again.".into()))?;
-    // The batch ended without answering (a panic in it, or the runtime going away): refused.
-    rx.await.unwrap_or_else(|_| Err(DomainError::Internal("the login's batch did not complete".into())))
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), String>) {
+        let result = match (self.result, batch) {
+            (Some(Ok(value)), Ok(())) => {
+                if woken(&self.deferred) {
+                    self.outbox.notify_one();
+                }
+                Ok(value)
+            }
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(_)), Err(e)) => Err(DomainError::Internal(format!("the batch's commit failed: {e}"))),
+            (None, Err(e)) => Err(DomainError::Busy(e)),
+            (None, Ok(())) => Err(DomainError::Internal("the login's write did not run".into())),
+        };
+        let _ = self.tx.send(result);
+    }
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>, batches: Arc<AtomicU64>) {
+async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>, batches: Arc<AtomicU64>) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -142,38 +205,63 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>, batches: Ar
             }
         }
         batches.fetch_add(1, Ordering::Relaxed);
-        // Its own task, so a panic in a job ends this batch only: the jobs' senders are dropped
-        // and their callers refused.
+        let started = Instant::now();
+        // Its own task, so that a panic outside the jobs ends this batch only (its callers are
+        // refused: their senders are dropped) and the next batch starts afresh.
         if let Err(e) = tokio::spawn(batch(db.clone(), jobs)).await {
             tracing::error!(error = %e, "a batch of login writes failed");
+        }
+        if !queue.is_empty() {
+            tokio::time::sleep((started.elapsed() / 4).min(MAX_PAUSE)).await;
         }
     }
 }
 
-async fn batch(db: DatabaseConnection, jobs: Vec<Job>) {
+/// One write transaction for `jobs`, each in a savepoint of its own; then every job answered.
+/// The savepoints are plain SQL on the batch's transaction, so its end is always a real
+/// `COMMIT` or `ROLLBACK`; if one cannot be released or rolled back, nothing of the batch is kept.
+async fn batch(db: DatabaseConnection, mut jobs: Vec<Box<dyn Job>>) {
     let txn = match crate::db::write_txn(&db).await {
         Ok(txn) => txn,
         Err(e) => {
-            // Every job is refused, none of them run.
             tracing::warn!(error = %e, "a batch of login writes could not begin");
             let why = DomainError::from(e).to_string();
             for job in jobs {
-                job(Err(why.clone())).await(Ok(()));
+                job.answer(Err(why.clone()));
             }
             return;
         }
     };
-    let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let savepoint = txn.begin().await.map_err(|e| DomainError::from(e).to_string());
-        answers.push(job(savepoint).await);
+    let mut broken = None;
+    for job in &mut jobs {
+        if let Err(e) = txn.execute_unprepared("SAVEPOINT login").await {
+            broken = Some(e);
+            break;
+        }
+        let end: &[&str] =
+            if job.run(&txn).await { &["RELEASE login"] } else { &["ROLLBACK TO login", "RELEASE login"] };
+        for sql in end {
+            if let Err(e) = txn.execute_unprepared(sql).await {
+                broken = Some(e);
+            }
+        }
+        if broken.is_some() {
+            break;
+        }
     }
-    let committed = txn.commit().await.map_err(|e: DbErr| {
-        tracing::warn!(error = %e, "a batch of login writes could not commit");
+    let end = match broken {
+        Some(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+        None => txn.commit().await,
+    };
+    let end = end.map_err(|e: DbErr| {
+        tracing::warn!(error = %e, "a batch of login writes was not committed");
         e.to_string()
     });
-    for answer in answers {
-        answer(committed.clone());
+    for job in jobs {
+        job.answer(end.clone());
     }
 }
 
@@ -236,6 +324,17 @@ mod tests {
         (other, txn)
     }
 
+    /// Until the first batch has begun (and waits for the lock) with nothing queued behind it.
+    async fn until_first_batch(ctx: &Ctx) {
+        for _ in 0..500 {
+            if ctx.commits.batches() == 1 && ctx.commits.waiting() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the first batch did not begin");
+    }
+
     async fn until_waiting(ctx: &Ctx, n: usize) {
         for _ in 0..500 {
             if ctx.commits.waiting() == n {
@@ -256,8 +355,11 @@ mod tests {
             calls.push(tokio::spawn(async move {
                 write(&ctx2, move |_, txn| Box::pin(async move { insert(txn, n).await.map(|()| n) })).await
             }));
+            if n == 0 {
+                // The first batch waits for the lock with one write; the other 199 queue behind it.
+                until_first_batch(&ctx).await;
+            }
         }
-        // The first batch waits for the lock with one write; the other 199 queue behind it.
         until_waiting(&ctx, 199).await;
         assert!(written(&ctx).await.is_empty(), "nothing is visible before its commit");
         lock.commit().await.unwrap();
@@ -276,7 +378,7 @@ mod tests {
             let ctx = ctx.clone();
             async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
         });
-        until_waiting(&ctx, 0).await;
+        until_first_batch(&ctx).await;
         let refused = tokio::spawn({
             let ctx = ctx.clone();
             async move {
@@ -309,7 +411,7 @@ mod tests {
             let ctx = ctx.clone();
             async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
         });
-        until_waiting(&ctx, 0).await;
+        until_first_batch(&ctx).await;
         // A deferred foreign key passes its statement and its savepoint, and fails the commit.
         let orphan = tokio::spawn({
             let ctx = ctx.clone();
@@ -339,14 +441,14 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_panic_refuses_its_batch_and_the_next_batch_runs() {
+    async fn a_panic_is_refused_and_undone_alone() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
         let first = tokio::spawn({
             let ctx = ctx.clone();
             async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
         });
-        until_waiting(&ctx, 0).await;
+        until_first_batch(&ctx).await;
         let panics = tokio::spawn({
             let ctx = ctx.clone();
             async move {
@@ -368,9 +470,54 @@ mod tests {
         first.await.unwrap().unwrap();
         let panicked: DomainResult<()> = panics.await.unwrap();
         assert!(matches!(panicked, Err(DomainError::Internal(_))));
-        assert!(matches!(neighbour.await.unwrap(), Err(DomainError::Internal(_))));
+        neighbour.await.unwrap().unwrap();
         write(&ctx, |_, txn| Box::pin(insert(txn, 4))).await.unwrap();
-        assert_eq!(written(&ctx).await, [1, 4]);
+        assert_eq!(written(&ctx).await, [1, 3, 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_whose_caller_went_away_is_not_run() {
+        let (ctx, url) = ctx().await;
+        let (_other, lock) = hold_write_lock(&url).await;
+        let first = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
+        });
+        until_first_batch(&ctx).await;
+        let gone = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 2))).await }
+        });
+        until_waiting(&ctx, 1).await;
+        gone.abort();
+        assert!(gone.await.unwrap_err().is_cancelled());
+        lock.commit().await.unwrap();
+        first.await.unwrap().unwrap();
+        write(&ctx, |_, txn| Box::pin(insert(txn, 3))).await.unwrap();
+        assert_eq!(written(&ctx).await, [1, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_waited_too_long_for_its_batch_is_refused_unrun() {
+        let (ctx, url) = ctx().await;
+        let (_other, lock) = hold_write_lock(&url).await;
+        let first = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
+        });
+        until_first_batch(&ctx).await;
+        let late = tokio::spawn({
+            let ctx = ctx.clone();
+            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 2))).await }
+        });
+        until_waiting(&ctx, 1).await;
+        // SQLite's lock wait (5 s) ends the first batch as busy; the second write has waited
+        // longer than MAX_WAIT by the time its batch begins.
+        tokio::time::sleep(MAX_WAIT + Duration::from_millis(500)).await;
+        lock.commit().await.unwrap();
+        assert!(matches!(first.await.unwrap(), Err(DomainError::Busy(_))));
+        assert!(matches!(late.await.unwrap(), Err(DomainError::Busy(_))));
+        assert!(written(&ctx).await.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
