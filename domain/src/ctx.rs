@@ -28,6 +28,8 @@ pub struct Ctx {
     /// Web Push subscriptions and deliveries may go to this machine (development and tests:
     /// `HOSTGUARD_WEBPUSH_ALLOW_LOOPBACK`); never any other internal address.
     pub webpush_allow_loopback: bool,
+    /// Batches the login path's writes into shared commits on SQLite ([`crate::group_commit`]).
+    pub commits: Arc<crate::group_commit::GroupCommit>,
 }
 
 /// Password checks allowed at once: two per core. Each argon2 check holds a core for tens of

@@ -18,6 +18,7 @@ pub mod device_accounts;
 pub mod entities;
 pub mod error;
 pub mod factors;
+pub mod group_commit;
 pub mod lockout;
 pub mod logins;
 pub mod messages;

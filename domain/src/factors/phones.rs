@@ -560,6 +560,7 @@ mod tests {
             crate::db::migrate(&db).await.unwrap();
             let clock = ManualClock::new(Utc::now());
             let ctx = Ctx {
+                commits: crate::group_commit::GroupCommit::new(db.clone()),
                 db,
                 clock: Arc::new(clock.clone()),
                 lockout: Default::default(),

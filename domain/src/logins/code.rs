@@ -239,20 +239,27 @@ pub(super) async fn verify(
     if recent_wrong_codes(txn, user_id, now).await? >= USER_WRONG_CODES {
         return Ok((too_many_wrong(row, now), None));
     }
-    let offer = methods::offer(txn, row, user_id, now).await?;
-    if offer.any() {
+    // The methods offered matter for a menu answer (nothing, or a method's number) and for the
+    // next prompt; a code is checked without reading them (fewer statements on the hot path).
+    let menu_answer = typed.is_empty() || methods::choice(typed).is_some();
+    let offer = if menu_answer { Some(methods::offer(txn, row, user_id, now).await?) } else { None };
+    if let Some(offer) = offer.as_ref().filter(|o| o.any()) {
         if typed.is_empty() {
             // Enter alone at the menu: shown again, not counted as a wrong code.
             return Ok((offer.step(None), None));
         }
         if let Some(choice) = methods::choice(typed) {
-            return Ok((methods::choose(ctx, txn, row, user_id, &offer, choice, now).await?, None));
+            return Ok((methods::choose(ctx, txn, row, user_id, offer, choice, now).await?, None));
         }
     }
     if row.stage == Stage::Push {
         if let Some(r) = push::newest(txn, row.id).await?.filter(|r| push::pending(r, now)) {
             if typed == r.number.to_string() {
                 let line = format!("Type {} in the app, not here.", r.number);
+                let offer = match offer {
+                    Some(offer) => offer,
+                    None => methods::offer(txn, row, user_id, now).await?,
+                };
                 return Ok((again(txn, row, &offer, line, now).await?, None));
             }
         }
@@ -297,5 +304,9 @@ pub(super) async fn verify(
     }
     let left = MAX_CODE_ATTEMPTS - row.attempts;
     let line = format!("Wrong code. {left} attempt{} left.", if left == 1 { "" } else { "s" });
+    let offer = match offer {
+        Some(offer) => offer,
+        None => methods::offer(txn, row, user_id, now).await?,
+    };
     Ok((again(txn, row, &offer, line, now).await?, None))
 }

@@ -149,23 +149,38 @@ async fn next_number(txn: &DatabaseTransaction, server_id: Uuid) -> DomainResult
 /// A login reached the PAM module of `s`: record it and say what happens next.
 pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResult<LoginReply> {
     validate_start(req)?;
+    let (s, req) = (s.clone(), req.clone());
+    // Answered after its write is committed (with others' on SQLite: the group commit).
+    let (reply, row) =
+        crate::group_commit::write(ctx, move |ctx, txn| Box::pin(async move { start_in(ctx, txn, &s, &req).await }))
+            .await?;
+    log_outcome(&row);
+    Ok(reply)
+}
+
+/// [`start`] in `txn`; also the login as written, to log once committed.
+async fn start_in(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    s: &server::Model,
+    req: &LoginStart,
+) -> DomainResult<(LoginReply, server_login::Model)> {
     let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
     // One number per login at a time; also orders this login after a config change in flight.
-    crate::two_factor::lock_servers(&txn, &[s.id]).await?;
-    let cfg = config::Entity::find_by_id(s.id).one(&txn).await?;
-    let settings = settings::of(&txn, s.id).await?;
+    crate::two_factor::lock_servers(txn, &[s.id]).await?;
+    let cfg = config::Entity::find_by_id(s.id).one(txn).await?;
+    let settings = settings::of(txn, s.id).await?;
     let recent = server_login::Entity::find()
         .filter(server_login::Column::ServerId.eq(s.id))
         .filter(server_login::Column::CreatedAt.gt(now - Duration::minutes(1)))
-        .count(&txn)
+        .count(txn)
         .await?;
     if recent >= STARTS_PER_SERVER_PER_MINUTE {
         return Err(DomainError::RateLimited(format!(
             "more than {STARTS_PER_SERVER_PER_MINUTE} logins to this server in a minute; try again shortly"
         )));
     }
-    let number = next_number(&txn, s.id).await?;
+    let number = next_number(txn, s.id).await?;
     let mut row = server_login::Model {
         id: Uuid::new_v4(),
         tenant_id: s.tenant_id,
@@ -205,18 +220,16 @@ pub async fn start(ctx: &Ctx, s: &server::Model, req: &LoginStart) -> DomainResu
         (Required::Factor { method, topic_id }, None) => match method {
             Method::Sms => {
                 row.method = LoginMethod::Sms;
-                sms::begin(&txn, &mut row, topic_id, now).await?
+                sms::begin(txn, &mut row, topic_id, now).await?
             }
             Method::Code => {
                 row.method = LoginMethod::Code;
-                code::begin(ctx, &txn, &mut row, &settings, now).await?
+                code::begin(ctx, txn, &mut row, &settings, now).await?
             }
         },
     };
-    server_login::Entity::insert(row.clone().into_active_model()).exec_without_returning(&txn).await?;
-    txn.commit().await?;
-    log_outcome(&row);
-    Ok(LoginReply::new(row.id, step))
+    server_login::Entity::insert(row.clone().into_active_model()).exec_without_returning(txn).await?;
+    Ok((LoginReply::new(row.id, step), row))
 }
 
 /// Ends the login in `row` and returns `step`.
@@ -264,19 +277,38 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
     if answer.chars().count() > limits::ANSWER {
         return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
     }
+    let (s, answer) = (s.clone(), answer.to_owned());
+    // Answered after its write is committed (with others' on SQLite: the group commit).
+    let (answered, ended) = crate::group_commit::write(ctx, move |ctx, txn| {
+        Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer).await })
+    })
+    .await?;
+    if let Some(row) = ended {
+        log_outcome(&row);
+    }
+    Ok(answered)
+}
+
+/// [`answer_or_wait`] in `txn`; also the login as written, to log once committed.
+async fn answer_in(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    s: &server::Model,
+    login_id: Uuid,
+    answer: &str,
+) -> DomainResult<(Answered, Option<server_login::Model>)> {
     let now = ctx.clock.now();
-    let txn = crate::db::write_txn(&ctx.db).await?;
-    crate::db::lock_rows::<server_login::Entity>(&txn, &[login_id]).await?;
+    crate::db::lock_rows::<server_login::Entity>(txn, &[login_id]).await?;
     // Another server's login is "not found": its id reveals nothing.
     let Some(mut row) =
-        server_login::Entity::find_by_id(login_id).filter(server_login::Column::ServerId.eq(s.id)).one(&txn).await?
+        server_login::Entity::find_by_id(login_id).filter(server_login::Column::ServerId.eq(s.id)).one(txn).await?
     else {
         return Err(DomainError::NotFound("login"));
     };
     if row.stage == Stage::Done {
         // A replayed answer, or a code typed into a finished login: nothing changes.
         let step = Step::deny("HostGuard: this login has already ended. Log in again.");
-        return Ok(Answered { reply: LoginReply::new(login_id, step), waiting: None });
+        return Ok((Answered { reply: LoginReply::new(login_id, step), waiting: None }, None));
     }
     let mut waiting = None;
     let step = if now > row.created_at + Duration::minutes(LOGIN_VALID_MINUTES) {
@@ -293,20 +325,20 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
                 // The code-sending limits are counted per server: two answers must not both
                 // read the count before either adds to it. (Only this stage: verifying a code
                 // needs the login's row alone, so one server's logins verify in parallel.)
-                crate::two_factor::lock_servers(&txn, &[s.id]).await?;
+                crate::two_factor::lock_servers(txn, &[s.id]).await?;
                 if !row.source_ip.is_empty() {
                     // The per-source count spans the tenant's servers.
-                    crate::db::lock_key(&txn, &format!("login-sends:{}:{}", row.tenant_id, row.source_block)).await?;
+                    crate::db::lock_key(txn, &format!("login-sends:{}:{}", row.tenant_id, row.source_block)).await?;
                 }
-                sms::send_code(ctx, &txn, &mut row, answer, now).await?
+                sms::send_code(ctx, txn, &mut row, answer, now).await?
             }
             Stage::Code => check_code(&mut row, answer, now),
             Stage::Verify | Stage::Push => {
                 if let Some(user_id) = row.end_user_id {
                     // Wrong codes, sends and pushes are counted per end user, across servers.
-                    crate::db::lock_rows::<crate::entities::user::Entity>(&txn, &[user_id]).await?;
+                    crate::db::lock_rows::<crate::entities::user::Entity>(txn, &[user_id]).await?;
                 }
-                let (step, wait) = code::verify(ctx, &txn, &mut row, answer, now).await?;
+                let (step, wait) = code::verify(ctx, txn, &mut row, answer, now).await?;
                 waiting = wait;
                 step
             }
@@ -331,11 +363,9 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
         finished_at: Set(row.finished_at),
         ..Default::default()
     }
-    .update(&txn)
+    .update(txn)
     .await?;
-    txn.commit().await?;
-    log_outcome(&row);
-    Ok(Answered { reply: LoginReply::new(login_id, step), waiting })
+    Ok((Answered { reply: LoginReply::new(login_id, step), waiting }, Some(row)))
 }
 
 /// The code's hash, bound to its login: a code is only ever good for the login it was sent for.
