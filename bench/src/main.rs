@@ -78,7 +78,7 @@ the login numbers (--logins only) and push at the login prompt (--push only); --
 on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
-HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents),
+HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents; =streams: only the config stream),
 HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).
 bench --soak [SECONDS]: the soak (default 1800 s; ./scripts/soak.sh), see bench/src/soak.rs.";
 
@@ -934,7 +934,10 @@ async fn run(backend: Backend, admin_url: Option<&str>, list_only: bool) -> Res<
         if list_only {
             return Ok(());
         }
-        bench_long_polls(&c, backend, &fleet).await?;
+        // HOSTGUARD_BENCH_AGENTS_ONLY=streams: the config stream alone, without the long polls.
+        if std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").as_deref() != Ok("streams") {
+            bench_long_polls(&c, backend, &fleet).await?;
+        }
         bench_streams(&c, backend, &fleet).await
     }
     .await;
