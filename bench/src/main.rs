@@ -9,6 +9,9 @@
 //!    rollout worker hands the 10,000 jobs over once the apply delay has passed;
 //! 3. 10,000 agents long-polling (`GET /agent/v1/config?wait=30`) one console started as a child
 //!    process (`server` next to this binary): its RSS and CPU while they wait.
+//! 4. 10,000 agents on the config stream (one WebSocket each), and as many as the open-file limit
+//!    lets one console hold (issue 18's "agents one console holds", 100,000 where the limit
+//!    allows; their sockets in helper processes, `bench --hold-streams`): RSS and CPU (held.rs).
 //!
 //! Run it with `./scripts/bench.sh`, which starts a throwaway PostgreSQL, raises the open-file
 //! limit and builds in release mode. Knobs: `HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL`,
@@ -81,6 +84,7 @@ Run it with ./scripts/bench.sh, which builds it and the server binary next to it
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
 HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents; =streams: only the config stream),
 HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).
+bench --hold-streams ADDR: a helper of the agents-one-console-holds row (credentials on stdin).
 bench --soak [SECONDS]: the soak (default 1800 s; ./scripts/soak.sh), see bench/src/soak.rs.";
 
 #[tokio::main]
