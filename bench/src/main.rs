@@ -9,6 +9,9 @@
 //!    rollout worker hands the 10,000 jobs over once the apply delay has passed;
 //! 3. 10,000 agents long-polling (`GET /agent/v1/config?wait=30`) one console started as a child
 //!    process (`server` next to this binary): its RSS and CPU while they wait.
+//! 4. 10,000 agents on the config stream (one WebSocket each), and as many as the open-file limit
+//!    lets one console hold (issue 18's "agents one console holds", 100,000 where the limit
+//!    allows; their sockets in helper processes, `bench --hold-streams`): RSS and CPU (held.rs).
 //!
 //! Run it with `./scripts/bench.sh`, which starts a throwaway PostgreSQL, raises the open-file
 //! limit and builds in release mode. Knobs: `HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL`,
@@ -16,6 +19,7 @@
 //! progress, and where the long polls' memory goes), `HOSTGUARD_BENCH_DIRECT=1` (time
 //! `run_due_jobs` batch by batch from the bench instead of through the worker).
 
+mod held;
 mod logins;
 mod push;
 mod soak;
@@ -78,8 +82,9 @@ the login numbers (--logins only) and push at the login prompt (--push only); --
 on SQLite and (with HOSTGUARD_BENCH_POSTGRES_URL or HOSTGUARD_TEST_POSTGRES_URL) PostgreSQL.
 Run it with ./scripts/bench.sh, which builds it and the server binary next to it.
 Knobs: HOSTGUARD_BENCH_ONLY=SQLite|PostgreSQL, HOSTGUARD_BENCH_KEEP=1, HOSTGUARD_BENCH_VERBOSE=1,
-HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents),
+HOSTGUARD_BENCH_DIRECT=1, HOSTGUARD_BENCH_AGENTS_ONLY=1 (only the waiting agents; =streams: only the config stream),
 HOSTGUARD_BENCH_WRAP=\"heaptrack -o FILE\" (the child consoles under a profiler).
+bench --hold-streams ADDR: a helper of the agents-one-console-holds row (credentials on stdin).
 bench --soak [SECONDS]: the soak (default 1800 s; ./scripts/soak.sh), see bench/src/soak.rs.";
 
 #[tokio::main]
@@ -90,6 +95,13 @@ async fn main() {
     }
     let started = Instant::now();
     raise_fd_limit();
+    // A helper process of the "agents one console holds" row (see held.rs).
+    if let [flag, addr] = &std::env::args().skip(1).collect::<Vec<_>>()[..] {
+        if flag == "--hold-streams" {
+            let failed = held::helper(addr).await.is_err();
+            std::process::exit(i32::from(failed));
+        }
+    }
     let mut backends = vec![(Backend::Sqlite, None)];
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     match var("HOSTGUARD_BENCH_POSTGRES_URL").or_else(|| var("HOSTGUARD_TEST_POSTGRES_URL")) {
@@ -307,7 +319,9 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
         .ok_or("the demo tenant Acme Retail is missing")?;
     let now = chrono::Utc::now();
     let regions = domain::servers::REGIONS;
-    let mut fleet = Fleet { enable: Vec::with_capacity(ENABLE), agents: Vec::with_capacity(AGENTS) };
+    // Credentials for the waiting agents, and for as many as one console here can hold.
+    let credentials = AGENTS.max(held::agents()).min(SERVERS);
+    let mut fleet = Fleet { enable: Vec::with_capacity(ENABLE), agents: Vec::with_capacity(credentials) };
     let started = Instant::now();
     let txn = c.ctx.db.begin().await?;
     let mut rows = Vec::with_capacity(1000);
@@ -322,7 +336,8 @@ async fn insert_fleet(c: &Console) -> Res<(Fleet, Duration)> {
         };
         let linux_fact = |v: bool| if windows { None } else { Some(v) };
         let ip = format!("10.{}.{}.{}", 16 + i / 65536, i / 256 % 256, i % 256);
-        let credential_hash = if (50_001..50_001 + AGENTS).contains(&i) {
+        // From the 50,001st server on (the first AGENTS are the waiting agents' ones), wrapping.
+        let credential_hash = if (i + SERVERS - 50_001) % SERVERS < credentials {
             let (secret, _) = domain::tokens::new_token();
             let credential = format!("hga_{}_{secret}", id.simple());
             let hash = domain::tokens::hash_token(&credential);
@@ -749,7 +764,7 @@ async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<(
         .collect::<Result<Vec<_>, _>>()?;
     let opened = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, credential) in fleet.agents.iter().enumerate() {
+    for (i, credential) in fleet.agents[..AGENTS].iter().enumerate() {
         let client = clients[i % clients.len()].clone();
         let url = format!("{base}{}", proto::agent::paths::config(0, 30));
         let credential = credential.clone();
@@ -840,49 +855,20 @@ async fn idle_figures(pid: u32) -> (f64, u64, u64, u64) {
 /// as the agent waits since issue 18), on a fresh child console: its RSS and CPU while they
 /// wait. The same fleet as the long polls, so the two lines compare.
 async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, protocol::WebSocketConfig, Message};
     let console = ChildConsole::start(&c.database_url).await?;
     let (addr, pid) = (console.base.trim_start_matches("http://").to_owned(), console.pid());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (rss_before, _) = rss_kb(pid);
     let fds_before = open_fds(pid);
-    const WAIT: &str = r#"{"after":0,"wait":30}"#;
     let opened = Instant::now();
     // Handshakes a few hundred at a time, as agents starting over a minute would.
     let handshakes = Arc::new(tokio::sync::Semaphore::new(256));
-    let failures = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counts = Arc::new((std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)));
     let mut tasks = tokio::task::JoinSet::new();
-    for credential in &fleet.agents {
-        let (addr, credential, handshakes, failures) =
-            (addr.clone(), credential.clone(), handshakes.clone(), failures.clone());
-        tasks.spawn(async move {
-            let socket = async {
-                let _turn = handshakes.acquire().await.ok()?;
-                let mut req =
-                    format!("ws://{addr}{}", proto::agent::paths::CONFIG_STREAM).into_client_request().ok()?;
-                req.headers_mut().insert("authorization", format!("Bearer {credential}").parse().ok()?);
-                let tcp = tokio::net::TcpStream::connect(&addr).await.ok()?;
-                // The bench's own side small too: 10,000 of them live in this process.
-                let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
-                let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(config)).await.ok()?;
-                ws.send(Message::text(WAIT)).await.ok()?;
-                Some(ws)
-            }
-            .await;
-            let Some(mut ws) = socket else {
-                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return;
-            };
-            // Waits again each time the console answers "none", as the agent does.
-            while let Some(Ok(m)) = ws.next().await {
-                if matches!(&m, Message::Text(t) if t.as_str() == "{}") && ws.send(Message::text(WAIT)).await.is_err() {
-                    break;
-                }
-            }
-        });
+    for credential in &fleet.agents[..AGENTS] {
+        tasks.spawn(held::hold_stream(addr.clone(), credential.clone(), handshakes.clone(), counts.clone()));
     }
-    let agents = fleet.agents.len();
+    let agents = AGENTS;
     loop {
         let fds = open_fds(pid);
         if fds >= fds_before + agents || opened.elapsed() > Duration::from_secs(60) {
@@ -894,7 +880,7 @@ async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (cpu_pct, peak_rss, rss, hwm) = idle_figures(pid).await;
     let connected = open_fds(pid).saturating_sub(fds_before);
-    let failed = failures.load(std::sync::atomic::Ordering::Relaxed);
+    let failed = counts.1.load(std::sync::atomic::Ordering::Relaxed);
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
         "{agents} agents waiting on the config stream ({}), server process: RSS {:.0} MB while they wait (peak {:.0} MB, high-water {:.0} MB; {:.0} MB before: {:.1} kB per agent), CPU {cpu_pct:.1}% of one core over {IDLE_SECS} s; {connected} sockets open, {failed} handshakes failed; opened in {open_secs:.1} s (target RSS < 100 MB) {}",
@@ -934,8 +920,12 @@ async fn run(backend: Backend, admin_url: Option<&str>, list_only: bool) -> Res<
         if list_only {
             return Ok(());
         }
-        bench_long_polls(&c, backend, &fleet).await?;
-        bench_streams(&c, backend, &fleet).await
+        // HOSTGUARD_BENCH_AGENTS_ONLY=streams: the config stream alone, without the long polls.
+        if std::env::var("HOSTGUARD_BENCH_AGENTS_ONLY").as_deref() != Ok("streams") {
+            bench_long_polls(&c, backend, &fleet).await?;
+        }
+        bench_streams(&c, backend, &fleet).await?;
+        held::bench_most(&c, backend, &fleet.agents).await
     }
     .await;
     if keep() {

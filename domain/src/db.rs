@@ -11,6 +11,9 @@ use sea_orm::{
 use std::time::Duration;
 use uuid::Uuid;
 
+/// The page cache of each pooled SQLite connection, in KiB (`PRAGMA cache_size`).
+const SQLITE_CACHE_KIB: u32 = 256;
+
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     if let Some(path) = sqlite_file(url) {
         if let Some(dir) = std::path::Path::new(path).parent() {
@@ -27,7 +30,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(5))
-        .max_connections(16);
+        .max_connections(16)
+        // Each pooled SQLite connection has its own page cache, 2 MB by default, which reads
+        // across 100,000 servers fill: 16 of them were a quarter of the console's memory with
+        // 10,000 agents waiting. The file's pages stay in the OS's cache, so a smaller one
+        // costs a read() of a page rather than a copy.
+        .map_sqlx_sqlite_opts(|o| o.pragma("cache_size", format!("-{SQLITE_CACHE_KIB}")));
     let db = Database::connect(opts).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers and the writer work at the same time; it is a property of the file.

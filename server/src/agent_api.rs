@@ -66,6 +66,7 @@ pub fn routes(ctx: Ctx, long_polls: Arc<LongPolls>) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::Extension(Arc::new(WriteBudgets::default())))
+        .layer(axum::Extension(Arc::new(Streams { ctx: ctx.clone(), polls: long_polls.clone() })))
         .layer(axum::Extension(long_polls))
         .layer(axum::Extension(PushWaits::start(ctx.clone())))
         .with_state(ctx)
@@ -527,6 +528,9 @@ const STREAM_WAITS: u32 = 30;
 const STREAM_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 /// A wait is a few dozen bytes; anything bigger is not one.
 const STREAM_MAX_MESSAGE: usize = 1024;
+/// What a stream's socket reads at a time: a wait and its frame header, with room to spare (a
+/// longer message grows the buffer up to [`STREAM_MAX_MESSAGE`]).
+const STREAM_READ_BUFFER: usize = 128;
 
 /// The long poll over one WebSocket the agent keeps open ([`paths::CONFIG_STREAM`]): each
 /// `StreamWait` it sends is answered by one `StreamAnswer`, as `config` would answer. The
@@ -539,15 +543,14 @@ const STREAM_MAX_MESSAGE: usize = 1024;
     responses((status = 101, description = "switching to the WebSocket"), (status = 400, body = ApiError, description = "not a WebSocket handshake"), (status = 401, body = ApiError),
         (status = 503, body = ApiError, description = "as many streams are open as the console takes (`HOSTGUARD_MAX_CONNECTIONS`): long-poll instead")))]
 async fn config_stream(
-    State(ctx): State<Ctx>,
-    axum::Extension(long_polls): axum::Extension<Arc<LongPolls>>,
+    axum::Extension(streams): axum::Extension<Arc<Streams>>,
     headers: axum::http::HeaderMap,
     Agent(s): Agent,
     upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, Failure> {
     let upgrade = upgrade.map_err(|r| rejected(StatusCode::BAD_REQUEST, r.body_text()))?;
     let credential = bearer(&headers)?.to_owned();
-    let Some(slot) = long_polls.stream_slot() else {
+    let Some(slot) = streams.polls.stream_slot() else {
         return Err(fail(
             StatusCode::SERVICE_UNAVAILABLE,
             "AGENT.0503",
@@ -556,42 +559,58 @@ async fn config_stream(
     };
     let upgrade = upgrade
         // Small buffers: thousands of these wait at once, each reading a few dozen bytes.
-        .read_buffer_size(STREAM_MAX_MESSAGE)
+        .read_buffer_size(STREAM_READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(STREAM_MAX_MESSAGE)
         .max_frame_size(STREAM_MAX_MESSAGE);
-    let server_id = s.id;
-    let checked = std::time::Instant::now();
-    let turn = long_polls.take_turn(server_id);
-    Ok(upgrade.on_upgrade(move |socket| async move {
-        tokio::select! {
-            () = stream(ctx, long_polls, credential, server_id, checked, socket) => {}
-            // A newer stream of this server took over: this one ends.
-            () = turn.ended() => {}
-        }
-        drop(slot);
-    }))
+    let turn = streams.polls.take_turn(s.id);
+    let open = Box::new(OpenStream {
+        server_id: s.id,
+        checked: std::time::Instant::now(),
+        credential,
+        turn,
+        _slot: slot,
+        streams,
+    });
+    // The socket's task runs `stream` alone, holding a pointer to the rest: a task that held
+    // the context, and a future that took it by value, would each keep a copy.
+    Ok(upgrade.on_upgrade(move |socket| stream(open, socket)))
 }
 
-async fn stream(
+/// What every config stream shares: the context and the waits, one copy for the console.
+pub struct Streams {
     ctx: Ctx,
     polls: Arc<LongPolls>,
-    credential: String,
+}
+
+/// What one open config stream keeps besides its socket (boxed once, at the handshake).
+struct OpenStream {
+    streams: Arc<Streams>,
     server_id: uuid::Uuid,
+    credential: String,
+    /// When the handshake checked the credential.
     checked: std::time::Instant,
-    mut socket: axum::extract::ws::WebSocket,
-) {
+    /// Ends the stream when a newer one of the same server opens.
+    turn: crate::long_poll::StreamTurn,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+async fn stream(open: Box<OpenStream>, mut socket: axum::extract::ws::WebSocket) {
     use axum::extract::ws::Message;
     use proto::agent::StreamAnswer;
     let mut window = (std::time::Instant::now(), 0u32);
     // The handshake checked the credential (at `checked`): the first wait, right after it, need
     // not again (agents reconnecting at once after a restart make one query each, not two).
-    let mut checked = Some(checked);
+    let mut fresh = true;
     loop {
-        let message = match tokio::time::timeout(STREAM_IDLE, socket.recv()).await {
-            Ok(Some(Ok(message))) => message,
-            // Closed, broken or idle.
-            _ => return,
+        let message = tokio::select! {
+            message = tokio::time::timeout(STREAM_IDLE, socket.recv()) => match message {
+                Ok(Some(Ok(message))) => message,
+                // Closed, broken or idle.
+                _ => return,
+            },
+            // A newer stream of this server took over: this one ends.
+            () = open.turn.ended() => return,
         };
         // Every message counts, pings too (tungstenite answers them itself).
         let now = std::time::Instant::now();
@@ -613,14 +632,13 @@ async fn stream(
                 format!("at most {STREAM_WAITS} waits a minute on one stream; open a new one"),
             ))
         } else {
+            let recheck = !std::mem::take(&mut fresh) || open.checked.elapsed() >= STREAM_FRESH;
             // Boxed: the socket's task keeps only what a wait needs, not the queries' futures.
-            let fresh = checked.take().is_some_and(|at| at.elapsed() < STREAM_FRESH);
-            Box::pin(stream_wait(&ctx, &polls, (!fresh).then_some(credential.as_str()), server_id, &text, &mut socket))
-                .await
+            Box::pin(stream_wait(&open, recheck, &text, &mut socket)).await
         };
         let (answer, last) = match answer {
             Ok(Some(assignment)) => (StreamAnswer { assignment, ..Default::default() }, false),
-            // The agent hung up while it waited.
+            // The agent hung up while it waited, or a newer stream took over.
             Ok(None) => return,
             Err(Failure(status, error, _)) => {
                 (StreamAnswer { status: Some(status.as_u16()), error: Some(error), ..Default::default() }, true)
@@ -643,13 +661,12 @@ const STREAM_SEND: std::time::Duration = std::time::Duration::from_secs(10);
 const STREAM_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One wait of a config stream: `Ok(Some(answer))`, `Ok(None)` when the agent hung up (or sent
-/// anything) while waiting, or the failure the long poll would have answered with. `credential`
-/// is checked again unless `None` (just checked by the handshake).
+/// anything) while waiting or a newer stream took over, or the failure the long poll would have
+/// answered with. The credential is checked again when `recheck` (not just checked by the
+/// handshake).
 async fn stream_wait(
-    ctx: &Ctx,
-    polls: &LongPolls,
-    credential: Option<&str>,
-    server_id: uuid::Uuid,
+    open: &OpenStream,
+    recheck: bool,
     text: &str,
     socket: &mut axum::extract::ws::WebSocket,
 ) -> Result<Option<Option<Assignment>>, Failure> {
@@ -657,17 +674,20 @@ async fn stream_wait(
         fail(StatusCode::BAD_REQUEST, "AGENT.0400", format!("not a wait ({{\"after\": n, \"wait\": s}}): {e}"))
     })?;
     let limit = wait_limit(wait.wait)?;
+    let Streams { ctx, polls } = &*open.streams;
     // Again for every later wait: a credential replaced or revoked since the stream opened ends
     // it. Boxed, as the query in the wait: the wait's future keeps a pointer, not its state.
-    if let Some(credential) = credential {
-        let s = Box::pin(agents::authenticate(ctx, credential)).await?;
-        if s.id != server_id {
+    if recheck {
+        let _turn = polls.query_turn().await;
+        let s = Box::pin(agents::authenticate(ctx, &open.credential)).await?;
+        if s.id != open.server_id {
             return Err(DomainError::Unauthenticated.into());
         }
     }
     tokio::select! {
-        found = crate::long_poll::wait_for_assignment(ctx, polls, server_id, wait.after, limit) => Ok(Some(found?)),
+        found = crate::long_poll::wait_for_assignment(ctx, polls, open.server_id, wait.after, limit) => Ok(Some(found?)),
         _ = socket.recv() => Ok(None),
+        () = open.turn.ended() => Ok(None),
     }
 }
 

@@ -20,7 +20,13 @@ pub struct LongPolls {
     /// The one open config stream of each server, by generation: a newer one ends the older.
     open_streams: Mutex<HashMap<Uuid, (u64, Arc<Notify>)>>,
     generation: std::sync::atomic::AtomicU64,
+    /// Waits reading the database at once (see [`LongPolls::query_turn`]).
+    queries: tokio::sync::Semaphore,
 }
+
+/// Waits' queries running at once: half the pool, so logins find a connection even when every
+/// agent asks at once, as after a restart.
+const WAIT_QUERIES: usize = 8;
 
 /// A server's config stream, while it is the newest: [`StreamTurn::ended`] completes when a
 /// newer stream of the same server takes over.
@@ -59,7 +65,16 @@ impl LongPolls {
             streams: Arc::new(tokio::sync::Semaphore::new(max_streams)),
             open_streams: Mutex::default(),
             generation: Default::default(),
+            queries: tokio::sync::Semaphore::new(WAIT_QUERIES),
         }
+    }
+
+    /// A turn to read the database for a wait, held while the query runs. After a restart every
+    /// agent's first wait reads at once: the others wait here holding a few bytes, rather than
+    /// with their query's state (about 2 kB each) queued for a pooled connection, memory the
+    /// allocator keeps after the storm.
+    pub async fn query_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.queries.acquire().await.ok()
     }
 
     /// Makes a new config stream `server_id`'s only one: the older one, if any, is told to end.
@@ -127,7 +142,11 @@ pub async fn wait_for_assignment(
             notified.as_mut().enable();
             // Boxed: while it waits, a poll holds only the wake-up and the timer, not the
             // query's future (thousands wait at once).
-            if let Some(a) = Box::pin(domain::agents::assignment(ctx, server_id, after)).await? {
+            let found = {
+                let _turn = polls.query_turn().await;
+                Box::pin(domain::agents::assignment(ctx, server_id, after)).await?
+            };
+            if let Some(a) = found {
                 return Ok(Some(a));
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -151,6 +170,17 @@ mod tests {
         assert!(polls.stream_slot().is_none(), "a third is refused");
         drop(a);
         assert!(polls.stream_slot().is_some(), "a closed stream makes room");
+    }
+
+    #[tokio::test]
+    async fn waits_read_the_database_a_few_at_a_time() {
+        let polls = super::LongPolls::new(10);
+        let turns: Vec<_> = futures_util::future::join_all((0..super::WAIT_QUERIES).map(|_| polls.query_turn())).await;
+        assert!(turns.iter().all(Option::is_some));
+        let soon = std::time::Duration::from_millis(50);
+        assert!(tokio::time::timeout(soon, polls.query_turn()).await.is_err(), "one more waits its turn");
+        drop(turns);
+        assert!(tokio::time::timeout(soon, polls.query_turn()).await.is_ok_and(|t| t.is_some()));
     }
 
     #[tokio::test]
