@@ -118,7 +118,11 @@ run() {
 start=$(date +%s)
 run long-poll "$long_poll_examples" --include-path /agent/v1/config &
 long_poll=$!
-run calls "$examples" --exclude-path /agent/v1/config &
+# The config stream is a WebSocket (RFC 6455): schemathesis speaks HTTP requests and answers, so
+# it cannot hold one (its handshake without the upgrade headers is refused with 400, as
+# documented); the API tests drive it with a WebSocket client
+# (rollout::the_config_stream_answers_waits_as_the_long_poll).
+run calls "$examples" --exclude-path /agent/v1/config --exclude-path /agent/v1/config/stream &
 calls=$!
 status=0
 wait "$calls" || status=$?
