@@ -11,5 +11,6 @@ pub mod logins;
 pub mod passkey;
 pub mod poll;
 pub mod push_notifications;
+pub mod resource;
 pub mod status;
 pub mod urn;

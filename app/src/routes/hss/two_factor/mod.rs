@@ -25,6 +25,7 @@ use crate::{
         AppError, ChangeResult, TwoFactorRow, Uuid,
     },
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use std::{collections::BTreeMap, time::Duration};
@@ -110,7 +111,7 @@ pub fn TwoFactorPage() -> impl IntoView {
             filters.set("region", &chosen, true);
         }
     });
-    let servers = Resource::new(
+    let servers = resource(
         move || {
             let query = TwoFactorQuery {
                 search: filters.get("search"),
