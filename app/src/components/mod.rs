@@ -4,6 +4,7 @@ pub mod account_switcher;
 pub mod dialog;
 pub mod form;
 pub mod get_code;
+pub mod hydration;
 pub mod install;
 pub mod layout;
 pub mod list;
