@@ -11,7 +11,10 @@ pub mod functions;
 pub mod models;
 pub mod routes;
 
-use components::layout::{Auth, ConsoleLayout, ForRoles, RegionState};
+use components::{
+    hydration::HydrationAfterPaint,
+    layout::{Auth, ConsoleLayout, ForRoles, RegionState},
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
@@ -61,7 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // The CSS by its hashed name, which browsers keep for a year.
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationAfterPaint options />
                 <MetaTags />
             </head>
             <body>

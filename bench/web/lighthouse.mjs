@@ -30,18 +30,23 @@ async function signIn(who) {
     .find((c) => c.startsWith("hostguard_session="));
   if (!cookie) throw new Error(`sign-in failed: HTTP ${res.status}`);
   if (!(res.headers.get("location") ?? "").startsWith("/signin/code")) return cookie;
-  // The demo admin's console authenticator, whose secret key the demo publishes.
-  const step = await fetch(`${base}/api/auth/sign_in_code`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", origin: base, cookie },
-    body: new URLSearchParams({ code: totp(who.secret) }).toString(),
-  });
-  const signedIn = (step.headers.getSetCookie?.() ?? [])
-    .map((c) => c.split(";")[0])
-    .find((c) => c.startsWith("hostguard_session="));
-  if (!signedIn) throw new Error(`the sign-in code was refused: HTTP ${step.status}`);
-  return signedIn;
+  // The demo admin's console authenticator, whose secret key the demo publishes. The console
+  // takes each 30-second step's code once, and hydrates.mjs has just used one: on a refusal,
+  // the next step's.
+  for (let tries = 0; ; tries++) {
+    const step = await fetch(`${base}/api/auth/sign_in_code`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: base, cookie },
+      body: new URLSearchParams({ code: totp(who.secret) }).toString(),
+    });
+    const signedIn = (step.headers.getSetCookie?.() ?? [])
+      .map((c) => c.split(";")[0])
+      .find((c) => c.startsWith("hostguard_session="));
+    if (signedIn) return signedIn;
+    if (tries >= 1) throw new Error(`the sign-in code was refused: HTTP ${step.status}`);
+    await new Promise((done) => setTimeout(done, 30_000 - (Date.now() % 30_000) + 1_000));
+  }
 }
 
 /** RFC 6238 (HMAC-SHA-1, 30 s, 6 digits) of a base32 secret, now. */

@@ -12,6 +12,7 @@ use crate::{
     },
     models::{AppError, CurrentUser, Role},
 };
+use crate::components::resource::{resource, Resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -37,7 +38,7 @@ impl Auth {
         let sign_in_code = ServerAction::<SignInCode>::new();
         let sign_in_enrol = ServerAction::<ConfirmSignInEnrolment>::new();
         let sign_out = ServerAction::<SignOut>::new();
-        let user = Resource::new(
+        let user = resource(
             move || {
                 (sign_in.version().get(), sign_in_code.version().get(), sign_in_enrol.version().get(), sign_out.version().get())
             },
@@ -170,7 +171,7 @@ pub fn ConsoleLayout() -> impl IntoView {
 #[component]
 fn RegionSelect() -> impl IntoView {
     let region = expect_context::<RegionState>().0;
-    let regions = Resource::new(|| (), |_| list_regions());
+    let regions = resource(|| (), |_| list_regions());
     let location = use_location();
     let query = use_query_map();
     let navigate = use_navigate();

@@ -8,6 +8,7 @@ use crate::{
     components::status::{count, Loaded, PageHeader},
     models::{AppError, LoginAuditPage, OutboxPage, TwoFactorPage, PAGE_SIZES},
 };
+use crate::components::resource::Resource;
 use leptos::{ev::SubmitEvent, prelude::*, web_sys};
 use leptos_meta::Title;
 use leptos_router::{

@@ -9,6 +9,7 @@ use crate::{
     models::{utc, AppError, PushDecision},
     routes::portal::methods::Rename,
 };
+use crate::components::resource::{resource, Resource};
 use leptos::prelude::*;
 use leptos_meta::Script;
 use uuid::Uuid;
@@ -76,7 +77,7 @@ impl Passkeys {
     pub fn new() -> Self {
         let reloads = RwSignal::new(0u32);
         let rename = ServerAction::<RenamePasskey>::new();
-        let keys = Resource::new(move || (reloads.get(), rename.version().get()), |_| my_passkeys());
+        let keys = resource(move || (reloads.get(), rename.version().get()), |_| my_passkeys());
         Self { reloads, changes: RwSignal::new(0), rename, keys }
     }
 

@@ -1,6 +1,7 @@
 //! Small shared views: page headers, error panels, status badges.
 
 use crate::models::AppError;
+use crate::components::resource::Resource;
 use leptos::prelude::*;
 
 #[component]

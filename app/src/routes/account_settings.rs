@@ -15,6 +15,7 @@ use crate::{
     },
     models::{console_auth::ConsoleFactorView, utc, AppError, NewAuthenticator},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -39,7 +40,7 @@ fn saved_policy(on: bool) -> String {
 #[component]
 fn AdminsPolicyPanel() -> impl IntoView {
     let save = ServerAction::<SaveConsolePolicy>::new();
-    let policy = Resource::new(move || save.version().get(), |_| console_policy());
+    let policy = resource(move || save.version().get(), |_| console_policy());
     view! {
         <Loaded
             resource=policy
@@ -76,7 +77,7 @@ fn ConsoleAuthenticatorPanel() -> impl IntoView {
     let begin = ServerAction::<BeginConsoleAuthenticator>::new();
     let confirm = ServerAction::<ConfirmConsoleAuthenticator>::new();
     let remove = ServerAction::<RemoveConsoleAuthenticator>::new();
-    let factor = Resource::new(
+    let factor = resource(
         move || (confirm.version().get(), remove.version().get()),
         |_| my_console_factor(),
     );

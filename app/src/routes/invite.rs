@@ -19,6 +19,7 @@ use crate::{
         utc, AppError,
     },
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::{Script, Title};
 use leptos_router::hooks::use_query_map;
@@ -47,7 +48,7 @@ pub fn InvitePage() -> impl IntoView {
     let password = ServerAction::<SetInvitationPassword>::new();
     let begin = ServerAction::<BeginInvitationAuthenticator>::new();
     let confirm = ServerAction::<ConfirmInvitationAuthenticator>::new();
-    let preview = Resource::new(move || token.get(), preview_invitation);
+    let preview = resource(move || token.get(), preview_invitation);
     view! {
         <Title text="Accept your invitation" />
         // Outside the Suspense below: the passkey step needs it (see `Passkey`).

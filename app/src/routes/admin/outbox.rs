@@ -12,6 +12,7 @@ use crate::{
     functions::{audit::list_outbox, tenants::list_tenants},
     models::{utc, OutboxPage as Page, OutboxQuery, OutboxRow, TenantRow},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ const CHANNELS: &[(&str, &str)] = &[("", "All"), ("email", "Email"), ("sms", "SM
 #[component]
 pub fn OutboxPage() -> impl IntoView {
     let filters = ListFilters::new(OUTBOX);
-    let messages = Resource::new(
+    let messages = resource(
         move || OutboxQuery {
             tenant: filters.get("tenant"),
             status: filters.get("status"),
@@ -39,7 +40,7 @@ pub fn OutboxPage() -> impl IntoView {
         },
         list_outbox,
     );
-    let tenants = Resource::new(|| (), |_| list_tenants());
+    let tenants = resource(|| (), |_| list_tenants());
     poll_every(Duration::from_secs(5), move || messages.refetch());
 
     view! {

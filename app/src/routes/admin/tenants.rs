@@ -11,14 +11,15 @@ use crate::{
     },
     models::{Label, OsType, Region, TenantRow},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn TenantsPage() -> impl IntoView {
     let register = ServerAction::<PreRegisterServer>::new();
-    let tenants = Resource::new(move || register.version().get(), |_| list_tenants());
-    let regions = Resource::new(|| (), |_| list_regions());
+    let tenants = resource(move || register.version().get(), |_| list_tenants());
+    let regions = resource(|| (), |_| list_regions());
     view! {
         <Title text="Tenant accounts" />
         <PageHeader title="Tenant accounts" crumbs=&["Administration"]>

@@ -5,12 +5,13 @@ use crate::{
     functions::audit::list_audit,
     models::utc,
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let events = Resource::new(|| (), |_| list_audit());
+    let events = resource(|| (), |_| list_audit());
     view! {
         <Title text="Audit trail" />
         <PageHeader title="Audit trail">

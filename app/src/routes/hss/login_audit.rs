@@ -9,6 +9,7 @@ use crate::{
     functions::logins::{list_logins, login_servers},
     models::{LoginAuditPage, LoginAuditQuery, ServerChoice},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 
 const INTRO: &str = concat!(
@@ -26,7 +27,7 @@ const RESULTS: &[(&str, &str)] =
 #[component]
 pub fn LoginAuditPage() -> impl IntoView {
     let filters = ListFilters::new(LOGIN_AUDIT);
-    let logins = Resource::new(
+    let logins = resource(
         move || LoginAuditQuery {
             server: filters.get("server"),
             account: filters.get("account"),
@@ -39,7 +40,7 @@ pub fn LoginAuditPage() -> impl IntoView {
         },
         list_logins,
     );
-    let servers = Resource::new(|| (), |_| login_servers());
+    let servers = resource(|| (), |_| login_servers());
 
     view! {
         <ListPage title="Login audit" crumbs=&["Host Security"] intro=INTRO>

@@ -19,6 +19,7 @@ use crate::{
         LoginSettingsView, ReadinessItem, SafeModeAllows, Utc,
     },
 };
+use crate::components::resource::{resource, Resource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
@@ -44,7 +45,7 @@ pub fn ServerDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let cancel = ServerAction::<CancelTwoFactor>::new();
-    let server = Resource::new(move || (id(), cancel.version().get()), |(id, _)| get_server(id));
+    let server = resource(move || (id(), cancel.version().get()), |(id, _)| get_server(id));
     let save = ServerAction::<SaveLoginSettings>::new();
     // Only a successful save reloads the form; after a refused one the typed values stay.
     let saved = RwSignal::new(0u32);
@@ -56,10 +57,10 @@ pub fn ServerDetailPage() -> impl IntoView {
     let issue = ServerAction::<IssueBreakGlass>::new();
     let data = PageData {
         save,
-        settings: Resource::new(move || (id(), saved.get()), |(id, _)| login_settings(id)),
+        settings: resource(move || (id(), saved.get()), |(id, _)| login_settings(id)),
         issue,
-        break_glass: Resource::new(move || (id(), issue.version().get()), |(id, _)| break_glass(id)),
-        logins: Resource::new(
+        break_glass: resource(move || (id(), issue.version().get()), |(id, _)| break_glass(id)),
+        logins: resource(
             move || LoginAuditQuery { server: id(), page_size: 10, ..Default::default() },
             list_logins,
         ),

@@ -9,6 +9,7 @@ use crate::{
     functions::access_keys::{list_access_keys, CreateAccessKey, RevokeAccessKey},
     models::{utc, AccessKeyStatus, AppError, Label, NewAccessKey, Status},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -16,7 +17,7 @@ use leptos_meta::Title;
 pub fn AccessKeysPage() -> impl IntoView {
     let create = ServerAction::<CreateAccessKey>::new();
     let revoke = ServerAction::<RevokeAccessKey>::new();
-    let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_access_keys());
+    let keys = resource(move || (create.version().get(), revoke.version().get()), |_| list_access_keys());
     view! {
         <Title text="Access Keys" />
         <PageHeader title="Access Keys" crumbs=&["My Credentials"]>

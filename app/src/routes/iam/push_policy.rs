@@ -7,12 +7,13 @@ use crate::{
     functions::approvals::{push_policy, SavePushPolicy},
     models::AppError,
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 
 #[component]
 pub fn PushPolicyPanel() -> impl IntoView {
     let save = ServerAction::<SavePushPolicy>::new();
-    let policy = Resource::new(move || save.version().get(), |_| push_policy());
+    let policy = resource(move || save.version().get(), |_| push_policy());
     view! {
         <section class="panel push-policy" aria-labelledby="push-policy-heading">
             <h2 id="push-policy-heading">"When someone reports a push as not theirs"</h2>

@@ -11,6 +11,7 @@ use crate::{
     functions::server_accounts::{list_server_accounts, AddServerAccount, RemoveServerAccount},
     models::utc,
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -18,7 +19,7 @@ use leptos_meta::Title;
 pub fn ServerAccountsPage() -> impl IntoView {
     let add = ServerAction::<AddServerAccount>::new();
     let remove = ServerAction::<RemoveServerAccount>::new();
-    let data = Resource::new(move || (add.version().get(), remove.version().get()), |_| list_server_accounts());
+    let data = resource(move || (add.version().get(), remove.version().get()), |_| list_server_accounts());
     view! {
         <Title text="Server accounts" />
         <PageHeader title="Server accounts" crumbs=&["Identity and Access Management"]>

@@ -17,6 +17,7 @@ use crate::{
         utc, Channel, Label,
     },
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -61,7 +62,7 @@ pub fn UsersPage() -> impl IntoView {
         unlock: ServerAction::new(),
         remove: ServerAction::new(),
     };
-    let people = Resource::new(
+    let people = resource(
         move || {
             (
                 UsersQuery {

@@ -4,13 +4,14 @@ use crate::{
     components::status::{Loaded, PageHeader},
     functions::portal::my_account,
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let account = Resource::new(|| (), |_| my_account());
+    let account = resource(|| (), |_| my_account());
     view! {
         <Title text="My account" />
         <PageHeader title="My account">

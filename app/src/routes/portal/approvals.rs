@@ -17,6 +17,7 @@ use crate::{
     },
     models::{utc, Approvals, PendingPush, PushDecision},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use uuid::Uuid;
@@ -27,7 +28,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     let step_up = ServerAction::<StepUp>::new();
     let registered = RwSignal::new(0u32);
     let data =
-        Resource::new(move || (remove.version().get(), step_up.version().get(), registered.get()), |_| my_approvals());
+        resource(move || (remove.version().get(), step_up.version().get(), registered.get()), |_| my_approvals());
     // The live list, once the feed has sent one; until then the page's own.
     let live: RwSignal<Option<Vec<PendingPush>>> = RwSignal::new(None);
     // When the list on screen arrived (ms since the epoch), for the seconds left.
@@ -336,6 +337,7 @@ pub(crate) mod browser {
         functions::approvals::{decide_push, register_device},
         models::{AppError, Approvals, PendingPush, PushDecision, PushStatus},
     };
+    use crate::components::resource::Resource;
     use leptos::prelude::*;
     use uuid::Uuid;
     use wasm_bindgen::{closure::Closure, JsCast, JsValue};

@@ -12,6 +12,7 @@ use crate::{
     functions::history::{history_servers, search_history, HistoryPage, HistoryQuery, HistoryRow},
     models::{utc, Label, ServerChoice, Status},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -51,7 +52,7 @@ pub(crate) fn method_label(m: SignInMethod) -> &'static str {
 #[component]
 pub fn SignInHistoryPage() -> impl IntoView {
     let filters = ListFilters::new(HISTORY);
-    let history = Resource::new(
+    let history = resource(
         move || HistoryQuery {
             result: filters.get("result"),
             server: filters.get("server"),
@@ -63,7 +64,7 @@ pub fn SignInHistoryPage() -> impl IntoView {
         },
         search_history,
     );
-    let servers = Resource::new(|| (), |_| history_servers());
+    let servers = resource(|| (), |_| history_servers());
     view! {
         <Title text="Sign-in history" />
         <PageHeader title="Sign-in history">

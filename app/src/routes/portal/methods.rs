@@ -26,6 +26,7 @@ use crate::{
     },
     models::{utc, AppError, DefaultMethod, NewAuthenticator, PhonesView, Role, SignInMethods},
 };
+use crate::components::resource::{resource, Resource};
 use leptos::{prelude::*, web_sys};
 use leptos_meta::Title;
 use serde::de::DeserializeOwned;
@@ -63,7 +64,7 @@ impl MethodsPage {
         let default = ServerAction::<SetDefaultMethod>::new();
         let sign_out = ServerAction::<SignOutOtherSessions>::new();
         let send = ServerAction::<SendStepUpCode>::new();
-        let methods = Resource::new(
+        let methods = resource(
             move || {
                 (
                     confirm.version().get(),
@@ -78,7 +79,7 @@ impl MethodsPage {
             },
             |_| my_sign_in_methods(),
         );
-        let phones = Resource::new(
+        let phones = resource(
             move || (phone.versions(), rename.version().get(), default.version().get(), step_up.version().get(), confirm.version().get(), remove.version().get()),
             |_| my_phones(),
         );

@@ -8,6 +8,7 @@ use crate::{
     functions::topics::{preview_link, ConfirmSubscription, Unsubscribe},
     models::{AppError, LinkOutcome},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -81,7 +82,7 @@ fn LinkPage(
 ) -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let preview = Resource::new(token, move |t| preview_link(kind.to_owned(), t));
+    let preview = resource(token, move |t| preview_link(kind.to_owned(), t));
     let Texts { title, ask, done, now_done, was_done } = texts;
     view! {
         <Title text=title />

@@ -14,6 +14,7 @@ use crate::{
     },
     models::{utc, Label, Protocol, SubscriptionStatus},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
@@ -29,8 +30,8 @@ pub fn TopicDetailPage() -> impl IntoView {
     // The subscription whose Delete was clicked, (id, endpoint), until confirmed or canceled.
     let removing = RwSignal::new(None::<(String, String)>);
     let publish = ServerAction::<PublishMessage>::new();
-    let topic = Resource::new(id, get_topic);
-    let subs = Resource::new(
+    let topic = resource(id, get_topic);
+    let subs = resource(
         move || (id(), add.version().get(), resend.version().get(), remove.version().get()),
         |(id, _, _, _)| list_subscriptions(id),
     );

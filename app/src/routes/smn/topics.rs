@@ -10,6 +10,7 @@ use crate::{
     functions::topics::{list_topics, CreateTopic, DeleteTopic},
     models::utc,
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -25,7 +26,7 @@ pub fn TopicsPage() -> impl IntoView {
     let deleting = RwSignal::new(None::<(String, String)>);
     let query = use_query_map();
     let search = move || query.read().get("search").unwrap_or_default();
-    let topics = Resource::new(
+    let topics = resource(
         move || (search(), create.version().get(), delete.version().get()),
         |(search, _, _)| list_topics(search),
     );

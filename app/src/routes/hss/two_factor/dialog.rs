@@ -13,6 +13,7 @@ use crate::{
         method_cell, AppError, ChangeResult, Method, OsType, RefusedServer, TwoFactorRow,
     },
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 
 pub(super) fn title(action: ChangeAction) -> &'static str {
@@ -206,7 +207,7 @@ fn MethodPicker(method: RwSignal<LoginMethod>) -> impl IntoView {
 #[component]
 fn TopicPicker() -> impl IntoView {
     let back = RwSignal::new(0u32);
-    let topics = Resource::new(move || back.get(), |_| usable_topics());
+    let topics = resource(move || back.get(), |_| usable_topics());
     let again = move || back.update(|n| *n += 1);
     let on_focus = window_event_listener(leptos::ev::focus, move |_| again());
     let on_visible = window_event_listener(leptos::ev::visibilitychange, move |_| again());

@@ -8,6 +8,7 @@ use crate::{
     functions::agents::{create_install_command, list_agent_tokens, RevokeAgentToken},
     models::{utc, Label, Status, TokenState},
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 
 /// Adding a server: a one-time install command for its agent, and the tenant's install and
@@ -16,7 +17,7 @@ use leptos::prelude::*;
 pub(super) fn InstallAgent() -> impl IntoView {
     let make = Action::new(|_: &()| create_install_command());
     let revoke = ServerAction::<RevokeAgentToken>::new();
-    let tokens = Resource::new(move || (make.version().get(), revoke.version().get()), |_| list_agent_tokens());
+    let tokens = resource(move || (make.version().get(), revoke.version().get()), |_| list_agent_tokens());
     view! {
         <details class="panel install-agent">
             <summary>"Add a server: install the agent"</summary>

@@ -25,6 +25,7 @@ use crate::{
         AppError, ChangeResult, TwoFactorRow, Uuid,
     },
 };
+use crate::components::resource::resource;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use std::{collections::BTreeMap, time::Duration};
@@ -110,20 +111,18 @@ pub fn TwoFactorPage() -> impl IntoView {
             filters.set("region", &chosen, true);
         }
     });
-    let servers = Resource::new(
-        move || {
-            let query = TwoFactorQuery {
-                search: filters.get("search"),
-                status: filters.get("status"),
-                os_type: filters.get("os"),
-                method: filters.get("method"),
-                sort: filters.get("sort"),
-                region: region.get(),
-                page: filters.page(),
-                page_size: filters.size(),
-            };
-            (state.save.version().get(), state.cancel.version().get(), state.retry.version().get(), query)
-        },
+    let query = move || TwoFactorQuery {
+        search: filters.get("search"),
+        status: filters.get("status"),
+        os_type: filters.get("os"),
+        method: filters.get("method"),
+        sort: filters.get("sort"),
+        region: region.get(),
+        page: filters.page(),
+        page_size: filters.size(),
+    };
+    let servers = resource(
+        move || (state.save.version().get(), state.cancel.version().get(), state.retry.version().get(), query()),
         |(_, _, _, query)| list_two_factor(query),
     );
     Effect::new(move |_| {
@@ -131,8 +130,25 @@ pub fn TwoFactorPage() -> impl IntoView {
             state.delay_secs.set(Some(p.apply_delay_secs));
         }
     });
-    // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s.
-    poll_every(Duration::from_secs(2), move || servers.refetch());
+    // Statuses move on their own (the delay runs out, agents acknowledge): look again every 2 s,
+    // and redraw the list only when something in it changed (redrawing every row every 2 s
+    // kept the browser busy and dropped the focus of a row's button).
+    poll_every(Duration::from_secs(2), move || {
+        let asked = untrack(query);
+        leptos::task::spawn_local(async move {
+            let fresh = list_two_factor(asked.clone()).await;
+            // Left the page meanwhile, or a filter changed (the resource loads that view itself).
+            if servers.is_disposed() || untrack(query) != asked {
+                return;
+            }
+            // What is on screen, read from the resource's value itself: a read of the resource
+            // outside a <Transition/> warns while hydrating, rightly for views, not for a poll.
+            let shown = (*servers).get_untracked();
+            if shown.as_ref() != Some(&fresh) {
+                servers.set(Some(fresh));
+            }
+        });
+    });
     // The message above the list: the newest cancel, retry, or save that left nothing refused
     // (a save with refusals keeps its dialog open and shows them there).
     let outcome = RwSignal::new(None::<Result<ChangeResult, AppError>>);
