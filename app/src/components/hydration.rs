@@ -13,9 +13,11 @@ pub fn HydrationAfterPaint(options: LeptosOptions) -> impl IntoView {
     static NAMES: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
     let (js, wasm) = NAMES.get_or_init(|| bundle_names(&options));
     let pkg = &options.site_pkg_dir;
-    // requestAnimationFrame runs just before the next paint; the timeout, just after it.
+    // requestAnimationFrame runs just before the next paint; the timeout, just after it. A page
+    // opened in a background tab is not painted (nor are its animation frames run) until it is
+    // shown: it starts at once instead.
     let script = format!(
-        "requestAnimationFrame(()=>setTimeout(()=>import({js:?}).then(m=>m.default({{module_or_path:{wasm:?}}}).then(()=>m.hydrate())),0))",
+        "{{const go=()=>import({js:?}).then(m=>m.default({{module_or_path:{wasm:?}}}).then(()=>m.hydrate()));document.hidden?go():requestAnimationFrame(()=>setTimeout(go,0))}}",
         js = format!("/{pkg}/{js}.js"),
         wasm = format!("/{pkg}/{wasm}.wasm"),
     );
