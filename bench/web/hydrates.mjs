@@ -4,31 +4,12 @@
 //   node bench/web/hydrates.mjs http://127.0.0.1:3200
 import { createRequire } from "node:module";
 import path from "node:path";
-import { createHmac } from "node:crypto";
+import { totp } from "./totp.mjs";
 
 const end2end = path.resolve(new URL("../../end2end/node_modules/", import.meta.url).pathname);
 const { chromium } = createRequire(end2end + "/")("@playwright/test");
 const base = process.argv[2] ?? "http://127.0.0.1:3200";
 
-/** RFC 6238 (HMAC-SHA-1, 30 s, 6 digits) of a base32 secret, now. */
-function totp(secret) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0, value = 0;
-  const key = [];
-  for (const c of secret) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      key.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)));
-  const mac = createHmac("sha1", Buffer.from(key)).update(counter).digest();
-  const o = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
-}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

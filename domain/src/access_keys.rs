@@ -270,19 +270,8 @@ mod tests {
         crate::db::migrate(&db).await.unwrap();
         let clock = ManualClock::new(Utc::now());
         let ctx = Ctx {
-            commits: crate::group_commit::GroupCommit::new(db.clone()),
-            db,
-            clock: Arc::new(clock.clone()),
-            lockout: Default::default(),
-            sessions: Default::default(),
-            public_url: "http://localhost".into(),
-            outbox_signal: Default::default(),
-            rollout: Default::default(),
             secret_key: secret_key.map(|k| Arc::new(secrecy::SecretBox::new(Box::new(k)))),
-            agent_signals: Arc::new(crate::agents::NoWakeups),
-            password_checks: crate::ctx::password_check_slots(),
-            vapid_public_key: None,
-            webpush_allow_loopback: false,
+            ..Ctx::for_tests(db, Arc::new(clock.clone()))
         };
         let mut callers = vec![];
         for name in ["acme", "globex"] {

@@ -32,6 +32,29 @@ pub struct Ctx {
     pub commits: Arc<crate::group_commit::GroupCommit>,
 }
 
+#[cfg(test)]
+impl Ctx {
+    /// A context for the domain's own tests: `db`, `clock`, the default policies, no secret key,
+    /// no Web Push, and agents that are not woken.
+    pub(crate) fn for_tests(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        Ctx {
+            commits: crate::group_commit::GroupCommit::new(db.clone()),
+            db,
+            clock,
+            lockout: Default::default(),
+            sessions: Default::default(),
+            public_url: "http://localhost".into(),
+            outbox_signal: Default::default(),
+            rollout: Default::default(),
+            secret_key: None,
+            agent_signals: Arc::new(crate::agents::NoWakeups),
+            password_checks: password_check_slots(),
+            vapid_public_key: None,
+            webpush_allow_loopback: false,
+        }
+    }
+}
+
 /// Password checks allowed at once: two per core. Each argon2 check holds a core for tens of
 /// milliseconds, so more at once only queue.
 pub fn password_check_slots() -> Arc<tokio::sync::Semaphore> {

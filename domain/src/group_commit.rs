@@ -283,21 +283,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let ctx = Ctx {
-            commits: GroupCommit::new(db.clone()),
-            db,
-            clock: Arc::new(ManualClock::new(chrono::Utc::now())),
-            lockout: Default::default(),
-            sessions: Default::default(),
-            public_url: "http://localhost".into(),
-            outbox_signal: Default::default(),
-            rollout: Default::default(),
-            secret_key: None,
-            agent_signals: Arc::new(crate::agents::NoWakeups),
-            password_checks: crate::ctx::password_check_slots(),
-            vapid_public_key: None,
-            webpush_allow_loopback: false,
-        };
+        let ctx = Ctx::for_tests(db, Arc::new(ManualClock::new(chrono::Utc::now())));
         (ctx, url)
     }
 
@@ -314,6 +300,21 @@ mod tests {
             .await
             .unwrap();
         rows.iter().map(|r| r.try_get::<i64>("", "n").unwrap()).collect()
+    }
+
+    /// `write(work)` on a task of its own.
+    fn spawn_write<T, F>(ctx: &Ctx, work: F) -> tokio::task::JoinHandle<DomainResult<T>>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a Ctx, &'a DatabaseTransaction) -> BoxFuture<'a, DomainResult<T>> + Send + 'static,
+    {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { write(&ctx, work).await })
+    }
+
+    /// A write of `n` to `written`, on a task of its own.
+    fn spawn_insert(ctx: &Ctx, n: i64) -> tokio::task::JoinHandle<DomainResult<()>> {
+        spawn_write(ctx, move |_, txn| Box::pin(insert(txn, n)))
     }
 
     /// Holds SQLite's write lock from another connection, so that the writes sent meanwhile
@@ -374,27 +375,15 @@ mod tests {
     async fn a_failed_write_is_undone_alone_and_its_neighbours_land() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
-        let first = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
-        });
+        let first = spawn_insert(&ctx, 1);
         until_first_batch(&ctx).await;
-        let refused = tokio::spawn({
-            let ctx = ctx.clone();
-            async move {
-                write(&ctx, |_, txn| {
-                    Box::pin(async move {
-                        insert(txn, 2).await?;
-                        Err::<(), _>(DomainError::Conflict("refused after writing".into()))
-                    })
-                })
-                .await
-            }
+        let refused = spawn_write(&ctx, |_, txn| {
+            Box::pin(async move {
+                insert(txn, 2).await?;
+                Err::<(), _>(DomainError::Conflict("refused after writing".into()))
+            })
         });
-        let third = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 3))).await }
-        });
+        let third = spawn_insert(&ctx, 3);
         until_waiting(&ctx, 2).await;
         lock.commit().await.unwrap();
         first.await.unwrap().unwrap();
@@ -407,28 +396,16 @@ mod tests {
     async fn a_batch_whose_commit_fails_answers_every_write_in_it_an_error() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
-        let first = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
-        });
+        let first = spawn_insert(&ctx, 1);
         until_first_batch(&ctx).await;
         // A deferred foreign key passes its statement and its savepoint, and fails the commit.
-        let orphan = tokio::spawn({
-            let ctx = ctx.clone();
-            async move {
-                write(&ctx, |_, txn| {
-                    Box::pin(async move {
-                        txn.execute_unprepared("INSERT INTO child (p) VALUES (99)").await?;
-                        Ok(())
-                    })
-                })
-                .await
-            }
+        let orphan = spawn_write(&ctx, |_, txn| {
+            Box::pin(async move {
+                txn.execute_unprepared("INSERT INTO child (p) VALUES (99)").await?;
+                Ok(())
+            })
         });
-        let neighbour = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 2))).await }
-        });
+        let neighbour = spawn_insert(&ctx, 2);
         until_waiting(&ctx, 2).await;
         lock.commit().await.unwrap();
         first.await.unwrap().unwrap();
@@ -444,27 +421,15 @@ mod tests {
     async fn a_panic_is_refused_and_undone_alone() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
-        let first = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
-        });
+        let first = spawn_insert(&ctx, 1);
         until_first_batch(&ctx).await;
-        let panics = tokio::spawn({
-            let ctx = ctx.clone();
-            async move {
-                write(&ctx, |_, txn| {
-                    Box::pin(async move {
-                        insert(txn, 2).await?;
-                        panic!("a bug in a write")
-                    })
-                })
-                .await
-            }
+        let panics = spawn_write(&ctx, |_, txn| {
+            Box::pin(async move {
+                insert(txn, 2).await?;
+                panic!("a bug in a write")
+            })
         });
-        let neighbour = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 3))).await }
-        });
+        let neighbour = spawn_insert(&ctx, 3);
         until_waiting(&ctx, 2).await;
         lock.commit().await.unwrap();
         first.await.unwrap().unwrap();
@@ -479,15 +444,9 @@ mod tests {
     async fn a_write_whose_caller_went_away_is_not_run() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
-        let first = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
-        });
+        let first = spawn_insert(&ctx, 1);
         until_first_batch(&ctx).await;
-        let gone = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 2))).await }
-        });
+        let gone = spawn_insert(&ctx, 2);
         until_waiting(&ctx, 1).await;
         gone.abort();
         assert!(gone.await.unwrap_err().is_cancelled());
@@ -501,15 +460,9 @@ mod tests {
     async fn a_write_that_waited_too_long_for_its_batch_is_refused_unrun() {
         let (ctx, url) = ctx().await;
         let (_other, lock) = hold_write_lock(&url).await;
-        let first = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 1))).await }
-        });
+        let first = spawn_insert(&ctx, 1);
         until_first_batch(&ctx).await;
-        let late = tokio::spawn({
-            let ctx = ctx.clone();
-            async move { write(&ctx, |_, txn| Box::pin(insert(txn, 2))).await }
-        });
+        let late = spawn_insert(&ctx, 2);
         until_waiting(&ctx, 1).await;
         // SQLite's lock wait (5 s) ends the first batch as busy; the second write has waited
         // longer than MAX_WAIT by the time its batch begins.

@@ -559,21 +559,7 @@ mod tests {
             let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
             crate::db::migrate(&db).await.unwrap();
             let clock = ManualClock::new(Utc::now());
-            let ctx = Ctx {
-                commits: crate::group_commit::GroupCommit::new(db.clone()),
-                db,
-                clock: Arc::new(clock.clone()),
-                lockout: Default::default(),
-                sessions: Default::default(),
-                public_url: "http://localhost".into(),
-                outbox_signal: Default::default(),
-                rollout: Default::default(),
-                secret_key: None,
-                agent_signals: Arc::new(crate::agents::NoWakeups),
-                password_checks: crate::ctx::password_check_slots(),
-                vapid_public_key: None,
-                webpush_allow_loopback: false,
-            };
+            let ctx = Ctx::for_tests(db, Arc::new(clock.clone()));
             let tenant_id = Uuid::new_v4();
             tenant::Entity::insert(tenant::ActiveModel {
                 id: Set(tenant_id),
