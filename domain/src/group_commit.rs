@@ -93,7 +93,8 @@ impl GroupCommit {
 /// Runs `work` in a write transaction and answers once it is committed: batched with others on
 /// SQLite, alone on PostgreSQL. `work` gets a `Ctx` whose outbox signal fires only after the
 /// commit (a message enqueued in a batch is not visible to the sender before it), and the
-/// transaction to work in.
+/// transaction to work in. It must write only through that transaction: on SQLite a write on
+/// `ctx.db` would wait for the write lock its own batch holds.
 pub async fn write<T, F>(ctx: &Ctx, work: F) -> DomainResult<T>
 where
     T: Send + 'static,
