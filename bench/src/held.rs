@@ -4,13 +4,13 @@
 //! sockets spread over helper processes (`bench --hold-streams ADDR`, credentials on stdin), so
 //! that the bench's own limit is not the one that binds.
 
-use super::{idle_figures, open_fds, rss_kb, Backend, ChildConsole, Console, Res, IDLE_SECS};
+use super::{idle_figures, open_fds, Backend, Baseline, Console, Res, IDLE_SECS};
 use std::{
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
@@ -149,12 +149,7 @@ impl Drop for Helper {
 pub async fn bench_most(c: &Console, backend: Backend, credentials: &[String]) -> Res<()> {
     let agents = agents().min(credentials.len());
     let hard = hard_fd_limit();
-    let console = ChildConsole::start(&c.database_url).await?;
-    let (addr, pid) = (console.base.trim_start_matches("http://").to_owned(), console.pid());
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss_before, _) = rss_kb(pid);
-    let fds_before = open_fds(pid);
-    let opened = Instant::now();
+    let Baseline { console, addr, pid, rss_before, fds_before, opened } = Baseline::start(&c.database_url).await?;
     let mut helpers = Vec::new();
     let mut reports = Vec::new();
     for chunk in credentials[..agents].chunks(PER_HELPER) {

@@ -703,6 +703,29 @@ impl ChildConsole {
     }
 }
 
+/// A fresh child console about to be given waiting agents: its address (`host:port`) and pid,
+/// its RSS (kB) and open files before them, and when they began to connect.
+struct Baseline {
+    console: ChildConsole,
+    addr: String,
+    pid: u32,
+    rss_before: u64,
+    fds_before: usize,
+    opened: Instant,
+}
+
+impl Baseline {
+    /// Starts the console and reads its baseline once it has settled (a second).
+    async fn start(database_url: &str) -> Res<Baseline> {
+        let console = ChildConsole::start(database_url).await?;
+        let (addr, pid) = (console.base.trim_start_matches("http://").to_owned(), console.pid());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (rss_before, _) = rss_kb(pid);
+        let fds_before = open_fds(pid);
+        Ok(Baseline { console, addr, pid, rss_before, fds_before, opened: Instant::now() })
+    }
+}
+
 async fn bench_long_polls(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
     let console = ChildConsole::start(&c.database_url).await?;
     let (base, pid) = (console.base.clone(), console.pid());
@@ -855,12 +878,7 @@ async fn idle_figures(pid: u32) -> (f64, u64, u64, u64) {
 /// as the agent waits since issue 18), on a fresh child console: its RSS and CPU while they
 /// wait. The same fleet as the long polls, so the two lines compare.
 async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
-    let console = ChildConsole::start(&c.database_url).await?;
-    let (addr, pid) = (console.base.trim_start_matches("http://").to_owned(), console.pid());
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (rss_before, _) = rss_kb(pid);
-    let fds_before = open_fds(pid);
-    let opened = Instant::now();
+    let Baseline { console, addr, pid, rss_before, fds_before, opened } = Baseline::start(&c.database_url).await?;
     // Handshakes a few hundred at a time, as agents starting over a minute would.
     let handshakes = Arc::new(tokio::sync::Semaphore::new(256));
     let counts = Arc::new((std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)));

@@ -114,7 +114,9 @@ where
             tx,
         };
         ctx.commits.queue().try_send(Box::new(job)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => DomainError::Busy("Too many logins are being answered; try again.".into()),
+            mpsc::error::TrySendError::Full(_) => {
+                DomainError::Busy("Too many logins are being answered; try again.".into())
+            }
             mpsc::error::TrySendError::Closed(_) => {
                 tracing::error!("the batches of login writes have stopped");
                 DomainError::Internal("the batches of login writes have stopped".into())
@@ -289,8 +291,12 @@ mod tests {
     }
 
     async fn insert(txn: &DatabaseTransaction, n: i64) -> DomainResult<()> {
-        txn.execute_raw(Statement::from_sql_and_values(DbBackend::Sqlite, "INSERT INTO written (n) VALUES (?)", [n.into()]))
-            .await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO written (n) VALUES (?)",
+            [n.into()],
+        ))
+        .await?;
         Ok(())
     }
 
@@ -324,6 +330,24 @@ mod tests {
         let other = crate::db::connect(url).await.unwrap();
         let txn = crate::db::write_txn(&other).await.unwrap();
         (other, txn)
+    }
+
+    /// SQLite's write lock held from another connection (released by committing `lock`), and a
+    /// first write (of 1) waiting for it in a batch of its own: the writes sent next queue
+    /// behind it and share the second batch.
+    struct Held {
+        ctx: Ctx,
+        _other: DatabaseConnection,
+        lock: DatabaseTransaction,
+        first: tokio::task::JoinHandle<DomainResult<()>>,
+    }
+
+    async fn first_batch_held() -> Held {
+        let (ctx, url) = ctx().await;
+        let (_other, lock) = hold_write_lock(&url).await;
+        let first = spawn_insert(&ctx, 1);
+        until_first_batch(&ctx).await;
+        Held { ctx, _other, lock, first }
     }
 
     /// Until the first batch has begun (and waits for the lock) with nothing queued behind it.
@@ -374,10 +398,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_write_is_undone_alone_and_its_neighbours_land() {
-        let (ctx, url) = ctx().await;
-        let (_other, lock) = hold_write_lock(&url).await;
-        let first = spawn_insert(&ctx, 1);
-        until_first_batch(&ctx).await;
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
         let refused = spawn_write(&ctx, |_, txn| {
             Box::pin(async move {
                 insert(txn, 2).await?;
@@ -395,10 +416,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_whose_commit_fails_answers_every_write_in_it_an_error() {
-        let (ctx, url) = ctx().await;
-        let (_other, lock) = hold_write_lock(&url).await;
-        let first = spawn_insert(&ctx, 1);
-        until_first_batch(&ctx).await;
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
         // A deferred foreign key passes its statement and its savepoint, and fails the commit.
         let orphan = spawn_write(&ctx, |_, txn| {
             Box::pin(async move {
@@ -420,10 +438,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panic_is_refused_and_undone_alone() {
-        let (ctx, url) = ctx().await;
-        let (_other, lock) = hold_write_lock(&url).await;
-        let first = spawn_insert(&ctx, 1);
-        until_first_batch(&ctx).await;
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
         let panics = spawn_write(&ctx, |_, txn| {
             Box::pin(async move {
                 insert(txn, 2).await?;
@@ -443,10 +458,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_whose_caller_went_away_is_not_run() {
-        let (ctx, url) = ctx().await;
-        let (_other, lock) = hold_write_lock(&url).await;
-        let first = spawn_insert(&ctx, 1);
-        until_first_batch(&ctx).await;
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
         let gone = spawn_insert(&ctx, 2);
         until_waiting(&ctx, 1).await;
         gone.abort();
@@ -459,10 +471,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_waited_too_long_for_its_batch_is_refused_unrun() {
-        let (ctx, url) = ctx().await;
-        let (_other, lock) = hold_write_lock(&url).await;
-        let first = spawn_insert(&ctx, 1);
-        until_first_batch(&ctx).await;
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
         let late = spawn_insert(&ctx, 2);
         until_waiting(&ctx, 1).await;
         // SQLite's lock wait (5 s) ends the first batch as busy; the second write has waited

@@ -104,6 +104,11 @@ fn subscribe(topic: &str, protocol: &str, endpoints: &str) -> AddSubscriptions {
     }
 }
 
+/// The one outbox message to `recipient`.
+async fn message_to(db: &sea_orm::DatabaseConnection, recipient: &str) -> outbox::Model {
+    outbox::Entity::find().filter(outbox::Column::Recipient.eq(recipient)).one(db).await.unwrap().unwrap()
+}
+
 /// The field errors of a refusal: several, or the one.
 fn field_errors(refused: &Refused) -> Vec<FieldError> {
     match &refused.error {
@@ -258,14 +263,7 @@ async fn mail_is_retried_while_smtp_is_down_and_delivered_once(backend: Backend)
     let topic = s.create_topic("outage", "Acme").await;
     s.subscribe(&topic, "email", "patient@acme.example").await;
     let db = s.app.ctx.db.clone();
-    let message = || async {
-        outbox::Entity::find()
-            .filter(outbox::Column::Recipient.eq("patient@acme.example"))
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let message = || message_to(&db, "patient@acme.example");
     eventually("a failed attempt is recorded", || async { message().await.attempts >= 1 }).await;
     let m = message().await;
     assert_eq!(m.status.as_str(), "pending");
@@ -457,14 +455,7 @@ async fn a_message_that_keeps_failing_ends_failed_with_the_reason(backend: Backe
     let topic = s.create_topic("never", "Acme").await;
     s.subscribe(&topic, "email", "unreachable@acme.example").await;
     let db = s.app.ctx.db.clone();
-    let message = || async {
-        outbox::Entity::find()
-            .filter(outbox::Column::Recipient.eq("unreachable@acme.example"))
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let message = || message_to(&db, "unreachable@acme.example");
     for attempt in 1..domain::outbox::MAX_ATTEMPTS {
         eventually(&format!("attempt {attempt} is recorded"), || async { message().await.attempts >= attempt }).await;
         assert_eq!(message().await.status.as_str(), "pending", "retried after attempt {attempt}");
@@ -518,15 +509,7 @@ async fn a_sent_message_whose_record_fails_at_first_is_not_sent_again(backend: B
     s.sink.wait_for("busy@acme.example", 1).await;
     // Sent, and its record refused for a while.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let status = || async {
-        outbox::Entity::find()
-            .filter(outbox::Column::Recipient.eq("busy@acme.example"))
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap()
-            .status
-    };
+    let status = || async { message_to(&db, "busy@acme.example").await.status };
     assert_eq!(status().await.as_str(), "pending", "the record was refused");
     for sql in allow {
         db.execute_unprepared(sql).await.unwrap();
