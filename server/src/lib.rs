@@ -127,7 +127,7 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         .with_secure(ctx.secure_cookies())
         .with_expiry(Expiry::OnInactivity(idle));
 
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let provide = {
         let ctx = ctx.clone();
         move || provide_context(ctx.clone())
@@ -161,6 +161,15 @@ fn router(config: &Config, ctx: Ctx, long_polls: Arc<long_poll::LongPolls>, lept
         .layer(telemetry::propagate_request_id())
         .layer(telemetry::trace_layer())
         .layer(telemetry::set_request_id())
+}
+
+/// The console's pages, listed once per process. Listing them runs the app with every resource's
+/// loading suppressed by a flag that is global to the process (leptos issue #4773): a page that
+/// another console in the same process (the tests run many) rendered meanwhile waited forever
+/// for its data.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Forgets what is past its retention, once at start and then every hour.

@@ -726,3 +726,35 @@ on_both_databases!(
     concurrent_requests_cannot_pass_the_limit_or_empty_a_2fa_topic,
     super::concurrent_requests_cannot_pass_the_limit_or_empty_a_2fa_topic
 );
+
+/// A console in the same process lists its pages (as every test's console does when it starts)
+/// while another renders a page that loads data: the page still finishes. Listing runs the app
+/// with resource loading suppressed process-wide (leptos issue #4773), so a page that began
+/// loading meanwhile used to wait forever; the list is now made once per process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_finishes_while_another_console_lists_its_pages() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lister = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert!(!::server::route_list().is_empty());
+            }
+        })
+    };
+    for i in 0..40 {
+        let res = app
+            .http
+            .get(app.url("/smn/confirm?token=not-a-token"))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(res.status(), 404, "a token that is not one");
+        let page = res.text().await.unwrap_or_else(|e| panic!("page {i} never finished: {e}"));
+        assert!(page.contains("This link is not valid"), "{page}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    lister.join().unwrap();
+}
