@@ -223,7 +223,11 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Box<dyn Job>>, ba
 /// One write transaction for `jobs`, each in a savepoint of its own; then every job answered.
 /// The savepoints are plain SQL on the batch's transaction, so its end is always a real
 /// `COMMIT` or `ROLLBACK`; if one cannot be released or rolled back, nothing of the batch is kept.
+/// A job's end and the next job's savepoint go to SQLite as one call, and a job alone needs no
+/// savepoint (its transaction is its own): each call is a round trip to sqlx's worker thread,
+/// and the batch makes them one after another.
 async fn batch(db: DatabaseConnection, mut jobs: Vec<Box<dyn Job>>) {
+    let started = Instant::now();
     let txn = match crate::db::write_txn(&db).await {
         Ok(txn) => txn,
         Err(e) => {
@@ -235,30 +239,54 @@ async fn batch(db: DatabaseConnection, mut jobs: Vec<Box<dyn Job>>) {
             return;
         }
     };
+    let count = jobs.len();
+    let alone = count == 1;
+    // What to send before the next job runs (and, after the last one, before the commit).
+    let mut pending = (!alone).then_some("SAVEPOINT login");
     let mut broken = None;
-    for job in &mut jobs {
-        if let Err(e) = txn.execute_unprepared("SAVEPOINT login").await {
-            broken = Some(e);
-            break;
-        }
-        let end: &[&str] =
-            if job.run(&txn).await { &["RELEASE login"] } else { &["ROLLBACK TO login", "RELEASE login"] };
-        for sql in end {
+    let mut undo_alone = false;
+    for (i, job) in jobs.iter_mut().enumerate() {
+        if let Some(sql) = pending.take() {
             if let Err(e) = txn.execute_unprepared(sql).await {
                 broken = Some(e);
+                break;
             }
         }
-        if broken.is_some() {
+        let keep = job.run(&txn).await;
+        if alone {
+            undo_alone = !keep;
             break;
         }
+        let last = i + 1 == count;
+        // The last job's savepoint needs no release: the commit ends it.
+        pending = match (keep, last) {
+            (true, false) => Some("RELEASE login; SAVEPOINT login"),
+            (false, false) => Some("ROLLBACK TO login; RELEASE login; SAVEPOINT login"),
+            (true, true) => None,
+            (false, true) => Some("ROLLBACK TO login"),
+        };
     }
+    if broken.is_none() {
+        if let Some(sql) = pending {
+            broken = txn.execute_unprepared(sql).await.err();
+        }
+    }
+    let executed = started.elapsed();
     let end = match broken {
         Some(e) => {
             let _ = txn.rollback().await;
             Err(e)
         }
+        // The job's own answer says why; there is nothing to keep.
+        None if undo_alone => txn.rollback().await,
         None => txn.commit().await,
     };
+    tracing::trace!(
+        jobs = count,
+        executed_us = executed.as_micros() as u64,
+        ended_us = started.elapsed().as_micros() as u64,
+        "a batch of login writes"
+    );
     let end = end.map_err(|e: DbErr| {
         tracing::warn!(error = %e, "a batch of login writes was not committed");
         e.to_string()
@@ -399,12 +427,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_write_is_undone_alone_and_its_neighbours_land() {
         let Held { ctx, _other, lock, first } = first_batch_held().await;
-        let refused = spawn_write(&ctx, |_, txn| {
-            Box::pin(async move {
-                insert(txn, 2).await?;
-                Err::<(), _>(DomainError::Conflict("refused after writing".into()))
-            })
-        });
+        let refused = spawn_refused(&ctx, 2);
         let third = spawn_insert(&ctx, 3);
         until_waiting(&ctx, 2).await;
         lock.commit().await.unwrap();
@@ -412,6 +435,38 @@ mod tests {
         assert!(matches!(refused.await.unwrap(), Err(DomainError::Conflict(_))));
         third.await.unwrap().unwrap();
         assert_eq!(written(&ctx).await, [1, 3]);
+    }
+
+    /// A write of `n` that then fails, on a task of its own.
+    fn spawn_refused(ctx: &Ctx, n: i64) -> tokio::task::JoinHandle<DomainResult<()>> {
+        spawn_write(ctx, move |_, txn| {
+            Box::pin(async move {
+                insert(txn, n).await?;
+                Err::<(), _>(DomainError::Conflict("refused after writing".into()))
+            })
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_last_write_of_a_batch_and_a_failed_write_alone_are_undone() {
+        // The last of a batch: rolled back to its savepoint, with no next savepoint after it.
+        let Held { ctx, _other, lock, first } = first_batch_held().await;
+        let second = spawn_insert(&ctx, 2);
+        let refused = spawn_refused(&ctx, 3);
+        until_waiting(&ctx, 2).await;
+        lock.commit().await.unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert!(matches!(refused.await.unwrap(), Err(DomainError::Conflict(_))));
+        assert_eq!(written(&ctx).await, [1, 2]);
+        // Alone in its batch (no savepoint): its transaction is rolled back.
+        let batches = ctx.commits.batches();
+        assert!(matches!(spawn_refused(&ctx, 4).await.unwrap(), Err(DomainError::Conflict(_))));
+        assert_eq!(ctx.commits.batches(), batches + 1);
+        assert_eq!(written(&ctx).await, [1, 2]);
+        // And the next write, alone too, lands.
+        spawn_insert(&ctx, 5).await.unwrap().unwrap();
+        assert_eq!(written(&ctx).await, [1, 2, 5]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
