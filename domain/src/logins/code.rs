@@ -13,7 +13,7 @@ use crate::{
 use chrono::{DateTime, Duration, Utc};
 use proto::login::{LoginResult, Step};
 use proto::DefaultMethod;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 pub const PROMPT: &str = "Verification code: ";
@@ -27,18 +27,25 @@ fn portal(ctx: &Ctx) -> String {
     format!("{}/portal", ctx.public_url.trim_end_matches('/'))
 }
 
+/// Wrong codes typed for `user_id`'s logins lately: one number (0 when none).
+fn wrong_codes_query(user_id: Uuid, now: DateTime<Utc>) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Expr, Func, Query};
+    Query::select()
+        .expr(Func::coalesce([Expr::from(Func::sum(Expr::col(server_login::Column::Attempts))), Expr::val(0i64)]))
+        .from(server_login::Entity)
+        .and_where(server_login::Column::EndUserId.eq(user_id))
+        .and_where(server_login::Column::CreatedAt.gt(now - Duration::minutes(USER_WINDOW_MINUTES)))
+        .and_where(server_login::Column::Attempts.gt(0))
+        .to_owned()
+}
+
 /// Wrong codes typed for `user_id`'s logins lately.
 async fn recent_wrong_codes(txn: &DatabaseTransaction, user_id: Uuid, now: DateTime<Utc>) -> DomainResult<i64> {
-    let attempts: Vec<i32> = server_login::Entity::find()
-        .select_only()
-        .column(server_login::Column::Attempts)
-        .filter(server_login::Column::EndUserId.eq(user_id))
-        .filter(server_login::Column::CreatedAt.gt(now - Duration::minutes(USER_WINDOW_MINUTES)))
-        .filter(server_login::Column::Attempts.gt(0))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    Ok(attempts.into_iter().map(i64::from).sum())
+    let row = txn.query_one(&wrong_codes_query(user_id, now)).await?;
+    Ok(match row {
+        Some(r) => r.try_get_by_index::<i64>(0)?,
+        None => 0,
+    })
 }
 
 fn too_many_wrong(row: &mut server_login::Model, now: DateTime<Utc>) -> Step {
@@ -61,24 +68,49 @@ fn deny_locked(row: &mut server_login::Model, email: &str, now: DateTime<Utc>) -
     finish(row, now, LoginResult::Denied, &format!("user locked ({email})"), Step::deny(message))
 }
 
-/// The denial when login `row`'s person is locked (or gone) now.
-async fn locked(
+/// What a code's check needs of the login's person, read at once: whether they are locked, and
+/// the wrong codes typed for them lately. `None`: not an end user of the login's tenant (gone).
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct PersonNow {
+    email: String,
+    locked_at: Option<DateTime<Utc>>,
+    recent_wrong: i64,
+}
+
+async fn person_now(
     txn: &DatabaseTransaction,
-    row: &mut server_login::Model,
+    tenant_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> DomainResult<Option<Step>> {
-    match crate::factors::end_user_in(txn, row.tenant_id, user_id).await {
-        Ok(u) if u.locked_at.is_none() => Ok(None),
-        Ok(u) => Ok(Some(deny_locked(row, &u.email, now))),
-        Err(DomainError::NotFound(_)) => Ok(Some(finish(
+) -> DomainResult<Option<PersonNow>> {
+    use crate::entities::user;
+    use sea_orm::sea_query::{SimpleExpr, SubQueryStatement};
+    let wrong =
+        SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(wrong_codes_query(user_id, now))));
+    Ok(user::Entity::find_by_id(user_id)
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Role.eq(crate::Role::EndUser.as_str()))
+        .select_only()
+        .column(user::Column::Email)
+        .column(user::Column::LockedAt)
+        .column_as(wrong, "recent_wrong")
+        .into_model::<PersonNow>()
+        .one(txn)
+        .await?)
+}
+
+/// The denial when login `row`'s person is locked (or gone) now.
+fn locked(row: &mut server_login::Model, person: Option<&PersonNow>, now: DateTime<Utc>) -> Option<Step> {
+    match person {
+        Some(p) if p.locked_at.is_none() => None,
+        Some(p) => Some(deny_locked(row, &p.email, now)),
+        None => Some(finish(
             row,
             now,
             LoginResult::Denied,
             "the login's user is gone",
             Step::deny("HostGuard: this login cannot continue. Log in again."),
-        ))),
-        Err(e) => Err(e),
+        )),
     }
 }
 
@@ -213,6 +245,7 @@ pub(super) async fn verify(
     txn: &DatabaseTransaction,
     row: &mut server_login::Model,
     answer: &str,
+    ahead: Option<&authenticators::Matched>,
     now: DateTime<Utc>,
 ) -> DomainResult<(Step, Option<PushWaiting>)> {
     let Some(user_id) = row.end_user_id else {
@@ -229,14 +262,17 @@ pub(super) async fn verify(
     };
     // The person may have been locked since the login began: re-read under the user's row
     // lock (which locking takes too), so no code, push or passkey lets them in afterwards.
-    if let Some(step) = locked(txn, row, user_id, now).await? {
+    // The wrong codes typed for them lately come with it (one statement).
+    let person = person_now(txn, row.tenant_id, user_id, now).await?;
+    if let Some(step) = locked(row, person.as_ref(), now) {
         return Ok((step, None));
     }
+    let recent_wrong = person.map_or(0, |p| p.recent_wrong);
     let typed = answer.trim();
     if row.stage == Stage::Push && typed.is_empty() {
         return push::outcome(txn, row, now).await;
     }
-    if recent_wrong_codes(txn, user_id, now).await? >= USER_WRONG_CODES {
+    if recent_wrong >= USER_WRONG_CODES {
         return Ok((too_many_wrong(row, now), None));
     }
     // The methods offered matter for a menu answer (nothing, or a method's number) and for the
@@ -274,7 +310,7 @@ pub(super) async fn verify(
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
     if let Some(code) = authenticators::normalize_code(answer) {
-        if let Some(name) = authenticators::use_code(ctx, txn, user_id, &code, now).await? {
+        if let Some(name) = authenticators::use_code_matched(ctx, txn, user_id, &code, ahead, now).await? {
             return Ok((
                 finish(row, now, LoginResult::Allowed, &format!("code from authenticator {name}"), Step::allow()),
                 None,
