@@ -290,74 +290,16 @@ pub(crate) async fn use_code<C: ConnectionTrait>(
     code: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<String>> {
+    let Some(key) = server_key(ctx) else {
+        tracing::error!("HOSTGUARD_SECRET_KEY is not set: authenticator codes cannot be checked");
+        return Ok(None);
+    };
     let apps = authenticator::Entity::find()
         .filter(authenticator::Column::UserId.eq(user_id))
         .filter(authenticator::Column::ConfirmedAt.is_not_null())
         .order_by_asc(authenticator::Column::ConfirmedAt)
         .all(conn)
         .await?;
-    use_matching(conn, user_id, &matching(ctx, &apps, code, now)?, now).await
-}
-
-/// An authenticator that shows a code at a step after the last one it accepted, as read.
-#[derive(Clone, Debug)]
-pub(crate) struct Match {
-    id: Uuid,
-    name: String,
-    step: i64,
-}
-
-/// A person's authenticators that show a code, worked out before the login's write: reading
-/// the apps, opening their seeds and hashing is then no part of the write, which on SQLite
-/// waits in line with every other login's (the group commit). What it read can be stale by
-/// then; [`use_matching`]'s UPDATE is what decides.
-#[derive(Clone, Debug)]
-pub(crate) struct Matched {
-    pub user_id: Uuid,
-    matches: Vec<Match>,
-}
-
-/// For an answer to login `login_id` of server `server_id` that is shaped like an authenticator
-/// code: the authenticators of the login's person that show it, if the login waits for a code
-/// from its person (one statement). `None` when there is nothing to work out ahead: another
-/// login, stage or answer, or a person without a confirmed authenticator.
-pub(crate) async fn matched_for_login<C: ConnectionTrait>(
-    ctx: &Ctx,
-    conn: &C,
-    server_id: Uuid,
-    login_id: Uuid,
-    answer: &str,
-    now: DateTime<Utc>,
-) -> DomainResult<Option<Matched>> {
-    use crate::entities::server_login;
-    use proto::login::LoginStage;
-    use sea_orm::sea_query::Query;
-    let Some(code) = normalize_code(answer) else { return Ok(None) };
-    let person = Query::select()
-        .column(server_login::Column::EndUserId)
-        .from(server_login::Entity)
-        .and_where(server_login::Column::Id.eq(login_id))
-        .and_where(server_login::Column::ServerId.eq(server_id))
-        .and_where(server_login::Column::Stage.is_in([LoginStage::Verify, LoginStage::Push]))
-        .to_owned();
-    let apps = authenticator::Entity::find()
-        .filter(authenticator::Column::UserId.in_subquery(person))
-        .filter(authenticator::Column::ConfirmedAt.is_not_null())
-        .order_by_asc(authenticator::Column::ConfirmedAt)
-        .all(conn)
-        .await?;
-    let Some(user_id) = apps.first().map(|a| a.user_id) else { return Ok(None) };
-    Ok(Some(Matched { user_id, matches: matching(ctx, &apps, &code, now)? }))
-}
-
-/// Of `apps` (one person's, oldest first), those that show `code` now at a step after the last
-/// one each accepted.
-fn matching(ctx: &Ctx, apps: &[authenticator::Model], code: &str, now: DateTime<Utc>) -> DomainResult<Vec<Match>> {
-    let Some(key) = server_key(ctx) else {
-        tracing::error!("HOSTGUARD_SECRET_KEY is not set: authenticator codes cannot be checked");
-        return Ok(vec![]);
-    };
-    let mut found = vec![];
     for app in apps {
         let secret = match open(key, &owner(app.id), &app.secret_ciphertext) {
             Ok(s) => s,
@@ -366,56 +308,21 @@ fn matching(ctx: &Ctx, apps: &[authenticator::Model], code: &str, now: DateTime<
                 continue;
             }
         };
-        if let Some(step) = matching_step(&totp(&secret, "")?, code, now, app.last_used_step) {
-            found.push(Match { id: app.id, name: app.name.clone(), step });
-        }
-    }
-    Ok(found)
-}
-
-/// Spends the first of `matched` (authenticators of `user_id`) that is still confirmed and has
-/// accepted no code of its step or a later one: its name. One conditional UPDATE each.
-pub(crate) async fn use_matching<C: ConnectionTrait>(
-    conn: &C,
-    user_id: Uuid,
-    matched: &[Match],
-    now: DateTime<Utc>,
-) -> DomainResult<Option<String>> {
-    for m in matched {
-        // Worked out a moment ago: still one of the steps a code is good for now.
-        if (m.step - step_of(now)).abs() > 1 {
+        let Some(step) = matching_step(&totp(&secret, "")?, code, now, app.last_used_step) else {
             continue;
-        }
+        };
         let taken = authenticator::Entity::update_many()
-            .col_expr(authenticator::Column::LastUsedStep, Expr::value(m.step))
+            .col_expr(authenticator::Column::LastUsedStep, Expr::value(step))
             .col_expr(authenticator::Column::LastUsedAt, Expr::value(Some(now)))
-            .filter(authenticator::Column::Id.eq(m.id))
-            .filter(authenticator::Column::UserId.eq(user_id))
-            .filter(authenticator::Column::ConfirmedAt.is_not_null())
-            .filter(authenticator::Column::LastUsedStep.lt(m.step))
+            .filter(authenticator::Column::Id.eq(app.id))
+            .filter(authenticator::Column::LastUsedStep.lt(step))
             .exec(conn)
             .await?;
         if taken.rows_affected == 1 {
-            return Ok(Some(m.name.clone()));
+            return Ok(Some(app.name));
         }
     }
     Ok(None)
-}
-
-/// At a login in its write transaction: [`use_code`], with the matches worked out ahead when
-/// they are `user_id`'s (else read and worked out now).
-pub(crate) async fn use_code_matched<C: ConnectionTrait>(
-    ctx: &Ctx,
-    conn: &C,
-    user_id: Uuid,
-    code: &str,
-    ahead: Option<&Matched>,
-    now: DateTime<Utc>,
-) -> DomainResult<Option<String>> {
-    match ahead.filter(|m| m.user_id == user_id) {
-        Some(m) => use_matching(conn, user_id, &m.matches, now).await,
-        None => use_code(ctx, conn, user_id, code, now).await,
-    }
 }
 
 #[cfg(test)]
@@ -471,107 +378,5 @@ mod tests {
         assert_eq!(normalize_code("12345a"), None);
         assert_eq!(normalize_code("١٢٣٤٥٦"), None, "only ASCII digits");
         assert!(same("123456", "123456") && !same("123456", "123457") && !same("123456", "12345"));
-    }
-
-    /// Codes worked out before the login's write ([`Matched`]) are only spent if they still may
-    /// be when the write runs.
-    mod worked_out_ahead {
-        use super::super::*;
-        use crate::{
-            clock::{Clock, ManualClock},
-            entities::{tenant, user},
-            Role,
-        };
-        use sea_orm::ActiveValue::Set;
-        use std::sync::Arc;
-
-        /// A fresh database with Alice (end user of Acme) and her confirmed authenticator
-        /// "Pixel": the context, her id and the app's.
-        async fn world() -> (Ctx, ManualClock, Uuid, Uuid, std::path::PathBuf) {
-            let path = std::env::temp_dir().join(format!("hg-authenticators-{}.db", Uuid::new_v4().simple()));
-            let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
-            crate::db::migrate(&db).await.unwrap();
-            let clock = ManualClock::new(Utc::now());
-            let ctx = Ctx::for_tests(db, Arc::new(clock.clone()));
-            let (tenant_id, user_id, app_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-            tenant::Entity::insert(tenant::ActiveModel {
-                id: Set(tenant_id),
-                name: Set("acme".into()),
-                project_id: Set(Uuid::new_v4().simple().to_string()),
-                created_at: Set(clock.now()),
-            })
-            .exec_without_returning(&ctx.db)
-            .await
-            .unwrap();
-            user::Entity::insert(user::ActiveModel {
-                id: Set(user_id),
-                tenant_id: Set(Some(tenant_id)),
-                email: Set("alice@acme.example".into()),
-                display_name: Set("Alice".into()),
-                role: Set(Role::EndUser),
-                password_hash: Set(String::new()),
-                created_at: Set(clock.now()),
-                activated_at: Set(Some(clock.now())),
-                last_sign_in_at: Set(None),
-                locked_at: Set(None),
-            })
-            .exec_without_returning(&ctx.db)
-            .await
-            .unwrap();
-            authenticator::Entity::insert(authenticator::ActiveModel {
-                id: Set(app_id),
-                tenant_id: Set(tenant_id),
-                user_id: Set(user_id),
-                name: Set("Pixel".into()),
-                secret_ciphertext: Set("not read by the write".into()),
-                confirmed_at: Set(Some(clock.now())),
-                last_used_step: Set(0),
-                last_used_at: Set(None),
-                created_at: Set(clock.now()),
-            })
-            .exec_without_returning(&ctx.db)
-            .await
-            .unwrap();
-            (ctx, clock, user_id, app_id, path)
-        }
-
-        fn ahead(user_id: Uuid, app_id: Uuid, step: i64) -> Matched {
-            Matched { user_id, matches: vec![Match { id: app_id, name: "Pixel".into(), step }] }
-        }
-
-        async fn spend(ctx: &Ctx, user_id: Uuid, matched: &Matched) -> Option<String> {
-            let now = ctx.clock.now();
-            use_code_matched(ctx, &ctx.db, user_id, "123456", Some(matched), now).await.unwrap()
-        }
-
-        #[tokio::test]
-        async fn a_code_worked_out_ahead_is_spent_once_in_its_steps_and_only_for_its_person() {
-            let (ctx, clock, alice, app, path) = world().await;
-            let step = step_of(clock.now());
-            // Worked out for someone else: not used for Alice (her own apps are read instead,
-            // and this seed cannot be opened).
-            assert_eq!(spend(&ctx, alice, &ahead(Uuid::new_v4(), app, step)).await, None);
-            // Two steps old by the time of the write: refused, as a code read then would be.
-            assert_eq!(spend(&ctx, alice, &ahead(alice, app, step - 2)).await, None);
-            let row = authenticator::Entity::find_by_id(app).one(&ctx.db).await.unwrap().unwrap();
-            assert_eq!(row.last_used_step, 0, "nothing was spent");
-            // In its steps: spent, once.
-            assert_eq!(spend(&ctx, alice, &ahead(alice, app, step)).await.as_deref(), Some("Pixel"));
-            assert_eq!(spend(&ctx, alice, &ahead(alice, app, step)).await, None, "a replay");
-            // A later step of an app that was removed (unconfirmed here) in between: refused.
-            clock.advance(Duration::seconds(STEP_SECS));
-            authenticator::Entity::update_many()
-                .col_expr(authenticator::Column::ConfirmedAt, Expr::value(None::<DateTime<Utc>>))
-                .filter(authenticator::Column::Id.eq(app))
-                .exec(&ctx.db)
-                .await
-                .unwrap();
-            assert_eq!(spend(&ctx, alice, &ahead(alice, app, step + 1)).await, None);
-            let row = authenticator::Entity::find_by_id(app).one(&ctx.db).await.unwrap().unwrap();
-            assert_eq!(row.last_used_step, step);
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-        }
     }
 }

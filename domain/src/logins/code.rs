@@ -245,7 +245,6 @@ pub(super) async fn verify(
     txn: &DatabaseTransaction,
     row: &mut server_login::Model,
     answer: &str,
-    ahead: Option<&authenticators::Matched>,
     now: DateTime<Utc>,
 ) -> DomainResult<(Step, Option<PushWaiting>)> {
     let Some(user_id) = row.end_user_id else {
@@ -310,7 +309,7 @@ pub(super) async fn verify(
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
     if let Some(code) = authenticators::normalize_code(answer) {
-        if let Some(name) = authenticators::use_code_matched(ctx, txn, user_id, &code, ahead, now).await? {
+        if let Some(name) = authenticators::use_code(ctx, txn, user_id, &code, now).await? {
             return Ok((
                 finish(row, now, LoginResult::Allowed, &format!("code from authenticator {name}"), Step::allow()),
                 None,

@@ -277,15 +277,10 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
     if answer.chars().count() > limits::ANSWER {
         return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
     }
-    // A code from an authenticator app is worked out before the write (reading the apps,
-    // opening their seeds): the write then only spends it, conditionally.
-    let ahead =
-        crate::factors::authenticators::matched_for_login(ctx, &ctx.db, s.id, login_id, answer, ctx.clock.now())
-            .await?;
     let (s, answer) = (s.clone(), answer.to_owned());
     // Answered after its write is committed (with others' on SQLite: the group commit).
     let (answered, ended) = crate::group_commit::write(ctx, move |ctx, txn| {
-        Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer, ahead.as_ref()).await })
+        Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer).await })
     })
     .await?;
     if let Some(row) = ended {
@@ -301,7 +296,6 @@ async fn answer_in(
     s: &server::Model,
     login_id: Uuid,
     answer: &str,
-    ahead: Option<&crate::factors::authenticators::Matched>,
 ) -> DomainResult<(Answered, Option<server_login::Model>)> {
     let now = ctx.clock.now();
     crate::db::lock_rows::<server_login::Entity>(txn, &[login_id]).await?;
@@ -344,7 +338,7 @@ async fn answer_in(
                     // Wrong codes, sends and pushes are counted per end user, across servers.
                     crate::db::lock_rows::<crate::entities::user::Entity>(txn, &[user_id]).await?;
                 }
-                let (step, wait) = code::verify(ctx, txn, &mut row, answer, ahead, now).await?;
+                let (step, wait) = code::verify(ctx, txn, &mut row, answer, now).await?;
                 waiting = wait;
                 step
             }
