@@ -15,7 +15,9 @@ use crate::{
 };
 use proto::{OsType, TwoFactorState};
 use sea_orm::{
-    sea_query::{Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Order as SeaOrder, Query, SimpleExpr, WithClause},
+    sea_query::{
+        Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Order as SeaOrder, Query, SimpleExpr, WithClause,
+    },
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, RelationTrait, Select, SelectTwo, TransactionTrait,
 };
@@ -166,8 +168,7 @@ fn not_disabled_exists() -> SimpleExpr {
 /// The configurations (under the alias `table`) whose status is not Disabled: changing,
 /// failed, or in force on.
 fn not_disabled_in(table: &Alias) -> Condition {
-    let settled = Expr::col((table.clone(), config::Column::Phase))
-        .is_in([PhaseName::Applied, PhaseName::Canceled]);
+    let settled = Expr::col((table.clone(), config::Column::Phase)).is_in([PhaseName::Applied, PhaseName::Canceled]);
     let off = Expr::col((table.clone(), config::Column::AppliedEnabled)).eq(false);
     Condition::all().add(Condition::all().add(settled).add(off).not())
 }
@@ -226,8 +227,8 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
         let name = search::contains_on(backend, server::Column::Name, s);
         on_server = on_server.add(match search::may_match_ip(s) {
             true => Condition::any().add(name).add(search::contains_on(backend, server::Column::Ip, s)),
-            // No address holds it: the name alone (a second LIKE per row read cost a third of
-            // a broad search on both databases).
+            // No address holds it: the name alone (the second LIKE per row cost SQLite a
+            // third of a search that reads every server).
             false => Condition::all().add(name),
         });
     }
