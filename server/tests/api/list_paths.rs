@@ -175,6 +175,16 @@ async fn every_filtered_page_is_the_whole_list_filtered(backend: Backend) {
     for chunk in configs.chunks(200) {
         config::Entity::insert_many(chunk.to_vec()).exec_without_returning(&app.ctx.db).await.unwrap();
     }
+    // Another tenant's servers with names that match, and configurations of every status:
+    // neither its rows nor its configurations count for Acme (Disabled subtracts configurations).
+    let other = app.create_tenant("Other").await;
+    let mut theirs = ready_servers(other.id, "acme-web", 70);
+    let now = chrono::Utc::now();
+    let their_kinds = [Kind::Enabling, Kind::Disabling, Kind::Failed, Kind::Enabled, Kind::Disabled, Kind::None];
+    let their_configs: Vec<_> =
+        theirs.iter_mut().enumerate().filter_map(|(i, s)| their_kinds[i % their_kinds.len()].config(s, now)).collect();
+    app.insert_servers(theirs).await;
+    config::Entity::insert_many(their_configs).exec_without_returning(&app.ctx.db).await.unwrap();
     let login = tenant.admin(&app, "admin").await;
     let cookie = app.sign_in(login).await;
 
@@ -204,6 +214,11 @@ async fn every_filtered_page_is_the_whole_list_filtered(backend: Backend) {
         f("10.0.1.", "", "", ""),
         f("nothing-like-it", "", "", ""),
         f("%", "", "", ""),
+        f("_", "", "", ""),
+        f("Web-01", "", "", ""),
+        f("0.0.5", "", "", ""),
+        f("0.5", "disabled", "", ""),
+        f("A", "", "", ""),
         f("", "enabling", "", ""),
         f("", "disabling", "", ""),
         f("", "failed", "", ""),
