@@ -311,36 +311,26 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
         // PostgreSQL reads the row of every server it walks past in name order: for `web`,
         // whose 25,000 matches sort after 75,000 others, that took 28 ms. So it walks a
         // bounded number of servers and otherwise gathers the matches (see `Order::walk`).
-        // With conditions on the configuration only, counting is cheap, so it comes first: it
-        // can also say how many servers don't match, which bounds the walk.
+        // With conditions on the configuration only, counting is cheap, so it comes first.
         let counted = match filter.server_side {
             false => Some(filter.count_configured(&read).await?),
             true => None,
         };
-        // SQLite copies each walked server into a temporary table, so it walks a few only.
-        let others = counted.and_then(|c| c.others).filter(|_| !sqlite);
-        let walk = order.walk(q.offset, q.limit, others);
-        let walked = match walk {
-            Some(walk) => Some(filter.walked_page(order, walk.rows, q.offset, q.limit).all(&read).await?),
+        let walked = match order.walk(q.offset, q.limit) {
+            Some(rows) => Some(filter.walked_page(order, rows, q.offset, q.limit).all(&read).await?),
             None => None,
         };
-        // A short page from a walk that passed every server that doesn't match is the list's
-        // last page, if it holds what the count left for it (a change committed between the
-        // two statements could make it disagree: then the matches are gathered after all).
-        let last_page = counted.map(|c| Ord::min(c.total.saturating_sub(q.offset), q.limit));
-        match (walked, walk, counted) {
-            (Some(page), Some(walk), _)
-                if page.len() as u64 == q.limit || (walk.exact && Some(page.len() as u64) == last_page) =>
-            {
+        match (walked, counted) {
+            (Some(page), _) if page.len() as u64 == q.limit => {
                 let total = match counted {
-                    Some(c) => c.total,
+                    Some(total) => total,
                     None => filter.count(&read).await?,
                 };
                 (page, total)
             }
             // Else SQLite's own plan. (With statistics it reads a status's configurations and
             // sorts their servers: 13 ms for Enabling, where the walk found the page in 4 ms.)
-            (.., Some(c)) if sqlite => (filter.page(order, q.offset, q.limit).all(&read).await?, c.total),
+            (_, Some(total)) if sqlite => (filter.page(order, q.offset, q.limit).all(&read).await?, total),
             _ => filter.counted_page(&read, backend, order, q.offset, q.limit).await?,
         }
     };
@@ -398,31 +388,18 @@ impl Order {
     }
 
     /// How many of the tenant's servers to walk in name order for a filtered page, or `None`
-    /// where walking cannot pay. `others`: how many of the tenant's servers don't match, where
-    /// known. The walk finds a page at once when matches are spread through the names, but a
-    /// filter whose matches sort late (`web` among `app`, `db` and `rdp` servers) would walk
-    /// past every server that does not match. So, unless `others` bounds it, it stops after a
-    /// few more servers than the page needs, and the page comes from the matches themselves
+    /// where walking cannot pay. The walk finds a page at once when matches are spread through
+    /// the names, but a filter whose matches sort late (`web` among `app`, `db` and `rdp`
+    /// servers) would walk past every server that does not match. So it stops after a few more
+    /// servers than the page needs, and the page comes from the matches themselves
     /// (`Filter::counted_page`).
-    fn walk(self, offset: u64, limit: u64, others: Option<u64>) -> Option<Walk> {
+    fn walk(self, offset: u64, limit: u64) -> Option<u64> {
         if !matches!(self, Order::Name | Order::NameDesc) {
             return None;
         }
-        let page_end = offset.saturating_add(limit);
-        // Past every server that doesn't match, the walk has seen the whole page.
-        if let Some(rows) = others.map(|o| o.saturating_add(page_end)).filter(|r| *r <= WALK_MAX) {
-            return Some(Walk { rows, exact: true });
-        }
-        let rows = page_end.saturating_mul(4).saturating_add(WALK_MIN);
-        (rows <= WALK_MAX).then_some(Walk { rows, exact: false })
+        let rows = offset.saturating_add(limit).saturating_mul(4).saturating_add(WALK_MIN);
+        (rows <= WALK_MAX).then_some(rows)
     }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Walk {
-    rows: u64,
-    /// Certain to hold the page: it passes every server that does not match.
-    exact: bool,
 }
 
 /// A filtered page walks at least this many servers, and never more than `WALK_MAX`.
@@ -432,13 +409,6 @@ const ID: &str = "id";
 const NAME: &str = "name";
 const OS: &str = "os_type";
 const PHASE: &str = "phase";
-
-/// The number of matches, and of the tenant's servers that don't match where that is known.
-#[derive(Clone, Copy, Debug)]
-struct Counted {
-    total: u64,
-    others: Option<u64>,
-}
 
 /// The list's conditions for one tenant.
 struct Filter {
@@ -472,7 +442,13 @@ impl Filter {
 
     /// `page` over the tenant's first `walk` servers in the list's order only. When it comes
     /// back full it is the page itself: every server past the walk sorts after these.
-    fn walked_page(&self, order: Order, walk: u64, offset: u64, limit: u64) -> SelectTwo<server::Entity, config::Entity> {
+    fn walked_page(
+        &self,
+        order: Order,
+        walk: u64,
+        offset: u64,
+        limit: u64,
+    ) -> SelectTwo<server::Entity, config::Entity> {
         let first = order
             .apply(server::Entity::find().filter(server::Column::TenantId.eq(self.tenant_id)))
             .limit(walk)
@@ -492,25 +468,20 @@ impl Filter {
         if self.server_side {
             return Ok(self.joined().count(conn).await?);
         }
-        Ok(self.count_configured(conn).await?.total)
+        self.count_configured(conn).await
     }
 
     /// The number of matches for conditions on the configuration only, from the tenant's
     /// configurations, which carry their server's tenant: joining every server of the tenant
     /// to its configuration took 15 ms on PostgreSQL for 10,000 matches among 100,000 servers.
-    async fn count_configured<C: ConnectionTrait>(&self, conn: &C) -> DomainResult<Counted> {
-        let of_tenant = || config::Entity::find().filter(config::Column::TenantId.eq(self.tenant_id));
-        let configured = of_tenant().filter(self.on_config.clone()).count(conn).await?;
-        if !self.servers_without_config {
-            return Ok(Counted { total: configured, others: None });
+    async fn count_configured<C: ConnectionTrait>(&self, conn: &C) -> DomainResult<u64> {
+        if self.servers_without_config {
+            // Disabled: the servers without a configuration, and those whose configuration says so.
+            return self.count_disabled(conn).await;
         }
-        // Disabled: the servers without a configuration, and those whose configuration says so.
-        let servers = server::Entity::find().filter(server::Column::TenantId.eq(self.tenant_id)).count(conn).await?;
-        let configs = of_tenant().count(conn).await?;
-        Ok(Counted {
-            total: servers.saturating_sub(configs) + configured,
-            others: Some(configs.saturating_sub(configured)),
-        })
+        let configured =
+            config::Entity::find().filter(config::Column::TenantId.eq(self.tenant_id)).filter(self.on_config.clone());
+        Ok(configured.count(conn).await?)
     }
 
     /// The number of Disabled servers (no other condition): the tenant's servers less their
@@ -560,8 +531,9 @@ impl Filter {
             matches = matches.column_as(server::Column::OsType, OS);
         }
         if self.config_side || order == Order::Status {
-            matches =
-                matches.join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def()).filter(self.on_config.clone());
+            matches = matches
+                .join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def())
+                .filter(self.on_config.clone());
         }
         if order == Order::Status {
             matches = matches.column_as(config::Column::Phase, PHASE);
@@ -574,12 +546,11 @@ impl Filter {
             page.column(Alias::new(*key)).order_by(Alias::new(*key), dir.clone());
         }
         let mut outer = Query::select();
-        outer.column((t.clone(), total.clone())).column((p.clone(), Alias::new(ID))).from_subquery(count, t).join_subquery(
-            sea_orm::sea_query::JoinType::LeftJoin,
-            page.to_owned(),
-            p.clone(),
-            Expr::val(1).eq(1),
-        );
+        outer
+            .column((t.clone(), total.clone()))
+            .column((p.clone(), Alias::new(ID)))
+            .from_subquery(count, t)
+            .join_subquery(sea_orm::sea_query::JoinType::LeftJoin, page.to_owned(), p.clone(), Expr::val(1).eq(1));
         for (key, dir) in keys {
             outer.order_by((p.clone(), Alias::new(*key)), dir.clone());
         }
