@@ -109,9 +109,13 @@ export const consoleSeeds: Record<string, string> = {
 const lastSteps = new Map<string, number>();
 export async function freshCode(secret: string): Promise<string> {
   for (;;) {
-    const now = Math.floor(Date.now() / 30_000);
+    const at = Date.now();
+    const now = Math.floor(at / 30_000);
     for (const step of [now - 1, now, now + 1]) {
-      if (step > (lastSteps.get(secret) ?? 0)) {
+      // The console takes a step's code until its clock is two steps past it; a code with less
+      // than 10 seconds of that left may expire between typing it and the console checking it.
+      const usableUntil = (step + 2) * 30_000 - 10_000;
+      if (step > (lastSteps.get(secret) ?? 0) && at < usableUntil) {
         lastSteps.set(secret, step);
         return totp(secret, step * 30_000);
       }
