@@ -3,6 +3,10 @@ import { Page } from "@playwright/test";
 import { consoleSeeds, expect, freshCode, hydrated, signIn, signOut, test, typeConsoleCode, users } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 
+// A test here types up to ten authenticator codes; each step's code is taken once, so some
+// waits for the next 30-second step (`freshCode`), which counts against the test's time.
+test.describe.configure({ timeout: 180_000 });
+
 /** No serious or critical accessibility violation (axe). */
 async function accessible(page: Page, what: string) {
   const results = await new AxeBuilder({ page }).analyze();

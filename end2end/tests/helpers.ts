@@ -130,9 +130,14 @@ export async function typeConsoleCode(page: Page, secret: string) {
   // A worker that restarted after a failure forgot which steps it used: up to 3 are refused.
   for (let tries = 0; tries < 6; tries++) {
     await page.getByLabel("Code").fill(await freshCode(secret));
+    // The console's answer first, however long a loaded machine takes; then the page it leads to.
+    const answered = page.waitForResponse((r) => r.request().method() === "POST" && r.url().includes("/api/"), {
+      timeout: 30_000,
+    });
     await page.getByRole("button", { name: "Verify" }).click();
+    await answered;
     const done = await page
-      .waitForURL((u) => !u.pathname.startsWith("/signin"), { timeout: 5_000 })
+      .waitForURL((u) => !u.pathname.startsWith("/signin"), { timeout: 5_000, waitUntil: "commit" })
       .then(() => true)
       .catch(() => false);
     if (done) return;

@@ -12,26 +12,26 @@ pub mod approve;
 mod console;
 pub mod console_sign_in;
 pub mod demo;
-pub mod invite;
 mod factors;
 mod fixlogin;
 mod fixtures;
-mod logins;
-pub mod passkey;
+pub mod invite;
 mod log;
+mod logins;
 mod ntfy;
+pub mod passkey;
 mod phone;
 mod postgres;
 mod prompt;
-mod server_fns;
 pub mod push_service;
+mod server_fns;
 mod smtp;
 
+pub use agent::{agent_error_code, agent_status, debian_facts, AgentError, ApiClient, FakeAgent};
 pub use console::{
     session_cookie, set_session_cookie, spawn_app, spawn_app_with, Backend, Credentials, Options, TestApp,
     TEST_SECRET_KEY,
 };
-pub use agent::{agent_error_code, agent_status, debian_facts, AgentError, ApiClient, FakeAgent};
 pub use fixtures::{Login, TenantFixture};
 pub use logins::{denial, prompt_of, Protected};
 pub use postgres::{create_postgres_database, fresh_postgres_database};
@@ -58,18 +58,30 @@ macro_rules! on_both_databases {
 }
 
 /// Polls `check` until it is true (up to 10 s).
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..200 {
+    eventually_within(what, std::time::Duration::from_secs(10), check).await
+}
+
+/// Polls `check` every 50 ms until it is true, for up to `limit`.
+pub async fn eventually_within<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
         if check().await {
             return;
         }
+        if started.elapsed() >= limit {
+            panic!("timed out waiting for: {what} ({limit:?})");
+        }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("timed out waiting for: {what}");
 }
 
 /// `n` Linux servers of a tenant that are ready for 2FA (agent online, PAM and

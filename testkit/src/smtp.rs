@@ -32,13 +32,17 @@ impl SmtpSink {
             .spawn()
             .expect("start the SMTP sink");
         self.child = Some(child);
-        for _ in 0..200 {
+        // Python and aiosmtpd take a while to start on a loaded machine: up to 30 s.
+        for _ in 0..1200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
                 return;
             }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("the SMTP sink exited ({status}) before listening on port {}", self.port);
+            }
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
-        panic!("the SMTP sink did not start");
+        panic!("the SMTP sink did not start in 30 s");
     }
 
     pub fn stop(&mut self) {

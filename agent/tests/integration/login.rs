@@ -439,7 +439,7 @@ async fn a_full_socket_says_no_but_only_after_reading_the_start() {
     let t = std::time::Instant::now();
     let (step, ..) = r.start().await;
     assert!(is_deny(&step), "{step:?}");
-    assert!(t.elapsed() < Duration::from_secs(2), "refused at once");
+    assert!(t.elapsed() < Duration::from_secs(5), "refused at once");
     // A module slow to send its start still gets to send it, and reads the refusal.
     let (mut rd, mut w) = connect(&r.path()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -212,7 +212,7 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
     let ready =
         || async { http.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).unwrap_or(false) };
     let mut srv = start_server(&database_url, port);
-    eventually("the server is ready", ready).await;
+    eventually_within("the server is ready", Duration::from_secs(60), ready).await;
 
     // 500 ready servers for Acme, written straight to the database.
     let db = Database::connect(&database_url).await.unwrap();
@@ -270,7 +270,7 @@ async fn a_server_killed_with_500_pending_jobs_applies_each_once_after_restart(b
 
     // Restart: every job runs, once.
     let _srv = start_server(&database_url, port);
-    eventually("the restarted server is ready", ready).await;
+    eventually_within("the restarted server is ready", Duration::from_secs(60), ready).await;
     for _ in 0..300 {
         let done = rollout_job::Entity::find().filter(rollout_job::Column::Status.eq("done")).all(&db).await.unwrap();
         if done.len() == 500 {

@@ -529,10 +529,10 @@ async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backen
     let s = setup(backend).await;
     // Another request holds the database's write lock (on SQLite only one writer at a time).
     let writer = domain::db::write_txn(&s.app.ctx.db).await.unwrap();
-    let started = std::time::Instant::now();
     for token in ["hgi_made-up", "", &"x".repeat(201)] {
         let refused = tokio::time::timeout(
-            std::time::Duration::from_secs(3),
+            // Under the 5-second wait for a busy database that a writer-bound check would take.
+            std::time::Duration::from_secs(4),
             s.app.try_register_agent(token, &debian_facts("no-such")),
         )
         .await
@@ -540,7 +540,6 @@ async fn a_bad_token_is_turned_away_without_waiting_for_a_writer(backend: Backen
         .unwrap_err();
         assert_eq!((agent_status(&refused), agent_error_code(&refused)), (401, "AGENT.0401"), "{token}");
     }
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
     drop(writer);
 }
 on_both_databases!(

@@ -127,11 +127,14 @@ async fn the_login_audit_shows_the_tenants_own_logins_filtered(backend: Backend)
     assert_eq!(backup.total, 1);
     let future = audit_ok(app, &w.admin, &[("since", "2999-01-01T00:00")]).await;
     assert_eq!(future.total, 0);
+    // Dates alone cover whole days: from yesterday to today holds both logins, even when the
+    // test runs across midnight.
     let today = app.clock.now().format("%Y-%m-%d").to_string();
+    let yesterday = (app.clock.now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
     assert_eq!(
-        audit_ok(app, &w.admin, &[("since", &today), ("until", &today)]).await.total,
+        audit_ok(app, &w.admin, &[("since", &yesterday), ("until", &today)]).await.total,
         2,
-        "a day covers all of it"
+        "whole days cover all of it"
     );
 
     // Another tenant's server filters to nothing of theirs, and their logins never show.

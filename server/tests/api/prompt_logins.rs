@@ -214,7 +214,8 @@ async fn a_push_approved_while_held_lets_the_login_in(backend: Backend) {
     let done: LoginReply = res.json().await.unwrap();
     assert_eq!(done.step.action, Action::Allow);
     assert!(!done.ask_again);
-    assert!(began.elapsed() < std::time::Duration::from_secs(3), "decided while held: {:?}", began.elapsed());
+    // Woken by the decision, not at the end of the 8-second hold (slack for a loaded machine).
+    assert!(began.elapsed() < std::time::Duration::from_secs(7), "decided while held: {:?}", began.elapsed());
     assert_eq!(w.app.login_row(login.login_id).await.reason, "push approved");
 }
 on_both_databases!(a_push_approved_while_held_lets_the_login_in, super::a_push_approved_while_held_lets_the_login_in);
@@ -248,7 +249,10 @@ async fn a_pending_push_asks_again_and_codes_still_work(backend: Backend) {
     let began = Instant::now();
     let pending = w.answer(&login, "").await;
     let held = began.elapsed();
-    assert!(held >= std::time::Duration::from_secs(7) && held < std::time::Duration::from_secs(10), "{held:?}");
+    assert!(
+        held >= std::time::Duration::from_secs(7) && held < std::time::Duration::from_secs(20),
+        "held for the 8-second hold: {held:?}"
+    );
     assert!(pending.ask_again);
     assert_eq!(prompt_of(&pending.step), prompt_of(&sent.step));
     let hint = w.answer(&login, &number.to_string()).await;
@@ -389,7 +393,11 @@ async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
     let (done, decided) = tokio::join!(held(login), decide);
     assert_eq!(decided.status, PushStatus::Approved);
     assert_eq!(done.step.action, Action::Allow);
-    assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(7),
+        "woken before the 8-second hold ends: {:?}",
+        began.elapsed()
+    );
     assert_eq!(app.login_row(login).await.reason, "push approved");
 
     // Garbage on B (a forged signature, a wrong request's, a malformed number): refused there,
@@ -431,7 +439,11 @@ async fn a_decision_on_another_replica_reaches_the_held_call(backend: Backend) {
     let began = Instant::now();
     let (done, ()) = tokio::join!(held(login), expire);
     assert!(denial(&done.step).contains("not approved within 60 seconds"), "{:?}", done.step);
-    assert!(began.elapsed() < std::time::Duration::from_secs(3), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(7),
+        "woken before the 8-second hold ends: {:?}",
+        began.elapsed()
+    );
     assert_eq!(app.login_row(login).await.reason, "push expired");
 }
 on_both_databases!(
