@@ -131,7 +131,7 @@ export async function typeConsoleCode(page: Page, secret: string) {
   for (let tries = 0; tries < 6; tries++) {
     await page.getByLabel("Code").fill(await freshCode(secret));
     // The console's answer first, however long a loaded machine takes; then the page it leads to.
-    const answered = page.waitForResponse((r) => r.request().method() === "POST" && r.url().includes("/api/"), {
+    const answered = page.waitForResponse((r) => r.request().method() === "POST" && r.url().includes("/api/auth/sign_in_code"), {
       timeout: 30_000,
     });
     await page.getByRole("button", { name: "Verify" }).click();

@@ -57,13 +57,14 @@ macro_rules! on_both_databases {
     };
 }
 
-/// Polls `check` until it is true (up to 10 s).
+/// Polls `check` until it is true (up to 30 s: a check that passes returns at once, and a
+/// loaded machine may take long over what normally takes a second).
 pub async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    eventually_within(what, std::time::Duration::from_secs(10), check).await
+    eventually_within(what, std::time::Duration::from_secs(30), check).await
 }
 
 /// Polls `check` every 50 ms until it is true, for up to `limit`.

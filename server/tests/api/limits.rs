@@ -198,21 +198,26 @@ async fn old_records_are_purged_and_recent_ones_kept(backend: Backend) {
         created_at: Set(at),
         finished_at: Set(Some(at)),
     };
-    let (old_login, kept_login) = (login(old), login(now - chrono::Duration::days(29)));
-    let old_id = old_login.id.clone().unwrap();
-    server_login::Entity::insert_many([old_login, kept_login]).exec_without_returning(db).await.unwrap();
     let login_ids = || async {
         let mut ids: Vec<uuid::Uuid> =
             server_login::Entity::find().all(db).await.unwrap().into_iter().map(|l| l.id).collect();
         ids.sort();
         ids
     };
-    let kept: Vec<uuid::Uuid> = login_ids().await.into_iter().filter(|id| *id != old_id).collect();
+    // What must stay: the demo's logins (a day old) as they were before the test's rows, and
+    // the test's recent one.
+    let mut kept = login_ids().await;
+    let (old_login, kept_login) = (login(old), login(now - chrono::Duration::days(29)));
+    let old_id = old_login.id.clone().unwrap();
+    kept.push(kept_login.id.clone().unwrap());
+    kept.sort();
+    server_login::Entity::insert_many([old_login, kept_login]).exec_without_returning(db).await.unwrap();
 
     // What went is read from the rows, not from this pass's counts: the console's own purge at
     // start-up may run after the rows above were written, and take the old ones first.
     domain::retention::purge(&app.ctx, domain::retention::Retention::default()).await.unwrap();
-    assert_eq!(login_ids().await, kept, "the old login went, recent logins (the demo's too) stay");
+    assert!(server_login::Entity::find_by_id(old_id).one(db).await.unwrap().is_none(), "the old login went");
+    assert_eq!(login_ids().await, kept, "recent logins (the demo's too) stay");
     let logins: Vec<String> =
         login_attempt::Entity::find().all(db).await.unwrap().into_iter().map(|a| a.login).collect();
     assert_eq!(logins, vec!["recent@acme.example".to_owned()]);
