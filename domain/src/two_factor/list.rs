@@ -136,17 +136,26 @@ impl Effective {
     }
 }
 
+/// The phases in which a configuration's change is over, so that what is in force is its status.
+const SETTLED: [PhaseName; 2] = [PhaseName::Applied, PhaseName::Canceled];
+
+/// A configuration that is settled with 2FA in force `on` (Enabled) or off (Disabled); `col`
+/// names its columns, as the table's own or under an alias.
+fn settled_with(on: bool, col: impl Fn(config::Column) -> Expr) -> Condition {
+    Condition::all().add(col(config::Column::Phase).is_in(SETTLED)).add(col(config::Column::AppliedEnabled).eq(on))
+}
+
 fn status_condition(status: TwoFactorState) -> Condition {
     let moving = || config::Column::Phase.is_in([PhaseName::Scheduled, PhaseName::Delivering]);
-    let settled = || config::Column::Phase.is_in([PhaseName::Applied, PhaseName::Canceled]);
+    let own = |c: config::Column| Expr::col(c);
     match status {
         TwoFactorState::Enabling => Condition::all().add(moving()).add(config::Column::Enabled.eq(true)),
         TwoFactorState::Disabling => Condition::all().add(moving()).add(config::Column::Enabled.eq(false)),
         TwoFactorState::Failed => Condition::all().add(config::Column::Phase.eq(PhaseName::Failed)),
-        TwoFactorState::Enabled => Condition::all().add(settled()).add(config::Column::AppliedEnabled.eq(true)),
-        TwoFactorState::Disabled => Condition::any()
-            .add(config::Column::ServerId.is_null())
-            .add(Condition::all().add(settled()).add(config::Column::AppliedEnabled.eq(false))),
+        TwoFactorState::Enabled => settled_with(true, own),
+        TwoFactorState::Disabled => {
+            Condition::any().add(config::Column::ServerId.is_null()).add(settled_with(false, own))
+        }
     }
 }
 
@@ -168,9 +177,7 @@ fn not_disabled_exists() -> SimpleExpr {
 /// The configurations (under the alias `table`) whose status is not Disabled: changing,
 /// failed, or in force on.
 fn not_disabled_in(table: &Alias) -> Condition {
-    let settled = Expr::col((table.clone(), config::Column::Phase)).is_in([PhaseName::Applied, PhaseName::Canceled]);
-    let off = Expr::col((table.clone(), config::Column::AppliedEnabled)).eq(false);
-    Condition::all().add(Condition::all().add(settled).add(off).not())
+    settled_with(false, |c| Expr::col((table.clone(), c))).not()
 }
 
 pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Page<Row>> {
