@@ -559,9 +559,11 @@ impl Filter {
         Ok((u64::try_from(total).unwrap_or_default(), first))
     }
 
-    /// The page in a name order, found from the first match's name (`count_and_first`): the
-    /// page and the number of matches are read in the same transaction, so exactly
-    /// `expected` matches follow `offset`, and the page's read stops at the last of them.
+    /// The page in a name order, found from the first match's name (`count_and_first`). The
+    /// count says how many matches the page holds (`expected`), so its read stops at the last
+    /// of them. Should the page come back with fewer (PostgreSQL's bounded walk, or a statement
+    /// that saw servers removed since the count: its transaction reads committed data), it
+    /// comes from the gathered matches instead.
     async fn page_after_count<C: ConnectionTrait>(
         &self,
         conn: &C,
