@@ -18,8 +18,9 @@ use sea_orm::{
     sea_query::{
         Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Order as SeaOrder, Query, SimpleExpr, WithClause,
     },
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, RelationTrait, Select, SelectTwo, TransactionTrait,
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait, Select, SelectTwo,
+    TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -269,12 +270,21 @@ pub async fn list(ctx: &Ctx, caller: &Caller, q: &ListQuery) -> DomainResult<Pag
     };
     let order = Order::of(sort.as_deref());
 
-    // One read transaction, so the count and the page agree. On PostgreSQL it also has these
-    // statements planned for their actual values: with a generic plan (which PostgreSQL may
-    // settle on after five runs of a prepared statement) `lower(name) LIKE $2` cannot tell a
-    // rare name from a common one, and scanned all the tenant's servers (35 ms for 100,000)
-    // instead of using the trigram index (8 ms, under 1 ms once autovacuum has run).
-    let read = ctx.db.begin().await?;
+    // One read transaction, so the count and the page agree: SQLite's reads one snapshot (WAL
+    // mode); PostgreSQL's is REPEATABLE READ for the same, where each statement would otherwise
+    // see what committed since the last (a server saved between the count and the page could
+    // show on neither page). Being read-only, it is never refused for serialization. On
+    // PostgreSQL it also has these statements planned for their actual values: with a generic
+    // plan (which PostgreSQL may settle on after five runs of a prepared statement)
+    // `lower(name) LIKE $2` cannot tell a rare name from a common one, and scanned all the
+    // tenant's servers (35 ms for 100,000) instead of using the trigram index (8 ms, under 1 ms
+    // once autovacuum has run).
+    let read = match backend {
+        DbBackend::Postgres => {
+            ctx.db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)).await?
+        }
+        _ => ctx.db.begin().await?,
+    };
     if backend == DbBackend::Postgres {
         read.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
@@ -561,9 +571,8 @@ impl Filter {
 
     /// The page in a name order, found from the first match's name (`count_and_first`). The
     /// count says how many matches the page holds (`expected`), so its read stops at the last
-    /// of them. Should the page come back with fewer (PostgreSQL's bounded walk, or a statement
-    /// that saw servers removed since the count: its transaction reads committed data), it
-    /// comes from the gathered matches instead.
+    /// of them. Should the page come back with fewer (PostgreSQL's bounded walk stopped short
+    /// of the last), it comes from the gathered matches instead.
     async fn page_after_count<C: ConnectionTrait>(
         &self,
         conn: &C,
@@ -719,6 +728,7 @@ impl Filter {
         let mut found: HashMap<Uuid, (server::Model, Option<config::Model>)> = server::Entity::find()
             .join(JoinType::LeftJoin, server::Relation::TwoFactorConfig.def())
             .select_also(config::Entity)
+            .filter(server::Column::TenantId.eq(self.tenant_id))
             .filter(server::Column::Id.is_in(ids.iter().copied()))
             .all(conn)
             .await?

@@ -82,7 +82,8 @@ impl Kind {
 /// One tenant of 1,400 servers named so that `app` sorts first and `web` last, more than the
 /// list walks in name order before it gathers the matches instead: 600 `app`, 500 `db`, 300
 /// `web`; every fifth one Windows. The configurations of a status sit either among the first
-/// servers (`app`: the walk finds them) or among the last (`web`: it does not).
+/// servers (`app`: the walk finds them) or among the last (`web`: it does not). Twelve `db`
+/// servers (no configuration) share a name.
 fn fleet(tenant_id: uuid::Uuid) -> (Vec<server::ActiveModel>, Vec<config::ActiveModel>, HashMap<String, Kind>) {
     let now = chrono::Utc::now();
     let mut servers = ready_servers(tenant_id, "x", 1_400);
@@ -103,7 +104,13 @@ fn fleet(tenant_id: uuid::Uuid) -> (Vec<server::ActiveModel>, Vec<config::Active
             600..1_100 => ("db", i - 600),
             _ => ("web", i - 1_100),
         };
-        let name = format!("acme-{role}-{n:04}");
+        // Twelve servers share one name around where a list of pages of 10 stops its first
+        // walk (about 1,040 servers): pages end and walks are bounded between servers of one
+        // name, which the server's id orders.
+        let name = match i {
+            1_034..1_046 => "acme-db-0440".to_owned(),
+            _ => format!("acme-{role}-{n:04}"),
+        };
         s.name = Set(name.clone());
         if i % 5 == 4 {
             s.os_type = Set(OsType::Windows);
@@ -215,6 +222,8 @@ async fn every_filtered_page_is_the_whole_list_filtered(backend: Backend) {
         // Three matches, 600 and 500 servers apart: a walk from the first match (PostgreSQL
         // walks about 1,000) misses the last, and the page must come from the matches.
         f("-0001", "", "", ""),
+        // In `-name` order its 100 matches sort after the first walk.
+        f("app-00", "", "", ""),
         f("10.0.1.", "", "", ""),
         f("nothing-like-it", "", "", ""),
         f("%", "", "", ""),
@@ -239,15 +248,19 @@ async fn every_filtered_page_is_the_whole_list_filtered(backend: Backend) {
     ];
     for filter in filters {
         for sort in sorts {
-            let expected: Vec<&str> =
-                whole[sort].iter().filter(|r| filter.takes(r, kinds[&r.name])).map(|r| r.name.as_str()).collect();
+            let expected: Vec<(&str, uuid::Uuid)> = whole[sort]
+                .iter()
+                .filter(|r| filter.takes(r, kinds[&r.name]))
+                .map(|r| (r.name.as_str(), r.id))
+                .collect();
             let total = expected.len() as u64;
             let last = total.div_ceil(10).max(1);
-            for (n, size) in [(1, 10), (2, 10), (last, 10), (last + 1, 10), (2, 100), (9, 100)] {
+            // Page 50 of 100 is past every walk (`WALK_MAX`) and past the end.
+            for (n, size) in [(1, 10), (2, 10), (last, 10), (last + 1, 10), (2, 100), (9, 100), (50, 100)] {
                 let got = page(&app, &cookie, filter, sort, n, size).await;
                 let from = ((n - 1) * size).min(total) as usize;
                 let to = (n * size).min(total) as usize;
-                let names: Vec<&str> = got.items.iter().map(|r| r.name.as_str()).collect();
+                let names: Vec<(&str, uuid::Uuid)> = got.items.iter().map(|r| (r.name.as_str(), r.id)).collect();
                 let what = format!(
                     "search {:?} status {:?} os {:?} method {:?} sort {sort:?} page {n} of {size}",
                     filter.search, filter.status, filter.os_type, filter.method
