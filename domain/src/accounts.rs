@@ -213,18 +213,6 @@ pub async fn signed_in(ctx: &Ctx, user_id: Uuid) -> DomainResult<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod source_tests {
-    #[test]
-    fn ipv6_addresses_count_per_64() {
-        use super::source_block;
-        assert_eq!(source_block("2001:db8:1:2:aaaa::1"), source_block("2001:db8:1:2:ffff::9"));
-        assert_ne!(source_block("2001:db8:1:2::1"), source_block("2001:db8:1:3::1"));
-        assert_eq!(source_block("::ffff:192.0.2.7"), "192.0.2.7");
-        assert_eq!(source_block("192.0.2.7"), "192.0.2.7");
-    }
-}
-
 /// The caller behind a session's user id. A user deleted, locked or not active since sign-in
 /// is no caller: their sessions end at their next request.
 pub async fn caller(ctx: &Ctx, user_id: Uuid) -> DomainResult<Caller> {
@@ -283,4 +271,16 @@ pub async fn create_user(
         last_sign_in_at: Set(None),
     };
     Ok(user::Entity::insert(row).exec_with_returning(&ctx.db).await?)
+}
+
+#[cfg(test)]
+mod source_tests {
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        use super::source_block;
+        assert_eq!(source_block("2001:db8:1:2:aaaa::1"), source_block("2001:db8:1:2:ffff::9"));
+        assert_ne!(source_block("2001:db8:1:2::1"), source_block("2001:db8:1:3::1"));
+        assert_eq!(source_block("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(source_block("192.0.2.7"), "192.0.2.7");
+    }
 }

@@ -703,7 +703,7 @@ pub async fn deliver_to_topic(
         &txn,
         now,
         actor,
-        &t,
+        t,
         AuditAction::TopicPublish,
         format!("{} recipient{}", confirmed.len(), if confirmed.len() == 1 { "" } else { "s" }),
     )
