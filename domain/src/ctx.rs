@@ -38,7 +38,7 @@ impl Ctx {
     /// no Web Push, and agents that are not woken.
     pub(crate) fn for_tests(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Ctx {
-            commits: crate::group_commit::GroupCommit::new(db.clone()),
+            commits: crate::group_commit::GroupCommit::new(),
             db,
             clock,
             lockout: Default::default(),

@@ -51,10 +51,10 @@ trait Job: Send {
     fn answer(self: Box<Self>, batch: Result<(), String>);
 }
 
-/// The batches of one database. Started on first use, on the runtime of that use.
+/// The batches of one `Ctx`'s database. Started on first use, on the runtime of that use, with
+/// that `Ctx`'s connection (the `Ctx` holds the one connection; this holds none until then).
+#[derive(Default)]
 pub struct GroupCommit {
-    /// Where the batches write: the database of the `Ctx` this was made for.
-    db: DatabaseConnection,
     queue: OnceLock<mpsc::Sender<Box<dyn Job>>>,
     /// Batches begun so far (each one transaction, committed or not).
     batches: Arc<AtomicU64>,
@@ -67,14 +67,14 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    pub fn new(db: DatabaseConnection) -> Arc<Self> {
-        Arc::new(Self { db, queue: OnceLock::new(), batches: Default::default() })
+    pub fn new() -> Arc<Self> {
+        Arc::default()
     }
 
-    fn queue(&self) -> &mpsc::Sender<Box<dyn Job>> {
+    fn queue(&self, db: &DatabaseConnection) -> &mpsc::Sender<Box<dyn Job>> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(self.db.clone(), rx, self.batches.clone()));
+            tokio::spawn(run(db.clone(), rx, self.batches.clone()));
             tx
         })
     }
@@ -113,7 +113,7 @@ where
             result: None,
             tx,
         };
-        ctx.commits.queue().try_send(Box::new(job)).map_err(|e| match e {
+        ctx.commits.queue(&ctx.db).try_send(Box::new(job)).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
                 DomainError::Busy("Too many logins are being answered; try again.".into())
             }

@@ -1,7 +1,6 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { acceptInvitation, expect, hydrated, inviteAgain, test } from "./helpers";
+import { axeProblems, acceptInvitation, expect, hydrated, inviteAgain, test } from "./helpers";
 
 // Farid (Globex) is no other test's: his enrolment is opened here, his factors made here.
 const farid = { email: "farid@globex.example", password: "farid-demo-2026" };
@@ -22,10 +21,7 @@ function status(id: string): string {
 }
 
 async function noSeriousAxeViolations(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect(bad).toEqual([]);
 }
 

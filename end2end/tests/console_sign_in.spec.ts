@@ -1,6 +1,5 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
-import { consoleSeeds, expect, freshCode, hydrated, signIn, signOut, test, typeConsoleCode, users } from "./helpers";
+import { axeProblems, consoleSeeds, expect, freshCode, hydrated, signIn, signOut, test, typeConsoleCode, users } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 
 // A test here types up to ten authenticator codes; each step's code is taken once, so some
@@ -9,8 +8,7 @@ test.describe.configure({ timeout: 180_000 });
 
 /** No serious or critical accessibility violation (axe). */
 async function accessible(page: Page, what: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id);
+  const bad = await axeProblems(page);
   expect.soft(bad, `${what}: axe`).toEqual([]);
 }
 

@@ -1,3 +1,4 @@
+import { AxeBuilder } from "@axe-core/playwright";
 import { Browser, BrowserContext, expect, Page, test as base } from "@playwright/test";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
@@ -91,6 +92,19 @@ export async function hydrated(page: Page) {
   // Let the rest of the hydration task and its effects run, and any error surface.
   await page.evaluate(() => new Promise((done) => setTimeout(done, 50)));
   expect(problems.get(page) ?? [], `${page.url()} hydrates without errors`).toEqual([]);
+}
+
+/**
+ * The page's serious and critical accessibility problems (axe), each with where it is. WCAG
+ * 2.2's target size (24 px, or 24 px apart) is checked too: axe leaves it off by default, and
+ * Lighthouse counts it.
+ */
+export async function axeProblems(page: Page, within?: string): Promise<string[]> {
+  const builder = new AxeBuilder({ page }).options({ rules: { "target-size": { enabled: true } } });
+  const results = await (within ? builder.include(within) : builder).analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
 /**

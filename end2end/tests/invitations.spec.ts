@@ -1,6 +1,5 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
-import { expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
+import { axeProblems, expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
 
@@ -8,10 +7,7 @@ const phone = { width: 390, height: 844 };
 
 /** No serious or critical accessibility violation (axe), and nothing wider than the screen. */
 async function checkPage(page: Page, what: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect.soft(bad, `${what}: axe`).toEqual([]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect.soft(overflow, `${what} scrolls sideways by`).toBeLessThanOrEqual(0);

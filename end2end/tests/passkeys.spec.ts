@@ -1,7 +1,6 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
+import { axeProblems, expect, hydrated, signIn, signOut, test, users, virtualAuthenticator } from "./helpers";
 import { linkIn, mailTo } from "./mail";
 import { totp } from "./totp";
 
@@ -14,10 +13,7 @@ const db = "../target/e2e/hostguard.db";
 test.use({ baseURL: origin });
 
 async function noSeriousAxeViolations(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect(bad).toEqual([]);
 }
 

@@ -1,6 +1,5 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
-import { acceptInvitation, expect, hydrated, inviteAgain, signIn, signOut, test } from "./helpers";
+import { acceptInvitation, axeProblems, expect, hydrated, inviteAgain, signIn, signOut, test } from "./helpers";
 import { smsCode } from "./sms";
 import { totp } from "./totp";
 
@@ -17,10 +16,7 @@ test.describe.configure({ timeout: 180_000 });
 async function fits(page: Page, what: string) {
   const width = await page.evaluate(() => document.scrollingElement!.scrollWidth);
   expect.soft(width, `${what} scrolls sideways`).toBeLessThanOrEqual(390);
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect.soft(bad, `${what}: axe`).toEqual([]);
 }
 

@@ -1,7 +1,6 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { expect, hydrated, signIn, test } from "./helpers";
+import { axeProblems, expect, hydrated, signIn, test } from "./helpers";
 
 // Carmen (Acme) and Esther (Globex) are no other test's: Carmen's history is written here, and
 // the two are the one person with accounts in two tenants.
@@ -12,10 +11,7 @@ const db = "../target/e2e/hostguard.db";
 test.use({ viewport: { width: 390, height: 844 } });
 
 async function noSeriousAxeViolations(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect(bad).toEqual([]);
 }
 

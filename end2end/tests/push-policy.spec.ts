@@ -1,6 +1,5 @@
-import { AxeBuilder } from "@axe-core/playwright";
 import { Page } from "@playwright/test";
-import { expect, hydrated, signIn, test, users } from "./helpers";
+import { axeProblems, expect, hydrated, signIn, test, users } from "./helpers";
 
 const phone = { width: 390, height: 844 };
 const heading = "When someone reports a push as not theirs";
@@ -9,10 +8,7 @@ const defaultLabel = /Deny the login, pause the person's push notifications/;
 
 /** No serious or critical accessibility violation (axe), and nothing wider than the screen. */
 async function checkPage(page: Page, what: string) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const bad = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  const bad = await axeProblems(page);
   expect.soft(bad, `${what}: axe`).toEqual([]);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect.soft(overflow, `${what} scrolls sideways by`).toBeLessThanOrEqual(0);

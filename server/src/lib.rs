@@ -68,7 +68,7 @@ pub async fn build(
         None => None,
     };
     let ctx = Ctx {
-        commits: domain::group_commit::GroupCommit::new(db.clone()),
+        commits: domain::group_commit::GroupCommit::new(),
         db,
         clock,
         lockout,

@@ -238,13 +238,39 @@ async fn again(
     Ok(Step::prompt(PROMPT, false).with_info(line))
 }
 
+/// Before the login's write transaction: the portal code ([`crate::push::codes`]) the answer
+/// is, if it is one, checked there so that argon2 does not hold the write. Only an answer shaped
+/// like a portal code, to a login at a stage that takes codes, costs anything.
+pub(super) async fn portal_code(
+    ctx: &Ctx,
+    server_id: Uuid,
+    login_id: Uuid,
+    answer: &str,
+) -> DomainResult<Option<Uuid>> {
+    if crate::push::codes::normalize(answer.trim()).is_none() {
+        return Ok(None);
+    }
+    let row = server_login::Entity::find_by_id(login_id)
+        .filter(server_login::Column::ServerId.eq(server_id))
+        .one(&ctx.db)
+        .await?;
+    match row {
+        Some(row) if matches!(row.stage, Stage::Verify | Stage::Push) => match row.end_user_id {
+            Some(user_id) => crate::push::codes::find_code(ctx, user_id, answer, ctx.clock.now()).await,
+            None => Ok(None),
+        },
+        _ => Ok(None),
+    }
+}
+
 /// The user answered the prompt: a code, the number of a method, or (at the push prompt)
-/// nothing, to wait for the push's decision.
+/// nothing, to wait for the push's decision. `portal_code` is [`portal_code`]'s answer.
 pub(super) async fn verify(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
     row: &mut server_login::Model,
     answer: &str,
+    portal_code: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> DomainResult<(Step, Option<PushWaiting>)> {
     let Some(user_id) = row.end_user_id else {
@@ -304,7 +330,7 @@ pub(super) async fn verify(
             if row.reason.starts_with("call") { "code from the call accepted" } else { "SMS passcode accepted" };
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }
-    if crate::push::codes::use_code(txn, user_id, row.id, answer, now).await? {
+    if crate::push::codes::use_code(txn, user_id, row.id, portal_code, now).await? {
         let reason = "one-time code from the portal accepted";
         return Ok((finish(row, now, LoginResult::Allowed, reason, Step::allow()), None));
     }

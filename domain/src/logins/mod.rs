@@ -277,10 +277,11 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
     if answer.chars().count() > limits::ANSWER {
         return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
     }
+    let portal_code = code::portal_code(ctx, s.id, login_id, answer).await?;
     let (s, answer) = (s.clone(), answer.to_owned());
     // Answered after its write is committed (with others' on SQLite: the group commit).
     let (answered, ended) = crate::group_commit::write(ctx, move |ctx, txn| {
-        Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer).await })
+        Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer, portal_code).await })
     })
     .await?;
     if let Some(row) = ended {
@@ -296,6 +297,7 @@ async fn answer_in(
     s: &server::Model,
     login_id: Uuid,
     answer: &str,
+    portal_code: Option<Uuid>,
 ) -> DomainResult<(Answered, Option<server_login::Model>)> {
     let now = ctx.clock.now();
     crate::db::lock_rows::<server_login::Entity>(txn, &[login_id]).await?;
@@ -338,7 +340,7 @@ async fn answer_in(
                     // Wrong codes, sends and pushes are counted per end user, across servers.
                     crate::db::lock_rows::<crate::entities::user::Entity>(txn, &[user_id]).await?;
                 }
-                let (step, wait) = code::verify(ctx, txn, &mut row, answer, now).await?;
+                let (step, wait) = code::verify(ctx, txn, &mut row, answer, portal_code, now).await?;
                 waiting = wait;
                 step
             }

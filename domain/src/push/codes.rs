@@ -57,7 +57,7 @@ pub struct IssuedCode {
 }
 
 /// The code as typed, without spaces or dashes; `None` unless it is [`DIGITS`] digits.
-fn normalize(typed: &str) -> Option<String> {
+pub(crate) fn normalize(typed: &str) -> Option<String> {
     let code: String = typed.chars().filter(|c| !matches!(c, ' ' | '-' | '\t')).collect();
     (code.len() == DIGITS && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
 }
@@ -74,10 +74,15 @@ async fn hash(code: String) -> DomainResult<String> {
         .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
-async fn matches(code: String, hash: String) -> DomainResult<bool> {
-    tokio::task::spawn_blocking(move || crate::password::verify_password(&code, &hash))
-        .await
-        .map_err(|e| DomainError::Internal(e.to_string()))
+/// argon2id off the async workers, holding one of the password-check slots while it runs.
+async fn matches(ctx: &Ctx, code: String, hash: String) -> DomainResult<bool> {
+    let permit = ctx.password_checks.clone().acquire_owned().await.map_err(|e| DomainError::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        crate::password::verify_password(&code, &hash)
+    })
+    .await
+    .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
 /// A new nonce for the caller's device to sign. End users only.
@@ -289,38 +294,49 @@ fn got_a_code(
     }
 }
 
-/// At a login: spends `user_id`'s unused, unexpired code `typed` for login `login_id`, if it is
-/// one. The UPDATE is conditional, so of two logins typing it at once only one gets in.
-pub(crate) async fn use_code<C: ConnectionTrait>(
-    conn: &C,
-    user_id: Uuid,
-    login_id: Uuid,
-    typed: &str,
-    now: DateTime<Utc>,
-) -> DomainResult<bool> {
-    let Some(code) = normalize(typed) else { return Ok(false) };
+/// At a login, before its write transaction: which of `user_id`'s live codes `typed` is, if
+/// any. The argon2 checks take tens of milliseconds each, so they run here, outside the
+/// transaction; on SQLite that transaction is a batch other logins' writes share.
+pub(crate) async fn find_code(ctx: &Ctx, user_id: Uuid, typed: &str, now: DateTime<Utc>) -> DomainResult<Option<Uuid>> {
+    let Some(code) = normalize(typed) else { return Ok(None) };
     let live = login_code::Entity::find()
         .filter(login_code::Column::UserId.eq(user_id))
         .filter(login_code::Column::UsedAt.is_null())
         .filter(login_code::Column::ReplacedAt.is_null())
         .filter(login_code::Column::ExpiresAt.gt(now))
         .order_by_desc(login_code::Column::CreatedAt)
-        .all(conn)
+        .all(&ctx.db)
         .await?;
     for candidate in live {
-        if matches(code.clone(), candidate.code_hash.clone()).await? {
-            let spent = login_code::Entity::update_many()
-                .col_expr(login_code::Column::UsedAt, Expr::value(Some(now)))
-                .col_expr(login_code::Column::LoginId, Expr::value(Some(login_id)))
-                .filter(login_code::Column::Id.eq(candidate.id))
-                .filter(login_code::Column::UsedAt.is_null())
-                .filter(login_code::Column::ReplacedAt.is_null())
-                .exec(conn)
-                .await?;
-            return Ok(spent.rows_affected == 1);
+        if matches(ctx, code.clone(), candidate.code_hash).await? {
+            return Ok(Some(candidate.id));
         }
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// In the login's transaction: spends code `found` ([`find_code`]'s answer) of `user_id` for
+/// login `login_id`, if it is still unused, unreplaced and unexpired. The UPDATE is
+/// conditional, so of two logins typing it at once only one gets in.
+pub(crate) async fn use_code<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    login_id: Uuid,
+    found: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> DomainResult<bool> {
+    let Some(id) = found else { return Ok(false) };
+    let spent = login_code::Entity::update_many()
+        .col_expr(login_code::Column::UsedAt, Expr::value(Some(now)))
+        .col_expr(login_code::Column::LoginId, Expr::value(Some(login_id)))
+        .filter(login_code::Column::Id.eq(id))
+        .filter(login_code::Column::UserId.eq(user_id))
+        .filter(login_code::Column::UsedAt.is_null())
+        .filter(login_code::Column::ReplacedAt.is_null())
+        .filter(login_code::Column::ExpiresAt.gt(now))
+        .exec(conn)
+        .await?;
+    Ok(spent.rows_affected == 1)
 }
 
 #[cfg(test)]

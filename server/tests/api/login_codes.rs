@@ -279,6 +279,21 @@ async fn two_logins_racing_with_one_code_let_one_in(backend: Backend) {
 }
 on_both_databases!(two_logins_racing_with_one_code_let_one_in, super::two_logins_racing_with_one_code_let_one_in);
 
+/// A code is checked before the login's write, then spent in it, for its own person only.
+async fn a_code_opens_only_its_own_persons_login(backend: Backend) {
+    let w = world(backend).await;
+    let bob = w.app.account_owner(&w.p, "bob", "deploy").await;
+    device(&w.app, w.p.tenant.id, &bob).await;
+    let got = w.try_code(&w.laptop).await.unwrap();
+    let bobs = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
+    let typed = w.app.answer_ok(&w.p, bobs.login_id, &got.code).await;
+    assert_ne!(typed.step.action, Action::Allow, "Alice's code at Bob's login: {:?}", typed.step);
+    let unspent = login_code::Entity::find().one(&w.app.ctx.db).await.unwrap().unwrap();
+    assert_eq!(unspent.used_at, None, "still Alice's to use");
+    assert_eq!(w.login_with(&got.code).await.step.action, Action::Allow);
+}
+on_both_databases!(a_code_opens_only_its_own_persons_login, super::a_code_opens_only_its_own_persons_login);
+
 async fn five_codes_an_hour(backend: Backend) {
     let w = world(backend).await;
     for left in (0..5).rev() {
