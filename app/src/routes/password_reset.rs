@@ -39,7 +39,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     />
                     <SubmitButton label="Send the link" pending=action.pending() />
                 </ActionForm>
-                <p>
+                <p class="signin-links">
                     <A href="/signin">"Back to sign in"</A>
                 </p>
             </div>
@@ -85,7 +85,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     <p class="form-ok" role="status">
                         "Your password was changed, and every session of your account was signed out."
                     </p>
-                    <p>
+                    <p class="signin-links">
                         <A href="/signin">"Sign in with the new password"</A>
                     </p>
                 </Show>
