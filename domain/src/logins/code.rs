@@ -77,8 +77,8 @@ struct PersonNow {
     recent_wrong: i64,
 }
 
-async fn person_now(
-    txn: &DatabaseTransaction,
+async fn person_now<C: ConnectionTrait>(
+    conn: &C,
     tenant_id: Uuid,
     user_id: Uuid,
     now: DateTime<Utc>,
@@ -95,7 +95,7 @@ async fn person_now(
         .column(user::Column::LockedAt)
         .column_as(wrong, "recent_wrong")
         .into_model::<PersonNow>()
-        .one(txn)
+        .one(conn)
         .await?)
 }
 
@@ -240,7 +240,9 @@ async fn again(
 
 /// Before the login's write transaction: the portal code ([`crate::push::codes`]) the answer
 /// is, if it is one, checked there so that argon2 does not hold the write. Only an answer shaped
-/// like a portal code, to a login at a stage that takes codes, costs anything.
+/// like a portal code costs anything, and argon2 runs only where the transaction would check a
+/// code: a login still taking codes, whose person is neither locked nor past their wrong codes.
+/// (The transaction checks all of that again; this only spares the CPU.)
 pub(super) async fn portal_code(
     ctx: &Ctx,
     server_id: Uuid,
@@ -250,15 +252,21 @@ pub(super) async fn portal_code(
     if crate::push::codes::normalize(answer.trim()).is_none() {
         return Ok(None);
     }
+    let now = ctx.clock.now();
     let row = server_login::Entity::find_by_id(login_id)
         .filter(server_login::Column::ServerId.eq(server_id))
         .one(&ctx.db)
         .await?;
-    match row {
-        Some(row) if matches!(row.stage, Stage::Verify | Stage::Push) => match row.end_user_id {
-            Some(user_id) => crate::push::codes::find_code(ctx, user_id, answer, ctx.clock.now()).await,
-            None => Ok(None),
-        },
+    let Some((row, user_id)) = row.and_then(|r| r.end_user_id.map(|u| (r, u))) else { return Ok(None) };
+    if !matches!(row.stage, Stage::Verify | Stage::Push)
+        || now > row.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES)
+    {
+        return Ok(None);
+    }
+    match person_now(&ctx.db, row.tenant_id, user_id, now).await? {
+        Some(p) if p.locked_at.is_none() && p.recent_wrong < USER_WRONG_CODES => {
+            crate::push::codes::find_code(ctx, user_id, answer, now).await
+        }
         _ => Ok(None),
     }
 }

@@ -74,9 +74,16 @@ async fn hash(code: String) -> DomainResult<String> {
         .map_err(|e| DomainError::Internal(e.to_string()))
 }
 
+/// How long a code's check waits for a password-check slot before its login is refused: well
+/// inside the agent's 10 s login call, so the agent hears a refusal, not silence.
+pub const CHECK_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// argon2id off the async workers, holding one of the password-check slots while it runs.
 async fn matches(ctx: &Ctx, code: String, hash: String) -> DomainResult<bool> {
-    let permit = ctx.password_checks.clone().acquire_owned().await.map_err(|e| DomainError::Internal(e.to_string()))?;
+    let permit = match tokio::time::timeout(CHECK_SLOT_WAIT, ctx.password_checks.clone().acquire_owned()).await {
+        Ok(permit) => permit.map_err(|e| DomainError::Internal(e.to_string()))?,
+        Err(_) => return Err(DomainError::Busy("too many codes are being checked at once; try again".into())),
+    };
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         crate::password::verify_password(&code, &hash)

@@ -294,6 +294,63 @@ async fn a_code_opens_only_its_own_persons_login(backend: Backend) {
 }
 on_both_databases!(a_code_opens_only_its_own_persons_login, super::a_code_opens_only_its_own_persons_login);
 
+/// A code's argon2 check runs only where the code could count, and waits for a password-check
+/// slot only so long: with every slot taken, a person past their wrong codes is still answered
+/// at once (refused), and another person's code is refused after a few seconds.
+async fn a_person_past_their_wrong_codes_gets_no_argon2_check(backend: Backend) {
+    let w = world(backend).await;
+    let got = w.try_code(&w.laptop).await.unwrap();
+    let limit = domain::logins::USER_WRONG_CODES as usize;
+    let per_login = domain::logins::MAX_CODE_ATTEMPTS as usize;
+    // This login began before the wrong codes were typed; it is answered after them.
+    let pending = w.app.start_ok(&w.p, "root", "198.51.100.7").await;
+    let mut wrong = 0;
+    while wrong < limit {
+        let login = w.app.start_ok(&w.p, "root", "198.51.100.7").await;
+        for _ in 0..per_login.min(limit - wrong) {
+            let reply = w.app.answer_ok(&w.p, login.login_id, "000000").await;
+            assert_ne!(reply.step.action, Action::Allow);
+            wrong += 1;
+        }
+    }
+    // Bob, whose code is checked while the slots are taken.
+    let other = w.app.account_owner(&w.p, "bob", "deploy").await;
+    let bobs_device = device(&w.app, w.p.tenant.id, &other).await;
+    let bob = w.app.sign_in(&other).await;
+    let nonce: NonceToSign = w.app.run(&bob, CodeNonce {}).await;
+    let signature = bobs_device.sign(&nonce.nonce);
+    let bobs: OneTimeCode =
+        w.app.run(&bob, GetCode { device_id: bobs_device.id.to_string(), nonce: nonce.nonce, signature }).await;
+    let login = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
+    let slots = w.app.ctx.password_checks.clone();
+    let taken = slots.clone().acquire_many_owned(slots.available_permits() as u32).await.unwrap();
+    let late =
+        tokio::time::timeout(std::time::Duration::from_secs(10), w.app.answer_ok(&w.p, pending.login_id, &got.code))
+            .await
+            .expect("answered without waiting for a password-check slot");
+    match &late.step.action {
+        Action::Deny { message } => assert!(message.contains("too many wrong codes"), "{message}"),
+        other => panic!("refused for too many wrong codes, not {other:?}"),
+    }
+    // Anyone else's code waits for a slot a few seconds at most; then the login is refused (a
+    // 500, which the agent takes as an answer), not left hanging.
+    let started = std::time::Instant::now();
+    let refused = w.app.agent_of(&w.p).try_login_answer(login.login_id, &bobs.code).await.unwrap_err();
+    assert_eq!(agent_status(&refused), 500, "{refused:?}");
+    assert!(!refused.possible_outage(), "an answer, not an outage");
+    assert!(started.elapsed() >= domain::push::codes::CHECK_SLOT_WAIT, "{:?}", started.elapsed());
+    drop(taken);
+    let unspent = login_code::Entity::find().all(&w.app.ctx.db).await.unwrap();
+    assert!(unspent.iter().all(|c| c.used_at.is_none()), "{unspent:?}");
+    // With the slots free again, Bob's code works.
+    let again = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
+    assert_eq!(w.app.answer_ok(&w.p, again.login_id, &bobs.code).await.step.action, Action::Allow);
+}
+on_both_databases!(
+    a_person_past_their_wrong_codes_gets_no_argon2_check,
+    super::a_person_past_their_wrong_codes_gets_no_argon2_check
+);
+
 async fn five_codes_an_hour(backend: Backend) {
     let w = world(backend).await;
     for left in (0..5).rev() {
