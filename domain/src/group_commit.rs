@@ -100,6 +100,17 @@ where
     T: Send + 'static,
     F: for<'a> FnOnce(&'a Ctx, &'a DatabaseTransaction) -> BoxFuture<'a, DomainResult<T>> + Send + 'static,
 {
+    write_since(ctx, Instant::now(), work).await
+}
+
+/// [`write`] for a caller that began its work at `since` (reads before the write): on SQLite
+/// the job is refused unrun once [`MAX_WAIT`] has passed since then, not since it was queued,
+/// so the whole answer stays inside the agent's call.
+pub async fn write_since<T, F>(ctx: &Ctx, since: Instant, work: F) -> DomainResult<T>
+where
+    T: Send + 'static,
+    F: for<'a> FnOnce(&'a Ctx, &'a DatabaseTransaction) -> BoxFuture<'a, DomainResult<T>> + Send + 'static,
+{
     let deferred = Arc::new(Notify::new());
     let job_ctx = Ctx { outbox_signal: deferred.clone(), ..ctx.clone() };
     if ctx.db.get_database_backend() == DbBackend::Sqlite {
@@ -109,7 +120,7 @@ where
             ctx: job_ctx,
             deferred,
             outbox: ctx.outbox_signal.clone(),
-            queued_at: Instant::now(),
+            queued_at: since,
             result: None,
             tx,
         };
@@ -536,6 +547,16 @@ mod tests {
         assert!(matches!(first.await.unwrap(), Err(DomainError::Busy(_))));
         assert!(matches!(late.await.unwrap(), Err(DomainError::Busy(_))));
         assert!(written(&ctx).await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_whose_caller_began_too_long_ago_is_refused_unrun() {
+        let (ctx, _) = ctx().await;
+        let long_ago = Instant::now() - MAX_WAIT - Duration::from_millis(100);
+        let late = write_since(&ctx, long_ago, |_, txn| Box::pin(insert(txn, 1))).await;
+        assert!(matches!(late, Err(DomainError::Busy(_))), "{late:?}");
+        write_since(&ctx, Instant::now(), |_, txn| Box::pin(insert(txn, 2))).await.unwrap();
+        assert_eq!(written(&ctx).await, vec![2]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -249,7 +249,8 @@ pub(super) async fn portal_code(
     login_id: Uuid,
     answer: &str,
 ) -> DomainResult<Option<Uuid>> {
-    if crate::push::codes::normalize(answer.trim()).is_none() {
+    let typed = answer.trim();
+    if crate::push::codes::normalize(typed).is_none() {
         return Ok(None);
     }
     let now = ctx.clock.now();
@@ -265,7 +266,7 @@ pub(super) async fn portal_code(
     }
     match person_now(&ctx.db, row.tenant_id, user_id, now).await? {
         Some(p) if p.locked_at.is_none() && p.recent_wrong < USER_WRONG_CODES => {
-            crate::push::codes::find_code(ctx, user_id, answer, now).await
+            crate::push::codes::find_code(ctx, user_id, typed, now).await
         }
         _ => Ok(None),
     }

@@ -277,10 +277,12 @@ pub async fn answer_or_wait(ctx: &Ctx, s: &server::Model, login_id: Uuid, answer
     if answer.chars().count() > limits::ANSWER {
         return Err(DomainError::validation("answer", format!("must be at most {} characters", limits::ANSWER)));
     }
+    let since = std::time::Instant::now();
     let portal_code = code::portal_code(ctx, s.id, login_id, answer).await?;
     let (s, answer) = (s.clone(), answer.to_owned());
-    // Answered after its write is committed (with others' on SQLite: the group commit).
-    let (answered, ended) = crate::group_commit::write(ctx, move |ctx, txn| {
+    // Answered after its write is committed (with others' on SQLite: the group commit), within
+    // the batch's wait counted from before the portal code's check.
+    let (answered, ended) = crate::group_commit::write_since(ctx, since, move |ctx, txn| {
         Box::pin(async move { answer_in(ctx, txn, &s, login_id, &answer, portal_code).await })
     })
     .await?;

@@ -301,9 +301,35 @@ fn got_a_code(
     }
 }
 
+/// The people whose code this process is checking now: one check at a time each. A person has
+/// one live code and types it at one login; a burst of answers for them is someone else's, and
+/// each would cost an argon2 check (which the login's row lock serialized when the check ran
+/// in the transaction).
+static CHECKING: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<Uuid>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A person's check in progress; ends when dropped.
+struct Checking(Uuid);
+
+impl Checking {
+    fn start(user_id: Uuid) -> Option<Checking> {
+        let mut people = CHECKING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Lazily: a `Checking` made and dropped here would lock `CHECKING` again, and take the
+        // person out of it.
+        people.insert(user_id).then(|| Checking(user_id))
+    }
+}
+
+impl Drop for Checking {
+    fn drop(&mut self) {
+        CHECKING.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.0);
+    }
+}
+
 /// At a login, before its write transaction: which of `user_id`'s live codes `typed` is, if
 /// any. The argon2 checks take tens of milliseconds each, so they run here, outside the
-/// transaction; on SQLite that transaction is a batch other logins' writes share.
+/// transaction; on SQLite that transaction is a batch other logins' writes share. A second
+/// answer for the same person while one is checked is refused (busy), not checked beside it.
 pub(crate) async fn find_code(ctx: &Ctx, user_id: Uuid, typed: &str, now: DateTime<Utc>) -> DomainResult<Option<Uuid>> {
     let Some(code) = normalize(typed) else { return Ok(None) };
     let live = login_code::Entity::find()
@@ -314,6 +340,12 @@ pub(crate) async fn find_code(ctx: &Ctx, user_id: Uuid, typed: &str, now: DateTi
         .order_by_desc(login_code::Column::CreatedAt)
         .all(&ctx.db)
         .await?;
+    if live.is_empty() {
+        return Ok(None);
+    }
+    let Some(_checking) = Checking::start(user_id) else {
+        return Err(DomainError::Busy("another code for this person is being checked; try again".into()));
+    };
     for candidate in live {
         if matches(ctx, code.clone(), candidate.code_hash).await? {
             return Ok(Some(candidate.id));

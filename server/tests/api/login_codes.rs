@@ -268,9 +268,17 @@ async fn two_logins_racing_with_one_code_let_one_in(backend: Backend) {
     for _ in 0..3 {
         let a = w.app.start_ok(&w.p, "root", "198.51.100.7").await;
         let b = w.app.start_ok(&w.p, "root", "198.51.100.8").await;
+        // One of the two may be refused as busy (one person's code is checked once at a time):
+        // a refusal too.
+        let agent = w.app.agent_of(&w.p);
         let (ra, rb) =
-            tokio::join!(w.app.answer_ok(&w.p, a.login_id, &got.code), w.app.answer_ok(&w.p, b.login_id, &got.code));
-        let allowed = [ra.step.action, rb.step.action].iter().filter(|a| **a == Action::Allow).count();
+            tokio::join!(agent.try_login_answer(a.login_id, &got.code), agent.try_login_answer(b.login_id, &got.code));
+        for r in [&ra, &rb] {
+            if let Err(e) = r {
+                assert_eq!(agent_status(e), 500, "{e:?}");
+            }
+        }
+        let allowed = [ra, rb].iter().filter(|r| r.as_ref().is_ok_and(|r| r.step.action == Action::Allow)).count();
         assert!(allowed <= 1, "one code, one login");
     }
     let ins =
@@ -279,18 +287,26 @@ async fn two_logins_racing_with_one_code_let_one_in(backend: Backend) {
 }
 on_both_databases!(two_logins_racing_with_one_code_let_one_in, super::two_logins_racing_with_one_code_let_one_in);
 
-/// A code is checked before the login's write, then spent in it, for its own person only.
+/// A code is checked before the login's write, then spent in it, for its own person only; a
+/// wrong 8-digit code counts as a wrong code.
 async fn a_code_opens_only_its_own_persons_login(backend: Backend) {
     let w = world(backend).await;
     let bob = w.app.account_owner(&w.p, "bob", "deploy").await;
-    device(&w.app, w.p.tenant.id, &bob).await;
+    let bobs_device = device(&w.app, w.p.tenant.id, &bob).await;
+    let bob_cookie = w.app.sign_in(&bob).await;
+    let nonce: NonceToSign = w.app.run(&bob_cookie, CodeNonce {}).await;
+    let signature = bobs_device.sign(&nonce.nonce);
+    let bobs: OneTimeCode =
+        w.app.run(&bob_cookie, GetCode { device_id: bobs_device.id.to_string(), nonce: nonce.nonce, signature }).await;
     let got = w.try_code(&w.laptop).await.unwrap();
-    let bobs = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
-    let typed = w.app.answer_ok(&w.p, bobs.login_id, &got.code).await;
+    let bobs_login = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
+    let typed = w.app.answer_ok(&w.p, bobs_login.login_id, &got.code).await;
     assert_ne!(typed.step.action, Action::Allow, "Alice's code at Bob's login: {:?}", typed.step);
-    let unspent = login_code::Entity::find().one(&w.app.ctx.db).await.unwrap().unwrap();
-    assert_eq!(unspent.used_at, None, "still Alice's to use");
+    assert_eq!(w.app.login_row(bobs_login.login_id).await.attempts, 1, "a wrong code");
+    let unspent = login_code::Entity::find().all(&w.app.ctx.db).await.unwrap();
+    assert!(unspent.iter().all(|c| c.used_at.is_none()), "both still their owners' to use");
     assert_eq!(w.login_with(&got.code).await.step.action, Action::Allow);
+    assert_eq!(w.app.answer_ok(&w.p, bobs_login.login_id, &bobs.code).await.step.action, Action::Allow);
 }
 on_both_databases!(a_code_opens_only_its_own_persons_login, super::a_code_opens_only_its_own_persons_login);
 
@@ -349,6 +365,34 @@ async fn a_person_past_their_wrong_codes_gets_no_argon2_check(backend: Backend) 
 on_both_databases!(
     a_person_past_their_wrong_codes_gets_no_argon2_check,
     super::a_person_past_their_wrong_codes_gets_no_argon2_check
+);
+
+/// One person's code is checked once at a time: of a burst of answers for them, the ones that
+/// arrive while another is checked are refused (a 500, an answer), not hashed beside it; the
+/// burst's wrong codes count as before, and the person's code works afterwards.
+async fn a_burst_of_codes_for_one_person_is_checked_one_at_a_time(backend: Backend) {
+    let w = world(backend).await;
+    let got = w.try_code(&w.laptop).await.unwrap();
+    let agent = w.app.agent_of(&w.p);
+    let logins: Vec<_> =
+        futures_util::future::join_all((0..8).map(|_| w.app.start_ok(&w.p, "root", "198.51.100.7"))).await;
+    let answers = futures_util::future::join_all(
+        logins
+            .iter()
+            .enumerate()
+            .map(|(i, l)| agent.try_login_answer(l.login_id, if i % 2 == 0 { "1111 1111" } else { "2222 2222" })),
+    )
+    .await;
+    let busy = answers.iter().filter(|a| a.as_ref().is_err_and(|e| agent_status(e) == 500)).count();
+    let counted = answers.iter().filter(|a| a.as_ref().is_ok_and(|r| r.step.action != Action::Allow)).count();
+    assert!(busy >= 1, "{answers:?}");
+    assert_eq!(busy + counted, 8, "each refused busy or counted wrong: {answers:?}");
+    let done = w.login_with(&got.code).await;
+    assert_eq!(done.step.action, Action::Allow, "{:?}", done.step);
+}
+on_both_databases!(
+    a_burst_of_codes_for_one_person_is_checked_one_at_a_time,
+    super::a_burst_of_codes_for_one_person_is_checked_one_at_a_time
 );
 
 async fn five_codes_an_hour(backend: Backend) {
