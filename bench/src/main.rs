@@ -593,24 +593,6 @@ fn rss_kb(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// `/proc/<pid>/status`'s RSS by kind (anonymous memory, mapped files, shared memory), in MB.
-fn rss_parts(pid: u32) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    ["RssAnon:", "RssFile:", "RssShmem:"]
-        .iter()
-        .map(|name| {
-            let kb: u64 = status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            format!("{} {:.1} MB", name.trim_end_matches(':'), kb as f64 / 1024.0)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// utime + stime of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -898,7 +880,7 @@ async fn idle_figures(pid: u32) -> (f64, u64, u64, u64) {
 async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> {
     let Baseline { console, addr, pid, rss_before, fds_before, opened } = Baseline::start(&c.database_url).await?;
     if verbose() {
-        println!("  the fresh console, before its agents: {}", rss_parts(pid));
+        println!("  the fresh console, before its agents: {}", soak::rss_parts(pid));
     }
     // Handshakes a few hundred at a time, as agents starting over a minute would.
     let handshakes = Arc::new(tokio::sync::Semaphore::new(256));
@@ -932,7 +914,7 @@ async fn bench_streams(c: &Console, backend: Backend, fleet: &Fleet) -> Res<()> 
         verdict(hwm < 100 * 1024 && failed == 0 && connected >= agents)
     );
     if verbose() {
-        println!("  with the streams waiting: {}", rss_parts(pid));
+        println!("  with the streams waiting: {}", soak::rss_parts(pid));
         println!("  with the streams waiting, after malloc_trim(0): RSS {:.0} MB", mb(trimmed_rss(pid)));
     }
     tasks.abort_all();

@@ -551,7 +551,7 @@ async fn console_user(
 
 /// `RssAnon`, `RssFile` and `RssShmem` of `/proc/<pid>/status` (the heap, mapped files such as
 /// the binary, shared memory such as SQLite's WAL index), in MB.
-fn rss_parts(pid: u32) -> String {
+pub(crate) fn rss_parts(pid: u32) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     ["RssAnon:", "RssFile:", "RssShmem:"]
         .iter()

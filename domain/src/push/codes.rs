@@ -301,7 +301,9 @@ fn got_a_code(
     }
 }
 
-/// The people whose code this process is checking now: one check at a time each. A person has
+/// The people whose code this process is checking now: one check at a time each, per console
+/// process (replicas each keep their own; the spend's conditional `UPDATE` is what makes a code
+/// work once across them). A person has
 /// one live code and types it at one login; a burst of answers for them is someone else's, and
 /// each would cost an argon2 check (which the login's row lock serialized when the check ran
 /// in the transaction).

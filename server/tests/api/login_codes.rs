@@ -84,6 +84,16 @@ impl World {
         self.app.try_run(&self.cookie, GetCode { device_id: device.id.to_string(), nonce, signature }).await
     }
 
+    /// Bob, who owns `deploy` on the server and has an approval device of his own, gets a code.
+    async fn bob_with_a_code(&self) -> OneTimeCode {
+        let bob = self.app.account_owner(&self.p, "bob", "deploy").await;
+        let device = device(&self.app, self.p.tenant.id, &bob).await;
+        let cookie = self.app.sign_in(&bob).await;
+        let n: NonceToSign = self.app.run(&cookie, CodeNonce {}).await;
+        let signature = device.sign(&n.nonce);
+        self.app.run(&cookie, GetCode { device_id: device.id.to_string(), nonce: n.nonce, signature }).await
+    }
+
     async fn login_with(&self, code: &str) -> LoginReply {
         let login = self.app.start_ok(&self.p, "root", "198.51.100.7").await;
         self.app.answer_ok(&self.p, login.login_id, code).await
@@ -291,13 +301,7 @@ on_both_databases!(two_logins_racing_with_one_code_let_one_in, super::two_logins
 /// wrong 8-digit code counts as a wrong code.
 async fn a_code_opens_only_its_own_persons_login(backend: Backend) {
     let w = world(backend).await;
-    let bob = w.app.account_owner(&w.p, "bob", "deploy").await;
-    let bobs_device = device(&w.app, w.p.tenant.id, &bob).await;
-    let bob_cookie = w.app.sign_in(&bob).await;
-    let nonce: NonceToSign = w.app.run(&bob_cookie, CodeNonce {}).await;
-    let signature = bobs_device.sign(&nonce.nonce);
-    let bobs: OneTimeCode =
-        w.app.run(&bob_cookie, GetCode { device_id: bobs_device.id.to_string(), nonce: nonce.nonce, signature }).await;
+    let bobs = w.bob_with_a_code().await;
     let got = w.try_code(&w.laptop).await.unwrap();
     let bobs_login = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
     let typed = w.app.answer_ok(&w.p, bobs_login.login_id, &got.code).await;
@@ -330,13 +334,7 @@ async fn a_person_past_their_wrong_codes_gets_no_argon2_check(backend: Backend) 
         }
     }
     // Bob, whose code is checked while the slots are taken.
-    let other = w.app.account_owner(&w.p, "bob", "deploy").await;
-    let bobs_device = device(&w.app, w.p.tenant.id, &other).await;
-    let bob = w.app.sign_in(&other).await;
-    let nonce: NonceToSign = w.app.run(&bob, CodeNonce {}).await;
-    let signature = bobs_device.sign(&nonce.nonce);
-    let bobs: OneTimeCode =
-        w.app.run(&bob, GetCode { device_id: bobs_device.id.to_string(), nonce: nonce.nonce, signature }).await;
+    let bobs = w.bob_with_a_code().await;
     let login = w.app.start_ok(&w.p, "deploy", "198.51.100.9").await;
     let slots = w.app.ctx.password_checks.clone();
     let taken = slots.clone().acquire_many_owned(slots.available_permits() as u32).await.unwrap();
@@ -387,6 +385,11 @@ async fn a_burst_of_codes_for_one_person_is_checked_one_at_a_time(backend: Backe
     let counted = answers.iter().filter(|a| a.as_ref().is_ok_and(|r| r.step.action != Action::Allow)).count();
     assert!(busy >= 1, "{answers:?}");
     assert_eq!(busy + counted, 8, "each refused busy or counted wrong: {answers:?}");
+    // A busy refusal checked nothing and counts nothing; each checked code counts once.
+    for (login, answer) in logins.iter().zip(&answers) {
+        let attempts = w.app.login_row(login.login_id).await.attempts;
+        assert_eq!(attempts, if answer.is_ok() { 1 } else { 0 }, "{answer:?}");
+    }
     let done = w.login_with(&got.code).await;
     assert_eq!(done.step.action, Action::Allow, "{:?}", done.step);
 }
