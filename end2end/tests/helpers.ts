@@ -95,13 +95,16 @@ export async function hydrated(page: Page) {
 }
 
 /**
- * The page's serious and critical accessibility problems (axe), each with where it is. WCAG
- * 2.2's target size (24 px, or 24 px apart) is checked too: axe leaves it off by default, and
- * Lighthouse counts it.
+ * axe on the page, with WCAG 2.2's target size (24 px, or 24 px apart) checked too: axe leaves
+ * it off by default, and Lighthouse counts it.
  */
-export async function axeProblems(page: Page, within?: string): Promise<string[]> {
-  const builder = new AxeBuilder({ page }).options({ rules: { "target-size": { enabled: true } } });
-  const results = await (within ? builder.include(within) : builder).analyze();
+export function axe(page: Page): AxeBuilder {
+  return new AxeBuilder({ page }).options({ rules: { "target-size": { enabled: true } } });
+}
+
+/** The page's serious and critical accessibility problems ([axe]), each with where it is. */
+export async function axeProblems(page: Page): Promise<string[]> {
+  const results = await axe(page).analyze();
   return results.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);

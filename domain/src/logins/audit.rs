@@ -47,7 +47,7 @@ pub struct AuditRow {
 pub(super) fn row(m: server_login::Model, now: DateTime<Utc>) -> AuditRow {
     let result = match m.result {
         Some(r) => r.into(),
-        None if now > m.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES) => LoginOutcome::Abandoned,
+        None if super::timed_out(&m, now) => LoginOutcome::Abandoned,
         None => LoginOutcome::Open,
     };
     let reason = if result == LoginOutcome::Abandoned && m.reason.is_empty() {

@@ -259,9 +259,7 @@ pub(super) async fn portal_code(
         .one(&ctx.db)
         .await?;
     let Some((row, user_id)) = row.and_then(|r| r.end_user_id.map(|u| (r, u))) else { return Ok(None) };
-    if !matches!(row.stage, Stage::Verify | Stage::Push)
-        || now > row.created_at + Duration::minutes(super::LOGIN_VALID_MINUTES)
-    {
+    if !matches!(row.stage, Stage::Verify | Stage::Push) || super::timed_out(&row, now) {
         return Ok(None);
     }
     match person_now(&ctx.db, row.tenant_id, user_id, now).await? {

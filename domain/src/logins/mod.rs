@@ -45,6 +45,11 @@ pub const MAX_CODE_ATTEMPTS: i32 = 3;
 /// A dialogue not finished by then is over (the module gives up well before).
 pub const LOGIN_VALID_MINUTES: i64 = 10;
 
+/// Whether login `row` is past [`LOGIN_VALID_MINUTES`] at `now`.
+fn timed_out(row: &server_login::Model, now: DateTime<Utc>) -> bool {
+    now > row.created_at + Duration::minutes(LOGIN_VALID_MINUTES)
+}
+
 /// Input limits of the agent's requests.
 pub mod limits {
     pub const ACCOUNT: usize = 64;
@@ -315,7 +320,7 @@ async fn answer_in(
         return Ok((Answered { reply: LoginReply::new(login_id, step), waiting: None }, None));
     }
     let mut waiting = None;
-    let step = if now > row.created_at + Duration::minutes(LOGIN_VALID_MINUTES) {
+    let step = if timed_out(&row, now) {
         finish(
             &mut row,
             now,
