@@ -33,7 +33,9 @@ cargo build "${profile[@]}" -p server --bin server -p bench --bin bench -p agent
 
 if [ -z "${HOSTGUARD_BENCH_POSTGRES_URL:-}" ] && [ "${HOSTGUARD_BENCH_ONLY:-}" != "SQLite" ]; then
   if [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ]; then
-    source scripts/throwaway-postgres.sh
+    # With PostgreSQL's own durability (the tests' cluster turns fsync off): a verify's commit
+    # waits for its WAL to reach the disk, as on a real server.
+    HOSTGUARD_PG_DURABLE=1 source scripts/throwaway-postgres.sh
   else
     echo "PostgreSQL 15 is not installed (scripts/setup.sh installs it): SQLite only"
     unset HOSTGUARD_TEST_POSTGRES_URL

@@ -126,6 +126,12 @@ async fn main() {
             continue;
         }
         println!("== {} ==", backend.name());
+        if let (Backend::Postgres, Some(url)) = (backend, &admin_url) {
+            match postgres_durability(url).await {
+                Ok(line) => println!("{line}"),
+                Err(e) => println!("PostgreSQL: cannot read its settings: {e}"),
+            }
+        }
         if let Some(secs) = soak {
             failed |= soak::run(backend, admin_url.as_deref(), secs).await.map_or_else(
                 |e| {
@@ -217,6 +223,31 @@ fn direct() -> bool {
 /// `HOSTGUARD_BENCH_VERBOSE=1` prints the rollout worker's progress.
 fn verbose() -> bool {
     std::env::var("HOSTGUARD_BENCH_VERBOSE").is_ok_and(|v| v == "1")
+}
+
+/// Whether the PostgreSQL cluster flushes its commits: the verify and login numbers are only
+/// what users get on a cluster with `fsync` on (`scripts/bench.sh` starts one; the tests'
+/// cluster has it off). The console's own sessions always ask for `synchronous_commit=on`.
+async fn postgres_durability(admin: &str) -> Res<String> {
+    let db = Database::connect(admin).await?;
+    let mut settings = Vec::new();
+    for name in ["fsync", "full_page_writes", "synchronous_commit"] {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SHOW {name}")))
+            .await?;
+        let value = row.and_then(|r| r.try_get::<String>("", name).ok()).unwrap_or_default();
+        settings.push(format!("{name}={value}"));
+    }
+    db.close().await.ok();
+    let durable = settings.first().is_some_and(|s| s == "fsync=on");
+    Ok(format!(
+        "PostgreSQL cluster: {} ({})",
+        settings.join(", "),
+        match durable {
+            true => "commits reach the disk; the console's sessions run with synchronous_commit=on",
+            false => "NOT DURABLE: commits skip the disk, so its verify and login numbers are not what users get",
+        }
+    ))
 }
 
 async fn drop_postgres_database(admin: &str, url: &str) {

@@ -35,13 +35,41 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // across 100,000 servers fill: 16 of them were a quarter of the console's memory with
         // 10,000 agents waiting. The file's pages stay in the OS's cache, so a smaller one
         // costs a read() of a page rather than a copy.
-        .map_sqlx_sqlite_opts(|o| o.pragma("cache_size", format!("-{SQLITE_CACHE_KIB}")));
+        .map_sqlx_sqlite_opts(|o| {
+            o.pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+                // A commit returns once it is on the disk (in WAL mode, FULL syncs the WAL at
+                // every commit; NORMAL would leave the last commits to a power cut). A spent code
+                // must stay spent. SQLite's default, said here so a URL's `?synchronous=` cannot
+                // lower it.
+                .pragma("synchronous", "FULL")
+        })
+        // The same on PostgreSQL for this console's sessions, whatever the server, database
+        // or role default says: a commit waits for its WAL to be flushed.
+        .map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "on")]));
     let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
+    match db.get_database_backend() {
         // WAL lets readers and the writer work at the same time; it is a property of the file.
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        DbBackend::Sqlite => db.execute_unprepared("PRAGMA journal_mode=WAL").await.map(drop)?,
+        DbBackend::Postgres => warn_if_not_durable(&db).await?,
+        _ => {}
     }
     Ok(db)
+}
+
+/// A PostgreSQL server running with `fsync=off` flushes nothing, whatever its sessions ask: a
+/// crash of that machine can undo what was committed (spent codes, saved changes). The console
+/// cannot change that setting, so it says so once at start.
+async fn warn_if_not_durable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let fsync = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW fsync"))
+        .await?
+        .and_then(|row| row.try_get::<String>("", "fsync").ok());
+    if fsync.as_deref() == Some("off") {
+        tracing::warn!(
+            "PostgreSQL runs with fsync=off: a crash of its machine can undo committed changes, spent codes included"
+        );
+    }
+    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

@@ -14,6 +14,7 @@ mod approvals_feed_session;
 mod code_logins;
 mod console_sign_in;
 mod contract;
+mod durability;
 mod credits;
 mod factors;
 mod first_factor_link_only;
