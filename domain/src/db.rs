@@ -50,7 +50,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     match db.get_database_backend() {
         // WAL lets readers and the writer work at the same time; it is a property of the file.
         DbBackend::Sqlite => db.execute_unprepared("PRAGMA journal_mode=WAL").await.map(drop)?,
-        DbBackend::Postgres => warn_if_not_durable(&db).await?,
+        DbBackend::Postgres => warn_if_not_durable(&db).await,
         _ => {}
     }
     Ok(db)
@@ -58,18 +58,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 
 /// A PostgreSQL server running with `fsync=off` flushes nothing, whatever its sessions ask: a
 /// crash of that machine can undo what was committed (spent codes, saved changes). The console
-/// cannot change that setting, so it says so once at start.
-async fn warn_if_not_durable(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// cannot change that setting, so it says so once at start. A server that cannot say (a
+/// PostgreSQL-compatible one without the setting) is not refused for it.
+async fn warn_if_not_durable(db: &DatabaseConnection) {
     let fsync = db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW fsync"))
-        .await?
+        .await
+        .ok()
+        .flatten()
         .and_then(|row| row.try_get::<String>("", "fsync").ok());
     if fsync.as_deref() == Some("off") {
         tracing::warn!(
             "PostgreSQL runs with fsync=off: a crash of its machine can undo committed changes, spent codes included"
         );
     }
-    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
