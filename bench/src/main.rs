@@ -226,8 +226,9 @@ fn verbose() -> bool {
 }
 
 /// Whether the PostgreSQL cluster flushes its commits: the verify and login numbers are only
-/// what users get on a cluster with `fsync` on (`scripts/bench.sh` starts one; the tests'
-/// cluster has it off). The console's own sessions always ask for `synchronous_commit=on`.
+/// what users get on a cluster with `fsync` and `full_page_writes` on (`scripts/bench.sh`
+/// starts one; the tests' cluster has both off). The console's own sessions always ask for
+/// `synchronous_commit=on`.
 async fn postgres_durability(admin: &str) -> Res<String> {
     let db = Database::connect(admin).await?;
     let mut settings = Vec::new();
@@ -239,13 +240,15 @@ async fn postgres_durability(admin: &str) -> Res<String> {
         settings.push(format!("{name}={value}"));
     }
     db.close().await.ok();
-    let durable = settings.first().is_some_and(|s| s == "fsync=on");
+    // The console's sessions set synchronous_commit themselves; the cluster's fsync and
+    // full_page_writes they cannot.
+    let durable = ["fsync=on", "full_page_writes=on"].iter().all(|on| settings.iter().any(|s| s == on));
     Ok(format!(
         "PostgreSQL cluster: {} ({})",
         settings.join(", "),
         match durable {
             true => "commits reach the disk; the console's sessions run with synchronous_commit=on",
-            false => "NOT DURABLE: commits skip the disk, so its verify and login numbers are not what users get",
+            false => "NOT DURABLE: commits skip the disk or risk torn pages, so its verify and login numbers are not what users get",
         }
     ))
 }

@@ -39,8 +39,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             o.pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                 // A commit returns once it is on the disk (in WAL mode, FULL syncs the WAL at
                 // every commit; NORMAL would leave the last commits to a power cut). A spent code
-                // must stay spent. SQLite's default, said here so a URL's `?synchronous=` cannot
-                // lower it.
+                // must stay spent. The bundled SQLite's default already, written down so that no
+                // later option or a SQLite built with another default lowers it.
                 .pragma("synchronous", "FULL")
         })
         // The same on PostgreSQL for this console's sessions, whatever the server, database
@@ -56,21 +56,25 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
-/// A PostgreSQL server running with `fsync=off` flushes nothing, whatever its sessions ask: a
-/// crash of that machine can undo what was committed (spent codes, saved changes). The console
-/// cannot change that setting, so it says so once at start. A server that cannot say (a
-/// PostgreSQL-compatible one without the setting) is not refused for it.
+/// What the console cannot set for itself on PostgreSQL, said once at start: a server with
+/// `fsync=off` flushes nothing, whatever its sessions ask, and one with `full_page_writes=off`
+/// can be left with torn pages by a crash; and a connection pooler may drop the session's own
+/// `synchronous_commit=on` (PgBouncer's `ignore_startup_parameters`), leaving the server's
+/// default. Any of these, and a crash can undo committed changes, spent codes included. A
+/// server that cannot say (a PostgreSQL-compatible one without these settings) is not refused.
 async fn warn_if_not_durable(db: &DatabaseConnection) {
-    let fsync = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW fsync"))
-        .await
-        .ok()
-        .flatten()
-        .and_then(|row| row.try_get::<String>("", "fsync").ok());
-    if fsync.as_deref() == Some("off") {
-        tracing::warn!(
-            "PostgreSQL runs with fsync=off: a crash of its machine can undo committed changes, spent codes included"
-        );
+    for setting in ["fsync", "full_page_writes", "synchronous_commit"] {
+        let value = db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, format!("SHOW {setting}")))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get::<String>("", setting).ok());
+        if value.as_deref() == Some("off") {
+            tracing::warn!(
+                "PostgreSQL runs this console's sessions with {setting}=off: a crash can undo committed changes, spent codes included"
+            );
+        }
     }
 }
 

@@ -1,18 +1,21 @@
 //! A commit the console makes is on the disk before it answers: a verify answered *allowed* has
-//! spent its code durably, whatever the database's own defaults. The tests' PostgreSQL cluster
-//! runs with `synchronous_commit=off` (`scripts/throwaway-postgres.sh`, for speed), so on
-//! PostgreSQL this reads `off` unless the console's sessions ask for `on` themselves.
+//! spent its code durably, whatever the database's own defaults. On PostgreSQL the console's
+//! sessions ask for `synchronous_commit=on` themselves (the tests' cluster runs with it off,
+//! `scripts/throwaway-postgres.sh`): the setting must read `on`, set by the session's startup
+//! packet (`client`), not inherited from whatever the cluster says. On SQLite it must read FULL
+//! (2): that is also the bundled SQLite's default, so this half guards against a lower value
+//! being set, not against the setting being left out.
 
 use crate::common::*;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 async fn the_consoles_commits_wait_for_the_disk(backend: Backend) {
     let app = spawn_app_with(backend, Options::empty()).await;
-    let (statement, column) = match backend {
-        Backend::Sqlite => ("PRAGMA synchronous", "synchronous"),
-        Backend::Postgres => ("SHOW synchronous_commit", "synchronous_commit"),
-    };
     let db_backend = app.ctx.db.get_database_backend();
+    let statement = match backend {
+        Backend::Sqlite => "PRAGMA synchronous",
+        Backend::Postgres => "SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'",
+    };
     // Inside a write transaction, as a login's answer is committed, and outside one.
     let txn = domain::db::write_txn(&app.ctx.db).await.unwrap();
     let inside = txn.query_one_raw(Statement::from_string(db_backend, statement)).await.unwrap().unwrap();
@@ -21,8 +24,11 @@ async fn the_consoles_commits_wait_for_the_disk(backend: Backend) {
     for row in [inside, outside] {
         match db_backend {
             // 2 is FULL: the WAL is synced at every commit.
-            DbBackend::Sqlite => assert_eq!(row.try_get::<i32>("", column).unwrap(), 2),
-            _ => assert_eq!(row.try_get::<String>("", column).unwrap(), "on"),
+            DbBackend::Sqlite => assert_eq!(row.try_get::<i32>("", "synchronous").unwrap(), 2),
+            _ => assert_eq!(
+                (row.try_get::<String>("", "setting").unwrap(), row.try_get::<String>("", "source").unwrap()),
+                ("on".to_owned(), "client".to_owned())
+            ),
         }
     }
 }
