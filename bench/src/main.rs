@@ -231,14 +231,11 @@ fn verbose() -> bool {
 /// `synchronous_commit=on`.
 async fn postgres_durability(admin: &str) -> Res<String> {
     let db = Database::connect(admin).await?;
-    let mut settings = Vec::new();
-    for name in ["fsync", "full_page_writes", "synchronous_commit"] {
-        let row = db
-            .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SHOW {name}")))
-            .await?;
-        let value = row.and_then(|r| r.try_get::<String>("", name).ok()).unwrap_or_default();
-        settings.push(format!("{name}={value}"));
-    }
+    let settings: Vec<String> = domain::db::postgres_durability(&db)
+        .await?
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
     db.close().await.ok();
     // The console's sessions set synchronous_commit themselves; the cluster's fsync and
     // full_page_writes they cannot.

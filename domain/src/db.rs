@@ -56,6 +56,20 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
+/// The PostgreSQL settings that decide whether a commit survives a crash, as `db`'s session
+/// sees them: `fsync`, `full_page_writes` and `synchronous_commit` with their values, in that
+/// order (a setting the server does not have is left out).
+pub async fn postgres_durability(db: &impl ConnectionTrait) -> Result<Vec<(String, String)>, DbErr> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT name, setting FROM pg_settings \
+             WHERE name IN ('fsync', 'full_page_writes', 'synchronous_commit') ORDER BY name",
+        ))
+        .await?;
+    rows.iter().map(|row| Ok((row.try_get("", "name")?, row.try_get("", "setting")?))).collect()
+}
+
 /// What the console cannot set for itself on PostgreSQL, said once at start: a server with
 /// `fsync=off` flushes nothing, whatever its sessions ask, and one with `full_page_writes=off`
 /// can be left with torn pages by a crash; and a connection pooler may drop the session's own
@@ -63,14 +77,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// default. Any of these, and a crash can undo committed changes, spent codes included. A
 /// server that cannot say (a PostgreSQL-compatible one without these settings) is not refused.
 async fn warn_if_not_durable(db: &DatabaseConnection) {
-    for setting in ["fsync", "full_page_writes", "synchronous_commit"] {
-        let value = db
-            .query_one_raw(Statement::from_string(DbBackend::Postgres, format!("SHOW {setting}")))
-            .await
-            .ok()
-            .flatten()
-            .and_then(|row| row.try_get::<String>("", setting).ok());
-        if value.as_deref() == Some("off") {
+    for (setting, value) in postgres_durability(db).await.unwrap_or_default() {
+        if value == "off" {
             tracing::warn!(
                 "PostgreSQL runs this console's sessions with {setting}=off: a crash can undo committed changes, spent codes included"
             );

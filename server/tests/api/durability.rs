@@ -31,5 +31,13 @@ async fn the_consoles_commits_wait_for_the_disk(backend: Backend) {
             ),
         }
     }
+    // What the console's start-up warning reads (`domain::db::postgres_durability`): this
+    // session's `synchronous_commit` is `on`, so it stays quiet about it.
+    if db_backend == DbBackend::Postgres {
+        let settings = domain::db::postgres_durability(&app.ctx.db).await.unwrap();
+        let names: Vec<&str> = settings.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["fsync", "full_page_writes", "synchronous_commit"]);
+        assert!(settings.contains(&("synchronous_commit".to_owned(), "on".to_owned())), "{settings:?}");
+    }
 }
 on_both_databases!(the_consoles_commits_wait_for_the_disk, super::the_consoles_commits_wait_for_the_disk);
